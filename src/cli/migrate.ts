@@ -1,0 +1,40 @@
+import { Command } from 'commander';
+import { openConfiguredDatabase } from '../app.js';
+import { waitForDatabase } from '../db/connect.js';
+import { migrateToLatest, migrationStatus } from '../db/migrator.js';
+import { loadConfigOrExit } from './config.js';
+
+export function migrateCommand(): Command {
+  const migrate = new Command('migrate').description('apply or inspect the database migrations');
+  migrate
+    .command('up', { isDefault: true })
+    .description('apply every pending migration')
+    .action(async () => {
+      await withDatabase(async (db) => {
+        const applied = await migrateToLatest(db);
+        console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
+      });
+    });
+  migrate
+    .command('status')
+    .description('list the migrations and when each was applied')
+    .action(async () => {
+      await withDatabase(async (db) => {
+        for (const m of await migrationStatus(db)) {
+          console.log(`${m.executedAt ? m.executedAt.toISOString() : 'pending                 '}  ${m.name}`);
+        }
+      });
+    });
+  return migrate;
+}
+
+async function withDatabase(run: (db: ReturnType<typeof openConfiguredDatabase>['db']) => Promise<void>): Promise<void> {
+  const config = loadConfigOrExit();
+  const database = openConfiguredDatabase(config);
+  try {
+    await waitForDatabase(database, config.dbConnectTimeout);
+    await run(database.db);
+  } finally {
+    await database.close();
+  }
+}

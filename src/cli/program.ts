@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { loadConfigOrExit } from './config.js';
+import { migrateCommand } from './migrate.js';
+import { serve } from './serve.js';
+
+/** The `hub` command and its subcommands; each has `--help`. */
+export function createProgram(): Command {
+  const program = new Command('hub')
+    .description('Identity and consent hub: customers, their agents and consents, behind one GraphQL API')
+    .showHelpAfterError();
+  program
+    .command('serve', { isDefault: true })
+    .description('start the HTTP server (the default command)')
+    .action(() => serve(loadConfigOrExit()));
+  program.addCommand(migrateCommand());
+  return program;
+}
+
+/** Runs the program; an unexpected failure prints one line and exits non-zero. */
+export async function runCli(argv: string[]): Promise<void> {
+  try {
+    await createProgram().parseAsync(argv);
+  } catch (error) {
+    console.error(`hub: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,32 @@
+import { createHub } from '../app.js';
+import type { Config } from '../config.js';
+import { createLogger } from '../shared/logger.js';
+
+/**
+ * Runs the hub until SIGTERM or SIGINT, then shuts down gracefully: stop accepting, finish the
+ * requests in flight, close the database. A second signal exits at once.
+ */
+export async function serve(config: Config): Promise<void> {
+  const logger = createLogger(config);
+  const where = config.databaseUrl ? 'PostgreSQL server' : `embedded PostgreSQL in ${config.dataDir}`;
+  logger.info(`starting the hub on ${where}`);
+  const hub = await createHub(config, undefined, logger);
+  await hub.listen();
+  logger.info(`GraphQL at http://${config.host}:${config.port}/graphql`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info(`${signal}: finishing requests in flight, then stopping`);
+    hub.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

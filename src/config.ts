@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/**
+ * The hub's configuration: the environment parsed and validated once into a typed, frozen object.
+ * This is the only module that reads `process.env`; everything else receives a `Config`.
+ */
+export interface Config {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly port: number;
+  readonly host: string;
+  /** `iss` of every token and base of the discovery documents. */
+  readonly issuer: string;
+  /** `aud` of every access token the hub issues and accepts. */
+  readonly audience: string;
+  /** A PostgreSQL server URL; unset means embedded PGlite under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  /** Where embedded PGlite keeps its files and where generated secrets live; `memory://` for none. */
+  readonly dataDir: string;
+  /** 32-byte key that encrypts signing keys at rest; generated into `dataDir` when absent outside production. */
+  readonly keyEncryptionKey: Buffer | undefined;
+  readonly bootstrapClient: { readonly id: string; readonly secret: string } | undefined;
+  /** Lifetime of access tokens, in seconds. */
+  readonly accessTokenTtl: number;
+  /** How long the start waits for an unreachable database before giving up, in seconds. */
+  readonly dbConnectTimeout: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Offer a small demo data set when the embedded database starts empty. */
+  readonly demoData: boolean;
+}
+
+/** Thrown for a bad environment; its message is one line naming the variable and the problem. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const MEMORY_DATA_DIR = 'memory://';
+
+const optional = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
+
+const integer = (min: number, max: number, what: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be ${what}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be ${what}`).max(max, `must be ${what}`));
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, ''));
+
+const postgresUrl = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres://user@host:port/database URL');
+
+const encryptionKey = z.string().transform((value, ctx) => {
+  const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64url');
+  if (bytes.length !== 32) {
+    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex digits or base64' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: integer(1, 65535, 'a port number from 1 to 65535').default(4000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    HUB_ISSUER: httpUrl.optional(),
+    HUB_AUDIENCE: z.string().min(1, 'must not be empty').optional(),
+    DATABASE_URL: postgresUrl.optional(),
+    HUB_DATA_DIR: z.string().min(1).default('./.hub-data'),
+    HUB_KEY_ENCRYPTION_KEY: encryptionKey.optional(),
+    HUB_BOOTSTRAP_CLIENT_ID: z.string().regex(/^agt_[A-Za-z0-9_-]{4,64}$/, 'must look like agt_<4 to 64 of A-Z a-z 0-9 _ ->').optional(),
+    HUB_BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').max(256, 'must be at most 256 characters').optional(),
+    HUB_ACCESS_TOKEN_TTL: integer(30, 86_400, 'a number of seconds from 30 to 86400').default(600),
+    HUB_DB_CONNECT_TIMEOUT: integer(0, 3_600, 'a number of seconds from 0 to 3600').default(30),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    HUB_DEMO_DATA: boolean.default(true),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && !env.HUB_KEY_ENCRYPTION_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['HUB_KEY_ENCRYPTION_KEY'], message: 'is required when NODE_ENV=production' });
+    }
+    if (!env.HUB_BOOTSTRAP_CLIENT_ID !== !env.HUB_BOOTSTRAP_CLIENT_SECRET) {
+      const missing = env.HUB_BOOTSTRAP_CLIENT_ID ? 'HUB_BOOTSTRAP_CLIENT_SECRET' : 'HUB_BOOTSTRAP_CLIENT_ID';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'must be set together with its pair' });
+    }
+  });
+
+/**
+ * Parses the environment into a frozen Config.
+ * @throws ConfigError with a one-line message for the first bad variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, optional(value)]));
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const message = issue.code === 'invalid_value' ? `must be one of ${issue.values.join(', ')}` : issue.message;
+    throw new ConfigError(`${variable}: ${message}`);
+  }
+  const e = parsed.data;
+  const issuer = e.HUB_ISSUER ?? `http://localhost:${e.PORT}`;
+  return Object.freeze({
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    issuer,
+    audience: e.HUB_AUDIENCE ?? `${issuer}/graphql`,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.HUB_DATA_DIR,
+    keyEncryptionKey: e.HUB_KEY_ENCRYPTION_KEY,
+    bootstrapClient:
+      e.HUB_BOOTSTRAP_CLIENT_ID && e.HUB_BOOTSTRAP_CLIENT_SECRET
+        ? Object.freeze({ id: e.HUB_BOOTSTRAP_CLIENT_ID, secret: e.HUB_BOOTSTRAP_CLIENT_SECRET })
+        : undefined,
+    accessTokenTtl: e.HUB_ACCESS_TOKEN_TTL,
+    dbConnectTimeout: e.HUB_DB_CONNECT_TIMEOUT,
+    logLevel: e.LOG_LEVEL,
+    demoData: e.HUB_DEMO_DATA,
+  });
+}

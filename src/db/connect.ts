@@ -1,0 +1,126 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import { MEMORY_DATA_DIR } from '../config.js';
+import type { Database } from './database.js';
+
+export type Db = Kysely<Database>;
+
+/** An open database: the Kysely instance plus what the process needs to watch and close it. */
+export interface DatabaseHandle {
+  readonly db: Db;
+  readonly kind: 'pg' | 'pglite';
+  /** Resolves when the database answers within `timeoutMs`; rejects otherwise. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type DatabaseTarget =
+  | { readonly url: string; readonly poolSize?: number }
+  | { readonly dataDir: string }
+  | { readonly pglite: PGlite };
+
+// OIDs of the types both drivers must return alike: int8 as a number (counts, sequence
+// numbers; never above 2^53 here) and date as its 'YYYY-MM-DD' text, free of time zones.
+const INT8 = 20;
+const DATE = 1082;
+
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8) return (value: string) => Number(value);
+    if (oid === DATE) return (value: string) => value;
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+export const pgliteParsers = { [INT8]: (value: string) => Number(value), [DATE]: (value: string) => value };
+
+/** Opens a PostgreSQL server (`url`), a PGlite data directory, or an existing PGlite instance. */
+export function openDatabase(target: DatabaseTarget): DatabaseHandle {
+  if ('url' in target) return openServer(target.url, target.poolSize ?? 10);
+  const pglite =
+    'pglite' in target
+      ? target.pglite
+      : new PGlite(pgliteDataDir(target.dataDir), { parsers: pgliteParsers, relaxedDurability: false });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    kind: 'pglite',
+    ping: (timeoutMs) => withTimeout(sql`select 1`.execute(db).then(() => undefined), timeoutMs),
+    close: () => db.destroy(),
+  };
+}
+
+function pgliteDataDir(dataDir: string): string | undefined {
+  if (dataDir === MEMORY_DATA_DIR) return undefined;
+  const dir = path.resolve(dataDir, 'pglite');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function openServer(url: string, max: number): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types: pgTypes,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'identity-consent-hub',
+  });
+  // An idle client whose server went away emits 'error'; the pool drops it and the next
+  // checkout reconnects, so there is nothing to do but keep the process alive.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'pg',
+    ping: (timeoutMs) => withTimeout(pool.query('select 1').then(() => undefined), timeoutMs),
+    close: () => db.destroy(),
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs = 2_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Pings the database until it answers, backing off from 250 ms to 5 s between tries.
+ * @throws Error naming the last failure once `timeoutSeconds` have passed.
+ */
+export async function waitForDatabase(
+  handle: DatabaseHandle,
+  timeoutSeconds: number,
+  onRetry: (error: Error, delayMs: number) => void = () => {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1_000;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await handle.ping(5_000);
+    } catch (error) {
+      const reason = error instanceof Error ? error : new Error(String(error));
+      if (Date.now() + delay > deadline) {
+        throw new Error(`database unreachable after ${timeoutSeconds} s: ${reason.message}`);
+      }
+      onRetry(reason, delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

@@ -1,0 +1,47 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { HubError } from '../shared/errors.js';
+
+// Only these extensions ever leave the server; stack traces and internal detail never do.
+const PUBLIC_EXTENSIONS = ['code', 'reason', 'field', 'retryAfter'] as const;
+
+const MASKED: GraphQLFormattedError = Object.freeze({
+  message: 'Internal server error',
+  extensions: Object.freeze({ code: 'INTERNAL_SERVER_ERROR' }),
+});
+
+/** Removes GraphQL's "Did you mean ...?" hints, which would map the schema for an attacker. */
+export function stripSuggestions(message: string): string {
+  return message.replace(/\s*Did you mean [^?]*\?/g, '').trim();
+}
+
+/**
+ * Apollo's `formatError`: a HubError keeps its message and public extensions; an error of the
+ * request itself (syntax, validation, variables: no `path`) becomes `BAD_USER_INPUT`; anything
+ * else, above all whatever a resolver or the database threw, is masked to `INTERNAL_SERVER_ERROR`.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  const location = { ...(formatted.locations && { locations: formatted.locations }), ...(formatted.path && { path: formatted.path }) };
+  if (original instanceof HubError) {
+    return { message: original.message, ...location, extensions: publicExtensions(original.extensions) };
+  }
+  const isRequestError =
+    !formatted.path &&
+    original instanceof GraphQLError &&
+    !(original.originalError && !(original.originalError instanceof GraphQLError)) &&
+    formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR';
+  if (isRequestError) {
+    return { message: stripSuggestions(formatted.message), ...location, extensions: { code: 'BAD_USER_INPUT' } };
+  }
+  return { ...MASKED, ...location };
+}
+
+/** True for errors formatError masks: the ones worth logging with their detail. */
+export function isUnexpectedError(error: unknown): boolean {
+  return formatError({ message: '' }, error).extensions?.code === 'INTERNAL_SERVER_ERROR';
+}
+
+function publicExtensions(extensions: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(PUBLIC_EXTENSIONS.filter((key) => extensions[key] !== undefined).map((key) => [key, extensions[key]]));
+}

@@ -1,0 +1,93 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import fastifyApollo from '@as-integrations/fastify';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { NoSchemaIntrospectionCustomRule, validate, type GraphQLSchema } from 'graphql';
+import { isOperator } from '../authz/principal.js';
+import type { Context } from '../graphql/context.js';
+import { ForbiddenError } from '../shared/errors.js';
+import { formatError, isUnexpectedError } from './format-error.js';
+
+/** Limits on what one GraphQL document may ask, enforced before any resolver runs. */
+export const GRAPHQL_LIMITS = Object.freeze({
+  maxDepth: 10,
+  maxAliases: 15,
+  maxTokens: 2_000,
+  maxDirectives: 20,
+  maxCost: 5_000,
+});
+
+export interface GraphqlOptions {
+  readonly schema: GraphQLSchema;
+  readonly production: boolean;
+  readonly createContext: (request: FastifyRequest) => Promise<Context>;
+}
+
+/** Mounts Apollo Server on `/graphql` (POST, and GET for queries). */
+export async function registerGraphql(app: FastifyInstance, options: GraphqlOptions): Promise<ApolloServer<Context>> {
+  const armor = new ApolloArmor({
+    maxDepth: { n: GRAPHQL_LIMITS.maxDepth },
+    maxAliases: { n: GRAPHQL_LIMITS.maxAliases },
+    // graphql-js counts tokens while parsing (parseOptions below), which answers 400, not 500.
+    maxTokens: { enabled: false },
+    maxDirectives: { n: GRAPHQL_LIMITS.maxDirectives },
+    costLimit: { maxCost: GRAPHQL_LIMITS.maxCost },
+    // Suggestions are stripped in formatError, for every request error alike.
+    blockFieldSuggestion: { enabled: false },
+  }).protect();
+
+  const apollo = new ApolloServer<Context>({
+    schema: options.schema,
+    formatError,
+    parseOptions: { maxTokens: GRAPHQL_LIMITS.maxTokens },
+    validationRules: armor.validationRules,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    includeStacktraceInErrorResponses: false,
+    // Introspection is decided per request by introspectionGuard below.
+    introspection: true,
+    plugins: [
+      // graphql-armor is typed against Apollo's CommonJS build; the plugins are the same objects.
+      ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
+      introspectionGuard(options.schema, options.production),
+      errorLogger(app.log),
+      ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
+  });
+  await apollo.start();
+  app.addHook('onClose', () => apollo.stop());
+  await app.register(fastifyApollo(apollo), { path: '/graphql', method: ['GET', 'POST', 'OPTIONS'], context: options.createContext });
+  return apollo;
+}
+
+/** In production, only operator clients may introspect the schema. */
+function introspectionGuard(schema: GraphQLSchema, production: boolean): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, contextValue }) {
+          if (!production || isOperator(contextValue.principal)) return;
+          if (validate(schema, document, [NoSchemaIntrospectionCustomRule]).length > 0) {
+            throw new ForbiddenError('MISSING_SCOPE', 'Introspection is only open to operator clients');
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Logs the detail of every error formatError masks, under the request id the client saw. */
+function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, requestId: contextValue?.requestId }, 'graphql error');
+          }
+        },
+      };
+    },
+  };
+}

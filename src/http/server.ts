@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { Config } from '../config.js';
+import type { Logger } from '../shared/logger.js';
+import type { DatabaseHandle } from '../db/connect.js';
+import type { Context } from '../graphql/context.js';
+import { registerGraphql } from './graphql.js';
+import { registerHealth } from './health.js';
+
+/** Largest request body accepted, in bytes: ample for any GraphQL document within the limits. */
+export const BODY_LIMIT = 128 * 1024;
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export interface HttpServerOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly database: DatabaseHandle;
+  readonly schema: GraphQLSchema;
+  readonly createContext: (request: FastifyRequest) => Promise<Context>;
+}
+
+/** The HTTP server: GraphQL, health and readiness. Not yet listening. */
+export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    // A caller's own request id is kept when it is sane, so logs can be joined across systems.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  // Once closing, every response ends its connection, so keep-alive clients cannot hold the
+  // shutdown open after their request in flight is answered.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
+  });
+
+  registerHealth(app, options.database);
+  await registerGraphql(app, {
+    schema: options.schema,
+    production: config.nodeEnv === 'production',
+    createContext: options.createContext,
+  });
+  return app;
+}

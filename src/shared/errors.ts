@@ -1,0 +1,72 @@
+import { GraphQLError } from 'graphql';
+
+/** The `extensions.code` values of the public contract (API.md). */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'RATE_LIMITED'
+  | 'INTERNAL_SERVER_ERROR';
+
+/** Why a `FORBIDDEN` error was raised (`extensions.reason`). */
+export type ForbiddenReason =
+  | 'MISSING_SCOPE'
+  | 'NO_CONSENT'
+  | 'CONSENT_WITHDRAWN'
+  | 'CONSENT_EXPIRED'
+  | 'NOT_SUBJECT'
+  | 'AGENT_INACTIVE'
+  | 'APPROVAL_REQUIRED'
+  | 'PURPOSE_NOT_COVERED';
+
+/**
+ * An error meant for the client: its message and extensions are public. Anything that is not a
+ * HubError (or one of GraphQL's own request errors) is masked before it leaves the server.
+ */
+export class HubError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ) {
+    super(message, { extensions: { ...extensions, code } });
+  }
+}
+
+export class UnauthenticatedError extends HubError {
+  constructor(message = 'Authentication required') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends HubError {
+  constructor(
+    readonly reason: ForbiddenReason,
+    message = 'Not allowed',
+  ) {
+    super('FORBIDDEN', message, { reason });
+  }
+}
+
+export class NotFoundError extends HubError {
+  constructor(what: string) {
+    super('NOT_FOUND', `${what} not found`);
+  }
+}
+
+/** A bad input value; `field` names the input field, as a dotted path. */
+export class BadUserInputError extends HubError {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super('BAD_USER_INPUT', `${field}: ${message}`, { field });
+  }
+}
+
+export class RateLimitedError extends HubError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('RATE_LIMITED', `Too many attempts; retry after ${retryAfterSeconds} s`, { retryAfter: retryAfterSeconds });
+  }
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { inject } from 'vitest';
+import { openDatabase, pgliteParsers, type DatabaseHandle } from '../../src/db/connect.js';
+import { admin, withDatabase } from './global-setup.js';
+
+export interface TestDatabase extends DatabaseHandle {
+  /** The server URL of this database; undefined on PGlite. */
+  readonly url: string | undefined;
+}
+
+/** A fresh, migrated database of its own, copied from the run's template. Close it when done. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const target = inject('testDatabase');
+  if (target.kind === 'pg') {
+    const name = `hub_test_${randomBytes(6).toString('hex')}`;
+    await admin(target.serverUrl, `create database ${name} template ${target.template}`);
+    const url = withDatabase(target.serverUrl, name);
+    const handle = openDatabase({ url });
+    return {
+      ...handle,
+      url,
+      close: async () => {
+        await handle.close();
+        await admin(target.serverUrl, `drop database if exists ${name} with (force)`);
+      },
+    };
+  }
+  const pglite = new PGlite({ parsers: pgliteParsers, loadDataDir: new Blob([readFileSync(target.dump)]) });
+  return { ...openDatabase({ pglite }), url: undefined };
+}
+
+/** The PostgreSQL server the run uses, if any: for tests that need a real server process. */
+export function testServerUrl(): string | undefined {
+  const target = inject('testDatabase');
+  return target.kind === 'pg' ? target.serverUrl : undefined;
+}

@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { ANONYMOUS } from '../../src/authz/principal.js';
+import { loadConfig } from '../../src/config.js';
+import { buildHttpServer } from '../../src/http/server.js';
+import { GRAPHQL_LIMITS } from '../../src/http/graphql.js';
+import { createLogger } from '../../src/shared/logger.js';
+import type { Hub } from '../../src/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql } from '../helpers/hub.js';
+import { probeSchema } from '../helpers/probe-schema.js';
+
+let database: TestDatabase;
+let probe: ReturnType<typeof probeSchema>;
+let server: Pick<Hub, 'http'>;
+
+async function probeServer(env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const config = loadConfig({ ...TEST_ENV, ...env });
+  const services = { config, db: database.db, logger: createLogger(config) };
+  return buildHttpServer({
+    config,
+    logger: services.logger,
+    database,
+    schema: probe.schema,
+    createContext: async (request) => ({ requestId: request.id, principal: ANONYMOUS, services }),
+  });
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  probe = probeSchema();
+  server = { http: await probeServer() };
+});
+afterAll(async () => {
+  await server.http.close();
+  await database.close();
+});
+
+function nested(depth: number): string {
+  return `{ node { ${'child { '.repeat(depth)}value${' }'.repeat(depth)} } }`;
+}
+
+describe('limits refused before any resolver runs', () => {
+  it('answers a query within the depth limit', async () => {
+    const response = await graphql(server, nested(GRAPHQL_LIMITS.maxDepth - 3));
+    expect(response.errors).toBeUndefined();
+  });
+
+  it.each([
+    ['a query deeper than the limit', nested(GRAPHQL_LIMITS.maxDepth + 5)],
+    ['a 1,000-alias query', `{ ${Array.from({ length: 1_000 }, (_, i) => `a${i}: boom`).join(' ')} }`],
+    ['a query past the token limit', `{ node { ${'value '.repeat(GRAPHQL_LIMITS.maxTokens)} } }`],
+  ])('refuses %s', async (_, query) => {
+    const before = probe.calls.count;
+    const response = await graphql(server, query);
+    expect(response.status).toBe(400);
+    expect(response.data).toBeUndefined();
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
+    expect(probe.calls.count).toBe(before);
+  });
+
+  it('refuses a JSON array batch', async () => {
+    const before = probe.calls.count;
+    const response = await server.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify([{ query: '{ slow }' }, { query: '{ slow }' }]),
+    });
+    expect(response.statusCode).toBe(400);
+    expect(probe.calls.count).toBe(before);
+  });
+
+  it('refuses a body over the size limit with 413', async () => {
+    const response = await server.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ query: `{ slow } # ${'x'.repeat(200 * 1024)}` }),
+    });
+    expect(response.statusCode).toBe(413);
+  });
+});
+
+describe('errors', () => {
+  it('masks an error thrown inside a resolver: code only, no message, no stack', async () => {
+    const response = await graphql(server, '{ boom node { value } }');
+    expect(response.status).toBe(200);
+    expect(response.data).toEqual({ boom: null, node: { value: 1 } });
+    expect(response.errors).toEqual([
+      { message: 'Internal server error', locations: [{ line: 1, column: 3 }], path: ['boom'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+    ]);
+    expect(JSON.stringify(response)).not.toMatch(/secret_table|\/srv|stack/);
+  });
+
+  it('gives no field suggestion for a misspelled field', async () => {
+    const response = await graphql(server, '{ nod { value } }');
+    expect(response.errors?.[0]).toMatchObject({ message: 'Cannot query field "nod" on type "Query".', extensions: { code: 'BAD_USER_INPUT' } });
+    expect(JSON.stringify(response)).not.toMatch(/did you mean/i);
+  });
+});
+
+describe('HTTP transport', () => {
+  it('serves queries over GET with a preflight header, and refuses GETs a browser could forge', async () => {
+    const ok = await server.http.inject({ method: 'GET', url: '/graphql?query={slow}', headers: { 'apollo-require-preflight': 'true' } });
+    expect(JSON.parse(ok.body)).toEqual({ data: { slow: 7 } });
+    const csrf = await server.http.inject({ method: 'GET', url: '/graphql?query={slow}' });
+    expect(csrf.statusCode).toBe(400);
+  });
+
+  it('refuses a text/plain POST, which a browser could send cross-site', async () => {
+    const response = await server.http.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'text/plain' }, payload: '{"query":"{ slow }"}' });
+    expect(response.statusCode).toBeGreaterThanOrEqual(400);
+    expect(response.body).not.toContain('"slow":7');
+  });
+
+  it('echoes a sane request id and replaces a hostile one', async () => {
+    const kept = await graphql(server, '{ slow }', { headers: { 'x-request-id': 'trace-123' } });
+    expect(kept.headers['x-request-id']).toBe('trace-123');
+    const replaced = await graphql(server, '{ slow }', { headers: { 'x-request-id': 'bad id\u0000<script>' } });
+    expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('introspection', () => {
+  const query = '{ __schema { queryType { name } } }';
+
+  it('is open outside production', async () => {
+    expect((await graphql(server, query)).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+
+  it('is refused in production to callers without an operator token', async () => {
+    const production = await probeServer({ NODE_ENV: 'production' });
+    try {
+      const response = await graphql({ http: production }, query);
+      expect(response.data ?? null).toBeNull();
+      expect(response.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+      expect((await graphql({ http: production }, '{ slow }')).data).toEqual({ slow: 7 });
+    } finally {
+      await production.close();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes a request in flight, then stops accepting', async () => {
+    const http = await probeServer();
+    const url = `${await http.listen({ host: '127.0.0.1', port: 0 })}/graphql`;
+    const inFlight = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ slow }"}' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closed = http.close();
+    const response = await inFlight;
+    expect(await response.json()).toEqual({ data: { slow: 7 } });
+    await closed;
+    await expect(fetch(url, { method: 'POST', body: '{}' })).rejects.toThrow();
+  });
+});
