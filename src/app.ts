@@ -1,11 +1,19 @@
-import type { FastifyInstance } from 'fastify';
-import { ANONYMOUS } from './authz/principal.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
 import { openDatabase, waitForDatabase, type DatabaseHandle, type Db } from './db/connect.js';
 import { migrateToLatest } from './db/migrator.js';
 import type { Context } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
+import { AccessRecorder } from './audit/access-recorder.js';
+import { auditReadsPlugin } from './audit/audit.plugin.js';
+import { AuditWriter } from './audit/audit.service.js';
+import { registerOAuthRoutes } from './http/oauth.js';
 import { buildHttpServer } from './http/server.js';
+import { createIdentityService, type IdentityService } from './identity/identity.service.js';
+import { resolveKeyEncryptionKey } from './oauth/key-encryption.js';
+import { KeyStore } from './oauth/key-store.js';
+import { createTokenService, type TokenService } from './oauth/token.service.js';
+import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger, type Logger } from './shared/logger.js';
 
 /** The domain services every request can reach through its context. */
@@ -13,6 +21,19 @@ export interface Services {
   readonly config: Config;
   readonly db: Db;
   readonly logger: Logger;
+  readonly clock: Clock;
+  readonly keys: KeyStore;
+  readonly tokens: TokenService;
+  readonly identity: IdentityService;
+  /** Buffered writer for events that record reads; state changes audit in their own transaction. */
+  readonly audit: AuditWriter;
+}
+
+export interface HubOptions {
+  readonly database?: DatabaseHandle;
+  readonly logger?: Logger;
+  /** The time source of every service; tests freeze or move it. */
+  readonly clock?: Clock;
 }
 
 export interface Hub {
@@ -35,11 +56,8 @@ export function openConfiguredDatabase(config: Config): DatabaseHandle {
  * The one wiring point: database → services → schema → HTTP. Waits for the database (bounded by
  * `dbConnectTimeout`) and migrates it before anything else runs.
  */
-export async function createHub(
-  config: Config,
-  database: DatabaseHandle = openConfiguredDatabase(config),
-  logger: Logger = createLogger(config),
-): Promise<Hub> {
+export async function createHub(config: Config, options: HubOptions = {}): Promise<Hub> {
+  const { database = openConfiguredDatabase(config), logger = createLogger(config), clock = systemClock } = options;
   try {
     await waitForDatabase(database, config.dbConnectTimeout, (error, delayMs) =>
       logger.warn(`database not reachable (${error.message}); retrying in ${delayMs} ms`),
@@ -49,14 +67,25 @@ export async function createHub(
     await database.close().catch(() => {});
     throw error;
   }
-  const services: Services = { config, db: database.db, logger };
+  const services = await createServices(config, database.db, logger, clock);
 
-  const createContext = async (request: { id: string }): Promise<Context> => ({
+  const createContext = async (request: FastifyRequest): Promise<Context> => ({
     requestId: request.id,
-    principal: ANONYMOUS,
+    address: request.ip,
+    principal: request.principal,
     services,
+    access: new AccessRecorder(),
   });
-  const http = await buildHttpServer({ config, logger, database, schema, createContext });
+  const http = await buildHttpServer({
+    config,
+    logger,
+    database,
+    schema,
+    createContext,
+    authenticate: (token) => services.tokens.authenticate(token),
+    routes: (app) => registerOAuthRoutes(app, services),
+    plugins: [auditReadsPlugin()],
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -65,6 +94,14 @@ export async function createHub(
     services,
     http,
     listen: () => http.listen({ host: config.host, port: config.port }),
-    close: () => (closing ??= http.close().then(() => database.close())),
+    close: () => (closing ??= http.close().then(() => services.audit.close()).then(() => database.close())),
   };
+}
+
+/** Builds every service on an open, migrated database. */
+export async function createServices(config: Config, db: Db, logger: Logger, clock: Clock = systemClock): Promise<Services> {
+  const keys = await KeyStore.open(db, resolveKeyEncryptionKey(config), clock, config.accessTokenTtl);
+  const tokens = createTokenService({ config, keys, clock });
+  const identity = createIdentityService({ db, tokens, clock });
+  return { config, db, logger, clock, keys, tokens, identity, audit: new AuditWriter(db, logger, clock) };
 }

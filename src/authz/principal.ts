@@ -51,3 +51,33 @@ export function hasScope(principal: Principal, scope: string): boolean {
 export function isOperator(principal: Principal): boolean {
   return principal.kind === 'client' && OPERATOR_SCOPES.some((scope) => principal.scopes.has(scope));
 }
+
+/** What principalFromToken needs of a verified access token. */
+export interface TokenClaims {
+  readonly sub: string;
+  readonly client_id: string;
+  readonly scope: string;
+  readonly jti: string;
+  readonly act?: { readonly sub: string; readonly act?: TokenClaims['act'] };
+  readonly consent_id?: string;
+  readonly purpose?: string;
+}
+
+/**
+ * The caller a verified token stands for, told apart by its claims as API.md says: `sub` a user
+ * with no `act` is the user; with `act` an agent acting for them; `sub` an agent is a client.
+ * Undefined for a combination the hub never issues, which the caller must refuse.
+ */
+export function principalFromToken(claims: TokenClaims): Principal | undefined {
+  const scopes = new Set(claims.scope.split(' ').filter(Boolean));
+  const base = { clientId: claims.client_id, scopes, tokenId: claims.jti };
+  if (claims.sub.startsWith('usr_')) {
+    if (!claims.act) return { kind: 'user', userId: claims.sub, ...base };
+    if (!claims.consent_id || !claims.purpose) return undefined;
+    const actorChain: string[] = [];
+    for (let hop: TokenClaims['act'] = claims.act; hop; hop = hop.act) actorChain.push(hop.sub);
+    return { kind: 'delegated', userId: claims.sub, actorChain, consentId: claims.consent_id, purpose: claims.purpose, ...base };
+  }
+  if (claims.sub.startsWith('agt_') && !claims.act) return { kind: 'client', ...base };
+  return undefined;
+}

@@ -1,6 +1,9 @@
 import { Command } from 'commander';
+import { auditCommand } from './audit.js';
 import { loadConfigOrExit } from './config.js';
+import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
+import { seedCommand } from './seed.js';
 import { serve } from './serve.js';
 
 /** The `hub` command and its subcommands; each has `--help`. */
@@ -13,6 +16,9 @@ export function createProgram(): Command {
     .description('start the HTTP server (the default command)')
     .action(() => serve(loadConfigOrExit()));
   program.addCommand(migrateCommand());
+  program.addCommand(keysCommand());
+  program.addCommand(auditCommand());
+  program.addCommand(seedCommand());
   return program;
 }
 

@@ -1,4 +1,5 @@
 import { createHub } from '../app.js';
+import { seedDemoIfEmpty } from '../identity/demo.js';
 import type { Config } from '../config.js';
 import { createLogger } from '../shared/logger.js';
 
@@ -10,9 +11,13 @@ export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config);
   const where = config.databaseUrl ? 'PostgreSQL server' : `embedded PostgreSQL in ${config.dataDir}`;
   logger.info(`starting the hub on ${where}`);
-  const hub = await createHub(config, undefined, logger);
+  const hub = await createHub(config, { logger });
+  const graphqlUrl = `http://${config.host}:${config.port}/graphql`;
+  // Only the embedded database of a newcomer's first start; a server is never seeded by itself.
+  const tryIt = !config.databaseUrl && config.demoData ? await seedDemoIfEmpty(hub.services.db, logger, graphqlUrl) : [];
   await hub.listen();
-  logger.info(`GraphQL at http://${config.host}:${config.port}/graphql`);
+  logger.info(`GraphQL at ${graphqlUrl}`);
+  if (tryIt.length > 0) console.log(`\n${tryIt.join('\n')}\n`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { createAuthScopes, type AuthScopes } from '../authz/auth-scopes.js';
-import { ForbiddenError, UnauthenticatedError } from '../shared/errors.js';
+import { DateTimeResolver } from 'graphql-scalars';
+import { createAuthScopes, unauthorizedError, type AuthScopes } from '../authz/auth-scopes.js';
 import type { Context } from './context.js';
 
 /** The one Pothos builder. Domain files add their types and root fields to it. */
@@ -9,14 +9,37 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   AuthScopes: AuthScopes;
   DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    /** A calendar date, 'YYYY-MM-DD'. */
+    Date: { Input: string; Output: string };
+  };
 }>({
   plugins: [ScopeAuthPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: createAuthScopes,
-    unauthorizedError: (_parent, context) =>
-      context.principal.kind === 'anonymous' ? new UnauthenticatedError() : new ForbiddenError('MISSING_SCOPE'),
+    // Scope parameters are small objects built per field; cache their answers by value.
+    cacheKey: (value) => (typeof value === 'object' ? JSON.stringify(value) : value),
+    unauthorizedError: (_parent, context, _info, result) => unauthorizedError(context, result.failure),
   },
 });
 
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.scalarType('Date', {
+  description: "A calendar date, 'YYYY-MM-DD' (RFC 3339 full-date).",
+  parseValue: (value) => parseDate(value),
+  serialize: (value) => String(value),
+});
+
 builder.queryType({});
+builder.mutationType({});
+
+/** @throws TypeError, which GraphQL reports as a bad input value. */
+function parseDate(value: unknown): string {
+  const text = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : '';
+  const time = Date.parse(`${text}T00:00:00Z`);
+  // Date.parse rolls 2023-02-30 over to March; the round trip catches it.
+  if (Number.isNaN(time) || !new Date(time).toISOString().startsWith(text)) throw new TypeError('must be a calendar date as YYYY-MM-DD');
+  return text;
+}

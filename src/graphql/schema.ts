@@ -1,5 +1,7 @@
 import { builder } from './builder.js';
 import '../identity/user.schema.js';
+import '../identity/identity.schema.js';
+import '../audit/audit.schema.js';
 
 /** The executable schema: every domain's types, registered by import. */
 export const schema = builder.toSchema({ sortSchema: true });

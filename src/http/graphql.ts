@@ -1,9 +1,9 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
-import { NoSchemaIntrospectionCustomRule, validate, type GraphQLSchema } from 'graphql';
+import { NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { isOperator } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError } from '../shared/errors.js';
@@ -15,13 +15,16 @@ export const GRAPHQL_LIMITS = Object.freeze({
   maxAliases: 15,
   maxTokens: 2_000,
   maxDirectives: 20,
-  maxCost: 5_000,
+  /** Roughly the number of values one response may carry: every field costs 1, times the `first` of its list. */
+  maxCost: 20_000,
 });
 
 export interface GraphqlOptions {
   readonly schema: GraphQLSchema;
   readonly production: boolean;
   readonly createContext: (request: FastifyRequest) => Promise<Context>;
+  /** Further Apollo plugins (the audit of reads). */
+  readonly plugins?: readonly ApolloServerPlugin<Context>[];
 }
 
 /** Mounts Apollo Server on `/graphql` (POST, and GET for queries). */
@@ -32,7 +35,8 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     // graphql-js counts tokens while parsing (parseOptions below), which answers 400, not 500.
     maxTokens: { enabled: false },
     maxDirectives: { n: GRAPHQL_LIMITS.maxDirectives },
-    costLimit: { maxCost: GRAPHQL_LIMITS.maxCost },
+    // A flat cost per field, multiplied by literal `first` arguments; page sizes are capped too.
+    costLimit: { maxCost: GRAPHQL_LIMITS.maxCost, objectCost: 1, scalarCost: 1, depthCostFactor: 1 },
     // Suggestions are stripped in formatError, for every request error alike.
     blockFieldSuggestion: { enabled: false },
   }).protect();
@@ -45,6 +49,8 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
+    // Compact JSON: Apollo's default pretty-prints every response.
+    stringifyResult: (result) => JSON.stringify(result),
     // Introspection is decided per request by introspectionGuard below.
     introspection: true,
     plugins: [
@@ -52,6 +58,9 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
       introspectionGuard(options.schema, options.production),
       errorLogger(app.log),
+      ...(options.plugins ?? []),
+      // The hub sets no cache hints; the plugin would otherwise run on every field.
+      ApolloServerPluginCacheControlDisabled(),
       ...(options.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });
@@ -61,14 +70,23 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
   return apollo;
 }
 
-/** In production, only operator clients may introspect the schema. */
+/**
+ * In production, only operator clients may introspect the schema. Apollo reuses the parsed
+ * document of a query it has seen, so the answer is kept per document.
+ */
 function introspectionGuard(schema: GraphQLSchema, production: boolean): ApolloServerPlugin<Context> {
+  const introspects = new WeakMap<DocumentNode, boolean>();
+  const asksIntrospection = (document: DocumentNode) => {
+    let answer = introspects.get(document);
+    if (answer === undefined) introspects.set(document, (answer = validate(schema, document, [NoSchemaIntrospectionCustomRule]).length > 0));
+    return answer;
+  };
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ document, contextValue }) {
           if (!production || isOperator(contextValue.principal)) return;
-          if (validate(schema, document, [NoSchemaIntrospectionCustomRule]).length > 0) {
+          if (asksIntrospection(document)) {
             throw new ForbiddenError('MISSING_SCOPE', 'Introspection is only open to operator clients');
           }
         },

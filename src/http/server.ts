@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
 import type { DatabaseHandle } from '../db/connect.js';
 import type { Context } from '../graphql/context.js';
+import { registerBearerAuth, type Authenticate } from './bearer.js';
 import { registerGraphql } from './graphql.js';
 import { registerHealth } from './health.js';
 
@@ -19,9 +21,15 @@ export interface HttpServerOptions {
   readonly database: DatabaseHandle;
   readonly schema: GraphQLSchema;
   readonly createContext: (request: FastifyRequest) => Promise<Context>;
+  /** Resolves bearer tokens on `/graphql`; without it every caller is anonymous. */
+  readonly authenticate?: Authenticate;
+  /** Further Apollo plugins. */
+  readonly plugins?: readonly ApolloServerPlugin<Context>[];
+  /** Further routes (OAuth, JWKS), registered before GraphQL. */
+  readonly routes?: (app: FastifyInstance) => Promise<void>;
 }
 
-/** The HTTP server: GraphQL, health and readiness. Not yet listening. */
+/** The HTTP server: GraphQL, health, readiness and the routes given. Not yet listening. */
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
@@ -48,10 +56,13 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   registerHealth(app, options.database);
+  if (options.authenticate) registerBearerAuth(app, '/graphql', options.authenticate);
+  await options.routes?.(app);
   await registerGraphql(app, {
     schema: options.schema,
     production: config.nodeEnv === 'production',
     createContext: options.createContext,
+    ...(options.plugins && { plugins: options.plugins }),
   });
   return app;
 }

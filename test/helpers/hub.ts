@@ -15,7 +15,7 @@ export const TEST_ENV: Record<string, string> = {
 /** A hub on a fresh database of its own, closed after the file's tests. Not listening: use `request`. */
 export async function startTestHub(env: Record<string, string> = {}): Promise<Hub> {
   const database = await createTestDatabase();
-  const hub = await createHub(loadConfig({ ...TEST_ENV, ...env }), database);
+  const hub = await createHub(loadConfig({ ...TEST_ENV, ...env }), { database });
   afterAll(() => hub.close());
   return hub;
 }
@@ -45,4 +45,36 @@ export async function graphql<T = Record<string, unknown>>(
   });
   const body = response.body ? JSON.parse(response.body) : {};
   return { status: response.statusCode, headers: response.headers, ...body };
+}
+
+let signUps = 0;
+
+/** A new user signed up through the API; resolves to its id and session. */
+export async function signUpUser(hub: Pick<Hub, 'http'>, input: Record<string, unknown> = {}) {
+  const email = `user${++signUps}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+  const response = await graphql<{ signUp: { accessToken: string; refreshToken: string; user: { id: string } } }>(
+    hub,
+    'mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken user { id } } }',
+    { variables: { input: { email, password: 'correct horse battery staple 42', ...input } } },
+  );
+  if (!response.data?.signUp) throw new Error(`sign-up failed: ${JSON.stringify(response.errors)}`);
+  const { accessToken, refreshToken, user } = response.data.signUp;
+  return { id: user.id, email: (input.email as string | undefined) ?? email, accessToken, refreshToken };
+}
+
+/** An access token for a client acting as itself (`sub` an agent id), signed by the hub's key. */
+export async function clientToken(hub: Pick<Hub, 'services'>, scopes: readonly string[], clientId = 'agt_01J0000000000000000000TEST'): Promise<string> {
+  const issued = await hub.services.tokens.issueAccessToken({ sub: clientId, client_id: clientId, scope: scopes.join(' ') });
+  return issued.accessToken;
+}
+
+/** POSTs a form to an OAuth endpoint; resolves to the status, headers and JSON body. */
+export async function postForm(hub: Pick<Hub, 'http'>, url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+  const response = await hub.http.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    payload: new URLSearchParams(form).toString(),
+  });
+  return { status: response.statusCode, headers: response.headers, body: response.body ? JSON.parse(response.body) : undefined };
 }

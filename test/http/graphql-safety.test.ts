@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { AccessRecorder } from '../../src/audit/access-recorder.js';
 import { ANONYMOUS } from '../../src/authz/principal.js';
 import { loadConfig } from '../../src/config.js';
 import { buildHttpServer } from '../../src/http/server.js';
 import { GRAPHQL_LIMITS } from '../../src/http/graphql.js';
 import { createLogger } from '../../src/shared/logger.js';
-import type { Hub } from '../../src/app.js';
+import type { Hub, Services } from '../../src/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql } from '../helpers/hub.js';
 import { probeSchema } from '../helpers/probe-schema.js';
@@ -22,7 +23,7 @@ async function probeServer(env: Record<string, string> = {}): Promise<FastifyIns
     logger: services.logger,
     database,
     schema: probe.schema,
-    createContext: async (request) => ({ requestId: request.id, principal: ANONYMOUS, services }),
+    createContext: async (request) => ({ requestId: request.id, address: request.ip, principal: ANONYMOUS, services: services as unknown as Services, access: new AccessRecorder() }),
   });
 }
 

@@ -14,7 +14,7 @@ describe.skipIf(!testServerUrl())('readiness against a PostgreSQL server', () =>
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const viaProxy = new URL(database.url!);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
-    const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: viaProxy.toString() }), openDatabase({ url: viaProxy.toString() }));
+    const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: viaProxy.toString() }), { database: openDatabase({ url: viaProxy.toString() }) });
     afterAll(async () => {
       await hub.close();
       await proxy.close();
@@ -39,7 +39,7 @@ describe.skipIf(!testServerUrl())('readiness against a PostgreSQL server', () =>
     proxy.cut();
     const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`;
     const started = Date.now();
-    await expect(createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: url, HUB_DB_CONNECT_TIMEOUT: '2' }), openDatabase({ url }))).rejects.toThrow(
+    await expect(createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: url, HUB_DB_CONNECT_TIMEOUT: '2' }), { database: openDatabase({ url }) })).rejects.toThrow(
       /^database unreachable after 2 s: /,
     );
     expect(Date.now() - started).toBeLessThan(8_000);

@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import os from 'node:os';
+import pg from 'pg';
+import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
+
+/**
+ * Benchmarks run on a PostgreSQL server: BENCH_DATABASE_URL, or a `hub_bench` database on the local
+ * server, created when missing. The raw-SQL floor and the hub read the same data.
+ */
+export const BENCH_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/hub_bench';
+
+/** How long each measurement runs, in seconds (BENCH_SECONDS). */
+export const BENCH_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+
+/**
+ * The key both the hub process and the bench use, so the bench can sign operator tokens. Fixed,
+ * so the keys a bench database keeps stay readable across runs: for benchmarks only.
+ */
+export const BENCH_KEY_ENCRYPTION_KEY = process.env.BENCH_KEY_ENCRYPTION_KEY ?? '62656e63682d6f6e6c792d6b65792d6e6f742d666f722d70726f64756374696f6e'.slice(0, 64);
+
+export async function openBenchDatabase(): Promise<DatabaseHandle> {
+  const url = new URL(BENCH_DATABASE_URL);
+  const name = url.pathname.slice(1);
+  const admin = new pg.Client({ connectionString: Object.assign(new URL(url), { pathname: '/postgres' }).toString() });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await admin.query(`create database "${name.replace(/"/g, '')}"`);
+  } finally {
+    await admin.end();
+  }
+  const database = openDatabase({ url: BENCH_DATABASE_URL, poolSize: 16 });
+  await migrateToLatest(database.db);
+  return database;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface HubProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `hub serve` in its own process on the bench database, as production runs it. */
+export async function startHubProcess(env: Record<string, string> = {}): Promise<HubProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['bin/hub.js', 'serve'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+      DATABASE_URL: BENCH_DATABASE_URL,
+      HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY,
+      HUB_ISSUER: `http://127.0.0.1:${port}`,
+      ...env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the hub exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error('the hub did not become ready within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    url,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** The machine the figures were measured on, for the report. */
+export function machine(): string {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}

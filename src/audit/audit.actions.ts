@@ -1,0 +1,169 @@
+import type { Principal } from '../authz/principal.js';
+import { newId } from '../shared/ids.js';
+
+/** Every kind of event the audit trail records. New actions are added here, never renamed. */
+export const AUDIT_ACTIONS = [
+  'user.signed_up',
+  'user.signed_in',
+  'user.sign_in_failed',
+  'token.issued',
+  'token.exchanged',
+  'token.refused',
+  'token.refreshed',
+  'token.revoked',
+  'profile.read',
+  'profile.updated',
+  'consent.given',
+  'consent.withdrawn',
+  'agent.registered',
+  'agent.secret_rotated',
+  'agent.suspended',
+  'agent.reactivated',
+  'agent.decommissioned',
+  'approval.requested',
+  'approval.answered',
+  'audience.queried',
+  'audience.exported',
+  'data.exported',
+  'user.erased',
+  'key.rotated',
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** The kinds of caller of API.md, plus `system` for what the hub does by itself (key rotation, expiry). */
+export const ACTOR_KINDS = ['user', 'delegated', 'client', 'anonymous', 'system'] as const;
+
+export type ActorKind = (typeof ACTOR_KINDS)[number];
+
+/** As in API.md's `Decision`; stored in lower case. */
+export type AuditDecision = 'ALLOW' | 'DENY';
+
+/** Who acted. `id` is the user for `user`, the nearest agent for `delegated`, the client for `client`. */
+export interface AuditActor {
+  readonly kind: ActorKind;
+  readonly id: string | null;
+}
+
+/** What a caller records. Omitted optional fields are stored as null (or an empty list). */
+export interface AuditEventInput {
+  readonly action: AuditAction;
+  readonly actor: AuditActor;
+  /** The acting agents, nearest first (the token's `act` chain). */
+  readonly actorChain?: readonly string[];
+  /** The user the event is about; it also names the hash chain the event joins (`hub` when null). */
+  readonly subjectUserId?: string | null;
+  readonly clientId?: string | null;
+  readonly purpose?: string | null;
+  readonly consentId?: string | null;
+  readonly fieldsRead?: readonly string[];
+  readonly fieldsDenied?: readonly string[];
+  /** Stated by every caller: an audit record never assumes that something was allowed. */
+  readonly decision: AuditDecision;
+  readonly reason?: string | null;
+  readonly requestId?: string | null;
+  /** Small, non-secret extra data; keys naming secrets are dropped (see `scrubDetail`). */
+  readonly detail?: Readonly<Record<string, unknown>>;
+  /** Set by `AuditWriter` so a retried batch keeps its ids; otherwise a new `evt_` id. */
+  readonly id?: string;
+  /** When it happened; defaults to the `now` of the append. */
+  readonly occurredAt?: Date;
+}
+
+/** The parts of an event that follow from who is calling. */
+export interface PrincipalAuditFields {
+  readonly actor: AuditActor;
+  readonly actorChain: readonly string[];
+  readonly clientId: string | null;
+  readonly purpose: string | null;
+  readonly consentId: string | null;
+}
+
+/** Maps the caller of a request to the actor fields of its audit events; spread into an input. */
+export function actorFromPrincipal(principal: Principal): PrincipalAuditFields {
+  const none = { actorChain: [], clientId: null, purpose: null, consentId: null };
+  switch (principal.kind) {
+    case 'anonymous':
+      return { ...none, actor: { kind: 'anonymous', id: null } };
+    case 'user':
+      return { ...none, actor: { kind: 'user', id: principal.userId }, clientId: principal.clientId };
+    case 'client':
+      return { ...none, actor: { kind: 'client', id: principal.clientId }, clientId: principal.clientId };
+    case 'delegated':
+      return {
+        actor: { kind: 'delegated', id: principal.actorChain[0] ?? principal.clientId },
+        actorChain: principal.actorChain,
+        clientId: principal.clientId,
+        purpose: principal.purpose,
+        consentId: principal.consentId,
+      };
+  }
+}
+
+/** An input with every default applied, its detail scrubbed and its lists copied: ready to store. */
+export type PreparedAuditEvent = {
+  readonly [K in keyof AuditEventInput]-?: Exclude<AuditEventInput[K], undefined>;
+} & { readonly detail: Record<string, unknown> };
+
+/**
+ * Checks an input and resolves it against `now`. Idempotent: preparing a prepared event changes
+ * nothing, which keeps a buffered event's id and time through a retry.
+ * @throws TypeError for an unknown action, actor kind or decision (programmer misuse).
+ */
+export function prepareAuditEvent(input: AuditEventInput, now: Date): PreparedAuditEvent {
+  if (!(AUDIT_ACTIONS as readonly string[]).includes(input.action)) throw new TypeError(`unknown audit action ${String(input.action)}`);
+  if (!(ACTOR_KINDS as readonly string[]).includes(input.actor?.kind)) throw new TypeError(`unknown actor kind ${String(input.actor?.kind)}`);
+  if (input.decision !== 'ALLOW' && input.decision !== 'DENY') throw new TypeError(`unknown audit decision ${String(input.decision)}`);
+  const occurredAt = new Date(input.occurredAt ?? now);
+  if (Number.isNaN(occurredAt.getTime())) throw new TypeError('occurredAt is not a valid date');
+  return Object.freeze({
+    id: input.id ?? newId('evt'),
+    occurredAt,
+    action: input.action,
+    actor: Object.freeze({ kind: input.actor.kind, id: input.actor.id ?? null }),
+    actorChain: Object.freeze([...(input.actorChain ?? [])]),
+    subjectUserId: input.subjectUserId ?? null,
+    clientId: input.clientId ?? null,
+    purpose: input.purpose ?? null,
+    consentId: input.consentId ?? null,
+    fieldsRead: Object.freeze([...(input.fieldsRead ?? [])]),
+    fieldsDenied: Object.freeze([...(input.fieldsDenied ?? [])]),
+    decision: input.decision,
+    reason: input.reason ?? null,
+    requestId: input.requestId ?? null,
+    detail: scrubDetail(input.detail),
+  });
+}
+
+/** The chain of events about no user. User ids start with `usr_`, so none can take this key. */
+export const HUB_CHAIN_KEY = 'hub';
+
+/** The hash chain an event joins: its subject's, or the hub's own for events about no user. */
+export function chainKeyOf(event: Pick<AuditEventInput, 'subjectUserId'>): string {
+  return event.subjectUserId ?? HUB_CHAIN_KEY;
+}
+
+const SECRET_KEY = /password|secret|token|authorization|cookie/i;
+
+/**
+ * A deep copy of `detail` without any key that names a secret (password, secret, token,
+ * authorization, cookie; any case, at any depth, inside arrays too), as plain JSON values: what
+ * JSON cannot hold (undefined, functions) is dropped and dates become ISO strings. Values under
+ * harmless keys are kept as they are, so a secret must never be put under one.
+ */
+export function scrubDetail(detail: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  if (detail === undefined) return {};
+  const plain: unknown = JSON.parse(JSON.stringify(detail) ?? '{}');
+  const scrubbed = scrub(plain);
+  return scrubbed !== null && typeof scrubbed === 'object' && !Array.isArray(scrubbed) ? (scrubbed as Record<string, unknown>) : {};
+}
+
+function scrub(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(scrub);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => !SECRET_KEY.test(key))
+      .map(([key, inner]) => [key, scrub(inner)]),
+  );
+}

@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { AuditEventsTable } from '../db/database.js';
+
+/** The `prev_hash` of the first event of every chain. */
+export const GENESIS_HASH: Buffer = Buffer.alloc(32);
+
+/** What an event's hash covers: every column but the hash itself. */
+export type HashedAuditRow = Omit<Selectable<AuditEventsTable>, 'hash'>;
+
+/**
+ * SHA-256 over the canonical serialization of an event: a JSON array of every content column
+ * plus chain_key, chain_seq and prev_hash, in a fixed order; `detail` with its keys sorted at
+ * every depth (jsonb keeps its own key order); the time as an ISO string with milliseconds (the
+ * column's precision); bytes as hex. A row as written and the same row read back through `pg` or
+ * PGlite serialize identically, so verification recomputes exactly what the append computed.
+ */
+export function hashAuditRow(row: HashedAuditRow): Buffer {
+  return createHash('sha256').update(canonicalAuditRow(row)).digest();
+}
+
+/** The exact text `hashAuditRow` hashes; exported so the format can be inspected and tested. */
+export function canonicalAuditRow(row: HashedAuditRow): string {
+  return JSON.stringify([
+    'audit-event/1',
+    row.id,
+    row.occurred_at.toISOString(),
+    row.action,
+    row.actor_kind,
+    row.actor_id,
+    row.actor_chain,
+    row.subject_user_id,
+    row.client_id,
+    row.purpose,
+    row.consent_id,
+    row.fields_read,
+    row.fields_denied,
+    row.decision,
+    row.reason,
+    row.request_id,
+    sortKeys(row.detail),
+    row.chain_key,
+    row.chain_seq,
+    Buffer.from(row.prev_hash).toString('hex'),
+  ]);
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  );
+}

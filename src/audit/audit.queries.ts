@@ -1,0 +1,207 @@
+import { sql, type Insertable, type Selectable } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { AuditEventsTable } from '../db/database.js';
+import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';
+import { chainKeyOf, prepareAuditEvent, type AuditAction, type AuditActor, type AuditDecision, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
+import { GENESIS_HASH, hashAuditRow } from './audit.hash.js';
+
+/** An audit event as the domain sees it; the fields of API.md's `AuditEvent`, plus `detail`. */
+export interface AuditEvent {
+  readonly id: string;
+  readonly occurredAt: Date;
+  readonly action: AuditAction;
+  readonly actor: AuditActor;
+  readonly actorChain: readonly string[];
+  readonly subjectUserId: string | null;
+  readonly clientId: string | null;
+  readonly purpose: string | null;
+  readonly consentId: string | null;
+  readonly fieldsRead: readonly string[];
+  readonly fieldsDenied: readonly string[];
+  readonly decision: AuditDecision;
+  readonly reason: string | null;
+  readonly requestId: string | null;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+/** The one mapping from an `audit_events` row to an AuditEvent. */
+export function toAuditEvent(row: Omit<Selectable<AuditEventsTable>, 'chain_key' | 'chain_seq' | 'prev_hash' | 'hash'>): AuditEvent {
+  return {
+    id: row.id,
+    occurredAt: row.occurred_at,
+    action: row.action as AuditAction,
+    actor: { kind: row.actor_kind, id: row.actor_id },
+    actorChain: row.actor_chain,
+    subjectUserId: row.subject_user_id,
+    clientId: row.client_id,
+    purpose: row.purpose,
+    consentId: row.consent_id,
+    fieldsRead: row.fields_read,
+    fieldsDenied: row.fields_denied,
+    decision: row.decision === 'allow' ? 'ALLOW' : 'DENY',
+    reason: row.reason,
+    requestId: row.request_id,
+    detail: row.detail,
+  };
+}
+
+/** Rows per INSERT: 20 parameters a row stays well under PostgreSQL's 65,535 per statement. */
+const INSERT_CHUNK = 1_000;
+
+/**
+ * Appends events to their subjects' hash chains (`hub` for events about no user) and returns them.
+ *
+ * Call it with the transaction of the change being audited, so the event exists exactly when the
+ * change committed; given a plain Kysely instance it opens a transaction of its own. Each chain
+ * head touched is locked until that transaction ends: appends for the same subject wait for one
+ * another, appends for different subjects do not. One call locks its heads in sorted order, so
+ * calls never deadlock on each other; a transaction that audits several subjects should therefore
+ * append their events in one call. Events of one chain are linked in the order given.
+ *
+ * @param now the time of events that carry no `occurredAt`.
+ * @throws TypeError for a malformed event (see `prepareAuditEvent`); nothing is written then.
+ */
+export async function appendAuditEvents(db: Db, events: readonly AuditEventInput[], now: Date): Promise<AuditEvent[]> {
+  if (events.length === 0) return [];
+  const prepared = events.map((event) => prepareAuditEvent(event, now));
+  return db.isTransaction ? appendPrepared(db, prepared) : db.transaction().execute((trx) => appendPrepared(trx, prepared));
+}
+
+async function appendPrepared(db: Db, prepared: readonly PreparedAuditEvent[]): Promise<AuditEvent[]> {
+  const counts = new Map<string, number>();
+  for (const event of prepared) counts.set(chainKeyOf(event), (counts.get(chainKeyOf(event)) ?? 0) + 1);
+  const keys = [...counts.keys()].sort();
+
+  // A new head starts at seq n with the genesis hash; an existing one moves n ahead and keeps its
+  // hash until the new last hash is known: either way `seq - n` is the seq before this append.
+  const heads = await db
+    .insertInto('audit_chain_heads')
+    .values(keys.map((key) => ({ chain_key: key, seq: counts.get(key)!, hash: GENESIS_HASH })))
+    .onConflict((oc) => oc.column('chain_key').doUpdateSet((eb) => ({ seq: eb('audit_chain_heads.seq', '+', eb.ref('excluded.seq')) })))
+    .returning(['chain_key', 'seq', 'hash'])
+    .execute();
+  const links = new Map<string, { seq: number; hash: Buffer }>(
+    heads.map((head) => [head.chain_key, { seq: head.seq - counts.get(head.chain_key)!, hash: Buffer.from(head.hash) }]),
+  );
+
+  const rows = prepared.map((event) => {
+    const link = links.get(chainKeyOf(event))!;
+    const content = toContentRow(event, chainKeyOf(event), link.seq + 1, link.hash);
+    const hash = hashAuditRow(content);
+    link.seq += 1;
+    link.hash = hash;
+    return { ...content, hash };
+  });
+
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+    const chunk = rows.slice(i, i + INSERT_CHUNK).map(({ detail, ...row }): Insertable<AuditEventsTable> => ({ ...row, detail: JSON.stringify(detail) }));
+    await db.insertInto('audit_events').values(chunk).execute();
+  }
+  const newHashes = keys.map((key) => sql`(${key}::text, ${links.get(key)!.hash}::bytea)`);
+  await sql`
+    update audit_chain_heads as h set hash = v.hash
+    from (values ${sql.join(newHashes)}) as v (chain_key, hash)
+    where h.chain_key = v.chain_key
+  `.execute(db);
+
+  return rows.map(toAuditEvent);
+}
+
+function toContentRow(event: PreparedAuditEvent, chainKey: string, seq: number, prevHash: Buffer) {
+  return {
+    id: event.id,
+    occurred_at: event.occurredAt,
+    action: event.action,
+    actor_kind: event.actor.kind,
+    actor_id: event.actor.id,
+    actor_chain: [...event.actorChain],
+    subject_user_id: event.subjectUserId,
+    client_id: event.clientId,
+    purpose: event.purpose,
+    consent_id: event.consentId,
+    fields_read: [...event.fieldsRead],
+    fields_denied: [...event.fieldsDenied],
+    decision: event.decision === 'ALLOW' ? ('allow' as const) : ('deny' as const),
+    reason: event.reason,
+    request_id: event.requestId,
+    detail: event.detail,
+    chain_key: chainKey,
+    chain_seq: seq,
+    prev_hash: prevHash,
+  };
+}
+
+/**
+ * Creates the monthly partitions for the month of `at` and the next, if missing; resolves to the
+ * names of those created. Run it outside any other transaction: creating a partition locks the table.
+ * @throws the database's lock_timeout error (55P03) when a long reader holds the table for over 2 s.
+ */
+export async function ensureAuditPartitions(db: Db, at: Date): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`select audit_ensure_partitions(${at}::timestamptz) as name`.execute(db);
+  return rows.map((row) => row.name);
+}
+
+/** Filters of API.md's `AuditFilter`; every one given must hold. */
+export interface AuditFilter {
+  /** Events about this user. */
+  readonly userId?: string | null;
+  /** Events where this agent acted, directly or anywhere in the actor chain. */
+  readonly agentId?: string | null;
+  readonly action?: string | null;
+  readonly decision?: AuditDecision | null;
+  /** Inclusive. */
+  readonly from?: Date | null;
+  /** Exclusive. */
+  readonly to?: Date | null;
+}
+
+/** A Relay connection page; `totalCount` is left out, as counting the trail is not cheap. */
+export type AuditEventPage = ConnectionShape<AuditEvent>;
+
+/**
+ * Audit events matching every given filter, newest first, as a Relay page. Keyset-paginated on
+ * (occurred_at, id), so pages neither repeat nor skip events however many are appended meanwhile.
+ * @throws BadUserInputError for a `first` outside the page limits or a cursor this function did not make.
+ */
+export async function listAuditEvents(
+  db: Db,
+  { filter = {}, first = 20, after }: { filter?: AuditFilter; first?: number | null; after?: string | null },
+): Promise<AuditEventPage> {
+  const limit = pageSize(first);
+  const key = after == null ? undefined : decodeCursor(after, ['string', 'string']);
+  const cursor = key && { at: new Date(key[0] as string), id: key[1] as string };
+  const { userId, agentId, action, decision, from, to } = filter;
+
+  let query = db.selectFrom('audit_events').select(LISTED_COLUMNS);
+  if (userId != null) query = query.where('subject_user_id', '=', userId);
+  if (agentId != null) {
+    query = query.where((eb) => eb.or([eb('actor_chain', '@>', sql<string[]>`array[${agentId}::text]`), eb('actor_id', '=', agentId)]));
+  }
+  if (action != null) query = query.where('action', '=', action);
+  if (decision != null) query = query.where('decision', '=', decision === 'ALLOW' ? 'allow' : 'deny');
+  if (from != null) query = query.where('occurred_at', '>=', from);
+  if (to != null) query = query.where('occurred_at', '<', to);
+  if (cursor) query = query.where((eb) => eb(eb.refTuple('occurred_at', 'id'), '<', eb.tuple(cursor.at, cursor.id)));
+
+  const rows = await query.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+  return toConnection(rows, limit, (row) => encodeCursor([row.occurred_at.toISOString(), row.id]), toAuditEvent);
+}
+
+const LISTED_COLUMNS = [
+  'id',
+  'occurred_at',
+  'action',
+  'actor_kind',
+  'actor_id',
+  'actor_chain',
+  'subject_user_id',
+  'client_id',
+  'purpose',
+  'consent_id',
+  'fields_read',
+  'fields_denied',
+  'decision',
+  'reason',
+  'request_id',
+  'detail',
+] as const;

@@ -1,0 +1,158 @@
+import type { Db } from '../db/connect.js';
+import type { Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+import { prepareAuditEvent, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
+import { appendAuditEvents, ensureAuditPartitions } from './audit.queries.js';
+
+/** The part of a pino logger the writer uses. */
+export type AuditLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
+
+export interface AuditWriterOptions {
+  /** Longest wait between a recorded event and the start of its write, in ms. */
+  readonly flushIntervalMs?: number;
+  /** Events per write; a full batch is written at once. */
+  readonly maxBatch?: number;
+  /** Events held while the database is failing; past it new events are dropped (and counted in the log). */
+  readonly maxBuffered?: number;
+  /** Wait before the one retry of a failed write, in ms. */
+  readonly retryDelayMs?: number;
+}
+
+const UNIQUE_VIOLATION = '23505';
+const PARTITION_RETRY_MS = 60_000;
+
+/**
+ * Records audit events that belong to no state change (reads, above all) off the request path:
+ * `record` only buffers; the buffer is written in the background, one transaction per batch,
+ * 50 ms after the first buffered event or as soon as 500 are waiting. Batching keeps the cost of
+ * auditing every read to a small share of read throughput. Events of a state change are not
+ * written here but with `appendAuditEvents` in the change's own transaction.
+ *
+ * A failed write is logged and retried once with the same event ids (so a write that committed
+ * but reported failure is not duplicated); after that the batch is logged in full at error level
+ * and dropped. Makes sure the month's partitions exist at start and whenever the month turns.
+ * Call `close()` at shutdown, after the last request: whatever is still buffered is lost otherwise.
+ */
+export class AuditWriter {
+  readonly #db: Db;
+  readonly #logger: AuditLogger;
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  readonly #maxBatch: number;
+  readonly #maxBuffered: number;
+  readonly #retryDelayMs: number;
+  #buffer: PreparedAuditEvent[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<void> | undefined;
+  #closed = false;
+  #dropped = 0;
+  #partitions: { month: string; ready: Promise<void> } | undefined;
+  #partitionsRetryAt = 0;
+
+  constructor(db: Db, logger: AuditLogger, clock: Clock, options: AuditWriterOptions = {}) {
+    this.#db = db;
+    this.#logger = logger;
+    this.#clock = clock;
+    this.#intervalMs = options.flushIntervalMs ?? 50;
+    this.#maxBatch = options.maxBatch ?? 500;
+    this.#maxBuffered = options.maxBuffered ?? 100_000;
+    this.#retryDelayMs = options.retryDelayMs ?? 100;
+    void this.#ensurePartitions();
+  }
+
+  /** Events waiting to be written. */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+
+  /** Buffers one event, stamped with the current time. Never throws: a bad event is logged and dropped. */
+  record(event: AuditEventInput): void {
+    try {
+      if (this.#closed) throw new Error('the audit writer is closed');
+      if (this.#buffer.length >= this.#maxBuffered) {
+        if (this.#dropped++ === 0) this.#logger.error(`audit: ${this.#maxBuffered} events are waiting to be written; dropping new ones`);
+        return;
+      }
+      this.#buffer.push(prepareAuditEvent(event, this.#clock.now()));
+      if (this.#buffer.length >= this.#maxBatch) this.#startWrite();
+      else this.#arm();
+    } catch (error) {
+      this.#logger.error({ err: error, action: event?.action }, 'audit: event not recorded');
+    }
+  }
+
+  /** Resolves once every event recorded before the call is written (or logged as lost). Never rejects. */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.#writing) await this.#writing;
+      else if (this.#buffer.length > 0) this.#startWrite();
+      else return;
+    }
+  }
+
+  /** Flushes and stops accepting events; later `record` calls are logged and dropped. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+    await this.#partitions?.ready;
+  }
+
+  #arm(): void {
+    if (this.#timer || this.#writing) return;
+    this.#timer = setTimeout(() => this.#startWrite(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  #startWrite(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#writing) return;
+    const batch = this.#buffer.splice(0, this.#maxBatch);
+    this.#writing = this.#write(batch).finally(() => {
+      this.#writing = undefined;
+      if (this.#buffer.length >= this.#maxBatch) this.#startWrite();
+      else if (this.#buffer.length > 0) this.#arm();
+    });
+  }
+
+  async #write(batch: readonly PreparedAuditEvent[]): Promise<void> {
+    if (batch.length === 0) return;
+    await this.#ensurePartitions();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#db.transaction().execute((trx) => appendAuditEvents(trx, batch, this.#clock.now()));
+        break;
+      } catch (error) {
+        if (attempt > 1 && (error as { code?: unknown }).code === UNIQUE_VIOLATION) break;
+        if (attempt > 1) {
+          this.#logger.error({ err: error, events: batch }, `audit: ${batch.length} events could not be written and are lost`);
+          return;
+        }
+        this.#logger.warn({ err: error }, `audit: writing ${batch.length} events failed; retrying once`);
+        await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs));
+      }
+    }
+    if (this.#dropped > 0) {
+      this.#logger.error(`audit: ${this.#dropped} events were dropped while the buffer was full`);
+      this.#dropped = 0;
+    }
+  }
+
+  #ensurePartitions(): Promise<void> {
+    const now = this.#clock.now();
+    const month = now.toISOString().slice(0, 7);
+    if (this.#partitions?.month === month || now.getTime() < this.#partitionsRetryAt) return this.#partitions?.ready ?? Promise.resolve();
+    const ready = ensureAuditPartitions(this.#db, now).then(
+      (created) => {
+        if (created.length > 0) this.#logger.info(`audit: created partitions ${created.join(', ')}`);
+      },
+      (error: unknown) => {
+        if (this.#partitions?.ready === ready) this.#partitions = undefined;
+        this.#partitionsRetryAt = now.getTime() + PARTITION_RETRY_MS;
+        this.#logger.warn({ err: error }, 'audit: could not create partitions; events go to the default partition');
+      },
+    );
+    this.#partitions = { month, ready };
+    return ready;
+  }
+}

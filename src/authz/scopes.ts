@@ -1,0 +1,57 @@
+/**
+ * The scope grammar of API.md: `<category>:<read|write>` covers every field of a category,
+ * `<category>.<field>:<read|write>` covers one field.
+ */
+export const DATA_CATEGORIES = {
+  profile: ['id', 'locale', 'country', 'createdAt', 'updatedAt', 'lastLoginAt'],
+  contact: ['email', 'emailVerified', 'phone'],
+  identity: ['givenName', 'familyName', 'birthdate'],
+  address: ['address'],
+  preferences: ['preferences'],
+  orders: ['orders'],
+  payment: ['paymentMethods'],
+  loyalty: ['loyalty'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type DataCategory = keyof typeof DATA_CATEGORIES;
+export type Access = 'read' | 'write';
+
+/** One profile field as the grammar names it: its category and its field. */
+export interface FieldRef {
+  readonly category: DataCategory;
+  readonly field: string;
+}
+
+export const ALL_CATEGORIES = Object.keys(DATA_CATEGORIES) as DataCategory[];
+
+/** Every data scope, read and write, by category: what a user's own token carries. */
+export const ALL_DATA_SCOPES: readonly string[] = ALL_CATEGORIES.flatMap((c) => [`${c}:read`, `${c}:write`]);
+
+/** True when `scopes` holds the category scope or the single-field scope for this access. */
+export function scopesCover(scopes: ReadonlySet<string>, ref: FieldRef, access: Access): boolean {
+  return scopes.has(`${ref.category}:${access}`) || scopes.has(`${ref.category}.${ref.field}:${access}`);
+}
+
+/** The category a User field belongs to; undefined for fields outside the data categories. */
+export function categoryOf(field: string): DataCategory | undefined {
+  return ALL_CATEGORIES.find((c) => (DATA_CATEGORIES[c] as readonly string[]).includes(field));
+}
+
+/** True when `scope` is a well-formed data scope of the grammar. */
+export function isDataScope(scope: string): boolean {
+  const match = /^([a-z]+)(?:\.([A-Za-z]+))?:(read|write)$/.exec(scope);
+  if (!match) return false;
+  const category = match[1] as DataCategory;
+  if (!(category in DATA_CATEGORIES)) return false;
+  return match[2] === undefined || (DATA_CATEGORIES[category] as readonly string[]).includes(match[2]);
+}
+
+/**
+ * True when `scope` asks for no more than `granted` holds: the same scope, or a single-field
+ * scope whose category scope was granted. Operator scopes only by name.
+ */
+export function scopeWithin(scope: string, granted: ReadonlySet<string>): boolean {
+  if (granted.has(scope)) return true;
+  const field = /^([a-z]+)\.[A-Za-z]+:(read|write)$/.exec(scope);
+  return field !== null && isDataScope(scope) && granted.has(`${field[1]}:${field[2]}`);
+}

@@ -1,0 +1,38 @@
+import { Command } from 'commander';
+import { openConfiguredDatabase } from '../app.js';
+import { verifyAuditChains, type AuditVerification } from '../audit/audit.verify.js';
+import { waitForDatabase } from '../db/connect.js';
+import { loadConfigOrExit } from './config.js';
+
+/** `hub audit`: checks on the audit trail. `verify` exits 0 when every chain holds, 1 otherwise. */
+export function auditCommand(): Command {
+  const audit = new Command('audit').description('inspect the audit trail');
+  audit
+    .command('verify')
+    .description('recompute every audit hash chain; exit 1 and name the first broken link if one does not hold')
+    .action(async () => {
+      const { chains, events, broken } = await verify();
+      if (broken) {
+        console.log(`broken: chain ${broken.chainKey} at seq ${broken.seq} (event ${broken.eventId ?? 'none'}): ${broken.problem}`);
+        process.exitCode = 1;
+      } else {
+        console.log(`ok: ${chains} chains, ${events} events`);
+      }
+    });
+  return audit;
+}
+
+async function verify(): Promise<AuditVerification> {
+  const config = loadConfigOrExit();
+  const database = openConfiguredDatabase(config);
+  const onProgress = process.stderr.isTTY
+    ? ({ chains, events }: { chains: number; events: number }) => process.stderr.write(`\rchecked ${events} events in ${chains} chains`)
+    : undefined;
+  try {
+    await waitForDatabase(database, config.dbConnectTimeout);
+    return await verifyAuditChains(database.db, { onProgress });
+  } finally {
+    if (onProgress) process.stderr.write('\n');
+    await database.close();
+  }
+}

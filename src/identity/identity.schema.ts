@@ -1,0 +1,147 @@
+import { categoryOf, type FieldRef } from '../authz/scopes.js';
+import { builder } from '../graphql/builder.js';
+import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pagination.js';
+import type { Context } from '../graphql/context.js';
+import { CHANNELS } from './profile.input.js';
+import type { AuthPayload } from './identity.service.js';
+import { userLoader } from './user.loaders.js';
+import { listUsers } from './user.queries.js';
+import { UserConnectionRef, UserRef } from './user.schema.js';
+
+const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
+  description: 'A signed-in session: a short-lived access token and a refresh token that rotates on every use.',
+  fields: (t) => ({
+    accessToken: t.exposeString('accessToken', { description: 'RFC 9068 JWT; send as `Authorization: Bearer`.' }),
+    refreshToken: t.exposeString('refreshToken', { description: 'Opaque; exchange at /oauth/token with grant_type=refresh_token and client_id=hub-frontend.' }),
+    expiresIn: t.exposeInt('expiresIn', { description: 'Seconds until the access token expires.' }),
+    user: t.field({ type: UserRef, resolve: (payload) => payload.user }),
+  }),
+});
+
+const SignUpInput = builder.inputType('SignUpInput', {
+  fields: (t) => ({
+    email: t.string({ required: true }),
+    password: t.string({ required: true, description: 'At least 15 characters; no other rule.' }),
+    givenName: t.string(),
+    familyName: t.string(),
+    locale: t.string(),
+    country: t.string(),
+  }),
+});
+
+const SignInInput = builder.inputType('SignInInput', {
+  fields: (t) => ({ email: t.string({ required: true }), password: t.string({ required: true }) }),
+});
+
+const AddressInput = builder.inputType('AddressInput', {
+  fields: (t) => ({
+    line1: t.string({ required: true }),
+    line2: t.string(),
+    city: t.string({ required: true }),
+    region: t.string(),
+    postalCode: t.string({ required: true }),
+    country: t.string({ required: true }),
+  }),
+});
+
+const SizeInput = builder.inputType('SizeInput', {
+  fields: (t) => ({ kind: t.string({ required: true }), value: t.string({ required: true }) }),
+});
+
+const PreferencesInput = builder.inputType('PreferencesInput', {
+  description: 'Each list given replaces the stored one; a list left out is kept.',
+  fields: (t) => ({
+    channels: t.stringList({ description: `Any of ${CHANNELS.join(', ')}.` }),
+    interests: t.stringList(),
+    sizes: t.field({ type: [SizeInput] }),
+    tags: t.stringList(),
+  }),
+});
+
+const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
+  description: 'Only the fields given change; null clears a field.',
+  fields: (t) => ({
+    givenName: t.string(),
+    familyName: t.string(),
+    phone: t.string({ description: 'E.164, such as +447700900123.' }),
+    birthdate: t.field({ type: 'Date' }),
+    locale: t.string({ description: 'BCP 47, such as en-GB.' }),
+    country: t.string({ description: 'ISO 3166-1 alpha-2.' }),
+    address: t.field({ type: AddressInput }),
+    preferences: t.field({ type: PreferencesInput }),
+  }),
+});
+
+const UserFilter = builder.inputType('UserFilter', {
+  fields: (t) => ({ country: t.string(), email: t.string({ description: 'Exact, case-insensitive.' }) }),
+});
+
+builder.queryFields((t) => ({
+  me: t.field({
+    type: UserRef,
+    nullable: true,
+    description: 'The user of a user or delegated token; null for any other caller.',
+    resolve: (_root, _args, ctx) => {
+      const { principal } = ctx;
+      return principal.kind === 'user' || principal.kind === 'delegated' ? userLoader(ctx).load(principal.userId) : null;
+    },
+  }),
+  user: t.field({
+    type: UserRef,
+    nullable: true,
+    description: 'A user by id: for users:admin, or the user themself.',
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ subject: String(args.id) }),
+    resolve: (_root, args, ctx) => userLoader(ctx).load(String(args.id)),
+  }),
+  users: t.field({
+    type: UserConnectionRef,
+    description: 'Every user, oldest first: for users:admin.',
+    args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: UserFilter }) },
+    authScopes: { operator: 'users:admin' },
+    resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first);
+      const key = args.after ? decodeCursor(args.after, ['string', 'string']) : undefined;
+      const after = key && { createdAt: new Date(key[0] as string), id: key[1] as string };
+      const rows = await listUsers(ctx.services.db, { limit: limit + 1, ...(after && { after }), ...(args.filter && { filter: args.filter }) });
+      for (const user of rows) userLoader(ctx).prime(user.id, user);
+      return toConnection(rows, limit, (u) => encodeCursor([u.createdAt.toISOString(), u.id]), (u) => u);
+    },
+  }),
+}));
+
+/** The caller of the rest of the request becomes the user just signed in, so `user` resolves for them. */
+async function signedIn(ctx: Context, payload: AuthPayload): Promise<AuthPayload> {
+  ctx.principal = await ctx.services.tokens.authenticate(payload.accessToken);
+  return payload;
+}
+
+builder.mutationFields((t) => ({
+  signUp: t.field({
+    type: AuthPayloadRef,
+    args: { input: t.arg({ type: SignUpInput, required: true }) },
+    resolve: async (_root, args, ctx) => signedIn(ctx, await ctx.services.identity.signUp(args.input, ctx)),
+  }),
+  signIn: t.field({
+    type: AuthPayloadRef,
+    args: { input: t.arg({ type: SignInInput, required: true }) },
+    resolve: async (_root, args, ctx) => signedIn(ctx, await ctx.services.identity.signIn(args.input, ctx.address, ctx)),
+  }),
+  updateProfile: t.field({
+    type: UserRef,
+    description: "Changes the caller's own profile; every field given is validated.",
+    args: { input: t.arg({ type: UpdateProfileInput, required: true }) },
+    authScopes: (_root, args) => ({ profileWrite: fieldRefsOf(args.input) }),
+    resolve: async (_root, args, ctx) => {
+      const principal = ctx.principal as Extract<Context['principal'], { userId: string }>;
+      const user = await ctx.services.identity.updateProfile(principal.userId, args.input, ctx);
+      userLoader(ctx).clear(user.id).prime(user.id, user);
+      return user;
+    },
+  }),
+}));
+
+/** The profile fields an update touches, each with its data category. */
+function fieldRefsOf(input: object): FieldRef[] {
+  return Object.keys(input).map((field) => ({ category: categoryOf(field)!, field }));
+}

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import type { Principal } from '../authz/principal.js';
+import type { Db } from '../db/connect.js';
+import type { TokenService, UserSession } from '../oauth/token.service.js';
+import type { Clock } from '../shared/clock.js';
+import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import { hashPassword, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
+import { country, email, locale, mergePreferences, parseInput, profileChangesSchema, toAddressJson } from './profile.input.js';
+import { assertNotThrottled, recordSignInFailure, recordSignInSuccess } from './throttle.js';
+import { findCredentialsByEmail, findUsersByIds, insertUser, touchLastLogin, updateUserProfile, type ProfileChanges, type User } from './user.queries.js';
+
+export interface AuthPayload extends UserSession {
+  readonly user: User;
+}
+
+const signUpSchema = z.object({
+  email,
+  password: z.string(),
+  givenName: profileChangesSchema.shape.givenName,
+  familyName: profileChangesSchema.shape.familyName,
+  locale: locale.nullish(),
+  country: country.nullish(),
+});
+
+const signInSchema = z.object({ email: z.string().max(254).transform((value) => value.trim().toLowerCase()), password: z.string().max(1_024) });
+
+/** The same answer for an unknown email and a wrong password, so neither tells the other apart. */
+const badCredentials = () => new UnauthenticatedError('Invalid email or password');
+
+/** Who asked, for the audit trail. */
+export interface Caller {
+  readonly principal: Principal;
+  readonly requestId: string | null;
+}
+
+export type IdentityService = ReturnType<typeof createIdentityService>;
+
+/** Sign-up, sign-in and the profile a user keeps. Mutations pass their transaction as `db`. */
+export function createIdentityService(deps: { db: Db; tokens: TokenService; clock: Clock }) {
+  const { tokens, clock } = deps;
+
+  return {
+    /** @throws BadUserInputError for a bad field, an unacceptable password or a taken email. */
+    async signUp(input: unknown, caller: Caller): Promise<AuthPayload> {
+      const parsed = parseInput(signUpSchema, input);
+      const problem = passwordProblem(parsed.password, parsed.email);
+      if (problem) throw new BadUserInputError('input.password', problem);
+      const passwordHash = await hashPassword(parsed.password);
+      return deps.db.transaction().execute(async (tx) => {
+        const user = await insertUser(tx, {
+          id: newId('usr'),
+          email: parsed.email,
+          passwordHash,
+          givenName: parsed.givenName ?? null,
+          familyName: parsed.familyName ?? null,
+          locale: parsed.locale ?? null,
+          country: parsed.country ?? null,
+        });
+        if (!user) throw new BadUserInputError('input.email', 'is already registered');
+        const now = clock.now();
+        await touchLastLogin(tx, user.id, now);
+        await auditInTransaction(
+          tx,
+          { action: 'user.signed_up', ...auditCaller(caller.principal, caller.requestId), actor: { kind: 'user', id: user.id }, subjectUserId: user.id, decision: 'ALLOW' },
+          now,
+        );
+        return { ...(await tokens.issueUserSession(tx, user.id, now)), user: { ...user, lastLoginAt: now } };
+      });
+    },
+
+    /**
+     * @param address the client's network address, for throttling per address.
+     * @throws UnauthenticatedError for an unknown email or a wrong password (one answer for both),
+     *   RateLimitedError after repeated failures for the account or the address.
+     */
+    async signIn(input: unknown, address: string, caller: Caller): Promise<AuthPayload> {
+      const { email: login, password } = parseInput(signInSchema, input);
+      const now = clock.now();
+      const audit = auditCaller(caller.principal, caller.requestId);
+      const account = await findCredentialsByEmail(deps.db, login);
+      const failed = (reason: string) =>
+        auditInTransaction(deps.db, { action: 'user.sign_in_failed', ...audit, subjectUserId: account?.id ?? null, decision: 'DENY', reason }, now);
+      try {
+        await assertNotThrottled(deps.db, login, address, now);
+      } catch (error) {
+        await failed('RATE_LIMITED');
+        throw error;
+      }
+      const matches =
+        account?.status === 'active' && account.password_hash
+          ? await verifyPassword(account.password_hash, password)
+          : await verifyAgainstNothing(password);
+      if (!account || !matches) {
+        await recordSignInFailure(deps.db, login, address, now);
+        await failed(account ? 'WRONG_PASSWORD' : 'UNKNOWN_ACCOUNT');
+        throw badCredentials();
+      }
+      return deps.db.transaction().execute(async (tx) => {
+        await recordSignInSuccess(tx, login);
+        await touchLastLogin(tx, account.id, now);
+        await auditInTransaction(tx, { action: 'user.signed_in', ...audit, actor: { kind: 'user', id: account.id }, subjectUserId: account.id, decision: 'ALLOW' }, now);
+        const [user] = await findUsersByIds(tx, [account.id]);
+        if (!user) throw badCredentials();
+        return { ...(await tokens.issueUserSession(tx, user.id, now)), user };
+      });
+    },
+
+    /**
+     * Sets the fields given and leaves the others as they are; `null` clears a field.
+     * @throws BadUserInputError naming the first bad field, NotFoundError for an inactive user.
+     */
+    async updateProfile(userId: string, input: unknown, caller: Caller): Promise<User> {
+      const parsed = parseInput(profileChangesSchema, input);
+      return deps.db.transaction().execute(async (tx) => {
+        const [current] = await findUsersByIds(tx, [userId]);
+        if (!current) throw new NotFoundError('User');
+        const changes: ProfileChanges = {};
+        for (const key of ['givenName', 'familyName', 'phone', 'birthdate', 'locale', 'country'] as const) {
+          if (parsed[key] !== undefined) changes[key] = parsed[key];
+        }
+        if (parsed.address !== undefined) changes.address = parsed.address && toAddressJson(parsed.address);
+        if (parsed.preferences !== undefined) changes.preferences = parsed.preferences ? mergePreferences(current.preferences, parsed.preferences) : {};
+        const now = clock.now();
+        const updated = await updateUserProfile(tx, userId, changes, now);
+        if (!updated) throw new NotFoundError('User');
+        await auditInTransaction(
+          tx,
+          { action: 'profile.updated', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'ALLOW', detail: { fields: Object.keys(changes).sort() } },
+          now,
+        );
+        return updated;
+      });
+    },
+
+    async findActiveUser(db: Db, userId: string): Promise<User | undefined> {
+      const [user] = await findUsersByIds(db, [userId]);
+      return user?.status === 'active' ? user : undefined;
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { LineItemJson, OrdersTable } from '../db/database.js';
+
+/** A first-party order, as the domain sees it. Amounts in minor units of `currency`. */
+export interface Order {
+  readonly id: string;
+  readonly userId: string;
+  readonly placedAt: Date;
+  readonly totalMinor: number;
+  readonly currency: string;
+  readonly status: OrdersTable['status'];
+  readonly lineItems: readonly LineItemJson[];
+}
+
+export interface PaymentMethod {
+  readonly id: string;
+  readonly userId: string;
+  readonly brand: string;
+  readonly last4: string;
+  readonly expMonth: number;
+  readonly expYear: number;
+}
+
+interface OrderRow {
+  id: string;
+  user_id: string;
+  placed_at: Date;
+  total_minor: number;
+  currency: string;
+  status: OrdersTable['status'];
+  line_items: LineItemJson[];
+}
+
+function toOrder(row: OrderRow): Order {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    placedAt: row.placed_at,
+    totalMinor: row.total_minor,
+    currency: row.currency,
+    status: row.status,
+    lineItems: row.line_items,
+  };
+}
+
+/** Where a page of orders starts: after this (placedAt, id), newest first. */
+export interface OrderKey {
+  readonly placedAt: Date;
+  readonly id: string;
+}
+
+/**
+ * The newest `limit` orders of each user (after `after`), in one statement: a lateral join walks
+ * the (user_id, placed_at desc, id desc) index once per user and stops at `limit`.
+ */
+export async function findOrderPages(db: Db, userIds: readonly string[], limit: number, after?: OrderKey): Promise<Map<string, Order[]>> {
+  const byUser = new Map<string, Order[]>(userIds.map((id) => [id, []]));
+  if (userIds.length === 0 || limit === 0) return byUser;
+  const { rows } = await sql<OrderRow>`
+    select o.* from unnest(${[...userIds]}::text[]) as u(id)
+    cross join lateral (
+      select * from orders
+      where user_id = u.id ${after ? sql`and (placed_at, id) < (${after.placedAt}, ${after.id})` : sql``}
+      order by placed_at desc, id desc
+      limit ${limit}
+    ) as o
+  `.execute(db);
+  for (const row of rows) byUser.get(row.user_id)?.push(toOrder(row));
+  return byUser;
+}
+
+export async function countOrders(db: Db, userIds: readonly string[]): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('orders')
+    .select(['user_id', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('user_id', 'in', userIds)
+    .groupBy('user_id')
+    .execute();
+  return new Map(rows.map((row) => [row.user_id, Number(row.count)]));
+}
+
+export async function findPaymentMethods(db: Db, userIds: readonly string[]): Promise<Map<string, PaymentMethod[]>> {
+  const byUser = new Map<string, PaymentMethod[]>(userIds.map((id) => [id, []]));
+  const rows = await db.selectFrom('payment_methods').selectAll().where('user_id', 'in', userIds).orderBy('created_at').orderBy('id').execute();
+  for (const row of rows) {
+    byUser.get(row.user_id)?.push({ id: row.id, userId: row.user_id, brand: row.brand, last4: row.last4, expMonth: row.exp_month, expYear: row.exp_year });
+  }
+  return byUser;
+}

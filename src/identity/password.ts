@@ -1,0 +1,69 @@
+import { hash, verify } from '@node-rs/argon2';
+
+/**
+ * Passwords per NIST SP 800-63B-4 §3.1.1.2: length, not composition. A password that is the only
+ * factor must have at least 15 characters; at least 64 are accepted (here 256, which bounds the
+ * hashing cost); compared after Unicode NFKC normalization, counted in code points.
+ */
+export const PASSWORD_MIN_LENGTH = 15;
+export const PASSWORD_MAX_LENGTH = 256;
+
+/** Common long passwords, and the patterns any blocklist names: refused whatever their length. */
+const BLOCKLIST = new Set([
+  'passwordpassword',
+  'password1234567',
+  'password12345678',
+  'passwordpassword1',
+  '123456789012345',
+  '1234567890123456',
+  'qwertyuiopasdfgh',
+  'qwertyuiopasdfghjkl',
+  'iloveyouiloveyou',
+  'letmeinletmein1',
+  'correcthorsebatterystaple',
+  'abcdefghijklmnop',
+  'aaaaaaaaaaaaaaa',
+]);
+
+export function normalizePassword(password: string): string {
+  return password.normalize('NFKC');
+}
+
+/** Why this password may not be chosen, or undefined when it may. Never throws. */
+export function passwordProblem(password: string, email: string): string | undefined {
+  const normalized = normalizePassword(password);
+  const length = [...normalized].length;
+  if (length < PASSWORD_MIN_LENGTH) return `must have at least ${PASSWORD_MIN_LENGTH} characters`;
+  if (length > PASSWORD_MAX_LENGTH) return `must have at most ${PASSWORD_MAX_LENGTH} characters`;
+  const folded = normalized.toLowerCase();
+  if (BLOCKLIST.has(folded) || new Set(folded).size <= 2) return 'is too common or too easy to guess';
+  const local = email.toLowerCase().split('@')[0] ?? '';
+  if (local.length >= 4 && folded.includes(local)) return 'must not contain the email address';
+  return undefined;
+}
+
+/** Argon2id with the package's defaults, which are OWASP's (19 MiB, 2 passes, 1 lane). */
+export function hashPassword(password: string): Promise<string> {
+  return hash(normalizePassword(password));
+}
+
+/** Never throws: a malformed stored hash is a mismatch. */
+export async function verifyPassword(storedHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(storedHash, normalizePassword(password));
+  } catch {
+    return false;
+  }
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Spends the time of one verification against a hash no password matches, so an unknown email
+ * answers as slowly as a wrong password.
+ */
+export async function verifyAgainstNothing(password: string): Promise<false> {
+  dummyHash ??= hash('no password matches this hash: the account does not exist');
+  await verifyPassword(await dummyHash, password);
+  return false;
+}

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import type { AddressJson, PreferencesJson } from '../db/database.js';
+import { COUNTRY_CODES } from '../shared/countries.js';
+import { BadUserInputError } from '../shared/errors.js';
+
+/**
+ * The validation of every profile value a caller can set. Each schema names what is wrong in
+ * words a frontend can show; `parseInput` turns the first problem into BAD_USER_INPUT naming
+ * the field.
+ */
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must have at most ${max} characters`)
+    // eslint-disable-next-line no-control-regex
+    .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not contain control characters');
+
+export const email = z
+  .string()
+  .trim()
+  .max(254, 'must have at most 254 characters')
+  .pipe(z.email('must be an email address'))
+  .transform((value) => value.toLowerCase());
+
+export const country = z
+  .string()
+  .transform((value) => value.toUpperCase())
+  .refine((value) => COUNTRY_CODES.has(value), 'must be an ISO 3166-1 alpha-2 country code');
+
+export const locale = z
+  .string()
+  .max(35, 'must be a BCP 47 language tag')
+  .transform((value, ctx) => {
+    try {
+      const [canonical] = Intl.getCanonicalLocales(value);
+      if (canonical) return canonical;
+    } catch {
+      // RangeError: not a well-formed tag; reported below.
+    }
+    ctx.addIssue({ code: 'custom', message: 'must be a BCP 47 language tag such as en-GB' });
+    return z.NEVER;
+  });
+
+/** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
+const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +447700900123');
+
+const birthdate = z.string().refine((value) => value >= '1900-01-01' && value <= new Date().toISOString().slice(0, 10), 'must be a date between 1900-01-01 and today');
+
+const address = z.object({
+  line1: text(200),
+  line2: text(200).nullish(),
+  city: text(100),
+  region: text(100).nullish(),
+  postalCode: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9 -]{0,15}$/, 'must be a postal code of letters, digits, spaces and dashes'),
+  country,
+});
+
+export const CHANNELS = ['email', 'sms', 'push', 'post'] as const;
+
+const tag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9 _-]{0,49}$/, 'must be 1 to 50 letters, digits, spaces, _ or -');
+
+const preferences = z.object({
+  channels: z.array(z.enum(CHANNELS, { error: `must be one of ${CHANNELS.join(', ')}` })).max(CHANNELS.length).optional(),
+  interests: z.array(tag).max(30, 'must have at most 30 entries').optional(),
+  sizes: z
+    .array(z.object({ kind: tag, value: text(20) }))
+    .max(10, 'must have at most 10 entries')
+    .optional(),
+  tags: z.array(tag).max(30, 'must have at most 30 entries').optional(),
+});
+
+export const profileChangesSchema = z.object({
+  givenName: text(100).nullish(),
+  familyName: text(100).nullish(),
+  phone: phone.nullish(),
+  birthdate: birthdate.nullish(),
+  locale: locale.nullish(),
+  country: country.nullish(),
+  address: address.nullish(),
+  preferences: preferences.nullish(),
+});
+
+export type ProfileInput = z.input<typeof profileChangesSchema>;
+export type ParsedProfileInput = z.output<typeof profileChangesSchema>;
+
+/** @throws BadUserInputError naming the first bad field as `input.<path>`. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new BadUserInputError(['input', ...issue.path].join('.'), issue.message);
+}
+
+/** Merges stated preferences: a list given replaces that list; one left out is kept. */
+export function mergePreferences(current: PreferencesJson, changes: NonNullable<ParsedProfileInput['preferences']>): PreferencesJson {
+  const unique = (values: string[] | undefined) => values && [...new Set(values)];
+  return {
+    ...current,
+    ...(changes.channels && { channels: unique(changes.channels) }),
+    ...(changes.interests && { interests: unique(changes.interests) }),
+    ...(changes.tags && { tags: unique(changes.tags) }),
+    ...(changes.sizes && { sizes: Object.fromEntries(changes.sizes.map((s) => [s.kind, s.value])) }),
+  };
+}
+
+export function toAddressJson(value: z.output<typeof address>): AddressJson {
+  return { line1: value.line1, line2: value.line2 ?? null, city: value.city, region: value.region ?? null, postalCode: value.postalCode, country: value.country };
+}

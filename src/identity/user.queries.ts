@@ -1,0 +1,144 @@
+import { sql, type Selectable } from 'kysely';
+import type { AddressJson, PreferencesJson, UsersTable } from '../db/database.js';
+import type { Db } from '../db/connect.js';
+
+/** A customer's 360° profile, as the domain sees it. */
+export interface User {
+  readonly id: string;
+  readonly status: 'active' | 'suspended' | 'erased';
+  readonly email: string | null;
+  readonly emailVerified: boolean;
+  readonly phone: string | null;
+  readonly givenName: string | null;
+  readonly familyName: string | null;
+  readonly birthdate: string | null;
+  readonly locale: string | null;
+  readonly country: string | null;
+  readonly address: AddressJson | null;
+  readonly preferences: PreferencesJson;
+  readonly loyalty: { readonly tier: string | null; readonly points: number };
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly lastLoginAt: Date | null;
+}
+
+/** The one mapping from a `users` row to a User. */
+export function toUser(row: Selectable<UsersTable>): User {
+  return {
+    id: row.id,
+    status: row.status,
+    email: row.email,
+    emailVerified: row.email_verified,
+    phone: row.phone,
+    givenName: row.given_name,
+    familyName: row.family_name,
+    birthdate: row.birthdate,
+    locale: row.locale,
+    country: row.country,
+    address: row.address,
+    preferences: row.preferences,
+    loyalty: { tier: row.loyalty_tier, points: row.loyalty_points },
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastLoginAt: row.last_login_at,
+  };
+}
+
+export async function findUsersByIds(db: Db, ids: readonly string[]): Promise<User[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('users').selectAll().where('id', 'in', ids).where('status', '!=', 'erased').execute();
+  return rows.map(toUser);
+}
+
+/** The account behind an email, case-insensitively, with its password hash; for sign-in only. */
+export async function findCredentialsByEmail(db: Db, email: string) {
+  return db
+    .selectFrom('users')
+    .select(['id', 'status', 'password_hash'])
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .executeTakeFirst();
+}
+
+export interface NewUser {
+  readonly id: string;
+  readonly email: string;
+  readonly passwordHash: string;
+  readonly givenName?: string | null;
+  readonly familyName?: string | null;
+  readonly locale?: string | null;
+  readonly country?: string | null;
+}
+
+/** Inserts a user; resolves to undefined when the email is taken (whatever its case). */
+export async function insertUser(db: Db, user: NewUser): Promise<User | undefined> {
+  const row = await db
+    .insertInto('users')
+    .values({
+      id: user.id,
+      email: user.email,
+      password_hash: user.passwordHash,
+      given_name: user.givenName ?? null,
+      family_name: user.familyName ?? null,
+      locale: user.locale ?? null,
+      country: user.country ?? null,
+    })
+    .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return row && toUser(row);
+}
+
+/** The profile columns updateProfile may set; absent keys are left as they are. */
+export interface ProfileChanges {
+  phone?: string | null;
+  givenName?: string | null;
+  familyName?: string | null;
+  birthdate?: string | null;
+  locale?: string | null;
+  country?: string | null;
+  address?: AddressJson | null;
+  preferences?: PreferencesJson;
+}
+
+export async function updateUserProfile(db: Db, id: string, changes: ProfileChanges, now: Date): Promise<User | undefined> {
+  const row = await db
+    .updateTable('users')
+    .set({
+      ...('phone' in changes && { phone: changes.phone }),
+      ...('givenName' in changes && { given_name: changes.givenName }),
+      ...('familyName' in changes && { family_name: changes.familyName }),
+      ...('birthdate' in changes && { birthdate: changes.birthdate }),
+      ...('locale' in changes && { locale: changes.locale }),
+      ...('country' in changes && { country: changes.country }),
+      ...('address' in changes && { address: changes.address ? JSON.stringify(changes.address) : null }),
+      ...(changes.preferences && { preferences: JSON.stringify(changes.preferences) }),
+      updated_at: now,
+    })
+    .where('id', '=', id)
+    .where('status', '=', 'active')
+    .returningAll()
+    .executeTakeFirst();
+  return row && toUser(row);
+}
+
+export async function touchLastLogin(db: Db, id: string, now: Date): Promise<void> {
+  await db.updateTable('users').set({ last_login_at: now }).where('id', '=', id).execute();
+}
+
+export interface UserFilter {
+  readonly country?: string | null;
+  readonly email?: string | null;
+}
+
+/** A page of users in creation order, after the (createdAt, id) key of the previous page. */
+export async function listUsers(db: Db, options: { limit: number; after?: { createdAt: Date; id: string }; filter?: UserFilter }): Promise<User[]> {
+  const { filter, after } = options;
+  let query = db.selectFrom('users').selectAll().where('status', '!=', 'erased');
+  if (filter?.country) query = query.where('country', '=', filter.country.toUpperCase());
+  if (filter?.email) query = query.where((eb) => eb(eb.fn('lower', ['email']), '=', filter.email!.toLowerCase()));
+  if (after) {
+    query = query.where((eb) => eb.or([eb('created_at', '>', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)])]));
+  }
+  const rows = await query.orderBy('created_at').orderBy('id').limit(options.limit).execute();
+  return rows.map(toUser);
+}

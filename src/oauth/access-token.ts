@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { z } from 'zod';
+import { SIGNING_ALG, type KeyStore } from './key-store.js';
+
+/** Where verification finds the public key a `kid` names; the KeyStore, or a fixed key in tests. */
+export type KeyResolver = Pick<KeyStore, 'verificationKey'>;
+
+/** RFC 9068 §2.1: the media type of a JWT access token, pinned on issue and on verification. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+/** The acting party of a delegated token, nested per hop (RFC 8693 §4.1). */
+export interface Actor {
+  readonly sub: string;
+  readonly act?: Actor;
+}
+
+/** The claims the hub sets beside `iss`, `aud`, `iat`, `exp` and `jti` (API.md). */
+export interface AccessTokenClaims {
+  readonly sub: string;
+  readonly client_id: string;
+  readonly scope: string;
+  readonly act?: Actor;
+  readonly consent_id?: string;
+  readonly purpose?: string;
+  readonly acr?: string;
+  readonly auth_time?: number;
+}
+
+export interface VerifiedAccessToken extends AccessTokenClaims {
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+}
+
+export interface IssuedAccessToken {
+  readonly accessToken: string;
+  readonly jti: string;
+  readonly expiresIn: number;
+  readonly expiresAt: Date;
+}
+
+export interface TokenAudience {
+  readonly issuer: string;
+  readonly audience: string;
+}
+
+/** Why a presented token was refused: the public `error_description` of RFC 6750. */
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError';
+}
+
+/** Longest token accepted; anything longer is refused before it is parsed. */
+const MAX_TOKEN_LENGTH = 8_192;
+const MAX_ACT_DEPTH = 8;
+/** Headers that would make a verifier fetch or trust a key named by the token itself. */
+const KEY_BEARING_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'x5t', 'x5t#S256'] as const;
+
+const actor: z.ZodType<Actor> = z.lazy(() => z.object({ sub: z.string().min(1).max(255), act: actor.optional() }).loose());
+
+const claimsSchema = z
+  .object({
+    sub: z.string().min(1).max(255),
+    client_id: z.string().min(1).max(255),
+    scope: z.string().max(4_096).default(''),
+    jti: z.string().min(1).max(128),
+    iat: z.number(),
+    exp: z.number(),
+    act: actor.optional(),
+    consent_id: z.string().max(64).optional(),
+    purpose: z.string().max(64).optional(),
+    acr: z.string().max(64).optional(),
+    auth_time: z.number().optional(),
+  })
+  .loose();
+
+/** Signs an RFC 9068 access token with the current signing key. */
+export async function issueAccessToken(
+  keys: KeyStore,
+  audience: TokenAudience,
+  claims: AccessTokenClaims,
+  options: { now: Date; ttlSeconds: number },
+): Promise<IssuedAccessToken> {
+  const { kid, privateKey } = keys.signingKey();
+  const iat = Math.floor(options.now.getTime() / 1_000);
+  const exp = iat + options.ttlSeconds;
+  const jti = randomUUID();
+  const accessToken = await new SignJWT({ ...claims } as JWTPayload)
+    .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid })
+    .setIssuer(audience.issuer)
+    .setAudience(audience.audience)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .setJti(jti)
+    .sign(privateKey);
+  return { accessToken, jti, expiresIn: options.ttlSeconds, expiresAt: new Date(exp * 1_000) };
+}
+
+/**
+ * Verifies an access token, in a fixed order: size and shape; no header that names its own key;
+ * a known `kid`; the signature with the pinned algorithm; `typ`, `iss`, `aud`, `exp`, `nbf`; the
+ * required claims and their types. Says nothing of revocation: that is the caller's next step.
+ * @throws InvalidTokenError with a public description.
+ */
+export async function verifyAccessToken(keys: KeyResolver, audience: TokenAudience, token: string, now: Date): Promise<VerifiedAccessToken> {
+  if (token.length > MAX_TOKEN_LENGTH || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new InvalidTokenError('malformed token');
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new InvalidTokenError('malformed token');
+  }
+  if (KEY_BEARING_HEADERS.some((name) => name in header)) throw new InvalidTokenError('token names its own key');
+  if (header.alg !== SIGNING_ALG) throw new InvalidTokenError('unexpected algorithm');
+  if (typeof header.kid !== 'string' || header.kid.length > 128) throw new InvalidTokenError('unknown key');
+  const key = await keys.verificationKey(header.kid);
+  if (!key) throw new InvalidTokenError('unknown key');
+
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, key, {
+      algorithms: [SIGNING_ALG],
+      typ: ACCESS_TOKEN_TYP,
+      issuer: audience.issuer,
+      audience: audience.audience,
+      requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
+      currentDate: now,
+    }));
+  } catch (error) {
+    throw new InvalidTokenError(describeJoseError(error));
+  }
+  const claims = claimsSchema.safeParse(payload);
+  if (!claims.success) throw new InvalidTokenError('malformed claims');
+  if (actDepth(claims.data.act) > MAX_ACT_DEPTH) throw new InvalidTokenError('malformed claims');
+  return claims.data as VerifiedAccessToken;
+}
+
+function actDepth(act: Actor | undefined): number {
+  let depth = 0;
+  for (let hop = act; hop; hop = hop.act) depth++;
+  return depth;
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'token expired';
+  if (error instanceof errors.JWTClaimValidationFailed) return `invalid ${error.claim} claim`;
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'invalid signature';
+  return 'invalid token';
+}

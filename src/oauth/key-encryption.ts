@@ -1,0 +1,49 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { MEMORY_DATA_DIR, type Config } from '../config.js';
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_FILE = 'key-encryption-key';
+
+/**
+ * The key that encrypts signing keys at rest: HUB_KEY_ENCRYPTION_KEY, or (outside production,
+ * where config makes it mandatory) one generated once into the data directory with mode 0600.
+ * With `memory://` the key lives only as long as the process, like the data it protects.
+ */
+export function resolveKeyEncryptionKey(config: Pick<Config, 'keyEncryptionKey' | 'dataDir'>): Buffer {
+  if (config.keyEncryptionKey) return config.keyEncryptionKey;
+  if (config.dataDir === MEMORY_DATA_DIR) return randomBytes(32);
+  const file = path.resolve(config.dataDir, KEY_FILE);
+  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  mkdirSync(path.dirname(file), { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return key;
+}
+
+/**
+ * AES-256-GCM of `plaintext` as iv ‖ tag ‖ ciphertext. `context` (the key id) is bound as
+ * additional data, so a ciphertext cannot be moved to another row unnoticed.
+ */
+export function seal(kek: Buffer, plaintext: Buffer, context: string): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', kek, iv);
+  cipher.setAAD(Buffer.from(context));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]);
+}
+
+/** @throws Error when the key is wrong or the sealed value was altered. */
+export function open(kek: Buffer, sealed: Buffer, context: string): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', kek, sealed.subarray(0, IV_BYTES));
+  decipher.setAAD(Buffer.from(context));
+  decipher.setAuthTag(sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+  try {
+    return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+  } catch {
+    throw new Error(`signing key ${context} cannot be decrypted: HUB_KEY_ENCRYPTION_KEY is not the key it was sealed with`);
+  }
+}

@@ -1,0 +1,163 @@
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type JWK } from 'jose';
+import { sql } from 'kysely';
+import { auditInTransaction } from '../audit/audit.service.js';
+import type { Db } from '../db/connect.js';
+import type { Clock } from '../shared/clock.js';
+import { open, seal } from './key-encryption.js';
+import { findPublishedKeys, insertSigningKey, retireSigningKeys, type SigningKeyRow } from './keys.queries.js';
+
+/** The one signature algorithm of the hub's tokens and receipts; verification pins it. */
+export const SIGNING_ALG = 'ES256';
+
+type Key = Awaited<ReturnType<typeof importPKCS8>>;
+
+export interface SigningKey {
+  readonly kid: string;
+  readonly privateKey: Key;
+}
+
+interface KeySet {
+  readonly signing: SigningKey;
+  readonly verification: ReadonlyMap<string, Key>;
+  readonly jwks: { readonly keys: readonly JWK[] };
+}
+
+/** How often an instance rereads the keys, so a rotation by another instance or the CLI shows up. */
+const RELOAD_EVERY_MS = 60_000;
+/** Clock difference between instances that a retired key's publication allows for. */
+const CLOCK_SKEW_MS = 60_000;
+
+/**
+ * Until when a key retired at `retiredAt` stays published: the longest lifetime of anything it
+ * signed, plus the time an instance may go on signing with it before it rereads the keys, plus
+ * clock skew.
+ */
+export function publishedUntil(retiredAt: Date, retentionSeconds: number): Date {
+  return new Date(retiredAt.getTime() + retentionSeconds * 1_000 + RELOAD_EVERY_MS + CLOCK_SKEW_MS);
+}
+/** A token naming an unknown kid triggers at most one reread per this interval. */
+const MISS_RELOAD_MS = 5_000;
+
+/**
+ * The signing keys, held in memory and reread from the database now and then. Retired keys stay
+ * published (and accepted) for `retentionSeconds` after retirement: the longest lifetime of
+ * anything they signed.
+ */
+export class KeyStore {
+  private loadedAt = 0;
+  private lastMissReload = 0;
+  private reloading: Promise<void> | undefined;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly kek: Buffer,
+    private readonly clock: Clock,
+    private readonly retentionSeconds: number,
+    private keys: KeySet,
+  ) {}
+
+  /** Loads the keys, generating the first signing key on a database that has none. */
+  static async open(db: Db, kek: Buffer, clock: Clock, retentionSeconds: number): Promise<KeyStore> {
+    const since = () => publishedSince(clock.now(), retentionSeconds);
+    let rows = await findPublishedKeys(db, since());
+    if (!rows.some((row) => row.retiredAt === null)) {
+      // Two instances starting together may both try; the one-signing-key index keeps one.
+      await addSigningKey(db, kek, clock.now());
+      rows = await findPublishedKeys(db, since());
+    }
+    const store = new KeyStore(db, kek, clock, retentionSeconds, await toKeySet(rows, kek));
+    store.loadedAt = Date.now();
+    return store;
+  }
+
+  /** The key new tokens are signed with. */
+  signingKey(): SigningKey {
+    this.reloadInBackgroundIfStale();
+    return this.keys.signing;
+  }
+
+  /** The public key for `kid`, if it is published; an unknown kid may trigger one reread. Never throws. */
+  async verificationKey(kid: string): Promise<Key | undefined> {
+    const known = this.keys.verification.get(kid);
+    if (known) return known;
+    if (Date.now() - this.lastMissReload < MISS_RELOAD_MS) return undefined;
+    this.lastMissReload = Date.now();
+    await this.reload().catch(() => {});
+    return this.keys.verification.get(kid);
+  }
+
+  /** The RFC 7517 key set of `/jwks.json`. */
+  jwks(): { readonly keys: readonly JWK[] } {
+    this.reloadInBackgroundIfStale();
+    return this.keys.jwks;
+  }
+
+  async reload(): Promise<void> {
+    this.reloading ??= (async () => {
+      try {
+        this.keys = await toKeySet(await findPublishedKeys(this.db, publishedSince(this.clock.now(), this.retentionSeconds)), this.kek);
+        this.loadedAt = Date.now();
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
+  }
+
+  private reloadInBackgroundIfStale(): void {
+    if (Date.now() - this.loadedAt > RELOAD_EVERY_MS) this.reload().catch(() => {});
+  }
+}
+
+/**
+ * Adds a new signing key and retires the current one, in one transaction. The retired key stays
+ * published until the tokens it signed have expired. Resolves to the new key's id.
+ */
+export async function rotateSigningKey(db: Db, kek: Buffer, now: Date): Promise<string> {
+  return db.transaction().execute(async (tx) => {
+    // Concurrent rotations take turns, so each retires the key the previous one added.
+    await sql`select pg_advisory_xact_lock(hashtext('hub.signing-keys'))`.execute(tx);
+    await retireSigningKeys(tx, now);
+    const kid = await addSigningKey(tx, kek, now);
+    if (!kid) throw new Error('another signing key was added at the same time; try again');
+    await auditInTransaction(tx, { action: 'key.rotated', actor: { kind: 'system', id: null }, decision: 'ALLOW', detail: { kid } }, now);
+    return kid;
+  });
+}
+
+/** The oldest retirement time whose key is still published at `now`. */
+function publishedSince(now: Date, retentionSeconds: number): Date {
+  return new Date(now.getTime() - (publishedUntil(now, retentionSeconds).getTime() - now.getTime()));
+}
+
+/**
+ * Generates an ES256 key, its id the RFC 7638 thumbprint, and stores it sealed. Resolves to its
+ * id, or undefined when another signing key was stored first.
+ */
+async function addSigningKey(db: Db, kek: Buffer, now: Date): Promise<string | undefined> {
+  const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const pkcs8 = Buffer.from(await exportPKCS8(privateKey));
+  const inserted = await insertSigningKey(db, {
+    kid,
+    alg: SIGNING_ALG,
+    publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' },
+    privateKeyEncrypted: seal(kek, pkcs8, kid),
+    now,
+  });
+  return inserted ? kid : undefined;
+}
+
+async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer): Promise<KeySet> {
+  const active = rows.find((row) => row.retiredAt === null);
+  if (!active) throw new Error('no signing key: run the hub once, or `hub keys rotate`, to create one');
+  const privateKey = await importPKCS8(open(kek, active.privateKeyEncrypted, active.kid).toString(), SIGNING_ALG);
+  const verification = new Map<string, Key>();
+  for (const row of rows) verification.set(row.kid, (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key);
+  return {
+    signing: { kid: active.kid, privateKey },
+    verification,
+    jwks: Object.freeze({ keys: Object.freeze(rows.map((row) => Object.freeze(row.publicJwk as JWK))) }),
+  };
+}

@@ -1,0 +1,64 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from '../db/connect.js';
+import { newId } from '../shared/ids.js';
+import { invalidGrant } from './oauth-error.js';
+import {
+  findRefreshTokenForUpdate,
+  insertRefreshToken,
+  markRefreshTokenRotated,
+  revokeRefreshTokenFamily,
+  type RefreshTokenRow,
+} from './refresh-token.queries.js';
+
+/** Lifetime of one refresh token; each use replaces it with a new one. */
+export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3_600;
+
+/** SHA-256, not a slow hash: the token is 256 random bits, beyond any guessing. */
+const hashToken = (token: string) => createHash('sha256').update(token).digest();
+
+export interface RefreshGrant {
+  readonly userId: string;
+  readonly clientId: string;
+  readonly scope: string;
+  readonly authTime: Date;
+  /** The family the token continues; a new family on sign-in. */
+  readonly familyId?: string;
+}
+
+/** Stores a new opaque refresh token and resolves to it; only its hash is kept. */
+export async function issueRefreshToken(db: Db, grant: RefreshGrant, now: Date): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  const id = newId('rt');
+  await insertRefreshToken(db, {
+    id,
+    familyId: grant.familyId ?? id,
+    tokenHash: hashToken(token),
+    userId: grant.userId,
+    clientId: grant.clientId,
+    scope: grant.scope,
+    authTime: grant.authTime,
+    now,
+    expiresAt: new Date(now.getTime() + REFRESH_TOKEN_TTL_SECONDS * 1_000),
+  });
+  return token;
+}
+
+/**
+ * Uses a refresh token once: marks it rotated and resolves to its grant, for the caller to issue
+ * the next pair within the same transaction. A token used a second time is the sign of a stolen
+ * copy (RFC 9700 §4.14.2): its whole family is revoked, and the caller must commit that.
+ * @throws OAuthError invalid_grant, with the reason in its detail.
+ */
+export async function useRefreshToken(tx: Db, token: string, clientId: string, now: Date): Promise<RefreshTokenRow & { familyRevoked?: boolean }> {
+  const row = token.length <= 128 ? await findRefreshTokenForUpdate(tx, hashToken(token)) : undefined;
+  if (!row) throw invalidGrant('refresh token is invalid', 'unknown refresh token');
+  if (row.client_id !== clientId) throw invalidGrant('refresh token is invalid', 'refresh token of another client');
+  if (row.revoked_at) throw invalidGrant('refresh token is invalid', 'revoked refresh token');
+  if (row.rotated_at) {
+    await revokeRefreshTokenFamily(tx, row.family_id, now);
+    return { ...row, familyRevoked: true };
+  }
+  if (row.expires_at <= now) throw invalidGrant('refresh token is invalid', 'expired refresh token');
+  await markRefreshTokenRotated(tx, row.id, now);
+  return row;
+}

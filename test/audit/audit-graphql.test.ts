@@ -1,0 +1,140 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { clientToken, graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+
+let hub: Hub;
+let auditor: string;
+beforeAll(async () => {
+  hub = await startTestHub();
+  auditor = await clientToken(hub, ['audit:read']);
+});
+
+interface Event {
+  action: string;
+  actor: { kind: string; id: string | null };
+  subjectUserId: string | null;
+  clientId: string | null;
+  fieldsRead: string[];
+  fieldsDenied: string[];
+  decision: string;
+  reason: string | null;
+  requestId: string | null;
+}
+
+const EVENTS = `query($filter: AuditFilter, $first: Int) { auditEvents(filter: $filter, first: $first) {
+  edges { node { action actor { kind id } subjectUserId clientId fieldsRead fieldsDenied decision reason requestId } }
+} }`;
+
+async function eventsAbout(userId: string): Promise<Event[]> {
+  await hub.services.audit.flush();
+  const response = await graphql<any>(hub, EVENTS, { token: auditor, variables: { filter: { userId }, first: 100 } });
+  expect(response.errors).toBeUndefined();
+  return response.data.auditEvents.edges.map((e: any) => e.node).reverse();
+}
+
+describe('the audit trail of identity', () => {
+  it('records sign-up, failed and good sign-ins, refresh, reuse and profile changes, in order', async () => {
+    const user = await signUpUser(hub, { password: 'the right password for this one' });
+    const signIn = (password: string) =>
+      graphql(hub, 'mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }', { variables: { i: { email: user.email, password } } });
+    await signIn('not the right password, sorry');
+    await signIn('the right password for this one');
+    const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: user.refreshToken });
+    await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: user.refreshToken });
+    await graphql(hub, 'mutation { updateProfile(input: { givenName: "Ada", phone: "+447700900123" }) { id } }', { token: refreshed.body.access_token });
+
+    const events = await eventsAbout(user.id);
+    expect(events.map((e) => [e.action, e.decision, e.reason])).toEqual([
+      ['user.signed_up', 'ALLOW', null],
+      ['user.sign_in_failed', 'DENY', 'WRONG_PASSWORD'],
+      ['user.signed_in', 'ALLOW', null],
+      ['token.refreshed', 'ALLOW', null],
+      ['token.revoked', 'DENY', 'refresh token reused: family revoked'],
+      ['profile.updated', 'ALLOW', null],
+    ]);
+    expect(events.every((e) => e.subjectUserId === user.id)).toBe(true);
+    expect(events[0]!.actor).toEqual({ kind: 'user', id: user.id });
+    expect(events[3]!.clientId).toBe('hub-frontend');
+    expect(JSON.stringify(events)).not.toMatch(/password for this one|eyJ/);
+  });
+
+  it('records a read once per request and user, with the fields read and the fields denied', async () => {
+    const user = await signUpUser(hub);
+    const narrowed = await postForm(hub, '/oauth/token', {
+      grant_type: 'refresh_token',
+      client_id: 'hub-frontend',
+      refresh_token: user.refreshToken,
+      scope: 'profile:read contact.email:read',
+    });
+    const response = await graphql(hub, '{ me { id country email phone orders { edges { cursor } } } again: me { email } }', {
+      token: narrowed.body.access_token,
+      headers: { 'x-request-id': 'read-1' },
+    });
+    expect(response.errors?.map((e) => e.extensions?.reason)).toEqual(['MISSING_SCOPE', 'MISSING_SCOPE']);
+    const reads = (await eventsAbout(user.id)).filter((e) => e.action === 'profile.read');
+    expect(reads).toEqual([
+      expect.objectContaining({
+        actor: { kind: 'user', id: user.id },
+        fieldsRead: ['country', 'email'],
+        fieldsDenied: ['orders', 'phone'],
+        decision: 'ALLOW',
+        reason: 'MISSING_SCOPE',
+        requestId: 'read-1',
+      }),
+    ]);
+  });
+
+  it('records nothing for a change that fails', async () => {
+    const user = await signUpUser(hub);
+    const response = await graphql(hub, 'mutation { updateProfile(input: { givenName: "Ada", phone: "nope" }) { id } }', { token: user.accessToken });
+    expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await eventsAbout(user.id)).map((e) => e.action)).toEqual(['user.signed_up']);
+  });
+
+  it('records an unknown account and a refused refresh token on the hub chain, without the email', async () => {
+    await graphql(hub, 'mutation { signIn(input: { email: "ghost@example.com", password: "whatever it may be" }) { accessToken } }');
+    await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: 'forged' });
+    await hub.services.audit.flush();
+    const response = await graphql<any>(hub, EVENTS, { token: auditor, variables: { filter: { decision: 'DENY' }, first: 100 } });
+    const reasons = response.data.auditEvents.edges.map((e: any) => [e.node.action, e.node.subjectUserId, e.node.reason]);
+    expect(reasons).toEqual(expect.arrayContaining([
+      ['user.sign_in_failed', null, 'UNKNOWN_ACCOUNT'],
+      ['token.refused', null, 'invalid_grant: unknown refresh token'],
+    ]));
+    expect(JSON.stringify(response)).not.toContain('ghost@example.com');
+  });
+});
+
+describe('reading the trail', () => {
+  it('shows a user their own access log, newest first, and no one else theirs', async () => {
+    const alice = await signUpUser(hub);
+    const bob = await signUpUser(hub);
+    await graphql(hub, '{ me { email } }', { token: alice.accessToken });
+    await hub.services.audit.flush();
+    const own = await graphql<any>(hub, '{ me { accessLog(first: 10) { edges { node { action fieldsRead subjectUserId } } } } }', { token: alice.accessToken });
+    const actions = own.data.me.accessLog.edges.map((e: any) => e.node);
+    expect(actions[0]).toEqual({ action: 'profile.read', fieldsRead: ['email'], subjectUserId: alice.id });
+    expect(actions.every((e: any) => e.subjectUserId === alice.id)).toBe(true);
+
+    const other = await graphql<any>(hub, 'query($id: ID!) { user(id: $id) { accessLog { edges { cursor } } } }', { token: bob.accessToken, variables: { id: alice.id } });
+    expect(other.data.user).toBeNull();
+    expect(other.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+  });
+
+  it('keeps an operator without audit:read out of the trail, and out of access logs', async () => {
+    const alice = await signUpUser(hub);
+    const admin = await clientToken(hub, ['users:admin', 'profile:read']);
+    expect((await graphql(hub, EVENTS, { token: admin })).errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    const log = await graphql<any>(hub, 'query($id: ID!) { user(id: $id) { id accessLog { edges { cursor } } } }', { token: admin, variables: { id: alice.id } });
+    expect(log.data.user).toEqual({ id: alice.id, accessLog: null });
+    expect(log.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+  });
+
+  it('filters by action and decision for audit:read', async () => {
+    await hub.services.audit.flush();
+    const response = await graphql<any>(hub, EVENTS, { token: auditor, variables: { filter: { action: 'user.signed_up', decision: 'ALLOW' }, first: 100 } });
+    const nodes = response.data.auditEvents.edges.map((e: any) => e.node);
+    expect(nodes.length).toBeGreaterThan(3);
+    expect(nodes.every((n: Event) => n.action === 'user.signed_up' && n.decision === 'ALLOW')).toBe(true);
+  });
+});

@@ -1,0 +1,155 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { listAuditEvents } from '../../src/audit/audit.queries.js';
+import { verifyAuditChains } from '../../src/audit/audit.verify.js';
+import { AuditWriter, type AuditLogger } from '../../src/audit/audit.writer.js';
+import type { Db } from '../../src/db/connect.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { countEvents, readEvent } from './audit-fixtures.js';
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(() => database.close());
+
+function fakeLogger() {
+  return { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+}
+
+/** The database, except that its next `failures` transactions fail; `afterCommit` fails them only once committed. */
+function flakyDb(db: Db, failures: number, mode: 'before' | 'afterCommit' = 'before'): Db {
+  let left = failures;
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'transaction' && left > 0) {
+        left -= 1;
+        return () => ({
+          execute: async (work: (trx: unknown) => Promise<unknown>) => {
+            if (mode === 'afterCommit') await target.transaction().execute(work as never);
+            throw Object.assign(new Error('connection terminated unexpectedly'), { code: '08006' });
+          },
+        });
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+const clock = fixedClock('2025-04-10T08:00:00.000Z');
+
+describe('AuditWriter', () => {
+  it('buffers events and writes them in the background, stamped when recorded', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, clock);
+    const before = await countEvents(database.db);
+    writer.record(readEvent({ subjectUserId: 'usr_bg' }));
+    clock.advance(1);
+    writer.record(readEvent({ subjectUserId: 'usr_bg', requestId: 'req-2' }));
+    expect(writer.pending).toBe(2);
+    await vi.waitFor(async () => expect(await countEvents(database.db)).toBe(before + 2), { timeout: 5_000 });
+    const page = await listAuditEvents(database.db, { filter: { userId: 'usr_bg' } });
+    expect(page.edges.map((e) => [e.node.requestId, e.node.occurredAt.toISOString()])).toEqual([
+      ['req-2', '2025-04-10T08:00:01.000Z'],
+      ['req-1', '2025-04-10T08:00:00.000Z'],
+    ]);
+    await writer.close();
+    expect(logger.error).not.toHaveBeenCalled();
+    expect(logger.warn).not.toHaveBeenCalled();
+  });
+
+  it('writes a full batch at once, without waiting for the interval', async () => {
+    const writer = new AuditWriter(database.db, fakeLogger() as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, maxBatch: 20 });
+    const before = await countEvents(database.db);
+    for (let i = 0; i < 45; i++) writer.record(readEvent({ subjectUserId: `usr_batch${i % 4}` }));
+    await vi.waitFor(async () => expect(await countEvents(database.db)).toBe(before + 40), { timeout: 5_000 });
+    expect(writer.pending).toBe(5);
+    await writer.flush();
+    expect(await countEvents(database.db)).toBe(before + 45);
+    expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
+    await writer.close();
+  });
+
+  it('retries a failed write once and logs the failure as a warning', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(flakyDb(database.db, 1), logger as unknown as AuditLogger, clock, { retryDelayMs: 1 });
+    const before = await countEvents(database.db);
+    writer.record(readEvent({ subjectUserId: 'usr_retry' }));
+    await writer.close();
+    expect(await countEvents(database.db)).toBe(before + 1);
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.error).not.toHaveBeenCalled();
+  });
+
+  it('does not write a batch twice when the failure came after its commit', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(flakyDb(database.db, 1, 'afterCommit'), logger as unknown as AuditLogger, clock, { retryDelayMs: 1 });
+    const before = await countEvents(database.db);
+    writer.record(readEvent({ subjectUserId: 'usr_once' }));
+    writer.record(readEvent({ subjectUserId: 'usr_once' }));
+    await writer.close();
+    expect(await countEvents(database.db)).toBe(before + 2);
+    expect(logger.error).not.toHaveBeenCalled();
+    expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
+  });
+
+  it('logs a batch that failed twice in full and drops it, never throwing to the caller', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(flakyDb(database.db, 2), logger as unknown as AuditLogger, clock, { retryDelayMs: 1 });
+    const before = await countEvents(database.db);
+    expect(() => writer.record(readEvent({ subjectUserId: 'usr_lost' }))).not.toThrow();
+    await writer.close();
+    expect(await countEvents(database.db)).toBe(before);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    const [fields, message] = logger.error.mock.calls[0]!;
+    expect(message).toBe('audit: 1 events could not be written and are lost');
+    expect(fields.events).toEqual([expect.objectContaining({ subjectUserId: 'usr_lost', action: 'profile.read' })]);
+  });
+
+  it('logs and drops a malformed event or one recorded after close, keeping the rest', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, clock);
+    const before = await countEvents(database.db);
+    expect(() => writer.record(readEvent({ action: 'profile.deleted' as never }))).not.toThrow();
+    expect(() => writer.record(null as never)).not.toThrow();
+    writer.record(readEvent());
+    await writer.close();
+    expect(() => writer.record(readEvent())).not.toThrow();
+    expect(await countEvents(database.db)).toBe(before + 1);
+    expect(logger.error).toHaveBeenCalledTimes(3);
+  });
+
+  it('drops events past maxBuffered, and says how many once writing works again', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, maxBuffered: 3 });
+    for (let i = 0; i < 5; i++) writer.record(readEvent());
+    expect(writer.pending).toBe(3);
+    await writer.close();
+    expect(logger.error.mock.calls.map((call) => call[0])).toEqual([
+      'audit: 3 events are waiting to be written; dropping new ones',
+      'audit: 2 events were dropped while the buffer was full',
+    ]);
+  });
+
+  it('makes sure the partitions of the month exist at start and when the month turns', async () => {
+    const later = fixedClock('2098-01-20T00:00:00.000Z');
+    const logger = fakeLogger();
+    const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, later);
+    writer.record(readEvent());
+    await writer.flush();
+    later.set('2098-02-28T23:59:59.000Z');
+    writer.record(readEvent());
+    later.set('2098-03-01T00:00:00.000Z');
+    writer.record(readEvent());
+    await writer.close();
+    const { rows } = await sql<{ part: string }>`
+      select tableoid::regclass::text as part from audit_events where occurred_at >= '2098-01-01' order by occurred_at`.execute(database.db);
+    expect(rows.map((r) => r.part)).toEqual(['audit_events_2098_01', 'audit_events_2098_02', 'audit_events_2098_03']);
+    expect(logger.info.mock.calls.map((call) => call[0])).toEqual([
+      'audit: created partitions audit_events_2098_01, audit_events_2098_02',
+      'audit: created partitions audit_events_2098_03, audit_events_2098_04',
+    ]);
+  });
+});

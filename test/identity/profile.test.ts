@@ -1,0 +1,138 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+
+let hub: Hub;
+let user: Awaited<ReturnType<typeof signUpUser>>;
+beforeAll(async () => {
+  hub = await startTestHub();
+  user = await signUpUser(hub, { givenName: 'Ada' });
+});
+
+const UPDATE = `mutation($input: UpdateProfileInput!) {
+  updateProfile(input: $input) {
+    givenName familyName phone birthdate locale country
+    address { line1 line2 city region postalCode country }
+    preferences { channels interests sizes { kind value } tags }
+  }
+}`;
+
+const update = (input: Record<string, unknown>) => graphql<{ updateProfile: Record<string, unknown> }>(hub, UPDATE, { variables: { input }, token: user.accessToken });
+
+describe('updateProfile', () => {
+  it('collects the profile step by step, leaving fields not given as they were', async () => {
+    expect((await update({ familyName: 'Lovelace' })).data?.updateProfile).toMatchObject({ givenName: 'Ada', familyName: 'Lovelace', phone: null });
+    expect((await update({ phone: '+447700900123', birthdate: '1990-12-10' })).data?.updateProfile).toMatchObject({
+      givenName: 'Ada',
+      familyName: 'Lovelace',
+      phone: '+447700900123',
+      birthdate: '1990-12-10',
+    });
+    const address = { line1: '12 St James Square', city: 'London', postalCode: 'SW1Y 4JH', country: 'gb' };
+    expect((await update({ address, locale: 'en-gb', country: 'GB' })).data?.updateProfile).toMatchObject({
+      phone: '+447700900123',
+      locale: 'en-GB',
+      address: { ...address, country: 'GB', line2: null, region: null },
+    });
+    const me = await graphql(hub, '{ me { givenName familyName phone birthdate country address { city } } }', { token: user.accessToken });
+    expect(me.data).toEqual({ me: { givenName: 'Ada', familyName: 'Lovelace', phone: '+447700900123', birthdate: '1990-12-10', country: 'GB', address: { city: 'London' } } });
+  });
+
+  it('merges stated preferences: a list given replaces that list only', async () => {
+    await update({ preferences: { channels: ['email', 'push'], interests: ['Running', 'running', 'books'] } });
+    const response = await update({ preferences: { sizes: [{ kind: 'shoe', value: '42' }], tags: ['vip'] } });
+    expect(response.data?.updateProfile.preferences).toEqual({
+      channels: ['email', 'push'],
+      interests: ['running', 'books'],
+      sizes: [{ kind: 'shoe', value: '42' }],
+      tags: ['vip'],
+    });
+  });
+
+  it('clears a field given as null', async () => {
+    await update({ phone: '+14155550100' });
+    expect((await update({ phone: null })).data?.updateProfile.phone).toBeNull();
+  });
+
+  it.each([
+    [{ phone: '0044 7700 900123' }, 'input.phone'],
+    [{ phone: '+0123456789' }, 'input.phone'],
+    [{ birthdate: '2999-01-01' }, 'input.birthdate'],
+    [{ locale: 'en_GB!!' }, 'input.locale'],
+    [{ country: 'UK' }, 'input.country'],
+    [{ givenName: '' }, 'input.givenName'],
+    [{ givenName: 'x'.repeat(101) }, 'input.givenName'],
+    [{ address: { line1: 'x', city: 'y', postalCode: '<script>', country: 'GB' } }, 'input.address.postalCode'],
+    [{ address: { line1: 'x', city: 'y', postalCode: '1000', country: 'ZZ' } }, 'input.address.country'],
+    [{ preferences: { channels: ['fax'] } }, 'input.preferences.channels.0'],
+    [{ preferences: { tags: Array.from({ length: 31 }, (_, i) => `t${i}`) } }, 'input.preferences.tags'],
+  ])('refuses %o naming the field, and changes nothing', async (input, field) => {
+    const before = await graphql(hub, '{ me { phone updatedAt } }', { token: user.accessToken });
+    const response = await update(input);
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
+    expect(response.data).toBeNull();
+    expect((await graphql(hub, '{ me { phone updatedAt } }', { token: user.accessToken })).data).toEqual(before.data);
+  });
+
+  it('refuses a calendar date that does not exist, as a bad input value', async () => {
+    const response = await update({ birthdate: '2023-02-30' });
+    expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('needs a signed-in user', async () => {
+    const response = await graphql(hub, UPDATE, { variables: { input: { givenName: 'Mallory' } } });
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED' });
+  });
+});
+
+describe('orders and payment methods', () => {
+  beforeAll(async () => {
+    const db = hub.services.db;
+    await db
+      .insertInto('orders')
+      .values(
+        Array.from({ length: 12 }, (_, i) => ({
+          id: `ord_${String(i).padStart(2, '0')}`,
+          user_id: user.id,
+          placed_at: new Date(Date.UTC(2026, 0, i + 1)),
+          total_minor: 1000 + i,
+          currency: 'GBP',
+          status: 'delivered' as const,
+          line_items: JSON.stringify([{ sku: `sku-${i}`, name: 'Thing', quantity: 1, unitPriceMinor: 1000 + i }]),
+        })),
+      )
+      .execute();
+    await db.insertInto('payment_methods').values({ id: 'pm_1', user_id: user.id, brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2030 }).execute();
+  });
+
+  it('pages orders newest first with opaque cursors, and counts them on request', async () => {
+    const page = (after?: string) =>
+      graphql<any>(hub, 'query($after: String) { me { orders(first: 5, after: $after) { totalCount edges { cursor node { id totalMinor lineItems { sku } } } pageInfo { hasNextPage endCursor } } } }', {
+        token: user.accessToken,
+        variables: { after },
+      });
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const { data } = await page(after);
+      const orders = data.me.orders;
+      expect(orders.totalCount).toBe(12);
+      seen.push(...orders.edges.map((e: any) => e.node.id));
+      if (!orders.pageInfo.hasNextPage) break;
+      after = orders.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => `ord_${String(11 - i).padStart(2, '0')}`));
+  });
+
+  it('refuses a page size past the cap and a forged cursor', async () => {
+    const big = await graphql(hub, '{ me { orders(first: 101) { edges { cursor } } } }', { token: user.accessToken });
+    expect(big.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+    const forged = await graphql(hub, '{ me { orders(after: "not-a-cursor") { edges { cursor } } } }', { token: user.accessToken });
+    expect(forged.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+  });
+
+  it('shows payment methods masked, never a card number', async () => {
+    const response = await graphql(hub, '{ me { paymentMethods { brand last4 expMonth expYear } loyalty { tier points } } }', { token: user.accessToken });
+    expect(response.data).toEqual({ me: { paymentMethods: [{ brand: 'visa', last4: '4242', expMonth: 12, expYear: 2030 }], loyalty: { tier: null, points: 0 } } });
+  });
+});

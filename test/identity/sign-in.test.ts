@@ -1,0 +1,106 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { THROTTLE } from '../../src/identity/throttle.js';
+import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+
+let hub: Hub;
+beforeAll(async () => {
+  hub = await startTestHub();
+});
+
+const SIGN_UP = 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresIn user { id email givenName country locale } } }';
+const SIGN_IN = 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken refreshToken user { id email lastLoginAt } } }';
+const PASSWORD = 'a sentence long enough to remember';
+
+describe('signUp', () => {
+  it('creates the user, signs them in, and resolves their own fields in the payload', async () => {
+    const response = await graphql(hub, SIGN_UP, {
+      variables: { input: { email: ' Grace.Hopper@Example.COM ', password: PASSWORD, givenName: 'Grace', country: 'us', locale: 'en-us' } },
+    });
+    expect(response.errors).toBeUndefined();
+    const payload = (response.data as any).signUp;
+    expect(payload.user).toMatchObject({ email: 'grace.hopper@example.com', givenName: 'Grace', country: 'US', locale: 'en-US' });
+    expect(payload.user.id).toMatch(/^usr_[0-9A-Z]{26}$/);
+    expect(payload.expiresIn).toBe(600);
+    const me = await graphql(hub, '{ me { id email } }', { token: payload.accessToken });
+    expect(me.data).toEqual({ me: { id: payload.user.id, email: 'grace.hopper@example.com' } });
+  });
+
+  it('refuses an email already registered in any case', async () => {
+    await signUpUser(hub, { email: 'taken@example.com' });
+    const response = await graphql(hub, SIGN_UP, { variables: { input: { email: 'TAKEN@example.com', password: PASSWORD } } });
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.email' });
+    expect(response.data).toBeNull();
+  });
+
+  it.each([
+    ['short', 'must have at least 15 characters'],
+    ['a'.repeat(300), 'must have at most 256 characters'],
+    ['aaaaaaaaaaaaaaaaaaaa', 'is too common or too easy to guess'],
+    ['passwordpassword', 'is too common or too easy to guess'],
+    ['newcomer-newcomer-2024', 'must not contain the email address'],
+  ])('refuses the password %j (NIST SP 800-63B: length, not composition)', async (password, message) => {
+    const response = await graphql(hub, SIGN_UP, { variables: { input: { email: 'newcomer@example.com', password } } });
+    expect(response.errors?.[0]).toMatchObject({ message: `input.password: ${message}`, extensions: { code: 'BAD_USER_INPUT', field: 'input.password' } });
+  });
+
+  it('accepts a long password of any composition, including spaces and emoji', async () => {
+    const response = await graphql(hub, SIGN_UP, { variables: { input: { email: 'emoji@example.com', password: 'all lowercase words 🙂 fine' } } });
+    expect(response.errors).toBeUndefined();
+  });
+
+  it.each([
+    [{ email: 'not-an-email' }, 'input.email'],
+    [{ country: 'XX' }, 'input.country'],
+    [{ locale: 'not a locale!' }, 'input.locale'],
+    [{ givenName: 'bad\u0000name' }, 'input.givenName'],
+  ])('names the bad field of %o', async (bad, field) => {
+    const response = await graphql(hub, SIGN_UP, { variables: { input: { email: 'fine@example.com', password: PASSWORD, ...bad } } });
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
+  });
+});
+
+describe('signIn', () => {
+  it('signs in with the right password, in any case of the email, and records the time', async () => {
+    const user = await signUpUser(hub, { email: 'linus@example.com', password: PASSWORD });
+    const response = await graphql(hub, SIGN_IN, { variables: { input: { email: 'Linus@Example.com', password: PASSWORD } } });
+    expect(response.errors).toBeUndefined();
+    expect((response.data as any).signIn.user).toMatchObject({ id: user.id, email: 'linus@example.com' });
+    expect((response.data as any).signIn.user.lastLoginAt).toEqual(expect.any(String));
+  });
+
+  it('answers an unknown email and a wrong password alike, in about the same time', async () => {
+    await signUpUser(hub, { email: 'known@example.com', password: PASSWORD });
+    const attempt = async (email: string) => {
+      const started = performance.now();
+      const response = await graphql(hub, SIGN_IN, { variables: { input: { email, password: 'not the password at all' } } }, );
+      return { errors: response.errors, ms: performance.now() - started };
+    };
+    const wrong = await attempt('known@example.com');
+    const unknown = await attempt('nobody@example.com');
+    expect(unknown.errors).toEqual(wrong.errors);
+    expect(wrong.errors?.[0]).toMatchObject({ message: 'Invalid email or password', extensions: { code: 'UNAUTHENTICATED' } });
+    // Both run one Argon2id verification; neither answers in a fraction of the other's time.
+    expect(Math.min(wrong.ms, unknown.ms) / Math.max(wrong.ms, unknown.ms)).toBeGreaterThan(0.25);
+  });
+
+  it('throttles an account after repeated failures, even for the right password, with RATE_LIMITED', async () => {
+    await signUpUser(hub, { email: 'target@example.com', password: PASSWORD });
+    for (let i = 0; i < THROTTLE.perAccount; i++) {
+      const response = await graphql(hub, SIGN_IN, { variables: { input: { email: 'target@example.com', password: `guess number ${i} is wrong` } } });
+      expect(response.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    }
+    const locked = await graphql(hub, SIGN_IN, { variables: { input: { email: 'TARGET@example.com', password: PASSWORD } } });
+    expect(locked.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+    expect(locked.errors?.[0]?.extensions?.retryAfter).toBeLessThanOrEqual(THROTTLE.windowSeconds);
+  });
+
+  it('throttles an address that tries many accounts', async () => {
+    const headers = { 'x-forwarded-for': 'unused' };
+    let last;
+    for (let i = 0; i <= THROTTLE.perAddress; i++) {
+      last = await graphql(hub, SIGN_IN, { variables: { input: { email: `spray${i}@example.com`, password: 'the same guess for all' } }, headers });
+    }
+    expect(last?.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+  }, 120_000);
+});
