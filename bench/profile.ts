@@ -27,7 +27,7 @@ export const ME_QUERY = `{ me {
   orders(first: 10) { edges { node { id placedAt totalMinor currency status lineItems { sku name quantity unitPriceMinor } } } }
 } }`;
 
-const USERS_QUERY = `{ users(first: 50) { edges { node {
+export const USERS_QUERY = `{ users(first: 50) { edges { node {
   id email givenName familyName country locale loyalty { tier points }
   orders(first: 10) { edges { node { id placedAt totalMinor currency status } } }
 } } } }`;
@@ -53,12 +53,12 @@ const usersFloor = (db: Db) => sql`
   ) o on true
   order by u.created_at, u.id`.execute(db);
 
-async function ensureSeeded(db: Db): Promise<void> {
+export async function ensureSeeded(db: Db): Promise<void> {
   const { count } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
   if (Number(count) < USERS) await seedUsers(db, { users: USERS, seed: 7_000 + Number(count) });
 }
 
-async function userWithTenOrders(db: Db): Promise<{ id: string; email: string }> {
+export async function userWithTenOrders(db: Db): Promise<{ id: string; email: string }> {
   return db
     .selectFrom('users')
     .select(['id', 'email'])
@@ -68,7 +68,7 @@ async function userWithTenOrders(db: Db): Promise<{ id: string; email: string }>
     .executeTakeFirstOrThrow() as Promise<{ id: string; email: string }>;
 }
 
-async function signIn(hub: HubProcess, email: string): Promise<string> {
+export async function signIn(hub: HubProcess, email: string): Promise<string> {
   const response = await fetch(`${hub.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -80,7 +80,7 @@ async function signIn(hub: HubProcess, email: string): Promise<string> {
 }
 
 /** An operator token signed with the hub's own key, read from the shared database. */
-async function operatorToken(db: Db, hub: HubProcess): Promise<string> {
+export async function operatorToken(db: Db, hub: HubProcess): Promise<string> {
   const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: '3600' });
   const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl);
   const tokens = createTokenService({ config, keys, clock: systemClock });
@@ -89,7 +89,7 @@ async function operatorToken(db: Db, hub: HubProcess): Promise<string> {
 }
 
 /** Checks one answer before measuring, so a broken query is not timed as fast. */
-async function expectData(hub: HubProcess, query: string, token: string): Promise<void> {
+export async function expectData(hub: HubProcess, query: string, token: string): Promise<void> {
   const response = await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
   const body = (await response.json()) as { errors?: unknown };
   if (!response.ok || body.errors) throw new Error(`query failed: ${JSON.stringify(body).slice(0, 500)}`);

@@ -68,6 +68,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     throw error;
   }
   const services = await createServices(config, database.db, logger, clock);
+  if (!config.auditReads) logger.warn('HUB_AUDIT_READS=false: reads of profile data are not audited');
 
   const createContext = async (request: FastifyRequest): Promise<Context> => ({
     requestId: request.id,
@@ -84,7 +85,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     createContext,
     authenticate: (token) => services.tokens.authenticate(token),
     routes: (app) => registerOAuthRoutes(app, services),
-    plugins: [auditReadsPlugin()],
+    plugins: config.auditReads ? [auditReadsPlugin()] : [],
   });
 
   let closing: Promise<void> | undefined;

@@ -26,6 +26,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Offer a small demo data set when the embedded database starts empty. */
   readonly demoData: boolean;
+  /** Record every read of profile data in the audit trail; off only to measure what that costs. */
+  readonly auditReads: boolean;
 }
 
 /** Thrown for a bad environment; its message is one line naming the variable and the problem. */
@@ -84,6 +86,7 @@ const schema = z
     HUB_DB_CONNECT_TIMEOUT: integer(0, 3_600, 'a number of seconds from 0 to 3600').default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     HUB_DEMO_DATA: boolean.default(true),
+    HUB_AUDIT_READS: boolean.default(true),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.HUB_KEY_ENCRYPTION_KEY) {
@@ -127,5 +130,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbConnectTimeout: e.HUB_DB_CONNECT_TIMEOUT,
     logLevel: e.LOG_LEVEL,
     demoData: e.HUB_DEMO_DATA,
+    auditReads: e.HUB_AUDIT_READS,
   });
 }

@@ -58,6 +58,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
       introspectionGuard(options.schema, options.production),
       errorLogger(app.log),
+      drainOperations(),
       ...(options.plugins ?? []),
       // The hub sets no cache hints; the plugin would otherwise run on every field.
       ApolloServerPluginCacheControlDisabled(),
@@ -106,6 +107,43 @@ function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
           }
         },
       };
+    },
+  };
+}
+
+/** How long stopping waits for operations still running, whose clients may be gone already. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * Lets `stop()` wait for every operation still running, including those whose client has
+ * disconnected: the server has closed their sockets, but their resolvers and response hooks (the
+ * audit of reads) still run, and must finish before the database closes.
+ */
+function drainOperations(): ApolloServerPlugin<Context> {
+  let running = 0;
+  let idle: (() => void) | undefined;
+  const finished = () => {
+    if (--running === 0) idle?.();
+  };
+  return {
+    async serverWillStart() {
+      return {
+        async drainServer() {
+          if (running === 0) return;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
+            idle = () => (clearTimeout(timer), resolve());
+          });
+        },
+      };
+    },
+    async requestDidStart() {
+      running++;
+      let done = false;
+      const end = async () => {
+        if (!done) (done = true), finished();
+      };
+      return { willSendResponse: end, didEncounterSubsequentErrors: end };
     },
   };
 }

@@ -1,0 +1,29 @@
+/**
+ * `npm run bench`: every benchmark on the bench database, one Markdown report. Name some to run
+ * only those: `npm run bench -- profile audit`.
+ */
+import { markdownTable, type Row } from './lib/measure.js';
+import { BENCH_DATABASE_URL, BENCH_SECONDS, machine } from './lib/setup.js';
+import { benchAudit } from './audit.js';
+import { benchProfile } from './profile.js';
+
+const BENCHES: Record<string, { title: string; run: () => Promise<Row[]> }> = {
+  profile: { title: 'Profile reads (floor: the same data in one round trip of raw SQL)', run: benchProfile },
+  audit: { title: 'Auditing every read (floor: the same hub with HUB_AUDIT_READS=false)', run: benchAudit },
+};
+
+const wanted = process.argv.slice(2).filter((name) => !name.startsWith('-'));
+const unknown = wanted.filter((name) => !(name in BENCHES));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark: ${unknown.join(', ')} (known: ${Object.keys(BENCHES).join(', ')})`);
+  process.exit(2);
+}
+
+const sections: string[] = [];
+for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
+  const bench = BENCHES[name]!;
+  console.error(`running ${name} ...`);
+  sections.push(`## ${bench.title}\n\n${markdownTable(await bench.run())}`);
+}
+const redacted = BENCH_DATABASE_URL.replace(/:[^:@/]*@/, ':***@');
+console.log(`# Benchmark report\n\n${machine()}; ${BENCH_SECONDS} s per workload; database ${redacted}\n\n${sections.join('\n\n')}`);
