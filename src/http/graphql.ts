@@ -8,6 +8,7 @@ import { isOperator } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError } from '../shared/errors.js';
 import { formatError, isUnexpectedError } from './format-error.js';
+import { COST_OPTIONS, MAX_COST, variablePageCost } from './graphql-cost.js';
 
 /** Limits on what one GraphQL document may ask, enforced before any resolver runs. */
 export const GRAPHQL_LIMITS = Object.freeze({
@@ -15,8 +16,7 @@ export const GRAPHQL_LIMITS = Object.freeze({
   maxAliases: 15,
   maxTokens: 2_000,
   maxDirectives: 20,
-  /** Roughly the number of values one response may carry: every field costs 1, times the `first` of its list. */
-  maxCost: 20_000,
+  maxCost: MAX_COST,
 });
 
 export interface GraphqlOptions {
@@ -35,8 +35,8 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     // graphql-js counts tokens while parsing (parseOptions below), which answers 400, not 500.
     maxTokens: { enabled: false },
     maxDirectives: { n: GRAPHQL_LIMITS.maxDirectives },
-    // A flat cost per field, multiplied by literal `first` arguments; page sizes are capped too.
-    costLimit: { maxCost: GRAPHQL_LIMITS.maxCost, objectCost: 1, scalarCost: 1, depthCostFactor: 1 },
+    // Literal page sizes count here; variable ones in variablePageCost below.
+    costLimit: { ...COST_OPTIONS },
     // Suggestions are stripped in formatError, for every request error alike.
     blockFieldSuggestion: { enabled: false },
   }).protect();
@@ -57,6 +57,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       // graphql-armor is typed against Apollo's CommonJS build; the plugins are the same objects.
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
       introspectionGuard(options.schema, options.production),
+      variablePageCost(options.schema),
       errorLogger(app.log),
       drainOperations(),
       ...(options.plugins ?? []),

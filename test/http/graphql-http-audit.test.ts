@@ -14,7 +14,7 @@ afterAll(() => hub.http.close());
 const audits = serverAudits({
   url: () => url,
   // CSRF prevention: a GET must carry a header a browser cannot add cross-site without a preflight.
-  fetchFn: (input: RequestInfo | URL, init?: RequestInit) =>
+  fetchFn: (input: Parameters<typeof fetch>[0], init?: RequestInit) =>
     fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), 'apollo-require-preflight': 'true' } }),
 });
 
@@ -30,7 +30,7 @@ describe('GraphQL over HTTP conformance (graphql-http serverAudits)', () => {
   // 200 on a parse, validation or variable error; Apollo answers 400, which tells caches and
   // clients the request itself was bad. application/graphql-response+json gets 400 as required.
   it('passes at least 20 of the 23 SHOULD audits', async () => {
-    const results = await Promise.all(audits.filter((a) => a.name.startsWith('SHOULD')).map(async (a) => ({ name: a.name, ...(await a.fn()) })));
+    const results = await Promise.all(audits.filter((a) => a.name.startsWith('SHOULD')).map(async (a) => ({ ...(await a.fn()), name: a.name })));
     const failed = results.filter((r) => r.status !== 'ok').map((r) => `${r.name}: ${'reason' in r ? r.reason : ''}`);
     expect(results.length - failed.length, failed.join('\n')).toBeGreaterThanOrEqual(20);
   });
