@@ -1,5 +1,6 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { GraphQLError } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { createAuthScopes, unauthorizedError, type AuthScopes } from '../authz/auth-scopes.js';
 import type { Context } from './context.js';
@@ -35,11 +36,11 @@ builder.scalarType('Date', {
 builder.queryType({});
 builder.mutationType({});
 
-/** @throws TypeError, which GraphQL reports as a bad input value. */
+/** @throws GraphQLError, which GraphQL reports as a bad input value (BAD_USER_INPUT). */
 function parseDate(value: unknown): string {
   const text = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : '';
   const time = Date.parse(`${text}T00:00:00Z`);
   // Date.parse rolls 2023-02-30 over to March; the round trip catches it.
-  if (Number.isNaN(time) || !new Date(time).toISOString().startsWith(text)) throw new TypeError('must be a calendar date as YYYY-MM-DD');
+  if (Number.isNaN(time) || !new Date(time).toISOString().startsWith(text)) throw new GraphQLError('must be a calendar date as YYYY-MM-DD');
   return text;
 }
