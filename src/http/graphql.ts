@@ -6,7 +6,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import { NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { isOperator } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
-import { ForbiddenError } from '../shared/errors.js';
+import { ForbiddenError, HubError } from '../shared/errors.js';
 import { formatError, isUnexpectedError } from './format-error.js';
 import { COST_OPTIONS, MAX_COST, variablePageCost } from './graphql-cost.js';
 
@@ -58,6 +58,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
       introspectionGuard(options.schema, options.production),
       variablePageCost(options.schema),
+      refuseNulCharacters(),
       errorLogger(app.log),
       drainOperations(),
       ...(options.plugins ?? []),
@@ -105,6 +106,25 @@ function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
         async didEncounterErrors({ errors, contextValue }) {
           for (const error of errors) {
             if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, requestId: contextValue?.requestId }, 'graphql error');
+          }
+        },
+      };
+    },
+  };
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000, so a string carrying it would fail at the database as an
+ * internal error; it is refused up front as bad input, in the document and in the variables.
+ */
+function refuseNulCharacters(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request }) {
+          const text = `${request.query ?? ''}${JSON.stringify(request.variables ?? {})}`;
+          if (text.includes('\\u0000') || text.includes('\u0000')) {
+            throw new HubError('BAD_USER_INPUT', 'Strings may not contain U+0000', { http: { status: 400 } });
           }
         },
       };
