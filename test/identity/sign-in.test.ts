@@ -53,7 +53,7 @@ describe('signUp', () => {
     [{ email: 'not-an-email' }, 'input.email'],
     [{ country: 'XX' }, 'input.country'],
     [{ locale: 'not a locale!' }, 'input.locale'],
-    [{ givenName: 'bad\u0000name' }, 'input.givenName'],
+    [{ givenName: 'bad\u0007name' }, 'input.givenName'],
   ])('names the bad field of %o', async (bad, field) => {
     const response = await graphql(hub, SIGN_UP, { variables: { input: { email: 'fine@example.com', password: PASSWORD, ...bad } } });
     expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
@@ -103,4 +103,12 @@ describe('signIn', () => {
     }
     expect(last?.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
   }, 120_000);
+
+  it('refuses U+0000 in a string, in the document or the variables, as bad input', async () => {
+    const inVariables = await graphql(hub, SIGN_IN, { variables: { input: { email: 'a\u0000@example.com', password: PASSWORD } } });
+    expect(inVariables.status).toBe(400);
+    expect(inVariables.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
+    const inDocument = await graphql(hub, 'query { user(id: "usr_\\u0000") { id } }');
+    expect(inDocument.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
+  });
 });
