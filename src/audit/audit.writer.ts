@@ -1,4 +1,4 @@
-import type { Db } from '../db/connect.js';
+import { isDatabaseUnavailable, type Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { prepareAuditEvent, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
@@ -20,6 +20,7 @@ export interface AuditWriterOptions {
 
 const UNIQUE_VIOLATION = '23505';
 const PARTITION_RETRY_MS = 60_000;
+const MAX_OUTAGE_PAUSE_MS = 5_000;
 
 /**
  * Records audit events that belong to no state change (reads, above all) off the request path:
@@ -46,6 +47,7 @@ export class AuditWriter {
   #writing: Promise<void> | undefined;
   #closed = false;
   #dropped = 0;
+  #outageMs = 0;
   #partitions: { month: string; ready: Promise<void> } | undefined;
   #partitionsRetryAt = 0;
 
@@ -121,8 +123,10 @@ export class AuditWriter {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#db.transaction().execute((trx) => appendAuditEvents(trx, batch, this.#clock.now()));
+        this.#outageMs = 0;
         break;
       } catch (error) {
+        if (isDatabaseUnavailable(error) && !this.#closed) return this.#holdDuringOutage(batch, error);
         if (attempt > 1 && (error as { code?: unknown }).code === UNIQUE_VIOLATION) break;
         if (attempt > 1) {
           this.#logger.error({ err: error, events: batch }, `audit: ${batch.length} events could not be written and are lost`);
@@ -136,6 +140,17 @@ export class AuditWriter {
       this.#logger.error(`audit: ${this.#dropped} events were dropped while the buffer was full`);
       this.#dropped = 0;
     }
+  }
+
+  /**
+   * The database is down: the batch goes back to the front of the buffer and is tried again
+   * after a pause that doubles up to MAX_OUTAGE_PAUSE_MS, so nothing is lost while the buffer has room.
+   */
+  async #holdDuringOutage(batch: readonly PreparedAuditEvent[], error: unknown): Promise<void> {
+    this.#buffer.unshift(...batch);
+    if (this.#outageMs === 0) this.#logger.warn({ err: error }, `audit: database unreachable; holding ${this.#buffer.length} events until it answers`);
+    this.#outageMs = Math.min(Math.max(this.#outageMs * 2, this.#retryDelayMs), MAX_OUTAGE_PAUSE_MS);
+    await new Promise((resolve) => setTimeout(resolve, this.#outageMs).unref());
   }
 
   #ensurePartitions(): Promise<void> {

@@ -70,9 +70,10 @@ function openServer(url: string, max: number): DatabaseHandle {
     idleTimeoutMillis: 30_000,
     application_name: 'identity-consent-hub',
   });
-  // An idle client whose server went away emits 'error'; the pool drops it and the next
-  // checkout reconnects, so there is nothing to do but keep the process alive.
+  // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in
+  // use fails its query, which the caller sees. Unheard, the event would end the process.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -123,4 +124,24 @@ export function redactUrl(url: string): string {
   } catch {
     return '<unparseable url>';
   }
+}
+
+/** Seconds a client is asked to wait (`Retry-After`) while the database cannot be reached. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03']);
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|connection error|not queryable|Connection ended/i;
+
+/**
+ * True for an error that says the database cannot be reached right now (refused, dropped or
+ * timed-out connections, a server shutting down or starting), as opposed to an error in the
+ * statement itself. Such a failure is worth a 503 and a retry, not a 500. Never throws.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+    if (UNAVAILABLE_MESSAGES.test(cause.message)) return true;
+  }
+  return false;
 }

@@ -7,6 +7,7 @@ import { NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type Grap
 import { isOperator } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, HubError } from '../shared/errors.js';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
 import { formatError, isUnexpectedError } from './format-error.js';
 import { COST_OPTIONS, MAX_COST, variablePageCost } from './graphql-cost.js';
 
@@ -60,6 +61,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       variablePageCost(options.schema),
       refuseNulCharacters(),
       errorLogger(app.log),
+      databaseUnavailable(),
       drainOperations(),
       ...(options.plugins ?? []),
       // The hub sets no cache hints; the plugin would otherwise run on every field.
@@ -107,6 +109,28 @@ function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
           for (const error of errors) {
             if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, requestId: contextValue?.requestId }, 'graphql error');
           }
+        },
+      };
+    },
+  };
+}
+
+/**
+ * An operation that failed because the database cannot be reached answers 503 with
+ * Retry-After, so clients and load balancers retry instead of taking the partial answer.
+ */
+function databaseUnavailable(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      let down = false;
+      return {
+        async didEncounterErrors({ errors }) {
+          down ||= errors.some((error) => isDatabaseUnavailable(error.originalError ?? error));
+        },
+        async willSendResponse({ response }) {
+          if (!down) return;
+          response.http.status = 503;
+          response.http.headers.set('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
         },
       };
     },

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
-import type { DatabaseHandle } from '../db/connect.js';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, type DatabaseHandle } from '../db/connect.js';
 import type { Context } from '../graphql/context.js';
 import { registerBearerAuth, type Authenticate } from './bearer.js';
 import { registerGraphql } from './graphql.js';
@@ -55,6 +55,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     if (closing) reply.header('connection', 'close');
   });
 
+  app.setErrorHandler(answerUnexpectedError);
   registerHealth(app, options.database);
   if (options.authenticate) registerBearerAuth(app, '/graphql', options.authenticate);
   await options.routes?.(app);
@@ -65,4 +66,20 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     ...(options.plugins && { plugins: options.plugins }),
   });
   return app;
+}
+
+/**
+ * Errors no route answered itself: a client error keeps its status and Fastify's message (bad
+ * JSON, a body too large); an unreachable database is a 503 with Retry-After; anything else is a
+ * 500 whose detail goes to the log only.
+ */
+function answerUnexpectedError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status = error.statusCode ?? 500;
+  if (status < 500) return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message });
+  if (isDatabaseUnavailable(error)) {
+    request.log.warn({ err: error }, 'database unreachable');
+    return reply.code(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).send({ error: 'temporarily_unavailable', message: 'Service unavailable; retry later' });
+  }
+  request.log.error({ err: error }, 'unexpected error');
+  return reply.code(500).send({ error: 'server_error', message: 'Internal server error' });
 }
