@@ -62,6 +62,8 @@ export async function startHubProcess(env: Record<string, string> = {}): Promise
       DATABASE_URL: BENCH_DATABASE_URL,
       HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY,
       HUB_ISSUER: `http://127.0.0.1:${port}`,
+      // A benchmark is one caller at the highest rate it can reach: no limit should stop it.
+      HUB_GRAPHQL_RATE_LIMIT: '1000000',
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

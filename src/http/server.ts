@@ -8,6 +8,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, type DatabaseHandl
 import type { Context } from '../graphql/context.js';
 import { registerBearerAuth, type Authenticate } from './bearer.js';
 import { registerGraphql } from './graphql.js';
+import { registerGraphqlRateLimit } from './rate-limit.js';
 import { registerHealth } from './health.js';
 
 /** Largest request body accepted, in bytes: ample for any GraphQL document within the limits. */
@@ -58,6 +59,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.setErrorHandler(answerUnexpectedError);
   registerHealth(app, options.database);
   if (options.authenticate) registerBearerAuth(app, '/graphql', options.authenticate);
+  await registerGraphqlRateLimit(app, '/graphql', config.graphqlRateLimit);
   await options.routes?.(app);
   await registerGraphql(app, {
     schema: options.schema,
@@ -69,12 +71,17 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 }
 
 /**
- * Errors no route answered itself: a client error keeps its status and Fastify's message (bad
+ * Errors no route answered itself: a prepared answer is sent as built; a client error keeps its status and Fastify's message (bad
  * JSON, a body too large); an unreachable database is a 503 with Retry-After; anything else is a
  * 500 whose detail goes to the log only.
  */
 function answerUnexpectedError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const status = error.statusCode ?? 500;
+  // A plugin's prepared answer (the rate limit's GraphQL error) is sent as it was built.
+  if (!(error instanceof Error)) {
+    const { statusCode: _, ...body } = error as { statusCode?: number };
+    return reply.code(status).send(body);
+  }
   if (status < 500) return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message });
   if (isDatabaseUnavailable(error)) {
     request.log.warn({ err: error }, 'database unreachable');

@@ -10,6 +10,7 @@ export const TEST_ENV: Record<string, string> = {
   HUB_DATA_DIR: 'memory://',
   HUB_DEMO_DATA: 'false',
   HUB_KEY_ENCRYPTION_KEY: '0'.repeat(64),
+  HUB_GRAPHQL_RATE_LIMIT: '100000',
 };
 
 /** A hub on a fresh database of its own, closed after the file's tests. Not listening: use `request`. */
