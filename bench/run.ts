@@ -5,11 +5,15 @@
 import { markdownTable, type Row } from './lib/measure.js';
 import { BENCH_DATABASE_URL, BENCH_SECONDS, machine } from './lib/setup.js';
 import { benchAudit } from './audit.js';
+import { LOAD_SECONDS, benchLoad, loadReport } from './load.js';
 import { benchProfile } from './profile.js';
 
-const BENCHES: Record<string, { title: string; run: () => Promise<Row[]> }> = {
-  profile: { title: 'Profile reads (floor: the same data in one round trip of raw SQL)', run: benchProfile },
-  audit: { title: 'Auditing every read (floor: the same hub with HUB_AUDIT_READS=false)', run: benchAudit },
+const table = (run: () => Promise<Row[]>) => async () => markdownTable(await run());
+
+const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
+  profile: { title: 'Profile reads (floor: the same data in one round trip of raw SQL)', run: table(benchProfile) },
+  audit: { title: 'Auditing every read (floor: the same hub with HUB_AUDIT_READS=false)', run: table(benchAudit) },
+  load: { title: `Mixed load, every workload at once for ${LOAD_SECONDS} s`, run: async () => loadReport(await benchLoad()) },
 };
 
 const wanted = process.argv.slice(2).filter((name) => !name.startsWith('-'));
@@ -23,7 +27,7 @@ const sections: string[] = [];
 for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
   const bench = BENCHES[name]!;
   console.error(`running ${name} ...`);
-  sections.push(`## ${bench.title}\n\n${markdownTable(await bench.run())}`);
+  sections.push(`## ${bench.title}\n\n${await bench.run()}`);
 }
 const redacted = BENCH_DATABASE_URL.replace(/:[^:@/]*@/, ':***@');
 console.log(`# Benchmark report\n\n${machine()}; ${BENCH_SECONDS} s per workload; database ${redacted}\n\n${sections.join('\n\n')}`);
