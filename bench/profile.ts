@@ -14,7 +14,7 @@ import { createTokenService } from '../src/oauth/token.service.js';
 import { DEMO_PASSWORD, seedUsers } from '../src/identity/seed.js';
 import type { Db } from '../src/db/connect.js';
 import { markdownTable, measureCalls, measureHttp, type Row } from './lib/measure.js';
-import { BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
+import { BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
 
 const USERS = 2_000;
 
@@ -83,9 +83,11 @@ export async function signIn(hub: HubProcess, email: string): Promise<string> {
 export async function operatorToken(db: Db, hub: HubProcess): Promise<string> {
   const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: '3600' });
   const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl);
-  const tokens = createTokenService({ config, keys, clock: systemClock });
+  const tokens = createTokenService({ config, keys, clock: systemClock, db });
   const client = 'agt_01J0000000000000000000BNCH';
-  return (await tokens.issueAccessToken({ sub: client, client_id: client, scope: ['users:admin', ...ALL_DATA_SCOPES].join(' ') })).accessToken;
+  const scope = ['users:admin', ...ALL_DATA_SCOPES];
+  await ensureBenchClient(db, client, scope);
+  return (await tokens.issueAccessToken({ sub: client, client_id: client, scope: scope.join(' ') })).accessToken;
 }
 
 /** Checks one answer before measuring, so a broken query is not timed as fast. */

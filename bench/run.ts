@@ -4,7 +4,9 @@
  */
 import { markdownTable, type Row } from './lib/measure.js';
 import { BENCH_DATABASE_URL, BENCH_SECONDS, machine } from './lib/setup.js';
+import { benchAudience } from './audience.js';
 import { benchAudit } from './audit.js';
+import { benchAuthz } from './authz.js';
 import { LOAD_SECONDS, benchLoad, loadReport } from './load.js';
 import { benchProfile } from './profile.js';
 
@@ -12,6 +14,8 @@ const table = (run: () => Promise<Row[]>) => async () => markdownTable(await run
 
 const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
   profile: { title: 'Profile reads (floor: the same data in one round trip of raw SQL)', run: table(benchProfile) },
+  audience: { title: 'Audiences on a million customers (floor: the best raw SQL on the same data)', run: table(benchAudience) },
+  authz: { title: 'The full per-field decision for a delegated agent (floor: the same read by the user themself)', run: table(benchAuthz) },
   audit: { title: 'Auditing every read (floor: the same hub with HUB_AUDIT_READS=false)', run: table(benchAudit) },
   load: { title: `Mixed load, every workload at once for ${LOAD_SECONDS} s`, run: async () => loadReport(await benchLoad()) },
 };

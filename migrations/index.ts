@@ -2,10 +2,16 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_foundation.js';
 import * as m0002 from './0002_identity.js';
 import * as m0003 from './0003_audit.js';
+import * as m0004 from './0004_agents.js';
+import * as m0005 from './0005_consent_ledger.js';
+import * as m0006 from './0006_audiences.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_identity': m0002,
   '0003_audit': m0003,
+  '0004_agents': m0004,
+  '0005_consent_ledger': m0005,
+  '0006_audiences': m0006,
 };

@@ -2,12 +2,17 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
 import { openDatabase, waitForDatabase, type DatabaseHandle, type Db } from './db/connect.js';
 import { migrateToLatest } from './db/migrator.js';
+import type { Listen } from './db/notifications.js';
 import type { Context } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
+import { ensureBootstrapClient, type BootstrapCredentials } from './agents/agent-bootstrap.js';
+import { createAgentService, type AgentService } from './agents/agent.service.js';
 import { AccessRecorder } from './audit/access-recorder.js';
 import { auditReadsPlugin } from './audit/audit.plugin.js';
 import { AuditWriter } from './audit/audit.service.js';
+import { createConsentService, type ConsentService } from './consent/consent.service.js';
 import { registerOAuthRoutes } from './http/oauth.js';
+import { registerAudienceRoutes } from './audiences/audience.routes.js';
 import { buildHttpServer } from './http/server.js';
 import { createIdentityService, type IdentityService } from './identity/identity.service.js';
 import { resolveKeyEncryptionKey } from './oauth/key-encryption.js';
@@ -25,6 +30,8 @@ export interface Services {
   readonly keys: KeyStore;
   readonly tokens: TokenService;
   readonly identity: IdentityService;
+  readonly agents: AgentService;
+  readonly consents: ConsentService;
   /** Buffered writer for events that record reads; state changes audit in their own transaction. */
   readonly audit: AuditWriter;
 }
@@ -41,6 +48,11 @@ export interface Hub {
   readonly database: DatabaseHandle;
   readonly services: Services;
   readonly http: FastifyInstance;
+  /**
+   * The operator client this start created on a database that never had one: to be shown once
+   * (`hub serve` prints it), never stored in the clear. Undefined on every other start.
+   */
+  readonly bootstrapCredentials: BootstrapCredentials | undefined;
   /** Starts listening on the configured host and port; resolves to the address. */
   listen(): Promise<string>;
   /** Stops accepting, finishes requests in flight, then closes the database. */
@@ -67,7 +79,11 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     await database.close().catch(() => {});
     throw error;
   }
-  const services = await createServices(config, database.db, logger, clock);
+  const services = await createServices(config, database.db, logger, clock, database.listen);
+  const bootstrapCredentials = await ensureBootstrapClient(database.db, config.bootstrapClient, clock.now());
+  if (bootstrapCredentials) {
+    logger.warn(`created the operator client ${bootstrapCredentials.clientId}; its secret is shown once by \`hub serve\` and never again`);
+  }
   if (!config.auditReads) logger.warn('HUB_AUDIT_READS=false: reads of profile data are not audited');
 
   const createContext = async (request: FastifyRequest): Promise<Context> => ({
@@ -84,7 +100,10 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     schema,
     createContext,
     authenticate: (token) => services.tokens.authenticate(token),
-    routes: (app) => registerOAuthRoutes(app, services),
+    routes: async (app) => {
+      await registerOAuthRoutes(app, services);
+      await registerAudienceRoutes(app, services);
+    },
     plugins: config.auditReads ? [auditReadsPlugin()] : [],
   });
 
@@ -94,15 +113,39 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     database,
     services,
     http,
+    bootstrapCredentials,
     listen: () => http.listen({ host: config.host, port: config.port }),
     close: () => (closing ??= http.close().then(() => services.audit.close()).then(() => database.close())),
   };
 }
 
-/** Builds every service on an open, migrated database. */
-export async function createServices(config: Config, db: Db, logger: Logger, clock: Clock = systemClock): Promise<Services> {
+/**
+ * Builds every service on an open, migrated database.
+ * @param listen LISTEN on that database, for caches that other instances' changes must clear;
+ *   without it nothing is cached across requests.
+ */
+export async function createServices(config: Config, db: Db, logger: Logger, clock: Clock = systemClock, listen?: Listen): Promise<Services> {
   const keys = await KeyStore.open(db, resolveKeyEncryptionKey(config), clock, config.accessTokenTtl);
-  const tokens = createTokenService({ config, keys, clock });
+  const tokens = createTokenService({ config, keys, clock, db });
   const identity = createIdentityService({ db, tokens, clock });
-  return { config, db, logger, clock, keys, tokens, identity, audit: new AuditWriter(db, logger, clock) };
+  // Agents and consents need each other: decommissioning an agent withdraws its consents, and
+  // giving a consent checks the agent. The effects are called only after both exist.
+  const agents = createAgentService({
+    db,
+    clock,
+    identity,
+    ...(listen && { listen }),
+    effects: {
+      withdrawConsentsOfAgent: (tx, agentId, caller, now) => consents.withdrawAllForAgent(tx, agentId, caller, now),
+      revokeRefreshTokensOfAgent: tokens.revokeRefreshTokensOfAgent,
+    },
+  });
+  const consents = createConsentService({
+    db,
+    clock,
+    agents,
+    revokeRefreshTokensOfConsents: tokens.revokeRefreshTokensOfConsents,
+    receipts: { issuer: config.issuer, signingKey: () => keys.signingKey() },
+  });
+  return { config, db, logger, clock, keys, tokens, identity, agents, consents, audit: new AuditWriter(db, logger, clock) };
 }

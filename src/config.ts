@@ -21,6 +21,10 @@ export interface Config {
   readonly bootstrapClient: { readonly id: string; readonly secret: string } | undefined;
   /** Lifetime of access tokens, in seconds. */
   readonly accessTokenTtl: number;
+  /** Most agents a delegated token's `act` chain may hold; a longer chain is refused at exchange. */
+  readonly maxDelegationDepth: number;
+  /** Token endpoint requests per second per client and address, and the burst allowed. */
+  readonly tokenRateLimit: number;
   /** GraphQL requests per second per caller (or per address when anonymous). */
   readonly graphqlRateLimit: number;
   /** How long the start waits for an unreachable database before giving up, in seconds. */
@@ -85,6 +89,8 @@ const schema = z
     HUB_BOOTSTRAP_CLIENT_ID: z.string().regex(/^agt_[A-Za-z0-9_-]{4,64}$/, 'must look like agt_<4 to 64 of A-Z a-z 0-9 _ ->').optional(),
     HUB_BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').max(256, 'must be at most 256 characters').optional(),
     HUB_ACCESS_TOKEN_TTL: integer(30, 86_400, 'a number of seconds from 30 to 86400').default(600),
+    HUB_MAX_DELEGATION_DEPTH: integer(1, 8, 'a number from 1 to 8').default(3),
+    HUB_TOKEN_RATE_LIMIT: integer(1, 1_000_000, 'a number of requests per second from 1 to 1000000').default(50),
     HUB_GRAPHQL_RATE_LIMIT: integer(1, 1_000_000, 'a number of requests per second from 1 to 1000000').default(100),
     HUB_DB_CONNECT_TIMEOUT: integer(0, 3_600, 'a number of seconds from 0 to 3600').default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -130,6 +136,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? Object.freeze({ id: e.HUB_BOOTSTRAP_CLIENT_ID, secret: e.HUB_BOOTSTRAP_CLIENT_SECRET })
         : undefined,
     accessTokenTtl: e.HUB_ACCESS_TOKEN_TTL,
+    maxDelegationDepth: e.HUB_MAX_DELEGATION_DEPTH,
+    tokenRateLimit: e.HUB_TOKEN_RATE_LIMIT,
     graphqlRateLimit: e.HUB_GRAPHQL_RATE_LIMIT,
     dbConnectTimeout: e.HUB_DB_CONNECT_TIMEOUT,
     logLevel: e.LOG_LEVEL,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
 import pg from 'pg';
-import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
+import { openDatabase, type DatabaseHandle, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 
 /**
@@ -95,4 +95,16 @@ export async function startHubProcess(env: Record<string, string> = {}): Promise
 export function machine(): string {
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   return `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/**
+ * Makes sure an operator-owned client with this id and ceiling exists and is active on the bench
+ * database: the hub accepts a token only while its client is a live agent.
+ */
+export async function ensureBenchClient(db: Db, id: string, allowedScopes: readonly string[]): Promise<void> {
+  await db
+    .insertInto('agents')
+    .values({ id, name: 'Bench client', kind: 'service', description: null, allowed_scopes: [...allowedScopes], owner_kind: 'operator', owner_user_id: null, parent_agent_id: null })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ allowed_scopes: [...allowedScopes], status: 'active', expires_at: null }))
+    .execute();
 }

@@ -1,8 +1,14 @@
+import { createContextCache } from '@pothos/core';
 import { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
+import { agentLoader } from '../agents/agent.loaders.js';
+import { consentLoader } from '../consent/consent.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
+import { decideAgentManagement, decideAgentRegistration, decideConsentAccess } from './agent-access.js';
+import { decideAudienceField, type AudienceFieldScope } from './audience-access.js';
 import { hasScope, type OperatorScope } from './principal.js';
-import { decideField, decideSubject, decideWrite } from './profile-access.js';
+import { decideDelegatedField, grantState } from './delegation.js';
+import { decideField, decideSubject, decideWrite, type Decision } from './profile-access.js';
 import type { DataCategory, FieldRef } from './scopes.js';
 
 /** The parameter of the `profileField` scope: one field of one user's profile. */
@@ -28,6 +34,22 @@ export interface AuthScopes {
   self: string;
   /** The caller's own profile, with write scopes for every one of these fields. */
   profileWrite: readonly FieldRef[];
+  /** A user signed in themself: not an agent acting for them, not a client. */
+  signedInUser: boolean;
+  /** The agent with this id: an operator with `agents:admin`, or the user who owns it. */
+  agentManager: string;
+  /** Registering an agent with this owner and parent (see `decideAgentRegistration`). */
+  agentRegistrar: AgentRegistrationScope;
+  /** The consent with this id: the user who gave it, or an operator with `consents:admin`. */
+  consentHolder: string;
+  /** The per-field decision for one field of an audience member: the purpose and the token cover it. */
+  audienceField: AudienceFieldScope;
+}
+
+/** The parameter of the `agentRegistrar` scope: the owner and parent the input names. */
+export interface AgentRegistrationScope {
+  readonly ownerUserId?: string | null;
+  readonly parentAgentId?: string | null;
 }
 
 export function createAuthScopes(context: Context) {
@@ -35,15 +57,32 @@ export function createAuthScopes(context: Context) {
     authenticated: () => context.principal.kind !== 'anonymous',
     operator: (scope: OperatorScope) => hasScope(context.principal, scope),
     subject: (userId: string) => decideSubject(context.principal, userId).allowed,
-    profileField: ({ userId, ref }: ProfileFieldScope) => {
-      const decision = decideField(context.principal, userId, ref);
-      context.access.note(userId, ref.field, decision.allowed ? undefined : decision.reason);
-      return decision.allowed;
+    profileField: ({ userId, ref }: ProfileFieldScope): boolean | Promise<boolean> => {
+      const settle = (decision: Decision) => {
+        fieldDecisions(context).set(fieldKey(userId, ref), decision);
+        context.access.note(userId, ref.field, decision.allowed ? undefined : decision.reason);
+        return decision.allowed;
+      };
+      const principal = context.principal;
+      if (principal.kind !== 'delegated') return settle(decideField(principal, userId, ref));
+      return grantState(context).then((grant) => settle(decideDelegatedField(principal, grant, userId, ref)));
     },
     self: (userId: string) => context.principal.kind === 'user' && context.principal.userId === userId,
     profileWrite: (refs: readonly FieldRef[]) => decideWrite(context.principal, refs).allowed,
+    signedInUser: () => context.principal.kind === 'user',
+    agentManager: async (agentId: string) => decideAgentManagement(context.principal, await agentLoader(context).load(agentId)).allowed,
+    agentRegistrar: async ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => {
+      const parent = parentAgentId ? await agentLoader(context).load(parentAgentId) : null;
+      return decideAgentRegistration(context.principal, ownerUserId, parent, Boolean(parentAgentId)).allowed;
+    },
+    consentHolder: async (consentId: string) => decideConsentAccess(context.principal, await consentLoader(context).load(consentId)).allowed,
+    audienceField: (scope: AudienceFieldScope) => decideAudienceField(context.principal, scope).allowed,
   };
 }
+
+/** The decisions of this request's profile fields, so the error of a refused one names its reason. */
+const fieldDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
+const fieldKey = (userId: string, ref: FieldRef) => `${userId}\u0000${ref.category}.${ref.field}`;
 
 /** The `authScopes` of a profile field of User: the per-field decision for its category. */
 export function readScope(category: DataCategory, field: string) {
@@ -57,15 +96,31 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
   const scoped = firstScopeFailure(failure);
   if (scoped?.scope === 'profileField') {
     const { userId, ref } = scoped.parameter as ProfileFieldScope;
-    const decision = decideField(context.principal, userId, ref);
+    const decision = fieldDecisions(context).get(fieldKey(userId, ref)) ?? decideField(context.principal, userId, ref);
     if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to read ${ref.field}`);
+  }
+  if (scoped?.scope === 'audienceField') {
+    const decision = decideAudienceField(context.principal, scoped.parameter as AudienceFieldScope);
+    if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to read ${(scoped.parameter as AudienceFieldScope).ref.field} for this purpose`);
   }
   if (scoped?.scope === 'profileWrite') {
     const decision = decideWrite(context.principal, scoped.parameter as readonly FieldRef[]);
     if (!decision.allowed) return new ForbiddenError(decision.reason, 'Not allowed to change these fields');
   }
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
+  // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.
+  if (context.principal.kind === 'user' && scopeFailures(failure).some((f) => OWNERSHIP_SCOPES.includes(f.scope))) {
+    return new ForbiddenError('NOT_SUBJECT', 'Not allowed for this user');
+  }
   return new ForbiddenError('MISSING_SCOPE');
+}
+
+const OWNERSHIP_SCOPES = ['agentManager', 'agentRegistrar', 'consentHolder'];
+
+function scopeFailures(failure: AuthFailure): { scope: string; parameter: unknown }[] {
+  if (failure.kind === AuthScopeFailureType.AuthScope) return [failure];
+  if (failure.kind === AuthScopeFailureType.AnyAuthScopes || failure.kind === AuthScopeFailureType.AllAuthScopes) return failure.failures.flatMap(scopeFailures);
+  return [];
 }
 
 function firstScopeFailure(failure: AuthFailure): { scope: string; parameter: unknown } | undefined {

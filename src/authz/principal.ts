@@ -21,6 +21,11 @@ export type Principal =
       readonly actorChain: readonly string[];
       readonly consentId: string;
       readonly purpose: string;
+      /**
+       * The consent and agent state the token check read for this request, if it ran (it does
+       * for every HTTP request); the per-field decision reads it rather than asking again.
+       */
+      readonly grant?: GrantState;
     }
   | {
       readonly kind: 'client';
@@ -28,6 +33,24 @@ export type Principal =
       readonly scopes: ReadonlySet<string>;
       readonly tokenId: string;
     };
+
+/** The delegation behind a delegated token as the database holds it now (one read per request). */
+export interface GrantState {
+  /** Every agent of the chain (and every ancestor of each) exists, is active and not expired. */
+  readonly agentsLive: boolean;
+  /** The consent the token was issued under; null when there is none with its id. */
+  readonly consent: {
+    readonly userId: string;
+    /** As stored: withdrawn, or active (expiry aside). */
+    readonly status: 'active' | 'withdrawn' | 'expired';
+    /** Past its expiry at the time of the read. */
+    readonly expired: boolean;
+    readonly scopes: readonly string[];
+    readonly purpose: string;
+  } | null;
+  /** The data categories of the consent's purpose as the registry defines it now; null if unknown. */
+  readonly purposeCategories: readonly string[] | null;
+}
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
 

@@ -55,3 +55,14 @@ export function scopeWithin(scope: string, granted: ReadonlySet<string>): boolea
   const field = /^([a-z]+)\.[A-Za-z]+:(read|write)$/.exec(scope);
   return field !== null && isDataScope(scope) && granted.has(`${field[1]}:${field[2]}`);
 }
+
+/**
+ * Not a data scope: in an agent's ceiling it lets the agent ask a token exchange for a refresh
+ * token (delegated access that outlives the user's session); it never appears in an access token.
+ */
+export const OFFLINE_ACCESS = 'offline_access';
+
+/** The scopes of a space-separated `scope` string, each once, in order. */
+export function parseScope(scope: string | undefined): string[] {
+  return [...new Set((scope ?? '').split(' ').filter(Boolean))];
+}

@@ -16,7 +16,7 @@ export function keysCommand(): Command {
   const keys = new Command('keys').description('rotate or list the keys that sign access tokens');
   keys
     .command('rotate')
-    .description('make a new signing key; the previous one stays published while tokens it signed may still be valid (HUB_ACCESS_TOKEN_TTL, plus 2 min)')
+    .description('make a new signing key; the previous one stays published (receipts it signed stay verifiable) and is accepted for access tokens while they may still be valid (HUB_ACCESS_TOKEN_TTL, plus 2 min)')
     .action(() => withDatabase(rotate));
   keys
     .command('list')
@@ -38,7 +38,7 @@ async function rotate(db: Db, config: Config): Promise<void> {
   const kid = await rotateSigningKey(db, kek, now);
   console.log(
     current
-      ? `rotated: new signing key ${kid}; previous key published until ${publishedUntil(now, config.accessTokenTtl).toISOString()}`
+      ? `rotated: new signing key ${kid}; previous key accepted for access tokens until ${publishedUntil(now, config.accessTokenTtl).toISOString()}`
       : `rotated: new signing key ${kid}; there was no previous key`,
   );
 }
@@ -54,7 +54,7 @@ async function list(db: Db, config: Config): Promise<void> {
 function publication(key: SigningKeyRow, now: Date, config: Config): string {
   if (!key.retiredAt) return 'signing, published';
   const until = publishedUntil(key.retiredAt, config.accessTokenTtl);
-  return until > now ? `published until ${until.toISOString()}` : 'not published';
+  return until > now ? `published, accepted until ${until.toISOString()}` : 'published, no longer accepted';
 }
 
 

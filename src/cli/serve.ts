@@ -17,6 +17,7 @@ export async function serve(config: Config): Promise<void> {
   const tryIt = !config.databaseUrl && config.demoData ? await seedDemoIfEmpty(hub.services.db, logger, graphqlUrl) : [];
   await hub.listen();
   logger.info(`GraphQL at ${graphqlUrl}`);
+  if (hub.bootstrapCredentials) console.log(`\n${operatorClientNotice(hub.bootstrapCredentials, config)}\n`);
   if (tryIt.length > 0) console.log(`\n${tryIt.join('\n')}\n`);
 
   let stopping = false;
@@ -34,4 +35,15 @@ export async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+/** The one showing of a new operator client's secret, with how to use it. */
+function operatorClientNotice({ clientId, clientSecret }: { clientId: string; clientSecret: string }, config: Config): string {
+  return [
+    'Created an operator client with every operator scope. Its secret is shown now and never again:',
+    `  client_id:     ${clientId}`,
+    `  client_secret: ${clientSecret}`,
+    'Get a token with:',
+    `  curl -s -u '${clientId}:${clientSecret}' -d grant_type=client_credentials ${config.issuer}/oauth/token`,
+  ].join('\n');
 }

@@ -6,6 +6,8 @@ import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { MEMORY_DATA_DIR } from '../config.js';
 import type { Database } from './database.js';
+import { listenOnPglite, listenOnServer, type Listen } from './notifications.js';
+import { usePreparedStatements } from './prepared.js';
 
 export type Db = Kysely<Database>;
 
@@ -15,6 +17,8 @@ export interface DatabaseHandle {
   readonly kind: 'pg' | 'pglite';
   /** Resolves when the database answers within `timeoutMs`; rejects otherwise. */
   ping(timeoutMs?: number): Promise<void>;
+  /** LISTENs on a channel (see notifications.ts); listeners stop when the handle closes. */
+  listen: Listen;
   close(): Promise<void>;
 }
 
@@ -46,11 +50,16 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
       ? target.pglite
       : new PGlite(pgliteDataDir(target.dataDir), { parsers: pgliteParsers, relaxedDurability: false });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  const listeners = new Set<() => Promise<void>>();
   return {
     db,
     kind: 'pglite',
     ping: (timeoutMs) => withTimeout(sql`select 1`.execute(db).then(() => undefined), timeoutMs),
-    close: () => db.destroy(),
+    listen: (channel, handlers) => tracked(listeners, listenOnPglite(pglite, channel, handlers)),
+    close: async () => {
+      await Promise.all([...listeners].map((stop) => stop()));
+      await db.destroy();
+    },
   };
 }
 
@@ -73,14 +82,32 @@ function openServer(url: string, max: number): DatabaseHandle {
   // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in
   // use fails its query, which the caller sees. Unheard, the event would end the process.
   pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    usePreparedStatements(client);
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const listeners = new Set<() => Promise<void>>();
   return {
     db,
     kind: 'pg',
     ping: (timeoutMs) => withTimeout(pool.query('select 1').then(() => undefined), timeoutMs),
-    close: () => db.destroy(),
+    listen: (channel, handlers) => tracked(listeners, listenOnServer(url, channel, handlers)),
+    close: async () => {
+      await Promise.all([...listeners].map((stop) => stop()));
+      await db.destroy();
+    },
   };
+}
+
+/** Keeps a listener's stop function until it is called, so closing the handle stops it. */
+function tracked(listeners: Set<() => Promise<void>>, stop: () => Promise<void>): () => Promise<void> {
+  const once = async () => {
+    listeners.delete(once);
+    await stop();
+  };
+  listeners.add(once);
+  return once;
 }
 
 function withTimeout<T>(promise: Promise<T>, timeoutMs = 2_000): Promise<T> {

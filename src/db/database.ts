@@ -13,6 +13,15 @@ export interface Database {
   sign_in_throttle: SignInThrottleTable;
   audit_events: AuditEventsTable;
   audit_chain_heads: AuditChainHeadsTable;
+  agents: AgentsTable;
+  agent_secrets: AgentSecretsTable;
+  consents: ConsentsTable;
+  consent_events: ConsentEventsTable;
+  revoked_tokens: RevokedTokensTable;
+  purposes: PurposesTable;
+  approvals: ApprovalsTable;
+  audience_members: AudienceMembersTable;
+  saved_audiences: SavedAudiencesTable;
 }
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -105,6 +114,10 @@ export interface RefreshTokensTable {
   expires_at: Timestamp;
   rotated_at: Timestamp | null;
   revoked_at: Timestamp | null;
+  /** The consent a delegated refresh token was issued under; null for a user's own session. */
+  consent_id: ColumnType<string | null, string | null | undefined, never>;
+  /** The acting agents of a delegated refresh token, nearest first; empty for a user's own session. */
+  actor_chain: ColumnType<string[], string[] | undefined, never>;
 }
 
 export interface SignInThrottleTable {
@@ -142,4 +155,127 @@ export interface AuditChainHeadsTable {
   chain_key: string;
   seq: number;
   hash: Uint8Array;
+}
+
+export type AgentKindColumn = 'ai_agent' | 'service' | 'bot';
+export type AgentStatusColumn = 'active' | 'suspended' | 'decommissioned';
+
+export interface AgentsTable {
+  id: ColumnType<string, string, never>;
+  name: string;
+  kind: AgentKindColumn;
+  description: string | null;
+  status: ColumnType<AgentStatusColumn, AgentStatusColumn | undefined, AgentStatusColumn>;
+  allowed_scopes: string[];
+  owner_kind: ColumnType<'operator' | 'user', 'operator' | 'user', never>;
+  owner_user_id: ColumnType<string | null, string | null, never>;
+  parent_agent_id: ColumnType<string | null, string | null, never>;
+  /** Parent first, then its parent, …; fixed at registration. */
+  ancestor_ids: ColumnType<string[], string[] | undefined, never>;
+  is_operator: Generated<boolean>;
+  created_at: CreatedAt;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
+export interface AgentSecretsTable {
+  agent_id: string;
+  /** A Buffer from `pg`, a Uint8Array from PGlite. */
+  secret_hash: ColumnType<Uint8Array, Buffer, never>;
+  created_at: CreatedAt;
+  expires_at: Timestamp | null;
+}
+
+export interface ConsentsTable {
+  id: ColumnType<string, string, never>;
+  user_id: ColumnType<string, string, never>;
+  purpose: ColumnType<string, string, never>;
+  agent_id: ColumnType<string | null, string | null, never>;
+  scopes: ColumnType<string[], string[], never>;
+  status: ColumnType<'active' | 'withdrawn' | 'expired', 'active' | undefined, 'withdrawn' | 'expired'>;
+  given_at: ColumnType<Date, Date, never>;
+  expires_at: ColumnType<Date | null, Date | null, never>;
+  withdrawn_at: Timestamp | null;
+  collection_method: ColumnType<string, string, never>;
+  policy_version: ColumnType<string, string, never>;
+  /** The signed receipt (compact JWS); null only for consents given before receipts existed. */
+  receipt: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** Append-only: the database refuses UPDATE, DELETE and TRUNCATE. */
+export interface ConsentEventsTable {
+  id: Generated<number>;
+  consent_id: ColumnType<string, string, never>;
+  user_id: ColumnType<string, string, never>;
+  kind: ColumnType<'given' | 'withdrawn' | 'expired', 'given' | 'withdrawn' | 'expired', never>;
+  occurred_at: ColumnType<Date, Date, never>;
+  actor_kind: ColumnType<string, string, never>;
+  actor_id: ColumnType<string | null, string | null, never>;
+  detail: ColumnType<Record<string, unknown>, string, never>;
+}
+
+export interface RevokedTokensTable {
+  jti: string;
+  client_id: string;
+  expires_at: Timestamp;
+  revoked_at: Timestamp;
+}
+
+/** Every version of every purpose; a change is a new row with the next version. */
+export interface PurposesTable {
+  key: ColumnType<string, string, never>;
+  version: ColumnType<number, number, never>;
+  title: ColumnType<string, string, never>;
+  description: ColumnType<string, string, never>;
+  lawful_basis: ColumnType<string, string, never>;
+  data_categories: ColumnType<string[], string[], never>;
+  notice_url: ColumnType<string, string, never>;
+  notice_text: ColumnType<string, string, never>;
+  notice_sha256: ColumnType<string, string, never>;
+  language: ColumnType<string, string | undefined, never>;
+  jurisdiction: ColumnType<string, string | undefined, never>;
+  created_at: CreatedAt;
+}
+
+export type ApprovalStatusColumn = 'pending' | 'approved' | 'denied' | 'used';
+
+export interface ApprovalsTable {
+  id: ColumnType<string, string, never>;
+  user_id: ColumnType<string, string, never>;
+  agent_id: ColumnType<string, string, never>;
+  consent_id: ColumnType<string | null, string | null, never>;
+  authorization_details: ColumnType<Record<string, unknown>, string, never>;
+  status: ColumnType<ApprovalStatusColumn, ApprovalStatusColumn | undefined, ApprovalStatusColumn>;
+  created_at: ColumnType<Date, Date, never>;
+  expires_at: ColumnType<Date, Date, never>;
+  decided_at: Timestamp | null;
+  used_at: Timestamp | null;
+}
+
+/** Written only by the triggers of migration 0006: one row per live company consent of an active user. */
+export interface AudienceMembersTable {
+  purpose: string;
+  user_id: string;
+  consent_id: string;
+  expires_at: Date | null;
+  country: string | null;
+  locale: string | null;
+  loyalty_tier: string | null;
+  loyalty_points: number;
+  birthdate: string | null;
+  signed_up_at: Date;
+  interests: string[];
+  channels: string[];
+  order_count: number;
+  order_spend_minor: number;
+  last_order_at: Date | null;
+}
+
+export interface SavedAudiencesTable {
+  id: ColumnType<string, string, never>;
+  name: string;
+  purpose: string;
+  filter: Json<Record<string, unknown>>;
+  created_by: string | null;
+  created_at: CreatedAt;
 }

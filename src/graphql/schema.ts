@@ -2,6 +2,10 @@ import { builder } from './builder.js';
 import '../identity/user.schema.js';
 import '../identity/identity.schema.js';
 import '../audit/audit.schema.js';
+import '../agents/agent.schema.js';
+import '../consent/consent.schema.js';
+import '../consent/consent-self-service.schema.js';
+import '../audiences/audience.schema.js';
 
 /** The executable schema: every domain's types, registered by import. */
 export const schema = builder.toSchema({ sortSchema: true });

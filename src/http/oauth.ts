@@ -1,30 +1,69 @@
 import formbody from '@fastify/formbody';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../app.js';
+import { authorizationServerMetadata, protectedResourceMetadata } from '../oauth/discovery.js';
+import { introspect } from '../oauth/introspection.endpoint.js';
 import { OAuthError } from '../oauth/oauth-error.js';
-import { handleTokenRequest } from '../oauth/token.endpoint.js';
+import { revoke } from '../oauth/revocation.endpoint.js';
+import { withAuthenticatedClient, type OAuthHttpRequest } from '../oauth/oauth-request.js';
+import { createTokenEndpoint } from '../oauth/token.endpoint.js';
 
 /** Form bodies of the OAuth endpoints are small; anything larger is not a real request. */
 const FORM_BODY_LIMIT = 16 * 1024;
 
-/** `/jwks.json` and the OAuth endpoints. */
+/** `/jwks.json`, the discovery documents and the OAuth endpoints. */
 export async function registerOAuthRoutes(app: FastifyInstance, services: Services): Promise<void> {
   await app.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
+  const handleTokenRequest = createTokenEndpoint(services);
 
   app.get('/jwks.json', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300');
     return services.keys.jwks();
   });
 
+  const serverMetadata = authorizationServerMetadata(services.config);
+  app.get('/.well-known/oauth-authorization-server', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(serverMetadata));
+  // RFC 9728 §3.1 places the document of a resource with a path under the well-known prefix.
+  const resourceMetadata = protectedResourceMetadata(services.config);
+  for (const url of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/graphql']) {
+    app.get(url, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(resourceMetadata));
+  }
+
   app.post('/oauth/token', { bodyLimit: FORM_BODY_LIMIT }, async (request, reply) => {
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    noStore(reply);
     try {
-      return await handleTokenRequest(services, request.body, request.id);
+      return await handleTokenRequest(formBody(request), httpFacts(request));
+    } catch (error) {
+      return sendOAuthError(reply, error);
+    }
+  });
+
+  app.post('/oauth/introspect', { bodyLimit: FORM_BODY_LIMIT }, async (request, reply) => {
+    noStore(reply);
+    try {
+      return await withAuthenticatedClient(services, formBody(request), httpFacts(request), 'introspect', (params, client) => introspect(services, params, client));
+    } catch (error) {
+      return sendOAuthError(reply, error);
+    }
+  });
+
+  app.post('/oauth/revoke', { bodyLimit: FORM_BODY_LIMIT }, async (request, reply) => {
+    noStore(reply);
+    try {
+      await withAuthenticatedClient(services, formBody(request), httpFacts(request), 'revoke', (params, client) => revoke(services, params, client, request.id));
+      return reply.code(200).send();
     } catch (error) {
       return sendOAuthError(reply, error);
     }
   });
 }
+
+/** The parsed body of a form post; undefined for any other media type (RFC 6749 §3.2 asks for forms only). */
+const formBody = (request: FastifyRequest) => (/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '') ? request.body : undefined);
+
+const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+
+const httpFacts = (request: FastifyRequest): OAuthHttpRequest => ({ requestId: request.id, address: request.ip, authorization: request.headers.authorization });
 
 /** RFC 6749 §5.2: the error as JSON with its status; anything unexpected is rethrown to the 500 path. */
 export function sendOAuthError(reply: FastifyReply, error: unknown): FastifyReply {

@@ -1,21 +1,14 @@
 import { z } from 'zod';
 import type { AddressJson, PreferencesJson } from '../db/database.js';
 import { COUNTRY_CODES } from '../shared/countries.js';
-import { BadUserInputError } from '../shared/errors.js';
+import { plainText } from '../shared/input.js';
 
 /**
  * The validation of every profile value a caller can set. Each schema names what is wrong in
  * words a frontend can show; `parseInput` turns the first problem into BAD_USER_INPUT naming
  * the field.
  */
-const text = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `must have at most ${max} characters`)
-    // eslint-disable-next-line no-control-regex
-    .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not contain control characters');
+const text = plainText;
 
 export const email = z
   .string()
@@ -89,13 +82,7 @@ export const profileChangesSchema = z.object({
 export type ProfileInput = z.input<typeof profileChangesSchema>;
 export type ParsedProfileInput = z.output<typeof profileChangesSchema>;
 
-/** @throws BadUserInputError naming the first bad field as `input.<path>`. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  throw new BadUserInputError(['input', ...issue.path].join('.'), issue.message);
-}
+export { parseInput } from '../shared/input.js';
 
 /** Merges stated preferences: a list given replaces that list; one left out is kept. */
 export function mergePreferences(current: PreferencesJson, changes: NonNullable<ParsedProfileInput['preferences']>): PreferencesJson {

@@ -21,6 +21,7 @@ import { sql } from 'kysely';
 import { ulid } from 'ulidx';
 import type { Db } from '../db/connect.js';
 import type { AddressJson, LineItemJson, OrdersTable, PreferencesJson } from '../db/database.js';
+import { insertSeededConsents } from '../audiences/consent.seed.js';
 
 /** The password of every seeded customer, so any of them can sign in on a demo or benchmark database. */
 export const DEMO_PASSWORD = 'hub-demo-password';
@@ -168,6 +169,7 @@ export async function insertCustomers(db: Db, customers: readonly SeededCustomer
     await insertUserRows(tx, users, passwordHash);
     await insertOrderRows(tx, orders);
     await insertPaymentMethodRows(tx, cards);
+    await insertSeededConsents(tx, users, SEED_TIME_BASE);
   };
   await (db.isTransaction ? write(db) : db.transaction().execute(write));
   return { users: users.length, orders: orders.length, paymentMethods: cards.length };

@@ -7,7 +7,7 @@ import { OrderConnectionRef, PaymentMethodRef } from './order.schema.js';
 import { orderCountLoader, orderPageLoader, paymentMethodsLoader } from './user.loaders.js';
 import type { User } from './user.queries.js';
 
-const AddressRef = builder.objectRef<AddressJson>('Address').implement({
+export const AddressRef = builder.objectRef<AddressJson>('Address').implement({
   fields: (t) => ({
     line1: t.exposeString('line1'),
     line2: t.exposeString('line2', { nullable: true }),
@@ -22,7 +22,7 @@ const SizeRef = builder.objectRef<{ kind: string; value: string }>('Size').imple
   fields: (t) => ({ kind: t.exposeString('kind'), value: t.exposeString('value') }),
 });
 
-const PreferencesRef = builder.objectRef<PreferencesJson>('Preferences').implement({
+export const PreferencesRef = builder.objectRef<PreferencesJson>('Preferences').implement({
   description: 'Zero-party data: what the customer has told the company about themself.',
   fields: (t) => ({
     channels: t.stringList({ description: 'Channels the customer prefers: email, sms, push, post.', resolve: (p) => p.channels ?? [] }),
@@ -32,7 +32,7 @@ const PreferencesRef = builder.objectRef<PreferencesJson>('Preferences').impleme
   }),
 });
 
-const LoyaltyRef = builder.objectRef<User['loyalty']>('Loyalty').implement({
+export const LoyaltyRef = builder.objectRef<User['loyalty']>('Loyalty').implement({
   fields: (t) => ({ tier: t.exposeString('tier', { nullable: true }), points: t.exposeInt('points') }),
 });
 

@@ -39,9 +39,11 @@ export function publishedUntil(retiredAt: Date, retentionSeconds: number): Date 
 const MISS_RELOAD_MS = 5_000;
 
 /**
- * The signing keys, held in memory and reread from the database now and then. Retired keys stay
- * published (and accepted) for `retentionSeconds` after retirement: the longest lifetime of
- * anything they signed.
+ * The signing keys, held in memory and reread from the database now and then. Two sets, on
+ * purpose: access tokens are verified only with the signing key and keys retired less than
+ * `retentionSeconds` ago (the longest lifetime of a token they signed); `/jwks.json` publishes
+ * every key that ever signed, because consent receipts signed with them live for years and anyone
+ * must be able to verify one. A key in the JWKS is not thereby accepted for access tokens.
  */
 export class KeyStore {
   private loadedAt = 0;
@@ -58,14 +60,13 @@ export class KeyStore {
 
   /** Loads the keys, generating the first signing key on a database that has none. */
   static async open(db: Db, kek: Buffer, clock: Clock, retentionSeconds: number): Promise<KeyStore> {
-    const since = () => publishedSince(clock.now(), retentionSeconds);
-    let rows = await findPublishedKeys(db, since());
+    let rows = await findPublishedKeys(db, EVER);
     if (!rows.some((row) => row.retiredAt === null)) {
       // Two instances starting together may both try; the one-signing-key index keeps one.
       await addSigningKey(db, kek, clock.now());
-      rows = await findPublishedKeys(db, since());
+      rows = await findPublishedKeys(db, EVER);
     }
-    const store = new KeyStore(db, kek, clock, retentionSeconds, await toKeySet(rows, kek));
+    const store = new KeyStore(db, kek, clock, retentionSeconds, await toKeySet(rows, kek, publishedSince(clock.now(), retentionSeconds)));
     store.loadedAt = Date.now();
     return store;
   }
@@ -86,7 +87,7 @@ export class KeyStore {
     return this.keys.verification.get(kid);
   }
 
-  /** The RFC 7517 key set of `/jwks.json`. */
+  /** The RFC 7517 key set of `/jwks.json`: every key that ever signed (see the class comment). */
   jwks(): { readonly keys: readonly JWK[] } {
     this.reloadInBackgroundIfStale();
     return this.keys.jwks;
@@ -95,7 +96,7 @@ export class KeyStore {
   async reload(): Promise<void> {
     this.reloading ??= (async () => {
       try {
-        this.keys = await toKeySet(await findPublishedKeys(this.db, publishedSince(this.clock.now(), this.retentionSeconds)), this.kek);
+        this.keys = await toKeySet(await findPublishedKeys(this.db, EVER), this.kek, publishedSince(this.clock.now(), this.retentionSeconds));
         this.loadedAt = Date.now();
       } finally {
         this.reloading = undefined;
@@ -149,12 +150,19 @@ async function addSigningKey(db: Db, kek: Buffer, now: Date): Promise<string | u
   return inserted ? kid : undefined;
 }
 
-async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer): Promise<KeySet> {
+/** Every key retired after the epoch: all of them. */
+const EVER = new Date(0);
+
+/** `rows` are every key; those retired before `acceptedSince` go into the JWKS but not into verification. */
+async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, acceptedSince: Date): Promise<KeySet> {
   const active = rows.find((row) => row.retiredAt === null);
   if (!active) throw new Error('no signing key: run the hub once, or `hub keys rotate`, to create one');
   const privateKey = await importPKCS8(open(kek, active.privateKeyEncrypted, active.kid).toString(), SIGNING_ALG);
   const verification = new Map<string, Key>();
-  for (const row of rows) verification.set(row.kid, (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key);
+  for (const row of rows) {
+    if (row.retiredAt !== null && row.retiredAt <= acceptedSince) continue;
+    verification.set(row.kid, (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key);
+  }
   return {
     signing: { kid: active.kid, privateKey },
     verification,

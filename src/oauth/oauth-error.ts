@@ -34,6 +34,7 @@ export class OAuthError extends Error {
   }
 }
 
-export const invalidRequest = (description: string) => new OAuthError(400, 'invalid_request', description);
+export const invalidRequest = (description: string, detail?: string) => new OAuthError(400, 'invalid_request', description, detail);
 export const invalidGrant = (description: string, detail?: string) => new OAuthError(400, 'invalid_grant', description, detail);
 export const invalidScope = (description: string) => new OAuthError(400, 'invalid_scope', description);
+export const invalidTarget = (description: string) => new OAuthError(400, 'invalid_target', description);

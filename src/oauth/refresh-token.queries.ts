@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { RefreshTokensTable } from '../db/database.js';
 
@@ -6,7 +6,19 @@ export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 
 export async function insertRefreshToken(
   db: Db,
-  token: { id: string; familyId: string; tokenHash: Buffer; userId: string; clientId: string; scope: string; authTime: Date; now: Date; expiresAt: Date },
+  token: {
+    id: string;
+    familyId: string;
+    tokenHash: Buffer;
+    userId: string;
+    clientId: string;
+    scope: string;
+    authTime: Date;
+    consentId: string | null;
+    actorChain: readonly string[];
+    now: Date;
+    expiresAt: Date;
+  },
 ): Promise<void> {
   await db
     .insertInto('refresh_tokens')
@@ -18,6 +30,8 @@ export async function insertRefreshToken(
       client_id: token.clientId,
       scope: token.scope,
       auth_time: token.authTime,
+      consent_id: token.consentId,
+      actor_chain: [...token.actorChain],
       created_at: token.now,
       expires_at: token.expiresAt,
     })
@@ -35,4 +49,24 @@ export async function markRefreshTokenRotated(db: Db, id: string, now: Date): Pr
 
 export async function revokeRefreshTokenFamily(db: Db, familyId: string, now: Date): Promise<void> {
   await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+}
+
+/** The token with this hash, without a lock: for introspection and revocation. */
+export async function findRefreshToken(db: Db, tokenHash: Buffer): Promise<RefreshTokenRow | undefined> {
+  return db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+}
+
+export async function revokeRefreshTokensOfConsents(db: Db, consentIds: readonly string[], now: Date): Promise<void> {
+  if (consentIds.length === 0) return;
+  await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('consent_id', 'in', consentIds).where('revoked_at', 'is', null).execute();
+}
+
+/** Revokes every refresh token the agent holds (its client id) or acts in (its actor chain). */
+export async function revokeRefreshTokensOfAgent(db: Db, agentId: string, now: Date): Promise<void> {
+  await db
+    .updateTable('refresh_tokens')
+    .set({ revoked_at: now })
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('client_id', '=', agentId), eb.and([eb('consent_id', 'is not', null), eb('actor_chain', '@>', sql<string[]>`array[${agentId}]::text[]`)])]))
+    .execute();
 }

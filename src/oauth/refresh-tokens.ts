@@ -14,7 +14,11 @@ import {
 export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3_600;
 
 /** SHA-256, not a slow hash: the token is 256 random bits, beyond any guessing. */
-const hashToken = (token: string) => createHash('sha256').update(token).digest();
+export const hashRefreshToken = (token: string) => createHash('sha256').update(token).digest();
+const hashToken = hashRefreshToken;
+
+/** Longest refresh token looked up; the hub's are 43 characters. */
+export const MAX_REFRESH_TOKEN_LENGTH = 128;
 
 export interface RefreshGrant {
   readonly userId: string;
@@ -23,6 +27,11 @@ export interface RefreshGrant {
   readonly authTime: Date;
   /** The family the token continues; a new family on sign-in. */
   readonly familyId?: string;
+  /** For delegated access: the consent it was issued under and the acting agents, nearest first. */
+  readonly consentId?: string;
+  readonly actorChain?: readonly string[];
+  /** A bound on its lifetime (the consent's expiry), below REFRESH_TOKEN_TTL_SECONDS. */
+  readonly notAfter?: Date | null;
 }
 
 /** Stores a new opaque refresh token and resolves to it; only its hash is kept. */
@@ -37,8 +46,10 @@ export async function issueRefreshToken(db: Db, grant: RefreshGrant, now: Date):
     clientId: grant.clientId,
     scope: grant.scope,
     authTime: grant.authTime,
+    consentId: grant.consentId ?? null,
+    actorChain: grant.actorChain ?? [],
     now,
-    expiresAt: new Date(now.getTime() + REFRESH_TOKEN_TTL_SECONDS * 1_000),
+    expiresAt: new Date(Math.min(now.getTime() + REFRESH_TOKEN_TTL_SECONDS * 1_000, grant.notAfter?.getTime() ?? Infinity)),
   });
   return token;
 }
@@ -50,7 +61,7 @@ export async function issueRefreshToken(db: Db, grant: RefreshGrant, now: Date):
  * @throws OAuthError invalid_grant, with the reason in its detail.
  */
 export async function useRefreshToken(tx: Db, token: string, clientId: string, now: Date): Promise<RefreshTokenRow & { familyRevoked?: boolean }> {
-  const row = token.length <= 128 ? await findRefreshTokenForUpdate(tx, hashToken(token)) : undefined;
+  const row = token.length <= MAX_REFRESH_TOKEN_LENGTH ? await findRefreshTokenForUpdate(tx, hashToken(token)) : undefined;
   if (!row) throw invalidGrant('refresh token is invalid', 'unknown refresh token');
   if (row.client_id !== clientId) throw invalidGrant('refresh token is invalid', 'refresh token of another client');
   if (row.revoked_at) throw invalidGrant('refresh token is invalid', 'revoked refresh token');

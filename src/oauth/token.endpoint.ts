@@ -1,6 +1,13 @@
 import type { Services } from '../app.js';
+import { authenticateClient, presentedCredentials, type OAuthClient } from './client-auth.js';
+import { ClientThrottle } from './client-throttle.js';
+import { TOKEN_EXCHANGE_GRANT } from './delegation.js';
+import { clientCredentialsGrant } from './grants/client-credentials.grant.js';
 import { refreshTokenGrant } from './grants/refresh-token.grant.js';
-import { invalidRequest, OAuthError } from './oauth-error.js';
+import { tokenExchangeGrant } from './grants/token-exchange.grant.js';
+import { recordRefusal } from './oauth-audit.js';
+import { invalidRequest, invalidTarget, OAuthError } from './oauth-error.js';
+import { formParams, type OAuthHttpRequest } from './oauth-request.js';
 
 /** The RFC 6749 §5.1 success body (with RFC 8693's `issued_token_type` where it applies). */
 export interface TokenResponse {
@@ -16,35 +23,60 @@ export interface TokenResponse {
 export interface TokenRequest {
   readonly params: Record<string, string>;
   readonly requestId: string;
+  /** The client, its credentials checked; a grant decides which kinds it serves. */
+  readonly client: OAuthClient;
 }
 
 type Grant = (services: Services, request: TokenRequest) => Promise<TokenResponse>;
 
 /** One handler per grant type; anything else is `unsupported_grant_type`. */
 export const GRANTS: Readonly<Record<string, Grant>> = Object.freeze({
+  client_credentials: clientCredentialsGrant,
+  [TOKEN_EXCHANGE_GRANT]: tokenExchangeGrant,
   refresh_token: refreshTokenGrant,
 });
 
 /**
- * `/oauth/token`: form parameters in, a token response or an OAuthError out. Parameters may not
- * repeat (RFC 6749 §3.2) and must be strings.
+ * `/oauth/token`: form parameters in, a token response or an OAuthError out. Steps: parameters
+ * (flat, single-valued); the credentials presented (one method); the throttle per claimed client
+ * and address (429 with `Retry-After`, before anything touches the database); the grant type;
+ * the client's credentials checked; the grant. Every refusal is audited with its reason.
  */
-export async function handleTokenRequest(services: Services, body: unknown, requestId: string): Promise<TokenResponse> {
-  const params = formParams(body);
-  const grantType = params.grant_type;
-  if (!grantType) throw invalidRequest('grant_type is required');
-  const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
-  if (!grant) throw new OAuthError(400, 'unsupported_grant_type', `grant_type ${grantType.slice(0, 80)} is not supported`);
-  return grant(services, { params, requestId });
+export function createTokenEndpoint(services: Services) {
+  const throttle = new ClientThrottle(services.config.tokenRateLimit);
+
+  return async function handleTokenRequest(body: unknown, http: OAuthHttpRequest): Promise<TokenResponse> {
+    let claimedId: string | undefined;
+    let client: OAuthClient | undefined;
+    let audit = true;
+    try {
+      const params = formParams(body);
+      const presented = presentedCredentials(http.authorization, params);
+      claimedId = presented.clientId;
+      const answer = throttle.take(`${claimedId ?? ''}\u0000${http.address}`);
+      if (!answer.allowed) {
+        // A flood is audited once per run of refusals, so it cannot flood the trail instead.
+        audit = answer.firstRefusal;
+        throw new OAuthError(429, 'slow_down', `too many requests; retry after ${answer.retryAfterSeconds} s`, 'rate limited', {
+          'retry-after': String(answer.retryAfterSeconds),
+        });
+      }
+      const grantType = params.grant_type;
+      if (!grantType) throw invalidRequest('grant_type is required');
+      const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
+      if (!grant) throw new OAuthError(400, 'unsupported_grant_type', `grant_type ${grantType.slice(0, 80)} is not supported`);
+      client = await authenticateClient(services, presented);
+      return await grant(services, { params, requestId: http.requestId, client });
+    } catch (error) {
+      if (error instanceof OAuthError && audit) recordRefusal(services, error, { client, claimedId, endpoint: 'token', requestId: http.requestId });
+      throw error;
+    }
+  };
 }
 
-/** @throws OAuthError invalid_request for a body that is not flat, single-valued form data. */
-export function formParams(body: unknown): Record<string, string> {
-  if (body === null || typeof body !== 'object') throw invalidRequest('the body must be application/x-www-form-urlencoded');
-  const params: Record<string, string> = Object.create(null);
-  for (const [key, value] of Object.entries(body)) {
-    if (typeof value !== 'string') throw invalidRequest(`parameter ${key.slice(0, 40)} must appear once`);
-    if (value !== '') params[key] = value;
+/** `audience` and `resource` (RFC 8707) may only name the hub's own API. @throws OAuthError invalid_target. */
+export function checkAudience(services: Pick<Services, 'config'>, params: Record<string, string>): void {
+  for (const name of ['audience', 'resource'] as const) {
+    if (params[name] !== undefined && params[name] !== services.config.audience) throw invalidTarget(`${name} must be ${services.config.audience}`);
   }
-  return params;
 }

@@ -13,7 +13,9 @@ import {
   type VerifiedAccessToken,
 } from './access-token.js';
 import type { KeyStore } from './key-store.js';
+import { revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents } from './refresh-token.queries.js';
 import { issueRefreshToken } from './refresh-tokens.js';
+import { findTokenState, type TokenFacts } from './token-state.queries.js';
 
 /** The client id of the hub's own sign-in (first-party frontends): a public client, no secret. */
 export const FRONTEND_CLIENT_ID = 'hub-frontend';
@@ -30,13 +32,44 @@ export interface UserSession {
 
 export type TokenService = ReturnType<typeof createTokenService>;
 
-/** Issues and verifies the hub's tokens. */
-export function createTokenService(deps: { config: Config; keys: KeyStore; clock: Clock }) {
-  const { config, keys, clock } = deps;
+/** A token the hub accepts now, with the caller it stands for. */
+export interface LiveToken {
+  readonly claims: VerifiedAccessToken;
+  readonly principal: Exclude<Principal, { kind: 'anonymous' }>;
+}
+
+/**
+ * Issues and verifies the hub's tokens. A presented token is accepted only while the database
+ * says it still stands (see `findTokenState`): checked on every use, so a revocation, suspension
+ * or withdrawal committed by any instance is refused by every instance on the next request.
+ */
+export function createTokenService(deps: { config: Config; keys: KeyStore; clock: Clock; db: Db }) {
+  const { config, keys, clock, db } = deps;
   const audience = { issuer: config.issuer, audience: config.audience };
   // Verified tokens by their text: a token is verified once, then only its expiry is checked.
   // Revocation is not decided here, so caching the signature check changes no answer.
   const verified = new LRUCache<string, VerifiedAccessToken>({ max: 10_000 });
+
+  async function inspect(token: string): Promise<LiveToken> {
+    const now = clock.now();
+    let claims = verified.get(token);
+    if (!claims || claims.exp * 1_000 <= now.getTime()) {
+      claims = await verifyAccessToken(keys, audience, token, now);
+      verified.set(token, claims);
+    }
+    const principal = principalFromToken(claims);
+    if (!principal || principal.kind === 'anonymous') throw new InvalidTokenError('malformed claims');
+    const agentIds = [...(claims.client_id === FRONTEND_CLIENT_ID ? [] : [claims.client_id]), ...(principal.kind === 'delegated' ? principal.actorChain : [])];
+    const delegated = principal.kind === 'delegated' ? { consentId: principal.consentId, userId: principal.userId } : {};
+    const state = await findTokenState(db, { jti: claims.jti, agentIds, ...delegated }, now);
+    if (state.revoked) throw new InvalidTokenError('token revoked');
+    if (!state.agentsLive) throw new InvalidTokenError('agent not active');
+    if (!state.consentLive) throw new InvalidTokenError('consent not in force');
+    // The token check makes a withdrawal, expiry or suspension take effect on the next request
+    // (401, on every instance); the same read is handed to the per-field decision, which gives
+    // each refused field its reason. One read of consent and agent state per request.
+    return { claims, principal: principal.kind === 'delegated' && state.grant ? { ...principal, grant: state.grant } : principal };
+  }
 
   return {
     /** Signs an access token with the configured lifetime, or a shorter one. */
@@ -70,15 +103,31 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      * @throws InvalidTokenError for any token the hub did not issue, or no longer accepts.
      */
     async authenticate(token: string): Promise<Principal> {
-      const now = clock.now();
-      let claims = verified.get(token);
-      if (!claims || claims.exp * 1_000 <= now.getTime()) {
-        claims = await verifyAccessToken(keys, audience, token, now);
-        verified.set(token, claims);
-      }
-      const principal = principalFromToken(claims);
-      if (!principal) throw new InvalidTokenError('malformed claims');
-      return principal;
+      return (await inspect(token)).principal;
     },
+
+    /**
+     * A token's claims and caller, in a fixed order: signature and claims (cached by token text),
+     * then the token's kind, then its state in the database: not revoked; its client and every
+     * agent of its `act` chain (and their ancestors) active; for a delegated token, its consent
+     * still in force for its subject.
+     * @throws InvalidTokenError naming the first check that failed.
+     */
+    inspect,
+
+    /** Whether a delegation (agents of a chain, a consent for a user) stands now, in one query. */
+    delegationState: (db: Db, facts: Omit<TokenFacts, 'jti'>) => findTokenState(db, facts, clock.now()),
+
+    /**
+     * A token's signature and claims, whatever the database says of it now: what revocation needs.
+     * @throws InvalidTokenError
+     */
+    verify: (token: string) => verifyAccessToken(keys, audience, token, clock.now()),
+
+    /** Revokes every refresh token the agent holds or acts in, in the caller's transaction. */
+    revokeRefreshTokensOfAgent: (tx: Db, agentId: string, now: Date) => revokeRefreshTokensOfAgent(tx, agentId, now),
+
+    /** Revokes every refresh token issued under these consents, in the caller's transaction. */
+    revokeRefreshTokensOfConsents: (tx: Db, consentIds: readonly string[], now: Date) => revokeRefreshTokensOfConsents(tx, consentIds, now),
   };
 }

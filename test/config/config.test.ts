@@ -14,6 +14,8 @@ describe('loadConfig', () => {
       dataDir: './.hub-data',
       accessTokenTtl: 600,
       bootstrapClient: undefined,
+      maxDelegationDepth: 3,
+      tokenRateLimit: 50,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -34,6 +36,9 @@ describe('loadConfig', () => {
     [{ HUB_ISSUER: 'ftp://id.example.com' }, 'HUB_ISSUER: must be an http(s) URL'],
     [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator' }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be set together with its pair'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ HUB_MAX_DELEGATION_DEPTH: '9' }, 'HUB_MAX_DELEGATION_DEPTH: must be a number from 1 to 8'],
+    [{ HUB_MAX_DELEGATION_DEPTH: '0' }, 'HUB_MAX_DELEGATION_DEPTH: must be a number from 1 to 8'],
+    [{ HUB_TOKEN_RATE_LIMIT: 'fast' }, 'HUB_TOKEN_RATE_LIMIT: must be a number of requests per second from 1 to 1000000'],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });

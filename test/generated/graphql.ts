@@ -35,6 +35,135 @@ export type AddressInput = {
   region?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** A non-human identity (an AI agent, a service, a bot) with its own OAuth client id and secret. */
+export type Agent = {
+  __typename?: 'Agent';
+  /** The ceiling of every token the agent can ever get. */
+  allowedScopes: Array<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  description?: Maybe<Scalars['String']['output']>;
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Also its OAuth client_id. */
+  id: Scalars['ID']['output'];
+  kind: AgentKind;
+  /** When it last authenticated, to the minute. */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  name: Scalars['String']['output'];
+  /** The user who connected the agent; null for an agent the operators own. */
+  owner?: Maybe<User>;
+  ownerKind: AgentOwnerKind;
+  /** The agent this one is a sub-agent of; its ceiling lies within the parent’s. */
+  parent?: Maybe<Agent>;
+  status: AgentStatus;
+};
+
+export type AgentConnection = {
+  __typename?: 'AgentConnection';
+  edges: Array<AgentEdge>;
+  pageInfo: PageInfo;
+};
+
+/** An agent with a new secret. The secret is shown here once and stored only as a hash. */
+export type AgentCredentials = {
+  __typename?: 'AgentCredentials';
+  agent: Agent;
+  clientId: Scalars['String']['output'];
+  /** Use it with client_secret_basic or client_secret_post at /oauth/token. */
+  clientSecret: Scalars['String']['output'];
+};
+
+export type AgentEdge = {
+  __typename?: 'AgentEdge';
+  cursor: Scalars['String']['output'];
+  node: Agent;
+};
+
+export type AgentFilter = {
+  kind?: InputMaybe<AgentKind>;
+  ownerUserId?: InputMaybe<Scalars['ID']['input']>;
+  parentAgentId?: InputMaybe<Scalars['ID']['input']>;
+  status?: InputMaybe<AgentStatus>;
+};
+
+export type AgentKind =
+  | 'AI_AGENT'
+  | 'BOT'
+  | 'SERVICE';
+
+export type AgentOwnerKind =
+  | 'OPERATOR'
+  | 'USER';
+
+/** EXPIRED: past its expiresAt, whatever else it is, unless decommissioned. */
+export type AgentStatus =
+  | 'ACTIVE'
+  | 'DECOMMISSIONED'
+  | 'EXPIRED'
+  | 'SUSPENDED';
+
+export type AudienceConnection = {
+  __typename?: 'AudienceConnection';
+  edges: Array<AudienceEdge>;
+  pageInfo: PageInfo;
+  /** How many members the audience has now; counted only when asked for. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type AudienceEdge = {
+  __typename?: 'AudienceEdge';
+  cursor: Scalars['String']['output'];
+  node: AudienceMember;
+};
+
+/** Every field optional; a list matches any of its values; all fields together. */
+export type AudienceFilter = {
+  ageMax?: InputMaybe<Scalars['Int']['input']>;
+  ageMin?: InputMaybe<Scalars['Int']['input']>;
+  /** email, sms, push, post. */
+  channelsAny?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** ISO 3166-1 alpha-2. */
+  countries?: InputMaybe<Array<Scalars['String']['input']>>;
+  interestsAny?: InputMaybe<Array<Scalars['String']['input']>>;
+  lastOrderAfter?: InputMaybe<Scalars['DateTime']['input']>;
+  lastOrderBefore?: InputMaybe<Scalars['DateTime']['input']>;
+  /** BCP 47. */
+  locales?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** bronze, silver, gold, platinum. */
+  loyaltyTiers?: InputMaybe<Array<Scalars['String']['input']>>;
+  minLoyaltyPoints?: InputMaybe<Scalars['Int']['input']>;
+  orders?: InputMaybe<AudienceOrderFilter>;
+  signedUpAfter?: InputMaybe<Scalars['DateTime']['input']>;
+  signedUpBefore?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+/** A customer in an audience: only the fields the audience’s purpose and the caller’s scopes both cover resolve. */
+export type AudienceMember = {
+  __typename?: 'AudienceMember';
+  address?: Maybe<Address>;
+  birthdate?: Maybe<Scalars['Date']['output']>;
+  country?: Maybe<Scalars['String']['output']>;
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  email?: Maybe<Scalars['String']['output']>;
+  emailVerified?: Maybe<Scalars['Boolean']['output']>;
+  familyName?: Maybe<Scalars['String']['output']>;
+  givenName?: Maybe<Scalars['String']['output']>;
+  /** The user id: the key of the audience’s order. */
+  id: Scalars['ID']['output'];
+  locale?: Maybe<Scalars['String']['output']>;
+  loyalty?: Maybe<Loyalty>;
+  phone?: Maybe<Scalars['String']['output']>;
+  preferences?: Maybe<Preferences>;
+};
+
+/** Orders placed in [from, to) (the whole history when both are left out). */
+export type AudienceOrderFilter = {
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  minCount?: InputMaybe<Scalars['Int']['input']>;
+  /** Total spend in minor units of the customer’s currency. */
+  minSpendMinor?: InputMaybe<Scalars['Int']['input']>;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
 /** Who acted: a user, an agent acting for one (delegated), a client acting as itself, anonymous, or the hub (system). */
 export type AuditActor = {
   __typename?: 'AuditActor';
@@ -45,7 +174,7 @@ export type AuditActor = {
 /** One entry of the append-only, hash-chained audit trail. */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
-  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, audience.queried, audience.exported, data.exported, user.erased, key.rotated. */
+  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, data.exported, user.erased, key.rotated. */
   action: Scalars['String']['output'];
   actor: AuditActor;
   /** The acting agents, nearest first. */
@@ -99,9 +228,102 @@ export type AuthPayload = {
   user: User;
 };
 
+/** An agent acting for the user under a consent in force; withdraw the consent to disconnect it. */
+export type ConnectedAgent = {
+  __typename?: 'ConnectedAgent';
+  agent?: Maybe<Agent>;
+  consent: Consent;
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When the agent last obtained or used a token. */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  purpose: Purpose;
+  /** What the agent may read. */
+  scopes: Array<Scalars['String']['output']>;
+  since: Scalars['DateTime']['output'];
+};
+
+/** A purpose-bound permission a user gave: to the company, or to one agent (delegation). */
+export type Consent = {
+  __typename?: 'Consent';
+  /** The agent the consent delegates to; null for a consent to the company. */
+  agent?: Maybe<Agent>;
+  collectionMethod: Scalars['String']['output'];
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  givenAt: Scalars['DateTime']['output'];
+  /** The ledger events, oldest first. */
+  history: Array<ConsentEvent>;
+  id: Scalars['ID']['output'];
+  /** The version of the purpose the consent was given under. */
+  policyVersion: Scalars['String']['output'];
+  purpose: Purpose;
+  /** The consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560 fields) as a compact JWS, typ consent-receipt+jwt, verifiable against /jwks.json. */
+  receipt?: Maybe<Scalars['String']['output']>;
+  scopes: Array<Scalars['String']['output']>;
+  /** EXPIRED once past expiresAt. */
+  status: ConsentStatus;
+  user?: Maybe<User>;
+  withdrawnAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+/** One entry of a consent’s append-only history. */
+export type ConsentEvent = {
+  __typename?: 'ConsentEvent';
+  actorId?: Maybe<Scalars['String']['output']>;
+  actorKind: Scalars['String']['output'];
+  /** given, withdrawn or expired. */
+  kind: Scalars['String']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  reason?: Maybe<Scalars['String']['output']>;
+};
+
+export type ConsentStatus =
+  | 'ACTIVE'
+  | 'EXPIRED'
+  | 'WITHDRAWN';
+
+export type CreateAudienceInput = {
+  filter?: InputMaybe<AudienceFilter>;
+  name: Scalars['String']['input'];
+  purpose: Scalars['String']['input'];
+};
+
 export type Decision =
   | 'ALLOW'
   | 'DENY';
+
+export type DefinePurposeInput = {
+  /** Categories (`contact`) or single fields (`contact.email`). */
+  dataCategories: Array<Scalars['String']['input']>;
+  description: Scalars['String']['input'];
+  jurisdiction?: InputMaybe<Scalars['String']['input']>;
+  key: Scalars['String']['input'];
+  language?: InputMaybe<Scalars['String']['input']>;
+  lawfulBasis: LawfulBasis;
+  /** The notice shown to people; its SHA-256 goes into every receipt. */
+  noticeText: Scalars['String']['input'];
+  noticeUrl: Scalars['String']['input'];
+  title: Scalars['String']['input'];
+};
+
+export type GiveConsentInput = {
+  /** The agent the consent delegates to; left out, the consent is to the company. */
+  agentId?: InputMaybe<Scalars['ID']['input']>;
+  /** How the consent was collected; self_service when left out. */
+  collectionMethod?: InputMaybe<Scalars['String']['input']>;
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** support, personalization, email_marketing or checkout. */
+  purpose: Scalars['String']['input'];
+  /** Data scopes within the purpose and, for an agent, within its allowed scopes; required for an agent. */
+  scopes?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
+export type LawfulBasis =
+  | 'CONSENT'
+  | 'CONTRACT'
+  | 'LEGAL_OBLIGATION'
+  | 'LEGITIMATE_INTEREST'
+  | 'PUBLIC_TASK'
+  | 'VITAL_INTEREST';
 
 export type LineItem = {
   __typename?: 'LineItem';
@@ -120,10 +342,63 @@ export type Loyalty = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Saves a selection under a name; audience:read. Export it with GET /audiences/{id}/export. */
+  createAudience: SavedAudience;
+  /** Ends the agent for good: every consent naming it is withdrawn and every token it holds or acts in stops working. */
+  decommissionAgent: Agent;
+  /** Adds a purpose, or a new version of one when anything changed. consents:admin. */
+  definePurpose: Purpose;
+  /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. */
+  giveConsent: Consent;
+  reactivateAgent: Agent;
+  /** Registers an agent: for agents:admin, or a user for an agent they own. The secret is shown once. */
+  registerAgent: AgentCredentials;
+  /** A new secret; older ones keep working for gracePeriodSeconds (default 0, at most 30 days), then stop. */
+  rotateAgentSecret: AgentCredentials;
   signIn: AuthPayload;
   signUp: AuthPayload;
+  /** Stops the agent until reactivated: its tokens are refused from the next request on. */
+  suspendAgent: Agent;
   /** Changes the caller's own profile; every field given is validated. */
   updateProfile: User;
+  /** Withdraws a consent at once: every token issued under it stops working on the next request. */
+  withdrawConsent: Consent;
+};
+
+
+export type MutationCreateAudienceArgs = {
+  input: CreateAudienceInput;
+};
+
+
+export type MutationDecommissionAgentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDefinePurposeArgs = {
+  input: DefinePurposeInput;
+};
+
+
+export type MutationGiveConsentArgs = {
+  input: GiveConsentInput;
+};
+
+
+export type MutationReactivateAgentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRegisterAgentArgs = {
+  input: RegisterAgentInput;
+};
+
+
+export type MutationRotateAgentSecretArgs = {
+  gracePeriodSeconds?: InputMaybe<Scalars['Int']['input']>;
+  id: Scalars['ID']['input'];
 };
 
 
@@ -137,8 +412,18 @@ export type MutationSignUpArgs = {
 };
 
 
+export type MutationSuspendAgentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationUpdateProfileArgs = {
   input: UpdateProfileInput;
+};
+
+
+export type MutationWithdrawConsentArgs = {
+  id: Scalars['ID']['input'];
 };
 
 /** A first-party order: what the customer bought from the company. */
@@ -212,12 +497,40 @@ export type PreferencesInput = {
   tags?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
+/** Why data is used; a consent is given for one purpose. */
+export type Purpose = {
+  __typename?: 'Purpose';
+  /** Data categories (`contact`) or single fields (`contact.email`) it covers. */
+  dataCategories: Array<Scalars['String']['output']>;
+  description: Scalars['String']['output'];
+  jurisdiction: Scalars['String']['output'];
+  key: Scalars['String']['output'];
+  language: Scalars['String']['output'];
+  lawfulBasis: LawfulBasis;
+  /** SHA-256 of the notice text, hex. */
+  noticeSha256: Scalars['String']['output'];
+  noticeUrl: Scalars['String']['output'];
+  title: Scalars['String']['output'];
+  version: Scalars['String']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
+  /** An agent by id: for agents:admin, or the user who owns it. */
+  agent?: Maybe<Agent>;
+  /** Agents, oldest first: every agent for agents:admin, a user’s own for that user. */
+  agents: AgentConnection;
+  /** Customers with a consent to the company for this purpose in force now, in user-id order; audience:read. */
+  audience: AudienceConnection;
   /** The audit trail, newest first: for audit:read. */
   auditEvents: AuditEventConnection;
+  /** A consent by id: for the user who gave it, or consents:admin. */
+  consent?: Maybe<Consent>;
   /** The user of a user or delegated token; null for any other caller. */
   me?: Maybe<User>;
+  /** The purpose registry: the newest version of every purpose. Public. */
+  purposes: Array<Purpose>;
+  savedAudience?: Maybe<SavedAudience>;
   /** A user by id: for users:admin, or the user themself. */
   user?: Maybe<User>;
   /** Every user, oldest first: for users:admin. */
@@ -225,10 +538,40 @@ export type Query = {
 };
 
 
+export type QueryAgentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryAgentsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AgentFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryAudienceArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AudienceFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  purpose: Scalars['String']['input'];
+};
+
+
 export type QueryAuditEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<AuditFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryConsentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QuerySavedAudienceArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -240,6 +583,36 @@ export type QueryUserArgs = {
 export type QueryUsersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<UserFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type RegisterAgentInput = {
+  /** Data scopes, operator scopes (not for an agent a user owns) and offline_access. */
+  allowedScopes: Array<Scalars['String']['input']>;
+  description?: InputMaybe<Scalars['String']['input']>;
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  kind: AgentKind;
+  name: Scalars['String']['input'];
+  /** The user who owns it; a user registering an agent owns it. */
+  ownerUserId?: InputMaybe<Scalars['ID']['input']>;
+  /** Makes it a sub-agent; its allowedScopes must lie within the parent’s. */
+  parentAgentId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** A named selection (purpose and filter) whose members are read live on every query and export. */
+export type SavedAudience = {
+  __typename?: 'SavedAudience';
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  members: AudienceConnection;
+  name: Scalars['String']['output'];
+  purpose: Scalars['String']['output'];
+};
+
+
+/** A named selection (purpose and filter) whose members are read live on every query and export. */
+export type SavedAudienceMembersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -291,6 +664,10 @@ export type User = {
   accessLog?: Maybe<AuditEventConnection>;
   address?: Maybe<Address>;
   birthdate?: Maybe<Scalars['Date']['output']>;
+  /** The agents with a consent in force: for the user themself, or consents:admin. */
+  connectedAgents?: Maybe<Array<ConnectedAgent>>;
+  /** Every consent the user gave, newest first: for the user themself, or consents:admin. */
+  consents?: Maybe<Array<Consent>>;
   /** ISO 3166-1 alpha-2. */
   country?: Maybe<Scalars['String']['output']>;
   createdAt?: Maybe<Scalars['DateTime']['output']>;

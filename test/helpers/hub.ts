@@ -11,6 +11,7 @@ export const TEST_ENV: Record<string, string> = {
   HUB_DEMO_DATA: 'false',
   HUB_KEY_ENCRYPTION_KEY: '0'.repeat(64),
   HUB_GRAPHQL_RATE_LIMIT: '100000',
+  HUB_TOKEN_RATE_LIMIT: '100000',
 };
 
 /** A hub on a fresh database of its own, closed after the file's tests. Not listening: use `request`. */
@@ -63,8 +64,17 @@ export async function signUpUser(hub: Pick<Hub, 'http'>, input: Record<string, u
   return { id: user.id, email: (input.email as string | undefined) ?? email, accessToken, refreshToken };
 }
 
-/** An access token for a client acting as itself (`sub` an agent id), signed by the hub's key. */
+/**
+ * An access token for a client acting as itself (`sub` an agent id), signed by the hub's key. The
+ * client is registered (or made active again) first: the hub accepts a token only while its
+ * client is a live agent.
+ */
 export async function clientToken(hub: Pick<Hub, 'services'>, scopes: readonly string[], clientId = 'agt_01J0000000000000000000TEST'): Promise<string> {
+  await hub.services.db
+    .insertInto('agents')
+    .values({ id: clientId, name: 'Test client', kind: 'service', description: null, allowed_scopes: [...scopes], owner_kind: 'operator', owner_user_id: null, parent_agent_id: null })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ status: 'active', expires_at: null }))
+    .execute();
   const issued = await hub.services.tokens.issueAccessToken({ sub: clientId, client_id: clientId, scope: scopes.join(' ') });
   return issued.accessToken;
 }

@@ -55,9 +55,14 @@ describe('seedUsers', () => {
     await seedUsers(second.db, { users: USERS, seed: 7, batchSize: 64 });
     expect(await digestOf(second.db)).toBe(expected);
 
-    await sql`delete from users`.execute(second.db);
-    await seedUsers(second.db, { users: USERS, seed: 8 });
-    expect(await digestOf(second.db)).not.toBe(expected);
+    // A database of its own: seeded consents have an append-only history, so users cannot be deleted.
+    const third = await createTestDatabase();
+    try {
+      await seedUsers(third.db, { users: USERS, seed: 8 });
+      expect(await digestOf(third.db)).not.toBe(expected);
+    } finally {
+      await third.close();
+    }
   });
 
   it('returns the counts it inserted, with 0 to 20 orders and 0 to 2 cards a customer', async () => {

@@ -240,10 +240,10 @@ describe('signing key rotation', () => {
     expect((await jwksOf(hub)).map((key) => key.kid)).toEqual([newKid, oldKey.kid]);
   });
 
-  it('drops the retired key once it is past publishedUntil, and refuses what it signed', async () => {
+  it('stops accepting the retired key once it is past publishedUntil, and refuses what it signed (the JWKS keeps it, for consent receipts)', async () => {
     clock.set(new Date(publishedUntil(new Date('2030-01-01T00:00:10Z'), TTL).getTime() + 1_000));
     await hub.services.keys.reload();
-    expect((await jwksOf(hub)).map((key) => key.kid)).toEqual([newKid]);
+    expect((await jwksOf(hub)).map((key) => key.kid)).toEqual([newKid, oldKey.kid]);
 
     const expired = await me(user.accessToken);
     expect(expired.status).toBe(401);
@@ -324,7 +324,7 @@ describe('hub keys', () => {
     for (let i = 0; i < 2; i++) {
       const next = await runHub(env, 'keys', 'rotate');
       expect(next).toMatchObject({ status: 0, stderr: '' });
-      const until = new RegExp(`^rotated: new signing key ${kid}; previous key published until (${iso})\n$`).exec(next.stdout)?.[1];
+      const until = new RegExp(`^rotated: new signing key ${kid}; previous key accepted for access tokens until (${iso})\n$`).exec(next.stdout)?.[1];
       expect(Date.parse(until ?? '') - Date.now()).toBeGreaterThan(540_000);
     }
 
@@ -334,8 +334,8 @@ describe('hub keys', () => {
     const lines = listed.trim().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(new RegExp(`^${kid}  created ${iso}  retired -  signing, published$`));
-    expect(lines[1]).toMatch(new RegExp(`^${kid}  created ${iso}  retired ${iso}  published until ${iso}$`));
-    expect(lines[2]).toMatch(new RegExp(`^${firstKid}  created ${iso}  retired ${iso}  published until ${iso}$`));
+    expect(lines[1]).toMatch(new RegExp(`^${kid}  created ${iso}  retired ${iso}  published, accepted until ${iso}$`));
+    expect(lines[2]).toMatch(new RegExp(`^${firstKid}  created ${iso}  retired ${iso}  published, accepted until ${iso}$`));
   }, 180_000);
 
   it('refuses to rotate with another HUB_KEY_ENCRYPTION_KEY, leaving the keys as they were', async () => {

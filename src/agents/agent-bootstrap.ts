@@ -1,0 +1,74 @@
+import { sql } from 'kysely';
+import { auditInTransaction } from '../audit/audit.service.js';
+import { OPERATOR_SCOPES } from '../authz/principal.js';
+import type { Db } from '../db/connect.js';
+import { newId } from '../shared/ids.js';
+import { secretMatches, generateClientSecret, hashClientSecret } from './agent-credentials.js';
+import { expireAgentSecrets, findClientCredentials, insertAgentSecret, notifyAgentsChanged } from './agent-secret.queries.js';
+import { findAgentForUpdate, insertAgent, makeOperatorClient, operatorClientExists } from './agent.queries.js';
+
+/** Credentials of an operator client made on first start: to be shown once, then never again. */
+export interface BootstrapCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+const SYSTEM = { kind: 'system', id: null } as const;
+const NAME = 'Operator console';
+
+/**
+ * Makes sure the hub has an operator client, holding every operator scope:
+ * - with HUB_BOOTSTRAP_CLIENT_ID/_SECRET, that client exists with that secret (a different secret
+ *   replaces the stored ones at once) and every operator scope; its status is left as it is, so a
+ *   restart never lifts a suspension;
+ * - without them, on a database that never had an operator client, one is created and its
+ *   credentials returned, for the caller to show once.
+ * Instances starting together take turns on an advisory lock, so at most one client is created.
+ */
+export async function ensureBootstrapClient(db: Db, configured: { id: string; secret: string } | undefined, now: Date): Promise<BootstrapCredentials | undefined> {
+  return db.transaction().execute(async (tx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('hub.bootstrap-client'))`.execute(tx);
+    if (configured) {
+      await ensureConfiguredClient(tx, configured, now);
+      return undefined;
+    }
+    if (await operatorClientExists(tx)) return undefined;
+    const credentials = { clientId: newId('agt'), clientSecret: generateClientSecret() };
+    await createOperatorClient(tx, credentials.clientId, credentials.clientSecret, now);
+    return credentials;
+  });
+}
+
+async function createOperatorClient(tx: Db, id: string, secret: string, now: Date): Promise<void> {
+  await insertAgent(tx, {
+    id,
+    name: NAME,
+    kind: 'service',
+    description: 'Created by the hub for its operators; holds every operator scope.',
+    allowedScopes: OPERATOR_SCOPES,
+    ownerUserId: null,
+    parentAgentId: null,
+    isOperator: true,
+    expiresAt: null,
+    now,
+  });
+  await insertAgentSecret(tx, id, hashClientSecret(secret), now);
+  await auditInTransaction(tx, { action: 'agent.registered', actor: SYSTEM, decision: 'ALLOW', reason: 'bootstrap operator client', detail: { agentId: id } }, now);
+}
+
+async function ensureConfiguredClient(tx: Db, configured: { id: string; secret: string }, now: Date): Promise<void> {
+  const existing = await findAgentForUpdate(tx, configured.id);
+  if (!existing) return createOperatorClient(tx, configured.id, configured.secret, now);
+  if (existing.ownerKind === 'user') throw new Error(`HUB_BOOTSTRAP_CLIENT_ID names ${existing.id}, an agent owned by a user, which cannot be an operator client`);
+  const missing = OPERATOR_SCOPES.filter((scope) => !existing.allowedScopes.includes(scope));
+  if (missing.length > 0 || !existing.isOperator) {
+    await makeOperatorClient(tx, existing.id, [...existing.allowedScopes, ...missing]);
+  }
+  const current = await findClientCredentials(tx, existing.id, now);
+  if (!secretMatches(current?.secrets.map((s) => s.hash) ?? [], configured.secret)) {
+    await expireAgentSecrets(tx, existing.id, now);
+    await insertAgentSecret(tx, existing.id, hashClientSecret(configured.secret), now);
+    await auditInTransaction(tx, { action: 'agent.secret_rotated', actor: SYSTEM, decision: 'ALLOW', reason: 'HUB_BOOTSTRAP_CLIENT_SECRET changed', detail: { agentId: existing.id } }, now);
+  }
+  await notifyAgentsChanged(tx);
+}

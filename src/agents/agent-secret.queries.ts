@@ -1,0 +1,46 @@
+import { sql, type Selectable } from 'kysely';
+import type { AgentsTable } from '../db/database.js';
+import type { Db } from '../db/connect.js';
+import { PREPARED_MARKER } from '../db/prepared.js';
+import { toAgent, type Agent } from './agent.queries.js';
+
+/** A secret's hash and until when it is valid (null: until a rotation replaces it). */
+export interface SecretHash {
+  readonly hash: Buffer;
+  readonly expiresAt: Date | null;
+}
+
+export async function insertAgentSecret(db: Db, agentId: string, secretHash: Buffer, now: Date): Promise<void> {
+  await db.insertInto('agent_secrets').values({ agent_id: agentId, secret_hash: secretHash, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+}
+
+/** Ends every secret of the agent still valid at `until`, at `until`: the grace period of a rotation. */
+export async function expireAgentSecrets(db: Db, agentId: string, until: Date): Promise<void> {
+  await db
+    .updateTable('agent_secrets')
+    .set({ expires_at: until })
+    .where('agent_id', '=', agentId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', until)]))
+    .execute();
+}
+
+/**
+ * The agent a client authenticates as, with its secrets still valid at `now`, in one prepared
+ * statement. The hashes are compared by the caller in constant time, never in SQL.
+ */
+export async function findClientCredentials(db: Db, agentId: string, now: Date): Promise<{ agent: Agent; secrets: SecretHash[] } | undefined> {
+  const { rows } = await sql<Selectable<AgentsTable> & { secret_hash: Uint8Array | null; secret_expires_at: Date | null }>`${sql.raw(PREPARED_MARKER)}
+    select a.*, s.secret_hash, s.expires_at as secret_expires_at
+    from agents a left join agent_secrets s on s.agent_id = a.id and (s.expires_at is null or s.expires_at > ${now})
+    where a.id = ${agentId}`.execute(db);
+  const [first] = rows;
+  if (!first) return undefined;
+  const { secret_hash: _, secret_expires_at: __, ...agentRow } = first;
+  const secrets = rows.flatMap((row) => (row.secret_hash ? [{ hash: Buffer.from(row.secret_hash), expiresAt: row.secret_expires_at }] : []));
+  return { agent: toAgent(agentRow), secrets };
+}
+
+/** Tells every instance, once the transaction commits, that some agent changed (see AgentCache). */
+export async function notifyAgentsChanged(db: Db): Promise<void> {
+  await sql`select pg_notify('hub_agents', '')`.execute(db);
+}

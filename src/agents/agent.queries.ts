@@ -1,0 +1,147 @@
+import type { ExpressionBuilder, Selectable } from 'kysely';
+import type { AgentKindColumn, AgentStatusColumn, AgentsTable, Database } from '../db/database.js';
+import type { Db } from '../db/connect.js';
+
+/** A non-human identity as the domain sees it. Its id is its OAuth `client_id`. */
+export interface Agent {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: AgentKindColumn;
+  readonly description: string | null;
+  /** As stored; `isAgentActive` also honours expiry. */
+  readonly status: AgentStatusColumn;
+  readonly allowedScopes: readonly string[];
+  readonly ownerKind: 'operator' | 'user';
+  readonly ownerUserId: string | null;
+  readonly parentAgentId: string | null;
+  /** Parent first, then its parent, …: every agent whose liveness this one depends on. */
+  readonly ancestorIds: readonly string[];
+  readonly isOperator: boolean;
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+  readonly lastUsedAt: Date | null;
+}
+
+/** The one mapping from an `agents` row to an Agent. */
+export function toAgent(row: Selectable<AgentsTable>): Agent {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    description: row.description,
+    status: row.status,
+    allowedScopes: row.allowed_scopes,
+    ownerKind: row.owner_kind,
+    ownerUserId: row.owner_user_id,
+    parentAgentId: row.parent_agent_id,
+    ancestorIds: row.ancestor_ids,
+    isOperator: row.is_operator,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+export async function findAgentsByIds(db: Db, ids: readonly string[]): Promise<Agent[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('agents').selectAll().where('id', 'in', ids).execute();
+  return rows.map(toAgent);
+}
+
+/** The agent locked for the rest of the transaction, so concurrent changes to it take turns. */
+export async function findAgentForUpdate(db: Db, id: string): Promise<Agent | undefined> {
+  const row = await db.selectFrom('agents').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return row && toAgent(row);
+}
+
+export interface NewAgent {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: AgentKindColumn;
+  readonly description: string | null;
+  readonly allowedScopes: readonly string[];
+  readonly ownerUserId: string | null;
+  readonly parentAgentId: string | null;
+  readonly ancestorIds?: readonly string[];
+  readonly isOperator?: boolean;
+  readonly expiresAt: Date | null;
+  readonly now: Date;
+}
+
+/** Inserts an agent; resolves to undefined when the id is taken. */
+export async function insertAgent(db: Db, agent: NewAgent): Promise<Agent | undefined> {
+  const row = await db
+    .insertInto('agents')
+    .values({
+      id: agent.id,
+      name: agent.name,
+      kind: agent.kind,
+      description: agent.description,
+      allowed_scopes: [...agent.allowedScopes],
+      owner_kind: agent.ownerUserId ? 'user' : 'operator',
+      owner_user_id: agent.ownerUserId,
+      parent_agent_id: agent.parentAgentId,
+      ancestor_ids: [...(agent.ancestorIds ?? [])],
+      is_operator: agent.isOperator ?? false,
+      created_at: agent.now,
+      expires_at: agent.expiresAt,
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return row && toAgent(row);
+}
+
+export async function updateAgentStatus(db: Db, id: string, status: AgentStatusColumn): Promise<Agent> {
+  const row = await db.updateTable('agents').set({ status }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return toAgent(row);
+}
+
+/** Marks the agent as an operator console client with this ceiling. */
+export async function makeOperatorClient(db: Db, id: string, allowedScopes: readonly string[]): Promise<void> {
+  await db.updateTable('agents').set({ allowed_scopes: [...allowedScopes], is_operator: true }).where('id', '=', id).execute();
+}
+
+/** Sets `last_used_at` unless it is already later (two instances may report out of order). */
+export async function touchAgentsLastUsed(db: Db, ids: readonly string[], at: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('agents')
+    .set({ last_used_at: at })
+    .where('id', 'in', ids)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+    .execute();
+}
+
+/** The status API.md shows: the stored one, with expiry folded in (see `inactiveReason`). */
+export type AgentState = 'ACTIVE' | 'SUSPENDED' | 'DECOMMISSIONED' | 'EXPIRED';
+
+export interface AgentFilter {
+  readonly status?: AgentState | null;
+  readonly kind?: AgentKindColumn | null;
+  readonly ownerUserId?: string | null;
+  readonly parentAgentId?: string | null;
+}
+
+/** A page of agents in creation order, after the (createdAt, id) key of the previous page. */
+export async function listAgents(db: Db, options: { limit: number; now: Date; after?: { createdAt: Date; id: string }; filter?: AgentFilter }): Promise<Agent[]> {
+  const { filter = {}, after, now } = options;
+  let query = db.selectFrom('agents').selectAll();
+  const live = (eb: ExpressionBuilder<Database, 'agents'>) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]);
+  if (filter.status === 'ACTIVE') query = query.where('status', '=', 'active').where(live);
+  if (filter.status === 'SUSPENDED') query = query.where('status', '=', 'suspended').where(live);
+  if (filter.status === 'DECOMMISSIONED') query = query.where('status', '=', 'decommissioned');
+  if (filter.status === 'EXPIRED') query = query.where('status', '!=', 'decommissioned').where('expires_at', '<=', now);
+  if (filter.kind) query = query.where('kind', '=', filter.kind);
+  if (filter.ownerUserId) query = query.where('owner_user_id', '=', filter.ownerUserId);
+  if (filter.parentAgentId) query = query.where('parent_agent_id', '=', filter.parentAgentId);
+  if (after) query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after.createdAt, after.id)));
+  const rows = await query.orderBy('created_at').orderBy('id').limit(options.limit).execute();
+  return rows.map(toAgent);
+}
+
+/** True once any operator console client was ever created, whatever became of it. */
+export async function operatorClientExists(db: Db): Promise<boolean> {
+  const row = await db.selectFrom('agents').select('id').where('is_operator', '=', true).limit(1).executeTakeFirst();
+  return row !== undefined;
+}

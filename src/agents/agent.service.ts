@@ -1,0 +1,184 @@
+import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
+import type { Db } from '../db/connect.js';
+import type { Caller, IdentityService } from '../identity/identity.service.js';
+import type { Clock } from '../shared/clock.js';
+import { BadUserInputError, NotFoundError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import { parseInput } from '../shared/input.js';
+import type { Listen } from '../db/notifications.js';
+import { createAgentAuthenticator, inactiveReason } from './agent-authentication.js';
+import { AgentCache } from './agent-cache.js';
+import { expireAgentSecrets, insertAgentSecret, notifyAgentsChanged } from './agent-secret.queries.js';
+import { generateClientSecret, hashClientSecret } from './agent-credentials.js';
+import { gracePeriodSchema, registerAgentSchema } from './agent.input.js';
+import { findAgentForUpdate, findAgentsByIds, insertAgent, listAgents, updateAgentStatus, type Agent, type AgentFilter } from './agent.queries.js';
+import { ceilingProblem } from './agent.scopes.js';
+
+export type { Agent, AgentFilter, AgentState } from './agent.queries.js';
+export type { ClientAuthentication } from './agent-authentication.js';
+
+/** An agent with a secret just made: the only moment the secret exists outside its holder. */
+export interface AgentCredentials {
+  readonly agent: Agent;
+  readonly clientSecret: string;
+}
+
+/** What decommissioning reaches beyond the agent itself; wired in app.ts. */
+export interface DecommissionEffects {
+  /** Withdraws every consent that names the agent; resolves to how many. */
+  withdrawConsentsOfAgent(tx: Db, agentId: string, caller: Caller, now: Date): Promise<number>;
+  /** Revokes every refresh token the agent holds or acts in. */
+  revokeRefreshTokensOfAgent(tx: Db, agentId: string, now: Date): Promise<void>;
+}
+
+/** Active now: neither suspended nor decommissioned, and not past its expiry. */
+export function isAgentActive(agent: Pick<Agent, 'status' | 'expiresAt'>, now: Date): boolean {
+  return inactiveReason(agent, now) === undefined;
+}
+
+export type AgentService = ReturnType<typeof createAgentService>;
+
+/**
+ * Agents' lifecycle and credentials. Every change is audited in its own transaction, and every
+ * change to an existing agent is announced (NOTIFY) to the client caches of every instance.
+ * @param deps.listen LISTEN on the database; without it client records are never cached.
+ */
+export function createAgentService(deps: {
+  db: Db;
+  clock: Clock;
+  identity: Pick<IdentityService, 'findActiveUser'>;
+  effects: DecommissionEffects;
+  listen?: Listen;
+}) {
+  const { db, clock } = deps;
+  const cache = new AgentCache(deps.listen);
+
+  /** Runs a change to existing agents in a transaction that announces it, and clears this instance's cache once it commits. */
+  async function change<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+    const result = await db.transaction().execute(async (tx) => {
+      const value = await work(tx);
+      await notifyAgentsChanged(tx);
+      return value;
+    });
+    cache.clear();
+    return result;
+  }
+  const event = (action: AuditEventInput['action'], caller: Caller, agent: Agent, detail: Record<string, unknown> = {}): AuditEventInput => ({
+    action,
+    ...auditCaller(caller.principal, caller.requestId),
+    subjectUserId: agent.ownerUserId,
+    decision: 'ALLOW',
+    detail: { agentId: agent.id, ...detail },
+  });
+
+  /** Locks the agent and refuses a change to a decommissioned one. */
+  async function lockChangeable(tx: Db, id: string): Promise<Agent> {
+    const agent = await findAgentForUpdate(tx, id);
+    if (!agent) throw new NotFoundError('Agent');
+    if (agent.status === 'decommissioned') throw new BadUserInputError('id', 'the agent is decommissioned, which is permanent');
+    return agent;
+  }
+
+  /** Moves an agent between active and suspended; a move to where it already is changes nothing. */
+  function setStatus(id: string, to: 'active' | 'suspended', caller: Caller): Promise<Agent> {
+    return change(async (tx) => {
+      const agent = await lockChangeable(tx, id);
+      if (agent.status === to) return agent;
+      const updated = await updateAgentStatus(tx, id, to);
+      await auditInTransaction(tx, event(to === 'active' ? 'agent.reactivated' : 'agent.suspended', caller, updated), clock.now());
+      return updated;
+    });
+  }
+
+  return {
+    /**
+     * Registers an agent with a new secret. The owner is the user named, or the calling user; an
+     * operator registers agents owned by no user. Who may register is decided in src/authz.
+     * @throws BadUserInputError for a bad field, an unknown owner, an inactive parent or a ceiling
+     *   beyond the grammar, the owner's kind or the parent's ceiling.
+     */
+    async register(input: unknown, caller: Caller): Promise<AgentCredentials> {
+      const parsed = parseInput(registerAgentSchema, input);
+      const now = clock.now();
+      const ownerUserId = parsed.ownerUserId ?? (caller.principal.kind === 'user' ? caller.principal.userId : null);
+      if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
+      return db.transaction().execute(async (tx) => {
+        if (ownerUserId && !(await deps.identity.findActiveUser(tx, ownerUserId))) throw new BadUserInputError('input.ownerUserId', 'is not an active user');
+        const [parent] = parsed.parentAgentId ? await findAgentsByIds(tx, [parsed.parentAgentId]) : [];
+        if (parsed.parentAgentId && (!parent || !isAgentActive(parent, now))) throw new BadUserInputError('input.parentAgentId', 'is not an active agent');
+        const problem = ceilingProblem(parsed.allowedScopes, { userOwned: ownerUserId !== null, ...(parent && { parentCeiling: parent.allowedScopes }) });
+        if (problem) throw new BadUserInputError('input.allowedScopes', problem);
+        const agent = await insertAgent(tx, {
+          id: newId('agt'),
+          name: parsed.name,
+          kind: parsed.kind,
+          description: parsed.description ?? null,
+          allowedScopes: parsed.allowedScopes,
+          ownerUserId,
+          parentAgentId: parent?.id ?? null,
+          ancestorIds: parent ? [parent.id, ...parent.ancestorIds] : [],
+          expiresAt: parsed.expiresAt ?? null,
+          now,
+        });
+        if (!agent) throw new Error('agent id collision');
+        const clientSecret = generateClientSecret();
+        await insertAgentSecret(tx, agent.id, hashClientSecret(clientSecret), now);
+        await auditInTransaction(tx, event('agent.registered', caller, agent, { allowedScopes: agent.allowedScopes, parentAgentId: agent.parentAgentId }), now);
+        return { agent, clientSecret };
+      });
+    },
+
+    /**
+     * A new secret for the agent. Every older secret keeps working for `gracePeriodSeconds`
+     * (default 0: at once, the safe answer to a leaked secret), then stops.
+     * @throws NotFoundError, BadUserInputError for a decommissioned agent or a bad grace period.
+     */
+    async rotateSecret(id: string, gracePeriodSeconds: number | null | undefined, caller: Caller): Promise<AgentCredentials> {
+      const parsedGrace = gracePeriodSchema.safeParse(gracePeriodSeconds);
+      if (!parsedGrace.success) throw new BadUserInputError('gracePeriodSeconds', parsedGrace.error.issues[0]!.message);
+      const grace = parsedGrace.data;
+      return change(async (tx) => {
+        const agent = await lockChangeable(tx, id);
+        const now = clock.now();
+        await expireAgentSecrets(tx, id, new Date(now.getTime() + grace * 1_000));
+        const clientSecret = generateClientSecret();
+        await insertAgentSecret(tx, id, hashClientSecret(clientSecret), now);
+        await auditInTransaction(tx, event('agent.secret_rotated', caller, agent, { gracePeriodSeconds: grace }), now);
+        return { agent, clientSecret };
+      });
+    },
+
+    suspend: (id: string, caller: Caller) => setStatus(id, 'suspended', caller),
+
+    /** Lifts a suspension; an agent past its expiry stays expired. */
+    reactivate: (id: string, caller: Caller) => setStatus(id, 'active', caller),
+
+    /**
+     * Ends the agent for good: its secrets stop, every consent naming it is withdrawn, every
+     * refresh token it holds or acts in is revoked, and its access tokens are refused from the
+     * next request on (their agent is checked per request). Decommissioning twice changes nothing.
+     */
+    async decommission(id: string, caller: Caller): Promise<Agent> {
+      return change(async (tx) => {
+        const agent = await findAgentForUpdate(tx, id);
+        if (!agent) throw new NotFoundError('Agent');
+        if (agent.status === 'decommissioned') return agent;
+        const now = clock.now();
+        const updated = await updateAgentStatus(tx, id, 'decommissioned');
+        await expireAgentSecrets(tx, id, now);
+        const withdrawn = await deps.effects.withdrawConsentsOfAgent(tx, id, caller, now);
+        await deps.effects.revokeRefreshTokensOfAgent(tx, id, now);
+        await auditInTransaction(tx, event('agent.decommissioned', caller, updated, { consentsWithdrawn: withdrawn }), now);
+        return updated;
+      });
+    },
+
+    /** Checks a client's id and secret and that it (and every ancestor) is active. Never throws for bad credentials. */
+    authenticateClient: createAgentAuthenticator({ db, clock, cache }),
+
+    findAgents: (db: Db, ids: readonly string[]) => findAgentsByIds(db, ids),
+
+    /** A page of agents in creation order; a `status` filter folds expiry in, as `Agent.status` does. */
+    list: (db: Db, options: { limit: number; after?: { createdAt: Date; id: string }; filter?: AgentFilter }) => listAgents(db, { ...options, now: clock.now() }),
+  };
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
+import type { Database } from '../db/database.js';
+import { BadUserInputError } from '../shared/errors.js';
+
+const code = (pattern: RegExp, what: string) => z.string().max(35).regex(pattern, `must be ${what}`);
+const list = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must not be empty').max(50, 'must list at most 50 values');
+const count = z.number().int().min(0).max(1_000_000_000);
+const date = z.coerce.date().refine((d) => !Number.isNaN(d.getTime()), 'must be a date');
+
+/**
+ * What marketers select on: every key optional, every list matching any of its values, all keys
+ * together. Stored as JSON with a saved audience and parsed again on every read.
+ */
+export const audienceFilterSchema = z
+  .object({
+    countries: list(code(/^[A-Za-z]{2}$/, 'ISO 3166-1 alpha-2 codes')).transform((l) => l.map((c) => c.toUpperCase())),
+    locales: list(z.string().min(1).max(35)),
+    loyaltyTiers: list(z.string().min(1).max(35)).transform((l) => l.map((t) => t.toLowerCase())),
+    minLoyaltyPoints: count,
+    /** Members who stated at least one of these interests (preferences). */
+    interestsAny: list(z.string().min(1).max(64)),
+    /** Members who prefer at least one of these channels (preferences). */
+    channelsAny: list(z.string().min(1).max(64)),
+    /** The age band, in whole years today, both ends included. */
+    ageMin: z.number().int().min(0).max(150),
+    ageMax: z.number().int().min(0).max(150),
+    lastOrderAfter: date,
+    lastOrderBefore: date,
+    /** Orders placed in [from, to): at least minCount of them, or at least minSpendMinor in all. */
+    orders: z
+      .object({ from: date, to: date, minCount: count, minSpendMinor: count })
+      .partial()
+      .strict(),
+    signedUpAfter: date,
+    signedUpBefore: date,
+  })
+  .partial()
+  .strict();
+
+export type AudienceFilter = z.output<typeof audienceFilterSchema>;
+
+/** @throws BadUserInputError naming the bad field under `field` (`filter.countries.0`). */
+export function parseAudienceFilter(input: unknown, field = 'filter'): AudienceFilter {
+  const parsed = audienceFilterSchema.safeParse(stripNulls(input ?? {}));
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new BadUserInputError([field, ...issue.path].join('.'), issue.message);
+}
+
+/** GraphQL passes absent optional inputs as null; the schema means "not set" by an absent key. */
+function stripNulls(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, stripNulls(v)]));
+}
+
+type Members = ExpressionBuilder<Database & { m: Database['audience_members'] }, 'm'>;
+
+/**
+ * The filter as one boolean expression over `audience_members as m`: every value a bound
+ * parameter, never text spliced into SQL. `now` fixes the age band to today's date.
+ */
+export function filterExpression(eb: Members, filter: AudienceFilter, now: Date): Expression<SqlBool> {
+  const terms: Expression<SqlBool>[] = [];
+  if (filter.countries) terms.push(filter.countries.length === 1 ? eb('m.country', '=', filter.countries[0]!) : eb('m.country', 'in', filter.countries));
+  if (filter.locales) terms.push(eb('m.locale', 'in', filter.locales));
+  if (filter.loyaltyTiers) terms.push(eb('m.loyalty_tier', 'in', filter.loyaltyTiers));
+  if (filter.minLoyaltyPoints !== undefined) terms.push(eb('m.loyalty_points', '>=', filter.minLoyaltyPoints));
+  if (filter.interestsAny) terms.push(eb('m.interests', '&&', eb.val(filter.interestsAny)));
+  if (filter.channelsAny) terms.push(eb('m.channels', '&&', eb.val(filter.channelsAny)));
+  // Age a today means born in (today - (a + 1) years, today - a years].
+  if (filter.ageMin !== undefined) terms.push(eb('m.birthdate', '<=', yearsBefore(now, filter.ageMin)));
+  if (filter.ageMax !== undefined) terms.push(eb('m.birthdate', '>', yearsBefore(now, filter.ageMax + 1)));
+  if (filter.lastOrderAfter) terms.push(eb('m.last_order_at', '>=', filter.lastOrderAfter));
+  if (filter.lastOrderBefore) terms.push(eb('m.last_order_at', '<', filter.lastOrderBefore));
+  if (filter.signedUpAfter) terms.push(eb('m.signed_up_at', '>=', filter.signedUpAfter));
+  if (filter.signedUpBefore) terms.push(eb('m.signed_up_at', '<', filter.signedUpBefore));
+  const orders = filter.orders;
+  if (orders && (orders.minCount !== undefined || orders.minSpendMinor !== undefined)) {
+    if (orders.from === undefined && orders.to === undefined) {
+      // Over the customer's whole history: the stats kept on the member row, no orders read.
+      if (orders.minCount !== undefined) terms.push(eb('m.order_count', '>=', orders.minCount));
+      if (orders.minSpendMinor !== undefined) terms.push(eb('m.order_spend_minor', '>=', orders.minSpendMinor));
+    } else {
+      // A period: the member's orders in it, through orders_user_placed (user_id, placed_at).
+      const inPeriod = eb
+        .selectFrom('orders as o')
+        .whereRef('o.user_id', '=', 'm.user_id')
+        .$if(orders.from !== undefined, (q) => q.where('o.placed_at', '>=', orders.from!))
+        .$if(orders.to !== undefined, (q) => q.where('o.placed_at', '<', orders.to!));
+      if (orders.minCount !== undefined) terms.push(eb(inPeriod.select((s) => s.fn.countAll<number>().as('n')), '>=', orders.minCount));
+      if (orders.minSpendMinor !== undefined) {
+        terms.push(eb(inPeriod.select((s) => s.fn.coalesce(s.fn.sum<number>('o.total_minor'), s.lit(0)).as('spend')), '>=', orders.minSpendMinor));
+      }
+    }
+  }
+  return eb.and(terms);
+}
+
+/** The calendar date `years` before `now`'s (UTC), as 'YYYY-MM-DD'. */
+function yearsBefore(now: Date, years: number): string {
+  const d = new Date(Date.UTC(now.getUTCFullYear() - years, now.getUTCMonth(), now.getUTCDate()));
+  return d.toISOString().slice(0, 10);
+}

@@ -1,0 +1,50 @@
+import { hasScope, type Principal } from './principal.js';
+import type { Decision } from './profile-access.js';
+
+const ALLOW: Decision = Object.freeze({ allowed: true });
+const deny = (principal: Principal): Decision => Object.freeze({ allowed: false, reason: principal.kind === 'user' ? 'NOT_SUBJECT' : 'MISSING_SCOPE' });
+
+/** An operator client holding `agents:admin`: it manages every agent. */
+export function isAgentAdmin(principal: Principal): boolean {
+  return principal.kind === 'client' && hasScope(principal, 'agents:admin');
+}
+
+/**
+ * May this caller see and manage this agent (rotate, suspend, reactivate, decommission)? An
+ * operator with `agents:admin`, or the signed-in user who owns it; an unknown agent only the
+ * operator (who then learns it does not exist). Never throws.
+ */
+export function decideAgentManagement(principal: Principal, agent: { readonly ownerUserId: string | null } | null | undefined): Decision {
+  if (isAgentAdmin(principal)) return ALLOW;
+  return principal.kind === 'user' && agent?.ownerUserId === principal.userId ? ALLOW : deny(principal);
+}
+
+/**
+ * May this caller register an agent with this owner and parent? An operator with `agents:admin`
+ * any; a signed-in user only one they own (the owner left out or themself), under a parent they
+ * own too. Never throws.
+ */
+export function decideAgentRegistration(
+  principal: Principal,
+  ownerUserId: string | null | undefined,
+  parent: { readonly ownerUserId: string | null } | null | undefined,
+  parentNamed: boolean,
+): Decision {
+  if (isAgentAdmin(principal)) return ALLOW;
+  if (principal.kind !== 'user') return deny(principal);
+  if (ownerUserId && ownerUserId !== principal.userId) return deny(principal);
+  if (parentNamed && parent?.ownerUserId !== principal.userId) return deny(principal);
+  return ALLOW;
+}
+
+/** Which agents a list shows this caller: all of them, the caller's own, or none. */
+export function agentListScope(principal: Principal): { readonly all: true } | { readonly ownerUserId: string } | undefined {
+  if (isAgentAdmin(principal)) return { all: true };
+  return principal.kind === 'user' ? { ownerUserId: principal.userId } : undefined;
+}
+
+/** May this caller see or withdraw this consent? The user who gave it, or an operator with `consents:admin`. */
+export function decideConsentAccess(principal: Principal, consent: { readonly userId: string } | null | undefined): Decision {
+  if (principal.kind === 'client' && hasScope(principal, 'consents:admin')) return ALLOW;
+  return principal.kind === 'user' && consent?.userId === principal.userId ? ALLOW : deny(principal);
+}

@@ -1,0 +1,158 @@
+import { sql, type Selectable } from 'kysely';
+import type { ConsentsTable } from '../db/database.js';
+import type { Db } from '../db/connect.js';
+import { PREPARED_MARKER } from '../db/prepared.js';
+
+/** A consent as the domain sees it; `status` as stored (see `consentState` for expiry). */
+export interface Consent {
+  readonly id: string;
+  readonly userId: string;
+  readonly purpose: string;
+  readonly agentId: string | null;
+  readonly scopes: readonly string[];
+  readonly status: 'active' | 'withdrawn' | 'expired';
+  readonly givenAt: Date;
+  readonly expiresAt: Date | null;
+  readonly withdrawnAt: Date | null;
+  readonly collectionMethod: string;
+  readonly policyVersion: string;
+  /** The signed receipt (compact JWS). */
+  readonly receipt: string | null;
+}
+
+/** The one mapping from a `consents` row to a Consent. */
+export function toConsent(row: Selectable<ConsentsTable>): Consent {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    purpose: row.purpose,
+    agentId: row.agent_id,
+    scopes: row.scopes,
+    status: row.status,
+    givenAt: row.given_at,
+    expiresAt: row.expires_at,
+    withdrawnAt: row.withdrawn_at,
+    collectionMethod: row.collection_method,
+    policyVersion: row.policy_version,
+    receipt: row.receipt,
+  };
+}
+
+export type NewConsent = Omit<Consent, 'status' | 'withdrawnAt'>;
+
+export async function insertConsent(db: Db, consent: NewConsent): Promise<Consent> {
+  const row = await db
+    .insertInto('consents')
+    .values({
+      id: consent.id,
+      user_id: consent.userId,
+      purpose: consent.purpose,
+      agent_id: consent.agentId,
+      scopes: [...consent.scopes],
+      given_at: consent.givenAt,
+      expires_at: consent.expiresAt,
+      collection_method: consent.collectionMethod,
+      policy_version: consent.policyVersion,
+      receipt: consent.receipt,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toConsent(row);
+}
+
+export interface ConsentEvent {
+  readonly consentId: string;
+  readonly userId: string;
+  readonly kind: 'given' | 'withdrawn';
+  readonly actor: { readonly kind: string; readonly id: string | null };
+  readonly detail?: Record<string, unknown>;
+}
+
+/** Appends to the ledger's history; the database refuses to change or delete what is there. */
+export async function insertConsentEvents(db: Db, events: readonly ConsentEvent[], at: Date): Promise<void> {
+  if (events.length === 0) return;
+  await db
+    .insertInto('consent_events')
+    .values(
+      events.map((e) => ({
+        consent_id: e.consentId,
+        user_id: e.userId,
+        kind: e.kind,
+        occurred_at: at,
+        actor_kind: e.actor.kind,
+        actor_id: e.actor.id,
+        detail: JSON.stringify(e.detail ?? {}),
+      })),
+    )
+    .execute();
+}
+
+export async function findConsentsByIds(db: Db, ids: readonly string[]): Promise<Consent[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('consents').selectAll().where('id', 'in', ids).execute();
+  return rows.map(toConsent);
+}
+
+/** Serializes consent changes of one user until the transaction ends. */
+export async function lockUserConsents(db: Db, userId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`consents:${userId}`}))`.execute(db);
+}
+
+/** Sets `withdrawn` on those of `ids` still active or expired; resolves to the consents it changed. */
+export async function markConsentsWithdrawn(db: Db, ids: readonly string[], now: Date): Promise<Consent[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .updateTable('consents')
+    .set({ status: 'withdrawn', withdrawn_at: now })
+    .where('id', 'in', ids)
+    .where('status', '!=', 'withdrawn')
+    .returningAll()
+    .execute();
+  return rows.map(toConsent);
+}
+
+/** Consents in the `active` state (expired ones included) matching the filter, locked for update. */
+export async function findActiveConsentsForUpdate(db: Db, filter: { userId?: string; agentId?: string; purpose?: string; companyOnly?: boolean }): Promise<Consent[]> {
+  let query = db.selectFrom('consents').selectAll().where('status', '=', 'active');
+  if (filter.userId) query = query.where('user_id', '=', filter.userId);
+  if (filter.agentId) query = query.where('agent_id', '=', filter.agentId);
+  if (filter.companyOnly) query = query.where('agent_id', 'is', null);
+  if (filter.purpose) query = query.where('purpose', '=', filter.purpose);
+  const rows = await query.orderBy('id').forUpdate().execute();
+  return rows.map(toConsent);
+}
+
+/**
+ * The user's consents naming this agent that are in force at `now`, newest first. A prepared
+ * statement: every token exchange runs it.
+ */
+export async function findLiveConsentsForAgent(db: Db, userId: string, agentId: string, now: Date): Promise<Consent[]> {
+  const { rows } = await sql<Selectable<ConsentsTable>>`${sql.raw(PREPARED_MARKER)}
+    select * from consents
+    where user_id = ${userId} and agent_id = ${agentId} and status = 'active' and (expires_at is null or expires_at > ${now})
+    order by given_at desc, id desc`.execute(db);
+  return rows.map(toConsent);
+}
+
+/** A ledger event as `Consent.history` shows it. */
+export interface ConsentHistoryEntry {
+  readonly consentId: string;
+  readonly kind: 'given' | 'withdrawn' | 'expired';
+  readonly occurredAt: Date;
+  readonly actor: { readonly kind: string; readonly id: string | null };
+  readonly detail: Record<string, unknown>;
+}
+
+/** The events of these consents, oldest first. */
+export async function findConsentEvents(db: Db, consentIds: readonly string[]): Promise<ConsentHistoryEntry[]> {
+  if (consentIds.length === 0) return [];
+  const rows = await db.selectFrom('consent_events').selectAll().where('consent_id', 'in', consentIds).orderBy('id').execute();
+  return rows.map((r) => ({ consentId: r.consent_id, kind: r.kind, occurredAt: r.occurred_at, actor: { kind: r.actor_kind, id: r.actor_id }, detail: r.detail }));
+}
+
+/** Every consent of these users, newest first. */
+export async function findConsentsOfUsers(db: Db, userIds: readonly string[]): Promise<Consent[]> {
+  if (userIds.length === 0) return [];
+  const rows = await db.selectFrom('consents').selectAll().where('user_id', 'in', userIds).orderBy('given_at', 'desc').orderBy('id', 'desc').execute();
+  return rows.map(toConsent);
+}

@@ -1,0 +1,160 @@
+import { agentLoader } from '../agents/agent.loaders.js';
+import { AgentRef } from '../agents/agent.schema.js';
+import { builder } from '../graphql/builder.js';
+import type { Context } from '../graphql/context.js';
+import { userLoader } from '../identity/user.loaders.js';
+import { UserRef } from '../identity/user.schema.js';
+import { consentLoader } from './consent.loaders.js';
+import { consentState, definePurposeVersion, listPurposes, type Consent } from './consent.service.js';
+import type { ConsentHistoryEntry } from './consent.queries.js';
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
+import { purposeLoader, type Purpose } from './purposes.js';
+
+const LawfulBasisEnum = builder.enumType('LawfulBasis', {
+  values: ['CONSENT', 'CONTRACT', 'LEGITIMATE_INTEREST', 'LEGAL_OBLIGATION', 'VITAL_INTEREST', 'PUBLIC_TASK'] as const,
+});
+
+export const PurposeRef = builder.objectRef<Purpose>('Purpose').implement({
+  description: 'Why data is used; a consent is given for one purpose.',
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    title: t.exposeString('title'),
+    description: t.exposeString('description'),
+    lawfulBasis: t.field({ type: LawfulBasisEnum, resolve: (p) => p.lawfulBasis.toUpperCase() as never }),
+    dataCategories: t.exposeStringList('dataCategories', { description: 'Data categories (`contact`) or single fields (`contact.email`) it covers.' }),
+    version: t.exposeString('version'),
+    noticeUrl: t.exposeString('noticeUrl'),
+    noticeSha256: t.exposeString('noticeSha256', { description: 'SHA-256 of the notice text, hex.' }),
+    language: t.exposeString('language'),
+    jurisdiction: t.exposeString('jurisdiction'),
+  }),
+});
+
+const ConsentEventRef = builder.objectRef<ConsentHistoryEntry>('ConsentEvent').implement({
+  description: 'One entry of a consent’s append-only history.',
+  fields: (t) => ({
+    kind: t.exposeString('kind', { description: 'given, withdrawn or expired.' }),
+    occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
+    actorKind: t.string({ resolve: (e) => e.actor.kind }),
+    actorId: t.string({ nullable: true, resolve: (e) => e.actor.id }),
+    reason: t.string({ nullable: true, resolve: (e) => (typeof e.detail.reason === 'string' ? e.detail.reason : null) }),
+  }),
+});
+
+/** The history of each consent, one query per request tick. */
+const historyLoader = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<string, ConsentHistoryEntry[]>(async (ids) => {
+      const events = await ctx.services.consents.findHistory(ctx.services.db, ids);
+      return ids.map((id) => events.filter((e) => e.consentId === id));
+    }),
+);
+
+const ConsentStatusEnum = builder.enumType('ConsentStatus', { values: ['ACTIVE', 'WITHDRAWN', 'EXPIRED'] as const });
+
+export const ConsentRef = builder.objectRef<Consent>('Consent').implement({
+  description: 'A purpose-bound permission a user gave: to the company, or to one agent (delegation).',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    user: t.field({ type: UserRef, nullable: true, resolve: (c, _args, ctx) => userLoader(ctx).load(c.userId) }),
+    purpose: t.field({ type: PurposeRef, resolve: async (c, _args, ctx) => (await purposeLoader(ctx).load(c.purpose))! }),
+    agent: t.field({
+      type: AgentRef,
+      nullable: true,
+      description: 'The agent the consent delegates to; null for a consent to the company.',
+      resolve: (c, _args, ctx) => (c.agentId ? agentLoader(ctx).load(c.agentId) : null),
+    }),
+    scopes: t.exposeStringList('scopes'),
+    status: t.field({ type: ConsentStatusEnum, description: 'EXPIRED once past expiresAt.', resolve: (c, _args, ctx) => consentState(c, ctx.services.clock.now()) }),
+    givenAt: t.expose('givenAt', { type: 'DateTime' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    withdrawnAt: t.expose('withdrawnAt', { type: 'DateTime', nullable: true }),
+    collectionMethod: t.exposeString('collectionMethod'),
+    policyVersion: t.exposeString('policyVersion', { description: 'The version of the purpose the consent was given under.' }),
+    receipt: t.exposeString('receipt', {
+      nullable: true,
+      description: 'The consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560 fields) as a compact JWS, typ consent-receipt+jwt, verifiable against /jwks.json.',
+    }),
+    history: t.field({ type: [ConsentEventRef], description: 'The ledger events, oldest first.', resolve: (c, _args, ctx) => historyLoader(ctx).load(c.id) }),
+  }),
+});
+
+const GiveConsentInput = builder.inputType('GiveConsentInput', {
+  fields: (t) => ({
+    purpose: t.string({ required: true, description: 'support, personalization, email_marketing or checkout.' }),
+    agentId: t.id({ description: 'The agent the consent delegates to; left out, the consent is to the company.' }),
+    scopes: t.stringList({ description: 'Data scopes within the purpose and, for an agent, within its allowed scopes; required for an agent.' }),
+    expiresAt: t.field({ type: 'DateTime' }),
+    collectionMethod: t.string({ description: 'How the consent was collected; self_service when left out.' }),
+  }),
+});
+
+const LawfulBasisInput = LawfulBasisEnum;
+
+const DefinePurposeInput = builder.inputType('DefinePurposeInput', {
+  fields: (t) => ({
+    key: t.string({ required: true }),
+    title: t.string({ required: true }),
+    description: t.string({ required: true }),
+    lawfulBasis: t.field({ type: LawfulBasisInput, required: true }),
+    dataCategories: t.stringList({ required: true, description: 'Categories (`contact`) or single fields (`contact.email`).' }),
+    noticeUrl: t.string({ required: true }),
+    noticeText: t.string({ required: true, description: 'The notice shown to people; its SHA-256 goes into every receipt.' }),
+    language: t.string(),
+    jurisdiction: t.string(),
+  }),
+});
+
+builder.queryField('purposes', (t) =>
+  t.field({
+    type: [PurposeRef],
+    description: 'The purpose registry: the newest version of every purpose. Public.',
+    resolve: (_root, _args, ctx) => listPurposes(ctx.services.db),
+  }),
+);
+
+const caller = (ctx: Context) => ({ principal: ctx.principal, requestId: ctx.requestId });
+
+builder.queryField('consent', (t) =>
+  t.field({
+    type: ConsentRef,
+    nullable: true,
+    description: 'A consent by id: for the user who gave it, or consents:admin.',
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ $any: { consentHolder: String(args.id), operator: 'consents:admin' } }),
+    resolve: (_root, args, ctx) => consentLoader(ctx).load(String(args.id)),
+  }),
+);
+
+builder.mutationFields((t) => ({
+  giveConsent: t.field({
+    type: ConsentRef,
+    description: 'The signed-in user gives a consent; one given before for the same purpose and grantee is replaced.',
+    args: { input: t.arg({ type: GiveConsentInput, required: true }) },
+    authScopes: { signedInUser: true },
+    resolve: (_root, { input }, ctx) => {
+      const principal = ctx.principal as Extract<Context['principal'], { kind: 'user' }>;
+      return ctx.services.consents.give(principal.userId, { ...input, agentId: input.agentId?.toString() }, caller(ctx));
+    },
+  }),
+  definePurpose: t.field({
+    type: PurposeRef,
+    description: 'Adds a purpose, or a new version of one when anything changed. consents:admin.',
+    args: { input: t.arg({ type: DefinePurposeInput, required: true }) },
+    authScopes: { operator: 'consents:admin' },
+    resolve: (_root, { input }, ctx) =>
+      definePurposeVersion(ctx.services.db, { ...input, lawfulBasis: input.lawfulBasis.toLowerCase() }, caller(ctx), ctx.services.clock.now()),
+  }),
+  withdrawConsent: t.field({
+    type: ConsentRef,
+    description: 'Withdraws a consent at once: every token issued under it stops working on the next request.',
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ $any: { consentHolder: String(args.id), operator: 'consents:admin' } }),
+    resolve: async (_root, args, ctx) => {
+      const consent = await ctx.services.consents.withdraw(String(args.id), caller(ctx));
+      consentLoader(ctx).clear(consent.id).prime(consent.id, consent);
+      return consent;
+    },
+  }),
+}));

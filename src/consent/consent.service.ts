@@ -1,0 +1,225 @@
+import { z } from 'zod';
+import type { AgentService } from '../agents/agent.service.js';
+import { isAgentActive } from '../agents/agent.service.js';
+import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
+import { actorFromPrincipal } from '../audit/audit.actions.js';
+import { isDataScope, scopeWithin } from '../authz/scopes.js';
+import type { Db } from '../db/connect.js';
+import type { Caller } from '../identity/identity.service.js';
+import type { Clock } from '../shared/clock.js';
+import { BadUserInputError, NotFoundError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import { parseInput, plainText } from '../shared/input.js';
+import {
+  findActiveConsentsForUpdate,
+  findConsentEvents,
+  findConsentsByIds,
+  findConsentsOfUsers,
+  findLiveConsentsForAgent,
+  insertConsent,
+  insertConsentEvents,
+  lockUserConsents,
+  markConsentsWithdrawn,
+  type Consent,
+} from './consent.queries.js';
+import { createHash } from 'node:crypto';
+import { findPurpose, LAWFUL_BASES, purposeCovers, type Purpose } from './purposes.js';
+import { findLatestPurposes, insertPurposeVersion, lockPurpose } from './purpose.queries.js';
+import { receiptClaims, signReceipt } from './receipt.js';
+import type { SigningKey } from '../oauth/key-store.js';
+
+export type { Consent } from './consent.queries.js';
+
+/** What a consent is now: withdrawn, past its expiry, or in force. */
+export function consentState(consent: Pick<Consent, 'status' | 'expiresAt'>, now: Date): 'ACTIVE' | 'WITHDRAWN' | 'EXPIRED' {
+  if (consent.status === 'withdrawn') return 'WITHDRAWN';
+  if (consent.status === 'expired' || (consent.expiresAt !== null && consent.expiresAt <= now)) return 'EXPIRED';
+  return 'ACTIVE';
+}
+
+const giveConsentSchema = z.object({
+  purpose: z.string().max(64),
+  agentId: z.string().max(128).nullish(),
+  scopes: z.array(z.string().max(128)).max(64, 'must list at most 64 scopes').nullish(),
+  expiresAt: z.date().nullish(),
+  collectionMethod: plainText(64).nullish(),
+});
+
+/** How a consent given through the API by the user themself was collected. */
+const SELF_SERVICE = 'self_service';
+
+export type ConsentService = ReturnType<typeof createConsentService>;
+
+/** The consent ledger: consents given and withdrawn, each change an event and an audit record. */
+export function createConsentService(deps: {
+  db: Db;
+  clock: Clock;
+  agents: Pick<AgentService, 'findAgents'>;
+  /** Revokes every refresh token issued under these consents. */
+  revokeRefreshTokensOfConsents(tx: Db, consentIds: readonly string[], now: Date): Promise<void>;
+  /** The key receipts are signed with, and the issuer they name. */
+  receipts: { issuer: string; signingKey(): SigningKey };
+}) {
+  const { db, clock } = deps;
+
+  /** Withdraws these consents, their refresh tokens with them, recording why. */
+  async function withdrawInTransaction(tx: Db, consents: readonly Consent[], caller: Caller, reason: string, now: Date): Promise<Consent[]> {
+    const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
+    if (withdrawn.length === 0) return [];
+    const actor = actorFromPrincipal(caller.principal).actor;
+    await insertConsentEvents(tx, withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor, detail: { reason } })), now);
+    await deps.revokeRefreshTokensOfConsents(tx, withdrawn.map((c) => c.id), now);
+    await auditInTransaction(tx, withdrawn.map((c) => auditOf('consent.withdrawn', c, caller, { reason })), now);
+    return withdrawn;
+  }
+
+  return {
+    /**
+     * A consent of the calling user: to the company for a purpose, or to one agent for a purpose
+     * and scopes that lie within the purpose and the agent's ceiling. It replaces the user's live
+     * consent for the same purpose and grantee, if any (whose tokens then stop).
+     * @throws BadUserInputError naming the bad field.
+     */
+    async give(userId: string, input: unknown, caller: Caller): Promise<Consent> {
+      const parsed = parseInput(giveConsentSchema, input);
+      const now = clock.now();
+      const purpose = await findPurpose(db, parsed.purpose);
+      if (!purpose) throw new BadUserInputError('input.purpose', 'is not a known purpose');
+      if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
+      const scopes = [...new Set(parsed.scopes ?? [])];
+      const outside = scopes.find((scope) => !purposeCovers(purpose, scope));
+      if (outside !== undefined) throw new BadUserInputError('input.scopes', `${outside.slice(0, 64)} is not a data scope the purpose ${purpose.key} covers`);
+      const agentId = parsed.agentId ?? null;
+      let chain: readonly string[] = [];
+      if (agentId) {
+        const [agent] = await deps.agents.findAgents(db, [agentId]);
+        chain = agent ? [agent.id, ...agent.ancestorIds] : [];
+        if (!agent || !isAgentActive(agent, now)) throw new BadUserInputError('input.agentId', 'is not an active agent');
+        if (scopes.length === 0) throw new BadUserInputError('input.scopes', 'must name at least one scope for an agent');
+        const ceiling = new Set(agent.allowedScopes);
+        const beyond = scopes.find((scope) => !scopeWithin(scope, ceiling));
+        if (beyond) throw new BadUserInputError('input.scopes', `${beyond} is beyond what the agent may ever be granted`);
+      }
+      return db.transaction().execute(async (tx) => {
+        await lockUserConsents(tx, userId);
+        const previous = await findActiveConsentsForUpdate(tx, { userId, purpose: purpose.key, ...(agentId ? { agentId } : { companyOnly: true }) });
+        await withdrawInTransaction(tx, previous, caller, 'superseded by a new consent', now);
+        const given = {
+          id: newId('cns'),
+          userId,
+          purpose: purpose.key,
+          agentId,
+          scopes,
+          givenAt: now,
+          expiresAt: parsed.expiresAt ?? null,
+          collectionMethod: parsed.collectionMethod ?? SELF_SERVICE,
+          policyVersion: purpose.version,
+        };
+        const claims = receiptClaims({ ...given, status: 'active', withdrawnAt: null, receipt: null }, purpose, deps.receipts, agentId ? { id: agentId, chain } : null);
+        const receipt = await signReceipt(deps.receipts.signingKey(), claims, deps.receipts.issuer, now);
+        const consent = await insertConsent(tx, { ...given, receipt });
+        const actor = actorFromPrincipal(caller.principal).actor;
+        await insertConsentEvents(tx, [{ consentId: consent.id, userId, kind: 'given', actor, detail: { scopes, agentId } }], now);
+        await auditInTransaction(tx, auditOf('consent.given', consent, caller, { scopes, agentId }), now);
+        return consent;
+      });
+    },
+
+    /**
+     * Withdraws a consent at once: every access token issued under it is refused from the next
+     * request on, every refresh token is revoked. Withdrawing a withdrawn consent changes nothing.
+     * @throws NotFoundError for an unknown id.
+     */
+    async withdraw(id: string, caller: Caller): Promise<Consent> {
+      return db.transaction().execute(async (tx) => {
+        const [consent] = await findConsentsByIds(tx, [id]);
+        if (!consent) throw new NotFoundError('Consent');
+        await lockUserConsents(tx, consent.userId);
+        const [withdrawn] = await withdrawInTransaction(tx, [consent], caller, 'withdrawn', clock.now());
+        return withdrawn ?? (await findConsentsByIds(tx, [id]))[0]!;
+      });
+    },
+
+    /** Withdraws every consent naming the agent, in the caller's transaction; resolves to how many. */
+    async withdrawAllForAgent(tx: Db, agentId: string, caller: Caller, now: Date): Promise<number> {
+      const consents = await findActiveConsentsForUpdate(tx, { agentId });
+      return (await withdrawInTransaction(tx, consents, caller, 'agent decommissioned', now)).length;
+    },
+
+    findConsents: (db: Db, ids: readonly string[]) => findConsentsByIds(db, ids),
+
+    /** Every consent of these users, newest first. */
+    findConsentsOfUsers: (db: Db, userIds: readonly string[]) => findConsentsOfUsers(db, userIds),
+
+    /** The ledger events of these consents, oldest first. */
+    findHistory: (db: Db, consentIds: readonly string[]) => findConsentEvents(db, consentIds),
+
+    /** The user's consents naming the agent that are in force at `now`, newest first. */
+    liveConsentsForAgent: (db: Db, userId: string, agentId: string, now: Date) => findLiveConsentsForAgent(db, userId, agentId, now),
+  };
+}
+
+function auditOf(action: 'consent.given' | 'consent.withdrawn', consent: Consent, caller: Caller, detail: Record<string, unknown>): AuditEventInput {
+  return {
+    action,
+    ...auditCaller(caller.principal, caller.requestId),
+    subjectUserId: consent.userId,
+    purpose: consent.purpose,
+    consentId: consent.id,
+    decision: 'ALLOW',
+    detail,
+  };
+}
+
+const definePurposeSchema = z.object({
+  key: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be lower case letters, digits and _'),
+  title: plainText(200),
+  description: plainText(2_000),
+  lawfulBasis: z.enum(LAWFUL_BASES),
+  dataCategories: z
+    .array(z.string().max(64))
+    .min(1)
+    .max(32)
+    .refine((list) => list.every((c) => isDataScope(`${c}:read`)), 'must name data categories or category.field'),
+  noticeUrl: z.string().url().max(2_000),
+  noticeText: z.string().min(1).max(100_000),
+  language: z.string().max(35).nullish(),
+  jurisdiction: z.string().max(35).nullish(),
+});
+
+/**
+ * The purpose registry's one change: a new version of a purpose (or its first). A definition
+ * equal to the newest version changes nothing. Consents keep the version they were given under.
+ * @throws BadUserInputError naming the bad field.
+ */
+export async function definePurposeVersion(db: Db, input: unknown, caller: Caller, now: Date): Promise<Purpose> {
+  const parsed = parseInput(definePurposeSchema, input);
+  const next = {
+    key: parsed.key,
+    title: parsed.title,
+    description: parsed.description,
+    lawfulBasis: parsed.lawfulBasis,
+    dataCategories: [...new Set(parsed.dataCategories)],
+    noticeUrl: parsed.noticeUrl,
+    noticeText: parsed.noticeText,
+    noticeSha256: createHash('sha256').update(parsed.noticeText).digest('hex'),
+    language: parsed.language ?? 'en',
+    jurisdiction: parsed.jurisdiction ?? 'EU',
+  };
+  return db.transaction().execute(async (tx) => {
+    await lockPurpose(tx, next.key);
+    const [current] = await findLatestPurposes(tx, [next.key]);
+    const same = current && (Object.keys(next) as (keyof typeof next)[]).every((k) => JSON.stringify(current[k]) === JSON.stringify(next[k]));
+    if (current && same) return current;
+    const purpose = await insertPurposeVersion(tx, { ...next, version: current ? Number(current.version) + 1 : 1 }, now);
+    await auditInTransaction(
+      tx,
+      { action: 'purpose.defined', ...auditCaller(caller.principal, caller.requestId), purpose: purpose.key, decision: 'ALLOW', detail: { version: purpose.version, dataCategories: purpose.dataCategories } },
+      now,
+    );
+    return purpose;
+  });
+}
+
+/** The newest version of every purpose, by key. */
+export const listPurposes = (db: Db): Promise<Purpose[]> => findLatestPurposes(db);

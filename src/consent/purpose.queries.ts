@@ -1,0 +1,56 @@
+import { sql, type Selectable } from 'kysely';
+import type { PurposesTable } from '../db/database.js';
+import type { Db } from '../db/connect.js';
+import type { LawfulBasis, Purpose } from './purposes.js';
+
+/** The one mapping from a `purposes` row to a Purpose. */
+export function toPurpose(row: Selectable<PurposesTable>): Purpose {
+  return {
+    key: row.key,
+    version: String(row.version),
+    title: row.title,
+    description: row.description,
+    lawfulBasis: row.lawful_basis as LawfulBasis,
+    dataCategories: row.data_categories,
+    noticeUrl: row.notice_url,
+    noticeText: row.notice_text,
+    noticeSha256: row.notice_sha256,
+    language: row.language,
+    jurisdiction: row.jurisdiction,
+  };
+}
+
+/** The newest version of each purpose, or of those with these keys; by key. */
+export async function findLatestPurposes(db: Db, keys?: readonly string[]): Promise<Purpose[]> {
+  if (keys && keys.length === 0) return [];
+  let query = db.selectFrom('purposes').selectAll().distinctOn('key').orderBy('key').orderBy('version', 'desc');
+  if (keys) query = query.where('key', 'in', keys);
+  return (await query.execute()).map(toPurpose);
+}
+
+/** Serializes changes of one purpose until the transaction ends. */
+export async function lockPurpose(db: Db, key: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`purposes:${key}`}))`.execute(db);
+}
+
+export async function insertPurposeVersion(db: Db, purpose: Omit<Purpose, 'version'> & { version: number }, now: Date): Promise<Purpose> {
+  const row = await db
+    .insertInto('purposes')
+    .values({
+      key: purpose.key,
+      version: purpose.version,
+      title: purpose.title,
+      description: purpose.description,
+      lawful_basis: purpose.lawfulBasis,
+      data_categories: [...purpose.dataCategories],
+      notice_url: purpose.noticeUrl,
+      notice_text: purpose.noticeText,
+      notice_sha256: purpose.noticeSha256,
+      language: purpose.language,
+      jurisdiction: purpose.jurisdiction,
+      created_at: now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toPurpose(row);
+}

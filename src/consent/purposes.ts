@@ -1,0 +1,55 @@
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
+import { isDataScope } from '../authz/scopes.js';
+import type { Db } from '../db/connect.js';
+import type { Context } from '../graphql/context.js';
+import { findLatestPurposes } from './purpose.queries.js';
+
+/** The six lawful bases of GDPR Art. 6(1). */
+export const LAWFUL_BASES = ['consent', 'contract', 'legitimate_interest', 'legal_obligation', 'vital_interest', 'public_task'] as const;
+export type LawfulBasis = (typeof LAWFUL_BASES)[number];
+
+/** A purpose a consent is given for (API.md `Purpose`), one version of it from the registry. */
+export interface Purpose {
+  readonly key: string;
+  readonly title: string;
+  readonly description: string;
+  readonly lawfulBasis: LawfulBasis;
+  /** What it covers: whole categories (`contact`) or single fields (`contact.email`). */
+  readonly dataCategories: readonly string[];
+  readonly version: string;
+  readonly noticeUrl: string;
+  readonly noticeText: string;
+  /** SHA-256 of `noticeText`, hex. */
+  readonly noticeSha256: string;
+  readonly language: string;
+  readonly jurisdiction: string;
+}
+
+/**
+ * The purpose with this key as the registry defines it now (its newest version); undefined for
+ * an unknown key. Reads the database: within a request, use `purposeLoader`.
+ */
+export async function findPurpose(db: Db, key: string): Promise<Purpose | undefined> {
+  return (await findLatestPurposes(db, [key]))[0];
+}
+
+/** Purposes by key (newest version), one query per request tick; unknown keys load as null. */
+export const purposeLoader = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<string, Purpose | null>(async (keys) => {
+      const purposes = new Map((await findLatestPurposes(ctx.services.db, keys)).map((p) => [p.key, p]));
+      return keys.map((key) => purposes.get(key) ?? null);
+    }),
+);
+
+/**
+ * True when `scope` is a data scope whose category, or whose single field, the purpose covers.
+ * The one place that decides coverage: consents, the per-field decision and audiences ask it.
+ */
+export function purposeCovers(purpose: Pick<Purpose, 'dataCategories'>, scope: string): boolean {
+  if (!isDataScope(scope)) return false;
+  const target = scope.slice(0, scope.lastIndexOf(':'));
+  const category = target.split('.')[0]!;
+  return purpose.dataCategories.includes(category) || (target !== category && purpose.dataCategories.includes(target));
+}

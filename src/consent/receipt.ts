@@ -1,0 +1,71 @@
+import { SignJWT } from 'jose';
+import { SIGNING_ALG, type SigningKey } from '../oauth/key-store.js';
+import type { Consent } from './consent.queries.js';
+import type { Purpose } from './purposes.js';
+
+/** The media type of a consent receipt JWS (`typ`), so it can never pass for an access token. */
+export const RECEIPT_TYP = 'consent-receipt+jwt';
+
+/** Kantara Consent Receipt Specification v1.1 version string. */
+const KANTARA_VERSION = 'KI-CR-v1.1.0';
+
+/** Data categories that are special categories of personal data (GDPR Art. 9) or otherwise sensitive. */
+const SENSITIVE_CATEGORIES = new Set(['payment', 'identity']);
+
+/**
+ * The receipt claims of a consent: the fields of a Kantara Consent Receipt v1.1, with the
+ * ISO/IEC TS 27560 additions (grantee agent and its chain, lawful basis, notice hash, expiry)
+ * under their own names. The record as given: its later state is in `Consent.history`.
+ */
+export function receiptClaims(consent: Consent, purpose: Purpose, controller: { issuer: string }, agent: { id: string; chain: readonly string[] } | null) {
+  const categories = consent.scopes.length > 0 ? [...new Set(consent.scopes.map((s) => s.split(/[.:]/)[0]!))] : [...purpose.dataCategories];
+  const sensitive = categories.some((c) => SENSITIVE_CATEGORIES.has(c.split('.')[0]!));
+  return {
+    version: KANTARA_VERSION,
+    jurisdiction: purpose.jurisdiction,
+    consentTimestamp: Math.floor(consent.givenAt.getTime() / 1_000),
+    collectionMethod: consent.collectionMethod,
+    consentReceiptID: consent.id,
+    language: purpose.language,
+    piiPrincipalId: consent.userId,
+    piiControllers: [{ piiController: new URL(controller.issuer).host, piiControllerUrl: controller.issuer }],
+    policyUrl: purpose.noticeUrl,
+    services: [
+      {
+        service: agent ? agent.id : new URL(controller.issuer).host,
+        purposes: [
+          {
+            purpose: purpose.key,
+            purposeVersion: purpose.version,
+            purposeTitle: purpose.title,
+            purposeCategory: [purpose.title],
+            consentType: consent.collectionMethod === 'self_service' ? 'EXPLICIT' : 'RECORDED',
+            lawfulBasis: purpose.lawfulBasis,
+            piiCategory: categories,
+            scopes: consent.scopes,
+            primaryPurpose: true,
+            termination: consent.expiresAt ? consent.expiresAt.toISOString() : 'on withdrawal',
+            thirdPartyDisclosure: agent !== null,
+            ...(agent && { thirdPartyName: agent.id }),
+          },
+        ],
+      },
+    ],
+    sensitive,
+    spiCat: sensitive ? categories.filter((c) => SENSITIVE_CATEGORIES.has(c.split('.')[0]!)) : [],
+    notice: { url: purpose.noticeUrl, sha256: purpose.noticeSha256 },
+    grantee: agent ? { agentId: agent.id, actorChain: agent.chain } : null,
+    expiresAt: consent.expiresAt ? Math.floor(consent.expiresAt.getTime() / 1_000) : null,
+  };
+}
+
+/** Signs the receipt claims as a compact JWS with the hub's signing key; verifiable against /jwks.json. */
+export function signReceipt(key: SigningKey, claims: ReturnType<typeof receiptClaims>, issuer: string, now: Date): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: SIGNING_ALG, typ: RECEIPT_TYP, kid: key.kid })
+    .setIssuer(issuer)
+    .setSubject(claims.piiPrincipalId)
+    .setJti(claims.consentReceiptID)
+    .setIssuedAt(Math.floor(now.getTime() / 1_000))
+    .sign(key.privateKey);
+}

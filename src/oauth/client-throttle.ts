@@ -1,0 +1,41 @@
+import { LRUCache } from 'lru-cache';
+
+interface Bucket {
+  tokens: number;
+  at: number;
+  /** Refusals since the last request let through. */
+  refused: number;
+}
+
+export type ThrottleAnswer = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number; readonly firstRefusal: boolean };
+
+/**
+ * A token bucket per key (client id and address): `rate` requests per second on average and
+ * bursts of up to `rate`. In process, not in the database: it exists to keep a flood from
+ * reaching the database at all, and a shared counter would cost the round trip it saves. Each
+ * instance therefore allows `rate` on its own. Time is the process's monotonic clock, not the
+ * injected one, so tests that freeze time are not throttled forever.
+ */
+export class ClientThrottle {
+  readonly #rate: number;
+  readonly #buckets = new LRUCache<string, Bucket>({ max: 50_000 });
+
+  constructor(rate: number) {
+    this.#rate = rate;
+  }
+
+  /** Takes one request from the key's bucket. Never throws. */
+  take(key: string, nowMs = performance.now()): ThrottleAnswer {
+    const bucket = this.#buckets.get(key) ?? { tokens: this.#rate, at: nowMs, refused: 0 };
+    bucket.tokens = Math.min(this.#rate, bucket.tokens + ((nowMs - bucket.at) / 1_000) * this.#rate);
+    bucket.at = nowMs;
+    this.#buckets.set(key, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      bucket.refused = 0;
+      return { allowed: true };
+    }
+    bucket.refused += 1;
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.#rate)), firstRefusal: bucket.refused === 1 };
+  }
+}

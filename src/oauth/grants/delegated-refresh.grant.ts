@@ -1,0 +1,60 @@
+import type { Services } from '../../app.js';
+import type { Agent } from '../../agents/agent.service.js';
+import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
+import { parseScope, scopeWithin } from '../../authz/scopes.js';
+import { actorOf, delegatedLifetime } from '../delegation.js';
+import { invalidGrant, invalidScope } from '../oauth-error.js';
+import { issueRefreshToken, useRefreshToken } from '../refresh-tokens.js';
+import type { TokenRequest, TokenResponse } from '../token.endpoint.js';
+
+const REUSED = 'refresh token reused: family revoked';
+
+/**
+ * `grant_type=refresh_token` for an authenticated agent: delegated access that outlives the
+ * user's session. The token must be the agent's own, its consent still in force, every agent of
+ * its chain (and their ancestors) active and its user active; it is used once and replaced, and
+ * a reuse revokes the family. The new access token carries the same `act`, `consent_id` and
+ * `purpose`, and neither it nor the new refresh token outlives the consent.
+ */
+export async function delegatedRefreshGrant(services: Services, { params, requestId }: TokenRequest, agent: Agent): Promise<TokenResponse> {
+  const { clock, config, db } = services;
+  const now = clock.now();
+  const outcome = await db.transaction().execute(async (tx) => {
+    const used = await useRefreshToken(tx, params.refresh_token!, agent.id, now);
+    const event = (fields: Pick<AuditEventInput, 'action' | 'decision' | 'reason' | 'purpose' | 'detail'>): AuditEventInput => ({
+      actor: { kind: 'delegated', id: agent.id },
+      actorChain: used.actor_chain,
+      subjectUserId: used.user_id,
+      clientId: agent.id,
+      consentId: used.consent_id,
+      requestId,
+      ...fields,
+    });
+    if (used.familyRevoked) {
+      await auditInTransaction(tx, event({ action: 'token.revoked', decision: 'DENY', reason: REUSED }), now);
+      return { reused: true as const };
+    }
+    if (!used.consent_id) throw invalidGrant('refresh token is invalid', 'not a delegated refresh token');
+    const state = await services.tokens.delegationState(tx, { agentIds: used.actor_chain, consentId: used.consent_id, userId: used.user_id });
+    if (!state.agentsLive) throw invalidGrant('refresh token is invalid', 'an agent of the chain is not active');
+    if (!state.consentLive) throw invalidGrant('refresh token is invalid', 'consent not in force');
+    if (!(await services.identity.findActiveUser(tx, used.user_id))) throw invalidGrant('refresh token is invalid', 'user is not active');
+    const granted = new Set(parseScope(used.scope));
+    const requested = params.scope ? parseScope(params.scope) : [...granted];
+    if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
+    const [consent] = await services.consents.findConsents(tx, [used.consent_id]);
+    const ttl = delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]);
+    if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
+    const scope = requested.join(' ');
+    const access = await services.tokens.issueAccessToken(
+      { sub: used.user_id, client_id: agent.id, scope, act: actorOf(used.actor_chain)!, consent_id: consent!.id, purpose: consent!.purpose },
+      ttl,
+    );
+    const grant = { userId: used.user_id, clientId: agent.id, scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain };
+    const refreshToken = await issueRefreshToken(tx, { ...grant, notAfter: consent!.expiresAt }, now);
+    await auditInTransaction(tx, event({ action: 'token.refreshed', decision: 'ALLOW', purpose: consent!.purpose, detail: { scope, jti: access.jti } }), now);
+    return { response: { access_token: access.accessToken, token_type: 'Bearer' as const, expires_in: access.expiresIn, refresh_token: refreshToken, scope } };
+  });
+  if ('reused' in outcome) throw invalidGrant('refresh token is invalid', REUSED);
+  return outcome.response;
+}

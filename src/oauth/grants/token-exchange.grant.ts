@@ -1,0 +1,128 @@
+import type { Services } from '../../app.js';
+import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
+import type { Agent } from '../../agents/agent.service.js';
+import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
+import type { Consent } from '../../consent/consent.service.js';
+import { InvalidTokenError } from '../access-token.js';
+import { requireAgent } from '../client-auth.js';
+import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
+import { invalidRequest, invalidScope, OAuthError } from '../oauth-error.js';
+import { issueRefreshToken } from '../refresh-tokens.js';
+import { checkAudience, type TokenRequest, type TokenResponse } from '../token.endpoint.js';
+import type { LiveToken } from '../token.service.js';
+
+/**
+ * `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693), for delegation: the
+ * authenticated client is the acting agent; `subject_token` is the user's access token, or a
+ * delegated token whose nearest actor is the client's registered parent (a sub-agent's hop).
+ * Steps, each denying by default: parameters; the subject token, live now; the actor token, if
+ * any, the client's own; the chain (no cycle, within HUB_MAX_DELEGATION_DEPTH); the consent (on
+ * a first hop the user's live consent naming the agent, later the subject token's, still live);
+ * scopes (requested ∩ subject ∩ ceiling ∩ consent); lifetime (≤ subject's and consent's).
+ * Per RFC 8693 §2.2.2, a subject or actor token that is invalid or unacceptable by policy (no
+ * consent, not a child, a cycle, too deep) is `invalid_request`; scopes are `invalid_scope`.
+ */
+export async function tokenExchangeGrant(services: Services, { params, client, requestId }: TokenRequest): Promise<TokenResponse> {
+  const agent = requireAgent(client);
+  const { config, clock, db } = services;
+  if (!params.subject_token) throw invalidRequest('subject_token is required');
+  if (!params.subject_token_type) throw invalidRequest('subject_token_type is required');
+  if (!isAccessTokenType(params.subject_token_type)) throw invalidRequest('subject_token_type must be urn:ietf:params:oauth:token-type:access_token');
+  if (params.requested_token_type !== undefined && !isAccessTokenType(params.requested_token_type)) {
+    throw invalidRequest('requested_token_type: only urn:ietf:params:oauth:token-type:access_token is issued');
+  }
+  if (params.actor_token !== undefined && params.actor_token_type === undefined) throw invalidRequest('actor_token_type is required with actor_token');
+  if (params.actor_token === undefined && params.actor_token_type !== undefined) throw invalidRequest('actor_token_type is given without actor_token');
+  checkAudience(services, params);
+  const requested = params.scope === undefined ? undefined : parseScope(params.scope);
+
+  const subject = await inspect(services, params.subject_token, 'subject_token');
+  const user = subject.principal;
+  if (user.kind !== 'user' && user.kind !== 'delegated') throw invalidRequest('subject_token must stand for a user');
+  if (params.actor_token !== undefined) {
+    if (!isAccessTokenType(params.actor_token_type)) throw invalidRequest('actor_token_type must be urn:ietf:params:oauth:token-type:access_token');
+    const actor = await inspect(services, params.actor_token, 'actor_token');
+    if (actor.principal.kind !== 'client' || actor.principal.clientId !== agent.id) throw invalidRequest('actor_token is not a token of the authenticated client');
+  }
+
+  const previous = user.kind === 'delegated' ? user.actorChain : [];
+  if (previous.includes(agent.id)) throw invalidRequest('the client already acts in this delegation chain');
+  if (previous.length > 0 && agent.parentAgentId !== previous[0]) throw invalidRequest('the client is not a registered sub-agent of the acting agent');
+  const chain = [agent.id, ...previous];
+  if (chain.length > config.maxDelegationDepth) throw invalidRequest(`delegation chains are limited to ${config.maxDelegationDepth} agents`);
+
+  const now = clock.now();
+  const consent =
+    user.kind === 'delegated'
+      ? (await services.consents.findConsents(db, [user.consentId]))[0]
+      : chooseConsent(await services.consents.liveConsentsForAgent(db, user.userId, agent.id, now), requested, params.purpose);
+  if (!consent) throw invalidRequest('the user has given this agent no consent in force', `no live consent${params.purpose ? ` for purpose ${params.purpose.slice(0, 64)}` : ''}`);
+
+  const offline = requested?.includes(OFFLINE_ACCESS) ?? false;
+  if (offline && !agent.allowedScopes.includes(OFFLINE_ACCESS)) throw invalidScope("offline_access is beyond the client's allowed scopes");
+  const granted = intersectScopes(requested?.filter((scope) => scope !== OFFLINE_ACCESS), [user.scopes, new Set(agent.allowedScopes), new Set(consent.scopes)]);
+  if (granted.length === 0) throw invalidScope("no requested scope lies within the subject token, the client's allowed scopes and the consent");
+  const ttl = delegatedLifetime(now, config.accessTokenTtl, [new Date(subject.claims.exp * 1_000), consent.expiresAt]);
+  if (ttl <= 0) throw invalidRequest('the subject token or the consent ends now');
+
+  const scope = granted.join(' ');
+  const issued = await services.tokens.issueAccessToken(
+    { sub: user.userId, client_id: agent.id, scope, act: actorOf(chain)!, consent_id: consent.id, purpose: consent.purpose },
+    ttl,
+  );
+  const event = exchangeEvent(agent, user.userId, chain, consent, requestId, { scope, jti: issued.jti, refresh: offline });
+  const response: TokenResponse = {
+    access_token: issued.accessToken,
+    issued_token_type: TOKEN_TYPES.accessToken,
+    token_type: 'Bearer',
+    expires_in: issued.expiresIn,
+    scope: offline ? `${scope} ${OFFLINE_ACCESS}` : scope,
+  };
+  if (!offline) {
+    services.audit.record(event);
+    return response;
+  }
+  const refreshToken = await db.transaction().execute(async (tx) => {
+    const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, consentId: consent.id, actorChain: chain, notAfter: consent.expiresAt };
+    const token = await issueRefreshToken(tx, grant, now);
+    await auditInTransaction(tx, event, now);
+    return token;
+  });
+  return { ...response, refresh_token: refreshToken };
+}
+
+/** The live token, or `invalid_request` naming which parameter failed and why (the why for the audit only). */
+async function inspect(services: Services, token: string, name: string): Promise<LiveToken> {
+  try {
+    return await services.tokens.inspect(token);
+  } catch (error) {
+    if (error instanceof InvalidTokenError) throw new OAuthError(400, 'invalid_request', `${name} is invalid`, `${name}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Of the user's live consents naming the agent (newest first), the one for `purpose` if named
+ * (a hub extension parameter), else the one covering most of the requested scopes, else the newest.
+ */
+function chooseConsent(consents: readonly Consent[], requested: readonly string[] | undefined, purpose: string | undefined): Consent | undefined {
+  const candidates = purpose === undefined ? consents : consents.filter((consent) => consent.purpose === purpose);
+  if (!requested) return candidates[0];
+  const covered = (consent: Consent) => requested.filter((scope) => scopeWithin(scope, new Set(consent.scopes))).length;
+  return candidates.reduce<Consent | undefined>((best, consent) => (best === undefined || covered(consent) > covered(best) ? consent : best), undefined);
+}
+
+function exchangeEvent(agent: Agent, userId: string, chain: readonly string[], consent: Consent, requestId: string, detail: Record<string, unknown>): AuditEventInput {
+  return {
+    action: 'token.exchanged',
+    actor: { kind: 'delegated', id: agent.id },
+    actorChain: chain,
+    subjectUserId: userId,
+    clientId: agent.id,
+    purpose: consent.purpose,
+    consentId: consent.id,
+    decision: 'ALLOW',
+    requestId,
+    detail,
+  };
+}

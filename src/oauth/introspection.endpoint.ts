@@ -1,0 +1,107 @@
+import type { Services } from '../app.js';
+import type { Agent } from '../agents/agent.service.js';
+import { InvalidTokenError, type Actor } from './access-token.js';
+import { requireAgent, type OAuthClient } from './client-auth.js';
+import { actorOf } from './delegation.js';
+import { invalidRequest } from './oauth-error.js';
+import { findRefreshToken } from './refresh-token.queries.js';
+import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH } from './refresh-tokens.js';
+
+/** The RFC 7662 §2.2 answer; everything but `active` only for an active token. */
+export interface IntrospectionResponse {
+  readonly active: boolean;
+  readonly scope?: string;
+  readonly client_id?: string;
+  readonly sub?: string;
+  readonly exp?: number;
+  readonly iat?: number;
+  readonly iss?: string;
+  readonly aud?: string;
+  readonly token_type?: string;
+  readonly jti?: string;
+  readonly act?: Actor;
+  readonly consent_id?: string;
+  readonly purpose?: string;
+}
+
+const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
+
+/**
+ * Whose tokens a client may introspect: its own (the token's `client_id` is the caller), and
+ * every token if it is an operator client with `agents:admin` in its allowed scopes.
+ */
+function callersBusiness(caller: Agent, clientId: string): boolean {
+  return clientId === caller.id || (caller.ownerKind === 'operator' && caller.allowedScopes.includes('agents:admin'));
+}
+
+const seconds = (date: Date) => Math.floor(date.getTime() / 1_000);
+
+/**
+ * `/oauth/introspect` (RFC 7662), for authenticated agents only. Starts from `{ active: false }`
+ * and says more only for a token the hub issued, that is live now (signature, expiry, revocation,
+ * every agent of its chain, its consent) and that is the caller's business. Access tokens are
+ * tried first unless `token_type_hint=refresh_token`.
+ * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
+ */
+export async function introspect(services: Services, params: Record<string, string>, client: OAuthClient): Promise<IntrospectionResponse> {
+  const caller = requireAgent(client);
+  const token = params.token;
+  if (!token) throw invalidRequest('token is required');
+  const order = params.token_type_hint === 'refresh_token' ? [asRefreshToken, asAccessToken] : [asAccessToken, asRefreshToken];
+  for (const attempt of order) {
+    const answer = await attempt(services, token, caller);
+    if (answer) return answer;
+  }
+  return INACTIVE;
+}
+
+async function asAccessToken(services: Services, token: string, caller: Agent): Promise<IntrospectionResponse | undefined> {
+  if (!token.includes('.')) return undefined;
+  try {
+    const { claims } = await services.tokens.inspect(token);
+    if (!callersBusiness(caller, claims.client_id)) return INACTIVE;
+    return {
+      active: true,
+      scope: claims.scope,
+      client_id: claims.client_id,
+      sub: claims.sub,
+      exp: claims.exp,
+      iat: claims.iat,
+      iss: services.config.issuer,
+      aud: services.config.audience,
+      token_type: 'Bearer',
+      jti: claims.jti,
+      ...(claims.act && { act: claims.act }),
+      ...(claims.consent_id && { consent_id: claims.consent_id }),
+      ...(claims.purpose && { purpose: claims.purpose }),
+    };
+  } catch (error) {
+    if (error instanceof InvalidTokenError) return undefined;
+    throw error;
+  }
+}
+
+async function asRefreshToken(services: Services, token: string, caller: Agent): Promise<IntrospectionResponse | undefined> {
+  if (token.length > MAX_REFRESH_TOKEN_LENGTH) return undefined;
+  const row = await findRefreshToken(services.db, hashRefreshToken(token));
+  const now = services.clock.now();
+  if (!row || row.revoked_at || row.rotated_at || row.expires_at <= now) return undefined;
+  if (!callersBusiness(caller, row.client_id)) return INACTIVE;
+  if (row.consent_id) {
+    const state = await services.tokens.delegationState(services.db, { agentIds: row.actor_chain, consentId: row.consent_id, userId: row.user_id });
+    if (!state.agentsLive || !state.consentLive) return INACTIVE;
+  }
+  const act = actorOf(row.actor_chain);
+  return {
+    active: true,
+    scope: row.scope,
+    client_id: row.client_id,
+    sub: row.user_id,
+    exp: seconds(row.expires_at),
+    iat: seconds(row.created_at),
+    iss: services.config.issuer,
+    token_type: 'refresh_token',
+    ...(act && { act }),
+    ...(row.consent_id && { consent_id: row.consent_id }),
+  };
+}

@@ -1,0 +1,63 @@
+import type { Services } from '../app.js';
+import { auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
+import { InvalidTokenError, type VerifiedAccessToken } from './access-token.js';
+import { invalidClient, type OAuthClient } from './client-auth.js';
+import { invalidRequest } from './oauth-error.js';
+import { findRefreshToken, revokeRefreshTokenFamily, type RefreshTokenRow } from './refresh-token.queries.js';
+import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH } from './refresh-tokens.js';
+import { deleteExpiredRevocations, insertRevokedToken } from './token-state.queries.js';
+
+/**
+ * `/oauth/revoke` (RFC 7009). The caller must authenticate (or be the hub's public client, which
+ * RFC 7009 §2.1 lets identify by `client_id`), and only its own tokens are revoked: an access
+ * token by its `jti` until it expires, a refresh token with its whole family. Anything else
+ * (unknown, expired, another client's) answers 200 all the same, and an attempt on another
+ * client's token is audited as refused. Resolves when the revocation has committed.
+ * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
+ */
+export async function revoke(services: Services, params: Record<string, string>, client: OAuthClient, requestId: string): Promise<void> {
+  if (client.kind === 'none') throw invalidClient('no client authentication');
+  const callerId = client.kind === 'agent' ? client.agent.id : client.clientId;
+  const token = params.token;
+  if (!token) throw invalidRequest('token is required');
+  const now = services.clock.now();
+  const actor: AuditEventInput['actor'] = client.kind === 'agent' ? { kind: 'client', id: callerId } : { kind: 'anonymous', id: null };
+  const event = (decision: 'ALLOW' | 'DENY', fields: Partial<AuditEventInput>): AuditEventInput => ({
+    action: 'token.revoked',
+    actor,
+    clientId: callerId,
+    decision,
+    requestId,
+    ...fields,
+  });
+
+  const access = token.includes('.') ? await verified(services, token) : undefined;
+  if (access) {
+    const about = { subjectUserId: access.sub.startsWith('usr_') ? access.sub : null, detail: { jti: access.jti, heldBy: access.client_id } };
+    if (access.client_id !== callerId) return services.audit.record(event('DENY', { ...about, reason: 'access token of another client' }));
+    await services.db.transaction().execute(async (tx) => {
+      await insertRevokedToken(tx, { jti: access.jti, clientId: access.client_id, expiresAt: new Date(access.exp * 1_000) }, now);
+      await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'access token revoked' }), now);
+    });
+    await deleteExpiredRevocations(services.db, now).catch(() => {});
+    return;
+  }
+  const refresh: RefreshTokenRow | undefined = token.length <= MAX_REFRESH_TOKEN_LENGTH ? await findRefreshToken(services.db, hashRefreshToken(token)) : undefined;
+  if (!refresh || refresh.revoked_at) return;
+  const about = { subjectUserId: refresh.user_id, consentId: refresh.consent_id, detail: { heldBy: refresh.client_id } };
+  if (refresh.client_id !== callerId) return services.audit.record(event('DENY', { ...about, reason: 'refresh token of another client' }));
+  await services.db.transaction().execute(async (tx) => {
+    await revokeRefreshTokenFamily(tx, refresh.family_id, now);
+    await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'refresh token revoked with its family' }), now);
+  });
+}
+
+/** The claims of a token the hub signed and that has not expired; undefined for anything else. */
+async function verified(services: Services, token: string): Promise<VerifiedAccessToken | undefined> {
+  try {
+    return await services.tokens.verify(token);
+  } catch (error) {
+    if (error instanceof InvalidTokenError) return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,86 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import { PREPARED_MARKER } from '../db/prepared.js';
+import type { GrantState } from '../authz/principal.js';
+
+/** What the database says, now, of a token whose signature and claims are valid. */
+export interface TokenState {
+  readonly revoked: boolean;
+  /** Every agent named (and every ancestor of each) exists and is active, not expired. */
+  readonly agentsLive: boolean;
+  /** For a delegated token: its consent exists, is the subject's, is active and not expired. */
+  readonly consentLive: boolean;
+  /** What the per-field decision needs of the same read; absent when no agent or consent was named. */
+  readonly grant?: GrantState;
+}
+
+export interface TokenFacts {
+  /** Absent for what has no jti (a refresh token's delegation): never revoked by jti then. */
+  readonly jti?: string;
+  /** The client (when it is an agent) and every agent of the `act` chain. */
+  readonly agentIds: readonly string[];
+  readonly consentId?: string;
+  readonly userId?: string;
+}
+
+/**
+ * The revocation, agent and consent state of a token in one round trip, as a prepared statement
+ * (planned once per connection). It reads the agents and consents tables directly, not through
+ * their services: this runs on every authenticated request, and one cheap statement is what keeps
+ * that affordable. An agent's ancestors come from its `ancestor_ids`, so no recursion is needed.
+ */
+export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Promise<TokenState> {
+  const jti = facts.jti ?? null;
+  if (facts.agentIds.length === 0 && facts.consentId === undefined) {
+    const { rows } = await sql<{ revoked: boolean }>`${sql.raw(PREPARED_MARKER)} select exists (select 1 from revoked_tokens where jti = ${jti}) as revoked`.execute(db);
+    return { revoked: rows[0]!.revoked, agentsLive: true, consentLive: true };
+  }
+  const ids = [...new Set(facts.agentIds)];
+  const { rows } = await sql<StateRow>`${sql.raw(PREPARED_MARKER)}
+    select
+      exists (select 1 from revoked_tokens where jti = ${jti}) as revoked,
+      (select count(*)::int from agents a
+        where a.id = any(${ids}::text[]) and a.status = 'active' and (a.expires_at is null or a.expires_at > ${now})
+          and not exists (select 1 from agents p where p.id = any(a.ancestor_ids)
+            and not (p.status = 'active' and (p.expires_at is null or p.expires_at > ${now})))) as live_agents,
+      c.status as consent_status, c.user_id as consent_user_id, c.scopes as consent_scopes, c.purpose as consent_purpose,
+      (c.expires_at is not null and c.expires_at <= ${now}) as consent_expired,
+      (select p.data_categories from purposes p where p.key = c.purpose order by p.version desc limit 1) as purpose_categories
+    from (select 1) as one left join consents c on c.id = ${facts.consentId ?? null}`.execute(db);
+  const row = rows[0]!;
+  const consent = row.consent_status === null
+    ? null
+    : { userId: row.consent_user_id!, status: row.consent_status, expired: row.consent_expired === true, scopes: row.consent_scopes ?? [], purpose: row.consent_purpose! };
+  const agentsLive = row.live_agents === ids.length;
+  return {
+    revoked: row.revoked,
+    agentsLive,
+    consentLive: facts.consentId === undefined || (consent !== null && consent.status === 'active' && !consent.expired && consent.userId === facts.userId),
+    grant: { agentsLive, consent, purposeCategories: row.purpose_categories },
+  };
+}
+
+interface StateRow {
+  revoked: boolean;
+  live_agents: number;
+  consent_status: 'active' | 'withdrawn' | 'expired' | null;
+  consent_user_id: string | null;
+  consent_scopes: string[] | null;
+  consent_purpose: string | null;
+  consent_expired: boolean | null;
+  purpose_categories: string[] | null;
+}
+
+/** Records an access token as revoked until it expires; revoking twice changes nothing. */
+export async function insertRevokedToken(db: Db, token: { jti: string; clientId: string; expiresAt: Date }, now: Date): Promise<void> {
+  await db
+    .insertInto('revoked_tokens')
+    .values({ jti: token.jti, client_id: token.clientId, expires_at: token.expiresAt, revoked_at: now })
+    .onConflict((oc) => oc.column('jti').doNothing())
+    .execute();
+}
+
+/** Forgets revocations of tokens that have expired anyway (a few at a time, so it never blocks long). */
+export async function deleteExpiredRevocations(db: Db, now: Date): Promise<void> {
+  await sql`delete from revoked_tokens where jti in (select jti from revoked_tokens where expires_at < ${now} limit 1000)`.execute(db);
+}

@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ensureBootstrapClient } from '../../src/agents/agent-bootstrap.js';
+import { createHub, type Hub } from '../../src/app.js';
+import { OPERATOR_SCOPES } from '../../src/authz/principal.js';
+import { loadConfig } from '../../src/config.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, postForm } from '../helpers/hub.js';
+import { basic, type ClientCredentials } from '../helpers/oauth.js';
+
+const grant = (hub: Hub, client: ClientCredentials) => postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic(client));
+
+describe('the operator client made on first start', () => {
+  it('exists once per database, holds every operator scope, and is returned only by the start that made it', async () => {
+    const database = await createTestDatabase();
+    const first = await createHub(loadConfig(TEST_ENV), { database });
+    const second = await createHub(loadConfig(TEST_ENV), { database });
+    try {
+      const credentials = first.bootstrapCredentials!;
+      expect(credentials.clientId).toMatch(/^agt_[0-9A-Z]{26}$/);
+      expect(second.bootstrapCredentials).toBeUndefined();
+      const token = await grant(first, credentials);
+      expect(token.body.scope.split(' ').sort()).toEqual([...OPERATOR_SCOPES].sort());
+      const agents = await graphql<any>(second, '{ agents { edges { node { id name ownerKind } } } }', { token: token.body.access_token });
+      expect(agents.data.agents.edges).toEqual([{ node: { id: credentials.clientId, name: 'Operator console', ownerKind: 'OPERATOR' } }]);
+      const audited = await database.db.selectFrom('audit_events').select(['action', 'actor_kind', 'reason']).where('action', '=', 'agent.registered').execute();
+      expect(audited).toEqual([{ action: 'agent.registered', actor_kind: 'system', reason: 'bootstrap operator client' }]);
+      const concurrent = await Promise.all([1, 2, 3].map(() => ensureBootstrapClient(database.db, undefined, new Date())));
+      expect(concurrent).toEqual([undefined, undefined, undefined]);
+    } finally {
+      await second.services.audit.close();
+      await second.http.close();
+      await first.close();
+    }
+  });
+
+  it('is created once when instances start together on an empty database', async () => {
+    const database = await createTestDatabase();
+    try {
+      const made = await Promise.all([1, 2, 3].map(() => ensureBootstrapClient(database.db, undefined, new Date())));
+      expect(made.filter(Boolean)).toHaveLength(1);
+      const rows = await database.db.selectFrom('agents').select('id').where('is_operator', '=', true).execute();
+      expect(rows).toHaveLength(1);
+    } finally {
+      await database.close();
+    }
+  });
+});
+
+describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
+  const clientId = 'agt_console';
+  const env = (secret: string) => loadConfig({ ...TEST_ENV, HUB_BOOTSTRAP_CLIENT_ID: clientId, HUB_BOOTSTRAP_CLIENT_SECRET: secret });
+  const oldSecret = 'the-first-secret-of-the-operator-console';
+  const newSecret = 'a-second-secret-after-the-operators-rotated-it';
+
+  it('make sure that client exists with that secret; a new secret replaces the old at once; a suspension stays', async () => {
+    const database = await createTestDatabase();
+    const hubs: Hub[] = [];
+    const start = async (secret: string) => {
+      const hub = await createHub(env(secret), { database });
+      hubs.push(hub);
+      return hub;
+    };
+    try {
+      const first = await start(oldSecret);
+      expect(first.bootstrapCredentials).toBeUndefined();
+      const token = await grant(first, { clientId, clientSecret: oldSecret });
+      expect(token.status).toBe(200);
+
+      const second = await start(newSecret);
+      expect((await grant(second, { clientId, clientSecret: oldSecret })).status).toBe(401);
+      expect((await grant(second, { clientId, clientSecret: newSecret })).status).toBe(200);
+
+      await database.db.updateTable('agents').set({ status: 'suspended' }).where('id', '=', clientId).execute();
+      const third = await start(newSecret);
+      expect((await grant(third, { clientId, clientSecret: newSecret })).status).toBe(401);
+      const rotations = await database.db.selectFrom('audit_events').select('reason').where('action', '=', 'agent.secret_rotated').execute();
+      expect(rotations).toEqual([{ reason: 'HUB_BOOTSTRAP_CLIENT_SECRET changed' }]);
+    } finally {
+      for (const hub of hubs.slice(1)) {
+        await hub.services.audit.close();
+        await hub.http.close();
+      }
+      await hubs[0]?.close();
+    }
+  });
+});
+
+describe('hub serve', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-bootstrap-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints a new operator client’s secret once, on the first start only, and never logs it', async () => {
+    const first = await serveUntilListening(dir);
+    const secret = /client_secret: ([\w-]{43})/.exec(first)?.[1];
+    const id = /client_id: +(agt_\w{26})/.exec(first)?.[1];
+    expect(secret).toBeDefined();
+    expect(first).toContain(`created the operator client ${id}`);
+    expect(first.split(secret!)).toHaveLength(3);
+    const second = await serveUntilListening(dir);
+    expect(second).not.toContain('client_secret');
+  }, 120_000);
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Runs `hub serve` on a PGlite data directory until it listens, then stops it; resolves to its stdout. */
+async function serveUntilListening(dataDir: string): Promise<string> {
+  const env = { PATH: process.env.PATH, HUB_DATA_DIR: dataDir, HUB_DEMO_DATA: 'false', LOG_LEVEL: 'info', PORT: String(await freePort()), HUB_KEY_ENCRYPTION_KEY: '4'.repeat(64) };
+  const child = spawn(process.execPath, ['bin/hub.js', 'serve'], { env, timeout: 90_000 });
+  let stdout = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (stdout.includes('GraphQL at')) setTimeout(() => child.kill('SIGTERM'), 200);
+    });
+    child.on('error', reject).on('close', () => resolve());
+  });
+  return stdout;
+}

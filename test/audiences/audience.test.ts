@@ -1,0 +1,244 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
+import { giveConsent } from '../helpers/oauth.js';
+
+const clock = fixedClock(new Date());
+let hub: Hub;
+let marketing: string;
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  marketing = await marketingToken();
+});
+const marketingToken = () => clientToken(hub, ['audience:read', 'profile:read', 'contact:read', 'identity:read', 'preferences:read'], 'agt_01J0000000000000000000MKTG');
+afterAll(() => hub.close());
+
+type Member = { id: string; email?: string | null };
+interface Page {
+  ids: string[];
+  endCursor: string | null;
+  hasNextPage: boolean;
+  totalCount?: number;
+  errors?: { path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+  members: Member[];
+}
+
+const AUDIENCE = `query($purpose: String!, $filter: AudienceFilter, $first: Int, $after: String) {
+  audience(purpose: $purpose, filter: $filter, first: $first, after: $after) {
+    edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`;
+
+/** One page of an audience; `country` scopes a test to the users it made. */
+async function page(variables: Record<string, unknown>, token = marketing): Promise<Page> {
+  const response = await graphql<any>(hub, AUDIENCE, { token, variables: { purpose: 'email_marketing', ...variables } });
+  if (!response.data) return { ids: [], endCursor: null, hasNextPage: false, members: [], errors: response.errors ?? [] };
+  const c = response.data.audience;
+  return { ids: c.edges.map((e: any) => e.node.id), members: c.edges.map((e: any) => e.node), endCursor: c.pageInfo.endCursor, hasNextPage: c.pageInfo.hasNextPage, ...(response.errors && { errors: response.errors }) };
+}
+
+/** Every member, page by page. */
+async function all(filter: Record<string, unknown>, purpose = 'email_marketing'): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const p = await page({ purpose, filter, first: 2, after });
+    ids.push(...p.ids);
+    if (!p.hasNextPage) return ids;
+    after = p.endCursor;
+  }
+}
+
+async function createAudience(name: string, filter: Record<string, unknown>, purpose = 'email_marketing'): Promise<string> {
+  const response = await graphql<any>(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id name purpose } }', {
+    token: marketing,
+    variables: { input: { name, purpose, filter } },
+  });
+  expect(response.errors).toBeUndefined();
+  expect(response.data.createAudience).toMatchObject({ id: expect.stringMatching(/^aud_[0-9A-Z]{26}$/), name, purpose });
+  return response.data.createAudience.id;
+}
+
+async function exportIds(id: string, token = marketing) {
+  const response = await hub.http.inject({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${token}` } });
+  expect(response.statusCode).toBe(200);
+  expect(response.headers['content-type']).toMatch(/^application\/x-ndjson/);
+  const lines = response.body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { ids: lines.map((l) => l.id as string), lines };
+}
+
+/** `n` users of `country` who each consent to email marketing; in sign-up (and so id) order. */
+async function optedIn(country: string, n: number, { consent, ...input }: Record<string, unknown> = {}) {
+  const users = [];
+  for (let i = 0; i < n; i++) {
+    const user = await signUpUser(hub, { country, ...input });
+    const consentId = await giveConsent(hub, user.accessToken, { purpose: 'email_marketing', ...(consent as object) });
+    users.push({ ...user, consentId });
+  }
+  return users;
+}
+
+const withdraw = (token: string, id: string) => graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { token, variables: { id } });
+
+describe('audience', () => {
+  it('holds exactly the users with a live consent to the company for the purpose', async () => {
+    const [a, b] = await optedIn('SE', 2);
+    const noConsent = await signUpUser(hub, { country: 'SE' });
+    const otherPurpose = await signUpUser(hub, { country: 'SE' });
+    await giveConsent(hub, otherPurpose.accessToken, { purpose: 'support' });
+    expect(await all({ countries: ['SE'] })).toEqual([a!.id, b!.id]);
+    expect(await all({ countries: ['SE'] }, 'support')).toEqual([otherPurpose.id]);
+    expect(noConsent.id).toBeDefined();
+  });
+
+  it('drops a user who withdraws from the next page and the next export', async () => {
+    const users = await optedIn('NL', 3);
+    const saved = await createAudience('Dutch newsletter', { countries: ['NL'] });
+    const first = await page({ filter: { countries: ['NL'] }, first: 1 });
+    expect(first.ids).toEqual([users[0]!.id]);
+    expect((await exportIds(saved)).ids).toEqual(users.map((u) => u.id));
+    expect((await withdraw(users[1]!.accessToken, users[1]!.consentId)).data.withdrawConsent.status).toBe('WITHDRAWN');
+    const next = await page({ filter: { countries: ['NL'] }, first: 5, after: first.endCursor });
+    expect(next.ids).toEqual([users[2]!.id]);
+    expect((await exportIds(saved)).ids).toEqual([users[0]!.id, users[2]!.id]);
+  });
+
+  it('drops an expired consent at its expiry, with no job run', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 3_600_000).toISOString();
+    const [short] = await optedIn('JP', 1, { consent: { expiresAt } });
+    const [lasting] = await optedIn('JP', 1);
+    const saved = await createAudience('Japan', { countries: ['JP'] });
+    expect(await all({ countries: ['JP'] })).toEqual([short!.id, lasting!.id]);
+    clock.advance(3_601);
+    // Tokens live ten minutes: the marketing tool signs in again after the hour.
+    marketing = await marketingToken();
+    expect(await all({ countries: ['JP'] })).toEqual([lasting!.id]);
+    expect((await exportIds(saved)).ids).toEqual([lasting!.id]);
+  });
+
+  it('never holds a suspended or erased user', async () => {
+    const [suspended, erased, kept] = await optedIn('BR', 3);
+    await hub.services.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', suspended!.id).execute();
+    await hub.services.db.updateTable('users').set({ status: 'erased' }).where('id', '=', erased!.id).execute();
+    const saved = await createAudience('Brazil', { countries: ['BR'] });
+    expect(await all({ countries: ['BR'] })).toEqual([kept!.id]);
+    expect((await exportIds(saved)).ids).toEqual([kept!.id]);
+    await hub.services.db.updateTable('users').set({ status: 'active' }).where('id', '=', suspended!.id).execute();
+    expect(await all({ countries: ['BR'] })).toEqual([suspended!.id, kept!.id]);
+  });
+
+  it('resolves only fields the purpose and the token cover; the rest are null with FORBIDDEN', async () => {
+    const [user] = await optedIn('IT', 1, { givenName: 'Giulia' });
+    const query = `query($f: AudienceFilter) { audience(purpose: "email_marketing", filter: $f) { edges { node { id email country givenName phone address { city } } } } }`;
+    const response = await graphql<any>(hub, query, { token: marketing, variables: { f: { countries: ['IT'] } } });
+    expect(response.data.audience.edges).toEqual([{ node: { id: user!.id, email: user!.email, country: 'IT', givenName: null, phone: null, address: null } }]);
+    const reasons = Object.fromEntries(response.errors!.map((e) => [e.path!.at(-1), e.extensions]));
+    expect(reasons).toEqual({
+      givenName: { code: 'FORBIDDEN', reason: 'PURPOSE_NOT_COVERED' },
+      phone: { code: 'FORBIDDEN', reason: 'PURPOSE_NOT_COVERED' },
+      address: { code: 'FORBIDDEN', reason: 'PURPOSE_NOT_COVERED' },
+    });
+    const narrow = await clientToken(hub, ['audience:read', 'profile:read'], 'agt_01J0000000000000000000NARW');
+    const limited = await graphql<any>(hub, query, { token: narrow, variables: { f: { countries: ['IT'] } } });
+    expect(limited.data.audience.edges[0].node).toMatchObject({ id: user!.id, email: null, country: 'IT' });
+    expect(limited.errors!.find((e) => e.path!.at(-1) === 'email')!.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    const saved = await createAudience('Italy', { countries: ['IT'] });
+    expect((await exportIds(saved)).lines).toEqual([{ id: user!.id, email: user!.email, locale: null, country: 'IT', createdAt: expect.any(String), preferences: expect.any(Object) }]);
+  });
+
+  it('treats filter values with SQL metacharacters as plain values', async () => {
+    await optedIn('ES', 1);
+    const nasty = ["x') or 1=1 --", "'; drop table users; --", '%', '\\', '"', '$1'];
+    for (const filter of [{ interestsAny: nasty }, { channelsAny: nasty }, { locales: nasty }, { loyaltyTiers: nasty }]) {
+      const p = await page({ filter: { countries: ['ES'], ...filter }, first: 10 });
+      expect(p.errors).toBeUndefined();
+      expect(p.ids).toEqual([]);
+    }
+    const bad = await page({ filter: { countries: ["ES' or '1'='1"] } });
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.countries.0' });
+    expect(await all({ countries: ['ES'] })).toHaveLength(1);
+    const { count } = await hub.services.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
+    expect(Number(count)).toBeGreaterThan(0);
+  });
+
+  it('refuses a caller without audience:read, in GraphQL and on the export', async () => {
+    const saved = await createAudience('Refused', {});
+    const other = await clientToken(hub, ['users:admin', 'contact:read'], 'agt_01J0000000000000000000NOAU');
+    expect((await page({}, other)).errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    const user = await signUpUser(hub);
+    expect((await page({}, user.accessToken)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    const anonymous = await graphql<any>(hub, AUDIENCE, { variables: { purpose: 'email_marketing' } });
+    expect(anonymous.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED' });
+    const forbidden = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${other}` } });
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.headers['www-authenticate']).toMatch(/insufficient_scope/);
+    expect((await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export` })).statusCode).toBe(401);
+    expect((await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: 'Bearer nope' } })).statusCode).toBe(401);
+    expect((await hub.http.inject({ method: 'GET', url: '/audiences/aud_01J00000000000000000000000/export', headers: { authorization: `Bearer ${marketing}` } })).statusCode).toBe(404);
+  });
+
+  it('pages correctly while consents change under it', async () => {
+    const users = await optedIn('FR', 5);
+    const first = await page({ filter: { countries: ['FR'] }, first: 2 });
+    expect(first.ids).toEqual([users[0]!.id, users[1]!.id]);
+    // Behind the cursor, ahead of it, and a newcomer (a newer id, so after every other).
+    await withdraw(users[0]!.accessToken, users[0]!.consentId);
+    await withdraw(users[3]!.accessToken, users[3]!.consentId);
+    const [late] = await optedIn('FR', 1);
+    const second = await page({ filter: { countries: ['FR'] }, first: 2, after: first.endCursor });
+    expect(second.ids).toEqual([users[2]!.id, users[4]!.id]);
+    const third = await page({ filter: { countries: ['FR'] }, first: 2, after: second.endCursor });
+    expect(third).toMatchObject({ ids: [late!.id], hasNextPage: false });
+  });
+
+  it('filters on profile, preferences, loyalty, age, orders and sign-up, and counts when asked', async () => {
+    const users = await optedIn('DE', 3);
+    const db = hub.services.db;
+    await db.updateTable('users').set({ loyalty_tier: 'gold', loyalty_points: 7_000, birthdate: '1990-06-01', preferences: JSON.stringify({ interests: ['running', 'coffee'], channels: ['email'] }) }).where('id', '=', users[0]!.id).execute();
+    await db.updateTable('users').set({ loyalty_tier: 'bronze', birthdate: '1960-06-01' }).where('id', '=', users[1]!.id).execute();
+    await db.insertInto('orders').values({ id: 'ord_01J00000000000000000000001', user_id: users[1]!.id, placed_at: clock.now(), total_minor: 12_000, currency: 'EUR', status: 'paid', line_items: '[]' }).execute();
+    const ids = (filter: Record<string, unknown>) => all({ countries: ['DE'], ...filter });
+    expect(await ids({ loyaltyTiers: ['GOLD', 'platinum'] })).toEqual([users[0]!.id]);
+    expect(await ids({ minLoyaltyPoints: 5_000 })).toEqual([users[0]!.id]);
+    expect(await ids({ interestsAny: ['yoga', 'running'] })).toEqual([users[0]!.id]);
+    expect(await ids({ channelsAny: ['email'] })).toEqual([users[0]!.id]);
+    const age = new Date(clock.now()).getUTCFullYear() - 1990;
+    expect(await ids({ ageMin: age - 1, ageMax: age })).toEqual([users[0]!.id]);
+    expect(await ids({ orders: { minCount: 1 } })).toEqual([users[1]!.id]);
+    const hour = 3_600_000;
+    const period = { from: new Date(clock.now().getTime() - hour).toISOString(), to: new Date(clock.now().getTime() + hour).toISOString() };
+    expect(await ids({ orders: { ...period, minSpendMinor: 10_000 } })).toEqual([users[1]!.id]);
+    expect(await ids({ orders: { ...period, minSpendMinor: 20_000 } })).toEqual([]);
+    expect(await ids({ lastOrderAfter: period.from })).toEqual([users[1]!.id]);
+    expect(await ids({ signedUpAfter: new Date(clock.now().getTime() - hour).toISOString() })).toEqual(users.map((u) => u.id));
+    const counted = await graphql<any>(hub, 'query { audience(purpose: "email_marketing", filter: { countries: ["DE"] }, first: 0) { totalCount edges { cursor } } }', { token: marketing });
+    expect(counted.data.audience).toEqual({ totalCount: 3, edges: [] });
+  });
+
+  it('allows pages of up to 1,000 and refuses more', async () => {
+    expect((await page({ first: 1_000 })).errors).toBeUndefined();
+    expect((await page({ first: 1_001 })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+    expect((await page({ purpose: 'no_such_purpose' })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'purpose' });
+  });
+
+  it('audits every query and export with the purpose and the number of members', async () => {
+    await optedIn('GB', 2);
+    const saved = await createAudience('UK', { countries: ['GB'] });
+    await page({ filter: { countries: ['GB'] }, first: 1 });
+    await exportIds(saved);
+    await hub.services.audit.flush();
+    const events = await hub.services.db
+      .selectFrom('audit_events')
+      .select(['action', 'purpose', 'detail', 'client_id'])
+      .where('action', 'in', ['audience.queried', 'audience.exported'])
+      .execute();
+    const aboutUk = events.filter((e) => JSON.stringify((e.detail as any).filter) === '{"countries":["GB"]}');
+    expect(aboutUk.map((e) => [e.action, e.purpose, (e.detail as any).members])).toEqual(
+      expect.arrayContaining([
+        ['audience.queried', 'email_marketing', 1],
+        ['audience.exported', 'email_marketing', 2],
+      ]),
+    );
+  });
+});

@@ -1,0 +1,161 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { basic, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+
+const clock = fixedClock(new Date());
+let hub: Hub;
+let admin: string;
+let alice: Awaited<ReturnType<typeof signUpUser>>;
+let assistant: RegisteredAgent;
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  admin = await operatorToken(hub);
+  alice = await signUpUser(hub);
+  assistant = await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
+});
+afterAll(() => hub.close());
+
+const CONSENT_FIELDS = 'id user { id } purpose { key lawfulBasis dataCategories version } agent { id name } scopes status givenAt expiresAt withdrawnAt collectionMethod policyVersion';
+const give = (token: string | undefined, input: Record<string, unknown>) =>
+  graphql<any>(hub, `mutation($input: GiveConsentInput!) { giveConsent(input: $input) { ${CONSENT_FIELDS} } }`, { ...(token && { token }), variables: { input } });
+const withdraw = (token: string, id: string) => graphql<any>(hub, `mutation($id: ID!) { withdrawConsent(id: $id) { ${CONSENT_FIELDS} } }`, { token, variables: { id } });
+const consent = (token: string, id: string) => graphql<any>(hub, `query($id: ID!) { consent(id: $id) { ${CONSENT_FIELDS} } }`, { token, variables: { id } });
+const errorOf = (response: { errors?: { extensions?: Record<string, unknown> }[] }) => response.errors?.[0]?.extensions;
+
+describe('giveConsent', () => {
+  it('records a consent to the company for a purpose', async () => {
+    const response = await give(alice.accessToken, { purpose: 'email_marketing' });
+    expect(response.errors).toBeUndefined();
+    expect(response.data.giveConsent).toEqual({
+      id: expect.stringMatching(/^cns_[0-9A-Z]{26}$/),
+      user: { id: alice.id },
+      purpose: { key: 'email_marketing', lawfulBasis: 'CONSENT', dataCategories: ['profile', 'contact.email', 'preferences'], version: '1' },
+      agent: null,
+      scopes: [],
+      status: 'ACTIVE',
+      givenAt: clock.now().toISOString(),
+      expiresAt: null,
+      withdrawnAt: null,
+      collectionMethod: 'self_service',
+      policyVersion: '1',
+    });
+  });
+
+  it('records a consent to an agent with scopes within the purpose and the agent’s ceiling', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 86_400_000).toISOString();
+    const response = await give(alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'], expiresAt, collectionMethod: 'chat_widget' });
+    expect(response.data.giveConsent).toMatchObject({ agent: { id: assistant.id, name: 'Assistant' }, scopes: ['orders:read', 'contact.email:read'], expiresAt, collectionMethod: 'chat_widget' });
+  });
+
+  it.each([
+    [{ purpose: 'world_domination' }, 'input.purpose'],
+    [{ purpose: 'support', scopes: ['payment:read'] }, 'input.scopes'],
+    [{ purpose: 'support', scopes: ['orders:read', 'nonsense'] }, 'input.scopes'],
+    [{ purpose: 'email_marketing', scopes: ['contact.phone:read'] }, 'input.scopes'],
+    [{ purpose: 'support', agentId: 'AGENT', scopes: ['contact.phone:write'] }, 'input.scopes'],
+    [{ purpose: 'support', agentId: 'AGENT' }, 'input.scopes'],
+    [{ purpose: 'support', agentId: 'agt_01J000000000000000000NOONE', scopes: ['orders:read'] }, 'input.agentId'],
+    [{ purpose: 'support', expiresAt: '2001-01-01T00:00:00Z' }, 'input.expiresAt'],
+  ])('refuses %o with BAD_USER_INPUT on %s', async (input: Record<string, unknown>, field) => {
+    const withAgent = { ...input, ...(input.agentId === 'AGENT' && { agentId: assistant.id }) };
+    expect(errorOf(await give(alice.accessToken, withAgent))).toMatchObject({ code: 'BAD_USER_INPUT', field });
+  });
+
+  it('is for the signed-in user themself only', async () => {
+    expect(errorOf(await give(undefined, { purpose: 'support' }))).toEqual({ code: 'UNAUTHENTICATED' });
+    expect(errorOf(await give(await clientToken(hub, ['consents:admin']), { purpose: 'support' }))).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    const delegated = (await exchange(hub, assistant, alice.accessToken)).body.access_token;
+    expect(errorOf(await give(delegated, { purpose: 'support' }))).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+  });
+
+  it('refuses an agent that is not active', async () => {
+    const paused = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { id } }', { token: admin, variables: { id: paused.id } });
+    expect(errorOf(await give(alice.accessToken, { purpose: 'support', agentId: paused.id, scopes: ['orders:read'] }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.agentId' });
+  });
+
+  it('replaces the user’s live consent for the same purpose and agent', async () => {
+    const user = await signUpUser(hub);
+    const first = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const second = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
+    expect((await consent(user.accessToken, first)).data.consent.status).toBe('WITHDRAWN');
+    expect((await consent(user.accessToken, second)).data.consent.status).toBe('ACTIVE');
+    const other = await giveConsent(hub, user.accessToken, { purpose: 'checkout', agentId: assistant.id, scopes: ['contact.email:read'] });
+    expect((await consent(user.accessToken, other)).data.consent.status).toBe('ACTIVE');
+    expect((await consent(user.accessToken, second)).data.consent.status).toBe('ACTIVE');
+  });
+});
+
+describe('withdrawConsent', () => {
+  it('ends every token and refresh token issued under the consent at once', async () => {
+    const user = await signUpUser(hub);
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const issued = (await exchange(hub, assistant, user.accessToken, { scope: 'orders:read offline_access' })).body;
+    expect((await graphql(hub, '{ me { id } }', { token: issued.access_token })).status).toBe(200);
+
+    const response = await withdraw(user.accessToken, consentId);
+    expect(response.data.withdrawConsent).toMatchObject({ status: 'WITHDRAWN', withdrawnAt: clock.now().toISOString() });
+
+    const refused = await graphql(hub, '{ me { id } }', { token: issued.access_token });
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toContain('consent not in force');
+    const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: issued.refresh_token }, basic(assistant));
+    expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await exchange(hub, assistant, user.accessToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).status).toBe(200);
+  });
+
+  it('is the user’s or a consents:admin operator’s, and withdrawing twice changes nothing', async () => {
+    const bob = await signUpUser(hub);
+    const consentId = await giveConsent(hub, alice.accessToken, { purpose: 'personalization' });
+    expect(errorOf(await withdraw(bob.accessToken, consentId))).toEqual({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+    expect(errorOf(await consent(bob.accessToken, consentId))).toEqual({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+    const operator = await clientToken(hub, ['consents:admin']);
+    const first = await withdraw(operator, consentId);
+    expect(first.data.withdrawConsent.status).toBe('WITHDRAWN');
+    clock.advance(5);
+    expect((await withdraw(alice.accessToken, consentId)).data.withdrawConsent.withdrawnAt).toBe(first.data.withdrawConsent.withdrawnAt);
+  });
+
+  it('answers NOT_FOUND to an operator for an unknown consent', async () => {
+    expect(errorOf(await withdraw(await clientToken(hub, ['consents:admin']), 'cns_01J000000000000000000NOONE'))).toEqual({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('the ledger', () => {
+  it('keeps an append-only history of each consent, and audits each change', async () => {
+    const user = await signUpUser(hub);
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    await withdraw(user.accessToken, consentId);
+    const events = await hub.database.db.selectFrom('consent_events').select(['kind', 'actor_kind', 'actor_id']).where('consent_id', '=', consentId).orderBy('id').execute();
+    expect(events).toEqual([
+      { kind: 'given', actor_kind: 'user', actor_id: user.id },
+      { kind: 'withdrawn', actor_kind: 'user', actor_id: user.id },
+    ]);
+    await expect(sql`update consent_events set kind = 'given' where consent_id = ${consentId}`.execute(hub.database.db)).rejects.toThrow(/append-only/);
+    await expect(sql`delete from consent_events where consent_id = ${consentId}`.execute(hub.database.db)).rejects.toThrow(/append-only/);
+    const audited = await hub.database.db.selectFrom('audit_events').select(['action', 'consent_id', 'purpose']).where('subject_user_id', '=', user.id).orderBy('chain_seq').execute();
+    expect(audited.filter((e) => e.action.startsWith('consent.'))).toEqual([
+      { action: 'consent.given', consent_id: consentId, purpose: 'support' },
+      { action: 'consent.withdrawn', consent_id: consentId, purpose: 'support' },
+    ]);
+  });
+
+  it('honours expiry without any job running: EXPIRED, and its tokens refused', async () => {
+    const user = await signUpUser(hub);
+    const expiresAt = new Date(clock.now().getTime() + 120_000).toISOString();
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'], expiresAt });
+    const issued = (await exchange(hub, assistant, user.accessToken)).body;
+    expect(issued.expires_in).toBeLessThanOrEqual(120);
+    clock.advance(60);
+    expect((await graphql(hub, '{ me { id } }', { token: issued.access_token })).status).toBe(200);
+    clock.advance(61);
+    expect((await consent(user.accessToken, consentId)).data.consent.status).toBe('EXPIRED');
+    expect(await exchange(hub, assistant, user.accessToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+});

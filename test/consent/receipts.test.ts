@@ -1,0 +1,108 @@
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { rotateSigningKey } from '../../src/oauth/key-store.js';
+import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+
+const clock = fixedClock('2031-05-01T10:00:00Z');
+let hub: Hub;
+let admin: string;
+let alice: Awaited<ReturnType<typeof signUpUser>>;
+let assistant: RegisteredAgent;
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  admin = await operatorToken(hub);
+  alice = await signUpUser(hub);
+  assistant = await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['orders:read', 'contact:read'] });
+});
+afterAll(() => hub.close());
+
+const jwks = async () => JSON.parse((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).body) as JSONWebKeySet;
+const receiptOf = async (id: string) =>
+  (await graphql<any>(hub, 'query($id: ID!) { consent(id: $id) { receipt history { kind actorKind reason } } }', { token: alice.accessToken, variables: { id } })).data.consent;
+
+describe('purposes', () => {
+  it('lists the four default purposes from the registry, to anyone', async () => {
+    const response = await graphql<any>(hub, '{ purposes { key version lawfulBasis dataCategories noticeUrl noticeSha256 } }');
+    expect(response.data.purposes.map((p: any) => p.key)).toEqual(expect.arrayContaining(['checkout', 'email_marketing', 'personalization', 'support']));
+    expect(response.data.purposes.find((p: any) => p.key === 'checkout')).toMatchObject({ version: '1', lawfulBasis: 'CONTRACT', dataCategories: ['contact', 'address', 'payment'], noticeSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  });
+
+  it('is managed with consents:admin only', async () => {
+    const input = { key: 'surveys', title: 'Surveys', description: 'd', lawfulBasis: 'LEGITIMATE_INTEREST', dataCategories: ['contact.email'], noticeUrl: 'https://hub.example/n', noticeText: 'n' };
+    const query = 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { key version } }';
+    expect((await graphql<any>(hub, query, { token: alice.accessToken, variables: { i: input } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await graphql<any>(hub, query, { token: admin, variables: { i: input } })).data.definePurpose).toEqual({ key: 'surveys', version: '1' });
+    expect((await graphql<any>(hub, query, { token: admin, variables: { i: input } })).data.definePurpose).toEqual({ key: 'surveys', version: '1' });
+    expect((await graphql<any>(hub, query, { token: admin, variables: { i: { ...input, noticeText: 'changed' } } })).data.definePurpose).toEqual({ key: 'surveys', version: '2' });
+    expect((await graphql<any>(hub, query, { token: admin, variables: { i: { ...input, dataCategories: ['nonsense'] } } })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('consent receipts', () => {
+  it('signs a receipt with the Kantara CR v1.1 fields, verifiable with jose against /jwks.json, also after a key rotation', async () => {
+    const id = await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
+    const { receipt } = await receiptOf(id);
+    expect(decodeProtectedHeader(receipt)).toMatchObject({ alg: 'ES256', typ: 'consent-receipt+jwt' });
+    const { payload } = await jwtVerify(receipt, createLocalJWKSet(await jwks()), { issuer: hub.config.issuer, typ: 'consent-receipt+jwt', currentDate: clock.now() });
+    expect(payload).toMatchObject({
+      version: 'KI-CR-v1.1.0',
+      consentReceiptID: id,
+      piiPrincipalId: alice.id,
+      jurisdiction: 'EU',
+      language: 'en',
+      collectionMethod: 'self_service',
+      policyUrl: 'https://hub.example/notices/support/1',
+      notice: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      grantee: { agentId: assistant.id, actorChain: [assistant.id] },
+      services: [{ service: assistant.id, purposes: [{ purpose: 'support', purposeVersion: '1', lawfulBasis: 'consent', piiCategory: ['orders', 'contact'], thirdPartyDisclosure: true }] }],
+    });
+
+    // Rotate, and move past the retention window of access tokens: the old key still verifies the receipt.
+    await rotateSigningKey(hub.database.db, resolveKeyEncryptionKey(hub.config), clock.now());
+    clock.advance(30 * 86_400);
+    await hub.services.keys.reload();
+    const kids = (await jwks()).keys.map((k) => k.kid);
+    expect(kids).toHaveLength(2);
+    await hub.listen();
+    try {
+      const remote = createRemoteJWKSet(new URL(`http://${hub.config.host}:${(hub.http.server.address() as { port: number }).port}/jwks.json`));
+      await expect(jwtVerify(receipt, remote, { typ: 'consent-receipt+jwt', currentDate: clock.now() })).resolves.toBeTruthy();
+    } finally {
+      await hub.http.server.close();
+    }
+    // An access token signed with the old key is not accepted for all that.
+    const { kid: oldKid } = decodeProtectedHeader(receipt);
+    expect(await hub.services.keys.verificationKey(oldKid!)).toBeUndefined();
+  });
+
+  it('lists the consent’s history', async () => {
+    alice = await signUpUser(hub); // the first one's token has expired on the moved clock
+    const id = await giveConsent(hub, alice.accessToken, { purpose: 'personalization' });
+    await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: alice.accessToken, variables: { id } });
+    expect((await receiptOf(id)).history).toEqual([
+      { kind: 'given', actorKind: 'user', reason: null },
+      { kind: 'withdrawn', actorKind: 'user', reason: 'withdrawn' },
+    ]);
+  });
+});
+
+describe('self-service', () => {
+  it('shows the user their consents and connected agents, and withdraws from there', async () => {
+    const bob = await signUpUser(hub);
+    const id = await giveConsent(hub, bob.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'] });
+    const query = '{ me { consents { id status } connectedAgents { agent { id } consent { id } purpose { key } scopes since lastUsedAt } } }';
+    const before = await graphql<any>(hub, query, { token: bob.accessToken });
+    expect(before.data.me.consents).toEqual([{ id, status: 'ACTIVE' }]);
+    expect(before.data.me.connectedAgents).toEqual([{ agent: { id: assistant.id }, consent: { id }, purpose: { key: 'support' }, scopes: ['orders:read'], since: clock.now().toISOString(), lastUsedAt: null }]);
+    const consentId = before.data.me.connectedAgents[0].consent.id;
+    await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: bob.accessToken, variables: { id: consentId } });
+    const after = await graphql<any>(hub, query, { token: bob.accessToken });
+    expect(after.data.me).toMatchObject({ consents: [{ id, status: 'WITHDRAWN' }], connectedAgents: [] });
+  });
+});

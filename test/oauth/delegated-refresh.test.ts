@@ -1,0 +1,105 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import { basic, claimsOf, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
+
+let hub: Hub;
+let admin: string;
+let assistant: RegisteredAgent;
+let child: RegisteredAgent;
+let stranger: RegisteredAgent;
+beforeAll(async () => {
+  hub = await startTestHub();
+  admin = await operatorToken(hub);
+  assistant = await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
+  child = await registerAgent(hub, admin, { name: 'Child', allowedScopes: ['orders:read'], parentAgentId: assistant.id });
+  stranger = await registerAgent(hub, admin, { name: 'Stranger', allowedScopes: ['orders:read', 'offline_access'] });
+});
+
+const refresh = (client: ClientCredentials | undefined, refreshToken: string, extra: Record<string, string> = {}) =>
+  postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, client ? basic(client) : {});
+
+/** A user who consented to the assistant, and the delegated pair the assistant got with offline_access. */
+async function delegatedSession(scopes = ['orders:read', 'contact.email:read']) {
+  const user = await signUpUser(hub);
+  const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes });
+  const response = await exchange(hub, assistant, user.accessToken, { scope: `${scopes.join(' ')} offline_access` });
+  expect(response.status).toBe(200);
+  return { user, consentId, accessToken: response.body.access_token as string, refreshToken: response.body.refresh_token as string, scope: response.body.scope as string };
+}
+
+describe('refresh tokens for delegated access', () => {
+  it('are issued by an exchange asking offline_access, which stays out of the access token', async () => {
+    const session = await delegatedSession();
+    expect(session.refreshToken).toMatch(/^[\w-]{43}$/);
+    expect(session.scope).toBe('orders:read contact.email:read offline_access');
+    expect(claimsOf(session.accessToken).scope).toBe('orders:read contact.email:read');
+  });
+
+  it('rotate on use and keep the delegation: same act, consent and purpose, for hours after the user left', async () => {
+    const session = await delegatedSession();
+    const first = await refresh(assistant, session.refreshToken);
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 600, refresh_token: expect.any(String), scope: 'orders:read contact.email:read' });
+    expect(first.body.refresh_token).not.toBe(session.refreshToken);
+    expect(claimsOf(first.body.access_token)).toMatchObject({ sub: session.user.id, client_id: assistant.id, act: { sub: assistant.id }, consent_id: session.consentId, purpose: 'support' });
+    expect((await graphql<any>(hub, '{ me { email } }', { token: first.body.access_token })).data.me.email).toBe(session.user.email);
+    expect((await refresh(assistant, first.body.refresh_token)).status).toBe(200);
+  });
+
+  it('revoke the whole family when a used token comes back', async () => {
+    const session = await delegatedSession();
+    const next = await refresh(assistant, session.refreshToken);
+    expect(await refresh(assistant, session.refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await refresh(assistant, next.body.refresh_token)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
+  it('serve only the agent they were issued to, authenticated', async () => {
+    const session = await delegatedSession();
+    expect(await refresh(stranger, session.refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await refresh(undefined, session.refreshToken, { client_id: 'hub-frontend' })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await refresh(undefined, session.refreshToken, { client_id: assistant.id })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect((await refresh(assistant, session.refreshToken)).status).toBe(200);
+  });
+
+  it('may narrow the scope, never widen it', async () => {
+    const session = await delegatedSession();
+    const narrowed = await refresh(assistant, session.refreshToken, { scope: 'orders:read' });
+    expect(narrowed.body.scope).toBe('orders:read');
+    expect(await refresh(assistant, narrowed.body.refresh_token, { scope: 'orders:read contact.email:read' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+  });
+
+  it('are refused to an agent whose ceiling lacks offline_access', async () => {
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const parentToken = (await exchange(hub, assistant, user.accessToken)).body.access_token;
+    expect(await exchange(hub, child, parentToken, { scope: 'orders:read offline_access' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+  });
+
+  it('die with the consent: withdrawal revokes them at once', async () => {
+    const session = await delegatedSession();
+    const withdrawn = await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { token: session.user.accessToken, variables: { id: session.consentId } });
+    expect(withdrawn.data).toEqual({ withdrawConsent: { status: 'WITHDRAWN' } });
+    expect(await refresh(assistant, session.refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect((await graphql(hub, '{ me { id } }', { token: session.accessToken })).status).toBe(401);
+  });
+
+  it('die with the agent: a suspended one cannot use them, a decommissioned one never again', async () => {
+    const session = await delegatedSession();
+    const other = await registerAgent(hub, admin, { name: 'Short-lived', allowedScopes: ['orders:read', 'offline_access'] });
+    const otherUser = await signUpUser(hub);
+    await giveConsent(hub, otherUser.accessToken, { agentId: other.id, scopes: ['orders:read'] });
+    const otherSession = (await exchange(hub, other, otherUser.accessToken, { scope: 'orders:read offline_access' })).body;
+
+    await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: admin, variables: { id: other.id } });
+    expect(await refresh(other, otherSession.refresh_token)).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    await graphql(hub, 'mutation($id: ID!) { reactivateAgent(id: $id) { status } }', { token: admin, variables: { id: other.id } });
+    const again = await refresh(other, otherSession.refresh_token);
+    expect(again.status).toBe(200);
+
+    await graphql(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: admin, variables: { id: other.id } });
+    const row = await hub.database.db.selectFrom('refresh_tokens').select('revoked_at').where('client_id', '=', other.id).where('rotated_at', 'is', null).executeTakeFirstOrThrow();
+    expect(row.revoked_at).toBeInstanceOf(Date);
+    expect((await refresh(assistant, session.refreshToken)).status).toBe(200);
+  });
+});

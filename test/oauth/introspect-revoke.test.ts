@@ -1,0 +1,161 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import {
+  basic,
+  claimsOf,
+  clientCredentialsToken,
+  exchange,
+  giveConsent,
+  operatorCredentials,
+  operatorToken,
+  registerAgent,
+  type ClientCredentials,
+  type RegisteredAgent,
+} from '../helpers/oauth.js';
+
+let hub: Hub;
+let admin: string;
+let assistant: RegisteredAgent;
+let stranger: RegisteredAgent;
+beforeAll(async () => {
+  hub = await startTestHub();
+  admin = await operatorToken(hub);
+  assistant = await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['orders:read', 'offline_access'] });
+  stranger = await registerAgent(hub, admin, { name: 'Stranger', allowedScopes: ['orders:read'] });
+});
+
+const introspect = (client: ClientCredentials | undefined, token: string, extra: Record<string, string> = {}) =>
+  postForm(hub, '/oauth/introspect', { token, ...extra }, client ? basic(client) : {});
+const revoke = (client: ClientCredentials | undefined, token: string, extra: Record<string, string> = {}) =>
+  postForm(hub, '/oauth/revoke', { token, ...extra }, client ? basic(client) : {});
+
+async function delegatedSession() {
+  const user = await signUpUser(hub);
+  const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+  const body = (await exchange(hub, assistant, user.accessToken, { scope: 'orders:read offline_access' })).body;
+  return { user, consentId, accessToken: body.access_token as string, refreshToken: body.refresh_token as string };
+}
+
+describe('/oauth/introspect (RFC 7662)', () => {
+  it('requires client authentication and a token', async () => {
+    const own = await clientCredentialsToken(hub, assistant);
+    expect(await introspect(undefined, own)).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await introspect(undefined, own, { client_id: 'hub-frontend' })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await introspect({ ...assistant, clientSecret: 'wrong' }, own)).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await introspect(assistant, '')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('describes the caller’s own client-credentials token', async () => {
+    const own = await clientCredentialsToken(hub, assistant);
+    const response = await introspect(assistant, own);
+    expect(response.status).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
+    const claims = claimsOf(own);
+    expect(response.body).toEqual({
+      active: true,
+      scope: 'orders:read',
+      client_id: assistant.id,
+      sub: assistant.id,
+      exp: claims.exp,
+      iat: claims.iat,
+      iss: hub.config.issuer,
+      aud: hub.config.audience,
+      token_type: 'Bearer',
+      jti: claims.jti,
+    });
+  });
+
+  it('includes act, consent_id and purpose for a delegated token, and describes its refresh token', async () => {
+    const session = await delegatedSession();
+    expect((await introspect(assistant, session.accessToken)).body).toMatchObject({
+      active: true,
+      sub: session.user.id,
+      client_id: assistant.id,
+      act: { sub: assistant.id },
+      consent_id: session.consentId,
+      purpose: 'support',
+    });
+    const refresh = await introspect(assistant, session.refreshToken, { token_type_hint: 'refresh_token' });
+    expect(refresh.body).toMatchObject({ active: true, client_id: assistant.id, sub: session.user.id, token_type: 'refresh_token', act: { sub: assistant.id }, consent_id: session.consentId });
+  });
+
+  it('answers only { active: false } for what is not the caller’s business, unknown, or dead', async () => {
+    const session = await delegatedSession();
+    expect((await introspect(stranger, session.accessToken)).body).toEqual({ active: false });
+    expect((await introspect(stranger, session.refreshToken)).body).toEqual({ active: false });
+    expect((await introspect(stranger, session.user.accessToken)).body).toEqual({ active: false });
+    expect((await introspect(assistant, 'not-a-token')).body).toEqual({ active: false });
+    expect((await introspect(assistant, 'x'.repeat(5_000))).body).toEqual({ active: false });
+
+    await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: session.user.accessToken, variables: { id: session.consentId } });
+    expect((await introspect(assistant, session.accessToken)).body).toEqual({ active: false });
+    expect((await introspect(assistant, session.refreshToken)).body).toEqual({ active: false });
+  });
+
+  it('lets an operator with agents:admin introspect any token', async () => {
+    const session = await delegatedSession();
+    expect((await introspect(operatorCredentials(hub), session.accessToken)).body).toMatchObject({ active: true, act: { sub: assistant.id } });
+    expect((await introspect(operatorCredentials(hub), session.user.accessToken)).body).toMatchObject({ active: true, sub: session.user.id, client_id: 'hub-frontend' });
+  });
+});
+
+describe('/oauth/revoke (RFC 7009)', () => {
+  it('requires client authentication and a token', async () => {
+    expect(await revoke(undefined, 'anything')).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await revoke(assistant, '')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('answers 200 for a token it does not know', async () => {
+    expect((await revoke(assistant, 'made-up')).status).toBe(200);
+    expect((await revoke(assistant, 'a.b.c', { token_type_hint: 'access_token' })).status).toBe(200);
+    expect((await revoke(assistant, 'made-up', { token_type_hint: 'something_else' })).status).toBe(200);
+  });
+
+  it('revokes the caller’s access token by jti: refused on the next request and inactive', async () => {
+    const own = await clientCredentialsToken(hub, assistant);
+    expect((await graphql(hub, '{ me { id } }', { token: own })).status).toBe(200);
+    expect((await revoke(assistant, own)).status).toBe(200);
+    const refused = await graphql(hub, '{ me { id } }', { token: own });
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toContain('token revoked');
+    expect((await introspect(assistant, own)).body).toEqual({ active: false });
+    expect((await revoke(assistant, own)).status).toBe(200);
+  });
+
+  it('never revokes another client’s token, yet answers 200 and audits the attempt', async () => {
+    const session = await delegatedSession();
+    const mine = await clientCredentialsToken(hub, assistant);
+    expect((await revoke(stranger, mine)).status).toBe(200);
+    expect((await revoke(stranger, session.refreshToken)).status).toBe(200);
+    expect((await revoke(operatorCredentials(hub), session.accessToken)).status).toBe(200);
+    expect((await introspect(assistant, mine)).body.active).toBe(true);
+    expect((await introspect(assistant, session.refreshToken)).body.active).toBe(true);
+    expect((await graphql(hub, '{ me { id } }', { token: session.accessToken })).status).toBe(200);
+    await hub.services.audit.flush();
+    const denied = await hub.database.db.selectFrom('audit_events').select(['reason', 'client_id']).where('action', '=', 'token.revoked').where('decision', '=', 'deny').execute();
+    expect(denied).toEqual(expect.arrayContaining([
+      { reason: 'access token of another client', client_id: stranger.id },
+      { reason: 'refresh token of another client', client_id: stranger.id },
+    ]));
+  });
+
+  it('revokes a refresh token with its whole family', async () => {
+    const session = await delegatedSession();
+    const next = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: session.refreshToken }, basic(assistant));
+    expect((await revoke(assistant, next.body.refresh_token, { token_type_hint: 'refresh_token' })).status).toBe(200);
+    const refused = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: next.body.refresh_token }, basic(assistant));
+    expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    const events = await hub.database.db.selectFrom('audit_events').select(['decision', 'reason']).where('action', '=', 'token.revoked').where('subject_user_id', '=', session.user.id).execute();
+    expect(events).toEqual([{ decision: 'allow', reason: 'refresh token revoked with its family' }]);
+  });
+
+  it('lets the hub’s public client revoke a user’s own tokens: sign-out', async () => {
+    const user = await signUpUser(hub);
+    expect((await revoke(undefined, user.accessToken, { client_id: 'hub-frontend' })).status).toBe(200);
+    expect((await revoke(undefined, user.refreshToken, { client_id: 'hub-frontend' })).status).toBe(200);
+    expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).status).toBe(401);
+    const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: user.refreshToken });
+    expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+});

@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import {
+  ACCESS_TOKEN_TYPE,
+  basic,
+  claimsOf,
+  clientCredentialsToken,
+  exchange,
+  giveConsent,
+  operatorToken,
+  registerAgent,
+  TOKEN_EXCHANGE,
+  type RegisteredAgent,
+} from '../helpers/oauth.js';
+
+let hub: Hub;
+let admin: string;
+let alice: Awaited<ReturnType<typeof signUpUser>>;
+let assistant: RegisteredAgent;
+let child: RegisteredAgent;
+let grandchild: RegisteredAgent;
+let stranger: RegisteredAgent;
+let consentId: string;
+beforeAll(async () => {
+  hub = await startTestHub();
+  admin = await operatorToken(hub);
+  alice = await signUpUser(hub, { givenName: 'Alice' });
+  await hub.services.db
+    .insertInto('orders')
+    .values({ id: 'ord_alice', user_id: alice.id, placed_at: new Date(), total_minor: 990, currency: 'EUR', status: 'paid', line_items: '[]' })
+    .execute();
+  assistant = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
+  child = await registerAgent(hub, admin, { name: 'Order lookup', allowedScopes: ['orders:read', 'contact:read'], parentAgentId: assistant.id });
+  grandchild = await registerAgent(hub, admin, { name: 'Order lines', allowedScopes: ['orders:read'], parentAgentId: child.id });
+  stranger = await registerAgent(hub, admin, { name: 'Stranger', allowedScopes: ['orders:read', 'contact:read'] });
+  consentId = await giveConsent(hub, alice.accessToken, { agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
+});
+
+const delegated = async (agent: RegisteredAgent, subject: string, extra: Record<string, string> = {}) => {
+  const response = await exchange(hub, agent, subject, extra);
+  if (response.status !== 200) throw new Error(`exchange failed: ${JSON.stringify(response.body)}`);
+  return response.body as { access_token: string; scope: string; expires_in: number; refresh_token?: string };
+};
+
+/** A token signed with the hub's key, with the claims the hub puts in a user token, and these on top. */
+async function signedUserToken(overrides: Record<string, unknown>): Promise<string> {
+  const { kid, privateKey } = hub.services.keys.signingKey();
+  const now = Math.floor(Date.now() / 1_000);
+  const claims = { iss: hub.config.issuer, aud: hub.config.audience, sub: alice.id, client_id: 'hub-frontend', scope: 'orders:read contact:read', iat: now, exp: now + 600, jti: randomUUID(), ...overrides };
+  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid }).sign(privateKey);
+}
+
+describe('token exchange for delegation (RFC 8693)', () => {
+  it('issues a delegated token: sub the user, act the agent, consent_id and purpose, scope = consent ∩ ceiling ∩ subject', async () => {
+    const response = await exchange(hub, assistant, alice.accessToken);
+    expect(response.status).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.body).toEqual({
+      access_token: expect.any(String),
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: expect.any(Number),
+      scope: 'orders:read contact.email:read',
+    });
+    const claims = claimsOf(response.body.access_token);
+    expect(claims).toMatchObject({ sub: alice.id, client_id: assistant.id, act: { sub: assistant.id }, consent_id: consentId, purpose: 'support' });
+    expect(claims.exp).toBeLessThanOrEqual(claimsOf(alice.accessToken).exp);
+  });
+
+  it('gives a token that reads exactly what it was granted', async () => {
+    const { access_token } = await delegated(assistant, alice.accessToken);
+    const response = await graphql<any>(hub, '{ me { id email phone orders { edges { node { id } } } } }', { token: access_token });
+    expect(response.data.me).toEqual({ id: alice.id, email: alice.email, phone: null, orders: { edges: [{ node: { id: 'ord_alice' } }] } });
+    expect(response.errors?.map((e) => [e.path?.at(-1), e.extensions?.reason])).toEqual([['phone', 'MISSING_SCOPE']]);
+  });
+
+  it('narrows a request to what every limit allows, and says so in scope', async () => {
+    expect((await delegated(assistant, alice.accessToken, { scope: 'orders:read payment:read' })).scope).toBe('orders:read');
+    expect((await delegated(assistant, alice.accessToken, { scope: 'contact.email:read contact.phone:read' })).scope).toBe('contact.email:read');
+  });
+
+  it('refuses scope escalation at the first hop with invalid_scope', async () => {
+    for (const scope of ['payment:read', 'contact:read', 'users:admin', 'orders:write']) {
+      expect(await exchange(hub, assistant, alice.accessToken, { scope })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    }
+  });
+
+  it('refuses an exchange without client authentication', async () => {
+    const form = { grant_type: TOKEN_EXCHANGE, subject_token: alice.accessToken, subject_token_type: ACCESS_TOKEN_TYPE };
+    for (const extra of [{}, { client_id: assistant.id }, { client_id: 'hub-frontend' }] as Record<string, string>[]) {
+      const response = await postForm(hub, '/oauth/token', { ...form, ...extra });
+      expect(response).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+      expect(response.headers['www-authenticate']).toMatch(/^Basic/);
+    }
+  });
+
+  it.each([
+    ['no subject_token', { subject_token: '' }],
+    ['no subject_token_type', { subject_token_type: '' }],
+    ['an id_token subject_token_type', { subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' }],
+    ['an unknown subject_token_type', { subject_token_type: 'urn:example:made-up' }],
+    ['a refresh_token requested_token_type', { requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token' }],
+    ['an unknown requested_token_type', { requested_token_type: 'urn:example:made-up' }],
+    ['actor_token without actor_token_type', { actor_token: 'x.y.z' }],
+    ['actor_token_type without actor_token', { actor_token_type: ACCESS_TOKEN_TYPE }],
+    ['a subject_token that is not a token', { subject_token: 'not-a-token' }],
+  ])('refuses %s with invalid_request', async (_, override) => {
+    const response = await exchange(hub, assistant, alice.accessToken, override);
+    expect(response).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } });
+  });
+
+  it('accepts the jwt token type and an explicit access_token requested_token_type', async () => {
+    const response = await exchange(hub, assistant, alice.accessToken, { subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', requested_token_type: ACCESS_TOKEN_TYPE });
+    expect(response.status).toBe(200);
+  });
+
+  it('accepts an actor_token of the client itself, and no other', async () => {
+    const own = await clientCredentialsToken(hub, assistant, 'orders:read');
+    expect((await exchange(hub, assistant, alice.accessToken, { actor_token: own, actor_token_type: ACCESS_TOKEN_TYPE })).status).toBe(200);
+    const others = await clientCredentialsToken(hub, stranger, 'orders:read');
+    expect(await exchange(hub, assistant, alice.accessToken, { actor_token: others, actor_token_type: ACCESS_TOKEN_TYPE })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+  });
+
+  it('refuses an agent the user gave no consent, and a client-credentials token as subject', async () => {
+    expect(await exchange(hub, stranger, alice.accessToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    const bob = await signUpUser(hub);
+    expect(await exchange(hub, assistant, bob.accessToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    const own = await clientCredentialsToken(hub, assistant, 'orders:read');
+    expect(await exchange(hub, assistant, own)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('refuses an expired subject token and a revoked one', async () => {
+    const past = Math.floor(Date.now() / 1_000) - 700;
+    expect(await exchange(hub, assistant, await signedUserToken({ iat: past, exp: past + 600 }))).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    expect((await exchange(hub, assistant, user.accessToken)).status).toBe(200);
+    expect((await postForm(hub, '/oauth/revoke', { token: user.accessToken, client_id: 'hub-frontend' })).status).toBe(200);
+    expect(await exchange(hub, assistant, user.accessToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('never outlives the subject token or the consent', async () => {
+    const shortLived = await signedUserToken({ exp: Math.floor(Date.now() / 1_000) + 90 });
+    expect((await delegated(assistant, shortLived)).expires_in).toBeLessThanOrEqual(90);
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'], expiresAt: new Date(Date.now() + 120_000).toISOString() });
+    expect((await delegated(assistant, user.accessToken)).expires_in).toBeLessThanOrEqual(120);
+  });
+
+  it('picks the consent for the purpose named, when the user gave the agent several', async () => {
+    const user = await signUpUser(hub);
+    const support = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const checkout = await giveConsent(hub, user.accessToken, { purpose: 'checkout', agentId: assistant.id, scopes: ['contact.email:read'] });
+    expect(claimsOf((await delegated(assistant, user.accessToken, { scope: 'orders:read' })).access_token).consent_id).toBe(support);
+    expect(claimsOf((await delegated(assistant, user.accessToken, { purpose: 'checkout' })).access_token)).toMatchObject({ consent_id: checkout, purpose: 'checkout' });
+    expect(await exchange(hub, assistant, user.accessToken, { purpose: 'email_marketing' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('audits the exchange with the actor chain, purpose and consent', async () => {
+    const { access_token } = await delegated(assistant, alice.accessToken, { scope: 'orders:read' });
+    await hub.services.audit.flush();
+    const event = await hub.database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('action', '=', 'token.exchanged')
+      .where('subject_user_id', '=', alice.id)
+      .orderBy('occurred_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(event).toMatchObject({ actor_kind: 'delegated', actor_id: assistant.id, actor_chain: [assistant.id], client_id: assistant.id, purpose: 'support', consent_id: consentId });
+    expect(event.detail).toMatchObject({ scope: 'orders:read', jti: claimsOf(access_token).jti });
+  });
+});
+
+describe('sub-agents', () => {
+  it('let a registered child exchange its parent’s delegated token: act nests per hop, consent and purpose carry over', async () => {
+    const parentToken = (await delegated(assistant, alice.accessToken)).access_token;
+    const response = await delegated(child, parentToken);
+    expect(response.scope).toBe('orders:read contact.email:read');
+    expect(claimsOf(response.access_token)).toMatchObject({ sub: alice.id, client_id: child.id, act: { sub: child.id, act: { sub: assistant.id } }, consent_id: consentId, purpose: 'support' });
+    expect((await graphql<any>(hub, '{ me { email } }', { token: response.access_token })).data.me.email).toBe(alice.email);
+  });
+
+  it('refuse scope escalation at the second hop: beyond the parent’s token, or beyond the child’s ceiling', async () => {
+    const parentToken = (await delegated(assistant, alice.accessToken, { scope: 'orders:read' })).access_token;
+    expect(await exchange(hub, child, parentToken, { scope: 'contact.email:read' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    expect((await delegated(child, parentToken, { scope: 'orders:read contact:read' })).scope).toBe('orders:read');
+    const fullParent = (await delegated(assistant, alice.accessToken)).access_token;
+    const childToken = (await delegated(child, fullParent)).access_token;
+    expect(await exchange(hub, grandchild, childToken, { scope: 'contact.email:read' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    expect((await delegated(grandchild, childToken)).scope).toBe('orders:read');
+  });
+
+  it('refuse an agent that is not a registered child of the acting agent', async () => {
+    const parentToken = (await delegated(assistant, alice.accessToken)).access_token;
+    expect(await exchange(hub, stranger, parentToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await exchange(hub, grandchild, parentToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('refuse a cycle: an agent already in the chain', async () => {
+    const parentToken = (await delegated(assistant, alice.accessToken)).access_token;
+    const childToken = (await delegated(child, parentToken)).access_token;
+    expect(await exchange(hub, assistant, childToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await exchange(hub, assistant, parentToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('refuse a chain past HUB_MAX_DELEGATION_DEPTH (3)', async () => {
+    const greatGrandchild = await registerAgent(hub, admin, { name: 'Too deep', allowedScopes: ['orders:read'], parentAgentId: grandchild.id });
+    const one = (await delegated(assistant, alice.accessToken)).access_token;
+    const two = (await delegated(child, one)).access_token;
+    const three = (await delegated(grandchild, two)).access_token;
+    expect(claimsOf(three).act).toEqual({ sub: grandchild.id, act: { sub: child.id, act: { sub: assistant.id } } });
+    const four = await exchange(hub, greatGrandchild, three);
+    expect(four).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'delegation chains are limited to 3 agents' } });
+  });
+});

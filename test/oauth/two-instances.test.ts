@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/db/connect.js';
+import { createTestDatabase, testServerUrl } from '../helpers/database.js';
+import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { basic, clientCredentialsToken, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+
+/**
+ * Two hub instances on one PostgreSQL database, as behind a load balancer: a token whose agent was
+ * suspended or decommissioned, whose consent was withdrawn or which was revoked through one is
+ * refused by the other on the very next request (tokens are checked against the database on every
+ * request). The token endpoint's client cache on the other instance is cleared by NOTIFY, so
+ * there the refusal follows within the notification's delivery. PGlite is one process's
+ * database, so this runs on the server only.
+ */
+describe.skipIf(testServerUrl() === undefined)('two instances sharing a database', () => {
+  let one: Hub;
+  let two: Hub;
+  let admin: string;
+  let agent: RegisteredAgent;
+  let user: Awaited<ReturnType<typeof signUpUser>>;
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    one = await createHub(loadConfig(TEST_ENV), { database });
+    two = await createHub(loadConfig(TEST_ENV), { database: openDatabase({ url: database.url! }) });
+    admin = await operatorToken(one);
+    agent = await registerAgent(one, admin, { allowedScopes: ['orders:read', 'offline_access'] });
+    user = await signUpUser(one);
+  });
+  afterAll(async () => {
+    await two.close();
+    await one.close();
+  });
+
+  const me = (hub: Hub, token: string) => graphql(hub, '{ me { id } }', { token });
+  const toggle = (hub: Hub, mutation: string, id: string) => graphql(hub, `mutation($id: ID!) { ${mutation}(id: $id) { id } }`, { token: admin, variables: { id } });
+
+  it('share keys and state: a token issued by one is accepted by the other', async () => {
+    expect(two.bootstrapCredentials).toBeUndefined();
+    const consentId = await giveConsent(one, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    expect(consentId).toMatch(/^cns_/);
+    const delegated = (await exchange(one, agent, user.accessToken)).body.access_token;
+    expect((await me(two, delegated)).status).toBe(200);
+  });
+
+  it('refuse on the other instance, at once, an agent suspended through one; and accept it again after reactivation', async () => {
+    const delegated = (await exchange(one, agent, user.accessToken)).body.access_token;
+    const own = await clientCredentialsToken(two, agent);
+    expect((await me(two, delegated)).status).toBe(200);
+    await toggle(one, 'suspendAgent', agent.id);
+    expect((await me(two, delegated)).status).toBe(401);
+    expect((await me(two, own)).status).toBe(401);
+    expect(await eventually(async () => (await postForm(two, '/oauth/token', { grant_type: 'client_credentials' }, basic(agent))).status, 401)).toBe(401);
+    await toggle(two, 'reactivateAgent', agent.id);
+    expect((await me(one, delegated)).status).toBe(200);
+    expect(await eventually(async () => (await postForm(one, '/oauth/token', { grant_type: 'client_credentials' }, basic(agent))).status, 200)).toBe(200);
+  });
+
+  it('refuse on one instance a consent withdrawn through the other, refresh token included', async () => {
+    const other = await signUpUser(two);
+    const consentId = await giveConsent(two, other.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    const issued = (await exchange(two, agent, other.accessToken, { scope: 'orders:read offline_access' })).body;
+    expect((await me(one, issued.access_token)).status).toBe(200);
+    await graphql(two, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: other.accessToken, variables: { id: consentId } });
+    expect((await me(one, issued.access_token)).status).toBe(401);
+    const refreshed = await postForm(one, '/oauth/token', { grant_type: 'refresh_token', refresh_token: issued.refresh_token }, basic(agent));
+    expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
+  it('refuse on the other instance a token revoked through one, and an agent decommissioned through it', async () => {
+    const own = await clientCredentialsToken(one, agent);
+    expect((await postForm(one, '/oauth/revoke', { token: own }, basic(agent))).status).toBe(200);
+    expect((await me(two, own)).status).toBe(401);
+    const fresh = await clientCredentialsToken(one, agent);
+    expect((await me(two, fresh)).status).toBe(200);
+    await toggle(two, 'decommissionAgent', agent.id);
+    expect((await me(one, fresh)).status).toBe(401);
+    expect(await eventually(async () => (await postForm(one, '/oauth/token', { grant_type: 'client_credentials' }, basic(agent))).status, 401)).toBe(401);
+  });
+});
+
+/** Asks until the answer is `expected` or a second has passed; resolves to the last answer. */
+async function eventually<T>(ask: () => Promise<T>, expected: T): Promise<T> {
+  const deadline = Date.now() + 1_000;
+  for (;;) {
+    const answer = await ask();
+    if (answer === expected || Date.now() > deadline) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
