@@ -9,11 +9,13 @@ import { benchAudit } from './audit.js';
 import { benchAuthz } from './authz.js';
 import { LOAD_SECONDS, benchLoad, loadReport } from './load.js';
 import { benchProfile } from './profile.js';
+import { benchTokens } from './tokens.js';
 
 const table = (run: () => Promise<Row[]>) => async () => markdownTable(await run());
 
 const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
   profile: { title: 'Profile reads (floor: the same data in one round trip of raw SQL)', run: table(benchProfile) },
+  tokens: { title: 'Token service (floor: bare jose signing, and select 1 for the state check)', run: table(benchTokens) },
   audience: { title: 'Audiences on a million customers (floor: the best raw SQL on the same data)', run: table(benchAudience) },
   authz: { title: 'The full per-field decision for a delegated agent (floor: the same read by the user themself)', run: table(benchAuthz) },
   audit: { title: 'Auditing every read (floor: the same hub with HUB_AUDIT_READS=false)', run: table(benchAudit) },
