@@ -1,11 +1,13 @@
 /**
  * The OAuth token service through the hub, against bare `jose` in this process, in one run:
- * - client-credentials issuance: client authentication (one query), an ES256 signature, the audit
- *   record; floor: `jose` signing the same claims;
- * - token exchange (RFC 8693): client authentication, the subject token verified and its state
- *   checked, the consent looked up, a signature; floor: `jose` verifying the subject and signing;
- * - the per-request token state check every authenticated request pays (revocation, agent chain,
- *   consent, one statement); floor: `select 1` over the same pool, i.e. one bare round trip.
+ * - client-credentials issuance: client authentication (through the agent cache), an ES256
+ *   signature, the audit record; floor: `jose` signing the same claims;
+ * - token exchange (RFC 8693), first hop: client authentication, the subject token's signature
+ *   (the same token each time, so verified once and then cached, as the hub caches any token it
+ *   has verified), one statement for its revocation and the user's consent, a signature, the audit
+ *   record; floor: `jose` verifying the subject and signing;
+ * - the per-request token check every authenticated request pays (revocation, agent chain,
+ *   consent: one prepared statement), run from this process; floor: `select 1` over the same pool.
  * Goals (issue 5): 3,000 client-credentials tokens/s on 2 cores, exchanges at two-thirds of that.
  * Run: `npx tsx bench/tokens.ts` (BENCH_DATABASE_URL, BENCH_SECONDS).
  */

@@ -10,6 +10,7 @@ export interface SecretHash {
   readonly expiresAt: Date | null;
 }
 
+/** Stores a secret's hash, never the secret; storing the same hash twice changes nothing. */
 export async function insertAgentSecret(db: Db, agentId: string, secretHash: Buffer, now: Date): Promise<void> {
   await db.insertInto('agent_secrets').values({ agent_id: agentId, secret_hash: secretHash, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
 }

@@ -21,6 +21,7 @@ export const registerAgentSchema = z.object({
 
 export type RegisterAgentInput = z.input<typeof registerAgentSchema>;
 
+/** `rotateAgentSecret`'s grace period: whole seconds up to 30 days; left out, 0 (the old secret stops at once). */
 export const gracePeriodSchema = z
   .number()
   .int('must be a whole number of seconds')

@@ -42,6 +42,7 @@ export function toAgent(row: Selectable<AgentsTable>): Agent {
   };
 }
 
+/** The agents with these ids, in no particular order; unknown ids are left out. */
 export async function findAgentsByIds(db: Db, ids: readonly string[]): Promise<Agent[]> {
   if (ids.length === 0) return [];
   const rows = await db.selectFrom('agents').selectAll().where('id', 'in', ids).execute();
@@ -92,6 +93,7 @@ export async function insertAgent(db: Db, agent: NewAgent): Promise<Agent | unde
   return row && toAgent(row);
 }
 
+/** Sets the stored status; the caller checks the move is allowed and audits it in the same transaction. */
 export async function updateAgentStatus(db: Db, id: string, status: AgentStatusColumn): Promise<Agent> {
   const row = await db.updateTable('agents').set({ status }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
   return toAgent(row);

@@ -18,6 +18,7 @@ export interface PresentedCredentials {
   readonly secret?: string;
 }
 
+/** The client authentication methods of RFC 6749 §2.3.1 the hub takes, as RFC 8414 names them. */
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
 
 /** RFC 6749 §2.3.1 asks for this answer to a failed authentication, whatever the method tried. */

@@ -7,6 +7,7 @@ export const TOKEN_TYPES = {
   jwt: 'urn:ietf:params:oauth:token-type:jwt',
 } as const;
 
+/** RFC 8693 §2.1: the `grant_type` of a token exchange. */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 /** The hub's access tokens are JWTs, so either identifier names them. */

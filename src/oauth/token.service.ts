@@ -50,8 +50,8 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
   // Revocation is not decided here, so caching the signature check changes no answer.
   const verified = new LRUCache<string, VerifiedAccessToken>({ max: 10_000 });
 
-  async function inspect(token: string): Promise<LiveToken> {
-    const now = clock.now();
+  /** Signature, claims and kind of caller (cached by token text); nothing of the database. */
+  async function readToken(token: string, now: Date): Promise<LiveToken> {
     let claims = verified.get(token);
     if (!claims || claims.exp * 1_000 <= now.getTime()) {
       claims = await verifyAccessToken(keys, audience, token, now);
@@ -59,6 +59,12 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     }
     const principal = principalFromToken(claims);
     if (!principal || principal.kind === 'anonymous') throw new InvalidTokenError('malformed claims');
+    return { claims, principal };
+  }
+
+  async function inspect(token: string): Promise<LiveToken> {
+    const now = clock.now();
+    const { claims, principal } = await readToken(token, now);
     const agentIds = [...(claims.client_id === FRONTEND_CLIENT_ID ? [] : [claims.client_id]), ...(principal.kind === 'delegated' ? principal.actorChain : [])];
     const delegated = principal.kind === 'delegated' ? { consentId: principal.consentId, userId: principal.userId } : {};
     const state = await findTokenState(db, { jti: claims.jti, agentIds, ...delegated }, now);
@@ -114,6 +120,13 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      * @throws InvalidTokenError naming the first check that failed.
      */
     inspect,
+
+    /**
+     * A token's signature, claims and kind of caller, without its state in the database: for a
+     * caller that checks that state itself in a query of its own (a token exchange's first hop).
+     * @throws InvalidTokenError
+     */
+    readToken: (token: string) => readToken(token, clock.now()),
 
     /** Whether a delegation (agents of a chain, a consent for a user) stands now, in one query. */
     delegationState: (db: Db, facts: Omit<TokenFacts, 'jti'>) => findTokenState(db, facts, clock.now()),

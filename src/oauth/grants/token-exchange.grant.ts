@@ -2,10 +2,10 @@ import type { Services } from '../../app.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
 import type { Agent } from '../../agents/agent.service.js';
 import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
-import type { Consent } from '../../consent/consent.service.js';
 import { InvalidTokenError } from '../access-token.js';
 import { requireAgent } from '../client-auth.js';
 import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
+import { findExchangeGrounds, type ExchangeConsent } from '../exchange.queries.js';
 import { invalidRequest, invalidScope, OAuthError } from '../oauth-error.js';
 import { issueRefreshToken } from '../refresh-tokens.js';
 import { checkAudience, type TokenRequest, type TokenResponse } from '../token.endpoint.js';
@@ -15,10 +15,12 @@ import type { LiveToken } from '../token.service.js';
  * `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693), for delegation: the
  * authenticated client is the acting agent; `subject_token` is the user's access token, or a
  * delegated token whose nearest actor is the client's registered parent (a sub-agent's hop).
- * Steps, each denying by default: parameters; the subject token, live now; the actor token, if
- * any, the client's own; the chain (no cycle, within HUB_MAX_DELEGATION_DEPTH); the consent (on
- * a first hop the user's live consent naming the agent, later the subject token's, still live);
- * scopes (requested ∩ subject ∩ ceiling ∩ consent); lifetime (≤ subject's and consent's).
+ * Steps, each denying by default: parameters; the subject token's signature and claims; the
+ * actor token, if any, live and the client's own; the chain (no cycle, within
+ * HUB_MAX_DELEGATION_DEPTH); the subject token's state and the consent (on a first hop, not
+ * revoked and the user's live consent naming the agent, read in one statement; later, the whole
+ * token check and the subject token's consent); scopes (requested ∩ subject ∩ ceiling ∩
+ * consent); lifetime (≤ subject's and consent's).
  * Per RFC 8693 §2.2.2, a subject or actor token that is invalid or unacceptable by policy (no
  * consent, not a child, a cycle, too deep) is `invalid_request`; scopes are `invalid_scope`.
  */
@@ -36,12 +38,12 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   checkAudience(services, params);
   const requested = params.scope === undefined ? undefined : parseScope(params.scope);
 
-  const subject = await inspect(services, params.subject_token, 'subject_token');
+  const subject = await asParameter('subject_token', services.tokens.readToken(params.subject_token));
   const user = subject.principal;
   if (user.kind !== 'user' && user.kind !== 'delegated') throw invalidRequest('subject_token must stand for a user');
   if (params.actor_token !== undefined) {
     if (!isAccessTokenType(params.actor_token_type)) throw invalidRequest('actor_token_type must be urn:ietf:params:oauth:token-type:access_token');
-    const actor = await inspect(services, params.actor_token, 'actor_token');
+    const actor = await asParameter('actor_token', services.tokens.inspect(params.actor_token));
     if (actor.principal.kind !== 'client' || actor.principal.clientId !== agent.id) throw invalidRequest('actor_token is not a token of the authenticated client');
   }
 
@@ -52,10 +54,15 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   if (chain.length > config.maxDelegationDepth) throw invalidRequest(`delegation chains are limited to ${config.maxDelegationDepth} agents`);
 
   const now = clock.now();
-  const consent =
-    user.kind === 'delegated'
-      ? (await services.consents.findConsents(db, [user.consentId]))[0]
-      : chooseConsent(await services.consents.liveConsentsForAgent(db, user.userId, agent.id, now), requested, params.purpose);
+  let consent: ExchangeConsent | undefined;
+  if (user.kind === 'delegated') {
+    await asParameter('subject_token', services.tokens.inspect(params.subject_token));
+    [consent] = await services.consents.findConsents(db, [user.consentId]);
+  } else {
+    const grounds = await findExchangeGrounds(db, { jti: subject.claims.jti, userId: user.userId, agentId: agent.id }, now);
+    if (grounds.revoked) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: token revoked');
+    consent = chooseConsent(grounds.consents, requested, params.purpose);
+  }
   if (!consent) throw invalidRequest('the user has given this agent no consent in force', `no live consent${params.purpose ? ` for purpose ${params.purpose.slice(0, 64)}` : ''}`);
 
   const offline = requested?.includes(OFFLINE_ACCESS) ?? false;
@@ -91,10 +98,10 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   return { ...response, refresh_token: refreshToken };
 }
 
-/** The live token, or `invalid_request` naming which parameter failed and why (the why for the audit only). */
-async function inspect(services: Services, token: string, name: string): Promise<LiveToken> {
+/** The token's answer, or `invalid_request` naming which parameter failed and why (the why for the audit only). */
+async function asParameter(name: string, reading: Promise<LiveToken>): Promise<LiveToken> {
   try {
-    return await services.tokens.inspect(token);
+    return await reading;
   } catch (error) {
     if (error instanceof InvalidTokenError) throw new OAuthError(400, 'invalid_request', `${name} is invalid`, `${name}: ${error.message}`);
     throw error;
@@ -105,14 +112,14 @@ async function inspect(services: Services, token: string, name: string): Promise
  * Of the user's live consents naming the agent (newest first), the one for `purpose` if named
  * (a hub extension parameter), else the one covering most of the requested scopes, else the newest.
  */
-function chooseConsent(consents: readonly Consent[], requested: readonly string[] | undefined, purpose: string | undefined): Consent | undefined {
+function chooseConsent(consents: readonly ExchangeConsent[], requested: readonly string[] | undefined, purpose: string | undefined): ExchangeConsent | undefined {
   const candidates = purpose === undefined ? consents : consents.filter((consent) => consent.purpose === purpose);
   if (!requested) return candidates[0];
-  const covered = (consent: Consent) => requested.filter((scope) => scopeWithin(scope, new Set(consent.scopes))).length;
-  return candidates.reduce<Consent | undefined>((best, consent) => (best === undefined || covered(consent) > covered(best) ? consent : best), undefined);
+  const covered = (consent: ExchangeConsent) => requested.filter((scope) => scopeWithin(scope, new Set(consent.scopes))).length;
+  return candidates.reduce<ExchangeConsent | undefined>((best, consent) => (best === undefined || covered(consent) > covered(best) ? consent : best), undefined);
 }
 
-function exchangeEvent(agent: Agent, userId: string, chain: readonly string[], consent: Consent, requestId: string, detail: Record<string, unknown>): AuditEventInput {
+function exchangeEvent(agent: Agent, userId: string, chain: readonly string[], consent: ExchangeConsent, requestId: string, detail: Record<string, unknown>): AuditEventInput {
   return {
     action: 'token.exchanged',
     actor: { kind: 'delegated', id: agent.id },
