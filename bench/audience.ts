@@ -15,8 +15,8 @@ import { openDatabase, type Db } from '../src/db/connect.js';
 import { KeyStore } from '../src/oauth/key-store.js';
 import { createTokenService } from '../src/oauth/token.service.js';
 import { systemClock } from '../src/shared/clock.js';
-import { markdownTable, measureCalls, type Figures, type Row } from './lib/measure.js';
-import { BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, machine, startHubProcess, type HubProcess } from './lib/setup.js';
+import { markdownTable, measureCalls, measurePaired, type Figures, type Row } from './lib/measure.js';
+import { BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, loadAverage, machine, startHubProcess, type HubProcess } from './lib/setup.js';
 
 export const BENCH_AUDIENCE_DATABASE_URL = process.env.BENCH_AUDIENCE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/seedbench';
 
@@ -26,18 +26,21 @@ interface Typical {
   readonly filter: Record<string, unknown>;
   /** The same selection as raw SQL over `audience_members m`, for the floor. */
   readonly where: ReturnType<typeof sql>;
-  /** Member fields the purpose covers: the rest would be refused, and the floor selects the same. */
+  /** Member fields the purpose covers: the rest would be refused. */
   readonly fields: string;
+  /** The `users` columns those fields show: what the floor's page selects, no more. */
+  readonly columns: ReturnType<typeof sql>;
 }
 
 const TYPICAL: readonly Typical[] = [
-  { name: 'email_marketing, country DE', purpose: 'email_marketing', filter: { countries: ['DE'] }, where: sql`m.country = 'DE'`, fields: 'id email country locale preferences { interests channels }' },
+  { name: 'email_marketing, country DE', purpose: 'email_marketing', filter: { countries: ['DE'] }, where: sql`m.country = 'DE'`, fields: 'id email country locale preferences { interests channels }', columns: sql`u.id, u.email, u.country, u.locale, u.preferences` },
   {
     name: 'email_marketing, gold+ tier, running or yoga',
     purpose: 'email_marketing',
     filter: { loyaltyTiers: ['gold', 'platinum'], interestsAny: ['running', 'yoga'] },
     where: sql`m.loyalty_tier in ('gold', 'platinum') and m.interests && array['running', 'yoga']`,
     fields: 'id email country locale preferences { interests channels }',
+    columns: sql`u.id, u.email, u.country, u.locale, u.preferences`,
   },
   {
     name: 'personalization, age 25-44, ordered since 2025-10-01',
@@ -46,17 +49,24 @@ const TYPICAL: readonly Typical[] = [
     where: sql`m.birthdate <= (current_date - interval '25 years')::date and m.birthdate > (current_date - interval '45 years')::date
       and m.last_order_at >= '2025-10-01T00:00:00Z'`,
     fields: 'id preferences { interests channels }',
+    columns: sql`u.id, u.preferences`,
   },
 ];
+
+/** Issue #7: count and first page under 100 ms p50, and at most 20% slower than the floor. */
+const GOAL = { ms: 100, slower: 1.2 } as const;
 
 const live = (purpose: string) => sql`m.purpose = ${purpose} and (m.expires_at is null or m.expires_at > now())`;
 
 const floorCount = (db: Db, t: Typical) => sql`select count(*) from audience_members m where ${live(t.purpose)} and ${t.where}`.execute(db);
 
-/** The page's rows: the member rows in user-id order, then their users by primary key. */
+/**
+ * The page's rows as the best single statement reads them: the page's member ids from an index in
+ * user-id order, then only those users by primary key, with the columns its fields show.
+ */
 const floorPage = (db: Db, t: Typical) => sql`
-  select u.id, u.email, u.country, u.locale, u.preferences from audience_members m join users u on u.id = m.user_id
-  where ${live(t.purpose)} and ${t.where} and u.status = 'active' order by m.user_id limit 1001`.execute(db);
+  select ${t.columns} from (select m.user_id from audience_members m where ${live(t.purpose)} and ${t.where} order by m.user_id limit 1001) p
+  join users u on u.id = p.user_id where u.status = 'active' order by p.user_id`.execute(db);
 
 /** What the issue measured: opted-in users of one country counted by joining consents and users. */
 const naiveCount = (db: Db) => sql`
@@ -83,6 +93,13 @@ async function graphqlCall(hub: HubProcess, token: string, query: string, variab
   const body = (await response.json()) as { data?: any; errors?: unknown };
   if (!response.ok || body.errors) throw new Error(`query failed: ${JSON.stringify(body).slice(0, 500)}`);
   return body.data;
+}
+
+const EXPORT_RUNS = 5;
+
+/** The run with the median rate. */
+function median(runs: readonly Figures[]): Figures {
+  return [...runs].sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)]!;
 }
 
 /** One export over HTTP, read to its end; resolves to rows per second (and the time as p50). */
@@ -114,8 +131,11 @@ export async function benchAudience(): Promise<Row[]> {
       const hubCount = (await graphqlCall(hub, token, countQuery, variables)).audience.totalCount;
       const sqlCount = Number(Object.values((await floorCount(db, t)).rows[0] as object)[0]);
       if (hubCount !== sqlCount) throw new Error(`${t.name}: the hub counts ${hubCount}, the floor ${sqlCount}`);
-      rows.push({ workload: `count: ${t.name} (${hubCount.toLocaleString('en-US')})`, hub: await measureCalls(() => graphqlCall(hub, token, countQuery, variables), once), floor: await measureCalls(() => floorCount(db, t), once), goal: 0.8 });
-      rows.push({ workload: `first 1,000: ${t.name}`, hub: await measureCalls(() => graphqlCall(hub, token, pageQuery, variables), once), floor: await measureCalls(() => floorPage(db, t), once), goal: 0.8 });
+      // Hub and floor alternate call by call, so both meet the same load from the rest of the machine.
+      const [hubCountFigures, floorCountFigures] = await measurePaired(() => graphqlCall(hub, token, countQuery, variables), () => floorCount(db, t), seconds);
+      rows.push({ workload: `count: ${t.name} (${hubCount.toLocaleString('en-US')})`, hub: hubCountFigures, floor: floorCountFigures, p50Goal: GOAL.slower, p50LimitMs: GOAL.ms });
+      const [hubPageFigures, floorPageFigures] = await measurePaired(() => graphqlCall(hub, token, pageQuery, variables), () => floorPage(db, t), seconds);
+      rows.push({ workload: `first 1,000: ${t.name}`, hub: hubPageFigures, floor: floorPageFigures, p50Goal: GOAL.slower, p50LimitMs: GOAL.ms });
     }
     rows.push({ workload: 'naive layout: count consents ⋈ users, country DE', hub: await measureCalls(() => naiveCount(db), once) });
 
@@ -124,19 +144,31 @@ export async function benchAudience(): Promise<Row[]> {
       input: { name: 'Bench export', purpose: exported.purpose, filter: exported.filter },
     });
     const id = created.createAudience.id as string;
-    const viaHub = await exportRate(async () => {
-      const response = await fetch(`${hub.url}/audiences/${id}/export`, { headers: { authorization: `Bearer ${token}` } });
-      if (!response.ok || !response.body) throw new Error(`export failed: ${response.status}`);
-      let lines = 0;
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) for (const byte of chunk) if (byte === 10) lines++;
-      return lines;
-    });
-    const viaSql = await exportRate(async () => {
-      const result = await sql`select u.id, u.email, u.locale, u.country, u.created_at, u.preferences from audience_members m join users u on u.id = m.user_id
-        where ${live(exported.purpose)} and ${exported.where} and u.status = 'active' order by m.user_id`.execute(db);
-      return result.rows.length;
-    });
-    rows.push({ workload: `export rows/s: ${exported.name} (time as p50 ms)`, hub: viaHub, floor: viaSql, goal: 0.8 });
+    const viaHub = () =>
+      exportRate(async () => {
+        const response = await fetch(`${hub.url}/audiences/${id}/export`, { headers: { authorization: `Bearer ${token}` } });
+        if (!response.ok || !response.body) throw new Error(`export failed: ${response.status}`);
+        let lines = 0;
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+          const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) lines++;
+        }
+        return lines;
+      });
+    const viaSql = () =>
+      exportRate(async () => {
+        const result = await sql`select u.id, u.email, u.locale, u.country, u.created_at, u.preferences from audience_members m join users u on u.id = m.user_id
+          where ${live(exported.purpose)} and ${exported.where} and u.status = 'active' order by m.user_id`.execute(db);
+        return result.rows.length;
+      });
+    // Alternated, and the median of each kept: one export is one sample of a noisy machine.
+    const hubRuns: Figures[] = [];
+    const sqlRuns: Figures[] = [];
+    for (let i = 0; i < EXPORT_RUNS; i++) {
+      hubRuns.push(await viaHub());
+      sqlRuns.push(await viaSql());
+    }
+    rows.push({ workload: `export rows/s: ${exported.name} (median of ${EXPORT_RUNS}; time as p50 ms)`, hub: median(hubRuns), floor: median(sqlRuns), goal: Number((1 / GOAL.slower).toFixed(2)) });
     return rows;
   } finally {
     await hub.stop();
@@ -145,6 +177,8 @@ export async function benchAudience(): Promise<Row[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const before = loadAverage();
   const rows = await benchAudience();
-  console.log(`\nAudiences on ${machine()}; ${BENCH_SECONDS} s per measurement, one request at a time\n\n${markdownTable(rows)}`);
+  console.log(`\nAudiences on ${machine()}; ${BENCH_SECONDS} s per measurement, one request at a time, hub and floor alternating`);
+  console.log(`load average ${before} at the start, ${loadAverage()} at the end\n\n${markdownTable(rows)}`);
 }

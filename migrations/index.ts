@@ -5,6 +5,7 @@ import * as m0003 from './0003_audit.js';
 import * as m0004 from './0004_agents.js';
 import * as m0005 from './0005_consent_ledger.js';
 import * as m0006 from './0006_audiences.js';
+import * as m0007 from './0007_audience_speed.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_agents': m0004,
   '0005_consent_ledger': m0005,
   '0006_audiences': m0006,
+  '0007_audience_speed': m0007,
 };

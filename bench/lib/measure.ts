@@ -64,12 +64,45 @@ export async function measureCalls(run: () => Promise<unknown>, options: { concu
   return { rate: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), errors };
 }
 
+/**
+ * Two workloads measured side by side, one request at a time: calls alternate between them for
+ * `seconds`, so both meet the same load from whatever else runs on the machine, and a burst of
+ * it cannot favour one. For a hub beside its floor on a shared machine.
+ */
+export async function measurePaired(a: () => Promise<unknown>, b: () => Promise<unknown>, seconds = 10): Promise<[Figures, Figures]> {
+  const deadline = performance.now() + seconds * 1_000;
+  const runs = [{ run: a, latencies: [] as number[], errors: 0 }, { run: b, latencies: [] as number[], errors: 0 }];
+  const started = performance.now();
+  for (let i = 0; performance.now() < deadline; i++) {
+    const side = runs[i % 2]!;
+    const t0 = performance.now();
+    try {
+      await side.run();
+      side.latencies.push(performance.now() - t0);
+    } catch {
+      side.errors++;
+    }
+  }
+  const elapsed = (performance.now() - started) / 1_000;
+  return runs.map(({ latencies, errors }) => {
+    latencies.sort((x, y) => x - y);
+    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+    // Each side had the machine for about half the time: its rate is per second of its own calls.
+    const own = latencies.reduce((sum, ms) => sum + ms, 0) / 1_000 || elapsed;
+    return { rate: latencies.length / own, p50: at(0.5), p99: at(0.99), errors };
+  }) as [Figures, Figures];
+}
+
 export interface Row {
   readonly workload: string;
   readonly hub: Figures;
   readonly floor?: Figures;
   /** The goal as a minimum ratio of the hub's rate to the floor's. */
   readonly goal?: number;
+  /** The goal as the most the hub's p50 may be, as a multiple of the floor's (1.2: at most 20% slower). */
+  readonly p50Goal?: number;
+  /** The most the hub's p50 may be, in ms. */
+  readonly p50LimitMs?: number;
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
@@ -80,11 +113,17 @@ export function markdownTable(rows: readonly Row[]): string {
     '| workload | rate/s | p50 ms | p99 ms | floor rate/s | floor p50 ms | floor p99 ms | ratio | goal | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const { workload, hub, floor, goal } of rows) {
-    const ratio = floor ? hub.rate / floor.rate : NaN;
-    const verdict = goal === undefined || !floor ? '' : ratio >= goal ? ` ≥ ${goal} ✓` : ` < ${goal} ✗`;
+  for (const { workload, hub, floor, goal, p50Goal, p50LimitMs } of rows) {
+    let ratio = floor ? `${fmt(hub.rate / floor.rate, 2)}×` : '-';
+    let verdict = goal === undefined || !floor ? '-' : hub.rate / floor.rate >= goal ? `≥ ${goal} ✓` : `< ${goal} ✗`;
+    if (p50Goal !== undefined && floor) {
+      const slower = hub.p50 / floor.p50;
+      ratio = `p50 ${fmt(slower, 2)}×`;
+      verdict = slower <= p50Goal ? `p50 ≤ ${p50Goal}× ✓` : `p50 > ${p50Goal}× ✗`;
+    }
+    if (p50LimitMs !== undefined) verdict += hub.p50 < p50LimitMs ? `, < ${p50LimitMs} ms ✓` : `, ≥ ${p50LimitMs} ms ✗`;
     lines.push(
-      `| ${workload} | ${fmt(hub.rate)} | ${fmt(hub.p50, 1)} | ${fmt(hub.p99, 1)} | ${floor ? fmt(floor.rate) : '-'} | ${floor ? fmt(floor.p50, 1) : '-'} | ${floor ? fmt(floor.p99, 1) : '-'} | ${floor ? `${fmt(ratio, 2)}×` : '-'} | ${verdict.trim() || '-'} | ${hub.errors} |`,
+      `| ${workload} | ${fmt(hub.rate)} | ${fmt(hub.p50, 1)} | ${fmt(hub.p99, 1)} | ${floor ? fmt(floor.rate) : '-'} | ${floor ? fmt(floor.p50, 1) : '-'} | ${floor ? fmt(floor.p99, 1) : '-'} | ${ratio} | ${verdict} | ${hub.errors} |`,
     );
   }
   return lines.join('\n');

@@ -97,6 +97,11 @@ export function machine(): string {
   return `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
+/** The machine's load averages over 1, 5 and 15 minutes: how busy others kept it during a run. */
+export function loadAverage(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(', ');
+}
+
 /**
  * Makes sure an operator-owned client with this id and ceiling exists and is active on the bench
  * database: the hub accepts a token only while its client is a live agent.

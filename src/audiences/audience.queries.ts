@@ -1,8 +1,7 @@
-import type { Selectable } from 'kysely';
-import type { SavedAudiencesTable } from '../db/database.js';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { toUser, type User } from '../identity/user.queries.js';
 import { filterExpression, type AudienceFilter } from './audience.filter.js';
+import type { MemberField, MemberRow, columnsOf } from './audience.fields.js';
 
 /**
  * What selects an audience: its purpose, the filter, and the instant its consents must be in
@@ -16,11 +15,12 @@ export interface AudienceSelection {
 
 /**
  * The members of a selection, one statement for any filter. Why it is fast: `audience_members`
- * (migration 0006) already holds exactly the live company consents of active users with the
- * attributes filtered on, so the plan is one index range of that narrow table, walked in
- * user-id order by its primary key (purpose, user_id) — or, with a country, by
- * (purpose, country, user_id) — stopping at the page's last row; only those rows then join
- * `users` by primary key for the fields a member shows. No hash of a million users, no sort.
+ * (migrations 0006 and 0007) already holds exactly the live company consents of active users
+ * with the attributes filtered on, so a selection is an index range of that one table, never a
+ * join of consents and users: one country, tier, age band or recency has a narrow index of its
+ * own, and anything else is checked inside the primary key (purpose, user_id), which carries
+ * every filter column; counts are index-only scans. Only a filter on orders in a period reads
+ * more: each candidate's orders in it, through orders_user_placed (user_id, placed_at).
  */
 function members(db: Db, selection: AudienceSelection) {
   return db
@@ -30,18 +30,75 @@ function members(db: Db, selection: AudienceSelection) {
     .where((eb) => filterExpression(eb, selection.filter, selection.now));
 }
 
-/** A page of members in user-id order after `afterUserId` (keyset: stays right while consents change). */
-export async function findAudiencePage(db: Db, selection: AudienceSelection, limit: number, afterUserId?: string): Promise<User[]> {
-  const rows = await members(db, selection)
-    .innerJoin('users as u', 'u.id', 'm.user_id')
-    // The triggers keep only active users in audience_members; this keeps the guarantee local.
+/**
+ * A page of members in user-id order after `afterUserId` (keyset: stays right while consents
+ * change), with only the `users` columns given. The page's member ids come first, from an index
+ * walked in user-id order that stops at the page's last row; only those ids then fetch their
+ * `users` row by primary key (a nested loop of `limit` probes, never a merge over every user).
+ * The triggers keep only active users in audience_members; the status check keeps the guarantee
+ * local (a page could only come out short, never hold an inactive user).
+ */
+export async function findAudiencePage(
+  db: Db,
+  selection: AudienceSelection,
+  limit: number,
+  afterUserId: string | undefined,
+  columns: ReturnType<typeof columnsOf>,
+): Promise<MemberRow[]> {
+  return db
+    .selectFrom(pageIds(db, selection, limit, afterUserId).as('p'))
+    .innerJoin('users as u', 'u.id', 'p.user_id')
     .where('u.status', '=', 'active')
+    .select(['u.id', ...columns.map((c) => `u.${c}` as const)])
+    .orderBy('p.user_id')
+    .execute() as Promise<MemberRow[]>;
+}
+
+/** The ids of a page of members, in user-id order: the keyset walk both pages and exports take. */
+function pageIds(db: Db, selection: AudienceSelection, limit: number, afterUserId: string | undefined) {
+  return members(db, selection)
     .$if(afterUserId !== undefined, (q) => q.where('m.user_id', '>', afterUserId!))
-    .selectAll('u')
+    .select('m.user_id')
     .orderBy('m.user_id')
-    .limit(limit)
+    .limit(limit);
+}
+
+/** Each member field as a JSON value in SQL: what GraphQL would show for it, timestamps as ISO 8601 in UTC. */
+const JSON_VALUES: Record<MemberField, RawBuilder<unknown>> = {
+  email: sql`u.email`,
+  emailVerified: sql`u.email_verified`,
+  phone: sql`u.phone`,
+  givenName: sql`u.given_name`,
+  familyName: sql`u.family_name`,
+  birthdate: sql`u.birthdate`,
+  locale: sql`u.locale`,
+  country: sql`u.country`,
+  createdAt: sql`to_char(u.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  address: sql`u.address`,
+  preferences: sql`u.preferences`,
+  loyalty: sql`json_build_object('tier', u.loyalty_tier, 'points', u.loyalty_points)`,
+};
+
+/**
+ * A batch of an export: like a page, each member as one line of JSON text built by PostgreSQL
+ * (`{"id": …}` and these fields, in this order), so rows travel as text and are neither parsed
+ * nor stringified again on their way out.
+ */
+export async function findAudienceExportLines(
+  db: Db,
+  selection: AudienceSelection,
+  limit: number,
+  afterUserId: string | undefined,
+  fields: readonly MemberField[],
+): Promise<{ id: string; line: string }[]> {
+  const pairs = sql.join([sql`'id', u.id`, ...fields.map((field) => sql`${field}::text, ${JSON_VALUES[field]}`)]);
+  return db
+    .selectFrom(pageIds(db, selection, limit, afterUserId).as('p'))
+    .innerJoin('users as u', 'u.id', 'p.user_id')
+    .where('u.status', '=', 'active')
+    .select(['u.id', sql<string>`json_build_object(${pairs})::text`.as('line')])
+    .orderBy('p.user_id')
     .execute();
-  return rows.map(toUser);
 }
 
 /** How many members the selection has now: an index-only count of `audience_members`. */
@@ -50,34 +107,4 @@ export async function countAudience(db: Db, selection: AudienceSelection): Promi
     .select((eb) => eb.fn.countAll<number>().as('count'))
     .executeTakeFirstOrThrow();
   return Number(row.count);
-}
-
-/** A saved audience as the domain sees it. */
-export interface SavedAudience {
-  readonly id: string;
-  readonly name: string;
-  readonly purpose: string;
-  /** As stored: parse it with `parseAudienceFilter` before use. */
-  readonly filter: unknown;
-  readonly createdBy: string | null;
-  readonly createdAt: Date;
-}
-
-/** The one mapping from a `saved_audiences` row to a SavedAudience. */
-export function toSavedAudience(row: Selectable<SavedAudiencesTable>): SavedAudience {
-  return { id: row.id, name: row.name, purpose: row.purpose, filter: row.filter, createdBy: row.created_by, createdAt: row.created_at };
-}
-
-export async function insertSavedAudience(db: Db, audience: Omit<SavedAudience, 'createdAt'>, now: Date): Promise<SavedAudience> {
-  const row = await db
-    .insertInto('saved_audiences')
-    .values({ id: audience.id, name: audience.name, purpose: audience.purpose, filter: JSON.stringify(audience.filter), created_by: audience.createdBy, created_at: now })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return toSavedAudience(row);
-}
-
-export async function findSavedAudienceById(db: Db, id: string): Promise<SavedAudience | undefined> {
-  const row = await db.selectFrom('saved_audiences').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && toSavedAudience(row);
 }

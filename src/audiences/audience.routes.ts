@@ -4,7 +4,7 @@ import type { Services } from '../app.js';
 import { decideAudienceAccess } from '../authz/audience-access.js';
 import { InvalidTokenError } from '../oauth/access-token.js';
 import { NotFoundError } from '../shared/errors.js';
-import { exportSavedAudience } from './audience.service.js';
+import { exportSavedAudience } from './audience.export.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 

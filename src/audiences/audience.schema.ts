@@ -1,37 +1,47 @@
 import type { AudienceFieldScope } from '../authz/audience-access.js';
-import type { DataCategory } from '../authz/scopes.js';
 import { builder } from '../graphql/builder.js';
 import { connectionRef } from '../graphql/connection.js';
 import type { Context } from '../graphql/context.js';
 import { AddressRef, LoyaltyRef, PreferencesRef } from '../identity/user.schema.js';
-import { createSavedAudience, findSavedAudience, queryAudience, type AudienceMember, type AudiencePage, type SavedAudience } from './audience.service.js';
+import { MEMBER_FIELDS, readAudienceRequest, type MemberField } from './audience.fields.js';
+import { queryAudience, type AudienceMember, type AudiencePage } from './audience.service.js';
 
 /**
  * The `authScopes` of a member field: the audience's purpose and the caller's token must both
  * cover it (decided in src/authz/audience-access.ts). A refused field is null with FORBIDDEN.
+ * Decided once per page, not per member: every member of a page shares one purpose object, and
+ * for it this returns one scope map per field, which Pothos evaluates once and then answers from
+ * its per-request cache by identity.
  */
-function memberScope(category: DataCategory, field: string) {
-  return (member: AudienceMember): { audienceField: AudienceFieldScope } => ({
-    audienceField: { purpose: { key: member.purpose.key, dataCategories: member.purpose.dataCategories }, ref: { category, field } },
-  });
+function memberScope(field: MemberField) {
+  const ref = { category: MEMBER_FIELDS[field].category, field };
+  const byPurpose = new WeakMap<AudienceMember['purpose'], { audienceField: AudienceFieldScope }>();
+  return ({ purpose }: AudienceMember): { audienceField: AudienceFieldScope } => {
+    let scope = byPurpose.get(purpose);
+    if (!scope) byPurpose.set(purpose, (scope = { audienceField: { purpose, ref } }));
+    return scope;
+  };
 }
+
+const read = (field: MemberField) => (m: AudienceMember) => MEMBER_FIELDS[field].read(m.row) as never;
+const member = (field: MemberField) => ({ nullable: true as const, authScopes: memberScope(field), resolve: read(field) });
 
 export const AudienceMemberRef = builder.objectRef<AudienceMember>('AudienceMember').implement({
   description: 'A customer in an audience: only the fields the audience’s purpose and the caller’s scopes both cover resolve.',
   fields: (t) => ({
-    id: t.id({ description: 'The user id: the key of the audience’s order.', resolve: (m) => m.user.id }),
-    email: t.string({ nullable: true, authScopes: memberScope('contact', 'email'), resolve: (m) => m.user.email }),
-    emailVerified: t.boolean({ nullable: true, authScopes: memberScope('contact', 'emailVerified'), resolve: (m) => m.user.emailVerified }),
-    phone: t.string({ nullable: true, authScopes: memberScope('contact', 'phone'), resolve: (m) => m.user.phone }),
-    givenName: t.string({ nullable: true, authScopes: memberScope('identity', 'givenName'), resolve: (m) => m.user.givenName }),
-    familyName: t.string({ nullable: true, authScopes: memberScope('identity', 'familyName'), resolve: (m) => m.user.familyName }),
-    birthdate: t.field({ type: 'Date', nullable: true, authScopes: memberScope('identity', 'birthdate'), resolve: (m) => m.user.birthdate }),
-    locale: t.string({ nullable: true, authScopes: memberScope('profile', 'locale'), resolve: (m) => m.user.locale }),
-    country: t.string({ nullable: true, authScopes: memberScope('profile', 'country'), resolve: (m) => m.user.country }),
-    createdAt: t.field({ type: 'DateTime', nullable: true, authScopes: memberScope('profile', 'createdAt'), resolve: (m) => m.user.createdAt }),
-    address: t.field({ type: AddressRef, nullable: true, authScopes: memberScope('address', 'address'), resolve: (m) => m.user.address }),
-    preferences: t.field({ type: PreferencesRef, nullable: true, authScopes: memberScope('preferences', 'preferences'), resolve: (m) => m.user.preferences }),
-    loyalty: t.field({ type: LoyaltyRef, nullable: true, authScopes: memberScope('loyalty', 'loyalty'), resolve: (m) => m.user.loyalty }),
+    id: t.id({ description: 'The user id: the key of the audience’s order.', resolve: (m) => m.row.id }),
+    email: t.string(member('email')),
+    emailVerified: t.boolean(member('emailVerified')),
+    phone: t.string(member('phone')),
+    givenName: t.string(member('givenName')),
+    familyName: t.string(member('familyName')),
+    birthdate: t.field({ type: 'Date', ...member('birthdate') }),
+    locale: t.string(member('locale')),
+    country: t.string(member('country')),
+    createdAt: t.field({ type: 'DateTime', ...member('createdAt') }),
+    address: t.field({ type: AddressRef, ...member('address') }),
+    preferences: t.field({ type: PreferencesRef, ...member('preferences') }),
+    loyalty: t.field({ type: LoyaltyRef, ...member('loyalty') }),
   }),
 });
 
@@ -70,7 +80,8 @@ export const AudienceFilterInput = builder.inputType('AudienceFilter', {
   }),
 });
 
-const caller = (ctx: Context) => ({ principal: ctx.principal, requestId: ctx.requestId });
+/** Who asks, for the audit trail. */
+export const audienceCaller = (ctx: Context) => ({ principal: ctx.principal, requestId: ctx.requestId });
 
 builder.queryField('audience', (t) =>
   t.field({
@@ -78,49 +89,6 @@ builder.queryField('audience', (t) =>
     description: 'Customers with a consent to the company for this purpose in force now, in user-id order; audience:read.',
     args: { purpose: t.arg.string({ required: true }), filter: t.arg({ type: AudienceFilterInput }), first: t.arg.int(), after: t.arg.string() },
     authScopes: { operator: 'audience:read' },
-    resolve: (_root, args, ctx) => queryAudience(ctx.services, caller(ctx), args),
-  }),
-);
-
-export const SavedAudienceRef = builder.objectRef<SavedAudience>('SavedAudience').implement({
-  description: 'A named selection (purpose and filter) whose members are read live on every query and export.',
-  fields: (t) => ({
-    id: t.exposeID('id'),
-    name: t.exposeString('name'),
-    purpose: t.exposeString('purpose'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    members: t.field({
-      type: AudienceConnectionRef,
-      args: { first: t.arg.int(), after: t.arg.string() },
-      resolve: (a, args, ctx) => queryAudience(ctx.services, caller(ctx), { purpose: a.purpose, filter: a.filter, first: args.first, after: args.after, savedAudienceId: a.id }),
-    }),
-  }),
-});
-
-builder.queryField('savedAudience', (t) =>
-  t.field({
-    type: SavedAudienceRef,
-    nullable: true,
-    args: { id: t.arg.id({ required: true }) },
-    authScopes: { operator: 'audience:read' },
-    resolve: (_root, args, ctx) => findSavedAudience(ctx.services.db, String(args.id)),
-  }),
-);
-
-const CreateAudienceInput = builder.inputType('CreateAudienceInput', {
-  fields: (t) => ({
-    name: t.string({ required: true }),
-    purpose: t.string({ required: true }),
-    filter: t.field({ type: AudienceFilterInput }),
-  }),
-});
-
-builder.mutationField('createAudience', (t) =>
-  t.field({
-    type: SavedAudienceRef,
-    description: 'Saves a selection under a name; audience:read. Export it with GET /audiences/{id}/export.',
-    args: { input: t.arg({ type: CreateAudienceInput, required: true }) },
-    authScopes: { operator: 'audience:read' },
-    resolve: (_root, { input }, ctx) => createSavedAudience(ctx.services, caller(ctx), input),
+    resolve: (_root, args, ctx, info) => queryAudience(ctx.services, audienceCaller(ctx), { ...args, asked: readAudienceRequest(info) }),
   }),
 );

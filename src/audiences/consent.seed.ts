@@ -1,6 +1,5 @@
-import { sql } from 'kysely';
 import { ulid } from 'ulidx';
-import type { Db } from '../db/connect.js';
+import type { SeedTransaction } from '../identity/seed.writer.js';
 
 /**
  * Consents to the company at realistic rates, for seeded customers: per purpose, the share of
@@ -21,7 +20,7 @@ interface SeedCustomer {
   readonly created_at: Date;
 }
 
-interface ConsentRow {
+export interface ConsentRow {
   id: string;
   user_id: string;
   purpose: string;
@@ -80,25 +79,20 @@ export function seededConsents(customers: readonly SeedCustomer[], asOf: Date): 
 }
 
 /**
- * Inserts the seeded consents of one batch of customers with their ledger history (given, and
- * withdrawn where it was), in `db` (the batch's transaction). One statement per table, the rows
- * as one JSON parameter, as the customers themselves are written.
+ * Appends the seeded consents of one batch of customers with their ledger history (given, and
+ * withdrawn where it was), in the batch's transaction.
  */
-export async function insertSeededConsents(db: Db, customers: readonly SeedCustomer[], asOf: Date): Promise<number> {
+export async function insertSeededConsents(tx: SeedTransaction, customers: readonly SeedCustomer[], asOf: Date): Promise<ConsentRow[]> {
   const rows = seededConsents(customers, asOf);
-  if (rows.length === 0) return 0;
-  await sql`insert into consents (id, user_id, purpose, agent_id, scopes, status, given_at, expires_at, withdrawn_at, collection_method, policy_version)
-    select id, user_id, purpose, agent_id, scopes, status, given_at, expires_at, withdrawn_at, collection_method, policy_version
-    from jsonb_populate_recordset(null::consents, ${JSON.stringify(rows)}::jsonb)`.execute(db);
-  const events = rows.flatMap((c) => [
-    { consent_id: c.id, user_id: c.user_id, kind: 'given', occurred_at: c.given_at, actor_kind: 'user', actor_id: c.user_id, detail: { collectionMethod: c.collection_method } },
-    ...(c.withdrawn_at ? [{ consent_id: c.id, user_id: c.user_id, kind: 'withdrawn', occurred_at: c.withdrawn_at, actor_kind: 'user', actor_id: c.user_id, detail: {} }] : []),
-  ]);
-  await sql`insert into consent_events (consent_id, user_id, kind, occurred_at, actor_kind, actor_id, detail)
-    select consent_id, user_id, kind, occurred_at, actor_kind, actor_id, detail
-    from jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
-      as e(consent_id text, user_id text, kind text, occurred_at timestamptz, actor_kind text, actor_id text, detail jsonb)`.execute(db);
-  return rows.length;
+  await tx.append('consents', rows);
+  await tx.append(
+    'consent_events',
+    rows.flatMap((c) => [
+      { consent_id: c.id, user_id: c.user_id, kind: 'given', occurred_at: c.given_at, actor_kind: 'user', actor_id: c.user_id, detail: { collectionMethod: c.collection_method } },
+      ...(c.withdrawn_at ? [{ consent_id: c.id, user_id: c.user_id, kind: 'withdrawn', occurred_at: c.withdrawn_at, actor_kind: 'user', actor_id: c.user_id, detail: {} }] : []),
+    ]),
+  );
+  return rows;
 }
 
 /** A small PRNG (FNV-1a of the key, then mulberry32): deterministic per key, uniform in [0, 1). */

@@ -27,6 +27,7 @@ export const AUDIT_ACTIONS = [
   'purpose.defined',
   'audience.queried',
   'audience.exported',
+  'audience.deleted',
   'data.exported',
   'user.erased',
   'key.rotated',

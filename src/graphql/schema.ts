@@ -6,6 +6,7 @@ import '../agents/agent.schema.js';
 import '../consent/consent.schema.js';
 import '../consent/consent-self-service.schema.js';
 import '../audiences/audience.schema.js';
+import '../audiences/saved-audience.schema.js';
 
 /** The executable schema: every domain's types, registered by import. */
 export const schema = builder.toSchema({ sortSchema: true });

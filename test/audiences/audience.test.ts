@@ -147,6 +147,34 @@ describe('audience', () => {
     expect((await exportIds(saved)).lines).toEqual([{ id: user!.id, email: user!.email, locale: null, country: 'IT', createdAt: expect.any(String), preferences: expect.any(Object) }]);
   });
 
+  it('reads the member fields a query asks for through fragments, aliases and directives', async () => {
+    const [user] = await optedIn('SE', 1, { locale: 'sv-SE' });
+    const query = `query($f: AudienceFilter, $withLocale: Boolean!) { audience(purpose: "email_marketing", filter: $f, first: 50) {
+      count: totalCount
+      edges { node { id mail: email ...Place ... on AudienceMember { locale @include(if: $withLocale) } } } } }
+      fragment Place on AudienceMember { country createdAt }`;
+    const response = await graphql<any>(hub, query, { token: marketing, variables: { f: { countries: ['SE'] }, withLocale: true } });
+    expect(response.errors).toBeUndefined();
+    const node = response.data.audience.edges.find((e: any) => e.node.id === user!.id).node;
+    expect(node).toEqual({ id: user!.id, mail: user!.email, country: 'SE', createdAt: expect.any(String), locale: 'sv-SE' });
+    expect(response.data.audience.count).toBe(response.data.audience.edges.length);
+  });
+
+  it('exports each member as the audience query shows it', async () => {
+    const [user] = await optedIn('US', 1, { locale: 'en-US', givenName: 'Lucía' });
+    await hub.services.db.updateTable('users').set({ preferences: JSON.stringify({ interests: ['yoga', 'café "solo"'], channels: ['email'], sizes: { shoe: '38' } }) }).where('id', '=', user!.id).execute();
+    const query = `query($f: AudienceFilter) { audience(purpose: "email_marketing", filter: $f, first: 100) {
+      edges { node { id email locale country createdAt preferences { interests channels tags sizes { kind value } } } } } }`;
+    const shown = await graphql<any>(hub, query, { token: marketing, variables: { f: { countries: ['US'] } } });
+    const node = shown.data.audience.edges.find((e: any) => e.node.id === user!.id).node;
+    const saved = await createAudience('United States', { countries: ['US'] });
+    const line = (await exportIds(saved)).lines.find((l) => l.id === user!.id)!;
+    expect(Object.keys(line)).toEqual(['id', 'email', 'locale', 'country', 'createdAt', 'preferences']);
+    expect({ ...line, preferences: undefined }).toEqual({ ...node, preferences: undefined });
+    expect(line.preferences).toEqual({ interests: ['yoga', 'café "solo"'], channels: ['email'], sizes: { shoe: '38' } });
+    expect(line.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
   it('treats filter values with SQL metacharacters as plain values', async () => {
     await optedIn('ES', 1);
     const nasty = ["x') or 1=1 --", "'; drop table users; --", '%', '\\', '"', '$1'];

@@ -174,7 +174,7 @@ export type AuditActor = {
 /** One entry of the append-only, hash-chained audit trail. */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
-  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, data.exported, user.erased, key.rotated. */
+  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, audience.deleted, data.exported, user.erased, key.rotated. */
   action: Scalars['String']['output'];
   actor: AuditActor;
   /** The acting agents, nearest first. */
@@ -348,6 +348,8 @@ export type Mutation = {
   decommissionAgent: Agent;
   /** Adds a purpose, or a new version of one when anything changed. consents:admin. */
   definePurpose: Purpose;
+  /** Deletes an audience this client saved; resolves to its id. Members and their consents are untouched. audience:read. */
+  deleteSavedAudience: Scalars['ID']['output'];
   /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. */
   giveConsent: Consent;
   reactivateAgent: Agent;
@@ -378,6 +380,11 @@ export type MutationDecommissionAgentArgs = {
 
 export type MutationDefinePurposeArgs = {
   input: DefinePurposeInput;
+};
+
+
+export type MutationDeleteSavedAudienceArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -531,6 +538,8 @@ export type Query = {
   /** The purpose registry: the newest version of every purpose. Public. */
   purposes: Array<Purpose>;
   savedAudience?: Maybe<SavedAudience>;
+  /** The audiences this client saved, oldest first; audience:read. */
+  savedAudiences: SavedAudienceConnection;
   /** A user by id: for users:admin, or the user themself. */
   user?: Maybe<User>;
   /** Every user, oldest first: for users:admin. */
@@ -575,6 +584,12 @@ export type QuerySavedAudienceArgs = {
 };
 
 
+export type QuerySavedAudiencesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type QueryUserArgs = {
   id: Scalars['ID']['input'];
 };
@@ -614,6 +629,18 @@ export type SavedAudience = {
 export type SavedAudienceMembersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type SavedAudienceConnection = {
+  __typename?: 'SavedAudienceConnection';
+  edges: Array<SavedAudienceEdge>;
+  pageInfo: PageInfo;
+};
+
+export type SavedAudienceEdge = {
+  __typename?: 'SavedAudienceEdge';
+  cursor: Scalars['String']['output'];
+  node: SavedAudience;
 };
 
 export type SignInInput = {

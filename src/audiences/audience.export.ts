@@ -1,0 +1,59 @@
+import type { Services } from '../app.js';
+import { auditCaller } from '../audit/audit.service.js';
+import { NotFoundError } from '../shared/errors.js';
+import { parseAudienceFilter } from './audience.filter.js';
+import { findAudienceExportLines } from './audience.queries.js';
+import { allowedMemberFields, audiencePurpose, type AudienceCaller } from './audience.service.js';
+import { findSavedAudience } from './saved-audience.service.js';
+
+type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
+
+/**
+ * Rows per statement of an export: memory stays bounded by two batches (the one being written and
+ * the next, read meanwhile), whatever the audience's size.
+ */
+const EXPORT_BATCH = 5_000;
+
+/**
+ * A saved audience as newline-delimited JSON: the member id and the fields that the purpose and
+ * the caller's scopes both cover (decided once, in src/authz), nothing else, each line built by
+ * PostgreSQL from only their columns. Reads keyset batches in user-id order, each consents' state
+ * as of its own statement, so a member who withdraws mid-export is left out of every batch read
+ * after; the next batch is read while the current one is sent. Audited as `audience.exported`
+ * with the count once the last line is out.
+ * @throws NotFoundError for an unknown audience (before the first line).
+ */
+export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id: string, batchSize = EXPORT_BATCH): Promise<AsyncGenerator<string>> {
+  const saved = await findSavedAudience(deps.db, id);
+  if (!saved) throw new NotFoundError('Audience');
+  const purpose = await audiencePurpose(deps.db, saved.purpose);
+  const filter = parseAudienceFilter(saved.filter);
+  const fields = allowedMemberFields(caller.principal, purpose);
+  const read = (after?: string) => {
+    const batch = findAudienceExportLines(deps.db, { purpose: purpose.key, filter, now: deps.clock.now() }, batchSize, after, fields);
+    batch.catch(() => {});
+    return batch;
+  };
+  return (async function* lines() {
+    let exported = 0;
+    let next: Promise<{ id: string; line: string }[]> | undefined = read();
+    try {
+      while (next) {
+        const batch: { id: string; line: string }[] = await next;
+        // A full batch may have a successor: read it while this one is sent.
+        next = batch.length === batchSize ? read(batch.at(-1)!.id) : undefined;
+        if (batch.length > 0) yield `${batch.map((row) => row.line).join('\n')}\n`;
+        exported += batch.length;
+      }
+    } finally {
+      deps.audit.record({
+        action: 'audience.exported',
+        ...auditCaller(caller.principal, caller.requestId),
+        purpose: purpose.key,
+        decision: 'ALLOW',
+        fieldsRead: fields,
+        detail: { savedAudienceId: saved.id, members: exported, filter },
+      });
+    }
+  })();
+}

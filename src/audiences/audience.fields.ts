@@ -1,0 +1,74 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import { parseResolveInfo, type ResolveTree } from 'graphql-parse-resolve-info';
+import type { Selectable } from 'kysely';
+import type { DataCategory } from '../authz/scopes.js';
+import type { UsersTable } from '../db/database.js';
+
+/** A member's row as a page reads it: the id, and the `users` columns of the fields it shows. */
+export type MemberRow = { readonly id: string } & Partial<Selectable<UsersTable>>;
+
+type Column = keyof Selectable<UsersTable>;
+
+interface MemberFieldSpec {
+  /** The data category whose scope (and purpose coverage) the field needs. */
+  readonly category: DataCategory;
+  /** The `users` columns it is read from: only these are selected for a page that shows it. */
+  readonly columns: readonly Column[];
+  readonly read: (row: MemberRow) => unknown;
+}
+
+/**
+ * Every field an audience member can show, with its data category and where it comes from: the
+ * one table that the GraphQL type, the column list of a page and the export all follow.
+ */
+export const MEMBER_FIELDS = {
+  email: { category: 'contact', columns: ['email'], read: (r) => r.email },
+  emailVerified: { category: 'contact', columns: ['email_verified'], read: (r) => r.email_verified },
+  phone: { category: 'contact', columns: ['phone'], read: (r) => r.phone },
+  givenName: { category: 'identity', columns: ['given_name'], read: (r) => r.given_name },
+  familyName: { category: 'identity', columns: ['family_name'], read: (r) => r.family_name },
+  birthdate: { category: 'identity', columns: ['birthdate'], read: (r) => r.birthdate },
+  locale: { category: 'profile', columns: ['locale'], read: (r) => r.locale },
+  country: { category: 'profile', columns: ['country'], read: (r) => r.country },
+  createdAt: { category: 'profile', columns: ['created_at'], read: (r) => r.created_at },
+  address: { category: 'address', columns: ['address'], read: (r) => r.address },
+  preferences: { category: 'preferences', columns: ['preferences'], read: (r) => r.preferences },
+  loyalty: { category: 'loyalty', columns: ['loyalty_tier', 'loyalty_points'], read: (r) => ({ tier: r.loyalty_tier, points: r.loyalty_points }) },
+} as const satisfies Record<string, MemberFieldSpec>;
+
+export type MemberField = keyof typeof MEMBER_FIELDS;
+
+export const MEMBER_FIELD_NAMES = Object.keys(MEMBER_FIELDS) as MemberField[];
+
+/** The `users` columns that showing these fields reads, without repeats. */
+export function columnsOf(fields: Iterable<MemberField>): Column[] {
+  const columns = new Set<Column>();
+  for (const field of fields) for (const column of MEMBER_FIELDS[field].columns) columns.add(column);
+  return [...columns];
+}
+
+/** What a query asks of an audience connection: the member fields its nodes show, and whether it counts. */
+export interface AudienceRequest {
+  readonly fields: readonly MemberField[];
+  readonly totalCount: boolean;
+}
+
+const EVERYTHING: AudienceRequest = Object.freeze({ fields: MEMBER_FIELD_NAMES, totalCount: true });
+
+/**
+ * What this request selects of the audience connection being resolved: the member fields under
+ * `edges { node { … } }` and `totalCount` (fragments, aliases, `@include` and `@skip` followed).
+ * Everything when the selection cannot be read, so a page never lacks what its query asks for.
+ */
+export function readAudienceRequest(info: GraphQLResolveInfo): AudienceRequest {
+  const tree = parseResolveInfo(info) as ResolveTree | null;
+  if (!tree) return EVERYTHING;
+  const requested = new Set<string>();
+  for (const edges of children(tree, 'edges')) for (const node of children(edges, 'node')) for (const field of children(node)) requested.add(field.name);
+  return { fields: MEMBER_FIELD_NAMES.filter((field) => requested.has(field)), totalCount: children(tree, 'totalCount').length > 0 };
+}
+
+/** The child fields of `tree` (named `name`, when given), whatever their type or alias. */
+function children(tree: ResolveTree, name?: string): ResolveTree[] {
+  return Object.values(tree.fieldsByTypeName).flatMap((fields) => Object.values(fields).filter((f) => name === undefined || f.name === name));
+}

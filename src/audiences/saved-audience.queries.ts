@@ -1,0 +1,55 @@
+import type { Selectable } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { SavedAudiencesTable } from '../db/database.js';
+
+/** A saved audience as the domain sees it. */
+export interface SavedAudience {
+  readonly id: string;
+  readonly name: string;
+  readonly purpose: string;
+  /** As stored: parse it with `parseAudienceFilter` before use. */
+  readonly filter: unknown;
+  readonly createdBy: string | null;
+  readonly createdAt: Date;
+}
+
+/** The one mapping from a `saved_audiences` row to a SavedAudience. */
+export function toSavedAudience(row: Selectable<SavedAudiencesTable>): SavedAudience {
+  return { id: row.id, name: row.name, purpose: row.purpose, filter: row.filter, createdBy: row.created_by, createdAt: row.created_at };
+}
+
+export async function insertSavedAudience(db: Db, audience: Omit<SavedAudience, 'createdAt'>, now: Date): Promise<SavedAudience> {
+  const row = await db
+    .insertInto('saved_audiences')
+    .values({ id: audience.id, name: audience.name, purpose: audience.purpose, filter: JSON.stringify(audience.filter), created_by: audience.createdBy, created_at: now })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toSavedAudience(row);
+}
+
+export async function findSavedAudienceById(db: Db, id: string): Promise<SavedAudience | undefined> {
+  const row = await db.selectFrom('saved_audiences').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toSavedAudience(row);
+}
+
+/**
+ * A page of the audiences one client saved, in creation order (ids are time-ordered ULIDs) after
+ * `afterId`. Reads `saved_audiences_creator` (migration 0007).
+ */
+export async function listSavedAudiencesOf(db: Db, createdBy: string, limit: number, afterId?: string): Promise<SavedAudience[]> {
+  const rows = await db
+    .selectFrom('saved_audiences')
+    .selectAll()
+    .where('created_by', '=', createdBy)
+    .$if(afterId !== undefined, (q) => q.where('id', '>', afterId!))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map(toSavedAudience);
+}
+
+/** Deletes the audience if this client saved it; the deleted row, or undefined. */
+export async function deleteSavedAudienceOf(db: Db, id: string, createdBy: string): Promise<SavedAudience | undefined> {
+  const row = await db.deleteFrom('saved_audiences').where('id', '=', id).where('created_by', '=', createdBy).returningAll().executeTakeFirst();
+  return row && toSavedAudience(row);
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import type { Services } from '../app.js';
+import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import type { Principal } from '../authz/principal.js';
+import { BadUserInputError, NotFoundError } from '../shared/errors.js';
+import { isId, newId } from '../shared/ids.js';
+import { parseInput, plainText } from '../shared/input.js';
+import { PAGE, decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';
+import type { Db } from '../db/connect.js';
+import { parseAudienceFilter } from './audience.filter.js';
+import { audiencePurpose, type AudienceCaller } from './audience.service.js';
+import { deleteSavedAudienceOf, findSavedAudienceById, insertSavedAudience, listSavedAudiencesOf, type SavedAudience } from './saved-audience.queries.js';
+
+export type { SavedAudience } from './saved-audience.queries.js';
+
+type Deps = Pick<Services, 'db' | 'clock'>;
+
+const createSchema = z.object({ name: plainText(200), purpose: z.string().max(64), filter: z.unknown() });
+
+/** The client that owns what this caller saves; null for a caller that is not a client. */
+const ownerOf = (principal: Principal): string | null => (principal.kind === 'client' ? principal.clientId : null);
+
+/** Saves a selection under a name; the filter is checked now and its members read live later. */
+export async function createSavedAudience(deps: Deps, caller: AudienceCaller, input: { name: string; purpose: string; filter?: unknown }): Promise<SavedAudience> {
+  const { name, purpose: key, filter } = parseInput(createSchema, input);
+  const purpose = await audiencePurpose(deps.db, key).catch(() => {
+    throw new BadUserInputError('input.purpose', 'is not a known purpose');
+  });
+  const parsed = parseAudienceFilter(filter, 'input.filter');
+  return insertSavedAudience(deps.db, { id: newId('aud'), name, purpose: purpose.key, filter: parsed, createdBy: ownerOf(caller.principal) }, deps.clock.now());
+}
+
+/** A saved audience by id; undefined for an id the hub never gave out. */
+export async function findSavedAudience(db: Db, id: string): Promise<SavedAudience | undefined> {
+  return isId('aud', id) ? findSavedAudienceById(db, id) : undefined;
+}
+
+/**
+ * The audiences the calling client saved, oldest first, `first` at most `PAGE.max`. Another
+ * client's audiences are not listed: each marketing tool sees the selections it made.
+ * @throws BadUserInputError for a bad `first` or `after`.
+ */
+export async function listSavedAudiences(db: Db, caller: AudienceCaller, request: { first?: number | null; after?: string | null }): Promise<ConnectionShape<SavedAudience>> {
+  const limit = pageSize(request.first ?? PAGE.default);
+  const after = request.after ? (decodeCursor(request.after, ['string'])[0] as string) : undefined;
+  const owner = ownerOf(caller.principal);
+  const rows = owner === null || limit === 0 ? [] : await listSavedAudiencesOf(db, owner, limit + 1, after);
+  return toConnection(rows, limit, (a) => encodeCursor([a.id]), (a) => a);
+}
+
+/**
+ * Deletes a saved audience the calling client saved, audited as `audience.deleted` in the same
+ * transaction; resolves to its id. Members and consents are untouched: an audience is only a
+ * saved selection.
+ * @throws NotFoundError for an unknown id or another client's audience (which stays unnamed).
+ */
+export async function deleteSavedAudience(deps: Deps, caller: AudienceCaller, id: string): Promise<string> {
+  const owner = ownerOf(caller.principal);
+  if (owner === null || !isId('aud', id)) throw new NotFoundError('Audience');
+  return deps.db.transaction().execute(async (tx) => {
+    const deleted = await deleteSavedAudienceOf(tx, id, owner);
+    if (!deleted) throw new NotFoundError('Audience');
+    await auditInTransaction(
+      tx,
+      {
+        action: 'audience.deleted',
+        ...auditCaller(caller.principal, caller.requestId),
+        purpose: deleted.purpose,
+        decision: 'ALLOW',
+        detail: { savedAudienceId: deleted.id, name: deleted.name },
+      },
+      deps.clock.now(),
+    );
+    return deleted.id;
+  });
+}

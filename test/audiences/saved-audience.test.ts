@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, clientToken, graphql } from '../helpers/hub.js';
+
+const clock = fixedClock(new Date('2026-03-01T09:00:00.000Z'));
+let hub: Hub;
+let tool: string;
+let other: string;
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  tool = await clientToken(hub, ['audience:read', 'profile:read'], 'agt_01J0000000000000000000TOOL');
+  other = await clientToken(hub, ['audience:read', 'profile:read'], 'agt_01J0000000000000000000OTHR');
+});
+afterAll(() => hub.close());
+
+const LIST = `query($first: Int, $after: String) { savedAudiences(first: $first, after: $after) {
+  edges { cursor node { id name purpose } } pageInfo { hasNextPage endCursor } } }`;
+const DELETE = 'mutation($id: ID!) { deleteSavedAudience(id: $id) }';
+
+async function create(token: string, name: string): Promise<string> {
+  const response = await graphql<any>(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }', {
+    token,
+    variables: { input: { name, purpose: 'email_marketing', filter: { countries: ['DE'] } } },
+  });
+  expect(response.errors).toBeUndefined();
+  return response.data.createAudience.id;
+}
+
+async function names(token: string, first = 100): Promise<string[]> {
+  const response = await graphql<any>(hub, LIST, { token, variables: { first } });
+  expect(response.errors).toBeUndefined();
+  return response.data.savedAudiences.edges.map((e: any) => e.node.name);
+}
+
+describe('savedAudiences', () => {
+  it('lists the calling client’s audiences, oldest first, page by page', async () => {
+    await create(tool, 'Spring');
+    await create(other, 'Not mine');
+    await create(tool, 'Summer');
+    await create(tool, 'Autumn');
+    const first = await graphql<any>(hub, LIST, { token: tool, variables: { first: 2 } });
+    expect(first.data.savedAudiences.edges.map((e: any) => e.node)).toMatchObject([
+      { name: 'Spring', purpose: 'email_marketing' },
+      { name: 'Summer', purpose: 'email_marketing' },
+    ]);
+    expect(first.data.savedAudiences.pageInfo.hasNextPage).toBe(true);
+    const next = await graphql<any>(hub, LIST, { token: tool, variables: { first: 2, after: first.data.savedAudiences.pageInfo.endCursor } });
+    expect(next.data.savedAudiences).toMatchObject({ edges: [{ node: { name: 'Autumn' } }], pageInfo: { hasNextPage: false } });
+    expect(await names(other)).toEqual(['Not mine']);
+  });
+
+  it('refuses a bad page size or cursor, and a client without audience:read', async () => {
+    const big = await graphql<any>(hub, LIST, { token: tool, variables: { first: 101 } });
+    expect(big.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+    const cursor = await graphql<any>(hub, LIST, { token: tool, variables: { after: 'not-a-cursor' } });
+    expect(cursor.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    const outsider = await clientToken(hub, ['profile:read'], 'agt_01J0000000000000000000OUTS');
+    const refused = await graphql<any>(hub, LIST, { token: outsider });
+    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    const deleting = await graphql<any>(hub, DELETE, { token: outsider, variables: { id: 'aud_01J00000000000000000000000' } });
+    expect(deleting.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+  });
+});
+
+describe('deleteSavedAudience', () => {
+  it('deletes the caller’s audience for good, audited; its export is gone', async () => {
+    const id = await create(tool, 'To delete');
+    const deleted = await graphql<any>(hub, DELETE, { token: tool, variables: { id } });
+    expect(deleted.errors).toBeUndefined();
+    expect(deleted.data.deleteSavedAudience).toBe(id);
+    expect(await names(tool)).not.toContain('To delete');
+    const read = await graphql<any>(hub, 'query($id: ID!) { savedAudience(id: $id) { id } }', { token: tool, variables: { id } });
+    expect(read.data.savedAudience).toBeNull();
+    const exported = await hub.http.inject({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${tool}` } });
+    expect(exported.statusCode).toBe(404);
+    const again = await graphql<any>(hub, DELETE, { token: tool, variables: { id } });
+    expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    const events = await hub.services.db.selectFrom('audit_events').select(['action', 'purpose', 'client_id', 'detail']).where('action', '=', 'audience.deleted').execute();
+    expect(events).toEqual([{ action: 'audience.deleted', purpose: 'email_marketing', client_id: 'agt_01J0000000000000000000TOOL', detail: { savedAudienceId: id, name: 'To delete' } }]);
+  });
+
+  it('answers NOT_FOUND for another client’s audience and leaves it in place', async () => {
+    const id = await create(other, 'Kept');
+    for (const target of [id, 'aud_01J00000000000000000000000', 'nope']) {
+      const refused = await graphql<any>(hub, DELETE, { token: tool, variables: { id: target } });
+      expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+      expect(refused.data).toBeNull();
+    }
+    expect(await names(other)).toContain('Kept');
+  });
+});
