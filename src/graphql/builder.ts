@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
-import { DateTimeResolver } from 'graphql-scalars';
+import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import { createAuthScopes, unauthorizedError, type AuthScopes } from '../authz/auth-scopes.js';
 import type { Context } from './context.js';
 
@@ -14,6 +14,8 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date | string };
     /** A calendar date, 'YYYY-MM-DD'. */
     Date: { Input: string; Output: string };
+    /** A JSON object, such as an RFC 9396 authorization_details entry. */
+    JSONObject: { Input: Record<string, unknown>; Output: object };
   };
 }>({
   plugins: [ScopeAuthPlugin],
@@ -27,6 +29,7 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSONObject', JSONObjectResolver);
 builder.scalarType('Date', {
   description: "A calendar date, 'YYYY-MM-DD' (RFC 3339 full-date).",
   parseValue: (value) => parseDate(value),

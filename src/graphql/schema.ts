@@ -5,6 +5,8 @@ import '../audit/audit.schema.js';
 import '../agents/agent.schema.js';
 import '../consent/consent.schema.js';
 import '../consent/consent-self-service.schema.js';
+import '../consent/approval.schema.js';
+import '../consent/approval.payment.schema.js';
 import '../audiences/audience.schema.js';
 import '../audiences/saved-audience.schema.js';
 

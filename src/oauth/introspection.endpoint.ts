@@ -4,6 +4,7 @@ import { InvalidTokenError, type Actor } from './access-token.js';
 import { requireAgent, type OAuthClient } from './client-auth.js';
 import { actorOf } from './delegation.js';
 import { invalidRequest } from './oauth-error.js';
+import { introspectPaymentToken } from './payment-token.js';
 import { findRefreshToken } from './refresh-token.queries.js';
 import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH } from './refresh-tokens.js';
 
@@ -22,6 +23,8 @@ export interface IntrospectionResponse {
   readonly act?: Actor;
   readonly consent_id?: string;
   readonly purpose?: string;
+  /** RFC 9396 §9.1: what a payment token was issued for. */
+  readonly authorization_details?: readonly Record<string, unknown>[];
 }
 
 const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
@@ -47,7 +50,7 @@ export async function introspect(services: Services, params: Record<string, stri
   const caller = requireAgent(client);
   const token = params.token;
   if (!token) throw invalidRequest('token is required');
-  const order = params.token_type_hint === 'refresh_token' ? [asRefreshToken, asAccessToken] : [asAccessToken, asRefreshToken];
+  const order = params.token_type_hint === 'refresh_token' ? [asRefreshToken, asAccessToken, asPaymentToken] : [asAccessToken, asPaymentToken, asRefreshToken];
   for (const attempt of order) {
     const answer = await attempt(services, token, caller);
     if (answer) return answer;
@@ -80,6 +83,8 @@ async function asAccessToken(services: Services, token: string, caller: Agent): 
     throw error;
   }
 }
+
+const asPaymentToken = (services: Services, token: string, caller: Agent) => introspectPaymentToken(services, token, (clientId) => callersBusiness(caller, clientId));
 
 async function asRefreshToken(services: Services, token: string, caller: Agent): Promise<IntrospectionResponse | undefined> {
   if (token.length > MAX_REFRESH_TOKEN_LENGTH) return undefined;

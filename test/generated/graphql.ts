@@ -13,6 +13,8 @@ export type Scalars = {
   Date: { input: string; output: string; }
   /** A date-time string at UTC, such as 2007-12-03T10:15:30Z, compliant with the `date-time` format outlined in section 5.6 of the RFC 3339 profile of the ISO 8601 standard for representation of dates and times using the Gregorian calendar. */
   DateTime: { input: string; output: string; }
+  /** The `JSONObject` scalar type represents JSON objects as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
+  JSONObject: { input: unknown; output: unknown; }
 };
 
 export type Address = {
@@ -100,6 +102,49 @@ export type AgentStatus =
   | 'DECOMMISSIONED'
   | 'EXPIRED'
   | 'SUSPENDED';
+
+/** An agent’s request that its user approve one payment action; once approved, the action can be done once, before expiresAt. */
+export type Approval = {
+  __typename?: 'Approval';
+  action: ApprovalAction;
+  /** The agent that asked. */
+  agent?: Maybe<Agent>;
+  /** For PAY: a decimal string with the currency’s minor-unit digits. */
+  amount?: Maybe<Scalars['String']['output']>;
+  /** What is approved, as one RFC 9396 authorization_details entry (payment_initiation, or the hub’s payment_method). */
+  authorizationDetails: Scalars['JSONObject']['output'];
+  /** For ADD_ and CHANGE_PAYMENT_METHOD: the card. */
+  card?: Maybe<MaskedCard>;
+  createdAt: Scalars['DateTime']['output'];
+  /** For PAY: who is paid. */
+  creditorName?: Maybe<Scalars['String']['output']>;
+  /** For PAY: ISO 4217. */
+  currency?: Maybe<Scalars['String']['output']>;
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** For PAY: the reference shown with the payment. */
+  description?: Maybe<Scalars['String']['output']>;
+  expiresAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  /** For CHANGE_PAYMENT_METHOD: the method changed. */
+  paymentMethodId?: Maybe<Scalars['ID']['output']>;
+  /** EXPIRED once past expiresAt unanswered or unused. */
+  status: ApprovalStatus;
+  usedAt?: Maybe<Scalars['DateTime']['output']>;
+  user?: Maybe<User>;
+};
+
+/** A payment action an agent needs its user’s approval for. */
+export type ApprovalAction =
+  | 'ADD_PAYMENT_METHOD'
+  | 'CHANGE_PAYMENT_METHOD'
+  | 'PAY';
+
+export type ApprovalStatus =
+  | 'APPROVED'
+  | 'DENIED'
+  | 'EXPIRED'
+  | 'PENDING'
+  | 'USED';
 
 export type AudienceConnection = {
   __typename?: 'AudienceConnection';
@@ -228,6 +273,13 @@ export type AuthPayload = {
   user: User;
 };
 
+export type ChangePaymentMethodInput = {
+  /** The payment method to change. */
+  id: Scalars['ID']['input'];
+  /** The card it becomes. */
+  paymentMethod: PaymentMethodInput;
+};
+
 /** An agent acting for the user under a consent in force; withdraw the consent to disconnect it. */
 export type ConnectedAgent = {
   __typename?: 'ConnectedAgent';
@@ -340,8 +392,25 @@ export type Loyalty = {
   tier?: Maybe<Scalars['String']['output']>;
 };
 
+/** A card as the hub keeps it: brand, last four digits and expiry, never the number. */
+export type MaskedCard = {
+  __typename?: 'MaskedCard';
+  brand: Scalars['String']['output'];
+  expMonth: Scalars['Int']['output'];
+  expYear: Scalars['Int']['output'];
+  last4: Scalars['String']['output'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
+  /** An agent adds a masked card to its user’s payment methods, with an approved ADD_PAYMENT_METHOD approval for exactly this card. */
+  addPaymentMethod: PaymentMethod;
+  /** The user approves a pending approval: the agent may then do exactly that action, once, before it expires. */
+  approve: Approval;
+  /** An agent obtains a payment token for the commerce API, with an approved PAY approval for exactly this amount, currency, creditor and reference. */
+  authorizePayment: PaymentAuthorization;
+  /** An agent changes one of its user’s payment methods to a new masked card, with an approved CHANGE_PAYMENT_METHOD approval for exactly this method and card. */
+  changePaymentMethod: PaymentMethod;
   /** Saves a selection under a name; audience:read. Export it with GET /audiences/{id}/export. */
   createAudience: SavedAudience;
   /** Ends the agent for good: every consent naming it is withdrawn and every token it holds or acts in stops working. */
@@ -350,11 +419,15 @@ export type Mutation = {
   definePurpose: Purpose;
   /** Deletes an audience this client saved; resolves to its id. Members and their consents are untouched. audience:read. */
   deleteSavedAudience: Scalars['ID']['output'];
+  /** The user denies a pending approval. */
+  deny: Approval;
   /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. */
   giveConsent: Consent;
   reactivateAgent: Agent;
   /** Registers an agent: for agents:admin, or a user for an agent they own. The secret is shown once. */
   registerAgent: AgentCredentials;
+  /** An agent acting for a user, with payment write scope under its consent, asks the user to approve one payment action. */
+  requestApproval: Approval;
   /** A new secret; older ones keep working for gracePeriodSeconds (default 0, at most 30 days), then stop. */
   rotateAgentSecret: AgentCredentials;
   signIn: AuthPayload;
@@ -365,6 +438,26 @@ export type Mutation = {
   updateProfile: User;
   /** Withdraws a consent at once: every token issued under it stops working on the next request. */
   withdrawConsent: Consent;
+};
+
+
+export type MutationAddPaymentMethodArgs = {
+  input: PaymentMethodInput;
+};
+
+
+export type MutationApproveArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationAuthorizePaymentArgs = {
+  input: PaymentInput;
+};
+
+
+export type MutationChangePaymentMethodArgs = {
+  input: ChangePaymentMethodInput;
 };
 
 
@@ -388,6 +481,11 @@ export type MutationDeleteSavedAudienceArgs = {
 };
 
 
+export type MutationDenyArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationGiveConsentArgs = {
   input: GiveConsentInput;
 };
@@ -400,6 +498,11 @@ export type MutationReactivateAgentArgs = {
 
 export type MutationRegisterAgentArgs = {
   input: RegisterAgentInput;
+};
+
+
+export type MutationRequestApprovalArgs = {
+  input: RequestApprovalInput;
 };
 
 
@@ -475,6 +578,32 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/** An approved payment: a short-lived token for the commerce API that takes it (RFC 9396 §9). */
+export type PaymentAuthorization = {
+  __typename?: 'PaymentAuthorization';
+  /** A JWT (typ at+jwt) signed with the hub’s key, verifiable against /jwks.json, carrying `authorization_details`; its aud is the hub’s issuer followed by /payments. */
+  accessToken: Scalars['String']['output'];
+  /** The approval used, now USED. */
+  approval: Approval;
+  /** The RFC 9396 entries the token carries. */
+  authorizationDetails: Array<Scalars['JSONObject']['output']>;
+  /** Seconds the token lives. */
+  expiresIn: Scalars['Int']['output'];
+  tokenType: Scalars['String']['output'];
+};
+
+/** A payment: an RFC 9396 payment_initiation entry. */
+export type PaymentInput = {
+  /** A positive decimal such as "123.50", with at most the currency’s minor-unit digits. */
+  amount: Scalars['String']['input'];
+  /** Who is paid; at most 70 characters. */
+  creditorName: Scalars['String']['input'];
+  /** ISO 4217, such as EUR. */
+  currency: Scalars['String']['input'];
+  /** The reference shown with the payment; at most 140 characters. */
+  description?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** A stored payment method, masked: the hub never holds a full card number. */
 export type PaymentMethod = {
   __typename?: 'PaymentMethod';
@@ -483,6 +612,15 @@ export type PaymentMethod = {
   expYear: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
   last4: Scalars['String']['output'];
+};
+
+/** A masked card: never the card number. */
+export type PaymentMethodInput = {
+  /** visa, mastercard, amex, discover, jcb, diners, unionpay, maestro, cartes_bancaires */
+  brand: Scalars['String']['input'];
+  expMonth: Scalars['Int']['input'];
+  expYear: Scalars['Int']['input'];
+  last4: Scalars['String']['input'];
 };
 
 /** Zero-party data: what the customer has told the company about themself. */
@@ -527,6 +665,8 @@ export type Query = {
   agent?: Maybe<Agent>;
   /** Agents, oldest first: every agent for agents:admin, a user’s own for that user. */
   agents: AgentConnection;
+  /** An approval by id: for the user it asks, the agent that asked, or users:admin. */
+  approval?: Maybe<Approval>;
   /** Customers with a consent to the company for this purpose in force now, in user-id order; audience:read. */
   audience: AudienceConnection;
   /** The audit trail, newest first: for audit:read. */
@@ -556,6 +696,11 @@ export type QueryAgentsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<AgentFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryApprovalArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -612,6 +757,18 @@ export type RegisterAgentInput = {
   ownerUserId?: InputMaybe<Scalars['ID']['input']>;
   /** Makes it a sub-agent; its allowedScopes must lie within the parent’s. */
   parentAgentId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+export type RequestApprovalInput = {
+  action: ApprovalAction;
+  /** How long the approval waits for its answer and its use: 30 to 900; 300 when left out. */
+  expiresInSeconds?: InputMaybe<Scalars['Int']['input']>;
+  /** For PAY. */
+  payment?: InputMaybe<PaymentInput>;
+  /** For ADD_PAYMENT_METHOD and CHANGE_PAYMENT_METHOD: the card. */
+  paymentMethod?: InputMaybe<PaymentMethodInput>;
+  /** For CHANGE_PAYMENT_METHOD: the method to change. */
+  paymentMethodId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 /** A named selection (purpose and filter) whose members are read live on every query and export. */
@@ -690,6 +847,8 @@ export type User = {
   /** Who read or changed this user’s data, when, acting for whom and for which purpose: newest first, for the user themself. */
   accessLog?: Maybe<AuditEventConnection>;
   address?: Maybe<Address>;
+  /** The user’s approvals, newest first, all of them or those in `status` (PENDING for what waits for an answer): for the user themself, or users:admin. */
+  approvals?: Maybe<Array<Approval>>;
   birthdate?: Maybe<Scalars['Date']['output']>;
   /** The agents with a consent in force: for the user themself, or consents:admin. */
   connectedAgents?: Maybe<Array<ConnectedAgent>>;
@@ -721,6 +880,13 @@ export type User = {
 export type UserAccessLogArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** A customer: one record per person, the single source of truth for their profile. */
+export type UserApprovalsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<ApprovalStatus>;
 };
 
 

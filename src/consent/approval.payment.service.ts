@@ -1,0 +1,107 @@
+import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import type { Db } from '../db/connect.js';
+import type { Caller } from '../identity/identity.service.js';
+import type { PaymentMethod } from '../identity/order.queries.js';
+import { actorOf } from '../oauth/delegation.js';
+import { issuePaymentToken } from '../oauth/payment-token.js';
+import { ForbiddenError, NotFoundError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import { parseInput } from '../shared/input.js';
+import { actionOf, paymentDetail, paymentMethodDetail, type AuthorizationDetail } from './approval.details.js';
+import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
+import { insertPaymentMethod, replacePaymentMethodCard } from './approval.payment-method.queries.js';
+import { useApproval, type Approval } from './approval.queries.js';
+import { asAgent, assertCardCurrent, auditOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
+
+// The agent's payment actions. Each runs only in the transaction that uses an approval of exactly
+// that action; without one it is refused with APPROVAL_REQUIRED, and the refusal is audited.
+
+/** The refusal of a payment action without a usable approval. */
+const approvalRequired = () => new ForbiddenError('APPROVAL_REQUIRED', 'This action needs the user’s approval: call requestApproval for exactly this action and wait for it to be approved');
+
+/**
+ * Runs `effect` in the transaction that uses an approval for exactly `detail`, and records the
+ * use; without one, records the refusal and throws. An effect that throws rolls the use back.
+ * @throws ForbiddenError APPROVAL_REQUIRED when no approval can be used.
+ */
+async function withApproval<T>(deps: ApprovalDeps, detail: AuthorizationDetail, caller: DelegatedCaller, effect: (tx: Db, approval: Approval, now: Date) => Promise<{ result: T; detail?: Record<string, unknown> }>): Promise<T> {
+  const now = deps.clock.now();
+  const { userId, consentId } = caller.principal;
+  const outcome = await deps.db.transaction().execute(async (tx) => {
+    const approval = await useApproval(tx, { userId, agentId: caller.principal.actorChain[0]!, consentId, detail }, now);
+    if (!approval) {
+      await auditInTransaction(
+        tx,
+        { action: 'payment.refused', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'DENY', reason: 'APPROVAL_REQUIRED', detail: { action: actionOf(detail), authorizationDetails: detail } },
+        now,
+      );
+      return undefined;
+    }
+    const done = await effect(tx, approval, now);
+    await auditInTransaction(tx, auditOf('approval.used', approval, caller, done.detail ?? {}), now);
+    return done;
+  });
+  if (!outcome) throw approvalRequired();
+  return outcome.result;
+}
+
+/**
+ * Adds a masked card to the user's payment methods, using an approval to add exactly it.
+ * @throws BadUserInputError for a bad card; ForbiddenError APPROVAL_REQUIRED.
+ */
+export async function addPaymentMethod(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<PaymentMethod> {
+  const caller = asAgent(anyCaller);
+  const card = parseInput(cardSchema, input);
+  assertCardCurrent(card, deps.clock.now(), 'input');
+  return withApproval(deps, paymentMethodDetail(card), caller, async (tx, _approval, now) => {
+    const method = await insertPaymentMethod(tx, { id: newId('pm'), userId: caller.principal.userId, card, now });
+    return { result: method, detail: { paymentMethodId: method.id } };
+  });
+}
+
+/**
+ * Changes one of the user's payment methods to a new masked card, using an approval for exactly
+ * that method and card. An unknown method leaves the approval unused.
+ * @throws BadUserInputError; NotFoundError for a method the user does not have; ForbiddenError APPROVAL_REQUIRED.
+ */
+export async function changePaymentMethod(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<PaymentMethod> {
+  const caller = asAgent(anyCaller);
+  const { id, paymentMethod: card } = parseInput(changePaymentMethodSchema, input);
+  assertCardCurrent(card, deps.clock.now(), 'input.paymentMethod');
+  return withApproval(deps, paymentMethodDetail(card, id), caller, async (tx) => {
+    const method = await replacePaymentMethodCard(tx, caller.principal.userId, id, card);
+    if (!method) throw new NotFoundError('Payment method');
+    return { result: method, detail: { paymentMethodId: id } };
+  });
+}
+
+/** What `authorizePayment` hands the agent: the token the commerce API takes, and the approval used. */
+export interface PaymentAuthorization {
+  readonly accessToken: string;
+  readonly expiresIn: number;
+  readonly authorizationDetails: readonly AuthorizationDetail[];
+  readonly approval: Approval;
+}
+
+/**
+ * Uses an approval for exactly this payment and answers with a short-lived token carrying it
+ * (RFC 9396 §9) for the commerce API that takes the payment.
+ * @throws BadUserInputError for a bad payment; ForbiddenError APPROVAL_REQUIRED.
+ */
+export async function authorizePayment(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<PaymentAuthorization> {
+  const caller = asAgent(anyCaller);
+  const detail = paymentDetail(parseInput(paymentSchema, input));
+  const { principal } = caller;
+  return withApproval(deps, detail, caller, async (_tx, approval, now) => {
+    const token = await issuePaymentToken(
+      deps.keys,
+      deps.config.issuer,
+      { sub: principal.userId, client_id: principal.clientId, act: actorOf(principal.actorChain)!, authorization_details: [{ ...detail }] },
+      now,
+    );
+    return {
+      result: { accessToken: token.accessToken, expiresIn: token.expiresIn, authorizationDetails: [detail], approval },
+      detail: { jti: token.jti, expiresAt: token.expiresAt.toISOString() },
+    };
+  });
+}

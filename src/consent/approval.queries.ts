@@ -1,0 +1,163 @@
+import { sql, type Selectable } from 'kysely';
+import type { ApprovalsTable, ApprovalStatusColumn } from '../db/database.js';
+import type { Db } from '../db/connect.js';
+import type { AuthorizationDetail } from './approval.details.js';
+
+/** An approval as the domain sees it; `status` as stored (see `approvalState` for expiry). */
+export interface Approval {
+  readonly id: string;
+  readonly userId: string;
+  /** The agent that asked: the nearest actor of its delegated token. */
+  readonly agentId: string;
+  /** The consent the asking token was issued under; a use must come under the same one. */
+  readonly consentId: string | null;
+  readonly authorizationDetails: AuthorizationDetail;
+  readonly status: ApprovalStatusColumn;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+  readonly decidedAt: Date | null;
+  readonly usedAt: Date | null;
+}
+
+/** The one mapping from an `approvals` row to an Approval. */
+export function toApproval(row: Selectable<ApprovalsTable>): Approval {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    agentId: row.agent_id,
+    consentId: row.consent_id,
+    authorizationDetails: row.authorization_details as unknown as AuthorizationDetail,
+    status: row.status,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    decidedAt: row.decided_at,
+    usedAt: row.used_at,
+  };
+}
+
+export type NewApproval = Pick<Approval, 'id' | 'userId' | 'agentId' | 'consentId' | 'authorizationDetails' | 'createdAt' | 'expiresAt'>;
+
+export async function insertApproval(db: Db, approval: NewApproval): Promise<Approval> {
+  const row = await db
+    .insertInto('approvals')
+    .values({
+      id: approval.id,
+      user_id: approval.userId,
+      agent_id: approval.agentId,
+      consent_id: approval.consentId,
+      authorization_details: JSON.stringify(approval.authorizationDetails),
+      created_at: approval.createdAt,
+      expires_at: approval.expiresAt,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toApproval(row);
+}
+
+export async function findApprovalsByIds(db: Db, ids: readonly string[]): Promise<Approval[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('approvals').selectAll().where('id', 'in', ids).execute();
+  return rows.map(toApproval);
+}
+
+/** Serializes the approval requests of one user until the transaction ends. */
+export async function lockUserApprovals(db: Db, userId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`approvals:${userId}`}))`.execute(db);
+}
+
+/** The approvals of this user and agent still waiting for an answer at `now`, oldest first. */
+export async function findOpenApprovals(db: Db, userId: string, agentId: string, now: Date): Promise<Approval[]> {
+  const rows = await db
+    .selectFrom('approvals')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('agent_id', '=', agentId)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', now)
+    .orderBy('expires_at')
+    .execute();
+  return rows.map(toApproval);
+}
+
+/**
+ * Records the user's answer to a pending approval, if it is still pending and unexpired at
+ * `now`; resolves to the answered approval, or undefined when there was nothing to answer.
+ */
+export async function answerApproval(db: Db, id: string, userId: string, answer: 'approved' | 'denied', now: Date): Promise<Approval | undefined> {
+  const row = await db
+    .updateTable('approvals')
+    .set({ status: answer, decided_at: now })
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', now)
+    .returningAll()
+    .executeTakeFirst();
+  return row && toApproval(row);
+}
+
+/** Whose approval, and for exactly what, a use looks for. */
+export interface ApprovalUse {
+  readonly userId: string;
+  readonly agentId: string;
+  readonly consentId: string;
+  readonly detail: AuthorizationDetail;
+}
+
+/**
+ * Uses one approval, in one UPDATE: of this user, agent and consent, approved, never used,
+ * unexpired at `now`, for an equal `authorization_details` entry (jsonb equality: the same keys
+ * and values). Of two uses racing for it, one gets it and the other skips the locked row and
+ * finds nothing. Resolves to the approval used, or undefined.
+ */
+export async function useApproval(db: Db, use: ApprovalUse, now: Date): Promise<Approval | undefined> {
+  const detail = JSON.stringify(use.detail);
+  const { rows } = await sql<Selectable<ApprovalsTable>>`
+    update approvals set status = 'used', used_at = ${now}
+    where id = (
+        select id from approvals
+        where user_id = ${use.userId} and agent_id = ${use.agentId} and consent_id = ${use.consentId}
+          and status = 'approved' and used_at is null and expires_at > ${now}
+          and authorization_details = ${detail}::jsonb
+        order by created_at, id
+        limit 1
+        for update skip locked)
+      and status = 'approved' and used_at is null and expires_at > ${now}
+    returning *`.execute(db);
+  return rows[0] && toApproval(rows[0]);
+}
+
+/** Which approvals a list shows, by their state at the time of the read. */
+export type ApprovalStateFilter = 'PENDING' | 'APPROVED' | 'DENIED' | 'USED' | 'EXPIRED';
+
+/** Up to `limit` approvals of each user, newest first, in one statement for all the users. */
+export async function findApprovalsOfUsers(db: Db, userIds: readonly string[], options: { limit: number; state?: ApprovalStateFilter; now: Date }): Promise<Approval[]> {
+  if (userIds.length === 0 || options.limit === 0) return [];
+  const filter = options.state ? stateCondition(options.state, options.now) : sql`true`;
+  const { rows } = await sql<Selectable<ApprovalsTable>>`
+    select id, user_id, agent_id, consent_id, authorization_details, status, created_at, expires_at, decided_at, used_at
+    from (
+      select a.*, row_number() over (partition by user_id order by created_at desc, id desc) as rank
+      from approvals a
+      where user_id = any(${[...userIds]}::text[]) and ${filter}
+    ) ranked
+    where rank <= ${options.limit}
+    order by created_at desc, id desc`.execute(db);
+  return rows.map(toApproval);
+}
+
+/** The condition of a state, as `approvalState` computes it, at `now`. */
+function stateCondition(state: ApprovalStateFilter, now: Date) {
+  switch (state) {
+    case 'PENDING':
+      return sql`status = 'pending' and expires_at > ${now}`;
+    case 'APPROVED':
+      return sql`status = 'approved' and expires_at > ${now}`;
+    case 'EXPIRED':
+      return sql`status in ('pending', 'approved') and expires_at <= ${now}`;
+    case 'DENIED':
+      return sql`status = 'denied'`;
+    case 'USED':
+      return sql`status = 'used'`;
+  }
+}

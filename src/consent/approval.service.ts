@@ -1,0 +1,110 @@
+import type { Services } from '../app.js';
+import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
+import type { Principal } from '../authz/principal.js';
+import type { Caller } from '../identity/identity.service.js';
+import { BadUserInputError, NotFoundError, RateLimitedError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import { parseInput } from '../shared/input.js';
+import { actionOf, type MaskedCard } from './approval.details.js';
+import { requestApprovalSchema } from './approval.input.js';
+import { paymentMethodExists } from './approval.payment-method.queries.js';
+import { answerApproval, findApprovalsByIds, findOpenApprovals, insertApproval, lockUserApprovals, type Approval } from './approval.queries.js';
+
+export type { Approval } from './approval.queries.js';
+
+/** What the approval functions need of the hub's services. */
+export type ApprovalDeps = Pick<Services, 'db' | 'clock' | 'keys' | 'config'>;
+
+/** A caller that is an agent acting for a user. */
+export type DelegatedCaller = Caller & { readonly principal: Extract<Principal, { kind: 'delegated' }> };
+
+/** @throws TypeError for any caller but an agent acting for a user: the fields' authScopes refuse them first. */
+export function asAgent(caller: Caller): DelegatedCaller {
+  if (caller.principal.kind !== 'delegated') throw new TypeError('payment actions are for an agent acting for a user');
+  return caller as DelegatedCaller;
+}
+
+/** Most approvals one agent may have waiting for one user's answer at once. */
+export const MAX_OPEN_APPROVALS = 10;
+
+/** What an approval is now: answered, used, past its expiry, or waiting. */
+export function approvalState(approval: Pick<Approval, 'status' | 'expiresAt'>, now: Date): 'PENDING' | 'APPROVED' | 'DENIED' | 'USED' | 'EXPIRED' {
+  if (approval.status === 'used') return 'USED';
+  if (approval.status === 'denied') return 'DENIED';
+  if (approval.expiresAt <= now) return 'EXPIRED';
+  return approval.status === 'approved' ? 'APPROVED' : 'PENDING';
+}
+
+/**
+ * An agent asks its user to approve one payment action. Bound to the user, the asking agent and
+ * the consent its token was issued under; it waits `expiresInSeconds` (bounded) for an answer
+ * and, once approved, for its use.
+ * @throws BadUserInputError naming the bad field; RateLimitedError past MAX_OPEN_APPROVALS.
+ */
+export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<Approval> {
+  const caller = asAgent(anyCaller);
+  const { detail, expiresInSeconds } = parseInput(requestApprovalSchema, input);
+  const now = deps.clock.now();
+  const { userId, consentId } = caller.principal;
+  const agentId = caller.principal.actorChain[0]!;
+  if (detail.type === 'payment_method') {
+    assertCardCurrent(detail.instrument, now, 'input.paymentMethod');
+    if (detail.identifier && !(await paymentMethodExists(deps.db, userId, detail.identifier))) {
+      throw new BadUserInputError('input.paymentMethodId', 'is not one of the user’s payment methods');
+    }
+  }
+  return deps.db.transaction().execute(async (tx) => {
+    await lockUserApprovals(tx, userId);
+    const open = await findOpenApprovals(tx, userId, agentId, now);
+    if (open.length >= MAX_OPEN_APPROVALS) throw new RateLimitedError(Math.max(1, Math.ceil((open[0]!.expiresAt.getTime() - now.getTime()) / 1_000)));
+    const approval = await insertApproval(tx, {
+      id: newId('apr'),
+      userId,
+      agentId,
+      consentId,
+      authorizationDetails: detail,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + expiresInSeconds * 1_000),
+    });
+    await auditInTransaction(tx, auditOf('approval.requested', approval, caller, { expiresAt: approval.expiresAt.toISOString() }), now);
+    return approval;
+  });
+}
+
+/**
+ * The user's answer to an approval that asks them, while it is pending and unexpired.
+ * @throws NotFoundError for an approval of someone else; BadUserInputError once it was answered or expired.
+ */
+export async function answerApprovalRequest(deps: ApprovalDeps, id: string, decision: 'approved' | 'denied', caller: Caller): Promise<Approval> {
+  const { principal } = caller;
+  if (principal.kind !== 'user') throw new TypeError('only the user themself answers an approval');
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (tx) => {
+    const answered = await answerApproval(tx, id, principal.userId, decision, now);
+    if (!answered) {
+      const [approval] = await findApprovalsByIds(tx, [id]);
+      if (approval?.userId !== principal.userId) throw new NotFoundError('Approval');
+      throw new BadUserInputError('id', `is ${approvalState(approval, now)}; only a PENDING approval can be answered`);
+    }
+    await auditInTransaction(tx, auditOf('approval.answered', answered, caller, { answer: decision }), now);
+    return answered;
+  });
+}
+
+/** @throws BadUserInputError for a card past its expiry month at `now`. */
+export function assertCardCurrent(card: MaskedCard, now: Date, path: string): void {
+  const current = now.getUTCFullYear() * 12 + now.getUTCMonth() + 1;
+  if (card.expYear * 12 + card.expMonth < current) throw new BadUserInputError(`${path}.expYear`, 'the card has expired');
+}
+
+/** An audit event about this approval, by the caller. */
+export function auditOf(action: 'approval.requested' | 'approval.answered' | 'approval.used', approval: Approval, caller: Caller, detail: Record<string, unknown>): AuditEventInput {
+  return {
+    ...auditCaller(caller.principal, caller.requestId),
+    action,
+    subjectUserId: approval.userId,
+    consentId: approval.consentId,
+    decision: 'ALLOW',
+    detail: { approvalId: approval.id, action: actionOf(approval.authorizationDetails), authorizationDetails: approval.authorizationDetails, ...detail },
+  };
+}

@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { z } from 'zod';
+import type { Services } from '../app.js';
+import { ACCESS_TOKEN_TYP, InvalidTokenError, verifyAccessToken, type Actor, type IssuedAccessToken, type TokenAudience } from './access-token.js';
+import { SIGNING_ALG, type KeyStore } from './key-store.js';
+
+/**
+ * The short-lived token of an approved payment (RFC 9396 §9): an RFC 9068 access token for the
+ * downstream commerce API carrying the approved `authorization_details`, so that API can check,
+ * offline against `/jwks.json` or by introspection, exactly what the user approved. Its audience
+ * is the commerce API's, never the hub's, so the hub itself refuses it as a bearer token.
+ */
+
+/** Seconds a payment token lives: long enough to reach the commerce API, too short to hoard. */
+export const PAYMENT_TOKEN_TTL = 90;
+
+/** The `aud` of payment tokens: the commerce API under the hub's issuer. */
+export const paymentAudience = (issuer: string): TokenAudience => ({ issuer, audience: `${issuer}/payments` });
+
+export interface PaymentTokenClaims {
+  /** The user who approved. */
+  readonly sub: string;
+  /** The agent that asked and used the approval. */
+  readonly client_id: string;
+  readonly act: Actor;
+  /** The one approved entry. */
+  readonly authorization_details: readonly Record<string, unknown>[];
+}
+
+/** Signs a payment token with the hub's current signing key: `typ` at+jwt, a new `jti`, PAYMENT_TOKEN_TTL seconds. */
+export async function issuePaymentToken(keys: KeyStore, issuer: string, claims: PaymentTokenClaims, now: Date): Promise<IssuedAccessToken> {
+  const { kid, privateKey } = keys.signingKey();
+  const audience = paymentAudience(issuer);
+  const iat = Math.floor(now.getTime() / 1_000);
+  const exp = iat + PAYMENT_TOKEN_TTL;
+  const jti = randomUUID();
+  const accessToken = await new SignJWT({ client_id: claims.client_id, act: claims.act, authorization_details: claims.authorization_details })
+    .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid })
+    .setIssuer(audience.issuer)
+    .setAudience(audience.audience)
+    .setSubject(claims.sub)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .setJti(jti)
+    .sign(privateKey);
+  return { accessToken, jti, expiresIn: PAYMENT_TOKEN_TTL, expiresAt: new Date(exp * 1_000) };
+}
+
+const detailsSchema = z.array(z.record(z.string(), z.unknown())).min(1).max(8);
+
+/** What introspection (RFC 7662, with RFC 9396 §9.1) says of a live payment token. */
+export interface PaymentTokenIntrospection {
+  readonly active: true;
+  readonly client_id: string;
+  readonly sub: string;
+  readonly exp: number;
+  readonly iat: number;
+  readonly iss: string;
+  readonly aud: string;
+  readonly token_type: 'Bearer';
+  readonly jti: string;
+  readonly act?: Actor;
+  readonly authorization_details: readonly Record<string, unknown>[];
+}
+
+/**
+ * Introspects `token` as a payment token: undefined when it is not one the hub signed or it has
+ * expired; `{ active: false }` when it is not the caller's business or an agent of its chain is
+ * no longer active; otherwise its claims with its `authorization_details`. Never throws for a
+ * bad token.
+ */
+export async function introspectPaymentToken(
+  services: Pick<Services, 'keys' | 'config' | 'clock' | 'tokens' | 'db'>,
+  token: string,
+  callersBusiness: (clientId: string) => boolean,
+): Promise<PaymentTokenIntrospection | { active: false } | undefined> {
+  const audience = paymentAudience(services.config.issuer);
+  let claims: Awaited<ReturnType<typeof verifyAccessToken>>;
+  try {
+    claims = await verifyAccessToken(services.keys, audience, token, services.clock.now());
+  } catch (error) {
+    if (error instanceof InvalidTokenError) return undefined;
+    throw error;
+  }
+  const details = detailsSchema.safeParse((claims as unknown as Record<string, unknown>).authorization_details);
+  if (!details.success || !claims.act) return undefined;
+  if (!callersBusiness(claims.client_id)) return { active: false };
+  const chain: string[] = [];
+  for (let hop: Actor | undefined = claims.act; hop; hop = hop.act) chain.push(hop.sub);
+  const state = await services.tokens.delegationState(services.db, { agentIds: [claims.client_id, ...chain] });
+  if (!state.agentsLive) return { active: false };
+  return {
+    active: true,
+    client_id: claims.client_id,
+    sub: claims.sub,
+    exp: claims.exp,
+    iat: claims.iat,
+    iss: audience.issuer,
+    aud: audience.audience,
+    token_type: 'Bearer',
+    jti: claims.jti,
+    act: claims.act,
+    authorization_details: details.data,
+  };
+}

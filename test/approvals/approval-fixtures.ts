@@ -1,0 +1,67 @@
+import { afterAll } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+
+export const START = '2031-03-01T09:00:00.000Z';
+
+export const APPROVAL_FIELDS =
+  'id status action amount currency creditorName description paymentMethodId card { brand last4 expMonth expYear } authorizationDetails user { id } agent { id } createdAt expiresAt decidedAt usedAt';
+
+export type Response = Awaited<ReturnType<typeof graphql<any>>>;
+
+/** `CODE/REASON` of the first error, or of none. */
+export const refusal = (response: Response) => {
+  const extensions = response.errors?.[0]?.extensions;
+  return extensions ? `${extensions.code}/${extensions.reason ?? ''}` : 'none';
+};
+
+/** A hub on a fresh database with a frozen clock, a user, and agents with and without payment write. */
+export async function approvalWorld() {
+  const clock = fixedClock(START);
+  const hub: Hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  afterAll(() => hub.close());
+  const admin = await operatorToken(hub);
+  const alice = await signUpUser(hub, { givenName: 'Alice' });
+  const bob = await signUpUser(hub, { givenName: 'Bob' });
+  const paymentScopes = ['payment:read', 'payment:write', 'contact:read', 'orders:read'];
+  const shopper = await registerAgent(hub, admin, { name: 'Shopping assistant', allowedScopes: paymentScopes });
+  const rival = await registerAgent(hub, admin, { name: 'Another shopping assistant', allowedScopes: paymentScopes });
+  const helper = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read', 'payment:read'] });
+
+  /** The agent's delegated token for the user, after the user consents for checkout with payment read and write. */
+  async function agentToken(agent: RegisteredAgent, user: { accessToken: string }, consent: Record<string, unknown> = { purpose: 'checkout', scopes: ['payment:read', 'payment:write'] }) {
+    await giveConsent(hub, user.accessToken, { agentId: agent.id, ...consent });
+    const response = await exchange(hub, agent, user.accessToken);
+    if (response.status !== 200) throw new Error(`exchange failed: ${JSON.stringify(response.body)}`);
+    return response.body.access_token as string;
+  }
+
+  const request = (token: string, input: Record<string, unknown>) =>
+    graphql<any>(hub, `mutation($input: RequestApprovalInput!) { requestApproval(input: $input) { ${APPROVAL_FIELDS} } }`, { token, variables: { input } });
+  const answer = (token: string, verb: 'approve' | 'deny', id: string) => graphql<any>(hub, `mutation($id: ID!) { ${verb}(id: $id) { ${APPROVAL_FIELDS} } }`, { token, variables: { id } });
+  const approval = (token: string, id: string) => graphql<any>(hub, `query($id: ID!) { approval(id: $id) { ${APPROVAL_FIELDS} } }`, { token, variables: { id } });
+  const pay = (token: string, input: Record<string, unknown>) =>
+    graphql<any>(hub, 'mutation($input: PaymentInput!) { authorizePayment(input: $input) { accessToken tokenType expiresIn authorizationDetails approval { id status usedAt } } }', {
+      token,
+      variables: { input },
+    });
+  const addCard = (token: string, input: Record<string, unknown>) =>
+    graphql<any>(hub, 'mutation($input: PaymentMethodInput!) { addPaymentMethod(input: $input) { id brand last4 expMonth expYear } }', { token, variables: { input } });
+  const changeCard = (token: string, input: Record<string, unknown>) =>
+    graphql<any>(hub, 'mutation($input: ChangePaymentMethodInput!) { changePaymentMethod(input: $input) { id brand last4 expMonth expYear } }', { token, variables: { input } });
+
+  /** Asks for a payment with `agentToken` and has the user approve it; resolves to the approval id. */
+  async function approvedPayment(token: string, user: { accessToken: string }, payment: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+    const asked = await request(token, { action: 'PAY', payment, ...extra });
+    if (!asked.data?.requestApproval) throw new Error(`requestApproval failed: ${JSON.stringify(asked.errors)}`);
+    const approved = await answer(user.accessToken, 'approve', asked.data.requestApproval.id);
+    if (approved.data?.approve?.status !== 'APPROVED') throw new Error(`approve failed: ${JSON.stringify(approved.errors)}`);
+    return asked.data.requestApproval.id as string;
+  }
+
+  return { hub, clock, admin, alice, bob, shopper, rival, helper, agentToken, request, answer, approval, pay, addCard, changeCard, approvedPayment };
+}

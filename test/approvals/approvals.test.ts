@@ -1,0 +1,266 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { graphql, postForm } from '../helpers/hub.js';
+import { basic, operatorCredentials } from '../helpers/oauth.js';
+import { START, approvalWorld, refusal } from './approval-fixtures.js';
+
+const world = await approvalWorld();
+const { hub, clock, admin, alice, bob, shopper, rival, agentToken, request, answer, approval, pay, approvedPayment } = world;
+
+const PAYMENT = { amount: '123.5', currency: 'EUR', creditorName: 'Example Shop GmbH', description: 'Order 4711' };
+const ENTRY = {
+  type: 'payment_initiation',
+  actions: ['initiate'],
+  instructedAmount: { currency: 'EUR', amount: '123.50' },
+  creditorName: 'Example Shop GmbH',
+  remittanceInformationUnstructured: 'Order 4711',
+};
+
+let token: string;
+beforeAll(async () => {
+  token = await agentToken(shopper, alice);
+});
+
+describe('an agent paying for its user', () => {
+  let approvalId: string;
+
+  it('is refused with APPROVAL_REQUIRED before it has any approval', async () => {
+    const response = await pay(token, PAYMENT);
+    expect(response.data).toBeNull();
+    expect(refusal(response)).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+  });
+
+  it('asks for an approval, stored as one RFC 9396 authorization_details entry', async () => {
+    const response = await request(token, { action: 'PAY', payment: PAYMENT });
+    expect(response.errors).toBeUndefined();
+    approvalId = response.data.requestApproval.id;
+    expect(response.data.requestApproval).toEqual({
+      id: expect.stringMatching(/^apr_[0-9A-Z]{26}$/),
+      status: 'PENDING',
+      action: 'PAY',
+      amount: '123.50',
+      currency: 'EUR',
+      creditorName: 'Example Shop GmbH',
+      description: 'Order 4711',
+      paymentMethodId: null,
+      card: null,
+      authorizationDetails: ENTRY,
+      user: { id: alice.id },
+      agent: { id: shopper.id },
+      createdAt: START,
+      expiresAt: '2031-03-01T09:05:00.000Z',
+      decidedAt: null,
+      usedAt: null,
+    });
+  });
+
+  it('shows the user what waits for an answer, and the agent its own request', async () => {
+    const mine = await graphql<any>(hub, '{ me { approvals(status: PENDING) { id action amount currency description } } }', { token: alice.accessToken });
+    expect(mine.data.me.approvals).toEqual([{ id: approvalId, action: 'PAY', amount: '123.50', currency: 'EUR', description: 'Order 4711' }]);
+    expect((await approval(token, approvalId)).data.approval.status).toBe('PENDING');
+    const rivalToken = await agentToken(rival, alice);
+    expect(refusal(await approval(rivalToken, approvalId))).toBe('FORBIDDEN/NOT_SUBJECT');
+    expect(refusal(await approval(bob.accessToken, approvalId))).toBe('FORBIDDEN/NOT_SUBJECT');
+  });
+
+  it('is refused while the approval is pending', async () => {
+    expect(refusal(await pay(token, PAYMENT))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+  });
+
+  it('cannot have the approval answered by the agent itself, an operator or another user', async () => {
+    expect(refusal(await answer(token, 'approve', approvalId))).toBe('FORBIDDEN/MISSING_SCOPE');
+    expect(refusal(await answer(admin, 'approve', approvalId))).toBe('FORBIDDEN/MISSING_SCOPE');
+    expect(refusal(await answer(bob.accessToken, 'approve', approvalId))).toBe('FORBIDDEN/NOT_SUBJECT');
+    expect((await approval(alice.accessToken, approvalId)).data.approval.status).toBe('PENDING');
+  });
+
+  it('is approved by the user', async () => {
+    clock.advance(10);
+    const response = await answer(alice.accessToken, 'approve', approvalId);
+    expect(response.data.approve).toMatchObject({ status: 'APPROVED', decidedAt: '2031-03-01T09:00:10.000Z', usedAt: null });
+  });
+
+  it.each([
+    ['a different amount', { ...PAYMENT, amount: '123.51' }],
+    ['a different currency', { ...PAYMENT, currency: 'USD' }],
+    ['a different creditor', { ...PAYMENT, creditorName: 'Other Shop' }],
+    ['a different reference', { ...PAYMENT, description: 'Order 4712' }],
+    ['no reference', { amount: PAYMENT.amount, currency: PAYMENT.currency, creditorName: PAYMENT.creditorName }],
+  ])('refuses a payment with %s, and the approval stays unused', async (_what, payment) => {
+    expect(refusal(await pay(token, payment))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+    expect((await approval(token, approvalId)).data.approval.status).toBe('APPROVED');
+  });
+
+  it('refuses another agent of the same user', async () => {
+    const rivalToken = await agentToken(rival, alice);
+    expect(refusal(await pay(rivalToken, PAYMENT))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+    expect((await approval(token, approvalId)).data.approval.status).toBe('APPROVED');
+  });
+
+  it('refuses the same agent acting for another user', async () => {
+    const forBob = await agentToken(shopper, bob);
+    expect(refusal(await pay(forBob, PAYMENT))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+    expect((await approval(token, approvalId)).data.approval.status).toBe('APPROVED');
+  });
+
+  let paymentToken: string;
+  it('succeeds once with the approval, for the same amount however it is written', async () => {
+    clock.advance(5);
+    const response = await pay(token, { ...PAYMENT, amount: '123.50' });
+    expect(response.errors).toBeUndefined();
+    expect(response.data.authorizePayment).toMatchObject({
+      tokenType: 'Bearer',
+      expiresIn: 90,
+      authorizationDetails: [ENTRY],
+      approval: { id: approvalId, status: 'USED', usedAt: '2031-03-01T09:00:15.000Z' },
+    });
+    paymentToken = response.data.authorizePayment.accessToken;
+  });
+
+  it('refuses the second use of the approval', async () => {
+    expect(refusal(await pay(token, PAYMENT))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+  });
+
+  it('hands out a token that verifies with jose against /jwks.json and carries exactly the approved entry', async () => {
+    const jwks = createLocalJWKSet(JSON.parse((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).body));
+    const { payload, protectedHeader } = await jwtVerify(paymentToken, jwks, {
+      issuer: hub.config.issuer,
+      audience: `${hub.config.issuer}/payments`,
+      typ: 'at+jwt',
+      algorithms: ['ES256'],
+      currentDate: clock.now(),
+    });
+    expect(protectedHeader.typ).toBe('at+jwt');
+    expect(payload).toEqual({
+      iss: hub.config.issuer,
+      aud: `${hub.config.issuer}/payments`,
+      sub: alice.id,
+      client_id: shopper.id,
+      act: { sub: shopper.id },
+      authorization_details: [ENTRY],
+      jti: expect.any(String),
+      iat: Date.parse(START) / 1_000 + 15,
+      exp: Date.parse(START) / 1_000 + 15 + 90,
+    });
+  });
+
+  it('does not let the payment token stand in for an access token at the hub', async () => {
+    expect((await graphql(hub, '{ me { id } }', { token: paymentToken })).status).toBe(401);
+  });
+
+  it('answers introspection with the authorization_details, and active: false once the token expired', async () => {
+    const asAgent = await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(shopper));
+    expect(asAgent.body).toMatchObject({ active: true, sub: alice.id, client_id: shopper.id, act: { sub: shopper.id }, authorization_details: [ENTRY], aud: `${hub.config.issuer}/payments` });
+    const asOperator = await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(operatorCredentials(hub)));
+    expect(asOperator.body).toMatchObject({ active: true, authorization_details: [ENTRY] });
+    expect((await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(rival))).body).toEqual({ active: false });
+    const now = clock.now();
+    clock.advance(91);
+    try {
+      expect((await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(shopper))).body).toEqual({ active: false });
+    } finally {
+      clock.set(now);
+    }
+  });
+});
+
+describe('approvals that cannot be used', () => {
+  const payment = { amount: '9.99', currency: 'EUR', creditorName: 'Coffee Roasters' };
+
+  it('refuses a denied approval, which can no longer be approved', async () => {
+    const asked = await request(token, { action: 'PAY', payment });
+    const id = asked.data.requestApproval.id;
+    expect((await answer(alice.accessToken, 'deny', id)).data.deny).toMatchObject({ status: 'DENIED', decidedAt: clock.now().toISOString() });
+    expect(refusal(await pay(token, payment))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+    const again = await answer(alice.accessToken, 'approve', id);
+    expect(refusal(again)).toBe('BAD_USER_INPUT/');
+    expect(again.errors![0]!.message).toMatch(/is DENIED/);
+  });
+
+  it('refuses an approval past its expiry, and the user can no longer answer one', async () => {
+    const start = clock.now();
+    try {
+      const used = await request(token, { action: 'PAY', payment, expiresInSeconds: 60 });
+      const unanswered = await request(token, { action: 'PAY', payment, expiresInSeconds: 60 });
+      expect(used.data.requestApproval.expiresAt).toBe(new Date(start.getTime() + 60_000).toISOString());
+      await answer(alice.accessToken, 'approve', used.data.requestApproval.id);
+      clock.advance(60);
+      expect(refusal(await pay(token, payment))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+      expect((await approval(alice.accessToken, used.data.requestApproval.id)).data.approval.status).toBe('EXPIRED');
+      const late = await answer(alice.accessToken, 'approve', unanswered.data.requestApproval.id);
+      expect(refusal(late)).toBe('BAD_USER_INPUT/');
+      expect(late.errors![0]!.message).toMatch(/is EXPIRED/);
+    } finally {
+      clock.set(start);
+    }
+  });
+
+  it('lets exactly one of two concurrent uses succeed', async () => {
+    const concurrent = { amount: '50', currency: 'EUR', creditorName: 'Race Shop' };
+    await approvedPayment(token, alice, concurrent);
+    const results = await Promise.all([pay(token, concurrent), pay(token, concurrent)]);
+    const outcomes = results.map((r) => (r.data?.authorizePayment ? 'paid' : refusal(r))).sort();
+    expect(outcomes).toEqual(['FORBIDDEN/APPROVAL_REQUIRED', 'paid']);
+  });
+
+  it('uses one approval per payment when the user approved the same payment twice', async () => {
+    const twice = { amount: '5', currency: 'EUR', creditorName: 'Bakery' };
+    await approvedPayment(token, alice, twice);
+    await approvedPayment(token, alice, twice);
+    expect((await pay(token, twice)).data.authorizePayment.approval.status).toBe('USED');
+    expect((await pay(token, twice)).data.authorizePayment.approval.status).toBe('USED');
+    expect(refusal(await pay(token, twice))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+  });
+});
+
+describe('an approval bound to the consent it was asked under', () => {
+  it('cannot be used under a consent the user gave afresh', async () => {
+    const bound = { amount: '20', currency: 'EUR', creditorName: 'Bookshop' };
+    const id = await approvedPayment(token, alice, bound);
+    const renewed = await agentToken(shopper, alice);
+    expect((await graphql(hub, '{ me { id } }', { token })).status).toBe(401);
+    expect(refusal(await pay(renewed, bound))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+    expect((await approval(alice.accessToken, id)).data.approval.status).toBe('APPROVED');
+  });
+});
+
+describe('who may ask', () => {
+  it('refuses an agent whose token and consent carry no payment write scope', async () => {
+    const helperToken = await agentToken(world.helper, alice, { purpose: 'support', scopes: ['orders:read', 'contact.email:read'] });
+    const response = await request(helperToken, { action: 'PAY', payment: { amount: '1', currency: 'EUR', creditorName: 'Shop' } });
+    expect(response.data).toBeNull();
+    expect(refusal(response)).toBe('FORBIDDEN/MISSING_SCOPE');
+    expect(refusal(await pay(helperToken, { amount: '1', currency: 'EUR', creditorName: 'Shop' }))).toBe('FORBIDDEN/MISSING_SCOPE');
+  });
+
+  it('refuses an agent whose checkout consent allows only reading payment methods', async () => {
+    const readOnly = await agentToken(world.helper, bob, { purpose: 'checkout', scopes: ['payment:read'] });
+    expect(refusal(await request(readOnly, { action: 'PAY', payment: { amount: '1', currency: 'EUR', creditorName: 'Shop' } }))).toBe('FORBIDDEN/MISSING_SCOPE');
+  });
+
+  it('refuses the user themself, an operator and an anonymous caller', async () => {
+    const input = { action: 'PAY', payment: { amount: '1', currency: 'EUR', creditorName: 'Shop' } };
+    expect(refusal(await request(alice.accessToken, input))).toBe('FORBIDDEN/MISSING_SCOPE');
+    expect(refusal(await request(admin, input))).toBe('FORBIDDEN/MISSING_SCOPE');
+    const anonymous = await graphql<any>(hub, 'mutation($input: RequestApprovalInput!) { requestApproval(input: $input) { id } }', { variables: { input } });
+    expect(refusal(anonymous)).toBe('UNAUTHENTICATED/');
+  });
+});
+
+describe('the audit trail', () => {
+  it('shows each approval requested, answered, used, and each payment refused', async () => {
+    const response = await graphql<any>(
+      hub,
+      'query($f: AuditFilter) { auditEvents(first: 100, filter: $f) { edges { node { action decision reason actor { kind id } actorChain subjectUserId consentId } } } }',
+      { token: admin, variables: { f: { userId: alice.id } } },
+    );
+    const events = response.data.auditEvents.edges.map((e: any) => e.node).filter((e: any) => /^(approval|payment)\./.test(e.action));
+    const byAction = (action: string) => events.filter((e: any) => e.action === action);
+    expect(byAction('approval.requested')[0]).toMatchObject({ decision: 'ALLOW', actor: { kind: 'delegated', id: shopper.id }, actorChain: [shopper.id], subjectUserId: alice.id, consentId: expect.stringMatching(/^cns_/) });
+    expect(byAction('approval.answered')[0]).toMatchObject({ decision: 'ALLOW', actor: { kind: 'user', id: alice.id } });
+    expect(byAction('approval.used')[0]).toMatchObject({ decision: 'ALLOW', actor: { kind: 'delegated', id: shopper.id } });
+    expect(byAction('payment.refused')[0]).toMatchObject({ decision: 'DENY', reason: 'APPROVAL_REQUIRED', subjectUserId: alice.id });
+    expect(byAction('approval.used')).toHaveLength(4);
+    expect(byAction('approval.answered').length).toBeGreaterThanOrEqual(6);
+  });
+});
