@@ -6,6 +6,7 @@ import * as m0004 from './0004_agents.js';
 import * as m0005 from './0005_consent_ledger.js';
 import * as m0006 from './0006_audiences.js';
 import * as m0007 from './0007_audience_speed.js';
+import * as m0008 from './0008_webhooks.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005_consent_ledger': m0005,
   '0006_audiences': m0006,
   '0007_audience_speed': m0007,
+  '0008_webhooks': m0008,
 };

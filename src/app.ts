@@ -20,6 +20,7 @@ import { KeyStore } from './oauth/key-store.js';
 import { createTokenService, type TokenService } from './oauth/token.service.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger, type Logger } from './shared/logger.js';
+import { createWebhookService, type WebhookService } from './webhooks/webhook.service.js';
 
 /** The domain services every request can reach through its context. */
 export interface Services {
@@ -32,6 +33,8 @@ export interface Services {
   readonly identity: IdentityService;
   readonly agents: AgentService;
   readonly consents: ConsentService;
+  /** Webhook subscriptions, their delivery log, and delivery workers. */
+  readonly webhooks: WebhookService;
   /** Buffered writer for events that record reads; state changes audit in their own transaction. */
   readonly audit: AuditWriter;
 }
@@ -80,6 +83,8 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     throw error;
   }
   const services = await createServices(config, database.db, logger, clock, database.listen);
+  const webhookWorker = config.webhookWorker ? services.webhooks.createWorker({ listen: database.listen }) : undefined;
+  webhookWorker?.start();
   const bootstrapCredentials = await ensureBootstrapClient(database.db, config.bootstrapClient, clock.now());
   if (bootstrapCredentials) {
     logger.warn(`created the operator client ${bootstrapCredentials.clientId}; its secret is shown once by \`hub serve\` and never again`);
@@ -115,7 +120,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     http,
     bootstrapCredentials,
     listen: () => http.listen({ host: config.host, port: config.port }),
-    close: () => (closing ??= http.close().then(() => services.audit.close()).then(() => database.close())),
+    close: () => (closing ??= http.close().then(() => webhookWorker?.stop()).then(() => services.audit.close()).then(() => database.close())),
   };
 }
 
@@ -147,5 +152,6 @@ export async function createServices(config: Config, db: Db, logger: Logger, clo
     revokeRefreshTokensOfConsents: tokens.revokeRefreshTokensOfConsents,
     receipts: { issuer: config.issuer, signingKey: () => keys.signingKey() },
   });
-  return { config, db, logger, clock, keys, tokens, identity, agents, consents, audit: new AuditWriter(db, logger, clock) };
+  const webhooks = createWebhookService({ db, clock, kek: resolveKeyEncryptionKey(config), logger, config });
+  return { config, db, logger, clock, keys, tokens, identity, agents, consents, webhooks, audit: new AuditWriter(db, logger, clock) };
 }

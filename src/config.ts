@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 /**
@@ -34,6 +35,17 @@ export interface Config {
   readonly demoData: boolean;
   /** Record every read of profile data in the audit trail; off only to measure what that costs. */
   readonly auditReads: boolean;
+  /**
+   * Networks (CIDR) that webhook URLs may reach although they are loopback, private, link-local or
+   * otherwise not public; empty by default, so no webhook can be aimed inside the hub's network.
+   */
+  readonly webhookAllowedNetworks: readonly string[];
+  /** Run a webhook delivery worker in this instance. */
+  readonly webhookWorker: boolean;
+  /** Seconds a webhook delivery may take to connect, and again to answer. */
+  readonly webhookTimeout: number;
+  /** Seconds between a delivery worker's looks for due deliveries when no notification wakes it. */
+  readonly webhookPollInterval: number;
 }
 
 /** Thrown for a bad environment; its message is one line naming the variable and the problem. */
@@ -74,6 +86,26 @@ const encryptionKey = z.string().transform((value, ctx) => {
   return bytes;
 });
 
+/** A comma-separated list of CIDR networks, each normalized (`127.0.0.1/8` → `127.0.0.0/8`). */
+const networks = z.string().transform((value, ctx) => {
+  const list: string[] = [];
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    try {
+      const [address, bits] = ipaddr.parseCIDR(item);
+      const network = address.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(item) : ipaddr.IPv6.networkAddressFromCIDR(item);
+      list.push(`${network.toString()}/${bits}`);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${item.slice(0, 64)} is not a CIDR network such as 127.0.0.0/8 or ::1/128` });
+      return z.NEVER;
+    }
+  }
+  if (list.length > 64) {
+    ctx.addIssue({ code: 'custom', message: 'must list at most 64 networks' });
+    return z.NEVER;
+  }
+  return list;
+});
+
 const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const schema = z
@@ -96,6 +128,10 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     HUB_DEMO_DATA: boolean.default(true),
     HUB_AUDIT_READS: boolean.default(true),
+    HUB_WEBHOOK_ALLOWED_NETWORKS: networks.optional(),
+    HUB_WEBHOOK_WORKER: boolean.default(true),
+    HUB_WEBHOOK_TIMEOUT: integer(1, 60, 'a number of seconds from 1 to 60').default(5),
+    HUB_WEBHOOK_POLL_INTERVAL: integer(1, 3_600, 'a number of seconds from 1 to 3600').default(5),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.HUB_KEY_ENCRYPTION_KEY) {
@@ -143,5 +179,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     demoData: e.HUB_DEMO_DATA,
     auditReads: e.HUB_AUDIT_READS,
+    webhookAllowedNetworks: Object.freeze(e.HUB_WEBHOOK_ALLOWED_NETWORKS ?? []),
+    webhookWorker: e.HUB_WEBHOOK_WORKER,
+    webhookTimeout: e.HUB_WEBHOOK_TIMEOUT,
+    webhookPollInterval: e.HUB_WEBHOOK_POLL_INTERVAL,
   });
 }

@@ -13,6 +13,7 @@ import { generateClientSecret, hashClientSecret } from './agent-credentials.js';
 import { gracePeriodSchema, registerAgentSchema } from './agent.input.js';
 import { findAgentForUpdate, findAgentsByIds, insertAgent, listAgents, updateAgentStatus, type Agent, type AgentFilter } from './agent.queries.js';
 import { ceilingProblem } from './agent.scopes.js';
+import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 
 export type { Agent, AgentFilter, AgentState } from './agent.queries.js';
 export type { ClientAuthentication } from './agent-authentication.js';
@@ -86,6 +87,7 @@ export function createAgentService(deps: {
       if (agent.status === to) return agent;
       const updated = await updateAgentStatus(tx, id, to);
       await auditInTransaction(tx, event(to === 'active' ? 'agent.reactivated' : 'agent.suspended', caller, updated), clock.now());
+      await enqueueWebhookEvent(tx, { type: to === 'active' ? 'agent.reactivated' : 'agent.suspended', data: { agentId: id, ownerUserId: updated.ownerUserId } }, clock.now());
       return updated;
     });
   }
@@ -124,6 +126,7 @@ export function createAgentService(deps: {
         const clientSecret = generateClientSecret();
         await insertAgentSecret(tx, agent.id, hashClientSecret(clientSecret), now);
         await auditInTransaction(tx, event('agent.registered', caller, agent, { allowedScopes: agent.allowedScopes, parentAgentId: agent.parentAgentId }), now);
+        await enqueueWebhookEvent(tx, { type: 'agent.registered', data: { agentId: agent.id, kind: agent.kind.toUpperCase(), ownerUserId, parentAgentId: agent.parentAgentId } }, now);
         return { agent, clientSecret };
       });
     },
@@ -169,6 +172,7 @@ export function createAgentService(deps: {
         const withdrawn = await deps.effects.withdrawConsentsOfAgent(tx, id, caller, now);
         await deps.effects.revokeRefreshTokensOfAgent(tx, id, now);
         await auditInTransaction(tx, event('agent.decommissioned', caller, updated, { consentsWithdrawn: withdrawn }), now);
+        await enqueueWebhookEvent(tx, { type: 'agent.decommissioned', data: { agentId: id, ownerUserId: updated.ownerUserId } }, now);
         return updated;
       });
     },

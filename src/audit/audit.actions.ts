@@ -31,6 +31,12 @@ export const AUDIT_ACTIONS = [
   'data.exported',
   'user.erased',
   'key.rotated',
+  'webhook.created',
+  'webhook.updated',
+  'webhook.disabled',
+  'webhook.deleted',
+  'webhook.secret_rotated',
+  'webhook.redelivered',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -27,6 +27,7 @@ import { findPurpose, LAWFUL_BASES, purposeCovers, type Purpose } from './purpos
 import { findLatestPurposes, insertPurposeVersion, lockPurpose } from './purpose.queries.js';
 import { receiptClaims, signReceipt } from './receipt.js';
 import type { SigningKey } from '../oauth/key-store.js';
+import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 
 export type { Consent } from './consent.queries.js';
 
@@ -70,6 +71,7 @@ export function createConsentService(deps: {
     await insertConsentEvents(tx, withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor, detail: { reason } })), now);
     await deps.revokeRefreshTokensOfConsents(tx, withdrawn.map((c) => c.id), now);
     await auditInTransaction(tx, withdrawn.map((c) => auditOf('consent.withdrawn', c, caller, { reason })), now);
+    await enqueueWebhookEvent(tx, withdrawn.map((c) => ({ type: 'consent.withdrawn', data: { consentId: c.id, userId: c.userId, purpose: c.purpose, agentId: c.agentId } })), now);
     return withdrawn;
   }
 
@@ -121,6 +123,7 @@ export function createConsentService(deps: {
         const actor = actorFromPrincipal(caller.principal).actor;
         await insertConsentEvents(tx, [{ consentId: consent.id, userId, kind: 'given', actor, detail: { scopes, agentId } }], now);
         await auditInTransaction(tx, auditOf('consent.given', consent, caller, { scopes, agentId }), now);
+        await enqueueWebhookEvent(tx, { type: 'consent.given', data: { consentId: consent.id, userId, purpose: consent.purpose, agentId, scopes } }, now);
         return consent;
       });
     },

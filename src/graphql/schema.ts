@@ -9,6 +9,8 @@ import '../consent/approval.schema.js';
 import '../consent/approval.payment.schema.js';
 import '../audiences/audience.schema.js';
 import '../audiences/saved-audience.schema.js';
+import '../webhooks/webhook.schema.js';
+import '../webhooks/webhook-mutations.schema.js';
 
 /** The executable schema: every domain's types, registered by import. */
 export const schema = builder.toSchema({ sortSchema: true });

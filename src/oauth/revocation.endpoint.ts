@@ -6,6 +6,7 @@ import { invalidRequest } from './oauth-error.js';
 import { findRefreshToken, revokeRefreshTokenFamily, type RefreshTokenRow } from './refresh-token.queries.js';
 import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH } from './refresh-tokens.js';
 import { deleteExpiredRevocations, insertRevokedToken } from './token-state.queries.js';
+import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 
 /**
  * `/oauth/revoke` (RFC 7009). The caller must authenticate (or be the hub's public client, which
@@ -38,6 +39,7 @@ export async function revoke(services: Services, params: Record<string, string>,
     await services.db.transaction().execute(async (tx) => {
       await insertRevokedToken(tx, { jti: access.jti, clientId: access.client_id, expiresAt: new Date(access.exp * 1_000) }, now);
       await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'access token revoked' }), now);
+      await enqueueWebhookEvent(tx, { type: 'token.revoked', data: { tokenType: 'access_token', tokenId: access.jti, clientId: access.client_id, userId: about.subjectUserId } }, now);
     });
     await deleteExpiredRevocations(services.db, now).catch(() => {});
     return;
@@ -49,6 +51,7 @@ export async function revoke(services: Services, params: Record<string, string>,
   await services.db.transaction().execute(async (tx) => {
     await revokeRefreshTokenFamily(tx, refresh.family_id, now);
     await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'refresh token revoked with its family' }), now);
+    await enqueueWebhookEvent(tx, { type: 'token.revoked', data: { tokenType: 'refresh_token', tokenId: refresh.id, familyId: refresh.family_id, clientId: refresh.client_id, userId: refresh.user_id, consentId: refresh.consent_id } }, now);
   });
 }
 

@@ -1,7 +1,7 @@
 import { monotonicFactory } from 'ulidx';
 
 /** The type prefixes of public ids (API.md), so no two kinds of id can collide. */
-export type IdPrefix = 'usr' | 'agt' | 'cns' | 'apr' | 'evt' | 'aud' | 'whk' | 'ord' | 'pm' | 'rt' | 'key';
+export type IdPrefix = 'usr' | 'agt' | 'cns' | 'apr' | 'evt' | 'aud' | 'whk' | 'msg' | 'ord' | 'pm' | 'rt' | 'key';
 
 const ulid = monotonicFactory();
 

@@ -219,7 +219,7 @@ export type AuditActor = {
 /** One entry of the append-only, hash-chained audit trail. */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
-  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, audience.deleted, data.exported, user.erased, key.rotated. */
+  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, audience.deleted, data.exported, user.erased, key.rotated, webhook.created, webhook.updated, webhook.disabled, webhook.deleted, webhook.secret_rotated, webhook.redelivered. */
   action: Scalars['String']['output'];
   actor: AuditActor;
   /** The acting agents, nearest first. */
@@ -339,6 +339,14 @@ export type CreateAudienceInput = {
   purpose: Scalars['String']['input'];
 };
 
+export type CreateWebhookSubscriptionInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** See webhookEventTypes. */
+  eventTypes: Array<Scalars['String']['input']>;
+  /** http(s); its host must resolve to public addresses unless HUB_WEBHOOK_ALLOWED_NETWORKS allows it. */
+  url: Scalars['String']['input'];
+};
+
 export type Decision =
   | 'ALLOW'
   | 'DENY';
@@ -413,29 +421,42 @@ export type Mutation = {
   changePaymentMethod: PaymentMethod;
   /** Saves a selection under a name; audience:read. Export it with GET /audiences/{id}/export. */
   createAudience: SavedAudience;
+  /** Subscribes a URL to event types; webhooks:admin. The signing secret is shown once. */
+  createWebhookSubscription: WebhookSubscriptionSecret;
   /** Ends the agent for good: every consent naming it is withdrawn and every token it holds or acts in stops working. */
   decommissionAgent: Agent;
   /** Adds a purpose, or a new version of one when anything changed. consents:admin. */
   definePurpose: Purpose;
   /** Deletes an audience this client saved; resolves to its id. Members and their consents are untouched. audience:read. */
   deleteSavedAudience: Scalars['ID']['output'];
+  /** Deletes a subscription with its pending deliveries and log; resolves to its id. */
+  deleteWebhookSubscription: Scalars['ID']['output'];
   /** The user denies a pending approval. */
   deny: Approval;
+  /** Stops deliveries to a subscription: no new events reach it, pending ones wait. */
+  disableWebhookSubscription: WebhookSubscription;
+  /** Enables a subscription again; its pending deliveries go out. */
+  enableWebhookSubscription: WebhookSubscription;
   /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. */
   giveConsent: Consent;
   reactivateAgent: Agent;
+  /** Sends a message to a subscription again now, in a new round of attempts. */
+  redeliverWebhookMessage: WebhookDelivery;
   /** Registers an agent: for agents:admin, or a user for an agent they own. The secret is shown once. */
   registerAgent: AgentCredentials;
   /** An agent acting for a user, with payment write scope under its consent, asks the user to approve one payment action. */
   requestApproval: Approval;
   /** A new secret; older ones keep working for gracePeriodSeconds (default 0, at most 30 days), then stop. */
   rotateAgentSecret: AgentCredentials;
+  /** A new signing secret; the old one signs beside it for gracePeriodSeconds (default 86400, at most 7 days). */
+  rotateWebhookSecret: WebhookSubscriptionSecret;
   signIn: AuthPayload;
   signUp: AuthPayload;
   /** Stops the agent until reactivated: its tokens are refused from the next request on. */
   suspendAgent: Agent;
   /** Changes the caller's own profile; every field given is validated. */
   updateProfile: User;
+  updateWebhookSubscription: WebhookSubscription;
   /** Withdraws a consent at once: every token issued under it stops working on the next request. */
   withdrawConsent: Consent;
 };
@@ -466,6 +487,11 @@ export type MutationCreateAudienceArgs = {
 };
 
 
+export type MutationCreateWebhookSubscriptionArgs = {
+  input: CreateWebhookSubscriptionInput;
+};
+
+
 export type MutationDecommissionAgentArgs = {
   id: Scalars['ID']['input'];
 };
@@ -481,7 +507,22 @@ export type MutationDeleteSavedAudienceArgs = {
 };
 
 
+export type MutationDeleteWebhookSubscriptionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationDenyArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDisableWebhookSubscriptionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationEnableWebhookSubscriptionArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -496,6 +537,12 @@ export type MutationReactivateAgentArgs = {
 };
 
 
+export type MutationRedeliverWebhookMessageArgs = {
+  messageId: Scalars['ID']['input'];
+  subscriptionId: Scalars['ID']['input'];
+};
+
+
 export type MutationRegisterAgentArgs = {
   input: RegisterAgentInput;
 };
@@ -507,6 +554,12 @@ export type MutationRequestApprovalArgs = {
 
 
 export type MutationRotateAgentSecretArgs = {
+  gracePeriodSeconds?: InputMaybe<Scalars['Int']['input']>;
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRotateWebhookSecretArgs = {
   gracePeriodSeconds?: InputMaybe<Scalars['Int']['input']>;
   id: Scalars['ID']['input'];
 };
@@ -529,6 +582,12 @@ export type MutationSuspendAgentArgs = {
 
 export type MutationUpdateProfileArgs = {
   input: UpdateProfileInput;
+};
+
+
+export type MutationUpdateWebhookSubscriptionArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateWebhookSubscriptionInput;
 };
 
 
@@ -684,6 +743,12 @@ export type Query = {
   user?: Maybe<User>;
   /** Every user, oldest first: for users:admin. */
   users: UserConnection;
+  /** Every event type a subscription can ask for; webhooks:admin. */
+  webhookEventTypes: Array<Scalars['String']['output']>;
+  /** A webhook subscription by id; webhooks:admin. */
+  webhookSubscription?: Maybe<WebhookSubscription>;
+  /** Webhook subscriptions, oldest first; webhooks:admin. */
+  webhookSubscriptions: WebhookSubscriptionConnection;
 };
 
 
@@ -743,6 +808,17 @@ export type QueryUserArgs = {
 export type QueryUsersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<UserFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryWebhookSubscriptionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryWebhookSubscriptionsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -841,6 +917,13 @@ export type UpdateProfileInput = {
   preferences?: InputMaybe<PreferencesInput>;
 };
 
+/** What is left out stays as it is; description null clears it. */
+export type UpdateWebhookSubscriptionInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  eventTypes?: InputMaybe<Array<Scalars['String']['input']>>;
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** A customer: one record per person, the single source of truth for their profile. */
 export type User = {
   __typename?: 'User';
@@ -913,3 +996,118 @@ export type UserFilter = {
   /** Exact, case-insensitive. */
   email?: InputMaybe<Scalars['String']['input']>;
 };
+
+/** One attempt to deliver a message. */
+export type WebhookAttempt = {
+  __typename?: 'WebhookAttempt';
+  /** Its number in its round of attempts, from 1. */
+  attempt: Scalars['Int']['output'];
+  attemptedAt: Scalars['DateTime']['output'];
+  durationMs: Scalars['Int']['output'];
+  /** Why it failed when there was no answer (timeout, refused address, …). */
+  error?: Maybe<Scalars['String']['output']>;
+  /** The next attempt it scheduled; null when the delivery ended. */
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The receiver’s HTTP status; null when it did not answer. */
+  statusCode?: Maybe<Scalars['Int']['output']>;
+  trigger: WebhookDeliveryTrigger;
+};
+
+/** A message’s delivery to one subscription, with its attempts. */
+export type WebhookDelivery = {
+  __typename?: 'WebhookDelivery';
+  /** Attempts in the current round. */
+  attemptCount: Scalars['Int']['output'];
+  /** Its attempts, oldest first (the newest 50). */
+  attempts: Array<WebhookAttempt>;
+  createdAt: Scalars['DateTime']['output'];
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>;
+  eventType: Scalars['String']['output'];
+  lastAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  lastError?: Maybe<Scalars['String']['output']>;
+  lastStatusCode?: Maybe<Scalars['Int']['output']>;
+  /** The `webhook-id` header: the same on every attempt, for receivers to drop duplicates. */
+  messageId: Scalars['ID']['output'];
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The JSON body sent, as sent. */
+  payload: Scalars['String']['output'];
+  status: WebhookDeliveryStatus;
+  trigger: WebhookDeliveryTrigger;
+};
+
+export type WebhookDeliveryConnection = {
+  __typename?: 'WebhookDeliveryConnection';
+  edges: Array<WebhookDeliveryEdge>;
+  pageInfo: PageInfo;
+};
+
+export type WebhookDeliveryEdge = {
+  __typename?: 'WebhookDeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookDelivery;
+};
+
+/** PENDING: an attempt is due or scheduled. SUCCEEDED: a 2xx came back. FAILED: every attempt failed, or 410 Gone. */
+export type WebhookDeliveryStatus =
+  | 'FAILED'
+  | 'PENDING'
+  | 'SUCCEEDED';
+
+/** SCHEDULED: the event itself. MANUAL: an operator asked for a redelivery. */
+export type WebhookDeliveryTrigger =
+  | 'MANUAL'
+  | 'SCHEDULED';
+
+/** OPERATOR: disabled through the API. GONE: the receiver answered 410 Gone. */
+export type WebhookDisabledReason =
+  | 'GONE'
+  | 'OPERATOR';
+
+/** A receiver of signed webhooks (Standard Webhooks) for some event types. */
+export type WebhookSubscription = {
+  __typename?: 'WebhookSubscription';
+  createdAt: Scalars['DateTime']['output'];
+  /** The delivery log, newest message first. */
+  deliveries: WebhookDeliveryConnection;
+  description?: Maybe<Scalars['String']['output']>;
+  disabledReason?: Maybe<WebhookDisabledReason>;
+  eventTypes: Array<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  /** Until when the secret before the last rotation signs too (a second signature); null when only one signs. */
+  previousSecretExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  status: WebhookSubscriptionStatus;
+  updatedAt: Scalars['DateTime']['output'];
+  url: Scalars['String']['output'];
+};
+
+
+/** A receiver of signed webhooks (Standard Webhooks) for some event types. */
+export type WebhookSubscriptionDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<WebhookDeliveryStatus>;
+};
+
+export type WebhookSubscriptionConnection = {
+  __typename?: 'WebhookSubscriptionConnection';
+  edges: Array<WebhookSubscriptionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type WebhookSubscriptionEdge = {
+  __typename?: 'WebhookSubscriptionEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookSubscription;
+};
+
+/** A subscription with a new signing secret. The secret is shown here once. */
+export type WebhookSubscriptionSecret = {
+  __typename?: 'WebhookSubscriptionSecret';
+  /** The `whsec_` secret receivers verify `webhook-signature` with (Standard Webhooks). */
+  secret: Scalars['String']['output'];
+  subscription: WebhookSubscription;
+};
+
+export type WebhookSubscriptionStatus =
+  | 'DISABLED'
+  | 'ENABLED';

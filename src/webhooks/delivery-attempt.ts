@@ -1,0 +1,74 @@
+import { auditInTransaction } from '../audit/audit.service.js';
+import type { Db } from '../db/connect.js';
+import type { Clock } from '../shared/clock.js';
+import { disableGoneSubscription, recordAttempt, type AttemptRecord, type ClaimedDelivery } from './delivery.queries.js';
+import { nextAttemptAt, parseRetryAfter } from './retry-schedule.js';
+import { openWebhookSecret } from './webhook-secret.js';
+import type { SendOutcome, WebhookSender } from './webhook-sender.js';
+import { signedHeaders } from './webhook-signature.js';
+
+export interface AttemptDeps {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly kek: Buffer;
+  readonly sender: WebhookSender;
+  /** A number in [0, 1) for the retry jitter. */
+  readonly random: () => number;
+}
+
+/**
+ * Makes one attempt of a claimed delivery: signs it with the subscription's secrets as of now,
+ * sends it, and records the outcome under the claim's lease. A 2xx ends the delivery as
+ * succeeded; 410 Gone ends it as failed and disables the subscription; anything else schedules
+ * the next attempt (honouring `Retry-After`) or, past the last one, fails it. Never throws for a
+ * receiver's failure; rejects only when the database does, leaving the lease to lapse.
+ */
+export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDelivery, token: string): Promise<void> {
+  const { clock } = deps;
+  const attemptedAt = clock.now();
+  const outcome = await send(deps, claimed, attemptedAt);
+  const ended = clock.now();
+  const code = outcome.statusCode;
+  const record: Omit<AttemptRecord, 'next'> = {
+    subscriptionId: claimed.subscriptionId,
+    messageId: claimed.messageId,
+    attempt: claimed.attempt,
+    trigger: claimed.trigger,
+    attemptedAt,
+    statusCode: code,
+    error: outcome.error ?? (code !== null && code >= 300 && code < 400 ? 'redirect not followed' : null),
+    durationMs: outcome.durationMs,
+  };
+  const succeeded = code !== null && code >= 200 && code < 300;
+  const at = succeeded || code === 410 ? undefined : nextAttemptAt(claimed.attempt, ended, parseRetryAfter(outcome.retryAfter, ended), deps.random);
+  const next: AttemptRecord['next'] = succeeded ? { status: 'succeeded' } : at ? { status: 'pending', at } : { status: 'failed' };
+  await deps.db.transaction().execute(async (tx) => {
+    if (!(await recordAttempt(tx, { ...record, next }, token)) || code !== 410) return;
+    if (!(await disableGoneSubscription(tx, claimed.subscriptionId, ended))) return;
+    await auditInTransaction(
+      tx,
+      {
+        action: 'webhook.disabled',
+        actor: { kind: 'system', id: null },
+        decision: 'ALLOW',
+        reason: 'the receiver answered 410 Gone',
+        detail: { subscriptionId: claimed.subscriptionId, messageId: claimed.messageId },
+      },
+      ended,
+    );
+  });
+}
+
+/** Signs and sends; a secret that cannot be opened is a failed attempt, not a crash. */
+async function send(deps: AttemptDeps, claimed: ClaimedDelivery, at: Date): Promise<SendOutcome> {
+  let secrets: string[];
+  try {
+    secrets = [openWebhookSecret(deps.kek, claimed.subscriptionId, claimed.secretSealed)];
+    if (claimed.previousSecretSealed && claimed.previousSecretExpiresAt && claimed.previousSecretExpiresAt > at) {
+      secrets.push(openWebhookSecret(deps.kek, claimed.subscriptionId, claimed.previousSecretSealed));
+    }
+  } catch {
+    return { statusCode: null, retryAfter: undefined, error: 'the signing secret cannot be decrypted with HUB_KEY_ENCRYPTION_KEY', durationMs: 0 };
+  }
+  return deps.sender.send({ url: claimed.url, headers: signedHeaders(claimed.messageId, at, claimed.body, secrets), body: claimed.body });
+}

@@ -1,0 +1,176 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import { webhookDb, type DeliveryStatusColumn, type DeliveryTriggerColumn } from './webhook.tables.js';
+
+/** A delivery a worker holds under its lease, with all it needs to send it. */
+export interface ClaimedDelivery {
+  readonly subscriptionId: string;
+  readonly messageId: string;
+  /** The number of this attempt in the current round, from 1. */
+  readonly attempt: number;
+  readonly trigger: DeliveryTriggerColumn;
+  /** When a previous worker's lease on it lapsed (that worker stopped mid-delivery); null for none. */
+  readonly lapsedLeaseUntil: Date | null;
+  readonly url: string;
+  readonly body: string;
+  readonly secretSealed: Uint8Array;
+  readonly previousSecretSealed: Uint8Array | null;
+  readonly previousSecretExpiresAt: Date | null;
+}
+
+/**
+ * Claims up to `limit` deliveries that are due at `now` and that no live lease holds, for
+ * subscriptions that are enabled: each gets this worker's lease (`token`, until `leaseUntil`) and
+ * its attempt counted. SKIP LOCKED lets workers on other instances claim other rows at the same
+ * time; the lease keeps a claimed row from every other worker until it lapses.
+ */
+export async function claimDueDeliveries(db: Db, options: { now: Date; leaseUntil: Date; token: string; limit: number }): Promise<ClaimedDelivery[]> {
+  const { now, leaseUntil, token, limit } = options;
+  const { rows } = await sql<{
+    subscription_id: string;
+    message_id: string;
+    attempt_count: number;
+    trigger: DeliveryTriggerColumn;
+    previous_lease: Date | null;
+    url: string;
+    body: string;
+    secret_sealed: Uint8Array;
+    previous_secret_sealed: Uint8Array | null;
+    previous_secret_expires_at: Date | null;
+  }>`
+    with due as (
+      select d.subscription_id, d.message_id, d.lease_until as previous_lease
+      from webhook_deliveries d
+      join webhook_subscriptions s on s.id = d.subscription_id and s.status = 'enabled'
+      where d.status = 'pending' and d.next_attempt_at <= ${now} and (d.lease_until is null or d.lease_until <= ${now})
+      order by d.next_attempt_at
+      limit ${limit}
+      for update of d skip locked
+    )
+    update webhook_deliveries d
+    set lease_until = ${leaseUntil}, lease_token = ${token}, attempt_count = d.attempt_count + 1
+    from due, webhook_messages m, webhook_subscriptions s
+    where d.subscription_id = due.subscription_id and d.message_id = due.message_id and m.id = d.message_id and s.id = d.subscription_id
+    returning d.subscription_id, d.message_id, d.attempt_count, d.trigger, due.previous_lease, m.body, s.url,
+      s.secret_sealed, s.previous_secret_sealed, s.previous_secret_expires_at`.execute(db);
+  return rows.map((row) => ({
+    subscriptionId: row.subscription_id,
+    messageId: row.message_id,
+    attempt: row.attempt_count,
+    trigger: row.trigger,
+    lapsedLeaseUntil: row.previous_lease,
+    url: row.url,
+    body: row.body,
+    secretSealed: row.secret_sealed,
+    previousSecretSealed: row.previous_secret_sealed,
+    previousSecretExpiresAt: row.previous_secret_expires_at,
+  }));
+}
+
+/** One attempt's entry in the log, and what it leaves the delivery as. */
+export interface AttemptRecord {
+  readonly subscriptionId: string;
+  readonly messageId: string;
+  readonly attempt: number;
+  readonly trigger: DeliveryTriggerColumn;
+  readonly attemptedAt: Date;
+  readonly statusCode: number | null;
+  readonly error: string | null;
+  readonly durationMs: number;
+  /** Pending with the next attempt's time, or ended as succeeded or failed. */
+  readonly next: { readonly status: 'pending'; readonly at: Date } | { readonly status: Exclude<DeliveryStatusColumn, 'pending'> };
+}
+
+/**
+ * Logs an attempt and moves its delivery on, releasing it, while this worker's lease still holds
+ * the delivery. Resolves to false, changing nothing, when the lease was lost: it lapsed and
+ * another worker took the delivery over (and logged this attempt as abandoned), or an operator
+ * started a new round.
+ */
+export async function recordAttempt(tx: Db, record: AttemptRecord, token: string): Promise<boolean> {
+  const next = record.next.status === 'pending' ? record.next.at : null;
+  const updated = await webhookDb(tx)
+    .updateTable('webhook_deliveries')
+    .set({
+      status: record.next.status,
+      next_attempt_at: next,
+      lease_until: null,
+      lease_token: null,
+      last_attempt_at: record.attemptedAt,
+      last_status_code: record.statusCode,
+      last_error: record.error?.slice(0, 500) ?? null,
+      ...(record.next.status === 'succeeded' && { delivered_at: record.attemptedAt }),
+    })
+    .where('subscription_id', '=', record.subscriptionId)
+    .where('message_id', '=', record.messageId)
+    .where('lease_token', '=', token)
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 0) return false;
+  await logAttempts(tx, [{ ...record, nextAttemptAt: next }]);
+  return true;
+}
+
+/** Appends entries to the attempt log. */
+export async function logAttempts(db: Db, entries: readonly (Omit<AttemptRecord, 'next'> & { nextAttemptAt: Date | null })[]): Promise<void> {
+  if (entries.length === 0) return;
+  await webhookDb(db)
+    .insertInto('webhook_attempts')
+    .values(
+      entries.map((entry) => ({
+        subscription_id: entry.subscriptionId,
+        message_id: entry.messageId,
+        attempt_no: entry.attempt,
+        trigger: entry.trigger,
+        attempted_at: entry.attemptedAt,
+        status_code: entry.statusCode,
+        error: entry.error?.slice(0, 500) ?? null,
+        duration_ms: entry.durationMs,
+        next_attempt_at: entry.nextAttemptAt,
+      })),
+    )
+    .execute();
+}
+
+/**
+ * Disables a subscription whose receiver answered 410 Gone, unless it is disabled already.
+ * Resolves to true when this call disabled it.
+ */
+export async function disableGoneSubscription(tx: Db, subscriptionId: string, now: Date): Promise<boolean> {
+  const updated = await webhookDb(tx)
+    .updateTable('webhook_subscriptions')
+    .set({ status: 'disabled', disabled_reason: 'gone', updated_at: now })
+    .where('id', '=', subscriptionId)
+    .where('status', '=', 'enabled')
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) > 0;
+}
+
+/**
+ * Starts a new round of attempts for a delivery at `now`, as an operator asked: whatever its
+ * state, it becomes pending and due, and any lease on it is void. Resolves to false when the
+ * subscription has no delivery of this message.
+ */
+export async function restartDelivery(tx: Db, subscriptionId: string, messageId: string, now: Date): Promise<boolean> {
+  const updated = await webhookDb(tx)
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', trigger: 'manual', attempt_count: 0, next_attempt_at: now, lease_until: null, lease_token: null })
+    .where('subscription_id', '=', subscriptionId)
+    .where('message_id', '=', messageId)
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) > 0;
+}
+
+/**
+ * Deletes messages created before `cutoff` with their deliveries and log, except those with a
+ * delivery still pending. Resolves to how many messages went.
+ */
+export async function deleteMessagesBefore(db: Db, cutoff: Date): Promise<number> {
+  const result = await webhookDb(db)
+    .deleteFrom('webhook_messages')
+    .where('created_at', '<', cutoff)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('webhook_deliveries as d').select('d.message_id').whereRef('d.message_id', '=', 'webhook_messages.id').where('d.status', '=', 'pending'))),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

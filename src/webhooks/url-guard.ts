@@ -1,0 +1,69 @@
+import dns from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import { ipLiteral, type AddressPolicy } from './address-policy.js';
+
+/** Resolves a host name to every address it has; `dns.lookup` (the system resolver) by default. */
+export type Resolve = (hostname: string) => Promise<readonly { address: string; family: number }[]>;
+
+export const systemResolve: Resolve = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+
+/** Longest a name may take to resolve before the delivery (or the check) gives up. */
+const RESOLVE_TIMEOUT_MS = 5_000;
+
+/** A webhook target the address policy refuses; the message names the address, never more. */
+export class RefusedAddressError extends Error {
+  override name = 'RefusedAddressError';
+  readonly code = 'WEBHOOK_ADDRESS_REFUSED';
+}
+
+/**
+ * The addresses a host name resolves to, every one of them allowed by the policy: a name with one
+ * refused address among allowed ones is refused whole, since the connection could go to any.
+ * @throws RefusedAddressError for a refused address; Error when the name does not resolve in time.
+ */
+export async function resolveAllowed(hostname: string, policy: AddressPolicy, resolve: Resolve): Promise<{ address: string; family: number }[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${hostname} did not resolve within ${RESOLVE_TIMEOUT_MS / 1_000} s`)), RESOLVE_TIMEOUT_MS);
+  });
+  const addresses = await Promise.race([resolve(hostname), timeout]).finally(() => clearTimeout(timer));
+  if (addresses.length === 0) throw new Error(`${hostname} resolves to no address`);
+  const refused = addresses.find((entry) => !policy.allows(entry.address));
+  if (refused) throw new RefusedAddressError(`${hostname} resolves to ${refused.address}, which is not a public address`);
+  return addresses.map(({ address, family }) => ({ address, family }));
+}
+
+/**
+ * Checks that a webhook URL's host is allowed: an IP literal at once, a name by resolving it now.
+ * A name may later resolve elsewhere, so every delivery checks again (see `guardedLookup`).
+ * @throws RefusedAddressError, or Error when the name does not resolve.
+ */
+export async function checkTarget(url: URL, policy: AddressPolicy, resolve: Resolve): Promise<void> {
+  const literal = ipLiteral(url.hostname);
+  if (literal !== undefined) {
+    if (!policy.allows(literal)) throw new RefusedAddressError(`${literal} is not a public address`);
+    return;
+  }
+  await resolveAllowed(url.hostname, policy, resolve);
+}
+
+/**
+ * A `lookup` for sockets: resolves the name, refuses it unless every address is allowed, and
+ * hands the socket exactly the addresses it checked. The connection therefore goes to a checked
+ * address, and a name that resolves to a public address for the check and to a private one a
+ * moment later (DNS rebinding) cannot switch it. IP literals never reach a lookup: the sender
+ * checks those itself.
+ */
+export function guardedLookup(policy: AddressPolicy, resolve: Resolve): LookupFunction {
+  return (hostname, options, callback) => {
+    resolveAllowed(hostname, policy, resolve).then(
+      (addresses) => {
+        const wanted = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
+        if (wanted.length === 0) return callback(Object.assign(new Error(`${hostname} has no IPv${options.family} address`), { code: 'ENOTFOUND' }), '', 0);
+        if (options.all) return (callback as unknown as (error: null, all: typeof wanted) => void)(null, wanted);
+        callback(null, wanted[0]!.address, wanted[0]!.family);
+      },
+      (error: Error) => callback(error as NodeJS.ErrnoException, '', 0),
+    );
+  };
+}

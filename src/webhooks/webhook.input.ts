@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { plainText } from '../shared/input.js';
+import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
+
+/** Longest webhook URL accepted. */
+export const MAX_URL_LENGTH = 2_048;
+
+/** Most subscriptions the hub keeps; each is a receiver every matching event goes to. */
+export const MAX_SUBSCRIPTIONS = 100;
+
+/** Default and longest time the old secret keeps signing after a rotation, in seconds. */
+export const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3_600;
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3_600;
+
+/** An http(s) URL without credentials in it; the fragment, never sent, is dropped. */
+export const webhookUrl = z
+  .string()
+  .trim()
+  .max(MAX_URL_LENGTH, `must have at most ${MAX_URL_LENGTH} characters`)
+  .transform((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use http or https' });
+    else if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials; receivers verify the signature instead' });
+    else if (!url.hostname) ctx.addIssue({ code: 'custom', message: 'must name a host' });
+    url.hash = '';
+    return url.toString();
+  });
+
+const eventTypes = z
+  .array(z.enum(WEBHOOK_EVENT_TYPES, { error: `must each be one of ${WEBHOOK_EVENT_TYPES.join(', ')}` }))
+  .min(1, 'must name at least one event type')
+  .max(WEBHOOK_EVENT_TYPES.length * 2, `must list at most ${WEBHOOK_EVENT_TYPES.length * 2} event types`)
+  .transform((list) => [...new Set(list)]);
+
+export const createSubscriptionSchema = z.object({
+  url: webhookUrl,
+  eventTypes,
+  description: plainText(500).nullish(),
+});
+
+export const updateSubscriptionSchema = z.object({
+  url: webhookUrl.optional(),
+  eventTypes: eventTypes.optional(),
+  /** Null clears it. */
+  description: plainText(500).nullish(),
+});
+
+export const gracePeriodSchema = z
+  .number()
+  .int('must be a whole number of seconds')
+  .min(0, 'must not be negative')
+  .max(MAX_ROTATION_GRACE_SECONDS, `must be at most ${MAX_ROTATION_GRACE_SECONDS} (7 days)`)
+  .nullish()
+  .transform((value) => value ?? DEFAULT_ROTATION_GRACE_SECONDS);

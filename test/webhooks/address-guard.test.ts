@@ -1,0 +1,113 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
+import { guardedLookup, RefusedAddressError, type Resolve } from '../../src/webhooks/url-guard.js';
+import { graphql } from '../helpers/hub.js';
+import { adminToken, startWebhookHub } from './webhook-hub.js';
+
+const REFUSED = [
+  '127.0.0.1', '127.255.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '100.100.100.200',
+  '0.0.0.0', '224.0.0.1', '255.255.255.255', '192.0.2.1', '198.18.0.1', '::1', '::', 'fe80::1', 'fc00::1', 'fd00:ec2::254',
+  'ff02::1', '::2', '::7f00:1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '64:ff9b::a00:1', '2002:a00:1::', '2001::1', '2001:db8::1',
+];
+const PUBLIC = ['8.8.8.8', '1.1.1.1', '93.184.216.34', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8'];
+
+describe('the webhook address policy', () => {
+  it('refuses loopback, private, link-local, CGNAT, multicast, unspecified, reserved and metadata addresses, IPv4-mapped ones included', () => {
+    const policy = createAddressPolicy([]);
+    expect(REFUSED.filter((address) => policy.allows(address))).toEqual([]);
+    expect(PUBLIC.filter((address) => !policy.allows(address))).toEqual([]);
+    expect(policy.allows('not-an-address')).toBe(false);
+  });
+
+  it('allows exactly the networks an operator lists, IPv4-mapped IPv6 judged as IPv4', () => {
+    const policy = createAddressPolicy(['127.0.0.0/8', '::1/128']);
+    expect(['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1'].every((a) => policy.allows(a))).toBe(true);
+    expect(['10.0.0.1', '169.254.169.254', '::2', 'fe80::1'].some((a) => policy.allows(a))).toBe(false);
+  });
+
+  it('makes the socket lookup refuse a name with any refused address, and hand over only checked addresses', async () => {
+    const policy = createAddressPolicy([]);
+    const answers: Record<string, { address: string; family: number }[]> = {
+      'rebound.example': [{ address: '10.0.0.7', family: 4 }],
+      'mixed.example': [{ address: '8.8.8.8', family: 4 }, { address: '::1', family: 6 }],
+      'public.example': [{ address: '8.8.4.4', family: 4 }, { address: '2001:4860:4860::8844', family: 6 }],
+    };
+    const resolve: Resolve = async (host) => answers[host] ?? [];
+    const lookup = (host: string, options: { all?: boolean; family?: number }) =>
+      new Promise((resolvePromise, reject) =>
+        guardedLookup(policy, resolve)(host, options as never, ((error: Error | null, address: unknown, family?: number) =>
+          error ? reject(error) : resolvePromise(options.all ? address : { address, family })) as never),
+      );
+    await expect(lookup('rebound.example', {})).rejects.toBeInstanceOf(RefusedAddressError);
+    await expect(lookup('mixed.example', { all: true })).rejects.toThrow(/::1, which is not a public address/);
+    await expect(lookup('nowhere.example', {})).rejects.toThrow(/resolves to no address/);
+    await expect(lookup('public.example', { all: true })).resolves.toEqual(answers['public.example']);
+    await expect(lookup('public.example', { family: 6 })).resolves.toEqual({ address: '2001:4860:4860::8844', family: 6 });
+  });
+});
+
+describe('webhook URLs at creation and update', () => {
+  let strict: Hub;
+  let open: Hub;
+  let strictAdmin: string;
+  let openAdmin: string;
+  beforeAll(async () => {
+    ({ hub: strict } = await startWebhookHub({ HUB_WEBHOOK_ALLOWED_NETWORKS: '' }));
+    ({ hub: open } = await startWebhookHub({ HUB_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128' }));
+    [strictAdmin, openAdmin] = await Promise.all([adminToken(strict), adminToken(open)]);
+  });
+
+  const create = (hub: Hub, token: string, url: string) =>
+    graphql<{ createWebhookSubscription: { subscription: { id: string; url: string } } }>(
+      hub,
+      'mutation($input: CreateWebhookSubscriptionInput!) { createWebhookSubscription(input: $input) { subscription { id url } } }',
+      { token, variables: { input: { url, eventTypes: ['consent.given'] } } },
+    );
+
+  it('refuses a URL whose host is, or resolves to, a private, loopback, link-local or metadata address', async () => {
+    const urls = [
+      'http://127.0.0.1:8080/hooks',
+      'http://10.1.2.3/hooks',
+      'http://192.168.0.10/hooks',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://100.100.100.200/',
+      'http://[::1]/hooks',
+      'http://[::ffff:127.0.0.1]/hooks',
+      'http://[::ffff:a9fe:a9fe]/hooks',
+      'http://[fe80::1]/hooks',
+      'http://[fd00:ec2::254]/',
+      'http://0x7f000001/hooks',
+      'http://0.0.0.0:4000/',
+      'https://localhost:8443/hooks',
+    ];
+    for (const url of urls) {
+      const response = await create(strict, strictAdmin, url);
+      expect(response.errors?.[0]?.extensions, url).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.url' });
+      expect(response.errors![0]!.message).toMatch(/not a public address.*HUB_WEBHOOK_ALLOWED_NETWORKS/);
+    }
+    const count = await strict.services.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).where('action', '=', 'webhook.created').executeTakeFirstOrThrow();
+    expect(Number(count.n)).toBe(0);
+  });
+
+  it('allows loopback when the configuration lists it, and still refuses the rest', async () => {
+    for (const url of ['http://127.0.0.1:8080/hooks', 'http://[::1]:8080/hooks', 'http://localhost:8080/hooks', 'http://[::ffff:127.0.0.1]/x']) {
+      const response = await create(open, openAdmin, url);
+      expect(response.errors, url).toBeUndefined();
+    }
+    const refused = await create(open, openAdmin, 'http://10.1.2.3/hooks');
+    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.url' });
+  });
+
+  it('checks the URL of an update the same way, leaving the subscription as it was', async () => {
+    const created = await create(open, openAdmin, 'http://127.0.0.1:8080/kept');
+    const id = created.data!.createWebhookSubscription.subscription.id;
+    const update = await graphql(open, 'mutation($id: ID!) { updateWebhookSubscription(id: $id, input: { url: "http://169.254.169.254/" }) { url } }', {
+      token: openAdmin,
+      variables: { id },
+    });
+    expect(update.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.url' });
+    const now = await graphql<{ webhookSubscription: { url: string } }>(open, 'query($id: ID!) { webhookSubscription(id: $id) { url } }', { token: openAdmin, variables: { id } });
+    expect(now.data!.webhookSubscription.url).toBe('http://127.0.0.1:8080/kept');
+  });
+});

@@ -1,0 +1,131 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { ANONYMOUS } from '../../src/authz/principal.js';
+import { enqueueWebhookEvent, WEBHOOK_EVENT_TYPES } from '../../src/webhooks/webhook-outbox.js';
+import type { DeliveryWorker } from '../../src/webhooks/delivery-worker.js';
+import { graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { basic, clientCredentialsToken, exchange, giveConsent, registerAgent } from '../helpers/oauth.js';
+import { startReceiver, type Receiver } from './receiver.js';
+import { adminToken, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
+
+describe('webhook events', () => {
+  let hub: Hub;
+  let clock: TestClock;
+  let admin: string;
+  let worker: DeliveryWorker;
+  let everything: Receiver;
+  let revocations: Receiver;
+  const secrets: Record<string, string> = {};
+  beforeAll(async () => {
+    ({ hub, clock } = await startWebhookHub());
+    admin = await adminToken(hub);
+    everything = await startReceiver({ secrets: () => ({ all: secrets.all! }), at: () => clock.now() });
+    revocations = await startReceiver({ secrets: () => ({ revoked: secrets.revoked! }), at: () => clock.now() });
+    secrets.all = (await subscribe(hub, admin, everything.url, [...WEBHOOK_EVENT_TYPES])).secret;
+    secrets.revoked = (await subscribe(hub, admin, revocations.url, ['token.revoked'])).secret;
+    worker = hub.services.webhooks.createWorker();
+  });
+  afterAll(async () => {
+    await worker.stop();
+    await Promise.all([everything.close(), revocations.close()]);
+  });
+
+  const countMessages = async () => Number((await sql<{ n: number }>`select count(*)::int as n from webhook_messages`.execute(hub.services.db)).rows[0]!.n);
+  const byId = (receiver: Receiver) => [...receiver.requests].sort((a, b) => a.id.localeCompare(b.id));
+
+  it('sends signed events for consents, agents and revoked tokens, each verified by the receiver, with ids and no personal data', async () => {
+    const user = await signUpUser(hub, { givenName: 'Zerlina', familyName: 'Quist' });
+    const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read', 'offline_access'] });
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } });
+    await graphql(hub, 'mutation($id: ID!) { reactivateAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } });
+    const own = await clientCredentialsToken(hub, agent);
+    expect((await postForm(hub, '/oauth/revoke', { token: own }, basic(agent))).status).toBe(200);
+    const delegated = (await exchange(hub, agent, user.accessToken, { scope: 'orders:read offline_access' })).body;
+    expect((await postForm(hub, '/oauth/revoke', { token: delegated.refresh_token }, basic(agent))).status).toBe(200);
+    await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: user.accessToken, variables: { id: consentId } });
+    const second = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    await graphql(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } });
+
+    expect(everything.requests).toEqual([]);
+    expect(await worker.deliverDue()).toBe(12);
+    const received = byId(everything);
+    expect(received.map((r) => r.payload.type)).toEqual([
+      'agent.registered',
+      'consent.given',
+      'agent.suspended',
+      'agent.reactivated',
+      'token.revoked',
+      'token.revoked',
+      'consent.withdrawn',
+      'consent.given',
+      'consent.withdrawn',
+      'agent.decommissioned',
+    ]);
+    expect(received.every((r) => r.verifiedBy.includes('all') && /^msg_[0-9A-Z]{26}$/.test(r.id))).toBe(true);
+    expect(received.every((r) => r.headers['content-type'] === 'application/json' && r.payload.timestamp === clock.now().toISOString())).toBe(true);
+    const data = received.map((r) => r.payload.data);
+    expect(data[0]).toEqual({ agentId: agent.id, kind: 'AI_AGENT', ownerUserId: null, parentAgentId: null });
+    expect(data[1]).toEqual({ consentId, userId: user.id, purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
+    expect(data[2]).toEqual({ agentId: agent.id, ownerUserId: null });
+    expect(data[4]).toMatchObject({ tokenType: 'access_token', clientId: agent.id, userId: null, tokenId: expect.any(String) });
+    expect(data[5]).toMatchObject({ tokenType: 'refresh_token', clientId: agent.id, userId: user.id, consentId, tokenId: expect.stringMatching(/^rt_/) });
+    expect(data[6]).toEqual({ consentId, userId: user.id, purpose: 'support', agentId: agent.id });
+    expect(data[8]).toEqual({ consentId: second, userId: user.id, purpose: 'support', agentId: agent.id });
+    expect(data[9]).toEqual({ agentId: agent.id, ownerUserId: null });
+    const bodies = received.map((r) => r.body).join('\n');
+    for (const personal of [user.email, 'Zerlina', 'Quist', own, delegated.refresh_token]) expect(bodies).not.toContain(personal);
+
+    expect(byId(revocations).map((r) => [r.payload.type, r.payload.data.tokenType])).toEqual([
+      ['token.revoked', 'access_token'],
+      ['token.revoked', 'refresh_token'],
+    ]);
+    expect(revocations.requests.every((r) => r.verifiedBy.includes('revoked'))).toBe(true);
+    expect(await worker.deliverDue()).toBe(0);
+  });
+
+  it('exports user.erased for the erasure to emit, and refuses an unknown type as misuse', async () => {
+    const before = everything.requests.length;
+    await hub.services.db.transaction().execute((tx) => enqueueWebhookEvent(tx, { type: 'user.erased', data: { userId: 'usr_01J00000000000000000000000' } }, clock.now()));
+    await worker.deliverDue();
+    expect(everything.requests.slice(before).map((r) => r.payload)).toEqual([{ type: 'user.erased', timestamp: clock.now().toISOString(), data: { userId: 'usr_01J00000000000000000000000' } }]);
+    await expect(enqueueWebhookEvent(hub.services.db, { type: 'user.renamed' as never, data: {} }, clock.now())).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('sends nothing for a change whose transaction rolled back', async () => {
+    const user = await signUpUser(hub);
+    const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    await worker.deliverDue();
+    const [messagesBefore, requestsBefore] = [await countMessages(), everything.requests.length];
+
+    const caller = { principal: ANONYMOUS, requestId: null };
+    await expect(
+      hub.services.db.transaction().execute(async (tx) => {
+        expect(await hub.services.consents.withdrawAllForAgent(tx, agent.id, caller, clock.now())).toBe(1);
+        expect(Number((await sql<{ n: number }>`select count(*)::int as n from webhook_messages`.execute(tx)).rows[0]!.n)).toBe(messagesBefore + 1);
+        throw new Error('the change fails after its event was written');
+      }),
+    ).rejects.toThrow('the change fails');
+
+    expect(await countMessages()).toBe(messagesBefore);
+    expect(await worker.deliverDue()).toBe(0);
+    expect(everything.requests.length).toBe(requestsBefore);
+    const consent = await graphql<{ consent: { status: string } }>(hub, 'query($id: ID!) { consent(id: $id) { status } }', { token: user.accessToken, variables: { id: consentId } });
+    expect(consent.data!.consent.status).toBe('ACTIVE');
+  });
+
+  it('writes no message for an event no enabled subscription asks for', async () => {
+    const { id } = await subscribe(hub, admin, everything.url, ['user.erased']);
+    await graphql(hub, 'mutation($id: ID!) { disableWebhookSubscription(id: $id) { id } }', { token: admin, variables: { id } });
+    await graphql(hub, 'mutation { updateWebhookSubscription(id: "' + id + '", input: { eventTypes: ["agent.registered"] }) { id } }', { token: admin });
+    const all = await graphql<{ webhookSubscriptions: { edges: { node: { id: string } }[] } }>(hub, '{ webhookSubscriptions { edges { node { id } } } }', { token: admin });
+    for (const { node } of all.data!.webhookSubscriptions.edges) {
+      if (node.id !== id) await graphql(hub, 'mutation($id: ID!) { deleteWebhookSubscription(id: $id) }', { token: admin, variables: { id: node.id } });
+    }
+    const before = await countMessages();
+    await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    expect(await countMessages()).toBe(before);
+  });
+});

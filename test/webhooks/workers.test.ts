@@ -1,0 +1,145 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { ANONYMOUS } from '../../src/authz/principal.js';
+import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
+import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
+import type { Resolve } from '../../src/webhooks/url-guard.js';
+import { createWebhookService } from '../../src/webhooks/webhook.service.js';
+import type { TestDatabase } from '../helpers/database.js';
+import { registerAgent } from '../helpers/oauth.js';
+import { startReceiver, type Receiver } from './receiver.js';
+import { adminToken, deliveryLog, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
+
+describe('delivery workers', () => {
+  let hub: Hub;
+  let clock: TestClock;
+  let database: TestDatabase;
+  let admin: string;
+  const receivers: Receiver[] = [];
+  const handles: DatabaseHandle[] = [];
+  beforeAll(async () => {
+    ({ hub, clock, database } = await startWebhookHub());
+    admin = await adminToken(hub);
+  });
+  afterAll(async () => {
+    await Promise.all(receivers.map((r) => r.close()));
+    await Promise.all(handles.map((h) => h.close()));
+  });
+
+  /** A receiver subscribed alone to agent.registered; earlier subscriptions are deleted with their deliveries. */
+  async function receiverFor(answer?: Parameters<typeof startReceiver>[0]['answer'], url?: (port: number) => string) {
+    await sql`delete from webhook_subscriptions`.execute(hub.services.db);
+    const secrets: Record<string, string> = {};
+    const receiver = await startReceiver({ secrets: () => secrets, at: () => clock.now(), ...(answer && { answer }) });
+    receivers.push(receiver);
+    const subscription = await subscribe(hub, admin, url?.(receiver.port) ?? receiver.url, ['agent.registered']);
+    secrets.current = subscription.secret;
+    return { receiver, subscription };
+  }
+  const registerAgents = (count: number) => Promise.all(Array.from({ length: count }, () => registerAgent(hub, admin, { allowedScopes: ['orders:read'] })));
+
+  it('deliver each event once when two of them work through the same deliveries at the same time', async () => {
+    const { receiver } = await receiverFor();
+    await registerAgents(15);
+    let other = hub.services.db;
+    if (database.url) {
+      const handle = openDatabase({ url: database.url });
+      handles.push(handle);
+      other = handle.db;
+    }
+    const one = hub.services.webhooks.createWorker({ batchSize: 2 });
+    const two = hub.services.webhooks.createWorker({ batchSize: 2, db: other });
+    const [a, b] = await Promise.all([one.deliverDue(), two.deliverDue()]);
+    await Promise.all([one.stop(), two.stop()]);
+    expect(a + b).toBe(15);
+    expect(receiver.requests).toHaveLength(15);
+    expect(new Set(receiver.accepted).size).toBe(15);
+    expect(receiver.requests.every((r) => r.verifiedBy.includes('current'))).toBe(true);
+  });
+
+  it('take over a delivery whose worker stopped mid-delivery once its lease lapses, and not before', async () => {
+    const { receiver, subscription } = await receiverFor((index) => (index === 0 ? 'hold' : { status: 200 }));
+    const stalled = hub.services.webhooks.createWorker();
+    const successor = hub.services.webhooks.createWorker();
+    await registerAgents(1);
+    const abandoned = stalled.deliverDue();
+    await expect.poll(() => receiver.requests.length).toBe(1);
+
+    clock.advance(stalled.leaseSeconds - 1);
+    expect(await successor.deliverDue()).toBe(0);
+    clock.advance(2);
+    expect(await successor.deliverDue()).toBe(1);
+    const [delivery] = await deliveryLog(hub, await adminToken(hub), subscription.id);
+    expect(delivery).toMatchObject({ status: 'SUCCEEDED', attemptCount: 2 });
+    expect(delivery!.attempts.map((a) => [a.attempt, a.statusCode, a.error])).toEqual([
+      [1, null, 'no outcome: the worker stopped before recording one, and its lease lapsed'],
+      [2, 200, null],
+    ]);
+    expect(receiver.requests.map((r) => r.id)).toEqual([delivery!.messageId, delivery!.messageId]);
+
+    // The stalled attempt ends late: its outcome changes nothing, the lease being gone.
+    receiver.release(500);
+    await abandoned;
+    const [after] = await deliveryLog(hub, await adminToken(hub), subscription.id);
+    expect(after).toEqual(delivery);
+    await Promise.all([stalled.stop(), successor.stop()]);
+  });
+
+  it('check the address again at delivery: a target no longer allowed is not contacted', async () => {
+    const { receiver, subscription } = await receiverFor(undefined, (port) => `http://localhost:${port}/hooks`);
+    await registerAgents(1);
+    const strict = hub.services.webhooks.createWorker({ policy: createAddressPolicy([]) });
+    expect(await strict.deliverDue()).toBe(1);
+    await strict.stop();
+    const [delivery] = await deliveryLog(hub, admin, subscription.id);
+    expect(delivery).toMatchObject({ status: 'PENDING', lastStatusCode: null });
+    expect(delivery!.lastError).toMatch(/^localhost resolves to (127\.0\.0\.1|::1), which is not a public address$/);
+    expect(receiver.requests).toEqual([]);
+  });
+
+  it('connect to the address they checked, so a name that rebinds to a private address is refused', async () => {
+    await sql`delete from webhook_subscriptions`.execute(hub.services.db);
+    const answers: Record<string, string> = { 'hooks.example': '127.0.0.1' };
+    const resolve: Resolve = async (host) => (answers[host] ? [{ address: answers[host], family: 4 }] : []);
+    const service = createWebhookService({ db: hub.services.db, clock, kek: resolveKeyEncryptionKey(hub.config), logger: createLogger(hub.config), config: hub.config, resolve });
+    const secrets: Record<string, string> = {};
+    const receiver = await startReceiver({ secrets: () => secrets, at: () => clock.now() });
+    receivers.push(receiver);
+    const created = await service.create({ url: `http://hooks.example:${receiver.port}/hooks`, eventTypes: ['agent.registered'] }, { principal: ANONYMOUS, requestId: null });
+    secrets.current = created.secret;
+    const worker = service.createWorker({ policy: createAddressPolicy(['127.0.0.0/8']) });
+    await registerAgents(1);
+    expect(await worker.deliverDue()).toBe(1);
+    expect(receiver.requests.map((r) => [r.headers.host, r.verifiedBy])).toEqual([[`hooks.example:${receiver.port}`, ['current']]]);
+
+    answers['hooks.example'] = '10.0.0.1';
+    await registerAgents(1);
+    expect(await worker.deliverDue()).toBe(1);
+    await worker.stop();
+    expect(receiver.requests).toHaveLength(1);
+    const [latest] = await deliveryLog(hub, admin, created.subscription.id);
+    expect(latest).toMatchObject({ status: 'PENDING', lastError: 'hooks.example resolves to 10.0.0.1, which is not a public address' });
+  });
+});
+
+describe('the hub’s own delivery worker', () => {
+  it('is woken by the commit of an event, without waiting for its poll', async () => {
+    const { hub, clock } = await startWebhookHub({ HUB_WEBHOOK_WORKER: 'true', HUB_WEBHOOK_POLL_INTERVAL: '3600' }, fixedClock(new Date()));
+    const admin = await adminToken(hub);
+    const secrets: Record<string, string> = {};
+    const receiver = await startReceiver({ secrets: () => secrets, at: () => clock.now() });
+    try {
+      secrets.current = (await subscribe(hub, admin, receiver.url, ['agent.registered'])).secret;
+      const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+      await expect.poll(() => receiver.accepted.length, { timeout: 10_000 }).toBe(1);
+      expect(receiver.requests[0]!.payload.data.agentId).toBe(agent.id);
+      expect(receiver.requests[0]!.verifiedBy).toEqual(['current']);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
