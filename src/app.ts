@@ -15,11 +15,14 @@ import { registerOAuthRoutes } from './http/oauth.js';
 import { registerAudienceRoutes } from './audiences/audience.routes.js';
 import { buildHttpServer } from './http/server.js';
 import { createIdentityService, type IdentityService } from './identity/identity.service.js';
+import { createErasureService, type ErasureService } from './privacy/erasure.service.js';
+import { registerExportRoutes } from './privacy/export.routes.js';
 import { resolveKeyEncryptionKey } from './oauth/key-encryption.js';
 import { KeyStore } from './oauth/key-store.js';
 import { createTokenService, type TokenService } from './oauth/token.service.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger, type Logger } from './shared/logger.js';
+import { enqueueWebhookEvent } from './webhooks/webhook-outbox.js';
 import { createWebhookService, type WebhookService } from './webhooks/webhook.service.js';
 
 /** The domain services every request can reach through its context. */
@@ -35,6 +38,7 @@ export interface Services {
   readonly consents: ConsentService;
   /** Webhook subscriptions, their delivery log, and delivery workers. */
   readonly webhooks: WebhookService;
+  readonly erasure: ErasureService;
   /** Buffered writer for events that record reads; state changes audit in their own transaction. */
   readonly audit: AuditWriter;
 }
@@ -108,6 +112,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     routes: async (app) => {
       await registerOAuthRoutes(app, services);
       await registerAudienceRoutes(app, services);
+      await registerExportRoutes(app, services);
     },
     plugins: config.auditReads ? [auditReadsPlugin()] : [],
   });
@@ -152,6 +157,13 @@ export async function createServices(config: Config, db: Db, logger: Logger, clo
     revokeRefreshTokensOfConsents: tokens.revokeRefreshTokensOfConsents,
     receipts: { issuer: config.issuer, signingKey: () => keys.signingKey() },
   });
+  const erasure = createErasureService({
+    db,
+    clock,
+    consents,
+    identity,
+    onErased: (trx, result) => enqueueWebhookEvent(trx, { type: 'user.erased', data: { userId: result.userId } }, result.erasedAt),
+  });
   const webhooks = createWebhookService({ db, clock, kek: resolveKeyEncryptionKey(config), logger, config });
-  return { config, db, logger, clock, keys, tokens, identity, agents, consents, webhooks, audit: new AuditWriter(db, logger, clock) };
+  return { config, db, logger, clock, keys, tokens, identity, agents, consents, webhooks, erasure, audit: new AuditWriter(db, logger, clock) };
 }

@@ -149,6 +149,13 @@ export function createConsentService(deps: {
       return (await withdrawInTransaction(tx, consents, caller, 'agent decommissioned', now)).length;
     },
 
+    /** Withdraws every consent of the user, in the caller's transaction, recording `reason`; resolves to how many. */
+    async withdrawAllForUser(tx: Db, userId: string, caller: Caller, reason: string, now: Date): Promise<number> {
+      await lockUserConsents(tx, userId);
+      const consents = await findActiveConsentsForUpdate(tx, { userId });
+      return (await withdrawInTransaction(tx, consents, caller, reason, now)).length;
+    },
+
     findConsents: (db: Db, ids: readonly string[]) => findConsentsByIds(db, ids),
 
     /** Every consent of these users, newest first. */

@@ -11,6 +11,7 @@ import '../audiences/audience.schema.js';
 import '../audiences/saved-audience.schema.js';
 import '../webhooks/webhook.schema.js';
 import '../webhooks/webhook-mutations.schema.js';
+import '../privacy/privacy.schema.js';
 
 /** The executable schema: every domain's types, registered by import. */
 export const schema = builder.toSchema({ sortSchema: true });

@@ -134,6 +134,12 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       });
     },
 
+    /**
+     * Forgets the failed sign-ins counted against an email, in the caller's transaction: the
+     * address of an erased account may sign up again as someone new, who starts with a clean count.
+     */
+    forgetSignInFailures: (tx: Db, email: string): Promise<void> => recordSignInSuccess(tx, email),
+
     async findActiveUser(db: Db, userId: string): Promise<User | undefined> {
       const [user] = await findUsersByIds(db, [userId]);
       return user?.status === 'active' ? user : undefined;

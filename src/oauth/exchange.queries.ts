@@ -12,7 +12,7 @@ export interface ExchangeConsent {
 
 /**
  * The grounds of a first-hop exchange in one prepared statement: whether the user's subject token
- * was revoked, and the user's consents naming the agent that are in force now, newest first. It
+ * was revoked, whether the user is active (neither suspended nor erased), and the user's consents naming the agent that are in force now, newest first. It
  * reads the consents table directly, like the per-request token check, because every exchange
  * runs it and a second round trip would cost more than the rest of the exchange's database work.
  */
@@ -20,13 +20,14 @@ export async function findExchangeGrounds(
   db: Db,
   facts: { readonly jti: string; readonly userId: string; readonly agentId: string },
   now: Date,
-): Promise<{ revoked: boolean; consents: ExchangeConsent[] }> {
-  const { rows } = await sql<{ revoked: boolean; id: string | null; purpose: string | null; scopes: string[] | null; expires_at: Date | null }>`${sql.raw(PREPARED_MARKER)}
-    select exists (select 1 from revoked_tokens where jti = ${facts.jti}) as revoked, c.id, c.purpose, c.scopes, c.expires_at
+): Promise<{ revoked: boolean; userActive: boolean; consents: ExchangeConsent[] }> {
+  const { rows } = await sql<{ revoked: boolean; user_active: boolean; id: string | null; purpose: string | null; scopes: string[] | null; expires_at: Date | null }>`${sql.raw(PREPARED_MARKER)}
+    select exists (select 1 from revoked_tokens where jti = ${facts.jti}) as revoked,
+      exists (select 1 from users where id = ${facts.userId} and status = 'active') as user_active, c.id, c.purpose, c.scopes, c.expires_at
     from (select 1) as one
     left join consents c on c.user_id = ${facts.userId} and c.agent_id = ${facts.agentId} and c.status = 'active'
       and (c.expires_at is null or c.expires_at > ${now})
     order by c.given_at desc, c.id desc`.execute(db);
   const consents = rows.flatMap((row) => (row.id ? [{ id: row.id, purpose: row.purpose!, scopes: row.scopes ?? [], expiresAt: row.expires_at }] : []));
-  return { revoked: rows[0]?.revoked ?? false, consents };
+  return { revoked: rows[0]?.revoked ?? false, userActive: rows[0]?.user_active ?? false, consents };
 }

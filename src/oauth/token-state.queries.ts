@@ -6,6 +6,8 @@ import type { GrantState } from '../authz/principal.js';
 /** What the database says, now, of a token whose signature and claims are valid. */
 export interface TokenState {
   readonly revoked: boolean;
+  /** The token's user, if it names one, exists and is active: neither suspended nor erased. */
+  readonly userActive: boolean;
   /** Every agent named (and every ancestor of each) exists and is active, not expired. */
   readonly agentsLive: boolean;
   /** For a delegated token: its consent exists, is the subject's, is active and not expired. */
@@ -20,25 +22,35 @@ export interface TokenFacts {
   /** The client (when it is an agent) and every agent of the `act` chain. */
   readonly agentIds: readonly string[];
   readonly consentId?: string;
+  /**
+   * The user the token stands for (`sub` of a user or delegated token), who must be active; for a
+   * delegated token also the user its consent must belong to. Absent for a client's own token.
+   */
   readonly userId?: string;
 }
 
 /**
- * The revocation, agent and consent state of a token in one round trip, as a prepared statement
- * (planned once per connection). It reads the agents and consents tables directly, not through
- * their services: this runs on every authenticated request, and one cheap statement is what keeps
- * that affordable. An agent's ancestors come from its `ancestor_ids`, so no recursion is needed.
+ * The revocation, user, agent and consent state of a token in one round trip, as a prepared
+ * statement (planned once per connection). It reads the users, agents and consents tables
+ * directly, not through their services: this runs on every authenticated request, and one cheap
+ * statement is what keeps that affordable. An agent's ancestors come from its `ancestor_ids`, so
+ * no recursion is needed. Nothing of it is cached: a suspension or erasure committed through any
+ * instance is seen by every instance on the very next request, with no notification to wait for.
  */
 export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Promise<TokenState> {
   const jti = facts.jti ?? null;
+  const userId = facts.userId ?? null;
+  const userActive = sql<boolean>`(${userId}::text is null or exists (select 1 from users where id = ${userId} and status = 'active'))`;
   if (facts.agentIds.length === 0 && facts.consentId === undefined) {
-    const { rows } = await sql<{ revoked: boolean }>`${sql.raw(PREPARED_MARKER)} select exists (select 1 from revoked_tokens where jti = ${jti}) as revoked`.execute(db);
-    return { revoked: rows[0]!.revoked, agentsLive: true, consentLive: true };
+    const { rows } = await sql<{ revoked: boolean; user_active: boolean }>`${sql.raw(PREPARED_MARKER)}
+      select exists (select 1 from revoked_tokens where jti = ${jti}) as revoked, ${userActive} as user_active`.execute(db);
+    return { revoked: rows[0]!.revoked, userActive: rows[0]!.user_active, agentsLive: true, consentLive: true };
   }
   const ids = [...new Set(facts.agentIds)];
   const { rows } = await sql<StateRow>`${sql.raw(PREPARED_MARKER)}
     select
       exists (select 1 from revoked_tokens where jti = ${jti}) as revoked,
+      ${userActive} as user_active,
       (select count(*)::int from agents a
         where a.id = any(${ids}::text[]) and a.status = 'active' and (a.expires_at is null or a.expires_at > ${now})
           and not exists (select 1 from agents p where p.id = any(a.ancestor_ids)
@@ -54,6 +66,7 @@ export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Prom
   const agentsLive = row.live_agents === ids.length;
   return {
     revoked: row.revoked,
+    userActive: row.user_active,
     agentsLive,
     consentLive: facts.consentId === undefined || (consent !== null && consent.status === 'active' && !consent.expired && consent.userId === facts.userId),
     grant: { agentsLive, consent, purposeCategories: row.purpose_categories },
@@ -62,6 +75,7 @@ export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Prom
 
 interface StateRow {
   revoked: boolean;
+  user_active: boolean;
   live_agents: number;
   consent_status: 'active' | 'withdrawn' | 'expired' | null;
   consent_user_id: string | null;

@@ -66,9 +66,11 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     const now = clock.now();
     const { claims, principal } = await readToken(token, now);
     const agentIds = [...(claims.client_id === FRONTEND_CLIENT_ID ? [] : [claims.client_id]), ...(principal.kind === 'delegated' ? principal.actorChain : [])];
-    const delegated = principal.kind === 'delegated' ? { consentId: principal.consentId, userId: principal.userId } : {};
-    const state = await findTokenState(db, { jti: claims.jti, agentIds, ...delegated }, now);
+    const user = principal.kind === 'user' || principal.kind === 'delegated' ? { userId: principal.userId } : {};
+    const delegated = principal.kind === 'delegated' ? { consentId: principal.consentId } : {};
+    const state = await findTokenState(db, { jti: claims.jti, agentIds, ...user, ...delegated }, now);
     if (state.revoked) throw new InvalidTokenError('token revoked');
+    if (!state.userActive) throw new InvalidTokenError('user not active');
     if (!state.agentsLive) throw new InvalidTokenError('agent not active');
     if (!state.consentLive) throw new InvalidTokenError('consent not in force');
     // The token check makes a withdrawal, expiry or suspension take effect on the next request

@@ -365,6 +365,23 @@ export type DefinePurposeInput = {
   title: Scalars['String']['input'];
 };
 
+/** What an erasure did. The user id stays as the pseudonym of the consent ledger and the audit trail. */
+export type ErasureResult = {
+  __typename?: 'ErasureResult';
+  /** The user had been erased before: nothing changed and every count is 0. */
+  alreadyErased: Scalars['Boolean']['output'];
+  /** Audiences (one per purpose) the user was a member of and no longer is. */
+  audienceMembershipsRemoved: Scalars['Int']['output'];
+  /** Consents withdrawn, each as a ledger event; their receipts are kept. */
+  consentsWithdrawn: Scalars['Int']['output'];
+  /** When the person was erased; the first erasure’s time when alreadyErased. */
+  erasedAt: Scalars['DateTime']['output'];
+  paymentMethodsDeleted: Scalars['Int']['output'];
+  /** Refresh tokens still usable that were revoked. Access tokens are not counted: every one of the user’s (their own and every agent’s) is refused from the next request on. */
+  refreshTokensRevoked: Scalars['Int']['output'];
+  userId: Scalars['ID']['output'];
+};
+
 export type GiveConsentInput = {
   /** The agent the consent delegates to; left out, the consent is to the company. */
   agentId?: InputMaybe<Scalars['ID']['input']>;
@@ -437,6 +454,8 @@ export type Mutation = {
   disableWebhookSubscription: WebhookSubscription;
   /** Enables a subscription again; its pending deliveries go out. */
   enableWebhookSubscription: WebhookSubscription;
+  /** Erases a person (GDPR Art. 17), for the user themself or users:admin: in one transaction every consent is withdrawn, every token stops, the profile and payment methods are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased). */
+  eraseUser: ErasureResult;
   /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. */
   giveConsent: Consent;
   reactivateAgent: Agent;
@@ -523,6 +542,11 @@ export type MutationDisableWebhookSubscriptionArgs = {
 
 
 export type MutationEnableWebhookSubscriptionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationEraseUserArgs = {
   id: Scalars['ID']['input'];
 };
 

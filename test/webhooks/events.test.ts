@@ -85,11 +85,21 @@ describe('webhook events', () => {
     expect(await worker.deliverDue()).toBe(0);
   });
 
-  it('exports user.erased for the erasure to emit, and refuses an unknown type as misuse', async () => {
-    const before = everything.requests.length;
-    await hub.services.db.transaction().execute((tx) => enqueueWebhookEvent(tx, { type: 'user.erased', data: { userId: 'usr_01J00000000000000000000000' } }, clock.now()));
+  it('sends user.erased, with the consents the erasure withdrew, and refuses an unknown type as misuse', async () => {
+    const user = await signUpUser(hub, { givenName: 'Oda', familyName: 'Wren' });
+    const consentId = await giveConsent(hub, user.accessToken, { purpose: 'email_marketing' });
     await worker.deliverDue();
-    expect(everything.requests.slice(before).map((r) => r.payload)).toEqual([{ type: 'user.erased', timestamp: clock.now().toISOString(), data: { userId: 'usr_01J00000000000000000000000' } }]);
+    const before = everything.requests.length;
+    const erased = await graphql<any>(hub, 'mutation($id: ID!) { eraseUser(id: $id) { userId } }', { token: user.accessToken, variables: { id: user.id } });
+    expect(erased.data.eraseUser.userId).toBe(user.id);
+
+    expect(await worker.deliverDue()).toBe(2);
+    const sent = byId(everything).filter((r) => everything.requests.indexOf(r) >= before);
+    expect(sent.map((r) => [r.payload.type, r.payload.data])).toEqual([
+      ['consent.withdrawn', { consentId, userId: user.id, purpose: 'email_marketing', agentId: null }],
+      ['user.erased', { userId: user.id }],
+    ]);
+    expect(sent.every((r) => r.verifiedBy.includes('all'))).toBe(true);
     await expect(enqueueWebhookEvent(hub.services.db, { type: 'user.renamed' as never, data: {} }, clock.now())).rejects.toBeInstanceOf(TypeError);
   });
 

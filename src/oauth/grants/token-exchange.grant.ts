@@ -61,6 +61,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   } else {
     const grounds = await findExchangeGrounds(db, { jti: subject.claims.jti, userId: user.userId, agentId: agent.id }, now);
     if (grounds.revoked) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: token revoked');
+    if (!grounds.userActive) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: user not active');
     consent = chooseConsent(grounds.consents, requested, params.purpose);
   }
   if (!consent) throw invalidRequest('the user has given this agent no consent in force', `no live consent${params.purpose ? ` for purpose ${params.purpose.slice(0, 64)}` : ''}`);

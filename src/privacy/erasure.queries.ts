@@ -1,0 +1,82 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+
+// The writes of an erasure, across the tables that hold a person. They run in the erasure's one
+// transaction; each is idempotent, so nothing depends on the order a retry would take.
+
+/** The channel an erasure is announced on when it commits (payload: the user id). */
+export const USERS_CHANNEL = 'hub_users';
+
+/**
+ * The user's row locked for the rest of the transaction, so two erasures of one person take turns.
+ * `for no key update`: a concurrent insert that only references the user (a consent, a refresh
+ * token) is not blocked by it, and so cannot deadlock with the erasure's own later locks.
+ */
+export async function lockUserForErasure(db: Db, userId: string) {
+  return db.selectFrom('users').select(['id', 'status', 'email', 'updated_at']).where('id', '=', userId).forNoKeyUpdate().executeTakeFirst();
+}
+
+/** How many audiences the user is in now; the audience triggers remove them as the user changes. */
+export async function countAudienceMemberships(db: Db, userId: string): Promise<number> {
+  const row = await db.selectFrom('audience_members').select((eb) => eb.fn.countAll<number>().as('count')).where('user_id', '=', userId).executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/**
+ * Revokes every refresh token of the user still usable at `now` (their own sessions and every
+ * agent's delegated ones); resolves to how many. Rotated or expired ones are dead already.
+ */
+export async function revokeLiveRefreshTokensOfUser(db: Db, userId: string, now: Date): Promise<number> {
+  const rows = await db
+    .updateTable('refresh_tokens')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('rotated_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning('id')
+    .execute();
+  return rows.length;
+}
+
+/** Deletes the user's stored payment methods (masked as they are); resolves to how many. */
+export async function deletePaymentMethodsOfUser(db: Db, userId: string): Promise<number> {
+  const rows = await db.deleteFrom('payment_methods').where('user_id', '=', userId).returning('id').execute();
+  return rows.length;
+}
+
+/**
+ * Blanks every column of the user's row that describes the person and marks it `erased`. What is
+ * left is the `usr_` id (the pseudonym the ledger and the audit trail keep), the status, and when
+ * the account was created and erased (`updated_at`). The status change makes the audience
+ * triggers of migration 0006 drop the user from every audience in this same transaction.
+ */
+export async function scrubUser(db: Db, userId: string, now: Date): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({
+      status: 'erased',
+      email: null,
+      email_verified: false,
+      password_hash: null,
+      phone: null,
+      given_name: null,
+      family_name: null,
+      birthdate: null,
+      locale: null,
+      country: null,
+      address: null,
+      preferences: '{}',
+      loyalty_tier: null,
+      loyalty_points: 0,
+      last_login_at: null,
+      updated_at: now,
+    })
+    .where('id', '=', userId)
+    .execute();
+}
+
+/** Announces the erasure to every instance once the transaction commits (NOTIFY is transactional). */
+export async function notifyUserErased(db: Db, userId: string): Promise<void> {
+  await sql`select pg_notify(${USERS_CHANNEL}, ${userId})`.execute(db);
+}

@@ -1,0 +1,89 @@
+import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import type { ConsentService } from '../consent/consent.service.js';
+import type { Db } from '../db/connect.js';
+import type { Caller, IdentityService } from '../identity/identity.service.js';
+import type { Clock } from '../shared/clock.js';
+import { BadUserInputError, NotFoundError } from '../shared/errors.js';
+import { isId } from '../shared/ids.js';
+import {
+  countAudienceMemberships,
+  deletePaymentMethodsOfUser,
+  lockUserForErasure,
+  notifyUserErased,
+  revokeLiveRefreshTokensOfUser,
+  scrubUser,
+} from './erasure.queries.js';
+
+/** What an erasure did (API.md `ErasureResult`). */
+export interface ErasureResult {
+  readonly userId: string;
+  /** When the person was erased: now, or the first erasure's time when `alreadyErased`. */
+  readonly erasedAt: Date;
+  /** The user had been erased before: this call changed nothing and every count is 0. */
+  readonly alreadyErased: boolean;
+  readonly consentsWithdrawn: number;
+  /** Refresh tokens still usable that were revoked. Access tokens are not counted (the hub keeps no list of them): every one of the user's fails from the next request on. */
+  readonly refreshTokensRevoked: number;
+  readonly paymentMethodsDeleted: number;
+  readonly audienceMembershipsRemoved: number;
+}
+
+/** Why the consents of an erased person were withdrawn, as the ledger records it. */
+export const ERASURE_REASON = 'user erased';
+
+export interface ErasureDeps {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly consents: Pick<ConsentService, 'withdrawAllForUser'>;
+  readonly identity: Pick<IdentityService, 'forgetSignInFailures'>;
+  /**
+   * Runs last inside the erasure's transaction, with its result: where the `user.erased` webhook
+   * event is put in the outbox, so it exists exactly when the erasure committed. Throwing rolls
+   * the whole erasure back.
+   */
+  readonly onErased?: (trx: Db, result: ErasureResult) => Promise<void>;
+}
+
+export type ErasureService = ReturnType<typeof createErasureService>;
+
+/** Erasure of a person (GDPR Art. 17); who may ask is decided in src/authz. */
+export function createErasureService(deps: ErasureDeps) {
+  return {
+    /**
+     * Erases the person in one transaction: their consents are withdrawn (ledger events, receipts
+     * kept), their refresh tokens revoked, their payment methods deleted, every column of their
+     * profile blanked and their status set to `erased`, which makes every access token of theirs
+     * (their own and every agent's delegated one) fail on the next request on every instance and
+     * drops them from every audience. The ledger, the audit trail and their orders (the books
+     * the law requires) are kept under the `usr_` id, which no longer leads to the person: none
+     * of those rows holds more than that id. Audited as `user.erased`. Erasing an erased user is
+     * idempotent: `alreadyErased`, the first erasure's time, nothing changed.
+     * @throws BadUserInputError for an id that is not a user id, NotFoundError for an unknown user.
+     */
+    async erase(userId: string, caller: Caller): Promise<ErasureResult> {
+      if (!isId('usr', userId)) throw new BadUserInputError('id', 'is not a user id');
+      return deps.db.transaction().execute(async (trx) => {
+        const user = await lockUserForErasure(trx, userId);
+        if (!user) throw new NotFoundError('User');
+        const none = { consentsWithdrawn: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0 };
+        if (user.status === 'erased') return { userId, erasedAt: user.updated_at, alreadyErased: true, ...none };
+
+        const now = deps.clock.now();
+        const audienceMembershipsRemoved = await countAudienceMemberships(trx, userId);
+        const refreshTokensRevoked = await revokeLiveRefreshTokensOfUser(trx, userId, now);
+        const consentsWithdrawn = await deps.consents.withdrawAllForUser(trx, userId, caller, ERASURE_REASON, now);
+        const paymentMethodsDeleted = await deletePaymentMethodsOfUser(trx, userId);
+        await scrubUser(trx, userId, now);
+        if (user.email) await deps.identity.forgetSignInFailures(trx, user.email);
+        const counts = { consentsWithdrawn, refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved };
+        // The audit detail drops keys that name a token (scrubDetail), so that count goes by another name.
+        const detail = { consentsWithdrawn, refreshesRevoked: refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved };
+        await auditInTransaction(trx, { action: 'user.erased', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'ALLOW', detail }, now);
+        await notifyUserErased(trx, userId);
+        const result: ErasureResult = { userId, erasedAt: now, alreadyErased: false, ...counts };
+        await deps.onErased?.(trx, result);
+        return result;
+      });
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import type { Agent } from '../agents/agent.service.js';
+import { consentState, type Consent, type ConsentService } from '../consent/consent.service.js';
+import type { LineItemJson, OrdersTable } from '../db/database.js';
+
+// The records of the export document (EXPORT_FORMAT), one shape per kind of data. Field names
+// follow the GraphQL API's, so a person can read their export beside the API's documentation.
+
+type ConsentHistoryEntry = Awaited<ReturnType<ConsentService['findHistory']>>[number];
+
+export function orderRecord(row: { id: string; placed_at: Date; total_minor: number; currency: string; status: OrdersTable['status']; line_items: LineItemJson[] }) {
+  return { id: row.id, placedAt: row.placed_at, totalMinor: Number(row.total_minor), currency: row.currency, status: row.status.toUpperCase(), lineItems: row.line_items };
+}
+
+/** Masked as the API shows it: brand, last four digits and expiry; the hub never holds more. */
+export function paymentMethodRecord(row: { id: string; brand: string; last4: string; exp_month: number; exp_year: number; created_at: Date }) {
+  return { id: row.id, brand: row.brand, last4: row.last4, expMonth: row.exp_month, expYear: row.exp_year, createdAt: row.created_at };
+}
+
+/** A consent with its signed receipt (verifiable against /jwks.json) and its ledger history, oldest first. */
+export function consentRecord(consent: Consent, history: readonly ConsentHistoryEntry[], now: Date) {
+  return {
+    id: consent.id,
+    purpose: consent.purpose,
+    policyVersion: consent.policyVersion,
+    agentId: consent.agentId,
+    scopes: consent.scopes,
+    status: consentState(consent, now),
+    givenAt: consent.givenAt,
+    expiresAt: consent.expiresAt,
+    withdrawnAt: consent.withdrawnAt,
+    collectionMethod: consent.collectionMethod,
+    receipt: consent.receipt,
+    history: history.map((event) => ({ kind: event.kind.toUpperCase(), occurredAt: event.occurredAt, actor: event.actor, detail: event.detail })),
+  };
+}
+
+/** `status` as the API shows it: EXPIRED once past `expiresAt`. */
+export function agentRecord(agent: Agent, now: Date) {
+  const expired = agent.status === 'active' && agent.expiresAt !== null && agent.expiresAt <= now;
+  return {
+    id: agent.id,
+    name: agent.name,
+    kind: agent.kind.toUpperCase(),
+    description: agent.description,
+    status: expired ? 'EXPIRED' : agent.status.toUpperCase(),
+    allowedScopes: agent.allowedScopes,
+    parentAgentId: agent.parentAgentId,
+    createdAt: agent.createdAt,
+    expiresAt: agent.expiresAt,
+  };
+}
+
+export function approvalRecord(row: {
+  id: string;
+  agent_id: string;
+  consent_id: string | null;
+  authorization_details: Record<string, unknown>;
+  status: string;
+  created_at: Date;
+  expires_at: Date;
+  decided_at: Date | null;
+  used_at: Date | null;
+}) {
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    consentId: row.consent_id,
+    authorizationDetails: row.authorization_details,
+    status: row.status.toUpperCase(),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    decidedAt: row.decided_at,
+    usedAt: row.used_at,
+  };
+}

@@ -1,0 +1,72 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Services } from '../app.js';
+import { decideDataSubjectRequest } from '../authz/privacy-access.js';
+import type { Principal } from '../authz/principal.js';
+import { InvalidTokenError } from '../oauth/access-token.js';
+import { NotFoundError } from '../shared/errors.js';
+import { isId } from '../shared/ids.js';
+import { exportUserData } from './export.service.js';
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * Exports streaming at once on one instance. Each holds a database connection per statement and
+ * a client's socket for as long as the client reads, so the number is kept small; past it, 429.
+ */
+export const MAX_CONCURRENT_EXPORTS = 4;
+const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * `GET /users/:id/export`: everything about one person as one JSON document (see
+ * `exportUserData`), streamed in constant memory. Steps, each refusing by default: a bearer
+ * token (401), one the hub accepts (401 invalid_token), the user themself or an operator client
+ * with `users:admin` (403 insufficient_scope), an id of the shape of a user id (400), a user that
+ * exists and is not erased (404), a free export slot (429 with Retry-After); then the document.
+ */
+export async function registerExportRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  let running = 0;
+  app.get<{ Params: { id: string } }>('/users/:id/export', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+    if (!token) return refuse(reply, 401, 'Bearer realm="hub"', 'unauthorized', 'a bearer token is required');
+    let principal: Principal;
+    try {
+      principal = await services.tokens.authenticate(token);
+    } catch (error) {
+      if (!(error instanceof InvalidTokenError)) throw error;
+      return refuse(reply, 401, 'Bearer error="invalid_token"', 'invalid_token', 'the access token is not valid');
+    }
+    const { id } = request.params;
+    if (!decideDataSubjectRequest(principal, id).allowed) {
+      return refuse(reply, 403, 'Bearer error="insufficient_scope", scope="users:admin"', 'insufficient_scope', 'only the user themself or users:admin may export a user');
+    }
+    if (!isId('usr', id)) return reply.code(400).send({ error: 'invalid_request', error_description: 'id must be a user id (usr_ and 26 characters)' });
+    if (running >= MAX_CONCURRENT_EXPORTS) {
+      return reply.code(429).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'too_many_requests', error_description: 'too many exports are running; retry later' });
+    }
+    running++;
+    let released = false;
+    const release = () => {
+      if (!released) (released = true), running--;
+    };
+    let chunks: AsyncGenerator<string>;
+    try {
+      chunks = await exportUserData(services, { principal, requestId: request.id }, id);
+    } catch (error) {
+      release();
+      if (!(error instanceof NotFoundError)) throw error;
+      return reply.code(404).send({ error: 'not_found', error_description: 'no such user' });
+    }
+    const body = Readable.from(chunks);
+    body.once('close', release);
+    return reply
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${id}.json"`)
+      .send(body);
+  });
+}
+
+function refuse(reply: FastifyReply, status: number, challenge: string, error: string, description: string): FastifyReply {
+  return reply.code(status).header('www-authenticate', challenge).send({ error, error_description: description });
+}

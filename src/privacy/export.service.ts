@@ -1,0 +1,94 @@
+import type { Services } from '../app.js';
+import { auditCaller, findAuditEvents, type AuditEvent } from '../audit/audit.service.js';
+import type { Consent } from '../consent/consent.service.js';
+import type { Db } from '../db/connect.js';
+import type { Caller } from '../identity/identity.service.js';
+import { NotFoundError } from '../shared/errors.js';
+import { isId } from '../shared/ids.js';
+import { PAGE } from '../shared/pagination.js';
+import { agentsOf, approvalsOf, consentsOf, findExportSubject, ordersOf, paymentMethodsOf } from './export.queries.js';
+import { agentRecord, approvalRecord, consentRecord, orderRecord, paymentMethodRecord } from './export.records.js';
+import { jsonObjectChunks, keysetPages, type StreamedList } from './json-stream.js';
+
+/** Names the layout of the export document; a change of layout is a new version. */
+export const EXPORT_FORMAT = 'hub-personal-data-export/1';
+
+/** Rows per statement: memory holds one page of one list, whatever the person's history. */
+const EXPORT_PAGE = 500;
+/** Consents per statement: each page also reads its consents' history. */
+const CONSENT_PAGE = 100;
+
+type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
+
+/**
+ * Everything the hub holds about one person (GDPR Art. 15 and 20), as one JSON document in
+ * chunks: `format`, `exportedAt`, `subject`, `profile`, `paymentMethods` (masked), `orders`
+ * (oldest first), `consents` (each with its receipt and history), `connectedAgents`,
+ * `ownedAgents`, `approvals` and `accessLog` (the audit events about the person, newest first:
+ * which agent read which fields, for which purpose). Lists are read in keyset pages, each page as
+ * of its own statement, so the export runs in constant memory and never holds a long
+ * transaction. Who may ask is decided by the caller in src/authz (`decideDataSubjectRequest`).
+ * Audited as `data.exported` once the last chunk is out or the reader stops, with the counts.
+ * @throws NotFoundError for an id that names no user, or an erased one (before the first chunk).
+ */
+export async function exportUserData(deps: Deps, caller: Caller, userId: string): Promise<AsyncGenerator<string>> {
+  const { db } = deps;
+  const user = isId('usr', userId) ? await findExportSubject(db, userId) : undefined;
+  if (!user) throw new NotFoundError('User');
+  const now = deps.clock.now();
+  const counts = { orders: 0, consents: 0, accessLog: 0 };
+  const counting = (key: keyof typeof counts, list: StreamedList): StreamedList =>
+    (async function* () {
+      for await (const page of list) {
+        counts[key] += page.length;
+        yield page;
+      }
+    })();
+
+  const members: [string, unknown][] = [
+    ['format', EXPORT_FORMAT],
+    ['exportedAt', now],
+    ['subject', user.id],
+    ['profile', user],
+    ['paymentMethods', keysetPages(paymentMethodsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(paymentMethodRecord))],
+    ['orders', counting('orders', keysetPages(ordersOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(orderRecord)))],
+    ['consents', counting('consents', keysetPages(consentsOf(db, user.id), CONSENT_PAGE, (consents) => withHistory(deps, consents, now)))],
+    ['connectedAgents', keysetPages(agentsOf(db, user.id, 'connected', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now)))],
+    ['ownedAgents', keysetPages(agentsOf(db, user.id, 'owned', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now)))],
+    ['approvals', keysetPages(approvalsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(approvalRecord))],
+    ['accessLog', counting('accessLog', accessLogPages(db, user.id))],
+  ];
+
+  return (async function* chunks() {
+    let complete = false;
+    try {
+      yield* jsonObjectChunks(members);
+      complete = true;
+    } finally {
+      deps.audit.record({
+        action: 'data.exported',
+        ...auditCaller(caller.principal, caller.requestId),
+        subjectUserId: user.id,
+        decision: 'ALLOW',
+        detail: { format: EXPORT_FORMAT, complete, ...counts },
+      });
+    }
+  })();
+}
+
+/** A page of consents as records, with the ledger history of each (one read per page). */
+async function withHistory(deps: Deps, consents: readonly Consent[], now: Date) {
+  const events = await deps.consents.findHistory(deps.db, consents.map((c) => c.id));
+  return consents.map((consent) => consentRecord(consent, events.filter((event) => event.consentId === consent.id), now));
+}
+
+/** The audit events about the person, newest first, through the audit trail's own paging. */
+async function* accessLogPages(db: Db, userId: string): AsyncGenerator<readonly AuditEvent[]> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await findAuditEvents(db, { filter: { userId }, first: PAGE.max, ...(after && { after }) });
+    yield page.edges.map((edge) => edge.node);
+    if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor) return;
+    after = page.pageInfo.endCursor;
+  }
+}

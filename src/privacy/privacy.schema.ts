@@ -1,0 +1,33 @@
+import { builder } from '../graphql/builder.js';
+import { userLoader } from '../identity/user.loaders.js';
+import type { ErasureResult } from './erasure.service.js';
+
+const ErasureResultRef = builder.objectRef<ErasureResult>('ErasureResult').implement({
+  description: 'What an erasure did. The user id stays as the pseudonym of the consent ledger and the audit trail.',
+  fields: (t) => ({
+    userId: t.exposeID('userId'),
+    erasedAt: t.expose('erasedAt', { type: 'DateTime', description: 'When the person was erased; the first erasure’s time when alreadyErased.' }),
+    alreadyErased: t.exposeBoolean('alreadyErased', { description: 'The user had been erased before: nothing changed and every count is 0.' }),
+    consentsWithdrawn: t.exposeInt('consentsWithdrawn', { description: 'Consents withdrawn, each as a ledger event; their receipts are kept.' }),
+    refreshTokensRevoked: t.exposeInt('refreshTokensRevoked', {
+      description: 'Refresh tokens still usable that were revoked. Access tokens are not counted: every one of the user’s (their own and every agent’s) is refused from the next request on.',
+    }),
+    paymentMethodsDeleted: t.exposeInt('paymentMethodsDeleted'),
+    audienceMembershipsRemoved: t.exposeInt('audienceMembershipsRemoved', { description: 'Audiences (one per purpose) the user was a member of and no longer is.' }),
+  }),
+});
+
+builder.mutationField('eraseUser', (t) =>
+  t.field({
+    type: ErasureResultRef,
+    description:
+      'Erases a person (GDPR Art. 17), for the user themself or users:admin: in one transaction every consent is withdrawn, every token stops, the profile and payment methods are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased).',
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ $any: { self: String(args.id), operator: 'users:admin' } }),
+    resolve: async (_root, args, ctx) => {
+      const result = await ctx.services.erasure.erase(String(args.id), ctx);
+      userLoader(ctx).clear(result.userId);
+      return result;
+    },
+  }),
+);

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { findAuditEvents } from '../../src/audit/audit.service.js';
+import { verifyAuditChains } from '../../src/audit/audit.verify.js';
+import { loadConfig } from '../../src/config.js';
+import { createErasureService } from '../../src/privacy/erasure.service.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, clientToken, graphql, postForm } from '../helpers/hub.js';
+import { basic, exchange, giveConsent, operatorCredentials, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+import { ERASE, agentReads, customer } from './privacy-fixtures.js';
+
+const clock = fixedClock('2031-03-01T09:00:00Z');
+let hub: Hub;
+let admin: string;
+let assistant: RegisteredAgent;
+
+const erase = (id: string, token?: string) => graphql<any>(hub, ERASE, { variables: { id }, ...(token && { token }) });
+const named = (n: string) => customer(hub, { givenName: n, familyName: 'Guard' }, clock.now());
+
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  admin = await operatorToken(hub);
+  assistant = await registerAgent(hub, admin, { allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
+});
+afterAll(() => hub.close());
+
+describe('who may erase', () => {
+  it('refuses anyone but the user and users:admin, with the reason', async () => {
+    const carol = await named('Carol');
+    const dan = await named('Dan');
+    const { token: agentToken } = await agentReads(hub, assistant, carol.accessToken);
+    const reader = await clientToken(hub, ['profile:read', 'audit:read'], 'agt_01J0000000000000000000READ');
+    expect((await erase(carol.id)).errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    for (const token of [dan.accessToken, agentToken, reader]) {
+      const refused = await erase(carol.id, token);
+      expect(refused.data).toBeNull();
+      expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+    }
+    const still = await hub.services.db.selectFrom('users').select(['status', 'email']).where('id', '=', carol.id).executeTakeFirstOrThrow();
+    expect(still).toEqual({ status: 'active', email: carol.email });
+  });
+
+  it('answers BAD_USER_INPUT for an id that is not a user id and NOT_FOUND for an unknown user', async () => {
+    const bad = await erase('agt_01J0000000000000000000READ', admin);
+    expect(bad.errors?.[0]).toMatchObject({ message: 'id: is not a user id', extensions: { code: 'BAD_USER_INPUT', field: 'id' } });
+    const long = await erase(`usr_${'x'.repeat(5_000)}`, admin);
+    expect(long.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    const unknown = await erase('usr_01J00000000000000000000000', admin);
+    expect(unknown.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('lets an operator with users:admin erase a suspended user', async () => {
+    const eve = await named('Eve');
+    await hub.services.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', eve.id).execute();
+    const response = await erase(eve.id, admin);
+    expect(response.data.eraseUser).toMatchObject({ userId: eve.id, alreadyErased: false, paymentMethodsDeleted: 1 });
+  });
+});
+
+describe('a suspended user', () => {
+  it('has their own and their agents’ tokens refused on the next request, and accepted again once reinstated', async () => {
+    const frank = await named('Frank');
+    const { token: agentToken } = await agentReads(hub, assistant, frank.accessToken);
+    const status = async (token: string) => (await graphql(hub, '{ me { id } }', { token })).status;
+    expect([await status(frank.accessToken), await status(agentToken)]).toEqual([200, 200]);
+
+    await hub.services.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', frank.id).execute();
+    for (const token of [frank.accessToken, agentToken]) {
+      const response = await graphql(hub, '{ me { id } }', { token });
+      expect(response.status).toBe(401);
+      expect(response.headers['www-authenticate']).toContain('error_description="user not active"');
+    }
+    const introspected = await postForm(hub, '/oauth/introspect', { token: agentToken }, basic(operatorCredentials(hub)));
+    expect(introspected).toMatchObject({ status: 200, body: { active: false } });
+    const exchanged = await exchange(hub, assistant, frank.accessToken, { scope: 'orders:read' });
+    expect(exchanged).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'subject_token is invalid' } });
+
+    await hub.services.db.updateTable('users').set({ status: 'active' }).where('id', '=', frank.id).execute();
+    expect([await status(frank.accessToken), await status(agentToken)]).toEqual([200, 200]);
+  });
+});
+
+describe('a failure mid-erasure', () => {
+  it('leaves nothing half-written: the person, their consents, tokens, cards and audiences are as they were', async () => {
+    const gina = await named('Gina');
+    await giveConsent(hub, gina.accessToken, { purpose: 'email_marketing' });
+    await agentReads(hub, assistant, gina.accessToken);
+    const snapshot = async () => ({
+      user: await hub.services.db.selectFrom('users').selectAll().where('id', '=', gina.id).executeTakeFirstOrThrow(),
+      consents: await hub.services.db.selectFrom('consents').select(['id', 'status']).where('user_id', '=', gina.id).orderBy('id').execute(),
+      consentEvents: await hub.services.db.selectFrom('consent_events').select('id').where('user_id', '=', gina.id).execute(),
+      refreshTokens: await hub.services.db.selectFrom('refresh_tokens').select(['id', 'revoked_at']).where('user_id', '=', gina.id).orderBy('id').execute(),
+      cards: await hub.services.db.selectFrom('payment_methods').select('id').where('user_id', '=', gina.id).execute(),
+      audiences: await hub.services.db.selectFrom('audience_members').select('purpose').where('user_id', '=', gina.id).execute(),
+      audit: (await findAuditEvents(hub.services.db, { filter: { userId: gina.id }, first: 100 })).edges.length,
+    });
+    const before = await snapshot();
+    expect(before.audiences).toEqual([{ purpose: 'email_marketing' }]);
+
+    const failing = createErasureService({
+      ...hub.services,
+      onErased: async () => {
+        throw new Error('the outbox is unreachable');
+      },
+    });
+    await expect(failing.erase(gina.id, { principal: { kind: 'anonymous' }, requestId: null })).rejects.toThrow('the outbox is unreachable');
+
+    expect(await snapshot()).toEqual(before);
+    expect((await graphql(hub, '{ me { id } }', { token: gina.accessToken })).status).toBe(200);
+    expect(await verifyAuditChains(hub.services.db)).toMatchObject({ broken: undefined });
+  });
+});

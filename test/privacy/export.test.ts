@@ -1,0 +1,174 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { auditInTransaction, findAuditEvents, type AuditEventInput } from '../../src/audit/audit.service.js';
+import { loadConfig } from '../../src/config.js';
+import { EXPORT_FORMAT, exportUserData } from '../../src/privacy/export.service.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
+import { giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+import { agentReads, customer, exportOf, verifiedReceipt } from './privacy-fixtures.js';
+
+const clock = fixedClock('2031-03-01T09:00:00Z');
+let hub: Hub;
+let admin: string;
+let alice: Awaited<ReturnType<typeof customer>>;
+let assistant: RegisteredAgent;
+let delegated: Awaited<ReturnType<typeof agentReads>>;
+
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  admin = await operatorToken(hub);
+  alice = await customer(hub, { givenName: 'Alice', familyName: 'Liddell' }, clock.now());
+  assistant = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
+  await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
+  delegated = await agentReads(hub, assistant, alice.accessToken);
+});
+afterAll(() => hub.close());
+
+describe('GET /users/:id/export', () => {
+  it('hands the user everything: profile, masked cards, orders, consents with receipts and history, agents, access log', async () => {
+    const response = await exportOf(hub, alice.id, alice.accessToken);
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(response.headers['content-disposition']).toBe(`attachment; filename="${alice.id}.json"`);
+    expect(response.headers['cache-control']).toBe('no-store');
+    const data = response.body;
+    expect(Object.keys(data)).toEqual(['format', 'exportedAt', 'subject', 'profile', 'paymentMethods', 'orders', 'consents', 'connectedAgents', 'ownedAgents', 'approvals', 'accessLog']);
+    expect(data).toMatchObject({ format: EXPORT_FORMAT, exportedAt: '2031-03-01T09:00:00.000Z', subject: alice.id });
+    expect(data.profile).toMatchObject({
+      id: alice.id,
+      status: 'active',
+      email: alice.email,
+      givenName: 'Alice',
+      familyName: 'Liddell',
+      phone: '+3545551234',
+      birthdate: '1990-04-01',
+      country: 'IS',
+      address: { line1: '12 Laugavegur', city: 'Reykjavik', postalCode: '101', country: 'IS' },
+      preferences: { channels: ['email'], interests: ['hiking'] },
+    });
+    expect(data.paymentMethods).toEqual([{ id: `pm_${alice.id}`, brand: 'visa', last4: '4242', expMonth: 4, expYear: 2033, createdAt: expect.any(String) }]);
+    expect(data.orders.map((o: any) => o.id)).toEqual([`ord_2_${alice.id}`, `ord_1_${alice.id}`]);
+    expect(data.orders[0]).toEqual({ id: `ord_2_${alice.id}`, placedAt: '2031-02-27T09:00:00.000Z', totalMinor: 2_000, currency: 'EUR', status: 'PAID', lineItems: [] });
+
+    expect(data.consents.map((c: any) => [c.purpose, c.agentId, c.status])).toEqual([
+      ['email_marketing', null, 'ACTIVE'],
+      ['support', assistant.id, 'ACTIVE'],
+    ]);
+    const support = data.consents[1];
+    expect(support).toMatchObject({ id: delegated.consentId, scopes: ['orders:read', 'contact.email:read'], history: [{ kind: 'GIVEN', actor: { kind: 'user', id: alice.id } }] });
+    const stored = await hub.services.db.selectFrom('consents').select('receipt').where('id', '=', delegated.consentId).executeTakeFirstOrThrow();
+    expect(support.receipt).toBe(stored.receipt);
+    expect(await verifiedReceipt(hub, support.receipt)).toMatchObject({ consentReceiptID: delegated.consentId, piiPrincipalId: alice.id, grantee: { agentId: assistant.id } });
+
+    expect(data.connectedAgents).toEqual([expect.objectContaining({ id: assistant.id, name: 'Support assistant', kind: 'AI_AGENT', status: 'ACTIVE' })]);
+    expect(data.ownedAgents).toEqual([]);
+    expect(data.approvals).toEqual([]);
+  });
+
+  it('names in the access log which agent read which fields, for which purpose', async () => {
+    const { body } = await exportOf(hub, alice.id, alice.accessToken);
+    const reads = body.accessLog.filter((e: any) => e.action === 'profile.read' && e.actorChain[0] === assistant.id);
+    expect(reads).toEqual([
+      expect.objectContaining({
+        actor: { kind: 'delegated', id: assistant.id },
+        subjectUserId: alice.id,
+        purpose: 'support',
+        consentId: delegated.consentId,
+        fieldsRead: ['email', 'orders'],
+        fieldsDenied: [],
+        decision: 'ALLOW',
+      }),
+    ]);
+    const actions = body.accessLog.map((e: any) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(['user.signed_up', 'profile.updated', 'consent.given', 'token.exchanged', 'profile.read']));
+    const times = body.accessLog.map((e: any) => e.occurredAt);
+    expect(times).toEqual([...times].sort().reverse());
+  });
+
+  it('is audited as data.exported, naming who asked and what went out', async () => {
+    await exportOf(hub, alice.id, admin);
+    await hub.services.audit.flush();
+    const page = await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'data.exported' }, first: 10 });
+    const [byOperator, byUser] = page.edges.map((e) => e.node);
+    expect(byUser).toMatchObject({ actor: { kind: 'user', id: alice.id }, subjectUserId: alice.id, decision: 'ALLOW', detail: { format: EXPORT_FORMAT, complete: true, orders: 2, consents: 2 } });
+    expect(byOperator).toMatchObject({ actor: { kind: 'client' }, subjectUserId: alice.id, detail: { complete: true } });
+  });
+
+  it('is refused to everyone but the user and users:admin', async () => {
+    const bob = await signUpUser(hub);
+    const reader = await clientToken(hub, ['profile:read', 'audit:read'], 'agt_01J0000000000000000000READ');
+    expect(await exportOf(hub, alice.id)).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
+    expect(await exportOf(hub, alice.id, 'not-a-token')).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    for (const token of [bob.accessToken, delegated.token, reader]) {
+      const refused = await exportOf(hub, alice.id, token);
+      expect(refused).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
+      expect(refused.headers['www-authenticate']).toContain('insufficient_scope');
+    }
+    const byOperator = await exportOf(hub, alice.id, admin);
+    expect(byOperator.status).toBe(200);
+    expect(byOperator.body.profile.email).toBe(alice.email);
+  });
+
+  it('answers 400 for an id that is not a user id and 404 for a user that does not exist', async () => {
+    expect(await exportOf(hub, 'agt_01J0000000000000000000READ', admin)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await exportOf(hub, 'usr_short', admin)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect((await exportOf(hub, `usr_${'x'.repeat(300)}`, admin)).status).toBe(414);
+    expect(await exportOf(hub, 'usr_01J00000000000000000000000', admin)).toMatchObject({ status: 404, body: { error: 'not_found' } });
+  });
+});
+
+describe('a large export', () => {
+  const ORDERS = 2_400;
+  const EVENTS = 1_300;
+  let bob: Awaited<ReturnType<typeof signUpUser>>;
+
+  beforeAll(async () => {
+    bob = await signUpUser(hub);
+    await sql`insert into orders (id, user_id, placed_at, total_minor, currency, status, line_items)
+      select 'ord_bulk_' || lpad(i::text, 5, '0'), ${bob.id}, ${clock.now()}::timestamptz - make_interval(mins => ${ORDERS} - i), 100 + i, 'EUR', 'delivered',
+        '[{"sku":"SKU-1","name":"Wool socks","quantity":2,"unitPriceMinor":50}]'::jsonb
+      from generate_series(1, ${ORDERS}) as i`.execute(hub.services.db);
+    const read = (i: number): AuditEventInput => ({
+      action: 'profile.read',
+      actor: { kind: 'delegated', id: assistant.id },
+      actorChain: [assistant.id],
+      subjectUserId: bob.id,
+      purpose: 'support',
+      fieldsRead: ['orders'],
+      decision: 'ALLOW',
+      occurredAt: new Date(clock.now().getTime() - (EVENTS - i) * 1_000),
+    });
+    await auditInTransaction(hub.services.db, Array.from({ length: EVENTS }, (_, i) => read(i)), clock.now());
+  });
+
+  it('streams every order and event as one valid JSON document', async () => {
+    const { status, body } = await exportOf(hub, bob.id, bob.accessToken);
+    expect(status).toBe(200);
+    expect(body.orders).toHaveLength(ORDERS);
+    expect(body.orders[0].id).toBe('ord_bulk_00001');
+    expect(body.orders.at(-1).id).toBe(`ord_bulk_0${ORDERS}`);
+    expect(new Set(body.orders.map((o: any) => o.id)).size).toBe(ORDERS);
+    expect(body.accessLog.filter((e: any) => e.action === 'profile.read')).toHaveLength(EVENTS);
+  });
+
+  it('comes out in chunks of one page, never the whole document at once', async () => {
+    const chunks: string[] = [];
+    for await (const chunk of await exportUserData(hub.services, { principal: { kind: 'anonymous' }, requestId: null }, bob.id)) chunks.push(chunk);
+    const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    expect(JSON.parse(chunks.join('')).orders).toHaveLength(ORDERS);
+    expect(chunks.length).toBeGreaterThan(ORDERS / 500 + EVENTS / 100);
+    expect(Math.max(...chunks.map((chunk) => chunk.length))).toBeLessThan(total / 5);
+  });
+});
+
+describe('erasure as the export sees it', () => {
+  it('answers 404 once the user is erased', async () => {
+    const carol = await signUpUser(hub);
+    const erased = await graphql<any>(hub, 'mutation($id: ID!) { eraseUser(id: $id) { userId } }', { token: admin, variables: { id: carol.id } });
+    expect(erased.data.eraseUser.userId).toBe(carol.id);
+    expect(await exportOf(hub, carol.id, admin)).toMatchObject({ status: 404, body: { error: 'not_found' } });
+  });
+});

@@ -1,0 +1,57 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import type { Hub } from '../../src/app.js';
+import { graphql, signUpUser } from '../helpers/hub.js';
+import { exchange, giveConsent, type RegisteredAgent } from '../helpers/oauth.js';
+
+export const PASSWORD = 'correct horse battery staple 42';
+
+/** A customer with a full profile, a stored card and two orders, signed up through the API. */
+export async function customer(hub: Hub, names: { givenName: string; familyName: string }, placedAt: Date) {
+  const user = await signUpUser(hub, { ...names, country: 'IS' });
+  const updated = await graphql(hub, 'mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { id } }', {
+    token: user.accessToken,
+    variables: {
+      input: {
+        phone: '+3545551234',
+        birthdate: '1990-04-01',
+        address: { line1: '12 Laugavegur', city: 'Reykjavik', postalCode: '101', country: 'IS' },
+        preferences: { channels: ['email'], interests: ['hiking'] },
+      },
+    },
+  });
+  if (updated.errors) throw new Error(`updateProfile failed: ${JSON.stringify(updated.errors)}`);
+  await hub.services.db.insertInto('payment_methods').values({ id: `pm_${user.id}`, user_id: user.id, brand: 'visa', last4: '4242', exp_month: 4, exp_year: 2033 }).execute();
+  await hub.services.db
+    .insertInto('orders')
+    .values([1, 2].map((n) => ({ id: `ord_${n}_${user.id}`, user_id: user.id, placed_at: new Date(placedAt.getTime() - n * 86_400_000), total_minor: n * 1_000, currency: 'EUR', status: 'paid' as const, line_items: '[]' })))
+    .execute();
+  return user;
+}
+
+/** The agent's delegated token for the user under a support consent: the agent then reads the user's email and orders once. */
+export async function agentReads(hub: Hub, agent: RegisteredAgent, userToken: string) {
+  const consentId = await giveConsent(hub, userToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read', 'contact.email:read'] });
+  const response = await exchange(hub, agent, userToken, { scope: 'orders:read contact.email:read offline_access' });
+  if (response.status !== 200) throw new Error(`exchange failed: ${JSON.stringify(response.body)}`);
+  const token = response.body.access_token as string;
+  const read = await graphql<any>(hub, '{ me { email orders { edges { node { id } } } } }', { token });
+  if (read.errors) throw new Error(`agent read failed: ${JSON.stringify(read.errors)}`);
+  await hub.services.audit.flush();
+  return { consentId, token, refreshToken: response.body.refresh_token as string };
+}
+
+/** GET /users/:id/export with the token given; the body parsed when it is JSON. */
+export async function exportOf(hub: Hub, userId: string, token?: string) {
+  const response = await hub.http.inject({ method: 'GET', url: `/users/${userId}/export`, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const json = response.headers['content-type']?.toString().startsWith('application/json') ? JSON.parse(response.body) : undefined;
+  return { status: response.statusCode, headers: response.headers, body: json };
+}
+
+export const ERASE = 'mutation($id: ID!) { eraseUser(id: $id) { userId erasedAt alreadyErased consentsWithdrawn refreshTokensRevoked paymentMethodsDeleted audienceMembershipsRemoved } }';
+
+/** The claims of a consent receipt, once its signature checks out against the hub's /jwks.json. */
+export async function verifiedReceipt(hub: Hub, receipt: string) {
+  const jwks = JSON.parse((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).body);
+  const { payload } = await jwtVerify(receipt, createLocalJWKSet(jwks), { typ: 'consent-receipt+jwt', issuer: hub.config.issuer });
+  return payload;
+}
