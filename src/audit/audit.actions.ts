@@ -31,6 +31,7 @@ export const AUDIT_ACTIONS = [
   'data.exported',
   'user.erased',
   'key.rotated',
+  'access.reviewed',
   'webhook.created',
   'webhook.updated',
   'webhook.disabled',

@@ -3,6 +3,8 @@ import '../identity/user.schema.js';
 import '../identity/identity.schema.js';
 import '../audit/audit.schema.js';
 import '../agents/agent.schema.js';
+import '../agents/agent-consents.schema.js';
+import '../agents/access-review.schema.js';
 import '../consent/consent.schema.js';
 import '../consent/consent-self-service.schema.js';
 import '../consent/approval.schema.js';

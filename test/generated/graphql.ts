@@ -17,6 +17,124 @@ export type Scalars = {
   JSONObject: { input: unknown; output: unknown; }
 };
 
+/** One thing an access review found about one agent, and why. */
+export type AccessFinding = {
+  __typename?: 'AccessFinding';
+  agent: Agent;
+  /** The date behind it: last use, the secret’s creation or the expiry. */
+  at?: Maybe<Scalars['DateTime']['output']>;
+  /** CONSENT_TO_INACTIVE_AGENT: the consents in force naming the agent (see Agent.consents); 0 otherwise. */
+  consentCount: Scalars['Int']['output'];
+  kind: AccessFindingKind;
+  reason: Scalars['String']['output'];
+  /** OVER_PRIVILEGED: the data scopes granted and not used in the window; empty otherwise. */
+  scopes: Array<Scalars['String']['output']>;
+};
+
+export type AccessFindingConnection = {
+  __typename?: 'AccessFindingConnection';
+  edges: Array<AccessFindingEdge>;
+  pageInfo: PageInfo;
+  /** Findings of the kind asked for (all kinds when none). */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type AccessFindingCount = {
+  __typename?: 'AccessFindingCount';
+  count: Scalars['Int']['output'];
+  kind: AccessFindingKind;
+};
+
+export type AccessFindingEdge = {
+  __typename?: 'AccessFindingEdge';
+  cursor: Scalars['String']['output'];
+  node: AccessFinding;
+};
+
+/** What an access review looks for, most urgent first. */
+export type AccessFindingKind =
+  /** Consents in force name an agent that is suspended, decommissioned or expired, or whose ancestor is. */
+  | 'CONSENT_TO_INACTIVE_AGENT'
+  /** A client secret still valid is older than the rotation age. */
+  | 'CREDENTIAL_PAST_ROTATION'
+  /** Its expiry falls within the coming days asked for. */
+  | 'EXPIRING_SOON'
+  /** Data scopes granted (ceiling or consents) that the agent did not use in the window. */
+  | 'OVER_PRIVILEGED'
+  /** Not used for the whole window (never, or last used before it). */
+  | 'UNUSED';
+
+/** The register of every agent and what an access review finds in it, as of generatedAt. Covers up to 50000 agents (see complete). */
+export type AccessReview = {
+  __typename?: 'AccessReview';
+  agentCount: Scalars['Int']['output'];
+  /** False when the hub has more than 50000 agents: the oldest ones were reviewed. */
+  complete: Scalars['Boolean']['output'];
+  expiringWithinDays: Scalars['Int']['output'];
+  /** The findings, most urgent kind first, then in registration order, a page at a time (first at most 100). */
+  findings: AccessFindingConnection;
+  generatedAt: Scalars['DateTime']['output'];
+  /** Every agent, in registration order, a page at a time (first at most 100). */
+  register: AccessReviewEntryConnection;
+  rotationAgeDays: Scalars['Int']['output'];
+  /** How many findings of each kind, most urgent first. */
+  summary: Array<AccessFindingCount>;
+  unusedForDays: Scalars['Int']['output'];
+  /** Use is judged from here to generatedAt. */
+  windowStart: Scalars['DateTime']['output'];
+};
+
+
+/** The register of every agent and what an access review finds in it, as of generatedAt. Covers up to 50000 agents (see complete). */
+export type AccessReviewFindingsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  kind?: InputMaybe<AccessFindingKind>;
+};
+
+
+/** The register of every agent and what an access review finds in it, as of generatedAt. Covers up to 50000 agents (see complete). */
+export type AccessReviewRegisterArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** One agent of the register: owner, ceiling, status and expiry on `agent`; what it did and holds here. */
+export type AccessReviewEntry = {
+  __typename?: 'AccessReviewEntry';
+  agent: Agent;
+  /** Every scope the consents in force grant it. */
+  consentScopes: Array<Scalars['String']['output']>;
+  /** Whole days since credentialCreatedAt. */
+  credentialAgeDays?: Maybe<Scalars['Int']['output']>;
+  /** When its oldest client secret still valid was made. */
+  credentialCreatedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Profile fields it read in the window, itself or in an acting chain. */
+  fieldsRead: Array<Scalars['String']['output']>;
+  findings: Array<AccessFindingKind>;
+  /** The later of its last authentication and its last audited read or change within the window. */
+  lastActiveAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Consents in force naming the agent; list them with agent.consents(status: ACTIVE). */
+  liveConsentCount: Scalars['Int']['output'];
+  /** Data scopes granted and not used in the window. */
+  unusedScopes: Array<Scalars['String']['output']>;
+  /** Data scopes granted and used in the window. */
+  usedScopes: Array<Scalars['String']['output']>;
+};
+
+export type AccessReviewEntryConnection = {
+  __typename?: 'AccessReviewEntryConnection';
+  edges: Array<AccessReviewEntryEdge>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type AccessReviewEntryEdge = {
+  __typename?: 'AccessReviewEntryEdge';
+  cursor: Scalars['String']['output'];
+  node: AccessReviewEntry;
+};
+
 export type Address = {
   __typename?: 'Address';
   city: Scalars['String']['output'];
@@ -42,6 +160,8 @@ export type Agent = {
   __typename?: 'Agent';
   /** The ceiling of every token the agent can ever get. */
   allowedScopes: Array<Scalars['String']['output']>;
+  /** The consents naming the agent, newest first (first at most 100): every one for agents:admin; for the user who owns the agent, those they gave it themself, since other people’s consents are theirs alone. */
+  consents?: Maybe<AgentConsentConnection>;
   createdAt: Scalars['DateTime']['output'];
   description?: Maybe<Scalars['String']['output']>;
   expiresAt?: Maybe<Scalars['DateTime']['output']>;
@@ -59,10 +179,30 @@ export type Agent = {
   status: AgentStatus;
 };
 
+
+/** A non-human identity (an AI agent, a service, a bot) with its own OAuth client id and secret. */
+export type AgentConsentsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  live?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
 export type AgentConnection = {
   __typename?: 'AgentConnection';
   edges: Array<AgentEdge>;
   pageInfo: PageInfo;
+};
+
+export type AgentConsentConnection = {
+  __typename?: 'AgentConsentConnection';
+  edges: Array<AgentConsentEdge>;
+  pageInfo: PageInfo;
+};
+
+export type AgentConsentEdge = {
+  __typename?: 'AgentConsentEdge';
+  cursor: Scalars['String']['output'];
+  node: Consent;
 };
 
 /** An agent with a new secret. The secret is shown here once and stored only as a hash. */
@@ -219,7 +359,7 @@ export type AuditActor = {
 /** One entry of the append-only, hash-chained audit trail. */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
-  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, audience.deleted, data.exported, user.erased, key.rotated, webhook.created, webhook.updated, webhook.disabled, webhook.deleted, webhook.secret_rotated, webhook.redelivered. */
+  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, audience.deleted, data.exported, user.erased, key.rotated, access.reviewed, webhook.created, webhook.updated, webhook.disabled, webhook.deleted, webhook.secret_rotated, webhook.redelivered. */
   action: Scalars['String']['output'];
   actor: AuditActor;
   /** The acting agents, nearest first. */
@@ -744,6 +884,8 @@ export type Purpose = {
 
 export type Query = {
   __typename?: 'Query';
+  /** An access review of every agent: the register (owner, ceiling, status, last use, credential age, expiry, consents in force) and its findings. agents:admin. */
+  accessReview: AccessReview;
   /** An agent by id: for agents:admin, or the user who owns it. */
   agent?: Maybe<Agent>;
   /** Agents, oldest first: every agent for agents:admin, a user’s own for that user. */
@@ -773,6 +915,13 @@ export type Query = {
   webhookSubscription?: Maybe<WebhookSubscription>;
   /** Webhook subscriptions, oldest first; webhooks:admin. */
   webhookSubscriptions: WebhookSubscriptionConnection;
+};
+
+
+export type QueryAccessReviewArgs = {
+  expiringWithinDays?: InputMaybe<Scalars['Int']['input']>;
+  rotationAgeDays?: InputMaybe<Scalars['Int']['input']>;
+  unusedForDays?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
