@@ -15,6 +15,8 @@ export interface HttpLoad {
   readonly headers?: Record<string, string>;
   readonly connections?: number;
   readonly seconds?: number;
+  /** Checks each answer's body; one it refuses counts as an error. */
+  readonly verifyBody?: (body: string) => boolean;
 }
 
 /** Drives a loopback HTTP endpoint with autocannon for a bounded time; non-2xx answers count as errors. */
@@ -26,12 +28,13 @@ export async function measureHttp(load: HttpLoad): Promise<Figures> {
     headers: { 'content-type': 'application/json', ...load.headers },
     connections: load.connections ?? 16,
     duration: load.seconds ?? 10,
+    ...(load.verifyBody && { verifyBody: (body) => load.verifyBody!(String(body ?? '')) }),
   });
   return {
     rate: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
+    errors: result.errors + result.timeouts + result.non2xx + result.mismatches,
   };
 }
 
