@@ -5,7 +5,7 @@ import pg from 'pg';
 import { openConfiguredDatabase } from '../app.js';
 import { waitForDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
-import { seedUsers, type SeedCounts } from '../identity/seed.js';
+import type { SeedCounts } from '../identity/seed.js';
 import { loadConfigOrExit } from './config.js';
 
 const MAX_USERS = 10_000_000;
@@ -56,6 +56,8 @@ async function runSeed(options: SeedCommandOptions): Promise<void> {
     await migrateToLatest(database.db);
     const progress = createProgress(options.users);
     const started = performance.now();
+    // Imported only here, so no other command loads the data generator (faker: ~35 MiB resident).
+    const { seedUsers } = await import('../identity/seed.js');
     const counts = await seedUsers(database.db, { users: options.users, seed, batchSize: options.batchSize, onProgress: progress.update, pool })
       .catch((error: unknown) => {
         throw isUniqueViolation(error) ? new Error(`seed ${seed} is already loaded in this database; choose another --seed`) : error;

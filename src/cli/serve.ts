@@ -1,5 +1,4 @@
 import { createHub } from '../app.js';
-import { seedDemoIfEmpty } from '../identity/demo.js';
 import type { Config } from '../config.js';
 import { createLogger } from '../shared/logger.js';
 
@@ -14,7 +13,8 @@ export async function serve(config: Config): Promise<void> {
   const hub = await createHub(config, { logger });
   const graphqlUrl = `http://${config.host}:${config.port}/graphql`;
   // Only the embedded database of a newcomer's first start; a server is never seeded by itself.
-  const tryIt = !config.databaseUrl && config.demoData ? await seedDemoIfEmpty(hub.services.db, logger, graphqlUrl) : [];
+  // Imported here so a hub on a server never loads the data generator (faker: ~35 MiB resident).
+  const tryIt = !config.databaseUrl && config.demoData ? await (await import('../identity/demo.js')).seedDemoIfEmpty(hub.services.db, logger, graphqlUrl) : [];
   await hub.listen();
   logger.info(`GraphQL at ${graphqlUrl}`);
   if (hub.bootstrapCredentials) console.log(`\n${operatorClientNotice(hub.bootstrapCredentials, config)}\n`);
