@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { LineItemJson, OrdersTable } from '../db/database.js';
 
@@ -22,15 +22,7 @@ export interface PaymentMethod {
   readonly expYear: number;
 }
 
-interface OrderRow {
-  id: string;
-  user_id: string;
-  placed_at: Date;
-  total_minor: number;
-  currency: string;
-  status: OrdersTable['status'];
-  line_items: LineItemJson[];
-}
+type OrderRow = Selectable<OrdersTable>;
 
 function toOrder(row: OrderRow): Order {
   return {

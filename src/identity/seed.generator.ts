@@ -1,5 +1,6 @@
 import { Faker, base, en, generateMersenne53Randomizer } from '@faker-js/faker';
-import type { AddressJson, LineItemJson, OrdersTable, PreferencesJson } from '../db/database.js';
+import type { Selectable } from 'kysely';
+import type { AddressJson, LineItemJson, OrdersTable, PaymentMethodsTable, PreferencesJson } from '../db/database.js';
 import {
   CATALOG, CHANNELS, COUNTRIES, INTERESTS, ROMAJI_FAMILY, ROMAJI_GIVEN, TAGS, TIER_POINTS, TOPS, brandTable, cardCountTable, countryTable,
   itemCountTable, localPrice, orderCountTable, quantityTable, settledStatusTable, tierTable, type CountryCode, type CountryProfile,
@@ -48,26 +49,9 @@ export interface UserRow {
   last_login_at: Date | null;
 }
 
-export interface OrderRow {
-  id: string;
-  user_id: string;
-  placed_at: Date;
-  total_minor: number;
-  currency: string;
-  status: OrdersTable['status'];
-  line_items: LineItemJson[];
-}
-
-export interface PaymentMethodRow {
-  id: string;
-  user_id: string;
-  brand: string;
-  last4: string;
-  exp_month: number;
-  exp_year: number;
-  created_at: Date;
-}
-
+/** Rows as the tables hold them, written by the seed's COPY or inserts. */
+export type OrderRow = Selectable<OrdersTable>;
+export type PaymentMethodRow = Selectable<PaymentMethodsTable>;
 
 const DAY = 86_400_000;
 const YEAR = 365.25 * DAY;
