@@ -161,6 +161,7 @@ export async function createServices(config: Config, db: Db, logger: Logger, clo
     db,
     clock,
     consents,
+    agents,
     identity,
     onErased: (trx, result) => enqueueWebhookEvent(trx, { type: 'user.erased', data: { userId: result.userId } }, result.erasedAt),
   });

@@ -55,6 +55,12 @@ export async function findAgentForUpdate(db: Db, id: string): Promise<Agent | un
   return row && toAgent(row);
 }
 
+/** The agents a user owns that are not decommissioned, locked for update, oldest first. */
+export async function findLiveAgentsOwnedByForUpdate(db: Db, userId: string): Promise<Agent[]> {
+  const rows = await db.selectFrom('agents').selectAll().where('owner_user_id', '=', userId).where('status', '!=', 'decommissioned').orderBy('id').forUpdate().execute();
+  return rows.map(toAgent);
+}
+
 export interface NewAgent {
   readonly id: string;
   readonly name: string;

@@ -11,7 +11,7 @@ import { AgentCache } from './agent-cache.js';
 import { expireAgentSecrets, insertAgentSecret, notifyAgentsChanged } from './agent-secret.queries.js';
 import { generateClientSecret, hashClientSecret } from './agent-credentials.js';
 import { gracePeriodSchema, registerAgentSchema } from './agent.input.js';
-import { findAgentForUpdate, findAgentsByIds, insertAgent, listAgents, updateAgentStatus, type Agent, type AgentFilter } from './agent.queries.js';
+import { findAgentForUpdate, findAgentsByIds, findLiveAgentsOwnedByForUpdate, insertAgent, listAgents, updateAgentStatus, type Agent, type AgentFilter } from './agent.queries.js';
 import { ceilingProblem } from './agent.scopes.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 
@@ -78,6 +78,17 @@ export function createAgentService(deps: {
     if (!agent) throw new NotFoundError('Agent');
     if (agent.status === 'decommissioned') throw new BadUserInputError('id', 'the agent is decommissioned, which is permanent');
     return agent;
+  }
+
+  /** Decommissions an agent the transaction has locked and that is not decommissioned yet. */
+  async function decommissionLocked(tx: Db, agent: Agent, caller: Caller, now: Date): Promise<Agent> {
+    const updated = await updateAgentStatus(tx, agent.id, 'decommissioned');
+    await expireAgentSecrets(tx, agent.id, now);
+    const withdrawn = await deps.effects.withdrawConsentsOfAgent(tx, agent.id, caller, now);
+    await deps.effects.revokeRefreshTokensOfAgent(tx, agent.id, now);
+    await auditInTransaction(tx, event('agent.decommissioned', caller, updated, { consentsWithdrawn: withdrawn }), now);
+    await enqueueWebhookEvent(tx, { type: 'agent.decommissioned', data: { agentId: agent.id, ownerUserId: updated.ownerUserId } }, now);
+    return updated;
   }
 
   /** Moves an agent between active and suspended; a move to where it already is changes nothing. */
@@ -165,16 +176,20 @@ export function createAgentService(deps: {
       return change(async (tx) => {
         const agent = await findAgentForUpdate(tx, id);
         if (!agent) throw new NotFoundError('Agent');
-        if (agent.status === 'decommissioned') return agent;
-        const now = clock.now();
-        const updated = await updateAgentStatus(tx, id, 'decommissioned');
-        await expireAgentSecrets(tx, id, now);
-        const withdrawn = await deps.effects.withdrawConsentsOfAgent(tx, id, caller, now);
-        await deps.effects.revokeRefreshTokensOfAgent(tx, id, now);
-        await auditInTransaction(tx, event('agent.decommissioned', caller, updated, { consentsWithdrawn: withdrawn }), now);
-        await enqueueWebhookEvent(tx, { type: 'agent.decommissioned', data: { agentId: id, ownerUserId: updated.ownerUserId } }, now);
-        return updated;
+        return agent.status === 'decommissioned' ? agent : decommissionLocked(tx, agent, caller, clock.now());
       });
+    },
+
+    /**
+     * Decommissions, in the caller's transaction, every agent the user owns that is not already:
+     * an erased person's agents act for nobody. Other instances drop their cached clients on the
+     * NOTIFY sent at commit. Resolves to how many.
+     */
+    async decommissionOwnedBy(tx: Db, userId: string, caller: Caller, now: Date): Promise<number> {
+      const owned = await findLiveAgentsOwnedByForUpdate(tx, userId);
+      for (const agent of owned) await decommissionLocked(tx, agent, caller, now);
+      if (owned.length > 0) await notifyAgentsChanged(tx);
+      return owned.length;
     },
 
     /** Checks a client's id and secret and that it (and every ancestor) is active. Never throws for bad credentials. */

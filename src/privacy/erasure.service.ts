@@ -1,4 +1,5 @@
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import type { AgentService } from '../agents/agent.service.js';
 import type { ConsentService } from '../consent/consent.service.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
@@ -22,6 +23,8 @@ export interface ErasureResult {
   /** The user had been erased before: this call changed nothing and every count is 0. */
   readonly alreadyErased: boolean;
   readonly consentsWithdrawn: number;
+  /** Agents the person owned, decommissioned: they act for nobody now. */
+  readonly agentsDecommissioned: number;
   /** Refresh tokens still usable that were revoked. Access tokens are not counted (the hub keeps no list of them): every one of the user's fails from the next request on. */
   readonly refreshTokensRevoked: number;
   readonly paymentMethodsDeleted: number;
@@ -35,6 +38,7 @@ export interface ErasureDeps {
   readonly db: Db;
   readonly clock: Clock;
   readonly consents: Pick<ConsentService, 'withdrawAllForUser'>;
+  readonly agents: Pick<AgentService, 'decommissionOwnedBy'>;
   readonly identity: Pick<IdentityService, 'forgetSignInFailures'>;
   /**
    * Runs last inside the erasure's transaction, with its result: where the `user.erased` webhook
@@ -50,8 +54,8 @@ export type ErasureService = ReturnType<typeof createErasureService>;
 export function createErasureService(deps: ErasureDeps) {
   return {
     /**
-     * Erases the person in one transaction: their consents are withdrawn (ledger events, receipts
-     * kept), their refresh tokens revoked, their payment methods deleted, every column of their
+     * Erases the person in one transaction: their consents are withdrawn (ledger events,
+     * receipts kept), the agents they own decommissioned, their refresh tokens revoked, their payment methods deleted, every column of their
      * profile blanked and their status set to `erased`, which makes every access token of theirs
      * (their own and every agent's delegated one) fail on the next request on every instance and
      * drops them from every audience. The ledger, the audit trail and their orders (the books
@@ -65,19 +69,20 @@ export function createErasureService(deps: ErasureDeps) {
       return deps.db.transaction().execute(async (trx) => {
         const user = await lockUserForErasure(trx, userId);
         if (!user) throw new NotFoundError('User');
-        const none = { consentsWithdrawn: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0 };
+        const none = { consentsWithdrawn: 0, agentsDecommissioned: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0 };
         if (user.status === 'erased') return { userId, erasedAt: user.updated_at, alreadyErased: true, ...none };
 
         const now = deps.clock.now();
         const audienceMembershipsRemoved = await countAudienceMemberships(trx, userId);
         const refreshTokensRevoked = await revokeLiveRefreshTokensOfUser(trx, userId, now);
         const consentsWithdrawn = await deps.consents.withdrawAllForUser(trx, userId, caller, ERASURE_REASON, now);
+        const agentsDecommissioned = await deps.agents.decommissionOwnedBy(trx, userId, caller, now);
         const paymentMethodsDeleted = await deletePaymentMethodsOfUser(trx, userId);
         await scrubUser(trx, userId, now);
         if (user.email) await deps.identity.forgetSignInFailures(trx, user.email);
-        const counts = { consentsWithdrawn, refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved };
+        const counts = { consentsWithdrawn, agentsDecommissioned, refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved };
         // The audit detail drops keys that name a token (scrubDetail), so that count goes by another name.
-        const detail = { consentsWithdrawn, refreshesRevoked: refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved };
+        const detail = { consentsWithdrawn, agentsDecommissioned, refreshesRevoked: refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved };
         await auditInTransaction(trx, { action: 'user.erased', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'ALLOW', detail }, now);
         await notifyUserErased(trx, userId);
         const result: ErasureResult = { userId, erasedAt: now, alreadyErased: false, ...counts };

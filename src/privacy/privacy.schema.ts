@@ -9,6 +9,7 @@ const ErasureResultRef = builder.objectRef<ErasureResult>('ErasureResult').imple
     erasedAt: t.expose('erasedAt', { type: 'DateTime', description: 'When the person was erased; the first erasure’s time when alreadyErased.' }),
     alreadyErased: t.exposeBoolean('alreadyErased', { description: 'The user had been erased before: nothing changed and every count is 0.' }),
     consentsWithdrawn: t.exposeInt('consentsWithdrawn', { description: 'Consents withdrawn, each as a ledger event; their receipts are kept.' }),
+    agentsDecommissioned: t.exposeInt('agentsDecommissioned', { description: 'Agents the person owned, decommissioned: they act for nobody now.' }),
     refreshTokensRevoked: t.exposeInt('refreshTokensRevoked', {
       description: 'Refresh tokens still usable that were revoked. Access tokens are not counted: every one of the user’s (their own and every agent’s) is refused from the next request on.',
     }),

@@ -508,6 +508,8 @@ export type DefinePurposeInput = {
 /** What an erasure did. The user id stays as the pseudonym of the consent ledger and the audit trail. */
 export type ErasureResult = {
   __typename?: 'ErasureResult';
+  /** Agents the person owned, decommissioned: they act for nobody now. */
+  agentsDecommissioned: Scalars['Int']['output'];
   /** The user had been erased before: nothing changed and every count is 0. */
   alreadyErased: Scalars['Boolean']['output'];
   /** Audiences (one per purpose) the user was a member of and no longer is. */

@@ -19,6 +19,7 @@ let marketing: string;
 let audienceId: string;
 let alice: Awaited<ReturnType<typeof customer>>;
 let assistant: RegisteredAgent;
+let ownAgent: RegisteredAgent;
 let delegated: Awaited<ReturnType<typeof agentReads>>;
 let receiptsBefore: Map<string, string | null>;
 let erasure: Record<string, unknown>;
@@ -44,6 +45,7 @@ beforeAll(async () => {
   alice = await customer(hub, { givenName: 'Alice', familyName: 'Erasmus' }, clock.now());
   assistant = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
   await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
+  ownAgent = await registerAgent(hub, alice.accessToken, { name: 'Alice’s shopping helper', allowedScopes: ['orders:read'] });
   delegated = await agentReads(hub, assistant, alice.accessToken);
   expect(await audienceExport()).toContain(alice.id);
   receiptsBefore = new Map((await consentsOf(alice.id)).map((c) => [c.id, c.receipt]));
@@ -65,10 +67,18 @@ describe('eraseUser by the user themself', () => {
       erasedAt: '2031-03-01T09:00:00.000Z',
       alreadyErased: false,
       consentsWithdrawn: 2,
+      agentsDecommissioned: 1,
       refreshTokensRevoked: 2,
       paymentMethodsDeleted: 1,
       audienceMembershipsRemoved: 1,
     });
+  });
+
+  it('decommissions the agents the person owned: they act for nobody now', async () => {
+    const agent = await hub.services.db.selectFrom('agents').select('status').where('id', '=', ownAgent.id).executeTakeFirstOrThrow();
+    expect(agent.status).toBe('decommissioned');
+    const token = await postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic(ownAgent));
+    expect(token).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
   });
 
   it('makes sign-in with the erased account fail', async () => {
@@ -151,7 +161,7 @@ describe('eraseUser by the user themself', () => {
         actor: { kind: 'user', id: alice.id },
         subjectUserId: alice.id,
         decision: 'ALLOW',
-        detail: { consentsWithdrawn: 2, refreshesRevoked: 2, paymentMethodsDeleted: 1, audienceMembershipsRemoved: 1 },
+        detail: { consentsWithdrawn: 2, agentsDecommissioned: 1, refreshesRevoked: 2, paymentMethodsDeleted: 1, audienceMembershipsRemoved: 1 },
       }),
     ]);
   });
@@ -164,7 +174,7 @@ describe('eraseUser by the user themself', () => {
 
   it('is idempotent: erasing again changes nothing and says so', async () => {
     const response = await graphql<any>(hub, ERASE, { token: admin, variables: { id: alice.id } });
-    expect(response.data.eraseUser).toEqual({ ...erasure, alreadyErased: true, consentsWithdrawn: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0 });
+    expect(response.data.eraseUser).toEqual({ ...erasure, alreadyErased: true, consentsWithdrawn: 0, agentsDecommissioned: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0 });
     const page = await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'user.erased' } });
     expect(page.edges).toHaveLength(1);
   });
