@@ -25,6 +25,11 @@ export interface AccessTokenClaims {
   readonly purpose?: string;
   readonly acr?: string;
   readonly auth_time?: number;
+  /**
+   * The refresh token family issued with this token (its grant, as OIDC's `sid` names a session):
+   * revoking any token of the family ends this access token too (RFC 7009 §2.1).
+   */
+  readonly sid?: string;
 }
 
 export interface VerifiedAccessToken extends AccessTokenClaims {
@@ -71,6 +76,7 @@ const claimsSchema = z
     purpose: z.string().max(64).optional(),
     acr: z.string().max(64).optional(),
     auth_time: z.number().optional(),
+    sid: z.string().max(64).optional(),
   })
   .loose();
 

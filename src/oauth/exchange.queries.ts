@@ -12,17 +12,19 @@ export interface ExchangeConsent {
 
 /**
  * The grounds of a first-hop exchange in one prepared statement: whether the user's subject token
- * was revoked, whether the user is active (neither suspended nor erased), and the user's consents naming the agent that are in force now, newest first. It
- * reads the consents table directly, like the per-request token check, because every exchange
- * runs it and a second round trip would cost more than the rest of the exchange's database work.
+ * was revoked (by its jti or with its refresh token family), whether the user is active (neither
+ * suspended nor erased), and the user's consents naming the agent that are in force now, newest
+ * first. It reads the consents table directly, like the per-request token check, because every
+ * exchange runs it and a second round trip would cost more than the rest of its database work.
  */
 export async function findExchangeGrounds(
   db: Db,
-  facts: { readonly jti: string; readonly userId: string; readonly agentId: string },
+  facts: { readonly jti: string; readonly familyId?: string; readonly userId: string; readonly agentId: string },
   now: Date,
 ): Promise<{ revoked: boolean; userActive: boolean; consents: ExchangeConsent[] }> {
   const { rows } = await sql<{ revoked: boolean; user_active: boolean; id: string | null; purpose: string | null; scopes: string[] | null; expires_at: Date | null }>`${sql.raw(PREPARED_MARKER)}
-    select exists (select 1 from revoked_tokens where jti = ${facts.jti}) as revoked,
+    select (exists (select 1 from revoked_tokens where jti = ${facts.jti})
+        or (${facts.familyId ?? null}::text is not null and exists (select 1 from refresh_tokens where family_id = ${facts.familyId ?? null} and revoked_at is not null))) as revoked,
       exists (select 1 from users where id = ${facts.userId} and status = 'active') as user_active, c.id, c.purpose, c.scopes, c.expires_at
     from (select 1) as one
     left join consents c on c.user_id = ${facts.userId} and c.agent_id = ${facts.agentId} and c.status = 'active'

@@ -25,7 +25,7 @@ export interface RefreshGrant {
   readonly clientId: string;
   readonly scope: string;
   readonly authTime: Date;
-  /** The family the token continues; a new family on sign-in. */
+  /** The family the token continues, or starts (see `newRefreshFamilyId`); its own id when absent. */
   readonly familyId?: string;
   /** For delegated access: the consent it was issued under and the acting agents, nearest first. */
   readonly consentId?: string;
@@ -33,6 +33,9 @@ export interface RefreshGrant {
   /** A bound on its lifetime (the consent's expiry), below REFRESH_TOKEN_TTL_SECONDS. */
   readonly notAfter?: Date | null;
 }
+
+/** The id of a new refresh token family, for the access token issued with its first token (`sid`). */
+export const newRefreshFamilyId = () => newId('rt');
 
 /** Stores a new opaque refresh token and resolves to it; only its hash is kept. */
 export async function issueRefreshToken(db: Db, grant: RefreshGrant, now: Date): Promise<string> {

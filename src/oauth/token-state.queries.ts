@@ -5,6 +5,7 @@ import type { GrantState } from '../authz/principal.js';
 
 /** What the database says, now, of a token whose signature and claims are valid. */
 export interface TokenState {
+  /** Revoked by its `jti`, or with its refresh token family (`sid`). */
   readonly revoked: boolean;
   /** The token's user, if it names one, exists and is active: neither suspended nor erased. */
   readonly userActive: boolean;
@@ -22,6 +23,8 @@ export interface TokenFacts {
   /** The client (when it is an agent) and every agent of the `act` chain. */
   readonly agentIds: readonly string[];
   readonly consentId?: string;
+  /** The refresh token family the token was issued with (`sid`): revoking the family revokes it. */
+  readonly familyId?: string;
   /**
    * The user the token stands for (`sub` of a user or delegated token), who must be active; for a
    * delegated token also the user its consent must belong to. Absent for a client's own token.
@@ -40,16 +43,19 @@ export interface TokenFacts {
 export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Promise<TokenState> {
   const jti = facts.jti ?? null;
   const userId = facts.userId ?? null;
+  const familyId = facts.familyId ?? null;
+  const revoked = sql<boolean>`(exists (select 1 from revoked_tokens where jti = ${jti})
+    or (${familyId}::text is not null and exists (select 1 from refresh_tokens where family_id = ${familyId} and revoked_at is not null)))`;
   const userActive = sql<boolean>`(${userId}::text is null or exists (select 1 from users where id = ${userId} and status = 'active'))`;
   if (facts.agentIds.length === 0 && facts.consentId === undefined) {
     const { rows } = await sql<{ revoked: boolean; user_active: boolean }>`${sql.raw(PREPARED_MARKER)}
-      select exists (select 1 from revoked_tokens where jti = ${jti}) as revoked, ${userActive} as user_active`.execute(db);
+      select ${revoked} as revoked, ${userActive} as user_active`.execute(db);
     return { revoked: rows[0]!.revoked, userActive: rows[0]!.user_active, agentsLive: true, consentLive: true };
   }
   const ids = [...new Set(facts.agentIds)];
   const { rows } = await sql<StateRow>`${sql.raw(PREPARED_MARKER)}
     select
-      exists (select 1 from revoked_tokens where jti = ${jti}) as revoked,
+      ${revoked} as revoked,
       ${userActive} as user_active,
       (select count(*)::int from agents a
         where a.id = any(${ids}::text[]) and a.status = 'active' and (a.expires_at is null or a.expires_at > ${now})

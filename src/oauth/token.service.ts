@@ -14,7 +14,7 @@ import {
 } from './access-token.js';
 import type { KeyStore } from './key-store.js';
 import { revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents } from './refresh-token.queries.js';
-import { issueRefreshToken } from './refresh-tokens.js';
+import { issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
 import { findTokenState, type TokenFacts } from './token-state.queries.js';
 
 /** The client id of the hub's own sign-in (first-party frontends): a public client, no secret. */
@@ -68,7 +68,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     const agentIds = [...(claims.client_id === FRONTEND_CLIENT_ID ? [] : [claims.client_id]), ...(principal.kind === 'delegated' ? principal.actorChain : [])];
     const user = principal.kind === 'user' || principal.kind === 'delegated' ? { userId: principal.userId } : {};
     const delegated = principal.kind === 'delegated' ? { consentId: principal.consentId } : {};
-    const state = await findTokenState(db, { jti: claims.jti, agentIds, ...user, ...delegated }, now);
+    const state = await findTokenState(db, { jti: claims.jti, agentIds, ...user, ...delegated, ...(claims.sid && { familyId: claims.sid }) }, now);
     if (state.revoked) throw new InvalidTokenError('token revoked');
     if (!state.userActive) throw new InvalidTokenError('user not active');
     if (!state.agentsLive) throw new InvalidTokenError('agent not active');
@@ -91,18 +91,16 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      */
     async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; familyId?: string } = {}): Promise<UserSession> {
       const scope = options.scope ?? ALL_DATA_SCOPES.join(' ');
+      const familyId = options.familyId ?? newRefreshFamilyId();
       const access = await this.issueAccessToken({
         sub: userId,
         client_id: FRONTEND_CLIENT_ID,
         scope,
         acr: PASSWORD_ACR,
         auth_time: Math.floor(authTime.getTime() / 1_000),
+        sid: familyId,
       });
-      const refreshToken = await issueRefreshToken(
-        db,
-        { userId, clientId: FRONTEND_CLIENT_ID, scope, authTime, ...(options.familyId && { familyId: options.familyId }) },
-        clock.now(),
-      );
+      const refreshToken = await issueRefreshToken(db, { userId, clientId: FRONTEND_CLIENT_ID, scope, authTime, familyId }, clock.now());
       return { accessToken: access.accessToken, refreshToken, expiresIn: access.expiresIn, scope };
     },
 

@@ -150,6 +150,29 @@ describe('/oauth/revoke (RFC 7009)', () => {
     expect(events).toEqual([{ decision: 'allow', reason: 'refresh token revoked with its family' }]);
   });
 
+  it('ends every access token issued with the revoked refresh token’s family (RFC 7009 §2.1)', async () => {
+    const session = await delegatedSession();
+    const next = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: session.refreshToken }, basic(assistant));
+    const another = await delegatedSession();
+    const reads = async (token: string) => (await graphql(hub, '{ me { id } }', { token })).status;
+    expect([await reads(session.accessToken), await reads(next.body.access_token)]).toEqual([200, 200]);
+
+    expect((await revoke(assistant, next.body.refresh_token)).status).toBe(200);
+    expect([await reads(session.accessToken), await reads(next.body.access_token)]).toEqual([401, 401]);
+    expect(await introspect(assistant, session.accessToken)).toMatchObject({ status: 200, body: { active: false } });
+    expect(await reads(another.accessToken)).toBe(200);
+  });
+
+  it('lets the hub’s public client sign a user out: revoking the refresh token ends the session’s access tokens', async () => {
+    const user = await signUpUser(hub);
+    const other = await signUpUser(hub);
+    expect((await revoke(undefined, user.refreshToken, { client_id: 'hub-frontend' })).status).toBe(200);
+    expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).status).toBe(401);
+    expect((await graphql(hub, '{ me { id } }', { token: other.accessToken })).status).toBe(200);
+    const exchanged = await exchange(hub, assistant, user.accessToken, { scope: 'orders:read' });
+    expect(exchanged).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'subject_token is invalid' } });
+  });
+
   it('lets the hub’s public client revoke a user’s own tokens: sign-out', async () => {
     const user = await signUpUser(hub);
     expect((await revoke(undefined, user.accessToken, { client_id: 'hub-frontend' })).status).toBe(200);

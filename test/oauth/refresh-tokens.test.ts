@@ -28,8 +28,9 @@ describe('grant_type=refresh_token', () => {
     const next = await refresh(user.refreshToken);
     const reuse = await refresh(user.refreshToken);
     expect(reuse).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    // The token the thief or the user holds now is dead too.
+    // The token the thief or the user holds now is dead too, and so is every access token of the family.
     expect((await refresh(next.body.refresh_token)).body.error).toBe('invalid_grant');
+    for (const token of [user.accessToken, next.body.access_token]) expect((await graphql(hub, '{ me { id } }', { token })).status).toBe(401);
   });
 
   it('may narrow the scope, never widen it', async () => {

@@ -47,7 +47,7 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
     if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
     const scope = requested.join(' ');
     const access = await services.tokens.issueAccessToken(
-      { sub: used.user_id, client_id: agent.id, scope, act: actorOf(used.actor_chain)!, consent_id: consent!.id, purpose: consent!.purpose },
+      { sub: used.user_id, client_id: agent.id, scope, act: actorOf(used.actor_chain)!, consent_id: consent!.id, purpose: consent!.purpose, sid: used.family_id },
       ttl,
     );
     const grant = { userId: used.user_id, clientId: agent.id, scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain };

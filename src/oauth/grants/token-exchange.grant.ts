@@ -7,7 +7,7 @@ import { requireAgent } from '../client-auth.js';
 import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
 import { findExchangeGrounds, type ExchangeConsent } from '../exchange.queries.js';
 import { invalidRequest, invalidScope, OAuthError } from '../oauth-error.js';
-import { issueRefreshToken } from '../refresh-tokens.js';
+import { issueRefreshToken, newRefreshFamilyId } from '../refresh-tokens.js';
 import { checkAudience, type TokenRequest, type TokenResponse } from '../token.endpoint.js';
 import type { LiveToken } from '../token.service.js';
 
@@ -59,7 +59,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     await asParameter('subject_token', services.tokens.inspect(params.subject_token));
     [consent] = await services.consents.findConsents(db, [user.consentId]);
   } else {
-    const grounds = await findExchangeGrounds(db, { jti: subject.claims.jti, userId: user.userId, agentId: agent.id }, now);
+    const grounds = await findExchangeGrounds(db, { jti: subject.claims.jti, familyId: subject.claims.sid, userId: user.userId, agentId: agent.id }, now);
     if (grounds.revoked) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: token revoked');
     if (!grounds.userActive) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: user not active');
     consent = chooseConsent(grounds.consents, requested, params.purpose);
@@ -74,8 +74,9 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   if (ttl <= 0) throw invalidRequest('the subject token or the consent ends now');
 
   const scope = granted.join(' ');
+  const familyId = offline ? newRefreshFamilyId() : undefined;
   const issued = await services.tokens.issueAccessToken(
-    { sub: user.userId, client_id: agent.id, scope, act: actorOf(chain)!, consent_id: consent.id, purpose: consent.purpose },
+    { sub: user.userId, client_id: agent.id, scope, act: actorOf(chain)!, consent_id: consent.id, purpose: consent.purpose, ...(familyId && { sid: familyId }) },
     ttl,
   );
   const event = exchangeEvent(agent, user.userId, chain, consent, requestId, { scope, jti: issued.jti, refresh: offline });
@@ -91,7 +92,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     return response;
   }
   const refreshToken = await db.transaction().execute(async (tx) => {
-    const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, consentId: consent.id, actorChain: chain, notAfter: consent.expiresAt };
+    const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, notAfter: consent.expiresAt };
     const token = await issueRefreshToken(tx, grant, now);
     await auditInTransaction(tx, event, now);
     return token;
