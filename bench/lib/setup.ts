@@ -64,6 +64,10 @@ export async function startHubProcess(env: Record<string, string> = {}): Promise
       HUB_ISSUER: `http://127.0.0.1:${port}`,
       // A benchmark is one caller at the highest rate it can reach: no limit should stop it.
       HUB_GRAPHQL_RATE_LIMIT: '1000000',
+      // An operator client the hub makes sure exists, so a new bench database never has one made
+      // with a generated secret that the hub would print into the report.
+      HUB_BOOTSTRAP_CLIENT_ID: 'agt_bench_operator',
+      HUB_BOOTSTRAP_CLIENT_SECRET: 'bench-only-operator-secret-not-for-production',
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
