@@ -5,8 +5,10 @@ import type { GrantState } from '../authz/principal.js';
 
 /** What the database says, now, of a token whose signature and claims are valid. */
 export interface TokenState {
-  /** Revoked by its `jti`, or with its refresh token family (`sid`). */
+  /** Revoked by its `jti`. */
   readonly revoked: boolean;
+  /** Its refresh token family (`sid`) was revoked: at /oauth/revoke, on reuse, or with its consent. */
+  readonly familyRevoked: boolean;
   /** The token's user, if it names one, exists and is active: neither suspended nor erased. */
   readonly userActive: boolean;
   /** Every agent named (and every ancestor of each) exists and is active, not expired. */
@@ -44,18 +46,20 @@ export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Prom
   const jti = facts.jti ?? null;
   const userId = facts.userId ?? null;
   const familyId = facts.familyId ?? null;
-  const revoked = sql<boolean>`(exists (select 1 from revoked_tokens where jti = ${jti})
-    or (${familyId}::text is not null and exists (select 1 from refresh_tokens where family_id = ${familyId} and revoked_at is not null)))`;
+  const revoked = sql<boolean>`exists (select 1 from revoked_tokens where jti = ${jti})`;
+  const familyRevoked = sql<boolean>`(${familyId}::text is not null and exists (select 1 from refresh_tokens where family_id = ${familyId} and revoked_at is not null))`;
   const userActive = sql<boolean>`(${userId}::text is null or exists (select 1 from users where id = ${userId} and status = 'active'))`;
   if (facts.agentIds.length === 0 && facts.consentId === undefined) {
-    const { rows } = await sql<{ revoked: boolean; user_active: boolean }>`${sql.raw(PREPARED_MARKER)}
-      select ${revoked} as revoked, ${userActive} as user_active`.execute(db);
-    return { revoked: rows[0]!.revoked, userActive: rows[0]!.user_active, agentsLive: true, consentLive: true };
+    const { rows } = await sql<{ revoked: boolean; family_revoked: boolean; user_active: boolean }>`${sql.raw(PREPARED_MARKER)}
+      select ${revoked} as revoked, ${familyRevoked} as family_revoked, ${userActive} as user_active`.execute(db);
+    const row = rows[0]!;
+    return { revoked: row.revoked, familyRevoked: row.family_revoked, userActive: row.user_active, agentsLive: true, consentLive: true };
   }
   const ids = [...new Set(facts.agentIds)];
   const { rows } = await sql<StateRow>`${sql.raw(PREPARED_MARKER)}
     select
       ${revoked} as revoked,
+      ${familyRevoked} as family_revoked,
       ${userActive} as user_active,
       (select count(*)::int from agents a
         where a.id = any(${ids}::text[]) and a.status = 'active' and (a.expires_at is null or a.expires_at > ${now})
@@ -72,6 +76,7 @@ export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Prom
   const agentsLive = row.live_agents === ids.length;
   return {
     revoked: row.revoked,
+    familyRevoked: row.family_revoked,
     userActive: row.user_active,
     agentsLive,
     consentLive: facts.consentId === undefined || (consent !== null && consent.status === 'active' && !consent.expired && consent.userId === facts.userId),
@@ -81,6 +86,7 @@ export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Prom
 
 interface StateRow {
   revoked: boolean;
+  family_revoked: boolean;
   user_active: boolean;
   live_agents: number;
   consent_status: 'active' | 'withdrawn' | 'expired' | null;

@@ -73,6 +73,8 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     if (!state.userActive) throw new InvalidTokenError('user not active');
     if (!state.agentsLive) throw new InvalidTokenError('agent not active');
     if (!state.consentLive) throw new InvalidTokenError('consent not in force');
+    // Last: a withdrawal or suspension also revokes the family, and its own reason says more.
+    if (state.familyRevoked) throw new InvalidTokenError('token revoked');
     // The token check makes a withdrawal, expiry or suspension take effect on the next request
     // (401, on every instance); the same read is handed to the per-field decision, which gives
     // each refused field its reason. One read of consent and agent state per request.
