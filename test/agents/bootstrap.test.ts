@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { OPERATOR_SCOPES } from '../../src/authz/principal.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm } from '../helpers/hub.js';
+import { freePort } from '../helpers/net.js';
 import { basic, type ClientCredentials } from '../helpers/oauth.js';
 
 const grant = (hub: Hub, client: ClientCredentials) => postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic(client));
@@ -105,14 +105,6 @@ describe('hub serve', () => {
     expect(second).not.toContain('client_secret');
   }, 120_000);
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Runs `hub serve` on a PGlite data directory until it listens, then stops it; resolves to its stdout. */
 async function serveUntilListening(dataDir: string): Promise<string> {

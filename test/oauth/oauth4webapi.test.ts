@@ -1,10 +1,10 @@
-import net from 'node:net';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, signUpUser } from '../helpers/hub.js';
+import { freePort } from '../helpers/net.js';
 import { ACCESS_TOKEN_TYPE, giveConsent, operatorToken, registerAgent, TOKEN_EXCHANGE, type RegisteredAgent } from '../helpers/oauth.js';
 
 /**
@@ -122,11 +122,3 @@ describe('oauth4webapi against the hub', () => {
     expect(me.headers.get('www-authenticate')).toBe('Bearer error="invalid_token", error_description="token revoked"');
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

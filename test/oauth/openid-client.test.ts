@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +5,7 @@ import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, signUpUser } from '../helpers/hub.js';
+import { freePort } from '../helpers/net.js';
 import { ACCESS_TOKEN_TYPE, giveConsent, operatorToken, registerAgent, TOKEN_EXCHANGE, type RegisteredAgent } from '../helpers/oauth.js';
 
 /**
@@ -176,11 +176,3 @@ describe.each(METHODS)('openid-client with $method', ({ method, auth }) => {
     await expect(client.tokenRevocation(config, 'not-a-token-the-hub-issued')).resolves.toBeUndefined();
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

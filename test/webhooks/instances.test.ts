@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -7,6 +6,7 @@ import { openDatabase } from '../../src/db/connect.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV } from '../helpers/hub.js';
+import { freePort } from '../helpers/net.js';
 import { registerAgent } from '../helpers/oauth.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { adminToken, deliveryLog, LOOPBACK, subscribe } from './webhook-hub.js';
@@ -122,12 +122,4 @@ async function startHubProcess(url: string, env: Record<string, string>): Promis
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
