@@ -5,11 +5,9 @@ import type { PaymentMethod } from '../identity/order.queries.js';
 import { actorOf } from '../oauth/delegation.js';
 import { issuePaymentToken } from '../oauth/payment-token.js';
 import { ForbiddenError, NotFoundError } from '../shared/errors.js';
-import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
 import { actionOf, paymentDetail, paymentMethodDetail, type AuthorizationDetail } from './approval.details.js';
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
-import { insertPaymentMethod, replacePaymentMethodCard } from './approval.payment-method.queries.js';
 import { useApproval, type Approval } from './approval.queries.js';
 import { asAgent, assertCardCurrent, auditOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
 
@@ -54,7 +52,7 @@ export async function addPaymentMethod(deps: ApprovalDeps, input: unknown, anyCa
   const card = parseInput(cardSchema, input);
   assertCardCurrent(card, deps.clock.now(), 'input');
   return withApproval(deps, paymentMethodDetail(card), caller, async (tx, _approval, now) => {
-    const method = await insertPaymentMethod(tx, { id: newId('pm'), userId: caller.principal.userId, card, now });
+    const method = await deps.identity.addPaymentMethod(tx, caller.principal.userId, card, now);
     return { result: method, detail: { paymentMethodId: method.id } };
   });
 }
@@ -69,7 +67,7 @@ export async function changePaymentMethod(deps: ApprovalDeps, input: unknown, an
   const { id, paymentMethod: card } = parseInput(changePaymentMethodSchema, input);
   assertCardCurrent(card, deps.clock.now(), 'input.paymentMethod');
   return withApproval(deps, paymentMethodDetail(card, id), caller, async (tx) => {
-    const method = await replacePaymentMethodCard(tx, caller.principal.userId, id, card);
+    const method = await deps.identity.changePaymentMethod(tx, caller.principal.userId, id, card);
     if (!method) throw new NotFoundError('Payment method');
     return { result: method, detail: { paymentMethodId: id } };
   });

@@ -7,13 +7,12 @@ import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
 import { actionOf, type MaskedCard } from './approval.details.js';
 import { requestApprovalSchema } from './approval.input.js';
-import { paymentMethodExists } from './approval.payment-method.queries.js';
 import { answerApproval, findApprovalsByIds, findOpenApprovals, insertApproval, lockUserApprovals, type Approval } from './approval.queries.js';
 
 export type { Approval } from './approval.queries.js';
 
 /** What the approval functions need of the hub's services. */
-export type ApprovalDeps = Pick<Services, 'db' | 'clock' | 'keys' | 'config'>;
+export type ApprovalDeps = Pick<Services, 'db' | 'clock' | 'keys' | 'config' | 'identity'>;
 
 /** A caller that is an agent acting for a user. */
 export type DelegatedCaller = Caller & { readonly principal: Extract<Principal, { kind: 'delegated' }> };
@@ -49,7 +48,7 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
   const agentId = caller.principal.actorChain[0]!;
   if (detail.type === 'payment_method') {
     assertCardCurrent(detail.instrument, now, 'input.paymentMethod');
-    if (detail.identifier && !(await paymentMethodExists(deps.db, userId, detail.identifier))) {
+    if (detail.identifier && !(await deps.identity.hasPaymentMethod(deps.db, userId, detail.identifier))) {
       throw new BadUserInputError('input.paymentMethodId', 'is not one of the user’s payment methods');
     }
   }

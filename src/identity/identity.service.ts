@@ -6,7 +6,9 @@ import type { TokenService, UserSession } from '../oauth/token.service.js';
 import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
+import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
+import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { country, email, locale, mergePreferences, parseInput, profileChangesSchema, toAddressJson } from './profile.input.js';
 import { assertNotThrottled, recordSignInFailure, recordSignInSuccess } from './throttle.js';
 import { findCredentialsByEmail, findUsersByIds, insertUser, touchLastLogin, updateUserProfile, type ProfileChanges, type User } from './user.queries.js';
@@ -139,6 +141,14 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
      * address of an erased account may sign up again as someone new, who starts with a clean count.
      */
     forgetSignInFailures: (tx: Db, email: string): Promise<void> => recordSignInSuccess(tx, email),
+
+    /** Stores a masked card as a new payment method of the user, in the caller's transaction. */
+    addPaymentMethod: (tx: Db, userId: string, card: MaskedCard, now: Date): Promise<PaymentMethod> => insertPaymentMethod(tx, { id: newId('pm'), userId, card, now }),
+
+    /** Replaces the card of one of the user's payment methods; undefined when the user has no method with that id. */
+    changePaymentMethod: (tx: Db, userId: string, id: string, card: MaskedCard): Promise<PaymentMethod | undefined> => replacePaymentMethodCard(tx, userId, id, card),
+
+    hasPaymentMethod: (db: Db, userId: string, id: string): Promise<boolean> => paymentMethodExists(db, userId, id),
 
     async findActiveUser(db: Db, userId: string): Promise<User | undefined> {
       const [user] = await findUsersByIds(db, [userId]);

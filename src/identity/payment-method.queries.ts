@@ -1,9 +1,8 @@
 import type { Db } from '../db/connect.js';
-import type { PaymentMethod } from '../identity/order.queries.js';
-import type { MaskedCard } from './approval.details.js';
+import type { PaymentMethod } from './order.queries.js';
 
-// The writes of an approved payment-method action. They live beside the approval because they
-// must run in the transaction that uses it: the method changes exactly when the approval is used.
+/** A card as the hub keeps it: masked, never its number. */
+export type MaskedCard = Pick<PaymentMethod, 'brand' | 'last4' | 'expMonth' | 'expYear'>;
 
 const COLUMNS = ['id', 'user_id', 'brand', 'last4', 'exp_month', 'exp_year'] as const;
 
