@@ -1,12 +1,11 @@
 import { createContextCache } from '@pothos/core';
 import { approvalLoader } from '../consent/approval.loaders.js';
-import { purposeCovers } from '../consent/purposes.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type ForbiddenReason, type HubError } from '../shared/errors.js';
-import { grantState } from './delegation.js';
+import { decideDelegatedField, grantState } from './delegation.js';
 import { hasScope, type GrantState, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
-import { scopesCover, type FieldRef } from './scopes.js';
+import type { FieldRef } from './scopes.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: false, reason });
@@ -25,16 +24,7 @@ const PAYMENT: FieldRef = { category: 'payment', field: 'paymentMethods' };
  */
 export function decidePaymentAgent(principal: Principal, grant: GrantState | null): Decision {
   if (principal.kind !== 'delegated' || !grant) return deny('MISSING_SCOPE');
-  if (!scopesCover(principal.scopes, PAYMENT, 'write')) return deny('MISSING_SCOPE');
-  const { consent } = grant;
-  if (!consent || consent.userId !== principal.userId) return deny('NO_CONSENT');
-  if (consent.status === 'withdrawn') return deny('CONSENT_WITHDRAWN');
-  if (consent.status === 'expired' || consent.expired) return deny('CONSENT_EXPIRED');
-  if (!grant.agentsLive) return deny('AGENT_INACTIVE');
-  if (!scopesCover(new Set(consent.scopes), PAYMENT, 'write')) return deny('NO_CONSENT');
-  const scope = `${PAYMENT.category}.${PAYMENT.field}:write`;
-  if (!grant.purposeCategories || !purposeCovers({ dataCategories: grant.purposeCategories }, scope)) return deny('PURPOSE_NOT_COVERED');
-  return ALLOW;
+  return decideDelegatedField(principal, grant, principal.userId, PAYMENT, 'write');
 }
 
 /**

@@ -18,18 +18,19 @@ const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: fal
  * is not withdrawn (CONSENT_WITHDRAWN) and not expired (CONSENT_EXPIRED); every agent of the `act`
  * chain and their ancestors is active (AGENT_INACTIVE); the consent's scopes cover the field
  * (NO_CONSENT); the purpose, as the registry defines it now, covers the field
- * (PURPOSE_NOT_COVERED). Pure: the state comes from `grantState`. Never throws.
+ * (PURPOSE_NOT_COVERED). `access` is `write` for an action on the field (an approval of a payment
+ * action). Pure: the state comes from `grantState`. Never throws.
  */
-export function decideDelegatedField(principal: Delegated, grant: GrantState, userId: string, ref: FieldRef): Decision {
+export function decideDelegatedField(principal: Delegated, grant: GrantState, userId: string, ref: FieldRef, access: 'read' | 'write' = 'read'): Decision {
   if (principal.userId !== userId) return deny('NOT_SUBJECT');
-  if (!scopesCover(principal.scopes, ref, 'read')) return deny('MISSING_SCOPE');
+  if (!scopesCover(principal.scopes, ref, access)) return deny('MISSING_SCOPE');
   const { consent } = grant;
   if (!consent || consent.userId !== principal.userId) return deny('NO_CONSENT');
   if (consent.status === 'withdrawn') return deny('CONSENT_WITHDRAWN');
   if (consent.status === 'expired' || consent.expired) return deny('CONSENT_EXPIRED');
   if (!grant.agentsLive) return deny('AGENT_INACTIVE');
-  if (!scopesCover(new Set(consent.scopes), ref, 'read')) return deny('NO_CONSENT');
-  const fieldScope = `${ref.category}.${ref.field}:read`;
+  if (!scopesCover(new Set(consent.scopes), ref, access)) return deny('NO_CONSENT');
+  const fieldScope = `${ref.category}.${ref.field}:${access}`;
   if (!grant.purposeCategories || !purposeCovers({ dataCategories: grant.purposeCategories }, fieldScope)) return deny('PURPOSE_NOT_COVERED');
   return ALLOW;
 }
