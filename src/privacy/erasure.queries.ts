@@ -76,6 +76,18 @@ export async function scrubUser(db: Db, userId: string, now: Date): Promise<void
     .execute();
 }
 
+/** The name an erased person's agents keep: theirs could name the person ("Alice's helper"). */
+export const ERASED_AGENT_NAME = 'Agent of an erased person';
+
+/**
+ * Blanks what the person wrote about the agents they own, decommissioned now or before: the
+ * name and description they chose. The rows stay, with their ids, for the ledger and the audit
+ * trail that refer to them.
+ */
+export async function scrubAgentsOwnedBy(db: Db, userId: string): Promise<void> {
+  await db.updateTable('agents').set({ name: ERASED_AGENT_NAME, description: null }).where('owner_user_id', '=', userId).execute();
+}
+
 /** Announces the erasure to every instance once the transaction commits (NOTIFY is transactional). */
 export async function notifyUserErased(db: Db, userId: string): Promise<void> {
   await sql`select pg_notify(${USERS_CHANNEL}, ${userId})`.execute(db);

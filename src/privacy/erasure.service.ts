@@ -12,6 +12,7 @@ import {
   lockUserForErasure,
   notifyUserErased,
   revokeLiveRefreshTokensOfUser,
+  scrubAgentsOwnedBy,
   scrubUser,
 } from './erasure.queries.js';
 
@@ -55,12 +56,13 @@ export function createErasureService(deps: ErasureDeps) {
   return {
     /**
      * Erases the person in one transaction: their consents are withdrawn (ledger events,
-     * receipts kept), the agents they own decommissioned, their refresh tokens revoked, their payment methods deleted, every column of their
-     * profile blanked and their status set to `erased`, which makes every access token of theirs
-     * (their own and every agent's delegated one) fail on the next request on every instance and
-     * drops them from every audience. The ledger, the audit trail and their orders (the books
-     * the law requires) are kept under the `usr_` id, which no longer leads to the person: none
-     * of those rows holds more than that id. Audited as `user.erased`. Erasing an erased user is
+     * receipts kept), the agents they own decommissioned and stripped of the names and
+     * descriptions the person gave them, their refresh tokens revoked, their payment methods
+     * deleted, every column of their profile blanked and their status set to `erased`, which
+     * makes every access token of theirs (their own and every agent's delegated one) fail on the
+     * next request on every instance and drops them from every audience. The ledger, the audit
+     * trail and their orders (the books the law requires) are kept under the `usr_` id, which no
+     * longer leads to the person: none of those rows holds more than that id. Audited as `user.erased`. Erasing an erased user is
      * idempotent: `alreadyErased`, the first erasure's time, nothing changed.
      * @throws BadUserInputError for an id that is not a user id, NotFoundError for an unknown user.
      */
@@ -77,6 +79,7 @@ export function createErasureService(deps: ErasureDeps) {
         const refreshTokensRevoked = await revokeLiveRefreshTokensOfUser(trx, userId, now);
         const consentsWithdrawn = await deps.consents.withdrawAllForUser(trx, userId, caller, ERASURE_REASON, now);
         const agentsDecommissioned = await deps.agents.decommissionOwnedBy(trx, userId, caller, now);
+        await scrubAgentsOwnedBy(trx, userId);
         const paymentMethodsDeleted = await deletePaymentMethodsOfUser(trx, userId);
         await scrubUser(trx, userId, now);
         if (user.email) await deps.identity.forgetSignInFailures(trx, user.email);

@@ -45,7 +45,7 @@ beforeAll(async () => {
   alice = await customer(hub, { givenName: 'Alice', familyName: 'Erasmus' }, clock.now());
   assistant = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
   await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
-  ownAgent = await registerAgent(hub, alice.accessToken, { name: 'Alice’s shopping helper', allowedScopes: ['orders:read'] });
+  ownAgent = await registerAgent(hub, alice.accessToken, { name: 'Alice’s shopping helper', description: 'Buys hiking gear for Alice Erasmus', allowedScopes: ['orders:read'] });
   delegated = await agentReads(hub, assistant, alice.accessToken);
   expect(await audienceExport()).toContain(alice.id);
   receiptsBefore = new Map((await consentsOf(alice.id)).map((c) => [c.id, c.receipt]));
@@ -133,7 +133,8 @@ describe('eraseUser by the user themself', () => {
       union all select row_to_json(c)::text from consent_events c where user_id = ${alice.id}
       union all select row_to_json(c)::text from consents c where user_id = ${alice.id}
       union all select row_to_json(o)::text from orders o where user_id = ${alice.id}
-      union all select row_to_json(u)::text from users u where id = ${alice.id}`.execute(hub.services.db);
+      union all select row_to_json(u)::text from users u where id = ${alice.id}
+      union all select row_to_json(a)::text from agents a where owner_user_id = ${alice.id}`.execute(hub.services.db);
     expect(kept.rows.length).toBeGreaterThan(10);
     for (const personal of [alice.email, 'Alice', 'Erasmus', '5551234', 'Laugavegur', '1990-04-01', 'hiking']) {
       expect(kept.rows.filter((row) => row.text.includes(personal))).toEqual([]);
