@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/connect.js';
 import { newId } from '../shared/ids.js';
+import { enqueueWebhookEvent, type WebhookEvent } from '../webhooks/webhook-outbox.js';
 import { invalidGrant } from './oauth-error.js';
 import {
   findRefreshTokenForUpdate,
@@ -58,9 +59,21 @@ export async function issueRefreshToken(db: Db, grant: RefreshGrant, now: Date):
 }
 
 /**
+ * The `token.revoked` webhook event of a refresh token's family: `revoked` at /oauth/revoke,
+ * `reused` when a rotated token came back, the sign of a stolen copy.
+ */
+export function refreshFamilyRevokedEvent(row: RefreshTokenRow, reason: 'revoked' | 'reused'): WebhookEvent {
+  return {
+    type: 'token.revoked',
+    data: { tokenType: 'refresh_token', reason, tokenId: row.id, familyId: row.family_id, clientId: row.client_id, userId: row.user_id, consentId: row.consent_id },
+  };
+}
+
+/**
  * Uses a refresh token once: marks it rotated and resolves to its grant, for the caller to issue
  * the next pair within the same transaction. A token used a second time is the sign of a stolen
- * copy (RFC 9700 §4.14.2): its whole family is revoked, and the caller must commit that.
+ * copy (RFC 9700 §4.14.2): its whole family is revoked and announced (`token.revoked`), and the
+ * caller must commit that.
  * @throws OAuthError invalid_grant, with the reason in its detail.
  */
 export async function useRefreshToken(tx: Db, token: string, clientId: string, now: Date): Promise<RefreshTokenRow & { familyRevoked?: boolean }> {
@@ -70,6 +83,7 @@ export async function useRefreshToken(tx: Db, token: string, clientId: string, n
   if (row.revoked_at) throw invalidGrant('refresh token is invalid', 'revoked refresh token');
   if (row.rotated_at) {
     await revokeRefreshTokenFamily(tx, row.family_id, now);
+    await enqueueWebhookEvent(tx, refreshFamilyRevokedEvent(row, 'reused'), now);
     return { ...row, familyRevoked: true };
   }
   if (row.expires_at <= now) throw invalidGrant('refresh token is invalid', 'expired refresh token');

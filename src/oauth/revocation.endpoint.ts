@@ -4,7 +4,7 @@ import { InvalidTokenError, type VerifiedAccessToken } from './access-token.js';
 import { invalidClient, type OAuthClient } from './client-auth.js';
 import { invalidRequest } from './oauth-error.js';
 import { findRefreshToken, revokeRefreshTokenFamily, type RefreshTokenRow } from './refresh-token.queries.js';
-import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH } from './refresh-tokens.js';
+import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH, refreshFamilyRevokedEvent } from './refresh-tokens.js';
 import { deleteExpiredRevocations, insertRevokedToken } from './token-state.queries.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 
@@ -39,7 +39,7 @@ export async function revoke(services: Services, params: Record<string, string>,
     await services.db.transaction().execute(async (tx) => {
       await insertRevokedToken(tx, { jti: access.jti, clientId: access.client_id, expiresAt: new Date(access.exp * 1_000) }, now);
       await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'access token revoked' }), now);
-      await enqueueWebhookEvent(tx, { type: 'token.revoked', data: { tokenType: 'access_token', tokenId: access.jti, clientId: access.client_id, userId: about.subjectUserId } }, now);
+      await enqueueWebhookEvent(tx, { type: 'token.revoked', data: { tokenType: 'access_token', reason: 'revoked', tokenId: access.jti, clientId: access.client_id, userId: about.subjectUserId } }, now);
     });
     await deleteExpiredRevocations(services.db, now).catch(() => {});
     return;
@@ -51,7 +51,7 @@ export async function revoke(services: Services, params: Record<string, string>,
   await services.db.transaction().execute(async (tx) => {
     await revokeRefreshTokenFamily(tx, refresh.family_id, now);
     await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'refresh token revoked with its family' }), now);
-    await enqueueWebhookEvent(tx, { type: 'token.revoked', data: { tokenType: 'refresh_token', tokenId: refresh.id, familyId: refresh.family_id, clientId: refresh.client_id, userId: refresh.user_id, consentId: refresh.consent_id } }, now);
+    await enqueueWebhookEvent(tx, refreshFamilyRevokedEvent(refresh, 'revoked'), now);
   });
 }
 

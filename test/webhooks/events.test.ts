@@ -69,8 +69,8 @@ describe('webhook events', () => {
     expect(data[0]).toEqual({ agentId: agent.id, kind: 'AI_AGENT', ownerUserId: null, parentAgentId: null });
     expect(data[1]).toEqual({ consentId, userId: user.id, purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
     expect(data[2]).toEqual({ agentId: agent.id, ownerUserId: null });
-    expect(data[4]).toMatchObject({ tokenType: 'access_token', clientId: agent.id, userId: null, tokenId: expect.any(String) });
-    expect(data[5]).toMatchObject({ tokenType: 'refresh_token', clientId: agent.id, userId: user.id, consentId, tokenId: expect.stringMatching(/^rt_/) });
+    expect(data[4]).toMatchObject({ tokenType: 'access_token', reason: 'revoked', clientId: agent.id, userId: null, tokenId: expect.any(String) });
+    expect(data[5]).toMatchObject({ tokenType: 'refresh_token', reason: 'revoked', clientId: agent.id, userId: user.id, consentId, tokenId: expect.stringMatching(/^rt_/) });
     expect(data[6]).toEqual({ consentId, userId: user.id, purpose: 'support', agentId: agent.id });
     expect(data[8]).toEqual({ consentId: second, userId: user.id, purpose: 'support', agentId: agent.id });
     expect(data[9]).toEqual({ agentId: agent.id, ownerUserId: null });
@@ -83,6 +83,30 @@ describe('webhook events', () => {
     ]);
     expect(revocations.requests.every((r) => r.verifiedBy.includes('revoked'))).toBe(true);
     expect(await worker.deliverDue()).toBe(0);
+  });
+
+  it('announces a refresh token family revoked because a used token came back, once, for sessions and delegated access alike', async () => {
+    const user = await signUpUser(hub);
+    const refresh = (token: string, client?: Parameters<typeof basic>[0]) =>
+      postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: token, ...(!client && { client_id: 'hub-frontend' }) }, client ? basic(client) : {});
+    expect((await refresh(user.refreshToken)).status).toBe(200);
+    const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read', 'offline_access'] });
+    await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    const delegated = (await exchange(hub, agent, user.accessToken, { scope: 'orders:read offline_access' })).body;
+    expect((await refresh(delegated.refresh_token, agent)).status).toBe(200);
+    await worker.deliverDue();
+    const seen = revocations.requests.length;
+
+    for (let i = 0; i < 2; i++) {
+      expect((await refresh(user.refreshToken)).body).toMatchObject({ error: 'invalid_grant' });
+      expect((await refresh(delegated.refresh_token, agent)).body).toMatchObject({ error: 'invalid_grant' });
+    }
+    expect(await worker.deliverDue()).toBe(4);
+    const announced = byId(revocations).slice(seen).map((r) => r.payload.data);
+    expect(announced).toEqual([
+      { tokenType: 'refresh_token', reason: 'reused', tokenId: expect.stringMatching(/^rt_/), familyId: expect.any(String), clientId: 'hub-frontend', userId: user.id, consentId: null },
+      { tokenType: 'refresh_token', reason: 'reused', tokenId: expect.stringMatching(/^rt_/), familyId: expect.any(String), clientId: agent.id, userId: user.id, consentId: expect.any(String) },
+    ]);
   });
 
   it('sends user.erased, with the consents the erasure withdrew, and refuses an unknown type as misuse', async () => {
