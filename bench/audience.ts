@@ -4,7 +4,10 @@
  *   time: a marketer's tool waits for each answer), p50 and p99;
  * - the export of a saved audience over HTTP, in rows per second.
  * The floor is the best single statement for the same answer on the same data through `pg`; one
- * more row shows the naive layout (a join of consents and users) for the first count.
+ * more row shows the naive layout (a join of consents and users) for the first count, and a first
+ * row the fixed cost every answer of the hub carries: an authenticated GraphQL request that reads
+ * nothing (HTTP, the token's signature and its per-request revocation check, GraphQL) beside
+ * `select 1`.
  * Database: BENCH_AUDIENCE_DATABASE_URL (default: the local `seedbench`, made by
  * `hub migrate up` then `hub seed --users 1000000 --seed 42`). Run: `npx tsx bench/audience.ts`.
  */
@@ -123,6 +126,8 @@ export async function benchAudience(): Promise<Row[]> {
     const seconds = BENCH_SECONDS;
     const once = { concurrency: 1, seconds };
     const rows: Row[] = [];
+    const [request, roundTrip] = await measurePaired(() => graphqlCall(hub, token, '{ __typename }', {}), () => sql`select 1`.execute(db), seconds);
+    rows.push({ workload: 'fixed cost: authenticated `{ __typename }` over HTTP, beside `select 1`', hub: request, floor: roundTrip });
     for (const t of TYPICAL) {
       const variables = { purpose: t.purpose, filter: t.filter };
       const countQuery = 'query($purpose: String!, $filter: AudienceFilter) { audience(purpose: $purpose, filter: $filter, first: 0) { totalCount } }';
