@@ -156,13 +156,15 @@ export function redactUrl(url: string): string {
 /** Seconds a client is asked to wait (`Retry-After`) while the database cannot be reached. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03']);
+/** Node's socket errors, and PostgreSQL's: too many connections, shutting down, starting up. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '53300', '57P01', '57P02', '57P03']);
 const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|connection error|not queryable|Connection ended/i;
 
 /**
  * True for an error that says the database cannot be reached right now (refused, dropped or
- * timed-out connections, a server shutting down or starting), as opposed to an error in the
- * statement itself. Such a failure is worth a 503 and a retry, not a 500. Never throws.
+ * timed-out connections, a server with no connection slot left, shutting down or starting), as
+ * opposed to an error in the statement itself. Such a failure is worth a 503 and a retry, not a
+ * 500. Never throws.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {

@@ -18,8 +18,13 @@ function fakeLogger() {
   return { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
 }
 
-/** The database, except that its next `failures` transactions fail; `afterCommit` fails them only once committed. */
-function flakyDb(db: Db, failures: number, mode: 'before' | 'afterCommit' = 'before'): Db {
+const connectionLost = () => Object.assign(new Error('connection terminated unexpectedly'), { code: '08006' });
+
+/**
+ * The database, except that its next `failures` transactions fail with `error`; `afterCommit`
+ * fails them only once committed.
+ */
+function flakyDb(db: Db, failures: number, mode: 'before' | 'afterCommit' = 'before', error: () => Error = connectionLost): Db {
   let left = failures;
   return new Proxy(db, {
     get(target, property) {
@@ -28,7 +33,7 @@ function flakyDb(db: Db, failures: number, mode: 'before' | 'afterCommit' = 'bef
         return () => ({
           execute: async (work: (trx: unknown) => Promise<unknown>) => {
             if (mode === 'afterCommit') await target.transaction().execute(work as never);
-            throw Object.assign(new Error('connection terminated unexpectedly'), { code: '08006' });
+            throw error();
           },
         });
       }
@@ -93,6 +98,18 @@ describe('AuditWriter', () => {
     expect(await countEvents(database.db)).toBe(before + 2);
     expect(logger.error).not.toHaveBeenCalled();
     expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
+  });
+
+  it('holds events while the server has no connection slot left, and writes them once it has', async () => {
+    const logger = fakeLogger();
+    const full = () => Object.assign(new Error('sorry, too many clients already'), { code: '53300' });
+    const writer = new AuditWriter(flakyDb(database.db, 4, 'before', full), logger as unknown as AuditLogger, clock, { retryDelayMs: 1 });
+    const before = await countEvents(database.db);
+    writer.record(readEvent({ subjectUserId: 'usr_held' }));
+    await writer.flush();
+    expect(await countEvents(database.db)).toBe(before + 1);
+    expect(logger.error).not.toHaveBeenCalled();
+    await writer.close();
   });
 
   it('logs a batch that failed twice in full and drops it, never throwing to the caller', async () => {
