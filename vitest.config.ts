@@ -7,12 +7,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
-    // Each file gets its own database; files run in parallel on separate processes. On embedded
-    // PGlite a process runs file after file, so the modules are loaded once per process, not once
-    // per file; on a server each file's process ends with it, which closes any connection a
-    // failed test left open before it can count against the server's limit.
+    // Each file gets its own database and closes what it opens; files run in parallel on separate
+    // processes, each running file after file, so the modules load once per process, not per file.
     pool: 'forks',
-    poolOptions: { forks: { isolate: Boolean(process.env.TEST_DATABASE_URL) } },
+    poolOptions: { forks: { isolate: false } },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     env: { NODE_ENV: 'test' },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { clientToken, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
@@ -14,6 +14,7 @@ beforeAll(async () => {
   alice = await signUpUser(hub);
   bob = await signUpUser(hub);
 });
+afterAll(() => hub.close());
 
 const REGISTER = `mutation($input: RegisterAgentInput!) { registerAgent(input: $input) {
   clientId clientSecret agent { id name kind status allowedScopes ownerKind owner { id } parent { id } description expiresAt lastUsedAt }

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { clientToken, graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
 
@@ -8,6 +8,7 @@ beforeAll(async () => {
   hub = await startTestHub();
   auditor = await clientToken(hub, ['audit:read']);
 });
+afterAll(() => hub.close());
 
 interface Event {
   action: string;

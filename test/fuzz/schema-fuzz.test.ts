@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { schema } from '../../src/graphql/schema.js';
 import { clientToken, graphql, signUpUser, startTestHub, type GraphqlResponse } from '../helpers/hub.js';
@@ -33,6 +33,7 @@ beforeAll(async () => {
   );
   idsPool.push(alice.id, bob.id, 'ord_BOBSPRIVATEORDER');
 });
+afterAll(() => hub.close());
 const idsPool: string[] = [];
 
 /** The value at `path` in `data`, or undefined when the path does not reach it. */

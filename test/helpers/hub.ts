@@ -1,4 +1,3 @@
-import { afterAll } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase } from './database.js';
@@ -14,12 +13,10 @@ export const TEST_ENV: Record<string, string> = {
   HUB_TOKEN_RATE_LIMIT: '100000',
 };
 
-/** A hub on a fresh database of its own, closed after the file's tests. Not listening: use `request`. */
+/** A hub on a fresh database of its own; the caller closes it. Not listening: use `request`. */
 export async function startTestHub(env: Record<string, string> = {}): Promise<Hub> {
   const database = await createTestDatabase();
-  const hub = await createHub(loadConfig({ ...TEST_ENV, ...env }), { database });
-  afterAll(() => hub.close());
-  return hub;
+  return createHub(loadConfig({ ...TEST_ENV, ...env }), { database });
 }
 
 export interface GraphqlResponse<T = Record<string, unknown>> {

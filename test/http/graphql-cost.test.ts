@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { ALL_DATA_SCOPES } from '../../src/authz/scopes.js';
 import { clientToken, graphql, startTestHub } from '../helpers/hub.js';
@@ -9,6 +9,7 @@ beforeAll(async () => {
   hub = await startTestHub();
   token = await clientToken(hub, ['users:admin', ...ALL_DATA_SCOPES]);
 });
+afterAll(() => hub.close());
 
 const NESTED = 'query($users: Int, $orders: Int) { users(first: $users) { edges { node { id orders(first: $orders) { edges { node { id totalMinor currency status placedAt } } } } } } }';
 

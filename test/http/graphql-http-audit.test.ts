@@ -9,7 +9,7 @@ beforeAll(async () => {
   hub = await startTestHub();
   url = `${await hub.http.listen({ host: '127.0.0.1', port: 0 })}/graphql`;
 });
-afterAll(() => hub.http.close());
+afterAll(() => hub.close());
 
 const audits = serverAudits({
   url: () => url,

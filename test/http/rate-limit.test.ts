@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { clientToken, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 
@@ -6,6 +6,7 @@ let hub: Hub;
 beforeAll(async () => {
   hub = await startTestHub({ HUB_GRAPHQL_RATE_LIMIT: '1' });
 });
+afterAll(() => hub.close());
 
 describe('GraphQL rate limits', () => {
   it('answers 429 with Retry-After and RATE_LIMITED past the limit of a caller', async () => {

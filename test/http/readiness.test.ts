@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createHub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
@@ -15,7 +15,7 @@ describe.skipIf(!testServerUrl())('readiness against a PostgreSQL server', () =>
     const viaProxy = new URL(database.url!);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
     const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: viaProxy.toString() }), { database: openDatabase({ url: viaProxy.toString() }) });
-    afterAll(async () => {
+    onTestFinished(async () => {
       await hub.close();
       await proxy.close();
       await database.close();

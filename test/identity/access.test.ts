@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { ALL_DATA_SCOPES } from '../../src/authz/scopes.js';
 import { clientToken, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
@@ -15,6 +15,7 @@ beforeAll(async () => {
     .values({ id: 'ord_bob', user_id: bob.id, placed_at: new Date(), total_minor: 500, currency: 'EUR', status: 'paid', line_items: '[]' })
     .execute();
 });
+afterAll(() => hub.close());
 
 describe('one user never reads another', () => {
   it('answers user(id) for oneself', async () => {

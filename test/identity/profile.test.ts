@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 
@@ -8,6 +8,7 @@ beforeAll(async () => {
   hub = await startTestHub();
   user = await signUpUser(hub, { givenName: 'Ada' });
 });
+afterAll(() => hub.close());
 
 const UPDATE = `mutation($input: UpdateProfileInput!) {
   updateProfile(input: $input) {

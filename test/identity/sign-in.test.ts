@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { THROTTLE } from '../../src/identity/throttle.js';
 import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
@@ -7,6 +7,7 @@ let hub: Hub;
 beforeAll(async () => {
   hub = await startTestHub();
 });
+afterAll(() => hub.close());
 
 const SIGN_UP = 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresIn user { id email givenName country locale } } }';
 const SIGN_IN = 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken refreshToken user { id email lastLoginAt } } }';

@@ -42,6 +42,7 @@ describe('access tokens at /graphql', () => {
     hub = await startTestHub();
     user = await signUpUser(hub, { givenName: 'Ada' });
   });
+  afterAll(() => hub.close());
 
   /** The claims the hub itself puts in a user token for `user`, fresh now. */
   const userClaims = (overrides: JWTPayload = {}): JWTPayload => {

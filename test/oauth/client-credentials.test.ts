@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { graphql, postForm, startTestHub } from '../helpers/hub.js';
 import { basic, claimsOf, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
@@ -11,6 +11,7 @@ beforeAll(async () => {
   admin = await operatorToken(hub);
   agent = await registerAgent(hub, admin, { name: 'Reporting service', kind: 'SERVICE', allowedScopes: ['profile:read', 'orders:read', 'audit:read'] });
 });
+afterAll(() => hub.close());
 
 const token = (form: Record<string, string>, headers: Record<string, string> = {}) => postForm(hub, '/oauth/token', { grant_type: 'client_credentials', ...form }, headers);
 
@@ -113,6 +114,7 @@ describe('secrets with reserved characters', () => {
     const clientId = 'agt_ops-console_1';
     const clientSecret = 'se:cr%et+with spaces/and=signs&more-than-32-characters';
     const special = await startTestHub({ HUB_BOOTSTRAP_CLIENT_ID: clientId, HUB_BOOTSTRAP_CLIENT_SECRET: clientSecret });
+    onTestFinished(() => special.close());
     const grant = { grant_type: 'client_credentials' };
     expect((await postForm(special, '/oauth/token', grant, basic({ clientId, clientSecret }))).status).toBe(200);
     expect((await postForm(special, '/oauth/token', { ...grant, client_id: clientId, client_secret: clientSecret })).status).toBe(200);
@@ -124,6 +126,7 @@ describe('secrets with reserved characters', () => {
 describe('throttling per client', () => {
   it('answers 429 with Retry-After past the rate, and other clients are not held back', async () => {
     const slow = await startTestHub({ HUB_TOKEN_RATE_LIMIT: '3' });
+    onTestFinished(() => slow.close());
     const operator = slow.bootstrapCredentials!;
     const statuses: number[] = [];
     let limited: Awaited<ReturnType<typeof postForm>> | undefined;

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
 import { basic, claimsOf, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
@@ -15,6 +15,7 @@ beforeAll(async () => {
   child = await registerAgent(hub, admin, { name: 'Child', allowedScopes: ['orders:read'], parentAgentId: assistant.id });
   stranger = await registerAgent(hub, admin, { name: 'Stranger', allowedScopes: ['orders:read', 'offline_access'] });
 });
+afterAll(() => hub.close());
 
 const refresh = (client: ClientCredentials | undefined, refreshToken: string, extra: Record<string, string> = {}) =>
   postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, client ? basic(client) : {});

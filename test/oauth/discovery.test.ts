@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { startTestHub } from '../helpers/hub.js';
 import { TOKEN_EXCHANGE } from '../helpers/oauth.js';
@@ -7,6 +7,7 @@ let hub: Hub;
 beforeAll(async () => {
   hub = await startTestHub({ HUB_ISSUER: 'https://hub.example.com' });
 });
+afterAll(() => hub.close());
 
 const get = async (url: string) => {
   const response = await hub.http.inject({ method: 'GET', url });

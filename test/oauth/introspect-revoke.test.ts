@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
@@ -24,6 +24,7 @@ beforeAll(async () => {
   assistant = await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['orders:read', 'offline_access'] });
   stranger = await registerAgent(hub, admin, { name: 'Stranger', allowedScopes: ['orders:read'] });
 });
+afterAll(() => hub.close());
 
 const introspect = (client: ClientCredentials | undefined, token: string, extra: Record<string, string> = {}) =>
   postForm(hub, '/oauth/introspect', { token, ...extra }, client ? basic(client) : {});

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
 
@@ -6,6 +6,7 @@ let hub: Hub;
 beforeAll(async () => {
   hub = await startTestHub();
 });
+afterAll(() => hub.close());
 
 const refresh = (refreshToken: string, extra: Record<string, string> = {}) =>
   postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: refreshToken, ...extra });

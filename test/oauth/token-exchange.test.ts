@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
@@ -38,6 +38,7 @@ beforeAll(async () => {
   stranger = await registerAgent(hub, admin, { name: 'Stranger', allowedScopes: ['orders:read', 'contact:read'] });
   consentId = await giveConsent(hub, alice.accessToken, { agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
 });
+afterAll(() => hub.close());
 
 const delegated = async (agent: RegisteredAgent, subject: string, extra: Record<string, string> = {}) => {
   const response = await exchange(hub, agent, subject, extra);

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
 import { guardedLookup, RefusedAddressError, type Resolve } from '../../src/webhooks/url-guard.js';
@@ -57,6 +57,7 @@ describe('webhook URLs at creation and update', () => {
     ({ hub: open } = await startWebhookHub({ HUB_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128' }));
     [strictAdmin, openAdmin] = await Promise.all([adminToken(strict), adminToken(open)]);
   });
+  afterAll(() => Promise.all([strict.close(), open.close()]));
 
   const create = (hub: Hub, token: string, url: string) =>
     graphql<{ createWebhookSubscription: { subscription: { id: string; url: string } } }>(

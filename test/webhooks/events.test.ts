@@ -29,6 +29,7 @@ describe('webhook events', () => {
   afterAll(async () => {
     await worker.stop();
     await Promise.all([everything.close(), revocations.close()]);
+    await hub.close();
   });
 
   const countMessages = async () => Number((await sql<{ n: number }>`select count(*)::int as n from webhook_messages`.execute(hub.services.db)).rows[0]!.n);

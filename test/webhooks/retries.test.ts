@@ -18,6 +18,7 @@ describe('webhook delivery attempts', () => {
   afterAll(async () => {
     await worker.stop();
     await Promise.all(receivers.map((r) => r.close()));
+    await hub.close();
   });
 
   /** A receiver answering as `answers` says, subscribed alone to agent.registered; and a way to make one event. */

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { clientToken, graphql } from '../helpers/hub.js';
 import { adminToken, startWebhookHub, subscribe, SUBSCRIPTION_FIELDS } from './webhook-hub.js';
@@ -10,6 +10,7 @@ describe('webhook subscriptions', () => {
     ({ hub } = await startWebhookHub());
     admin = await adminToken(hub);
   });
+  afterAll(() => hub.close());
 
   const create = (input: Record<string, unknown>, token = admin) =>
     graphql<{ createWebhookSubscription: { secret: string; subscription: Record<string, unknown> } }>(

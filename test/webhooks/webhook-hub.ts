@@ -1,4 +1,3 @@
-import { afterAll } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
@@ -14,11 +13,11 @@ export type TestClock = ReturnType<typeof fixedClock>;
 /**
  * A hub on a fresh database whose time is `clock`, with no background delivery worker (tests
  * run workers themselves) and loopback allowed as a webhook target unless `env` says otherwise.
+ * The caller closes it.
  */
 export async function startWebhookHub(env: Record<string, string> = {}, clock: TestClock = fixedClock(new Date())): Promise<{ hub: Hub; clock: TestClock; database: TestDatabase }> {
   const database = await createTestDatabase();
   const hub = await createHub(loadConfig({ ...TEST_ENV, HUB_WEBHOOK_WORKER: 'false', HUB_WEBHOOK_ALLOWED_NETWORKS: LOOPBACK, ...env }), { database, clock });
-  afterAll(() => hub.close());
   return { hub, clock, database };
 }
 

@@ -28,6 +28,7 @@ describe('delivery workers', () => {
   afterAll(async () => {
     await Promise.all(receivers.map((r) => r.close()));
     await Promise.all(handles.map((h) => h.close()));
+    await hub.close();
   });
 
   /** A receiver subscribed alone to agent.registered; earlier subscriptions are deleted with their deliveries. */
@@ -140,6 +141,7 @@ describe('the hub’s own delivery worker', () => {
       expect(receiver.requests[0]!.verifiedBy).toEqual(['current']);
     } finally {
       await receiver.close();
+      await hub.close();
     }
   });
 });
