@@ -54,7 +54,7 @@ export async function findAudiencePage(
     .execute() as Promise<MemberRow[]>;
 }
 
-/** The ids of a page of members, in user-id order: the keyset walk both pages and exports take. */
+/** The ids of a page of members, in user-id order: the keyset walk of a page. */
 function pageIds(db: Db, selection: AudienceSelection, limit: number, afterUserId: string | undefined) {
   return members(db, selection)
     .$if(afterUserId !== undefined, (q) => q.where('m.user_id', '>', afterUserId!))
@@ -80,9 +80,11 @@ const JSON_VALUES: Record<MemberField, RawBuilder<unknown>> = {
 };
 
 /**
- * A batch of an export: like a page, each member as one line of JSON text built by PostgreSQL
- * (`{"id": …}` and these fields, in this order), so rows travel as text and are neither parsed
- * nor stringified again on their way out.
+ * A batch of an export: the next `limit` members in user-id order, each as one line of JSON text
+ * built by PostgreSQL (`{"id": …}` and these fields, in this order), so rows travel as text and
+ * are neither parsed nor stringified again on their way out. Unlike a page, the limit sits above
+ * the join with `users`: PostgreSQL can then share a batch among parallel workers, each walking
+ * part of the index and fetching its users, where a page's shape keeps one process busy.
  */
 export async function findAudienceExportLines(
   db: Db,
@@ -92,12 +94,13 @@ export async function findAudienceExportLines(
   fields: readonly MemberField[],
 ): Promise<{ id: string; line: string }[]> {
   const pairs = sql.join([sql`'id', u.id`, ...fields.map((field) => sql`${field}::text, ${JSON_VALUES[field]}`)]);
-  return db
-    .selectFrom(pageIds(db, selection, limit, afterUserId).as('p'))
-    .innerJoin('users as u', 'u.id', 'p.user_id')
+  return members(db, selection)
+    .innerJoin('users as u', 'u.id', 'm.user_id')
     .where('u.status', '=', 'active')
+    .$if(afterUserId !== undefined, (q) => q.where('m.user_id', '>', afterUserId!))
     .select(['u.id', sql<string>`json_build_object(${pairs})::text`.as('line')])
-    .orderBy('p.user_id')
+    .orderBy('m.user_id')
+    .limit(limit)
     .execute();
 }
 
