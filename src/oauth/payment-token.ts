@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Services } from '../app.js';
-import { ACCESS_TOKEN_TYP, InvalidTokenError, verifyAccessToken, type Actor, type IssuedAccessToken, type TokenAudience } from './access-token.js';
+import { ACCESS_TOKEN_TYP, InvalidTokenError, verifyAccessToken, type Actor, type IssuedAccessToken, type TokenAudience, type VerifiedAccessToken } from './access-token.js';
 import { SIGNING_ALG, type KeyStore } from './key-store.js';
 
 /**
@@ -65,10 +65,24 @@ export interface PaymentTokenIntrospection {
 }
 
 /**
- * Introspects `token` as a payment token: undefined when it is not one the hub signed or it has
- * expired; `{ active: false }` when it is not the caller's business or an agent of its chain is
- * no longer active; otherwise its claims with its `authorization_details`. Never throws for a
+ * The claims of `token` if it is a payment token the hub signed that has not expired, whatever the
+ * database says of it now (what revocation needs); undefined for anything else. Never throws for a
  * bad token.
+ */
+export async function verifyPaymentToken(services: Pick<Services, 'keys' | 'config' | 'clock'>, token: string): Promise<VerifiedAccessToken | undefined> {
+  try {
+    return await verifyAccessToken(services.keys, paymentAudience(services.config.issuer), token, services.clock.now());
+  } catch (error) {
+    if (error instanceof InvalidTokenError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Introspects `token` as a payment token: undefined when it is not one the hub signed or it has
+ * expired; `{ active: false }` when it is not the caller's business, was revoked, its user is no
+ * longer active or an agent of its chain is no longer live; otherwise its claims with its
+ * `authorization_details`. Never throws for a bad token.
  */
 export async function introspectPaymentToken(
   services: Pick<Services, 'keys' | 'config' | 'clock' | 'tokens' | 'db'>,
@@ -76,20 +90,15 @@ export async function introspectPaymentToken(
   callersBusiness: (clientId: string) => boolean,
 ): Promise<PaymentTokenIntrospection | { active: false } | undefined> {
   const audience = paymentAudience(services.config.issuer);
-  let claims: Awaited<ReturnType<typeof verifyAccessToken>>;
-  try {
-    claims = await verifyAccessToken(services.keys, audience, token, services.clock.now());
-  } catch (error) {
-    if (error instanceof InvalidTokenError) return undefined;
-    throw error;
-  }
+  const claims = await verifyPaymentToken(services, token);
+  if (!claims) return undefined;
   const details = detailsSchema.safeParse((claims as unknown as Record<string, unknown>).authorization_details);
   if (!details.success || !claims.act) return undefined;
   if (!callersBusiness(claims.client_id)) return { active: false };
   const chain: string[] = [];
   for (let hop: Actor | undefined = claims.act; hop; hop = hop.act) chain.push(hop.sub);
-  const state = await services.tokens.delegationState(services.db, { agentIds: [claims.client_id, ...chain] });
-  if (!state.agentsLive) return { active: false };
+  const state = await services.tokens.delegationState(services.db, { jti: claims.jti, agentIds: [claims.client_id, ...chain], userId: claims.sub });
+  if (state.revoked || !state.userActive || !state.agentsLive) return { active: false };
   return {
     active: true,
     client_id: claims.client_id,

@@ -3,6 +3,7 @@ import { auditInTransaction, type AuditEventInput } from '../audit/audit.service
 import { InvalidTokenError, type VerifiedAccessToken } from './access-token.js';
 import { invalidClient, type OAuthClient } from './client-auth.js';
 import { invalidRequest } from './oauth-error.js';
+import { verifyPaymentToken } from './payment-token.js';
 import { findRefreshToken, revokeRefreshTokenFamily, type RefreshTokenRow } from './refresh-token.queries.js';
 import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH, refreshFamilyRevokedEvent } from './refresh-tokens.js';
 import { deleteExpiredRevocations, insertRevokedToken } from './token-state.queries.js';
@@ -11,9 +12,9 @@ import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 /**
  * `/oauth/revoke` (RFC 7009). The caller must authenticate (or be the hub's public client, which
  * RFC 7009 §2.1 lets identify by `client_id`), and only its own tokens are revoked: an access
- * token by its `jti` until it expires, a refresh token with its whole family. Anything else
- * (unknown, expired, another client's) answers 200 all the same, and an attempt on another
- * client's token is audited as refused. Resolves when the revocation has committed.
+ * token (the hub's own, or a payment token) by its `jti` until it expires, a refresh token with
+ * its whole family. Anything else (unknown, expired, another client's) answers 200 all the same,
+ * and an attempt on another client's token is audited as refused. Resolves when the revocation has committed.
  * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
  */
 export async function revoke(services: Services, params: Record<string, string>, client: OAuthClient, requestId: string): Promise<void> {
@@ -32,7 +33,7 @@ export async function revoke(services: Services, params: Record<string, string>,
     ...fields,
   });
 
-  const access = token.includes('.') ? await verified(services, token) : undefined;
+  const access = token.includes('.') ? ((await verified(services, token)) ?? (await verifyPaymentToken(services, token))) : undefined;
   if (access) {
     const about = { subjectUserId: access.sub.startsWith('usr_') ? access.sub : null, detail: { jti: access.jti, heldBy: access.client_id } };
     if (access.client_id !== callerId) return services.audit.record(event('DENY', { ...about, reason: 'access token of another client' }));

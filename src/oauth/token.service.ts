@@ -130,8 +130,11 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      */
     readToken: (token: string) => readToken(token, clock.now()),
 
-    /** Whether a delegation (agents of a chain, a consent for a user) stands now, in one query. */
-    delegationState: (db: Db, facts: Omit<TokenFacts, 'jti'>) => findTokenState(db, facts, clock.now()),
+    /**
+     * Whether a delegation (agents of a chain, a consent for a user, a token by its `jti`) stands
+     * now, in one query.
+     */
+    delegationState: (db: Db, facts: TokenFacts) => findTokenState(db, facts, clock.now()),
 
     /**
      * A token's signature and claims, whatever the database says of it now: what revocation needs.

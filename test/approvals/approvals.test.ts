@@ -264,3 +264,36 @@ describe('the audit trail', () => {
     expect(byAction('approval.answered').length).toBeGreaterThanOrEqual(6);
   });
 });
+
+describe('a payment token after it is issued', () => {
+  /** A fresh payment token of the shopping agent for Bob. */
+  async function paymentTokenForBob(): Promise<string> {
+    const forBob = await agentToken(shopper, bob);
+    await approvedPayment(forBob, bob, PAYMENT);
+    const paid = await pay(forBob, PAYMENT);
+    expect(paid.errors).toBeUndefined();
+    return paid.data.authorizePayment.accessToken;
+  }
+  const introspect = async (token: string) => (await postForm(hub, '/oauth/introspect', { token }, basic(shopper))).body;
+
+  it('is revoked at /oauth/revoke (RFC 7009) by the agent it was issued to, and by no other client', async () => {
+    const paymentToken = await paymentTokenForBob();
+    expect((await postForm(hub, '/oauth/revoke', { token: paymentToken }, basic(rival))).status).toBe(200);
+    expect(await introspect(paymentToken)).toMatchObject({ active: true, sub: bob.id });
+    expect((await postForm(hub, '/oauth/revoke', { token: paymentToken }, basic(shopper))).status).toBe(200);
+    expect(await introspect(paymentToken)).toEqual({ active: false });
+    expect((await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(operatorCredentials(hub)))).body).toEqual({ active: false });
+  });
+
+  it('is inactive while its user is suspended', async () => {
+    const paymentToken = await paymentTokenForBob();
+    const setStatus = (status: 'active' | 'suspended') => hub.services.db.updateTable('users').set({ status }).where('id', '=', bob.id).execute();
+    await setStatus('suspended');
+    try {
+      expect(await introspect(paymentToken)).toEqual({ active: false });
+    } finally {
+      await setStatus('active');
+    }
+    expect(await introspect(paymentToken)).toMatchObject({ active: true });
+  });
+});
