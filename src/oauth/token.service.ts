@@ -82,9 +82,12 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
   }
 
   return {
-    /** Signs an access token with the configured lifetime, or a shorter one. */
-    issueAccessToken(claims: AccessTokenClaims, ttlSeconds = config.accessTokenTtl): Promise<IssuedAccessToken> {
-      return issueAccessToken(keys, audience, claims, { now: clock.now(), ttlSeconds: Math.min(ttlSeconds, config.accessTokenTtl) });
+    /**
+     * Signs an access token with the configured lifetime, or a shorter one, issued at `now`: a
+     * caller that bounded the lifetime by instants of its own passes the `now` it measured from.
+     */
+    issueAccessToken(claims: AccessTokenClaims, ttlSeconds = config.accessTokenTtl, now = clock.now()): Promise<IssuedAccessToken> {
+      return issueAccessToken(keys, audience, claims, { now, ttlSeconds: Math.min(ttlSeconds, config.accessTokenTtl) });
     },
 
     /**

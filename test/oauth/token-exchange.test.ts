@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../../src/app.js';
-import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
   ACCESS_TOKEN_TYPE,
   basic,
@@ -219,5 +221,35 @@ describe('sub-agents', () => {
     expect(claimsOf(three).act).toEqual({ sub: grandchild.id, act: { sub: child.id, act: { sub: assistant.id } } });
     const four = await exchange(hub, greatGrandchild, three);
     expect(four).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'delegation chains are limited to 3 agents' } });
+  });
+});
+
+describe('delegated lifetimes on a clock that moves between readings', () => {
+  // Each reading of this clock is a second after the last, so signing a token always happens
+  // later than the instant its lifetime was bounded from.
+  let moving: Hub;
+  beforeAll(async () => {
+    let at = Date.parse('2031-05-01T08:00:00.000Z');
+    const clock = { now: () => new Date((at += 1_000)) };
+    moving = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  });
+  afterAll(() => moving.close());
+
+  it('never lets a delegated token outlive its subject token or its consent, exchanged or refreshed', async () => {
+    const admin = await operatorToken(moving);
+    const agent = await registerAgent(moving, admin, { allowedScopes: ['orders:read', 'offline_access'] });
+    const user = await signUpUser(moving);
+    // The subject token ends first, then the consent: each bounds one of the two grants.
+    const subjectExp = claimsOf(user.accessToken).exp;
+    const consentExp = subjectExp + 5;
+    await giveConsent(moving, user.accessToken, { agentId: agent.id, scopes: ['orders:read'], expiresAt: new Date(consentExp * 1_000).toISOString() });
+
+    const exchanged = await exchange(moving, agent, user.accessToken, { scope: 'orders:read offline_access' });
+    expect(exchanged.status).toBe(200);
+    expect(claimsOf(exchanged.body.access_token).exp).toBe(subjectExp);
+
+    const refreshed = await postForm(moving, '/oauth/token', { grant_type: 'refresh_token', refresh_token: exchanged.body.refresh_token }, basic(agent));
+    expect(refreshed.status).toBe(200);
+    expect(claimsOf(refreshed.body.access_token).exp).toBe(consentExp);
   });
 });

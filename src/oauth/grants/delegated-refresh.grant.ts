@@ -49,6 +49,7 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
     const access = await services.tokens.issueAccessToken(
       { sub: used.user_id, client_id: agent.id, scope, act: actorOf(used.actor_chain)!, consent_id: consent!.id, purpose: consent!.purpose, sid: used.family_id },
       ttl,
+      now,
     );
     const grant = { userId: used.user_id, clientId: agent.id, scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain };
     const refreshToken = await issueRefreshToken(tx, { ...grant, notAfter: consent!.expiresAt }, now);

@@ -78,6 +78,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   const issued = await services.tokens.issueAccessToken(
     { sub: user.userId, client_id: agent.id, scope, act: actorOf(chain)!, consent_id: consent.id, purpose: consent.purpose, ...(familyId && { sid: familyId }) },
     ttl,
+    now,
   );
   const event = exchangeEvent(agent, user.userId, chain, consent, requestId, { scope, jti: issued.jti, refresh: offline });
   const response: TokenResponse = {
