@@ -8,10 +8,17 @@
  * row the fixed cost every answer of the hub carries: an authenticated GraphQL request that reads
  * nothing (HTTP, the token's signature and its per-request revocation check, GraphQL) beside
  * `select 1`.
+ * Beside each first page, a last row bounds what any GraphQL server built on graphql-js could
+ * reach: graphql-js executing the page's document over the floor's rows already in memory, with
+ * the schema's default resolvers (no authorization, no SQL, no HTTP), and `JSON.stringify` of the
+ * result. A goal of at most 20% over the floor needs this alone to stay under a fifth of it.
  * Database: BENCH_AUDIENCE_DATABASE_URL (default: the local `seedbench`, made by
  * `hub migrate up` then `hub seed --users 1000000 --seed 42`). Run: `npx tsx bench/audience.ts`.
  */
+import { readFileSync } from 'node:fs';
+import { buildSchema, execute, parse, type GraphQLSchema } from 'graphql';
 import { sql } from 'kysely';
+import { request } from 'undici';
 import { ALL_DATA_SCOPES } from '../src/authz/scopes.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase, type Db } from '../src/db/connect.js';
@@ -77,6 +84,21 @@ const naiveCount = (db: Db) => sql`
   where c.purpose = 'email_marketing' and c.agent_id is null and c.status = 'active' and (c.expires_at is null or c.expires_at > now())
     and u.status = 'active' and u.country = 'DE'`.execute(db);
 
+/**
+ * graphql-js alone on a page: the page's document executed over these rows, shaped as the
+ * connection, with no resolver of the hub's (each field read off its row), then serialized.
+ */
+function executeInMemory(schema: GraphQLSchema, pageQuery: string, variables: Record<string, unknown>, rows: readonly Record<string, unknown>[]) {
+  const document = parse(pageQuery);
+  const page = rows.slice(0, 1_000);
+  const rootValue = { audience: { edges: page.map((node) => ({ node })), pageInfo: { hasNextPage: rows.length > 1_000, endCursor: String(page.at(-1)?.id) } } };
+  return async () => {
+    const result = await execute({ schema, document, rootValue, variableValues: variables });
+    if (result.errors) throw new Error(`in-memory execution failed: ${result.errors[0]!.message}`);
+    return JSON.stringify(result);
+  };
+}
+
 async function marketingToken(db: Db, hub: HubProcess): Promise<string> {
   const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: '3600' });
   const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl);
@@ -87,14 +109,18 @@ async function marketingToken(db: Db, hub: HubProcess): Promise<string> {
   return (await tokens.issueAccessToken({ sub: client, client_id: client, scope: scope.join(' ') })).accessToken;
 }
 
+/**
+ * undici's own `request`, not `fetch`: the lean client, as `pg` is on the floor's side, so the
+ * figures hold the hub's cost rather than the WHATWG wrapping of a fetch.
+ */
 async function graphqlCall(hub: HubProcess, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
-  const response = await fetch(`${hub.url}/graphql`, {
+  const response = await request(`${hub.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await response.json()) as { data?: any; errors?: unknown };
-  if (!response.ok || body.errors) throw new Error(`query failed: ${JSON.stringify(body).slice(0, 500)}`);
+  const body = (await response.body.json()) as { data?: any; errors?: unknown };
+  if (response.statusCode !== 200 || body.errors) throw new Error(`query failed: ${JSON.stringify(body).slice(0, 500)}`);
   return body.data;
 }
 
@@ -126,8 +152,9 @@ export async function benchAudience(): Promise<Row[]> {
     const seconds = BENCH_SECONDS;
     const once = { concurrency: 1, seconds };
     const rows: Row[] = [];
-    const [request, roundTrip] = await measurePaired(() => graphqlCall(hub, token, '{ __typename }', {}), () => sql`select 1`.execute(db), seconds);
-    rows.push({ workload: 'fixed cost: authenticated `{ __typename }` over HTTP, beside `select 1`', hub: request, floor: roundTrip });
+    const bareSchema = buildSchema(readFileSync(new URL('../schema/schema.graphql', import.meta.url), 'utf8'));
+    const [typename, roundTrip] = await measurePaired(() => graphqlCall(hub, token, '{ __typename }', {}), () => sql`select 1`.execute(db), seconds);
+    rows.push({ workload: 'fixed cost: authenticated `{ __typename }` over HTTP, beside `select 1`', hub: typename, floor: roundTrip });
     for (const t of TYPICAL) {
       const variables = { purpose: t.purpose, filter: t.filter };
       const countQuery = 'query($purpose: String!, $filter: AudienceFilter) { audience(purpose: $purpose, filter: $filter, first: 0) { totalCount } }';
@@ -141,6 +168,9 @@ export async function benchAudience(): Promise<Row[]> {
       rows.push({ workload: `count: ${t.name} (${hubCount.toLocaleString('en-US')})`, hub: hubCountFigures, floor: floorCountFigures, p50Goal: GOAL.slower, p50LimitMs: GOAL.ms });
       const [hubPageFigures, floorPageFigures] = await measurePaired(() => graphqlCall(hub, token, pageQuery, variables), () => floorPage(db, t), seconds);
       rows.push({ workload: `first 1,000: ${t.name}`, hub: hubPageFigures, floor: floorPageFigures, p50Goal: GOAL.slower, p50LimitMs: GOAL.ms });
+      const inMemory = executeInMemory(bareSchema, pageQuery, variables, (await floorPage(db, t)).rows as Record<string, unknown>[]);
+      const [graphqlFigures, floorAgain] = await measurePaired(inMemory, () => floorPage(db, t), seconds);
+      rows.push({ workload: `↳ graphql-js alone on that page: execute in memory, default resolvers, JSON.stringify`, hub: graphqlFigures, floor: floorAgain, p50Ratio: true });
     }
     rows.push({ workload: 'naive layout: count consents ⋈ users, country DE', hub: await measureCalls(() => naiveCount(db), once) });
 
@@ -151,12 +181,11 @@ export async function benchAudience(): Promise<Row[]> {
     const id = created.createAudience.id as string;
     const viaHub = () =>
       exportRate(async () => {
-        const response = await fetch(`${hub.url}/audiences/${id}/export`, { headers: { authorization: `Bearer ${token}` } });
-        if (!response.ok || !response.body) throw new Error(`export failed: ${response.status}`);
+        const response = await request(`${hub.url}/audiences/${id}/export`, { headers: { authorization: `Bearer ${token}` } });
+        if (response.statusCode !== 200) throw new Error(`export failed: ${response.statusCode}`);
         let lines = 0;
-        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-          const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-          for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) lines++;
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
+          for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
         }
         return lines;
       });
