@@ -127,21 +127,23 @@ export function prepareAuditEvent(input: AuditEventInput, now: Date): PreparedAu
   if (input.decision !== 'ALLOW' && input.decision !== 'DENY') throw new TypeError(`unknown audit decision ${String(input.decision)}`);
   const occurredAt = new Date(input.occurredAt ?? now);
   if (Number.isNaN(occurredAt.getTime())) throw new TypeError('occurredAt is not a valid date');
+  // Stored as given: text the database would change or refuse would break the event's hash or its batch.
+  const text = (value: string | null | undefined) => (value == null ? null : storableText(value));
   return Object.freeze({
     id: input.id ?? newId('evt'),
     occurredAt,
     action: input.action,
-    actor: Object.freeze({ kind: input.actor.kind, id: input.actor.id ?? null }),
-    actorChain: Object.freeze([...(input.actorChain ?? [])]),
-    subjectUserId: input.subjectUserId ?? null,
-    clientId: input.clientId ?? null,
-    purpose: input.purpose ?? null,
-    consentId: input.consentId ?? null,
-    fieldsRead: Object.freeze([...(input.fieldsRead ?? [])]),
-    fieldsDenied: Object.freeze([...(input.fieldsDenied ?? [])]),
+    actor: Object.freeze({ kind: input.actor.kind, id: text(input.actor.id) }),
+    actorChain: Object.freeze((input.actorChain ?? []).map(storableText)),
+    subjectUserId: text(input.subjectUserId),
+    clientId: text(input.clientId),
+    purpose: text(input.purpose),
+    consentId: text(input.consentId),
+    fieldsRead: Object.freeze((input.fieldsRead ?? []).map(storableText)),
+    fieldsDenied: Object.freeze((input.fieldsDenied ?? []).map(storableText)),
     decision: input.decision,
-    reason: input.reason ?? null,
-    requestId: input.requestId ?? null,
+    reason: text(input.reason),
+    requestId: text(input.requestId),
     detail: scrubDetail(input.detail),
   });
 }
@@ -160,7 +162,8 @@ const SECRET_KEY = /password|secret|token|authorization|cookie/i;
  * A deep copy of `detail` without any key that names a secret (password, secret, token,
  * authorization, cookie; any case, at any depth, inside arrays too), as plain JSON values: what
  * JSON cannot hold (undefined, functions) is dropped and dates become ISO strings. Values under
- * harmless keys are kept as they are, so a secret must never be put under one.
+ * harmless keys are kept as they are, so a secret must never be put under one. Strings, keys
+ * included, are made storable (see `storableText`): one the database refused would fail its batch.
  */
 export function scrubDetail(detail: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
   if (detail === undefined) return {};
@@ -170,11 +173,20 @@ export function scrubDetail(detail: Readonly<Record<string, unknown>> | undefine
 }
 
 function scrub(value: unknown): unknown {
+  if (typeof value === 'string') return storableText(value);
   if (Array.isArray(value)) return value.map(scrub);
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(
     Object.entries(value)
       .filter(([key]) => !SECRET_KEY.test(key))
-      .map(([key, inner]) => [key, scrub(inner)]),
+      .map(([key, inner]) => [storableText(key), scrub(inner)]),
   );
+}
+
+/**
+ * The text as PostgreSQL can store it in `text` and `jsonb`: U+0000 and unpaired UTF-16
+ * surrogates, which it refuses, become U+FFFD.
+ */
+export function storableText(text: string): string {
+  return text.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }

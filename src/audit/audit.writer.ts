@@ -30,8 +30,9 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * written here but with `appendAuditEvents` in the change's own transaction.
  *
  * A failed write is logged and retried once with the same event ids (so a write that committed
- * but reported failure is not duplicated); after that the batch is logged in full at error level
- * and dropped. Makes sure the month's partitions exist at start and whenever the month turns.
+ * but reported failure is not duplicated); after that the batch is halved and each half written
+ * the same way, so that only an event the database refuses on its own is logged in full at error
+ * level and dropped. Makes sure the month's partitions exist at start and whenever the month turns.
  * Call `close()` at shutdown, after the last request: whatever is still buffered is lost otherwise.
  */
 export class AuditWriter {
@@ -128,6 +129,12 @@ export class AuditWriter {
       } catch (error) {
         if (isDatabaseUnavailable(error) && !this.#closed) return this.#holdDuringOutage(batch, error);
         if (attempt > 1 && (error as { code?: unknown }).code === UNIQUE_VIOLATION) break;
+        if (attempt > 1 && batch.length > 1) {
+          // One event the database refuses must not take the others with it: halve until it is alone.
+          const half = Math.ceil(batch.length / 2);
+          await this.#write(batch.slice(0, half));
+          return this.#write(batch.slice(half));
+        }
         if (attempt > 1) {
           this.#logger.error({ err: error, events: batch }, `audit: ${batch.length} events could not be written and are lost`);
           return;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { listAuditEvents } from '../../src/audit/audit.queries.js';
@@ -123,6 +124,35 @@ describe('AuditWriter', () => {
     const [fields, message] = logger.error.mock.calls[0]!;
     expect(message).toBe('audit: 1 events could not be written and are lost');
     expect(fields.events).toEqual([expect.objectContaining({ subjectUserId: 'usr_lost', action: 'profile.read' })]);
+  });
+
+  it('writes the rest of a batch when the database refuses one event in it', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, clock, { retryDelayMs: 1 });
+    const before = await countEvents(database.db);
+    // A chain key far past what a B-tree index entry can hold: PostgreSQL refuses the row.
+    const refused = `usr_${randomBytes(8_000).toString('hex')}`;
+    for (const subjectUserId of ['usr_kept1', 'usr_kept2', refused, 'usr_kept3']) writer.record(readEvent({ subjectUserId }));
+    await writer.close();
+    expect(await countEvents(database.db)).toBe(before + 3);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    expect(logger.error.mock.calls[0]![1]).toBe('audit: 1 events could not be written and are lost');
+    expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
+  });
+
+  it('stores text PostgreSQL would refuse (U+0000, unpaired surrogates) as U+FFFD, keeping the chain whole', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, clock);
+    writer.record(readEvent({ subjectUserId: 'usr_text', reason: 'a\u0000b', detail: { filter: { interestsAny: ['\ud800', 'x\udfffy'] }, ['k\u0000']: 1 } }));
+    writer.record(readEvent({ subjectUserId: 'usr_text' }));
+    await writer.close();
+    const page = await listAuditEvents(database.db, { filter: { userId: 'usr_text' } });
+    expect(page.edges).toHaveLength(2);
+    const stored = page.edges[1]!.node;
+    expect(stored.reason).toBe('a\uFFFDb');
+    expect(stored.detail).toEqual({ filter: { interestsAny: ['\uFFFD', 'x\uFFFDy'] }, ['k\uFFFD']: 1 });
+    expect(logger.error).not.toHaveBeenCalled();
+    expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
   });
 
   it('logs and drops a malformed event or one recorded after close, keeping the rest', async () => {
