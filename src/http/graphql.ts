@@ -3,10 +3,10 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import fastifyApollo from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
-import { NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { NoSchemaIntrospectionCustomRule, validate, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { isOperator } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
-import { ForbiddenError, HubError } from '../shared/errors.js';
+import { HubError } from '../shared/errors.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
 import { formatError, isUnexpectedError } from './format-error.js';
 import { COST_OPTIONS, MAX_COST, variablePageCost } from './graphql-cost.js';
@@ -59,7 +59,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
       introspectionGuard(options.schema, options.production),
       variablePageCost(options.schema),
-      refuseNulCharacters(),
+      refuseUnstorableText(),
       errorLogger(app.log),
       databaseUnavailable(),
       drainOperations(),
@@ -92,7 +92,7 @@ function introspectionGuard(schema: GraphQLSchema, production: boolean): ApolloS
         async didResolveOperation({ document, contextValue }) {
           if (!production || isOperator(contextValue.principal)) return;
           if (asksIntrospection(document)) {
-            throw new ForbiddenError('MISSING_SCOPE', 'Introspection is only open to operator clients');
+            throw new HubError('FORBIDDEN', 'Introspection is only open to operator clients', { reason: 'MISSING_SCOPE', http: { status: 403 } });
           }
         },
       };
@@ -138,22 +138,42 @@ function databaseUnavailable(): ApolloServerPlugin<Context> {
 }
 
 /**
- * PostgreSQL text cannot hold U+0000, so a string carrying it would fail at the database as an
- * internal error; it is refused up front as bad input, in the document and in the variables.
+ * PostgreSQL text cannot hold U+0000, nor UTF-16 surrogates without their pair (JSON can carry
+ * both as escapes), so a string carrying one would fail at the database as an internal error or
+ * be stored as another string than the one given; it is refused up front as bad input, in the
+ * document and in the variables.
  */
-function refuseNulCharacters(): ApolloServerPlugin<Context> {
+function refuseUnstorableText(): ApolloServerPlugin<Context> {
+  // Apollo reuses the parsed document of a query it has seen: its answer is kept per document.
+  const documents = new WeakMap<DocumentNode, boolean>();
+  const storableDocument = (document: DocumentNode) => {
+    let answer = documents.get(document);
+    if (answer === undefined) {
+      answer = true;
+      visit(document, { StringValue: (node) => void (answer &&= storable(node.value)) });
+      documents.set(document, answer);
+    }
+    return answer;
+  };
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request }) {
-          const text = `${request.query ?? ''}${JSON.stringify(request.variables ?? {})}`;
-          if (text.includes('\\u0000') || text.includes('\u0000')) {
-            throw new HubError('BAD_USER_INPUT', 'Strings may not contain U+0000', { http: { status: 400 } });
+        async didResolveOperation({ document, request }) {
+          if (!storableDocument(document) || !storable(request.variables ?? {})) {
+            throw new HubError('BAD_USER_INPUT', 'Strings may not contain U+0000 or unpaired surrogates', { http: { status: 400 } });
           }
         },
       };
     },
   };
+}
+
+/** True when every string in `value` (keys included) is text PostgreSQL can store as given. */
+function storable(value: unknown): boolean {
+  if (typeof value === 'string') return value.isWellFormed() && !value.includes('\u0000');
+  if (Array.isArray(value)) return value.every(storable);
+  if (value === null || typeof value !== 'object') return true;
+  return Object.entries(value).every(([key, inner]) => storable(key) && storable(inner));
 }
 
 /** How long stopping waits for operations still running, whose clients may be gone already. */

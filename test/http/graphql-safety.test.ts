@@ -134,6 +134,7 @@ describe('introspection', () => {
     const production = await probeServer({ NODE_ENV: 'production' });
     try {
       const response = await graphql({ http: production }, query);
+      expect(response.status).toBe(403);
       expect(response.data ?? null).toBeNull();
       expect(response.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
       expect((await graphql({ http: production }, '{ slow }')).data).toEqual({ slow: 7 });

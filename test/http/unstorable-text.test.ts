@@ -1,0 +1,30 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { clientToken, graphql, startTestHub } from '../helpers/hub.js';
+
+let hub: Hub;
+beforeAll(async () => {
+  hub = await startTestHub();
+});
+afterAll(() => hub.close());
+
+const AUDIENCE = 'query($filter: AudienceFilter) { audience(purpose: "email_marketing", filter: $filter, first: 1) { edges { node { id } } } }';
+
+describe('text PostgreSQL cannot store', () => {
+  it('is refused as bad input when a variable carries an unpaired surrogate, at any depth', async () => {
+    const marketing = await clientToken(hub, ['audience:read', 'profile:read', 'preferences:read'], 'agt_01J0000000000000000000TEXT');
+    for (const interests of [['\ud800'], ['ok', 'x\udfffy']]) {
+      const response = await graphql(hub, AUDIENCE, { token: marketing, variables: { filter: { interestsAny: interests } } });
+      expect(response.status).toBe(400);
+      expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
+    }
+    const paired = await graphql(hub, AUDIENCE, { token: marketing, variables: { filter: { interestsAny: ['\ud83d\ude00'] } } });
+    expect(paired.errors).toBeUndefined();
+  });
+
+  it('is refused as bad input when a string literal of the document carries U+0000', async () => {
+    const response = await graphql(hub, 'mutation { signIn(input: { email: "a@example.com", password: "long enough \\u0000 password" }) { accessToken } }');
+    expect(response.status).toBe(400);
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
+  });
+});
