@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type Principal } from '../authz/principal.js';
 import { InvalidTokenError } from '../oauth/access-token.js';
 
@@ -23,7 +23,7 @@ export function registerBearerAuth(app: FastifyInstance, prefix: string, authent
   app.addHook('onRequest', async (request, reply) => {
     request.principal = ANONYMOUS;
     const header = request.headers.authorization;
-    if (header === undefined || !request.url.startsWith(prefix)) return;
+    if (header === undefined || !routedUnder(request, prefix)) return;
     try {
       request.principal = await authenticate(bearerToken(header));
     } catch (error) {
@@ -36,6 +36,14 @@ export function registerBearerAuth(app: FastifyInstance, prefix: string, authent
         .send({ errors: [{ message: `Invalid access token: ${description}`, extensions: { code: 'UNAUTHENTICATED' } }] });
     }
   });
+}
+
+/**
+ * True when the route the request was matched to lies under `prefix`. Not its raw URL: the router
+ * decodes percent-escapes, so `/%67raphql` reaches `/graphql` without its raw URL starting with it.
+ */
+export function routedUnder(request: FastifyRequest, prefix: string): boolean {
+  return request.routeOptions.url?.startsWith(prefix) ?? false;
 }
 
 function bearerToken(header: string): string {

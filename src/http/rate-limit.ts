@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { routedUnder } from './bearer.js';
 
 /**
  * The key a GraphQL request is counted under: the caller its token names (so one client's
@@ -29,7 +30,7 @@ export async function registerGraphqlRateLimit(app: FastifyInstance, prefix: str
     hook: 'preHandler',
     max: perSecond * 60,
     timeWindow: 60_000,
-    allowList: (request) => !request.url.startsWith(prefix),
+    allowList: (request) => !routedUnder(request, prefix),
     keyGenerator: callerKey,
     errorResponseBuilder: (_request, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1_000));

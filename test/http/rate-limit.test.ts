@@ -20,6 +20,22 @@ describe('GraphQL rate limits', () => {
     expect(limited.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
   });
 
+  it('reads the bearer token of a request to a percent-encoded path', async () => {
+    const operator = await clientToken(hub, ['users:admin'], 'agt_01J0000000000000000000PCNT');
+    const response = await hub.http.inject({ method: 'POST', url: '/%67raphql', headers: { 'content-type': 'application/json', authorization: `Bearer ${operator}` }, payload: { query: '{ users(first: 1) { edges { cursor } } }' } });
+    expect(response.json().errors).toBeUndefined();
+  });
+
+  it('counts a request to a percent-encoded path as the route it reaches', async () => {
+    const post = (url: string) => hub.http.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' }, payload: { query: '{ __typename }' } });
+    // Half of them through the encoded path: all must count for the 60 a minute to run out.
+    const answers = [];
+    for (let i = 0; i < 61; i++) answers.push((await post(i % 2 ? '/%67raphql' : '/graphql')).statusCode);
+    expect(answers[0]).toBe(200);
+    expect(answers.at(-1)).toBe(429);
+    expect((await post('/%67raphql')).statusCode).toBe(429);
+  });
+
   it('counts each caller on its own, so one flood does not starve another at the same address', async () => {
     const other = await clientToken(hub, ['users:admin']);
     expect((await graphql(hub, '{ users(first: 1) { edges { cursor } } }', { token: other })).status).toBe(200);
