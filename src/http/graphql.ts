@@ -9,7 +9,7 @@ import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
 import { formatError, isUnexpectedError } from './format-error.js';
-import { COST_OPTIONS, MAX_COST, variablePageCost } from './graphql-cost.js';
+import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
 
 /** Limits on what one GraphQL document may ask, enforced before any resolver runs. */
 export const GRAPHQL_LIMITS = Object.freeze({
@@ -36,7 +36,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     // graphql-js counts tokens while parsing (parseOptions below), which answers 400, not 500.
     maxTokens: { enabled: false },
     maxDirectives: { n: GRAPHQL_LIMITS.maxDirectives },
-    // Literal page sizes count here; variable ones in variablePageCost below.
+    // Literal page sizes count here; variable, null and left-out ones in pageCost below.
     costLimit: { ...COST_OPTIONS },
     // Suggestions are stripped in formatError, for every request error alike.
     blockFieldSuggestion: { enabled: false },
@@ -58,7 +58,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       // graphql-armor is typed against Apollo's CommonJS build; the plugins are the same objects.
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
       introspectionGuard(options.schema, options.production),
-      variablePageCost(options.schema),
+      pageCost(options.schema),
       refuseUnstorableText(),
       errorLogger(app.log),
       databaseUnavailable(),

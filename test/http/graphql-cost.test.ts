@@ -38,3 +38,64 @@ describe('the cost limit counts list sizes', () => {
     expect(response.status).toBe(400);
   });
 });
+
+/** One query asking `body` under `count` aliases. */
+function aliased(count: number, body: string): string {
+  return `{ ${Array.from({ length: count }, (_, i) => `a${i}: ${body}`).join(' ')} }`;
+}
+
+/** The status and first error message of a query: the same pair for two queries means the same cost. */
+async function verdict(query: string, variables?: Record<string, unknown>) {
+  const response = await graphql(hub, query, { token, ...(variables && { variables }) });
+  return { status: response.status, message: response.errors?.[0]?.message, code: response.errors?.[0]?.extensions?.code };
+}
+
+const orders = (page: string) => `orders${page} { edges { node { id totalMinor currency status placedAt } } }`;
+const users = (page: string, inner: string) => `users${page} { edges { node { id ${inner} } } }`;
+
+describe('the cost limit counts a left-out first as the page the resolver returns', () => {
+  it('refuses nested connections without first as it refuses them with first: 20', async () => {
+    // 7 × (1 + (1 + 1 + 1 + 20 × (1 + 1 + 1 + 5))) × 20 = 22,960: past the limit, where 6 would not be.
+    const given = await verdict(aliased(7, users('(first: 20)', orders('(first: 20)'))));
+    expect(given).toEqual({ status: 400, message: expect.stringMatching(/Query Cost limit of 20000 exceeded, found 22960\b/), code: 'BAD_USER_INPUT' });
+    const leftOut = aliased(7, users('', orders('')));
+    expect(await verdict(leftOut)).toEqual(given);
+    // Apollo reuses the parsed document: the second request takes the verdict kept for it.
+    expect(await verdict(leftOut)).toEqual(given);
+  });
+
+  it('answers the same connections without first below the limit', async () => {
+    expect(await verdict(aliased(6, users('', orders(''))))).toEqual({ status: 200, message: undefined, code: undefined });
+  });
+
+  it('counts first: null as the page the resolver returns for it', async () => {
+    const given = await verdict(aliased(7, users('(first: 20)', orders('(first: 20)'))));
+    expect(await verdict(aliased(7, users('(first: null)', orders('(first: null)'))))).toEqual(given);
+  });
+
+  it('counts a left-out first inside a fragment', async () => {
+    const fragment = (page: string) => `fragment UserOrders on User { ${orders(page)} }`;
+    const given = await verdict(`${aliased(7, users('(first: 20)', '...UserOrders'))} ${fragment('(first: 20)')}`);
+    expect(given.status).toBe(400);
+    expect(await verdict(`${aliased(7, users('', '...UserOrders'))} ${fragment('')}`)).toEqual(given);
+  });
+
+  it('counts a left-out first beside a page-size variable', async () => {
+    const query = `query($users: Int) { ${['a', 'b'].map((alias) => `${alias}: ${users('(first: $users)', orders(''))}`).join(' ')} }`;
+    const given = await verdict(`{ ${['a', 'b'].map((alias) => `${alias}: ${users('(first: 100)', orders('(first: 20)'))}`).join(' ')} }`);
+    expect(given.status).toBe(400);
+    expect(await verdict(query, { users: 100 })).toEqual(given);
+  });
+
+  it('counts an audience page left out as the audience default of 100', async () => {
+    const members = (page: string) => `members${page} { edges { node { id email } } }`;
+    const saved = (outer: string, inner: string) => aliased(3, `savedAudiences${outer} { edges { node { id ${members(inner)} } } }`);
+    const given = await verdict(saved('(first: 20)', '(first: 100)'));
+    expect(given.status).toBe(400);
+    expect(await verdict(saved('', ''))).toEqual(given);
+  });
+
+  it('keeps a literal first as given', async () => {
+    expect(await verdict(aliased(15, users('(first: 5)', orders('(first: 5)'))))).toEqual({ status: 200, message: undefined, code: undefined });
+  });
+});
