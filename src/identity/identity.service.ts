@@ -4,13 +4,13 @@ import type { Principal } from '../authz/principal.js';
 import type { Db } from '../db/connect.js';
 import type { TokenService, UserSession } from '../oauth/token.service.js';
 import type { Clock } from '../shared/clock.js';
-import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
+import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { country, email, locale, mergePreferences, parseInput, profileChangesSchema, toAddressJson } from './profile.input.js';
-import { assertNotThrottled, recordSignInFailure, recordSignInSuccess } from './throttle.js';
+import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt } from './throttle.js';
 import { findCredentialsByEmail, findUsersByIds, insertUser, touchLastLogin, updateUserProfile, type ProfileChanges, type User } from './user.queries.js';
 
 export interface AuthPayload extends UserSession {
@@ -76,6 +76,8 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
      * @param address the client's network address, for throttling per address.
      * @throws UnauthenticatedError for an unknown email or a wrong password (one answer for both),
      *   RateLimitedError after repeated failures for the account or the address.
+     *   The attempt is counted before the password is checked, so concurrent attempts cannot
+     *   get more password checks than the limits allow; it stays counted unless it succeeds.
      */
     async signIn(input: unknown, address: string, caller: Caller): Promise<AuthPayload> {
       const { email: login, password } = parseInput(signInSchema, input);
@@ -84,24 +86,25 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       const account = await findCredentialsByEmail(deps.db, login);
       const failed = (reason: string) =>
         auditInTransaction(deps.db, { action: 'user.sign_in_failed', ...audit, subjectUserId: account?.id ?? null, decision: 'DENY', reason }, now);
-      try {
-        await assertNotThrottled(deps.db, login, address, now);
-      } catch (error) {
-        await failed('RATE_LIMITED');
-        throw error;
-      }
+      const attempt = await deps.db
+        .transaction()
+        .execute((tx) => reserveSignInAttempt(tx, login, address, now))
+        .catch(async (error: unknown) => {
+          if (error instanceof RateLimitedError) await failed('RATE_LIMITED');
+          throw error;
+        });
       const matches =
         account?.status === 'active' && account.password_hash
           ? await verifyPassword(account.password_hash, password)
           : await verifyAgainstNothing(password);
       if (!account || !matches) {
-        await recordSignInFailure(deps.db, login, address, now);
         await failed(account ? 'WRONG_PASSWORD' : 'UNKNOWN_ACCOUNT');
         throw badCredentials();
       }
       return deps.db.transaction().execute(async (tx) => {
-        await recordSignInSuccess(tx, login);
+        // The user's row before the throttle rows, the order erasure locks them in.
         await touchLastLogin(tx, account.id, now);
+        await recordSignInSuccess(tx, attempt);
         await auditInTransaction(tx, { action: 'user.signed_in', ...audit, actor: { kind: 'user', id: account.id }, subjectUserId: account.id, decision: 'ALLOW' }, now);
         const [user] = await findUsersByIds(tx, [account.id]);
         if (!user) throw badCredentials();
@@ -140,7 +143,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
      * Forgets the failed sign-ins counted against an email, in the caller's transaction: the
      * address of an erased account may sign up again as someone new, who starts with a clean count.
      */
-    forgetSignInFailures: (tx: Db, email: string): Promise<void> => recordSignInSuccess(tx, email),
+    forgetSignInFailures: (tx: Db, email: string): Promise<void> => clearAccountFailures(tx, email),
 
     /** Stores a masked card as a new payment method of the user, in the caller's transaction. */
     addPaymentMethod: (tx: Db, userId: string, card: MaskedCard, now: Date): Promise<PaymentMethod> => insertPaymentMethod(tx, { id: newId('pm'), userId, card, now }),

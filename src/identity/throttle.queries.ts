@@ -1,21 +1,21 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 
-/** The failures counted under `key` in the window that is current at `now`. */
-export async function countFailures(db: Db, key: string, now: Date, windowSeconds: number): Promise<{ failures: number; windowStartedAt: Date } | undefined> {
-  const row = await db
-    .selectFrom('sign_in_throttle')
-    .select(['failures', 'window_started_at'])
-    .where('key', '=', key)
-    .where('window_started_at', '>', new Date(now.getTime() - windowSeconds * 1_000))
-    .executeTakeFirst();
-  return row && { failures: row.failures, windowStartedAt: row.window_started_at };
+/** The count under one key in its current window. */
+export interface ThrottleCount {
+  readonly failures: number;
+  readonly windowStartedAt: Date;
 }
 
-/** Counts one failure under `key`, starting a new window when the last one has passed. */
-export async function addFailure(db: Db, key: string, now: Date, windowSeconds: number): Promise<void> {
+/**
+ * Counts one attempt under `key`, starting a new window when the last one has passed, and
+ * answers the count with it. One upsert: it locks the row, so concurrent callers are counted one
+ * after the other and each is answered its own count; the lock holds until the caller's
+ * transaction ends.
+ */
+export async function addAttempt(db: Db, key: string, now: Date, windowSeconds: number): Promise<ThrottleCount> {
   const windowStart = new Date(now.getTime() - windowSeconds * 1_000);
-  await db
+  const row = await db
     .insertInto('sign_in_throttle')
     .values({ key, failures: 1, window_started_at: now })
     .onConflict((oc) =>
@@ -24,6 +24,19 @@ export async function addFailure(db: Db, key: string, now: Date, windowSeconds: 
         window_started_at: sql`case when sign_in_throttle.window_started_at > ${windowStart} then sign_in_throttle.window_started_at else ${now} end`,
       }),
     )
+    .returning(['failures', 'window_started_at'])
+    .executeTakeFirstOrThrow();
+  return { failures: row.failures, windowStartedAt: row.window_started_at };
+}
+
+/** Takes back one attempt counted under `key` in the window that started at `windowStartedAt`; a later window is left as it is. */
+export async function removeAttempt(db: Db, key: string, windowStartedAt: Date): Promise<void> {
+  await db
+    .updateTable('sign_in_throttle')
+    .set({ failures: sql`failures - 1` })
+    .where('key', '=', key)
+    .where('window_started_at', '=', windowStartedAt)
+    .where('failures', '>', 0)
     .execute();
 }
 

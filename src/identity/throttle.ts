@@ -1,38 +1,63 @@
+import type { Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
+import type { Database } from '../db/database.js';
 import { RateLimitedError } from '../shared/errors.js';
-import { addFailure, clearFailures, countFailures } from './throttle.queries.js';
+import { addAttempt, clearFailures, removeAttempt, type ThrottleCount } from './throttle.queries.js';
 
 /**
  * Failed sign-ins are counted per account and per client address in fixed windows kept in the
  * database, so every instance sees the same counts. Per account, few failures lock out
  * guessing at one password; per address, more, so a shared NAT is not locked out at once.
+ *
+ * An attempt is counted before its password is checked and stays counted unless it succeeds.
+ * Counting only after the check let concurrent attempts all pass a check that none of them had
+ * yet been counted in, each spending a real password verification.
  */
 export const THROTTLE = Object.freeze({ windowSeconds: 15 * 60, perAccount: 5, perAddress: 50 });
 
 const accountKey = (email: string) => `account:${email.toLowerCase()}`;
 const addressKey = (address: string) => `address:${address}`;
 
-/** @throws RateLimitedError when either count has reached its limit. */
-export async function assertNotThrottled(db: Db, email: string, address: string, now: Date): Promise<void> {
-  const checks = [
-    [accountKey(email), THROTTLE.perAccount],
-    [addressKey(address), THROTTLE.perAddress],
-  ] as const;
-  for (const [key, limit] of checks) {
-    const current = await countFailures(db, key, now, THROTTLE.windowSeconds);
-    if (current && current.failures >= limit) {
-      const retryAt = current.windowStartedAt.getTime() + THROTTLE.windowSeconds * 1_000;
-      throw new RateLimitedError(Math.max(1, Math.ceil((retryAt - now.getTime()) / 1_000)));
-    }
-  }
+/** An attempt counted against its account and address, until it is known to have succeeded. */
+export interface SignInAttempt {
+  readonly email: string;
+  readonly address: string;
+  /** The address's window the attempt was counted in: success takes it back from that window only. */
+  readonly addressWindowStartedAt: Date;
 }
 
-export async function recordSignInFailure(db: Db, email: string, address: string, now: Date): Promise<void> {
-  await addFailure(db, accountKey(email), now, THROTTLE.windowSeconds);
-  await addFailure(db, addressKey(address), now, THROTTLE.windowSeconds);
+/**
+ * Counts one sign-in attempt against the account and the address, before the password is
+ * checked. In a transaction because a refusal throws and the rollback takes back what was counted,
+ * so a refused attempt counts against neither key. The rows stay locked until the transaction
+ * ends: keep it short (no password check in it). Account before address, always, so two callers
+ * never wait for each other's rows.
+ * @throws RateLimitedError when either count has already reached its limit.
+ */
+export async function reserveSignInAttempt(tx: Transaction<Database>, email: string, address: string, now: Date): Promise<SignInAttempt> {
+  assertWithinLimit(await addAttempt(tx, accountKey(email), now, THROTTLE.windowSeconds), THROTTLE.perAccount, now);
+  const addressCount = await addAttempt(tx, addressKey(address), now, THROTTLE.windowSeconds);
+  assertWithinLimit(addressCount, THROTTLE.perAddress, now);
+  return { email, address, addressWindowStartedAt: addressCount.windowStartedAt };
 }
 
-/** A successful sign-in clears the account's count; the address's stays until its window ends. */
-export async function recordSignInSuccess(db: Db, email: string): Promise<void> {
+/**
+ * A successful sign-in clears the account's count and takes its own attempt back from the
+ * address's, so only failures count against a shared address; the address's other failures stay
+ * until their window ends.
+ */
+export async function recordSignInSuccess(db: Db, attempt: SignInAttempt): Promise<void> {
+  await clearAccountFailures(db, attempt.email);
+  await removeAttempt(db, addressKey(attempt.address), attempt.addressWindowStartedAt);
+}
+
+export async function clearAccountFailures(db: Db, email: string): Promise<void> {
   await clearFailures(db, accountKey(email));
+}
+
+/** `count` includes the attempt being made, so the limit itself is still allowed. */
+function assertWithinLimit(count: ThrottleCount, limit: number, now: Date): void {
+  if (count.failures <= limit) return;
+  const retryAt = count.windowStartedAt.getTime() + THROTTLE.windowSeconds * 1_000;
+  throw new RateLimitedError(Math.max(1, Math.ceil((retryAt - now.getTime()) / 1_000)));
 }

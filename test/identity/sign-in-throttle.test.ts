@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, THROTTLE } from '../../src/identity/throttle.js';
+import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+
+// A hub of its own: every sign-in through `graphql` comes from the same address, so the address
+// counts of other files' tests must not leak in.
+let hub: Hub;
+beforeAll(async () => {
+  hub = await startTestHub();
+});
+afterAll(() => hub.close());
+
+const SIGN_IN = 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }';
+const PASSWORD = 'a sentence long enough to remember';
+
+const reserve = (email: string, address: string, now: Date) => hub.services.db.transaction().execute((tx) => reserveSignInAttempt(tx, email, address, now));
+const countOf = async (key: string) => (await hub.services.db.selectFrom('sign_in_throttle').select('failures').where('key', '=', key).executeTakeFirst())?.failures;
+const codeOf = (error: unknown) => (error as { extensions?: { code?: string } }).extensions?.code;
+
+describe('sign-in throttling under concurrent attempts', () => {
+  it('lets no more concurrent wrong sign-ins for one account reach a password check than its limit', async () => {
+    const victim = await signUpUser(hub, { email: 'concurrent@example.com', password: PASSWORD });
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => graphql(hub, SIGN_IN, { variables: { input: { email: victim.email, password: `concurrent guess ${i} is wrong` } } })),
+    );
+    const tally: Record<string, number> = {};
+    for (const response of responses) {
+      const code = String(response.errors?.[0]?.extensions?.code);
+      tally[code] = (tally[code] ?? 0) + 1;
+    }
+    expect(tally).toEqual({ UNAUTHENTICATED: THROTTLE.perAccount, RATE_LIMITED: 30 - THROTTLE.perAccount });
+    expect(await countOf(`account:${victim.email}`)).toBe(THROTTLE.perAccount);
+    const locked = await graphql(hub, SIGN_IN, { variables: { input: { email: victim.email, password: PASSWORD } } });
+    expect(locked.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+  });
+
+  it('grants an address exactly its limit of concurrent attempts, and counts a refused one against no account', async () => {
+    const now = new Date('2031-01-01T00:00:00.000Z');
+    const attempts = Array.from({ length: THROTTLE.perAddress + 20 }, (_, i) => reserve(`spray${i}@example.com`, '203.0.113.7', now).then(() => 'granted', codeOf));
+    const answers = await Promise.all(attempts);
+    expect(answers.filter((answer) => answer === 'granted')).toHaveLength(THROTTLE.perAddress);
+    expect(answers.filter((answer) => answer === 'RATE_LIMITED')).toHaveLength(20);
+    expect(await countOf('address:203.0.113.7')).toBe(THROTTLE.perAddress);
+    const accounts = await hub.services.db.selectFrom('sign_in_throttle').select('key').where('key', 'like', 'account:spray%').execute();
+    expect(accounts).toHaveLength(THROTTLE.perAddress);
+  });
+});
+
+describe('sign-in throttling, one attempt after the other', () => {
+  it('refuses the attempt after the limit until the window has passed, then counts afresh', async () => {
+    const start = new Date('2031-02-01T00:00:00.000Z');
+    for (let i = 0; i < THROTTLE.perAccount; i++) await reserve('window@example.com', `198.51.100.${i}`, start);
+    const refused = await reserve('window@example.com', '198.51.100.99', new Date(start.getTime() + 60_000)).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ extensions: { code: 'RATE_LIMITED', retryAfter: THROTTLE.windowSeconds - 60 } });
+    expect(await countOf('address:198.51.100.99')).toBeUndefined();
+    await reserve('window@example.com', '198.51.100.99', new Date(start.getTime() + THROTTLE.windowSeconds * 1_000));
+    expect(await countOf('account:window@example.com')).toBe(1);
+  });
+
+  it('does not count successful sign-ins against the address, and clears the account on success', async () => {
+    const now = new Date('2031-03-01T00:00:00.000Z');
+    for (let i = 0; i <= THROTTLE.perAddress; i++) {
+      const attempt = await reserve('regular@example.com', '192.0.2.1', now);
+      await hub.services.db.transaction().execute((tx) => recordSignInSuccess(tx, attempt));
+    }
+    expect(await countOf('account:regular@example.com')).toBeUndefined();
+    expect(await countOf('address:192.0.2.1')).toBe(0);
+  });
+
+  it('forgets the failures of an account on request', async () => {
+    const now = new Date('2031-04-01T00:00:00.000Z');
+    await reserve('forgotten@example.com', '192.0.2.2', now);
+    await clearAccountFailures(hub.services.db, 'FORGOTTEN@example.com');
+    expect(await countOf('account:forgotten@example.com')).toBeUndefined();
+    expect(await countOf('address:192.0.2.2')).toBe(1);
+  });
+});
