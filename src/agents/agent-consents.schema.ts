@@ -7,7 +7,6 @@ import { ConsentRef } from '../consent/consent.schema.js';
 import { builder } from '../graphql/builder.js';
 import { connectionRef } from '../graphql/connection.js';
 import type { Context } from '../graphql/context.js';
-import { BadUserInputError } from '../shared/errors.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pagination.js';
 import { findConsentKeysOfAgents, type AgentConsentsPage, type ConsentKey } from './agent-consents.queries.js';
 import { AgentRef } from './agent.schema.js';
@@ -15,7 +14,8 @@ import { AgentRef } from './agent.schema.js';
 // `Agent.consents` lives here rather than in agent.schema.ts: the Consent type refers to Agent,
 // so defining this field beside Agent would make the two schema modules import each other.
 
-type PageRequest = Omit<AgentConsentsPage, 'now' | 'after'> & { readonly after?: { readonly givenAt: string; readonly id: string } };
+/** A page as the loader groups it: by its JSON, which writes `after.givenAt` as its ISO string. */
+type PageRequest = Omit<AgentConsentsPage, 'now'>;
 
 /**
  * A page of the consents naming each agent: one statement per request tick for all the agents
@@ -34,8 +34,7 @@ const consentKeysLoader = createContextCache(
         const found = new Map<string, ConsentKey[]>();
         const now = ctx.services.clock.now();
         for (const [pageKey, { page, agentIds }] of groups) {
-          const { after, ...rest } = page;
-          const lists = await findConsentKeysOfAgents(ctx.services.db, agentIds, { ...rest, now, ...(after && { after: { givenAt: new Date(after.givenAt), id: after.id } }) });
+          const lists = await findConsentKeysOfAgents(ctx.services.db, agentIds, { ...page, now });
           agentIds.forEach((id, i) => found.set(`${id}\u0000${pageKey}`, lists[i]!));
         }
         return keys.map(({ agentId, page }) => found.get(`${agentId}\u0000${JSON.stringify(page)}`)!);
@@ -62,13 +61,12 @@ builder.objectField(AgentRef, 'consents', (t) =>
       const limit = pageSize(args.first);
       const scope = agentListScope(ctx.principal);
       if (!scope) return toConnection([], limit, () => '', (c: Consent) => c);
-      const key = args.after ? decodeCursor(args.after, ['string', 'string']) : undefined;
-      if (key && Number.isNaN(Date.parse(key[0] as string))) throw new BadUserInputError('after', 'is not a cursor of this list');
+      const key = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
       const page: PageRequest = {
         limit: limit + 1,
         ...('ownerUserId' in scope && { givenBy: scope.ownerUserId }),
         ...(typeof args.live === 'boolean' && { live: args.live }),
-        ...(key && { after: { givenAt: key[0] as string, id: key[1] as string } }),
+        ...(key && { after: { givenAt: key[0], id: key[1] } }),
       };
       const keys = await consentKeysLoader(ctx).load({ agentId: agent.id, page });
       const consents = (await consentLoader(ctx).loadMany(keys.map((k) => k.id))).filter((c): c is Consent => c !== null && !(c instanceof Error));

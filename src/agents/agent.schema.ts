@@ -107,8 +107,8 @@ builder.queryFields((t) => ({
       const scope = agentListScope(ctx.principal);
       const limit = pageSize(args.first);
       if (!scope) return toConnection([], limit, () => '', (a: Agent) => a);
-      const key = args.after ? decodeCursor(args.after, ['string', 'string']) : undefined;
-      const after = key && { createdAt: new Date(key[0] as string), id: key[1] as string };
+      const key = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
+      const after = key && { createdAt: key[0], id: key[1] };
       const { status, kind, ownerUserId, parentAgentId } = args.filter ?? {};
       const filter = {
         status,

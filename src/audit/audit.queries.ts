@@ -168,8 +168,8 @@ export async function listAuditEvents(
   { filter = {}, first = 20, after }: { filter?: AuditFilter; first?: number | null; after?: string | null },
 ): Promise<AuditEventPage> {
   const limit = pageSize(first);
-  const key = after == null ? undefined : decodeCursor(after, ['string', 'string']);
-  const cursor = key && { at: new Date(key[0] as string), id: key[1] as string };
+  const key = after == null ? undefined : decodeCursor(after, ['date', 'string']);
+  const cursor = key && { at: key[0], id: key[1] };
   const { userId, agentId, action, decision, from, to } = filter;
 
   let query = db.selectFrom('audit_events').select(LISTED_COLUMNS);

@@ -101,8 +101,8 @@ builder.queryFields((t) => ({
     authScopes: { operator: 'users:admin' },
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first);
-      const key = args.after ? decodeCursor(args.after, ['string', 'string']) : undefined;
-      const after = key && { createdAt: new Date(key[0] as string), id: key[1] as string };
+      const key = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
+      const after = key && { createdAt: key[0], id: key[1] };
       const rows = await listUsers(ctx.services.db, { limit: limit + 1, ...(after && { after }), ...(args.filter && { filter: args.filter }) });
       for (const user of rows) userLoader(ctx).prime(user.id, user);
       return toConnection(rows, limit, (u) => encodeCursor([u.createdAt.toISOString(), u.id]), (u) => u);

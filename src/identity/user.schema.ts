@@ -72,8 +72,8 @@ UserRef.implement({
       authScopes: readScope('orders', 'orders'),
       resolve: async (u, args, ctx) => {
         const limit = pageSize(args.first);
-        const after = args.after ? decodeCursor(args.after, ['string', 'string']) : undefined;
-        const key = after && { placedAt: new Date(after[0] as string), id: after[1] as string };
+        const after = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
+        const key = after && { placedAt: after[0], id: after[1] };
         const rows = await orderPageLoader(ctx)(limit + 1, key).load(u.id);
         return { ...toConnection(rows, limit, (o) => encodeCursor([o.placedAt.toISOString(), o.id]), (o) => o), userId: u.id };
       },

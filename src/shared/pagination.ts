@@ -20,20 +20,58 @@ export function pageSize(first: number | null | undefined): number {
   return first;
 }
 
-/** An opaque cursor: base64url of the sort key of the row it follows. */
+/** An opaque cursor: base64url of the sort key of the row it follows; an instant goes in as `toISOString()`. */
 export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** @throws BadUserInputError for a cursor the hub did not make. */
-export function decodeCursor(cursor: string, shape: readonly ('string' | 'number')[]): (string | number)[] {
+/** What a part of a cursor holds: `'date'` is an instant the hub encoded with `toISOString()`. */
+export type CursorPart = 'string' | 'number' | 'date';
+
+type CursorValue<P extends CursorPart> = P extends 'date' ? Date : P extends 'number' ? number : string;
+
+/**
+ * The sort key a cursor carries, each part checked against `shape` and converted, so that no part
+ * of a forged cursor reaches the database as a value it would reject (that would be a masked
+ * INTERNAL_SERVER_ERROR, not the client's mistake it is).
+ * @throws BadUserInputError for a cursor the hub did not make.
+ */
+export function decodeCursor<const S extends readonly CursorPart[]>(cursor: string, shape: S): { -readonly [I in keyof S]: CursorValue<S[I]> } {
   try {
     const key: unknown = cursor.length <= 512 ? JSON.parse(Buffer.from(cursor, 'base64url').toString()) : undefined;
-    if (Array.isArray(key) && key.length === shape.length && key.every((part, i) => typeof part === shape[i])) return key;
+    if (Array.isArray(key) && key.length === shape.length) {
+      const parts = shape.map((kind, i) => decodePart(key[i], kind));
+      if (!parts.includes(undefined)) return parts as { -readonly [I in keyof S]: CursorValue<S[I]> };
+    }
   } catch {
     // Falls through to the error below.
   }
   throw new BadUserInputError('after', 'is not a cursor of this list');
+}
+
+/**
+ * `toISOString()` of an instant in the years 1 to 9999, the only form of instant the hub encodes.
+ * Narrower on purpose than Date.parse, which also reads "1" or "2020-01-01"; and years outside
+ * 1..9999 (year 0, or six digits and a sign) are refused by PostgreSQL or by one of its drivers.
+ */
+const ISO_INSTANT = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** One part of a cursor as `kind`, or undefined when it is not one the hub encodes. Never throws. */
+function decodePart(part: unknown, kind: CursorPart): string | number | Date | undefined {
+  switch (kind) {
+    // PostgreSQL text cannot hold U+0000, and no id or key the hub encodes contains it.
+    case 'string':
+      return typeof part === 'string' && !part.includes('\u0000') ? part : undefined;
+    // JSON.parse reads 1e999 as Infinity, which encodeCursor would have written as null.
+    case 'number':
+      return typeof part === 'number' && Number.isFinite(part) ? part : undefined;
+    case 'date': {
+      if (typeof part !== 'string' || !ISO_INSTANT.test(part)) return undefined;
+      const at = new Date(part);
+      // Round-trips only for a real calendar instant: 2020-02-30 would come back as March 1.
+      return !Number.isNaN(at.getTime()) && at.toISOString() === part ? at : undefined;
+    }
+  }
 }
 
 /** A page from `limit + 1` rows fetched in order: the extra row only says another page follows. */

@@ -108,8 +108,8 @@ builder.queryFields((t) => ({
     authScopes: { operator: 'webhooks:admin' },
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first);
-      const key = args.after ? decodeCursor(args.after, ['string', 'string']) : undefined;
-      const after = key && { createdAt: new Date(key[0] as string), id: key[1] as string };
+      const key = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
+      const after = key && { createdAt: key[0], id: key[1] };
       const rows = await ctx.services.webhooks.list(ctx.services.db, { limit: limit + 1, ...(after && { after }) });
       for (const s of rows) subscriptionLoader(ctx).prime(s.id, s);
       return toConnection(rows, limit, (s) => encodeCursor([s.createdAt.toISOString(), s.id]), (s) => s);
