@@ -110,9 +110,13 @@ builder.queryFields((t) => ({
   }),
 }));
 
-/** The caller of the rest of the request becomes the user just signed in, so `user` resolves for them. */
+/**
+ * An anonymous caller of the rest of the request becomes the user just signed in, so `user`
+ * resolves for them. A caller with a token stays who it is: what it reads in the same document,
+ * before or after, stays its own in the audit trail.
+ */
 async function signedIn(ctx: Context, payload: AuthPayload): Promise<AuthPayload> {
-  ctx.principal = await ctx.services.tokens.authenticate(payload.accessToken);
+  if (ctx.principal.kind === 'anonymous') ctx.principal = await ctx.services.tokens.authenticate(payload.accessToken);
   return payload;
 }
 
