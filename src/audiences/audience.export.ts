@@ -3,7 +3,7 @@ import { auditCaller } from '../audit/audit.service.js';
 import { NotFoundError } from '../shared/errors.js';
 import { parseAudienceFilter } from './audience.filter.js';
 import { findAudienceExportLines } from './audience.queries.js';
-import { allowedMemberFields, audiencePurpose, type AudienceCaller } from './audience.service.js';
+import { allowedMemberFields, audiencePurpose, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { findSavedAudience } from './saved-audience.service.js';
 
 type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
@@ -23,13 +23,15 @@ const EXPORT_BATCH = 10_000;
  * as of its own statement, so a member who withdraws mid-export is left out of every batch read
  * after; the next batch is read while the current one is sent. Audited as `audience.exported`
  * with the count once the last line is out.
- * @throws NotFoundError for an unknown audience (before the first line).
+ * @throws NotFoundError for an unknown audience, ForbiddenError for a filter the purpose now or
+ * the caller's token does not cover (`permitAudienceFilter`), both before the first line.
  */
 export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id: string, batchSize = EXPORT_BATCH): Promise<AsyncGenerator<string>> {
   const saved = await findSavedAudience(deps.db, id);
   if (!saved) throw new NotFoundError('Audience');
   const purpose = await audiencePurpose(deps.db, saved.purpose);
   const filter = parseAudienceFilter(saved.filter);
+  permitAudienceFilter(deps, caller, purpose, filter, { field: 'filter', audited: { action: 'audience.exported', detail: { savedAudienceId: saved.id } } });
   const fields = allowedMemberFields(caller.principal, purpose);
   const read = (after?: string) => {
     const batch = findAudienceExportLines(deps.db, { purpose: purpose.key, filter, now: deps.clock.now() }, batchSize, after, fields);
@@ -44,8 +46,9 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
         const batch: { id: string; line: string }[] = await next;
         // A full batch may have a successor: read it while this one is sent.
         next = batch.length === batchSize ? read(batch.at(-1)!.id) : undefined;
-        if (batch.length > 0) yield `${batch.map((row) => row.line).join('\n')}\n`;
+        // Counted before it is handed out: a reader that stops after it has still taken it.
         exported += batch.length;
+        if (batch.length > 0) yield `${batch.map((row) => row.line).join('\n')}\n`;
       }
     } finally {
       deps.audit.record({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
+import { DATA_CATEGORIES, type DataCategory, type FieldRef } from '../authz/scopes.js';
 import type { Database } from '../db/database.js';
 import { BadUserInputError } from '../shared/errors.js';
 
@@ -39,6 +40,47 @@ export const audienceFilterSchema = z
   .strict();
 
 export type AudienceFilter = z.output<typeof audienceFilterSchema>;
+
+const field = <C extends DataCategory>(category: C, name: (typeof DATA_CATEGORIES)[C][number]): FieldRef => Object.freeze({ category, field: name });
+
+/**
+ * The User field each filter key reads, in the order its refusal is decided: selecting on a value
+ * tells as much about it as reading it (a filter that keeps a member at `minLoyaltyPoints: 42000`
+ * and drops them at 42001 shows the points), so a key is allowed only where reading its field
+ * would be (src/authz/audience-access.ts). Each names the field its `audience_members` column
+ * is copied from: age from `birthdate` (identity), tiers and points from `loyalty`, order counts,
+ * spend and dates from `orders`, interests and channels from `preferences`, sign-up from
+ * `createdAt`. Every key of the filter has one: a new key does not compile without it.
+ */
+export const FILTER_FIELDS = {
+  countries: field('profile', 'country'),
+  locales: field('profile', 'locale'),
+  loyaltyTiers: field('loyalty', 'loyalty'),
+  minLoyaltyPoints: field('loyalty', 'loyalty'),
+  interestsAny: field('preferences', 'preferences'),
+  channelsAny: field('preferences', 'preferences'),
+  ageMin: field('identity', 'birthdate'),
+  ageMax: field('identity', 'birthdate'),
+  lastOrderAfter: field('orders', 'orders'),
+  lastOrderBefore: field('orders', 'orders'),
+  orders: field('orders', 'orders'),
+  signedUpAfter: field('profile', 'createdAt'),
+  signedUpBefore: field('profile', 'createdAt'),
+} as const satisfies Record<keyof AudienceFilter, FieldRef>;
+
+/** One key a filter uses and the field it reads. */
+export interface FilterRead {
+  readonly key: keyof AudienceFilter;
+  readonly ref: FieldRef;
+}
+
+/**
+ * The keys this parsed filter uses, each with the field it reads, in FILTER_FIELDS order (not the
+ * caller's): a key counts once present, whatever its value (`orders: {}` included).
+ */
+export function filterReads(filter: AudienceFilter): FilterRead[] {
+  return (Object.keys(FILTER_FIELDS) as (keyof AudienceFilter)[]).filter((key) => filter[key] !== undefined).map((key) => ({ key, ref: FILTER_FIELDS[key] }));
+}
 
 /** @throws BadUserInputError naming the bad field under `field` (`filter.countries.0`). */
 export function parseAudienceFilter(input: unknown, field = 'filter'): AudienceFilter {

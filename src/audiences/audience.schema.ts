@@ -4,6 +4,7 @@ import { connectionRef } from '../graphql/connection.js';
 import type { Context } from '../graphql/context.js';
 import { AddressRef, LoyaltyRef, PreferencesRef } from '../identity/user.schema.js';
 import { MEMBER_FIELDS, readAudienceRequest, type MemberField } from './audience.fields.js';
+import { FILTER_FIELDS } from './audience.filter.js';
 import { queryAudience, type AudienceMember, type AudiencePage } from './audience.service.js';
 
 /**
@@ -61,22 +62,30 @@ const OrderPeriodFilter = builder.inputType('AudienceOrderFilter', {
   }),
 });
 
+/** A filter field's description, ending with the member field it selects on (FILTER_FIELDS). */
+function selectsOn(key: keyof typeof FILTER_FIELDS, text?: string): { description: string } {
+  const { category, field } = FILTER_FIELDS[key];
+  return { description: `${text ? `${text} ` : ''}Selects on User.${field} (category ${category}).` };
+}
+
 export const AudienceFilterInput = builder.inputType('AudienceFilter', {
-  description: 'Every field optional; a list matches any of its values; all fields together.',
+  description:
+    'Every field optional; a list matches any of its values; all fields together. A field selects on a member field, and is refused ' +
+    '(FORBIDDEN, PURPOSE_NOT_COVERED or MISSING_SCOPE) unless the purpose and the caller’s scopes both cover that field.',
   fields: (t) => ({
-    countries: t.stringList({ description: 'ISO 3166-1 alpha-2.' }),
-    locales: t.stringList({ description: 'BCP 47.' }),
-    loyaltyTiers: t.stringList({ description: 'bronze, silver, gold, platinum.' }),
-    minLoyaltyPoints: t.int(),
-    interestsAny: t.stringList(),
-    channelsAny: t.stringList({ description: 'email, sms, push, post.' }),
-    ageMin: t.int(),
-    ageMax: t.int(),
-    lastOrderAfter: t.field({ type: 'DateTime' }),
-    lastOrderBefore: t.field({ type: 'DateTime' }),
-    orders: t.field({ type: OrderPeriodFilter }),
-    signedUpAfter: t.field({ type: 'DateTime' }),
-    signedUpBefore: t.field({ type: 'DateTime' }),
+    countries: t.stringList(selectsOn('countries', 'ISO 3166-1 alpha-2.')),
+    locales: t.stringList(selectsOn('locales', 'BCP 47.')),
+    loyaltyTiers: t.stringList(selectsOn('loyaltyTiers', 'bronze, silver, gold, platinum.')),
+    minLoyaltyPoints: t.int(selectsOn('minLoyaltyPoints')),
+    interestsAny: t.stringList(selectsOn('interestsAny')),
+    channelsAny: t.stringList(selectsOn('channelsAny', 'email, sms, push, post.')),
+    ageMin: t.int(selectsOn('ageMin')),
+    ageMax: t.int(selectsOn('ageMax')),
+    lastOrderAfter: t.field({ type: 'DateTime', ...selectsOn('lastOrderAfter') }),
+    lastOrderBefore: t.field({ type: 'DateTime', ...selectsOn('lastOrderBefore') }),
+    orders: t.field({ type: OrderPeriodFilter, ...selectsOn('orders') }),
+    signedUpAfter: t.field({ type: 'DateTime', ...selectsOn('signedUpAfter') }),
+    signedUpBefore: t.field({ type: 'DateTime', ...selectsOn('signedUpBefore') }),
   }),
 });
 

@@ -1,13 +1,13 @@
 import type { Services } from '../app.js';
 import { auditCaller } from '../audit/audit.service.js';
-import { decideAudienceField } from '../authz/audience-access.js';
+import { decideAudienceField, decideAudienceFilter } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
 import { findPurpose, type Purpose } from '../consent/purposes.js';
 import type { Db } from '../db/connect.js';
-import { BadUserInputError } from '../shared/errors.js';
+import { BadUserInputError, ForbiddenError } from '../shared/errors.js';
 import { decodeCursor, encodeCursor, type ConnectionShape } from '../shared/pagination.js';
 import { MEMBER_FIELDS, MEMBER_FIELD_NAMES, columnsOf, type AudienceRequest, type MemberField, type MemberRow } from './audience.fields.js';
-import { parseAudienceFilter } from './audience.filter.js';
+import { filterReads, parseAudienceFilter, type AudienceFilter } from './audience.filter.js';
 import { countAudience, findAudiencePage, type AudienceSelection } from './audience.queries.js';
 
 /**
@@ -51,6 +51,42 @@ export function allowedMemberFields(principal: Principal, purpose: Purpose, fiel
   return fields.filter((field) => decideAudienceField(principal, { purpose, ref: { category: MEMBER_FIELDS[field].category, field } }).allowed);
 }
 
+/** Where a filter is checked: the input path its keys are named under, and the audit of a refusal. */
+export interface FilterCheck {
+  /** The filter's path in the input (`filter`, `input.filter`): a refusal names `<field>.<key>`. */
+  readonly field: string;
+  /** Recorded as DENY with the reason when the filter is refused; nothing when left out. */
+  readonly audited?: { readonly action: 'audience.queried' | 'audience.exported'; readonly detail: Readonly<Record<string, unknown>> };
+}
+
+/**
+ * Refuses a filter that selects on a field this caller may not read for this purpose, decided by
+ * src/authz (`decideAudienceFilter`) before any statement runs it: a filter is an oracle for what
+ * it selects on. FORBIDDEN with the reason of a refused field, not BAD_USER_INPUT: the filter is
+ * well formed, the caller is not allowed it, and the reason tells a marketing tool what to fix
+ * (its token's scopes, or the purpose). The message names the key and the field it reads.
+ * @throws ForbiddenError PURPOSE_NOT_COVERED or MISSING_SCOPE for the first refused key.
+ */
+export function permitAudienceFilter(deps: Pick<Services, 'audit'>, caller: AudienceCaller, purpose: Purpose, filter: AudienceFilter, check: FilterCheck): void {
+  const decision = decideAudienceFilter(caller.principal, purpose, filterReads(filter));
+  if (decision.allowed) return;
+  const { key, ref, reason } = decision;
+  if (check.audited) {
+    deps.audit.record({
+      action: check.audited.action,
+      ...auditCaller(caller.principal, caller.requestId),
+      purpose: purpose.key,
+      decision: 'DENY',
+      reason,
+      fieldsDenied: [ref.field],
+      detail: { ...check.audited.detail, filter, refusedFilter: key },
+    });
+  }
+  const read = `${ref.category}.${ref.field}`;
+  const why = reason === 'PURPOSE_NOT_COVERED' ? `the purpose ${purpose.key} does not cover ${read}` : `the token's scopes do not cover ${read}`;
+  throw new ForbiddenError(reason, `Not allowed to filter on ${check.field}.${key}: ${why}`);
+}
+
 function audiencePageSize(first: number | null | undefined): number {
   if (first === null || first === undefined) return AUDIENCE_PAGE.default;
   if (!Number.isInteger(first) || first < 0 || first > AUDIENCE_PAGE.max) throw new BadUserInputError('first', `must be from 0 to ${AUDIENCE_PAGE.max}`);
@@ -70,8 +106,11 @@ class MemberEdge {
  * force now; audited as `audience.queried` with the purpose and the number of members returned.
  * `asked` is what the query selects: the page reads the `users` columns of the member fields
  * asked for (a refused one is null with FORBIDDEN, decided on the field, so its value never
- * leaves the hub), and the count runs only when `totalCount` is asked for. The purpose lookup,
- * the page and the count are independent statements and run side by side.
+ * leaves the hub), and the count runs only when `totalCount` is asked for. The filter is checked
+ * against the purpose and the token first (`permitAudienceFilter`), so the purpose is read before
+ * the page and the count, which then run side by side: a refused filter runs no statement, so
+ * neither an answer nor its timing can tell anything about the members.
+ * @throws ForbiddenError when the filter selects on a field the purpose or the token does not cover.
  */
 export async function queryAudience(
   deps: Deps,
@@ -83,29 +122,26 @@ export async function queryAudience(
   const limit = audiencePageSize(request.first);
   const after = request.after ? (decodeCursor(request.after, ['string'])[0] as string) : undefined;
   const asked = request.asked ?? { fields: MEMBER_FIELD_NAMES, totalCount: true };
-  const selection: AudienceSelection = { purpose: request.purpose, filter, now: deps.clock.now() };
+  const saved = request.savedAudienceId ? { savedAudienceId: request.savedAudienceId } : {};
+  const purpose = await audiencePurpose(deps.db, request.purpose);
+  permitAudienceFilter(deps, caller, purpose, filter, { field: 'filter', audited: { action: 'audience.queried', detail: { first: limit, ...saved } } });
+  const selection: AudienceSelection = { purpose: purpose.key, filter, now: deps.clock.now() };
   const counting = asked.totalCount ? countAudience(deps.db, selection) : undefined;
-  // Awaited by `totalCount`; a failure before then (an unknown purpose) must not go unhandled.
+  // Awaited by `totalCount`; a failure before then (the page's) must not leave it unhandled.
   counting?.catch(() => {});
-  const [found, rows] = await Promise.allSettled([
-    audiencePurpose(deps.db, request.purpose),
-    limit === 0 ? [] : findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields)),
-  ]);
-  if (found.status === 'rejected') throw found.reason;
-  if (rows.status === 'rejected') throw rows.reason;
-  const purpose = found.value;
+  const rows = limit === 0 ? [] : await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields));
   const member = { key: purpose.key, dataCategories: purpose.dataCategories };
-  const edges = rows.value.slice(0, limit).map((row) => new MemberEdge({ purpose: member, row }));
+  const edges = rows.slice(0, limit).map((row) => new MemberEdge({ purpose: member, row }));
   deps.audit.record({
     action: 'audience.queried',
     ...auditCaller(caller.principal, caller.requestId),
     purpose: purpose.key,
     decision: 'ALLOW',
-    detail: { members: edges.length, filter, first: limit, ...(request.savedAudienceId && { savedAudienceId: request.savedAudienceId }) },
+    detail: { members: edges.length, filter, first: limit, ...saved },
   });
   return {
     edges,
-    pageInfo: { hasNextPage: rows.value.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
+    pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
     count: () => counting ?? countAudience(deps.db, selection),
   };
 }

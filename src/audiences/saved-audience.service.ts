@@ -8,25 +8,32 @@ import { parseInput, plainText } from '../shared/input.js';
 import { PAGE, decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';
 import type { Db } from '../db/connect.js';
 import { parseAudienceFilter } from './audience.filter.js';
-import { audiencePurpose, type AudienceCaller } from './audience.service.js';
+import { audiencePurpose, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { deleteSavedAudienceOf, findSavedAudienceById, insertSavedAudience, listSavedAudiencesOf, type SavedAudience } from './saved-audience.queries.js';
 
 export type { SavedAudience } from './saved-audience.queries.js';
 
-type Deps = Pick<Services, 'db' | 'clock'>;
+type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
 
 const createSchema = z.object({ name: plainText(200), purpose: z.string().max(64), filter: z.unknown() });
 
 /** The client that owns what this caller saves; null for a caller that is not a client. */
 const ownerOf = (principal: Principal): string | null => (principal.kind === 'client' ? principal.clientId : null);
 
-/** Saves a selection under a name; the filter is checked now and its members read live later. */
+/**
+ * Saves a selection under a name; the filter is checked now and its members read live later. The
+ * filter must select only on fields the purpose and the caller's token cover; it is checked again,
+ * against the purpose then in force and the reader's token, on every read and export.
+ * @throws BadUserInputError for a bad name, purpose or filter; ForbiddenError PURPOSE_NOT_COVERED
+ * or MISSING_SCOPE for a filter key on a field the purpose or the token does not cover.
+ */
 export async function createSavedAudience(deps: Deps, caller: AudienceCaller, input: { name: string; purpose: string; filter?: unknown }): Promise<SavedAudience> {
   const { name, purpose: key, filter } = parseInput(createSchema, input);
   const purpose = await audiencePurpose(deps.db, key).catch(() => {
     throw new BadUserInputError('input.purpose', 'is not a known purpose');
   });
   const parsed = parseAudienceFilter(filter, 'input.filter');
+  permitAudienceFilter(deps, caller, purpose, parsed, { field: 'input.filter' });
   return insertSavedAudience(deps.db, { id: newId('aud'), name, purpose: purpose.key, filter: parsed, createdBy: ownerOf(caller.principal) }, deps.clock.now());
 }
 

@@ -33,3 +33,29 @@ export function decideAudienceField(principal: Principal, { purpose, ref }: Audi
   if (principal.kind === 'anonymous' || !scopesCover(principal.scopes, ref, 'read')) return deny('MISSING_SCOPE');
   return ALLOW;
 }
+
+/** The answer for a filter: allowed, or the first key refused, the field it reads and why. */
+export type FilterDecision =
+  | { readonly allowed: true }
+  | { readonly allowed: false; readonly reason: ForbiddenReason; readonly key: string; readonly ref: FieldRef };
+
+/**
+ * May this caller select the members of an audience for this purpose by these filter keys? A key
+ * that selects on a field tells what the field holds as surely as showing it would (narrowed
+ * until it keeps or drops one member, it answers for that member), so each must pass the member
+ * field decision for the field it reads: the purpose covers it (else PURPOSE_NOT_COVERED) and the
+ * token does (else MISSING_SCOPE). For a saved filter, pass the purpose as the registry defines
+ * it now and the token of this request, not those it was saved with. Keys are decided in the
+ * order given; the first refused is the answer. Never throws.
+ */
+export function decideAudienceFilter(
+  principal: Principal,
+  purpose: AudienceFieldScope['purpose'],
+  reads: readonly { readonly key: string; readonly ref: FieldRef }[],
+): FilterDecision {
+  for (const { key, ref } of reads) {
+    const decision = decideAudienceField(principal, { purpose, ref });
+    if (!decision.allowed) return Object.freeze({ allowed: false, reason: decision.reason, key, ref });
+  }
+  return { allowed: true };
+}

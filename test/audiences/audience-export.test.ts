@@ -59,4 +59,18 @@ describe('an export in batches', () => {
     });
     expect(ids).toEqual(users.slice(0, -1).map((u) => u.id));
   });
+
+  it('audits the members a reader took, though it stopped before the end', async () => {
+    const principal = await hub.services.tokens.authenticate(marketing);
+    const chunks = await exportSavedAudience(hub.services, { principal, requestId: 'req-stopped' }, saved, 2);
+    let taken = 0;
+    for await (const chunk of chunks) {
+      taken += chunk.split('\n').filter(Boolean).length;
+      break;
+    }
+    await hub.services.audit.flush();
+    const event = await hub.services.db.selectFrom('audit_events').select(['action', 'detail']).where('request_id', '=', 'req-stopped').executeTakeFirstOrThrow();
+    expect(taken).toBe(2);
+    expect([event.action, (event.detail as { members: number }).members]).toEqual(['audience.exported', taken]);
+  });
 });

@@ -300,24 +300,33 @@ export type AudienceEdge = {
   node: AudienceMember;
 };
 
-/** Every field optional; a list matches any of its values; all fields together. */
+/** Every field optional; a list matches any of its values; all fields together. A field selects on a member field, and is refused (FORBIDDEN, PURPOSE_NOT_COVERED or MISSING_SCOPE) unless the purpose and the caller’s scopes both cover that field. */
 export type AudienceFilter = {
+  /** Selects on User.birthdate (category identity). */
   ageMax?: InputMaybe<Scalars['Int']['input']>;
+  /** Selects on User.birthdate (category identity). */
   ageMin?: InputMaybe<Scalars['Int']['input']>;
-  /** email, sms, push, post. */
+  /** email, sms, push, post. Selects on User.preferences (category preferences). */
   channelsAny?: InputMaybe<Array<Scalars['String']['input']>>;
-  /** ISO 3166-1 alpha-2. */
+  /** ISO 3166-1 alpha-2. Selects on User.country (category profile). */
   countries?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Selects on User.preferences (category preferences). */
   interestsAny?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Selects on User.orders (category orders). */
   lastOrderAfter?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Selects on User.orders (category orders). */
   lastOrderBefore?: InputMaybe<Scalars['DateTime']['input']>;
-  /** BCP 47. */
+  /** BCP 47. Selects on User.locale (category profile). */
   locales?: InputMaybe<Array<Scalars['String']['input']>>;
-  /** bronze, silver, gold, platinum. */
+  /** bronze, silver, gold, platinum. Selects on User.loyalty (category loyalty). */
   loyaltyTiers?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Selects on User.loyalty (category loyalty). */
   minLoyaltyPoints?: InputMaybe<Scalars['Int']['input']>;
+  /** Selects on User.orders (category orders). */
   orders?: InputMaybe<AudienceOrderFilter>;
+  /** Selects on User.createdAt (category profile). */
   signedUpAfter?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Selects on User.createdAt (category profile). */
   signedUpBefore?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
