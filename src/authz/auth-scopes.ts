@@ -32,7 +32,7 @@ export interface AuthScopes {
   profileField: ProfileFieldScope;
   /** The user with this id, signed in themself: not an agent acting for them, not an operator. */
   self: string;
-  /** The caller's own profile, with write scopes for every one of these fields. */
+  /** The caller's own profile, with the decision of `decideWrite` allowing every one of these fields (at least one). */
   profileWrite: readonly FieldRef[];
   /** A user signed in themself: not an agent acting for them, not a client. */
   signedInUser: boolean;
@@ -68,7 +68,15 @@ export function createAuthScopes(context: Context) {
       return grantState(context).then((grant) => settle(decideDelegatedField(principal, grant, userId, ref)));
     },
     self: (userId: string) => context.principal.kind === 'user' && context.principal.userId === userId,
-    profileWrite: (refs: readonly FieldRef[]) => decideWrite(context.principal, refs).allowed,
+    profileWrite: (refs: readonly FieldRef[]): boolean | Promise<boolean> => {
+      const settle = (decision: Decision) => {
+        writeDecisions(context).set(writeKey(refs), decision);
+        return decision.allowed;
+      };
+      const principal = context.principal;
+      if (principal.kind !== 'delegated') return settle(decideWrite(principal, refs, null));
+      return grantState(context).then((grant) => settle(decideWrite(principal, refs, grant)));
+    },
     signedInUser: () => context.principal.kind === 'user',
     agentManager: async (agentId: string) => decideAgentManagement(context.principal, await agentLoader(context).load(agentId)).allowed,
     agentRegistrar: async ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => {
@@ -83,6 +91,10 @@ export function createAuthScopes(context: Context) {
 /** The decisions of this request's profile fields, so the error of a refused one names its reason. */
 const fieldDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
 const fieldKey = (userId: string, ref: FieldRef) => `${userId}\u0000${ref.category}.${ref.field}`;
+
+/** The decisions of this request's profile writes, by the fields each names, for the same reason. */
+const writeDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
+const writeKey = (refs: readonly FieldRef[]) => refs.map((ref) => `${ref.category}.${ref.field}`).join('\u0000');
 
 /** The `authScopes` of a profile field of User: the per-field decision for its category. */
 export function readScope(category: DataCategory, field: string) {
@@ -104,8 +116,9 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to read ${(scoped.parameter as AudienceFieldScope).ref.field} for this purpose`);
   }
   if (scoped?.scope === 'profileWrite') {
-    const decision = decideWrite(context.principal, scoped.parameter as readonly FieldRef[]);
-    if (!decision.allowed) return new ForbiddenError(decision.reason, 'Not allowed to change these fields');
+    const refs = scoped.parameter as readonly FieldRef[];
+    const decision = writeDecisions(context).get(writeKey(refs)) ?? decideWrite(context.principal, refs, null);
+    if (!decision.allowed) return new ForbiddenError(decision.reason, refs.length === 0 ? 'An update must name at least one field to change' : 'Not allowed to change these fields');
   }
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
   // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.

@@ -1,5 +1,6 @@
 import type { ForbiddenReason } from '../shared/errors.js';
-import { hasScope, type Principal } from './principal.js';
+import { decideDelegatedField } from './delegation.js';
+import { hasScope, type GrantState, type Principal } from './principal.js';
 import { scopesCover, type Access, type FieldRef } from './scopes.js';
 
 export type Decision = { readonly allowed: true } | { readonly allowed: false; readonly reason: ForbiddenReason };
@@ -34,11 +35,29 @@ export function decideField(principal: Principal, userId: string, ref: FieldRef,
   return ALLOW;
 }
 
+/** The state of a delegation no one has read: decides like a token with no consent behind it. */
+const NO_GRANT: GrantState = Object.freeze({ agentsLive: false, consent: null, purposeCategories: null });
+
 /**
- * May this caller change these fields of its own profile? Only a user (or an agent acting for
- * one) writes, only to that user's profile, and only with the write scope of every field.
+ * May this caller change these fields of its own profile? Only a user, or an agent acting for
+ * one, writes, and only to that user's profile (NOT_SUBJECT for anyone else, operators included).
+ * A write must name at least one field: no scope covers an update of nothing, so an empty one is
+ * MISSING_SCOPE for a user and an agent alike, never an allow by default. A user needs the write
+ * scope of every field (MISSING_SCOPE). An agent acting for a user needs, for every field, what
+ * a read needs, in write mode: `decideDelegatedField` with the request's `grant` (token scope,
+ * live consent with the scope, every agent of the chain active, the purpose covering the field
+ * now). Fields are decided in the order given; the first refusal names the reason. A delegated
+ * caller without a `grant` is decided as one with no consent. Pure. Never throws.
  */
-export function decideWrite(principal: Principal, refs: readonly FieldRef[]): Decision {
+export function decideWrite(principal: Principal, refs: readonly FieldRef[], grant: GrantState | null): Decision {
   if (principal.kind !== 'user' && principal.kind !== 'delegated') return deny('NOT_SUBJECT');
-  return refs.every((ref) => scopesCover(principal.scopes, ref, 'write')) ? ALLOW : deny('MISSING_SCOPE');
+  if (refs.length === 0) return deny('MISSING_SCOPE');
+  for (const ref of refs) {
+    const decision =
+      principal.kind === 'delegated'
+        ? decideDelegatedField(principal, grant ?? NO_GRANT, principal.userId, ref, 'write')
+        : scopesCover(principal.scopes, ref, 'write') ? ALLOW : deny('MISSING_SCOPE');
+    if (!decision.allowed) return decision;
+  }
+  return ALLOW;
 }
