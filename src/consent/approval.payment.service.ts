@@ -1,3 +1,4 @@
+import type { Services } from '../app.js';
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
 import type { Caller } from '../identity/identity.service.js';
@@ -10,6 +11,7 @@ import { actionOf, paymentDetail, paymentMethodDetail, type AuthorizationDetail 
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
 import { useApproval, type Approval } from './approval.queries.js';
 import { asAgent, assertCardCurrent, auditOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
+import { consentState, type Consent } from './consent.service.js';
 
 // The agent's payment actions. Each runs only in the transaction that uses an approval of exactly
 // that action; without one it is refused with APPROVAL_REQUIRED, and the refusal is audited.
@@ -81,22 +83,36 @@ export interface PaymentAuthorization {
   readonly approval: Approval;
 }
 
+/** The refusal of a payment whose consent ended since the request's token check, or ends within this second. */
+function consentEnded(consent: Consent | undefined): ForbiddenError {
+  if (!consent) return new ForbiddenError('NO_CONSENT', 'The consent this token was issued under no longer exists');
+  return consent.status === 'withdrawn'
+    ? new ForbiddenError('CONSENT_WITHDRAWN', 'The consent this token was issued under was withdrawn')
+    : new ForbiddenError('CONSENT_EXPIRED', 'The consent this token was issued under has expired');
+}
+
 /**
  * Uses an approval for exactly this payment and answers with a short-lived token carrying it
- * (RFC 9396 §9) for the commerce API that takes the payment.
- * @throws BadUserInputError for a bad payment; ForbiddenError APPROVAL_REQUIRED.
+ * (RFC 9396 §9) for the commerce API that takes the payment. The token names the consent the
+ * agent's token was issued under and ends no later than it; the consent is read again in the
+ * transaction that uses the approval, so one that ended since the token check leaves it unused.
+ * @throws BadUserInputError for a bad payment; ForbiddenError APPROVAL_REQUIRED, or
+ *   CONSENT_WITHDRAWN / CONSENT_EXPIRED / NO_CONSENT when the consent is no longer in force.
  */
-export async function authorizePayment(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<PaymentAuthorization> {
+export async function authorizePayment(deps: ApprovalDeps & Pick<Services, 'consents'>, input: unknown, anyCaller: Caller): Promise<PaymentAuthorization> {
   const caller = asAgent(anyCaller);
   const detail = paymentDetail(parseInput(paymentSchema, input));
   const { principal } = caller;
-  return withApproval(deps, detail, caller, async (_tx, approval, now) => {
+  return withApproval(deps, detail, caller, async (tx, approval, now) => {
+    const [consent] = await deps.consents.findConsents(tx, [principal.consentId]);
+    if (!consent || consentState(consent, now) !== 'ACTIVE') throw consentEnded(consent);
     const token = await issuePaymentToken(
       deps.keys,
       deps.config.issuer,
-      { sub: principal.userId, client_id: principal.clientId, act: actorOf(principal.actorChain)!, authorization_details: [{ ...detail }] },
-      now,
+      { sub: principal.userId, client_id: principal.clientId, act: actorOf(principal.actorChain)!, consent_id: consent.id, authorization_details: [{ ...detail }] },
+      { now, notAfter: [consent.expiresAt] },
     );
+    if (!token) throw consentEnded(consent);
     return {
       result: { accessToken: token.accessToken, expiresIn: token.expiresIn, authorizationDetails: [detail], approval },
       detail: { jti: token.jti, expiresAt: token.expiresAt.toISOString() },

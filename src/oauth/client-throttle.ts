@@ -10,11 +10,16 @@ interface Bucket {
 export type ThrottleAnswer = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number; readonly firstRefusal: boolean };
 
 /**
- * A token bucket per key (client id and address): `rate` requests per second on average and
- * bursts of up to `rate`. In process, not in the database: it exists to keep a flood from
- * reaching the database at all, and a shared counter would cost the round trip it saves. Each
- * instance therefore allows `rate` on its own. Time is the process's monotonic clock, not the
- * injected one, so tests that freeze time are not throttled forever.
+ * A token bucket per client and address for requests that present a client secret, bounding how
+ * fast one address can guess a client's secret, and one per address alone for requests that
+ * present none: those guess nothing, so naming a client's id without its secret spends only the
+ * address's bucket and cannot lock that client out. Each bucket allows `rate` requests per second
+ * on average and bursts of up to `rate`. In process, not in the database: it exists to keep a
+ * flood from reaching the database at all, and a shared counter would cost the round trip it
+ * saves. Each instance therefore allows `rate` on its own. The cache bounds the number of buckets,
+ * not the length of their keys: callers pass client ids already bounded in length. Time is the
+ * process's monotonic clock, not the injected one, so tests that freeze time are not throttled
+ * forever.
  */
 export class ClientThrottle {
   readonly #rate: number;
@@ -24,8 +29,12 @@ export class ClientThrottle {
     this.#rate = rate;
   }
 
-  /** Takes one request from the key's bucket. Never throws. */
-  take(key: string, nowMs = performance.now()): ThrottleAnswer {
+  /**
+   * Takes one request from the bucket of `clientId` at `address`, or of `address` alone when
+   * `clientId` is undefined (the request presents no secret). Never throws.
+   */
+  take(clientId: string | undefined, address: string, nowMs = performance.now()): ThrottleAnswer {
+    const key = clientId === undefined ? `address\u0000${address}` : `client\u0000${clientId}\u0000${address}`;
     const bucket = this.#buckets.get(key) ?? { tokens: this.#rate, at: nowMs, refused: 0 };
     bucket.tokens = Math.min(this.#rate, bucket.tokens + ((nowMs - bucket.at) / 1_000) * this.#rate);
     bucket.at = nowMs;

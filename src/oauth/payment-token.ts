@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Services } from '../app.js';
 import { ACCESS_TOKEN_TYP, InvalidTokenError, verifyAccessToken, type Actor, type IssuedAccessToken, type TokenAudience, type VerifiedAccessToken } from './access-token.js';
+import { delegatedLifetime } from './delegation.js';
 import { SIGNING_ALG, type KeyStore } from './key-store.js';
 
 /**
@@ -12,7 +13,10 @@ import { SIGNING_ALG, type KeyStore } from './key-store.js';
  * is the commerce API's, never the hub's, so the hub itself refuses it as a bearer token.
  */
 
-/** Seconds a payment token lives: long enough to reach the commerce API, too short to hoard. */
+/**
+ * Seconds a payment token lives at most: long enough to reach the commerce API, too short to
+ * hoard. Never past what it stands on (see `issuePaymentToken`).
+ */
 export const PAYMENT_TOKEN_TTL = 90;
 
 /** The `aud` of payment tokens: the commerce API under the hub's issuer. */
@@ -24,18 +28,35 @@ export interface PaymentTokenClaims {
   /** The agent that asked and used the approval. */
   readonly client_id: string;
   readonly act: Actor;
+  /**
+   * The consent the agent's delegated token was issued under, named as in access tokens:
+   * introspection answers `active: true` only while it is in force.
+   */
+  readonly consent_id: string;
   /** The one approved entry. */
   readonly authorization_details: readonly Record<string, unknown>[];
 }
 
-/** Signs a payment token with the hub's current signing key: `typ` at+jwt, a new `jti`, PAYMENT_TOKEN_TTL seconds. */
-export async function issuePaymentToken(keys: KeyStore, issuer: string, claims: PaymentTokenClaims, now: Date): Promise<IssuedAccessToken> {
+/**
+ * Signs a payment token with the hub's current signing key: `typ` at+jwt, a new `jti`, issued at
+ * `now`, living PAYMENT_TOKEN_TTL seconds cut to the earliest of `notAfter` (the ends of what it
+ * stands on: the delegated token, its consent), so it never outlives them. Undefined when one of
+ * them ends within the second of `now`: no token may be issued then.
+ */
+export async function issuePaymentToken(
+  keys: KeyStore,
+  issuer: string,
+  claims: PaymentTokenClaims,
+  { now, notAfter }: { now: Date; notAfter: readonly (Date | null)[] },
+): Promise<IssuedAccessToken | undefined> {
+  const ttl = delegatedLifetime(now, PAYMENT_TOKEN_TTL, notAfter);
+  if (ttl <= 0) return undefined;
   const { kid, privateKey } = keys.signingKey();
   const audience = paymentAudience(issuer);
   const iat = Math.floor(now.getTime() / 1_000);
-  const exp = iat + PAYMENT_TOKEN_TTL;
+  const exp = iat + ttl;
   const jti = randomUUID();
-  const accessToken = await new SignJWT({ client_id: claims.client_id, act: claims.act, authorization_details: claims.authorization_details })
+  const accessToken = await new SignJWT({ client_id: claims.client_id, act: claims.act, consent_id: claims.consent_id, authorization_details: claims.authorization_details })
     .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid })
     .setIssuer(audience.issuer)
     .setAudience(audience.audience)
@@ -44,7 +65,7 @@ export async function issuePaymentToken(keys: KeyStore, issuer: string, claims: 
     .setExpirationTime(exp)
     .setJti(jti)
     .sign(privateKey);
-  return { accessToken, jti, expiresIn: PAYMENT_TOKEN_TTL, expiresAt: new Date(exp * 1_000) };
+  return { accessToken, jti, expiresIn: ttl, expiresAt: new Date(exp * 1_000) };
 }
 
 const detailsSchema = z.array(z.record(z.string(), z.unknown())).min(1).max(8);
@@ -61,6 +82,7 @@ export interface PaymentTokenIntrospection {
   readonly token_type: 'Bearer';
   readonly jti: string;
   readonly act?: Actor;
+  readonly consent_id: string;
   readonly authorization_details: readonly Record<string, unknown>[];
 }
 
@@ -79,9 +101,10 @@ export async function verifyPaymentToken(services: Pick<Services, 'keys' | 'conf
 }
 
 /**
- * Introspects `token` as a payment token: undefined when it is not one the hub signed or it has
- * expired; `{ active: false }` when it is not the caller's business, was revoked, its user is no
- * longer active or an agent of its chain is no longer live; otherwise its claims with its
+ * Introspects `token` as a payment token: undefined when it is not one the hub signed (one without
+ * `consent_id` included) or it has expired; `{ active: false }` when it is not the caller's
+ * business, was revoked, its user is no longer active, an agent of its chain is no longer live or
+ * its consent is no longer in force (withdrawn or expired); otherwise its claims with its
  * `authorization_details`. Never throws for a bad token.
  */
 export async function introspectPaymentToken(
@@ -93,12 +116,12 @@ export async function introspectPaymentToken(
   const claims = await verifyPaymentToken(services, token);
   if (!claims) return undefined;
   const details = detailsSchema.safeParse((claims as unknown as Record<string, unknown>).authorization_details);
-  if (!details.success || !claims.act) return undefined;
+  if (!details.success || !claims.act || !claims.consent_id) return undefined;
   if (!callersBusiness(claims.client_id)) return { active: false };
   const chain: string[] = [];
   for (let hop: Actor | undefined = claims.act; hop; hop = hop.act) chain.push(hop.sub);
-  const state = await services.tokens.delegationState(services.db, { jti: claims.jti, agentIds: [claims.client_id, ...chain], userId: claims.sub });
-  if (state.revoked || !state.userActive || !state.agentsLive) return { active: false };
+  const state = await services.tokens.delegationState(services.db, { jti: claims.jti, agentIds: [claims.client_id, ...chain], userId: claims.sub, consentId: claims.consent_id });
+  if (state.revoked || !state.userActive || !state.agentsLive || !state.consentLive) return { active: false };
   return {
     active: true,
     client_id: claims.client_id,
@@ -110,6 +133,7 @@ export async function introspectPaymentToken(
     token_type: 'Bearer',
     jti: claims.jti,
     act: claims.act,
+    consent_id: claims.consent_id,
     authorization_details: details.data,
   };
 }

@@ -1,5 +1,5 @@
 import type { Services } from '../app.js';
-import { authenticateClient, presentedCredentials, type OAuthClient } from './client-auth.js';
+import { authenticateClient, invalidClient, presentedCredentials, type OAuthClient } from './client-auth.js';
 import { ClientThrottle } from './client-throttle.js';
 import { TOKEN_EXCHANGE_GRANT } from './delegation.js';
 import { clientCredentialsGrant } from './grants/client-credentials.grant.js';
@@ -27,6 +27,9 @@ export interface TokenRequest {
   readonly client: OAuthClient;
 }
 
+/** The longest client id there is: agent authentication refuses longer ones (src/agents/agent-authentication.ts). */
+const MAX_CLIENT_ID_LENGTH = 128;
+
 type Grant = (services: Services, request: TokenRequest) => Promise<TokenResponse>;
 
 /** One handler per grant type; anything else is `unsupported_grant_type`. */
@@ -38,9 +41,12 @@ export const GRANTS: Readonly<Record<string, Grant>> = Object.freeze({
 
 /**
  * `/oauth/token`: form parameters in, a token response or an OAuthError out. Steps: parameters
- * (flat, single-valued); the credentials presented (one method); the throttle per claimed client
- * and address (429 with `Retry-After`, before anything touches the database); the grant type;
- * the client's credentials checked; the grant. Every refusal is audited with its reason.
+ * (flat, single-valued); the credentials presented (one method, a `client_id` no longer than any
+ * client's, else `invalid_client`); the throttle (429 with `Retry-After`, before anything touches
+ * the database), per claimed client and address for a request that presents a secret, per
+ * address for one that presents none, so that naming a client without its secret cannot spend
+ * that client's bucket; the grant type; the client's credentials checked; the grant. Every
+ * refusal is audited with its reason.
  */
 export function createTokenEndpoint(services: Services) {
   const throttle = new ClientThrottle(services.config.tokenRateLimit);
@@ -53,7 +59,8 @@ export function createTokenEndpoint(services: Services) {
       const params = formParams(body);
       const presented = presentedCredentials(http.authorization, params);
       claimedId = presented.clientId;
-      const answer = throttle.take(`${claimedId ?? ''}\u0000${http.address}`);
+      if (claimedId !== undefined && claimedId.length > MAX_CLIENT_ID_LENGTH) throw invalidClient(`client_id longer than ${MAX_CLIENT_ID_LENGTH} characters`);
+      const answer = throttle.take(presented.secret === undefined ? undefined : claimedId, http.address);
       if (!answer.allowed) {
         // A flood is audited once per run of refusals, so it cannot flood the trail instead.
         audit = answer.firstRefusal;

@@ -137,6 +137,7 @@ describe('an agent paying for its user', () => {
       sub: alice.id,
       client_id: shopper.id,
       act: { sub: shopper.id },
+      consent_id: expect.stringMatching(/^cns_/),
       authorization_details: [ENTRY],
       jti: expect.any(String),
       iat: Date.parse(START) / 1_000 + 15,

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { issuePaymentToken, PAYMENT_TOKEN_TTL } from '../../src/oauth/payment-token.js';
+import { graphql, postForm } from '../helpers/hub.js';
+import { basic, claimsOf } from '../helpers/oauth.js';
+import { approvalWorld } from './approval-fixtures.js';
+
+// A payment token stands on the agent's delegated token and the consent behind it: it must not
+// outlive the consent, and introspection must see the consent end the moment it does.
+
+const world = await approvalWorld();
+const { hub, clock, alice, bob, shopper, agentToken, approvedPayment, pay } = world;
+
+const PAYMENT = { amount: '42', currency: 'EUR', creditorName: 'Example Shop GmbH', description: 'Order 9000' };
+const seconds = (date: Date) => Math.floor(date.getTime() / 1_000);
+const introspect = async (token: string) => (await postForm(hub, '/oauth/introspect', { token }, basic(shopper))).body;
+const me = (token: string) => graphql(hub, '{ me { id } }', { token });
+
+/** Pays PAYMENT with `delegated`, approved by `user`; resolves to the payment token and its answer. */
+async function paidWith(delegated: string, user: { accessToken: string }) {
+  await approvedPayment(delegated, user, PAYMENT);
+  const paid = await pay(delegated, PAYMENT);
+  expect(paid.errors).toBeUndefined();
+  return paid.data.authorizePayment as { accessToken: string; expiresIn: number };
+}
+
+describe('a payment token', () => {
+  it('carries the consent it stands on as consent_id, as the delegated token names it, and introspection says so', async () => {
+    const delegated = await agentToken(shopper, bob);
+    const { accessToken } = await paidWith(delegated, bob);
+    const consentId = claimsOf(delegated).consent_id;
+    expect(consentId).toMatch(/^cns_/);
+    expect(claimsOf(accessToken).consent_id).toBe(consentId);
+    expect(await introspect(accessToken)).toMatchObject({ active: true, sub: bob.id, consent_id: consentId });
+  });
+
+  it('ends when its consent expires, before 90 s have passed, and introspects inactive after', async () => {
+    const start = clock.now();
+    try {
+      const consentEnds = new Date(start.getTime() + 20_000);
+      const delegated = await agentToken(shopper, alice, { purpose: 'checkout', scopes: ['payment:read', 'payment:write'], expiresAt: consentEnds.toISOString() });
+      const paid = await paidWith(delegated, alice);
+      expect(paid.expiresIn).toBe(20);
+      expect(claimsOf(paid.accessToken).exp).toBe(seconds(consentEnds));
+      expect(await introspect(paid.accessToken)).toMatchObject({ active: true });
+      clock.advance(30);
+      expect((await me(delegated)).status).toBe(401);
+      expect(await introspect(paid.accessToken)).toEqual({ active: false });
+    } finally {
+      clock.set(start);
+    }
+  });
+
+  it('introspects inactive as soon as its consent is withdrawn', async () => {
+    const delegated = await agentToken(shopper, alice);
+    const { accessToken } = await paidWith(delegated, alice);
+    expect(await introspect(accessToken)).toMatchObject({ active: true });
+    const withdrawn = await graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', {
+      token: alice.accessToken,
+      variables: { id: claimsOf(delegated).consent_id },
+    });
+    expect(withdrawn.data.withdrawConsent.status).toBe('WITHDRAWN');
+    expect((await me(delegated)).status).toBe(401);
+    expect(await introspect(accessToken)).toEqual({ active: false });
+    expect((await postForm(hub, '/oauth/introspect', { token: accessToken }, basic(world.hub.bootstrapCredentials!))).body).toEqual({ active: false });
+  });
+});
+
+describe('issuePaymentToken', () => {
+  const claims = { sub: 'usr_x', client_id: 'agt_x', act: { sub: 'agt_x' }, consent_id: 'cns_x', authorization_details: [{ type: 'payment_initiation' }] };
+  const now = new Date('2031-03-01T09:00:00.400Z');
+  const later = (ms: number) => new Date(now.getTime() + ms);
+
+  it('lives 90 s when nothing it stands on ends sooner', async () => {
+    const issued = await issuePaymentToken(hub.services.keys, hub.config.issuer, claims, { now, notAfter: [null, later(3_600_000)] });
+    expect(issued!.expiresIn).toBe(PAYMENT_TOKEN_TTL);
+    expect(claimsOf(issued!.accessToken)).toMatchObject({ iat: seconds(now), exp: seconds(now) + 90, consent_id: 'cns_x' });
+  });
+
+  it('ends at the earliest of what it stands on (the delegated token, the consent), never after', async () => {
+    const issued = await issuePaymentToken(hub.services.keys, hub.config.issuer, claims, { now, notAfter: [later(50_000), later(12_800)] });
+    expect(issued!.expiresIn).toBe(13);
+    expect(issued!.expiresAt.getTime()).toBeLessThanOrEqual(later(12_800).getTime());
+  });
+
+  it('issues nothing when what it stands on ends within the second', async () => {
+    expect(await issuePaymentToken(hub.services.keys, hub.config.issuer, claims, { now, notAfter: [later(500)] })).toBeUndefined();
+  });
+});
