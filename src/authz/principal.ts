@@ -21,6 +21,8 @@ export type Principal =
       readonly actorChain: readonly string[];
       readonly consentId: string;
       readonly purpose: string;
+      /** When the token ends (its `exp`): what is issued on its strength must not outlive it. */
+      readonly expiresAt?: Date;
       /**
        * The consent and agent state the token check read for this request, if it ran (it does
        * for every HTTP request); the per-field decision reads it rather than asking again.
@@ -84,6 +86,7 @@ export interface TokenClaims {
   readonly act?: { readonly sub: string; readonly act?: TokenClaims['act'] };
   readonly consent_id?: string;
   readonly purpose?: string;
+  readonly exp?: number;
 }
 
 /**
@@ -99,7 +102,8 @@ export function principalFromToken(claims: TokenClaims): Principal | undefined {
     if (!claims.consent_id || !claims.purpose) return undefined;
     const actorChain: string[] = [];
     for (let hop: TokenClaims['act'] = claims.act; hop; hop = hop.act) actorChain.push(hop.sub);
-    return { kind: 'delegated', userId: claims.sub, actorChain, consentId: claims.consent_id, purpose: claims.purpose, ...base };
+    const expiresAt = claims.exp === undefined ? {} : { expiresAt: new Date(claims.exp * 1_000) };
+    return { kind: 'delegated', userId: claims.sub, actorChain, consentId: claims.consent_id, purpose: claims.purpose, ...expiresAt, ...base };
   }
   if (claims.sub.startsWith('agt_') && !claims.act) return { kind: 'client', ...base };
   return undefined;

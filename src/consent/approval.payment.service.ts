@@ -94,7 +94,7 @@ function consentEnded(consent: Consent | undefined): ForbiddenError {
 /**
  * Uses an approval for exactly this payment and answers with a short-lived token carrying it
  * (RFC 9396 §9) for the commerce API that takes the payment. The token names the consent the
- * agent's token was issued under and ends no later than it; the consent is read again in the
+ * agent's token was issued under and ends no later than it or that token; the consent is read again in the
  * transaction that uses the approval, so one that ended since the token check leaves it unused.
  * @throws BadUserInputError for a bad payment; ForbiddenError APPROVAL_REQUIRED, or
  *   CONSENT_WITHDRAWN / CONSENT_EXPIRED / NO_CONSENT when the consent is no longer in force.
@@ -110,7 +110,7 @@ export async function authorizePayment(deps: ApprovalDeps & Pick<Services, 'cons
       deps.keys,
       deps.config.issuer,
       { sub: principal.userId, client_id: principal.clientId, act: actorOf(principal.actorChain)!, consent_id: consent.id, authorization_details: [{ ...detail }] },
-      { now, notAfter: [consent.expiresAt] },
+      { now, notAfter: [consent.expiresAt, principal.expiresAt ?? null] },
     );
     if (!token) throw consentEnded(consent);
     return {

@@ -50,6 +50,20 @@ describe('a payment token', () => {
     }
   });
 
+  it('ends when the delegated token it was issued with ends, before 90 s have passed', async () => {
+    const start = clock.now();
+    try {
+      const delegated = await agentToken(shopper, bob);
+      const tokenEnds = claimsOf(delegated).exp as number;
+      clock.set(new Date((tokenEnds - 25) * 1_000));
+      const paid = await paidWith(delegated, bob);
+      expect(paid.expiresIn).toBe(25);
+      expect(claimsOf(paid.accessToken).exp).toBe(tokenEnds);
+    } finally {
+      clock.set(start);
+    }
+  });
+
   it('introspects inactive as soon as its consent is withdrawn', async () => {
     const delegated = await agentToken(shopper, alice);
     const { accessToken } = await paidWith(delegated, alice);
