@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import type { AgentKindColumn, AgentStatusColumn, AgentsTable, Database } from '../db/database.js';
 import type { Db } from '../db/connect.js';
 
@@ -55,9 +55,56 @@ export async function findAgentForUpdate(db: Db, id: string): Promise<Agent | un
   return row && toAgent(row);
 }
 
-/** The agents a user owns that are not decommissioned, locked for update, oldest first. */
-export async function findLiveAgentsOwnedByForUpdate(db: Db, userId: string): Promise<Agent[]> {
-  const rows = await db.selectFrom('agents').selectAll().where('owner_user_id', '=', userId).where('status', '!=', 'decommissioned').orderBy('id').forUpdate().execute();
+/**
+ * The one order in which a transaction locks several agents: ancestors before descendants (by
+ * depth, then id). A statement with ORDER BY … FOR UPDATE locks its rows in that order, so
+ * transactions that each lock in it never wait on each other in a cycle.
+ */
+const depth = sql<number>`cardinality(ancestor_ids)`;
+
+/**
+ * The agent and its ancestors, locked FOR SHARE for the rest of the transaction (root first), so
+ * that no change to any of them (each locks the agent FOR UPDATE) commits before the caller
+ * does; undefined for an unknown agent. An ancestor missing from the table is left out.
+ */
+export async function findLineageForShare(db: Db, id: string): Promise<{ agent: Agent; ancestors: Agent[] } | undefined> {
+  // ancestor_ids never changes, so reading it unlocked is safe.
+  const found = await db.selectFrom('agents').select('ancestor_ids').where('id', '=', id).executeTakeFirst();
+  if (!found) return undefined;
+  const rows = await db.selectFrom('agents').selectAll().where('id', 'in', [id, ...found.ancestor_ids]).orderBy(depth).orderBy('id').forShare().execute();
+  const lineage = rows.map(toAgent);
+  const agent = lineage.find((a) => a.id === id);
+  return agent && { agent, ancestors: lineage.filter((a) => a.id !== id) };
+}
+
+/** The agents descending from this one that are not decommissioned, locked for update, ancestors first. */
+export async function findLiveDescendantsForUpdate(db: Db, id: string): Promise<Agent[]> {
+  const rows = await db
+    .selectFrom('agents')
+    .selectAll()
+    .where('status', '!=', 'decommissioned')
+    .where('ancestor_ids', '@>', sql<string[]>`array[${id}]::text[]`)
+    .orderBy(depth)
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  return rows.map(toAgent);
+}
+
+/**
+ * The agents a user owns and every agent descending from one they own, those not decommissioned,
+ * locked for update in one statement, ancestors first.
+ */
+export async function findLiveAgentsOwnedByWithDescendantsForUpdate(db: Db, userId: string): Promise<Agent[]> {
+  const rows = await db
+    .selectFrom('agents')
+    .selectAll()
+    .where('status', '!=', 'decommissioned')
+    .where((eb) => eb.or([eb('owner_user_id', '=', userId), eb('ancestor_ids', '&&', sql<string[]>`array(select id from agents where owner_user_id = ${userId})`)]))
+    .orderBy(depth)
+    .orderBy('id')
+    .forUpdate()
+    .execute();
   return rows.map(toAgent);
 }
 

@@ -11,7 +11,18 @@ import { AgentCache } from './agent-cache.js';
 import { expireAgentSecrets, insertAgentSecret, notifyAgentsChanged } from './agent-secret.queries.js';
 import { generateClientSecret, hashClientSecret } from './agent-credentials.js';
 import { gracePeriodSchema, registerAgentSchema } from './agent.input.js';
-import { findAgentForUpdate, findAgentsByIds, findLiveAgentsOwnedByForUpdate, insertAgent, listAgents, updateAgentStatus, type Agent, type AgentFilter } from './agent.queries.js';
+import {
+  findAgentForUpdate,
+  findAgentsByIds,
+  findLineageForShare,
+  findLiveAgentsOwnedByWithDescendantsForUpdate,
+  findLiveDescendantsForUpdate,
+  insertAgent,
+  listAgents,
+  updateAgentStatus,
+  type Agent,
+  type AgentFilter,
+} from './agent.queries.js';
 import { ceilingProblem } from './agent.scopes.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 
@@ -80,15 +91,26 @@ export function createAgentService(deps: {
     return agent;
   }
 
-  /** Decommissions an agent the transaction has locked and that is not decommissioned yet. */
-  async function decommissionLocked(tx: Db, agent: Agent, caller: Caller, now: Date): Promise<Agent> {
-    const updated = await updateAgentStatus(tx, agent.id, 'decommissioned');
-    await expireAgentSecrets(tx, agent.id, now);
-    const withdrawn = await deps.effects.withdrawConsentsOfAgent(tx, agent.id, caller, now);
-    await deps.effects.revokeRefreshTokensOfAgent(tx, agent.id, now);
-    await auditInTransaction(tx, event('agent.decommissioned', caller, updated, { consentsWithdrawn: withdrawn }), now);
-    await enqueueWebhookEvent(tx, { type: 'agent.decommissioned', data: { agentId: agent.id, ownerUserId: updated.ownerUserId } }, now);
-    return updated;
+  /**
+   * Decommissions agents the transaction has locked and that are not decommissioned yet, in the
+   * order given, each audited and announced as its own decommissioning. An agent that goes
+   * because an ancestor goes (one of `agents`, or of `endedAncestorIds`) names the nearest such
+   * ancestor in its audit detail.
+   */
+  async function decommissionLocked(tx: Db, agents: readonly Agent[], caller: Caller, now: Date, endedAncestorIds: readonly string[] = []): Promise<Agent[]> {
+    const ended = new Set([...endedAncestorIds, ...agents.map((agent) => agent.id)]);
+    const decommissioned: Agent[] = [];
+    for (const agent of agents) {
+      const updated = await updateAgentStatus(tx, agent.id, 'decommissioned');
+      await expireAgentSecrets(tx, agent.id, now);
+      const withdrawn = await deps.effects.withdrawConsentsOfAgent(tx, agent.id, caller, now);
+      await deps.effects.revokeRefreshTokensOfAgent(tx, agent.id, now);
+      const ancestorDecommissioned = agent.ancestorIds.find((id) => ended.has(id));
+      await auditInTransaction(tx, event('agent.decommissioned', caller, updated, { consentsWithdrawn: withdrawn, ...(ancestorDecommissioned && { ancestorDecommissioned }) }), now);
+      await enqueueWebhookEvent(tx, { type: 'agent.decommissioned', data: { agentId: agent.id, ownerUserId: updated.ownerUserId } }, now);
+      decommissioned.push(updated);
+    }
+    return decommissioned;
   }
 
   /** Moves an agent between active and suspended; a move to where it already is changes nothing. */
@@ -117,7 +139,9 @@ export function createAgentService(deps: {
       if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
       return db.transaction().execute(async (tx) => {
         if (ownerUserId && !(await deps.identity.findActiveUser(tx, ownerUserId))) throw new BadUserInputError('input.ownerUserId', 'is not an active user');
-        const [parent] = parsed.parentAgentId ? await findAgentsByIds(tx, [parsed.parentAgentId]) : [];
+        // The parent's lineage locked: decommissioning any of it either waits for this agent and
+        // ends it too, or commits first and the parent is seen inactive here.
+        const parent = parsed.parentAgentId ? (await findLineageForShare(tx, parsed.parentAgentId))?.agent : undefined;
         if (parsed.parentAgentId && (!parent || !isAgentActive(parent, now))) throw new BadUserInputError('input.parentAgentId', 'is not an active agent');
         const problem = ceilingProblem(parsed.allowedScopes, { userOwned: ownerUserId !== null, ...(parent && { parentCeiling: parent.allowedScopes }) });
         if (problem) throw new BadUserInputError('input.allowedScopes', problem);
@@ -168,28 +192,51 @@ export function createAgentService(deps: {
     reactivate: (id: string, caller: Caller) => setStatus(id, 'active', caller),
 
     /**
-     * Ends the agent for good: its secrets stop, every consent naming it is withdrawn, every
-     * refresh token it holds or acts in is revoked, and its access tokens are refused from the
-     * next request on (their agent is checked per request). Decommissioning twice changes nothing.
+     * Ends the agent for good, and with it every agent descending from it, since a sub-agent can
+     * never act again once an ancestor cannot: their secrets stop, every consent naming any of
+     * them is withdrawn, every refresh token they hold or act in is revoked, and their access
+     * tokens are refused from the next request on (their agents are checked per request).
+     * Decommissioning a decommissioned agent changes nothing, except that it ends any descendant
+     * still live (one left by a decommissioning from before descendants went with their ancestor).
      */
     async decommission(id: string, caller: Caller): Promise<Agent> {
       return change(async (tx) => {
+        // The agent first, then (a fresh statement, which sees sub-agents registered before the
+        // lock was granted) its descendants: ancestors before descendants, as every path locks.
         const agent = await findAgentForUpdate(tx, id);
         if (!agent) throw new NotFoundError('Agent');
-        return agent.status === 'decommissioned' ? agent : decommissionLocked(tx, agent, caller, clock.now());
+        const descendants = await findLiveDescendantsForUpdate(tx, agent.id);
+        const now = clock.now();
+        if (agent.status === 'decommissioned') {
+          await decommissionLocked(tx, descendants, caller, now, [agent.id]);
+          return agent;
+        }
+        const [decommissioned] = await decommissionLocked(tx, [agent, ...descendants], caller, now);
+        return decommissioned!;
       });
     },
 
     /**
-     * Decommissions, in the caller's transaction, every agent the user owns that is not already:
-     * an erased person's agents act for nobody. Other instances drop their cached clients on the
-     * NOTIFY sent at commit. Resolves to how many.
+     * The agent when it and every ancestor are active at `now`, with that lineage locked (FOR
+     * SHARE) for the rest of the caller's transaction: no suspension or decommissioning of any
+     * of them commits before the caller does. Undefined for an unknown or inactive agent.
+     */
+    async findActiveAgentForShare(tx: Db, id: string, now: Date): Promise<Agent | undefined> {
+      const lineage = await findLineageForShare(tx, id);
+      if (!lineage || lineage.ancestors.length !== lineage.agent.ancestorIds.length) return undefined;
+      return [lineage.agent, ...lineage.ancestors].every((agent) => isAgentActive(agent, now)) ? lineage.agent : undefined;
+    },
+
+    /**
+     * Decommissions, in the caller's transaction, every agent the user owns that is not already,
+     * and every live agent descending from one: an erased person's agents act for nobody. Other
+     * instances drop their cached clients on the NOTIFY sent at commit. Resolves to how many.
      */
     async decommissionOwnedBy(tx: Db, userId: string, caller: Caller, now: Date): Promise<number> {
-      const owned = await findLiveAgentsOwnedByForUpdate(tx, userId);
-      for (const agent of owned) await decommissionLocked(tx, agent, caller, now);
-      if (owned.length > 0) await notifyAgentsChanged(tx);
-      return owned.length;
+      const agents = await findLiveAgentsOwnedByWithDescendantsForUpdate(tx, userId);
+      await decommissionLocked(tx, agents, caller, now);
+      if (agents.length > 0) await notifyAgentsChanged(tx);
+      return agents.length;
     },
 
     /** Checks a client's id and secret and that it (and every ancestor) is active. Never throws for bad credentials. */

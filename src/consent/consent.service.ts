@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { AgentService } from '../agents/agent.service.js';
-import { isAgentActive } from '../agents/agent.service.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
 import { actorFromPrincipal } from '../audit/audit.actions.js';
 import { isDataScope, scopeWithin } from '../authz/scopes.js';
@@ -55,7 +54,7 @@ export type ConsentService = ReturnType<typeof createConsentService>;
 export function createConsentService(deps: {
   db: Db;
   clock: Clock;
-  agents: Pick<AgentService, 'findAgents'>;
+  agents: Pick<AgentService, 'findActiveAgentForShare'>;
   /** Revokes every refresh token issued under these consents. */
   revokeRefreshTokensOfConsents(tx: Db, consentIds: readonly string[], now: Date): Promise<void>;
   /** The key receipts are signed with, and the issuer they name. */
@@ -92,18 +91,21 @@ export function createConsentService(deps: {
       const outside = scopes.find((scope) => !purposeCovers(purpose, scope));
       if (outside !== undefined) throw new BadUserInputError('input.scopes', `${outside.slice(0, 64)} is not a data scope the purpose ${purpose.key} covers`);
       const agentId = parsed.agentId ?? null;
-      let chain: readonly string[] = [];
-      if (agentId) {
-        const [agent] = await deps.agents.findAgents(db, [agentId]);
-        chain = agent ? [agent.id, ...agent.ancestorIds] : [];
-        if (!agent || !isAgentActive(agent, now)) throw new BadUserInputError('input.agentId', 'is not an active agent');
-        if (scopes.length === 0) throw new BadUserInputError('input.scopes', 'must name at least one scope for an agent');
-        const ceiling = new Set(agent.allowedScopes);
-        const beyond = scopes.find((scope) => !scopeWithin(scope, ceiling));
-        if (beyond) throw new BadUserInputError('input.scopes', `${beyond} is beyond what the agent may ever be granted`);
-      }
       return db.transaction().execute(async (tx) => {
         await lockUserConsents(tx, userId);
+        // Checked with the agent's lineage locked (after the user's consents, as erasure takes
+        // them): decommissioning any of it either waits for this consent and withdraws it, or
+        // commits first and the agent is seen inactive here.
+        let chain: readonly string[] = [];
+        if (agentId) {
+          const agent = await deps.agents.findActiveAgentForShare(tx, agentId, now);
+          if (!agent) throw new BadUserInputError('input.agentId', 'is not an active agent');
+          if (scopes.length === 0) throw new BadUserInputError('input.scopes', 'must name at least one scope for an agent');
+          const ceiling = new Set(agent.allowedScopes);
+          const beyond = scopes.find((scope) => !scopeWithin(scope, ceiling));
+          if (beyond) throw new BadUserInputError('input.scopes', `${beyond} is beyond what the agent may ever be granted`);
+          chain = [agent.id, ...agent.ancestorIds];
+        }
         const previous = await findActiveConsentsForUpdate(tx, { userId, purpose: purpose.key, ...(agentId ? { agentId } : { companyOnly: true }) });
         await withdrawInTransaction(tx, previous, caller, 'superseded by a new consent', now);
         const given = {
