@@ -8,6 +8,7 @@ import * as m0006 from './0006_audiences.js';
 import * as m0007 from './0007_audience_speed.js';
 import * as m0008 from './0008_webhooks.js';
 import * as m0009 from './0009_access_review.js';
+import * as m0010 from './0010_delegated_from.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007_audience_speed': m0007,
   '0008_webhooks': m0008,
   '0009_access_review': m0009,
+  '0010_delegated_from': m0010,
 };

@@ -118,6 +118,12 @@ export interface RefreshTokensTable {
   consent_id: ColumnType<string | null, string | null | undefined, never>;
   /** The acting agents of a delegated refresh token, nearest first; empty for a user's own session. */
   actor_chain: ColumnType<string[], string[] | undefined, never>;
+  /**
+   * The `delegated_from` claim of the family's access tokens (migration 0010): the `jti` and
+   * family (`sid`) of every token it was exchanged from, nearest first; empty unless the family
+   * was exchanged from a delegated token. Written as JSON text.
+   */
+  delegated_from: ColumnType<{ jti: string; sid?: string }[], string | undefined, never>;
 }
 
 export interface SignInThrottleTable {

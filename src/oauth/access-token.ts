@@ -15,6 +15,15 @@ export interface Actor {
   readonly act?: Actor;
 }
 
+/**
+ * The grant of a token that a delegated token was exchanged from (a sub-agent's hop): its `jti`
+ * and, when it was issued with a refresh token, its refresh family (`sid`).
+ */
+export interface GrantLink {
+  readonly jti: string;
+  readonly sid?: string;
+}
+
 /** The claims the hub sets beside `iss`, `aud`, `iat`, `exp` and `jti` (API.md). */
 export interface AccessTokenClaims {
   readonly sub: string;
@@ -30,6 +39,11 @@ export interface AccessTokenClaims {
    * revoking any token of the family ends this access token too (RFC 7009 §2.1).
    */
   readonly sid?: string;
+  /**
+   * For a token exchanged from a delegated token: the grants of every token it descends from,
+   * nearest first. Revoking any of them, by `jti` or with its family, ends this token too.
+   */
+  readonly delegated_from?: readonly GrantLink[];
 }
 
 export interface VerifiedAccessToken extends AccessTokenClaims {
@@ -77,6 +91,7 @@ const claimsSchema = z
     acr: z.string().max(64).optional(),
     auth_time: z.number().optional(),
     sid: z.string().max(64).optional(),
+    delegated_from: z.array(z.object({ jti: z.string().min(1).max(128), sid: z.string().max(64).optional() })).max(MAX_ACT_DEPTH).optional(),
   })
   .loose();
 

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { RefreshTokensTable } from '../db/database.js';
+import type { GrantLink } from './access-token.js';
 
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 
@@ -16,6 +17,7 @@ export async function insertRefreshToken(
     authTime: Date;
     consentId: string | null;
     actorChain: readonly string[];
+    delegatedFrom: readonly GrantLink[];
     now: Date;
     expiresAt: Date;
   },
@@ -32,6 +34,7 @@ export async function insertRefreshToken(
       auth_time: token.authTime,
       consent_id: token.consentId,
       actor_chain: [...token.actorChain],
+      delegated_from: JSON.stringify(token.delegatedFrom),
       created_at: token.now,
       expires_at: token.expiresAt,
     })
@@ -47,8 +50,35 @@ export async function markRefreshTokenRotated(db: Db, id: string, now: Date): Pr
   await db.updateTable('refresh_tokens').set({ rotated_at: now }).where('id', '=', id).execute();
 }
 
+/** Rows whose `delegated_from` names this grant; matches the partial GIN index of migration 0010. */
+const descendsFrom = (link: Partial<GrantLink>) => sql`delegated_from <> '[]' and delegated_from @> ${JSON.stringify([link])}::jsonb`;
+
+/** Revokes a family, and with it every family exchanged from one of its access tokens, at any depth. */
 export async function revokeRefreshTokenFamily(db: Db, familyId: string, now: Date): Promise<void> {
-  await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+  await sql`update refresh_tokens set revoked_at = ${now}
+    where revoked_at is null and (family_id = ${familyId} or (${descendsFrom({ sid: familyId })}))`.execute(db);
+}
+
+/** Revokes every family exchanged from the access token `jti`, at any depth: that token itself was revoked. */
+export async function revokeRefreshTokensDelegatedFrom(db: Db, jti: string, now: Date): Promise<void> {
+  await sql`update refresh_tokens set revoked_at = ${now} where revoked_at is null and ${descendsFrom({ jti })}`.execute(db);
+}
+
+/**
+ * The latest end of each of these families (each rotation extends a family), the earliest of
+ * them: what a family exchanged from their tokens may not outlive. A family not found has ended.
+ */
+export async function findRefreshFamiliesEnd(db: Db, familyIds: readonly string[]): Promise<Date | undefined> {
+  const ids = [...new Set(familyIds)];
+  if (ids.length === 0) return undefined;
+  const rows = await db
+    .selectFrom('refresh_tokens')
+    .select((eb) => eb.fn.max('expires_at').as('ends_at'))
+    .where('family_id', 'in', ids)
+    .groupBy('family_id')
+    .execute();
+  if (rows.length < ids.length) return new Date(0);
+  return new Date(Math.min(...rows.map((row) => new Date(row.ends_at).getTime())));
 }
 
 /** The token with this hash, without a lock: for introspection and revocation. */

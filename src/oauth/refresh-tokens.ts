@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/connect.js';
 import { newId } from '../shared/ids.js';
 import { enqueueWebhookEvent, type WebhookEvent } from '../webhooks/webhook-outbox.js';
+import type { GrantLink } from './access-token.js';
 import { invalidGrant } from './oauth-error.js';
 import {
   findRefreshTokenForUpdate,
@@ -31,8 +32,16 @@ export interface RefreshGrant {
   /** For delegated access: the consent it was issued under and the acting agents, nearest first. */
   readonly consentId?: string;
   readonly actorChain?: readonly string[];
-  /** A bound on its lifetime (the consent's expiry), below REFRESH_TOKEN_TTL_SECONDS. */
+  /** For a sub-agent's hop: the grants of the tokens it was exchanged from (`delegated_from`), nearest first. */
+  readonly delegatedFrom?: readonly GrantLink[];
+  /** A bound on its lifetime (the consent's expiry, its parent family's end), below REFRESH_TOKEN_TTL_SECONDS. */
   readonly notAfter?: Date | null;
+}
+
+/** The earliest of these bounds on a refresh token's life (a consent's expiry, a parent family's end); undefined for none. */
+export function earliestOf(...bounds: readonly (Date | null | undefined)[]): Date | undefined {
+  const set = bounds.filter((bound) => bound instanceof Date);
+  return set.length === 0 ? undefined : new Date(Math.min(...set.map((bound) => bound.getTime())));
 }
 
 /** The id of a new refresh token family, for the access token issued with its first token (`sid`). */
@@ -52,6 +61,7 @@ export async function issueRefreshToken(db: Db, grant: RefreshGrant, now: Date):
     authTime: grant.authTime,
     consentId: grant.consentId ?? null,
     actorChain: grant.actorChain ?? [],
+    delegatedFrom: grant.delegatedFrom ?? [],
     now,
     expiresAt: new Date(Math.min(now.getTime() + REFRESH_TOKEN_TTL_SECONDS * 1_000, grant.notAfter?.getTime() ?? Infinity)),
   });

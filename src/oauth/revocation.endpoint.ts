@@ -4,7 +4,7 @@ import { InvalidTokenError, type VerifiedAccessToken } from './access-token.js';
 import { invalidClient, type OAuthClient } from './client-auth.js';
 import { invalidRequest } from './oauth-error.js';
 import { verifyPaymentToken } from './payment-token.js';
-import { findRefreshToken, revokeRefreshTokenFamily, type RefreshTokenRow } from './refresh-token.queries.js';
+import { findRefreshToken, revokeRefreshTokenFamily, revokeRefreshTokensDelegatedFrom, type RefreshTokenRow } from './refresh-token.queries.js';
 import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH, refreshFamilyRevokedEvent } from './refresh-tokens.js';
 import { deleteExpiredRevocations, insertRevokedToken } from './token-state.queries.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
@@ -13,7 +13,8 @@ import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
  * `/oauth/revoke` (RFC 7009). The caller must authenticate (or be the hub's public client, which
  * RFC 7009 §2.1 lets identify by `client_id`), and only its own tokens are revoked: an access
  * token (the hub's own, or a payment token) by its `jti` until it expires, a refresh token with
- * its whole family. Anything else (unknown, expired, another client's) answers 200 all the same,
+ * its whole family. Either way the refresh tokens of sub-agents exchanged from it (at any depth)
+ * are revoked with it, and their access tokens are refused (`delegated_from`). Anything else (unknown, expired, another client's) answers 200 all the same,
  * and an attempt on another client's token is audited as refused. Resolves when the revocation
  * has committed.
  * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
@@ -40,6 +41,9 @@ export async function revoke(services: Services, params: Record<string, string>,
     if (access.client_id !== callerId) return services.audit.record(event('DENY', { ...about, reason: 'access token of another client' }));
     await services.db.transaction().execute(async (tx) => {
       await insertRevokedToken(tx, { jti: access.jti, clientId: access.client_id, expiresAt: new Date(access.exp * 1_000) }, now);
+      // Its `jti` is forgotten once it expires; the refresh tokens of sub-agents exchanged from it
+      // can outlive it, so they are revoked now, for good.
+      await revokeRefreshTokensDelegatedFrom(tx, access.jti, now);
       await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'access token revoked' }), now);
       await enqueueWebhookEvent(tx, { type: 'token.revoked', data: { tokenType: 'access_token', reason: 'revoked', tokenId: access.jti, clientId: access.client_id, userId: about.subjectUserId } }, now);
     });

@@ -2,12 +2,16 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { PREPARED_MARKER } from '../db/prepared.js';
 import type { GrantState } from '../authz/principal.js';
+import type { GrantLink } from './access-token.js';
 
 /** What the database says, now, of a token whose signature and claims are valid. */
 export interface TokenState {
-  /** Revoked by its `jti`. */
+  /** Revoked by its `jti`, or a token it was exchanged from by theirs. */
   readonly revoked: boolean;
-  /** Its refresh token family (`sid`) was revoked: at /oauth/revoke, on reuse, or with its consent. */
+  /**
+   * Its refresh token family (`sid`), or that of a token it was exchanged from, was revoked: at
+   * /oauth/revoke, on reuse, or with its consent.
+   */
   readonly familyRevoked: boolean;
   /** The token's user, if it names one, exists and is active: neither suspended nor erased. */
   readonly userActive: boolean;
@@ -27,6 +31,8 @@ export interface TokenFacts {
   readonly consentId?: string;
   /** The refresh token family the token was issued with (`sid`): revoking the family revokes it. */
   readonly familyId?: string;
+  /** The grants of the tokens it was exchanged from (`delegated_from`): revoking any of them revokes it. */
+  readonly delegatedFrom?: readonly GrantLink[];
   /**
    * The user the token stands for (`sub` of a user or delegated token), who must be active; for a
    * delegated token also the user its consent must belong to. Absent for a client's own token.
@@ -36,18 +42,21 @@ export interface TokenFacts {
 
 /**
  * The revocation, user, agent and consent state of a token in one round trip, as a prepared
- * statement (planned once per connection). It reads the users, agents and consents tables
+ * statement (planned once per connection). The token's own `jti` and family and those of every
+ * token it was exchanged from are checked together, as arrays, so the statement's text never
+ * varies with the length of a delegation chain. It reads the users, agents and consents tables
  * directly, not through their services: this runs on every authenticated request, and one cheap
  * statement is what keeps that affordable. An agent's ancestors come from its `ancestor_ids`, so
  * no recursion is needed. Nothing of it is cached: a suspension or erasure committed through any
  * instance is seen by every instance on the very next request, with no notification to wait for.
  */
 export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Promise<TokenState> {
-  const jti = facts.jti ?? null;
   const userId = facts.userId ?? null;
-  const familyId = facts.familyId ?? null;
-  const revoked = sql<boolean>`exists (select 1 from revoked_tokens where jti = ${jti})`;
-  const familyRevoked = sql<boolean>`(${familyId}::text is not null and exists (select 1 from refresh_tokens where family_id = ${familyId} and revoked_at is not null))`;
+  const ancestors = facts.delegatedFrom ?? [];
+  const jtis = [facts.jti, ...ancestors.map((link) => link.jti)].filter((jti) => jti !== undefined);
+  const familyIds = [facts.familyId, ...ancestors.map((link) => link.sid)].filter((sid) => sid !== undefined);
+  const revoked = sql<boolean>`exists (select 1 from revoked_tokens where jti = any(${jtis}::text[]))`;
+  const familyRevoked = sql<boolean>`exists (select 1 from refresh_tokens where family_id = any(${familyIds}::text[]) and revoked_at is not null)`;
   const userActive = sql<boolean>`(${userId}::text is null or exists (select 1 from users where id = ${userId} and status = 'active'))`;
   if (facts.agentIds.length === 0 && facts.consentId === undefined) {
     const { rows } = await sql<{ revoked: boolean; family_revoked: boolean; user_active: boolean }>`${sql.raw(PREPARED_MARKER)}

@@ -68,7 +68,8 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     const agentIds = [...(claims.client_id === FRONTEND_CLIENT_ID ? [] : [claims.client_id]), ...(principal.kind === 'delegated' ? principal.actorChain : [])];
     const user = principal.kind === 'user' || principal.kind === 'delegated' ? { userId: principal.userId } : {};
     const delegated = principal.kind === 'delegated' ? { consentId: principal.consentId } : {};
-    const state = await findTokenState(db, { jti: claims.jti, agentIds, ...user, ...delegated, ...(claims.sid && { familyId: claims.sid }) }, now);
+    const grant = { ...(claims.sid && { familyId: claims.sid }), ...(claims.delegated_from && { delegatedFrom: claims.delegated_from }) };
+    const state = await findTokenState(db, { jti: claims.jti, agentIds, ...user, ...delegated, ...grant }, now);
     if (state.revoked) throw new InvalidTokenError('token revoked');
     if (!state.userActive) throw new InvalidTokenError('user not active');
     if (!state.agentsLive) throw new InvalidTokenError('agent not active');
@@ -119,7 +120,8 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
 
     /**
      * A token's claims and caller, in a fixed order: signature and claims (cached by token text),
-     * then the token's kind, then its state in the database: not revoked; its client and every
+     * then the token's kind, then its state in the database: not revoked, nor any token it was
+     * exchanged from (by `jti` or with its family); its client and every
      * agent of its `act` chain (and their ancestors) active; for a delegated token, its consent
      * still in force for its subject.
      * @throws InvalidTokenError naming the first check that failed.
@@ -134,8 +136,8 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     readToken: (token: string) => readToken(token, clock.now()),
 
     /**
-     * Whether a delegation (agents of a chain, a consent for a user, a token by its `jti`) stands
-     * now, in one query.
+     * Whether a delegation (agents of a chain, a consent for a user, a token by its `jti`, the
+     * tokens and families it was exchanged from) stands now, in one query.
      */
     delegationState: (db: Db, facts: TokenFacts) => findTokenState(db, facts, clock.now()),
 

@@ -4,7 +4,8 @@ import { auditInTransaction, type AuditEventInput } from '../../audit/audit.serv
 import { parseScope, scopeWithin } from '../../authz/scopes.js';
 import { actorOf, delegatedLifetime } from '../delegation.js';
 import { invalidGrant, invalidScope } from '../oauth-error.js';
-import { issueRefreshToken, useRefreshToken } from '../refresh-tokens.js';
+import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
+import { earliestOf, issueRefreshToken, useRefreshToken } from '../refresh-tokens.js';
 import type { TokenRequest, TokenResponse } from '../token.endpoint.js';
 
 const REUSED = 'refresh token reused: family revoked';
@@ -12,9 +13,11 @@ const REUSED = 'refresh token reused: family revoked';
 /**
  * `grant_type=refresh_token` for an authenticated agent: delegated access that outlives the
  * user's session. The token must be the agent's own, its consent still in force, every agent of
- * its chain (and their ancestors) active and its user active; it is used once and replaced, and
- * a reuse revokes the family. The new access token carries the same `act`, `consent_id` and
- * `purpose`, and neither it nor the new refresh token outlives the consent.
+ * its chain (and their ancestors) active, its user active and, for a sub-agent's family, none of
+ * the tokens or families it was exchanged from revoked; it is used once and replaced, and a reuse
+ * revokes the family. The new access token carries the same `act`, `consent_id`, `purpose` and
+ * `delegated_from`; neither it nor the new refresh token outlives the consent, and the new
+ * refresh token outlives no family it was exchanged from.
  */
 export async function delegatedRefreshGrant(services: Services, { params, requestId }: TokenRequest, agent: Agent): Promise<TokenResponse> {
   const { clock, config, db } = services;
@@ -35,9 +38,11 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
       return { reused: true as const };
     }
     if (!used.consent_id) throw invalidGrant('refresh token is invalid', 'not a delegated refresh token');
-    const state = await services.tokens.delegationState(tx, { agentIds: used.actor_chain, consentId: used.consent_id, userId: used.user_id });
+    const delegatedFrom = used.delegated_from;
+    const state = await services.tokens.delegationState(tx, { agentIds: used.actor_chain, consentId: used.consent_id, userId: used.user_id, delegatedFrom });
     if (!state.agentsLive) throw invalidGrant('refresh token is invalid', 'an agent of the chain is not active');
     if (!state.consentLive) throw invalidGrant('refresh token is invalid', 'consent not in force');
+    if (state.revoked || state.familyRevoked) throw invalidGrant('refresh token is invalid', 'a token it was exchanged from is revoked');
     if (!(await services.identity.findActiveUser(tx, used.user_id))) throw invalidGrant('refresh token is invalid', 'user is not active');
     const granted = new Set(parseScope(used.scope));
     const requested = params.scope ? parseScope(params.scope) : [...granted];
@@ -45,14 +50,25 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
     const [consent] = await services.consents.findConsents(tx, [used.consent_id]);
     const ttl = delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]);
     if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
+    const parentFamiliesEnd = await findRefreshFamiliesEnd(tx, delegatedFrom.flatMap((link) => (link.sid ? [link.sid] : [])));
+    if (parentFamiliesEnd && parentFamiliesEnd <= now) throw invalidGrant('refresh token is invalid', 'the family it was exchanged from has ended');
     const scope = requested.join(' ');
     const access = await services.tokens.issueAccessToken(
-      { sub: used.user_id, client_id: agent.id, scope, act: actorOf(used.actor_chain)!, consent_id: consent!.id, purpose: consent!.purpose, sid: used.family_id },
+      {
+        sub: used.user_id,
+        client_id: agent.id,
+        scope,
+        act: actorOf(used.actor_chain)!,
+        consent_id: consent!.id,
+        purpose: consent!.purpose,
+        sid: used.family_id,
+        ...(delegatedFrom.length > 0 && { delegated_from: delegatedFrom }),
+      },
       ttl,
       now,
     );
-    const grant = { userId: used.user_id, clientId: agent.id, scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain };
-    const refreshToken = await issueRefreshToken(tx, { ...grant, notAfter: consent!.expiresAt }, now);
+    const grant = { userId: used.user_id, clientId: agent.id, scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain, delegatedFrom };
+    const refreshToken = await issueRefreshToken(tx, { ...grant, notAfter: earliestOf(consent!.expiresAt, parentFamiliesEnd) }, now);
     await auditInTransaction(tx, event({ action: 'token.refreshed', decision: 'ALLOW', purpose: consent!.purpose, detail: { scope, jti: access.jti } }), now);
     return { response: { access_token: access.accessToken, token_type: 'Bearer' as const, expires_in: access.expiresIn, refresh_token: refreshToken, scope } };
   });

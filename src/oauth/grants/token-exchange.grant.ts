@@ -2,12 +2,13 @@ import type { Services } from '../../app.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
 import type { Agent } from '../../agents/agent.service.js';
 import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
-import { InvalidTokenError } from '../access-token.js';
+import { InvalidTokenError, type GrantLink } from '../access-token.js';
 import { requireAgent } from '../client-auth.js';
 import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
 import { findExchangeGrounds, type ExchangeConsent } from '../exchange.queries.js';
 import { invalidRequest, invalidScope, OAuthError } from '../oauth-error.js';
-import { issueRefreshToken, newRefreshFamilyId } from '../refresh-tokens.js';
+import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
+import { earliestOf, issueRefreshToken, newRefreshFamilyId } from '../refresh-tokens.js';
 import { checkAudience, type TokenRequest, type TokenResponse } from '../token.endpoint.js';
 import type { LiveToken } from '../token.service.js';
 
@@ -21,6 +22,10 @@ import type { LiveToken } from '../token.service.js';
  * revoked and the user's live consent naming the agent, read in one statement; later, the whole
  * token check and the subject token's consent); scopes (requested ∩ subject ∩ ceiling ∩
  * consent); lifetime (≤ subject's and consent's).
+ * A later hop is bound to the subject token's grant: the new token carries the subject's `jti`
+ * and refresh family (`sid`) after those the subject descends from (`delegated_from`), so
+ * revoking any of them ends it, and its refresh family too. `offline_access` there needs a
+ * subject token issued with a refresh token, and the new family ends no later than its parent's.
  * Per RFC 8693 §2.2.2, a subject or actor token that is invalid or unacceptable by policy (no
  * consent, not a child, a cycle, too deep) is `invalid_request`; scopes are `invalid_scope`.
  */
@@ -68,6 +73,10 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
 
   const offline = requested?.includes(OFFLINE_ACCESS) ?? false;
   if (offline && !agent.allowedScopes.includes(OFFLINE_ACCESS)) throw invalidScope("offline_access is beyond the client's allowed scopes");
+  const delegatedFrom: GrantLink[] = user.kind === 'delegated'
+    ? [{ jti: subject.claims.jti, ...(subject.claims.sid && { sid: subject.claims.sid }) }, ...(subject.claims.delegated_from ?? [])]
+    : [];
+  if (offline && user.kind === 'delegated' && !subject.claims.sid) throw invalidScope('offline_access needs a subject token issued with a refresh token');
   const granted = intersectScopes(requested?.filter((scope) => scope !== OFFLINE_ACCESS), [user.scopes, new Set(agent.allowedScopes), new Set(consent.scopes)]);
   if (granted.length === 0) throw invalidScope("no requested scope lies within the subject token, the client's allowed scopes and the consent");
   const ttl = delegatedLifetime(now, config.accessTokenTtl, [new Date(subject.claims.exp * 1_000), consent.expiresAt]);
@@ -75,8 +84,19 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
 
   const scope = granted.join(' ');
   const familyId = offline ? newRefreshFamilyId() : undefined;
+  const parentFamiliesEnd = offline ? await findRefreshFamiliesEnd(db, delegatedFrom.flatMap((link) => (link.sid ? [link.sid] : []))) : undefined;
+  if (parentFamiliesEnd && parentFamiliesEnd <= now) throw invalidRequest("the subject token's refresh tokens have ended");
   const issued = await services.tokens.issueAccessToken(
-    { sub: user.userId, client_id: agent.id, scope, act: actorOf(chain)!, consent_id: consent.id, purpose: consent.purpose, ...(familyId && { sid: familyId }) },
+    {
+      sub: user.userId,
+      client_id: agent.id,
+      scope,
+      act: actorOf(chain)!,
+      consent_id: consent.id,
+      purpose: consent.purpose,
+      ...(familyId && { sid: familyId }),
+      ...(delegatedFrom.length > 0 && { delegated_from: delegatedFrom }),
+    },
     ttl,
     now,
   );
@@ -93,7 +113,8 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     return response;
   }
   const refreshToken = await db.transaction().execute(async (tx) => {
-    const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, notAfter: consent.expiresAt };
+    const notAfter = earliestOf(consent.expiresAt, parentFamiliesEnd);
+    const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, delegatedFrom, notAfter };
     const token = await issueRefreshToken(tx, grant, now);
     await auditInTransaction(tx, event, now);
     return token;
