@@ -9,6 +9,7 @@ import * as m0007 from './0007_audience_speed.js';
 import * as m0008 from './0008_webhooks.js';
 import * as m0009 from './0009_access_review.js';
 import * as m0010 from './0010_delegated_from.js';
+import * as m0011 from './0011_audience_resync_lock.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0008_webhooks': m0008,
   '0009_access_review': m0009,
   '0010_delegated_from': m0010,
+  '0011_audience_resync_lock': m0011,
 };
