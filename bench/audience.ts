@@ -45,16 +45,16 @@ interface Typical {
 const TYPICAL: readonly Typical[] = [
   { name: 'email_marketing, country DE', purpose: 'email_marketing', filter: { countries: ['DE'] }, where: sql`m.country = 'DE'`, fields: 'id email country locale preferences { interests channels }', columns: sql`u.id, u.email, u.country, u.locale, u.preferences` },
   {
-    name: 'email_marketing, gold+ tier, running or yoga',
-    purpose: 'email_marketing',
+    name: 'loyalty_offers, gold+ tier, running or yoga',
+    purpose: 'loyalty_offers',
     filter: { loyaltyTiers: ['gold', 'platinum'], interestsAny: ['running', 'yoga'] },
     where: sql`m.loyalty_tier in ('gold', 'platinum') and m.interests && array['running', 'yoga']`,
     fields: 'id email country locale preferences { interests channels }',
     columns: sql`u.id, u.email, u.country, u.locale, u.preferences`,
   },
   {
-    name: 'personalization, age 25-44, ordered since 2025-10-01',
-    purpose: 'personalization',
+    name: 'loyalty_offers, age 25-44, ordered since 2025-10-01',
+    purpose: 'loyalty_offers',
     filter: { ageMin: 25, ageMax: 44, lastOrderAfter: '2025-10-01T00:00:00Z' },
     where: sql`m.birthdate <= (current_date - interval '25 years')::date and m.birthdate > (current_date - interval '45 years')::date
       and m.last_order_at >= '2025-10-01T00:00:00Z'`,

@@ -10,6 +10,7 @@ import * as m0008 from './0008_webhooks.js';
 import * as m0009 from './0009_access_review.js';
 import * as m0010 from './0010_delegated_from.js';
 import * as m0011 from './0011_audience_resync_lock.js';
+import * as m0012 from './0012_loyalty_offers.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0009_access_review': m0009,
   '0010_delegated_from': m0010,
   '0011_audience_resync_lock': m0011,
+  '0012_loyalty_offers': m0012,
 };

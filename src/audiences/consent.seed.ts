@@ -10,6 +10,7 @@ export const SEEDED_CONSENT_RATES = Object.freeze({
   email_marketing: { given: 0.4, withdrawn: 0.08, expired: 0.05 },
   personalization: { given: 0.25, withdrawn: 0.06, expired: 0.04 },
   support: { given: 0.1, withdrawn: 0.05, expired: 0.05 },
+  loyalty_offers: { given: 0.3, withdrawn: 0.07, expired: 0.05 },
 } as const);
 
 const COLLECTION_METHODS = ['sign_up_form', 'preference_center', 'checkout_checkbox'] as const;
