@@ -76,9 +76,10 @@ export function createConsentService(deps: {
 
   return {
     /**
-     * A consent of the calling user: to the company for a purpose, or to one agent for a purpose
-     * and scopes that lie within the purpose and the agent's ceiling. It replaces the user's live
-     * consent for the same purpose and grantee, if any (whose tokens then stop).
+     * A consent of the calling user: to the company for a purpose (all of it: no scopes), or to
+     * one agent for a purpose and scopes that lie within the purpose and the agent's ceiling. It
+     * replaces the user's live consent for the same purpose and grantee, if any (whose tokens then
+     * stop).
      * @throws BadUserInputError naming the bad field.
      */
     async give(userId: string, input: unknown, caller: Caller): Promise<Consent> {
@@ -88,6 +89,8 @@ export function createConsentService(deps: {
       if (!purpose) throw new BadUserInputError('input.purpose', 'is not a known purpose');
       if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
       const scopes = [...new Set(parsed.scopes ?? [])];
+      // A consent to the company is for its purpose, all of it: nothing would honour narrower scopes.
+      if (!parsed.agentId && scopes.length > 0) throw new BadUserInputError('input.scopes', 'narrow only a consent to an agent: a consent to the company covers its purpose');
       const outside = scopes.find((scope) => !purposeCovers(purpose, scope));
       if (outside !== undefined) throw new BadUserInputError('input.scopes', `${outside.slice(0, 64)} is not a data scope the purpose ${purpose.key} covers`);
       const agentId = parsed.agentId ?? null;

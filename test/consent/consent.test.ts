@@ -57,6 +57,7 @@ describe('giveConsent', () => {
     [{ purpose: 'support', scopes: ['payment:read'] }, 'input.scopes'],
     [{ purpose: 'support', scopes: ['orders:read', 'nonsense'] }, 'input.scopes'],
     [{ purpose: 'email_marketing', scopes: ['contact.phone:read'] }, 'input.scopes'],
+    [{ purpose: 'email_marketing', scopes: ['contact.email:read'] }, 'input.scopes'],
     [{ purpose: 'support', agentId: 'AGENT', scopes: ['contact.phone:write'] }, 'input.scopes'],
     [{ purpose: 'support', agentId: 'AGENT' }, 'input.scopes'],
     [{ purpose: 'support', agentId: 'agt_01J000000000000000000NOONE', scopes: ['orders:read'] }, 'input.agentId'],
