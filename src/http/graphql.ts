@@ -26,6 +26,8 @@ export interface GraphqlOptions {
   readonly createContext: (request: FastifyRequest) => Promise<Context>;
   /** Further Apollo plugins (the audit of reads). */
   readonly plugins?: readonly ApolloServerPlugin<Context>[];
+  /** Where this resource's RFC 9728 metadata is, for the Bearer challenge of a request without a token. */
+  readonly resourceMetadataUrl?: string;
 }
 
 /** Mounts Apollo Server on `/graphql` (POST, and GET for queries). */
@@ -62,6 +64,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       refuseUnstorableText(),
       errorLogger(app.log),
       databaseUnavailable(),
+      ...(options.resourceMetadataUrl ? [bearerChallenge(options.resourceMetadataUrl)] : []),
       drainOperations(),
       ...(options.plugins ?? []),
       // The hub sets no cache hints; the plugin would otherwise run on every field.
@@ -109,6 +112,27 @@ function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
           for (const error of errors) {
             if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, requestId: contextValue?.requestId }, 'graphql error');
           }
+        },
+      };
+    },
+  };
+}
+
+/**
+ * RFC 6750 §3: an answer to a request without a token that refused something for want of one
+ * carries the Bearer challenge, naming the resource's metadata (RFC 9728 §5.1), where a client
+ * finds the authorization server to get a token from. The status stays 200: the rest of the
+ * document may have been answered.
+ */
+function bearerChallenge(resourceMetadataUrl: string): ApolloServerPlugin<Context> {
+  const challenge = `Bearer realm="hub", resource_metadata="${resourceMetadataUrl}"`;
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ request, response }) {
+          if (request.http?.headers.has('authorization')) return;
+          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+          if (errors?.some((error) => error.extensions?.code === 'UNAUTHENTICATED')) response.http.headers.set('www-authenticate', challenge);
         },
       };
     },

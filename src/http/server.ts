@@ -66,6 +66,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     production: config.nodeEnv === 'production',
     createContext: options.createContext,
     ...(options.plugins && { plugins: options.plugins }),
+    resourceMetadataUrl: `${config.issuer}/.well-known/oauth-protected-resource/graphql`,
   });
   return app;
 }
