@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 
-// A fifth default purpose, for offers chosen by what loyalty members are. Frozen: never import from src/.
+// A fifth default purpose, for offers chosen by what loyalty members are.
+// Frozen: never import from src/.
 //
 // An audience filter selects only on fields its purpose covers, and none of the first four covers
 // a loyalty tier, an age or orders together with the email address to send to: a marketing tool

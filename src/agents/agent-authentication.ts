@@ -12,7 +12,8 @@ export type ClientAuthentication = { readonly ok: true; readonly agent: Agent } 
 
 /** `last_used_at` is written at most this often per agent and instance: it is for access reviews, not billing. */
 const LAST_USED_EVERY_MS = 60_000;
-const MAX_CLIENT_ID_LENGTH = 128;
+/** The longest client id there is: longer ones are refused before any lookup. */
+export const MAX_CLIENT_ID_LENGTH = 128;
 
 /** Why this agent cannot act now; undefined when it can. */
 export function inactiveReason(agent: Pick<Agent, 'status' | 'expiresAt'>, now: Date): 'agent suspended' | 'agent decommissioned' | 'agent expired' | undefined {

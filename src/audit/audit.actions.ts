@@ -127,7 +127,8 @@ export function prepareAuditEvent(input: AuditEventInput, now: Date): PreparedAu
   if (input.decision !== 'ALLOW' && input.decision !== 'DENY') throw new TypeError(`unknown audit decision ${String(input.decision)}`);
   const occurredAt = new Date(input.occurredAt ?? now);
   if (Number.isNaN(occurredAt.getTime())) throw new TypeError('occurredAt is not a valid date');
-  // Stored as given: text the database would change or refuse would break the event's hash or its batch.
+  // Stored as it will read back: text the database would change or refuse would break the
+  // event's hash or fail its batch.
   const text = (value: string | null | undefined) => (value == null ? null : storableText(value));
   return Object.freeze({
     id: input.id ?? newId('evt'),

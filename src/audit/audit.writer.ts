@@ -130,7 +130,8 @@ export class AuditWriter {
         if (isDatabaseUnavailable(error) && !this.#closed) return this.#holdDuringOutage(batch, error);
         if (attempt > 1 && (error as { code?: unknown }).code === UNIQUE_VIOLATION) break;
         if (attempt > 1 && batch.length > 1) {
-          // One event the database refuses must not take the others with it: halve until it is alone.
+          // One event the database refuses must not take the others with it: halve the batch
+          // until that event is alone.
           const half = Math.ceil(batch.length / 2);
           await this.#write(batch.slice(0, half));
           return this.#write(batch.slice(half));

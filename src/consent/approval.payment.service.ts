@@ -94,8 +94,9 @@ function consentEnded(consent: Consent | undefined): ForbiddenError {
 /**
  * Uses an approval for exactly this payment and answers with a short-lived token carrying it
  * (RFC 9396 §9) for the commerce API that takes the payment. The token names the consent the
- * agent's token was issued under and ends no later than it or that token; the consent is read again in the
- * transaction that uses the approval, so one that ended since the token check leaves it unused.
+ * agent's token was issued under, and ends no later than that consent or that token. The consent
+ * is read again in the transaction that uses the approval, so one that ended since the token
+ * check leaves the approval unused.
  * @throws BadUserInputError for a bad payment; ForbiddenError APPROVAL_REQUIRED, or
  *   CONSENT_WITHDRAWN / CONSENT_EXPIRED / NO_CONSENT when the consent is no longer in force.
  */

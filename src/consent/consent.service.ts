@@ -89,7 +89,7 @@ export function createConsentService(deps: {
       if (!purpose) throw new BadUserInputError('input.purpose', 'is not a known purpose');
       if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
       const scopes = [...new Set(parsed.scopes ?? [])];
-      // A consent to the company is for its purpose, all of it: nothing would honour narrower scopes.
+      // A consent to the company is for its whole purpose: nothing would honour narrower scopes.
       if (!parsed.agentId && scopes.length > 0) throw new BadUserInputError('input.scopes', 'narrow only a consent to an agent: a consent to the company covers its purpose');
       const outside = scopes.find((scope) => !purposeCovers(purpose, scope));
       if (outside !== undefined) throw new BadUserInputError('input.scopes', `${outside.slice(0, 64)} is not a data scope the purpose ${purpose.key} covers`);

@@ -14,9 +14,9 @@ import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
  * RFC 7009 §2.1 lets identify by `client_id`), and only its own tokens are revoked: an access
  * token (the hub's own, or a payment token) by its `jti` until it expires, a refresh token with
  * its whole family. Either way the refresh tokens of sub-agents exchanged from it (at any depth)
- * are revoked with it, and their access tokens are refused (`delegated_from`). Anything else (unknown, expired, another client's) answers 200 all the same,
- * and an attempt on another client's token is audited as refused. Resolves when the revocation
- * has committed.
+ * are revoked with it, and their access tokens are refused (`delegated_from`). Anything else
+ * (unknown, expired, another client's) answers 200 all the same, and an attempt on another
+ * client's token is audited as refused. Resolves when the revocation has committed.
  * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
  */
 export async function revoke(services: Services, params: Record<string, string>, client: OAuthClient, requestId: string): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Services } from '../app.js';
+import { MAX_CLIENT_ID_LENGTH } from '../agents/agent-authentication.js';
 import { authenticateClient, invalidClient, presentedCredentials, type OAuthClient } from './client-auth.js';
 import { ClientThrottle } from './client-throttle.js';
 import { TOKEN_EXCHANGE_GRANT } from './delegation.js';
@@ -26,9 +27,6 @@ export interface TokenRequest {
   /** The client, its credentials checked; a grant decides which kinds it serves. */
   readonly client: OAuthClient;
 }
-
-/** The longest client id there is: agent authentication refuses longer ones (src/agents/agent-authentication.ts). */
-const MAX_CLIENT_ID_LENGTH = 128;
 
 type Grant = (services: Services, request: TokenRequest) => Promise<TokenResponse>;
 
