@@ -14,7 +14,7 @@ import { giveConsent } from '../helpers/oauth.js';
 const clock = fixedClock(new Date('2026-06-01T09:00:00.000Z'));
 let hub: Hub;
 let admin: string;
-/** The reproduction's marketing tool: `audience:read profile:read`, nothing else. */
+/** A marketing tool with `audience:read profile:read`, nothing else. */
 let narrow: string;
 /** A tool that holds every read scope a filter can need. */
 let broad: string;
@@ -84,7 +84,7 @@ const refused = (reason: string, key: string) => ({
 
 describe('an audience filter', () => {
   it('is refused on birthdate, loyalty and orders for a purpose that does not cover them, whatever the value', async () => {
-    // The reproduction: the fields themselves are refused ...
+    // The fields themselves are refused ...
     const fields = await audience(narrow, { countries: ['PT'] }, { select: 'edges { node { id birthdate loyalty { tier points } } }' });
     expect(fields.data.audience.edges).toEqual([{ node: { id: member.id, birthdate: null, loyalty: null } }]);
     expect(fields.errors!.map((e) => e.extensions)).toEqual([

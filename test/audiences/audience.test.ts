@@ -12,15 +12,7 @@ let marketing: string;
 beforeAll(async () => {
   hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
   marketing = await marketingToken();
-  // A filter key reads the field it selects on: loyalty, birthdate and orders need a purpose that covers them.
-  const admin = await clientToken(hub, ['consents:admin'], 'agt_01J0000000000000000000PADM');
-  const defined = await graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { key } }', {
-    token: admin,
-    variables: { i: { key: 'loyalty_offers', title: 'Loyalty offers', description: 'Offers by tier, age and orders.', lawfulBasis: 'CONSENT', dataCategories: LOYALTY_OFFERS, noticeUrl: 'https://hub.example/notices/loyalty_offers', noticeText: 'We use your profile, preferences, birthdate, loyalty and orders.' } },
-  });
-  expect(defined.errors).toBeUndefined();
 });
-const LOYALTY_OFFERS = ['profile', 'contact.email', 'preferences', 'identity.birthdate', 'loyalty', 'orders'];
 const marketingToken = () => clientToken(hub, ['audience:read', 'profile:read', 'contact:read', 'identity:read', 'preferences:read', 'loyalty:read', 'orders:read'], 'agt_01J0000000000000000000MKTG');
 afterAll(() => hub.close());
 
