@@ -24,6 +24,12 @@ export type Principal =
       /** When the token ends (its `exp`): what is issued on its strength must not outlive it. */
       readonly expiresAt?: Date;
       /**
+       * The grants the token stands on, nearest first: its own `jti` and refresh family (`sid`),
+       * then those of the tokens it was exchanged from (`delegated_from`). What is issued on its
+       * strength names them, so that revoking any of them ends it too.
+       */
+      readonly lineage?: readonly { readonly jti: string; readonly sid?: string }[];
+      /**
        * The consent and agent state the token check read for this request, if it ran (it does
        * for every HTTP request); the per-field decision reads it rather than asking again.
        */
@@ -87,6 +93,8 @@ export interface TokenClaims {
   readonly consent_id?: string;
   readonly purpose?: string;
   readonly exp?: number;
+  readonly sid?: string;
+  readonly delegated_from?: readonly { readonly jti: string; readonly sid?: string }[];
 }
 
 /**
@@ -103,7 +111,8 @@ export function principalFromToken(claims: TokenClaims): Principal | undefined {
     const actorChain: string[] = [];
     for (let hop: TokenClaims['act'] = claims.act; hop; hop = hop.act) actorChain.push(hop.sub);
     const expiresAt = claims.exp === undefined ? {} : { expiresAt: new Date(claims.exp * 1_000) };
-    return { kind: 'delegated', userId: claims.sub, actorChain, consentId: claims.consent_id, purpose: claims.purpose, ...expiresAt, ...base };
+    const lineage = [{ jti: claims.jti, ...(claims.sid && { sid: claims.sid }) }, ...(claims.delegated_from ?? [])];
+    return { kind: 'delegated', userId: claims.sub, actorChain, consentId: claims.consent_id, purpose: claims.purpose, ...expiresAt, lineage, ...base };
   }
   if (claims.sub.startsWith('agt_') && !claims.act) return { kind: 'client', ...base };
   return undefined;

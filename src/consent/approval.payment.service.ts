@@ -110,7 +110,14 @@ export async function authorizePayment(deps: ApprovalDeps & Pick<Services, 'cons
     const token = await issuePaymentToken(
       deps.keys,
       deps.config.issuer,
-      { sub: principal.userId, client_id: principal.clientId, act: actorOf(principal.actorChain)!, consent_id: consent.id, authorization_details: [{ ...detail }] },
+      {
+        sub: principal.userId,
+        client_id: principal.clientId,
+        act: actorOf(principal.actorChain)!,
+        consent_id: consent.id,
+        delegated_from: principal.lineage ?? [{ jti: principal.tokenId }],
+        authorization_details: [{ ...detail }],
+      },
       { now, notAfter: [consent.expiresAt, principal.expiresAt ?? null] },
     );
     if (!token) throw consentEnded(consent);

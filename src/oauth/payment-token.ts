@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Services } from '../app.js';
-import { ACCESS_TOKEN_TYP, InvalidTokenError, verifyAccessToken, type Actor, type IssuedAccessToken, type TokenAudience, type VerifiedAccessToken } from './access-token.js';
+import { ACCESS_TOKEN_TYP, InvalidTokenError, verifyAccessToken, type Actor, type GrantLink, type IssuedAccessToken, type TokenAudience, type VerifiedAccessToken } from './access-token.js';
 import { delegatedLifetime } from './delegation.js';
 import { SIGNING_ALG, type KeyStore } from './key-store.js';
 
@@ -33,6 +33,11 @@ export interface PaymentTokenClaims {
    * introspection answers `active: true` only while it is in force.
    */
   readonly consent_id: string;
+  /**
+   * The delegated token it was issued with and the grants that token stands on (its `jti` and
+   * `sid`, then its `delegated_from`): revoking any of them ends the payment token too.
+   */
+  readonly delegated_from: readonly GrantLink[];
   /** The one approved entry. */
   readonly authorization_details: readonly Record<string, unknown>[];
 }
@@ -56,7 +61,13 @@ export async function issuePaymentToken(
   const iat = Math.floor(now.getTime() / 1_000);
   const exp = iat + ttl;
   const jti = randomUUID();
-  const accessToken = await new SignJWT({ client_id: claims.client_id, act: claims.act, consent_id: claims.consent_id, authorization_details: claims.authorization_details })
+  const accessToken = await new SignJWT({
+    client_id: claims.client_id,
+    act: claims.act,
+    consent_id: claims.consent_id,
+    delegated_from: claims.delegated_from,
+    authorization_details: claims.authorization_details,
+  })
     .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid })
     .setIssuer(audience.issuer)
     .setAudience(audience.audience)
@@ -103,8 +114,9 @@ export async function verifyPaymentToken(services: Pick<Services, 'keys' | 'conf
 /**
  * Introspects `token` as a payment token: undefined when it is not one the hub signed (one without
  * `consent_id` included) or it has expired; `{ active: false }` when it is not the caller's
- * business, was revoked, its user is no longer active, an agent of its chain is no longer live or
- * its consent is no longer in force (withdrawn or expired); otherwise its claims with its
+ * business, was revoked, or so was the delegated token it was issued with or a grant that stands
+ * under it, its user is no longer active, an agent of its chain is no longer live or its consent
+ * is no longer in force (withdrawn or expired); otherwise its claims with its
  * `authorization_details`. Never throws for a bad token.
  */
 export async function introspectPaymentToken(
@@ -120,8 +132,14 @@ export async function introspectPaymentToken(
   if (!callersBusiness(claims.client_id)) return { active: false };
   const chain: string[] = [];
   for (let hop: Actor | undefined = claims.act; hop; hop = hop.act) chain.push(hop.sub);
-  const state = await services.tokens.delegationState(services.db, { jti: claims.jti, agentIds: [claims.client_id, ...chain], userId: claims.sub, consentId: claims.consent_id });
-  if (state.revoked || !state.userActive || !state.agentsLive || !state.consentLive) return { active: false };
+  const state = await services.tokens.delegationState(services.db, {
+    jti: claims.jti,
+    agentIds: [claims.client_id, ...chain],
+    userId: claims.sub,
+    consentId: claims.consent_id,
+    delegatedFrom: claims.delegated_from ?? [],
+  });
+  if (state.revoked || state.familyRevoked || !state.userActive || !state.agentsLive || !state.consentLive) return { active: false };
   return {
     active: true,
     client_id: claims.client_id,

@@ -138,6 +138,7 @@ describe('an agent paying for its user', () => {
       client_id: shopper.id,
       act: { sub: shopper.id },
       consent_id: expect.stringMatching(/^cns_/),
+      delegated_from: [{ jti: expect.any(String) }],
       authorization_details: [ENTRY],
       jti: expect.any(String),
       iat: Date.parse(START) / 1_000 + 15,

@@ -64,6 +64,16 @@ describe('a payment token', () => {
     }
   });
 
+  it('names the delegated token it was issued with, and introspects inactive once that token is revoked', async () => {
+    const delegated = await agentToken(shopper, bob);
+    const { accessToken } = await paidWith(delegated, bob);
+    expect(claimsOf(accessToken).delegated_from).toEqual([{ jti: claimsOf(delegated).jti }]);
+    expect(await introspect(accessToken)).toMatchObject({ active: true });
+    expect((await postForm(hub, '/oauth/revoke', { token: delegated }, basic(shopper))).status).toBe(200);
+    expect((await me(delegated)).status).toBe(401);
+    expect(await introspect(accessToken)).toEqual({ active: false });
+  });
+
   it('introspects inactive as soon as its consent is withdrawn', async () => {
     const delegated = await agentToken(shopper, alice);
     const { accessToken } = await paidWith(delegated, alice);
@@ -80,7 +90,7 @@ describe('a payment token', () => {
 });
 
 describe('issuePaymentToken', () => {
-  const claims = { sub: 'usr_x', client_id: 'agt_x', act: { sub: 'agt_x' }, consent_id: 'cns_x', authorization_details: [{ type: 'payment_initiation' }] };
+  const claims = { sub: 'usr_x', client_id: 'agt_x', act: { sub: 'agt_x' }, consent_id: 'cns_x', delegated_from: [{ jti: 'jti_x' }], authorization_details: [{ type: 'payment_initiation' }] };
   const now = new Date('2031-03-01T09:00:00.400Z');
   const later = (ms: number) => new Date(now.getTime() + ms);
 
