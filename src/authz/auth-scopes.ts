@@ -2,6 +2,7 @@ import { createContextCache } from '@pothos/core';
 import { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
 import { agentLoader } from '../agents/agent.loaders.js';
 import { consentLoader } from '../consent/consent.loaders.js';
+import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
 import { decideAgentManagement, decideAgentRegistration, decideConsentAccess } from './agent-access.js';
@@ -26,7 +27,10 @@ export interface AuthScopes {
   authenticated: boolean;
   /** A caller whose token carries this operator scope. */
   operator: OperatorScope;
-  /** The user with this id themself (or an agent acting for them), or an operator with `users:admin`. */
+  /**
+   * The user with this id themself (or an agent acting for them), or an operator with
+   * `users:admin`. A caller with a token refused an existing user is audited against that user.
+   */
   subject: string;
   /** The per-field decision for reading one profile field. */
   profileField: ProfileFieldScope;
@@ -56,7 +60,18 @@ export function createAuthScopes(context: Context) {
   return {
     authenticated: () => context.principal.kind !== 'anonymous',
     operator: (scope: OperatorScope) => hasScope(context.principal, scope),
-    subject: (userId: string) => decideSubject(context.principal, userId).allowed,
+    subject: (userId: string): boolean | Promise<boolean> => {
+      const decision = decideSubject(context.principal, userId);
+      if (decision.allowed || context.principal.kind === 'anonymous') return decision.allowed;
+      // A caller refused another user is audited against that user; an id that names no one
+      // opens no audit chain of its own.
+      return userLoader(context)
+        .load(userId)
+        .then((user) => {
+          if (user) context.access.note(userId, 'user', decision.reason);
+          return false;
+        });
+    },
     profileField: ({ userId, ref }: ProfileFieldScope): boolean | Promise<boolean> => {
       const settle = (decision: Decision) => {
         fieldDecisions(context).set(fieldKey(userId, ref), decision);

@@ -196,4 +196,24 @@ describe('the field decision', () => {
     const response = await executeAs(access_token, `{ user(id: "${carol.id}") { id } }`);
     expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
   });
+
+  it('audits that refusal against the other user, and nothing for an id that names no one', async () => {
+    const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
+    const { access_token } = await delegatedToken(agent, alice.accessToken);
+    const dave = await signUpUser(hub);
+    const nobody = 'usr_01J0000000000000000000NONE';
+    for (const id of [dave.id, nobody]) {
+      const response = await graphql(hub, `{ user(id: "${id}") { id } }`, { token: access_token });
+      expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+    }
+    await hub.services.audit.flush();
+    const events = await hub.services.db
+      .selectFrom('audit_events')
+      .select(['subject_user_id', 'actor_id', 'decision', 'reason', 'fields_denied'])
+      .where('action', '=', 'profile.read')
+      .where('subject_user_id', 'in', [dave.id, nobody])
+      .execute();
+    expect(events).toEqual([{ subject_user_id: dave.id, actor_id: agent.id, decision: 'deny', reason: 'NOT_SUBJECT', fields_denied: ['user'] }]);
+  });
 });
