@@ -5,16 +5,10 @@ import type { Principal } from '../authz/principal.js';
 import { findPurpose, type Purpose } from '../consent/purposes.js';
 import type { Db } from '../db/connect.js';
 import { BadUserInputError, ForbiddenError } from '../shared/errors.js';
-import { decodeCursor, encodeCursor, type ConnectionShape } from '../shared/pagination.js';
+import { AUDIENCE_PAGE, decodeCursor, encodeCursor, pageSize, type ConnectionShape } from '../shared/pagination.js';
 import { MEMBER_FIELDS, MEMBER_FIELD_NAMES, columnsOf, type AudienceRequest, type MemberField, type MemberRow } from './audience.fields.js';
 import { filterReads, parseAudienceFilter, type AudienceFilter } from './audience.filter.js';
 import { countAudience, findAudiencePage, type AudienceSelection } from './audience.queries.js';
-
-/**
- * Audience pages have their own cap: a campaign tool pulls members by the thousand, while the
- * hub's other lists stay at `PAGE.max`.
- */
-export const AUDIENCE_PAGE = Object.freeze({ default: 100, max: 1_000 });
 
 /** A member as an audience shows it: its row, with the purpose that decides its fields. */
 export interface AudienceMember {
@@ -87,12 +81,6 @@ export function permitAudienceFilter(deps: Pick<Services, 'audit'>, caller: Audi
   throw new ForbiddenError(reason, `Not allowed to filter on ${check.field}.${key}: ${why}`);
 }
 
-function audiencePageSize(first: number | null | undefined): number {
-  if (first === null || first === undefined) return AUDIENCE_PAGE.default;
-  if (!Number.isInteger(first) || first < 0 || first > AUDIENCE_PAGE.max) throw new BadUserInputError('first', `must be from 0 to ${AUDIENCE_PAGE.max}`);
-  return first;
-}
-
 /** An edge whose cursor is encoded only if the query reads it: most pages want only the last. */
 class MemberEdge {
   constructor(readonly node: AudienceMember) {}
@@ -119,7 +107,7 @@ export async function queryAudience(
 ): Promise<AudiencePage> {
   if (request.purpose.length > 64) throw new BadUserInputError('purpose', 'is not a known purpose');
   const filter = parseAudienceFilter(request.filter);
-  const limit = audiencePageSize(request.first);
+  const limit = pageSize(request.first, AUDIENCE_PAGE);
   const after = request.after ? (decodeCursor(request.after, ['string'])[0] as string) : undefined;
   const asked = request.asked ?? { fields: MEMBER_FIELD_NAMES, totalCount: true };
   const saved = request.savedAudienceId ? { savedAudienceId: request.savedAudienceId } : {};

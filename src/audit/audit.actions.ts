@@ -1,5 +1,6 @@
 import type { Principal } from '../authz/principal.js';
 import { newId } from '../shared/ids.js';
+import { storableText } from '../shared/input.js';
 
 /** Every kind of event the audit trail records. New actions are added here, never renamed. */
 export const AUDIT_ACTIONS = [
@@ -182,12 +183,4 @@ function scrub(value: unknown): unknown {
       .filter(([key]) => !SECRET_KEY.test(key))
       .map(([key, inner]) => [storableText(key), scrub(inner)]),
   );
-}
-
-/**
- * The text as PostgreSQL can store it in `text` and `jsonb`: U+0000 and unpaired UTF-16
- * surrogates, which it refuses, become U+FFFD.
- */
-export function storableText(text: string): string {
-  return text.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }

@@ -25,13 +25,25 @@ export function decideDelegatedField(principal: Delegated, grant: GrantState, us
   if (principal.userId !== userId) return deny('NOT_SUBJECT');
   if (!scopesCover(principal.scopes, ref, access)) return deny('MISSING_SCOPE');
   const { consent } = grant;
-  if (!consent || consent.userId !== principal.userId) return deny('NO_CONSENT');
-  if (consent.status === 'withdrawn') return deny('CONSENT_WITHDRAWN');
-  if (consent.status === 'expired' || consent.expired) return deny('CONSENT_EXPIRED');
+  const inForce = decideConsentInForce(principal, consent);
+  if (!consent || !inForce.allowed) return inForce;
   if (!grant.agentsLive) return deny('AGENT_INACTIVE');
   if (!scopesCover(new Set(consent.scopes), ref, access)) return deny('NO_CONSENT');
   const fieldScope = `${ref.category}.${ref.field}:${access}`;
   if (!grant.purposeCategories || !purposeCovers({ dataCategories: grant.purposeCategories }, fieldScope)) return deny('PURPOSE_NOT_COVERED');
+  return ALLOW;
+}
+
+/**
+ * Is the consent a delegated token was issued under still in force for its user? It exists and is
+ * the user's (NO_CONSENT), is not withdrawn (CONSENT_WITHDRAWN) and not expired (CONSENT_EXPIRED).
+ * The consent part of `decideDelegatedField`, for what reads the consent again on its own (a
+ * payment, in the transaction that uses its approval). Pure. Never throws.
+ */
+export function decideConsentInForce(principal: Delegated, consent: GrantState['consent']): Decision {
+  if (!consent || consent.userId !== principal.userId) return deny('NO_CONSENT');
+  if (consent.status === 'withdrawn') return deny('CONSENT_WITHDRAWN');
+  if (consent.status === 'expired' || consent.expired) return deny('CONSENT_EXPIRED');
   return ALLOW;
 }
 

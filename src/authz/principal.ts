@@ -1,3 +1,5 @@
+import type { GrantLink } from '../oauth/access-token.js';
+
 /**
  * Who is calling, as established from the request's access token (or its absence).
  * Kinds follow API.md: a user, an agent acting for a user (delegated), or a client acting as itself.
@@ -28,7 +30,7 @@ export type Principal =
        * then those of the tokens it was exchanged from (`delegated_from`). What is issued on its
        * strength names them, so that revoking any of them ends it too.
        */
-      readonly lineage?: readonly { readonly jti: string; readonly sid?: string }[];
+      readonly lineage?: readonly GrantLink[];
       /**
        * The consent and agent state the token check read for this request, if it ran (it does
        * for every HTTP request); the per-field decision reads it rather than asking again.
@@ -94,7 +96,7 @@ export interface TokenClaims {
   readonly purpose?: string;
   readonly exp?: number;
   readonly sid?: string;
-  readonly delegated_from?: readonly { readonly jti: string; readonly sid?: string }[];
+  readonly delegated_from?: readonly GrantLink[];
 }
 
 /**

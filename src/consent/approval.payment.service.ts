@@ -1,17 +1,18 @@
 import type { Services } from '../app.js';
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import { decideConsentInForce } from '../authz/delegation.js';
 import type { Db } from '../db/connect.js';
 import type { Caller } from '../identity/identity.service.js';
 import type { PaymentMethod } from '../identity/order.queries.js';
 import { actorOf } from '../oauth/delegation.js';
 import { issuePaymentToken } from '../oauth/payment-token.js';
-import { ForbiddenError, NotFoundError } from '../shared/errors.js';
+import { ForbiddenError, NotFoundError, type ForbiddenReason } from '../shared/errors.js';
 import { parseInput } from '../shared/input.js';
 import { actionOf, paymentDetail, paymentMethodDetail, type AuthorizationDetail } from './approval.details.js';
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
 import { useApproval, type Approval } from './approval.queries.js';
 import { asAgent, assertCardCurrent, auditOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
-import { consentState, type Consent } from './consent.service.js';
+import { consentState } from './consent.service.js';
 
 // The agent's payment actions. Each runs only in the transaction that uses an approval of exactly
 // that action; without one it is refused with APPROVAL_REQUIRED, and the refusal is audited.
@@ -83,13 +84,13 @@ export interface PaymentAuthorization {
   readonly approval: Approval;
 }
 
-/** The refusal of a payment whose consent ended since the request's token check, or ends within this second. */
-function consentEnded(consent: Consent | undefined): ForbiddenError {
-  if (!consent) return new ForbiddenError('NO_CONSENT', 'The consent this token was issued under no longer exists');
-  return consent.status === 'withdrawn'
-    ? new ForbiddenError('CONSENT_WITHDRAWN', 'The consent this token was issued under was withdrawn')
-    : new ForbiddenError('CONSENT_EXPIRED', 'The consent this token was issued under has expired');
-}
+/** Why a payment is refused whose consent ended since the request's token check, or ends within this second. */
+const CONSENT_ENDED: Partial<Record<ForbiddenReason, string>> = {
+  NO_CONSENT: 'The consent this token was issued under no longer exists',
+  CONSENT_WITHDRAWN: 'The consent this token was issued under was withdrawn',
+  CONSENT_EXPIRED: 'The consent this token was issued under has expired',
+};
+const consentEnded = (reason: ForbiddenReason) => new ForbiddenError(reason, CONSENT_ENDED[reason]);
 
 /**
  * Uses an approval for exactly this payment and answers with a short-lived token carrying it
@@ -105,8 +106,11 @@ export async function authorizePayment(deps: ApprovalDeps & Pick<Services, 'cons
   const detail = paymentDetail(parseInput(paymentSchema, input));
   const { principal } = caller;
   return withApproval(deps, detail, caller, async (tx, approval, now) => {
-    const [consent] = await deps.consents.findConsents(tx, [principal.consentId]);
-    if (!consent || consentState(consent, now) !== 'ACTIVE') throw consentEnded(consent);
+    const [found] = await deps.consents.findConsents(tx, [principal.consentId]);
+    const inForce = decideConsentInForce(principal, found ? { ...found, expired: consentState(found, now) === 'EXPIRED' } : null);
+    if (!inForce.allowed) throw consentEnded(inForce.reason);
+    // In force, so found.
+    const consent = found!;
     const token = await issuePaymentToken(
       deps.keys,
       deps.config.issuer,
@@ -120,7 +124,7 @@ export async function authorizePayment(deps: ApprovalDeps & Pick<Services, 'cons
       },
       { now, notAfter: [consent.expiresAt, principal.expiresAt ?? null] },
     );
-    if (!token) throw consentEnded(consent);
+    if (!token) throw consentEnded('CONSENT_EXPIRED');
     return {
       result: { accessToken: token.accessToken, expiresIn: token.expiresIn, authorizationDetails: [detail], approval },
       detail: { jti: token.jti, expiresAt: token.expiresAt.toISOString() },

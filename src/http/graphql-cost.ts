@@ -14,10 +14,9 @@ import {
   type GraphQLSchema,
   type ValidationRule,
 } from 'graphql';
-import { AUDIENCE_PAGE } from '../audiences/audience.service.js';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
-import { PAGE } from '../shared/pagination.js';
+import { AUDIENCE_PAGE, PAGE } from '../shared/pagination.js';
 
 /** Roughly the number of values one response may carry: each field costs 1, times the `first` of its list. */
 export const MAX_COST = 20_000;

@@ -7,6 +7,7 @@ import { NoSchemaIntrospectionCustomRule, validate, visit, type DocumentNode, ty
 import { isOperator } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
+import { isStorableText } from '../shared/input.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
 import { formatError, isUnexpectedError } from './format-error.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
@@ -194,7 +195,7 @@ function refuseUnstorableText(): ApolloServerPlugin<Context> {
 
 /** True when every string in `value` (keys included) is text PostgreSQL can store as given. */
 function storable(value: unknown): boolean {
-  if (typeof value === 'string') return value.isWellFormed() && !value.includes('\u0000');
+  if (typeof value === 'string') return isStorableText(value);
   if (Array.isArray(value)) return value.every(storable);
   if (value === null || typeof value !== 'object') return true;
   return Object.entries(value).every(([key, inner]) => storable(key) && storable(inner));

@@ -21,3 +21,16 @@ export const plainText = (max: number) =>
     .max(max, `must have at most ${max} characters`)
     // eslint-disable-next-line no-control-regex
     .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not contain control characters');
+
+/**
+ * True when PostgreSQL can store the text as given in `text` and `jsonb`: it refuses U+0000, and
+ * UTF-16 surrogates without their pair (JSON can carry both as escapes).
+ */
+export function isStorableText(text: string): boolean {
+  return text.isWellFormed() && !text.includes('\u0000');
+}
+
+/** The text as PostgreSQL can store it: what `isStorableText` refuses becomes U+FFFD. */
+export function storableText(text: string): string {
+  return text.toWellFormed().replaceAll('\u0000', '\uFFFD');
+}

@@ -3,6 +3,12 @@ import { BadUserInputError } from './errors.js';
 /** Page sizes: `first` defaults to DEFAULT and may not exceed MAX, so no request can ask for everything. */
 export const PAGE = Object.freeze({ default: 20, max: 100 });
 
+/**
+ * Audience pages have their own sizes: a campaign tool pulls members by the thousand, while the
+ * hub's other lists stay at `PAGE.max`.
+ */
+export const AUDIENCE_PAGE = Object.freeze({ default: 100, max: 1_000 });
+
 export interface PageInfoShape {
   readonly hasNextPage: boolean;
   readonly endCursor: string | null;
@@ -13,10 +19,10 @@ export interface ConnectionShape<T> {
   readonly pageInfo: PageInfoShape;
 }
 
-/** The page size a request asked for, within PAGE. @throws BadUserInputError outside 0..max. */
-export function pageSize(first: number | null | undefined): number {
-  if (first === null || first === undefined) return PAGE.default;
-  if (!Number.isInteger(first) || first < 0 || first > PAGE.max) throw new BadUserInputError('first', `must be from 0 to ${PAGE.max}`);
+/** The page size a request asked for, within `sizes`. @throws BadUserInputError outside 0..max. */
+export function pageSize(first: number | null | undefined, sizes: { readonly default: number; readonly max: number } = PAGE): number {
+  if (first === null || first === undefined) return sizes.default;
+  if (!Number.isInteger(first) || first < 0 || first > sizes.max) throw new BadUserInputError('first', `must be from 0 to ${sizes.max}`);
   return first;
 }
 

@@ -73,9 +73,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
 
   const offline = requested?.includes(OFFLINE_ACCESS) ?? false;
   if (offline && !agent.allowedScopes.includes(OFFLINE_ACCESS)) throw invalidScope("offline_access is beyond the client's allowed scopes");
-  const delegatedFrom: GrantLink[] = user.kind === 'delegated'
-    ? [{ jti: subject.claims.jti, ...(subject.claims.sid && { sid: subject.claims.sid }) }, ...(subject.claims.delegated_from ?? [])]
-    : [];
+  const delegatedFrom: readonly GrantLink[] = user.kind === 'delegated' ? (user.lineage ?? []) : [];
   if (offline && user.kind === 'delegated' && !subject.claims.sid) throw invalidScope('offline_access needs a subject token issued with a refresh token');
   const granted = intersectScopes(requested?.filter((scope) => scope !== OFFLINE_ACCESS), [user.scopes, new Set(agent.allowedScopes), new Set(consent.scopes)]);
   if (granted.length === 0) throw invalidScope("no requested scope lies within the subject token, the client's allowed scopes and the consent");
