@@ -3,7 +3,8 @@ import { auditCaller } from '../audit/audit.service.js';
 import { NotFoundError } from '../shared/errors.js';
 import { parseAudienceFilter } from './audience.filter.js';
 import { findAudienceExportLines } from './audience.queries.js';
-import { allowedMemberFields, audiencePurpose, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
+import { groupVersions } from './audience.coverage.js';
+import { allowedMemberFields, audiencePurpose, audienceSelection, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { findSavedAudience } from './saved-audience.service.js';
 
 type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
@@ -17,24 +18,27 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
 const EXPORT_BATCH = 10_000;
 
 /**
- * A saved audience as newline-delimited JSON: the member id and the fields that the purpose and
- * the caller's scopes both cover (decided once, in src/authz), nothing else, each line built by
- * PostgreSQL from only their columns. Reads keyset batches in user-id order, each consents' state
- * as of its own statement, so a member who withdraws mid-export is left out of every batch read
- * after; the next batch is read while the current one is sent. Audited as `audience.exported`
- * with the count once the last line is out.
- * @throws NotFoundError for an unknown audience, ForbiddenError for a filter the purpose now or
- * the caller's token does not cover (`permitAudienceFilter`), both before the first line.
+ * A saved audience as newline-delimited JSON: the member id and the fields that the purpose (in
+ * the version of the member's consent and the newest) and the caller's scopes all cover (decided
+ * once per version, in src/authz), nothing else, each line built by PostgreSQL from only their
+ * columns. Reads keyset batches in user-id order, each consents' state as of its own statement,
+ * so a member who withdraws mid-export is left out of every batch read after; the next batch is
+ * read while the current one is sent. Audited as `audience.exported` with the count once the last
+ * line is out.
+ * @throws NotFoundError for an audience this client did not save, ForbiddenError for a filter
+ * the purpose now or the caller's token does not cover (`permitAudienceFilter`), both before the
+ * first line.
  */
 export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id: string, batchSize = EXPORT_BATCH): Promise<AsyncGenerator<string>> {
-  const saved = await findSavedAudience(deps.db, id);
+  const saved = await findSavedAudience(deps.db, caller, id);
   if (!saved) throw new NotFoundError('Audience');
   const purpose = await audiencePurpose(deps.db, saved.purpose);
   const filter = parseAudienceFilter(saved.filter);
-  permitAudienceFilter(deps, caller, purpose, filter, { field: 'filter', audited: { action: 'audience.exported', detail: { savedAudienceId: saved.id } } });
-  const fields = allowedMemberFields(caller.principal, purpose);
+  permitAudienceFilter(deps, caller, purpose.newest, filter, { field: 'filter', audited: { action: 'audience.exported', detail: { savedAudienceId: saved.id } } });
+  const fields = allowedMemberFields(caller.principal, purpose.byVersion.get(purpose.newest.version)!);
+  const groups = groupVersions(purpose, fields);
   const read = (after?: string) => {
-    const batch = findAudienceExportLines(deps.db, { purpose: purpose.key, filter, now: deps.clock.now() }, batchSize, after, fields);
+    const batch = findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), batchSize, after, groups);
     batch.catch(() => {});
     return batch;
   };
@@ -54,7 +58,7 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
       deps.audit.record({
         action: 'audience.exported',
         ...auditCaller(caller.principal, caller.requestId),
-        purpose: purpose.key,
+        purpose: purpose.newest.key,
         decision: 'ALLOW',
         fieldsRead: fields,
         detail: { savedAudienceId: saved.id, members: exported, filter },

@@ -4,8 +4,11 @@ import type { Selectable } from 'kysely';
 import type { DataCategory } from '../authz/scopes.js';
 import type { UsersTable } from '../db/database.js';
 
-/** A member's row as a page reads it: the id, and the `users` columns of the fields it shows. */
-export type MemberRow = { readonly id: string } & Partial<Selectable<UsersTable>>;
+/**
+ * A member's row as a page reads it: the id, the `users` columns of the fields it shows, and the
+ * purpose version of its consent when the page reads it.
+ */
+export type MemberRow = { readonly id: string; readonly policy_version?: string } & Partial<Selectable<UsersTable>>;
 
 type Column = keyof Selectable<UsersTable>;
 

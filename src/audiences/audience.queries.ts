@@ -1,5 +1,6 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Db } from '../db/connect.js';
+import type { VersionGroup } from './audience.coverage.js';
 import { filterExpression, type AudienceFilter } from './audience.filter.js';
 import type { MemberField, MemberRow, columnsOf } from './audience.fields.js';
 
@@ -11,6 +12,8 @@ export interface AudienceSelection {
   readonly purpose: string;
   readonly filter: AudienceFilter;
   readonly now: Date;
+  /** The purpose versions that members' consents must have been given under; any when left out. */
+  readonly versions?: readonly string[];
 }
 
 /**
@@ -20,21 +23,31 @@ export interface AudienceSelection {
  * join of consents and users: one country, tier, age band or recency has a narrow index of its
  * own, and anything else is checked inside the primary key (purpose, user_id), which carries
  * every filter column; counts are index-only scans. Only a filter on orders in a period reads
- * more: each candidate's orders in it, through orders_user_placed (user_id, placed_at).
+ * more: each candidate's orders in it, through orders_user_placed (user_id, placed_at); and only
+ * a selection kept to some versions of the purpose reads each candidate's consent, by primary key.
  */
 function members(db: Db, selection: AudienceSelection) {
+  const { versions } = selection;
   return db
     .selectFrom('audience_members as m')
     .where('m.purpose', '=', selection.purpose)
     .where((eb) => eb.or([eb('m.expires_at', 'is', null), eb('m.expires_at', '>', selection.now)]))
-    .where((eb) => filterExpression(eb, selection.filter, selection.now));
+    .where((eb) => filterExpression(eb, selection.filter, selection.now))
+    .$if(versions !== undefined, (q) =>
+      q.where((eb) =>
+        versions!.length === 0
+          ? sql<SqlBool>`false`
+          : eb.exists(eb.selectFrom('consents as c').select('c.id').whereRef('c.id', '=', 'm.consent_id').where('c.policy_version', 'in', versions!)),
+      ),
+    );
 }
 
 /**
  * A page of members in user-id order after `afterUserId` (keyset: stays right while consents
- * change), with only the `users` columns given. The page's member ids come first, from an index
- * walked in user-id order that stops at the page's last row; only those ids then fetch their
- * `users` row by primary key (a nested loop of `limit` probes, never a merge over every user).
+ * change), with only the `users` columns given, and with the purpose version of each member's
+ * consent when `withVersion`. The page's member ids come first, from an index walked in user-id
+ * order that stops at the page's last row; only those ids then fetch their `users` row (and
+ * consent) by primary key (a nested loop of `limit` probes, never a merge over every user).
  * The triggers keep only active users in audience_members; the status check keeps the guarantee
  * local (a page could only come out short, never hold an inactive user).
  */
@@ -44,21 +57,24 @@ export async function findAudiencePage(
   limit: number,
   afterUserId: string | undefined,
   columns: ReturnType<typeof columnsOf>,
+  { withVersion = false } = {},
 ): Promise<MemberRow[]> {
   return db
-    .selectFrom(pageIds(db, selection, limit, afterUserId).as('p'))
+    .selectFrom(pageIds(db, selection, limit, afterUserId, withVersion).as('p'))
     .innerJoin('users as u', 'u.id', 'p.user_id')
     .where('u.status', '=', 'active')
     .select(['u.id', ...columns.map((c) => `u.${c}` as const)])
+    .$if(withVersion, (q) => q.innerJoin('consents as c', 'c.id', 'p.consent_id').select('c.policy_version'))
     .orderBy('p.user_id')
     .execute() as Promise<MemberRow[]>;
 }
 
-/** The ids of a page of members, in user-id order: the keyset walk of a page. */
-function pageIds(db: Db, selection: AudienceSelection, limit: number, afterUserId: string | undefined) {
+/** The ids (and consents) of a page of members, in user-id order: the keyset walk of a page. */
+function pageIds(db: Db, selection: AudienceSelection, limit: number, afterUserId: string | undefined, withVersion: boolean) {
   return members(db, selection)
     .$if(afterUserId !== undefined, (q) => q.where('m.user_id', '>', afterUserId!))
     .select('m.user_id')
+    .$if(withVersion, (q) => q.select('m.consent_id'))
     .orderBy('m.user_id')
     .limit(limit);
 }
@@ -81,24 +97,32 @@ const JSON_VALUES: Record<MemberField, RawBuilder<unknown>> = {
 
 /**
  * A batch of an export: the next `limit` members in user-id order, each as one line of JSON text
- * built by PostgreSQL (`{"id": …}` and these fields, in this order), so rows travel as text and
- * are neither parsed nor stringified again on their way out. Unlike a page, the limit sits above
- * the join with `users`: PostgreSQL can then share a batch among parallel workers, each walking
- * part of the index and fetching its users, where a page's shape keeps one process busy.
+ * built by PostgreSQL (`{"id": …}` and the fields its consent's version shows, in this order), so
+ * rows travel as text and are neither parsed nor stringified again on their way out. With more
+ * than one group of versions, each member's consent is read by primary key and its version picks
+ * the fields. Unlike a page, the limit sits above the join with `users`: PostgreSQL can then share
+ * a batch among parallel workers, each walking part of the index and fetching its users, where a
+ * page's shape keeps one process busy.
  */
 export async function findAudienceExportLines(
   db: Db,
   selection: AudienceSelection,
   limit: number,
   afterUserId: string | undefined,
-  fields: readonly MemberField[],
+  groups: readonly VersionGroup[],
 ): Promise<{ id: string; line: string }[]> {
-  const pairs = sql.join([sql`'id', u.id`, ...fields.map((field) => sql`${field}::text, ${JSON_VALUES[field]}`)]);
+  const line = (fields: readonly MemberField[]) =>
+    sql<string>`json_build_object(${sql.join([sql`'id', u.id`, ...fields.map((field) => sql`${field}::text, ${JSON_VALUES[field]}`)])})::text`;
+  const byVersion = sql<string>`case ${sql.join(
+    groups.map((group) => sql`when c.policy_version in (${sql.join(group.versions)}) then ${line(group.fields)}`),
+    sql` `,
+  )} else ${line([])} end`;
   return members(db, selection)
     .innerJoin('users as u', 'u.id', 'm.user_id')
     .where('u.status', '=', 'active')
+    .$if(groups.length > 1, (q) => q.innerJoin('consents as c', 'c.id', 'm.consent_id'))
     .$if(afterUserId !== undefined, (q) => q.where('m.user_id', '>', afterUserId!))
-    .select(['u.id', sql<string>`json_build_object(${pairs})::text`.as('line')])
+    .select(['u.id', (groups.length === 1 ? line(groups[0]!.fields) : byVersion).as('line')])
     .orderBy('m.user_id')
     .limit(limit)
     .execute();

@@ -11,8 +11,9 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 /**
  * `GET /audiences/:id/export`: a saved audience as newline-delimited JSON, streamed in constant
  * memory. Steps, each refusing by default: a bearer token (401), one the hub accepts (401
- * invalid_token), a client with `audience:read` (403 insufficient_scope), an audience that
- * exists (404), a saved filter that the token and the purpose still cover (403); then the lines.
+ * invalid_token), a client with `audience:read` (403 insufficient_scope), an audience that this
+ * client saved (404), a saved filter that the token and the purpose still cover (403); then the
+ * lines.
  */
 export async function registerAudienceRoutes(app: FastifyInstance, services: Services): Promise<void> {
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {

@@ -8,11 +8,12 @@ import { FILTER_FIELDS } from './audience.filter.js';
 import { queryAudience, type AudienceMember, type AudiencePage } from './audience.service.js';
 
 /**
- * The `authScopes` of a member field: the audience's purpose and the caller's token must both
- * cover it (decided in src/authz/audience-access.ts). A refused field is null with FORBIDDEN.
- * Decided once per page, not per member: every member of a page shares one purpose object, and
- * for it this returns one scope map per field, which Pothos evaluates once and then answers from
- * its per-request cache by identity.
+ * The `authScopes` of a member field: the audience's purpose (in the version of the member's
+ * consent and the newest) and the caller's token must all cover it (decided in
+ * src/authz/audience-access.ts). A refused field is null with FORBIDDEN. Decided once per page
+ * and purpose version, not per member: members whose consents share a version share one purpose
+ * object, and for it this returns one scope map per field, which Pothos evaluates once and then
+ * answers from its per-request cache by identity.
  */
 function memberScope(field: MemberField) {
   const ref = { category: MEMBER_FIELDS[field].category, field };

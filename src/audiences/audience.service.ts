@@ -2,17 +2,19 @@ import type { Services } from '../app.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { decideAudienceField, decideAudienceFilter } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
-import { findPurpose, type Purpose } from '../consent/purposes.js';
+import { findPurposeVersions } from '../consent/purpose.queries.js';
+import type { Purpose } from '../consent/purposes.js';
 import type { Db } from '../db/connect.js';
 import { BadUserInputError, ForbiddenError } from '../shared/errors.js';
 import { AUDIENCE_PAGE, decodeCursor, encodeCursor, pageSize, type ConnectionShape } from '../shared/pagination.js';
+import { audiencePurposeOf, coversNothing, groupVersions, versionsCovering, type AudiencePurpose, type MemberPurpose } from './audience.coverage.js';
 import { MEMBER_FIELDS, MEMBER_FIELD_NAMES, columnsOf, type AudienceRequest, type MemberField, type MemberRow } from './audience.fields.js';
 import { filterReads, parseAudienceFilter, type AudienceFilter } from './audience.filter.js';
 import { countAudience, findAudiencePage, type AudienceSelection } from './audience.queries.js';
 
-/** A member as an audience shows it: its row, with the purpose that decides its fields. */
+/** A member as an audience shows it: its row, with what its consent covers of the purpose. */
 export interface AudienceMember {
-  readonly purpose: Pick<Purpose, 'key' | 'dataCategories'>;
+  readonly purpose: MemberPurpose;
   readonly row: MemberRow;
 }
 
@@ -29,19 +31,19 @@ export interface AudienceCaller {
 
 type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
 
-/** The purpose with this key; @throws BadUserInputError for an unknown one. */
-export async function audiencePurpose(db: Db, key: string): Promise<Purpose> {
-  const purpose = key.length <= 64 ? await findPurpose(db, key) : undefined;
-  if (!purpose) throw new BadUserInputError('purpose', 'is not a known purpose');
-  return purpose;
+/** The purpose with this key, every version of it; @throws BadUserInputError for an unknown one. */
+export async function audiencePurpose(db: Db, key: string): Promise<AudiencePurpose> {
+  const versions = key.length <= 64 ? await findPurposeVersions(db, key) : [];
+  if (versions.length === 0) throw new BadUserInputError('purpose', 'is not a known purpose');
+  return audiencePurposeOf(versions);
 }
 
 /**
- * The member fields, among `fields`, that this caller may read for this purpose: decided once
- * for a whole page or export by src/authz (the decision depends on the purpose and the token, not
- * on the member), in the order of MEMBER_FIELDS.
+ * The member fields, among `fields`, that this caller may read of members who show the purpose
+ * so: decided by src/authz once for all of them (the decision depends on the purpose and the
+ * token, not on the member), in the order of MEMBER_FIELDS.
  */
-export function allowedMemberFields(principal: Principal, purpose: Purpose, fields: readonly MemberField[] = MEMBER_FIELD_NAMES): MemberField[] {
+export function allowedMemberFields(principal: Principal, purpose: MemberPurpose, fields: readonly MemberField[] = MEMBER_FIELD_NAMES): MemberField[] {
   return fields.filter((field) => decideAudienceField(principal, { purpose, ref: { category: MEMBER_FIELDS[field].category, field } }).allowed);
 }
 
@@ -81,6 +83,15 @@ export function permitAudienceFilter(deps: Pick<Services, 'audit'>, caller: Audi
   throw new ForbiddenError(reason, `Not allowed to filter on ${check.field}.${key}: ${why}`);
 }
 
+/**
+ * What selects the members of this purpose by this filter now: only members whose consent covers
+ * every field the filter selects on (`versionsCovering`).
+ */
+export function audienceSelection(purpose: AudiencePurpose, filter: AudienceFilter, now: Date): AudienceSelection {
+  const versions = versionsCovering(purpose, filterReads(filter).map((read) => read.ref));
+  return { purpose: purpose.newest.key, filter, now, ...(versions ? { versions } : {}) };
+}
+
 /** An edge whose cursor is encoded only if the query reads it: most pages want only the last. */
 class MemberEdge {
   constructor(readonly node: AudienceMember) {}
@@ -97,7 +108,9 @@ class MemberEdge {
  * leaves the hub), and the count runs only when `totalCount` is asked for. The filter is checked
  * against the purpose and the token first (`permitAudienceFilter`), so the purpose is read before
  * the page and the count, which then run side by side: a refused filter runs no statement, so
- * neither an answer nor its timing can tell anything about the members.
+ * neither an answer nor its timing can tell anything about the members. Where versions of the
+ * purpose cover different fields, a filter selects only members whose consent covers what it
+ * selects on, and a page reads each member's version to decide its fields.
  * @throws ForbiddenError when the filter selects on a field the purpose or the token does not cover.
  */
 export async function queryAudience(
@@ -112,18 +125,20 @@ export async function queryAudience(
   const asked = request.asked ?? { fields: MEMBER_FIELD_NAMES, totalCount: true };
   const saved = request.savedAudienceId ? { savedAudienceId: request.savedAudienceId } : {};
   const purpose = await audiencePurpose(deps.db, request.purpose);
-  permitAudienceFilter(deps, caller, purpose, filter, { field: 'filter', audited: { action: 'audience.queried', detail: { first: limit, ...saved } } });
-  const selection: AudienceSelection = { purpose: purpose.key, filter, now: deps.clock.now() };
+  permitAudienceFilter(deps, caller, purpose.newest, filter, { field: 'filter', audited: { action: 'audience.queried', detail: { first: limit, ...saved } } });
+  const selection = audienceSelection(purpose, filter, deps.clock.now());
   const counting = asked.totalCount ? countAudience(deps.db, selection) : undefined;
   // Awaited by `totalCount`; a failure before then (the page's) must not leave it unhandled.
   counting?.catch(() => {});
-  const rows = limit === 0 ? [] : await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields));
-  const member = { key: purpose.key, dataCategories: purpose.dataCategories };
-  const edges = rows.slice(0, limit).map((row) => new MemberEdge({ purpose: member, row }));
+  const alike = groupVersions(purpose, asked.fields).length === 1;
+  const rows = limit === 0 ? [] : await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields), { withVersion: !alike });
+  const newest = purpose.byVersion.get(purpose.newest.version)!;
+  const shown = (row: MemberRow) => (alike ? newest : (purpose.byVersion.get(row.policy_version!) ?? coversNothing(purpose)));
+  const edges = rows.slice(0, limit).map((row) => new MemberEdge({ purpose: shown(row), row }));
   deps.audit.record({
     action: 'audience.queried',
     ...auditCaller(caller.principal, caller.requestId),
-    purpose: purpose.key,
+    purpose: purpose.newest.key,
     decision: 'ALLOW',
     detail: { members: edges.length, filter, first: limit, ...saved },
   });

@@ -27,8 +27,9 @@ export async function insertSavedAudience(db: Db, audience: Omit<SavedAudience, 
   return toSavedAudience(row);
 }
 
-export async function findSavedAudienceById(db: Db, id: string): Promise<SavedAudience | undefined> {
-  const row = await db.selectFrom('saved_audiences').selectAll().where('id', '=', id).executeTakeFirst();
+/** The audience with this id if this client saved it; undefined otherwise. */
+export async function findSavedAudienceOf(db: Db, id: string, createdBy: string): Promise<SavedAudience | undefined> {
+  const row = await db.selectFrom('saved_audiences').selectAll().where('id', '=', id).where('created_by', '=', createdBy).executeTakeFirst();
   return row && toSavedAudience(row);
 }
 

@@ -32,7 +32,8 @@ builder.queryField('savedAudience', (t) =>
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     authScopes: { operator: 'audience:read' },
-    resolve: (_root, args, ctx) => findSavedAudience(ctx.services.db, String(args.id)),
+    description: 'An audience this client saved; null for any other id. audience:read.',
+    resolve: (_root, args, ctx) => findSavedAudience(ctx.services.db, audienceCaller(ctx), String(args.id)),
   }),
 );
 

@@ -9,7 +9,7 @@ import { PAGE, decodeCursor, encodeCursor, pageSize, toConnection, type Connecti
 import type { Db } from '../db/connect.js';
 import { parseAudienceFilter } from './audience.filter.js';
 import { audiencePurpose, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
-import { deleteSavedAudienceOf, findSavedAudienceById, insertSavedAudience, listSavedAudiencesOf, type SavedAudience } from './saved-audience.queries.js';
+import { deleteSavedAudienceOf, findSavedAudienceOf, insertSavedAudience, listSavedAudiencesOf, type SavedAudience } from './saved-audience.queries.js';
 
 export type { SavedAudience } from './saved-audience.queries.js';
 
@@ -33,13 +33,17 @@ export async function createSavedAudience(deps: Deps, caller: AudienceCaller, in
     throw new BadUserInputError('input.purpose', 'is not a known purpose');
   });
   const parsed = parseAudienceFilter(filter, 'input.filter');
-  permitAudienceFilter(deps, caller, purpose, parsed, { field: 'input.filter' });
-  return insertSavedAudience(deps.db, { id: newId('aud'), name, purpose: purpose.key, filter: parsed, createdBy: ownerOf(caller.principal) }, deps.clock.now());
+  permitAudienceFilter(deps, caller, purpose.newest, parsed, { field: 'input.filter' });
+  return insertSavedAudience(deps.db, { id: newId('aud'), name, purpose: purpose.newest.key, filter: parsed, createdBy: ownerOf(caller.principal) }, deps.clock.now());
 }
 
-/** A saved audience by id; undefined for an id the hub never gave out. */
-export async function findSavedAudience(db: Db, id: string): Promise<SavedAudience | undefined> {
-  return isId('aud', id) ? findSavedAudienceById(db, id) : undefined;
+/**
+ * A saved audience the calling client saved, by id; undefined for any other id. Another client's
+ * audience is as unknown as one never saved: its name and filter are that client's own.
+ */
+export async function findSavedAudience(db: Db, caller: AudienceCaller, id: string): Promise<SavedAudience | undefined> {
+  const owner = ownerOf(caller.principal);
+  return owner !== null && isId('aud', id) ? findSavedAudienceOf(db, id, owner) : undefined;
 }
 
 /**

@@ -28,6 +28,11 @@ export async function findLatestPurposes(db: Db, keys?: readonly string[]): Prom
   return (await query.execute()).map(toPurpose);
 }
 
+/** Every version of the purpose with this key, newest first; empty for an unknown key. */
+export async function findPurposeVersions(db: Db, key: string): Promise<Purpose[]> {
+  return (await db.selectFrom('purposes').selectAll().where('key', '=', key).orderBy('version', 'desc').execute()).map(toPurpose);
+}
+
 /** Serializes changes of one purpose until the transaction ends. */
 export async function lockPurpose(db: Db, key: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`purposes:${key}`}))`.execute(db);

@@ -53,3 +53,22 @@ export function purposeCovers(purpose: Pick<Purpose, 'dataCategories'>, scope: s
   const category = target.split('.')[0]!;
   return purpose.dataCategories.includes(category) || (target !== category && purpose.dataCategories.includes(target));
 }
+
+/**
+ * What a consent covers of its purpose: the data categories of the version it was given under
+ * (`given`) and of the newest version; null for a version the registry does not hold.
+ */
+export interface ConsentedCoverage {
+  readonly given: readonly string[] | null;
+  readonly newest: readonly string[] | null;
+}
+
+/**
+ * True when a consent covers `scope` through its purpose: both the version it was given under and
+ * the newest version cover it. A new version narrows every consent at once and widens none: what
+ * it adds reaches only consents given under it, whose notice and receipt name it.
+ */
+export function consentCovers(coverage: ConsentedCoverage, scope: string): boolean {
+  const { given, newest } = coverage;
+  return given !== null && newest !== null && purposeCovers({ dataCategories: given }, scope) && purposeCovers({ dataCategories: newest }, scope);
+}

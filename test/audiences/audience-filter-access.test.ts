@@ -226,8 +226,8 @@ describe('a saved audience’s filter', () => {
   it('is checked against the token that reads or exports it, not the one that saved it', async () => {
     expect(await members(vip, saved)).toEqual({ data: { savedAudience: { id: saved, members: { edges: [{ node: { id: member.id } }] } } }, errors: undefined });
     expect(await exported(vip, saved)).toEqual([member.id]);
-    // Another tool may read the audience, but not select by loyalty without loyalty:read.
-    const reader = await clientToken(hub, ['audience:read', 'profile:read', 'contact:read'], 'agt_01J0000000000000000000FRDR');
+    // The same tool, with a token without loyalty:read, may read the audience but not select by loyalty.
+    const reader = await clientToken(hub, ['audience:read', 'profile:read', 'contact:read'], 'agt_01J0000000000000000000FVIP');
     expect(await members(reader, saved)).toEqual({
       data: { savedAudience: null },
       errors: [{ message: expect.stringContaining('filter.minLoyaltyPoints'), path: ['savedAudience', 'members'], extensions: { code: 'FORBIDDEN', reason: 'MISSING_SCOPE' } }],
@@ -259,6 +259,9 @@ describe('a saved audience’s filter', () => {
       .orderBy('id')
       .execute();
     expect(denied.map((e) => [e.action, e.reason, (e.detail as { savedAudienceId?: string }).savedAudienceId])).toEqual([
+      ['audience.queried', 'MISSING_SCOPE', saved],
+      ['audience.exported', 'MISSING_SCOPE', saved],
+      ['audience.exported', 'MISSING_SCOPE', saved],
       ['audience.queried', 'PURPOSE_NOT_COVERED', saved],
       ['audience.exported', 'PURPOSE_NOT_COVERED', saved],
       ['audience.exported', 'PURPOSE_NOT_COVERED', saved],

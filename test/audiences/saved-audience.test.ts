@@ -65,6 +65,24 @@ describe('savedAudiences', () => {
   });
 });
 
+describe('savedAudience and its export', () => {
+  it('show a client only the audiences it saved: another’s is null and its export 404, unnamed', async () => {
+    const id = await create(other, 'Their campaign');
+    const READ = 'query($id: ID!) { savedAudience(id: $id) { name members(first: 1) { edges { node { id } } } } }';
+    const own = await graphql<any>(hub, READ, { token: other, variables: { id } });
+    expect(own.errors).toBeUndefined();
+    expect(own.data.savedAudience.name).toBe('Their campaign');
+
+    const read = await graphql<any>(hub, READ, { token: tool, variables: { id } });
+    expect(read.errors).toBeUndefined();
+    expect(read.data.savedAudience).toBeNull();
+    const exported = await hub.http.inject({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${tool}` } });
+    expect(exported.statusCode).toBe(404);
+    expect(exported.body).not.toContain('Their campaign');
+    expect((await hub.http.inject({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${other}` } })).statusCode).toBe(200);
+  });
+});
+
 describe('deleteSavedAudience', () => {
   it('deletes the caller’s audience for good, audited; its export is gone', async () => {
     const id = await create(tool, 'To delete');

@@ -913,6 +913,7 @@ export type Query = {
   me?: Maybe<User>;
   /** The purpose registry: the newest version of every purpose. Public. */
   purposes: Array<Purpose>;
+  /** An audience this client saved; null for any other id. audience:read. */
   savedAudience?: Maybe<SavedAudience>;
   /** The audiences this client saved, oldest first; audience:read. */
   savedAudiences: SavedAudienceConnection;
