@@ -108,6 +108,29 @@ export async function findLiveAgentsOwnedByWithDescendantsForUpdate(db: Db, user
   return rows.map(toAgent);
 }
 
+/**
+ * Locks for update, in one statement and ancestors first, every agent an erasure of the user
+ * changes or could wait on: those the user owns (decommissioned ones too, whose names the erasure
+ * blanks), every live agent descending from one, and every agent an active consent of the user
+ * names (a decommissioning of any of them withdraws that consent).
+ */
+export async function lockAgentsOfUser(db: Db, userId: string): Promise<void> {
+  await db
+    .selectFrom('agents')
+    .select('id')
+    .where((eb) =>
+      eb.or([
+        eb('owner_user_id', '=', userId),
+        eb.and([eb('status', '!=', 'decommissioned'), eb('ancestor_ids', '&&', sql<string[]>`array(select id from agents where owner_user_id = ${userId})`)]),
+        eb('id', 'in', eb.selectFrom('consents').select('agent_id').where('user_id', '=', userId).where('status', '=', 'active').where('agent_id', 'is not', null).$narrowType<{ agent_id: string }>()),
+      ]),
+    )
+    .orderBy(depth)
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+}
+
 export interface NewAgent {
   readonly id: string;
   readonly name: string;

@@ -19,6 +19,7 @@ import {
   findLiveDescendantsForUpdate,
   insertAgent,
   listAgents,
+  lockAgentsOfUser,
   updateAgentStatus,
   type Agent,
   type AgentFilter,
@@ -226,6 +227,14 @@ export function createAgentService(deps: {
       if (!lineage || lineage.ancestors.length !== lineage.agent.ancestorIds.length) return undefined;
       return [lineage.agent, ...lineage.ancestors].every((agent) => isAgentActive(agent, now)) ? lineage.agent : undefined;
     },
+
+    /**
+     * Locks, in the caller's transaction, every agent an erasure of the user changes or could
+     * wait on (see `lockAgentsOfUser`), in the one order of agent locks. An erasure takes it
+     * before any consent, refresh token or audit chain of the user, as decommissioning takes its
+     * agents before theirs: the two then take turns instead of deadlocking.
+     */
+    lockAgentsOfUser: (tx: Db, userId: string) => lockAgentsOfUser(tx, userId),
 
     /**
      * Decommissions, in the caller's transaction, every agent the user owns that is not already,

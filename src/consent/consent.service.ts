@@ -154,6 +154,13 @@ export function createConsentService(deps: {
       return (await withdrawInTransaction(tx, consents, caller, 'agent decommissioned', now)).length;
     },
 
+    /**
+     * Holds the user's consents until the caller's transaction ends: no other transaction gives or
+     * withdraws one of them meanwhile, though decommissioning an agent still withdraws those naming
+     * it. Taken before any agent lock, as giving a consent takes it.
+     */
+    lockConsentsOfUser: (tx: Db, userId: string) => lockUserConsents(tx, userId),
+
     /** Withdraws every consent of the user, in the caller's transaction, recording `reason`; resolves to how many. */
     async withdrawAllForUser(tx: Db, userId: string, caller: Caller, reason: string, now: Date): Promise<number> {
       await lockUserConsents(tx, userId);

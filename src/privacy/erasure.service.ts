@@ -38,8 +38,8 @@ export const ERASURE_REASON = 'user erased';
 export interface ErasureDeps {
   readonly db: Db;
   readonly clock: Clock;
-  readonly consents: Pick<ConsentService, 'withdrawAllForUser'>;
-  readonly agents: Pick<AgentService, 'decommissionOwnedBy'>;
+  readonly consents: Pick<ConsentService, 'lockConsentsOfUser' | 'withdrawAllForUser'>;
+  readonly agents: Pick<AgentService, 'lockAgentsOfUser' | 'decommissionOwnedBy'>;
   readonly identity: Pick<IdentityService, 'forgetSignInFailures'>;
   /**
    * Runs last inside the erasure's transaction, with its result: where the `user.erased` webhook
@@ -75,6 +75,12 @@ export function createErasureService(deps: ErasureDeps) {
         const none = { consentsWithdrawn: 0, agentsDecommissioned: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0 };
         if (user.status === 'erased') return { userId, erasedAt: user.updated_at, alreadyErased: true, ...none };
 
+        // Lock order: the user's row; the user's consent lock, before any agent, as giving a
+        // consent takes it; the agents, ancestors first; only then consent rows, refresh tokens
+        // and audit chains, which decommissioning also takes after its agents. Taken the other
+        // way round, an erasure and a decommissioning of an agent acting for this person deadlock.
+        await deps.consents.lockConsentsOfUser(trx, userId);
+        await deps.agents.lockAgentsOfUser(trx, userId);
         const now = deps.clock.now();
         const audienceMembershipsRemoved = await countAudienceMemberships(trx, userId);
         const refreshTokensRevoked = await revokeLiveRefreshTokensOfUser(trx, userId, now);

@@ -1,0 +1,112 @@
+import { sql } from 'kysely';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import type { Db } from '../../src/db/connect.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase, testServerUrl } from '../helpers/database.js';
+import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
+import { ERASE } from './privacy-fixtures.js';
+
+// An erasure racing the decommissioning of an agent that acts for the same person, on a real
+// server (PGlite has one connection, so nothing there runs concurrently). Each race is forced
+// into one interleaving by a transaction that holds a lock the first contender needs midway; the
+// test releases it once both contenders are seen waiting. Whatever the interleaving, both must
+// succeed: a deadlock aborts one of them, which the client sees as INTERNAL_SERVER_ERROR.
+
+const clock = fixedClock(new Date());
+let hub: Hub;
+let admin: string;
+
+describe.skipIf(testServerUrl() === undefined)('erasing a person while an agent acting for them is decommissioned', () => {
+  beforeAll(async () => {
+    hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+    admin = await operatorToken(hub);
+  });
+  afterAll(() => hub.close());
+  /** Releases whatever a failed test left held, so that the next one and the hub's close do not wait on it. */
+  const heldLocks: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(heldLocks.splice(0).map((release) => release()));
+  });
+
+  const erase = (userId: string) => graphql<any>(hub, ERASE, { token: admin, variables: { id: userId } });
+  const decommission = (id: string) => graphql<any>(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: admin, variables: { id } });
+  const statusOf = async (table: 'agents' | 'consents' | 'users', id: string) => (await hub.services.db.selectFrom(table).select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+
+  /** Opens a transaction that takes `lock` and keeps it until `release`. */
+  async function holding(lock: (tx: Db) => Promise<unknown>): Promise<{ release(): Promise<void> }> {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const ready = new Promise<void>((resolve) => (locked = resolve));
+    const done = hub.services.db.transaction().execute(async (tx) => {
+      await lock(tx);
+      locked();
+      await gate;
+    });
+    await Promise.race([ready, done]);
+    const released = () => (release(), done);
+    heldLocks.push(released);
+    return { release: released };
+  }
+
+  /** Resolves once `count` sessions of this database wait on a lock. */
+  async function waiters(count: number): Promise<void> {
+    for (let tries = 0; tries < 200; tries += 1) {
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(hub.services.db);
+      if (rows[0]!.n >= count) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`fewer than ${count} sessions ever waited on a lock`);
+  }
+
+  it('the agent is their own: the erasure has withdrawn their consent to it when the decommissioning starts', async () => {
+    const user = await signUpUser(hub);
+    const agent = await registerAgent(hub, user.accessToken, { name: 'Own helper', allowedScopes: ['orders:read'] });
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    // Holds the lock the audience triggers take for the user: the erasure waits there, right
+    // after withdrawing the user's consents.
+    const held = await holding((tx) => sql`select pg_advisory_xact_lock(hashtext(${`audience:${user.id}`}))`.execute(tx));
+    const erased = erase(user.id);
+    await waiters(1);
+    const decommissioned = decommission(agent.id);
+    await waiters(2);
+    await held.release();
+
+    const [erasure, decommissioning] = await Promise.all([erased, decommissioned]);
+    expect(erasure.errors).toBeUndefined();
+    expect(decommissioning.errors).toBeUndefined();
+    expect(erasure.data.eraseUser).toMatchObject({ alreadyErased: false, consentsWithdrawn: 1, agentsDecommissioned: 1 });
+    expect(decommissioning.data.decommissionAgent.status).toBe('DECOMMISSIONED');
+    expect(await statusOf('users', user.id)).toBe('erased');
+    expect(await statusOf('consents', consentId)).toBe('withdrawn');
+  });
+
+  it('the agent acts for them with a refresh token: the decommissioning has locked their consent to it when the erasure starts', async () => {
+    const user = await signUpUser(hub);
+    const agent = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'offline_access'] });
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    const exchanged = await exchange(hub, agent, user.accessToken, { scope: 'orders:read offline_access' });
+    expect(exchanged.body.refresh_token).toEqual(expect.any(String));
+    // Holds the consent: the decommissioning waits for it with the agent locked.
+    const held = await holding((tx) => tx.selectFrom('consents').select('id').where('id', '=', consentId).forUpdate().execute());
+    const decommissioned = decommission(agent.id);
+    await waiters(1);
+    const erased = erase(user.id);
+    await waiters(2);
+    await held.release();
+
+    const [erasure, decommissioning] = await Promise.all([erased, decommissioned]);
+    expect(erasure.errors).toBeUndefined();
+    expect(decommissioning.errors).toBeUndefined();
+    expect(erasure.data.eraseUser).toMatchObject({ alreadyErased: false, agentsDecommissioned: 0 });
+    expect(decommissioning.data.decommissionAgent.status).toBe('DECOMMISSIONED');
+    expect(await statusOf('users', user.id)).toBe('erased');
+    expect(await statusOf('consents', consentId)).toBe('withdrawn');
+    expect(await statusOf('agents', agent.id)).toBe('decommissioned');
+    const live = await hub.services.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', user.id).where('revoked_at', 'is', null).execute();
+    expect(live).toEqual([]);
+  });
+});
