@@ -11,6 +11,7 @@ import * as m0009 from './0009_access_review.js';
 import * as m0010 from './0010_delegated_from.js';
 import * as m0011 from './0011_audience_resync_lock.js';
 import * as m0012 from './0012_loyalty_offers.js';
+import * as m0013 from './0013_agent_suspended_by.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0010_delegated_from': m0010,
   '0011_audience_resync_lock': m0011,
   '0012_loyalty_offers': m0012,
+  '0013_agent_suspended_by': m0013,
 };

@@ -1,5 +1,5 @@
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
-import type { AgentKindColumn, AgentStatusColumn, AgentsTable, Database } from '../db/database.js';
+import type { AgentKindColumn, AgentStatusColumn, AgentsTable, Database, SuspendedByColumn } from '../db/database.js';
 import type { Db } from '../db/connect.js';
 
 /** A non-human identity as the domain sees it. Its id is its OAuth `client_id`. */
@@ -10,6 +10,8 @@ export interface Agent {
   readonly description: string | null;
   /** As stored; `isAgentActive` also honours expiry. */
   readonly status: AgentStatusColumn;
+  /** Whose suspension holds it, while suspended: only an operator lifts an operator's. */
+  readonly suspendedBy: SuspendedByColumn | null;
   readonly allowedScopes: readonly string[];
   readonly ownerKind: 'operator' | 'user';
   readonly ownerUserId: string | null;
@@ -30,6 +32,7 @@ export function toAgent(row: Selectable<AgentsTable>): Agent {
     kind: row.kind,
     description: row.description,
     status: row.status,
+    suspendedBy: row.suspended_by,
     allowedScopes: row.allowed_scopes,
     ownerKind: row.owner_kind,
     ownerUserId: row.owner_user_id,
@@ -170,8 +173,9 @@ export async function insertAgent(db: Db, agent: NewAgent): Promise<Agent | unde
 }
 
 /** Sets the stored status; the caller checks the move is allowed and audits it in the same transaction. */
-export async function updateAgentStatus(db: Db, id: string, status: AgentStatusColumn): Promise<Agent> {
-  const row = await db.updateTable('agents').set({ status }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+/** Sets the agent's status; `suspendedBy` says whose suspension it is, for 'suspended' only. */
+export async function updateAgentStatus(db: Db, id: string, status: AgentStatusColumn, suspendedBy: SuspendedByColumn | null = null): Promise<Agent> {
+  const row = await db.updateTable('agents').set({ status, suspended_by: status === 'suspended' ? suspendedBy : null }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
   return toAgent(row);
 }
 

@@ -1,8 +1,9 @@
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
+import { decideAgentReactivation, suspensionBy } from '../authz/agent-access.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
-import { BadUserInputError, NotFoundError } from '../shared/errors.js';
+import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
 import type { Listen } from '../db/notifications.js';
@@ -114,12 +115,23 @@ export function createAgentService(deps: {
     return decommissioned;
   }
 
-  /** Moves an agent between active and suspended; a move to where it already is changes nothing. */
+  /**
+   * Moves an agent between active and suspended; a move to where it already is changes nothing,
+   * except that an operator's suspension of an agent its owner suspended makes it the operator's.
+   * @throws ForbiddenError MISSING_SCOPE when the owner would lift an operator's suspension.
+   */
   function setStatus(id: string, to: 'active' | 'suspended', caller: Caller): Promise<Agent> {
     return change(async (tx) => {
       const agent = await lockChangeable(tx, id);
-      if (agent.status === to) return agent;
-      const updated = await updateAgentStatus(tx, id, to);
+      const by = suspensionBy(caller.principal);
+      if (to === 'active') {
+        if (agent.status === 'active') return agent;
+        const decision = decideAgentReactivation(caller.principal, agent);
+        if (!decision.allowed) throw new ForbiddenError(decision.reason, 'An operator suspended this agent: only an operator with agents:admin may reactivate it');
+      } else if (agent.status === 'suspended' && (agent.suspendedBy === 'operator' || by === 'owner')) {
+        return agent;
+      }
+      const updated = await updateAgentStatus(tx, id, to, by);
       await auditInTransaction(tx, event(to === 'active' ? 'agent.reactivated' : 'agent.suspended', caller, updated), clock.now());
       await enqueueWebhookEvent(tx, { type: to === 'active' ? 'agent.reactivated' : 'agent.suspended', data: { agentId: id, ownerUserId: updated.ownerUserId } }, clock.now());
       return updated;

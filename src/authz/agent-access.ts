@@ -19,6 +19,21 @@ export function decideAgentManagement(principal: Principal, agent: { readonly ow
   return principal.kind === 'user' && agent?.ownerUserId === principal.userId ? ALLOW : deny(principal);
 }
 
+/** Whose suspension a suspension by this caller is: an operator's (agents:admin) binds the owner too. */
+export function suspensionBy(principal: Principal): 'operator' | 'owner' {
+  return isAgentAdmin(principal) ? 'operator' : 'owner';
+}
+
+/**
+ * May this caller, who manages the agent (`decideAgentManagement`), lift its suspension? An
+ * operator's suspension is a control over the agent that its owner must not undo: only an
+ * operator with `agents:admin` lifts it (else MISSING_SCOPE); the owner lifts their own. Never
+ * throws.
+ */
+export function decideAgentReactivation(principal: Principal, agent: { readonly suspendedBy: 'operator' | 'owner' | null }): Decision {
+  return agent.suspendedBy === 'operator' && !isAgentAdmin(principal) ? Object.freeze({ allowed: false, reason: 'MISSING_SCOPE' }) : ALLOW;
+}
+
 /**
  * May this caller register an agent with this owner and parent? An operator with `agents:admin`
  * any; a signed-in user only one they own (the owner left out or themself), under a parent they

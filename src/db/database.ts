@@ -165,6 +165,8 @@ export interface AuditChainHeadsTable {
 
 export type AgentKindColumn = 'ai_agent' | 'service' | 'bot';
 export type AgentStatusColumn = 'active' | 'suspended' | 'decommissioned';
+/** Whose suspension it is: an operator's binds the owner too. Set exactly while suspended. */
+export type SuspendedByColumn = 'operator' | 'owner';
 
 export interface AgentsTable {
   id: ColumnType<string, string, never>;
@@ -172,6 +174,7 @@ export interface AgentsTable {
   kind: AgentKindColumn;
   description: string | null;
   status: ColumnType<AgentStatusColumn, AgentStatusColumn | undefined, AgentStatusColumn>;
+  suspended_by: ColumnType<SuspendedByColumn | null, SuspendedByColumn | null | undefined, SuspendedByColumn | null>;
   allowed_scopes: string[];
   owner_kind: ColumnType<'operator' | 'user', 'operator' | 'user', never>;
   owner_user_id: ColumnType<string | null, string | null, never>;

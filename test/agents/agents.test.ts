@@ -144,4 +144,29 @@ describe('agent and agents', () => {
     const gone = await graphql(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: admin, variables: { id: 'agt_01J000000000000000000NOONE' } });
     expect(errorOf(gone)).toEqual({ code: 'NOT_FOUND' });
   });
+
+  it('let an owner lift their own suspension of their agent, never an operator’s', async () => {
+    const agent = (await register(alice.accessToken, {})).data.registerAgent.clientId;
+    const STATUS = (name: string) => `mutation($id: ID!) { ${name}(id: $id) { status } }`;
+    const as = (token: string, name: string) => graphql<any>(hub, STATUS(name), { token, variables: { id: agent } });
+
+    expect((await as(alice.accessToken, 'suspendAgent')).data).toEqual({ suspendAgent: { status: 'SUSPENDED' } });
+    expect((await as(alice.accessToken, 'reactivateAgent')).data).toEqual({ reactivateAgent: { status: 'ACTIVE' } });
+
+    expect((await as(admin, 'suspendAgent')).data).toEqual({ suspendAgent: { status: 'SUSPENDED' } });
+    const lifted = await as(alice.accessToken, 'reactivateAgent');
+    expect(errorOf(lifted)).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    expect(lifted.errors?.[0]?.message).toMatch(/only an operator/);
+    // Suspending it again changes nothing of whose suspension it is.
+    expect((await as(alice.accessToken, 'suspendAgent')).data).toEqual({ suspendAgent: { status: 'SUSPENDED' } });
+    expect(errorOf(await as(alice.accessToken, 'reactivateAgent'))).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    expect((await as(admin, 'reactivateAgent')).data).toEqual({ reactivateAgent: { status: 'ACTIVE' } });
+
+    // An operator suspending an agent its owner suspended makes the suspension the operator's.
+    await as(alice.accessToken, 'suspendAgent');
+    await as(admin, 'suspendAgent');
+    expect(errorOf(await as(alice.accessToken, 'reactivateAgent'))).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    const { status } = await hub.services.db.selectFrom('agents').select('status').where('id', '=', agent).executeTakeFirstOrThrow();
+    expect(status).toBe('suspended');
+  });
 });

@@ -75,7 +75,7 @@ describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
       expect((await grant(second, { clientId, clientSecret: oldSecret })).status).toBe(401);
       expect((await grant(second, { clientId, clientSecret: newSecret })).status).toBe(200);
 
-      await database.db.updateTable('agents').set({ status: 'suspended' }).where('id', '=', clientId).execute();
+      await database.db.updateTable('agents').set({ status: 'suspended', suspended_by: 'operator' }).where('id', '=', clientId).execute();
       const third = await start(newSecret);
       expect((await grant(third, { clientId, clientSecret: newSecret })).status).toBe(401);
       const rotations = await database.db.selectFrom('audit_events').select('reason').where('action', '=', 'agent.secret_rotated').execute();
