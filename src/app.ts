@@ -10,6 +10,7 @@ import { createAgentService, type AgentService } from './agents/agent.service.js
 import { AccessRecorder } from './audit/access-recorder.js';
 import { auditReadsPlugin } from './audit/audit.plugin.js';
 import { AuditWriter } from './audit/audit.service.js';
+import { RefusedTokenRecorder } from './audit/refused-token-recorder.js';
 import { createConsentService, type ConsentService } from './consent/consent.service.js';
 import { registerOAuthRoutes } from './http/oauth.js';
 import { registerAudienceRoutes } from './audiences/audience.routes.js';
@@ -109,6 +110,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     schema,
     createContext,
     authenticate: (token) => services.tokens.authenticate(token),
+    refusedTokens: new RefusedTokenRecorder(services.audit, { clock, logger }),
     routes: async (app) => {
       await registerOAuthRoutes(app, services);
       await registerAudienceRoutes(app, services);

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type Principal } from '../authz/principal.js';
 import { InvalidTokenError } from '../oauth/access-token.js';
+import { RefusedTokenError } from '../oauth/token.service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -11,14 +12,18 @@ declare module 'fastify' {
 
 export type Authenticate = (token: string) => Promise<Principal>;
 
+/** Told of a token refused after its signature checked out, before the 401 is sent. Must not throw. */
+export type OnRefusedToken = (error: RefusedTokenError, request: FastifyRequest) => void;
+
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * Resolves the caller of every request under `prefix` from its `Authorization: Bearer` header
  * (RFC 6750 §2.1). No header makes an anonymous caller; a header with a token the hub does not
- * accept answers 401 with `WWW-Authenticate: Bearer error="invalid_token"` before anything runs.
+ * accept answers 401 with `WWW-Authenticate: Bearer error="invalid_token"` before anything runs;
+ * `onRefused` hears of the refusals that name a caller the hub can trust (to audit them).
  */
-export function registerBearerAuth(app: FastifyInstance, prefix: string, authenticate: Authenticate): void {
+export function registerBearerAuth(app: FastifyInstance, prefix: string, authenticate: Authenticate, onRefused?: OnRefusedToken): void {
   app.decorateRequest('principal', null as never);
   app.addHook('onRequest', async (request, reply) => {
     request.principal = ANONYMOUS;
@@ -28,6 +33,7 @@ export function registerBearerAuth(app: FastifyInstance, prefix: string, authent
       request.principal = await authenticate(bearerToken(header));
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) throw error;
+      if (error instanceof RefusedTokenError) onRefused?.(error, request);
       const description = error.message.replace(/["\\]/g, '');
       return reply
         .code(401)

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../shared/logger.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, type DatabaseHandle } from '../db/connect.js';
 import type { Context } from '../graphql/context.js';
+import type { RefusedTokenRecorder } from '../audit/refused-token-recorder.js';
 import { registerBearerAuth, type Authenticate } from './bearer.js';
 import { registerGraphql } from './graphql.js';
 import { registerGraphqlRateLimit } from './rate-limit.js';
@@ -24,6 +25,8 @@ export interface HttpServerOptions {
   readonly createContext: (request: FastifyRequest) => Promise<Context>;
   /** Resolves bearer tokens on `/graphql`; without it every caller is anonymous. */
   readonly authenticate?: Authenticate;
+  /** Audits the delegated tokens `authenticate` refused on `/graphql` (once per token). */
+  readonly refusedTokens?: Pick<RefusedTokenRecorder, 'record'>;
   /** Further Apollo plugins. */
   readonly plugins?: readonly ApolloServerPlugin<Context>[];
   /** Further routes (OAuth, JWKS), registered before GraphQL. */
@@ -58,7 +61,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 
   app.setErrorHandler(answerUnexpectedError);
   registerHealth(app, options.database);
-  if (options.authenticate) registerBearerAuth(app, '/graphql', options.authenticate);
+  const { refusedTokens } = options;
+  if (options.authenticate) {
+    registerBearerAuth(app, '/graphql', options.authenticate, refusedTokens && ((error, request) => refusedTokens.record(error, { requestId: request.id, endpoint: 'graphql' })));
+  }
   await registerGraphqlRateLimit(app, '/graphql', config.graphqlRateLimit);
   await options.routes?.(app);
   await registerGraphql(app, {

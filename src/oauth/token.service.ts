@@ -1,8 +1,10 @@
+import { decideConsentInForce } from '../authz/delegation.js';
 import { principalFromToken, type Principal } from '../authz/principal.js';
 import { ALL_DATA_SCOPES } from '../authz/scopes.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
+import type { ForbiddenReason } from '../shared/errors.js';
 import { LRUCache } from 'lru-cache';
 import {
   InvalidTokenError,
@@ -15,7 +17,7 @@ import {
 import type { KeyStore } from './key-store.js';
 import { revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents } from './refresh-token.queries.js';
 import { issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
-import { findTokenState, type TokenFacts } from './token-state.queries.js';
+import { findTokenState, type TokenFacts, type TokenState } from './token-state.queries.js';
 
 /** The client id of the hub's own sign-in (first-party frontends): a public client, no secret. */
 export const FRONTEND_CLIENT_ID = 'hub-frontend';
@@ -36,6 +38,30 @@ export type TokenService = ReturnType<typeof createTokenService>;
 export interface LiveToken {
   readonly claims: VerifiedAccessToken;
   readonly principal: Exclude<Principal, { kind: 'anonymous' }>;
+}
+
+/**
+ * Why the database no longer stands behind a token whose signature, issuer, audience and expiry
+ * are valid: revoked (by its `jti`, its family, or a token it was exchanged from), its user not
+ * active, or one of API.md's FORBIDDEN reasons for an agent or a consent.
+ */
+export type TokenRefusal = 'REVOKED' | 'USER_INACTIVE' | Extract<ForbiddenReason, 'AGENT_INACTIVE' | 'NO_CONSENT' | 'CONSENT_WITHDRAWN' | 'CONSENT_EXPIRED'>;
+
+/**
+ * A token the hub issued and no longer accepts. Its message is the public `error_description`;
+ * `refusal` and `token` are for the hub only: the caller and claims can be trusted, since the
+ * signature checked out.
+ */
+export class RefusedTokenError extends InvalidTokenError {
+  override name = 'RefusedTokenError';
+
+  constructor(
+    message: string,
+    readonly refusal: TokenRefusal,
+    readonly token: LiveToken,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -70,12 +96,13 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     const delegated = principal.kind === 'delegated' ? { consentId: principal.consentId } : {};
     const grant = { ...(claims.sid && { familyId: claims.sid }), ...(claims.delegated_from && { delegatedFrom: claims.delegated_from }) };
     const state = await findTokenState(db, { jti: claims.jti, agentIds, ...user, ...delegated, ...grant }, now);
-    if (state.revoked) throw new InvalidTokenError('token revoked');
-    if (!state.userActive) throw new InvalidTokenError('user not active');
-    if (!state.agentsLive) throw new InvalidTokenError('agent not active');
-    if (!state.consentLive) throw new InvalidTokenError('consent not in force');
+    const refuse = (message: string, refusal: TokenRefusal) => new RefusedTokenError(message, refusal, { claims, principal });
+    if (state.revoked) throw refuse('token revoked', 'REVOKED');
+    if (!state.userActive) throw refuse('user not active', 'USER_INACTIVE');
+    if (!state.agentsLive) throw refuse('agent not active', 'AGENT_INACTIVE');
+    if (!state.consentLive) throw refuse('consent not in force', consentRefusal(principal, state));
     // Last: a withdrawal or suspension also revokes the family, and its own reason says more.
-    if (state.familyRevoked) throw new InvalidTokenError('token revoked');
+    if (state.familyRevoked) throw refuse('token revoked', 'REVOKED');
     // The token check makes a withdrawal, expiry or suspension take effect on the next request
     // (401, on every instance); the same read is handed to the per-field decision, which gives
     // each refused field its reason. One read of consent and agent state per request.
@@ -124,7 +151,8 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      * exchanged from (by `jti` or with its family); its client and every
      * agent of its `act` chain (and their ancestors) active; for a delegated token, its consent
      * still in force for its subject.
-     * @throws InvalidTokenError naming the first check that failed.
+     * @throws InvalidTokenError naming the first check that failed: a RefusedTokenError, with the
+     *   caller and the refusal, once the signature and claims have passed.
      */
     inspect,
 
@@ -153,4 +181,11 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     /** Revokes every refresh token issued under these consents, in the caller's transaction. */
     revokeRefreshTokensOfConsents: (tx: Db, consentIds: readonly string[], now: Date) => revokeRefreshTokensOfConsents(tx, consentIds, now),
   };
+}
+
+/** Which consent check refused a delegated token, named as the per-field decision names it. */
+function consentRefusal(principal: LiveToken['principal'], state: TokenState): TokenRefusal {
+  const decision = principal.kind === 'delegated' ? decideConsentInForce(principal, state.grant?.consent ?? null) : undefined;
+  const reason = decision && !decision.allowed ? decision.reason : undefined;
+  return reason === 'CONSENT_WITHDRAWN' || reason === 'CONSENT_EXPIRED' ? reason : 'NO_CONSENT';
 }
