@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import type { Db } from '../../src/db/connect.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase, testServerUrl } from '../helpers/database.js';
+import { lockHolder } from '../helpers/locks.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
 import { giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 
@@ -25,11 +25,7 @@ describe.skipIf(testServerUrl() === undefined)('decommissioning a lineage while'
     alice = await signUpUser(hub);
   });
   afterAll(() => hub.close());
-  /** Releases whatever a failed test left held, so that the next one and the hub's close do not wait on it. */
-  const heldLocks: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    await Promise.all(heldLocks.splice(0).map((release) => release()));
-  });
+  const { holding, waiters } = lockHolder(() => hub.services.db);
 
   const GIVE = 'mutation($input: GiveConsentInput!) { giveConsent(input: $input) { id status } }';
   const giveToAgent = (agentId: string) => graphql<any>(hub, GIVE, { token: alice.accessToken, variables: { input: { purpose: 'support', agentId, scopes: ['orders:read'] } } });
@@ -40,33 +36,6 @@ describe.skipIf(testServerUrl() === undefined)('decommissioning a lineage while'
     const child = await registerAgent(hub, admin, { name: 'Child', allowedScopes: ['orders:read'], parentAgentId: parent.id });
     return { parent, child };
   };
-
-  /** Opens a transaction that takes `lock` and keeps it until `release`. */
-  async function holding(lock: (tx: Db) => Promise<unknown>): Promise<{ release(): Promise<void> }> {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const ready = new Promise<void>((resolve) => (locked = resolve));
-    const done = hub.services.db.transaction().execute(async (tx) => {
-      await lock(tx);
-      locked();
-      await gate;
-    });
-    await Promise.race([ready, done]);
-    const released = () => (release(), done);
-    heldLocks.push(released);
-    return { release: released };
-  }
-
-  /** Resolves once `count` sessions of this database wait on a lock. */
-  async function waiters(count: number): Promise<void> {
-    for (let tries = 0; tries < 200; tries += 1) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(hub.services.db);
-      if (rows[0]!.n >= count) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new Error(`fewer than ${count} sessions ever waited on a lock`);
-  }
 
   it('a consent to a sub-agent is being given: one that waited for the decommissioning is refused', async () => {
     const { parent, child } = await family();

@@ -1,0 +1,45 @@
+import { sql } from 'kysely';
+import { afterEach } from 'vitest';
+import type { Db } from '../../src/db/connect.js';
+
+/**
+ * Forces a race into one interleaving on a real server: `holding` opens a transaction that takes
+ * a lock the first contender needs midway and keeps it until released; `waiters` resolves once
+ * that many sessions of the database wait on a lock. Whatever a failed test left held is released
+ * after each test, so that the next one and the hub's close do not wait on it. Call in a describe.
+ */
+export function lockHolder(db: () => Db) {
+  const held: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(held.splice(0).map((release) => release()));
+  });
+
+  /** Opens a transaction that takes `lock` and keeps it until `release`. */
+  async function holding(lock: (tx: Db) => Promise<unknown>): Promise<{ release(): Promise<void> }> {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const ready = new Promise<void>((resolve) => (locked = resolve));
+    const done = db().transaction().execute(async (tx) => {
+      await lock(tx);
+      locked();
+      await gate;
+    });
+    await Promise.race([ready, done]);
+    const released = () => (release(), done);
+    held.push(released);
+    return { release: released };
+  }
+
+  /** Resolves once `count` sessions of this database wait on a lock. */
+  async function waiters(count: number): Promise<void> {
+    for (let tries = 0; tries < 200; tries += 1) {
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(db());
+      if (rows[0]!.n >= count) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`fewer than ${count} sessions ever waited on a lock`);
+  }
+
+  return { holding, waiters };
+}
