@@ -12,15 +12,31 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   throw new BadUserInputError(['input', ...issue.path].join('.'), issue.message);
 }
 
-/** Trimmed, non-empty text of at most `max` characters, with no control characters. */
+/**
+ * Characters that text shown to a person must not hold: control characters (C0, DEL and C1),
+ * line and paragraph separators, which start a new line where a single line is shown, the bidi
+ * embeddings, overrides and isolates that display text in another order than it is stored
+ * (CVE-2021-42574), and invisible spaces that make two names look the same. Joiners (U+200C,
+ * U+200D) and the direction marks some scripts need stay allowed.
+ */
+const UNSHOWABLE = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]/u;
+
+/**
+ * Trimmed, non-empty text of at most `max` characters once in Unicode NFC (the form it is stored
+ * in), with none of the characters that would show a person something other than what is stored
+ * (`UNSHOWABLE`).
+ */
 export const plainText = (max: number) =>
   z
     .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `must have at most ${max} characters`)
-    // eslint-disable-next-line no-control-regex
-    .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not contain control characters');
+    .transform((value) => value.trim().normalize('NFC'))
+    .pipe(
+      z
+        .string()
+        .min(1, 'must not be empty')
+        .max(max, `must have at most ${max} characters`)
+        .refine((value) => !UNSHOWABLE.test(value), 'must not contain control characters, line breaks, invisible spaces or bidi overrides'),
+    );
 
 /**
  * True when PostgreSQL can store the text as given in `text` and `jsonb`: it refuses U+0000, and

@@ -27,6 +27,12 @@ describe('requestApproval refuses bad input with BAD_USER_INPUT naming the field
     ['a creditor name past 70 characters', { action: 'PAY', payment: { ...PAYMENT, creditorName: 'x'.repeat(71) } }, 'input.payment.creditorName'],
     ['a reference past 140 characters', { action: 'PAY', payment: { ...PAYMENT, description: 'x'.repeat(141) } }, 'input.payment.description'],
     ['a reference with control characters', { action: 'PAY', payment: { ...PAYMENT, description: 'a\u0007b' } }, 'input.payment.description'],
+    ['a reference with a C1 control (NEL)', { action: 'PAY', payment: { ...PAYMENT, description: 'Order 4711\u0085Amount: 1.00 EUR' } }, 'input.payment.description'],
+    ['a reference with a line separator', { action: 'PAY', payment: { ...PAYMENT, description: 'Order 4711\u2028Amount: 1.00 EUR, refund to you' } }, 'input.payment.description'],
+    ['a reference with a paragraph separator', { action: 'PAY', payment: { ...PAYMENT, description: 'Order 4711\u2029Refund' } }, 'input.payment.description'],
+    ['a payee shown reversed by a right-to-left override', { action: 'PAY', payment: { ...PAYMENT, creditorName: 'Shop \u202eHbmG' } }, 'input.payment.creditorName'],
+    ['a payee with a bidi isolate', { action: 'PAY', payment: { ...PAYMENT, creditorName: 'Shop \u2067GmbH\u2069' } }, 'input.payment.creditorName'],
+    ['a payee with a zero-width space', { action: 'PAY', payment: { ...PAYMENT, creditorName: 'Acme\u200bShop' } }, 'input.payment.creditorName'],
     ['PAY without a payment', { action: 'PAY' }, 'input.payment'],
     ['PAY with a card', { action: 'PAY', payment: PAYMENT, paymentMethod: CARD }, 'input.paymentMethod'],
     ['ADD_PAYMENT_METHOD with a payment', { action: 'ADD_PAYMENT_METHOD', paymentMethod: CARD, payment: PAYMENT }, 'input.payment'],
@@ -58,6 +64,17 @@ describe('accepted input', () => {
   ])('normalizes an amount in %s: %s reads %s', async (currency, amount, normalized) => {
     const response = await request(token, { action: 'PAY', payment: { ...PAYMENT, currency, amount }, expiresInSeconds: 30 });
     expect(response.data.requestApproval).toMatchObject({ amount: normalized, currency, authorizationDetails: { instructedAmount: { currency, amount: normalized } } });
+  });
+
+  it('stores a payee in Unicode NFC, keeping the joiners and direction marks some scripts need', async () => {
+    for (const [given, stored] of [
+      ['Cafe\u0301 Lumie\u0300re', 'Caf\u00e9 Lumi\u00e8re'],
+      ['\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u200fShop', '\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u200fShop'],
+    ]) {
+      const response = await request(token, { action: 'PAY', payment: { ...PAYMENT, creditorName: given }, expiresInSeconds: 30 });
+      expect(response.errors).toBeUndefined();
+      expect(response.data.requestApproval.authorizationDetails.creditorName).toBe(stored);
+    }
   });
 
   it('accepts a card that expires this month', async () => {
