@@ -1,3 +1,4 @@
+import currencyCodes from 'currency-codes';
 import { z } from 'zod';
 import { plainText } from '../shared/input.js';
 import { APPROVAL_ACTIONS, paymentDetail, paymentMethodDetail, type AuthorizationDetail } from './approval.details.js';
@@ -5,13 +6,13 @@ import { APPROVAL_ACTIONS, paymentDetail, paymentMethodDetail, type Authorizatio
 /** How long an approval waits for its answer and then for its use, by default and at most (seconds). */
 export const APPROVAL_TTL = Object.freeze({ default: 300, min: 30, max: 900 });
 
-/** The current ISO 4217 codes, as the runtime's ICU data knows them. */
-const CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
-
-/** Digits after the decimal point of a currency's minor unit (2 for EUR, 0 for JPY, 3 for KWD). */
-function minorDigits(currency: string): number {
-  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-}
+/**
+ * Digits after the decimal point of a current ISO 4217 currency's minor unit (2 for EUR and HUF,
+ * 0 for JPY, 3 for KWD), from the ISO list itself: not from the runtime's display data, which
+ * shows some currencies with fewer digits than they have and still knows withdrawn codes, so an
+ * amount would read differently from one Node.js release to the next. Undefined for any other code.
+ */
+const minorDigits = (code: string): number | undefined => currencyCodes.code(code)?.digits;
 
 /** Largest amount an approval can name: 12 integer digits. */
 const MAX_INTEGER_DIGITS = 12;
@@ -19,7 +20,7 @@ const MAX_INTEGER_DIGITS = 12;
 const currency = z
   .string()
   .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code in capitals, such as EUR')
-  .refine((code) => CURRENCIES.has(code), 'must be a current ISO 4217 currency code');
+  .refine((code) => minorDigits(code) !== undefined, 'must be a current ISO 4217 currency code');
 
 /**
  * A payment: a positive decimal amount with at most the currency's minor-unit digits, normalized
@@ -45,7 +46,7 @@ export const paymentSchema = z
 function normalizeAmount(text: string, code: string): string | { problem: string } {
   const match = /^(0|[1-9]\d*)(?:\.(\d+))?$/.exec(text);
   if (!match || match[1]!.length > MAX_INTEGER_DIGITS) return { problem: `must be a decimal amount such as 123.50, with at most ${MAX_INTEGER_DIGITS} digits before the point` };
-  const digits = minorDigits(code);
+  const digits = minorDigits(code)!;
   const fraction = match[2] ?? '';
   if (fraction.length > digits) return { problem: `must have at most ${digits} digits after the point for ${code}` };
   if (/^[0.]+$/.test(text)) return { problem: 'must be greater than 0' };

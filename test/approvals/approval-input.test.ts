@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
 const { hub, clock, alice, shopper, agentToken, request, pay, addCard } = await approvalWorld();
@@ -16,6 +16,7 @@ describe('requestApproval refuses bad input with BAD_USER_INPUT naming the field
   it.each([
     ['a currency that is not ISO 4217', { action: 'PAY', payment: { ...PAYMENT, currency: 'XYZ' } }, 'input.payment.currency'],
     ['a currency in lower case', { action: 'PAY', payment: { ...PAYMENT, currency: 'eur' } }, 'input.payment.currency'],
+    ['a withdrawn currency (HRK, replaced by EUR in 2023)', { action: 'PAY', payment: { ...PAYMENT, currency: 'HRK' } }, 'input.payment.currency'],
     ['too many decimal places for EUR', { action: 'PAY', payment: { ...PAYMENT, amount: '10.001' } }, 'input.payment.amount'],
     ['any decimal places for JPY', { action: 'PAY', payment: { ...PAYMENT, currency: 'JPY', amount: '100.5' } }, 'input.payment.amount'],
     ['a negative amount', { action: 'PAY', payment: { ...PAYMENT, amount: '-1.00' } }, 'input.payment.amount'],
@@ -56,9 +57,19 @@ describe('requestApproval refuses bad input with BAD_USER_INPUT naming the field
 });
 
 describe('accepted input', () => {
+  // Each case leaves an approval waiting; an agent may have only 10 at once.
+  afterEach(async () => {
+    await hub.services.db.updateTable('approvals').set({ status: 'denied', decided_at: clock.now() }).where('status', '=', 'pending').execute();
+  });
+
   it.each([
     ['JPY', '1500', '1500'],
     ['KWD', '2.5', '2.500'],
+    // ISO 4217's minor units, where the runtime's display data shows fewer digits.
+    ['HUF', '1500.5', '1500.50'],
+    ['IDR', '25000.75', '25000.75'],
+    ['COP', '9900.10', '9900.10'],
+    ['IQD', '1.25', '1.250'],
     ['EUR', '0.01', '0.01'],
     ['EUR', '999999999999.99', '999999999999.99'],
   ])('normalizes an amount in %s: %s reads %s', async (currency, amount, normalized) => {
