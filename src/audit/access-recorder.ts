@@ -7,7 +7,8 @@ interface SubjectAccess {
 
 /**
  * What one request read and was refused of each user's profile, noted by the per-field decision
- * and written as one `profile.read` event per user when the response is sent.
+ * (and, as reads, by the fields listing a user's approvals, consents and connected agents), and
+ * written as one `profile.read` event per user when the response is sent.
  */
 export class AccessRecorder {
   readonly #subjects = new Map<string, SubjectAccess>();

@@ -5,6 +5,7 @@
  * approval.input.ts), always with the same keys and normalized values, so two requests for the
  * same action build equal entries and a stored entry can be compared with `=` in the database.
  */
+import { createHash } from 'node:crypto';
 
 /** The actions an agent can ask approval for, as GraphQL names them. */
 export const APPROVAL_ACTIONS = ['ADD_PAYMENT_METHOD', 'CHANGE_PAYMENT_METHOD', 'PAY'] as const;
@@ -93,4 +94,24 @@ export function summarize(detail: AuthorizationDetail): ApprovalSummary {
     };
   }
   return { action: actionOf(detail), amount: null, currency: null, creditorName: null, description: null, paymentMethodId: detail.identifier ?? null, card: detail.instrument };
+}
+
+/**
+ * SHA-256 (hex) of the entry in canonical JSON (RFC 8785: keys sorted at every depth, no
+ * whitespace; the entries hold only strings and small integers, which `JSON.stringify` already
+ * writes as RFC 8785 does). It names the entry in the audit trail without copying it: equal for
+ * an entry as built and as read back from jsonb, which keeps its own key order.
+ */
+export function authorizationDetailDigest(detail: AuthorizationDetail): string {
+  return createHash('sha256').update(JSON.stringify(sortKeys(detail))).digest('hex');
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  );
 }

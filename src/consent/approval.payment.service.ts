@@ -8,10 +8,10 @@ import { actorOf } from '../oauth/delegation.js';
 import { issuePaymentToken } from '../oauth/payment-token.js';
 import { ForbiddenError, NotFoundError, type ForbiddenReason } from '../shared/errors.js';
 import { parseInput } from '../shared/input.js';
-import { actionOf, paymentDetail, paymentMethodDetail, type AuthorizationDetail } from './approval.details.js';
+import { paymentDetail, paymentMethodDetail, type AuthorizationDetail } from './approval.details.js';
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
 import { useApproval, type Approval } from './approval.queries.js';
-import { asAgent, assertCardCurrent, auditOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
+import { asAgent, assertCardCurrent, auditedEntry, auditOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
 import { consentState } from './consent.service.js';
 
 // The agent's payment actions. Each runs only in the transaction that uses an approval of exactly
@@ -33,7 +33,7 @@ async function withApproval<T>(deps: ApprovalDeps, detail: AuthorizationDetail, 
     if (!approval) {
       await auditInTransaction(
         tx,
-        { action: 'payment.refused', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'DENY', reason: 'APPROVAL_REQUIRED', detail: { action: actionOf(detail), authorizationDetails: detail } },
+        { action: 'payment.refused', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'DENY', reason: 'APPROVAL_REQUIRED', detail: auditedEntry(detail) },
         now,
       );
       return undefined;

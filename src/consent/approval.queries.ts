@@ -65,6 +65,12 @@ export async function lockUserApprovals(db: Db, userId: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`approvals:${userId}`}))`.execute(db);
 }
 
+/** Deletes every approval of the user, whatever its state; resolves to how many. */
+export async function deleteApprovalsOfUser(db: Db, userId: string): Promise<number> {
+  const rows = await db.deleteFrom('approvals').where('user_id', '=', userId).returning('id').execute();
+  return rows.length;
+}
+
 /** The approvals of this user and agent still waiting for an answer at `now`, oldest first. */
 export async function findOpenApprovals(db: Db, userId: string, agentId: string, now: Date): Promise<Approval[]> {
   const rows = await db

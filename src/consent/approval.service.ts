@@ -2,12 +2,13 @@ import type { Services } from '../app.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
 import type { Principal } from '../authz/principal.js';
 import type { Caller } from '../identity/identity.service.js';
-import { BadUserInputError, NotFoundError, RateLimitedError } from '../shared/errors.js';
+import type { Db } from '../db/connect.js';
+import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
-import { actionOf, type MaskedCard } from './approval.details.js';
+import { actionOf, authorizationDetailDigest, type AuthorizationDetail, type MaskedCard } from './approval.details.js';
 import { requestApprovalSchema } from './approval.input.js';
-import { answerApproval, findApprovalsByIds, findOpenApprovals, insertApproval, lockUserApprovals, type Approval } from './approval.queries.js';
+import { answerApproval, deleteApprovalsOfUser, findApprovalsByIds, findOpenApprovals, insertApproval, lockUserApprovals, type Approval } from './approval.queries.js';
 
 export type { Approval } from './approval.queries.js';
 
@@ -38,7 +39,8 @@ export function approvalState(approval: Pick<Approval, 'status' | 'expiresAt'>, 
  * An agent asks its user to approve one payment action. Bound to the user, the asking agent and
  * the consent its token was issued under; it waits `expiresInSeconds` (bounded) for an answer
  * and, once approved, for its use.
- * @throws BadUserInputError naming the bad field; RateLimitedError past MAX_OPEN_APPROVALS.
+ * @throws BadUserInputError naming the bad field; RateLimitedError past MAX_OPEN_APPROVALS;
+ *   UnauthenticatedError when the user was erased or suspended since the token check.
  */
 export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<Approval> {
   const caller = asAgent(anyCaller);
@@ -54,6 +56,8 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
   }
   return deps.db.transaction().execute(async (tx) => {
     await lockUserApprovals(tx, userId);
+    // Read after the lock an erasure also takes: a request that waited for one stores nothing.
+    if (!(await deps.identity.findActiveUser(tx, userId))) throw new UnauthenticatedError('The user is no longer active');
     const open = await findOpenApprovals(tx, userId, agentId, now);
     if (open.length >= MAX_OPEN_APPROVALS) throw new RateLimitedError(Math.max(1, Math.ceil((open[0]!.expiresAt.getTime() - now.getTime()) / 1_000)));
     const approval = await insertApproval(tx, {
@@ -90,13 +94,36 @@ export async function answerApprovalRequest(deps: ApprovalDeps, id: string, deci
   });
 }
 
+/**
+ * Deletes every approval of the user, in the caller's transaction (an erasure); resolves to how
+ * many. Takes the lock that `requestApproval` holds for its whole transaction, before any agent's
+ * row: a request under way commits first and its approval is deleted too; a request that waits
+ * for the lock then finds the user no longer active. An approval being answered or used keeps its
+ * row locked until that commits, and is then deleted.
+ */
+export async function deleteAllApprovalsOfUser(tx: Db, userId: string): Promise<number> {
+  await lockUserApprovals(tx, userId);
+  return deleteApprovalsOfUser(tx, userId);
+}
+
 /** @throws BadUserInputError for a card past its expiry month at `now`. */
 export function assertCardCurrent(card: MaskedCard, now: Date, path: string): void {
   const current = now.getUTCFullYear() * 12 + now.getUTCMonth() + 1;
   if (card.expYear * 12 + card.expMonth < current) throw new BadUserInputError(`${path}.expYear`, 'the card has expired');
 }
 
-/** An audit event about this approval, by the caller. */
+/**
+ * How an audit event names an authorization_details entry: its action and the SHA-256 of its
+ * canonical form, never the entry. The entry holds the card, the payee and the person's own
+ * payment reference, and the audit trail is append-only and kept after an erasure; the digest
+ * still proves which entry was asked for, approved and used, against the approval or the payment
+ * token that carries it.
+ */
+export function auditedEntry(detail: AuthorizationDetail) {
+  return { action: actionOf(detail), entrySha256: authorizationDetailDigest(detail) };
+}
+
+/** An audit event about this approval, by the caller: the approval's id and `auditedEntry`, with `detail`. */
 export function auditOf(action: 'approval.requested' | 'approval.answered' | 'approval.used', approval: Approval, caller: Caller, detail: Record<string, unknown>): AuditEventInput {
   return {
     ...auditCaller(caller.principal, caller.requestId),
@@ -104,6 +131,6 @@ export function auditOf(action: 'approval.requested' | 'approval.answered' | 'ap
     subjectUserId: approval.userId,
     consentId: approval.consentId,
     decision: 'ALLOW',
-    detail: { approvalId: approval.id, action: actionOf(approval.authorizationDetails), authorizationDetails: approval.authorizationDetails, ...detail },
+    detail: { approvalId: approval.id, ...auditedEntry(approval.authorizationDetails), ...detail },
   };
 }

@@ -1,5 +1,6 @@
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
 import type { AgentService } from '../agents/agent.service.js';
+import { deleteAllApprovalsOfUser } from '../consent/approval.service.js';
 import type { ConsentService } from '../consent/consent.service.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
@@ -30,6 +31,8 @@ export interface ErasureResult {
   readonly refreshTokensRevoked: number;
   readonly paymentMethodsDeleted: number;
   readonly audienceMembershipsRemoved: number;
+  /** The person's approvals of payment actions, deleted whatever their state (see `erase`). */
+  readonly approvalsDeleted: number;
 }
 
 /** Why the consents of an erased person were withdrawn, as the ledger records it. */
@@ -57,10 +60,11 @@ export function createErasureService(deps: ErasureDeps) {
     /**
      * Erases the person in one transaction: their consents are withdrawn (ledger events,
      * receipts kept), the agents they own decommissioned and stripped of the names and
-     * descriptions the person gave them, their refresh tokens revoked, their payment methods
-     * deleted, every column of their profile blanked and their status set to `erased`, which
-     * makes every access token of theirs (their own and every agent's delegated one) fail on the
-     * next request on every instance and drops them from every audience. The ledger, the audit
+     * descriptions the person gave them, their refresh tokens revoked, their approvals of
+     * payment actions and their payment methods deleted, every column of their profile blanked
+     * and their status set to `erased`, which makes every access token of theirs (their own and
+     * every agent's delegated one) fail on the next request on every instance and drops them
+     * from every audience. The ledger, the audit
      * trail and their orders (the books the law requires) are kept under the `usr_` id, which no
      * longer leads to the person: none of those rows holds more than that id. Audited as
      * `user.erased`. Erasing an erased user is idempotent: `alreadyErased`, the first erasure's
@@ -72,14 +76,24 @@ export function createErasureService(deps: ErasureDeps) {
       return deps.db.transaction().execute(async (trx) => {
         const user = await lockUserForErasure(trx, userId);
         if (!user) throw new NotFoundError('User');
-        const none = { consentsWithdrawn: 0, agentsDecommissioned: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0 };
+        const none = { consentsWithdrawn: 0, agentsDecommissioned: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0, approvalsDeleted: 0 };
         if (user.status === 'erased') return { userId, erasedAt: user.updated_at, alreadyErased: true, ...none };
 
         // Lock order: the user's row; the user's consent lock, before any agent, as giving a
-        // consent takes it; the agents, ancestors first; only then consent rows, refresh tokens
-        // and audit chains, which decommissioning also takes after its agents. Taken the other
-        // way round, an erasure and a decommissioning of an agent acting for this person deadlock.
+        // consent takes it; the user's approvals, before any agent, as asking for one takes them
+        // and then the agent's row; the agents, ancestors first; only then consent rows, refresh
+        // tokens and audit chains, which decommissioning also takes after its agents. Taken the
+        // other way round, an erasure and a decommissioning of an agent acting for this person,
+        // or an agent asking them for an approval, deadlock.
         await deps.consents.lockConsentsOfUser(trx, userId);
+        // Approvals are deleted, not kept in part: each is the working state of one step-up
+        // check, and its entry holds the card, the payee and the person's own payment reference.
+        // Nothing the books need is lost: the audit chain, which is kept, records each approval
+        // asked for, answered and used (who, when, under which consent, the action and a SHA-256
+        // of the entry); the payment itself is booked by the commerce API that took its payment
+        // token, and the person's orders stay. No row refers to an approval. Deleted, none can be
+        // answered or used after the erasure.
+        const approvalsDeleted = await deleteAllApprovalsOfUser(trx, userId);
         await deps.agents.lockAgentsOfUser(trx, userId);
         const now = deps.clock.now();
         const audienceMembershipsRemoved = await countAudienceMemberships(trx, userId);
@@ -90,9 +104,9 @@ export function createErasureService(deps: ErasureDeps) {
         const paymentMethodsDeleted = await deletePaymentMethodsOfUser(trx, userId);
         await scrubUser(trx, userId, now);
         if (user.email) await deps.identity.forgetSignInFailures(trx, user.email);
-        const counts = { consentsWithdrawn, agentsDecommissioned, refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved };
+        const counts = { consentsWithdrawn, agentsDecommissioned, refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved, approvalsDeleted };
         // The audit detail drops keys that name a token (scrubDetail), so that count goes by another name.
-        const detail = { consentsWithdrawn, agentsDecommissioned, refreshesRevoked: refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved };
+        const detail = { consentsWithdrawn, agentsDecommissioned, refreshesRevoked: refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved, approvalsDeleted };
         await auditInTransaction(trx, { action: 'user.erased', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'ALLOW', detail }, now);
         await notifyUserErased(trx, userId);
         const result: ErasureResult = { userId, erasedAt: now, alreadyErased: false, ...counts };

@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { findAuditEvents } from '../../src/audit/audit.service.js';
+import { ANONYMOUS } from '../../src/authz/principal.js';
+import { auditOf, type Approval } from '../../src/consent/approval.service.js';
 import { graphql, postForm } from '../helpers/hub.js';
 import { basic, operatorCredentials } from '../helpers/oauth.js';
 import { START, approvalWorld, refusal } from './approval-fixtures.js';
@@ -264,6 +268,68 @@ describe('the audit trail', () => {
     expect(byAction('payment.refused')[0]).toMatchObject({ decision: 'DENY', reason: 'APPROVAL_REQUIRED', subjectUserId: alice.id });
     expect(byAction('approval.used')).toHaveLength(4);
     expect(byAction('approval.answered').length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('records each read of the user’s approvals in the user’s profile.read event, whoever reads them', async () => {
+    const read = async (token: string, requestId: string, query: string, variables?: Record<string, unknown>) => {
+      const response = await graphql<any>(hub, query, { token, variables, headers: { 'x-request-id': requestId } });
+      expect(response.errors).toBeUndefined();
+      return response.data;
+    };
+    const listed = await read(admin, 'list-by-operator', 'query($id: ID!) { user(id: $id) { approvals(first: 1) { id card { last4 } } } }', { id: alice.id });
+    const one = 'query($id: ID!) { approval(id: $id) { description card { last4 } } }';
+    await read(admin, 'one-by-operator', one, { id: listed.user.approvals[0].id });
+    await read(alice.accessToken, 'list-by-user', '{ me { approvals { id } } }');
+    await hub.services.audit.flush();
+
+    const response = await graphql<any>(
+      hub,
+      'query($f: AuditFilter) { auditEvents(first: 100, filter: $f) { edges { node { actor { kind id } fieldsRead fieldsDenied decision requestId } } } }',
+      { token: admin, variables: { f: { userId: alice.id, action: 'profile.read' } } },
+    );
+    const reads = response.data.auditEvents.edges.map((e: any) => e.node).filter((e: any) => /-by-/.test(e.requestId));
+    const operator = { kind: 'client', id: operatorCredentials(hub).clientId };
+    expect(reads.sort((a: any, b: any) => a.requestId.localeCompare(b.requestId))).toEqual([
+      { actor: operator, fieldsRead: ['approvals'], fieldsDenied: [], decision: 'ALLOW', requestId: 'list-by-operator' },
+      { actor: { kind: 'user', id: alice.id }, fieldsRead: ['approvals'], fieldsDenied: [], decision: 'ALLOW', requestId: 'list-by-user' },
+      { actor: operator, fieldsRead: ['approvals'], fieldsDenied: [], decision: 'ALLOW', requestId: 'one-by-operator' },
+    ]);
+  });
+});
+
+describe('what the audit trail keeps of an approval', () => {
+  /** ENTRY in canonical JSON (RFC 8785): keys sorted at every depth, no whitespace. */
+  const CANONICAL_ENTRY =
+    '{"actions":["initiate"],"creditorName":"Example Shop GmbH","instructedAmount":{"amount":"123.50","currency":"EUR"},"remittanceInformationUnstructured":"Order 4711","type":"payment_initiation"}';
+  const ENTRY_SHA256 = createHash('sha256').update(CANONICAL_ENTRY).digest('hex');
+
+  it('names the entry by its action and a SHA-256 of its canonical form: the same for its refusal, request, answer and use', async () => {
+    const events = [];
+    for (const action of ['payment.refused', 'approval.requested', 'approval.answered', 'approval.used']) {
+      events.push(...(await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action }, first: 100 })).edges.map((e) => e.node));
+    }
+    expect(events.length).toBeGreaterThan(10);
+    expect(JSON.stringify(events)).not.toMatch(/Example Shop|Order 4711|instructedAmount/);
+    for (const { detail } of events) expect(detail).toMatchObject({ action: expect.any(String), entrySha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const ofEntry = events.filter((e) => e.detail.entrySha256 === ENTRY_SHA256).map((e) => e.action);
+    expect(new Set(ofEntry)).toEqual(new Set(['payment.refused', 'approval.requested', 'approval.answered', 'approval.used']));
+  });
+
+  it('builds each event from the approval id and that digest alone, not counting on the audit scrubber to drop the entry', () => {
+    const approved: Approval = {
+      id: 'apr_1',
+      userId: alice.id,
+      agentId: shopper.id,
+      consentId: 'cns_1',
+      authorizationDetails: JSON.parse(CANONICAL_ENTRY),
+      status: 'approved',
+      createdAt: new Date(START),
+      expiresAt: new Date(START),
+      decidedAt: new Date(START),
+      usedAt: null,
+    };
+    const event = auditOf('approval.answered', approved, { principal: ANONYMOUS, requestId: null }, { answer: 'approved' });
+    expect(event.detail).toEqual({ approvalId: 'apr_1', action: 'PAY', entrySha256: ENTRY_SHA256, answer: 'approved' });
   });
 });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { clientToken, graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import { giveConsent } from '../helpers/oauth.js';
 
 let hub: Hub;
 let auditor: string;
@@ -83,6 +84,22 @@ describe('the audit trail of identity', () => {
         reason: 'MISSING_SCOPE',
         requestId: 'read-1',
       }),
+    ]);
+  });
+
+  it('records reads of a user’s consents and connected agents in the same event, by the user or an operator', async () => {
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { purpose: 'email_marketing' });
+    const operator = await clientToken(hub, ['users:admin', 'consents:admin'], 'agt_01J0000000000000000000CNST');
+    const query = `{ user(id: "${user.id}") { consents { purpose { key } } connectedAgents { scopes } } }`;
+    for (const [token, requestId] of [[user.accessToken, 'consents-1'], [operator, 'consents-2']] as const) {
+      const response = await graphql<any>(hub, query, { token, headers: { 'x-request-id': requestId } });
+      expect(response.data.user).toEqual({ consents: [{ purpose: { key: 'email_marketing' } }], connectedAgents: [] });
+    }
+    const reads = (await eventsAbout(user.id)).filter((e) => e.action === 'profile.read');
+    expect(reads).toEqual([
+      expect.objectContaining({ actor: { kind: 'user', id: user.id }, fieldsRead: ['connectedAgents', 'consents'], fieldsDenied: [], decision: 'ALLOW', requestId: 'consents-1' }),
+      expect.objectContaining({ actor: { kind: 'client', id: 'agt_01J0000000000000000000CNST' }, fieldsRead: ['connectedAgents', 'consents'], fieldsDenied: [], decision: 'ALLOW', requestId: 'consents-2' }),
     ]);
   });
 

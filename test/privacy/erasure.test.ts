@@ -9,7 +9,7 @@ import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
 import { basic, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
-import { ERASE, PASSWORD, agentReads, customer, verifiedReceipt } from './privacy-fixtures.js';
+import { ERASE, PASSWORD, agentReads, customer, paymentApprovals, verifiedReceipt } from './privacy-fixtures.js';
 
 const clock = fixedClock('2031-03-01T09:00:00Z');
 let database: TestDatabase;
@@ -21,6 +21,7 @@ let alice: Awaited<ReturnType<typeof customer>>;
 let assistant: RegisteredAgent;
 let ownAgent: RegisteredAgent;
 let delegated: Awaited<ReturnType<typeof agentReads>>;
+let approvalIds: string[];
 let receiptsBefore: Map<string, string | null>;
 let erasure: Record<string, unknown>;
 let failuresAfterErasure: unknown[];
@@ -47,6 +48,8 @@ beforeAll(async () => {
   await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
   ownAgent = await registerAgent(hub, alice.accessToken, { name: 'Alice’s shopping helper', description: 'Buys hiking gear for Alice Erasmus', allowedScopes: ['orders:read'] });
   delegated = await agentReads(hub, assistant, alice.accessToken);
+  const shopper = await registerAgent(hub, admin, { name: 'Shopping assistant', allowedScopes: ['payment:read', 'payment:write'] });
+  approvalIds = await paymentApprovals(hub, shopper, alice.accessToken);
   expect(await audienceExport()).toContain(alice.id);
   receiptsBefore = new Map((await consentsOf(alice.id)).map((c) => [c.id, c.receipt]));
   const wrong = await graphql<any>(hub, 'mutation($input: SignInInput!) { signIn(input: $input) { user { id } } }', { variables: { input: { email: alice.email, password: 'not the password at all' } } });
@@ -66,7 +69,7 @@ describe('eraseUser by the user themself', () => {
       userId: alice.id,
       erasedAt: '2031-03-01T09:00:00.000Z',
       alreadyErased: false,
-      consentsWithdrawn: 2,
+      consentsWithdrawn: 3,
       agentsDecommissioned: 1,
       refreshTokensRevoked: 2,
       paymentMethodsDeleted: 1,
@@ -108,16 +111,21 @@ describe('eraseUser by the user themself', () => {
 
   it('withdraws every consent in the ledger and keeps the receipts, still verifiable', async () => {
     const consents = await consentsOf(alice.id);
-    expect(consents.map((c) => [c.status, c.withdrawn_at])).toEqual([
-      ['withdrawn', new Date('2031-03-01T09:00:00Z')],
-      ['withdrawn', new Date('2031-03-01T09:00:00Z')],
-    ]);
+    expect(consents.map((c) => [c.status, c.withdrawn_at])).toEqual(Array(3).fill(['withdrawn', new Date('2031-03-01T09:00:00Z')]));
     for (const consent of consents) {
       expect(consent.receipt).toBe(receiptsBefore.get(consent.id));
       expect(await verifiedReceipt(hub, consent.receipt!)).toMatchObject({ consentReceiptID: consent.id, piiPrincipalId: alice.id });
     }
     const events = await hub.services.db.selectFrom('consent_events').select(['consent_id', 'kind', 'actor_id', 'detail']).where('user_id', '=', alice.id).orderBy('id').execute();
     expect(events.filter((e) => e.kind === 'withdrawn')).toEqual(consents.map((c) => ({ consent_id: c.id, kind: 'withdrawn', actor_id: alice.id, detail: { reason: 'user erased' } })));
+  });
+
+  it('deletes the person’s payment approvals, answered or not: none can be read, answered or used', async () => {
+    expect(await hub.services.db.selectFrom('approvals').select('id').where('user_id', '=', alice.id).execute()).toEqual([]);
+    for (const id of approvalIds) {
+      const response = await graphql<any>(hub, 'query($id: ID!) { approval(id: $id) { id description card { last4 } authorizationDetails } }', { token: admin, variables: { id } });
+      expect(response.data).toEqual({ approval: null });
+    }
   });
 
   it('forgets the failed sign-ins counted against the email', () => {
@@ -134,11 +142,13 @@ describe('eraseUser by the user themself', () => {
       union all select row_to_json(c)::text from consents c where user_id = ${alice.id}
       union all select row_to_json(o)::text from orders o where user_id = ${alice.id}
       union all select row_to_json(u)::text from users u where id = ${alice.id}
-      union all select row_to_json(a)::text from agents a where owner_user_id = ${alice.id}`.execute(hub.services.db);
+      union all select row_to_json(a)::text from agents a where owner_user_id = ${alice.id}
+      union all select row_to_json(a)::text from approvals a where user_id = ${alice.id}`.execute(hub.services.db);
     expect(kept.rows.length).toBeGreaterThan(10);
     for (const personal of [alice.email, 'Alice', 'Erasmus', '5551234', 'Laugavegur', '1990-04-01', 'hiking']) {
       expect(kept.rows.filter((row) => row.text.includes(personal))).toEqual([]);
     }
+    expect(kept.rows.filter((row) => /"last4":\s*"7319"/.test(row.text))).toEqual([]);
   });
 
   it('keeps every hash chain of the audit trail whole', async () => {
@@ -162,7 +172,7 @@ describe('eraseUser by the user themself', () => {
         actor: { kind: 'user', id: alice.id },
         subjectUserId: alice.id,
         decision: 'ALLOW',
-        detail: { consentsWithdrawn: 2, agentsDecommissioned: 1, refreshesRevoked: 2, paymentMethodsDeleted: 1, audienceMembershipsRemoved: 1 },
+        detail: { consentsWithdrawn: 3, agentsDecommissioned: 1, refreshesRevoked: 2, paymentMethodsDeleted: 1, audienceMembershipsRemoved: 1, approvalsDeleted: 2 },
       }),
     ]);
   });

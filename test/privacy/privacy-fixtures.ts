@@ -40,6 +40,30 @@ export async function agentReads(hub: Hub, agent: RegisteredAgent, userToken: st
   return { consentId, token, refreshToken: response.body.refresh_token as string };
 }
 
+/** What the person wrote as the reference of a payment their agent asked them to approve. */
+export const PAYMENT_REFERENCE = 'Gift for Alice Erasmus, 12 Laugavegur';
+
+/**
+ * The agent's delegated token for the user under a checkout consent, with which it asks the user
+ * to approve a payment with their own reference, which the user approves, and adding a card,
+ * left pending. Resolves to the two approval ids.
+ */
+export async function paymentApprovals(hub: Hub, agent: RegisteredAgent, userToken: string): Promise<string[]> {
+  await giveConsent(hub, userToken, { purpose: 'checkout', agentId: agent.id, scopes: ['payment:read', 'payment:write'] });
+  const response = await exchange(hub, agent, userToken);
+  if (response.status !== 200) throw new Error(`exchange failed: ${JSON.stringify(response.body)}`);
+  const ask = async (input: Record<string, unknown>) => {
+    const asked = await graphql<any>(hub, 'mutation($input: RequestApprovalInput!) { requestApproval(input: $input) { id } }', { token: response.body.access_token, variables: { input } });
+    if (!asked.data?.requestApproval) throw new Error(`requestApproval failed: ${JSON.stringify(asked.errors)}`);
+    return asked.data.requestApproval.id as string;
+  };
+  const payment = await ask({ action: 'PAY', payment: { amount: '59.90', currency: 'EUR', creditorName: 'Outdoor Shop ehf', description: PAYMENT_REFERENCE } });
+  const card = await ask({ action: 'ADD_PAYMENT_METHOD', paymentMethod: { brand: 'visa', last4: '7319', expMonth: 4, expYear: 2033 } });
+  const approved = await graphql<any>(hub, 'mutation($id: ID!) { approve(id: $id) { status } }', { token: userToken, variables: { id: payment } });
+  if (approved.data?.approve?.status !== 'APPROVED') throw new Error(`approve failed: ${JSON.stringify(approved.errors)}`);
+  return [payment, card];
+}
+
 /** GET /users/:id/export with the token given; the body parsed when it is JSON. */
 export async function exportOf(hub: Hub, userId: string, token?: string) {
   const response = await hub.http.inject({ method: 'GET', url: `/users/${userId}/export`, headers: token ? { authorization: `Bearer ${token}` } : {} });
