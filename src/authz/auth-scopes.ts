@@ -9,6 +9,7 @@ import { decideAgentManagement, decideAgentRegistration, decideConsentAccess } f
 import { decideAudienceField, type AudienceFieldScope } from './audience-access.js';
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideDelegatedField, grantState } from './delegation.js';
+import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS, type ErasureDecision } from './privacy-access.js';
 import { decideField, decideSubject, decideWrite, type Decision } from './profile-access.js';
 import type { DataCategory, FieldRef } from './scopes.js';
 
@@ -36,6 +37,8 @@ export interface AuthScopes {
   profileField: ProfileFieldScope;
   /** The user with this id, signed in themself: not an agent acting for them, not an operator. */
   self: string;
+  /** The user with this id erasing their own account (see `decideSelfErasure`): a full session, signed in recently. */
+  selfErasure: string;
   /** The caller's own profile, with the decision of `decideWrite` allowing every one of these fields (at least one). */
   profileWrite: readonly FieldRef[];
   /** A user signed in themself: not an agent acting for them, not a client. */
@@ -83,6 +86,7 @@ export function createAuthScopes(context: Context) {
       return grantState(context).then((grant) => settle(decideDelegatedField(principal, grant, userId, ref)));
     },
     self: (userId: string) => context.principal.kind === 'user' && context.principal.userId === userId,
+    selfErasure: (userId: string) => decideSelfErasure(context.principal, userId, context.services.clock.now()).allowed,
     profileWrite: (refs: readonly FieldRef[]): boolean | Promise<boolean> => {
       const settle = (decision: Decision) => {
         writeDecisions(context).set(writeKey(refs), decision);
@@ -135,6 +139,11 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     const decision = writeDecisions(context).get(writeKey(refs)) ?? decideWrite(context.principal, refs, null);
     if (!decision.allowed) return new ForbiddenError(decision.reason, refs.length === 0 ? 'An update must name at least one field to change' : 'Not allowed to change these fields');
   }
+  if (scoped?.scope === 'selfErasure') {
+    // Time only moves on, so the decision made now refuses for the reason the scope refused for.
+    const decision = decideSelfErasure(context.principal, scoped.parameter as string, context.services.clock.now());
+    if (!decision.allowed) return erasureRefusal(decision.reason);
+  }
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
   // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.
   if (context.principal.kind === 'user' && scopeFailures(failure).some((f) => OWNERSHIP_SCOPES.includes(f.scope))) {
@@ -144,6 +153,19 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
 }
 
 const OWNERSHIP_SCOPES = ['agentManager', 'agentRegistrar', 'consentHolder'];
+
+/**
+ * The error of a refused erasure. A sign-in too long ago is UNAUTHENTICATED, the closest code of
+ * API.md to RFC 9470's `insufficient_user_authentication`: the token is valid, but the client must
+ * have the user sign in again before it asks.
+ */
+function erasureRefusal(reason: Exclude<ErasureDecision, { allowed: true }>['reason']): HubError {
+  if (reason === 'REAUTHENTICATE') {
+    return new UnauthenticatedError(`Erasing an account needs a recent sign-in: sign in again, then erase within ${ERASURE_MAX_AUTH_AGE_SECONDS / 60} minutes`);
+  }
+  if (reason === 'MISSING_SCOPE') return new ForbiddenError(reason, 'Erasing an account needs a session with every scope a sign-in grants');
+  return new ForbiddenError(reason, 'Not allowed to erase this user');
+}
 
 function scopeFailures(failure: AuthFailure): { scope: string; parameter: unknown }[] {
   if (failure.kind === AuthScopeFailureType.AuthScope) return [failure];

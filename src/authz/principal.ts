@@ -12,6 +12,11 @@ export type Principal =
       readonly clientId: string;
       readonly scopes: ReadonlySet<string>;
       readonly tokenId: string;
+      /**
+       * When the user last proved who they are (the token's `auth_time`: the sign-in, kept by
+       * every refresh). Absent on a token without the claim, which is never a recent sign-in.
+       */
+      readonly authTime?: Date;
     }
   | {
       readonly kind: 'delegated';
@@ -95,6 +100,7 @@ export interface TokenClaims {
   readonly consent_id?: string;
   readonly purpose?: string;
   readonly exp?: number;
+  readonly auth_time?: number;
   readonly sid?: string;
   readonly delegated_from?: readonly GrantLink[];
 }
@@ -108,7 +114,7 @@ export function principalFromToken(claims: TokenClaims): Principal | undefined {
   const scopes = new Set(claims.scope.split(' ').filter(Boolean));
   const base = { clientId: claims.client_id, scopes, tokenId: claims.jti };
   if (claims.sub.startsWith('usr_')) {
-    if (!claims.act) return { kind: 'user', userId: claims.sub, ...base };
+    if (!claims.act) return { kind: 'user', userId: claims.sub, ...base, ...(claims.auth_time !== undefined && { authTime: new Date(claims.auth_time * 1_000) }) };
     if (!claims.consent_id || !claims.purpose) return undefined;
     const actorChain: string[] = [];
     for (let hop: TokenClaims['act'] = claims.act; hop; hop = hop.act) actorChain.push(hop.sub);

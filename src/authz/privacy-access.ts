@@ -1,26 +1,73 @@
 import type { ForbiddenReason } from '../shared/errors.js';
 import { hasScope, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
+import { ALL_CATEGORIES, ALL_DATA_SCOPES, DATA_CATEGORIES, scopesCover } from './scopes.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: false, reason });
 
 /**
- * May this caller exercise a data subject's rights (export of all their data, erasure) over this
- * user? The user themself, signed in, or an operator client with `users:admin`. Not an agent
- * acting for the user: no consent covers taking everything at once or ending the account. The
- * GraphQL fields declare the same rule as `{ $any: { self: id, operator: 'users:admin' } }`.
- * Never throws.
+ * The read scope of every data category: what a user's own token must cover to export their
+ * data. The export shows every category (and the consents, agents and access log no scope names),
+ * so a token narrowed to some categories is refused rather than handed a partial document that
+ * would read as complete.
+ */
+export const EXPORT_SCOPES: readonly string[] = ALL_CATEGORIES.map((category) => `${category}:read`);
+
+/**
+ * What a user's own token must carry to erase the account: every data scope, as a sign-in grants
+ * (`issueUserSession`). Ending the account is more than any one of them allows.
+ */
+export const ERASURE_SCOPES: readonly string[] = ALL_DATA_SCOPES;
+
+/**
+ * How long after typing their password a user may still erase their own account (OIDC `max_age`,
+ * RFC 9470 step-up): a session refreshed for weeks, or a stolen access token, is not enough.
+ */
+export const ERASURE_MAX_AUTH_AGE_SECONDS = 10 * 60;
+
+/** A refusal that asks the user to sign in again rather than naming a FORBIDDEN reason. */
+export type ErasureDecision = Decision | { readonly allowed: false; readonly reason: 'REAUTHENTICATE' };
+
+const REAUTHENTICATE: ErasureDecision = Object.freeze({ allowed: false, reason: 'REAUTHENTICATE' });
+
+/**
+ * May this caller exercise the right of access and portability (GDPR Art. 15 and 20), exporting
+ * everything the hub holds about this user (`GET /users/:id/export`)? The user themself, signed
+ * in, with a token that reads every field of every data category (`EXPORT_SCOPES`, or the
+ * single-field scopes of each field; MISSING_SCOPE for a narrowed one), or an operator client
+ * with `users:admin`. Not an agent acting for the user: no consent covers taking everything at
+ * once. Never throws.
  */
 export function decideDataSubjectRequest(principal: Principal, userId: string): Decision {
   switch (principal.kind) {
     case 'anonymous':
       return deny('MISSING_SCOPE');
     case 'user':
-      return principal.userId === userId ? ALLOW : deny('NOT_SUBJECT');
+      if (principal.userId !== userId) return deny('NOT_SUBJECT');
+      return readsEveryField(principal.scopes) ? ALLOW : deny('MISSING_SCOPE');
     case 'delegated':
       return deny('NOT_SUBJECT');
     case 'client':
       return hasScope(principal, 'users:admin') ? ALLOW : deny('MISSING_SCOPE');
   }
+}
+
+/**
+ * May this caller erase this user as the user themself? Checked in this order: the user, signed in
+ * themself (NOT_SUBJECT for anyone else: an agent acting for them, another user, a client); with
+ * every scope a sign-in grants (MISSING_SCOPE); having typed their password within
+ * `ERASURE_MAX_AUTH_AGE_SECONDS` of `now` (REAUTHENTICATE). An operator's erasure with
+ * `users:admin` is declared beside it on the field, and is not decided here. Never throws.
+ */
+export function decideSelfErasure(principal: Principal, userId: string, now: Date): ErasureDecision {
+  if (principal.kind !== 'user' || principal.userId !== userId) return deny('NOT_SUBJECT');
+  if (!ERASURE_SCOPES.every((scope) => principal.scopes.has(scope))) return deny('MISSING_SCOPE');
+  const authenticatedAt = principal.authTime?.getTime() ?? -Infinity;
+  if (now.getTime() - authenticatedAt > ERASURE_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
+  return ALLOW;
+}
+
+function readsEveryField(scopes: ReadonlySet<string>): boolean {
+  return ALL_CATEGORIES.every((category) => (DATA_CATEGORIES[category] as readonly string[]).every((field) => scopesCover(scopes, { category, field }, 'read')));
 }

@@ -124,7 +124,7 @@ builder.mutationFields((t) => ({
   signUp: t.field({
     type: AuthPayloadRef,
     args: { input: t.arg({ type: SignUpInput, required: true }) },
-    resolve: async (_root, args, ctx) => signedIn(ctx, await ctx.services.identity.signUp(args.input, ctx)),
+    resolve: async (_root, args, ctx) => signedIn(ctx, await ctx.services.identity.signUp(args.input, ctx.address, ctx)),
   }),
   signIn: t.field({
     type: AuthPayloadRef,

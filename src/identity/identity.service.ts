@@ -10,7 +10,7 @@ import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { country, email, locale, mergePreferences, parseInput, profileChangesSchema, toAddressJson } from './profile.input.js';
-import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt } from './throttle.js';
+import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
 import { findCredentialsByEmail, findUsersByIds, insertUser, touchLastLogin, updateUserProfile, type ProfileChanges, type User } from './user.queries.js';
 
 export interface AuthPayload extends UserSession {
@@ -44,11 +44,17 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
   const { tokens, clock } = deps;
 
   return {
-    /** @throws BadUserInputError for a bad field, an unacceptable password or a taken email. */
-    async signUp(input: unknown, caller: Caller): Promise<AuthPayload> {
+    /**
+     * @param address the client's network address, for throttling per address.
+     * @throws BadUserInputError for a bad field, an unacceptable password or a taken email,
+     *   RateLimitedError past the sign-ups an address may make (`THROTTLE.signUpsPerAddress`):
+     *   counted before the password is hashed, as sign-in counts before it checks one.
+     */
+    async signUp(input: unknown, address: string, caller: Caller): Promise<AuthPayload> {
       const parsed = parseInput(signUpSchema, input);
       const problem = passwordProblem(parsed.password, parsed.email);
       if (problem) throw new BadUserInputError('input.password', problem);
+      await deps.db.transaction().execute((tx) => reserveSignUp(tx, address, clock.now()));
       const passwordHash = await hashPassword(parsed.password);
       return deps.db.transaction().execute(async (tx) => {
         const user = await insertUser(tx, {

@@ -12,11 +12,16 @@ import { addAttempt, clearFailures, removeAttempt, type ThrottleCount } from './
  * An attempt is counted before its password is checked and stays counted unless it succeeds.
  * Counting only after the check let concurrent attempts all pass a check that none of them had
  * yet been counted in, each spending a real password verification.
+ *
+ * Sign-ups are counted per address in the same windows, under a key of their own, and every one
+ * of them, since each spends an Argon2id hash and may create an account: an address gets as many
+ * as it gets failed sign-ins, the same budget of password hashes.
  */
-export const THROTTLE = Object.freeze({ windowSeconds: 15 * 60, perAccount: 5, perAddress: 50 });
+export const THROTTLE = Object.freeze({ windowSeconds: 15 * 60, perAccount: 5, perAddress: 50, signUpsPerAddress: 50 });
 
 const accountKey = (email: string) => `account:${email.toLowerCase()}`;
 const addressKey = (address: string) => `address:${address}`;
+const signUpKey = (address: string) => `sign-up:${address}`;
 
 /** An attempt counted against its account and address, until it is known to have succeeded. */
 export interface SignInAttempt {
@@ -39,6 +44,16 @@ export async function reserveSignInAttempt(tx: Transaction<Database>, email: str
   const addressCount = await addAttempt(tx, addressKey(address), now, THROTTLE.windowSeconds);
   assertWithinLimit(addressCount, THROTTLE.perAddress, now);
   return { email, address, addressWindowStartedAt: addressCount.windowStartedAt };
+}
+
+/**
+ * Counts one sign-up against the address, before its password is hashed; it stays counted
+ * whether or not the account is then created (a taken email is found only after the hash). In a
+ * transaction, as `reserveSignInAttempt`: a refused sign-up is rolled back and not counted.
+ * @throws RateLimitedError when the address has already reached its limit.
+ */
+export async function reserveSignUp(tx: Transaction<Database>, address: string, now: Date): Promise<void> {
+  assertWithinLimit(await addAttempt(tx, signUpKey(address), now, THROTTLE.windowSeconds), THROTTLE.signUpsPerAddress, now);
 }
 
 /**

@@ -41,6 +41,11 @@ export async function insertRefreshToken(
     .execute();
 }
 
+/** Brings the expiry of the token with this hash forward to `notAfter`, if it ends later. */
+export async function limitRefreshTokenExpiry(db: Db, tokenHash: Buffer, notAfter: Date): Promise<void> {
+  await db.updateTable('refresh_tokens').set({ expires_at: notAfter }).where('token_hash', '=', tokenHash).where('expires_at', '>', notAfter).execute();
+}
+
 /** The token with this hash, locked for the rest of the transaction so two uses cannot both rotate it. */
 export async function findRefreshTokenForUpdate(db: Db, tokenHash: Buffer): Promise<RefreshTokenRow | undefined> {
   return db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).forUpdate().executeTakeFirst();

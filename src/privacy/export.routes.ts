@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../app.js';
-import { decideDataSubjectRequest } from '../authz/privacy-access.js';
+import { decideDataSubjectRequest, EXPORT_SCOPES } from '../authz/privacy-access.js';
 import type { Principal } from '../authz/principal.js';
 import { InvalidTokenError } from '../oauth/access-token.js';
 import { NotFoundError } from '../shared/errors.js';
@@ -20,9 +20,10 @@ const RETRY_AFTER_SECONDS = 5;
 /**
  * `GET /users/:id/export`: everything about one person as one JSON document (see
  * `exportUserData`), streamed in constant memory. Steps, each refusing by default: a bearer
- * token (401), one the hub accepts (401 invalid_token), the user themself or an operator client
- * with `users:admin` (403 insufficient_scope), an id of the shape of a user id (400), a user that
- * exists and is not erased (404), a free export slot (429 with Retry-After); then the document.
+ * token (401), one the hub accepts (401 invalid_token), the user themself with a token that reads
+ * every data category or an operator client with `users:admin` (403 insufficient_scope naming the
+ * scopes wanted; see `decideDataSubjectRequest`), an id of the shape of a user id (400), a user
+ * that exists and is not erased (404), a free export slot (429 with Retry-After); then the document.
  */
 export async function registerExportRoutes(app: FastifyInstance, services: Services): Promise<void> {
   let running = 0;
@@ -38,7 +39,11 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
       return refuse(reply, 401, 'Bearer error="invalid_token"', 'invalid_token', 'the access token is not valid');
     }
     const { id } = request.params;
-    if (!decideDataSubjectRequest(principal, id).allowed) {
+    const decision = decideDataSubjectRequest(principal, id);
+    if (!decision.allowed) {
+      if (principal.kind === 'user' && decision.reason === 'MISSING_SCOPE') {
+        return refuse(reply, 403, `Bearer error="insufficient_scope", scope="${EXPORT_SCOPES.join(' ')}"`, 'insufficient_scope', 'an export needs a token that reads every data category');
+      }
       return refuse(reply, 403, 'Bearer error="insufficient_scope", scope="users:admin"', 'insufficient_scope', 'only the user themself or users:admin may export a user');
     }
     if (!isId('usr', id)) return reply.code(400).send({ error: 'invalid_request', error_description: 'id must be a user id (usr_ and 26 characters)' });

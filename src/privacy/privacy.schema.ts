@@ -22,9 +22,9 @@ builder.mutationField('eraseUser', (t) =>
   t.field({
     type: ErasureResultRef,
     description:
-      'Erases a person (GDPR Art. 17), for the user themself or users:admin: in one transaction every consent is withdrawn, every token stops, the profile and payment methods are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased).',
+      'Erases a person (GDPR Art. 17), for users:admin or the user themself, with a session that holds every scope a sign-in grants (FORBIDDEN/MISSING_SCOPE for a narrowed one) and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again): in one transaction every consent is withdrawn, every token stops, the profile and payment methods are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased).',
     args: { id: t.arg.id({ required: true }) },
-    authScopes: (_root, args) => ({ $any: { self: String(args.id), operator: 'users:admin' } }),
+    authScopes: (_root, args) => ({ $any: { selfErasure: String(args.id), operator: 'users:admin' } }),
     resolve: async (_root, args, ctx) => {
       const result = await ctx.services.erasure.erase(String(args.id), ctx);
       userLoader(ctx).clear(result.userId);

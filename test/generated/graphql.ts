@@ -605,7 +605,7 @@ export type Mutation = {
   disableWebhookSubscription: WebhookSubscription;
   /** Enables a subscription again; its pending deliveries go out. */
   enableWebhookSubscription: WebhookSubscription;
-  /** Erases a person (GDPR Art. 17), for the user themself or users:admin: in one transaction every consent is withdrawn, every token stops, the profile and payment methods are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased). */
+  /** Erases a person (GDPR Art. 17), for users:admin or the user themself, with a session that holds every scope a sign-in grants (FORBIDDEN/MISSING_SCOPE for a narrowed one) and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again): in one transaction every consent is withdrawn, every token stops, the profile and payment methods are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased). */
   eraseUser: ErasureResult;
   /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. */
   giveConsent: Consent;

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, THROTTLE } from '../../src/identity/throttle.js';
+import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp, THROTTLE } from '../../src/identity/throttle.js';
 import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 
-// A hub of its own: every sign-in through `graphql` comes from the same address, so the address
-// counts of other files' tests must not leak in.
+// A hub of its own: every sign-in and sign-up through `graphql` comes from the same address, so the
+// address counts of other files' tests must not leak in.
 let hub: Hub;
 beforeAll(async () => {
   hub = await startTestHub();
@@ -12,6 +12,7 @@ beforeAll(async () => {
 afterAll(() => hub.close());
 
 const SIGN_IN = 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }';
+const SIGN_UP = 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }';
 const PASSWORD = 'a sentence long enough to remember';
 
 const reserve = (email: string, address: string, now: Date) => hub.services.db.transaction().execute((tx) => reserveSignInAttempt(tx, email, address, now));
@@ -75,4 +76,31 @@ describe('sign-in throttling, one attempt after the other', () => {
     expect(await countOf('account:forgotten@example.com')).toBeUndefined();
     expect(await countOf('address:192.0.2.2')).toBe(1);
   });
+});
+
+describe('sign-up throttling', () => {
+  it('grants an address exactly its limit of concurrent sign-ups, and counts none it refused', async () => {
+    const now = new Date('2031-05-01T00:00:00.000Z');
+    const signUps = Array.from({ length: THROTTLE.signUpsPerAddress + 20 }, () =>
+      hub.services.db.transaction().execute((tx) => reserveSignUp(tx, '203.0.113.9', now)).then(() => 'granted', codeOf),
+    );
+    const answers = await Promise.all(signUps);
+    expect(answers.filter((answer) => answer === 'granted')).toHaveLength(THROTTLE.signUpsPerAddress);
+    expect(answers.filter((answer) => answer === 'RATE_LIMITED')).toHaveLength(20);
+    expect(await countOf('sign-up:203.0.113.9')).toBe(THROTTLE.signUpsPerAddress);
+  });
+
+  it('lets one address create no more accounts than its limit: the rest are refused with RATE_LIMITED, as sign-in is', async () => {
+    const before = (await countOf('sign-up:127.0.0.1')) ?? 0;
+    const answers: string[] = [];
+    for (let i = 0; i < THROTTLE.signUpsPerAddress + 5; i++) {
+      const response = await graphql(hub, SIGN_UP, { variables: { input: { email: `flood${i}@example.com`, password: `${PASSWORD} ${i}` } } });
+      answers.push(response.errors ? String(response.errors[0]?.extensions?.code) : 'created');
+      if (response.errors) expect(response.errors[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+    }
+    const allowed = THROTTLE.signUpsPerAddress - before;
+    expect(answers).toEqual([...Array(allowed).fill('created'), ...Array(answers.length - allowed).fill('RATE_LIMITED')]);
+    expect(await hub.services.db.selectFrom('users').select('id').where('email', 'like', 'flood%').execute()).toHaveLength(allowed);
+    expect(await countOf('sign-up:127.0.0.1')).toBe(THROTTLE.signUpsPerAddress);
+  }, 120_000);
 });

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../../src/app.js';
-import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { USER_SESSION_MAX_AGE_SECONDS } from '../../src/oauth/grants/refresh-token.grant.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
 
 let hub: Hub;
 beforeAll(async () => {
@@ -67,5 +71,49 @@ describe('grant_type=refresh_token', () => {
     });
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
+  });
+});
+
+describe('a user session kept alive by refreshing', () => {
+  const DAY = 86_400;
+  const clock = fixedClock('2031-03-01T09:00:00Z');
+  let sessionHub: Hub;
+  beforeAll(async () => {
+    sessionHub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  });
+  afterAll(() => sessionHub.close());
+
+  const refreshAt = (refreshToken: string) => postForm(sessionHub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: refreshToken });
+  const liveTokenEnd = async (userId: string) =>
+    (await sessionHub.services.db.selectFrom('refresh_tokens').select('expires_at').where('user_id', '=', userId).where('rotated_at', 'is', null).executeTakeFirstOrThrow()).expires_at;
+
+  it('ends 30 days after the sign-in, however often it is refreshed: each new refresh token ends then, and so does the session', async () => {
+    expect(USER_SESSION_MAX_AGE_SECONDS).toBe(30 * DAY);
+    const signedUpAt = clock.now();
+    const user = await signUpUser(sessionHub);
+    const sessionEnd = new Date(signedUpAt.getTime() + USER_SESSION_MAX_AGE_SECONDS * 1_000);
+    let refreshToken = user.refreshToken;
+    for (const days of [10, 10, 9]) {
+      clock.advance(days * DAY);
+      const refreshed = await refreshAt(refreshToken);
+      expect(refreshed.status).toBe(200);
+      refreshToken = refreshed.body.refresh_token;
+      expect(await liveTokenEnd(user.id)).toEqual(sessionEnd);
+    }
+    clock.advance(DAY);
+    expect(await refreshAt(refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+
+    const signedIn = await graphql<any>(sessionHub, 'mutation($input: SignInInput!) { signIn(input: $input) { refreshToken } }', {
+      variables: { input: { email: user.email, password: 'correct horse battery staple 42' } },
+    });
+    expect((await refreshAt(signedIn.data.signIn.refreshToken)).status).toBe(200);
+  });
+
+  it('refuses, with invalid_grant, a refresh token that would outlive its session, once the sign-in is 30 days old', async () => {
+    const user = await signUpUser(sessionHub);
+    // As every refresh issued before sessions ended: a refresh token good for 30 days from its last use.
+    await sessionHub.services.db.updateTable('refresh_tokens').set({ expires_at: new Date(clock.now().getTime() + 60 * DAY * 1_000) }).where('user_id', '=', user.id).execute();
+    clock.advance(30 * DAY);
+    expect(await refreshAt(user.refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: 'refresh token is invalid' } });
   });
 });

@@ -8,15 +8,22 @@ import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, postForm } from '../helpers/hub.js';
 import { basic, exchange, giveConsent, operatorCredentials, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
-import { ERASE, agentReads, customer } from './privacy-fixtures.js';
+import { ERASE, PASSWORD, agentReads, customer } from './privacy-fixtures.js';
 
 const clock = fixedClock('2031-03-01T09:00:00Z');
 let hub: Hub;
 let admin: string;
 let assistant: RegisteredAgent;
 
+const DAY = 86_400;
+
 const erase = (id: string, token?: string) => graphql<any>(hub, ERASE, { variables: { id }, ...(token && { token }) });
 const named = (n: string) => customer(hub, { givenName: n, familyName: 'Guard' }, clock.now());
+const refresh = (refreshToken: string, extra: Record<string, string> = {}) =>
+  postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: refreshToken, ...extra });
+const SIGN_IN = 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }';
+const signIn = async (email: string): Promise<string> => (await graphql<any>(hub, SIGN_IN, { variables: { input: { email, password: PASSWORD } } })).data.signIn.accessToken;
+const statusOf = async (id: string) => (await hub.services.db.selectFrom('users').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
 
 beforeAll(async () => {
   hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
@@ -39,6 +46,16 @@ describe('who may erase', () => {
     }
     const still = await hub.services.db.selectFrom('users').select(['status', 'email']).where('id', '=', carol.id).executeTakeFirstOrThrow();
     expect(still).toEqual({ status: 'active', email: carol.email });
+  });
+
+  it('refuses the user’s own token narrowed at refresh, with MISSING_SCOPE: ending the account takes every scope of a sign-in', async () => {
+    const hana = await named('Hana');
+    const narrowed = await refresh(hana.refreshToken, { scope: 'profile:read' });
+    expect(narrowed.body.scope).toBe('profile:read');
+    const refused = await erase(hana.id, narrowed.body.access_token);
+    expect(refused.data).toBeNull();
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    expect(await statusOf(hana.id)).toBe('active');
   });
 
   it('answers BAD_USER_INPUT for an id that is not a user id and NOT_FOUND for an unknown user', async () => {
@@ -109,5 +126,38 @@ describe('a failure mid-erasure', () => {
     expect(await snapshot()).toEqual(before);
     expect((await graphql(hub, '{ me { id } }', { token: gina.accessToken })).status).toBe(200);
     expect(await verifyAuditChains(hub.services.db)).toMatchObject({ broken: undefined });
+  });
+});
+
+describe('the user erasing their own account', () => {
+  /** A session of a user who typed their password `seconds` ago, on an access token refreshed since (each lives 10 minutes). */
+  async function signedInAgo(name: string, seconds: number) {
+    const user = await named(name);
+    clock.advance(seconds - 60);
+    const session = await refresh(user.refreshToken);
+    expect(session.status).toBe(200);
+    clock.advance(60);
+    return { ...user, token: session.body.access_token as string };
+  }
+
+  it('must have signed in within the last 10 minutes: a session refreshed 20 days on is told to sign in again', async () => {
+    const ivan = await signedInAgo('Ivan', 20 * DAY);
+    const refused = await erase(ivan.id, ivan.token);
+    expect(refused.status).toBe(200);
+    expect(refused.data).toBeNull();
+    expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('sign in again'), extensions: { code: 'UNAUTHENTICATED' } });
+    expect(await statusOf(ivan.id)).toBe('active');
+
+    const fresh = await signIn(ivan.email);
+    expect((await erase(ivan.id, fresh)).data.eraseUser).toMatchObject({ userId: ivan.id, alreadyErased: false });
+  });
+
+  it('counts the 10 minutes from the sign-in to the second, and leaves an operator with users:admin free to erase', async () => {
+    const judy = await signedInAgo('Judy', 10 * 60);
+    expect((await erase(judy.id, judy.token)).data.eraseUser).toMatchObject({ userId: judy.id, alreadyErased: false });
+
+    const karl = await signedInAgo('Karl', 10 * 60 + 1);
+    expect((await erase(karl.id, karl.token)).errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect((await erase(karl.id, await operatorToken(hub))).data.eraseUser).toMatchObject({ userId: karl.id, alreadyErased: false });
   });
 });

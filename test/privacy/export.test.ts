@@ -2,11 +2,12 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { auditInTransaction, findAuditEvents, type AuditEventInput } from '../../src/audit/audit.service.js';
+import { EXPORT_SCOPES } from '../../src/authz/privacy-access.js';
 import { loadConfig } from '../../src/config.js';
 import { EXPORT_FORMAT, exportUserData } from '../../src/privacy/export.service.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
 import { giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 import { agentReads, customer, exportOf, verifiedReceipt } from './privacy-fixtures.js';
 
@@ -26,6 +27,8 @@ beforeAll(async () => {
   delegated = await agentReads(hub, assistant, alice.accessToken);
 });
 afterAll(() => hub.close());
+
+const refresh = (refreshToken: string, scope: string) => postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: refreshToken, scope });
 
 describe('GET /users/:id/export', () => {
   it('hands the user everything: profile, masked cards, orders, consents with receipts and history, agents, access log', async () => {
@@ -110,6 +113,22 @@ describe('GET /users/:id/export', () => {
     const byOperator = await exportOf(hub, alice.id, admin);
     expect(byOperator.status).toBe(200);
     expect(byOperator.body.profile.email).toBe(alice.email);
+  });
+
+  it('is refused to the user’s own token narrowed below every data category, naming the scopes it needs and showing nothing', async () => {
+    const bea = await customer(hub, { givenName: 'Bea', familyName: 'Narrow' }, clock.now());
+    const everyRead = await refresh(bea.refreshToken, EXPORT_SCOPES.join(' '));
+    expect(everyRead.body.scope).toBe('profile:read contact:read identity:read address:read preferences:read orders:read payment:read loyalty:read');
+    const whole = await exportOf(hub, bea.id, everyRead.body.access_token);
+    expect(whole.status).toBe(200);
+    expect(whole.body.profile).toMatchObject({ email: bea.email, phone: '+3545551234' });
+
+    const profileOnly = await refresh(everyRead.body.refresh_token, 'profile:read');
+    const refused = await exportOf(hub, bea.id, profileOnly.body.access_token);
+    expect(refused).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
+    expect(refused.headers['www-authenticate']).toBe(`Bearer error="insufficient_scope", scope="${EXPORT_SCOPES.join(' ')}"`);
+    const shown = JSON.stringify(refused.body);
+    for (const personal of [bea.email, '5551234', 'Laugavegur', '4242']) expect(shown).not.toContain(personal);
   });
 
   it('answers 400 for an id that is not a user id and 404 for a user that does not exist', async () => {

@@ -3,16 +3,25 @@ import { auditInTransaction, type AuditEventInput } from '../../audit/audit.serv
 import { parseScope, scopeWithin } from '../../authz/scopes.js';
 import { invalidClient } from '../client-auth.js';
 import { invalidGrant, invalidRequest, invalidScope } from '../oauth-error.js';
-import { useRefreshToken } from '../refresh-tokens.js';
+import { limitRefreshTokenExpiry } from '../refresh-token.queries.js';
+import { hashRefreshToken, useRefreshToken } from '../refresh-tokens.js';
 import { FRONTEND_CLIENT_ID } from '../token.service.js';
 import type { TokenRequest, TokenResponse } from '../token.endpoint.js';
 import { delegatedRefreshGrant } from './delegated-refresh.grant.js';
 
 /**
+ * How long a user's session lasts from the sign-in that began it, however often it is refreshed:
+ * past it the user signs in again (NIST SP 800-63B-4: at AAL1, reauthentication at least every
+ * 30 days). Agents' offline families stay bounded by the family they were exchanged from.
+ */
+export const USER_SESSION_MAX_AGE_SECONDS = 30 * 24 * 3_600;
+
+/**
  * `grant_type=refresh_token` (RFC 6749 §6). An authenticated agent refreshes delegated access
- * (see `delegatedRefreshGrant`); the hub's own public client refreshes a user's session. Either
- * way the token is used once and replaced, a reused token revokes its family, and `scope` may
- * only narrow. Refusals are audited by the token endpoint.
+ * (see `delegatedRefreshGrant`); the hub's own public client refreshes a user's session, until
+ * `USER_SESSION_MAX_AGE_SECONDS` after its sign-in (`auth_time`). Either way the token is used
+ * once and replaced, a reused token revokes its family, and `scope` may only narrow. Refusals are
+ * audited by the token endpoint.
  */
 export async function refreshTokenGrant(services: Services, request: TokenRequest): Promise<TokenResponse> {
   if (!request.params.refresh_token) throw invalidRequest('refresh_token is required');
@@ -37,11 +46,15 @@ async function userSessionRefresh(services: Services, { params, requestId }: Tok
       await auditInTransaction(tx, event(used.user_id, { action: 'token.revoked', decision: 'DENY', reason: 'refresh token reused: family revoked' }), now);
       return { reused: true as const };
     }
+    // A session's refresh tokens end by then (see below); the check also ends those issued before that bound.
+    const sessionEndsAt = new Date(used.auth_time.getTime() + USER_SESSION_MAX_AGE_SECONDS * 1_000);
+    if (sessionEndsAt <= now) throw invalidGrant('refresh token is invalid', 'session older than its absolute lifetime: the user must sign in again');
     const granted = new Set(parseScope(used.scope));
     const requested = params.scope ? parseScope(params.scope) : [...granted];
     if (requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
     if (!(await services.identity.findActiveUser(tx, used.user_id))) throw invalidGrant('refresh token is invalid', 'user is not active');
     const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), familyId: used.family_id });
+    await limitRefreshTokenExpiry(tx, hashRefreshToken(session.refreshToken), sessionEndsAt);
     await auditInTransaction(tx, event(used.user_id, { action: 'token.refreshed', decision: 'ALLOW' }), now);
     return { session };
   });
