@@ -20,12 +20,18 @@ const TTL_MS = 60_000;
  *   transaction, and the instance that made it also clears its own cache right after commit;
  * - every instance LISTENs (see notifications.ts) and clears everything on a notification (agent
  *   changes are rare; a parent's change reaches its sub-agents' records too);
- * - while not listening (starting, connection lost) nothing is cached and every lookup reads;
+ * - while not listening (starting, connection lost, or silent past its heartbeat: within about
+ *   4 s) nothing is cached and every lookup reads;
  * - a read that started before a clear is not stored after it (the epoch check).
  * Times (expiry of the agent, its ancestors, its secrets) are never cached as answers: they are
  * compared with the clock at each use. Another instance stops using a changed record as soon as
- * the notification reaches it (milliseconds); a token it issues meanwhile is still refused at
- * every use, since presented tokens are checked against the database on every request.
+ * the notification reaches it: milliseconds, and at most the heartbeat's 4 s on a LISTEN
+ * connection that died silently. Meanwhile it may still authenticate the client as it was.
+ * After a suspension, decommissioning or expiry, a token it issues then is refused at every use
+ * all the same, since presented tokens are checked against the agent's status in the database on
+ * every request. After a secret rotation it is not: the secret a token was obtained with is
+ * checked only here, so a token got with a rotated-out secret within that window stays valid for
+ * its lifetime (HUB_ACCESS_TOKEN_TTL at most).
  */
 export class AgentCache {
   readonly #entries = new LRUCache<string, ClientRecord>({ max: 10_000, ttl: TTL_MS });

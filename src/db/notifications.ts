@@ -16,9 +16,24 @@ export type Listen = (channel: string, handlers: ListenHandlers) => () => Promis
 
 const CHANNEL = /^[a-z_]{1,63}$/;
 
+/** The `application_name` of LISTEN connections, which tells them apart from pooled ones. */
+export const LISTENER_APPLICATION_NAME = 'identity-consent-hub listener';
+
+/** How long a query on a LISTEN connection (the LISTEN, a heartbeat) may wait for its answer. */
+const ANSWER_WITHIN_MS = 2_000;
+/** How long opening a LISTEN connection (TCP and PostgreSQL's startup) may take. */
+const CONNECT_WITHIN_MS = 5_000;
+/** Pause between two heartbeats of a LISTEN connection. */
+const HEARTBEAT_EVERY_MS = 2_000;
+/** Idle time before the kernel's TCP keepalive probes begin: a second line behind the heartbeat. */
+const KEEPALIVE_AFTER_MS = 10_000;
+
 /**
  * LISTENs on a dedicated connection to the server (a pooled one would be handed to other work).
- * A lost connection reports `false` and is reopened, backing off from 250 ms to 5 s. Never throws.
+ * A connection that fails, or that silently stops carrying anything (an idle flow a NAT or
+ * firewall forgot, a partition), is noticed within HEARTBEAT_EVERY_MS + ANSWER_WITHIN_MS by a
+ * `select 1` heartbeat, reported `false`, torn down and reopened, backing off from 250 ms to 5 s;
+ * an opening that hangs is given up after CONNECT_WITHIN_MS and retried the same way. Never throws.
  */
 export function listenOnServer(url: string, channel: string, handlers: ListenHandlers): () => Promise<void> {
   if (!CHANNEL.test(channel)) throw new TypeError(`bad channel name ${channel}`);
@@ -27,41 +42,79 @@ export function listenOnServer(url: string, channel: string, handlers: ListenHan
   let delay = 250;
   let timer: NodeJS.Timeout | undefined;
 
-  const lost = () => {
-    handlers.onState(false);
-    client?.removeAllListeners();
-    client?.end().catch(() => {});
+  /** Gives up `lost` if it is still the connection in use: reports it, and reopens after a pause. */
+  const drop = (lost: pg.Client) => {
+    if (client !== lost) return;
     client = undefined;
+    clearTimeout(timer);
+    destroy(lost);
+    handlers.onState(false);
     if (stopped) return;
     timer = setTimeout(connect, delay);
     timer.unref();
     delay = Math.min(delay * 2, 5_000);
   };
 
+  const heartbeat = (current: pg.Client) => {
+    timer = setTimeout(() => {
+      current.query('select 1').then(
+        () => client === current && heartbeat(current),
+        () => drop(current),
+      );
+    }, HEARTBEAT_EVERY_MS);
+    timer.unref();
+  };
+
   async function connect(): Promise<void> {
-    const next = new pg.Client({ connectionString: url, application_name: 'identity-consent-hub listener' });
+    const next = new pg.Client({
+      connectionString: url,
+      application_name: LISTENER_APPLICATION_NAME,
+      connectionTimeoutMillis: CONNECT_WITHIN_MS,
+      query_timeout: ANSWER_WITHIN_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS,
+    });
     client = next;
-    next.on('error', lost);
-    next.on('end', () => client === next && !stopped && lost());
+    next.on('error', () => drop(next));
+    next.on('end', () => drop(next));
     next.on('notification', (message) => message.channel === channel && handlers.onMessage(message.payload ?? ''));
     try {
       await next.connect();
       await next.query(`listen ${channel}`);
-      if (stopped) return void next.end().catch(() => {});
-      delay = 250;
-      handlers.onState(true);
     } catch {
-      if (client === next) lost();
+      return drop(next);
     }
+    if (client !== next) return;
+    delay = 250;
+    handlers.onState(true);
+    heartbeat(next);
   }
 
   void connect();
   return async () => {
     stopped = true;
     clearTimeout(timer);
+    const last = client;
+    client = undefined;
     handlers.onState(false);
-    await client?.end().catch(() => {});
+    if (last) await close(last);
   };
+}
+
+/** Tears a connection down at once, without a word to the server: it is not answering. */
+function destroy(connection: pg.Client): void {
+  connection.removeAllListeners();
+  connection.on('error', () => {});
+  connection.connection.stream.destroy();
+}
+
+/** Ends a connection, tearing it down if the server does not see it off within ANSWER_WITHIN_MS. Never throws. */
+async function close(connection: pg.Client): Promise<void> {
+  connection.removeAllListeners();
+  connection.on('error', () => {});
+  const timer = setTimeout(() => connection.connection.stream.destroy(), ANSWER_WITHIN_MS);
+  await connection.end().catch(() => {});
+  clearTimeout(timer);
 }
 
 /** LISTEN on embedded PGlite: the database lives in this process, so nothing can be lost in transit. */

@@ -69,6 +69,12 @@ export class InvalidTokenError extends Error {
   override name = 'InvalidTokenError';
 }
 
+/**
+ * How far another instance's clock may run ahead: a token may claim `iat` this far in the future,
+ * and live this much longer than the lifetime it is checked against.
+ */
+const CLOCK_SKEW_SECONDS = 60;
+
 /** Longest token accepted; anything longer is refused before it is parsed. */
 const MAX_TOKEN_LENGTH = 8_192;
 const MAX_ACT_DEPTH = 8;
@@ -120,10 +126,19 @@ export async function issueAccessToken(
 /**
  * Verifies an access token, in a fixed order: size and shape; no header that names its own key;
  * a known `kid`; the signature with the pinned algorithm; `typ`, `iss`, `aud`, `exp`, `nbf`; the
- * required claims and their types. Says nothing of revocation: that is the caller's next step.
+ * required claims and their types; then, given `maxLifetimeSeconds` (the longest the issuer gives
+ * tokens of this kind), `iat` not in the future and `exp - iat` within it, both allowing for clock
+ * skew, so that a token signed with a leaked key cannot claim to live longer than the hub's own.
+ * Says nothing of revocation: that is the caller's next step.
  * @throws InvalidTokenError with a public description.
  */
-export async function verifyAccessToken(keys: KeyResolver, audience: TokenAudience, token: string, now: Date): Promise<VerifiedAccessToken> {
+export async function verifyAccessToken(
+  keys: KeyResolver,
+  audience: TokenAudience,
+  token: string,
+  now: Date,
+  options: { readonly maxLifetimeSeconds?: number } = {},
+): Promise<VerifiedAccessToken> {
   if (token.length > MAX_TOKEN_LENGTH || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new InvalidTokenError('malformed token');
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
@@ -153,6 +168,11 @@ export async function verifyAccessToken(keys: KeyResolver, audience: TokenAudien
   const claims = claimsSchema.safeParse(payload);
   if (!claims.success) throw new InvalidTokenError('malformed claims');
   if (actDepth(claims.data.act) > MAX_ACT_DEPTH) throw new InvalidTokenError('malformed claims');
+  if (options.maxLifetimeSeconds !== undefined) {
+    const { iat, exp } = claims.data;
+    if (iat > now.getTime() / 1_000 + CLOCK_SKEW_SECONDS) throw new InvalidTokenError('invalid iat claim');
+    if (exp - iat > options.maxLifetimeSeconds + CLOCK_SKEW_SECONDS) throw new InvalidTokenError('token lifetime too long');
+  }
   return claims.data as VerifiedAccessToken;
 }
 

@@ -16,9 +16,15 @@ export interface SigningKey {
   readonly privateKey: Key;
 }
 
+/** A public key that verifies access tokens: the signing key, or a retired one until its `acceptedUntil`. */
+interface VerificationKey {
+  readonly key: Key;
+  readonly acceptedUntil: Date | undefined;
+}
+
 interface KeySet {
   readonly signing: SigningKey;
-  readonly verification: ReadonlyMap<string, Key>;
+  readonly verification: ReadonlyMap<string, VerificationKey>;
   readonly jwks: { readonly keys: readonly JWK[] };
 }
 
@@ -28,25 +34,30 @@ const RELOAD_EVERY_MS = 60_000;
 const CLOCK_SKEW_MS = 60_000;
 
 /**
- * Until when a key retired at `retiredAt` stays published: the longest lifetime of anything it
- * signed, plus the time an instance may go on signing with it before it rereads the keys, plus
- * clock skew.
+ * Until when a key retired at `retiredAt` is accepted for access tokens (what `hub keys rotate`
+ * prints): the longest lifetime of anything it signed, plus the time an instance may go on signing
+ * with it before it rereads the keys, plus clock skew.
  */
 export function publishedUntil(retiredAt: Date, retentionSeconds: number): Date {
   return new Date(retiredAt.getTime() + retentionSeconds * 1_000 + RELOAD_EVERY_MS + CLOCK_SKEW_MS);
 }
-/** A token naming an unknown kid triggers at most one reread per this interval. */
+
+/**
+ * A token naming an unknown kid triggers at most one reread per this interval; a failed reread of
+ * stale keys is retried no sooner either.
+ */
 const MISS_RELOAD_MS = 5_000;
 
 /**
  * The signing keys, held in memory and reread from the database now and then. Two sets, on
- * purpose: access tokens are verified only with the signing key and keys retired less than
- * `retentionSeconds` ago (the longest lifetime of a token they signed); `/jwks.json` publishes
+ * purpose: access tokens are verified only with the signing key and retired keys until their
+ * `publishedUntil` (past the longest lifetime of a token they signed); `/jwks.json` publishes
  * every key that ever signed, because consent receipts signed with them live for years and anyone
  * must be able to verify one. A key in the JWKS is not thereby accepted for access tokens.
  */
 export class KeyStore {
   private loadedAt = 0;
+  private lastReloadTry = 0;
   private lastMissReload = 0;
   private reloading: Promise<void> | undefined;
 
@@ -66,7 +77,7 @@ export class KeyStore {
       await addSigningKey(db, kek, clock.now());
       rows = await findPublishedKeys(db, EVER);
     }
-    const store = new KeyStore(db, kek, clock, retentionSeconds, await toKeySet(rows, kek, publishedSince(clock.now(), retentionSeconds)));
+    const store = new KeyStore(db, kek, clock, retentionSeconds, await toKeySet(rows, kek, clock.now(), retentionSeconds));
     store.loadedAt = Date.now();
     return store;
   }
@@ -77,14 +88,21 @@ export class KeyStore {
     return this.keys.signing;
   }
 
-  /** The public key for `kid`, if it is published; an unknown kid may trigger one reread. Never throws. */
+  /**
+   * The public key for `kid` if access tokens signed with it are accepted now (by the clock): the
+   * signing key, or a key retired less than `publishedUntil` ago, which is what `hub keys rotate`
+   * prints. Stale keys are reread first, so a rotation made elsewhere holds here too, even on an
+   * instance that signs nothing; an unknown kid may trigger one reread. Never throws.
+   */
   async verificationKey(kid: string): Promise<Key | undefined> {
-    const known = this.keys.verification.get(kid);
-    if (known) return known;
-    if (Date.now() - this.lastMissReload < MISS_RELOAD_MS) return undefined;
-    this.lastMissReload = Date.now();
-    await this.reload().catch(() => {});
-    return this.keys.verification.get(kid);
+    if (Date.now() - this.loadedAt > RELOAD_EVERY_MS) await this.reloadUnlessTriedLately();
+    let known = this.keys.verification.get(kid);
+    if (!known && Date.now() - this.lastMissReload >= MISS_RELOAD_MS) {
+      this.lastMissReload = Date.now();
+      await this.reload().catch(() => {});
+      known = this.keys.verification.get(kid);
+    }
+    return known && (known.acceptedUntil === undefined || this.clock.now() < known.acceptedUntil) ? known.key : undefined;
   }
 
   /** The RFC 7517 key set of `/jwks.json`: every key that ever signed (see the class comment). */
@@ -95,8 +113,9 @@ export class KeyStore {
 
   async reload(): Promise<void> {
     this.reloading ??= (async () => {
+      this.lastReloadTry = Date.now();
       try {
-        this.keys = await toKeySet(await findPublishedKeys(this.db, EVER), this.kek, publishedSince(this.clock.now(), this.retentionSeconds));
+        this.keys = await toKeySet(await findPublishedKeys(this.db, EVER), this.kek, this.clock.now(), this.retentionSeconds);
         this.loadedAt = Date.now();
       } finally {
         this.reloading = undefined;
@@ -107,6 +126,15 @@ export class KeyStore {
 
   private reloadInBackgroundIfStale(): void {
     if (Date.now() - this.loadedAt > RELOAD_EVERY_MS) this.reload().catch(() => {});
+  }
+
+  /**
+   * Joins or starts a reread, unless one failed within MISS_RELOAD_MS: while the database is
+   * unreachable, requests are not each held up by a reread bound to fail. Never throws.
+   */
+  private async reloadUnlessTriedLately(): Promise<void> {
+    if (!this.reloading && Date.now() - this.lastReloadTry < MISS_RELOAD_MS) return;
+    await this.reload().catch(() => {});
   }
 }
 
@@ -124,11 +152,6 @@ export async function rotateSigningKey(db: Db, kek: Buffer, now: Date): Promise<
     await auditInTransaction(tx, { action: 'key.rotated', actor: { kind: 'system', id: null }, decision: 'ALLOW', detail: { kid } }, now);
     return kid;
   });
-}
-
-/** The oldest retirement time whose key is still published at `now`. */
-function publishedSince(now: Date, retentionSeconds: number): Date {
-  return new Date(now.getTime() - (publishedUntil(now, retentionSeconds).getTime() - now.getTime()));
 }
 
 /**
@@ -153,15 +176,19 @@ async function addSigningKey(db: Db, kek: Buffer, now: Date): Promise<string | u
 /** Every key retired after the epoch: all of them. */
 const EVER = new Date(0);
 
-/** `rows` are every key; those retired before `acceptedSince` go into the JWKS but not into verification. */
-async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, acceptedSince: Date): Promise<KeySet> {
+/**
+ * `rows` are every key; all go into the JWKS, and into verification the signing key and those
+ * retired keys still accepted at `now`, each with the end of its acceptance.
+ */
+async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, now: Date, retentionSeconds: number): Promise<KeySet> {
   const active = rows.find((row) => row.retiredAt === null);
   if (!active) throw new Error('no signing key: run the hub once, or `hub keys rotate`, to create one');
   const privateKey = await importPKCS8(open(kek, active.privateKeyEncrypted, active.kid).toString(), SIGNING_ALG);
-  const verification = new Map<string, Key>();
+  const verification = new Map<string, VerificationKey>();
   for (const row of rows) {
-    if (row.retiredAt !== null && row.retiredAt <= acceptedSince) continue;
-    verification.set(row.kid, (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key);
+    const acceptedUntil = row.retiredAt === null ? undefined : publishedUntil(row.retiredAt, retentionSeconds);
+    if (acceptedUntil && acceptedUntil <= now) continue;
+    verification.set(row.kid, { key: (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key, acceptedUntil });
   }
   return {
     signing: { kid: active.kid, privateKey },

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import type { ForbiddenReason } from '../shared/errors.js';
+import { decodeProtectedHeader } from 'jose';
 import { LRUCache } from 'lru-cache';
 import {
   InvalidTokenError,
@@ -72,16 +73,23 @@ export class RefusedTokenError extends InvalidTokenError {
 export function createTokenService(deps: { config: Config; keys: KeyStore; clock: Clock; db: Db }) {
   const { config, keys, clock, db } = deps;
   const audience = { issuer: config.issuer, audience: config.audience };
-  // Verified tokens by their text: a token is verified once, then only its expiry is checked.
-  // Revocation is not decided here, so caching the signature check changes no answer.
-  const verified = new LRUCache<string, VerifiedAccessToken>({ max: 10_000 });
+  // Every access token the hub issues lives at most this long (`issueAccessToken` caps it).
+  const verifyOptions = { maxLifetimeSeconds: config.accessTokenTtl };
+  // Verified tokens by their text, with the key that signed them: a token is verified once, then
+  // at each use only its expiry and that its key is still accepted are checked, so a retired key
+  // ends what it signed on every instance as it would without the cache. Revocation is not decided
+  // here, so caching the signature check changes no answer.
+  const verified = new LRUCache<string, { readonly claims: VerifiedAccessToken; readonly kid: string }>({ max: 10_000 });
 
   /** Signature, claims and kind of caller (cached by token text); nothing of the database. */
   async function readToken(token: string, now: Date): Promise<LiveToken> {
-    let claims = verified.get(token);
-    if (!claims || claims.exp * 1_000 <= now.getTime()) {
-      claims = await verifyAccessToken(keys, audience, token, now);
-      verified.set(token, claims);
+    const hit = verified.get(token);
+    const stillGood = hit !== undefined && hit.claims.exp * 1_000 > now.getTime() && (await keys.verificationKey(hit.kid)) !== undefined;
+    let claims = stillGood ? hit.claims : undefined;
+    if (!claims) {
+      verified.delete(token);
+      claims = await verifyAccessToken(keys, audience, token, now, verifyOptions);
+      verified.set(token, { claims, kid: decodeProtectedHeader(token).kid as string });
     }
     const principal = principalFromToken(claims);
     if (!principal || principal.kind === 'anonymous') throw new InvalidTokenError('malformed claims');
@@ -173,7 +181,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      * A token's signature and claims, whatever the database says of it now: what revocation needs.
      * @throws InvalidTokenError
      */
-    verify: (token: string) => verifyAccessToken(keys, audience, token, clock.now()),
+    verify: (token: string) => verifyAccessToken(keys, audience, token, clock.now(), verifyOptions),
 
     /** Revokes every refresh token the agent holds or acts in, in the caller's transaction. */
     revokeRefreshTokensOfAgent: (tx: Db, agentId: string, now: Date) => revokeRefreshTokensOfAgent(tx, agentId, now),

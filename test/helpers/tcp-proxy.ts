@@ -1,29 +1,63 @@
 import net from 'node:net';
+import { LISTENER_APPLICATION_NAME } from '../../src/db/notifications.js';
+
+/**
+ * What becomes of the traffic of the hub's LISTEN connections (told apart by the
+ * `application_name` of their startup message); pooled connections always pass.
+ * - `pass`: untouched;
+ * - `drop`: nothing more passes either way and the sockets stay open, for connections already open
+ *   and new ones: an idle flow that a NAT or firewall has forgotten, or a partition;
+ * - `{ delayMs }`: what the server sends arrives that late, in order: a slow link on a connection
+ *   that stays healthy.
+ */
+export type ListenerTraffic = 'pass' | 'drop' | { readonly delayMs: number };
 
 export interface TcpProxy {
   readonly port: number;
   /** Drops every open connection and refuses new ones. */
   cut(): void;
   restore(): void;
+  setListenerTraffic(traffic: ListenerTraffic): void;
+  /** How many open LISTEN connections the server has confirmed a LISTEN on. */
+  listening(): number;
   close(): Promise<void>;
 }
 
 /**
  * A TCP proxy in front of the PostgreSQL server that a test can cut and restore, to make the
- * database unreachable for one hub without stopping the server every other test file uses.
+ * database unreachable for one hub without stopping the server every other test file uses, or
+ * whose LISTEN connections it can silence or slow down.
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  const confirmed = new Set<net.Socket>();
   let up = true;
+  let traffic: ListenerTraffic = 'pass';
   const server = net.createServer((client) => {
     if (!up) return client.destroy();
     const upstream = net.connect(target.port, target.host);
+    let listener: boolean | undefined;
     for (const socket of [client, upstream]) {
       sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
+      socket.on('close', () => {
+        sockets.delete(socket);
+        confirmed.delete(socket);
+      });
       socket.on('error', () => {});
     }
-    client.pipe(upstream).pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      listener ??= chunk.includes(LISTENER_APPLICATION_NAME);
+      if (listener && traffic === 'drop') return;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!listener) return void client.write(chunk);
+      if (traffic === 'drop') return;
+      // A CommandComplete tagged LISTEN: the server has the LISTEN in place.
+      if (chunk.includes('LISTEN\0')) confirmed.add(client);
+      if (traffic === 'pass') return void client.write(chunk);
+      setTimeout(() => client.write(chunk), traffic.delayMs);
+    });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -38,6 +72,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     restore: () => {
       up = true;
     },
+    setListenerTraffic: (next) => {
+      traffic = next;
+    },
+    listening: () => confirmed.size,
     close: () => {
       cut();
       return new Promise<void>((resolve) => server.close(() => resolve()));

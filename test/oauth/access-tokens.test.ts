@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { SignJWT, calculateJwkThumbprint, decodeProtectedHeader, exportJWK, generateKeyPair, type JWK, type JWTPayload } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { ALL_DATA_SCOPES } from '../../src/authz/scopes.js';
 import { loadConfig } from '../../src/config.js';
@@ -16,6 +16,7 @@ import { FRONTEND_CLIENT_ID } from '../../src/oauth/token.service.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+import { claimsOf } from '../helpers/oauth.js';
 
 const RENAME = 'mutation { updateProfile(input: { givenName: "Mallory" }) { givenName } }';
 
@@ -93,6 +94,12 @@ describe('access tokens at /graphql', () => {
       expect(response.data).toEqual({ me: { id: user.id } });
     });
 
+    it('resolves me for a token that lives as long as HUB_ACCESS_TOKEN_TTL, issued a moment ahead by a clock running fast', async () => {
+      const now = epoch(new Date());
+      const response = await graphql(hub, '{ me { id } }', { token: await signWithHubKey(userClaims({ iat: now + 30, exp: now + 30 + hub.config.accessTokenTtl })) });
+      expect(response.data).toEqual({ me: { id: user.id } });
+    });
+
     it('runs the probe mutation of the refusals below for an accepted token', async () => {
       const other = await signUpUser(hub, { givenName: 'Bob' });
       const response = await graphql(hub, RENAME, { token: await signWithHubKey(userClaims({ sub: other.id })) });
@@ -136,6 +143,9 @@ describe('access tokens at /graphql', () => {
       ['no sub', () => signWithHubKey(withoutClaim('sub')), 'invalid sub claim'],
       ['no client_id', () => signWithHubKey(withoutClaim('client_id')), 'invalid client_id claim'],
       ['exp not a number', () => signWithHubKey(userClaims({ exp: 'never' as unknown as number })), 'invalid exp claim'],
+      ['a lifetime of a year, where HUB_ACCESS_TOKEN_TTL is 600 s', () => signWithHubKey(userClaims({ exp: epoch(new Date()) + 365 * 86_400 })), 'token lifetime too long'],
+      ['a lifetime of HUB_ACCESS_TOKEN_TTL and two minutes', () => signWithHubKey(userClaims({ exp: epoch(new Date()) + 600 + 120 })), 'token lifetime too long'],
+      ['iat an hour ahead, with a lifetime of HUB_ACCESS_TOKEN_TTL', () => signWithHubKey(userClaims({ iat: epoch(new Date()) + 3_600, exp: epoch(new Date()) + 3_600 + 600 })), 'invalid iat claim'],
     ])('refuses %s', async (_, token, description) => {
       await expectRefused(await token(), description);
     });
@@ -241,6 +251,35 @@ describe('signing key rotation', () => {
     expect((await jwksOf(hub)).map((key) => key.kid)).toEqual([newKid, oldKey.kid]);
   });
 
+  /** A fresh token, signed with the retired key at the clock's now and living TTL seconds. */
+  const signedWithOldKey = () => {
+    const now = epoch(clock.now());
+    return sign(oldKey, { iss: hub.config.issuer, aud: hub.config.audience, sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read', iat: now, exp: now + TTL, jti: randomUUID() });
+  };
+  const acceptedUntil = publishedUntil(new Date('2030-01-01T00:00:10Z'), TTL);
+  /** Signed with the retired key shortly before its acceptance ends; lives past that end. */
+  let signedLate: string;
+
+  it('stops accepting the retired key at publishedUntil by the clock, before the keys are next reread', async () => {
+    clock.set(new Date(acceptedUntil.getTime() - 30_000));
+    signedLate = await signedWithOldKey();
+    expect((await me(signedLate)).data).toEqual({ me: { id: user.id } });
+
+    clock.set(new Date(acceptedUntil.getTime() + 1_000));
+    const refused = await me(await signedWithOldKey());
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="unknown key"');
+  });
+
+  it('refuses a token it verified while its key was accepted, once the key no longer is', async () => {
+    await hub.services.keys.reload();
+    expect(await hub.services.keys.verificationKey(oldKey.kid)).toBeUndefined();
+    expect(claimsOf(signedLate).exp * 1_000).toBeGreaterThan(clock.now().getTime());
+    const refused = await me(signedLate);
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="unknown key"');
+  });
+
   it('stops accepting the retired key once it is past publishedUntil, and refuses what it signed (the JWKS keeps it, for consent receipts)', async () => {
     clock.set(new Date(publishedUntil(new Date('2030-01-01T00:00:10Z'), TTL).getTime() + 1_000));
     await hub.services.keys.reload();
@@ -265,6 +304,35 @@ describe('signing key rotation', () => {
     expect(refused.status).toBe(401);
     expect(refused.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="unknown key"');
     expect(refused.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED' });
+  });
+});
+
+describe('signing key rotation by another instance or the CLI', () => {
+  const TTL = 60;
+  let hub: Hub;
+  let user: Awaited<ReturnType<typeof signUpUser>>;
+  let oldKey: SigningKey;
+  beforeAll(async () => {
+    hub = await createHub(loadConfig({ ...TEST_ENV, HUB_ACCESS_TOKEN_TTL: String(TTL) }), { database: await createTestDatabase() });
+    user = await signUpUser(hub);
+    oldKey = hub.services.keys.signingKey();
+    await rotateSigningKey(hub.database.db, resolveKeyEncryptionKey(hub.config), new Date());
+  });
+  afterAll(async () => {
+    vi.useRealTimers();
+    await hub.close();
+  });
+
+  it('stops accepting the retired key when its acceptance ends, on an instance that has signed nothing and served no JWKS since', async () => {
+    // Only Date is moved, past what `hub keys rotate` printed; timers run as they do.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    vi.setSystemTime(publishedUntil(new Date(), TTL).getTime() + 60_000);
+    const now = epoch(new Date());
+    const token = await sign(oldKey, { iss: hub.config.issuer, aud: hub.config.audience, sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read', iat: now, exp: now + TTL, jti: randomUUID() });
+    const refused = await graphql<{ me: { id: string } | null }>(hub, '{ me { id } }', { token });
+    expect(refused.data?.me).toBeUndefined();
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="unknown key"');
   });
 });
 

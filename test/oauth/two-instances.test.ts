@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
-import { createTestDatabase, testServerUrl } from '../helpers/database.js';
+import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
-import { basic, clientCredentialsToken, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+import { basic, clientCredentialsToken, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
  * Two hub instances on one PostgreSQL database, as behind a load balancer: a token whose agent was
@@ -77,6 +78,77 @@ describe.skipIf(testServerUrl() === undefined)('two instances sharing a database
     await toggle(two, 'decommissionAgent', agent.id);
     expect((await me(one, fresh)).status).toBe(401);
     expect(await eventually(async () => (await postForm(one, '/oauth/token', { grant_type: 'client_credentials' }, basic(agent))).status, 401)).toBe(401);
+  });
+});
+
+/**
+ * The same, with the second instance reaching the database through a proxy that can silence or
+ * slow down its LISTEN connection (the client cache's only news of changes made elsewhere), while
+ * its pooled connections pass untouched.
+ */
+describe.skipIf(testServerUrl() === undefined)('two instances sharing a database, one LISTENing over a bad link', () => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let one: Hub;
+  let two: Hub;
+  let admin: string;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const target = new URL(database.url!);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = new URL(database.url!);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    one = await createHub(loadConfig(TEST_ENV), { database });
+    // No webhook worker: the second instance's one LISTEN connection is its client cache's.
+    two = await createHub(loadConfig({ ...TEST_ENV, HUB_WEBHOOK_WORKER: 'false' }), { database: openDatabase({ url: viaProxy.toString() }) });
+    admin = await operatorToken(one);
+  });
+  afterAll(async () => {
+    await two.close();
+    await one.close();
+    await proxy.close();
+  });
+
+  const clientCredentials = (hub: Hub, client: ClientCredentials) => postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic(client));
+
+  /** An agent whose client record the second instance holds in its cache, LISTENing again first. */
+  async function agentCachedOnTwo(): Promise<RegisteredAgent> {
+    await expect.poll(() => proxy.listening(), { timeout: 15_000 }).toBe(1);
+    const agent = await registerAgent(one, admin, { allowedScopes: ['orders:read'] });
+    expect((await clientCredentials(two, agent)).status).toBe(200);
+    return agent;
+  }
+
+  it('refuse within seconds, at the token endpoint of an instance whose LISTEN connection silently died, an agent suspended through the other', async () => {
+    const agent = await agentCachedOnTwo();
+    proxy.setListenerTraffic('drop');
+    try {
+      const suspended = await graphql(one, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: admin, variables: { id: agent.id } });
+      expect(suspended.data).toEqual({ suspendAgent: { status: 'SUSPENDED' } });
+      expect((await clientCredentials(one, agent)).status).toBe(401);
+      // The LISTEN heartbeat notices the silence within seconds; the cache's own backstop is a minute.
+      await expect.poll(async () => (await clientCredentials(two, agent)).status, { timeout: 8_000, interval: 100 }).toBe(401);
+    } finally {
+      proxy.setListenerTraffic('pass');
+    }
+  });
+
+  it('refuse a rotated-out client secret on the other instance once the notification arrives: its delay is the whole window', async () => {
+    const agent = await agentCachedOnTwo();
+    proxy.setListenerTraffic({ delayMs: 500 });
+    try {
+      const rotated = await graphql<{ rotateAgentSecret: { clientSecret: string } }>(
+        one,
+        'mutation($id: ID!) { rotateAgentSecret(id: $id, gracePeriodSeconds: 0) { clientSecret } }',
+        { token: admin, variables: { id: agent.id } },
+      );
+      const clientSecret = rotated.data!.rotateAgentSecret.clientSecret;
+      expect((await clientCredentials(one, agent)).status).toBe(401);
+      await expect.poll(async () => (await clientCredentials(two, agent)).status, { timeout: 1_500, interval: 50 }).toBe(401);
+      expect((await clientCredentials(two, { clientId: agent.clientId, clientSecret })).status).toBe(200);
+    } finally {
+      proxy.setListenerTraffic('pass');
+    }
   });
 });
 

@@ -1,0 +1,72 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenOnServer } from '../../src/db/notifications.js';
+import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+// A LISTEN connection is lost in transit only to a server; PGlite lives inside the process.
+describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let viaProxy: string;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const target = new URL(database.url!);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const url = new URL(database.url!);
+    url.host = `127.0.0.1:${proxy.port}`;
+    viaProxy = url.toString();
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await database.close();
+  });
+
+  /** A listener through the proxy that records what it hears and its state changes. */
+  function listen() {
+    const heard: string[] = [];
+    const states: boolean[] = [];
+    const stop = listenOnServer(viaProxy, 'test_channel', { onMessage: (payload) => heard.push(payload), onState: (listening) => states.push(listening) });
+    return { heard, states, stop, listening: () => states.at(-1) === true };
+  }
+  const notify = (payload: string) => sql`select pg_notify('test_channel', ${payload})`.execute(database.db);
+
+  it('reports a connection that silently stopped carrying anything as lost within seconds, and listens again once it carries again', async () => {
+    const listener = listen();
+    try {
+      await expect.poll(listener.listening, { timeout: 5_000 }).toBe(true);
+      await notify('before');
+      await expect.poll(() => listener.heard).toEqual(['before']);
+
+      proxy.setListenerTraffic('drop');
+      const dropped = performance.now();
+      await expect.poll(listener.listening, { timeout: 10_000 }).toBe(false);
+      expect(performance.now() - dropped).toBeLessThan(6_000);
+
+      // Reopening hangs while the traffic is dropped; a hung opening is given up and retried.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      proxy.setListenerTraffic('pass');
+      await expect.poll(listener.listening, { timeout: 15_000 }).toBe(true);
+      await notify('after');
+      await expect.poll(() => listener.heard).toEqual(['before', 'after']);
+    } finally {
+      proxy.setListenerTraffic('pass');
+      await listener.stop();
+    }
+  }, 40_000);
+
+  it('keeps listening on a connection that is slow but healthy', async () => {
+    const listener = listen();
+    try {
+      await expect.poll(listener.listening, { timeout: 5_000 }).toBe(true);
+      proxy.setListenerTraffic({ delayMs: 500 });
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      await notify('late');
+      await expect.poll(() => listener.heard).toEqual(['late']);
+      expect(listener.states).toEqual([true]);
+    } finally {
+      proxy.setListenerTraffic('pass');
+      await listener.stop();
+    }
+  }, 20_000);
+});
