@@ -14,9 +14,10 @@ import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
  * RFC 7009 §2.1 lets identify by `client_id`), and only its own tokens are revoked: an access
  * token (the hub's own, or a payment token) by its `jti` until it expires, a refresh token with
  * its whole family. Either way the refresh tokens of sub-agents exchanged from it (at any depth)
- * are revoked with it, and their access tokens are refused (`delegated_from`). Anything else
- * (unknown, expired, another client's) answers 200 all the same, and an attempt on another
- * client's token is audited as refused. Resolves when the revocation has committed.
+ * are revoked with it, and their access tokens are refused (`delegated_from`). A revocation is
+ * audited and announced (`token.revoked`) once. Anything else (unknown, expired, revoked already,
+ * another client's) answers 200 all the same, and an attempt on another client's token is audited
+ * as refused. Resolves when the revocation has committed.
  * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
  */
 export async function revoke(services: Services, params: Record<string, string>, client: OAuthClient, requestId: string): Promise<void> {
@@ -40,10 +41,12 @@ export async function revoke(services: Services, params: Record<string, string>,
     const about = { subjectUserId: access.sub.startsWith('usr_') ? access.sub : null, detail: { jti: access.jti, heldBy: access.client_id } };
     if (access.client_id !== callerId) return services.audit.record(event('DENY', { ...about, reason: 'access token of another client' }));
     await services.db.transaction().execute(async (tx) => {
-      await insertRevokedToken(tx, { jti: access.jti, clientId: access.client_id, expiresAt: new Date(access.exp * 1_000) }, now);
+      const revokedNow = await insertRevokedToken(tx, { jti: access.jti, clientId: access.client_id, expiresAt: new Date(access.exp * 1_000) }, now);
       // Its `jti` is forgotten once it expires; the refresh tokens of sub-agents exchanged from it
       // can outlive it, so they are revoked now, for good.
       await revokeRefreshTokensDelegatedFrom(tx, access.jti, now);
+      // Revoked already: audited and announced the first time.
+      if (!revokedNow) return;
       await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'access token revoked' }), now);
       await enqueueWebhookEvent(tx, { type: 'token.revoked', data: { tokenType: 'access_token', reason: 'revoked', tokenId: access.jti, clientId: access.client_id, userId: about.subjectUserId } }, now);
     });

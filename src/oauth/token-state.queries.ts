@@ -106,13 +106,18 @@ interface StateRow {
   purpose_categories: string[] | null;
 }
 
-/** Records an access token as revoked until it expires; revoking twice changes nothing. */
-export async function insertRevokedToken(db: Db, token: { jti: string; clientId: string; expiresAt: Date }, now: Date): Promise<void> {
-  await db
+/**
+ * Records an access token as revoked until it expires; revoking twice changes nothing. Resolves
+ * to true when this call revoked it, false when it was revoked already.
+ */
+export async function insertRevokedToken(db: Db, token: { jti: string; clientId: string; expiresAt: Date }, now: Date): Promise<boolean> {
+  const inserted = await db
     .insertInto('revoked_tokens')
     .values({ jti: token.jti, client_id: token.clientId, expires_at: token.expiresAt, revoked_at: now })
     .onConflict((oc) => oc.column('jti').doNothing())
-    .execute();
+    .returning('jti')
+    .executeTakeFirst();
+  return inserted !== undefined;
 }
 
 /** Forgets revocations of tokens that have expired anyway (a few at a time, so it never blocks long). */

@@ -23,27 +23,36 @@ export interface DeliveryWorkerOptions {
   readonly pollIntervalSeconds: number;
   /** LISTEN for committed events; without it the worker only polls. */
   readonly listen?: Listen;
-  readonly batchSize?: number;
+  /** Attempts in flight at most; 10 by default. */
+  readonly concurrency?: number;
   /** A number in [0, 1) for the retry jitter; Math.random by default. */
   readonly random?: () => number;
 }
 
 export interface DeliveryWorker {
-  /** Claims and attempts every delivery due now, batch after batch; resolves to the attempts made. */
+  /**
+   * Claims and attempts every delivery due now, keeping up to `concurrency` attempts in flight and
+   * claiming more as each ends; resolves to the attempts made, once all of them have ended.
+   */
   deliverDue(): Promise<number>;
   /** Seconds a claim holds a delivery: past it, another worker may take the delivery over. */
   readonly leaseSeconds: number;
   /** Runs in the background: woken by NOTIFY, and by a poll as the fallback. */
   start(): void;
-  /** Stops waking, lets the attempts in flight finish (bounded by the timeouts), closes connections. */
+  /** Stops waking and claiming, lets the attempts in flight finish (bounded by the timeouts), closes connections. */
   stop(): Promise<void>;
 }
 
 /** Messages are kept this long (unless a delivery of theirs is still pending), then deleted with their log. */
 export const RETENTION_DAYS = 30;
 const CLEANUP_EVERY_MS = 3_600_000;
-/** Batches one run claims at most before it yields to the next wake-up. */
-const MAX_BATCHES_PER_RUN = 100;
+/** Attempts one run starts at most before it yields to the next wake-up. */
+const MAX_ATTEMPTS_PER_RUN = 1_000;
+/**
+ * Attempts of one subscription a worker has in flight at most: a receiver that hangs holds no
+ * more slots than these, and the other subscriptions' deliveries go out beside it.
+ */
+export const MAX_IN_FLIGHT_PER_SUBSCRIPTION = 2;
 
 /**
  * The delivery worker of one hub instance. Several may run on one database (on several
@@ -52,24 +61,50 @@ const MAX_BATCHES_PER_RUN = 100;
  */
 export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWorker {
   const { db, clock, logger } = options;
-  const batchSize = options.batchSize ?? 10;
+  const concurrency = options.concurrency ?? 10;
   // Covers the longest send (3 × the timeout, see the sender) and recording its outcome.
   const leaseSeconds = 3 * options.timeoutSeconds + 30;
   const sender = createWebhookSender({ policy: options.policy, resolve: options.resolve ?? systemResolve, timeoutSeconds: options.timeoutSeconds });
   const deps = { db, clock, kek: options.kek, sender, random: options.random ?? Math.random };
   let lastCleanup = 0;
+  let stopped = false;
 
   async function deliverDue(): Promise<number> {
+    const inFlight = new Set<Promise<void>>();
+    const bySubscription = new Map<string, number>();
+    const track = (delivery: ClaimedDelivery, token: string) => {
+      const id = delivery.subscriptionId;
+      bySubscription.set(id, (bySubscription.get(id) ?? 0) + 1);
+      const attempt: Promise<void> = attemptDelivery(deps, delivery, token)
+        .catch((error: unknown) => logger.warn({ err: error }, 'recording a webhook attempt failed; its lease will lapse'))
+        .finally(() => {
+          inFlight.delete(attempt);
+          const left = bySubscription.get(id)! - 1;
+          if (left === 0) bySubscription.delete(id);
+          else bySubscription.set(id, left);
+        });
+      inFlight.add(attempt);
+    };
     let attempts = 0;
-    for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch++) {
-      const now = clock.now();
-      const token = randomUUID();
-      const claimed = await claimDueDeliveries(db, { now, leaseUntil: new Date(now.getTime() + leaseSeconds * 1_000), token, limit: batchSize });
-      if (claimed.length === 0) break;
-      await logAbandoned(claimed, now);
-      const results = await Promise.allSettled(claimed.map((delivery) => attemptDelivery(deps, delivery, token)));
-      for (const result of results) if (result.status === 'rejected') logger.warn({ err: result.reason }, 'recording a webhook attempt failed; its lease will lapse');
-      attempts += claimed.length;
+    try {
+      // A pool, not batches: each attempt that ends frees a slot for the next claim, so a receiver
+      // that hangs holds up its own slots, never the other receivers' deliveries.
+      for (;;) {
+        const room = Math.min(concurrency - inFlight.size, MAX_ATTEMPTS_PER_RUN - attempts);
+        if (room > 0 && !stopped) {
+          const now = clock.now();
+          const token = randomUUID();
+          const leaseUntil = new Date(now.getTime() + leaseSeconds * 1_000);
+          const claimed = await claimDueDeliveries(db, { now, leaseUntil, token, limit: room, perSubscription: MAX_IN_FLIGHT_PER_SUBSCRIPTION, inFlight: bySubscription });
+          await logAbandoned(claimed, now);
+          for (const delivery of claimed) track(delivery, token);
+          attempts += claimed.length;
+        }
+        if (inFlight.size === 0) break;
+        await Promise.race(inFlight);
+      }
+    } finally {
+      await Promise.all(inFlight);
     }
     await cleanUp();
     return attempts;
@@ -101,7 +136,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     await deleteMessagesBefore(db, new Date(now.getTime() - RETENTION_DAYS * 86_400_000));
   }
 
-  let stopped = false;
   let running: Promise<void> | undefined;
   let again = false;
   let timer: NodeJS.Timeout | undefined;

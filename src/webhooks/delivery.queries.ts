@@ -20,12 +20,20 @@ export interface ClaimedDelivery {
 
 /**
  * Claims up to `limit` deliveries that are due at `now` and that no live lease holds, for
- * subscriptions that are enabled: each gets this worker's lease (`token`, until `leaseUntil`) and
- * its attempt counted. SKIP LOCKED lets workers on other instances claim other rows at the same
- * time; the lease keeps a claimed row from every other worker until it lapses.
+ * subscriptions that are enabled, oldest first: each gets this worker's lease (`token`, until
+ * `leaseUntil`) and its attempt counted. No subscription gets more than `perSubscription` in
+ * flight, counting those this worker has already (`inFlight`, by subscription id), so one
+ * subscription's backlog cannot take every slot. SKIP LOCKED lets workers on other instances
+ * claim other rows at the same time; the lease keeps a claimed row from every other worker until
+ * it lapses. Rows are ranked without locks (a window cannot be locked), so the due conditions are
+ * checked again on each row as it is locked: one another worker claimed meanwhile is skipped.
  */
-export async function claimDueDeliveries(db: Db, options: { now: Date; leaseUntil: Date; token: string; limit: number }): Promise<ClaimedDelivery[]> {
-  const { now, leaseUntil, token, limit } = options;
+export async function claimDueDeliveries(
+  db: Db,
+  options: { now: Date; leaseUntil: Date; token: string; limit: number; perSubscription: number; inFlight: ReadonlyMap<string, number> },
+): Promise<ClaimedDelivery[]> {
+  const { now, leaseUntil, token, limit, perSubscription, inFlight } = options;
+  const due = sql`d.status = 'pending' and d.next_attempt_at <= ${now} and (d.lease_until is null or d.lease_until <= ${now})`;
   const { rows } = await sql<{
     subscription_id: string;
     message_id: string;
@@ -38,20 +46,29 @@ export async function claimDueDeliveries(db: Db, options: { now: Date; leaseUnti
     previous_secret_sealed: Uint8Array | null;
     previous_secret_expires_at: Date | null;
   }>`
-    with due as (
-      select d.subscription_id, d.message_id, d.lease_until as previous_lease
+    with busy as (
+      select * from unnest(${[...inFlight.keys()]}::text[], ${[...inFlight.values()]}::int[]) as busy(subscription_id, attempts)
+    ), ranked as (
+      select d.subscription_id, d.message_id, d.next_attempt_at,
+        coalesce(busy.attempts, 0) + row_number() over (partition by d.subscription_id order by d.next_attempt_at, d.message_id) as place
       from webhook_deliveries d
       join webhook_subscriptions s on s.id = d.subscription_id and s.status = 'enabled'
-      where d.status = 'pending' and d.next_attempt_at <= ${now} and (d.lease_until is null or d.lease_until <= ${now})
-      order by d.next_attempt_at
+      left join busy on busy.subscription_id = d.subscription_id
+      where ${due} and coalesce(busy.attempts, 0) < ${perSubscription}
+    ), claimable as (
+      select d.subscription_id, d.message_id, d.lease_until as previous_lease
+      from ranked r
+      join webhook_deliveries d on d.subscription_id = r.subscription_id and d.message_id = r.message_id
+      where r.place <= ${perSubscription} and ${due}
+      order by r.next_attempt_at
       limit ${limit}
       for update of d skip locked
     )
     update webhook_deliveries d
     set lease_until = ${leaseUntil}, lease_token = ${token}, attempt_count = d.attempt_count + 1
-    from due, webhook_messages m, webhook_subscriptions s
-    where d.subscription_id = due.subscription_id and d.message_id = due.message_id and m.id = d.message_id and s.id = d.subscription_id
-    returning d.subscription_id, d.message_id, d.attempt_count, d.trigger, due.previous_lease, m.body, s.url,
+    from claimable, webhook_messages m, webhook_subscriptions s
+    where d.subscription_id = claimable.subscription_id and d.message_id = claimable.message_id and m.id = d.message_id and s.id = d.subscription_id
+    returning d.subscription_id, d.message_id, d.attempt_count, d.trigger, claimable.previous_lease, m.body, s.url,
       s.secret_sealed, s.previous_secret_sealed, s.previous_secret_expires_at`.execute(db);
   return rows.map((row) => ({
     subscriptionId: row.subscription_id,

@@ -60,9 +60,15 @@ export async function findSubscriptionsByIds(db: Db, ids: readonly string[]): Pr
   return rows.map(toSubscription);
 }
 
-/** Locks the subscription for a change; undefined when there is none with this id. */
+/**
+ * Locks the subscription for a change; undefined when there is none with this id. `for no key
+ * update`, so an event enqueued meanwhile, which takes `for key share` on its subscribers (as
+ * the foreign key check of each delivery does), is not blocked: a change audits on the hub's
+ * chain after taking this lock, and an event about no user audits on that chain before it
+ * inserts its deliveries, so blocking it would deadlock the two.
+ */
 export async function findSubscriptionForUpdate(db: Db, id: string): Promise<WebhookSubscription | undefined> {
-  const row = await webhookDb(db).selectFrom('webhook_subscriptions').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  const row = await webhookDb(db).selectFrom('webhook_subscriptions').selectAll().where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
   return row && toSubscription(row);
 }
 

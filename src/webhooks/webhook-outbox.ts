@@ -13,7 +13,9 @@ export const WEBHOOK_CHANNEL = 'webhook_deliveries';
  * subscription to each event's type, due at once. Call it in the transaction of the change the
  * event reports: the events then exist exactly when that change commits, and a rolled-back
  * change sends nothing. An event no subscription asks for leaves no row. Workers are woken by a
- * NOTIFY, which PostgreSQL delivers only on commit.
+ * NOTIFY, which PostgreSQL delivers only on commit. The subscribers are read `for key share`,
+ * the lock each delivery's foreign key check takes: a subscription deleted meanwhile is skipped
+ * once its deletion commits, instead of failing the insert and with it the caller's change.
  * @throws TypeError for an unknown event type or an oversized event (programmer misuse).
  */
 export async function enqueueWebhookEvent(tx: Db, events: WebhookEvent | readonly WebhookEvent[], now: Date): Promise<void> {
@@ -22,7 +24,7 @@ export async function enqueueWebhookEvent(tx: Db, events: WebhookEvent | readonl
     const body = messageBody(event, now);
     const { rows } = await sql<{ deliveries: number }>`
       with subscribers as (
-        select id from webhook_subscriptions where status = 'enabled' and ${event.type} = any(event_types)
+        select id from webhook_subscriptions where status = 'enabled' and ${event.type} = any(event_types) for key share
       ), message as (
         insert into webhook_messages (id, event_type, body, created_at)
         select ${newId('msg')}, ${event.type}, ${body}, ${now} where exists (select 1 from subscribers)

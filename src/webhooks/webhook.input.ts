@@ -12,11 +12,13 @@ export const MAX_SUBSCRIPTIONS = 100;
 export const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3_600;
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3_600;
 
-/** An http(s) URL without credentials in it; the fragment, never sent, is dropped. */
+/**
+ * An http(s) URL without credentials in it; the fragment, never sent, is dropped. Its length is
+ * checked as it is stored, normalized: percent-encoding can make it longer than it was typed.
+ */
 export const webhookUrl = z
   .string()
   .trim()
-  .max(MAX_URL_LENGTH, `must have at most ${MAX_URL_LENGTH} characters`)
   .transform((value, ctx) => {
     let url: URL;
     try {
@@ -25,11 +27,13 @@ export const webhookUrl = z
       ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
       return z.NEVER;
     }
+    url.hash = '';
+    const normalized = url.toString();
     if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use http or https' });
     else if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials; receivers verify the signature instead' });
     else if (!url.hostname) ctx.addIssue({ code: 'custom', message: 'must name a host' });
-    url.hash = '';
-    return url.toString();
+    else if (normalized.length > MAX_URL_LENGTH) ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_URL_LENGTH} characters once normalized (percent-encoded)` });
+    return normalized;
   });
 
 const eventTypes = z

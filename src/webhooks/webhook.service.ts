@@ -137,8 +137,11 @@ export function createWebhookService(deps: {
     /** Deletes a subscription with its pending deliveries and its log. @throws NotFoundError. */
     async remove(id: string, caller: Caller): Promise<string> {
       await change(id, async (tx, subscription) => {
-        await deleteSubscription(tx, id);
+        // Audited before the delete: the delete blocks the events that deliver to this
+        // subscription, and those about no user audit on the hub's chain before they reach it, so
+        // both take the two locks in one order instead of deadlocking.
         await audit(tx, 'webhook.deleted', caller, subscription);
+        await deleteSubscription(tx, id);
         return subscription;
       });
       return id;

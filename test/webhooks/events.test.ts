@@ -5,7 +5,7 @@ import { ANONYMOUS } from '../../src/authz/principal.js';
 import { enqueueWebhookEvent, WEBHOOK_EVENT_TYPES } from '../../src/webhooks/webhook-outbox.js';
 import type { DeliveryWorker } from '../../src/webhooks/delivery-worker.js';
 import { graphql, postForm, signUpUser } from '../helpers/hub.js';
-import { basic, clientCredentialsToken, exchange, giveConsent, registerAgent } from '../helpers/oauth.js';
+import { basic, claimsOf, clientCredentialsToken, exchange, giveConsent, registerAgent } from '../helpers/oauth.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { adminToken, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
 
@@ -108,6 +108,23 @@ describe('webhook events', () => {
       { tokenType: 'refresh_token', reason: 'reused', tokenId: expect.stringMatching(/^rt_/), familyId: expect.any(String), clientId: 'hub-frontend', userId: user.id, consentId: null },
       { tokenType: 'refresh_token', reason: 'reused', tokenId: expect.stringMatching(/^rt_/), familyId: expect.any(String), clientId: agent.id, userId: user.id, consentId: expect.any(String) },
     ]);
+  });
+
+  it('announces and audits a revoked access token once, however often it is revoked again', async () => {
+    const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    const own = await clientCredentialsToken(hub, agent);
+    const user = await signUpUser(hub);
+    for (let i = 0; i < 3; i++) {
+      expect((await postForm(hub, '/oauth/revoke', { token: own }, basic(agent))).status).toBe(200);
+      expect((await postForm(hub, '/oauth/revoke', { token: user.accessToken, client_id: 'hub-frontend' })).status).toBe(200);
+    }
+
+    await worker.deliverDue();
+    for (const jti of [claimsOf(own).jti, claimsOf(user.accessToken).jti]) {
+      expect(revocations.requests.filter((r) => r.payload.data.tokenId === jti)).toHaveLength(1);
+      const audited = await hub.services.db.selectFrom('audit_events').select('decision').where('action', '=', 'token.revoked').where(sql<boolean>`detail->>'jti' = ${jti}`).execute();
+      expect(audited).toEqual([{ decision: 'allow' }]);
+    }
   });
 
   it('sends user.erased, with the consents the erasure withdrew, and refuses an unknown type as misuse', async () => {

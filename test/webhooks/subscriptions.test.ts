@@ -1,6 +1,10 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { clientToken, graphql } from '../helpers/hub.js';
+import { testServerUrl } from '../helpers/database.js';
+import { clientToken, graphql, signUpUser } from '../helpers/hub.js';
+import { lockHolder } from '../helpers/locks.js';
+import { giveConsent, registerAgent } from '../helpers/oauth.js';
 import { adminToken, startWebhookHub, subscribe, SUBSCRIPTION_FIELDS } from './webhook-hub.js';
 
 describe('webhook subscriptions', () => {
@@ -108,5 +112,97 @@ describe('webhook subscriptions', () => {
     expect(grace.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'gracePeriodSeconds' });
     const after = (await graphql<{ webhookSubscriptions: { edges: unknown[] } }>(hub, '{ webhookSubscriptions(first: 100) { edges { cursor } } }', { token: admin })).data!.webhookSubscriptions.edges.length;
     expect(after).toBe(before + 1);
+  });
+
+  it('refuses a URL too long once percent-encoded with BAD_USER_INPUT, on create and on update, and writes nothing', async () => {
+    const count = async () => (await graphql<{ webhookSubscriptions: { edges: unknown[] } }>(hub, '{ webhookSubscriptions(first: 100) { edges { cursor } } }', { token: admin })).data!.webhookSubscriptions.edges.length;
+    const before = await count();
+    // Each is under 2,048 characters as typed, and over it stored: 'é' becomes '%C3%A9', a space '%20'.
+    const long = [`http://127.0.0.1/${'é'.repeat(1_000)}`, `http://127.0.0.1/?q=${' x'.repeat(1_000)}`];
+    for (const url of long) {
+      expect(url.length).toBeLessThanOrEqual(2_048);
+      const response = await create({ url, eventTypes: ['consent.given'] });
+      expect(response.errors![0]!.extensions, url.slice(0, 40)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.url' });
+      expect(response.errors![0]!.message).toMatch(/at most 2048/);
+    }
+    expect(await count()).toBe(before);
+
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/kept', ['consent.given']);
+    const updated = await graphql(hub, 'mutation($id: ID!, $url: String!) { updateWebhookSubscription(id: $id, input: { url: $url }) { url } }', { token: admin, variables: { id, url: long[0] } });
+    expect(updated.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.url' });
+    expect((await byId(id)).data!.webhookSubscription).toMatchObject({ url: 'http://127.0.0.1:9/kept' });
+  });
+});
+
+// Operators' changes to a subscription racing the transactions that raise its events, on a real
+// server (PGlite has one connection, so nothing there runs concurrently). Each race is forced into
+// one order by a transaction that holds one of the subscription's deliveries: the operator's
+// change waits there, after it has locked the subscription and before it audits.
+describe.skipIf(testServerUrl() === undefined)('webhook subscriptions changed while their events are raised', () => {
+  let hub: Hub;
+  let admin: string;
+  beforeAll(async () => {
+    ({ hub } = await startWebhookHub());
+    admin = await adminToken(hub);
+  });
+  afterAll(() => hub.close());
+  const { holding, waiters } = lockHolder(() => hub.services.db);
+  const holdDeliveries = (subscriptionId: string) => holding((tx) => sql`select 1 from webhook_deliveries where subscription_id = ${subscriptionId} for update`.execute(tx));
+
+  it('a subscription is being deleted: a consent raising its event waits, then commits without it', async () => {
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/hooks', ['consent.given']);
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { purpose: 'email_marketing' });
+    const held = await holdDeliveries(id);
+    const deletion = graphql(hub, 'mutation($id: ID!) { deleteWebhookSubscription(id: $id) }', { token: admin, variables: { id } });
+    await waiters(1);
+    const consent = graphql<{ giveConsent: { id: string } }>(hub, 'mutation { giveConsent(input: { purpose: "personalization" }) { id } }', { token: user.accessToken });
+    await waiters(2);
+    await held.release();
+
+    const [deleted, given] = await Promise.all([deletion, consent]);
+    expect(deleted.errors).toBeUndefined();
+    expect(given.errors).toBeUndefined();
+    expect(given.data!.giveConsent.id).toMatch(/^cns_/);
+    expect((await sql`select 1 from webhook_deliveries where subscription_id = ${id}`.execute(hub.services.db)).rows).toEqual([]);
+  });
+
+  it('a subscription is being deleted: an agent registered meanwhile waits, then commits without it', async () => {
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/hooks', ['agent.registered']);
+    await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    const held = await holdDeliveries(id);
+    const deletion = graphql(hub, 'mutation($id: ID!) { deleteWebhookSubscription(id: $id) }', { token: admin, variables: { id } });
+    await waiters(1);
+    // Both audit on the hub's chain: the registration waits there, not after it has written to it.
+    const registration = graphql(hub, 'mutation { registerAgent(input: { name: "A", kind: AI_AGENT, allowedScopes: ["orders:read"] }) { clientId } }', { token: admin });
+    await waiters(2);
+    await held.release();
+
+    const [deleted, registered] = await Promise.all([deletion, registration]);
+    expect(deleted.errors).toBeUndefined();
+    expect(registered.errors).toBeUndefined();
+  });
+
+  it('a message is being redelivered: an agent registered meanwhile raises its event without waiting, and both commit', async () => {
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/hooks', ['agent.registered']);
+    await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    const [message] = (await sql<{ message_id: string }>`select message_id from webhook_deliveries where subscription_id = ${id}`.execute(hub.services.db)).rows;
+    const held = await holdDeliveries(id);
+    const redelivery = graphql(hub, 'mutation($s: ID!, $m: ID!) { redeliverWebhookMessage(subscriptionId: $s, messageId: $m) { messageId } }', {
+      token: admin,
+      variables: { s: id, m: message!.message_id },
+    });
+    await waiters(1);
+    // Waiting for the redelivery's lock, it would deadlock with it: the redelivery audits on the
+    // hub's chain next, which the registration has already written to.
+    const registration = graphql(hub, 'mutation { registerAgent(input: { name: "A", kind: AI_AGENT, allowedScopes: ["orders:read"] }) { clientId } }', { token: admin });
+    let answered = false;
+    void registration.then(() => (answered = true));
+    await expect.poll(() => answered, { timeout: 5_000 }).toBe(true);
+    await held.release();
+
+    const [redelivered, registered] = await Promise.all([redelivery, registration]);
+    expect(redelivered.errors).toBeUndefined();
+    expect(registered.errors).toBeUndefined();
   });
 });

@@ -7,7 +7,9 @@ import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
+import { MAX_IN_FLIGHT_PER_SUBSCRIPTION } from '../../src/webhooks/delivery-worker.js';
 import type { Resolve } from '../../src/webhooks/url-guard.js';
+import { enqueueWebhookEvent } from '../../src/webhooks/webhook-outbox.js';
 import { createWebhookService } from '../../src/webhooks/webhook.service.js';
 import type { TestDatabase } from '../helpers/database.js';
 import { registerAgent } from '../helpers/oauth.js';
@@ -52,14 +54,46 @@ describe('delivery workers', () => {
       handles.push(handle);
       other = handle.db;
     }
-    const one = hub.services.webhooks.createWorker({ batchSize: 2 });
-    const two = hub.services.webhooks.createWorker({ batchSize: 2, db: other });
+    const one = hub.services.webhooks.createWorker({ concurrency: 2 });
+    const two = hub.services.webhooks.createWorker({ concurrency: 2, db: other });
     const [a, b] = await Promise.all([one.deliverDue(), two.deliverDue()]);
     await Promise.all([one.stop(), two.stop()]);
     expect(a + b).toBe(15);
     expect(receiver.requests).toHaveLength(15);
     expect(new Set(receiver.accepted).size).toBe(15);
     expect(receiver.requests.every((r) => r.verifiedBy.includes('current'))).toBe(true);
+  });
+
+  it('deliver to a healthy receiver promptly while another one hangs, attempting no more of the hung one’s deliveries than the cap', async () => {
+    await sql`delete from webhook_subscriptions`.execute(hub.services.db);
+    let hanging = true;
+    const hung = await startReceiver({ secrets: () => ({}), answer: () => (hanging ? 'hold' : { status: 200 }), at: () => clock.now() });
+    const healthy = await startReceiver({ secrets: () => ({}), at: () => clock.now() });
+    receivers.push(hung, healthy);
+    await subscribe(hub, admin, hung.url, ['agent.suspended']);
+    await subscribe(hub, admin, healthy.url, ['consent.withdrawn']);
+    // Ten events for the hung receiver, then, a second later, ten for the healthy one.
+    const suspended = Array.from({ length: 10 }, (_, i) => ({ type: 'agent.suspended' as const, data: { agentId: `agt_${i}`, ownerUserId: null } }));
+    await enqueueWebhookEvent(hub.services.db, suspended, clock.now());
+    clock.advance(1);
+    const withdrawn = Array.from({ length: 10 }, (_, i) => ({ type: 'consent.withdrawn' as const, data: { consentId: `cns_${i}`, userId: 'usr_x', purpose: 'support', agentId: null } }));
+    await enqueueWebhookEvent(hub.services.db, withdrawn, clock.now());
+
+    const worker = hub.services.webhooks.createWorker();
+    const started = Date.now();
+    const run = worker.deliverDue();
+    try {
+      // Well within the 5 s the hung receiver's attempts wait before they time out.
+      await expect.poll(() => healthy.accepted.length, { timeout: 2_500, interval: 50 }).toBe(10);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(hung.requests).toHaveLength(MAX_IN_FLIGHT_PER_SUBSCRIPTION);
+    } finally {
+      hanging = false;
+      hung.release(200);
+      await run;
+      await worker.stop();
+    }
+    expect(new Set(hung.accepted).size).toBe(10);
   });
 
   it('take over a delivery whose worker stopped mid-delivery once its lease lapses, and not before', async () => {
