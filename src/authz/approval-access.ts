@@ -1,5 +1,7 @@
 import { createContextCache } from '@pothos/core';
-import { approvalLoader } from '../consent/approval.loaders.js';
+import { auditCaller } from '../audit/audit.service.js';
+import type { ApprovalAction } from '../consent/approval.details.js';
+import { approvalLoader, callerTokenExchanged } from '../consent/approval.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type ForbiddenReason, type HubError } from '../shared/errors.js';
 import { decideDelegatedField, grantState } from './delegation.js';
@@ -28,12 +30,45 @@ export function decidePaymentAgent(principal: Principal, grant: GrantState | nul
 }
 
 /**
- * May this caller approve or deny this approval? Only the user it asks, signed in themself: not
- * an agent acting for them (not even the one that asked), not an operator. Never throws.
+ * How long after typing their password a user may still answer an approval (OIDC `max_age`,
+ * RFC 9470 step-up): five minutes, the longest an authentication code of a payment may live under
+ * PSD2 strong customer authentication (RTS Art. 4(3)(d)).
  */
-export function decideApprovalAnswer(principal: Principal, approval: { readonly userId: string } | null | undefined): Decision {
+export const APPROVAL_MAX_AUTH_AGE_SECONDS = 5 * 60;
+
+/** A refusal that asks the user to sign in again rather than naming a FORBIDDEN reason. */
+export type AnswerDecision = Decision | { readonly allowed: false; readonly reason: 'REAUTHENTICATE' };
+
+const REAUTHENTICATE: AnswerDecision = Object.freeze({ allowed: false, reason: 'REAUTHENTICATE' });
+
+/** What answering needs besides the caller and the approval. */
+export interface AnswerFacts {
+  readonly now: Date;
+  /** The caller's token was handed to an agent as the `subject_token` of a token exchange. */
+  readonly tokenExchanged: boolean;
+}
+
+/**
+ * May this caller approve or deny this approval? A step-up: proof that the user it asks is present
+ * now, which no token an agent holds can give (an agent asking has exchanged the user's token
+ * before it asked). Checked in this order: the user, signed in themself (MISSING_SCOPE for an
+ * agent acting for them, even the one that asked, or an operator; NOT_SUBJECT for another user or
+ * an unknown approval); with a token never handed to an agent for a token exchange
+ * (REAUTHENTICATE); having typed their password at or after the request and within
+ * `APPROVAL_MAX_AUTH_AGE_SECONDS` of `now` (REAUTHENTICATE). `auth_time` counts whole seconds, so
+ * a sign-in within the second of the request may have to be repeated. Never throws.
+ */
+export function decideApprovalAnswer(principal: Principal, approval: { readonly userId: string; readonly createdAt: Date } | null | undefined, facts: AnswerFacts): AnswerDecision {
   if (principal.kind !== 'user') return deny('MISSING_SCOPE');
-  return approval?.userId === principal.userId ? ALLOW : deny('NOT_SUBJECT');
+  if (!approval || approval.userId !== principal.userId) return deny('NOT_SUBJECT');
+  // The same step-up refusal, not a FORBIDDEN reason: what the user does about it is the same
+  // (sign in again, and answer with that session), and an agent trying its held token learns
+  // nothing from it about which check failed.
+  if (facts.tokenExchanged) return REAUTHENTICATE;
+  const authenticatedAt = principal.authTime?.getTime() ?? -Infinity;
+  if (authenticatedAt < approval.createdAt.getTime()) return REAUTHENTICATE;
+  if (facts.now.getTime() - authenticatedAt > APPROVAL_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
+  return ALLOW;
 }
 
 /**
@@ -54,9 +89,9 @@ export function decideApprovalView(principal: Principal, approval: { readonly us
 }
 
 /** This request's approval decisions, so a refused field's error names the reason. */
-const decisions = createContextCache((_context: Context) => new Map<string, Decision>());
+const decisions = createContextCache((_context: Context) => new Map<string, AnswerDecision>());
 
-function settle(context: Context, key: string, decision: Decision): boolean {
+function settle(context: Context, key: string, decision: AnswerDecision): boolean {
   decisions(context).set(key, decision);
   return decision.allowed;
 }
@@ -71,15 +106,53 @@ export const approvalAuth = {
     const grant = context.principal.kind === 'delegated' ? await grantState(context) : null;
     return settle(context, 'payment', decidePaymentAgent(context.principal, grant));
   },
-  answer: async (context: Context, approvalId: string): Promise<boolean> =>
-    settle(context, `answer:${approvalId}`, decideApprovalAnswer(context.principal, await approvalLoader(context).load(approvalId))),
+  answer: async (context: Context, approvalId: string): Promise<boolean> => {
+    const [approval, tokenExchanged] = await Promise.all([approvalLoader(context).load(approvalId), callerTokenExchanged(context)]);
+    return settle(context, `answer:${approvalId}`, decideApprovalAnswer(context.principal, approval, { now: context.services.clock.now(), tokenExchanged }));
+  },
   view: async (context: Context, approvalId: string): Promise<boolean> =>
     settle(context, `view:${approvalId}`, decideApprovalView(context.principal, await approvalLoader(context).load(approvalId))),
 
-  /** The error of a refused field, for the decision `key` names (`payment`, `answer:<id>`, `view:<id>`). */
+  /**
+   * The error of a refused field, for the decision `key` names (`payment`, `answer:<id>`,
+   * `view:<id>`). A step-up refusal is UNAUTHENTICATED, the closest code of API.md to RFC 9470's
+   * `insufficient_user_authentication`, as for an erasure: the token is valid, but the user must
+   * sign in again before answering.
+   */
   refusal(context: Context, key: string): HubError {
     if (context.principal.kind === 'anonymous') return new UnauthenticatedError();
-    const decision = decisions(context).get(key);
-    return new ForbiddenError(decision && !decision.allowed ? decision.reason : 'MISSING_SCOPE', key === 'payment' ? 'Not allowed to act on payment' : 'Not allowed for this approval');
+    const reason = refusalReason(context, key);
+    if (reason === 'REAUTHENTICATE') {
+      return new UnauthenticatedError(`Answering an approval needs a sign-in made after it was requested: sign in again, then answer within ${APPROVAL_MAX_AUTH_AGE_SECONDS / 60} minutes`);
+    }
+    return new ForbiddenError(reason, key === 'payment' ? 'Not allowed to act on payment' : 'Not allowed for this approval');
+  },
+
+  /**
+   * The error of a refused payment action (the `payment` decision), recorded as `payment.refused`
+   * with `detail` (the action, and the entry asked for when known) through the buffered audit
+   * writer: the refusal changes nothing, like a refused read. An anonymous caller, answered
+   * UNAUTHENTICATED, names no one to record it for.
+   */
+  paymentRefusal(context: Context, detail: { readonly action: ApprovalAction; readonly entrySha256?: string }): HubError {
+    const { principal } = context;
+    if (principal.kind !== 'anonymous') {
+      const reason = refusalReason(context, 'payment');
+      context.services.audit.record({
+        action: 'payment.refused',
+        ...auditCaller(principal, context.requestId),
+        subjectUserId: principal.kind === 'user' || principal.kind === 'delegated' ? principal.userId : null,
+        decision: 'DENY',
+        reason,
+        detail,
+      });
+    }
+    return approvalAuth.refusal(context, 'payment');
   },
 };
+
+/** Why the decision `key` names refused; MISSING_SCOPE when it was not made. */
+function refusalReason(context: Context, key: string): Exclude<AnswerDecision, { allowed: true }>['reason'] {
+  const decision = decisions(context).get(key);
+  return decision && !decision.allowed ? decision.reason : 'MISSING_SCOPE';
+}

@@ -2,9 +2,9 @@ import { approvalAuth } from '../authz/approval-access.js';
 import { builder } from '../graphql/builder.js';
 import type { Context } from '../graphql/context.js';
 import { PaymentMethodRef } from '../identity/order.schema.js';
-import type { AuthorizationDetail } from './approval.details.js';
+import type { ApprovalAction, AuthorizationDetail } from './approval.details.js';
 import { ApprovalRef, callerOf, PaymentInput, PaymentMethodInput } from './approval.schema.js';
-import { addPaymentMethod, authorizePayment, changePaymentMethod, type PaymentAuthorization } from './approval.payment.service.js';
+import { addPaymentMethod, authorizePayment, changePaymentMethod, refusedActionDetail, type PaymentAuthorization } from './approval.payment.service.js';
 
 // The agent's payment actions: each is done only by using an approval of exactly that action
 // (FORBIDDEN/APPROVAL_REQUIRED without one), and only by an agent the `paymentAgent` decision allows.
@@ -29,32 +29,39 @@ const ChangePaymentMethodInput = builder.inputType('ChangePaymentMethodInput', {
   }),
 });
 
-/** The `authScopes` and `unauthorizedError` of each payment mutation: the `paymentAgent` decision. */
-const paymentAgent = {
+/**
+ * The `authScopes` and `unauthorizedError` of the payment mutation doing `action`: the
+ * `paymentAgent` decision; a refusal is audited with what the input (as the service takes it)
+ * asked for.
+ */
+const paymentAgent = <Input>(action: ApprovalAction, serviceInput: (input: Input) => unknown = (input) => input) => ({
   authScopes: (_root: unknown, _args: unknown, ctx: Context) => approvalAuth.paymentAgent(ctx),
-  unauthorizedError: (_root: unknown, _args: unknown, ctx: Context) => approvalAuth.refusal(ctx, 'payment'),
-};
+  unauthorizedError: (_root: unknown, args: { input: Input }, ctx: Context) => approvalAuth.paymentRefusal(ctx, refusedActionDetail(action, serviceInput(args.input))),
+});
+
+/** `changePaymentMethod`'s input as the service takes it: the method's id as a string. */
+const changeInput = (input: { id: string | number; paymentMethod: unknown }) => ({ ...input, id: String(input.id) });
 
 builder.mutationFields((t) => ({
   addPaymentMethod: t.field({
     type: PaymentMethodRef,
     description: 'An agent adds a masked card to its user’s payment methods, with an approved ADD_PAYMENT_METHOD approval for exactly this card.',
     args: { input: t.arg({ type: PaymentMethodInput, required: true }) },
-    ...paymentAgent,
+    ...paymentAgent('ADD_PAYMENT_METHOD'),
     resolve: (_root, { input }, ctx) => addPaymentMethod(ctx.services, input, callerOf(ctx)),
   }),
   changePaymentMethod: t.field({
     type: PaymentMethodRef,
     description: 'An agent changes one of its user’s payment methods to a new masked card, with an approved CHANGE_PAYMENT_METHOD approval for exactly this method and card.',
     args: { input: t.arg({ type: ChangePaymentMethodInput, required: true }) },
-    ...paymentAgent,
-    resolve: (_root, { input }, ctx) => changePaymentMethod(ctx.services, { ...input, id: String(input.id) }, callerOf(ctx)),
+    ...paymentAgent('CHANGE_PAYMENT_METHOD', changeInput),
+    resolve: (_root, { input }, ctx) => changePaymentMethod(ctx.services, changeInput(input), callerOf(ctx)),
   }),
   authorizePayment: t.field({
     type: PaymentAuthorizationRef,
     description: 'An agent obtains a payment token for the commerce API, with an approved PAY approval for exactly this amount, currency, creditor and reference.',
     args: { input: t.arg({ type: PaymentInput, required: true }) },
-    ...paymentAgent,
+    ...paymentAgent('PAY'),
     resolve: (_root, { input }, ctx) => authorizePayment(ctx.services, input, callerOf(ctx)),
   }),
 }));

@@ -1,5 +1,5 @@
 import type { Services } from '../app.js';
-import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
 import { decideConsentInForce } from '../authz/delegation.js';
 import type { Db } from '../db/connect.js';
 import type { Caller } from '../identity/identity.service.js';
@@ -8,53 +8,131 @@ import { actorOf } from '../oauth/delegation.js';
 import { issuePaymentToken } from '../oauth/payment-token.js';
 import { ForbiddenError, NotFoundError, type ForbiddenReason } from '../shared/errors.js';
 import { parseInput } from '../shared/input.js';
-import { paymentDetail, paymentMethodDetail, type AuthorizationDetail } from './approval.details.js';
+import { paymentDetail, paymentMethodDetail, type ApprovalAction, type AuthorizationDetail } from './approval.details.js';
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
-import { useApproval, type Approval } from './approval.queries.js';
+import { findConsentForShare, useApproval, type Approval } from './approval.queries.js';
 import { asAgent, assertCardCurrent, auditedEntry, auditOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
-import { consentState } from './consent.service.js';
+import { consentState, type Consent } from './consent.service.js';
 
 // The agent's payment actions. Each runs only in the transaction that uses an approval of exactly
-// that action; without one it is refused with APPROVAL_REQUIRED, and the refusal is audited.
+// that action, holding the consent and the agents the approval stands on; without one it is
+// refused with APPROVAL_REQUIRED. Every refusal is audited.
+
+/** What the payment actions need of the hub's services. */
+export type PaymentDeps = ApprovalDeps & Pick<Services, 'consents' | 'agents'>;
 
 /** The refusal of a payment action without a usable approval. */
 const approvalRequired = () => new ForbiddenError('APPROVAL_REQUIRED', 'This action needs the user’s approval: call requestApproval for exactly this action and wait for it to be approved');
 
+/** Why a use is refused whose consent ended since the request's token check, or ends within this second. */
+const CONSENT_ENDED: Partial<Record<ForbiddenReason, string>> = {
+  NO_CONSENT: 'The consent this token was issued under no longer exists',
+  CONSENT_WITHDRAWN: 'The consent this token was issued under was withdrawn',
+  CONSENT_EXPIRED: 'The consent this token was issued under has expired',
+};
+const consentEnded = (reason: ForbiddenReason) => new ForbiddenError(reason, CONSENT_ENDED[reason]);
+
+/** What a use stands on, held by its transaction: the approval used and the consent it was asked under. */
+interface Use {
+  readonly approval: Approval;
+  readonly consent: Consent;
+  readonly now: Date;
+}
+
 /**
- * Runs `effect` in the transaction that uses an approval for exactly `detail`, and records the
- * use; without one, records the refusal and throws. An effect that throws rolls the use back.
- * @throws ForbiddenError APPROVAL_REQUIRED when no approval can be used.
+ * Locks what a use of an approval stands on until the transaction ends, and checks it as it is
+ * now, in the order of the per-field decision: the consent the agent's token was issued under
+ * exists and is the user's (NO_CONSENT), is not withdrawn (CONSENT_WITHDRAWN) nor expired at
+ * `now` (CONSENT_EXPIRED); every agent of the chain and every ancestor is active
+ * (AGENT_INACTIVE). A suspension, decommissioning, withdrawal or erasure that committed since the
+ * request's token check is seen here; one that commits later waits for the use. Locks in the
+ * hub's one order: the user's consent lock, before any agent, as giving a consent and an erasure
+ * take it; the lineage of the nearest agent FOR SHARE, ancestors first, as giving a consent does
+ * (it holds the whole chain: each later hop is by a registered sub-agent of the one before); the
+ * consent row FOR SHARE last, as decommissioning locks its agents before their consents. The
+ * consent lock also makes the uses of one user's approvals take turns.
+ * @throws ForbiddenError with the reason of the first check failed.
  */
-async function withApproval<T>(deps: ApprovalDeps, detail: AuthorizationDetail, caller: DelegatedCaller, effect: (tx: Db, approval: Approval, now: Date) => Promise<{ result: T; detail?: Record<string, unknown> }>): Promise<T> {
+async function holdGrant(deps: PaymentDeps, tx: Db, caller: DelegatedCaller, now: Date): Promise<Consent> {
+  const { principal } = caller;
+  await deps.consents.lockConsentsOfUser(tx, principal.userId);
+  const agent = await deps.agents.findActiveAgentForShare(tx, principal.actorChain[0]!, now);
+  const consent = await findConsentForShare(tx, principal.consentId);
+  const inForce = decideConsentInForce(principal, consent ? { ...consent, expired: consentState(consent, now) === 'EXPIRED' } : null);
+  if (!inForce.allowed) throw consentEnded(inForce.reason);
+  const lineage = new Set(agent ? [agent.id, ...agent.ancestorIds] : []);
+  if (!principal.actorChain.every((id) => lineage.has(id))) throw new ForbiddenError('AGENT_INACTIVE', 'An agent acting in this token is no longer active');
+  // In force, so found.
+  return consent!;
+}
+
+/**
+ * Runs `effect` in the transaction that uses an approval for exactly `detail`, holding what it
+ * stands on (`holdGrant`), and records the use. A refusal, before the use or by the effect, rolls
+ * the transaction back (an approval used is unused again) and is then recorded as
+ * `payment.refused` in a transaction of its own; any other error of the effect rolls the use back.
+ * @throws ForbiddenError APPROVAL_REQUIRED when no approval can be used, or as `holdGrant` and the effect refuse.
+ */
+async function withApproval<T>(deps: PaymentDeps, detail: AuthorizationDetail, caller: DelegatedCaller, effect: (tx: Db, use: Use) => Promise<{ result: T; detail?: Record<string, unknown> }>): Promise<T> {
   const now = deps.clock.now();
   const { userId, consentId } = caller.principal;
-  const outcome = await deps.db.transaction().execute(async (tx) => {
-    const approval = await useApproval(tx, { userId, agentId: caller.principal.actorChain[0]!, consentId, detail }, now);
-    if (!approval) {
-      await auditInTransaction(
-        tx,
-        { action: 'payment.refused', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'DENY', reason: 'APPROVAL_REQUIRED', detail: auditedEntry(detail) },
-        now,
-      );
-      return undefined;
+  try {
+    return await deps.db.transaction().execute(async (tx) => {
+      const consent = await holdGrant(deps, tx, caller, now);
+      const approval = await useApproval(tx, { userId, agentId: caller.principal.actorChain[0]!, consentId, detail }, now);
+      if (!approval) throw approvalRequired();
+      const done = await effect(tx, { approval, consent, now });
+      await auditInTransaction(tx, auditOf('approval.used', approval, caller, done.detail ?? {}), now);
+      return done.result;
+    });
+  } catch (error) {
+    if (error instanceof ForbiddenError) await auditInTransaction(deps.db, refusedEvent(caller, detail, error.reason), now);
+    throw error;
+  }
+}
+
+/**
+ * What the audit trail names of a payment action refused before it ran (see
+ * `approvalAuth.paymentRefusal`): its action and, when its input is valid, the entry it asked
+ * for, as every other event about an entry names it (`auditedEntry`). Never throws.
+ */
+export function refusedActionDetail(action: ApprovalAction, input: unknown): { readonly action: ApprovalAction; readonly entrySha256?: string } {
+  const entry = entryOfInput(action, input);
+  return entry ? auditedEntry(entry) : { action };
+}
+
+/** The entry a payment action's input asks for; undefined for input it refuses. */
+function entryOfInput(action: ApprovalAction, input: unknown): AuthorizationDetail | undefined {
+  switch (action) {
+    case 'PAY': {
+      const payment = paymentSchema.safeParse(input);
+      return payment.success ? paymentDetail(payment.data) : undefined;
     }
-    const done = await effect(tx, approval, now);
-    await auditInTransaction(tx, auditOf('approval.used', approval, caller, done.detail ?? {}), now);
-    return done;
-  });
-  if (!outcome) throw approvalRequired();
-  return outcome.result;
+    case 'ADD_PAYMENT_METHOD': {
+      const card = cardSchema.safeParse(input);
+      return card.success ? paymentMethodDetail(card.data) : undefined;
+    }
+    case 'CHANGE_PAYMENT_METHOD': {
+      const change = changePaymentMethodSchema.safeParse(input);
+      return change.success ? paymentMethodDetail(change.data.paymentMethod, change.data.id) : undefined;
+    }
+  }
+}
+
+/** The audit event of a payment action refused in the transaction that would have used an approval for `detail`. */
+function refusedEvent(caller: DelegatedCaller, detail: AuthorizationDetail, reason: ForbiddenReason): AuditEventInput {
+  return { action: 'payment.refused', ...auditCaller(caller.principal, caller.requestId), subjectUserId: caller.principal.userId, decision: 'DENY', reason, detail: auditedEntry(detail) };
 }
 
 /**
  * Adds a masked card to the user's payment methods, using an approval to add exactly it.
- * @throws BadUserInputError for a bad card; ForbiddenError APPROVAL_REQUIRED.
+ * @throws BadUserInputError for a bad card; ForbiddenError APPROVAL_REQUIRED, or as `holdGrant` refuses.
  */
-export async function addPaymentMethod(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<PaymentMethod> {
+export async function addPaymentMethod(deps: PaymentDeps, input: unknown, anyCaller: Caller): Promise<PaymentMethod> {
   const caller = asAgent(anyCaller);
   const card = parseInput(cardSchema, input);
   assertCardCurrent(card, deps.clock.now(), 'input');
-  return withApproval(deps, paymentMethodDetail(card), caller, async (tx, _approval, now) => {
+  return withApproval(deps, paymentMethodDetail(card), caller, async (tx, { now }) => {
     const method = await deps.identity.addPaymentMethod(tx, caller.principal.userId, card, now);
     return { result: method, detail: { paymentMethodId: method.id } };
   });
@@ -63,9 +141,10 @@ export async function addPaymentMethod(deps: ApprovalDeps, input: unknown, anyCa
 /**
  * Changes one of the user's payment methods to a new masked card, using an approval for exactly
  * that method and card. An unknown method leaves the approval unused.
- * @throws BadUserInputError; NotFoundError for a method the user does not have; ForbiddenError APPROVAL_REQUIRED.
+ * @throws BadUserInputError; NotFoundError for a method the user does not have; ForbiddenError
+ *   APPROVAL_REQUIRED, or as `holdGrant` refuses.
  */
-export async function changePaymentMethod(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<PaymentMethod> {
+export async function changePaymentMethod(deps: PaymentDeps, input: unknown, anyCaller: Caller): Promise<PaymentMethod> {
   const caller = asAgent(anyCaller);
   const { id, paymentMethod: card } = parseInput(changePaymentMethodSchema, input);
   assertCardCurrent(card, deps.clock.now(), 'input.paymentMethod');
@@ -84,33 +163,19 @@ export interface PaymentAuthorization {
   readonly approval: Approval;
 }
 
-/** Why a payment is refused whose consent ended since the request's token check, or ends within this second. */
-const CONSENT_ENDED: Partial<Record<ForbiddenReason, string>> = {
-  NO_CONSENT: 'The consent this token was issued under no longer exists',
-  CONSENT_WITHDRAWN: 'The consent this token was issued under was withdrawn',
-  CONSENT_EXPIRED: 'The consent this token was issued under has expired',
-};
-const consentEnded = (reason: ForbiddenReason) => new ForbiddenError(reason, CONSENT_ENDED[reason]);
-
 /**
  * Uses an approval for exactly this payment and answers with a short-lived token carrying it
  * (RFC 9396 §9) for the commerce API that takes the payment. The token names the consent the
- * agent's token was issued under, and ends no later than that consent or that token. The consent
- * is read again in the transaction that uses the approval, so one that ended since the token
- * check leaves the approval unused.
+ * agent's token was issued under, and ends no later than that consent or that token.
  * @throws BadUserInputError for a bad payment; ForbiddenError APPROVAL_REQUIRED, or
- *   CONSENT_WITHDRAWN / CONSENT_EXPIRED / NO_CONSENT when the consent is no longer in force.
+ *   CONSENT_WITHDRAWN / CONSENT_EXPIRED / NO_CONSENT / AGENT_INACTIVE when what the approval
+ *   stands on ended since the token check (see `holdGrant`), or the consent ends within the second.
  */
-export async function authorizePayment(deps: ApprovalDeps & Pick<Services, 'consents'>, input: unknown, anyCaller: Caller): Promise<PaymentAuthorization> {
+export async function authorizePayment(deps: PaymentDeps, input: unknown, anyCaller: Caller): Promise<PaymentAuthorization> {
   const caller = asAgent(anyCaller);
   const detail = paymentDetail(parseInput(paymentSchema, input));
   const { principal } = caller;
-  return withApproval(deps, detail, caller, async (tx, approval, now) => {
-    const [found] = await deps.consents.findConsents(tx, [principal.consentId]);
-    const inForce = decideConsentInForce(principal, found ? { ...found, expired: consentState(found, now) === 'EXPIRED' } : null);
-    if (!inForce.allowed) throw consentEnded(inForce.reason);
-    // In force, so found.
-    const consent = found!;
+  return withApproval(deps, detail, caller, async (_tx, { approval, consent, now }) => {
     const token = await issuePaymentToken(
       deps.keys,
       deps.config.issuer,

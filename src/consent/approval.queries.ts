@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import type { ApprovalsTable, ApprovalStatusColumn } from '../db/database.js';
 import type { Db } from '../db/connect.js';
 import type { AuthorizationDetail } from './approval.details.js';
+import { toConsent, type Consent } from './consent.queries.js';
 
 /** An approval as the domain sees it; `status` as stored (see `approvalState` for expiry). */
 export interface Approval {
@@ -102,6 +103,26 @@ export async function answerApproval(db: Db, id: string, userId: string, answer:
   return row && toApproval(row);
 }
 
+/**
+ * Was this user access token (by its `jti`) handed to an agent as the `subject_token` of a token
+ * exchange? Read from the table the exchange records it in, as the token check reads consents:
+ * one indexed lookup, only when a user answers an approval.
+ */
+export async function isExchangedSubjectToken(db: Db, jti: string): Promise<boolean> {
+  const row = await db.selectFrom('exchanged_subject_tokens').select('jti').where('jti', '=', jti).executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * The consent a use of an approval stands on, locked FOR SHARE for the rest of the transaction:
+ * no withdrawal of it (an UPDATE of the row) commits before the caller does. Undefined for an
+ * unknown id.
+ */
+export async function findConsentForShare(db: Db, id: string): Promise<Consent | undefined> {
+  const row = await db.selectFrom('consents').selectAll().where('id', '=', id).forShare().executeTakeFirst();
+  return row && toConsent(row);
+}
+
 /** Whose approval, and for exactly what, a use looks for. */
 export interface ApprovalUse {
   readonly userId: string;
@@ -114,7 +135,8 @@ export interface ApprovalUse {
  * Uses one approval, in one UPDATE: of this user, agent and consent, approved, never used,
  * unexpired at `now`, for an equal `authorization_details` entry (jsonb equality: the same keys
  * and values). Of two uses racing for it, one gets it and the other skips the locked row and
- * finds nothing. Resolves to the approval used, or undefined.
+ * finds nothing. Resolves to the approval used, or undefined. The caller holds, and has checked,
+ * the consent and the agents the use stands on first (`holdGrant` in approval.payment.service.ts).
  */
 export async function useApproval(db: Db, use: ApprovalUse, now: Date): Promise<Approval | undefined> {
   const detail = JSON.stringify(use.detail);

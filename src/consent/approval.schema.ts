@@ -1,6 +1,6 @@
 import { agentLoader } from '../agents/agent.loaders.js';
 import { AgentRef } from '../agents/agent.schema.js';
-import { approvalAuth } from '../authz/approval-access.js';
+import { APPROVAL_MAX_AUTH_AGE_SECONDS, approvalAuth } from '../authz/approval-access.js';
 import { builder } from '../graphql/builder.js';
 import type { Context } from '../graphql/context.js';
 import { userLoader } from '../identity/user.loaders.js';
@@ -137,7 +137,7 @@ builder.mutationFields((t) => ({
   }),
   approve: t.field({
     type: ApprovalRef,
-    description: 'The user approves a pending approval: the agent may then do exactly that action, once, before it expires.',
+    description: `The user approves a pending approval: the agent may then do exactly that action, once, before it expires. A step-up: only with a session signed in after the approval was requested, within the last ${APPROVAL_MAX_AUTH_AGE_SECONDS / 60} minutes, and never handed to an agent for a token exchange (UNAUTHENTICATED otherwise: sign in again).`,
     args: { id: t.arg.id({ required: true }) },
     authScopes: (_root, args, ctx) => approvalAuth.answer(ctx, String(args.id)),
     unauthorizedError: (_root, args, ctx) => approvalAuth.refusal(ctx, `answer:${String(args.id)}`),
@@ -145,7 +145,7 @@ builder.mutationFields((t) => ({
   }),
   deny: t.field({
     type: ApprovalRef,
-    description: 'The user denies a pending approval.',
+    description: 'The user denies a pending approval; the same step-up as `approve`.',
     args: { id: t.arg.id({ required: true }) },
     authScopes: (_root, args, ctx) => approvalAuth.answer(ctx, String(args.id)),
     unauthorizedError: (_root, args, ctx) => approvalAuth.refusal(ctx, `answer:${String(args.id)}`),

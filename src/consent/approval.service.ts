@@ -75,7 +75,9 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
 }
 
 /**
- * The user's answer to an approval that asks them, while it is pending and unexpired.
+ * The user's answer to an approval that asks them, while it is pending and unexpired. Who may
+ * answer, and how recently signed in, is decided before (`decideApprovalAnswer`); the event
+ * records when the answering session's sign-in was (`authTime`, from its `auth_time`).
  * @throws NotFoundError for an approval of someone else; BadUserInputError once it was answered or expired.
  */
 export async function answerApprovalRequest(deps: ApprovalDeps, id: string, decision: 'approved' | 'denied', caller: Caller): Promise<Approval> {
@@ -89,7 +91,7 @@ export async function answerApprovalRequest(deps: ApprovalDeps, id: string, deci
       if (approval?.userId !== principal.userId) throw new NotFoundError('Approval');
       throw new BadUserInputError('id', `is ${approvalState(approval, now)}; only a PENDING approval can be answered`);
     }
-    await auditInTransaction(tx, auditOf('approval.answered', answered, caller, { answer: decision }), now);
+    await auditInTransaction(tx, auditOf('approval.answered', answered, caller, { answer: decision, authTime: principal.authTime?.toISOString() ?? null }), now);
     return answered;
   });
 }

@@ -18,6 +18,7 @@ export interface Database {
   consents: ConsentsTable;
   consent_events: ConsentEventsTable;
   revoked_tokens: RevokedTokensTable;
+  exchanged_subject_tokens: ExchangedSubjectTokensTable;
   purposes: PurposesTable;
   approvals: ApprovalsTable;
   audience_members: AudienceMembersTable;
@@ -228,6 +229,18 @@ export interface RevokedTokensTable {
   client_id: string;
   expires_at: Timestamp;
   revoked_at: Timestamp;
+}
+
+/**
+ * The user access tokens handed to an agent as the `subject_token` of a token exchange, by `jti`,
+ * until they expire (migration 0014): no approval is answered with one.
+ */
+export interface ExchangedSubjectTokensTable {
+  jti: string;
+  /** The first agent the token was handed to. */
+  agent_id: string;
+  expires_at: Timestamp;
+  exchanged_at: Timestamp;
 }
 
 /** Every version of every purpose; a change is a new row with the next version. */

@@ -33,3 +33,20 @@ export async function findExchangeGrounds(
   const consents = rows.flatMap((row) => (row.id ? [{ id: row.id, purpose: row.purpose!, scopes: row.scopes ?? [], expiresAt: row.expires_at }] : []));
   return { revoked: rows[0]?.revoked ?? false, userActive: rows[0]?.user_active ?? false, consents };
 }
+
+/**
+ * Records that a user's own access token was handed to an agent as the `subject_token` of an
+ * exchange, until the token expires (its `exp`): no approval is answered with it. A token
+ * exchanged again keeps its first record. The same statement forgets a few records of tokens
+ * expired by `now`, skipping those a concurrent exchange is forgetting, so that exchanges never
+ * wait on each other for it.
+ */
+export async function recordExchangedSubjectToken(db: Db, token: { readonly jti: string; readonly agentId: string; readonly expiresAt: Date }, now: Date): Promise<void> {
+  await sql`${sql.raw(PREPARED_MARKER)}
+    with forgotten as (
+      delete from exchanged_subject_tokens where jti in (
+        select jti from exchanged_subject_tokens where expires_at < ${now} limit 100 for update skip locked))
+    insert into exchanged_subject_tokens (jti, agent_id, expires_at, exchanged_at)
+    values (${token.jti}, ${token.agentId}, ${token.expiresAt}, ${now})
+    on conflict (jti) do nothing`.execute(db);
+}

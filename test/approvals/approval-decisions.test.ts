@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideApprovalAnswer, decideApprovalView, decidePaymentAgent } from '../../src/authz/approval-access.js';
+import { APPROVAL_MAX_AUTH_AGE_SECONDS, decideApprovalAnswer, decideApprovalView, decidePaymentAgent } from '../../src/authz/approval-access.js';
 import type { GrantState, Principal } from '../../src/authz/principal.js';
 
 const agent: Principal = {
@@ -37,15 +37,31 @@ describe('the decision on an agent acting on payment', () => {
 });
 
 describe('the decisions on answering and seeing an approval', () => {
-  const approval = { userId: 'usr_alice', agentId: 'agt_shopper' };
-  const outcome = (decision: ReturnType<typeof decideApprovalView>) => (decision.allowed ? 'ALLOW' : decision.reason);
+  const requestedAt = new Date('2031-03-01T09:00:00.000Z');
+  const approval = { userId: 'usr_alice', agentId: 'agt_shopper', createdAt: requestedAt };
+  const later = (seconds: number) => new Date(requestedAt.getTime() + seconds * 1_000);
+  const signedIn = (at: Date, userId = 'usr_alice'): Principal => ({ kind: 'user', userId, clientId: 'hub-frontend', scopes: new Set(['payment:write']), tokenId: 'jti', authTime: at });
+  const facts = { now: later(60), tokenExchanged: false };
+  const outcome = (decision: ReturnType<typeof decideApprovalAnswer>) => (decision.allowed ? 'ALLOW' : decision.reason);
 
   it('lets only the user themself answer', () => {
-    expect(outcome(decideApprovalAnswer(user, approval))).toBe('ALLOW');
-    expect(outcome(decideApprovalAnswer({ ...user, userId: 'usr_bob' }, approval))).toBe('NOT_SUBJECT');
-    expect(outcome(decideApprovalAnswer(user, null))).toBe('NOT_SUBJECT');
-    expect(outcome(decideApprovalAnswer(agent, approval))).toBe('MISSING_SCOPE');
-    expect(outcome(decideApprovalAnswer(operator, approval))).toBe('MISSING_SCOPE');
+    expect(outcome(decideApprovalAnswer(signedIn(later(30)), approval, facts))).toBe('ALLOW');
+    expect(outcome(decideApprovalAnswer(signedIn(later(30), 'usr_bob'), approval, facts))).toBe('NOT_SUBJECT');
+    expect(outcome(decideApprovalAnswer(signedIn(later(30)), null, facts))).toBe('NOT_SUBJECT');
+    expect(outcome(decideApprovalAnswer(agent, approval, facts))).toBe('MISSING_SCOPE');
+    expect(outcome(decideApprovalAnswer(operator, approval, facts))).toBe('MISSING_SCOPE');
+  });
+
+  it.each<[string, Principal, { now: Date; tokenExchanged: boolean }, string]>([
+    ['a sign-in after the request', signedIn(later(30)), facts, 'ALLOW'],
+    ['a sign-in in the very second of the request', signedIn(requestedAt), facts, 'ALLOW'],
+    ['a sign-in the second before the request', signedIn(later(-1)), facts, 'REAUTHENTICATE'],
+    ['a token without auth_time', user, facts, 'REAUTHENTICATE'],
+    ['a sign-in exactly the maximum age ago', signedIn(later(30)), { ...facts, now: later(30 + APPROVAL_MAX_AUTH_AGE_SECONDS) }, 'ALLOW'],
+    ['a sign-in past the maximum age', signedIn(later(30)), { ...facts, now: later(31 + APPROVAL_MAX_AUTH_AGE_SECONDS) }, 'REAUTHENTICATE'],
+    ['a fresh sign-in whose token was handed to an agent for a token exchange', signedIn(later(30)), { ...facts, tokenExchanged: true }, 'REAUTHENTICATE'],
+  ])('steps up answering: %s', (_what, principal, answerFacts, expected) => {
+    expect(outcome(decideApprovalAnswer(principal, approval, answerFacts))).toBe(expected);
   });
 
   it('shows an approval to the user, the agent that asked, and users:admin', () => {

@@ -8,6 +8,9 @@ import { exchange, giveConsent, operatorToken, registerAgent, type RegisteredAge
 
 export const START = '2031-03-01T09:00:00.000Z';
 
+/** The password of every user `signUpUser` makes. */
+export const PASSWORD = 'correct horse battery staple 42';
+
 export const APPROVAL_FIELDS =
   'id status action amount currency creditorName description paymentMethodId card { brand last4 expMonth expYear } authorizationDetails user { id } agent { id } createdAt expiresAt decidedAt usedAt';
 
@@ -43,6 +46,18 @@ export async function approvalWorld() {
   const request = (token: string, input: Record<string, unknown>) =>
     graphql<any>(hub, `mutation($input: RequestApprovalInput!) { requestApproval(input: $input) { ${APPROVAL_FIELDS} } }`, { token, variables: { input } });
   const answer = (token: string, verb: 'approve' | 'deny', id: string) => graphql<any>(hub, `mutation($id: ID!) { ${verb}(id: $id) { ${APPROVAL_FIELDS} } }`, { token, variables: { id } });
+
+  /** A new session of the user, signed in with their password now: what answering an approval asks for. */
+  async function signIn(user: { email: string }) {
+    const response = await graphql<any>(hub, 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken refreshToken } }', {
+      variables: { input: { email: user.email, password: PASSWORD } },
+    });
+    if (!response.data?.signIn) throw new Error(`signIn failed: ${JSON.stringify(response.errors)}`);
+    return response.data.signIn as { accessToken: string; refreshToken: string };
+  }
+
+  /** The user answers `id` as a frontend has them do: signing in again after the request, then answering with that session. */
+  const answerAfresh = async (user: { email: string }, verb: 'approve' | 'deny', id: string) => answer((await signIn(user)).accessToken, verb, id);
   const approval = (token: string, id: string) => graphql<any>(hub, `query($id: ID!) { approval(id: $id) { ${APPROVAL_FIELDS} } }`, { token, variables: { id } });
   const pay = (token: string, input: Record<string, unknown>) =>
     graphql<any>(hub, 'mutation($input: PaymentInput!) { authorizePayment(input: $input) { accessToken tokenType expiresIn authorizationDetails approval { id status usedAt } } }', {
@@ -54,14 +69,14 @@ export async function approvalWorld() {
   const changeCard = (token: string, input: Record<string, unknown>) =>
     graphql<any>(hub, 'mutation($input: ChangePaymentMethodInput!) { changePaymentMethod(input: $input) { id brand last4 expMonth expYear } }', { token, variables: { input } });
 
-  /** Asks for a payment with `agentToken` and has the user approve it; resolves to the approval id. */
-  async function approvedPayment(token: string, user: { accessToken: string }, payment: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  /** Asks for a payment with `agentToken` and has the user, signed in again, approve it; resolves to the approval id. */
+  async function approvedPayment(token: string, user: { email: string }, payment: Record<string, unknown>, extra: Record<string, unknown> = {}) {
     const asked = await request(token, { action: 'PAY', payment, ...extra });
     if (!asked.data?.requestApproval) throw new Error(`requestApproval failed: ${JSON.stringify(asked.errors)}`);
-    const approved = await answer(user.accessToken, 'approve', asked.data.requestApproval.id);
+    const approved = await answerAfresh(user, 'approve', asked.data.requestApproval.id);
     if (approved.data?.approve?.status !== 'APPROVED') throw new Error(`approve failed: ${JSON.stringify(approved.errors)}`);
     return asked.data.requestApproval.id as string;
   }
 
-  return { hub, clock, admin, alice, bob, shopper, rival, helper, agentToken, request, answer, approval, pay, addCard, changeCard, approvedPayment };
+  return { hub, clock, admin, alice, bob, shopper, rival, helper, agentToken, request, answer, signIn, answerAfresh, approval, pay, addCard, changeCard, approvedPayment };
 }

@@ -2,14 +2,16 @@ import { createHash } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findAuditEvents } from '../../src/audit/audit.service.js';
+import { APPROVAL_MAX_AUTH_AGE_SECONDS } from '../../src/authz/approval-access.js';
 import { ANONYMOUS } from '../../src/authz/principal.js';
+import { authorizationDetailDigest, paymentDetail } from '../../src/consent/approval.details.js';
 import { auditOf, type Approval } from '../../src/consent/approval.service.js';
 import { graphql, postForm } from '../helpers/hub.js';
 import { basic, operatorCredentials } from '../helpers/oauth.js';
 import { START, approvalWorld, refusal } from './approval-fixtures.js';
 
 const world = await approvalWorld();
-const { hub, clock, admin, alice, bob, shopper, rival, agentToken, request, answer, approval, pay, approvedPayment } = world;
+const { hub, clock, admin, alice, bob, shopper, rival, agentToken, request, answer, signIn, answerAfresh, approval, pay, approvedPayment } = world;
 
 const PAYMENT = { amount: '123.5', currency: 'EUR', creditorName: 'Example Shop GmbH', description: 'Order 4711' };
 const ENTRY = {
@@ -78,10 +80,42 @@ describe('an agent paying for its user', () => {
     expect((await approval(alice.accessToken, approvalId)).data.approval.status).toBe('PENDING');
   });
 
-  it('is approved by the user', async () => {
+  it('cannot have it approved with the user’s own token the agent was handed for the token exchange', async () => {
+    // The token exchange (RFC 8693) hands the agent the user's access token as subject_token:
+    // with it the agent is a `user` caller, and this one's sign-in is not even older than the request.
+    const selfApproved = await answer(alice.accessToken, 'approve', approvalId);
+    expect(selfApproved.data?.approve ?? null).toBeNull();
+    expect(refusal(selfApproved)).toBe('UNAUTHENTICATED/');
+    expect((await approval(token, approvalId)).data.approval.status).toBe('PENDING');
+    expect(refusal(await pay(token, PAYMENT))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+  });
+
+  it('asks the user to sign in again unless they signed in after the request, within the last 5 minutes', async () => {
+    const start = clock.now();
+    try {
+      const before = await signIn(alice);
+      clock.advance(1);
+      const asked = await request(token, { action: 'PAY', payment: { ...PAYMENT, description: 'Order 4799' }, expiresInSeconds: 900 });
+      const id = asked.data.requestApproval.id;
+      const stale = await answer(before.accessToken, 'approve', id);
+      expect(refusal(stale)).toBe('UNAUTHENTICATED/');
+      expect(stale.errors![0]!.message).toMatch(/sign in again, then answer within 5 minutes/);
+      const after = await signIn(alice);
+      clock.advance(APPROVAL_MAX_AUTH_AGE_SECONDS + 1);
+      expect(refusal(await answer(after.accessToken, 'deny', id))).toBe('UNAUTHENTICATED/');
+      expect((await approval(token, id)).data.approval.status).toBe('PENDING');
+      expect((await answerAfresh(alice, 'deny', id)).data.deny.status).toBe('DENIED');
+    } finally {
+      clock.set(start);
+    }
+  });
+
+  it('is approved by the user, signed in again after the request, and the audit trail says when they signed in', async () => {
     clock.advance(10);
-    const response = await answer(alice.accessToken, 'approve', approvalId);
+    const response = await answerAfresh(alice, 'approve', approvalId);
     expect(response.data.approve).toMatchObject({ status: 'APPROVED', decidedAt: '2031-03-01T09:00:10.000Z', usedAt: null });
+    const answered = (await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'approval.answered' }, first: 100 })).edges.map((e) => e.node);
+    expect(answered.find((event) => event.detail.approvalId === approvalId)?.detail).toMatchObject({ answer: 'approved', authTime: '2031-03-01T09:00:10.000Z' });
   });
 
   it.each([
@@ -176,9 +210,9 @@ describe('approvals that cannot be used', () => {
   it('refuses a denied approval, which can no longer be approved', async () => {
     const asked = await request(token, { action: 'PAY', payment });
     const id = asked.data.requestApproval.id;
-    expect((await answer(alice.accessToken, 'deny', id)).data.deny).toMatchObject({ status: 'DENIED', decidedAt: clock.now().toISOString() });
+    expect((await answerAfresh(alice, 'deny', id)).data.deny).toMatchObject({ status: 'DENIED', decidedAt: clock.now().toISOString() });
     expect(refusal(await pay(token, payment))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
-    const again = await answer(alice.accessToken, 'approve', id);
+    const again = await answerAfresh(alice, 'approve', id);
     expect(refusal(again)).toBe('BAD_USER_INPUT/');
     expect(again.errors![0]!.message).toMatch(/is DENIED/);
   });
@@ -189,11 +223,11 @@ describe('approvals that cannot be used', () => {
       const used = await request(token, { action: 'PAY', payment, expiresInSeconds: 60 });
       const unanswered = await request(token, { action: 'PAY', payment, expiresInSeconds: 60 });
       expect(used.data.requestApproval.expiresAt).toBe(new Date(start.getTime() + 60_000).toISOString());
-      await answer(alice.accessToken, 'approve', used.data.requestApproval.id);
+      await answerAfresh(alice, 'approve', used.data.requestApproval.id);
       clock.advance(60);
       expect(refusal(await pay(token, payment))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
       expect((await approval(alice.accessToken, used.data.requestApproval.id)).data.approval.status).toBe('EXPIRED');
-      const late = await answer(alice.accessToken, 'approve', unanswered.data.requestApproval.id);
+      const late = await answerAfresh(alice, 'approve', unanswered.data.requestApproval.id);
       expect(refusal(late)).toBe('BAD_USER_INPUT/');
       expect(late.errors![0]!.message).toMatch(/is EXPIRED/);
     } finally {
@@ -255,6 +289,7 @@ describe('who may ask', () => {
 
 describe('the audit trail', () => {
   it('shows each approval requested, answered, used, and each payment refused', async () => {
+    await hub.services.audit.flush();
     const response = await graphql<any>(
       hub,
       'query($f: AuditFilter) { auditEvents(first: 100, filter: $f) { edges { node { action decision reason actor { kind id } actorChain subjectUserId consentId } } } }',
@@ -265,9 +300,24 @@ describe('the audit trail', () => {
     expect(byAction('approval.requested')[0]).toMatchObject({ decision: 'ALLOW', actor: { kind: 'delegated', id: shopper.id }, actorChain: [shopper.id], subjectUserId: alice.id, consentId: expect.stringMatching(/^cns_/) });
     expect(byAction('approval.answered')[0]).toMatchObject({ decision: 'ALLOW', actor: { kind: 'user', id: alice.id } });
     expect(byAction('approval.used')[0]).toMatchObject({ decision: 'ALLOW', actor: { kind: 'delegated', id: shopper.id } });
-    expect(byAction('payment.refused')[0]).toMatchObject({ decision: 'DENY', reason: 'APPROVAL_REQUIRED', subjectUserId: alice.id });
+    expect(byAction('payment.refused')).toContainEqual(expect.objectContaining({ decision: 'DENY', reason: 'APPROVAL_REQUIRED', subjectUserId: alice.id }));
     expect(byAction('approval.used')).toHaveLength(4);
     expect(byAction('approval.answered').length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('records a payment refused before it runs (here for want of payment write scope), with the entry it asked for', async () => {
+    const readOnly = await agentToken(world.helper, bob, { purpose: 'checkout', scopes: ['payment:read'] });
+    const payment = { amount: '5', currency: 'EUR', creditorName: 'Shop' };
+    expect(refusal(await pay(readOnly, payment))).toBe('FORBIDDEN/MISSING_SCOPE');
+    await hub.services.audit.flush();
+    const refused = (await findAuditEvents(hub.services.db, { filter: { userId: bob.id, action: 'payment.refused' }, first: 100 })).edges.map((e) => e.node);
+    expect(refused.filter((event) => event.reason === 'MISSING_SCOPE')).toEqual([
+      expect.objectContaining({
+        actor: { kind: 'delegated', id: world.helper.id },
+        decision: 'DENY',
+        detail: { action: 'PAY', entrySha256: authorizationDetailDigest(paymentDetail({ ...payment, amount: '5.00' })) },
+      }),
+    ]);
   });
 
   it('records each read of the user’s approvals in the user’s profile.read event, whoever reads them', async () => {

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../helpers/hub.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
-const { hub, alice, admin, shopper, agentToken, request, answer, addCard, changeCard } = await approvalWorld();
+const { hub, alice, admin, shopper, agentToken, request, answerAfresh, addCard, changeCard } = await approvalWorld();
 
 const CARD = { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2033 };
 const RENEWED = { brand: 'visa', last4: '4242', expMonth: 6, expYear: 2036 };
@@ -16,7 +16,7 @@ beforeAll(async () => {
 async function approved(input: Record<string, unknown>) {
   const asked = await request(token, input);
   if (!asked.data?.requestApproval) throw new Error(`requestApproval failed: ${JSON.stringify(asked.errors)}`);
-  await answer(alice.accessToken, 'approve', asked.data.requestApproval.id);
+  await answerAfresh(alice, 'approve', asked.data.requestApproval.id);
   return asked.data.requestApproval;
 }
 

@@ -16,7 +16,7 @@ const introspect = async (token: string) => (await postForm(hub, '/oauth/introsp
 const me = (token: string) => graphql(hub, '{ me { id } }', { token });
 
 /** Pays PAYMENT with `delegated`, approved by `user`; resolves to the payment token and its answer. */
-async function paidWith(delegated: string, user: { accessToken: string }) {
+async function paidWith(delegated: string, user: { email: string }) {
   await approvedPayment(delegated, user, PAYMENT);
   const paid = await pay(delegated, PAYMENT);
   expect(paid.errors).toBeUndefined();

@@ -581,7 +581,7 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** An agent adds a masked card to its user’s payment methods, with an approved ADD_PAYMENT_METHOD approval for exactly this card. */
   addPaymentMethod: PaymentMethod;
-  /** The user approves a pending approval: the agent may then do exactly that action, once, before it expires. */
+  /** The user approves a pending approval: the agent may then do exactly that action, once, before it expires. A step-up: only with a session signed in after the approval was requested, within the last 5 minutes, and never handed to an agent for a token exchange (UNAUTHENTICATED otherwise: sign in again). */
   approve: Approval;
   /** An agent obtains a payment token for the commerce API, with an approved PAY approval for exactly this amount, currency, creditor and reference. */
   authorizePayment: PaymentAuthorization;
@@ -599,7 +599,7 @@ export type Mutation = {
   deleteSavedAudience: Scalars['ID']['output'];
   /** Deletes a subscription with its pending deliveries and log; resolves to its id. */
   deleteWebhookSubscription: Scalars['ID']['output'];
-  /** The user denies a pending approval. */
+  /** The user denies a pending approval; the same step-up as `approve`. */
   deny: Approval;
   /** Stops deliveries to a subscription: no new events reach it, pending ones wait. */
   disableWebhookSubscription: WebhookSubscription;

@@ -179,6 +179,25 @@ describe('token exchange for delegation (RFC 8693)', () => {
     expect(event).toMatchObject({ actor_kind: 'delegated', actor_id: assistant.id, actor_chain: [assistant.id], client_id: assistant.id, purpose: 'support', consent_id: consentId });
     expect(event.detail).toMatchObject({ scope: 'orders:read', jti: claimsOf(access_token).jti });
   });
+
+  it('records the user’s token as handed to the agent until it expires, even when it refuses the exchange, and forgets records of expired tokens', async () => {
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const handed = () => hub.services.db.selectFrom('exchanged_subject_tokens').select(['jti', 'agent_id', 'expires_at']).execute();
+    const expired = { jti: randomUUID(), agent_id: stranger.id, expires_at: new Date(Date.now() - 1_000), exchanged_at: new Date(Date.now() - 601_000) };
+    await hub.services.db.insertInto('exchanged_subject_tokens').values(expired).execute();
+
+    const parentToken = (await delegated(assistant, user.accessToken)).access_token;
+    await delegated(child, parentToken);
+    const other = await signUpUser(hub);
+    expect(await exchange(hub, stranger, other.accessToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    const records = await handed();
+    for (const [token, agent] of [[user.accessToken, assistant], [other.accessToken, stranger]] as const) {
+      expect(records).toContainEqual({ jti: claimsOf(token).jti, agent_id: agent.id, expires_at: new Date(claimsOf(token).exp * 1_000) });
+    }
+    expect(records.map((record) => record.jti)).not.toContain(expired.jti);
+    expect(records.map((record) => record.jti)).not.toContain(claimsOf(parentToken).jti);
+  });
 });
 
 describe('sub-agents', () => {

@@ -1,7 +1,7 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Hub } from '../../src/app.js';
-import { graphql, signUpUser } from '../helpers/hub.js';
-import { exchange, giveConsent, type RegisteredAgent } from '../helpers/oauth.js';
+import { graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { claimsOf, exchange, giveConsent, type RegisteredAgent } from '../helpers/oauth.js';
 
 export const PASSWORD = 'correct horse battery staple 42';
 
@@ -45,8 +45,10 @@ export const PAYMENT_REFERENCE = 'Gift for Alice Erasmus, 12 Laugavegur';
 
 /**
  * The agent's delegated token for the user under a checkout consent, with which it asks the user
- * to approve a payment with their own reference, which the user approves, and adding a card,
- * left pending. Resolves to the two approval ids.
+ * to approve a payment with their own reference, and adding a card, left pending. The user
+ * approves the payment as answering asks: signed in again after the requests, with that session,
+ * which they then sign out of, so that their sessions are as before. Resolves to the two
+ * approval ids.
  */
 export async function paymentApprovals(hub: Hub, agent: RegisteredAgent, userToken: string): Promise<string[]> {
   await giveConsent(hub, userToken, { purpose: 'checkout', agentId: agent.id, scopes: ['payment:read', 'payment:write'] });
@@ -59,9 +61,21 @@ export async function paymentApprovals(hub: Hub, agent: RegisteredAgent, userTok
   };
   const payment = await ask({ action: 'PAY', payment: { amount: '59.90', currency: 'EUR', creditorName: 'Outdoor Shop ehf', description: PAYMENT_REFERENCE } });
   const card = await ask({ action: 'ADD_PAYMENT_METHOD', paymentMethod: { brand: 'visa', last4: '7319', expMonth: 4, expYear: 2033 } });
-  const approved = await graphql<any>(hub, 'mutation($id: ID!) { approve(id: $id) { status } }', { token: userToken, variables: { id: payment } });
+  const signedIn = await graphql<any>(hub, 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken refreshToken } }', {
+    variables: { input: { email: await emailOf(hub, claimsOf(userToken).sub), password: PASSWORD } },
+  });
+  if (!signedIn.data?.signIn) throw new Error(`signIn failed: ${JSON.stringify(signedIn.errors)}`);
+  const approved = await graphql<any>(hub, 'mutation($id: ID!) { approve(id: $id) { status } }', { token: signedIn.data.signIn.accessToken, variables: { id: payment } });
   if (approved.data?.approve?.status !== 'APPROVED') throw new Error(`approve failed: ${JSON.stringify(approved.errors)}`);
+  const signedOut = await postForm(hub, '/oauth/revoke', { token: signedIn.data.signIn.refreshToken, client_id: 'hub-frontend' });
+  if (signedOut.status !== 200) throw new Error(`sign-out failed: ${JSON.stringify(signedOut.body)}`);
   return [payment, card];
+}
+
+/** The email the user signs in with. */
+async function emailOf(hub: Hub, userId: string): Promise<string> {
+  const { email } = await hub.services.db.selectFrom('users').select('email').where('id', '=', userId).executeTakeFirstOrThrow();
+  return email!;
 }
 
 /** GET /users/:id/export with the token given; the body parsed when it is JSON. */

@@ -5,7 +5,7 @@ import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
 import { InvalidTokenError, type GrantLink } from '../access-token.js';
 import { requireAgent } from '../client-auth.js';
 import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
-import { findExchangeGrounds, type ExchangeConsent } from '../exchange.queries.js';
+import { findExchangeGrounds, recordExchangedSubjectToken, type ExchangeConsent } from '../exchange.queries.js';
 import { invalidRequest, invalidScope, OAuthError } from '../oauth-error.js';
 import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
 import { earliestOf, issueRefreshToken, newRefreshFamilyId } from '../refresh-tokens.js';
@@ -22,6 +22,8 @@ import type { LiveToken } from '../token.service.js';
  * revoked and the user's live consent naming the agent, read in one statement; later, the whole
  * token check and the subject token's consent); scopes (requested ∩ subject ∩ ceiling ∩
  * consent); lifetime (≤ subject's and consent's).
+ * On a first hop the user's live subject token is recorded as handed to the agent, which holds it
+ * from then on: no approval of a payment action is answered with it.
  * A later hop is bound to the subject token's grant: the new token carries the subject's `jti`
  * and refresh family (`sid`) after those the subject descends from (`delegated_from`), so
  * revoking any of them ends it, and its refresh family too. `offline_access` there needs a
@@ -67,6 +69,9 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     const grounds = await findExchangeGrounds(db, { jti: subject.claims.jti, familyId: subject.claims.sid, userId: user.userId, agentId: agent.id }, now);
     if (grounds.revoked) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: token revoked');
     if (!grounds.userActive) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: user not active');
+    // The agent holds the user's own live token from now on, whatever the exchange answers:
+    // recorded before anything is issued, so that no approval is answered with it.
+    await recordExchangedSubjectToken(db, { jti: subject.claims.jti, agentId: agent.id, expiresAt: new Date(subject.claims.exp * 1_000) }, now);
     consent = chooseConsent(grounds.consents, requested, params.purpose);
   }
   if (!consent) throw invalidRequest('the user has given this agent no consent in force', `no live consent${params.purpose ? ` for purpose ${params.purpose.slice(0, 64)}` : ''}`);
