@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { AuditEventsTable } from '../db/database.js';
+import { sortKeys } from '../shared/canonical-json.js';
 
 /** The `prev_hash` of the first event of every chain. */
 export const GENESIS_HASH: Buffer = Buffer.alloc(32);
@@ -43,14 +44,4 @@ export function canonicalAuditRow(row: HashedAuditRow): string {
     row.chain_seq,
     Buffer.from(row.prev_hash).toString('hex'),
   ]);
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.keys(value)
-      .sort()
-      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
-  );
 }

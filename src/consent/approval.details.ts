@@ -6,6 +6,7 @@
  * same action build equal entries and a stored entry can be compared with `=` in the database.
  */
 import { createHash } from 'node:crypto';
+import { sortKeys } from '../shared/canonical-json.js';
 
 /** The actions an agent can ask approval for, as GraphQL names them. */
 export const APPROVAL_ACTIONS = ['ADD_PAYMENT_METHOD', 'CHANGE_PAYMENT_METHOD', 'PAY'] as const;
@@ -104,14 +105,4 @@ export function summarize(detail: AuthorizationDetail): ApprovalSummary {
  */
 export function authorizationDetailDigest(detail: AuthorizationDetail): string {
   return createHash('sha256').update(JSON.stringify(sortKeys(detail))).digest('hex');
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.keys(value)
-      .sort()
-      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
-  );
 }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenOnServer } from '../../src/db/notifications.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // A LISTEN connection is lost in transit only to a server; PGlite lives inside the process.
 describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
@@ -11,11 +11,7 @@ describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
   let viaProxy: string;
   beforeAll(async () => {
     database = await createTestDatabase();
-    const target = new URL(database.url!);
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const url = new URL(database.url!);
-    url.host = `127.0.0.1:${proxy.port}`;
-    viaProxy = url.toString();
+    ({ proxy, url: viaProxy } = await proxyDatabase(database.url!));
   });
   afterAll(async () => {
     await proxy.close();

@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // The outage is made by cutting a TCP proxy in front of the server, so the other test files,
 // which share the server, are not disturbed. PGlite runs inside the hub and cannot go away.
@@ -14,11 +14,9 @@ describe.skipIf(!testServerUrl())('the database goes away under load', () => {
   let hub: Hub;
   beforeAll(async () => {
     database = await createTestDatabase();
-    const target = new URL(database.url!);
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const viaProxy = new URL(database.url!);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: viaProxy.toString() }), { database: openDatabase({ url: viaProxy.toString() }) });
+    let viaProxy: string;
+    ({ proxy, url: viaProxy } = await proxyDatabase(database.url!));
+    hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: viaProxy }), { database: openDatabase({ url: viaProxy }) });
   });
   afterAll(async () => {
     await hub.close();

@@ -4,17 +4,14 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createTestDatabase, testServerUrl } from '../helpers/database.js';
 import { TEST_ENV } from '../helpers/hub.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase, startTcpProxy } from '../helpers/tcp-proxy.js';
 
 // Stopping a database needs a server process; on PGlite the database lives inside the hub.
 describe.skipIf(!testServerUrl())('readiness against a PostgreSQL server', () => {
   it('turns 503 while the database is unreachable and 200 again by itself', async () => {
     const database = await createTestDatabase();
-    const target = new URL(database.url!);
-    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const viaProxy = new URL(database.url!);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: viaProxy.toString() }), { database: openDatabase({ url: viaProxy.toString() }) });
+    const { proxy, url: viaProxy } = await proxyDatabase(database.url!);
+    const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: viaProxy }), { database: openDatabase({ url: viaProxy }) });
     onTestFinished(async () => {
       await hub.close();
       await proxy.close();

@@ -5,7 +5,7 @@ import { openDatabase } from '../../src/db/connect.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
 import { basic, clientCredentialsToken, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
  * Two hub instances on one PostgreSQL database, as behind a load balancer: a token whose agent was
@@ -94,13 +94,11 @@ describe.skipIf(testServerUrl() === undefined)('two instances sharing a database
   let admin: string;
   beforeAll(async () => {
     database = await createTestDatabase();
-    const target = new URL(database.url!);
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const viaProxy = new URL(database.url!);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    let viaProxy: string;
+    ({ proxy, url: viaProxy } = await proxyDatabase(database.url!));
     one = await createHub(loadConfig(TEST_ENV), { database });
     // No webhook worker: the second instance's one LISTEN connection is its client cache's.
-    two = await createHub(loadConfig({ ...TEST_ENV, HUB_WEBHOOK_WORKER: 'false' }), { database: openDatabase({ url: viaProxy.toString() }) });
+    two = await createHub(loadConfig({ ...TEST_ENV, HUB_WEBHOOK_WORKER: 'false' }), { database: openDatabase({ url: viaProxy }) });
     admin = await operatorToken(one);
   });
   afterAll(async () => {
