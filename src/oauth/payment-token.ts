@@ -98,13 +98,13 @@ export interface PaymentTokenIntrospection {
 }
 
 /**
- * The claims of `token` if it is a payment token the hub signed that has not expired, whatever the
- * database says of it now (what revocation needs); undefined for anything else. Never throws for a
- * bad token.
+ * The claims of `token` if it is a payment token the hub signed that has not expired and claims no
+ * longer a life than the hub gives them, whatever the database says of it now (what revocation
+ * needs); undefined for anything else. Never throws for a bad token.
  */
 export async function verifyPaymentToken(services: Pick<Services, 'keys' | 'config' | 'clock'>, token: string): Promise<VerifiedAccessToken | undefined> {
   try {
-    return await verifyAccessToken(services.keys, paymentAudience(services.config.issuer), token, services.clock.now());
+    return await verifyAccessToken(services.keys, paymentAudience(services.config.issuer), token, services.clock.now(), { maxLifetimeSeconds: PAYMENT_TOKEN_TTL });
   } catch (error) {
     if (error instanceof InvalidTokenError) return undefined;
     throw error;

@@ -1,4 +1,6 @@
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { SIGNING_ALG } from '../../src/oauth/key-store.js';
 import { issuePaymentToken, PAYMENT_TOKEN_TTL } from '../../src/oauth/payment-token.js';
 import { graphql, postForm } from '../helpers/hub.js';
 import { basic, claimsOf } from '../helpers/oauth.js';
@@ -86,6 +88,20 @@ describe('a payment token', () => {
     expect((await me(delegated)).status).toBe(401);
     expect(await introspect(accessToken)).toEqual({ active: false });
     expect((await postForm(hub, '/oauth/introspect', { token: accessToken }, basic(world.hub.bootstrapCredentials!))).body).toEqual({ active: false });
+  });
+
+  it.each([
+    ['living a year', (iat: number) => ({ iat, exp: iat + 365 * 86_400 })],
+    ['living 90 s and two minutes', (iat: number) => ({ iat, exp: iat + PAYMENT_TOKEN_TTL + 120 })],
+    ['issued an hour ahead', (iat: number) => ({ iat: iat + 3_600, exp: iat + 3_600 + PAYMENT_TOKEN_TTL })],
+  ])('signed with the hub key but %s is not one: introspection says inactive', async (_, times) => {
+    const delegated = await agentToken(shopper, bob);
+    const { accessToken } = await paidWith(delegated, bob);
+    const { kid, privateKey } = hub.services.keys.signingKey();
+    const forged = await new SignJWT({ ...claimsOf(accessToken), ...times(seconds(clock.now())) })
+      .setProtectedHeader({ alg: SIGNING_ALG, typ: 'at+jwt', kid })
+      .sign(privateKey);
+    expect(await introspect(forged)).toEqual({ active: false });
   });
 });
 
