@@ -14,6 +14,7 @@ const ErasureResultRef = builder.objectRef<ErasureResult>('ErasureResult').imple
       description: 'Refresh tokens still usable that were revoked. Access tokens are not counted: every one of the user’s (their own and every agent’s) is refused from the next request on.',
     }),
     paymentMethodsDeleted: t.exposeInt('paymentMethodsDeleted'),
+    approvalsDeleted: t.exposeInt('approvalsDeleted', { description: 'Approvals of payment actions deleted, whatever their state: none can be answered or used after.' }),
     audienceMembershipsRemoved: t.exposeInt('audienceMembershipsRemoved', { description: 'Audiences (one per purpose) the user was a member of and no longer is.' }),
   }),
 });
@@ -22,7 +23,7 @@ builder.mutationField('eraseUser', (t) =>
   t.field({
     type: ErasureResultRef,
     description:
-      'Erases a person (GDPR Art. 17), for users:admin or the user themself, with a session that holds every scope a sign-in grants (FORBIDDEN/MISSING_SCOPE for a narrowed one) and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again): in one transaction every consent is withdrawn, every token stops, the profile and payment methods are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased).',
+      'Erases a person (GDPR Art. 17), for users:admin or the user themself, with a session that holds every scope a sign-in grants (FORBIDDEN/MISSING_SCOPE for a narrowed one) and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again): in one transaction every consent is withdrawn, every token stops, the profile, payment methods and approvals of payment actions are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased).',
     args: { id: t.arg.id({ required: true }) },
     authScopes: (_root, args) => ({ $any: { selfErasure: String(args.id), operator: 'users:admin' } }),
     resolve: async (_root, args, ctx) => {

@@ -521,6 +521,8 @@ export type ErasureResult = {
   agentsDecommissioned: Scalars['Int']['output'];
   /** The user had been erased before: nothing changed and every count is 0. */
   alreadyErased: Scalars['Boolean']['output'];
+  /** Approvals of payment actions deleted, whatever their state: none can be answered or used after. */
+  approvalsDeleted: Scalars['Int']['output'];
   /** Audiences (one per purpose) the user was a member of and no longer is. */
   audienceMembershipsRemoved: Scalars['Int']['output'];
   /** Consents withdrawn, each as a ledger event; their receipts are kept. */
@@ -605,7 +607,7 @@ export type Mutation = {
   disableWebhookSubscription: WebhookSubscription;
   /** Enables a subscription again; its pending deliveries go out. */
   enableWebhookSubscription: WebhookSubscription;
-  /** Erases a person (GDPR Art. 17), for users:admin or the user themself, with a session that holds every scope a sign-in grants (FORBIDDEN/MISSING_SCOPE for a narrowed one) and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again): in one transaction every consent is withdrawn, every token stops, the profile and payment methods are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased). */
+  /** Erases a person (GDPR Art. 17), for users:admin or the user themself, with a session that holds every scope a sign-in grants (FORBIDDEN/MISSING_SCOPE for a narrowed one) and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again): in one transaction every consent is withdrawn, every token stops, the profile, payment methods and approvals of payment actions are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased). */
   eraseUser: ErasureResult;
   /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. */
   giveConsent: Consent;

@@ -73,6 +73,7 @@ describe('eraseUser by the user themself', () => {
       agentsDecommissioned: 1,
       refreshTokensRevoked: 2,
       paymentMethodsDeleted: 1,
+      approvalsDeleted: 2,
       audienceMembershipsRemoved: 1,
     });
   });
@@ -185,7 +186,7 @@ describe('eraseUser by the user themself', () => {
 
   it('is idempotent: erasing again changes nothing and says so', async () => {
     const response = await graphql<any>(hub, ERASE, { token: admin, variables: { id: alice.id } });
-    expect(response.data.eraseUser).toEqual({ ...erasure, alreadyErased: true, consentsWithdrawn: 0, agentsDecommissioned: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0 });
+    expect(response.data.eraseUser).toEqual({ ...erasure, alreadyErased: true, consentsWithdrawn: 0, agentsDecommissioned: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, approvalsDeleted: 0, audienceMembershipsRemoved: 0 });
     const page = await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'user.erased' } });
     expect(page.edges).toHaveLength(1);
   });

@@ -85,7 +85,7 @@ export async function exportOf(hub: Hub, userId: string, token?: string) {
   return { status: response.statusCode, headers: response.headers, body: json };
 }
 
-export const ERASE = 'mutation($id: ID!) { eraseUser(id: $id) { userId erasedAt alreadyErased consentsWithdrawn agentsDecommissioned refreshTokensRevoked paymentMethodsDeleted audienceMembershipsRemoved } }';
+export const ERASE = 'mutation($id: ID!) { eraseUser(id: $id) { userId erasedAt alreadyErased consentsWithdrawn agentsDecommissioned refreshTokensRevoked paymentMethodsDeleted approvalsDeleted audienceMembershipsRemoved } }';
 
 /** The claims of a consent receipt, once its signature checks out against the hub's /jwks.json. */
 export async function verifiedReceipt(hub: Hub, receipt: string) {
