@@ -33,7 +33,7 @@ export async function benchAuthz(): Promise<Row[]> {
     const exchanged = await fetch(`${hub.url}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${AGENT_ID}:bench-agent-secret`).toString('base64')}` },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: userToken, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' }),
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: await signIn(hub, user.email), subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' }),
     });
     const agentToken = ((await exchanged.json()) as { access_token?: string }).access_token;
     if (!agentToken) throw new Error('token exchange failed');

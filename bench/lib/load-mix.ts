@@ -78,7 +78,8 @@ export async function prepareLoadMix(db: Db, hub: HubProcess, seconds: number): 
   const json = { 'content-type': 'application/json' };
   await post(hub, '/graphql', JSON.stringify({ query: `mutation { giveConsent(input: { purpose: "support", agentId: "${AGENT.id}", scopes: ["orders:read", "contact:read"] }) { id } }` }), { ...json, authorization: `Bearer ${readerToken}` });
   const form = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(AGENT) };
-  const exchangeBody = new URLSearchParams({ grant_type: EXCHANGE, subject_token: readerToken, subject_token_type: ACCESS_TOKEN }).toString();
+  // The agent is handed a session of its own: the one exchanged is the agent's, no longer the reader's.
+  const exchangeBody = new URLSearchParams({ grant_type: EXCHANGE, subject_token: await signIn(hub, reader.email), subject_token_type: ACCESS_TOKEN }).toString();
   const agentToken: string = (await post(hub, '/oauth/token', exchangeBody, form)).access_token;
   const marketerToken: string = (await post(hub, '/oauth/token', 'grant_type=client_credentials', { ...form, authorization: basic(MARKETER) })).access_token;
   await expectData(hub, ME_QUERY, readerToken);

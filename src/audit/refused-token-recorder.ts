@@ -9,9 +9,12 @@ import type { AuditLogger, AuditWriter } from './audit.writer.js';
  * it, as the per-field decision does; for a revoked token, which none names, the RFC 6750 error
  * and description the caller was given, as `token.refused` states its other refusals. A token
  * refused because its user is no longer active is not audited: that user was suspended or erased.
+ * A user's own token used after it was handed to an agent for a token exchange is: whoever holds it
+ * (the agent, most likely) tried to act as the user themself.
  */
 const REASONS: Partial<Record<TokenRefusal, string>> = {
   REVOKED: 'invalid_token: token revoked',
+  HANDED_TO_AGENT: 'invalid_token: token handed to an agent in a token exchange',
   AGENT_INACTIVE: 'AGENT_INACTIVE',
   NO_CONSENT: 'NO_CONSENT',
   CONSENT_WITHDRAWN: 'CONSENT_WITHDRAWN',
@@ -23,8 +26,8 @@ const DEFAULT_MAX_TOKENS = 50_000;
 
 /**
  * Records, in the trail of the user it acts for, that a delegated token the hub issued was refused
- * because its consent, agent chain or grant no longer stands: the customer who withdrew consent
- * sees that the agent kept trying. Such a refusal answers 401 before the rate limit, so each token
+ * because its consent, agent chain or grant no longer stands, or that a user's token was used after
+ * it was handed to an agent: the customer who withdrew consent sees that the agent kept trying. Such a refusal answers 401 before the rate limit, so each token
  * (by `jti`) is audited at most once per instance: replaying it writes nothing more. Tokens reach
  * this only with a valid signature, issuer, audience and expiry, so how many distinct ones there
  * are is bounded by how many the hub issued. Each is remembered until it expires, when the
@@ -50,12 +53,14 @@ export class RefusedTokenRecorder {
 
   /**
    * Buffers a `token.refused` DENY event for the token's user, naming its agents, consent and
-   * purpose, unless this token was audited before or is not a delegated one. Never throws.
+   * purpose, unless this token was audited before, or is neither a delegated one nor a user's one
+   * handed to an agent. Never throws.
    */
   record(error: RefusedTokenError, request: { readonly requestId: string; readonly endpoint: string }): void {
     const { claims, principal } = error.token;
     const reason = REASONS[error.refusal];
-    if (principal.kind !== 'delegated' || reason === undefined || this.#audited.has(claims.jti)) return;
+    const audited = principal.kind === 'delegated' || (principal.kind === 'user' && error.refusal === 'HANDED_TO_AGENT');
+    if (!audited || reason === undefined || this.#audited.has(claims.jti)) return;
     if (!this.#remember(claims.jti, claims.exp * 1_000 - this.#clock.now().getTime())) return;
     this.#audit.record({
       action: 'token.refused',

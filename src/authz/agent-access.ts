@@ -1,5 +1,6 @@
 import { hasScope, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
+import { isDataScope, scopeWithin } from './scopes.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (principal: Principal): Decision => Object.freeze({ allowed: false, reason: principal.kind === 'user' ? 'NOT_SUBJECT' : 'MISSING_SCOPE' });
@@ -62,4 +63,17 @@ export function agentListScope(principal: Principal): { readonly all: true } | {
 export function decideConsentAccess(principal: Principal, consent: { readonly userId: string } | null | undefined): Decision {
   if (principal.kind === 'client' && hasScope(principal, 'consents:admin')) return ALLOW;
   return principal.kind === 'user' && consent?.userId === principal.userId ? ALLOW : deny(principal);
+}
+
+/**
+ * May this caller give a consent that delegates these scopes (to an agent; none for a consent to
+ * the company)? A user signed in themself (MISSING_SCOPE for an agent acting for them or a client),
+ * whose token holds every data scope delegated (MISSING_SCOPE): a session narrowed to some
+ * categories cannot hand an agent more than it could read or write itself. Scopes that are not
+ * data scopes are left for the input's validation to refuse. Never throws.
+ */
+export function decideConsentGiving(principal: Principal, delegated: readonly string[]): Decision {
+  if (principal.kind !== 'user') return Object.freeze({ allowed: false, reason: 'MISSING_SCOPE' });
+  const beyond = delegated.some((scope) => isDataScope(scope) && !scopeWithin(scope, principal.scopes));
+  return beyond ? Object.freeze({ allowed: false, reason: 'MISSING_SCOPE' }) : ALLOW;
 }

@@ -1,7 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import { auditCaller } from '../audit/audit.service.js';
 import type { ApprovalAction } from '../consent/approval.details.js';
-import { approvalLoader, callerTokenExchanged } from '../consent/approval.loaders.js';
+import { approvalLoader } from '../consent/approval.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type ForbiddenReason, type HubError } from '../shared/errors.js';
 import { decideDelegatedField, grantState } from './delegation.js';
@@ -41,33 +41,22 @@ export type AnswerDecision = Decision | { readonly allowed: false; readonly reas
 
 const REAUTHENTICATE: AnswerDecision = Object.freeze({ allowed: false, reason: 'REAUTHENTICATE' });
 
-/** What answering needs besides the caller and the approval. */
-export interface AnswerFacts {
-  readonly now: Date;
-  /** The caller's token was handed to an agent as the `subject_token` of a token exchange. */
-  readonly tokenExchanged: boolean;
-}
-
 /**
  * May this caller approve or deny this approval? A step-up: proof that the user it asks is present
- * now, which no token an agent holds can give (an agent asking has exchanged the user's token
- * before it asked). Checked in this order: the user, signed in themself (MISSING_SCOPE for an
- * agent acting for them, even the one that asked, or an operator; NOT_SUBJECT for another user or
- * an unknown approval); with a token never handed to an agent for a token exchange
- * (REAUTHENTICATE); having typed their password at or after the request and within
- * `APPROVAL_MAX_AUTH_AGE_SECONDS` of `now` (REAUTHENTICATE). `auth_time` counts whole seconds, so
- * a sign-in within the second of the request may have to be repeated. Never throws.
+ * now, which no session older than the request can give, however it was obtained (a token the user
+ * handed an agent for a token exchange is refused before this, at the token check). Checked in
+ * this order: the user, signed in themself (MISSING_SCOPE for an agent acting for them, even the
+ * one that asked, or an operator; NOT_SUBJECT for another user or an unknown approval); having
+ * typed their password at or after the request and within `APPROVAL_MAX_AUTH_AGE_SECONDS` of
+ * `now` (REAUTHENTICATE). `auth_time` counts whole seconds, so a sign-in within the second of the
+ * request may have to be repeated. Never throws.
  */
-export function decideApprovalAnswer(principal: Principal, approval: { readonly userId: string; readonly createdAt: Date } | null | undefined, facts: AnswerFacts): AnswerDecision {
+export function decideApprovalAnswer(principal: Principal, approval: { readonly userId: string; readonly createdAt: Date } | null | undefined, now: Date): AnswerDecision {
   if (principal.kind !== 'user') return deny('MISSING_SCOPE');
   if (!approval || approval.userId !== principal.userId) return deny('NOT_SUBJECT');
-  // The same step-up refusal, not a FORBIDDEN reason: what the user does about it is the same
-  // (sign in again, and answer with that session), and an agent trying its held token learns
-  // nothing from it about which check failed.
-  if (facts.tokenExchanged) return REAUTHENTICATE;
   const authenticatedAt = principal.authTime?.getTime() ?? -Infinity;
   if (authenticatedAt < approval.createdAt.getTime()) return REAUTHENTICATE;
-  if (facts.now.getTime() - authenticatedAt > APPROVAL_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
+  if (now.getTime() - authenticatedAt > APPROVAL_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
   return ALLOW;
 }
 
@@ -107,8 +96,8 @@ export const approvalAuth = {
     return settle(context, 'payment', decidePaymentAgent(context.principal, grant));
   },
   answer: async (context: Context, approvalId: string): Promise<boolean> => {
-    const [approval, tokenExchanged] = await Promise.all([approvalLoader(context).load(approvalId), callerTokenExchanged(context)]);
-    return settle(context, `answer:${approvalId}`, decideApprovalAnswer(context.principal, approval, { now: context.services.clock.now(), tokenExchanged }));
+    const approval = await approvalLoader(context).load(approvalId);
+    return settle(context, `answer:${approvalId}`, decideApprovalAnswer(context.principal, approval, context.services.clock.now()));
   },
   view: async (context: Context, approvalId: string): Promise<boolean> =>
     settle(context, `view:${approvalId}`, decideApprovalView(context.principal, await approvalLoader(context).load(approvalId))),

@@ -5,7 +5,7 @@ import { consentLoader } from '../consent/consent.loaders.js';
 import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
-import { decideAgentManagement, decideAgentRegistration, decideConsentAccess } from './agent-access.js';
+import { decideAgentManagement, decideAgentRegistration, decideConsentAccess, decideConsentGiving } from './agent-access.js';
 import { decideAudienceField, type AudienceFieldScope } from './audience-access.js';
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideDelegatedField, grantState } from './delegation.js';
@@ -43,6 +43,8 @@ export interface AuthScopes {
   profileWrite: readonly FieldRef[];
   /** A user signed in themself: not an agent acting for them, not a client. */
   signedInUser: boolean;
+  /** A user signed in themself giving a consent that delegates these scopes (see `decideConsentGiving`). */
+  consentGiver: readonly string[];
   /** The agent with this id: an operator with `agents:admin`, or the user who owns it. */
   agentManager: string;
   /** Registering an agent with this owner and parent (see `decideAgentRegistration`). */
@@ -97,6 +99,7 @@ export function createAuthScopes(context: Context) {
       return grantState(context).then((grant) => settle(decideWrite(principal, refs, grant)));
     },
     signedInUser: () => context.principal.kind === 'user',
+    consentGiver: (delegated: readonly string[]) => decideConsentGiving(context.principal, delegated).allowed,
     agentManager: async (agentId: string) => decideAgentManagement(context.principal, await agentLoader(context).load(agentId)).allowed,
     agentRegistrar: async ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => {
       const parent = parentAgentId ? await agentLoader(context).load(parentAgentId) : null;
@@ -144,6 +147,7 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     const decision = decideSelfErasure(context.principal, scoped.parameter as string, context.services.clock.now());
     if (!decision.allowed) return erasureRefusal(decision.reason);
   }
+  if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') return new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
   // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.
   if (context.principal.kind === 'user' && scopeFailures(failure).some((f) => OWNERSHIP_SCOPES.includes(f.scope))) {

@@ -1,7 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import type { Context } from '../graphql/context.js';
-import { findApprovalsByIds, findApprovalsOfUsers, isExchangedSubjectToken, type Approval, type ApprovalStateFilter } from './approval.queries.js';
+import { findApprovalsByIds, findApprovalsOfUsers, type Approval, type ApprovalStateFilter } from './approval.queries.js';
 
 /** Approvals by id, one query per request tick; unknown ids load as null. */
 export const approvalLoader = createContextCache(
@@ -32,11 +32,3 @@ export const approvalsOfUserLoader = createContextCache((ctx: Context) => {
     return loader;
   };
 });
-
-/**
- * Whether the request's token, a user's own, was handed to an agent as the `subject_token` of a
- * token exchange; false for any other caller. Read once per request.
- */
-export const callerTokenExchanged = createContextCache(
-  (ctx: Context): Promise<boolean> => (ctx.principal.kind === 'user' ? isExchangedSubjectToken(ctx.services.db, ctx.principal.tokenId) : Promise.resolve(false)),
-);

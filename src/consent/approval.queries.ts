@@ -104,16 +104,6 @@ export async function answerApproval(db: Db, id: string, userId: string, answer:
 }
 
 /**
- * Was this user access token (by its `jti`) handed to an agent as the `subject_token` of a token
- * exchange? Read from the table the exchange records it in, as the token check reads consents:
- * one indexed lookup, only when a user answers an approval.
- */
-export async function isExchangedSubjectToken(db: Db, jti: string): Promise<boolean> {
-  const row = await db.selectFrom('exchanged_subject_tokens').select('jti').where('jti', '=', jti).executeTakeFirst();
-  return row !== undefined;
-}
-
-/**
  * The consent a use of an approval stands on, locked FOR SHARE for the rest of the transaction:
  * no withdrawal of it (an UPDATE of the row) commits before the caller does. Undefined for an
  * unknown id.

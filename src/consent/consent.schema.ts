@@ -130,9 +130,10 @@ builder.queryField('consent', (t) =>
 builder.mutationFields((t) => ({
   giveConsent: t.field({
     type: ConsentRef,
-    description: 'The signed-in user gives a consent; one given before for the same purpose and grantee is replaced.',
+    description:
+      'The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds (FORBIDDEN/MISSING_SCOPE).',
     args: { input: t.arg({ type: GiveConsentInput, required: true }) },
-    authScopes: { signedInUser: true },
+    authScopes: (_root, { input }) => ({ consentGiver: input.agentId ? (input.scopes ?? []) : [] }),
     resolve: (_root, { input }, ctx) => {
       const principal = ctx.principal as Extract<Context['principal'], { kind: 'user' }>;
       return ctx.services.consents.give(principal.userId, { ...input, agentId: input.agentId?.toString() }, caller(ctx));

@@ -13,6 +13,11 @@ export interface TokenState {
    * /oauth/revoke, on reuse, or with its consent.
    */
   readonly familyRevoked: boolean;
+  /**
+   * A user's own token (no agent, no consent named) was handed to an agent as the `subject_token`
+   * of a token exchange: from then on it is the agent's to exchange, not a bearer token of the user.
+   */
+  readonly handed: boolean;
   /** The token's user, if it names one, exists and is active: neither suspended nor erased. */
   readonly userActive: boolean;
   /** Every agent named (and every ancestor of each) exists and is active, not expired. */
@@ -59,10 +64,11 @@ export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Prom
   const familyRevoked = sql<boolean>`exists (select 1 from refresh_tokens where family_id = any(${familyIds}::text[]) and revoked_at is not null)`;
   const userActive = sql<boolean>`(${userId}::text is null or exists (select 1 from users where id = ${userId} and status = 'active'))`;
   if (facts.agentIds.length === 0 && facts.consentId === undefined) {
-    const { rows } = await sql<{ revoked: boolean; family_revoked: boolean; user_active: boolean }>`${sql.raw(PREPARED_MARKER)}
-      select ${revoked} as revoked, ${familyRevoked} as family_revoked, ${userActive} as user_active`.execute(db);
+    const { rows } = await sql<{ revoked: boolean; family_revoked: boolean; handed: boolean; user_active: boolean }>`${sql.raw(PREPARED_MARKER)}
+      select ${revoked} as revoked, ${familyRevoked} as family_revoked,
+        exists (select 1 from exchanged_subject_tokens where jti = ${facts.jti ?? null}) as handed, ${userActive} as user_active`.execute(db);
     const row = rows[0]!;
-    return { revoked: row.revoked, familyRevoked: row.family_revoked, userActive: row.user_active, agentsLive: true, consentLive: true };
+    return { revoked: row.revoked, familyRevoked: row.family_revoked, handed: row.handed, userActive: row.user_active, agentsLive: true, consentLive: true };
   }
   const ids = [...new Set(facts.agentIds)];
   const { rows } = await sql<StateRow>`${sql.raw(PREPARED_MARKER)}
@@ -86,6 +92,7 @@ export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Prom
   return {
     revoked: row.revoked,
     familyRevoked: row.family_revoked,
+    handed: false,
     userActive: row.user_active,
     agentsLive,
     consentLive: facts.consentId === undefined || (consent !== null && consent.status === 'active' && !consent.expired && consent.userId === facts.userId),

@@ -46,7 +46,7 @@ export interface LiveToken {
  * are valid: revoked (by its `jti`, its family, or a token it was exchanged from), its user not
  * active, or one of API.md's FORBIDDEN reasons for an agent or a consent.
  */
-export type TokenRefusal = 'REVOKED' | 'USER_INACTIVE' | Extract<ForbiddenReason, 'AGENT_INACTIVE' | 'NO_CONSENT' | 'CONSENT_WITHDRAWN' | 'CONSENT_EXPIRED'>;
+export type TokenRefusal = 'REVOKED' | 'HANDED_TO_AGENT' | 'USER_INACTIVE' | Extract<ForbiddenReason, 'AGENT_INACTIVE' | 'NO_CONSENT' | 'CONSENT_WITHDRAWN' | 'CONSENT_EXPIRED'>;
 
 /**
  * A token the hub issued and no longer accepts. Its message is the public `error_description`;
@@ -106,6 +106,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     const state = await findTokenState(db, { jti: claims.jti, agentIds, ...user, ...delegated, ...grant }, now);
     const refuse = (message: string, refusal: TokenRefusal) => new RefusedTokenError(message, refusal, { claims, principal });
     if (state.revoked) throw refuse('token revoked', 'REVOKED');
+    if (state.handed) throw refuse('token handed to an agent in a token exchange', 'HANDED_TO_AGENT');
     if (!state.userActive) throw refuse('user not active', 'USER_INACTIVE');
     if (!state.agentsLive) throw refuse('agent not active', 'AGENT_INACTIVE');
     if (!state.consentLive) throw refuse('consent not in force', consentRefusal(principal, state));

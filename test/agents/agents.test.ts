@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { clientToken, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+import { clientToken, graphql, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
@@ -66,7 +66,7 @@ describe('registerAgent', () => {
     expect(errorOf(await register(await clientToken(hub, ['audit:read']), {}))).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
     await giveConsent(hub, alice.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
-    const delegated = (await exchange(hub, agent, alice.accessToken)).body.access_token;
+    const delegated = (await exchange(hub, agent, (await signIn(hub, alice)).accessToken)).body.access_token;
     expect(errorOf(await register(delegated, {}))).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
   });
 

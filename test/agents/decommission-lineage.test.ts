@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { graphql, signUpUser } from '../helpers/hub.js';
+import { graphql, signIn, signUpUser } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 import { startWebhookHub, subscribe, type TestClock } from '../webhooks/webhook-hub.js';
 
@@ -63,7 +63,7 @@ describe('decommissioning an agent with sub-agents', () => {
     consents.bobChild = await giveConsent(hub, bob.accessToken, { agentId: agents.child.id, scopes: ['orders:read'] });
     consents.aliceGrandchild = await giveConsent(hub, alice.accessToken, { agentId: agents.grandchild.id, scopes: ['orders:read'] });
     consents.aliceStranger = await giveConsent(hub, alice.accessToken, { agentId: agents.stranger.id, scopes: ['orders:read'] });
-    const session = await exchange(hub, agents.child, alice.accessToken, { scope: 'orders:read offline_access' });
+    const session = await exchange(hub, agents.child, (await signIn(hub, alice)).accessToken, { scope: 'orders:read offline_access' });
     expect(session.status).toBe(200);
     childRefreshToken = session.body.refresh_token;
     clock.advance(5);

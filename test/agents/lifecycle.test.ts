@@ -3,7 +3,7 @@ import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
 import { basic, clientCredentialsToken, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock(new Date());
@@ -30,7 +30,7 @@ const auditedActions = async (agentId: string) => {
 async function liveAgent(scopes = ['orders:read']) {
   const agent = await registerAgent(hub, admin, { allowedScopes: scopes });
   const consentId = await giveConsent(hub, alice.accessToken, { agentId: agent.id, scopes });
-  const delegated = (await exchange(hub, agent, alice.accessToken)).body.access_token as string;
+  const delegated = (await exchange(hub, agent, (await signIn(hub, alice)).accessToken)).body.access_token as string;
   const own = await clientCredentialsToken(hub, agent);
   return { agent, consentId, delegated, own };
 }

@@ -41,27 +41,26 @@ describe('the decisions on answering and seeing an approval', () => {
   const approval = { userId: 'usr_alice', agentId: 'agt_shopper', createdAt: requestedAt };
   const later = (seconds: number) => new Date(requestedAt.getTime() + seconds * 1_000);
   const signedIn = (at: Date, userId = 'usr_alice'): Principal => ({ kind: 'user', userId, clientId: 'hub-frontend', scopes: new Set(['payment:write']), tokenId: 'jti', authTime: at });
-  const facts = { now: later(60), tokenExchanged: false };
+  const now = later(60);
   const outcome = (decision: ReturnType<typeof decideApprovalAnswer>) => (decision.allowed ? 'ALLOW' : decision.reason);
 
   it('lets only the user themself answer', () => {
-    expect(outcome(decideApprovalAnswer(signedIn(later(30)), approval, facts))).toBe('ALLOW');
-    expect(outcome(decideApprovalAnswer(signedIn(later(30), 'usr_bob'), approval, facts))).toBe('NOT_SUBJECT');
-    expect(outcome(decideApprovalAnswer(signedIn(later(30)), null, facts))).toBe('NOT_SUBJECT');
-    expect(outcome(decideApprovalAnswer(agent, approval, facts))).toBe('MISSING_SCOPE');
-    expect(outcome(decideApprovalAnswer(operator, approval, facts))).toBe('MISSING_SCOPE');
+    expect(outcome(decideApprovalAnswer(signedIn(later(30)), approval, now))).toBe('ALLOW');
+    expect(outcome(decideApprovalAnswer(signedIn(later(30), 'usr_bob'), approval, now))).toBe('NOT_SUBJECT');
+    expect(outcome(decideApprovalAnswer(signedIn(later(30)), null, now))).toBe('NOT_SUBJECT');
+    expect(outcome(decideApprovalAnswer(agent, approval, now))).toBe('MISSING_SCOPE');
+    expect(outcome(decideApprovalAnswer(operator, approval, now))).toBe('MISSING_SCOPE');
   });
 
-  it.each<[string, Principal, { now: Date; tokenExchanged: boolean }, string]>([
-    ['a sign-in after the request', signedIn(later(30)), facts, 'ALLOW'],
-    ['a sign-in in the very second of the request', signedIn(requestedAt), facts, 'ALLOW'],
-    ['a sign-in the second before the request', signedIn(later(-1)), facts, 'REAUTHENTICATE'],
-    ['a token without auth_time', user, facts, 'REAUTHENTICATE'],
-    ['a sign-in exactly the maximum age ago', signedIn(later(30)), { ...facts, now: later(30 + APPROVAL_MAX_AUTH_AGE_SECONDS) }, 'ALLOW'],
-    ['a sign-in past the maximum age', signedIn(later(30)), { ...facts, now: later(31 + APPROVAL_MAX_AUTH_AGE_SECONDS) }, 'REAUTHENTICATE'],
-    ['a fresh sign-in whose token was handed to an agent for a token exchange', signedIn(later(30)), { ...facts, tokenExchanged: true }, 'REAUTHENTICATE'],
-  ])('steps up answering: %s', (_what, principal, answerFacts, expected) => {
-    expect(outcome(decideApprovalAnswer(principal, approval, answerFacts))).toBe(expected);
+  it.each<[string, Principal, Date, string]>([
+    ['a sign-in after the request', signedIn(later(30)), now, 'ALLOW'],
+    ['a sign-in in the very second of the request', signedIn(requestedAt), now, 'ALLOW'],
+    ['a sign-in the second before the request', signedIn(later(-1)), now, 'REAUTHENTICATE'],
+    ['a token without auth_time', user, now, 'REAUTHENTICATE'],
+    ['a sign-in exactly the maximum age ago', signedIn(later(30)), later(30 + APPROVAL_MAX_AUTH_AGE_SECONDS), 'ALLOW'],
+    ['a sign-in past the maximum age', signedIn(later(30)), later(31 + APPROVAL_MAX_AUTH_AGE_SECONDS), 'REAUTHENTICATE'],
+  ])('steps up answering: %s', (_what, principal, at, expected) => {
+    expect(outcome(decideApprovalAnswer(principal, approval, at))).toBe(expected);
   });
 
   it('shows an approval to the user, the agent that asked, and users:admin', () => {

@@ -3,13 +3,13 @@ import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, TEST_PASSWORD, graphql, signIn as signInUser, signUpUser } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 export const START = '2031-03-01T09:00:00.000Z';
 
 /** The password of every user `signUpUser` makes. */
-export const PASSWORD = 'correct horse battery staple 42';
+export const PASSWORD = TEST_PASSWORD;
 
 export const APPROVAL_FIELDS =
   'id status action amount currency creditorName description paymentMethodId card { brand last4 expMonth expYear } authorizationDetails user { id } agent { id } createdAt expiresAt decidedAt usedAt';
@@ -35,10 +35,22 @@ export async function approvalWorld() {
   const rival = await registerAgent(hub, admin, { name: 'Another shopping assistant', allowedScopes: paymentScopes });
   const helper = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read', 'payment:read'] });
 
-  /** The agent's delegated token for the user, after the user consents for checkout with payment read and write. */
-  async function agentToken(agent: RegisteredAgent, user: { accessToken: string }, consent: Record<string, unknown> = { purpose: 'checkout', scopes: ['payment:read', 'payment:write'] }) {
+  /** A new session of the user, signed in with their password now: what answering an approval asks for. */
+  const signIn = (user: { email: string }) => signInUser(hub, user);
+
+  /**
+   * The agent's delegated token for the user, after the user consents (by default for checkout with
+   * payment read and write) with their session, then hands the agent `subjectToken` (by default a
+   * new session) to exchange.
+   */
+  async function agentToken(
+    agent: RegisteredAgent,
+    user: { accessToken: string; email: string },
+    consent: Record<string, unknown> = { purpose: 'checkout', scopes: ['payment:read', 'payment:write'] },
+    subjectToken?: string,
+  ) {
     await giveConsent(hub, user.accessToken, { agentId: agent.id, ...consent });
-    const response = await exchange(hub, agent, user.accessToken);
+    const response = await exchange(hub, agent, subjectToken ?? (await signIn(user)).accessToken);
     if (response.status !== 200) throw new Error(`exchange failed: ${JSON.stringify(response.body)}`);
     return response.body.access_token as string;
   }
@@ -46,15 +58,6 @@ export async function approvalWorld() {
   const request = (token: string, input: Record<string, unknown>) =>
     graphql<any>(hub, `mutation($input: RequestApprovalInput!) { requestApproval(input: $input) { ${APPROVAL_FIELDS} } }`, { token, variables: { input } });
   const answer = (token: string, verb: 'approve' | 'deny', id: string) => graphql<any>(hub, `mutation($id: ID!) { ${verb}(id: $id) { ${APPROVAL_FIELDS} } }`, { token, variables: { id } });
-
-  /** A new session of the user, signed in with their password now: what answering an approval asks for. */
-  async function signIn(user: { email: string }) {
-    const response = await graphql<any>(hub, 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken refreshToken } }', {
-      variables: { input: { email: user.email, password: PASSWORD } },
-    });
-    if (!response.data?.signIn) throw new Error(`signIn failed: ${JSON.stringify(response.errors)}`);
-    return response.data.signIn as { accessToken: string; refreshToken: string };
-  }
 
   /** The user answers `id` as a frontend has them do: signing in again after the request, then answering with that session. */
   const answerAfresh = async (user: { email: string }, verb: 'approve' | 'deny', id: string) => answer((await signIn(user)).accessToken, verb, id);

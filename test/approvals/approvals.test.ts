@@ -22,9 +22,12 @@ const ENTRY = {
   remittanceInformationUnstructured: 'Order 4711',
 };
 
+/** The session of Alice's that she handed the shopping assistant for its token exchange. */
+let handed: string;
 let token: string;
 beforeAll(async () => {
-  token = await agentToken(shopper, alice);
+  handed = (await signIn(alice)).accessToken;
+  token = await agentToken(shopper, alice, undefined, handed);
 });
 
 describe('an agent paying for its user', () => {
@@ -81,9 +84,10 @@ describe('an agent paying for its user', () => {
   });
 
   it('cannot have it approved with the user’s own token the agent was handed for the token exchange', async () => {
-    // The token exchange (RFC 8693) hands the agent the user's access token as subject_token:
-    // with it the agent is a `user` caller, and this one's sign-in is not even older than the request.
-    const selfApproved = await answer(alice.accessToken, 'approve', approvalId);
+    // The token exchange (RFC 8693) hands the agent the user's access token as subject_token, and
+    // this one's sign-in is not even older than the request: the token check refuses it outright.
+    const selfApproved = await answer(handed, 'approve', approvalId);
+    expect(selfApproved.status).toBe(401);
     expect(selfApproved.data?.approve ?? null).toBeNull();
     expect(refusal(selfApproved)).toBe('UNAUTHENTICATED/');
     expect((await approval(token, approvalId)).data.approval.status).toBe('PENDING');

@@ -7,13 +7,15 @@ import { loadConfig } from '../../src/config.js';
 import { schema } from '../../src/graphql/schema.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
 import { basic, claimsOf, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock('2031-03-01T09:00:00Z');
 let hub: Hub;
 let admin: string;
 let alice: Awaited<ReturnType<typeof signUpUser>>;
+/** The session of Alice's she hands agents for their token exchanges, beside the one she consents with. */
+let aliceHanded: string;
 let assistant: RegisteredAgent;
 
 const PROFILE = '{ me { id email phone paymentMethods { last4 } orders { edges { node { id } } } } }';
@@ -37,6 +39,7 @@ beforeAll(async () => {
   hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
   admin = await operatorToken(hub);
   alice = await signUpUser(hub, { givenName: 'Alice' });
+  aliceHanded = (await signIn(hub, alice)).accessToken;
   await hub.services.db.updateTable('users').set({ phone: '+4915112345678' }).where('id', '=', alice.id).execute();
   await hub.services.db
     .insertInto('orders')
@@ -53,7 +56,7 @@ describe('the AI support assistant’s story', () => {
 
   it('reads orders and email under its consent; phone and payment methods are FORBIDDEN/MISSING_SCOPE', async () => {
     consentId = await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
-    const pair = await delegatedToken(assistant, alice.accessToken, { scope: 'orders:read contact.email:read offline_access' });
+    const pair = await delegatedToken(assistant, aliceHanded, { scope: 'orders:read contact.email:read offline_access' });
     token = pair.access_token;
     refreshToken = pair.refresh_token!;
     expect(claimsOf(token)).toMatchObject({ sub: alice.id, act: { sub: assistant.id }, consent_id: consentId, purpose: 'support' });
@@ -74,7 +77,7 @@ describe('the AI support assistant’s story', () => {
     expect(next.headers['www-authenticate']).toMatch(/error="invalid_token"/);
     const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, basic(assistant));
     expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    expect((await exchange(hub, assistant, alice.accessToken)).status).toBe(400);
+    expect((await exchange(hub, assistant, aliceHanded)).status).toBe(400);
   });
 
   it('has the field decision name CONSENT_WITHDRAWN for a request already past the token check', async () => {
@@ -104,7 +107,7 @@ describe('consent expiry', () => {
   it('stops the token on the next request past expiresAt, and the field decision says CONSENT_EXPIRED', async () => {
     const expiresAt = new Date(clock.now().getTime() + 3_600_000);
     await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'], expiresAt: expiresAt.toISOString() });
-    const { access_token } = await delegatedToken(assistant, alice.accessToken);
+    const { access_token } = await delegatedToken(assistant, aliceHanded);
     expect((await graphql<any>(hub, '{ me { orders { edges { node { id } } } } }', { token: access_token })).data.me.orders.edges).toHaveLength(1);
 
     clock.set(new Date(expiresAt.getTime() + 1_000));
@@ -128,7 +131,7 @@ describe('a purpose that no longer covers a field', () => {
       );
     expect((await define(['contact', 'orders'])).data.definePurpose).toEqual({ key: 'helpdesk', version: '1', dataCategories: ['contact', 'orders'] });
     await giveConsent(hub, alice.accessToken, { purpose: 'helpdesk', agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
-    const { access_token } = await delegatedToken(assistant, alice.accessToken, { scope: 'orders:read contact.email:read' });
+    const { access_token } = await delegatedToken(assistant, aliceHanded, { scope: 'orders:read contact.email:read' });
     expect(claimsOf(access_token).purpose).toBe('helpdesk');
 
     expect((await define(['orders'])).data.definePurpose).toEqual({ key: 'helpdesk', version: '2', dataCategories: ['orders'] });
@@ -175,7 +178,7 @@ describe('the field decision', () => {
   it('reads consent and agent state once per request, however many fields', async () => {
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read', 'contact:read'] });
     await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read', 'contact:read'] });
-    const { access_token } = await delegatedToken(agent, alice.accessToken);
+    const { access_token } = await delegatedToken(agent, aliceHanded);
     let reads = 0;
     const original = hub.services.tokens.delegationState;
     (hub.services.tokens as { delegationState: typeof original }).delegationState = (...args) => (reads++, original(...args));
@@ -191,7 +194,7 @@ describe('the field decision', () => {
   it('refuses another user’s profile with NOT_SUBJECT', async () => {
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
     await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
-    const { access_token } = await delegatedToken(agent, alice.accessToken);
+    const { access_token } = await delegatedToken(agent, aliceHanded);
     const carol = await signUpUser(hub);
     const response = await executeAs(access_token, `{ user(id: "${carol.id}") { id } }`);
     expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
@@ -200,7 +203,7 @@ describe('the field decision', () => {
   it('audits that refusal against the other user, and nothing for an id that names no one', async () => {
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
     await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
-    const { access_token } = await delegatedToken(agent, alice.accessToken);
+    const { access_token } = await delegatedToken(agent, aliceHanded);
     const dave = await signUpUser(hub);
     const nobody = 'usr_01J0000000000000000000NONE';
     for (const id of [dave.id, nobody]) {

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { schema } from '../../src/graphql/schema.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, graphql, signIn, signUpUser } from '../helpers/hub.js';
 import { claimsOf, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock('2031-03-01T09:00:00Z');
@@ -99,7 +99,7 @@ describe('updateProfile by an agent acting for a user', () => {
   it('refuses a write on the very next request once the user withdraws: 401 over HTTP, CONSENT_WITHDRAWN from the decision', async () => {
     const user = await userWithPhone();
     const consentId = await giveConsent(hub, user.accessToken, { purpose: 'helpdesk2', agentId: writer.id, scopes: ['contact:read', 'contact:write'] });
-    const token = await delegatedToken(writer, user.accessToken);
+    const token = await delegatedToken(writer, (await signIn(hub, user)).accessToken);
     const withdrawn = await graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { token: user.accessToken, variables: { id: consentId } });
     expect(withdrawn.data.withdrawConsent.status).toBe('WITHDRAWN');
 

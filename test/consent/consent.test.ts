@@ -4,7 +4,7 @@ import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, clientToken, graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
 import { basic, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock(new Date());
@@ -25,6 +25,7 @@ const give = (token: string | undefined, input: Record<string, unknown>) =>
   graphql<any>(hub, `mutation($input: GiveConsentInput!) { giveConsent(input: $input) { ${CONSENT_FIELDS} } }`, { ...(token && { token }), variables: { input } });
 const withdraw = (token: string, id: string) => graphql<any>(hub, `mutation($id: ID!) { withdrawConsent(id: $id) { ${CONSENT_FIELDS} } }`, { token, variables: { id } });
 const consent = (token: string, id: string) => graphql<any>(hub, `query($id: ID!) { consent(id: $id) { ${CONSENT_FIELDS} } }`, { token, variables: { id } });
+const consentsOf = (userId: string) => hub.services.db.selectFrom('consents').select(['agent_id', 'scopes', 'status']).where('user_id', '=', userId).execute();
 const errorOf = (response: { errors?: { extensions?: Record<string, unknown> }[] }) => response.errors?.[0]?.extensions;
 
 describe('giveConsent', () => {
@@ -70,8 +71,60 @@ describe('giveConsent', () => {
   it('is for the signed-in user themself only', async () => {
     expect(errorOf(await give(undefined, { purpose: 'support' }))).toEqual({ code: 'UNAUTHENTICATED' });
     expect(errorOf(await give(await clientToken(hub, ['consents:admin']), { purpose: 'support' }))).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
-    const delegated = (await exchange(hub, assistant, alice.accessToken)).body.access_token;
+    const bob = await signUpUser(hub);
+    await giveConsent(hub, bob.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const delegated = (await exchange(hub, assistant, bob.accessToken)).body.access_token;
     expect(errorOf(await give(delegated, { purpose: 'support' }))).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+  });
+
+  describe('with a token handed to an agent in a token exchange', () => {
+    it('refuses the agent widening its own grant, or opting the user in, with UNAUTHENTICATED, and records nothing', async () => {
+      const carol = await signUpUser(hub);
+      await giveConsent(hub, carol.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+      expect((await exchange(hub, assistant, carol.accessToken, { scope: 'orders:read' })).status).toBe(200);
+      const widened = await give(carol.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact:read'] });
+      expect(errorOf(widened)).toEqual({ code: 'UNAUTHENTICATED' });
+      expect(widened.errors?.[0]?.message).toMatch(/token exchange/);
+      expect(errorOf(await give(carol.accessToken, { purpose: 'email_marketing' }))).toEqual({ code: 'UNAUTHENTICATED' });
+      expect(await consentsOf(carol.id)).toEqual([{ agent_id: assistant.id, scopes: ['orders:read'], status: 'active' }]);
+      expect((await exchange(hub, assistant, carol.accessToken, { scope: 'contact:read' })).status).toBe(400);
+    });
+
+    it('gives them again with a refreshed session, which no agent holds', async () => {
+      const dan = await signUpUser(hub);
+      await giveConsent(hub, dan.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+      expect((await exchange(hub, assistant, dan.accessToken)).status).toBe(200);
+      const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: dan.refreshToken });
+      const given = await give(refreshed.body.access_token, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact:read'] });
+      expect(given.errors).toBeUndefined();
+      expect(given.data.giveConsent.scopes).toEqual(['orders:read', 'contact:read']);
+    });
+  });
+
+  describe('with a session narrowed at refresh', () => {
+    const narrowed = async (scope: string) => {
+      const erin = await signUpUser(hub);
+      const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: erin.refreshToken, scope });
+      expect(refreshed.body.scope).toBe(scope);
+      return { erin, token: refreshed.body.access_token as string };
+    };
+
+    it('delegates to an agent what the token holds, a field of a category it holds included', async () => {
+      const { token } = await narrowed('orders:read contact:read');
+      const given = await give(token, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
+      expect(given.errors).toBeUndefined();
+    });
+
+    it.each([
+      ['a category it does not hold', ['contact:read']],
+      ['a field of a category it does not hold', ['orders:read', 'contact.email:read']],
+      ['the write scope of a category it reads', ['orders:write']],
+    ])('refuses to delegate %s with FORBIDDEN/MISSING_SCOPE, and records nothing', async (_, scopes) => {
+      const { erin, token } = await narrowed('orders:read');
+      const refused = await give(token, { purpose: 'support', agentId: assistant.id, scopes });
+      expect(errorOf(refused)).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+      expect(await consentsOf(erin.id)).toEqual([]);
+    });
   });
 
   it('refuses an agent that is not active', async () => {
@@ -96,7 +149,8 @@ describe('withdrawConsent', () => {
   it('ends every token and refresh token issued under the consent at once', async () => {
     const user = await signUpUser(hub);
     const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
-    const issued = (await exchange(hub, assistant, user.accessToken, { scope: 'orders:read offline_access' })).body;
+    const handed = (await signIn(hub, user)).accessToken;
+    const issued = (await exchange(hub, assistant, handed, { scope: 'orders:read offline_access' })).body;
     expect((await graphql(hub, '{ me { id } }', { token: issued.access_token })).status).toBe(200);
 
     const response = await withdraw(user.accessToken, consentId);
@@ -107,7 +161,7 @@ describe('withdrawConsent', () => {
     expect(refused.headers['www-authenticate']).toContain('consent not in force');
     const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: issued.refresh_token }, basic(assistant));
     expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    expect(await exchange(hub, assistant, user.accessToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await exchange(hub, assistant, handed)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).status).toBe(200);
   });
 
@@ -151,12 +205,13 @@ describe('the ledger', () => {
     const user = await signUpUser(hub);
     const expiresAt = new Date(clock.now().getTime() + 120_000).toISOString();
     const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'], expiresAt });
-    const issued = (await exchange(hub, assistant, user.accessToken)).body;
+    const handed = (await signIn(hub, user)).accessToken;
+    const issued = (await exchange(hub, assistant, handed)).body;
     expect(issued.expires_in).toBeLessThanOrEqual(120);
     clock.advance(60);
     expect((await graphql(hub, '{ me { id } }', { token: issued.access_token })).status).toBe(200);
     clock.advance(61);
     expect((await consent(user.accessToken, consentId)).data.consent.status).toBe('EXPIRED');
-    expect(await exchange(hub, assistant, user.accessToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await exchange(hub, assistant, handed)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
 });

@@ -49,16 +49,32 @@ export async function graphql<T = Record<string, unknown>>(
 let signUps = 0;
 
 /** A new user signed up through the API; resolves to its id and session. */
+/** The password `signUpUser` gives everyone. */
+export const TEST_PASSWORD = 'correct horse battery staple 42';
+
 export async function signUpUser(hub: Pick<Hub, 'http'>, input: Record<string, unknown> = {}) {
   const email = `user${++signUps}-${Math.random().toString(36).slice(2, 8)}@example.com`;
   const response = await graphql<{ signUp: { accessToken: string; refreshToken: string; user: { id: string } } }>(
     hub,
     'mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken user { id } } }',
-    { variables: { input: { email, password: 'correct horse battery staple 42', ...input } } },
+    { variables: { input: { email, password: TEST_PASSWORD, ...input } } },
   );
   if (!response.data?.signUp) throw new Error(`sign-up failed: ${JSON.stringify(response.errors)}`);
   const { accessToken, refreshToken, user } = response.data.signUp;
   return { id: user.id, email: (input.email as string | undefined) ?? email, accessToken, refreshToken };
+}
+
+/**
+ * A new session of a user `signUpUser` made, signed in with their password now: a token of their
+ * own beside the one they signed up with, as when they sign in on a second device, or when the
+ * frontend hands an agent a token for a token exchange and keeps its own.
+ */
+export async function signIn(hub: Pick<Hub, 'http'>, user: { email: string }): Promise<{ accessToken: string; refreshToken: string }> {
+  const response = await graphql<any>(hub, 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken refreshToken } }', {
+    variables: { input: { email: user.email, password: TEST_PASSWORD } },
+  });
+  if (!response.data?.signIn) throw new Error(`signIn failed: ${JSON.stringify(response.errors)}`);
+  return response.data.signIn;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { VerifiedAccessToken } from '../../src/oauth/access-token.js';
 import { RefusedTokenError, type LiveToken } from '../../src/oauth/token.service.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
 import { basic, claimsOf, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock('2031-05-04T10:00:00Z');
@@ -21,14 +21,18 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
-/** A user, an agent with the user's consent, and a delegated token the agent got by token exchange. */
+/**
+ * A user, an agent with the user's consent, and a delegated token the agent got by token exchange
+ * of `handed`, a second session of the user's handed to it.
+ */
 async function delegation() {
   const user = await signUpUser(hub);
   const agent = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read'] });
   const consentId = await giveConsent(hub, user.accessToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
-  const exchanged = await exchange(hub, agent, user.accessToken, { scope: 'orders:read' });
+  const handed = (await signIn(hub, user)).accessToken;
+  const exchanged = await exchange(hub, agent, handed, { scope: 'orders:read' });
   if (exchanged.status !== 200) throw new Error(`exchange failed: ${JSON.stringify(exchanged.body)}`);
-  return { user, agent, consentId, token: exchanged.body.access_token as string };
+  return { user, agent, consentId, handed, token: exchanged.body.access_token as string };
 }
 
 const ORDERS = '{ me { orders { edges { node { id } } } } }';
@@ -119,8 +123,8 @@ describe('a delegated token refused by the bearer check', () => {
   });
 
   it('is audited separately for each token, but once per token, however often each is replayed', async () => {
-    const { user, agent, consentId, token } = await delegation();
-    const second = (await exchange(hub, agent, user.accessToken, { scope: 'orders:read' })).body.access_token as string;
+    const { user, agent, consentId, handed, token } = await delegation();
+    const second = (await exchange(hub, agent, handed, { scope: 'orders:read' })).body.access_token as string;
     await mutate('withdrawConsent', consentId, user.accessToken);
     for (let round = 0; round < 3; round++) {
       for (const presented of [token, second]) expect((await graphql(hub, ORDERS, { token: presented })).status).toBe(401);

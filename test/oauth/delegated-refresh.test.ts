@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import { graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import { basic, claimsOf, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
@@ -24,7 +24,7 @@ const refresh = (client: ClientCredentials | undefined, refreshToken: string, ex
 async function delegatedSession(scopes = ['orders:read', 'contact.email:read']) {
   const user = await signUpUser(hub);
   const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes });
-  const response = await exchange(hub, assistant, user.accessToken, { scope: `${scopes.join(' ')} offline_access` });
+  const response = await exchange(hub, assistant, (await signIn(hub, user)).accessToken, { scope: `${scopes.join(' ')} offline_access` });
   expect(response.status).toBe(200);
   return { user, consentId, accessToken: response.body.access_token as string, refreshToken: response.body.refresh_token as string, scope: response.body.scope as string };
 }

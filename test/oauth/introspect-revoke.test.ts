@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import { graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
   basic,
   claimsOf,
@@ -34,7 +34,7 @@ const revoke = (client: ClientCredentials | undefined, token: string, extra: Rec
 async function delegatedSession() {
   const user = await signUpUser(hub);
   const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
-  const body = (await exchange(hub, assistant, user.accessToken, { scope: 'orders:read offline_access' })).body;
+  const body = (await exchange(hub, assistant, (await signIn(hub, user)).accessToken, { scope: 'orders:read offline_access' })).body;
   return { user, consentId, accessToken: body.access_token as string, refreshToken: body.refresh_token as string };
 }
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import { TEST_ENV, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
   ACCESS_TOKEN_TYPE,
   basic,
@@ -197,6 +197,58 @@ describe('token exchange for delegation (RFC 8693)', () => {
     }
     expect(records.map((record) => record.jti)).not.toContain(expired.jti);
     expect(records.map((record) => record.jti)).not.toContain(claimsOf(parentToken).jti);
+  });
+});
+
+describe('the user’s own token, once handed to an agent for an exchange', () => {
+  /** A user who consented to the assistant with their session, and a second session handed to it and exchanged. */
+  async function handedOver() {
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read', 'contact:read'] });
+    const handed = (await signIn(hub, user)).accessToken;
+    const agentToken = (await delegated(assistant, handed, { scope: 'orders:read' })).access_token;
+    return { user, handed, agentToken };
+  }
+
+  it('is refused as a bearer token on the next request, while the delegated token and the user’s other session work', async () => {
+    const { user, handed, agentToken } = await handedOver();
+    const refused = await graphql(hub, '{ me { id email } }', { token: handed });
+    expect(refused.status).toBe(401);
+    expect(refused.data).toBeUndefined();
+    expect(refused.headers['www-authenticate']).toMatch(/error="invalid_token", error_description="token handed to an agent in a token exchange"/);
+    expect((await graphql<any>(hub, '{ me { id } }', { token: agentToken })).data.me.id).toBe(user.id);
+    expect((await graphql<any>(hub, '{ me { email } }', { token: user.accessToken })).data.me.email).toBe(user.email);
+  });
+
+  it('lets the agent do with it nothing the user could: widen its own consent, register an agent', async () => {
+    const { user, handed } = await handedOver();
+    const widen = await graphql(hub, 'mutation($input: GiveConsentInput!) { giveConsent(input: $input) { id } }', {
+      token: handed,
+      variables: { input: { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact:read'] } },
+    });
+    const register = await graphql(hub, 'mutation { registerAgent(input: { name: "Mine now", kind: AI_AGENT, allowedScopes: ["contact:read"] }) { clientId } }', { token: handed });
+    for (const response of [widen, register]) expect(response.status).toBe(401);
+    const consents = await hub.services.db.selectFrom('consents').select('scopes').where('user_id', '=', user.id).execute();
+    expect(consents).toEqual([{ scopes: ['orders:read', 'contact:read'] }]);
+    expect(await hub.services.db.selectFrom('agents').select('id').where('owner_user_id', '=', user.id).execute()).toEqual([]);
+  });
+
+  it('is still the agent’s to exchange again until it expires', async () => {
+    const { handed } = await handedOver();
+    expect((await exchange(hub, assistant, handed, { scope: 'contact:read' })).status).toBe(200);
+  });
+
+  it('is audited once in the user’s trail as token.refused, however often it is replayed', async () => {
+    const { user, handed } = await handedOver();
+    for (let i = 0; i < 3; i++) expect((await graphql(hub, '{ me { id } }', { token: handed })).status).toBe(401);
+    await hub.services.audit.flush();
+    const refused = await hub.services.db
+      .selectFrom('audit_events')
+      .select(['action', 'decision', 'reason', 'detail'])
+      .where('subject_user_id', '=', user.id)
+      .where('action', '=', 'token.refused')
+      .execute();
+    expect(refused).toEqual([{ action: 'token.refused', decision: 'deny', reason: 'invalid_token: token handed to an agent in a token exchange', detail: { endpoint: 'graphql', jti: claimsOf(handed).jti } }]);
   });
 });
 

@@ -3,7 +3,7 @@ import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
 import { basic, clientCredentialsToken, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
 import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -61,8 +61,10 @@ describe.skipIf(testServerUrl() === undefined)('two instances sharing a database
   it('refuse on one instance a consent withdrawn through the other, refresh token included', async () => {
     const other = await signUpUser(two);
     const consentId = await giveConsent(two, other.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
-    const issued = (await exchange(two, agent, other.accessToken, { scope: 'orders:read offline_access' })).body;
+    const handed = (await signIn(two, other)).accessToken;
+    const issued = (await exchange(two, agent, handed, { scope: 'orders:read offline_access' })).body;
     expect((await me(one, issued.access_token)).status).toBe(200);
+    expect((await me(one, handed)).status).toBe(401);
     await graphql(two, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: other.accessToken, variables: { id: consentId } });
     expect((await me(one, issued.access_token)).status).toBe(401);
     const refreshed = await postForm(one, '/oauth/token', { grant_type: 'refresh_token', refresh_token: issued.refresh_token }, basic(agent));

@@ -78,7 +78,7 @@ describe('who may erase', () => {
 describe('a suspended user', () => {
   it('has their own and their agents’ tokens refused on the next request, and accepted again once reinstated', async () => {
     const frank = await named('Frank');
-    const { token: agentToken } = await agentReads(hub, assistant, frank.accessToken);
+    const { token: agentToken, subjectToken } = await agentReads(hub, assistant, frank.accessToken);
     const status = async (token: string) => (await graphql(hub, '{ me { id } }', { token })).status;
     expect([await status(frank.accessToken), await status(agentToken)]).toEqual([200, 200]);
 
@@ -90,7 +90,7 @@ describe('a suspended user', () => {
     }
     const introspected = await postForm(hub, '/oauth/introspect', { token: agentToken }, basic(operatorCredentials(hub)));
     expect(introspected).toMatchObject({ status: 200, body: { active: false } });
-    const exchanged = await exchange(hub, assistant, frank.accessToken, { scope: 'orders:read' });
+    const exchanged = await exchange(hub, assistant, subjectToken, { scope: 'orders:read' });
     expect(exchanged).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'subject_token is invalid' } });
 
     await hub.services.db.updateTable('users').set({ status: 'active' }).where('id', '=', frank.id).execute();

@@ -7,7 +7,7 @@ import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { TEST_ENV, clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, clientToken, graphql, postForm, signIn as signInUser, signUpUser } from '../helpers/hub.js';
 import { basic, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 import { ERASE, PASSWORD, agentReads, customer, paymentApprovals, verifiedReceipt } from './privacy-fixtures.js';
 
@@ -18,6 +18,8 @@ let admin: string;
 let marketing: string;
 let audienceId: string;
 let alice: Awaited<ReturnType<typeof customer>>;
+/** The session of Alice's she hands agents for their token exchanges, beside the one she erases her account with. */
+let aliceHanded: Awaited<ReturnType<typeof signInUser>>;
 let assistant: RegisteredAgent;
 let ownAgent: RegisteredAgent;
 let delegated: Awaited<ReturnType<typeof agentReads>>;
@@ -44,12 +46,13 @@ beforeAll(async () => {
   audienceId = saved.data.createAudience.id;
 
   alice = await customer(hub, { givenName: 'Alice', familyName: 'Erasmus' }, clock.now());
+  aliceHanded = await signInUser(hub, alice);
   assistant = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
   await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
   ownAgent = await registerAgent(hub, alice.accessToken, { name: 'Alice’s shopping helper', description: 'Buys hiking gear for Alice Erasmus', allowedScopes: ['orders:read'] });
-  delegated = await agentReads(hub, assistant, alice.accessToken);
+  delegated = await agentReads(hub, assistant, alice.accessToken, aliceHanded.accessToken);
   const shopper = await registerAgent(hub, admin, { name: 'Shopping assistant', allowedScopes: ['payment:read', 'payment:write'] });
-  approvalIds = await paymentApprovals(hub, shopper, alice.accessToken);
+  approvalIds = await paymentApprovals(hub, shopper, alice.accessToken, aliceHanded.accessToken);
   expect(await audienceExport()).toContain(alice.id);
   receiptsBefore = new Map((await consentsOf(alice.id)).map((c) => [c.id, c.receipt]));
   const wrong = await graphql<any>(hub, 'mutation($input: SignInInput!) { signIn(input: $input) { user { id } } }', { variables: { input: { email: alice.email, password: 'not the password at all' } } });
@@ -71,7 +74,7 @@ describe('eraseUser by the user themself', () => {
       alreadyErased: false,
       consentsWithdrawn: 3,
       agentsDecommissioned: 1,
-      refreshTokensRevoked: 2,
+      refreshTokensRevoked: 3,
       paymentMethodsDeleted: 1,
       approvalsDeleted: 2,
       audienceMembershipsRemoved: 1,
@@ -97,8 +100,10 @@ describe('eraseUser by the user themself', () => {
       expect(response.status).toBe(401);
       expect(response.headers['www-authenticate']).toMatch(/error="invalid_token"/);
     }
-    const own = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: alice.refreshToken, client_id: 'hub-frontend' });
-    expect(own).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    for (const refreshToken of [alice.refreshToken, aliceHanded.refreshToken]) {
+      const own = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'hub-frontend' });
+      expect(own).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    }
     const agents = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: delegated.refreshToken }, basic(assistant));
     expect(agents).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
@@ -173,7 +178,7 @@ describe('eraseUser by the user themself', () => {
         actor: { kind: 'user', id: alice.id },
         subjectUserId: alice.id,
         decision: 'ALLOW',
-        detail: { consentsWithdrawn: 3, agentsDecommissioned: 1, refreshesRevoked: 2, paymentMethodsDeleted: 1, audienceMembershipsRemoved: 1, approvalsDeleted: 2 },
+        detail: { consentsWithdrawn: 3, agentsDecommissioned: 1, refreshesRevoked: 3, paymentMethodsDeleted: 1, audienceMembershipsRemoved: 1, approvalsDeleted: 2 },
       }),
     ]);
   });

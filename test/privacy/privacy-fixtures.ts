@@ -1,9 +1,9 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Hub } from '../../src/app.js';
-import { graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { TEST_PASSWORD, graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
 import { claimsOf, exchange, giveConsent, type RegisteredAgent } from '../helpers/oauth.js';
 
-export const PASSWORD = 'correct horse battery staple 42';
+export const PASSWORD = TEST_PASSWORD;
 
 /** A customer with a full profile, a stored card and two orders, signed up through the API. */
 export async function customer(hub: Hub, names: { givenName: string; familyName: string }, placedAt: Date) {
@@ -28,31 +28,37 @@ export async function customer(hub: Hub, names: { givenName: string; familyName:
   return user;
 }
 
-/** The agent's delegated token for the user under a support consent: the agent then reads the user's email and orders once. */
-export async function agentReads(hub: Hub, agent: RegisteredAgent, userToken: string) {
+/**
+ * The agent's delegated token for the user under a support consent the user gives with their
+ * session `userToken`, exchanged from `handed`, a session the user hands the agent (by default a
+ * new one, signed in now): the agent then reads the user's email and orders once.
+ */
+export async function agentReads(hub: Hub, agent: RegisteredAgent, userToken: string, handed?: string) {
   const consentId = await giveConsent(hub, userToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read', 'contact.email:read'] });
-  const response = await exchange(hub, agent, userToken, { scope: 'orders:read contact.email:read offline_access' });
+  const subjectToken = handed ?? (await handedSession(hub, userToken));
+  const response = await exchange(hub, agent, subjectToken, { scope: 'orders:read contact.email:read offline_access' });
   if (response.status !== 200) throw new Error(`exchange failed: ${JSON.stringify(response.body)}`);
   const token = response.body.access_token as string;
   const read = await graphql<any>(hub, '{ me { email orders { edges { node { id } } } } }', { token });
   if (read.errors) throw new Error(`agent read failed: ${JSON.stringify(read.errors)}`);
   await hub.services.audit.flush();
-  return { consentId, token, refreshToken: response.body.refresh_token as string };
+  return { consentId, token, refreshToken: response.body.refresh_token as string, subjectToken };
 }
 
 /** What the person wrote as the reference of a payment their agent asked them to approve. */
 export const PAYMENT_REFERENCE = 'Gift for Alice Erasmus, 12 Laugavegur';
 
 /**
- * The agent's delegated token for the user under a checkout consent, with which it asks the user
- * to approve a payment with their own reference, and adding a card, left pending. The user
+ * The agent's delegated token for the user under a checkout consent (given with `userToken`,
+ * exchanged from `handed`, by default a new session, as for `agentReads`), with which it asks the
+ * user to approve a payment with their own reference, and adding a card, left pending. The user
  * approves the payment as answering asks: signed in again after the requests, with that session,
  * which they then sign out of, so that their sessions are as before. Resolves to the two
  * approval ids.
  */
-export async function paymentApprovals(hub: Hub, agent: RegisteredAgent, userToken: string): Promise<string[]> {
+export async function paymentApprovals(hub: Hub, agent: RegisteredAgent, userToken: string, handed?: string): Promise<string[]> {
   await giveConsent(hub, userToken, { purpose: 'checkout', agentId: agent.id, scopes: ['payment:read', 'payment:write'] });
-  const response = await exchange(hub, agent, userToken);
+  const response = await exchange(hub, agent, handed ?? (await handedSession(hub, userToken)));
   if (response.status !== 200) throw new Error(`exchange failed: ${JSON.stringify(response.body)}`);
   const ask = async (input: Record<string, unknown>) => {
     const asked = await graphql<any>(hub, 'mutation($input: RequestApprovalInput!) { requestApproval(input: $input) { id } }', { token: response.body.access_token, variables: { input } });
@@ -70,6 +76,11 @@ export async function paymentApprovals(hub: Hub, agent: RegisteredAgent, userTok
   const signedOut = await postForm(hub, '/oauth/revoke', { token: signedIn.data.signIn.refreshToken, client_id: 'hub-frontend' });
   if (signedOut.status !== 200) throw new Error(`sign-out failed: ${JSON.stringify(signedOut.body)}`);
   return [payment, card];
+}
+
+/** The access token of a new session of the user, signed in now, for them to hand an agent for a token exchange. */
+async function handedSession(hub: Hub, userToken: string): Promise<string> {
+  return (await signIn(hub, { email: await emailOf(hub, claimsOf(userToken).sub) })).accessToken;
 }
 
 /** The email the user signs in with. */

@@ -4,7 +4,7 @@ import type { Hub } from '../../src/app.js';
 import { ANONYMOUS } from '../../src/authz/principal.js';
 import { enqueueWebhookEvent, WEBHOOK_EVENT_TYPES } from '../../src/webhooks/webhook-outbox.js';
 import type { DeliveryWorker } from '../../src/webhooks/delivery-worker.js';
-import { graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
 import { basic, claimsOf, clientCredentialsToken, exchange, giveConsent, registerAgent } from '../helpers/oauth.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { adminToken, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
@@ -39,15 +39,15 @@ describe('webhook events', () => {
     const user = await signUpUser(hub, { givenName: 'Zerlina', familyName: 'Quist' });
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read', 'offline_access'] });
     const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
-    await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } });
-    await graphql(hub, 'mutation($id: ID!) { reactivateAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } });
+    expect((await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } })).errors).toBeUndefined();
+    expect((await graphql(hub, 'mutation($id: ID!) { reactivateAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } })).errors).toBeUndefined();
     const own = await clientCredentialsToken(hub, agent);
     expect((await postForm(hub, '/oauth/revoke', { token: own }, basic(agent))).status).toBe(200);
-    const delegated = (await exchange(hub, agent, user.accessToken, { scope: 'orders:read offline_access' })).body;
+    const delegated = (await exchange(hub, agent, (await signIn(hub, user)).accessToken, { scope: 'orders:read offline_access' })).body;
     expect((await postForm(hub, '/oauth/revoke', { token: delegated.refresh_token }, basic(agent))).status).toBe(200);
-    await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: user.accessToken, variables: { id: consentId } });
+    expect((await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: user.accessToken, variables: { id: consentId } })).errors).toBeUndefined();
     const second = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
-    await graphql(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } });
+    expect((await graphql(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } })).errors).toBeUndefined();
 
     expect(everything.requests).toEqual([]);
     expect(await worker.deliverDue()).toBe(12);
@@ -93,7 +93,7 @@ describe('webhook events', () => {
     expect((await refresh(user.refreshToken)).status).toBe(200);
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read', 'offline_access'] });
     await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
-    const delegated = (await exchange(hub, agent, user.accessToken, { scope: 'orders:read offline_access' })).body;
+    const delegated = (await exchange(hub, agent, (await signIn(hub, user)).accessToken, { scope: 'orders:read offline_access' })).body;
     expect((await refresh(delegated.refresh_token, agent)).status).toBe(200);
     await worker.deliverDue();
     const seen = revocations.requests.length;
