@@ -1,7 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import { auditCaller } from '../audit/audit.service.js';
-import type { ApprovalAction } from '../consent/approval.details.js';
 import { approvalLoader } from '../consent/approval.loaders.js';
+import type { RefusedPaymentDetail } from '../consent/approval.service.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type ForbiddenReason, type HubError } from '../shared/errors.js';
 import { decideDelegatedField, grantState } from './delegation.js';
@@ -118,12 +118,13 @@ export const approvalAuth = {
   },
 
   /**
-   * The error of a refused payment action (the `payment` decision), recorded as `payment.refused`
-   * with `detail` (the action, and the entry asked for when known) through the buffered audit
+   * The error of a refused payment action or request for approval of one (the `payment`
+   * decision), recorded as `payment.refused` with `detail` (the action, the entry asked for when
+   * known, and the step for a request) through the buffered audit
    * writer: the refusal changes nothing, like a refused read. An anonymous caller, answered
    * UNAUTHENTICATED, names no one to record it for.
    */
-  paymentRefusal(context: Context, detail: { readonly action: ApprovalAction; readonly entrySha256?: string }): HubError {
+  paymentRefusal(context: Context, detail: RefusedPaymentDetail): HubError {
     const { principal } = context;
     if (principal.kind !== 'anonymous') {
       const reason = refusalReason(context, 'payment');

@@ -11,7 +11,7 @@ import { parseInput } from '../shared/input.js';
 import { paymentDetail, paymentMethodDetail, type ApprovalAction, type AuthorizationDetail } from './approval.details.js';
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
 import { findConsentForShare, useApproval, type Approval } from './approval.queries.js';
-import { asAgent, assertCardCurrent, auditedEntry, auditOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
+import { asAgent, assertCardCurrent, auditedEntry, auditOf, type ApprovalDeps, type DelegatedCaller, type RefusedPaymentDetail } from './approval.service.js';
 import { consentState, type Consent } from './consent.service.js';
 
 // The agent's payment actions. Each runs only in the transaction that uses an approval of exactly
@@ -96,7 +96,7 @@ async function withApproval<T>(deps: PaymentDeps, detail: AuthorizationDetail, c
  * `approvalAuth.paymentRefusal`): its action and, when its input is valid, the entry it asked
  * for, as every other event about an entry names it (`auditedEntry`). Never throws.
  */
-export function refusedActionDetail(action: ApprovalAction, input: unknown): { readonly action: ApprovalAction; readonly entrySha256?: string } {
+export function refusedActionDetail(action: ApprovalAction, input: unknown): RefusedPaymentDetail {
   const entry = entryOfInput(action, input);
   return entry ? auditedEntry(entry) : { action };
 }

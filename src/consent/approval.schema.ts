@@ -9,7 +9,7 @@ import { pageSize } from '../shared/pagination.js';
 import { APPROVAL_ACTIONS, summarize, type MaskedCard } from './approval.details.js';
 import { APPROVAL_TTL, CARD_BRANDS } from './approval.input.js';
 import { approvalLoader, approvalsOfUserLoader } from './approval.loaders.js';
-import { answerApprovalRequest, approvalState, requestApproval, type Approval } from './approval.service.js';
+import { answerApprovalRequest, approvalState, refusedRequestDetail, requestApproval, type Approval } from './approval.service.js';
 
 const ApprovalStatusEnum = builder.enumType('ApprovalStatus', { values: ['PENDING', 'APPROVED', 'DENIED', 'USED', 'EXPIRED'] as const });
 
@@ -132,7 +132,7 @@ builder.mutationFields((t) => ({
     description: 'An agent acting for a user, with payment write scope under its consent, asks the user to approve one payment action.',
     args: { input: t.arg({ type: RequestApprovalInput, required: true }) },
     authScopes: (_root, _args, ctx) => approvalAuth.paymentAgent(ctx),
-    unauthorizedError: (_root, _args, ctx) => approvalAuth.refusal(ctx, 'payment'),
+    unauthorizedError: (_root, { input }, ctx) => approvalAuth.paymentRefusal(ctx, refusedRequestDetail(input)),
     resolve: (_root, { input }, ctx) => requestApproval(ctx.services, { ...input, paymentMethodId: input.paymentMethodId?.toString() }, callerOf(ctx)),
   }),
   approve: t.field({

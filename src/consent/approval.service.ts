@@ -6,7 +6,7 @@ import type { Db } from '../db/connect.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
-import { actionOf, authorizationDetailDigest, type AuthorizationDetail, type MaskedCard } from './approval.details.js';
+import { actionOf, authorizationDetailDigest, type ApprovalAction, type AuthorizationDetail, type MaskedCard } from './approval.details.js';
 import { requestApprovalSchema } from './approval.input.js';
 import { answerApproval, deleteApprovalsOfUser, findApprovalsByIds, findOpenApprovals, insertApproval, lockUserApprovals, type Approval } from './approval.queries.js';
 
@@ -123,6 +123,23 @@ export function assertCardCurrent(card: MaskedCard, now: Date, path: string): vo
  */
 export function auditedEntry(detail: AuthorizationDetail) {
   return { action: actionOf(detail), entrySha256: authorizationDetailDigest(detail) };
+}
+
+/** The `detail` of `payment.refused`: the action, the entry's digest when known, and `step: 'request'` for a refused request for approval. */
+export type RefusedPaymentDetail = {
+  readonly action: ApprovalAction;
+  readonly entrySha256?: string;
+  readonly step?: 'request';
+};
+
+/**
+ * What the audit trail names of a `requestApproval` refused before it ran (see
+ * `approvalAuth.paymentRefusal`): the action asked for and, when the input is valid, the entry, as
+ * `auditedEntry` names it, marked as a request (`step`). Never throws.
+ */
+export function refusedRequestDetail(input: { readonly action: ApprovalAction }): RefusedPaymentDetail {
+  const parsed = requestApprovalSchema.safeParse(input);
+  return { ...(parsed.success ? auditedEntry(parsed.data.detail) : { action: input.action }), step: 'request' };
 }
 
 /** An audit event about this approval, by the caller: the approval's id and `auditedEntry`, with `detail`. */

@@ -6,7 +6,7 @@ import { APPROVAL_MAX_AUTH_AGE_SECONDS } from '../../src/authz/approval-access.j
 import { ANONYMOUS } from '../../src/authz/principal.js';
 import { authorizationDetailDigest, paymentDetail } from '../../src/consent/approval.details.js';
 import { auditOf, type Approval } from '../../src/consent/approval.service.js';
-import { graphql, postForm } from '../helpers/hub.js';
+import { graphql, postForm, signUpUser } from '../helpers/hub.js';
 import { basic, operatorCredentials } from '../helpers/oauth.js';
 import { START, approvalWorld, refusal } from './approval-fixtures.js';
 
@@ -315,12 +315,27 @@ describe('the audit trail', () => {
     expect(refusal(await pay(readOnly, payment))).toBe('FORBIDDEN/MISSING_SCOPE');
     await hub.services.audit.flush();
     const refused = (await findAuditEvents(hub.services.db, { filter: { userId: bob.id, action: 'payment.refused' }, first: 100 })).edges.map((e) => e.node);
-    expect(refused.filter((event) => event.reason === 'MISSING_SCOPE')).toEqual([
+    expect(refused.filter((event) => event.reason === 'MISSING_SCOPE' && event.detail.step === undefined)).toEqual([
       expect.objectContaining({
         actor: { kind: 'delegated', id: world.helper.id },
         decision: 'DENY',
         detail: { action: 'PAY', entrySha256: authorizationDetailDigest(paymentDetail({ ...payment, amount: '5.00' })) },
       }),
+    ]);
+  });
+
+  it('records a request for approval refused before it runs, marked as a request, with the entry it asked for', async () => {
+    const carol = await signUpUser(hub);
+    const readOnly = await agentToken(world.helper, carol, { purpose: 'checkout', scopes: ['payment:read'] });
+    const payment = { amount: '7', currency: 'EUR', creditorName: 'Shop', description: 'Asked without the scope' };
+    expect(refusal(await request(readOnly, { action: 'PAY', payment }))).toBe('FORBIDDEN/MISSING_SCOPE');
+    expect(refusal(await request(readOnly, { action: 'PAY' }))).toBe('FORBIDDEN/MISSING_SCOPE');
+    await hub.services.audit.flush();
+    const refused = (await findAuditEvents(hub.services.db, { filter: { userId: carol.id, action: 'payment.refused' }, first: 100 })).edges.map((e) => e.node);
+    // Newest first.
+    expect(refused.map((event) => ({ actor: event.actor, reason: event.reason, detail: event.detail }))).toEqual([
+      { actor: { kind: 'delegated', id: world.helper.id }, reason: 'MISSING_SCOPE', detail: { action: 'PAY', step: 'request' } },
+      { actor: { kind: 'delegated', id: world.helper.id }, reason: 'MISSING_SCOPE', detail: { action: 'PAY', entrySha256: authorizationDetailDigest(paymentDetail({ ...payment, amount: '7.00' })), step: 'request' } },
     ]);
   });
 
