@@ -72,12 +72,14 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   async function deliverDue(): Promise<number> {
     const inFlight = new Set<Promise<void>>();
     const bySubscription = new Map<string, number>();
+    let ended = 0;
     const track = (delivery: ClaimedDelivery, token: string) => {
       const id = delivery.subscriptionId;
       bySubscription.set(id, (bySubscription.get(id) ?? 0) + 1);
       const attempt: Promise<void> = attemptDelivery(deps, delivery, token)
         .catch((error: unknown) => logger.warn({ err: error }, 'recording a webhook attempt failed; its lease will lapse'))
         .finally(() => {
+          ended++;
           inFlight.delete(attempt);
           const left = bySubscription.get(id)! - 1;
           if (left === 0) bySubscription.delete(id);
@@ -91,6 +93,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       // that hangs holds up its own slots, never the other receivers' deliveries.
       for (;;) {
         const room = Math.min(concurrency - inFlight.size, MAX_ATTEMPTS_PER_RUN - attempts);
+        const endedBefore = ended;
         if (room > 0 && !stopped) {
           const now = clock.now();
           const token = randomUUID();
@@ -100,7 +103,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           for (const delivery of claimed) track(delivery, token);
           attempts += claimed.length;
         }
-        if (inFlight.size === 0) break;
+        if (inFlight.size === 0) {
+          // Done, unless attempts ended while the claim ran: it skipped their subscriptions as
+          // full, and what they left due is claimed on the next turn.
+          if (ended === endedBefore || stopped) break;
+          continue;
+        }
         await Promise.race(inFlight);
       }
     } finally {

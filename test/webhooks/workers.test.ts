@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { RawNode, sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { ANONYMOUS } from '../../src/authz/principal.js';
@@ -11,10 +11,39 @@ import { MAX_IN_FLIGHT_PER_SUBSCRIPTION } from '../../src/webhooks/delivery-work
 import type { Resolve } from '../../src/webhooks/url-guard.js';
 import { enqueueWebhookEvent } from '../../src/webhooks/webhook-outbox.js';
 import { createWebhookService } from '../../src/webhooks/webhook.service.js';
-import type { TestDatabase } from '../helpers/database.js';
+import { testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { registerAgent } from '../helpers/oauth.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { adminToken, deliveryLog, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
+
+/** The claim statement of a delivery worker, by its text. */
+const CLAIM = 'with busy as';
+
+/**
+ * A Kysely plugin that holds back the result of the `nth` statement whose SQL contains `marker`
+ * (after it ran) until `release` is called; `reached` settles once that statement has run.
+ */
+function holdResultOf(marker: string, nth: number) {
+  const held = new Set<unknown>();
+  let seen = 0;
+  let reach!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const plugin: KyselyPlugin = {
+    transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
+      if (RawNode.is(node) && node.sqlFragments.join('').includes(marker) && ++seen === nth) held.add(queryId);
+      return node;
+    },
+    async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      if (!held.has(queryId)) return result;
+      reach();
+      await released;
+      return result;
+    },
+  };
+  return { plugin, reached, release };
+}
 
 describe('delivery workers', () => {
   let hub: Hub;
@@ -94,6 +123,38 @@ describe('delivery workers', () => {
       await worker.stop();
     }
     expect(new Set(hung.accepted).size).toBe(10);
+  });
+
+  // Holding a statement's result holds its connection: PGlite has only one.
+  it.skipIf(testServerUrl() === undefined)('claim again what a full subscription left due when its attempts end during a claim that skipped it', async () => {
+    await sql`delete from webhook_subscriptions`.execute(hub.services.db);
+    let holding = true;
+    const busy = await startReceiver({ secrets: () => ({}), answer: () => (holding ? 'hold' : { status: 200 }), at: () => clock.now() });
+    const quick = await startReceiver({ secrets: () => ({}), at: () => clock.now() });
+    receivers.push(busy, quick);
+    const full = await subscribe(hub, admin, busy.url, ['agent.suspended']);
+    await subscribe(hub, admin, quick.url, ['consent.withdrawn']);
+    const suspended = Array.from({ length: 4 }, (_, i) => ({ type: 'agent.suspended' as const, data: { agentId: `agt_${i}`, ownerUserId: null } }));
+    await enqueueWebhookEvent(hub.services.db, [...suspended, { type: 'consent.withdrawn', data: { consentId: 'cns_0', userId: 'usr_x', purpose: 'support', agentId: null } }], clock.now());
+
+    // The second claim, made when the quick receiver's attempt ends while the busy one holds its
+    // subscription's two slots, answers only once both of those attempts have ended.
+    const second = holdResultOf(CLAIM, 2);
+    const worker = hub.services.webhooks.createWorker({ db: hub.services.db.withPlugin(second.plugin) });
+    const run = worker.deliverDue();
+    try {
+      await second.reached;
+      expect(quick.accepted).toHaveLength(1);
+      await expect.poll(() => busy.requests.length).toBe(MAX_IN_FLIGHT_PER_SUBSCRIPTION);
+      holding = false;
+      busy.release(200);
+      await expect.poll(async () => (await deliveryLog(hub, admin, full.id)).filter((d) => d.status === 'SUCCEEDED').length).toBe(2);
+    } finally {
+      second.release();
+    }
+    expect(await run).toBe(5);
+    await worker.stop();
+    expect(new Set(busy.accepted).size).toBe(4);
   });
 
   it('take over a delivery whose worker stopped mid-delivery once its lease lapses, and not before', async () => {
