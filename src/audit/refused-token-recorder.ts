@@ -27,11 +27,12 @@ const DEFAULT_MAX_TOKENS = 50_000;
 /**
  * Records, in the trail of the user it acts for, that a delegated token the hub issued was refused
  * because its consent, agent chain or grant no longer stands, or that a user's token was used after
- * it was handed to an agent: the customer who withdrew consent sees that the agent kept trying. Such a refusal answers 401 before the rate limit, so each token
- * (by `jti`) is audited at most once per instance: replaying it writes nothing more. Tokens reach
- * this only with a valid signature, issuer, audience and expiry, so how many distinct ones there
- * are is bounded by how many the hub issued. Each is remembered until it expires, when the
- * expiry check refuses it before this is reached. When every place is held by a token still live,
+ * it was handed to an agent: the customer who withdrew consent sees that the agent kept trying.
+ * Such a refusal answers 401 before the rate limit, so each token (by `jti`) is audited at most
+ * once per instance: replaying it writes nothing more. Tokens reach this only with a valid
+ * signature, issuer, audience and expiry, so how many distinct ones there are is bounded by how
+ * many the hub issued. Each is remembered until it expires, when the expiry check refuses it
+ * before this is reached. When every place is held by a token still live,
  * a new refusal is logged, not audited: forgetting a live token instead would let a rotation of
  * replayed tokens write without limit.
  */
