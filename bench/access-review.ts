@@ -20,7 +20,7 @@ import { createTokenService } from '../src/oauth/token.service.js';
 import { systemClock } from '../src/shared/clock.js';
 import { newId } from '../src/shared/ids.js';
 import { markdownTable, measureCalls, measureHttp, type Row } from './lib/measure.js';
-import { BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
+import { BENCH_ACCESS_TOKEN_TTL, BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
 import { ensureSeeded, expectData } from './profile.js';
 
 const AGENTS = 10_000;
@@ -74,6 +74,7 @@ async function ensureRegister(db: Db): Promise<void> {
       kind: 'ai_agent',
       description: null,
       status: roll < 0.05 ? 'suspended' : roll < 0.07 ? 'decommissioned' : 'active',
+      suspended_by: roll < 0.05 ? 'operator' : null,
       allowed_scopes: scopes,
       owner_kind: 'operator',
       owner_user_id: null,
@@ -126,7 +127,7 @@ async function ensureRegister(db: Db): Promise<void> {
 
 /** A client token with agents:admin signed with the hub's own key, read from the shared database. */
 async function adminToken(db: Db, hub: HubProcess): Promise<string> {
-  const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: '3600' });
+  const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
   const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl);
   const tokens = createTokenService({ config, keys, clock: systemClock, db });
   const client = 'agt_01J0000000000000000000REVW';

@@ -26,7 +26,7 @@ import { KeyStore } from '../src/oauth/key-store.js';
 import { createTokenService } from '../src/oauth/token.service.js';
 import { systemClock } from '../src/shared/clock.js';
 import { markdownTable, measureCalls, measurePaired, type Figures, type Row } from './lib/measure.js';
-import { BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, loadAverage, machine, startHubProcess, type HubProcess } from './lib/setup.js';
+import { BENCH_ACCESS_TOKEN_TTL, BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, loadAverage, machine, startHubProcess, type HubProcess } from './lib/setup.js';
 
 export const BENCH_AUDIENCE_DATABASE_URL = process.env.BENCH_AUDIENCE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/seedbench';
 
@@ -100,7 +100,7 @@ function executeInMemory(schema: GraphQLSchema, pageQuery: string, variables: Re
 }
 
 async function marketingToken(db: Db, hub: HubProcess): Promise<string> {
-  const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: '3600' });
+  const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
   const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl);
   const tokens = createTokenService({ config, keys, clock: systemClock, db });
   const client = 'agt_01J0000000000000000000AUDB';

@@ -20,6 +20,12 @@ export const BENCH_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
  */
 export const BENCH_KEY_ENCRYPTION_KEY = process.env.BENCH_KEY_ENCRYPTION_KEY ?? '62656e63682d6f6e6c792d6b65792d6e6f742d666f722d70726f64756374696f6e'.slice(0, 64);
 
+/**
+ * How long access tokens live on the hubs benchmarks start, in seconds, and so the operator tokens
+ * a bench signs itself: longer than one run, and no longer than the hub accepts.
+ */
+export const BENCH_ACCESS_TOKEN_TTL = '3600';
+
 export async function openBenchDatabase(): Promise<DatabaseHandle> {
   const url = new URL(BENCH_DATABASE_URL);
   const name = url.pathname.slice(1);
@@ -62,6 +68,7 @@ export async function startHubProcess(env: Record<string, string> = {}): Promise
       DATABASE_URL: BENCH_DATABASE_URL,
       HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY,
       HUB_ISSUER: `http://127.0.0.1:${port}`,
+      HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL,
       // A benchmark is one caller at the highest rate it can reach: no limit should stop it.
       HUB_GRAPHQL_RATE_LIMIT: '1000000',
       // An operator client the hub makes sure exists, so a new bench database never has one made
