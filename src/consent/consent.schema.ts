@@ -123,7 +123,12 @@ builder.queryField('consent', (t) =>
     description: 'A consent by id: for the user who gave it, or consents:admin.',
     args: { id: t.arg.id({ required: true }) },
     authScopes: (_root, args) => ({ $any: { consentHolder: String(args.id), operator: 'consents:admin' } }),
-    resolve: (_root, args, ctx) => consentLoader(ctx).load(String(args.id)),
+    resolve: async (_root, args, ctx) => {
+      const consent = await consentLoader(ctx).load(String(args.id));
+      // Read as `User.consents` is: into the request's `profile.read` event about its user.
+      if (consent) ctx.access.note(consent.userId, 'consents');
+      return consent;
+    },
   }),
 );
 

@@ -103,6 +103,21 @@ describe('the audit trail of identity', () => {
     ]);
   });
 
+  it('records a read of one consent by id in its user’s profile.read event, by the user or an operator', async () => {
+    const user = await signUpUser(hub);
+    const consentId = await giveConsent(hub, user.accessToken, { purpose: 'email_marketing' });
+    const operator = await clientToken(hub, ['consents:admin'], 'agt_01J0000000000000000000CNST');
+    for (const [token, requestId] of [[user.accessToken, 'consent-1'], [operator, 'consent-2']] as const) {
+      const response = await graphql<any>(hub, 'query($id: ID!) { consent(id: $id) { status } }', { token, variables: { id: consentId }, headers: { 'x-request-id': requestId } });
+      expect(response.data.consent).toEqual({ status: 'ACTIVE' });
+    }
+    const reads = (await eventsAbout(user.id)).filter((e) => e.action === 'profile.read');
+    expect(reads).toEqual([
+      expect.objectContaining({ actor: { kind: 'user', id: user.id }, fieldsRead: ['consents'], decision: 'ALLOW', requestId: 'consent-1' }),
+      expect.objectContaining({ actor: { kind: 'client', id: 'agt_01J0000000000000000000CNST' }, fieldsRead: ['consents'], decision: 'ALLOW', requestId: 'consent-2' }),
+    ]);
+  });
+
   it('records nothing for a change that fails', async () => {
     const user = await signUpUser(hub);
     const response = await graphql(hub, 'mutation { updateProfile(input: { givenName: "Ada", phone: "nope" }) { id } }', { token: user.accessToken });
