@@ -3,6 +3,7 @@ import type { Decision } from './profile-access.js';
 import { isDataScope, scopeWithin } from './scopes.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
+const MISSING_SCOPE: Decision = Object.freeze({ allowed: false, reason: 'MISSING_SCOPE' });
 const deny = (principal: Principal): Decision => Object.freeze({ allowed: false, reason: principal.kind === 'user' ? 'NOT_SUBJECT' : 'MISSING_SCOPE' });
 
 /** An operator client holding `agents:admin`: it manages every agent. */
@@ -73,7 +74,6 @@ export function decideConsentAccess(principal: Principal, consent: { readonly us
  * data scopes are left for the input's validation to refuse. Never throws.
  */
 export function decideConsentGiving(principal: Principal, delegated: readonly string[]): Decision {
-  if (principal.kind !== 'user') return Object.freeze({ allowed: false, reason: 'MISSING_SCOPE' });
-  const beyond = delegated.some((scope) => isDataScope(scope) && !scopeWithin(scope, principal.scopes));
-  return beyond ? Object.freeze({ allowed: false, reason: 'MISSING_SCOPE' }) : ALLOW;
+  if (principal.kind !== 'user') return MISSING_SCOPE;
+  return delegated.some((scope) => isDataScope(scope) && !scopeWithin(scope, principal.scopes)) ? MISSING_SCOPE : ALLOW;
 }

@@ -8,6 +8,7 @@ import { decideDelegatedField, grantState } from './delegation.js';
 import { hasScope, type GrantState, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
 import type { FieldRef } from './scopes.js';
+import { authenticatedAt, REAUTHENTICATE, type StepUpDecision } from './step-up.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: false, reason });
@@ -36,11 +37,6 @@ export function decidePaymentAgent(principal: Principal, grant: GrantState | nul
  */
 export const APPROVAL_MAX_AUTH_AGE_SECONDS = 5 * 60;
 
-/** A refusal that asks the user to sign in again rather than naming a FORBIDDEN reason. */
-export type AnswerDecision = Decision | { readonly allowed: false; readonly reason: 'REAUTHENTICATE' };
-
-const REAUTHENTICATE: AnswerDecision = Object.freeze({ allowed: false, reason: 'REAUTHENTICATE' });
-
 /**
  * May this caller approve or deny this approval? A step-up: proof that the user it asks is present
  * now, which no session older than the request can give, however it was obtained (a token the user
@@ -51,12 +47,12 @@ const REAUTHENTICATE: AnswerDecision = Object.freeze({ allowed: false, reason: '
  * `now` (REAUTHENTICATE). `auth_time` counts whole seconds, so a sign-in within the second of the
  * request may have to be repeated. Never throws.
  */
-export function decideApprovalAnswer(principal: Principal, approval: { readonly userId: string; readonly createdAt: Date } | null | undefined, now: Date): AnswerDecision {
+export function decideApprovalAnswer(principal: Principal, approval: { readonly userId: string; readonly createdAt: Date } | null | undefined, now: Date): StepUpDecision {
   if (principal.kind !== 'user') return deny('MISSING_SCOPE');
   if (!approval || approval.userId !== principal.userId) return deny('NOT_SUBJECT');
-  const authenticatedAt = principal.authTime?.getTime() ?? -Infinity;
-  if (authenticatedAt < approval.createdAt.getTime()) return REAUTHENTICATE;
-  if (now.getTime() - authenticatedAt > APPROVAL_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
+  const signedInAt = authenticatedAt(principal);
+  if (signedInAt < approval.createdAt.getTime()) return REAUTHENTICATE;
+  if (now.getTime() - signedInAt > APPROVAL_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
   return ALLOW;
 }
 
@@ -78,9 +74,9 @@ export function decideApprovalView(principal: Principal, approval: { readonly us
 }
 
 /** This request's approval decisions, so a refused field's error names the reason. */
-const decisions = createContextCache((_context: Context) => new Map<string, AnswerDecision>());
+const decisions = createContextCache((_context: Context) => new Map<string, StepUpDecision>());
 
-function settle(context: Context, key: string, decision: AnswerDecision): boolean {
+function settle(context: Context, key: string, decision: StepUpDecision): boolean {
   decisions(context).set(key, decision);
   return decision.allowed;
 }
@@ -120,9 +116,9 @@ export const approvalAuth = {
   /**
    * The error of a refused payment action or request for approval of one (the `payment`
    * decision), recorded as `payment.refused` with `detail` (the action, the entry asked for when
-   * known, and the step for a request) through the buffered audit
-   * writer: the refusal changes nothing, like a refused read. An anonymous caller, answered
-   * UNAUTHENTICATED, names no one to record it for.
+   * known, and the step for a request) through the buffered audit writer: the refusal changes
+   * nothing, like a refused read. An anonymous caller, answered UNAUTHENTICATED, names no one to
+   * record it for.
    */
   paymentRefusal(context: Context, detail: RefusedPaymentDetail): HubError {
     const { principal } = context;
@@ -142,7 +138,7 @@ export const approvalAuth = {
 };
 
 /** Why the decision `key` names refused; MISSING_SCOPE when it was not made. */
-function refusalReason(context: Context, key: string): Exclude<AnswerDecision, { allowed: true }>['reason'] {
+function refusalReason(context: Context, key: string): Exclude<StepUpDecision, { allowed: true }>['reason'] {
   const decision = decisions(context).get(key);
   return decision && !decision.allowed ? decision.reason : 'MISSING_SCOPE';
 }

@@ -9,9 +9,10 @@ import { decideAgentManagement, decideAgentRegistration, decideConsentAccess, de
 import { decideAudienceField, type AudienceFieldScope } from './audience-access.js';
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideDelegatedField, grantState } from './delegation.js';
-import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS, type ErasureDecision } from './privacy-access.js';
+import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
 import { decideField, decideSubject, decideWrite, type Decision } from './profile-access.js';
 import type { DataCategory, FieldRef } from './scopes.js';
+import type { StepUpDecision } from './step-up.js';
 
 /** The parameter of the `profileField` scope: one field of one user's profile. */
 export interface ProfileFieldScope {
@@ -163,7 +164,7 @@ const OWNERSHIP_SCOPES = ['agentManager', 'agentRegistrar', 'consentHolder'];
  * API.md to RFC 9470's `insufficient_user_authentication`: the token is valid, but the client must
  * have the user sign in again before it asks.
  */
-function erasureRefusal(reason: Exclude<ErasureDecision, { allowed: true }>['reason']): HubError {
+function erasureRefusal(reason: Exclude<StepUpDecision, { allowed: true }>['reason']): HubError {
   if (reason === 'REAUTHENTICATE') {
     return new UnauthenticatedError(`Erasing an account needs a recent sign-in: sign in again, then erase within ${ERASURE_MAX_AUTH_AGE_SECONDS / 60} minutes`);
   }

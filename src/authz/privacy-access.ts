@@ -2,6 +2,7 @@ import type { ForbiddenReason } from '../shared/errors.js';
 import { hasScope, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
 import { ALL_CATEGORIES, ALL_DATA_SCOPES, DATA_CATEGORIES, scopesCover } from './scopes.js';
+import { authenticatedAt, REAUTHENTICATE, type StepUpDecision } from './step-up.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: false, reason });
@@ -25,11 +26,6 @@ export const ERASURE_SCOPES: readonly string[] = ALL_DATA_SCOPES;
  * RFC 9470 step-up): a session refreshed for weeks, or a stolen access token, is not enough.
  */
 export const ERASURE_MAX_AUTH_AGE_SECONDS = 10 * 60;
-
-/** A refusal that asks the user to sign in again rather than naming a FORBIDDEN reason. */
-export type ErasureDecision = Decision | { readonly allowed: false; readonly reason: 'REAUTHENTICATE' };
-
-const REAUTHENTICATE: ErasureDecision = Object.freeze({ allowed: false, reason: 'REAUTHENTICATE' });
 
 /**
  * May this caller exercise the right of access and portability (GDPR Art. 15 and 20), exporting
@@ -60,11 +56,10 @@ export function decideDataSubjectRequest(principal: Principal, userId: string): 
  * `ERASURE_MAX_AUTH_AGE_SECONDS` of `now` (REAUTHENTICATE). An operator's erasure with
  * `users:admin` is declared beside it on the field, and is not decided here. Never throws.
  */
-export function decideSelfErasure(principal: Principal, userId: string, now: Date): ErasureDecision {
+export function decideSelfErasure(principal: Principal, userId: string, now: Date): StepUpDecision {
   if (principal.kind !== 'user' || principal.userId !== userId) return deny('NOT_SUBJECT');
   if (!ERASURE_SCOPES.every((scope) => principal.scopes.has(scope))) return deny('MISSING_SCOPE');
-  const authenticatedAt = principal.authTime?.getTime() ?? -Infinity;
-  if (now.getTime() - authenticatedAt > ERASURE_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
+  if (now.getTime() - authenticatedAt(principal) > ERASURE_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
   return ALLOW;
 }
 

@@ -233,7 +233,7 @@ export interface RevokedTokensTable {
 
 /**
  * The user access tokens handed to an agent as the `subject_token` of a token exchange, by `jti`,
- * until they expire (migration 0014): no approval is answered with one.
+ * until they expire (migration 0014): the token check refuses them as bearer tokens.
  */
 export interface ExchangedSubjectTokensTable {
   jti: string;

@@ -36,10 +36,10 @@ export async function findExchangeGrounds(
 
 /**
  * Records that a user's own access token was handed to an agent as the `subject_token` of an
- * exchange, until the token expires (its `exp`): no approval is answered with it. A token
- * exchanged again keeps its first record. The same statement forgets a few records of tokens
- * expired by `now`, skipping those a concurrent exchange is forgetting, so that exchanges never
- * wait on each other for it.
+ * exchange, until the token expires (its `exp`): the token check (`findTokenState`) refuses it as
+ * a bearer token from then on. A token exchanged again keeps its first record. The same statement
+ * forgets a few records of tokens expired by `now`, skipping those a concurrent exchange is
+ * forgetting, so that exchanges never wait on each other for it.
  */
 export async function recordExchangedSubjectToken(db: Db, token: { readonly jti: string; readonly agentId: string; readonly expiresAt: Date }, now: Date): Promise<void> {
   await sql`${sql.raw(PREPARED_MARKER)}

@@ -64,11 +64,10 @@ export function createErasureService(deps: ErasureDeps) {
      * payment actions and their payment methods deleted, every column of their profile blanked
      * and their status set to `erased`, which makes every access token of theirs (their own and
      * every agent's delegated one) fail on the next request on every instance and drops them
-     * from every audience. The ledger, the audit
-     * trail and their orders (the books the law requires) are kept under the `usr_` id, which no
-     * longer leads to the person: none of those rows holds more than that id. Audited as
-     * `user.erased`. Erasing an erased user is idempotent: `alreadyErased`, the first erasure's
-     * time, nothing changed.
+     * from every audience. The ledger, the audit trail and their orders (the books the law
+     * requires) are kept under the `usr_` id, which no longer leads to the person: none of those
+     * rows holds more than that id. Audited as `user.erased`. Erasing an erased user is
+     * idempotent: `alreadyErased`, the first erasure's time, nothing changed.
      * @throws BadUserInputError for an id that is not a user id, NotFoundError for an unknown user.
      */
     async erase(userId: string, caller: Caller): Promise<ErasureResult> {

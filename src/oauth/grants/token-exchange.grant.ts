@@ -23,7 +23,7 @@ import type { LiveToken } from '../token.service.js';
  * token check and the subject token's consent); scopes (requested ∩ subject ∩ ceiling ∩
  * consent); lifetime (≤ subject's and consent's).
  * On a first hop the user's live subject token is recorded as handed to the agent, which holds it
- * from then on: no approval of a payment action is answered with it.
+ * from then on: the token check refuses it as a bearer token (it stays good for exchanges).
  * A later hop is bound to the subject token's grant: the new token carries the subject's `jti`
  * and refresh family (`sid`) after those the subject descends from (`delegated_from`), so
  * revoking any of them ends it, and its refresh family too. `offline_access` there needs a
@@ -70,7 +70,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     if (grounds.revoked) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: token revoked');
     if (!grounds.userActive) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: user not active');
     // The agent holds the user's own live token from now on, whatever the exchange answers:
-    // recorded before anything is issued, so that no approval is answered with it.
+    // recorded before anything is issued, so that it no longer passes the token check.
     await recordExchangedSubjectToken(db, { jti: subject.claims.jti, agentId: agent.id, expiresAt: new Date(subject.claims.exp * 1_000) }, now);
     consent = chooseConsent(grounds.consents, requested, params.purpose);
   }
