@@ -95,8 +95,18 @@ export const approvalAuth = {
     const approval = await approvalLoader(context).load(approvalId);
     return settle(context, `answer:${approvalId}`, decideApprovalAnswer(context.principal, approval, context.services.clock.now()));
   },
-  view: async (context: Context, approvalId: string): Promise<boolean> =>
-    settle(context, `view:${approvalId}`, decideApprovalView(context.principal, await approvalLoader(context).load(approvalId))),
+  /**
+   * A read of an approval, or its refusal, goes into the request's `profile.read` event about its
+   * user as the field `approvals`, whoever reads (the user, the agent that asked, an operator), as
+   * a read of a profile field does: approvals hold the person's cards, payees and payment
+   * references. An id that names no approval names no one to audit.
+   */
+  view: async (context: Context, approvalId: string): Promise<boolean> => {
+    const approval = await approvalLoader(context).load(approvalId);
+    const decision = decideApprovalView(context.principal, approval);
+    if (approval && context.principal.kind !== 'anonymous') context.access.note(approval.userId, 'approvals', decision.allowed ? undefined : decision.reason);
+    return settle(context, `view:${approvalId}`, decision);
+  },
 
   /**
    * The error of a refused field, for the decision `key` names (`payment`, `answer:<id>`,

@@ -10,7 +10,7 @@ import { decideAudienceField, type AudienceFieldScope } from './audience-access.
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideDelegatedField, grantState } from './delegation.js';
 import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
-import { decideField, decideSubject, decideWrite, type Decision } from './profile-access.js';
+import { decideField, decideSubject, decideUserRecords, decideWrite, type Decision } from './profile-access.js';
 import type { DataCategory, FieldRef } from './scopes.js';
 import type { StepUpDecision } from './step-up.js';
 
@@ -38,6 +38,11 @@ export interface AuthScopes {
   profileField: ProfileFieldScope;
   /** The user with this id, signed in themself: not an agent acting for them, not an operator. */
   self: string;
+  /**
+   * A list of one user's own records (see `decideUserRecords`), read or refused as the field
+   * `field` of the request's `profile.read` event about the user.
+   */
+  userRecords: UserRecordsScope;
   /** The user with this id erasing their own account (see `decideSelfErasure`): a full session, signed in recently. */
   selfErasure: string;
   /** The caller's own profile, with the decision of `decideWrite` allowing every one of these fields (at least one). */
@@ -52,8 +57,17 @@ export interface AuthScopes {
   agentRegistrar: AgentRegistrationScope;
   /** The consent with this id: the user who gave it, or an operator with `consents:admin`. */
   consentHolder: string;
+  /** `consentHolder` for reading the consent, read or refused as the field `consents` of the request's `profile.read` event about its user. */
+  consentReader: string;
   /** The per-field decision for one field of an audience member: the purpose and the token cover it. */
   audienceField: AudienceFieldScope;
+}
+
+/** The parameter of the `userRecords` scope: whose list, its field, and the operator scope that reads any user's. */
+export interface UserRecordsScope {
+  readonly userId: string;
+  readonly field: 'approvals' | 'consents' | 'connectedAgents';
+  readonly operator: OperatorScope;
 }
 
 /** The parameter of the `agentRegistrar` scope: the owner and parent the input names. */
@@ -89,6 +103,11 @@ export function createAuthScopes(context: Context) {
       return grantState(context).then((grant) => settle(decideDelegatedField(principal, grant, userId, ref)));
     },
     self: (userId: string) => context.principal.kind === 'user' && context.principal.userId === userId,
+    userRecords: ({ userId, field, operator }: UserRecordsScope) => {
+      const decision = decideUserRecords(context.principal, userId, operator);
+      context.access.note(userId, field, decision.allowed ? undefined : decision.reason);
+      return decision.allowed;
+    },
     selfErasure: (userId: string) => decideSelfErasure(context.principal, userId, context.services.clock.now()).allowed,
     profileWrite: (refs: readonly FieldRef[]): boolean | Promise<boolean> => {
       const settle = (decision: Decision) => {
@@ -107,6 +126,13 @@ export function createAuthScopes(context: Context) {
       return decideAgentRegistration(context.principal, ownerUserId, parent, Boolean(parentAgentId)).allowed;
     },
     consentHolder: async (consentId: string) => decideConsentAccess(context.principal, await consentLoader(context).load(consentId)).allowed,
+    consentReader: async (consentId: string) => {
+      const consent = await consentLoader(context).load(consentId);
+      const decision = decideConsentAccess(context.principal, consent);
+      // Read or refused as `User.consents` is; an id that names no consent names no one to audit.
+      if (consent && context.principal.kind !== 'anonymous') context.access.note(consent.userId, 'consents', decision.allowed ? undefined : decision.reason);
+      return decision.allowed;
+    },
     audienceField: (scope: AudienceFieldScope) => decideAudienceField(context.principal, scope).allowed,
   };
 }
@@ -148,6 +174,11 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     const decision = decideSelfErasure(context.principal, scoped.parameter as string, context.services.clock.now());
     if (!decision.allowed) return erasureRefusal(decision.reason);
   }
+  if (scoped?.scope === 'userRecords') {
+    const { userId, field, operator } = scoped.parameter as UserRecordsScope;
+    const decision = decideUserRecords(context.principal, userId, operator);
+    if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to see this user’s ${field}`);
+  }
   if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') return new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
   // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.
@@ -157,7 +188,7 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
   return new ForbiddenError('MISSING_SCOPE');
 }
 
-const OWNERSHIP_SCOPES = ['agentManager', 'agentRegistrar', 'consentHolder'];
+const OWNERSHIP_SCOPES = ['agentManager', 'agentRegistrar', 'consentHolder', 'consentReader'];
 
 /**
  * The error of a refused erasure. A sign-in too long ago is UNAUTHENTICATED, the closest code of

@@ -1,6 +1,6 @@
 import type { ForbiddenReason } from '../shared/errors.js';
 import { decideDelegatedField } from './delegation.js';
-import { hasScope, type GrantState, type Principal } from './principal.js';
+import { hasScope, type GrantState, type OperatorScope, type Principal } from './principal.js';
 import { scopesCover, type Access, type FieldRef } from './scopes.js';
 
 export type Decision = { readonly allowed: true } | { readonly allowed: false; readonly reason: ForbiddenReason };
@@ -33,6 +33,23 @@ export function decideField(principal: Principal, userId: string, ref: FieldRef,
   if (!subject.allowed) return subject;
   if (principal.kind === 'anonymous' || !scopesCover(principal.scopes, ref, access)) return deny('MISSING_SCOPE');
   return ALLOW;
+}
+
+/**
+ * May this caller list this user's own records (consents, connected agents, approvals), which no
+ * data scope covers and no agent is delegated? The user signed in themself (NOT_SUBJECT for
+ * another user or an agent, even one acting for them, as for a data subject's request), or an
+ * operator client holding `operator` (MISSING_SCOPE). Never throws.
+ */
+export function decideUserRecords(principal: Principal, userId: string, operator: OperatorScope): Decision {
+  switch (principal.kind) {
+    case 'user':
+      return principal.userId === userId ? ALLOW : deny('NOT_SUBJECT');
+    case 'delegated':
+      return deny('NOT_SUBJECT');
+    default:
+      return hasScope(principal, operator) ? ALLOW : deny('MISSING_SCOPE');
+  }
 }
 
 /** The state of a delegation no one has read: decides like a token with no consent behind it. */

@@ -95,22 +95,9 @@ builder.queryField('approval', (t) =>
     args: { id: t.arg.id({ required: true }) },
     authScopes: (_root, args, ctx) => approvalAuth.view(ctx, String(args.id)),
     unauthorizedError: (_root, args, ctx) => approvalAuth.refusal(ctx, `view:${String(args.id)}`),
-    resolve: async (_root, args, ctx) => {
-      const approval = await approvalLoader(ctx).load(String(args.id));
-      if (approval) noteApprovalsRead(ctx, approval.userId);
-      return approval;
-    },
+    resolve: (_root, args, ctx) => approvalLoader(ctx).load(String(args.id)),
   }),
 );
-
-/**
- * A read of the user's approvals goes into the request's `profile.read` event about the user as
- * the field `approvals`, whoever reads them (the user, the agent that asked, an operator), as a
- * read of a profile field does: they hold the person's cards, payees and payment references.
- */
-function noteApprovalsRead(ctx: Context, userId: string): void {
-  ctx.access.note(userId, 'approvals');
-}
 
 builder.objectField(UserRef, 'approvals', (t) =>
   t.field({
@@ -118,11 +105,8 @@ builder.objectField(UserRef, 'approvals', (t) =>
     nullable: true,
     description: 'The user’s approvals, newest first, all of them or those in `status` (PENDING for what waits for an answer): for the user themself, or users:admin.',
     args: { status: t.arg({ type: ApprovalStatusEnum }), first: t.arg.int({ description: 'At most 100; 20 when left out.' }) },
-    authScopes: (user) => ({ $any: { self: user.id, operator: 'users:admin' } }),
-    resolve: (user, args, ctx) => {
-      noteApprovalsRead(ctx, user.id);
-      return approvalsOfUserLoader(ctx)(pageSize(args.first), args.status ?? undefined).load(user.id);
-    },
+    authScopes: (user) => ({ userRecords: { userId: user.id, field: 'approvals', operator: 'users:admin' } }),
+    resolve: (user, args, ctx) => approvalsOfUserLoader(ctx)(pageSize(args.first), args.status ?? undefined).load(user.id),
   }),
 );
 

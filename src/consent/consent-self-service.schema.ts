@@ -38,27 +38,23 @@ const ConnectedAgentRef = builder.objectRef<Consent>('ConnectedAgent').implement
   }),
 });
 
-// Each read of these lists goes into the request's `profile.read` event about the user with the
-// field's name, whoever reads them (the user or an operator), as a read of a profile field does.
+// Each read of these lists, and each refusal, goes into the request's `profile.read` event about
+// the user with the field's name, as a read of a profile field does (the `userRecords` scope).
 
 builder.objectFields(UserRef, (t) => ({
   consents: t.field({
     type: [ConsentRef],
     nullable: true,
     description: 'Every consent the user gave, newest first: for the user themself, or consents:admin.',
-    authScopes: (user) => ({ $any: { self: user.id, operator: 'consents:admin' } }),
-    resolve: (user, _args, ctx) => {
-      ctx.access.note(user.id, 'consents');
-      return consentsOfUserLoader(ctx).load(user.id);
-    },
+    authScopes: (user) => ({ userRecords: { userId: user.id, field: 'consents', operator: 'consents:admin' } }),
+    resolve: (user, _args, ctx) => consentsOfUserLoader(ctx).load(user.id),
   }),
   connectedAgents: t.field({
     type: [ConnectedAgentRef],
     nullable: true,
     description: 'The agents with a consent in force: for the user themself, or consents:admin.',
-    authScopes: (user) => ({ $any: { self: user.id, operator: 'consents:admin' } }),
+    authScopes: (user) => ({ userRecords: { userId: user.id, field: 'connectedAgents', operator: 'consents:admin' } }),
     resolve: async (user, _args, ctx) => {
-      ctx.access.note(user.id, 'connectedAgents');
       const now = ctx.services.clock.now();
       return (await consentsOfUserLoader(ctx).load(user.id)).filter((c) => c.agentId !== null && consentState(c, now) === 'ACTIVE');
     },

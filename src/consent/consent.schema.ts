@@ -122,13 +122,8 @@ builder.queryField('consent', (t) =>
     nullable: true,
     description: 'A consent by id: for the user who gave it, or consents:admin.',
     args: { id: t.arg.id({ required: true }) },
-    authScopes: (_root, args) => ({ $any: { consentHolder: String(args.id), operator: 'consents:admin' } }),
-    resolve: async (_root, args, ctx) => {
-      const consent = await consentLoader(ctx).load(String(args.id));
-      // Read as `User.consents` is: into the request's `profile.read` event about its user.
-      if (consent) ctx.access.note(consent.userId, 'consents');
-      return consent;
-    },
+    authScopes: (_root, args) => ({ consentReader: String(args.id) }),
+    resolve: (_root, args, ctx) => consentLoader(ctx).load(String(args.id)),
   }),
 );
 

@@ -364,6 +364,30 @@ describe('the audit trail', () => {
       { actor: operator, fieldsRead: ['approvals'], fieldsDenied: [], decision: 'ALLOW', requestId: 'one-by-operator' },
     ]);
   });
+
+  it('records each refused read of the user’s approvals in the user’s profile.read event, with the reason', async () => {
+    const refused = async (token: string, requestId: string, query: string, variables?: Record<string, unknown>) => {
+      const response = await graphql<any>(hub, query, { token, variables, headers: { 'x-request-id': requestId } });
+      return refusal(response);
+    };
+    const mine = await graphql<any>(hub, '{ me { approvals(first: 1) { id } } }', { token: alice.accessToken });
+    const one = 'query($id: ID!) { approval(id: $id) { description } }';
+    const id = mine.data.me.approvals[0].id;
+    expect(await refused(bob.accessToken, 'one-refused-to-user', one, { id })).toBe('FORBIDDEN/NOT_SUBJECT');
+    expect(await refused(await agentToken(rival, alice), 'one-refused-to-agent', one, { id })).toBe('FORBIDDEN/NOT_SUBJECT');
+    expect(await refused(await agentToken(rival, alice), 'list-refused-to-agent', '{ me { approvals { id } } }')).toBe('FORBIDDEN/NOT_SUBJECT');
+    expect(await refused(bob.accessToken, 'unknown-refused', one, { id: 'apr_01J00000000000000000000000' })).toBe('FORBIDDEN/NOT_SUBJECT');
+    await hub.services.audit.flush();
+
+    const reads = (await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'profile.read' }, first: 100 })).edges
+      .map((e) => e.node)
+      .filter((e) => /-refused/.test(e.requestId ?? ''));
+    expect(reads.map((e) => ({ actor: e.actor.kind, fieldsRead: e.fieldsRead, fieldsDenied: e.fieldsDenied, decision: e.decision, reason: e.reason, requestId: e.requestId })).reverse()).toEqual([
+      { actor: 'user', fieldsRead: [], fieldsDenied: ['approvals'], decision: 'DENY', reason: 'NOT_SUBJECT', requestId: 'one-refused-to-user' },
+      { actor: 'delegated', fieldsRead: [], fieldsDenied: ['approvals'], decision: 'DENY', reason: 'NOT_SUBJECT', requestId: 'one-refused-to-agent' },
+      { actor: 'delegated', fieldsRead: [], fieldsDenied: ['approvals'], decision: 'DENY', reason: 'NOT_SUBJECT', requestId: 'list-refused-to-agent' },
+    ]);
+  });
 });
 
 describe('what the audit trail keeps of an approval', () => {

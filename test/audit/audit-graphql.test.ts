@@ -118,6 +118,25 @@ describe('the audit trail of identity', () => {
     ]);
   });
 
+  it('records a refused read of a user’s consents, connected agents or one consent by id in the user’s profile.read event', async () => {
+    const user = await signUpUser(hub);
+    const other = await signUpUser(hub);
+    const consentId = await giveConsent(hub, user.accessToken, { purpose: 'email_marketing' });
+    const usersOnly = await clientToken(hub, ['users:admin'], 'agt_01J0000000000000000000NOCN');
+    const lists = await graphql<any>(hub, `{ user(id: "${user.id}") { id consents { id } connectedAgents { scopes } } }`, { token: usersOnly, headers: { 'x-request-id': 'lists-refused' } });
+    expect(lists.data.user).toEqual({ id: user.id, consents: null, connectedAgents: null });
+    expect(lists.errors?.map((e: any) => e.extensions.reason)).toEqual(['MISSING_SCOPE', 'MISSING_SCOPE']);
+    const one = await graphql<any>(hub, 'query($id: ID!) { consent(id: $id) { status } }', { token: other.accessToken, variables: { id: consentId }, headers: { 'x-request-id': 'one-refused' } });
+    expect(one.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+
+    const reads = (await eventsAbout(user.id)).filter((e) => e.action === 'profile.read');
+    expect(reads).toEqual([
+      expect.objectContaining({ actor: { kind: 'client', id: 'agt_01J0000000000000000000NOCN' }, fieldsRead: [], fieldsDenied: ['connectedAgents', 'consents'], decision: 'DENY', reason: 'MISSING_SCOPE', requestId: 'lists-refused' }),
+      expect.objectContaining({ actor: { kind: 'user', id: other.id }, fieldsRead: [], fieldsDenied: ['consents'], decision: 'DENY', reason: 'NOT_SUBJECT', requestId: 'one-refused' }),
+    ]);
+    expect((await eventsAbout(other.id)).map((e) => e.action)).toEqual(['user.signed_up']);
+  });
+
   it('records nothing for a change that fails', async () => {
     const user = await signUpUser(hub);
     const response = await graphql(hub, 'mutation { updateProfile(input: { givenName: "Ada", phone: "nope" }) { id } }', { token: user.accessToken });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { principalFromToken, type Principal } from '../../src/authz/principal.js';
 import { decideDataSubjectRequest, decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS, EXPORT_SCOPES } from '../../src/authz/privacy-access.js';
+import { decideUserRecords } from '../../src/authz/profile-access.js';
 import { ALL_DATA_SCOPES } from '../../src/authz/scopes.js';
 
 const now = new Date('2031-03-01T09:00:00.000Z');
@@ -60,5 +61,18 @@ describe('the decision on erasing one’s own account', () => {
     ['an operator, decided beside this on the field', 'NOT_SUBJECT', operator],
   ])('%s: %s', (_name, expected, principal) => {
     expect(outcome(decideSelfErasure(principal, 'usr_alice', now))).toBe(expected);
+  });
+});
+
+describe('the decision on listing a user’s consents, connected agents or approvals', () => {
+  it.each<[string, string, Principal]>([
+    ['the user, even narrowed to profile:read', 'ALLOW', narrowed],
+    ['another user', 'NOT_SUBJECT', { ...session, userId: 'usr_bob' }],
+    ['an agent acting for the user, whatever its scopes', 'NOT_SUBJECT', agent],
+    ['an operator with the scope named', 'ALLOW', { ...operator, scopes: new Set(['consents:admin']) }],
+    ['an operator without it', 'MISSING_SCOPE', operator],
+    ['a user whose token somehow carries the operator scope, for another user', 'NOT_SUBJECT', { ...session, userId: 'usr_bob', scopes: new Set(['consents:admin']) }],
+  ])('%s: %s', (_name, expected, principal) => {
+    expect(outcome(decideUserRecords(principal, 'usr_alice', 'consents:admin'))).toBe(expected);
   });
 });
