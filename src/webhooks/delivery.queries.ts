@@ -178,6 +178,22 @@ export async function restartDelivery(tx: Db, subscriptionId: string, messageId:
 }
 
 /**
+ * Ends, as failed, the subscription's pending deliveries of messages whose event type is not in
+ * `eventTypes` (what it takes now): the receiver asked for those no more. A lease on one is void,
+ * as for an operator's new round: the attempt in flight is not logged. Resolves to how many ended.
+ */
+export async function endDeliveriesOfOtherTypes(tx: Db, subscriptionId: string, eventTypes: readonly string[]): Promise<number> {
+  const updated = await webhookDb(tx)
+    .updateTable('webhook_deliveries')
+    .set({ status: 'failed', next_attempt_at: null, lease_until: null, lease_token: null, last_error: 'the subscription no longer takes this event type' })
+    .where('subscription_id', '=', subscriptionId)
+    .where('status', '=', 'pending')
+    .where('message_id', 'in', (eb) => eb.selectFrom('webhook_messages').select('id').where(sql<boolean>`event_type <> all(${[...eventTypes]}::text[])`))
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows);
+}
+
+/**
  * Deletes messages created before `cutoff` with their deliveries and log, except those with a
  * delivery still pending. Resolves to how many messages went.
  */

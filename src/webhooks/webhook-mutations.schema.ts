@@ -50,6 +50,7 @@ builder.mutationFields((t) => ({
   }),
   updateWebhookSubscription: t.field({
     type: WebhookSubscriptionRef,
+    description: 'Changes a subscription; webhooks:admin. Pending deliveries of an event type it no longer takes end as FAILED.',
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateWebhookSubscriptionInput, required: true }) },
     authScopes: admin,
     resolve: async (_root, args, ctx) => fresh(ctx, await ctx.services.webhooks.update(String(args.id), args.input, caller(ctx))),

@@ -14,11 +14,13 @@ export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3_600;
 
 /**
  * An http(s) URL without credentials in it; the fragment, never sent, is dropped. Its length is
- * checked as it is stored, normalized: percent-encoding can make it longer than it was typed.
+ * checked as typed, before it is parsed, and again as it is stored, normalized: percent-encoding
+ * can make it longer than it was typed.
  */
 export const webhookUrl = z
   .string()
   .trim()
+  .max(MAX_URL_LENGTH, `must have at most ${MAX_URL_LENGTH} characters`)
   .transform((value, ctx) => {
     let url: URL;
     try {

@@ -10,7 +10,7 @@ import type { Logger } from '../shared/logger.js';
 import type { AuditAction } from '../audit/audit.actions.js';
 import { createAddressPolicy } from './address-policy.js';
 import { findAttemptsOfDeliveries, findDeliveriesOfSubscriptions, findDelivery, type WebhookDelivery } from './delivery-log.queries.js';
-import { restartDelivery } from './delivery.queries.js';
+import { endDeliveriesOfOtherTypes, restartDelivery } from './delivery.queries.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from './delivery-worker.js';
 import {
   countSubscriptions,
@@ -104,7 +104,10 @@ export function createWebhookService(deps: {
       return { subscription, secret };
     },
 
-    /** Changes the URL, the event types or the description; what is left out stays. @throws NotFoundError, BadUserInputError. */
+    /**
+     * Changes the URL, the event types or the description; what is left out stays. Pending
+     * deliveries of an event type no longer taken end as failed. @throws NotFoundError, BadUserInputError.
+     */
     async update(id: string, input: unknown, caller: Caller): Promise<WebhookSubscription> {
       const parsed = parseInput(updateSubscriptionSchema, input);
       if (parsed.url !== undefined) await checkUrl(parsed.url);
@@ -115,7 +118,8 @@ export function createWebhookService(deps: {
       };
       return change(id, async (tx) => {
         const updated = await updateSubscription(tx, id, changes, clock.now());
-        await audit(tx, 'webhook.updated', caller, updated, { changed: Object.keys(changes), host: new URL(updated.url).host });
+        const ended = changes.eventTypes ? await endDeliveriesOfOtherTypes(tx, id, changes.eventTypes) : 0;
+        await audit(tx, 'webhook.updated', caller, updated, { changed: Object.keys(changes), host: new URL(updated.url).host, ...(ended > 0 && { deliveriesEnded: ended }) });
         return updated;
       });
     },

@@ -628,6 +628,7 @@ export type Mutation = {
   suspendAgent: Agent;
   /** Changes the caller's own profile; every field given is validated. */
   updateProfile: User;
+  /** Changes a subscription; webhooks:admin. Pending deliveries of an event type it no longer takes end as FAILED. */
   updateWebhookSubscription: WebhookSubscription;
   /** Withdraws a consent at once: every token issued under it stops working on the next request. */
   withdrawConsent: Consent;

@@ -103,6 +103,30 @@ describe('webhook delivery attempts', () => {
     expect(redeliver.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'subscriptionId' });
   });
 
+  it('ends the pending deliveries of an event type the subscription no longer takes, and sends the others on', async () => {
+    const { admin, receiver, subscription, agent } = await setUp((index) => ({ status: index < 2 ? 500 : 204 }));
+    const update = (eventTypes: string[]) =>
+      graphql(hub, 'mutation($id: ID!, $types: [String!]!) { updateWebhookSubscription(id: $id, input: { eventTypes: $types }) { eventTypes } }', {
+        token: admin,
+        variables: { id: subscription.id, types: eventTypes },
+      });
+    expect((await update(['agent.registered', 'agent.suspended'])).errors).toBeUndefined();
+    expect((await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } })).errors).toBeUndefined();
+    expect(await worker.deliverDue()).toBe(2);
+    expect((await deliveryLog(hub, admin, subscription.id)).map((d) => d.status)).toEqual(['PENDING', 'PENDING']);
+
+    expect((await update(['agent.suspended'])).errors).toBeUndefined();
+    const byType = Object.fromEntries((await deliveryLog(hub, admin, subscription.id)).map((d) => [d.eventType, d]));
+    expect(byType['agent.registered']).toMatchObject({ status: 'FAILED', nextAttemptAt: null, lastStatusCode: 500, lastError: 'the subscription no longer takes this event type', attemptCount: 1 });
+    expect(byType['agent.suspended']).toMatchObject({ status: 'PENDING', attemptCount: 1 });
+    const audit = await hub.services.db.selectFrom('audit_events').select('detail').where('action', '=', 'webhook.updated').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(audit.detail).toMatchObject({ subscriptionId: subscription.id, changed: ['eventTypes'], deliveriesEnded: 1 });
+
+    clock.advance(3_600);
+    expect(await worker.deliverDue()).toBe(1);
+    expect(receiver.requests.map((r) => r.payload.type)).toEqual(['agent.registered', 'agent.suspended', 'agent.suspended']);
+  });
+
   it('follows no redirect, and gives up after the eighth attempt, each wait on the schedule', async () => {
     const { receiver, subscription } = await setUp(() => ({ status: 302, headers: { location: 'http://127.0.0.1:9/elsewhere' } }));
     for (let attempt = 1; attempt <= 8; attempt++) {

@@ -97,6 +97,8 @@ describe('webhook subscriptions', () => {
       [{ url: 'not a url', eventTypes: ['consent.given'] }, 'input.url', /absolute http/],
       [{ url: 'http://user:pw@127.0.0.1/x', eventTypes: ['consent.given'] }, 'input.url', /credentials/],
       [{ url: `http://127.0.0.1/${'a'.repeat(2_100)}`, eventTypes: ['consent.given'] }, 'input.url', /at most 2048/],
+      // Refused as typed, before it is parsed, though it would normalize to a short URL.
+      [{ url: `http://127.0.0.1/${'./'.repeat(1_100)}x`, eventTypes: ['consent.given'] }, 'input.url', /at most 2048 characters$/],
       [{ url: 'http://127.0.0.1/x', eventTypes: [] }, 'input.eventTypes', /at least one/],
       [{ url: 'http://127.0.0.1/x', eventTypes: ['user.signed_in'] }, 'input.eventTypes.0', /must each be one of/],
       [{ url: 'http://127.0.0.1/x', eventTypes: ['consent.given'], description: 'x'.repeat(501) }, 'input.description', /at most 500/],
