@@ -11,18 +11,31 @@ export interface ExchangeConsent {
 }
 
 /**
- * The grounds of a first-hop exchange in one prepared statement: whether the user's subject token
+ * The grounds of a first-hop exchange, in one prepared statement: whether the user's subject token
  * was revoked (by its jti or with its refresh token family), whether the user is active (neither
  * suspended nor erased), and the user's consents naming the agent that are in force now, newest
  * first. It reads the consents table directly, like the per-request token check, because every
  * exchange runs it and a second round trip would cost more than the rest of its database work.
+ *
+ * The same statement records that the token was handed to the agent, whatever the exchange then
+ * answers, until the token expires (its `exp`): the token check (`findTokenState`) refuses it as a
+ * bearer token from then on. A token exchanged again keeps its first record, and then writes
+ * nothing. The statement also forgets a few records of tokens expired by `now`, skipping those a
+ * concurrent exchange is forgetting, so that exchanges never wait on each other for it.
  */
 export async function findExchangeGrounds(
   db: Db,
-  facts: { readonly jti: string; readonly familyId?: string; readonly userId: string; readonly agentId: string },
+  facts: { readonly jti: string; readonly familyId?: string; readonly expiresAt: Date; readonly userId: string; readonly agentId: string },
   now: Date,
 ): Promise<{ revoked: boolean; userActive: boolean; consents: ExchangeConsent[] }> {
   const { rows } = await sql<{ revoked: boolean; user_active: boolean; id: string | null; purpose: string | null; scopes: string[] | null; expires_at: Date | null }>`${sql.raw(PREPARED_MARKER)}
+    with forgotten as (
+      delete from exchanged_subject_tokens where jti in (
+        select jti from exchanged_subject_tokens where expires_at < ${now} limit 100 for update skip locked)),
+    recorded as (
+      insert into exchanged_subject_tokens (jti, agent_id, expires_at, exchanged_at)
+      values (${facts.jti}, ${facts.agentId}, ${facts.expiresAt}, ${now})
+      on conflict (jti) do nothing)
     select (exists (select 1 from revoked_tokens where jti = ${facts.jti})
         or (${facts.familyId ?? null}::text is not null and exists (select 1 from refresh_tokens where family_id = ${facts.familyId ?? null} and revoked_at is not null))) as revoked,
       exists (select 1 from users where id = ${facts.userId} and status = 'active') as user_active, c.id, c.purpose, c.scopes, c.expires_at
@@ -32,21 +45,4 @@ export async function findExchangeGrounds(
     order by c.given_at desc, c.id desc`.execute(db);
   const consents = rows.flatMap((row) => (row.id ? [{ id: row.id, purpose: row.purpose!, scopes: row.scopes ?? [], expiresAt: row.expires_at }] : []));
   return { revoked: rows[0]?.revoked ?? false, userActive: rows[0]?.user_active ?? false, consents };
-}
-
-/**
- * Records that a user's own access token was handed to an agent as the `subject_token` of an
- * exchange, until the token expires (its `exp`): the token check (`findTokenState`) refuses it as
- * a bearer token from then on. A token exchanged again keeps its first record. The same statement
- * forgets a few records of tokens expired by `now`, skipping those a concurrent exchange is
- * forgetting, so that exchanges never wait on each other for it.
- */
-export async function recordExchangedSubjectToken(db: Db, token: { readonly jti: string; readonly agentId: string; readonly expiresAt: Date }, now: Date): Promise<void> {
-  await sql`${sql.raw(PREPARED_MARKER)}
-    with forgotten as (
-      delete from exchanged_subject_tokens where jti in (
-        select jti from exchanged_subject_tokens where expires_at < ${now} limit 100 for update skip locked))
-    insert into exchanged_subject_tokens (jti, agent_id, expires_at, exchanged_at)
-    values (${token.jti}, ${token.agentId}, ${token.expiresAt}, ${now})
-    on conflict (jti) do nothing`.execute(db);
 }

@@ -5,7 +5,7 @@ import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
 import { InvalidTokenError, type GrantLink } from '../access-token.js';
 import { requireAgent } from '../client-auth.js';
 import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
-import { findExchangeGrounds, recordExchangedSubjectToken, type ExchangeConsent } from '../exchange.queries.js';
+import { findExchangeGrounds, type ExchangeConsent } from '../exchange.queries.js';
 import { invalidRequest, invalidScope, OAuthError } from '../oauth-error.js';
 import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
 import { earliestOf, issueRefreshToken, newRefreshFamilyId } from '../refresh-tokens.js';
@@ -66,12 +66,12 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     await asParameter('subject_token', services.tokens.inspect(params.subject_token));
     [consent] = await services.consents.findConsents(db, [user.consentId]);
   } else {
-    const grounds = await findExchangeGrounds(db, { jti: subject.claims.jti, familyId: subject.claims.sid, userId: user.userId, agentId: agent.id }, now);
+    // The agent holds the user's own live token from now on, whatever the exchange answers: the
+    // statement that reads the grounds records it, so that it no longer passes the token check.
+    const handed = { jti: subject.claims.jti, familyId: subject.claims.sid, expiresAt: new Date(subject.claims.exp * 1_000) };
+    const grounds = await findExchangeGrounds(db, { ...handed, userId: user.userId, agentId: agent.id }, now);
     if (grounds.revoked) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: token revoked');
     if (!grounds.userActive) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: user not active');
-    // The agent holds the user's own live token from now on, whatever the exchange answers:
-    // recorded before anything is issued, so that it no longer passes the token check.
-    await recordExchangedSubjectToken(db, { jti: subject.claims.jti, agentId: agent.id, expiresAt: new Date(subject.claims.exp * 1_000) }, now);
     consent = chooseConsent(grounds.consents, requested, params.purpose);
   }
   if (!consent) throw invalidRequest('the user has given this agent no consent in force', `no live consent${params.purpose ? ` for purpose ${params.purpose.slice(0, 64)}` : ''}`);
