@@ -39,6 +39,8 @@ export const AUDIT_ACTIONS = [
   'webhook.deleted',
   'webhook.secret_rotated',
   'webhook.redelivered',
+  'user.password_changed',
+  'user.password_change_failed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

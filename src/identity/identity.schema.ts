@@ -33,6 +33,10 @@ const SignInInput = builder.inputType('SignInInput', {
   fields: (t) => ({ email: t.string({ required: true }), password: t.string({ required: true }) }),
 });
 
+const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
+  fields: (t) => ({ currentPassword: t.string({ required: true }), newPassword: t.string({ required: true }) }),
+});
+
 const AddressInput = builder.inputType('AddressInput', {
   fields: (t) => ({
     line1: t.string({ required: true }),
@@ -130,6 +134,17 @@ builder.mutationFields((t) => ({
     type: AuthPayloadRef,
     args: { input: t.arg({ type: SignInInput, required: true }) },
     resolve: async (_root, args, ctx) => signedIn(ctx, await ctx.services.identity.signIn(args.input, ctx.address, ctx)),
+  }),
+  changePassword: t.field({
+    type: AuthPayloadRef,
+    description:
+      'The signed-in user replaces their password, giving the current one (a wrong one is BAD_USER_INPUT, throttled as sign-ins are). Every session of theirs ends, with every token agents obtained from one; the answer is a new session.',
+    args: { input: t.arg({ type: ChangePasswordInput, required: true }) },
+    authScopes: { signedInUser: true },
+    resolve: (_root, args, ctx) => {
+      const principal = ctx.principal as Extract<Context['principal'], { kind: 'user' }>;
+      return ctx.services.identity.changePassword(principal.userId, args.input, ctx.address, ctx);
+    },
   }),
   updateProfile: t.field({
     type: UserRef,

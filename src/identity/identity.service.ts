@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
 import type { Principal } from '../authz/principal.js';
 import type { Db } from '../db/connect.js';
+import { revokeRefreshTokensOfUser } from '../oauth/refresh-token.queries.js';
 import type { TokenService, UserSession } from '../oauth/token.service.js';
 import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
@@ -11,7 +12,7 @@ import { hashPassword, passwordProblem, verifyAgainstNothing, verifyPassword } f
 import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { country, email, locale, mergePreferences, parseInput, profileChangesSchema, toAddressJson } from './profile.input.js';
 import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
-import { findCredentialsByEmail, findUsersByIds, insertUser, touchLastLogin, updateUserProfile, type ProfileChanges, type User } from './user.queries.js';
+import { findCredentialsByEmail, findCredentialsById, findUsersByIds, insertUser, replacePasswordHash, touchLastLogin, updateUserProfile, type ProfileChanges, type User } from './user.queries.js';
 
 export interface AuthPayload extends UserSession {
   readonly user: User;
@@ -27,6 +28,8 @@ const signUpSchema = z.object({
 });
 
 const signInSchema = z.object({ email: z.string().max(254).transform((value) => value.trim().toLowerCase()), password: z.string().max(1_024) });
+
+const changePasswordSchema = z.object({ currentPassword: signInSchema.shape.password, newPassword: z.string() });
 
 /** The same answer for an unknown email and a wrong password, so neither tells the other apart. */
 const badCredentials = () => new UnauthenticatedError('Invalid email or password');
@@ -115,6 +118,53 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
         const [user] = await findUsersByIds(tx, [account.id]);
         if (!user) throw badCredentials();
         return { ...(await tokens.issueUserSession(tx, user.id, now)), user };
+      });
+    },
+
+    /**
+     * A signed-in user replaces their password, proving it with the current one: that check is
+     * throttled and counted as a sign-in's is (per account and address), so a stolen session
+     * cannot guess at it faster. Every refresh token of the user is revoked with the change, so
+     * every session and every token an agent obtained from one ends on every instance (OWASP:
+     * sessions end when the password changes); the caller gets a new session, signed in now.
+     * @param address the client's network address, for throttling per address.
+     * @throws BadUserInputError for an unacceptable new password (checked first, counting
+     *   nothing) or a wrong current one, RateLimitedError after repeated failures,
+     *   UnauthenticatedError for a user no longer active.
+     */
+    async changePassword(userId: string, input: unknown, address: string, caller: Caller): Promise<AuthPayload> {
+      const { currentPassword, newPassword } = parseInput(changePasswordSchema, input);
+      const now = clock.now();
+      const audit = { ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId };
+      const account = await findCredentialsById(deps.db, userId);
+      if (!account || account.status !== 'active' || !account.email || !account.password_hash) throw new UnauthenticatedError();
+      const { email: login, password_hash: currentHash } = account;
+      const problem = passwordProblem(newPassword, login);
+      if (problem) throw new BadUserInputError('input.newPassword', problem);
+      const failed = (reason: string) => auditInTransaction(deps.db, { action: 'user.password_change_failed', ...audit, decision: 'DENY', reason }, now);
+      const attempt = await deps.db
+        .transaction()
+        .execute((tx) => reserveSignInAttempt(tx, login, address, now))
+        .catch(async (error: unknown) => {
+          if (error instanceof RateLimitedError) await failed('RATE_LIMITED');
+          throw error;
+        });
+      if (!(await verifyPassword(currentHash, currentPassword))) {
+        await failed('WRONG_PASSWORD');
+        throw new BadUserInputError('input.currentPassword', 'is not the current password');
+      }
+      const nextHash = await hashPassword(newPassword);
+      return deps.db.transaction().execute(async (tx) => {
+        // The user's row before the throttle rows, the order erasure locks them in.
+        if (!(await replacePasswordHash(tx, userId, currentHash, nextHash, now))) {
+          throw new BadUserInputError('input.currentPassword', 'is no longer the current password: it was changed meanwhile');
+        }
+        await recordSignInSuccess(tx, attempt);
+        const sessionsEnded = await revokeRefreshTokensOfUser(tx, userId, now);
+        await auditInTransaction(tx, { action: 'user.password_changed', ...audit, decision: 'ALLOW', detail: { sessionsEnded } }, now);
+        await touchLastLogin(tx, userId, now);
+        const [user] = await findUsersByIds(tx, [userId]);
+        return { ...(await tokens.issueUserSession(tx, userId, now)), user: user! };
       });
     },
 

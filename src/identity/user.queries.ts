@@ -59,6 +59,26 @@ export async function findCredentialsByEmail(db: Db, email: string) {
     .executeTakeFirst();
 }
 
+/** A user's email, status and password hash, by id; for a password change only. */
+export async function findCredentialsById(db: Db, id: string) {
+  return db.selectFrom('users').select(['email', 'status', 'password_hash']).where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Replaces an active user's password hash if it is still `current`: resolves to false, changing
+ * nothing, when another change replaced it first (or the user is no longer active).
+ */
+export async function replacePasswordHash(db: Db, id: string, current: string, next: string, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ password_hash: next, updated_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'active')
+    .where('password_hash', '=', current)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
 export interface NewUser {
   readonly id: string;
   readonly email: string;

@@ -96,6 +96,16 @@ export async function revokeRefreshTokensOfConsents(db: Db, consentIds: readonly
   await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('consent_id', 'in', consentIds).where('revoked_at', 'is', null).execute();
 }
 
+/**
+ * Revokes every refresh token of the user: their sessions and the agents' delegated ones. Every
+ * access token issued with one of their families (`sid`), or exchanged from such a token
+ * (`delegated_from`), is refused from then on. Resolves to how many families it revoked.
+ */
+export async function revokeRefreshTokensOfUser(db: Db, userId: string, now: Date): Promise<number> {
+  const rows = await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).returning('family_id').execute();
+  return new Set(rows.map((row) => row.family_id)).size;
+}
+
 /** Revokes every refresh token the agent holds (its client id) or acts in (its actor chain). */
 export async function revokeRefreshTokensOfAgent(db: Db, agentId: string, now: Date): Promise<void> {
   await db

@@ -368,7 +368,7 @@ export type AuditActor = {
 /** One entry of the append-only, hash-chained audit trail. */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
-  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, audience.deleted, data.exported, user.erased, key.rotated, access.reviewed, webhook.created, webhook.updated, webhook.disabled, webhook.deleted, webhook.secret_rotated, webhook.redelivered. */
+  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, audience.deleted, data.exported, user.erased, key.rotated, access.reviewed, webhook.created, webhook.updated, webhook.disabled, webhook.deleted, webhook.secret_rotated, webhook.redelivered, user.password_changed, user.password_change_failed. */
   action: Scalars['String']['output'];
   actor: AuditActor;
   /** The acting agents, nearest first. */
@@ -420,6 +420,11 @@ export type AuthPayload = {
   /** Opaque; exchange at /oauth/token with grant_type=refresh_token and client_id=hub-frontend. */
   refreshToken: Scalars['String']['output'];
   user: User;
+};
+
+export type ChangePasswordInput = {
+  currentPassword: Scalars['String']['input'];
+  newPassword: Scalars['String']['input'];
 };
 
 export type ChangePaymentMethodInput = {
@@ -587,6 +592,8 @@ export type Mutation = {
   approve: Approval;
   /** An agent obtains a payment token for the commerce API, with an approved PAY approval for exactly this amount, currency, creditor and reference. */
   authorizePayment: PaymentAuthorization;
+  /** The signed-in user replaces their password, giving the current one (a wrong one is BAD_USER_INPUT, throttled as sign-ins are). Every session of theirs ends, with every token agents obtained from one; the answer is a new session. */
+  changePassword: AuthPayload;
   /** An agent changes one of its user’s payment methods to a new masked card, with an approved CHANGE_PAYMENT_METHOD approval for exactly this method and card. */
   changePaymentMethod: PaymentMethod;
   /** Saves a selection under a name; audience:read. Export it with GET /audiences/{id}/export. */
@@ -647,6 +654,11 @@ export type MutationApproveArgs = {
 
 export type MutationAuthorizePaymentArgs = {
   input: PaymentInput;
+};
+
+
+export type MutationChangePasswordArgs = {
+  input: ChangePasswordInput;
 };
 
 
