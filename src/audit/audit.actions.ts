@@ -41,6 +41,8 @@ export const AUDIT_ACTIONS = [
   'webhook.redelivered',
   'user.password_changed',
   'user.password_change_failed',
+  'user.suspended',
+  'user.reactivated',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -5,7 +5,7 @@ import type { Context } from '../graphql/context.js';
 import { CHANNELS } from './profile.input.js';
 import type { AuthPayload } from './identity.service.js';
 import { userLoader } from './user.loaders.js';
-import { listUsers } from './user.queries.js';
+import { listUsers, type User } from './user.queries.js';
 import { UserConnectionRef, UserRef } from './user.schema.js';
 
 const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
@@ -146,6 +146,20 @@ builder.mutationFields((t) => ({
       return ctx.services.identity.changePassword(principal.userId, args.input, ctx.address, ctx);
     },
   }),
+  suspendUser: t.field({
+    type: UserRef,
+    description: 'users:admin. Refuses the user’s own and their agents’ tokens on the next request, and sign-in, until reactivateUser; the user leaves every audience. Revokes nothing. Suspending a suspended user changes nothing.',
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: { operator: 'users:admin' },
+    resolve: async (_root, args, ctx) => primed(ctx, await ctx.services.identity.setStatus(String(args.id), 'suspended', ctx)),
+  }),
+  reactivateUser: t.field({
+    type: UserRef,
+    description: 'users:admin. Lifts a suspension: the tokens and sessions still valid work again.',
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: { operator: 'users:admin' },
+    resolve: async (_root, args, ctx) => primed(ctx, await ctx.services.identity.setStatus(String(args.id), 'active', ctx)),
+  }),
   updateProfile: t.field({
     type: UserRef,
     description: "Changes the caller's own profile; every field given is validated.",
@@ -153,12 +167,16 @@ builder.mutationFields((t) => ({
     authScopes: (_root, args) => ({ profileWrite: fieldRefsOf(args.input) }),
     resolve: async (_root, args, ctx) => {
       const principal = ctx.principal as Extract<Context['principal'], { userId: string }>;
-      const user = await ctx.services.identity.updateProfile(principal.userId, args.input, ctx);
-      userLoader(ctx).clear(user.id).prime(user.id, user);
-      return user;
+      return primed(ctx, await ctx.services.identity.updateProfile(principal.userId, args.input, ctx));
     },
   }),
 }));
+
+/** The user as a mutation left it, replacing any earlier load in this request. */
+function primed(ctx: Context, user: User): User {
+  userLoader(ctx).clear(user.id).prime(user.id, user);
+  return user;
+}
 
 /** The profile fields an update touches, each with its data category. */
 function fieldRefsOf(input: object): FieldRef[] {

@@ -6,13 +6,24 @@ import { revokeRefreshTokensOfUser } from '../oauth/refresh-token.queries.js';
 import type { TokenService, UserSession } from '../oauth/token.service.js';
 import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
-import { newId } from '../shared/ids.js';
+import { isId, newId } from '../shared/ids.js';
 import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { country, email, locale, mergePreferences, parseInput, profileChangesSchema, toAddressJson } from './profile.input.js';
 import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
-import { findCredentialsByEmail, findCredentialsById, findUsersByIds, insertUser, replacePasswordHash, touchLastLogin, updateUserProfile, type ProfileChanges, type User } from './user.queries.js';
+import {
+  findCredentialsByEmail,
+  findCredentialsById,
+  findUsersByIds,
+  insertUser,
+  replacePasswordHash,
+  setUserStatus,
+  touchLastLogin,
+  updateUserProfile,
+  type ProfileChanges,
+  type User,
+} from './user.queries.js';
 
 export interface AuthPayload extends UserSession {
   readonly user: User;
@@ -165,6 +176,28 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
         await touchLastLogin(tx, userId, now);
         const [user] = await findUsersByIds(tx, [userId]);
         return { ...(await tokens.issueUserSession(tx, userId, now)), user: user! };
+      });
+    },
+
+    /**
+     * An operator suspends a user, or reactivates a suspended one. Suspended, the user's own and
+     * their agents' tokens are refused on the next request on every instance (the token check
+     * reads the status), sign-in and refresh fail, and the user leaves every audience; nothing is
+     * revoked, so all of it works again once reactivated. Setting the status the user has changes
+     * nothing and records nothing.
+     * @throws BadUserInputError for an id that is not a user id, NotFoundError for an unknown or erased user.
+     */
+    async setStatus(userId: string, status: 'active' | 'suspended', caller: Caller): Promise<User> {
+      if (!isId('usr', userId)) throw new BadUserInputError('id', 'is not a user id');
+      return deps.db.transaction().execute(async (tx) => {
+        const now = clock.now();
+        const result = await setUserStatus(tx, userId, status, now);
+        if (!result) throw new NotFoundError('User');
+        if (result.changed) {
+          const action = status === 'suspended' ? 'user.suspended' : 'user.reactivated';
+          await auditInTransaction(tx, { action, ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'ALLOW' }, now);
+        }
+        return result.user;
       });
     },
 

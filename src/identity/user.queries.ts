@@ -79,6 +79,18 @@ export async function replacePasswordHash(db: Db, id: string, current: string, n
   return Number(result.numUpdatedRows) > 0;
 }
 
+/**
+ * Sets a user's status to `status`, locking the row first: resolves to the user as it is then,
+ * with whether this call changed it; undefined for an unknown or erased user.
+ */
+export async function setUserStatus(tx: Db, id: string, status: 'active' | 'suspended', now: Date): Promise<{ user: User; changed: boolean } | undefined> {
+  const row = await tx.selectFrom('users').selectAll().where('id', '=', id).where('status', '!=', 'erased').forUpdate().executeTakeFirst();
+  if (!row) return undefined;
+  if (row.status === status) return { user: toUser(row), changed: false };
+  const updated = await tx.updateTable('users').set({ status, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return { user: toUser(updated), changed: true };
+}
+
 export interface NewUser {
   readonly id: string;
   readonly email: string;

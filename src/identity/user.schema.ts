@@ -38,6 +38,11 @@ export const LoyaltyRef = builder.objectRef<User['loyalty']>('Loyalty').implemen
 
 export const UserRef = builder.objectRef<User>('User');
 
+const UserStatusEnum = builder.enumType('UserStatus', {
+  description: 'SUSPENDED by an operator: the user’s own and their agents’ tokens are refused until reactivated.',
+  values: ['ACTIVE', 'SUSPENDED'] as const,
+});
+
 /**
  * Every profile field declares its data scope (`readScope`), decided per field in src/authz; a
  * refused field is null with a FORBIDDEN error and the rest of the query resolves. `id` is the
@@ -47,6 +52,13 @@ UserRef.implement({
   description: 'A customer: one record per person, the single source of truth for their profile.',
   fields: (t) => ({
     id: t.exposeID('id'),
+    status: t.field({
+      type: UserStatusEnum,
+      nullable: true,
+      description: 'users:admin.',
+      authScopes: { operator: 'users:admin' },
+      resolve: (u) => (u.status === 'suspended' ? 'SUSPENDED' : 'ACTIVE'),
+    }),
     email: t.exposeString('email', { nullable: true, authScopes: readScope('contact', 'email') }),
     emailVerified: t.exposeBoolean('emailVerified', { nullable: true, authScopes: readScope('contact', 'emailVerified') }),
     phone: t.exposeString('phone', { nullable: true, description: 'E.164.', authScopes: readScope('contact', 'phone') }),

@@ -120,12 +120,14 @@ describe('audience', () => {
 
   it('never holds a suspended or erased user', async () => {
     const [suspended, erased, kept] = await optedIn('BR', 3);
-    await hub.services.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', suspended!.id).execute();
+    const usersAdmin = await clientToken(hub, ['users:admin'], 'agt_01J0000000000000000000USRS');
+    const setStatus = async (mutation: string, id: string) => expect((await graphql(hub, `mutation($id: ID!) { ${mutation}(id: $id) { id } }`, { token: usersAdmin, variables: { id } })).errors).toBeUndefined();
+    await setStatus('suspendUser', suspended!.id);
     await hub.services.db.updateTable('users').set({ status: 'erased' }).where('id', '=', erased!.id).execute();
     const saved = await createAudience('Brazil', { countries: ['BR'] });
     expect(await all({ countries: ['BR'] })).toEqual([kept!.id]);
     expect((await exportIds(saved)).ids).toEqual([kept!.id]);
-    await hub.services.db.updateTable('users').set({ status: 'active' }).where('id', '=', suspended!.id).execute();
+    await setStatus('reactivateUser', suspended!.id);
     expect(await all({ countries: ['BR'] })).toEqual([suspended!.id, kept!.id]);
   });
 

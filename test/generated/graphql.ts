@@ -368,7 +368,7 @@ export type AuditActor = {
 /** One entry of the append-only, hash-chained audit trail. */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
-  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, audience.deleted, data.exported, user.erased, key.rotated, access.reviewed, webhook.created, webhook.updated, webhook.disabled, webhook.deleted, webhook.secret_rotated, webhook.redelivered, user.password_changed, user.password_change_failed. */
+  /** One of user.signed_up, user.signed_in, user.sign_in_failed, token.issued, token.exchanged, token.refused, token.refreshed, token.revoked, profile.read, profile.updated, consent.given, consent.withdrawn, agent.registered, agent.secret_rotated, agent.suspended, agent.reactivated, agent.decommissioned, approval.requested, approval.answered, approval.used, payment.refused, purpose.defined, audience.queried, audience.exported, audience.deleted, data.exported, user.erased, key.rotated, access.reviewed, webhook.created, webhook.updated, webhook.disabled, webhook.deleted, webhook.secret_rotated, webhook.redelivered, user.password_changed, user.password_change_failed, user.suspended, user.reactivated. */
   action: Scalars['String']['output'];
   actor: AuditActor;
   /** The acting agents, nearest first. */
@@ -619,6 +619,8 @@ export type Mutation = {
   /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds (FORBIDDEN/MISSING_SCOPE). */
   giveConsent: Consent;
   reactivateAgent: Agent;
+  /** users:admin. Lifts a suspension: the tokens and sessions still valid work again. */
+  reactivateUser: User;
   /** Sends a message to a subscription again now, in a new round of attempts. */
   redeliverWebhookMessage: WebhookDelivery;
   /** Registers an agent: for agents:admin, or a user for an agent they own. The secret is shown once. */
@@ -633,6 +635,8 @@ export type Mutation = {
   signUp: AuthPayload;
   /** Stops the agent until reactivated: its tokens are refused from the next request on. */
   suspendAgent: Agent;
+  /** users:admin. Refuses the user’s own and their agents’ tokens on the next request, and sign-in, until reactivateUser; the user leaves every audience. Revokes nothing. Suspending a suspended user changes nothing. */
+  suspendUser: User;
   /** Changes the caller's own profile; every field given is validated. */
   updateProfile: User;
   /** Changes a subscription; webhooks:admin. Pending deliveries of an event type it no longer takes end as FAILED. */
@@ -727,6 +731,11 @@ export type MutationReactivateAgentArgs = {
 };
 
 
+export type MutationReactivateUserArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationRedeliverWebhookMessageArgs = {
   messageId: Scalars['ID']['input'];
   subscriptionId: Scalars['ID']['input'];
@@ -766,6 +775,11 @@ export type MutationSignUpArgs = {
 
 
 export type MutationSuspendAgentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationSuspendUserArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -1155,6 +1169,8 @@ export type User = {
   /** E.164. */
   phone?: Maybe<Scalars['String']['output']>;
   preferences?: Maybe<Preferences>;
+  /** users:admin. */
+  status?: Maybe<UserStatus>;
   updatedAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
@@ -1196,6 +1212,11 @@ export type UserFilter = {
   /** Exact, case-insensitive. */
   email?: InputMaybe<Scalars['String']['input']>;
 };
+
+/** SUSPENDED by an operator: the user’s own and their agents’ tokens are refused until reactivated. */
+export type UserStatus =
+  | 'ACTIVE'
+  | 'SUSPENDED';
 
 /** One attempt to deliver a message. */
 export type WebhookAttempt = {

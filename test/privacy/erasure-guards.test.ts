@@ -76,13 +76,16 @@ describe('who may erase', () => {
 });
 
 describe('a suspended user', () => {
-  it('has their own and their agents’ tokens refused on the next request, and accepted again once reinstated', async () => {
+  const SET_STATUS = (name: string) => `mutation($id: ID!) { ${name}(id: $id) { id status } }`;
+  const setStatus = (name: 'suspendUser' | 'reactivateUser', id: string, token = admin) => graphql<any>(hub, SET_STATUS(name), { token, variables: { id } });
+
+  it('has their own and their agents’ tokens refused on the next request, sign-in and refresh too, and accepted again once reactivated', async () => {
     const frank = await named('Frank');
     const { token: agentToken, subjectToken } = await agentReads(hub, assistant, frank.accessToken);
     const status = async (token: string) => (await graphql(hub, '{ me { id } }', { token })).status;
     expect([await status(frank.accessToken), await status(agentToken)]).toEqual([200, 200]);
 
-    await hub.services.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', frank.id).execute();
+    expect((await setStatus('suspendUser', frank.id)).data.suspendUser).toEqual({ id: frank.id, status: 'SUSPENDED' });
     for (const token of [frank.accessToken, agentToken]) {
       const response = await graphql(hub, '{ me { id } }', { token });
       expect(response.status).toBe(401);
@@ -92,9 +95,32 @@ describe('a suspended user', () => {
     expect(introspected).toMatchObject({ status: 200, body: { active: false } });
     const exchanged = await exchange(hub, assistant, subjectToken, { scope: 'orders:read' });
     expect(exchanged).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'subject_token is invalid' } });
+    const signInRefused = await graphql<any>(hub, SIGN_IN, { variables: { input: { email: frank.email, password: PASSWORD } } });
+    expect(signInRefused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await refresh(frank.refreshToken)).body.error).toBe('invalid_grant');
+    // Suspending again changes nothing and records nothing.
+    expect((await setStatus('suspendUser', frank.id)).data.suspendUser.status).toBe('SUSPENDED');
 
-    await hub.services.db.updateTable('users').set({ status: 'active' }).where('id', '=', frank.id).execute();
+    expect((await setStatus('reactivateUser', frank.id)).data.reactivateUser).toEqual({ id: frank.id, status: 'ACTIVE' });
     expect([await status(frank.accessToken), await status(agentToken)]).toEqual([200, 200]);
+    const trail = (await findAuditEvents(hub.services.db, { filter: { userId: frank.id }, first: 100 })).edges.map((e) => e.node).filter((e) => /^user\.(suspended|reactivated)$/.test(e.action));
+    const operator = { kind: 'client', id: operatorCredentials(hub).clientId };
+    expect(trail.map((e) => [e.action, e.actor, e.decision])).toEqual([
+      ['user.reactivated', operator, 'ALLOW'],
+      ['user.suspended', operator, 'ALLOW'],
+    ]);
+  });
+
+  it('is for users:admin only, names a user that exists, and never brings back an erased one', async () => {
+    const hana = await named('Hana');
+    const reader = await clientToken(hub, ['profile:read'], 'agt_01J0000000000000000000READ');
+    for (const token of [hana.accessToken, reader]) expect((await setStatus('suspendUser', hana.id, token)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(await statusOf(hana.id)).toBe('active');
+    expect((await setStatus('suspendUser', 'agt_01J0000000000000000000READ')).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+    expect((await setStatus('suspendUser', 'usr_01J00000000000000000000000')).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await erase(hana.id, admin)).errors).toBeUndefined();
+    expect((await setStatus('reactivateUser', hana.id)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(await statusOf(hana.id)).toBe('erased');
   });
 });
 
