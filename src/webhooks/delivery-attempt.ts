@@ -1,7 +1,7 @@
 import { auditInTransaction } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
-import { disableGoneSubscription, recordAttempt, type AttemptRecord, type ClaimedDelivery } from './delivery.queries.js';
+import { disableFailingSubscription, disableGoneSubscription, recordAttempt, type AttemptRecord, type ClaimedDelivery } from './delivery.queries.js';
 import { nextAttemptAt, parseRetryAfter } from './retry-schedule.js';
 import { openWebhookSecret } from './webhook-secret.js';
 import type { SendOutcome, WebhookSender } from './webhook-sender.js';
@@ -17,10 +17,17 @@ export interface AttemptDeps {
 }
 
 /**
+ * How long a receiver may fail every attempt before the hub disables its subscription (as Svix
+ * does): a delivery that fails its last attempt then, with none delivered since, disables it.
+ */
+export const FAILING_DAYS = 5;
+
+/**
  * Makes one attempt of a claimed delivery: signs it with the subscription's secrets as of now,
  * sends it, and records the outcome under the claim's lease. A 2xx ends the delivery as
  * succeeded; 410 Gone ends it as failed and disables the subscription; anything else schedules
- * the next attempt (honouring `Retry-After`) or, past the last one, fails it. Never throws for a
+ * the next attempt (honouring `Retry-After`) or, past the last one, fails it, and disables the
+ * subscription too when nothing reached its receiver for `FAILING_DAYS`. Never throws for a
  * receiver's failure; rejects only when the database does, leaving the lease to lapse.
  */
 export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDelivery, token: string): Promise<void> {
@@ -43,15 +50,24 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
   const at = succeeded || code === 410 ? undefined : nextAttemptAt(claimed.attempt, ended, parseRetryAfter(outcome.retryAfter, ended), deps.random);
   const next: AttemptRecord['next'] = succeeded ? { status: 'succeeded' } : at ? { status: 'pending', at } : { status: 'failed' };
   await deps.db.transaction().execute(async (tx) => {
-    if (!(await recordAttempt(tx, { ...record, next }, token)) || code !== 410) return;
-    if (!(await disableGoneSubscription(tx, claimed.subscriptionId, ended))) return;
+    if (!(await recordAttempt(tx, { ...record, next }, token))) return;
+    let reason: string;
+    if (code === 410) {
+      if (!(await disableGoneSubscription(tx, claimed.subscriptionId, ended))) return;
+      reason = 'the receiver answered 410 Gone';
+    } else if (next.status === 'failed') {
+      if (!(await disableFailingSubscription(tx, claimed.subscriptionId, ended, FAILING_DAYS))) return;
+      reason = `every attempt failed for ${FAILING_DAYS} days`;
+    } else {
+      return;
+    }
     await auditInTransaction(
       tx,
       {
         action: 'webhook.disabled',
         actor: { kind: 'system', id: null },
         decision: 'ALLOW',
-        reason: 'the receiver answered 410 Gone',
+        reason,
         detail: { subscriptionId: claimed.subscriptionId, messageId: claimed.messageId },
       },
       ended,

@@ -163,6 +163,26 @@ export async function disableGoneSubscription(tx: Db, subscriptionId: string, no
 }
 
 /**
+ * Disables a subscription whose receiver has failed for `days`: enabled, unchanged by an operator
+ * since before then (`updated_at`: a new URL or a re-enabling starts the count again), and with no
+ * delivery that succeeded since. Resolves to true when this call disabled it.
+ */
+export async function disableFailingSubscription(tx: Db, subscriptionId: string, now: Date, days: number): Promise<boolean> {
+  const since = new Date(now.getTime() - days * 86_400_000);
+  const updated = await webhookDb(tx)
+    .updateTable('webhook_subscriptions')
+    .set({ status: 'disabled', disabled_reason: 'failing', updated_at: now })
+    .where('id', '=', subscriptionId)
+    .where('status', '=', 'enabled')
+    .where('updated_at', '<=', since)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('webhook_deliveries as d').select('d.message_id').where('d.subscription_id', '=', subscriptionId).where('d.delivered_at', '>', since))),
+    )
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) > 0;
+}
+
+/**
  * Starts a new round of attempts for a delivery at `now`, as an operator asked: whatever its
  * state, it becomes pending and due, and any lease on it is void. Resolves to false when the
  * subscription has no delivery of this message.

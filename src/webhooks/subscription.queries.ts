@@ -10,7 +10,7 @@ export interface WebhookSubscription {
   readonly eventTypes: readonly string[];
   readonly status: 'enabled' | 'disabled';
   /** Why it is disabled: an operator's choice, or the receiver answered 410 Gone. */
-  readonly disabledReason: 'operator' | 'gone' | null;
+  readonly disabledReason: 'operator' | 'gone' | 'failing' | null;
   /** Until when the secret before the last rotation signs too; null when only one signs. */
   readonly previousSecretExpiresAt: Date | null;
   readonly createdAt: Date;
@@ -77,7 +77,7 @@ export type SubscriptionChanges = Partial<{
   description: string | null;
   eventTypes: readonly string[];
   status: 'enabled' | 'disabled';
-  disabledReason: 'operator' | 'gone' | null;
+  disabledReason: 'operator' | 'gone' | 'failing' | null;
   secretSealed: Buffer;
   previousSecretSealed: Buffer | null;
   previousSecretExpiresAt: Date | null;

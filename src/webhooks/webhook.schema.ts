@@ -4,13 +4,14 @@ import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pa
 import { attemptsLoader, deliveriesLoader, subscriptionLoader } from './webhook.loaders.js';
 import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
 import type { WebhookAttempt, WebhookDelivery, WebhookSubscription } from './webhook.service.js';
+import { FAILING_DAYS } from './delivery-attempt.js';
 
 const upper = <T extends string>(value: T) => value.toUpperCase() as Uppercase<T>;
 
 const SubscriptionStatusEnum = builder.enumType('WebhookSubscriptionStatus', { values: ['ENABLED', 'DISABLED'] as const });
 const DisabledReasonEnum = builder.enumType('WebhookDisabledReason', {
-  description: 'OPERATOR: disabled through the API. GONE: the receiver answered 410 Gone.',
-  values: ['OPERATOR', 'GONE'] as const,
+  description: `OPERATOR: disabled through the API. GONE: the receiver answered 410 Gone. FAILING: every attempt failed for ${FAILING_DAYS} days.`,
+  values: ['OPERATOR', 'GONE', 'FAILING'] as const,
 });
 export const DeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
   description: 'PENDING: an attempt is due or scheduled. SUCCEEDED: a 2xx came back. FAILED: every attempt failed, or 410 Gone.',

@@ -17,7 +17,7 @@ export type WebhookSubscriptionsTable = {
   description: string | null;
   event_types: string[];
   status: 'enabled' | 'disabled';
-  disabled_reason: 'operator' | 'gone' | null;
+  disabled_reason: 'operator' | 'gone' | 'failing' | null;
   /** A Buffer from `pg`, a Uint8Array from PGlite. */
   secret_sealed: ColumnType<Uint8Array, Buffer, Buffer>;
   previous_secret_sealed: ColumnType<Uint8Array | null, Buffer | null, Buffer | null>;

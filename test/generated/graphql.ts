@@ -1279,8 +1279,9 @@ export type WebhookDeliveryTrigger =
   | 'MANUAL'
   | 'SCHEDULED';
 
-/** OPERATOR: disabled through the API. GONE: the receiver answered 410 Gone. */
+/** OPERATOR: disabled through the API. GONE: the receiver answered 410 Gone. FAILING: every attempt failed for 5 days. */
 export type WebhookDisabledReason =
+  | 'FAILING'
   | 'GONE'
   | 'OPERATOR';
 

@@ -127,6 +127,45 @@ describe('webhook delivery attempts', () => {
     expect(receiver.requests.map((r) => r.payload.type)).toEqual(['agent.registered', 'agent.suspended', 'agent.suspended']);
   });
 
+  it('disables a subscription whose receiver failed every attempt for 5 days, counting again from an operator’s re-enabling', async () => {
+    const { receiver, subscription } = await setUp((index) => ({ status: index === 0 ? 204 : 500 }));
+    // Days pass: each step signs the operator in afresh.
+    const admin = () => adminToken(hub);
+    const register = async () => registerAgent(hub, await admin(), { allowedScopes: ['orders:read'] });
+    const state = async () => (await graphql<any>(hub, 'query($id: ID!) { webhookSubscription(id: $id) { status disabledReason } }', { token: await admin(), variables: { id: subscription.id } })).data.webhookSubscription;
+    /** Runs every attempt of the one delivery due, on its schedule, until it ends. */
+    const exhaust = async () => {
+      for (let attempt = 1; attempt <= 8; attempt++) {
+        expect(await worker.deliverDue()).toBe(1);
+        const pending = (await deliveryLog(hub, await admin(), subscription.id)).find((d) => d.status === 'PENDING');
+        if (pending) clock.set(pending.nextAttemptAt!);
+      }
+    };
+    expect(await worker.deliverDue()).toBe(1);
+
+    // A day and more of failures after a success: still enabled.
+    await register();
+    await exhaust();
+    expect(await state()).toEqual({ status: 'ENABLED', disabledReason: null });
+
+    clock.advance(5 * 86_400);
+    await register();
+    await exhaust();
+    expect(await state()).toEqual({ status: 'DISABLED', disabledReason: 'FAILING' });
+    const audit = await hub.services.db.selectFrom('audit_events').select(['actor_kind', 'reason']).where('action', '=', 'webhook.disabled').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(audit).toEqual({ actor_kind: 'system', reason: 'every attempt failed for 5 days' });
+    const sent = receiver.requests.length;
+    await register();
+    expect(await worker.deliverDue()).toBe(0);
+    expect(receiver.requests).toHaveLength(sent);
+
+    // Enabled again by an operator, it has five days afresh, though nothing reached it for six.
+    await graphql(hub, 'mutation($id: ID!) { enableWebhookSubscription(id: $id) { id } }', { token: await admin(), variables: { id: subscription.id } });
+    await register();
+    await exhaust();
+    expect(await state()).toEqual({ status: 'ENABLED', disabledReason: null });
+  });
+
   it('follows no redirect, and gives up after the eighth attempt, each wait on the schedule', async () => {
     const { receiver, subscription } = await setUp(() => ({ status: 302, headers: { location: 'http://127.0.0.1:9/elsewhere' } }));
     for (let attempt = 1; attempt <= 8; attempt++) {
