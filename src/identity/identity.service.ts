@@ -57,6 +57,19 @@ export type IdentityService = ReturnType<typeof createIdentityService>;
 export function createIdentityService(deps: { db: Db; tokens: TokenService; clock: Clock }) {
   const { tokens, clock } = deps;
 
+  /**
+   * Counts a password check against the account and the address before it is made (see
+   * `reserveSignInAttempt`); a check refused for the count is audited through `failed`.
+   */
+  const reservePasswordCheck = (login: string, address: string, now: Date, failed: (reason: string) => Promise<unknown>) =>
+    deps.db
+      .transaction()
+      .execute((tx) => reserveSignInAttempt(tx, login, address, now))
+      .catch(async (error: unknown) => {
+        if (error instanceof RateLimitedError) await failed('RATE_LIMITED');
+        throw error;
+      });
+
   return {
     /**
      * @param address the client's network address, for throttling per address.
@@ -106,13 +119,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       const account = await findCredentialsByEmail(deps.db, login);
       const failed = (reason: string) =>
         auditInTransaction(deps.db, { action: 'user.sign_in_failed', ...audit, subjectUserId: account?.id ?? null, decision: 'DENY', reason }, now);
-      const attempt = await deps.db
-        .transaction()
-        .execute((tx) => reserveSignInAttempt(tx, login, address, now))
-        .catch(async (error: unknown) => {
-          if (error instanceof RateLimitedError) await failed('RATE_LIMITED');
-          throw error;
-        });
+      const attempt = await reservePasswordCheck(login, address, now, failed);
       const matches =
         account?.status === 'active' && account.password_hash
           ? await verifyPassword(account.password_hash, password)
@@ -153,13 +160,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       const problem = passwordProblem(newPassword, login);
       if (problem) throw new BadUserInputError('input.newPassword', problem);
       const failed = (reason: string) => auditInTransaction(deps.db, { action: 'user.password_change_failed', ...audit, decision: 'DENY', reason }, now);
-      const attempt = await deps.db
-        .transaction()
-        .execute((tx) => reserveSignInAttempt(tx, login, address, now))
-        .catch(async (error: unknown) => {
-          if (error instanceof RateLimitedError) await failed('RATE_LIMITED');
-          throw error;
-        });
+      const attempt = await reservePasswordCheck(login, address, now, failed);
       if (!(await verifyPassword(currentHash, currentPassword))) {
         await failed('WRONG_PASSWORD');
         throw new BadUserInputError('input.currentPassword', 'is not the current password');
