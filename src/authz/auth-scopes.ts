@@ -125,16 +125,21 @@ export function createAuthScopes(context: Context) {
       const parent = parentAgentId ? await agentLoader(context).load(parentAgentId) : null;
       return decideAgentRegistration(context.principal, ownerUserId, parent, Boolean(parentAgentId)).allowed;
     },
-    consentHolder: async (consentId: string) => decideConsentAccess(context.principal, await consentLoader(context).load(consentId)).allowed,
+    consentHolder: async (consentId: string) => (await consentAccess(context, consentId)).decision.allowed,
     consentReader: async (consentId: string) => {
-      const consent = await consentLoader(context).load(consentId);
-      const decision = decideConsentAccess(context.principal, consent);
+      const { consent, decision } = await consentAccess(context, consentId);
       // Read or refused as `User.consents` is; an id that names no consent names no one to audit.
       if (consent && context.principal.kind !== 'anonymous') context.access.note(consent.userId, 'consents', decision.allowed ? undefined : decision.reason);
       return decision.allowed;
     },
     audienceField: (scope: AudienceFieldScope) => decideAudienceField(context.principal, scope).allowed,
   };
+}
+
+/** The consent an id names, if any, and whether this request's caller may see or withdraw it. */
+async function consentAccess(context: Context, consentId: string) {
+  const consent = await consentLoader(context).load(consentId);
+  return { consent, decision: decideConsentAccess(context.principal, consent) };
 }
 
 /** The decisions of this request's profile fields, so the error of a refused one names its reason. */
