@@ -70,6 +70,8 @@ builder.objectField(AgentRef, 'consents', (t) =>
       };
       const keys = await consentKeysLoader(ctx).load({ agentId: agent.id, page });
       const consents = (await consentLoader(ctx).loadMany(keys.map((k) => k.id))).filter((c): c is Consent => c !== null && !(c instanceof Error));
+      // Each consent listed is a read of its user's `consents`, into the request's `profile.read` event about that user.
+      for (const consent of consents.slice(0, limit)) ctx.access.note(consent.userId, 'consents');
       return toConnection(consents, limit, (c) => encodeCursor([c.givenAt.toISOString(), c.id]), (c) => c);
     },
   }),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
+import { findAuditEvents } from '../../src/audit/audit.service.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -40,6 +41,17 @@ describe('Agent.consents', () => {
     const body = await graphql<any>(hub, CONSENTS, { token: admin, variables: { id: assistant.id } });
     expect(listed(body)).toEqual([consents.bobSupport, consents.alicePersonalization, consents.aliceSupport]);
     expect(body.data.agent.consents.edges.every((e: any) => e.node.agent.id === assistant.id)).toBe(true);
+  });
+
+  it('records each listing in the profile.read event of every user whose consent it shows', async () => {
+    const readsOf = async (userId: string) => {
+      await hub.services.audit.flush();
+      const found = await findAuditEvents(hub.services.db, { filter: { userId, action: 'profile.read' }, first: 100 });
+      return found.edges.map((e) => e.node).filter((e) => e.requestId === 'agent-consents').map((e) => ({ actor: e.actor.kind, fieldsRead: e.fieldsRead }));
+    };
+    const body = await graphql<any>(hub, CONSENTS, { token: admin, variables: { id: assistant.id, live: true }, headers: { 'x-request-id': 'agent-consents' } });
+    expect(listed(body)).toEqual([consents.bobSupport, consents.alicePersonalization]);
+    for (const user of [alice, bob]) expect(await readsOf(user.id)).toEqual([{ actor: 'client', fieldsRead: ['consents'] }]);
   });
 
   it('lists to the owner only the consents they gave it themself', async () => {
