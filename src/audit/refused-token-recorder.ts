@@ -32,9 +32,9 @@ const DEFAULT_MAX_TOKENS = 50_000;
  * once per instance: replaying it writes nothing more. Tokens reach this only with a valid
  * signature, issuer, audience and expiry, so how many distinct ones there are is bounded by how
  * many the hub issued. Each is remembered until it expires, when the expiry check refuses it
- * before this is reached. When every place is held by a token still live,
- * a new refusal is logged, not audited: forgetting a live token instead would let a rotation of
- * replayed tokens write without limit.
+ * before this is reached. When every place is held by a token still live, a new refusal is
+ * logged, not audited: forgetting a live token instead would let a rotation of replayed tokens
+ * write without limit.
  */
 export class RefusedTokenRecorder {
   readonly #audit: Pick<AuditWriter, 'record'>;

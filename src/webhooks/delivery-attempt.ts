@@ -51,16 +51,8 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
   const next: AttemptRecord['next'] = succeeded ? { status: 'succeeded' } : at ? { status: 'pending', at } : { status: 'failed' };
   await deps.db.transaction().execute(async (tx) => {
     if (!(await recordAttempt(tx, { ...record, next }, token))) return;
-    let reason: string;
-    if (code === 410) {
-      if (!(await disableGoneSubscription(tx, claimed.subscriptionId, ended))) return;
-      reason = 'the receiver answered 410 Gone';
-    } else if (next.status === 'failed') {
-      if (!(await disableFailingSubscription(tx, claimed.subscriptionId, ended, FAILING_DAYS))) return;
-      reason = `every attempt failed for ${FAILING_DAYS} days`;
-    } else {
-      return;
-    }
+    const reason = await disableAfter(tx, claimed.subscriptionId, code, next, ended);
+    if (!reason) return;
     await auditInTransaction(
       tx,
       {
@@ -73,6 +65,16 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
       ended,
     );
   });
+}
+
+/**
+ * Disables the subscription when this outcome calls for it (410 Gone, or a last attempt failed
+ * after `FAILING_DAYS` with nothing delivered); resolves to why, or undefined when it stays as it is.
+ */
+async function disableAfter(tx: Db, subscriptionId: string, code: number | null, next: AttemptRecord['next'], now: Date): Promise<string | undefined> {
+  if (code === 410) return (await disableGoneSubscription(tx, subscriptionId, now)) ? 'the receiver answered 410 Gone' : undefined;
+  if (next.status !== 'failed') return undefined;
+  return (await disableFailingSubscription(tx, subscriptionId, now, FAILING_DAYS)) ? `every attempt failed for ${FAILING_DAYS} days` : undefined;
 }
 
 /** Signs and sends; a secret that cannot be opened is a failed attempt, not a crash. */

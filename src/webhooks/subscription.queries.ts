@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { webhookDb, type WebhookSubscriptionsTable } from './webhook.tables.js';
+import { webhookDb, type DisabledReasonColumn, type WebhookSubscriptionsTable } from './webhook.tables.js';
 
 /** A webhook subscription as the API shows it: never its secrets. */
 export interface WebhookSubscription {
@@ -9,8 +9,8 @@ export interface WebhookSubscription {
   readonly description: string | null;
   readonly eventTypes: readonly string[];
   readonly status: 'enabled' | 'disabled';
-  /** Why it is disabled: an operator's choice, or the receiver answered 410 Gone. */
-  readonly disabledReason: 'operator' | 'gone' | 'failing' | null;
+  /** Why it is disabled: an operator's choice, the receiver answered 410 Gone, or it failed for days. */
+  readonly disabledReason: DisabledReasonColumn | null;
   /** Until when the secret before the last rotation signs too; null when only one signs. */
   readonly previousSecretExpiresAt: Date | null;
   readonly createdAt: Date;
@@ -77,7 +77,7 @@ export type SubscriptionChanges = Partial<{
   description: string | null;
   eventTypes: readonly string[];
   status: 'enabled' | 'disabled';
-  disabledReason: 'operator' | 'gone' | 'failing' | null;
+  disabledReason: DisabledReasonColumn | null;
   secretSealed: Buffer;
   previousSecretSealed: Buffer | null;
   previousSecretExpiresAt: Date | null;

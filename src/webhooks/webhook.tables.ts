@@ -11,13 +11,16 @@ export type WebhookTables = {
   webhook_attempts: WebhookAttemptsTable;
 };
 
+/** Why a subscription is disabled: an operator's choice, a 410 Gone, or a receiver failing for days. */
+export type DisabledReasonColumn = 'operator' | 'gone' | 'failing';
+
 export type WebhookSubscriptionsTable = {
   id: ColumnType<string, string, never>;
   url: string;
   description: string | null;
   event_types: string[];
   status: 'enabled' | 'disabled';
-  disabled_reason: 'operator' | 'gone' | 'failing' | null;
+  disabled_reason: DisabledReasonColumn | null;
   /** A Buffer from `pg`, a Uint8Array from PGlite. */
   secret_sealed: ColumnType<Uint8Array, Buffer, Buffer>;
   previous_secret_sealed: ColumnType<Uint8Array | null, Buffer | null, Buffer | null>;
