@@ -132,6 +132,21 @@ function toContentRow(event: PreparedAuditEvent, chainKey: string, seq: number, 
 }
 
 /**
+ * The ids of those of `events` already stored, matched on the primary key (id, occurred_at) so
+ * only their months' partitions are searched. Lets a retried write leave out what an earlier
+ * attempt committed without hearing back.
+ */
+export async function findWrittenAuditEventIds(db: Db, events: readonly PreparedAuditEvent[]): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('audit_events')
+    .select('id')
+    .where((eb) => eb(eb.refTuple('id', 'occurred_at'), 'in', events.map((event) => eb.tuple(event.id, event.occurredAt))))
+    .execute();
+  return new Set(rows.map((row) => row.id));
+}
+
+/**
  * Creates the monthly partitions for the month of `at` and the next, if missing; resolves to the
  * names of those created. Run it outside any other transaction: creating a partition locks the table.
  * @throws the database's lock_timeout error (55P03) when a long reader holds the table for over 2 s.

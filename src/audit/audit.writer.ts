@@ -2,7 +2,7 @@ import { isDatabaseUnavailable, type Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { prepareAuditEvent, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
-import { appendAuditEvents, ensureAuditPartitions } from './audit.queries.js';
+import { appendAuditEvents, ensureAuditPartitions, findWrittenAuditEventIds } from './audit.queries.js';
 
 /** The part of a pino logger the writer uses. */
 export type AuditLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -18,7 +18,6 @@ export interface AuditWriterOptions {
   readonly retryDelayMs?: number;
 }
 
-const UNIQUE_VIOLATION = '23505';
 const PARTITION_RETRY_MS = 60_000;
 const MAX_OUTAGE_PAUSE_MS = 5_000;
 
@@ -29,10 +28,12 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * auditing every read to a small share of read throughput. Events of a state change are not
  * written here but with `appendAuditEvents` in the change's own transaction.
  *
- * A failed write is logged and retried once with the same event ids (so a write that committed
- * but reported failure is not duplicated); after that the batch is halved and each half written
- * the same way, so that only an event the database refuses on its own is logged in full at error
- * level and dropped. Makes sure the month's partitions exist at start and whenever the month turns.
+ * A failed write is logged and retried once with the same event ids, leaving out those already
+ * stored: a write that committed but reported failure is not duplicated, and when it was held back
+ * through an outage and joined by newer events, it does not take those down with it. After that
+ * the batch is halved and each half written the same way, so that only an event the database
+ * refuses on its own is logged in full at error level and dropped. Makes sure the month's
+ * partitions exist at start and whenever the month turns.
  * Call `close()` at shutdown, after the last request: whatever is still buffered is lost otherwise.
  */
 export class AuditWriter {
@@ -123,12 +124,14 @@ export class AuditWriter {
     await this.#ensurePartitions();
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#db.transaction().execute((trx) => appendAuditEvents(trx, batch, this.#clock.now()));
+        await this.#db.transaction().execute(async (trx) => {
+          const written = attempt > 1 ? await findWrittenAuditEventIds(trx, batch) : new Set<string>();
+          return appendAuditEvents(trx, batch.filter((event) => !written.has(event.id)), this.#clock.now());
+        });
         this.#outageMs = 0;
         break;
       } catch (error) {
         if (isDatabaseUnavailable(error) && !this.#closed) return this.#holdDuringOutage(batch, error);
-        if (attempt > 1 && (error as { code?: unknown }).code === UNIQUE_VIOLATION) break;
         if (attempt > 1 && batch.length > 1) {
           // One event the database refuses must not take the others with it: halve the batch
           // until that event is alone.

@@ -101,6 +101,21 @@ describe('AuditWriter', () => {
     expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
   });
 
+  it('writes the events recorded while a batch that committed unacknowledged is held, and that batch once', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(flakyDb(database.db, 1, 'afterCommit'), logger as unknown as AuditLogger, clock, { flushIntervalMs: 1, retryDelayMs: 500 });
+    const before = await countEvents(database.db);
+    writer.record(readEvent({ subjectUserId: 'usr_rejoined' }));
+    await vi.waitFor(() => expect(logger.warn).toHaveBeenCalledTimes(1), { interval: 5 });
+    for (let i = 0; i < 5; i++) writer.record(readEvent({ subjectUserId: 'usr_rejoined' }));
+    // The held event and the five new ones wait together, so they go out in one batch.
+    expect(writer.pending).toBe(6);
+    await writer.close();
+    expect(await countEvents(database.db)).toBe(before + 6);
+    expect(logger.error).not.toHaveBeenCalled();
+    expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
+  });
+
   it('holds events while the server has no connection slot left, and writes them once it has', async () => {
     const logger = fakeLogger();
     const full = () => Object.assign(new Error('sorry, too many clients already'), { code: '53300' });
