@@ -18,7 +18,8 @@ export interface AttemptDeps {
 
 /**
  * How long a receiver may fail every attempt before the hub disables its subscription (as Svix
- * does): a delivery that fails its last attempt then, with none delivered since, disables it.
+ * does): a delivery that fails its last attempt disables it once the failures began this long ago
+ * and nothing was delivered since. Days without events count for nothing.
  */
 export const FAILING_DAYS = 5;
 
@@ -27,8 +28,8 @@ export const FAILING_DAYS = 5;
  * sends it, and records the outcome under the claim's lease. A 2xx ends the delivery as
  * succeeded; 410 Gone ends it as failed and disables the subscription; anything else schedules
  * the next attempt (honouring `Retry-After`) or, past the last one, fails it, and disables the
- * subscription too when nothing reached its receiver for `FAILING_DAYS`. Never throws for a
- * receiver's failure; rejects only when the database does, leaving the lease to lapse.
+ * subscription too when its receiver has failed every attempt for `FAILING_DAYS`. Never throws
+ * for a receiver's failure; rejects only when the database does, leaving the lease to lapse.
  */
 export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDelivery, token: string): Promise<void> {
   const { clock } = deps;
@@ -69,7 +70,8 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
 
 /**
  * Disables the subscription when this outcome calls for it (410 Gone, or a last attempt failed
- * after `FAILING_DAYS` with nothing delivered); resolves to why, or undefined when it stays as it is.
+ * and every attempt has failed for `FAILING_DAYS`); resolves to why, or undefined when it stays as
+ * it is.
  */
 async function disableAfter(tx: Db, subscriptionId: string, code: number | null, next: AttemptRecord['next'], now: Date): Promise<string | undefined> {
   if (code === 410) return (await disableGoneSubscription(tx, subscriptionId, now)) ? 'the receiver answered 410 Gone' : undefined;

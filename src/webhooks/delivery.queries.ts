@@ -163,21 +163,41 @@ export async function disableGoneSubscription(tx: Db, subscriptionId: string, no
 }
 
 /**
- * Disables a subscription whose receiver has failed for `days`: enabled, unchanged by an operator
- * since before then (`updated_at`: a new URL or a re-enabling starts the count again), and with no
- * delivery that succeeded since. Resolves to true when this call disabled it.
+ * Disables a subscription whose receiver has failed every attempt for `days`: enabled, unchanged
+ * by an operator since before then (`updated_at`: a new URL or a re-enabling starts the count
+ * again), nothing delivered since, and an attempt made before then that failed after the last
+ * success, so a quiet receiver's days without events are no days of failure. Read from the log,
+ * so attempts write nothing more for it: it costs one pass over the subscription's deliveries (the
+ * primary key), paid only when a delivery fails its last attempt. Resolves to true when this call
+ * disabled it.
  */
 export async function disableFailingSubscription(tx: Db, subscriptionId: string, now: Date, days: number): Promise<boolean> {
   const since = new Date(now.getTime() - days * 86_400_000);
+  // A delivery's attempts are looked up through a lateral LIMIT, and deliveries taken in primary
+  // key order: as a plain EXISTS join the planner may scan a whole table hoping for an early match.
+  const failedSinceThen = sql<boolean>`exists (
+    select 1
+    from (select coalesce(max(delivered_at), '-infinity') as at from webhook_deliveries where subscription_id = ${subscriptionId}) success
+    where success.at <= ${since} and (
+      select d.message_id
+      from webhook_deliveries d
+      cross join lateral (
+        select 1 from webhook_attempts a
+        where a.subscription_id = d.subscription_id and a.message_id = d.message_id and a.attempted_at > success.at and a.attempted_at <= ${since}
+          and (a.status_code is null or a.status_code not between 200 and 299)
+        limit 1
+      ) failed
+      where d.subscription_id = ${subscriptionId} and d.created_at <= ${since} and d.last_attempt_at > success.at
+      order by d.message_id
+      limit 1
+    ) is not null)`;
   const updated = await webhookDb(tx)
     .updateTable('webhook_subscriptions')
     .set({ status: 'disabled', disabled_reason: 'failing', updated_at: now })
     .where('id', '=', subscriptionId)
     .where('status', '=', 'enabled')
     .where('updated_at', '<=', since)
-    .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('webhook_deliveries as d').select('d.message_id').where('d.subscription_id', '=', subscriptionId).where('d.delivered_at', '>', since))),
-    )
+    .where(failedSinceThen)
     .executeTakeFirst();
   return Number(updated.numUpdatedRows) > 0;
 }

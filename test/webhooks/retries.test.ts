@@ -127,20 +127,27 @@ describe('webhook delivery attempts', () => {
     expect(receiver.requests.map((r) => r.payload.type)).toEqual(['agent.registered', 'agent.suspended', 'agent.suspended']);
   });
 
+  /** Steps of a scenario that spans days, for one subscription; days pass, so each signs the operator in afresh. */
+  function overDays(subscriptionId: string) {
+    const admin = () => adminToken(hub);
+    return {
+      admin,
+      register: async () => registerAgent(hub, await admin(), { allowedScopes: ['orders:read'] }),
+      state: async () => (await graphql<any>(hub, 'query($id: ID!) { webhookSubscription(id: $id) { status disabledReason } }', { token: await admin(), variables: { id: subscriptionId } })).data.webhookSubscription,
+      /** Runs every attempt of the one delivery due, on its schedule, until it ends (about 28 hours). */
+      exhaust: async () => {
+        for (let attempt = 1; attempt <= 8; attempt++) {
+          expect(await worker.deliverDue()).toBe(1);
+          const pending = (await deliveryLog(hub, await admin(), subscriptionId)).find((d) => d.status === 'PENDING');
+          if (pending) clock.set(pending.nextAttemptAt!);
+        }
+      },
+    };
+  }
+
   it('disables a subscription whose receiver failed every attempt for 5 days, counting again from an operator’s re-enabling', async () => {
     const { receiver, subscription } = await setUp((index) => ({ status: index === 0 ? 204 : 500 }));
-    // Days pass: each step signs the operator in afresh.
-    const admin = () => adminToken(hub);
-    const register = async () => registerAgent(hub, await admin(), { allowedScopes: ['orders:read'] });
-    const state = async () => (await graphql<any>(hub, 'query($id: ID!) { webhookSubscription(id: $id) { status disabledReason } }', { token: await admin(), variables: { id: subscription.id } })).data.webhookSubscription;
-    /** Runs every attempt of the one delivery due, on its schedule, until it ends. */
-    const exhaust = async () => {
-      for (let attempt = 1; attempt <= 8; attempt++) {
-        expect(await worker.deliverDue()).toBe(1);
-        const pending = (await deliveryLog(hub, await admin(), subscription.id)).find((d) => d.status === 'PENDING');
-        if (pending) clock.set(pending.nextAttemptAt!);
-      }
-    };
+    const { admin, register, state, exhaust } = overDays(subscription.id);
     expect(await worker.deliverDue()).toBe(1);
 
     // A day and more of failures after a success: still enabled.
@@ -164,6 +171,30 @@ describe('webhook delivery attempts', () => {
     await register();
     await exhaust();
     expect(await state()).toEqual({ status: 'ENABLED', disabledReason: null });
+  });
+
+  it('counts a quiet receiver’s 5 days from its first failure, not from its last success', async () => {
+    const { subscription } = await setUp((index) => ({ status: index === 0 ? 204 : 500 }));
+    const { register, state, exhaust } = overDays(subscription.id);
+    expect(await worker.deliverDue()).toBe(1);
+
+    // Six quiet days after a success, then one event that fails its whole round: failing a day, not six.
+    clock.advance(6 * 86_400);
+    await register();
+    await exhaust();
+    expect(await state()).toEqual({ status: 'ENABLED', disabledReason: null });
+
+    // Four days and more after the first failure: still short of five.
+    clock.advance(2 * 86_400);
+    await register();
+    await exhaust();
+    expect(await state()).toEqual({ status: 'ENABLED', disabledReason: null });
+
+    // Past five days of nothing but failures.
+    clock.advance(86_400);
+    await register();
+    await exhaust();
+    expect(await state()).toEqual({ status: 'DISABLED', disabledReason: 'FAILING' });
   });
 
   it('follows no redirect, and gives up after the eighth attempt, each wait on the schedule', async () => {
