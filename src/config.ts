@@ -31,7 +31,7 @@ export interface Config {
   /** How long the start waits for an unreachable database before giving up, in seconds. */
   readonly dbConnectTimeout: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Offer a small demo data set when the embedded database starts empty. */
+  /** Offer a small demo data set when the embedded database starts empty; never in production. */
   readonly demoData: boolean;
   /** Record every read of profile data in the audit trail; off only to measure what that costs. */
   readonly auditReads: boolean;
@@ -77,27 +77,67 @@ const postgresUrl = z
     }
   }, 'must be a postgres://user@host:port/database URL');
 
+/**
+ * 32 bytes as 64 hex digits, or as base64 in either alphabet with or without its one `=`: checked
+ * whole, since Node's decoders skip what is not in their alphabet and would make a mistyped key
+ * (`!!!!AAAA…`) a valid-looking one.
+ */
 const encryptionKey = z.string().transform((value, ctx) => {
-  const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64url');
-  if (bytes.length !== 32) {
+  const base64 = /^(?:[A-Za-z0-9+/]{43}|[A-Za-z0-9_-]{43})=?$/.test(value) ? value.replace(/=$/, '').replace(/\+/g, '-').replace(/\//g, '_') : undefined;
+  const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : base64 !== undefined ? Buffer.from(base64, 'base64url') : undefined;
+  // The 43rd digit carries 2 bits past the 32 bytes; they must be zero, so each key has one spelling.
+  if (!bytes || bytes.length !== 32 || (base64 !== undefined && bytes.toString('base64url') !== base64)) {
     ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex digits or base64' });
     return z.NEVER;
   }
   return bytes;
 });
 
-/** A comma-separated list of CIDR networks, each normalized (`127.0.0.1/8` → `127.0.0.0/8`). */
+/**
+ * Link-local networks, where cloud metadata services answer (169.254.169.254), with the IPv6 forms
+ * that carry 169.254.0.0/16 inside (IPv4-mapped, IPv4-compatible, NAT64, 6to4). No allowed network
+ * may overlap them: a webhook could then fetch the instance's cloud credentials.
+ */
+const LINK_LOCAL = ['169.254.0.0/16', 'fe80::/10', '::ffff:169.254.0.0/112', '::169.254.0.0/112', '64:ff9b::169.254.0.0/112', '2002:a9fe::/32'].map((cidr) =>
+  ipaddr.parseCIDR(cidr),
+);
+
+/** The widest allowed network by family: anything wider opens most of the address space at once. */
+const MIN_PREFIX = { ipv4: 8, ipv6: 16 } as const;
+
+/** True when two CIDR networks share an address: one of them contains the other's network address. */
+function overlaps([a, aBits]: [ipaddr.IPv4 | ipaddr.IPv6, number], [b, bBits]: [ipaddr.IPv4 | ipaddr.IPv6, number]): boolean {
+  if (a.kind() !== b.kind()) return false;
+  return aBits <= bBits ? b.match(a, aBits) : a.match(b, bBits);
+}
+
+/**
+ * A comma-separated list of CIDR networks, each normalized (`127.0.0.1/8` → `127.0.0.0/8`), none
+ * wider than /8 (IPv4) or /16 (IPv6) and none overlapping a link-local network: the list switches
+ * the webhook SSRF guard off for what it names, so it must name chosen networks, not everything.
+ */
 const networks = z.string().transform((value, ctx) => {
   const list: string[] = [];
   for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    let cidr: [ipaddr.IPv4 | ipaddr.IPv6, number];
     try {
       const [address, bits] = ipaddr.parseCIDR(item);
-      const network = address.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(item) : ipaddr.IPv6.networkAddressFromCIDR(item);
-      list.push(`${network.toString()}/${bits}`);
+      cidr = [address.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(item) : ipaddr.IPv6.networkAddressFromCIDR(item), bits];
     } catch {
       ctx.addIssue({ code: 'custom', message: `${item.slice(0, 64)} is not a CIDR network such as 127.0.0.0/8 or ::1/128` });
       return z.NEVER;
     }
+    const network = `${cidr[0].toString()}/${cidr[1]}`;
+    const widest = MIN_PREFIX[cidr[0].kind()];
+    if (cidr[1] < widest) {
+      ctx.addIssue({ code: 'custom', message: `${network} is wider than /${widest}; list the networks webhooks need, such as 10.1.0.0/16` });
+      return z.NEVER;
+    }
+    if (LINK_LOCAL.some((linkLocal) => overlaps(cidr, linkLocal))) {
+      ctx.addIssue({ code: 'custom', message: `${network} includes link-local addresses (169.254.0.0/16, fe80::/10), where cloud metadata services answer; they cannot be allowed` });
+      return z.NEVER;
+    }
+    list.push(network);
   }
   if (list.length > 64) {
     ctx.addIssue({ code: 'custom', message: 'must list at most 64 networks' });
@@ -126,7 +166,7 @@ const schema = z
     HUB_GRAPHQL_RATE_LIMIT: integer(1, 1_000_000, 'a number of requests per second from 1 to 1000000').default(100),
     HUB_DB_CONNECT_TIMEOUT: integer(0, 3_600, 'a number of seconds from 0 to 3600').default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    HUB_DEMO_DATA: boolean.default(true),
+    HUB_DEMO_DATA: boolean.optional(),
     HUB_AUDIT_READS: boolean.default(true),
     HUB_WEBHOOK_ALLOWED_NETWORKS: networks.optional(),
     HUB_WEBHOOK_WORKER: boolean.default(true),
@@ -136,6 +176,9 @@ const schema = z
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.HUB_KEY_ENCRYPTION_KEY) {
       ctx.addIssue({ code: 'custom', path: ['HUB_KEY_ENCRYPTION_KEY'], message: 'is required when NODE_ENV=production' });
+    }
+    if (env.NODE_ENV === 'production' && env.HUB_DEMO_DATA) {
+      ctx.addIssue({ code: 'custom', path: ['HUB_DEMO_DATA'], message: 'must not be true when NODE_ENV=production: demo customers share a published password' });
     }
     if (!env.HUB_BOOTSTRAP_CLIENT_ID !== !env.HUB_BOOTSTRAP_CLIENT_SECRET) {
       const missing = env.HUB_BOOTSTRAP_CLIENT_ID ? 'HUB_BOOTSTRAP_CLIENT_SECRET' : 'HUB_BOOTSTRAP_CLIENT_ID';
@@ -177,7 +220,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphqlRateLimit: e.HUB_GRAPHQL_RATE_LIMIT,
     dbConnectTimeout: e.HUB_DB_CONNECT_TIMEOUT,
     logLevel: e.LOG_LEVEL,
-    demoData: e.HUB_DEMO_DATA,
+    demoData: e.HUB_DEMO_DATA ?? e.NODE_ENV !== 'production',
     auditReads: e.HUB_AUDIT_READS,
     webhookAllowedNetworks: Object.freeze(e.HUB_WEBHOOK_ALLOWED_NETWORKS ?? []),
     webhookWorker: e.HUB_WEBHOOK_WORKER,

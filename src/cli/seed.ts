@@ -19,8 +19,8 @@ interface SeedCommandOptions {
 
 /**
  * `hub seed --users <n> [--seed <s>] [--batch-size <n>]`: fills the configured database with
- * synthetic customers for demos and benchmarks, migrating it first. A bad argument is one line on
- * stderr and exit code 1; the counts and the rate go to stdout.
+ * synthetic customers for demos and benchmarks, migrating it first; never when NODE_ENV=production.
+ * A bad argument is one line on stderr and exit code 1; the counts and the rate go to stdout.
  */
 export function seedCommand(): Command {
   return new Command('seed')
@@ -46,6 +46,7 @@ function integerIn(min: number, max: number, what: string) {
 async function runSeed(options: SeedCommandOptions): Promise<void> {
   const seed = options.seed ?? randomInt(0, 2 ** 31);
   const config = loadConfigOrExit();
+  if (config.nodeEnv === 'production') throw new Error('seed refuses to run when NODE_ENV=production: seeded customers share a published password');
   const database = openConfiguredDatabase(config);
   // On a server, batches go through COPY on a pool of their own.
   const pool = config.databaseUrl ? new pg.Pool({ connectionString: config.databaseUrl, max: 3, application_name: 'hub-seed' }) : undefined;

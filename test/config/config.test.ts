@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
@@ -48,6 +51,69 @@ describe('loadConfig', () => {
     const config = loadConfig({ NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: key.toString('base64url') });
     expect(config.keyEncryptionKey).toEqual(key);
   });
+
+  it('reads the key as 64 hex digits or as base64 in either alphabet, padded or not', () => {
+    const key = Buffer.from(Array.from({ length: 32 }, (_, i) => 250 - i * 7));
+    const forms = [key.toString('hex'), key.toString('hex').toUpperCase(), key.toString('base64'), key.toString('base64').replace(/=$/, ''), key.toString('base64url'), `${key.toString('base64url')}=`];
+    expect(new Set(forms).size).toBe(6);
+    for (const form of forms) expect(loadConfig({ HUB_KEY_ENCRYPTION_KEY: form }).keyEncryptionKey).toEqual(key);
+  });
+
+  it.each([
+    ['characters outside the alphabet, which a lenient decoder would skip', `!!!!${'A'.repeat(43)}`],
+    ['a space inside', `${'A'.repeat(21)} ${'A'.repeat(21)}`],
+    ['both base64 alphabets mixed', `${'+'.repeat(21)}${'_'.repeat(21)}A`],
+    ['bits set past the 32nd byte', `${'A'.repeat(42)}B`],
+    ['33 bytes', Buffer.alloc(33, 1).toString('base64url')],
+    ['31 bytes', Buffer.alloc(31, 1).toString('base64url')],
+    ['63 hex digits and a stray g', `${'a'.repeat(63)}g`],
+  ])('refuses a key with %s', (_, value) => {
+    expect(() => loadConfig({ HUB_KEY_ENCRYPTION_KEY: value })).toThrow(new ConfigError('HUB_KEY_ENCRYPTION_KEY: must be 32 bytes, as 64 hex digits or base64'));
+  });
+});
+
+describe('demo data', () => {
+  it('is offered by default outside production, and not in production', () => {
+    expect(loadConfig({}).demoData).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).demoData).toBe(true);
+    expect(loadConfig({ HUB_DEMO_DATA: 'false' }).demoData).toBe(false);
+    const production = { NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64) };
+    expect(loadConfig(production).demoData).toBe(false);
+    expect(loadConfig({ ...production, HUB_DEMO_DATA: 'false' }).demoData).toBe(false);
+  });
+
+  it.each(['true', '1'])('refuses HUB_DEMO_DATA=%s in production, naming why', (value) => {
+    expect(() => loadConfig({ NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64), HUB_DEMO_DATA: value })).toThrow(
+      new ConfigError('HUB_DEMO_DATA: must not be true when NODE_ENV=production: demo customers share a published password'),
+    );
+  });
+});
+
+describe('webhook allowed networks', () => {
+  it('keeps loopback and private networks of /8 (IPv4) or /16 (IPv6) and narrower', () => {
+    const allowed = '127.0.0.0/8,::1/128,10.0.0.0/8,10.1.2.3/16,172.16.0.0/12,192.168.0.0/16,fc00::/16,fd12:3456::/32,169.253.0.0/16,169.255.0.0/16';
+    expect(loadConfig({ HUB_WEBHOOK_ALLOWED_NETWORKS: allowed }).webhookAllowedNetworks).toEqual([
+      '127.0.0.0/8', '::1/128', '10.0.0.0/8', '10.1.0.0/16', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/16', 'fd12:3456::/32', '169.253.0.0/16', '169.255.0.0/16',
+    ]);
+  });
+
+  it.each([
+    ['0.0.0.0/0', '0.0.0.0/0 is wider than /8'],
+    ['10.0.0.0/8,::/0', '::/0 is wider than /16'],
+    ['128.0.0.0/1', '128.0.0.0/1 is wider than /8'],
+    ['fc00::/7', 'fc00::/7 is wider than /16'],
+  ])('refuses %s, wider than the widest allowed', (value, start) => {
+    expect(() => loadConfig({ HUB_WEBHOOK_ALLOWED_NETWORKS: value })).toThrow(new ConfigError(`HUB_WEBHOOK_ALLOWED_NETWORKS: ${start}; list the networks webhooks need, such as 10.1.0.0/16`));
+  });
+
+  it.each(['169.254.169.254/32', '169.254.0.0/16', '169.0.0.0/8', '169.254.169.0/24', 'fe80::/64', 'fe80::1/128', 'fe80::/16', '::ffff:169.254.169.254/128', '64:ff9b::/96', '2002::/16'])(
+    'refuses %s, which reaches link-local addresses where cloud metadata answers',
+    (value) => {
+      expect(() => loadConfig({ HUB_WEBHOOK_ALLOWED_NETWORKS: `127.0.0.0/8,${value}` })).toThrow(
+        /^HUB_WEBHOOK_ALLOWED_NETWORKS: \S+ includes link-local addresses \(169\.254\.0\.0\/16, fe80::\/10\), where cloud metadata services answer; they cannot be allowed$/,
+      );
+    },
+  );
 });
 
 describe('the hub command with a bad environment', () => {
@@ -59,5 +125,34 @@ describe('the hub command with a bad environment', () => {
     });
     expect(result.status).not.toBe(0);
     expect(result.stderr.trim().split('\n')).toEqual(['hub: configuration error: PORT: must be a port number from 1 to 65535']);
+  });
+
+  it('refuses to start in production with demo data', () => {
+    const result = spawnSync(process.execPath, ['bin/hub.js', 'serve'], {
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64), HUB_DEMO_DATA: 'true', HUB_DATA_DIR: 'memory://' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(78);
+    expect(result.stderr.trim().split('\n')).toEqual(['hub: configuration error: HUB_DEMO_DATA: must not be true when NODE_ENV=production: demo customers share a published password']);
+  });
+});
+
+describe('hub seed in production', () => {
+  it('refuses to run, before touching any database', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-seed-production-'));
+    try {
+      const result = spawnSync(process.execPath, ['bin/hub.js', 'seed', '--users', '5'], {
+        env: { PATH: process.env.PATH, NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64), HUB_DATA_DIR: dir, LOG_LEVEL: 'silent' },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split('\n')).toEqual(['hub: seed refuses to run when NODE_ENV=production: seeded customers share a published password']);
+      expect(result.stdout).toBe('');
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
