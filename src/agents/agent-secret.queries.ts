@@ -26,6 +26,17 @@ export async function expireAgentSecrets(db: Db, agentId: string, until: Date): 
 }
 
 /**
+ * Rotates the agent's current secret out: it stays valid until `until` (its grace period), and
+ * every older secret still valid at `now`, left in the grace period of an earlier rotation, ends
+ * at `now`. With the secret inserted next, at most two are then valid: each authentication
+ * compares against every valid one, and a client mid-rollout needs only the one it had.
+ */
+export async function rotateOutAgentSecrets(db: Db, agentId: string, now: Date, until: Date): Promise<void> {
+  await db.updateTable('agent_secrets').set({ expires_at: now }).where('agent_id', '=', agentId).where('expires_at', '>', now).execute();
+  await db.updateTable('agent_secrets').set({ expires_at: until }).where('agent_id', '=', agentId).where('expires_at', 'is', null).execute();
+}
+
+/**
  * The agent a client authenticates as, with its secrets still valid at `now`, in one prepared
  * statement. The hashes are compared by the caller in constant time, never in SQL.
  */

@@ -134,6 +134,26 @@ export async function lockAgentsOfUser(db: Db, userId: string): Promise<void> {
     .execute();
 }
 
+/**
+ * Locks the owner's user row as an erasure locks it, for the rest of the transaction:
+ * registrations for one owner take turns, and one racing an erasure of the owner either commits
+ * first (and the erasure then finds its agent) or waits for the erasure and reads its outcome.
+ */
+export async function lockAgentOwner(db: Db, userId: string): Promise<void> {
+  await db.selectFrom('users').select('id').where('id', '=', userId).forNoKeyUpdate().execute();
+}
+
+/** How many agents the user owns that are not decommissioned (suspended and expired ones too). */
+export async function countLiveAgentsOwnedBy(db: Db, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('agents')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('owner_user_id', '=', userId)
+    .where('status', '!=', 'decommissioned')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export interface NewAgent {
   readonly id: string;
   readonly name: string;

@@ -3,16 +3,17 @@ import { decideAgentReactivation, suspensionBy } from '../authz/agent-access.js'
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
-import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
+import { BadUserInputError, ForbiddenError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
 import type { Listen } from '../db/notifications.js';
 import { createAgentAuthenticator, inactiveReason } from './agent-authentication.js';
 import { AgentCache } from './agent-cache.js';
-import { expireAgentSecrets, insertAgentSecret, notifyAgentsChanged } from './agent-secret.queries.js';
+import { expireAgentSecrets, insertAgentSecret, notifyAgentsChanged, rotateOutAgentSecrets } from './agent-secret.queries.js';
 import { generateClientSecret, hashClientSecret } from './agent-credentials.js';
 import { gracePeriodSchema, registerAgentSchema } from './agent.input.js';
 import {
+  countLiveAgentsOwnedBy,
   findAgentForUpdate,
   findAgentsByIds,
   findLineageForShare,
@@ -20,6 +21,7 @@ import {
   findLiveDescendantsForUpdate,
   insertAgent,
   listAgents,
+  lockAgentOwner,
   lockAgentsOfUser,
   updateAgentStatus,
   type Agent,
@@ -49,6 +51,12 @@ export interface DecommissionEffects {
 export function isAgentActive(agent: Pick<Agent, 'status' | 'expiresAt'>, now: Date): boolean {
   return inactiveReason(agent, now) === undefined;
 }
+
+/**
+ * Most agents one user may own that are not decommissioned. Each is a row the access review,
+ * webhooks and an erasure of the user go through; operators' agents are not counted.
+ */
+export const MAX_AGENTS_PER_OWNER = 25;
 
 export type AgentService = ReturnType<typeof createAgentService>;
 
@@ -142,8 +150,10 @@ export function createAgentService(deps: {
     /**
      * Registers an agent with a new secret. The owner is the user named, or the calling user; an
      * operator registers agents owned by no user. Who may register is decided in src/authz.
-     * @throws BadUserInputError for a bad field, an unknown owner, an inactive parent or a ceiling
-     *   beyond the grammar, the owner's kind or the parent's ceiling.
+     * @throws BadUserInputError for a bad field, an unknown owner, an owner at MAX_AGENTS_PER_OWNER,
+     *   an inactive parent or a ceiling beyond the grammar, the owner's kind or the parent's
+     *   ceiling; UnauthenticatedError when the calling user was erased or suspended since the
+     *   token check.
      */
     async register(input: unknown, caller: Caller): Promise<AgentCredentials> {
       const parsed = parseInput(registerAgentSchema, input);
@@ -151,7 +161,18 @@ export function createAgentService(deps: {
       const ownerUserId = parsed.ownerUserId ?? (caller.principal.kind === 'user' ? caller.principal.userId : null);
       if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
       return db.transaction().execute(async (tx) => {
-        if (ownerUserId && !(await deps.identity.findActiveUser(tx, ownerUserId))) throw new BadUserInputError('input.ownerUserId', 'is not an active user');
+        if (ownerUserId) {
+          // Read after the lock an erasure also takes, so an agent registered after it never acts
+          // for nobody; the same lock makes one owner's registrations take turns for the count.
+          await lockAgentOwner(tx, ownerUserId);
+          if (!(await deps.identity.findActiveUser(tx, ownerUserId))) {
+            if (caller.principal.kind === 'user' && caller.principal.userId === ownerUserId) throw new UnauthenticatedError('The user is no longer active');
+            throw new BadUserInputError('input.ownerUserId', 'is not an active user');
+          }
+          if ((await countLiveAgentsOwnedBy(tx, ownerUserId)) >= MAX_AGENTS_PER_OWNER) {
+            throw new BadUserInputError('input.ownerUserId', `a user may own at most ${MAX_AGENTS_PER_OWNER} agents that are not decommissioned; decommission one first`);
+          }
+        }
         // The parent's lineage locked: decommissioning any of it either waits for this agent and
         // ends it too, or commits first and the parent is seen inactive here.
         const parent = parsed.parentAgentId ? (await findLineageForShare(tx, parsed.parentAgentId))?.agent : undefined;
@@ -180,8 +201,9 @@ export function createAgentService(deps: {
     },
 
     /**
-     * A new secret for the agent. Every older secret keeps working for `gracePeriodSeconds`
-     * (default 0: at once, the safe answer to a leaked secret), then stops.
+     * A new secret for the agent. The secret it replaces keeps working for `gracePeriodSeconds`
+     * (default 0: at once, the safe answer to a leaked secret), then stops; any older one still in
+     * the grace period of an earlier rotation stops at once.
      * @throws NotFoundError, BadUserInputError for a decommissioned agent or a bad grace period.
      */
     async rotateSecret(id: string, gracePeriodSeconds: number | null | undefined, caller: Caller): Promise<AgentCredentials> {
@@ -191,7 +213,7 @@ export function createAgentService(deps: {
       return change(async (tx) => {
         const agent = await lockChangeable(tx, id);
         const now = clock.now();
-        await expireAgentSecrets(tx, id, new Date(now.getTime() + grace * 1_000));
+        await rotateOutAgentSecrets(tx, id, now, new Date(now.getTime() + grace * 1_000));
         const clientSecret = generateClientSecret();
         await insertAgentSecret(tx, id, hashClientSecret(clientSecret), now);
         await auditInTransaction(tx, event('agent.secret_rotated', caller, agent, { gracePeriodSeconds: grace }), now);

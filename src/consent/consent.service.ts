@@ -6,7 +6,7 @@ import { isDataScope, scopeWithin } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
 import type { Caller } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
-import { BadUserInputError, NotFoundError } from '../shared/errors.js';
+import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { parseInput, plainText } from '../shared/input.js';
 import {
@@ -17,6 +17,7 @@ import {
   findLiveConsentsForAgent,
   insertConsent,
   insertConsentEvents,
+  isUserActive,
   lockUserConsents,
   markConsentsWithdrawn,
   type Consent,
@@ -80,7 +81,8 @@ export function createConsentService(deps: {
      * one agent for a purpose and scopes that lie within the purpose and the agent's ceiling. It
      * replaces the user's live consent for the same purpose and grantee, if any (whose tokens then
      * stop).
-     * @throws BadUserInputError naming the bad field.
+     * @throws BadUserInputError naming the bad field; UnauthenticatedError when the user was
+     *   erased or suspended since the token check.
      */
     async give(userId: string, input: unknown, caller: Caller): Promise<Consent> {
       const parsed = parseInput(giveConsentSchema, input);
@@ -96,6 +98,8 @@ export function createConsentService(deps: {
       const agentId = parsed.agentId ?? null;
       return db.transaction().execute(async (tx) => {
         await lockUserConsents(tx, userId);
+        // Read after the lock an erasure also takes: a consent given after it would outlive it.
+        if (!(await isUserActive(tx, userId))) throw new UnauthenticatedError('The user is no longer active');
         // Checked with the agent's lineage locked (after the user's consents, as erasure takes
         // them): decommissioning any of it either waits for this consent and withdraws it, or
         // commits first and the agent is seen inactive here.

@@ -22,7 +22,11 @@ export interface ErasureResult {
   readonly userId: string;
   /** When the person was erased: now, or the first erasure's time when `alreadyErased`. */
   readonly erasedAt: Date;
-  /** The user had been erased before: this call changed nothing and every count is 0. */
+  /**
+   * The user had been erased before: every count is 0 but `consentsWithdrawn`, which counts the
+   * consents still active (given while the first erasure ran, before giving re-checked the user)
+   * that this call withdrew.
+   */
   readonly alreadyErased: boolean;
   readonly consentsWithdrawn: number;
   /** Agents the person owned, decommissioned: they act for nobody now. */
@@ -67,7 +71,8 @@ export function createErasureService(deps: ErasureDeps) {
      * from every audience. The ledger, the audit trail and their orders (the books the law
      * requires) are kept under the `usr_` id, which no longer leads to the person: none of those
      * rows holds more than that id. Audited as `user.erased`. Erasing an erased user is
-     * idempotent: `alreadyErased`, the first erasure's time, nothing changed.
+     * idempotent: `alreadyErased`, the first erasure's time, nothing changed but the withdrawal
+     * of any consent still active.
      * @throws BadUserInputError for an id that is not a user id, NotFoundError for an unknown user.
      */
     async erase(userId: string, caller: Caller): Promise<ErasureResult> {
@@ -76,7 +81,14 @@ export function createErasureService(deps: ErasureDeps) {
         const user = await lockUserForErasure(trx, userId);
         if (!user) throw new NotFoundError('User');
         const none = { consentsWithdrawn: 0, agentsDecommissioned: 0, refreshTokensRevoked: 0, paymentMethodsDeleted: 0, audienceMembershipsRemoved: 0, approvalsDeleted: 0 };
-        if (user.status === 'erased') return { userId, erasedAt: user.updated_at, alreadyErased: true, ...none };
+        if (user.status === 'erased') {
+          // A consent given while the first erasure ran, before giving re-checked the user, would
+          // stay in force: withdrawn here, taking the locks in the order below.
+          await deps.consents.lockConsentsOfUser(trx, userId);
+          await deps.agents.lockAgentsOfUser(trx, userId);
+          const consentsWithdrawn = await deps.consents.withdrawAllForUser(trx, userId, caller, ERASURE_REASON, deps.clock.now());
+          return { userId, erasedAt: user.updated_at, alreadyErased: true, ...none, consentsWithdrawn };
+        }
 
         // Lock order: the user's row; the user's consent lock, before any agent, as giving a
         // consent takes it; the user's approvals, before any agent, as asking for one takes them

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
+import { MAX_AGENTS_PER_OWNER } from '../../src/agents/agent.service.js';
 import { clientToken, graphql, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 
@@ -97,6 +98,28 @@ describe('registerAgent', () => {
     expect(narrower.data.registerAgent.agent.parent).toEqual({ id: parent });
     expect(errorOf(await register(alice.accessToken, { parentAgentId: parent, allowedScopes: ['payment:read'] }))).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(errorOf(await register(bob.accessToken, { parentAgentId: parent }))).toEqual({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+  });
+});
+
+describe('the agents one user may own', () => {
+  it(`are at most ${MAX_AGENTS_PER_OWNER} not decommissioned, counted race-safe, whoever registers them; operators' own are not counted`, async () => {
+    const carol = await signUpUser(hub);
+    // At once: on a server the registrations run concurrently, and none may slip past the count.
+    const all = await Promise.all(Array.from({ length: MAX_AGENTS_PER_OWNER + 2 }, () => register(carol.accessToken, {})));
+    const refused = all.filter((response) => response.errors);
+    expect(all.length - refused.length).toBe(MAX_AGENTS_PER_OWNER);
+    expect(refused.map(errorOf)).toEqual([1, 2].map(() => ({ code: 'BAD_USER_INPUT', field: 'input.ownerUserId' })));
+    expect(errorOf(await register(admin, { ownerUserId: carol.id }))).toEqual({ code: 'BAD_USER_INPUT', field: 'input.ownerUserId' });
+
+    const [first, second] = all.filter((response) => !response.errors).map((response) => response.data.registerAgent.clientId);
+    await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: carol.accessToken, variables: { id: first } });
+    expect(errorOf(await register(carol.accessToken, {}))).toEqual({ code: 'BAD_USER_INPUT', field: 'input.ownerUserId' });
+    await graphql(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: carol.accessToken, variables: { id: second } });
+    expect((await register(carol.accessToken, {})).errors).toBeUndefined();
+    expect(errorOf(await register(carol.accessToken, {}))).toEqual({ code: 'BAD_USER_INPUT', field: 'input.ownerUserId' });
+
+    const operators = await Promise.all(Array.from({ length: MAX_AGENTS_PER_OWNER + 1 }, () => register(admin, {})));
+    expect(operators.filter((response) => response.errors)).toEqual([]);
   });
 });
 

@@ -47,6 +47,20 @@ describe('secret rotation', () => {
     expect(await tokenStatus(fresh)).toBe(200);
   });
 
+  it('keeps only the secret rotated out beside the new one: an older one still in its grace period stops at once', async () => {
+    const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    const secrets: ClientCredentials[] = [agent];
+    for (let rotation = 0; rotation < 3; rotation += 1) {
+      const rotated = await mutate('rotateAgentSecret', agent.id, ', gracePeriodSeconds: 60');
+      secrets.push({ clientId: agent.id, clientSecret: rotated.data.rotateAgentSecret.clientSecret });
+      clock.advance(10);
+    }
+    const statuses = async () => Promise.all(secrets.map(tokenStatus));
+    expect(await statuses()).toEqual([401, 401, 200, 200]);
+    clock.advance(60);
+    expect(await statuses()).toEqual([401, 401, 401, 200]);
+  });
+
   it('stops the old secret at once by default, and refuses a grace period past 30 days', async () => {
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
     const rotated = await mutate('rotateAgentSecret', agent.id);

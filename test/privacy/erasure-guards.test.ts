@@ -3,7 +3,10 @@ import { createHub, type Hub } from '../../src/app.js';
 import { findAuditEvents } from '../../src/audit/audit.service.js';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { loadConfig } from '../../src/config.js';
-import { createErasureService } from '../../src/privacy/erasure.service.js';
+import { insertConsent } from '../../src/consent/consent.queries.js';
+import { findPurpose } from '../../src/consent/purposes.js';
+import { createErasureService, ERASURE_REASON } from '../../src/privacy/erasure.service.js';
+import { newId } from '../../src/shared/ids.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, postForm } from '../helpers/hub.js';
@@ -72,6 +75,34 @@ describe('who may erase', () => {
     await hub.services.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', eve.id).execute();
     const response = await erase(eve.id, admin);
     expect(response.data.eraseUser).toMatchObject({ userId: eve.id, alreadyErased: false, paymentMethodsDeleted: 1 });
+  });
+});
+
+describe('erasing an erased person again', () => {
+  it('withdraws a consent still in force, as one given while the first erasure ran would be, and changes nothing else', async () => {
+    const lena = await named('Lena');
+    expect((await erase(lena.id, admin)).data.eraseUser).toMatchObject({ alreadyErased: false });
+    const support = (await findPurpose(hub.services.db, 'support'))!;
+    const left = await insertConsent(hub.services.db, {
+      id: newId('cns'),
+      userId: lena.id,
+      purpose: 'support',
+      agentId: null,
+      scopes: [],
+      givenAt: clock.now(),
+      expiresAt: null,
+      collectionMethod: 'self_service',
+      policyVersion: support.version,
+      receipt: null,
+    });
+
+    const again = await erase(lena.id, admin);
+    expect(again.data.eraseUser).toMatchObject({ alreadyErased: true, consentsWithdrawn: 1, agentsDecommissioned: 0, refreshTokensRevoked: 0 });
+    const [withdrawn] = await hub.services.consents.findConsents(hub.services.db, [left.id]);
+    expect(withdrawn).toMatchObject({ status: 'withdrawn', withdrawnAt: clock.now() });
+    const history = await hub.services.consents.findHistory(hub.services.db, [left.id]);
+    expect(history.map((event) => [event.kind, event.detail])).toEqual([['withdrawn', { reason: ERASURE_REASON }]]);
+    expect((await erase(lena.id, admin)).data.eraseUser).toMatchObject({ alreadyErased: true, consentsWithdrawn: 0 });
   });
 });
 
