@@ -23,11 +23,13 @@ const EXPORT_BATCH = 10_000;
  * once per version, in src/authz), nothing else, each line built by PostgreSQL from only their
  * columns. Reads keyset batches in user-id order, each consents' state as of its own statement,
  * so a member who withdraws mid-export is left out of every batch read after; the next batch is
- * read while the current one is sent. Audited as `audience.exported` with the count once the last
- * line is out.
+ * read while the current one is sent. The first batch is read before this resolves, so that a
+ * failure before any line is the caller's to answer with an error status, not a 200 cut short.
+ * Audited as `audience.exported` with the count once the last line is out; an export that fails
+ * before its first batch sent nothing and is not audited, as a failed query is not.
  * @throws NotFoundError for an audience this client did not save, ForbiddenError for a filter
- * the purpose now or the caller's token does not cover (`permitAudienceFilter`), both before the
- * first line.
+ * the purpose now or the caller's token does not cover (`permitAudienceFilter`), and whatever
+ * reading the first batch throws, all before the first line.
  */
 export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id: string, batchSize = EXPORT_BATCH): Promise<AsyncGenerator<string>> {
   const saved = await findSavedAudience(deps.db, caller, id);
@@ -42,9 +44,10 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
     batch.catch(() => {});
     return batch;
   };
+  const first = await read();
   return (async function* lines() {
     let exported = 0;
-    let next: Promise<{ id: string; line: string }[]> | undefined = read();
+    let next: Promise<{ id: string; line: string }[]> | undefined = Promise.resolve(first);
     try {
       while (next) {
         const batch: { id: string; line: string }[] = await next;

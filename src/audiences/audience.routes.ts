@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../app.js';
 import { decideAudienceAccess } from '../authz/audience-access.js';
+import type { Principal } from '../authz/principal.js';
 import { InvalidTokenError } from '../oauth/access-token.js';
 import { ForbiddenError, NotFoundError } from '../shared/errors.js';
 import { exportSavedAudience } from './audience.export.js';
@@ -9,13 +10,23 @@ import { exportSavedAudience } from './audience.export.js';
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
+ * Exports one client may run at once on one instance. Each reads the whole purpose in statements
+ * of 10,000 rows on the shared pool, so a client running many could take every connection; past
+ * this, 429.
+ */
+export const MAX_EXPORTS_PER_CLIENT = 2;
+const RETRY_AFTER_SECONDS = 5;
+
+/**
  * `GET /audiences/:id/export`: a saved audience as newline-delimited JSON, streamed in constant
  * memory. Steps, each refusing by default: a bearer token (401), one the hub accepts (401
- * invalid_token), a client with `audience:read` (403 insufficient_scope), an audience that this
- * client saved (404), a saved filter that the token and the purpose still cover (403); then the
- * lines.
+ * invalid_token), a client with `audience:read` (403 insufficient_scope), a free export slot of
+ * that client (429 with Retry-After), an audience that this client saved (404), a saved filter
+ * that the token and the purpose still cover (403), a first batch read (an error status, before
+ * any line); then the lines. The slot is held until the body ends, fails or its reader leaves.
  */
 export async function registerAudienceRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  const slots = exportSlots(MAX_EXPORTS_PER_CLIENT);
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
@@ -30,10 +41,18 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
     if (!decideAudienceAccess(principal).allowed) {
       return refuse(reply, 403, 'Bearer error="insufficient_scope", scope="audience:read"', 'insufficient_scope', 'audience:read is required');
     }
+    const release = slots.take(principal);
+    if (!release) {
+      return reply
+        .code(429)
+        .header('retry-after', String(RETRY_AFTER_SECONDS))
+        .send({ error: 'too_many_requests', error_description: `at most ${MAX_EXPORTS_PER_CLIENT} exports of one client may run at once; retry later` });
+    }
     let lines: AsyncGenerator<string>;
     try {
       lines = await exportSavedAudience(services, { principal, requestId: request.id }, request.params.id);
     } catch (error) {
+      release();
       if (error instanceof NotFoundError) return reply.code(404).send({ error: 'not_found', error_description: 'no such audience' });
       // A saved filter on a field this token or the purpose as it is now does not cover.
       if (error instanceof ForbiddenError) {
@@ -42,11 +61,37 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
       }
       throw error;
     }
+    const body = Readable.from(lines);
+    body.once('close', release);
     return reply
       .header('content-type', 'application/x-ndjson; charset=utf-8')
       .header('content-disposition', `attachment; filename="${request.params.id}.ndjson"`)
-      .send(Readable.from(lines));
+      .send(body);
   });
+}
+
+/**
+ * Exports running per client (the token's client id) on this instance. `take` answers the release
+ * of a free slot, which frees it once however often it is called, or undefined when none is free.
+ */
+function exportSlots(max: number) {
+  const running = new Map<string, number>();
+  return {
+    take(principal: Principal): (() => void) | undefined {
+      const client = principal.kind === 'anonymous' ? '' : principal.clientId;
+      const taken = running.get(client) ?? 0;
+      if (taken >= max) return undefined;
+      running.set(client, taken + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = running.get(client)! - 1;
+        if (left === 0) running.delete(client);
+        else running.set(client, left);
+      };
+    },
+  };
 }
 
 function refuse(reply: FastifyReply, status: number, challenge: string, error: string, description: string): FastifyReply {

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { SavedAudiencesTable } from '../db/database.js';
 
@@ -25,6 +25,24 @@ export async function insertSavedAudience(db: Db, audience: Omit<SavedAudience, 
     .returningAll()
     .executeTakeFirstOrThrow();
   return toSavedAudience(row);
+}
+
+/** How many audiences this client saved (`null`: saved by no client). Reads `saved_audiences_creator`. */
+export async function countSavedAudiencesOf(db: Db, createdBy: string | null): Promise<number> {
+  const row = await db
+    .selectFrom('saved_audiences')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('created_by', createdBy === null ? 'is' : '=', createdBy)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * Serializes saves by one client for the rest of the transaction, so a limit on how many it keeps
+ * holds under concurrent creation; other clients' saves do not wait.
+ */
+export async function lockSavedAudiencesOf(db: Db, createdBy: string | null): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`saved_audiences:${createdBy ?? ''}`}))`.execute(db);
 }
 
 /** The audience with this id if this client saved it; undefined otherwise. */

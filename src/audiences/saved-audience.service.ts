@@ -9,7 +9,15 @@ import { PAGE, decodeCursor, encodeCursor, pageSize, toConnection, type Connecti
 import type { Db } from '../db/connect.js';
 import { parseAudienceFilter } from './audience.filter.js';
 import { audiencePurpose, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
-import { deleteSavedAudienceOf, findSavedAudienceOf, insertSavedAudience, listSavedAudiencesOf, type SavedAudience } from './saved-audience.queries.js';
+import {
+  countSavedAudiencesOf,
+  deleteSavedAudienceOf,
+  findSavedAudienceOf,
+  insertSavedAudience,
+  listSavedAudiencesOf,
+  lockSavedAudiencesOf,
+  type SavedAudience,
+} from './saved-audience.queries.js';
 
 export type { SavedAudience } from './saved-audience.queries.js';
 
@@ -17,15 +25,20 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
 
 const createSchema = z.object({ name: plainText(200), purpose: z.string().max(64), filter: z.unknown() });
 
+/** Saved audiences one client may keep, so that the lists and the table stay bounded. */
+export const MAX_SAVED_AUDIENCES = 500;
+
 /** The client that owns what this caller saves; null for a caller that is not a client. */
 const ownerOf = (principal: Principal): string | null => (principal.kind === 'client' ? principal.clientId : null);
 
 /**
  * Saves a selection under a name; the filter is checked now and its members read live later. The
  * filter must select only on fields the purpose and the caller's token cover; it is checked again,
- * against the purpose then in force and the reader's token, on every read and export.
- * @throws BadUserInputError for a bad name, purpose or filter; ForbiddenError PURPOSE_NOT_COVERED
- * or MISSING_SCOPE for a filter key on a field the purpose or the token does not cover.
+ * against the purpose then in force and the reader's token, on every read and export. The count
+ * of the client's audiences is taken under its lock, so concurrent saves cannot pass the limit.
+ * @throws BadUserInputError for a bad name, purpose or filter, or past MAX_SAVED_AUDIENCES;
+ * ForbiddenError PURPOSE_NOT_COVERED or MISSING_SCOPE for a filter key on a field the purpose or
+ * the token does not cover.
  */
 export async function createSavedAudience(deps: Deps, caller: AudienceCaller, input: { name: string; purpose: string; filter?: unknown }): Promise<SavedAudience> {
   const { name, purpose: key, filter } = parseInput(createSchema, input);
@@ -34,7 +47,14 @@ export async function createSavedAudience(deps: Deps, caller: AudienceCaller, in
   });
   const parsed = parseAudienceFilter(filter, 'input.filter');
   permitAudienceFilter(deps, caller, purpose.newest, parsed, { field: 'input.filter' });
-  return insertSavedAudience(deps.db, { id: newId('aud'), name, purpose: purpose.newest.key, filter: parsed, createdBy: ownerOf(caller.principal) }, deps.clock.now());
+  const owner = ownerOf(caller.principal);
+  return deps.db.transaction().execute(async (tx) => {
+    await lockSavedAudiencesOf(tx, owner);
+    if ((await countSavedAudiencesOf(tx, owner)) >= MAX_SAVED_AUDIENCES) {
+      throw new BadUserInputError('input', `at most ${MAX_SAVED_AUDIENCES} saved audiences per client may exist; delete one first`);
+    }
+    return insertSavedAudience(tx, { id: newId('aud'), name, purpose: purpose.newest.key, filter: parsed, createdBy: owner }, deps.clock.now());
+  });
 }
 
 /**

@@ -1,3 +1,6 @@
+import { text } from 'node:stream/consumers';
+import { sql } from 'kysely';
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { exportSavedAudience } from '../../src/audiences/audience.export.js';
@@ -72,5 +75,87 @@ describe('an export in batches', () => {
     const event = await hub.services.db.selectFrom('audit_events').select(['action', 'detail']).where('request_id', '=', 'req-stopped').executeTakeFirstOrThrow();
     expect(taken).toBe(2);
     expect([event.action, (event.detail as { members: number }).members]).toEqual(['audience.exported', taken]);
+  });
+});
+
+/** The export of `id` over HTTP with `token`. */
+const exportRequest = (token: string, id = saved): InjectOptions => ({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${token}` } });
+
+describe('an export whose first batch fails', () => {
+  it('fails before any line, answers an error status, audits no export, and frees its slot', async () => {
+    const db = hub.services.db;
+    const requestIds: string[] = [];
+    // Only the batches read audience_members: the token, the audience and its purpose still load.
+    await sql`alter table audience_members rename to audience_members_away`.execute(db);
+    try {
+      const principal = await hub.services.tokens.authenticate(marketing);
+      await expect(exportSavedAudience(hub.services, { principal, requestId: 'req-first-batch' }, saved)).rejects.toThrow(/audience_members/);
+      requestIds.push('req-first-batch');
+      // One more than a client may run at once: a failed export that kept its slot would make a 429.
+      for (let i = 0; i < 3; i++) {
+        const response = await hub.http.inject(exportRequest(marketing));
+        expect([response.statusCode, response.json()]).toEqual([500, { error: 'server_error', message: 'Internal server error' }]);
+        requestIds.push(String(response.headers['x-request-id']));
+      }
+    } finally {
+      await sql`alter table audience_members_away rename to audience_members`.execute(db);
+    }
+    await hub.services.audit.flush();
+    expect(await db.selectFrom('audit_events').select('action').where('request_id', 'in', requestIds).execute()).toEqual([]);
+    expect((await hub.http.inject(exportRequest(marketing))).statusCode).toBe(200);
+  });
+});
+
+describe('exports running at once', () => {
+  let other: string;
+  let theirs: string;
+  beforeAll(async () => {
+    other = await clientToken(hub, ['audience:read', 'profile:read', 'preferences:read'], 'agt_01J0000000000000000000EXP2');
+    const created = await graphql<any>(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }', {
+      token: other,
+      variables: { input: { name: 'Theirs', purpose: 'email_marketing', filter: { countries: ['NL'] } } },
+    });
+    theirs = created.data.createAudience.id;
+    // Lines past the 16 KiB an unread response buffers: a reader that does not read holds its export open.
+    const preferences = JSON.stringify({ sizes: { note: 'x'.repeat(8_000) } });
+    await hub.services.db.updateTable('users').set({ preferences }).where('id', 'in', users.map((u) => u.id)).execute();
+  });
+
+  /** An export whose body is left unread until `finish`, which reads it to the end. */
+  async function held(token: string, id = saved) {
+    const response = await hub.http.inject({ ...exportRequest(token, id), payloadAsStream: true });
+    expect(response.statusCode).toBe(200);
+    return { finish: async () => (await text(response.stream())).split('\n').filter(Boolean).length, response };
+  }
+
+  it('are at most two per client: a third answers 429 with Retry-After until one ends', async () => {
+    const first = await held(marketing);
+    const second = await held(marketing);
+    const third = await hub.http.inject(exportRequest(marketing));
+    expect([third.statusCode, third.headers['retry-after'], third.json()]).toEqual([
+      429,
+      '5',
+      { error: 'too_many_requests', error_description: 'at most 2 exports of one client may run at once; retry later' },
+    ]);
+    // Another client's exports are counted apart.
+    const theirsHeld = await held(other, theirs);
+
+    const members = await first.finish();
+    expect(members).toBeGreaterThan(0);
+    const fourth = await hub.http.inject(exportRequest(marketing));
+    expect(fourth.statusCode).toBe(200);
+    expect(fourth.body.split('\n').filter(Boolean)).toHaveLength(members);
+    expect(await second.finish()).toBe(members);
+    expect(await theirsHeld.finish()).toBe(members);
+  });
+
+  it('frees the slot of a reader that leaves before the end', async () => {
+    const [first, second] = [await held(marketing), await held(marketing)];
+    expect((await hub.http.inject(exportRequest(marketing))).statusCode).toBe(429);
+    // What a dropped connection does to the response the hub writes.
+    first.response.raw.res.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    const next = await held(marketing);
+    await Promise.all([second.finish(), next.finish()]);
   });
 });

@@ -195,6 +195,34 @@ describe('audience', () => {
     expect(Number(count)).toBeGreaterThan(0);
   });
 
+  it('refuses a date outside the years 1 to 9999 (in UTC) in every date key, and saves no such filter', async () => {
+    const year0 = '0000-06-01T00:00:00Z';
+    const filters: [Record<string, unknown>, string][] = [
+      [{ signedUpAfter: year0 }, 'signedUpAfter'],
+      [{ signedUpBefore: year0 }, 'signedUpBefore'],
+      [{ lastOrderAfter: year0 }, 'lastOrderAfter'],
+      [{ lastOrderBefore: year0 }, 'lastOrderBefore'],
+      [{ orders: { from: year0, minCount: 1 } }, 'orders.from'],
+      [{ orders: { to: year0, minCount: 1 } }, 'orders.to'],
+      // Years 1 and 9999 as written, 0 and 10000 once in UTC.
+      [{ signedUpAfter: '0001-01-01T00:30:00+01:00' }, 'signedUpAfter'],
+      [{ signedUpBefore: '9999-12-31T23:30:00-01:00' }, 'signedUpBefore'],
+    ];
+    const audiencesBefore = await hub.services.db.selectFrom('saved_audiences').select('id').execute();
+    for (const [filter, key] of filters) {
+      const queried = await page({ purpose: 'loyalty_offers', filter });
+      expect(queried.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: `filter.${key}` });
+      const created = await graphql<any>(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }', {
+        token: marketing,
+        variables: { input: { name: 'Year zero', purpose: 'loyalty_offers', filter } },
+      });
+      expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: `input.filter.${key}` });
+    }
+    expect(await hub.services.db.selectFrom('saved_audiences').select('id').execute()).toEqual(audiencesBefore);
+    const edges = { signedUpAfter: '0001-01-01T00:00:00Z', signedUpBefore: '9999-12-31T23:59:59.999Z', orders: { from: '0001-01-01T00:00:00Z', to: '9999-12-31T23:59:59Z', minCount: 0 } };
+    expect((await page({ purpose: 'loyalty_offers', filter: edges })).errors).toBeUndefined();
+  });
+
   it('refuses a caller without audience:read, in GraphQL and on the export', async () => {
     const saved = await createAudience('Refused', {});
     const other = await clientToken(hub, ['users:admin', 'contact:read'], 'agt_01J0000000000000000000NOAU');

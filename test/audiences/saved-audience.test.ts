@@ -1,9 +1,13 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
+import { MAX_SAVED_AUDIENCES } from '../../src/audiences/saved-audience.service.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { newId } from '../../src/shared/ids.js';
+import { createTestDatabase, testServerUrl } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql } from '../helpers/hub.js';
+import { lockHolder } from '../helpers/locks.js';
 
 const clock = fixedClock(new Date('2026-03-01T09:00:00.000Z'));
 let hub: Hub;
@@ -108,5 +112,62 @@ describe('deleteSavedAudience', () => {
       expect(refused.data).toBeNull();
     }
     expect(await names(other)).toContain('Kept');
+  });
+});
+
+/** Fills `owner`'s saved audiences up to one short of the limit, directly: through the API would only be slow. */
+async function fillAllButOne(owner: string): Promise<void> {
+  const rows = Array.from({ length: MAX_SAVED_AUDIENCES - 1 }, (_, i) => ({
+    ...{ id: newId('aud'), name: `Filler ${i}`, purpose: 'email_marketing', filter: JSON.stringify({ countries: ['DE'] }) },
+    ...{ created_by: owner, created_at: clock.now() },
+  }));
+  await hub.services.db.insertInto('saved_audiences').values(rows).execute();
+}
+
+const savedBy = async (owner: string) =>
+  Number((await hub.services.db.selectFrom('saved_audiences').select((eb) => eb.fn.countAll<number>().as('n')).where('created_by', '=', owner).executeTakeFirstOrThrow()).n);
+
+const attempt = (token: string, name: string) =>
+  graphql<any>(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }', {
+    token,
+    variables: { input: { name, purpose: 'email_marketing', filter: { countries: ['DE'] } } },
+  });
+
+describe('createAudience past the limit', () => {
+  it('keeps at most 500 per client: the next is refused until one is deleted; other clients are not counted', async () => {
+    const owner = 'agt_01J0000000000000000000FULL';
+    const full = await clientToken(hub, ['audience:read', 'profile:read'], owner);
+    expect(MAX_SAVED_AUDIENCES).toBe(500);
+    await fillAllButOne(owner);
+    const last = await create(full, 'The 500th');
+    const refused = await attempt(full, 'One too many');
+    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input' });
+    expect(refused.errors?.[0]?.message).toMatch(/at most 500 saved audiences/);
+    expect(await savedBy(owner)).toBe(MAX_SAVED_AUDIENCES);
+    await create(other, 'Still room here');
+
+    expect((await graphql<any>(hub, DELETE, { token: full, variables: { id: last } })).errors).toBeUndefined();
+    await create(full, 'In its place');
+    expect(await savedBy(owner)).toBe(MAX_SAVED_AUDIENCES);
+  });
+});
+
+/** Two saves for the last place, made to count before either inserts: a server's concurrency, not PGlite's. */
+describe.skipIf(!testServerUrl())('createAudience racing for the last place', () => {
+  const { holding, waiters } = lockHolder(() => hub.services.db);
+
+  it('saves one of two saves made at once', async () => {
+    const owner = 'agt_01J0000000000000000000RACE';
+    const racer = await clientToken(hub, ['audience:read', 'profile:read'], owner);
+    await fillAllButOne(owner);
+    // Lets both read the count but holds back their inserts.
+    const holder = await holding((tx) => sql`lock table saved_audiences in share mode`.execute(tx));
+    const racing = [attempt(racer, 'Racer 1'), attempt(racer, 'Racer 2')];
+    await waiters(2);
+    await holder.release();
+    const answers = await Promise.all(racing);
+    expect(answers.filter((a) => a.errors === undefined)).toHaveLength(1);
+    expect(answers.flatMap((a) => a.errors ?? []).map((e) => e.extensions)).toEqual([{ code: 'BAD_USER_INPUT', field: 'input' }]);
+    expect(await savedBy(owner)).toBe(MAX_SAVED_AUDIENCES);
   });
 });
