@@ -90,6 +90,10 @@ const encryptionKey = z.string().transform((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex digits or base64' });
     return z.NEVER;
   }
+  if (bytes.every((byte) => byte === 0)) {
+    ctx.addIssue({ code: 'custom', message: 'must not be all zeros: generate one with `openssl rand -hex 32`' });
+    return z.NEVER;
+  }
   return bytes;
 });
 

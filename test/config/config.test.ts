@@ -70,6 +70,10 @@ describe('loadConfig', () => {
   ])('refuses a key with %s', (_, value) => {
     expect(() => loadConfig({ HUB_KEY_ENCRYPTION_KEY: value })).toThrow(new ConfigError('HUB_KEY_ENCRYPTION_KEY: must be 32 bytes, as 64 hex digits or base64'));
   });
+
+  it.each(['0'.repeat(64), 'A'.repeat(43), `${'A'.repeat(43)}=`])('refuses the all-zero key %s', (value) => {
+    expect(() => loadConfig({ HUB_KEY_ENCRYPTION_KEY: value })).toThrow(new ConfigError('HUB_KEY_ENCRYPTION_KEY: must not be all zeros: generate one with `openssl rand -hex 32`'));
+  });
 });
 
 describe('demo data', () => {

@@ -8,7 +8,7 @@ export const TEST_ENV: Record<string, string> = {
   LOG_LEVEL: 'silent',
   HUB_DATA_DIR: 'memory://',
   HUB_DEMO_DATA: 'false',
-  HUB_KEY_ENCRYPTION_KEY: '0'.repeat(64),
+  HUB_KEY_ENCRYPTION_KEY: '6'.repeat(64),
   HUB_GRAPHQL_RATE_LIMIT: '100000',
   HUB_TOKEN_RATE_LIMIT: '100000',
 };
