@@ -40,6 +40,8 @@ export interface Config {
    * otherwise not public; empty by default, so no webhook can be aimed inside the hub's network.
    */
   readonly webhookAllowedNetworks: readonly string[];
+  /** Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client; empty: none. */
+  readonly trustedProxies: readonly string[];
   /** Run a webhook delivery worker in this instance. */
   readonly webhookWorker: boolean;
   /** Seconds a webhook delivery may take to connect, and again to answer. */
@@ -152,6 +154,31 @@ const networks = z.string().transform((value, ctx) => {
 
 const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
+/**
+ * The load balancers in front of the hub, as addresses or CIDR networks: only a request from one
+ * of them has its client taken from X-Forwarded-For, so the per-address throttles (sign-in, the
+ * OAuth endpoints, anonymous GraphQL) count clients, not the balancer; a client elsewhere cannot
+ * pick its own address by sending the header.
+ */
+const proxies = z.string().transform((value, ctx) => {
+  const list = value.split(',').map((part) => part.trim()).filter(Boolean);
+  const bad = list.find((item) => !(ipaddr.isValid(item) || isCidr(item)));
+  if (bad !== undefined || list.length > 64) {
+    ctx.addIssue({ code: 'custom', message: bad !== undefined ? `${bad.slice(0, 64)} is not an address or CIDR network such as 10.0.0.0/8` : 'must list at most 64 proxies' });
+    return z.NEVER;
+  }
+  return list;
+});
+
+function isCidr(value: string): boolean {
+  try {
+    ipaddr.parseCIDR(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -173,6 +200,7 @@ const schema = z
     HUB_DEMO_DATA: boolean.optional(),
     HUB_AUDIT_READS: boolean.default(true),
     HUB_WEBHOOK_ALLOWED_NETWORKS: networks.optional(),
+    HUB_TRUSTED_PROXIES: proxies.optional(),
     HUB_WEBHOOK_WORKER: boolean.default(true),
     HUB_WEBHOOK_TIMEOUT: integer(1, 60, 'a number of seconds from 1 to 60').default(5),
     HUB_WEBHOOK_POLL_INTERVAL: integer(1, 3_600, 'a number of seconds from 1 to 3600').default(5),
@@ -227,6 +255,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoData: e.HUB_DEMO_DATA ?? e.NODE_ENV !== 'production',
     auditReads: e.HUB_AUDIT_READS,
     webhookAllowedNetworks: Object.freeze(e.HUB_WEBHOOK_ALLOWED_NETWORKS ?? []),
+    trustedProxies: Object.freeze(e.HUB_TRUSTED_PROXIES ?? []),
     webhookWorker: e.HUB_WEBHOOK_WORKER,
     webhookTimeout: e.HUB_WEBHOOK_TIMEOUT,
     webhookPollInterval: e.HUB_WEBHOOK_POLL_INTERVAL,

@@ -44,6 +44,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // The client's address, on which every per-address throttle counts: X-Forwarded-For only from a trusted proxy.
+    trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     requestTimeout: 30_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
