@@ -41,7 +41,8 @@ AgentRef.implement({
     owner: t.field({
       type: UserRef,
       nullable: true,
-      description: 'The user who connected the agent; null for an agent the operators own.',
+      description: 'The user who connected the agent; null for an agent the operators own. For agents:admin and that user only.',
+      authScopes: (agent) => (agent.ownerUserId ? { agentManager: agent.id } : true),
       resolve: (agent, _args, ctx) => (agent.ownerUserId ? userLoader(ctx).load(agent.ownerUserId) : null),
     }),
     parent: t.field({

@@ -1,6 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
 import { agentLoader } from '../agents/agent.loaders.js';
+import { auditCaller } from '../audit/audit.service.js';
 import { consentLoader } from '../consent/consent.loaders.js';
 import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
@@ -10,7 +11,7 @@ import { decideAudienceField, type AudienceFieldScope } from './audience-access.
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideDelegatedField, grantState } from './delegation.js';
 import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
-import { decideField, decideSubject, decideUserRecords, decideWrite, type Decision } from './profile-access.js';
+import { decideField, decideSubject, decideUserFilter, decideUserRecords, decideWrite, type Decision, type FilterRead } from './profile-access.js';
 import type { DataCategory, FieldRef } from './scopes.js';
 import type { StepUpDecision } from './step-up.js';
 
@@ -36,6 +37,12 @@ export interface AuthScopes {
   subject: string;
   /** The per-field decision for reading one profile field. */
   profileField: ProfileFieldScope;
+  /**
+   * The keys the `filter` of the user list sets, each decided as a read of the field it selects
+   * on (see `decideUserFilter`). A refusal names no user: it is recorded as a `profile.read`
+   * refused about no one, with the field and the key.
+   */
+  userFilter: readonly FilterRead[];
   /** The user with this id, signed in themself: not an agent acting for them, not an operator. */
   self: string;
   /**
@@ -102,6 +109,21 @@ export function createAuthScopes(context: Context) {
       if (principal.kind !== 'delegated') return settle(decideField(principal, userId, ref));
       return grantState(context).then((grant) => settle(decideDelegatedField(principal, grant, userId, ref)));
     },
+    userFilter: (reads: readonly FilterRead[]) => {
+      const decision = decideUserFilter(context.principal, reads);
+      if (!decision.allowed && context.principal.kind !== 'anonymous') {
+        context.services.audit.record({
+          action: 'profile.read',
+          ...auditCaller(context.principal, context.requestId),
+          subjectUserId: null,
+          fieldsDenied: [decision.ref.field],
+          decision: 'DENY',
+          reason: decision.reason,
+          detail: { refusedFilter: `filter.${decision.key}` },
+        });
+      }
+      return decision.allowed;
+    },
     self: (userId: string) => context.principal.kind === 'user' && context.principal.userId === userId,
     userRecords: ({ userId, field, operator }: UserRecordsScope) => {
       const decision = decideUserRecords(context.principal, userId, operator);
@@ -152,8 +174,17 @@ const writeKey = (refs: readonly FieldRef[]) => refs.map((ref) => `${ref.categor
 
 /** The `authScopes` of a profile field of User: the per-field decision for its category. */
 export function readScope(category: DataCategory, field: string) {
+  return readScopeOf(category, field, (user: { id: string }) => user.id);
+}
+
+/**
+ * The `authScopes` of a field of another type that shows what a profile field holds (an
+ * approval's card and payee are the user's payment data): the per-field decision for that field of
+ * the user `userIdOf` names, refused and audited as a read of the field itself is.
+ */
+export function readScopeOf<Parent>(category: DataCategory, field: string, userIdOf: (parent: Parent) => string) {
   const ref: FieldRef = { category, field };
-  return (user: { id: string }) => ({ profileField: { userId: user.id, ref } });
+  return (parent: Parent) => ({ profileField: { userId: userIdOf(parent), ref } });
 }
 
 /** The error a refused field carries, with the reason of API.md. */
@@ -164,6 +195,13 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     const { userId, ref } = scoped.parameter as ProfileFieldScope;
     const decision = fieldDecisions(context).get(fieldKey(userId, ref)) ?? decideField(context.principal, userId, ref);
     if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to read ${ref.field}`);
+  }
+  if (scoped?.scope === 'userFilter') {
+    const decision = decideUserFilter(context.principal, scoped.parameter as readonly FilterRead[]);
+    if (!decision.allowed) {
+      const { key, ref, reason } = decision;
+      return new ForbiddenError(reason, `Not allowed to filter on filter.${key}: the token's scopes do not cover ${ref.category}.${ref.field}`);
+    }
   }
   if (scoped?.scope === 'audienceField') {
     const decision = decideAudienceField(context.principal, scoped.parameter as AudienceFieldScope);

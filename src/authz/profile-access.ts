@@ -1,4 +1,5 @@
 import type { ForbiddenReason } from '../shared/errors.js';
+import type { FilterDecision } from './audience-access.js';
 import { decideDelegatedField } from './delegation.js';
 import { hasScope, type GrantState, type OperatorScope, type Principal } from './principal.js';
 import { scopesCover, type Access, type FieldRef } from './scopes.js';
@@ -50,6 +51,27 @@ export function decideUserRecords(principal: Principal, userId: string, operator
     default:
       return hasScope(principal, operator) ? ALLOW : deny('MISSING_SCOPE');
   }
+}
+
+/** One key of a filter and the profile field it selects on. */
+export interface FilterRead {
+  readonly key: string;
+  readonly ref: FieldRef;
+}
+
+/**
+ * May this caller list users by these filter keys? A key that selects on a field tells what the
+ * field holds as surely as showing it would (repeated per value, it answers for every user), so
+ * each must pass the per-field decision for the field it reads. The list is an operator's
+ * (`users:admin`), who reaches every user, so what is left of that decision is the token's scopes
+ * covering the field (MISSING_SCOPE). Keys are decided in the order given; the first refused is
+ * the answer. Never throws.
+ */
+export function decideUserFilter(principal: Principal, reads: readonly FilterRead[]): FilterDecision {
+  for (const { key, ref } of reads) {
+    if (principal.kind === 'anonymous' || !scopesCover(principal.scopes, ref, 'read')) return Object.freeze({ allowed: false, reason: 'MISSING_SCOPE', key, ref });
+  }
+  return { allowed: true };
 }
 
 /** The state of a delegation no one has read: decides like a token with no consent behind it. */

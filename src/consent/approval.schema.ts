@@ -1,6 +1,7 @@
 import { agentLoader } from '../agents/agent.loaders.js';
 import { AgentRef } from '../agents/agent.schema.js';
 import { APPROVAL_MAX_AUTH_AGE_SECONDS, approvalAuth } from '../authz/approval-access.js';
+import { readScopeOf } from '../authz/auth-scopes.js';
 import { builder } from '../graphql/builder.js';
 import type { Context } from '../graphql/context.js';
 import { userLoader } from '../identity/user.loaders.js';
@@ -28,8 +29,15 @@ const MaskedCardRef = builder.objectRef<MaskedCard>('MaskedCard').implement({
   }),
 });
 
+/**
+ * What an approval says of the payment (entry, amount, payee, reference, card) is the user's
+ * payment data: each such field is decided as a read of `paymentMethods`, as on User.
+ */
+const paymentRead = readScopeOf('payment', 'paymentMethods', (approval: Approval) => approval.userId);
+
 export const ApprovalRef = builder.objectRef<Approval>('Approval').implement({
-  description: 'An agent’s request that its user approve one payment action; once approved, the action can be done once, before expiresAt.',
+  description:
+    'An agent’s request that its user approve one payment action; once approved, the action can be done once, before expiresAt. Its payment fields (authorizationDetails, amount, currency, creditorName, description, paymentMethodId, card) are the user’s payment data: each needs what User.paymentMethods needs, and is null with FORBIDDEN otherwise.',
   fields: (t) => ({
     id: t.exposeID('id'),
     user: t.field({ type: UserRef, nullable: true, resolve: (a, _args, ctx) => userLoader(ctx).load(a.userId) }),
@@ -37,16 +45,18 @@ export const ApprovalRef = builder.objectRef<Approval>('Approval').implement({
     status: t.field({ type: ApprovalStatusEnum, description: 'EXPIRED once past expiresAt unanswered or unused.', resolve: (a, _args, ctx) => approvalState(a, ctx.services.clock.now()) }),
     authorizationDetails: t.field({
       type: 'JSONObject',
+      nullable: true,
       description: 'What is approved, as one RFC 9396 authorization_details entry (payment_initiation, or the hub’s payment_method).',
+      authScopes: paymentRead,
       resolve: (a) => a.authorizationDetails,
     }),
     action: t.field({ type: ApprovalActionEnum, resolve: (a) => summarize(a.authorizationDetails).action }),
-    amount: t.string({ nullable: true, description: 'For PAY: a decimal string with the currency’s minor-unit digits.', resolve: (a) => summarize(a.authorizationDetails).amount }),
-    currency: t.string({ nullable: true, description: 'For PAY: ISO 4217.', resolve: (a) => summarize(a.authorizationDetails).currency }),
-    creditorName: t.string({ nullable: true, description: 'For PAY: who is paid.', resolve: (a) => summarize(a.authorizationDetails).creditorName }),
-    description: t.string({ nullable: true, description: 'For PAY: the reference shown with the payment.', resolve: (a) => summarize(a.authorizationDetails).description }),
-    paymentMethodId: t.id({ nullable: true, description: 'For CHANGE_PAYMENT_METHOD: the method changed.', resolve: (a) => summarize(a.authorizationDetails).paymentMethodId }),
-    card: t.field({ type: MaskedCardRef, nullable: true, description: 'For ADD_ and CHANGE_PAYMENT_METHOD: the card.', resolve: (a) => summarize(a.authorizationDetails).card }),
+    amount: t.string({ nullable: true, description: 'For PAY: a decimal string with the currency’s minor-unit digits.', authScopes: paymentRead, resolve: (a) => summarize(a.authorizationDetails).amount }),
+    currency: t.string({ nullable: true, description: 'For PAY: ISO 4217.', authScopes: paymentRead, resolve: (a) => summarize(a.authorizationDetails).currency }),
+    creditorName: t.string({ nullable: true, description: 'For PAY: who is paid.', authScopes: paymentRead, resolve: (a) => summarize(a.authorizationDetails).creditorName }),
+    description: t.string({ nullable: true, description: 'For PAY: the reference shown with the payment.', authScopes: paymentRead, resolve: (a) => summarize(a.authorizationDetails).description }),
+    paymentMethodId: t.id({ nullable: true, description: 'For CHANGE_PAYMENT_METHOD: the method changed.', authScopes: paymentRead, resolve: (a) => summarize(a.authorizationDetails).paymentMethodId }),
+    card: t.field({ type: MaskedCardRef, nullable: true, description: 'For ADD_ and CHANGE_PAYMENT_METHOD: the card.', authScopes: paymentRead, resolve: (a) => summarize(a.authorizationDetails).card }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
     decidedAt: t.expose('decidedAt', { type: 'DateTime', nullable: true }),

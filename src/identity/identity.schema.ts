@@ -1,3 +1,4 @@
+import type { FilterRead } from '../authz/profile-access.js';
 import { categoryOf, type FieldRef } from '../authz/scopes.js';
 import { builder } from '../graphql/builder.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pagination.js';
@@ -5,7 +6,7 @@ import type { Context } from '../graphql/context.js';
 import { CHANNELS } from './profile.input.js';
 import type { AuthPayload } from './identity.service.js';
 import { userLoader } from './user.loaders.js';
-import { listUsers, type User } from './user.queries.js';
+import { listUsers, type User, type UserFilter as UserFilterKeys } from './user.queries.js';
 import { UserConnectionRef, UserRef } from './user.schema.js';
 
 const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
@@ -77,8 +78,21 @@ const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
 });
 
 const UserFilter = builder.inputType('UserFilter', {
+  description: 'Each key set is a read of its field: country needs profile read scope, email contact read scope (FORBIDDEN/MISSING_SCOPE otherwise).',
   fields: (t) => ({ country: t.string(), email: t.string({ description: 'Exact, case-insensitive.' }) }),
 });
+
+/** The profile field each key of the user filter selects on. */
+const USER_FILTER_FIELDS = {
+  country: { category: 'profile', field: 'country' },
+  email: { category: 'contact', field: 'email' },
+} as const satisfies Record<keyof UserFilterKeys, FieldRef>;
+
+/** The keys a filter sets, each with the field it reads, in the order of USER_FILTER_FIELDS. */
+function filterReads(filter: UserFilterKeys | null | undefined): FilterRead[] {
+  const keys = Object.keys(USER_FILTER_FIELDS) as (keyof UserFilterKeys)[];
+  return keys.filter((key) => filter?.[key] != null).map((key) => ({ key, ref: USER_FILTER_FIELDS[key] }));
+}
 
 builder.queryFields((t) => ({
   me: t.field({
@@ -100,15 +114,18 @@ builder.queryFields((t) => ({
   }),
   users: t.field({
     type: UserConnectionRef,
-    description: 'Every user, oldest first: for users:admin.',
+    description: 'Every user, oldest first: for users:admin, with the read scope of each field the filter selects on.',
     args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: UserFilter }) },
-    authScopes: { operator: 'users:admin' },
+    authScopes: (_root, args) => ({ $all: { operator: 'users:admin', userFilter: filterReads(args.filter) } }),
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first);
       const key = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
       const after = key && { createdAt: key[0], id: key[1] };
       const rows = await listUsers(ctx.services.db, { limit: limit + 1, ...(after && { after }), ...(args.filter && { filter: args.filter }) });
+      const reads = filterReads(args.filter);
       for (const user of rows) userLoader(ctx).prime(user.id, user);
+      // A user listed by a filter had the fields it selects on read, into the request's `profile.read` event about them.
+      for (const user of rows.slice(0, limit)) for (const { ref } of reads) ctx.access.note(user.id, ref.field);
       return toConnection(rows, limit, (u) => encodeCursor([u.createdAt.toISOString(), u.id]), (u) => u);
     },
   }),

@@ -345,8 +345,8 @@ describe('the audit trail', () => {
       expect(response.errors).toBeUndefined();
       return response.data;
     };
-    const listed = await read(admin, 'list-by-operator', 'query($id: ID!) { user(id: $id) { approvals(first: 1) { id card { last4 } } } }', { id: alice.id });
-    const one = 'query($id: ID!) { approval(id: $id) { description card { last4 } } }';
+    const listed = await read(admin, 'list-by-operator', 'query($id: ID!) { user(id: $id) { approvals(first: 1) { id action } } }', { id: alice.id });
+    const one = 'query($id: ID!) { approval(id: $id) { status action } }';
     await read(admin, 'one-by-operator', one, { id: listed.user.approvals[0].id });
     await read(alice.accessToken, 'list-by-user', '{ me { approvals { id } } }');
     await hub.services.audit.flush();

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { findAuditEvents } from '../../src/audit/audit.service.js';
+import { clientToken, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+
+let hub: Hub;
+let alice: Awaited<ReturnType<typeof signUpUser>>;
+let bob: Awaited<ReturnType<typeof signUpUser>>;
+beforeAll(async () => {
+  hub = await startTestHub();
+  alice = await signUpUser(hub, { givenName: 'Alice', country: 'FR' });
+  bob = await signUpUser(hub, { givenName: 'Bob', country: 'DE' });
+});
+afterAll(() => hub.close());
+
+const LIST = 'query($filter: UserFilter) { users(filter: $filter) { edges { node { id } } } }';
+const list = (token: string, filter: Record<string, unknown>, requestId?: string) =>
+  graphql<any>(hub, LIST, { token, variables: { filter }, ...(requestId && { headers: { 'x-request-id': requestId } }) });
+
+describe('a filter of the user list', () => {
+  it('on country is refused with users:admin alone, naming the key', async () => {
+    const response = await list(await clientToken(hub, ['users:admin']), { country: 'FR' });
+    expect(response.data).toBeNull();
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    expect(response.errors?.[0]?.message).toBe("Not allowed to filter on filter.country: the token's scopes do not cover profile.country");
+  });
+
+  it('on email is refused without contact read scope, whatever else the token holds', async () => {
+    const response = await list(await clientToken(hub, ['users:admin', 'profile:read']), { country: 'FR', email: alice.email });
+    expect(response.data).toBeNull();
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    expect(response.errors?.[0]?.message).toMatch(/filter\.email: .* contact\.email$/);
+  });
+
+  it('works with the read scope of each field it selects on, a single-field scope too', async () => {
+    const byCountry = await list(await clientToken(hub, ['users:admin', 'profile:read']), { country: 'fr' });
+    expect(byCountry.errors).toBeUndefined();
+    expect(byCountry.data.users.edges).toEqual([{ node: { id: alice.id } }]);
+    const byEmail = await list(await clientToken(hub, ['users:admin', 'contact.email:read']), { email: bob.email });
+    expect(byEmail.errors).toBeUndefined();
+    expect(byEmail.data.users.edges).toEqual([{ node: { id: bob.id } }]);
+  });
+
+  it('needs no data scope when it sets no key', async () => {
+    const response = await list(await clientToken(hub, ['users:admin']), { country: null });
+    expect(response.errors).toBeUndefined();
+    expect(response.data.users.edges.map((e: any) => e.node.id)).toEqual([alice.id, bob.id]);
+  });
+
+  it('is audited: each user listed as a read of the field, a refusal as the field denied with the key', async () => {
+    await list(await clientToken(hub, ['users:admin', 'profile:read']), { country: 'DE' }, 'filter-allowed');
+    await list(await clientToken(hub, ['users:admin']), { email: alice.email }, 'filter-refused');
+    await hub.services.audit.flush();
+    const events = (await findAuditEvents(hub.services.db, { filter: { action: 'profile.read' }, first: 100 })).edges.map((e) => e.node);
+    const summary = (requestId: string) =>
+      events.filter((e) => e.requestId === requestId).map((e) => ({ subject: e.subjectUserId, read: e.fieldsRead, denied: e.fieldsDenied, decision: e.decision, reason: e.reason }));
+    expect(summary('filter-allowed')).toEqual([{ subject: bob.id, read: ['country'], denied: [], decision: 'ALLOW', reason: null }]);
+    expect(summary('filter-refused')).toEqual([{ subject: null, read: [], denied: ['email'], decision: 'DENY', reason: 'MISSING_SCOPE' }]);
+    expect(events.find((e) => e.requestId === 'filter-refused')?.detail).toEqual({ refusedFilter: 'filter.email' });
+  });
+});
