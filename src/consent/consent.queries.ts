@@ -159,9 +159,23 @@ export async function findConsentEvents(db: Db, consentIds: readonly string[]): 
   return rows.map((r) => ({ consentId: r.consent_id, kind: r.kind, occurredAt: r.occurred_at, actor: { kind: r.actor_kind, id: r.actor_id }, detail: r.detail }));
 }
 
-/** Every consent of these users, newest first. */
-export async function findConsentsOfUsers(db: Db, userIds: readonly string[]): Promise<Consent[]> {
-  if (userIds.length === 0) return [];
-  const rows = await db.selectFrom('consents').selectAll().where('user_id', 'in', userIds).orderBy('given_at', 'desc').orderBy('id', 'desc').execute();
+/**
+ * The newest `limit` consents of each user, newest first; with `connectedAt`, only their consents
+ * to an agent in force at that instant. One statement: a lateral join walks consents_user
+ * (user_id, given_at desc, id desc) once per user and stops at `limit`, so a user who gave
+ * thousands costs no more than one who gave `limit`.
+ */
+export async function findConsentsOfUsers(db: Db, userIds: readonly string[], options: { limit: number; connectedAt?: Date }): Promise<Consent[]> {
+  if (userIds.length === 0 || options.limit === 0) return [];
+  const { connectedAt } = options;
+  const { rows } = await sql<Selectable<ConsentsTable>>`
+    select c.* from unnest(${[...userIds]}::text[]) as u(id)
+    cross join lateral (
+      select * from consents
+      where user_id = u.id
+        ${connectedAt ? sql`and agent_id is not null and status = 'active' and (expires_at is null or expires_at > ${connectedAt})` : sql``}
+      order by given_at desc, id desc
+      limit ${options.limit}
+    ) as c`.execute(db);
   return rows.map(toConsent);
 }

@@ -174,8 +174,8 @@ export function createConsentService(deps: {
 
     findConsents: (db: Db, ids: readonly string[]) => findConsentsByIds(db, ids),
 
-    /** Every consent of these users, newest first. */
-    findConsentsOfUsers: (db: Db, userIds: readonly string[]) => findConsentsOfUsers(db, userIds),
+    /** The newest consents of these users (`findConsentsOfUsers`). */
+    findConsentsOfUsers: (db: Db, userIds: readonly string[], options: { limit: number; connectedAt?: Date }) => findConsentsOfUsers(db, userIds, options),
 
     /** The ledger events of these consents, oldest first. */
     findHistory: (db: Db, consentIds: readonly string[]) => findConsentEvents(db, consentIds),

@@ -5,18 +5,21 @@ import {
   Kind,
   TypeInfo,
   getNamedType,
+  getVariableValues,
   validate,
   visit,
   visitWithTypeInfo,
   type ArgumentNode,
   type DocumentNode,
+  type FieldNode,
   type GraphQLField,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type ValidationRule,
 } from 'graphql';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
-import { AUDIENCE_PAGE, PAGE } from '../shared/pagination.js';
+import { AUDIENCE_PAGE, CONSENT_LIST, PAGE } from '../shared/pagination.js';
 
 /** Roughly the number of values one response may carry: each field costs 1, times the `first` of its list. */
 export const MAX_COST = 20_000;
@@ -27,11 +30,15 @@ export const COST_OPTIONS: CostLimitOptions = Object.freeze({ maxCost: MAX_COST,
 const PAGE_ARGUMENTS = new Set(['first', 'last']);
 
 /**
- * The page a list's resolver returns when `first` is left out or null: audiences page by
- * AUDIENCE_PAGE (both `audience` and `SavedAudience.members` go through audience.service), every
- * other list by `pageSize` in src/shared/pagination.ts.
+ * The page sizes of a list, by the type it lists, as its resolver applies them: audiences page by
+ * AUDIENCE_PAGE (both `audience` and `SavedAudience.members` go through audience.service), a
+ * user's consents and connected agents by CONSENT_LIST, every other list by PAGE.
  */
-const DEFAULT_PAGE_BY_TYPE: Readonly<Record<string, number>> = Object.freeze({ AudienceConnection: AUDIENCE_PAGE.default });
+const SIZES_BY_TYPE: Readonly<Record<string, { readonly default: number; readonly max: number }>> = Object.freeze({
+  AudienceConnection: AUDIENCE_PAGE,
+  Consent: CONSENT_LIST,
+  ConnectedAgent: CONSENT_LIST,
+});
 
 /** What a document needs beyond the count graphql-armor made at validation, kept per document. */
 type CostPlan =
@@ -43,9 +50,10 @@ type CostPlan =
 /**
  * The cost rule runs at validation, before variables are known, and counts a list whose `first`
  * is a variable, null or left out as 1. This counts such documents again before they run: a
- * variable as the request gives it (an absent or non-integer one counts as the largest page), a
+ * variable as the operation will see it (the request's value, else the variable's default), a
  * null or left-out `first` as the page its resolver returns then, so a document costs what the
- * same document with `first: <default>` costs.
+ * same document with `first: <default>` costs. A value the operation will refuse counts as the
+ * list's largest page.
  */
 export function pageCost(schema: GraphQLSchema): ApolloServerPlugin<Context> {
   // Apollo reuses the parsed document of a query it has seen: the plan is made once per document.
@@ -54,10 +62,10 @@ export function pageCost(schema: GraphQLSchema): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, request }) {
+        async didResolveOperation({ document, request, operation }) {
           let plan = plans.get(document);
           if (plan === undefined) plans.set(document, (plan = planCost(schema, rule, document)));
-          const refusal = plan.byVariable ? refusalOf(schema, rule, bindPageVariables(plan.document, request.variables ?? {})) : plan.refusal;
+          const refusal = plan.byVariable ? refusalOf(schema, rule, bindPageVariables(schema, plan.document, variableValues(schema, operation, request.variables))) : plan.refusal;
           if (refusal) throw new HubError('BAD_USER_INPUT', refusal, { http: { status: 400 } });
         },
       };
@@ -80,8 +88,7 @@ function planCost(schema: GraphQLSchema, rule: ValidationRule, document: Documen
         if (given?.value.kind === Kind.VARIABLE) byVariable = true;
         if (given && given.value.kind !== Kind.NULL) return undefined;
         filled = true;
-        const size: ArgumentNode = { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: pageArgument.name }, value: { kind: Kind.INT, value: String(defaultPageOf(field)) } };
-        return { ...node, arguments: [...(node.arguments ?? []).filter((arg) => arg !== given), size] };
+        return withPageSize(node, given, pageArgument.name, sizesOf(field).default);
       },
     }),
   );
@@ -90,19 +97,39 @@ function planCost(schema: GraphQLSchema, rule: ValidationRule, document: Documen
   return { byVariable, refusal: filled ? refusalOf(schema, rule, costed) : undefined };
 }
 
-function defaultPageOf(field: GraphQLField<unknown, unknown>): number {
-  return DEFAULT_PAGE_BY_TYPE[getNamedType(field.type).name] ?? PAGE.default;
+function sizesOf(field: GraphQLField<unknown, unknown>): { readonly default: number; readonly max: number } {
+  return SIZES_BY_TYPE[getNamedType(field.type).name] ?? PAGE;
 }
 
-function bindPageVariables(document: DocumentNode, variables: Record<string, unknown>): DocumentNode {
-  return visit(document, {
-    Argument(node) {
-      if (!PAGE_ARGUMENTS.has(node.name.value) || node.value.kind !== Kind.VARIABLE) return undefined;
-      const value = variables[node.value.name.value];
-      const size = typeof value === 'number' && Number.isInteger(value) ? value : PAGE.max;
-      return { ...node, value: { kind: Kind.INT, value: String(size) } };
-    },
-  });
+/** `node` with its page argument (`given`, if any) replaced by the literal `size`. */
+function withPageSize(node: FieldNode, given: ArgumentNode | undefined, name: string, size: number): FieldNode {
+  const argument: ArgumentNode = { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: name }, value: { kind: Kind.INT, value: String(size) } };
+  return { ...node, arguments: [...(node.arguments ?? []).filter((arg) => arg !== given), argument] };
+}
+
+/** The operation's variables as graphql-js will bind them, defaults applied; undefined when it will refuse them. */
+function variableValues(schema: GraphQLSchema, operation: OperationDefinitionNode | undefined, given: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const values = getVariableValues(schema, operation?.variableDefinitions ?? [], given ?? {}, { maxErrors: 1 });
+  return values.coerced;
+}
+
+/** Each page variable replaced by its value: a null or absent one by the list's default page, one the operation refuses by its largest. */
+function bindPageVariables(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined): DocumentNode {
+  const typeInfo = new TypeInfo(schema);
+  return visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const field = typeInfo.getFieldDef();
+        const given = node.arguments?.find((arg) => PAGE_ARGUMENTS.has(arg.name.value));
+        if (!field || given?.value.kind !== Kind.VARIABLE) return undefined;
+        const sizes = sizesOf(field);
+        const value = variables ? variables[given.value.name.value] : undefined;
+        const size = variables === undefined ? sizes.max : typeof value === 'number' ? value : sizes.default;
+        return withPageSize(node, given, given.name.value, size);
+      },
+    }),
+  );
 }
 
 /** The cost rule's refusal of `document`, if it refuses it. */

@@ -9,6 +9,12 @@ export const PAGE = Object.freeze({ default: 20, max: 100 });
  */
 export const AUDIENCE_PAGE = Object.freeze({ default: 100, max: 1_000 });
 
+/**
+ * A user's consents and connected agents are plain lists, newest first: all of them for nearly
+ * every user, and never more than this for one who gave thousands.
+ */
+export const CONSENT_LIST = Object.freeze({ default: PAGE.max, max: PAGE.max });
+
 export interface PageInfoShape {
   readonly hasNextPage: boolean;
   readonly endCursor: string | null;

@@ -171,7 +171,7 @@ export type Agent = {
   /** When it last authenticated, to the minute. */
   lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
   name: Scalars['String']['output'];
-  /** The user who connected the agent; null for an agent the operators own. */
+  /** The user who connected the agent; null for an agent the operators own. For agents:admin and that user only. */
   owner?: Maybe<User>;
   ownerKind: AgentOwnerKind;
   /** The agent this one is a sub-agent of; its ceiling lies within the parent’s. */
@@ -243,7 +243,7 @@ export type AgentStatus =
   | 'EXPIRED'
   | 'SUSPENDED';
 
-/** An agent’s request that its user approve one payment action; once approved, the action can be done once, before expiresAt. */
+/** An agent’s request that its user approve one payment action; once approved, the action can be done once, before expiresAt. Its payment fields (authorizationDetails, amount, currency, creditorName, description, paymentMethodId, card) are the user’s payment data: each needs what User.paymentMethods needs, and is null with FORBIDDEN otherwise. */
 export type Approval = {
   __typename?: 'Approval';
   action: ApprovalAction;
@@ -252,7 +252,7 @@ export type Approval = {
   /** For PAY: a decimal string with the currency’s minor-unit digits. */
   amount?: Maybe<Scalars['String']['output']>;
   /** What is approved, as one RFC 9396 authorization_details entry (payment_initiation, or the hub’s payment_method). */
-  authorizationDetails: Scalars['JSONObject']['output'];
+  authorizationDetails?: Maybe<Scalars['JSONObject']['output']>;
   /** For ADD_ and CHANGE_PAYMENT_METHOD: the card. */
   card?: Maybe<MaskedCard>;
   createdAt: Scalars['DateTime']['output'];
@@ -442,6 +442,7 @@ export type ConnectedAgent = {
   expiresAt?: Maybe<Scalars['DateTime']['output']>;
   /** When the agent last obtained or used a token. */
   lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The purpose in the version the consent was given under. */
   purpose: Purpose;
   /** What the agent may read. */
   scopes: Array<Scalars['String']['output']>;
@@ -461,6 +462,7 @@ export type Consent = {
   id: Scalars['ID']['output'];
   /** The version of the purpose the consent was given under. */
   policyVersion: Scalars['String']['output'];
+  /** The purpose in the version the consent was given under. */
   purpose: Purpose;
   /** The consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560 fields) as a compact JWS, typ consent-receipt+jwt, verifiable against /jwks.json. */
   receipt?: Maybe<Scalars['String']['output']>;
@@ -524,7 +526,7 @@ export type ErasureResult = {
   __typename?: 'ErasureResult';
   /** Agents the person owned, decommissioned: they act for nobody now. */
   agentsDecommissioned: Scalars['Int']['output'];
-  /** The user had been erased before: nothing changed and every count is 0. */
+  /** The user had been erased before: every count is 0 but consentsWithdrawn, the consents still in force that this call withdrew. */
   alreadyErased: Scalars['Boolean']['output'];
   /** Approvals of payment actions deleted, whatever their state: none can be answered or used after. */
   approvalsDeleted: Scalars['Int']['output'];
@@ -614,7 +616,7 @@ export type Mutation = {
   disableWebhookSubscription: WebhookSubscription;
   /** Enables a subscription again; its pending deliveries go out. */
   enableWebhookSubscription: WebhookSubscription;
-  /** Erases a person (GDPR Art. 17), for users:admin or the user themself, with a session that holds every scope a sign-in grants (FORBIDDEN/MISSING_SCOPE for a narrowed one) and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again): in one transaction every consent is withdrawn, every token stops, the profile, payment methods and approvals of payment actions are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing (alreadyErased). */
+  /** Erases a person (GDPR Art. 17), for users:admin or the user themself, with a session that holds every scope a sign-in grants (FORBIDDEN/MISSING_SCOPE for a narrowed one) and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again): in one transaction every consent is withdrawn, every token stops, the profile, payment methods and approvals of payment actions are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing but withdrawing a consent still in force (alreadyErased). */
   eraseUser: ErasureResult;
   /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds (FORBIDDEN/MISSING_SCOPE). */
   giveConsent: Consent;
@@ -948,7 +950,7 @@ export type Query = {
   savedAudiences: SavedAudienceConnection;
   /** A user by id: for users:admin, or the user themself. */
   user?: Maybe<User>;
-  /** Every user, oldest first: for users:admin. */
+  /** Every user, oldest first: for users:admin, with the read scope of each field the filter selects on. */
   users: UserConnection;
   /** Every event type a subscription can ask for; webhooks:admin. */
   webhookEventTypes: Array<Scalars['String']['output']>;
@@ -1147,9 +1149,9 @@ export type User = {
   /** The user’s approvals, newest first, all of them or those in `status` (PENDING for what waits for an answer): for the user themself, or users:admin. */
   approvals?: Maybe<Array<Approval>>;
   birthdate?: Maybe<Scalars['Date']['output']>;
-  /** The agents with a consent in force: for the user themself, or consents:admin. */
+  /** The agents with a consent in force, newest consent first: for the user themself, or consents:admin. */
   connectedAgents?: Maybe<Array<ConnectedAgent>>;
-  /** Every consent the user gave, newest first: for the user themself, or consents:admin. */
+  /** The consents the user gave, newest first: for the user themself, or consents:admin. */
   consents?: Maybe<Array<Consent>>;
   /** ISO 3166-1 alpha-2. */
   country?: Maybe<Scalars['String']['output']>;
@@ -1190,6 +1192,18 @@ export type UserApprovalsArgs = {
 
 
 /** A customer: one record per person, the single source of truth for their profile. */
+export type UserConnectedAgentsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** A customer: one record per person, the single source of truth for their profile. */
+export type UserConsentsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** A customer: one record per person, the single source of truth for their profile. */
 export type UserOrdersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -1207,6 +1221,7 @@ export type UserEdge = {
   node: User;
 };
 
+/** Each key set is a read of its field: country needs profile read scope, email contact read scope (FORBIDDEN/MISSING_SCOPE otherwise). */
 export type UserFilter = {
   country?: InputMaybe<Scalars['String']['input']>;
   /** Exact, case-insensitive. */

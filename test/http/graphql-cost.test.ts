@@ -33,9 +33,50 @@ describe('the cost limit counts list sizes', () => {
     expect(response.errors?.[0]).toMatchObject({ message: expect.stringMatching(/Query Cost limit of 20000 exceeded/), extensions: { code: 'BAD_USER_INPUT' } });
   });
 
-  it('counts a page-size variable left out as the largest page', async () => {
-    const response = await graphql(hub, NESTED, { token, variables: {} });
-    expect(response.status).toBe(400);
+  it('counts a page-size variable left out as the page the resolver returns without it', async () => {
+    const literal = '{ users(first: 20) { edges { node { id orders(first: 20) { edges { node { id totalMinor currency status placedAt } } } } } } }';
+    expect(await verdict(NESTED, {})).toEqual(await verdict(literal));
+    expect(await verdict(NESTED, {})).toMatchObject({ status: 200 });
+  });
+
+  it('counts a page-size variable left out at its default value', async () => {
+    const defaulted = NESTED.replace('$users: Int, $orders: Int', '$users: Int = 100, $orders: Int = 100');
+    expect(await verdict(defaulted, {})).toEqual(await verdict(NESTED, { users: 100, orders: 100 }));
+    expect(await verdict(defaulted, {})).toMatchObject({ status: 400 });
+  });
+
+  it('counts an audience page at the default of its variable, up to the audience maximum', async () => {
+    const page = (first: string) => `audience(purpose: "email_marketing", first: ${first}) { edges { node { id email country locale } } }`;
+    const given = await verdict(aliased(5, page('1000')));
+    expect(given).toMatchObject({ status: 400, code: 'BAD_USER_INPUT' });
+    const defaulted = `query($n: Int = 1000) { ${Array.from({ length: 5 }, (_, i) => `a${i}: ${page('$n')}`).join(' ')} }`;
+    expect(await verdict(defaulted, {})).toEqual(given);
+  });
+
+  it('counts a page-size variable the operation refuses as the largest page', async () => {
+    expect(await verdict(NESTED, { users: 'many', orders: 10 })).toEqual(await verdict(NESTED, { users: 100, orders: 100 }));
+  });
+});
+
+describe('the cost limit counts a user’s consent lists', () => {
+  const nested = (page: string, depth: number): string => (depth === 0 ? 'id' : `consents${page} { id user { ${nested(page, depth - 1)} } }`);
+  const query = (page: string, depth: number) => `{ user(id: "usr_nobody") { ${nested(page, depth)} } }`;
+
+  it('refuses consents nested through Consent.user as it refuses them with first: 100', async () => {
+    const given = await verdict(query('(first: 100)', 3));
+    expect(given).toMatchObject({ status: 400, message: expect.stringMatching(/Query Cost limit of 20000 exceeded/) });
+    expect(await verdict(query('', 3))).toEqual(given);
+  });
+
+  it('answers the consents with their user', async () => {
+    expect(await verdict(query('', 1))).toEqual({ status: 200, message: undefined, code: undefined });
+  });
+
+  it('counts connected agents as a list of a hundred', async () => {
+    const agents = (page: string) => `connectedAgents${page} { consent { user { connectedAgents${page} { consent { user { connectedAgents${page} { since } } } } } } }`;
+    const given = await verdict(`{ user(id: "usr_nobody") { ${agents('(first: 100)')} } }`);
+    expect(given).toMatchObject({ status: 400, message: expect.stringMatching(/Query Cost limit of 20000 exceeded/) });
+    expect(await verdict(`{ user(id: "usr_nobody") { ${agents('')} } }`)).toEqual(given);
   });
 });
 

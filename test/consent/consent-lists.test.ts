@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
+
+const clock = fixedClock(new Date());
+let hub: Hub;
+let alice: Awaited<ReturnType<typeof signUpUser>>;
+/** Alice's consents, newest first. */
+const given: string[] = [];
+let connected: string[];
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  const admin = await operatorToken(hub);
+  alice = await signUpUser(hub);
+  const agents = [
+    await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['orders:read'] }),
+    await registerAgent(hub, admin, { name: 'Concierge', allowedScopes: ['orders:read'] }),
+  ];
+  // Each consent a second after the last: the lists are newest first.
+  for (const input of [
+    { purpose: 'email_marketing' },
+    { purpose: 'email_marketing' },
+    { purpose: 'support', agentId: agents[0]!.id, scopes: ['orders:read'] },
+    { purpose: 'support', agentId: agents[1]!.id, scopes: ['orders:read'] },
+  ]) {
+    clock.advance(1);
+    given.unshift(await giveConsent(hub, alice.accessToken, input));
+  }
+  connected = given.slice(0, 2);
+});
+afterAll(() => hub.close());
+
+const lists = (args: string) => graphql<any>(hub, `{ me { consents${args} { id } connectedAgents${args} { consent { id } } } }`, { token: alice.accessToken });
+
+describe('a user’s consents and connected agents', () => {
+  it('list every consent, newest first, when first is left out', async () => {
+    const response = await lists('');
+    expect(response.errors).toBeUndefined();
+    expect(response.data.me.consents.map((c: { id: string }) => c.id)).toEqual(given);
+    expect(response.data.me.connectedAgents.map((c: { consent: { id: string } }) => c.consent.id)).toEqual(connected);
+  });
+
+  it('list only the newest first ones', async () => {
+    const response = await lists('(first: 1)');
+    expect(response.data.me).toEqual({ consents: [{ id: given[0] }], connectedAgents: [{ consent: { id: connected[0] } }] });
+  });
+
+  it('list only consents to an agent in force as connected agents, however many others are newer', async () => {
+    clock.advance(1);
+    await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
+    const response = await lists('(first: 2)');
+    expect(response.data.me.consents).toHaveLength(2);
+    expect(response.data.me.connectedAgents.map((c: { consent: { id: string } }) => c.consent.id)).toEqual(connected);
+  });
+
+  it('refuse a page past 100', async () => {
+    const response = await graphql<any>(hub, '{ me { consents(first: 101) { id } } }', { token: alice.accessToken });
+    expect(response.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'first' } });
+  });
+});
