@@ -9,7 +9,7 @@ import { consentState, definePurposeVersion, listPurposes, type Consent } from '
 import type { ConsentHistoryEntry } from './consent.queries.js';
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
-import { purposeLoader, type Purpose } from './purposes.js';
+import { consentedPurposeLoader, type Purpose } from './purposes.js';
 
 const LawfulBasisEnum = builder.enumType('LawfulBasis', {
   values: ['CONSENT', 'CONTRACT', 'LEGITIMATE_INTEREST', 'LEGAL_OBLIGATION', 'VITAL_INTEREST', 'PUBLIC_TASK'] as const,
@@ -58,7 +58,7 @@ export const ConsentRef = builder.objectRef<Consent>('Consent').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     user: t.field({ type: UserRef, nullable: true, resolve: (c, _args, ctx) => userLoader(ctx).load(c.userId) }),
-    purpose: t.field({ type: PurposeRef, resolve: async (c, _args, ctx) => (await purposeLoader(ctx).load(c.purpose))! }),
+    purpose: t.field({ type: PurposeRef, description: 'The purpose in the version the consent was given under.', resolve: (c, _args, ctx) => consentedPurposeLoader(ctx)(c) }),
     agent: t.field({
       type: AgentRef,
       nullable: true,

@@ -28,6 +28,18 @@ export async function findLatestPurposes(db: Db, keys?: readonly string[]): Prom
   return (await query.execute()).map(toPurpose);
 }
 
+/** These versions of purposes, those that exist (a version that is not a number names none). */
+export async function findPurposesAt(db: Db, wanted: readonly { readonly key: string; readonly version: string }[]): Promise<Purpose[]> {
+  const known = wanted.filter((w) => /^[0-9]{1,9}$/.test(w.version));
+  if (known.length === 0) return [];
+  const rows = await db
+    .selectFrom('purposes')
+    .selectAll()
+    .where((eb) => eb.or(known.map((w) => eb.and([eb('key', '=', w.key), eb('version', '=', Number(w.version))]))))
+    .execute();
+  return rows.map(toPurpose);
+}
+
 /** Every version of the purpose with this key, newest first; empty for an unknown key. */
 export async function findPurposeVersions(db: Db, key: string): Promise<Purpose[]> {
   return (await db.selectFrom('purposes').selectAll().where('key', '=', key).orderBy('version', 'desc').execute()).map(toPurpose);

@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import { isDataScope } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
 import type { Context } from '../graphql/context.js';
-import { findLatestPurposes } from './purpose.queries.js';
+import { findLatestPurposes, findPurposesAt } from './purpose.queries.js';
 
 /** The six lawful bases of GDPR Art. 6(1). */
 export const LAWFUL_BASES = ['consent', 'contract', 'legitimate_interest', 'legal_obligation', 'vital_interest', 'public_task'] as const;
@@ -42,6 +42,23 @@ export const purposeLoader = createContextCache(
       return keys.map((key) => purposes.get(key) ?? null);
     }),
 );
+
+/**
+ * The purpose in the version a consent was given under (`policyVersion`), one query per request
+ * tick: what the person agreed to, not what the registry says now. The newest version only for a
+ * version the registry no longer holds.
+ */
+export const consentedPurposeLoader = createContextCache((ctx: Context) => {
+  const versions = new DataLoader<{ key: string; version: string }, Purpose | null, string>(
+    async (wanted) => {
+      const found = new Map((await findPurposesAt(ctx.services.db, wanted)).map((p) => [`${p.key}@${p.version}`, p]));
+      return wanted.map((w) => found.get(`${w.key}@${w.version}`) ?? null);
+    },
+    { cacheKeyFn: (w) => `${w.key}@${w.version}` },
+  );
+  return async (consent: { readonly purpose: string; readonly policyVersion: string }): Promise<Purpose> =>
+    (await versions.load({ key: consent.purpose, version: consent.policyVersion })) ?? (await purposeLoader(ctx).load(consent.purpose))!;
+});
 
 /**
  * True when `scope` is a data scope whose category, or whose single field, the purpose covers.

@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
+import { giveConsent } from '../helpers/oauth.js';
+
+let hub: Hub;
+let admin: string;
+let alice: Awaited<ReturnType<typeof signUpUser>>;
+let early: string;
+let late: string;
+
+async function definePurpose(dataCategories: string[]): Promise<string> {
+  const response = await graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { version } }', {
+    token: admin,
+    variables: { i: { key: 'club_news', title: 'Club news', description: 'News of the club.', lawfulBasis: 'CONSENT', dataCategories, noticeUrl: 'https://hub.example/notices/club_news', noticeText: `We use ${dataCategories.join(', ')}.` } },
+  });
+  expect(response.errors).toBeUndefined();
+  return response.data.definePurpose.version;
+}
+
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock: fixedClock(new Date()) });
+  admin = await clientToken(hub, ['consents:admin'], 'agt_01J0000000000000000000VADM');
+  alice = await signUpUser(hub);
+  expect(await definePurpose(['profile'])).toBe('1');
+  early = await giveConsent(hub, alice.accessToken, { purpose: 'club_news' });
+  expect(await definePurpose(['profile', 'loyalty'])).toBe('2');
+  late = await giveConsent(hub, alice.accessToken, { purpose: 'club_news' });
+});
+afterAll(() => hub.close());
+
+describe('a consent’s purpose', () => {
+  it('is the version the consent was given under, not the newest', async () => {
+    const response = await graphql<any>(hub, `{ me { consents { id policyVersion purpose { version dataCategories } } } }`, { token: alice.accessToken });
+    expect(response.errors).toBeUndefined();
+    const byId = new Map(response.data.me.consents.map((c: { id: string }) => [c.id, c]));
+    expect(byId.get(early)).toEqual({ id: early, policyVersion: '1', purpose: { version: '1', dataCategories: ['profile'] } });
+    expect(byId.get(late)).toEqual({ id: late, policyVersion: '2', purpose: { version: '2', dataCategories: ['profile', 'loyalty'] } });
+  });
+
+  it('is the same read through consent(id)', async () => {
+    const response = await graphql<any>(hub, 'query($id: ID!) { consent(id: $id) { purpose { version noticeSha256 } } }', { token: alice.accessToken, variables: { id: early } });
+    expect(response.data.consent.purpose.version).toBe('1');
+  });
+});
