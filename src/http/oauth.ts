@@ -1,11 +1,11 @@
 import formbody from '@fastify/formbody';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../app.js';
 import { authorizationServerMetadata, protectedResourceMetadata } from '../oauth/discovery.js';
 import { introspect } from '../oauth/introspection.endpoint.js';
 import { OAuthError } from '../oauth/oauth-error.js';
 import { revoke } from '../oauth/revocation.endpoint.js';
-import { withAuthenticatedClient, type OAuthHttpRequest } from '../oauth/oauth-request.js';
+import { createOAuthRequestRunner, type OAuthHttpRequest } from '../oauth/oauth-request.js';
 import { createTokenEndpoint } from '../oauth/token.endpoint.js';
 
 /** Form bodies of the OAuth endpoints are small; anything larger is not a real request. */
@@ -14,7 +14,9 @@ const FORM_BODY_LIMIT = 16 * 1024;
 /** `/jwks.json`, the discovery documents and the OAuth endpoints. */
 export async function registerOAuthRoutes(app: FastifyInstance, services: Services): Promise<void> {
   await app.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
-  const handleTokenRequest = createTokenEndpoint(services);
+  const run = createOAuthRequestRunner(services);
+  const handleTokenRequest = createTokenEndpoint(services, run);
+  const formRoute = { bodyLimit: FORM_BODY_LIMIT, errorHandler: answerFrameworkError };
 
   app.get('/jwks.json', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300');
@@ -29,7 +31,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
     app.get(url, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(resourceMetadata));
   }
 
-  app.post('/oauth/token', { bodyLimit: FORM_BODY_LIMIT }, async (request, reply) => {
+  app.post('/oauth/token', formRoute, async (request, reply) => {
     noStore(reply);
     try {
       return await handleTokenRequest(formBody(request), httpFacts(request));
@@ -38,19 +40,19 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
     }
   });
 
-  app.post('/oauth/introspect', { bodyLimit: FORM_BODY_LIMIT }, async (request, reply) => {
+  app.post('/oauth/introspect', formRoute, async (request, reply) => {
     noStore(reply);
     try {
-      return await withAuthenticatedClient(services, formBody(request), httpFacts(request), 'introspect', (params, client) => introspect(services, params, client));
+      return await run('introspect', formBody(request), httpFacts(request), async (params, authenticate) => introspect(services, params, await authenticate()));
     } catch (error) {
       return sendOAuthError(reply, error);
     }
   });
 
-  app.post('/oauth/revoke', { bodyLimit: FORM_BODY_LIMIT }, async (request, reply) => {
+  app.post('/oauth/revoke', formRoute, async (request, reply) => {
     noStore(reply);
     try {
-      await withAuthenticatedClient(services, formBody(request), httpFacts(request), 'revoke', (params, client) => revoke(services, params, client, request.id));
+      await run('revoke', formBody(request), httpFacts(request), async (params, authenticate) => revoke(services, params, await authenticate(), request.id));
       return reply.code(200).send();
     } catch (error) {
       return sendOAuthError(reply, error);
@@ -69,4 +71,16 @@ const httpFacts = (request: FastifyRequest): OAuthHttpRequest => ({ requestId: r
 export function sendOAuthError(reply: FastifyReply, error: unknown): FastifyReply {
   if (!(error instanceof OAuthError)) throw error;
   return reply.code(error.status).headers(error.headers).send(error.toJSON());
+}
+
+/**
+ * The answer to a client error Fastify raised on an OAuth route before its handler ran (a body
+ * over the limit, a media type it cannot parse, a malformed body): RFC 6749 §5.2's shape, as
+ * every OAuth error, with its status and no-store. Anything else (a 5xx, an unreachable
+ * database) is rethrown to the app's handler as it came.
+ */
+function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const status = error instanceof Error ? error.statusCode : undefined;
+  if (status === undefined || status < 400 || status >= 500) throw error;
+  return noStore(reply).code(status).send({ error: 'invalid_request', error_description: error.message });
 }

@@ -1,5 +1,6 @@
 import type { Services } from '../app.js';
 import type { Agent } from '../agents/agent.service.js';
+import { MAX_CLIENT_ID_LENGTH } from '../agents/agent-authentication.js';
 import { invalidRequest, OAuthError } from './oauth-error.js';
 import { FRONTEND_CLIENT_ID } from './token.service.js';
 
@@ -27,6 +28,9 @@ export const invalidClient = (detail: string) =>
 
 const BASIC = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i;
 
+/** RFC 6749 Appendix A: `client_id` and `client_secret` are VSCHAR (0x20-0x7E), and nothing else reaches the database. */
+const VSCHARS = /^[\x20-\x7e]*$/;
+
 /** `application/x-www-form-urlencoded` decoding, as RFC 6749 §2.3.1 asks of both id and secret. */
 function formDecode(value: string): string {
   try {
@@ -39,10 +43,22 @@ function formDecode(value: string): string {
 /**
  * The credentials a request presents: HTTP Basic (RFC 6749 §2.3.1, id and secret each
  * form-urlencoded), or `client_id` and `client_secret` in the body. Exactly one method: both at
- * once is `invalid_request`. No check of their truth happens here.
+ * once is `invalid_request`. A `client_id` must be 1 to MAX_CLIENT_ID_LENGTH VSCHAR characters
+ * and a secret VSCHAR, else `invalid_client`: no client has any other, and the checks that follow
+ * (the throttle's buckets, the database) take only such. No check of their truth happens here.
  * @throws OAuthError invalid_request or invalid_client for malformed credentials.
  */
 export function presentedCredentials(authorization: string | undefined, params: Record<string, string>): PresentedCredentials {
+  const presented = credentialsOf(authorization, params);
+  const { clientId, secret } = presented;
+  if (clientId === '') throw invalidClient('empty client_id');
+  if (clientId !== undefined && clientId.length > MAX_CLIENT_ID_LENGTH) throw invalidClient(`client_id longer than ${MAX_CLIENT_ID_LENGTH} characters`);
+  if (clientId !== undefined && !VSCHARS.test(clientId)) throw invalidClient('client_id has characters outside VSCHAR');
+  if (secret !== undefined && !VSCHARS.test(secret)) throw invalidClient('client secret has characters outside VSCHAR');
+  return presented;
+}
+
+function credentialsOf(authorization: string | undefined, params: Record<string, string>): PresentedCredentials {
   if (authorization !== undefined) {
     const encoded = BASIC.exec(authorization)?.[1];
     if (!encoded) throw invalidClient('Authorization header is not Basic');

@@ -6,7 +6,7 @@ import { actorOf } from './delegation.js';
 import { invalidRequest } from './oauth-error.js';
 import { introspectPaymentToken } from './payment-token.js';
 import { findRefreshToken } from './refresh-token.queries.js';
-import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH } from './refresh-tokens.js';
+import { findRefreshTokenRefusal, hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH } from './refresh-tokens.js';
 
 /** The RFC 7662 §2.2 answer; everything but `active` only for an active token. */
 export interface IntrospectionResponse {
@@ -42,8 +42,9 @@ const seconds = (date: Date) => Math.floor(date.getTime() / 1_000);
 /**
  * `/oauth/introspect` (RFC 7662), for authenticated agents only. Starts from `{ active: false }`
  * and says more only for a token the hub issued, that is live now (signature, expiry, revocation,
- * every agent of its chain, its consent) and that is the caller's business. Access tokens are
- * tried first unless `token_type_hint=refresh_token`.
+ * its user, every agent of its chain, its consent: for a refresh token, what its grant checks)
+ * and that is the caller's business. Access tokens are tried first unless
+ * `token_type_hint=refresh_token`.
  * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
  */
 export async function introspect(services: Services, params: Record<string, string>, client: OAuthClient): Promise<IntrospectionResponse> {
@@ -92,10 +93,7 @@ async function asRefreshToken(services: Services, token: string, caller: Agent):
   const now = services.clock.now();
   if (!row || row.revoked_at || row.rotated_at || row.expires_at <= now) return undefined;
   if (!callersBusiness(caller, row.client_id)) return INACTIVE;
-  if (row.consent_id) {
-    const state = await services.tokens.delegationState(services.db, { agentIds: row.actor_chain, consentId: row.consent_id, userId: row.user_id });
-    if (!state.agentsLive || !state.consentLive) return INACTIVE;
-  }
+  if (await findRefreshTokenRefusal(services, services.db, row)) return INACTIVE;
   const act = actorOf(row.actor_chain);
   return {
     active: true,

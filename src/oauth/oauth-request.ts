@@ -1,7 +1,10 @@
 import type { Services } from '../app.js';
-import { authenticateClient, presentedCredentials, type OAuthClient } from './client-auth.js';
-import { recordRefusal } from './oauth-audit.js';
+import { authenticateClient, presentedCredentials, type OAuthClient, type PresentedCredentials } from './client-auth.js';
+import { ClientThrottle } from './client-throttle.js';
+import { recordRefusal, type RefusedCaller } from './oauth-audit.js';
 import { invalidRequest, OAuthError } from './oauth-error.js';
+
+export type OAuthEndpoint = RefusedCaller['endpoint'];
 
 /** The HTTP facts of a request to an OAuth endpoint. */
 export interface OAuthHttpRequest {
@@ -9,6 +12,16 @@ export interface OAuthHttpRequest {
   readonly address: string;
   readonly authorization: string | undefined;
 }
+
+/**
+ * What an endpoint does once the request is parsed and let through the throttle. It calls
+ * `authenticate` where its own order of checks puts client authentication; the client it
+ * resolves to is the one a refusal after it is audited with.
+ */
+export type OAuthWork<T> = (params: Record<string, string>, authenticate: () => Promise<OAuthClient>) => Promise<T>;
+
+/** Runs one request to an OAuth endpoint; see `createOAuthRequestRunner`. */
+export type RunOAuthRequest = <T>(endpoint: OAuthEndpoint, body: unknown, http: OAuthHttpRequest, work: OAuthWork<T>) => Promise<T>;
 
 /** @throws OAuthError invalid_request for a body that is not flat, single-valued form data. */
 export function formParams(body: unknown): Record<string, string> {
@@ -21,27 +34,51 @@ export function formParams(body: unknown): Record<string, string> {
   return params;
 }
 
-/**
- * Runs an endpoint other than `/oauth/token` in its fixed steps: the form parameters, the client's
- * credentials (one method, checked), then `work`. Any refusal is audited before it is thrown.
- */
-export async function withAuthenticatedClient<T>(
-  services: Services,
-  body: unknown,
-  http: OAuthHttpRequest,
-  endpoint: 'introspect' | 'revoke',
-  work: (params: Record<string, string>, client: OAuthClient) => Promise<T>,
-): Promise<T> {
-  let claimedId: string | undefined;
-  let client: OAuthClient | undefined;
+/** The parameters and credentials of a request, or the refusal its parsing met. */
+function parse(body: unknown, authorization: string | undefined): { params: Record<string, string>; presented: PresentedCredentials } | { refusal: OAuthError } {
   try {
     const params = formParams(body);
-    const presented = presentedCredentials(http.authorization, params);
-    claimedId = presented.clientId;
-    client = await authenticateClient(services, presented);
-    return await work(params, client);
+    return { params, presented: presentedCredentials(authorization, params) };
   } catch (error) {
-    if (error instanceof OAuthError) recordRefusal(services, error, { client, claimedId, endpoint, requestId: http.requestId });
+    if (error instanceof OAuthError) return { refusal: error };
     throw error;
   }
+}
+
+/**
+ * The steps every OAuth endpoint begins with, in a fixed order: the form parameters (flat,
+ * single-valued) and the credentials presented (one method, well-formed); the throttle (429 with
+ * `Retry-After`, before anything touches the database); then the endpoint's `work`. One throttle
+ * serves `/oauth/token`, `/oauth/introspect` and `/oauth/revoke`, so no endpoint is a cheaper
+ * oracle for a client's secret than another. A request that presents a secret spends the bucket
+ * of the client it names at its address; any other, one refused while parsed included, spends
+ * its address's bucket: naming a client without its secret cannot spend that client's
+ * allowance, and a flood of malformed requests is bounded too. Every refusal is audited with its
+ * reason, a run of 429s once, so a flood cannot flood the trail instead. Create one per app.
+ */
+export function createOAuthRequestRunner(services: Services): RunOAuthRequest {
+  const throttle = new ClientThrottle(services.config.tokenRateLimit);
+
+  return async function runOAuthRequest<T>(endpoint: OAuthEndpoint, body: unknown, http: OAuthHttpRequest, work: OAuthWork<T>): Promise<T> {
+    let claimedId: string | undefined;
+    let client: OAuthClient | undefined;
+    let audit = true;
+    try {
+      const parsed = parse(body, http.authorization);
+      const presented = 'presented' in parsed ? parsed.presented : undefined;
+      claimedId = presented?.clientId;
+      const answer = throttle.take(presented?.secret === undefined ? undefined : claimedId, http.address);
+      if (!answer.allowed) {
+        audit = answer.firstRefusal;
+        throw new OAuthError(429, 'slow_down', `too many requests; retry after ${answer.retryAfterSeconds} s`, 'rate limited', {
+          'retry-after': String(answer.retryAfterSeconds),
+        });
+      }
+      if ('refusal' in parsed) throw parsed.refusal;
+      return await work(parsed.params, async () => (client = await authenticateClient(services, parsed.presented)));
+    } catch (error) {
+      if (error instanceof OAuthError && audit) recordRefusal(services, error, { client, claimedId, endpoint, requestId: http.requestId });
+      throw error;
+    }
+  };
 }

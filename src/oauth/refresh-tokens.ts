@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Services } from '../app.js';
 import type { Db } from '../db/connect.js';
 import { newId } from '../shared/ids.js';
 import { enqueueWebhookEvent, type WebhookEvent } from '../webhooks/webhook-outbox.js';
@@ -99,4 +100,24 @@ export async function useRefreshToken(tx: Db, token: string, clientId: string, n
   if (row.expires_at <= now) throw invalidGrant('refresh token is invalid', 'expired refresh token');
   await markRefreshTokenRotated(tx, row.id, now);
   return row;
+}
+
+/**
+ * Why what stands behind a refresh token no longer does, or undefined while it does: its user
+ * active; for a delegated token, every agent of its chain (and their ancestors) active, its
+ * consent in force, and none of the tokens or families it was exchanged from revoked. One check
+ * for the refresh grants, which refuse such a token, and introspection, which answers it inactive.
+ * Reads through `db`, the caller's transaction if it has one; the token's own revocation, rotation
+ * and expiry are the caller's to check.
+ */
+export async function findRefreshTokenRefusal(services: Pick<Services, 'identity' | 'tokens'>, db: Db, row: RefreshTokenRow): Promise<string | undefined> {
+  if (row.consent_id) {
+    const facts = { agentIds: row.actor_chain, consentId: row.consent_id, userId: row.user_id, delegatedFrom: row.delegated_from };
+    const state = await services.tokens.delegationState(db, facts);
+    if (!state.agentsLive) return 'an agent of the chain is not active';
+    if (!state.consentLive) return 'consent not in force';
+    if (state.revoked || state.familyRevoked) return 'a token it was exchanged from is revoked';
+  }
+  if (!(await services.identity.findActiveUser(db, row.user_id))) return 'user is not active';
+  return undefined;
 }

@@ -129,9 +129,11 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
 
     /**
      * A user's access and refresh token. The user's own token carries every data scope for
-     * themself; `scope` narrows it. Runs in the caller's transaction (`db`).
+     * themself; `scope` narrows it. `refreshScope`, when given, is the refresh token's instead: a
+     * refresh keeps the scope of the token it replaces (RFC 6749 §6). Runs in the caller's
+     * transaction (`db`).
      */
-    async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; familyId?: string } = {}): Promise<UserSession> {
+    async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; refreshScope?: string; familyId?: string } = {}): Promise<UserSession> {
       const scope = options.scope ?? ALL_DATA_SCOPES.join(' ');
       const familyId = options.familyId ?? newRefreshFamilyId();
       const access = await this.issueAccessToken({
@@ -142,7 +144,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
         auth_time: Math.floor(authTime.getTime() / 1_000),
         sid: familyId,
       });
-      const refreshToken = await issueRefreshToken(db, { userId, clientId: FRONTEND_CLIENT_ID, scope, authTime, familyId }, clock.now());
+      const refreshToken = await issueRefreshToken(db, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId }, clock.now());
       return { accessToken: access.accessToken, refreshToken, expiresIn: access.expiresIn, scope };
     },
 

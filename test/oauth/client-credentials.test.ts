@@ -157,4 +157,18 @@ describe('request format', () => {
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body)).toEqual({ error: 'invalid_request', error_description: 'the body must be application/x-www-form-urlencoded' });
   });
+
+  it.each([
+    ['a form over 16 KiB', 413, 'application/x-www-form-urlencoded', `grant_type=client_credentials&padding=${'x'.repeat(16 * 1024)}`],
+    ['a media type the hub cannot parse', 415, 'application/xml', '<grant_type>client_credentials</grant_type>'],
+    ['malformed JSON', 400, 'application/json', '{"grant_type":'],
+  ])('answers %s, refused before any endpoint sees it, as an OAuth error: %i invalid_request, not cached', async (_, status, contentType, payload) => {
+    for (const url of ['/oauth/token', '/oauth/introspect', '/oauth/revoke']) {
+      const response = await hub.http.inject({ method: 'POST', url, headers: { 'content-type': contentType, ...basic(agent) }, payload });
+      expect(response.statusCode).toBe(status);
+      expect(JSON.parse(response.body)).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.headers.pragma).toBe('no-cache');
+    }
+  });
 });

@@ -63,11 +63,15 @@ describe('refresh tokens for delegated access', () => {
     expect((await refresh(assistant, session.refreshToken)).status).toBe(200);
   });
 
-  it('may narrow the scope, never widen it', async () => {
+  it('may narrow the access token’s scope, never widen it; the new refresh token keeps the scope of the one used (RFC 6749 §6)', async () => {
     const session = await delegatedSession();
     const narrowed = await refresh(assistant, session.refreshToken, { scope: 'orders:read' });
     expect(narrowed.body.scope).toBe('orders:read');
-    expect(await refresh(assistant, narrowed.body.refresh_token, { scope: 'orders:read contact.email:read' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    expect(claimsOf(narrowed.body.access_token).scope).toBe('orders:read');
+    const restored = await refresh(assistant, narrowed.body.refresh_token);
+    expect(restored.body.scope).toBe('orders:read contact.email:read');
+    expect(claimsOf(restored.body.access_token).scope).toBe('orders:read contact.email:read');
+    expect(await refresh(assistant, restored.body.refresh_token, { scope: 'orders:read contact:read' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
   });
 
   it('are refused to an agent whose ceiling lacks offline_access', async () => {

@@ -94,6 +94,27 @@ describe('/oauth/introspect (RFC 7662)', () => {
     expect((await introspect(assistant, session.refreshToken)).body).toEqual({ active: false });
   });
 
+  it('answers inactive for a suspended user’s refresh tokens, session and delegated, as the refresh grant refuses them, and active once reactivated', async () => {
+    const session = await delegatedSession();
+    const setStatus = (mutation: 'suspendUser' | 'reactivateUser') => graphql<any>(hub, `mutation($id: ID!) { ${mutation}(id: $id) { status } }`, { token: admin, variables: { id: session.user.id } });
+    const active = async () => [
+      (await introspect(assistant, session.refreshToken, { token_type_hint: 'refresh_token' })).body.active,
+      (await introspect(operatorCredentials(hub), session.user.refreshToken, { token_type_hint: 'refresh_token' })).body.active,
+    ];
+    expect(await active()).toEqual([true, true]);
+
+    expect((await setStatus('suspendUser')).data.suspendUser.status).toBe('SUSPENDED');
+    expect(await active()).toEqual([false, false]);
+    const refreshed = [
+      await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: session.refreshToken }, basic(assistant)),
+      await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: session.user.refreshToken }),
+    ];
+    expect(refreshed.map((response) => [response.status, response.body.error])).toEqual([[400, 'invalid_grant'], [400, 'invalid_grant']]);
+
+    expect((await setStatus('reactivateUser')).data.reactivateUser.status).toBe('ACTIVE');
+    expect(await active()).toEqual([true, true]);
+  });
+
   it('lets an operator with agents:admin introspect any token', async () => {
     const session = await delegatedSession();
     expect((await introspect(operatorCredentials(hub), session.accessToken)).body).toMatchObject({ active: true, act: { sub: assistant.id } });

@@ -5,6 +5,7 @@ import { USER_SESSION_MAX_AGE_SECONDS } from '../../src/oauth/grants/refresh-tok
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import { claimsOf } from '../helpers/oauth.js';
 
 let hub: Hub;
 beforeAll(async () => {
@@ -38,13 +39,16 @@ describe('grant_type=refresh_token', () => {
     for (const token of [user.accessToken, next.body.access_token]) expect((await graphql(hub, '{ me { id } }', { token })).status).toBe(401);
   });
 
-  it('may narrow the scope, never widen it', async () => {
+  it('may narrow the access token’s scope, never widen it; the new refresh token keeps the scope of the one used (RFC 6749 §6)', async () => {
     const user = await signUpUser(hub);
     const narrowed = await refresh(user.refreshToken, { scope: 'profile:read' });
     expect(narrowed.body.scope).toBe('profile:read');
     const email = await graphql(hub, '{ me { id country email } }', { token: narrowed.body.access_token });
     expect(email.errors?.map((e) => [e.path?.at(-1), e.extensions?.reason])).toEqual([['email', 'MISSING_SCOPE']]);
-    const widened = await refresh(narrowed.body.refresh_token, { scope: 'profile:read contact:read' });
+    const restored = await refresh(narrowed.body.refresh_token);
+    expect(restored.body.scope).toBe(claimsOf(user.accessToken).scope);
+    expect((await graphql(hub, '{ me { email } }', { token: restored.body.access_token })).errors).toBeUndefined();
+    const widened = await refresh(restored.body.refresh_token, { scope: 'profile:read users:admin' });
     expect(widened).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
   });
 

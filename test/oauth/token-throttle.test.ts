@@ -2,25 +2,30 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startTestHub } from '../helpers/hub.js';
 import { basic, operatorToken, registerAgent, type ClientCredentials } from '../helpers/oauth.js';
 
-// The token endpoint's throttle bounds secret guessing per client and address, and floods per
-// address, without letting anyone who merely names a client spend that client's allowance.
+// One throttle serves /oauth/token, /oauth/introspect and /oauth/revoke. It bounds secret
+// guessing per client and address, and floods per address (malformed requests included),
+// without letting anyone who merely names a client spend that client's allowance.
 
 const RATE = 1;
 const hub = await startTestHub({ HUB_TOKEN_RATE_LIMIT: String(RATE) });
 afterAll(() => hub.close());
 const victim = await registerAgent(hub, await operatorToken(hub), { name: 'Victim', allowedScopes: ['orders:read'] });
 
-/** A token request from `address`, as a client there would send it. */
-async function tokenRequest(address: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+/** A POST of `payload` to an OAuth endpoint from `address`, a form unless `headers` say otherwise. */
+async function post(url: string, address: string, payload: string, headers: Record<string, string> = {}) {
   const response = await hub.http.inject({
     method: 'POST',
-    url: '/oauth/token',
+    url,
     remoteAddress: address,
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    payload: new URLSearchParams({ grant_type: 'client_credentials', ...form }).toString(),
+    payload,
   });
-  return { status: response.statusCode, headers: response.headers, body: JSON.parse(response.body) };
+  return { status: response.statusCode, headers: response.headers, body: JSON.parse(response.body || 'null') };
 }
+
+/** A token request from `address`, as a client there would send it. */
+const tokenRequest = (address: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
+  post('/oauth/token', address, new URLSearchParams({ grant_type: 'client_credentials', ...form }).toString(), headers);
 
 const withSecret = (address: string, client: ClientCredentials) => tokenRequest(address, {}, basic(client));
 const statuses = async (count: number, send: (i: number) => Promise<{ status: number }>) => {
@@ -32,17 +37,18 @@ const statuses = async (count: number, send: (i: number) => Promise<{ status: nu
 describe('a client_id longer than any client has', () => {
   const long = `agt_${'x'.repeat(16_000)}`;
 
-  it('is invalid_client before the throttle, so it never gets a bucket of its own', async () => {
-    const seen = await statuses(RATE * 3, () => tokenRequest('10.0.1.1', { client_id: long, client_secret: 'guess' }));
-    expect(seen).toEqual(Array(RATE * 3).fill(401));
-    const last = await tokenRequest('10.0.1.1', { client_id: long, client_secret: 'guess' });
-    expect(last.body).toEqual({ error: 'invalid_client', error_description: 'client authentication failed' });
-    expect(last.headers['www-authenticate']).toMatch(/^Basic /);
+  it('is invalid_client before any lookup, and spends its address’s bucket, never a bucket of its own', async () => {
+    const first = await tokenRequest('10.0.1.1', { client_id: long, client_secret: 'guess' });
+    expect(first.body).toEqual({ error: 'invalid_client', error_description: 'client authentication failed' });
+    expect(first.headers['www-authenticate']).toMatch(/^Basic /);
+    expect(await statuses(2, () => tokenRequest('10.0.1.1', { client_id: long, client_secret: 'guess' }))).toEqual([429, 429]);
+    expect((await tokenRequest('10.0.1.1', { client_id: victim.clientId })).status).toBe(429);
+    expect((await withSecret('10.0.1.1', victim)).status).toBe(200);
   });
 
   it('is refused the same way without a secret and in HTTP Basic', async () => {
     expect((await tokenRequest('10.0.1.2', { client_id: long })).body.error).toBe('invalid_client');
-    expect((await withSecret('10.0.1.2', { clientId: long, clientSecret: 'guess' })).body.error).toBe('invalid_client');
+    expect((await withSecret('10.0.1.4', { clientId: long, clientSecret: 'guess' })).body.error).toBe('invalid_client');
   });
 
   it('is not what a 128-character id meets: that one is throttled like any other', async () => {
@@ -78,5 +84,59 @@ describe('requests that present a secret', () => {
     expect((await withSecret('10.0.3.2', guess)).status).toBe(401);
     expect((await withSecret('10.0.3.1', { clientId: 'agt_someone_else', clientSecret: 'x' })).status).toBe(401);
     expect((await tokenRequest('10.0.3.1', { client_id: victim.clientId })).status).toBe(401);
+  });
+});
+
+describe('/oauth/introspect and /oauth/revoke', () => {
+  const introspect = (address: string, client: ClientCredentials) => post('/oauth/introspect', address, 'token=anything', basic(client));
+  const revoke = (address: string, client: ClientCredentials) => post('/oauth/revoke', address, 'token=anything', basic(client));
+
+  it('spend the same bucket as the token endpoint: guessing a secret there stops at the rate too', async () => {
+    const guess = { clientId: victim.clientId, clientSecret: 'not-the-secret' };
+    expect(await statuses(RATE + 2, () => introspect('10.0.4.1', guess))).toEqual([...Array(RATE).fill(401), 429, 429]);
+    const refused = await revoke('10.0.4.1', guess);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toEqual({ error: 'slow_down', error_description: expect.stringMatching(/^too many requests/) });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused.headers['cache-control']).toBe('no-store');
+    expect((await withSecret('10.0.4.1', guess)).status).toBe(429);
+    expect((await introspect('10.0.4.2', guess)).status).toBe(401);
+    expect((await introspect('10.0.4.3', victim)).body).toEqual({ active: false });
+  });
+});
+
+describe('a flood of malformed requests', () => {
+  const long = `agt_${'x'.repeat(200)}`;
+  const MALFORMED: [string, string, Record<string, string>][] = [
+    ['/oauth/token', 'grant_type=client_credentials&grant_type=password', {}],
+    ['/oauth/introspect', '{"token":"anything"}', { 'content-type': 'application/json' }],
+    ['/oauth/revoke', 'token=anything', { authorization: 'Basic not-base64!' }],
+    ['/oauth/token', `grant_type=client_credentials&client_secret=guess`, basic(victim)],
+    ['/oauth/introspect', `token=anything&client_id=${long}&client_secret=guess`, {}],
+  ];
+
+  it('is throttled per address on every endpoint, and its run of 429s is audited once', async () => {
+    const seen = await statuses(MALFORMED.length * 2, (i) => {
+      const [url, payload, headers] = MALFORMED[i % MALFORMED.length]!;
+      return post(url, '10.0.5.1', payload, { ...headers, 'x-request-id': `flood-${String(i).padStart(2, '0')}` });
+    });
+    expect(seen).toEqual([...Array(RATE).fill(400), ...Array(MALFORMED.length * 2 - RATE).fill(429)]);
+    await hub.services.audit.flush();
+    const refusals = await hub.database.db
+      .selectFrom('audit_events')
+      .select(['request_id', 'reason'])
+      .where('action', '=', 'token.refused')
+      .where('request_id', 'like', 'flood-%')
+      .orderBy('request_id')
+      .execute();
+    expect(refusals).toEqual([
+      { request_id: 'flood-00', reason: 'invalid_request: parameter grant_type must appear once' },
+      { request_id: 'flood-01', reason: 'slow_down: rate limited' },
+    ]);
+  });
+
+  it('cannot lock a client out: at the flooded address, it still gets its token', async () => {
+    expect((await tokenRequest('10.0.5.1', { client_id: victim.clientId })).status).toBe(429);
+    expect((await withSecret('10.0.5.1', victim)).status).toBe(200);
   });
 });

@@ -5,7 +5,7 @@ import { parseScope, scopeWithin } from '../../authz/scopes.js';
 import { actorOf, delegatedLifetime } from '../delegation.js';
 import { invalidGrant, invalidScope } from '../oauth-error.js';
 import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
-import { earliestOf, issueRefreshToken, useRefreshToken } from '../refresh-tokens.js';
+import { earliestOf, findRefreshTokenRefusal, issueRefreshToken, useRefreshToken } from '../refresh-tokens.js';
 import type { TokenRequest, TokenResponse } from '../token.endpoint.js';
 
 const REUSED = 'refresh token reused: family revoked';
@@ -17,7 +17,8 @@ const REUSED = 'refresh token reused: family revoked';
  * the tokens or families it was exchanged from revoked; it is used once and replaced, and a reuse
  * revokes the family. The new access token carries the same `act`, `consent_id`, `purpose` and
  * `delegated_from`; neither it nor the new refresh token outlives the consent, and the new
- * refresh token outlives no family it was exchanged from.
+ * refresh token outlives no family it was exchanged from. `scope` narrows the access token only:
+ * the new refresh token keeps the used one's scope (RFC 6749 §6).
  */
 export async function delegatedRefreshGrant(services: Services, { params, requestId }: TokenRequest, agent: Agent): Promise<TokenResponse> {
   const { clock, config, db } = services;
@@ -38,12 +39,9 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
       return { reused: true as const };
     }
     if (!used.consent_id) throw invalidGrant('refresh token is invalid', 'not a delegated refresh token');
+    const refusal = await findRefreshTokenRefusal(services, tx, used);
+    if (refusal) throw invalidGrant('refresh token is invalid', refusal);
     const delegatedFrom = used.delegated_from;
-    const state = await services.tokens.delegationState(tx, { agentIds: used.actor_chain, consentId: used.consent_id, userId: used.user_id, delegatedFrom });
-    if (!state.agentsLive) throw invalidGrant('refresh token is invalid', 'an agent of the chain is not active');
-    if (!state.consentLive) throw invalidGrant('refresh token is invalid', 'consent not in force');
-    if (state.revoked || state.familyRevoked) throw invalidGrant('refresh token is invalid', 'a token it was exchanged from is revoked');
-    if (!(await services.identity.findActiveUser(tx, used.user_id))) throw invalidGrant('refresh token is invalid', 'user is not active');
     const granted = new Set(parseScope(used.scope));
     const requested = params.scope ? parseScope(params.scope) : [...granted];
     if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
@@ -67,7 +65,7 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
       ttl,
       now,
     );
-    const grant = { userId: used.user_id, clientId: agent.id, scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain, delegatedFrom };
+    const grant = { userId: used.user_id, clientId: agent.id, scope: used.scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain, delegatedFrom };
     const refreshToken = await issueRefreshToken(tx, { ...grant, notAfter: earliestOf(consent!.expiresAt, parentFamiliesEnd) }, now);
     await auditInTransaction(tx, event({ action: 'token.refreshed', decision: 'ALLOW', purpose: consent!.purpose, detail: { scope, jti: access.jti } }), now);
     return { response: { access_token: access.accessToken, token_type: 'Bearer' as const, expires_in: access.expiresIn, refresh_token: refreshToken, scope } };

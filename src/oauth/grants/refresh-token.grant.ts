@@ -4,7 +4,7 @@ import { parseScope, scopeWithin } from '../../authz/scopes.js';
 import { invalidClient } from '../client-auth.js';
 import { invalidGrant, invalidRequest, invalidScope } from '../oauth-error.js';
 import { limitRefreshTokenExpiry } from '../refresh-token.queries.js';
-import { hashRefreshToken, useRefreshToken } from '../refresh-tokens.js';
+import { findRefreshTokenRefusal, hashRefreshToken, useRefreshToken } from '../refresh-tokens.js';
 import { FRONTEND_CLIENT_ID } from '../token.service.js';
 import type { TokenRequest, TokenResponse } from '../token.endpoint.js';
 import { delegatedRefreshGrant } from './delegated-refresh.grant.js';
@@ -20,8 +20,9 @@ export const USER_SESSION_MAX_AGE_SECONDS = 30 * 24 * 3_600;
  * `grant_type=refresh_token` (RFC 6749 §6). An authenticated agent refreshes delegated access
  * (see `delegatedRefreshGrant`); the hub's own public client refreshes a user's session, until
  * `USER_SESSION_MAX_AGE_SECONDS` after its sign-in (`auth_time`). Either way the token is used
- * once and replaced, a reused token revokes its family, and `scope` may only narrow. Refusals are
- * audited by the token endpoint.
+ * once and replaced, a reused token revokes its family, and `scope` may only narrow the access
+ * token: the new refresh token keeps the used one's scope (RFC 6749 §6). Refusals are audited by
+ * the token endpoint.
  */
 export async function refreshTokenGrant(services: Services, request: TokenRequest): Promise<TokenResponse> {
   if (!request.params.refresh_token) throw invalidRequest('refresh_token is required');
@@ -52,8 +53,9 @@ async function userSessionRefresh(services: Services, { params, requestId }: Tok
     const granted = new Set(parseScope(used.scope));
     const requested = params.scope ? parseScope(params.scope) : [...granted];
     if (requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
-    if (!(await services.identity.findActiveUser(tx, used.user_id))) throw invalidGrant('refresh token is invalid', 'user is not active');
-    const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), familyId: used.family_id });
+    const refusal = await findRefreshTokenRefusal(services, tx, used);
+    if (refusal) throw invalidGrant('refresh token is invalid', refusal);
+    const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), refreshScope: used.scope, familyId: used.family_id });
     await limitRefreshTokenExpiry(tx, hashRefreshToken(session.refreshToken), sessionEndsAt);
     await auditInTransaction(tx, event(used.user_id, { action: 'token.refreshed', decision: 'ALLOW' }), now);
     return { session };
