@@ -24,7 +24,7 @@ export interface Config {
   readonly accessTokenTtl: number;
   /** Most agents a delegated token's `act` chain may hold; a longer chain is refused at exchange. */
   readonly maxDelegationDepth: number;
-  /** Token endpoint requests per second per client and address, and the burst allowed. */
+  /** Requests per second to the OAuth endpoints per client and address (per address without a secret), and the burst allowed. */
   readonly tokenRateLimit: number;
   /** GraphQL requests per second per caller (or per address when anonymous). */
   readonly graphqlRateLimit: number;
@@ -190,7 +190,13 @@ const schema = z
     HUB_DATA_DIR: z.string().min(1).default('./.hub-data'),
     HUB_KEY_ENCRYPTION_KEY: encryptionKey.optional(),
     HUB_BOOTSTRAP_CLIENT_ID: z.string().regex(/^agt_[A-Za-z0-9_-]{4,64}$/, 'must look like agt_<4 to 64 of A-Z a-z 0-9 _ ->').optional(),
-    HUB_BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').max(256, 'must be at most 256 characters').optional(),
+    HUB_BOOTSTRAP_CLIENT_SECRET: z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .max(256, 'must be at most 256 characters')
+      // RFC 6749 Appendix A: anything else could never be presented, in a form or in Basic.
+      .regex(/^[\x20-\x7E]*$/, 'must be printable ASCII (RFC 6749 VSCHAR)')
+      .optional(),
     HUB_ACCESS_TOKEN_TTL: integer(30, 86_400, 'a number of seconds from 30 to 86400').default(600),
     HUB_MAX_DELEGATION_DEPTH: integer(1, 8, 'a number from 1 to 8').default(3),
     HUB_TOKEN_RATE_LIMIT: integer(1, 1_000_000, 'a number of requests per second from 1 to 1000000').default(50),
