@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { isDatabaseUnavailable, type Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
@@ -19,6 +20,14 @@ export interface AuditWriterOptions {
 }
 
 const PARTITION_RETRY_MS = 60_000;
+const LOCK_NOT_AVAILABLE = '55P03';
+/**
+ * Longest a batch waits for a chain head, well under PostgreSQL's deadlock_timeout (1 s): a
+ * transaction that audits several subjects in separate calls locks their heads in its own order,
+ * a batch locks them sorted, and the two could wait on each other. The batch then gives up first,
+ * so the change it crossed is never the one aborted.
+ */
+const HEAD_LOCK_TIMEOUT = '200ms';
 const MAX_OUTAGE_PAUSE_MS = 5_000;
 
 /**
@@ -32,8 +41,10 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * stored: a write that committed but reported failure is not duplicated, and when it was held back
  * through an outage and joined by newer events, it does not take those down with it. After that
  * the batch is halved and each half written the same way, so that only an event the database
- * refuses on its own is logged in full at error level and dropped. Makes sure the month's
- * partitions exist at start and whenever the month turns.
+ * refuses on its own is logged in full at error level and dropped. A batch waits for a locked
+ * chain head only briefly (HEAD_LOCK_TIMEOUT), then goes back to the buffer for another try: the
+ * changes of the hub are never held up long by reads, and never aborted in a deadlock with them.
+ * Makes sure the month's partitions exist at start and whenever the month turns.
  * Call `close()` at shutdown, after the last request: whatever is still buffered is lost otherwise.
  */
 export class AuditWriter {
@@ -125,6 +136,7 @@ export class AuditWriter {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#db.transaction().execute(async (trx) => {
+          await sql`set local lock_timeout = ${sql.lit(HEAD_LOCK_TIMEOUT)}`.execute(trx);
           const written = attempt > 1 ? await findWrittenAuditEventIds(trx, batch) : new Set<string>();
           return appendAuditEvents(trx, batch.filter((event) => !written.has(event.id)), this.#clock.now());
         });
@@ -132,6 +144,7 @@ export class AuditWriter {
         break;
       } catch (error) {
         if (isDatabaseUnavailable(error) && !this.#closed) return this.#holdDuringOutage(batch, error);
+        if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE && !this.#closed) return this.#holdWhileLocked(batch);
         if (attempt > 1 && batch.length > 1) {
           // One event the database refuses must not take the others with it: halve the batch
           // until that event is alone.
@@ -162,6 +175,12 @@ export class AuditWriter {
     if (this.#outageMs === 0) this.#logger.warn({ err: error }, `audit: database unreachable; holding ${this.#buffer.length} events until it answers`);
     this.#outageMs = Math.min(Math.max(this.#outageMs * 2, this.#retryDelayMs), MAX_OUTAGE_PAUSE_MS);
     await new Promise((resolve) => setTimeout(resolve, this.#outageMs).unref());
+  }
+
+  /** A chain head stayed locked past HEAD_LOCK_TIMEOUT: the batch goes back and is tried after a short pause. */
+  async #holdWhileLocked(batch: readonly PreparedAuditEvent[]): Promise<void> {
+    this.#buffer.unshift(...batch);
+    await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs).unref());
   }
 
   #ensurePartitions(): Promise<void> {

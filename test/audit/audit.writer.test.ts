@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { listAuditEvents } from '../../src/audit/audit.queries.js';
+import { appendAuditEvents, listAuditEvents } from '../../src/audit/audit.queries.js';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { AuditWriter, type AuditLogger } from '../../src/audit/audit.writer.js';
 import type { Db } from '../../src/db/connect.js';
 import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { countEvents, readEvent } from './audit-fixtures.js';
 
 let database: TestDatabase;
@@ -213,5 +213,30 @@ describe('AuditWriter', () => {
       'audit: created partitions audit_events_2098_01, audit_events_2098_02',
       'audit: created partitions audit_events_2098_03, audit_events_2098_04',
     ]);
+  });
+});
+
+describe.skipIf(testServerUrl() === undefined)('AuditWriter beside a change that audits two subjects in separate calls', () => {
+  /** Lock requests of this database's sessions still waiting. */
+  const waiting = async (db: Db) =>
+    Number((await sql<{ n: string }>`select count(*) as n from pg_locks l join pg_stat_activity a on a.pid = l.pid where not l.granted and a.datname = current_database()`.execute(db)).rows[0]!.n);
+
+  it('gives way to the change, rather than deadlock with it, and writes its batch after', async () => {
+    const logger = fakeLogger();
+    const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 1, retryDelayMs: 20 });
+    const before = await countEvents(database.db);
+    await database.db.transaction().execute(async (trx) => {
+      await appendAuditEvents(trx, [readEvent({ subjectUserId: 'usr_crossed' })], clock.now());
+      // The batch locks the `hub` head (sorted first), then waits for this transaction's user head.
+      writer.record(readEvent({ subjectUserId: null }));
+      writer.record(readEvent({ subjectUserId: 'usr_crossed' }));
+      await vi.waitFor(async () => expect(await waiting(database.db)).toBeGreaterThan(0), { interval: 5 });
+      await appendAuditEvents(trx, [readEvent({ subjectUserId: null })], clock.now());
+    });
+    await writer.close();
+    expect(await countEvents(database.db)).toBe(before + 4);
+    expect(logger.warn).not.toHaveBeenCalled();
+    expect(logger.error).not.toHaveBeenCalled();
+    expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
   });
 });
