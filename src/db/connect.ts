@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { MEMORY_DATA_DIR } from '../config.js';
+import { lockDataDir } from './data-dir-lock.js';
 import type { Database } from './database.js';
 import { listenOnPglite, listenOnServer, type Listen } from './notifications.js';
 import { usePreparedStatements } from './prepared.js';
@@ -42,13 +43,20 @@ const pgTypes = {
 
 export const pgliteParsers = { [INT8]: (value: string) => Number(value), [DATE]: (value: string) => value };
 
-/** Opens a PostgreSQL server (`url`), a PGlite data directory, or an existing PGlite instance. */
+/**
+ * Opens a PostgreSQL server (`url`), a PGlite data directory, or an existing PGlite instance. A
+ * data directory is this process's alone until the handle closes (see data-dir-lock.ts).
+ * @throws DataDirInUseError when another process has the data directory open.
+ */
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   if ('url' in target) return openServer(target.url, target.poolSize ?? 10);
-  const pglite =
-    'pglite' in target
-      ? target.pglite
-      : new PGlite(pgliteDataDir(target.dataDir), { parsers: pgliteParsers, relaxedDurability: false });
+  if ('pglite' in target) return openPglite(target.pglite);
+  const dir = pgliteDataDir(target.dataDir);
+  const unlock = dir === undefined ? undefined : lockDataDir(dir, path.resolve(target.dataDir));
+  return openPglite(new PGlite(dir, { parsers: pgliteParsers, relaxedDurability: false }), unlock);
+}
+
+function openPglite(pglite: PGlite, unlock?: () => void): DatabaseHandle {
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   const listeners = new Set<() => Promise<void>>();
   return {
@@ -58,7 +66,11 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
     listen: (channel, handlers) => tracked(listeners, listenOnPglite(pglite, channel, handlers)),
     close: async () => {
       await Promise.all([...listeners].map((stop) => stop()));
-      await db.destroy();
+      try {
+        await db.destroy();
+      } finally {
+        unlock?.();
+      }
     },
   };
 }

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest, migrationStatus } from '../../src/db/migrator.js';
 import { migrations } from '../../migrations/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { runNode } from './run-node.js';
 
 let database: TestDatabase;
 beforeAll(async () => {
@@ -52,15 +52,15 @@ describe('embedded PostgreSQL on disk', () => {
     }
   });
 
-  it('is migrated and inspected through `hub migrate`', () => {
+  it('is migrated and inspected through `hub migrate`', async () => {
     const env = { PATH: process.env.PATH, HUB_DATA_DIR: path.join(dir, 'cli'), LOG_LEVEL: 'silent' };
-    const run = (...args: string[]) => spawnSync(process.execPath, ['bin/hub.js', 'migrate', ...args], { env, encoding: 'utf8', timeout: 60_000 });
-    const before = run('status');
+    const run = (...args: string[]) => runNode(env, 'bin/hub.js', 'migrate', ...args);
+    const before = await run('status');
     expect(before.status).toBe(0);
     expect(before.stdout).toMatch(/^pending +0001_foundation$/m);
-    const up = run('up');
+    const up = await run('up');
     expect(up.stdout.trim()).toBe(`applied: ${Object.keys(migrations).join(', ')}`);
-    expect(run('status').stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}0001_foundation$/m);
-    expect(run('--help').stdout).toContain('status');
-  });
+    expect((await run('status')).stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}0001_foundation$/m);
+    expect((await run('--help')).stdout).toContain('status');
+  }, 180_000);
 });

@@ -1,0 +1,93 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import lockfile from 'proper-lockfile';
+
+/**
+ * How long a lock may go unrefreshed before another process takes it over, when its holder cannot
+ * be checked (another host, or no owner file). The holder refreshes it from the event loop, which
+ * a long PGlite statement blocks: a minute stays clear of any such statement.
+ */
+const STALE_MS = 60_000;
+const REFRESH_MS = 5_000;
+
+/** Thrown when another process holds the embedded database's folder; `code` is stable. */
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError';
+  readonly code = 'DATA_DIR_IN_USE';
+
+  constructor(dataDir: string, owner: Owner | undefined) {
+    const pid = owner && (owner.host === os.hostname() ? `pid ${owner.pid}` : `pid ${owner.pid} on ${owner.host}`);
+    super(`the embedded database in ${dataDir} is in use by another hub process${pid ? ` (${pid})` : ''}; stop it, or use DATABASE_URL`);
+  }
+}
+
+interface Owner {
+  readonly pid: number;
+  readonly host: string;
+}
+
+/**
+ * Takes `dir` for this process alone until the returned function is called, because two PGlite
+ * instances on one folder each write back their own copy of it and leave it corrupt. The lock is
+ * `<dir>.lock` (proper-lockfile: an atomic mkdir whose mtime the holder keeps fresh); beside it,
+ * `<dir>.owner` names the holder's pid, so a lock whose holder died on this host is taken over at
+ * once and any other once it is stale. Released at exit as well, if the process ends without it.
+ * @throws DataDirInUseError when another process holds `dir`; `dataDir` is the folder it names.
+ */
+export function lockDataDir(dir: string, dataDir: string): () => void {
+  const lockPath = `${dir}.lock`;
+  const ownerFile = `${dir}.owner`;
+  const owner = readOwner(ownerFile);
+  if (owner && owner.host === os.hostname() && !isRunning(owner.pid)) rmSync(lockPath, { recursive: true, force: true });
+  let unlock: () => void;
+  try {
+    unlock = lockfile.lockSync(dir, {
+      lockfilePath: lockPath,
+      realpath: false,
+      stale: STALE_MS,
+      update: REFRESH_MS,
+      // Thrown from the refresh timer, so it ends the process: the lock was deleted, or taken over
+      // after this process stalled past STALE_MS, and two writers would corrupt the folder.
+      onCompromised: (error) => {
+        throw new Error(`lost the lock on the embedded database in ${dataDir}: ${error.message}`);
+      },
+    });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ELOCKED') throw new DataDirInUseError(dataDir, readOwner(ownerFile));
+    throw error;
+  }
+  try {
+    writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, host: os.hostname() } satisfies Owner));
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    // Before the unlock: once unlocked, the file may already be the next holder's.
+    rmSync(ownerFile, { force: true });
+    unlock();
+  };
+}
+
+/** The holder the owner file names; undefined when it is missing or unreadable. Never throws. */
+function readOwner(file: string): Owner | undefined {
+  try {
+    const { pid, host } = JSON.parse(readFileSync(file, 'utf8')) as Partial<Owner>;
+    return Number.isInteger(pid) && pid! > 0 && typeof host === 'string' ? { pid: pid!, host } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** False only when no process has this pid; one of another user (EPERM) is running. */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,79 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
+import { runNode } from './run-node.js';
+
+/**
+ * One process at a time on a PGlite data directory: a second PGlite on the same folder writes its
+ * own copy back and corrupts it. The refusal is checked from another process, as `hub` commands
+ * run beside a `hub serve`, and from this one.
+ */
+describe('the lock on an embedded database folder', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'hub-lock-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  let folders = 0;
+  const freshDataDir = () => path.join(root, String(++folders));
+  const run = (dataDir: string, ...args: string[]) => runNode({ PATH: process.env.PATH, HUB_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }, ...args);
+  const inUse = (dataDir: string, holder: string) =>
+    `the embedded database in ${dataDir} is in use by another hub process (${holder}); stop it, or use DATABASE_URL`;
+  const refusal = (dataDir: string, holder: string) =>
+    expect.objectContaining({ name: 'DataDirInUseError', code: 'DATA_DIR_IN_USE', message: inUse(dataDir, holder) });
+
+  it('refuses a second opener while the first has the folder open, and lets it in once the first closed', async () => {
+    const dataDir = freshDataDir();
+    const first = openDatabase({ dataDir });
+    try {
+      await selectOne(first);
+      const cli = await run(dataDir, 'bin/hub.js', 'migrate', 'status');
+      expect(cli).toEqual({ status: 1, stdout: '', stderr: `hub: ${inUse(dataDir, `pid ${process.pid}`)}\n` });
+      expect(() => openDatabase({ dataDir })).toThrow(refusal(dataDir, `pid ${process.pid}`));
+    } finally {
+      await first.close();
+    }
+    const cli = await run(dataDir, 'bin/hub.js', 'migrate', 'status');
+    expect(cli).toMatchObject({ status: 0, stderr: '' });
+    expect(cli.stdout).toMatch(/^pending +0001_foundation$/m);
+    const again = openDatabase({ dataDir });
+    await selectOne(again);
+    await again.close();
+  }, 120_000);
+
+  it('is taken over at once from a holder on this host that died without closing', async () => {
+    const dataDir = freshDataDir();
+    const script = [
+      `import { openDatabase } from './src/db/connect.ts';`,
+      `const handle = openDatabase({ dataDir: process.env.HUB_DATA_DIR });`,
+      `await handle.ping(60_000);`,
+      `process.kill(process.pid, 'SIGKILL');`,
+    ].join('\n');
+    const crashed = await run(dataDir, '--import', 'tsx', '--input-type=module', '-e', script);
+    expect(crashed.status).toBeNull();
+    expect(existsSync(path.join(dataDir, 'pglite.lock'))).toBe(true);
+
+    const next = openDatabase({ dataDir });
+    await selectOne(next);
+    await next.close();
+  }, 120_000);
+
+  it('takes over a holder it cannot check (another host) only once the lock has gone unrefreshed for a minute', async () => {
+    const dataDir = freshDataDir();
+    const lock = path.join(dataDir, 'pglite.lock');
+    mkdirSync(lock, { recursive: true });
+    writeFileSync(path.join(dataDir, 'pglite.owner'), JSON.stringify({ pid: 4242, host: 'elsewhere' }));
+    expect(() => openDatabase({ dataDir })).toThrow(refusal(dataDir, 'pid 4242 on elsewhere'));
+
+    const lastRefresh = new Date(Date.now() - 61_000);
+    utimesSync(lock, lastRefresh, lastRefresh);
+    const next = openDatabase({ dataDir });
+    await selectOne(next);
+    await next.close();
+  }, 120_000);
+});
+
+async function selectOne(handle: DatabaseHandle): Promise<void> {
+  const { rows } = await sql<{ one: number }>`select 1 as one`.execute(handle.db);
+  expect(rows).toEqual([{ one: 1 }]);
+}
