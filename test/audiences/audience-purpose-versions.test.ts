@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
-import { giveConsent } from '../helpers/oauth.js';
+import { definePurpose, giveConsent } from '../helpers/oauth.js';
 
 // A consent keeps the version of the purpose it was given under. A new version that covers more
 // shows more only of the members who consented to it; one that covers less shows less of everyone.
@@ -18,15 +18,6 @@ let early: Awaited<ReturnType<typeof signUpUser>>;
 /** Consented under version 2, which adds loyalty. */
 let late: Awaited<ReturnType<typeof signUpUser>>;
 
-async function definePurpose(dataCategories: string[]): Promise<string> {
-  const response = await graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { version } }', {
-    token: admin,
-    variables: { i: { key: 'club_news', title: 'Club news', description: 'News of the club.', lawfulBasis: 'CONSENT', dataCategories, noticeUrl: 'https://hub.example/notices/club_news', noticeText: `We use ${dataCategories.join(', ')}.` } },
-  });
-  expect(response.errors).toBeUndefined();
-  return response.data.definePurpose.version;
-}
-
 beforeAll(async () => {
   hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
   admin = await clientToken(hub, ['consents:admin'], 'agt_01J0000000000000000000VADM');
@@ -34,9 +25,9 @@ beforeAll(async () => {
   early = await signUpUser(hub, { country: 'PT' });
   late = await signUpUser(hub, { country: 'PT' });
   await hub.services.db.updateTable('users').set({ loyalty_tier: 'gold', loyalty_points: 5_000 }).where('id', 'in', [early.id, late.id]).execute();
-  expect(await definePurpose(['profile', 'contact.email'])).toBe('1');
+  expect(await definePurpose(hub, admin, 'club_news', ['profile', 'contact.email'])).toBe('1');
   await giveConsent(hub, early.accessToken, { purpose: 'club_news' });
-  expect(await definePurpose(['profile', 'contact.email', 'loyalty'])).toBe('2');
+  expect(await definePurpose(hub, admin, 'club_news', ['profile', 'contact.email', 'loyalty'])).toBe('2');
   await giveConsent(hub, late.accessToken, { purpose: 'club_news' });
 });
 afterAll(() => hub.close());
@@ -94,7 +85,7 @@ describe('an audience whose purpose gained a category after some consents', () =
   });
 
   it('shows less of every member once a newer version covers less, whatever version they consented to', async () => {
-    expect(await definePurpose(['profile', 'loyalty'])).toBe('3');
+    expect(await definePurpose(hub, admin, 'club_news', ['profile', 'loyalty'])).toBe('3');
     const { data, errors } = await audience();
     expect(byId(data.edges.map((e: any) => e.node))).toEqual(byId([
       { id: early.id, email: null, loyalty: null },

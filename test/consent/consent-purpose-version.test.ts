@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
-import { giveConsent } from '../helpers/oauth.js';
+import { definePurpose, giveConsent } from '../helpers/oauth.js';
 
 let hub: Hub;
 let admin: string;
@@ -12,22 +12,13 @@ let alice: Awaited<ReturnType<typeof signUpUser>>;
 let early: string;
 let late: string;
 
-async function definePurpose(dataCategories: string[]): Promise<string> {
-  const response = await graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { version } }', {
-    token: admin,
-    variables: { i: { key: 'club_news', title: 'Club news', description: 'News of the club.', lawfulBasis: 'CONSENT', dataCategories, noticeUrl: 'https://hub.example/notices/club_news', noticeText: `We use ${dataCategories.join(', ')}.` } },
-  });
-  expect(response.errors).toBeUndefined();
-  return response.data.definePurpose.version;
-}
-
 beforeAll(async () => {
   hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock: fixedClock(new Date()) });
   admin = await clientToken(hub, ['consents:admin'], 'agt_01J0000000000000000000VADM');
   alice = await signUpUser(hub);
-  expect(await definePurpose(['profile'])).toBe('1');
+  expect(await definePurpose(hub, admin, 'club_news', ['profile'])).toBe('1');
   early = await giveConsent(hub, alice.accessToken, { purpose: 'club_news' });
-  expect(await definePurpose(['profile', 'loyalty'])).toBe('2');
+  expect(await definePurpose(hub, admin, 'club_news', ['profile', 'loyalty'])).toBe('2');
   late = await giveConsent(hub, alice.accessToken, { purpose: 'club_news' });
 });
 afterAll(() => hub.close());

@@ -57,6 +57,16 @@ export async function giveConsent(hub: Pick<Hub, 'http'>, userToken: string, inp
   return response.data.giveConsent.id;
 }
 
+/** A new version of the purpose `key`, covering `dataCategories`, defined with `token` (consents:admin); resolves to its version. */
+export async function definePurpose(hub: Pick<Hub, 'http'>, token: string, key: string, dataCategories: readonly string[]): Promise<string> {
+  const response = await graphql<{ definePurpose: { version: string } }>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { version } }', {
+    token,
+    variables: { i: { key, title: key, description: `The ${key} purpose.`, lawfulBasis: 'CONSENT', dataCategories, noticeUrl: `https://hub.example/notices/${key}`, noticeText: `We use ${dataCategories.join(', ')}.` } },
+  });
+  if (!response.data?.definePurpose) throw new Error(`definePurpose failed: ${JSON.stringify(response.errors)}`);
+  return response.data.definePurpose.version;
+}
+
 /** A token exchange by `agent` for `subjectToken`; resolves to the raw answer. */
 export function exchange(hub: Pick<Hub, 'http'>, agent: ClientCredentials, subjectToken: string, extra: Record<string, string> = {}) {
   return postForm(
