@@ -66,6 +66,8 @@ export interface ConsentEvent {
   readonly kind: 'given' | 'withdrawn';
   readonly actor: { readonly kind: string; readonly id: string | null };
   readonly detail?: Record<string, unknown>;
+  /** The signed receipt of a withdrawal, kept in `detail` (a `given` event's is the consent's own). */
+  readonly receipt?: string | null;
 }
 
 /** Appends to the ledger's history; the database refuses to change or delete what is there. */
@@ -81,7 +83,7 @@ export async function insertConsentEvents(db: Db, events: readonly ConsentEvent[
         occurred_at: at,
         actor_kind: e.actor.kind,
         actor_id: e.actor.id,
-        detail: JSON.stringify(e.detail ?? {}),
+        detail: JSON.stringify(e.receipt ? { ...e.detail, receipt: e.receipt } : (e.detail ?? {})),
       })),
     )
     .execute();
@@ -150,13 +152,18 @@ export interface ConsentHistoryEntry {
   readonly occurredAt: Date;
   readonly actor: { readonly kind: string; readonly id: string | null };
   readonly detail: Record<string, unknown>;
+  /** The signed receipt of a withdrawal; null for a `given` event, whose receipt is the consent's own, and for a withdrawal recorded without one. */
+  readonly receipt: string | null;
 }
 
 /** The events of these consents, oldest first. */
 export async function findConsentEvents(db: Db, consentIds: readonly string[]): Promise<ConsentHistoryEntry[]> {
   if (consentIds.length === 0) return [];
   const rows = await db.selectFrom('consent_events').selectAll().where('consent_id', 'in', consentIds).orderBy('id').execute();
-  return rows.map((r) => ({ consentId: r.consent_id, kind: r.kind, occurredAt: r.occurred_at, actor: { kind: r.actor_kind, id: r.actor_id }, detail: r.detail }));
+  return rows.map((r) => {
+    const { receipt, ...detail } = r.detail;
+    return { consentId: r.consent_id, kind: r.kind, occurredAt: r.occurred_at, actor: { kind: r.actor_kind, id: r.actor_id }, detail, receipt: typeof receipt === 'string' ? receipt : null };
+  });
 }
 
 /**

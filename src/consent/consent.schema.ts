@@ -39,6 +39,11 @@ const ConsentEventRef = builder.objectRef<ConsentHistoryEntry>('ConsentEvent').i
     actorKind: t.string({ resolve: (e) => e.actor.kind }),
     actorId: t.string({ nullable: true, resolve: (e) => e.actor.id }),
     reason: t.string({ nullable: true, resolve: (e) => (typeof e.detail.reason === 'string' ? e.detail.reason : null) }),
+    receipt: t.exposeString('receipt', {
+      nullable: true,
+      description:
+        'The signed receipt of this change, a compact JWS in the format of Consent.receipt: for `given` the consent’s own, for `withdrawn` the record as withdrawn (consentStatus withdrawn, withdrawnAt). Null for a withdrawal recorded unsigned.',
+    }),
   }),
 });
 
@@ -76,7 +81,16 @@ export const ConsentRef = builder.objectRef<Consent>('Consent').implement({
       nullable: true,
       description: 'The consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560 fields) as a compact JWS, typ consent-receipt+jwt, verifiable against /jwks.json.',
     }),
-    history: t.field({ type: [ConsentEventRef], description: 'The ledger events, oldest first.', resolve: (c, _args, ctx) => historyLoader(ctx).load(c.id) }),
+    withdrawalReceipt: t.string({
+      nullable: true,
+      description: 'The signed receipt of the withdrawal, as on its `withdrawn` history event; null while the consent is not withdrawn, or for a withdrawal recorded unsigned.',
+      resolve: async (c, _args, ctx) => (c.status === 'withdrawn' ? ((await historyLoader(ctx).load(c.id)).find((e) => e.kind === 'withdrawn')?.receipt ?? null) : null),
+    }),
+    history: t.field({
+      type: [ConsentEventRef],
+      description: 'The ledger events, oldest first.',
+      resolve: async (c, _args, ctx) => (await historyLoader(ctx).load(c.id)).map((e) => (e.kind === 'given' ? { ...e, receipt: c.receipt } : e)),
+    }),
   }),
 });
 
@@ -155,6 +169,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const consent = await ctx.services.consents.withdraw(String(args.id), caller(ctx));
       consentLoader(ctx).clear(consent.id).prime(consent.id, consent);
+      historyLoader(ctx).clear(consent.id);
       return consent;
     },
   }),

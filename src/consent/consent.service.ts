@@ -24,7 +24,7 @@ import {
 } from './consent.queries.js';
 import { createHash } from 'node:crypto';
 import { findPurpose, LAWFUL_BASES, purposeCovers, type Purpose } from './purposes.js';
-import { findLatestPurposes, insertPurposeVersion, lockPurpose } from './purpose.queries.js';
+import { findLatestPurposes, findPurposesAt, insertPurposeVersion, lockPurpose } from './purpose.queries.js';
 import { receiptClaims, signReceipt } from './receipt.js';
 import type { SigningKey } from '../oauth/key-store.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
@@ -55,7 +55,7 @@ export type ConsentService = ReturnType<typeof createConsentService>;
 export function createConsentService(deps: {
   db: Db;
   clock: Clock;
-  agents: Pick<AgentService, 'findActiveAgentForShare'>;
+  agents: Pick<AgentService, 'findActiveAgentForShare' | 'findAgents'>;
   /** Revokes every refresh token issued under these consents. */
   revokeRefreshTokensOfConsents(tx: Db, consentIds: readonly string[], now: Date): Promise<void>;
   /** The key receipts are signed with, and the issuer they name. */
@@ -63,12 +63,39 @@ export function createConsentService(deps: {
 }) {
   const { db, clock } = deps;
 
-  /** Withdraws these consents, their refresh tokens with them, recording why. */
+  /**
+   * The signed receipt of each withdrawal, by consent id: the consent as withdrawn, under the
+   * purpose version it was given under (the newest for a version the registry no longer holds),
+   * naming its agent's chain as its first receipt does. At most three queries however many
+   * consents; no receipt for one whose purpose the registry does not hold: its withdrawal stands.
+   */
+  async function signWithdrawalReceipts(tx: Db, withdrawn: readonly Consent[], now: Date): Promise<Map<string, string>> {
+    const versionOf = (key: string, version: string) => `${key}@${version}`;
+    const wanted = new Map(withdrawn.map((c) => [versionOf(c.purpose, c.policyVersion), { key: c.purpose, version: c.policyVersion }]));
+    const given = new Map((await findPurposesAt(tx, [...wanted.values()])).map((p) => [versionOf(p.key, p.version), p]));
+    const unheld = new Set(withdrawn.filter((c) => !given.has(versionOf(c.purpose, c.policyVersion))).map((c) => c.purpose));
+    const newest = new Map((await findLatestPurposes(tx, [...unheld])).map((p) => [p.key, p]));
+    const agentIds = new Set(withdrawn.flatMap((c) => (c.agentId ? [c.agentId] : [])));
+    const agents = new Map((await deps.agents.findAgents(tx, [...agentIds])).map((a) => [a.id, a]));
+    const key = deps.receipts.signingKey();
+    const signed = await Promise.all(
+      withdrawn.map(async (c): Promise<[string, string][]> => {
+        const purpose = given.get(versionOf(c.purpose, c.policyVersion)) ?? newest.get(c.purpose);
+        if (!purpose) return [];
+        const agent = c.agentId ? { id: c.agentId, chain: [c.agentId, ...(agents.get(c.agentId)?.ancestorIds ?? [])] } : null;
+        return [[c.id, await signReceipt(key, receiptClaims(c, purpose, deps.receipts, agent), deps.receipts.issuer, now)]];
+      }),
+    );
+    return new Map(signed.flat());
+  }
+
+  /** Withdraws these consents, their refresh tokens with them, recording why, each with a signed receipt of its withdrawal. */
   async function withdrawInTransaction(tx: Db, consents: readonly Consent[], caller: Caller, reason: string, now: Date): Promise<Consent[]> {
     const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
     if (withdrawn.length === 0) return [];
+    const receipts = await signWithdrawalReceipts(tx, withdrawn, now);
     const actor = actorFromPrincipal(caller.principal).actor;
-    await insertConsentEvents(tx, withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor, detail: { reason } })), now);
+    await insertConsentEvents(tx, withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor, detail: { reason }, receipt: receipts.get(c.id) ?? null })), now);
     await deps.revokeRefreshTokensOfConsents(tx, withdrawn.map((c) => c.id), now);
     await auditInTransaction(tx, withdrawn.map((c) => auditOf('consent.withdrawn', c, caller, { reason })), now);
     await enqueueWebhookEvent(tx, withdrawn.map((c) => ({ type: 'consent.withdrawn', data: { consentId: c.id, userId: c.userId, purpose: c.purpose, agentId: c.agentId } })), now);

@@ -14,8 +14,9 @@ const SENSITIVE_CATEGORIES = new Set(['payment', 'identity']);
 
 /**
  * The receipt claims of a consent: the fields of a Kantara Consent Receipt v1.1, with the
- * ISO/IEC TS 27560 additions (grantee agent and its chain, lawful basis, notice hash, expiry)
- * under their own names. The record as given: its later state is in `Consent.history`.
+ * ISO/IEC TS 27560 additions (grantee agent and its chain, lawful basis, notice hash, expiry,
+ * state and when it was withdrawn) under their own names. The record as it stands when signed:
+ * once as given (`consentStatus` active), once more as withdrawn, each change its own receipt.
  */
 export function receiptClaims(consent: Consent, purpose: Purpose, controller: { issuer: string }, agent: { id: string; chain: readonly string[] } | null) {
   const categories = consent.scopes.length > 0 ? [...new Set(consent.scopes.map((s) => s.split(/[.:]/)[0]!))] : [...purpose.dataCategories];
@@ -56,16 +57,22 @@ export function receiptClaims(consent: Consent, purpose: Purpose, controller: { 
     notice: { url: purpose.noticeUrl, sha256: purpose.noticeSha256 },
     grantee: agent ? { agentId: agent.id, actorChain: agent.chain } : null,
     expiresAt: consent.expiresAt ? Math.floor(consent.expiresAt.getTime() / 1_000) : null,
+    consentStatus: consent.status,
+    withdrawnAt: consent.withdrawnAt ? Math.floor(consent.withdrawnAt.getTime() / 1_000) : null,
   };
 }
 
-/** Signs the receipt claims as a compact JWS with the hub's signing key; verifiable against /jwks.json. */
+/**
+ * Signs the receipt claims as a compact JWS with the hub's signing key; verifiable against
+ * /jwks.json. The receipt of a withdrawal names the same consent but has a `jti` of its own, as
+ * a JWT id names one token: a consumer that keeps receipts by `jti` keeps both.
+ */
 export function signReceipt(key: SigningKey, claims: ReturnType<typeof receiptClaims>, issuer: string, now: Date): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: SIGNING_ALG, typ: RECEIPT_TYP, kid: key.kid })
     .setIssuer(issuer)
     .setSubject(claims.piiPrincipalId)
-    .setJti(claims.consentReceiptID)
+    .setJti(claims.withdrawnAt === null ? claims.consentReceiptID : `${claims.consentReceiptID}.withdrawn`)
     .setIssuedAt(Math.floor(now.getTime() / 1_000))
     .sign(key.privateKey);
 }

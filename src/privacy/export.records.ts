@@ -16,7 +16,10 @@ export function paymentMethodRecord(row: { id: string; brand: string; last4: str
   return { id: row.id, brand: row.brand, last4: row.last4, expMonth: row.exp_month, expYear: row.exp_year, createdAt: row.created_at };
 }
 
-/** A consent with its signed receipt (verifiable against /jwks.json) and its ledger history, oldest first. */
+/**
+ * A consent with its signed receipt (verifiable against /jwks.json) and its ledger history, oldest
+ * first, a withdrawal with the signed receipt of it.
+ */
 export function consentRecord(consent: Consent, history: readonly ConsentHistoryEntry[], now: Date) {
   return {
     id: consent.id,
@@ -30,7 +33,7 @@ export function consentRecord(consent: Consent, history: readonly ConsentHistory
     withdrawnAt: consent.withdrawnAt,
     collectionMethod: consent.collectionMethod,
     receipt: consent.receipt,
-    history: history.map((event) => ({ kind: event.kind.toUpperCase(), occurredAt: event.occurredAt, actor: event.actor, detail: event.detail })),
+    history: history.map((event) => ({ kind: event.kind.toUpperCase(), occurredAt: event.occurredAt, actor: event.actor, detail: event.detail, receipt: event.receipt })),
   };
 }
 

@@ -7,7 +7,7 @@ import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+import { definePurpose, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock('2031-05-01T10:00:00Z');
 let hub: Hub;
@@ -88,6 +88,100 @@ describe('consent receipts', () => {
     expect((await receiptOf(id)).history).toEqual([
       { kind: 'given', actorKind: 'user', reason: null },
       { kind: 'withdrawn', actorKind: 'user', reason: 'withdrawn' },
+    ]);
+  });
+});
+
+describe('withdrawal receipts', () => {
+  const CONSENT = 'query($id: ID!) { consent(id: $id) { status receipt withdrawnAt withdrawalReceipt history { kind occurredAt reason receipt } } }';
+  const consentOf = async (token: string, id: string) => (await graphql<any>(hub, CONSENT, { token, variables: { id } })).data.consent;
+  const verified = async (receipt: string) =>
+    (await jwtVerify(receipt, createLocalJWKSet(await jwks()), { issuer: hub.config.issuer, typ: 'consent-receipt+jwt', currentDate: clock.now() })).payload;
+  const seconds = (at: Date) => Math.floor(at.getTime() / 1_000);
+
+  it('signs a withdrawal as a receipt verifiable with jose against /jwks.json, naming the consent and when it was withdrawn, and lists it in the history', async () => {
+    const carol = await signUpUser(hub);
+    const id = await giveConsent(hub, carol.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'] });
+    const givenAt = clock.now();
+    clock.advance(90);
+    const withdrawn = await graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { withdrawnAt withdrawalReceipt } }', { token: carol.accessToken, variables: { id } });
+    const consent = await consentOf(carol.accessToken, id);
+    expect(withdrawn.data.withdrawConsent).toEqual({ withdrawnAt: clock.now().toISOString(), withdrawalReceipt: consent.withdrawalReceipt });
+
+    expect(decodeProtectedHeader(consent.withdrawalReceipt)).toMatchObject({ alg: 'ES256', typ: 'consent-receipt+jwt' });
+    expect(await verified(consent.withdrawalReceipt)).toMatchObject({
+      version: 'KI-CR-v1.1.0',
+      iss: hub.config.issuer,
+      sub: carol.id,
+      jti: `${id}.withdrawn`,
+      iat: seconds(clock.now()),
+      consentReceiptID: id,
+      piiPrincipalId: carol.id,
+      consentTimestamp: seconds(givenAt),
+      consentStatus: 'withdrawn',
+      withdrawnAt: seconds(clock.now()),
+      grantee: { agentId: assistant.id, actorChain: [assistant.id] },
+      services: [{ service: assistant.id, purposes: [{ purpose: 'support', purposeVersion: '1', scopes: ['orders:read'], thirdPartyDisclosure: true }] }],
+    });
+    // The consent's own receipt stays the record as given.
+    expect(await verified(consent.receipt)).toMatchObject({ jti: id, consentReceiptID: id, consentStatus: 'active', withdrawnAt: null });
+    expect(consent.history).toEqual([
+      { kind: 'given', occurredAt: givenAt.toISOString(), reason: null, receipt: consent.receipt },
+      { kind: 'withdrawn', occurredAt: clock.now().toISOString(), reason: 'withdrawn', receipt: consent.withdrawalReceipt },
+    ]);
+  });
+
+  it('gives a consent replaced by a new one for its purpose a withdrawal receipt, under the purpose version it was given under', async () => {
+    const operator = await operatorToken(hub);
+    const dave = await signUpUser(hub);
+    expect(await definePurpose(hub, operator, 'wishlist', ['preferences'])).toBe('1');
+    const replaced = await giveConsent(hub, dave.accessToken, { purpose: 'wishlist' });
+    expect(await definePurpose(hub, operator, 'wishlist', ['preferences', 'orders'])).toBe('2');
+    clock.advance(60);
+    const replacing = await giveConsent(hub, dave.accessToken, { purpose: 'wishlist' });
+
+    const old = await consentOf(dave.accessToken, replaced);
+    expect(old).toMatchObject({ status: 'WITHDRAWN', withdrawnAt: clock.now().toISOString(), withdrawalReceipt: expect.any(String) });
+    expect(await verified(old.withdrawalReceipt)).toMatchObject({
+      consentReceiptID: replaced,
+      piiPrincipalId: dave.id,
+      consentStatus: 'withdrawn',
+      withdrawnAt: seconds(clock.now()),
+      grantee: null,
+      services: [{ purposes: [{ purpose: 'wishlist', purposeVersion: '1', piiCategory: ['preferences'] }] }],
+    });
+    expect(old.history.map((e: any) => [e.kind, e.reason, e.receipt])).toEqual([
+      ['given', null, old.receipt],
+      ['withdrawn', 'superseded by a new consent', old.withdrawalReceipt],
+    ]);
+    const current = await consentOf(dave.accessToken, replacing);
+    expect(current).toMatchObject({ status: 'ACTIVE', withdrawalReceipt: null });
+    expect(await verified(current.receipt)).toMatchObject({ consentStatus: 'active', services: [{ purposes: [{ purpose: 'wishlist', purposeVersion: '2' }] }] });
+  });
+
+  it('signs the withdrawals of a decommissioning, naming the agent and its chain as the consent’s own receipt does', async () => {
+    const operator = await operatorToken(hub);
+    const parent = await registerAgent(hub, operator, { name: 'Parent', allowedScopes: ['orders:read'] });
+    const child = await registerAgent(hub, operator, { name: 'Child', allowedScopes: ['orders:read'], parentAgentId: parent.id });
+    const erin = await signUpUser(hub);
+    const id = await giveConsent(hub, erin.accessToken, { purpose: 'support', agentId: child.id, scopes: ['orders:read'] });
+    clock.advance(60);
+    const decommissioned = await graphql<any>(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: operator, variables: { id: parent.id } });
+    expect(decommissioned.data.decommissionAgent.status).toBe('DECOMMISSIONED');
+
+    const consent = await consentOf(erin.accessToken, id);
+    const given = await verified(consent.receipt);
+    expect(given.grantee).toEqual({ agentId: child.id, actorChain: [child.id, parent.id] });
+    expect(await verified(consent.withdrawalReceipt)).toMatchObject({
+      consentReceiptID: id,
+      consentStatus: 'withdrawn',
+      withdrawnAt: seconds(clock.now()),
+      grantee: given.grantee,
+      services: given.services,
+    });
+    expect(consent.history.map((e: any) => [e.kind, e.reason, e.receipt])).toEqual([
+      ['given', null, consent.receipt],
+      ['withdrawn', 'agent decommissioned', consent.withdrawalReceipt],
     ]);
   });
 });

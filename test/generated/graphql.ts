@@ -470,6 +470,8 @@ export type Consent = {
   /** EXPIRED once past expiresAt. */
   status: ConsentStatus;
   user?: Maybe<User>;
+  /** The signed receipt of the withdrawal, as on its `withdrawn` history event; null while the consent is not withdrawn, or for a withdrawal recorded unsigned. */
+  withdrawalReceipt?: Maybe<Scalars['String']['output']>;
   withdrawnAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
@@ -482,6 +484,8 @@ export type ConsentEvent = {
   kind: Scalars['String']['output'];
   occurredAt: Scalars['DateTime']['output'];
   reason?: Maybe<Scalars['String']['output']>;
+  /** The signed receipt of this change, a compact JWS in the format of Consent.receipt: for `given` the consent’s own, for `withdrawn` the record as withdrawn (consentStatus withdrawn, withdrawnAt). Null for a withdrawal recorded unsigned. */
+  receipt?: Maybe<Scalars['String']['output']>;
 };
 
 export type ConsentStatus =

@@ -115,7 +115,7 @@ describe('eraseUser by the user themself', () => {
     expect(await hub.services.db.selectFrom('audience_members').select('user_id').where('user_id', '=', alice.id).execute()).toEqual([]);
   });
 
-  it('withdraws every consent in the ledger and keeps the receipts, still verifiable', async () => {
+  it('withdraws every consent in the ledger, each withdrawal with a signed receipt, and keeps the receipts, still verifiable', async () => {
     const consents = await consentsOf(alice.id);
     expect(consents.map((c) => [c.status, c.withdrawn_at])).toEqual(Array(3).fill(['withdrawn', new Date('2031-03-01T09:00:00Z')]));
     for (const consent of consents) {
@@ -123,7 +123,12 @@ describe('eraseUser by the user themself', () => {
       expect(await verifiedReceipt(hub, consent.receipt!)).toMatchObject({ consentReceiptID: consent.id, piiPrincipalId: alice.id });
     }
     const events = await hub.services.db.selectFrom('consent_events').select(['consent_id', 'kind', 'actor_id', 'detail']).where('user_id', '=', alice.id).orderBy('id').execute();
-    expect(events.filter((e) => e.kind === 'withdrawn')).toEqual(consents.map((c) => ({ consent_id: c.id, kind: 'withdrawn', actor_id: alice.id, detail: { reason: 'user erased' } })));
+    const withdrawals = events.filter((e) => e.kind === 'withdrawn');
+    expect(withdrawals).toEqual(consents.map((c) => ({ consent_id: c.id, kind: 'withdrawn', actor_id: alice.id, detail: { reason: 'user erased', receipt: expect.any(String) } })));
+    const withdrawnAt = Math.floor(new Date('2031-03-01T09:00:00Z').getTime() / 1_000);
+    for (const { consent_id, detail } of withdrawals) {
+      expect(await verifiedReceipt(hub, detail.receipt as string)).toMatchObject({ consentReceiptID: consent_id, piiPrincipalId: alice.id, consentStatus: 'withdrawn', withdrawnAt });
+    }
   });
 
   it('deletes the person’s payment approvals, answered or not: none can be read, answered or used', async () => {

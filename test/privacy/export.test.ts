@@ -71,6 +71,21 @@ describe('GET /users/:id/export', () => {
     expect(data.approvals).toEqual([]);
   });
 
+  it('hands out the signed receipt of a withdrawal with its history event', async () => {
+    const bob = await signUpUser(hub);
+    const id = await giveConsent(hub, bob.accessToken, { purpose: 'personalization' });
+    const withdrawn = await graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { withdrawalReceipt } }', { token: bob.accessToken, variables: { id } });
+    const receipt = withdrawn.data.withdrawConsent.withdrawalReceipt;
+    const { body } = await exportOf(hub, bob.id, bob.accessToken);
+    expect(body.consents.map((c: any) => c.history.map((e: any) => [e.kind, e.detail, e.receipt]))).toEqual([
+      [
+        ['GIVEN', { scopes: [], agentId: null }, null],
+        ['WITHDRAWN', { reason: 'withdrawn' }, receipt],
+      ],
+    ]);
+    expect(await verifiedReceipt(hub, receipt)).toMatchObject({ consentReceiptID: id, piiPrincipalId: bob.id, consentStatus: 'withdrawn' });
+  });
+
   it('names in the access log which agent read which fields, for which purpose', async () => {
     const { body } = await exportOf(hub, alice.id, alice.accessToken);
     const reads = body.accessLog.filter((e: any) => e.action === 'profile.read' && e.actorChain[0] === assistant.id);
