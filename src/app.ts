@@ -156,6 +156,7 @@ export async function createServices(config: Config, db: Db, logger: Logger, clo
     db,
     clock,
     agents,
+    identity,
     revokeRefreshTokensOfConsents: tokens.revokeRefreshTokensOfConsents,
     receipts: { issuer: config.issuer, signingKey: () => keys.signingKey() },
   });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
-import { DATA_CATEGORIES, type DataCategory, type FieldRef } from '../authz/scopes.js';
+import { DATA_CATEGORIES, type DataCategory, type FieldRef, type FilterRead } from '../authz/scopes.js';
 import type { Database } from '../db/database.js';
 import { BadUserInputError } from '../shared/errors.js';
 
@@ -77,17 +77,11 @@ export const FILTER_FIELDS = {
   signedUpBefore: field('profile', 'createdAt'),
 } as const satisfies Record<keyof AudienceFilter, FieldRef>;
 
-/** One key a filter uses and the field it reads. */
-export interface FilterRead {
-  readonly key: keyof AudienceFilter;
-  readonly ref: FieldRef;
-}
-
 /**
  * The keys this parsed filter uses, each with the field it reads, in FILTER_FIELDS order (not the
  * caller's): a key counts once present, whatever its value (`orders: {}` included).
  */
-export function filterReads(filter: AudienceFilter): FilterRead[] {
+export function filterReads(filter: AudienceFilter): FilterRead<keyof AudienceFilter>[] {
   return (Object.keys(FILTER_FIELDS) as (keyof AudienceFilter)[]).filter((key) => filter[key] !== undefined).map((key) => ({ key, ref: FILTER_FIELDS[key] }));
 }
 

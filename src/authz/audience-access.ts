@@ -1,7 +1,7 @@
 import type { ForbiddenReason } from '../shared/errors.js';
 import { consentCovers, type ConsentedCoverage } from '../consent/purposes.js';
 import { hasScope, type Principal } from './principal.js';
-import { scopesCover, type FieldRef } from './scopes.js';
+import { scopesCover, type FieldRef, type FilterRead } from './scopes.js';
 import type { Decision } from './profile-access.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
@@ -56,7 +56,7 @@ export type FilterDecision =
 export function decideAudienceFilter(
   principal: Principal,
   newest: { readonly key: string; readonly dataCategories: readonly string[] },
-  reads: readonly { readonly key: string; readonly ref: FieldRef }[],
+  reads: readonly FilterRead[],
 ): FilterDecision {
   const purpose = { key: newest.key, coverage: { given: newest.dataCategories, newest: newest.dataCategories } };
   for (const { key, ref } of reads) {

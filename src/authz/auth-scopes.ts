@@ -11,8 +11,8 @@ import { decideAudienceField, type AudienceFieldScope } from './audience-access.
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideDelegatedField, grantState } from './delegation.js';
 import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
-import { decideField, decideSubject, decideUserFilter, decideUserRecords, decideWrite, type Decision, type FilterRead } from './profile-access.js';
-import type { DataCategory, FieldRef } from './scopes.js';
+import { decideField, decideSubject, decideUserFilter, decideUserRecords, decideWrite, type Decision } from './profile-access.js';
+import type { DataCategory, FieldRef, FilterRead } from './scopes.js';
 import type { StepUpDecision } from './step-up.js';
 
 /** The parameter of the `profileField` scope: one field of one user's profile. */

@@ -2,7 +2,7 @@ import type { ForbiddenReason } from '../shared/errors.js';
 import type { FilterDecision } from './audience-access.js';
 import { decideDelegatedField } from './delegation.js';
 import { hasScope, type GrantState, type OperatorScope, type Principal } from './principal.js';
-import { scopesCover, type Access, type FieldRef } from './scopes.js';
+import { scopesCover, type Access, type FieldRef, type FilterRead } from './scopes.js';
 
 export type Decision = { readonly allowed: true } | { readonly allowed: false; readonly reason: ForbiddenReason };
 
@@ -51,12 +51,6 @@ export function decideUserRecords(principal: Principal, userId: string, operator
     default:
       return hasScope(principal, operator) ? ALLOW : deny('MISSING_SCOPE');
   }
-}
-
-/** One key of a filter and the profile field it selects on. */
-export interface FilterRead {
-  readonly key: string;
-  readonly ref: FieldRef;
 }
 
 /**

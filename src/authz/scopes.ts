@@ -22,6 +22,12 @@ export interface FieldRef {
   readonly field: string;
 }
 
+/** One key a filter uses and the field it selects on: setting the key is a read of that field. */
+export interface FilterRead<Key extends string = string> {
+  readonly key: Key;
+  readonly ref: FieldRef;
+}
+
 export const ALL_CATEGORIES = Object.keys(DATA_CATEGORIES) as DataCategory[];
 
 /** Every data scope, read and write, by category: what a user's own token carries. */

@@ -100,15 +100,6 @@ export async function lockUserConsents(db: Db, userId: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`consents:${userId}`}))`.execute(db);
 }
 
-/**
- * Whether the user is active, read anew: after `lockUserConsents`, which an erasure holds until it
- * commits, it sees that erasure.
- */
-export async function isUserActive(db: Db, userId: string): Promise<boolean> {
-  const row = await db.selectFrom('users').select('status').where('id', '=', userId).executeTakeFirst();
-  return row?.status === 'active';
-}
-
 /** Sets `withdrawn` on those of `ids` still active or expired; resolves to the consents it changed. */
 export async function markConsentsWithdrawn(db: Db, ids: readonly string[], now: Date): Promise<Consent[]> {
   if (ids.length === 0) return [];

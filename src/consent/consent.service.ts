@@ -4,7 +4,7 @@ import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/
 import { actorFromPrincipal } from '../audit/audit.actions.js';
 import { isDataScope, scopeWithin } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
-import type { Caller } from '../identity/identity.service.js';
+import type { Caller, IdentityService } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
@@ -17,14 +17,13 @@ import {
   findLiveConsentsForAgent,
   insertConsent,
   insertConsentEvents,
-  isUserActive,
   lockUserConsents,
   markConsentsWithdrawn,
   type Consent,
 } from './consent.queries.js';
 import { createHash } from 'node:crypto';
-import { findPurpose, LAWFUL_BASES, purposeCovers, type Purpose } from './purposes.js';
-import { findLatestPurposes, findPurposesAt, insertPurposeVersion, lockPurpose } from './purpose.queries.js';
+import { findConsentedPurposes, findPurpose, LAWFUL_BASES, purposeCovers, type Purpose } from './purposes.js';
+import { findLatestPurposes, insertPurposeVersion, lockPurpose } from './purpose.queries.js';
 import { receiptClaims, signReceipt } from './receipt.js';
 import type { SigningKey } from '../oauth/key-store.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
@@ -56,6 +55,7 @@ export function createConsentService(deps: {
   db: Db;
   clock: Clock;
   agents: Pick<AgentService, 'findActiveAgentForShare' | 'findAgents'>;
+  identity: Pick<IdentityService, 'findActiveUser'>;
   /** Revokes every refresh token issued under these consents. */
   revokeRefreshTokensOfConsents(tx: Db, consentIds: readonly string[], now: Date): Promise<void>;
   /** The key receipts are signed with, and the issuer they name. */
@@ -70,17 +70,13 @@ export function createConsentService(deps: {
    * consents; no receipt for one whose purpose the registry does not hold: its withdrawal stands.
    */
   async function signWithdrawalReceipts(tx: Db, withdrawn: readonly Consent[], now: Date): Promise<Map<string, string>> {
-    const versionOf = (key: string, version: string) => `${key}@${version}`;
-    const wanted = new Map(withdrawn.map((c) => [versionOf(c.purpose, c.policyVersion), { key: c.purpose, version: c.policyVersion }]));
-    const given = new Map((await findPurposesAt(tx, [...wanted.values()])).map((p) => [versionOf(p.key, p.version), p]));
-    const unheld = new Set(withdrawn.filter((c) => !given.has(versionOf(c.purpose, c.policyVersion))).map((c) => c.purpose));
-    const newest = new Map((await findLatestPurposes(tx, [...unheld])).map((p) => [p.key, p]));
+    const purposes = await findConsentedPurposes(tx, withdrawn);
     const agentIds = new Set(withdrawn.flatMap((c) => (c.agentId ? [c.agentId] : [])));
     const agents = new Map((await deps.agents.findAgents(tx, [...agentIds])).map((a) => [a.id, a]));
     const key = deps.receipts.signingKey();
     const signed = await Promise.all(
-      withdrawn.map(async (c): Promise<[string, string][]> => {
-        const purpose = given.get(versionOf(c.purpose, c.policyVersion)) ?? newest.get(c.purpose);
+      withdrawn.map(async (c, i): Promise<[string, string][]> => {
+        const purpose = purposes[i];
         if (!purpose) return [];
         const agent = c.agentId ? { id: c.agentId, chain: [c.agentId, ...(agents.get(c.agentId)?.ancestorIds ?? [])] } : null;
         return [[c.id, await signReceipt(key, receiptClaims(c, purpose, deps.receipts, agent), deps.receipts.issuer, now)]];
@@ -126,7 +122,7 @@ export function createConsentService(deps: {
       return db.transaction().execute(async (tx) => {
         await lockUserConsents(tx, userId);
         // Read after the lock an erasure also takes: a consent given after it would outlive it.
-        if (!(await isUserActive(tx, userId))) throw new UnauthenticatedError('The user is no longer active');
+        if (!(await deps.identity.findActiveUser(tx, userId))) throw new UnauthenticatedError('The user is no longer active');
         // Checked with the agent's lineage locked (after the user's consents, as erasure takes
         // them): decommissioning any of it either waits for this consent and withdraws it, or
         // commits first and the agent is seen inactive here.

@@ -43,21 +43,29 @@ export const purposeLoader = createContextCache(
     }),
 );
 
+/** What names the purpose a consent was given under: its key and `policyVersion`. */
+type ConsentedTo = { readonly purpose: string; readonly policyVersion: string };
+const consentedKey = (consent: ConsentedTo) => `${consent.purpose}@${consent.policyVersion}`;
+
 /**
- * The purpose in the version a consent was given under (`policyVersion`), one query per request
- * tick: what the person agreed to, not what the registry says now. The newest version only for a
- * version the registry no longer holds.
+ * The purpose each consent was given under, in that version: what the person agreed to, not what
+ * the registry says now; the newest version only for a version the registry no longer holds, and
+ * none for a key it does not hold at all. At most two queries, however many consents.
  */
+export async function findConsentedPurposes(db: Db, consents: readonly ConsentedTo[]): Promise<(Purpose | undefined)[]> {
+  const wanted = consents.map((c) => ({ key: c.purpose, version: c.policyVersion }));
+  const given = new Map((await findPurposesAt(db, wanted)).map((p) => [consentedKey({ purpose: p.key, policyVersion: p.version }), p]));
+  const unheld = consents.filter((c) => !given.has(consentedKey(c))).map((c) => c.purpose);
+  const newest = new Map((await findLatestPurposes(db, [...new Set(unheld)])).map((p) => [p.key, p]));
+  return consents.map((c) => given.get(consentedKey(c)) ?? newest.get(c.purpose));
+}
+
+/** The purpose a consent was given under (`findConsentedPurposes`), one batch per request tick. */
 export const consentedPurposeLoader = createContextCache((ctx: Context) => {
-  const versions = new DataLoader<{ key: string; version: string }, Purpose | null, string>(
-    async (wanted) => {
-      const found = new Map((await findPurposesAt(ctx.services.db, wanted)).map((p) => [`${p.key}@${p.version}`, p]));
-      return wanted.map((w) => found.get(`${w.key}@${w.version}`) ?? null);
-    },
-    { cacheKeyFn: (w) => `${w.key}@${w.version}` },
-  );
-  return async (consent: { readonly purpose: string; readonly policyVersion: string }): Promise<Purpose> =>
-    (await versions.load({ key: consent.purpose, version: consent.policyVersion })) ?? (await purposeLoader(ctx).load(consent.purpose))!;
+  const loader = new DataLoader<ConsentedTo, Purpose | null, string>(async (consents) => (await findConsentedPurposes(ctx.services.db, consents)).map((p) => p ?? null), {
+    cacheKeyFn: consentedKey,
+  });
+  return async (consent: ConsentedTo): Promise<Purpose> => (await loader.load(consent))!;
 });
 
 /**

@@ -1,5 +1,4 @@
-import type { FilterRead } from '../authz/profile-access.js';
-import { categoryOf, type FieldRef } from '../authz/scopes.js';
+import { categoryOf, type FieldRef, type FilterRead } from '../authz/scopes.js';
 import { builder } from '../graphql/builder.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pagination.js';
 import type { Context } from '../graphql/context.js';
