@@ -51,6 +51,9 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     parseOptions: { maxTokens: GRAPHQL_LIMITS.maxTokens },
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
+    // `hub serve` stops on SIGTERM itself (src/cli/serve.ts): Apollo's own handler would re-send the
+    // signal once Apollo alone has stopped, ending the process before the audit trail is written.
+    stopOnTerminationSignals: false,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
     // Compact JSON: Apollo's default pretty-prints every response.
