@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp, THROTTLE } from '../../src/identity/throttle.js';
+import { addressNetwork, clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp, THROTTLE } from '../../src/identity/throttle.js';
 import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 
 // A hub of its own: every sign-in and sign-up through `graphql` comes from the same address, so the
@@ -103,4 +103,50 @@ describe('sign-up throttling', () => {
     expect(await hub.services.db.selectFrom('users').select('id').where('email', 'like', 'flood%').execute()).toHaveLength(allowed);
     expect(await countOf('sign-up:127.0.0.1')).toBe(THROTTLE.signUpsPerAddress);
   }, 120_000);
+});
+
+describe('the address an attempt counts against', () => {
+  it('is an IPv6 client’s /64, and an IPv4 client’s address however the socket writes it', () => {
+    expect(addressNetwork('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(addressNetwork('2001:DB8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(addressNetwork('2001:db8::')).toBe('2001:db8:0:0::/64');
+    expect(addressNetwork('::1')).toBe('0:0:0:0::/64');
+    expect(addressNetwork('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressNetwork('::ffff:198.51.100.4')).toBe('198.51.100.4');
+    expect(addressNetwork('::ffff:c633:6404')).toBe('198.51.100.4');
+    expect(addressNetwork('198.51.100.4')).toBe('198.51.100.4');
+    expect(addressNetwork('unknown')).toBe('unknown');
+  });
+
+  it('lets no IPv6 client past the address limit by moving to another address of its /64', async () => {
+    const now = new Date('2031-06-01T00:00:00.000Z');
+    for (let i = 0; i < THROTTLE.perAddress; i++) await reserve(`rotating${i}@example.com`, `2001:db8:77:1::${(i + 1).toString(16)}`, now);
+    const refused = await reserve('rotating-last@example.com', '2001:db8:77:1:ffff:ffff:ffff:fffe', now).catch(codeOf);
+    expect(refused).toBe('RATE_LIMITED');
+    expect(await countOf('address:2001:db8:77:1::/64')).toBe(THROTTLE.perAddress);
+    // Another subscriber's /64 next to it counts on its own.
+    await expect(reserve('neighbour@example.com', '2001:db8:77:2::1', now)).resolves.toMatchObject({ address: '2001:db8:77:2::1' });
+  });
+
+  it('lets no IPv6 client past the sign-up limit by moving to another address of its /64', async () => {
+    const now = new Date('2031-06-02T00:00:00.000Z');
+    const signUp = (address: string) => hub.services.db.transaction().execute((tx) => reserveSignUp(tx, address, now)).then(() => 'granted', codeOf);
+    for (let i = 0; i < THROTTLE.signUpsPerAddress; i++) expect(await signUp(`2001:db8:78:1:${(i + 1).toString(16)}::1`)).toBe('granted');
+    expect(await signUp('2001:db8:78:1:ffff::1')).toBe('RATE_LIMITED');
+  });
+
+  it('takes a successful sign-in back from the /64 it was counted in', async () => {
+    const now = new Date('2031-06-03T00:00:00.000Z');
+    await reserve('failed-here@example.com', '2001:db8:79:1::1', now);
+    const attempt = await reserve('succeeds-here@example.com', '2001:db8:79:1::2', now);
+    await hub.services.db.transaction().execute((tx) => recordSignInSuccess(tx, attempt));
+    expect(await countOf('address:2001:db8:79:1::/64')).toBe(1);
+  });
+
+  it('counts an IPv4 client as one, written plain or IPv4-mapped', async () => {
+    const now = new Date('2031-06-04T00:00:00.000Z');
+    await reserve('mapped@example.com', '::ffff:198.51.100.77', now);
+    await reserve('mapped@example.com', '198.51.100.77', now);
+    expect(await countOf('address:198.51.100.77')).toBe(2);
+  });
 });
