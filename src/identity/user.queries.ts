@@ -166,8 +166,9 @@ export interface UserFilter {
 export async function listUsers(db: Db, options: { limit: number; after?: { createdAt: Date; id: string }; filter?: UserFilter }): Promise<User[]> {
   const { filter, after } = options;
   let query = db.selectFrom('users').selectAll().where('status', '!=', 'erased');
-  if (filter?.country) query = query.where('country', '=', filter.country.toUpperCase());
-  if (filter?.email) query = query.where((eb) => eb(eb.fn('lower', ['email']), '=', filter.email!.toLowerCase()));
+  // A key set to '' selects on it as any other value does (no user has it), as the scope check and the audit take it.
+  if (filter?.country != null) query = query.where('country', '=', filter.country.toUpperCase());
+  if (filter?.email != null) query = query.where((eb) => eb(eb.fn('lower', ['email']), '=', filter.email!.toLowerCase()));
   if (after) {
     query = query.where((eb) => eb.or([eb('created_at', '>', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)])]));
   }

@@ -41,6 +41,15 @@ describe('a filter of the user list', () => {
     expect(byEmail.data.users.edges).toEqual([{ node: { id: bob.id } }]);
   });
 
+  it('set to the empty string selects the users who have it, none, as the audit and the scope check take it', async () => {
+    const token = await clientToken(hub, ['users:admin', 'profile:read', 'contact:read']);
+    for (const filter of [{ email: '' }, { country: '' }]) {
+      const response = await list(token, filter);
+      expect(response.errors).toBeUndefined();
+      expect(response.data.users.edges).toEqual([]);
+    }
+  });
+
   it('needs no data scope when it sets no key', async () => {
     const response = await list(await clientToken(hub, ['users:admin']), { country: null });
     expect(response.errors).toBeUndefined();
