@@ -15,6 +15,7 @@ import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserv
 import {
   findCredentialsByEmail,
   findCredentialsById,
+  findUserForUpdate,
   findUsersByIds,
   insertUser,
   replacePasswordHash,
@@ -209,7 +210,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
     async updateProfile(userId: string, input: unknown, caller: Caller): Promise<User> {
       const parsed = parseInput(profileChangesSchema, input);
       return deps.db.transaction().execute(async (tx) => {
-        const [current] = await findUsersByIds(tx, [userId]);
+        const current = await findUserForUpdate(tx, userId);
         if (!current) throw new NotFoundError('User');
         const changes: ProfileChanges = {};
         for (const key of ['givenName', 'familyName', 'phone', 'birthdate', 'locale', 'country'] as const) {

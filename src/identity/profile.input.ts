@@ -58,14 +58,15 @@ const tag = z
   .toLowerCase()
   .regex(/^[a-z0-9][a-z0-9 _-]{0,49}$/, 'must be 1 to 50 letters, digits, spaces, _ or -');
 
+/** Each list may be left out (kept as stored) or null (cleared), as the fields of a profile update. */
 const preferences = z.object({
-  channels: z.array(z.enum(CHANNELS, { error: `must be one of ${CHANNELS.join(', ')}` })).max(CHANNELS.length).optional(),
-  interests: z.array(tag).max(30, 'must have at most 30 entries').optional(),
+  channels: z.array(z.enum(CHANNELS, { error: `must be one of ${CHANNELS.join(', ')}` })).max(CHANNELS.length).nullish(),
+  interests: z.array(tag).max(30, 'must have at most 30 entries').nullish(),
   sizes: z
     .array(z.object({ kind: tag, value: text(20) }))
     .max(10, 'must have at most 10 entries')
-    .optional(),
-  tags: z.array(tag).max(30, 'must have at most 30 entries').optional(),
+    .nullish(),
+  tags: z.array(tag).max(30, 'must have at most 30 entries').nullish(),
 });
 
 export const profileChangesSchema = z.object({
@@ -84,16 +85,17 @@ export type ParsedProfileInput = z.output<typeof profileChangesSchema>;
 
 export { parseInput } from '../shared/input.js';
 
-/** Merges stated preferences: a list given replaces that list; one left out is kept. */
+/** Merges stated preferences: a list given replaces that list, one given as null is cleared, one left out is kept. */
 export function mergePreferences(current: PreferencesJson, changes: NonNullable<ParsedProfileInput['preferences']>): PreferencesJson {
-  const unique = (values: string[] | undefined) => values && [...new Set(values)];
-  return {
-    ...current,
-    ...(changes.channels && { channels: unique(changes.channels) }),
-    ...(changes.interests && { interests: unique(changes.interests) }),
-    ...(changes.tags && { tags: unique(changes.tags) }),
-    ...(changes.sizes && { sizes: Object.fromEntries(changes.sizes.map((s) => [s.kind, s.value])) }),
-  };
+  const merged: PreferencesJson = { ...current };
+  for (const key of ['channels', 'interests', 'tags'] as const) {
+    const values = changes[key];
+    if (values === null) delete merged[key];
+    else if (values) merged[key] = [...new Set(values)];
+  }
+  if (changes.sizes === null) delete merged.sizes;
+  else if (changes.sizes) merged.sizes = Object.fromEntries(changes.sizes.map((s) => [s.kind, s.value]));
+  return merged;
 }
 
 export function toAddressJson(value: z.output<typeof address>): AddressJson {

@@ -50,6 +50,16 @@ export async function findUsersByIds(db: Db, ids: readonly string[]): Promise<Us
   return rows.map(toUser);
 }
 
+/**
+ * A user who is not erased, with their row locked until the transaction ends: for a change made
+ * from what the row holds (preferences merged into the stored ones), so that no concurrent change
+ * is written over unseen.
+ */
+export async function findUserForUpdate(tx: Db, id: string): Promise<User | undefined> {
+  const row = await tx.selectFrom('users').selectAll().where('id', '=', id).where('status', '!=', 'erased').forUpdate().executeTakeFirst();
+  return row && toUser(row);
+}
+
 /** The account behind an email, case-insensitively, with its password hash; for sign-in only. */
 export async function findCredentialsByEmail(db: Db, email: string) {
   return db

@@ -50,6 +50,24 @@ describe('updateProfile', () => {
     });
   });
 
+  it('clears a list of preferences given as null, as the schema allows, keeping the others', async () => {
+    await update({ preferences: { channels: ['email'], interests: ['hiking'], sizes: [{ kind: 'shoe', value: '40' }], tags: ['new'] } });
+    const response = await update({ preferences: { interests: null, sizes: null } });
+    expect(response.errors).toBeUndefined();
+    expect(response.data?.updateProfile.preferences).toEqual({ channels: ['email'], interests: [], sizes: [], tags: ['new'] });
+  });
+
+  it('keeps every list of concurrent preference updates: none writes over another it did not see', async () => {
+    const lists = { channels: ['sms'], interests: ['chess'], sizes: [{ kind: 'shirt', value: 'M' }], tags: ['early'] };
+    for (let round = 0; round < 5; round++) {
+      await update({ preferences: null });
+      const responses = await Promise.all(Object.entries(lists).map(([key, value]) => update({ preferences: { [key]: value } })));
+      for (const response of responses) expect(response.errors).toBeUndefined();
+      const me = await graphql<any>(hub, '{ me { preferences { channels interests sizes { kind value } tags } } }', { token: user.accessToken });
+      expect(me.data.me.preferences).toEqual(lists);
+    }
+  });
+
   it('clears a field given as null', async () => {
     await update({ phone: '+14155550100' });
     expect((await update({ phone: null })).data?.updateProfile.phone).toBeNull();
