@@ -8,7 +8,7 @@ import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
 import { isId, newId } from '../shared/ids.js';
 import type { PaymentMethod } from './order.queries.js';
-import { hashPassword, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
+import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { country, email, locale, mergePreferences, parseInput, profileChangesSchema, toAddressJson } from './profile.input.js';
 import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
@@ -39,7 +39,7 @@ const signUpSchema = z.object({
   country: country.nullish(),
 });
 
-const signInSchema = z.object({ email: z.string().max(254).transform((value) => value.trim().toLowerCase()), password: z.string().max(1_024) });
+const signInSchema = z.object({ email: z.string().max(254).transform((value) => value.trim().toLowerCase()), password: z.string().max(PASSWORD_MAX_INPUT_LENGTH) });
 
 const changePasswordSchema = z.object({ currentPassword: signInSchema.shape.password, newPassword: z.string() });
 
@@ -134,8 +134,9 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
         await touchLastLogin(tx, account.id, now);
         await recordSignInSuccess(tx, attempt);
         await auditInTransaction(tx, { action: 'user.signed_in', ...audit, actor: { kind: 'user', id: account.id }, subjectUserId: account.id, decision: 'ALLOW' }, now);
+        // Suspended or erased while the password was checked: refused as before the check.
         const [user] = await findUsersByIds(tx, [account.id]);
-        if (!user) throw badCredentials();
+        if (user?.status !== 'active') throw badCredentials();
         return { ...(await tokens.issueUserSession(tx, user.id, now)), user };
       });
     },

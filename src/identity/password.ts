@@ -8,6 +8,14 @@ import { hash, verify } from '@node-rs/argon2';
 export const PASSWORD_MIN_LENGTH = 15;
 export const PASSWORD_MAX_LENGTH = 256;
 
+/**
+ * The most UTF-16 code units of a password as typed that sign-in reads. Normalization can shrink
+ * a password (a base letter and its marks compose to one character), so this bounds the work
+ * spent on one before it is normalized, and a password set longer than this could never be given
+ * at sign-in: none is accepted.
+ */
+export const PASSWORD_MAX_INPUT_LENGTH = 1_024;
+
 /** Common long passwords, and the patterns any blocklist names: refused whatever their length. */
 const BLOCKLIST = new Set([
   'passwordpassword',
@@ -31,6 +39,7 @@ export function normalizePassword(password: string): string {
 
 /** Why this password may not be chosen, or undefined when it may. Never throws. */
 export function passwordProblem(password: string, email: string): string | undefined {
+  if (password.length > PASSWORD_MAX_INPUT_LENGTH) return `must have at most ${PASSWORD_MAX_LENGTH} characters`;
   const normalized = normalizePassword(password);
   const length = [...normalized].length;
   if (length < PASSWORD_MIN_LENGTH) return `must have at least ${PASSWORD_MIN_LENGTH} characters`;

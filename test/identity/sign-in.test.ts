@@ -45,6 +45,20 @@ describe('signUp', () => {
     expect(response.errors?.[0]).toMatchObject({ message: `input.password: ${message}`, extensions: { code: 'BAD_USER_INPUT', field: 'input.password' } });
   });
 
+  it('refuses a password sign-in could not take: one that only normalization brings down to the length allowed', async () => {
+    // 𝛂, 𝛈 or 𝛚 with three marks is five UTF-16 code units as typed, one character (ᾄ, ᾔ, ᾤ) in NFKC.
+    const marks = '\u0313\u0301\u0345';
+    const password = ['\u{1D6C2}', '\u{1D6C8}', '\u{1D6DA}', '\u{1D6C2}'].map((letter) => letter + marks).join('').repeat(64);
+    expect([...password.normalize('NFKC')]).toHaveLength(256);
+    expect(password.length).toBe(1_280);
+    const response = await graphql(hub, SIGN_UP, { variables: { input: { email: 'composer@example.com', password } } });
+    expect(response.errors?.[0]).toMatchObject({ message: 'input.password: must have at most 256 characters', extensions: { code: 'BAD_USER_INPUT', field: 'input.password' } });
+    // As long as sign-in reads, it may be chosen, and signs in.
+    const fits = ['\u03B1', '\u03B7', '\u03C9', '\u03B1'].map((letter) => letter + marks).join('').repeat(64);
+    expect((await graphql(hub, SIGN_UP, { variables: { input: { email: 'composer@example.com', password: fits } } })).errors).toBeUndefined();
+    expect((await graphql(hub, SIGN_IN, { variables: { input: { email: 'composer@example.com', password: fits } } })).errors).toBeUndefined();
+  });
+
   it('accepts a long password of any composition, including spaces and emoji', async () => {
     const response = await graphql(hub, SIGN_UP, { variables: { input: { email: 'emoji@example.com', password: 'all lowercase words 🙂 fine' } } });
     expect(response.errors).toBeUndefined();
