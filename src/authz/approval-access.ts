@@ -7,7 +7,7 @@ import { ForbiddenError, UnauthenticatedError, type ForbiddenReason, type HubErr
 import { decideDelegatedField, grantState } from './delegation.js';
 import { hasScope, type GrantState, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
-import type { FieldRef } from './scopes.js';
+import { scopesCover, type FieldRef } from './scopes.js';
 import { authenticatedAt, REAUTHENTICATE, type StepUpDecision } from './step-up.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
@@ -42,14 +42,16 @@ export const APPROVAL_MAX_AUTH_AGE_SECONDS = 5 * 60;
  * now, which no session older than the request can give, however it was obtained (a token the user
  * handed an agent for a token exchange is refused before this, at the token check). Checked in
  * this order: the user, signed in themself (MISSING_SCOPE for an agent acting for them, even the
- * one that asked, or an operator; NOT_SUBJECT for another user or an unknown approval); having
- * typed their password at or after the request and within `APPROVAL_MAX_AUTH_AGE_SECONDS` of
- * `now` (REAUTHENTICATE). `auth_time` counts whole seconds, so a sign-in within the second of the
- * request may have to be repeated. Never throws.
+ * one that asked, or an operator; NOT_SUBJECT for another user or an unknown approval); with a
+ * token that writes payment data (MISSING_SCOPE: a session narrowed at refresh keeps its sign-in
+ * time, and answering lets the agent act on payment); having typed their password at or after the
+ * request and within `APPROVAL_MAX_AUTH_AGE_SECONDS` of `now` (REAUTHENTICATE). `auth_time` counts
+ * whole seconds, so a sign-in within the second of the request may have to be repeated. Never throws.
  */
 export function decideApprovalAnswer(principal: Principal, approval: { readonly userId: string; readonly createdAt: Date } | null | undefined, now: Date): StepUpDecision {
   if (principal.kind !== 'user') return deny('MISSING_SCOPE');
   if (!approval || approval.userId !== principal.userId) return deny('NOT_SUBJECT');
+  if (!scopesCover(principal.scopes, PAYMENT, 'write')) return deny('MISSING_SCOPE');
   const signedInAt = authenticatedAt(principal);
   if (signedInAt < approval.createdAt.getTime()) return REAUTHENTICATE;
   if (now.getTime() - signedInAt > APPROVAL_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;

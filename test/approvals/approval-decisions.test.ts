@@ -52,6 +52,14 @@ describe('the decisions on answering and seeing an approval', () => {
     expect(outcome(decideApprovalAnswer(operator, approval, now))).toBe('MISSING_SCOPE');
   });
 
+  it('asks the user’s token to write payment data: a session narrowed at refresh keeps its sign-in time', () => {
+    const narrowed = (scopes: string[]): Principal => ({ ...signedIn(later(30)), scopes: new Set(scopes) } as Principal);
+    expect(outcome(decideApprovalAnswer(narrowed(['profile:read', 'payment:read']), approval, now))).toBe('MISSING_SCOPE');
+    expect(outcome(decideApprovalAnswer(narrowed([]), approval, now))).toBe('MISSING_SCOPE');
+    expect(outcome(decideApprovalAnswer(narrowed(['payment.paymentMethods:write']), approval, now))).toBe('ALLOW');
+    expect(outcome(decideApprovalAnswer({ ...narrowed(['profile:read']), userId: 'usr_bob' } as Principal, approval, now))).toBe('NOT_SUBJECT');
+  });
+
   it.each<[string, Principal, Date, string]>([
     ['a sign-in after the request', signedIn(later(30)), now, 'ALLOW'],
     ['a sign-in in the very second of the request', signedIn(requestedAt), now, 'ALLOW'],
