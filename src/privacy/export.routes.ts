@@ -15,6 +15,12 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
  * a client's socket for as long as the client reads, so the number is kept small; past it, 429.
  */
 export const MAX_CONCURRENT_EXPORTS = 4;
+/**
+ * Exports one caller (a user, or an operator client) may stream at once on one instance: a reader
+ * that stops reading holds its slot, so one caller must not be able to take every slot and shut
+ * everyone else out of their right of access.
+ */
+export const MAX_EXPORTS_PER_CALLER = 1;
 const RETRY_AFTER_SECONDS = 5;
 
 /**
@@ -22,11 +28,14 @@ const RETRY_AFTER_SECONDS = 5;
  * `exportUserData`), streamed in constant memory. Steps, each refusing by default: a bearer
  * token (401), one the hub accepts (401 invalid_token), the user themself with a token that reads
  * every data category or an operator client with `users:admin` (403 insufficient_scope naming the
- * scopes wanted; see `decideDataSubjectRequest`), an id of the shape of a user id (400), a user
- * that exists and is not erased (404), a free export slot (429 with Retry-After); then the document.
+ * scopes wanted; see `decideDataSubjectRequest`), an id of the shape of a user id (400), a free
+ * export slot of the instance and of the caller (429 with Retry-After), a user that exists and is
+ * not erased (404); then the document. The slots are held until the body ends, fails or its reader
+ * leaves.
  */
 export async function registerExportRoutes(app: FastifyInstance, services: Services): Promise<void> {
   let running = 0;
+  const byCaller = new Map<string, number>();
   app.get<{ Params: { id: string } }>('/users/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
@@ -47,13 +56,21 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
       return refuse(reply, 403, 'Bearer error="insufficient_scope", scope="users:admin"', 'insufficient_scope', 'only the user themself or users:admin may export a user');
     }
     if (!isId('usr', id)) return reply.code(400).send({ error: 'invalid_request', error_description: 'id must be a user id (usr_ and 26 characters)' });
-    if (running >= MAX_CONCURRENT_EXPORTS) {
+    const caller = callerKey(principal);
+    const callersRunning = byCaller.get(caller) ?? 0;
+    if (running >= MAX_CONCURRENT_EXPORTS || callersRunning >= MAX_EXPORTS_PER_CALLER) {
       return reply.code(429).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'too_many_requests', error_description: 'too many exports are running; retry later' });
     }
     running++;
+    byCaller.set(caller, callersRunning + 1);
     let released = false;
     const release = () => {
-      if (!released) (released = true), running--;
+      if (released) return;
+      released = true;
+      running--;
+      const left = byCaller.get(caller)! - 1;
+      if (left === 0) byCaller.delete(caller);
+      else byCaller.set(caller, left);
     };
     let chunks: AsyncGenerator<string>;
     try {
@@ -70,6 +87,12 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
       .header('content-disposition', `attachment; filename="${id}.json"`)
       .send(body);
   });
+}
+
+/** Whom an export slot is counted against: the user, or the client acting as itself (the callers allowed one). */
+function callerKey(principal: Principal): string {
+  if (principal.kind === 'user') return `user:${principal.userId}`;
+  return principal.kind === 'anonymous' ? 'anonymous' : `client:${principal.clientId}`;
 }
 
 function refuse(reply: FastifyReply, status: number, challenge: string, error: string, description: string): FastifyReply {
