@@ -14,6 +14,7 @@ import * as m0012 from './0012_loyalty_offers.js';
 import * as m0013 from './0013_agent_suspended_by.js';
 import * as m0014 from './0014_exchanged_subject_tokens.js';
 import * as m0015 from './0015_webhook_failing.js';
+import * as m0016 from './0016_sign_in_throttle_window.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0013_agent_suspended_by': m0013,
   '0014_exchanged_subject_tokens': m0014,
   '0015_webhook_failing': m0015,
+  '0016_sign_in_throttle_window': m0016,
 };

@@ -11,7 +11,7 @@ import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { country, email, locale, mergePreferences, parseInput, profileChangesSchema, toAddressJson } from './profile.input.js';
-import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
+import { clearAccountFailures, forgetEndedWindows, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
 import {
   findCredentialsByEmail,
   findCredentialsById,
@@ -62,14 +62,16 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
    * Counts a password check against the account and the address before it is made (see
    * `reserveSignInAttempt`); a check refused for the count is audited through `failed`.
    */
-  const reservePasswordCheck = (login: string, address: string, now: Date, failed: (reason: string) => Promise<unknown>) =>
-    deps.db
+  const reservePasswordCheck = async (login: string, address: string, now: Date, failed: (reason: string) => Promise<unknown>) => {
+    await forgetEndedWindows(deps.db, now);
+    return deps.db
       .transaction()
       .execute((tx) => reserveSignInAttempt(tx, login, address, now))
       .catch(async (error: unknown) => {
         if (error instanceof RateLimitedError) await failed('RATE_LIMITED');
         throw error;
       });
+  };
 
   return {
     /**
@@ -82,7 +84,9 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       const parsed = parseInput(signUpSchema, input);
       const problem = passwordProblem(parsed.password, parsed.email);
       if (problem) throw new BadUserInputError('input.password', problem);
-      await deps.db.transaction().execute((tx) => reserveSignUp(tx, address, clock.now()));
+      const reservedAt = clock.now();
+      await forgetEndedWindows(deps.db, reservedAt);
+      await deps.db.transaction().execute((tx) => reserveSignUp(tx, address, reservedAt));
       const passwordHash = await hashPassword(parsed.password);
       return deps.db.transaction().execute(async (tx) => {
         const user = await insertUser(tx, {

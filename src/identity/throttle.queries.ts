@@ -43,3 +43,12 @@ export async function removeAttempt(db: Db, key: string, windowStartedAt: Date):
 export async function clearFailures(db: Db, key: string): Promise<void> {
   await db.deleteFrom('sign_in_throttle').where('key', '=', key).execute();
 }
+
+/**
+ * Deletes up to `limit` rows whose window started at or before `endedBy`: counts that limit
+ * nothing any more. Rows a reservation in flight holds are skipped, so this never waits for one.
+ */
+export async function deleteEndedWindows(db: Db, endedBy: Date, limit: number): Promise<void> {
+  await sql`delete from sign_in_throttle where key in (
+    select key from sign_in_throttle where window_started_at <= ${endedBy} limit ${limit} for update skip locked)`.execute(db);
+}

@@ -3,7 +3,7 @@ import type { Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Database } from '../db/database.js';
 import { RateLimitedError } from '../shared/errors.js';
-import { addAttempt, clearFailures, removeAttempt, type ThrottleCount } from './throttle.queries.js';
+import { addAttempt, clearFailures, deleteEndedWindows, removeAttempt, type ThrottleCount } from './throttle.queries.js';
 
 /**
  * Failed sign-ins are counted per account and per client address in fixed windows kept in the
@@ -102,6 +102,19 @@ export async function recordSignInSuccess(db: Db, attempt: SignInAttempt): Promi
 
 export async function clearAccountFailures(db: Db, email: string): Promise<void> {
   await clearFailures(db, accountKey(email));
+}
+
+/** Ended windows forgotten per sign-in or sign-up: more than either adds, so they never pile up. */
+const FORGET_PER_CALL = 100;
+
+/**
+ * Forgets counts whose window has ended: they limit nothing, and an account's key holds the email
+ * typed in a failed sign-in, which is kept no longer than it serves (GDPR Art. 5(1)(e)); left,
+ * anyone could grow the table without end by typing new emails. A statement of its own, run before
+ * a reservation's transaction: inside one, the rows it locks could deadlock with another's.
+ */
+export async function forgetEndedWindows(db: Db, now: Date): Promise<void> {
+  await deleteEndedWindows(db, new Date(now.getTime() - THROTTLE.windowSeconds * 1_000), FORGET_PER_CALL);
 }
 
 /** `count` includes the attempt being made, so the limit itself is still allowed. */

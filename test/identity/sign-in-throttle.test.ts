@@ -150,3 +150,19 @@ describe('the address an attempt counts against', () => {
     expect(await countOf('address:198.51.100.77')).toBe(2);
   });
 });
+
+describe('counts whose window has ended', () => {
+  it('are forgotten as sign-ins and sign-ups go on, with the emails typed in them; counts in their window stay', async () => {
+    const { db } = hub.services;
+    const ended = new Date(Date.now() - (THROTTLE.windowSeconds + 60) * 1_000);
+    const old = Array.from({ length: 150 }, (_, i) => ({ key: `account:forgotten${i}@example.com`, failures: 3, window_started_at: ended }));
+    await db.insertInto('sign_in_throttle').values([...old, { key: 'account:still-counted@example.com', failures: 4, window_started_at: new Date() }]).execute();
+    const forgotten = async () => (await db.selectFrom('sign_in_throttle').select('key').where('key', 'like', 'account:forgotten%').execute()).length;
+
+    await graphql(hub, SIGN_IN, { variables: { input: { email: 'nobody-here@example.com', password: 'a wrong password of any length' } } });
+    expect(await forgotten()).toBe(50);
+    await graphql(hub, SIGN_UP, { variables: { input: { email: 'forgetting@example.com', password: PASSWORD } } });
+    expect(await forgotten()).toBe(0);
+    expect(await countOf('account:still-counted@example.com')).toBe(4);
+  });
+});
