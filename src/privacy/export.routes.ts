@@ -3,9 +3,11 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../app.js';
 import { decideDataSubjectRequest, EXPORT_SCOPES } from '../authz/privacy-access.js';
 import type { Principal } from '../authz/principal.js';
+import { auditCaller } from '../audit/audit.service.js';
 import { InvalidTokenError } from '../oauth/access-token.js';
 import { NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
+import { findExportSubject } from './export.queries.js';
 import { exportUserData } from './export.service.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -28,7 +30,7 @@ const RETRY_AFTER_SECONDS = 5;
  * `exportUserData`), streamed in constant memory. Steps, each refusing by default: a bearer
  * token (401), one the hub accepts (401 invalid_token), the user themself with a token that reads
  * every data category or an operator client with `users:admin` (403 insufficient_scope naming the
- * scopes wanted; see `decideDataSubjectRequest`), an id of the shape of a user id (400), a free
+ * scopes wanted; see `decideDataSubjectRequest`; audited as a refused `data.exported`), an id of the shape of a user id (400), a free
  * export slot of the instance and of the caller (429 with Retry-After), a user that exists and is
  * not erased (404); then the document. The slots are held until the body ends, fails or its reader
  * leaves.
@@ -50,6 +52,15 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
     const { id } = request.params;
     const decision = decideDataSubjectRequest(principal, id);
     if (!decision.allowed) {
+      // In the person's own audit trail when there is one; an id that names no one opens no chain.
+      const subject = isId('usr', id) ? await findExportSubject(services.db, id) : undefined;
+      services.audit.record({
+        action: 'data.exported',
+        ...auditCaller(principal, request.id),
+        subjectUserId: subject?.id ?? null,
+        decision: 'DENY',
+        reason: decision.reason,
+      });
       if (principal.kind === 'user' && decision.reason === 'MISSING_SCOPE') {
         return refuse(reply, 403, `Bearer error="insufficient_scope", scope="${EXPORT_SCOPES.join(' ')}"`, 'insufficient_scope', 'an export needs a token that reads every data category');
       }

@@ -128,6 +128,14 @@ describe('GET /users/:id/export', () => {
     const byOperator = await exportOf(hub, alice.id, admin);
     expect(byOperator.status).toBe(200);
     expect(byOperator.body.profile.email).toBe(alice.email);
+    // Each refusal is in Alice's own audit trail, naming who asked.
+    await hub.services.audit.flush();
+    const refusals = await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'data.exported', decision: 'DENY' }, first: 10 });
+    expect(refusals.edges.map((e) => [e.node.actor.kind, e.node.actor.id, e.node.reason]).reverse()).toEqual([
+      ['user', bob.id, 'NOT_SUBJECT'],
+      ['delegated', expect.any(String), 'NOT_SUBJECT'],
+      ['client', 'agt_01J0000000000000000000READ', 'MISSING_SCOPE'],
+    ]);
   });
 
   it('is refused to the user’s own token narrowed below every data category, naming the scopes it needs and showing nothing', async () => {
