@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { addressNetwork } from '../shared/address.js';
 
 interface Bucket {
   tokens: number;
@@ -31,10 +32,12 @@ export class ClientThrottle {
 
   /**
    * Takes one request from the bucket of `clientId` at `address`, or of `address` alone when
-   * `clientId` is undefined (the request presents no secret). Never throws.
+   * `clientId` is undefined (the request presents no secret); an IPv6 address counts as its /64
+   * (`addressNetwork`). Never throws.
    */
   take(clientId: string | undefined, address: string, nowMs = performance.now()): ThrottleAnswer {
-    const key = clientId === undefined ? `address\u0000${address}` : `client\u0000${clientId}\u0000${address}`;
+    const network = addressNetwork(address);
+    const key = clientId === undefined ? `address\u0000${network}` : `client\u0000${clientId}\u0000${network}`;
     const bucket = this.#buckets.get(key) ?? { tokens: this.#rate, at: nowMs, refused: 0 };
     bucket.tokens = Math.min(this.#rate, bucket.tokens + ((nowMs - bucket.at) / 1_000) * this.#rate);
     bucket.at = nowMs;

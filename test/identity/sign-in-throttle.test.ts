@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { addressNetwork, clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp, THROTTLE } from '../../src/identity/throttle.js';
+import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp, THROTTLE } from '../../src/identity/throttle.js';
+import { addressNetwork } from '../../src/shared/address.js';
 import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 
 // A hub of its own: every sign-in and sign-up through `graphql` comes from the same address, so the

@@ -140,3 +140,13 @@ describe('a flood of malformed requests', () => {
     expect((await withSecret('10.0.5.1', victim)).status).toBe(200);
   });
 });
+
+describe('an IPv6 client', () => {
+  it('guesses a client’s secret no faster by moving to another address of its /64', async () => {
+    const guess = { clientId: victim.clientId, clientSecret: 'a wrong guess' };
+    const seen = await statuses(RATE + 2, (i) => withSecret(`2001:db8:5:6::${(i + 1).toString(16)}`, guess));
+    expect(seen).toEqual([...Array(RATE).fill(401), 429, 429]);
+    // The next subscriber's /64 has a bucket of its own.
+    expect((await withSecret('2001:db8:5:7::1', victim)).status).toBe(200);
+  });
+});
