@@ -11,13 +11,21 @@ export async function serve(config: Config): Promise<void> {
   const where = config.databaseUrl ? 'PostgreSQL server' : `embedded PostgreSQL in ${config.dataDir}`;
   logger.info(`starting the hub on ${where}`);
   const hub = await createHub(config, { logger });
-  const graphqlUrl = `http://${config.host}:${config.port}/graphql`;
-  // Only the embedded database of a newcomer's first start; a server is never seeded by itself.
-  // Imported here so a hub on a server never loads the data generator (faker: ~35 MiB resident).
-  const tryIt = !config.databaseUrl && config.demoData ? await (await import('../identity/demo.js')).seedDemoIfEmpty(hub.services.db, logger, graphqlUrl) : [];
-  await hub.listen();
-  logger.info(`GraphQL at ${graphqlUrl}`);
+  // Shown before anything else can fail: the client now exists, and no later start shows it again.
   if (hub.bootstrapCredentials) console.log(`\n${operatorClientNotice(hub.bootstrapCredentials, config)}\n`);
+  const graphqlUrl = `http://${config.host}:${config.port}/graphql`;
+  let tryIt: string[];
+  try {
+    // Only the embedded database of a newcomer's first start; a server is never seeded by itself.
+    // Imported here so a hub on a server never loads the data generator (faker: ~35 MiB resident).
+    tryIt = !config.databaseUrl && config.demoData ? await (await import('../identity/demo.js')).seedDemoIfEmpty(hub.services.db, logger, graphqlUrl) : [];
+    await hub.listen();
+  } catch (error) {
+    // A start that cannot listen (the port is taken) still writes its audit events and releases the data folder.
+    await hub.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing after a failed start failed'));
+    throw error;
+  }
+  logger.info(`GraphQL at ${graphqlUrl}`);
   if (tryIt.length > 0) console.log(`\n${tryIt.join('\n')}\n`);
 
   let stopping = false;
