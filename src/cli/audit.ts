@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { openConfiguredDatabase } from '../app.js';
 import { verifyAuditChains, type AuditVerification } from '../audit/audit.verify.js';
 import { waitForDatabase } from '../db/connect.js';
+import { requireMigrated } from '../db/migrator.js';
 import { loadConfigOrExit } from './config.js';
 
 /** `hub audit`: checks on the audit trail. `verify` exits 0 when every chain holds, 1 otherwise. */
@@ -30,6 +31,7 @@ async function verify(): Promise<AuditVerification> {
     : undefined;
   try {
     await waitForDatabase(database, config.dbConnectTimeout);
+    await requireMigrated(database.db);
     return await verifyAuditChains(database.db, { onProgress });
   } finally {
     if (onProgress) process.stderr.write('\n');

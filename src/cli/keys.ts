@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { openConfiguredDatabase } from '../app.js';
 import type { Config } from '../config.js';
 import { waitForDatabase, type Db } from '../db/connect.js';
-import { migrationStatus } from '../db/migrator.js';
+import { requireMigrated } from '../db/migrator.js';
 import { open, resolveKeyEncryptionKey } from '../oauth/key-encryption.js';
 import { publishedUntil, rotateSigningKey } from '../oauth/key-store.js';
 import { findPublishedKeys, type SigningKeyRow } from '../oauth/keys.queries.js';
@@ -68,9 +68,7 @@ async function withDatabase(run: (db: Db, config: Config) => Promise<void>): Pro
   const database = openConfiguredDatabase(config);
   try {
     await waitForDatabase(database, config.dbConnectTimeout);
-    if ((await migrationStatus(database.db)).some((migration) => !migration.executedAt)) {
-      throw new Error('the database has pending migrations: run `hub migrate up` first');
-    }
+    await requireMigrated(database.db);
     await run(database.db, config);
   } finally {
     await database.close();

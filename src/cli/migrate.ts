@@ -21,7 +21,8 @@ export function migrateCommand(): Command {
     .action(async () => {
       await withDatabase(async (db) => {
         for (const m of await migrationStatus(db)) {
-          console.log(`${m.executedAt ? m.executedAt.toISOString() : 'pending                 '}  ${m.name}`);
+          const note = m.known ? '' : '  (not in this version of the hub: the database was migrated by a newer one)';
+          console.log(`${m.executedAt ? m.executedAt.toISOString() : 'pending                 '}  ${m.name}${note}`);
         }
       });
     });

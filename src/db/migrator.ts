@@ -1,4 +1,4 @@
-import { Migrator, type MigrationResultSet } from 'kysely';
+import { DEFAULT_MIGRATION_TABLE, Migrator, sql, type MigrationResultSet } from 'kysely';
 import { migrations } from '../../migrations/index.js';
 import type { Db } from './connect.js';
 
@@ -7,8 +7,24 @@ export function createMigrator(db: Db): Migrator {
   return new Migrator({ db, provider: { getMigrations: async () => migrations } });
 }
 
-/** Applies every pending migration. @throws the first migration error, after rolling it back. */
+/** Thrown when the database holds migrations this version of the hub does not have; `code` is stable. */
+export class NewerDatabaseError extends Error {
+  override name = 'NewerDatabaseError';
+  readonly code = 'DATABASE_NEWER_THAN_HUB';
+
+  constructor(readonly unknown: readonly string[]) {
+    super(`the database was migrated by a newer version of the hub (${unknown.join(', ')}); run that version, or a database this one migrated`);
+  }
+}
+
+/**
+ * Applies every pending migration.
+ * @throws NewerDatabaseError when the database has migrations this version does not know, which
+ *   this version's queries may not fit; the first migration error, after rolling it back.
+ */
 export async function migrateToLatest(db: Db): Promise<string[]> {
+  const unknown = (await migrationStatus(db)).filter((m) => !m.known).map((m) => m.name);
+  if (unknown.length > 0) throw new NewerDatabaseError(unknown);
   const result: MigrationResultSet = await createMigrator(db).migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
@@ -21,9 +37,36 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
 export interface MigrationStatus {
   readonly name: string;
   readonly executedAt: Date | undefined;
+  /** False for a migration the database ran that this version of the hub does not have. */
+  readonly known: boolean;
 }
 
+/** This version's migrations, then any the database ran that it does not know, each by name. */
 export async function migrationStatus(db: Db): Promise<MigrationStatus[]> {
   const list = await createMigrator(db).getMigrations();
-  return list.map((m) => ({ name: m.name, executedAt: m.executedAt }));
+  const status: MigrationStatus[] = list.map((m) => ({ name: m.name, executedAt: m.executedAt, known: true }));
+  const known = new Set(list.map((m) => m.name));
+  for (const executed of await executedMigrations(db)) {
+    if (!known.has(executed.name)) status.push({ name: executed.name, executedAt: new Date(executed.timestamp), known: false });
+  }
+  return status;
+}
+
+/** The rows of Kysely's migration table; none before the first migration made it. */
+async function executedMigrations(db: Db): Promise<{ name: string; timestamp: string | Date }[]> {
+  const { rows } = await sql<{ exists: boolean }>`select to_regclass(${DEFAULT_MIGRATION_TABLE}) is not null as exists`.execute(db);
+  if (!rows[0]?.exists) return [];
+  const executed = await sql<{ name: string; timestamp: string | Date }>`select name, timestamp from ${sql.table(DEFAULT_MIGRATION_TABLE)} order by name`.execute(db);
+  return executed.rows;
+}
+
+/**
+ * For commands that use the database as it is, without migrating it.
+ * @throws Error when a migration is pending; NewerDatabaseError when the database is ahead of this version.
+ */
+export async function requireMigrated(db: Db): Promise<void> {
+  const status = await migrationStatus(db);
+  const unknown = status.filter((m) => !m.known).map((m) => m.name);
+  if (unknown.length > 0) throw new NewerDatabaseError(unknown);
+  if (status.some((m) => !m.executedAt)) throw new Error('the database has pending migrations: run `hub migrate up` first');
 }

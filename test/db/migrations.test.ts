@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
-import { migrateToLatest, migrationStatus } from '../../src/db/migrator.js';
+import { migrateToLatest, migrationStatus, requireMigrated } from '../../src/db/migrator.js';
 import { migrations } from '../../migrations/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { runNode } from './run-node.js';
@@ -28,6 +28,23 @@ describe('migrations', () => {
     await sql`create trigger scratch_append_only before update or delete on scratch for each row execute function hub_forbid_change()`.execute(database.db);
     await sql`insert into scratch values (1)`.execute(database.db);
     await expect(sql`delete from scratch`.execute(database.db)).rejects.toThrow(/DELETE on scratch is not allowed: the table is append-only/);
+  });
+});
+
+describe('a database migrated by a newer version of the hub', () => {
+  it('is named as such, and neither migrated nor used as it is', async () => {
+    const newer = await createTestDatabase();
+    try {
+      await sql`insert into kysely_migration (name, timestamp) values ('9999_from_a_newer_hub', '2030-01-01T00:00:00.000Z')`.execute(newer.db);
+      const status = await migrationStatus(newer.db);
+      expect(status.at(-1)).toEqual({ name: '9999_from_a_newer_hub', executedAt: new Date('2030-01-01T00:00:00.000Z'), known: false });
+      expect(status.slice(0, -1).every((m) => m.known && m.executedAt instanceof Date)).toBe(true);
+      const newerError = { code: 'DATABASE_NEWER_THAN_HUB', message: expect.stringContaining('newer version of the hub (9999_from_a_newer_hub)') };
+      await expect(migrateToLatest(newer.db)).rejects.toMatchObject(newerError);
+      await expect(requireMigrated(newer.db)).rejects.toMatchObject(newerError);
+    } finally {
+      await newer.close();
+    }
   });
 });
 
@@ -58,6 +75,8 @@ describe('embedded PostgreSQL on disk', () => {
     const before = await run('status');
     expect(before.status).toBe(0);
     expect(before.stdout).toMatch(/^pending +0001_foundation$/m);
+    const verify = await runNode(env, 'bin/hub.js', 'audit', 'verify');
+    expect({ status: verify.status, stderr: verify.stderr.trim() }).toEqual({ status: 1, stderr: 'hub: the database has pending migrations: run `hub migrate up` first' });
     const up = await run('up');
     expect(up.stdout.trim()).toBe(`applied: ${Object.keys(migrations).join(', ')}`);
     expect((await run('status')).stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}0001_foundation$/m);
