@@ -24,6 +24,13 @@ export function createProgram(): Command {
 
 /** Runs the program; an unexpected failure prints one line and exits non-zero. */
 export async function runCli(argv: string[]): Promise<void> {
+  // A reader that leaves early (`hub migrate status | head -1`) ends the output, not the command,
+  // which still closes its database; unheard, the EPIPE would end the process with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
   try {
     await createProgram().parseAsync(argv);
   } catch (error) {
