@@ -125,14 +125,17 @@ function tracked(listeners: Set<() => Promise<void>>, stop: () => Promise<void>)
 function withTimeout<T>(promise: Promise<T>, timeoutMs = 2_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    // ETIMEDOUT: a database that does not answer is unavailable (isDatabaseUnavailable), and worth waiting for.
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
- * Pings the database until it answers, backing off from 250 ms to 5 s between tries.
- * @throws Error naming the last failure once `timeoutSeconds` have passed.
+ * Pings the database until it answers, backing off from 250 ms to 5 s between tries, as long as
+ * it is unavailable (isDatabaseUnavailable: not up yet, refusing, starting): a refusal that waiting
+ * cannot change (an unknown database or role, a wrong password) fails at once.
+ * @throws Error naming the last failure once `timeoutSeconds` have passed, or the refusal.
  */
 export async function waitForDatabase(
   handle: DatabaseHandle,
@@ -145,6 +148,7 @@ export async function waitForDatabase(
       return await handle.ping(5_000);
     } catch (error) {
       const reason = error instanceof Error ? error : new Error(String(error));
+      if (!isDatabaseUnavailable(reason)) throw new Error(`database refused the connection: ${reason.message}`, { cause: reason });
       if (Date.now() + delay > deadline) {
         throw new Error(`database unreachable after ${timeoutSeconds} s: ${reason.message}`);
       }
