@@ -66,7 +66,17 @@ const integer = (min: number, max: number, what: string) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be ${what}`).max(max, `must be ${what}`));
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, ''));
+/**
+ * The issuer: an http(s) URL with no credentials, query or fragment (RFC 8414 §2), since every
+ * endpoint URL and the default audience are the issuer with a path appended.
+ */
+const issuerUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .refine((value) => {
+    const url = new URL(value);
+    return url.username === '' && url.password === '' && !/[?#]/.test(value);
+  }, 'must be an http(s) URL without user, query or fragment (RFC 8414)')
+  .transform((u) => u.replace(/\/+$/, ''));
 
 const postgresUrl = z
   .string()
@@ -184,7 +194,7 @@ const schema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: integer(1, 65535, 'a port number from 1 to 65535').default(4000),
     HOST: z.string().min(1).default('127.0.0.1'),
-    HUB_ISSUER: httpUrl.optional(),
+    HUB_ISSUER: issuerUrl.optional(),
     HUB_AUDIENCE: z.string().min(1, 'must not be empty').optional(),
     DATABASE_URL: postgresUrl.optional(),
     HUB_DATA_DIR: z.string().min(1).default('./.hub-data'),

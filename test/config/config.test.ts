@@ -37,6 +37,10 @@ describe('loadConfig', () => {
     [{ HUB_KEY_ENCRYPTION_KEY: 'short' }, 'HUB_KEY_ENCRYPTION_KEY: must be 32 bytes, as 64 hex digits or base64'],
     [{ HUB_ACCESS_TOKEN_TTL: '5' }, 'HUB_ACCESS_TOKEN_TTL: must be a number of seconds from 30 to 86400'],
     [{ HUB_ISSUER: 'ftp://id.example.com' }, 'HUB_ISSUER: must be an http(s) URL'],
+    // Endpoints and the audience are the issuer with a path appended: `https://id.example.com?x/oauth/token` is no endpoint.
+    [{ HUB_ISSUER: 'https://id.example.com?tenant=a' }, 'HUB_ISSUER: must be an http(s) URL without user, query or fragment (RFC 8414)'],
+    [{ HUB_ISSUER: 'https://id.example.com/#top' }, 'HUB_ISSUER: must be an http(s) URL without user, query or fragment (RFC 8414)'],
+    [{ HUB_ISSUER: 'https://hub:secret@id.example.com' }, 'HUB_ISSUER: must be an http(s) URL without user, query or fragment (RFC 8414)'],
     [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator' }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be set together with its pair'],
     [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator', HUB_BOOTSTRAP_CLIENT_SECRET: `${'s'.repeat(32)}\u00e9` }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be printable ASCII (RFC 6749 VSCHAR)'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
