@@ -30,11 +30,21 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     !formatted.path &&
     original instanceof GraphQLError &&
     !(original.originalError && !(original.originalError instanceof GraphQLError)) &&
-    formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR';
+    (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR' || answersClientError(original));
   if (isRequestError) {
     return { message: stripSuggestions(formatted.message), ...location, extensions: { code: 'BAD_USER_INPUT' } };
   }
   return { ...MASKED, ...location };
+}
+
+/**
+ * Apollo refuses some requests with a bare GraphQLError that has a 4xx status but no code (a
+ * persisted query of another version, or whose hash does not match its text): the client's
+ * mistake, not an internal error.
+ */
+function answersClientError(error: GraphQLError): boolean {
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** True for errors formatError masks: the ones worth logging with their detail. */
