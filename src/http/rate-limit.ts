@@ -1,10 +1,12 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { addressNetwork } from '../shared/address.js';
 import { routedUnder } from './bearer.js';
 
 /**
  * The key a GraphQL request is counted under: the caller its token names (so one client's
- * flood cannot starve another behind the same address), or its address when anonymous.
+ * flood cannot starve another behind the same address), or its address when anonymous (an IPv6
+ * address as its /64, `addressNetwork`).
  */
 function callerKey(request: FastifyRequest): string {
   const { principal } = request;
@@ -15,7 +17,7 @@ function callerKey(request: FastifyRequest): string {
     case 'client':
       return `client:${principal.clientId}`;
     default:
-      return `address:${request.ip}`;
+      return `address:${addressNetwork(request.ip)}`;
   }
 }
 

@@ -40,4 +40,13 @@ describe('GraphQL rate limits', () => {
     const other = await clientToken(hub, ['users:admin']);
     expect((await graphql(hub, '{ users(first: 1) { edges { cursor } } }', { token: other })).status).toBe(200);
   });
+
+  it('counts an anonymous IPv6 caller as its /64, so moving to another address of it gains nothing', async () => {
+    const post = (remoteAddress: string) => hub.http.inject({ method: 'POST', url: '/graphql', remoteAddress, headers: { 'content-type': 'application/json' }, payload: { query: '{ __typename }' } });
+    const answers = [];
+    for (let i = 0; i < 61; i++) answers.push((await post(`2001:db8:9:1::${(i + 1).toString(16)}`)).statusCode);
+    expect(answers[0]).toBe(200);
+    expect(answers.at(-1)).toBe(429);
+    expect((await post('2001:db8:9:2::1')).statusCode).toBe(200);
+  });
 });
