@@ -168,24 +168,34 @@ const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true
  * The load balancers in front of the hub, as addresses or CIDR networks: only a request from one
  * of them has its client taken from X-Forwarded-For, so the per-address throttles (sign-in, the
  * OAuth endpoints, anonymous GraphQL) count clients, not the balancer; a client elsewhere cannot
- * pick its own address by sending the header.
+ * pick its own address by sending the header. No network wider than /8 (10.0.0.0/8, fd00::/8).
  */
+const PROXY_MIN_PREFIX = 8;
+
 const proxies = z.string().transform((value, ctx) => {
   const list = value.split(',').map((part) => part.trim()).filter(Boolean);
-  const bad = list.find((item) => !(ipaddr.isValid(item) || isCidr(item)));
+  const bad = list.find((item) => !(ipaddr.isValid(item) || cidrOf(item)));
   if (bad !== undefined || list.length > 64) {
     ctx.addIssue({ code: 'custom', message: bad !== undefined ? `${bad.slice(0, 64)} is not an address or CIDR network such as 10.0.0.0/8` : 'must list at most 64 proxies' });
+    return z.NEVER;
+  }
+  // A network as wide as 0.0.0.0/0 would let any client name its own address in the header.
+  const wide = list.find((item) => {
+    const cidr = cidrOf(item);
+    return cidr !== undefined && cidr[1] < PROXY_MIN_PREFIX;
+  });
+  if (wide !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `${wide.slice(0, 64)} is wider than /${PROXY_MIN_PREFIX}; list the load balancers' own networks` });
     return z.NEVER;
   }
   return list;
 });
 
-function isCidr(value: string): boolean {
+function cidrOf(value: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | undefined {
   try {
-    ipaddr.parseCIDR(value);
-    return true;
+    return ipaddr.parseCIDR(value);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

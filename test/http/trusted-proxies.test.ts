@@ -65,4 +65,11 @@ describe('HUB_TRUSTED_PROXIES', () => {
       new ConfigError('HUB_TRUSTED_PROXIES: balancer.internal is not an address or CIDR network such as 10.0.0.0/8'),
     );
   });
+
+  it('refuses a network wider than /8, which would let clients name their own address', () => {
+    for (const wide of ['0.0.0.0/0', '::/0', '8.0.0.0/7'])
+      expect(() => loadConfig({ ...TEST_ENV, HUB_TRUSTED_PROXIES: `10.0.0.0/8,${wide}` })).toThrow(
+        new ConfigError(`HUB_TRUSTED_PROXIES: ${wide} is wider than /8; list the load balancers' own networks`),
+      );
+  });
 });
