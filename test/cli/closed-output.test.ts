@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../helpers/database.js';
+import { createChildDatabase } from '../helpers/database.js';
 
 /** Runs `hub ...args` with a stdout nobody reads: its reading end is closed before the hub writes. */
 function runWithClosedStdout(env: Record<string, string | undefined>, ...args: string[]): Promise<{ status: number | null; stderr: string }> {
@@ -21,14 +21,13 @@ describe('a hub command whose output is closed early (`| head`)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('still closes the database and exits 0, with nothing on stderr', async () => {
-    const server = await createTestDatabase();
-    if (!server.url) await server.close();
-    const env = { PATH: process.env.PATH, ...(server.url ? { DATABASE_URL: server.url } : { HUB_DATA_DIR: dir }), LOG_LEVEL: 'silent' };
+    const database = await createChildDatabase(dir);
+    const env = { PATH: process.env.PATH, ...database.env, LOG_LEVEL: 'silent' };
     try {
       expect(await runWithClosedStdout(env, 'migrate', 'status')).toEqual({ status: 0, stderr: '' });
-      if (!server.url) expect(existsSync(path.join(dir, 'pglite.owner'))).toBe(false);
+      if ('HUB_DATA_DIR' in database.env) expect(existsSync(path.join(dir, 'pglite.owner'))).toBe(false);
     } finally {
-      if (server.url) await server.close();
+      await database.open().close();
     }
   }, 120_000);
 });

@@ -4,9 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashClientSecret } from '../../src/agents/agent-credentials.js';
-import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { runNode } from '../db/run-node.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { createChildDatabase } from '../helpers/database.js';
 
 describe('hub serve when its port is taken', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-serve-start-'));
@@ -16,13 +15,11 @@ describe('hub serve when its port is taken', () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as net.AddressInfo;
-    // The run's PostgreSQL server when there is one, else a data folder of embedded PostgreSQL.
-    const server = await createTestDatabase();
-    if (!server.url) await server.close();
+    const database = await createChildDatabase(dir);
     try {
       const env = {
         PATH: process.env.PATH,
-        ...(server.url ? { DATABASE_URL: server.url } : { HUB_DATA_DIR: dir }),
+        ...database.env,
         HUB_DEMO_DATA: 'false',
         LOG_LEVEL: 'silent',
         PORT: String(port),
@@ -35,13 +32,13 @@ describe('hub serve when its port is taken', () => {
       expect(clientId, run.stdout).toBeDefined();
 
       // The data folder is free again, and the client shown is the one the database holds.
-      if (!server.url) expect(existsSync(path.join(dir, 'pglite.owner'))).toBe(false);
-      const database: DatabaseHandle = server.url ? server : openDatabase({ dataDir: dir });
+      if ('HUB_DATA_DIR' in database.env) expect(existsSync(path.join(dir, 'pglite.owner'))).toBe(false);
+      const handle = database.open();
       try {
-        const secrets = await database.db.selectFrom('agent_secrets').select(['agent_id', 'secret_hash']).execute();
+        const secrets = await handle.db.selectFrom('agent_secrets').select(['agent_id', 'secret_hash']).execute();
         expect(secrets.map((row) => [row.agent_id, Buffer.from(row.secret_hash).toString('hex')])).toEqual([[clientId, hashClientSecret(clientSecret!).toString('hex')]]);
       } finally {
-        await database.close();
+        await handle.close();
       }
     } finally {
       await new Promise((resolve) => taken.close(resolve));

@@ -36,3 +36,22 @@ export function testServerUrl(): string | undefined {
   const target = inject('testDatabase');
   return target.kind === 'pg' ? target.serverUrl : undefined;
 }
+
+/** A database for a hub run as a child process (`bin/hub.js`). */
+export interface ChildDatabase {
+  /** What the child's environment needs to use it. */
+  readonly env: { readonly DATABASE_URL: string } | { readonly HUB_DATA_DIR: string };
+  /**
+   * This process's handle on it, once the child has let go of a data folder (its lock is the
+   * child's while it runs). Close it when done: a server database is dropped then.
+   */
+  open(): DatabaseHandle;
+}
+
+/** A fresh database on the run's PostgreSQL server when there is one, else a PGlite data folder in `dir`. */
+export async function createChildDatabase(dir: string): Promise<ChildDatabase> {
+  const server = await createTestDatabase();
+  if (server.url) return { env: { DATABASE_URL: server.url }, open: () => server };
+  await server.close();
+  return { env: { HUB_DATA_DIR: dir }, open: () => openDatabase({ dataDir: dir }) };
+}

@@ -4,8 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { createChildDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/net.js';
 
 const CLIENT = { id: 'agt_shutdown_operator', secret: 'shutdown-test-operator-secret-0123456789' };
@@ -16,12 +15,11 @@ describe('hub serve stopped by SIGTERM', () => {
 
   it('writes the audit events of the requests it answered, then exits 0', async () => {
     // The run's PostgreSQL server when there is one: a write there takes long enough to lose a race with the exit.
-    const server = await createTestDatabase();
-    if (!server.url) await server.close();
+    const database = await createChildDatabase(dir);
     const port = await freePort();
     const env = {
       PATH: process.env.PATH,
-      ...(server.url ? { DATABASE_URL: server.url } : { HUB_DATA_DIR: dir }),
+      ...database.env,
       HUB_DEMO_DATA: 'false',
       LOG_LEVEL: 'info',
       PORT: String(port),
@@ -52,13 +50,12 @@ describe('hub serve stopped by SIGTERM', () => {
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
 
-    // The data directory is the hub's alone until it exits.
-    const database: DatabaseHandle = server.url ? server : openDatabase({ dataDir: dir });
+    const handle = database.open();
     try {
-      const issued = await database.db.selectFrom('audit_events').select('client_id').where('action', '=', 'token.issued').execute();
+      const issued = await handle.db.selectFrom('audit_events').select('client_id').where('action', '=', 'token.issued').execute();
       expect(issued).toEqual([{ client_id: CLIENT.id }]);
     } finally {
-      await database.close();
+      await handle.close();
     }
   }, 120_000);
 });
