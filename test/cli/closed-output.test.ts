@@ -27,7 +27,7 @@ describe('a hub command whose output is closed early (`| head`)', () => {
       expect(await runWithClosedStdout(env, 'migrate', 'status')).toEqual({ status: 0, stderr: '' });
       if ('HUB_DATA_DIR' in database.env) expect(existsSync(path.join(dir, 'pglite.owner'))).toBe(false);
     } finally {
-      await database.open().close();
+      await database.close();
     }
   }, 120_000);
 });

@@ -46,12 +46,14 @@ export interface ChildDatabase {
    * child's while it runs). Close it when done: a server database is dropped then.
    */
   open(): DatabaseHandle;
+  /** Done with it without opening it: drops a server database. */
+  close(): Promise<void>;
 }
 
 /** A fresh database on the run's PostgreSQL server when there is one, else a PGlite data folder in `dir`. */
 export async function createChildDatabase(dir: string): Promise<ChildDatabase> {
   const server = await createTestDatabase();
-  if (server.url) return { env: { DATABASE_URL: server.url }, open: () => server };
+  if (server.url) return { env: { DATABASE_URL: server.url }, open: () => server, close: () => server.close() };
   await server.close();
-  return { env: { HUB_DATA_DIR: dir }, open: () => openDatabase({ dataDir: dir }) };
+  return { env: { HUB_DATA_DIR: dir }, open: () => openDatabase({ dataDir: dir }), close: async () => {} };
 }
