@@ -23,8 +23,7 @@ export class NewerDatabaseError extends Error {
  *   this version's queries may not fit; the first migration error, after rolling it back.
  */
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const unknown = (await migrationStatus(db)).filter((m) => !m.known).map((m) => m.name);
-  if (unknown.length > 0) throw new NewerDatabaseError(unknown);
+  refuseNewer(await migrationStatus(db));
   const result: MigrationResultSet = await createMigrator(db).migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
@@ -66,7 +65,12 @@ async function executedMigrations(db: Db): Promise<{ name: string; timestamp: st
  */
 export async function requireMigrated(db: Db): Promise<void> {
   const status = await migrationStatus(db);
+  refuseNewer(status);
+  if (status.some((m) => !m.executedAt)) throw new Error('the database has pending migrations: run `hub migrate up` first');
+}
+
+/** @throws NewerDatabaseError when the database ran migrations this version does not have. */
+function refuseNewer(status: readonly MigrationStatus[]): void {
   const unknown = status.filter((m) => !m.known).map((m) => m.name);
   if (unknown.length > 0) throw new NewerDatabaseError(unknown);
-  if (status.some((m) => !m.executedAt)) throw new Error('the database has pending migrations: run `hub migrate up` first');
 }
