@@ -24,6 +24,20 @@ export const MAX_CONCURRENT_EXPORTS = 4;
  */
 export const MAX_EXPORTS_PER_CALLER = 1;
 const RETRY_AFTER_SECONDS = 5;
+/**
+ * How long an export's connection may move no byte before the export is aborted and its slots
+ * freed: a client that opens exports and never reads would otherwise hold each slot for as long
+ * as it keeps the connection open, and a few accounts could hold every slot of an instance. Any
+ * byte the reader takes starts the wait again, so a slow reader is never cut off; 30 s outlasts
+ * the pauses of one that is reading (a congested or mobile link, a garbage collection) and the
+ * hub's own read of a page.
+ */
+export const EXPORT_STALL_TIMEOUT_MS = 30_000;
+
+export interface ExportRoutesOptions {
+  /** `EXPORT_STALL_TIMEOUT_MS` unless given. */
+  readonly stallTimeoutMs?: number;
+}
 
 /**
  * `GET /users/:id/export`: everything about one person as one JSON document (see
@@ -33,9 +47,11 @@ const RETRY_AFTER_SECONDS = 5;
  * scopes wanted; see `decideDataSubjectRequest`; audited as a refused `data.exported`), an id of the shape of a user id (400), a free
  * export slot of the instance and of the caller (429 with Retry-After), a user that exists and is
  * not erased (404); then the document. The slots are held until the body ends, fails or its reader
- * leaves.
+ * leaves, or its connection moves no byte for `stallTimeoutMs`. A HEAD makes the same checks up to
+ * the slots and answers the document's headers, reading and auditing none of it.
  */
-export async function registerExportRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function registerExportRoutes(app: FastifyInstance, services: Services, options: ExportRoutesOptions = {}): Promise<void> {
+  const { stallTimeoutMs = EXPORT_STALL_TIMEOUT_MS } = options;
   let running = 0;
   const byCaller = new Map<string, number>();
   app.get<{ Params: { id: string } }>('/users/:id/export', async (request, reply) => {
@@ -67,6 +83,13 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
       return refuse(reply, 403, 'Bearer error="insufficient_scope", scope="users:admin"', 'insufficient_scope', 'only the user themself or users:admin may export a user');
     }
     if (!isId('usr', id)) return reply.code(400).send({ error: 'invalid_request', error_description: 'id must be a user id (usr_ and 26 characters)' });
+    if (request.method === 'HEAD') {
+      // Answered here, from the checks a GET makes: Fastify's HEAD route would read the whole
+      // document to nowhere, and it would be audited as exported though nothing left. An empty
+      // stream, so no Content-Length is sent: the document's length is not known before it is read.
+      if (!(await findExportSubject(services.db, id))) return notFound(reply);
+      return asDocument(reply, id).send(Readable.from([]));
+    }
     const caller = callerKey(principal);
     const callersRunning = byCaller.get(caller) ?? 0;
     if (running >= MAX_CONCURRENT_EXPORTS || callersRunning >= MAX_EXPORTS_PER_CALLER) {
@@ -89,15 +112,29 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
     } catch (error) {
       release();
       if (!(error instanceof NotFoundError)) throw error;
-      return reply.code(404).send({ error: 'not_found', error_description: 'no such user' });
+      return notFound(reply);
     }
     const body = Readable.from(chunks);
     body.once('close', release);
-    return reply
-      .header('content-type', 'application/json; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${id}.json"`)
-      .send(body);
+    // Node's socket timeout: it fires once the connection has moved no byte for that long. A write
+    // that a reader taking nothing holds back in the buffers does not move; every byte the reader
+    // takes starts the wait again. Destroying the response ends the body, which frees the slots
+    // and audits the export as incomplete.
+    reply.raw.setTimeout(stallTimeoutMs, () => {
+      request.log.info('data export aborted: its connection moved no byte for %d ms', stallTimeoutMs);
+      reply.raw.destroy();
+    });
+    return asDocument(reply, id).send(body);
   });
+}
+
+/** The headers of the export document of user `id`: a JSON file to save. */
+function asDocument(reply: FastifyReply, id: string): FastifyReply {
+  return reply.header('content-type', 'application/json; charset=utf-8').header('content-disposition', `attachment; filename="${id}.json"`);
+}
+
+function notFound(reply: FastifyReply): FastifyReply {
+  return reply.code(404).send({ error: 'not_found', error_description: 'no such user' });
 }
 
 /** Whom an export slot is counted against: the user, or the client acting as itself (the callers allowed one). */

@@ -51,6 +51,39 @@ describe('who may erase', () => {
     expect(still).toEqual({ status: 'active', email: carol.email });
   });
 
+  it('records each refusal in the person’s own audit trail, naming who asked and why, and nothing about an id that names no one', async () => {
+    const lou = await named('Lou');
+    const mia = await named('Mia');
+    const { token: agentToken } = await agentReads(hub, assistant, lou.accessToken);
+    const reader = await clientToken(hub, ['profile:read', 'audit:read'], 'agt_01J0000000000000000000READ');
+    const narrowed = (await refresh(lou.refreshToken, { scope: 'profile:read' })).body.access_token;
+    const trailOf = async (userId: string) => {
+      await hub.services.audit.flush();
+      return (await findAuditEvents(hub.services.db, { filter: { userId }, first: 100 })).edges.map((e) => e.node);
+    };
+    const before = (await trailOf(lou.id)).length;
+
+    expect((await erase(lou.id)).errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    for (const token of [mia.accessToken, agentToken, reader, narrowed]) expect((await erase(lou.id, token)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const unknown = 'usr_01J00000000000000000000000';
+    expect((await erase(unknown, mia.accessToken)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+
+    // One event per refusal, and nothing else (no read recorded beside it); the anonymous caller names no one.
+    const trail = await trailOf(lou.id);
+    expect(trail).toHaveLength(before + 4);
+    expect(trail.slice(0, 4).reverse().map((e) => [e.action, e.decision, e.actor, e.reason, e.subjectUserId])).toEqual([
+      ['user.erased', 'DENY', { kind: 'user', id: mia.id }, 'NOT_SUBJECT', lou.id],
+      ['user.erased', 'DENY', { kind: 'delegated', id: assistant.id }, 'NOT_SUBJECT', lou.id],
+      ['user.erased', 'DENY', { kind: 'client', id: 'agt_01J0000000000000000000READ' }, 'NOT_SUBJECT', lou.id],
+      ['user.erased', 'DENY', { kind: 'user', id: lou.id }, 'MISSING_SCOPE', lou.id],
+    ]);
+    expect(trail[0]!.requestId).toEqual(expect.any(String));
+    expect(await trailOf(unknown)).toEqual([]);
+    const byMia = (await findAuditEvents(hub.services.db, { filter: { action: 'user.erased', decision: 'DENY' }, first: 100 })).edges.filter((e) => e.node.actor.id === mia.id);
+    expect(byMia.map((e) => e.node.subjectUserId)).toEqual([lou.id]);
+    expect(await statusOf(lou.id)).toBe('active');
+  });
+
   it('refuses the user’s own token narrowed at refresh, with MISSING_SCOPE: ending the account takes every scope of a sign-in', async () => {
     const hana = await named('Hana');
     const narrowed = await refresh(hana.refreshToken, { scope: 'profile:read' });
@@ -204,6 +237,9 @@ describe('the user erasing their own account', () => {
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('sign in again'), extensions: { code: 'UNAUTHENTICATED' } });
     expect(await statusOf(ivan.id)).toBe('active');
+    await hub.services.audit.flush();
+    const refusals = await findAuditEvents(hub.services.db, { filter: { userId: ivan.id, action: 'user.erased', decision: 'DENY' }, first: 10 });
+    expect(refusals.edges.map((e) => [e.node.actor, e.node.reason])).toEqual([[{ kind: 'user', id: ivan.id }, 'REAUTHENTICATE']]);
 
     const fresh = await signIn(ivan.email);
     expect((await erase(ivan.id, fresh)).data.eraseUser).toMatchObject({ userId: ivan.id, alreadyErased: false });

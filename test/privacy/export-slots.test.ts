@@ -1,11 +1,15 @@
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
+import { findAuditEvents } from '../../src/audit/audit.service.js';
 import { loadConfig } from '../../src/config.js';
-import { MAX_CONCURRENT_EXPORTS } from '../../src/privacy/export.routes.js';
+import { MAX_CONCURRENT_EXPORTS, registerExportRoutes } from '../../src/privacy/export.routes.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, clientToken, signUpUser } from '../helpers/hub.js';
 import { exportOf } from './privacy-fixtures.js';
 
 const clock = fixedClock('2031-03-01T09:00:00Z');
@@ -59,5 +63,102 @@ describe('export slots', () => {
     const again = await exportOf(hub, mallory.id, mallory.accessToken);
     expect(again.status).toBe(200);
     expect(again.body.orders).toHaveLength(3000);
+  });
+});
+
+describe('a reader that stops reading', () => {
+  /** Short enough for a test to wait out; long beside a page read and the pauses of `readSlowly`. */
+  const STALL_MS = 2_000;
+  /** Orders of about 2 kB each: some 13 MB, several times what loopback's socket buffers hold. */
+  const ORDERS = 6_000;
+  let server: FastifyInstance;
+  let base: string;
+  let mallory: Awaited<ReturnType<typeof signUpUser>>;
+
+  beforeAll(async () => {
+    // The export route on a listening server of its own, as the hub registers it but with a stall
+    // timeout a test can wait out: only a real connection has the backpressure of a reader.
+    server = Fastify({ forceCloseConnections: true });
+    await registerExportRoutes(server, hub.services, { stallTimeoutMs: STALL_MS });
+    base = await server.listen({ host: '127.0.0.1', port: 0 });
+    mallory = await signUpUser(hub);
+    await sql`insert into orders (id, user_id, placed_at, total_minor, currency, status, line_items)
+      select 'ord_big_' || lpad(i::text, 5, '0'), ${mallory.id}, ${clock.now()}::timestamptz - make_interval(mins => i), 100 + i, 'EUR', 'delivered',
+        jsonb_build_array(jsonb_build_object('sku', 'SKU-1', 'name', repeat('x', 2000), 'quantity', 1, 'unitPriceMinor', 50))
+      from generate_series(1, ${ORDERS}) as i`.execute(hub.services.db);
+  });
+  afterAll(() => server.close());
+
+  /** GET /users/:id/export over a connection of its own; resolves once the status is in, the body unread. */
+  function openExport(userId: string, token: string): Promise<http.IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      http.get(`${base}/users/${userId}/export`, { headers: { authorization: `Bearer ${token}` }, agent: false }, resolve).on('error', reject);
+    });
+  }
+
+  /**
+   * The answer to an export asked for every 100 ms while it is refused for want of a slot, for at
+   * most `withinMs`. A client that stopped reading never sees its connection end, so the freed
+   * slot is what shows the hub cut it off.
+   */
+  async function exportOnceFree(userId: string, token: string, withinMs: number): Promise<http.IncomingMessage> {
+    const deadline = Date.now() + withinMs;
+    for (;;) {
+      const response = await openExport(userId, token);
+      if (response.statusCode !== 429 || Date.now() > deadline) return response;
+      response.resume();
+      await sleep(100);
+    }
+  }
+
+  /** The whole body, read with a pause of `pauseMs` after every `everyBytes`, as a slow client reads. */
+  async function readSlowly(response: http.IncomingMessage, pauseMs: number, everyBytes: number): Promise<string> {
+    const chunks: Buffer[] = [];
+    let since = 0;
+    for await (const chunk of response) {
+      chunks.push(chunk);
+      since += chunk.length;
+      if (since >= everyBytes) {
+        since = 0;
+        await sleep(pauseMs);
+      }
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  const readWhole = (response: http.IncomingMessage) => readSlowly(response, 0, Infinity);
+
+  it('is cut off once it has taken nothing for the stall timeout, which frees every slot it held', async () => {
+    const alice = await signUpUser(hub);
+    const operators = await Promise.all([1, 2, 3].map((n) => clientToken(hub, ['users:admin'], `agt_01J000000000000000000ADMN${n}`)));
+    const held = await Promise.all([mallory.accessToken, ...operators].map((token) => openExport(mallory.id, token)));
+    expect(held.map((response) => response.statusCode)).toEqual(Array(MAX_CONCURRENT_EXPORTS).fill(200));
+
+    const refused = [await openExport(alice.id, alice.accessToken), await openExport(mallory.id, mallory.accessToken)];
+    expect(refused.map((response) => response.statusCode)).toEqual([429, 429]);
+    for (const response of refused) response.resume();
+
+    const own = await exportOnceFree(alice.id, alice.accessToken, STALL_MS * 4);
+    expect(own.statusCode).toBe(200);
+    expect(JSON.parse(await readWhole(own)).subject).toBe(alice.id);
+    const again = await exportOnceFree(mallory.id, mallory.accessToken, STALL_MS * 4);
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(await readWhole(again)).orders).toHaveLength(ORDERS);
+    // Read now, each stalled export ends where the hub cut it off, short of a whole document.
+    for (const response of held) await expect(readWhole(response)).rejects.toThrow('aborted');
+
+    await hub.services.audit.flush();
+    const exported = await findAuditEvents(hub.services.db, { filter: { userId: mallory.id, action: 'data.exported' }, first: 10 });
+    // Audited as incomplete, each; the export after them went to its end.
+    expect(exported.edges.map((e) => e.node.detail.complete).sort()).toEqual([...Array(MAX_CONCURRENT_EXPORTS).fill(false), true]);
+  });
+
+  it('lets a slow reader that keeps reading finish, however long the whole export takes', async () => {
+    const started = Date.now();
+    const response = await openExport(mallory.id, mallory.accessToken);
+    expect(response.statusCode).toBe(200);
+    const body = JSON.parse(await readSlowly(response, STALL_MS * 0.6, 4_000_000));
+    expect(body.orders).toHaveLength(ORDERS);
+    expect(Date.now() - started).toBeGreaterThan(STALL_MS);
   });
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
@@ -152,6 +153,24 @@ describe('GET /users/:id/export', () => {
     expect(refused.headers['www-authenticate']).toBe(`Bearer error="insufficient_scope", scope="${EXPORT_SCOPES.join(' ')}"`);
     const shown = JSON.stringify(refused.body);
     for (const personal of [bea.email, '5551234', 'Laugavegur', '4242']) expect(shown).not.toContain(personal);
+  });
+
+  it('answers HEAD with the headers of the document and reads none of it: nothing left, so no export is audited', async () => {
+    const dora = await customer(hub, { givenName: 'Dora', familyName: 'Head' }, clock.now());
+    const head = (userId: string, token: string) => hub.http.inject({ method: 'HEAD', url: `/users/${userId}/export`, headers: { authorization: `Bearer ${token}` } });
+    const answered = await head(dora.id, dora.accessToken);
+    expect(answered.statusCode).toBe(200);
+    expect(answered.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(answered.headers['content-disposition']).toBe(`attachment; filename="${dora.id}.json"`);
+    expect(answered.body).toBe('');
+    expect(answered.headers['content-length']).toBeUndefined();
+    expect((await head('usr_01J00000000000000000000000', admin)).statusCode).toBe(404);
+    expect((await head(alice.id, dora.accessToken)).statusCode).toBe(403);
+    // A document read to nowhere would be audited as soon as its last page was read: a few ms here.
+    await sleep(500);
+    await hub.services.audit.flush();
+    const exported = await findAuditEvents(hub.services.db, { filter: { userId: dora.id, action: 'data.exported' }, first: 10 });
+    expect(exported.edges).toEqual([]);
   });
 
   it('answers 400 for an id that is not a user id and 404 for a user that does not exist', async () => {
