@@ -10,7 +10,7 @@ import { isId, newId } from '../shared/ids.js';
 import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
-import { country, email, locale, mergePreferences, parseInput, profileChangesSchema, toAddressJson } from './profile.input.js';
+import { country, email, locale, mergePreferences, parseInput, personName, profileChangesSchema, toAddressJson } from './profile.input.js';
 import { clearAccountFailures, forgetEndedWindows, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
 import {
   findCredentialsByEmail,
@@ -33,8 +33,8 @@ export interface AuthPayload extends UserSession {
 const signUpSchema = z.object({
   email,
   password: z.string(),
-  givenName: profileChangesSchema.shape.givenName,
-  familyName: profileChangesSchema.shape.familyName,
+  givenName: personName.nullish(),
+  familyName: personName.nullish(),
   locale: locale.nullish(),
   country: country.nullish(),
 });
@@ -57,6 +57,7 @@ export type IdentityService = ReturnType<typeof createIdentityService>;
 /** Sign-up, sign-in and the profile a user keeps. Mutations pass their transaction as `db`. */
 export function createIdentityService(deps: { db: Db; tokens: TokenService; clock: Clock }) {
   const { tokens, clock } = deps;
+  const profileChanges = profileChangesSchema(clock);
 
   /**
    * Counts a password check against the account and the address before it is made (see
@@ -89,6 +90,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       await deps.db.transaction().execute((tx) => reserveSignUp(tx, address, reservedAt));
       const passwordHash = await hashPassword(parsed.password);
       return deps.db.transaction().execute(async (tx) => {
+        const now = clock.now();
         const user = await insertUser(tx, {
           id: newId('usr'),
           email: parsed.email,
@@ -97,16 +99,15 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
           familyName: parsed.familyName ?? null,
           locale: parsed.locale ?? null,
           country: parsed.country ?? null,
+          now,
         });
         if (!user) throw new BadUserInputError('input.email', 'is already registered');
-        const now = clock.now();
-        await touchLastLogin(tx, user.id, now);
         await auditInTransaction(
           tx,
           { action: 'user.signed_up', ...auditCaller(caller.principal, caller.requestId), actor: { kind: 'user', id: user.id }, subjectUserId: user.id, decision: 'ALLOW' },
           now,
         );
-        return { ...(await tokens.issueUserSession(tx, user.id, now)), user: { ...user, lastLoginAt: now } };
+        return { ...(await tokens.issueUserSession(tx, user.id, now)), user };
       });
     },
 
@@ -213,7 +214,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
      * @throws BadUserInputError naming the first bad field, NotFoundError for an inactive user.
      */
     async updateProfile(userId: string, input: unknown, caller: Caller): Promise<User> {
-      const parsed = parseInput(profileChangesSchema, input);
+      const parsed = parseInput(profileChanges, input);
       return deps.db.transaction().execute(async (tx) => {
         const current = await findUserForUpdate(tx, userId);
         if (!current) throw new NotFoundError('User');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AddressJson, PreferencesJson } from '../db/database.js';
+import type { Clock } from '../shared/clock.js';
 import { COUNTRY_CODES } from '../shared/countries.js';
 import { plainText } from '../shared/input.js';
 
@@ -9,6 +10,9 @@ import { plainText } from '../shared/input.js';
  * the field.
  */
 const text = plainText;
+
+/** A given or family name. */
+export const personName = text(100);
 
 export const email = z
   .string()
@@ -39,7 +43,19 @@ export const locale = z
 /** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
 const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +447700900123');
 
-const birthdate = z.string().refine((value) => value >= '1900-01-01' && value <= new Date().toISOString().slice(0, 10), 'must be a date between 1900-01-01 and today');
+/** Past the greatest age on record (122 years): an earlier birthdate is a typo or a placeholder. */
+const MAX_AGE_YEARS = 130;
+
+/**
+ * A 'YYYY-MM-DD' date from `MAX_AGE_YEARS` years before today to today, today being the UTC date
+ * by the hub's clock when the value is checked.
+ */
+const birthdate = (clock: Clock) =>
+  z.string().superRefine((value, ctx) => {
+    const today = clock.now().toISOString().slice(0, 10);
+    const earliest = `${String(Number(today.slice(0, 4)) - MAX_AGE_YEARS).padStart(4, '0')}${today.slice(4)}`;
+    if (value < earliest || value > today) ctx.addIssue({ code: 'custom', message: `must be a date between ${earliest} and today` });
+  });
 
 const address = z.object({
   line1: text(200),
@@ -69,19 +85,21 @@ const preferences = z.object({
   tags: z.array(tag).max(30, 'must have at most 30 entries').nullish(),
 });
 
-export const profileChangesSchema = z.object({
-  givenName: text(100).nullish(),
-  familyName: text(100).nullish(),
-  phone: phone.nullish(),
-  birthdate: birthdate.nullish(),
-  locale: locale.nullish(),
-  country: country.nullish(),
-  address: address.nullish(),
-  preferences: preferences.nullish(),
-});
+/** The changes of a profile update; birthdates are judged by `clock`. */
+export const profileChangesSchema = (clock: Clock) =>
+  z.object({
+    givenName: personName.nullish(),
+    familyName: personName.nullish(),
+    phone: phone.nullish(),
+    birthdate: birthdate(clock).nullish(),
+    locale: locale.nullish(),
+    country: country.nullish(),
+    address: address.nullish(),
+    preferences: preferences.nullish(),
+  });
 
-export type ProfileInput = z.input<typeof profileChangesSchema>;
-export type ParsedProfileInput = z.output<typeof profileChangesSchema>;
+export type ProfileInput = z.input<ReturnType<typeof profileChangesSchema>>;
+export type ParsedProfileInput = z.output<ReturnType<typeof profileChangesSchema>>;
 
 export { parseInput } from '../shared/input.js';
 

@@ -109,6 +109,8 @@ export interface NewUser {
   readonly familyName?: string | null;
   readonly locale?: string | null;
   readonly country?: string | null;
+  /** When the user signed up, by the hub's clock: their creation, last change and last sign-in. */
+  readonly now: Date;
 }
 
 /** Inserts a user; resolves to undefined when the email is taken (whatever its case). */
@@ -123,6 +125,9 @@ export async function insertUser(db: Db, user: NewUser): Promise<User | undefine
       family_name: user.familyName ?? null,
       locale: user.locale ?? null,
       country: user.country ?? null,
+      created_at: user.now,
+      updated_at: user.now,
+      last_login_at: user.now,
     })
     .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
     .returningAll()

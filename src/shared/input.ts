@@ -22,9 +22,17 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
 const UNSHOWABLE = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]/u;
 
 /**
- * Trimmed, non-empty text of at most `max` characters once in Unicode NFC (the form it is stored
- * in), with none of the characters that would show a person something other than what is stored
- * (`UNSHOWABLE`).
+ * Text that shows nothing however many characters it holds: only default-ignorable code points
+ * (the soft hyphen, zero-width characters and joiners, direction marks, Hangul fillers, variation
+ * selectors, tag characters), white space, and the braille blank, which fonts draw as an empty
+ * cell. Some have a place inside text (a soft hyphen, a joiner some scripts need); none alone.
+ */
+const INVISIBLE = /^[\p{Default_Ignorable_Code_Point}\p{White_Space}\u2800]*$/u;
+
+/**
+ * Trimmed text of at most `max` characters once in Unicode NFC (the form it is stored in), with
+ * at least one visible character (see `INVISIBLE`), and none of the characters that would show a
+ * person something other than what is stored (`UNSHOWABLE`).
  */
 export const plainText = (max: number) =>
   z
@@ -34,6 +42,7 @@ export const plainText = (max: number) =>
       z
         .string()
         .min(1, 'must not be empty')
+        .refine((value) => !INVISIBLE.test(value), 'must have a visible character')
         .max(max, `must have at most ${max} characters`)
         .refine((value) => !UNSHOWABLE.test(value), 'must not contain control characters, line breaks, invisible spaces or bidi overrides'),
     );

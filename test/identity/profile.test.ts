@@ -81,6 +81,13 @@ describe('updateProfile', () => {
     [{ country: 'UK' }, 'input.country'],
     [{ givenName: '' }, 'input.givenName'],
     [{ givenName: 'x'.repeat(101) }, 'input.givenName'],
+    // Nothing visible: a soft hyphen, a Hangul filler, a direction mark and a braille blank, tag characters, a grapheme joiner, a variation selector.
+    [{ givenName: '\u00ad' }, 'input.givenName'],
+    [{ familyName: '\u3164' }, 'input.familyName'],
+    [{ familyName: ' \u200e\u00ad\u2800 ' }, 'input.familyName'],
+    [{ address: { line1: '\u{E0041}\u{E0064}\u{E0061}', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
+    [{ address: { line1: 'x', city: '\u034f\u180e', postalCode: '1000', country: 'GB' } }, 'input.address.city'],
+    [{ preferences: { sizes: [{ kind: 'shoe', value: '\ufe0f' }] } }, 'input.preferences.sizes.0.value'],
     [{ address: { line1: 'x', city: 'y', postalCode: '<script>', country: 'GB' } }, 'input.address.postalCode'],
     [{ address: { line1: 'x', city: 'y', postalCode: '1000', country: 'ZZ' } }, 'input.address.country'],
     [{ preferences: { channels: ['fax'] } }, 'input.preferences.channels.0'],
@@ -91,6 +98,12 @@ describe('updateProfile', () => {
     expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
     expect(response.data).toBeNull();
     expect((await graphql(hub, '{ me { phone updatedAt } }', { token: user.accessToken })).data).toEqual(before.data);
+  });
+
+  it('keeps the invisible characters a name may hold between visible ones', async () => {
+    // A soft hyphen marks where a long name may break; Persian writes Niknam with a zero-width non-joiner.
+    const names = { givenName: 'Wolf\u00adgang', familyName: '\u0646\u06cc\u06a9\u200c\u0646\u0627\u0645' };
+    expect((await update(names)).data?.updateProfile).toMatchObject(names);
   });
 
   it('refuses a calendar date that does not exist, as a bad input value', async () => {

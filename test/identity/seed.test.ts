@@ -162,7 +162,7 @@ describe('hub seed', () => {
     expect(run.stderr).toContain('seeded 50/50 users (100%)');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^seeded 50 users, \d+ orders, \d+ payment methods \(seed 3\) in [\d.]+ s, \d+ users\/s$/m);
-  });
+  }, 60_000);
 
   it('refuses --users 0 and --users abc with a one-line error', async () => {
     // Side by side: each run spends its time starting tsx, not seeding.

@@ -69,6 +69,7 @@ describe('signUp', () => {
     [{ country: 'XX' }, 'input.country'],
     [{ locale: 'not a locale!' }, 'input.locale'],
     [{ givenName: 'bad\u0007name' }, 'input.givenName'],
+    [{ familyName: '\u00ad' }, 'input.familyName'],
   ])('names the bad field of %o', async (bad, field) => {
     const response = await graphql(hub, SIGN_UP, { variables: { input: { email: 'fine@example.com', password: PASSWORD, ...bad } } });
     expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
