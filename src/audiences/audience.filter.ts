@@ -142,8 +142,14 @@ export function filterExpression(eb: Members, filter: AudienceFilter, now: Date)
   return eb.and(terms);
 }
 
-/** The calendar date `years` before `now`'s (UTC), as 'YYYY-MM-DD'. */
+/**
+ * The calendar date `years` before `now`'s (UTC), as 'YYYY-MM-DD'. From February 29 into a year
+ * without one it is February 28: on the 29th, someone born on the 28th that year has had their
+ * birthday and someone born on March 1 has not.
+ */
 function yearsBefore(now: Date, years: number): string {
-  const d = new Date(Date.UTC(now.getUTCFullYear() - years, now.getUTCMonth(), now.getUTCDate()));
-  return d.toISOString().slice(0, 10);
+  const year = now.getUTCFullYear() - years;
+  const month = now.getUTCMonth();
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  return new Date(Date.UTC(year, month, Math.min(now.getUTCDate(), lastDay))).toISOString().slice(0, 10);
 }

@@ -23,7 +23,8 @@ export type { SavedAudience } from './saved-audience.queries.js';
 
 type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
 
-const createSchema = z.object({ name: plainText(200), purpose: z.string().max(64), filter: z.unknown() });
+// The filter is optional, as in CreateAudienceInput: left out, the audience is the whole purpose.
+const createSchema = z.object({ name: plainText(200), purpose: z.string().max(64), filter: z.unknown().optional() });
 
 /** Saved audiences one client may keep, so that the lists and the table stay bounded. */
 export const MAX_SAVED_AUDIENCES = 500;
@@ -42,8 +43,9 @@ const ownerOf = (principal: Principal): string | null => (principal.kind === 'cl
  */
 export async function createSavedAudience(deps: Deps, caller: AudienceCaller, input: { name: string; purpose: string; filter?: unknown }): Promise<SavedAudience> {
   const { name, purpose: key, filter } = parseInput(createSchema, input);
-  const purpose = await audiencePurpose(deps.db, key).catch(() => {
-    throw new BadUserInputError('input.purpose', 'is not a known purpose');
+  // Renamed to the input's path; any other failure (the database down) is not the caller's mistake.
+  const purpose = await audiencePurpose(deps.db, key).catch((error: unknown) => {
+    throw error instanceof BadUserInputError ? new BadUserInputError('input.purpose', 'is not a known purpose') : error;
   });
   const parsed = parseAudienceFilter(filter, 'input.filter');
   permitAudienceFilter(deps, caller, purpose.newest, parsed, { field: 'input.filter' });

@@ -39,11 +39,20 @@ export function consentState(consent: Pick<Consent, 'status' | 'expiresAt'>, now
 
 const giveConsentSchema = z.object({
   purpose: z.string().max(64),
-  agentId: z.string().max(128).nullish(),
+  // Empty names no agent: it must not pass for a consent to the company.
+  agentId: z.string().min(1, 'is not an active agent').max(128).nullish(),
   scopes: z.array(z.string().max(128)).max(64, 'must list at most 64 scopes').nullish(),
-  expiresAt: z.date().nullish(),
+  // The DateTime scalar reads offsets that carry 9999 into the year 10000, which PGlite refuses
+  // and node-postgres stores as an instant the scalar cannot read back.
+  expiresAt: z
+    .date()
+    .refine((d) => d.getUTCFullYear() <= 9999, 'must be in the year 9999 or before, in UTC')
+    .nullish(),
   collectionMethod: plainText(64).nullish(),
 });
+
+/** Consents withdrawn per round of statements (`withdrawInTransaction`). */
+const WITHDRAW_BATCH = 1_000;
 
 /** How a consent given through the API by the user themself was collected. */
 const SELF_SERVICE = 'self_service';
@@ -85,8 +94,21 @@ export function createConsentService(deps: {
     return new Map(signed.flat());
   }
 
-  /** Withdraws these consents, their refresh tokens with them, recording why, each with a signed receipt of its withdrawal. */
+  /**
+   * Withdraws these consents, their refresh tokens with them, recording why, each with a signed
+   * receipt of its withdrawal. In rounds of WITHDRAW_BATCH, so that every statement stays within
+   * PostgreSQL's 65,535 parameters however many consents there are (an agent that thousands of
+   * people consented to is decommissioned in one transaction).
+   */
   async function withdrawInTransaction(tx: Db, consents: readonly Consent[], caller: Caller, reason: string, now: Date): Promise<Consent[]> {
+    const withdrawn: Consent[] = [];
+    for (let i = 0; i < consents.length; i += WITHDRAW_BATCH) {
+      withdrawn.push(...(await withdrawBatch(tx, consents.slice(i, i + WITHDRAW_BATCH), caller, reason, now)));
+    }
+    return withdrawn;
+  }
+
+  async function withdrawBatch(tx: Db, consents: readonly Consent[], caller: Caller, reason: string, now: Date): Promise<Consent[]> {
     const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
     if (withdrawn.length === 0) return [];
     const receipts = await signWithdrawalReceipts(tx, withdrawn, now);

@@ -28,15 +28,19 @@ export async function findLatestPurposes(db: Db, keys?: readonly string[]): Prom
   return (await query.execute()).map(toPurpose);
 }
 
-/** These versions of purposes, those that exist (a version that is not a number names none). */
+/**
+ * These versions of purposes, each once, those that exist (a version that is not a number names
+ * none). One statement with two array parameters, however many are wanted: the thousands of
+ * consents an agent's decommissioning withdraws name a handful of versions.
+ */
 export async function findPurposesAt(db: Db, wanted: readonly { readonly key: string; readonly version: string }[]): Promise<Purpose[]> {
-  const known = wanted.filter((w) => /^[0-9]{1,9}$/.test(w.version));
-  if (known.length === 0) return [];
-  const rows = await db
-    .selectFrom('purposes')
-    .selectAll()
-    .where((eb) => eb.or(known.map((w) => eb.and([eb('key', '=', w.key), eb('version', '=', Number(w.version))]))))
-    .execute();
+  const known = new Map(wanted.filter((w) => /^[0-9]{1,9}$/.test(w.version)).map((w) => [`${w.key}@${w.version}`, w]));
+  if (known.size === 0) return [];
+  const keys = [...known.values()].map((w) => w.key);
+  const versions = [...known.values()].map((w) => Number(w.version));
+  const { rows } = await sql<Selectable<PurposesTable>>`
+    select p.* from unnest(${keys}::text[], ${versions}::int[]) as w(key, version)
+    join purposes p on p.key = w.key and p.version = w.version`.execute(db);
   return rows.map(toPurpose);
 }
 

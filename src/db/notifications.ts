@@ -117,14 +117,23 @@ async function close(connection: pg.Client): Promise<void> {
   clearTimeout(timer);
 }
 
-/** LISTEN on embedded PGlite: the database lives in this process, so nothing can be lost in transit. */
+/**
+ * LISTEN on embedded PGlite: the database lives in this process, so nothing can be lost in
+ * transit. Reports `true` once the LISTEN is in place, unless stopped first; a LISTEN that fails
+ * is never reported `true`. Never throws.
+ */
 export function listenOnPglite(pglite: PGlite, channel: string, handlers: ListenHandlers): () => Promise<void> {
-  const unsubscribe = pglite.listen(channel, (payload) => handlers.onMessage(payload)).then((stop) => {
-    handlers.onState(true);
-    return stop;
-  });
+  let stopped = false;
+  const unsubscribe = pglite.listen(channel, (payload) => handlers.onMessage(payload)).then(
+    (stop) => {
+      if (!stopped) handlers.onState(true);
+      return stop;
+    },
+    () => undefined,
+  );
   return async () => {
+    stopped = true;
     handlers.onState(false);
-    await (await unsubscribe.catch(() => undefined))?.();
+    await (await unsubscribe)?.();
   };
 }

@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
-import { MAX_SAVED_AUDIENCES } from '../../src/audiences/saved-audience.service.js';
+import { MAX_SAVED_AUDIENCES, createSavedAudience } from '../../src/audiences/saved-audience.service.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
+import { BadUserInputError } from '../../src/shared/errors.js';
 import { newId } from '../../src/shared/ids.js';
 import { createTestDatabase, testServerUrl } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql } from '../helpers/hub.js';
@@ -112,6 +113,35 @@ describe('deleteSavedAudience', () => {
       expect(refused.data).toBeNull();
     }
     expect(await names(other)).toContain('Kept');
+  });
+});
+
+describe('createAudience without a filter', () => {
+  it('saves the whole purpose, as CreateAudienceInput lets the filter be left out', async () => {
+    const response = await graphql<any>(hub, 'mutation { createAudience(input: { name: "Everyone", purpose: "email_marketing" }) { id name purpose } }', { token: tool });
+    expect(response.errors).toBeUndefined();
+    expect(response.data.createAudience).toMatchObject({ name: 'Everyone', purpose: 'email_marketing' });
+    const members = await graphql<any>(hub, 'query($id: ID!) { savedAudience(id: $id) { members { edges { node { id } } } } }', { token: tool, variables: { id: response.data.createAudience.id } });
+    expect(members.errors).toBeUndefined();
+  });
+});
+
+describe('createAudience when the database fails', () => {
+  it('does not answer a failed read of the purpose registry as an unknown purpose', async () => {
+    const principal = await hub.services.tokens.authenticate(tool);
+    // A database whose purpose registry cannot be read.
+    const broken = await createTestDatabase();
+    try {
+      await sql`alter table purposes rename to purposes_unreadable`.execute(broken.db);
+      const input = { name: 'Lost', purpose: 'email_marketing', filter: { countries: ['DE'] } };
+      const failure = await createSavedAudience({ ...hub.services, db: broken.db }, { principal, requestId: null }, input).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(Error);
+      expect(failure).not.toBeInstanceOf(BadUserInputError);
+    } finally {
+      await broken.close();
+    }
+    // An unknown purpose is still the caller's mistake, named by its path.
+    await expect(createSavedAudience(hub.services, { principal, requestId: null }, { name: 'Lost', purpose: 'no_such_purpose' })).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.purpose' } });
   });
 });
 

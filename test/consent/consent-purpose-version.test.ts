@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { findConsentedPurposes } from '../../src/consent/purposes.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
@@ -35,5 +36,13 @@ describe('a consent’s purpose', () => {
   it('is the same read through consent(id)', async () => {
     const response = await graphql<any>(hub, 'query($id: ID!) { consent(id: $id) { purpose { version noticeSha256 } } }', { token: alice.accessToken, variables: { id: early } });
     expect(response.data.consent.purpose.version).toBe('1');
+  });
+
+  it('is read for ten thousand consents at once, as an agent’s decommissioning withdraws them', async () => {
+    const consents = Array.from({ length: 10_000 }, (_, i) => ({ purpose: i % 2 === 0 ? 'club_news' : 'support', policyVersion: String(1 + (i % 3)) }));
+    const purposes = await findConsentedPurposes(hub.services.db, consents);
+    // support has only version 1, club_news 1 and 2: a version the registry does not hold reads as the newest.
+    const expected = (c: (typeof consents)[number]) => (c.purpose === 'support' ? 'support@1' : `club_news@${c.policyVersion === '3' ? '2' : c.policyVersion}`);
+    expect(purposes.map((p) => `${p?.key}@${p?.version}`)).toEqual(consents.map(expected));
   });
 });

@@ -63,6 +63,10 @@ describe('giveConsent', () => {
     [{ purpose: 'support', agentId: 'AGENT' }, 'input.scopes'],
     [{ purpose: 'support', agentId: 'agt_01J000000000000000000NOONE', scopes: ['orders:read'] }, 'input.agentId'],
     [{ purpose: 'support', expiresAt: '2001-01-01T00:00:00Z' }, 'input.expiresAt'],
+    // The year 9999 as written, 10000 once in UTC.
+    [{ purpose: 'support', expiresAt: '9999-12-31T23:30:00-01:00' }, 'input.expiresAt'],
+    [{ purpose: 'support', agentId: '' }, 'input.agentId'],
+    [{ purpose: 'support', agentId: '', scopes: ['orders:read'] }, 'input.agentId'],
   ])('refuses %o with BAD_USER_INPUT on %s', async (input: Record<string, unknown>, field) => {
     const withAgent = { ...input, ...(input.agentId === 'AGENT' && { agentId: assistant.id }) };
     expect(errorOf(await give(alice.accessToken, withAgent))).toMatchObject({ code: 'BAD_USER_INPUT', field });

@@ -1,6 +1,7 @@
+import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenOnServer } from '../../src/db/notifications.js';
+import { listenOnPglite, listenOnServer } from '../../src/db/notifications.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -65,4 +66,29 @@ describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
       await listener.stop();
     }
   }, 20_000);
+});
+
+describe('LISTEN on embedded PGlite', () => {
+  let pglite: PGlite;
+  beforeAll(async () => {
+    pglite = await PGlite.create();
+  });
+  afterAll(() => pglite.close());
+
+  it('hears notifications once listening, and reports a listener stopped before its LISTEN was in place as not listening', async () => {
+    const heard: string[] = [];
+    const states: boolean[] = [];
+    const stop = listenOnPglite(pglite, 'test_channel', { onMessage: (payload) => heard.push(payload), onState: (listening) => states.push(listening) });
+    await expect.poll(() => states).toEqual([true]);
+    await pglite.query(`select pg_notify('test_channel', 'hello')`);
+    await expect.poll(() => heard).toEqual(['hello']);
+    await stop();
+    expect(states).toEqual([true, false]);
+
+    // A cache trusting the last state would hold entries that no notification will ever clear.
+    const early: boolean[] = [];
+    await listenOnPglite(pglite, 'test_channel', { onMessage: () => {}, onState: (listening) => early.push(listening) })();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(early).toEqual([false]);
+  });
 });
