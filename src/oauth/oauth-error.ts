@@ -11,21 +11,35 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'slow_down';
 
+/** What RFC 6749 §5.2 allows in `error_description`: printable ASCII but `"` and `\`. */
+const OUTSIDE_DESCRIPTION_CHARSET = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
+/**
+ * `text` as an `error_description` may carry it (RFC 6749 §5.2): every character outside the
+ * allowed set becomes `?`. Descriptions quote what a request sent (a grant type, a scope, a
+ * parameter name), and a client must be able to take the answer as the RFC defines it.
+ */
+export const publicDescription = (text: string) => text.replace(OUTSIDE_DESCRIPTION_CHARSET, '?');
+
 /**
  * An OAuth error answer: the HTTP status, the RFC error code and a public description go to the
  * client; `detail` is for the audit trail and logs only.
  */
 export class OAuthError extends Error {
   override name = 'OAuthError';
+  /** The public description, within the character set RFC 6749 §5.2 allows. */
+  readonly description: string;
 
   constructor(
     readonly status: number,
     readonly error: OAuthErrorCode,
-    readonly description: string,
+    description: string,
     readonly detail: string = description,
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
-    super(`${error}: ${description}`);
+    const shown = publicDescription(description);
+    super(`${error}: ${shown}`);
+    this.description = shown;
   }
 
   /** The RFC 6749 §5.2 JSON body. */

@@ -147,6 +147,16 @@ describe('throttling per client', () => {
 });
 
 describe('request format', () => {
+  it.each([
+    ['a grant type', 'grant_type=%22%5C%C3%A9%0A%00'],
+    ['a scope', 'grant_type=client_credentials&scope=orders:read%09%22%5C'],
+    ['a repeated parameter’s name', 'grant_type=client_credentials&%22%5C%C3%A9=1&%22%5C%C3%A9=2'],
+  ])('quotes %s only in the characters RFC 6749 §5.2 allows an error_description', async (_, payload) => {
+    const response = await hub.http.inject({ method: 'POST', url: '/oauth/token', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basic(agent) }, payload });
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).error_description).toMatch(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/);
+  });
+
   it('takes form posts only: a JSON body is invalid_request', async () => {
     const response = await hub.http.inject({
       method: 'POST',

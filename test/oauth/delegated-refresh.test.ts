@@ -74,6 +74,22 @@ describe('refresh tokens for delegated access', () => {
     expect(await refresh(assistant, restored.body.refresh_token, { scope: 'orders:read contact:read' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
   });
 
+  it('take back the whole scope the exchange answered as granted, offline_access included, which stays out of the access token', async () => {
+    const session = await delegatedSession();
+    const next = await refresh(assistant, session.refreshToken, { scope: session.scope });
+    expect(next).toMatchObject({ status: 200, body: { scope: 'orders:read contact.email:read' } });
+    expect(claimsOf(next.body.access_token).scope).toBe('orders:read contact.email:read');
+    expect(await refresh(assistant, next.body.refresh_token, { scope: 'offline_access' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+  });
+
+  it('refuse an audience or resource other than the hub’s API with invalid_target, leaving the token unspent', async () => {
+    const session = await delegatedSession();
+    for (const name of ['audience', 'resource']) {
+      expect(await refresh(assistant, session.refreshToken, { [name]: 'https://elsewhere.example/api' })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    }
+    expect((await refresh(assistant, session.refreshToken, { resource: hub.config.audience })).status).toBe(200);
+  });
+
   it('are refused to an agent whose ceiling lacks offline_access', async () => {
     const user = await signUpUser(hub);
     await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });

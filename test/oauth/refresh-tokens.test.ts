@@ -52,6 +52,20 @@ describe('grant_type=refresh_token', () => {
     expect(widened).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
   });
 
+  it('refuses a blank scope with invalid_scope rather than issue a token of no scope, leaving the refresh token unspent', async () => {
+    const user = await signUpUser(hub);
+    expect(await refresh(user.refreshToken, { scope: ' ' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    expect((await refresh(user.refreshToken)).status).toBe(200);
+  });
+
+  it('refuses an audience or resource other than the hub’s API with invalid_target (RFC 8707), leaving the refresh token unspent', async () => {
+    const user = await signUpUser(hub);
+    for (const name of ['audience', 'resource']) {
+      expect(await refresh(user.refreshToken, { [name]: 'https://elsewhere.example/api' })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    }
+    expect((await refresh(user.refreshToken, { audience: hub.config.audience })).status).toBe(200);
+  });
+
   it.each([
     [{ refresh_token: 'made-up' }, 400, 'invalid_grant'],
     [{ refresh_token: '' }, 400, 'invalid_request'],

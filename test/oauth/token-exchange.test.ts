@@ -271,6 +271,13 @@ describe('sub-agents', () => {
     expect((await delegated(grandchild, childToken)).scope).toBe('orders:read');
   });
 
+  it('work under the parent token’s consent alone: a purpose named must be that consent’s', async () => {
+    const parentToken = (await delegated(assistant, alice.accessToken)).access_token;
+    const elsewhere = await exchange(hub, child, parentToken, { purpose: 'email_marketing' });
+    expect(elsewhere).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'the user has given this agent no consent in force' } });
+    expect(claimsOf((await delegated(child, parentToken, { purpose: 'support' })).access_token)).toMatchObject({ consent_id: consentId, purpose: 'support' });
+  });
+
   it('refuse an agent that is not a registered child of the acting agent', async () => {
     const parentToken = (await delegated(assistant, alice.accessToken)).access_token;
     expect(await exchange(hub, stranger, parentToken)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });

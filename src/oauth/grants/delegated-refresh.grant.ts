@@ -1,7 +1,7 @@
 import type { Services } from '../../app.js';
 import type { Agent } from '../../agents/agent.service.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
-import { parseScope, scopeWithin } from '../../authz/scopes.js';
+import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
 import { actorOf, delegatedLifetime } from '../delegation.js';
 import { invalidGrant, invalidScope } from '../oauth-error.js';
 import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
@@ -43,7 +43,9 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
     if (refusal) throw invalidGrant('refresh token is invalid', refusal);
     const delegatedFrom = used.delegated_from;
     const granted = new Set(parseScope(used.scope));
-    const requested = params.scope ? parseScope(params.scope) : [...granted];
+    // The exchange answered `offline_access` as granted with the family, so asking for it again
+    // asks for nothing beyond the grant (RFC 6749 §6); it never goes into an access token.
+    const requested = params.scope ? parseScope(params.scope).filter((scope) => scope !== OFFLINE_ACCESS) : [...granted];
     if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
     const [consent] = await services.consents.findConsents(tx, [used.consent_id]);
     const ttl = delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]);

@@ -6,7 +6,7 @@ import { invalidGrant, invalidRequest, invalidScope } from '../oauth-error.js';
 import { limitRefreshTokenExpiry } from '../refresh-token.queries.js';
 import { findRefreshTokenRefusal, hashRefreshToken, useRefreshToken } from '../refresh-tokens.js';
 import { FRONTEND_CLIENT_ID } from '../token.service.js';
-import type { TokenRequest, TokenResponse } from '../token.endpoint.js';
+import { checkAudience, type TokenRequest, type TokenResponse } from '../token.endpoint.js';
 import { delegatedRefreshGrant } from './delegated-refresh.grant.js';
 
 /**
@@ -21,14 +21,16 @@ export const USER_SESSION_MAX_AGE_SECONDS = 30 * 24 * 3_600;
  * (see `delegatedRefreshGrant`); the hub's own public client refreshes a user's session, until
  * `USER_SESSION_MAX_AGE_SECONDS` after its sign-in (`auth_time`). Either way the token is used
  * once and replaced, a reused token revokes its family, and `scope` may only narrow the access
- * token: the new refresh token keeps the used one's scope (RFC 6749 §6). Refusals are audited by
- * the token endpoint.
+ * token: the new refresh token keeps the used one's scope (RFC 6749 §6). `audience` and
+ * `resource` may only name the hub's API, as at every grant. Refusals are audited by the token
+ * endpoint.
  */
 export async function refreshTokenGrant(services: Services, request: TokenRequest): Promise<TokenResponse> {
   if (!request.params.refresh_token) throw invalidRequest('refresh_token is required');
-  if (request.client.kind === 'agent') return delegatedRefreshGrant(services, request, request.client.agent);
-  if (request.client.kind !== 'public') throw invalidClient('no client authentication');
-  return userSessionRefresh(services, request);
+  if (request.client.kind === 'none') throw invalidClient('no client authentication');
+  // Checked before the token is used: a refusal leaves it unspent.
+  checkAudience(services, request.params);
+  return request.client.kind === 'agent' ? delegatedRefreshGrant(services, request, request.client.agent) : userSessionRefresh(services, request);
 }
 
 async function userSessionRefresh(services: Services, { params, requestId }: TokenRequest): Promise<TokenResponse> {
@@ -52,7 +54,7 @@ async function userSessionRefresh(services: Services, { params, requestId }: Tok
     if (sessionEndsAt <= now) throw invalidGrant('refresh token is invalid', 'session older than its absolute lifetime: the user must sign in again');
     const granted = new Set(parseScope(used.scope));
     const requested = params.scope ? parseScope(params.scope) : [...granted];
-    if (requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
+    if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
     const refusal = await findRefreshTokenRefusal(services, tx, used);
     if (refusal) throw invalidGrant('refresh token is invalid', refusal);
     const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), refreshScope: used.scope, familyId: used.family_id });

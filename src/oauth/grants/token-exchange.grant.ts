@@ -20,8 +20,8 @@ import type { LiveToken } from '../token.service.js';
  * actor token, if any, live and the client's own; the chain (no cycle, within
  * HUB_MAX_DELEGATION_DEPTH); the subject token's state and the consent (on a first hop, not
  * revoked and the user's live consent naming the agent, read in one statement; later, the whole
- * token check and the subject token's consent); scopes (requested ∩ subject ∩ ceiling ∩
- * consent); lifetime (≤ subject's and consent's).
+ * token check and the subject token's consent, which a `purpose` named must match); scopes
+ * (requested ∩ subject ∩ ceiling ∩ consent); lifetime (≤ subject's and consent's).
  * On a first hop the user's live subject token is recorded as handed to the agent, which holds it
  * from then on: the token check refuses it as a bearer token (it stays good for exchanges).
  * A later hop is bound to the subject token's grant: the new token carries the subject's `jti`
@@ -65,6 +65,8 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   if (user.kind === 'delegated') {
     await asParameter('subject_token', services.tokens.inspect(params.subject_token));
     [consent] = await services.consents.findConsents(db, [user.consentId]);
+    // A later hop works under the subject token's consent alone: a purpose named must be its own.
+    if (params.purpose !== undefined && consent?.purpose !== params.purpose) consent = undefined;
   } else {
     // The agent holds the user's own live token from now on, whatever the exchange answers: the
     // statement that reads the grounds records it, so that it no longer passes the token check.
