@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
@@ -48,6 +49,11 @@ export interface Config {
   readonly webhookTimeout: number;
   /** Seconds between a delivery worker's looks for due deliveries when no notification wakes it. */
   readonly webhookPollInterval: number;
+  /**
+   * Browser origins (`https://app.example.com`) that may call the frontend endpoints (`/graphql`,
+   * `/oauth/token`, `/oauth/revoke`, `/users/:id/export`) from another origin; empty: none.
+   */
+  readonly corsOrigins: readonly string[];
 }
 
 /** Thrown for a bad environment; its message is one line naming the variable and the problem. */
@@ -199,11 +205,58 @@ function cidrOf(value: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | undefined 
   }
 }
 
+/**
+ * Where the server listens: an IP address as Node reads one (`::`, `0.0.0.0`, `fe80::1%eth0`), or a
+ * host name (RFC 1123) whose last label is not all digits, so a mistyped address (`127.0.0.256`,
+ * `127.1`) is refused here rather than looked up in DNS when the hub starts to listen.
+ */
+const hostName = z.hostname();
+
+const listenHost = z
+  .string()
+  .refine(
+    (value) => isIP(value) !== 0 || (hostName.safeParse(value).success && !/(?:^|\.)\d+\.?$/.test(value)),
+    'must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0, :: or localhost (an IPv6 address without brackets)',
+  );
+
+/**
+ * Browser origins allowed to call the frontend endpoints across origins, each exactly as a browser
+ * sends it in `Origin` (RFC 6454): http(s), host and port, nothing else. A path, a trailing slash,
+ * credentials or a wildcard are refused rather than trimmed, since a browser never sends them and
+ * a list that silently matches nothing is a mistake found too late. `*` is refused too, although
+ * the hub's tokens travel in the Authorization header and no cookie rides along: it would let any
+ * page a customer visits call `signIn` and `signUp` from that customer's browser and address,
+ * spreading a password-guessing run over many addresses past the per-address throttles, and reach
+ * a hub that only an internal network was meant to see.
+ */
+const corsOrigins = z.string().transform((value, ctx) => {
+  const list: string[] = [];
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const problem = originProblem(item);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `${item.slice(0, 64)} ${problem}` });
+      return z.NEVER;
+    }
+    list.push(new URL(item).origin);
+  }
+  if (list.length > 64) {
+    ctx.addIssue({ code: 'custom', message: 'must list at most 64 origins' });
+    return z.NEVER;
+  }
+  return [...new Set(list)];
+});
+
+function originProblem(item: string): string | undefined {
+  if (item.includes('*')) return 'is a wildcard: list each origin, such as https://app.example.com';
+  if (!/^https?:\/\/[^/?#@\\]+$/i.test(item) || !URL.canParse(item)) return 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials';
+  return undefined;
+}
+
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: integer(1, 65535, 'a port number from 1 to 65535').default(4000),
-    HOST: z.string().min(1).default('127.0.0.1'),
+    HOST: listenHost.default('127.0.0.1'),
     HUB_ISSUER: issuerUrl.optional(),
     HUB_AUDIENCE: z.string().min(1, 'must not be empty').optional(),
     DATABASE_URL: postgresUrl.optional(),
@@ -230,6 +283,7 @@ const schema = z
     HUB_WEBHOOK_WORKER: boolean.default(true),
     HUB_WEBHOOK_TIMEOUT: integer(1, 60, 'a number of seconds from 1 to 60').default(5),
     HUB_WEBHOOK_POLL_INTERVAL: integer(1, 3_600, 'a number of seconds from 1 to 3600').default(5),
+    HUB_CORS_ORIGINS: corsOrigins.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.HUB_KEY_ENCRYPTION_KEY) {
@@ -285,5 +339,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookWorker: e.HUB_WEBHOOK_WORKER,
     webhookTimeout: e.HUB_WEBHOOK_TIMEOUT,
     webhookPollInterval: e.HUB_WEBHOOK_POLL_INTERVAL,
+    corsOrigins: Object.freeze(e.HUB_CORS_ORIGINS ?? []),
   });
 }

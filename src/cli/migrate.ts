@@ -7,8 +7,8 @@ import { loadConfigOrExit } from './config.js';
 export function migrateCommand(): Command {
   const migrate = new Command('migrate').description('apply or inspect the database migrations');
   migrate
-    .command('up', { isDefault: true })
-    .description('apply every pending migration')
+    .command('up')
+    .description('apply every pending migration (the default: `hub migrate` alone)')
     .action(async () => {
       await withDatabase(async (db) => {
         const applied = await migrateToLatest(db);

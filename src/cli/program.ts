@@ -6,20 +6,44 @@ import { migrateCommand } from './migrate.js';
 import { seedCommand } from './seed.js';
 import { serve } from './serve.js';
 
+/**
+ * The line under an unknown command, at every level that has subcommands: where to look, without
+ * burying the error in help. A command's own argument errors stay one line (`hub seed --users 0`).
+ */
+const HELP_HINT = '(add --help for additional information)';
+
 /** The `hub` command and its subcommands; each has `--help`. */
 export function createProgram(): Command {
-  const program = new Command('hub')
-    .description('Identity and consent hub: customers, their agents and consents, behind one GraphQL API')
-    .showHelpAfterError();
+  const program = new Command('hub').description('Identity and consent hub: customers, their agents and consents, behind one GraphQL API');
   program
-    .command('serve', { isDefault: true })
+    .command('serve')
     .description('start the HTTP server (the default command)')
     .action(() => serve(loadConfigOrExit()));
   program.addCommand(migrateCommand());
   program.addCommand(keysCommand());
   program.addCommand(auditCommand());
   program.addCommand(seedCommand());
+  // Commands built on their own and then added do not inherit their parent's settings.
+  for (const command of commandGroups(program)) command.showHelpAfterError(HELP_HINT);
   return program;
+}
+
+/** `command` and every command below it that has subcommands of its own. */
+function* commandGroups(command: Command): Generator<Command> {
+  yield command;
+  for (const sub of command.commands) if (sub.commands.length > 0) yield* commandGroups(sub);
+}
+
+/**
+ * The arguments as commander is to read them. `hub` alone serves and `hub migrate` alone migrates
+ * up, but these are not commander's default subcommands: commander would hand a default whatever
+ * word it does not know, so `hub bogus` would be `hub serve bogus`, a serve error. Anything beyond
+ * the bare command is parsed as typed, and a mistyped command is commander's unknown-command error.
+ */
+export function withDefaultCommand(args: readonly string[]): string[] {
+  if (args.length === 0) return ['serve'];
+  if (args.length === 1 && args[0] === 'migrate') return ['migrate', 'up'];
+  return [...args];
 }
 
 /** Runs the program; an unexpected failure prints one line and exits non-zero. */
@@ -32,7 +56,7 @@ export async function runCli(argv: string[]): Promise<void> {
     });
   }
   try {
-    await createProgram().parseAsync(argv);
+    await createProgram().parseAsync(withDefaultCommand(argv.slice(2)), { from: 'user' });
   } catch (error) {
     console.error(`hub: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { createHub } from '../app.js';
 import type { Config } from '../config.js';
 import { createLogger } from '../shared/logger.js';
@@ -13,7 +14,8 @@ export async function serve(config: Config): Promise<void> {
   const hub = await createHub(config, { logger });
   // Shown before anything else can fail: the client now exists, and no later start shows it again.
   if (hub.bootstrapCredentials) console.log(`\n${operatorClientNotice(hub.bootstrapCredentials, config)}\n`);
-  const graphqlUrl = `http://${config.host}:${config.port}/graphql`;
+  // An IPv6 address stands in brackets in a URL (RFC 3986 §3.2.2): `http://[::1]:4000`.
+  const graphqlUrl = `http://${isIPv6(config.host) ? `[${config.host}]` : config.host}:${config.port}/graphql`;
   let tryIt: string[];
   try {
     // Only the embedded database of a newcomer's first start; a server is never seeded by itself.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
@@ -7,7 +8,7 @@ import type { Logger } from '../shared/logger.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, type DatabaseHandle } from '../db/connect.js';
 import type { Context } from '../graphql/context.js';
 import type { RefusedTokenRecorder } from '../audit/refused-token-recorder.js';
-import { registerBearerAuth, type Authenticate } from './bearer.js';
+import { registerBearerAuth, routedUnder, type Authenticate } from './bearer.js';
 import { registerGraphql } from './graphql.js';
 import { registerGraphqlRateLimit } from './rate-limit.js';
 import { registerHealth } from './health.js';
@@ -16,6 +17,9 @@ import { registerHealth } from './health.js';
 export const BODY_LIMIT = 128 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** How long a closing server lets requests in flight finish before it cuts their connections. */
+export const CLOSE_GRACE_MS = 10_000;
 
 export interface HttpServerOptions {
   readonly config: Config;
@@ -51,17 +55,24 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     forceCloseConnections: 'idle',
   });
   // Once closing, every response ends its connection, so keep-alive clients cannot hold the
-  // shutdown open after their request in flight is answered.
+  // shutdown open after their request in flight is answered; and what is still open after
+  // CLOSE_GRACE_MS is cut: Node stops timing requests out once its server closes, so one client
+  // stalled mid-request would otherwise hold the close, and the audit events behind it, for good.
   let closing = false;
+  let cutOff: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
+    cutOff = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
   });
+  app.addHook('onClose', async () => clearTimeout(cutOff));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
   });
 
   app.setErrorHandler(answerUnexpectedError);
+  // Before the bearer check, so a 401 carries the CORS headers a browser needs to read it.
+  await app.register(cors, { delegator: corsPolicy(config.corsOrigins) });
   registerHealth(app, options.database);
   const { refusedTokens } = options;
   if (options.authenticate) {
@@ -79,10 +90,50 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   return app;
 }
 
+/** Documents anyone may read from any page, as Google, Auth0 and Okta serve their discovery documents and keys. */
+const PUBLIC_DOCUMENTS = new Set(['/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/graphql']);
+
 /**
- * Errors no route answered itself: a prepared answer is sent as built; a client error keeps its status and Fastify's message (bad
- * JSON, a body too large); an unreachable database is a 503 with Retry-After; anything else is a
- * 500 whose detail goes to the log only.
+ * What a browser frontend calls: GraphQL, the token endpoint to refresh its session, revocation to
+ * sign out, and the user's own data export. Not introspection, which takes a client secret that no
+ * browser can keep, nor health, audience exports or anything an operator or a server calls.
+ */
+const FRONTEND_ENDPOINTS = [/^\/graphql$/, /^\/oauth\/(?:token|revoke)$/, /^\/users\/[^/]+\/export$/];
+
+/**
+ * CORS by endpoint. The public documents answer every origin with `*`; the frontend endpoints answer
+ * the configured origins, by name, and any other origin exactly as if CORS did not exist. No
+ * endpoint allows credentials: tokens travel in the Authorization header, never in a cookie, so a
+ * page of another origin has nothing to ride on but what its own script holds. Apollo's CSRF
+ * prevention still refuses the simple requests (text/plain, or GET without a preflight header) that
+ * a browser sends cross-site without asking first. Decided by the path as sent, since a preflight
+ * reaches no route of its own; an unusual spelling of a path (`/%67raphql`) gets no CORS at all.
+ */
+function corsPolicy(allowedOrigins: readonly string[]): (request: FastifyRequest) => Promise<FastifyCorsOptions> {
+  const allowed = new Set(allowedOrigins);
+  const closed: FastifyCorsOptions = { origin: false };
+  const publicDocument: FastifyCorsOptions = { origin: '*', methods: ['GET', 'HEAD'] };
+  const frontend: FastifyCorsOptions = {
+    origin: [...allowedOrigins],
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'],
+    // What a client reads to react: the Bearer challenge, when to retry, the id to quote in a report.
+    exposedHeaders: ['www-authenticate', 'retry-after', 'x-request-id'],
+    maxAge: 600,
+  };
+  return async (request) => {
+    const path = request.url.split('?', 1)[0]!;
+    if (PUBLIC_DOCUMENTS.has(path)) return publicDocument;
+    const { origin } = request.headers;
+    return origin !== undefined && allowed.has(origin) && FRONTEND_ENDPOINTS.some((endpoint) => endpoint.test(path)) ? frontend : closed;
+  };
+}
+
+/**
+ * Errors no route answered itself: a prepared answer is sent as built; a client error keeps its
+ * status and Fastify's message (bad JSON, a body too large); an unreachable database is a 503 with
+ * Retry-After; anything else is a 500 whose detail goes to the log only. On `/graphql` each is a
+ * GraphQL response (`errors` with a code of API.md), as every other answer there is.
  */
 function answerUnexpectedError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const status = error.statusCode ?? 500;
@@ -91,11 +142,17 @@ function answerUnexpectedError(error: FastifyError, request: FastifyRequest, rep
     const { statusCode: _, ...body } = error as { statusCode?: number };
     return reply.code(status).send(body);
   }
-  if (status < 500) return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message });
+  const graphql = routedUnder(request, '/graphql');
+  const body = (code: 'BAD_USER_INPUT' | 'INTERNAL_SERVER_ERROR', name: string, message: string) =>
+    graphql ? { errors: [{ message, extensions: { code } }] } : { error: name, message };
+  if (status < 500) return reply.code(status).send(body('BAD_USER_INPUT', error.code ?? 'bad_request', error.message));
   if (isDatabaseUnavailable(error)) {
     request.log.warn({ err: error }, 'database unreachable');
-    return reply.code(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).send({ error: 'temporarily_unavailable', message: 'Service unavailable; retry later' });
+    return reply
+      .code(503)
+      .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+      .send(body('INTERNAL_SERVER_ERROR', 'temporarily_unavailable', 'Service unavailable; retry later'));
   }
   request.log.error({ err: error }, 'unexpected error');
-  return reply.code(500).send({ error: 'server_error', message: 'Internal server error' });
+  return reply.code(500).send(body('INTERNAL_SERVER_ERROR', 'server_error', 'Internal server error'));
 }

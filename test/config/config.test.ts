@@ -5,6 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
+const HOST_MESSAGE = 'must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0, :: or localhost (an IPv6 address without brackets)';
+
 describe('loadConfig', () => {
   it('gives the documented defaults on an empty environment', () => {
     const config = loadConfig({});
@@ -47,6 +49,7 @@ describe('loadConfig', () => {
     [{ HUB_MAX_DELEGATION_DEPTH: '9' }, 'HUB_MAX_DELEGATION_DEPTH: must be a number from 1 to 8'],
     [{ HUB_MAX_DELEGATION_DEPTH: '0' }, 'HUB_MAX_DELEGATION_DEPTH: must be a number from 1 to 8'],
     [{ HUB_TOKEN_RATE_LIMIT: 'fast' }, 'HUB_TOKEN_RATE_LIMIT: must be a number of requests per second from 1 to 1000000'],
+    [{ HOST: 'not a host' }, `HOST: ${HOST_MESSAGE}`],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });
@@ -123,6 +126,51 @@ describe('webhook allowed networks', () => {
       );
     },
   );
+});
+
+describe('HOST', () => {
+  it.each(['127.0.0.1', '0.0.0.0', '::', '::1', 'fe80::1%eth0', 'localhost', 'hub-1.internal.example', 'localhost.'])('accepts %s', (host) => {
+    expect(loadConfig({ HOST: host }).host).toBe(host);
+  });
+
+  it.each([
+    ['an address with an octet past 255', '127.0.0.256'],
+    ['a shortened address Node would look up as a name', '127.1'],
+    ['a bracketed IPv6 address, as in a URL', '[::1]'],
+    ['a URL', 'http://localhost'],
+    ['a host and port', 'localhost:4000'],
+    ['a space', 'local host'],
+    ['a label past 63 characters', `${'a'.repeat(64)}.example`],
+  ])('refuses %s when the configuration loads, not when the hub listens', (_, host) => {
+    expect(() => loadConfig({ HOST: host })).toThrow(new ConfigError(`HOST: ${HOST_MESSAGE}`));
+  });
+});
+
+describe('CORS origins', () => {
+  it('allows no cross-origin frontend by default', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+  });
+
+  it('keeps each origin as a browser sends it: lower-case host, no default port', () => {
+    const config = loadConfig({ HUB_CORS_ORIGINS: ' https://App.Example.com , http://localhost:5173,https://app.example.com:443,http://[::1]:8080' });
+    expect(config.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173', 'http://[::1]:8080']);
+    expect(Object.isFrozen(config.corsOrigins)).toBe(true);
+  });
+
+  it.each([
+    ['*', 'is a wildcard: list each origin, such as https://app.example.com'],
+    ['https://*.example.com', 'is a wildcard: list each origin, such as https://app.example.com'],
+    ['https://app.example.com/', 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials'],
+    ['https://app.example.com/app', 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials'],
+    ['https://app.example.com?x=1', 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials'],
+    ['https://user@app.example.com', 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials'],
+    ['app.example.com', 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials'],
+    ['ftp://app.example.com', 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials'],
+    ['null', 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials'],
+    ['https://app.example.com:70000', 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials'],
+  ])('refuses %s', (value, problem) => {
+    expect(() => loadConfig({ HUB_CORS_ORIGINS: `https://ok.example.com,${value}` })).toThrow(new ConfigError(`HUB_CORS_ORIGINS: ${value} ${problem}`));
+  });
 });
 
 describe('the hub command with a bad environment', () => {

@@ -4,7 +4,7 @@ import { AccessRecorder } from '../../src/audit/access-recorder.js';
 import { ANONYMOUS } from '../../src/authz/principal.js';
 import { loadConfig } from '../../src/config.js';
 import { buildHttpServer } from '../../src/http/server.js';
-import { GRAPHQL_LIMITS } from '../../src/http/graphql.js';
+import { GRAPHQL_LIMITS, MAX_VARIABLES_DEPTH } from '../../src/http/graphql.js';
 import { createLogger } from '../../src/shared/logger.js';
 import type { Hub, Services } from '../../src/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -58,6 +58,21 @@ describe('limits refused before any resolver runs', () => {
     expect(response.data).toBeUndefined();
     expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
     expect(probe.calls.count).toBe(before);
+  });
+
+  it('refuses variables nested past the limit as bad input, however deep, and takes them up to it', async () => {
+    const nestedVariables = (levels: number) => `{"x":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+    const post = (variables: string) =>
+      server.http.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: `{"query":"{ slow }","variables":${variables}}` });
+    const before = probe.calls.count;
+    // 60,000 levels fit in the body limit; walking them whole would overflow the stack.
+    for (const levels of [MAX_VARIABLES_DEPTH + 1, 60_000]) {
+      const response = await post(nestedVariables(levels));
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ errors: [{ message: `Variables may nest lists and objects at most ${MAX_VARIABLES_DEPTH} levels deep`, extensions: { code: 'BAD_USER_INPUT' } }] });
+    }
+    expect(probe.calls.count).toBe(before);
+    expect((await post(nestedVariables(MAX_VARIABLES_DEPTH))).json()).toEqual({ data: { slow: 7 } });
   });
 
   it('refuses a JSON array batch', async () => {

@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createChildDatabase } from '../helpers/database.js';
+import { freePort } from '../helpers/net.js';
+
+describe('hub serve on an IPv6 address', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-serve-url-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints a GraphQL URL that works, with the address in brackets', async () => {
+    const database = await createChildDatabase(dir);
+    const port = await freePort();
+    const env = { PATH: process.env.PATH, ...database.env, HUB_DEMO_DATA: 'false', LOG_LEVEL: 'info', HOST: '::1', PORT: String(port), HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) };
+    const child = spawn(process.execPath, ['bin/hub.js', 'serve'], { env, timeout: 90_000 });
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    try {
+      let stdout = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          stdout += chunk;
+          const printed = /GraphQL at (\S+?)"/.exec(stdout)?.[1];
+          if (printed) resolve(printed);
+        });
+        exited.then(() => reject(new Error(`hub serve exited before listening:\n${stdout}`)), reject);
+      });
+      expect(url).toBe(`http://[::1]:${port}/graphql`);
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await database.close();
+    }
+  }, 120_000);
+});
