@@ -18,6 +18,20 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
 const EXPORT_BATCH = 10_000;
 
 /**
+ * The checks an export makes before it reads anything: the audience is this client's, and its
+ * filter is one the purpose now and the caller's token cover (a refusal audited).
+ * @throws NotFoundError, ForbiddenError as `exportSavedAudience` does.
+ */
+export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCaller, id: string) {
+  const saved = await findSavedAudience(deps.db, caller, id);
+  if (!saved) throw new NotFoundError('Audience');
+  const purpose = await audiencePurpose(deps.db, saved.purpose);
+  const filter = parseAudienceFilter(saved.filter);
+  permitAudienceFilter(deps, caller, purpose.newest, filter, { field: 'filter', audited: { action: 'audience.exported', detail: { savedAudienceId: saved.id } } });
+  return { saved, purpose, filter };
+}
+
+/**
  * A saved audience as newline-delimited JSON: the member id and the fields that the purpose (in
  * the version of the member's consent and the newest) and the caller's scopes all cover (decided
  * once per version, in src/authz), nothing else, each line built by PostgreSQL from only their
@@ -32,11 +46,7 @@ const EXPORT_BATCH = 10_000;
  * reading the first batch throws, all before the first line.
  */
 export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id: string, batchSize = EXPORT_BATCH): Promise<AsyncGenerator<string>> {
-  const saved = await findSavedAudience(deps.db, caller, id);
-  if (!saved) throw new NotFoundError('Audience');
-  const purpose = await audiencePurpose(deps.db, saved.purpose);
-  const filter = parseAudienceFilter(saved.filter);
-  permitAudienceFilter(deps, caller, purpose.newest, filter, { field: 'filter', audited: { action: 'audience.exported', detail: { savedAudienceId: saved.id } } });
+  const { saved, purpose, filter } = await permitSavedAudienceExport(deps, caller, id);
   const fields = allowedMemberFields(caller.principal, purpose.byVersion.get(purpose.newest.version)!);
   const groups = groupVersions(purpose, fields);
   const read = (after?: string) => {

@@ -5,7 +5,7 @@ import { decideAudienceAccess } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
 import { InvalidTokenError } from '../oauth/access-token.js';
 import { ForbiddenError, NotFoundError } from '../shared/errors.js';
-import { exportSavedAudience } from './audience.export.js';
+import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
@@ -23,7 +23,8 @@ const RETRY_AFTER_SECONDS = 5;
  * invalid_token), a client with `audience:read` (403 insufficient_scope), a free export slot of
  * that client (429 with Retry-After), an audience that this client saved (404), a saved filter
  * that the token and the purpose still cover (403), a first batch read (an error status, before
- * any line); then the lines. The slot is held until the body ends, fails or its reader leaves.
+ * any line); then the lines. The slot is held until the body ends, fails or its reader leaves. A
+ * HEAD makes the same checks but the slot and answers the headers, reading and auditing nothing.
  */
 export async function registerAudienceRoutes(app: FastifyInstance, services: Services): Promise<void> {
   const slots = exportSlots(MAX_EXPORTS_PER_CLIENT);
@@ -41,6 +42,17 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
     if (!decideAudienceAccess(principal).allowed) {
       return refuse(reply, 403, 'Bearer error="insufficient_scope", scope="audience:read"', 'insufficient_scope', 'audience:read is required');
     }
+    const caller = { principal, requestId: request.id };
+    if (request.method === 'HEAD') {
+      // Answered from the checks alone: Fastify's HEAD route would read every member to nowhere
+      // and audit an export of them though nothing left.
+      try {
+        await permitSavedAudienceExport(services, caller, request.params.id);
+      } catch (error) {
+        return refused(reply, error);
+      }
+      return asLines(reply, request.params.id).send(Readable.from([]));
+    }
     const release = slots.take(principal);
     if (!release) {
       return reply
@@ -50,24 +62,31 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
     }
     let lines: AsyncGenerator<string>;
     try {
-      lines = await exportSavedAudience(services, { principal, requestId: request.id }, request.params.id);
+      lines = await exportSavedAudience(services, caller, request.params.id);
     } catch (error) {
       release();
-      if (error instanceof NotFoundError) return reply.code(404).send({ error: 'not_found', error_description: 'no such audience' });
-      // A saved filter on a field this token or the purpose as it is now does not cover.
-      if (error instanceof ForbiddenError) {
-        if (error.reason === 'MISSING_SCOPE') return refuse(reply, 403, 'Bearer error="insufficient_scope"', 'insufficient_scope', error.message);
-        return reply.code(403).send({ error: 'access_denied', error_description: error.message });
-      }
-      throw error;
+      return refused(reply, error);
     }
     const body = Readable.from(lines);
     body.once('close', release);
-    return reply
-      .header('content-type', 'application/x-ndjson; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${request.params.id}.ndjson"`)
-      .send(body);
+    return asLines(reply, request.params.id).send(body);
   });
+}
+
+/** The answer to an export refused before its first line; @throws what is not a refusal. */
+function refused(reply: FastifyReply, error: unknown): FastifyReply {
+  if (error instanceof NotFoundError) return reply.code(404).send({ error: 'not_found', error_description: 'no such audience' });
+  // A saved filter on a field this token or the purpose as it is now does not cover.
+  if (error instanceof ForbiddenError) {
+    if (error.reason === 'MISSING_SCOPE') return refuse(reply, 403, 'Bearer error="insufficient_scope"', 'insufficient_scope', error.message);
+    return reply.code(403).send({ error: 'access_denied', error_description: error.message });
+  }
+  throw error;
+}
+
+/** The headers of the export of audience `id`: newline-delimited JSON to save. */
+function asLines(reply: FastifyReply, id: string): FastifyReply {
+  return reply.header('content-type', 'application/x-ndjson; charset=utf-8').header('content-disposition', `attachment; filename="${id}.ndjson"`);
 }
 
 /**

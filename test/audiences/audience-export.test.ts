@@ -81,6 +81,24 @@ describe('an export in batches', () => {
 /** The export of `id` over HTTP with `token`. */
 const exportRequest = (token: string, id = saved): InjectOptions => ({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${token}` } });
 
+describe('a HEAD of an export', () => {
+  it('answers the headers after the same checks, reads no member and audits no export', async () => {
+    const head = (token: string, id: string, requestId: string) =>
+      hub.http.inject({ method: 'HEAD', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${token}`, 'x-request-id': requestId } });
+    const answered = await head(marketing, saved, 'req-head');
+    expect(answered.statusCode).toBe(200);
+    expect(answered.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
+    expect(answered.headers['content-disposition']).toBe(`attachment; filename="${saved}.ndjson"`);
+    expect(answered.body).toBe('');
+    expect((await head(marketing, 'aud_01J00000000000000000000000', 'req-head-unknown')).statusCode).toBe(404);
+    // A body read to nowhere would be audited as soon as its last batch was read: a few ms here.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await hub.services.audit.flush();
+    const events = await hub.services.db.selectFrom('audit_events').select('action').where('request_id', 'in', ['req-head', 'req-head-unknown']).execute();
+    expect(events).toEqual([]);
+  });
+});
+
 describe('an export whose first batch fails', () => {
   it('fails before any line, answers an error status, audits no export, and frees its slot', async () => {
     const db = hub.services.db;
