@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AgentKindColumn } from '../db/database.js';
-import { plainText } from '../shared/input.js';
+import { plainText, storableInstant } from '../shared/input.js';
 
 /** The kinds of API.md, as GraphQL names them, and as stored. */
 export const AGENT_KINDS = { AI_AGENT: 'ai_agent', SERVICE: 'service', BOT: 'bot' } as const satisfies Record<string, AgentKindColumn>;
@@ -16,7 +16,7 @@ export const registerAgentSchema = z.object({
   description: plainText(2_000).nullish(),
   ownerUserId: z.string().max(64).nullish(),
   parentAgentId: z.string().max(128).nullish(),
-  expiresAt: z.date().nullish(),
+  expiresAt: storableInstant().nullish(),
 });
 
 export type RegisterAgentInput = z.input<typeof registerAgentSchema>;

@@ -8,7 +8,7 @@ import type { Caller, IdentityService } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
-import { parseInput, plainText } from '../shared/input.js';
+import { parseInput, plainText, storableInstant } from '../shared/input.js';
 import {
   findActiveConsentsForUpdate,
   findConsentEvents,
@@ -42,12 +42,7 @@ const giveConsentSchema = z.object({
   // Empty names no agent: it must not pass for a consent to the company.
   agentId: z.string().min(1, 'is not an active agent').max(128).nullish(),
   scopes: z.array(z.string().max(128)).max(64, 'must list at most 64 scopes').nullish(),
-  // The DateTime scalar reads offsets that carry 9999 into the year 10000, which PGlite refuses
-  // and node-postgres stores as an instant the scalar cannot read back.
-  expiresAt: z
-    .date()
-    .refine((d) => d.getUTCFullYear() <= 9999, 'must be in the year 9999 or before, in UTC')
-    .nullish(),
+  expiresAt: storableInstant().nullish(),
   collectionMethod: plainText(64).nullish(),
 });
 

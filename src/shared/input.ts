@@ -59,3 +59,10 @@ export function isStorableText(text: string): boolean {
 export function storableText(text: string): string {
   return text.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }
+
+/**
+ * An instant given as a DateTime, up to the end of the year 9999 in UTC: the scalar reads offsets
+ * that carry 9999 into the year 10000, which PGlite refuses and node-postgres stores as an instant
+ * the scalar cannot read back.
+ */
+export const storableInstant = () => z.date().refine((d) => d.getUTCFullYear() <= 9999, 'must be in the year 9999 or before, in UTC');

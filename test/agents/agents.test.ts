@@ -78,6 +78,7 @@ describe('registerAgent', () => {
     [{ allowedScopes: ['superuser'] }, 'input.allowedScopes'],
     [{ name: '  ' }, 'input.name'],
     [{ expiresAt: '2001-01-01T00:00:00Z' }, 'input.expiresAt'],
+    [{ expiresAt: '9999-12-31T23:30:00-01:00' }, 'input.expiresAt'],
     [{ ownerUserId: 'usr_01J000000000000000000NOONE' }, 'input.ownerUserId'],
     [{ parentAgentId: 'agt_01J000000000000000000NOONE' }, 'input.parentAgentId'],
   ])('refuses %o with BAD_USER_INPUT on %s', async (input, field) => {
