@@ -9,6 +9,7 @@ import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
 import { isStorableText } from '../shared/input.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
+import { routedUnder } from './bearer.js';
 import { formatError, isUnexpectedError } from './format-error.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
 
@@ -78,6 +79,11 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
   });
   await apollo.start();
   app.addHook('onClose', () => apollo.stop());
+  // Answers carry personal data, and signIn, signUp and registerAgent tokens and secrets: never
+  // kept by a cache (RFC 6749 §5.1 asks the same of token responses, RFC 9111 §5.2.2.5).
+  app.addHook('onSend', async (request, reply) => {
+    if (routedUnder(request, '/graphql')) reply.header('cache-control', 'no-store');
+  });
   await app.register(fastifyApollo(apollo), { path: '/graphql', method: ['GET', 'POST', 'OPTIONS'], context: options.createContext });
   return apollo;
 }

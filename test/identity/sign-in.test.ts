@@ -27,6 +27,21 @@ describe('signUp', () => {
     expect(me.data).toEqual({ me: { id: payload.user.id, email: 'grace.hopper@example.com' } });
   });
 
+  it('answers with Cache-Control: no-store, a sign-up’s tokens as every answer of /graphql', async () => {
+    const signUp = await hub.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { 'content-type': 'application/json' },
+      payload: { query: SIGN_UP, variables: { input: { email: 'no.store@example.com', password: PASSWORD } } },
+    });
+    expect(signUp.json().data.signUp.accessToken).toBeTruthy();
+    expect(signUp.headers['cache-control']).toBe('no-store');
+    const token = signUp.json().data.signUp.accessToken as string;
+    const me = await hub.http.inject({ method: 'GET', url: '/graphql?query=%7Bme%7Bemail%7D%7D', headers: { authorization: `Bearer ${token}`, 'apollo-require-preflight': 'true' } });
+    expect(me.json()).toEqual({ data: { me: { email: 'no.store@example.com' } } });
+    expect(me.headers['cache-control']).toBe('no-store');
+  });
+
   it('refuses an email already registered in any case', async () => {
     await signUpUser(hub, { email: 'taken@example.com' });
     const response = await graphql(hub, SIGN_UP, { variables: { input: { email: 'TAKEN@example.com', password: PASSWORD } } });
