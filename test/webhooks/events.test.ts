@@ -180,4 +180,31 @@ describe('webhook events', () => {
     await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
     expect(await countMessages()).toBe(before);
   });
+
+  it('puts a batch of events of mixed types in the outbox at once, each delivered to exactly the subscriptions that ask for its type', async () => {
+    const both = await subscribe(hub, admin, everything.url, ['agent.suspended', 'consent.withdrawn']);
+    const withdrawals = await subscribe(hub, admin, everything.url, ['consent.withdrawn']);
+    const before = await countMessages();
+    await enqueueWebhookEvent(
+      hub.services.db,
+      [
+        ...Array.from({ length: 2 }, (_, i) => ({ type: 'agent.suspended' as const, data: { agentId: `agt_${i}`, ownerUserId: null } })),
+        ...Array.from({ length: 3 }, (_, i) => ({ type: 'consent.withdrawn' as const, data: { consentId: `cns_${i}`, userId: 'usr_x', purpose: 'support', agentId: null } })),
+        { type: 'user.erased', data: { userId: 'usr_x' } },
+      ],
+      clock.now(),
+    );
+    expect(await countMessages()).toBe(before + 5);
+    const { rows } = await sql<{ event_type: string; subscribers: string[] }>`
+      select m.event_type, array_agg(d.subscription_id order by d.subscription_id) as subscribers
+      from webhook_messages m join webhook_deliveries d on d.message_id = m.id
+      where d.subscription_id in (${both.id}, ${withdrawals.id})
+      group by m.id, m.event_type order by m.id`.execute(hub.services.db);
+    const pair = [both.id, withdrawals.id].sort();
+    expect(rows).toEqual([
+      { event_type: 'agent.suspended', subscribers: [both.id] },
+      { event_type: 'agent.suspended', subscribers: [both.id] },
+      ...Array.from({ length: 3 }, () => ({ event_type: 'consent.withdrawn', subscribers: pair })),
+    ]);
+  });
 });
