@@ -30,9 +30,21 @@ const UNSHOWABLE = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\u200b\u2060\uf
 const INVISIBLE = /^[\p{Default_Ignorable_Code_Point}\p{White_Space}\u2800]*$/u;
 
 /**
+ * Text hidden among visible characters, which a person does not see but a program, an AI agent
+ * reading a profile say, reads ("ASCII smuggling"): tag characters, which spell ASCII invisibly,
+ * outside the emoji tag sequences that are their one use (UTS #51 §2.8: a black flag, tag letters
+ * or digits, a cancel tag: the flag of Scotland), and variation selectors in a row, which carry
+ * bytes, where a character takes at most one (Unicode §23.4).
+ */
+const EMOJI_TAG_SEQUENCE = /\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{1,7}\u{E007F}/gu;
+const TAG_CHARACTER = /[\u{E0000}-\u{E007F}]/u;
+const STACKED_SELECTORS = /(?:^|[\ufe00-\ufe0f\u{E0100}-\u{E01EF}])[\ufe00-\ufe0f\u{E0100}-\u{E01EF}]/u;
+const hidesText = (value: string) => TAG_CHARACTER.test(value.replace(EMOJI_TAG_SEQUENCE, '')) || STACKED_SELECTORS.test(value);
+
+/**
  * Trimmed text of at most `max` characters once in Unicode NFC (the form it is stored in), with
- * at least one visible character (see `INVISIBLE`), and none of the characters that would show a
- * person something other than what is stored (`UNSHOWABLE`).
+ * at least one visible character (see `INVISIBLE`), none of the characters that would show a
+ * person something other than what is stored (`UNSHOWABLE`), and no hidden text (`hidesText`).
  */
 export const plainText = (max: number) =>
   z
@@ -44,7 +56,8 @@ export const plainText = (max: number) =>
         .min(1, 'must not be empty')
         .refine((value) => !INVISIBLE.test(value), 'must have a visible character')
         .max(max, `must have at most ${max} characters`)
-        .refine((value) => !UNSHOWABLE.test(value), 'must not contain control characters, line breaks, invisible spaces or bidi overrides'),
+        .refine((value) => !UNSHOWABLE.test(value), 'must not contain control characters, line breaks, invisible spaces or bidi overrides')
+        .refine((value) => !hidesText(value), 'must not hide text in tag characters or stacked variation selectors'),
     );
 
 /**

@@ -88,6 +88,10 @@ describe('updateProfile', () => {
     [{ address: { line1: '\u{E0041}\u{E0064}\u{E0061}', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
     [{ address: { line1: 'x', city: '\u034f\u180e', postalCode: '1000', country: 'GB' } }, 'input.address.city'],
     [{ preferences: { sizes: [{ kind: 'shoe', value: '\ufe0f' }] } }, 'input.preferences.sizes.0.value'],
+    // Text hidden among visible characters: tag characters spelling "ignore", variation selectors carrying bytes.
+    [{ givenName: 'Ada\u{E0069}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065}' }, 'input.givenName'],
+    [{ familyName: 'Lovelace\u{1F3F4}\u{E0067}\u{E0062}' }, 'input.familyName'],
+    [{ address: { line1: '12 High St \u{1F600}\u{E0101}\u{E0102}\u{E0103}', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
     [{ address: { line1: 'x', city: 'y', postalCode: '<script>', country: 'GB' } }, 'input.address.postalCode'],
     [{ address: { line1: 'x', city: 'y', postalCode: '1000', country: 'ZZ' } }, 'input.address.country'],
     [{ preferences: { channels: ['fax'] } }, 'input.preferences.channels.0'],
@@ -103,6 +107,12 @@ describe('updateProfile', () => {
   it('keeps the invisible characters a name may hold between visible ones', async () => {
     // A soft hyphen marks where a long name may break; Persian writes Niknam with a zero-width non-joiner.
     const names = { givenName: 'Wolf\u00adgang', familyName: '\u0646\u06cc\u06a9\u200c\u0646\u0627\u0645' };
+    expect((await update(names)).data?.updateProfile).toMatchObject(names);
+  });
+
+  it('keeps the flag of Scotland and a name written with an ideographic variation', async () => {
+    // A black flag with the tag letters g b s c t and a cancel tag; 葛 with the selector for its other glyph (Unicode IVD).
+    const names = { givenName: 'Morag \u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}', familyName: '\u845b\u{E0100}\u57ce' };
     expect((await update(names)).data?.updateProfile).toMatchObject(names);
   });
 
