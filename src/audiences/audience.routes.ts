@@ -3,11 +3,10 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../app.js';
 import { decideAudienceAccess } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
-import { InvalidTokenError } from '../oauth/access-token.js';
+import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
+import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { ForbiddenError, NotFoundError } from '../shared/errors.js';
 import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
-
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * Exports one client may run at once on one instance. Each reads the whole purpose in statements
@@ -27,20 +26,14 @@ const RETRY_AFTER_SECONDS = 5;
  * HEAD makes the same checks but the slot and answers the headers, reading and auditing nothing.
  */
 export async function registerAudienceRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl(services.config), refusal);
   const slots = exportSlots(MAX_EXPORTS_PER_CLIENT);
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
-    const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
-    if (!token) return refuse(reply, 401, 'Bearer realm="hub"', 'unauthorized', 'a bearer token is required');
-    let principal;
-    try {
-      principal = await services.tokens.authenticate(token);
-    } catch (error) {
-      if (!(error instanceof InvalidTokenError)) throw error;
-      return refuse(reply, 401, 'Bearer error="invalid_token"', 'invalid_token', 'the access token is not valid');
-    }
+    const { principal } = request;
+    if (principal.kind === 'anonymous') return refuse(reply, 401, challenge(), 'unauthorized', 'a bearer token is required');
     if (!decideAudienceAccess(principal).allowed) {
-      return refuse(reply, 403, 'Bearer error="insufficient_scope", scope="audience:read"', 'insufficient_scope', 'audience:read is required');
+      return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: 'audience:read' }), 'insufficient_scope', 'audience:read is required');
     }
     const caller = { principal, requestId: request.id };
     if (request.method === 'HEAD') {
@@ -49,7 +42,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
       try {
         await permitSavedAudienceExport(services, caller, request.params.id);
       } catch (error) {
-        return refused(reply, error);
+        return refused(reply, error, challenge);
       }
       return asLines(reply, request.params.id).send(Readable.from([]));
     }
@@ -65,7 +58,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
       lines = await exportSavedAudience(services, caller, request.params.id);
     } catch (error) {
       release();
-      return refused(reply, error);
+      return refused(reply, error, challenge);
     }
     const body = Readable.from(lines);
     body.once('close', release);
@@ -74,11 +67,11 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
 }
 
 /** The answer to an export refused before its first line; @throws what is not a refusal. */
-function refused(reply: FastifyReply, error: unknown): FastifyReply {
+function refused(reply: FastifyReply, error: unknown, challenge: (refusal: BearerRefusal) => string): FastifyReply {
   if (error instanceof NotFoundError) return reply.code(404).send({ error: 'not_found', error_description: 'no such audience' });
   // A saved filter on a field this token or the purpose as it is now does not cover.
   if (error instanceof ForbiddenError) {
-    if (error.reason === 'MISSING_SCOPE') return refuse(reply, 403, 'Bearer error="insufficient_scope"', 'insufficient_scope', error.message);
+    if (error.reason === 'MISSING_SCOPE') return refuse(reply, 403, challenge({ error: 'insufficient_scope' }), 'insufficient_scope', error.message);
     return reply.code(403).send({ error: 'access_denied', error_description: error.message });
   }
   throw error;

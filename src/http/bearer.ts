@@ -12,34 +12,86 @@ declare module 'fastify' {
 
 export type Authenticate = (token: string) => Promise<Principal>;
 
-/** Told of a token refused after its signature checked out, before the 401 is sent. Must not throw. */
-export type OnRefusedToken = (error: RefusedTokenError, request: FastifyRequest) => void;
-
+/** A bearer token header (RFC 6750 §2.1): the scheme, then a token of b64token characters. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
+/** Why a request with a bearer token was refused (RFC 6750 §3.1). */
+export interface BearerRefusal {
+  readonly error: 'invalid_token' | 'insufficient_scope';
+  readonly description?: string;
+  /** The scopes that would have been enough. */
+  readonly scope?: string;
+}
+
 /**
- * Resolves the caller of every request under `prefix` from its `Authorization: Bearer` header
- * (RFC 6750 §2.1). No header makes an anonymous caller; a header with a token the hub does not
- * accept answers 401 with `WWW-Authenticate: Bearer error="invalid_token"` before anything runs;
- * `onRefused` hears of the refusals that name a caller the hub can trust (to audit them).
+ * The `WWW-Authenticate` challenge of a refused request (RFC 6750 §3): the realm; the error, for a
+ * request that carried a bearer token (one with none, or with another scheme, gets no error code,
+ * §3.1); and the resource's metadata (RFC 9728 §5.1), where a client such as an MCP client finds
+ * the authorization server to get a new token from.
  */
-export function registerBearerAuth(app: FastifyInstance, prefix: string, authenticate: Authenticate, onRefused?: OnRefusedToken): void {
+export function bearerChallenge(resourceMetadataUrl: string, refusal?: BearerRefusal): string {
+  const params = ['realm="hub"'];
+  if (refusal) {
+    params.push(`error="${refusal.error}"`);
+    if (refusal.description) params.push(`error_description="${refusal.description.replace(/["\\]/g, '')}"`);
+    if (refusal.scope) params.push(`scope="${refusal.scope}"`);
+  }
+  params.push(`resource_metadata="${resourceMetadataUrl}"`);
+  return `Bearer ${params.join(', ')}`;
+}
+
+/** A route whose callers the bearer hook resolves. */
+export interface ProtectedRoute {
+  /** The start of the route's path, as registered (`/users/` for `/users/:id/export`). */
+  readonly prefix: string;
+  /** The endpoint its refused tokens are audited under. */
+  readonly endpoint: string;
+  /** The shape of its 401: a GraphQL response, or an OAuth error (RFC 6750 §3). */
+  readonly answer: 'graphql' | 'oauth';
+}
+
+export interface BearerAuthOptions {
+  readonly routes: readonly ProtectedRoute[];
+  readonly authenticate: Authenticate;
+  /** Where the resource's metadata is (RFC 9728), named in every challenge. */
+  readonly resourceMetadataUrl: string;
+  /** Told of the refusals that name a caller the hub can trust (to audit them). Must not throw. */
+  readonly onRefused?: (error: RefusedTokenError, request: FastifyRequest, endpoint: string) => void;
+}
+
+/**
+ * Resolves the caller of every request to a protected route from its `Authorization: Bearer`
+ * header (RFC 6750 §2.1), once, before anything else runs. No header makes an anonymous caller,
+ * which each route refuses or serves as it may. A header the hub does not accept answers 401 with
+ * the Bearer challenge: `invalid_token` for a bearer token it refused, no error code for another
+ * scheme (§3.1).
+ */
+export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOptions): void {
   app.decorateRequest('principal', null as never);
   app.addHook('onRequest', async (request, reply) => {
     request.principal = ANONYMOUS;
     const header = request.headers.authorization;
-    if (header === undefined || !routedUnder(request, prefix)) return;
+    const route = header === undefined ? undefined : options.routes.find((r) => routedUnder(request, r.prefix));
+    if (header === undefined || !route) return;
+    const refuse = (description: string, error?: 'invalid_token') =>
+      reply
+        .code(401)
+        .header('www-authenticate', bearerChallenge(options.resourceMetadataUrl, error && { error, description }))
+        .header('cache-control', 'no-store')
+        .send(
+          route.answer === 'graphql'
+            ? { errors: [{ message: error ? `Invalid access token: ${description}` : description, extensions: { code: 'UNAUTHENTICATED' } }] }
+            : { error: error ?? 'unauthorized', error_description: description },
+        );
+    if (!/^Bearer(?: |$)/i.test(header)) return refuse('the Authorization header must be Bearer <token>');
+    const token = BEARER.exec(header)?.[1];
+    if (token === undefined) return refuse('malformed bearer token', 'invalid_token');
     try {
-      request.principal = await authenticate(bearerToken(header));
+      request.principal = await options.authenticate(token);
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) throw error;
-      if (error instanceof RefusedTokenError) onRefused?.(error, request);
-      const description = error.message.replace(/["\\]/g, '');
-      return reply
-        .code(401)
-        .header('www-authenticate', `Bearer error="invalid_token", error_description="${description}"`)
-        .header('cache-control', 'no-store')
-        .send({ errors: [{ message: `Invalid access token: ${description}`, extensions: { code: 'UNAUTHENTICATED' } }] });
+      if (error instanceof RefusedTokenError) options.onRefused?.(error, request, route.endpoint);
+      return refuse(error.message.replace(/["\\]/g, ''), 'invalid_token');
     }
   });
 }
@@ -50,10 +102,4 @@ export function registerBearerAuth(app: FastifyInstance, prefix: string, authent
  */
 export function routedUnder(request: FastifyRequest, prefix: string): boolean {
   return request.routeOptions.url?.startsWith(prefix) ?? false;
-}
-
-function bearerToken(header: string): string {
-  const match = BEARER.exec(header);
-  if (!match?.[1]) throw new InvalidTokenError('expected Authorization: Bearer <token>');
-  return match[1];
 }

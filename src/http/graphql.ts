@@ -9,7 +9,7 @@ import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
 import { isStorableText } from '../shared/input.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
-import { routedUnder } from './bearer.js';
+import { bearerChallenge, routedUnder } from './bearer.js';
 import { formatError, isUnexpectedError } from './format-error.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
 
@@ -69,7 +69,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       refuseUnstorableText(),
       errorLogger(app.log),
       databaseUnavailable(),
-      ...(options.resourceMetadataUrl ? [bearerChallenge(options.resourceMetadataUrl)] : []),
+      ...(options.resourceMetadataUrl ? [challengeAnonymous(options.resourceMetadataUrl)] : []),
       drainOperations(),
       ...(options.plugins ?? []),
       // The hub sets no cache hints; the plugin would otherwise run on every field.
@@ -134,8 +134,8 @@ function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
  * finds the authorization server to get a token from. The status stays 200: the rest of the
  * document may have been answered.
  */
-function bearerChallenge(resourceMetadataUrl: string): ApolloServerPlugin<Context> {
-  const challenge = `Bearer realm="hub", resource_metadata="${resourceMetadataUrl}"`;
+function challengeAnonymous(resourceMetadataUrl: string): ApolloServerPlugin<Context> {
+  const challenge = bearerChallenge(resourceMetadataUrl);
   return {
     async requestDidStart() {
       return {

@@ -7,7 +7,8 @@ import type { Logger } from '../shared/logger.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, type DatabaseHandle } from '../db/connect.js';
 import type { Context } from '../graphql/context.js';
 import type { RefusedTokenRecorder } from '../audit/refused-token-recorder.js';
-import { registerBearerAuth, routedUnder, type Authenticate } from './bearer.js';
+import { resourceMetadataUrl } from '../oauth/discovery.js';
+import { registerBearerAuth, routedUnder, type Authenticate, type ProtectedRoute } from './bearer.js';
 import { registerCors } from './cors.js';
 import { registerGraphql } from './graphql.js';
 import { registerGraphqlRateLimit } from './rate-limit.js';
@@ -18,6 +19,13 @@ export const BODY_LIMIT = 128 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** The routes that act for the caller of a bearer token: GraphQL and the two exports. */
+const PROTECTED_ROUTES: readonly ProtectedRoute[] = [
+  { prefix: '/graphql', endpoint: 'graphql', answer: 'graphql' },
+  { prefix: '/users/', endpoint: 'data-export', answer: 'oauth' },
+  { prefix: '/audiences/', endpoint: 'audience-export', answer: 'oauth' },
+];
+
 /** How long a closing server lets requests in flight finish before it cuts their connections. */
 export const CLOSE_GRACE_MS = 10_000;
 
@@ -27,9 +35,9 @@ export interface HttpServerOptions {
   readonly database: DatabaseHandle;
   readonly schema: GraphQLSchema;
   readonly createContext: (request: FastifyRequest) => Promise<Context>;
-  /** Resolves bearer tokens on `/graphql`; without it every caller is anonymous. */
+  /** Resolves bearer tokens on the protected routes; without it every caller is anonymous. */
   readonly authenticate?: Authenticate;
-  /** Audits the delegated tokens `authenticate` refused on `/graphql` (once per token). */
+  /** Audits the delegated tokens `authenticate` refused (once per token). */
   readonly refusedTokens?: Pick<RefusedTokenRecorder, 'record'>;
   /** Further Apollo plugins. */
   readonly plugins?: readonly ApolloServerPlugin<Context>[];
@@ -76,7 +84,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   registerHealth(app, options.database);
   const { refusedTokens } = options;
   if (options.authenticate) {
-    registerBearerAuth(app, '/graphql', options.authenticate, refusedTokens && ((error, request) => refusedTokens.record(error, { requestId: request.id, endpoint: 'graphql' })));
+    registerBearerAuth(app, {
+      routes: PROTECTED_ROUTES,
+      authenticate: options.authenticate,
+      resourceMetadataUrl: resourceMetadataUrl(config),
+      ...(refusedTokens && { onRefused: (error, request, endpoint) => refusedTokens.record(error, { requestId: request.id, endpoint }) }),
+    });
   }
   await registerGraphqlRateLimit(app, '/graphql', config.graphqlRateLimit);
   await options.routes?.(app);
@@ -85,7 +98,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     production: config.nodeEnv === 'production',
     createContext: options.createContext,
     ...(options.plugins && { plugins: options.plugins }),
-    resourceMetadataUrl: `${config.issuer}/.well-known/oauth-protected-resource/graphql`,
+    resourceMetadataUrl: resourceMetadataUrl(config),
   });
   return app;
 }

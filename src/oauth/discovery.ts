@@ -28,6 +28,9 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer'>) {
 }
 
 /** RFC 9728 metadata of the GraphQL API, the one resource the hub's tokens are for. */
+/** Where the resource's metadata is served (RFC 9728 §3.1: its path after the well-known prefix). */
+export const resourceMetadataUrl = (config: Pick<Config, 'issuer'>) => `${config.issuer}/.well-known/oauth-protected-resource/graphql`;
+
 export function protectedResourceMetadata(config: Pick<Config, 'issuer' | 'audience'>) {
   return {
     resource: config.audience,

@@ -4,13 +4,12 @@ import type { Services } from '../app.js';
 import { decideDataSubjectRequest, EXPORT_SCOPES } from '../authz/privacy-access.js';
 import type { Principal } from '../authz/principal.js';
 import { auditCaller } from '../audit/audit.service.js';
-import { InvalidTokenError } from '../oauth/access-token.js';
+import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
+import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
 import { findExportSubject } from './export.queries.js';
 import { exportUserData } from './export.service.js';
-
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * Exports streaming at once on one instance. Each holds a database connection per statement and
@@ -52,19 +51,13 @@ export interface ExportRoutesOptions {
  */
 export async function registerExportRoutes(app: FastifyInstance, services: Services, options: ExportRoutesOptions = {}): Promise<void> {
   const { stallTimeoutMs = EXPORT_STALL_TIMEOUT_MS } = options;
+  const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl(services.config), refusal);
   let running = 0;
   const byCaller = new Map<string, number>();
   app.get<{ Params: { id: string } }>('/users/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
-    const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
-    if (!token) return refuse(reply, 401, 'Bearer realm="hub"', 'unauthorized', 'a bearer token is required');
-    let principal: Principal;
-    try {
-      principal = await services.tokens.authenticate(token);
-    } catch (error) {
-      if (!(error instanceof InvalidTokenError)) throw error;
-      return refuse(reply, 401, 'Bearer error="invalid_token"', 'invalid_token', 'the access token is not valid');
-    }
+    const { principal } = request;
+    if (principal.kind === 'anonymous') return refuse(reply, 401, challenge(), 'unauthorized', 'a bearer token is required');
     const { id } = request.params;
     const decision = decideDataSubjectRequest(principal, id);
     if (!decision.allowed) {
@@ -78,9 +71,9 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
         reason: decision.reason,
       });
       if (principal.kind === 'user' && decision.reason === 'MISSING_SCOPE') {
-        return refuse(reply, 403, `Bearer error="insufficient_scope", scope="${EXPORT_SCOPES.join(' ')}"`, 'insufficient_scope', 'an export needs a token that reads every data category');
+        return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: EXPORT_SCOPES.join(' ') }), 'insufficient_scope', 'an export needs a token that reads every data category');
       }
-      return refuse(reply, 403, 'Bearer error="insufficient_scope", scope="users:admin"', 'insufficient_scope', 'only the user themself or users:admin may export a user');
+      return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: 'users:admin' }), 'insufficient_scope', 'only the user themself or users:admin may export a user');
     }
     if (!isId('usr', id)) return reply.code(400).send({ error: 'invalid_request', error_description: 'id must be a user id (usr_ and 26 characters)' });
     if (request.method === 'HEAD') {

@@ -235,7 +235,7 @@ describe('a saved audience’s filter', () => {
     expect(await exported(reader, saved)).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
     const response = await exportOverHttp(reader, saved);
     expect(response.statusCode).toBe(403);
-    expect(response.headers['www-authenticate']).toBe('Bearer error="insufficient_scope"');
+    expect(response.headers['www-authenticate']).toMatch(/^Bearer realm="hub", error="insufficient_scope", resource_metadata="[^"]+"$/);
     expect(response.body).not.toContain(member.id);
   });
 

@@ -22,4 +22,30 @@ describe('the Bearer challenge (RFC 6750 §3)', () => {
     const user = await signUpUser(hub);
     expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).headers['www-authenticate']).toBeUndefined();
   });
+
+  const metadata = () => `resource_metadata="${hub.config.issuer}/.well-known/oauth-protected-resource/graphql"`;
+
+  it('names the error of a refused token, and the resource metadata where a client learns how to get a new one', async () => {
+    const response = await graphql(hub, '{ me { id } }', { token: 'not-a-jwt' });
+    expect(response.status).toBe(401);
+    expect(response.headers['www-authenticate']).toMatch(new RegExp(`^Bearer realm="hub", error="invalid_token", error_description="[^"]+", ${metadata().replace(/[.?/]/g, '\\$&')}$`));
+  });
+
+  it('answers another scheme than Bearer with 401 and no error code (RFC 6750 §3.1)', async () => {
+    const response = await hub.http.inject({ method: 'POST', url: '/graphql', headers: { authorization: 'Basic dXNlcjpwYXNz', 'content-type': 'application/json' }, payload: { query: '{ me { id } }' } });
+    expect(response.statusCode).toBe(401);
+    expect(response.headers['www-authenticate']).toBe(`Bearer realm="hub", ${metadata()}`);
+    expect(response.json().errors[0].extensions).toEqual({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('is the same on the exports: a request without a token is told where to get one', async () => {
+    const user = await signUpUser(hub);
+    for (const url of [`/users/${user.id}/export`, '/audiences/aud_01JD3V4X5Y6Z7A8B9C0D1E2F3G/export']) {
+      const anonymous = await hub.http.inject({ method: 'GET', url });
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.headers['www-authenticate']).toBe(`Bearer realm="hub", ${metadata()}`);
+      const basic = await hub.http.inject({ method: 'GET', url, headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+      expect([basic.statusCode, basic.headers['www-authenticate'], basic.json().error]).toEqual([401, `Bearer realm="hub", ${metadata()}`, 'unauthorized']);
+    }
+  });
 });

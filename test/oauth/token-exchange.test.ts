@@ -250,6 +250,16 @@ describe('the user’s own token, once handed to an agent for an exchange', () =
       .execute();
     expect(refused).toEqual([{ action: 'token.refused', decision: 'deny', reason: 'invalid_token: token handed to an agent in a token exchange', detail: { endpoint: 'graphql', jti: claimsOf(handed).jti } }]);
   });
+  it('is refused at the data export as at /graphql, and audited there: the agent cannot take the user’s data with it', async () => {
+    const { user, handed } = await handedOver();
+    const refused = await hub.http.inject({ method: 'GET', url: `/users/${user.id}/export`, headers: { authorization: `Bearer ${handed}` } });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.json()).toEqual({ error: 'invalid_token', error_description: 'token handed to an agent in a token exchange' });
+    expect(refused.headers['www-authenticate']).toContain('error="invalid_token", error_description="token handed to an agent in a token exchange"');
+    await hub.services.audit.flush();
+    const audited = await hub.services.db.selectFrom('audit_events').select(['action', 'reason', 'detail']).where('subject_user_id', '=', user.id).where('decision', '=', 'deny').execute();
+    expect(audited).toEqual([{ action: 'token.refused', reason: 'invalid_token: token handed to an agent in a token exchange', detail: { endpoint: 'data-export', jti: claimsOf(handed).jti } }]);
+  });
 });
 
 describe('sub-agents', () => {
