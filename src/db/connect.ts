@@ -24,7 +24,7 @@ export interface DatabaseHandle {
 }
 
 export type DatabaseTarget =
-  | { readonly url: string; readonly poolSize?: number }
+  | { readonly url: string; readonly poolSize?: number; readonly idleInTransactionTimeoutMs?: number }
   | { readonly dataDir: string }
   | { readonly pglite: PGlite };
 
@@ -49,7 +49,7 @@ export const pgliteParsers = { [INT8]: (value: string) => Number(value), [DATE]:
  * @throws DataDirInUseError when another process has the data directory open.
  */
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
-  if ('url' in target) return openServer(target.url, target.poolSize ?? 10);
+  if ('url' in target) return openServer(target.url, target.poolSize ?? 10, target.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS);
   if ('pglite' in target) return openPglite(target.pglite);
   const dir = pgliteDataDir(target.dataDir);
   const unlock = dir === undefined ? undefined : lockDataDir(dir, path.resolve(target.dataDir));
@@ -82,7 +82,10 @@ function pgliteDataDir(dataDir: string): string | undefined {
   return dir;
 }
 
-function openServer(url: string, max: number): DatabaseHandle {
+/** How long the server lets a session of the hub sit idle inside a transaction before ending it. */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
+function openServer(url: string, max: number, idleInTransactionTimeoutMs: number): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: url,
     max,
@@ -90,6 +93,12 @@ function openServer(url: string, max: number): DatabaseHandle {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     application_name: 'identity-consent-hub',
+    // An instance cut off mid-transaction (a partition, a stalled process) would hold its row
+    // locks, and with them every other instance's change to those consents, until TCP gave up,
+    // hours later: the server ends such a session after a minute idle in its transaction, and
+    // keepalives find a vanished peer on connections the pool holds.
+    idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
+    keepAlive: true,
   });
   // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in
   // use fails its query, which the caller sees. Unheard, the event would end the process.
