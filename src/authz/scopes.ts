@@ -48,7 +48,8 @@ export function isDataScope(scope: string): boolean {
   const match = /^([a-z]+)(?:\.([A-Za-z]+))?:(read|write)$/.exec(scope);
   if (!match) return false;
   const category = match[1] as DataCategory;
-  if (!(category in DATA_CATEGORIES)) return false;
+  // Own keys only: `in` would also find what every object inherits (`constructor:read`).
+  if (!Object.hasOwn(DATA_CATEGORIES, category)) return false;
   return match[2] === undefined || (DATA_CATEGORIES[category] as readonly string[]).includes(match[2]);
 }
 
