@@ -177,16 +177,19 @@ export interface UserFilter {
   readonly email?: string | null;
 }
 
-/** A page of users in creation order, after the (createdAt, id) key of the previous page. */
-export async function listUsers(db: Db, options: { limit: number; after?: { createdAt: Date; id: string }; filter?: UserFilter }): Promise<User[]> {
+/**
+ * A page of users in creation order, after the user with the id `after` (the last of the previous
+ * page). The position is read here rather than taken from the caller: a cursor carrying
+ * `created_at` would show a profile field to whoever may list users without reading it, and a
+ * made-up one would select on it. An id that names no user leaves the page empty.
+ */
+export async function listUsers(db: Db, options: { limit: number; after?: string; filter?: UserFilter }): Promise<User[]> {
   const { filter, after } = options;
   let query = db.selectFrom('users').selectAll().where('status', '!=', 'erased');
   // A key set to '' selects on it as any other value does (no user has it), as the scope check and the audit take it.
   if (filter?.country != null) query = query.where('country', '=', filter.country.toUpperCase());
   if (filter?.email != null) query = query.where((eb) => eb(eb.fn('lower', ['email']), '=', filter.email!.toLowerCase()));
-  if (after) {
-    query = query.where((eb) => eb.or([eb('created_at', '>', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)])]));
-  }
+  if (after !== undefined) query = query.where(sql<boolean>`(created_at, id) > (select p.created_at, p.id from users p where p.id = ${after})`);
   const rows = await query.orderBy('created_at').orderBy('id').limit(options.limit).execute();
   return rows.map(toUser);
 }
