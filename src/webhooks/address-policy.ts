@@ -7,7 +7,8 @@ import ipaddr from 'ipaddr.js';
  * clouds put theirs), multicast, broadcast, unspecified, reserved or documentation ranges, nor the
  * IPv6 forms that carry an IPv4 address inside (IPv4-mapped and -compatible, NAT64, 6to4, Teredo). Otherwise
  * a webhook URL would let whoever manages subscriptions make the hub send requests into its own
- * network (SSRF). An operator may allow some of these networks by configuration.
+ * network (SSRF). An operator may allow some of these networks by configuration, never the
+ * unspecified address nor a cloud metadata service in them.
  */
 export interface AddressPolicy {
   /** True when a webhook may connect to this address (an IPv4 or IPv6 literal). Never throws. */
@@ -24,8 +25,26 @@ const PUBLIC_RANGE = 'unicast';
 const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
 
 /**
- * @param allowedNetworks CIDR networks (`127.0.0.0/8`, `::1/128`) allowed whatever their range;
- *   parsed and validated by the configuration.
+ * Refused whatever the allowed networks say. Cloud metadata services hand out the instance's
+ * credentials, and some answer outside link-local, inside networks an operator may well allow: a
+ * Tailscale tailnet is 100.64.0.0/10, where Alibaba Cloud's answers; a unique-local /16 may hold
+ * AWS's or Google Cloud's IPv6 one. The unspecified address is no receiver: a socket connecting
+ * to it reaches the hub's own host.
+ */
+const NEVER_ALLOWED = [
+  '0.0.0.0/8', // unspecified ("this host")
+  '169.254.0.0/16', // link-local: AWS, GCP, Azure, Oracle and most other clouds' metadata
+  '100.100.100.200/32', // Alibaba Cloud metadata
+  '192.0.0.192/32', // Oracle Cloud metadata
+  '::/128', // unspecified
+  'fe80::/10', // link-local
+  'fd00:ec2::254/128', // AWS metadata over IPv6
+  'fd20:ce::254/128', // Google Cloud metadata over IPv6
+].map((cidr) => ipaddr.parseCIDR(cidr));
+
+/**
+ * @param allowedNetworks CIDR networks (`127.0.0.0/8`, `::1/128`) allowed whatever their range,
+ *   NEVER_ALLOWED excepted; parsed and validated by the configuration.
  * @throws Error for a network that is not CIDR (the configuration has checked them).
  */
 export function createAddressPolicy(allowedNetworks: readonly string[]): AddressPolicy {
@@ -35,6 +54,7 @@ export function createAddressPolicy(allowedNetworks: readonly string[]): Address
       if (!ipaddr.isValid(address)) return false;
       // IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it reaches.
       const ip = ipaddr.process(address);
+      if (NEVER_ALLOWED.some(([network, bits]) => network.kind() === ip.kind() && ip.match(network, bits))) return false;
       if (allowed.some(([network, bits]) => network.kind() === ip.kind() && ip.match(network, bits))) return true;
       if (ip.range() !== PUBLIC_RANGE) return false;
       return ip.kind() === 'ipv4' || ip.match(GLOBAL_UNICAST_V6);

@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
+import { graphql } from '../helpers/hub.js';
+import { adminToken, startWebhookHub } from './webhook-hub.js';
+
+/**
+ * Networks an operator may well allow (a Tailscale tailnet is 100.64.0.0/10, a VPN or lab a
+ * unique-local /16) that hold a cloud's metadata service, or the unspecified address, which a
+ * socket takes for the hub's own host.
+ */
+const ALLOWED = ['100.64.0.0/10', 'fd00::/16', 'fd20::/16', '0.0.0.0/8', '192.0.0.0/24'];
+
+describe('addresses no allowed network opens', () => {
+  it('refuses cloud metadata services and the unspecified address even inside an allowed network, and allows the rest of it', () => {
+    const policy = createAddressPolicy(ALLOWED);
+    const refused = ['100.100.100.200', 'fd00:ec2::254', 'fd20:ce::254', '0.0.0.0', '0.1.2.3', '192.0.0.192', '::ffff:100.100.100.200', '::ffff:0.0.0.0'];
+    expect(refused.filter((address) => policy.allows(address))).toEqual([]);
+    expect(['100.64.0.1', '100.100.100.201', 'fd00:ec2::253', 'fd00::1', '192.0.0.8'].filter((address) => !policy.allows(address))).toEqual([]);
+    expect(createAddressPolicy(['::/16']).allows('::')).toBe(false);
+  });
+
+  describe('at creation', () => {
+    let hub: Hub;
+    let admin: string;
+    beforeAll(async () => {
+      ({ hub } = await startWebhookHub({ HUB_WEBHOOK_ALLOWED_NETWORKS: ALLOWED.join(',') }));
+      admin = await adminToken(hub);
+    });
+    afterAll(() => hub.close());
+
+    it('refuses Alibaba Cloud’s and AWS’s metadata services although the configuration allows their networks', async () => {
+      for (const url of ['http://100.100.100.200/latest/meta-data/', 'http://[fd00:ec2::254]/latest/meta-data/', 'http://0.0.0.0:4000/']) {
+        const response = await graphql(
+          hub,
+          'mutation($input: CreateWebhookSubscriptionInput!) { createWebhookSubscription(input: $input) { subscription { id } } }',
+          { token: admin, variables: { input: { url, eventTypes: ['consent.given'] } } },
+        );
+        expect(response.errors?.[0]?.extensions, url).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.url' });
+      }
+    });
+  });
+});
