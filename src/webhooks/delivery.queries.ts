@@ -23,10 +23,13 @@ export interface ClaimedDelivery {
  * subscriptions that are enabled, oldest first: each gets this worker's lease (`token`, until
  * `leaseUntil`) and its attempt counted. No subscription gets more than `perSubscription` in
  * flight, counting those this worker has already (`inFlight`, by subscription id), so one
- * subscription's backlog cannot take every slot. SKIP LOCKED lets workers on other instances
- * claim other rows at the same time; the lease keeps a claimed row from every other worker until
- * it lapses. Rows are ranked without locks (a window cannot be locked), so the due conditions are
- * checked again on each row as it is locked: one another worker claimed meanwhile is skipped.
+ * subscription's backlog cannot take every slot; and only the first few due of each enabled
+ * subscription are read (webhook_deliveries_subscription_due), so no backlog, of a disabled
+ * subscription or a receiver down for a day, slows a claim. SKIP LOCKED lets workers on other
+ * instances claim other rows at the same time; the lease keeps a claimed row from every other
+ * worker until it lapses. Candidates are picked without locks (a limit per subscription cannot
+ * lock), so the due conditions are checked again on each row as it is locked: one another worker
+ * claimed meanwhile is skipped.
  */
 export async function claimDueDeliveries(
   db: Db,
@@ -48,18 +51,24 @@ export async function claimDueDeliveries(
   }>`
     with busy as (
       select * from unnest(${[...inFlight.keys()]}::text[], ${[...inFlight.values()]}::int[]) as busy(subscription_id, attempts)
-    ), ranked as (
-      select d.subscription_id, d.message_id, d.next_attempt_at,
-        coalesce(busy.attempts, 0) + row_number() over (partition by d.subscription_id order by d.next_attempt_at, d.message_id) as place
-      from webhook_deliveries d
-      join webhook_subscriptions s on s.id = d.subscription_id and s.status = 'enabled'
-      left join busy on busy.subscription_id = d.subscription_id
-      where ${due} and coalesce(busy.attempts, 0) < ${perSubscription}
+    ), candidates as (
+      select c.subscription_id, c.message_id, c.next_attempt_at
+      from webhook_subscriptions s
+      left join busy on busy.subscription_id = s.id
+      cross join lateral (
+        select d.subscription_id, d.message_id, d.next_attempt_at, row_number() over (order by d.next_attempt_at, d.message_id) as place
+        from webhook_deliveries d
+        where d.subscription_id = s.id and ${due}
+        order by d.next_attempt_at, d.message_id
+        -- A literal, so the planner knows how few rows each subscription gives.
+        limit ${sql.lit(perSubscription)}
+      ) c
+      where s.status = 'enabled' and coalesce(busy.attempts, 0) + c.place <= ${perSubscription}
     ), claimable as (
       select d.subscription_id, d.message_id, d.lease_until as previous_lease
-      from ranked r
+      from candidates r
       join webhook_deliveries d on d.subscription_id = r.subscription_id and d.message_id = r.message_id
-      where r.place <= ${perSubscription} and ${due}
+      where ${due}
       order by r.next_attempt_at
       limit ${limit}
       for update of d skip locked
