@@ -41,9 +41,12 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * stored: a write that committed but reported failure is not duplicated, and when it was held back
  * through an outage and joined by newer events, it does not take those down with it. After that
  * the batch is halved and each half written the same way, so that only an event the database
- * refuses on its own is logged in full at error level and dropped. A batch waits for a locked
- * chain head only briefly (HEAD_LOCK_TIMEOUT), then goes back to the buffer for another try: the
- * changes of the hub are never held up long by reads, and never aborted in a deadlock with them.
+ * refuses on its own is logged in full at error level and dropped. After `close()`, a batch that
+ * finds the database unreachable twice is logged and dropped whole, and so is every batch after
+ * it, without a try: a shutdown is not held up waiting out an outage once per event. A batch
+ * waits for a locked chain head only briefly (HEAD_LOCK_TIMEOUT), then goes back to the buffer
+ * for another try: the changes of the hub are never held up long by reads, and never aborted in
+ * a deadlock with them. Events keep the order they were recorded in through every retry.
  * Makes sure the month's partitions exist at start and whenever the month turns.
  * Call `close()` at shutdown, after the last request: whatever is still buffered is lost otherwise.
  */
@@ -57,8 +60,10 @@ export class AuditWriter {
   readonly #retryDelayMs: number;
   #buffer: PreparedAuditEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #writing: Promise<void> | undefined;
+  #writing: Promise<unknown> | undefined;
   #closed = false;
+  /** Set once a batch finds the database unreachable after `close()`: the rest are logged as lost without a try. */
+  #unreachableAtClose = false;
   #dropped = 0;
   #outageMs = 0;
   #partitions: { month: string; ready: Promise<void> } | undefined;
@@ -130,8 +135,10 @@ export class AuditWriter {
     });
   }
 
-  async #write(batch: readonly PreparedAuditEvent[]): Promise<void> {
-    if (batch.length === 0) return;
+  /** Writes a batch (or logs it as lost); resolves to how many of its events went back to the front of the buffer for a later try. */
+  async #write(batch: readonly PreparedAuditEvent[]): Promise<number> {
+    if (batch.length === 0) return 0;
+    if (this.#unreachableAtClose) return this.#lose(batch, new Error('the database was unreachable at close'));
     await this.#ensurePartitions();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -143,18 +150,18 @@ export class AuditWriter {
         this.#outageMs = 0;
         break;
       } catch (error) {
-        if (isDatabaseUnavailable(error) && !this.#closed) return this.#holdDuringOutage(batch, error);
-        if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE && !this.#closed) return this.#holdWhileLocked(batch);
-        if (attempt > 1 && batch.length > 1) {
-          // One event the database refuses must not take the others with it: halve the batch
-          // until that event is alone.
-          const half = Math.ceil(batch.length / 2);
-          await this.#write(batch.slice(0, half));
-          return this.#write(batch.slice(half));
-        }
+        const unavailable = isDatabaseUnavailable(error);
+        const locked = (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE;
+        if (unavailable && !this.#closed) return this.#holdDuringOutage(batch, error);
+        if (locked && !this.#closed) return this.#holdWhileLocked(batch);
+        // One event the database refuses (or a head locked at close) must not take the others with
+        // it: halve the batch until that event is alone. An outage at close is no event's fault:
+        // halving would only wait it out again for every event, one by one.
+        if (attempt > 1 && batch.length > 1 && !unavailable) return this.#writeHalves(batch);
         if (attempt > 1) {
-          this.#logger.error({ err: error, events: batch }, `audit: ${batch.length} events could not be written and are lost`);
-          return;
+          // A shutdown waits for every batch: each would wait out the same outage in vain.
+          if (unavailable) this.#unreachableAtClose = true;
+          return this.#lose(batch, error);
         }
         this.#logger.warn({ err: error }, `audit: writing ${batch.length} events failed; retrying once`);
         await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs));
@@ -164,23 +171,46 @@ export class AuditWriter {
       this.#logger.error(`audit: ${this.#dropped} events were dropped while the buffer was full`);
       this.#dropped = 0;
     }
+    return 0;
+  }
+
+  /** Logs the events in full at error level, so they can be recovered from the log, and drops them. */
+  #lose(batch: readonly PreparedAuditEvent[], error: unknown): number {
+    this.#logger.error({ err: error, events: batch }, `audit: ${batch.length} events could not be written and are lost`);
+    return 0;
+  }
+
+  /**
+   * Writes the two halves of a batch in turn. When the first goes back to the buffer (an outage,
+   * a locked head), the second goes back right behind it, so events keep the order they were
+   * recorded in, in their chains too.
+   */
+  async #writeHalves(batch: readonly PreparedAuditEvent[]): Promise<number> {
+    const half = Math.ceil(batch.length / 2);
+    const held = await this.#write(batch.slice(0, half));
+    if (held === 0) return this.#write(batch.slice(half));
+    const rest = batch.slice(half);
+    this.#buffer.splice(held, 0, ...rest);
+    return held + rest.length;
   }
 
   /**
    * The database is down: the batch goes back to the front of the buffer and is tried again
    * after a pause that doubles up to MAX_OUTAGE_PAUSE_MS, so nothing is lost while the buffer has room.
    */
-  async #holdDuringOutage(batch: readonly PreparedAuditEvent[], error: unknown): Promise<void> {
+  async #holdDuringOutage(batch: readonly PreparedAuditEvent[], error: unknown): Promise<number> {
     this.#buffer.unshift(...batch);
     if (this.#outageMs === 0) this.#logger.warn({ err: error }, `audit: database unreachable; holding ${this.#buffer.length} events until it answers`);
     this.#outageMs = Math.min(Math.max(this.#outageMs * 2, this.#retryDelayMs), MAX_OUTAGE_PAUSE_MS);
     await new Promise((resolve) => setTimeout(resolve, this.#outageMs).unref());
+    return batch.length;
   }
 
   /** A chain head stayed locked past HEAD_LOCK_TIMEOUT: the batch goes back and is tried after a short pause. */
-  async #holdWhileLocked(batch: readonly PreparedAuditEvent[]): Promise<void> {
+  async #holdWhileLocked(batch: readonly PreparedAuditEvent[]): Promise<number> {
     this.#buffer.unshift(...batch);
     await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs).unref());
+    return batch.length;
   }
 
   #ensurePartitions(): Promise<void> {

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AuditWriter, type AuditLogger } from '../../src/audit/audit.writer.js';
+import { verifyAuditChains } from '../../src/audit/audit.verify.js';
+import type { Db } from '../../src/db/connect.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { readEvent } from './audit-fixtures.js';
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(() => database.close());
+
+const clock = fixedClock('2025-04-10T08:00:00.000Z');
+
+function fakeLogger() {
+  return { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+}
+
+/** The database, except that the transactions `fail` picks (by their number, from 1) fail with its error before they run. */
+function failingDb(db: Db, fail: (n: number) => Error | undefined): { db: Db; transactions: () => number } {
+  let n = 0;
+  const proxy = new Proxy(db, {
+    get(target, property) {
+      if (property === 'transaction') {
+        const error = fail(++n);
+        if (error) return () => ({ execute: async () => Promise.reject(error) });
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { db: proxy, transactions: () => n };
+}
+
+const connectionLost = () => Object.assign(new Error('connection terminated unexpectedly'), { code: '08006' });
+const lockNotAvailable = () => Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
+
+describe('AuditWriter when writes fail', () => {
+  it('gives up at close when the database is unreachable after one retry: each batch logged once, none halved, none tried again', async () => {
+    const logger = fakeLogger();
+    const down = failingDb(database.db, connectionLost);
+    const writer = new AuditWriter(down.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, maxBatch: 64, retryDelayMs: 1 });
+    for (let i = 0; i < 150; i++) writer.record(readEvent({ subjectUserId: 'usr_down' }));
+    await writer.close();
+    expect(down.transactions()).toBe(2);
+    expect(logger.error.mock.calls.map(([fields, message]) => [fields.events.length, message])).toEqual([
+      [64, 'audit: 64 events could not be written and are lost'],
+      [64, 'audit: 64 events could not be written and are lost'],
+      [22, 'audit: 22 events could not be written and are lost'],
+    ]);
+  });
+
+  it('keeps the order of a chain’s events when part of a halved batch is put back for a locked head', async () => {
+    const logger = fakeLogger();
+    // The first two attempts fail on the refused event; the first half then meets a locked head.
+    const flaky = failingDb(database.db, (n) => (n === 3 ? lockNotAvailable() : undefined));
+    const writer = new AuditWriter(flaky.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, retryDelayMs: 1 });
+    const refused = `usr_${randomBytes(8_000).toString('hex')}`;
+    for (const requestId of ['a1', 'a2', 'a3']) writer.record(readEvent({ subjectUserId: 'usr_ordered', requestId }));
+    writer.record(readEvent({ subjectUserId: refused }));
+    await writer.flush();
+    await writer.close();
+    const chain = await database.db.selectFrom('audit_events').select('request_id').where('chain_key', '=', 'usr_ordered').orderBy('chain_seq').execute();
+    expect(chain.map((row) => row.request_id)).toEqual(['a1', 'a2', 'a3']);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
+  });
+});
