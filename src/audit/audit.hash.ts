@@ -10,6 +10,32 @@ export const GENESIS_HASH: Buffer = Buffer.alloc(32);
 export type HashedAuditRow = Omit<Selectable<AuditEventsTable>, 'hash'>;
 
 /**
+ * The columns `canonicalAuditRow` serializes. Verification refuses a row that holds any other: a
+ * column added to the table (with a default, which fires no row trigger) is one no hash covers.
+ */
+export const HASHED_AUDIT_COLUMNS: ReadonlySet<string> = new Set<keyof HashedAuditRow>([
+  'id',
+  'occurred_at',
+  'action',
+  'actor_kind',
+  'actor_id',
+  'actor_chain',
+  'subject_user_id',
+  'client_id',
+  'purpose',
+  'consent_id',
+  'fields_read',
+  'fields_denied',
+  'decision',
+  'reason',
+  'request_id',
+  'detail',
+  'chain_key',
+  'chain_seq',
+  'prev_hash',
+]);
+
+/**
  * SHA-256 over the canonical serialization of an event: a JSON array of every content column
  * plus chain_key, chain_seq and prev_hash, in a fixed order; `detail` with its keys sorted at
  * every depth (jsonb keeps its own key order); the time as an ISO string with milliseconds (the

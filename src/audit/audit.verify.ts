@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { AuditEventsTable } from '../db/database.js';
 import { HUB_CHAIN_KEY } from './audit.actions.js';
-import { GENESIS_HASH, hashAuditRow } from './audit.hash.js';
+import { GENESIS_HASH, HASHED_AUDIT_COLUMNS, hashAuditRow } from './audit.hash.js';
 
 /** The first link that does not hold, in (chain_key, chain_seq) order. */
 export interface BrokenAuditLink {
@@ -31,13 +31,15 @@ interface Link {
   seq: number;
   hash: Buffer;
   eventId: string;
+  occurredAt: Date;
 }
 
 /**
  * Walks every chain in (chain_key, chain_seq) order, page by page, and checks that each event's
  * hash matches its content, that it links to the previous event's hash (the genesis hash for
- * seq 1), that seqs run 1, 2, 3 ... without gap or repeat, that each event sits in its subject's
- * chain, and that each chain head names the chain's last event. Stops at the first broken link.
+ * seq 1), that seqs run 1, 2, 3 ... without gap or repeat, that each event holds no column its
+ * hash leaves out, that each event sits in its subject's chain, and that each chain head names the
+ * chain's last event. Stops at the first broken link.
  *
  * Runs in one repeatable-read transaction (unless `db` already is one), so appends committed
  * while it walks are not mistaken for broken heads.
@@ -57,12 +59,14 @@ export async function verifyAuditChains(db: Db, options: VerifyOptions = {}): Pr
   let finished: Link[] = [];
 
   for (;;) {
+    // Keyed on the whole primary key, so a forged row that repeats another's id and seq at
+    // another time is never skipped between two pages.
     let query = db.selectFrom('audit_events').selectAll();
     if (last) {
-      const { chainKey, seq, eventId } = last;
-      query = query.where((eb) => eb(eb.refTuple('chain_key', 'chain_seq', 'id'), '>', eb.tuple(chainKey, seq, eventId)));
+      const { chainKey, seq, eventId, occurredAt } = last;
+      query = query.where((eb) => eb(eb.refTuple('chain_key', 'chain_seq', 'id', 'occurred_at'), '>', eb.tuple(chainKey, seq, eventId, occurredAt)));
     }
-    const rows = await query.orderBy('chain_key').orderBy('chain_seq').orderBy('id').limit(pageSize).execute();
+    const rows = await query.orderBy('chain_key').orderBy('chain_seq').orderBy('id').orderBy('occurred_at').limit(pageSize).execute();
 
     for (const row of rows) {
       const at = { chainKey: row.chain_key, seq: row.chain_seq, eventId: row.id };
@@ -75,7 +79,7 @@ export async function verifyAuditChains(db: Db, options: VerifyOptions = {}): Pr
       const problem = linkProblem(row, previous);
       if (problem) return { chains, events, broken: (await headProblem(db, finished)) ?? { ...at, problem } };
       events += 1;
-      last = { ...at, hash: Buffer.from(row.hash) };
+      last = { ...at, hash: Buffer.from(row.hash), occurredAt: row.occurred_at };
     }
 
     if (rows.length < pageSize) {
@@ -98,6 +102,8 @@ function linkProblem(row: Selectable<AuditEventsTable>, previous: Link | undefin
   if (!Buffer.from(row.prev_hash).equals(previous?.hash ?? GENESIS_HASH)) {
     return previous ? 'prev_hash does not match the hash of the previous event' : 'the first event does not start from the genesis hash';
   }
+  const unhashed = Object.keys(row).filter((column) => column !== 'hash' && !HASHED_AUDIT_COLUMNS.has(column));
+  if (unhashed.length > 0) return `the event holds columns its hash does not cover: ${unhashed.join(', ')}`;
   if (!hashAuditRow(row).equals(Buffer.from(row.hash))) return 'hash does not match the content of the event';
   if (row.chain_key !== (row.subject_user_id ?? HUB_CHAIN_KEY)) return 'the event is in another chain than its subject';
   return undefined;
