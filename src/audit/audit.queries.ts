@@ -1,6 +1,7 @@
 import { sql, type Insertable, type Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { AuditEventsTable } from '../db/database.js';
+import { BadUserInputError } from '../shared/errors.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';
 import { chainKeyOf, prepareAuditEvent, type AuditAction, type AuditActor, type AuditDecision, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
 import { GENESIS_HASH, hashAuditRow } from './audit.hash.js';
@@ -176,7 +177,8 @@ export type AuditEventPage = ConnectionShape<AuditEvent>;
 /**
  * Audit events matching every given filter, newest first, as a Relay page. Keyset-paginated on
  * (occurred_at, id), so pages neither repeat nor skip events however many are appended meanwhile.
- * @throws BadUserInputError for a `first` outside the page limits or a cursor this function did not make.
+ * @throws BadUserInputError for a `first` outside the page limits, a cursor this function did not
+ * make, or a `from` or `to` outside the years 1 to 9999.
  */
 export async function listAuditEvents(
   db: Db,
@@ -185,7 +187,9 @@ export async function listAuditEvents(
   const limit = pageSize(first);
   const key = after == null ? undefined : decodeCursor(after, ['date', 'string']);
   const cursor = key && { at: key[0], id: key[1] };
-  const { userId, agentId, action, decision, from, to } = filter;
+  const { userId, agentId, action, decision } = filter;
+  const from = filterInstant(filter.from, 'from');
+  const to = filterInstant(filter.to, 'to');
 
   let query = db.selectFrom('audit_events').select(LISTED_COLUMNS);
   if (userId != null) query = query.where('subject_user_id', '=', userId);
@@ -200,6 +204,18 @@ export async function listAuditEvents(
 
   const rows = await query.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
   return toConnection(rows, limit, (row) => encodeCursor([row.occurred_at.toISOString(), row.id]), toAuditEvent);
+}
+
+/**
+ * A time filter in the years 1 to 9999 in UTC, the range cursors keep to. The DateTime scalar also
+ * reads year 0 and offsets that carry 9999 into 10000: PGlite refuses both (a masked
+ * INTERNAL_SERVER_ERROR), node-postgres reads year 0 as 1 BC.
+ */
+function filterInstant(at: Date | null | undefined, key: 'from' | 'to'): Date | null {
+  if (at == null) return null;
+  const year = at.getUTCFullYear();
+  if (!(year >= 1 && year <= 9999)) throw new BadUserInputError(`filter.${key}`, 'must be in the years 1 to 9999');
+  return at;
 }
 
 const LISTED_COLUMNS = [
