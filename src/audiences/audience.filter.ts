@@ -3,20 +3,16 @@ import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
 import { DATA_CATEGORIES, type DataCategory, type FieldRef, type FilterRead } from '../authz/scopes.js';
 import type { Database } from '../db/database.js';
 import { BadUserInputError } from '../shared/errors.js';
+import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
 
 const code = (pattern: RegExp, what: string) => z.string().max(35).regex(pattern, `must be ${what}`);
 const list = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must not be empty').max(50, 'must list at most 50 values');
 const count = z.number().int().min(0).max(1_000_000_000);
-/**
- * An instant in the years 1 to 9999 in UTC, the range cursors keep to (src/shared/pagination.ts).
- * The DateTime scalar also reads year 0 and offsets that carry 9999 into 10000, where the two
- * databases part: PGlite refuses year 0 (a masked INTERNAL_SERVER_ERROR, and a saved filter
- * holding it fails on every read and export) while node-postgres sends it as 1 BC.
- */
+/** A date both databases store alike (a saved filter holding one PGlite refuses would fail on every read and export). */
 const date = z.coerce
   .date()
   .refine((d) => !Number.isNaN(d.getTime()), 'must be a date')
-  .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must be in the years 1 to 9999');
+  .refine(isStorableInstant, STORABLE_INSTANT_MESSAGE);
 
 /**
  * What marketers select on: every key optional, every list matching any of its values, all keys

@@ -2,6 +2,7 @@ import { sql, type Insertable, type Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { AuditEventsTable } from '../db/database.js';
 import { BadUserInputError } from '../shared/errors.js';
+import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';
 import { chainKeyOf, prepareAuditEvent, type AuditAction, type AuditActor, type AuditDecision, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
 import { GENESIS_HASH, hashAuditRow } from './audit.hash.js';
@@ -206,15 +207,10 @@ export async function listAuditEvents(
   return toConnection(rows, limit, (row) => encodeCursor([row.occurred_at.toISOString(), row.id]), toAuditEvent);
 }
 
-/**
- * A time filter in the years 1 to 9999 in UTC, the range cursors keep to. The DateTime scalar also
- * reads year 0 and offsets that carry 9999 into 10000: PGlite refuses both (a masked
- * INTERNAL_SERVER_ERROR), node-postgres reads year 0 as 1 BC.
- */
+/** A time filter both databases read alike (`isStorableInstant`). */
 function filterInstant(at: Date | null | undefined, key: 'from' | 'to'): Date | null {
   if (at == null) return null;
-  const year = at.getUTCFullYear();
-  if (!(year >= 1 && year <= 9999)) throw new BadUserInputError(`filter.${key}`, 'must be in the years 1 to 9999');
+  if (!isStorableInstant(at)) throw new BadUserInputError(`filter.${key}`, STORABLE_INSTANT_MESSAGE);
   return at;
 }
 

@@ -74,8 +74,18 @@ export function storableText(text: string): string {
 }
 
 /**
- * An instant given as a DateTime, up to the end of the year 9999 in UTC: the scalar reads offsets
- * that carry 9999 into the year 10000, which PGlite refuses and node-postgres stores as an instant
- * the scalar cannot read back.
+ * True for an instant in the years 1 to 9999 in UTC, the range both databases store alike and
+ * cursors keep to (src/shared/pagination.ts). The DateTime scalar also reads year 0 and offsets
+ * that carry 9999 into the year 10000, where they part: PGlite refuses them (a masked
+ * INTERNAL_SERVER_ERROR), node-postgres sends year 0 as 1 BC and stores 10000 as an instant the
+ * scalar cannot read back.
  */
-export const storableInstant = () => z.date().refine((d) => d.getUTCFullYear() <= 9999, 'must be in the year 9999 or before, in UTC');
+export function isStorableInstant(at: Date): boolean {
+  const year = at.getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}
+
+export const STORABLE_INSTANT_MESSAGE = 'must be in the years 1 to 9999, in UTC';
+
+/** An instant given as a DateTime that both databases store alike (`isStorableInstant`). */
+export const storableInstant = () => z.date().refine(isStorableInstant, STORABLE_INSTANT_MESSAGE);
