@@ -20,7 +20,7 @@ export const BODY_LIMIT = 128 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The routes that act for the caller of a bearer token: GraphQL and the two exports. */
-const PROTECTED_ROUTES: readonly ProtectedRoute[] = [
+export const PROTECTED_ROUTES: readonly ProtectedRoute[] = [
   { prefix: '/graphql', endpoint: 'graphql', answer: 'graphql' },
   { prefix: '/users/', endpoint: 'data-export', answer: 'oauth' },
   { prefix: '/audiences/', endpoint: 'audience-export', answer: 'oauth' },

@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { findAuditEvents } from '../../src/audit/audit.service.js';
 import { loadConfig } from '../../src/config.js';
+import { registerBearerAuth } from '../../src/http/bearer.js';
+import { PROTECTED_ROUTES } from '../../src/http/server.js';
+import { resourceMetadataUrl } from '../../src/oauth/discovery.js';
 import { MAX_CONCURRENT_EXPORTS, registerExportRoutes } from '../../src/privacy/export.routes.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -79,6 +82,7 @@ describe('a reader that stops reading', () => {
     // The export route on a listening server of its own, as the hub registers it but with a stall
     // timeout a test can wait out: only a real connection has the backpressure of a reader.
     server = Fastify({ forceCloseConnections: true });
+    registerBearerAuth(server, { routes: PROTECTED_ROUTES, authenticate: (token) => hub.services.tokens.authenticate(token), resourceMetadataUrl: resourceMetadataUrl(hub.config) });
     await registerExportRoutes(server, hub.services, { stallTimeoutMs: STALL_MS });
     base = await server.listen({ host: '127.0.0.1', port: 0 });
     mallory = await signUpUser(hub);
