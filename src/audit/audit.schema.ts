@@ -65,7 +65,7 @@ builder.objectField(UserRef, 'accessLog', (t) =>
     nullable: true,
     description: 'Who read or changed this user’s data, when, acting for whom and for which purpose: newest first, for the user themself.',
     args: { first: t.arg.int(), after: t.arg.string() },
-    authScopes: (user) => ({ self: user.id }),
+    authScopes: (user) => ({ self: { userId: user.id, field: 'accessLog' } }),
     resolve: (user, args, ctx) => findAuditEvents(ctx.services.db, { first: args.first ?? undefined, after: args.after ?? undefined, filter: { userId: user.id } }),
   }),
 );

@@ -44,7 +44,7 @@ export interface AuthScopes {
    */
   userFilter: readonly FilterRead[];
   /** The user with this id, signed in themself: not an agent acting for them, not an operator. */
-  self: string;
+  self: SelfScope;
   /**
    * A list of one user's own records (see `decideUserRecords`), read or refused as the field
    * `field` of the request's `profile.read` event about the user.
@@ -68,6 +68,12 @@ export interface AuthScopes {
   consentReader: string;
   /** The per-field decision for one field of an audience member: the purpose and the token cover it. */
   audienceField: AudienceFieldScope;
+}
+
+/** The parameter of the `self` scope: whose field, and which. */
+export interface SelfScope {
+  readonly userId: string;
+  readonly field: 'accessLog';
 }
 
 /** The parameter of the `userRecords` scope: whose list, its field, and the operator scope that reads any user's. */
@@ -124,7 +130,12 @@ export function createAuthScopes(context: Context) {
       }
       return decision.allowed;
     },
-    self: (userId: string) => context.principal.kind === 'user' && context.principal.userId === userId,
+    self: ({ userId, field }: SelfScope) => {
+      const allowed = context.principal.kind === 'user' && context.principal.userId === userId;
+      // Read or refused, in the person's trail as every other field of theirs is.
+      if (context.principal.kind !== 'anonymous') context.access.note(userId, field, allowed ? undefined : 'NOT_SUBJECT');
+      return allowed;
+    },
     userRecords: ({ userId, field, operator }: UserRecordsScope) => {
       const decision = decideUserRecords(context.principal, userId, operator);
       context.access.note(userId, field, decision.allowed ? undefined : decision.reason);

@@ -181,6 +181,9 @@ describe('reading the trail', () => {
     const log = await graphql<any>(hub, 'query($id: ID!) { user(id: $id) { id accessLog { edges { cursor } } } }', { token: admin, variables: { id: alice.id } });
     expect(log.data.user).toEqual({ id: alice.id, accessLog: null });
     expect(log.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+    await hub.services.audit.flush();
+    const trail = await hub.services.db.selectFrom('audit_events').select(['action', 'fields_denied', 'reason']).where('subject_user_id', '=', alice.id).where('decision', '=', 'deny').execute();
+    expect(trail).toEqual([{ action: 'profile.read', fields_denied: ['accessLog'], reason: 'NOT_SUBJECT' }]);
   });
 
   it('filters by action and decision for audit:read', async () => {
