@@ -9,11 +9,8 @@ export const GENESIS_HASH: Buffer = Buffer.alloc(32);
 /** What an event's hash covers: every column but the hash itself. */
 export type HashedAuditRow = Omit<Selectable<AuditEventsTable>, 'hash'>;
 
-/**
- * The columns `canonicalAuditRow` serializes. Verification refuses a row that holds any other: a
- * column added to the table (with a default, which fires no row trigger) is one no hash covers.
- */
-export const HASHED_AUDIT_COLUMNS: ReadonlySet<string> = new Set<keyof HashedAuditRow>([
+/** What an event says: every column but its place in its chain and its hash. */
+export const AUDIT_CONTENT_COLUMNS = [
   'id',
   'occurred_at',
   'action',
@@ -30,10 +27,13 @@ export const HASHED_AUDIT_COLUMNS: ReadonlySet<string> = new Set<keyof HashedAud
   'reason',
   'request_id',
   'detail',
-  'chain_key',
-  'chain_seq',
-  'prev_hash',
-]);
+] as const satisfies readonly (keyof HashedAuditRow)[];
+
+/**
+ * The columns `canonicalAuditRow` serializes. Verification refuses a row that holds any other: a
+ * column added to the table (with a default, which fires no row trigger) is one no hash covers.
+ */
+export const HASHED_AUDIT_COLUMNS: ReadonlySet<string> = new Set<keyof HashedAuditRow>([...AUDIT_CONTENT_COLUMNS, 'chain_key', 'chain_seq', 'prev_hash']);
 
 /**
  * SHA-256 over the canonical serialization of an event: a JSON array of every content column

@@ -5,7 +5,7 @@ import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';
 import { chainKeyOf, prepareAuditEvent, type AuditAction, type AuditActor, type AuditDecision, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
-import { GENESIS_HASH, hashAuditRow } from './audit.hash.js';
+import { AUDIT_CONTENT_COLUMNS, GENESIS_HASH, hashAuditRow } from './audit.hash.js';
 
 /** An audit event as the domain sees it; the fields of API.md's `AuditEvent`, plus `detail`. */
 export interface AuditEvent {
@@ -192,7 +192,7 @@ export async function listAuditEvents(
   const from = filterInstant(filter.from, 'from');
   const to = filterInstant(filter.to, 'to');
 
-  let query = db.selectFrom('audit_events').select(LISTED_COLUMNS);
+  let query = db.selectFrom('audit_events').select(AUDIT_CONTENT_COLUMNS);
   if (userId != null) query = query.where('subject_user_id', '=', userId);
   if (agentId != null) {
     query = query.where((eb) => eb.or([eb('actor_chain', '@>', sql<string[]>`array[${agentId}::text]`), eb('actor_id', '=', agentId)]));
@@ -214,21 +214,3 @@ function filterInstant(at: Date | null | undefined, key: 'from' | 'to'): Date | 
   return at;
 }
 
-const LISTED_COLUMNS = [
-  'id',
-  'occurred_at',
-  'action',
-  'actor_kind',
-  'actor_id',
-  'actor_chain',
-  'subject_user_id',
-  'client_id',
-  'purpose',
-  'consent_id',
-  'fields_read',
-  'fields_denied',
-  'decision',
-  'reason',
-  'request_id',
-  'detail',
-] as const;
