@@ -27,12 +27,14 @@ export async function expireAgentSecrets(db: Db, agentId: string, until: Date): 
 
 /**
  * Rotates the agent's current secret out: it stays valid until `until` (its grace period), and
- * every older secret still valid at `now`, left in the grace period of an earlier rotation, ends
- * at `now`. With the secret inserted next, at most two are then valid: each authentication
- * compares against every valid one, and a client mid-rollout needs only the one it had.
+ * every older secret, left by an earlier rotation, is deleted, so one still in its grace period
+ * ends at `now`. With the secret inserted next, at most two are then valid: each authentication
+ * compares against every valid one, and a client mid-rollout needs only the one it had. Nothing
+ * reads a hash that can never match again, and keeping them would let an owner's rotations grow
+ * the table, and every lookup of the agent's secrets, without end.
  */
-export async function rotateOutAgentSecrets(db: Db, agentId: string, now: Date, until: Date): Promise<void> {
-  await db.updateTable('agent_secrets').set({ expires_at: now }).where('agent_id', '=', agentId).where('expires_at', '>', now).execute();
+export async function rotateOutAgentSecrets(db: Db, agentId: string, until: Date): Promise<void> {
+  await db.deleteFrom('agent_secrets').where('agent_id', '=', agentId).where('expires_at', 'is not', null).execute();
   await db.updateTable('agent_secrets').set({ expires_at: until }).where('agent_id', '=', agentId).where('expires_at', 'is', null).execute();
 }
 

@@ -1,5 +1,5 @@
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
-import { decideAgentReactivation, suspensionBy } from '../authz/agent-access.js';
+import { decideAgentReactivation, operatorScopeBeyond, suspensionBy } from '../authz/agent-access.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
@@ -93,10 +93,22 @@ export function createAgentService(deps: {
     detail: { agentId: agent.id, ...detail },
   });
 
-  /** Locks the agent and refuses a change to a decommissioned one. */
-  async function lockChangeable(tx: Db, id: string): Promise<Agent> {
+  /**
+   * Locks the agent and refuses a caller without every operator scope it holds (see
+   * `operatorScopeBeyond`).
+   * @throws NotFoundError; ForbiddenError MISSING_SCOPE.
+   */
+  async function lockManageable(tx: Db, id: string, caller: Caller): Promise<Agent> {
     const agent = await findAgentForUpdate(tx, id);
     if (!agent) throw new NotFoundError('Agent');
+    const beyond = operatorScopeBeyond(caller.principal, agent.allowedScopes);
+    if (beyond) throw new ForbiddenError('MISSING_SCOPE', `The agent holds ${beyond}: only a client holding every operator scope of an agent manages it`);
+    return agent;
+  }
+
+  /** `lockManageable`, refusing a change to a decommissioned agent. */
+  async function lockChangeable(tx: Db, id: string, caller: Caller): Promise<Agent> {
+    const agent = await lockManageable(tx, id, caller);
     if (agent.status === 'decommissioned') throw new BadUserInputError('id', 'the agent is decommissioned, which is permanent');
     return agent;
   }
@@ -124,13 +136,25 @@ export function createAgentService(deps: {
   }
 
   /**
+   * The agent when it and every ancestor are active at `now`, with that lineage locked (FOR
+   * SHARE) for the rest of the caller's transaction: no suspension or decommissioning of any
+   * of them commits before the caller does. Undefined for an unknown or inactive agent.
+   */
+  async function findActiveAgentForShare(tx: Db, id: string, now: Date): Promise<Agent | undefined> {
+    const lineage = await findLineageForShare(tx, id);
+    if (!lineage || lineage.ancestors.length !== lineage.agent.ancestorIds.length) return undefined;
+    return [lineage.agent, ...lineage.ancestors].every((agent) => isAgentActive(agent, now)) ? lineage.agent : undefined;
+  }
+
+  /**
    * Moves an agent between active and suspended; a move to where it already is changes nothing,
    * except that an operator's suspension of an agent its owner suspended makes it the operator's.
-   * @throws ForbiddenError MISSING_SCOPE when the owner would lift an operator's suspension.
+   * @throws ForbiddenError MISSING_SCOPE when the owner would lift an operator's suspension, or as
+   *   `lockManageable` refuses.
    */
   function setStatus(id: string, to: 'active' | 'suspended', caller: Caller): Promise<Agent> {
     return change(async (tx) => {
-      const agent = await lockChangeable(tx, id);
+      const agent = await lockChangeable(tx, id, caller);
       const by = suspensionBy(caller.principal);
       if (to === 'active') {
         if (agent.status === 'active') return agent;
@@ -152,11 +176,14 @@ export function createAgentService(deps: {
      * operator registers agents owned by no user. Who may register is decided in src/authz.
      * @throws BadUserInputError for a bad field, an unknown owner, an owner at MAX_AGENTS_PER_OWNER,
      *   an inactive parent or a ceiling beyond the grammar, the owner's kind or the parent's
-     *   ceiling; UnauthenticatedError when the calling user was erased or suspended since the
-     *   token check.
+     *   ceiling; ForbiddenError MISSING_SCOPE for an operator scope the calling client does not
+     *   hold (`operatorScopeBeyond`); UnauthenticatedError when the calling user was erased or
+     *   suspended since the token check.
      */
     async register(input: unknown, caller: Caller): Promise<AgentCredentials> {
       const parsed = parseInput(registerAgentSchema, input);
+      const beyond = operatorScopeBeyond(caller.principal, parsed.allowedScopes);
+      if (beyond) throw new ForbiddenError('MISSING_SCOPE', `${beyond} is an operator scope this client does not hold, so it cannot grant it`);
       const now = clock.now();
       const ownerUserId = parsed.ownerUserId ?? (caller.principal.kind === 'user' ? caller.principal.userId : null);
       if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
@@ -174,9 +201,10 @@ export function createAgentService(deps: {
           }
         }
         // The parent's lineage locked: decommissioning any of it either waits for this agent and
-        // ends it too, or commits first and the parent is seen inactive here.
-        const parent = parsed.parentAgentId ? (await findLineageForShare(tx, parsed.parentAgentId))?.agent : undefined;
-        if (parsed.parentAgentId && (!parent || !isAgentActive(parent, now))) throw new BadUserInputError('input.parentAgentId', 'is not an active agent');
+        // ends it too, or commits first and is seen here. The whole lineage must be active, as
+        // for a consent: under a suspended or expired ancestor the sub-agent could not act.
+        const parent = parsed.parentAgentId ? await findActiveAgentForShare(tx, parsed.parentAgentId, now) : undefined;
+        if (parsed.parentAgentId && !parent) throw new BadUserInputError('input.parentAgentId', 'is not an active agent, or an agent it descends from is not');
         const problem = ceilingProblem(parsed.allowedScopes, { userOwned: ownerUserId !== null, ...(parent && { parentCeiling: parent.allowedScopes }) });
         if (problem) throw new BadUserInputError('input.allowedScopes', problem);
         const agent = await insertAgent(tx, {
@@ -204,16 +232,17 @@ export function createAgentService(deps: {
      * A new secret for the agent. The secret it replaces keeps working for `gracePeriodSeconds`
      * (default 0: at once, the safe answer to a leaked secret), then stops; any older one still in
      * the grace period of an earlier rotation stops at once.
-     * @throws NotFoundError, BadUserInputError for a decommissioned agent or a bad grace period.
+     * @throws NotFoundError, BadUserInputError for a decommissioned agent or a bad grace period,
+     *   ForbiddenError MISSING_SCOPE as `lockManageable` refuses.
      */
     async rotateSecret(id: string, gracePeriodSeconds: number | null | undefined, caller: Caller): Promise<AgentCredentials> {
       const parsedGrace = gracePeriodSchema.safeParse(gracePeriodSeconds);
       if (!parsedGrace.success) throw new BadUserInputError('gracePeriodSeconds', parsedGrace.error.issues[0]!.message);
       const grace = parsedGrace.data;
       return change(async (tx) => {
-        const agent = await lockChangeable(tx, id);
+        const agent = await lockChangeable(tx, id, caller);
         const now = clock.now();
-        await rotateOutAgentSecrets(tx, id, now, new Date(now.getTime() + grace * 1_000));
+        await rotateOutAgentSecrets(tx, id, new Date(now.getTime() + grace * 1_000));
         const clientSecret = generateClientSecret();
         await insertAgentSecret(tx, id, hashClientSecret(clientSecret), now);
         await auditInTransaction(tx, event('agent.secret_rotated', caller, agent, { gracePeriodSeconds: grace }), now);
@@ -238,8 +267,7 @@ export function createAgentService(deps: {
       return change(async (tx) => {
         // The agent first, then (a fresh statement, which sees sub-agents registered before the
         // lock was granted) its descendants: ancestors before descendants, as every path locks.
-        const agent = await findAgentForUpdate(tx, id);
-        if (!agent) throw new NotFoundError('Agent');
+        const agent = await lockManageable(tx, id, caller);
         const descendants = await findLiveDescendantsForUpdate(tx, agent.id);
         const now = clock.now();
         if (agent.status === 'decommissioned') {
@@ -251,16 +279,7 @@ export function createAgentService(deps: {
       });
     },
 
-    /**
-     * The agent when it and every ancestor are active at `now`, with that lineage locked (FOR
-     * SHARE) for the rest of the caller's transaction: no suspension or decommissioning of any
-     * of them commits before the caller does. Undefined for an unknown or inactive agent.
-     */
-    async findActiveAgentForShare(tx: Db, id: string, now: Date): Promise<Agent | undefined> {
-      const lineage = await findLineageForShare(tx, id);
-      if (!lineage || lineage.ancestors.length !== lineage.agent.ancestorIds.length) return undefined;
-      return [lineage.agent, ...lineage.ancestors].every((agent) => isAgentActive(agent, now)) ? lineage.agent : undefined;
-    },
+    findActiveAgentForShare,
 
     /**
      * Locks, in the caller's transaction, every agent an erasure of the user changes or could

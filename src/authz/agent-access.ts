@@ -1,4 +1,4 @@
-import { hasScope, type Principal } from './principal.js';
+import { hasScope, OPERATOR_SCOPES, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
 import { isDataScope, scopeWithin } from './scopes.js';
 
@@ -9,6 +9,19 @@ const deny = (principal: Principal): Decision => Object.freeze({ allowed: false,
 /** An operator client holding `agents:admin`: it manages every agent. */
 export function isAgentAdmin(principal: Principal): boolean {
   return principal.kind === 'client' && hasScope(principal, 'agents:admin');
+}
+
+/**
+ * The first operator scope of an agent's ceiling that the caller's own token does not hold, or
+ * undefined. An operator client grants, and manages agents holding, only operator scopes it holds
+ * itself: else a client with `agents:admin` alone would register an agent with `users:admin`, or
+ * rotate the secret of a client holding every operator scope, and act as it. Undefined for any
+ * other caller: a user manages only agents they own, which hold no operator scope, and
+ * `ceilingProblem` refuses one in their registration. Never throws.
+ */
+export function operatorScopeBeyond(principal: Principal, scopes: readonly string[]): string | undefined {
+  if (principal.kind !== 'client') return undefined;
+  return scopes.find((scope) => (OPERATOR_SCOPES as readonly string[]).includes(scope) && !hasScope(principal, scope));
 }
 
 /**

@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { basic, operatorToken, registerAgent } from '../helpers/oauth.js';
+
+const clock = fixedClock(new Date());
+let hub: Hub;
+let alice: Awaited<ReturnType<typeof signUpUser>>;
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  await operatorToken(hub);
+  alice = await signUpUser(hub);
+});
+afterAll(() => hub.close());
+
+const rotate = async (id: string, gracePeriodSeconds: number) => {
+  const response = await graphql<any>(hub, 'mutation($id: ID!, $g: Int) { rotateAgentSecret(id: $id, gracePeriodSeconds: $g) { clientSecret } }', {
+    token: alice.accessToken,
+    variables: { id, g: gracePeriodSeconds },
+  });
+  return response.data.rotateAgentSecret.clientSecret as string;
+};
+const authenticates = async (clientId: string, clientSecret: string) => (await postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic({ clientId, clientSecret }))).status === 200;
+const storedSecrets = async (agentId: string) => (await hub.database.db.selectFrom('agent_secrets').select('secret_hash').where('agent_id', '=', agentId).execute()).length;
+
+describe('rotating an agent’s secret again and again', () => {
+  it('keeps the hashes of the two secrets that may still work and no other, so an owner’s rotations store nothing without end', async () => {
+    const agent = await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'] });
+    const secrets = [agent.clientSecret];
+    for (let i = 0; i < 6; i++) {
+      secrets.push(await rotate(agent.id, i % 2 === 0 ? 3_600 : 0));
+      clock.advance(1);
+    }
+    expect(await storedSecrets(agent.id)).toBeLessThanOrEqual(2);
+    expect(await authenticates(agent.id, secrets.at(-1)!)).toBe(true);
+    // The last rotation gave no grace period: only the newest secret works.
+    expect(await authenticates(agent.id, secrets.at(-2)!)).toBe(false);
+
+    secrets.push(await rotate(agent.id, 3_600));
+    expect(await storedSecrets(agent.id)).toBe(2);
+    expect(await authenticates(agent.id, secrets.at(-1)!)).toBe(true);
+    expect(await authenticates(agent.id, secrets.at(-2)!)).toBe(true);
+    for (const old of secrets.slice(0, -2)) expect(await authenticates(agent.id, old)).toBe(false);
+  });
+});
