@@ -14,8 +14,9 @@ export const registerAgentSchema = z.object({
   kind: z.enum(Object.keys(AGENT_KINDS) as [keyof typeof AGENT_KINDS]).transform((kind) => AGENT_KINDS[kind]),
   allowedScopes: z.array(z.string().max(128)),
   description: plainText(2_000).nullish(),
-  ownerUserId: z.string().max(64).nullish(),
-  parentAgentId: z.string().max(128).nullish(),
+  // An empty id names no one: refused here, not taken for "left out" by one check and as an id by another.
+  ownerUserId: z.string().min(1, 'must be a user id').max(64).nullish(),
+  parentAgentId: z.string().min(1, 'must be an agent id').max(128).nullish(),
   expiresAt: storableInstant().nullish(),
 });
 
