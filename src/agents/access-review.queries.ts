@@ -10,7 +10,7 @@ export interface AgentFacts {
   readonly lastActiveAt: Date | null;
   /** Profile fields it read in the window, itself or anywhere in an acting chain. */
   readonly fieldsRead: readonly string[];
-  /** Profile fields it changed in the window, acting for a user. */
+  /** Profile fields it changed in the window, acting for a user (`paymentMethods` for a payment action). */
   readonly fieldsWritten: readonly string[];
   /** Consents naming it that are in force now. */
   readonly liveConsents: number;
@@ -36,7 +36,9 @@ type FactsRow = Selectable<AgentsTable> & {
  *   `audit_events_agent_reads`, pruned to the window's partitions), first grouped by actor and
  *   fields-read list, so the lists are unnested once per distinct combination rather than once
  *   per event, then credited to the client acting as itself or to every agent of the chain;
- * - changes: the window's `profile.updated` events made by agents acting for a user;
+ * - changes: the window's `profile.updated` events made by agents acting for a user, and their
+ *   payment actions (`approval.requested`, `approval.used`), each a write of `paymentMethods`:
+ *   asking for an approval and using one both need payment write, and change no profile field;
  * - consents in force, counted and their scopes gathered per agent;
  * - client secrets still valid, the oldest per agent.
  * A parent is always registered before its sub-agents, so the first `limit` agents hold every
@@ -74,8 +76,11 @@ async function readFacts(db: Db, { since, now }: { since: Date; now: Date }, lim
       select actor.agent_id, f.field, max(e.occurred_at) as last_at
       from audit_events e
       cross join lateral unnest(e.actor_chain) as actor(agent_id)
-      left join lateral jsonb_array_elements_text(case when jsonb_typeof(e.detail -> 'fields') = 'array' then e.detail -> 'fields' else '[]'::jsonb end) as f(field) on true
-      where e.action = 'profile.updated' and e.actor_kind = 'delegated'
+      left join lateral jsonb_array_elements_text(case
+          when e.action <> 'profile.updated' then '["paymentMethods"]'::jsonb
+          when jsonb_typeof(e.detail -> 'fields') = 'array' then e.detail -> 'fields'
+          else '[]'::jsonb end) as f(field) on true
+      where e.action in ('profile.updated', 'approval.requested', 'approval.used') and e.actor_kind = 'delegated'
         and e.occurred_at >= ${since} and e.occurred_at <= ${now}
       group by actor.agent_id, f.field
     ),
