@@ -6,7 +6,7 @@ import type { Caller } from '../identity/identity.service.js';
 import type { PaymentMethod } from '../identity/order.queries.js';
 import { actorOf } from '../oauth/delegation.js';
 import { issuePaymentToken } from '../oauth/payment-token.js';
-import { ForbiddenError, NotFoundError, type ForbiddenReason } from '../shared/errors.js';
+import { ForbiddenError, NotFoundError, UnauthenticatedError, type ForbiddenReason } from '../shared/errors.js';
 import { parseInput } from '../shared/input.js';
 import { paymentDetail, paymentMethodDetail, type ApprovalAction, type AuthorizationDetail } from './approval.details.js';
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
@@ -55,6 +55,9 @@ interface Use {
  */
 async function holdGrant(deps: PaymentDeps, tx: Db, caller: DelegatedCaller, now: Date): Promise<Consent> {
   const { principal } = caller;
+  // The user's row first, as an erasure locks it before the consent lock; a suspension committed
+  // since the token check is seen here, and one committing now waits for the use.
+  if (!(await deps.identity.isActiveForShare(tx, principal.userId))) throw new UnauthenticatedError('The user is no longer active');
   await deps.consents.lockConsentsOfUser(tx, principal.userId);
   const agent = await deps.agents.findActiveAgentForShare(tx, principal.actorChain[0]!, now);
   const consent = await findConsentForShare(tx, principal.consentId);

@@ -18,6 +18,7 @@ import {
   findUserForUpdate,
   findUsersByIds,
   insertUser,
+  isUserActiveForShare,
   replacePasswordHash,
   setUserStatus,
   touchLastLogin,
@@ -249,6 +250,9 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
     changePaymentMethod: (tx: Db, userId: string, id: string, card: MaskedCard): Promise<PaymentMethod | undefined> => replacePaymentMethodCard(tx, userId, id, card),
 
     hasPaymentMethod: (db: Db, userId: string, id: string): Promise<boolean> => paymentMethodExists(db, userId, id),
+
+    /** `isUserActiveForShare`: whether the user is active, no change of their status committing before the caller's transaction does. */
+    isActiveForShare: (tx: Db, userId: string): Promise<boolean> => isUserActiveForShare(tx, userId),
 
     async findActiveUser(db: Db, userId: string): Promise<User | undefined> {
       const [user] = await findUsersByIds(db, [userId]);

@@ -60,6 +60,16 @@ export async function findUserForUpdate(tx: Db, id: string): Promise<User | unde
   return row && toUser(row);
 }
 
+/**
+ * Whether the user is active, with their row locked FOR SHARE until the transaction ends: a change
+ * of their status (a suspension, an erasure) either committed before this read or waits for the
+ * transaction to end.
+ */
+export async function isUserActiveForShare(tx: Db, id: string): Promise<boolean> {
+  const row = await tx.selectFrom('users').select('status').where('id', '=', id).forShare().executeTakeFirst();
+  return row?.status === 'active';
+}
+
 /** The account behind an email, case-insensitively, with its password hash; for sign-in only. */
 export async function findCredentialsByEmail(db: Db, email: string) {
   return db

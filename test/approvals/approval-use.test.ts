@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { principalFromToken, type TokenClaims } from '../../src/authz/principal.js';
 import { addPaymentMethod, authorizePayment } from '../../src/consent/approval.payment.service.js';
 import { testServerUrl } from '../helpers/database.js';
-import { graphql } from '../helpers/hub.js';
+import { graphql, signUpUser } from '../helpers/hub.js';
 import { lockHolder } from '../helpers/locks.js';
 import { claimsOf, registerAgent } from '../helpers/oauth.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
@@ -27,6 +27,7 @@ const approvalRow = (id: string) => hub.services.db.selectFrom('approvals').sele
 const cardsOf = (userId: string) => hub.services.db.selectFrom('payment_methods').select('id').where('user_id', '=', userId).execute();
 const auditOfRequest = (requestId: string) =>
   hub.services.db.selectFrom('audit_events').select(['action', 'decision', 'reason', 'subject_user_id']).where('request_id', '=', requestId).orderBy('occurred_at').orderBy('id').execute();
+const suspendUser = (userId: string) => graphql<any>(hub, 'mutation($id: ID!) { suspendUser(id: $id) { status } }', { token: admin, variables: { id: userId } });
 const suspend = (agentId: string) => graphql<any>(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: admin, variables: { id: agentId } });
 const withdraw = (user: { accessToken: string }, consentId: string) =>
   graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { token: user.accessToken, variables: { id: consentId } });
@@ -61,6 +62,17 @@ describe('a use of an approval after its token check', () => {
     expect((await suspend(parent.id)).data.suspendAgent.status).toBe('SUSPENDED');
 
     await expect(authorizePayment(hub.services, PAYMENT, caller)).rejects.toMatchObject({ extensions: { code: 'FORBIDDEN', reason: 'AGENT_INACTIVE' } });
+    expect(await approvalRow(id)).toEqual({ status: 'approved', used_at: null });
+  });
+
+  it('gives no payment token once the user was suspended, and leaves the approval unused', async () => {
+    const carol = await signUpUser(hub, { givenName: 'Carol' });
+    const delegated = await agentToken(shopper, carol);
+    const id = await approvedPayment(delegated, carol, PAYMENT);
+    const caller = checkedCaller(delegated, 'use-after-user-suspension');
+    expect((await suspendUser(carol.id)).data.suspendUser.status).toBe('SUSPENDED');
+
+    await expect(authorizePayment(hub.services, PAYMENT, caller)).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
     expect(await approvalRow(id)).toEqual({ status: 'approved', used_at: null });
   });
 
@@ -118,6 +130,18 @@ describe.skipIf(testServerUrl() === undefined)('a use racing a suspension or a w
     expect(paid.errors).toBeUndefined();
     expect(paid.data.authorizePayment.approval).toMatchObject({ id, status: 'USED' });
     expect(changed.data.suspendAgent.status).toBe('SUSPENDED');
+  });
+
+  it('makes a suspension of the user wait for the use under way, which gives its payment token first', async () => {
+    const dave = await signUpUser(hub, { givenName: 'Dave' });
+    const delegated = await agentToken(shopper, dave);
+    const id = await approvedPayment(delegated, dave, PAYMENT);
+
+    const { used: paid, changed, changedFirst } = await race(() => pay(delegated, PAYMENT), () => suspendUser(dave.id));
+    expect(changedFirst).toBe(false);
+    expect(paid.errors).toBeUndefined();
+    expect(paid.data.authorizePayment.approval).toMatchObject({ id, status: 'USED' });
+    expect(changed.data.suspendUser.status).toBe('SUSPENDED');
   });
 
   it('makes a withdrawal wait for the use under way, which adds its card first', async () => {
