@@ -57,6 +57,11 @@ export function isAgentActive(agent: Pick<Agent, 'status' | 'expiresAt'>, now: D
  * webhooks and an erasure of the user go through; operators' agents are not counted.
  */
 export const MAX_AGENTS_PER_OWNER = 25;
+/**
+ * Most agents in a lineage, the agent and its ancestors: every token check of a sub-agent reads
+ * them all, and an operator's agents count toward no cap that would bound it otherwise.
+ */
+export const MAX_AGENT_LINEAGE = 8;
 
 export type AgentService = ReturnType<typeof createAgentService>;
 
@@ -205,6 +210,9 @@ export function createAgentService(deps: {
         // for a consent: under a suspended or expired ancestor the sub-agent could not act.
         const parent = parsed.parentAgentId ? await findActiveAgentForShare(tx, parsed.parentAgentId, now) : undefined;
         if (parsed.parentAgentId && !parent) throw new BadUserInputError('input.parentAgentId', 'is not an active agent, or an agent it descends from is not');
+        if (parent && parent.ancestorIds.length + 2 > MAX_AGENT_LINEAGE) {
+          throw new BadUserInputError('input.parentAgentId', `is ${parent.ancestorIds.length + 1} agents deep: a lineage holds at most ${MAX_AGENT_LINEAGE}`);
+        }
         const problem = ceilingProblem(parsed.allowedScopes, { userOwned: ownerUserId !== null, ...(parent && { parentCeiling: parent.allowedScopes }) });
         if (problem) throw new BadUserInputError('input.allowedScopes', problem);
         const agent = await insertAgent(tx, {

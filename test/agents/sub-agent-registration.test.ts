@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
+import { MAX_AGENT_LINEAGE } from '../../src/agents/agent.service.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -42,5 +43,15 @@ describe('registering a sub-agent under an active parent whose own ancestor cann
     const parent = await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'], parentAgentId: grandparent.id });
     clock.advance(61);
     expect(errorOf(await register(alice.accessToken, parent.id))).toEqual({ code: 'BAD_USER_INPUT', field: 'input.parentAgentId' });
+  });
+});
+
+describe('a lineage of sub-agents', () => {
+  it(`holds at most ${MAX_AGENT_LINEAGE} agents, so a token check reads a bounded chain of ancestors`, async () => {
+    let parent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    for (let depth = 2; depth <= MAX_AGENT_LINEAGE; depth++) parent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'], parentAgentId: parent.id });
+    const ancestors = await hub.database.db.selectFrom('agents').select('ancestor_ids').where('id', '=', parent.id).executeTakeFirstOrThrow();
+    expect(ancestors.ancestor_ids).toHaveLength(MAX_AGENT_LINEAGE - 1);
+    expect(errorOf(await register(admin, parent.id))).toEqual({ code: 'BAD_USER_INPUT', field: 'input.parentAgentId' });
   });
 });
