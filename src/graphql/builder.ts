@@ -1,6 +1,6 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import { createAuthScopes, unauthorizedError, type AuthScopes } from '../authz/auth-scopes.js';
 import type { Context } from './context.js';
@@ -33,6 +33,8 @@ builder.addScalarType('JSONObject', JSONObjectResolver);
 builder.scalarType('Date', {
   description: "A calendar date, 'YYYY-MM-DD' (RFC 3339 full-date).",
   parseValue: (value) => parseDate(value),
+  // The refusal of a value written in the document names where it is, as graphql-js's own do.
+  parseLiteral: (node) => parseDate(node.kind === Kind.STRING ? node.value : undefined, node),
   serialize: (value) => String(value),
 });
 
@@ -40,10 +42,10 @@ builder.queryType({});
 builder.mutationType({});
 
 /** @throws GraphQLError, which GraphQL reports as a bad input value (BAD_USER_INPUT). */
-function parseDate(value: unknown): string {
+function parseDate(value: unknown, node?: ValueNode): string {
   const text = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : '';
   const time = Date.parse(`${text}T00:00:00Z`);
   // Date.parse rolls 2023-02-30 over to March; the round trip catches it.
-  if (Number.isNaN(time) || !new Date(time).toISOString().startsWith(text)) throw new GraphQLError('must be a calendar date as YYYY-MM-DD');
+  if (Number.isNaN(time) || !new Date(time).toISOString().startsWith(text)) throw new GraphQLError('must be a calendar date as YYYY-MM-DD', { nodes: node });
   return text;
 }
