@@ -1,4 +1,5 @@
 import { BadUserInputError } from './errors.js';
+import { isStorableText } from './input.js';
 
 /** Page sizes: `first` defaults to DEFAULT and may not exceed MAX, so no request can ask for everything. */
 export const PAGE = Object.freeze({ default: 20, max: 100 });
@@ -71,9 +72,10 @@ const ISO_INSTANT = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** One part of a cursor as `kind`, or undefined when it is not one the hub encodes. Never throws. */
 function decodePart(part: unknown, kind: CursorPart): string | number | Date | undefined {
   switch (kind) {
-    // PostgreSQL text cannot hold U+0000, and no id or key the hub encodes contains it.
+    // PostgreSQL text cannot hold U+0000 or an unpaired surrogate (which the drivers send as
+    // U+FFFD, paging from another place than the one given), and no id or key the hub encodes does.
     case 'string':
-      return typeof part === 'string' && !part.includes('\u0000') ? part : undefined;
+      return typeof part === 'string' && isStorableText(part) ? part : undefined;
     // JSON.parse reads 1e999 as Infinity, which encodeCursor would have written as null.
     case 'number':
       return typeof part === 'number' && Number.isFinite(part) ? part : undefined;
