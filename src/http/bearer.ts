@@ -1,7 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type Principal } from '../authz/principal.js';
 import { InvalidTokenError } from '../oauth/access-token.js';
+import { ClientThrottle } from '../oauth/client-throttle.js';
 import { RefusedTokenError } from '../oauth/token.service.js';
+import { addressNetwork } from '../shared/address.js';
+import { RateLimitedError } from '../shared/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,6 +60,12 @@ export interface BearerAuthOptions {
   readonly resourceMetadataUrl: string;
   /** Told of the refusals that name a caller the hub can trust (to audit them). Must not throw. */
   readonly onRefused?: (error: RefusedTokenError, request: FastifyRequest, endpoint: string) => void;
+  /**
+   * Refusals an address may have a second, with bursts of as many (an IPv6 address counts as its
+   * /64); past them, every request it sends with an Authorization header answers 429 unchecked.
+   * Unset, refusals are not limited.
+   */
+  readonly refusalsPerSecond?: number;
 }
 
 /**
@@ -65,14 +74,31 @@ export interface BearerAuthOptions {
  * which each route refuses or serves as it may. A header the hub does not accept answers 401 with
  * the Bearer challenge: `invalid_token` for a bearer token it refused, no error code for another
  * scheme (§3.1).
+ *
+ * Those 401s come before the GraphQL rate limit, which counts callers by the token they resolve
+ * to, so they are counted here, per address (`refusalsPerSecond`): else one address could have
+ * forged tokens checked, and refused ones audited, without end. A request is counted before its
+ * token is checked, so concurrent ones cannot all pass a count none of them has added to yet, and
+ * given back once its token is accepted: only refusals spend the allowance. An address past it is
+ * answered 429 for every token, valid ones included, until its bucket refills: telling them apart
+ * is the very check the limit saves. Behind a shared NAT one client's flood thus locks out its
+ * neighbours' tokens too, as every per-address limit does; that lasts only while the flood does
+ * (the bucket refills continuously, no window to sit out), requests without a token still pass,
+ * and a client whose tokens are accepted holds a place in it only while each token is checked.
  */
 export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOptions): void {
+  const refusals = options.refusalsPerSecond === undefined ? undefined : new ClientThrottle(options.refusalsPerSecond);
   app.decorateRequest('principal', null as never);
   app.addHook('onRequest', async (request, reply) => {
     request.principal = ANONYMOUS;
     const header = request.headers.authorization;
     const route = header === undefined ? undefined : options.routes.find((r) => routedUnder(request, r.prefix));
     if (header === undefined || !route) return;
+    const allowance = refusals?.take(undefined, request.ip);
+    if (allowance && !allowance.allowed) {
+      if (allowance.firstRefusal) request.log.warn({ address: addressNetwork(request.ip) }, 'bearer refusals over the allowance of an address');
+      return tooManyRefusals(reply, route, allowance.retryAfterSeconds);
+    }
     const refuse = (description: string, error?: 'invalid_token') =>
       reply
         .code(401)
@@ -89,11 +115,31 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
     try {
       request.principal = await options.authenticate(token);
     } catch (error) {
-      if (!(error instanceof InvalidTokenError)) throw error;
+      if (!(error instanceof InvalidTokenError)) {
+        refusals?.refund(undefined, request.ip);
+        throw error;
+      }
       if (error instanceof RefusedTokenError) options.onRefused?.(error, request, route.endpoint);
       return refuse(error.message.replace(/["\\]/g, ''), 'invalid_token');
     }
+    refusals?.refund(undefined, request.ip);
   });
+}
+
+/**
+ * The 429 of an address past its refusals, in the route's own shape: RATE_LIMITED as the GraphQL
+ * rate limit answers, or `too_many_requests` as the exports answer their other 429s.
+ */
+function tooManyRefusals(reply: FastifyReply, route: ProtectedRoute, retryAfter: number): FastifyReply {
+  return reply
+    .code(429)
+    .header('retry-after', String(retryAfter))
+    .header('cache-control', 'no-store')
+    .send(
+      route.answer === 'graphql'
+        ? { errors: [new RateLimitedError(retryAfter).toJSON()] }
+        : { error: 'too_many_requests', error_description: `too many refused tokens from this address; retry after ${retryAfter} s` },
+    );
 }
 
 /**

@@ -88,6 +88,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       routes: PROTECTED_ROUTES,
       authenticate: options.authenticate,
       resourceMetadataUrl: resourceMetadataUrl(config),
+      // Refusals at the rate of anonymous GraphQL requests: the rate limit, which comes after,
+      // would have counted them so had they reached it.
+      refusalsPerSecond: config.graphqlRateLimit,
       ...(refusedTokens && { onRefused: (error, request, endpoint) => refusedTokens.record(error, { requestId: request.id, endpoint }) }),
     });
   }

@@ -20,7 +20,7 @@ export type ThrottleAnswer = { readonly allowed: true } | { readonly allowed: fa
  * saves. Each instance therefore allows `rate` on its own. The cache bounds the number of buckets,
  * not the length of their keys: callers pass client ids already bounded in length. Time is the
  * process's monotonic clock, not the injected one, so tests that freeze time are not throttled
- * forever.
+ * forever. The bearer check keeps one of its own, per address, for the tokens it refuses.
  */
 export class ClientThrottle {
   readonly #rate: number;
@@ -36,8 +36,7 @@ export class ClientThrottle {
    * (`addressNetwork`). Never throws.
    */
   take(clientId: string | undefined, address: string, nowMs = performance.now()): ThrottleAnswer {
-    const network = addressNetwork(address);
-    const key = clientId === undefined ? `address\u0000${network}` : `client\u0000${clientId}\u0000${network}`;
+    const key = bucketKey(clientId, address);
     const bucket = this.#buckets.get(key) ?? { tokens: this.#rate, at: nowMs, refused: 0 };
     bucket.tokens = Math.min(this.#rate, bucket.tokens + ((nowMs - bucket.at) / 1_000) * this.#rate);
     bucket.at = nowMs;
@@ -50,4 +49,20 @@ export class ClientThrottle {
     bucket.refused += 1;
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.#rate)), firstRefusal: bucket.refused === 1 };
   }
+
+  /**
+   * Puts back the request `take` allowed for the same `clientId` and `address`, once it turned
+   * out not to count: a caller that must be counted before its work (so concurrent requests cannot
+   * all pass a check none of them has spent yet) but owes only for some outcomes. A bucket
+   * forgotten meanwhile is full already. Never throws.
+   */
+  refund(clientId: string | undefined, address: string): void {
+    const bucket = this.#buckets.get(bucketKey(clientId, address));
+    if (bucket) bucket.tokens = Math.min(this.#rate, bucket.tokens + 1);
+  }
+}
+
+function bucketKey(clientId: string | undefined, address: string): string {
+  const network = addressNetwork(address);
+  return clientId === undefined ? `address\u0000${network}` : `client\u0000${clientId}\u0000${network}`;
 }
