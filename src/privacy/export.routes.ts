@@ -111,8 +111,9 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
     body.once('close', release);
     // Node's socket timeout: it fires once the connection has moved no byte for that long. A write
     // that a reader taking nothing holds back in the buffers does not move; every byte the reader
-    // takes starts the wait again. Destroying the response ends the body, which frees the slots
-    // and audits the export as incomplete.
+    // takes starts the wait again (Node waits once more when the kernel took bytes since the last
+    // write, so the cut comes one to two timeouts after the last byte moved). Destroying the
+    // response ends the body, which frees the slots and audits the export as incomplete.
     reply.raw.setTimeout(stallTimeoutMs, () => {
       request.log.info('data export aborted: its connection moved no byte for %d ms', stallTimeoutMs);
       reply.raw.destroy();
