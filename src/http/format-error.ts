@@ -16,6 +16,14 @@ export function stripSuggestions(message: string): string {
 }
 
 /**
+ * graphql-armor words the refusals of its limits as syntax errors ("Syntax Error: Aliases limit of
+ * 15 exceeded, found 16.") though the document parsed: they keep only what they say.
+ */
+export function limitRefusal(message: string): string {
+  return message.replace(/^Syntax Error: (?=.* limit of \d+ exceeded, found \d+\.$)/s, '');
+}
+
+/**
  * Apollo's `formatError`: a HubError keeps its message and public extensions; an error of the
  * request itself (syntax, validation, variables: no `path`) becomes `BAD_USER_INPUT`; anything
  * else, above all whatever a resolver or the database threw, is masked to `INTERNAL_SERVER_ERROR`.
@@ -32,7 +40,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     !(original.originalError && !(original.originalError instanceof GraphQLError)) &&
     (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR' || answersClientError(original));
   if (isRequestError) {
-    return { message: stripSuggestions(formatted.message), ...location, extensions: { code: 'BAD_USER_INPUT' } };
+    return { message: stripSuggestions(limitRefusal(formatted.message)), ...location, extensions: { code: 'BAD_USER_INPUT' } };
   }
   return { ...MASKED, ...location };
 }

@@ -19,6 +19,7 @@ import {
 } from 'graphql';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
+import { limitRefusal } from './format-error.js';
 import { AUDIENCE_PAGE, CONSENT_LIST, PAGE } from '../shared/pagination.js';
 
 /** Roughly the number of values one response may carry: each field costs 1, times the `first` of its list. */
@@ -135,10 +136,11 @@ function bindPageVariables(schema: GraphQLSchema, document: DocumentNode, variab
 /** The cost rule's refusal of `document`, if it refuses it. */
 function refusalOf(schema: GraphQLSchema, rule: ValidationRule, document: DocumentNode): string | undefined {
   try {
-    return validate(schema, document, [rule])[0]?.message;
+    const refusal = validate(schema, document, [rule])[0]?.message;
+    return refusal && limitRefusal(refusal);
   } catch (error) {
     // The rule throws its refusal rather than reporting it.
     if (!(error instanceof GraphQLError)) throw error;
-    return error.message;
+    return limitRefusal(error.message);
   }
 }

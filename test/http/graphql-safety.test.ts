@@ -60,6 +60,20 @@ describe('limits refused before any resolver runs', () => {
     expect(probe.calls.count).toBe(before);
   });
 
+  it.each([
+    ['depth', nested(GRAPHQL_LIMITS.maxDepth + 5), /^Query depth limit of 10 exceeded, found \d+\.$/],
+    ['aliases', `{ ${Array.from({ length: 16 }, (_, i) => `a${i}: boom`).join(' ')} }`, /^Aliases limit of 15 exceeded, found 16\.$/],
+    ['directives', `{ ${'boom @include(if: true) '.repeat(21)}}`, /^Directives limit of 20 exceeded, found 21\.$/],
+  ])('names a refusal for %s as the limit it is: the document parsed, so it is no syntax error', async (_, query, message) => {
+    const response = await graphql(server, query);
+    expect(response.errors).toEqual([expect.objectContaining({ message: expect.stringMatching(message), extensions: { code: 'BAD_USER_INPUT' } })]);
+  });
+
+  it('names a document that does not parse a syntax error', async () => {
+    const response = await graphql(server, '{ boom ');
+    expect(response.errors).toEqual([expect.objectContaining({ message: expect.stringMatching(/^Syntax Error: Expected Name, found <EOF>\.$/), extensions: { code: 'BAD_USER_INPUT' } })]);
+  });
+
   it('refuses variables nested past the limit as bad input, however deep, and takes them up to it', async () => {
     const nestedVariables = (levels: number) => `{"x":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
     const post = (variables: string) =>
