@@ -19,8 +19,8 @@ import {
 } from 'graphql';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
-import { limitRefusal } from './format-error.js';
 import { AUDIENCE_PAGE, CONSENT_LIST, PAGE } from '../shared/pagination.js';
+import { limitRefusal } from './format-error.js';
 
 /** Roughly the number of values one response may carry: each field costs 1, times the `first` of its list. */
 export const MAX_COST = 20_000;
