@@ -12,6 +12,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/conne
 import { bearerChallenge, routedUnder } from './bearer.js';
 import { formatError, isUnexpectedError } from './format-error.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
+import { compilingExecutor } from './graphql-jit.js';
 
 /** Limits on what one GraphQL document may ask, enforced before any resolver runs. */
 export const GRAPHQL_LIMITS = Object.freeze({
@@ -47,7 +48,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
   }).protect();
 
   const apollo = new ApolloServer<Context>({
-    schema: options.schema,
+    gateway: compilingExecutor(options.schema),
     formatError,
     parseOptions: { maxTokens: GRAPHQL_LIMITS.maxTokens },
     validationRules: armor.validationRules,
