@@ -55,11 +55,16 @@ describe('an operation compiled after its first runs answers as graphql-js does'
       edges { cursor node { id mail: email givenName phone ...Place ... on AudienceMember { locale @include(if: $withLocale) } preferences { interests } } }
       pageInfo { hasNextPage endCursor } } }
       fragment Place on AudienceMember { country createdAt }`;
-    const { interpreted, compiled } = await bothWays(() => graphql(hub, query, { token: marketing, variables: { f: { countries: ['PT'] }, withLocale: true } }));
+    const send = (withLocale: boolean) => graphql<any>(hub, query, { token: marketing, variables: { f: { countries: ['PT'] }, withLocale } });
+    const { interpreted, compiled } = await bothWays(() => send(true));
     expect(interpreted.data.audience.edges).toHaveLength(3);
     expect(interpreted.errors).toHaveLength(6);
     expect(interpreted.errors![0]).toMatchObject({ path: ['audience', 'edges', 0, 'node', 'givenName'], extensions: { code: 'FORBIDDEN', reason: 'PURPOSE_NOT_COVERED' } });
     expect(compiled).toEqual(interpreted);
+    // The compiled operation decides @include by each request's variables, not the first's.
+    const without = await send(false);
+    expect(without.data.audience.edges.map((e: any) => 'locale' in e.node)).toEqual([false, false, false]);
+    expect(without.data.audience.edges.map((e: any) => e.node.mail)).toEqual(interpreted.data.audience.edges.map((e: any) => e.node.mail));
   });
 
   it('a query refused as a whole, and a variable refused by a scalar, word and place their errors alike', async () => {
