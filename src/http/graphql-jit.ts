@@ -1,20 +1,48 @@
 import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
-import { execute, getVariableValues, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import {
+  execute,
+  getVariableValues,
+  GraphQLError,
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { LRUCache } from 'lru-cache';
 
 /**
  * Runs of one operation by graphql-js before it is compiled. An application sends the same few
  * documents over and over, and they are compiled within their first requests; a document sent
- * once or a few times (by hand, or by an attacker making each one new) never is. Compiling costs
- * 1.6 ms for an audience page and up to 15 ms for the largest document the limits let through,
- * against well under a millisecond to execute most documents once.
+ * once or a few times (by hand, or by an attacker making each one new) never is.
  */
 export const COMPILE_AFTER_RUNS = 10;
 
+/**
+ * The most selections (fields, fragment spreads and inline fragments, each spread counted with
+ * its fragment's own) an operation may have to be compiled; larger ones always run on graphql-js.
+ * Compiling a large operation costs about 30 µs and keeps about 2.5 KB per selection (an audience
+ * page: 1.6 ms and 23 KB): this bounds one compilation to some 15 ms and 1.5 MB, whatever
+ * fragments a document nests within the limits of src/http/graphql.ts.
+ */
+export const MAX_COMPILED_SELECTIONS = 500;
+/** What a compiled operation is counted to keep per selection: the 2.5 KB measured, and a margin. */
+export const BYTES_PER_SELECTION = 3_000;
+
+/**
+ * The memory compiled operations may hold, estimated from their selections. Past it the least
+ * recently run are dropped, and run by graphql-js until they have run `COMPILE_AFTER_RUNS` more
+ * times: Apollo's store of parsed documents is bounded by their size alone, and would let an
+ * attacker who repeats a few hundred large documents fill the heap with their compiled code.
+ */
+export const COMPILED_BYTES = 32 * 2 ** 20;
+
 interface Operation {
   runs: number;
-  /** The compiled operation; null when graphql-jit cannot compile it (graphql-js runs it always). */
-  compiled?: CompiledQuery | null;
+  /** Its selections, counted when it is first to be compiled (up to MAX_COMPILED_SELECTIONS + 1). */
+  selections?: number;
 }
 
 /**
@@ -27,10 +55,10 @@ interface Operation {
  *
  * Apollo Server takes an executor of one's own only through its gateway interface, which this
  * is: parsing, validation (the limits of src/http/graphql.ts among it), plugins and error
- * formatting stay Apollo's. An operation's runs, and its compiled form, are kept for as long as Apollo keeps
- * its parsed document (its document store, bounded by size).
+ * formatting stay Apollo's. An operation's runs are counted for as long as Apollo keeps its
+ * parsed document (its document store, bounded by size); compiled forms within `compiledBytes`.
  */
-export function compilingExecutor(schema: GraphQLSchema): GatewayInterface {
+export function compilingExecutor(schema: GraphQLSchema, compiledBytes = COMPILED_BYTES): GatewayInterface {
   const operations = new WeakMap<DocumentNode, Map<string | null, Operation>>();
   const operationOf = (document: DocumentNode, name: string | null): Operation => {
     let byName = operations.get(document);
@@ -39,20 +67,37 @@ export function compilingExecutor(schema: GraphQLSchema): GatewayInterface {
     if (!operation) byName.set(name, (operation = { runs: 0 }));
     return operation;
   };
+  const compiled = new LRUCache<Operation, CompiledQuery>({
+    maxSize: compiledBytes,
+    sizeCalculation: (_query, operation) => operation.selections! * BYTES_PER_SELECTION,
+    dispose: (_query, operation) => (operation.runs = 0),
+  });
+
+  /** The compiled form of this operation when it has one, or has just earned one. */
+  const compiledFor = (operation: Operation, document: DocumentNode, definition: OperationDefinitionNode, name: string | null) => {
+    const query = compiled.get(operation);
+    if (query || ++operation.runs <= COMPILE_AFTER_RUNS) return query;
+    operation.selections ??= selectionsOf(document, definition, MAX_COMPILED_SELECTIONS);
+    if (operation.selections > MAX_COMPILED_SELECTIONS || operation.selections * BYTES_PER_SELECTION > compiledBytes) return undefined;
+    const compiling = compileQuery(schema, document, name ?? undefined);
+    if (!isCompiledQuery(compiling)) {
+      // Never compiled again: counted as too large.
+      operation.selections = MAX_COMPILED_SELECTIONS + 1;
+      return undefined;
+    }
+    compiled.set(operation, compiling);
+    return compiling;
+  };
 
   const executor: GatewayExecutor = async ({ document, operation: definition, operationName, request, context }) => {
     const variableValues = request.variables ?? {};
-    const operation = operationOf(document, operationName);
-    if (operation.compiled === undefined && ++operation.runs > COMPILE_AFTER_RUNS) {
-      const compiled = compileQuery(schema, document, operationName ?? undefined);
-      operation.compiled = isCompiledQuery(compiled) ? compiled : null;
-    }
-    if (!operation.compiled) return execute({ schema, document, contextValue: context, variableValues, operationName });
+    const query = compiledFor(operationOf(document, operationName), document, definition, operationName);
+    if (!query) return execute({ schema, document, contextValue: context, variableValues, operationName });
     // graphql-js words what is wrong with a variable as the hub's scalars say it (graphql-jit says
     // only "Expected type Date."), in the form Apollo answers as BAD_USER_INPUT.
     const { errors } = getVariableValues(schema, definition.variableDefinitions ?? [], variableValues);
     if (errors) return { errors };
-    const result = await operation.compiled.query(undefined, context, variableValues);
+    const result = await query.query(undefined, context, variableValues);
     return result.errors ? { ...result, errors: result.errors.map(asGraphQLError) } : result;
   };
 
@@ -68,6 +113,24 @@ export function compilingExecutor(schema: GraphQLSchema): GatewayInterface {
     },
     async stop() {},
   };
+}
+
+/**
+ * The selections of an operation with every fragment spread expanded, counted up to `limit + 1`:
+ * the walk stops there, so a document that nests spreads of spreads costs no more to count.
+ */
+export function selectionsOf(document: DocumentNode, operation: OperationDefinitionNode, limit: number): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  let count = 0;
+  const walk = (set: SelectionSetNode | undefined): void => {
+    for (const selection of set?.selections ?? []) {
+      if (++count > limit) return;
+      walk(selection.kind === Kind.FRAGMENT_SPREAD ? fragments.get(selection.name.value)?.selectionSet : selection.selectionSet);
+    }
+  };
+  walk(operation.selectionSet);
+  return Math.min(count, limit + 1);
 }
 
 /**

@@ -1,12 +1,7 @@
+import type { GatewayExecutor, GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
+import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
-import { AccessRecorder } from '../../src/audit/access-recorder.js';
-import { ANONYMOUS } from '../../src/authz/principal.js';
-import { loadConfig } from '../../src/config.js';
-import { COMPILE_AFTER_RUNS } from '../../src/http/graphql-jit.js';
-import { buildHttpServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/shared/logger.js';
-import type { Services } from '../../src/app.js';
+import type { Hub, Services } from '../../src/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signUpUser, type GraphqlResponse } from '../helpers/hub.js';
 import { giveConsent } from '../helpers/oauth.js';
@@ -17,6 +12,16 @@ vi.mock('graphql-jit', async (importOriginal) => {
   const jit = await importOriginal<typeof import('graphql-jit')>();
   return { ...jit, compileQuery: (...args: Parameters<typeof jit.compileQuery>) => (compiles.count++, jit.compileQuery(...args)) };
 });
+// Loaded afresh, so that they see the mock: a file run before this one in the same process may
+// have loaded them with graphql-jit itself (test files share their modules, vitest.config.ts).
+vi.resetModules();
+const { createHub } = await import('../../src/app.js');
+const { AccessRecorder } = await import('../../src/audit/access-recorder.js');
+const { ANONYMOUS } = await import('../../src/authz/principal.js');
+const { loadConfig } = await import('../../src/config.js');
+const { BYTES_PER_SELECTION, COMPILE_AFTER_RUNS, MAX_COMPILED_SELECTIONS, compilingExecutor, selectionsOf } = await import('../../src/http/graphql-jit.js');
+const { buildHttpServer } = await import('../../src/http/server.js');
+const { createLogger } = await import('../../src/shared/logger.js');
 
 type Answer = Pick<GraphqlResponse<any>, 'status' | 'data' | 'errors'>;
 
@@ -109,5 +114,50 @@ describe('an error a resolver throws, compiled', () => {
       errors: [{ message: 'Internal server error', locations: [{ line: 1, column: 3 }], path: ['boom'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
     });
     expect(compiled).toEqual(interpreted);
+  });
+});
+
+describe('what is compiled, and kept', () => {
+  const { schema } = probeSchema();
+  const operationOf = (query: string) => {
+    const document = parse(query);
+    return { document, operation: document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)! };
+  };
+  /** Runs `query` `times` times through the executor; resolves to the compilations it took. */
+  async function compilationsOf(executor: GatewayExecutor, query: ReturnType<typeof operationOf>, times: number): Promise<number> {
+    const before = compiles.count;
+    for (let run = 0; run < times; run++) {
+      const result = await executor({ ...query, operationName: null, request: { variables: {} }, context: {} } as unknown as GatewayGraphQLRequestContext);
+      expect(result.errors).toBeUndefined();
+    }
+    return compiles.count - before;
+  }
+  const executorOf = async (compiledBytes?: number) => (await compilingExecutor(schema, compiledBytes).load({ apollo: {} })).executor!;
+
+  it('counts selections with fragments expanded, and stops counting past the limit', () => {
+    const small = operationOf('{ node { value ...Twice } } fragment Twice on Node { child { value } other: child { value } }');
+    expect(selectionsOf(small.document, small.operation, 100)).toBe(7);
+    // Each fragment spreads the next five times: expanded, 5^20 selections.
+    const levels = Array.from({ length: 20 }, (_, i) => `fragment F${i} on Node { ${`...F${i + 1} `.repeat(5)} }`).join('\n');
+    const bomb = operationOf(`{ node { ...F0 } }\n${levels}\nfragment F20 on Node { value }`);
+    expect(selectionsOf(bomb.document, bomb.operation, MAX_COMPILED_SELECTIONS)).toBe(MAX_COMPILED_SELECTIONS + 1);
+  });
+
+  it('never compiles an operation past the selections limit', async () => {
+    const fields = Array.from({ length: MAX_COMPILED_SELECTIONS }, (_, i) => `v${i}: value`).join(' ');
+    const large = operationOf(`{ node { ${fields} } }`);
+    expect(await compilationsOf(await executorOf(), large, COMPILE_AFTER_RUNS * 3)).toBe(0);
+  });
+
+  it('drops the least recently run compiled operation past its memory, and compiles it again only after as many runs', async () => {
+    const first = operationOf('{ node { value } }');
+    const second = operationOf('{ node { child { value } } }');
+    // Room for the larger of the two alone.
+    const executor = await executorOf(selectionsOf(second.document, second.operation, 10) * BYTES_PER_SELECTION);
+    expect(await compilationsOf(executor, first, COMPILE_AFTER_RUNS + 1)).toBe(1);
+    expect(await compilationsOf(executor, first, 5)).toBe(0);
+    expect(await compilationsOf(executor, second, COMPILE_AFTER_RUNS + 1)).toBe(1);
+    expect(await compilationsOf(executor, first, COMPILE_AFTER_RUNS)).toBe(0);
+    expect(await compilationsOf(executor, first, 1)).toBe(1);
   });
 });
