@@ -96,9 +96,12 @@ function executeInMemory(schema: GraphQLSchema, pageQuery: string, variables: Re
   const document = parse(pageQuery);
   const page = rows.slice(0, 1_000);
   const rootValue = { audience: { edges: page.map((node) => ({ node })), pageInfo: { hasNextPage: rows.length > 1_000, endCursor: String(page.at(-1)?.id) } } };
-  const query = compileQuery(schema, document);
-  if (!isCompiledQuery(query)) throw new Error(`graphql-jit cannot compile the page: ${query.errors?.[0]?.message}`);
-  const run = compiled ? () => query.query(rootValue, {}, variables) : () => execute({ schema, document, rootValue, variableValues: variables });
+  let run = () => execute({ schema, document, rootValue, variableValues: variables });
+  if (compiled) {
+    const query = compileQuery(schema, document);
+    if (!isCompiledQuery(query)) throw new Error(`graphql-jit cannot compile the page: ${query.errors?.[0]?.message}`);
+    run = () => query.query(rootValue, {}, variables);
+  }
   return async () => {
     const result = await run();
     if (result.errors) throw new Error(`in-memory execution failed: ${result.errors[0]!.message}`);
