@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
-import { openDatabase, waitForDatabase, type DatabaseHandle, type Db } from './db/connect.js';
+import { openConfiguredDatabase, waitForDatabase, type DatabaseHandle, type Db } from './db/connect.js';
 import { migrateToLatest } from './db/migrator.js';
 import type { Listen } from './db/notifications.js';
 import type { Context } from './graphql/context.js';
@@ -65,11 +65,6 @@ export interface Hub {
   listen(): Promise<string>;
   /** Stops accepting, finishes requests in flight, then closes the database. */
   close(): Promise<void>;
-}
-
-/** The database the configuration names: a PostgreSQL server, or embedded PGlite. */
-export function openConfiguredDatabase(config: Config): DatabaseHandle {
-  return config.databaseUrl ? openDatabase({ url: config.databaseUrl }) : openDatabase({ dataDir: config.dataDir });
 }
 
 /**

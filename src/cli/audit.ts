@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { openConfiguredDatabase } from '../app.js';
 import { verifyAuditChains, type AuditVerification } from '../audit/audit.verify.js';
-import { waitForDatabase } from '../db/connect.js';
+import { openConfiguredDatabase, waitForDatabase } from '../db/connect.js';
 import { requireMigrated } from '../db/migrator.js';
 import { loadConfigOrExit } from './config.js';
 

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { openConfiguredDatabase } from '../app.js';
 import type { Config } from '../config.js';
-import { waitForDatabase, type Db } from '../db/connect.js';
+import { openConfiguredDatabase, waitForDatabase, type Db } from '../db/connect.js';
 import { requireMigrated } from '../db/migrator.js';
 import { open, resolveKeyEncryptionKey } from '../oauth/key-encryption.js';
 import { publishedUntil, rotateSigningKey } from '../oauth/key-store.js';

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { openConfiguredDatabase } from '../app.js';
-import { waitForDatabase } from '../db/connect.js';
+import { openConfiguredDatabase, waitForDatabase } from '../db/connect.js';
 import { migrateToLatest, migrationStatus } from '../db/migrator.js';
 import { loadConfigOrExit } from './config.js';
 

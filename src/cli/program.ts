@@ -4,7 +4,6 @@ import { loadConfigOrExit } from './config.js';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
 import { seedCommand } from './seed.js';
-import { serve } from './serve.js';
 
 /**
  * The line under an unknown command, at every level that has subcommands: where to look, without
@@ -18,7 +17,8 @@ export function createProgram(): Command {
   program
     .command('serve')
     .description('start the HTTP server (the default command)')
-    .action(() => serve(loadConfigOrExit()));
+    // Loaded when run: the other commands start without loading the whole server.
+    .action(async () => (await import('./serve.js')).serve(loadConfigOrExit()));
   program.addCommand(migrateCommand());
   program.addCommand(keysCommand());
   program.addCommand(auditCommand());

@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
-import { MEMORY_DATA_DIR } from '../config.js';
+import { MEMORY_DATA_DIR, type Config } from '../config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { Database } from './database.js';
 import { listenOnPglite, listenOnServer, type Listen } from './notifications.js';
@@ -42,6 +42,11 @@ const pgTypes = {
 } as pg.CustomTypesConfig;
 
 export const pgliteParsers = { [INT8]: (value: string) => Number(value), [DATE]: (value: string) => value };
+
+/** The database the configuration names: a PostgreSQL server, or embedded PGlite. */
+export function openConfiguredDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): DatabaseHandle {
+  return config.databaseUrl ? openDatabase({ url: config.databaseUrl }) : openDatabase({ dataDir: config.dataDir });
+}
 
 /**
  * Opens a PostgreSQL server (`url`), a PGlite data directory, or an existing PGlite instance. A
