@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHmac, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -14,6 +13,7 @@ import { open, resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js
 import { publishedUntil, rotateSigningKey, type SigningKey } from '../../src/oauth/key-store.js';
 import { FRONTEND_CLIENT_ID } from '../../src/oauth/token.service.js';
 import { fixedClock } from '../../src/shared/clock.js';
+import { runNode } from '../db/run-node.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 import { claimsOf } from '../helpers/oauth.js';
@@ -415,20 +415,7 @@ describe('hub keys', () => {
   }, 120_000);
 });
 
-/**
- * Runs `bin/hub.js` in a child process. Asynchronous, unlike spawnSync: a worker blocked for the
- * tens of seconds a few CLI runs take on a busy machine misses vitest's RPC deadline.
- */
-function runHub(env: Record<string, string | undefined>, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/hub.js', ...args], { env, timeout: 90_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject).on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const runHub = (env: Record<string, string | undefined>, ...args: string[]) => runNode(env, 'bin/hub.js', ...args);
 
 describe('concurrent rotations', () => {
   it('take turns: every kid reported exists, exactly one key signs, and each rotation is audited', async () => {
