@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashClientSecret } from '../../src/agents/agent-credentials.js';
-import { runNode } from '../db/run-node.js';
 import { createChildDatabase } from '../helpers/database.js';
+import { runNode } from '../helpers/run-node.js';
 
 describe('hub serve when its port is taken', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-serve-start-'));

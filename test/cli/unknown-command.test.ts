@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runNode } from '../db/run-node.js';
+import { runNode } from '../helpers/run-node.js';
 
 describe('the hub command given a command it does not know', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-unknown-command-'));

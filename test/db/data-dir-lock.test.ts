@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
-import { runNode } from './run-node.js';
+import { runNode } from '../helpers/run-node.js';
 
 /**
  * One process at a time on a PGlite data directory: a second PGlite on the same folder writes its

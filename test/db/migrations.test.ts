@@ -7,7 +7,7 @@ import { openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest, migrationStatus, requireMigrated } from '../../src/db/migrator.js';
 import { migrations } from '../../migrations/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { runNode } from './run-node.js';
+import { runNode } from '../helpers/run-node.js';
 
 let database: TestDatabase;
 beforeAll(async () => {

@@ -13,10 +13,10 @@ import { open, resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js
 import { publishedUntil, rotateSigningKey, type SigningKey } from '../../src/oauth/key-store.js';
 import { FRONTEND_CLIENT_ID } from '../../src/oauth/token.service.js';
 import { fixedClock } from '../../src/shared/clock.js';
-import { runNode } from '../db/run-node.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 import { claimsOf } from '../helpers/oauth.js';
+import { runNode } from '../helpers/run-node.js';
 
 const RENAME = 'mutation { updateProfile(input: { givenName: "Mallory" }) { givenName } }';
 
