@@ -72,7 +72,7 @@ export interface Hub {
  * `dbConnectTimeout`) and migrates it before anything else runs.
  */
 export async function createHub(config: Config, options: HubOptions = {}): Promise<Hub> {
-  const { database = openConfiguredDatabase(config), logger = createLogger(config), clock = systemClock } = options;
+  const { database = openConfiguredDatabase(config, { statementTimeoutMs: config.statementTimeout * 1_000 }), logger = createLogger(config), clock = systemClock } = options;
   try {
     await waitForDatabase(database, config.dbConnectTimeout, (error, delayMs) =>
       logger.warn(`database not reachable (${error.message}); retrying in ${delayMs} ms`),

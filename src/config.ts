@@ -31,6 +31,8 @@ export interface Config {
   readonly graphqlRateLimit: number;
   /** How long the start waits for an unreachable database before giving up, in seconds. */
   readonly dbConnectTimeout: number;
+  /** The longest one statement of the running hub may take on a PostgreSQL server, in seconds. */
+  readonly statementTimeout: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Offer a small demo data set when the embedded database starts empty; never in production. */
   readonly demoData: boolean;
@@ -275,6 +277,7 @@ const schema = z
     HUB_TOKEN_RATE_LIMIT: integer(1, 1_000_000, 'a number of requests per second from 1 to 1000000').default(50),
     HUB_GRAPHQL_RATE_LIMIT: integer(1, 1_000_000, 'a number of requests per second from 1 to 1000000').default(100),
     HUB_DB_CONNECT_TIMEOUT: integer(0, 3_600, 'a number of seconds from 0 to 3600').default(30),
+    HUB_STATEMENT_TIMEOUT: integer(1, 3_600, 'a number of seconds from 1 to 3600').default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     HUB_DEMO_DATA: boolean.optional(),
     HUB_AUDIT_READS: boolean.default(true),
@@ -331,6 +334,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tokenRateLimit: e.HUB_TOKEN_RATE_LIMIT,
     graphqlRateLimit: e.HUB_GRAPHQL_RATE_LIMIT,
     dbConnectTimeout: e.HUB_DB_CONNECT_TIMEOUT,
+    statementTimeout: e.HUB_STATEMENT_TIMEOUT,
     logLevel: e.LOG_LEVEL,
     demoData: e.HUB_DEMO_DATA ?? e.NODE_ENV !== 'production',
     auditReads: e.HUB_AUDIT_READS,

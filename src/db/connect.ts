@@ -23,8 +23,17 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
+/** A PostgreSQL server, and how the hub's pool of connections to it behaves. */
+export interface ServerTarget {
+  readonly url: string;
+  readonly poolSize?: number;
+  readonly idleInTransactionTimeoutMs?: number;
+  /** The longest a statement may run before the server cancels it; unset, no limit. */
+  readonly statementTimeoutMs?: number;
+}
+
 export type DatabaseTarget =
-  | { readonly url: string; readonly poolSize?: number; readonly idleInTransactionTimeoutMs?: number }
+  | ServerTarget
   | { readonly dataDir: string }
   | { readonly pglite: PGlite };
 
@@ -43,9 +52,13 @@ const pgTypes = {
 
 export const pgliteParsers = { [INT8]: (value: string) => Number(value), [DATE]: (value: string) => value };
 
-/** The database the configuration names: a PostgreSQL server, or embedded PGlite. */
-export function openConfiguredDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): DatabaseHandle {
-  return config.databaseUrl ? openDatabase({ url: config.databaseUrl }) : openDatabase({ dataDir: config.dataDir });
+/**
+ * The database the configuration names: a PostgreSQL server, or embedded PGlite. On a server,
+ * `statementTimeoutMs` bounds every statement (PGlite runs one statement at a time, in process,
+ * and has no such limit).
+ */
+export function openConfiguredDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { statementTimeoutMs?: number } = {}): DatabaseHandle {
+  return config.databaseUrl ? openDatabase({ url: config.databaseUrl, ...options }) : openDatabase({ dataDir: config.dataDir });
 }
 
 /**
@@ -54,7 +67,7 @@ export function openConfiguredDatabase(config: Pick<Config, 'databaseUrl' | 'dat
  * @throws DataDirInUseError when another process has the data directory open.
  */
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
-  if ('url' in target) return openServer(target.url, target.poolSize ?? 10, target.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS);
+  if ('url' in target) return openServer(target);
   if ('pglite' in target) return openPglite(target.pglite);
   const dir = pgliteDataDir(target.dataDir);
   const unlock = dir === undefined ? undefined : lockDataDir(dir, path.resolve(target.dataDir));
@@ -90,10 +103,10 @@ function pgliteDataDir(dataDir: string): string | undefined {
 /** How long the server lets a session of the hub sit idle inside a transaction before ending it. */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
-function openServer(url: string, max: number, idleInTransactionTimeoutMs: number): DatabaseHandle {
+function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs }: ServerTarget): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: url,
-    max,
+    max: poolSize,
     types: pgTypes,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
@@ -103,6 +116,9 @@ function openServer(url: string, max: number, idleInTransactionTimeoutMs: number
     // hours later: the server ends such a session after a minute idle in its transaction, and
     // keepalives find a vanished peer on connections the pool holds.
     idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
+    // A statement that outruns any request waiting for it (a costly filter, a lock queue) is
+    // cancelled by the server, not left holding a connection and a core after its caller left.
+    ...(statementTimeoutMs !== undefined && { statement_timeout: statementTimeoutMs }),
     keepAlive: true,
   });
   // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in

@@ -18,11 +18,24 @@ export class NewerDatabaseError extends Error {
 }
 
 /**
- * Applies every pending migration.
+ * Applies every pending migration, on one connection with no statement timeout: rebuilding an
+ * index of a large table may take longer than the hub lets any request's statement run
+ * (HUB_STATEMENT_TIMEOUT). The connection gets its timeout back before it returns to the pool.
  * @throws NewerDatabaseError when the database has migrations this version does not know, which
  *   this version's queries may not fit; the first migration error, after rolling it back.
  */
 export async function migrateToLatest(db: Db): Promise<string[]> {
+  return db.connection().execute(async (connection) => {
+    await sql`set statement_timeout = 0`.execute(connection);
+    try {
+      return await migrate(connection);
+    } finally {
+      await sql`reset statement_timeout`.execute(connection);
+    }
+  });
+}
+
+async function migrate(db: Db): Promise<string[]> {
   refuseNewer(await migrationStatus(db));
   const result: MigrationResultSet = await createMigrator(db).migrateToLatest();
   if (result.error) {

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       bootstrapClient: undefined,
       maxDelegationDepth: 3,
       tokenRateLimit: 50,
+      statementTimeout: 30,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -38,6 +39,7 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'production' }, 'HUB_KEY_ENCRYPTION_KEY: is required when NODE_ENV=production'],
     [{ HUB_KEY_ENCRYPTION_KEY: 'short' }, 'HUB_KEY_ENCRYPTION_KEY: must be 32 bytes, as 64 hex digits or base64'],
     [{ HUB_ACCESS_TOKEN_TTL: '5' }, 'HUB_ACCESS_TOKEN_TTL: must be a number of seconds from 30 to 86400'],
+    [{ HUB_STATEMENT_TIMEOUT: '0' }, 'HUB_STATEMENT_TIMEOUT: must be a number of seconds from 1 to 3600'],
     [{ HUB_ISSUER: 'ftp://id.example.com' }, 'HUB_ISSUER: must be an http(s) URL'],
     // Endpoints and the audience are the issuer with a path appended: `https://id.example.com?x/oauth/token` is no endpoint.
     [{ HUB_ISSUER: 'https://id.example.com?tenant=a' }, 'HUB_ISSUER: must be an http(s) URL without user, query or fragment (RFC 8414)'],

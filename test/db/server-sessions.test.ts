@@ -1,7 +1,13 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { createHub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { IDLE_IN_TRANSACTION_TIMEOUT_MS, openDatabase } from '../../src/db/connect.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
+import { admin, withDatabase } from '../helpers/global-setup.js';
+import { TEST_ENV } from '../helpers/hub.js';
 
 describe.skipIf(testServerUrl() === undefined)('a session of the hub on the PostgreSQL server', () => {
   let database: TestDatabase;
@@ -36,6 +42,41 @@ describe.skipIf(testServerUrl() === undefined)('a session of the hub on the Post
       await expect(transaction).rejects.toThrow(/connection error/);
     } finally {
       await stalled.close();
+    }
+  });
+
+  it('has a statement cancelled by the server past the statement timeout, and its connection serves the next', async () => {
+    const bounded = openDatabase({ url: database.url!, poolSize: 1, statementTimeoutMs: 200 });
+    try {
+      const started = performance.now();
+      await expect(sql`select pg_sleep(5)`.execute(bounded.db)).rejects.toMatchObject({ code: '57014' });
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect((await sql<{ one: number }>`select 1 as one`.execute(bounded.db)).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await bounded.close();
+    }
+  });
+
+  it('runs with HUB_STATEMENT_TIMEOUT in force when the hub opens its own database', async () => {
+    const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: database.url!, HUB_STATEMENT_TIMEOUT: '7' }));
+    try {
+      expect((await sql<{ statement_timeout: string }>`show statement_timeout`.execute(hub.database.db)).rows).toEqual([{ statement_timeout: '7s' }]);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('migrates a new database however long its statements take, then hands the connection back bounded', async () => {
+    const name = `hub_test_${randomBytes(6).toString('hex')}`;
+    await admin(testServerUrl()!, `create database ${name}`);
+    // Creating 18 migrations' tables, indexes and functions takes far longer than a millisecond.
+    const bounded = openDatabase({ url: withDatabase(testServerUrl()!, name), poolSize: 1, statementTimeoutMs: 1 });
+    try {
+      expect((await migrateToLatest(bounded.db)).length).toBeGreaterThan(0);
+      await expect(sql`select pg_sleep(0.2)`.execute(bounded.db)).rejects.toMatchObject({ code: '57014' });
+    } finally {
+      await bounded.close();
+      await admin(testServerUrl()!, `drop database if exists ${name} with (force)`);
     }
   });
 });
