@@ -108,7 +108,9 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
       return notFound(reply);
     }
     const body = Readable.from(chunks);
-    body.once('close', release);
+    // Freed as the last chunk is taken ('end'), before the response finishes, so the caller's next
+    // export never finds its slot still held; or when the body stops short ('close').
+    body.once('end', release).once('close', release);
     // Node's socket timeout: it fires once the connection has moved no byte for that long. A write
     // that a reader taking nothing holds back in the buffers does not move; every byte the reader
     // takes starts the wait again (Node waits once more when the kernel took bytes since the last

@@ -67,6 +67,11 @@ describe('export slots', () => {
     expect(again.status).toBe(200);
     expect(again.body.orders).toHaveLength(3000);
   });
+
+  it('are free again once an export is read to its end: the same caller’s next export starts at once', async () => {
+    const bea = await signUpUser(hub);
+    for (let i = 0; i < 3; i++) expect((await exportOf(hub, bea.id, bea.accessToken)).status).toBe(200);
+  });
 });
 
 describe('a reader that stops reading', () => {
