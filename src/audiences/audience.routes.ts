@@ -61,7 +61,9 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
       return refused(reply, error, challenge);
     }
     const body = Readable.from(lines);
-    body.once('close', release);
+    // Freed as the last line is taken ('end'), before the response finishes, so the client's next
+    // export never finds its slot still held; or when the body stops short ('close').
+    body.once('end', release).once('close', release);
     return asLines(reply, request.params.id).send(body);
   });
 }

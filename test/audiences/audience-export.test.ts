@@ -167,6 +167,12 @@ describe('exports running at once', () => {
     expect(await theirsHeld.finish()).toBe(members);
   });
 
+  it('are free again once read to the end: beside one held, one client’s exports one after another all start', async () => {
+    const open = await held(marketing);
+    for (let i = 0; i < 3; i++) expect((await hub.http.inject(exportRequest(marketing))).statusCode).toBe(200);
+    await open.finish();
+  });
+
   it('frees the slot of a reader that leaves before the end', async () => {
     const [first, second] = [await held(marketing), await held(marketing)];
     expect((await hub.http.inject(exportRequest(marketing))).statusCode).toBe(429);
