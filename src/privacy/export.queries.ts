@@ -1,4 +1,6 @@
 import { toAgent, type Agent } from '../agents/agent.queries.js';
+import { AUDIT_CONTENT_COLUMNS } from '../audit/audit.hash.js';
+import { toAuditEvent, type AuditEvent } from '../audit/audit.queries.js';
 import { toConsent, type Consent } from '../consent/consent.queries.js';
 import type { Db } from '../db/connect.js';
 import { toUser, type User } from '../identity/user.queries.js';
@@ -102,4 +104,57 @@ export function approvalsOf(db: Db, userId: string) {
       .limit(limit)
       .execute();
   return reader as PageReader<Awaited<ReturnType<typeof reader>>[number]>;
+}
+
+/**
+ * The person's sessions: one per refresh-token family (a sign-in, or an agent's offline access
+ * for them), in family-id order, with when it began, was last refreshed and ends, and when it was
+ * revoked. A family keeps its client, scope, consent and sign-in time through every refresh; its
+ * tokens, and their hashes, never leave the hub.
+ */
+export function sessionsOf(db: Db, userId: string) {
+  const reader = (after: { family_id: string } | undefined, limit: number) =>
+    db
+      .selectFrom('refresh_tokens')
+      .select((eb) => [
+        'family_id',
+        eb.fn.min('client_id').as('client_id'),
+        eb.fn.min('scope').as('scope'),
+        eb.fn.min('consent_id').as('consent_id'),
+        eb.fn.min('actor_chain').as('actor_chain'),
+        eb.fn.min('auth_time').as('auth_time'),
+        eb.fn.min('created_at').as('started_at'),
+        eb.fn.max('created_at').as('last_refreshed_at'),
+        eb.fn.max('expires_at').as('expires_at'),
+        eb.fn.max('revoked_at').as('revoked_at'),
+      ])
+      .where('user_id', '=', userId)
+      .$if(after !== undefined, (q) => q.where('family_id', '>', after!.family_id))
+      .groupBy('family_id')
+      .orderBy('family_id')
+      .limit(limit)
+      .execute();
+  return reader as PageReader<Awaited<ReturnType<typeof reader>>[number]>;
+}
+
+/**
+ * What the person did that their access log does not hold: the audit events with them as the
+ * acting user and another subject or none (a refused read of someone else's profile, say), newest
+ * first, keyed by (occurred_at, id).
+ */
+export function actionsOf(db: Db, userId: string): PageReader<AuditEvent> {
+  return async (after, limit) => {
+    const rows = await db
+      .selectFrom('audit_events')
+      .select(AUDIT_CONTENT_COLUMNS)
+      .where('actor_kind', '=', 'user')
+      .where('actor_id', '=', userId)
+      .where((eb) => eb.or([eb('subject_user_id', 'is', null), eb('subject_user_id', '!=', userId)]))
+      .$if(after !== undefined, (q) => q.where((eb) => eb(eb.refTuple('occurred_at', 'id'), '<', eb.tuple(after!.occurredAt, after!.id))))
+      .orderBy('occurred_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toAuditEvent);
+  };
 }

@@ -76,3 +76,30 @@ export function approvalRecord(row: {
     usedAt: row.used_at,
   };
 }
+
+/** A session as the export shows it: the OAuth `scope` string, the instants in ISO 8601. */
+export function sessionRecord(row: {
+  family_id: string;
+  client_id: string;
+  scope: string;
+  consent_id: string | null;
+  actor_chain: string[];
+  auth_time: Date;
+  started_at: Date;
+  last_refreshed_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+}) {
+  return {
+    familyId: row.family_id,
+    clientId: row.client_id,
+    scope: row.scope,
+    consentId: row.consent_id,
+    actorChain: row.actor_chain,
+    authTime: row.auth_time,
+    startedAt: row.started_at,
+    lastRefreshedAt: row.last_refreshed_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
+}

@@ -6,12 +6,12 @@ import type { Caller } from '../identity/identity.service.js';
 import { NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
 import { PAGE } from '../shared/pagination.js';
-import { agentsOf, approvalsOf, consentsOf, findExportSubject, ordersOf, paymentMethodsOf } from './export.queries.js';
-import { agentRecord, approvalRecord, consentRecord, orderRecord, paymentMethodRecord } from './export.records.js';
+import { actionsOf, agentsOf, approvalsOf, consentsOf, findExportSubject, ordersOf, paymentMethodsOf, sessionsOf } from './export.queries.js';
+import { agentRecord, approvalRecord, consentRecord, orderRecord, paymentMethodRecord, sessionRecord } from './export.records.js';
 import { jsonObjectChunks, keysetPages, type StreamedList } from './json-stream.js';
 
 /** Names the layout of the export document; a change of layout is a new version. */
-export const EXPORT_FORMAT = 'hub-personal-data-export/1';
+export const EXPORT_FORMAT = 'hub-personal-data-export/2';
 
 /** Rows per statement: memory holds one page of one list, whatever the person's history. */
 const EXPORT_PAGE = 500;
@@ -24,10 +24,11 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
  * Everything the hub holds about one person (GDPR Art. 15 and 20), as one JSON document in
  * chunks: `format`, `exportedAt`, `subject`, `profile`, `paymentMethods` (masked), `orders`
  * (oldest first), `consents` (each with its receipt and history), `connectedAgents`,
- * `ownedAgents`, `approvals` and `accessLog` (the audit events about the person, newest first:
- * which agent read which fields, for which purpose). Lists are read in keyset pages, each page as
- * of its own statement, so the export runs in constant memory and never holds a long
- * transaction. Who may ask is decided by the caller in src/authz (`decideDataSubjectRequest`).
+ * `ownedAgents`, `approvals`, `sessions` (one per refresh-token family: sign-ins, and agents'
+ * offline access), `accessLog` (the audit events about the person, newest first: which agent read
+ * which fields, for which purpose) and `actions` (the events they acted in about someone else or
+ * no one, newest first). Lists are read in keyset pages, each page as of its own statement, so
+ * the export runs in constant memory and never holds a long transaction. Who may ask is decided by the caller in src/authz (`decideDataSubjectRequest`).
  * Audited as `data.exported` once the last chunk is out or the reader stops, with the counts.
  * @throws NotFoundError for an id that names no user, or an erased one (before the first chunk).
  */
@@ -36,7 +37,7 @@ export async function exportUserData(deps: Deps, caller: Caller, userId: string)
   const user = isId('usr', userId) ? await findExportSubject(db, userId) : undefined;
   if (!user) throw new NotFoundError('User');
   const now = deps.clock.now();
-  const counts = { orders: 0, consents: 0, accessLog: 0 };
+  const counts = { orders: 0, consents: 0, sessions: 0, accessLog: 0, actions: 0 };
   const counting = (key: keyof typeof counts, list: StreamedList): StreamedList =>
     (async function* () {
       for await (const page of list) {
@@ -56,7 +57,9 @@ export async function exportUserData(deps: Deps, caller: Caller, userId: string)
     ['connectedAgents', keysetPages(agentsOf(db, user.id, 'connected', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now)))],
     ['ownedAgents', keysetPages(agentsOf(db, user.id, 'owned', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now)))],
     ['approvals', keysetPages(approvalsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(approvalRecord))],
+    ['sessions', counting('sessions', keysetPages(sessionsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(sessionRecord)))],
     ['accessLog', counting('accessLog', accessLogPages(db, user.id))],
+    ['actions', counting('actions', keysetPages(actionsOf(db, user.id), EXPORT_PAGE, (events) => events))],
   ];
 
   return (async function* chunks() {

@@ -9,7 +9,7 @@ import { EXPORT_FORMAT, exportUserData } from '../../src/privacy/export.service.
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
-import { giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+import { basic, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 import { agentReads, customer, exportOf, verifiedReceipt } from './privacy-fixtures.js';
 
 const clock = fixedClock('2031-03-01T09:00:00Z');
@@ -39,7 +39,7 @@ describe('GET /users/:id/export', () => {
     expect(response.headers['content-disposition']).toBe(`attachment; filename="${alice.id}.json"`);
     expect(response.headers['cache-control']).toBe('no-store');
     const data = response.body;
-    expect(Object.keys(data)).toEqual(['format', 'exportedAt', 'subject', 'profile', 'paymentMethods', 'orders', 'consents', 'connectedAgents', 'ownedAgents', 'approvals', 'accessLog']);
+    expect(Object.keys(data)).toEqual(['format', 'exportedAt', 'subject', 'profile', 'paymentMethods', 'orders', 'consents', 'connectedAgents', 'ownedAgents', 'approvals', 'sessions', 'accessLog', 'actions']);
     expect(data).toMatchObject({ format: EXPORT_FORMAT, exportedAt: '2031-03-01T09:00:00.000Z', subject: alice.id });
     expect(data.profile).toMatchObject({
       id: alice.id,
@@ -107,12 +107,70 @@ describe('GET /users/:id/export', () => {
     expect(times).toEqual([...times].sort().reverse());
   });
 
+  it('lists her sessions, one per refresh-token family, an agent’s offline access among them, and never a token', async () => {
+    const response = await exportOf(hub, alice.id, alice.accessToken);
+    expect(response.status).toBe(200);
+    const { sessions } = response.body;
+    // Her sign-up, the session she signed in to hand the agent, and the agent's offline access.
+    expect(sessions).toHaveLength(3);
+    expect(new Set(sessions.map((s: any) => s.familyId)).size).toBe(3);
+    const frontend = sessions.filter((s: any) => s.clientId === 'hub-frontend');
+    expect(frontend).toHaveLength(2);
+    for (const session of frontend) expect(session).toMatchObject({ consentId: null, actorChain: [], authTime: '2031-03-01T09:00:00.000Z', revokedAt: null });
+    const offline = sessions.find((s: any) => s.clientId === assistant.id);
+    expect(offline).toEqual({
+      familyId: expect.any(String),
+      clientId: assistant.id,
+      scope: 'orders:read contact.email:read',
+      consentId: delegated.consentId,
+      actorChain: [assistant.id],
+      authTime: expect.any(String),
+      startedAt: '2031-03-01T09:00:00.000Z',
+      lastRefreshedAt: '2031-03-01T09:00:00.000Z',
+      expiresAt: expect.any(String),
+      revokedAt: null,
+    });
+    const text = JSON.stringify(response.body);
+    for (const secret of [alice.refreshToken, delegated.refreshToken, delegated.subjectToken]) expect(text).not.toContain(secret);
+  });
+
+  it('shows a session the agent gave up as revoked, and a refreshed one still as one session', async () => {
+    const carol = await signUpUser(hub);
+    const reads = await agentReads(hub, assistant, carol.accessToken);
+    const revoked = await postForm(hub, '/oauth/revoke', { token: reads.refreshToken }, basic(assistant));
+    expect(revoked.status).toBe(200);
+    const refreshed = await refresh(carol.refreshToken, EXPORT_SCOPES.join(' '));
+    expect(refreshed.status).toBe(200);
+    const { body } = await exportOf(hub, carol.id, refreshed.body.access_token);
+    expect(body.sessions.map((s: any) => [s.clientId, s.revokedAt])).toEqual(
+      expect.arrayContaining([
+        ['hub-frontend', null],
+        [assistant.id, '2031-03-01T09:00:00.000Z'],
+      ]),
+    );
+    // Sign-up (refreshed once), the session handed to the agent, the agent's.
+    expect(body.sessions).toHaveLength(3);
+  });
+
+  it('lists what she did about others in `actions`, which her access log does not hold', async () => {
+    const dora = await signUpUser(hub);
+    const erin = await signUpUser(hub);
+    const read = await graphql<any>(hub, 'query($id: ID!) { user(id: $id) { email } }', { token: dora.accessToken, variables: { id: erin.id } });
+    expect(read.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    await hub.services.audit.flush();
+    const { body } = await exportOf(hub, dora.id, dora.accessToken);
+    expect(body.actions).toEqual([expect.objectContaining({ action: 'profile.read', actor: { kind: 'user', id: dora.id }, subjectUserId: erin.id, decision: 'DENY' })]);
+    expect(body.accessLog.filter((e: any) => e.subjectUserId !== dora.id)).toEqual([]);
+    // Alice acted about no one else: her own events are all in her access log.
+    expect((await exportOf(hub, alice.id, alice.accessToken)).body.actions).toEqual([]);
+  });
+
   it('is audited as data.exported, naming who asked and what went out', async () => {
     await exportOf(hub, alice.id, admin);
     await hub.services.audit.flush();
     const page = await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'data.exported' }, first: 10 });
     const [byOperator, byUser] = page.edges.map((e) => e.node);
-    expect(byUser).toMatchObject({ actor: { kind: 'user', id: alice.id }, subjectUserId: alice.id, decision: 'ALLOW', detail: { format: EXPORT_FORMAT, complete: true, orders: 2, consents: 2 } });
+    expect(byUser).toMatchObject({ actor: { kind: 'user', id: alice.id }, subjectUserId: alice.id, decision: 'ALLOW', detail: { format: EXPORT_FORMAT, complete: true, orders: 2, consents: 2, sessions: 3, actions: 0 } });
     expect(byOperator).toMatchObject({ actor: { kind: 'client' }, subjectUserId: alice.id, detail: { complete: true } });
   });
 
