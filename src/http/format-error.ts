@@ -15,6 +15,21 @@ export function stripSuggestions(message: string): string {
   return message.replace(/\s*Did you mean [^?]*\?/g, '').trim();
 }
 
+/** A run of non-space characters longer than a refusal should repeat from its input (64). */
+const LONG_RUN = /\S{65,}/g;
+const MESSAGE_LENGTH = 1_000;
+
+/**
+ * A refusal written by graphql-js or a scalar repeats the bad value it names, whole (`Variable
+ * "$f" got invalid value "xxx…"; DateTime cannot represent … xxx…`): a 100 KB value would come
+ * back twice over, to anyone, signed in or not. Each long run of non-space characters keeps its
+ * first characters, and the message its first thousand, which still say what was wrong and where.
+ */
+export function boundEcho(message: string): string {
+  const shortened = message.replace(LONG_RUN, (run) => `${run.slice(0, 32)}…`);
+  return shortened.length > MESSAGE_LENGTH ? `${shortened.slice(0, MESSAGE_LENGTH - 1)}…` : shortened;
+}
+
 /**
  * graphql-armor words the refusals of its limits as syntax errors ("Syntax Error: Aliases limit of
  * 15 exceeded, found 16.") though the document parsed: they keep only what they say.
@@ -40,7 +55,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     !(original.originalError && !(original.originalError instanceof GraphQLError)) &&
     (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR' || answersClientError(original));
   if (isRequestError) {
-    return { message: stripSuggestions(limitRefusal(formatted.message)), ...location, extensions: { code: 'BAD_USER_INPUT' } };
+    return { message: boundEcho(stripSuggestions(limitRefusal(formatted.message))), ...location, extensions: { code: 'BAD_USER_INPUT' } };
   }
   return { ...MASKED, ...location };
 }

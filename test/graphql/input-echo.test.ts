@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { graphql, startTestHub } from '../helpers/hub.js';
+
+let hub: Hub;
+beforeAll(async () => {
+  hub = await startTestHub();
+});
+afterAll(() => hub.close());
+
+const byVariable = 'query($f: AudienceFilter) { audience(purpose: "email_marketing", filter: $f) { totalCount } }';
+
+describe('a refused input value', () => {
+  it('is repeated whole when short, naming where it is', async () => {
+    const response = await graphql(hub, byVariable, { variables: { f: { lastOrderAfter: 'yesterday' } } });
+    expect(response.status).toBe(400);
+    expect(response.errors).toEqual([
+      {
+        message: 'Variable "$f" got invalid value "yesterday" at "f.lastOrderAfter"; DateTime cannot represent an invalid date-time-string yesterday.',
+        locations: [{ line: 1, column: 7 }],
+        extensions: { code: 'BAD_USER_INPUT' },
+      },
+    ]);
+  });
+
+  it('in a variable, is cut short in the refusal, which still says what and where, anonymous or not', async () => {
+    const value = `2031-${'9'.repeat(100_000)}`;
+    const response = await graphql(hub, byVariable, { variables: { f: { lastOrderAfter: value } } });
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(response.errors).length).toBeLessThan(1_000);
+    expect(response.errors).toEqual([
+      {
+        message: `Variable "$f" got invalid value "${value.slice(0, 31)}… at "f.lastOrderAfter"; DateTime cannot represent an invalid date-time-string ${value.slice(0, 32)}…`,
+        locations: [{ line: 1, column: 7 }],
+        extensions: { code: 'BAD_USER_INPUT' },
+      },
+    ]);
+  });
+
+  it('written in the document, is cut short in the refusal at its place', async () => {
+    const value = 'x'.repeat(60_000);
+    const response = await graphql(hub, `{ audience(purpose: "email_marketing", filter: { lastOrderAfter: "${value}" }) { totalCount } }`);
+    expect(response.status).toBe(400);
+    expect(response.errors).toEqual([
+      { message: `DateTime cannot represent an invalid date-time-string ${'x'.repeat(32)}…`, locations: [{ line: 1, column: 66 }], extensions: { code: 'BAD_USER_INPUT' } },
+    ]);
+  });
+});
