@@ -1,0 +1,193 @@
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+
+// The parsers of the environment's values, for src/config.ts: each refuses a bad value with a
+// reason that reads after the variable's name (`PORT: must be a port number from 1 to 65535`).
+
+export const integer = (min: number, max: number, what: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be ${what}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be ${what}`).max(max, `must be ${what}`));
+
+/**
+ * The issuer: an http(s) URL with no credentials, query or fragment (RFC 8414 §2), since every
+ * endpoint URL and the default audience are the issuer with a path appended.
+ */
+export const issuerUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .refine((value) => {
+    const url = new URL(value);
+    return url.username === '' && url.password === '' && !/[?#]/.test(value);
+  }, 'must be an http(s) URL without user, query or fragment (RFC 8414)')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+export const postgresUrl = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres://user@host:port/database URL');
+
+/**
+ * 32 bytes as 64 hex digits, or as base64 in either alphabet with or without its one `=`: checked
+ * whole, since Node's decoders skip what is not in their alphabet and would make a mistyped key
+ * (`!!!!AAAA…`) a valid-looking one.
+ */
+export const encryptionKey = z.string().transform((value, ctx) => {
+  const base64 = /^(?:[A-Za-z0-9+/]{43}|[A-Za-z0-9_-]{43})=?$/.test(value) ? value.replace(/=$/, '').replace(/\+/g, '-').replace(/\//g, '_') : undefined;
+  const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : base64 !== undefined ? Buffer.from(base64, 'base64url') : undefined;
+  // The 43rd digit carries 2 bits past the 32 bytes; they must be zero, so each key has one spelling.
+  if (!bytes || bytes.length !== 32 || (base64 !== undefined && bytes.toString('base64url') !== base64)) {
+    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex digits or base64' });
+    return z.NEVER;
+  }
+  if (bytes.every((byte) => byte === 0)) {
+    ctx.addIssue({ code: 'custom', message: 'must not be all zeros: generate one with `openssl rand -hex 32`' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+/**
+ * Link-local networks, where cloud metadata services answer (169.254.169.254), with the IPv6 forms
+ * that carry 169.254.0.0/16 inside (IPv4-mapped, IPv4-compatible, NAT64, 6to4). No allowed network
+ * may overlap them: a webhook could then fetch the instance's cloud credentials.
+ */
+const LINK_LOCAL = ['169.254.0.0/16', 'fe80::/10', '::ffff:169.254.0.0/112', '::169.254.0.0/112', '64:ff9b::169.254.0.0/112', '2002:a9fe::/32'].map((cidr) =>
+  ipaddr.parseCIDR(cidr),
+);
+
+/** The widest allowed network by family: anything wider opens most of the address space at once. */
+const MIN_PREFIX = { ipv4: 8, ipv6: 16 } as const;
+
+/** True when two CIDR networks share an address: one of them contains the other's network address. */
+function overlaps([a, aBits]: [ipaddr.IPv4 | ipaddr.IPv6, number], [b, bBits]: [ipaddr.IPv4 | ipaddr.IPv6, number]): boolean {
+  if (a.kind() !== b.kind()) return false;
+  return aBits <= bBits ? b.match(a, aBits) : a.match(b, bBits);
+}
+
+/**
+ * A comma-separated list of CIDR networks, each normalized (`127.0.0.1/8` → `127.0.0.0/8`), none
+ * wider than /8 (IPv4) or /16 (IPv6) and none overlapping a link-local network: the list switches
+ * the webhook SSRF guard off for what it names, so it must name chosen networks, not everything.
+ */
+export const networks = z.string().transform((value, ctx) => {
+  const list: string[] = [];
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    let cidr: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    try {
+      const [address, bits] = ipaddr.parseCIDR(item);
+      cidr = [address.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(item) : ipaddr.IPv6.networkAddressFromCIDR(item), bits];
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${item.slice(0, 64)} is not a CIDR network such as 127.0.0.0/8 or ::1/128` });
+      return z.NEVER;
+    }
+    const network = `${cidr[0].toString()}/${cidr[1]}`;
+    const widest = MIN_PREFIX[cidr[0].kind()];
+    if (cidr[1] < widest) {
+      ctx.addIssue({ code: 'custom', message: `${network} is wider than /${widest}; list the networks webhooks need, such as 10.1.0.0/16` });
+      return z.NEVER;
+    }
+    if (LINK_LOCAL.some((linkLocal) => overlaps(cidr, linkLocal))) {
+      ctx.addIssue({ code: 'custom', message: `${network} includes link-local addresses (169.254.0.0/16, fe80::/10), where cloud metadata services answer; they cannot be allowed` });
+      return z.NEVER;
+    }
+    list.push(network);
+  }
+  if (list.length > 64) {
+    ctx.addIssue({ code: 'custom', message: 'must list at most 64 networks' });
+    return z.NEVER;
+  }
+  return list;
+});
+
+export const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/**
+ * The load balancers in front of the hub, as addresses or CIDR networks: only a request from one
+ * of them has its client taken from X-Forwarded-For, so the per-address throttles (sign-in, the
+ * OAuth endpoints, anonymous GraphQL) count clients, not the balancer; a client elsewhere cannot
+ * pick its own address by sending the header. No network wider than /8 (10.0.0.0/8, fd00::/8).
+ */
+const PROXY_MIN_PREFIX = 8;
+
+export const proxies = z.string().transform((value, ctx) => {
+  const list = value.split(',').map((part) => part.trim()).filter(Boolean);
+  const bad = list.find((item) => !(ipaddr.isValid(item) || cidrOf(item)));
+  if (bad !== undefined || list.length > 64) {
+    ctx.addIssue({ code: 'custom', message: bad !== undefined ? `${bad.slice(0, 64)} is not an address or CIDR network such as 10.0.0.0/8` : 'must list at most 64 proxies' });
+    return z.NEVER;
+  }
+  // A network as wide as 0.0.0.0/0 would let any client name its own address in the header.
+  const wide = list.find((item) => {
+    const cidr = cidrOf(item);
+    return cidr !== undefined && cidr[1] < PROXY_MIN_PREFIX;
+  });
+  if (wide !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `${wide.slice(0, 64)} is wider than /${PROXY_MIN_PREFIX}; list the load balancers' own networks` });
+    return z.NEVER;
+  }
+  return list;
+});
+
+function cidrOf(value: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | undefined {
+  try {
+    return ipaddr.parseCIDR(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where the server listens: an IP address as Node reads one (`::`, `0.0.0.0`, `fe80::1%eth0`), or a
+ * host name (RFC 1123) whose last label is not all digits, so a mistyped address (`127.0.0.256`,
+ * `127.1`) is refused here rather than looked up in DNS when the hub starts to listen.
+ */
+const hostName = z.hostname();
+
+export const listenHost = z
+  .string()
+  .refine(
+    (value) => isIP(value) !== 0 || (hostName.safeParse(value).success && !/(?:^|\.)\d+\.?$/.test(value)),
+    'must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0, :: or localhost (an IPv6 address without brackets)',
+  );
+
+/**
+ * Browser origins allowed to call the frontend endpoints across origins, each exactly as a browser
+ * sends it in `Origin` (RFC 6454): http(s), host and port, nothing else. A path, a trailing slash,
+ * credentials or a wildcard are refused rather than trimmed, since a browser never sends them and
+ * a list that silently matches nothing is a mistake found too late. `*` is refused too, although
+ * the hub's tokens travel in the Authorization header and no cookie rides along: it would let any
+ * page a customer visits call `signIn` and `signUp` from that customer's browser and address,
+ * spreading a password-guessing run over many addresses past the per-address throttles, and reach
+ * a hub that only an internal network was meant to see.
+ */
+export const corsOrigins = z.string().transform((value, ctx) => {
+  const list: string[] = [];
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const problem = originProblem(item);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `${item.slice(0, 64)} ${problem}` });
+      return z.NEVER;
+    }
+    list.push(new URL(item).origin);
+  }
+  if (list.length > 64) {
+    ctx.addIssue({ code: 'custom', message: 'must list at most 64 origins' });
+    return z.NEVER;
+  }
+  return [...new Set(list)];
+});
+
+function originProblem(item: string): string | undefined {
+  if (item.includes('*')) return 'is a wildcard: list each origin, such as https://app.example.com';
+  if (!/^https?:\/\/[^/?#@\\]+$/i.test(item) || !URL.canParse(item)) return 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials';
+  return undefined;
+}
