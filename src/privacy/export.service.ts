@@ -28,7 +28,8 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
  * offline access), `accessLog` (the audit events about the person, newest first: which agent read
  * which fields, for which purpose) and `actions` (the events they acted in about someone else or
  * no one, newest first). Lists are read in keyset pages, each page as of its own statement, so
- * the export runs in constant memory and never holds a long transaction. Who may ask is decided by the caller in src/authz (`decideDataSubjectRequest`).
+ * the export runs in constant memory and never holds a long transaction. Who may ask is decided
+ * by the caller in src/authz (`decideDataSubjectRequest`).
  * Audited as `data.exported` once the last chunk is out or the reader stops, with the counts.
  * @throws NotFoundError for an id that names no user, or an erased one (before the first chunk).
  */
