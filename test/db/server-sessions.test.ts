@@ -7,7 +7,7 @@ import { IDLE_IN_TRANSACTION_TIMEOUT_MS, openDatabase } from '../../src/db/conne
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { admin, withDatabase } from '../helpers/global-setup.js';
-import { TEST_ENV } from '../helpers/hub.js';
+import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
 
 describe.skipIf(testServerUrl() === undefined)('a session of the hub on the PostgreSQL server', () => {
   let database: TestDatabase;
@@ -61,6 +61,31 @@ describe.skipIf(testServerUrl() === undefined)('a session of the hub on the Post
     const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: database.url!, HUB_STATEMENT_TIMEOUT: '7' }));
     try {
       expect((await sql<{ statement_timeout: string }>`show statement_timeout`.execute(hub.database.db)).rows).toEqual([{ statement_timeout: '7s' }]);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('answers a request whose statement outlives HUB_STATEMENT_TIMEOUT with an internal error, having written nothing', async () => {
+    const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: database.url!, HUB_STATEMENT_TIMEOUT: '1' }));
+    try {
+      const user = await signUpUser(hub, { givenName: 'Ada' });
+      let resume!: () => void;
+      const locked = new Promise<void>((resolve) => (resume = resolve));
+      // Another session holds the user's row past the timeout, so the update waits behind it.
+      const holder = database.db.transaction().execute(async (tx) => {
+        await sql`select id from users where id = ${user.id} for update`.execute(tx);
+        resume();
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+      });
+      await locked;
+      const started = performance.now();
+      const response = await graphql(hub, 'mutation { updateProfile(input: { givenName: "Grace" }) { givenName } }', { token: user.accessToken });
+      expect(performance.now() - started).toBeLessThan(2_400);
+      expect([response.status, response.errors?.map((e) => e.extensions?.code)]).toEqual([200, ['INTERNAL_SERVER_ERROR']]);
+      await holder;
+      const row = await hub.services.db.selectFrom('users').select('given_name').where('id', '=', user.id).executeTakeFirstOrThrow();
+      expect(row.given_name).toBe('Ada');
     } finally {
       await hub.close();
     }
