@@ -145,7 +145,7 @@ builder.mutationFields((t) => ({
   giveConsent: t.field({
     type: ConsentRef,
     description:
-      'The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds (FORBIDDEN/MISSING_SCOPE).',
+      'The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds, and one to the company needs a token that reads every category of the purpose (FORBIDDEN/MISSING_SCOPE).',
     args: { input: t.arg({ type: GiveConsentInput, required: true }) },
     authScopes: (_root, { input }) => ({ consentGiver: input.agentId ? (input.scopes ?? []) : [] }),
     resolve: (_root, { input }, ctx) => {

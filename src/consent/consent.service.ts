@@ -2,11 +2,12 @@ import { z } from 'zod';
 import type { AgentService } from '../agents/agent.service.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
 import { actorFromPrincipal } from '../audit/audit.actions.js';
+import { decideConsentGiving } from '../authz/agent-access.js';
 import { isDataScope, scopeWithin } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
-import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
+import { BadUserInputError, ForbiddenError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { parseInput, plainText, storableInstant } from '../shared/input.js';
 import {
@@ -133,6 +134,11 @@ export function createConsentService(deps: {
       const scopes = [...new Set(parsed.scopes ?? [])];
       // A consent to the company is for its whole purpose: nothing would honour narrower scopes.
       if (!parsed.agentId && scopes.length > 0) throw new BadUserInputError('input.scopes', 'narrow only a consent to an agent: a consent to the company covers its purpose');
+      // And it lets the company read every category the purpose covers, which a session narrowed
+      // below them (a token handed to a widget) must not grant, as it could not to an agent.
+      if (!parsed.agentId && !decideConsentGiving(caller.principal, purpose.dataCategories.map((category) => `${category}:read`)).allowed) {
+        throw new ForbiddenError('MISSING_SCOPE', `A consent to the company for ${purpose.key} covers ${purpose.dataCategories.join(', ')}: this token does not read them all`);
+      }
       const outside = scopes.find((scope) => !purposeCovers(purpose, scope));
       if (outside !== undefined) throw new BadUserInputError('input.scopes', `${outside.slice(0, 64)} is not a data scope the purpose ${purpose.key} covers`);
       const agentId = parsed.agentId ?? null;

@@ -129,6 +129,21 @@ describe('giveConsent', () => {
       expect(errorOf(refused)).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
       expect(await consentsOf(erin.id)).toEqual([]);
     });
+
+    it('gives the company a consent whose purpose the token reads every category of', async () => {
+      // email_marketing covers profile, contact.email and preferences.
+      const { erin, token } = await narrowed('profile:read contact.email:read preferences:read');
+      expect((await give(token, { purpose: 'email_marketing' })).errors).toBeUndefined();
+      expect(await consentsOf(erin.id)).toEqual([{ agent_id: null, scopes: [], status: 'active' }]);
+    });
+
+    it('refuses the company a consent whose purpose covers a category the token does not read, and records nothing', async () => {
+      const { erin, token } = await narrowed('profile:read preferences:read');
+      const refused = await give(token, { purpose: 'email_marketing' });
+      expect(errorOf(refused)).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+      expect(refused.errors?.[0]?.message).toBe('A consent to the company for email_marketing covers profile, contact.email, preferences: this token does not read them all');
+      expect(await consentsOf(erin.id)).toEqual([]);
+    });
   });
 
   it('refuses an agent that is not active', async () => {
