@@ -90,3 +90,13 @@ export function decideConsentGiving(principal: Principal, delegated: readonly st
   if (principal.kind !== 'user') return MISSING_SCOPE;
   return delegated.some((scope) => isDataScope(scope) && !scopeWithin(scope, principal.scopes)) ? MISSING_SCOPE : ALLOW;
 }
+
+/**
+ * May this caller give the company a consent for a purpose covering these data categories? Such a
+ * consent lets the company read each of them, so, as for an agent (`decideConsentGiving`), the
+ * token must read them all: a session narrowed below the purpose (a token handed to a widget) is
+ * refused (MISSING_SCOPE). Never throws.
+ */
+export function decideCompanyConsentGiving(principal: Principal, dataCategories: readonly string[]): Decision {
+  return decideConsentGiving(principal, dataCategories.map((category) => `${category}:read`));
+}

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AgentService } from '../agents/agent.service.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
 import { actorFromPrincipal } from '../audit/audit.actions.js';
-import { decideConsentGiving } from '../authz/agent-access.js';
+import { decideCompanyConsentGiving } from '../authz/agent-access.js';
 import { isDataScope, scopeWithin } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
@@ -134,9 +134,7 @@ export function createConsentService(deps: {
       const scopes = [...new Set(parsed.scopes ?? [])];
       // A consent to the company is for its whole purpose: nothing would honour narrower scopes.
       if (!parsed.agentId && scopes.length > 0) throw new BadUserInputError('input.scopes', 'narrow only a consent to an agent: a consent to the company covers its purpose');
-      // And it lets the company read every category the purpose covers, which a session narrowed
-      // below them (a token handed to a widget) must not grant, as it could not to an agent.
-      if (!parsed.agentId && !decideConsentGiving(caller.principal, purpose.dataCategories.map((category) => `${category}:read`)).allowed) {
+      if (!parsed.agentId && !decideCompanyConsentGiving(caller.principal, purpose.dataCategories).allowed) {
         throw new ForbiddenError('MISSING_SCOPE', `A consent to the company for ${purpose.key} covers ${purpose.dataCategories.join(', ')}: this token does not read them all`);
       }
       const outside = scopes.find((scope) => !purposeCovers(purpose, scope));
