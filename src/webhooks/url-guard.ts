@@ -10,6 +10,22 @@ export const systemResolve: Resolve = (hostname) => dns.promises.lookup(hostname
 /** Longest a name may take to resolve before the delivery (or the check) gives up. */
 const RESOLVE_TIMEOUT_MS = 5_000;
 
+/**
+ * The ports the Fetch Standard blocks for http(s) (https://fetch.spec.whatwg.org/#bad-port): those
+ * of services (SMTP, IRC, SIP, LDAP, ...) that could read a request as commands of their own
+ * protocol, a cross-protocol attack. Browsers and undici's `fetch` refuse them too.
+ */
+const BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117,
+  119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636,
+  989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+/** True when a URL names a port the Fetch Standard blocks (see BAD_PORTS); a URL without a port uses its scheme's, never blocked. */
+export function hasBadPort(url: URL): boolean {
+  return url.port !== '' && BAD_PORTS.has(Number(url.port));
+}
+
 /** A webhook target the address policy refuses; the message names the address, never more. */
 export class RefusedAddressError extends Error {
   override name = 'RefusedAddressError';

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { ipLiteral, type AddressPolicy } from './address-policy.js';
-import { guardedLookup, RefusedAddressError, type Resolve } from './url-guard.js';
+import { guardedLookup, hasBadPort, RefusedAddressError, type Resolve } from './url-guard.js';
 
 /** One attempt to send: where, with which signed headers, which body. */
 export interface WebhookRequest {
@@ -30,11 +30,11 @@ export interface WebhookSender {
 const RESPONSE_READ_LIMIT = 4 * 1024;
 
 /**
- * Sends webhook attempts over undici with what an outbound call to an untrusted URL needs: the
- * address policy checked for every attempt, after resolution and on the address connected to
- * (one connection per attempt, none kept alive);
- * a timeout to connect and another for the answer; no redirect followed (a 3xx is a failed
- * attempt); at most a few KiB of any response read.
+ * Sends webhook attempts over undici with what an outbound call to an untrusted URL needs: no
+ * port the Fetch Standard blocks; the address policy checked for every attempt, after resolution
+ * and on the address connected to (one connection per attempt, none kept alive); a timeout to
+ * connect and another for the answer; no redirect followed (a 3xx is a failed attempt); at most a
+ * few KiB of any response read.
  */
 export function createWebhookSender(options: { policy: AddressPolicy; resolve: Resolve; timeoutSeconds: number }): WebhookSender {
   const timeoutMs = options.timeoutSeconds * 1_000;
@@ -54,6 +54,8 @@ export function createWebhookSender(options: { policy: AddressPolicy; resolve: R
       if ((target.protocol !== 'http:' && target.protocol !== 'https:') || (literal !== undefined && !options.policy.allows(literal))) {
         return { statusCode: null, retryAfter: undefined, error: `${literal ?? target.protocol} is not an allowed target`, durationMs: 0 };
       }
+      // A subscription stored before its port was blocked is refused here too.
+      if (hasBadPort(target)) return { statusCode: null, retryAfter: undefined, error: `port ${target.port} is blocked (Fetch Standard)`, durationMs: 0 };
       try {
         const response = await request(target, {
           dispatcher: agent,

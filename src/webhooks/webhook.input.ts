@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { plainText } from '../shared/input.js';
+import { hasBadPort } from './url-guard.js';
 import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
 
 /** Longest webhook URL accepted. */
@@ -13,7 +14,7 @@ export const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3_600;
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3_600;
 
 /**
- * An http(s) URL without credentials in it; the fragment, never sent, is dropped. Its length is
+ * An http(s) URL without credentials in it nor a port the Fetch Standard blocks; the fragment, never sent, is dropped. Its length is
  * checked as typed, before it is parsed, and again as it is stored, normalized: percent-encoding
  * can make it longer than it was typed.
  */
@@ -34,6 +35,7 @@ export const webhookUrl = z
     if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use http or https' });
     else if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials; receivers verify the signature instead' });
     else if (!url.hostname) ctx.addIssue({ code: 'custom', message: 'must name a host' });
+    else if (hasBadPort(url)) ctx.addIssue({ code: 'custom', message: `must not use port ${url.port}, which the Fetch Standard blocks: a service there could read the request as commands` });
     else if (normalized.length > MAX_URL_LENGTH) ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_URL_LENGTH} characters once normalized (percent-encoded)` });
     return normalized;
   });

@@ -19,7 +19,7 @@ beforeAll(async () => {
   admin = await operatorToken(hub);
   alice = await signUpUser(hub);
   bob = await signUpUser(hub);
-  await subscribe(hub, admin, 'http://127.0.0.1:9/hook', ['agent.decommissioned', 'consent.withdrawn']);
+  await subscribe(hub, admin, 'http://127.0.0.1:8/hook', ['agent.decommissioned', 'consent.withdrawn']);
 });
 afterAll(() => hub.close());
 

@@ -37,9 +37,9 @@ beforeAll(async () => {
   await giveConsent(hub, alice.accessToken, { agentId: assistantId, scopes: ['orders:read'] });
   clock.advance(1);
   await giveConsent(hub, alice.accessToken, { purpose: 'personalization', agentId: assistantId, scopes: ['preferences:read'] });
-  await subscribe(hub, admin, 'http://127.0.0.1:9/a', ['consent.given']);
+  await subscribe(hub, admin, 'http://127.0.0.1:8/a', ['consent.given']);
   clock.advance(1);
-  await subscribe(hub, admin, 'http://127.0.0.1:9/b', ['consent.given']);
+  await subscribe(hub, admin, 'http://127.0.0.1:8/b', ['consent.given']);
 });
 afterAll(() => hub.close());
 

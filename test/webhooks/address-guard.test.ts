@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
-import { guardedLookup, RefusedAddressError, type Resolve } from '../../src/webhooks/url-guard.js';
+import { guardedLookup, RefusedAddressError, systemResolve, type Resolve } from '../../src/webhooks/url-guard.js';
+import { createWebhookSender } from '../../src/webhooks/webhook-sender.js';
 import { graphql } from '../helpers/hub.js';
 import { adminToken, startWebhookHub } from './webhook-hub.js';
 
@@ -44,6 +45,22 @@ describe('the webhook address policy', () => {
     await expect(lookup('nowhere.example', {})).rejects.toThrow(/resolves to no address/);
     await expect(lookup('public.example', { all: true })).resolves.toEqual(answers['public.example']);
     await expect(lookup('public.example', { family: 6 })).resolves.toEqual({ address: '2001:4860:4860::8844', family: 6 });
+  });
+});
+
+describe('the webhook sender', () => {
+  it('refuses a port the Fetch Standard blocks before it connects, as it refuses a private address', async () => {
+    const sender = createWebhookSender({ policy: createAddressPolicy(['127.0.0.0/8']), resolve: systemResolve, timeoutSeconds: 1 });
+    try {
+      const attempt = (url: string) => sender.send({ url, headers: { 'content-type': 'application/json' }, body: '{}' });
+      // A subscription stored before its port was blocked, or written to the table by hand.
+      for (const port of [25, 6667, 5060]) {
+        expect(await attempt(`http://127.0.0.1:${port}/hook`)).toEqual({ statusCode: null, retryAfter: undefined, error: `port ${port} is blocked (Fetch Standard)`, durationMs: 0 });
+      }
+      expect((await attempt('http://10.0.0.1:8080/hook')).error).toBe('10.0.0.1 is not an allowed target');
+    } finally {
+      await sender.close();
+    }
   });
 });
 

@@ -198,7 +198,7 @@ describe('webhook delivery attempts', () => {
   });
 
   it('follows no redirect, and gives up after the eighth attempt, each wait on the schedule', async () => {
-    const { receiver, subscription } = await setUp(() => ({ status: 302, headers: { location: 'http://127.0.0.1:9/elsewhere' } }));
+    const { receiver, subscription } = await setUp(() => ({ status: 302, headers: { location: 'http://127.0.0.1:8/elsewhere' } }));
     for (let attempt = 1; attempt <= 8; attempt++) {
       expect(await worker.deliverDue()).toBe(1);
       const [delivery] = await deliveryLog(hub, await adminToken(hub), subscription.id);

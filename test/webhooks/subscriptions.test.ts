@@ -26,13 +26,13 @@ describe('webhook subscriptions', () => {
   const mutate = (name: string, id: string) => graphql<Record<string, Record<string, unknown>>>(hub, `mutation($id: ID!) { ${name}(id: $id) { id status disabledReason } }`, { token: admin, variables: { id } });
 
   it('creates a subscription with a whsec_ secret shown once, and lists it without the secret', async () => {
-    const created = await create({ url: 'http://127.0.0.1:9/hooks#fragment', eventTypes: ['consent.given', 'consent.given', 'agent.registered'], description: 'CRM sync' });
+    const created = await create({ url: 'http://127.0.0.1:8/hooks#fragment', eventTypes: ['consent.given', 'consent.given', 'agent.registered'], description: 'CRM sync' });
     expect(created.errors).toBeUndefined();
     const { secret, subscription } = created.data!.createWebhookSubscription;
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(subscription).toMatchObject({
       id: expect.stringMatching(/^whk_[0-9A-Z]{26}$/),
-      url: 'http://127.0.0.1:9/hooks',
+      url: 'http://127.0.0.1:8/hooks',
       description: 'CRM sync',
       eventTypes: ['consent.given', 'agent.registered'],
       status: 'ENABLED',
@@ -47,13 +47,13 @@ describe('webhook subscriptions', () => {
   });
 
   it('updates, disables, enables and deletes a subscription', async () => {
-    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/a', ['consent.given']);
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/a', ['consent.given']);
     const updated = await graphql<{ updateWebhookSubscription: Record<string, unknown> }>(
       hub,
       `mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { ${SUBSCRIPTION_FIELDS} } }`,
-      { token: admin, variables: { id, input: { url: 'http://127.0.0.1:9/b', eventTypes: ['token.revoked'], description: 'moved' } } },
+      { token: admin, variables: { id, input: { url: 'http://127.0.0.1:8/b', eventTypes: ['token.revoked'], description: 'moved' } } },
     );
-    expect(updated.data!.updateWebhookSubscription).toMatchObject({ url: 'http://127.0.0.1:9/b', eventTypes: ['token.revoked'], description: 'moved' });
+    expect(updated.data!.updateWebhookSubscription).toMatchObject({ url: 'http://127.0.0.1:8/b', eventTypes: ['token.revoked'], description: 'moved' });
     expect((await mutate('disableWebhookSubscription', id)).data!.disableWebhookSubscription).toEqual({ id, status: 'DISABLED', disabledReason: 'OPERATOR' });
     expect((await mutate('enableWebhookSubscription', id)).data!.enableWebhookSubscription).toEqual({ id, status: 'ENABLED', disabledReason: null });
     const deleted = await graphql<{ deleteWebhookSubscription: string }>(hub, 'mutation($id: ID!) { deleteWebhookSubscription(id: $id) }', { token: admin, variables: { id } });
@@ -64,7 +64,7 @@ describe('webhook subscriptions', () => {
   });
 
   it('audits every change without the secret', async () => {
-    const { id, secret } = await subscribe(hub, admin, 'http://127.0.0.1:9/audited?key=kept-out', ['consent.given']);
+    const { id, secret } = await subscribe(hub, admin, 'http://127.0.0.1:8/audited?key=kept-out', ['consent.given']);
     await mutate('disableWebhookSubscription', id);
     const events = await hub.services.db.selectFrom('audit_events').select(['action', 'detail']).where('action', 'like', 'webhook.%').execute();
     const mine = events.filter((e) => (e.detail as { subscriptionId?: string }).subscriptionId === id);
@@ -75,7 +75,7 @@ describe('webhook subscriptions', () => {
 
   it('requires webhooks:admin: an operator without it is refused, and so is a caller without a token', async () => {
     const other = await clientToken(hub, ['agents:admin', 'audit:read'], 'agt_01J0000000000000000000NOWH');
-    const refused = await create({ url: 'http://127.0.0.1:9/x', eventTypes: ['consent.given'] }, other);
+    const refused = await create({ url: 'http://127.0.0.1:8/x', eventTypes: ['consent.given'] }, other);
     expect(refused.data).toBeNull();
     expect(refused.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
     const list = await graphql(hub, '{ webhookSubscriptions { edges { node { id } } } }', { token: other });
@@ -96,6 +96,9 @@ describe('webhook subscriptions', () => {
       [{ url: 'ftp://127.0.0.1/x', eventTypes: ['consent.given'] }, 'input.url', /http or https/],
       [{ url: 'not a url', eventTypes: ['consent.given'] }, 'input.url', /absolute http/],
       [{ url: 'http://user:pw@127.0.0.1/x', eventTypes: ['consent.given'] }, 'input.url', /credentials/],
+      // Ports the Fetch Standard blocks: a mail, IRC or SIP server could read the request as commands.
+      [{ url: 'http://127.0.0.1:25/x', eventTypes: ['consent.given'] }, 'input.url', /port 25, which the Fetch Standard blocks/],
+      [{ url: 'https://receiver.example:6667/x', eventTypes: ['consent.given'] }, 'input.url', /port 6667/],
       [{ url: `http://127.0.0.1/${'a'.repeat(2_100)}`, eventTypes: ['consent.given'] }, 'input.url', /at most 2048/],
       // Refused as typed, before it is parsed, though it would normalize to a short URL.
       [{ url: `http://127.0.0.1/${'./'.repeat(1_100)}x`, eventTypes: ['consent.given'] }, 'input.url', /at most 2048 characters$/],
@@ -109,7 +112,7 @@ describe('webhook subscriptions', () => {
       expect(response.errors![0]!.extensions, JSON.stringify(input).slice(0, 80)).toMatchObject({ code: 'BAD_USER_INPUT', field });
       expect(response.errors![0]!.message).toMatch(message);
     }
-    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/grace', ['consent.given']);
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/grace', ['consent.given']);
     const grace = await graphql(hub, 'mutation($id: ID!) { rotateWebhookSecret(id: $id, gracePeriodSeconds: 999999999) { secret } }', { token: admin, variables: { id } });
     expect(grace.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'gracePeriodSeconds' });
     const after = (await graphql<{ webhookSubscriptions: { edges: unknown[] } }>(hub, '{ webhookSubscriptions(first: 100) { edges { cursor } } }', { token: admin })).data!.webhookSubscriptions.edges.length;
@@ -129,10 +132,10 @@ describe('webhook subscriptions', () => {
     }
     expect(await count()).toBe(before);
 
-    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/kept', ['consent.given']);
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/kept', ['consent.given']);
     const updated = await graphql(hub, 'mutation($id: ID!, $url: String!) { updateWebhookSubscription(id: $id, input: { url: $url }) { url } }', { token: admin, variables: { id, url: long[0] } });
     expect(updated.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.url' });
-    expect((await byId(id)).data!.webhookSubscription).toMatchObject({ url: 'http://127.0.0.1:9/kept' });
+    expect((await byId(id)).data!.webhookSubscription).toMatchObject({ url: 'http://127.0.0.1:8/kept' });
   });
 });
 
@@ -152,7 +155,7 @@ describe.skipIf(testServerUrl() === undefined)('webhook subscriptions changed wh
   const holdDeliveries = (subscriptionId: string) => holding((tx) => sql`select 1 from webhook_deliveries where subscription_id = ${subscriptionId} for update`.execute(tx));
 
   it('a subscription is being deleted: a consent raising its event waits, then commits without it', async () => {
-    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/hooks', ['consent.given']);
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/hooks', ['consent.given']);
     const user = await signUpUser(hub);
     await giveConsent(hub, user.accessToken, { purpose: 'email_marketing' });
     const held = await holdDeliveries(id);
@@ -170,7 +173,7 @@ describe.skipIf(testServerUrl() === undefined)('webhook subscriptions changed wh
   });
 
   it('a subscription is being deleted: an agent registered meanwhile waits, then commits without it', async () => {
-    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/hooks', ['agent.registered']);
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/hooks', ['agent.registered']);
     await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
     const held = await holdDeliveries(id);
     const deletion = graphql(hub, 'mutation($id: ID!) { deleteWebhookSubscription(id: $id) }', { token: admin, variables: { id } });
@@ -186,7 +189,7 @@ describe.skipIf(testServerUrl() === undefined)('webhook subscriptions changed wh
   });
 
   it('a message is being redelivered: an agent registered meanwhile raises its event without waiting, and both commit', async () => {
-    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:9/hooks', ['agent.registered']);
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/hooks', ['agent.registered']);
     await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
     const [message] = (await sql<{ message_id: string }>`select message_id from webhook_deliveries where subscription_id = ${id}`.execute(hub.services.db)).rows;
     const held = await holdDeliveries(id);
