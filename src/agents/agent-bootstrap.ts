@@ -20,7 +20,7 @@ const NAME = 'Operator console';
  * Makes sure the hub has an operator client, holding every operator scope:
  * - with HUB_BOOTSTRAP_CLIENT_ID/_SECRET, that client exists with that secret (a different secret
  *   replaces the stored ones at once) and every operator scope; its status is left as it is, so a
- *   restart never lifts a suspension;
+ *   restart never lifts a suspension; an id naming a user's agent or a sub-agent fails the start;
  * - without them, on a database that never had an operator client, one is created and its
  *   credentials returned, for the caller to show once.
  * Instances starting together take turns on an advisory lock, so at most one client is created.
@@ -60,6 +60,10 @@ async function ensureConfiguredClient(tx: Db, configured: { id: string; secret: 
   const existing = await findAgentForUpdate(tx, configured.id);
   if (!existing) return createOperatorClient(tx, configured.id, configured.secret, now);
   if (existing.ownerKind === 'user') throw new Error(`HUB_BOOTSTRAP_CLIENT_ID names ${existing.id}, an agent owned by a user, which cannot be an operator client`);
+  // A sub-agent holds at most its parent's scopes: every operator scope would lift it above them.
+  if (existing.parentAgentId !== null) {
+    throw new Error(`HUB_BOOTSTRAP_CLIENT_ID names ${existing.id}, a sub-agent of ${existing.parentAgentId}, which cannot hold more scopes than its parent nor be an operator client`);
+  }
   const missing = OPERATOR_SCOPES.filter((scope) => !existing.allowedScopes.includes(scope));
   if (missing.length > 0 || !existing.isOperator) {
     await makeOperatorClient(tx, existing.id, [...existing.allowedScopes, ...missing]);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureBootstrapClient } from '../../src/agents/agent-bootstrap.js';
+import { insertAgent } from '../../src/agents/agent.queries.js';
 import { createHub, type Hub } from '../../src/app.js';
 import { OPERATOR_SCOPES } from '../../src/authz/principal.js';
 import { loadConfig } from '../../src/config.js';
@@ -86,6 +87,25 @@ describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
         await hub.http.close();
       }
       await hubs[0]?.close();
+    }
+  });
+});
+
+describe('HUB_BOOTSTRAP_CLIENT_ID naming a sub-agent', () => {
+  it('fails the start and leaves the sub-agent within its parent’s scopes', async () => {
+    const database = await createTestDatabase();
+    try {
+      const now = new Date();
+      const agent = (id: string, parentAgentId: string | null) =>
+        insertAgent(database.db, { id, name: id, kind: 'service', description: null, allowedScopes: ['profile:read'], ownerUserId: null, parentAgentId, ancestorIds: parentAgentId ? [parentAgentId] : [], expiresAt: null, now });
+      await agent('agt_parent', null);
+      await agent('agt_child', 'agt_parent');
+      await expect(ensureBootstrapClient(database.db, { id: 'agt_child', secret: 'a-secret-long-enough-for-the-console' }, now)).rejects.toThrow(/agt_child, a sub-agent of agt_parent/);
+      const child = await database.db.selectFrom('agents').select(['allowed_scopes', 'is_operator']).where('id', '=', 'agt_child').executeTakeFirstOrThrow();
+      expect(child).toEqual({ allowed_scopes: ['profile:read'], is_operator: false });
+      expect(await database.db.selectFrom('agent_secrets').select('agent_id').where('agent_id', '=', 'agt_child').execute()).toEqual([]);
+    } finally {
+      await database.close();
     }
   });
 });
