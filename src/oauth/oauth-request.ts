@@ -2,7 +2,7 @@ import type { Services } from '../app.js';
 import { authenticateClient, presentedCredentials, type OAuthClient, type PresentedCredentials } from './client-auth.js';
 import { ClientThrottle } from './client-throttle.js';
 import { recordRefusal, type RefusedCaller } from './oauth-audit.js';
-import { invalidRequest, OAuthError } from './oauth-error.js';
+import { invalidRequest, invalidTarget, OAuthError } from './oauth-error.js';
 
 export type OAuthEndpoint = RefusedCaller['endpoint'];
 
@@ -23,15 +23,34 @@ export type OAuthWork<T> = (params: Record<string, string>, authenticate: () => 
 /** Runs one request to an OAuth endpoint; see `createOAuthRequestRunner`. */
 export type RunOAuthRequest = <T>(endpoint: OAuthEndpoint, body: unknown, http: OAuthHttpRequest, work: OAuthWork<T>) => Promise<T>;
 
-/** @throws OAuthError invalid_request for a body that is not flat, single-valued form data. */
+/**
+ * The parameters a request may repeat: each names a resource the token is to be used at (RFC 8693
+ * §2.1, RFC 8707 §2). Every other one must appear once (RFC 6749 §3.1).
+ */
+const REPEATABLE = new Set(['audience', 'resource']);
+
+/**
+ * The form parameters, one value each. `audience` and `resource` may repeat, but the hub's API is
+ * the only resource its tokens are for, so their values must all be the same one.
+ * @throws OAuthError invalid_request for a body that is not flat, single-valued form data;
+ *   invalid_target for repeated `audience` or `resource` values that differ.
+ */
 export function formParams(body: unknown): Record<string, string> {
   if (body === null || typeof body !== 'object') throw invalidRequest('the body must be application/x-www-form-urlencoded');
   const params: Record<string, string> = Object.create(null);
-  for (const [key, value] of Object.entries(body)) {
+  for (const [key, given] of Object.entries(body)) {
+    const value = Array.isArray(given) && REPEATABLE.has(key) ? oneOf(key, given) : given;
     if (typeof value !== 'string') throw invalidRequest(`parameter ${key.slice(0, 40)} must appear once`);
     if (value !== '') params[key] = value;
   }
   return params;
+}
+
+/** The one value a repeated `audience` or `resource` names, all of its values alike. */
+function oneOf(key: string, values: readonly unknown[]): unknown {
+  const distinct = new Set(values);
+  if (distinct.size > 1) throw invalidTarget(`${key} names more than one resource; tokens here are for this hub's API alone`);
+  return values[0];
 }
 
 /** The parameters and credentials of a request, or the refusal its parsing met. */

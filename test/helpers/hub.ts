@@ -93,12 +93,14 @@ export async function clientToken(hub: Pick<Hub, 'services'>, scopes: readonly s
 }
 
 /** POSTs a form to an OAuth endpoint; resolves to the status, headers and JSON body. */
-export async function postForm(hub: Pick<Hub, 'http'>, url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+export async function postForm(hub: Pick<Hub, 'http'>, url: string, form: Record<string, string | readonly string[]>, headers: Record<string, string> = {}) {
+  // A list is sent as the parameter repeated, once per value.
+  const pairs = Object.entries(form).flatMap(([key, value]): [string, string][] => (typeof value === 'string' ? [[key, value]] : value.map((one) => [key, one])));
   const response = await hub.http.inject({
     method: 'POST',
     url,
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    payload: new URLSearchParams(form).toString(),
+    payload: new URLSearchParams(pairs).toString(),
   });
   return { status: response.statusCode, headers: response.headers, body: response.body ? JSON.parse(response.body) : undefined };
 }

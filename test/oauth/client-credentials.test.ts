@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
-const token = (form: Record<string, string>, headers: Record<string, string> = {}) => postForm(hub, '/oauth/token', { grant_type: 'client_credentials', ...form }, headers);
+const token = (form: Record<string, string | readonly string[]>, headers: Record<string, string> = {}) => postForm(hub, '/oauth/token', { grant_type: 'client_credentials', ...form }, headers);
 
 describe('grant_type=client_credentials', () => {
   it('issues an RFC 9068 token with client_secret_basic: sub and client_id are the agent, scope defaults to its ceiling', async () => {
@@ -79,6 +79,17 @@ describe('grant_type=client_credentials', () => {
   it('refuses an audience other than the hub with invalid_target', async () => {
     expect(await token({ audience: 'https://elsewhere.example' }, basic(agent))).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
     expect((await token({ resource: hub.config.audience }, basic(agent))).status).toBe(200);
+  });
+
+  it('accepts audience and resource repeated (RFC 8693, RFC 8707) when every value names the hub, and refuses one naming elsewhere among them', async () => {
+    const hubApi = hub.config.audience;
+    for (const name of ['audience', 'resource']) {
+      expect((await token({ [name]: [hubApi, hubApi] }, basic(agent))).status, name).toBe(200);
+      const mixed = await token({ [name]: [hubApi, 'https://elsewhere.example/api'] }, basic(agent));
+      expect(mixed, name).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    }
+    // Every other parameter still appears once (RFC 6749 §3.1).
+    expect(await token({ scope: ['orders:read', 'orders:read'] }, basic(agent))).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'parameter scope must appear once' } });
   });
 
   it('audits each issuance and each refusal with its reason', async () => {
