@@ -153,7 +153,7 @@ export async function createServices(config: Config, db: Db, logger: Logger, clo
     agents,
     identity,
     revokeRefreshTokensOfConsents: tokens.revokeRefreshTokensOfConsents,
-    receipts: { issuer: config.issuer, signingKey: () => keys.signingKey() },
+    receipts: { ...config.controller, issuer: config.issuer, signingKey: () => keys.signingKey() },
   });
   const erasure = createErasureService({
     db,

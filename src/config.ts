@@ -1,5 +1,19 @@
 import { z } from 'zod';
-import { boolean, corsOrigins, encryptionKey, integer, issuerUrl, listenHost, networks, postgresUrl, proxies } from './config.values.js';
+import {
+  boolean,
+  controllerEmail,
+  controllerText,
+  corsOrigins,
+  encryptionKey,
+  integer,
+  issuerUrl,
+  listenHost,
+  networks,
+  postalAddress,
+  postgresUrl,
+  proxies,
+  type PostalAddress,
+} from './config.values.js';
 
 /**
  * The hub's configuration: the environment parsed and validated once into a typed, frozen object.
@@ -13,6 +27,8 @@ export interface Config {
   readonly issuer: string;
   /** `aud` of every access token the hub issues and accepts. */
   readonly audience: string;
+  /** The company running the hub, as every consent receipt names it. */
+  readonly controller: Controller;
   /** A PostgreSQL server URL; unset means embedded PGlite under `dataDir`. */
   readonly databaseUrl: string | undefined;
   /** Where embedded PGlite keeps its files and where generated secrets live; `memory://` for none. */
@@ -57,6 +73,25 @@ export interface Config {
   readonly corsOrigins: readonly string[];
 }
 
+/**
+ * The PII controller of Kantara CR v1.1 (`piiControllers`): who answers for the data and how a
+ * person reaches them. The specification requires all of it, and so does production; elsewhere the
+ * name defaults to the issuer's host and what is not set is left out of receipts, so a demo starts
+ * with nothing to configure.
+ */
+export interface Controller {
+  /** The company's name. */
+  readonly name: string;
+  /** Who to contact (a team or a role: "Data Protection Officer"). */
+  readonly contact: string | undefined;
+  readonly email: string | undefined;
+  readonly phone: string | undefined;
+  readonly address: PostalAddress | undefined;
+}
+
+/** The controller's details that production requires (Kantara CR v1.1 marks each MUST). */
+const CONTROLLER_CONTACT = ['HUB_CONTROLLER_NAME', 'HUB_CONTROLLER_CONTACT', 'HUB_CONTROLLER_EMAIL', 'HUB_CONTROLLER_PHONE', 'HUB_CONTROLLER_ADDRESS'] as const;
+
 /** Thrown for a bad environment; its message is one line naming the variable and the problem. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -99,6 +134,11 @@ const schema = z
     HUB_WEBHOOK_TIMEOUT: integer(1, 60, 'a number of seconds from 1 to 60').default(5),
     HUB_WEBHOOK_POLL_INTERVAL: integer(1, 3_600, 'a number of seconds from 1 to 3600').default(5),
     HUB_CORS_ORIGINS: corsOrigins.optional(),
+    HUB_CONTROLLER_NAME: controllerText.optional(),
+    HUB_CONTROLLER_CONTACT: controllerText.optional(),
+    HUB_CONTROLLER_EMAIL: controllerEmail.optional(),
+    HUB_CONTROLLER_PHONE: controllerText.optional(),
+    HUB_CONTROLLER_ADDRESS: postalAddress.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.HUB_KEY_ENCRYPTION_KEY) {
@@ -106,6 +146,9 @@ const schema = z
     }
     if (env.NODE_ENV === 'production' && env.HUB_DEMO_DATA) {
       ctx.addIssue({ code: 'custom', path: ['HUB_DEMO_DATA'], message: 'must not be true when NODE_ENV=production: demo customers share a published password' });
+    }
+    for (const name of env.NODE_ENV === 'production' ? CONTROLLER_CONTACT : []) {
+      if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required when NODE_ENV=production: every consent receipt names how to reach the controller (Kantara CR v1.1)' });
     }
     if (!env.HUB_BOOTSTRAP_CLIENT_ID !== !env.HUB_BOOTSTRAP_CLIENT_SECRET) {
       const missing = env.HUB_BOOTSTRAP_CLIENT_ID ? 'HUB_BOOTSTRAP_CLIENT_SECRET' : 'HUB_BOOTSTRAP_CLIENT_ID';
@@ -134,6 +177,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     issuer,
     audience: e.HUB_AUDIENCE ?? `${issuer}/graphql`,
+    controller: Object.freeze({
+      name: e.HUB_CONTROLLER_NAME ?? new URL(issuer).host,
+      contact: e.HUB_CONTROLLER_CONTACT,
+      email: e.HUB_CONTROLLER_EMAIL,
+      phone: e.HUB_CONTROLLER_PHONE,
+      address: e.HUB_CONTROLLER_ADDRESS && Object.freeze(e.HUB_CONTROLLER_ADDRESS),
+    }),
     databaseUrl: e.DATABASE_URL,
     dataDir: e.HUB_DATA_DIR,
     keyEncryptionKey: e.HUB_KEY_ENCRYPTION_KEY,

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { plainText } from './shared/input.js';
 
 // The parsers of the environment's values, for src/config.ts: each refuses a bad value with a
 // reason that reads after the variable's name (`PORT: must be a port number from 1 to 65535`).
@@ -191,3 +192,47 @@ function originProblem(item: string): string | undefined {
   if (!/^https?:\/\/[^/?#@\\]+$/i.test(item) || !URL.canParse(item)) return 'is not an origin: http(s)://host[:port], with no path (not even a trailing /), query or credentials';
   return undefined;
 }
+
+/** A line of the controller's identity in consent receipts: printable text, at most 200 characters. */
+export const controllerText = plainText(200);
+
+/** The controller's email for privacy matters. */
+export const controllerEmail = z.email({ error: 'must be an email address' }).max(254, 'must have at most 254 characters');
+
+/**
+ * The controller's postal address as a JSON object of schema.org PostalAddress properties, the
+ * form Kantara CR v1.1's `address` takes: `{"streetAddress": "…", "postalCode": "…",
+ * "addressLocality": "…", "addressCountry": "DE"}`; no other keys, the street and country required.
+ */
+export const postalAddress = z.string().transform((value, ctx) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"streetAddress": "…", "addressCountry": "DE"}' });
+    return z.NEVER;
+  }
+  const address = POSTAL_ADDRESS.safeParse(parsed);
+  if (!address.success) {
+    const issue = address.error.issues[0]!;
+    ctx.addIssue({ code: 'custom', message: issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message });
+    return z.NEVER;
+  }
+  return address.data;
+});
+
+/** A property of the address: a string, else the reason says whether it is missing or of another type. */
+const property = (max: number) => z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') }).pipe(plainText(max));
+
+const POSTAL_ADDRESS = z.strictObject(
+  {
+    streetAddress: property(200),
+    postalCode: property(20).optional(),
+    addressLocality: property(200).optional(),
+    addressRegion: property(200).optional(),
+    addressCountry: property(2).pipe(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `has keys PostalAddress does not: ${issue.keys.join(', ')}` : 'must be a JSON object') },
+);
+
+export type PostalAddress = z.infer<typeof POSTAL_ADDRESS>;

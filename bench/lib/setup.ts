@@ -75,6 +75,12 @@ export async function startHubProcess(env: Record<string, string> = {}): Promise
       // with a generated secret that the hub would print into the report.
       HUB_BOOTSTRAP_CLIENT_ID: 'agt_bench_operator',
       HUB_BOOTSTRAP_CLIENT_SECRET: 'bench-only-operator-secret-not-for-production',
+      // Production requires the controller's details, which consent receipts carry.
+      HUB_CONTROLLER_NAME: 'Bench Shop',
+      HUB_CONTROLLER_CONTACT: 'Data Protection Officer',
+      HUB_CONTROLLER_EMAIL: 'privacy@bench.example',
+      HUB_CONTROLLER_PHONE: '+1 555 0100',
+      HUB_CONTROLLER_ADDRESS: '{"streetAddress": "1 Bench Street", "addressCountry": "US"}',
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -25,7 +25,7 @@ import {
 import { createHash } from 'node:crypto';
 import { findConsentedPurposes, findPurpose, LAWFUL_BASES, purposeCovers, type Purpose } from './purposes.js';
 import { findLatestPurposes, insertPurposeVersion, lockPurpose } from './purpose.queries.js';
-import { receiptClaims, signReceipt } from './receipt.js';
+import { receiptClaims, signReceipt, type ReceiptController } from './receipt.js';
 import type { SigningKey } from '../oauth/key-store.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 
@@ -63,8 +63,8 @@ export function createConsentService(deps: {
   identity: Pick<IdentityService, 'findActiveUser'>;
   /** Revokes every refresh token issued under these consents. */
   revokeRefreshTokensOfConsents(tx: Db, consentIds: readonly string[], now: Date): Promise<void>;
-  /** The key receipts are signed with, and the issuer they name. */
-  receipts: { issuer: string; signingKey(): SigningKey };
+  /** The key receipts are signed with, and the controller and issuer they name. */
+  receipts: ReceiptController & { signingKey(): SigningKey };
 }) {
   const { db, clock } = deps;
 

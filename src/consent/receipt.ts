@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import type { Controller } from '../config.js';
 import { SIGNING_ALG, type SigningKey } from '../oauth/key-store.js';
 import type { Consent } from './consent.queries.js';
 import type { Purpose } from './purposes.js';
@@ -18,7 +19,7 @@ const SENSITIVE_CATEGORIES = new Set(['payment', 'identity']);
  * state and when it was withdrawn) under their own names. The record as it stands when signed:
  * once as given (`consentStatus` active), once more as withdrawn, each change its own receipt.
  */
-export function receiptClaims(consent: Consent, purpose: Purpose, controller: { issuer: string }, agent: { id: string; chain: readonly string[] } | null) {
+export function receiptClaims(consent: Consent, purpose: Purpose, controller: ReceiptController, agent: { id: string; chain: readonly string[] } | null) {
   const categories = consent.scopes.length > 0 ? [...new Set(consent.scopes.map((s) => s.split(/[.:]/)[0]!))] : [...purpose.dataCategories];
   const sensitive = categories.some((c) => SENSITIVE_CATEGORIES.has(c.split('.')[0]!));
   return {
@@ -29,11 +30,11 @@ export function receiptClaims(consent: Consent, purpose: Purpose, controller: { 
     consentReceiptID: consent.id,
     language: purpose.language,
     piiPrincipalId: consent.userId,
-    piiControllers: [{ piiController: new URL(controller.issuer).host, piiControllerUrl: controller.issuer }],
+    piiControllers: [piiController(controller)],
     policyUrl: purpose.noticeUrl,
     services: [
       {
-        service: agent ? agent.id : new URL(controller.issuer).host,
+        service: agent ? agent.id : controller.name,
         purposes: [
           {
             purpose: purpose.key,
@@ -59,6 +60,22 @@ export function receiptClaims(consent: Consent, purpose: Purpose, controller: { 
     expiresAt: consent.expiresAt ? Math.floor(consent.expiresAt.getTime() / 1_000) : null,
     consentStatus: consent.status,
     withdrawnAt: consent.withdrawnAt ? Math.floor(consent.withdrawnAt.getTime() / 1_000) : null,
+  };
+}
+
+/** The company running the hub (see `Controller`), and the issuer its receipts come from. */
+export type ReceiptController = Controller & { readonly issuer: string };
+
+/** Kantara CR v1.1's `piiControllers` entry: the name, how to reach them (what is configured), and the hub's URL. */
+function piiController(controller: ReceiptController) {
+  const { name, contact, email, phone, address, issuer } = controller;
+  return {
+    piiController: name,
+    ...(contact && { contact }),
+    ...(address && { address }),
+    ...(email && { email }),
+    ...(phone && { phone }),
+    piiControllerUrl: issuer,
   };
 }
 

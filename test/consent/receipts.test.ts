@@ -6,7 +6,7 @@ import { rotateSigningKey } from '../../src/oauth/key-store.js';
 import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { CONTROLLER_ENV, TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
 import { definePurpose, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock('2031-05-01T10:00:00Z');
@@ -15,7 +15,7 @@ let admin: string;
 let alice: Awaited<ReturnType<typeof signUpUser>>;
 let assistant: RegisteredAgent;
 beforeAll(async () => {
-  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  hub = await createHub(loadConfig({ ...TEST_ENV, ...CONTROLLER_ENV }), { database: await createTestDatabase(), clock });
   admin = await operatorToken(hub);
   alice = await signUpUser(hub);
   assistant = await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['orders:read', 'contact:read'] });
@@ -58,6 +58,16 @@ describe('consent receipts', () => {
       language: 'en',
       collectionMethod: 'self_service',
       policyUrl: 'https://hub.example/notices/support/1',
+      piiControllers: [
+        {
+          piiController: 'Example Shop GmbH',
+          contact: 'Data Protection Officer',
+          address: { streetAddress: 'Hauptstraße 1', postalCode: '10115', addressLocality: 'Berlin', addressCountry: 'DE' },
+          email: 'privacy@shop.example',
+          phone: '+49 30 1234567',
+          piiControllerUrl: hub.config.issuer,
+        },
+      ],
       notice: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       grantee: { agentId: assistant.id, actorChain: [assistant.id] },
       services: [{ service: assistant.id, purposes: [{ purpose: 'support', purposeVersion: '1', lawfulBasis: 'consent', piiCategory: ['orders', 'contact'], thirdPartyDisclosure: true }] }],
@@ -148,7 +158,8 @@ describe('withdrawal receipts', () => {
       consentStatus: 'withdrawn',
       withdrawnAt: seconds(clock.now()),
       grantee: null,
-      services: [{ purposes: [{ purpose: 'wishlist', purposeVersion: '1', piiCategory: ['preferences'] }] }],
+      // A consent to the company: the service is the controller's.
+      services: [{ service: 'Example Shop GmbH', purposes: [{ purpose: 'wishlist', purposeVersion: '1', piiCategory: ['preferences'] }] }],
     });
     expect(old.history.map((e: any) => [e.kind, e.reason, e.receipt])).toEqual([
       ['given', null, old.receipt],

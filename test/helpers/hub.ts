@@ -13,6 +13,15 @@ export const TEST_ENV: Record<string, string> = {
   HUB_TOKEN_RATE_LIMIT: '100000',
 };
 
+/** The controller's details every consent receipt names, which production requires (Kantara CR v1.1). */
+export const CONTROLLER_ENV: Record<string, string> = {
+  HUB_CONTROLLER_NAME: 'Example Shop GmbH',
+  HUB_CONTROLLER_CONTACT: 'Data Protection Officer',
+  HUB_CONTROLLER_EMAIL: 'privacy@shop.example',
+  HUB_CONTROLLER_PHONE: '+49 30 1234567',
+  HUB_CONTROLLER_ADDRESS: '{"streetAddress": "Hauptstraße 1", "postalCode": "10115", "addressLocality": "Berlin", "addressCountry": "DE"}',
+};
+
 /** A hub on a fresh database of its own; the caller closes it. Not listening: use `request`. */
 export async function startTestHub(env: Record<string, string> = {}): Promise<Hub> {
   const database = await createTestDatabase();
