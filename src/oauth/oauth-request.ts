@@ -46,11 +46,14 @@ export function formParams(body: unknown): Record<string, string> {
   return params;
 }
 
-/** The one value a repeated `audience` or `resource` names, all of its values alike. */
+/**
+ * The one value a repeated `audience` or `resource` names, all of its values alike; empty ones
+ * count as left out (RFC 6749 §3.1), and none but empty ones as the parameter left out.
+ */
 function oneOf(key: string, values: readonly unknown[]): unknown {
-  const distinct = new Set(values);
+  const distinct = new Set(values.filter((value) => value !== ''));
   if (distinct.size > 1) throw invalidTarget(`${key} names more than one resource; tokens here are for this hub's API alone`);
-  return values[0];
+  return distinct.size === 1 ? [...distinct][0] : '';
 }
 
 /** The parameters and credentials of a request, or the refusal its parsing met. */

@@ -85,6 +85,9 @@ describe('grant_type=client_credentials', () => {
     const hubApi = hub.config.audience;
     for (const name of ['audience', 'resource']) {
       expect((await token({ [name]: [hubApi, hubApi] }, basic(agent))).status, name).toBe(200);
+      // An empty value is a parameter left out (RFC 6749 §3.1).
+      expect((await token({ [name]: ['', hubApi] }, basic(agent))).status, name).toBe(200);
+      expect((await token({ [name]: ['', ''] }, basic(agent))).status, name).toBe(200);
       const mixed = await token({ [name]: [hubApi, 'https://elsewhere.example/api'] }, basic(agent));
       expect(mixed, name).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
     }
