@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { CONTROLLER_ENV } from '../helpers/hub.js';
 
-
 const HOST_MESSAGE = 'must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0, :: or localhost (an IPv6 address without brackets)';
 
 describe('loadConfig', () => {
