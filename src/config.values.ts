@@ -199,6 +199,20 @@ export const controllerText = plainText(200);
 /** The controller's email for privacy matters. */
 export const controllerEmail = z.email({ error: 'must be an email address' }).max(254, 'must have at most 254 characters');
 
+/** A property of the address: a string, else the reason says whether it is missing or of another type. */
+const property = (max: number) => z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') }).pipe(plainText(max));
+
+const POSTAL_ADDRESS = z.strictObject(
+  {
+    streetAddress: property(200),
+    postalCode: property(20).optional(),
+    addressLocality: property(200).optional(),
+    addressRegion: property(200).optional(),
+    addressCountry: property(2).pipe(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `has keys PostalAddress does not: ${issue.keys.join(', ')}` : 'must be a JSON object') },
+);
+
 /**
  * The controller's postal address as a JSON object of schema.org PostalAddress properties, the
  * form Kantara CR v1.1's `address` takes: `{"streetAddress": "…", "postalCode": "…",
@@ -220,19 +234,5 @@ export const postalAddress = z.string().transform((value, ctx) => {
   }
   return address.data;
 });
-
-/** A property of the address: a string, else the reason says whether it is missing or of another type. */
-const property = (max: number) => z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') }).pipe(plainText(max));
-
-const POSTAL_ADDRESS = z.strictObject(
-  {
-    streetAddress: property(200),
-    postalCode: property(20).optional(),
-    addressLocality: property(200).optional(),
-    addressRegion: property(200).optional(),
-    addressCountry: property(2).pipe(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')),
-  },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `has keys PostalAddress does not: ${issue.keys.join(', ')}` : 'must be a JSON object') },
-);
 
 export type PostalAddress = z.infer<typeof POSTAL_ADDRESS>;

@@ -4,6 +4,7 @@ import type { Services } from '../app.js';
 import { decideAudienceAccess } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
 import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
+import { releasedBody } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { ForbiddenError, NotFoundError } from '../shared/errors.js';
 import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
@@ -60,11 +61,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
       release();
       return refused(reply, error, challenge);
     }
-    const body = Readable.from(lines);
-    // Freed as the last line is taken ('end'), before the response finishes, so the client's next
-    // export never finds its slot still held; or when the body stops short ('close').
-    body.once('end', release).once('close', release);
-    return asLines(reply, request.params.id).send(body);
+    return asLines(reply, request.params.id).send(releasedBody(lines, release));
   });
 }
 

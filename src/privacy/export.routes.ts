@@ -5,6 +5,7 @@ import { decideDataSubjectRequest, EXPORT_SCOPES } from '../authz/privacy-access
 import type { Principal } from '../authz/principal.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
+import { releasedBody } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
@@ -107,10 +108,7 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
       if (!(error instanceof NotFoundError)) throw error;
       return notFound(reply);
     }
-    const body = Readable.from(chunks);
-    // Freed as the last chunk is taken ('end'), before the response finishes, so the caller's next
-    // export never finds its slot still held; or when the body stops short ('close').
-    body.once('end', release).once('close', release);
+    const body = releasedBody(chunks, release);
     // Node's socket timeout: it fires once the connection has moved no byte for that long. A write
     // that a reader taking nothing holds back in the buffers does not move; every byte the reader
     // takes starts the wait again (Node waits once more when the kernel took bytes since the last
