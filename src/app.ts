@@ -10,6 +10,7 @@ import { createAgentService, type AgentService } from './agents/agent.service.js
 import { AccessRecorder } from './audit/access-recorder.js';
 import { auditReadsPlugin } from './audit/audit.plugin.js';
 import { AuditWriter } from './audit/audit.service.js';
+import type { AuditWriterOptions } from './audit/audit.writer.js';
 import { RefusedTokenRecorder } from './audit/refused-token-recorder.js';
 import { createConsentService, type ConsentService } from './consent/consent.service.js';
 import { registerOAuthRoutes } from './http/oauth.js';
@@ -49,6 +50,8 @@ export interface HubOptions {
   readonly logger?: Logger;
   /** The time source of every service; tests freeze or move it. */
   readonly clock?: Clock;
+  /** How the buffered audit writer batches and how far it may fall behind; tests slow it down. */
+  readonly audit?: AuditWriterOptions;
 }
 
 export interface Hub {
@@ -82,7 +85,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     await database.close().catch(() => {});
     throw error;
   }
-  const services = await createServices(config, database.db, logger, clock, database.listen);
+  const services = await createServices(config, database.db, logger, clock, database.listen, options.audit);
   const webhookWorker = config.webhookWorker ? services.webhooks.createWorker({ listen: database.listen }) : undefined;
   webhookWorker?.start();
   const bootstrapCredentials = await ensureBootstrapClient(database.db, config.bootstrapClient, clock.now());
@@ -105,6 +108,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     schema,
     createContext,
     authenticate: (token) => services.tokens.authenticate(token),
+    audit: services.audit,
     refusedTokens: new RefusedTokenRecorder(services.audit, { clock, logger }),
     routes: async (app) => {
       await registerOAuthRoutes(app, services);
@@ -130,8 +134,9 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
  * Builds every service on an open, migrated database.
  * @param listen LISTEN on that database, for caches that other instances' changes must clear;
  *   without it nothing is cached across requests.
+ * @param audit The buffered audit writer's batching and backlog, when not its defaults.
  */
-export async function createServices(config: Config, db: Db, logger: Logger, clock: Clock = systemClock, listen?: Listen): Promise<Services> {
+export async function createServices(config: Config, db: Db, logger: Logger, clock: Clock = systemClock, listen?: Listen, audit?: AuditWriterOptions): Promise<Services> {
   const keys = await KeyStore.open(db, resolveKeyEncryptionKey(config), clock, config.accessTokenTtl);
   const tokens = createTokenService({ config, keys, clock, db });
   const identity = createIdentityService({ db, tokens, clock });
@@ -164,5 +169,5 @@ export async function createServices(config: Config, db: Db, logger: Logger, clo
     onErased: (trx, result) => enqueueWebhookEvent(trx, { type: 'user.erased', data: { userId: result.userId } }, result.erasedAt),
   });
   const webhooks = createWebhookService({ db, clock, kek: resolveKeyEncryptionKey(config), logger, config });
-  return { config, db, logger, clock, keys, tokens, identity, agents, consents, webhooks, erasure, audit: new AuditWriter(db, logger, clock) };
+  return { config, db, logger, clock, keys, tokens, identity, agents, consents, webhooks, erasure, audit: new AuditWriter(db, logger, clock, audit) };
 }

@@ -13,7 +13,11 @@ export interface AuditWriterOptions {
   readonly flushIntervalMs?: number;
   /** Events per write; a full batch is written at once. */
   readonly maxBatch?: number;
-  /** Events held while the database is failing; past it new events are dropped (and counted in the log). */
+  /**
+   * Events waiting past which the writer is `backlogged`: the hub then refuses new requests until
+   * it catches up. Those already admitted still have their events kept, up to twice this; past
+   * that, new events are dropped (and counted in the log), so memory stays bounded.
+   */
   readonly maxBuffered?: number;
   /** Wait before the one retry of a failed write, in ms. */
   readonly retryDelayMs?: number;
@@ -35,7 +39,9 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * `record` only buffers; the buffer is written in the background, one transaction per batch,
  * 50 ms after the first buffered event or as soon as 500 are waiting. Batching keeps the cost of
  * auditing every read to a small share of read throughput. Events of a state change are not
- * written here but with `appendAuditEvents` in the change's own transaction.
+ * written here but with `appendAuditEvents` in the change's own transaction. When writing falls
+ * behind (an outage, or reads faster than their events are written), `backlogged` has the hub
+ * turn new requests away until it catches up, rather than serve reads whose events it may drop.
  *
  * A failed write is logged and retried once with the same event ids, leaving out those already
  * stored: a write that committed but reported failure is not duplicated, and when it was held back
@@ -85,12 +91,20 @@ export class AuditWriter {
     return this.#buffer.length;
   }
 
+  /**
+   * So many events wait that no new request may add to them: a read served now could not be
+   * sure of its audit event. The hub answers 503 instead, and reports itself not ready.
+   */
+  get backlogged(): boolean {
+    return this.#buffer.length >= this.#maxBuffered;
+  }
+
   /** Buffers one event, stamped with the current time. Never throws: a bad event is logged and dropped. */
   record(event: AuditEventInput): void {
     try {
       if (this.#closed) throw new Error('the audit writer is closed');
-      if (this.#buffer.length >= this.#maxBuffered) {
-        if (this.#dropped++ === 0) this.#logger.error(`audit: ${this.#maxBuffered} events are waiting to be written; dropping new ones`);
+      if (this.#buffer.length >= 2 * this.#maxBuffered) {
+        if (this.#dropped++ === 0) this.#logger.error(`audit: ${this.#buffer.length} events are waiting to be written; dropping new ones`);
         return;
       }
       this.#buffer.push(prepareAuditEvent(event, this.#clock.now()));

@@ -1,10 +1,16 @@
 import type { FastifyInstance } from 'fastify';
+import type { AuditWriter } from '../audit/audit.writer.js';
 import type { DatabaseHandle } from '../db/connect.js';
 
-/** `/healthz`: the process is up. `/readyz`: the database answers, so requests can be served. */
-export function registerHealth(app: FastifyInstance, database: DatabaseHandle): void {
+/**
+ * `/healthz`: the process is up. `/readyz`: requests can be served: the database answers, and
+ * audit events are not so far behind that requests are turned away (`AuditWriter.backlogged`), so
+ * a load balancer sends them to another instance meanwhile.
+ */
+export function registerHealth(app: FastifyInstance, database: DatabaseHandle, audit?: Pick<AuditWriter, 'backlogged'>): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
+    if (audit?.backlogged) return reply.code(503).send({ status: 'unavailable', reason: 'audit events waiting to be written' });
     try {
       await database.ping(1_000);
       return { status: 'ready' };

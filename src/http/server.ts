@@ -7,6 +7,7 @@ import type { Logger } from '../shared/logger.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, type DatabaseHandle } from '../db/connect.js';
 import type { Context } from '../graphql/context.js';
 import type { RefusedTokenRecorder } from '../audit/refused-token-recorder.js';
+import type { AuditWriter } from '../audit/audit.writer.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { registerBearerAuth, routedUnder, type Authenticate, type ProtectedRoute } from './bearer.js';
 import { registerCors } from './cors.js';
@@ -26,6 +27,12 @@ export const PROTECTED_ROUTES: readonly ProtectedRoute[] = [
   { prefix: '/audiences/', endpoint: 'audience-export', answer: 'oauth' },
 ];
 
+/** Every route whose requests may record audit events through the buffered writer. */
+const AUDITED_PREFIXES: readonly string[] = [...PROTECTED_ROUTES.map((route) => route.prefix), '/oauth/'];
+
+/** Seconds a client is asked to wait while audit events are waiting to be written. */
+export const AUDIT_RETRY_AFTER_SECONDS = 1;
+
 /** How long a closing server lets requests in flight finish before it cuts their connections. */
 export const CLOSE_GRACE_MS = 10_000;
 
@@ -37,6 +44,8 @@ export interface HttpServerOptions {
   readonly createContext: (request: FastifyRequest) => Promise<Context>;
   /** Resolves bearer tokens on the protected routes; without it every caller is anonymous. */
   readonly authenticate?: Authenticate;
+  /** The buffered audit writer: while it is backlogged, routes that record events answer 503. */
+  readonly audit?: Pick<AuditWriter, 'backlogged'>;
   /** Audits the delegated tokens `authenticate` refused (once per token). */
   readonly refusedTokens?: Pick<RefusedTokenRecorder, 'record'>;
   /** Further Apollo plugins. */
@@ -81,7 +90,17 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.setErrorHandler(answerUnexpectedError);
   // Before the bearer check, so a 401 carries the CORS headers a browser needs to read it.
   await registerCors(app, config.corsOrigins);
-  registerHealth(app, options.database);
+  registerHealth(app, options.database, options.audit);
+  const { audit } = options;
+  if (audit) {
+    // An audit trail of every access: while the writer is behind, a request that would read or
+    // change data, or be refused at the bearer check, is not served, since its event might be lost.
+    app.addHook('onRequest', async (request, reply) => {
+      if (!audit.backlogged || !AUDITED_PREFIXES.some((prefix) => routedUnder(request, prefix))) return;
+      request.log.warn('audit events are waiting to be written; request refused');
+      return sendUnavailable(request, reply, AUDIT_RETRY_AFTER_SECONDS);
+    });
+  }
   const { refusedTokens } = options;
   if (options.authenticate) {
     registerBearerAuth(app, {
@@ -119,17 +138,24 @@ function answerUnexpectedError(error: FastifyError, request: FastifyRequest, rep
     const { statusCode: _, ...body } = error as { statusCode?: number };
     return reply.code(status).send(body);
   }
-  const graphql = routedUnder(request, '/graphql');
-  const body = (code: 'BAD_USER_INPUT' | 'INTERNAL_SERVER_ERROR', name: string, message: string) =>
-    graphql ? { errors: [{ message, extensions: { code } }] } : { error: name, message };
-  if (status < 500) return reply.code(status).send(body('BAD_USER_INPUT', error.code ?? 'bad_request', error.message));
+  if (status < 500) return reply.code(status).send(errorBody(request, 'BAD_USER_INPUT', error.code ?? 'bad_request', error.message));
   if (isDatabaseUnavailable(error)) {
     request.log.warn({ err: error }, 'database unreachable');
-    return reply
-      .code(503)
-      .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
-      .send(body('INTERNAL_SERVER_ERROR', 'temporarily_unavailable', 'Service unavailable; retry later'));
+    return sendUnavailable(request, reply, DATABASE_RETRY_AFTER_SECONDS);
   }
   request.log.error({ err: error }, 'unexpected error');
-  return reply.code(500).send(body('INTERNAL_SERVER_ERROR', 'server_error', 'Internal server error'));
+  return reply.code(500).send(errorBody(request, 'INTERNAL_SERVER_ERROR', 'server_error', 'Internal server error'));
+}
+
+/** 503 with Retry-After: the service cannot answer now, and will soon. */
+function sendUnavailable(request: FastifyRequest, reply: FastifyReply, retryAfterSeconds: number) {
+  return reply
+    .code(503)
+    .header('retry-after', String(retryAfterSeconds))
+    .send(errorBody(request, 'INTERNAL_SERVER_ERROR', 'temporarily_unavailable', 'Service unavailable; retry later'));
+}
+
+/** An error as the route answers errors: a GraphQL response on `/graphql`, OAuth's shape elsewhere. */
+function errorBody(request: FastifyRequest, code: 'BAD_USER_INPUT' | 'INTERNAL_SERVER_ERROR', name: string, message: string) {
+  return routedUnder(request, '/graphql') ? { errors: [{ message, extensions: { code } }] } : { error: name, message };
 }

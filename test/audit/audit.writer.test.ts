@@ -183,14 +183,21 @@ describe('AuditWriter', () => {
     expect(logger.error).toHaveBeenCalledTimes(3);
   });
 
-  it('drops events past maxBuffered, and says how many once writing works again', async () => {
+  it('is backlogged from maxBuffered events on, keeps events up to twice that, and counts the ones dropped past it', async () => {
     const logger = fakeLogger();
     const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, maxBuffered: 3 });
+    for (let i = 0; i < 2; i++) writer.record(readEvent());
+    expect(writer.backlogged).toBe(false);
+    writer.record(readEvent());
+    expect(writer.backlogged).toBe(true);
     for (let i = 0; i < 5; i++) writer.record(readEvent());
-    expect(writer.pending).toBe(3);
+    expect(writer.pending).toBe(6);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    await writer.flush();
+    expect(writer.backlogged).toBe(false);
     await writer.close();
     expect(logger.error.mock.calls.map((call) => call[0])).toEqual([
-      'audit: 3 events are waiting to be written; dropping new ones',
+      'audit: 6 events are waiting to be written; dropping new ones',
       'audit: 2 events were dropped while the buffer was full',
     ]);
   });
