@@ -133,6 +133,19 @@ describe("a sub-agent's delegation", () => {
     clock.advance(30 * DAY - 300);
     expect(await refresh(child, childPair.refresh_token!)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
+
+  it("issues a refreshed access token that ends with the parent's family, not a token lifetime past it", async () => {
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: parent.id, scopes: ['orders:read'] });
+    const parentPair = await exchanged(parent, user.accessToken);
+    const childPair = await exchanged(child, parentPair.access_token);
+    const parentEnd = await familyEnd(claimsOf(parentPair.access_token).sid);
+    clock.set(new Date(parentEnd.getTime() - 60_000));
+    const refreshed = await refresh(child, childPair.refresh_token!);
+    expect(refreshed.status).toBe(200);
+    expect(claimsOf(refreshed.body.access_token).exp).toBe(Math.floor(parentEnd.getTime() / 1_000));
+    expect(refreshed.body.expires_in).toBe(60);
+  });
 });
 
 async function familyEnd(familyId: string): Promise<Date> {

@@ -16,8 +16,8 @@ const REUSED = 'refresh token reused: family revoked';
  * its chain (and their ancestors) active, its user active and, for a sub-agent's family, none of
  * the tokens or families it was exchanged from revoked; it is used once and replaced, and a reuse
  * revokes the family. The new access token carries the same `act`, `consent_id`, `purpose` and
- * `delegated_from`; neither it nor the new refresh token outlives the consent, and the new
- * refresh token outlives no family it was exchanged from. `scope` narrows the access token only:
+ * `delegated_from`; neither it nor the new refresh token outlives the consent or any family it
+ * was exchanged from. `scope` narrows the access token only:
  * the new refresh token keeps the used one's scope (RFC 6749 §6).
  */
 export async function delegatedRefreshGrant(services: Services, { params, requestId }: TokenRequest, agent: Agent): Promise<TokenResponse> {
@@ -48,10 +48,10 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
     const requested = params.scope ? parseScope(params.scope).filter((scope) => scope !== OFFLINE_ACCESS) : [...granted];
     if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
     const [consent] = await services.consents.findConsents(tx, [used.consent_id]);
-    const ttl = delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]);
-    if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
+    if (delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]) <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
     const parentFamiliesEnd = await findRefreshFamiliesEnd(tx, delegatedFrom.flatMap((link) => (link.sid ? [link.sid] : [])));
-    if (parentFamiliesEnd && parentFamiliesEnd <= now) throw invalidGrant('refresh token is invalid', 'the family it was exchanged from has ended');
+    const ttl = delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt, parentFamiliesEnd]);
+    if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'the family it was exchanged from has ended');
     const scope = requested.join(' ');
     const access = await services.tokens.issueAccessToken(
       {
