@@ -100,9 +100,15 @@ const JSON_VALUES: Record<MemberField, RawBuilder<unknown>> = {
  * built by PostgreSQL (`{"id": …}` and the fields its consent's version shows, in this order), so
  * rows travel as text and are neither parsed nor stringified again on their way out. With more
  * than one group of versions, each member's consent is read by primary key and its version picks
- * the fields. Unlike a page, the limit sits above the join with `users`: PostgreSQL can then share
- * a batch among parallel workers, each walking part of the index and fetching its users, where a
- * page's shape keeps one process busy.
+ * the fields. The batch's member ids come from the index, as a page's do (`pageIds`); each line
+ * is then a subquery on that one user by primary key (and consent), which PostgreSQL runs per id
+ * and never turns into a join. A join of the ids with `users` is planned as a hash join over
+ * every user once a batch is large (past about 30,000 of a million here), and a join limited
+ * after as parallel workers merging their output in order: on 55,915 members of a million
+ * customers here, the whole export took 1.0 to 1.3 s in SQL so, against 0.6 s in batches of this
+ * shape, of 10,000 or of 40,000 alike. `line` is null for a member whose user is no longer active
+ * (suspended or erased since the triggers last ran): left out, yet read, so that a batch comes out
+ * short only at the end of the audience.
  */
 export async function findAudienceExportLines(
   db: Db,
@@ -110,21 +116,27 @@ export async function findAudienceExportLines(
   limit: number,
   afterUserId: string | undefined,
   groups: readonly VersionGroup[],
-): Promise<{ id: string; line: string }[]> {
+): Promise<{ id: string; line: string | null }[]> {
   const line = (fields: readonly MemberField[]) =>
     sql<string>`json_build_object(${sql.join([sql`'id', u.id`, ...fields.map((field) => sql`${field}::text, ${JSON_VALUES[field]}`)])})::text`;
   const byVersion = sql<string>`case ${sql.join(
     groups.map((group) => sql`when c.policy_version in (${sql.join(group.versions)}) then ${line(group.fields)}`),
     sql` `,
   )} else ${line([])} end`;
-  return members(db, selection)
-    .innerJoin('users as u', 'u.id', 'm.user_id')
-    .where('u.status', '=', 'active')
-    .$if(groups.length > 1, (q) => q.innerJoin('consents as c', 'c.id', 'm.consent_id'))
-    .$if(afterUserId !== undefined, (q) => q.where('m.user_id', '>', afterUserId!))
-    .select(['u.id', (groups.length === 1 ? line(groups[0]!.fields) : byVersion).as('line')])
-    .orderBy('m.user_id')
-    .limit(limit)
+  const withVersion = groups.length > 1;
+  return db
+    .selectFrom(pageIds(db, selection, limit, afterUserId, withVersion).as('p'))
+    .select((eb) => [
+      'p.user_id as id',
+      eb
+        .selectFrom('users as u')
+        .$if(withVersion, (q) => q.innerJoin('consents as c', 'c.id', 'p.consent_id'))
+        .whereRef('u.id', '=', 'p.user_id')
+        .where('u.status', '=', 'active')
+        .select((withVersion ? byVersion : line(groups[0]!.fields)).as('line'))
+        .as('line'),
+    ])
+    .orderBy('p.user_id')
     .execute();
 }
 

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
-import { exportSavedAudience, type ExportBatches } from '../../src/audiences/audience.export.js';
+import { exportSavedAudience } from '../../src/audiences/audience.export.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -31,10 +31,10 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
-/** The export in batches of `size` (or growing as `size` says), as the lines' ids, calling `between` after the first chunk. */
-async function exportInBatches(size: number | ExportBatches, between: () => Promise<void> = async () => {}): Promise<string[]> {
+/** The export in batches of `size`, as the lines' ids, calling `between` after the first chunk. */
+async function exportInBatches(size: number, between: () => Promise<void> = async () => {}): Promise<string[]> {
   const principal = await hub.services.tokens.authenticate(marketing);
-  const chunks = await exportSavedAudience(hub.services, { principal, requestId: null }, saved, typeof size === 'number' ? { first: size, max: size } : size);
+  const chunks = await exportSavedAudience(hub.services, { principal, requestId: null }, saved, size);
   const ids: string[] = [];
   let first = true;
   for await (const chunk of chunks) {
@@ -48,19 +48,9 @@ async function exportInBatches(size: number | ExportBatches, between: () => Prom
 describe('an export in batches', () => {
   it('holds every member once, in user-id order, whatever the batch size', async () => {
     const all = users.map((u) => u.id);
-    for (const size of [1, 2, 3, 7, 50, { first: 1, max: 4 }, { first: 3, max: 100 }]) expect(await exportInBatches(size), JSON.stringify(size)).toEqual(all);
+    for (const size of [1, 2, 3, 6, 7, 8, 50]) expect(await exportInBatches(size), String(size)).toEqual(all);
     const response = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${marketing}` } });
     expect(response.body.split('\n').filter(Boolean).map((line) => JSON.parse(line).id)).toEqual(all);
-  });
-
-  it('reads each batch twice as large as the one before, up to the most a batch may hold', async () => {
-    const principal = await hub.services.tokens.authenticate(marketing);
-    const sizes: number[] = [];
-    for await (const chunk of await exportSavedAudience(hub.services, { principal, requestId: null }, saved, { first: 1, max: 3 })) {
-      sizes.push(chunk.split('\n').filter(Boolean).length);
-    }
-    // Seven members: 1, then 2, then 3 at most; the last batch holds what is left.
-    expect(sizes).toEqual([1, 2, 3, 1]);
   });
 
   it('leaves out a member who withdraws mid-export from the batches read after', async () => {
@@ -73,9 +63,29 @@ describe('an export in batches', () => {
     expect(ids).toEqual(users.slice(0, -1).map((u) => u.id));
   });
 
+  it('leaves out a member whose user is no longer active though still listed, and reads on past them', async () => {
+    // A suspension the triggers have not yet carried into audience_members (as in a race with it).
+    const stale = users[1]!.id;
+    const members = await exportInBatches(50);
+    expect(members).toContain(stale);
+    const setStatus = (status: string) =>
+      hub.services.db.transaction().execute(async (tx) => {
+        await sql`set local session_replication_role = replica`.execute(tx);
+        await sql`update users set status = ${status} where id = ${stale}`.execute(tx);
+      });
+    await setStatus('suspended');
+    try {
+      const listed = await hub.services.db.selectFrom('audience_members').select('user_id').where('user_id', '=', stale).execute();
+      expect(listed).toHaveLength(1);
+      for (const size of [1, 2, 3]) expect(await exportInBatches(size), String(size)).toEqual(members.filter((id) => id !== stale));
+    } finally {
+      await setStatus('active');
+    }
+  });
+
   it('audits the members a reader took, though it stopped before the end', async () => {
     const principal = await hub.services.tokens.authenticate(marketing);
-    const chunks = await exportSavedAudience(hub.services, { principal, requestId: 'req-stopped' }, saved, { first: 2, max: 2 });
+    const chunks = await exportSavedAudience(hub.services, { principal, requestId: 'req-stopped' }, saved, 2);
     let taken = 0;
     for await (const chunk of chunks) {
       taken += chunk.split('\n').filter(Boolean).length;
