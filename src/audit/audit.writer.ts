@@ -108,6 +108,7 @@ export class AuditWriter {
         return;
       }
       this.#buffer.push(prepareAuditEvent(event, this.#clock.now()));
+      if (this.#buffer.length === this.#maxBuffered) this.#logger.warn(`audit: ${this.#maxBuffered} events are waiting to be written; requests are turned away until fewer are`);
       if (this.#buffer.length >= this.#maxBatch) this.#startWrite();
       else this.#arm();
     } catch (error) {

@@ -31,7 +31,7 @@ export const PROTECTED_ROUTES: readonly ProtectedRoute[] = [
 const AUDITED_PREFIXES: readonly string[] = [...PROTECTED_ROUTES.map((route) => route.prefix), '/oauth/'];
 
 /** Seconds a client is asked to wait while audit events are waiting to be written. */
-export const AUDIT_RETRY_AFTER_SECONDS = 1;
+const AUDIT_RETRY_AFTER_SECONDS = 1;
 
 /** How long a closing server lets requests in flight finish before it cuts their connections. */
 export const CLOSE_GRACE_MS = 10_000;
@@ -96,9 +96,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     // An audit trail of every access: while the writer is behind, a request that would read or
     // change data, or be refused at the bearer check, is not served, since its event might be lost.
     app.addHook('onRequest', async (request, reply) => {
-      if (!audit.backlogged || !AUDITED_PREFIXES.some((prefix) => routedUnder(request, prefix))) return;
-      request.log.warn('audit events are waiting to be written; request refused');
-      return sendUnavailable(request, reply, AUDIT_RETRY_AFTER_SECONDS);
+      if (audit.backlogged && AUDITED_PREFIXES.some((prefix) => routedUnder(request, prefix))) return sendUnavailable(request, reply, AUDIT_RETRY_AFTER_SECONDS);
     });
   }
   const { refusedTokens } = options;

@@ -192,6 +192,7 @@ describe('AuditWriter', () => {
     expect(writer.backlogged).toBe(true);
     for (let i = 0; i < 5; i++) writer.record(readEvent());
     expect(writer.pending).toBe(6);
+    expect(logger.warn.mock.calls.map((call) => call[0])).toEqual(['audit: 3 events are waiting to be written; requests are turned away until fewer are']);
     expect(logger.error).toHaveBeenCalledTimes(1);
     await writer.flush();
     expect(writer.backlogged).toBe(false);
