@@ -65,7 +65,8 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
         const rows: Batch = await next;
         // A full batch may have a successor: read it while this one is sent.
         next = rows.length === batchSize ? read(rows.at(-1)!.id) : undefined;
-        const lines = rows.flatMap((row) => (row.line === null ? [] : [row.line]));
+        const lines: string[] = [];
+        for (const { line } of rows) if (line !== null) lines.push(line);
         // Counted before it is handed out: a reader that stops after it has still taken it.
         exported += lines.length;
         if (lines.length > 0) yield `${lines.join('\n')}\n`;
