@@ -14,7 +14,7 @@ const config: CodegenConfig = {
     'schema/schema.graphql': { plugins: ['schema-ast'], config: { includeDirectives: false } },
     'test/generated/graphql.ts': {
       plugins: ['typescript', 'typescript-operations', 'typed-document-node'],
-      config: { useTypeImports: true, enumsAsTypes: true, avoidOptionals: false, scalars: { DateTime: 'string', Date: 'string' } },
+      config: { useTypeImports: true, enumsAsTypes: true, avoidOptionals: false, scalars: { DateTime: 'string', Date: 'string', SafeInt: 'number' } },
     },
   },
 };

@@ -35,7 +35,7 @@ export const audienceFilterSchema = z
     lastOrderBefore: date,
     /** Orders placed in [from, to): at least minCount of them, or at least minSpendMinor in all. */
     orders: z
-      .object({ from: date, to: date, minCount: count, minSpendMinor: count })
+      .object({ from: date, to: date, minCount: count, minSpendMinor: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
       .partial()
       .strict(),
     signedUpAfter: date,

@@ -59,7 +59,7 @@ const OrderPeriodFilter = builder.inputType('AudienceOrderFilter', {
     from: t.field({ type: 'DateTime' }),
     to: t.field({ type: 'DateTime' }),
     minCount: t.int(),
-    minSpendMinor: t.int({ description: 'Total spend in minor units of the customer’s currency.' }),
+    minSpendMinor: t.field({ type: 'SafeInt', description: 'Total spend in minor units of the customer’s currency.' }),
   }),
 });
 

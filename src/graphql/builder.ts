@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
-import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
+import { DateTimeResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
 import { createAuthScopes, unauthorizedError, type AuthScopes } from '../authz/auth-scopes.js';
 import type { Context } from './context.js';
 
@@ -16,6 +16,8 @@ export const builder = new SchemaBuilder<{
     Date: { Input: string; Output: string };
     /** A JSON object, such as an RFC 9396 authorization_details entry. */
     JSONObject: { Input: Record<string, unknown>; Output: object };
+    /** An integer of up to 53 bits: money in minor units, which outgrows Int's 32 in some currencies. */
+    SafeInt: { Input: number; Output: number };
   };
 }>({
   plugins: [ScopeAuthPlugin],
@@ -30,6 +32,7 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSONObject', JSONObjectResolver);
+builder.addScalarType('SafeInt', SafeIntResolver);
 builder.scalarType('Date', {
   description: "A calendar date, 'YYYY-MM-DD' (RFC 3339 full-date).",
   parseValue: (value) => parseDate(value),

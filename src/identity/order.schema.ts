@@ -12,7 +12,7 @@ const LineItemRef = builder.objectRef<LineItemJson>('LineItem').implement({
     sku: t.exposeString('sku'),
     name: t.exposeString('name'),
     quantity: t.exposeInt('quantity'),
-    unitPriceMinor: t.exposeInt('unitPriceMinor', { description: 'Price of one unit in minor units of the order currency.' }),
+    unitPriceMinor: t.expose('unitPriceMinor', { type: 'SafeInt', description: 'Price of one unit in minor units of the order currency.' }),
   }),
 });
 
@@ -21,7 +21,7 @@ export const OrderRef = builder.objectRef<Order>('Order').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     placedAt: t.expose('placedAt', { type: 'DateTime' }),
-    totalMinor: t.exposeInt('totalMinor', { description: 'Total in minor units of `currency` (cents for USD).' }),
+    totalMinor: t.expose('totalMinor', { type: 'SafeInt', description: 'Total in minor units of `currency` (cents for USD).' }),
     currency: t.exposeString('currency', { description: 'ISO 4217 code.' }),
     status: t.field({ type: OrderStatusEnum, resolve: (order) => order.status.toUpperCase() as never }),
     lineItems: t.field({ type: [LineItemRef], resolve: (order) => order.lineItems }),

@@ -277,6 +277,21 @@ describe('audience', () => {
     expect(counted.data.audience).toEqual({ totalCount: 3, edges: [] });
   });
 
+  it('selects on spend past 32 bits, which currencies with small minor units reach', async () => {
+    const users = await optedIn('ID', 2, { consent: { purpose: 'loyalty_offers' } });
+    // IDR 30,000,000.00 in minor units: past 2^31.
+    await hub.services.db
+      .insertInto('orders')
+      .values({ id: 'ord_01J00000000000000000000002', user_id: users[0]!.id, placed_at: clock.now(), total_minor: 3_000_000_000, currency: 'IDR', status: 'paid', line_items: '[]' })
+      .execute();
+    const ids = (filter: Record<string, unknown>) => all({ countries: ['ID'], ...filter }, 'loyalty_offers');
+    const hour = 3_600_000;
+    const period = { from: new Date(clock.now().getTime() - hour).toISOString(), to: new Date(clock.now().getTime() + hour).toISOString() };
+    expect(await ids({ orders: { ...period, minSpendMinor: 2_500_000_000 } })).toEqual([users[0]!.id]);
+    expect(await ids({ orders: { minSpendMinor: 3_000_000_000 } })).toEqual([users[0]!.id]);
+    expect(await ids({ orders: { minSpendMinor: 3_000_000_001 } })).toEqual([]);
+  });
+
   it('allows pages of up to 1,000 and refuses more', async () => {
     expect((await page({ first: 1_000 })).errors).toBeUndefined();
     expect((await page({ first: 1_001 })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });

@@ -15,6 +15,8 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
   /** The `JSONObject` scalar type represents JSON objects as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
   JSONObject: { input: unknown; output: unknown; }
+  /** The `SafeInt` scalar type represents non-fractional signed whole numeric values that are considered safe as defined by the ECMAScript specification. */
+  SafeInt: { input: number; output: number; }
 };
 
 /** One thing an access review found about one agent, and why. */
@@ -354,7 +356,7 @@ export type AudienceOrderFilter = {
   from?: InputMaybe<Scalars['DateTime']['input']>;
   minCount?: InputMaybe<Scalars['Int']['input']>;
   /** Total spend in minor units of the customer’s currency. */
-  minSpendMinor?: InputMaybe<Scalars['Int']['input']>;
+  minSpendMinor?: InputMaybe<Scalars['SafeInt']['input']>;
   to?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
@@ -572,7 +574,7 @@ export type LineItem = {
   quantity: Scalars['Int']['output'];
   sku: Scalars['String']['output'];
   /** Price of one unit in minor units of the order currency. */
-  unitPriceMinor: Scalars['Int']['output'];
+  unitPriceMinor: Scalars['SafeInt']['output'];
 };
 
 export type Loyalty = {
@@ -815,7 +817,7 @@ export type Order = {
   placedAt: Scalars['DateTime']['output'];
   status: OrderStatus;
   /** Total in minor units of `currency` (cents for USD). */
-  totalMinor: Scalars['Int']['output'];
+  totalMinor: Scalars['SafeInt']['output'];
 };
 
 export type OrderConnection = {

@@ -166,6 +166,16 @@ describe('orders and payment methods', () => {
     expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => `ord_${String(11 - i).padStart(2, '0')}`));
   });
 
+  it('shows totals and prices past 32 bits, which currencies with small minor units reach', async () => {
+    const buyer = await signUpUser(hub);
+    // IDR 30,000,000.00 in minor units: past 2^31.
+    const line_items = JSON.stringify([{ sku: 'laptop', name: 'Laptop', quantity: 1, unitPriceMinor: 3_000_000_000 }]);
+    await hub.services.db.insertInto('orders').values({ id: 'ord_idr', user_id: buyer.id, placed_at: new Date(), total_minor: 3_000_000_000, currency: 'IDR', status: 'paid', line_items }).execute();
+    const { data, errors } = await graphql<any>(hub, '{ me { orders(first: 1) { edges { node { totalMinor lineItems { unitPriceMinor } } } } } }', { token: buyer.accessToken });
+    expect(errors).toBeUndefined();
+    expect(data.me.orders.edges[0].node).toEqual({ totalMinor: 3_000_000_000, lineItems: [{ unitPriceMinor: 3_000_000_000 }] });
+  });
+
   it('refuses a page size past the cap and a forged cursor', async () => {
     const big = await graphql(hub, '{ me { orders(first: 101) { edges { cursor } } } }', { token: user.accessToken });
     expect(big.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
