@@ -12,9 +12,9 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
 /**
  * Members per statement of an export. Each statement costs little beyond its rows (see
  * `findAudienceExportLines`): on 55,915 members of a million customers here, batches of 5,000,
- * 10,000 and 40,000 took the export the same time within the noise. Memory stays bounded by two
- * batches (the one being written and the next, read meanwhile; about 3 MB of JSON text each
- * here), whatever the audience's size.
+ * 10,000 and 40,000 took the export the same time within the noise. Memory stays bounded by three
+ * batches, whatever the audience's size and however slowly it is read: the one being written,
+ * the next waiting its turn, and the one after, read meanwhile (about 3 MB of JSON text each here).
  */
 export const EXPORT_BATCH = 10_000;
 
