@@ -16,7 +16,7 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
  * batches, whatever the audience's size and however slowly it is read: the one being written,
  * the next waiting its turn, and the one after, read meanwhile (about 3 MB of JSON text each here).
  */
-export const EXPORT_BATCH = 10_000;
+const EXPORT_BATCH = 10_000;
 
 /**
  * The checks an export makes before it reads anything: the audience is this client's, and its

@@ -8,6 +8,8 @@ import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js'
 const code = (pattern: RegExp, what: string) => z.string().max(35).regex(pattern, `must be ${what}`);
 const list = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must not be empty').max(50, 'must list at most 50 values');
 const count = z.number().int().min(0).max(1_000_000_000);
+/** Money in minor units, up to what the `SafeInt` it comes in as can hold. */
+const amount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 /** A date both databases store alike (a saved filter holding one PGlite refuses would fail on every read and export). */
 const date = z.coerce
   .date()
@@ -35,7 +37,7 @@ export const audienceFilterSchema = z
     lastOrderBefore: date,
     /** Orders placed in [from, to): at least minCount of them, or at least minSpendMinor in all. */
     orders: z
-      .object({ from: date, to: date, minCount: count, minSpendMinor: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
+      .object({ from: date, to: date, minCount: count, minSpendMinor: amount })
       .partial()
       .strict(),
     signedUpAfter: date,
