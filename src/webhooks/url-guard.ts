@@ -26,7 +26,11 @@ export function hasBadPort(url: URL): boolean {
   return url.port !== '' && BAD_PORTS.has(Number(url.port));
 }
 
-/** A webhook target the address policy refuses; the message names the address, never more. */
+/**
+ * A webhook target the address policy refuses. The message names only what the caller gave (the
+ * host name, or the IP literal), never an address a name resolved to: the subscriber would
+ * otherwise learn the hub's internal DNS, name by name, from its refusals and delivery log.
+ */
 export class RefusedAddressError extends Error {
   override name = 'RefusedAddressError';
   readonly code = 'WEBHOOK_ADDRESS_REFUSED';
@@ -45,7 +49,7 @@ export async function resolveAllowed(hostname: string, policy: AddressPolicy, re
   const addresses = await Promise.race([resolve(hostname), timeout]).finally(() => clearTimeout(timer));
   if (addresses.length === 0) throw new Error(`${hostname} resolves to no address`);
   const refused = addresses.find((entry) => !policy.allows(entry.address));
-  if (refused) throw new RefusedAddressError(`${hostname} resolves to ${refused.address}, which is not a public address`);
+  if (refused) throw new RefusedAddressError(`${hostname} resolves to an address that is not public`);
   return addresses.map(({ address, family }) => ({ address, family }));
 }
 

@@ -193,7 +193,7 @@ describe('delivery workers', () => {
     await strict.stop();
     const [delivery] = await deliveryLog(hub, admin, subscription.id);
     expect(delivery).toMatchObject({ status: 'PENDING', lastStatusCode: null });
-    expect(delivery!.lastError).toMatch(/^localhost resolves to (127\.0\.0\.1|::1), which is not a public address$/);
+    expect(delivery!.lastError).toBe('localhost resolves to an address that is not public');
     expect(receiver.requests).toEqual([]);
   });
 
@@ -218,7 +218,7 @@ describe('delivery workers', () => {
     await worker.stop();
     expect(receiver.requests).toHaveLength(1);
     const [latest] = await deliveryLog(hub, admin, created.subscription.id);
-    expect(latest).toMatchObject({ status: 'PENDING', lastError: 'hooks.example resolves to 10.0.0.1, which is not a public address' });
+    expect(latest).toMatchObject({ status: 'PENDING', lastError: 'hooks.example resolves to an address that is not public' });
   });
 });
 
