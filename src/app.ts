@@ -13,6 +13,7 @@ import { AuditWriter } from './audit/audit.service.js';
 import type { AuditWriterOptions } from './audit/audit.writer.js';
 import { RefusedTokenRecorder } from './audit/refused-token-recorder.js';
 import { createConsentService, type ConsentService } from './consent/consent.service.js';
+import { createPurposeRegistry, type PurposeRegistry } from './consent/purpose-registry.js';
 import { registerOAuthRoutes } from './http/oauth.js';
 import { registerAudienceRoutes } from './audiences/audience.routes.js';
 import { buildHttpServer } from './http/server.js';
@@ -38,6 +39,8 @@ export interface Services {
   readonly identity: IdentityService;
   readonly agents: AgentService;
   readonly consents: ConsentService;
+  /** The purposes consents are given for, every version; cached while LISTEN tells of changes. */
+  readonly purposes: PurposeRegistry;
   /** Webhook subscriptions, their delivery log, and delivery workers. */
   readonly webhooks: WebhookService;
   readonly erasure: ErasureService;
@@ -168,6 +171,7 @@ export async function createServices(config: Config, db: Db, logger: Logger, clo
     identity,
     onErased: (trx, result) => enqueueWebhookEvent(trx, { type: 'user.erased', data: { userId: result.userId } }, result.erasedAt),
   });
+  const purposes = createPurposeRegistry({ db, clock, ...(listen && { listen }) });
   const webhooks = createWebhookService({ db, clock, kek: resolveKeyEncryptionKey(config), logger, config });
-  return { config, db, logger, clock, keys, tokens, identity, agents, consents, webhooks, erasure, audit: new AuditWriter(db, logger, clock, audit) };
+  return { config, db, logger, clock, keys, tokens, identity, agents, consents, purposes, webhooks, erasure, audit: new AuditWriter(db, logger, clock, audit) };
 }

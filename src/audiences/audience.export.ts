@@ -7,7 +7,7 @@ import { groupVersions } from './audience.coverage.js';
 import { allowedMemberFields, audiencePurpose, audienceSelection, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { findSavedAudience } from './saved-audience.service.js';
 
-type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
+type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
 
 /**
  * Members per statement of an export. Each statement costs little beyond its rows (see
@@ -26,7 +26,7 @@ const EXPORT_BATCH = 10_000;
 export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCaller, id: string) {
   const saved = await findSavedAudience(deps.db, caller, id);
   if (!saved) throw new NotFoundError('Audience');
-  const purpose = await audiencePurpose(deps.db, saved.purpose);
+  const purpose = await audiencePurpose(deps.purposes, saved.purpose);
   const filter = parseAudienceFilter(saved.filter);
   permitAudienceFilter(deps, caller, purpose.newest, filter, { field: 'filter', audited: { action: 'audience.exported', detail: { savedAudienceId: saved.id } } });
   return { saved, purpose, filter };

@@ -2,7 +2,7 @@ import type { Services } from '../app.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { decideAudienceField, decideAudienceFilter } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
-import { findPurposeVersions } from '../consent/purpose.queries.js';
+import type { PurposeRegistry } from '../consent/purpose-registry.js';
 import type { Purpose } from '../consent/purposes.js';
 import type { Db } from '../db/connect.js';
 import { BadUserInputError, ForbiddenError } from '../shared/errors.js';
@@ -29,11 +29,11 @@ export interface AudienceCaller {
   readonly requestId: string | null;
 }
 
-type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
+type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
 
 /** The purpose with this key, every version of it; @throws BadUserInputError for an unknown one. */
-export async function audiencePurpose(db: Db, key: string): Promise<AudiencePurpose> {
-  const versions = key.length <= 64 ? await findPurposeVersions(db, key) : [];
+export async function audiencePurpose(purposes: PurposeRegistry, key: string): Promise<AudiencePurpose> {
+  const versions = key.length <= 64 ? await purposes.versions(key) : [];
   if (versions.length === 0) throw new BadUserInputError('purpose', 'is not a known purpose');
   return audiencePurposeOf(versions);
 }
@@ -124,7 +124,7 @@ export async function queryAudience(
   const after = request.after ? (decodeCursor(request.after, ['string'])[0] as string) : undefined;
   const asked = request.asked ?? { fields: MEMBER_FIELD_NAMES, totalCount: true };
   const saved = request.savedAudienceId ? { savedAudienceId: request.savedAudienceId } : {};
-  const purpose = await audiencePurpose(deps.db, request.purpose);
+  const purpose = await audiencePurpose(deps.purposes, request.purpose);
   permitAudienceFilter(deps, caller, purpose.newest, filter, { field: 'filter', audited: { action: 'audience.queried', detail: { first: limit, ...saved } } });
   const selection = audienceSelection(purpose, filter, deps.clock.now());
   const counting = asked.totalCount ? countAudience(deps.db, selection) : undefined;

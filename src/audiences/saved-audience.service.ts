@@ -21,7 +21,7 @@ import {
 
 export type { SavedAudience } from './saved-audience.queries.js';
 
-type Deps = Pick<Services, 'db' | 'clock' | 'audit'>;
+type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
 
 // The filter is optional, as in CreateAudienceInput: left out, the audience is the whole purpose.
 const createSchema = z.object({ name: plainText(200), purpose: z.string().max(64), filter: z.unknown().optional() });
@@ -44,7 +44,7 @@ const ownerOf = (principal: Principal): string | null => (principal.kind === 'cl
 export async function createSavedAudience(deps: Deps, caller: AudienceCaller, input: { name: string; purpose: string; filter?: unknown }): Promise<SavedAudience> {
   const { name, purpose: key, filter } = parseInput(createSchema, input);
   // Renamed to the input's path; any other failure (the database down) is not the caller's mistake.
-  const purpose = await audiencePurpose(deps.db, key).catch((error: unknown) => {
+  const purpose = await audiencePurpose(deps.purposes, key).catch((error: unknown) => {
     throw error instanceof BadUserInputError ? new BadUserInputError('input.purpose', 'is not a known purpose') : error;
   });
   const parsed = parseAudienceFilter(filter, 'input.filter');

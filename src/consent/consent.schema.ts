@@ -5,7 +5,7 @@ import type { Context } from '../graphql/context.js';
 import { userLoader } from '../identity/user.loaders.js';
 import { UserRef } from '../identity/user.schema.js';
 import { consentLoader } from './consent.loaders.js';
-import { consentState, definePurposeVersion, listPurposes, type Consent } from './consent.service.js';
+import { consentState, listPurposes, type Consent } from './consent.service.js';
 import type { ConsentHistoryEntry } from './consent.queries.js';
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
@@ -159,7 +159,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: DefinePurposeInput, required: true }) },
     authScopes: { operator: 'consents:admin' },
     resolve: (_root, { input }, ctx) =>
-      definePurposeVersion(ctx.services.db, { ...input, lawfulBasis: input.lawfulBasis.toLowerCase() }, caller(ctx), ctx.services.clock.now()),
+      ctx.services.purposes.define({ ...input, lawfulBasis: input.lawfulBasis.toLowerCase() }, caller(ctx)),
   }),
   withdrawConsent: t.field({
     type: ConsentRef,

@@ -22,9 +22,8 @@ import {
   markConsentsWithdrawn,
   type Consent,
 } from './consent.queries.js';
-import { createHash } from 'node:crypto';
 import { findConsentedPurposes, findPurpose, LAWFUL_BASES, purposeCovers, type Purpose } from './purposes.js';
-import { findLatestPurposes, insertPurposeVersion, lockPurpose } from './purpose.queries.js';
+import { findLatestPurposes } from './purpose.queries.js';
 import { receiptClaims, signReceipt, type ReceiptController } from './receipt.js';
 import type { SigningKey } from '../oauth/key-store.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
@@ -239,56 +238,6 @@ function auditOf(action: 'consent.given' | 'consent.withdrawn', consent: Consent
     decision: 'ALLOW',
     detail,
   };
-}
-
-const definePurposeSchema = z.object({
-  key: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be lower case letters, digits and _'),
-  title: plainText(200),
-  description: plainText(2_000),
-  lawfulBasis: z.enum(LAWFUL_BASES),
-  dataCategories: z
-    .array(z.string().max(64))
-    .min(1)
-    .max(32)
-    .refine((list) => list.every((c) => isDataScope(`${c}:read`)), 'must name data categories or category.field'),
-  noticeUrl: z.string().url().max(2_000),
-  noticeText: z.string().min(1).max(100_000),
-  language: z.string().max(35).nullish(),
-  jurisdiction: z.string().max(35).nullish(),
-});
-
-/**
- * The purpose registry's one change: a new version of a purpose (or its first). A definition
- * equal to the newest version changes nothing. Consents keep the version they were given under.
- * @throws BadUserInputError naming the bad field.
- */
-export async function definePurposeVersion(db: Db, input: unknown, caller: Caller, now: Date): Promise<Purpose> {
-  const parsed = parseInput(definePurposeSchema, input);
-  const next = {
-    key: parsed.key,
-    title: parsed.title,
-    description: parsed.description,
-    lawfulBasis: parsed.lawfulBasis,
-    dataCategories: [...new Set(parsed.dataCategories)],
-    noticeUrl: parsed.noticeUrl,
-    noticeText: parsed.noticeText,
-    noticeSha256: createHash('sha256').update(parsed.noticeText).digest('hex'),
-    language: parsed.language ?? 'en',
-    jurisdiction: parsed.jurisdiction ?? 'EU',
-  };
-  return db.transaction().execute(async (tx) => {
-    await lockPurpose(tx, next.key);
-    const [current] = await findLatestPurposes(tx, [next.key]);
-    const same = current && (Object.keys(next) as (keyof typeof next)[]).every((k) => JSON.stringify(current[k]) === JSON.stringify(next[k]));
-    if (current && same) return current;
-    const purpose = await insertPurposeVersion(tx, { ...next, version: current ? Number(current.version) + 1 : 1 }, now);
-    await auditInTransaction(
-      tx,
-      { action: 'purpose.defined', ...auditCaller(caller.principal, caller.requestId), purpose: purpose.key, decision: 'ALLOW', detail: { version: purpose.version, dataCategories: purpose.dataCategories } },
-      now,
-    );
-    return purpose;
-  });
 }
 
 /** The newest version of every purpose, by key. */

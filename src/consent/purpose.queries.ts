@@ -54,6 +54,11 @@ export async function lockPurpose(db: Db, key: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`purposes:${key}`}))`.execute(db);
 }
 
+/** Tells every instance, once the transaction commits, that a purpose changed (see createPurposeRegistry). */
+export async function notifyPurposesChanged(db: Db): Promise<void> {
+  await sql`select pg_notify('hub_purposes', '')`.execute(db);
+}
+
 export async function insertPurposeVersion(db: Db, purpose: Omit<Purpose, 'version'> & { version: number }, now: Date): Promise<Purpose> {
   const row = await db
     .insertInto('purposes')

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { MAX_SAVED_AUDIENCES, createSavedAudience } from '../../src/audiences/saved-audience.service.js';
+import { createPurposeRegistry } from '../../src/consent/purpose-registry.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { BadUserInputError } from '../../src/shared/errors.js';
@@ -134,7 +135,7 @@ describe('createAudience when the database fails', () => {
     try {
       await sql`alter table purposes rename to purposes_unreadable`.execute(broken.db);
       const input = { name: 'Lost', purpose: 'email_marketing', filter: { countries: ['DE'] } };
-      const failure = await createSavedAudience({ ...hub.services, db: broken.db }, { principal, requestId: null }, input).catch((error: unknown) => error);
+      const failure = await createSavedAudience({ ...hub.services, db: broken.db, purposes: createPurposeRegistry({ db: broken.db, clock: hub.services.clock }) }, { principal, requestId: null }, input).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(Error);
       expect(failure).not.toBeInstanceOf(BadUserInputError);
     } finally {

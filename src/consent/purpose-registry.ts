@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import { isDataScope } from '../authz/scopes.js';
+import type { Db } from '../db/connect.js';
+import { NotifiedCache } from '../db/notified-cache.js';
+import type { Listen } from '../db/notifications.js';
+import type { Caller } from '../identity/identity.service.js';
+import type { Clock } from '../shared/clock.js';
+import { parseInput, plainText } from '../shared/input.js';
+import { findLatestPurposes, findPurposeVersions, insertPurposeVersion, lockPurpose, notifyPurposesChanged } from './purpose.queries.js';
+import { LAWFUL_BASES, type Purpose } from './purposes.js';
+
+export type PurposeRegistry = ReturnType<typeof createPurposeRegistry>;
+
+/**
+ * The purposes the company defines, every version kept. Audiences read a purpose's versions on
+ * every query, page and export, and operators change them now and then, so the versions of each
+ * purpose are kept in memory (a NotifiedCache on `hub_purposes`): an audience query then costs
+ * one round trip less. A new version reaches another instance's audiences when its notification
+ * does (milliseconds, at most about 4 s); this instance's at once.
+ * @param deps.listen LISTEN on the database; without it nothing is cached.
+ */
+export function createPurposeRegistry(deps: { db: Db; clock: Clock; listen?: Listen }) {
+  const cache = new NotifiedCache<readonly Purpose[]>('hub_purposes', deps.listen, { max: 1_000, ttlMs: 60_000 });
+  return {
+    /** Every version of the purpose with this key, newest first; empty for an unknown key. */
+    async versions(key: string): Promise<readonly Purpose[]> {
+      const load = async () => {
+        const versions = await findPurposeVersions(deps.db, key);
+        return versions.length > 0 ? versions : undefined;
+      };
+      return (await cache.get(key, load)) ?? [];
+    },
+
+    /** A new version of a purpose (definePurposeVersion), shown by this instance at once. @throws BadUserInputError naming the bad field. */
+    async define(input: unknown, caller: Caller): Promise<Purpose> {
+      const purpose = await definePurposeVersion(deps.db, input, caller, deps.clock.now());
+      cache.clear();
+      return purpose;
+    },
+  };
+}
+
+const definePurposeSchema = z.object({
+  key: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be lower case letters, digits and _'),
+  title: plainText(200),
+  description: plainText(2_000),
+  lawfulBasis: z.enum(LAWFUL_BASES),
+  dataCategories: z
+    .array(z.string().max(64))
+    .min(1)
+    .max(32)
+    .refine((list) => list.every((c) => isDataScope(`${c}:read`)), 'must name data categories or category.field'),
+  noticeUrl: z.string().url().max(2_000),
+  noticeText: z.string().min(1).max(100_000),
+  language: z.string().max(35).nullish(),
+  jurisdiction: z.string().max(35).nullish(),
+});
+
+/**
+ * The purpose registry's one change: a new version of a purpose (or its first), announced to every
+ * instance's cache when it commits. A definition equal to the newest version changes nothing.
+ * Consents keep the version they were given under.
+ * @throws BadUserInputError naming the bad field.
+ */
+async function definePurposeVersion(db: Db, input: unknown, caller: Caller, now: Date): Promise<Purpose> {
+  const parsed = parseInput(definePurposeSchema, input);
+  const next = {
+    key: parsed.key,
+    title: parsed.title,
+    description: parsed.description,
+    lawfulBasis: parsed.lawfulBasis,
+    dataCategories: [...new Set(parsed.dataCategories)],
+    noticeUrl: parsed.noticeUrl,
+    noticeText: parsed.noticeText,
+    noticeSha256: createHash('sha256').update(parsed.noticeText).digest('hex'),
+    language: parsed.language ?? 'en',
+    jurisdiction: parsed.jurisdiction ?? 'EU',
+  };
+  return db.transaction().execute(async (tx) => {
+    await lockPurpose(tx, next.key);
+    const [current] = await findLatestPurposes(tx, [next.key]);
+    const same = current && (Object.keys(next) as (keyof typeof next)[]).every((k) => JSON.stringify(current[k]) === JSON.stringify(next[k]));
+    if (current && same) return current;
+    const purpose = await insertPurposeVersion(tx, { ...next, version: current ? Number(current.version) + 1 : 1 }, now);
+    await auditInTransaction(
+      tx,
+      { action: 'purpose.defined', ...auditCaller(caller.principal, caller.requestId), purpose: purpose.key, decision: 'ALLOW', detail: { version: purpose.version, dataCategories: purpose.dataCategories } },
+      now,
+    );
+    await notifyPurposesChanged(tx);
+    return purpose;
+  });
+}
