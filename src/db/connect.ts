@@ -7,7 +7,7 @@ import pg from 'pg';
 import { MEMORY_DATA_DIR, type Config } from '../config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { Database } from './database.js';
-import { listenOnPglite, listenOnServer, type Listen } from './notifications.js';
+import { listenOnPglite, serverListener, type Listen } from './notifications.js';
 import { usePreparedStatements } from './prepared.js';
 
 export type Db = Kysely<Database>;
@@ -130,11 +130,12 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const listeners = new Set<() => Promise<void>>();
+  const listen = serverListener(url);
   return {
     db,
     kind: 'pg',
     ping: (timeoutMs) => withTimeout(pool.query('select 1').then(() => undefined), timeoutMs),
-    listen: (channel, handlers) => tracked(listeners, listenOnServer(url, channel, handlers)),
+    listen: (channel, handlers) => tracked(listeners, listen(channel, handlers)),
     close: async () => {
       await Promise.all([...listeners].map((stop) => stop()));
       await db.destroy();

@@ -29,43 +29,72 @@ const HEARTBEAT_EVERY_MS = 2_000;
 const KEEPALIVE_AFTER_MS = 10_000;
 
 /**
- * LISTENs on a dedicated connection to the server (a pooled one would be handed to other work).
- * A connection that fails, or that silently stops carrying anything (an idle flow a NAT or
+ * LISTENs on one dedicated connection to the server (a pooled one would be handed to other work),
+ * shared by every channel listened on through the returned function: an instance holds one such
+ * connection however many caches listen. The connection opens with the first listener and closes
+ * with the last. One that fails, or that silently stops carrying anything (an idle flow a NAT or
  * firewall forgot, a partition), is noticed within HEARTBEAT_EVERY_MS + ANSWER_WITHIN_MS by a
- * `select 1` heartbeat, reported `false`, torn down and reopened, backing off from 250 ms to 5 s;
- * an opening that hangs is given up after CONNECT_WITHIN_MS and retried the same way. Never throws.
+ * `select 1` heartbeat, reported `false` to every listener, torn down and reopened, backing off
+ * from 250 ms to 5 s; an opening that hangs is given up after CONNECT_WITHIN_MS and retried the
+ * same way. A listener hears `true` once its channel's LISTEN is in place. Never throws.
  */
-export function listenOnServer(url: string, channel: string, handlers: ListenHandlers): () => Promise<void> {
-  if (!CHANNEL.test(channel)) throw new TypeError(`bad channel name ${channel}`);
+export function serverListener(url: string): Listen {
+  const listeners = new Map<string, Set<ListenHandlers>>();
+  /** The channels the current connection has its LISTEN in place for. */
+  let listening = new Set<string>();
   let client: pg.Client | undefined;
-  let stopped = false;
   let delay = 250;
-  let timer: NodeJS.Timeout | undefined;
+  let reconnect: NodeJS.Timeout | undefined;
+  let beat: NodeJS.Timeout | undefined;
+  /** LISTENs are sent one statement at a time, so two never race to report the same channel. */
+  let syncing = Promise.resolve();
+
+  const report = (channels: Iterable<string>, state: boolean) => {
+    for (const channel of channels) for (const handlers of listeners.get(channel) ?? []) handlers.onState(state);
+  };
 
   /** Gives up `lost` if it is still the connection in use: reports it, and reopens after a pause. */
   const drop = (lost: pg.Client) => {
     if (client !== lost) return;
     client = undefined;
-    clearTimeout(timer);
+    listening = new Set();
+    clearTimeout(beat);
     destroy(lost);
-    handlers.onState(false);
-    if (stopped) return;
-    timer = setTimeout(connect, delay);
-    timer.unref();
+    report(listeners.keys(), false);
+    if (listeners.size === 0) return;
+    reconnect = setTimeout(connect, delay);
+    reconnect.unref();
     delay = Math.min(delay * 2, 5_000);
   };
 
   const heartbeat = (current: pg.Client) => {
-    timer = setTimeout(() => {
+    beat = setTimeout(() => {
       current.query('select 1').then(
         () => client === current && heartbeat(current),
         () => drop(current),
       );
     }, HEARTBEAT_EVERY_MS);
-    timer.unref();
+    beat.unref();
   };
 
+  /** LISTENs on `current` for every channel wanted and not yet in place, then tells their listeners. */
+  const sync = (current: pg.Client): Promise<void> =>
+    (syncing = syncing.then(async () => {
+      const wanted = [...listeners.keys()].filter((channel) => !listening.has(channel));
+      if (client !== current || wanted.length === 0) return;
+      try {
+        await current.query(wanted.map((channel) => `listen ${channel}`).join('; '));
+      } catch {
+        return drop(current);
+      }
+      if (client !== current) return;
+      delay = 250;
+      for (const channel of wanted) listening.add(channel);
+      report(wanted, true);
+    }));
+
   async function connect(): Promise<void> {
+    reconnect = undefined;
     const next = new pg.Client({
       connectionString: url,
       application_name: LISTENER_APPLICATION_NAME,
@@ -77,27 +106,39 @@ export function listenOnServer(url: string, channel: string, handlers: ListenHan
     client = next;
     next.on('error', () => drop(next));
     next.on('end', () => drop(next));
-    next.on('notification', (message) => message.channel === channel && handlers.onMessage(message.payload ?? ''));
+    next.on('notification', (message) => {
+      for (const handlers of listeners.get(message.channel) ?? []) handlers.onMessage(message.payload ?? '');
+    });
     try {
       await next.connect();
-      await next.query(`listen ${channel}`);
     } catch {
       return drop(next);
     }
-    if (client !== next) return;
-    delay = 250;
-    handlers.onState(true);
-    heartbeat(next);
+    await sync(next);
+    if (client === next) heartbeat(next);
   }
 
-  void connect();
-  return async () => {
-    stopped = true;
-    clearTimeout(timer);
-    const last = client;
-    client = undefined;
-    handlers.onState(false);
-    if (last) await close(last);
+  return (channel, handlers) => {
+    if (!CHANNEL.test(channel)) throw new TypeError(`bad channel name ${channel}`);
+    const wanting = listeners.get(channel) ?? new Set();
+    listeners.set(channel, wanting.add(handlers));
+    if (listening.has(channel)) handlers.onState(true);
+    else if (client) void sync(client);
+    else if (!reconnect) void connect();
+    return async () => {
+      if (!wanting.delete(handlers)) return;
+      // A LISTEN left in place costs nothing; what it carries is no longer handed to anyone.
+      if (wanting.size === 0) listeners.delete(channel);
+      handlers.onState(false);
+      if (listeners.size > 0) return;
+      clearTimeout(reconnect);
+      clearTimeout(beat);
+      reconnect = undefined;
+      const last = client;
+      client = undefined;
+      listening = new Set();
+      if (last) await close(last);
+    };
   };
 }
 

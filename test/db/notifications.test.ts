@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenOnPglite, listenOnServer } from '../../src/db/notifications.js';
+import { listenOnPglite, serverListener, type Listen } from '../../src/db/notifications.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -19,17 +19,52 @@ describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
     await database.close();
   });
 
-  /** A listener through the proxy that records what it hears and its state changes. */
-  function listen() {
+  /** A listener on `channel` through the proxy that records what it hears and its state changes. */
+  function listen(channel = 'test_channel', on: Listen = serverListener(viaProxy)) {
     const heard: string[] = [];
     const states: boolean[] = [];
-    const stop = listenOnServer(viaProxy, 'test_channel', { onMessage: (payload) => heard.push(payload), onState: (listening) => states.push(listening) });
+    const stop = on(channel, { onMessage: (payload) => heard.push(payload), onState: (listening) => states.push(listening) });
     return { heard, states, stop, listening: () => states.at(-1) === true };
   }
-  const notify = (payload: string) => sql`select pg_notify('test_channel', ${payload})`.execute(database.db);
+  const notify = (payload: string, channel = 'test_channel') => sql`select pg_notify(${channel}, ${payload})`.execute(database.db);
+
+  it('carries every channel on one connection, each heard only by its own listeners, and closes it with the last', async () => {
+    const shared = serverListener(viaProxy);
+    const agents = listen('test_agents', shared);
+    const purposes = listen('test_purposes', shared);
+    await expect.poll(() => agents.listening() && purposes.listening(), { timeout: 5_000 }).toBe(true);
+    const late = listen('test_purposes', shared);
+    expect(late.states).toEqual([true]);
+    expect(proxy.listening()).toBe(1);
+    await notify('a', 'test_agents');
+    await notify('p', 'test_purposes');
+    await expect.poll(() => [agents.heard, purposes.heard, late.heard]).toEqual([['a'], ['p'], ['p']]);
+
+    await purposes.stop();
+    await late.stop();
+    await notify('a2', 'test_agents');
+    await notify('p2', 'test_purposes');
+    await expect.poll(() => agents.heard).toEqual(['a', 'a2']);
+    expect(purposes.heard).toEqual(['p']);
+    expect(proxy.listening()).toBe(1);
+    await agents.stop();
+    await expect.poll(() => proxy.listening()).toBe(0);
+    expect([agents.states, purposes.states, late.states]).toEqual([[true, false], [true, false], [true, false]]);
+
+    // A listener after the last stopped opens a connection again.
+    const again = listen('test_agents', shared);
+    try {
+      await expect.poll(again.listening, { timeout: 5_000 }).toBe(true);
+      expect(proxy.listening()).toBe(1);
+    } finally {
+      await again.stop();
+    }
+  });
 
   it('reports a connection that silently stopped carrying anything as lost within seconds, and listens again once it carries again', async () => {
-    const listener = listen();
+    const shared = serverListener(viaProxy);
+    const listener = listen('test_channel', shared);
+    const other = listen('test_other', shared);
     try {
       await expect.poll(listener.listening, { timeout: 5_000 }).toBe(true);
       await notify('before');
@@ -46,9 +81,15 @@ describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
       await expect.poll(listener.listening, { timeout: 15_000 }).toBe(true);
       await notify('after');
       await expect.poll(() => listener.heard).toEqual(['before', 'after']);
+      // Every channel of the connection was lost with it, and is back with it.
+      expect(other.states.slice(0, 2)).toEqual([true, false]);
+      expect(other.listening()).toBe(true);
+      await notify('other', 'test_other');
+      await expect.poll(() => other.heard).toEqual(['other']);
     } finally {
       proxy.setListenerTraffic('pass');
       await listener.stop();
+      await other.stop();
     }
   }, 40_000);
 
