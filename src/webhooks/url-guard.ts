@@ -1,13 +1,32 @@
 import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import pLimit from 'p-limit';
 import { ipLiteral, type AddressPolicy } from './address-policy.js';
 
 /** Resolves a host name to every address it has; `dns.lookup` (the system resolver) by default. */
 export type Resolve = (hostname: string) => Promise<readonly { address: string; family: number }[]>;
 
-export const systemResolve: Resolve = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+/**
+ * Most lookups of webhook hosts running at once. `dns.lookup` blocks one of the 4 threads of
+ * libuv's pool for as long as the system resolver takes, timeouts and retries included, and the
+ * same pool hashes passwords (argon2) and runs async crypto: a subscriber's host whose name
+ * server answers slowly must not stall sign-in for everyone.
+ */
+export const MAX_LOOKUPS = 2;
 
-/** Longest a name may take to resolve before the delivery (or the check) gives up. */
+/**
+ * `resolve` with at most `concurrency` lookups running at once, the others waiting their turn. A
+ * lookup keeps its turn until it settles, even after its caller stopped waiting (RESOLVE_TIMEOUT_MS):
+ * the thread it blocks is busy until then.
+ */
+export function limitLookups(resolve: Resolve, concurrency: number): Resolve {
+  const limit = pLimit(concurrency);
+  return (hostname) => limit(() => resolve(hostname));
+}
+
+export const systemResolve: Resolve = limitLookups((hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true }), MAX_LOOKUPS);
+
+/** Longest a name may take to resolve, its wait for a turn included, before the delivery (or the check) gives up. */
 const RESOLVE_TIMEOUT_MS = 5_000;
 
 /**

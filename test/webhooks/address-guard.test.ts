@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
-import { guardedLookup, RefusedAddressError, systemResolve, type Resolve } from '../../src/webhooks/url-guard.js';
+import { guardedLookup, limitLookups, MAX_LOOKUPS, RefusedAddressError, systemResolve, type Resolve } from '../../src/webhooks/url-guard.js';
 import { createWebhookSender } from '../../src/webhooks/webhook-sender.js';
 import { graphql } from '../helpers/hub.js';
 import { adminToken, startWebhookHub } from './webhook-hub.js';
@@ -25,6 +25,30 @@ describe('the webhook address policy', () => {
     const policy = createAddressPolicy(['127.0.0.0/8', '::1/128']);
     expect(['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1'].every((a) => policy.allows(a))).toBe(true);
     expect(['10.0.0.1', '169.254.169.254', '::2', 'fe80::1'].some((a) => policy.allows(a))).toBe(false);
+  });
+
+  it('resolves at most MAX_LOOKUPS names at once, a lookup its caller gave up on keeping its turn until it settles', async () => {
+    expect(MAX_LOOKUPS).toBeLessThan(4); // libuv's pool has 4 threads: some stay free for argon2 and crypto
+    const started: string[] = [];
+    const settle = new Map<string, () => void>();
+    const slow: Resolve = (host) =>
+      new Promise((resolve) => {
+        started.push(host);
+        settle.set(host, () => resolve([{ address: '8.8.8.8', family: 4 }]));
+      });
+    const limited = limitLookups(slow, 2);
+    const gaveUp = Promise.race([limited('hung.example'), new Promise((resolve) => setTimeout(() => resolve('gave up'), 20))]);
+    const others = ['a.example', 'b.example', 'c.example'].map((host) => limited(host));
+    expect(await gaveUp).toBe('gave up');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(started).toEqual(['hung.example', 'a.example']);
+    settle.get('a.example')!();
+    await expect.poll(() => started).toEqual(['hung.example', 'a.example', 'b.example']);
+    settle.get('hung.example')!();
+    await expect.poll(() => started).toEqual(['hung.example', 'a.example', 'b.example', 'c.example']);
+    settle.get('b.example')!();
+    settle.get('c.example')!();
+    expect(await Promise.all(others)).toEqual([1, 2, 3].map(() => [{ address: '8.8.8.8', family: 4 }]));
   });
 
   it('makes the socket lookup refuse a name with any refused address, and hand over only checked addresses', async () => {
