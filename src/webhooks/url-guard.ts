@@ -6,6 +6,9 @@ import { ipLiteral, type AddressPolicy } from './address-policy.js';
 /** Resolves a host name to every address it has; `dns.lookup` (the system resolver) by default. */
 export type Resolve = (hostname: string) => Promise<readonly { address: string; family: number }[]>;
 
+/** Longest a name may take to resolve, its wait for a turn included, before the delivery (or the check) gives up. */
+const RESOLVE_TIMEOUT_MS = 5_000;
+
 /**
  * Most lookups of webhook hosts running at once. `dns.lookup` blocks one of the 4 threads of
  * libuv's pool for as long as the system resolver takes, timeouts and retries included, and the
@@ -16,18 +19,19 @@ export const MAX_LOOKUPS = 2;
 
 /**
  * `resolve` with at most `concurrency` lookups running at once, the others waiting their turn. A
- * lookup keeps its turn until it settles, even after its caller stopped waiting (RESOLVE_TIMEOUT_MS):
- * the thread it blocks is busy until then.
+ * lookup keeps its turn until it settles, even after its caller stopped waiting: the thread it
+ * blocks is busy until then. One that waited `waitMs` for its turn (its caller gave up by then,
+ * RESOLVE_TIMEOUT_MS) is skipped, so a stalled name server does not leave a backlog behind.
  */
-export function limitLookups(resolve: Resolve, concurrency: number): Resolve {
+export function limitLookups(resolve: Resolve, concurrency: number, waitMs = RESOLVE_TIMEOUT_MS): Resolve {
   const limit = pLimit(concurrency);
-  return (hostname) => limit(() => resolve(hostname));
+  return (hostname) => {
+    const queued = performance.now();
+    return limit(() => (performance.now() - queued >= waitMs ? Promise.reject(new Error(`${hostname} waited too long to resolve`)) : resolve(hostname)));
+  };
 }
 
 export const systemResolve: Resolve = limitLookups((hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true }), MAX_LOOKUPS);
-
-/** Longest a name may take to resolve, its wait for a turn included, before the delivery (or the check) gives up. */
-const RESOLVE_TIMEOUT_MS = 5_000;
 
 /**
  * The ports the Fetch Standard blocks for http(s) (https://fetch.spec.whatwg.org/#bad-port): those

@@ -49,6 +49,16 @@ describe('the webhook address policy', () => {
     settle.get('b.example')!();
     settle.get('c.example')!();
     expect(await Promise.all(others)).toEqual([1, 2, 3].map(() => [{ address: '8.8.8.8', family: 4 }]));
+
+    // One that waited past its caller's patience is skipped, not resolved for no one.
+    const impatient = limitLookups(slow, 1, 30);
+    const first = impatient('first.example');
+    const stale = impatient('stale.example');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    settle.get('first.example')!();
+    await first;
+    await expect(stale).rejects.toThrow(/waited too long/);
+    expect(started).not.toContain('stale.example');
   });
 
   it('makes the socket lookup refuse a name with any refused address, and hand over only checked addresses', async () => {
