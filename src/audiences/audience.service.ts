@@ -4,7 +4,6 @@ import { decideAudienceField, decideAudienceFilter } from '../authz/audience-acc
 import type { Principal } from '../authz/principal.js';
 import type { PurposeRegistry } from '../consent/purpose-registry.js';
 import type { Purpose } from '../consent/purposes.js';
-import type { Db } from '../db/connect.js';
 import { BadUserInputError, ForbiddenError } from '../shared/errors.js';
 import { AUDIENCE_PAGE, decodeCursor, encodeCursor, pageSize, type ConnectionShape } from '../shared/pagination.js';
 import { audiencePurposeOf, coversNothing, groupVersions, versionsCovering, type AudiencePurpose, type MemberPurpose } from './audience.coverage.js';

@@ -3,7 +3,7 @@ import type { AgentService } from '../agents/agent.service.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
 import { actorFromPrincipal } from '../audit/audit.actions.js';
 import { decideCompanyConsentGiving } from '../authz/agent-access.js';
-import { isDataScope, scopeWithin } from '../authz/scopes.js';
+import { scopeWithin } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
@@ -22,7 +22,7 @@ import {
   markConsentsWithdrawn,
   type Consent,
 } from './consent.queries.js';
-import { findConsentedPurposes, findPurpose, LAWFUL_BASES, purposeCovers, type Purpose } from './purposes.js';
+import { findConsentedPurposes, findPurpose, purposeCovers, type Purpose } from './purposes.js';
 import { findLatestPurposes } from './purpose.queries.js';
 import { receiptClaims, signReceipt, type ReceiptController } from './receipt.js';
 import type { SigningKey } from '../oauth/key-store.js';

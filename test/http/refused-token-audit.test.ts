@@ -9,7 +9,7 @@ import { RefusedTokenError, type LiveToken } from '../../src/oauth/token.service
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
-import { basic, claimsOf, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+import { basic, claimsOf, exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock('2031-05-04T10:00:00Z');
 let hub: Hub;
