@@ -1,6 +1,6 @@
 import { NotifiedCache } from '../db/notified-cache.js';
 import type { Listen } from '../db/notifications.js';
-import type { SecretHash } from './agent-secret.queries.js';
+import { AGENTS_CHANNEL, type SecretHash } from './agent-secret.queries.js';
 import type { Agent } from './agent.queries.js';
 
 /** What client authentication needs of an agent: itself, its secrets and its ancestors. */
@@ -26,6 +26,6 @@ export interface ClientRecord {
  */
 export class AgentCache extends NotifiedCache<ClientRecord> {
   constructor(listen?: Listen) {
-    super('hub_agents', listen, { max: 10_000, ttlMs: 60_000 });
+    super(AGENTS_CHANNEL, listen, { max: 10_000, ttlMs: 60_000 });
   }
 }

@@ -54,7 +54,10 @@ export async function findClientCredentials(db: Db, agentId: string, now: Date):
   return { agent: toAgent(agentRow), secrets };
 }
 
+/** The channel that announces changes to agents (see AgentCache). */
+export const AGENTS_CHANNEL = 'hub_agents';
+
 /** Tells every instance, once the transaction commits, that some agent changed (see AgentCache). */
 export async function notifyAgentsChanged(db: Db): Promise<void> {
-  await sql`select pg_notify('hub_agents', '')`.execute(db);
+  await sql`select pg_notify(${AGENTS_CHANNEL}, '')`.execute(db);
 }

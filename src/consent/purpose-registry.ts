@@ -8,7 +8,7 @@ import type { Listen } from '../db/notifications.js';
 import type { Caller } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
 import { parseInput, plainText } from '../shared/input.js';
-import { findLatestPurposes, findPurposeVersions, insertPurposeVersion, lockPurpose, notifyPurposesChanged } from './purpose.queries.js';
+import { findLatestPurposes, findPurposeVersions, insertPurposeVersion, lockPurpose, notifyPurposesChanged, PURPOSES_CHANNEL } from './purpose.queries.js';
 import { LAWFUL_BASES, type Purpose } from './purposes.js';
 
 export type PurposeRegistry = ReturnType<typeof createPurposeRegistry>;
@@ -22,7 +22,7 @@ export type PurposeRegistry = ReturnType<typeof createPurposeRegistry>;
  * @param deps.listen LISTEN on the database; without it nothing is cached.
  */
 export function createPurposeRegistry(deps: { db: Db; clock: Clock; listen?: Listen }) {
-  const cache = new NotifiedCache<readonly Purpose[]>('hub_purposes', deps.listen, { max: 1_000, ttlMs: 60_000 });
+  const cache = new NotifiedCache<readonly Purpose[]>(PURPOSES_CHANNEL, deps.listen, { max: 1_000, ttlMs: 60_000 });
   return {
     /** Every version of the purpose with this key, newest first; empty for an unknown key. */
     async versions(key: string): Promise<readonly Purpose[]> {

@@ -54,9 +54,12 @@ export async function lockPurpose(db: Db, key: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`purposes:${key}`}))`.execute(db);
 }
 
+/** The channel that announces new purpose versions (see createPurposeRegistry). */
+export const PURPOSES_CHANNEL = 'hub_purposes';
+
 /** Tells every instance, once the transaction commits, that a purpose changed (see createPurposeRegistry). */
 export async function notifyPurposesChanged(db: Db): Promise<void> {
-  await sql`select pg_notify('hub_purposes', '')`.execute(db);
+  await sql`select pg_notify(${PURPOSES_CHANNEL}, '')`.execute(db);
 }
 
 export async function insertPurposeVersion(db: Db, purpose: Omit<Purpose, 'version'> & { version: number }, now: Date): Promise<Purpose> {
