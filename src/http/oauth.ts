@@ -52,8 +52,8 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
   app.post('/oauth/revoke', formRoute, async (request, reply) => {
     noStore(reply);
     try {
-      await run('revoke', formBody(request), httpFacts(request), async (params, authenticate) => revoke(services, params, await authenticate(), request.id));
-      return reply.code(200).send();
+      const refusal = await run('revoke', formBody(request), httpFacts(request), async (params, authenticate) => revoke(services, params, await authenticate(), request.id));
+      return refusal ? sendOAuthError(reply, refusal) : reply.code(200).send();
     } catch (error) {
       return sendOAuthError(reply, error);
     }

@@ -2,7 +2,7 @@ import type { Services } from '../app.js';
 import { auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
 import { InvalidTokenError, type VerifiedAccessToken } from './access-token.js';
 import { invalidClient, type OAuthClient } from './client-auth.js';
-import { invalidRequest } from './oauth-error.js';
+import { invalidRequest, OAuthError } from './oauth-error.js';
 import { verifyPaymentToken } from './payment-token.js';
 import { findRefreshToken, revokeRefreshTokenFamily, revokeRefreshTokensDelegatedFrom, type RefreshTokenRow } from './refresh-token.queries.js';
 import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH, refreshFamilyRevokedEvent } from './refresh-tokens.js';
@@ -15,12 +15,14 @@ import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
  * token (the hub's own, or a payment token) by its `jti` until it expires, a refresh token with
  * its whole family. Either way the refresh tokens of sub-agents exchanged from it (at any depth)
  * are revoked with it, and their access tokens are refused (`delegated_from`). A revocation is
- * audited and announced (`token.revoked`) once. Anything else (unknown, expired, revoked already,
- * another client's) answers 200 all the same, and an attempt on another client's token is audited
- * as refused. Resolves when the revocation has committed.
+ * audited and announced (`token.revoked`) once. A live token of another client is refused (RFC
+ * 7009 §2.1) and nothing revoked: resolves to the refusal to answer, already audited as a refused
+ * `token.revoked` naming the client that holds it, since a client presenting another's token
+ * may hold a stolen one. Anything else (unknown, expired, revoked already) answers 200 all the
+ * same (§2.2). Resolves when the revocation has committed.
  * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
  */
-export async function revoke(services: Services, params: Record<string, string>, client: OAuthClient, requestId: string): Promise<void> {
+export async function revoke(services: Services, params: Record<string, string>, client: OAuthClient, requestId: string): Promise<OAuthError | undefined> {
   if (client.kind === 'none') throw invalidClient('no client authentication');
   const callerId = client.kind === 'agent' ? client.agent.id : client.clientId;
   const token = params.token;
@@ -39,7 +41,7 @@ export async function revoke(services: Services, params: Record<string, string>,
   const access = token.includes('.') ? ((await verified(services, token)) ?? (await verifyPaymentToken(services, token))) : undefined;
   if (access) {
     const about = { subjectUserId: access.sub.startsWith('usr_') ? access.sub : null, detail: { jti: access.jti, heldBy: access.client_id } };
-    if (access.client_id !== callerId) return services.audit.record(event('DENY', { ...about, reason: 'access token of another client' }));
+    if (access.client_id !== callerId) return refuse(event('DENY', { ...about, reason: 'access token of another client' }));
     await services.db.transaction().execute(async (tx) => {
       const revokedNow = await insertRevokedToken(tx, { jti: access.jti, clientId: access.client_id, expiresAt: new Date(access.exp * 1_000) }, now);
       // Its `jti` is forgotten once it expires; the refresh tokens of sub-agents exchanged from it
@@ -51,17 +53,23 @@ export async function revoke(services: Services, params: Record<string, string>,
       await enqueueWebhookEvent(tx, { type: 'token.revoked', data: { tokenType: 'access_token', reason: 'revoked', tokenId: access.jti, clientId: access.client_id, userId: about.subjectUserId } }, now);
     });
     await deleteExpiredRevocations(services.db, now).catch(() => {});
-    return;
+    return undefined;
   }
   const refresh: RefreshTokenRow | undefined = token.length <= MAX_REFRESH_TOKEN_LENGTH ? await findRefreshToken(services.db, hashRefreshToken(token)) : undefined;
-  if (!refresh || refresh.revoked_at) return;
+  if (!refresh || refresh.revoked_at) return undefined;
   const about = { subjectUserId: refresh.user_id, consentId: refresh.consent_id, detail: { heldBy: refresh.client_id } };
-  if (refresh.client_id !== callerId) return services.audit.record(event('DENY', { ...about, reason: 'refresh token of another client' }));
+  if (refresh.client_id !== callerId) return refuse(event('DENY', { ...about, reason: 'refresh token of another client' }));
   await services.db.transaction().execute(async (tx) => {
     await revokeRefreshTokenFamily(tx, refresh.family_id, now);
     await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'refresh token revoked with its family' }), now);
     await enqueueWebhookEvent(tx, refreshFamilyRevokedEvent(refresh, 'revoked'), now);
   });
+  return undefined;
+
+  function refuse(attempt: AuditEventInput): OAuthError {
+    services.audit.record(attempt);
+    return new OAuthError(400, 'unauthorized_client', 'the token was not issued to this client');
+  }
 }
 
 /** The claims of a token the hub signed and that has not expired; undefined for anything else. */

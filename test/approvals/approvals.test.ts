@@ -439,7 +439,7 @@ describe('a payment token after it is issued', () => {
 
   it('is revoked at /oauth/revoke (RFC 7009) by the agent it was issued to, and by no other client', async () => {
     const paymentToken = await paymentTokenForBob();
-    expect((await postForm(hub, '/oauth/revoke', { token: paymentToken }, basic(rival))).status).toBe(200);
+    expect(await postForm(hub, '/oauth/revoke', { token: paymentToken }, basic(rival))).toMatchObject({ status: 400, body: { error: 'unauthorized_client' } });
     expect(await introspect(paymentToken)).toMatchObject({ active: true, sub: bob.id });
     expect((await postForm(hub, '/oauth/revoke', { token: paymentToken }, basic(shopper))).status).toBe(200);
     expect(await introspect(paymentToken)).toEqual({ active: false });

@@ -145,12 +145,14 @@ describe('/oauth/revoke (RFC 7009)', () => {
     expect((await revoke(assistant, own)).status).toBe(200);
   });
 
-  it('never revokes another client’s token, yet answers 200 and audits the attempt', async () => {
+  it('refuses another client’s token with unauthorized_client (RFC 7009 §2.1), revokes nothing and audits the attempt once', async () => {
     const session = await delegatedSession();
     const mine = await clientCredentialsToken(hub, assistant);
-    expect((await revoke(stranger, mine)).status).toBe(200);
-    expect((await revoke(stranger, session.refreshToken)).status).toBe(200);
-    expect((await revoke(operatorCredentials(hub), session.accessToken)).status).toBe(200);
+    const refused = { status: 400, body: { error: 'unauthorized_client', error_description: 'the token was not issued to this client' } };
+    expect(await revoke(stranger, mine)).toMatchObject(refused);
+    expect(await revoke(stranger, session.refreshToken, { token_type_hint: 'refresh_token' })).toMatchObject(refused);
+    expect(await revoke(operatorCredentials(hub), session.accessToken)).toMatchObject(refused);
+    expect((await revoke(stranger, mine)).headers['cache-control']).toBe('no-store');
     expect((await introspect(assistant, mine)).body.active).toBe(true);
     expect((await introspect(assistant, session.refreshToken)).body.active).toBe(true);
     expect((await graphql(hub, '{ me { id } }', { token: session.accessToken })).status).toBe(200);
@@ -160,6 +162,8 @@ describe('/oauth/revoke (RFC 7009)', () => {
       { reason: 'access token of another client', client_id: stranger.id },
       { reason: 'refresh token of another client', client_id: stranger.id },
     ]));
+    const refusedAgain = await hub.database.db.selectFrom('audit_events').select('reason').where('action', '=', 'token.refused').where('client_id', '=', stranger.id).execute();
+    expect(refusedAgain).toEqual([]);
   });
 
   it('revokes a refresh token with its whole family', async () => {
