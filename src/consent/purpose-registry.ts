@@ -26,9 +26,10 @@ export function createPurposeRegistry(deps: { db: Db; clock: Clock; listen?: Lis
   return {
     /** Every version of the purpose with this key, newest first; empty for an unknown key. */
     async versions(key: string): Promise<readonly Purpose[]> {
+      // Frozen: one array serves every request until the next change.
       const load = async () => {
         const versions = await findPurposeVersions(deps.db, key);
-        return versions.length > 0 ? versions : undefined;
+        return versions.length > 0 ? Object.freeze(versions.map(frozen)) : undefined;
       };
       return (await cache.get(key, load)) ?? [];
     },
@@ -41,6 +42,8 @@ export function createPurposeRegistry(deps: { db: Db; clock: Clock; listen?: Lis
     },
   };
 }
+
+const frozen = (purpose: Purpose): Purpose => Object.freeze({ ...purpose, dataCategories: Object.freeze([...purpose.dataCategories]) });
 
 const definePurposeSchema = z.object({
   key: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be lower case letters, digits and _'),

@@ -63,6 +63,16 @@ describe('the purpose registry', () => {
     });
   });
 
+  it('hands out frozen versions, so no request can change what the next one is served', async () => {
+    const { registry, handlers } = driven();
+    handlers().onState(true);
+    const versions = await registry.versions('email_marketing');
+    expect(Object.isFrozen(versions)).toBe(true);
+    expect(Object.isFrozen(versions[0])).toBe(true);
+    expect(() => (versions[0]!.dataCategories as string[]).push('payment')).toThrow(TypeError);
+    expect((await registry.versions('email_marketing'))[0]!.dataCategories).toEqual(['profile', 'contact.email', 'preferences']);
+  });
+
   it('caches nothing without a LISTEN, and never an unknown key', async () => {
     const bare = createPurposeRegistry({ db: database.db, clock: systemClock });
     expect(await versionsOf(bare, 'email_marketing')).toHaveLength(1);
