@@ -10,12 +10,18 @@ export type Resolve = (hostname: string) => Promise<readonly { address: string; 
 const RESOLVE_TIMEOUT_MS = 5_000;
 
 /**
- * Most lookups of webhook hosts running at once. `dns.lookup` blocks one of the 4 threads of
- * libuv's pool for as long as the system resolver takes, timeouts and retries included, and the
- * same pool hashes passwords (argon2) and runs async crypto: a subscriber's host whose name
- * server answers slowly must not stall sign-in for everyone.
+ * Most lookups of webhook hosts running at once: half of libuv's thread pool, at least one.
+ * `dns.lookup` blocks a thread of that pool for as long as the system resolver takes, timeouts
+ * and retries included, and the same pool hashes passwords (argon2) and runs async crypto: a
+ * subscriber's host whose name server answers slowly must not stall sign-in for everyone. The
+ * pool's size is read as libuv reads it: 4 when `UV_THREADPOOL_SIZE` is unset; else its leading
+ * integer (`atoi`), 1 for none or 0, and at most 1,024 (a negative number, read unsigned, too).
  */
-export const MAX_LOOKUPS = 2;
+export function lookupsAtOnce(env: NodeJS.ProcessEnv = process.env): number {
+  const given = env.UV_THREADPOOL_SIZE === undefined ? 4 : Number.parseInt(env.UV_THREADPOOL_SIZE, 10) || 1;
+  const poolSize = given < 0 ? 1_024 : Math.min(given, 1_024);
+  return Math.max(1, Math.floor(poolSize / 2));
+}
 
 /**
  * `resolve` with at most `concurrency` lookups running at once, the others waiting their turn. A
@@ -31,7 +37,7 @@ export function limitLookups(resolve: Resolve, concurrency: number, waitMs = RES
   };
 }
 
-export const systemResolve: Resolve = limitLookups((hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true }), MAX_LOOKUPS);
+export const systemResolve: Resolve = limitLookups((hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true }), lookupsAtOnce());
 
 /**
  * The ports the Fetch Standard blocks for http(s) (https://fetch.spec.whatwg.org/#bad-port): those

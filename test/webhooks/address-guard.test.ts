@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
-import { guardedLookup, limitLookups, MAX_LOOKUPS, RefusedAddressError, systemResolve, type Resolve } from '../../src/webhooks/url-guard.js';
+import { guardedLookup, limitLookups, lookupsAtOnce, RefusedAddressError, systemResolve, type Resolve } from '../../src/webhooks/url-guard.js';
 import { createWebhookSender } from '../../src/webhooks/webhook-sender.js';
 import { graphql } from '../helpers/hub.js';
 import { adminToken, startWebhookHub } from './webhook-hub.js';
@@ -27,8 +27,17 @@ describe('the webhook address policy', () => {
     expect(['10.0.0.1', '169.254.169.254', '::2', 'fe80::1'].some((a) => policy.allows(a))).toBe(false);
   });
 
-  it('resolves at most MAX_LOOKUPS names at once, a lookup its caller gave up on keeping its turn until it settles', async () => {
-    expect(MAX_LOOKUPS).toBeLessThan(4); // libuv's pool has 4 threads: some stay free for argon2 and crypto
+  it('leaves half of libuv\'s thread pool to argon2 and crypto, as UV_THREADPOOL_SIZE sizes it', () => {
+    expect(lookupsAtOnce({})).toBe(2);
+    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '16' })).toBe(8);
+    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '3' })).toBe(1);
+    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '0' })).toBe(1);
+    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '100000' })).toBe(512);
+    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: 'many' })).toBe(1);
+    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '-1' })).toBe(512);
+  });
+
+  it('resolves at most its limit of names at once, a lookup its caller gave up on keeping its turn until it settles', async () => {
     const started: string[] = [];
     const settle = new Map<string, () => void>();
     const slow: Resolve = (host) =>
