@@ -1,4 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Agent } from './agent.queries.js';
+
+/** An agent with a secret just made: the only moment the secret exists outside its holder. */
+export interface AgentCredentials {
+  readonly agent: Agent;
+  readonly clientSecret: string;
+}
 
 /** Longest client secret considered; anything longer is refused before it is hashed. */
 export const MAX_SECRET_LENGTH = 512;

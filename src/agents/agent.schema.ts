@@ -7,7 +7,8 @@ import { UserRef } from '../identity/user.schema.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pagination.js';
 import { AGENT_KINDS } from './agent.input.js';
 import { agentLoader } from './agent.loaders.js';
-import type { Agent, AgentCredentials, AgentState } from './agent.service.js';
+import type { AgentCredentials } from './agent-credentials.js';
+import type { Agent, AgentState } from './agent.service.js';
 import { inactiveReason } from './agent-authentication.js';
 
 const AgentKindEnum = builder.enumType('AgentKind', { values: Object.keys(AGENT_KINDS) as (keyof typeof AGENT_KINDS)[] });

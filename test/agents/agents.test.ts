@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { MAX_AGENTS_PER_OWNER } from '../../src/agents/agent.service.js';
+import { MAX_AGENTS_PER_OWNER } from '../../src/agents/agent-registration.js';
 import { clientToken, graphql, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
-import { MAX_AGENT_LINEAGE } from '../../src/agents/agent.service.js';
+import { MAX_AGENT_LINEAGE } from '../../src/agents/agent-registration.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
