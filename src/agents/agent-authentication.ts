@@ -3,10 +3,10 @@ import type { Clock } from '../shared/clock.js';
 import type { AgentCache, ClientRecord } from './agent-cache.js';
 import { findClientCredentials } from './agent-secret.queries.js';
 import { secretMatches } from './agent-credentials.js';
-import { findAgentsByIds, touchAgentsLastUsed, type Agent } from './agent.queries.js';
+import { findAgentsByIds, ownersActive, touchAgentsLastUsed, type Agent } from './agent.queries.js';
 
 /** Why a client was not authenticated; for the audit trail only, never for the client. */
-export type ClientRefusal = 'unknown client' | 'wrong secret' | 'agent suspended' | 'agent decommissioned' | 'agent expired' | 'parent agent not active';
+export type ClientRefusal = 'unknown client' | 'wrong secret' | 'agent suspended' | 'agent decommissioned' | 'agent expired' | 'parent agent not active' | 'agent owner not active';
 
 export type ClientAuthentication = { readonly ok: true; readonly agent: Agent } | { readonly ok: false; readonly reason: ClientRefusal };
 
@@ -24,8 +24,8 @@ export function inactiveReason(agent: Pick<Agent, 'status' | 'expiresAt'>, now: 
 }
 
 /**
- * Checks a client's id and secret, then its state: it and every ancestor must be active now, and
- * the secret still valid. An unknown id takes the same path as a wrong secret. Records are read
+ * Checks a client's id and secret, then its state: it and every ancestor must be active now, as
+ * must the user owning any of them, and the secret still valid. An unknown id takes the same path as a wrong secret. Records are read
  * through the AgentCache. Records `last_used_at`. Never throws for bad credentials.
  */
 export function createAgentAuthenticator(deps: { db: Db; clock: Clock; cache: AgentCache }) {
@@ -57,6 +57,9 @@ export function createAgentAuthenticator(deps: { db: Db; clock: Clock; cache: Ag
     if (inactive) return { ok: false, reason: inactive };
     const ancestorsLive = record.ancestors.length === record.agent.ancestorIds.length && record.ancestors.every((a) => !inactiveReason(a, now));
     if (!ancestorsLive) return { ok: false, reason: 'parent agent not active' };
+    // Read each time, never cached: a suspension is seen on the very next request, with no
+    // notification to wait for. Agents no user owns (an operator's) cost no read.
+    if (!(await ownersActive(deps.db, [record.agent, ...record.ancestors]))) return { ok: false, reason: 'agent owner not active' };
     await touch(record.agent.id, now);
     return { ok: true, agent: record.agent };
   };

@@ -11,7 +11,7 @@ import { inactiveReason } from './agent-authentication.js';
 import { generateClientSecret, hashClientSecret, type AgentCredentials } from './agent-credentials.js';
 import { insertAgentSecret } from './agent-secret.queries.js';
 import { registerAgentSchema } from './agent.input.js';
-import { countLiveAgentsOwnedBy, findLineageForShare, insertAgent, lockAgentOwner, type Agent } from './agent.queries.js';
+import { countLiveAgentsOwnedBy, findLineageForShare, insertAgent, lockAgentOwner, ownersActive, type Agent } from './agent.queries.js';
 import { ceilingProblem } from './agent.scopes.js';
 
 /**
@@ -26,14 +26,17 @@ export const MAX_AGENTS_PER_OWNER = 25;
 export const MAX_AGENT_LINEAGE = 8;
 
 /**
- * The agent when it and every ancestor are active at `now`, with that lineage locked (FOR
- * SHARE) for the rest of the caller's transaction: no suspension or decommissioning of any
- * of them commits before the caller does. Undefined for an unknown or inactive agent.
+ * The agent when it and every ancestor are active at `now`, and so is every user owning one of
+ * them, with that lineage locked (FOR SHARE) for the rest of the caller's transaction: no
+ * suspension or decommissioning of any of them commits before the caller does. Undefined for an
+ * unknown or inactive agent.
  */
 export async function findActiveAgentForShare(tx: Db, id: string, now: Date): Promise<Agent | undefined> {
   const lineage = await findLineageForShare(tx, id);
   if (!lineage || lineage.ancestors.length !== lineage.agent.ancestorIds.length) return undefined;
-  return [lineage.agent, ...lineage.ancestors].every((agent) => inactiveReason(agent, now) === undefined) ? lineage.agent : undefined;
+  const agents = [lineage.agent, ...lineage.ancestors];
+  if (!agents.every((agent) => inactiveReason(agent, now) === undefined)) return undefined;
+  return (await ownersActive(tx, agents)) ? lineage.agent : undefined;
 }
 
 /**

@@ -143,6 +143,22 @@ export async function lockAgentOwner(db: Db, userId: string): Promise<void> {
   await db.selectFrom('users').select('id').where('id', '=', userId).forNoKeyUpdate().execute();
 }
 
+/**
+ * Whether every user who owns one of these agents is active (neither suspended nor erased): an
+ * agent acts only while its owner, and the owner of each of its ancestors, may act.
+ */
+export async function ownersActive(db: Db, agents: readonly Pick<Agent, 'ownerUserId'>[]): Promise<boolean> {
+  const owners = [...new Set(agents.flatMap((agent) => (agent.ownerUserId ? [agent.ownerUserId] : [])))];
+  if (owners.length === 0) return true;
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('id', 'in', owners)
+    .where('status', '=', 'active')
+    .executeTakeFirstOrThrow();
+  return Number(row.n) === owners.length;
+}
+
 /** How many agents the user owns that are not decommissioned (suspended and expired ones too). */
 export async function countLiveAgentsOwnedBy(db: Db, userId: string): Promise<number> {
   const row = await db

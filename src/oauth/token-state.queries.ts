@@ -20,7 +20,7 @@ export interface TokenState {
   readonly handed: boolean;
   /** The token's user, if it names one, exists and is active: neither suspended nor erased. */
   readonly userActive: boolean;
-  /** Every agent named (and every ancestor of each) exists and is active, not expired. */
+  /** Every agent named (and every ancestor of each) exists and is active, not expired, and so is the user owning it. */
   readonly agentsLive: boolean;
   /** For a delegated token: its consent exists, is the subject's, is active and not expired. */
   readonly consentLive: boolean;
@@ -52,7 +52,8 @@ export interface TokenFacts {
  * varies with the length of a delegation chain. It reads the users, agents and consents tables
  * directly, not through their services: this runs on every authenticated request, and one cheap
  * statement is what keeps that affordable. An agent's ancestors come from its `ancestor_ids`, so
- * no recursion is needed. Nothing of it is cached: a suspension or erasure committed through any
+ * no recursion is needed; an agent, as each ancestor, is live only while the user owning it (if
+ * any) is active. Nothing of it is cached: a suspension or erasure committed through any
  * instance is seen by every instance on the very next request, with no notification to wait for.
  */
 export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Promise<TokenState> {
@@ -78,8 +79,10 @@ export async function findTokenState(db: Db, facts: TokenFacts, now: Date): Prom
       ${userActive} as user_active,
       (select count(*)::int from agents a
         where a.id = any(${ids}::text[]) and a.status = 'active' and (a.expires_at is null or a.expires_at > ${now})
+          and (a.owner_user_id is null or exists (select 1 from users o where o.id = a.owner_user_id and o.status = 'active'))
           and not exists (select 1 from agents p where p.id = any(a.ancestor_ids)
-            and not (p.status = 'active' and (p.expires_at is null or p.expires_at > ${now})))) as live_agents,
+            and not (p.status = 'active' and (p.expires_at is null or p.expires_at > ${now})
+              and (p.owner_user_id is null or exists (select 1 from users o where o.id = p.owner_user_id and o.status = 'active'))))) as live_agents,
       c.status as consent_status, c.user_id as consent_user_id, c.scopes as consent_scopes, c.purpose as consent_purpose,
       (c.expires_at is not null and c.expires_at <= ${now}) as consent_expired,
       (select p.data_categories from purposes p where p.key = c.purpose order by p.version desc limit 1) as purpose_categories
