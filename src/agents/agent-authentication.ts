@@ -25,8 +25,9 @@ export function inactiveReason(agent: Pick<Agent, 'status' | 'expiresAt'>, now: 
 
 /**
  * Checks a client's id and secret, then its state: it and every ancestor must be active now, as
- * must the user owning any of them, and the secret still valid. An unknown id takes the same path as a wrong secret. Records are read
- * through the AgentCache. Records `last_used_at`. Never throws for bad credentials.
+ * must the user owning any of them, and the secret still valid. An unknown id takes the same path
+ * as a wrong secret. Records are read through the AgentCache. Records `last_used_at`. Never
+ * throws for bad credentials.
  */
 export function createAgentAuthenticator(deps: { db: Db; clock: Clock; cache: AgentCache }) {
   const lastWritten = new Map<string, number>();
