@@ -8,7 +8,7 @@ import { insertAgent } from '../../src/agents/agent.queries.js';
 import { createHub, type Hub } from '../../src/app.js';
 import { OPERATOR_SCOPES } from '../../src/authz/principal.js';
 import { loadConfig } from '../../src/config.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describeEmbedded } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm } from '../helpers/hub.js';
 import { freePort } from '../helpers/net.js';
 import { basic, type ClientCredentials } from '../helpers/oauth.js';
@@ -110,7 +110,7 @@ describe('HUB_BOOTSTRAP_CLIENT_ID naming a sub-agent', () => {
   });
 });
 
-describe('hub serve', () => {
+describeEmbedded('hub serve', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-bootstrap-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,10 +1,11 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
+import { describeEmbedded } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 
-describe('the hub command given a command it does not know', () => {
+describeEmbedded('the hub command given a command it does not know', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-unknown-command-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const env = { PATH: process.env.PATH, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent' };

@@ -2,8 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
+import { describeEmbedded } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 
 /**
@@ -11,7 +12,7 @@ import { runNode } from '../helpers/run-node.js';
  * own copy back and corrupts it. The refusal is checked from another process, as `hub` commands
  * run beside a `hub serve`, and from this one.
  */
-describe('the lock on an embedded database folder', () => {
+describeEmbedded('the lock on an embedded database folder', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'hub-lock-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   let folders = 0;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest, migrationStatus, requireMigrated } from '../../src/db/migrator.js';
 import { migrations } from '../../migrations/index.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describeEmbedded, type TestDatabase } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 
 let database: TestDatabase;
@@ -48,7 +48,7 @@ describe('a database migrated by a newer version of the hub', () => {
   });
 });
 
-describe('embedded PostgreSQL on disk', () => {
+describeEmbedded('embedded PostgreSQL on disk', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-data-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

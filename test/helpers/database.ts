@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { inject } from 'vitest';
+import { describe, inject, it } from 'vitest';
 import { openDatabase, pgliteParsers, type DatabaseHandle } from '../../src/db/connect.js';
 import { admin, withDatabase } from './global-setup.js';
 
@@ -35,6 +35,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export function testServerUrl(): string | undefined {
   const target = inject('testDatabase');
   return target.kind === 'pg' ? target.serverUrl : undefined;
+}
+
+/**
+ * `describe` for what only the embedded database has: its data folder on disk, and `hub` commands
+ * on one. Those behave the same in either pass, so they run in the embedded pass only; in the
+ * server pass the body is not even collected, so nothing it makes as it is collected (a
+ * temporary folder) is made for nothing.
+ */
+export function describeEmbedded(name: string, body: () => void): void {
+  if (testServerUrl() === undefined) describe(name, body);
+  else describe.skip(name, () => it.skip('runs in the embedded pass', () => {}));
 }
 
 /** A database for a hub run as a child process (`bin/hub.js`). */

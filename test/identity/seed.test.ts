@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/connect.js';
 import { DEMO_EMAIL, DEMO_PASSWORD, seedDemoIfEmpty } from '../../src/identity/demo.js';
 import { hashDemoPassword, seedUsers, type SeedCounts } from '../../src/identity/seed.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describeEmbedded, type TestDatabase } from '../helpers/database.js';
 
 const USERS = 150;
 const LOCALES: Record<string, string> = {
@@ -151,7 +151,7 @@ describe('seedDemoIfEmpty', () => {
   });
 });
 
-describe('hub seed', () => {
+describeEmbedded('hub seed', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-seed-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const env = { PATH: process.env.PATH, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent' };

@@ -13,7 +13,7 @@ import { open, resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js
 import { publishedUntil, rotateSigningKey, type SigningKey } from '../../src/oauth/key-store.js';
 import { FRONTEND_CLIENT_ID } from '../../src/oauth/token.service.js';
 import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describeEmbedded } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 import { claimsOf } from '../helpers/oauth.js';
 import { runNode } from '../helpers/run-node.js';
@@ -363,7 +363,7 @@ describe('signing keys at rest', () => {
   });
 });
 
-describe('hub keys', () => {
+describeEmbedded('hub keys', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-keys-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const env = { PATH: process.env.PATH, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent', HUB_KEY_ENCRYPTION_KEY: '2'.repeat(64), HUB_ACCESS_TOKEN_TTL: '600' };
