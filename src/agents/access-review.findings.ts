@@ -74,17 +74,23 @@ function fieldRefs(fields: readonly string[], access: Access): { ref: FieldRef; 
   });
 }
 
-/** Why the agent or one of its ancestors cannot act now; undefined when all can. */
-function lineageProblem(agent: Agent, byId: ReadonlyMap<string, AgentFacts>, now: Date): string | undefined {
-  const own = inactiveReason(agent, now);
+/** Why the agent or one of its ancestors cannot act now (it, or the user owning it); undefined when all can. */
+function lineageProblem(facts: AgentFacts, byId: ReadonlyMap<string, AgentFacts>, now: Date): string | undefined {
+  const own = inactiveReason(facts.agent, now);
   if (own) return `the agent is ${own.replace('agent ', '')}`;
-  for (const id of agent.ancestorIds) {
-    const ancestor = byId.get(id)?.agent;
-    const reason = ancestor ? inactiveReason(ancestor, now) : 'agent missing';
+  if (ownerInactive(facts)) return `its owner ${facts.agent.ownerUserId} is ${facts.ownerStatus}`;
+  for (const id of facts.agent.ancestorIds) {
+    const ancestor = byId.get(id);
+    if (!ancestor) return `its ancestor ${id} is missing`;
+    const reason = inactiveReason(ancestor.agent, now);
     if (reason) return `its ancestor ${id} is ${reason.replace('agent ', '')}`;
+    if (ownerInactive(ancestor)) return `the owner of its ancestor ${id} is ${ancestor.ownerStatus}`;
   }
   return undefined;
 }
+
+/** An agent acts only while the user owning it (if any) is active: see `ownersActive`. */
+const ownerInactive = (facts: AgentFacts) => facts.ownerStatus !== null && facts.ownerStatus !== 'active';
 
 /**
  * Every finding about one agent. A decommissioned agent is past reviewing, except for consents
@@ -98,7 +104,7 @@ export function findingsOf(facts: AgentFacts, use: ScopeUse, byId: ReadonlyMap<s
   const add = (kind: AccessFindingKind, reason: string, at: Date | null, extra: Partial<Pick<AccessFinding, 'scopes' | 'consentCount'>> = {}) =>
     found.push({ kind, agent, reason, at, scopes: extra.scopes ?? [], consentCount: extra.consentCount ?? 0 });
 
-  const problem = lineageProblem(agent, byId, now);
+  const problem = lineageProblem(facts, byId, now);
   if (facts.liveConsents > 0 && problem) {
     add('CONSENT_TO_INACTIVE_AGENT', `${facts.liveConsents} consent(s) in force name it, but ${problem}`, null, { consentCount: facts.liveConsents });
   }

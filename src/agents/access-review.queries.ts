@@ -18,6 +18,8 @@ export interface AgentFacts {
   readonly consentScopes: readonly string[];
   /** When its oldest client secret still valid now was made; null when none is. */
   readonly oldestSecretAt: Date | null;
+  /** The status of the user who owns it; null for an agent no user owns. */
+  readonly ownerStatus: 'active' | 'suspended' | 'erased' | null;
 }
 
 type FactsRow = Selectable<AgentsTable> & {
@@ -27,6 +29,7 @@ type FactsRow = Selectable<AgentsTable> & {
   live_consents: number;
   consent_scopes: string[];
   oldest_secret_at: Date | null;
+  owner_status: 'active' | 'suspended' | 'erased' | null;
 };
 
 /**
@@ -40,7 +43,8 @@ type FactsRow = Selectable<AgentsTable> & {
  *   payment actions (`approval.requested`, `approval.used`), each a write of `paymentMethods`:
  *   asking for an approval and using one both need payment write, and change no profile field;
  * - consents in force, counted and their scopes gathered per agent;
- * - client secrets still valid, the oldest per agent.
+ * - client secrets still valid, the oldest per agent;
+ * - the status of its owner, by primary key.
  * A parent is always registered before its sub-agents, so the first `limit` agents hold every
  * ancestor of each.
  */
@@ -112,7 +116,8 @@ async function readFacts(db: Db, { since, now }: { since: Date; now: Date }, lim
       coalesce(w.fields, '{}') as fields_written,
       coalesce(c.live_consents, 0) as live_consents,
       coalesce(g.scopes, '{}') as consent_scopes,
-      s.oldest as oldest_secret_at
+      s.oldest as oldest_secret_at,
+      (select u.status from users u where u.id = a.owner_user_id) as owner_status
     from (select * from agents order by created_at, id limit ${limit}) a
     left join reads r on r.agent_id = a.id
     left join changes w on w.agent_id = a.id
@@ -124,7 +129,7 @@ async function readFacts(db: Db, { since, now }: { since: Date; now: Date }, lim
 }
 
 function toFacts(row: FactsRow): AgentFacts {
-  const { last_active_at, fields_read, fields_written, live_consents, consent_scopes, oldest_secret_at, ...agent } = row;
+  const { last_active_at, fields_read, fields_written, live_consents, consent_scopes, oldest_secret_at, owner_status, ...agent } = row;
   return {
     agent: toAgent(agent),
     lastActiveAt: last_active_at,
@@ -133,5 +138,6 @@ function toFacts(row: FactsRow): AgentFacts {
     liveConsents: live_consents,
     consentScopes: consent_scopes,
     oldestSecretAt: oldest_secret_at,
+    ownerStatus: owner_status,
   };
 }

@@ -14,7 +14,8 @@ const at = (days: number) => new Date(start.getTime() + days * DAY * 1_000);
 
 let hub: Hub;
 let admin: string;
-const agents: Record<'stale' | 'overPrivileged' | 'writer' | 'suspended' | 'child' | 'rotated' | 'fresh' | 'expiringSoon' | 'expiringLater', RegisteredAgent> = {} as never;
+const agents: Record<'stale' | 'overPrivileged' | 'writer' | 'suspended' | 'child' | 'rotated' | 'fresh' | 'expiringSoon' | 'expiringLater' | 'ownerSuspended' | 'ownerSuspendedChild', RegisteredAgent> = {} as never;
+let ownerId: string;
 let suspendedConsent: string;
 let childConsent: string;
 
@@ -64,6 +65,14 @@ beforeAll(async () => {
   suspendedConsent = await giveConsent(hub, bob.accessToken, { agentId: agents.suspended.id, scopes: ['orders:read'] });
   childConsent = await giveConsent(hub, bob.accessToken, { agentId: agents.child.id, scopes: ['orders:read'] });
   await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: admin, variables: { id: agents.suspended.id } });
+  // An agent a user owns, and a sub-agent of it, consented to by another customer; then the owner is suspended.
+  const owner = await signUpUser(hub);
+  ownerId = owner.id;
+  agents.ownerSuspended = await registerAgent(hub, owner.accessToken, { allowedScopes: ['orders:read'] });
+  agents.ownerSuspendedChild = await registerAgent(hub, admin, { allowedScopes: ['orders:read'], parentAgentId: agents.ownerSuspended.id });
+  await giveConsent(hub, bob.accessToken, { agentId: agents.ownerSuspended.id, scopes: ['orders:read'] });
+  await giveConsent(hub, bob.accessToken, { agentId: agents.ownerSuspendedChild.id, scopes: ['orders:read'] });
+  await graphql(hub, 'mutation($id: ID!) { suspendUser(id: $id) { status } }', { token: admin, variables: { id: owner.id } });
 
   clock.set(at(95));
   admin = await operatorToken(hub);
@@ -126,6 +135,18 @@ describe('accessReview findings', () => {
     expect(child).toMatchObject({ consentCount: 1, reason: `1 consent(s) in force name it, but its ancestor ${agents.suspended.id} is suspended` });
     expect(child.agent.consents.edges.map((e: any) => e.node.id)).toEqual([childConsent]);
     expect(kindsOf(body, agents.overPrivileged.id)).not.toContain('CONSENT_TO_INACTIVE_AGENT');
+  });
+
+  it('finds consents in force to an agent whose owner is suspended, and to its sub-agent: neither can act', async () => {
+    const body = await review();
+    expect(findingsOf(body, agents.ownerSuspended.id).find((f: any) => f.kind === 'CONSENT_TO_INACTIVE_AGENT')).toMatchObject({
+      consentCount: 1,
+      reason: `1 consent(s) in force name it, but its owner ${ownerId} is suspended`,
+    });
+    expect(findingsOf(body, agents.ownerSuspendedChild.id).find((f: any) => f.kind === 'CONSENT_TO_INACTIVE_AGENT')).toMatchObject({
+      consentCount: 1,
+      reason: `1 consent(s) in force name it, but the owner of its ancestor ${agents.ownerSuspended.id} is suspended`,
+    });
   });
 
   it('finds a client secret past the rotation age, and none once rotated', async () => {
