@@ -177,8 +177,10 @@ describe('graceful shutdown', () => {
   it('finishes a request in flight, then stops accepting', async () => {
     const http = await probeServer();
     const url = `${await http.listen({ host: '127.0.0.1', port: 0 })}/graphql`;
+    const started = probe.calls.count;
     const inFlight = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ slow }"}' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // In flight once its resolver runs (it then takes 300 ms): however long the request took to arrive.
+    await expect.poll(() => probe.calls.count, { interval: 5 }).toBeGreaterThan(started);
     const closed = http.close();
     const response = await inFlight;
     expect(await response.json()).toEqual({ data: { slow: 7 } });
