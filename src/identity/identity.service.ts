@@ -189,13 +189,13 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
     },
 
     /**
-     * An operator suspends a user, or reactivates a suspended one. Suspended, the user's own and
-     * their agents' tokens are refused on the next request on every instance (the token check
-     * reads the status), as are the tokens of every agent the user owns (and of its sub-agents),
-     * whoever they act for; sign-in, refresh and those agents' client authentication fail, and
-     * the user leaves every audience. Nothing is revoked, so all of it works again once
-     * reactivated. Setting the status the user has changes
-     * nothing and records nothing.
+     * An operator suspends a user, or reactivates a suspended one. Suspended, the user's own
+     * tokens and the agents' tokens delegated for them are refused on the next request on every
+     * instance (the token check reads the status), as are the tokens of every agent the user owns
+     * (and of its sub-agents), whoever they act for; sign-in, refresh and those agents' client
+     * authentication fail, and the user leaves every audience. Nothing is revoked, so all of it
+     * works again once reactivated. Setting the status the user has changes nothing and records
+     * nothing.
      * @throws BadUserInputError for an id that is not a user id, NotFoundError for an unknown or erased user.
      */
     async setStatus(userId: string, status: 'active' | 'suspended', caller: Caller): Promise<User> {
