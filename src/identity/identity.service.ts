@@ -7,6 +7,7 @@ import type { TokenService, UserSession } from '../oauth/token.service.js';
 import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
 import { isId, newId } from '../shared/ids.js';
+import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
@@ -194,8 +195,8 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
      * instance (the token check reads the status), as are the tokens of every agent the user owns
      * (and of its sub-agents), whoever they act for; sign-in, refresh and those agents' client
      * authentication fail, and the user leaves every audience. Nothing is revoked, so all of it
-     * works again once reactivated. Setting the status the user has changes nothing and records
-     * nothing.
+     * works again once reactivated. Audited and announced (`user.suspended`, `user.reactivated`);
+     * setting the status the user has changes nothing and records nothing.
      * @throws BadUserInputError for an id that is not a user id, NotFoundError for an unknown or erased user.
      */
     async setStatus(userId: string, status: 'active' | 'suspended', caller: Caller): Promise<User> {
@@ -207,6 +208,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
         if (result.changed) {
           const action = status === 'suspended' ? 'user.suspended' : 'user.reactivated';
           await auditInTransaction(tx, { action, ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'ALLOW' }, now);
+          await enqueueWebhookEvent(tx, { type: action, data: { userId } }, now);
         }
         return result.user;
       });

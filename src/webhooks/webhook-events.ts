@@ -10,6 +10,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'agent.reactivated',
   'agent.decommissioned',
   'token.revoked',
+  'user.suspended',
+  'user.reactivated',
   'user.erased',
 ] as const;
 

@@ -145,6 +145,21 @@ describe('webhook events', () => {
     await expect(enqueueWebhookEvent(hub.services.db, { type: 'user.renamed' as never, data: {} }, clock.now())).rejects.toBeInstanceOf(TypeError);
   });
 
+  it('sends user.suspended and user.reactivated once per change of status, never for a status the user already has', async () => {
+    const user = await signUpUser(hub);
+    await worker.deliverDue();
+    const before = everything.requests.length;
+    const setStatus = (mutation: 'suspendUser' | 'reactivateUser') => graphql<any>(hub, `mutation($id: ID!) { ${mutation}(id: $id) { status } }`, { token: admin, variables: { id: user.id } });
+    for (const mutation of ['suspendUser', 'suspendUser', 'reactivateUser', 'reactivateUser'] as const) expect((await setStatus(mutation)).errors).toBeUndefined();
+
+    expect(await worker.deliverDue()).toBe(2);
+    const sent = byId(everything).filter((r) => everything.requests.indexOf(r) >= before);
+    expect(sent.map((r) => [r.payload.type, r.payload.data])).toEqual([
+      ['user.suspended', { userId: user.id }],
+      ['user.reactivated', { userId: user.id }],
+    ]);
+  });
+
   it('sends nothing for a change whose transaction rolled back', async () => {
     const user = await signUpUser(hub);
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
