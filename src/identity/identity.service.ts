@@ -154,6 +154,8 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
      * cannot guess at it faster. Every refresh token of the user is revoked with the change, so
      * every session and every token an agent obtained from one ends on every instance (OWASP:
      * sessions end when the password changes); the caller gets a new session, signed in now.
+     * Announced as `user.password_changed`, with how many sessions ended, for receivers that keep
+     * sessions of their own.
      * @param address the client's network address, for throttling per address.
      * @throws BadUserInputError for an unacceptable new password (checked first, counting
      *   nothing) or a wrong current one, RateLimitedError after repeated failures,
@@ -183,6 +185,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
         await recordSignInSuccess(tx, attempt);
         const sessionsEnded = await revokeRefreshTokensOfUser(tx, userId, now);
         await auditInTransaction(tx, { action: 'user.password_changed', ...audit, decision: 'ALLOW', detail: { sessionsEnded } }, now);
+        await enqueueWebhookEvent(tx, { type: 'user.password_changed', data: { userId, sessionsEnded } }, now);
         await touchLastLogin(tx, userId, now);
         const [user] = await findUsersByIds(tx, [userId]);
         return { ...(await tokens.issueUserSession(tx, userId, now)), user: user! };

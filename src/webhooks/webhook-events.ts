@@ -12,6 +12,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'token.revoked',
   'user.suspended',
   'user.reactivated',
+  'user.password_changed',
   'user.erased',
 ] as const;
 

@@ -4,7 +4,7 @@ import type { Hub } from '../../src/app.js';
 import { ANONYMOUS } from '../../src/authz/principal.js';
 import { enqueueWebhookEvent, WEBHOOK_EVENT_TYPES } from '../../src/webhooks/webhook-outbox.js';
 import type { DeliveryWorker } from '../../src/webhooks/delivery-worker.js';
-import { graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
+import { graphql, postForm, signIn, signUpUser, TEST_PASSWORD } from '../helpers/hub.js';
 import { basic, claimsOf, clientCredentialsToken, exchange, giveConsent, registerAgent } from '../helpers/oauth.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { adminToken, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
@@ -158,6 +158,23 @@ describe('webhook events', () => {
       ['user.suspended', { userId: user.id }],
       ['user.reactivated', { userId: user.id }],
     ]);
+  });
+
+  it('sends user.password_changed with how many sessions the change ended, and nothing for a refused change', async () => {
+    const user = await signUpUser(hub);
+    await worker.deliverDue();
+    const before = everything.requests.length;
+    const change = (currentPassword: string) =>
+      graphql<any>(hub, 'mutation($input: ChangePasswordInput!) { changePassword(input: $input) { accessToken } }', {
+        token: user.accessToken,
+        variables: { input: { currentPassword, newPassword: 'a quite different passphrase 7' } },
+      });
+    expect((await change('not the password')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await change(TEST_PASSWORD)).errors).toBeUndefined();
+
+    expect(await worker.deliverDue()).toBe(1);
+    const sent = byId(everything).filter((r) => everything.requests.indexOf(r) >= before);
+    expect(sent.map((r) => [r.payload.type, r.payload.data])).toEqual([['user.password_changed', { userId: user.id, sessionsEnded: 1 }]]);
   });
 
   it('sends nothing for a change whose transaction rolled back', async () => {
