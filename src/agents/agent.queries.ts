@@ -8,7 +8,7 @@ export interface Agent {
   readonly name: string;
   readonly kind: AgentKindColumn;
   readonly description: string | null;
-  /** As stored; `isAgentActive` also honours expiry. */
+  /** As stored; `inactiveReason` also honours expiry. */
   readonly status: AgentStatusColumn;
   /** Whose suspension holds it, while suspended: only an operator lifts an operator's. */
   readonly suspendedBy: SuspendedByColumn | null;
