@@ -66,6 +66,8 @@ export interface Config {
   readonly webhookTimeout: number;
   /** Seconds between a delivery worker's looks for due deliveries when no notification wakes it. */
   readonly webhookPollInterval: number;
+  /** Threads in libuv's pool (`UV_THREADPOOL_SIZE`, read as libuv reads it): webhook name lookups take at most half. */
+  readonly threadPoolSize: number;
   /**
    * Browser origins (`https://app.example.com`) that may call the frontend endpoints (`/graphql`,
    * `/oauth/token`, `/oauth/revoke`, `/users/:id/export`) from another origin; empty: none.
@@ -160,6 +162,17 @@ const schema = z
  * Parses the environment into a frozen Config.
  * @throws ConfigError with a one-line message for the first bad variable.
  */
+/**
+ * The size of libuv's thread pool, read as libuv reads `UV_THREADPOOL_SIZE`: 4 when unset; else
+ * its leading integer (`atoi`), 1 for none or 0, and at most 1,024 (a negative number, read
+ * unsigned, too).
+ */
+function libuvThreadPoolSize(given: string | undefined): number {
+  if (given === undefined) return 4;
+  const size = Number.parseInt(given, 10) || 1;
+  return size < 0 ? 1_024 : Math.min(size, 1_024);
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const input = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, optional(value)]));
   const parsed = schema.safeParse(input);
@@ -205,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookWorker: e.HUB_WEBHOOK_WORKER,
     webhookTimeout: e.HUB_WEBHOOK_TIMEOUT,
     webhookPollInterval: e.HUB_WEBHOOK_POLL_INTERVAL,
+    threadPoolSize: libuvThreadPoolSize(env.UV_THREADPOOL_SIZE),
     corsOrigins: Object.freeze(e.HUB_CORS_ORIGINS ?? []),
   });
 }

@@ -8,7 +8,7 @@ import { claimDueDeliveries, deleteMessagesBefore, logAttempts, type ClaimedDeli
 import type { AddressPolicy } from './address-policy.js';
 import { createWebhookSender } from './webhook-sender.js';
 import { WEBHOOK_CHANNEL } from './webhook-outbox.js';
-import { systemResolve, type Resolve } from './url-guard.js';
+import type { Resolve } from './url-guard.js';
 
 export interface DeliveryWorkerOptions {
   readonly db: Db;
@@ -17,7 +17,8 @@ export interface DeliveryWorkerOptions {
   readonly kek: Buffer;
   readonly logger: Logger;
   readonly policy: AddressPolicy;
-  readonly resolve?: Resolve;
+  /** How hosts are resolved: the webhook service's one limited resolver. */
+  readonly resolve: Resolve;
   /** Seconds to connect, and again to answer. */
   readonly timeoutSeconds: number;
   readonly pollIntervalSeconds: number;
@@ -64,7 +65,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const concurrency = options.concurrency ?? 10;
   // Covers the longest send (3 × the timeout, see the sender) and recording its outcome.
   const leaseSeconds = 3 * options.timeoutSeconds + 30;
-  const sender = createWebhookSender({ policy: options.policy, resolve: options.resolve ?? systemResolve, timeoutSeconds: options.timeoutSeconds });
+  const sender = createWebhookSender({ policy: options.policy, resolve: options.resolve, timeoutSeconds: options.timeoutSeconds });
   const deps = { db, clock, kek: options.kek, sender, random: options.random ?? Math.random };
   let lastCleanup = 0;
   let stopped = false;

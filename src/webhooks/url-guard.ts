@@ -13,15 +13,10 @@ const RESOLVE_TIMEOUT_MS = 5_000;
  * Most lookups of webhook hosts running at once: half of libuv's thread pool, at least one.
  * `dns.lookup` blocks a thread of that pool for as long as the system resolver takes, timeouts
  * and retries included, and the same pool hashes passwords (argon2) and runs async crypto: a
- * subscriber's host whose name server answers slowly must not stall sign-in for everyone. The
- * pool's size is read as libuv reads it: 4 when `UV_THREADPOOL_SIZE` is unset; else its leading
- * integer (`atoi`), 1 for none or 0, and at most 1,024 (a negative number, read unsigned, too).
+ * subscriber's host whose name server answers slowly must not stall sign-in for everyone.
+ * @param threadPoolSize the pool's size (`Config.threadPoolSize`).
  */
-export function lookupsAtOnce(env: NodeJS.ProcessEnv = process.env): number {
-  const given = env.UV_THREADPOOL_SIZE === undefined ? 4 : Number.parseInt(env.UV_THREADPOOL_SIZE, 10) || 1;
-  const poolSize = given < 0 ? 1_024 : Math.min(given, 1_024);
-  return Math.max(1, Math.floor(poolSize / 2));
-}
+export const lookupsAtOnce = (threadPoolSize: number): number => Math.max(1, Math.floor(threadPoolSize / 2));
 
 /**
  * `resolve` with at most `concurrency` lookups running at once, the others waiting their turn. A
@@ -37,7 +32,9 @@ export function limitLookups(resolve: Resolve, concurrency: number, waitMs = RES
   };
 }
 
-export const systemResolve: Resolve = limitLookups((hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true }), lookupsAtOnce());
+/** The system resolver, at most `lookupsAtOnce` of a pool of this size at once. Make one per process: the limit is its own. */
+export const systemResolve = (threadPoolSize: number): Resolve =>
+  limitLookups((hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true }), lookupsAtOnce(threadPoolSize));
 
 /**
  * The ports the Fetch Standard blocks for http(s) (https://fetch.spec.whatwg.org/#bad-port): those

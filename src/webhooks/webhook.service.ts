@@ -52,11 +52,12 @@ export function createWebhookService(deps: {
   clock: Clock;
   kek: Buffer;
   logger: Logger;
-  config: Pick<Config, 'webhookAllowedNetworks' | 'webhookTimeout' | 'webhookPollInterval'>;
+  config: Pick<Config, 'webhookAllowedNetworks' | 'webhookTimeout' | 'webhookPollInterval' | 'threadPoolSize'>;
   resolve?: Resolve;
 }) {
   const { db, clock, kek } = deps;
-  const resolve = deps.resolve ?? systemResolve;
+  // One limit for this hub's lookups, its checks and its worker's deliveries together.
+  const resolve = deps.resolve ?? systemResolve(deps.config.threadPoolSize);
   const policy = createAddressPolicy(deps.config.webhookAllowedNetworks);
 
   /** @throws BadUserInputError for a target outside the address policy or a name that does not resolve. */

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
 import { guardedLookup, limitLookups, lookupsAtOnce, RefusedAddressError, systemResolve, type Resolve } from '../../src/webhooks/url-guard.js';
 import { createWebhookSender } from '../../src/webhooks/webhook-sender.js';
-import { graphql } from '../helpers/hub.js';
+import { graphql, TEST_ENV } from '../helpers/hub.js';
 import { adminToken, startWebhookHub } from './webhook-hub.js';
 
 const REFUSED = [
@@ -28,13 +29,14 @@ describe('the webhook address policy', () => {
   });
 
   it('leaves half of libuv\'s thread pool to argon2 and crypto, as UV_THREADPOOL_SIZE sizes it', () => {
-    expect(lookupsAtOnce({})).toBe(2);
-    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '16' })).toBe(8);
-    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '3' })).toBe(1);
-    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '0' })).toBe(1);
-    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '100000' })).toBe(512);
-    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: 'many' })).toBe(1);
-    expect(lookupsAtOnce({ UV_THREADPOOL_SIZE: '-1' })).toBe(512);
+    const lookupsFor = (env: Record<string, string>) => lookupsAtOnce(loadConfig({ ...TEST_ENV, ...env }).threadPoolSize);
+    expect(lookupsFor({})).toBe(2);
+    expect(lookupsFor({ UV_THREADPOOL_SIZE: '16' })).toBe(8);
+    expect(lookupsFor({ UV_THREADPOOL_SIZE: '3' })).toBe(1);
+    expect(lookupsFor({ UV_THREADPOOL_SIZE: '0' })).toBe(1);
+    expect(lookupsFor({ UV_THREADPOOL_SIZE: '100000' })).toBe(512);
+    expect(lookupsFor({ UV_THREADPOOL_SIZE: 'many' })).toBe(1);
+    expect(lookupsFor({ UV_THREADPOOL_SIZE: '-1' })).toBe(512);
   });
 
   it('resolves at most its limit of names at once, a lookup its caller gave up on keeping its turn until it settles', async () => {
@@ -93,7 +95,7 @@ describe('the webhook address policy', () => {
 
 describe('the webhook sender', () => {
   it('refuses a port the Fetch Standard blocks before it connects, as it refuses a private address', async () => {
-    const sender = createWebhookSender({ policy: createAddressPolicy(['127.0.0.0/8']), resolve: systemResolve, timeoutSeconds: 1 });
+    const sender = createWebhookSender({ policy: createAddressPolicy(['127.0.0.0/8']), resolve: systemResolve(4), timeoutSeconds: 1 });
     try {
       const attempt = (url: string) => sender.send({ url, headers: { 'content-type': 'application/json' }, body: '{}' });
       // A subscription stored before its port was blocked, or written to the table by hand.
