@@ -2,7 +2,8 @@ import { GraphQLInt, GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMa
 
 /**
  * A schema of its own for probing the HTTP and GraphQL layers: every resolver call is counted,
- * `boom` throws an error with internal detail, and `slow` answers after `slowMs`.
+ * `boom` throws an error with internal detail, `slow` answers after `slowMs`, and the mutation
+ * `touch` counts a call like any resolver.
  */
 export function probeSchema(slowMs = 300) {
   const calls = { count: 0 };
@@ -34,6 +35,10 @@ export function probeSchema(slowMs = 300) {
           },
         },
       },
+    }),
+    mutation: new GraphQLObjectType({
+      name: 'Mutation',
+      fields: { touch: { type: GraphQLInt, resolve: () => (calls.count++, 1) } },
     }),
   });
   return { schema, calls };

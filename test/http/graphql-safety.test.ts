@@ -138,6 +138,21 @@ describe('HTTP transport', () => {
     expect(csrf.statusCode).toBe(400);
   });
 
+  it.each([
+    ['a GET of a mutation', 'GET', 'mutation M { touch }'],
+    ['a POST of a query', 'POST', '{ node { value } }'],
+  ])('refuses %s under an operationName its document does not hold, running nothing', async (_, method, query) => {
+    const before = probe.calls.count;
+    const params = { query, operationName: 'Nope' };
+    const response =
+      method === 'GET'
+        ? await server.http.inject({ method: 'GET', url: `/graphql?${new URLSearchParams(params)}`, headers: { 'apollo-require-preflight': 'true' } })
+        : await server.http.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: params });
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).errors).toEqual([{ message: 'Unknown operation named "Nope".', extensions: { code: 'BAD_USER_INPUT' } }]);
+    expect(probe.calls.count).toBe(before);
+  });
+
   it('refuses a text/plain POST, which a browser could send cross-site', async () => {
     const response = await server.http.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'text/plain' }, payload: '{"query":"{ slow }"}' });
     expect(response.statusCode).toBeGreaterThanOrEqual(400);
