@@ -97,7 +97,8 @@ const claimsSchema = z
     acr: z.string().max(64).optional(),
     auth_time: z.number().optional(),
     sid: z.string().max(64).optional(),
-    delegated_from: z.array(z.object({ jti: z.string().min(1).max(128), sid: z.string().max(64).optional() })).max(MAX_ACT_DEPTH).optional(),
+    // One grant per agent of the chain, and the user's session the first agent's came from.
+    delegated_from: z.array(z.object({ jti: z.string().min(1).max(128), sid: z.string().max(64).optional() })).max(MAX_ACT_DEPTH + 1).optional(),
   })
   .loose();
 

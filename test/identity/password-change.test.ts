@@ -36,14 +36,17 @@ describe('changePassword', () => {
     const agent = await registerAgent(hub, operator, { allowedScopes: ['orders:read', 'offline_access'] });
     await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
     const delegated = (await exchange(hub, agent, handed.accessToken, { scope: 'orders:read offline_access' })).body;
+    // Without a refresh token of its own, the agent's token has only the session it came from.
+    const shortLived = (await exchange(hub, agent, handed.accessToken, { scope: 'orders:read' })).body;
     expect(await me(delegated.access_token)).toBe(200);
+    expect(await me(shortLived.access_token)).toBe(200);
 
     const changed = await change(user.accessToken, TEST_PASSWORD);
     expect(changed.errors).toBeUndefined();
     const session = changed.data.changePassword;
     expect(session.user).toEqual({ id: user.id });
 
-    for (const token of [user.accessToken, otherDevice.accessToken, delegated.access_token]) expect(await me(token)).toBe(401);
+    for (const token of [user.accessToken, otherDevice.accessToken, delegated.access_token, shortLived.access_token]) expect(await me(token)).toBe(401);
     for (const token of [user.refreshToken, otherDevice.refreshToken]) expect((await refresh(token)).body.error).toBe('invalid_grant');
     expect((await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: delegated.refresh_token }, { authorization: `Basic ${Buffer.from(`${agent.clientId}:${agent.clientSecret}`).toString('base64')}` })).body.error).toBe('invalid_grant');
     expect(await me(session.accessToken)).toBe(200);

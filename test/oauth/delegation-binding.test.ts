@@ -51,14 +51,16 @@ async function delegation() {
 }
 
 describe("a sub-agent's delegation", () => {
-  it('names the grant it was exchanged from, and keeps it across refreshes', async () => {
-    const { parentPair, childPair } = await delegation();
+  it('names the grants it was exchanged from, and keeps them across refreshes', async () => {
+    const { user, parentPair, childPair } = await delegation();
+    const userClaims = claimsOf(user.accessToken);
     const parentClaims = claimsOf(parentPair.access_token);
-    expect(parentClaims.delegated_from).toBeUndefined();
-    expect(claimsOf(childPair.access_token).delegated_from).toEqual([{ jti: parentClaims.jti, sid: parentClaims.sid }]);
+    expect(parentClaims.delegated_from).toEqual([{ jti: userClaims.jti, sid: userClaims.sid }]);
+    const lineage = [{ jti: parentClaims.jti, sid: parentClaims.sid }, { jti: userClaims.jti, sid: userClaims.sid }];
+    expect(claimsOf(childPair.access_token).delegated_from).toEqual(lineage);
     const next = await refresh(child, childPair.refresh_token!);
     expect(next.status).toBe(200);
-    expect(claimsOf(next.body.access_token).delegated_from).toEqual([{ jti: parentClaims.jti, sid: parentClaims.sid }]);
+    expect(claimsOf(next.body.access_token).delegated_from).toEqual(lineage);
     expect(await me(next.body.access_token)).toBe(200);
   });
 
@@ -101,6 +103,19 @@ describe("a sub-agent's delegation", () => {
     expect((await revoke(parent, parentPair.refresh_token!)).status).toBe(200);
     expect(await me(grandchildPair.access_token)).toBe(401);
     expect(await refresh(grandchild, grandchildPair.refresh_token!)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
+  it("ends, on the first hop, with the user's session it was exchanged from; its refresh family stands on the consent", async () => {
+    const { user, parentPair, childPair } = await delegation();
+    const online = await exchanged(parent, user.accessToken, 'orders:read');
+    // Signing out: the frontend revokes the session's refresh token.
+    expect((await postForm(hub, '/oauth/revoke', { token: user.refreshToken, client_id: 'hub-frontend' })).status).toBe(200);
+    expect(await me(user.accessToken)).toBe(401);
+    for (const token of [online.access_token, parentPair.access_token, childPair.access_token]) expect(await me(token)).toBe(401);
+    const refreshed = await refresh(parent, parentPair.refresh_token!);
+    expect(refreshed.status).toBe(200);
+    expect(claimsOf(refreshed.body.access_token).delegated_from).toBeUndefined();
+    expect(await me(refreshed.body.access_token)).toBe(200);
   });
 
   it("does not reach upwards: revoking the child's family leaves the parent's", async () => {

@@ -24,9 +24,11 @@ import type { LiveToken } from '../token.service.js';
  * (requested ∩ subject ∩ ceiling ∩ consent); lifetime (≤ subject's and consent's).
  * On a first hop the user's live subject token is recorded as handed to the agent, which holds it
  * from then on: the token check refuses it as a bearer token (it stays good for exchanges).
- * A later hop is bound to the subject token's grant: the new token carries the subject's `jti`
- * and refresh family (`sid`) after those the subject descends from (`delegated_from`), so
- * revoking any of them ends it, and its refresh family too. `offline_access` there needs a
+ * The new token carries the subject token's `jti` and refresh family (`sid`), after those the
+ * subject descends from (`delegated_from`), so revoking any of them ends it: on a first hop, the
+ * user's session. A later hop's refresh family is bound to them too, and ends with them; a first
+ * hop's stands on the consent, so an agent keeps offline access the user gave it after the user
+ * signs out (a password change ends it, with every refresh token of the user). `offline_access` there needs a
  * subject token issued with a refresh token, and the new family ends no later than its parent's.
  * Per RFC 8693 §2.2.2, a subject or actor token that is invalid or unacceptable by policy (no
  * consent, not a child, a cycle, too deep) is `invalid_request`; scopes are `invalid_scope`.
@@ -81,6 +83,9 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   const offline = requested?.includes(OFFLINE_ACCESS) ?? false;
   if (offline && !agent.allowedScopes.includes(OFFLINE_ACCESS)) throw invalidScope("offline_access is beyond the client's allowed scopes");
   const delegatedFrom: readonly GrantLink[] = user.kind === 'delegated' ? (user.lineage ?? []) : [];
+  // The access token also descends from the user's session on a first hop, so signing out or
+  // changing the password ends it; a refresh family stands on the consent alone.
+  const descendsFrom: readonly GrantLink[] = user.kind === 'delegated' ? delegatedFrom : [{ jti: subject.claims.jti, ...(subject.claims.sid && { sid: subject.claims.sid }) }];
   if (offline && user.kind === 'delegated' && !subject.claims.sid) throw invalidScope('offline_access needs a subject token issued with a refresh token');
   const granted = intersectScopes(requested?.filter((scope) => scope !== OFFLINE_ACCESS), [user.scopes, new Set(agent.allowedScopes), new Set(consent.scopes)]);
   if (granted.length === 0) throw invalidScope("no requested scope lies within the subject token, the client's allowed scopes and the consent");
@@ -100,7 +105,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
       consent_id: consent.id,
       purpose: consent.purpose,
       ...(familyId && { sid: familyId }),
-      ...(delegatedFrom.length > 0 && { delegated_from: delegatedFrom }),
+      ...(descendsFrom.length > 0 && { delegated_from: descendsFrom }),
     },
     ttl,
     now,
