@@ -42,9 +42,33 @@ const NEVER_ALLOWED = [
   'fd20:ce::254/128', // Google Cloud metadata over IPv6
 ].map((cidr) => ipaddr.parseCIDR(cidr));
 
+const NAT64 = ipaddr.IPv6.parseCIDR('64:ff9b::/96'); // RFC 6052 well-known prefix
+const LOCAL_NAT64 = ipaddr.IPv6.parseCIDR('64:ff9b:1::/48'); // RFC 8215 local-use prefixes
+const SIX_TO_FOUR = ipaddr.IPv6.parseCIDR('2002::/16'); // RFC 3056
+const IPV4_COMPATIBLE = ipaddr.IPv6.parseCIDR('::/96'); // RFC 4291 §2.5.5.1, deprecated
+const LOOPBACK_V6 = ipaddr.IPv6.parseCIDR('::1/128');
+
+/**
+ * The IPv4 address an IPv6 one carries, which a NAT64 gateway or a 6to4 relay forwards to;
+ * undefined for one that carries none. A local-use NAT64 prefix is read as a /96, the length
+ * translators use, its IPv4 address in the last 32 bits. `::1` is loopback, not IPv4-compatible.
+ * IPv4-mapped addresses are not here: `ipaddr.process` has made them IPv4 already.
+ */
+function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const bytes = ip.toByteArray();
+  if (ip.match(NAT64) || ip.match(LOCAL_NAT64) || (ip.match(IPV4_COMPATIBLE) && !ip.match(LOOPBACK_V6))) return new ipaddr.IPv4(bytes.slice(12));
+  if (ip.match(SIX_TO_FOUR)) return new ipaddr.IPv4(bytes.slice(2, 6));
+  return undefined;
+}
+
+function neverAllowed(ip: ipaddr.IPv4 | ipaddr.IPv6): boolean {
+  return NEVER_ALLOWED.some(([network, bits]) => network.kind() === ip.kind() && ip.match(network, bits));
+}
+
 /**
  * @param allowedNetworks CIDR networks (`127.0.0.0/8`, `::1/128`) allowed whatever their range,
- *   NEVER_ALLOWED excepted; parsed and validated by the configuration.
+ *   NEVER_ALLOWED excepted, also as the IPv4 address a NAT64, 6to4 or IPv4-compatible address
+ *   carries; parsed and validated by the configuration.
  * @throws Error for a network that is not CIDR (the configuration has checked them).
  */
 export function createAddressPolicy(allowedNetworks: readonly string[]): AddressPolicy {
@@ -54,7 +78,9 @@ export function createAddressPolicy(allowedNetworks: readonly string[]): Address
       if (!ipaddr.isValid(address)) return false;
       // IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it reaches.
       const ip = ipaddr.process(address);
-      if (NEVER_ALLOWED.some(([network, bits]) => network.kind() === ip.kind() && ip.match(network, bits))) return false;
+      // NAT64 and 6to4 reach the IPv4 address inside, so an allowed network of them must not reach a metadata service.
+      const inner = ip instanceof ipaddr.IPv6 ? embeddedIPv4(ip) : undefined;
+      if (neverAllowed(ip) || (inner !== undefined && neverAllowed(inner))) return false;
       if (allowed.some(([network, bits]) => network.kind() === ip.kind() && ip.match(network, bits))) return true;
       if (ip.range() !== PUBLIC_RANGE) return false;
       return ip.kind() === 'ipv4' || ip.match(GLOBAL_UNICAST_V6);

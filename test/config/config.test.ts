@@ -131,16 +131,23 @@ describe('webhook allowed networks', () => {
     ]);
   });
 
+  it('keeps an IPv4-mapped network that maps /8 or narrower', () => {
+    expect(loadConfig({ HUB_WEBHOOK_ALLOWED_NETWORKS: '::ffff:10.0.0.0/104,::ffff:192.168.0.0/112' }).webhookAllowedNetworks).toEqual(['::ffff:a00:0/104', '::ffff:c0a8:0/112']);
+  });
+
   it.each([
     ['0.0.0.0/0', '0.0.0.0/0 is wider than /8'],
     ['10.0.0.0/8,::/0', '::/0 is wider than /16'],
     ['128.0.0.0/1', '128.0.0.0/1 is wider than /8'],
     ['fc00::/7', 'fc00::/7 is wider than /16'],
+    ['::ffff:0:0/96', '::ffff:0:0/96 is wider than /8 (IPv4-mapped, it is 0.0.0.0/0)'],
+    ['::ffff:0:0/97', '::ffff:0:0/97 is wider than /8 (IPv4-mapped, it is 0.0.0.0/1)'],
+    ['::ffff:10.1.2.3/103', '::ffff:a00:0/103 is wider than /8 (IPv4-mapped, it is 10.0.0.0/7)'],
   ])('refuses %s, wider than the widest allowed', (value, start) => {
     expect(() => loadConfig({ HUB_WEBHOOK_ALLOWED_NETWORKS: value })).toThrow(new ConfigError(`HUB_WEBHOOK_ALLOWED_NETWORKS: ${start}; list the networks webhooks need, such as 10.1.0.0/16`));
   });
 
-  it.each(['169.254.169.254/32', '169.254.0.0/16', '169.0.0.0/8', '169.254.169.0/24', 'fe80::/64', 'fe80::1/128', 'fe80::/16', '::ffff:169.254.169.254/128', '64:ff9b::/96', '2002::/16'])(
+  it.each(['169.254.169.254/32', '169.254.0.0/16', '169.0.0.0/8', '169.254.169.0/24', 'fe80::/64', 'fe80::1/128', 'fe80::/16', '::ffff:169.254.169.254/128', '64:ff9b::/96', '64:ff9b:1::/96', '64:ff9b:1::a9fe:a9fe/128', '2002::/16'])(
     'refuses %s, which reaches link-local addresses where cloud metadata answers',
     (value) => {
       expect(() => loadConfig({ HUB_WEBHOOK_ALLOWED_NETWORKS: `127.0.0.0/8,${value}` })).toThrow(

@@ -72,4 +72,12 @@ describe('HUB_TRUSTED_PROXIES', () => {
         new ConfigError(`HUB_TRUSTED_PROXIES: ${wide} is wider than /8; list the load balancers' own networks`),
       );
   });
+
+  it('measures an IPv4-mapped network as the IPv4 network it maps, since proxy-addr matches IPv4 peers against it', () => {
+    for (const [wide, ipv4] of [['::ffff:0:0/96', '0.0.0.0/0'], ['::ffff:0:0/97', '0.0.0.0/1'], ['::ffff:10.0.0.0/103', '10.0.0.0/7']])
+      expect(() => loadConfig({ ...TEST_ENV, HUB_TRUSTED_PROXIES: `10.0.0.0/8,${wide}` })).toThrow(
+        new ConfigError(`HUB_TRUSTED_PROXIES: ${wide} is wider than /8 (IPv4-mapped, it is ${ipv4}); list the load balancers' own networks`),
+      );
+    expect(loadConfig({ ...TEST_ENV, HUB_TRUSTED_PROXIES: '::ffff:10.0.0.0/104' }).trustedProxies).toEqual(['::ffff:10.0.0.0/104']);
+  });
 });

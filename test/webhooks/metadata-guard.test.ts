@@ -20,6 +20,28 @@ describe('addresses no allowed network opens', () => {
     expect(createAddressPolicy(['::/16']).allows('::')).toBe(false);
   });
 
+  it('refuses them through NAT64, 6to4 and IPv4-compatible addresses inside an allowed network, and allows the rest of it', () => {
+    const policy = createAddressPolicy(['64:ff9b:1::/96', '64:ff9b::/96', '2002:6464::/32', '::6464:0/112']);
+    const refused = [
+      '64:ff9b:1::a9fe:a9fe', // 169.254.169.254 through a local-use NAT64 prefix (RFC 8215)
+      '64:ff9b::a9fe:a9fe',
+      '64:ff9b::6464:64c8', // 100.100.100.200
+      '64:ff9b::c000:c0', // 192.0.0.192
+      '64:ff9b::1', // 0.0.0.1
+      '64:ff9b::',
+      '2002:6464:64c8::1', // 100.100.100.200 through 6to4 (RFC 3056)
+      '::6464:64c8', // 100.100.100.200, IPv4-compatible
+    ];
+    expect(refused.filter((address) => policy.allows(address))).toEqual([]);
+    expect(['64:ff9b:1::a00:1', '64:ff9b::808:808', '64:ff9b::6464:64c9', '2002:6464:64c9::1', '::6464:64c9'].filter((address) => !policy.allows(address))).toEqual([]);
+  });
+
+  it('still refuses by default the IPv6 forms that carry a public IPv4 address, and keeps ::1 apart from 0.0.0.1', () => {
+    const policy = createAddressPolicy([]);
+    expect(['64:ff9b::808:808', '64:ff9b:1::808:808', '2002:808:808::1', '::808:808'].filter((address) => policy.allows(address))).toEqual([]);
+    expect(createAddressPolicy(['::1/128']).allows('::1')).toBe(true);
+  });
+
   describe('at creation', () => {
     let hub: Hub;
     let admin: string;
