@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { COUNTRY_CODES } from './shared/countries.js';
 import { plainText } from './shared/input.js';
 
 // The parsers of the environment's values, for src/config.ts: each refuses a bad value with a
@@ -232,7 +233,7 @@ const POSTAL_ADDRESS = z.strictObject(
     postalCode: property(20).optional(),
     addressLocality: property(200).optional(),
     addressRegion: property(200).optional(),
-    addressCountry: property(2).pipe(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')),
+    addressCountry: property(2).refine((code) => COUNTRY_CODES.has(code), 'must be an ISO 3166-1 alpha-2 code'),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? `has keys PostalAddress does not: ${issue.keys.join(', ')}` : 'must be a JSON object') },
 );

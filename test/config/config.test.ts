@@ -61,6 +61,11 @@ describe('loadConfig', () => {
     [{ HUB_CONTROLLER_ADDRESS: '{"addressCountry": "DE"}' }, 'HUB_CONTROLLER_ADDRESS: streetAddress: is required'],
     [{ HUB_CONTROLLER_ADDRESS: '{"streetAddress": "Hauptstraße 1", "addressCountry": "Germany"}' }, 'HUB_CONTROLLER_ADDRESS: addressCountry: must have at most 2 characters'],
     [{ HUB_CONTROLLER_ADDRESS: '{"streetAddress": "Hauptstraße 1", "addressCountry": "DE", "po": "x"}' }, 'HUB_CONTROLLER_ADDRESS: has keys PostalAddress does not: po'],
+    // Two capitals that no country holds: user-assigned, exceptionally reserved (UK for GB) or a union.
+    [{ HUB_CONTROLLER_ADDRESS: '{"streetAddress": "Hauptstraße 1", "addressCountry": "XX"}' }, 'HUB_CONTROLLER_ADDRESS: addressCountry: must be an ISO 3166-1 alpha-2 code'],
+    [{ HUB_CONTROLLER_ADDRESS: '{"streetAddress": "Hauptstraße 1", "addressCountry": "ZZ"}' }, 'HUB_CONTROLLER_ADDRESS: addressCountry: must be an ISO 3166-1 alpha-2 code'],
+    [{ HUB_CONTROLLER_ADDRESS: '{"streetAddress": "Hauptstraße 1", "addressCountry": "EU"}' }, 'HUB_CONTROLLER_ADDRESS: addressCountry: must be an ISO 3166-1 alpha-2 code'],
+    [{ HUB_CONTROLLER_ADDRESS: '{"streetAddress": "Hauptstraße 1", "addressCountry": "UK"}' }, 'HUB_CONTROLLER_ADDRESS: addressCountry: must be an ISO 3166-1 alpha-2 code'],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });
