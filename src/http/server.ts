@@ -125,9 +125,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 
 /**
  * Errors no route answered itself: a prepared answer is sent as built; a client error keeps its
- * status and Fastify's message (bad JSON, a body too large); an unreachable database is a 503 with
- * Retry-After; anything else is a 500 whose detail goes to the log only. On `/graphql` each is a
- * GraphQL response (`errors` with a code of API.md), as every other answer there is.
+ * status and Fastify's message (bad JSON, a body too large), as `invalid_request`; an unreachable
+ * database is a 503 with Retry-After; anything else is a 500 whose detail goes to the log only.
+ * Each is shaped as `sendError` answers on its route.
  */
 function answerUnexpectedError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const status = error.statusCode ?? 500;
@@ -136,24 +136,30 @@ function answerUnexpectedError(error: FastifyError, request: FastifyRequest, rep
     const { statusCode: _, ...body } = error as { statusCode?: number };
     return reply.code(status).send(body);
   }
-  if (status < 500) return reply.code(status).send(errorBody(request, 'BAD_USER_INPUT', error.code ?? 'bad_request', error.message));
+  // Fastify's own code (FST_ERR_CTP_INVALID_JSON_BODY) names its internals, not the request's fault.
+  if (status < 500) return sendError(request, reply.code(status), 'BAD_USER_INPUT', 'invalid_request', error.message);
   if (isDatabaseUnavailable(error)) {
     request.log.warn({ err: error }, 'database unreachable');
     return sendUnavailable(request, reply, DATABASE_RETRY_AFTER_SECONDS);
   }
   request.log.error({ err: error }, 'unexpected error');
-  return reply.code(500).send(errorBody(request, 'INTERNAL_SERVER_ERROR', 'server_error', 'Internal server error'));
+  return sendError(request, reply.code(500), 'INTERNAL_SERVER_ERROR', 'server_error', 'Internal server error');
 }
 
 /** 503 with Retry-After: the service cannot answer now, and will soon. */
 function sendUnavailable(request: FastifyRequest, reply: FastifyReply, retryAfterSeconds: number) {
-  return reply
-    .code(503)
-    .header('retry-after', String(retryAfterSeconds))
-    .send(errorBody(request, 'INTERNAL_SERVER_ERROR', 'temporarily_unavailable', 'Service unavailable; retry later'));
+  reply.code(503).header('retry-after', String(retryAfterSeconds));
+  return sendError(request, reply, 'INTERNAL_SERVER_ERROR', 'temporarily_unavailable', 'Service unavailable; retry later');
 }
 
-/** An error as the route answers errors: a GraphQL response on `/graphql`, OAuth's shape elsewhere. */
-function errorBody(request: FastifyRequest, code: 'BAD_USER_INPUT' | 'INTERNAL_SERVER_ERROR', name: string, message: string) {
-  return routedUnder(request, '/graphql') ? { errors: [{ message, extensions: { code } }] } : { error: name, message };
+/**
+ * An error in the shape the route answers its own errors in: a GraphQL response (`errors` with a
+ * code of API.md) on `/graphql`; elsewhere RFC 6749 §5.2's `error` and `error_description`, as the
+ * OAuth endpoints and the exports' own refusals have them, with the no-store every answer of the
+ * OAuth endpoints carries (§5.1), which this one may be sent before the route has set it.
+ */
+function sendError(request: FastifyRequest, reply: FastifyReply, code: 'BAD_USER_INPUT' | 'INTERNAL_SERVER_ERROR', name: string, message: string) {
+  if (routedUnder(request, '/graphql')) return reply.send({ errors: [{ message, extensions: { code } }] });
+  if (routedUnder(request, '/oauth/')) reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  return reply.send({ error: name, error_description: message });
 }

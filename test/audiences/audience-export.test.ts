@@ -132,7 +132,7 @@ describe('an export whose first batch fails', () => {
       // One more than a client may run at once: a failed export that kept its slot would make a 429.
       for (let i = 0; i < 3; i++) {
         const response = await hub.http.inject(exportRequest(marketing));
-        expect([response.statusCode, response.json()]).toEqual([500, { error: 'server_error', message: 'Internal server error' }]);
+        expect([response.statusCode, response.json()]).toEqual([500, { error: 'server_error', error_description: 'Internal server error' }]);
         requestIds.push(String(response.headers['x-request-id']));
       }
     } finally {

@@ -34,7 +34,8 @@ describe('while audit events wait to be written', () => {
     expect(refused.data).toBeUndefined();
     const token = await hub.http.inject({ method: 'POST', url: '/oauth/token', headers: basic(operatorCredentials(hub)), payload: { grant_type: 'client_credentials' } });
     expect(token.statusCode).toBe(503);
-    expect(JSON.parse(token.body)).toEqual({ error: 'temporarily_unavailable', message: 'Service unavailable; retry later' });
+    expect(JSON.parse(token.body)).toEqual({ error: 'temporarily_unavailable', error_description: 'Service unavailable; retry later' });
+    expect(token.headers['cache-control']).toBe('no-store');
     const badBearer = await graphql(hub, '{ me { id } }', { token: 'not-a-token' });
     expect(badBearer.status).toBe(503);
     expect(hub.services.audit.pending).toBe(waiting);
