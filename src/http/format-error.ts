@@ -70,9 +70,17 @@ function answersClientError(error: GraphQLError): boolean {
   return typeof status === 'number' && status >= 400 && status < 500;
 }
 
-/** True for errors formatError masks: the ones worth logging with their detail. */
+/**
+ * True for errors formatError masks: the ones worth logging with their detail. formatError is
+ * given the error as Apollo gives it, with `INTERNAL_SERVER_ERROR` for one of no code: given no
+ * code, it would count such an error a request error, and an error it masks would go unlogged.
+ */
 export function isUnexpectedError(error: unknown): boolean {
-  return formatError({ message: '' }, error).extensions?.code === 'INTERNAL_SERVER_ERROR';
+  const formatted: GraphQLFormattedError =
+    error instanceof GraphQLError
+      ? { ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions.code ?? 'INTERNAL_SERVER_ERROR' } }
+      : { message: '', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  return formatError(formatted, error).extensions?.code === 'INTERNAL_SERVER_ERROR';
 }
 
 function publicExtensions(extensions: Record<string, unknown>): Record<string, unknown> {

@@ -13,6 +13,7 @@ import { bearerChallenge, routedUnder } from './bearer.js';
 import { formatError, isUnexpectedError } from './format-error.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
 import { compilingExecutor } from './graphql-jit.js';
+import { runnableOperation } from './graphql-operation.js';
 
 /** Limits on what one GraphQL document may ask, enforced before any resolver runs. */
 export const GRAPHQL_LIMITS = Object.freeze({
@@ -65,7 +66,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     plugins: [
       // graphql-armor is typed against Apollo's CommonJS build; the plugins are the same objects.
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
-      requireOperation(),
+      runnableOperation(),
       introspectionGuard(options.schema, options.production),
       pageCost(options.schema),
       refuseUnstorableText(),
@@ -88,26 +89,6 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
   });
   await app.register(fastifyApollo(apollo), { path: '/graphql', method: ['GET', 'POST', 'OPTIONS'], context: options.createContext });
   return apollo;
-}
-
-/**
- * Refuses a request whose document holds no operation by the name it gives (or, naming none,
- * holds several) before anything runs. Apollo resolves no operation then and skips what it
- * checks of one (a GET is for queries only), while graphql-js would still run a document's only
- * operation, unmeasured by the page cost, which is counted per resolved operation.
- */
-function requireOperation(): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation, request }) {
-          if (operation) return;
-          const message = request.operationName ? `Unknown operation named "${request.operationName}".` : 'Must provide operation name if query contains multiple operations.';
-          throw new HubError('BAD_USER_INPUT', message, { http: { status: 400 } });
-        },
-      };
-    },
-  };
 }
 
 /**

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { GraphQLError } from 'graphql';
+import { formatError, isUnexpectedError } from '../../src/http/format-error.js';
+import { HubError } from '../../src/shared/errors.js';
+
+/** The error as Apollo hands it to formatError: with `INTERNAL_SERVER_ERROR` when it has no code. */
+const asApolloFormats = (error: GraphQLError) => ({ ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions.code ?? 'INTERNAL_SERVER_ERROR' } });
+
+describe('isUnexpectedError', () => {
+  it.each([
+    ['an execution error of no code and no path', new GraphQLError('Schema is not configured to execute subscription operation.')],
+    ['a field error of no code', new GraphQLError('Cannot return null for non-nullable field Query.me.', { path: ['me'] })],
+  ])('is true for %s, which formatError masks, so that it is logged', (_, error) => {
+    expect(formatError(asApolloFormats(error), error)).toEqual(expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }));
+    expect(isUnexpectedError(error)).toBe(true);
+  });
+
+  it.each([
+    ['a HubError', new HubError('BAD_USER_INPUT', 'Subscriptions are not supported')],
+    ['a request error with a code', new GraphQLError('Syntax Error: Expected Name, found <EOF>.', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })],
+    ['a refusal of no code with a 4xx status', new GraphQLError('Provided sha does not match query', { extensions: { http: { status: 400 } } })],
+  ])('is false for %s, which formatError answers', (_, error) => {
+    expect(formatError(asApolloFormats(error), error).extensions?.code).not.toBe('INTERNAL_SERVER_ERROR');
+    expect(isUnexpectedError(error)).toBe(false);
+  });
+
+  it('is true for anything not a GraphQLError', () => {
+    expect(isUnexpectedError(new Error('relation "secret_table" does not exist'))).toBe(true);
+  });
+});
