@@ -3,10 +3,11 @@ import { auditInTransaction, type AuditEventInput } from '../audit/audit.service
 import { InvalidTokenError, type VerifiedAccessToken } from './access-token.js';
 import { invalidClient, type OAuthClient } from './client-auth.js';
 import { invalidRequest, OAuthError } from './oauth-error.js';
-import { verifyPaymentToken } from './payment-token.js';
+import { introspectPaymentToken, verifyPaymentToken } from './payment-token.js';
 import { findRefreshToken, revokeRefreshTokenFamily, revokeRefreshTokensDelegatedFrom, type RefreshTokenRow } from './refresh-token.queries.js';
-import { hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH, refreshFamilyRevokedEvent } from './refresh-tokens.js';
+import { findRefreshTokenRefusal, hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH, refreshFamilyRevokedEvent } from './refresh-tokens.js';
 import { deleteExpiredRevocations, insertRevokedToken } from './token-state.queries.js';
+import { RefusedTokenError } from './token.service.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 
 /**
@@ -15,11 +16,13 @@ import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
  * token (the hub's own, or a payment token) by its `jti` until it expires, a refresh token with
  * its whole family. Either way the refresh tokens of sub-agents exchanged from it (at any depth)
  * are revoked with it, and their access tokens are refused (`delegated_from`). A revocation is
- * audited and announced (`token.revoked`) once. A live token of another client is refused (RFC
- * 7009 §2.1) and nothing revoked: resolves to the refusal to answer, already audited as a refused
- * `token.revoked` naming the client that holds it, since a client presenting another's token
- * may hold a stolen one. Anything else (unknown, expired, revoked already) answers 200 all the
- * same (§2.2). Resolves when the revocation has committed.
+ * audited and announced (`token.revoked`) once. A live token of another client (one introspection
+ * would call active for its holder) is refused (RFC 7009 §2.1) and nothing revoked: resolves to
+ * the refusal to answer, already audited as a refused `token.revoked` naming the client that
+ * holds it, since a client presenting another's token may hold a stolen one. A dead one (revoked,
+ * a refresh token rotated, expired, or no longer accepted for its user, agents or consent) is no
+ * one's to guard any more: it answers 200 and changes nothing, as does anything unknown (§2.2).
+ * Resolves when the revocation has committed.
  * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
  */
 export async function revoke(services: Services, params: Record<string, string>, client: OAuthClient, requestId: string): Promise<OAuthError | undefined> {
@@ -41,7 +44,7 @@ export async function revoke(services: Services, params: Record<string, string>,
   const access = token.includes('.') ? ((await verified(services, token)) ?? (await verifyPaymentToken(services, token))) : undefined;
   if (access) {
     const about = { subjectUserId: access.sub.startsWith('usr_') ? access.sub : null, detail: { jti: access.jti, heldBy: access.client_id } };
-    if (access.client_id !== callerId) return refuse(event('DENY', { ...about, reason: 'access token of another client' }));
+    if (access.client_id !== callerId) return (await accessTokenLive(services, token)) ? refuse(event('DENY', { ...about, reason: 'access token of another client' })) : undefined;
     await services.db.transaction().execute(async (tx) => {
       const revokedNow = await insertRevokedToken(tx, { jti: access.jti, clientId: access.client_id, expiresAt: new Date(access.exp * 1_000) }, now);
       // Its `jti` is forgotten once it expires; the refresh tokens of sub-agents exchanged from it
@@ -56,9 +59,10 @@ export async function revoke(services: Services, params: Record<string, string>,
     return undefined;
   }
   const refresh: RefreshTokenRow | undefined = token.length <= MAX_REFRESH_TOKEN_LENGTH ? await findRefreshToken(services.db, hashRefreshToken(token)) : undefined;
-  if (!refresh || refresh.revoked_at) return undefined;
+  if (!refresh) return undefined;
   const about = { subjectUserId: refresh.user_id, consentId: refresh.consent_id, detail: { heldBy: refresh.client_id } };
-  if (refresh.client_id !== callerId) return refuse(event('DENY', { ...about, reason: 'refresh token of another client' }));
+  if (refresh.client_id !== callerId) return (await refreshTokenLive(services, refresh, now)) ? refuse(event('DENY', { ...about, reason: 'refresh token of another client' })) : undefined;
+  if (refresh.revoked_at) return undefined;
   await services.db.transaction().execute(async (tx) => {
     await revokeRefreshTokenFamily(tx, refresh.family_id, now);
     await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'refresh token revoked with its family' }), now);
@@ -80,4 +84,40 @@ async function verified(services: Services, token: string): Promise<VerifiedAcce
     if (error instanceof InvalidTokenError) return undefined;
     throw error;
   }
+}
+
+/**
+ * Whether an access or payment token the hub signed could still be used: unexpired, not revoked
+ * (by its `jti`, its family or a token it was exchanged from), its user, agents and consent live,
+ * as introspection judges it. So a client is refused another's token exactly while refusing
+ * protects something. Never throws for a bad token.
+ */
+async function accessTokenLive(services: Services, token: string): Promise<boolean> {
+  try {
+    await services.tokens.inspect(token);
+    return true;
+  } catch (error) {
+    if (error instanceof RefusedTokenError && error.refusal === 'HANDED_TO_AGENT') return handedTokenLive(services, error.token.claims);
+    if (!(error instanceof InvalidTokenError)) throw error;
+  }
+  return (await introspectPaymentToken(services, token, () => true))?.active === true;
+}
+
+/**
+ * A user's own token handed to an agent is refused as a bearer token, yet the agent may still
+ * exchange it: it lives while an exchange would take it (not revoked, nor its family, its user
+ * active), which is what the bearer check, stopping at the hand-over, did not get to.
+ */
+async function handedTokenLive(services: Services, claims: VerifiedAccessToken): Promise<boolean> {
+  const state = await services.tokens.delegationState(services.db, { jti: claims.jti, agentIds: [], userId: claims.sub, ...(claims.sid && { familyId: claims.sid }) });
+  return !state.revoked && !state.familyRevoked && state.userActive;
+}
+
+/**
+ * Whether a refresh token can still be used: neither revoked, rotated (its next use would be a
+ * reuse, which only revokes its family) nor expired, and what stands behind it still stands.
+ */
+async function refreshTokenLive(services: Services, row: RefreshTokenRow, now: Date): Promise<boolean> {
+  if (row.revoked_at || row.rotated_at || row.expires_at <= now) return false;
+  return (await findRefreshTokenRefusal(services, services.db, row)) === undefined;
 }

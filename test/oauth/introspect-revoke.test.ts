@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
+import { hashRefreshToken } from '../../src/oauth/refresh-tokens.js';
 import { graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
   basic,
@@ -164,6 +165,41 @@ describe('/oauth/revoke (RFC 7009)', () => {
     ]));
     const refusedAgain = await hub.database.db.selectFrom('audit_events').select('reason').where('action', '=', 'token.refused').where('client_id', '=', stranger.id).execute();
     expect(refusedAgain).toEqual([]);
+  });
+
+  it('answers 200 to another client for a token that is dead already (revoked, rotated, expired, its session ended) and changes nothing', async () => {
+    const revokedAccess = await clientCredentialsToken(hub, assistant);
+    expect((await revoke(assistant, revokedAccess)).status).toBe(200);
+    const signedOut = await signUpUser(hub);
+    expect((await revoke(undefined, signedOut.refreshToken, { client_id: 'hub-frontend' })).status).toBe(200);
+    const rotated = await delegatedSession();
+    const next = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: rotated.refreshToken }, basic(assistant));
+    expect(next.status).toBe(200);
+    const rotatedSession = await signUpUser(hub);
+    expect((await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: rotatedSession.refreshToken })).status).toBe(200);
+    const expired = await delegatedSession();
+    await hub.database.db.updateTable('refresh_tokens').set({ expires_at: new Date(Date.now() - 1_000) }).where('token_hash', '=', hashRefreshToken(expired.refreshToken)).execute();
+    // Handed to an agent, a user's token is refused as a bearer token but may still be exchanged:
+    // live until its session ends.
+    const handedUser = await signUpUser(hub);
+    await giveConsent(hub, handedUser.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const handed = await signIn(hub, handedUser);
+    expect((await exchange(hub, assistant, handed.accessToken, { scope: 'orders:read' })).status).toBe(200);
+    expect(await revoke(stranger, handed.accessToken)).toMatchObject({ status: 400, body: { error: 'unauthorized_client' } });
+    expect((await revoke(undefined, handed.refreshToken, { client_id: 'hub-frontend' })).status).toBe(200);
+    await hub.services.audit.flush();
+    const trail = () => hub.database.db.selectFrom('audit_events').select('id').where('action', 'in', ['token.revoked', 'token.refused']).orderBy('id').execute();
+    const before = await trail();
+
+    for (const dead of [revokedAccess, signedOut.accessToken, handed.accessToken, signedOut.refreshToken, rotated.refreshToken, rotatedSession.refreshToken, expired.refreshToken]) {
+      expect(await revoke(stranger, dead)).toMatchObject({ status: 200, body: undefined });
+    }
+    await hub.services.audit.flush();
+    expect(await trail()).toEqual(before);
+    // The rotated token's family lives on: its current refresh token is still the holder's, and
+    // still refused to anyone else.
+    expect((await introspect(assistant, next.body.refresh_token)).body.active).toBe(true);
+    expect(await revoke(stranger, next.body.refresh_token)).toMatchObject({ status: 400, body: { error: 'unauthorized_client' } });
   });
 
   it('revokes a refresh token with its whole family', async () => {
