@@ -5,7 +5,7 @@ import { authorizationServerMetadata, protectedResourceMetadata } from '../oauth
 import { introspect } from '../oauth/introspection.endpoint.js';
 import { OAuthError } from '../oauth/oauth-error.js';
 import { revoke } from '../oauth/revocation.endpoint.js';
-import { createOAuthRequestRunner, type OAuthHttpRequest } from '../oauth/oauth-request.js';
+import { createOAuthRequestRunner, type OAuthEndpoint, type OAuthHttpRequest } from '../oauth/oauth-request.js';
 import { createTokenEndpoint } from '../oauth/token.endpoint.js';
 
 /** Form bodies of the OAuth endpoints are small; anything larger is not a real request. */
@@ -14,9 +14,15 @@ const FORM_BODY_LIMIT = 16 * 1024;
 /** `/jwks.json`, the discovery documents and the OAuth endpoints. */
 export async function registerOAuthRoutes(app: FastifyInstance, services: Services): Promise<void> {
   await app.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
-  const run = createOAuthRequestRunner(services);
+  const { run, refuseUnparsed } = createOAuthRequestRunner(services);
   const handleTokenRequest = createTokenEndpoint(services, run);
-  const formRoute = { bodyLimit: FORM_BODY_LIMIT, errorHandler: answerFrameworkError };
+  const formRoute = (endpoint: OAuthEndpoint) => ({
+    bodyLimit: FORM_BODY_LIMIT,
+    errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const refusal = frameworkRefusal(error);
+      return sendOAuthError(noStore(reply), refuseUnparsed(endpoint, refusal, httpFacts(request)));
+    },
+  });
 
   app.get('/jwks.json', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300');
@@ -31,7 +37,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
     app.get(url, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(resourceMetadata));
   }
 
-  app.post('/oauth/token', formRoute, async (request, reply) => {
+  app.post('/oauth/token', formRoute('token'), async (request, reply) => {
     noStore(reply);
     try {
       return await handleTokenRequest(formBody(request), httpFacts(request));
@@ -40,7 +46,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
     }
   });
 
-  app.post('/oauth/introspect', formRoute, async (request, reply) => {
+  app.post('/oauth/introspect', formRoute('introspect'), async (request, reply) => {
     noStore(reply);
     try {
       return await run('introspect', formBody(request), httpFacts(request), async (params, authenticate) => introspect(services, params, await authenticate()));
@@ -49,7 +55,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
     }
   });
 
-  app.post('/oauth/revoke', formRoute, async (request, reply) => {
+  app.post('/oauth/revoke', formRoute('revoke'), async (request, reply) => {
     noStore(reply);
     try {
       const refusal = await run('revoke', formBody(request), httpFacts(request), async (params, authenticate) => revoke(services, params, await authenticate(), request.id));
@@ -74,13 +80,13 @@ export function sendOAuthError(reply: FastifyReply, error: unknown): FastifyRepl
 }
 
 /**
- * The answer to a client error Fastify raised on an OAuth route before its handler ran (a body
- * over the limit, a media type it cannot parse, a malformed body): RFC 6749 §5.2's shape, as
- * every OAuth error, with its status and no-store. Anything else (a 5xx, an unreachable
- * database) is rethrown to the app's handler as it came.
+ * A client error Fastify raised on an OAuth route before its handler ran (a body over the limit, a
+ * media type it cannot parse, a malformed body) as the OAuth error to answer with: RFC 6749 §5.2's
+ * shape, as every OAuth error, with its status. Anything else (a 5xx, an unreachable database) is
+ * rethrown to the app's handler as it came.
  */
-function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function frameworkRefusal(error: FastifyError): OAuthError {
   const status = error instanceof Error ? error.statusCode : undefined;
   if (status === undefined || status < 400 || status >= 500) throw error;
-  return noStore(reply).code(status).send({ error: 'invalid_request', error_description: error.message });
+  return new OAuthError(status, 'invalid_request', error.message);
 }

@@ -6,6 +6,8 @@ interface Bucket {
   at: number;
   /** Refusals since the last request let through. */
   refused: number;
+  /** Its client has authenticated from its address: see `markAuthenticated`. */
+  authenticated: boolean;
 }
 
 export type ThrottleAnswer = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number; readonly firstRefusal: boolean };
@@ -20,7 +22,9 @@ export type ThrottleAnswer = { readonly allowed: true } | { readonly allowed: fa
  * saves. Each instance therefore allows `rate` on its own. The cache bounds the number of buckets,
  * not the length of their keys: callers pass client ids already bounded in length. Time is the
  * process's monotonic clock, not the injected one, so tests that freeze time are not throttled
- * forever. The bearer check keeps one of its own, per address, for the tokens it refuses.
+ * forever. It also remembers which clients authenticated from an address (`markAuthenticated`), so
+ * a caller can tell them from made-up ones before the database is asked. The bearer check keeps
+ * one of its own, per address, for the tokens it refuses.
  */
 export class ClientThrottle {
   readonly #rate: number;
@@ -37,7 +41,7 @@ export class ClientThrottle {
    */
   take(clientId: string | undefined, address: string, nowMs = performance.now()): ThrottleAnswer {
     const key = bucketKey(clientId, address);
-    const bucket = this.#buckets.get(key) ?? { tokens: this.#rate, at: nowMs, refused: 0 };
+    const bucket = this.#buckets.get(key) ?? { tokens: this.#rate, at: nowMs, refused: 0, authenticated: false };
     bucket.tokens = Math.min(this.#rate, bucket.tokens + ((nowMs - bucket.at) / 1_000) * this.#rate);
     bucket.at = nowMs;
     this.#buckets.set(key, bucket);
@@ -59,6 +63,23 @@ export class ClientThrottle {
   refund(clientId: string | undefined, address: string): void {
     const bucket = this.#buckets.get(bucketKey(clientId, address));
     if (bucket) bucket.tokens = Math.min(this.#rate, bucket.tokens + 1);
+  }
+
+  /**
+   * Remembers that `clientId` authenticated from `address`, for as long as its bucket is kept: a
+   * caller can then tell a client known there from a made-up one without asking the database.
+   * Never throws.
+   */
+  markAuthenticated(clientId: string, address: string, nowMs = performance.now()): void {
+    const key = bucketKey(clientId, address);
+    const bucket = this.#buckets.get(key);
+    if (bucket) bucket.authenticated = true;
+    else this.#buckets.set(key, { tokens: this.#rate, at: nowMs, refused: 0, authenticated: true });
+  }
+
+  /** Whether `markAuthenticated` was called for `clientId` at `address` and its bucket is kept still. Never throws. */
+  hasAuthenticated(clientId: string, address: string): boolean {
+    return this.#buckets.peek(bucketKey(clientId, address))?.authenticated === true;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Services } from '../app.js';
 import { authenticateClient, presentedCredentials, type OAuthClient, type PresentedCredentials } from './client-auth.js';
-import { ClientThrottle } from './client-throttle.js';
+import { ClientThrottle, type ThrottleAnswer } from './client-throttle.js';
 import { recordRefusal, type RefusedCaller } from './oauth-audit.js';
 import { invalidRequest, invalidTarget, OAuthError } from './oauth-error.js';
 
@@ -67,21 +67,55 @@ function parse(body: unknown, authorization: string | undefined): { params: Reco
   }
 }
 
+/** The OAuth endpoints' shared first steps; see `createOAuthRequestRunner`. */
+export interface OAuthRequestRunner {
+  readonly run: RunOAuthRequest;
+  /**
+   * The answer to a request refused before it reached `run` (by the framework: a body over the
+   * limit, a media type it cannot read, a malformed body): `refusal`, or the 429 its address's
+   * bucket calls for, audited as `run` audits. Never throws.
+   */
+  readonly refuseUnparsed: (endpoint: OAuthEndpoint, refusal: OAuthError, http: OAuthHttpRequest) => OAuthError;
+}
+
 /**
  * The steps every OAuth endpoint begins with, in a fixed order: the form parameters (flat,
  * single-valued) and the credentials presented (one method, well-formed); the throttle (429 with
  * `Retry-After`, before anything touches the database); then the endpoint's `work`. One throttle
  * serves `/oauth/token`, `/oauth/introspect` and `/oauth/revoke`, so no endpoint is a cheaper
  * oracle for a client's secret than another. A request that presents a secret spends the bucket
- * of the client it names at its address; any other, one refused while parsed included, spends
- * its address's bucket: naming a client without its secret cannot spend that client's
- * allowance, and a flood of malformed requests is bounded too. Every refusal is audited with its
+ * of the client it names at its address; any other, one refused while parsed or by the framework
+ * included, spends its address's bucket: naming a client without its secret cannot spend that
+ * client's allowance, and a flood of malformed requests is bounded too. A request presenting the
+ * secret of a client not yet authenticated from its address first spends that address's bucket of
+ * failed authentications, given back once the client authenticates: an address cycling made-up
+ * client ids (each with a fresh bucket of its own) is stopped there before each costs a database
+ * lookup and an audit event. Clients that did authenticate from it are not counted there, since
+ * many agents may share one egress address; only one new to it waits while it keeps failing, as
+ * nothing short of the database tells it from a made-up one. Every refusal is audited with its
  * reason, a run of 429s once, so a flood cannot flood the trail instead. Create one per app.
  */
-export function createOAuthRequestRunner(services: Services): RunOAuthRequest {
-  const throttle = new ClientThrottle(services.config.tokenRateLimit);
+export function createOAuthRequestRunner(services: Services): OAuthRequestRunner {
+  const rate = services.config.tokenRateLimit;
+  const throttle = new ClientThrottle(rate);
+  // Failed authentications per address, apart from `throttle`'s address buckets: requests that
+  // present no secret (naming a client, say) must not lock out the clients that do.
+  const failures = new ClientThrottle(rate);
 
-  return async function runOAuthRequest<T>(endpoint: OAuthEndpoint, body: unknown, http: OAuthHttpRequest, work: OAuthWork<T>): Promise<T> {
+  /**
+   * Takes a request presenting `clientId`'s secret (undefined: no secret) from its buckets;
+   * `owesFailure` when it spent its address's failure bucket, to be given back if it authenticates.
+   */
+  function admit(clientId: string | undefined, address: string): { answer: ThrottleAnswer; owesFailure: boolean } {
+    if (clientId === undefined || throttle.hasAuthenticated(clientId, address)) return { answer: throttle.take(clientId, address), owesFailure: false };
+    const failure = failures.take(undefined, address);
+    if (!failure.allowed) return { answer: failure, owesFailure: false };
+    const answer = throttle.take(clientId, address);
+    if (!answer.allowed) failures.refund(undefined, address);
+    return { answer, owesFailure: answer.allowed };
+  }
+
+  async function run<T>(endpoint: OAuthEndpoint, body: unknown, http: OAuthHttpRequest, work: OAuthWork<T>): Promise<T> {
     let claimedId: string | undefined;
     let client: OAuthClient | undefined;
     let audit = true;
@@ -89,18 +123,36 @@ export function createOAuthRequestRunner(services: Services): RunOAuthRequest {
       const parsed = parse(body, http.authorization);
       const presented = 'presented' in parsed ? parsed.presented : undefined;
       claimedId = presented?.clientId;
-      const answer = throttle.take(presented?.secret === undefined ? undefined : claimedId, http.address);
+      const secretOf = presented?.secret === undefined ? undefined : claimedId;
+      const { answer, owesFailure } = admit(secretOf, http.address);
       if (!answer.allowed) {
         audit = answer.firstRefusal;
-        throw new OAuthError(429, 'slow_down', `too many requests; retry after ${answer.retryAfterSeconds} s`, 'rate limited', {
-          'retry-after': String(answer.retryAfterSeconds),
-        });
+        throw slowDown(answer.retryAfterSeconds);
       }
       if ('refusal' in parsed) throw parsed.refusal;
-      return await work(parsed.params, async () => (client = await authenticateClient(services, parsed.presented)));
+      return await work(parsed.params, async () => {
+        client = await authenticateClient(services, parsed.presented);
+        if (secretOf !== undefined) {
+          throttle.markAuthenticated(secretOf, http.address);
+          if (owesFailure) failures.refund(undefined, http.address);
+        }
+        return client;
+      });
     } catch (error) {
       if (error instanceof OAuthError && audit) recordRefusal(services, error, { client, claimedId, endpoint, requestId: http.requestId });
       throw error;
     }
-  };
+  }
+
+  function refuseUnparsed(endpoint: OAuthEndpoint, refusal: OAuthError, http: OAuthHttpRequest): OAuthError {
+    const answer = throttle.take(undefined, http.address);
+    const error = answer.allowed ? refusal : slowDown(answer.retryAfterSeconds);
+    if (answer.allowed || answer.firstRefusal) recordRefusal(services, error, { endpoint, requestId: http.requestId });
+    return error;
+  }
+
+  return { run, refuseUnparsed };
 }
+
+const slowDown = (retryAfterSeconds: number) =>
+  new OAuthError(429, 'slow_down', `too many requests; retry after ${retryAfterSeconds} s`, 'rate limited', { 'retry-after': String(retryAfterSeconds) });

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { startTestHub } from '../helpers/hub.js';
 import { basic, operatorToken, registerAgent, type ClientCredentials } from '../helpers/oauth.js';
 
@@ -9,7 +9,9 @@ import { basic, operatorToken, registerAgent, type ClientCredentials } from '../
 const RATE = 1;
 const hub = await startTestHub({ HUB_TOKEN_RATE_LIMIT: String(RATE) });
 afterAll(() => hub.close());
-const victim = await registerAgent(hub, await operatorToken(hub), { name: 'Victim', allowedScopes: ['orders:read'] });
+const admin = await operatorToken(hub);
+const victim = await registerAgent(hub, admin, { name: 'Victim', allowedScopes: ['orders:read'] });
+const neighbour = await registerAgent(hub, admin, { name: 'Neighbour', allowedScopes: ['orders:read'] });
 
 /** A POST of `payload` to an OAuth endpoint from `address`, a form unless `headers` say otherwise. */
 async function post(url: string, address: string, payload: string, headers: Record<string, string> = {}) {
@@ -82,8 +84,66 @@ describe('requests that present a secret', () => {
     expect(refused.body).toEqual({ error: 'slow_down', error_description: expect.stringMatching(/^too many requests/) });
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect((await withSecret('10.0.3.2', guess)).status).toBe(401);
-    expect((await withSecret('10.0.3.1', { clientId: 'agt_someone_else', clientSecret: 'x' })).status).toBe(401);
+    // Another client's bucket is its own, but a made-up id meets the address's failed
+    // authentications, which the first guess spent (see below).
+    expect((await withSecret('10.0.3.1', { clientId: 'agt_someone_else', clientSecret: 'x' })).status).toBe(429);
     expect((await tokenRequest('10.0.3.1', { client_id: victim.clientId })).status).toBe(401);
+  });
+});
+
+describe('failed client authentications', () => {
+  const madeUp = (i: number) => ({ clientId: `agt_made_up_${i}`, clientSecret: 'guess' });
+  const refusalsOf = async (prefix: string) => {
+    await hub.services.audit.flush();
+    return hub.database.db.selectFrom('audit_events').select(['request_id', 'reason']).where('action', '=', 'token.refused').where('request_id', 'like', `${prefix}%`).orderBy('request_id').execute();
+  };
+
+  it('are throttled per address whatever client id each names, before the client is looked up, and audited once per run', async () => {
+    const lookup = vi.spyOn(hub.services.agents, 'authenticateClient');
+    try {
+      const seen = await statuses(RATE + 3, (i) => tokenRequest('10.0.6.1', {}, { ...basic(madeUp(i)), 'x-request-id': `cycle-${i}` }));
+      expect(seen).toEqual([...Array(RATE).fill(401), 429, 429, 429]);
+      expect(lookup).toHaveBeenCalledTimes(RATE);
+    } finally {
+      lookup.mockRestore();
+    }
+    const refused = await withSecret('10.0.6.1', madeUp(99));
+    expect(refused.body).toEqual({ error: 'slow_down', error_description: expect.stringMatching(/^too many requests/) });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused.headers['cache-control']).toBe('no-store');
+    expect(await refusalsOf('cycle-')).toEqual([
+      { request_id: 'cycle-0', reason: 'invalid_client: unknown client' },
+      { request_id: 'cycle-1', reason: 'slow_down: rate limited' },
+    ]);
+    // Another address has an allowance of its own.
+    expect((await withSecret('10.0.6.9', madeUp(0))).status).toBe(401);
+  });
+
+  it('count wrong secrets of a real client too, on every endpoint', async () => {
+    expect((await post('/oauth/introspect', '10.0.6.2', 'token=anything', basic({ clientId: victim.clientId, clientSecret: 'wrong' }))).status).toBe(401);
+    expect((await post('/oauth/revoke', '10.0.6.2', 'token=anything', basic(madeUp(1)))).status).toBe(429);
+  });
+
+  it('leave the clients that authenticated from the address alone: they go on while it keeps failing', async () => {
+    expect((await withSecret('10.0.6.3', victim)).status).toBe(200);
+    // Time for the client's own bucket to refill (the throttle keeps the process's monotonic time).
+    await new Promise((resolve) => setTimeout(resolve, 1_000 / RATE + 50));
+    expect(await statuses(RATE + 2, (i) => withSecret('10.0.6.3', madeUp(i)))).toEqual([...Array(RATE).fill(401), 429, 429]);
+    expect((await withSecret('10.0.6.3', victim)).status).toBe(200);
+    // One that never authenticated there cannot be told from a made-up one without the database:
+    // it waits, as they do, until the failures stop.
+    expect((await withSecret('10.0.6.3', neighbour)).status).toBe(429);
+  });
+
+  it('are not charged for clients that authenticate: many agents behind one address never spend it', async () => {
+    expect((await withSecret('10.0.6.4', victim)).status).toBe(200);
+    expect((await withSecret('10.0.6.4', neighbour)).status).toBe(200);
+    expect(await statuses(RATE + 1, (i) => withSecret('10.0.6.4', madeUp(i)))).toEqual([...Array(RATE).fill(401), 429]);
+  });
+
+  it('are apart from requests without a secret: a flood of those leaves a new client its first authentication', async () => {
+    expect(await statuses(RATE + 1, (i) => tokenRequest('10.0.6.5', { client_id: `agt_made_up_${i}` }))).toEqual([...Array(RATE).fill(401), 429]);
+    expect((await withSecret('10.0.6.5', neighbour)).status).toBe(200);
   });
 });
 
@@ -132,6 +192,33 @@ describe('a flood of malformed requests', () => {
     expect(refusals).toEqual([
       { request_id: 'flood-00', reason: 'invalid_request: parameter grant_type must appear once' },
       { request_id: 'flood-01', reason: 'slow_down: rate limited' },
+    ]);
+  });
+
+  it('counts what the framework refuses before any endpoint sees it (a media type it cannot read, a body over the limit)', async () => {
+    const unreadable: [string, string, Record<string, string>][] = [
+      ['/oauth/token', '<grant_type>client_credentials</grant_type>', { 'content-type': 'text/xml' }],
+      ['/oauth/introspect', `token=${'x'.repeat(17 * 1024)}`, {}],
+      ['/oauth/revoke', '<token/>', { 'content-type': 'text/xml' }],
+    ];
+    const seen = await statuses(unreadable.length, (i) => {
+      const [url, payload, headers] = unreadable[i]!;
+      return post(url, '10.0.5.2', payload, { ...headers, 'x-request-id': `unread-${i}` });
+    });
+    expect(seen).toEqual([415, ...Array(unreadable.length - 1).fill(429)]);
+    expect((await tokenRequest('10.0.5.2', { client_id: victim.clientId })).status).toBe(429);
+    expect((await withSecret('10.0.5.2', victim)).status).toBe(200);
+    await hub.services.audit.flush();
+    const refusals = await hub.database.db
+      .selectFrom('audit_events')
+      .select(['request_id', 'reason'])
+      .where('action', '=', 'token.refused')
+      .where('request_id', 'like', 'unread-%')
+      .orderBy('request_id')
+      .execute();
+    expect(refusals).toEqual([
+      { request_id: 'unread-0', reason: 'invalid_request: Unsupported Media Type' },
+      { request_id: 'unread-1', reason: 'slow_down: rate limited' },
     ]);
   });
 
