@@ -5,7 +5,7 @@
  * approval.input.ts), always with the same keys and normalized values, so two requests for the
  * same action build equal entries and a stored entry can be compared with `=` in the database.
  */
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { sortKeys } from '../shared/canonical-json.js';
 
 /** The actions an agent can ask approval for, as GraphQL names them. */
@@ -98,11 +98,15 @@ export function summarize(detail: AuthorizationDetail): ApprovalSummary {
 }
 
 /**
- * SHA-256 (hex) of the entry in canonical JSON (RFC 8785: keys sorted at every depth, no
- * whitespace; the entries hold only strings and small integers, which `JSON.stringify` already
- * writes as RFC 8785 does). It names the entry in the audit trail without copying it: equal for
- * an entry as built and as read back from jsonb, which keeps its own key order.
+ * HMAC-SHA256 (hex), under the user's entry key, of the entry in canonical JSON (RFC 8785: keys
+ * sorted at every depth, no whitespace; the entries hold only strings and small integers, which
+ * `JSON.stringify` already writes as RFC 8785 does). It names the entry in the audit trail without
+ * copying it: equal for an entry as built and as read back from jsonb, which keeps its own key
+ * order. Keyed, because a plain hash would not hide the entry: a card is a brand, four digits and
+ * an expiry, some 10^8 entries in all, and a payment little more, so trying every entry finds the
+ * one hashed in seconds. The key is random, one per user, and deleted by their erasure, after
+ * which the HMACs kept in the append-only trail name no entry anyone can find again.
  */
-export function authorizationDetailDigest(detail: AuthorizationDetail): string {
-  return createHash('sha256').update(JSON.stringify(sortKeys(detail))).digest('hex');
+export function authorizationDetailHmac(detail: AuthorizationDetail, key: Uint8Array): string {
+  return createHmac('sha256', key).update(JSON.stringify(sortKeys(detail))).digest('hex');
 }

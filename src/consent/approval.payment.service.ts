@@ -11,7 +11,7 @@ import { parseInput } from '../shared/input.js';
 import { paymentDetail, paymentMethodDetail, type ApprovalAction, type AuthorizationDetail } from './approval.details.js';
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
 import { findConsentForShare, useApproval, type Approval } from './approval.queries.js';
-import { asAgent, assertCardCurrent, auditedEntry, auditOf, type ApprovalDeps, type DelegatedCaller, type RefusedPaymentDetail } from './approval.service.js';
+import { asAgent, assertCardCurrent, auditedEntry, auditOf, entryHmacKeyOf, type ApprovalDeps, type DelegatedCaller, type RefusedPaymentDetail } from './approval.service.js';
 import { consentState, type Consent } from './consent.service.js';
 
 // The agent's payment actions. Each runs only in the transaction that uses an approval of exactly
@@ -73,7 +73,8 @@ async function holdGrant(deps: PaymentDeps, tx: Db, caller: DelegatedCaller, now
  * Runs `effect` in the transaction that uses an approval for exactly `detail`, holding what it
  * stands on (`holdGrant`), and records the use. A refusal, before the use or by the effect, rolls
  * the transaction back (an approval used is unused again) and is then recorded as
- * `payment.refused` in a transaction of its own; any other error of the effect rolls the use back.
+ * `payment.refused` in a transaction of its own, which reads the user's entry key for it, and
+ * creates it if they have none; any other error of the effect rolls the use back.
  * @throws ForbiddenError APPROVAL_REQUIRED when no approval can be used, or as `holdGrant` and the effect refuse.
  */
 async function withApproval<T>(deps: PaymentDeps, detail: AuthorizationDetail, caller: DelegatedCaller, effect: (tx: Db, use: Use) => Promise<{ result: T; detail?: Record<string, unknown> }>): Promise<T> {
@@ -82,49 +83,36 @@ async function withApproval<T>(deps: PaymentDeps, detail: AuthorizationDetail, c
   try {
     return await deps.db.transaction().execute(async (tx) => {
       const consent = await holdGrant(deps, tx, caller, now);
-      const approval = await useApproval(tx, { userId, agentId: caller.principal.actorChain[0]!, consentId, detail }, now);
-      if (!approval) throw approvalRequired();
-      const done = await effect(tx, { approval, consent, now });
-      await auditInTransaction(tx, auditOf('approval.used', approval, caller, done.detail ?? {}), now);
+      const used = await useApproval(tx, { userId, agentId: caller.principal.actorChain[0]!, consentId, detail }, now);
+      if (!used) throw approvalRequired();
+      const done = await effect(tx, { approval: used.approval, consent, now });
+      await auditInTransaction(tx, auditOf('approval.used', used, caller, done.detail ?? {}), now);
       return done.result;
     });
   } catch (error) {
-    if (error instanceof ForbiddenError) await auditInTransaction(deps.db, refusedEvent(caller, detail, error.reason), now);
+    if (error instanceof ForbiddenError) {
+      const { reason } = error;
+      await deps.db.transaction().execute(async (tx) => auditInTransaction(tx, refusedEvent(caller, detail, reason, await entryHmacKeyOf(tx, userId)), now));
+    }
     throw error;
   }
 }
 
 /**
  * What the audit trail names of a payment action refused before it ran (see
- * `approvalAuth.paymentRefusal`): its action and, when its input is valid, the entry it asked
- * for, as every other event about an entry names it (`auditedEntry`). Never throws.
+ * `approvalAuth.paymentRefusal`): its action, and not the entry its input asks for, whatever the
+ * input. As for a refused request for approval (`refusedRequestDetail`), the refusal is built as
+ * the field's authorization fails, without reading the database, and changes nothing; the
+ * entry's HMAC needs the user's key, which could be had only by a read, and the first time a
+ * write. Never throws.
  */
-export function refusedActionDetail(action: ApprovalAction, input: unknown): RefusedPaymentDetail {
-  const entry = entryOfInput(action, input);
-  return entry ? auditedEntry(entry) : { action };
-}
-
-/** The entry a payment action's input asks for; undefined for input it refuses. */
-function entryOfInput(action: ApprovalAction, input: unknown): AuthorizationDetail | undefined {
-  switch (action) {
-    case 'PAY': {
-      const payment = paymentSchema.safeParse(input);
-      return payment.success ? paymentDetail(payment.data) : undefined;
-    }
-    case 'ADD_PAYMENT_METHOD': {
-      const card = cardSchema.safeParse(input);
-      return card.success ? paymentMethodDetail(card.data) : undefined;
-    }
-    case 'CHANGE_PAYMENT_METHOD': {
-      const change = changePaymentMethodSchema.safeParse(input);
-      return change.success ? paymentMethodDetail(change.data.paymentMethod, change.data.id) : undefined;
-    }
-  }
+export function refusedActionDetail(action: ApprovalAction, _input: unknown): RefusedPaymentDetail {
+  return { action };
 }
 
 /** The audit event of a payment action refused in the transaction that would have used an approval for `detail`. */
-function refusedEvent(caller: DelegatedCaller, detail: AuthorizationDetail, reason: ForbiddenReason): AuditEventInput {
-  return { action: 'payment.refused', ...auditCaller(caller.principal, caller.requestId), subjectUserId: caller.principal.userId, decision: 'DENY', reason, detail: auditedEntry(detail) };
+function refusedEvent(caller: DelegatedCaller, detail: AuthorizationDetail, reason: ForbiddenReason, entryHmacKey: Uint8Array | null): AuditEventInput {
+  return { action: 'payment.refused', ...auditCaller(caller.principal, caller.requestId), subjectUserId: caller.principal.userId, decision: 'DENY', reason, detail: auditedEntry(detail, entryHmacKey) };
 }
 
 /**

@@ -36,6 +36,17 @@ export function toApproval(row: Selectable<ApprovalsTable>): Approval {
   };
 }
 
+/** An approval with its user's entry key, as the statement that changed the approval read it. */
+export interface KeyedApproval {
+  readonly approval: Approval;
+  /** Null for an approval asked for before entry keys existed, whose user may have none yet. */
+  readonly entryHmacKey: Uint8Array | null;
+}
+
+function toKeyedApproval(row: Selectable<ApprovalsTable> & { entry_hmac_key: Uint8Array | null }): KeyedApproval {
+  return { approval: toApproval(row), entryHmacKey: row.entry_hmac_key };
+}
+
 export type NewApproval = Pick<Approval, 'id' | 'userId' | 'agentId' | 'consentId' | 'authorizationDetails' | 'createdAt' | 'expiresAt'>;
 
 export async function insertApproval(db: Db, approval: NewApproval): Promise<Approval> {
@@ -61,9 +72,40 @@ export async function findApprovalsByIds(db: Db, ids: readonly string[]): Promis
   return rows.map(toApproval);
 }
 
-/** Serializes the approval requests of one user until the transaction ends. */
-export async function lockUserApprovals(db: Db, userId: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtext(${`approvals:${userId}`}))`.execute(db);
+/**
+ * The user's entry key if they are active, with their row locked as an erasure locks it
+ * (`for no key update`) until the transaction ends: undefined for a user who is not active. Two
+ * requests for approval of one user take turns, and one racing an erasure either commits first or
+ * waits for it and then finds the user erased: a locking read is checked again against the row
+ * the erasure committed.
+ */
+export async function lockActiveUserForApproval(db: Db, userId: string): Promise<{ entryHmacKey: Uint8Array | null } | undefined> {
+  const row = await db.selectFrom('users').select('entry_hmac_key').where('id', '=', userId).where('status', '=', 'active').forNoKeyUpdate().executeTakeFirst();
+  return row && { entryHmacKey: row.entry_hmac_key };
+}
+
+/** The user's entry key; null until one is created, and for an erased or unknown user. */
+export async function findEntryHmacKey(db: Db, userId: string): Promise<Uint8Array | null> {
+  const row = await db.selectFrom('users').select('entry_hmac_key').where('id', '=', userId).executeTakeFirst();
+  return row?.entry_hmac_key ?? null;
+}
+
+/**
+ * The user's entry key, `candidate` (32 random bytes) becoming it if they have none: set only while
+ * still null, and read back in the same UPDATE. Of two transactions creating it at once, the second
+ * waits for the first's row lock and, once that commits, PostgreSQL evaluates the UPDATE again on
+ * the committed row, so both go on with the one key stored. Undefined for an erased or unknown user,
+ * who never gets a key again.
+ */
+export async function createEntryHmacKey(db: Db, userId: string, candidate: Buffer): Promise<Uint8Array | undefined> {
+  const row = await db
+    .updateTable('users')
+    .set((eb) => ({ entry_hmac_key: eb.fn.coalesce('entry_hmac_key', eb.val(candidate)) }))
+    .where('id', '=', userId)
+    .where('status', '!=', 'erased')
+    .returning('entry_hmac_key')
+    .executeTakeFirst();
+  return row?.entry_hmac_key ?? undefined;
 }
 
 /** Deletes every approval of the user, whatever its state; resolves to how many. */
@@ -88,9 +130,10 @@ export async function findOpenApprovals(db: Db, userId: string, agentId: string,
 
 /**
  * Records the user's answer to a pending approval, if it is still pending and unexpired at
- * `now`; resolves to the answered approval, or undefined when there was nothing to answer.
+ * `now`; resolves to the answered approval with its user's entry key, or undefined when there was
+ * nothing to answer.
  */
-export async function answerApproval(db: Db, id: string, userId: string, answer: 'approved' | 'denied', now: Date): Promise<Approval | undefined> {
+export async function answerApproval(db: Db, id: string, userId: string, answer: 'approved' | 'denied', now: Date): Promise<KeyedApproval | undefined> {
   const row = await db
     .updateTable('approvals')
     .set({ status: answer, decided_at: now })
@@ -98,9 +141,10 @@ export async function answerApproval(db: Db, id: string, userId: string, answer:
     .where('user_id', '=', userId)
     .where('status', '=', 'pending')
     .where('expires_at', '>', now)
-    .returningAll()
+    .returningAll('approvals')
+    .returning((eb) => eb.selectFrom('users').select('users.entry_hmac_key').whereRef('users.id', '=', 'approvals.user_id').as('entry_hmac_key'))
     .executeTakeFirst();
-  return row && toApproval(row);
+  return row && toKeyedApproval(row);
 }
 
 /**
@@ -125,12 +169,13 @@ export interface ApprovalUse {
  * Uses one approval, in one UPDATE: of this user, agent and consent, approved, never used,
  * unexpired at `now`, for an equal `authorization_details` entry (jsonb equality: the same keys
  * and values). Of two uses racing for it, one gets it and the other skips the locked row and
- * finds nothing. Resolves to the approval used, or undefined. The caller holds, and has checked,
- * the consent and the agents the use stands on first (`holdGrant` in approval.payment.service.ts).
+ * finds nothing. Resolves to the approval used, with its user's entry key, or undefined. The
+ * caller holds, and has checked, the consent and the agents the use stands on first (`holdGrant`
+ * in approval.payment.service.ts).
  */
-export async function useApproval(db: Db, use: ApprovalUse, now: Date): Promise<Approval | undefined> {
+export async function useApproval(db: Db, use: ApprovalUse, now: Date): Promise<KeyedApproval | undefined> {
   const detail = JSON.stringify(use.detail);
-  const { rows } = await sql<Selectable<ApprovalsTable>>`
+  const { rows } = await sql<Selectable<ApprovalsTable> & { entry_hmac_key: Uint8Array | null }>`
     update approvals set status = 'used', used_at = ${now}
     where id = (
         select id from approvals
@@ -141,8 +186,8 @@ export async function useApproval(db: Db, use: ApprovalUse, now: Date): Promise<
         limit 1
         for update skip locked)
       and status = 'approved' and used_at is null and expires_at > ${now}
-    returning *`.execute(db);
-  return rows[0] && toApproval(rows[0]);
+    returning *, (select entry_hmac_key from users where users.id = approvals.user_id) as entry_hmac_key`.execute(db);
+  return rows[0] && toKeyedApproval(rows[0]);
 }
 
 /** Which approvals a list shows, by their state at the time of the read. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Services } from '../app.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
 import type { Principal } from '../authz/principal.js';
@@ -6,9 +7,20 @@ import type { Db } from '../db/connect.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
-import { actionOf, authorizationDetailDigest, type ApprovalAction, type AuthorizationDetail, type MaskedCard } from './approval.details.js';
+import { actionOf, authorizationDetailHmac, type ApprovalAction, type AuthorizationDetail, type MaskedCard } from './approval.details.js';
 import { requestApprovalSchema } from './approval.input.js';
-import { answerApproval, deleteApprovalsOfUser, findApprovalsByIds, findOpenApprovals, insertApproval, lockUserApprovals, type Approval } from './approval.queries.js';
+import {
+  answerApproval,
+  createEntryHmacKey,
+  deleteApprovalsOfUser,
+  findApprovalsByIds,
+  findEntryHmacKey,
+  findOpenApprovals,
+  insertApproval,
+  lockActiveUserForApproval,
+  type Approval,
+  type KeyedApproval,
+} from './approval.queries.js';
 
 export type { Approval } from './approval.queries.js';
 
@@ -55,9 +67,11 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
     }
   }
   return deps.db.transaction().execute(async (tx) => {
-    await lockUserApprovals(tx, userId);
-    // Read after the lock an erasure also takes: a request that waited for one stores nothing.
-    if (!(await deps.identity.findActiveUser(tx, userId))) throw new UnauthenticatedError('The user is no longer active');
+    // The user's row first, as an erasure locks it: a request that waited for one stores nothing.
+    const user = await lockActiveUserForApproval(tx, userId);
+    if (!user) throw new UnauthenticatedError('The user is no longer active');
+    // Locked and active, so created.
+    const entryHmacKey = user.entryHmacKey ?? (await createEntryHmacKey(tx, userId, newEntryHmacKey()))!;
     const open = await findOpenApprovals(tx, userId, agentId, now);
     if (open.length >= MAX_OPEN_APPROVALS) throw new RateLimitedError(Math.max(1, Math.ceil((open[0]!.expiresAt.getTime() - now.getTime()) / 1_000)));
     const approval = await insertApproval(tx, {
@@ -69,7 +83,7 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
       createdAt: now,
       expiresAt: new Date(now.getTime() + expiresInSeconds * 1_000),
     });
-    await auditInTransaction(tx, auditOf('approval.requested', approval, caller, { expiresAt: approval.expiresAt.toISOString() }), now);
+    await auditInTransaction(tx, auditOf('approval.requested', { approval, entryHmacKey }, caller, { expiresAt: approval.expiresAt.toISOString() }), now);
     return approval;
   });
 }
@@ -92,19 +106,18 @@ export async function answerApprovalRequest(deps: ApprovalDeps, id: string, deci
       throw new BadUserInputError('id', `is ${approvalState(approval, now)}; only a PENDING approval can be answered`);
     }
     await auditInTransaction(tx, auditOf('approval.answered', answered, caller, { answer: decision, authTime: principal.authTime?.toISOString() ?? null }), now);
-    return answered;
+    return answered.approval;
   });
 }
 
 /**
- * Deletes every approval of the user, in the caller's transaction (an erasure); resolves to how
- * many. Takes the lock that `requestApproval` holds for its whole transaction, before any agent's
- * row: a request under way commits first and its approval is deleted too; a request that waits
- * for the lock then finds the user no longer active. An approval being answered or used keeps its
- * row locked until that commits, and is then deleted.
+ * Deletes every approval of the user, in the caller's transaction (an erasure, which holds the
+ * user's row locked); resolves to how many. `requestApproval` takes that row first and holds it
+ * for its whole transaction: a request under way commits first and its approval is deleted too; a
+ * request that waits for the row then finds the user no longer active. An approval being answered
+ * or used keeps its row locked until that commits, and is then deleted.
  */
 export async function deleteAllApprovalsOfUser(tx: Db, userId: string): Promise<number> {
-  await lockUserApprovals(tx, userId);
   return deleteApprovalsOfUser(tx, userId);
 }
 
@@ -114,42 +127,62 @@ export function assertCardCurrent(card: MaskedCard, now: Date, path: string): vo
   if (card.expYear * 12 + card.expMonth < current) throw new BadUserInputError(`${path}.expYear`, 'the card has expired');
 }
 
-/**
- * How an audit event names an authorization_details entry: its action and the SHA-256 of its
- * canonical form, never the entry. The entry holds the card, the payee and the person's own
- * payment reference, and the audit trail is append-only and kept after an erasure; the digest
- * still proves which entry was asked for, approved and used, against the approval or the payment
- * token that carries it.
- */
-export function auditedEntry(detail: AuthorizationDetail) {
-  return { action: actionOf(detail), entrySha256: authorizationDetailDigest(detail) };
+/** A new entry key: 32 random bytes, the length of HMAC-SHA256's output, which RFC 2104 asks a key to reach. */
+function newEntryHmacKey(): Buffer {
+  return randomBytes(32);
 }
 
-/** The `detail` of `payment.refused`: the action, the entry's digest when known, and `step: 'request'` for a refused request for approval. */
-export type RefusedPaymentDetail = {
+/**
+ * The user's entry key, created now (in `tx`, the transaction that writes the event needing it)
+ * when they have none; null for an erased user, who never gets one again. One read, and a write
+ * the first time.
+ */
+export async function entryHmacKeyOf(tx: Db, userId: string): Promise<Uint8Array | null> {
+  return (await findEntryHmacKey(tx, userId)) ?? (await createEntryHmacKey(tx, userId, newEntryHmacKey())) ?? null;
+}
+
+/**
+ * How an audit event names an authorization_details entry: its action and, under the user's
+ * entry key, an HMAC of its canonical form (`authorizationDetailHmac`), never the entry. The entry
+ * holds the card, the payee and the person's own payment reference, and the audit trail is
+ * append-only and kept after an erasure; the HMAC still proves which entry was asked for,
+ * approved and used, against the approval or the payment token that carries it, while the key
+ * lives, and proves nothing once the erasure has deleted it. Without a key, the action alone.
+ */
+export function auditedEntry(detail: AuthorizationDetail, entryHmacKey: Uint8Array | null): AuditedEntry {
+  const action = actionOf(detail);
+  return entryHmacKey ? { action, entryHmac: authorizationDetailHmac(detail, entryHmacKey) } : { action };
+}
+
+/** How the audit trail names an entry (`auditedEntry`). */
+export type AuditedEntry = {
   readonly action: ApprovalAction;
-  readonly entrySha256?: string;
-  readonly step?: 'request';
+  readonly entryHmac?: string;
 };
+
+/** The `detail` of `payment.refused`: the action, the entry's HMAC when known, and `step: 'request'` for a refused request for approval. */
+export type RefusedPaymentDetail = AuditedEntry & { readonly step?: 'request' };
 
 /**
  * What the audit trail names of a `requestApproval` refused before it ran (see
- * `approvalAuth.paymentRefusal`): the action asked for and, when the input is valid, the entry, as
- * `auditedEntry` names it, marked as a request (`step`). Never throws.
+ * `approvalAuth.paymentRefusal`): the action asked for, marked as a request (`step`), and not the
+ * entry. The refusal is built as the field's authorization fails, with the input alone and
+ * without reading the database, and goes through the buffered audit writer, since it changes
+ * nothing; the entry's HMAC needs the user's key, which a user who never had an approval does not
+ * have, and creating it would be the one write of a refused call. Never throws.
  */
 export function refusedRequestDetail(input: { readonly action: ApprovalAction }): RefusedPaymentDetail {
-  const parsed = requestApprovalSchema.safeParse(input);
-  return { ...(parsed.success ? auditedEntry(parsed.data.detail) : { action: input.action }), step: 'request' };
+  return { action: input.action, step: 'request' };
 }
 
 /** An audit event about this approval, by the caller: the approval's id and `auditedEntry`, with `detail`. */
-export function auditOf(action: 'approval.requested' | 'approval.answered' | 'approval.used', approval: Approval, caller: Caller, detail: Record<string, unknown>): AuditEventInput {
+export function auditOf(action: 'approval.requested' | 'approval.answered' | 'approval.used', { approval, entryHmacKey }: KeyedApproval, caller: Caller, detail: Record<string, unknown>): AuditEventInput {
   return {
     ...auditCaller(caller.principal, caller.requestId),
     action,
     subjectUserId: approval.userId,
     consentId: approval.consentId,
     decision: 'ALLOW',
-    detail: { approvalId: approval.id, ...auditedEntry(approval.authorizationDetails), ...detail },
+    detail: { approvalId: approval.id, ...auditedEntry(approval.authorizationDetails, entryHmacKey), ...detail },
   };
 }

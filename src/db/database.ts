@@ -49,6 +49,12 @@ export interface UsersTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
   last_login_at: Timestamp | null;
+  /**
+   * The key of the HMACs that name the person's payment entries in the audit trail (see
+   * `authorizationDetailHmac`): 32 random bytes, null until first needed and again once erased.
+   * A Buffer from `pg`, a Uint8Array from PGlite.
+   */
+  entry_hmac_key: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
 }
 
 export interface AddressJson {

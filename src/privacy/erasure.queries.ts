@@ -48,8 +48,11 @@ export async function deletePaymentMethodsOfUser(db: Db, userId: string): Promis
 /**
  * Blanks every column of the user's row that describes the person and marks it `erased`. What is
  * left is the `usr_` id (the pseudonym the ledger and the audit trail keep), the status, and when
- * the account was created and erased (`updated_at`). The status change makes the audience
- * triggers of migration 0006 drop the user from every audience in this same transaction.
+ * the account was created and erased (`updated_at`). The entry key goes too: the audit trail keeps
+ * the HMACs it made of the person's payment entries (cards, payees, references), and without the
+ * key they name no entry anyone can find again (crypto-shredding); migration 0019 refuses an
+ * erased row that keeps one. The status change makes the audience triggers of migration 0006 drop
+ * the user from every audience in this same transaction.
  */
 export async function scrubUser(db: Db, userId: string, now: Date): Promise<void> {
   await db
@@ -70,6 +73,7 @@ export async function scrubUser(db: Db, userId: string, now: Date): Promise<void
       loyalty_tier: null,
       loyalty_points: 0,
       last_login_at: null,
+      entry_hmac_key: null,
       updated_at: now,
     })
     .where('id', '=', userId)

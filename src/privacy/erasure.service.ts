@@ -70,9 +70,10 @@ export function createErasureService(deps: ErasureDeps) {
      * every agent's delegated one) fail on the next request on every instance and drops them
      * from every audience. The ledger, the audit trail and their orders (the books the law
      * requires) are kept under the `usr_` id, which no longer leads to the person: none of those
-     * rows holds more than that id. Audited as `user.erased`. Erasing an erased user is
-     * idempotent: `alreadyErased`, the first erasure's time, nothing changed but the withdrawal
-     * of any consent still active.
+     * rows holds more than that id, and the HMACs the audit trail keeps of their payment entries
+     * mean nothing once their key, blanked with the profile, is gone (crypto-shredding). Audited
+     * as `user.erased`. Erasing an erased user is idempotent: `alreadyErased`, the first
+     * erasure's time, nothing changed but the withdrawal of any consent still active.
      * @throws BadUserInputError for an id that is not a user id, NotFoundError for an unknown user.
      */
     async erase(userId: string, caller: Caller): Promise<ErasureResult> {
@@ -90,20 +91,20 @@ export function createErasureService(deps: ErasureDeps) {
           return { userId, erasedAt: user.updated_at, alreadyErased: true, ...none, consentsWithdrawn };
         }
 
-        // Lock order: the user's row; the user's consent lock, before any agent, as giving a
-        // consent takes it; the user's approvals, before any agent, as asking for one takes them
-        // and then the agent's row; the agents, ancestors first; only then consent rows, refresh
-        // tokens and audit chains, which decommissioning also takes after its agents. Taken the
-        // other way round, an erasure and a decommissioning of an agent acting for this person,
-        // or an agent asking them for an approval, deadlock.
+        // Lock order: the user's row, which asking for an approval takes first too; the user's
+        // consent lock, before any agent, as giving a consent takes it; the agents, ancestors
+        // first; only then consent rows, refresh tokens and audit chains, which decommissioning
+        // also takes after its agents. Taken the other way round, an erasure and a
+        // decommissioning of an agent acting for this person, or an agent asking them for an
+        // approval, deadlock.
         await deps.consents.lockConsentsOfUser(trx, userId);
         // Approvals are deleted, not kept in part: each is the working state of one step-up
         // check, and its entry holds the card, the payee and the person's own payment reference.
         // Nothing the books need is lost: the audit chain, which is kept, records each approval
-        // asked for, answered and used (who, when, under which consent, the action and a SHA-256
-        // of the entry); the payment itself is booked by the commerce API that took its payment
-        // token, and the person's orders stay. No row refers to an approval. Deleted, none can be
-        // answered or used after the erasure.
+        // asked for, answered and used (who, when, under which consent, the action and an HMAC of
+        // the entry under the person's key, which `scrubUser` deletes); the payment itself is
+        // booked by the commerce API that took its payment token, and the person's orders stay.
+        // No row refers to an approval. Deleted, none can be answered or used after the erasure.
         const approvalsDeleted = await deleteAllApprovalsOfUser(trx, userId);
         await deps.agents.lockAgentsOfUser(trx, userId);
         const now = deps.clock.now();

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { findAuditEvents } from '../../src/audit/audit.service.js';
+import { findAuditEvents, type AuditEvent } from '../../src/audit/audit.service.js';
 import { APPROVAL_MAX_AUTH_AGE_SECONDS } from '../../src/authz/approval-access.js';
 import { ANONYMOUS } from '../../src/authz/principal.js';
-import { authorizationDetailDigest, paymentDetail } from '../../src/consent/approval.details.js';
 import { auditOf, type Approval } from '../../src/consent/approval.service.js';
 import { graphql, postForm, signUpUser } from '../helpers/hub.js';
 import { basic, operatorCredentials } from '../helpers/oauth.js';
@@ -180,7 +179,8 @@ describe('an agent paying for its user', () => {
       client_id: shopper.id,
       act: { sub: shopper.id },
       consent_id: expect.stringMatching(/^cns_/),
-      delegated_from: [{ jti: expect.any(String) }],
+      // The agent's token, then the user's session it was exchanged from.
+      delegated_from: [{ jti: expect.any(String) }, { jti: expect.any(String), sid: expect.any(String) }],
       authorization_details: [ENTRY],
       jti: expect.any(String),
       iat: Date.parse(START) / 1_000 + 15,
@@ -309,7 +309,7 @@ describe('the audit trail', () => {
     expect(byAction('approval.answered').length).toBeGreaterThanOrEqual(6);
   });
 
-  it('records a payment refused before it runs (here for want of payment write scope), with the entry it asked for', async () => {
+  it('records a payment refused before it runs (here for want of payment write scope), with its action but not the entry', async () => {
     const readOnly = await agentToken(world.helper, bob, { purpose: 'checkout', scopes: ['payment:read'] });
     const payment = { amount: '5', currency: 'EUR', creditorName: 'Shop' };
     expect(refusal(await pay(readOnly, payment))).toBe('FORBIDDEN/MISSING_SCOPE');
@@ -319,12 +319,12 @@ describe('the audit trail', () => {
       expect.objectContaining({
         actor: { kind: 'delegated', id: world.helper.id },
         decision: 'DENY',
-        detail: { action: 'PAY', entrySha256: authorizationDetailDigest(paymentDetail({ ...payment, amount: '5.00' })) },
+        detail: { action: 'PAY' },
       }),
     ]);
   });
 
-  it('records a request for approval refused before it runs, marked as a request, with the entry it asked for', async () => {
+  it('records a request for approval refused before it runs, marked as a request, with its action but not the entry', async () => {
     const carol = await signUpUser(hub);
     const readOnly = await agentToken(world.helper, carol, { purpose: 'checkout', scopes: ['payment:read'] });
     const payment = { amount: '7', currency: 'EUR', creditorName: 'Shop', description: 'Asked without the scope' };
@@ -335,7 +335,7 @@ describe('the audit trail', () => {
     // Newest first.
     expect(refused.map((event) => ({ actor: event.actor, reason: event.reason, detail: event.detail }))).toEqual([
       { actor: { kind: 'delegated', id: world.helper.id }, reason: 'MISSING_SCOPE', detail: { action: 'PAY', step: 'request' } },
-      { actor: { kind: 'delegated', id: world.helper.id }, reason: 'MISSING_SCOPE', detail: { action: 'PAY', entrySha256: authorizationDetailDigest(paymentDetail({ ...payment, amount: '7.00' })), step: 'request' } },
+      { actor: { kind: 'delegated', id: world.helper.id }, reason: 'MISSING_SCOPE', detail: { action: 'PAY', step: 'request' } },
     ]);
   });
 
@@ -395,20 +395,29 @@ describe('what the audit trail keeps of an approval', () => {
   const CANONICAL_ENTRY =
     '{"actions":["initiate"],"creditorName":"Example Shop GmbH","instructedAmount":{"amount":"123.50","currency":"EUR"},"remittanceInformationUnstructured":"Order 4711","type":"payment_initiation"}';
   const ENTRY_SHA256 = createHash('sha256').update(CANONICAL_ENTRY).digest('hex');
+  /** HMAC-SHA256 of the canonical entry under `key`, hex. */
+  const entryHmac = (key: Uint8Array) => createHmac('sha256', key).update(CANONICAL_ENTRY).digest('hex');
 
-  it('names the entry by its action and a SHA-256 of its canonical form: the same for its refusal, request, answer and use', async () => {
-    const events = [];
+  it('names the entry by its action and an HMAC of its canonical form under the user’s key: the same for its refusal, request, answer and use', async () => {
+    const events: AuditEvent[] = [];
     for (const action of ['payment.refused', 'approval.requested', 'approval.answered', 'approval.used']) {
       events.push(...(await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action }, first: 100 })).edges.map((e) => e.node));
     }
     expect(events.length).toBeGreaterThan(10);
     expect(JSON.stringify(events)).not.toMatch(/Example Shop|Order 4711|instructedAmount/);
-    for (const { detail } of events) expect(detail).toMatchObject({ action: expect.any(String), entrySha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    const ofEntry = events.filter((e) => e.detail.entrySha256 === ENTRY_SHA256).map((e) => e.action);
+    expect(JSON.stringify(events)).not.toContain(ENTRY_SHA256);
+    // A refusal in the transaction of the use names the entry; one before the action ran (here
+    // for want of scope) names the action alone.
+    const inUse = (e: AuditEvent) => e.action !== 'payment.refused' || e.reason === 'APPROVAL_REQUIRED';
+    for (const { action, detail } of events.filter(inUse)) expect(detail, action).toMatchObject({ action: expect.any(String), entryHmac: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    for (const { reason, detail } of events.filter((e) => !inUse(e))) expect({ reason, entryHmac: detail.entryHmac }).toEqual({ reason: 'MISSING_SCOPE', entryHmac: undefined });
+    const { entry_hmac_key: key } = await hub.services.db.selectFrom('users').select('entry_hmac_key').where('id', '=', alice.id).executeTakeFirstOrThrow();
+    expect(key).toHaveLength(32);
+    const ofEntry = events.filter((e) => e.detail.entryHmac === entryHmac(key!)).map((e) => e.action);
     expect(new Set(ofEntry)).toEqual(new Set(['payment.refused', 'approval.requested', 'approval.answered', 'approval.used']));
   });
 
-  it('builds each event from the approval id and that digest alone, not counting on the audit scrubber to drop the entry', () => {
+  it('builds each event from the approval id and that HMAC alone, not counting on the audit scrubber to drop the entry', () => {
     const approved: Approval = {
       id: 'apr_1',
       userId: alice.id,
@@ -421,8 +430,12 @@ describe('what the audit trail keeps of an approval', () => {
       decidedAt: new Date(START),
       usedAt: null,
     };
-    const event = auditOf('approval.answered', approved, { principal: ANONYMOUS, requestId: null }, { answer: 'approved' });
-    expect(event.detail).toEqual({ approvalId: 'apr_1', action: 'PAY', entrySha256: ENTRY_SHA256, answer: 'approved' });
+    const key = Buffer.alloc(32, 7);
+    const event = auditOf('approval.answered', { approval: approved, entryHmacKey: key }, { principal: ANONYMOUS, requestId: null }, { answer: 'approved' });
+    expect(event.detail).toEqual({ approvalId: 'apr_1', action: 'PAY', entryHmac: entryHmac(key), answer: 'approved' });
+    // An approval asked for before its user had a key: the action alone.
+    const unkeyed = auditOf('approval.answered', { approval: approved, entryHmacKey: null }, { principal: ANONYMOUS, requestId: null }, { answer: 'approved' });
+    expect(unkeyed.detail).toEqual({ approvalId: 'apr_1', action: 'PAY', answer: 'approved' });
   });
 });
 
