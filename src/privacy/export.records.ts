@@ -1,4 +1,5 @@
 import type { Agent } from '../agents/agent.service.js';
+import type { AuditEvent } from '../audit/audit.service.js';
 import { consentState, type Consent, type ConsentService } from '../consent/consent.service.js';
 import type { LineItemJson, OrdersTable } from '../db/database.js';
 
@@ -101,5 +102,39 @@ export function sessionRecord(row: {
     lastRefreshedAt: row.last_refreshed_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
+  };
+}
+
+/**
+ * An event of `actions`, which the person acted in (see `actionsOf`). One about another person
+ * (`subjectUserId` set and not `userId`) keeps what the person did: the event's id, time, action
+ * and decision, the reason the hub gave for it, and the person's own part (`actor`, `actorChain`,
+ * the client they acted through and the request). It withholds, as null or empty, what belongs to
+ * the other person: who they are (`subjectUserId`), their consent (`consentId`) and its
+ * `purpose`, the fields read or refused of their profile, and `detail`, which each action writes
+ * about its subject (the reason of a withdrawal, an agent's scopes, counts of their consents) and
+ * which is withheld whole since no list of its keys stays complete. So an owner decommissioning
+ * their agent sees that consents were withdrawn with it, not whose nor for what, as
+ * `Agent.consents` shows them only their own (GDPR Art. 15(4): the copy must not adversely affect
+ * the rights of others). Every field is named here, so a new one is withheld or kept by a decision.
+ */
+export function actionRecord(event: AuditEvent, userId: string): AuditEvent {
+  if (event.subjectUserId === null || event.subjectUserId === userId) return event;
+  return {
+    id: event.id,
+    occurredAt: event.occurredAt,
+    action: event.action,
+    actor: event.actor,
+    actorChain: event.actorChain,
+    subjectUserId: null,
+    clientId: event.clientId,
+    purpose: null,
+    consentId: null,
+    fieldsRead: [],
+    fieldsDenied: [],
+    decision: event.decision,
+    reason: event.reason,
+    requestId: event.requestId,
+    detail: {},
   };
 }

@@ -7,7 +7,7 @@ import { NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
 import { PAGE } from '../shared/pagination.js';
 import { actionsOf, agentsOf, approvalsOf, consentsOf, findExportSubject, ordersOf, paymentMethodsOf, sessionsOf } from './export.queries.js';
-import { agentRecord, approvalRecord, consentRecord, orderRecord, paymentMethodRecord, sessionRecord } from './export.records.js';
+import { actionRecord, agentRecord, approvalRecord, consentRecord, orderRecord, paymentMethodRecord, sessionRecord } from './export.records.js';
 import { jsonObjectChunks, keysetPages, type StreamedList } from './json-stream.js';
 
 /** Names the layout of the export document; a change of layout is a new version. */
@@ -27,9 +27,10 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
  * `ownedAgents`, `approvals`, `sessions` (one per refresh-token family: sign-ins, and agents'
  * offline access), `accessLog` (the audit events about the person, newest first: which agent read
  * which fields, for which purpose) and `actions` (the events they acted in about someone else or
- * no one, newest first). Lists are read in keyset pages, each page as of its own statement, so
- * the export runs in constant memory and never holds a long transaction. Who may ask is decided
- * by the caller in src/authz (`decideDataSubjectRequest`).
+ * no one, newest first, one about another person without what is that person's: `actionRecord`).
+ * Lists are read in keyset pages, each page as of its own statement, so the export runs in
+ * constant memory and never holds a long transaction. Who may ask is decided by the caller in
+ * src/authz (`decideDataSubjectRequest`).
  * Audited as `data.exported` once the last chunk is out or the reader stops, with the counts.
  * @throws NotFoundError for an id that names no user, or an erased one (before the first chunk).
  */
@@ -60,7 +61,7 @@ export async function exportUserData(deps: Deps, caller: Caller, userId: string)
     ['approvals', keysetPages(approvalsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(approvalRecord))],
     ['sessions', counting('sessions', keysetPages(sessionsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(sessionRecord)))],
     ['accessLog', counting('accessLog', accessLogPages(db, user.id))],
-    ['actions', counting('actions', keysetPages(actionsOf(db, user.id), EXPORT_PAGE, (events) => events))],
+    ['actions', counting('actions', keysetPages(actionsOf(db, user.id), EXPORT_PAGE, (events) => events.map((event) => actionRecord(event, user.id))))],
   ];
 
   return (async function* chunks() {

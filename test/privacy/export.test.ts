@@ -152,14 +152,17 @@ describe('GET /users/:id/export', () => {
     expect(body.sessions).toHaveLength(3);
   });
 
-  it('lists what she did about others in `actions`, which her access log does not hold', async () => {
+  it('lists what she did about others in `actions`, which her access log does not hold, without naming them', async () => {
     const dora = await signUpUser(hub);
     const erin = await signUpUser(hub);
     const read = await graphql<any>(hub, 'query($id: ID!) { user(id: $id) { email } }', { token: dora.accessToken, variables: { id: erin.id } });
     expect(read.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     await hub.services.audit.flush();
     const { body } = await exportOf(hub, dora.id, dora.accessToken);
-    expect(body.actions).toEqual([expect.objectContaining({ action: 'profile.read', actor: { kind: 'user', id: dora.id }, subjectUserId: erin.id, decision: 'DENY' })]);
+    expect(body.actions).toEqual([
+      expect.objectContaining({ action: 'profile.read', actor: { kind: 'user', id: dora.id }, subjectUserId: null, fieldsRead: [], fieldsDenied: [], decision: 'DENY', reason: 'NOT_SUBJECT' }),
+    ]);
+    expect(JSON.stringify(body)).not.toContain(erin.id);
     expect(body.accessLog.filter((e: any) => e.subjectUserId !== dora.id)).toEqual([]);
     // Alice acted about no one else: her own events are all in her access log.
     expect((await exportOf(hub, alice.id, alice.accessToken)).body.actions).toEqual([]);
