@@ -4,7 +4,7 @@ import type { Context } from '../graphql/context.js';
 import { PaymentMethodRef } from '../identity/order.schema.js';
 import type { ApprovalAction, AuthorizationDetail } from './approval.details.js';
 import { ApprovalRef, callerOf, PaymentInput, PaymentMethodInput } from './approval.schema.js';
-import { addPaymentMethod, authorizePayment, changePaymentMethod, refusedActionDetail, type PaymentAuthorization } from './approval.payment.service.js';
+import { addPaymentMethod, authorizePayment, changePaymentMethod, type PaymentAuthorization } from './approval.payment.service.js';
 
 // The agent's payment actions: each is done only by using an approval of exactly that action
 // (FORBIDDEN/APPROVAL_REQUIRED without one), and only by an agent the `paymentAgent` decision allows.
@@ -31,12 +31,11 @@ const ChangePaymentMethodInput = builder.inputType('ChangePaymentMethodInput', {
 
 /**
  * The `authScopes` and `unauthorizedError` of the payment mutation doing `action`: the
- * `paymentAgent` decision; a refusal is audited with what the input (as the service takes it)
- * asked for.
+ * `paymentAgent` decision; a refusal is audited with the action alone (`RefusedPaymentDetail`).
  */
-const paymentAgent = <Input>(action: ApprovalAction, serviceInput: (input: Input) => unknown = (input) => input) => ({
+const paymentAgent = (action: ApprovalAction) => ({
   authScopes: (_root: unknown, _args: unknown, ctx: Context) => approvalAuth.paymentAgent(ctx),
-  unauthorizedError: (_root: unknown, args: { input: Input }, ctx: Context) => approvalAuth.paymentRefusal(ctx, refusedActionDetail(action, serviceInput(args.input))),
+  unauthorizedError: (_root: unknown, _args: unknown, ctx: Context) => approvalAuth.paymentRefusal(ctx, { action }),
 });
 
 /** `changePaymentMethod`'s input as the service takes it: the method's id as a string. */
@@ -54,7 +53,7 @@ builder.mutationFields((t) => ({
     type: PaymentMethodRef,
     description: 'An agent changes one of its user’s payment methods to a new masked card, with an approved CHANGE_PAYMENT_METHOD approval for exactly this method and card.',
     args: { input: t.arg({ type: ChangePaymentMethodInput, required: true }) },
-    ...paymentAgent('CHANGE_PAYMENT_METHOD', changeInput),
+    ...paymentAgent('CHANGE_PAYMENT_METHOD'),
     resolve: (_root, { input }, ctx) => changePaymentMethod(ctx.services, changeInput(input), callerOf(ctx)),
   }),
   authorizePayment: t.field({

@@ -8,10 +8,10 @@ import { actorOf } from '../oauth/delegation.js';
 import { issuePaymentToken } from '../oauth/payment-token.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError, type ForbiddenReason } from '../shared/errors.js';
 import { parseInput } from '../shared/input.js';
-import { paymentDetail, paymentMethodDetail, type ApprovalAction, type AuthorizationDetail } from './approval.details.js';
+import { paymentDetail, paymentMethodDetail, type AuthorizationDetail } from './approval.details.js';
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
 import { findConsentForShare, useApproval, type Approval } from './approval.queries.js';
-import { asAgent, assertCardCurrent, auditedEntry, auditOf, entryHmacKeyOf, type ApprovalDeps, type DelegatedCaller, type RefusedPaymentDetail } from './approval.service.js';
+import { asAgent, assertCardCurrent, auditedEntry, auditOf, entryHmacKeyOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
 import { consentState, type Consent } from './consent.service.js';
 
 // The agent's payment actions. Each runs only in the transaction that uses an approval of exactly
@@ -96,18 +96,6 @@ async function withApproval<T>(deps: PaymentDeps, detail: AuthorizationDetail, c
     }
     throw error;
   }
-}
-
-/**
- * What the audit trail names of a payment action refused before it ran (see
- * `approvalAuth.paymentRefusal`): its action, and not the entry its input asks for, whatever the
- * input. As for a refused request for approval (`refusedRequestDetail`), the refusal is built as
- * the field's authorization fails, without reading the database, and changes nothing; the
- * entry's HMAC needs the user's key, which could be had only by a read, and the first time a
- * write. Never throws.
- */
-export function refusedActionDetail(action: ApprovalAction, _input: unknown): RefusedPaymentDetail {
-  return { action };
 }
 
 /** The audit event of a payment action refused in the transaction that would have used an approval for `detail`. */

@@ -166,7 +166,7 @@ export type RefusedPaymentDetail = AuditedEntry & { readonly step?: 'request' };
 /**
  * What the audit trail names of a `requestApproval` refused before it ran (see
  * `approvalAuth.paymentRefusal`): the action asked for, marked as a request (`step`), and not the
- * entry. The refusal is built as the field's authorization fails, with the input alone and
+ * entry; a payment action refused before it ran is named by its action alone likewise. The refusal is built as the field's authorization fails, with the input alone and
  * without reading the database, and goes through the buffered audit writer, since it changes
  * nothing; the entry's HMAC needs the user's key, which a user who never had an approval does not
  * have, and creating it would be the one write of a refused call. Never throws.
