@@ -16,9 +16,18 @@ export async function lockUserForErasure(db: Db, userId: string) {
   return db.selectFrom('users').select(['id', 'status', 'email', 'updated_at']).where('id', '=', userId).forNoKeyUpdate().executeTakeFirst();
 }
 
-/** How many audiences the user is in now; the audience triggers remove them as the user changes. */
-export async function countAudienceMemberships(db: Db, userId: string): Promise<number> {
-  const row = await db.selectFrom('audience_members').select((eb) => eb.fn.countAll<number>().as('count')).where('user_id', '=', userId).executeTakeFirstOrThrow();
+/**
+ * How many audiences the user is in at `now`: their rows whose consent has not expired, as an
+ * audience selects them. The audience triggers remove the rows as the user changes; a row of an
+ * expired consent stays until then, and counts for nothing.
+ */
+export async function countAudienceMemberships(db: Db, userId: string, now: Date): Promise<number> {
+  const row = await db
+    .selectFrom('audience_members')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('user_id', '=', userId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .executeTakeFirstOrThrow();
   return Number(row.count);
 }
 

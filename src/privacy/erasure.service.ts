@@ -108,7 +108,7 @@ export function createErasureService(deps: ErasureDeps) {
         const approvalsDeleted = await deleteAllApprovalsOfUser(trx, userId);
         await deps.agents.lockAgentsOfUser(trx, userId);
         const now = deps.clock.now();
-        const audienceMembershipsRemoved = await countAudienceMemberships(trx, userId);
+        const audienceMembershipsRemoved = await countAudienceMemberships(trx, userId, now);
         const refreshTokensRevoked = await revokeLiveRefreshTokensOfUser(trx, userId, now);
         const consentsWithdrawn = await deps.consents.withdrawAllForUser(trx, userId, caller, ERASURE_REASON, now);
         const agentsDecommissioned = await deps.agents.decommissionOwnedBy(trx, userId, caller, now);

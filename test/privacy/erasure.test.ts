@@ -201,3 +201,14 @@ describe('eraseUser by the user themself', () => {
     expect(page.edges).toHaveLength(1);
   });
 });
+
+describe('the audiences an erasure reports', () => {
+  it('counts only those the person was a member of: not one whose consent had expired', async () => {
+    const bob = await signUpUser(hub, { country: 'PT' });
+    await giveConsent(hub, bob.accessToken, { purpose: 'email_marketing', expiresAt: new Date(clock.now().getTime() + 60_000).toISOString() });
+    await giveConsent(hub, bob.accessToken, { purpose: 'loyalty_offers' });
+    clock.advance(120);
+    const response = await graphql<any>(hub, ERASE, { token: admin, variables: { id: bob.id } });
+    expect(response.data.eraseUser.audienceMembershipsRemoved).toBe(1);
+  });
+});
