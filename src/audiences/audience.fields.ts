@@ -50,17 +50,22 @@ export function columnsOf(fields: Iterable<MemberField>): Column[] {
   return [...columns];
 }
 
-/** What a query asks of an audience connection: the member fields its nodes show, and whether it counts. */
+/**
+ * What a query asks of an audience connection: the member fields its nodes show, whether it
+ * lists members at all (`edges` or `pageInfo`), and whether it counts.
+ */
 export interface AudienceRequest {
   readonly fields: readonly MemberField[];
+  readonly page: boolean;
   readonly totalCount: boolean;
 }
 
-const EVERYTHING: AudienceRequest = Object.freeze({ fields: MEMBER_FIELD_NAMES, totalCount: true });
+const EVERYTHING: AudienceRequest = Object.freeze({ fields: MEMBER_FIELD_NAMES, page: true, totalCount: true });
 
 /**
  * What this request selects of the audience connection being resolved: the member fields under
- * `edges { node { … } }` and `totalCount` (fragments, aliases, `@include` and `@skip` followed).
+ * `edges { node { … } }`, whether it selects `edges` or `pageInfo`, and `totalCount` (fragments,
+ * aliases, `@include` and `@skip` followed).
  * Everything when the selection cannot be read, so a page never lacks what its query asks for.
  */
 export function readAudienceRequest(info: GraphQLResolveInfo): AudienceRequest {
@@ -68,7 +73,11 @@ export function readAudienceRequest(info: GraphQLResolveInfo): AudienceRequest {
   if (!tree) return EVERYTHING;
   const requested = new Set<string>();
   for (const edges of children(tree, 'edges')) for (const node of children(edges, 'node')) for (const field of children(node)) requested.add(field.name);
-  return { fields: MEMBER_FIELD_NAMES.filter((field) => requested.has(field)), totalCount: children(tree, 'totalCount').length > 0 };
+  return {
+    fields: MEMBER_FIELD_NAMES.filter((field) => requested.has(field)),
+    page: children(tree, 'edges').length > 0 || children(tree, 'pageInfo').length > 0,
+    totalCount: children(tree, 'totalCount').length > 0,
+  };
 }
 
 /** The child fields of `tree` (named `name`, when given), whatever their type or alias. */

@@ -104,7 +104,8 @@ class MemberEdge {
  * force now; audited as `audience.queried` with the purpose and the number of members returned.
  * `asked` is what the query selects: the page reads the `users` columns of the member fields
  * asked for (a refused one is null with FORBIDDEN, decided on the field, so its value never
- * leaves the hub), and the count runs only when `totalCount` is asked for. The filter is checked
+ * leaves the hub), and is read only when the query lists members (`edges`, `pageInfo`); the
+ * count runs only when `totalCount` is asked for. The filter is checked
  * against the purpose and the token first (`permitAudienceFilter`), so the purpose is read before
  * the page and the count, which then run side by side: a refused filter runs no statement, so
  * neither an answer nor its timing can tell anything about the members. Where versions of the
@@ -121,7 +122,7 @@ export async function queryAudience(
   const filter = parseAudienceFilter(request.filter);
   const limit = pageSize(request.first, AUDIENCE_PAGE);
   const after = request.after ? (decodeCursor(request.after, ['string'])[0] as string) : undefined;
-  const asked = request.asked ?? { fields: MEMBER_FIELD_NAMES, totalCount: true };
+  const asked = request.asked ?? { fields: MEMBER_FIELD_NAMES, page: true, totalCount: true };
   const saved = request.savedAudienceId ? { savedAudienceId: request.savedAudienceId } : {};
   const purpose = await audiencePurpose(deps.purposes, request.purpose);
   permitAudienceFilter(deps, caller, purpose.newest, filter, { field: 'filter', audited: { action: 'audience.queried', detail: { first: limit, ...saved } } });
@@ -130,7 +131,7 @@ export async function queryAudience(
   // Awaited by `totalCount`; a failure before then (the page's) must not leave it unhandled.
   counting?.catch(() => {});
   const alike = groupVersions(purpose, asked.fields).length === 1;
-  const rows = limit === 0 ? [] : await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields), { withVersion: !alike });
+  const rows = limit === 0 || !asked.page ? [] : await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields), { withVersion: !alike });
   const newest = purpose.byVersion.get(purpose.newest.version)!;
   const shown = (row: MemberRow) => (alike ? newest : (purpose.byVersion.get(row.policy_version!) ?? coversNothing(purpose)));
   const edges = rows.slice(0, limit).map((row) => new MemberEdge({ purpose: shown(row), row }));

@@ -302,6 +302,9 @@ describe('audience', () => {
     await optedIn('GB', 2);
     const saved = await createAudience('UK', { countries: ['GB'] });
     await page({ filter: { countries: ['GB'] }, first: 1 });
+    // Counted, not listed: no member is returned.
+    const counted = await graphql<any>(hub, 'query($f: AudienceFilter) { audience(purpose: "email_marketing", filter: $f) { totalCount } }', { token: marketing, variables: { f: { countries: ['GB', 'IE'] } } });
+    expect(counted.data.audience.totalCount).toBeGreaterThanOrEqual(2);
     await exportIds(saved);
     await hub.services.audit.flush();
     const events = await hub.services.db
@@ -316,5 +319,7 @@ describe('audience', () => {
         ['audience.exported', 'email_marketing', 2],
       ]),
     );
+    const countOnly = events.filter((e) => JSON.stringify((e.detail as any).filter) === '{"countries":["GB","IE"]}');
+    expect(countOnly.map((e) => [e.action, (e.detail as any).members])).toEqual([['audience.queried', 0]]);
   });
 });
