@@ -32,21 +32,33 @@ export const MAX_AGENT_LINEAGE = 8;
  * unknown or inactive agent.
  */
 export async function findActiveAgentForShare(tx: Db, id: string, now: Date): Promise<Agent | undefined> {
+  return (await findActiveLineageForShare(tx, id, now))?.[0];
+}
+
+/** As `findActiveAgentForShare`, with the agent first and then its ancestors (root first). */
+async function findActiveLineageForShare(tx: Db, id: string, now: Date): Promise<readonly [Agent, ...Agent[]] | undefined> {
   const lineage = await findLineageForShare(tx, id);
   if (!lineage || lineage.ancestors.length !== lineage.agent.ancestorIds.length) return undefined;
-  const agents = [lineage.agent, ...lineage.ancestors];
+  const agents = [lineage.agent, ...lineage.ancestors] as const;
   if (!agents.every((agent) => inactiveReason(agent, now) === undefined)) return undefined;
-  return (await ownersActive(tx, agents)) ? lineage.agent : undefined;
+  return (await ownersActive(tx, agents)) ? agents : undefined;
+}
+
+/** The agent of the lineage that expires first, with its expiry; undefined when none expires. */
+function firstToExpire(lineage: readonly Agent[]): { id: string; expiresAt: Date } | undefined {
+  let first: { id: string; expiresAt: Date } | undefined;
+  for (const { id, expiresAt } of lineage) if (expiresAt && (!first || expiresAt < first.expiresAt)) first = { id, expiresAt };
+  return first;
 }
 
 /**
  * Registers an agent with a new secret. The owner is the user named, or the calling user; an
  * operator registers agents owned by no user. Who may register is decided in src/authz.
  * @throws BadUserInputError for a bad field, an unknown owner, an owner at MAX_AGENTS_PER_OWNER,
- *   an inactive parent or a ceiling beyond the grammar, the owner's kind or the parent's
- *   ceiling; ForbiddenError MISSING_SCOPE for an operator scope the calling client does not
- *   hold (`operatorScopeBeyond`); UnauthenticatedError when the calling user was erased or
- *   suspended since the token check.
+ *   an inactive parent, an expiry absent or later than an ancestor's, or a ceiling beyond the
+ *   grammar, the owner's kind or the parent's ceiling; ForbiddenError MISSING_SCOPE for an
+ *   operator scope the calling client does not hold (`operatorScopeBeyond`); UnauthenticatedError
+ *   when the calling user was erased or suspended since the token check.
  */
 export async function registerAgent(
   deps: { db: Db; clock: Clock; identity: Pick<IdentityService, 'findActiveUser'> },
@@ -75,10 +87,17 @@ export async function registerAgent(
     // The parent's lineage locked: decommissioning any of it either waits for this agent and
     // ends it too, or commits first and is seen here. The whole lineage must be active, as
     // for a consent: under a suspended or expired ancestor the sub-agent could not act.
-    const parent = parsed.parentAgentId ? await findActiveAgentForShare(tx, parsed.parentAgentId, now) : undefined;
-    if (parsed.parentAgentId && !parent) throw new BadUserInputError('input.parentAgentId', 'is not an active agent, or an agent it descends from is not');
+    const lineage = parsed.parentAgentId ? await findActiveLineageForShare(tx, parsed.parentAgentId, now) : undefined;
+    if (parsed.parentAgentId && !lineage) throw new BadUserInputError('input.parentAgentId', 'is not an active agent, or an agent it descends from is not');
+    const parent = lineage?.[0];
     if (parent && parent.ancestorIds.length + 2 > MAX_AGENT_LINEAGE) {
       throw new BadUserInputError('input.parentAgentId', `is ${parent.ancestorIds.length + 1} agents deep: a lineage holds at most ${MAX_AGENT_LINEAGE}`);
+    }
+    // For the same reason, past the first ancestor's expiry the sub-agent could not act, yet it
+    // would still read ACTIVE and escape the access review's expiry findings.
+    const expiring = lineage && firstToExpire(lineage);
+    if (expiring && !(parsed.expiresAt && parsed.expiresAt <= expiring.expiresAt)) {
+      throw new BadUserInputError('input.expiresAt', `must be set, and no later than ${expiring.expiresAt.toISOString()}, when ${expiring.id}, an agent it descends from, expires`);
     }
     const problem = ceilingProblem(parsed.allowedScopes, { userOwned: ownerUserId !== null, ...(parent && { parentCeiling: parent.allowedScopes }) });
     if (problem) throw new BadUserInputError('input.allowedScopes', problem);

@@ -147,7 +147,7 @@ describe('giving a consent to a sub-agent', () => {
   it('is refused once an ancestor is past its expiry', async () => {
     const expiresAt = new Date(clock.now().getTime() + 60_000).toISOString();
     const parent = await registerAgent(hub, admin, { name: 'Short-lived parent', allowedScopes: SCOPES, expiresAt });
-    const child = await registerAgent(hub, admin, { name: 'Child', allowedScopes: SCOPES, parentAgentId: parent.id });
+    const child = await registerAgent(hub, admin, { name: 'Child', allowedScopes: SCOPES, parentAgentId: parent.id, expiresAt });
     clock.advance(61);
     const refused = await give(alice.accessToken, child.id);
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.agentId' });

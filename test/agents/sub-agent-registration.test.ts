@@ -39,8 +39,9 @@ describe('registering a sub-agent under an active parent whose own ancestor cann
   });
 
   it('is refused once the grandparent is past its expiry: the sub-agent could never act', async () => {
-    const grandparent = await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'], expiresAt: new Date(clock.now().getTime() + 60_000).toISOString() });
-    const parent = await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'], parentAgentId: grandparent.id });
+    const expiresAt = new Date(clock.now().getTime() + 60_000).toISOString();
+    const grandparent = await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'], expiresAt });
+    const parent = await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'], parentAgentId: grandparent.id, expiresAt });
     clock.advance(61);
     expect(errorOf(await register(alice.accessToken, parent.id))).toEqual({ code: 'BAD_USER_INPUT', field: 'input.parentAgentId' });
   });
