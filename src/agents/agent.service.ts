@@ -29,7 +29,11 @@ export type { ClientAuthentication } from './agent-authentication.js';
 
 /** What decommissioning reaches beyond the agent itself; wired in app.ts. */
 export interface DecommissionEffects {
-  /** Withdraws every consent that names the agent; resolves to how many. */
+  /**
+   * Withdraws every consent that names the agent; resolves to how many. `caller` is named to a
+   * consent's user only when it is that user or an operator client, never as the agent's owner,
+   * whom `Agent.owner` hides from them: the hub is named instead.
+   */
   withdrawConsentsOfAgent(tx: Db, agentId: string, caller: Caller, now: Date): Promise<number>;
   /** Revokes every refresh token the agent holds or acts in. */
   revokeRefreshTokensOfAgent(tx: Db, agentId: string, now: Date): Promise<void>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AgentService } from '../agents/agent.service.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
-import { actorFromPrincipal } from '../audit/audit.actions.js';
+import { actorFromPrincipal, type PrincipalAuditFields } from '../audit/audit.actions.js';
 import { decideCompanyConsentGiving } from '../authz/agent-access.js';
 import { scopeWithin } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
@@ -52,6 +52,30 @@ const WITHDRAW_BATCH = 1_000;
 /** How a consent given through the API by the user themself was collected. */
 const SELF_SERVICE = 'self_service';
 
+/** Who a withdrawal of this consent is recorded as done by: the actor fields of its events. */
+type WithdrawnBy = (consent: Consent) => PrincipalAuditFields & { readonly requestId: string | null };
+
+/** Every withdrawal recorded as the caller's. */
+const byCaller =
+  (caller: Caller): WithdrawnBy =>
+  () =>
+    auditCaller(caller.principal, caller.requestId);
+
+/**
+ * Who a consent's user sees withdrawing it because its agent was decommissioned: the caller when
+ * it is that user, or an operator client (the company's, named in a user's trail wherever it acts
+ * on their data); anyone else as the hub (`system`), since the withdrawal follows from a change to
+ * someone else's agent and the caller would be its owner, whom `Agent.owner` hides from the
+ * consenting user (or, for an erasure, the erased person). The `agent.decommissioned` event, in
+ * the owner's trail, still names the caller; the request id stays, to tie the two together.
+ */
+function decommissionedBy(caller: Caller): WithdrawnBy {
+  const { principal, requestId } = caller;
+  const named = auditCaller(principal, requestId);
+  const hub = { actor: { kind: 'system', id: null }, actorChain: [], clientId: null, purpose: null, consentId: null, requestId } as const;
+  return (consent) => (principal.kind === 'client' || (principal.kind === 'user' && principal.userId === consent.userId) ? named : hub);
+}
+
 export type ConsentService = ReturnType<typeof createConsentService>;
 
 /** The consent ledger: consents given and withdrawn, each change an event and an audit record. */
@@ -95,22 +119,21 @@ export function createConsentService(deps: {
    * PostgreSQL's 65,535 parameters however many consents there are (an agent that thousands of
    * people consented to is decommissioned in one transaction).
    */
-  async function withdrawInTransaction(tx: Db, consents: readonly Consent[], caller: Caller, reason: string, now: Date): Promise<Consent[]> {
+  async function withdrawInTransaction(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date): Promise<Consent[]> {
     const withdrawn: Consent[] = [];
     for (let i = 0; i < consents.length; i += WITHDRAW_BATCH) {
-      withdrawn.push(...(await withdrawBatch(tx, consents.slice(i, i + WITHDRAW_BATCH), caller, reason, now)));
+      withdrawn.push(...(await withdrawBatch(tx, consents.slice(i, i + WITHDRAW_BATCH), by, reason, now)));
     }
     return withdrawn;
   }
 
-  async function withdrawBatch(tx: Db, consents: readonly Consent[], caller: Caller, reason: string, now: Date): Promise<Consent[]> {
+  async function withdrawBatch(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date): Promise<Consent[]> {
     const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
     if (withdrawn.length === 0) return [];
     const receipts = await signWithdrawalReceipts(tx, withdrawn, now);
-    const actor = actorFromPrincipal(caller.principal).actor;
-    await insertConsentEvents(tx, withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor, detail: { reason }, receipt: receipts.get(c.id) ?? null })), now);
+    await insertConsentEvents(tx, withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor: by(c).actor, detail: { reason }, receipt: receipts.get(c.id) ?? null })), now);
     await deps.revokeRefreshTokensOfConsents(tx, withdrawn.map((c) => c.id), now);
-    await auditInTransaction(tx, withdrawn.map((c) => auditOf('consent.withdrawn', c, caller, { reason })), now);
+    await auditInTransaction(tx, withdrawn.map((c) => auditOf('consent.withdrawn', c, by(c), { reason })), now);
     await enqueueWebhookEvent(tx, withdrawn.map((c) => ({ type: 'consent.withdrawn', data: { consentId: c.id, userId: c.userId, purpose: c.purpose, agentId: c.agentId } })), now);
     return withdrawn;
   }
@@ -157,7 +180,7 @@ export function createConsentService(deps: {
           chain = [agent.id, ...agent.ancestorIds];
         }
         const previous = await findActiveConsentsForUpdate(tx, { userId, purpose: purpose.key, ...(agentId ? { agentId } : { companyOnly: true }) });
-        await withdrawInTransaction(tx, previous, caller, 'superseded by a new consent', now);
+        await withdrawInTransaction(tx, previous, byCaller(caller), 'superseded by a new consent', now);
         const given = {
           id: newId('cns'),
           userId,
@@ -174,7 +197,7 @@ export function createConsentService(deps: {
         const consent = await insertConsent(tx, { ...given, receipt });
         const actor = actorFromPrincipal(caller.principal).actor;
         await insertConsentEvents(tx, [{ consentId: consent.id, userId, kind: 'given', actor, detail: { scopes, agentId } }], now);
-        await auditInTransaction(tx, auditOf('consent.given', consent, caller, { scopes, agentId }), now);
+        await auditInTransaction(tx, auditOf('consent.given', consent, auditCaller(caller.principal, caller.requestId), { scopes, agentId }), now);
         await enqueueWebhookEvent(tx, { type: 'consent.given', data: { consentId: consent.id, userId, purpose: consent.purpose, agentId, scopes } }, now);
         return consent;
       });
@@ -190,15 +213,18 @@ export function createConsentService(deps: {
         const [consent] = await findConsentsByIds(tx, [id]);
         if (!consent) throw new NotFoundError('Consent');
         await lockUserConsents(tx, consent.userId);
-        const [withdrawn] = await withdrawInTransaction(tx, [consent], caller, 'withdrawn', clock.now());
+        const [withdrawn] = await withdrawInTransaction(tx, [consent], byCaller(caller), 'withdrawn', clock.now());
         return withdrawn ?? (await findConsentsByIds(tx, [id]))[0]!;
       });
     },
 
-    /** Withdraws every consent naming the agent, in the caller's transaction; resolves to how many. */
+    /**
+     * Withdraws every consent naming the agent, as its decommissioning by `caller`, in the
+     * caller's transaction, each recorded as `decommissionedBy` says; resolves to how many.
+     */
     async withdrawAllForAgent(tx: Db, agentId: string, caller: Caller, now: Date): Promise<number> {
       const consents = await findActiveConsentsForUpdate(tx, { agentId });
-      return (await withdrawInTransaction(tx, consents, caller, 'agent decommissioned', now)).length;
+      return (await withdrawInTransaction(tx, consents, decommissionedBy(caller), 'agent decommissioned', now)).length;
     },
 
     /**
@@ -212,7 +238,7 @@ export function createConsentService(deps: {
     async withdrawAllForUser(tx: Db, userId: string, caller: Caller, reason: string, now: Date): Promise<number> {
       await lockUserConsents(tx, userId);
       const consents = await findActiveConsentsForUpdate(tx, { userId });
-      return (await withdrawInTransaction(tx, consents, caller, reason, now)).length;
+      return (await withdrawInTransaction(tx, consents, byCaller(caller), reason, now)).length;
     },
 
     findConsents: (db: Db, ids: readonly string[]) => findConsentsByIds(db, ids),
@@ -228,10 +254,10 @@ export function createConsentService(deps: {
   };
 }
 
-function auditOf(action: 'consent.given' | 'consent.withdrawn', consent: Consent, caller: Caller, detail: Record<string, unknown>): AuditEventInput {
+function auditOf(action: 'consent.given' | 'consent.withdrawn', consent: Consent, by: ReturnType<WithdrawnBy>, detail: Record<string, unknown>): AuditEventInput {
   return {
     action,
-    ...auditCaller(caller.principal, caller.requestId),
+    ...by,
     subjectUserId: consent.userId,
     purpose: consent.purpose,
     consentId: consent.id,

@@ -139,9 +139,8 @@ export function sessionsOf(db: Db, userId: string) {
 
 /**
  * What the person did that their access log does not hold: the audit events with them as the
- * acting user and another subject or none (a refused read of someone else's profile, the
- * withdrawal of another person's consent to an agent they decommissioned), newest first, keyed by
- * (occurred_at, id). Whole rows: the export shows one about another person only through
+ * acting user and another subject or none (a refused read of someone else's profile), newest
+ * first, keyed by (occurred_at, id). Whole rows: the export shows one about another person only through
  * `actionRecord`, which withholds what is that person's.
  */
 export function actionsOf(db: Db, userId: string): PageReader<AuditEvent> {
