@@ -9,11 +9,13 @@ import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
 import { actionOf, authorizationDetailHmac, type ApprovalAction, type AuthorizationDetail, type MaskedCard } from './approval.details.js';
 import { requestApprovalSchema } from './approval.input.js';
+import { consentState } from './consent.service.js';
 import {
   answerApproval,
   createEntryHmacKey,
   deleteApprovalsOfUser,
   findApprovalsByIds,
+  findConsentForShare,
   findEntryHmacKey,
   findOpenApprovals,
   insertApproval,
@@ -89,10 +91,13 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
 }
 
 /**
- * The user's answer to an approval that asks them, while it is pending and unexpired. Who may
- * answer, and how recently signed in, is decided before (`decideApprovalAnswer`); the event
- * records when the answering session's sign-in was (`authTime`, from its `auth_time`).
- * @throws NotFoundError for an approval of someone else; BadUserInputError once it was answered or expired.
+ * The user's answer to an approval that asks them, while it is pending and unexpired and the
+ * consent it was asked under is in force: one withdrawn (by the user, or by decommissioning its
+ * agent) or expired since can never be used, so it is not answered either. Who may answer, and
+ * how recently signed in, is decided before (`decideApprovalAnswer`); the event records when the
+ * answering session's sign-in was (`authTime`, from its `auth_time`).
+ * @throws NotFoundError for an approval of someone else; BadUserInputError once it was answered or
+ *   expired, or its consent is no longer in force.
  */
 export async function answerApprovalRequest(deps: ApprovalDeps, id: string, decision: 'approved' | 'denied', caller: Caller): Promise<Approval> {
   const { principal } = caller;
@@ -105,6 +110,13 @@ export async function answerApprovalRequest(deps: ApprovalDeps, id: string, deci
       if (approval?.userId !== principal.userId) throw new NotFoundError('Approval');
       throw new BadUserInputError('id', `is ${approvalState(approval, now)}; only a PENDING approval can be answered`);
     }
+    // The consent row FOR SHARE after the approval's: a withdrawal committed since is seen here
+    // (and rolls the answer back), one committing now waits for the answer. Taken in this order,
+    // since no writer of a consent waits for an approval row while holding it (an erasure deletes
+    // approvals before it withdraws consents; a use skips approval rows locked by others).
+    const consent = answered.approval.consentId === null ? undefined : await findConsentForShare(tx, answered.approval.consentId);
+    const consentNow = consent ? consentState(consent, now) : 'WITHDRAWN';
+    if (consentNow !== 'ACTIVE') throw new BadUserInputError('id', `was asked under a consent that is ${consentNow}; only an approval under a consent in force can be answered`);
     await auditInTransaction(tx, auditOf('approval.answered', answered, caller, { answer: decision, authTime: principal.authTime?.toISOString() ?? null }), now);
     return answered.approval;
   });
