@@ -26,10 +26,11 @@ import type { LiveToken } from '../token.service.js';
  * from then on: the token check refuses it as a bearer token (it stays good for exchanges).
  * The new token carries the subject token's `jti` and refresh family (`sid`), after those the
  * subject descends from (`delegated_from`), so revoking any of them ends it: on a first hop, the
- * user's session. A later hop's refresh family is bound to them too, and ends with them; a first
- * hop's stands on the consent, so an agent keeps offline access the user gave it after the user
- * signs out (a password change ends it, with every refresh token of the user). `offline_access` there needs a
- * subject token issued with a refresh token, and the new family ends no later than its parent's.
+ * user's session. A first hop's refresh family stands on the consent, so an agent keeps the
+ * offline access the user gave it after the user signs out (a password change ends it, with every
+ * refresh token of the user). A later hop's is bound to the grants it descends from and ends with
+ * them: `offline_access` there needs a subject token issued with a refresh token, and the new
+ * family ends no later than its parent's.
  * Per RFC 8693 §2.2.2, a subject or actor token that is invalid or unacceptable by policy (no
  * consent, not a child, a cycle, too deep) is `invalid_request`; scopes are `invalid_scope`.
  */
@@ -83,8 +84,8 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   const offline = requested?.includes(OFFLINE_ACCESS) ?? false;
   if (offline && !agent.allowedScopes.includes(OFFLINE_ACCESS)) throw invalidScope("offline_access is beyond the client's allowed scopes");
   const delegatedFrom: readonly GrantLink[] = user.kind === 'delegated' ? (user.lineage ?? []) : [];
-  // The access token also descends from the user's session on a first hop, so signing out or
-  // changing the password ends it; a refresh family stands on the consent alone.
+  // On a first hop the access token descends from the user's session, so signing out or changing
+  // the password ends it; its refresh family, if any, stands on the consent alone.
   const descendsFrom: readonly GrantLink[] = user.kind === 'delegated' ? delegatedFrom : [{ jti: subject.claims.jti, ...(subject.claims.sid && { sid: subject.claims.sid }) }];
   if (offline && user.kind === 'delegated' && !subject.claims.sid) throw invalidScope('offline_access needs a subject token issued with a refresh token');
   const granted = intersectScopes(requested?.filter((scope) => scope !== OFFLINE_ACCESS), [user.scopes, new Set(agent.allowedScopes), new Set(consent.scopes)]);
