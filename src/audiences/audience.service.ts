@@ -105,12 +105,12 @@ class MemberEdge {
  * `asked` is what the query selects: the page reads the `users` columns of the member fields
  * asked for (a refused one is null with FORBIDDEN, decided on the field, so its value never
  * leaves the hub), and is read only when the query lists members (`edges`, `pageInfo`); the
- * count runs only when `totalCount` is asked for. The filter is checked
- * against the purpose and the token first (`permitAudienceFilter`), so the purpose is read before
- * the page and the count, which then run side by side: a refused filter runs no statement, so
- * neither an answer nor its timing can tell anything about the members. Where versions of the
- * purpose cover different fields, a filter selects only members whose consent covers what it
- * selects on, and a page reads each member's version to decide its fields.
+ * count runs only when `totalCount` is asked for. The filter is checked against the purpose and
+ * the token first (`permitAudienceFilter`), so the purpose is read before the page and the count,
+ * which then run side by side: a refused filter runs no statement, so neither an answer nor its
+ * timing can tell anything about the members. Where versions of the purpose cover different
+ * fields, a filter selects only members whose consent covers what it selects on, and a page reads
+ * each member's version to decide its fields.
  * @throws ForbiddenError when the filter selects on a field the purpose or the token does not cover.
  */
 export async function queryAudience(

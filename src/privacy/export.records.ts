@@ -113,10 +113,10 @@ export function sessionRecord(row: {
  * the other person: who they are (`subjectUserId`), their consent (`consentId`) and its
  * `purpose`, the fields read or refused of their profile, and `detail`, which each action writes
  * about its subject (the reason of a withdrawal, an agent's scopes, counts of their consents) and
- * which is withheld whole since no list of its keys stays complete. So an owner decommissioning
- * their agent sees that consents were withdrawn with it, not whose nor for what, as
- * `Agent.consents` shows them only their own (GDPR Art. 15(4): the copy must not adversely affect
- * the rights of others). Every field is named here, so a new one is withheld or kept by a decision.
+ * which is withheld whole since no list of its keys stays complete. So a refused read of someone
+ * else's profile shows that it was tried, not whose nor which fields, as the API shows a person
+ * nothing of another's (GDPR Art. 15(4): the copy must not adversely affect the rights of
+ * others). Every field is named here, so a new one is withheld or kept by a decision.
  */
 export function actionRecord(event: AuditEvent, userId: string): AuditEvent {
   if (event.subjectUserId === null || event.subjectUserId === userId) return event;
