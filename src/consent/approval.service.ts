@@ -13,7 +13,6 @@ import { consentState } from './consent.service.js';
 import {
   answerApproval,
   createEntryHmacKey,
-  deleteApprovalsOfUser,
   findApprovalsByIds,
   findConsentForShare,
   findEntryHmacKey,
@@ -122,17 +121,6 @@ export async function answerApprovalRequest(deps: ApprovalDeps, id: string, deci
   });
 }
 
-/**
- * Deletes every approval of the user, in the caller's transaction (an erasure, which holds the
- * user's row locked); resolves to how many. `requestApproval` takes that row first and holds it
- * for its whole transaction: a request under way commits first and its approval is deleted too; a
- * request that waits for the row then finds the user no longer active. An approval being answered
- * or used keeps its row locked until that commits, and is then deleted.
- */
-export async function deleteAllApprovalsOfUser(tx: Db, userId: string): Promise<number> {
-  return deleteApprovalsOfUser(tx, userId);
-}
-
 /** @throws BadUserInputError for a card past its expiry month at `now`. */
 export function assertCardCurrent(card: MaskedCard, now: Date, path: string): void {
   const current = now.getUTCFullYear() * 12 + now.getUTCMonth() + 1;
@@ -178,10 +166,11 @@ export type RefusedPaymentDetail = AuditedEntry & { readonly step?: 'request' };
 /**
  * What the audit trail names of a `requestApproval` refused before it ran (see
  * `approvalAuth.paymentRefusal`): the action asked for, marked as a request (`step`), and not the
- * entry; a payment action refused before it ran is named by its action alone likewise. The refusal is built as the field's authorization fails, with the input alone and
- * without reading the database, and goes through the buffered audit writer, since it changes
- * nothing; the entry's HMAC needs the user's key, which a user who never had an approval does not
- * have, and creating it would be the one write of a refused call. Never throws.
+ * entry; a payment action refused before it ran is named by its action alone likewise. The
+ * refusal is built as the field's authorization fails, with the input alone and without reading
+ * the database, and goes through the buffered audit writer, since it changes nothing; the entry's
+ * HMAC needs the user's key, which a user who never had an approval does not have, and creating it
+ * would be the one write of a refused call. Never throws.
  */
 export function refusedRequestDetail(input: { readonly action: ApprovalAction }): RefusedPaymentDetail {
   return { action: input.action, step: 'request' };

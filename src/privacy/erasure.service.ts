@@ -1,6 +1,6 @@
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
 import type { AgentService } from '../agents/agent.service.js';
-import { deleteAllApprovalsOfUser } from '../consent/approval.service.js';
+import { deleteApprovalsOfUser } from '../consent/approval.queries.js';
 import type { ConsentService } from '../consent/consent.service.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
@@ -105,7 +105,7 @@ export function createErasureService(deps: ErasureDeps) {
         // the entry under the person's key, which `scrubUser` deletes); the payment itself is
         // booked by the commerce API that took its payment token, and the person's orders stay.
         // No row refers to an approval. Deleted, none can be answered or used after the erasure.
-        const approvalsDeleted = await deleteAllApprovalsOfUser(trx, userId);
+        const approvalsDeleted = await deleteApprovalsOfUser(trx, userId);
         await deps.agents.lockAgentsOfUser(trx, userId);
         const now = deps.clock.now();
         const audienceMembershipsRemoved = await countAudienceMemberships(trx, userId, now);
