@@ -4,6 +4,7 @@ import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
 import { createAuthScopes, unauthorizedError, type AuthScopes } from '../authz/auth-scopes.js';
 import type { Context } from './context.js';
+import FreshReadsPlugin from './fresh-reads.plugin.js';
 
 /** The one Pothos builder. Domain files add their types and root fields to it. */
 export const builder = new SchemaBuilder<{
@@ -20,7 +21,7 @@ export const builder = new SchemaBuilder<{
     SafeInt: { Input: number; Output: number };
   };
 }>({
-  plugins: [ScopeAuthPlugin],
+  plugins: [ScopeAuthPlugin, FreshReadsPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: createAuthScopes,
