@@ -149,21 +149,23 @@ export function createConsentService(deps: {
      */
     async give(userId: string, input: unknown, caller: Caller): Promise<Consent> {
       const parsed = parseInput(giveConsentSchema, input);
-      const now = clock.now();
-      const purpose = await findPurpose(db, parsed.purpose);
-      if (!purpose) throw new BadUserInputError('input.purpose', 'is not a known purpose');
-      if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
       const scopes = [...new Set(parsed.scopes ?? [])];
-      // A consent to the company is for its whole purpose: nothing would honour narrower scopes.
-      if (!parsed.agentId && scopes.length > 0) throw new BadUserInputError('input.scopes', 'narrow only a consent to an agent: a consent to the company covers its purpose');
-      if (!parsed.agentId && !decideCompanyConsentGiving(caller.principal, purpose.dataCategories).allowed) {
-        throw new ForbiddenError('MISSING_SCOPE', `A consent to the company for ${purpose.key} covers ${purpose.dataCategories.join(', ')}: this token does not read them all`);
-      }
-      const outside = scopes.find((scope) => !purposeCovers(purpose, scope));
-      if (outside !== undefined) throw new BadUserInputError('input.scopes', `${outside.slice(0, 64)} is not a data scope the purpose ${purpose.key} covers`);
       const agentId = parsed.agentId ?? null;
       return db.transaction().execute(async (tx) => {
         await lockUserConsents(tx, userId);
+        // Timed and checked after the lock, so that the consent this one supersedes was given
+        // before it, whichever of two concurrent requests came first.
+        const now = clock.now();
+        const purpose = await findPurpose(tx, parsed.purpose);
+        if (!purpose) throw new BadUserInputError('input.purpose', 'is not a known purpose');
+        if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
+        // A consent to the company is for its whole purpose: nothing would honour narrower scopes.
+        if (!agentId && scopes.length > 0) throw new BadUserInputError('input.scopes', 'narrow only a consent to an agent: a consent to the company covers its purpose');
+        if (!agentId && !decideCompanyConsentGiving(caller.principal, purpose.dataCategories).allowed) {
+          throw new ForbiddenError('MISSING_SCOPE', `A consent to the company for ${purpose.key} covers ${purpose.dataCategories.join(', ')}: this token does not read them all`);
+        }
+        const outside = scopes.find((scope) => !purposeCovers(purpose, scope));
+        if (outside !== undefined) throw new BadUserInputError('input.scopes', `${outside.slice(0, 64)} is not a data scope the purpose ${purpose.key} covers`);
         // Read after the lock an erasure also takes: a consent given after it would outlive it.
         if (!(await deps.identity.findActiveUser(tx, userId))) throw new UnauthenticatedError('The user is no longer active');
         // Checked with the agent's lineage locked (after the user's consents, as erasure takes
