@@ -127,7 +127,7 @@ async function ensureRegister(db: Db): Promise<void> {
 
 /** A client token with agents:admin signed with the hub's own key, read from the shared database. */
 async function adminToken(db: Db, hub: HubProcess): Promise<string> {
-  const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
+  const config = loadConfig({ HUB_ISSUER: hub.issuer, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
   const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl);
   const tokens = createTokenService({ config, keys, clock: systemClock, db });
   const client = 'agt_01J0000000000000000000REVW';

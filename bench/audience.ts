@@ -110,7 +110,7 @@ function executeInMemory(schema: GraphQLSchema, pageQuery: string, variables: Re
 }
 
 async function marketingToken(db: Db, hub: HubProcess): Promise<string> {
-  const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
+  const config = loadConfig({ HUB_ISSUER: hub.issuer, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
   const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl);
   const tokens = createTokenService({ config, keys, clock: systemClock, db });
   const client = 'agt_01J0000000000000000000AUDB';

@@ -81,7 +81,7 @@ export async function signIn(hub: HubProcess, email: string): Promise<string> {
 
 /** An operator token signed with the hub's own key, read from the shared database. */
 export async function operatorToken(db: Db, hub: HubProcess): Promise<string> {
-  const config = loadConfig({ HUB_ISSUER: hub.url, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
+  const config = loadConfig({ HUB_ISSUER: hub.issuer, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
   const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl);
   const tokens = createTokenService({ config, keys, clock: systemClock, db });
   const client = 'agt_01J0000000000000000000BNCH';

@@ -152,6 +152,15 @@ const schema = z
     for (const name of env.NODE_ENV === 'production' ? CONTROLLER_CONTACT : []) {
       if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required when NODE_ENV=production: every consent receipt names how to reach the controller (Kantara CR v1.1)' });
     }
+    // RFC 8414 §2: tokens, receipts and the discovery document name the issuer, which the hub
+    // cannot know behind its proxy; a production one is the https URL its clients reach.
+    if (env.NODE_ENV === 'production' && !env.HUB_ISSUER?.startsWith('https://')) {
+      ctx.addIssue({ code: 'custom', path: ['HUB_ISSUER'], message: 'must be set to an https URL when NODE_ENV=production (RFC 8414)' });
+    }
+    // A key made for one process could never again open the signing keys a server database keeps.
+    if (env.DATABASE_URL && env.HUB_DATA_DIR === MEMORY_DATA_DIR && !env.HUB_KEY_ENCRYPTION_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['HUB_KEY_ENCRYPTION_KEY'], message: `is required with DATABASE_URL when HUB_DATA_DIR=${MEMORY_DATA_DIR}: there is nowhere to keep a generated one` });
+    }
     if (!env.HUB_BOOTSTRAP_CLIENT_ID !== !env.HUB_BOOTSTRAP_CLIENT_SECRET) {
       const missing = env.HUB_BOOTSTRAP_CLIENT_ID ? 'HUB_BOOTSTRAP_CLIENT_SECRET' : 'HUB_BOOTSTRAP_CLIENT_ID';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'must be set together with its pair' });

@@ -52,9 +52,13 @@ async function freePort(): Promise<number> {
 
 export interface HubProcess {
   readonly url: string;
+  /** What its tokens name as issuer: production's https one, behind the proxy a bench leaves out. */
+  readonly issuer: string;
   readonly child: ChildProcess;
   stop(): Promise<void>;
 }
+
+const BENCH_ISSUER = 'https://hub.bench.example';
 
 /** Starts `hub serve` in its own process on the bench database, as production runs it. */
 export async function startHubProcess(env: Record<string, string> = {}): Promise<HubProcess> {
@@ -67,7 +71,7 @@ export async function startHubProcess(env: Record<string, string> = {}): Promise
       PORT: String(port),
       DATABASE_URL: BENCH_DATABASE_URL,
       HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY,
-      HUB_ISSUER: `http://127.0.0.1:${port}`,
+      HUB_ISSUER: BENCH_ISSUER,
       HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL,
       // A benchmark is one caller at the highest rate it can reach: no limit should stop it.
       HUB_GRAPHQL_RATE_LIMIT: '1000000',
@@ -99,6 +103,7 @@ export async function startHubProcess(env: Record<string, string> = {}): Promise
   }
   return {
     url,
+    issuer: BENCH_ISSUER,
     child,
     stop: () =>
       new Promise<void>((resolve) => {

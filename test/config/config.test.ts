@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { CONTROLLER_ENV } from '../helpers/hub.js';
+import { PRODUCTION_ENV } from '../helpers/hub.js';
 
 const HOST_MESSAGE = 'must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0, :: or localhost (an IPv6 address without brackets)';
 
@@ -53,8 +53,12 @@ describe('loadConfig', () => {
     [{ HUB_MAX_DELEGATION_DEPTH: '0' }, 'HUB_MAX_DELEGATION_DEPTH: must be a number from 1 to 8'],
     [{ HUB_TOKEN_RATE_LIMIT: 'fast' }, 'HUB_TOKEN_RATE_LIMIT: must be a number of requests per second from 1 to 1000000'],
     [{ HOST: 'not a host' }, `HOST: ${HOST_MESSAGE}`],
-    [{ NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64), ...CONTROLLER_ENV, HUB_CONTROLLER_PHONE: undefined }, 'HUB_CONTROLLER_PHONE: is required when NODE_ENV=production: every consent receipt names how to reach the controller (Kantara CR v1.1)'],
+    [{ ...PRODUCTION_ENV, HUB_CONTROLLER_PHONE: undefined }, 'HUB_CONTROLLER_PHONE: is required when NODE_ENV=production: every consent receipt names how to reach the controller (Kantara CR v1.1)'],
     [{ NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64) }, 'HUB_CONTROLLER_NAME: is required when NODE_ENV=production: every consent receipt names how to reach the controller (Kantara CR v1.1)'],
+    [{ ...PRODUCTION_ENV, HUB_ISSUER: undefined }, 'HUB_ISSUER: must be set to an https URL when NODE_ENV=production (RFC 8414)'],
+    [{ ...PRODUCTION_ENV, HUB_ISSUER: 'http://id.shop.example' }, 'HUB_ISSUER: must be set to an https URL when NODE_ENV=production (RFC 8414)'],
+    // Outside production too: the key made for one process could never open the signing keys again.
+    [{ DATABASE_URL: 'postgres://hub@127.0.0.1:5432/hub', HUB_DATA_DIR: 'memory://' }, 'HUB_KEY_ENCRYPTION_KEY: is required with DATABASE_URL when HUB_DATA_DIR=memory://: there is nowhere to keep a generated one'],
     [{ HUB_CONTROLLER_EMAIL: 'privacy at shop' }, 'HUB_CONTROLLER_EMAIL: must be an email address'],
     [{ HUB_CONTROLLER_CONTACT: 'DPO\u202e' }, 'HUB_CONTROLLER_CONTACT: must not contain control characters, line breaks, invisible spaces or bidi overrides'],
     [{ HUB_CONTROLLER_ADDRESS: 'Hauptstraße 1, Berlin' }, 'HUB_CONTROLLER_ADDRESS: must be a JSON object such as {"streetAddress": "…", "addressCountry": "DE"}'],
@@ -72,7 +76,7 @@ describe('loadConfig', () => {
 
   it('accepts a production configuration with its key and the controller’s details', () => {
     const key = Buffer.alloc(32, 7);
-    const config = loadConfig({ NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: key.toString('base64url'), ...CONTROLLER_ENV });
+    const config = loadConfig({ ...PRODUCTION_ENV, HUB_KEY_ENCRYPTION_KEY: key.toString('base64url') });
     expect(config.keyEncryptionKey).toEqual(key);
     expect(config.controller).toEqual({
       name: 'Example Shop GmbH',
@@ -116,13 +120,13 @@ describe('demo data', () => {
     expect(loadConfig({}).demoData).toBe(true);
     expect(loadConfig({ NODE_ENV: 'test' }).demoData).toBe(true);
     expect(loadConfig({ HUB_DEMO_DATA: 'false' }).demoData).toBe(false);
-    const production = { NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64), ...CONTROLLER_ENV };
+    const production = PRODUCTION_ENV;
     expect(loadConfig(production).demoData).toBe(false);
     expect(loadConfig({ ...production, HUB_DEMO_DATA: 'false' }).demoData).toBe(false);
   });
 
   it.each(['true', '1'])('refuses HUB_DEMO_DATA=%s in production, naming why', (value) => {
-    expect(() => loadConfig({ NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64), ...CONTROLLER_ENV, HUB_DEMO_DATA: value })).toThrow(
+    expect(() => loadConfig({ ...PRODUCTION_ENV, HUB_DEMO_DATA: value })).toThrow(
       new ConfigError('HUB_DEMO_DATA: must not be true when NODE_ENV=production: demo customers share a published password'),
     );
   });
@@ -220,7 +224,7 @@ describe('the hub command with a bad environment', () => {
 
   it('refuses to start in production with demo data', () => {
     const result = spawnSync(process.execPath, ['bin/hub.js', 'serve'], {
-      env: { PATH: process.env.PATH, NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64), ...CONTROLLER_ENV, HUB_DEMO_DATA: 'true', HUB_DATA_DIR: 'memory://' },
+      env: { PATH: process.env.PATH, ...PRODUCTION_ENV, HUB_DEMO_DATA: 'true', HUB_DATA_DIR: 'memory://' },
       encoding: 'utf8',
       timeout: 20_000,
     });
@@ -234,7 +238,7 @@ describe('hub seed in production', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-seed-production-'));
     try {
       const result = spawnSync(process.execPath, ['bin/hub.js', 'seed', '--users', '5'], {
-        env: { PATH: process.env.PATH, NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64), ...CONTROLLER_ENV, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent' },
+        env: { PATH: process.env.PATH, ...PRODUCTION_ENV, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent' },
         encoding: 'utf8',
         timeout: 20_000,
       });

@@ -22,6 +22,14 @@ export const CONTROLLER_ENV: Record<string, string> = {
   HUB_CONTROLLER_ADDRESS: '{"streetAddress": "Hauptstraße 1", "postalCode": "10115", "addressLocality": "Berlin", "addressCountry": "DE"}',
 };
 
+/** What production requires: its key, an https issuer and the controller's details. */
+export const PRODUCTION_ENV: Record<string, string> = {
+  NODE_ENV: 'production',
+  HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64),
+  HUB_ISSUER: 'https://id.shop.example',
+  ...CONTROLLER_ENV,
+};
+
 /** A hub on a fresh database of its own; the caller closes it. Not listening: use `request`. */
 export async function startTestHub(env: Record<string, string> = {}): Promise<Hub> {
   const database = await createTestDatabase();

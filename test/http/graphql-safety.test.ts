@@ -8,7 +8,7 @@ import { GRAPHQL_LIMITS, MAX_VARIABLES_DEPTH } from '../../src/http/graphql.js';
 import { createLogger } from '../../src/shared/logger.js';
 import type { Hub, Services } from '../../src/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { CONTROLLER_ENV, TEST_ENV, graphql } from '../helpers/hub.js';
+import { PRODUCTION_ENV, TEST_ENV, graphql } from '../helpers/hub.js';
 import { probeSchema } from '../helpers/probe-schema.js';
 
 let database: TestDatabase;
@@ -175,7 +175,7 @@ describe('introspection', () => {
   });
 
   it('is refused in production to callers without an operator token', async () => {
-    const production = await probeServer({ NODE_ENV: 'production', ...CONTROLLER_ENV });
+    const production = await probeServer(PRODUCTION_ENV);
     try {
       const response = await graphql({ http: production }, query);
       expect(response.status).toBe(403);
