@@ -20,7 +20,7 @@ const NAME = 'Operator console';
  * Makes sure the hub has an operator client, holding every operator scope:
  * - with HUB_BOOTSTRAP_CLIENT_ID/_SECRET, that client exists with that secret (a different secret
  *   replaces the stored ones at once) and every operator scope; its status is left as it is, so a
- *   restart never lifts a suspension; an id naming a user's agent or a sub-agent fails the start;
+ *   restart never lifts a suspension; an id naming any other agent fails the start;
  * - without them, on a database that never had an operator client, one is created and its
  *   credentials returned, for the caller to show once.
  * Instances starting together take turns on an advisory lock, so at most one client is created.
@@ -59,15 +59,12 @@ async function createOperatorClient(tx: Db, id: string, secret: string, now: Dat
 async function ensureConfiguredClient(tx: Db, configured: { id: string; secret: string }, now: Date): Promise<void> {
   const existing = await findAgentForUpdate(tx, configured.id);
   if (!existing) return createOperatorClient(tx, configured.id, configured.secret, now);
-  if (existing.ownerKind === 'user') throw new Error(`HUB_BOOTSTRAP_CLIENT_ID names ${existing.id}, an agent owned by a user, which cannot be an operator client`);
-  // A sub-agent holds at most its parent's scopes: every operator scope would lift it above them.
-  if (existing.parentAgentId !== null) {
-    throw new Error(`HUB_BOOTSTRAP_CLIENT_ID names ${existing.id}, a sub-agent of ${existing.parentAgentId}, which cannot hold more scopes than its parent nor be an operator client`);
-  }
+  // Only an operator client is made one again: any other agent would be lifted to every operator
+  // scope, above its owner, its parent or what the customers who consented to it were shown.
+  if (!existing.isOperator) throw new Error(`HUB_BOOTSTRAP_CLIENT_ID names ${existing.id}, an agent that is not an operator client: choose an id no agent has`);
   const missing = OPERATOR_SCOPES.filter((scope) => !existing.allowedScopes.includes(scope));
-  if (missing.length > 0 || !existing.isOperator) {
-    await makeOperatorClient(tx, existing.id, [...existing.allowedScopes, ...missing]);
-  }
+  // Operator scopes a newer release added.
+  if (missing.length > 0) await makeOperatorClient(tx, existing.id, [...existing.allowedScopes, ...missing]);
   const current = await findClientCredentials(tx, existing.id, now);
   if (!secretMatches(current?.secrets.map((s) => s.hash) ?? [], configured.secret)) {
     await expireAgentSecrets(tx, existing.id, now);

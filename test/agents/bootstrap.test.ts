@@ -91,19 +91,24 @@ describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
   });
 });
 
-describe('HUB_BOOTSTRAP_CLIENT_ID naming a sub-agent', () => {
-  it('fails the start and leaves the sub-agent within its parent’s scopes', async () => {
+describe('HUB_BOOTSTRAP_CLIENT_ID naming an agent that is not an operator client', () => {
+  it.each([
+    ['an agent customers consented to', 'agt_assistant'],
+    ['a sub-agent', 'agt_child'],
+  ])('fails the start when it names %s, and leaves the agent as it was', async (_what, id) => {
     const database = await createTestDatabase();
     try {
       const now = new Date();
       const agent = (id: string, parentAgentId: string | null) =>
         insertAgent(database.db, { id, name: id, kind: 'service', description: null, allowedScopes: ['profile:read'], ownerUserId: null, parentAgentId, ancestorIds: parentAgentId ? [parentAgentId] : [], expiresAt: null, now });
-      await agent('agt_parent', null);
-      await agent('agt_child', 'agt_parent');
-      await expect(ensureBootstrapClient(database.db, { id: 'agt_child', secret: 'a-secret-long-enough-for-the-console' }, now)).rejects.toThrow(/agt_child, a sub-agent of agt_parent/);
-      const child = await database.db.selectFrom('agents').select(['allowed_scopes', 'is_operator']).where('id', '=', 'agt_child').executeTakeFirstOrThrow();
-      expect(child).toEqual({ allowed_scopes: ['profile:read'], is_operator: false });
-      expect(await database.db.selectFrom('agent_secrets').select('agent_id').where('agent_id', '=', 'agt_child').execute()).toEqual([]);
+      await agent('agt_assistant', null);
+      await agent('agt_child', 'agt_assistant');
+      await expect(ensureBootstrapClient(database.db, { id, secret: 'a-secret-long-enough-for-the-console' }, now)).rejects.toThrow(
+        `HUB_BOOTSTRAP_CLIENT_ID names ${id}, an agent that is not an operator client: choose an id no agent has`,
+      );
+      const row = await database.db.selectFrom('agents').select(['allowed_scopes', 'is_operator']).where('id', '=', id).executeTakeFirstOrThrow();
+      expect(row).toEqual({ allowed_scopes: ['profile:read'], is_operator: false });
+      expect(await database.db.selectFrom('agent_secrets').select('agent_id').where('agent_id', '=', id).execute()).toEqual([]);
     } finally {
       await database.close();
     }
