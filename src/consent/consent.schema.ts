@@ -101,6 +101,7 @@ const GiveConsentInput = builder.inputType('GiveConsentInput', {
     scopes: t.stringList({ description: 'Data scopes within the purpose and, for an agent, within its allowed scopes; required for an agent.' }),
     expiresAt: t.field({ type: 'DateTime' }),
     collectionMethod: t.string({ description: 'How the consent was collected; self_service when left out.' }),
+    policyVersion: t.string({ description: 'The version of the purpose whose notice the person was shown; refused when another is in force. Left out, the version in force.' }),
   }),
 });
 

@@ -44,6 +44,7 @@ const giveConsentSchema = z.object({
   scopes: z.array(z.string().max(128)).max(64, 'must list at most 64 scopes').nullish(),
   expiresAt: storableInstant().nullish(),
   collectionMethod: plainText(64).nullish(),
+  policyVersion: z.string().max(64).nullish(),
 });
 
 /** Consents withdrawn per round of statements (`withdrawInTransaction`). */
@@ -158,6 +159,10 @@ export function createConsentService(deps: {
         const now = clock.now();
         const purpose = await findPurpose(tx, parsed.purpose);
         if (!purpose) throw new BadUserInputError('input.purpose', 'is not a known purpose');
+        // Consent is to the notice the person read (GDPR Art. 7): not to a version defined since.
+        if (parsed.policyVersion != null && parsed.policyVersion !== purpose.version) {
+          throw new BadUserInputError('input.policyVersion', `is not the version of ${purpose.key} in force (${purpose.version}): show its notice again`);
+        }
         if (parsed.expiresAt && parsed.expiresAt <= now) throw new BadUserInputError('input.expiresAt', 'must be in the future');
         // A consent to the company is for its whole purpose: nothing would honour narrower scopes.
         if (!agentId && scopes.length > 0) throw new BadUserInputError('input.scopes', 'narrow only a consent to an agent: a consent to the company covers its purpose');

@@ -46,3 +46,27 @@ describe('a consent’s purpose', () => {
     expect(purposes.map((p) => `${p?.key}@${p?.version}`)).toEqual(consents.map(expected));
   });
 });
+
+describe('a consent to the version whose notice the person was shown', () => {
+  const give = (policyVersion: string) =>
+    graphql<any>(hub, 'mutation($input: GiveConsentInput!) { giveConsent(input: $input) { policyVersion } }', {
+      token: alice.accessToken,
+      variables: { input: { purpose: 'club_news', policyVersion } },
+    });
+
+  it('is given when that version is in force', async () => {
+    const response = await give('2');
+    expect(response.errors).toBeUndefined();
+    expect(response.data.giveConsent).toEqual({ policyVersion: '2' });
+  });
+
+  it('is refused, and nothing given, when a newer version came in since', async () => {
+    const before = await hub.services.db.selectFrom('consents').select('id').where('user_id', '=', alice.id).execute();
+    const response = await give('1');
+    expect(response.errors?.[0]).toMatchObject({
+      message: 'input.policyVersion: is not the version of club_news in force (2): show its notice again',
+      extensions: { code: 'BAD_USER_INPUT', field: 'input.policyVersion' },
+    });
+    expect(await hub.services.db.selectFrom('consents').select('id').where('user_id', '=', alice.id).execute()).toEqual(before);
+  });
+});

@@ -554,6 +554,8 @@ export type GiveConsentInput = {
   /** How the consent was collected; self_service when left out. */
   collectionMethod?: InputMaybe<Scalars['String']['input']>;
   expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** The version of the purpose whose notice the person was shown; refused when another is in force. Left out, the version in force. */
+  policyVersion?: InputMaybe<Scalars['String']['input']>;
   /** support, personalization, email_marketing or checkout. */
   purpose: Scalars['String']['input'];
   /** Data scopes within the purpose and, for an agent, within its allowed scopes; required for an agent. */
