@@ -26,7 +26,7 @@ import {
 export type { Approval } from './approval.queries.js';
 
 /** What the approval functions need of the hub's services. */
-export type ApprovalDeps = Pick<Services, 'db' | 'clock' | 'keys' | 'config' | 'identity'>;
+export type ApprovalDeps = Pick<Services, 'db' | 'clock' | 'keys' | 'config' | 'identity' | 'agents'>;
 
 /** A caller that is an agent acting for a user. */
 export type DelegatedCaller = Caller & { readonly principal: Extract<Principal, { kind: 'delegated' }> };
@@ -90,13 +90,14 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
 }
 
 /**
- * The user's answer to an approval that asks them, while it is pending and unexpired and the
- * consent it was asked under is in force: one withdrawn (by the user, or by decommissioning its
- * agent) or expired since can never be used, so it is not answered either. Who may answer, and
+ * The user's answer to an approval that asks them, while it is pending and unexpired, the agent
+ * that asked and its ancestors are active, and the consent it was asked under is in force: one
+ * withdrawn (by the user, or by decommissioning its agent) or expired since can never be used, so
+ * it is not answered either. Who may answer, and
  * how recently signed in, is decided before (`decideApprovalAnswer`); the event records when the
  * answering session's sign-in was (`authTime`, from its `auth_time`).
  * @throws NotFoundError for an approval of someone else; BadUserInputError once it was answered or
- *   expired, or its consent is no longer in force.
+ *   expired, its agent is no longer active or its consent no longer in force.
  */
 export async function answerApprovalRequest(deps: ApprovalDeps, id: string, decision: 'approved' | 'denied', caller: Caller): Promise<Approval> {
   const { principal } = caller;
@@ -109,10 +110,16 @@ export async function answerApprovalRequest(deps: ApprovalDeps, id: string, deci
       if (approval?.userId !== principal.userId) throw new NotFoundError('Approval');
       throw new BadUserInputError('id', `is ${approvalState(approval, now)}; only a PENDING approval can be answered`);
     }
-    // The consent row FOR SHARE after the approval's: a withdrawal committed since is seen here
-    // (and rolls the answer back), one committing now waits for the answer. Taken in this order,
-    // since no writer of a consent waits for an approval row while holding it (an erasure deletes
-    // approvals before it withdraws consents; a use skips approval rows locked by others).
+    // The asking agent's lineage, then the consent row, FOR SHARE after the approval's: a
+    // decommissioning or withdrawal committed since is seen here (and rolls the answer back), one
+    // committing now waits for the answer. A sub-agent asks under its parent's consent, which
+    // outlives the sub-agent's decommissioning. Taken in this order, since no writer of an agent
+    // or a consent waits for an approval row while holding it (an erasure deletes approvals
+    // before it locks agents or withdraws consents; a use skips approval rows locked by others),
+    // and a consent is changed after its agents are locked, never before.
+    if (!(await deps.agents.findActiveAgentForShare(tx, answered.approval.agentId, now))) {
+      throw new BadUserInputError('id', 'was asked by an agent that is no longer active; only an approval of an active agent can be answered');
+    }
     const consent = answered.approval.consentId === null ? undefined : await findConsentForShare(tx, answered.approval.consentId);
     const consentNow = consent ? consentState(consent, now) : 'WITHDRAWN';
     if (consentNow !== 'ACTIVE') throw new BadUserInputError('id', `was asked under a consent that is ${consentNow}; only an approval under a consent in force can be answered`);

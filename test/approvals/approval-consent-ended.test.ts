@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../helpers/hub.js';
-import { registerAgent } from '../helpers/oauth.js';
+import { exchange, registerAgent } from '../helpers/oauth.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
 // An approval can only ever be used under the consent it was asked under: once that consent is no
@@ -28,7 +28,7 @@ describe('answering an approval whose consent is no longer in force', () => {
       const answered = await answerAfresh(alice, verb, id);
       expect(refusal(answered)).toBe('BAD_USER_INPUT/');
       expect(answered.errors![0]!.extensions).toMatchObject({ field: 'id' });
-      expect(answered.errors![0]!.message).toMatch(/consent that is WITHDRAWN/);
+      expect(answered.errors![0]!.message).toMatch(/agent that is no longer active/);
     }
     expect(await statusInDatabase(id)).toBe('pending');
     expect((await approval(alice.accessToken, id)).data.approval.status).toBe('PENDING');
@@ -58,5 +58,23 @@ describe('answering an approval whose consent is no longer in force', () => {
     const late = await answerAfresh(alice, 'approve', second);
     expect(refusal(late)).toBe('BAD_USER_INPUT/');
     expect(late.errors![0]!.message).toMatch(/consent that is EXPIRED/);
+  });
+});
+
+describe('answering an approval whose agent is no longer active', () => {
+  it('is refused once the sub-agent that asked under its parent’s consent was decommissioned', async () => {
+    const parent = await registerAgent(hub, admin, { name: 'Orchestrator', allowedScopes: ['payment:read', 'payment:write'] });
+    const child = await registerAgent(hub, admin, { name: 'Checkout worker', allowedScopes: ['payment:read', 'payment:write'], parentAgentId: parent.id });
+    const parentToken = await agentToken(parent, alice);
+    const childToken = (await exchange(hub, child, parentToken)).body.access_token as string;
+    clock.advance(1);
+    const id = (await request(childToken, { action: 'PAY', payment: PAYMENT })).data.requestApproval.id as string;
+    await graphql(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: admin, variables: { id: child.id } });
+    clock.advance(1);
+
+    const answered = await answerAfresh(alice, 'approve', id);
+    expect(refusal(answered)).toBe('BAD_USER_INPUT/');
+    expect(answered.errors![0]!).toMatchObject({ message: 'id: was asked by an agent that is no longer active; only an approval of an active agent can be answered', extensions: { field: 'id' } });
+    expect(await statusInDatabase(id)).toBe('pending');
   });
 });
