@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { auditInTransaction } from '../audit/audit.service.js';
+import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import { OPERATOR_SCOPES } from '../authz/principal.js';
 import type { Db } from '../db/connect.js';
 import { newId } from '../shared/ids.js';
@@ -13,7 +13,6 @@ export interface BootstrapCredentials {
   readonly clientSecret: string;
 }
 
-const SYSTEM = { kind: 'system', id: null } as const;
 const NAME = 'Operator console';
 
 /**
@@ -53,7 +52,7 @@ async function createOperatorClient(tx: Db, id: string, secret: string, now: Dat
     now,
   });
   await insertAgentSecret(tx, id, hashClientSecret(secret), now);
-  await auditInTransaction(tx, { action: 'agent.registered', actor: SYSTEM, decision: 'ALLOW', reason: 'bootstrap operator client', detail: { agentId: id } }, now);
+  await auditInTransaction(tx, { action: 'agent.registered', actor: SYSTEM_ACTOR, decision: 'ALLOW', reason: 'bootstrap operator client', detail: { agentId: id } }, now);
 }
 
 async function ensureConfiguredClient(tx: Db, configured: { id: string; secret: string }, now: Date): Promise<void> {
@@ -69,7 +68,7 @@ async function ensureConfiguredClient(tx: Db, configured: { id: string; secret: 
   if (!secretMatches(current?.secrets.map((s) => s.hash) ?? [], configured.secret)) {
     await expireAgentSecrets(tx, existing.id, now);
     await insertAgentSecret(tx, existing.id, hashClientSecret(configured.secret), now);
-    await auditInTransaction(tx, { action: 'agent.secret_rotated', actor: SYSTEM, decision: 'ALLOW', reason: 'HUB_BOOTSTRAP_CLIENT_SECRET changed', detail: { agentId: existing.id } }, now);
+    await auditInTransaction(tx, { action: 'agent.secret_rotated', actor: SYSTEM_ACTOR, decision: 'ALLOW', reason: 'HUB_BOOTSTRAP_CLIENT_SECRET changed', detail: { agentId: existing.id } }, now);
   }
   await notifyAgentsChanged(tx);
 }

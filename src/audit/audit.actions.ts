@@ -61,6 +61,9 @@ export interface AuditActor {
   readonly id: string | null;
 }
 
+/** The hub itself, acting on no one's request: key rotation, webhook delivery, withdrawals it owes. */
+export const SYSTEM_ACTOR: AuditActor = Object.freeze({ kind: 'system', id: null });
+
 /** What a caller records. Omitted optional fields are stored as null (or an empty list). */
 export interface AuditEventInput {
   readonly action: AuditAction;

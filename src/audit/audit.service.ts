@@ -3,6 +3,7 @@ import type { Db } from '../db/connect.js';
 import { actorFromPrincipal, type AuditEventInput } from './audit.actions.js';
 import { appendAuditEvents, listAuditEvents, type AuditEventPage, type AuditFilter } from './audit.queries.js';
 
+export { SYSTEM_ACTOR } from './audit.actions.js';
 export { AuditWriter } from './audit.writer.js';
 export type { AuditEventInput } from './audit.actions.js';
 export type { AuditEvent, AuditFilter } from './audit.queries.js';

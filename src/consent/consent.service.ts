@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AgentService } from '../agents/agent.service.js';
-import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
+import { auditCaller, auditInTransaction, SYSTEM_ACTOR, type AuditEventInput } from '../audit/audit.service.js';
 import { actorFromPrincipal, type PrincipalAuditFields } from '../audit/audit.actions.js';
 import { decideCompanyConsentGiving } from '../authz/agent-access.js';
 import { scopeWithin } from '../authz/scopes.js';
@@ -73,7 +73,7 @@ const byCaller =
 function decommissionedBy(caller: Caller): WithdrawnBy {
   const { principal, requestId } = caller;
   const named = auditCaller(principal, requestId);
-  const hub = { actor: { kind: 'system', id: null }, actorChain: [], clientId: null, purpose: null, consentId: null, requestId } as const;
+  const hub = { actor: SYSTEM_ACTOR, actorChain: [], clientId: null, purpose: null, consentId: null, requestId } as const;
   return (consent) => (principal.kind === 'client' || (principal.kind === 'user' && principal.userId === consent.userId) ? named : hub);
 }
 

@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type JWK } from 'jose';
 import { sql } from 'kysely';
-import { auditInTransaction } from '../audit/audit.service.js';
+import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import { open, seal } from './key-encryption.js';
@@ -149,7 +149,7 @@ export async function rotateSigningKey(db: Db, kek: Buffer, now: Date): Promise<
     await retireSigningKeys(tx, now);
     const kid = await addSigningKey(tx, kek, now);
     if (!kid) throw new Error('another signing key was added at the same time; try again');
-    await auditInTransaction(tx, { action: 'key.rotated', actor: { kind: 'system', id: null }, decision: 'ALLOW', detail: { kid } }, now);
+    await auditInTransaction(tx, { action: 'key.rotated', actor: SYSTEM_ACTOR, decision: 'ALLOW', detail: { kid } }, now);
     return kid;
   });
 }

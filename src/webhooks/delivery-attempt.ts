@@ -1,4 +1,4 @@
-import { auditInTransaction } from '../audit/audit.service.js';
+import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import { disableFailingSubscription, disableGoneSubscription, recordAttempt, type AttemptRecord, type ClaimedDelivery } from './delivery.queries.js';
@@ -58,7 +58,7 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
       tx,
       {
         action: 'webhook.disabled',
-        actor: { kind: 'system', id: null },
+        actor: SYSTEM_ACTOR,
         decision: 'ALLOW',
         reason,
         detail: { subscriptionId: claimed.subscriptionId, messageId: claimed.messageId },
