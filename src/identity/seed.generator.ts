@@ -101,7 +101,7 @@ function generateCustomer(
   const createdAt = new Date(Math.floor(asOf - 3 * YEAR * (1 - Math.sqrt(signUp.share))));
   const lastLoginAt = o.complete || r.chance(0.88) ? between(createdAt.getTime(), asOf, r.next() ** 0.3) : null;
   const tier = r.weighted(tierTable);
-  const id = `usr_${r.ulid(createdAt)}`;
+  const id = `usr_${r.userIdPart()}`;
   const user: UserRow = {
     id,
     email: o.email ?? `${emailLocalPart(r, givenName, familyName)}.${emailSuffix}`,

@@ -1,5 +1,6 @@
 import type { Randomizer } from '@faker-js/faker';
 import { ulid } from 'ulidx';
+import { randomCrockford } from '../shared/ids.js';
 
 /** Picks from a fixed table of weights in O(log n); weights need not sum to 1. */
 export class Weighted<T> {
@@ -53,6 +54,10 @@ export class Random {
     const chosen = new Set<number>();
     while (chosen.size < count) chosen.add(Math.floor(this.next() * items.length));
     return [...chosen].sort((a, b) => a - b).map((i) => items[i]!);
+  }
+  /** A user id's random part (`newId('usr')`), from this generator. */
+  userIdPart(): string {
+    return randomCrockford(26, Uint8Array.from({ length: 26 }, () => Math.floor(this.next() * 256)));
   }
   /** A ULID at `time`, whose random part comes from this generator. */
   ulid(time: Date): string {
