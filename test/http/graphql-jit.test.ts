@@ -1,4 +1,5 @@
 import type { GatewayExecutor, GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
+import SchemaBuilder from '@pothos/core';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub, Services } from '../../src/app.js';
@@ -14,6 +15,8 @@ vi.mock('graphql-jit', async (importOriginal) => {
 });
 // Loaded afresh, so that they see the mock: a file run before this one in the same process may
 // have loaded them with graphql-jit itself (test files share their modules, vitest.config.ts).
+// Pothos, a package, is not loaded again: it then meets the hub's own plugin a second time.
+SchemaBuilder.allowPluginReRegistration = true;
 vi.resetModules();
 const { createHub } = await import('../../src/app.js');
 const { AccessRecorder } = await import('../../src/audit/access-recorder.js');
