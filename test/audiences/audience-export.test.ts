@@ -23,6 +23,8 @@ beforeAll(async () => {
     const user = await signUpUser(hub, { country: 'NL' });
     users.push({ ...user, consentId: await giveConsent(hub, user.accessToken, { purpose: 'email_marketing' }) });
   }
+  // In id order, an export's order.
+  users.sort((a, b) => (a.id < b.id ? -1 : 1));
   const created = await graphql<any>(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }', {
     token: marketing,
     variables: { input: { name: 'Netherlands', purpose: 'email_marketing', filter: { countries: ['NL'] } } },
