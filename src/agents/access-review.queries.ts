@@ -8,7 +8,10 @@ export interface AgentFacts {
   readonly agent: Agent;
   /** The latest of its last client authentication and its last audited read or change in the window. */
   readonly lastActiveAt: Date | null;
-  /** Profile fields it read in the window, itself or anywhere in an acting chain. */
+  /**
+   * Profile fields it read in the window, itself or anywhere in an acting chain, and as a client
+   * the audience member fields it was shown or selected on (`audience.queried`, `audience.exported`).
+   */
   readonly fieldsRead: readonly string[];
   /** Profile fields it changed in the window, acting for a user (`paymentMethods` for a payment action). */
   readonly fieldsWritten: readonly string[];
@@ -35,10 +38,13 @@ type FactsRow = Selectable<AgentsTable> & {
 /**
  * The facts of the first `limit` agents in creation order (in no particular order), in one
  * statement. Each source is aggregated once for all agents (no per-agent query):
- * - reads: the window's `profile.read` events by agents (the partial index
- *   `audit_events_agent_reads`, pruned to the window's partitions), first grouped by actor and
- *   fields-read list, so the lists are unnested once per distinct combination rather than once
- *   per event, then credited to the client acting as itself or to every agent of the chain;
+ * - reads: the window's `profile.read` events by agents, and its `audience.queried` and
+ *   `audience.exported` events by clients (a member field is shown, and a filter selects on one,
+ *   only where the client's own data scopes cover it), from the partial index
+ *   `audit_events_agent_reads` pruned to the window's partitions: the condition repeats the
+ *   index's predicate as it stands, so the scan needs no column the index lacks. First grouped by
+ *   actor and fields-read list, so the lists are unnested once per distinct combination rather
+ *   than once per event, then credited to the client acting as itself or to every agent of the chain;
  * - changes: the window's `profile.updated` events made by agents acting for a user, and their
  *   payment actions (`approval.requested`, `approval.used`), each a write of `paymentMethods`:
  *   asking for an approval and using one both need payment write, and change no profile field;
@@ -61,7 +67,8 @@ async function readFacts(db: Db, { since, now }: { since: Date; now: Date }, lim
     with seen as (
       select e.actor_kind, e.actor_id, e.actor_chain, e.fields_read, max(e.occurred_at) as last_at
       from audit_events e
-      where e.action = 'profile.read' and e.actor_kind in ('client', 'delegated')
+      where (e.action = 'profile.read' and e.actor_kind in ('client', 'delegated')
+          or e.action in ('audience.queried', 'audience.exported') and e.actor_kind = 'client')
         and e.occurred_at >= ${since} and e.occurred_at <= ${now}
       group by e.actor_kind, e.actor_id, e.actor_chain, e.fields_read
     ),

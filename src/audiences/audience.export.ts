@@ -4,7 +4,7 @@ import { NotFoundError } from '../shared/errors.js';
 import { parseAudienceFilter } from './audience.filter.js';
 import { findAudienceExportLines } from './audience.queries.js';
 import { groupVersions } from './audience.coverage.js';
-import { allowedMemberFields, audiencePurpose, audienceSelection, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
+import { allowedMemberFields, audienceFieldsRead, audiencePurpose, audienceSelection, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { findSavedAudience } from './saved-audience.service.js';
 
 type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
@@ -40,7 +40,8 @@ export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCall
  * so a member who withdraws mid-export is left out of every batch read after; the next batch is
  * read while the current one is sent. The first batch is read before this resolves, so that a
  * failure before any line is the caller's to answer with an error status, not a 200 cut short.
- * Audited as `audience.exported` with the count once the last line is out; an export that fails
+ * Audited as `audience.exported` with the count and what it read (`audienceFieldsRead`: the
+ * fields of its lines and those its filter selects on) once the last line is out; an export that fails
  * before its first batch sent nothing and is not audited, as a failed query is not.
  * @throws NotFoundError for an audience this client did not save, ForbiddenError for a filter
  * the purpose now or the caller's token does not cover (`permitAudienceFilter`), and whatever
@@ -77,7 +78,7 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
         ...auditCaller(caller.principal, caller.requestId),
         purpose: purpose.newest.key,
         decision: 'ALLOW',
-        fieldsRead: fields,
+        fieldsRead: audienceFieldsRead(fields, filter),
         detail: { savedAudienceId: saved.id, members: exported, filter },
       });
     }

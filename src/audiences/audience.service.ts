@@ -46,6 +46,16 @@ export function allowedMemberFields(principal: Principal, purpose: MemberPurpose
   return fields.filter((field) => decideAudienceField(principal, { purpose, ref: { category: MEMBER_FIELDS[field].category, field } }).allowed);
 }
 
+/**
+ * What an audience read reads, as its audit's `fieldsRead`: the member fields it showed (as
+ * `allowedMemberFields` decided them) and the fields its filter selects on (`filterReads`), each
+ * once, sorted. A filter reads its field as surely as showing it would (see FILTER_FIELDS), so an
+ * access review counts both as use of the scopes that cover them. Never throws.
+ */
+export function audienceFieldsRead(shown: readonly MemberField[], filter: AudienceFilter): string[] {
+  return [...new Set<string>([...shown, ...filterReads(filter).map((read) => read.ref.field)])].sort();
+}
+
 /** Where a filter is checked: the input path its keys are named under, and the audit of a refusal. */
 export interface FilterCheck {
   /** The filter's path in the input (`filter`, `input.filter`): a refusal names `<field>.<key>`. */
@@ -101,7 +111,9 @@ class MemberEdge {
 
 /**
  * One page of an audience, its members those with a consent to the company for the purpose in
- * force now; audited as `audience.queried` with the purpose and the number of members returned.
+ * force now; audited as `audience.queried` with the purpose, the number of members returned and
+ * what it read (`audienceFieldsRead`: the member fields asked for and allowed, when it lists
+ * members, and the fields its filter selects on).
  * `asked` is what the query selects: the page reads the `users` columns of the member fields
  * asked for (a refused one is null with FORBIDDEN, decided on the field, so its value never
  * leaves the hub), and is read only when the query lists members (`edges`, `pageInfo`); the
@@ -131,7 +143,8 @@ export async function queryAudience(
   // Awaited by `totalCount`; a failure before then (the page's) must not leave it unhandled.
   counting?.catch(() => {});
   const alike = groupVersions(purpose, asked.fields).length === 1;
-  const rows = limit === 0 || !asked.page ? [] : await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields), { withVersion: !alike });
+  const listing = limit > 0 && asked.page;
+  const rows = listing ? await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields), { withVersion: !alike }) : [];
   const newest = purpose.byVersion.get(purpose.newest.version)!;
   const shown = (row: MemberRow) => (alike ? newest : (purpose.byVersion.get(row.policy_version!) ?? coversNothing(purpose)));
   const edges = rows.slice(0, limit).map((row) => new MemberEdge({ purpose: shown(row), row }));
@@ -140,6 +153,7 @@ export async function queryAudience(
     ...auditCaller(caller.principal, caller.requestId),
     purpose: purpose.newest.key,
     decision: 'ALLOW',
+    fieldsRead: audienceFieldsRead(listing ? allowedMemberFields(caller.principal, newest, asked.fields) : [], filter),
     detail: { members: edges.length, filter, first: limit, ...saved },
   });
   return {

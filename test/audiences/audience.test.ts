@@ -323,4 +323,35 @@ describe('audience', () => {
     const countOnly = events.filter((e) => JSON.stringify((e.detail as any).filter) === '{"countries":["GB","IE"]}');
     expect(countOnly.map((e) => [e.action, (e.detail as any).members])).toEqual([['audience.queried', 0]]);
   });
+
+  it('audits what each query and export read: the member fields shown, and those its filter selects on', async () => {
+    await optedIn('PT', 1, { consent: { purpose: 'loyalty_offers' } });
+    const filter = { countries: ['PT'], minLoyaltyPoints: 0 };
+    const headers = (requestId: string) => ({ 'x-request-id': requestId });
+    // phone is refused: loyalty_offers covers contact.email only.
+    const listed = await graphql<any>(hub, 'query($f: AudienceFilter) { audience(purpose: "loyalty_offers", filter: $f) { edges { node { id email phone birthdate } } } }', {
+      token: marketing,
+      variables: { f: filter },
+      headers: headers('read-listed'),
+    });
+    expect(listed.errors?.map((e: any) => e.extensions.reason)).toEqual(['PURPOSE_NOT_COVERED']);
+    const counted = await graphql<any>(hub, 'query($f: AudienceFilter) { audience(purpose: "loyalty_offers", filter: $f) { totalCount } }', { token: marketing, variables: { f: filter }, headers: headers('read-counted') });
+    expect(counted.data.audience.totalCount).toBe(1);
+    const saved = await createAudience('Portugal', { countries: ['PT'] }, 'loyalty_offers');
+    const exported = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${marketing}`, ...headers('read-exported') } });
+    expect(exported.statusCode).toBe(200);
+    await hub.services.audit.flush();
+    const events = await hub.services.db
+      .selectFrom('audit_events')
+      .select(['request_id', 'action', 'fields_read', 'detail'])
+      .where('request_id', 'in', ['read-listed', 'read-counted', 'read-exported'])
+      .orderBy('occurred_at')
+      .orderBy('id')
+      .execute();
+    expect(events.map((e) => [e.request_id, e.action, e.fields_read, (e.detail as any).members])).toEqual([
+      ['read-listed', 'audience.queried', ['birthdate', 'country', 'email', 'loyalty'], 1],
+      ['read-counted', 'audience.queried', ['country', 'loyalty'], 0],
+      ['read-exported', 'audience.exported', ['birthdate', 'country', 'createdAt', 'email', 'locale', 'loyalty', 'preferences'], 1],
+    ]);
+  });
 });
