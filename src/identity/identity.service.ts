@@ -23,6 +23,7 @@ import {
   replacePasswordHash,
   setUserStatus,
   touchLastLogin,
+  touchLastLoginIfCredentialsHold,
   updateUserProfile,
   type ProfileChanges,
   type User,
@@ -128,24 +129,31 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       const failed = (reason: string) =>
         auditInTransaction(deps.db, { action: 'user.sign_in_failed', ...audit, subjectUserId: account?.id ?? null, decision: 'DENY', reason }, now);
       const attempt = await reservePasswordCheck(login, address, now, failed);
-      const matches =
-        account?.status === 'active' && account.password_hash
-          ? await verifyPassword(account.password_hash, password)
-          : await verifyAgainstNothing(password);
-      if (!account || !matches) {
+      const checkedHash = account?.status === 'active' ? account.password_hash : null;
+      const matches = checkedHash ? await verifyPassword(checkedHash, password) : await verifyAgainstNothing(password);
+      if (!account || !checkedHash || !matches) {
         await failed(account ? 'WRONG_PASSWORD' : 'UNKNOWN_ACCOUNT');
         throw badCredentials();
       }
-      return deps.db.transaction().execute(async (tx) => {
-        // The user's row before the throttle rows, the order erasure locks them in.
-        await touchLastLogin(tx, account.id, now);
+      const session = await deps.db.transaction().execute(async (tx) => {
+        // The user's row before the throttle rows, the order erasure locks them in. The password
+        // was checked against a hash read before this transaction: the update holds only while
+        // that hash is still the user's and the user still active, and locks the row as a password
+        // change does, so a change (and its revocation of every session) either committed before
+        // and this sign-in is refused, or waits for it to commit and then revokes its session.
+        const user = await touchLastLoginIfCredentialsHold(tx, account.id, checkedHash, now);
+        if (!user) return undefined;
         await recordSignInSuccess(tx, attempt);
         await auditInTransaction(tx, { action: 'user.signed_in', ...audit, actor: { kind: 'user', id: account.id }, subjectUserId: account.id, decision: 'ALLOW' }, now);
-        // Suspended or erased while the password was checked: refused as before the check.
-        const [user] = await findUsersByIds(tx, [account.id]);
-        if (user?.status !== 'active') throw badCredentials();
         return { ...(await tokens.issueUserSession(tx, user.id, now)), user };
       });
+      // Password changed, user suspended or erased while the password was checked: refused as a
+      // wrong password is, the attempt left counted; audited once the empty transaction has ended.
+      if (!session) {
+        await failed('WRONG_PASSWORD');
+        throw badCredentials();
+      }
+      return session;
     },
 
     /**

@@ -182,6 +182,25 @@ export async function touchLastLogin(db: Db, id: string, now: Date): Promise<voi
   await db.updateTable('users').set({ last_login_at: now }).where('id', '=', id).execute();
 }
 
+/**
+ * Records a sign-in of an active user whose password hash is still `checkedHash`, the one the
+ * password was verified against, and resolves to the user; undefined, changing nothing, when the
+ * password was replaced or the user suspended or erased since it was read. The update locks the
+ * row until the transaction ends, as `replacePasswordHash` does, so a concurrent password change
+ * either committed first (and this matches nothing) or waits for the sign-in to commit.
+ */
+export async function touchLastLoginIfCredentialsHold(db: Db, id: string, checkedHash: string, now: Date): Promise<User | undefined> {
+  const row = await db
+    .updateTable('users')
+    .set({ last_login_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'active')
+    .where('password_hash', '=', checkedHash)
+    .returningAll()
+    .executeTakeFirst();
+  return row && toUser(row);
+}
+
 export interface UserFilter {
   readonly country?: string | null;
   readonly email?: string | null;
