@@ -86,6 +86,15 @@ export async function findRefreshFamiliesEnd(db: Db, familyIds: readonly string[
   return new Date(Math.min(...rows.map((row) => new Date(row.ends_at).getTime())));
 }
 
+/**
+ * Whether any token of the family has been revoked. One statement on the `refresh_tokens_family`
+ * index; a revocation ends a whole family, never one token of it, so one is enough to know.
+ */
+export async function isRefreshFamilyRevoked(db: Db, familyId: string): Promise<boolean> {
+  const { rows } = await sql<{ revoked: boolean }>`select exists (select 1 from refresh_tokens where family_id = ${familyId} and revoked_at is not null) as revoked`.execute(db);
+  return rows[0]!.revoked;
+}
+
 /** The token with this hash, without a lock: for introspection and revocation. */
 export async function findRefreshToken(db: Db, tokenHash: Buffer): Promise<RefreshTokenRow | undefined> {
   return db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();

@@ -8,6 +8,7 @@ import { invalidGrant } from './oauth-error.js';
 import {
   findRefreshTokenForUpdate,
   insertRefreshToken,
+  isRefreshFamilyRevoked,
   markRefreshTokenRotated,
   revokeRefreshTokenFamily,
   type RefreshTokenRow,
@@ -103,14 +104,24 @@ export async function useRefreshToken(tx: Db, token: string, clientId: string, n
 }
 
 /**
- * Why what stands behind a refresh token no longer does, or undefined while it does: its user
- * active; for a delegated token, every agent of its chain (and their ancestors) active, its
- * consent in force, and none of the tokens or families it was exchanged from revoked. One check
- * for the refresh grants, which refuse such a token, and introspection, which answers it inactive.
- * Reads through `db`, the caller's transaction if it has one; the token's own revocation, rotation
- * and expiry are the caller's to check.
+ * Why what stands behind a refresh token no longer does, or undefined while it does: no token of
+ * its family revoked; its user active; for a delegated token, every agent of its chain (and their
+ * ancestors) active, its consent in force, and none of the tokens or families it was exchanged
+ * from revoked. One check for the refresh grants, which refuse such a token, and introspection
+ * and the revocation of another client's token, which take it for dead. Reads through `db`, the
+ * caller's transaction if it has one; the token's own revocation, rotation and expiry are the
+ * caller's to check.
+ *
+ * Why the family and not only the token: a refresh locks the token it uses and inserts the next
+ * one; a revocation (sign-out, reuse, a password change, a consent or an agent ended) that waits
+ * on that lock then updates with a snapshot taken before the insert, so it revokes the used token
+ * and misses the new one. A revocation ends a whole family, never one token of it, so one revoked
+ * token is the family's end, as it already is for the access tokens issued with it (`sid`).
+ * Checked here, where every refresh grant and introspection looks, rather than in each revoking
+ * statement.
  */
 export async function findRefreshTokenRefusal(services: Pick<Services, 'identity' | 'tokens'>, db: Db, row: RefreshTokenRow): Promise<string | undefined> {
+  if (await isRefreshFamilyRevoked(db, row.family_id)) return 'a token of its family is revoked';
   if (row.consent_id) {
     const facts = { agentIds: row.actor_chain, consentId: row.consent_id, userId: row.user_id, delegatedFrom: row.delegated_from };
     const state = await services.tokens.delegationState(db, facts);
