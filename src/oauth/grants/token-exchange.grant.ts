@@ -2,6 +2,7 @@ import type { Services } from '../../app.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
 import type { Agent } from '../../agents/agent.service.js';
 import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
+import type { Db } from '../../db/connect.js';
 import { InvalidTokenError, type GrantLink } from '../access-token.js';
 import { requireAgent } from '../client-auth.js';
 import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
@@ -28,9 +29,10 @@ import type { LiveToken } from '../token.service.js';
  * subject descends from (`delegated_from`), so revoking any of them ends it: on a first hop, the
  * user's session. A first hop's refresh family stands on the consent, so an agent keeps the
  * offline access the user gave it after the user signs out (a password change ends it, with every
- * refresh token of the user). A later hop's is bound to the grants it descends from and ends with
- * them: `offline_access` there needs a subject token issued with a refresh token, and the new
- * family ends no later than its parent's.
+ * refresh token of the user: the family is stored only after the subject is read again under a
+ * lock on the user's row, see `recheckFirstHopSubject`). A later hop's is bound to the grants it
+ * descends from and ends with them: `offline_access` there needs a subject token issued with a
+ * refresh token, and the new family ends no later than its parent's.
  * Per RFC 8693 §2.2.2, a subject or actor token that is invalid or unacceptable by policy (no
  * consent, not a child, a cycle, too deep) is `invalid_request`; scopes are `invalid_scope`.
  */
@@ -124,6 +126,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     return response;
   }
   const refreshToken = await db.transaction().execute(async (tx) => {
+    if (user.kind === 'user') await recheckFirstHopSubject(services, tx, user.userId, subject);
     const notAfter = earliestOf(consent.expiresAt, parentFamiliesEnd);
     const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, delegatedFrom, notAfter };
     const token = await issueRefreshToken(tx, grant, now);
@@ -131,6 +134,23 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     return token;
   });
   return { ...response, refresh_token: refreshToken };
+}
+
+/**
+ * Before a first hop's refresh family is stored: the user's row locked FOR SHARE, then the subject
+ * token and its session read again. Nothing else links that family to the session, so a password
+ * change (which updates the row, then revokes every refresh token of the user) either committed
+ * before, and the exchange is refused here, or waits for the exchange to commit and then revokes
+ * its family too. Without it, a change committing after the grounds were read would miss the new
+ * token. The user's row first, the lock order of a password change and of erasure.
+ * @throws OAuthError invalid_request, as for a subject token revoked or a user inactive at the grounds.
+ */
+async function recheckFirstHopSubject(services: Services, tx: Db, userId: string, subject: LiveToken): Promise<void> {
+  const active = await services.identity.isActiveForShare(tx, userId);
+  const { jti, sid } = subject.claims;
+  const state = await services.tokens.delegationState(tx, { jti, agentIds: [], userId, ...(sid && { familyId: sid }) });
+  if (!active) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: user not active');
+  if (state.revoked || state.familyRevoked) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: token revoked');
 }
 
 /** The token's answer, or `invalid_request` naming which parameter failed and why (the why for the audit only). */
