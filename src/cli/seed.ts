@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
+import { MEMORY_DATA_DIR } from '../config.js';
 import { openConfiguredDatabase, waitForDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import type { SeedCounts } from '../identity/seed.js';
@@ -18,7 +19,8 @@ interface SeedCommandOptions {
 
 /**
  * `hub seed --users <n> [--seed <s>] [--batch-size <n>]`: fills the configured database with
- * synthetic customers for demos and benchmarks, migrating it first; never when NODE_ENV=production.
+ * synthetic customers for demos and benchmarks, migrating it first; never when NODE_ENV=production,
+ * nor into an embedded database kept in memory, gone when the command exits.
  * A bad argument is one line on stderr and exit code 1; the counts and the rate go to stdout.
  */
 export function seedCommand(): Command {
@@ -46,6 +48,9 @@ async function runSeed(options: SeedCommandOptions): Promise<void> {
   const seed = options.seed ?? randomInt(0, 2 ** 31);
   const config = loadConfigOrExit();
   if (config.nodeEnv === 'production') throw new Error('seed refuses to run when NODE_ENV=production: seeded customers share a published password');
+  if (!config.databaseUrl && config.dataDir === MEMORY_DATA_DIR) {
+    throw new Error(`seed refuses to run on HUB_DATA_DIR=${MEMORY_DATA_DIR} without DATABASE_URL: the rows would be gone when it exits`);
+  }
   const database = openConfiguredDatabase(config);
   // On a server, batches go through COPY on a pool of their own.
   const pool = config.databaseUrl ? new pg.Pool({ connectionString: config.databaseUrl, max: 3, application_name: 'hub-seed' }) : undefined;

@@ -164,13 +164,16 @@ describeEmbedded('hub seed', () => {
     expect(run.stdout).toMatch(/^seeded 50 users, \d+ orders, \d+ payment methods \(seed 3\) in [\d.]+ s, \d+ users\/s$/m);
   }, 60_000);
 
-  it('refuses --users 0 and --users abc with a one-line error', async () => {
+  it('refuses --users 0 and --users abc, and a database kept in memory, with a one-line error', async () => {
     // Side by side: each run spends its time starting tsx, not seeding.
     const runs = await Promise.all(['0', 'abc'].map((users) => runHub(args('--users', users), env)));
     for (const run of runs) {
       expect(run.status).toBe(1);
       expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining('must be an integer from 1 to 10,000,000')]);
     }
+    const inMemory = await runHub(args('--users', '5'), { ...env, HUB_DATA_DIR: 'memory://' });
+    expect(inMemory.status).toBe(1);
+    expect(inMemory.stderr.trim().split('\n')).toEqual([expect.stringContaining('seed refuses to run on HUB_DATA_DIR=memory:// without DATABASE_URL: the rows would be gone when it exits')]);
   });
 });
 
