@@ -90,8 +90,9 @@ async function withApproval<T>(deps: PaymentDeps, detail: AuthorizationDetail, c
       return done.result;
     });
   } catch (error) {
-    if (error instanceof ForbiddenError) {
-      const { reason } = error;
+    // A user suspended or erased since the token check is refused by `holdGrant` as the next request's check would.
+    const reason = error instanceof ForbiddenError ? error.reason : error instanceof UnauthenticatedError ? 'USER_INACTIVE' : undefined;
+    if (reason) {
       await deps.db.transaction().execute(async (tx) => auditInTransaction(tx, refusedEvent(caller, detail, reason, await entryHmacKeyOf(tx, userId)), now));
     }
     throw error;
@@ -99,7 +100,7 @@ async function withApproval<T>(deps: PaymentDeps, detail: AuthorizationDetail, c
 }
 
 /** The audit event of a payment action refused in the transaction that would have used an approval for `detail`. */
-function refusedEvent(caller: DelegatedCaller, detail: AuthorizationDetail, reason: ForbiddenReason, entryHmacKey: Uint8Array | null): AuditEventInput {
+function refusedEvent(caller: DelegatedCaller, detail: AuthorizationDetail, reason: ForbiddenReason | 'USER_INACTIVE', entryHmacKey: Uint8Array | null): AuditEventInput {
   return { action: 'payment.refused', ...auditCaller(caller.principal, caller.requestId), subjectUserId: caller.principal.userId, decision: 'DENY', reason, detail: auditedEntry(detail, entryHmacKey) };
 }
 

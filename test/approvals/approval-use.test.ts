@@ -65,7 +65,7 @@ describe('a use of an approval after its token check', () => {
     expect(await approvalRow(id)).toEqual({ status: 'approved', used_at: null });
   });
 
-  it('gives no payment token once the user was suspended, and leaves the approval unused', async () => {
+  it('gives no payment token once the user was suspended, leaves the approval unused, and audits the refusal', async () => {
     const carol = await signUpUser(hub, { givenName: 'Carol' });
     const delegated = await agentToken(shopper, carol);
     const id = await approvedPayment(delegated, carol, PAYMENT);
@@ -74,6 +74,7 @@ describe('a use of an approval after its token check', () => {
 
     await expect(authorizePayment(hub.services, PAYMENT, caller)).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
     expect(await approvalRow(id)).toEqual({ status: 'approved', used_at: null });
+    expect(await auditOfRequest('use-after-user-suspension')).toEqual([{ action: 'payment.refused', decision: 'deny', reason: 'USER_INACTIVE', subject_user_id: carol.id }]);
   });
 
   it('adds no card once the consent was withdrawn, leaves the approval unused, and audits the refusal', async () => {
