@@ -58,10 +58,14 @@ export async function markRefreshTokenRotated(db: Db, id: string, now: Date): Pr
 /** Rows whose `delegated_from` names this grant; matches the partial GIN index of migration 0010. */
 const descendsFrom = (link: Partial<GrantLink>) => sql`delegated_from <> '[]' and delegated_from @> ${JSON.stringify([link])}::jsonb`;
 
-/** Revokes a family, and with it every family exchanged from one of its access tokens, at any depth. */
-export async function revokeRefreshTokenFamily(db: Db, familyId: string, now: Date): Promise<void> {
-  await sql`update refresh_tokens set revoked_at = ${now}
+/**
+ * Revokes a family, and with it every family exchanged from one of its access tokens, at any
+ * depth; resolves to the number of tokens it revoked, none when a concurrent revocation did first.
+ */
+export async function revokeRefreshTokenFamily(db: Db, familyId: string, now: Date): Promise<number> {
+  const result = await sql`update refresh_tokens set revoked_at = ${now}
     where revoked_at is null and (family_id = ${familyId} or (${descendsFrom({ sid: familyId })}))`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }
 
 /** Revokes every family exchanged from the access token `jti`, at any depth: that token itself was revoked. */

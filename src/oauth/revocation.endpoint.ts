@@ -64,7 +64,8 @@ export async function revoke(services: Services, params: Record<string, string>,
   if (refresh.client_id !== callerId) return (await refreshTokenLive(services, refresh, now)) ? refuse(event('DENY', { ...about, reason: 'refresh token of another client' })) : undefined;
   if (refresh.revoked_at) return undefined;
   await services.db.transaction().execute(async (tx) => {
-    await revokeRefreshTokenFamily(tx, refresh.family_id, now);
+    // Revoked already, by a request that read the token before this one: audited and announced by it.
+    if ((await revokeRefreshTokenFamily(tx, refresh.family_id, now)) === 0) return;
     await auditInTransaction(tx, event('ALLOW', { ...about, reason: 'refresh token revoked with its family' }), now);
     await enqueueWebhookEvent(tx, refreshFamilyRevokedEvent(refresh, 'revoked'), now);
   });

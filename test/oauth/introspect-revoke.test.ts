@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { hashRefreshToken } from '../../src/oauth/refresh-tokens.js';
+import { testServerUrl } from '../helpers/database.js';
 import { graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
   basic,
@@ -242,5 +243,17 @@ describe('/oauth/revoke (RFC 7009)', () => {
     expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).status).toBe(401);
     const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: user.refreshToken });
     expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+});
+
+// Requests that each read the token as live before any revoked it: a server's concurrency.
+describe.skipIf(testServerUrl() === undefined)('/oauth/revoke of one refresh token by concurrent requests', () => {
+  it('revokes its family once, audited (and announced, in the same transaction) once', async () => {
+    const user = await signUpUser(hub);
+    const answers = await Promise.all([1, 2, 3].map(() => postForm(hub, '/oauth/revoke', { token: user.refreshToken, client_id: 'hub-frontend' })));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    await hub.services.audit.flush();
+    const revoked = await hub.services.db.selectFrom('audit_events').select('reason').where('action', '=', 'token.revoked').where('subject_user_id', '=', user.id).execute();
+    expect(revoked).toEqual([{ reason: 'refresh token revoked with its family' }]);
   });
 });
