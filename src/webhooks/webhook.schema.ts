@@ -69,10 +69,12 @@ export const WebhookSubscriptionRef = builder.objectRef<WebhookSubscription>('We
     eventTypes: t.exposeStringList('eventTypes'),
     status: t.field({ type: SubscriptionStatusEnum, resolve: (s) => upper(s.status) }),
     disabledReason: t.field({ type: DisabledReasonEnum, nullable: true, resolve: (s) => (s.disabledReason ? upper(s.disabledReason) : null) }),
-    previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
+    previousSecretExpiresAt: t.field({
       type: 'DateTime',
       nullable: true,
       description: 'Until when the secret before the last rotation signs too (a second signature); null when only one signs.',
+      // Past its end, the old secret no longer signs (delivery-attempt.ts), though the row keeps the time.
+      resolve: (s, _args, ctx) => (s.previousSecretExpiresAt && s.previousSecretExpiresAt > ctx.services.clock.now() ? s.previousSecretExpiresAt : null),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),

@@ -243,7 +243,7 @@ describe('webhook delivery attempts', () => {
     expect(unknown.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND' });
   });
 
-  it('signs with both secrets during a rotation’s grace period, and with the new one alone after it', async () => {
+  it('signs with both secrets during a rotation’s grace period, and with the new one alone after it, then shows none running', async () => {
     const { admin, receiver, subscription, secrets } = await setUp(() => ({ status: 200 }));
     await worker.deliverDue();
     const rotated = await graphql<{ rotateWebhookSecret: { secret: string; subscription: { previousSecretExpiresAt: string } } }>(
@@ -267,5 +267,7 @@ describe('webhook delivery attempts', () => {
       [2, ['current', 'old']],
       [1, ['current']],
     ]);
+    const read = await graphql<any>(hub, 'query($id: ID!) { webhookSubscription(id: $id) { previousSecretExpiresAt } }', { token: await adminToken(hub), variables: { id: subscription.id } });
+    expect(read.data.webhookSubscription).toEqual({ previousSecretExpiresAt: null });
   });
 });
