@@ -7,12 +7,20 @@ import { APPROVAL_ACTIONS, paymentDetail, paymentMethodDetail, type Authorizatio
 export const APPROVAL_TTL = Object.freeze({ default: 300, min: 30, max: 900 });
 
 /**
+ * The codes ISO 4217 lists with no minor unit ("N.A."), which the package reads as 0 digits:
+ * precious metals, bond-market and fund units, the SDR, the SUCRE, and the testing and
+ * no-currency codes. None is money a payee is paid in.
+ */
+const NOT_MONEY = new Set(['XAG', 'XAU', 'XBA', 'XBB', 'XBC', 'XBD', 'XDR', 'XPD', 'XPT', 'XSU', 'XTS', 'XUA', 'XXX']);
+
+/**
  * Digits after the decimal point of a current ISO 4217 currency's minor unit (2 for EUR and HUF,
  * 0 for JPY, 3 for KWD), from the ISO list itself: not from the runtime's display data, which
  * shows some currencies with fewer digits than they have and still knows withdrawn codes, so an
- * amount would read differently from one Node.js release to the next. Undefined for any other code.
+ * amount would read differently from one Node.js release to the next. Undefined for any other
+ * code, and for those that are not money (NOT_MONEY).
  */
-const minorDigits = (code: string): number | undefined => currencyCodes.code(code)?.digits;
+const minorDigits = (code: string): number | undefined => (NOT_MONEY.has(code) ? undefined : currencyCodes.code(code)?.digits);
 
 /** Largest amount an approval can name: 12 integer digits. */
 const MAX_INTEGER_DIGITS = 12;

@@ -17,6 +17,8 @@ describe('requestApproval refuses bad input with BAD_USER_INPUT naming the field
     ['a currency that is not ISO 4217', { action: 'PAY', payment: { ...PAYMENT, currency: 'XYZ' } }, 'input.payment.currency'],
     ['a currency in lower case', { action: 'PAY', payment: { ...PAYMENT, currency: 'eur' } }, 'input.payment.currency'],
     ['a withdrawn currency (HRK, replaced by EUR in 2023)', { action: 'PAY', payment: { ...PAYMENT, currency: 'HRK' } }, 'input.payment.currency'],
+    ['an ISO 4217 code that is no money (XTS, for testing)', { action: 'PAY', payment: { ...PAYMENT, currency: 'XTS', amount: '5' } }, 'input.payment.currency'],
+    ['an ISO 4217 code that is no money (XAU, gold)', { action: 'PAY', payment: { ...PAYMENT, currency: 'XAU', amount: '5' } }, 'input.payment.currency'],
     ['too many decimal places for EUR', { action: 'PAY', payment: { ...PAYMENT, amount: '10.001' } }, 'input.payment.amount'],
     ['any decimal places for JPY', { action: 'PAY', payment: { ...PAYMENT, currency: 'JPY', amount: '100.5' } }, 'input.payment.amount'],
     ['a negative amount', { action: 'PAY', payment: { ...PAYMENT, amount: '-1.00' } }, 'input.payment.amount'],
