@@ -157,6 +157,9 @@ const schema = z
     if (env.NODE_ENV === 'production' && !env.HUB_ISSUER?.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['HUB_ISSUER'], message: 'must be set to an https URL when NODE_ENV=production (RFC 8414)' });
     }
+    if (env.NODE_ENV === 'production' && !env.DATABASE_URL && env.HUB_DATA_DIR === MEMORY_DATA_DIR) {
+      ctx.addIssue({ code: 'custom', path: ['HUB_DATA_DIR'], message: `must not be ${MEMORY_DATA_DIR} when NODE_ENV=production without DATABASE_URL: consents, receipts and the audit trail would be gone at the next start` });
+    }
     // A key made for one process could never again open the signing keys a server database keeps.
     if (env.DATABASE_URL && env.HUB_DATA_DIR === MEMORY_DATA_DIR && !env.HUB_KEY_ENCRYPTION_KEY) {
       ctx.addIssue({ code: 'custom', path: ['HUB_KEY_ENCRYPTION_KEY'], message: `is required with DATABASE_URL when HUB_DATA_DIR=${MEMORY_DATA_DIR}: there is nowhere to keep a generated one` });

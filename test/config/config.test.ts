@@ -57,6 +57,7 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64) }, 'HUB_CONTROLLER_NAME: is required when NODE_ENV=production: every consent receipt names how to reach the controller (Kantara CR v1.1)'],
     [{ ...PRODUCTION_ENV, HUB_ISSUER: undefined }, 'HUB_ISSUER: must be set to an https URL when NODE_ENV=production (RFC 8414)'],
     [{ ...PRODUCTION_ENV, HUB_ISSUER: 'http://id.shop.example' }, 'HUB_ISSUER: must be set to an https URL when NODE_ENV=production (RFC 8414)'],
+    [{ ...PRODUCTION_ENV, DATABASE_URL: undefined, HUB_DATA_DIR: 'memory://' }, 'HUB_DATA_DIR: must not be memory:// when NODE_ENV=production without DATABASE_URL: consents, receipts and the audit trail would be gone at the next start'],
     // Outside production too: the key made for one process could never open the signing keys again.
     [{ DATABASE_URL: 'postgres://hub@127.0.0.1:5432/hub', HUB_DATA_DIR: 'memory://' }, 'HUB_KEY_ENCRYPTION_KEY: is required with DATABASE_URL when HUB_DATA_DIR=memory://: there is nowhere to keep a generated one'],
     [{ HUB_CONTROLLER_EMAIL: 'privacy at shop' }, 'HUB_CONTROLLER_EMAIL: must be an email address'],

@@ -22,9 +22,10 @@ export const CONTROLLER_ENV: Record<string, string> = {
   HUB_CONTROLLER_ADDRESS: '{"streetAddress": "Hauptstraße 1", "postalCode": "10115", "addressLocality": "Berlin", "addressCountry": "DE"}',
 };
 
-/** What production requires: its key, an https issuer and the controller's details. */
+/** What production requires: a database that outlives the process, its key, an https issuer and the controller's details. */
 export const PRODUCTION_ENV: Record<string, string> = {
   NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://hub@db.shop.example:5432/hub',
   HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64),
   HUB_ISSUER: 'https://id.shop.example',
   ...CONTROLLER_ENV,
