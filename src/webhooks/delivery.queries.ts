@@ -2,6 +2,9 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { webhookDb, type DeliveryStatusColumn, type DeliveryTriggerColumn } from './webhook.tables.js';
 
+/** Why a delivery of an event type its subscription dropped ended without an attempt. */
+const NO_LONGER_TAKEN = 'the subscription no longer takes this event type';
+
 /** A delivery a worker holds under its lease, with all it needs to send it. */
 export interface ClaimedDelivery {
   readonly subscriptionId: string;
@@ -37,6 +40,9 @@ export async function claimDueDeliveries(
 ): Promise<ClaimedDelivery[]> {
   const { now, leaseUntil, token, limit, perSubscription, inFlight } = options;
   const due = sql`d.status = 'pending' and d.next_attempt_at <= ${now} and (d.lease_until is null or d.lease_until <= ${now})`;
+  // Read as the row is locked: an event its producer enqueued from a reading of the subscription
+  // that an update dropping its type overtook is ended here, never sent.
+  const wanted = sql`(m.event_type = any(s.event_types))`;
   const { rows } = await sql<{
     subscription_id: string;
     message_id: string;
@@ -48,6 +54,7 @@ export async function claimDueDeliveries(
     secret_sealed: Uint8Array;
     previous_secret_sealed: Uint8Array | null;
     previous_secret_expires_at: Date | null;
+    wanted: boolean;
   }>`
     with busy as (
       select * from unnest(${[...inFlight.keys()]}::text[], ${[...inFlight.values()]}::int[]) as busy(subscription_id, attempts)
@@ -74,12 +81,17 @@ export async function claimDueDeliveries(
       for update of d skip locked
     )
     update webhook_deliveries d
-    set lease_until = ${leaseUntil}, lease_token = ${token}, attempt_count = d.attempt_count + 1
+    set lease_until = case when ${wanted} then ${leaseUntil}::timestamptz end,
+      lease_token = case when ${wanted} then ${token} end,
+      attempt_count = d.attempt_count + case when ${wanted} then 1 else 0 end,
+      status = case when ${wanted} then d.status else 'failed' end,
+      next_attempt_at = case when ${wanted} then d.next_attempt_at end,
+      last_error = case when ${wanted} then d.last_error else ${NO_LONGER_TAKEN} end
     from claimable, webhook_messages m, webhook_subscriptions s
     where d.subscription_id = claimable.subscription_id and d.message_id = claimable.message_id and m.id = d.message_id and s.id = d.subscription_id
     returning d.subscription_id, d.message_id, d.attempt_count, d.trigger, claimable.previous_lease, m.body, s.url,
-      s.secret_sealed, s.previous_secret_sealed, s.previous_secret_expires_at`.execute(db);
-  return rows.map((row) => ({
+      s.secret_sealed, s.previous_secret_sealed, s.previous_secret_expires_at, ${wanted} as wanted`.execute(db);
+  return rows.filter((row) => row.wanted).map((row) => ({
     subscriptionId: row.subscription_id,
     messageId: row.message_id,
     attempt: row.attempt_count,
@@ -234,7 +246,7 @@ export async function restartDelivery(tx: Db, subscriptionId: string, messageId:
 export async function endDeliveriesOfOtherTypes(tx: Db, subscriptionId: string, eventTypes: readonly string[]): Promise<number> {
   const updated = await webhookDb(tx)
     .updateTable('webhook_deliveries')
-    .set({ status: 'failed', next_attempt_at: null, lease_until: null, lease_token: null, last_error: 'the subscription no longer takes this event type' })
+    .set({ status: 'failed', next_attempt_at: null, lease_until: null, lease_token: null, last_error: NO_LONGER_TAKEN })
     .where('subscription_id', '=', subscriptionId)
     .where('status', '=', 'pending')
     .where('message_id', 'in', (eb) => eb.selectFrom('webhook_messages').select('id').where(sql<boolean>`event_type <> all(${[...eventTypes]}::text[])`))
