@@ -60,7 +60,8 @@ export interface AudienceRequest {
   readonly totalCount: boolean;
 }
 
-const EVERYTHING: AudienceRequest = Object.freeze({ fields: MEMBER_FIELD_NAMES, page: true, totalCount: true });
+/** All an audience connection can be asked for: what is read when the query's selection is not known. */
+export const EVERYTHING: AudienceRequest = Object.freeze({ fields: MEMBER_FIELD_NAMES, page: true, totalCount: true });
 
 /**
  * What this request selects of the audience connection being resolved: the member fields under

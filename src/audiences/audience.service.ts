@@ -7,7 +7,7 @@ import type { Purpose } from '../consent/purposes.js';
 import { BadUserInputError, ForbiddenError } from '../shared/errors.js';
 import { AUDIENCE_PAGE, decodeCursor, encodeCursor, pageSize, type ConnectionShape } from '../shared/pagination.js';
 import { audiencePurposeOf, coversNothing, groupVersions, versionsCovering, type AudiencePurpose, type MemberPurpose } from './audience.coverage.js';
-import { MEMBER_FIELDS, MEMBER_FIELD_NAMES, columnsOf, type AudienceRequest, type MemberField, type MemberRow } from './audience.fields.js';
+import { EVERYTHING, MEMBER_FIELDS, MEMBER_FIELD_NAMES, columnsOf, type AudienceRequest, type MemberField, type MemberRow } from './audience.fields.js';
 import { filterReads, parseAudienceFilter, type AudienceFilter } from './audience.filter.js';
 import { countAudience, findAudiencePage, type AudienceSelection } from './audience.queries.js';
 
@@ -134,7 +134,7 @@ export async function queryAudience(
   const filter = parseAudienceFilter(request.filter);
   const limit = pageSize(request.first, AUDIENCE_PAGE);
   const after = request.after ? (decodeCursor(request.after, ['string'])[0] as string) : undefined;
-  const asked = request.asked ?? { fields: MEMBER_FIELD_NAMES, page: true, totalCount: true };
+  const asked = request.asked ?? EVERYTHING;
   const saved = request.savedAudienceId ? { savedAudienceId: request.savedAudienceId } : {};
   const purpose = await audiencePurpose(deps.purposes, request.purpose);
   permitAudienceFilter(deps, caller, purpose.newest, filter, { field: 'filter', audited: { action: 'audience.queried', detail: { first: limit, ...saved } } });

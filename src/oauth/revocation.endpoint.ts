@@ -98,20 +98,12 @@ async function accessTokenLive(services: Services, token: string): Promise<boole
     await services.tokens.inspect(token);
     return true;
   } catch (error) {
-    if (error instanceof RefusedTokenError && error.refusal === 'HANDED_TO_AGENT') return handedTokenLive(services, error.token.claims);
+    // A user's own token handed to an agent is refused as a bearer token, yet the agent may still
+    // exchange it: it lives while an exchange would take it, past where the bearer check stopped.
+    if (error instanceof RefusedTokenError && error.refusal === 'HANDED_TO_AGENT') return (await services.tokens.userTokenRefusal(services.db, error.token.claims)) === undefined;
     if (!(error instanceof InvalidTokenError)) throw error;
   }
   return (await introspectPaymentToken(services, token, () => true))?.active === true;
-}
-
-/**
- * A user's own token handed to an agent is refused as a bearer token, yet the agent may still
- * exchange it: it lives while an exchange would take it (not revoked, nor its family, its user
- * active), which is what the bearer check, stopping at the hand-over, did not get to.
- */
-async function handedTokenLive(services: Services, claims: VerifiedAccessToken): Promise<boolean> {
-  const state = await services.tokens.delegationState(services.db, { jti: claims.jti, agentIds: [], userId: claims.sub, ...(claims.sid && { familyId: claims.sid }) });
-  return !state.revoked && !state.familyRevoked && state.userActive;
 }
 
 /**

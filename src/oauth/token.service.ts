@@ -181,6 +181,17 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     delegationState: (db: Db, facts: TokenFacts) => findTokenState(db, facts, clock.now()),
 
     /**
+     * Why a user's own token could no longer be exchanged (`token revoked`, by its `jti` or its
+     * session, or `user not active`), or undefined while it could: what a first hop stands on.
+     * Reads through `db`, the caller's transaction if it has one.
+     */
+    async userTokenRefusal(db: Db, claims: Pick<VerifiedAccessToken, 'jti' | 'sub' | 'sid'>): Promise<'token revoked' | 'user not active' | undefined> {
+      const state = await findTokenState(db, { jti: claims.jti, agentIds: [], userId: claims.sub, ...(claims.sid && { familyId: claims.sid }) }, clock.now());
+      if (state.revoked || state.familyRevoked) return 'token revoked';
+      return state.userActive ? undefined : 'user not active';
+    },
+
+    /**
      * A token's signature and claims, whatever the database says of it now: what revocation needs.
      * @throws InvalidTokenError
      */

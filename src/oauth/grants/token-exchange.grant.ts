@@ -77,8 +77,8 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     // statement that reads the grounds records it, so that it no longer passes the token check.
     const handed = { jti: subject.claims.jti, familyId: subject.claims.sid, expiresAt: new Date(subject.claims.exp * 1_000) };
     const grounds = await findExchangeGrounds(db, { ...handed, userId: user.userId, agentId: agent.id }, now);
-    if (grounds.revoked) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: token revoked');
-    if (!grounds.userActive) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: user not active');
+    if (grounds.revoked) throw invalidToken('subject_token', 'token revoked');
+    if (!grounds.userActive) throw invalidToken('subject_token', 'user not active');
     consent = chooseConsent(grounds.consents, requested, params.purpose);
   }
   if (!consent) throw invalidRequest('the user has given this agent no consent in force', `no live consent${params.purpose ? ` for purpose ${params.purpose.slice(0, 64)}` : ''}`);
@@ -146,11 +146,9 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
  * @throws OAuthError invalid_request, as for a subject token revoked or a user inactive at the grounds.
  */
 async function recheckFirstHopSubject(services: Services, tx: Db, userId: string, subject: LiveToken): Promise<void> {
-  const active = await services.identity.isActiveForShare(tx, userId);
-  const { jti, sid } = subject.claims;
-  const state = await services.tokens.delegationState(tx, { jti, agentIds: [], userId, ...(sid && { familyId: sid }) });
-  if (!active) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: user not active');
-  if (state.revoked || state.familyRevoked) throw new OAuthError(400, 'invalid_request', 'subject_token is invalid', 'subject_token: token revoked');
+  if (!(await services.identity.isActiveForShare(tx, userId))) throw invalidToken('subject_token', 'user not active');
+  const refusal = await services.tokens.userTokenRefusal(tx, subject.claims);
+  if (refusal) throw invalidToken('subject_token', refusal);
 }
 
 /** The token's answer, or `invalid_request` naming which parameter failed and why (the why for the audit only). */
@@ -158,10 +156,13 @@ async function asParameter(name: string, reading: Promise<LiveToken>): Promise<L
   try {
     return await reading;
   } catch (error) {
-    if (error instanceof InvalidTokenError) throw new OAuthError(400, 'invalid_request', `${name} is invalid`, `${name}: ${error.message}`);
+    if (error instanceof InvalidTokenError) throw invalidToken(name, error.message);
     throw error;
   }
 }
+
+/** RFC 8693 §2.2.2's answer to a subject or actor token that is invalid: why, for the audit only. */
+const invalidToken = (name: string, why: string) => new OAuthError(400, 'invalid_request', `${name} is invalid`, `${name}: ${why}`);
 
 /**
  * Of the user's live consents naming the agent (newest first), the one for `purpose` if named
