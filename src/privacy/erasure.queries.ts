@@ -32,8 +32,13 @@ export async function countAudienceMemberships(db: Db, userId: string, now: Date
 }
 
 /**
- * Revokes every refresh token of the user still usable at `now` (their own sessions and every
- * agent's delegated ones); resolves to how many. Rotated or expired ones are dead already.
+ * Revokes every refresh-token family of the user still usable at `now` (their own sessions and
+ * every agent's delegated ones); resolves to how many, each a token that was still usable.
+ * Rotated tokens are revoked too, not only the newest of each family: a refresh under way holds
+ * the token it uses and inserts the next one, and this statement, waiting for that token, sees it
+ * rotated and not the one inserted. Revoked, the used token ends its family, the new one with it
+ * (`findRefreshTokenRefusal` refuses a token of a family with a token revoked). Expired ones are
+ * dead already.
  */
 export async function revokeLiveRefreshTokensOfUser(db: Db, userId: string, now: Date): Promise<number> {
   const rows = await db
@@ -41,11 +46,10 @@ export async function revokeLiveRefreshTokensOfUser(db: Db, userId: string, now:
     .set({ revoked_at: now })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
-    .where('rotated_at', 'is', null)
     .where('expires_at', '>', now)
-    .returning('id')
+    .returning('family_id')
     .execute();
-  return rows.length;
+  return new Set(rows.map((row) => row.family_id)).size;
 }
 
 /** Deletes the user's stored payment methods (masked as they are); resolves to how many. */
