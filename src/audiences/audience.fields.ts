@@ -3,6 +3,7 @@ import { parseResolveInfo, type ResolveTree } from 'graphql-parse-resolve-info';
 import type { Selectable } from 'kysely';
 import type { DataCategory } from '../authz/scopes.js';
 import type { UsersTable } from '../db/database.js';
+import { showPreferences } from '../identity/preferences.js';
 
 /**
  * A member's row as a page reads it: the id, the `users` columns of the fields it shows, and the
@@ -35,8 +36,8 @@ export const MEMBER_FIELDS = {
   country: { category: 'profile', columns: ['country'], read: (r) => r.country },
   createdAt: { category: 'profile', columns: ['created_at'], read: (r) => r.created_at },
   address: { category: 'address', columns: ['address'], read: (r) => r.address },
-  preferences: { category: 'preferences', columns: ['preferences'], read: (r) => r.preferences },
-  loyalty: { category: 'loyalty', columns: ['loyalty_tier', 'loyalty_points'], read: (r) => ({ tier: r.loyalty_tier, points: r.loyalty_points }) },
+  preferences: { category: 'preferences', columns: ['preferences'], read: (r) => showPreferences(r.preferences!) },
+  loyalty: { category: 'loyalty', columns: ['loyalty_tier', 'loyalty_points'], read: (r) => ({ tier: r.loyalty_tier ?? null, points: r.loyalty_points! }) },
 } as const satisfies Record<string, MemberFieldSpec>;
 
 export type MemberField = keyof typeof MEMBER_FIELDS;

@@ -1,49 +1,33 @@
-import type { AudienceFieldScope } from '../authz/audience-access.js';
 import { builder } from '../graphql/builder.js';
 import { connectionRef } from '../graphql/connection.js';
 import type { Context } from '../graphql/context.js';
 import { AddressRef, LoyaltyRef, PreferencesRef } from '../identity/user.schema.js';
-import { MEMBER_FIELDS, readAudienceRequest, type MemberField } from './audience.fields.js';
+import { readAudienceRequest } from './audience.fields.js';
 import { FILTER_FIELDS } from './audience.filter.js';
 import { queryAudience, type AudienceMember, type AudiencePage } from './audience.service.js';
 
 /**
- * The `authScopes` of a member field: the audience's purpose (in the version of the member's
- * consent and the newest) and the caller's token must all cover it (decided in
- * src/authz/audience-access.ts). A refused field is null with FORBIDDEN. Decided once per page
- * and purpose version, not per member: members whose consents share a version share one purpose
- * object, and for it this returns one scope map per field, which Pothos evaluates once and then
- * answers from its per-request cache by identity.
+ * A member's fields hold what the page decided for them (`queryAudience`): the value, or the
+ * refusal, which GraphQL answers as null with FORBIDDEN and the reason.
  */
-function memberScope(field: MemberField) {
-  const ref = { category: MEMBER_FIELDS[field].category, field };
-  const byPurpose = new WeakMap<AudienceMember['purpose'], { audienceField: AudienceFieldScope }>();
-  return ({ purpose }: AudienceMember): { audienceField: AudienceFieldScope } => {
-    let scope = byPurpose.get(purpose);
-    if (!scope) byPurpose.set(purpose, (scope = { audienceField: { purpose, ref } }));
-    return scope;
-  };
-}
-
-const read = (field: MemberField) => (m: AudienceMember) => MEMBER_FIELDS[field].read(m.row) as never;
-const member = (field: MemberField) => ({ nullable: true as const, authScopes: memberScope(field), resolve: read(field) });
+const shown = { nullable: true } as const;
 
 export const AudienceMemberRef = builder.objectRef<AudienceMember>('AudienceMember').implement({
   description: 'A customer in an audience: only the fields the audience’s purpose and the caller’s scopes both cover resolve.',
   fields: (t) => ({
-    id: t.id({ description: 'The user id: the key of the audience’s order.', resolve: (m) => m.row.id }),
-    email: t.string(member('email')),
-    emailVerified: t.boolean(member('emailVerified')),
-    phone: t.string(member('phone')),
-    givenName: t.string(member('givenName')),
-    familyName: t.string(member('familyName')),
-    birthdate: t.field({ type: 'Date', ...member('birthdate') }),
-    locale: t.string(member('locale')),
-    country: t.string(member('country')),
-    createdAt: t.field({ type: 'DateTime', ...member('createdAt') }),
-    address: t.field({ type: AddressRef, ...member('address') }),
-    preferences: t.field({ type: PreferencesRef, ...member('preferences') }),
-    loyalty: t.field({ type: LoyaltyRef, ...member('loyalty') }),
+    id: t.exposeID('id', { description: 'The user id: the key of the audience’s order.' }),
+    email: t.exposeString('email', shown),
+    emailVerified: t.exposeBoolean('emailVerified', shown),
+    phone: t.exposeString('phone', shown),
+    givenName: t.exposeString('givenName', shown),
+    familyName: t.exposeString('familyName', shown),
+    birthdate: t.expose('birthdate', { type: 'Date', ...shown }),
+    locale: t.exposeString('locale', shown),
+    country: t.exposeString('country', shown),
+    createdAt: t.expose('createdAt', { type: 'DateTime', ...shown }),
+    address: t.expose('address', { type: AddressRef, ...shown }),
+    preferences: t.expose('preferences', { type: PreferencesRef, ...shown }),
+    loyalty: t.expose('loyalty', { type: LoyaltyRef, ...shown }),
   }),
 });
 

@@ -7,7 +7,7 @@ import type { Decision } from './profile-access.js';
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: false, reason });
 
-/** The parameter of the `audienceField` scope: one field of a member of an audience for a purpose. */
+/** One field of a member of an audience for a purpose: what `decideAudienceField` decides. */
 export interface AudienceFieldScope {
   /**
    * The audience's purpose: its key and what the member's consent covers of it, in the version

@@ -7,7 +7,6 @@ import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
 import { decideAgentManagement, decideAgentRegistration, decideConsentAccess, decideConsentGiving } from './agent-access.js';
-import { decideAudienceField, type AudienceFieldScope } from './audience-access.js';
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideDelegatedField, grantState } from './delegation.js';
 import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
@@ -66,8 +65,6 @@ export interface AuthScopes {
   consentHolder: string;
   /** `consentHolder` for reading the consent, read or refused as the field `consents` of the request's `profile.read` event about its user. */
   consentReader: string;
-  /** The per-field decision for one field of an audience member: the purpose and the token cover it. */
-  audienceField: AudienceFieldScope;
 }
 
 /** The parameter of the `self` scope: whose field, and which. */
@@ -165,7 +162,6 @@ export function createAuthScopes(context: Context) {
       if (consent && context.principal.kind !== 'anonymous') context.access.note(consent.userId, 'consents', decision.allowed ? undefined : decision.reason);
       return decision.allowed;
     },
-    audienceField: (scope: AudienceFieldScope) => decideAudienceField(context.principal, scope).allowed,
   };
 }
 
@@ -213,10 +209,6 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
       const { key, ref, reason } = decision;
       return new ForbiddenError(reason, `Not allowed to filter on filter.${key}: the token's scopes do not cover ${ref.category}.${ref.field}`);
     }
-  }
-  if (scoped?.scope === 'audienceField') {
-    const decision = decideAudienceField(context.principal, scoped.parameter as AudienceFieldScope);
-    if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to read ${(scoped.parameter as AudienceFieldScope).ref.field} for this purpose`);
   }
   if (scoped?.scope === 'profileWrite') {
     const refs = scoped.parameter as readonly FieldRef[];

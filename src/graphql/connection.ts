@@ -16,7 +16,7 @@ export const PageInfoRef = builder.objectRef<PageInfoShape>('PageInfo').implemen
  */
 export function connectionRef<T, Extra extends object = object>(name: string, node: ObjectRef<any, T>) {
   const edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
-    fields: (t) => ({ cursor: t.exposeString('cursor'), node: t.field({ type: node, resolve: (e) => e.node as never }) }),
+    fields: (t) => ({ cursor: t.exposeString('cursor'), node: t.expose('node', { type: node }) }),
   });
   return builder.objectRef<ConnectionShape<T> & Extra>(`${name}Connection`).implement({
     fields: (t) => ({

@@ -1,8 +1,9 @@
 import { readScope } from '../authz/auth-scopes.js';
-import type { AddressJson, PreferencesJson } from '../db/database.js';
+import type { AddressJson } from '../db/database.js';
 import { builder } from '../graphql/builder.js';
 import { connectionRef } from '../graphql/connection.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pagination.js';
+import { showPreferences, type ShownPreferences } from './preferences.js';
 import { OrderConnectionRef, PaymentMethodRef } from './order.schema.js';
 import { orderCountLoader, orderPageLoader, paymentMethodsLoader } from './user.loaders.js';
 import type { User } from './user.queries.js';
@@ -22,13 +23,13 @@ const SizeRef = builder.objectRef<{ kind: string; value: string }>('Size').imple
   fields: (t) => ({ kind: t.exposeString('kind'), value: t.exposeString('value') }),
 });
 
-export const PreferencesRef = builder.objectRef<PreferencesJson>('Preferences').implement({
+export const PreferencesRef = builder.objectRef<ShownPreferences>('Preferences').implement({
   description: 'Zero-party data: what the customer has told the company about themself.',
   fields: (t) => ({
-    channels: t.stringList({ description: 'Channels the customer prefers: email, sms, push, post.', resolve: (p) => p.channels ?? [] }),
-    interests: t.stringList({ resolve: (p) => p.interests ?? [] }),
+    channels: t.exposeStringList('channels', { description: 'Channels the customer prefers: email, sms, push, post.' }),
+    interests: t.exposeStringList('interests'),
     sizes: t.field({ type: [SizeRef], resolve: (p) => Object.entries(p.sizes ?? {}).map(([kind, value]) => ({ kind, value })) }),
-    tags: t.stringList({ resolve: (p) => p.tags ?? [] }),
+    tags: t.exposeStringList('tags'),
   }),
 });
 
@@ -68,7 +69,7 @@ UserRef.implement({
     locale: t.exposeString('locale', { nullable: true, description: 'BCP 47.', authScopes: readScope('profile', 'locale') }),
     country: t.exposeString('country', { nullable: true, description: 'ISO 3166-1 alpha-2.', authScopes: readScope('profile', 'country') }),
     address: t.field({ type: AddressRef, nullable: true, authScopes: readScope('address', 'address'), resolve: (u) => u.address }),
-    preferences: t.field({ type: PreferencesRef, nullable: true, authScopes: readScope('preferences', 'preferences'), resolve: (u) => u.preferences }),
+    preferences: t.field({ type: PreferencesRef, nullable: true, authScopes: readScope('preferences', 'preferences'), resolve: (u) => showPreferences(u.preferences) }),
     loyalty: t.field({ type: LoyaltyRef, nullable: true, authScopes: readScope('loyalty', 'loyalty'), resolve: (u) => u.loyalty }),
     paymentMethods: t.field({
       type: [PaymentMethodRef],
