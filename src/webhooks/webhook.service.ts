@@ -154,7 +154,8 @@ export function createWebhookService(deps: {
 
     /**
      * A new secret. The current one keeps signing beside it for `gracePeriodSeconds` (default a
-     * day), so receivers can switch without missing a delivery; a secret older than that stops.
+     * day), so receivers can switch without missing a delivery; a secret older than that stops,
+     * even within its own grace period: at most two sign, as for agents' secrets.
      * @throws NotFoundError, BadUserInputError for a bad grace period.
      */
     async rotateSecret(id: string, gracePeriodSeconds: number | null | undefined, caller: Caller): Promise<SubscriptionWithSecret> {

@@ -270,4 +270,23 @@ describe('webhook delivery attempts', () => {
     const read = await graphql<any>(hub, 'query($id: ID!) { webhookSubscription(id: $id) { previousSecretExpiresAt } }', { token: await adminToken(hub), variables: { id: subscription.id } });
     expect(read.data.webhookSubscription).toEqual({ previousSecretExpiresAt: null });
   });
+
+  it('ends the secret before the old one at once when rotated again within the grace period: at most two sign', async () => {
+    const { admin, receiver, subscription, secrets } = await setUp(() => ({ status: 200 }));
+    await worker.deliverDue();
+    const rotate = async () =>
+      (await graphql<{ rotateWebhookSecret: { secret: string } }>(hub, 'mutation($id: ID!) { rotateWebhookSecret(id: $id, gracePeriodSeconds: 3600) { secret } }', {
+        token: admin,
+        variables: { id: subscription.id },
+      })).data!.rotateWebhookSecret.secret;
+    secrets.first = secrets.current!;
+    secrets.second = await rotate();
+    secrets.current = await rotate();
+    await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    await worker.deliverDue();
+    expect(receiver.requests.map((r) => [r.signatures.length, r.verifiedBy])).toEqual([
+      [1, ['current']],
+      [2, ['current', 'second']],
+    ]);
+  });
 });
