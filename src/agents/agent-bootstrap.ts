@@ -18,8 +18,9 @@ const NAME = 'Operator console';
 /**
  * Makes sure the hub has an operator client, holding every operator scope:
  * - with HUB_BOOTSTRAP_CLIENT_ID/_SECRET, that client exists with that secret (a different secret
- *   replaces the stored ones at once) and every operator scope; its status is left as it is, so a
- *   restart never lifts a suspension; an id naming any other agent fails the start;
+ *   replaces the stored ones at once) and every operator scope (those it lacked are added and
+ *   audited as `agent.scopes_added`); its status is left as it is, so a restart never lifts a
+ *   suspension; an id naming any other agent fails the start;
  * - without them, on a database that never had an operator client, one is created and its
  *   credentials returned, for the caller to show once.
  * Instances starting together take turns on an advisory lock, so at most one client is created.
@@ -62,8 +63,11 @@ async function ensureConfiguredClient(tx: Db, configured: { id: string; secret: 
   // scope, above its owner, its parent or what the customers who consented to it were shown.
   if (!existing.isOperator) throw new Error(`HUB_BOOTSTRAP_CLIENT_ID names ${existing.id}, an agent that is not an operator client: choose an id no agent has`);
   const missing = OPERATOR_SCOPES.filter((scope) => !existing.allowedScopes.includes(scope));
-  // Operator scopes a newer release added.
-  if (missing.length > 0) await makeOperatorClient(tx, existing.id, [...existing.allowedScopes, ...missing]);
+  // Operator scopes a newer release added: a client's ceiling only grows on the record.
+  if (missing.length > 0) {
+    await makeOperatorClient(tx, existing.id, [...existing.allowedScopes, ...missing]);
+    await auditInTransaction(tx, { action: 'agent.scopes_added', actor: SYSTEM_ACTOR, decision: 'ALLOW', reason: 'operator scopes of this release', detail: { agentId: existing.id, scopes: missing } }, now);
+  }
   const current = await findClientCredentials(tx, existing.id, now);
   if (!secretMatches(current?.secrets.map((s) => s.hash) ?? [], configured.secret)) {
     await expireAgentSecrets(tx, existing.id, now);

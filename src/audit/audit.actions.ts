@@ -21,6 +21,7 @@ export const AUDIT_ACTIONS = [
   'agent.suspended',
   'agent.reactivated',
   'agent.decommissioned',
+  'agent.scopes_added',
   'approval.requested',
   'approval.answered',
   'approval.used',

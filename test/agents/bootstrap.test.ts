@@ -58,7 +58,7 @@ describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
   const oldSecret = 'the-first-secret-of-the-operator-console';
   const newSecret = 'a-second-secret-after-the-operators-rotated-it';
 
-  it('make sure that client exists with that secret; a new secret replaces the old at once; a suspension stays', async () => {
+  it('make sure that client exists with that secret and every operator scope; a new secret replaces the old at once; a suspension stays', async () => {
     const database = await createTestDatabase();
     const hubs: Hub[] = [];
     const start = async (secret: string) => {
@@ -81,6 +81,16 @@ describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
       expect((await grant(third, { clientId, clientSecret: newSecret })).status).toBe(401);
       const rotations = await database.db.selectFrom('audit_events').select('reason').where('action', '=', 'agent.secret_rotated').execute();
       expect(rotations).toEqual([{ reason: 'HUB_BOOTSTRAP_CLIENT_SECRET changed' }]);
+
+      // As a client made by a release with fewer operator scopes is found by a newer one.
+      const older = OPERATOR_SCOPES.slice(1);
+      await database.db.updateTable('agents').set({ allowed_scopes: older }).where('id', '=', clientId).execute();
+      await start(newSecret);
+      await start(newSecret);
+      const row = await database.db.selectFrom('agents').select('allowed_scopes').where('id', '=', clientId).executeTakeFirstOrThrow();
+      expect([...row.allowed_scopes].sort()).toEqual([...OPERATOR_SCOPES].sort());
+      const added = await database.db.selectFrom('audit_events').select(['actor_kind', 'detail']).where('action', '=', 'agent.scopes_added').execute();
+      expect(added).toEqual([{ actor_kind: 'system', detail: { agentId: clientId, scopes: [OPERATOR_SCOPES[0]] } }]);
     } finally {
       for (const hub of hubs.slice(1)) {
         await hub.services.audit.close();
