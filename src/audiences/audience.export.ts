@@ -2,7 +2,7 @@ import type { Services } from '../app.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { NotFoundError } from '../shared/errors.js';
 import { parseAudienceFilter } from './audience.filter.js';
-import { findAudienceExportLines } from './audience.queries.js';
+import { findAudienceBatchEnds, findAudienceExportLines, type MemberRange } from './audience.queries.js';
 import { groupVersions } from './audience.coverage.js';
 import { allowedMemberFields, audienceFieldsRead, audiencePurpose, audienceSelection, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { findSavedAudience } from './saved-audience.service.js';
@@ -10,11 +10,14 @@ import { findSavedAudience } from './saved-audience.service.js';
 type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
 
 /**
- * Members per statement of an export. Each statement costs little beyond its rows (see
- * `findAudienceExportLines`): on 55,915 members of a million customers here, batches of 5,000,
- * 10,000 and 40,000 took the export the same time within the noise. Memory stays bounded by three
- * batches, whatever the audience's size and however slowly it is read: the one being written,
- * the next waiting its turn, and the one after, read meanwhile (about 3 MB of JSON text each here).
+ * Members per statement of an export, as counted when it begins. Each statement costs little
+ * beyond its rows (see `findAudienceExportLines`): on 55,915 members of a million customers here,
+ * batches of 5,000, 10,000 and 40,000 took the export the same time within the noise. Two are read
+ * at once, on two connections: one statement keeps one core of the server busy, and the server is
+ * what an export waits on (its batches took 0.49 s read two at a time here, against 0.70 s one
+ * after the other). Memory stays bounded by three batches, whatever the audience's size and
+ * however slowly it is read: the one being written and the two read meanwhile (about 3 MB of JSON
+ * text each here).
  */
 const EXPORT_BATCH = 10_000;
 
@@ -36,10 +39,11 @@ export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCall
  * A saved audience as newline-delimited JSON: the member id and the fields that the purpose (in
  * the version of the member's consent and the newest) and the caller's scopes all cover (decided
  * once per version, in src/authz), nothing else, each line built by PostgreSQL from only their
- * columns. Reads keyset batches in user-id order, each consents' state as of its own statement,
- * so a member who withdraws mid-export is left out of every batch read after; the next batch is
- * read while the current one is sent. The first batch is read before this resolves, so that a
- * failure before any line is the caller's to answer with an error status, not a 200 cut short.
+ * columns. Reads batches in user-id order, ranges of `batchSize` members as counted when it
+ * begins (`findAudienceBatchEnds`), each consents' state as of its own statement, so a member who
+ * withdraws mid-export is left out of every batch read after; the next two batches are read while
+ * the current one is sent. The first batch is read before this resolves, so that a failure before
+ * any line is the caller's to answer with an error status, not a 200 cut short.
  * Audited as `audience.exported` with the count and what it read (`audienceFieldsRead`: the
  * fields of its lines and those its filter selects on) once the last line is out; an export that fails
  * before its first batch sent nothing and is not audited, as a failed query is not.
@@ -52,20 +56,23 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
   const fields = allowedMemberFields(caller.principal, purpose.byVersion.get(purpose.newest.version)!);
   const groups = groupVersions(purpose, fields);
   type Batch = Awaited<ReturnType<typeof findAudienceExportLines>>;
-  const read = (after?: string): Promise<Batch> => {
-    const batch = findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), batchSize, after, groups);
+  const read = (range: MemberRange): Promise<Batch> => {
+    const batch = findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), range, groups);
     batch.catch(() => {});
     return batch;
   };
-  const first = await read();
+  const ends = await findAudienceBatchEnds(deps.db, audienceSelection(purpose, filter, deps.clock.now()), batchSize);
+  const ranges: MemberRange[] = [...ends, undefined].map((upTo, i) => ({ after: ends[i - 1], upTo }));
+  const reading = ranges.splice(0, 2).map(read);
+  await reading[0];
   return (async function* lines() {
     let exported = 0;
-    let next: Promise<Batch> | undefined = Promise.resolve(first);
     try {
-      while (next) {
-        const rows: Batch = await next;
-        // A full batch may have a successor: read it while this one is sent.
-        next = rows.length === batchSize ? read(rows.at(-1)!.id) : undefined;
+      for (let next = reading.shift(); next; next = reading.shift()) {
+        const rows = await next;
+        // Two batches are read while this one is sent.
+        const range = ranges.shift();
+        if (range) reading.push(read(range));
         const lines: string[] = [];
         for (const { line } of rows) if (line !== null) lines.push(line);
         // Counted before it is handed out: a reader that stops after it has still taken it.

@@ -11,8 +11,8 @@ import { exportSavedAudience, permitSavedAudienceExport } from './audience.expor
 
 /**
  * Exports one client may run at once on one instance. Each reads the whole purpose in statements
- * of 10,000 rows on the shared pool, so a client running many could take every connection; past
- * this, 429.
+ * of 10,000 rows on the shared pool, two at a time, so a client running many could take every
+ * connection; past this, 429.
  */
 export const MAX_EXPORTS_PER_CLIENT = 2;
 const RETRY_AFTER_SECONDS = 5;
