@@ -142,7 +142,7 @@ export async function findAudienceExportLines(
   selection: AudienceSelection,
   range: MemberRange,
   groups: readonly VersionGroup[],
-): Promise<{ id: string; line: string | null }[]> {
+): Promise<{ line: string | null }[]> {
   const line = (fields: readonly MemberField[]) =>
     sql<string>`json_build_object(${sql.join([sql`'id', u.id`, ...fields.map((field) => sql`${field}::text, ${JSON_VALUES[field]}`)])})::text`;
   const byVersion = sql<string>`case ${sql.join(
@@ -152,8 +152,7 @@ export async function findAudienceExportLines(
   const withVersion = groups.length > 1;
   return db
     .selectFrom(memberIds(db, selection, range, withVersion).as('p'))
-    .select((eb) => [
-      'p.user_id as id',
+    .select((eb) =>
       eb
         .selectFrom('users as u')
         .$if(withVersion, (q) => q.innerJoin('consents as c', 'c.id', 'p.consent_id'))
@@ -161,7 +160,7 @@ export async function findAudienceExportLines(
         .where('u.status', '=', 'active')
         .select((withVersion ? byVersion : line(groups[0]!.fields)).as('line'))
         .as('line'),
-    ])
+    )
     .orderBy('p.user_id')
     .execute();
 }
