@@ -1,48 +1,37 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase, testServerUrl } from '../helpers/database.js';
-import { lockHolder } from '../helpers/locks.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
-import { ERASE, PAYMENT_REFERENCE } from './privacy-fixtures.js';
+import { beforeAll, expect, it } from 'vitest';
+import { graphql, signUpUser } from '../helpers/hub.js';
+import { exchange, giveConsent, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+import { describeErasureRace } from './erasure-race.js';
+import { PAYMENT_REFERENCE } from './privacy-fixtures.js';
 
 // An erasure racing an agent's request for an approval by the same person, on a real server
 // (PGlite has one connection, so nothing there runs concurrently), forced into one interleaving
 // as in erasure-decommission-race.test.ts. Whichever goes first, no approval outlives the erasure
 // and neither deadlocks.
 
-const clock = fixedClock(new Date());
-let hub: Hub;
-let admin: string;
 let shopper: RegisteredAgent;
 
-describe.skipIf(testServerUrl() === undefined)('erasing a person while their agent asks them for an approval', () => {
+describeErasureRace('erasing a person while their agent asks them for an approval', (race) => {
+  const { holding, waiters, erase } = race;
   beforeAll(async () => {
-    hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
-    admin = await operatorToken(hub);
-    shopper = await registerAgent(hub, admin, { name: 'Shopping assistant', allowedScopes: ['payment:read', 'payment:write'] });
+    shopper = await registerAgent(race.hub, race.admin, { name: 'Shopping assistant', allowedScopes: ['payment:read', 'payment:write'] });
   });
-  afterAll(() => hub.close());
-  const { holding, waiters } = lockHolder(() => hub.services.db);
 
   /** A person whose agent holds a delegated token with payment write under a checkout consent. */
   async function personWithAgent() {
-    const user = await signUpUser(hub);
-    await giveConsent(hub, user.accessToken, { purpose: 'checkout', agentId: shopper.id, scopes: ['payment:read', 'payment:write'] });
-    const exchanged = await exchange(hub, shopper, user.accessToken);
+    const user = await signUpUser(race.hub);
+    await giveConsent(race.hub, user.accessToken, { purpose: 'checkout', agentId: shopper.id, scopes: ['payment:read', 'payment:write'] });
+    const exchanged = await exchange(race.hub, shopper, user.accessToken);
     expect(exchanged.status).toBe(200);
     return { user, agentToken: exchanged.body.access_token as string };
   }
-  const erase = (userId: string) => graphql<any>(hub, ERASE, { token: admin, variables: { id: userId } });
   const requestPayment = (token: string) =>
-    graphql<any>(hub, 'mutation($input: RequestApprovalInput!) { requestApproval(input: $input) { id } }', {
+    graphql<any>(race.hub, 'mutation($input: RequestApprovalInput!) { requestApproval(input: $input) { id } }', {
       token,
       variables: { input: { action: 'PAY', payment: { amount: '59.90', currency: 'EUR', creditorName: 'Outdoor Shop ehf', description: PAYMENT_REFERENCE } } },
     });
-  const approvalsOf = (userId: string) => hub.services.db.selectFrom('approvals').select('id').where('user_id', '=', userId).execute();
+  const approvalsOf = (userId: string) => race.hub.services.db.selectFrom('approvals').select('id').where('user_id', '=', userId).execute();
 
   it('the request goes first: the erasure waits for it, then deletes its approval', async () => {
     const { user, agentToken } = await personWithAgent();

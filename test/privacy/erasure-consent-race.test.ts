@@ -1,39 +1,24 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase, testServerUrl } from '../helpers/database.js';
-import { lockHolder } from '../helpers/locks.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { giveConsent, operatorToken } from '../helpers/oauth.js';
-import { ERASE } from './privacy-fixtures.js';
+import { expect, it } from 'vitest';
+import { graphql, signUpUser } from '../helpers/hub.js';
+import { giveConsent } from '../helpers/oauth.js';
+import { describeErasureRace } from './erasure-race.js';
 
 // An erasure racing the person's own giveConsent, on a real server (PGlite has one connection,
 // so nothing there runs concurrently), forced into one interleaving as in
 // erasure-decommission-race.test.ts. Whichever goes first, no consent of the person is in force
 // after the erasure.
 
-const clock = fixedClock(new Date());
-let hub: Hub;
-let admin: string;
+describeErasureRace('erasing a person while they give a consent', (race) => {
+  const { holding, waiters, erase } = race;
 
-describe.skipIf(testServerUrl() === undefined)('erasing a person while they give a consent', () => {
-  beforeAll(async () => {
-    hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
-    admin = await operatorToken(hub);
-  });
-  afterAll(() => hub.close());
-  const { holding, waiters } = lockHolder(() => hub.services.db);
-
-  const erase = (userId: string) => graphql<any>(hub, ERASE, { token: admin, variables: { id: userId } });
-  const give = (token: string) => graphql<any>(hub, 'mutation($input: GiveConsentInput!) { giveConsent(input: $input) { id } }', { token, variables: { input: { purpose: 'personalization' } } });
-  const consentsOf = (userId: string) => hub.services.db.selectFrom('consents').select(['purpose', 'status']).where('user_id', '=', userId).orderBy('purpose').execute();
+  const give = (token: string) => graphql<any>(race.hub, 'mutation($input: GiveConsentInput!) { giveConsent(input: $input) { id } }', { token, variables: { input: { purpose: 'personalization' } } });
+  const consentsOf = (userId: string) => race.hub.services.db.selectFrom('consents').select(['purpose', 'status']).where('user_id', '=', userId).orderBy('purpose').execute();
 
   it('the consent goes first: the erasure waits for it, then withdraws it', async () => {
-    const user = await signUpUser(hub);
+    const user = await signUpUser(race.hub);
     // A first consent starts the person's audit chain, which the next one then waits on.
-    await giveConsent(hub, user.accessToken, {});
+    await giveConsent(race.hub, user.accessToken, {});
     const held = await holding((tx) => sql`select 1 from audit_chain_heads where chain_key = ${user.id} for update`.execute(tx));
     const given = give(user.accessToken);
     await waiters(1);
@@ -52,7 +37,7 @@ describe.skipIf(testServerUrl() === undefined)('erasing a person while they give
   });
 
   it('the erasure goes first: the consent waits for it, then is refused and stores nothing', async () => {
-    const user = await signUpUser(hub);
+    const user = await signUpUser(race.hub);
     // Holds the lock the audience triggers take for the person: the erasure waits there, with
     // the person's consents locked.
     const held = await holding((tx) => sql`select pg_advisory_xact_lock(hashtext(${`audience:${user.id}`}))`.execute(tx));

@@ -1,13 +1,8 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase, testServerUrl } from '../helpers/database.js';
-import { lockHolder } from '../helpers/locks.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
-import { ERASE } from './privacy-fixtures.js';
+import { expect, it } from 'vitest';
+import { graphql, signUpUser } from '../helpers/hub.js';
+import { exchange, giveConsent, registerAgent } from '../helpers/oauth.js';
+import { describeErasureRace } from './erasure-race.js';
 
 // An erasure racing the decommissioning of an agent that acts for the same person, on a real
 // server (PGlite has one connection, so nothing there runs concurrently). Each race is forced
@@ -15,26 +10,16 @@ import { ERASE } from './privacy-fixtures.js';
 // test releases it once both contenders are seen waiting. Whatever the interleaving, both must
 // succeed: a deadlock aborts one of them, which the client sees as INTERNAL_SERVER_ERROR.
 
-const clock = fixedClock(new Date());
-let hub: Hub;
-let admin: string;
+describeErasureRace('erasing a person while an agent acting for them is decommissioned', (race) => {
+  const { holding, waiters, erase } = race;
 
-describe.skipIf(testServerUrl() === undefined)('erasing a person while an agent acting for them is decommissioned', () => {
-  beforeAll(async () => {
-    hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
-    admin = await operatorToken(hub);
-  });
-  afterAll(() => hub.close());
-  const { holding, waiters } = lockHolder(() => hub.services.db);
-
-  const erase = (userId: string) => graphql<any>(hub, ERASE, { token: admin, variables: { id: userId } });
-  const decommission = (id: string) => graphql<any>(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: admin, variables: { id } });
-  const statusOf = async (table: 'agents' | 'consents' | 'users', id: string) => (await hub.services.db.selectFrom(table).select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+  const decommission = (id: string) => graphql<any>(race.hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: race.admin, variables: { id } });
+  const statusOf = async (table: 'agents' | 'consents' | 'users', id: string) => (await race.hub.services.db.selectFrom(table).select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
 
   it('the agent is their own: the erasure has withdrawn their consent to it when the decommissioning starts', async () => {
-    const user = await signUpUser(hub);
-    const agent = await registerAgent(hub, user.accessToken, { name: 'Own helper', allowedScopes: ['orders:read'] });
-    const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    const user = await signUpUser(race.hub);
+    const agent = await registerAgent(race.hub, user.accessToken, { name: 'Own helper', allowedScopes: ['orders:read'] });
+    const consentId = await giveConsent(race.hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
     // Holds the lock the audience triggers take for the user: the erasure waits there, right
     // after withdrawing the user's consents.
     const held = await holding((tx) => sql`select pg_advisory_xact_lock(hashtext(${`audience:${user.id}`}))`.execute(tx));
@@ -54,10 +39,10 @@ describe.skipIf(testServerUrl() === undefined)('erasing a person while an agent 
   });
 
   it('the agent acts for them with a refresh token: the decommissioning has locked their consent to it when the erasure starts', async () => {
-    const user = await signUpUser(hub);
-    const agent = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'offline_access'] });
-    const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
-    const exchanged = await exchange(hub, agent, user.accessToken, { scope: 'orders:read offline_access' });
+    const user = await signUpUser(race.hub);
+    const agent = await registerAgent(race.hub, race.admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'offline_access'] });
+    const consentId = await giveConsent(race.hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    const exchanged = await exchange(race.hub, agent, user.accessToken, { scope: 'orders:read offline_access' });
     expect(exchanged.body.refresh_token).toEqual(expect.any(String));
     // Holds the consent: the decommissioning waits for it with the agent locked.
     const held = await holding((tx) => tx.selectFrom('consents').select('id').where('id', '=', consentId).forUpdate().execute());
@@ -75,7 +60,7 @@ describe.skipIf(testServerUrl() === undefined)('erasing a person while an agent 
     expect(await statusOf('users', user.id)).toBe('erased');
     expect(await statusOf('consents', consentId)).toBe('withdrawn');
     expect(await statusOf('agents', agent.id)).toBe('decommissioned');
-    const live = await hub.services.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', user.id).where('revoked_at', 'is', null).execute();
+    const live = await race.hub.services.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', user.id).where('revoked_at', 'is', null).execute();
     expect(live).toEqual([]);
   });
 });

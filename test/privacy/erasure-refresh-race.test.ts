@@ -1,42 +1,26 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase, testServerUrl } from '../helpers/database.js';
-import { lockHolder } from '../helpers/locks.js';
-import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
-import { operatorToken } from '../helpers/oauth.js';
-import { ERASE } from './privacy-fixtures.js';
+import { expect, it } from 'vitest';
+import { postForm, signUpUser } from '../helpers/hub.js';
+import { describeErasureRace } from './erasure-race.js';
 
 // An erasure racing a refresh of the person's session, on a real server (PGlite has one
 // connection, so nothing there runs concurrently), forced into one interleaving as in
 // erasure-consent-race.test.ts. Whichever goes first, no session of the person is left that the
 // erasure did not end, and the erasure counts it.
 
-const clock = fixedClock(new Date());
-let hub: Hub;
-let admin: string;
+describeErasureRace('erasing a person while their session is refreshed', (race) => {
+  const { holding, waiters, erase } = race;
 
-describe.skipIf(testServerUrl() === undefined)('erasing a person while their session is refreshed', () => {
-  beforeAll(async () => {
-    hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
-    admin = await operatorToken(hub);
-  });
-  afterAll(() => hub.close());
-  const { holding, waiters } = lockHolder(() => hub.services.db);
-
-  const erase = (userId: string) => graphql<any>(hub, ERASE, { token: admin, variables: { id: userId } });
-  const refresh = (refreshToken: string) => postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'hub-frontend' });
+  const refresh = (refreshToken: string) => postForm(race.hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'hub-frontend' });
   /** The person's refresh-token families that no revocation has ended: none of their tokens revoked. */
   const unendedFamilies = async (userId: string) =>
     (
       await sql<{ family_id: string }>`select family_id from refresh_tokens where user_id = ${userId}
-        group by family_id having bool_and(revoked_at is null)`.execute(hub.services.db)
+        group by family_id having bool_and(revoked_at is null)`.execute(race.hub.services.db)
     ).rows;
 
   it('the refresh goes first: the erasure waits for the token it uses, then ends the family the new one continues', async () => {
-    const user = await signUpUser(hub);
+    const user = await signUpUser(race.hub);
     // The refresh audits in the person's chain once it has rotated the token and stored the next one.
     const held = await holding((tx) => sql`select 1 from audit_chain_heads where chain_key = ${user.id} for update`.execute(tx));
     const refreshed = refresh(user.refreshToken);
@@ -54,7 +38,7 @@ describe.skipIf(testServerUrl() === undefined)('erasing a person while their ses
   });
 
   it('the erasure goes first: the refresh waits for it, then is refused', async () => {
-    const user = await signUpUser(hub);
+    const user = await signUpUser(race.hub);
     // Holds the lock the audience triggers take for the person: the erasure waits there, with
     // the person's refresh token revoked and locked.
     const held = await holding((tx) => sql`select pg_advisory_xact_lock(hashtext(${`audience:${user.id}`}))`.execute(tx));

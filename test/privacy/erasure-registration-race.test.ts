@@ -1,44 +1,29 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase, testServerUrl } from '../helpers/database.js';
-import { lockHolder } from '../helpers/locks.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { operatorToken, registerAgent } from '../helpers/oauth.js';
-import { ERASE } from './privacy-fixtures.js';
+import { expect, it } from 'vitest';
+import { graphql, signUpUser } from '../helpers/hub.js';
+import { registerAgent } from '../helpers/oauth.js';
+import { describeErasureRace } from './erasure-race.js';
 
 // An erasure racing the person's registration of an agent they own, on a real server (PGlite has
 // one connection, so nothing there runs concurrently), forced into one interleaving as in
 // erasure-decommission-race.test.ts. Whichever goes first, no agent of the person is live after
 // the erasure.
 
-const clock = fixedClock(new Date());
-let hub: Hub;
-let admin: string;
+describeErasureRace('erasing a person while they register an agent', (race) => {
+  const { holding, waiters, erase } = race;
 
-describe.skipIf(testServerUrl() === undefined)('erasing a person while they register an agent', () => {
-  beforeAll(async () => {
-    hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
-    admin = await operatorToken(hub);
-  });
-  afterAll(() => hub.close());
-  const { holding, waiters } = lockHolder(() => hub.services.db);
-
-  const erase = (userId: string) => graphql<any>(hub, ERASE, { token: admin, variables: { id: userId } });
   const register = (token: string) =>
-    graphql<any>(hub, 'mutation($input: RegisterAgentInput!) { registerAgent(input: $input) { clientId } }', {
+    graphql<any>(race.hub, 'mutation($input: RegisterAgentInput!) { registerAgent(input: $input) { clientId } }', {
       token,
       variables: { input: { name: 'My assistant', kind: 'AI_AGENT', allowedScopes: ['orders:read'] } },
     });
-  const agentsOf = (userId: string) => hub.services.db.selectFrom('agents').select(['id', 'status']).where('owner_user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+  const agentsOf = (userId: string) => race.hub.services.db.selectFrom('agents').select(['id', 'status']).where('owner_user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
 
   it('the registration goes first: the erasure waits for it, then decommissions its agent', async () => {
-    const user = await signUpUser(hub);
+    const user = await signUpUser(race.hub);
     // A first agent starts the person's audit chain, which the registration then waits on; the
     // erasure ends it too, and must find the second.
-    const first = await registerAgent(hub, user.accessToken, { allowedScopes: ['orders:read'] });
+    const first = await registerAgent(race.hub, user.accessToken, { allowedScopes: ['orders:read'] });
     const held = await holding((tx) => sql`select 1 from audit_chain_heads where chain_key = ${user.id} for update`.execute(tx));
     const registered = register(user.accessToken);
     await waiters(1);
@@ -57,7 +42,7 @@ describe.skipIf(testServerUrl() === undefined)('erasing a person while they regi
   });
 
   it('the erasure goes first: the registration waits for it, then is refused and stores nothing', async () => {
-    const user = await signUpUser(hub);
+    const user = await signUpUser(race.hub);
     // Holds the lock the audience triggers take for the person: the erasure waits there, with
     // the person's row locked.
     const held = await holding((tx) => sql`select pg_advisory_xact_lock(hashtext(${`audience:${user.id}`}))`.execute(tx));
