@@ -60,18 +60,13 @@ export async function findAudiencePage(
   { withVersion = false } = {},
 ): Promise<MemberRow[]> {
   return db
-    .selectFrom(pageIds(db, selection, limit, afterUserId, withVersion).as('p'))
+    .selectFrom(memberIds(db, selection, { after: afterUserId }, withVersion).limit(limit).as('p'))
     .innerJoin('users as u', 'u.id', 'p.user_id')
     .where('u.status', '=', 'active')
     .select(['u.id', ...columns.map((c) => `u.${c}` as const)])
     .$if(withVersion, (q) => q.innerJoin('consents as c', 'c.id', 'p.consent_id').select('c.policy_version'))
     .orderBy('p.user_id')
     .execute() as Promise<MemberRow[]>;
-}
-
-/** The ids (and consents) of a page of members, in user-id order: the keyset walk of a page. */
-function pageIds(db: Db, selection: AudienceSelection, limit: number, afterUserId: string | undefined, withVersion: boolean) {
-  return memberIds(db, selection, { after: afterUserId }, withVersion).limit(limit);
 }
 
 /** Members in user-id order after one user id (from the first when left out) up to another (to the last). */

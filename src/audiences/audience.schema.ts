@@ -7,8 +7,10 @@ import { FILTER_FIELDS } from './audience.filter.js';
 import { queryAudience, type AudienceMember, type AudiencePage } from './audience.service.js';
 
 /**
- * A member's fields hold what the page decided for them (`queryAudience`): the value, or the
- * refusal, which GraphQL answers as null with FORBIDDEN and the reason.
+ * A member's fields hold what the page decided for them: the value, or the refusal, which GraphQL
+ * answers as null with FORBIDDEN and the reason. Each field's data category is declared in
+ * MEMBER_FIELDS and decided by src/authz (`decideAudienceField`) when the page builds its members
+ * (`showMember`), once per purpose version, as a resolver's scope check would for every member.
  */
 const shown = { nullable: true } as const;
 
