@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { openDatabase, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { newId } from '../../src/shared/ids.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { runNode } from '../helpers/run-node.js';
 import { headOf, readEvent } from './audit-fixtures.js';
 
 const APPEND_ONLY = /is not allowed: the table is append-only/;
@@ -143,11 +143,7 @@ describe('hub audit verify', () => {
     }
   };
   const verify = () =>
-    spawnSync(process.execPath, ['bin/hub.js', 'audit', 'verify'], {
-      env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', ...(server ? { DATABASE_URL: server.url } : { HUB_DATA_DIR: dir }) },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    runNode({ PATH: process.env.PATH, LOG_LEVEL: 'silent', ...(server ? { DATABASE_URL: server.url } : { HUB_DATA_DIR: dir }) }, 'bin/hub.js', 'audit', 'verify');
   beforeAll(async () => {
     if (database.url) server = await createTestDatabase();
     else await usingCliDatabase(migrateToLatest);
@@ -159,19 +155,19 @@ describe('hub audit verify', () => {
 
   it('prints ok and exits 0 on a whole trail, names the broken link and exits 1 on a tampered one', async () => {
     const events = await usingCliDatabase((db) => appendAuditEvents(db, [readEvent(), readEvent(), readEvent({ subjectUserId: null })], now));
-    const ok = verify();
+    const ok = await verify();
     expect(ok.stdout).toBe('ok: 2 chains, 3 events\n');
     expect(ok.status).toBe(0);
 
     const tampered = events[1]!.id;
     await usingCliDatabase((db) => tamper(db, tampered, sql`fields_denied = '{}'`));
-    const broken = verify();
+    const broken = await verify();
     expect(broken.stdout).toBe(`broken: chain usr_alice at seq 2 (event ${tampered}): hash does not match the content of the event\n`);
     expect(broken.status).toBe(1);
-  });
+  }, 120_000);
 
-  it('has --help', () => {
-    const help = spawnSync(process.execPath, ['bin/hub.js', 'audit', 'verify', '--help'], { encoding: 'utf8', timeout: 60_000 });
+  it('has --help', async () => {
+    const help = await runNode({ PATH: process.env.PATH }, 'bin/hub.js', 'audit', 'verify', '--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: hub audit verify');
   });

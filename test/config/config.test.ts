@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { PRODUCTION_ENV } from '../helpers/hub.js';
+import { runNode } from '../helpers/run-node.js';
 
 const HOST_MESSAGE = 'must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0, :: or localhost (an IPv6 address without brackets)';
 
@@ -213,36 +213,24 @@ describe('CORS origins', () => {
 });
 
 describe('the hub command with a bad environment', () => {
-  it('exits non-zero with one line naming the variable, before touching any database', () => {
-    const result = spawnSync(process.execPath, ['bin/hub.js', 'serve'], {
-      env: { PATH: process.env.PATH, PORT: 'not-a-port', HUB_DATA_DIR: 'memory://' },
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
+  it('exits non-zero with one line naming the variable, before touching any database', async () => {
+    const result = await runNode({ PATH: process.env.PATH, PORT: 'not-a-port', HUB_DATA_DIR: 'memory://' }, 'bin/hub.js', 'serve');
     expect(result.status).not.toBe(0);
     expect(result.stderr.trim().split('\n')).toEqual(['hub: configuration error: PORT: must be a port number from 1 to 65535']);
-  });
+  }, 60_000);
 
-  it('refuses to start in production with demo data', () => {
-    const result = spawnSync(process.execPath, ['bin/hub.js', 'serve'], {
-      env: { PATH: process.env.PATH, ...PRODUCTION_ENV, HUB_DEMO_DATA: 'true', HUB_DATA_DIR: 'memory://' },
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
+  it('refuses to start in production with demo data', async () => {
+    const result = await runNode({ PATH: process.env.PATH, ...PRODUCTION_ENV, HUB_DEMO_DATA: 'true', HUB_DATA_DIR: 'memory://' }, 'bin/hub.js', 'serve');
     expect(result.status).toBe(78);
     expect(result.stderr.trim().split('\n')).toEqual(['hub: configuration error: HUB_DEMO_DATA: must not be true when NODE_ENV=production: demo customers share a published password']);
-  });
+  }, 60_000);
 });
 
 describe('hub seed in production', () => {
-  it('refuses to run, before touching any database', () => {
+  it('refuses to run, before touching any database', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-seed-production-'));
     try {
-      const result = spawnSync(process.execPath, ['bin/hub.js', 'seed', '--users', '5'], {
-        env: { PATH: process.env.PATH, ...PRODUCTION_ENV, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent' },
-        encoding: 'utf8',
-        timeout: 20_000,
-      });
+      const result = await runNode({ PATH: process.env.PATH, ...PRODUCTION_ENV, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent' }, 'bin/hub.js', 'seed', '--users', '5');
       expect(result.status).toBe(1);
       expect(result.stderr.trim().split('\n')).toEqual(['hub: seed refuses to run when NODE_ENV=production: seeded customers share a published password']);
       expect(result.stdout).toBe('');
@@ -250,5 +238,5 @@ describe('hub seed in production', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });

@@ -67,7 +67,7 @@ describeEmbedded('embedded PostgreSQL on disk', () => {
     } finally {
       await second.close();
     }
-  });
+  }, 120_000);
 
   it('is migrated and inspected through `hub migrate`', async () => {
     const env = { PATH: process.env.PATH, HUB_DATA_DIR: path.join(dir, 'cli'), LOG_LEVEL: 'silent' };

@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -11,6 +10,7 @@ import type { Db } from '../../src/db/connect.js';
 import { DEMO_EMAIL, DEMO_PASSWORD, seedDemoIfEmpty } from '../../src/identity/demo.js';
 import { hashDemoPassword, seedUsers, type SeedCounts } from '../../src/identity/seed.js';
 import { createTestDatabase, describeEmbedded, type TestDatabase } from '../helpers/database.js';
+import { runNode } from '../helpers/run-node.js';
 
 const USERS = 150;
 const LOCALES: Record<string, string> = {
@@ -157,31 +157,22 @@ describeEmbedded('hub seed', () => {
   const env = { PATH: process.env.PATH, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent' };
   const args = (...rest: string[]) => ['bin/hub.js', 'seed', ...rest];
 
-  it('seeds the embedded database and prints its counts', () => {
-    const run = spawnSync(process.execPath, args('--users', '50', '--seed', '3'), { env, encoding: 'utf8', timeout: 60_000 });
+  it('seeds the embedded database and prints its counts', async () => {
+    const run = await runNode(env, ...args('--users', '50', '--seed', '3'));
     expect(run.stderr).toContain('seeded 50/50 users (100%)');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^seeded 50 users, \d+ orders, \d+ payment methods \(seed 3\) in [\d.]+ s, \d+ users\/s$/m);
-  }, 60_000);
+  }, 120_000);
 
   it('refuses --users 0 and --users abc, and a database kept in memory, with a one-line error', async () => {
     // Side by side: each run spends its time starting tsx, not seeding.
-    const runs = await Promise.all(['0', 'abc'].map((users) => runHub(args('--users', users), env)));
+    const runs = await Promise.all(['0', 'abc'].map((users) => runNode(env, ...args('--users', users))));
     for (const run of runs) {
       expect(run.status).toBe(1);
       expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining('must be an integer from 1 to 10,000,000')]);
     }
-    const inMemory = await runHub(args('--users', '5'), { ...env, HUB_DATA_DIR: 'memory://' });
+    const inMemory = await runNode({ ...env, HUB_DATA_DIR: 'memory://' }, ...args('--users', '5'));
     expect(inMemory.status).toBe(1);
     expect(inMemory.stderr.trim().split('\n')).toEqual([expect.stringContaining('seed refuses to run on HUB_DATA_DIR=memory:// without DATABASE_URL: the rows would be gone when it exits')]);
-  });
+  }, 60_000);
 });
-
-function runHub(argv: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject).on('close', (status) => resolve({ status, stderr }));
-  });
-}
