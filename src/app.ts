@@ -129,7 +129,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     http,
     bootstrapCredentials,
     listen: () => http.listen({ host: config.host, port: config.port }),
-    close: () => (closing ??= http.close().then(() => webhookWorker?.stop()).then(() => services.audit.close()).then(() => database.close())),
+    close: () => (closing ??= http.close().then(() => webhookWorker?.stop()).then(() => services.audit.close()).then(() => services.keys.close()).then(() => database.close())),
   };
 }
 

@@ -4,7 +4,7 @@ import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import { open, seal } from './key-encryption.js';
-import { findPublishedKeys, insertSigningKey, retireSigningKeys, type SigningKeyRow } from './keys.queries.js';
+import { findPublishedKeys, insertSigningKey, isKeyAcceptedSince, retireSigningKeys, type SigningKeyRow } from './keys.queries.js';
 
 /** The one signature algorithm of the hub's tokens and receipts; verification pins it. */
 export const SIGNING_ALG = 'ES256';
@@ -28,8 +28,11 @@ interface KeySet {
   readonly jwks: { readonly keys: readonly JWK[] };
 }
 
-/** How often an instance rereads the keys, so a rotation by another instance or the CLI shows up. */
-const RELOAD_EVERY_MS = 60_000;
+/**
+ * How stale an instance's keys may get: it rereads them twice as often, on a timer, so a rotation
+ * by another instance or the CLI shows up whether or not requests come in.
+ */
+export const RELOAD_EVERY_MS = 60_000;
 /** Clock difference between instances that a retired key's publication allows for. */
 const CLOCK_SKEW_MS = 60_000;
 
@@ -39,14 +42,13 @@ const CLOCK_SKEW_MS = 60_000;
  * with it before it rereads the keys, plus clock skew.
  */
 export function publishedUntil(retiredAt: Date, retentionSeconds: number): Date {
-  return new Date(retiredAt.getTime() + retentionSeconds * 1_000 + RELOAD_EVERY_MS + CLOCK_SKEW_MS);
+  return new Date(retiredAt.getTime() + acceptedForMs(retentionSeconds));
 }
 
-/**
- * A token naming an unknown kid triggers at most one reread per this interval; a failed reread of
- * stale keys is retried no sooner either.
- */
-const MISS_RELOAD_MS = 5_000;
+const acceptedForMs = (retentionSeconds: number) => retentionSeconds * 1_000 + RELOAD_EVERY_MS + CLOCK_SKEW_MS;
+
+/** A failed reread of stale keys is retried no sooner than this. */
+const FAILED_RELOAD_RETRY_MS = 5_000;
 
 /**
  * The signing keys, held in memory and reread from the database now and then. Two sets, on
@@ -58,8 +60,9 @@ const MISS_RELOAD_MS = 5_000;
 export class KeyStore {
   private loadedAt = 0;
   private lastReloadTry = 0;
-  private lastMissReload = 0;
   private reloading: Promise<void> | undefined;
+  /** Rereads the keys every RELOAD_EVERY_MS / 2; never keeps the process alive. */
+  private readonly rereads = setInterval(() => this.reload().catch(() => {}), RELOAD_EVERY_MS / 2).unref();
 
   private constructor(
     private readonly db: Db,
@@ -69,7 +72,10 @@ export class KeyStore {
     private keys: KeySet,
   ) {}
 
-  /** Loads the keys, generating the first signing key on a database that has none. */
+  /**
+   * Loads the keys, generating the first signing key on a database that has none, and rereads
+   * them on a timer until `close`.
+   */
   static async open(db: Db, kek: Buffer, clock: Clock, retentionSeconds: number): Promise<KeyStore> {
     let rows = await findPublishedKeys(db, EVER);
     if (!rows.some((row) => row.retiredAt === null)) {
@@ -82,9 +88,13 @@ export class KeyStore {
     return store;
   }
 
-  /** The key new tokens are signed with. */
+  /**
+   * The key new tokens are signed with: at most RELOAD_EVERY_MS behind a rotation made elsewhere,
+   * as `publishedUntil` allows, since the keys are reread on a timer (see `open`). Not reread here:
+   * tokens and receipts are signed inside transactions, and a reread waiting for a connection of
+   * its own could wait on them.
+   */
   signingKey(): SigningKey {
-    this.reloadInBackgroundIfStale();
     return this.keys.signing;
   }
 
@@ -92,23 +102,32 @@ export class KeyStore {
    * The public key for `kid` if access tokens signed with it are accepted now (by the clock): the
    * signing key, or a key retired less than `publishedUntil` ago, which is what `hub keys rotate`
    * prints. Stale keys are reread first, so a rotation made elsewhere holds here too, even on an
-   * instance that signs nothing; an unknown kid may trigger one reread. Never throws.
+   * instance that signs nothing. A kid this instance does not hold is looked up by itself, and the
+   * keys reread only when the database holds it as accepted: a made-up kid, which anyone can send,
+   * costs one indexed read and never holds up a key rotated in elsewhere. Never throws.
    */
   async verificationKey(kid: string): Promise<Key | undefined> {
-    if (Date.now() - this.loadedAt > RELOAD_EVERY_MS) await this.reloadUnlessTriedLately();
+    await this.rereadIfStale();
     let known = this.keys.verification.get(kid);
-    if (!known && Date.now() - this.lastMissReload >= MISS_RELOAD_MS) {
-      this.lastMissReload = Date.now();
+    const acceptedSince = new Date(this.clock.now().getTime() - acceptedForMs(this.retentionSeconds));
+    if (!known && (await isKeyAcceptedSince(this.db, kid, acceptedSince).catch(() => false))) {
       await this.reload().catch(() => {});
       known = this.keys.verification.get(kid);
     }
     return known && (known.acceptedUntil === undefined || this.clock.now() < known.acceptedUntil) ? known.key : undefined;
   }
 
-  /** The RFC 7517 key set of `/jwks.json`: every key that ever signed (see the class comment). */
+  /**
+   * The RFC 7517 key set of `/jwks.json`: every key that ever signed (see the class comment), as
+   * of the last reread, at most RELOAD_EVERY_MS ago.
+   */
   jwks(): { readonly keys: readonly JWK[] } {
-    this.reloadInBackgroundIfStale();
     return this.keys.jwks;
+  }
+
+  /** Stops rereading the keys. */
+  close(): void {
+    clearInterval(this.rereads);
   }
 
   async reload(): Promise<void> {
@@ -124,16 +143,14 @@ export class KeyStore {
     return this.reloading;
   }
 
-  private reloadInBackgroundIfStale(): void {
-    if (Date.now() - this.loadedAt > RELOAD_EVERY_MS) this.reload().catch(() => {});
-  }
-
   /**
-   * Joins or starts a reread, unless one failed within MISS_RELOAD_MS: while the database is
-   * unreachable, requests are not each held up by a reread bound to fail. Never throws.
+   * Joins or starts a reread of keys older than RELOAD_EVERY_MS, unless one failed within
+   * FAILED_RELOAD_RETRY_MS: while the database is unreachable, requests are not each held up by a
+   * reread bound to fail. Never throws.
    */
-  private async reloadUnlessTriedLately(): Promise<void> {
-    if (!this.reloading && Date.now() - this.lastReloadTry < MISS_RELOAD_MS) return;
+  private async rereadIfStale(): Promise<void> {
+    if (Date.now() - this.loadedAt <= RELOAD_EVERY_MS) return;
+    if (!this.reloading && Date.now() - this.lastReloadTry < FAILED_RELOAD_RETRY_MS) return;
     await this.reload().catch(() => {});
   }
 }

@@ -27,6 +27,17 @@ export async function findPublishedKeys(db: Db, publishedSince: Date): Promise<S
   }));
 }
 
+/** Whether `kid` is a key that signs, or was retired after `retiredSince`. */
+export async function isKeyAcceptedSince(db: Db, kid: string, retiredSince: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom('signing_keys')
+    .select('kid')
+    .where('kid', '=', kid)
+    .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', retiredSince)]))
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Inserts a key as the signing key; resolves to false when another one already signs. */
 export async function insertSigningKey(
   db: Db,

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { issueAccessToken } from '../../src/oauth/access-token.js';
+import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
+import { KeyStore, RELOAD_EVERY_MS, rotateSigningKey } from '../../src/oauth/key-store.js';
+import { FRONTEND_CLIENT_ID } from '../../src/oauth/token.service.js';
+import { systemClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, TEST_PASSWORD, graphql, signUpUser } from '../helpers/hub.js';
+
+/**
+ * A rotation made elsewhere (`hub keys rotate`, or another instance) reaches an instance that is
+ * not told of it: by its timer, idle or not, and at once for a token naming the new key.
+ */
+describe('signing keys rotated by another instance', () => {
+  let hub: Hub;
+  let user: Awaited<ReturnType<typeof signUpUser>>;
+  const kek = () => resolveKeyEncryptionKey(hub.config);
+  const rotateElsewhere = () => rotateSigningKey(hub.database.db, kek(), new Date());
+  const kidsPublished = async () => (JSON.parse((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).body) as { keys: JWK[] }).keys.map((key) => key.kid);
+  const me = (token: string) => graphql<{ me: { id: string } | null }>(hub, '{ me { id } }', { token });
+
+  beforeAll(async () => {
+    // The key store's timer is set as the hub starts: faked from then on, so the test moves it.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase() });
+    user = await signUpUser(hub);
+  });
+  afterEach(() => vi.restoreAllMocks());
+  afterAll(async () => {
+    vi.useRealTimers();
+    await hub.close();
+  });
+
+  it('are picked up by an idle instance within a minute: it signs with the new key and publishes it', async () => {
+    const oldKid = hub.services.keys.signingKey().kid;
+    const newKid = await rotateElsewhere();
+    // No request in between: only the timer can tell the instance.
+    await vi.advanceTimersByTimeAsync(RELOAD_EVERY_MS / 2);
+    await vi.waitFor(() => expect(hub.services.keys.signingKey().kid).toBe(newKid), { timeout: 10_000 });
+
+    expect(await kidsPublished()).toEqual(expect.arrayContaining([newKid, oldKid]));
+    const signedIn = await graphql<{ signIn: { accessToken: string } }>(hub, 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }', {
+      variables: { input: { email: user.email, password: TEST_PASSWORD } },
+    });
+    expect(signedIn.errors).toBeUndefined();
+    const token = signedIn.data!.signIn.accessToken;
+    expect(decodeProtectedHeader(token).kid).toBe(newKid);
+    expect((await me(token)).data?.me).toEqual({ id: user.id });
+    const keys = (JSON.parse((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).body) as { keys: JWK[] }).keys;
+    await expect(jwtVerify(token, createLocalJWKSet({ keys }), { issuer: hub.config.issuer })).resolves.toBeDefined();
+  });
+
+  it('are accepted at once in a token naming the new key, though a made-up kid came just before', async () => {
+    const junk = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: randomUUID() })).toString('base64url')}.e30.AAAA`;
+    expect((await me(junk)).status).toBe(401);
+    const newKid = await rotateElsewhere();
+    const elsewhere = await KeyStore.open(hub.database.db, kek(), systemClock, hub.config.accessTokenTtl);
+    elsewhere.close();
+    const claims = { sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read' };
+    const issued = await issueAccessToken(elsewhere, { issuer: hub.config.issuer, audience: hub.config.audience }, claims, { now: new Date(), ttlSeconds: 300 });
+    expect(decodeProtectedHeader(issued.accessToken).kid).toBe(newKid);
+    expect(hub.services.keys.signingKey().kid).not.toBe(newKid);
+
+    const answer = await me(issued.accessToken);
+    expect(answer.headers['www-authenticate']).toBeUndefined();
+    expect(answer.data?.me).toEqual({ id: user.id });
+  });
+
+  it('are not reread for a kid the database does not hold as accepted', async () => {
+    const reload = vi.spyOn(hub.services.keys, 'reload');
+    for (const kid of [randomUUID(), 'x'.repeat(128)]) {
+      const junk = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid })).toString('base64url')}.e30.AAAA`;
+      expect((await me(junk)).status).toBe(401);
+    }
+    expect(reload).not.toHaveBeenCalled();
+  });
+});
