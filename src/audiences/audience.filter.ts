@@ -2,10 +2,10 @@ import { z } from 'zod';
 import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
 import { DATA_CATEGORIES, type DataCategory, type FieldRef, type FilterRead } from '../authz/scopes.js';
 import type { Database } from '../db/database.js';
+import { CHANNELS, country, locale, tag } from '../identity/profile.input.js';
 import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
 
-const code = (pattern: RegExp, what: string) => z.string().max(35).regex(pattern, `must be ${what}`);
 const list = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must not be empty').max(50, 'must list at most 50 values');
 const count = z.number().int().min(0).max(1_000_000_000);
 /** Money in minor units, up to what the `SafeInt` it comes in as can hold. */
@@ -18,24 +18,27 @@ const date = z.coerce
 
 /**
  * What marketers select on: every key optional, every list matching any of its values, all keys
- * together. Stored as JSON with a saved audience and parsed again on every read.
+ * together. Stored as JSON with a saved audience and parsed again on every read. A value is
+ * checked and written as the profile stores it (src/identity/profile.input.ts): `sv-se` selects
+ * the members whose locale is `sv-SE`, and a value no profile can hold, or a range that holds
+ * nothing, is refused rather than selecting nobody.
  */
 export const audienceFilterSchema = z
   .object({
-    countries: list(code(/^[A-Za-z]{2}$/, 'ISO 3166-1 alpha-2 codes')).transform((l) => l.map((c) => c.toUpperCase())),
-    locales: list(z.string().min(1).max(35)),
+    countries: list(country),
+    locales: list(locale),
     loyaltyTiers: list(z.string().min(1).max(35)).transform((l) => l.map((t) => t.toLowerCase())),
     minLoyaltyPoints: count,
     /** Members who stated at least one of these interests (preferences). */
-    interestsAny: list(z.string().min(1).max(64)),
+    interestsAny: list(tag),
     /** Members who prefer at least one of these channels (preferences). */
-    channelsAny: list(z.string().min(1).max(64)),
+    channelsAny: list(z.enum(CHANNELS, { error: `must be one of ${CHANNELS.join(', ')}` })),
     /** The age band, in whole years today, both ends included. */
     ageMin: z.number().int().min(0).max(150),
     ageMax: z.number().int().min(0).max(150),
     lastOrderAfter: date,
     lastOrderBefore: date,
-    /** Orders placed in [from, to): at least minCount of them, or at least minSpendMinor in all. */
+    /** Orders placed in [from, to): at least minCount of them (1 when neither minimum is set), and at least minSpendMinor in all. */
     orders: z
       .object({ from: date, to: date, minCount: count, minSpendMinor: amount })
       .partial()
@@ -44,7 +47,16 @@ export const audienceFilterSchema = z
     signedUpBefore: date,
   })
   .partial()
-  .strict();
+  .strict()
+  .superRefine((filter, ctx) => {
+    const ordered = <T extends number | Date>(low: T | undefined, high: T | undefined, path: string[], message: string, strictly: boolean) => {
+      if (low !== undefined && high !== undefined && (strictly ? high <= low : high < low)) ctx.addIssue({ code: 'custom', path, message });
+    };
+    ordered(filter.ageMin, filter.ageMax, ['ageMax'], 'must not be less than ageMin', false);
+    ordered(filter.lastOrderAfter, filter.lastOrderBefore, ['lastOrderBefore'], 'must be later than lastOrderAfter', true);
+    ordered(filter.signedUpAfter, filter.signedUpBefore, ['signedUpBefore'], 'must be later than signedUpAfter', true);
+    ordered(filter.orders?.from, filter.orders?.to, ['orders', 'to'], 'must be later than from', true);
+  });
 
 export type AudienceFilter = z.output<typeof audienceFilterSchema>;
 
@@ -119,10 +131,12 @@ export function filterExpression(eb: Members, filter: AudienceFilter, now: Date)
   if (filter.signedUpAfter) terms.push(eb('m.signed_up_at', '>=', filter.signedUpAfter));
   if (filter.signedUpBefore) terms.push(eb('m.signed_up_at', '<', filter.signedUpBefore));
   const orders = filter.orders;
-  if (orders && (orders.minCount !== undefined || orders.minSpendMinor !== undefined)) {
+  if (orders) {
+    // Neither minimum set: customers who ordered (in the period, or ever).
+    const minCount = orders.minCount ?? (orders.minSpendMinor === undefined ? 1 : undefined);
     if (orders.from === undefined && orders.to === undefined) {
       // Over the customer's whole history: the stats kept on the member row, no orders read.
-      if (orders.minCount !== undefined) terms.push(eb('m.order_count', '>=', orders.minCount));
+      if (minCount !== undefined) terms.push(eb('m.order_count', '>=', minCount));
       if (orders.minSpendMinor !== undefined) terms.push(eb('m.order_spend_minor', '>=', orders.minSpendMinor));
     } else {
       // A period: the member's orders in it, through orders_user_placed (user_id, placed_at).
@@ -131,7 +145,7 @@ export function filterExpression(eb: Members, filter: AudienceFilter, now: Date)
         .whereRef('o.user_id', '=', 'm.user_id')
         .$if(orders.from !== undefined, (q) => q.where('o.placed_at', '>=', orders.from!))
         .$if(orders.to !== undefined, (q) => q.where('o.placed_at', '<', orders.to!));
-      if (orders.minCount !== undefined) terms.push(eb(inPeriod.select((s) => s.fn.countAll<number>().as('n')), '>=', orders.minCount));
+      if (minCount !== undefined) terms.push(eb(inPeriod.select((s) => s.fn.countAll<number>().as('n')), '>=', minCount));
       if (orders.minSpendMinor !== undefined) {
         terms.push(eb(inPeriod.select((s) => s.fn.coalesce(s.fn.sum<number>('o.total_minor'), s.lit(0)).as('spend')), '>=', orders.minSpendMinor));
       }

@@ -40,7 +40,9 @@ builder.objectField(AudienceConnectionRef, 'totalCount', (t) =>
 );
 
 const OrderPeriodFilter = builder.inputType('AudienceOrderFilter', {
-  description: 'Orders placed in [from, to) (the whole history when both are left out).',
+  description:
+    'Orders placed in [from, to) (the whole history when both are left out): at least minCount of them (1 when neither minimum is set), ' +
+    'and at least minSpendMinor in all.',
   fields: (t) => ({
     from: t.field({ type: 'DateTime' }),
     to: t.field({ type: 'DateTime' }),
@@ -61,10 +63,10 @@ export const AudienceFilterInput = builder.inputType('AudienceFilter', {
     '(FORBIDDEN, PURPOSE_NOT_COVERED or MISSING_SCOPE) unless the purpose and the caller’s scopes both cover that field.',
   fields: (t) => ({
     countries: t.stringList(selectsOn('countries', 'ISO 3166-1 alpha-2.')),
-    locales: t.stringList(selectsOn('locales', 'BCP 47.')),
+    locales: t.stringList(selectsOn('locales', 'BCP 47, compared in canonical form (sv-se selects sv-SE).')),
     loyaltyTiers: t.stringList(selectsOn('loyaltyTiers', 'bronze, silver, gold, platinum.')),
     minLoyaltyPoints: t.int(selectsOn('minLoyaltyPoints')),
-    interestsAny: t.stringList(selectsOn('interestsAny')),
+    interestsAny: t.stringList(selectsOn('interestsAny', 'Compared as the profile stores them: trimmed and lowercased.')),
     channelsAny: t.stringList(selectsOn('channelsAny', 'email, sms, push, post.')),
     ageMin: t.int(selectsOn('ageMin')),
     ageMax: t.int(selectsOn('ageMax')),

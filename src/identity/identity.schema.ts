@@ -118,7 +118,7 @@ builder.queryFields((t) => ({
     authScopes: (_root, args) => ({ $all: { operator: 'users:admin', userFilter: filterReads(args.filter) } }),
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first);
-      const after = args.after ? decodeCursor(args.after, ['string'])[0] : undefined;
+      const after = args.after ? decodeCursor(args.after, ['usr'])[0] : undefined;
       const rows = await listUsers(ctx.services.db, { limit: limit + 1, ...(after !== undefined && { after }), ...(args.filter && { filter: args.filter }) });
       const reads = filterReads(args.filter);
       for (const user of rows) userLoader(ctx).prime(user.id, user);

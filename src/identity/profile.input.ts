@@ -68,7 +68,8 @@ const address = z.object({
 
 export const CHANNELS = ['email', 'sms', 'push', 'post'] as const;
 
-const tag = z
+/** An interest, a tag or a size's kind, stored trimmed and lowercased. */
+export const tag = z
   .string()
   .trim()
   .toLowerCase()

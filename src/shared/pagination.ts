@@ -1,4 +1,5 @@
 import { BadUserInputError } from './errors.js';
+import { isId, type IdPrefix } from './ids.js';
 import { isStorableText } from './input.js';
 
 /** Page sizes: `first` defaults to DEFAULT and may not exceed MAX, so no request can ask for everything. */
@@ -38,8 +39,12 @@ export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** What a part of a cursor holds: `'date'` is an instant the hub encoded with `toISOString()`. */
-export type CursorPart = 'string' | 'number' | 'date';
+/**
+ * What a part of a cursor holds: `'date'` is an instant the hub encoded with `toISOString()`; an
+ * id prefix is an id of that kind (`isId`), so a list keyed by the hub's own ids refuses a cursor
+ * of another list rather than paging from wherever it sorts.
+ */
+export type CursorPart = 'string' | 'number' | 'date' | IdPrefix;
 
 type CursorValue<P extends CursorPart> = P extends 'date' ? Date : P extends 'number' ? number : string;
 
@@ -85,6 +90,8 @@ function decodePart(part: unknown, kind: CursorPart): string | number | Date | u
       // Round-trips only for a real calendar instant: 2020-02-30 would come back as March 1.
       return !Number.isNaN(at.getTime()) && at.toISOString() === part ? at : undefined;
     }
+    default:
+      return typeof part === 'string' && isId(kind, part) ? part : undefined;
   }
 }
 

@@ -312,13 +312,13 @@ export type AudienceFilter = {
   channelsAny?: InputMaybe<Array<Scalars['String']['input']>>;
   /** ISO 3166-1 alpha-2. Selects on User.country (category profile). */
   countries?: InputMaybe<Array<Scalars['String']['input']>>;
-  /** Selects on User.preferences (category preferences). */
+  /** Compared as the profile stores them: trimmed and lowercased. Selects on User.preferences (category preferences). */
   interestsAny?: InputMaybe<Array<Scalars['String']['input']>>;
   /** Selects on User.orders (category orders). */
   lastOrderAfter?: InputMaybe<Scalars['DateTime']['input']>;
   /** Selects on User.orders (category orders). */
   lastOrderBefore?: InputMaybe<Scalars['DateTime']['input']>;
-  /** BCP 47. Selects on User.locale (category profile). */
+  /** BCP 47, compared in canonical form (sv-se selects sv-SE). Selects on User.locale (category profile). */
   locales?: InputMaybe<Array<Scalars['String']['input']>>;
   /** bronze, silver, gold, platinum. Selects on User.loyalty (category loyalty). */
   loyaltyTiers?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -351,7 +351,7 @@ export type AudienceMember = {
   preferences?: Maybe<Preferences>;
 };
 
-/** Orders placed in [from, to) (the whole history when both are left out). */
+/** Orders placed in [from, to) (the whole history when both are left out): at least minCount of them (1 when neither minimum is set), and at least minSpendMinor in all. */
 export type AudienceOrderFilter = {
   from?: InputMaybe<Scalars['DateTime']['input']>;
   minCount?: InputMaybe<Scalars['Int']['input']>;
