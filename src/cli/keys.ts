@@ -3,23 +3,28 @@ import type { Config } from '../config.js';
 import { openConfiguredDatabase, waitForDatabase, type Db } from '../db/connect.js';
 import { requireMigrated } from '../db/migrator.js';
 import { open, resolveKeyEncryptionKey } from '../oauth/key-encryption.js';
-import { publishedUntil, rotateSigningKey } from '../oauth/key-store.js';
+import { PUBLISHED_AHEAD_MS, publishedUntil, rotateSigningKey } from '../oauth/key-store.js';
 import { findPublishedKeys, type SigningKeyRow } from '../oauth/keys.queries.js';
 import { loadConfigOrExit } from './config.js';
 
 /**
  * `hub keys rotate | list`: the keys that sign access tokens. Running instances pick a rotation up
- * when they next reread the keys (within a minute, or at once for a token naming the new key).
+ * when they next reread the keys (within a minute, or at once for a token naming the new key); a
+ * new key is published that long, and past every cached `/jwks.json`, before it signs.
  */
 export function keysCommand(): Command {
   const keys = new Command('keys').description('rotate or list the keys that sign access tokens');
   keys
     .command('rotate')
-    .description('make a new signing key; the previous one stays published (receipts it signed stay verifiable) and is accepted for access tokens while they may still be valid (HUB_ACCESS_TOKEN_TTL, plus 2 min)')
-    .action(() => withDatabase(rotate));
+    .description(
+      `make a new signing key, published at once and signing ${PUBLISHED_AHEAD_MS / 60_000} min later, once every cached /jwks.json and every instance hold it; ` +
+        'the previous one stays published (receipts it signed stay verifiable) and is accepted for access tokens while they may still be valid (HUB_ACCESS_TOKEN_TTL, plus 2 min)',
+    )
+    .option('--now', 'sign with the new key at once, as for a key that may have leaked: verifiers holding an older /jwks.json refuse its tokens until they fetch it again')
+    .action((options: { now?: boolean }) => withDatabase((db, config) => rotate(db, config, options.now === true)));
   keys
     .command('list')
-    .description('list the signing keys, newest first: id, created, retired, and whether /jwks.json still publishes it')
+    .description('list the signing keys, newest first: id, created, retired, and whether it signs, will sign, or is still accepted')
     .action(() => withDatabase(list));
   return keys;
 }
@@ -29,33 +34,36 @@ export function keysCommand(): Command {
  * new one with it: a mistyped HUB_KEY_ENCRYPTION_KEY must fail here, not plant a key no instance
  * can decrypt.
  */
-async function rotate(db: Db, config: Config): Promise<void> {
+async function rotate(db: Db, config: Config, signNow: boolean): Promise<void> {
   const kek = resolveKeyEncryptionKey(config);
   const current = (await allKeys(db)).find((key) => key.retiredAt === null);
   if (current) open(kek, current.privateKeyEncrypted, current.kid);
   const now = new Date();
-  const kid = await rotateSigningKey(db, kek, now);
-  console.log(
-    current
-      ? `rotated: new signing key ${kid}; previous key accepted for access tokens until ${publishedUntil(now, config.accessTokenTtl).toISOString()}`
-      : `rotated: new signing key ${kid}; there was no previous key`,
-  );
+  // The first key has no verifier to wait for.
+  const signsFrom = current && !signNow ? new Date(now.getTime() + PUBLISHED_AHEAD_MS) : now;
+  const kid = await rotateSigningKey(db, kek, now, signsFrom);
+  if (!current) return console.log(`rotated: new signing key ${kid}; there was no previous key`);
+  const when = signsFrom > now ? `published now, signs from ${signsFrom.toISOString()}` : 'signing now';
+  console.log(`rotated: new signing key ${kid}, ${when}; previous key accepted for access tokens until ${publishedUntil(signsFrom, config.accessTokenTtl).toISOString()}`);
 }
 
 async function list(db: Db, config: Config): Promise<void> {
   const now = new Date();
-  for (const key of await allKeys(db)) {
+  const keys = await allKeys(db);
+  // The oldest key not yet retired signs; the next newer one takes over when it retires.
+  const signs = (key: SigningKeyRow) => key.retiredAt === null || key.retiredAt > now;
+  const signer = keys.findLast(signs);
+  const state = (key: SigningKeyRow, older: SigningKeyRow | undefined): string => {
+    if (key === signer) return 'signing, published';
+    if (signs(key)) return `published, signs from ${older!.retiredAt!.toISOString()}`;
+    const until = publishedUntil(key.retiredAt!, config.accessTokenTtl);
+    return until > now ? `published, accepted until ${until.toISOString()}` : 'published, no longer accepted';
+  };
+  keys.forEach((key, i) => {
     const retired = key.retiredAt ? key.retiredAt.toISOString() : '-';
-    console.log(`${key.kid}  created ${key.createdAt.toISOString()}  retired ${retired}  ${publication(key, now, config)}`);
-  }
+    console.log(`${key.kid}  created ${key.createdAt.toISOString()}  retired ${retired}  ${state(key, keys[i + 1])}`);
+  });
 }
-
-function publication(key: SigningKeyRow, now: Date, config: Config): string {
-  if (!key.retiredAt) return 'signing, published';
-  const until = publishedUntil(key.retiredAt, config.accessTokenTtl);
-  return until > now ? `published, accepted until ${until.toISOString()}` : 'published, no longer accepted';
-}
-
 
 /** Every signing key ever made, newest first. */
 function allKeys(db: Db): Promise<SigningKeyRow[]> {

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Services } from '../app.js';
 import { authorizationServerMetadata, protectedResourceMetadata } from '../oauth/discovery.js';
 import { introspect } from '../oauth/introspection.endpoint.js';
+import { JWKS_MAX_AGE_SECONDS } from '../oauth/key-store.js';
 import { OAuthError } from '../oauth/oauth-error.js';
 import { revoke } from '../oauth/revocation.endpoint.js';
 import { createOAuthRequestRunner, type OAuthEndpoint, type OAuthHttpRequest } from '../oauth/oauth-request.js';
@@ -25,7 +26,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
   });
 
   app.get('/jwks.json', async (_request, reply) => {
-    reply.header('cache-control', 'public, max-age=300');
+    reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
     return services.keys.jwks();
   });
 

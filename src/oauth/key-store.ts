@@ -16,6 +16,11 @@ export interface SigningKey {
   readonly privateKey: Key;
 }
 
+/** A key that signs, or will: until `until`, when the next one takes over; the newest has none. */
+interface ScheduledKey extends SigningKey {
+  readonly until: Date | undefined;
+}
+
 /** A public key that verifies access tokens: the signing key, or a retired one until its `acceptedUntil`. */
 interface VerificationKey {
   readonly key: Key;
@@ -23,7 +28,8 @@ interface VerificationKey {
 }
 
 interface KeySet {
-  readonly signing: SigningKey;
+  /** Oldest first: the first whose `until` has not come signs. */
+  readonly signing: readonly ScheduledKey[];
   readonly verification: ReadonlyMap<string, VerificationKey>;
   readonly jwks: { readonly keys: readonly JWK[] };
 }
@@ -46,6 +52,16 @@ export function publishedUntil(retiredAt: Date, retentionSeconds: number): Date 
 }
 
 const acceptedForMs = (retentionSeconds: number) => retentionSeconds * 1_000 + RELOAD_EVERY_MS + CLOCK_SKEW_MS;
+
+/** How long `/jwks.json` may be kept by whoever fetched it (its `Cache-Control: max-age`). */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+/**
+ * How long `hub keys rotate` publishes a new key before it signs: past every `/jwks.json` fetched
+ * before the rotation, every instance's next reread, and clock skew. A verifier that caches the
+ * key set, or sits behind a cache, holds the key before any token or receipt names it.
+ */
+export const PUBLISHED_AHEAD_MS = JWKS_MAX_AGE_SECONDS * 1_000 + RELOAD_EVERY_MS + CLOCK_SKEW_MS;
 
 /** A failed reread of stale keys is retried no sooner than this. */
 const FAILED_RELOAD_RETRY_MS = 5_000;
@@ -89,13 +105,15 @@ export class KeyStore {
   }
 
   /**
-   * The key new tokens are signed with: at most RELOAD_EVERY_MS behind a rotation made elsewhere,
-   * as `publishedUntil` allows, since the keys are reread on a timer (see `open`). Not reread here:
-   * tokens and receipts are signed inside transactions, and a reread waiting for a connection of
-   * its own could wait on them.
+   * The key new tokens are signed with now (by the clock): a key published ahead of its use takes
+   * over when its time comes, with no reread. At most RELOAD_EVERY_MS behind a rotation made
+   * elsewhere, as `publishedUntil` allows, since the keys are reread on a timer (see `open`). Not
+   * reread here: tokens and receipts are signed inside transactions, and a reread waiting for a
+   * connection of its own could wait on them.
    */
   signingKey(): SigningKey {
-    return this.keys.signing;
+    const now = this.clock.now();
+    return this.keys.signing.find((key) => key.until === undefined || now < key.until)!;
   }
 
   /**
@@ -156,17 +174,19 @@ export class KeyStore {
 }
 
 /**
- * Adds a new signing key and retires the current one, in one transaction. The retired key stays
- * published until the tokens it signed have expired. Resolves to the new key's id.
+ * Adds a new signing key, published at once, that signs from `signsFrom` (`now` unless published
+ * ahead, PUBLISHED_AHEAD_MS), in one transaction: every key that would sign past then signs until
+ * then, so a rotation `signsFrom` now also cuts short one published ahead earlier. A retired key
+ * stays published until the tokens it signed have expired. Resolves to the new key's id.
  */
-export async function rotateSigningKey(db: Db, kek: Buffer, now: Date): Promise<string> {
+export async function rotateSigningKey(db: Db, kek: Buffer, now: Date, signsFrom = now): Promise<string> {
   return db.transaction().execute(async (tx) => {
     // Concurrent rotations take turns, so each retires the key the previous one added.
     await sql`select pg_advisory_xact_lock(hashtext('hub.signing-keys'))`.execute(tx);
-    await retireSigningKeys(tx, now);
+    await retireSigningKeys(tx, signsFrom);
     const kid = await addSigningKey(tx, kek, now);
     if (!kid) throw new Error('another signing key was added at the same time; try again');
-    await auditInTransaction(tx, { action: 'key.rotated', actor: SYSTEM_ACTOR, decision: 'ALLOW', detail: { kid } }, now);
+    await auditInTransaction(tx, { action: 'key.rotated', actor: SYSTEM_ACTOR, decision: 'ALLOW', detail: { kid, signsFrom: signsFrom.toISOString() } }, now);
     return kid;
   });
 }
@@ -194,13 +214,20 @@ async function addSigningKey(db: Db, kek: Buffer, now: Date): Promise<string | u
 const EVER = new Date(0);
 
 /**
- * `rows` are every key; all go into the JWKS, and into verification the signing key and those
- * retired keys still accepted at `now`, each with the end of its acceptance.
+ * `rows` are every key, newest first; all go into the JWKS, into signing those that sign now or
+ * later (a retirement still to come is when the next key takes over), and into verification
+ * those and the retired keys still accepted at `now`, each with the end of its acceptance.
  */
 async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, now: Date, retentionSeconds: number): Promise<KeySet> {
-  const active = rows.find((row) => row.retiredAt === null);
-  if (!active) throw new Error('no signing key: run the hub once, or `hub keys rotate`, to create one');
-  const privateKey = await importPKCS8(open(kek, active.privateKeyEncrypted, active.kid).toString(), SIGNING_ALG);
+  if (!rows.some((row) => row.retiredAt === null)) throw new Error('no signing key: run the hub once, or `hub keys rotate`, to create one');
+  const scheduled = rows.filter((row) => row.retiredAt === null || row.retiredAt > now).reverse();
+  const signing = await Promise.all(
+    scheduled.map(async (row) => ({
+      kid: row.kid,
+      privateKey: await importPKCS8(open(kek, row.privateKeyEncrypted, row.kid).toString(), SIGNING_ALG),
+      until: row.retiredAt ?? undefined,
+    })),
+  );
   const verification = new Map<string, VerificationKey>();
   for (const row of rows) {
     const acceptedUntil = row.retiredAt === null ? undefined : publishedUntil(row.retiredAt, retentionSeconds);
@@ -208,7 +235,7 @@ async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, now: Date, 
     verification.set(row.kid, { key: (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key, acceptedUntil });
   }
   return {
-    signing: { kid: active.kid, privateKey },
+    signing,
     verification,
     jwks: Object.freeze({ keys: Object.freeze(rows.map((row) => Object.freeze(row.publicJwk as JWK))) }),
   };

@@ -58,6 +58,11 @@ export async function insertSigningKey(
   return inserted !== undefined;
 }
 
-export async function retireSigningKeys(db: Db, now: Date): Promise<void> {
-  await db.updateTable('signing_keys').set({ retired_at: now }).where('retired_at', 'is', null).execute();
+/** Every key that signs, or would sign, past `at` signs until `at`. */
+export async function retireSigningKeys(db: Db, at: Date): Promise<void> {
+  await db
+    .updateTable('signing_keys')
+    .set({ retired_at: at })
+    .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', at)]))
+    .execute();
 }

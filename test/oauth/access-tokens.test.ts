@@ -381,30 +381,43 @@ describeEmbedded('hub keys', () => {
     expect(result.stderr).toBe('hub: the database has pending migrations: run `hub migrate up` first\n');
   });
 
-  it('rotates and lists the keys on a PGlite data directory', async () => {
+  it('rotates and lists the keys on a PGlite data directory: a new key is published ahead of signing, unless --now', async () => {
     expect(await runHub(env, 'migrate', 'up')).toMatchObject({ status: 0, stderr: '' });
     const kid = String.raw`[\w-]{43}`;
     const iso = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
+    const minutesAhead = (at: string | undefined) => (Date.parse(at ?? '') - Date.now()) / 60_000;
 
     const first = await runHub(env, 'keys', 'rotate');
     expect(first).toMatchObject({ status: 0, stderr: '' });
     const firstKid = new RegExp(`^rotated: new signing key (${kid}); there was no previous key\n$`).exec(first.stdout)?.[1];
     expect(firstKid).toBeDefined();
-    for (let i = 0; i < 2; i++) {
-      const next = await runHub(env, 'keys', 'rotate');
-      expect(next).toMatchObject({ status: 0, stderr: '' });
-      const until = new RegExp(`^rotated: new signing key ${kid}; previous key accepted for access tokens until (${iso})\n$`).exec(next.stdout)?.[1];
-      expect(Date.parse(until ?? '') - Date.now()).toBeGreaterThan(540_000);
-    }
+
+    const ahead = await runHub(env, 'keys', 'rotate');
+    expect(ahead).toMatchObject({ status: 0, stderr: '' });
+    const [, aheadKid, signsFrom, firstUntil] = new RegExp(`^rotated: new signing key (${kid}), published now, signs from (${iso}); previous key accepted for access tokens until (${iso})\n$`).exec(ahead.stdout) ?? [];
+    // Past a /jwks.json cached for 5 min, a reread and clock skew: 7 min; then the token lifetime and 2 min.
+    expect(minutesAhead(signsFrom)).toBeGreaterThan(6.5);
+    expect(minutesAhead(signsFrom)).toBeLessThanOrEqual(7);
+    expect(Date.parse(firstUntil!) - Date.parse(signsFrom!)).toBe(600_000 + 120_000);
+    const pending = (await runHub(env, 'keys', 'list')).stdout.trim().split('\n');
+    expect(pending).toHaveLength(2);
+    expect(pending[0]).toMatch(new RegExp(`^${aheadKid}  created ${iso}  retired -  published, signs from ${signsFrom}$`));
+    expect(pending[1]).toMatch(new RegExp(`^${firstKid}  created ${iso}  retired ${signsFrom}  signing, published$`));
+
+    const now = await runHub(env, 'keys', 'rotate', '--now');
+    expect(now).toMatchObject({ status: 0, stderr: '' });
+    const until = new RegExp(`^rotated: new signing key ${kid}, signing now; previous key accepted for access tokens until (${iso})\n$`).exec(now.stdout)?.[1];
+    expect(minutesAhead(until)).toBeGreaterThan(11);
 
     const list = await runHub(env, 'keys', 'list');
     expect(list).toMatchObject({ status: 0, stderr: '' });
     listed = list.stdout;
     const lines = listed.trim().split('\n');
     expect(lines).toHaveLength(3);
+    // --now cut short both the signing key and the one published ahead of it.
     expect(lines[0]).toMatch(new RegExp(`^${kid}  created ${iso}  retired -  signing, published$`));
-    expect(lines[1]).toMatch(new RegExp(`^${kid}  created ${iso}  retired ${iso}  published, accepted until ${iso}$`));
-    expect(lines[2]).toMatch(new RegExp(`^${firstKid}  created ${iso}  retired ${iso}  published, accepted until ${iso}$`));
+    expect(lines[1]).toMatch(new RegExp(`^${aheadKid}  created ${iso}  retired ${iso}  published, accepted until ${until}$`));
+    expect(lines[2]).toMatch(new RegExp(`^${firstKid}  created ${iso}  retired ${iso}  published, accepted until ${until}$`));
   }, 180_000);
 
   it('refuses to rotate with another HUB_KEY_ENCRYPTION_KEY, leaving the keys as they were', async () => {

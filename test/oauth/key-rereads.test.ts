@@ -5,9 +5,9 @@ import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { issueAccessToken } from '../../src/oauth/access-token.js';
 import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
-import { KeyStore, RELOAD_EVERY_MS, rotateSigningKey } from '../../src/oauth/key-store.js';
+import { KeyStore, PUBLISHED_AHEAD_MS, RELOAD_EVERY_MS, rotateSigningKey } from '../../src/oauth/key-store.js';
 import { FRONTEND_CLIENT_ID } from '../../src/oauth/token.service.js';
-import { systemClock } from '../../src/shared/clock.js';
+import { fixedClock, systemClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, TEST_PASSWORD, graphql, signUpUser } from '../helpers/hub.js';
 
@@ -21,7 +21,6 @@ describe('signing keys rotated by another instance', () => {
   const kek = () => resolveKeyEncryptionKey(hub.config);
   const rotateElsewhere = () => rotateSigningKey(hub.database.db, kek(), new Date());
   const kidsPublished = async () => (JSON.parse((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).body) as { keys: JWK[] }).keys.map((key) => key.kid);
-  const me = (token: string) => graphql<{ me: { id: string } | null }>(hub, '{ me { id } }', { token });
 
   beforeAll(async () => {
     // The key store's timer is set as the hub starts: faked from then on, so the test moves it.
@@ -49,14 +48,14 @@ describe('signing keys rotated by another instance', () => {
     expect(signedIn.errors).toBeUndefined();
     const token = signedIn.data!.signIn.accessToken;
     expect(decodeProtectedHeader(token).kid).toBe(newKid);
-    expect((await me(token)).data?.me).toEqual({ id: user.id });
+    expect((await me(hub, token)).data?.me).toEqual({ id: user.id });
     const keys = (JSON.parse((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).body) as { keys: JWK[] }).keys;
     await expect(jwtVerify(token, createLocalJWKSet({ keys }), { issuer: hub.config.issuer })).resolves.toBeDefined();
   });
 
   it('are accepted at once in a token naming the new key, though a made-up kid came just before', async () => {
     const junk = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: randomUUID() })).toString('base64url')}.e30.AAAA`;
-    expect((await me(junk)).status).toBe(401);
+    expect((await me(hub, junk)).status).toBe(401);
     const newKid = await rotateElsewhere();
     const elsewhere = await KeyStore.open(hub.database.db, kek(), systemClock, hub.config.accessTokenTtl);
     elsewhere.close();
@@ -65,7 +64,7 @@ describe('signing keys rotated by another instance', () => {
     expect(decodeProtectedHeader(issued.accessToken).kid).toBe(newKid);
     expect(hub.services.keys.signingKey().kid).not.toBe(newKid);
 
-    const answer = await me(issued.accessToken);
+    const answer = await me(hub, issued.accessToken);
     expect(answer.headers['www-authenticate']).toBeUndefined();
     expect(answer.data?.me).toEqual({ id: user.id });
   });
@@ -74,8 +73,67 @@ describe('signing keys rotated by another instance', () => {
     const reload = vi.spyOn(hub.services.keys, 'reload');
     for (const kid of [randomUUID(), 'x'.repeat(128)]) {
       const junk = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid })).toString('base64url')}.e30.AAAA`;
-      expect((await me(junk)).status).toBe(401);
+      expect((await me(hub, junk)).status).toBe(401);
     }
     expect(reload).not.toHaveBeenCalled();
   });
 });
+
+/**
+ * `hub keys rotate` publishes a new key PUBLISHED_AHEAD_MS before it signs, so a verifier holding
+ * a `/jwks.json` fetched at the rotation, kept as long as its max-age allows, holds the key of
+ * every token: the key signs from its time by each instance's clock, with no reread.
+ */
+describe('a signing key published ahead of its use', () => {
+  const clock = fixedClock('2031-03-01T00:00:00Z');
+  let hub: Hub;
+  let user: Awaited<ReturnType<typeof signUpUser>>;
+  beforeAll(async () => {
+    hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+    user = await signUpUser(hub);
+  });
+  afterAll(() => hub.close());
+
+  const jwksResponse = async () => {
+    const response = await hub.http.inject({ method: 'GET', url: '/jwks.json' });
+    return { keys: (JSON.parse(response.body) as { keys: JWK[] }).keys, maxAge: Number(/max-age=(\d+)/.exec(String(response.headers['cache-control']))?.[1]) };
+  };
+  const tokenNow = async () =>
+    (await issueAccessToken(hub.services.keys, { issuer: hub.config.issuer, audience: hub.config.audience }, { sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read' }, { now: clock.now(), ttlSeconds: 300 })).accessToken;
+
+  it('is in /jwks.json before any token names it, past the max-age of a key set fetched just before', async () => {
+    const oldKid = hub.services.keys.signingKey().kid;
+    const cached = await jwksResponse();
+    clock.advance(1);
+    const rotatedAt = clock.now();
+    const newKid = await rotateSigningKey(hub.database.db, resolveKeyEncryptionKey(hub.config), rotatedAt, new Date(rotatedAt.getTime() + PUBLISHED_AHEAD_MS));
+    await hub.services.keys.reload();
+
+    expect((await jwksResponse()).keys.map((key) => key.kid)).toEqual([newKid, oldKid]);
+    // A verifier that fetched the key set just before the rotation may keep it until then.
+    clock.set(new Date(rotatedAt.getTime() + cached.maxAge * 1_000));
+    expect(decodeProtectedHeader(await tokenNow()).kid).toBe(oldKid);
+    clock.set(new Date(rotatedAt.getTime() + PUBLISHED_AHEAD_MS - 1));
+    expect(hub.services.keys.signingKey().kid).toBe(oldKid);
+
+    clock.set(new Date(rotatedAt.getTime() + PUBLISHED_AHEAD_MS));
+    const token = await tokenNow();
+    expect(decodeProtectedHeader(token).kid).toBe(newKid);
+    expect((await me(hub, token)).data?.me).toEqual({ id: user.id });
+    const refetched = await jwksResponse();
+    await expect(jwtVerify(token, createLocalJWKSet({ keys: refetched.keys }), { issuer: hub.config.issuer, currentDate: clock.now() })).resolves.toBeDefined();
+  });
+
+  it('is cut short, with the key that signs, by a rotation that signs at once', async () => {
+    const before = hub.services.keys.signingKey().kid;
+    const ahead = await rotateSigningKey(hub.database.db, resolveKeyEncryptionKey(hub.config), clock.now(), new Date(clock.now().getTime() + PUBLISHED_AHEAD_MS));
+    const now = await rotateSigningKey(hub.database.db, resolveKeyEncryptionKey(hub.config), clock.now());
+    await hub.services.keys.reload();
+    expect(hub.services.keys.signingKey().kid).toBe(now);
+    clock.advance(PUBLISHED_AHEAD_MS / 1_000);
+    expect(hub.services.keys.signingKey().kid).toBe(now);
+    expect(new Set([before, ahead, now]).size).toBe(3);
+  });
+});
+
+const me = (hub: Hub, token: string) => graphql<{ me: { id: string } | null }>(hub, '{ me { id } }', { token });
