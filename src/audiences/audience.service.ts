@@ -156,7 +156,7 @@ export async function queryAudience(
   if (request.purpose.length > 64) throw new BadUserInputError('purpose', 'is not a known purpose');
   const filter = parseAudienceFilter(request.filter);
   const limit = pageSize(request.first, AUDIENCE_PAGE);
-  const after = request.after ? (decodeCursor(request.after, ['usr'])[0]) : undefined;
+  const after = request.after ? decodeCursor(request.after, ['usr'])[0] : undefined;
   const asked = request.asked ?? EVERYTHING;
   const saved = request.savedAudienceId ? { savedAudienceId: request.savedAudienceId } : {};
   const purpose = await audiencePurpose(deps.purposes, request.purpose);

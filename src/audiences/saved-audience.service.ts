@@ -75,7 +75,7 @@ export async function findSavedAudience(db: Db, caller: AudienceCaller, id: stri
  */
 export async function listSavedAudiences(db: Db, caller: AudienceCaller, request: { first?: number | null; after?: string | null }): Promise<ConnectionShape<SavedAudience>> {
   const limit = pageSize(request.first ?? PAGE.default);
-  const after = request.after ? (decodeCursor(request.after, ['aud'])[0]) : undefined;
+  const after = request.after ? decodeCursor(request.after, ['aud'])[0] : undefined;
   const owner = ownerOf(caller.principal);
   const rows = owner === null || limit === 0 ? [] : await listSavedAudiencesOf(db, owner, limit + 1, after);
   return toConnection(rows, limit, (a) => encodeCursor([a.id]), (a) => a);
