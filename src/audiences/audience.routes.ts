@@ -6,7 +6,7 @@ import type { Principal } from '../authz/principal.js';
 import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
 import { releasedBody } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
-import { ForbiddenError, NotFoundError } from '../shared/errors.js';
+import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
 import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
 
 /**
@@ -22,8 +22,9 @@ const RETRY_AFTER_SECONDS = 5;
  * memory. Steps, each refusing by default: a bearer token (401), one the hub accepts (401
  * invalid_token), a client with `audience:read` (403 insufficient_scope), a free export slot of
  * that client (429 with Retry-After), an audience that this client saved (404), a saved filter
- * that the token and the purpose still cover (403), a first batch read (an error status, before
- * any line); then the lines. The slot is held until the body ends, fails or its reader leaves. A
+ * that still holds under the filter's rules (409: one saved before they grew stricter) and that
+ * the token and the purpose still cover (403), a first batch read (an error status, before any
+ * line); then the lines. The slot is held until the body ends, fails or its reader leaves. A
  * HEAD makes the same checks but the slot and answers the headers, reading and auditing nothing.
  */
 export async function registerAudienceRoutes(app: FastifyInstance, services: Services): Promise<void> {
@@ -68,6 +69,9 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
 /** The answer to an export refused before its first line; @throws what is not a refusal. */
 function refused(reply: FastifyReply, error: unknown, challenge: (refusal: BearerRefusal) => string): FastifyReply {
   if (error instanceof NotFoundError) return reply.code(404).send({ error: 'not_found', error_description: 'no such audience' });
+  if (error instanceof BadUserInputError) {
+    return reply.code(409).send({ error: 'invalid_filter', error_description: `the saved filter no longer holds (${error.message}): save the audience again` });
+  }
   // A saved filter on a field this token or the purpose as it is now does not cover.
   if (error instanceof ForbiddenError) {
     if (error.reason === 'MISSING_SCOPE') return refuse(reply, 403, challenge({ error: 'insufficient_scope' }), 'insufficient_scope', error.message);
