@@ -68,10 +68,11 @@ const FAILED_RELOAD_RETRY_MS = 5_000;
 
 /**
  * The signing keys, held in memory and reread from the database now and then. Two sets, on
- * purpose: access tokens are verified only with the signing key and retired keys until their
- * `publishedUntil` (past the longest lifetime of a token they signed); `/jwks.json` publishes
- * every key that ever signed, because consent receipts signed with them live for years and anyone
- * must be able to verify one. A key in the JWKS is not thereby accepted for access tokens.
+ * purpose: access tokens are verified only with the keys that sign now or will (one published
+ * ahead) and retired keys until their `publishedUntil` (past the longest lifetime of a token they
+ * signed); `/jwks.json` publishes every key, because consent receipts signed with them live for
+ * years and anyone must be able to verify one. A key in the JWKS is not thereby accepted for
+ * access tokens.
  */
 export class KeyStore {
   private loadedAt = 0;
@@ -117,9 +118,9 @@ export class KeyStore {
   }
 
   /**
-   * The public key for `kid` if access tokens signed with it are accepted now (by the clock): the
-   * signing key, or a key retired less than `publishedUntil` ago, which is what `hub keys rotate`
-   * prints. Stale keys are reread first, so a rotation made elsewhere holds here too, even on an
+   * The public key for `kid` if access tokens signed with it are accepted now (by the clock): a
+   * key that signs now or will, or one retired less than `publishedUntil` ago, which is what
+   * `hub keys rotate` prints. Stale keys are reread first, so a rotation made elsewhere holds here too, even on an
    * instance that signs nothing. A kid this instance does not hold is looked up by itself, and the
    * keys reread only when the database holds it as accepted: a made-up kid, which anyone can send,
    * costs one indexed read and never holds up a key rotated in elsewhere. Never throws.
@@ -136,8 +137,8 @@ export class KeyStore {
   }
 
   /**
-   * The RFC 7517 key set of `/jwks.json`: every key that ever signed (see the class comment), as
-   * of the last reread, at most RELOAD_EVERY_MS ago.
+   * The RFC 7517 key set of `/jwks.json`: every key (see the class comment), as of the last
+   * reread, at most RELOAD_EVERY_MS ago.
    */
   jwks(): { readonly keys: readonly JWK[] } {
     return this.keys.jwks;
