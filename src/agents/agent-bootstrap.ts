@@ -4,7 +4,7 @@ import { OPERATOR_SCOPES } from '../authz/principal.js';
 import type { Db } from '../db/connect.js';
 import { newId } from '../shared/ids.js';
 import { secretMatches, generateClientSecret, hashClientSecret } from './agent-credentials.js';
-import { expireAgentSecrets, findClientCredentials, insertAgentSecret, notifyAgentsChanged } from './agent-secret.queries.js';
+import { expireAgentSecrets, findClientCredentials, insertAgentSecret, makeAgentSecretCurrent, notifyAgentsChanged } from './agent-secret.queries.js';
 import { findAgentForUpdate, insertAgent, makeOperatorClient, operatorClientExists } from './agent.queries.js';
 
 /** Credentials of an operator client made on first start: to be shown once, then never again. */
@@ -70,8 +70,10 @@ async function ensureConfiguredClient(tx: Db, configured: { id: string; secret: 
   }
   const current = await findClientCredentials(tx, existing.id, now);
   if (!secretMatches(current?.secrets.map((s) => s.hash) ?? [], configured.secret)) {
+    // The configured secret may be one the client had before (a configuration set back, or a
+    // secret rotated through the API since): it is made valid again, never left expired.
     await expireAgentSecrets(tx, existing.id, now);
-    await insertAgentSecret(tx, existing.id, hashClientSecret(configured.secret), now);
+    await makeAgentSecretCurrent(tx, existing.id, hashClientSecret(configured.secret), now);
     await auditInTransaction(tx, { action: 'agent.secret_rotated', actor: SYSTEM_ACTOR, decision: 'ALLOW', reason: 'HUB_BOOTSTRAP_CLIENT_SECRET changed', detail: { agentId: existing.id } }, now);
   }
   await notifyAgentsChanged(tx);

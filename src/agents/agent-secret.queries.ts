@@ -15,6 +15,18 @@ export async function insertAgentSecret(db: Db, agentId: string, secretHash: Buf
   await db.insertInto('agent_secrets').values({ agent_id: agentId, secret_hash: secretHash, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
 }
 
+/**
+ * Makes the secret with this hash valid with no end, adding it or bringing back one the agent had
+ * before (with its age: a secret used again is not a new one).
+ */
+export async function makeAgentSecretCurrent(db: Db, agentId: string, secretHash: Buffer, now: Date): Promise<void> {
+  await db
+    .insertInto('agent_secrets')
+    .values({ agent_id: agentId, secret_hash: secretHash, created_at: now })
+    .onConflict((oc) => oc.columns(['agent_id', 'secret_hash']).doUpdateSet({ expires_at: null }))
+    .execute();
+}
+
 /** Ends every secret of the agent still valid at `until`, at `until`: the grace period of a rotation. */
 export async function expireAgentSecrets(db: Db, agentId: string, until: Date): Promise<void> {
   await db

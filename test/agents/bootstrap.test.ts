@@ -99,6 +99,38 @@ describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
       await hubs[0]?.close();
     }
   });
+
+  it('make a secret the client had before valid again: a configuration set back, or one unchanged after a rotation through the API', async () => {
+    const database = await createTestDatabase();
+    const hubs: Hub[] = [];
+    const start = async (secret: string) => {
+      const hub = await createHub(env(secret), { database });
+      hubs.push(hub);
+      return hub;
+    };
+    try {
+      await start(oldSecret);
+      await start(newSecret);
+      const setBack = await start(oldSecret);
+      expect((await grant(setBack, { clientId, clientSecret: oldSecret })).status).toBe(200);
+      expect((await grant(setBack, { clientId, clientSecret: newSecret })).status).toBe(401);
+
+      const token = (await grant(setBack, { clientId, clientSecret: oldSecret })).body.access_token as string;
+      const rotated = await graphql<any>(setBack, 'mutation($id: ID!) { rotateAgentSecret(id: $id) { clientSecret } }', { token, variables: { id: clientId } });
+      const apiSecret = rotated.data.rotateAgentSecret.clientSecret as string;
+      const restarted = await start(oldSecret);
+      expect((await grant(restarted, { clientId, clientSecret: oldSecret })).status).toBe(200);
+      expect((await grant(restarted, { clientId, clientSecret: apiSecret })).status).toBe(401);
+      const valid = await database.db.selectFrom('agent_secrets').select('secret_hash').where('agent_id', '=', clientId).where('expires_at', 'is', null).execute();
+      expect(valid).toHaveLength(1);
+    } finally {
+      for (const hub of hubs.slice(1)) {
+        await hub.services.audit.close();
+        await hub.http.close();
+      }
+      await hubs[0]?.close();
+    }
+  });
 });
 
 describe('HUB_BOOTSTRAP_CLIENT_ID naming an agent that is not an operator client', () => {
