@@ -20,7 +20,7 @@ const SENSITIVE_CATEGORIES = new Set(['payment', 'identity']);
  * once as given (`consentStatus` active), once more as withdrawn, each change its own receipt.
  */
 export function receiptClaims(consent: Consent, purpose: Purpose, controller: ReceiptController, agent: { id: string; chain: readonly string[] } | null) {
-  const categories = consent.scopes.length > 0 ? [...new Set(consent.scopes.map((s) => s.split(/[.:]/)[0]!))] : [...purpose.dataCategories];
+  const categories = consent.scopes.length > 0 ? coveredData(consent.scopes) : [...purpose.dataCategories];
   const sensitive = categories.some((c) => SENSITIVE_CATEGORIES.has(c.split('.')[0]!));
   return {
     version: KANTARA_VERSION,
@@ -61,6 +61,16 @@ export function receiptClaims(consent: Consent, purpose: Purpose, controller: Re
     consentStatus: consent.status,
     withdrawnAt: consent.withdrawnAt ? Math.floor(consent.withdrawnAt.getTime() / 1_000) : null,
   };
+}
+
+/**
+ * The data scopes cover, named as a purpose names its data categories: a category (`orders`), or
+ * one field of it (`contact.email`) unless the whole category is covered too. A receipt claims no
+ * more than the consent gives: `contact` for `contact.email:read` would cover the phone as well.
+ */
+function coveredData(scopes: readonly string[]): string[] {
+  const named = new Set(scopes.map((scope) => scope.split(':')[0]!));
+  return [...named].filter((data) => !(data.includes('.') && named.has(data.split('.')[0]!)));
 }
 
 /** The company running the hub (see `Controller`), and the issuer its receipts come from. */

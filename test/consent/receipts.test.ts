@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -45,6 +45,15 @@ describe('purposes', () => {
 });
 
 describe('consent receipts', () => {
+  it('claim the data the consent gives: a field alone as that field, a field beside its whole category as the category', async () => {
+    const piiCategory = async (scopes: string[]) => {
+      const { receipt } = await receiptOf(await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes }));
+      return (decodeJwt(receipt) as any).services[0].purposes[0].piiCategory;
+    };
+    expect(await piiCategory(['contact.email:read'])).toEqual(['contact.email']);
+    expect(await piiCategory(['contact.email:read', 'contact:read', 'orders:read'])).toEqual(['contact', 'orders']);
+  });
+
   it('signs a receipt with the Kantara CR v1.1 fields, verifiable with jose against /jwks.json, also after a key rotation', async () => {
     const id = await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
     const { receipt } = await receiptOf(id);
@@ -70,7 +79,7 @@ describe('consent receipts', () => {
       ],
       notice: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       grantee: { agentId: assistant.id, actorChain: [assistant.id] },
-      services: [{ service: assistant.id, purposes: [{ purpose: 'support', purposeVersion: '1', lawfulBasis: 'consent', piiCategory: ['orders', 'contact'], thirdPartyDisclosure: true }] }],
+      services: [{ service: assistant.id, purposes: [{ purpose: 'support', purposeVersion: '1', lawfulBasis: 'consent', piiCategory: ['orders', 'contact.email'], thirdPartyDisclosure: true }] }],
     });
 
     // Rotate, and move past the retention window of access tokens: the old key still verifies the receipt.
