@@ -73,6 +73,7 @@ const LINK_LOCAL = [
   '64:ff9b::169.254.0.0/112',
   '64:ff9b:1::169.254.0.0/112',
   '2002:a9fe::/32',
+  '::ffff:0:169.254.0.0/112',
 ].map((cidr) => ipaddr.parseCIDR(cidr));
 
 /** The widest allowed network by family: anything wider opens most of the address space at once. */

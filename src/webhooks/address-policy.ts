@@ -45,18 +45,20 @@ const NEVER_ALLOWED = [
 const NAT64 = ipaddr.IPv6.parseCIDR('64:ff9b::/96'); // RFC 6052 well-known prefix
 const LOCAL_NAT64 = ipaddr.IPv6.parseCIDR('64:ff9b:1::/48'); // RFC 8215 local-use prefixes
 const SIX_TO_FOUR = ipaddr.IPv6.parseCIDR('2002::/16'); // RFC 3056
+const IPV4_TRANSLATED = ipaddr.IPv6.parseCIDR('::ffff:0:0:0/96'); // RFC 7915 (SIIT), ::ffff:0:a.b.c.d
 const IPV4_COMPATIBLE = ipaddr.IPv6.parseCIDR('::/96'); // RFC 4291 §2.5.5.1, deprecated
 const LOOPBACK_V6 = ipaddr.IPv6.parseCIDR('::1/128');
 
 /**
- * The IPv4 address an IPv6 one carries, which a NAT64 gateway or a 6to4 relay forwards to;
- * undefined for one that carries none. A local-use NAT64 prefix is read as a /96, the length
- * translators use, its IPv4 address in the last 32 bits. `::1` is loopback, not IPv4-compatible.
- * IPv4-mapped addresses are not here: `ipaddr.process` has made them IPv4 already.
+ * The IPv4 address an IPv6 one carries, which a NAT64 gateway, a SIIT translator or a 6to4 relay
+ * forwards to; undefined for one that carries none. A local-use NAT64 prefix is read as a /96,
+ * the length translators use, its IPv4 address in the last 32 bits. `::1` is loopback, not
+ * IPv4-compatible. IPv4-mapped addresses are not here: `ipaddr.process` has made them IPv4 already.
  */
 function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | undefined {
   const bytes = ip.toByteArray();
-  if (ip.match(NAT64) || ip.match(LOCAL_NAT64) || (ip.match(IPV4_COMPATIBLE) && !ip.match(LOOPBACK_V6))) return new ipaddr.IPv4(bytes.slice(12));
+  const lastBits = [NAT64, LOCAL_NAT64, IPV4_TRANSLATED].some((prefix) => ip.match(prefix)) || (ip.match(IPV4_COMPATIBLE) && !ip.match(LOOPBACK_V6));
+  if (lastBits) return new ipaddr.IPv4(bytes.slice(12));
   if (ip.match(SIX_TO_FOUR)) return new ipaddr.IPv4(bytes.slice(2, 6));
   return undefined;
 }
@@ -72,7 +74,11 @@ function neverAllowed(ip: ipaddr.IPv4 | ipaddr.IPv6): boolean {
  * @throws Error for a network that is not CIDR (the configuration has checked them).
  */
 export function createAddressPolicy(allowedNetworks: readonly string[]): AddressPolicy {
-  const allowed = allowedNetworks.map((network) => ipaddr.parseCIDR(network));
+  // An IPv4-mapped network (::ffff:10.0.0.0/104) is the IPv4 network it maps, as addresses are.
+  const allowed = allowedNetworks.map((network) => {
+    const [address, bits] = ipaddr.parseCIDR(network);
+    return address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress() && bits >= 96 ? ([address.toIPv4Address(), bits - 96] as const) : ([address, bits] as const);
+  });
   return {
     allows(address) {
       if (!ipaddr.isValid(address)) return false;

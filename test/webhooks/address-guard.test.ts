@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
-import { guardedLookup, limitLookups, lookupsAtOnce, RefusedAddressError, systemResolve, type Resolve } from '../../src/webhooks/url-guard.js';
+import { guardedLookup, hasBadPort, limitLookups, lookupsAtOnce, RefusedAddressError, systemResolve, type Resolve } from '../../src/webhooks/url-guard.js';
 import { createWebhookSender } from '../../src/webhooks/webhook-sender.js';
 import { graphql, TEST_ENV } from '../helpers/hub.js';
 import { adminToken, startWebhookHub } from './webhook-hub.js';
@@ -26,6 +26,26 @@ describe('the webhook address policy', () => {
     const policy = createAddressPolicy(['127.0.0.0/8', '::1/128']);
     expect(['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1'].every((a) => policy.allows(a))).toBe(true);
     expect(['10.0.0.1', '169.254.169.254', '::2', 'fe80::1'].some((a) => policy.allows(a))).toBe(false);
+  });
+
+  it('judges an IPv4-mapped allowed network as the IPv4 network it maps', () => {
+    const networks = loadConfig({ ...TEST_ENV, HUB_WEBHOOK_ALLOWED_NETWORKS: '::ffff:10.0.0.0/104' }).webhookAllowedNetworks;
+    const policy = createAddressPolicy(networks);
+    expect(['10.0.0.5', '10.255.1.1', '::ffff:10.0.0.5'].filter((a) => !policy.allows(a))).toEqual([]);
+    expect(['172.16.0.1', '127.0.0.1', '::ffff:127.0.0.1'].filter((a) => policy.allows(a))).toEqual([]);
+  });
+
+  it('refuses metadata and unspecified addresses in their IPv4-translated form (SIIT, ::ffff:0:a.b.c.d), whatever network allows it', () => {
+    expect(() => loadConfig({ ...TEST_ENV, HUB_WEBHOOK_ALLOWED_NETWORKS: '::ffff:0:0:0/96' })).toThrow(/includes link-local addresses/);
+    const policy = createAddressPolicy(['::ffff:0:0:0/96']);
+    // 169.254.169.254, 100.100.100.200, 0.0.0.0; a public address so carried stays allowed.
+    expect(['::ffff:0:a9fe:a9fe', '::ffff:0:6464:64c8', '::ffff:0:0:0'].filter((a) => policy.allows(a))).toEqual([]);
+    expect(policy.allows('::ffff:0:808:808')).toBe(true);
+  });
+
+  it('blocks port 0 with the rest of the Fetch Standard\'s bad ports', () => {
+    expect(['http://127.0.0.1:0/hooks', 'https://hooks.example:0/', 'http://x.example:25/'].map((url) => hasBadPort(new URL(url)))).toEqual([true, true, true]);
+    expect(hasBadPort(new URL('http://x.example:8080/'))).toBe(false);
   });
 
   it('leaves half of libuv\'s thread pool to argon2 and crypto, as UV_THREADPOOL_SIZE sizes it', () => {
