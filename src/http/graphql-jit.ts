@@ -1,9 +1,11 @@
 import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
 import {
+  BREAK,
   execute,
   getVariableValues,
   GraphQLError,
   Kind,
+  visit,
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLSchema,
@@ -79,8 +81,8 @@ export function compilingExecutor(schema: GraphQLSchema, compiledBytes = COMPILE
     if (query || ++operation.runs <= COMPILE_AFTER_RUNS) return query;
     operation.selections ??= selectionsOf(document, definition, MAX_COMPILED_SELECTIONS);
     if (operation.selections > MAX_COMPILED_SELECTIONS || operation.selections * BYTES_PER_SELECTION > compiledBytes) return undefined;
-    const compiling = compileQuery(schema, document, name ?? undefined);
-    if (!isCompiledQuery(compiling)) {
+    const compiling = hasVariableInObjectLiteral(document) ? undefined : compileQuery(schema, document, name ?? undefined);
+    if (!compiling || !isCompiledQuery(compiling)) {
       // Never compiled again: counted as too large.
       operation.selections = MAX_COMPILED_SELECTIONS + 1;
       return undefined;
@@ -131,6 +133,29 @@ export function selectionsOf(document: DocumentNode, operation: OperationDefinit
   };
   walk(operation.selectionSet);
   return Math.min(count, limit + 1);
+}
+
+/**
+ * Whether a variable stands for a field of an input object written in the document
+ * (`updateProfile(input: { phone: $phone })`). graphql-jit passes such a field as null when its
+ * variable is left out, where graphql-js leaves it out as the spec says (graphql-jit issues #91
+ * and #230): a form that sends only what changed would clear every field it left out, once its
+ * operation is compiled. Such operations always run on graphql-js.
+ */
+export function hasVariableInObjectLiteral(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    ObjectField(field) {
+      visit(field.value, {
+        Variable() {
+          found = true;
+          return BREAK;
+        },
+      });
+      return found ? BREAK : undefined;
+    },
+  });
+  return found;
 }
 
 /**

@@ -22,7 +22,7 @@ const { createHub } = await import('../../src/app.js');
 const { AccessRecorder } = await import('../../src/audit/access-recorder.js');
 const { ANONYMOUS } = await import('../../src/authz/principal.js');
 const { loadConfig } = await import('../../src/config.js');
-const { BYTES_PER_SELECTION, COMPILE_AFTER_RUNS, MAX_COMPILED_SELECTIONS, compilingExecutor, selectionsOf } = await import('../../src/http/graphql-jit.js');
+const { BYTES_PER_SELECTION, COMPILE_AFTER_RUNS, MAX_COMPILED_SELECTIONS, compilingExecutor, hasVariableInObjectLiteral, selectionsOf } = await import('../../src/http/graphql-jit.js');
 const { buildHttpServer } = await import('../../src/http/server.js');
 const { createLogger } = await import('../../src/shared/logger.js');
 
@@ -86,6 +86,19 @@ describe('an operation compiled after its first runs answers as graphql-js does'
     expect(badDate.interpreted).toMatchObject({ status: 400, errors: [{ message: expect.stringContaining('must be a calendar date as YYYY-MM-DD'), extensions: { code: 'BAD_USER_INPUT' } }] });
     expect(badDate.compiled).toEqual(badDate.interpreted);
   });
+
+  it('a form that sends only what changed, as variables in the input it writes out, leaves the rest as it was on every run', async () => {
+    const user = await signUpUser(hub);
+    const set = await graphql(hub, 'mutation { updateProfile(input: { phone: "+447700900123", preferences: { interests: ["running"] } }) { phone } }', { token: user.accessToken });
+    expect(set.errors).toBeUndefined();
+    const form = 'mutation($given: String, $phone: String, $prefs: PreferencesInput) { updateProfile(input: { givenName: $given, phone: $phone, preferences: $prefs }) { givenName phone preferences { interests } } }';
+    const before = compiles.count;
+    for (let run = 1; run <= COMPILE_AFTER_RUNS + 2; run++) {
+      const answer = await graphql(hub, form, { token: user.accessToken, variables: { given: `Ana ${run}` } });
+      expect(answer.data).toEqual({ updateProfile: { givenName: `Ana ${run}`, phone: '+447700900123', preferences: { interests: ['running'] } } });
+    }
+    expect(compiles.count).toBe(before);
+  });
 });
 
 describe('an error a resolver throws, compiled', () => {
@@ -144,6 +157,13 @@ describe('what is compiled, and kept', () => {
     const levels = Array.from({ length: 20 }, (_, i) => `fragment F${i} on Node { ${`...F${i + 1} `.repeat(5)} }`).join('\n');
     const bomb = operationOf(`{ node { ...F0 } }\n${levels}\nfragment F20 on Node { value }`);
     expect(selectionsOf(bomb.document, bomb.operation, MAX_COMPILED_SELECTIONS)).toBe(MAX_COMPILED_SELECTIONS + 1);
+  });
+
+  it('never compiles an operation with a variable inside an input object it writes out, which graphql-jit would pass as null when left out', async () => {
+    const inObject = ['mutation($p: String) { u(input: { phone: $p }) }', 'query($c: [String!]) { a(f: { nested: { list: [$c] } }) }'];
+    const elsewhere = ['query($f: F) { a(filter: $f) }', 'query($n: Int) { a(first: $n, f: { list: [1, 2] }) }', '{ a(f: { x: 1 }) }'];
+    expect(inObject.map((q) => hasVariableInObjectLiteral(parse(q)))).toEqual([true, true]);
+    expect(elsewhere.map((q) => hasVariableInObjectLiteral(parse(q)))).toEqual([false, false, false]);
   });
 
   it('never compiles an operation past the selections limit', async () => {
