@@ -130,7 +130,20 @@ export async function insertRevokedToken(db: Db, token: { jti: string; clientId:
   return inserted !== undefined;
 }
 
-/** Forgets revocations of tokens that have expired anyway (a few at a time, so it never blocks long). */
+/**
+ * Forgets revocations of tokens that have expired anyway (a few at a time, so it never blocks
+ * long), revoking for good first every refresh family exchanged from one of them that is not
+ * revoked yet. A revocation revokes those families at once, but one stored by an exchange that
+ * read the token just before it was revoked escapes it, and is refused only while the revocation
+ * is remembered (a sub-agent's family would otherwise come back to life once its parent's token
+ * expired). Each family is found through the GIN index on `delegated_from` (migration 0010).
+ */
 export async function deleteExpiredRevocations(db: Db, now: Date): Promise<void> {
-  await sql`delete from revoked_tokens where jti in (select jti from revoked_tokens where expires_at < ${now} limit 1000)`.execute(db);
+  await sql`
+    with expired as (select jti from revoked_tokens where expires_at < ${now} limit 1000),
+    ended as (
+      update refresh_tokens r set revoked_at = ${now} from expired e
+      where r.revoked_at is null and r.delegated_from <> '[]' and r.delegated_from @> jsonb_build_array(jsonb_build_object('jti', e.jti))
+    )
+    delete from revoked_tokens where jti in (select jti from expired)`.execute(db);
 }
