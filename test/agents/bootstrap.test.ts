@@ -8,7 +8,7 @@ import { insertAgent } from '../../src/agents/agent.queries.js';
 import { createHub, type Hub } from '../../src/app.js';
 import { OPERATOR_SCOPES } from '../../src/authz/principal.js';
 import { loadConfig } from '../../src/config.js';
-import { createTestDatabase, describeEmbedded } from '../helpers/database.js';
+import { createTestDatabase, describeEmbedded, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm } from '../helpers/hub.js';
 import { freePort } from '../helpers/net.js';
 import { basic, type ClientCredentials } from '../helpers/oauth.js';
@@ -58,15 +58,27 @@ describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
   const oldSecret = 'the-first-secret-of-the-operator-console';
   const newSecret = 'a-second-secret-after-the-operators-rotated-it';
 
-  it('make sure that client exists with that secret and every operator scope; a new secret replaces the old at once; a suspension stays', async () => {
+  /** Runs `steps` with starts of the hub, each with a configured secret, on one fresh database; closes them all. */
+  async function withStarts(steps: (start: (secret: string) => Promise<Hub>, database: TestDatabase) => Promise<void>): Promise<void> {
     const database = await createTestDatabase();
     const hubs: Hub[] = [];
-    const start = async (secret: string) => {
-      const hub = await createHub(env(secret), { database });
-      hubs.push(hub);
-      return hub;
-    };
     try {
+      await steps(async (secret) => {
+        const hub = await createHub(env(secret), { database });
+        hubs.push(hub);
+        return hub;
+      }, database);
+    } finally {
+      for (const hub of hubs.slice(1)) {
+        await hub.services.audit.close();
+        await hub.http.close();
+      }
+      await hubs[0]?.close();
+    }
+  }
+
+  it('make sure that client exists with that secret and every operator scope; a new secret replaces the old at once; a suspension stays', async () => {
+    await withStarts(async (start, database) => {
       const first = await start(oldSecret);
       expect(first.bootstrapCredentials).toBeUndefined();
       const token = await grant(first, { clientId, clientSecret: oldSecret });
@@ -91,24 +103,11 @@ describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
       expect([...row.allowed_scopes].sort()).toEqual([...OPERATOR_SCOPES].sort());
       const added = await database.db.selectFrom('audit_events').select(['actor_kind', 'detail']).where('action', '=', 'agent.scopes_added').execute();
       expect(added).toEqual([{ actor_kind: 'system', detail: { agentId: clientId, scopes: [OPERATOR_SCOPES[0]] } }]);
-    } finally {
-      for (const hub of hubs.slice(1)) {
-        await hub.services.audit.close();
-        await hub.http.close();
-      }
-      await hubs[0]?.close();
-    }
+    });
   });
 
   it('make a secret the client had before valid again: a configuration set back, or one unchanged after a rotation through the API', async () => {
-    const database = await createTestDatabase();
-    const hubs: Hub[] = [];
-    const start = async (secret: string) => {
-      const hub = await createHub(env(secret), { database });
-      hubs.push(hub);
-      return hub;
-    };
-    try {
+    await withStarts(async (start, database) => {
       await start(oldSecret);
       await start(newSecret);
       const setBack = await start(oldSecret);
@@ -123,13 +122,7 @@ describe('HUB_BOOTSTRAP_CLIENT_ID and _SECRET', () => {
       expect((await grant(restarted, { clientId, clientSecret: apiSecret })).status).toBe(401);
       const valid = await database.db.selectFrom('agent_secrets').select('secret_hash').where('agent_id', '=', clientId).where('expires_at', 'is', null).execute();
       expect(valid).toHaveLength(1);
-    } finally {
-      for (const hub of hubs.slice(1)) {
-        await hub.services.audit.close();
-        await hub.http.close();
-      }
-      await hubs[0]?.close();
-    }
+    });
   });
 });
 
