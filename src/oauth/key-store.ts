@@ -123,13 +123,16 @@ export class KeyStore {
    * `hub keys rotate` prints. Stale keys are reread first, so a rotation made elsewhere holds here too, even on an
    * instance that signs nothing. A kid this instance does not hold is looked up by itself, and the
    * keys reread only when the database holds it as accepted: a made-up kid, which anyone can send,
-   * costs one indexed read and never holds up a key rotated in elsewhere. Never throws.
+   * costs one indexed read and never holds up a key rotated in elsewhere. That reread is a new one:
+   * one already under way (the timer's) may have read the keys before the kid was stored. Never
+   * throws.
    */
   async verificationKey(kid: string): Promise<Key | undefined> {
     await this.rereadIfStale();
     let known = this.keys.verification.get(kid);
     const acceptedSince = new Date(this.clock.now().getTime() - acceptedForMs(this.retentionSeconds));
     if (!known && (await isKeyAcceptedSince(this.db, kid, acceptedSince).catch(() => false))) {
+      await this.reloading?.catch(() => {});
       await this.reload().catch(() => {});
       known = this.keys.verification.get(kid);
     }

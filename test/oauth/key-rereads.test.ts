@@ -69,6 +69,28 @@ describe('signing keys rotated by another instance', () => {
     expect(answer.data?.me).toEqual({ id: user.id });
   });
 
+  it('are accepted at once in a token naming the new key, though a reread under way read the keys before it was stored', async () => {
+    // The timer's reread, in flight since before the rotation: it ends with the keys it read then.
+    const store = hub.services.keys as unknown as { reloading: Promise<void> | undefined };
+    let finish!: () => void;
+    store.reloading = new Promise<void>((resolve) => (finish = resolve));
+    const newKid = await rotateElsewhere();
+    const elsewhere = await KeyStore.open(hub.database.db, kek(), systemClock, hub.config.accessTokenTtl);
+    elsewhere.close();
+    const claims = { sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read' };
+    const issued = await issueAccessToken(elsewhere, { issuer: hub.config.issuer, audience: hub.config.audience }, claims, { now: new Date(), ttlSeconds: 300 });
+    expect(decodeProtectedHeader(issued.accessToken).kid).toBe(newKid);
+
+    const answering = me(hub, issued.accessToken);
+    // Once the token's request has looked its kid up and met the reread under way, that reread ends.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    store.reloading = undefined;
+    finish();
+    const answer = await answering;
+    expect(answer.headers['www-authenticate']).toBeUndefined();
+    expect(answer.data?.me).toEqual({ id: user.id });
+  });
+
   it('are not reread for a kid the database does not hold as accepted', async () => {
     const reload = vi.spyOn(hub.services.keys, 'reload');
     for (const kid of [randomUUID(), 'x'.repeat(128)]) {
