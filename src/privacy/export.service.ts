@@ -1,5 +1,6 @@
 import type { Services } from '../app.js';
 import { auditCaller, findAuditEvents, type AuditEvent } from '../audit/audit.service.js';
+import { DATA_CATEGORIES } from '../authz/scopes.js';
 import type { Consent } from '../consent/consent.service.js';
 import type { Db } from '../db/connect.js';
 import type { Caller } from '../identity/identity.service.js';
@@ -31,7 +32,9 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
  * Lists are read in keyset pages, each page as of its own statement, so the export runs in
  * constant memory and never holds a long transaction. Who may ask is decided by the caller in
  * src/authz (`decideDataSubjectRequest`).
- * Audited as `data.exported` once the last chunk is out or the reader stops, with the counts.
+ * Audited as `data.exported` once the last chunk is out or the reader stops, with the counts, and
+ * as `fieldsRead` every field of every data category and every other list it holds: the person's
+ * accessLog shows what an export of them read, as it does for a query.
  * @throws NotFoundError for an id that names no user, or an erased one (before the first chunk).
  */
 export async function exportUserData(deps: Deps, caller: Caller, userId: string): Promise<AsyncGenerator<string>> {
@@ -64,6 +67,9 @@ export async function exportUserData(deps: Deps, caller: Caller, userId: string)
     ['actions', counting('actions', keysetPages(actionsOf(db, user.id), EXPORT_PAGE, (events) => events.map((event) => actionRecord(event, user.id))))],
   ];
 
+  const lists = members.map(([name]) => name).filter((name) => !['format', 'exportedAt', 'subject', 'profile'].includes(name));
+  const fieldsRead = [...new Set([...Object.values(DATA_CATEGORIES).flat(), ...lists])].sort();
+
   return (async function* chunks() {
     let complete = false;
     try {
@@ -75,6 +81,7 @@ export async function exportUserData(deps: Deps, caller: Caller, userId: string)
         ...auditCaller(caller.principal, caller.requestId),
         subjectUserId: user.id,
         decision: 'ALLOW',
+        fieldsRead,
         detail: { format: EXPORT_FORMAT, complete, ...counts },
       });
     }

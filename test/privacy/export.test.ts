@@ -175,6 +175,12 @@ describe('GET /users/:id/export', () => {
     const [byOperator, byUser] = page.edges.map((e) => e.node);
     expect(byUser).toMatchObject({ actor: { kind: 'user', id: alice.id }, subjectUserId: alice.id, decision: 'ALLOW', detail: { format: EXPORT_FORMAT, complete: true, orders: 2, consents: 2, sessions: 3, actions: 0 } });
     expect(byOperator).toMatchObject({ actor: { kind: 'client' }, subjectUserId: alice.id, detail: { complete: true } });
+    // What the person's accessLog shows of it: every field of the profile and every list.
+    const lists = ['accessLog', 'actions', 'approvals', 'connectedAgents', 'consents', 'orders', 'ownedAgents', 'paymentMethods', 'sessions'];
+    expect(byOperator!.fieldsRead).toEqual(expect.arrayContaining([...lists, 'email', 'phone', 'givenName', 'birthdate', 'address', 'preferences', 'loyalty', 'lastLoginAt']));
+    const log = await graphql<any>(hub, '{ me { accessLog(first: 20) { edges { node { action actor { kind } fieldsRead } } } } }', { token: alice.accessToken });
+    const shown = log.data.me.accessLog.edges.map((e: any) => e.node).find((e: any) => e.action === 'data.exported' && e.actor.kind === 'client');
+    expect(shown.fieldsRead).toEqual(byOperator!.fieldsRead);
   });
 
   it('is refused to everyone but the user and users:admin', async () => {
