@@ -120,12 +120,12 @@ export class KeyStore {
   /**
    * The public key for `kid` if access tokens signed with it are accepted now (by the clock): a
    * key that signs now or will, or one retired less than `publishedUntil` ago, which is what
-   * `hub keys rotate` prints. Stale keys are reread first, so a rotation made elsewhere holds here too, even on an
-   * instance that signs nothing. A kid this instance does not hold is looked up by itself, and the
-   * keys reread only when the database holds it as accepted: a made-up kid, which anyone can send,
-   * costs one indexed read and never holds up a key rotated in elsewhere. That reread is a new one:
-   * one already under way (the timer's) may have read the keys before the kid was stored. Never
-   * throws.
+   * `hub keys rotate` prints. Stale keys are reread first, so a rotation made elsewhere holds here
+   * too, even on an instance that signs nothing. A kid this instance does not hold is looked up by
+   * itself, and the keys reread only when the database holds it as accepted: a made-up kid, which
+   * anyone can send, costs one indexed read and never holds up a key rotated in elsewhere. That
+   * reread is a new one: one already under way (the timer's) may have read the keys before the kid
+   * was stored. Never throws.
    */
   async verificationKey(kid: string): Promise<Key | undefined> {
     await this.rereadIfStale();
