@@ -122,8 +122,9 @@ builder.queryFields((t) => ({
       const rows = await listUsers(ctx.services.db, { limit: limit + 1, ...(after !== undefined && { after }), ...(args.filter && { filter: args.filter }) });
       const reads = filterReads(args.filter);
       for (const user of rows) userLoader(ctx).prime(user.id, user);
-      // A user listed by a filter had the fields it selects on read, into the request's `profile.read` event about them.
-      for (const user of rows.slice(0, limit)) for (const { ref } of reads) ctx.access.note(user.id, ref.field);
+      // A user listed had their id read (the list shows ids its caller did not hold, though `id`
+      // needs no scope), and the fields a filter selects on, into the request's `profile.read` event about them.
+      for (const user of rows.slice(0, limit)) for (const field of ['id', ...reads.map(({ ref }) => ref.field)]) ctx.access.note(user.id, field);
       // The cursor is the id alone, which the node shows anyway: the list's order is by
       // `createdAt`, a profile field the caller may not be allowed to read.
       return toConnection(rows, limit, (u) => encodeCursor([u.id]), (u) => u);

@@ -14,7 +14,7 @@ beforeAll(async () => {
 afterAll(() => hub.close());
 
 const LIST = 'query($filter: UserFilter) { users(filter: $filter) { edges { node { id } } } }';
-const list = (token: string, filter: Record<string, unknown>, requestId?: string) =>
+const list = (token: string, filter: Record<string, unknown> | null, requestId?: string) =>
   graphql<any>(hub, LIST, { token, variables: { filter }, ...(requestId && { headers: { 'x-request-id': requestId } }) });
 
 describe('a filter of the user list', () => {
@@ -56,14 +56,18 @@ describe('a filter of the user list', () => {
     expect(response.data.users.edges.map((e: any) => e.node.id)).toEqual([alice.id, bob.id]);
   });
 
-  it('is audited: each user listed as a read of the field, a refusal as the field denied with the key', async () => {
+  it('is audited: each user listed as a read of their id and the field, a refusal as the field denied with the key', async () => {
     await list(await clientToken(hub, ['users:admin', 'profile:read']), { country: 'DE' }, 'filter-allowed');
     await list(await clientToken(hub, ['users:admin']), { email: alice.email }, 'filter-refused');
+    await list(await clientToken(hub, ['users:admin']), null, 'ids-only');
     await hub.services.audit.flush();
     const events = (await findAuditEvents(hub.services.db, { filter: { action: 'profile.read' }, first: 100 })).edges.map((e) => e.node);
     const summary = (requestId: string) =>
       events.filter((e) => e.requestId === requestId).map((e) => ({ subject: e.subjectUserId, read: e.fieldsRead, denied: e.fieldsDenied, decision: e.decision, reason: e.reason }));
-    expect(summary('filter-allowed')).toEqual([{ subject: bob.id, read: ['country'], denied: [], decision: 'ALLOW', reason: null }]);
+    expect(summary('filter-allowed')).toEqual([{ subject: bob.id, read: ['country', 'id'], denied: [], decision: 'ALLOW', reason: null }]);
+    // A list of ids alone shows each listed user's id, which needs no scope but is read all the same.
+    expect(summary('ids-only').map((e) => e.subject).sort()).toEqual([alice.id, bob.id].sort());
+    expect(summary('ids-only').every((e) => e.read.join() === 'id' && e.decision === 'ALLOW')).toBe(true);
     expect(summary('filter-refused')).toEqual([{ subject: null, read: [], denied: ['email'], decision: 'DENY', reason: 'MISSING_SCOPE' }]);
     expect(events.find((e) => e.requestId === 'filter-refused')?.detail).toEqual({ refusedFilter: 'filter.email' });
   });
