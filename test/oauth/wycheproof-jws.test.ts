@@ -19,7 +19,7 @@ interface JwsGroup {
   readonly tests: readonly JwsCase[];
 }
 
-const file = path.resolve(process.cwd(), '../shared/vectors/wycheproof/json_web_signature_test.json');
+const file = new URL('../vectors/wycheproof/json_web_signature_test.json', import.meta.url);
 const vectors = JSON.parse(readFileSync(file, 'utf8')) as { numberOfTests: number; testGroups: JwsGroup[] };
 const cases = vectors.testGroups.flatMap((group) => group.tests.map((test) => ({ group, test })));
 
@@ -100,7 +100,7 @@ const badEs256Signatures = invalid.filter((entry) => {
   return parts.length === 3 && parts.every(Boolean) && Object.keys(header ?? {}).join() === 'alg,kid' && header?.kid === entry.group.public?.kid;
 });
 
-describe(`Wycheproof ${path.basename(file)} through verifyAccessToken`, () => {
+describe(`Wycheproof ${path.basename(file.pathname)} through verifyAccessToken`, () => {
   it(`reads all ${vectors.numberOfTests} cases`, () => {
     expect(cases).toHaveLength(vectors.numberOfTests);
     expect(invalid.length + valid.length).toBe(vectors.numberOfTests);

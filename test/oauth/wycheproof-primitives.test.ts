@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { webcrypto } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
@@ -29,7 +28,7 @@ const PRIMITIVES = [
 ] satisfies { file: string; label: string; key: ImportAlgorithm; verify: VerifyAlgorithm }[];
 
 function load(file: string) {
-  const location = path.resolve(process.cwd(), '../shared/vectors/wycheproof', file);
+  const location = new URL(`../vectors/wycheproof/${file}`, import.meta.url);
   const vectors = JSON.parse(readFileSync(location, 'utf8')) as { numberOfTests: number; testGroups: SignatureGroup[] };
   const cases = vectors.testGroups.flatMap((group) => group.tests.map((test) => ({ group, test })));
   return { numberOfTests: vectors.numberOfTests, groups: vectors.testGroups, cases };
