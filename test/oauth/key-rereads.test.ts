@@ -20,6 +20,17 @@ describe('signing keys rotated by another instance', () => {
   let user: Awaited<ReturnType<typeof signUpUser>>;
   const kek = () => resolveKeyEncryptionKey(hub.config);
   const rotateElsewhere = () => rotateSigningKey(hub.database.db, kek(), new Date());
+  /** Rotates by another instance, which signs a token of the user with the new key at once. */
+  async function tokenOfAKeyRotatedElsewhere(): Promise<string> {
+    const newKid = await rotateElsewhere();
+    const elsewhere = await KeyStore.open(hub.database.db, kek(), systemClock, hub.config.accessTokenTtl);
+    elsewhere.close();
+    const claims = { sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read' };
+    const { accessToken } = await issueAccessToken(elsewhere, { issuer: hub.config.issuer, audience: hub.config.audience }, claims, { now: new Date(), ttlSeconds: 300 });
+    expect(decodeProtectedHeader(accessToken).kid).toBe(newKid);
+    expect(hub.services.keys.signingKey().kid).not.toBe(newKid);
+    return accessToken;
+  }
   const kidsPublished = async () => (JSON.parse((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).body) as { keys: JWK[] }).keys.map((key) => key.kid);
 
   beforeAll(async () => {
@@ -56,15 +67,7 @@ describe('signing keys rotated by another instance', () => {
   it('are accepted at once in a token naming the new key, though a made-up kid came just before', async () => {
     const junk = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: randomUUID() })).toString('base64url')}.e30.AAAA`;
     expect((await me(hub, junk)).status).toBe(401);
-    const newKid = await rotateElsewhere();
-    const elsewhere = await KeyStore.open(hub.database.db, kek(), systemClock, hub.config.accessTokenTtl);
-    elsewhere.close();
-    const claims = { sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read' };
-    const issued = await issueAccessToken(elsewhere, { issuer: hub.config.issuer, audience: hub.config.audience }, claims, { now: new Date(), ttlSeconds: 300 });
-    expect(decodeProtectedHeader(issued.accessToken).kid).toBe(newKid);
-    expect(hub.services.keys.signingKey().kid).not.toBe(newKid);
-
-    const answer = await me(hub, issued.accessToken);
+    const answer = await me(hub, await tokenOfAKeyRotatedElsewhere());
     expect(answer.headers['www-authenticate']).toBeUndefined();
     expect(answer.data?.me).toEqual({ id: user.id });
   });
@@ -74,14 +77,7 @@ describe('signing keys rotated by another instance', () => {
     const store = hub.services.keys as unknown as { reloading: Promise<void> | undefined };
     let finish!: () => void;
     store.reloading = new Promise<void>((resolve) => (finish = resolve));
-    const newKid = await rotateElsewhere();
-    const elsewhere = await KeyStore.open(hub.database.db, kek(), systemClock, hub.config.accessTokenTtl);
-    elsewhere.close();
-    const claims = { sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read' };
-    const issued = await issueAccessToken(elsewhere, { issuer: hub.config.issuer, audience: hub.config.audience }, claims, { now: new Date(), ttlSeconds: 300 });
-    expect(decodeProtectedHeader(issued.accessToken).kid).toBe(newKid);
-
-    const answering = me(hub, issued.accessToken);
+    const answering = me(hub, await tokenOfAKeyRotatedElsewhere());
     // Once the token's request has looked its kid up and met the reread under way, that reread ends.
     await new Promise((resolve) => setTimeout(resolve, 200));
     store.reloading = undefined;
