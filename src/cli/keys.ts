@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { openConfiguredDatabase, waitForDatabase, type Db } from '../db/connect.js';
 import { requireMigrated } from '../db/migrator.js';
 import { open, resolveKeyEncryptionKey } from '../oauth/key-encryption.js';
-import { PUBLISHED_AHEAD_MS, publishedUntil, rotateSigningKey } from '../oauth/key-store.js';
+import { PUBLISHED_AHEAD_MS, publishedUntil, rotateSigningKey, signingSchedule } from '../oauth/key-store.js';
 import { findPublishedKeys, type SigningKeyRow } from '../oauth/keys.queries.js';
 import { loadConfigOrExit } from './config.js';
 
@@ -50,12 +50,10 @@ async function rotate(db: Db, config: Config, signNow: boolean): Promise<void> {
 async function list(db: Db, config: Config): Promise<void> {
   const now = new Date();
   const keys = await allKeys(db);
-  // The oldest key not yet retired signs; the next newer one takes over when it retires.
-  const signs = (key: SigningKeyRow) => key.retiredAt === null || key.retiredAt > now;
-  const signer = keys.findLast(signs);
+  const schedule = signingSchedule(keys, now);
   const state = (key: SigningKeyRow, older: SigningKeyRow | undefined): string => {
-    if (key === signer) return 'signing, published';
-    if (signs(key)) return `published, signs from ${older!.retiredAt!.toISOString()}`;
+    if (key === schedule[0]) return 'signing, published';
+    if (schedule.includes(key)) return `published, signs from ${older!.retiredAt!.toISOString()}`;
     const until = publishedUntil(key.retiredAt!, config.accessTokenTtl);
     return until > now ? `published, accepted until ${until.toISOString()}` : 'published, no longer accepted';
   };

@@ -218,15 +218,22 @@ async function addSigningKey(db: Db, kek: Buffer, now: Date): Promise<string | u
 const EVER = new Date(0);
 
 /**
+ * Of every key (`rows`, newest first), those that sign at `now` or will, oldest first: the first
+ * signs now; each retirement still to come is when the next one takes over.
+ */
+export function signingSchedule<R extends Pick<SigningKeyRow, 'retiredAt'>>(rows: readonly R[], now: Date): R[] {
+  return rows.filter((row) => row.retiredAt === null || row.retiredAt > now).reverse();
+}
+
+/**
  * `rows` are every key, newest first; all go into the JWKS, into signing those that sign now or
  * later (a retirement still to come is when the next key takes over), and into verification
  * those and the retired keys still accepted at `now`, each with the end of its acceptance.
  */
 async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, now: Date, retentionSeconds: number): Promise<KeySet> {
   if (!rows.some((row) => row.retiredAt === null)) throw new Error('no signing key: run the hub once, or `hub keys rotate`, to create one');
-  const scheduled = rows.filter((row) => row.retiredAt === null || row.retiredAt > now).reverse();
   const signing = await Promise.all(
-    scheduled.map(async (row) => ({
+    signingSchedule(rows, now).map(async (row) => ({
       kid: row.kid,
       privateKey: await importPKCS8(open(kek, row.privateKeyEncrypted, row.kid).toString(), SIGNING_ALG),
       until: row.retiredAt ?? undefined,
