@@ -107,12 +107,23 @@ describe('signIn', () => {
       const response = await graphql(hub, SIGN_IN, { variables: { input: { email, password: 'not the password at all' } } }, );
       return { errors: response.errors, ms: performance.now() - started };
     };
-    const wrong = await attempt('known@example.com');
-    const unknown = await attempt('nobody@example.com');
-    expect(unknown.errors).toEqual(wrong.errors);
-    expect(wrong.errors?.[0]).toMatchObject({ message: 'Invalid email or password', extensions: { code: 'UNAUTHENTICATED' } });
+    // Taken in turns, three of each, within the account's throttle: one pause of a loaded machine
+    // must not decide the comparison, which is of the medians.
+    const wrongs = [];
+    const unknowns = [];
+    for (let i = 0; i < 3; i++) {
+      wrongs.push(await attempt('known@example.com'));
+      unknowns.push(await attempt('nobody@example.com'));
+    }
+    for (const answer of [...wrongs, ...unknowns]) {
+      expect(answer.errors?.[0]).toMatchObject({ message: 'Invalid email or password', extensions: { code: 'UNAUTHENTICATED' } });
+    }
+    expect(unknowns[0]!.errors).toEqual(wrongs[0]!.errors);
+    const median = (answers: { ms: number }[]) => answers.map((answer) => answer.ms).sort((a, b) => a - b)[1]!;
+    const wrong = median(wrongs);
+    const unknown = median(unknowns);
     // Both run one Argon2id verification; neither answers in a fraction of the other's time.
-    expect(Math.min(wrong.ms, unknown.ms) / Math.max(wrong.ms, unknown.ms)).toBeGreaterThan(0.25);
+    expect(Math.min(wrong, unknown) / Math.max(wrong, unknown)).toBeGreaterThan(0.25);
   });
 
   it('throttles an account after repeated failures, even for the right password, with RATE_LIMITED', async () => {
