@@ -14,8 +14,9 @@ export interface RefusedCaller {
 
 /**
  * Records a refused OAuth request as `token.refused`, its reason the RFC error code and the
- * internal detail (never sent to the client). Refusals change no state, so the event goes through
- * the buffered writer. Never throws.
+ * internal detail (never sent to the client), in the trail of the user it concerns, if a verified
+ * token named one (see `refusingFor`), else the hub's. Refusals change no state, so the event goes
+ * through the buffered writer. Never throws.
  */
 export function recordRefusal(services: Pick<Services, 'audit'>, error: OAuthError, caller: RefusedCaller): void {
   const agentId = caller.client?.kind === 'agent' ? caller.client.agent.id : null;
@@ -23,6 +24,7 @@ export function recordRefusal(services: Pick<Services, 'audit'>, error: OAuthErr
     action: 'token.refused',
     actor: agentId ? { kind: 'client', id: agentId } : { kind: 'anonymous', id: null },
     clientId: agentId ?? caller.claimedId?.slice(0, 128) ?? null,
+    ...(error.subject && { subjectUserId: error.subject.userId, consentId: error.subject.consentId ?? null, actorChain: error.subject.actorChain ?? [] }),
     decision: 'DENY',
     reason: `${error.error}: ${error.detail}`,
     requestId: caller.requestId,

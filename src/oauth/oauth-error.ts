@@ -21,6 +21,14 @@ const OUTSIDE_DESCRIPTION_CHARSET = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
  */
 export const publicDescription = (text: string) => text.replace(OUTSIDE_DESCRIPTION_CHARSET, '?');
 
+/** The user a refused request concerns, once a token the hub verified named them. */
+export interface RefusalSubject {
+  readonly userId: string;
+  readonly consentId?: string | null;
+  /** The acting agents, nearest first. */
+  readonly actorChain?: readonly string[];
+}
+
 /**
  * An OAuth error answer: the HTTP status, the RFC error code and a public description go to the
  * client; `detail` is for the audit trail and logs only.
@@ -29,6 +37,8 @@ export class OAuthError extends Error {
   override name = 'OAuthError';
   /** The public description, within the character set RFC 6749 §5.2 allows. */
   readonly description: string;
+  /** Whose trail the refusal is recorded in, if a verified token named a user (see `concerning`). */
+  subject?: RefusalSubject;
 
   constructor(
     readonly status: number,
@@ -42,9 +52,28 @@ export class OAuthError extends Error {
     this.description = shown;
   }
 
+  /**
+   * Marks the refusal as concerning `subject`, unless it concerns someone already, so that the
+   * token endpoint records it in that user's trail: a customer who withdrew a consent sees that
+   * the agent kept trying to exchange or refresh, as they see it for a refused bearer token.
+   */
+  concerning(subject: RefusalSubject): this {
+    this.subject ??= subject;
+    return this;
+  }
+
   /** The RFC 6749 §5.2 JSON body. */
   toJSON(): { error: OAuthErrorCode; error_description: string } {
     return { error: this.error, error_description: this.description };
+  }
+}
+
+/** Runs `work`, marking each OAuth refusal it throws as concerning `subject` (see `OAuthError.concerning`). */
+export async function refusingFor<T>(subject: RefusalSubject, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw error instanceof OAuthError ? error.concerning(subject) : error;
   }
 }
 

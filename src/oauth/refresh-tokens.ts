@@ -4,7 +4,7 @@ import type { Db } from '../db/connect.js';
 import { newId } from '../shared/ids.js';
 import { enqueueWebhookEvent, type WebhookEvent } from '../webhooks/webhook-outbox.js';
 import type { GrantLink } from './access-token.js';
-import { invalidGrant } from './oauth-error.js';
+import { invalidGrant, type RefusalSubject } from './oauth-error.js';
 import {
   findRefreshTokenForUpdate,
   insertRefreshToken,
@@ -81,6 +81,9 @@ export function refreshFamilyRevokedEvent(row: RefreshTokenRow, reason: 'revoked
   };
 }
 
+/** The user a refusal of the client's own refresh token concerns, with its consent and agents. */
+export const refusalSubject = (row: RefreshTokenRow): RefusalSubject => ({ userId: row.user_id, consentId: row.consent_id, actorChain: row.actor_chain });
+
 /**
  * Uses a refresh token once: marks it rotated and resolves to its grant, for the caller to issue
  * the next pair within the same transaction. A token used a second time is the sign of a stolen
@@ -92,13 +95,13 @@ export async function useRefreshToken(tx: Db, token: string, clientId: string, n
   const row = token.length <= MAX_REFRESH_TOKEN_LENGTH ? await findRefreshTokenForUpdate(tx, hashToken(token)) : undefined;
   if (!row) throw invalidGrant('refresh token is invalid', 'unknown refresh token');
   if (row.client_id !== clientId) throw invalidGrant('refresh token is invalid', 'refresh token of another client');
-  if (row.revoked_at) throw invalidGrant('refresh token is invalid', 'revoked refresh token');
+  if (row.revoked_at) throw invalidGrant('refresh token is invalid', 'revoked refresh token').concerning(refusalSubject(row));
   if (row.rotated_at) {
     await revokeRefreshTokenFamily(tx, row.family_id, now);
     await enqueueWebhookEvent(tx, refreshFamilyRevokedEvent(row, 'reused'), now);
     return { ...row, familyRevoked: true };
   }
-  if (row.expires_at <= now) throw invalidGrant('refresh token is invalid', 'expired refresh token');
+  if (row.expires_at <= now) throw invalidGrant('refresh token is invalid', 'expired refresh token').concerning(refusalSubject(row));
   await markRefreshTokenRotated(tx, row.id, now);
   return row;
 }

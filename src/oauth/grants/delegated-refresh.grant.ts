@@ -3,9 +3,9 @@ import type { Agent } from '../../agents/agent.service.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
 import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
 import { actorOf, delegatedLifetime } from '../delegation.js';
-import { invalidGrant, invalidScope } from '../oauth-error.js';
+import { invalidGrant, invalidScope, refusingFor } from '../oauth-error.js';
 import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
-import { earliestOf, findRefreshTokenRefusal, issueRefreshToken, useRefreshToken } from '../refresh-tokens.js';
+import { earliestOf, findRefreshTokenRefusal, issueRefreshToken, refusalSubject, useRefreshToken } from '../refresh-tokens.js';
 import type { TokenRequest, TokenResponse } from '../token.endpoint.js';
 
 const REUSED = 'refresh token reused: family revoked';
@@ -38,39 +38,41 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
       await auditInTransaction(tx, event({ action: 'token.revoked', decision: 'DENY', reason: REUSED }), now);
       return { reused: true as const };
     }
-    if (!used.consent_id) throw invalidGrant('refresh token is invalid', 'not a delegated refresh token');
-    const refusal = await findRefreshTokenRefusal(services, tx, used);
-    if (refusal) throw invalidGrant('refresh token is invalid', refusal);
-    const delegatedFrom = used.delegated_from;
-    const granted = new Set(parseScope(used.scope));
-    // The exchange answered `offline_access` as granted with the family, so asking for it again
-    // asks for nothing beyond the grant (RFC 6749 §6); it never goes into an access token.
-    const requested = params.scope ? parseScope(params.scope).filter((scope) => scope !== OFFLINE_ACCESS) : [...granted];
-    if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
-    const [consent] = await services.consents.findConsents(tx, [used.consent_id]);
-    if (delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]) <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
-    const parentFamiliesEnd = await findRefreshFamiliesEnd(tx, delegatedFrom.flatMap((link) => (link.sid ? [link.sid] : [])));
-    const ttl = delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt, parentFamiliesEnd]);
-    if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'the family it was exchanged from has ended');
-    const scope = requested.join(' ');
-    const access = await services.tokens.issueAccessToken(
-      {
-        sub: used.user_id,
-        client_id: agent.id,
-        scope,
-        act: actorOf(used.actor_chain)!,
-        consent_id: consent!.id,
-        purpose: consent!.purpose,
-        sid: used.family_id,
-        ...(delegatedFrom.length > 0 && { delegated_from: delegatedFrom }),
-      },
-      ttl,
-      now,
-    );
-    const grant = { userId: used.user_id, clientId: agent.id, scope: used.scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain, delegatedFrom };
-    const refreshToken = await issueRefreshToken(tx, { ...grant, notAfter: earliestOf(consent!.expiresAt, parentFamiliesEnd) }, now);
-    await auditInTransaction(tx, event({ action: 'token.refreshed', decision: 'ALLOW', purpose: consent!.purpose, detail: { scope, jti: access.jti } }), now);
-    return { response: { access_token: access.accessToken, token_type: 'Bearer' as const, expires_in: access.expiresIn, refresh_token: refreshToken, scope } };
+    return refusingFor(refusalSubject(used), async () => {
+      if (!used.consent_id) throw invalidGrant('refresh token is invalid', 'not a delegated refresh token');
+      const refusal = await findRefreshTokenRefusal(services, tx, used);
+      if (refusal) throw invalidGrant('refresh token is invalid', refusal);
+      const delegatedFrom = used.delegated_from;
+      const granted = new Set(parseScope(used.scope));
+      // The exchange answered `offline_access` as granted with the family, so asking for it again
+      // asks for nothing beyond the grant (RFC 6749 §6); it never goes into an access token.
+      const requested = params.scope ? parseScope(params.scope).filter((scope) => scope !== OFFLINE_ACCESS) : [...granted];
+      if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
+      const [consent] = await services.consents.findConsents(tx, [used.consent_id]);
+      if (delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]) <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
+      const parentFamiliesEnd = await findRefreshFamiliesEnd(tx, delegatedFrom.flatMap((link) => (link.sid ? [link.sid] : [])));
+      const ttl = delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt, parentFamiliesEnd]);
+      if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'the family it was exchanged from has ended');
+      const scope = requested.join(' ');
+      const access = await services.tokens.issueAccessToken(
+        {
+          sub: used.user_id,
+          client_id: agent.id,
+          scope,
+          act: actorOf(used.actor_chain)!,
+          consent_id: consent!.id,
+          purpose: consent!.purpose,
+          sid: used.family_id,
+          ...(delegatedFrom.length > 0 && { delegated_from: delegatedFrom }),
+        },
+        ttl,
+        now,
+      );
+      const grant = { userId: used.user_id, clientId: agent.id, scope: used.scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain, delegatedFrom };
+      const refreshToken = await issueRefreshToken(tx, { ...grant, notAfter: earliestOf(consent!.expiresAt, parentFamiliesEnd) }, now);
+      await auditInTransaction(tx, event({ action: 'token.refreshed', decision: 'ALLOW', purpose: consent!.purpose, detail: { scope, jti: access.jti } }), now);
+      return { response: { access_token: access.accessToken, token_type: 'Bearer' as const, expires_in: access.expiresIn, refresh_token: refreshToken, scope } };
+    });
   });
   if ('reused' in outcome) throw invalidGrant('refresh token is invalid', REUSED);
   return outcome.response;

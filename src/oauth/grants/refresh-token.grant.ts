@@ -2,9 +2,9 @@ import type { Services } from '../../app.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
 import { parseScope, scopeWithin } from '../../authz/scopes.js';
 import { invalidClient } from '../client-auth.js';
-import { invalidGrant, invalidRequest, invalidScope } from '../oauth-error.js';
+import { invalidGrant, invalidRequest, invalidScope, refusingFor } from '../oauth-error.js';
 import { limitRefreshTokenExpiry } from '../refresh-token.queries.js';
-import { findRefreshTokenRefusal, hashRefreshToken, useRefreshToken } from '../refresh-tokens.js';
+import { findRefreshTokenRefusal, hashRefreshToken, refusalSubject, useRefreshToken } from '../refresh-tokens.js';
 import { FRONTEND_CLIENT_ID } from '../token.service.js';
 import { checkAudience, type TokenRequest, type TokenResponse } from '../token.endpoint.js';
 import { delegatedRefreshGrant } from './delegated-refresh.grant.js';
@@ -49,18 +49,20 @@ async function userSessionRefresh(services: Services, { params, requestId }: Tok
       await auditInTransaction(tx, event(used.user_id, { action: 'token.revoked', decision: 'DENY', reason: 'refresh token reused: family revoked' }), now);
       return { reused: true as const };
     }
-    // A session's refresh tokens end by then (see below); the check also ends those issued before that bound.
-    const sessionEndsAt = new Date(used.auth_time.getTime() + USER_SESSION_MAX_AGE_SECONDS * 1_000);
-    if (sessionEndsAt <= now) throw invalidGrant('refresh token is invalid', 'session older than its absolute lifetime: the user must sign in again');
-    const granted = new Set(parseScope(used.scope));
-    const requested = params.scope ? parseScope(params.scope) : [...granted];
-    if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
-    const refusal = await findRefreshTokenRefusal(services, tx, used);
-    if (refusal) throw invalidGrant('refresh token is invalid', refusal);
-    const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), refreshScope: used.scope, familyId: used.family_id });
-    await limitRefreshTokenExpiry(tx, hashRefreshToken(session.refreshToken), sessionEndsAt);
-    await auditInTransaction(tx, event(used.user_id, { action: 'token.refreshed', decision: 'ALLOW' }), now);
-    return { session };
+    return refusingFor(refusalSubject(used), async () => {
+      // A session's refresh tokens end by then (see below); the check also ends those issued before that bound.
+      const sessionEndsAt = new Date(used.auth_time.getTime() + USER_SESSION_MAX_AGE_SECONDS * 1_000);
+      if (sessionEndsAt <= now) throw invalidGrant('refresh token is invalid', 'session older than its absolute lifetime: the user must sign in again');
+      const granted = new Set(parseScope(used.scope));
+      const requested = params.scope ? parseScope(params.scope) : [...granted];
+      if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
+      const refusal = await findRefreshTokenRefusal(services, tx, used);
+      if (refusal) throw invalidGrant('refresh token is invalid', refusal);
+      const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), refreshScope: used.scope, familyId: used.family_id });
+      await limitRefreshTokenExpiry(tx, hashRefreshToken(session.refreshToken), sessionEndsAt);
+      await auditInTransaction(tx, event(used.user_id, { action: 'token.refreshed', decision: 'ALLOW' }), now);
+      return { session };
+    });
   });
   // The family's revocation has committed; only now is the reuse refused.
   if ('reused' in outcome) throw invalidGrant('refresh token is invalid', 'refresh token reused: family revoked');

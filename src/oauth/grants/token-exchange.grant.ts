@@ -7,7 +7,7 @@ import { InvalidTokenError, type GrantLink } from '../access-token.js';
 import { requireAgent } from '../client-auth.js';
 import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
 import { findExchangeGrounds, type ExchangeConsent } from '../exchange.queries.js';
-import { invalidRequest, invalidScope, OAuthError } from '../oauth-error.js';
+import { invalidRequest, invalidScope, OAuthError, refusingFor } from '../oauth-error.js';
 import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
 import { earliestOf, issueRefreshToken, newRefreshFamilyId } from '../refresh-tokens.js';
 import { checkAudience, type TokenRequest, type TokenResponse } from '../token.endpoint.js';
@@ -53,87 +53,90 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   const subject = await asParameter('subject_token', services.tokens.readToken(params.subject_token));
   const user = subject.principal;
   if (user.kind !== 'user' && user.kind !== 'delegated') throw invalidRequest('subject_token must stand for a user');
-  if (params.actor_token !== undefined) {
-    if (!isAccessTokenType(params.actor_token_type)) throw invalidRequest('actor_token_type must be urn:ietf:params:oauth:token-type:access_token');
-    const actor = await asParameter('actor_token', services.tokens.inspect(params.actor_token));
-    if (actor.principal.kind !== 'client' || actor.principal.clientId !== agent.id) throw invalidRequest('actor_token is not a token of the authenticated client');
-  }
+  const concerned = user.kind === 'delegated' ? { userId: user.userId, consentId: user.consentId, actorChain: user.actorChain } : { userId: user.userId };
+  return refusingFor(concerned, async () => {
+    if (params.actor_token !== undefined) {
+      if (!isAccessTokenType(params.actor_token_type)) throw invalidRequest('actor_token_type must be urn:ietf:params:oauth:token-type:access_token');
+      const actor = await asParameter('actor_token', services.tokens.inspect(params.actor_token));
+      if (actor.principal.kind !== 'client' || actor.principal.clientId !== agent.id) throw invalidRequest('actor_token is not a token of the authenticated client');
+    }
 
-  const previous = user.kind === 'delegated' ? user.actorChain : [];
-  if (previous.includes(agent.id)) throw invalidRequest('the client already acts in this delegation chain');
-  if (previous.length > 0 && agent.parentAgentId !== previous[0]) throw invalidRequest('the client is not a registered sub-agent of the acting agent');
-  const chain = [agent.id, ...previous];
-  if (chain.length > config.maxDelegationDepth) throw invalidRequest(`delegation chains are limited to ${config.maxDelegationDepth} agents`);
+    const previous = user.kind === 'delegated' ? user.actorChain : [];
+    if (previous.includes(agent.id)) throw invalidRequest('the client already acts in this delegation chain');
+    if (previous.length > 0 && agent.parentAgentId !== previous[0]) throw invalidRequest('the client is not a registered sub-agent of the acting agent');
+    const chain = [agent.id, ...previous];
+    if (chain.length > config.maxDelegationDepth) throw invalidRequest(`delegation chains are limited to ${config.maxDelegationDepth} agents`);
 
-  const now = clock.now();
-  let consent: ExchangeConsent | undefined;
-  if (user.kind === 'delegated') {
-    await asParameter('subject_token', services.tokens.inspect(params.subject_token));
-    [consent] = await services.consents.findConsents(db, [user.consentId]);
-    // A later hop works under the subject token's consent alone: a purpose named must be its own.
-    if (params.purpose !== undefined && consent?.purpose !== params.purpose) consent = undefined;
-  } else {
-    // The agent holds the user's own live token from now on, whatever the exchange answers: the
-    // statement that reads the grounds records it, so that it no longer passes the token check.
-    const handed = { jti: subject.claims.jti, familyId: subject.claims.sid, expiresAt: new Date(subject.claims.exp * 1_000) };
-    const grounds = await findExchangeGrounds(db, { ...handed, userId: user.userId, agentId: agent.id }, now);
-    if (grounds.revoked) throw invalidToken('subject_token', 'token revoked');
-    if (!grounds.userActive) throw invalidToken('subject_token', 'user not active');
-    consent = chooseConsent(grounds.consents, requested, params.purpose);
-  }
-  if (!consent) throw invalidRequest('the user has given this agent no consent in force', `no live consent${params.purpose ? ` for purpose ${params.purpose.slice(0, 64)}` : ''}`);
+    const now = clock.now();
+    let consent: ExchangeConsent | undefined;
+    if (user.kind === 'delegated') {
+      await asParameter('subject_token', services.tokens.inspect(params.subject_token!));
+      [consent] = await services.consents.findConsents(db, [user.consentId]);
+      // A later hop works under the subject token's consent alone: a purpose named must be its own.
+      if (params.purpose !== undefined && consent?.purpose !== params.purpose) consent = undefined;
+    } else {
+      // The agent holds the user's own live token from now on, whatever the exchange answers: the
+      // statement that reads the grounds records it, so that it no longer passes the token check.
+      const handed = { jti: subject.claims.jti, familyId: subject.claims.sid, expiresAt: new Date(subject.claims.exp * 1_000) };
+      const grounds = await findExchangeGrounds(db, { ...handed, userId: user.userId, agentId: agent.id }, now);
+      if (grounds.revoked) throw invalidToken('subject_token', 'token revoked');
+      if (!grounds.userActive) throw invalidToken('subject_token', 'user not active');
+      consent = chooseConsent(grounds.consents, requested, params.purpose);
+    }
+    if (!consent) throw invalidRequest('the user has given this agent no consent in force', `no live consent${params.purpose ? ` for purpose ${params.purpose.slice(0, 64)}` : ''}`);
 
-  const offline = requested?.includes(OFFLINE_ACCESS) ?? false;
-  if (offline && !agent.allowedScopes.includes(OFFLINE_ACCESS)) throw invalidScope("offline_access is beyond the client's allowed scopes");
-  const delegatedFrom: readonly GrantLink[] = user.kind === 'delegated' ? (user.lineage ?? []) : [];
-  // On a first hop the access token descends from the user's session, so signing out or changing
-  // the password ends it; its refresh family, if any, stands on the consent alone.
-  const descendsFrom: readonly GrantLink[] = user.kind === 'delegated' ? delegatedFrom : [{ jti: subject.claims.jti, ...(subject.claims.sid && { sid: subject.claims.sid }) }];
-  if (offline && user.kind === 'delegated' && !subject.claims.sid) throw invalidScope('offline_access needs a subject token issued with a refresh token');
-  const granted = intersectScopes(requested?.filter((scope) => scope !== OFFLINE_ACCESS), [user.scopes, new Set(agent.allowedScopes), new Set(consent.scopes)]);
-  if (granted.length === 0) throw invalidScope("no requested scope lies within the subject token, the client's allowed scopes and the consent");
-  const ttl = delegatedLifetime(now, config.accessTokenTtl, [new Date(subject.claims.exp * 1_000), consent.expiresAt]);
-  if (ttl <= 0) throw invalidRequest('the subject token or the consent ends now');
+    const offline = requested?.includes(OFFLINE_ACCESS) ?? false;
+    if (offline && !agent.allowedScopes.includes(OFFLINE_ACCESS)) throw invalidScope("offline_access is beyond the client's allowed scopes");
+    const delegatedFrom: readonly GrantLink[] = user.kind === 'delegated' ? (user.lineage ?? []) : [];
+    // On a first hop the access token descends from the user's session, so signing out or changing
+    // the password ends it; its refresh family, if any, stands on the consent alone.
+    const descendsFrom: readonly GrantLink[] = user.kind === 'delegated' ? delegatedFrom : [{ jti: subject.claims.jti, ...(subject.claims.sid && { sid: subject.claims.sid }) }];
+    if (offline && user.kind === 'delegated' && !subject.claims.sid) throw invalidScope('offline_access needs a subject token issued with a refresh token');
+    const granted = intersectScopes(requested?.filter((scope) => scope !== OFFLINE_ACCESS), [user.scopes, new Set(agent.allowedScopes), new Set(consent.scopes)]);
+    if (granted.length === 0) throw invalidScope("no requested scope lies within the subject token, the client's allowed scopes and the consent");
+    const ttl = delegatedLifetime(now, config.accessTokenTtl, [new Date(subject.claims.exp * 1_000), consent.expiresAt]);
+    if (ttl <= 0) throw invalidRequest('the subject token or the consent ends now');
 
-  const scope = granted.join(' ');
-  const familyId = offline ? newRefreshFamilyId() : undefined;
-  const parentFamiliesEnd = offline ? await findRefreshFamiliesEnd(db, delegatedFrom.flatMap((link) => (link.sid ? [link.sid] : []))) : undefined;
-  if (parentFamiliesEnd && parentFamiliesEnd <= now) throw invalidRequest("the subject token's refresh tokens have ended");
-  const issued = await services.tokens.issueAccessToken(
-    {
-      sub: user.userId,
-      client_id: agent.id,
-      scope,
-      act: actorOf(chain)!,
-      consent_id: consent.id,
-      purpose: consent.purpose,
-      ...(familyId && { sid: familyId }),
-      ...(descendsFrom.length > 0 && { delegated_from: descendsFrom }),
-    },
-    ttl,
-    now,
-  );
-  const event = exchangeEvent(agent, user.userId, chain, consent, requestId, { scope, jti: issued.jti, refresh: offline });
-  const response: TokenResponse = {
-    access_token: issued.accessToken,
-    issued_token_type: TOKEN_TYPES.accessToken,
-    token_type: 'Bearer',
-    expires_in: issued.expiresIn,
-    scope: offline ? `${scope} ${OFFLINE_ACCESS}` : scope,
-  };
-  if (!offline) {
-    services.audit.record(event);
-    return response;
-  }
-  const refreshToken = await db.transaction().execute(async (tx) => {
-    if (user.kind === 'user') await recheckFirstHopSubject(services, tx, user.userId, subject);
-    const notAfter = earliestOf(consent.expiresAt, parentFamiliesEnd);
-    const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, delegatedFrom, notAfter };
-    const token = await issueRefreshToken(tx, grant, now);
-    await auditInTransaction(tx, event, now);
-    return token;
+    const scope = granted.join(' ');
+    const familyId = offline ? newRefreshFamilyId() : undefined;
+    const parentFamiliesEnd = offline ? await findRefreshFamiliesEnd(db, delegatedFrom.flatMap((link) => (link.sid ? [link.sid] : []))) : undefined;
+    if (parentFamiliesEnd && parentFamiliesEnd <= now) throw invalidRequest("the subject token's refresh tokens have ended");
+    const issued = await services.tokens.issueAccessToken(
+      {
+        sub: user.userId,
+        client_id: agent.id,
+        scope,
+        act: actorOf(chain)!,
+        consent_id: consent.id,
+        purpose: consent.purpose,
+        ...(familyId && { sid: familyId }),
+        ...(descendsFrom.length > 0 && { delegated_from: descendsFrom }),
+      },
+      ttl,
+      now,
+    );
+    const event = exchangeEvent(agent, user.userId, chain, consent, requestId, { scope, jti: issued.jti, refresh: offline });
+    const response: TokenResponse = {
+      access_token: issued.accessToken,
+      issued_token_type: TOKEN_TYPES.accessToken,
+      token_type: 'Bearer',
+      expires_in: issued.expiresIn,
+      scope: offline ? `${scope} ${OFFLINE_ACCESS}` : scope,
+    };
+    if (!offline) {
+      services.audit.record(event);
+      return response;
+    }
+    const refreshToken = await db.transaction().execute(async (tx) => {
+      if (user.kind === 'user') await recheckFirstHopSubject(services, tx, user.userId, subject);
+      const notAfter = earliestOf(consent.expiresAt, parentFamiliesEnd);
+      const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, delegatedFrom, notAfter };
+      const token = await issueRefreshToken(tx, grant, now);
+      await auditInTransaction(tx, event, now);
+      return token;
+    });
+    return { ...response, refresh_token: refreshToken };
   });
-  return { ...response, refresh_token: refreshToken };
 }
 
 /**
