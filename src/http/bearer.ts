@@ -70,7 +70,10 @@ export interface BearerAuthOptions {
 
 /**
  * Resolves the caller of every request to a protected route from its `Authorization: Bearer`
- * header (RFC 6750 §2.1), once, before anything else runs. No header makes an anonymous caller,
+ * header (RFC 6750 §2.1), once, when the request has arrived whole and before its route runs: the
+ * token's state (revocation, consent, agents) is read then, not when the headers came, so a
+ * client holding back a body cannot carry that state past a withdrawal into the fields its query
+ * reads. No header makes an anonymous caller,
  * which each route refuses or serves as it may. A header the hub does not accept answers 401 with
  * the Bearer challenge: `invalid_token` for a bearer token it refused, no error code for another
  * scheme (§3.1).
@@ -89,7 +92,7 @@ export interface BearerAuthOptions {
 export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOptions): void {
   const refusals = options.refusalsPerSecond === undefined ? undefined : new ClientThrottle(options.refusalsPerSecond);
   app.decorateRequest('principal', null as never);
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('preHandler', async (request, reply) => {
     request.principal = ANONYMOUS;
     const header = request.headers.authorization;
     const route = header === undefined ? undefined : options.routes.find((r) => routedUnder(request, r.prefix));

@@ -1,0 +1,52 @@
+import { once } from 'node:events';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { graphql, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
+import { freePort } from '../helpers/net.js';
+
+let hub: Hub;
+let port: number;
+beforeAll(async () => {
+  port = await freePort();
+  hub = await startTestHub({ PORT: String(port) });
+  await hub.listen();
+});
+afterAll(() => hub.close());
+
+/** Sends a request's head at once and returns a function that sends its body and resolves to the whole answer. */
+async function holdBody(head: string, body: string): Promise<() => Promise<string>> {
+  const socket = net.connect(port, '127.0.0.1');
+  let answer = '';
+  socket.on('data', (chunk) => (answer += chunk));
+  await once(socket, 'connect');
+  socket.write(`${head}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`);
+  return async () => {
+    socket.write(body);
+    await once(socket, 'close');
+    return answer;
+  };
+}
+
+describe('a delegated request whose body arrives after the consent was withdrawn', () => {
+  it('reads nothing: the token is checked once the request is whole', async () => {
+    const admin = await operatorToken(hub);
+    const agent = await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['contact:read'] });
+    const user = await signUpUser(hub);
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['contact:read'] });
+    const exchanged = await exchange(hub, agent, (await signIn(hub, user)).accessToken, { scope: 'contact:read' });
+    const token = exchanged.body.access_token as string;
+    expect((await graphql<any>(hub, '{ me { email } }', { token })).data.me.email).toBe(user.email);
+
+    const sendBody = await holdBody(`POST /graphql HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\n`, JSON.stringify({ query: '{ me { email } }' }));
+    // Whatever the hub does with the head alone, it has had the time to do it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const withdrawn = await graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { token: user.accessToken, variables: { id: consentId } });
+    expect(withdrawn.data.withdrawConsent.status).toBe('WITHDRAWN');
+
+    const answer = await sendBody();
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer).not.toContain(user.email);
+  });
+});
