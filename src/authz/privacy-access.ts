@@ -30,10 +30,11 @@ export const ERASURE_MAX_AUTH_AGE_SECONDS = 10 * 60;
 /**
  * May this caller exercise the right of access and portability (GDPR Art. 15 and 20), exporting
  * everything the hub holds about this user (`GET /users/:id/export`)? The user themself, signed
- * in, with a token that reads every field of every data category (`EXPORT_SCOPES`, or the
- * single-field scopes of each field; MISSING_SCOPE for a narrowed one), or an operator client
- * with `users:admin`. Not an agent acting for the user: no consent covers taking everything at
- * once. Never throws.
+ * in, or an operator client with `users:admin`, either with a token that reads every field of
+ * every data category (`EXPORT_SCOPES`, or the single-field scopes of each field; MISSING_SCOPE
+ * for a narrowed one): the export shows every field, and `users:admin` alone reads none through
+ * GraphQL. Not an agent acting for the user: no consent covers taking everything at once. Never
+ * throws.
  */
 export function decideDataSubjectRequest(principal: Principal, userId: string): Decision {
   switch (principal.kind) {
@@ -45,7 +46,7 @@ export function decideDataSubjectRequest(principal: Principal, userId: string): 
     case 'delegated':
       return deny('NOT_SUBJECT');
     case 'client':
-      return hasScope(principal, 'users:admin') ? ALLOW : deny('MISSING_SCOPE');
+      return hasScope(principal, 'users:admin') && readsEveryField(principal.scopes) ? ALLOW : deny('MISSING_SCOPE');
   }
 }
 

@@ -43,7 +43,7 @@ export interface ExportRoutesOptions {
  * `GET /users/:id/export`: everything about one person as one JSON document (see
  * `exportUserData`), streamed in constant memory. Steps, each refusing by default: a bearer
  * token (401), one the hub accepts (401 invalid_token), the user themself with a token that reads
- * every data category or an operator client with `users:admin` (403 insufficient_scope naming the
+ * every data category or an operator client with `users:admin` and those scopes (403 insufficient_scope naming the
  * scopes wanted; see `decideDataSubjectRequest`; audited as a refused `data.exported`), an id of the shape of a user id (400), a free
  * export slot of the instance and of the caller (429 with Retry-After), a user that exists and is
  * not erased (404); then the document. The slots are held until the body ends, fails or its reader
@@ -74,7 +74,8 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
       if (principal.kind === 'user' && decision.reason === 'MISSING_SCOPE') {
         return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: EXPORT_SCOPES.join(' ') }), 'insufficient_scope', 'an export needs a token that reads every data category');
       }
-      return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: 'users:admin' }), 'insufficient_scope', 'only the user themself or users:admin may export a user');
+      const operatorScope = ['users:admin', ...EXPORT_SCOPES].join(' ');
+      return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: operatorScope }), 'insufficient_scope', 'only the user themself, or users:admin with the read scope of every data category, may export a user');
     }
     if (!isId('usr', id)) return reply.code(400).send({ error: 'invalid_request', error_description: 'id must be a user id (usr_ and 26 characters)' });
     if (request.method === 'HEAD') {

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { findAuditEvents } from '../../src/audit/audit.service.js';
+import { EXPORT_SCOPES } from '../../src/authz/privacy-access.js';
 import { loadConfig } from '../../src/config.js';
 import { registerBearerAuth } from '../../src/http/bearer.js';
 import { PROTECTED_ROUTES } from '../../src/http/server.js';
@@ -146,7 +147,7 @@ describe('a reader that stops reading', () => {
 
   it('is cut off once it has taken nothing for the stall timeout, which frees every slot it held', async () => {
     const alice = await signUpUser(hub);
-    const operators = await Promise.all([1, 2, 3].map((n) => clientToken(hub, ['users:admin'], `agt_01J000000000000000000ADMN${n}`)));
+    const operators = await Promise.all([1, 2, 3].map((n) => clientToken(hub, ['users:admin', ...EXPORT_SCOPES], `agt_01J000000000000000000ADMN${n}`)));
     const held = await Promise.all([mallory.accessToken, ...operators].map((token) => openExport(mallory.id, token)));
     expect(held.map((response) => response.statusCode)).toEqual(Array(MAX_CONCURRENT_EXPORTS).fill(200));
 

@@ -15,6 +15,8 @@ import { agentReads, customer, exportOf, verifiedReceipt } from './privacy-fixtu
 const clock = fixedClock('2031-03-01T09:00:00Z');
 let hub: Hub;
 let admin: string;
+/** An operator client for data subject requests: `users:admin` and the read scope of every data category. */
+let desk: string;
 let alice: Awaited<ReturnType<typeof customer>>;
 let assistant: RegisteredAgent;
 let delegated: Awaited<ReturnType<typeof agentReads>>;
@@ -22,6 +24,7 @@ let delegated: Awaited<ReturnType<typeof agentReads>>;
 beforeAll(async () => {
   hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
   admin = await operatorToken(hub);
+  desk = await clientToken(hub, ['users:admin', ...EXPORT_SCOPES], 'agt_01J0000000000000000000DESK');
   alice = await customer(hub, { givenName: 'Alice', familyName: 'Liddell' }, clock.now());
   assistant = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
   await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
@@ -169,7 +172,7 @@ describe('GET /users/:id/export', () => {
   });
 
   it('is audited as data.exported, naming who asked and what went out', async () => {
-    await exportOf(hub, alice.id, admin);
+    await exportOf(hub, alice.id, desk);
     await hub.services.audit.flush();
     const page = await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'data.exported' }, first: 10 });
     const [byOperator, byUser] = page.edges.map((e) => e.node);
@@ -183,17 +186,19 @@ describe('GET /users/:id/export', () => {
     expect(shown.fieldsRead).toEqual(byOperator!.fieldsRead);
   });
 
-  it('is refused to everyone but the user and users:admin', async () => {
+  it('is refused to everyone but the user and users:admin reading every data category', async () => {
     const bob = await signUpUser(hub);
     const reader = await clientToken(hub, ['profile:read', 'audit:read'], 'agt_01J0000000000000000000READ');
     expect(await exportOf(hub, alice.id)).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
     expect(await exportOf(hub, alice.id, 'not-a-token')).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
-    for (const token of [bob.accessToken, delegated.token, reader]) {
+    for (const token of [bob.accessToken, delegated.token, reader, admin]) {
       const refused = await exportOf(hub, alice.id, token);
       expect(refused).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
       expect(refused.headers['www-authenticate']).toContain('insufficient_scope');
     }
-    const byOperator = await exportOf(hub, alice.id, admin);
+    // users:admin alone reads no field of alice through GraphQL, nor, so, through her export.
+    expect((await exportOf(hub, alice.id, admin)).headers['www-authenticate']).toContain(`scope="users:admin ${EXPORT_SCOPES.join(' ')}"`);
+    const byOperator = await exportOf(hub, alice.id, desk);
     expect(byOperator.status).toBe(200);
     expect(byOperator.body.profile.email).toBe(alice.email);
     // Each refusal is in Alice's own audit trail, naming who asked.
@@ -203,6 +208,8 @@ describe('GET /users/:id/export', () => {
       ['user', bob.id, 'NOT_SUBJECT'],
       ['delegated', expect.any(String), 'NOT_SUBJECT'],
       ['client', 'agt_01J0000000000000000000READ', 'MISSING_SCOPE'],
+      ['client', expect.any(String), 'MISSING_SCOPE'],
+      ['client', expect.any(String), 'MISSING_SCOPE'],
     ]);
   });
 
@@ -231,7 +238,7 @@ describe('GET /users/:id/export', () => {
     expect(answered.headers['content-disposition']).toBe(`attachment; filename="${dora.id}.json"`);
     expect(answered.body).toBe('');
     expect(answered.headers['content-length']).toBeUndefined();
-    expect((await head('usr_01J00000000000000000000000', admin)).statusCode).toBe(404);
+    expect((await head('usr_01J00000000000000000000000', desk)).statusCode).toBe(404);
     expect((await head(alice.id, dora.accessToken)).statusCode).toBe(403);
     // A document read to nowhere would be audited as soon as its last page was read: a few ms here.
     await sleep(500);
@@ -241,10 +248,10 @@ describe('GET /users/:id/export', () => {
   });
 
   it('answers 400 for an id that is not a user id and 404 for a user that does not exist', async () => {
-    expect(await exportOf(hub, 'agt_01J0000000000000000000READ', admin)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
-    expect(await exportOf(hub, 'usr_short', admin)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
-    expect((await exportOf(hub, `usr_${'x'.repeat(300)}`, admin)).status).toBe(414);
-    expect(await exportOf(hub, 'usr_01J00000000000000000000000', admin)).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    expect(await exportOf(hub, 'agt_01J0000000000000000000READ', desk)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await exportOf(hub, 'usr_short', desk)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect((await exportOf(hub, `usr_${'x'.repeat(300)}`, desk)).status).toBe(414);
+    expect(await exportOf(hub, 'usr_01J00000000000000000000000', desk)).toMatchObject({ status: 404, body: { error: 'not_found' } });
   });
 });
 
@@ -297,6 +304,6 @@ describe('erasure as the export sees it', () => {
     const carol = await signUpUser(hub);
     const erased = await graphql<any>(hub, 'mutation($id: ID!) { eraseUser(id: $id) { userId } }', { token: admin, variables: { id: carol.id } });
     expect(erased.data.eraseUser.userId).toBe(carol.id);
-    expect(await exportOf(hub, carol.id, admin)).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    expect(await exportOf(hub, carol.id, desk)).toMatchObject({ status: 404, body: { error: 'not_found' } });
   });
 });
