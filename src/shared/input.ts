@@ -42,6 +42,14 @@ const STACKED_SELECTORS = /(?:^|[\ufe00-\ufe0f\u{E0100}-\u{E01EF}])[\ufe00-\ufe0
 const hidesText = (value: string) => TAG_CHARACTER.test(value.replace(EMOJI_TAG_SEQUENCE, '')) || STACKED_SELECTORS.test(value);
 
 /**
+ * How much longer than its bound text may come in: NFC composes at most four code points into one
+ * (a canonical decomposition is at most four long), so nothing longer can fit once composed.
+ * Checked before normalizing, which takes time quadratic in a run of combining marks: 60,000 of
+ * them, which a request body can hold, blocked the event loop for seconds.
+ */
+const BEFORE_NFC = 4;
+
+/**
  * Trimmed text of at most `max` characters once in Unicode NFC (the form it is stored in), with
  * at least one visible character (see `INVISIBLE`), none of the characters that would show a
  * person something other than what is stored (`UNSHOWABLE`), and no hidden text (`hidesText`).
@@ -49,6 +57,7 @@ const hidesText = (value: string) => TAG_CHARACTER.test(value.replace(EMOJI_TAG_
 export const plainText = (max: number) =>
   z
     .string()
+    .max(BEFORE_NFC * max, `must have at most ${max} characters`)
     .transform((value) => value.trim().normalize('NFC'))
     .pipe(
       z
