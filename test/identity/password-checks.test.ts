@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+
+let hub: Hub;
+beforeAll(async () => {
+  hub = await startTestHub();
+});
+afterAll(() => hub.close());
+
+const SIGN_IN = 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }';
+const PASSWORD = 'a sentence long enough to remember';
+
+describe('password checks per request', () => {
+  const sessionsOf = async (userId: string) =>
+    Number((await hub.services.db.selectFrom('refresh_tokens').select((eb) => eb.fn.count<number>('family_id').distinct().as('n')).where('user_id', '=', userId).executeTakeFirstOrThrow()).n);
+
+  it.each([
+    ['aliases', 'mutation($input: SignInInput!) { a: signIn(input: $input) { accessToken } b: signIn(input: $input) { accessToken } }'],
+    ['a fragment', 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken } ...again } fragment again on Mutation { again: signIn(input: $input) { accessToken } }'],
+    ['an inline fragment and signUp', 'mutation($input: SignInInput!, $up: SignUpInput!) { ... on Mutation { signIn(input: $input) { accessToken } } signUp(input: $up) { accessToken } }'],
+  ])('are one at most: two through %s are refused before either runs', async (_, query) => {
+    const user = await signUpUser(hub, { password: PASSWORD });
+    const before = await sessionsOf(user.id);
+    const up = { email: `second-${user.email}`, password: PASSWORD };
+    const response = await graphql(hub, query, { variables: { input: { email: user.email, password: PASSWORD }, up } });
+    expect(response.status).toBe(400);
+    expect(response.errors).toEqual([expect.objectContaining({ message: expect.stringContaining('one password at most'), extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })]);
+    expect(await sessionsOf(user.id)).toBe(before);
+    expect(await hub.services.db.selectFrom('users').select('id').where('email', '=', up.email).executeTakeFirst()).toBeUndefined();
+  });
+
+  it('are counted as written, skipped or not, and one runs', async () => {
+    const user = await signUpUser(hub, { password: PASSWORD });
+    const response = await graphql<any>(hub, 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken } again: signIn(input: $input) @skip(if: true) { accessToken } }', {
+      variables: { input: { email: user.email, password: PASSWORD } },
+    });
+    // Which fields run is known only once the variables are applied.
+    expect(response.status).toBe(400);
+    const single = await graphql<any>(hub, SIGN_IN, { variables: { input: { email: user.email, password: PASSWORD } } });
+    expect(single.data.signIn.accessToken).toEqual(expect.any(String));
+  });
+});
