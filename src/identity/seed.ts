@@ -117,8 +117,9 @@ async function loadIntoEmptyTables(tx: SeedTransaction, batches: AsyncIterable<S
 
 /**
  * Writes batches as they are generated: the next batch is generated while up to `concurrency`
- * are written, and `report` hears of each one written. On a failure, waits for the writes in
- * flight before throwing.
+ * are written, and `report` hears of each one written. The first failure stops the generating;
+ * once the writes in flight have ended, it is thrown. A write that fails while the next batch is
+ * being generated is thus never lost, and the counts reported are never taken for the whole.
  */
 async function pipeline(
   batches: AsyncIterable<SeedBatch>,
@@ -126,20 +127,24 @@ async function pipeline(
   write: (batch: SeedBatch) => Promise<SeedCounts>,
   report: (added: SeedCounts) => void,
 ): Promise<void> {
-  const writing = new Set<Promise<unknown>>();
+  const writing = new Set<Promise<void>>();
+  let failure: { readonly error: unknown } | undefined;
   try {
     for await (const batch of batches) {
       while (writing.size >= concurrency) await Promise.race(writing);
-      const written = write(batch).then(report);
-      const settle = () => writing.delete(written);
-      written.then(settle, settle);
+      if (failure) break;
+      const written: Promise<void> = write(batch)
+        .then(report)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => writing.delete(written));
       writing.add(written);
     }
+  } finally {
     await Promise.all(writing);
-  } catch (error) {
-    await Promise.allSettled(writing);
-    throw error;
   }
+  if (failure) throw failure.error;
 }
 
 /** The tables a seed loads. */

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/connect.js';
 import { DEMO_EMAIL, DEMO_PASSWORD, seedDemoIfEmpty } from '../../src/identity/demo.js';
-import { hashDemoPassword, seedUsers, type SeedCounts } from '../../src/identity/seed.js';
+import { createCustomerSource, hashDemoPassword, insertCustomers, seedUsers, type SeedCounts } from '../../src/identity/seed.js';
 import { createTestDatabase, describeEmbedded, type TestDatabase } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 
@@ -120,6 +120,20 @@ describe('seedUsers', () => {
       expect(Object.keys(card).sort()).toEqual(['brand', 'created_at', 'exp_month', 'exp_year', 'id', 'last4', 'user_id']);
       expect(card.last4).toMatch(/^\d{4}$/);
       expect(['visa', 'mastercard', 'amex']).toContain(card.brand);
+    }
+  });
+});
+
+describe('seedUsers when a batch fails', () => {
+  it('rejects with the error of a batch that failed while the next was generated, not the counts of the rest', async () => {
+    const database = await createTestDatabase();
+    try {
+      const passwordHash = await hashDemoPassword();
+      // The first customer of the seed is stored already, as an interrupted run leaves it: the first batch fails.
+      await insertCustomers(database.db, [createCustomerSource(11, 6_000).next(0)], passwordHash);
+      await expect(seedUsers(database.db, { users: 6_000, seed: 11, batchSize: 3_000, passwordHash })).rejects.toMatchObject({ code: '23505' });
+    } finally {
+      await database.close();
     }
   });
 });
