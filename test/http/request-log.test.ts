@@ -1,0 +1,27 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV } from '../helpers/hub.js';
+
+const lines: string[] = [];
+let hub: Hub;
+beforeAll(async () => {
+  const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: 'info' });
+  hub = await createHub(config, { database: await createTestDatabase(), logger: createLogger(config, { write: (line: string) => lines.push(line) }) });
+});
+afterAll(() => hub.close());
+
+describe('the request log', () => {
+  it('shows the path and the names of query parameters, never their values', async () => {
+    await hub.http.inject({ method: 'POST', url: '/oauth/token?client_id=agt_someone&client_secret=LEAKED-SECRET-123', payload: 'grant_type=client_credentials', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const query = 'mutation { signIn(input: { email: "leaked@example.com", password: "LEAKED-PASSWORD-123" }) { accessToken } }';
+    await hub.http.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent(query)}`, headers: { 'apollo-require-preflight': '1' } });
+
+    const logged = lines.join('');
+    for (const secret of ['LEAKED-SECRET-123', 'LEAKED-PASSWORD-123', 'leaked@example.com', 'agt_someone']) expect(logged).not.toContain(secret);
+    const urls = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'incoming request').map((entry) => entry.req.url);
+    expect(urls).toEqual(['/oauth/token?client_id=…&client_secret=…', '/graphql?query=…']);
+  });
+});
