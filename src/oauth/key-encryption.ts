@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MEMORY_DATA_DIR, type Config } from '../config.js';
+import { encryptionKey } from '../config.values.js';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -10,18 +11,37 @@ const KEY_FILE = 'key-encryption-key';
 /**
  * The key that encrypts signing keys at rest: HUB_KEY_ENCRYPTION_KEY, or (outside production,
  * where config makes it mandatory) one generated once into the data directory with mode 0600.
- * With `memory://` the key lives only as long as the process, like the data it protects.
+ * With `memory://` the key lives only as long as the process, like the data it protects. The file
+ * is checked as the variable is, and appears whole or not at all: written under another name,
+ * then linked into place, so a start cut short leaves no empty key behind, and of two processes
+ * starting at once on one folder, the second reads the first's key.
+ * @throws Error naming the file when it holds no valid key.
  */
 export function resolveKeyEncryptionKey(config: Pick<Config, 'keyEncryptionKey' | 'dataDir'>): Buffer {
   if (config.keyEncryptionKey) return config.keyEncryptionKey;
   if (config.dataDir === MEMORY_DATA_DIR) return randomBytes(32);
   const file = path.resolve(config.dataDir, KEY_FILE);
-  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  if (existsSync(file)) return readKeyFile(file);
   mkdirSync(path.dirname(file), { recursive: true });
   const key = randomBytes(32);
-  writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  const written = `${file}.${process.pid}.new`;
+  writeFileSync(written, `${key.toString('hex')}\n`, { mode: 0o600 });
+  chmodSync(written, 0o600);
+  try {
+    linkSync(written, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return readKeyFile(file);
+  } finally {
+    rmSync(written, { force: true });
+  }
   return key;
+}
+
+function readKeyFile(file: string): Buffer {
+  const parsed = encryptionKey.safeParse(readFileSync(file, 'utf8').trim());
+  if (parsed.success) return parsed.data;
+  throw new Error(`${file} ${parsed.error.issues[0]!.message}: put back the key the signing keys were sealed with, or set HUB_KEY_ENCRYPTION_KEY`);
 }
 
 /**
