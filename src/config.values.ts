@@ -15,8 +15,8 @@ export const integer = (min: number, max: number, what: string) =>
     .pipe(z.number().int().min(min, `must be ${what}`).max(max, `must be ${what}`));
 
 /**
- * The issuer: an http(s) URL with no credentials, query or fragment (RFC 8414 §2), since every
- * endpoint URL and the default audience are the issuer with a path appended.
+ * The issuer: an http(s) URL with no credentials, query, fragment or final "/" (RFC 8414 §2), since
+ * every endpoint URL and the default audience are the issuer with a path appended.
  */
 export const issuerUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
@@ -24,7 +24,9 @@ export const issuerUrl = z
     const url = new URL(value);
     return url.username === '' && url.password === '' && !/[?#]/.test(value);
   }, 'must be an http(s) URL without user, query or fragment (RFC 8414)')
-  .transform((u) => u.replace(/\/+$/, ''));
+  // Not stripped: it is every token's `iss` as written, and verifiers and RFC 8414 §3.3 compare
+  // issuers exactly, so a configured `https://id.example/` would match none of them.
+  .refine((value) => !value.endsWith('/'), 'must not end with "/": it is the iss of every token as written (RFC 8414 §3.3)');
 
 export const postgresUrl = z
   .string()

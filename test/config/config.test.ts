@@ -29,7 +29,11 @@ describe('loadConfig', () => {
 
   it('derives the issuer from PORT and the audience from the issuer', () => {
     expect(loadConfig({ PORT: '8080' }).audience).toBe('http://localhost:8080/graphql');
-    expect(loadConfig({ HUB_ISSUER: 'https://id.example.com/' }).audience).toBe('https://id.example.com/graphql');
+    expect(loadConfig({ HUB_ISSUER: 'https://id.example.com' }).audience).toBe('https://id.example.com/graphql');
+  });
+
+  it('refuses an issuer ending with "/" rather than issue tokens whose iss differs from it', () => {
+    expect(() => loadConfig({ HUB_ISSUER: 'https://id.example.com/' })).toThrow('HUB_ISSUER: must not end with "/": it is the iss of every token as written (RFC 8414 §3.3)');
   });
 
   it.each([
