@@ -66,7 +66,7 @@ const AccessReviewEntryRef = builder.objectRef<AccessReviewEntry>('AccessReviewE
       description: 'Whole days since credentialCreatedAt.',
       resolve: (e, _args, ctx) => (e.facts.oldestSecretAt ? Math.floor((ctx.services.clock.now().getTime() - e.facts.oldestSecretAt.getTime()) / DAY_MS) : null),
     }),
-    liveConsentCount: t.int({ description: 'Consents in force naming the agent; list them with agent.consents(status: ACTIVE).', resolve: (e) => e.facts.liveConsents }),
+    liveConsentCount: t.int({ description: 'Consents in force naming the agent; list them with agent.consents(live: true).', resolve: (e) => e.facts.liveConsents }),
     consentScopes: t.stringList({ description: 'Every scope the consents in force grant it.', resolve: (e) => e.facts.consentScopes }),
     fieldsRead: t.stringList({ description: 'Profile fields it read in the window, itself or in an acting chain, and as a client the audience member fields it was shown or filtered on.', resolve: (e) => e.facts.fieldsRead }),
     usedScopes: t.exposeStringList('usedScopes', { description: 'Data scopes granted and used in the window.' }),

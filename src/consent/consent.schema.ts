@@ -96,7 +96,7 @@ export const ConsentRef = builder.objectRef<Consent>('Consent').implement({
 
 const GiveConsentInput = builder.inputType('GiveConsentInput', {
   fields: (t) => ({
-    purpose: t.string({ required: true, description: 'support, personalization, email_marketing or checkout.' }),
+    purpose: t.string({ required: true, description: 'The key of a purpose Query.purposes lists: support, personalization, email_marketing, loyalty_offers, checkout, or one an operator defined.' }),
     agentId: t.id({ description: 'The agent the consent delegates to; left out, the consent is to the company.' }),
     scopes: t.stringList({ description: 'Data scopes within the purpose and, for an agent, within its allowed scopes; required for an agent.' }),
     expiresAt: t.field({ type: 'DateTime' }),

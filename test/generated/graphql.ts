@@ -116,7 +116,7 @@ export type AccessReviewEntry = {
   findings: Array<AccessFindingKind>;
   /** The later of its last authentication and its last audited read or change within the window. */
   lastActiveAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Consents in force naming the agent; list them with agent.consents(status: ACTIVE). */
+  /** Consents in force naming the agent; list them with agent.consents(live: true). */
   liveConsentCount: Scalars['Int']['output'];
   /** Data scopes granted and not used in the window. */
   unusedScopes: Array<Scalars['String']['output']>;
@@ -556,7 +556,7 @@ export type GiveConsentInput = {
   expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
   /** The version of the purpose whose notice the person was shown; refused when another is in force. Left out, the version in force. */
   policyVersion?: InputMaybe<Scalars['String']['input']>;
-  /** support, personalization, email_marketing or checkout. */
+  /** The key of a purpose Query.purposes lists: support, personalization, email_marketing, loyalty_offers, checkout, or one an operator defined. */
   purpose: Scalars['String']['input'];
   /** Data scopes within the purpose and, for an agent, within its allowed scopes; required for an agent. */
   scopes?: InputMaybe<Array<Scalars['String']['input']>>;
