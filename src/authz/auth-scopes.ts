@@ -140,11 +140,22 @@ export function createAuthScopes(context: Context) {
     },
     selfErasure: (userId: string) => decideSelfErasure(context.principal, userId, context.services.clock.now()).allowed,
     profileWrite: (refs: readonly FieldRef[]): boolean | Promise<boolean> => {
+      const principal = context.principal;
       const settle = (decision: Decision) => {
         writeDecisions(context).set(writeKey(refs), decision);
+        // A refused change is in the person's trail, as an allowed one is (in its own transaction).
+        if (!decision.allowed && (principal.kind === 'user' || principal.kind === 'delegated')) {
+          context.services.audit.record({
+            action: 'profile.updated',
+            ...auditCaller(principal, context.requestId),
+            subjectUserId: principal.userId,
+            fieldsDenied: refs.map((ref) => ref.field),
+            decision: 'DENY',
+            reason: decision.reason,
+          });
+        }
         return decision.allowed;
       };
-      const principal = context.principal;
       if (principal.kind !== 'delegated') return settle(decideWrite(principal, refs, null));
       return grantState(context).then((grant) => settle(decideWrite(principal, refs, grant)));
     },

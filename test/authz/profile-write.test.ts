@@ -51,8 +51,20 @@ async function storedProfile(userId: string) {
 
 async function profileUpdates(userId: string): Promise<number> {
   await hub.services.audit.flush();
-  const rows = await hub.services.db.selectFrom('audit_events').select('id').where('subject_user_id', '=', userId).where('action', '=', 'profile.updated').execute();
+  const rows = await hub.services.db.selectFrom('audit_events').select('id').where('subject_user_id', '=', userId).where('action', '=', 'profile.updated').where('decision', '=', 'allow').execute();
   return rows.length;
+}
+
+/** The refused changes in the user's trail: who, which fields, why. */
+async function refusedUpdates(userId: string) {
+  await hub.services.audit.flush();
+  return hub.services.db
+    .selectFrom('audit_events')
+    .select(['actor_kind', 'actor_id', 'fields_denied', 'reason'])
+    .where('subject_user_id', '=', userId)
+    .where('action', '=', 'profile.updated')
+    .where('decision', '=', 'deny')
+    .execute();
 }
 
 beforeAll(async () => {
@@ -91,6 +103,7 @@ describe('updateProfile by an agent acting for a user', () => {
       expect(codeOf(write)).toEqual(['FORBIDDEN/PURPOSE_NOT_COVERED']);
       expect((await storedProfile(user.id)).phone).toBe(STORED_PHONE);
       expect(await profileUpdates(user.id)).toBe(0);
+      expect(await refusedUpdates(user.id)).toEqual([{ actor_kind: 'delegated', actor_id: writer.id, fields_denied: ['phone'], reason: 'PURPOSE_NOT_COVERED' }]);
     } finally {
       await definePurpose('helpdesk2', ['contact', 'orders']);
     }
