@@ -134,9 +134,9 @@ function showMember(principal: Principal, purpose: MemberPurpose, fields: readon
 
 /**
  * One page of an audience, its members those with a consent to the company for the purpose in
- * force now; audited as `audience.queried` with the purpose, the number of members returned and
+ * force now; audited as `audience.queried` with the purpose, the number of members returned,
  * what it read (`audienceFieldsRead`: the member fields asked for and allowed, when it lists
- * members, and the fields its filter selects on).
+ * members, and the fields its filter selects on) and the member fields asked for and refused.
  * `asked` is what the query selects: the page reads the `users` columns of the member fields
  * asked for (a refused one holds FORBIDDEN in place of its value, `showMember`, so the value
  * never leaves the hub), and is read only when the query lists members (`edges`, `pageInfo`); the
@@ -178,12 +178,14 @@ export async function queryAudience(
     return show(row);
   };
   const edges = rows.slice(0, limit).map((row) => new MemberEdge(member(row)));
+  const shown = listing ? allowedMemberFields(caller.principal, newest, asked.fields) : [];
   deps.audit.record({
     action: 'audience.queried',
     ...auditCaller(caller.principal, caller.requestId),
     purpose: purpose.newest.key,
     decision: 'ALLOW',
-    fieldsRead: audienceFieldsRead(listing ? allowedMemberFields(caller.principal, newest, asked.fields) : [], filter),
+    fieldsRead: audienceFieldsRead(shown, filter),
+    fieldsDenied: listing ? asked.fields.filter((field) => !shown.includes(field)) : [],
     detail: { members: edges.length, filter, first: limit, ...saved },
   });
   return {

@@ -328,7 +328,7 @@ describe('audience', () => {
     expect(countOnly.map((e) => [e.action, (e.detail as any).members])).toEqual([['audience.queried', 0]]);
   });
 
-  it('audits what each query and export read: the member fields shown, and those its filter selects on', async () => {
+  it('audits what each query and export read: the member fields shown, and those its filter selects on; and the fields refused', async () => {
     await optedIn('PT', 1, { consent: { purpose: 'loyalty_offers' } });
     const filter = { countries: ['PT'], minLoyaltyPoints: 0 };
     const headers = (requestId: string) => ({ 'x-request-id': requestId });
@@ -347,15 +347,15 @@ describe('audience', () => {
     await hub.services.audit.flush();
     const events = await hub.services.db
       .selectFrom('audit_events')
-      .select(['request_id', 'action', 'fields_read', 'detail'])
+      .select(['request_id', 'action', 'fields_read', 'fields_denied', 'detail'])
       .where('request_id', 'in', ['read-listed', 'read-counted', 'read-exported'])
       .orderBy('occurred_at')
       .orderBy('id')
       .execute();
-    expect(events.map((e) => [e.request_id, e.action, e.fields_read, (e.detail as any).members])).toEqual([
-      ['read-listed', 'audience.queried', ['birthdate', 'country', 'email', 'loyalty'], 1],
-      ['read-counted', 'audience.queried', ['country', 'loyalty'], 0],
-      ['read-exported', 'audience.exported', ['birthdate', 'country', 'createdAt', 'email', 'locale', 'loyalty', 'preferences'], 1],
+    expect(events.map((e) => [e.request_id, e.action, e.fields_read, e.fields_denied, (e.detail as any).members])).toEqual([
+      ['read-listed', 'audience.queried', ['birthdate', 'country', 'email', 'loyalty'], ['phone'], 1],
+      ['read-counted', 'audience.queried', ['country', 'loyalty'], [], 0],
+      ['read-exported', 'audience.exported', ['birthdate', 'country', 'createdAt', 'email', 'locale', 'loyalty', 'preferences'], [], 1],
     ]);
   });
 });
