@@ -1,0 +1,29 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { findAgentFacts } from '../../src/agents/access-review.queries.js';
+import { graphql, startTestHub } from '../helpers/hub.js';
+import { operatorToken, registerAgent } from '../helpers/oauth.js';
+
+let hub: Hub;
+let admin: string;
+beforeAll(async () => {
+  hub = await startTestHub();
+  admin = await operatorToken(hub);
+});
+afterAll(() => hub.close());
+
+describe('the access review’s register', () => {
+  it('holds the agents not decommissioned, so agents registered and decommissioned in numbers push no newer one out of it', async () => {
+    const operator = (await hub.services.db.selectFrom('agents').select('id').executeTakeFirstOrThrow()).id;
+    for (let i = 0; i < 3; i++) {
+      const churned = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+      const decommissioned = await graphql<any>(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: admin, variables: { id: churned.id } });
+      expect(decommissioned.data.decommissionAgent.status).toBe('DECOMMISSIONED');
+    }
+    const newest = await registerAgent(hub, admin, { allowedScopes: ['users:admin'] });
+    const now = hub.services.clock.now();
+    // Room for two agents: the operator console and the newest, past the three decommissioned between them.
+    const facts = await findAgentFacts(hub.services.db, { since: new Date(now.getTime() - 86_400_000), now }, 2);
+    expect(facts.map((f) => f.agent.id).sort()).toEqual([operator, newest.id].sort());
+  });
+});
