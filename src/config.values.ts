@@ -10,7 +10,8 @@ import { plainText } from './shared/input.js';
 export const integer = (min: number, max: number, what: string) =>
   z
     .string()
-    .regex(/^\d+$/, `must be ${what}`)
+    // Digits enough for any bound here: a longer run would parse to Infinity, which zod words its own way.
+    .regex(/^\d{1,15}$/, `must be ${what}`)
     .transform(Number)
     .pipe(z.number().int().min(min, `must be ${what}`).max(max, `must be ${what}`));
 

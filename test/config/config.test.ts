@@ -39,6 +39,7 @@ describe('loadConfig', () => {
   it.each([
     [{ PORT: 'eighty' }, 'PORT: must be a port number from 1 to 65535'],
     [{ PORT: '70000' }, 'PORT: must be a port number from 1 to 65535'],
+    [{ PORT: '9'.repeat(400) }, 'PORT: must be a port number from 1 to 65535'],
     [{ DATABASE_URL: 'mysql://root@localhost/db' }, 'DATABASE_URL: must be a postgres://user@host:port/database URL'],
     [{ DATABASE_URL: 'postgres://' }, 'DATABASE_URL: must be a postgres://user@host:port/database URL'],
     [{ NODE_ENV: 'production' }, 'HUB_KEY_ENCRYPTION_KEY: is required when NODE_ENV=production'],
