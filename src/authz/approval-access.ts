@@ -14,7 +14,7 @@ const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: false, reason });
 
 /** Acting on payment is writing the `payment` category: `payment:write` or `payment.paymentMethods:write`. */
-const PAYMENT: FieldRef = { category: 'payment', field: 'paymentMethods' };
+export const PAYMENT: FieldRef = { category: 'payment', field: 'paymentMethods' };
 
 /**
  * May this caller ask for, and use, approvals of payment actions? Only an agent acting for a user

@@ -1,6 +1,8 @@
 import type { Services } from '../app.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
+import { PAYMENT } from '../authz/approval-access.js';
 import { decideConsentInForce } from '../authz/delegation.js';
+import { scopesCover } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
 import type { Caller } from '../identity/identity.service.js';
 import type { PaymentMethod } from '../identity/order.queries.js';
@@ -164,6 +166,8 @@ export async function authorizePayment(deps: PaymentDeps, input: unknown, anyCal
         client_id: principal.clientId,
         act: actorOf(principal.actorChain)!,
         consent_id: consent.id,
+        purpose: consent.purpose,
+        scope: [...principal.scopes].filter((scope) => scopesCover(new Set([scope]), PAYMENT, 'write')).join(' '),
         delegated_from: principal.lineage ?? [{ jti: principal.tokenId }],
         authorization_details: [{ ...detail }],
       },

@@ -33,6 +33,10 @@ export interface PaymentTokenClaims {
    * introspection answers `active: true` only while it is in force.
    */
   readonly consent_id: string;
+  /** That consent's purpose, as in access tokens. */
+  readonly purpose: string;
+  /** The payment write scopes of the delegated token it was issued with: what it acts with. */
+  readonly scope: string;
   /**
    * The delegated token it was issued with and the grants that token stands on (its `jti` and
    * `sid`, then its `delegated_from`): revoking any of them ends the payment token too.
@@ -63,8 +67,10 @@ export async function issuePaymentToken(
   const jti = randomUUID();
   const accessToken = await new SignJWT({
     client_id: claims.client_id,
+    scope: claims.scope,
     act: claims.act,
     consent_id: claims.consent_id,
+    purpose: claims.purpose,
     delegated_from: claims.delegated_from,
     authorization_details: claims.authorization_details,
   })
@@ -92,8 +98,10 @@ export interface PaymentTokenIntrospection {
   readonly aud: string;
   readonly token_type: 'Bearer';
   readonly jti: string;
+  readonly scope: string;
   readonly act?: Actor;
   readonly consent_id: string;
+  readonly purpose?: string;
   readonly authorization_details: readonly Record<string, unknown>[];
 }
 
@@ -150,8 +158,10 @@ export async function introspectPaymentToken(
     aud: audience.audience,
     token_type: 'Bearer',
     jti: claims.jti,
+    scope: claims.scope,
     act: claims.act,
     consent_id: claims.consent_id,
+    ...(claims.purpose !== undefined && { purpose: claims.purpose }),
     authorization_details: details.data,
   };
 }

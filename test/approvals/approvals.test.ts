@@ -179,6 +179,8 @@ describe('an agent paying for its user', () => {
       client_id: shopper.id,
       act: { sub: shopper.id },
       consent_id: expect.stringMatching(/^cns_/),
+      purpose: 'checkout',
+      scope: 'payment:write',
       // The agent's token, then the user's session it was exchanged from.
       delegated_from: [{ jti: expect.any(String) }, { jti: expect.any(String), sid: expect.any(String) }],
       authorization_details: [ENTRY],
@@ -194,7 +196,7 @@ describe('an agent paying for its user', () => {
 
   it('answers introspection with the authorization_details, and active: false once the token expired', async () => {
     const asAgent = await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(shopper));
-    expect(asAgent.body).toMatchObject({ active: true, sub: alice.id, client_id: shopper.id, act: { sub: shopper.id }, authorization_details: [ENTRY], aud: `${hub.config.issuer}/payments` });
+    expect(asAgent.body).toMatchObject({ active: true, sub: alice.id, client_id: shopper.id, scope: 'payment:write', purpose: 'checkout', act: { sub: shopper.id }, authorization_details: [ENTRY], aud: `${hub.config.issuer}/payments` });
     const asOperator = await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(operatorCredentials(hub)));
     expect(asOperator.body).toMatchObject({ active: true, authorization_details: [ENTRY] });
     expect((await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(rival))).body).toEqual({ active: false });

@@ -106,7 +106,7 @@ describe('a payment token', () => {
 });
 
 describe('issuePaymentToken', () => {
-  const claims = { sub: 'usr_x', client_id: 'agt_x', act: { sub: 'agt_x' }, consent_id: 'cns_x', delegated_from: [{ jti: 'jti_x' }], authorization_details: [{ type: 'payment_initiation' }] };
+  const claims = { sub: 'usr_x', client_id: 'agt_x', act: { sub: 'agt_x' }, consent_id: 'cns_x', purpose: 'checkout', scope: 'payment:write', delegated_from: [{ jti: 'jti_x' }], authorization_details: [{ type: 'payment_initiation' }] };
   const now = new Date('2031-03-01T09:00:00.400Z');
   const later = (ms: number) => new Date(now.getTime() + ms);
 
