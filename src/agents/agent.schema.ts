@@ -43,7 +43,7 @@ AgentRef.implement({
       type: UserRef,
       nullable: true,
       description: 'The user who connected the agent; null for an agent the operators own. For agents:admin and that user only.',
-      authScopes: (agent) => (agent.ownerUserId ? { agentManager: agent.id } : true),
+      authScopes: (agent) => (agent.ownerUserId ? { agentOwner: { agentId: agent.id, ownerUserId: agent.ownerUserId } } : true),
       resolve: (agent, _args, ctx) => (agent.ownerUserId ? userLoader(ctx).load(agent.ownerUserId) : null),
     }),
     parent: t.field({

@@ -59,12 +59,20 @@ export interface AuthScopes {
   consentGiver: readonly string[];
   /** The agent with this id: an operator with `agents:admin`, or the user who owns it. */
   agentManager: string;
+  /** The owner of this agent, shown as `agentManager` allows; a refusal is recorded against the owner, as `user` denied. */
+  agentOwner: AgentOwnerScope;
   /** Registering an agent with this owner and parent (see `decideAgentRegistration`). */
   agentRegistrar: AgentRegistrationScope;
   /** The consent with this id: the user who gave it, or an operator with `consents:admin`. */
   consentHolder: string;
   /** `consentHolder` for reading the consent, read or refused as the field `consents` of the request's `profile.read` event about its user. */
   consentReader: string;
+}
+
+/** The parameter of the `agentOwner` scope: the agent, and the user who owns it. */
+export interface AgentOwnerScope {
+  readonly agentId: string;
+  readonly ownerUserId: string;
 }
 
 /** The parameter of the `self` scope: whose field, and which. */
@@ -162,6 +170,11 @@ export function createAuthScopes(context: Context) {
     signedInUser: () => context.principal.kind === 'user',
     consentGiver: (delegated: readonly string[]) => decideConsentGiving(context.principal, delegated).allowed,
     agentManager: async (agentId: string) => decideAgentManagement(context.principal, await agentLoader(context).load(agentId)).allowed,
+    agentOwner: async ({ agentId, ownerUserId }: AgentOwnerScope) => {
+      const decision = decideAgentManagement(context.principal, await agentLoader(context).load(agentId));
+      if (!decision.allowed && context.principal.kind !== 'anonymous') context.access.note(ownerUserId, 'user', decision.reason);
+      return decision.allowed;
+    },
     agentRegistrar: async ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => {
       const parent = parentAgentId ? await agentLoader(context).load(parentAgentId) : null;
       return decideAgentRegistration(context.principal, ownerUserId, parent, Boolean(parentAgentId)).allowed;
@@ -245,7 +258,7 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
   return new ForbiddenError('MISSING_SCOPE');
 }
 
-const OWNERSHIP_SCOPES = ['agentManager', 'agentRegistrar', 'consentHolder', 'consentReader'];
+const OWNERSHIP_SCOPES = ['agentManager', 'agentOwner', 'agentRegistrar', 'consentHolder', 'consentReader'];
 
 /**
  * The error of a refused erasure. A sign-in too long ago is UNAUTHENTICATED, the closest code of

@@ -36,6 +36,16 @@ describe('the owner of an agent', () => {
     expect(agents[alicesAgent.id]).toEqual({ id: alicesAgent.id, ownerKind: 'USER', owner: null });
     expect(errors).toEqual([{ agent: alicesAgent.id, path: ['owner'], refusal: 'FORBIDDEN/NOT_SUBJECT' }]);
     expect(JSON.stringify(agents)).not.toContain(alice.id);
+    // In Alice's trail, as every refusal of another user is.
+    await hub.services.audit.flush();
+    const refused = await hub.services.db
+      .selectFrom('audit_events')
+      .select(['action', 'fields_denied', 'reason'])
+      .where('subject_user_id', '=', alice.id)
+      .where('actor_id', '=', bob.id)
+      .where('decision', '=', 'deny')
+      .execute();
+    expect(refused).toEqual([{ action: 'profile.read', fields_denied: ['user'], reason: 'NOT_SUBJECT' }]);
   });
 
   it('is null without an error for an agent the operators own', async () => {
