@@ -41,7 +41,8 @@ describe('the decision on an export', () => {
     ['the user, without one field of a category', 'MISSING_SCOPE', { ...session, scopes: new Set([...readsButContact, 'contact.email:read']) }],
     ['another user', 'NOT_SUBJECT', { ...session, userId: 'usr_bob' }],
     ['an agent acting for the user, whatever its scopes', 'NOT_SUBJECT', agent],
-    ['an operator with users:admin', 'ALLOW', operator],
+    ['an operator with users:admin and every read scope', 'ALLOW', { ...operator, scopes: new Set(['users:admin', ...EXPORT_SCOPES]) }],
+    ['an operator with users:admin alone, which reads no field', 'MISSING_SCOPE', operator],
     ['a client without users:admin', 'MISSING_SCOPE', { ...operator, scopes: new Set(EXPORT_SCOPES) }],
   ])('%s: %s', (_name, expected, principal) => {
     expect(outcome(decideDataSubjectRequest(principal, 'usr_alice'))).toBe(expected);
