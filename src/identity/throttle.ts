@@ -17,10 +17,16 @@ import { addAttempt, clearFailures, deleteEndedWindows, removeAttempt, type Thro
  * Sign-ups are counted per address in the same windows, under a key of their own, and every one
  * of them, since each spends an Argon2id hash and may create an account: an address gets as many
  * as it gets failed sign-ins, the same budget of password hashes.
+ *
+ * Every password check of an account, right or wrong, is counted too (`checksPerAccount`), and
+ * never taken back: each is an Argon2id hash, and one right password repeated from one address
+ * would otherwise be as many hashes as the GraphQL rate limit lets through (OWASP Authentication
+ * Cheat Sheet: throttle every verification).
  */
-export const THROTTLE = Object.freeze({ windowSeconds: 15 * 60, perAccount: 5, perAddress: 50, signUpsPerAddress: 50 });
+export const THROTTLE = Object.freeze({ windowSeconds: 15 * 60, perAccount: 5, perAddress: 50, signUpsPerAddress: 50, checksPerAccount: 30 });
 
 const accountKey = (email: string) => `account:${email.toLowerCase()}`;
+const checksKey = (email: string) => `checks:${email.toLowerCase()}`;
 const addressKey = (address: string) => `address:${addressNetwork(address)}`;
 const signUpKey = (address: string) => `sign-up:${addressNetwork(address)}`;
 
@@ -33,15 +39,16 @@ export interface SignInAttempt {
 }
 
 /**
- * Counts one sign-in attempt against the account and the address, before the password is
- * checked. In a transaction because a refusal throws and the rollback takes back what was counted,
- * so a refused attempt counts against neither key. The rows stay locked until the transaction
- * ends: keep it short (no password check in it). Account before address, always, so two callers
- * never wait for each other's rows.
- * @throws RateLimitedError when either count has already reached its limit.
+ * Counts one sign-in attempt against the account (its failures and its checks) and the address,
+ * before the password is checked. In a transaction because a refusal throws and the rollback
+ * takes back what was counted, so a refused attempt counts against no key. The rows stay locked
+ * until the transaction ends: keep it short (no password check in it). Account before address,
+ * always, so two callers never wait for each other's rows.
+ * @throws RateLimitedError when a count has already reached its limit.
  */
 export async function reserveSignInAttempt(tx: Transaction<Database>, email: string, address: string, now: Date): Promise<SignInAttempt> {
   assertWithinLimit(await addAttempt(tx, accountKey(email), now, THROTTLE.windowSeconds), THROTTLE.perAccount, now);
+  assertWithinLimit(await addAttempt(tx, checksKey(email), now, THROTTLE.windowSeconds), THROTTLE.checksPerAccount, now);
   const addressCount = await addAttempt(tx, addressKey(address), now, THROTTLE.windowSeconds);
   assertWithinLimit(addressCount, THROTTLE.perAddress, now);
   return { email, address, addressWindowStartedAt: addressCount.windowStartedAt };

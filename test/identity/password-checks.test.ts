@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
+import { THROTTLE } from '../../src/identity/throttle.js';
 import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 
 let hub: Hub;
@@ -39,5 +40,18 @@ describe('password checks per request', () => {
     expect(response.status).toBe(400);
     const single = await graphql<any>(hub, SIGN_IN, { variables: { input: { email: user.email, password: PASSWORD } } });
     expect(single.data.signIn.accessToken).toEqual(expect.any(String));
+  });
+});
+
+describe('password checks per account', () => {
+  it('are counted right or wrong: past THROTTLE.checksPerAccount in a window, even the right password is RATE_LIMITED', async () => {
+    const user = await signUpUser(hub, { password: PASSWORD });
+    const signIn = (email: string) => graphql<any>(hub, SIGN_IN, { variables: { input: { email, password: PASSWORD } } });
+    for (let i = 0; i < THROTTLE.checksPerAccount; i++) expect((await signIn(user.email)).errors).toBeUndefined();
+    const refused = await signIn(user.email);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+    // Per account: another one signs in from the same address.
+    const other = await signUpUser(hub, { password: PASSWORD });
+    expect((await signIn(other.email)).errors).toBeUndefined();
   });
 });

@@ -62,12 +62,15 @@ describe('sign-in throttling, one attempt after the other', () => {
 
   it('does not count successful sign-ins against the address, and clears the account on success', async () => {
     const now = new Date('2031-03-01T00:00:00.000Z');
+    // Two accounts, each within the checks an account may have in a window.
     for (let i = 0; i <= THROTTLE.perAddress; i++) {
-      const attempt = await reserve('regular@example.com', '192.0.2.1', now);
+      const attempt = await reserve(`regular${i % 2}@example.com`, '192.0.2.1', now);
       await hub.services.db.transaction().execute((tx) => recordSignInSuccess(tx, attempt));
     }
-    expect(await countOf('account:regular@example.com')).toBeUndefined();
+    expect(await countOf('account:regular0@example.com')).toBeUndefined();
+    expect(await countOf('account:regular1@example.com')).toBeUndefined();
     expect(await countOf('address:192.0.2.1')).toBe(0);
+    expect(await countOf('checks:regular0@example.com')).toBe(Math.ceil((THROTTLE.perAddress + 1) / 2));
   });
 
   it('forgets the failures of an account on request', async () => {
