@@ -375,11 +375,12 @@ describeEmbedded('hub keys', () => {
     expect(help.stdout).toMatch(/^Usage: hub keys [\s\S]*rotate[\s\S]*list/);
   });
 
+  // The first command on the folder creates the database (initdb), as its siblings' may.
   it('refuses an unmigrated database with a hint', async () => {
     const result = await runHub(env, 'keys', 'rotate');
     expect(result.status).toBe(1);
     expect(result.stderr).toBe('hub: the database has pending migrations: run `hub migrate up` first\n');
-  });
+  }, 120_000);
 
   it('rotates and lists the keys on a PGlite data directory: a new key is published ahead of signing, unless --now', async () => {
     expect(await runHub(env, 'migrate', 'up')).toMatchObject({ status: 0, stderr: '' });
