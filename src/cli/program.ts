@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { auditCommand } from './audit.js';
 import { loadConfigOrExit } from './config.js';
@@ -11,9 +12,12 @@ import { seedCommand } from './seed.js';
  */
 const HELP_HINT = '(add --help for additional information)';
 
+/** The release, as package.json names it. */
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
 /** The `hub` command and its subcommands; each has `--help`. */
 export function createProgram(): Command {
-  const program = new Command('hub').description('Identity and consent hub: customers, their agents and consents, behind one GraphQL API');
+  const program = new Command('hub').description('Identity and consent hub: customers, their agents and consents, behind one GraphQL API').version(version);
   program
     .command('serve')
     .description('start the HTTP server (the default command)')

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -19,8 +19,9 @@ describeEmbedded('the hub command given a command it does not know', () => {
     expect(readdirSync(dir)).toEqual([]);
   }, 120_000);
 
-  it('still serves when given no command, and migrates up for `hub migrate` alone', async () => {
-    const [serve, migrate] = await Promise.all([runNode({ ...env, PORT: 'none' }, 'bin/hub.js'), runNode(env, 'bin/hub.js', 'migrate')]);
+  it('still serves when given no command, migrates up for `hub migrate` alone, and names its release for --version', async () => {
+    const [serve, migrate, version] = await Promise.all([runNode({ ...env, PORT: 'none' }, 'bin/hub.js'), runNode(env, 'bin/hub.js', 'migrate'), runNode(env, 'bin/hub.js', '--version')]);
+    expect(version).toEqual({ status: 0, stdout: `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`, stderr: '' });
     // The serve command reads its configuration first: its error shows that it ran.
     expect(serve).toEqual({ status: 78, stdout: '', stderr: 'hub: configuration error: PORT: must be a port number from 1 to 65535\n' });
     expect(migrate).toMatchObject({ status: 0, stderr: '' });
