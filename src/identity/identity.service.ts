@@ -12,7 +12,7 @@ import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { country, email, locale, mergePreferences, parseInput, personName, profileChangesSchema, toAddressJson } from './profile.input.js';
-import { clearAccountFailures, forgetEndedWindows, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
+import { forgetAccount, forgetEndedWindows, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
 import {
   findCredentialsByEmail,
   findCredentialsById,
@@ -253,10 +253,11 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
     },
 
     /**
-     * Forgets the failed sign-ins counted against an email, in the caller's transaction: the
-     * address of an erased account may sign up again as someone new, who starts with a clean count.
+     * Forgets the sign-ins counted against an email (failures and checks), in the caller's
+     * transaction: the email goes with the erased account, and the address may sign up again as
+     * someone new, who starts with a clean count.
      */
-    forgetSignInFailures: (tx: Db, email: string): Promise<void> => clearAccountFailures(tx, email),
+    forgetSignInCounts: (tx: Db, email: string): Promise<void> => forgetAccount(tx, email),
 
     /** Stores a masked card as a new payment method of the user, in the caller's transaction. */
     addPaymentMethod: (tx: Db, userId: string, card: MaskedCard, now: Date): Promise<PaymentMethod> => insertPaymentMethod(tx, { id: newId('pm'), userId, card, now }),

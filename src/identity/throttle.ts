@@ -78,12 +78,18 @@ export async function clearAccountFailures(db: Db, email: string): Promise<void>
   await clearFailures(db, accountKey(email));
 }
 
+/** Forgets every count of an account, its failures and its checks: the email they hold goes with them (erasure). */
+export async function forgetAccount(db: Db, email: string): Promise<void> {
+  await clearFailures(db, accountKey(email));
+  await clearFailures(db, checksKey(email));
+}
+
 /** Ended windows forgotten per sign-in or sign-up: more than either adds, so they never pile up. */
 const FORGET_PER_CALL = 100;
 
 /**
- * Forgets counts whose window has ended: they limit nothing, and an account's key holds the email
- * typed in a failed sign-in, which is kept no longer than it serves (GDPR Art. 5(1)(e)); left,
+ * Forgets counts whose window has ended: they limit nothing, and an account's keys hold the email
+ * typed in a sign-in, which is kept no longer than it serves (GDPR Art. 5(1)(e)); left,
  * anyone could grow the table without end by typing new emails. A statement of its own, run before
  * a reservation's transaction: inside one, the rows it locks could deadlock with another's.
  */

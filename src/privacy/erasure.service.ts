@@ -47,7 +47,7 @@ export interface ErasureDeps {
   readonly clock: Clock;
   readonly consents: Pick<ConsentService, 'lockConsentsOfUser' | 'withdrawAllForUser'>;
   readonly agents: Pick<AgentService, 'lockAgentsOfUser' | 'decommissionOwnedBy'>;
-  readonly identity: Pick<IdentityService, 'forgetSignInFailures'>;
+  readonly identity: Pick<IdentityService, 'forgetSignInCounts'>;
   /**
    * Runs last inside the erasure's transaction, with its result: where the `user.erased` webhook
    * event is put in the outbox, so it exists exactly when the erasure committed. Throwing rolls
@@ -115,7 +115,7 @@ export function createErasureService(deps: ErasureDeps) {
         await scrubAgentsOwnedBy(trx, userId);
         const paymentMethodsDeleted = await deletePaymentMethodsOfUser(trx, userId);
         await scrubUser(trx, userId, now);
-        if (user.email) await deps.identity.forgetSignInFailures(trx, user.email);
+        if (user.email) await deps.identity.forgetSignInCounts(trx, user.email);
         const counts = { consentsWithdrawn, agentsDecommissioned, refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved, approvalsDeleted };
         // The audit detail drops keys that name a token (scrubDetail), so that count goes by another name.
         const detail = { consentsWithdrawn, agentsDecommissioned, refreshesRevoked: refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved, approvalsDeleted };

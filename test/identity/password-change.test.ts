@@ -72,7 +72,7 @@ describe('changePassword', () => {
       ['user.password_change_failed', 'DENY', 'RATE_LIMITED'],
       ...Array.from({ length: THROTTLE.perAccount }, () => ['user.password_change_failed', 'DENY', 'WRONG_PASSWORD']),
     ]);
-    await hub.services.identity.forgetSignInFailures(hub.services.db, user.email);
+    await hub.services.identity.forgetSignInCounts(hub.services.db, user.email);
     expect((await signInWith(user.email, TEST_PASSWORD)).data.signIn.accessToken).toEqual(expect.any(String));
   });
 
