@@ -24,4 +24,14 @@ describe('the request log', () => {
     const urls = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'incoming request').map((entry) => entry.req.url);
     expect(urls).toEqual(['/oauth/token?client_id=…&client_secret=…', '/graphql?query=…']);
   });
+
+  it('logs a request to no route by its path as well, and answers it 404 with no-store', async () => {
+    for (const url of ['/oauth/tokens?client_secret=LEAKED-SECRET-456', '/oauth/token?client_secret=LEAKED-SECRET-789']) {
+      const response = await hub.http.inject({ method: 'GET', url });
+      expect(response.statusCode).toBe(404);
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.json()).toEqual({ error: 'not_found', error_description: `no route GET ${url.split('?')[0]}` });
+    }
+    expect(lines.join('')).not.toContain('LEAKED-SECRET-');
+  });
 });
