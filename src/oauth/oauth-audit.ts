@@ -1,6 +1,6 @@
 import type { Services } from '../app.js';
 import type { OAuthClient } from './client-auth.js';
-import type { OAuthError } from './oauth-error.js';
+import type { OAuthError, RefusalSubject } from './oauth-error.js';
 
 /** Who made a refused request, as far as it got. */
 export interface RefusedCaller {
@@ -10,13 +10,14 @@ export interface RefusedCaller {
   readonly claimedId?: string | undefined;
   readonly endpoint: 'token' | 'introspect' | 'revoke';
   readonly requestId: string;
+  /** The user whose trail takes the event; the hub's when undefined. */
+  readonly subject?: RefusalSubject | undefined;
 }
 
 /**
  * Records a refused OAuth request as `token.refused`, its reason the RFC error code and the
- * internal detail (never sent to the client), in the trail of the user it concerns, if a verified
- * token named one (see `refusingFor`), else the hub's. Refusals change no state, so the event goes
- * through the buffered writer. Never throws.
+ * internal detail (never sent to the client), in the trail of `caller.subject` if given, else the
+ * hub's. Refusals change no state, so the event goes through the buffered writer. Never throws.
  */
 export function recordRefusal(services: Pick<Services, 'audit'>, error: OAuthError, caller: RefusedCaller): void {
   const agentId = caller.client?.kind === 'agent' ? caller.client.agent.id : null;
@@ -24,7 +25,7 @@ export function recordRefusal(services: Pick<Services, 'audit'>, error: OAuthErr
     action: 'token.refused',
     actor: agentId ? { kind: 'client', id: agentId } : { kind: 'anonymous', id: null },
     clientId: agentId ?? caller.claimedId?.slice(0, 128) ?? null,
-    ...(error.subject && { subjectUserId: error.subject.userId, consentId: error.subject.consentId ?? null, actorChain: error.subject.actorChain ?? [] }),
+    ...(caller.subject && { subjectUserId: caller.subject.userId, consentId: caller.subject.consentId ?? null, actorChain: caller.subject.actorChain ?? [] }),
     decision: 'DENY',
     reason: `${error.error}: ${error.detail}`,
     requestId: caller.requestId,

@@ -23,6 +23,8 @@ export const publicDescription = (text: string) => text.replace(OUTSIDE_DESCRIPT
 
 /** The user a refused request concerns, once a token the hub verified named them. */
 export interface RefusalSubject {
+  /** The refused token, by an id of its own (a refresh token's row id, an access token's `jti`). */
+  readonly token: string;
   readonly userId: string;
   readonly consentId?: string | null;
   /** The acting agents, nearest first. */

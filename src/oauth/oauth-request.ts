@@ -1,8 +1,9 @@
 import type { Services } from '../app.js';
+import { LRUCache } from 'lru-cache';
 import { authenticateClient, presentedCredentials, type OAuthClient, type PresentedCredentials } from './client-auth.js';
 import { ClientThrottle, type ThrottleAnswer } from './client-throttle.js';
 import { recordRefusal, type RefusedCaller } from './oauth-audit.js';
-import { invalidRequest, invalidTarget, OAuthError } from './oauth-error.js';
+import { invalidRequest, invalidTarget, OAuthError, type RefusalSubject } from './oauth-error.js';
 
 export type OAuthEndpoint = RefusedCaller['endpoint'];
 
@@ -101,6 +102,15 @@ export function createOAuthRequestRunner(services: Services): OAuthRequestRunner
   // Failed authentications per address, apart from `throttle`'s address buckets: requests that
   // present no secret (naming a client, say) must not lock out the clients that do.
   const failures = new ClientThrottle(rate);
+  // The refused tokens already recorded in their user's trail: a client retrying one refused
+  // token writes one event there, the rest in the hub's trail, as the bearer check records each
+  // refused token once. A few MB at most.
+  const inTrails = new LRUCache<string, true>({ max: 50_000 });
+  const firstInTrail = (subject: RefusalSubject | undefined) => {
+    if (!subject || inTrails.has(subject.token)) return undefined;
+    inTrails.set(subject.token, true);
+    return subject;
+  };
 
   /**
    * Takes a request presenting `clientId`'s secret (undefined: no secret) from its buckets;
@@ -139,7 +149,7 @@ export function createOAuthRequestRunner(services: Services): OAuthRequestRunner
         return client;
       });
     } catch (error) {
-      if (error instanceof OAuthError && audit) recordRefusal(services, error, { client, claimedId, endpoint, requestId: http.requestId });
+      if (error instanceof OAuthError && audit) recordRefusal(services, error, { client, claimedId, endpoint, requestId: http.requestId, subject: firstInTrail(error.subject) });
       throw error;
     }
   }

@@ -82,7 +82,7 @@ export function refreshFamilyRevokedEvent(row: RefreshTokenRow, reason: 'revoked
 }
 
 /** The user a refusal of the client's own refresh token concerns, with its consent and agents. */
-export const refusalSubject = (row: RefreshTokenRow): RefusalSubject => ({ userId: row.user_id, consentId: row.consent_id, actorChain: row.actor_chain });
+export const refusalSubject = (row: RefreshTokenRow): RefusalSubject => ({ token: row.id, userId: row.user_id, consentId: row.consent_id, actorChain: row.actor_chain });
 
 /**
  * Uses a refresh token once: marks it rotated and resolves to its grant, for the caller to issue

@@ -24,16 +24,19 @@ async function refusalsInAccessLog(user: { accessToken: string }) {
 }
 
 describe('a token request refused for a user a verified token names', () => {
-  it('is in the user’s trail when the agent asks for more than it was granted, or refreshes after the consent was withdrawn', async () => {
+  it('is in the user’s trail, once per token, when the agent asks for more than it was granted or refreshes after the consent was withdrawn', async () => {
     const user = await signUpUser(hub);
     const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
     const session = await exchange(hub, assistant, (await signIn(hub, user)).accessToken, { scope: 'orders:read offline_access' });
     expect(session.status).toBe(200);
     expect(await refresh(session.body.refresh_token, 'orders:read contact:read')).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    const next = await refresh(session.body.refresh_token);
+    expect(next.status).toBe(200);
     const withdrawn = await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: user.accessToken, variables: { id: consentId } });
     expect(withdrawn.errors).toBeUndefined();
 
-    expect(await refresh(session.body.refresh_token)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    // An agent retrying the same refused token writes its refusal into the user's trail once.
+    for (let i = 0; i < 3; i++) expect(await refresh(next.body.refresh_token)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await refusalsInAccessLog(user)).toEqual([
       { action: 'token.refused', decision: 'DENY', reason: 'invalid_grant: revoked refresh token', clientId: assistant.id, consentId, actorChain: [assistant.id] },
       { action: 'token.refused', decision: 'DENY', reason: 'invalid_scope: scope exceeds what the refresh token was granted', clientId: assistant.id, consentId, actorChain: [assistant.id] },
@@ -44,8 +47,17 @@ describe('a token request refused for a user a verified token names', () => {
     const user = await signUpUser(hub);
     expect(await exchange(hub, assistant, (await signIn(hub, user)).accessToken, { scope: 'orders:read' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     expect(await refusalsInAccessLog(user)).toEqual([
-      { action: 'token.refused', decision: 'DENY', reason: 'invalid_request: no live consent', clientId: assistant.id, consentId: null, actorChain: [] },
+      { action: 'token.refused', decision: 'DENY', reason: 'invalid_request: no live consent', clientId: assistant.id, consentId: null, actorChain: [assistant.id] },
     ]);
+  });
+
+  it('stays in the hub’s trail when a client that does not act for the user sends a delegated token', async () => {
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const delegated = await exchange(hub, assistant, (await signIn(hub, user)).accessToken, { scope: 'orders:read' });
+    const stranger = await registerAgent(hub, admin, { name: 'Stranger', allowedScopes: ['orders:read'] });
+    expect(await exchange(hub, stranger, delegated.body.access_token, { scope: 'orders:read' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await refusalsInAccessLog(user)).toEqual([]);
   });
 
   it('stays in the hub’s trail when no verified token names a user', async () => {

@@ -53,20 +53,23 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
   const subject = await asParameter('subject_token', services.tokens.readToken(params.subject_token));
   const user = subject.principal;
   if (user.kind !== 'user' && user.kind !== 'delegated') throw invalidRequest('subject_token must stand for a user');
-  const concerned = user.kind === 'delegated' ? { userId: user.userId, consentId: user.consentId, actorChain: user.actorChain } : { userId: user.userId };
+  if (params.actor_token !== undefined) {
+    if (!isAccessTokenType(params.actor_token_type)) throw invalidRequest('actor_token_type must be urn:ietf:params:oauth:token-type:access_token');
+    const actor = await asParameter('actor_token', services.tokens.inspect(params.actor_token));
+    if (actor.principal.kind !== 'client' || actor.principal.clientId !== agent.id) throw invalidRequest('actor_token is not a token of the authenticated client');
+  }
+
+  const previous = user.kind === 'delegated' ? user.actorChain : [];
+  if (previous.includes(agent.id)) throw invalidRequest('the client already acts in this delegation chain');
+  if (previous.length > 0 && agent.parentAgentId !== previous[0]) throw invalidRequest('the client is not a registered sub-agent of the acting agent');
+  const chain = [agent.id, ...previous];
+  if (chain.length > config.maxDelegationDepth) throw invalidRequest(`delegation chains are limited to ${config.maxDelegationDepth} agents`);
+
+  // From here the client acts for the user in its own right (on a user's token, or as the acting
+  // agent's registered sub-agent): a refusal is the user's to see. Before, it was another client's
+  // attempt, which the subject token's consent and chain have no part in.
+  const concerned = { token: subject.claims.jti, userId: user.userId, actorChain: chain, ...(user.kind === 'delegated' && { consentId: user.consentId }) };
   return refusingFor(concerned, async () => {
-    if (params.actor_token !== undefined) {
-      if (!isAccessTokenType(params.actor_token_type)) throw invalidRequest('actor_token_type must be urn:ietf:params:oauth:token-type:access_token');
-      const actor = await asParameter('actor_token', services.tokens.inspect(params.actor_token));
-      if (actor.principal.kind !== 'client' || actor.principal.clientId !== agent.id) throw invalidRequest('actor_token is not a token of the authenticated client');
-    }
-
-    const previous = user.kind === 'delegated' ? user.actorChain : [];
-    if (previous.includes(agent.id)) throw invalidRequest('the client already acts in this delegation chain');
-    if (previous.length > 0 && agent.parentAgentId !== previous[0]) throw invalidRequest('the client is not a registered sub-agent of the acting agent');
-    const chain = [agent.id, ...previous];
-    if (chain.length > config.maxDelegationDepth) throw invalidRequest(`delegation chains are limited to ${config.maxDelegationDepth} agents`);
-
     const now = clock.now();
     let consent: ExchangeConsent | undefined;
     if (user.kind === 'delegated') {
