@@ -110,7 +110,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     database,
     schema,
     createContext,
-    authenticate: (token) => services.tokens.authenticate(token),
+    authenticate: (token) => services.tokens.authenticateInSteps(token),
     audit: services.audit,
     refusedTokens: new RefusedTokenRecorder(services.audit, { clock, logger }),
     routes: async (app) => {

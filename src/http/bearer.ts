@@ -13,7 +13,12 @@ declare module 'fastify' {
   }
 }
 
-export type Authenticate = (token: string) => Promise<Principal>;
+/**
+ * Checks at once what can be checked of a bearer token without the database (its signature and
+ * claims), and resolves to the check of its state there, which gives the caller.
+ * @throws InvalidTokenError from either step.
+ */
+export type Authenticate = (token: string) => Promise<() => Promise<Principal>>;
 
 /** A bearer token header (RFC 6750 §2.1): the scheme, then a token of b64token characters. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -70,10 +75,11 @@ export interface BearerAuthOptions {
 
 /**
  * Resolves the caller of every request to a protected route from its `Authorization: Bearer`
- * header (RFC 6750 §2.1), once, when the request has arrived whole and before its route runs: the
- * token's state (revocation, consent, agents) is read then, not when the headers came, so a
- * client holding back a body cannot carry that state past a withdrawal into the fields its query
- * reads. No header makes an anonymous caller,
+ * header (RFC 6750 §2.1), once, in two steps: the header and what the token itself shows (its
+ * signature and claims) as the request arrives, so a token the hub never issued is refused with
+ * 401 whatever its body; its state in the database (revocation, consent, agents) once the request
+ * has arrived whole, before its route runs, so a client holding back a body cannot carry that
+ * state past a withdrawal into the fields its query reads. No header makes an anonymous caller,
  * which each route refuses or serves as it may. A header the hub does not accept answers 401 with
  * the Bearer challenge: `invalid_token` for a bearer token it refused, no error code for another
  * scheme (§3.1).
@@ -91,8 +97,30 @@ export interface BearerAuthOptions {
  */
 export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOptions): void {
   const refusals = options.refusalsPerSecond === undefined ? undefined : new ClientThrottle(options.refusalsPerSecond);
+  /** Requests whose token passed the first step, with their route and the second step to run. */
+  const pending = new WeakMap<FastifyRequest, { readonly route: ProtectedRoute; readonly check: () => Promise<Principal> }>();
+  const refuse = (reply: FastifyReply, route: ProtectedRoute, description: string, error?: 'invalid_token') =>
+    reply
+      .code(401)
+      .header('www-authenticate', bearerChallenge(options.resourceMetadataUrl, error && { error, description }))
+      .header('cache-control', 'no-store')
+      .send(
+        route.answer === 'graphql'
+          ? { errors: [{ message: error ? `Invalid access token: ${description}` : description, extensions: { code: 'UNAUTHENTICATED' } }] }
+          : { error: error ?? 'unauthorized', error_description: description },
+      );
+  /** The 401 of a token refused at either step, or the error rethrown when it is not a refusal. */
+  const refused = (request: FastifyRequest, reply: FastifyReply, route: ProtectedRoute, error: unknown) => {
+    if (!(error instanceof InvalidTokenError)) {
+      refusals?.refund(undefined, request.ip);
+      throw error;
+    }
+    if (error instanceof RefusedTokenError) options.onRefused?.(error, request, route.endpoint);
+    return refuse(reply, route, error.message.replace(/["\\]/g, ''), 'invalid_token');
+  };
+
   app.decorateRequest('principal', null as never);
-  app.addHook('preHandler', async (request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
     request.principal = ANONYMOUS;
     const header = request.headers.authorization;
     const route = header === undefined ? undefined : options.routes.find((r) => routedUnder(request, r.prefix));
@@ -102,30 +130,29 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
       if (allowance.firstRefusal) request.log.warn({ address: addressNetwork(request.ip) }, 'bearer refusals over the allowance of an address');
       return tooManyRefusals(reply, route, allowance.retryAfterSeconds);
     }
-    const refuse = (description: string, error?: 'invalid_token') =>
-      reply
-        .code(401)
-        .header('www-authenticate', bearerChallenge(options.resourceMetadataUrl, error && { error, description }))
-        .header('cache-control', 'no-store')
-        .send(
-          route.answer === 'graphql'
-            ? { errors: [{ message: error ? `Invalid access token: ${description}` : description, extensions: { code: 'UNAUTHENTICATED' } }] }
-            : { error: error ?? 'unauthorized', error_description: description },
-        );
-    if (!/^Bearer(?: |$)/i.test(header)) return refuse('the Authorization header must be Bearer <token>');
+    if (!/^Bearer(?: |$)/i.test(header)) return refuse(reply, route, 'the Authorization header must be Bearer <token>');
     const token = BEARER.exec(header)?.[1];
-    if (token === undefined) return refuse('malformed bearer token', 'invalid_token');
+    if (token === undefined) return refuse(reply, route, 'malformed bearer token', 'invalid_token');
     try {
-      request.principal = await options.authenticate(token);
+      pending.set(request, { route, check: await options.authenticate(token) });
     } catch (error) {
-      if (!(error instanceof InvalidTokenError)) {
-        refusals?.refund(undefined, request.ip);
-        throw error;
-      }
-      if (error instanceof RefusedTokenError) options.onRefused?.(error, request, route.endpoint);
-      return refuse(error.message.replace(/["\\]/g, ''), 'invalid_token');
+      return refused(request, reply, route, error);
+    }
+  });
+  app.addHook('preHandler', async (request, reply) => {
+    const step = pending.get(request);
+    if (!step) return;
+    pending.delete(request);
+    try {
+      request.principal = await step.check();
+    } catch (error) {
+      return refused(request, reply, step.route, error);
     }
     refusals?.refund(undefined, request.ip);
+  });
+  // A request answered before its route ran (a body it could not parse, say) did not refuse its token.
+  app.addHook('onResponse', async (request) => {
+    if (pending.delete(request)) refusals?.refund(undefined, request.ip);
   });
 }
 

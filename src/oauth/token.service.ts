@@ -97,8 +97,12 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
   }
 
   async function inspect(token: string): Promise<LiveToken> {
+    return checkState(await readToken(token, clock.now()));
+  }
+
+  /** What the database says of a token read by `readToken`, as of now: see `inspect`. */
+  async function checkState({ claims, principal }: LiveToken): Promise<LiveToken> {
     const now = clock.now();
-    const { claims, principal } = await readToken(token, now);
     const agentIds = [...(claims.client_id === FRONTEND_CLIENT_ID ? [] : [claims.client_id]), ...(principal.kind === 'delegated' ? principal.actorChain : [])];
     const user = principal.kind === 'user' || principal.kind === 'delegated' ? { userId: principal.userId } : {};
     const delegated = principal.kind === 'delegated' ? { consentId: principal.consentId } : {};
@@ -154,6 +158,16 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      */
     async authenticate(token: string): Promise<Principal> {
       return (await inspect(token)).principal;
+    },
+
+    /**
+     * `authenticate` in two steps: the signature and claims at once, the state in the database when
+     * the function it resolves to is called (the bearer check calls it once the request is whole).
+     * @throws InvalidTokenError from either step.
+     */
+    async authenticateInSteps(token: string): Promise<() => Promise<Principal>> {
+      const read = await readToken(token, clock.now());
+      return async () => (await checkState(read)).principal;
     },
 
     /**

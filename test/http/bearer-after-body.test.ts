@@ -29,8 +29,8 @@ async function holdBody(head: string, body: string): Promise<() => Promise<strin
   };
 }
 
-describe('a delegated request whose body arrives after the consent was withdrawn', () => {
-  it('reads nothing: the token is checked once the request is whole', async () => {
+describe('the bearer check and the request’s body', () => {
+  it('lets a delegated request whose body arrives after the consent was withdrawn read nothing', async () => {
     const admin = await operatorToken(hub);
     const agent = await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['contact:read'] });
     const user = await signUpUser(hub);
@@ -48,5 +48,13 @@ describe('a delegated request whose body arrives after the consent was withdrawn
     const answer = await sendBody();
     expect(answer).toMatch(/^HTTP\/1\.1 401 /);
     expect(answer).not.toContain(user.email);
+  });
+
+  it('refuses a token the hub did not issue with 401, whatever the body', async () => {
+    const forged = await hub.http.inject({ method: 'POST', url: '/graphql', headers: { authorization: 'Bearer not.a.token', 'content-type': 'application/json' }, payload: '{ not json' });
+    expect(forged.statusCode).toBe(401);
+    expect(forged.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    const oversized = await hub.http.inject({ method: 'POST', url: '/graphql', headers: { authorization: 'Bearer not.a.token', 'content-type': 'text/plain' }, payload: 'x'.repeat(1_000) });
+    expect(oversized.statusCode).toBe(401);
   });
 });

@@ -88,7 +88,7 @@ describe('a reader that stops reading', () => {
     // The export route on a listening server of its own, as the hub registers it but with a stall
     // timeout a test can wait out: only a real connection has the backpressure of a reader.
     server = Fastify({ forceCloseConnections: true });
-    registerBearerAuth(server, { routes: PROTECTED_ROUTES, authenticate: (token) => hub.services.tokens.authenticate(token), resourceMetadataUrl: resourceMetadataUrl(hub.config) });
+    registerBearerAuth(server, { routes: PROTECTED_ROUTES, authenticate: (token) => hub.services.tokens.authenticateInSteps(token), resourceMetadataUrl: resourceMetadataUrl(hub.config) });
     await registerExportRoutes(server, hub.services, { stallTimeoutMs: STALL_MS });
     base = await server.listen({ host: '127.0.0.1', port: 0 });
     mallory = await signUpUser(hub);
