@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { MEMORY_DATA_DIR, type Config } from '../config.js';
 import { encryptionKey } from '../config.values.js';
@@ -23,19 +23,25 @@ export function resolveKeyEncryptionKey(config: Pick<Config, 'keyEncryptionKey' 
   const file = path.resolve(config.dataDir, KEY_FILE);
   if (existsSync(file)) return readKeyFile(file);
   mkdirSync(path.dirname(file), { recursive: true });
-  const key = randomBytes(32);
-  const written = `${file}.${process.pid}.new`;
-  writeFileSync(written, `${key.toString('hex')}\n`, { mode: 0o600 });
-  chmodSync(written, 0o600);
+  // A name no other process picks (two containers sharing the folder may both be pid 1), written
+  // to disk before it is linked, so a power cut cannot leave the key's name on an empty file.
+  const written = `${file}.${randomBytes(8).toString('hex')}.new`;
+  const fd = openSync(written, 'wx', 0o600);
+  try {
+    writeSync(fd, `${randomBytes(32).toString('hex')}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   try {
     linkSync(written, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return readKeyFile(file);
   } finally {
     rmSync(written, { force: true });
   }
-  return key;
+  // Whichever process linked first, the key is the one the file holds.
+  return readKeyFile(file);
 }
 
 function readKeyFile(file: string): Buffer {
