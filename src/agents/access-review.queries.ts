@@ -37,9 +37,10 @@ type FactsRow = Selectable<AgentsTable> & {
 
 /**
  * The facts of the first `limit` agents in creation order (in no particular order) that are not
- * decommissioned, or that consents in force still name, in one statement: a decommissioned agent
- * is past reviewing, and agents registered and decommissioned by the thousand must not push the
- * newest agents, and their findings, out of the register. Each source is aggregated once for all agents (no per-agent query):
+ * decommissioned, that consents in force still name, or that are an ancestor of one not
+ * decommissioned (from before decommissioning took the descendants along), in one statement: a
+ * decommissioned agent is past reviewing, and agents registered and decommissioned by the
+ * thousand must not push the newest agents, and their findings, out of the register. Each source is aggregated once for all agents (no per-agent query):
  * - reads: the window's `profile.read` events by agents, and its `audience.queried` and
  *   `audience.exported` events by clients (a member field is shown, and a filter selects on one,
  *   only where the client's own data scopes cover it), from the partial index
@@ -53,8 +54,8 @@ type FactsRow = Selectable<AgentsTable> & {
  * - consents in force, counted and their scopes gathered per agent;
  * - client secrets still valid, the oldest per agent;
  * - the status of its owner, by primary key.
- * A parent is always registered before its sub-agents, and decommissioned with them, so the
- * first `limit` agents hold every ancestor of each agent not decommissioned.
+ * A parent is always registered before its sub-agents, so the first `limit` agents hold every
+ * ancestor of each.
  */
 export async function findAgentFacts(db: Db, window: { since: Date; now: Date }, limit: number): Promise<AgentFacts[]> {
   return db.isTransaction ? readFacts(db, window, limit) : db.transaction().execute((tx) => readFacts(tx, window, limit));
@@ -127,7 +128,12 @@ async function readFacts(db: Db, { since, now }: { since: Date; now: Date }, lim
       coalesce(g.scopes, '{}') as consent_scopes,
       s.oldest as oldest_secret_at,
       (select u.status from users u where u.id = a.owner_user_id) as owner_status
-    from (select * from agents where status <> 'decommissioned' or id in (select agent_id from counted) order by created_at, id limit ${limit}) a
+    from (
+      select * from agents
+      where status <> 'decommissioned' or id in (select agent_id from counted)
+        or id in (select unnest(ancestor_ids) from agents where status <> 'decommissioned')
+      order by created_at, id limit ${limit}
+    ) a
     left join reads r on r.agent_id = a.id
     left join changes w on w.agent_id = a.id
     left join counted c on c.agent_id = a.id

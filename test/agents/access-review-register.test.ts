@@ -26,4 +26,15 @@ describe('the access review’s register', () => {
     const facts = await findAgentFacts(hub.services.db, { since: new Date(now.getTime() - 86_400_000), now }, 2);
     expect(facts.map((f) => f.agent.id).sort()).toEqual([operator, newest.id].sort());
   });
+
+  it('keeps a decommissioned ancestor of an agent that is not, as older data may hold one', async () => {
+    const parent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    const child = await registerAgent(hub, admin, { allowedScopes: ['orders:read'], parentAgentId: parent.id });
+    // As decommissioning left descendants before it took them along.
+    await hub.services.db.updateTable('agents').set({ status: 'decommissioned' }).where('id', '=', parent.id).execute();
+    const now = hub.services.clock.now();
+    const ids = (await findAgentFacts(hub.services.db, { since: new Date(now.getTime() - 86_400_000), now }, 1_000)).map((f) => f.agent.id);
+    expect(ids).toEqual(expect.arrayContaining([parent.id, child.id]));
+  });
 });
+
