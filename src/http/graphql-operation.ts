@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind, type DocumentNode, type SelectionSetNode } from 'graphql';
+import { getDirectiveValues, GraphQLIncludeDirective, GraphQLSkipDirective, Kind, type DocumentNode, type SelectionNode, type SelectionSetNode } from 'graphql';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
 
@@ -12,7 +12,7 @@ import { HubError } from '../shared/errors.js';
  *   is counted per resolved operation;
  * - a `subscription`: the schema has no subscription root and the hub no transport for one, and
  *   graphql-js would fail it with an error of no code, which Apollo counts as internal;
- * - a mutation that checks more than one password (`PASSWORD_CHECKS`): each is an Argon2id hash
+ * - a mutation that would check more than one password (`PASSWORD_CHECKS`): each is an Argon2id hash
  *   (19 MiB, tens of ms of a core), and the sign-in throttle counts failures only, so 15 aliased
  *   `signIn` with a right password were 15 hashes for one request of the rate limit's.
  */
@@ -26,7 +26,7 @@ export function runnableOperation(): ApolloServerPlugin<Context> {
             throw new HubError('BAD_USER_INPUT', message, { http: { status: 400 } });
           }
           if (operation.operation === 'subscription') throw new HubError('BAD_USER_INPUT', 'Subscriptions are not supported', { http: { status: 400 } });
-          if (operation.operation === 'mutation' && rootFields(operation.selectionSet, document).filter((name) => PASSWORD_CHECKS.has(name)).length > 1) {
+          if (operation.operation === 'mutation' && rootFields(operation.selectionSet, document, request.variables ?? {}).filter((name) => PASSWORD_CHECKS.has(name)).length > 1) {
             throw new HubError('BAD_USER_INPUT', 'A request may check one password at most: send signIn, signUp and changePassword one to a request', { http: { status: 400 } });
           }
         },
@@ -38,12 +38,25 @@ export function runnableOperation(): ApolloServerPlugin<Context> {
 /** The mutations that hash or check a password. */
 const PASSWORD_CHECKS = new Set(['signIn', 'signUp', 'changePassword']);
 
-/** The names of the fields a selection set selects at its own level, through its fragments, skipped or not. */
-function rootFields(selectionSet: SelectionSetNode, document: DocumentNode): string[] {
+/**
+ * The names of the fields a selection set selects at its own level, through its fragments, as
+ * `@skip` and `@include` leave them with these variables (one they cannot be read from counts).
+ */
+function rootFields(selectionSet: SelectionSetNode, document: DocumentNode, variables: Record<string, unknown>): string[] {
   return selectionSet.selections.flatMap((selection) => {
+    if (!runs(selection, variables)) return [];
     if (selection.kind === Kind.FIELD) return [selection.name.value];
-    if (selection.kind === Kind.INLINE_FRAGMENT) return rootFields(selection.selectionSet, document);
+    if (selection.kind === Kind.INLINE_FRAGMENT) return rootFields(selection.selectionSet, document, variables);
     const fragment = document.definitions.find((definition) => definition.kind === Kind.FRAGMENT_DEFINITION && definition.name.value === selection.name.value);
-    return fragment?.kind === Kind.FRAGMENT_DEFINITION ? rootFields(fragment.selectionSet, document) : [];
+    return fragment?.kind === Kind.FRAGMENT_DEFINITION ? rootFields(fragment.selectionSet, document, variables) : [];
   });
+}
+
+/** False when `@skip(if: true)` or `@include(if: false)` leaves the selection out; true when they cannot be read. */
+function runs(selection: SelectionNode, variables: Record<string, unknown>): boolean {
+  try {
+    return getDirectiveValues(GraphQLSkipDirective, selection, variables)?.if !== true && getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if !== false;
+  } catch {
+    return true;
+  }
 }

@@ -31,15 +31,23 @@ describe('password checks per request', () => {
     expect(await hub.services.db.selectFrom('users').select('id').where('email', '=', up.email).executeTakeFirst()).toBeUndefined();
   });
 
-  it('are counted as written, skipped or not, and one runs', async () => {
+  it('are counted as @skip and @include leave them: signUp or signIn, as a variable says, is one', async () => {
     const user = await signUpUser(hub, { password: PASSWORD });
-    const response = await graphql<any>(hub, 'mutation($input: SignInInput!) { signIn(input: $input) { accessToken } again: signIn(input: $input) @skip(if: true) { accessToken } }', {
-      variables: { input: { email: user.email, password: PASSWORD } },
-    });
-    // Which fields run is known only once the variables are applied.
-    expect(response.status).toBe(400);
-    const single = await graphql<any>(hub, SIGN_IN, { variables: { input: { email: user.email, password: PASSWORD } } });
-    expect(single.data.signIn.accessToken).toEqual(expect.any(String));
+    const EITHER = `mutation($new: Boolean!, $up: SignUpInput!, $input: SignInInput!) {
+      signUp(input: $up) @include(if: $new) { accessToken }
+      signIn(input: $input) @skip(if: $new) { accessToken }
+    }`;
+    const up = { email: `either-${user.email}`, password: PASSWORD };
+    const input = { email: user.email, password: PASSWORD };
+    const signedIn = await graphql<any>(hub, EITHER, { variables: { new: false, up, input } });
+    expect(signedIn.errors).toBeUndefined();
+    expect(signedIn.data.signIn.accessToken).toEqual(expect.any(String));
+    const signedUp = await graphql<any>(hub, EITHER, { variables: { new: true, up, input } });
+    expect(signedUp.errors).toBeUndefined();
+    expect(signedUp.data.signUp.accessToken).toEqual(expect.any(String));
+    // Both included: refused before either runs.
+    const both = await graphql<any>(hub, EITHER.replace('@skip(if: $new)', '@include(if: $new)'), { variables: { new: true, up: { ...up, email: `both-${user.email}` }, input } });
+    expect(both.status).toBe(400);
   });
 });
 
