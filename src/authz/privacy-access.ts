@@ -33,8 +33,10 @@ export const ERASURE_MAX_AUTH_AGE_SECONDS = 10 * 60;
  * in, or an operator client with `users:admin`, either with a token that reads every field of
  * every data category (`EXPORT_SCOPES`, or the single-field scopes of each field; MISSING_SCOPE
  * for a narrowed one): the export shows every field, and `users:admin` alone reads none through
- * GraphQL. Not an agent acting for the user: no consent covers taking everything at once. Never
- * throws.
+ * GraphQL. The person's records that come with them (consents, sessions, access log) are theirs
+ * under the right of access, which the operator answers for them, and need no operator scope of
+ * their own (`consents:admin`, `audit:read`). Not an agent acting for the user: no consent covers
+ * taking everything at once. Never throws.
  */
 export function decideDataSubjectRequest(principal: Principal, userId: string): Decision {
   switch (principal.kind) {
