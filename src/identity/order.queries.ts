@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
-import type { LineItemJson, OrdersTable } from '../db/database.js';
+import type { LineItemJson, OrdersTable, PaymentMethodsTable } from '../db/database.js';
+import { PREPARED_MARKER } from '../db/prepared.js';
 
 /** A first-party order, as the domain sees it. Amounts in minor units of `currency`. */
 export interface Order {
@@ -22,7 +23,7 @@ export interface PaymentMethod {
   readonly expYear: number;
 }
 
-type OrderRow = Selectable<OrdersTable>;
+type OrderRow = Pick<Selectable<OrdersTable>, 'id' | 'user_id' | 'placed_at' | 'total_minor' | 'currency' | 'status' | 'line_items'>;
 
 function toOrder(row: OrderRow): Order {
   return {
@@ -44,15 +45,18 @@ export interface OrderKey {
 
 /**
  * The newest `limit` orders of each user (after `after`), in one statement: a lateral join walks
- * the (user_id, placed_at desc, id desc) index once per user and stops at `limit`.
+ * the (user_id, placed_at desc, id desc) index once per user and stops at `limit`. Prepared, as the
+ * profile reads of every request are (see PREPARED_MARKER): their text never varies with how many
+ * users, and they name their columns, so a column a later migration adds does not change the
+ * result of a statement a running instance has prepared.
  */
 export async function findOrderPages(db: Db, userIds: readonly string[], limit: number, after?: OrderKey): Promise<Map<string, Order[]>> {
   const byUser = new Map<string, Order[]>(userIds.map((id) => [id, []]));
   if (userIds.length === 0 || limit === 0) return byUser;
-  const { rows } = await sql<OrderRow>`
+  const { rows } = await sql<OrderRow>`${sql.raw(PREPARED_MARKER)}
     select o.* from unnest(${[...userIds]}::text[]) as u(id)
     cross join lateral (
-      select * from orders
+      select id, user_id, placed_at, total_minor, currency, status, line_items from orders
       where user_id = u.id ${after ? sql`and (placed_at, id) < (${after.placedAt}, ${after.id})` : sql``}
       order by placed_at desc, id desc
       limit ${limit}
@@ -72,9 +76,12 @@ export async function countOrders(db: Db, userIds: readonly string[]): Promise<M
   return new Map(rows.map((row) => [row.user_id, Number(row.count)]));
 }
 
+/** The payment methods of each user, oldest first; prepared, as `findOrderPages` is. */
 export async function findPaymentMethods(db: Db, userIds: readonly string[]): Promise<Map<string, PaymentMethod[]>> {
   const byUser = new Map<string, PaymentMethod[]>(userIds.map((id) => [id, []]));
-  const rows = await db.selectFrom('payment_methods').selectAll().where('user_id', 'in', userIds).orderBy('created_at').orderBy('id').execute();
+  const { rows } = await sql<Pick<Selectable<PaymentMethodsTable>, 'id' | 'user_id' | 'brand' | 'last4' | 'exp_month' | 'exp_year'>>`${sql.raw(PREPARED_MARKER)}
+    select id, user_id, brand, last4, exp_month, exp_year from payment_methods
+    where user_id = any(${[...userIds]}::text[]) order by created_at, id`.execute(db);
   for (const row of rows) {
     byUser.get(row.user_id)?.push({ id: row.id, userId: row.user_id, brand: row.brand, last4: row.last4, expMonth: row.exp_month, expYear: row.exp_year });
   }
