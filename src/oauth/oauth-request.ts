@@ -1,5 +1,5 @@
-import type { Services } from '../app.js';
 import { LRUCache } from 'lru-cache';
+import type { Services } from '../app.js';
 import { authenticateClient, presentedCredentials, type OAuthClient, type PresentedCredentials } from './client-auth.js';
 import { ClientThrottle, type ThrottleAnswer } from './client-throttle.js';
 import { recordRefusal, type RefusedCaller } from './oauth-audit.js';
