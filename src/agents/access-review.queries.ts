@@ -40,7 +40,8 @@ type FactsRow = Selectable<AgentsTable> & {
  * decommissioned, that consents in force still name, or that are an ancestor of one not
  * decommissioned (from before decommissioning took the descendants along), in one statement: a
  * decommissioned agent is past reviewing, and agents registered and decommissioned by the
- * thousand must not push the newest agents, and their findings, out of the register. Each source is aggregated once for all agents (no per-agent query):
+ * thousand must not push the newest agents, and their findings, out of the register. Each source
+ * is aggregated once for all agents (no per-agent query):
  * - reads: the window's `profile.read` events by agents, and its `audience.queried` and
  *   `audience.exported` events by clients (a member field is shown, and a filter selects on one,
  *   only where the client's own data scopes cover it), from the partial index

@@ -14,7 +14,12 @@ const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: false, reason });
 
 /** Acting on payment is writing the `payment` category: `payment:write` or `payment.paymentMethods:write`. */
-export const PAYMENT: FieldRef = { category: 'payment', field: 'paymentMethods' };
+const PAYMENT: FieldRef = { category: 'payment', field: 'paymentMethods' };
+
+/** The scopes among `scopes` that act on payment: what a payment token carries as its `scope`. */
+export function paymentScopes(scopes: ReadonlySet<string>): string[] {
+  return [...scopes].filter((scope) => scopesCover(new Set([scope]), PAYMENT, 'write'));
+}
 
 /**
  * May this caller ask for, and use, approvals of payment actions? Only an agent acting for a user

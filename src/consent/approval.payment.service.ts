@@ -1,8 +1,7 @@
 import type { Services } from '../app.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
-import { PAYMENT } from '../authz/approval-access.js';
+import { paymentScopes } from '../authz/approval-access.js';
 import { decideConsentInForce } from '../authz/delegation.js';
-import { scopesCover } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
 import type { Caller } from '../identity/identity.service.js';
 import type { PaymentMethod } from '../identity/order.queries.js';
@@ -167,7 +166,7 @@ export async function authorizePayment(deps: PaymentDeps, input: unknown, anyCal
         act: actorOf(principal.actorChain)!,
         consent_id: consent.id,
         purpose: consent.purpose,
-        scope: [...principal.scopes].filter((scope) => scopesCover(new Set([scope]), PAYMENT, 'write')).join(' '),
+        scope: paymentScopes(principal.scopes).join(' '),
         delegated_from: principal.lineage ?? [{ jti: principal.tokenId }],
         authorization_details: [{ ...detail }],
       },

@@ -90,10 +90,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.setErrorHandler(answerUnexpectedError);
   // Fastify's own would log the whole URL, query values and all (a client_secret sent in one): the
   // request line is already logged by its path, so this one logs nothing more.
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).header('cache-control', 'no-store');
-    return reply.send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 256)}` });
-  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply.code(404).header('cache-control', 'no-store'), 'BAD_USER_INPUT', 'not_found', `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 256)}`),
+  );
   // Before the bearer check, so a 401 carries the CORS headers a browser needs to read it.
   await registerCors(app, config.corsOrigins);
   registerHealth(app, options.database, options.audit);
