@@ -5,6 +5,36 @@ import type { GrantLink } from './access-token.js';
 
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 
+/** How long a family's rows are kept once its last token has expired: a person's export lists the sessions that ended meanwhile. */
+export const ENDED_FAMILY_RETENTION_SECONDS = 30 * 24 * 3_600;
+
+/** Rows deleted at most with each token stored, so that no sign-in or refresh waits on a large family. */
+const FORGET_AT_ONCE = 100;
+
+/**
+ * Rows of a family whose every token expired more than `ENDED_FAMILY_RETENTION_SECONDS` before
+ * `now`, its rotated rows first and its latest token's row last (found through the index of
+ * migration 0023 while any row is left). By then nothing stands on the family: access tokens
+ * naming it (`sid`) expired with it, families exchanged from it ended no later, and a reused
+ * token of it is refused as unknown instead of revoking what has already ended. Rows another
+ * transaction holds are skipped, to be deleted by a later call.
+ */
+const endedFamilyRows = (now: Date) => {
+  const cutoff = new Date(now.getTime() - ENDED_FAMILY_RETENTION_SECONDS * 1_000);
+  return sql<string>`(
+    select id from refresh_tokens where family_id = (
+      select h.family_id from refresh_tokens h
+      where h.rotated_at is null and h.expires_at < ${cutoff}
+        and not exists (select 1 from refresh_tokens t where t.family_id = h.family_id and t.expires_at >= ${cutoff})
+      limit 1)
+    order by rotated_at is null, id limit ${FORGET_AT_ONCE} for update skip locked)`;
+};
+
+/**
+ * Stores a refresh token, and deletes a few rows of a family that ended long ago: each row stored
+ * pays for deleting up to `FORGET_AT_ONCE` old ones, so the table holds the families in use and
+ * those of the last `ENDED_FAMILY_RETENTION_SECONDS`, not every token ever issued.
+ */
 export async function insertRefreshToken(
   db: Db,
   token: {
@@ -23,6 +53,7 @@ export async function insertRefreshToken(
   },
 ): Promise<void> {
   await db
+    .with('forgotten', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', endedFamilyRows(token.now)))
     .insertInto('refresh_tokens')
     .values({
       id: token.id,
