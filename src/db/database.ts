@@ -131,6 +131,8 @@ export interface RefreshTokensTable {
    * was exchanged from a delegated token. Written as JSON text.
    */
   delegated_from: ColumnType<{ jti: string; sid?: string }[], string | undefined, never>;
+  /** Whether the token's text names this row and its family under the hub's MAC (migration 0023). */
+  named_in_token: ColumnType<boolean, boolean | undefined, never>;
 }
 
 export interface SignInThrottleTable {

@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type JWK } from 'jose';
 import { sql } from 'kysely';
 import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
@@ -80,6 +81,12 @@ export class KeyStore {
   private reloading: Promise<void> | undefined;
   /** Rereads the keys every RELOAD_EVERY_MS / 2; never keeps the process alive. */
   private readonly rereads = setInterval(() => this.reload().catch(() => {}), RELOAD_EVERY_MS / 2).unref();
+  /**
+   * The MAC key of refresh tokens' names (src/oauth/refresh-tokens.ts), derived from the
+   * key-encryption key (HKDF-SHA256, RFC 5869): every instance has it, and the database alone
+   * does not.
+   */
+  readonly refreshTokenKey: Buffer;
 
   private constructor(
     private readonly db: Db,
@@ -87,7 +94,9 @@ export class KeyStore {
     private readonly clock: Clock,
     private readonly retentionSeconds: number,
     private keys: KeySet,
-  ) {}
+  ) {
+    this.refreshTokenKey = Buffer.from(hkdfSync('sha256', kek, Buffer.alloc(0), 'hub refresh-token names', 32));
+  }
 
   /**
    * Loads the keys, generating the first signing key on a database that has none, and rereads

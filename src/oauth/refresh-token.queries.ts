@@ -31,9 +31,27 @@ const endedFamilyRows = (now: Date) => {
 };
 
 /**
- * Stores a refresh token, and deletes a few rows of a family that ended long ago: each row stored
- * pays for deleting up to `FORGET_AT_ONCE` old ones, so the table holds the families in use and
- * those of the last `ENDED_FAMILY_RETENTION_SECONDS`, not every token ever issued.
+ * The family's rows of tokens whose text names them (`named_in_token`) and that were rotated
+ * before its last rotation: a token of theirs that comes back is known by its name
+ * (src/oauth/refresh-tokens.ts) and revokes the family as its row would. Kept: the first row,
+ * which says when the family began; the token just used, which a revocation racing its refresh
+ * may be waiting on (see `findRefreshTokenRefusal`); and revoked rows, which have ended the
+ * family. Run as the family's next token is stored, so a family holds three rows, and any
+ * revoked ones, however often it is refreshed.
+ */
+const rotatedRowsOf = (familyId: string) => sql<string>`(
+  select id from refresh_tokens
+  where family_id = ${familyId} and named_in_token and revoked_at is null
+    and rotated_at < (select max(rotated_at) from refresh_tokens where family_id = ${familyId})
+    and id <> (select min(id) from refresh_tokens where family_id = ${familyId})
+  for update skip locked)`;
+
+/**
+ * Stores a refresh token, and deletes what no longer needs a row: the family's tokens rotated
+ * before the one just used (`rotatedRowsOf`), and a few rows of a family that ended long ago
+ * (`endedFamilyRows`; each row stored pays for deleting up to `FORGET_AT_ONCE` such rows). The
+ * table holds the families in use, a few rows each, and those ended within
+ * `ENDED_FAMILY_RETENTION_SECONDS`, not every token ever issued.
  */
 export async function insertRefreshToken(
   db: Db,
@@ -53,7 +71,8 @@ export async function insertRefreshToken(
   },
 ): Promise<void> {
   await db
-    .with('forgotten', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', endedFamilyRows(token.now)))
+    .with('rotated', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', rotatedRowsOf(token.familyId)))
+    .with('ended', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', endedFamilyRows(token.now)))
     .insertInto('refresh_tokens')
     .values({
       id: token.id,
@@ -68,6 +87,7 @@ export async function insertRefreshToken(
       delegated_from: JSON.stringify(token.delegatedFrom),
       created_at: token.now,
       expires_at: token.expiresAt,
+      named_in_token: true,
     })
     .execute();
 }
@@ -80,6 +100,12 @@ export async function limitRefreshTokenExpiry(db: Db, tokenHash: Buffer, notAfte
 /** The token with this hash, locked for the rest of the transaction so two uses cannot both rotate it. */
 export async function findRefreshTokenForUpdate(db: Db, tokenHash: Buffer): Promise<RefreshTokenRow | undefined> {
   return db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).forUpdate().executeTakeFirst();
+}
+
+/** The family's latest token (the one rotation has not replaced), locked like `findRefreshTokenForUpdate` when `forUpdate`. */
+export async function findLatestRefreshToken(db: Db, familyId: string, forUpdate: boolean): Promise<RefreshTokenRow | undefined> {
+  const latest = db.selectFrom('refresh_tokens').selectAll().where('family_id', '=', familyId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1);
+  return (forUpdate ? latest.forUpdate() : latest).executeTakeFirst();
 }
 
 export async function markRefreshTokenRotated(db: Db, id: string, now: Date): Promise<void> {

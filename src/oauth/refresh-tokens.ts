@@ -1,11 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Services } from '../app.js';
 import type { Db } from '../db/connect.js';
-import { newId } from '../shared/ids.js';
+import { isId, newId } from '../shared/ids.js';
 import { enqueueWebhookEvent, type WebhookEvent } from '../webhooks/webhook-outbox.js';
 import type { GrantLink } from './access-token.js';
 import { invalidGrant, type RefusalSubject } from './oauth-error.js';
 import {
+  findLatestRefreshToken,
+  findRefreshToken,
   findRefreshTokenForUpdate,
   insertRefreshToken,
   isRefreshFamilyRevoked,
@@ -21,8 +23,38 @@ export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3_600;
 export const hashRefreshToken = (token: string) => createHash('sha256').update(token).digest();
 const hashToken = hashRefreshToken;
 
-/** Longest refresh token looked up; the hub's are 43 characters. */
-export const MAX_REFRESH_TOKEN_LENGTH = 128;
+/** Longest refresh token looked up; the hub's are 126 characters (43 before migration 0023). */
+export const MAX_REFRESH_TOKEN_LENGTH = 160;
+
+/** Bytes of the MAC that ends a refresh token's text. */
+const NAME_MAC_BYTES = 16;
+
+const nameMac = (key: Buffer, body: string) => createHmac('sha256', key).update(body).digest().subarray(0, NAME_MAC_BYTES).toString('base64url');
+
+/**
+ * A refresh token's text: `<row id>~<family id>~<256 random bits>~<MAC>`, the MAC being
+ * HMAC-SHA-256 of the rest under the key store's `refreshTokenKey`, cut to 128 bits. Only the
+ * hash of the whole text is stored, and the random part keeps it beyond guessing, with or without
+ * that key. The MAC proves the hub named that row and family in it, so the token is still known
+ * once its row is deleted after its rotation (see `insertRefreshToken`): its reuse revokes the
+ * family as a stolen copy's does, however long after. `~` appears in no id and no base64url, and
+ * keeps the text apart from a JWT's dots.
+ */
+function newTokenText(key: Buffer, rowId: string, familyId: string): string {
+  const body = `${rowId}~${familyId}~${randomBytes(32).toString('base64url')}`;
+  return `${body}~${nameMac(key, body)}`;
+}
+
+/** The row and family a refresh token's text names, when the hub's MAC vouches for them; undefined for any other text. */
+export function namedIn(key: Buffer, token: string): { readonly rowId: string; readonly familyId: string } | undefined {
+  const parts = token.split('~');
+  if (parts.length !== 4) return undefined;
+  const [rowId, familyId, , mac] = parts as [string, string, string, string];
+  if (!isId('rt', rowId) || !isId('rt', familyId)) return undefined;
+  const expected = Buffer.from(nameMac(key, token.slice(0, token.lastIndexOf('~'))));
+  const given = Buffer.from(mac);
+  return given.length === expected.length && timingSafeEqual(given, expected) ? { rowId, familyId } : undefined;
+}
 
 export interface RefreshGrant {
   readonly userId: string;
@@ -49,13 +81,14 @@ export function earliestOf(...bounds: readonly (Date | null | undefined)[]): Dat
 /** The id of a new refresh token family, for the access token issued with its first token (`sid`). */
 export const newRefreshFamilyId = () => newId('rt');
 
-/** Stores a new opaque refresh token and resolves to it; only its hash is kept. */
-export async function issueRefreshToken(db: Db, grant: RefreshGrant, now: Date): Promise<string> {
-  const token = randomBytes(32).toString('base64url');
+/** Stores a new refresh token and resolves to its text (see `newTokenText`); only its hash is kept. */
+export async function issueRefreshToken(db: Db, key: Buffer, grant: RefreshGrant, now: Date): Promise<string> {
   const id = newId('rt');
+  const familyId = grant.familyId ?? id;
+  const token = newTokenText(key, id, familyId);
   await insertRefreshToken(db, {
     id,
-    familyId: grant.familyId ?? id,
+    familyId,
     tokenHash: hashToken(token),
     userId: grant.userId,
     clientId: grant.clientId,
@@ -91,8 +124,8 @@ export const refusalSubject = (row: RefreshTokenRow): RefusalSubject => ({ token
  * caller must commit that.
  * @throws OAuthError invalid_grant, with the reason in its detail.
  */
-export async function useRefreshToken(tx: Db, token: string, clientId: string, now: Date): Promise<RefreshTokenRow & { familyRevoked?: boolean }> {
-  const row = token.length <= MAX_REFRESH_TOKEN_LENGTH ? await findRefreshTokenForUpdate(tx, hashToken(token)) : undefined;
+export async function useRefreshToken(tx: Db, key: Buffer, token: string, clientId: string, now: Date): Promise<RefreshTokenRow & { familyRevoked?: boolean }> {
+  const row = await findRefreshTokenRow(tx, key, token, { forUpdate: true });
   if (!row) throw invalidGrant('refresh token is invalid', 'unknown refresh token');
   if (row.client_id !== clientId) throw invalidGrant('refresh token is invalid', 'refresh token of another client');
   if (row.revoked_at) throw invalidGrant('refresh token is invalid', 'revoked refresh token').concerning(refusalSubject(row));
@@ -104,6 +137,22 @@ export async function useRefreshToken(tx: Db, token: string, clientId: string, n
   if (row.expires_at <= now) throw invalidGrant('refresh token is invalid', 'expired refresh token').concerning(refusalSubject(row));
   await markRefreshTokenRotated(tx, row.id, now);
   return row;
+}
+
+/**
+ * The row of a refresh token's text, locked for the rest of the transaction with `forUpdate`.
+ * For a token whose row was deleted after its rotation (its text names it: see `newTokenText`),
+ * the family's latest row stands for it, as rotated and with the token's own id. Undefined when
+ * the text is nothing the hub issued, or of a family deleted once it ended.
+ */
+export async function findRefreshTokenRow(db: Db, key: Buffer, token: string, { forUpdate }: { forUpdate: boolean }): Promise<RefreshTokenRow | undefined> {
+  if (token.length > MAX_REFRESH_TOKEN_LENGTH) return undefined;
+  const hash = hashToken(token);
+  const row = forUpdate ? await findRefreshTokenForUpdate(db, hash) : await findRefreshToken(db, hash);
+  if (row) return row;
+  const named = namedIn(key, token);
+  const latest = named && (await findLatestRefreshToken(db, named.familyId, forUpdate));
+  return latest && { ...latest, id: named.rowId, rotated_at: latest.created_at };
 }
 
 /**

@@ -4,8 +4,8 @@ import { InvalidTokenError, type VerifiedAccessToken } from './access-token.js';
 import { invalidClient, type OAuthClient } from './client-auth.js';
 import { invalidRequest, OAuthError } from './oauth-error.js';
 import { introspectPaymentToken, verifyPaymentToken } from './payment-token.js';
-import { findRefreshToken, revokeRefreshTokenFamily, revokeRefreshTokensDelegatedFrom, type RefreshTokenRow } from './refresh-token.queries.js';
-import { findRefreshTokenRefusal, hashRefreshToken, MAX_REFRESH_TOKEN_LENGTH, refreshFamilyRevokedEvent } from './refresh-tokens.js';
+import { revokeRefreshTokenFamily, revokeRefreshTokensDelegatedFrom, type RefreshTokenRow } from './refresh-token.queries.js';
+import { findRefreshTokenRefusal, findRefreshTokenRow, refreshFamilyRevokedEvent } from './refresh-tokens.js';
 import { deleteExpiredRevocations, insertRevokedToken } from './token-state.queries.js';
 import { RefusedTokenError } from './token.service.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
@@ -58,7 +58,7 @@ export async function revoke(services: Services, params: Record<string, string>,
     await deleteExpiredRevocations(services.db, now).catch(() => {});
     return undefined;
   }
-  const refresh: RefreshTokenRow | undefined = token.length <= MAX_REFRESH_TOKEN_LENGTH ? await findRefreshToken(services.db, hashRefreshToken(token)) : undefined;
+  const refresh: RefreshTokenRow | undefined = await findRefreshTokenRow(services.db, services.keys.refreshTokenKey, token, { forUpdate: false });
   if (!refresh) return undefined;
   const about = { subjectUserId: refresh.user_id, consentId: refresh.consent_id, detail: { heldBy: refresh.client_id } };
   if (refresh.client_id !== callerId) return (await refreshTokenLive(services, refresh, now)) ? refuse(event('DENY', { ...about, reason: 'refresh token of another client' })) : undefined;

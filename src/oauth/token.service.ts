@@ -148,7 +148,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
         auth_time: Math.floor(authTime.getTime() / 1_000),
         sid: familyId,
       });
-      const refreshToken = await issueRefreshToken(db, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId }, clock.now());
+      const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId }, clock.now());
       return { accessToken: access.accessToken, refreshToken, expiresIn: access.expiresIn, scope };
     },
 

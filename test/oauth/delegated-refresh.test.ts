@@ -32,7 +32,7 @@ async function delegatedSession(scopes = ['orders:read', 'contact.email:read']) 
 describe('refresh tokens for delegated access', () => {
   it('are issued by an exchange asking offline_access, which stays out of the access token', async () => {
     const session = await delegatedSession();
-    expect(session.refreshToken).toMatch(/^[\w-]{43}$/);
+    expect(session.refreshToken).toMatch(/^rt_[0-9A-Z]{26}~rt_[0-9A-Z]{26}~[\w-]{43}~[\w-]{22}$/);
     expect(session.scope).toBe('orders:read contact.email:read offline_access');
     expect(claimsOf(session.accessToken).scope).toBe('orders:read contact.email:read');
   });

@@ -71,7 +71,7 @@ describe('refresh-token families that ended long ago', () => {
   it('are kept while their last token expired less long ago, and while any of their tokens has not', async () => {
     const recent = await sessionOf(1);
     await endFamily(recent.familyId, retentionDays - 1);
-    // Its latest token expired long ago, but not the one before it (the consent's end moved sooner, say).
+    // Its latest token expired long ago, but not its first (the consent's end moved sooner, say).
     const older = await sessionOf(1);
     await endFamily(older.familyId, retentionDays - 1, retentionDays + 1);
     await storeOneToken();

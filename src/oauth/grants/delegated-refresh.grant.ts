@@ -24,7 +24,7 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
   const { clock, config, db } = services;
   const now = clock.now();
   const outcome = await db.transaction().execute(async (tx) => {
-    const used = await useRefreshToken(tx, params.refresh_token!, agent.id, now);
+    const used = await useRefreshToken(tx, services.keys.refreshTokenKey, params.refresh_token!, agent.id, now);
     const event = (fields: Pick<AuditEventInput, 'action' | 'decision' | 'reason' | 'purpose' | 'detail'>): AuditEventInput => ({
       actor: { kind: 'delegated', id: agent.id },
       actorChain: used.actor_chain,
@@ -69,7 +69,7 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
         now,
       );
       const grant = { userId: used.user_id, clientId: agent.id, scope: used.scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain, delegatedFrom };
-      const refreshToken = await issueRefreshToken(tx, { ...grant, notAfter: earliestOf(consent!.expiresAt, parentFamiliesEnd) }, now);
+      const refreshToken = await issueRefreshToken(tx, services.keys.refreshTokenKey, { ...grant, notAfter: earliestOf(consent!.expiresAt, parentFamiliesEnd) }, now);
       await auditInTransaction(tx, event({ action: 'token.refreshed', decision: 'ALLOW', purpose: consent!.purpose, detail: { scope, jti: access.jti } }), now);
       return { response: { access_token: access.accessToken, token_type: 'Bearer' as const, expires_in: access.expiresIn, refresh_token: refreshToken, scope } };
     });

@@ -44,7 +44,7 @@ async function userSessionRefresh(services: Services, { params, requestId }: Tok
     ...fields,
   });
   const outcome = await services.db.transaction().execute(async (tx) => {
-    const used = await useRefreshToken(tx, token, FRONTEND_CLIENT_ID, now);
+    const used = await useRefreshToken(tx, services.keys.refreshTokenKey, token, FRONTEND_CLIENT_ID, now);
     if (used.familyRevoked) {
       await auditInTransaction(tx, event(used.user_id, { action: 'token.revoked', decision: 'DENY', reason: 'refresh token reused: family revoked' }), now);
       return { reused: true as const };
