@@ -7,10 +7,17 @@
  *   has verified), one statement for its revocation and the user's consent, a signature, the audit
  *   record; floor: `jose` verifying the subject and signing;
  * - the per-request token check every authenticated request pays (revocation, agent chain,
- *   consent: one prepared statement), run from this process; floor: `select 1` over the same pool.
+ *   consent: one prepared statement), run from this process; floor: `select 1` over the same pool;
+ * - a user's session refreshed (`grant_type=refresh_token`) again and again, each time with the
+ *   token the last refresh returned, as one client does: client checks, the token used and
+ *   replaced (and the family's older rows deleted), the user's state, a signature, the audit
+ *   record; floor: the statements any rotation makes (the token locked by its hash, marked used,
+ *   the next one inserted, in one transaction) and `jose` signing, from this process. The rows
+ *   the session's family holds at the end are printed beside it.
  * Goals (issue 5): 3,000 client-credentials tokens/s on 2 cores, exchanges at two-thirds of that.
  * Run: `npx tsx bench/tokens.ts` (BENCH_DATABASE_URL, BENCH_SECONDS).
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { sql } from 'kysely';
 import type { Db } from '../src/db/connect.js';
@@ -45,10 +52,46 @@ async function prepare(hub: HubProcess) {
   }, admin);
   const agent = registered.data.registerAgent as { clientId: string; clientSecret: string };
   const email = `bench-${Date.now()}@example.com`;
-  const signedUp = await graphql(hub, 'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', { i: { email, password: 'bench password long enough 1' } });
-  const user = { id: signedUp.data.signUp.user.id as string, token: signedUp.data.signUp.accessToken as string };
+  const signedUp = await graphql(hub, 'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken refreshToken user { id } } }', { i: { email, password: 'bench password long enough 1' } });
+  const user = { id: signedUp.data.signUp.user.id as string, token: signedUp.data.signUp.accessToken as string, refreshToken: signedUp.data.signUp.refreshToken as string };
   const given = await graphql(hub, 'mutation($i: GiveConsentInput!) { giveConsent(input: $i) { id } }', { i: { purpose: 'support', agentId: agent.clientId, scopes: ['orders:read'] } }, user.token);
   return { agent, user, consentId: given.data.giveConsent.id as string };
+}
+
+/** A user's session (`token`), refreshed by each call with the token the last one returned. */
+function refreshingSession(hub: HubProcess, token: string) {
+  const refresh = async () => {
+    const body = new URLSearchParams({ grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: token }).toString();
+    token = (await post(hub, '/oauth/token', body, { 'content-type': 'application/x-www-form-urlencoded' })).refresh_token;
+  };
+  return { refresh, familyId: token.split('~')[1]! };
+}
+
+/** The floor of a refresh: a rotation's statements, on a chain of rows of its own, and an ES256 signature. */
+async function rotationFloor(db: Db, userId: string) {
+  const { privateKey } = await generateKeyPair('ES256');
+  const row = (hash: Buffer) => ({
+    id: `rt_floor_${randomBytes(8).toString('hex')}`,
+    family_id: 'rt_floor',
+    token_hash: hash,
+    user_id: userId,
+    client_id: 'hub-frontend',
+    scope: 'profile:read',
+    auth_time: new Date(),
+    expires_at: new Date(Date.now() + 3_600_000),
+  });
+  let used = createHash('sha256').update(randomBytes(32)).digest();
+  await db.insertInto('refresh_tokens').values(row(used)).execute();
+  return async () => {
+    const next = createHash('sha256').update(randomBytes(32)).digest();
+    await db.transaction().execute(async (tx) => {
+      const { id } = await tx.selectFrom('refresh_tokens').select('id').where('token_hash', '=', used).forUpdate().executeTakeFirstOrThrow();
+      await tx.updateTable('refresh_tokens').set({ rotated_at: new Date() }).where('id', '=', id).execute();
+      await tx.insertInto('refresh_tokens').values(row(next)).execute();
+    });
+    await new SignJWT({ sub: userId, scope: 'profile:read' }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k' }).setIssuedAt().setExpirationTime('10m').sign(privateKey);
+    used = next;
+  };
 }
 
 /** The floors: the same ES256 work done with bare `jose` in this process. */
@@ -79,6 +122,10 @@ export async function benchTokens(): Promise<Row[]> {
       measureHttp({ url: `${hub.url}/oauth/token`, body, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth }, seconds });
     const floors = await joseFloors(seconds);
     const facts = { jti: 'bench-jti', agentIds: [agent.clientId], consentId, userId: user.id };
+    const session = refreshingSession(hub, user.refreshToken);
+    const refreshed = await measureCalls(session.refresh, { concurrency: 1, seconds });
+    const rotated = await measureCalls(await rotationFloor(database.db as Db, user.id), { concurrency: 1, seconds });
+    const { rows } = await sql<{ rows: number }>`select count(*)::int as rows from refresh_tokens where family_id = ${session.familyId}`.execute(database.db as Db);
     return [
       { workload: 'client_credentials token (goal ≥ 3,000/s)', hub: await http(credentialsBody), floor: floors.sign },
       { workload: 'token exchange (goal ≥ 2,000/s)', hub: await http(exchangeBody), floor: floors.verifyAndSign },
@@ -87,6 +134,7 @@ export async function benchTokens(): Promise<Row[]> {
         hub: await measureCalls(() => findTokenState(database.db, facts, new Date()), { seconds }),
         floor: await measureCalls(() => sql`select 1`.execute(database.db as Db), { seconds }),
       },
+      { workload: `refresh a session, one call at a time (${Math.round(refreshed.rate * seconds).toLocaleString('en-US')} refreshes; rows of its family at the end: ${rows[0]!.rows})`, hub: refreshed, floor: rotated },
     ];
   } finally {
     await hub.stop();
