@@ -55,6 +55,22 @@ describe('refresh tokens for delegated access', () => {
     expect(await refresh(assistant, next.body.refresh_token)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
+  it('revoke the whole family when a used token comes back after its row is gone, and serve no other agent with it', async () => {
+    const session = await delegatedSession();
+    const tokens = [session.refreshToken];
+    for (let i = 0; i < 3; i++) tokens.push((await refresh(assistant, tokens.at(-1)!)).body.refresh_token);
+    const rows = await hub.services.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', session.user.id).where('client_id', '=', assistant.id).execute();
+    expect(rows.map((row) => row.id)).not.toContain(tokens[1]!.split('~')[0]);
+    // Another agent holding it is refused, and ends nothing.
+    expect(await refresh(stranger, tokens[1]!)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    const next = await refresh(assistant, tokens[3]!);
+    expect(next.status).toBe(200);
+    expect(await refresh(assistant, tokens[1]!)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await refresh(assistant, next.body.refresh_token)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    const log = await graphql<any>(hub, '{ me { accessLog(first: 20) { edges { node { action decision reason clientId } } } } }', { token: session.user.accessToken });
+    expect(log.data.me.accessLog.edges.map((edge: any) => edge.node)).toContainEqual({ action: 'token.revoked', decision: 'DENY', reason: expect.stringContaining('reused'), clientId: assistant.id });
+  });
+
   it('serve only the agent they were issued to, authenticated', async () => {
     const session = await delegatedSession();
     expect(await refresh(stranger, session.refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
