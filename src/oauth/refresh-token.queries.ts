@@ -108,6 +108,25 @@ export async function findLatestRefreshToken(db: Db, familyId: string, forUpdate
   return (forUpdate ? latest.forUpdate() : latest).executeTakeFirst();
 }
 
+/**
+ * The latest rows of the user's live families with the client (not revoked, not expired) past
+ * the `keep` most recently refreshed, least recent last.
+ */
+export async function findLiveFamiliesBeyond(db: Db, userId: string, clientId: string, keep: number, now: Date): Promise<RefreshTokenRow[]> {
+  return db
+    .selectFrom('refresh_tokens')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('client_id', '=', clientId)
+    .where('rotated_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .offset(keep)
+    .execute();
+}
+
 export async function markRefreshTokenRotated(db: Db, id: string, now: Date): Promise<void> {
   await db.updateTable('refresh_tokens').set({ rotated_at: now }).where('id', '=', id).execute();
 }

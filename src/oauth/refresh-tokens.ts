@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Services } from '../app.js';
+import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
 import { isId, newId } from '../shared/ids.js';
 import { enqueueWebhookEvent, type WebhookEvent } from '../webhooks/webhook-outbox.js';
@@ -7,6 +8,7 @@ import type { GrantLink } from './access-token.js';
 import { invalidGrant, type RefusalSubject } from './oauth-error.js';
 import {
   findLatestRefreshToken,
+  findLiveFamiliesBeyond,
   findRefreshToken,
   findRefreshTokenForUpdate,
   insertRefreshToken,
@@ -105,13 +107,50 @@ export async function issueRefreshToken(db: Db, key: Buffer, grant: RefreshGrant
 
 /**
  * The `token.revoked` webhook event of a refresh token's family: `revoked` at /oauth/revoke,
- * `reused` when a rotated token came back, the sign of a stolen copy.
+ * `reused` when a rotated token came back, the sign of a stolen copy, `limit` when a new family
+ * ended it (`endLeastRecentFamilies`).
  */
-export function refreshFamilyRevokedEvent(row: RefreshTokenRow, reason: 'revoked' | 'reused'): WebhookEvent {
+export function refreshFamilyRevokedEvent(row: RefreshTokenRow, reason: 'revoked' | 'reused' | 'limit'): WebhookEvent {
   return {
     type: 'token.revoked',
     data: { tokenType: 'refresh_token', reason, tokenId: row.id, familyId: row.family_id, clientId: row.client_id, userId: row.user_id, consentId: row.consent_id },
   };
+}
+
+/**
+ * Live refresh-token families a user may have with one client, as Google allows an account per
+ * client: sessions signed in, or an agent's offline access obtained by exchanges.
+ */
+export const MAX_LIVE_FAMILIES = 100;
+
+/**
+ * Makes room for a new family of the user with the client, in the caller's transaction: ends the
+ * live families past the `MAX_LIVE_FAMILIES - 1` most recently refreshed, each with every family
+ * exchanged from it, recorded in the user's trail and announced (`token.revoked`, `limit`). So a
+ * client that signs in or exchanges again and again, never using the refresh tokens it got, holds
+ * at most that many, and the ones it last used stay.
+ */
+export async function endLeastRecentFamilies(tx: Db, userId: string, clientId: string, now: Date): Promise<void> {
+  for (const row of await findLiveFamiliesBeyond(tx, userId, clientId, MAX_LIVE_FAMILIES - 1, now)) {
+    // Ended already by a concurrent revocation, which recorded it.
+    if ((await revokeRefreshTokenFamily(tx, row.family_id, now)) === 0) continue;
+    await auditInTransaction(
+      tx,
+      {
+        action: 'token.revoked',
+        actor: SYSTEM_ACTOR,
+        actorChain: row.actor_chain,
+        subjectUserId: userId,
+        clientId,
+        consentId: row.consent_id,
+        decision: 'ALLOW',
+        reason: `refresh token family ended: the client's ${MAX_LIVE_FAMILIES} live ones for the user were exceeded`,
+        detail: { familyId: row.family_id },
+      },
+      now,
+    );
+    await enqueueWebhookEvent(tx, refreshFamilyRevokedEvent(row, 'limit'), now);
+  }
 }
 
 /** The user a refusal of the client's own refresh token concerns, with its consent and agents. */

@@ -17,7 +17,7 @@ import {
 } from './access-token.js';
 import type { KeyStore } from './key-store.js';
 import { revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents } from './refresh-token.queries.js';
-import { issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
+import { endLeastRecentFamilies, issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
 import { findTokenState, type TokenFacts, type TokenState } from './token-state.queries.js';
 
 /** The client id of the hub's own sign-in (first-party frontends): a public client, no secret. */
@@ -148,7 +148,9 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
         auth_time: Math.floor(authTime.getTime() / 1_000),
         sid: familyId,
       });
-      const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId }, clock.now());
+      const now = clock.now();
+      if (!options.familyId) await endLeastRecentFamilies(db, userId, FRONTEND_CLIENT_ID, now);
+      const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId }, now);
       return { accessToken: access.accessToken, refreshToken, expiresIn: access.expiresIn, scope };
     },
 

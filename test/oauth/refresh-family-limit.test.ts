@@ -1,0 +1,84 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { MAX_LIVE_FAMILIES } from '../../src/oauth/refresh-tokens.js';
+import { graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { basic, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+
+let hub: Hub;
+let assistant: RegisteredAgent;
+beforeAll(async () => {
+  hub = await startTestHub();
+  assistant = await registerAgent(hub, await operatorToken(hub), { allowedScopes: ['orders:read', 'offline_access'] });
+});
+afterAll(() => hub.close());
+
+const HOUR_MS = 3_600_000;
+
+/** The user's families with the client as if last refreshed `hoursAgo` hours ago. */
+async function lastRefreshed(userId: string, clientId: string, hoursAgo: number) {
+  await sql`update refresh_tokens set created_at = ${new Date(Date.now() - hoursAgo * HOUR_MS)}
+    where user_id = ${userId} and client_id = ${clientId} and rotated_at is null`.execute(hub.services.db);
+}
+
+/** `count` more live families of the user with the client, last refreshed about an hour ago. */
+async function addLiveFamilies(userId: string, clientId: string, count: number) {
+  await sql`insert into refresh_tokens (id, family_id, token_hash, user_id, client_id, scope, auth_time, created_at, expires_at)
+    select 'rt_other' || g || ${userId}, 'rt_other' || g || ${userId}, sha256(convert_to(${userId} || ${clientId} || g, 'UTF8')), ${userId}, ${clientId}, 'orders:read',
+      now(), now() - interval '1 hour' + g * interval '1 second', now() + interval '1 day'
+    from generate_series(1, ${count}) g`.execute(hub.services.db);
+}
+
+const liveFamilies = async (userId: string, clientId: string) =>
+  Number(
+    (
+      await sql<{ n: number }>`select count(*)::int as n from refresh_tokens
+        where user_id = ${userId} and client_id = ${clientId} and rotated_at is null and revoked_at is null`.execute(hub.services.db)
+    ).rows[0]!.n,
+  );
+
+const refreshSession = (token: string) => postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: token });
+
+describe(`a user's live refresh-token families with one client, past ${MAX_LIVE_FAMILIES}`, () => {
+  it('end with a new sign-in, least recently refreshed first, in the user’s trail', async () => {
+    const user = await signUpUser(hub);
+    await lastRefreshed(user.id, 'hub-frontend', 2);
+    await addLiveFamilies(user.id, 'hub-frontend', MAX_LIVE_FAMILIES - 1);
+    expect(await liveFamilies(user.id, 'hub-frontend')).toBe(MAX_LIVE_FAMILIES);
+    const latest = await signIn(hub, user);
+    expect(await liveFamilies(user.id, 'hub-frontend')).toBe(MAX_LIVE_FAMILIES);
+    expect(await refreshSession(user.refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect((await refreshSession(latest.refreshToken)).status).toBe(200);
+    const log = await graphql<any>(hub, '{ me { accessLog(first: 20) { edges { node { action decision reason } } } } }', { token: latest.accessToken });
+    expect(log.data.me.accessLog.edges.map((edge: any) => edge.node)).toContainEqual({ action: 'token.revoked', decision: 'ALLOW', reason: expect.stringContaining(`${MAX_LIVE_FAMILIES} live`) });
+  });
+
+  it('keep the one refreshed last, however early it began', async () => {
+    const user = await signUpUser(hub);
+    await lastRefreshed(user.id, 'hub-frontend', 2);
+    await addLiveFamilies(user.id, 'hub-frontend', MAX_LIVE_FAMILIES - 1);
+    const refreshed = await refreshSession(user.refreshToken);
+    expect(refreshed.status).toBe(200);
+    await signIn(hub, user);
+    expect(await liveFamilies(user.id, 'hub-frontend')).toBe(MAX_LIVE_FAMILIES);
+    expect((await refreshSession(refreshed.body.refresh_token)).status).toBe(200);
+  });
+
+  it('end with a new exchange for offline access, for the agent and that user only', async () => {
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const first = await exchange(hub, assistant, (await signIn(hub, user)).accessToken, { scope: 'orders:read offline_access' });
+    expect(first.status).toBe(200);
+    await lastRefreshed(user.id, assistant.id, 2);
+    await addLiveFamilies(user.id, assistant.id, MAX_LIVE_FAMILIES - 1);
+    const sessions = await liveFamilies(user.id, 'hub-frontend');
+    const again = await exchange(hub, assistant, (await signIn(hub, user)).accessToken, { scope: 'orders:read offline_access' });
+    expect(again.status).toBe(200);
+    expect(await liveFamilies(user.id, assistant.id)).toBe(MAX_LIVE_FAMILIES);
+    const refresh = (token: string) => postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: token }, basic(assistant));
+    expect(await refresh(first.body.refresh_token)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect((await refresh(again.body.refresh_token)).status).toBe(200);
+    // The user's own sessions are another client's: the sign-in above added one, and ended none.
+    expect(await liveFamilies(user.id, 'hub-frontend')).toBe(sessions + 1);
+  });
+});
