@@ -144,8 +144,11 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
         const user = await touchLastLoginIfCredentialsHold(tx, account.id, checkedHash, now);
         if (!user) return undefined;
         await recordSignInSuccess(tx, attempt);
+        // The session first: it may end old ones, whose refresh or revocation holds their rows
+        // while waiting on the user's audit trail, which the event below takes.
+        const issued = await tokens.issueUserSession(tx, user.id, now);
         await auditInTransaction(tx, { action: 'user.signed_in', ...audit, actor: { kind: 'user', id: account.id }, subjectUserId: account.id, decision: 'ALLOW' }, now);
-        return { ...(await tokens.issueUserSession(tx, user.id, now)), user };
+        return { ...issued, user };
       });
       // Password changed, user suspended or erased while the password was checked: refused as a
       // wrong password is, the attempt left counted; audited once the empty transaction has ended.

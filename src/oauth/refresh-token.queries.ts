@@ -13,11 +13,11 @@ const FORGET_AT_ONCE = 100;
 
 /**
  * Rows of a family whose every token expired more than `ENDED_FAMILY_RETENTION_SECONDS` before
- * `now`, its rotated rows first and its latest token's row last (found through the index of
- * migration 0023 while any row is left). By then nothing stands on the family: access tokens
- * naming it (`sid`) expired with it, families exchanged from it ended no later, and a reused
- * token of it is refused as unknown instead of revoking what has already ended. Rows another
- * transaction holds are skipped, to be deleted by a later call.
+ * `now`, its latest token's row (by which the index of migration 0023 finds the family) only once
+ * it is the last. By then nothing stands on the family: access tokens naming it (`sid`) expired
+ * with it, families exchanged from it ended no later, and a reused token of it is refused as
+ * unknown instead of revoking what has already ended. Rows another transaction holds are
+ * skipped, to be deleted by a later call.
  */
 const endedFamilyRows = (now: Date) => {
   const cutoff = new Date(now.getTime() - ENDED_FAMILY_RETENTION_SECONDS * 1_000);
@@ -27,28 +27,29 @@ const endedFamilyRows = (now: Date) => {
       where h.rotated_at is null and h.expires_at < ${cutoff}
         and not exists (select 1 from refresh_tokens t where t.family_id = h.family_id and t.expires_at >= ${cutoff})
       limit 1)
-    order by rotated_at is null, id limit ${FORGET_AT_ONCE} for update skip locked)`;
+      and (rotated_at is not null or not exists (select 1 from refresh_tokens o where o.family_id = refresh_tokens.family_id and o.id <> refresh_tokens.id))
+    limit ${FORGET_AT_ONCE} for update skip locked)`;
 };
 
 /**
- * The family's rows of tokens whose text names them (`named_in_token`) and that were rotated
- * before its last rotation: a token of theirs that comes back is known by its name
+ * The family's rows of rotated tokens whose text names them (`named_in_token`), but the one the
+ * new token `replaces`: a token of theirs that comes back is known by its name
  * (src/oauth/refresh-tokens.ts) and revokes the family as its row would. Kept: the first row,
  * which says when the family began; the token just used, which a revocation racing its refresh
  * may be waiting on (see `findRefreshTokenRefusal`); and revoked rows, which have ended the
  * family. Run as the family's next token is stored, so a family holds three rows, and any
- * revoked ones, however often it is refreshed.
+ * revoked ones, however often it is refreshed. None for a token that starts its family.
  */
-const rotatedRowsOf = (familyId: string) => sql<string>`(
+const rotatedRowsOf = (familyId: string, replaces: string | undefined) => sql<string>`(
   select id from refresh_tokens
-  where family_id = ${familyId} and named_in_token and revoked_at is null
-    and rotated_at < (select max(rotated_at) from refresh_tokens where family_id = ${familyId})
+  where family_id = ${familyId} and ${replaces ?? null}::text is not null and id <> ${replaces ?? null}
+    and named_in_token and rotated_at is not null and revoked_at is null
     and id <> (select min(id) from refresh_tokens where family_id = ${familyId})
   for update skip locked)`;
 
 /**
  * Stores a refresh token, and deletes what no longer needs a row: the family's tokens rotated
- * before the one just used (`rotatedRowsOf`), and a few rows of a family that ended long ago
+ * before the one it replaces (`rotatedRowsOf`), and a few rows of a family that ended long ago
  * (`endedFamilyRows`; each row stored pays for deleting up to `FORGET_AT_ONCE` such rows). The
  * table holds the families in use, a few rows each, and those ended within
  * `ENDED_FAMILY_RETENTION_SECONDS`, not every token ever issued.
@@ -58,6 +59,7 @@ export async function insertRefreshToken(
   token: {
     id: string;
     familyId: string;
+    replaces: string | undefined;
     tokenHash: Buffer;
     userId: string;
     clientId: string;
@@ -71,7 +73,7 @@ export async function insertRefreshToken(
   },
 ): Promise<void> {
   await db
-    .with('rotated', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', rotatedRowsOf(token.familyId)))
+    .with('rotated', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', rotatedRowsOf(token.familyId, token.replaces)))
     .with('ended', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', endedFamilyRows(token.now)))
     .insertInto('refresh_tokens')
     .values({
@@ -109,22 +111,23 @@ export async function findLatestRefreshToken(db: Db, familyId: string, forUpdate
 }
 
 /**
- * The latest rows of the user's live families with the client (not revoked, not expired) past
- * the `keep` most recently refreshed, least recent last.
+ * The latest rows of the user's live families with the client (no token revoked, the latest not
+ * expired) past the `keep` most recently refreshed, the least recently refreshed `limit` of them.
  */
-export async function findLiveFamiliesBeyond(db: Db, userId: string, clientId: string, keep: number, now: Date): Promise<RefreshTokenRow[]> {
-  return db
-    .selectFrom('refresh_tokens')
+export async function findLiveFamiliesBeyond(db: Db, userId: string, clientId: string, keep: number, limit: number, now: Date): Promise<RefreshTokenRow[]> {
+  const beyond = db
+    .selectFrom('refresh_tokens as h')
     .selectAll()
-    .where('user_id', '=', userId)
-    .where('client_id', '=', clientId)
-    .where('rotated_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .offset(keep)
-    .execute();
+    .where('h.user_id', '=', userId)
+    .where('h.client_id', '=', clientId)
+    .where('h.rotated_at', 'is', null)
+    .where('h.revoked_at', 'is', null)
+    .where('h.expires_at', '>', now)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('refresh_tokens as r').select('r.id').whereRef('r.family_id', '=', 'h.family_id').where('r.revoked_at', 'is not', null))))
+    .orderBy('h.created_at', 'desc')
+    .orderBy('h.id', 'desc')
+    .offset(keep);
+  return db.selectFrom(beyond.as('b')).selectAll().orderBy('b.created_at').orderBy('b.id').limit(limit).execute();
 }
 
 export async function markRefreshTokenRotated(db: Db, id: string, now: Date): Promise<void> {

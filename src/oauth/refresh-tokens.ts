@@ -65,6 +65,8 @@ export interface RefreshGrant {
   readonly authTime: Date;
   /** The family the token continues, or starts (see `newRefreshFamilyId`); its own id when absent. */
   readonly familyId?: string;
+  /** The id of the family's token it replaces, used in the same transaction (see `rotatedRowsOf`). */
+  readonly replaces?: string;
   /** For delegated access: the consent it was issued under and the acting agents, nearest first. */
   readonly consentId?: string;
   readonly actorChain?: readonly string[];
@@ -91,6 +93,7 @@ export async function issueRefreshToken(db: Db, key: Buffer, grant: RefreshGrant
   await insertRefreshToken(db, {
     id,
     familyId,
+    replaces: grant.replaces,
     tokenHash: hashToken(token),
     userId: grant.userId,
     clientId: grant.clientId,
@@ -123,34 +126,42 @@ export function refreshFamilyRevokedEvent(row: RefreshTokenRow, reason: 'revoked
  */
 export const MAX_LIVE_FAMILIES = 100;
 
+/** Families one new family ends at most: more live ones (from before the limit) end over the next ones. */
+const MAX_ENDED_AT_ONCE = 10;
+
 /**
  * Makes room for a new family of the user with the client, in the caller's transaction: ends the
- * live families past the `MAX_LIVE_FAMILIES - 1` most recently refreshed, each with every family
- * exchanged from it, recorded in the user's trail and announced (`token.revoked`, `limit`). So a
- * client that signs in or exchanges again and again, never using the refresh tokens it got, holds
- * at most that many, and the ones it last used stay.
+ * least recently refreshed of the live families past the `MAX_LIVE_FAMILIES - 1` most recently
+ * refreshed (`MAX_ENDED_AT_ONCE` at most), each with every family exchanged from it, recorded in
+ * the user's trail and announced (`token.revoked`, `limit`). So a client that signs in or
+ * exchanges again and again, never using the refresh tokens it got, holds at most that many, and
+ * the ones it last used stay. Call it before the transaction writes to the user's audit trail: a
+ * refresh or revocation of one of these families holds its rows, then waits on that trail.
  */
 export async function endLeastRecentFamilies(tx: Db, userId: string, clientId: string, now: Date): Promise<void> {
-  for (const row of await findLiveFamiliesBeyond(tx, userId, clientId, MAX_LIVE_FAMILIES - 1, now)) {
+  const ended: RefreshTokenRow[] = [];
+  for (const row of await findLiveFamiliesBeyond(tx, userId, clientId, MAX_LIVE_FAMILIES - 1, MAX_ENDED_AT_ONCE, now)) {
     // Ended already by a concurrent revocation, which recorded it.
-    if ((await revokeRefreshTokenFamily(tx, row.family_id, now)) === 0) continue;
-    await auditInTransaction(
-      tx,
-      {
-        action: 'token.revoked',
-        actor: SYSTEM_ACTOR,
-        actorChain: row.actor_chain,
-        subjectUserId: userId,
-        clientId,
-        consentId: row.consent_id,
-        decision: 'ALLOW',
-        reason: `refresh token family ended: the client's ${MAX_LIVE_FAMILIES} live ones for the user were exceeded`,
-        detail: { familyId: row.family_id },
-      },
-      now,
-    );
-    await enqueueWebhookEvent(tx, refreshFamilyRevokedEvent(row, 'limit'), now);
+    if ((await revokeRefreshTokenFamily(tx, row.family_id, now)) > 0) ended.push(row);
   }
+  if (ended.length === 0) return;
+  const reason = `refresh token family ended: the client's ${MAX_LIVE_FAMILIES} live ones for the user were exceeded`;
+  await auditInTransaction(
+    tx,
+    ended.map((row) => ({
+      action: 'token.revoked' as const,
+      actor: SYSTEM_ACTOR,
+      actorChain: row.actor_chain,
+      subjectUserId: userId,
+      clientId,
+      consentId: row.consent_id,
+      decision: 'ALLOW' as const,
+      reason,
+      detail: { familyId: row.family_id },
+    })),
+    now,
+  );
+  for (const row of ended) await enqueueWebhookEvent(tx, refreshFamilyRevokedEvent(row, 'limit'), now);
 }
 
 /** The user a refusal of the client's own refresh token concerns, with its consent and agents. */
@@ -181,8 +192,10 @@ export async function useRefreshToken(tx: Db, key: Buffer, token: string, client
 /**
  * The row of a refresh token's text, locked for the rest of the transaction with `forUpdate`.
  * For a token whose row was deleted after its rotation (its text names it: see `newTokenText`),
- * the family's latest row stands for it, as rotated and with the token's own id. Undefined when
- * the text is nothing the hub issued, or of a family deleted once it ended.
+ * the family's latest row stands for it, as rotated, with the token's own id, and revoked when
+ * its family is (a revocation that raced a refresh may have left the latest row unrevoked: see
+ * `findRefreshTokenRefusal`). Undefined when the text is nothing the hub issued, or of a family
+ * deleted once it ended.
  */
 export async function findRefreshTokenRow(db: Db, key: Buffer, token: string, { forUpdate }: { forUpdate: boolean }): Promise<RefreshTokenRow | undefined> {
   if (token.length > MAX_REFRESH_TOKEN_LENGTH) return undefined;
@@ -191,7 +204,9 @@ export async function findRefreshTokenRow(db: Db, key: Buffer, token: string, { 
   if (row) return row;
   const named = namedIn(key, token);
   const latest = named && (await findLatestRefreshToken(db, named.familyId, forUpdate));
-  return latest && { ...latest, id: named.rowId, rotated_at: latest.created_at };
+  if (!latest) return undefined;
+  const revokedAt = latest.revoked_at ?? ((await isRefreshFamilyRevoked(db, latest.family_id)) ? latest.created_at : null);
+  return { ...latest, id: named.rowId, rotated_at: latest.created_at, revoked_at: revokedAt };
 }
 
 /**

@@ -134,10 +134,12 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     /**
      * A user's access and refresh token. The user's own token carries every data scope for
      * themself; `scope` narrows it. `refreshScope`, when given, is the refresh token's instead: a
-     * refresh keeps the scope of the token it replaces (RFC 6749 §6). Runs in the caller's
-     * transaction (`db`).
+     * refresh keeps the scope of the token it replaces (RFC 6749 §6). A refresh names the family
+     * it continues (`familyId`) and the token it `replaces`; without them a new family starts,
+     * which may end the user's least recently refreshed ones (`endLeastRecentFamilies`: call it
+     * before writing to the user's audit trail). Runs in the caller's transaction (`db`).
      */
-    async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; refreshScope?: string; familyId?: string } = {}): Promise<UserSession> {
+    async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; refreshScope?: string; familyId?: string; replaces?: string } = {}): Promise<UserSession> {
       const scope = options.scope ?? ALL_DATA_SCOPES.join(' ');
       const familyId = options.familyId ?? newRefreshFamilyId();
       const access = await this.issueAccessToken({
@@ -150,7 +152,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
       });
       const now = clock.now();
       if (!options.familyId) await endLeastRecentFamilies(db, userId, FRONTEND_CLIENT_ID, now);
-      const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId }, now);
+      const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId, replaces: options.replaces }, now);
       return { accessToken: access.accessToken, refreshToken, expiresIn: access.expiresIn, scope };
     },
 

@@ -1,8 +1,11 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { MAX_LIVE_FAMILIES } from '../../src/oauth/refresh-tokens.js';
+import { auditInTransaction } from '../../src/audit/audit.service.js';
+import { MAX_LIVE_FAMILIES, useRefreshToken } from '../../src/oauth/refresh-tokens.js';
+import { testServerUrl } from '../helpers/database.js';
 import { graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { lockHolder } from '../helpers/locks.js';
 import { basic, exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
@@ -53,6 +56,27 @@ describe(`a user's live refresh-token families with one client, past ${MAX_LIVE_
     expect(log.data.me.accessLog.edges.map((edge: any) => edge.node)).toContainEqual({ action: 'token.revoked', decision: 'ALLOW', reason: expect.stringContaining(`${MAX_LIVE_FAMILIES} live`) });
   });
 
+  it('end ten at most with one new family, so that more from before the limit end over the next ones', async () => {
+    const user = await signUpUser(hub);
+    await addLiveFamilies(user.id, 'hub-frontend', MAX_LIVE_FAMILIES + 19);
+    await signIn(hub, user);
+    expect(await liveFamilies(user.id, 'hub-frontend')).toBe(MAX_LIVE_FAMILIES + 11);
+  });
+
+  it('count no family a revocation has ended, nor end it again', async () => {
+    const user = await signUpUser(hub);
+    await lastRefreshed(user.id, 'hub-frontend', 2);
+    // What a revocation racing a refresh leaves: a revoked token in the family, its latest one not.
+    await sql`insert into refresh_tokens (id, family_id, token_hash, user_id, client_id, scope, auth_time, created_at, expires_at, rotated_at, revoked_at)
+      select 'rt_revoked' || user_id, family_id, sha256(convert_to('revoked' || user_id, 'UTF8')), user_id, client_id, scope, auth_time, created_at, expires_at, created_at, now()
+      from refresh_tokens where user_id = ${user.id}`.execute(hub.services.db);
+    await addLiveFamilies(user.id, 'hub-frontend', MAX_LIVE_FAMILIES - 1);
+    const latest = await signIn(hub, user);
+    expect(await liveFamilies(user.id, 'hub-frontend')).toBe(MAX_LIVE_FAMILIES + 1);
+    const log = await graphql<any>(hub, '{ me { accessLog(first: 20) { edges { node { action } } } } }', { token: latest.accessToken });
+    expect(log.data.me.accessLog.edges.map((edge: any) => edge.node.action)).not.toContain('token.revoked');
+  });
+
   it('keep the one refreshed last, however early it began', async () => {
     const user = await signUpUser(hub);
     await lastRefreshed(user.id, 'hub-frontend', 2);
@@ -80,5 +104,29 @@ describe(`a user's live refresh-token families with one client, past ${MAX_LIVE_
     expect((await refresh(again.body.refresh_token)).status).toBe(200);
     // The user's own sessions are another client's: the sign-in above added one, and ended none.
     expect(await liveFamilies(user.id, 'hub-frontend')).toBe(sessions + 1);
+  });
+});
+
+// A second connection must wait on the first's lock: PGlite runs one transaction at a time.
+describe.skipIf(testServerUrl() === undefined)('a sign-in that ends a family a refresh is using', () => {
+  const { waiters } = lockHolder(() => hub.services.db);
+
+  it('waits for the refresh to commit, and both succeed', async () => {
+    const user = await signUpUser(hub);
+    await lastRefreshed(user.id, 'hub-frontend', 2);
+    await addLiveFamilies(user.id, 'hub-frontend', MAX_LIVE_FAMILIES - 1);
+    let signingIn: Promise<unknown> | undefined;
+    await hub.services.db.transaction().execute(async (tx) => {
+      const now = hub.services.clock.now();
+      // The refresh grant's steps: the least recent family's token locked and used, ...
+      await useRefreshToken(tx, hub.services.keys.refreshTokenKey, user.refreshToken, 'hub-frontend', now);
+      // ... a sign-in that ends that family meanwhile, ...
+      signingIn = signIn(hub, user);
+      await waiters(1);
+      // ... then the refresh's event in the user's trail, where the sign-in writes its own.
+      await auditInTransaction(tx, { action: 'token.refreshed', actor: { kind: 'user', id: user.id }, subjectUserId: user.id, clientId: 'hub-frontend', decision: 'ALLOW' }, now);
+    });
+    await expect(signingIn).resolves.toMatchObject({ accessToken: expect.any(String) });
+    expect(await liveFamilies(user.id, 'hub-frontend')).toBe(MAX_LIVE_FAMILIES);
   });
 });

@@ -44,16 +44,18 @@ const rowsOf = async (familyId: string) =>
 const retentionDays = ENDED_FAMILY_RETENTION_SECONDS / (24 * 3_600);
 
 describe('refresh-token families that ended long ago', () => {
-  it('are deleted, every row, when a token is next stored; their tokens are then unknown', async () => {
+  it('are deleted as tokens are next stored, their latest row last; their tokens are then unknown', async () => {
     const session = await sessionOf(2);
     expect(await rowsOf(session.familyId)).toHaveLength(3);
     await endFamily(session.familyId, retentionDays + 1);
+    await storeOneToken();
+    expect(await rowsOf(session.familyId)).toEqual([{ id: expect.any(String), rotated_at: null }]);
     await storeOneToken();
     expect(await rowsOf(session.familyId)).toEqual([]);
     expect(await refresh(session.token)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
-  it('are deleted a hundred rows at a time, their latest token last', async () => {
+  it('are deleted a hundred rows at a time, their latest row once it is the last', async () => {
     const session = await sessionOf(0);
     // 149 rotated rows before the session's one token: a family refreshed all month.
     await sql`insert into refresh_tokens (id, family_id, token_hash, user_id, client_id, scope, auth_time, created_at, expires_at, rotated_at)
@@ -64,6 +66,8 @@ describe('refresh-token families that ended long ago', () => {
     const left = await rowsOf(session.familyId);
     expect(left).toHaveLength(50);
     expect(left.filter((row) => row.rotated_at === null)).toHaveLength(1);
+    await storeOneToken();
+    expect(await rowsOf(session.familyId)).toEqual([{ id: expect.any(String), rotated_at: null }]);
     await storeOneToken();
     expect(await rowsOf(session.familyId)).toEqual([]);
   });

@@ -71,6 +71,22 @@ describe('a refresh token family, however often refreshed', () => {
     expect(await reusedEvents(session.userId)).toEqual([expect.objectContaining({ reason: 'revoked', tokenId: rowIdIn(session.tokens[1]!) })]);
   });
 
+  it('keeps the row of the token just used while an instance’s clock is behind the last one’s', async () => {
+    const session = await refreshedSession(2);
+    clock.advance(-10);
+    const next = await refresh(session.tokens[2]!);
+    expect(next.status).toBe(200);
+    expect((await rowsOf(session.userId)).map((row) => row.id)).toEqual([0, 2].map((i) => rowIdIn(session.tokens[i]!)).concat(rowIdIn(next.body.refresh_token)));
+  });
+
+  it('refuses a used token whose row is gone as revoked, announcing nothing, once a revocation has ended its family', async () => {
+    const session = await refreshedSession(3);
+    // What a revocation racing a refresh leaves: the family's first token revoked, its latest not.
+    await hub.services.db.updateTable('refresh_tokens').set({ revoked_at: clock.now() }).where('id', '=', rowIdIn(session.tokens[0]!)!).execute();
+    expect(await refresh(session.tokens[1]!)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await reusedEvents(session.userId)).toEqual([]);
+  });
+
   it('takes a text with a MAC not its own for unknown, and revokes nothing', async () => {
     const session = await refreshedSession(3);
     const used = session.tokens[1]!;

@@ -68,7 +68,7 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
         ttl,
         now,
       );
-      const grant = { userId: used.user_id, clientId: agent.id, scope: used.scope, authTime: used.auth_time, familyId: used.family_id, consentId: consent!.id, actorChain: used.actor_chain, delegatedFrom };
+      const grant = { userId: used.user_id, clientId: agent.id, scope: used.scope, authTime: used.auth_time, familyId: used.family_id, replaces: used.id, consentId: consent!.id, actorChain: used.actor_chain, delegatedFrom };
       const refreshToken = await issueRefreshToken(tx, services.keys.refreshTokenKey, { ...grant, notAfter: earliestOf(consent!.expiresAt, parentFamiliesEnd) }, now);
       await auditInTransaction(tx, event({ action: 'token.refreshed', decision: 'ALLOW', purpose: consent!.purpose, detail: { scope, jti: access.jti } }), now);
       return { response: { access_token: access.accessToken, token_type: 'Bearer' as const, expires_in: access.expiresIn, refresh_token: refreshToken, scope } };
