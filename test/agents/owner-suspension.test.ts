@@ -49,6 +49,8 @@ describe('a suspended owner’s agents', () => {
     const refusedConsent = await consentOf(await signUpUser(hub));
     expect(refusedConsent.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.agentId' } });
     expect((await subAgent()).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.parentAgentId' } });
+    // A refused client authentication is recorded through the buffered writer.
+    await hub.services.audit.flush();
     const audited = await hub.database.db.selectFrom('audit_events').select('reason').where('client_id', '=', agent.id).where('decision', '=', 'deny').execute();
     expect(audited.map((e) => e.reason)).toContain('invalid_client: agent owner not active');
 
