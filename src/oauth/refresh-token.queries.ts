@@ -5,7 +5,7 @@ import type { GrantLink } from './access-token.js';
 
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 
-/** How long a family's rows are kept once its last token has expired: a person's export lists the sessions that ended meanwhile. */
+/** How long a family's rows are kept once its last token has expired: a person's export lists those sessions meanwhile. */
 export const ENDED_FAMILY_RETENTION_SECONDS = 30 * 24 * 3_600;
 
 /** Rows deleted at most with each token stored, so that no sign-in or refresh waits on a large family. */
@@ -51,7 +51,7 @@ const rotatedRowsOf = (familyId: string, replaces: string | undefined) => sql<st
  * Stores a refresh token, and deletes what no longer needs a row: the family's tokens rotated
  * before the one it replaces (`rotatedRowsOf`), and a few rows of a family that ended long ago
  * (`endedFamilyRows`; each row stored pays for deleting up to `FORGET_AT_ONCE` such rows). The
- * table holds the families in use, a few rows each, and those ended within
+ * table holds the families in use, a few rows each, and those whose last token expired within
  * `ENDED_FAMILY_RETENTION_SECONDS`, not every token ever issued.
  */
 export async function insertRefreshToken(
