@@ -40,8 +40,8 @@ export async function removeAttempt(db: Db, key: string, windowStartedAt: Date):
     .execute();
 }
 
-export async function clearFailures(db: Db, key: string): Promise<void> {
-  await db.deleteFrom('sign_in_throttle').where('key', '=', key).execute();
+export async function clearFailures(db: Db, ...keys: string[]): Promise<void> {
+  await db.deleteFrom('sign_in_throttle').where('key', 'in', keys).execute();
 }
 
 /**

@@ -80,8 +80,7 @@ export async function clearAccountFailures(db: Db, email: string): Promise<void>
 
 /** Forgets every count of an account, its failures and its checks: the email they hold goes with them (erasure). */
 export async function forgetAccount(db: Db, email: string): Promise<void> {
-  await clearFailures(db, accountKey(email));
-  await clearFailures(db, checksKey(email));
+  await clearFailures(db, accountKey(email), checksKey(email));
 }
 
 /** Ended windows forgotten per sign-in or sign-up: more than either adds, so they never pile up. */

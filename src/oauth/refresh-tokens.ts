@@ -65,7 +65,7 @@ export interface RefreshGrant {
   readonly authTime: Date;
   /** The family the token continues, or starts (see `newRefreshFamilyId`); its own id when absent. */
   readonly familyId?: string;
-  /** The id of the family's token it replaces, used in the same transaction (see `rotatedRowsOf`). */
+  /** The id of the family's token it replaces, used in the same transaction (see `rotatedRowsOf`); none for a new family. */
   readonly replaces?: string;
   /** For delegated access: the consent it was issued under and the acting agents, nearest first. */
   readonly consentId?: string;
@@ -85,8 +85,14 @@ export function earliestOf(...bounds: readonly (Date | null | undefined)[]): Dat
 /** The id of a new refresh token family, for the access token issued with its first token (`sid`). */
 export const newRefreshFamilyId = () => newId('rt');
 
-/** Stores a new refresh token and resolves to its text (see `newTokenText`); only its hash is kept. */
+/**
+ * Stores a new refresh token and resolves to its text (see `newTokenText`); only its hash is kept.
+ * One that starts a family (it `replaces` none) first makes room for it among the user's families
+ * with the client (`endLeastRecentFamilies`): call it before the transaction writes to the user's
+ * audit trail.
+ */
 export async function issueRefreshToken(db: Db, key: Buffer, grant: RefreshGrant, now: Date): Promise<string> {
+  if (grant.replaces === undefined) await endLeastRecentFamilies(db, grant.userId, grant.clientId, now);
   const id = newId('rt');
   const familyId = grant.familyId ?? id;
   const token = newTokenText(key, id, familyId);
@@ -138,7 +144,7 @@ const MAX_ENDED_AT_ONCE = 10;
  * the ones it last used stay. Call it before the transaction writes to the user's audit trail: a
  * refresh or revocation of one of these families holds its rows, then waits on that trail.
  */
-export async function endLeastRecentFamilies(tx: Db, userId: string, clientId: string, now: Date): Promise<void> {
+async function endLeastRecentFamilies(tx: Db, userId: string, clientId: string, now: Date): Promise<void> {
   const ended: RefreshTokenRow[] = [];
   for (const row of await findLiveFamiliesBeyond(tx, userId, clientId, MAX_LIVE_FAMILIES - 1, MAX_ENDED_AT_ONCE, now)) {
     // Ended already by a concurrent revocation, which recorded it.

@@ -17,7 +17,7 @@ import {
 } from './access-token.js';
 import type { KeyStore } from './key-store.js';
 import { revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents } from './refresh-token.queries.js';
-import { endLeastRecentFamilies, issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
+import { issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
 import { findTokenState, type TokenFacts, type TokenState } from './token-state.queries.js';
 
 /** The client id of the hub's own sign-in (first-party frontends): a public client, no secret. */
@@ -136,7 +136,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      * themself; `scope` narrows it. `refreshScope`, when given, is the refresh token's instead: a
      * refresh keeps the scope of the token it replaces (RFC 6749 §6). A refresh names the family
      * it continues (`familyId`) and the token it `replaces`; without them a new family starts,
-     * which may end the user's least recently refreshed ones (`endLeastRecentFamilies`: call it
+     * which may end the user's least recently refreshed ones (see `issueRefreshToken`: call this
      * before writing to the user's audit trail). Runs in the caller's transaction (`db`).
      */
     async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; refreshScope?: string; familyId?: string; replaces?: string } = {}): Promise<UserSession> {
@@ -150,9 +150,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
         auth_time: Math.floor(authTime.getTime() / 1_000),
         sid: familyId,
       });
-      const now = clock.now();
-      if (!options.familyId) await endLeastRecentFamilies(db, userId, FRONTEND_CLIENT_ID, now);
-      const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId, replaces: options.replaces }, now);
+      const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId, replaces: options.replaces }, clock.now());
       return { accessToken: access.accessToken, refreshToken, expiresIn: access.expiresIn, scope };
     },
 

@@ -9,7 +9,7 @@ import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_T
 import { findExchangeGrounds, type ExchangeConsent } from '../exchange.queries.js';
 import { invalidRequest, invalidScope, OAuthError, refusingFor } from '../oauth-error.js';
 import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
-import { earliestOf, endLeastRecentFamilies, issueRefreshToken, newRefreshFamilyId } from '../refresh-tokens.js';
+import { earliestOf, issueRefreshToken, newRefreshFamilyId } from '../refresh-tokens.js';
 import { checkAudience, type TokenRequest, type TokenResponse } from '../token.endpoint.js';
 import type { LiveToken } from '../token.service.js';
 
@@ -134,7 +134,6 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
       if (user.kind === 'user') await recheckFirstHopSubject(services, tx, user.userId, subject);
       const notAfter = earliestOf(consent.expiresAt, parentFamiliesEnd);
       const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, delegatedFrom, notAfter };
-      await endLeastRecentFamilies(tx, user.userId, agent.id, now);
       const token = await issueRefreshToken(tx, services.keys.refreshTokenKey, grant, now);
       await auditInTransaction(tx, event, now);
       return token;
