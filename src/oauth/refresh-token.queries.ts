@@ -111,6 +111,15 @@ export async function findLatestRefreshToken(db: Db, familyId: string, forUpdate
 }
 
 /**
+ * Takes, until the transaction ends, the turn to start a family of the user with the client: the
+ * live families are counted after it, so two starting at once cannot each count the other's room
+ * (`findLiveFamiliesBeyond`). Read committed: the count after the wait sees the other's family.
+ */
+export async function lockNewFamilies(db: Db, userId: string, clientId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`refresh_families:${userId}:${clientId}`}))`.execute(db);
+}
+
+/**
  * The latest rows of the user's live families with the client (no token revoked, the latest not
  * expired) past the `keep` most recently refreshed, the least recently refreshed `limit` of them.
  */

@@ -13,6 +13,7 @@ import {
   findRefreshTokenForUpdate,
   insertRefreshToken,
   isRefreshFamilyRevoked,
+  lockNewFamilies,
   markRefreshTokenRotated,
   revokeRefreshTokenFamily,
   type RefreshTokenRow,
@@ -141,10 +142,12 @@ const MAX_ENDED_AT_ONCE = 10;
  * refreshed (`MAX_ENDED_AT_ONCE` at most), each with every family exchanged from it, recorded in
  * the user's trail and announced (`token.revoked`, `limit`). So a client that signs in or
  * exchanges again and again, never using the refresh tokens it got, holds at most that many, and
- * the ones it last used stay. Call it before the transaction writes to the user's audit trail: a
+ * the ones it last used stay; new families of the user with the client take turns, so as many
+ * started at once hold no more. Call it before the transaction writes to the user's audit trail: a
  * refresh or revocation of one of these families holds its rows, then waits on that trail.
  */
 async function endLeastRecentFamilies(tx: Db, userId: string, clientId: string, now: Date): Promise<void> {
+  await lockNewFamilies(tx, userId, clientId);
   const ended: RefreshTokenRow[] = [];
   for (const row of await findLiveFamiliesBeyond(tx, userId, clientId, MAX_LIVE_FAMILIES - 1, MAX_ENDED_AT_ONCE, now)) {
     // Ended already by a concurrent revocation, which recorded it.

@@ -130,3 +130,16 @@ describe.skipIf(testServerUrl() === undefined)('a sign-in that ends a family a r
     expect(await liveFamilies(user.id, 'hub-frontend')).toBe(MAX_LIVE_FAMILIES);
   });
 });
+
+// Concurrent exchanges on one connection each would run one after the other on PGlite.
+describe.skipIf(testServerUrl() === undefined)('exchanges for offline access started at once', () => {
+  it('leave the agent no more live families than the limit', async () => {
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    await addLiveFamilies(user.id, assistant.id, MAX_LIVE_FAMILIES);
+    const subjects = await Promise.all([1, 2, 3, 4].map(async () => (await signIn(hub, user)).accessToken));
+    const exchanged = await Promise.all(subjects.map((subject) => exchange(hub, assistant, subject, { scope: 'orders:read offline_access' })));
+    expect(exchanged.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    expect(await liveFamilies(user.id, assistant.id)).toBe(MAX_LIVE_FAMILIES);
+  });
+});
