@@ -4,7 +4,7 @@ import type { Services } from '../app.js';
 import { decideAudienceAccess } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
 import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
-import { releasedBody } from '../http/released-body.js';
+import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBody } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
 import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
@@ -17,6 +17,11 @@ import { exportSavedAudience, permitSavedAudienceExport } from './audience.expor
 export const MAX_EXPORTS_PER_CLIENT = 2;
 const RETRY_AFTER_SECONDS = 5;
 
+export interface AudienceRoutesOptions {
+  /** `EXPORT_STALL_TIMEOUT_MS` unless given. */
+  readonly stallTimeoutMs?: number;
+}
+
 /**
  * `GET /audiences/:id/export`: a saved audience as newline-delimited JSON, streamed in constant
  * memory. Steps, each refusing by default: a bearer token (401), one the hub accepts (401
@@ -24,10 +29,12 @@ const RETRY_AFTER_SECONDS = 5;
  * that client (429 with Retry-After), an audience that this client saved (404), a saved filter
  * that still holds under the filter's rules (409: one saved before they grew stricter) and that
  * the token and the purpose still cover (403), a first batch read (an error status, before any
- * line); then the lines. The slot is held until the body ends, fails or its reader leaves. A
- * HEAD makes the same checks but the slot and answers the headers, reading and auditing nothing.
+ * line); then the lines. The slot is held until the body ends, fails or its reader leaves, or its
+ * connection moves no byte for `stallTimeoutMs`. A HEAD makes the same checks but the slot and
+ * answers the headers, reading and auditing nothing.
  */
-export async function registerAudienceRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function registerAudienceRoutes(app: FastifyInstance, services: Services, options: AudienceRoutesOptions = {}): Promise<void> {
+  const { stallTimeoutMs = EXPORT_STALL_TIMEOUT_MS } = options;
   const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl(services.config), refusal);
   const slots = exportSlots(MAX_EXPORTS_PER_CLIENT);
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {
@@ -62,6 +69,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
       release();
       return refused(reply, error, challenge);
     }
+    cutOffWhenStalled(request, reply, stallTimeoutMs);
     return asLines(reply, request.params.id).send(releasedBody(lines, release));
   });
 }

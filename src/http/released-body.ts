@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * A response body streamed from `chunks` that calls `release` as its last chunk is taken ('end'),
@@ -7,4 +8,28 @@ import { Readable } from 'node:stream';
  */
 export function releasedBody(chunks: AsyncIterable<string>, release: () => void): Readable {
   return Readable.from(chunks).once('end', release).once('close', release);
+}
+
+/**
+ * How long an export's connection may move no byte before the export is cut off and its slots
+ * freed: a client that opens exports and never reads (or whose network vanished without a reset)
+ * would otherwise hold each slot for as long as the connection stays open. Any byte the reader
+ * takes starts the wait again, so a slow reader is never cut off; 30 s outlasts the pauses of one
+ * that is reading (a congested or mobile link, a garbage collection) and the hub's own read of a
+ * batch.
+ */
+export const EXPORT_STALL_TIMEOUT_MS = 30_000;
+
+/**
+ * Cuts a streamed response off once its connection has moved no byte for `timeoutMs`, with Node's
+ * socket timeout. A write that a reader taking nothing holds back in the buffers does not move;
+ * every byte the reader takes starts the wait again (Node waits once more when the kernel took
+ * bytes since the last write, so the cut comes one to two timeouts after the last byte moved).
+ * Destroying the response closes its body (see `releasedBody`), which frees what it held.
+ */
+export function cutOffWhenStalled(request: FastifyRequest, reply: FastifyReply, timeoutMs: number): void {
+  reply.raw.setTimeout(timeoutMs, () => {
+    request.log.info({ url: request.url }, 'export aborted: its connection moved no byte for %d ms', timeoutMs);
+    reply.raw.destroy();
+  });
 }

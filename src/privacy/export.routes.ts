@@ -5,7 +5,7 @@ import { decideDataSubjectRequest, EXPORT_SCOPES } from '../authz/privacy-access
 import type { Principal } from '../authz/principal.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
-import { releasedBody } from '../http/released-body.js';
+import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBody } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
@@ -24,15 +24,6 @@ export const MAX_CONCURRENT_EXPORTS = 4;
  */
 export const MAX_EXPORTS_PER_CALLER = 1;
 const RETRY_AFTER_SECONDS = 5;
-/**
- * How long an export's connection may move no byte before the export is aborted and its slots
- * freed: a client that opens exports and never reads would otherwise hold each slot for as long
- * as it keeps the connection open, and a few accounts could hold every slot of an instance. Any
- * byte the reader takes starts the wait again, so a slow reader is never cut off; 30 s outlasts
- * the pauses of one that is reading (a congested or mobile link, a garbage collection) and the
- * hub's own read of a page.
- */
-export const EXPORT_STALL_TIMEOUT_MS = 30_000;
 
 export interface ExportRoutesOptions {
   /** `EXPORT_STALL_TIMEOUT_MS` unless given. */
@@ -109,17 +100,8 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
       if (!(error instanceof NotFoundError)) throw error;
       return notFound(reply);
     }
-    const body = releasedBody(chunks, release);
-    // Node's socket timeout: it fires once the connection has moved no byte for that long. A write
-    // that a reader taking nothing holds back in the buffers does not move; every byte the reader
-    // takes starts the wait again (Node waits once more when the kernel took bytes since the last
-    // write, so the cut comes one to two timeouts after the last byte moved). Destroying the
-    // response ends the body, which frees the slots and audits the export as incomplete.
-    reply.raw.setTimeout(stallTimeoutMs, () => {
-      request.log.info('data export aborted: its connection moved no byte for %d ms', stallTimeoutMs);
-      reply.raw.destroy();
-    });
-    return asDocument(reply, id).send(body);
+    cutOffWhenStalled(request, reply, stallTimeoutMs);
+    return asDocument(reply, id).send(releasedBody(chunks, release));
   });
 }
 

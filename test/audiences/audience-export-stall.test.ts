@@ -1,0 +1,137 @@
+import http from 'node:http';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { MAX_EXPORTS_PER_CLIENT, registerAudienceRoutes } from '../../src/audiences/audience.routes.js';
+import { findAuditEvents } from '../../src/audit/audit.service.js';
+import { loadConfig } from '../../src/config.js';
+import { registerBearerAuth } from '../../src/http/bearer.js';
+import { PROTECTED_ROUTES } from '../../src/http/server.js';
+import { resourceMetadataUrl } from '../../src/oauth/discovery.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, clientToken, graphql } from '../helpers/hub.js';
+
+/** Short enough for a test to wait out; long beside the read of a batch. */
+const STALL_MS = 2_000;
+/** Members of about 2 kB a line each: some 16 MB, several times what loopback's socket buffers hold. */
+const MEMBERS = 8_000;
+const CLIENT = 'agt_01J00000000000000000STALL';
+
+let hub: Hub;
+let server: FastifyInstance;
+let base: string;
+let marketing: string;
+let audienceId: string;
+
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase() });
+  // The export route on a listening server of its own, as the hub registers it but with a stall
+  // timeout a test can wait out: only a real connection has the backpressure of a reader.
+  server = Fastify({ forceCloseConnections: true });
+  registerBearerAuth(server, { routes: PROTECTED_ROUTES, authenticate: (token) => hub.services.tokens.authenticateInSteps(token), resourceMetadataUrl: resourceMetadataUrl(hub.config) });
+  await registerAudienceRoutes(server, hub.services, { stallTimeoutMs: STALL_MS });
+  base = await server.listen({ host: '127.0.0.1', port: 0 });
+  marketing = await clientToken(hub, ['audience:read', 'profile:read', 'contact:read', 'preferences:read'], CLIENT);
+  // Written directly, a thousand customers a statement: through the API would only be slow.
+  for (let from = 0; from < MEMBERS; from += 1_000) {
+    const to = from + 999;
+    await sql`insert into users (id, email, country)
+      select 'usr_stall' || lpad(g::text, 8, '0'), repeat('x', 2000) || g || '@example.com', 'IS' from generate_series(${from}::int, ${to}::int) g`.execute(hub.services.db);
+    await sql`insert into consents (id, user_id, purpose, agent_id, scopes, given_at, collection_method, policy_version)
+      select 'cns_stall' || lpad(g::text, 8, '0'), 'usr_stall' || lpad(g::text, 8, '0'), 'email_marketing', null, '{}', now(), 'sign_up_form', '1'
+      from generate_series(${from}::int, ${to}::int) g`.execute(hub.services.db);
+  }
+  const created = await graphql<any>(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }', {
+    token: marketing,
+    variables: { input: { name: 'Iceland', purpose: 'email_marketing', filter: { countries: ['IS'] } } },
+  });
+  audienceId = created.data.createAudience.id;
+}, 120_000);
+afterAll(async () => {
+  await server?.close();
+  await hub?.close();
+});
+
+/** GET /audiences/:id/export over a connection of its own; resolves once the status is in, the body unread. */
+function openExport(): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    http.get(`${base}/audiences/${audienceId}/export`, { headers: { authorization: `Bearer ${marketing}` }, agent: false }, resolve).on('error', reject);
+  });
+}
+
+/**
+ * The same request by a reader that takes its first bytes and then nothing: resolves to the status
+ * and the connection, left paused. The kernel grows a connection's receive buffer only as the
+ * reader takes what is in it (up to 32 MB here), so the buffers of one that takes nothing hold
+ * some 4 MB here, and the export stalls on the hub's side. Closed once the response ends, so a
+ * response that was whole would show it.
+ */
+function openStalledExport(): Promise<{ status: number; connection: net.Socket }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const connection = net.connect({ host: hostname, port: Number(port) }, () => {
+      connection.write(`GET /audiences/${audienceId}/export HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\nAuthorization: Bearer ${marketing}\r\n\r\n`);
+    });
+    connection.once('error', reject);
+    connection.once('data', (head: Buffer) => {
+      connection.pause();
+      connection.unshift(head);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head.toString('latin1'))?.[1]), connection });
+    });
+  });
+}
+
+/** Everything a paused connection still delivers until it closes. */
+async function rest(connection: net.Socket): Promise<string> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of connection) chunks.push(chunk);
+  } catch {
+    // A reset ends it as a close does.
+  }
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+async function readWhole(response: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** How many exports of the client were audited so far. */
+async function exportsAudited(): Promise<number> {
+  await hub.services.audit.flush();
+  const exported = await findAuditEvents(hub.services.db, { filter: { agentId: CLIENT, action: 'audience.exported' }, first: 10 });
+  return exported.edges.length;
+}
+
+describe('an audience export whose reader stops reading', () => {
+  it('is cut off once its connection has moved nothing for the stall timeout, which frees the client’s slot', async () => {
+    const held = await Promise.all(Array.from({ length: MAX_EXPORTS_PER_CLIENT }, openStalledExport));
+    expect(held.map((stalled) => stalled.status)).toEqual(Array(MAX_EXPORTS_PER_CLIENT).fill(200));
+    const refused = await openExport();
+    expect(refused.statusCode).toBe(429);
+    refused.resume();
+
+    // Their readers take nothing, so only the hub can end these exports and free the slots. Node
+    // re-arms a socket's timeout once when the kernel has taken bytes since the last write, so a
+    // cut can come twice the stall timeout after the buffers filled; the rest of the wait is for a
+    // loaded machine.
+    const deadline = Date.now() + STALL_MS * 10;
+    let again = await openExport();
+    while (again.statusCode === 429 && Date.now() < deadline) {
+      again.resume();
+      await sleep(100);
+      again = await openExport();
+    }
+    expect(again.statusCode).toBe(200);
+    expect((await readWhole(again)).split('\n').filter(Boolean)).toHaveLength(MEMBERS);
+    // Read now, each stalled export ends where the hub cut it off, without the last chunk of a
+    // whole response (RFC 9112 §7.1).
+    for (const { connection } of held) expect((await rest(connection)).endsWith('\r\n0\r\n\r\n')).toBe(false);
+    expect(await exportsAudited()).toBe(MAX_EXPORTS_PER_CLIENT + 1);
+  }, 60_000);
+});
