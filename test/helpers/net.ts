@@ -8,3 +8,40 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/**
+ * A GET of `url` by a reader that takes the first bytes of the answer and then nothing: resolves
+ * to the status and the connection, left paused. The kernel grows a connection's receive buffer
+ * only as the reader takes what is in it (up to 32 MB on this kind of machine), so the buffers of
+ * one that takes nothing hold some 4 MB, and a longer answer stalls on the server's side. Asks
+ * for the connection to close once the answer ends, so an answer that was whole shows it.
+ */
+export function stalledGet(url: string, token: string): Promise<{ status: number; connection: net.Socket }> {
+  const { hostname, port, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const connection = net.connect({ host: hostname, port: Number(port) }, () => {
+      connection.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+    });
+    connection.once('error', reject);
+    connection.once('data', (head: Buffer) => {
+      connection.pause();
+      connection.unshift(head);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head.toString('latin1'))?.[1]), connection });
+    });
+  });
+}
+
+/**
+ * Everything a connection of `stalledGet` still delivers until it closes, and whether that was a
+ * whole chunked answer (its last chunk, RFC 9112 §7.1) or one cut off.
+ */
+export async function restOf(connection: net.Socket): Promise<{ text: string; whole: boolean }> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of connection) chunks.push(chunk);
+  } catch {
+    // A reset ends it as a close does.
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  return { text, whole: text.endsWith('\r\n0\r\n\r\n') };
+}
