@@ -11,6 +11,7 @@ import { migrateToLatest } from '../../src/db/migrator.js';
 import { newId } from '../../src/shared/ids.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
+import { freePort } from '../helpers/net.js';
 import { headOf, readEvent } from './audit-fixtures.js';
 
 const APPEND_ONLY = /is not allowed: the table is append-only/;
@@ -164,6 +165,14 @@ describe('hub audit verify', () => {
     const broken = await verify();
     expect(broken.stdout).toBe(`broken: chain usr_alice at seq 2 (event ${tampered}): hash does not match the content of the event\n`);
     expect(broken.status).toBe(1);
+  }, 120_000);
+
+  it('exits 2, not 1, when it cannot check: a database it cannot reach is no sign of tampering', async () => {
+    const url = `postgres://postgres@127.0.0.1:${await freePort()}/nothing`;
+    const run = await runNode({ PATH: process.env.PATH, LOG_LEVEL: 'silent', DATABASE_URL: url, HUB_DB_CONNECT_TIMEOUT: '0' }, 'bin/hub.js', 'audit', 'verify');
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^hub: audit not verified: .+\n$/);
   }, 120_000);
 
   it('has --help', async () => {
