@@ -36,7 +36,7 @@ export function auditCommand(): Command {
 
 async function verify(): Promise<AuditVerification> {
   const config = loadConfigOrExit();
-  const database = openConfiguredDatabase(config);
+  const database = openConfiguredDatabase(config, { existing: true });
   const onProgress = process.stderr.isTTY
     ? ({ chains, events }: { chains: number; events: number }) => process.stderr.write(`\rchecked ${events} events in ${chains} chains`)
     : undefined;

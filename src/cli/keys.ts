@@ -70,7 +70,7 @@ function allKeys(db: Db): Promise<SigningKeyRow[]> {
 
 async function withDatabase(run: (db: Db, config: Config) => Promise<void>): Promise<void> {
   const config = loadConfigOrExit();
-  const database = openConfiguredDatabase(config);
+  const database = openConfiguredDatabase(config, { existing: true });
   try {
     await waitForDatabase(database, config.dbConnectTimeout);
     await requireMigrated(database.db);

@@ -9,7 +9,7 @@ export function migrateCommand(): Command {
     .command('up')
     .description('apply every pending migration (the default: `hub migrate` alone)')
     .action(async () => {
-      await withDatabase(async (db) => {
+      await withDatabase({ existing: false }, async (db) => {
         const applied = await migrateToLatest(db);
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
       });
@@ -18,7 +18,7 @@ export function migrateCommand(): Command {
     .command('status')
     .description('list the migrations and when each was applied')
     .action(async () => {
-      await withDatabase(async (db) => {
+      await withDatabase({ existing: true }, async (db) => {
         for (const m of await migrationStatus(db)) {
           const note = m.known ? '' : '  (not in this version of the hub: the database was migrated by a newer one)';
           console.log(`${m.executedAt ? m.executedAt.toISOString() : 'pending                 '}  ${m.name}${note}`);
@@ -28,9 +28,10 @@ export function migrateCommand(): Command {
   return migrate;
 }
 
-async function withDatabase(run: (db: ReturnType<typeof openConfiguredDatabase>['db']) => Promise<void>): Promise<void> {
+/** Runs `run` on the configured database; an embedded one must exist already when `existing`. */
+async function withDatabase(options: { existing: boolean }, run: (db: ReturnType<typeof openConfiguredDatabase>['db']) => Promise<void>): Promise<void> {
   const config = loadConfigOrExit();
-  const database = openConfiguredDatabase(config);
+  const database = openConfiguredDatabase(config, options);
   try {
     await waitForDatabase(database, config.dbConnectTimeout);
     await run(database.db);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
@@ -34,7 +34,11 @@ export interface ServerTarget {
 
 export type DatabaseTarget =
   | ServerTarget
-  | { readonly dataDir: string }
+  | {
+      readonly dataDir: string;
+      /** Refuse a directory that holds no database yet, rather than create one there. */
+      readonly existing?: boolean;
+    }
   | { readonly pglite: PGlite };
 
 // OIDs of the types both drivers must return alike: int8 as a number (counts, sequence
@@ -55,10 +59,13 @@ export const pgliteParsers = { [INT8]: (value: string) => Number(value), [DATE]:
 /**
  * The database the configuration names: a PostgreSQL server, or embedded PGlite. On a server,
  * `statementTimeoutMs` bounds every statement (PGlite runs one statement at a time, in process,
- * and has no such limit).
+ * and has no such limit). With `existing`, an embedded one must exist already: a command that only
+ * reads it (`hub migrate status`, `hub audit verify`) would otherwise create an empty one at a
+ * mistyped path and report on that.
  */
-export function openConfiguredDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { statementTimeoutMs?: number } = {}): DatabaseHandle {
-  return config.databaseUrl ? openDatabase({ url: config.databaseUrl, ...options }) : openDatabase({ dataDir: config.dataDir });
+export function openConfiguredDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { statementTimeoutMs?: number; existing?: boolean } = {}): DatabaseHandle {
+  const { existing, ...serverOptions } = options;
+  return config.databaseUrl ? openDatabase({ url: config.databaseUrl, ...serverOptions }) : openDatabase({ dataDir: config.dataDir, ...(existing && { existing }) });
 }
 
 /**
@@ -69,7 +76,7 @@ export function openConfiguredDatabase(config: Pick<Config, 'databaseUrl' | 'dat
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   if ('url' in target) return openServer(target);
   if ('pglite' in target) return openPglite(target.pglite);
-  const dir = pgliteDataDir(target.dataDir);
+  const dir = pgliteDataDir(target.dataDir, target.existing ?? false);
   const unlock = dir === undefined ? undefined : lockDataDir(dir, path.resolve(target.dataDir));
   return openPglite(new PGlite(dir, { parsers: pgliteParsers, relaxedDurability: false }), unlock);
 }
@@ -93,9 +100,12 @@ function openPglite(pglite: PGlite, unlock?: () => void): DatabaseHandle {
   };
 }
 
-function pgliteDataDir(dataDir: string): string | undefined {
+function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
   if (dataDir === MEMORY_DATA_DIR) return undefined;
   const dir = path.resolve(dataDir, 'pglite');
+  if (existing && !existsSync(path.join(dir, 'PG_VERSION'))) {
+    throw new Error(`no embedded database in HUB_DATA_DIR=${dataDir}: check the path (\`hub migrate up\` creates one)`);
+  }
   mkdirSync(dir, { recursive: true });
   return dir;
 }

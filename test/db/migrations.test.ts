@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest, migrationStatus, requireMigrated } from '../../src/db/migrator.js';
 import { migrations } from '../../migrations/index.js';
-import { createTestDatabase, describeEmbedded, type TestDatabase } from '../helpers/database.js';
+import { createEmbeddedDatabase, createTestDatabase, describeEmbedded, type TestDatabase } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 
 let database: TestDatabase;
@@ -72,11 +72,13 @@ describeEmbedded('embedded PostgreSQL on disk', () => {
   it('is migrated and inspected through `hub migrate`', async () => {
     const env = { PATH: process.env.PATH, HUB_DATA_DIR: path.join(dir, 'cli'), LOG_LEVEL: 'silent' };
     const run = (...args: string[]) => runNode(env, 'bin/hub.js', 'migrate', ...args);
+    // A database made there, not migrated: the commands that only read refuse a folder without one.
+    await createEmbeddedDatabase(env.HUB_DATA_DIR);
     const before = await run('status');
     expect(before.status).toBe(0);
     expect(before.stdout).toMatch(/^pending +0001_foundation$/m);
     const verify = await runNode(env, 'bin/hub.js', 'audit', 'verify');
-    expect({ status: verify.status, stderr: verify.stderr.trim() }).toEqual({ status: 1, stderr: 'hub: the database has pending migrations: run `hub migrate up` first' });
+    expect({ status: verify.status, stderr: verify.stderr.trim() }).toEqual({ status: 2, stderr: 'hub: audit not verified: the database has pending migrations: run `hub migrate up` first' });
     const up = await run('up');
     expect(up.stdout.trim()).toBe(`applied: ${Object.keys(migrations).join(', ')}`);
     expect((await run('status')).stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}0001_foundation$/m);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'kysely';
 import { describe, inject, it } from 'vitest';
 import { openDatabase, pgliteParsers, type DatabaseHandle } from '../../src/db/connect.js';
 import { admin, withDatabase } from './global-setup.js';
@@ -67,4 +68,14 @@ export async function createChildDatabase(dir: string): Promise<ChildDatabase> {
   if (server.url) return { env: { DATABASE_URL: server.url }, open: () => server, close: () => server.close() };
   await server.close();
   return { env: { HUB_DATA_DIR: dir }, open: () => openDatabase({ dataDir: dir }), close: async () => {} };
+}
+
+/** Makes an embedded database in `dataDir`, not migrated, as a hub command would find one there. */
+export async function createEmbeddedDatabase(dataDir: string): Promise<void> {
+  const handle = openDatabase({ dataDir });
+  try {
+    await sql`select 1`.execute(handle.db);
+  } finally {
+    await handle.close();
+  }
 }

@@ -13,7 +13,7 @@ import { open, resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js
 import { publishedUntil, rotateSigningKey, type SigningKey } from '../../src/oauth/key-store.js';
 import { FRONTEND_CLIENT_ID } from '../../src/oauth/token.service.js';
 import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase, describeEmbedded } from '../helpers/database.js';
+import { createEmbeddedDatabase, createTestDatabase, describeEmbedded } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 import { claimsOf } from '../helpers/oauth.js';
 import { runNode } from '../helpers/run-node.js';
@@ -375,8 +375,9 @@ describeEmbedded('hub keys', () => {
     expect(help.stdout).toMatch(/^Usage: hub keys [\s\S]*rotate[\s\S]*list/);
   });
 
-  // The first command on the folder creates the database (initdb), as its siblings' may.
-  it('refuses an unmigrated database with a hint', async () => {
+  it('refuses a folder without a database, and an unmigrated database with a hint', async () => {
+    expect(await runHub(env, 'keys', 'rotate')).toMatchObject({ status: 1, stderr: `hub: no embedded database in HUB_DATA_DIR=${dir}: check the path (\`hub migrate up\` creates one)\n` });
+    await createEmbeddedDatabase(dir);
     const result = await runHub(env, 'keys', 'rotate');
     expect(result.status).toBe(1);
     expect(result.stderr).toBe('hub: the database has pending migrations: run `hub migrate up` first\n');
