@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Services } from '../app.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { NotFoundError } from '../shared/errors.js';
@@ -22,6 +23,29 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
 const EXPORT_BATCH = 10_000;
 
 /**
+ * Batches all the audience exports of one instance read at once: four of the pool's ten
+ * connections at most, whichever clients are exporting, where several clients exporting together
+ * would otherwise take the whole pool from the hub's other requests. An export running alone
+ * still reads two at once (see `EXPORT_BATCH`); more running together take turns.
+ */
+export const MAX_EXPORT_READS = 4;
+
+/** How an export runs: its batch size, and the turns its batch reads take (`limitExportReads`). */
+export interface ExportOptions {
+  readonly batchSize?: number;
+  readonly reads?: ExportReads;
+}
+
+/** Runs a batch read when its turn comes. */
+export type ExportReads = <T>(read: () => Promise<T>) => Promise<T>;
+
+/** The turns of `MAX_EXPORT_READS` (or `max`) batch reads at once. Make one per instance: the limit is its own. */
+export function limitExportReads(max = MAX_EXPORT_READS): ExportReads {
+  const limit = pLimit(max);
+  return (read) => limit(read);
+}
+
+/**
  * The checks an export makes before it reads anything: the audience is this client's, and its
  * filter is one the purpose now and the caller's token cover (a refusal audited).
  * @throws NotFoundError, ForbiddenError as `exportSavedAudience` does.
@@ -42,8 +66,9 @@ export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCall
  * columns. Reads batches in user-id order, ranges of `batchSize` members as counted when it
  * begins (`findAudienceBatchEnds`), each consents' state as of its own statement, so a member who
  * withdraws mid-export is left out of every batch read after; the next two batches are read while
- * the current one is sent. The first batch is read before this resolves, so that a failure before
- * any line is the caller's to answer with an error status, not a 200 cut short.
+ * the current one is sent, each when `reads` gives it its turn. The first batch is read before
+ * this resolves, so that a failure before any line is the caller's to answer with an error
+ * status, not a 200 cut short.
  * Audited as `audience.exported` with the count and what it read (`audienceFieldsRead`: the
  * fields of its lines and those its filter selects on) once the last line is out; an export that fails
  * before its first batch sent nothing and is not audited, as a failed query is not.
@@ -51,13 +76,15 @@ export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCall
  * the purpose now or the caller's token does not cover (`permitAudienceFilter`), and whatever
  * reading the first batch throws, all before the first line.
  */
-export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id: string, batchSize = EXPORT_BATCH): Promise<AsyncGenerator<string>> {
+export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id: string, options: ExportOptions = {}): Promise<AsyncGenerator<string>> {
+  const { batchSize = EXPORT_BATCH, reads = (read) => read() } = options;
   const { saved, purpose, filter } = await permitSavedAudienceExport(deps, caller, id);
   const fields = allowedMemberFields(caller.principal, purpose.byVersion.get(purpose.newest.version)!);
   const groups = groupVersions(purpose, fields);
   type Batch = Awaited<ReturnType<typeof findAudienceExportLines>>;
   const read = (range: MemberRange): Promise<Batch> => {
-    const batch = findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), range, groups);
+    // Its consents' state as of its own statement, when its turn comes.
+    const batch = reads(() => findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), range, groups));
     batch.catch(() => {});
     return batch;
   };

@@ -7,12 +7,11 @@ import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
 import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBody } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
-import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
+import { exportSavedAudience, limitExportReads, permitSavedAudienceExport } from './audience.export.js';
 
 /**
- * Exports one client may run at once on one instance. Each reads the whole purpose in statements
- * of 10,000 rows on the shared pool, two at a time, so a client running many could take every
- * connection; past this, 429.
+ * Exports one client may run at once on one instance, past which 429: exports of every client
+ * share `MAX_EXPORT_READS` reads at once, so one client running many would slow every other's.
  */
 export const MAX_EXPORTS_PER_CLIENT = 2;
 const RETRY_AFTER_SECONDS = 5;
@@ -37,6 +36,8 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
   const { stallTimeoutMs = EXPORT_STALL_TIMEOUT_MS } = options;
   const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl(services.config), refusal);
   const slots = exportSlots(MAX_EXPORTS_PER_CLIENT);
+  // Every client's exports read their batches through the same turns.
+  const reads = limitExportReads();
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const { principal } = request;
@@ -64,7 +65,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
     }
     let lines: AsyncGenerator<string>;
     try {
-      lines = await exportSavedAudience(services, caller, request.params.id);
+      lines = await exportSavedAudience(services, caller, request.params.id, { reads });
     } catch (error) {
       release();
       return refused(reply, error, challenge);

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
-import { exportSavedAudience } from '../../src/audiences/audience.export.js';
+import { exportSavedAudience, limitExportReads, type ExportReads } from '../../src/audiences/audience.export.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -34,9 +34,9 @@ beforeAll(async () => {
 afterAll(() => hub.close());
 
 /** The export in batches of `size`, as the lines' ids, calling `between` after the first chunk. */
-async function exportInBatches(size: number, between: () => Promise<void> = async () => {}): Promise<string[]> {
+async function exportInBatches(size: number, between: () => Promise<void> = async () => {}, reads?: ExportReads): Promise<string[]> {
   const principal = await hub.services.tokens.authenticate(marketing);
-  const chunks = await exportSavedAudience(hub.services, { principal, requestId: null }, saved, size);
+  const chunks = await exportSavedAudience(hub.services, { principal, requestId: null }, saved, { batchSize: size, ...(reads && { reads }) });
   const ids: string[] = [];
   let first = true;
   for await (const chunk of chunks) {
@@ -53,6 +53,27 @@ describe('an export in batches', () => {
     for (const size of [1, 2, 3, 6, 7, 8, 50]) expect(await exportInBatches(size), String(size)).toEqual(all);
     const response = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${marketing}` } });
     expect(response.body.split('\n').filter(Boolean).map((line) => JSON.parse(line).id)).toEqual(all);
+  });
+
+  it('reads every batch through the turns it is given, shared by exports running at once', async () => {
+    const turns = limitExportReads(1);
+    let running = 0;
+    let most = 0;
+    let read = 0;
+    const counted: ExportReads = (batch) =>
+      turns(async () => {
+        read++;
+        most = Math.max(most, ++running);
+        try {
+          return await batch();
+        } finally {
+          running--;
+        }
+      });
+    // 7 members in batches of 2: 4 batches each, read one at a time across both exports.
+    const all = users.map((u) => u.id);
+    expect(await Promise.all([exportInBatches(2, undefined, counted), exportInBatches(2, undefined, counted)])).toEqual([all, all]);
+    expect({ read, most }).toEqual({ read: 8, most: 1 });
   });
 
   it('leaves out a member who withdraws mid-export from the batches read after', async () => {
@@ -87,7 +108,7 @@ describe('an export in batches', () => {
 
   it('audits the members a reader took, though it stopped before the end', async () => {
     const principal = await hub.services.tokens.authenticate(marketing);
-    const chunks = await exportSavedAudience(hub.services, { principal, requestId: 'req-stopped' }, saved, 2);
+    const chunks = await exportSavedAudience(hub.services, { principal, requestId: 'req-stopped' }, saved, { batchSize: 2 });
     let taken = 0;
     for await (const chunk of chunks) {
       taken += chunk.split('\n').filter(Boolean).length;
