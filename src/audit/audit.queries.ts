@@ -1,6 +1,7 @@
-import { sql, type Insertable, type Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { AuditEventsTable } from '../db/database.js';
+import { PREPARED_MARKER } from '../db/prepared.js';
 import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';
@@ -47,9 +48,6 @@ export function toAuditEvent(row: Omit<Selectable<AuditEventsTable>, 'chain_key'
   };
 }
 
-/** Rows per INSERT: 20 parameters a row stays well under PostgreSQL's 65,535 per statement. */
-const INSERT_CHUNK = 1_000;
-
 /**
  * Appends events to their subjects' hash chains (`hub` for events about no user) and returns them.
  *
@@ -69,6 +67,38 @@ export async function appendAuditEvents(db: Db, events: readonly AuditEventInput
   return db.isTransaction ? appendPrepared(db, prepared) : db.transaction().execute((trx) => appendPrepared(trx, prepared));
 }
 
+/** Every stored column of `audit_events` with its type, as `jsonb_to_recordset` reads them (hashes in hex). */
+const STORED_COLUMN_TYPES = {
+  id: 'text',
+  occurred_at: 'timestamptz',
+  action: 'text',
+  actor_kind: 'text',
+  actor_id: 'text',
+  actor_chain: 'text[]',
+  subject_user_id: 'text',
+  client_id: 'text',
+  purpose: 'text',
+  consent_id: 'text',
+  fields_read: 'text[]',
+  fields_denied: 'text[]',
+  decision: 'text',
+  reason: 'text',
+  request_id: 'text',
+  detail: 'jsonb',
+  chain_key: 'text',
+  chain_seq: 'bigint',
+  prev_hash: 'text',
+  hash: 'text',
+} as const satisfies Record<keyof AuditEventsTable, string>;
+const STORED_COLUMNS = Object.keys(STORED_COLUMN_TYPES) as (keyof typeof STORED_COLUMN_TYPES)[];
+
+/** The parts of the insert of `appendPrepared` that name the columns, built once. */
+const EVENTS_FROM_JSON = {
+  columns: sql.raw(STORED_COLUMNS.join(', ')),
+  values: sql.raw(STORED_COLUMNS.map((column) => (column.endsWith('hash') ? `decode(r.${column}, 'hex')` : `r.${column}`)).join(', ')),
+  record: sql.raw(STORED_COLUMNS.map((column) => `${column} ${STORED_COLUMN_TYPES[column]}`).join(', ')),
+};
+
 async function appendPrepared(db: Db, prepared: readonly PreparedAuditEvent[]): Promise<AuditEvent[]> {
   const counts = new Map<string, number>();
   for (const event of prepared) counts.set(chainKeyOf(event), (counts.get(chainKeyOf(event)) ?? 0) + 1);
@@ -76,12 +106,13 @@ async function appendPrepared(db: Db, prepared: readonly PreparedAuditEvent[]): 
 
   // A new head starts at seq n with the genesis hash; an existing one moves n ahead and keeps its
   // hash until the new last hash is known: either way `seq - n` is the seq before this append.
-  const heads = await db
-    .insertInto('audit_chain_heads')
-    .values(keys.map((key) => ({ chain_key: key, seq: counts.get(key)!, hash: GENESIS_HASH })))
-    .onConflict((oc) => oc.column('chain_key').doUpdateSet((eb) => ({ seq: eb('audit_chain_heads.seq', '+', eb.ref('excluded.seq')) })))
-    .returning(['chain_key', 'seq', 'hash'])
-    .execute();
+  // Heads are locked in the order of `keys`.
+  const { rows: heads } = await sql<{ chain_key: string; seq: number; hash: Buffer }>`${sql.raw(PREPARED_MARKER)}
+    insert into audit_chain_heads (chain_key, seq, hash)
+    select key, n, ${GENESIS_HASH}::bytea from unnest(${keys}::text[], ${keys.map((key) => counts.get(key)!)}::bigint[]) with ordinality as v (key, n, i)
+    order by i
+    on conflict (chain_key) do update set seq = audit_chain_heads.seq + excluded.seq
+    returning chain_key, seq, hash`.execute(db);
   const links = new Map<string, { seq: number; hash: Buffer }>(
     heads.map((head) => [head.chain_key, { seq: head.seq - counts.get(head.chain_key)!, hash: Buffer.from(head.hash) }]),
   );
@@ -95,16 +126,16 @@ async function appendPrepared(db: Db, prepared: readonly PreparedAuditEvent[]): 
     return { ...content, hash };
   });
 
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    const chunk = rows.slice(i, i + INSERT_CHUNK).map(({ detail, ...row }): Insertable<AuditEventsTable> => ({ ...row, detail: JSON.stringify(detail) }));
-    await db.insertInto('audit_events').values(chunk).execute();
-  }
-  const newHashes = keys.map((key) => sql`(${key}::text, ${links.get(key)!.hash}::bytea)`);
-  await sql`
-    update audit_chain_heads as h set hash = v.hash
-    from (values ${sql.join(newHashes)}) as v (chain_key, hash)
-    where h.chain_key = v.chain_key
-  `.execute(db);
+  // One statement of fixed text whatever the number of events, planned once per connection: the
+  // rows as one JSON array, the hashes in hex.
+  const json = JSON.stringify(rows.map((row) => ({ ...row, prev_hash: row.prev_hash.toString('hex'), hash: row.hash.toString('hex') })));
+  await sql`${sql.raw(PREPARED_MARKER)}
+    insert into audit_events (${EVENTS_FROM_JSON.columns})
+    select ${EVENTS_FROM_JSON.values} from jsonb_to_recordset(${json}::jsonb) as r (${EVENTS_FROM_JSON.record})`.execute(db);
+  await sql`${sql.raw(PREPARED_MARKER)}
+    update audit_chain_heads as h set hash = decode(v.hash, 'hex')
+    from unnest(${keys}::text[], ${keys.map((key) => links.get(key)!.hash.toString('hex'))}::text[]) as v (chain_key, hash)
+    where h.chain_key = v.chain_key`.execute(db);
 
   return rows.map(toAuditEvent);
 }

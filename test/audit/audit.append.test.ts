@@ -69,7 +69,7 @@ describe('appendAuditEvents', () => {
     expect(await countEvents(database.db)).toBe(events);
   });
 
-  it('links a large batch correctly across insert chunks', async () => {
+  it('links a large batch correctly', async () => {
     const batch = Array.from({ length: 2_500 }, (_, i) => readEvent({ subjectUserId: `usr_big${i % 3}` }));
     await appendAuditEvents(database.db, batch, now);
     expect((await headOf(database.db, 'usr_big0'))?.seq).toBe(834);
