@@ -62,8 +62,12 @@ export function toAuditEvent(row: Omit<Selectable<AuditEventsTable>, 'chain_key'
  * @throws TypeError for a malformed event (see `prepareAuditEvent`); nothing is written then.
  */
 export async function appendAuditEvents(db: Db, events: readonly AuditEventInput[], now: Date): Promise<AuditEvent[]> {
-  if (events.length === 0) return [];
-  const prepared = events.map((event) => prepareAuditEvent(event, now));
+  return appendPreparedAuditEvents(db, events.map((event) => prepareAuditEvent(event, now)));
+}
+
+/** `appendAuditEvents` for events `prepareAuditEvent` made already (the buffered writer's). */
+export async function appendPreparedAuditEvents(db: Db, prepared: readonly PreparedAuditEvent[]): Promise<AuditEvent[]> {
+  if (prepared.length === 0) return [];
   return db.isTransaction ? appendPrepared(db, prepared) : db.transaction().execute((trx) => appendPrepared(trx, prepared));
 }
 

@@ -3,7 +3,7 @@ import { isDatabaseUnavailable, type Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { prepareAuditEvent, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
-import { appendAuditEvents, ensureAuditPartitions, findWrittenAuditEventIds } from './audit.queries.js';
+import { appendPreparedAuditEvents, ensureAuditPartitions, findWrittenAuditEventIds } from './audit.queries.js';
 
 /** The part of a pino logger the writer uses. */
 export type AuditLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -160,7 +160,8 @@ export class AuditWriter {
         await this.#db.transaction().execute(async (trx) => {
           await sql`set local lock_timeout = ${sql.lit(HEAD_LOCK_TIMEOUT)}`.execute(trx);
           const written = attempt > 1 ? await findWrittenAuditEventIds(trx, batch) : new Set<string>();
-          return appendAuditEvents(trx, batch.filter((event) => !written.has(event.id)), this.#clock.now());
+          // Each event was prepared as it was recorded, so it keeps the time of its request.
+          return appendPreparedAuditEvents(trx, batch.filter((event) => !written.has(event.id)));
         });
         this.#outageMs = 0;
         break;
