@@ -110,7 +110,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
           { action: 'user.signed_up', ...auditCaller(caller.principal, caller.requestId), actor: { kind: 'user', id: user.id }, subjectUserId: user.id, decision: 'ALLOW' },
           now,
         );
-        return { ...(await tokens.issueUserSession(tx, user.id, now)), user };
+        return { ...(await tokens.issueUserSession(tx, user.id, now, { requestId: caller.requestId })), user };
       });
     },
 
@@ -146,7 +146,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
         await recordSignInSuccess(tx, attempt);
         // The session first: it may end old ones, whose refresh or revocation holds their rows
         // while waiting on the user's audit trail, which the event below takes.
-        const issued = await tokens.issueUserSession(tx, user.id, now);
+        const issued = await tokens.issueUserSession(tx, user.id, now, { requestId: caller.requestId });
         await auditInTransaction(tx, { action: 'user.signed_in', ...audit, actor: { kind: 'user', id: account.id }, subjectUserId: account.id, decision: 'ALLOW' }, now);
         return { ...issued, user };
       });
@@ -199,7 +199,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
         await enqueueWebhookEvent(tx, { type: 'user.password_changed', data: { userId, sessionsEnded } }, now);
         await touchLastLogin(tx, userId, now);
         const [user] = await findUsersByIds(tx, [userId]);
-        return { ...(await tokens.issueUserSession(tx, userId, now)), user: user! };
+        return { ...(await tokens.issueUserSession(tx, userId, now, { requestId: caller.requestId })), user: user! };
       });
     },
 

@@ -75,6 +75,8 @@ export interface RefreshGrant {
   readonly delegatedFrom?: readonly GrantLink[];
   /** A bound on its lifetime (the consent's expiry, its parent family's end), below REFRESH_TOKEN_TTL_SECONDS. */
   readonly notAfter?: Date | null;
+  /** The request that asked for a new family, named in the events of the families it ends. */
+  readonly requestId?: string | null;
 }
 
 /** The earliest of these bounds on a refresh token's life (a consent's expiry, a parent family's end); undefined for none. */
@@ -93,7 +95,7 @@ export const newRefreshFamilyId = () => newId('rt');
  * audit trail.
  */
 export async function issueRefreshToken(db: Db, key: Buffer, grant: RefreshGrant, now: Date): Promise<string> {
-  if (grant.replaces === undefined) await endLeastRecentFamilies(db, grant.userId, grant.clientId, now);
+  if (grant.replaces === undefined) await endLeastRecentFamilies(db, grant, now);
   const id = newId('rt');
   const familyId = grant.familyId ?? id;
   const token = newTokenText(key, id, familyId);
@@ -140,13 +142,13 @@ const MAX_ENDED_AT_ONCE = 10;
  * Makes room for a new family of the user with the client, in the caller's transaction: ends the
  * least recently refreshed of the live families past the `MAX_LIVE_FAMILIES - 1` most recently
  * refreshed (`MAX_ENDED_AT_ONCE` at most), each with every family exchanged from it, recorded in
- * the user's trail and announced (`token.revoked`, `limit`). So a client that signs in or
+ * the user's trail under the grant's request and announced (`token.revoked`, `limit`). So a client that signs in or
  * exchanges again and again, never using the refresh tokens it got, holds at most that many, and
  * the ones it last used stay; new families of the user with the client take turns, so as many
  * started at once hold no more. Call it before the transaction writes to the user's audit trail: a
  * refresh or revocation of one of these families holds its rows, then waits on that trail.
  */
-async function endLeastRecentFamilies(tx: Db, userId: string, clientId: string, now: Date): Promise<void> {
+async function endLeastRecentFamilies(tx: Db, { userId, clientId, requestId = null }: RefreshGrant, now: Date): Promise<void> {
   await lockNewFamilies(tx, userId, clientId);
   const ended: RefreshTokenRow[] = [];
   for (const row of await findLiveFamiliesBeyond(tx, userId, clientId, MAX_LIVE_FAMILIES - 1, MAX_ENDED_AT_ONCE, now)) {
@@ -164,6 +166,7 @@ async function endLeastRecentFamilies(tx: Db, userId: string, clientId: string, 
       subjectUserId: userId,
       clientId,
       consentId: row.consent_id,
+      requestId,
       decision: 'ALLOW' as const,
       reason,
       detail: { familyId: row.family_id },

@@ -139,7 +139,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      * which may end the user's least recently refreshed ones (see `issueRefreshToken`: call this
      * before writing to the user's audit trail). Runs in the caller's transaction (`db`).
      */
-    async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; refreshScope?: string; familyId?: string; replaces?: string } = {}): Promise<UserSession> {
+    async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; refreshScope?: string; familyId?: string; replaces?: string; requestId?: string | null } = {}): Promise<UserSession> {
       const scope = options.scope ?? ALL_DATA_SCOPES.join(' ');
       const familyId = options.familyId ?? newRefreshFamilyId();
       const access = await this.issueAccessToken({
@@ -150,7 +150,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
         auth_time: Math.floor(authTime.getTime() / 1_000),
         sid: familyId,
       });
-      const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId, replaces: options.replaces }, clock.now());
+      const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId, replaces: options.replaces, requestId: options.requestId }, clock.now());
       return { accessToken: access.accessToken, refreshToken, expiresIn: access.expiresIn, scope };
     },
 

@@ -52,8 +52,12 @@ describe(`a user's live refresh-token families with one client, past ${MAX_LIVE_
     expect(await liveFamilies(user.id, 'hub-frontend')).toBe(MAX_LIVE_FAMILIES);
     expect(await refreshSession(user.refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect((await refreshSession(latest.refreshToken)).status).toBe(200);
-    const log = await graphql<any>(hub, '{ me { accessLog(first: 20) { edges { node { action decision reason } } } } }', { token: latest.accessToken });
-    expect(log.data.me.accessLog.edges.map((edge: any) => edge.node)).toContainEqual({ action: 'token.revoked', decision: 'ALLOW', reason: expect.stringContaining(`${MAX_LIVE_FAMILIES} live`) });
+    const log = await graphql<any>(hub, '{ me { accessLog(first: 20) { edges { node { action decision reason requestId } } } } }', { token: latest.accessToken });
+    const events = log.data.me.accessLog.edges.map((edge: any) => edge.node);
+    // Named with the sign-in that ended it.
+    const signedIn = events.find((event: any) => event.action === 'user.signed_in');
+    expect(signedIn.requestId).toEqual(expect.any(String));
+    expect(events).toContainEqual({ action: 'token.revoked', decision: 'ALLOW', reason: expect.stringContaining(`${MAX_LIVE_FAMILIES} live`), requestId: signedIn.requestId });
   });
 
   it('end ten at most with one new family, so that more from before the limit end over the next ones', async () => {

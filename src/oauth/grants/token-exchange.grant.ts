@@ -133,7 +133,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     const refreshToken = await db.transaction().execute(async (tx) => {
       if (user.kind === 'user') await recheckFirstHopSubject(services, tx, user.userId, subject);
       const notAfter = earliestOf(consent.expiresAt, parentFamiliesEnd);
-      const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, delegatedFrom, notAfter };
+      const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, delegatedFrom, notAfter, requestId };
       const token = await issueRefreshToken(tx, services.keys.refreshTokenKey, grant, now);
       await auditInTransaction(tx, event, now);
       return token;
