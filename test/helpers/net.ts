@@ -11,10 +11,10 @@ export async function freePort(): Promise<number> {
 
 /**
  * A GET of `url` by a reader that takes the first bytes of the answer and then nothing: resolves
- * to the status and the connection, left paused. The kernel grows a connection's receive buffer
- * only as the reader takes what is in it (up to 32 MB on this kind of machine), so the buffers of
- * one that takes nothing hold some 4 MB, and a longer answer stalls on the server's side. Asks
- * for the connection to close once the answer ends, so an answer that was whole shows it.
+ * to the status and the connection, left paused. The buffers of such a connection usually hold
+ * some 4 MB here, but the kernel may grow them up to 32 MB to receive and 4 MB to send on this kind
+ * of machine: only a longer answer surely stalls on the server's side. Asks for the connection to
+ * close once the answer ends, so an answer that was whole shows it.
  */
 export function stalledGet(url: string, token: string): Promise<{ status: number; connection: net.Socket }> {
   const { hostname, port, pathname } = new URL(url);
