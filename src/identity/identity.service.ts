@@ -105,12 +105,14 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
           now,
         });
         if (!user) throw new BadUserInputError('input.email', 'is already registered');
+        // The session before the user's trail, as every new session is issued (`issueUserSession`).
+        const issued = await tokens.issueUserSession(tx, user.id, now, { requestId: caller.requestId });
         await auditInTransaction(
           tx,
           { action: 'user.signed_up', ...auditCaller(caller.principal, caller.requestId), actor: { kind: 'user', id: user.id }, subjectUserId: user.id, decision: 'ALLOW' },
           now,
         );
-        return { ...(await tokens.issueUserSession(tx, user.id, now, { requestId: caller.requestId })), user };
+        return { ...issued, user };
       });
     },
 

@@ -142,11 +142,12 @@ const MAX_ENDED_AT_ONCE = 10;
  * Makes room for a new family of the user with the client, in the caller's transaction: ends the
  * least recently refreshed of the live families past the `MAX_LIVE_FAMILIES - 1` most recently
  * refreshed (`MAX_ENDED_AT_ONCE` at most), each with every family exchanged from it, recorded in
- * the user's trail under the grant's request and announced (`token.revoked`, `limit`). So a client that signs in or
- * exchanges again and again, never using the refresh tokens it got, holds at most that many, and
- * the ones it last used stay; new families of the user with the client take turns, so as many
- * started at once hold no more. Call it before the transaction writes to the user's audit trail: a
- * refresh or revocation of one of these families holds its rows, then waits on that trail.
+ * the user's trail under the grant's request and announced (`token.revoked`, `limit`). So a
+ * client that signs in or exchanges again and again, never using the refresh tokens it got, holds
+ * at most that many, and the ones it last used stay; new families of the user with the client
+ * take turns, so as many started at once hold no more. Call it before the transaction writes to
+ * the user's audit trail: a refresh or revocation of one of these families holds its rows, then
+ * waits on that trail.
  */
 async function endLeastRecentFamilies(tx: Db, { userId, clientId, requestId = null }: RefreshGrant, now: Date): Promise<void> {
   await lockNewFamilies(tx, userId, clientId);
