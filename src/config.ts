@@ -171,10 +171,6 @@ const schema = z
   });
 
 /**
- * Parses the environment into a frozen Config.
- * @throws ConfigError with a one-line message for the first bad variable.
- */
-/**
  * The size of libuv's thread pool, read as libuv reads `UV_THREADPOOL_SIZE`: 4 when unset; else
  * its leading integer (`atoi`), 1 for none or 0, and at most 1,024 (a negative number, read
  * unsigned, too).
@@ -185,6 +181,10 @@ function libuvThreadPoolSize(given: string | undefined): number {
   return size < 0 ? 1_024 : Math.min(size, 1_024);
 }
 
+/**
+ * Parses the environment into a frozen Config.
+ * @throws ConfigError with a one-line message for the first bad variable.
+ */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const input = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, optional(value)]));
   const parsed = schema.safeParse(input);
