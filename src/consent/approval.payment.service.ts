@@ -106,8 +106,10 @@ function refusedEvent(caller: DelegatedCaller, detail: AuthorizationDetail, reas
 }
 
 /**
- * Adds a masked card to the user's payment methods, using an approval to add exactly it.
- * @throws BadUserInputError for a bad card; ForbiddenError APPROVAL_REQUIRED, or as `holdGrant` refuses.
+ * Adds a masked card to the user's payment methods, using an approval to add exactly it. One
+ * that would pass MAX_PAYMENT_METHODS leaves the approval unused.
+ * @throws BadUserInputError for a bad card, or a user who holds MAX_PAYMENT_METHODS; ForbiddenError
+ *   APPROVAL_REQUIRED, or as `holdGrant` refuses.
  */
 export async function addPaymentMethod(deps: PaymentDeps, input: unknown, anyCaller: Caller): Promise<PaymentMethod> {
   const caller = asAgent(anyCaller);

@@ -52,8 +52,9 @@ export function approvalState(approval: Pick<Approval, 'status' | 'expiresAt'>, 
  * An agent asks its user to approve one payment action. Bound to the user, the asking agent and
  * the consent its token was issued under; it waits `expiresInSeconds` (bounded) for an answer
  * and, once approved, for its use.
- * @throws BadUserInputError naming the bad field; RateLimitedError past MAX_OPEN_APPROVALS;
- *   UnauthenticatedError when the user was erased or suspended since the token check.
+ * @throws BadUserInputError naming the bad field, or for an addition to a user who holds
+ *   MAX_PAYMENT_METHODS; RateLimitedError past MAX_OPEN_APPROVALS; UnauthenticatedError when the
+ *   user was erased or suspended since the token check.
  */
 export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<Approval> {
   const caller = asAgent(anyCaller);
@@ -66,6 +67,8 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
     if (detail.identifier && !(await deps.identity.hasPaymentMethod(deps.db, userId, detail.identifier))) {
       throw new BadUserInputError('input.paymentMethodId', 'is not one of the user’s payment methods');
     }
+    // The user is not asked to approve an addition that could not be made (checked again at its use).
+    if (!detail.identifier) await deps.identity.assertRoomForPaymentMethod(deps.db, userId);
   }
   return deps.db.transaction().execute(async (tx) => {
     // The user's row first, as an erasure locks it: a request that waited for one stores nothing.

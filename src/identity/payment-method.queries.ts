@@ -32,6 +32,12 @@ export async function replacePaymentMethodCard(db: Db, userId: string, id: strin
   return row && toPaymentMethod(row);
 }
 
+/** How many payment methods the user has. */
+export async function countPaymentMethods(db: Db, userId: string): Promise<number> {
+  const row = await db.selectFrom('payment_methods').select((eb) => eb.fn.countAll<number>().as('count')).where('user_id', '=', userId).executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
 /** True when the user has a payment method with this id. */
 export async function paymentMethodExists(db: Db, userId: string, id: string): Promise<boolean> {
   const row = await db.selectFrom('payment_methods').select('id').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MAX_PAYMENT_METHODS } from '../../src/identity/identity.service.js';
 import { graphql } from '../helpers/hub.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
@@ -86,5 +87,41 @@ describe('adding a payment method', () => {
     }
     const asAgent = await graphql<any>(hub, '{ me { approvals { id } } }', { token });
     expect(refusal(asAgent)).toBe('FORBIDDEN/NOT_SUBJECT');
+  });
+});
+
+describe('the payment methods a user may hold', () => {
+  /** Cards added to alice's profile without an approval, as earlier additions would have left them. */
+  const holdCards = (count: number, from: number) =>
+    hub.services.db
+      .insertInto('payment_methods')
+      .values(Array.from({ length: count }, (_, i) => ({ id: `pm_held${from + i}`, user_id: alice.id, brand: 'visa', last4: String(1000 + from + i), exp_month: 1, exp_year: 2034, created_at: new Date() })))
+      .execute();
+
+  it(`leaves an approved addition unused once the user holds ${MAX_PAYMENT_METHODS}`, async () => {
+    await holdCards(MAX_PAYMENT_METHODS - 1, 0);
+    const asked = await approved({ action: 'ADD_PAYMENT_METHOD', paymentMethod: CARD });
+    // Another addition completes between the approval and its use.
+    await holdCards(1, MAX_PAYMENT_METHODS - 1);
+    const response = await addCard(token, CARD);
+    expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input' });
+    expect(response.errors?.[0]?.message).toContain(`holds ${MAX_PAYMENT_METHODS} payment methods`);
+    expect(await paymentMethods()).toHaveLength(MAX_PAYMENT_METHODS);
+    const state = await graphql<any>(hub, 'query($id: ID!) { approval(id: $id) { status usedAt } }', { token: alice.accessToken, variables: { id: asked.id } });
+    expect(state.data.approval).toEqual({ status: 'APPROVED', usedAt: null });
+  });
+
+  it('does not ask the user to approve an addition past them, and asks nothing of the agent', async () => {
+    const before = await hub.services.db.selectFrom('approvals').select('id').where('user_id', '=', alice.id).execute();
+    const response = await request(token, { action: 'ADD_PAYMENT_METHOD', paymentMethod: { ...CARD, last4: '4343' } });
+    expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input' });
+    expect(await hub.services.db.selectFrom('approvals').select('id').where('user_id', '=', alice.id).execute()).toEqual(before);
+  });
+
+  it('still changes one of them', async () => {
+    await approved({ action: 'CHANGE_PAYMENT_METHOD', paymentMethodId: 'pm_held0', paymentMethod: RENEWED });
+    const changed = await changeCard(token, { id: 'pm_held0', paymentMethod: RENEWED });
+    expect(changed.data.changePaymentMethod).toEqual({ id: 'pm_held0', ...RENEWED });
+    expect(await paymentMethods()).toHaveLength(MAX_PAYMENT_METHODS);
   });
 });
