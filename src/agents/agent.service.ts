@@ -24,7 +24,7 @@ import {
   type AgentFilter,
 } from './agent.queries.js';
 
-export type { Agent, AgentFilter, AgentState } from './agent.queries.js';
+export { toAgent, type Agent, type AgentFilter, type AgentState } from './agent.queries.js';
 export type { ClientAuthentication } from './agent-authentication.js';
 
 /** What decommissioning reaches beyond the agent itself; wired in app.ts. */

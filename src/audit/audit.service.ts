@@ -6,7 +6,7 @@ import { appendAuditEvents, listAuditEvents, type AuditEventPage, type AuditFilt
 export { SYSTEM_ACTOR } from './audit.actions.js';
 export { AuditWriter } from './audit.writer.js';
 export type { AuditEventInput } from './audit.actions.js';
-export type { AuditEvent, AuditFilter } from './audit.queries.js';
+export { toAuditEvent, type AuditEvent, type AuditFilter } from './audit.queries.js';
 
 /**
  * Records events of a state change inside the change's own transaction, so an event exists

@@ -3,8 +3,7 @@ import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/
 import { paymentScopes } from '../authz/approval-access.js';
 import { decideConsentInForce } from '../authz/delegation.js';
 import type { Db } from '../db/connect.js';
-import type { Caller } from '../identity/identity.service.js';
-import type { PaymentMethod } from '../identity/order.queries.js';
+import type { Caller, PaymentMethod } from '../identity/identity.service.js';
 import { actorOf } from '../oauth/delegation.js';
 import { issuePaymentToken } from '../oauth/payment-token.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError, type ForbiddenReason } from '../shared/errors.js';

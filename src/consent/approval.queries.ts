@@ -108,18 +108,6 @@ export async function createEntryHmacKey(db: Db, userId: string, candidate: Buff
   return row?.entry_hmac_key ?? undefined;
 }
 
-/**
- * Deletes every approval of the user, whatever its state, in the caller's transaction (an
- * erasure, which holds the user's row locked); resolves to how many. `requestApproval` takes that
- * row first and holds it for its whole transaction: a request under way commits first and its
- * approval is deleted too; a request that waits for the row then finds the user no longer active.
- * An approval being answered or used keeps its row locked until that commits, and is then deleted.
- */
-export async function deleteApprovalsOfUser(db: Db, userId: string): Promise<number> {
-  const rows = await db.deleteFrom('approvals').where('user_id', '=', userId).returning('id').execute();
-  return rows.length;
-}
-
 /** The approvals of this user and agent still waiting for an answer at `now`, oldest first. */
 export async function findOpenApprovals(db: Db, userId: string, agentId: string, now: Date): Promise<Approval[]> {
   const rows = await db

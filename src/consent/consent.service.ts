@@ -28,7 +28,7 @@ import { receiptClaims, signReceipt, type ReceiptController } from './receipt.js
 import type { SigningKey } from '../oauth/key-store.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 
-export type { Consent } from './consent.queries.js';
+export { toConsent, type Consent } from './consent.queries.js';
 
 /** What a consent is now: withdrawn, past its expiry, or in force. */
 export function consentState(consent: Pick<Consent, 'status' | 'expiresAt'>, now: Date): 'ACTIVE' | 'WITHDRAWN' | 'EXPIRED' {

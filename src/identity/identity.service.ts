@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
 import type { Principal } from '../authz/principal.js';
 import type { Db } from '../db/connect.js';
-import { revokeRefreshTokensOfUser } from '../oauth/refresh-token.queries.js';
 import type { TokenService, UserSession } from '../oauth/token.service.js';
 import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
@@ -54,6 +53,9 @@ export interface Caller {
   readonly principal: Principal;
   readonly requestId: string | null;
 }
+
+export type { PaymentMethod } from './order.queries.js';
+export { toUser, type User } from './user.queries.js';
 
 export type IdentityService = ReturnType<typeof createIdentityService>;
 
@@ -209,7 +211,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
           throw new BadUserInputError('input.currentPassword', 'is no longer the current password: it was changed meanwhile');
         }
         await recordSignInSuccess(tx, attempt);
-        const sessionsEnded = await revokeRefreshTokensOfUser(tx, userId, now);
+        const sessionsEnded = await tokens.revokeRefreshTokensOfUser(tx, userId, now);
         await auditInTransaction(tx, { action: 'user.password_changed', ...audit, decision: 'ALLOW', detail: { sessionsEnded } }, now);
         await enqueueWebhookEvent(tx, { type: 'user.password_changed', data: { userId, sessionsEnded } }, now);
         await touchLastLogin(tx, userId, now);

@@ -16,7 +16,7 @@ import {
   type VerifiedAccessToken,
 } from './access-token.js';
 import type { KeyStore } from './key-store.js';
-import { revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents } from './refresh-token.queries.js';
+import { revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents, revokeRefreshTokensOfUser } from './refresh-token.queries.js';
 import { issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
 import { findTokenState, type TokenFacts, type TokenState } from './token-state.queries.js';
 
@@ -212,6 +212,12 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      * @throws InvalidTokenError
      */
     verify: (token: string) => verifyAccessToken(keys, audience, token, clock.now(), verifyOptions),
+
+    /**
+     * Revokes every refresh token of the user, theirs and their agents', in the caller's
+     * transaction; resolves to how many families it ended.
+     */
+    revokeRefreshTokensOfUser: (tx: Db, userId: string, now: Date) => revokeRefreshTokensOfUser(tx, userId, now),
 
     /** Revokes every refresh token the agent holds or acts in, in the caller's transaction. */
     revokeRefreshTokensOfAgent: (tx: Db, agentId: string, now: Date) => revokeRefreshTokensOfAgent(tx, agentId, now),

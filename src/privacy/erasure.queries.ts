@@ -52,6 +52,18 @@ export async function revokeLiveRefreshTokensOfUser(db: Db, userId: string, now:
   return new Set(rows.map((row) => row.family_id)).size;
 }
 
+/**
+ * Deletes every approval of the user, whatever its state, in the caller's transaction (an
+ * erasure, which holds the user's row locked); resolves to how many. `requestApproval` takes that
+ * row first and holds it for its whole transaction: a request under way commits first and its
+ * approval is deleted too; a request that waits for the row then finds the user no longer active.
+ * An approval being answered or used keeps its row locked until that commits, and is then deleted.
+ */
+export async function deleteApprovalsOfUser(db: Db, userId: string): Promise<number> {
+  const rows = await db.deleteFrom('approvals').where('user_id', '=', userId).returning('id').execute();
+  return rows.length;
+}
+
 /** Deletes the user's stored payment methods (masked as they are); resolves to how many. */
 export async function deletePaymentMethodsOfUser(db: Db, userId: string): Promise<number> {
   const rows = await db.deleteFrom('payment_methods').where('user_id', '=', userId).returning('id').execute();

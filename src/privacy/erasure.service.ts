@@ -1,6 +1,5 @@
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
 import type { AgentService } from '../agents/agent.service.js';
-import { deleteApprovalsOfUser } from '../consent/approval.queries.js';
 import type { ConsentService } from '../consent/consent.service.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
@@ -9,6 +8,7 @@ import { BadUserInputError, NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
 import {
   countAudienceMemberships,
+  deleteApprovalsOfUser,
   deletePaymentMethodsOfUser,
   lockUserForErasure,
   notifyUserErased,

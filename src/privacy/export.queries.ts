@@ -1,9 +1,9 @@
-import { toAgent, type Agent } from '../agents/agent.queries.js';
+import { toAgent, type Agent } from '../agents/agent.service.js';
 import { AUDIT_CONTENT_COLUMNS } from '../audit/audit.hash.js';
-import { toAuditEvent, type AuditEvent } from '../audit/audit.queries.js';
-import { toConsent, type Consent } from '../consent/consent.queries.js';
+import { toAuditEvent, type AuditEvent } from '../audit/audit.service.js';
+import { toConsent, type Consent } from '../consent/consent.service.js';
 import type { Db } from '../db/connect.js';
-import { toUser, type User } from '../identity/user.queries.js';
+import { toUser, type User } from '../identity/identity.service.js';
 
 // Reads for the export of one person's data, across the tables that hold it. Each list is read
 // in keyset pages, so an export holds one page in memory whatever the person's history. Rows of
