@@ -88,7 +88,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     await database.close().catch(() => {});
     throw error;
   }
-  const services = await createServices(config, database.db, logger, clock, database.listen, options.audit);
+  const services = await createServices(config, database, logger, clock, database.listen, options.audit);
   const webhookWorker = config.webhookWorker ? services.webhooks.createWorker({ listen: database.listen }) : undefined;
   webhookWorker?.start();
   const bootstrapCredentials = await ensureBootstrapClient(database.db, config.bootstrapClient, clock.now());
@@ -135,13 +135,14 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
 
 /**
  * Builds every service on an open, migrated database.
+ * @param checks The same database, for the token check of every request (`DatabaseHandle.checks`).
  * @param listen LISTEN on that database, for caches that other instances' changes must clear;
  *   without it nothing is cached across requests.
  * @param audit The buffered audit writer's batching and backlog, when not its defaults.
  */
-export async function createServices(config: Config, db: Db, logger: Logger, clock: Clock = systemClock, listen?: Listen, audit?: AuditWriterOptions): Promise<Services> {
+export async function createServices(config: Config, { db, checks }: Pick<DatabaseHandle, 'db' | 'checks'>, logger: Logger, clock: Clock = systemClock, listen?: Listen, audit?: AuditWriterOptions): Promise<Services> {
   const keys = await KeyStore.open(db, resolveKeyEncryptionKey(config), clock, config.accessTokenTtl);
-  const tokens = createTokenService({ config, keys, clock, db });
+  const tokens = createTokenService({ config, keys, clock, db, checks });
   const identity = createIdentityService({ db, tokens, clock });
   // Agents and consents need each other: decommissioning an agent withdraws its consents, and
   // giving a consent checks the agent. The effects are called only after both exist.

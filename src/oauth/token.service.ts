@@ -70,8 +70,10 @@ export class RefusedTokenError extends InvalidTokenError {
  * says it still stands (see `findTokenState`): checked on every use, so a revocation, suspension
  * or withdrawal committed by any instance is refused by every instance on the next request.
  */
-export function createTokenService(deps: { config: Config; keys: KeyStore; clock: Clock; db: Db }) {
+export function createTokenService(deps: { config: Config; keys: KeyStore; clock: Clock; db: Db; checks?: Db }) {
   const { config, keys, clock, db } = deps;
+  // The check of every request: on connections whose prepared statements keep one plan (see `DatabaseHandle.checks`).
+  const checks = deps.checks ?? db;
   const audience = { issuer: config.issuer, audience: config.audience };
   // Every access token the hub issues lives at most this long (`issueAccessToken` caps it).
   const verifyOptions = { maxLifetimeSeconds: config.accessTokenTtl };
@@ -107,7 +109,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     const user = principal.kind === 'user' || principal.kind === 'delegated' ? { userId: principal.userId } : {};
     const delegated = principal.kind === 'delegated' ? { consentId: principal.consentId } : {};
     const grant = { ...(claims.sid && { familyId: claims.sid }), ...(claims.delegated_from && { delegatedFrom: claims.delegated_from }) };
-    const state = await findTokenState(db, { jti: claims.jti, agentIds, ...user, ...delegated, ...grant }, now);
+    const state = await findTokenState(checks, { jti: claims.jti, agentIds, ...user, ...delegated, ...grant }, now);
     const refuse = (message: string, refusal: TokenRefusal) => new RefusedTokenError(message, refusal, { claims, principal });
     if (state.revoked) throw refuse('token revoked', 'REVOKED');
     if (state.handed) throw refuse('token handed to an agent in a token exchange', 'HANDED_TO_AGENT');

@@ -57,6 +57,26 @@ describe.skipIf(testServerUrl() === undefined)('a session of the hub on the Post
     }
   });
 
+  it('checks requests\' tokens on connections of their own, where the check keeps one generic plan', async () => {
+    const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: database.url!, HUB_STATEMENT_TIMEOUT: '7' }));
+    try {
+      const user = await signUpUser(hub);
+      // One at a time, so the pool of checks opens one connection, which serves them all.
+      for (let i = 0; i < 8; i++) expect((await graphql<any>(hub, '{ me { id } }', { token: user.accessToken })).data.me.id).toBe(user.id);
+      const { checks, db } = hub.database;
+      const show = async (on: typeof db) => (await sql<{ mode: string; timeout: string; name: string }>`
+        select current_setting('plan_cache_mode') as mode, current_setting('statement_timeout') as timeout, current_setting('application_name') as name`.execute(on)).rows[0];
+      expect(await show(checks)).toEqual({ mode: 'force_generic_plan', timeout: '7s', name: 'identity-consent-hub token checks' });
+      expect(await show(db)).toEqual({ mode: 'auto', timeout: '7s', name: 'identity-consent-hub' });
+      const plans = await sql<{ generic: number; custom: number }>`
+        select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where statement like '%from revoked_tokens%'`.execute(checks);
+      // Sign-up's own request checked its token too.
+      expect(plans.rows).toEqual([{ generic: 9, custom: 0 }]);
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('runs with HUB_STATEMENT_TIMEOUT in force when the hub opens its own database', async () => {
     const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: database.url!, HUB_STATEMENT_TIMEOUT: '7' }));
     try {
