@@ -8,6 +8,9 @@
  * row the fixed cost every answer of the hub carries: an authenticated GraphQL request that reads
  * nothing (HTTP, the token's signature and its per-request revocation check, GraphQL) beside
  * `select 1`.
+ * Beside each count and first page, the floor's own statement relayed over HTTP by a bare server
+ * in a process of its own (bench/lib/sql-relay.ts): what the process hop and JSON alone cost here,
+ * the least any HTTP service adds to the floor.
  * Beside each first page, two rows bound what a GraphQL server could reach: the page's document
  * executed over the floor's rows already in memory, with the schema's default resolvers (no
  * authorization, no SQL, no HTTP), and `JSON.stringify` of the result; once by graphql-js, once
@@ -28,7 +31,7 @@ import { KeyStore } from '../src/oauth/key-store.js';
 import { createTokenService } from '../src/oauth/token.service.js';
 import { systemClock } from '../src/shared/clock.js';
 import { markdownTable, measureCalls, measurePaired, type Figures, type Row } from './lib/measure.js';
-import { BENCH_ACCESS_TOKEN_TTL, BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, loadAverage, machine, startHubProcess, type HubProcess } from './lib/setup.js';
+import { BENCH_ACCESS_TOKEN_TTL, BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, loadAverage, machine, startHubProcess, startSqlRelay, type HubProcess, type SqlRelay } from './lib/setup.js';
 
 export const BENCH_AUDIENCE_DATABASE_URL = process.env.BENCH_AUDIENCE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/seedbench';
 
@@ -70,15 +73,23 @@ const GOAL = { ms: 100, slower: 1.2 } as const;
 
 const live = (purpose: string) => sql`m.purpose = ${purpose} and (m.expires_at is null or m.expires_at > now())`;
 
-const floorCount = (db: Db, t: Typical) => sql`select count(*) from audience_members m where ${live(t.purpose)} and ${t.where}`.execute(db);
+const floorCount = (db: Db, t: Typical) => countStatement(t).execute(db);
+const countStatement = (t: Typical) => sql`select count(*) from audience_members m where ${live(t.purpose)} and ${t.where}`;
 
 /**
  * The page's rows as the best single statement reads them: the page's member ids from an index in
  * user-id order, then only those users by primary key, with the columns its fields show.
  */
-const floorPage = (db: Db, t: Typical) => sql`
+const floorPage = (db: Db, t: Typical) => pageStatement(t).execute(db);
+const pageStatement = (t: Typical) => sql`
   select ${t.columns} from (select m.user_id from audience_members m where ${live(t.purpose)} and ${t.where} order by m.user_id limit 1001) p
-  join users u on u.id = p.user_id where u.status = 'active' order by p.user_id`.execute(db);
+  join users u on u.id = p.user_id where u.status = 'active' order by p.user_id`;
+
+/** The floor's statement sent through the relay (bench/lib/sql-relay.ts): one HTTP hop and JSON added, nothing else. */
+const relayed = (relay: SqlRelay, db: Db, statement: ReturnType<typeof sql>) => {
+  const { sql: text, parameters } = statement.compile(db);
+  return () => relay.query(text, parameters);
+};
 
 /** What the issue measured: opted-in users of one country counted by joining consents and users. */
 const naiveCount = (db: Db) => sql`
@@ -134,6 +145,9 @@ async function graphqlCall(hub: HubProcess, token: string, query: string, variab
   return body.data;
 }
 
+/** The row beside each count and first page: the floor's own statement behind the bare relay. */
+const RELAY_ROW = '↳ the floor\'s statement relayed over HTTP: bare node:http in its own process, rows as JSON';
+
 const EXPORT_RUNS = 5;
 
 /** The run with the median rate. */
@@ -152,6 +166,7 @@ async function exportRate(run: () => Promise<number>): Promise<Figures> {
 export async function benchAudience(): Promise<Row[]> {
   const database = openDatabase({ url: BENCH_AUDIENCE_DATABASE_URL, poolSize: 4 });
   const hub = await startHubProcess({ DATABASE_URL: BENCH_AUDIENCE_DATABASE_URL });
+  const relay = await startSqlRelay(BENCH_AUDIENCE_DATABASE_URL);
   const db = database.db;
   try {
     // Measured on a settled table, as autovacuum leaves it after a bulk load: index-only scans
@@ -176,8 +191,12 @@ export async function benchAudience(): Promise<Row[]> {
       // Hub and floor alternate call by call, so both meet the same load from the rest of the machine.
       const [hubCountFigures, floorCountFigures] = await measurePaired(() => graphqlCall(hub, token, countQuery, variables), () => floorCount(db, t), seconds);
       rows.push({ workload: `count: ${t.name} (${hubCount.toLocaleString('en-US')})`, hub: hubCountFigures, floor: floorCountFigures, p50Goal: GOAL.slower, p50LimitMs: GOAL.ms });
+      const [relayCount, floorCountAgain] = await measurePaired(relayed(relay, db, countStatement(t)), () => floorCount(db, t), seconds);
+      rows.push({ workload: RELAY_ROW, hub: relayCount, floor: floorCountAgain, p50Ratio: true });
       const [hubPageFigures, floorPageFigures] = await measurePaired(() => graphqlCall(hub, token, pageQuery, variables), () => floorPage(db, t), seconds);
       rows.push({ workload: `first 1,000: ${t.name}`, hub: hubPageFigures, floor: floorPageFigures, p50Goal: GOAL.slower, p50LimitMs: GOAL.ms });
+      const [relayPage, floorPageAgain] = await measurePaired(relayed(relay, db, pageStatement(t)), () => floorPage(db, t), seconds);
+      rows.push({ workload: RELAY_ROW, hub: relayPage, floor: floorPageAgain, p50Ratio: true });
       const floorRows = (await floorPage(db, t)).rows as Record<string, unknown>[];
       for (const [executor, compiled] of [['graphql-js', false], ['graphql-jit', true]] as const) {
         const [alone, floorAgain] = await measurePaired(executeInMemory(bareSchema, pageQuery, variables, floorRows, compiled), () => floorPage(db, t), seconds);
@@ -231,6 +250,7 @@ export async function benchAudience(): Promise<Row[]> {
     rows.push({ workload: '↳ the plain join of members and users, as PostgreSQL plans it, rows/s', hub: median(joinRuns) });
     return rows;
   } finally {
+    await relay.stop();
     await hub.stop();
     await database.close();
   }

@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
 import pg from 'pg';
+import { request } from 'undici';
 import { openDatabase, type DatabaseHandle, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 
@@ -105,6 +106,38 @@ export async function startHubProcess(env: Record<string, string> = {}): Promise
     url,
     issuer: BENCH_ISSUER,
     child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** A running bench/lib/sql-relay.ts: `query` sends it a statement and resolves to its rows. */
+export interface SqlRelay {
+  query(text: string, values?: readonly unknown[]): Promise<unknown[]>;
+  stop(): Promise<void>;
+}
+
+/** Starts bench/lib/sql-relay.ts in its own process on `databaseUrl`, as the hub runs in its own. */
+export async function startSqlRelay(databaseUrl: string): Promise<SqlRelay> {
+  const port = await freePort();
+  const child = fork(new URL('./sql-relay.ts', import.meta.url), {
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, PORT: String(port) },
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the SQL relay exited with ${code}`)));
+  });
+  return {
+    async query(text, values) {
+      const response = await request(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify({ text, values }) });
+      if (response.statusCode !== 200) throw new Error(`the SQL relay answered ${response.statusCode}: ${await response.body.text()}`);
+      return (await response.body.json()) as unknown[];
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
