@@ -5,7 +5,7 @@ import type { Principal } from '../authz/principal.js';
 import type { PurposeRegistry } from '../consent/purpose-registry.js';
 import type { Purpose } from '../consent/purposes.js';
 import { BadUserInputError, ForbiddenError } from '../shared/errors.js';
-import { AUDIENCE_PAGE, decodeCursor, encodeCursor, pageSize, type ConnectionShape } from '../shared/pagination.js';
+import { AUDIENCE_PAGE, Edge, decodeCursor, encodeCursor, pageSize, type ConnectionShape } from '../shared/pagination.js';
 import { audiencePurposeOf, coversNothing, groupVersions, versionsCovering, type AudiencePurpose, type MemberPurpose } from './audience.coverage.js';
 import { EVERYTHING, MEMBER_FIELDS, MEMBER_FIELD_NAMES, columnsOf, type AudienceRequest, type MemberField, type MemberRow } from './audience.fields.js';
 import { filterReads, parseAudienceFilter, type AudienceFilter } from './audience.filter.js';
@@ -107,13 +107,8 @@ export function audienceSelection(purpose: AudiencePurpose, filter: AudienceFilt
   return { purpose: purpose.newest.key, filter, now, ...(versions ? { versions } : {}) };
 }
 
-/** An edge whose cursor is encoded only if the query reads it: most pages want only the last. */
-class MemberEdge {
-  constructor(readonly node: AudienceMember) {}
-  get cursor(): string {
-    return encodeCursor([this.node.id]);
-  }
-}
+/** A member's cursor: the user id the keyset pages by. */
+const memberCursor = (row: MemberRow) => encodeCursor([row.id]);
 
 /**
  * Shows members whose consent was given under one version of the purpose, with `fields`: each
@@ -177,7 +172,7 @@ export async function queryAudience(
     if (!show) shows.set(shownAs, (show = showMember(caller.principal, shownAs, asked.fields)));
     return show(row);
   };
-  const edges = rows.slice(0, limit).map((row) => new MemberEdge(member(row)));
+  const edges = rows.slice(0, limit).map((row) => new Edge(row, member(row), memberCursor));
   const shown = listing ? allowedMemberFields(caller.principal, newest, asked.fields) : [];
   deps.audit.record({
     action: 'audience.queried',
