@@ -111,7 +111,7 @@ describe('the payment methods a user may hold', () => {
     expect(state.data.approval).toEqual({ status: 'APPROVED', usedAt: null });
   });
 
-  it('does not ask the user to approve an addition past them, and asks nothing of the agent', async () => {
+  it('refuses to ask the user to approve an addition past them, and stores no approval', async () => {
     const before = await hub.services.db.selectFrom('approvals').select('id').where('user_id', '=', alice.id).execute();
     const response = await request(token, { action: 'ADD_PAYMENT_METHOD', paymentMethod: { ...CARD, last4: '4343' } });
     expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input' });
