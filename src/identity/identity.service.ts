@@ -9,7 +9,8 @@ import { isId, newId } from '../shared/ids.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
-import { countPaymentMethods, insertPaymentMethod, paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
+import { paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
+import { addPaymentMethod, assertRoomForPaymentMethod } from './payment-method.service.js';
 import { country, email, locale, mergePreferences, parseInput, personName, profileChangesSchema, toAddressJson } from './profile.input.js';
 import { forgetAccount, forgetEndedWindows, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
 import {
@@ -55,22 +56,10 @@ export interface Caller {
 }
 
 export type { PaymentMethod } from './order.queries.js';
+export { MAX_PAYMENT_METHODS } from './payment-method.service.js';
 export { toUser, type User } from './user.queries.js';
 
 export type IdentityService = ReturnType<typeof createIdentityService>;
-
-/**
- * Most payment methods a user may hold: a profile lists them whole, without pages, and each is
- * added by an agent with the user's approval. A user who holds this many changes one instead.
- */
-export const MAX_PAYMENT_METHODS = 20;
-
-/** @throws BadUserInputError when the user holds MAX_PAYMENT_METHODS already. */
-async function assertRoomForPaymentMethod(db: Db, userId: string): Promise<void> {
-  if ((await countPaymentMethods(db, userId)) >= MAX_PAYMENT_METHODS) {
-    throw new BadUserInputError('input', `the user holds ${MAX_PAYMENT_METHODS} payment methods, the most one may hold; change one of them instead`);
-  }
-}
 
 /** Sign-up, sign-in and the profile a user keeps. Mutations pass their transaction as `db`. */
 export function createIdentityService(deps: { db: Db; tokens: TokenService; clock: Clock }) {
@@ -279,19 +268,11 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
      */
     forgetSignInCounts: (tx: Db, email: string): Promise<void> => forgetAccount(tx, email),
 
-    /**
-     * Stores a masked card as a new payment method of the user, in the caller's transaction, which
-     * must make the user's additions take turns (the payment actions hold the user's consent lock),
-     * so that additions at once cannot pass MAX_PAYMENT_METHODS.
-     * @throws BadUserInputError when the user holds MAX_PAYMENT_METHODS already.
-     */
-    async addPaymentMethod(tx: Db, userId: string, card: MaskedCard, now: Date): Promise<PaymentMethod> {
-      await assertRoomForPaymentMethod(tx, userId);
-      return insertPaymentMethod(tx, { id: newId('pm'), userId, card, now });
-    },
+    /** A masked card as a new payment method, within MAX_PAYMENT_METHODS (see payment-method.service.ts). */
+    addPaymentMethod,
 
     /** @throws BadUserInputError when the user holds MAX_PAYMENT_METHODS already: an addition could not be made. */
-    assertRoomForPaymentMethod: (db: Db, userId: string): Promise<void> => assertRoomForPaymentMethod(db, userId),
+    assertRoomForPaymentMethod,
 
     /** Replaces the card of one of the user's payment methods; undefined when the user has no method with that id. */
     changePaymentMethod: (tx: Db, userId: string, id: string, card: MaskedCard): Promise<PaymentMethod | undefined> => replacePaymentMethodCard(tx, userId, id, card),
