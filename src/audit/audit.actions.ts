@@ -76,6 +76,12 @@ export interface AuditEventInput {
   readonly clientId?: string | null;
   readonly purpose?: string | null;
   readonly consentId?: string | null;
+  /**
+   * The user a delegated caller acts for, whose consent `consentId` and `purpose` name. An event
+   * about anyone else names neither: they are that user's, not the subject's, and the subject's
+   * access log and data export show their events whole (GDPR Art. 15(4)). Not stored.
+   */
+  readonly actingFor?: string | null;
   readonly fieldsRead?: readonly string[];
   readonly fieldsDenied?: readonly string[];
   /** Stated by every caller: an audit record never assumes that something was allowed. */
@@ -97,6 +103,7 @@ export interface PrincipalAuditFields {
   readonly clientId: string | null;
   readonly purpose: string | null;
   readonly consentId: string | null;
+  readonly actingFor?: string;
 }
 
 /** Maps the caller of a request to the actor fields of its audit events; spread into an input. */
@@ -116,13 +123,14 @@ export function actorFromPrincipal(principal: Principal): PrincipalAuditFields {
         clientId: principal.clientId,
         purpose: principal.purpose,
         consentId: principal.consentId,
+        actingFor: principal.userId,
       };
   }
 }
 
 /** An input with every default applied, its detail scrubbed and its lists copied: ready to store. */
 export type PreparedAuditEvent = {
-  readonly [K in keyof AuditEventInput]-?: Exclude<AuditEventInput[K], undefined>;
+  readonly [K in Exclude<keyof AuditEventInput, 'actingFor'>]-?: Exclude<AuditEventInput[K], undefined>;
 } & { readonly detail: Record<string, unknown> };
 
 /**
@@ -139,6 +147,7 @@ export function prepareAuditEvent(input: AuditEventInput, now: Date): PreparedAu
   // Stored as it will read back: text the database would change or refuse would break the
   // event's hash or fail its batch.
   const text = (value: string | null | undefined) => (value == null ? null : storableText(value));
+  const othersConsent = input.actingFor != null && input.subjectUserId != null && input.subjectUserId !== input.actingFor;
   return Object.freeze({
     id: input.id ?? newId('evt'),
     occurredAt,
@@ -147,8 +156,8 @@ export function prepareAuditEvent(input: AuditEventInput, now: Date): PreparedAu
     actorChain: Object.freeze((input.actorChain ?? []).map(storableText)),
     subjectUserId: text(input.subjectUserId),
     clientId: text(input.clientId),
-    purpose: text(input.purpose),
-    consentId: text(input.consentId),
+    purpose: othersConsent ? null : text(input.purpose),
+    consentId: othersConsent ? null : text(input.consentId),
     fieldsRead: Object.freeze((input.fieldsRead ?? []).map(storableText)),
     fieldsDenied: Object.freeze((input.fieldsDenied ?? []).map(storableText)),
     decision: input.decision,

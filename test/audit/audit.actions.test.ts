@@ -56,7 +56,7 @@ describe('actorFromPrincipal', () => {
     [
       'delegated',
       { kind: 'delegated', userId: 'usr_1', clientId: 'agt_child', scopes, tokenId: 'jti', actorChain: ['agt_child', 'agt_parent'], consentId: 'cns_1', purpose: 'support' },
-      { actor: { kind: 'delegated', id: 'agt_child' }, actorChain: ['agt_child', 'agt_parent'], clientId: 'agt_child', purpose: 'support', consentId: 'cns_1' },
+      { actor: { kind: 'delegated', id: 'agt_child' }, actorChain: ['agt_child', 'agt_parent'], clientId: 'agt_child', purpose: 'support', consentId: 'cns_1', actingFor: 'usr_1' },
     ],
   ])('maps a %s principal', (_, principal, expected) => {
     expect(actorFromPrincipal(principal)).toEqual(expected);
@@ -70,6 +70,15 @@ describe('prepareAuditEvent', () => {
     expect(isId('evt', prepared.id)).toBe(true);
     expect(prepared).toMatchObject({ occurredAt: now, actorChain: [], fieldsRead: [], fieldsDenied: [], subjectUserId: null, detail: {} });
     expect(prepareAuditEvent(prepared, new Date())).toEqual(prepared);
+  });
+
+  it('names the consent of a delegated caller only on events about the user it acts for', () => {
+    const delegated: Principal = { kind: 'delegated', userId: 'usr_1', clientId: 'agt_child', scopes: new Set(), tokenId: 'jti', actorChain: ['agt_child'], consentId: 'cns_1', purpose: 'support' };
+    const about = (subjectUserId: string | null) => prepareAuditEvent(readEvent({ ...actorFromPrincipal(delegated), subjectUserId }), new Date());
+    expect(about('usr_1')).toMatchObject({ consentId: 'cns_1', purpose: 'support', actorChain: ['agt_child'] });
+    expect(about('usr_2')).toMatchObject({ consentId: null, purpose: null, actor: { kind: 'delegated', id: 'agt_child' }, actorChain: ['agt_child'] });
+    expect(about(null)).toMatchObject({ consentId: 'cns_1', purpose: 'support' });
+    expect(about('usr_2')).not.toHaveProperty('actingFor');
   });
 
   it('refuses an unknown action, actor kind or decision with a TypeError', () => {

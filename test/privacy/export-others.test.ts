@@ -3,8 +3,8 @@ import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { giveConsent, registerAgent } from '../helpers/oauth.js';
+import { TEST_ENV, graphql, signIn, signUpUser } from '../helpers/hub.js';
+import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 import { exportOf } from './privacy-fixtures.js';
 
 // A person's export lists what they did about others (`actions`) without what is those others',
@@ -60,5 +60,29 @@ describe('the export of an agent’s owner, and of a person who consented to it'
     );
     // Alice shows in his log only where she acted on his data herself: her refused read.
     expect(body.accessLog.filter((e: any) => JSON.stringify(e).includes(alice.id)).map((e: any) => e.action)).toEqual(['profile.read']);
+  });
+});
+
+describe('the export of a person an agent acting for someone else tried to read', () => {
+  it('names the agent, not the consent it acted under nor its purpose: they are the other person’s', async () => {
+    const carol = await signUpUser(hub);
+    const dave = await signUpUser(hub);
+    const agent = await registerAgent(hub, await operatorToken(hub), { name: 'Support assistant', allowedScopes: ['contact:read'] });
+    const carolConsent = await giveConsent(hub, carol.accessToken, { purpose: 'support', agentId: agent.id, scopes: ['contact:read'] });
+    const exchanged = await exchange(hub, agent, (await signIn(hub, carol)).accessToken, { scope: 'contact:read' });
+    expect(exchanged.status).toBe(200);
+    const read = await graphql<any>(hub, 'query($id: ID!) { user(id: $id) { email } }', { token: exchanged.body.access_token, variables: { id: dave.id } });
+    expect(read.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+    await hub.services.audit.flush();
+
+    const { status, body } = await exportOf(hub, dave.id, dave.accessToken);
+    expect(status).toBe(200);
+    expect(body.accessLog).toContainEqual(
+      expect.objectContaining({ action: 'profile.read', actor: { kind: 'delegated', id: agent.id }, decision: 'DENY', reason: 'NOT_SUBJECT', consentId: null, purpose: null }),
+    );
+    expect(JSON.stringify(body)).not.toContain(carolConsent);
+    // Carol's own trail keeps her consent on what the agent did for her.
+    const own = await exportOf(hub, carol.id, carol.accessToken);
+    expect(own.body.accessLog).toContainEqual(expect.objectContaining({ action: 'token.exchanged', consentId: carolConsent }));
   });
 });
