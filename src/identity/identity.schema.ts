@@ -125,6 +125,10 @@ builder.queryFields((t) => ({
       // A user listed had their id read (the list shows ids its caller did not hold, though `id`
       // needs no scope), and the fields a filter selects on, into the request's `profile.read` event about them.
       for (const user of rows.slice(0, limit)) for (const field of ['id', ...reads.map(({ ref }) => ref.field)]) ctx.access.note(user.id, field);
+      // The user past the page is not shown, but `hasNextPage` tells that they match the filter
+      // (with `first: 0`, whether anyone has this email): a read of the fields it selects on.
+      const next = rows[limit];
+      if (next) for (const { ref } of reads) ctx.access.note(next.id, ref.field);
       // The cursor is the id alone, which the node shows anyway: the list's order is by
       // `createdAt`, a profile field the caller may not be allowed to read.
       return toConnection(rows, limit, (u) => encodeCursor([u.id]), (u) => u);

@@ -71,4 +71,17 @@ describe('a filter of the user list', () => {
     expect(summary('filter-refused')).toEqual([{ subject: null, read: [], denied: ['email'], decision: 'DENY', reason: 'MISSING_SCOPE' }]);
     expect(events.find((e) => e.requestId === 'filter-refused')?.detail).toEqual({ refusedFilter: 'filter.email' });
   });
+
+  it('is audited for the user past the page too: `hasNextPage` tells that they match it', async () => {
+    const token = await clientToken(hub, ['users:admin', 'contact:read']);
+    const probe = (email: string, requestId: string) =>
+      graphql<any>(hub, 'query($email: String) { users(first: 0, filter: { email: $email }) { pageInfo { hasNextPage } } }', { token, variables: { email }, headers: { 'x-request-id': requestId } });
+    expect((await probe(alice.email, 'probe-alice')).data.users.pageInfo.hasNextPage).toBe(true);
+    expect((await probe('nobody@example.com', 'probe-nobody')).data.users.pageInfo.hasNextPage).toBe(false);
+    await hub.services.audit.flush();
+    const events = (await findAuditEvents(hub.services.db, { filter: { action: 'profile.read' }, first: 100 })).edges.map((e) => e.node);
+    // Her email was matched, not her id shown.
+    expect(events.filter((e) => e.requestId === 'probe-alice').map((e) => [e.subjectUserId, e.fieldsRead])).toEqual([[alice.id, ['email']]]);
+    expect(events.filter((e) => e.requestId === 'probe-nobody')).toEqual([]);
+  });
 });
