@@ -171,8 +171,11 @@ export function createAuthScopes(context: Context) {
     consentGiver: (delegated: readonly string[]) => decideConsentGiving(context.principal, delegated).allowed,
     agentManager: async (agentId: string) => decideAgentManagement(context.principal, await agentLoader(context).load(agentId)).allowed,
     agentOwner: async ({ agentId, ownerUserId }: AgentOwnerScope) => {
-      const decision = decideAgentManagement(context.principal, await agentLoader(context).load(agentId));
-      if (!decision.allowed && context.principal.kind !== 'anonymous') context.access.note(ownerUserId, 'user', decision.reason);
+      const { principal } = context;
+      const decision = decideAgentManagement(principal, await agentLoader(context).load(agentId));
+      if (principal.kind === 'anonymous' || ('userId' in principal && principal.userId === ownerUserId)) return decision.allowed;
+      // Refused, or shown to an operator as the user list shows it: in the owner's trail either way.
+      context.access.note(ownerUserId, decision.allowed ? 'id' : 'user', decision.allowed ? undefined : decision.reason);
       return decision.allowed;
     },
     agentRegistrar: async ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => {

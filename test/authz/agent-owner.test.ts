@@ -63,8 +63,18 @@ describe('the owner of an agent', () => {
     const mine = await graphql<any>(hub, AGENT, { token: alice.accessToken, variables: { id: alicesAgent.id } });
     expect(mine.errors).toBeUndefined();
     expect(mine.data.agent).toEqual({ id: alicesAgent.id, owner: { id: alice.id } });
-    const operator = await graphql<any>(hub, AGENT, { token: await clientToken(hub, ['agents:admin']), variables: { id: alicesAgent.id } });
+    const operator = await graphql<any>(hub, AGENT, { token: await clientToken(hub, ['agents:admin'], 'agt_01J0000000000000000000OWNR'), variables: { id: alicesAgent.id } });
     expect(operator.errors).toBeUndefined();
     expect(operator.data.agent.owner).toEqual({ id: alice.id });
+    // Shown to an operator, her id is in her trail, as the user list's ids are; her own read is not.
+    await hub.services.audit.flush();
+    const reads = await hub.services.db
+      .selectFrom('audit_events')
+      .select(['actor_id', 'fields_read'])
+      .where('action', '=', 'profile.read')
+      .where('subject_user_id', '=', alice.id)
+      .where('decision', '=', 'allow')
+      .execute();
+    expect(reads).toEqual([{ actor_id: 'agt_01J0000000000000000000OWNR', fields_read: ['id'] }]);
   });
 });
