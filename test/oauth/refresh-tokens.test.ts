@@ -127,6 +127,19 @@ describe('a user session kept alive by refreshing', () => {
     expect((await refreshAt(signedIn.data.signIn.refreshToken)).status).toBe(200);
   });
 
+  it('issues, a minute before the session ends, an access token that ends with it', async () => {
+    const signedUpAt = clock.now();
+    const user = await signUpUser(sessionHub);
+    const sessionEnd = Math.floor(signedUpAt.getTime() / 1_000) + USER_SESSION_MAX_AGE_SECONDS;
+    clock.advance(USER_SESSION_MAX_AGE_SECONDS - 60);
+    const refreshed = await refreshAt(user.refreshToken);
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body.expires_in).toBe(60);
+    expect(claimsOf(refreshed.body.access_token).exp).toBe(sessionEnd);
+    clock.advance(61);
+    expect((await graphql<any>(sessionHub, '{ me { id } }', { token: refreshed.body.access_token })).status).toBe(401);
+  });
+
   it('refuses, with invalid_grant, a refresh token that would outlive its session, once the sign-in is 30 days old', async () => {
     const user = await signUpUser(sessionHub);
     // As every refresh issued before sessions ended: a refresh token good for 30 days from its last use.

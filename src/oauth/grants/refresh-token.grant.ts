@@ -2,6 +2,7 @@ import type { Services } from '../../app.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
 import { parseScope, scopeWithin } from '../../authz/scopes.js';
 import { invalidClient } from '../client-auth.js';
+import { delegatedLifetime } from '../delegation.js';
 import { invalidGrant, invalidRequest, invalidScope, refusingFor } from '../oauth-error.js';
 import { limitRefreshTokenExpiry } from '../refresh-token.queries.js';
 import { findRefreshTokenRefusal, hashRefreshToken, refusalSubject, useRefreshToken } from '../refresh-tokens.js';
@@ -50,15 +51,17 @@ async function userSessionRefresh(services: Services, { params, requestId }: Tok
       return { reused: true as const };
     }
     return refusingFor(refusalSubject(used), async () => {
-      // A session's refresh tokens end by then (see below); the check also ends those issued before that bound.
+      // A session's tokens, access and refresh, end by then (see below); the check also ends the
+      // refresh tokens issued before that bound.
       const sessionEndsAt = new Date(used.auth_time.getTime() + USER_SESSION_MAX_AGE_SECONDS * 1_000);
-      if (sessionEndsAt <= now) throw invalidGrant('refresh token is invalid', 'session older than its absolute lifetime: the user must sign in again');
+      const ttlSeconds = delegatedLifetime(now, services.config.accessTokenTtl, [sessionEndsAt]);
+      if (ttlSeconds <= 0) throw invalidGrant('refresh token is invalid', 'session older than its absolute lifetime: the user must sign in again');
       const granted = new Set(parseScope(used.scope));
       const requested = params.scope ? parseScope(params.scope) : [...granted];
       if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
       const refusal = await findRefreshTokenRefusal(services, tx, used);
       if (refusal) throw invalidGrant('refresh token is invalid', refusal);
-      const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), refreshScope: used.scope, familyId: used.family_id, replaces: used.id });
+      const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), refreshScope: used.scope, familyId: used.family_id, replaces: used.id, ttlSeconds });
       await limitRefreshTokenExpiry(tx, hashRefreshToken(session.refreshToken), sessionEndsAt);
       await auditInTransaction(tx, event(used.user_id, { action: 'token.refreshed', decision: 'ALLOW' }), now);
       return { session };
