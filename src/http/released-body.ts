@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { loggedRequest } from '../shared/logger.js';
 
 /**
  * A response body streamed from `chunks` that calls `release` as its last chunk is taken ('end'),
@@ -29,7 +30,7 @@ export const EXPORT_STALL_TIMEOUT_MS = 30_000;
  */
 export function cutOffWhenStalled(request: FastifyRequest, reply: FastifyReply, timeoutMs: number): void {
   reply.raw.setTimeout(timeoutMs, () => {
-    request.log.info({ url: request.url }, 'export aborted: its connection moved no byte for %d ms', timeoutMs);
+    request.log.info({ url: loggedRequest(request).url }, 'export aborted: its connection moved no byte for %d ms', timeoutMs);
     reply.raw.destroy();
   });
 }

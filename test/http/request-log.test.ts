@@ -1,6 +1,8 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { cutOffWhenStalled } from '../../src/http/released-body.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV } from '../helpers/hub.js';
@@ -33,5 +35,19 @@ describe('the request log', () => {
       expect(response.json()).toEqual({ error: 'not_found', error_description: `no route GET ${url.split('?')[0]}` });
     }
     expect(lines.join('')).not.toContain('LEAKED-SECRET-');
+  });
+
+  it('shows an export cut off for stalling by its path and the names of its query parameters too', () => {
+    const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: 'info' });
+    const own: string[] = [];
+    const request = { method: 'GET', url: '/users/usr_someone/export?access_token=LEAKED-TOKEN-321', log: createLogger(config, { write: (line: string) => own.push(line) }) };
+    let destroyed = false;
+    // A connection that moved no byte for the timeout: the socket's timeout fires.
+    const reply = { raw: { setTimeout: (_ms: number, fire: () => void) => fire(), destroy: () => void (destroyed = true) } };
+    cutOffWhenStalled(request as unknown as FastifyRequest, reply as unknown as FastifyReply, 30_000);
+    expect(destroyed).toBe(true);
+    expect(own.map((line) => JSON.parse(line)).map((entry) => [entry.msg, entry.url])).toEqual([
+      ['export aborted: its connection moved no byte for 30000 ms', '/users/usr_someone/export?access_token=…'],
+    ]);
   });
 });
