@@ -34,10 +34,11 @@ export function intersectScopes(requested: readonly string[] | undefined, limits
 }
 
 /**
- * Seconds a delegated token may live: the configured lifetime, cut to the subject token's
- * remaining life and to the consent's expiry. Zero or less means none may be issued.
+ * Seconds a token may live: the configured lifetime, cut to each bound given (a subject token's
+ * remaining life, a consent's expiry, the end of a session or family). Zero or less means none
+ * may be issued.
  */
-export function delegatedLifetime(now: Date, ttlSeconds: number, bounds: readonly (Date | null | undefined)[]): number {
+export function boundedLifetime(now: Date, ttlSeconds: number, bounds: readonly (Date | null | undefined)[]): number {
   const nowSeconds = Math.floor(now.getTime() / 1_000);
   let seconds = ttlSeconds;
   for (const bound of bounds) if (bound) seconds = Math.min(seconds, Math.floor(bound.getTime() / 1_000) - nowSeconds);

@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Services } from '../app.js';
 import { ACCESS_TOKEN_TYP, InvalidTokenError, verifyAccessToken, type Actor, type GrantLink, type IssuedAccessToken, type TokenAudience, type VerifiedAccessToken } from './access-token.js';
-import { delegatedLifetime } from './delegation.js';
+import { boundedLifetime } from './delegation.js';
 import { SIGNING_ALG, type KeyStore } from './key-store.js';
 
 /**
@@ -58,7 +58,7 @@ export async function issuePaymentToken(
   claims: PaymentTokenClaims,
   { now, notAfter }: { now: Date; notAfter: readonly (Date | null)[] },
 ): Promise<IssuedAccessToken | undefined> {
-  const ttl = delegatedLifetime(now, PAYMENT_TOKEN_TTL, notAfter);
+  const ttl = boundedLifetime(now, PAYMENT_TOKEN_TTL, notAfter);
   if (ttl <= 0) return undefined;
   const { kid, privateKey } = keys.signingKey();
   const audience = paymentAudience(issuer);

@@ -2,7 +2,7 @@ import type { Services } from '../../app.js';
 import type { Agent } from '../../agents/agent.service.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
 import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
-import { actorOf, delegatedLifetime } from '../delegation.js';
+import { actorOf, boundedLifetime } from '../delegation.js';
 import { invalidGrant, invalidScope, refusingFor } from '../oauth-error.js';
 import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
 import { earliestOf, findRefreshTokenRefusal, issueRefreshToken, refusalSubject, useRefreshToken } from '../refresh-tokens.js';
@@ -49,9 +49,9 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
       const requested = params.scope ? parseScope(params.scope).filter((scope) => scope !== OFFLINE_ACCESS) : [...granted];
       if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
       const [consent] = await services.consents.findConsents(tx, [used.consent_id]);
-      if (delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]) <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
+      if (boundedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]) <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
       const parentFamiliesEnd = await findRefreshFamiliesEnd(tx, delegatedFrom.flatMap((link) => (link.sid ? [link.sid] : [])));
-      const ttl = delegatedLifetime(now, config.accessTokenTtl, [consent!.expiresAt, parentFamiliesEnd]);
+      const ttl = boundedLifetime(now, config.accessTokenTtl, [consent!.expiresAt, parentFamiliesEnd]);
       if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'the family it was exchanged from has ended');
       const scope = requested.join(' ');
       const access = await services.tokens.issueAccessToken(

@@ -2,7 +2,7 @@ import type { Services } from '../../app.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
 import { parseScope, scopeWithin } from '../../authz/scopes.js';
 import { invalidClient } from '../client-auth.js';
-import { delegatedLifetime } from '../delegation.js';
+import { boundedLifetime } from '../delegation.js';
 import { invalidGrant, invalidRequest, invalidScope, refusingFor } from '../oauth-error.js';
 import { limitRefreshTokenExpiry } from '../refresh-token.queries.js';
 import { findRefreshTokenRefusal, hashRefreshToken, refusalSubject, useRefreshToken } from '../refresh-tokens.js';
@@ -54,7 +54,7 @@ async function userSessionRefresh(services: Services, { params, requestId }: Tok
       // A session's tokens, access and refresh, end by then (see below); the check also ends the
       // refresh tokens issued before that bound.
       const sessionEndsAt = new Date(used.auth_time.getTime() + USER_SESSION_MAX_AGE_SECONDS * 1_000);
-      const ttlSeconds = delegatedLifetime(now, services.config.accessTokenTtl, [sessionEndsAt]);
+      const ttlSeconds = boundedLifetime(now, services.config.accessTokenTtl, [sessionEndsAt]);
       if (ttlSeconds <= 0) throw invalidGrant('refresh token is invalid', 'session older than its absolute lifetime: the user must sign in again');
       const granted = new Set(parseScope(used.scope));
       const requested = params.scope ? parseScope(params.scope) : [...granted];

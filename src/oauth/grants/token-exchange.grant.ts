@@ -5,7 +5,7 @@ import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
 import type { Db } from '../../db/connect.js';
 import { InvalidTokenError, type GrantLink } from '../access-token.js';
 import { requireAgent } from '../client-auth.js';
-import { actorOf, delegatedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
+import { actorOf, boundedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
 import { findExchangeGrounds, type ExchangeConsent } from '../exchange.queries.js';
 import { invalidRequest, invalidScope, OAuthError, refusingFor } from '../oauth-error.js';
 import { findRefreshFamiliesEnd } from '../refresh-token.queries.js';
@@ -97,7 +97,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     if (offline && user.kind === 'delegated' && !subject.claims.sid) throw invalidScope('offline_access needs a subject token issued with a refresh token');
     const granted = intersectScopes(requested?.filter((scope) => scope !== OFFLINE_ACCESS), [user.scopes, new Set(agent.allowedScopes), new Set(consent.scopes)]);
     if (granted.length === 0) throw invalidScope("no requested scope lies within the subject token, the client's allowed scopes and the consent");
-    const ttl = delegatedLifetime(now, config.accessTokenTtl, [new Date(subject.claims.exp * 1_000), consent.expiresAt]);
+    const ttl = boundedLifetime(now, config.accessTokenTtl, [new Date(subject.claims.exp * 1_000), consent.expiresAt]);
     if (ttl <= 0) throw invalidRequest('the subject token or the consent ends now');
 
     const scope = granted.join(' ');
