@@ -55,10 +55,16 @@ const definePurposeSchema = z.object({
     .min(1)
     .max(32)
     .refine((list) => list.every((c) => isDataScope(`${c}:read`)), 'must name data categories or category.field'),
-  noticeUrl: z.string().url().max(2_000),
+  // Shown to people as a link before they consent, and signed into every receipt as its
+  // `policyUrl`: a page to read, never a `javascript:` or `data:` URL.
+  noticeUrl: z
+    .string()
+    .max(2_000)
+    .url()
+    .refine((url) => ['https:', 'http:'].includes(new URL(url).protocol), 'must be an http or https URL'),
   noticeText: z.string().min(1).max(100_000),
-  language: z.string().max(35).nullish(),
-  jurisdiction: z.string().max(35).nullish(),
+  language: z.string().max(35).regex(/^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$/, 'must be a BCP 47 language tag').nullish(),
+  jurisdiction: plainText(35).nullish(),
 });
 
 /**

@@ -42,6 +42,20 @@ describe('purposes', () => {
     expect((await graphql<any>(hub, query, { token: admin, variables: { i: { ...input, noticeText: 'changed' } } })).data.definePurpose).toEqual({ key: 'surveys', version: '2' });
     expect((await graphql<any>(hub, query, { token: admin, variables: { i: { ...input, dataCategories: ['nonsense'] } } })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
+
+  it('refuses a notice that is no web page, a language that is no BCP 47 tag and an empty jurisdiction: receipts sign them', async () => {
+    const input = { key: 'contests', title: 'Contests', description: 'd', lawfulBasis: 'CONSENT', dataCategories: ['contact.email'], noticeUrl: 'https://hub.example/contests', noticeText: 'n' };
+    const define = async (changes: Record<string, unknown>) =>
+      (await graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { key } }', { token: admin, variables: { i: { ...input, ...changes } } })).errors?.[0];
+    for (const noticeUrl of ['javascript:alert(document.cookie)', 'data:text/html,<script>alert(1)</script>', 'file:///etc/passwd']) {
+      expect(await define({ noticeUrl })).toMatchObject({ message: 'input.noticeUrl: must be an http or https URL', extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    expect(await define({ language: '' })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.language' } });
+    expect(await define({ language: 'en_US' })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.language' } });
+    expect(await define({ jurisdiction: ' ' })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.jurisdiction' } });
+    expect(await define({ language: 'de-CH', jurisdiction: 'CH' })).toBeUndefined();
+    expect((await graphql<any>(hub, '{ purposes { key } }')).data.purposes.map((p: any) => p.key)).toContain('contests');
+  });
 });
 
 describe('consent receipts', () => {
