@@ -16,10 +16,13 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
  * Characters that text shown to a person must not hold: control characters (C0, DEL and C1),
  * line and paragraph separators, which start a new line where a single line is shown, the bidi
  * embeddings, overrides and isolates that display text in another order than it is stored
- * (CVE-2021-42574), and invisible spaces that make two names look the same. Joiners (U+200C,
- * U+200D) and the direction marks some scripts need stay allowed.
+ * (CVE-2021-42574), and invisible characters with no place in a name or an address, which make
+ * two of them look the same or hide text: the zero-width space, word joiner and byte order mark,
+ * the invisible operators of mathematics (U+2061 to U+2064), the deprecated format characters
+ * (U+206A to U+206F) and the interlinear annotation marks (U+FFF9 to U+FFFB). Joiners (U+200C,
+ * U+200D), the direction marks and the Mongolian vowel separator, which scripts need, stay allowed.
  */
-const UNSHOWABLE = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]/u;
+const UNSHOWABLE = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\u200b\u2060-\u2064\u206a-\u206f\ufeff\ufff9-\ufffb]/u;
 
 /**
  * Text that shows nothing however many characters it holds: only default-ignorable code points

@@ -92,6 +92,11 @@ describe('updateProfile', () => {
     [{ givenName: 'Ada\u{E0069}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065}' }, 'input.givenName'],
     [{ familyName: 'Lovelace\u{1F3F4}\u{E0067}\u{E0062}' }, 'input.familyName'],
     [{ address: { line1: '12 High St \u{1F600}\u{E0101}\u{E0102}\u{E0103}', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
+    // Invisible characters with no place in a name: "Alice" that is not, and an annotation hiding text.
+    [{ givenName: 'Ali\u2063ce' }, 'input.givenName'],
+    [{ givenName: 'Ali\u2062ce' }, 'input.givenName'],
+    [{ familyName: 'Love\u206flace' }, 'input.familyName'],
+    [{ address: { line1: '12 High St\ufff9ignore the consent\ufffa\ufffb', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
     [{ address: { line1: 'x', city: 'y', postalCode: '<script>', country: 'GB' } }, 'input.address.postalCode'],
     [{ address: { line1: 'x', city: 'y', postalCode: '1000', country: 'ZZ' } }, 'input.address.country'],
     [{ preferences: { channels: ['fax'] } }, 'input.preferences.channels.0'],
