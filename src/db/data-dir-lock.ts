@@ -10,6 +10,17 @@ import lockfile from 'proper-lockfile';
 const STALE_MS = 60_000;
 const REFRESH_MS = 5_000;
 
+/**
+ * Openers take turns through `<dir>.opening.lock` (a lock of its own, held for the milliseconds an
+ * opening takes), so that the owner file is read, a dead holder's lock removed, the folder locked
+ * and the owner file written as one step: two processes starting at once after the holder died
+ * would otherwise both read the dead pid, and the later one remove the lock the earlier had just
+ * taken. One that finds it held waits for it up to OPENING_WAIT_MS; one left by an opener that died
+ * goes stale after OPENING_STALE_MS (the least proper-lockfile allows is 2 s).
+ */
+const OPENING_STALE_MS = 5_000;
+const OPENING_WAIT_MS = 3_000;
+
 /** Thrown when another process holds the embedded database's folder; `code` is stable. */
 export class DataDirInUseError extends Error {
   override name = 'DataDirInUseError';
@@ -35,6 +46,17 @@ interface Owner {
  * @throws DataDirInUseError when another process holds `dir`; `dataDir` is the folder it names.
  */
 export function lockDataDir(dir: string, dataDir: string): () => void {
+  const ownerFile = `${dir}.owner`;
+  const opened = takeTurn(`${dir}.opening`, () => new DataDirInUseError(dataDir, readOwner(ownerFile)));
+  try {
+    return lockHeld(dir, dataDir);
+  } finally {
+    opened();
+  }
+}
+
+/** `lockDataDir`'s opening, run by one opener at a time. */
+function lockHeld(dir: string, dataDir: string): () => void {
   const lockPath = `${dir}.lock`;
   const ownerFile = `${dir}.owner`;
   const owner = readOwner(ownerFile);
@@ -70,6 +92,24 @@ export function lockDataDir(dir: string, dataDir: string): () => void {
     rmSync(ownerFile, { force: true });
     unlock();
   };
+}
+
+/**
+ * Takes the lock on `name` (`<name>.lock`), waiting up to OPENING_WAIT_MS while another process
+ * holds it; answers its release.
+ * @throws what `refused` makes when it stays held.
+ */
+function takeTurn(name: string, refused: () => Error): () => void {
+  const deadline = Date.now() + OPENING_WAIT_MS;
+  for (;;) {
+    try {
+      return lockfile.lockSync(name, { realpath: false, stale: OPENING_STALE_MS, update: OPENING_STALE_MS / 2 });
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ELOCKED') throw error;
+      if (Date.now() >= deadline) throw refused();
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
 }
 
 /** The holder the owner file names; undefined when it is missing or unreadable. Never throws. */

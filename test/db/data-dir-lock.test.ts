@@ -1,7 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
+import lockfile from 'proper-lockfile';
 import { afterAll, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { describeEmbedded } from '../helpers/database.js';
@@ -54,6 +56,31 @@ describeEmbedded('the lock on an embedded database folder', () => {
     const next = openDatabase({ dataDir });
     await selectOne(next);
     await next.close();
+  }, 120_000);
+
+  it('lets one opener at a time take over from a dead holder, so two starting at once never both hold it', async () => {
+    const dataDir = freshDataDir();
+    const dir = path.join(dataDir, 'pglite');
+    mkdirSync(`${dir}.lock`, { recursive: true });
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(`${dir}.owner`, JSON.stringify({ pid: deadPid, host: os.hostname() }));
+    const open = () =>
+      runNode(
+        { PATH: process.env.PATH, DIR: dir },
+        ...['--import', 'tsx', '--input-type=module', '-e'],
+        `import { lockDataDir } from './src/db/data-dir-lock.ts';
+        try { lockDataDir(process.env.DIR, process.env.DIR); console.log('held'); } catch (error) { console.log(error.code); }`,
+      );
+    // Another opener is between its read of the owner file and its takeover: this one waits its
+    // turn rather than act on the same read, and is refused when the turn does not come.
+    const opening = lockfile.lockSync(`${dir}.opening`, { realpath: false });
+    try {
+      expect((await open()).stdout).toBe('DATA_DIR_IN_USE\n');
+      expect(JSON.parse(readFileSync(`${dir}.owner`, 'utf8')).pid).toBe(deadPid);
+    } finally {
+      opening();
+    }
+    expect((await open()).stdout).toBe('held\n');
   }, 120_000);
 
   it('takes over a holder it cannot check (another host) only once the lock has gone unrefreshed for a minute', async () => {
