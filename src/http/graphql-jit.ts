@@ -12,8 +12,17 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { setFlagsFromString } from 'node:v8';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
+
+// graphql-jit turns each operation into code through `new Function`, and V8 keeps what it compiles
+// from a source text in its compilation cache, keyed by that text, for as long as the process
+// lives: not after a number of collections, nor when the heap runs short. The code of a compiled
+// operation dropped past COMPILED_BYTES would stay there, and a client sending ever new documents
+// (each a few times, or with long literals, which the code spells out) would fill the heap. The
+// cache saves nothing here: each operation's code is compiled once, and modules load once.
+setFlagsFromString('--no-compilation-cache');
 
 /**
  * Runs of one operation by graphql-js before it is compiled. An application sends the same few
@@ -32,9 +41,20 @@ export const COMPILE_AFTER_RUNS = 10;
 export const MAX_COMPILED_SELECTIONS = 500;
 /** What a compiled operation is counted to keep per selection: the 2.5 KB measured, and a margin. */
 export const BYTES_PER_SELECTION = 3_000;
+/**
+ * What it is counted to keep per character of its document's text: graphql-jit writes literal
+ * arguments into the code it generates and keeps the document, whose nodes hold the text, for its
+ * resolvers' info. A one-field document around a 120 KB string literal kept about 0.3 MB.
+ */
+export const BYTES_PER_SOURCE_CHARACTER = 4;
+
+/** The memory a compiled operation of this document, of `selections` selections, is counted to keep. */
+export function compiledSize(document: DocumentNode, selections: number): number {
+  return selections * BYTES_PER_SELECTION + (document.loc?.source.body.length ?? 0) * BYTES_PER_SOURCE_CHARACTER;
+}
 
 /**
- * The memory compiled operations may hold, estimated from their selections. Past it the least
+ * The memory compiled operations may hold, estimated from their selections and text. Past it the least
  * recently run are dropped, and run by graphql-js until they have run `COMPILE_AFTER_RUNS` more
  * times: Apollo's store of parsed documents is bounded by their size alone, and would let an
  * attacker who repeats a few hundred large documents fill the heap with their compiled code.
@@ -45,6 +65,8 @@ interface Operation {
   runs: number;
   /** Its selections, counted when it is first to be compiled (up to MAX_COMPILED_SELECTIONS + 1). */
   selections?: number;
+  /** Its `compiledSize`, with them. */
+  bytes?: number;
 }
 
 /**
@@ -71,7 +93,7 @@ export function compilingExecutor(schema: GraphQLSchema, compiledBytes = COMPILE
   };
   const compiled = new LRUCache<Operation, CompiledQuery>({
     maxSize: compiledBytes,
-    sizeCalculation: (_query, operation) => operation.selections! * BYTES_PER_SELECTION,
+    sizeCalculation: (_query, operation) => operation.bytes!,
     dispose: (_query, operation) => (operation.runs = 0),
   });
 
@@ -80,7 +102,8 @@ export function compilingExecutor(schema: GraphQLSchema, compiledBytes = COMPILE
     const query = compiled.get(operation);
     if (query || ++operation.runs <= COMPILE_AFTER_RUNS) return query;
     operation.selections ??= selectionsOf(document, definition, MAX_COMPILED_SELECTIONS);
-    if (operation.selections > MAX_COMPILED_SELECTIONS || operation.selections * BYTES_PER_SELECTION > compiledBytes) return undefined;
+    operation.bytes ??= compiledSize(document, operation.selections);
+    if (operation.selections > MAX_COMPILED_SELECTIONS || operation.bytes > compiledBytes) return undefined;
     const compiling = hasVariableInObjectLiteral(document) ? undefined : compileQuery(schema, document, name ?? undefined);
     if (!compiling || !isCompiledQuery(compiling)) {
       // Never compiled again: counted as too large.

@@ -1,5 +1,7 @@
 import type { GatewayExecutor, GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import SchemaBuilder from '@pothos/core';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub, Services } from '../../src/app.js';
@@ -22,7 +24,7 @@ const { createHub } = await import('../../src/app.js');
 const { AccessRecorder } = await import('../../src/audit/access-recorder.js');
 const { ANONYMOUS } = await import('../../src/authz/principal.js');
 const { loadConfig } = await import('../../src/config.js');
-const { BYTES_PER_SELECTION, COMPILE_AFTER_RUNS, MAX_COMPILED_SELECTIONS, compilingExecutor, hasVariableInObjectLiteral, selectionsOf } = await import('../../src/http/graphql-jit.js');
+const { COMPILE_AFTER_RUNS, MAX_COMPILED_SELECTIONS, compiledSize, compilingExecutor, hasVariableInObjectLiteral, selectionsOf } = await import('../../src/http/graphql-jit.js');
 const { buildHttpServer } = await import('../../src/http/server.js');
 const { createLogger } = await import('../../src/shared/logger.js');
 
@@ -176,11 +178,32 @@ describe('what is compiled, and kept', () => {
     const first = operationOf('{ node { value } }');
     const second = operationOf('{ node { child { value } } }');
     // Room for the larger of the two alone.
-    const executor = await executorOf(selectionsOf(second.document, second.operation, 10) * BYTES_PER_SELECTION);
+    const executor = await executorOf(compiledSize(second.document, selectionsOf(second.document, second.operation, 10)));
     expect(await compilationsOf(executor, first, COMPILE_AFTER_RUNS + 1)).toBe(1);
     expect(await compilationsOf(executor, first, 5)).toBe(0);
     expect(await compilationsOf(executor, second, COMPILE_AFTER_RUNS + 1)).toBe(1);
     expect(await compilationsOf(executor, first, COMPILE_AFTER_RUNS)).toBe(0);
     expect(await compilationsOf(executor, first, 1)).toBe(1);
+  });
+
+  it('frees the code of a compiled operation it drops: however many new documents come, memory stays within its bound', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const executor = await executorOf(2 * 2 ** 20);
+    const heapAfterCollecting = () => (gc(), gc(), process.memoryUsage().heapUsed);
+    const before = heapAfterCollecting();
+    // Each alias is spelled out in the code compiled for its document: 300 of 100,000 characters.
+    for (let n = 0; n < 300; n++) await compilationsOf(executor, operationOf(`{ a${n}${'x'.repeat(100_000)}: node { value } }`), COMPILE_AFTER_RUNS + 1);
+    expect(heapAfterCollecting() - before).toBeLessThan(24 * 2 ** 20);
+  }, 120_000);
+
+  it('counts the text of a document in its memory: one of few selections but long literals or comments takes its room', async () => {
+    const small = operationOf('{ node { value } }');
+    const long = operationOf(`# ${'x'.repeat(50_000)}\n{ node { value } }`);
+    expect(compiledSize(long.document, 2)).toBeGreaterThan(50_000 * 4);
+    // Room for ten small ones, not for the long one: it runs on graphql-js however often it is sent.
+    const executor = await executorOf(10 * compiledSize(small.document, 2));
+    expect(await compilationsOf(executor, long, COMPILE_AFTER_RUNS * 3)).toBe(0);
+    expect(await compilationsOf(executor, small, COMPILE_AFTER_RUNS + 1)).toBe(1);
   });
 });
