@@ -2,6 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { getDirectiveValues, GraphQLIncludeDirective, GraphQLSkipDirective, Kind, type DocumentNode, type SelectionNode, type SelectionSetNode } from 'graphql';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
+import { boundEcho } from './format-error.js';
 
 /**
  * Refuses, before anything runs, as the client's mistake (400, `BAD_USER_INPUT`), a request whose
@@ -22,7 +23,8 @@ export function runnableOperation(): ApolloServerPlugin<Context> {
       return {
         async didResolveOperation({ operation, request, document }) {
           if (!operation) {
-            const message = request.operationName ? `Unknown operation named "${request.operationName}".` : 'Must provide operation name if query contains multiple operations.';
+            // The name is the client's, whatever its length: cut short as every refused value is.
+            const message = request.operationName ? boundEcho(`Unknown operation named "${request.operationName}".`) : 'Must provide operation name if query contains multiple operations.';
             throw new HubError('BAD_USER_INPUT', message, { http: { status: 400 } });
           }
           if (operation.operation === 'subscription') throw new HubError('BAD_USER_INPUT', 'Subscriptions are not supported', { http: { status: 400 } });

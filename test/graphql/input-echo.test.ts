@@ -45,4 +45,11 @@ describe('a refused input value', () => {
       { message: `DateTime cannot represent an invalid date-time-string ${'x'.repeat(32)}…`, locations: [{ line: 1, column: 66 }], extensions: { code: 'BAD_USER_INPUT' } },
     ]);
   });
+
+  it('as an operation name the document does not hold, is cut short in the refusal too', async () => {
+    const operationName = 'x'.repeat(100_000);
+    const response = await hub.http.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ query: '{ __typename }', operationName }) });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().errors).toEqual([{ message: `Unknown operation named "${'x'.repeat(31)}…`, extensions: { code: 'BAD_USER_INPUT' } }]);
+  });
 });
