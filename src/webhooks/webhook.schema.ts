@@ -84,7 +84,7 @@ export const WebhookSubscriptionRef = builder.objectRef<WebhookSubscription>('We
       args: { first: t.arg.int(), after: t.arg.string(), status: t.arg({ type: DeliveryStatusEnum }) },
       resolve: async (s, args, ctx) => {
         const limit = pageSize(args.first);
-        const afterMessageId = args.after ? String(decodeCursor(args.after, ['string'])[0]) : undefined;
+        const afterMessageId = args.after ? String(decodeCursor(args.after, ['msg'])[0]) : undefined;
         const status = args.status ? (args.status.toLowerCase() as WebhookDelivery['status']) : undefined;
         const rows = await deliveriesLoader(ctx, { limit: limit + 1, ...(afterMessageId && { afterMessageId }), ...(status && { status }) }).load(s.id);
         return toConnection(rows, limit, (d) => encodeCursor([d.messageId]), (d) => d);

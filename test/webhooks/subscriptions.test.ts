@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
+import { encodeCursor } from '../../src/shared/pagination.js';
 import { testServerUrl } from '../helpers/database.js';
 import { clientToken, graphql, signUpUser } from '../helpers/hub.js';
 import { lockHolder } from '../helpers/locks.js';
@@ -61,6 +62,25 @@ describe('webhook subscriptions', () => {
     expect((await byId(id)).data!.webhookSubscription).toBeNull();
     const again = await graphql(hub, 'mutation($id: ID!) { deleteWebhookSubscription(id: $id) }', { token: admin, variables: { id } });
     expect(again.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('pages the delivery log with its own cursors, and refuses any other as BAD_USER_INPUT on after', async () => {
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/log', ['consent.given']);
+    const alice = await signUpUser(hub);
+    await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
+    await giveConsent(hub, alice.accessToken, { purpose: 'personalization' });
+    const log = (after?: string) =>
+      graphql<any>(hub, 'query($id: ID!, $after: String) { webhookSubscription(id: $id) { deliveries(first: 1, after: $after) { edges { node { messageId } } pageInfo { endCursor } } } }', {
+        token: admin,
+        variables: { id, after },
+      });
+    const first = (await log()).data.webhookSubscription.deliveries;
+    const second = (await log(first.pageInfo.endCursor)).data.webhookSubscription.deliveries;
+    expect(second.edges).toHaveLength(1);
+    expect(second.edges[0].node.messageId).not.toBe(first.edges[0].node.messageId);
+    for (const after of [encodeCursor(['not a cursor']), encodeCursor([alice.id])]) {
+      expect((await log(after)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    }
   });
 
   it('audits every change without the secret', async () => {
