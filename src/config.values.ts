@@ -29,6 +29,19 @@ export const issuerUrl = z
   // issuers exactly, so a configured `https://id.example/` would match none of them.
   .refine((value) => !value.endsWith('/'), 'must not end with "/": it is the iss of every token as written (RFC 8414 §3.3)');
 
+/**
+ * The API's identifier, every access token's `aud` and the `resource` of its RFC 9728 metadata,
+ * which a client finds at the well-known URL built from it (§3.1) and must refuse when the two
+ * differ (§3.3): an http(s) URL, as the issuer is.
+ */
+export const resourceUrl = z
+  .string()
+  .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
+  .refine((value) => {
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    return !url || (url.username === '' && url.password === '' && !/[?#]/.test(value));
+  }, 'must be an http(s) URL without user, query or fragment (RFC 9728)');
+
 export const postgresUrl = z
   .string()
   .refine((value) => {

@@ -1,13 +1,17 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-/** CORS on every route of `app`, by endpoint (`corsPolicy`), for the frontends at `allowedOrigins`. */
-export async function registerCors(app: FastifyInstance, allowedOrigins: readonly string[]): Promise<void> {
-  await app.register(cors, { delegator: corsPolicy(allowedOrigins) });
+/**
+ * CORS on every route of `app`, by endpoint (`corsPolicy`), for the frontends at `allowedOrigins`;
+ * `resourceMetadataPath` is where the API's RFC 9728 metadata is served.
+ */
+export async function registerCors(app: FastifyInstance, allowedOrigins: readonly string[], resourceMetadataPath: string): Promise<void> {
+  await app.register(cors, { delegator: corsPolicy(allowedOrigins, publicDocuments(resourceMetadataPath)) });
 }
 
 /** Documents anyone may read from any page, as Google, Auth0 and Okta serve their discovery documents and keys. */
-const PUBLIC_DOCUMENTS = new Set(['/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/graphql']);
+const publicDocuments = (resourceMetadataPath: string) =>
+  new Set(['/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/oauth-protected-resource', resourceMetadataPath]);
 
 /**
  * What a browser frontend calls: GraphQL, the token endpoint to refresh its session, revocation to
@@ -25,7 +29,7 @@ const FRONTEND_ENDPOINTS = [/^\/graphql$/, /^\/oauth\/(?:token|revoke)$/, /^\/us
  * a browser sends cross-site without asking first. Decided by the path as sent, since a preflight
  * reaches no route of its own; an unusual spelling of a path (`/%67raphql`) gets no CORS at all.
  */
-function corsPolicy(allowedOrigins: readonly string[]): (request: FastifyRequest) => Promise<FastifyCorsOptions> {
+function corsPolicy(allowedOrigins: readonly string[], publicPaths: ReadonlySet<string>): (request: FastifyRequest) => Promise<FastifyCorsOptions> {
   const allowed = new Set(allowedOrigins);
   const closed: FastifyCorsOptions = { origin: false };
   const publicDocument: FastifyCorsOptions = { origin: '*', methods: ['GET', 'HEAD'] };
@@ -39,7 +43,7 @@ function corsPolicy(allowedOrigins: readonly string[]): (request: FastifyRequest
   };
   return async (request) => {
     const path = request.url.split('?', 1)[0]!;
-    if (PUBLIC_DOCUMENTS.has(path)) return publicDocument;
+    if (publicPaths.has(path)) return publicDocument;
     const { origin } = request.headers;
     return origin !== undefined && allowed.has(origin) && FRONTEND_ENDPOINTS.some((endpoint) => endpoint.test(path)) ? frontend : closed;
   };

@@ -20,17 +20,32 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer'>) {
     revocation_endpoint: `${config.issuer}/oauth/revoke`,
     grant_types_supported: Object.keys(GRANTS),
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
+    // `none`: the hub's own public frontend client refreshes its sessions and revokes its tokens
+    // with no secret; introspection takes one.
+    token_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS, 'none'],
     introspection_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS, 'none'],
     scopes_supported: SCOPES,
   };
 }
 
-/** RFC 9728 metadata of the GraphQL API, the one resource the hub's tokens are for. */
-/** Where the resource's metadata is served (RFC 9728 §3.1: its path after the well-known prefix). */
-export const resourceMetadataUrl = (config: Pick<Config, 'issuer'>) => `${config.issuer}/.well-known/oauth-protected-resource/graphql`;
+/**
+ * Where the resource's metadata is served, built from its identifier (`HUB_AUDIENCE`) as RFC 9728
+ * §3.1 says: the well-known prefix between its host and its path. A client refuses metadata found
+ * elsewhere than where its `resource` says (§3.3).
+ */
+export function resourceMetadataUrl(config: Pick<Config, 'audience'>): string {
+  const { origin } = new URL(config.audience);
+  return `${origin}${resourceMetadataPath(config)}`;
+}
 
+/** The path of `resourceMetadataUrl`, which the hub serves, with the bare well-known path. */
+export function resourceMetadataPath(config: Pick<Config, 'audience'>): string {
+  const { pathname } = new URL(config.audience);
+  return `/.well-known/oauth-protected-resource${pathname.replace(/\/$/, '')}`;
+}
+
+/** RFC 9728 metadata of the GraphQL API, the one resource the hub's tokens are for. */
 export function protectedResourceMetadata(config: Pick<Config, 'issuer' | 'audience'>) {
   return {
     resource: config.audience,

@@ -51,6 +51,9 @@ describe('loadConfig', () => {
     [{ HUB_ISSUER: 'https://id.example.com?tenant=a' }, 'HUB_ISSUER: must be an http(s) URL without user, query or fragment (RFC 8414)'],
     [{ HUB_ISSUER: 'https://id.example.com/#top' }, 'HUB_ISSUER: must be an http(s) URL without user, query or fragment (RFC 8414)'],
     [{ HUB_ISSUER: 'https://hub:secret@id.example.com' }, 'HUB_ISSUER: must be an http(s) URL without user, query or fragment (RFC 8414)'],
+    // The RFC 9728 metadata's `resource`, whose address is built from it.
+    [{ HUB_AUDIENCE: 'hub-api' }, 'HUB_AUDIENCE: must be an http(s) URL'],
+    [{ HUB_AUDIENCE: 'https://api.example.com/graphql?v=1' }, 'HUB_AUDIENCE: must be an http(s) URL without user, query or fragment (RFC 9728)'],
     [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator' }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be set together with its pair'],
     [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator', HUB_BOOTSTRAP_CLIENT_SECRET: `${'s'.repeat(32)}\u00e9` }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be printable ASCII (RFC 6749 VSCHAR)'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],

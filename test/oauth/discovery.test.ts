@@ -26,7 +26,8 @@ describe('discovery', () => {
       revocation_endpoint: 'https://hub.example.com/oauth/revoke',
       grant_types_supported: ['client_credentials', TOKEN_EXCHANGE, 'refresh_token'],
       response_types_supported: [],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      // The frontend's public client refreshes its sessions without a secret (RFC 8414 `none`).
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       scopes_supported: expect.arrayContaining(['profile:read', 'payment:write', 'users:admin', 'webhooks:admin', 'offline_access']),
@@ -45,5 +46,29 @@ describe('discovery', () => {
         resource_name: 'Identity and consent hub GraphQL API',
       });
     }
+  });
+
+  it('names the metadata address a refused request is pointed to, built from the resource as RFC 9728 §3.1 says', async () => {
+    const refused = await hub.http.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', authorization: 'Bearer x.y.z' }, payload: '{"query":"{ me { id } }"}' });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['www-authenticate']).toContain('resource_metadata="https://hub.example.com/.well-known/oauth-protected-resource/graphql"');
+  });
+});
+
+describe('discovery of a resource named apart from the issuer (HUB_AUDIENCE)', () => {
+  let apart: Hub;
+  beforeAll(async () => {
+    apart = await startTestHub({ HUB_ISSUER: 'https://hub.example.com', HUB_AUDIENCE: 'https://api.example.com/v1/graphql' });
+  });
+  afterAll(() => apart.close());
+
+  it('points a refused request to the metadata at the address built from that resource, and serves it there', async () => {
+    const refused = await apart.http.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', authorization: 'Bearer x.y.z' }, payload: '{"query":"{ me { id } }"}' });
+    const metadataUrl = /resource_metadata="([^"]+)"/.exec(String(refused.headers['www-authenticate']))![1]!;
+    expect(metadataUrl).toBe('https://api.example.com/.well-known/oauth-protected-resource/v1/graphql');
+    const served = await apart.http.inject({ method: 'GET', url: new URL(metadataUrl).pathname, headers: { origin: 'https://shop.example' } });
+    expect(served.statusCode).toBe(200);
+    expect(served.headers['access-control-allow-origin']).toBe('*');
+    expect(served.json()).toMatchObject({ resource: 'https://api.example.com/v1/graphql', authorization_servers: ['https://hub.example.com'] });
   });
 });
