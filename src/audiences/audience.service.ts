@@ -162,7 +162,8 @@ export async function queryAudience(
   counting?.catch(() => {});
   const alike = groupVersions(purpose, asked.fields).length === 1;
   const listing = limit > 0 && asked.page;
-  const rows = listing ? await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields), { withVersion: !alike }) : [];
+  // One row past the page tells `hasNextPage`, with `first: 0` too: whether the audience has anyone.
+  const rows = asked.page ? await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields), { withVersion: !alike }) : [];
   const newest = purpose.byVersion.get(purpose.newest.version)!;
   const unknownVersion = coversNothing(purpose);
   const shows = new Map<MemberPurpose, (row: MemberRow) => AudienceMember>();

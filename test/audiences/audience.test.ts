@@ -280,6 +280,11 @@ describe('audience', () => {
     expect(await ids({ signedUpAfter: new Date(clock.now().getTime() - hour).toISOString() })).toEqual(users.map((u) => u.id));
     const counted = await graphql<any>(hub, 'query { audience(purpose: "loyalty_offers", filter: { countries: ["DE"] }, first: 0) { totalCount edges { cursor } } }', { token: marketing });
     expect(counted.data.audience).toEqual({ totalCount: 3, edges: [] });
+    // As every list's, `hasNextPage` of no members asked for says whether any follow.
+    const probed = (countries: string[]) =>
+      graphql<any>(hub, 'query($f: AudienceFilter) { audience(purpose: "loyalty_offers", filter: $f, first: 0) { pageInfo { hasNextPage endCursor } } }', { token: marketing, variables: { f: { countries } } });
+    expect((await probed(['DE'])).data.audience.pageInfo).toEqual({ hasNextPage: true, endCursor: null });
+    expect((await probed(['IS'])).data.audience.pageInfo).toEqual({ hasNextPage: false, endCursor: null });
   });
 
   it('selects on spend past 32 bits, which currencies with small minor units reach', async () => {
