@@ -107,8 +107,9 @@ export function audienceSelection(purpose: AudiencePurpose, filter: AudienceFilt
   return { purpose: purpose.newest.key, filter, now, ...(versions ? { versions } : {}) };
 }
 
-/** A member's cursor: the user id the keyset pages by. */
-const memberCursor = (row: MemberRow) => encodeCursor([row.id]);
+/** A member's cursor: the user id the keyset pages by, named as the members' (the users list's is a user id too). */
+const MEMBERS = 'members';
+const memberCursor = (row: MemberRow) => encodeCursor([row.id], MEMBERS);
 
 /**
  * Shows members whose consent was given under one version of the purpose, with `fields`: each
@@ -151,7 +152,7 @@ export async function queryAudience(
   if (request.purpose.length > 64) throw new BadUserInputError('purpose', 'is not a known purpose');
   const filter = parseAudienceFilter(request.filter);
   const limit = pageSize(request.first, AUDIENCE_PAGE);
-  const after = request.after ? decodeCursor(request.after, ['usr'])[0] : undefined;
+  const after = request.after ? decodeCursor(request.after, ['usr'], MEMBERS)[0] : undefined;
   const asked = request.asked ?? EVERYTHING;
   const saved = request.savedAudienceId ? { savedAudienceId: request.savedAudienceId } : {};
   const purpose = await audiencePurpose(deps.purposes, request.purpose);

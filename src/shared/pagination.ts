@@ -34,9 +34,14 @@ export function pageSize(first: number | null | undefined, sizes: { readonly def
   return first;
 }
 
-/** An opaque cursor: base64url of the sort key of the row it follows; an instant goes in as `toISOString()`. */
-export function encodeCursor(key: readonly (string | number)[]): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
+/**
+ * An opaque cursor: base64url of the sort key of the row it follows; an instant goes in as
+ * `toISOString()`. `list` names the list, for one whose key has the shape of another's (the
+ * audience's members and the users list are both keyed by a user id): `decodeCursor` given the
+ * same name then refuses the other's cursors.
+ */
+export function encodeCursor(key: readonly (string | number)[], list?: string): string {
+  return Buffer.from(JSON.stringify(list === undefined ? key : [list, ...key])).toString('base64url');
 }
 
 /**
@@ -54,9 +59,10 @@ type CursorValue<P extends CursorPart> = P extends 'date' ? Date : P extends 'nu
  * INTERNAL_SERVER_ERROR, not the client's mistake it is).
  * @throws BadUserInputError for a cursor the hub did not make.
  */
-export function decodeCursor<const S extends readonly CursorPart[]>(cursor: string, shape: S): { -readonly [I in keyof S]: CursorValue<S[I]> } {
+export function decodeCursor<const S extends readonly CursorPart[]>(cursor: string, shape: S, list?: string): { -readonly [I in keyof S]: CursorValue<S[I]> } {
   try {
-    const key: unknown = cursor.length <= 512 ? JSON.parse(Buffer.from(cursor, 'base64url').toString()) : undefined;
+    const parsed: unknown = cursor.length <= 512 ? JSON.parse(Buffer.from(cursor, 'base64url').toString()) : undefined;
+    const key = list === undefined ? parsed : Array.isArray(parsed) && parsed[0] === list ? parsed.slice(1) : undefined;
     if (Array.isArray(key) && key.length === shape.length) {
       const parts = shape.map((kind, i) => decodePart(key[i], kind));
       if (!parts.includes(undefined)) return parts as { -readonly [I in keyof S]: CursorValue<S[I]> };

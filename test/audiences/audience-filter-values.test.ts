@@ -117,5 +117,11 @@ describe('audience filter values', () => {
     expect(first.endCursor).toEqual(expect.any(String));
     const listedFrom = await graphql(hub, 'query($after: String) { savedAudiences(after: $after) { edges { node { id } } } }', { token: marketing, variables: { after: first.endCursor } });
     expect(listedFrom.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    // The users list is keyed by a user id too: neither takes the other's cursor.
+    const admin = await clientToken(hub, ['users:admin'], 'agt_01J0000000000000000000USRS');
+    const users = await graphql<any>(hub, '{ users(first: 1) { pageInfo { endCursor } } }', { token: admin });
+    expect((await audience({}, { after: users.data.users.pageInfo.endCursor })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    const usersFrom = await graphql(hub, 'query($after: String) { users(after: $after) { edges { node { id } } } }', { token: admin, variables: { after: first.endCursor } });
+    expect(usersFrom.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
   });
 });
