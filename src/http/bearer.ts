@@ -10,15 +10,28 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller of a request to a protected route, set by the bearer hook; anonymous without a token. */
     principal: Principal;
+    /**
+     * Who a request's token, signed by the hub, says its caller is, before its state in the
+     * database is checked (from onRequest on): to count requests by, never to decide access.
+     */
+    claimedCaller?: Principal;
   }
+}
+
+/** A bearer token whose signature and claims passed: who it names, and the check of its state. */
+export interface TokenStep {
+  /** The caller as the token names it; revoked, withdrawn or suspended grants are not yet known. */
+  readonly caller: Principal;
+  /** Checks its state in the database; resolves to the caller. @throws InvalidTokenError */
+  check(): Promise<Principal>;
 }
 
 /**
  * Checks at once what can be checked of a bearer token without the database (its signature and
  * claims), and resolves to the check of its state there, which gives the caller.
- * @throws InvalidTokenError from either step.
+ * @throws InvalidTokenError from the first step.
  */
-export type Authenticate = (token: string) => Promise<() => Promise<Principal>>;
+export type Authenticate = (token: string) => Promise<TokenStep>;
 
 /** A bearer token header (RFC 6750 §2.1): the scheme, then a token of b64token characters. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -134,7 +147,9 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
     const token = BEARER.exec(header)?.[1];
     if (token === undefined) return refuse(reply, route, 'malformed bearer token', 'invalid_token');
     try {
-      pending.set(request, { route, check: await options.authenticate(token) });
+      const step = await options.authenticate(token);
+      request.claimedCaller = step.caller;
+      pending.set(request, { route, check: () => step.check() });
     } catch (error) {
       return refused(request, reply, route, error);
     }

@@ -160,13 +160,14 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     },
 
     /**
-     * `authenticate` in two steps: the signature and claims at once, the state in the database when
-     * the function it resolves to is called (the bearer check calls it once the request is whole).
+     * `authenticate` in two steps: the signature and claims at once, with the caller they name; the
+     * state in the database when `check` is called (the bearer check calls it once the request is
+     * whole, and the rate limit has counted it by that caller).
      * @throws InvalidTokenError from either step.
      */
-    async authenticateInSteps(token: string): Promise<() => Promise<Principal>> {
+    async authenticateInSteps(token: string): Promise<{ caller: Principal; check: () => Promise<Principal> }> {
       const read = await readToken(token, clock.now());
-      return async () => (await checkState(read)).principal;
+      return { caller: read.principal, check: async () => (await checkState(read)).principal };
     },
 
     /**

@@ -20,6 +20,27 @@ describe('GraphQL rate limits', () => {
     expect(limited.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
   });
 
+  it('refuses a caller past its limit before its token is checked in the database', async () => {
+    const user = await signUpUser(hub);
+    const { tokens } = hub.services;
+    const original = tokens.authenticateInSteps.bind(tokens);
+    let checks = 0;
+    tokens.authenticateInSteps = async (token) => {
+      const step = await original(token);
+      return { ...step, check: () => (checks++, step.check()) };
+    };
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 70; i++) statuses.push((await graphql(hub, '{ __typename }', { token: user.accessToken })).status);
+      const served = statuses.filter((status) => status === 200).length;
+      expect(statuses.filter((status) => status === 429)).toHaveLength(70 - served);
+      expect(served).toBeLessThanOrEqual(60);
+      expect(checks).toBe(served);
+    } finally {
+      tokens.authenticateInSteps = original;
+    }
+  });
+
   it('reads the bearer token of a request to a percent-encoded path', async () => {
     const operator = await clientToken(hub, ['users:admin'], 'agt_01J0000000000000000000PCNT');
     const response = await hub.http.inject({ method: 'POST', url: '/%67raphql', headers: { 'content-type': 'application/json', authorization: `Bearer ${operator}` }, payload: { query: '{ users(first: 1) { edges { cursor } } }' } });
