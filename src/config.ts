@@ -158,6 +158,12 @@ const schema = z
     if (env.NODE_ENV === 'production' && !env.HUB_ISSUER?.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['HUB_ISSUER'], message: 'must be set to an https URL when NODE_ENV=production (RFC 8414)' });
     }
+    // A page served over plain http can be rewritten by anyone on its path, and a frontend's page
+    // handles the user's tokens: production allows it only from the machine itself.
+    const plainOrigin = env.NODE_ENV === 'production' ? env.HUB_CORS_ORIGINS?.find((origin) => origin.startsWith('http://') && !isLoopbackOrigin(origin)) : undefined;
+    if (plainOrigin) {
+      ctx.addIssue({ code: 'custom', path: ['HUB_CORS_ORIGINS'], message: `${plainOrigin} must be https when NODE_ENV=production: a page served over http can be rewritten on its way` });
+    }
     if (env.NODE_ENV === 'production' && !env.DATABASE_URL && env.HUB_DATA_DIR === MEMORY_DATA_DIR) {
       ctx.addIssue({ code: 'custom', path: ['HUB_DATA_DIR'], message: `must not be ${MEMORY_DATA_DIR} when NODE_ENV=production without DATABASE_URL: consents, receipts and the audit trail would be gone at the next start` });
     }
@@ -234,4 +240,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     threadPoolSize: libuvThreadPoolSize(env.UV_THREADPOOL_SIZE),
     corsOrigins: Object.freeze(e.HUB_CORS_ORIGINS ?? []),
   });
+}
+
+/** Whether an origin is this machine's own (localhost or a loopback address), which no network path reaches. */
+function isLoopbackOrigin(origin: string): boolean {
+  const { hostname } = new URL(origin);
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

@@ -218,6 +218,13 @@ describe('CORS origins', () => {
   ])('refuses %s', (value, problem) => {
     expect(() => loadConfig({ HUB_CORS_ORIGINS: `https://ok.example.com,${value}` })).toThrow(new ConfigError(`HUB_CORS_ORIGINS: ${value} ${problem}`));
   });
+
+  it('in production, refuses a plain-http origin but this machine’s own', () => {
+    expect(() => loadConfig({ ...PRODUCTION_ENV, HUB_CORS_ORIGINS: 'https://shop.example.com,http://app.shop.example' })).toThrow(
+      new ConfigError('HUB_CORS_ORIGINS: http://app.shop.example must be https when NODE_ENV=production: a page served over http can be rewritten on its way'),
+    );
+    expect(loadConfig({ ...PRODUCTION_ENV, HUB_CORS_ORIGINS: 'https://shop.example.com,http://localhost:5173,http://127.0.0.1:8080' }).corsOrigins).toHaveLength(3);
+  });
 });
 
 describe('the hub command with a bad environment', () => {
