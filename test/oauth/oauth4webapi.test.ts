@@ -46,7 +46,7 @@ describe('oauth4webapi against the hub', () => {
       introspection_endpoint: `${hub.config.issuer}/oauth/introspect`,
       revocation_endpoint: `${hub.config.issuer}/oauth/revoke`,
       grant_types_supported: expect.arrayContaining(['client_credentials', TOKEN_EXCHANGE, 'refresh_token']),
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       scopes_supported: expect.arrayContaining(['orders:read', 'agents:admin', 'offline_access']),
     });
     const resource = await (await fetch(`${issuer}.well-known/oauth-protected-resource`)).json();

@@ -78,7 +78,7 @@ describe('openid-client discovers the hub (RFC 8414)', () => {
       introspection_endpoint: `${hub.config.issuer}/oauth/introspect`,
       revocation_endpoint: `${hub.config.issuer}/oauth/revoke`,
       grant_types_supported: expect.arrayContaining(['client_credentials', TOKEN_EXCHANGE, 'refresh_token']),
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     });
   });
 
