@@ -101,10 +101,10 @@ const agentKey = (agent: { createdAt: Date; id: string }) => [agent.createdAt.to
  */
 export function registerPage(review: AccessReview, first: number | null | undefined, after: string | null | undefined): ConnectionShape<AccessReviewEntry> {
   const limit = pageSize(first);
-  const key = after ? (decodeCursor(after, ['string', 'string']) as [string, string]) : undefined;
+  const key = after ? (decodeCursor(after, ['string', 'string'], 'accessReview') as [string, string]) : undefined;
   const start = key ? review.entries.findIndex((e) => compareKeys(agentKey(e.facts.agent), key) > 0) : 0;
   const rows = start < 0 ? [] : review.entries.slice(start, start + limit + 1);
-  return toConnection(rows, limit, (e) => encodeCursor(agentKey(e.facts.agent)), (e) => e);
+  return toConnection(rows, limit, (e) => encodeCursor(agentKey(e.facts.agent), 'accessReview'), (e) => e);
 }
 
 /**
@@ -118,10 +118,10 @@ export function findingsPage(
   const limit = pageSize(options.first);
   const listed = options.kind ? review.findings.filter((f) => f.kind === options.kind) : review.findings;
   const keyOf = (f: AccessFinding) => [String(FINDING_KINDS.indexOf(f.kind)).padStart(2, '0'), ...agentKey(f.agent)] as const;
-  const key = options.after ? (decodeCursor(options.after, ['string', 'string', 'string']) as [string, string, string]) : undefined;
+  const key = options.after ? (decodeCursor(options.after, ['string', 'string', 'string'], 'accessFindings') as [string, string, string]) : undefined;
   const start = key ? listed.findIndex((f) => compareKeys(keyOf(f), key) > 0) : 0;
   const rows = start < 0 ? [] : listed.slice(start, start + limit + 1);
-  return toConnection(rows, limit, (f) => encodeCursor(keyOf(f)), (f) => f);
+  return toConnection(rows, limit, (f) => encodeCursor(keyOf(f), 'accessFindings'), (f) => f);
 }
 
 function compareKeys(a: readonly string[], b: readonly string[]): number {

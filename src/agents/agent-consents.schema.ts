@@ -61,7 +61,7 @@ builder.objectField(AgentRef, 'consents', (t) =>
       const limit = pageSize(args.first);
       const scope = agentListScope(ctx.principal);
       if (!scope) return toConnection([], limit, () => '', (c: Consent) => c);
-      const key = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
+      const key = args.after ? decodeCursor(args.after, ['date', 'string'], 'agentConsents') : undefined;
       const page: PageRequest = {
         limit: limit + 1,
         ...('ownerUserId' in scope && { givenBy: scope.ownerUserId }),
@@ -72,7 +72,7 @@ builder.objectField(AgentRef, 'consents', (t) =>
       const consents = (await consentLoader(ctx).loadMany(keys.map((k) => k.id))).filter((c): c is Consent => c !== null && !(c instanceof Error));
       // Each consent listed is a read of its user's `consents`, into the request's `profile.read` event about that user.
       for (const consent of consents.slice(0, limit)) ctx.access.note(consent.userId, 'consents');
-      return toConnection(consents, limit, (c) => encodeCursor([c.givenAt.toISOString(), c.id]), (c) => c);
+      return toConnection(consents, limit, (c) => encodeCursor([c.givenAt.toISOString(), c.id], 'agentConsents'), (c) => c);
     },
   }),
 );

@@ -109,7 +109,7 @@ builder.queryFields((t) => ({
       const scope = agentListScope(ctx.principal);
       const limit = pageSize(args.first);
       if (!scope) return toConnection([], limit, () => '', (a: Agent) => a);
-      const key = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
+      const key = args.after ? decodeCursor(args.after, ['date', 'string'], 'agents') : undefined;
       const after = key && { createdAt: key[0], id: key[1] };
       const { status, kind, ownerUserId, parentAgentId } = args.filter ?? {};
       const filter = {
@@ -120,7 +120,7 @@ builder.queryFields((t) => ({
       };
       const rows = await ctx.services.agents.list(ctx.services.db, { limit: limit + 1, ...(after && { after }), filter });
       for (const agent of rows) agentLoader(ctx).prime(agent.id, agent);
-      return toConnection(rows, limit, (a) => encodeCursor([a.createdAt.toISOString(), a.id]), (a) => a);
+      return toConnection(rows, limit, (a) => encodeCursor([a.createdAt.toISOString(), a.id], 'agents'), (a) => a);
     },
   }),
 }));

@@ -221,7 +221,7 @@ export async function listAuditEvents(
   { filter = {}, first = 20, after }: { filter?: AuditFilter; first?: number | null; after?: string | null },
 ): Promise<AuditEventPage> {
   const limit = pageSize(first);
-  const key = after == null ? undefined : decodeCursor(after, ['date', 'string']);
+  const key = after == null ? undefined : decodeCursor(after, ['date', 'string'], 'auditEvents');
   const cursor = key && { at: key[0], id: key[1] };
   const { userId, agentId, action, decision } = filter;
   const from = filterInstant(filter.from, 'from');
@@ -239,7 +239,7 @@ export async function listAuditEvents(
   if (cursor) query = query.where((eb) => eb(eb.refTuple('occurred_at', 'id'), '<', eb.tuple(cursor.at, cursor.id)));
 
   const rows = await query.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
-  return toConnection(rows, limit, (row) => encodeCursor([row.occurred_at.toISOString(), row.id]), toAuditEvent);
+  return toConnection(rows, limit, (row) => encodeCursor([row.occurred_at.toISOString(), row.id], 'auditEvents'), toAuditEvent);
 }
 
 /** A time filter both databases read alike (`isStorableInstant`). */

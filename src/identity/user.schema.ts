@@ -85,10 +85,10 @@ UserRef.implement({
       authScopes: readScope('orders', 'orders'),
       resolve: async (u, args, ctx) => {
         const limit = pageSize(args.first);
-        const after = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
+        const after = args.after ? decodeCursor(args.after, ['date', 'string'], 'orders') : undefined;
         const key = after && { placedAt: after[0], id: after[1] };
         const rows = await orderPageLoader(ctx)(limit + 1, key).load(u.id);
-        return { ...toConnection(rows, limit, (o) => encodeCursor([o.placedAt.toISOString(), o.id]), (o) => o), userId: u.id };
+        return { ...toConnection(rows, limit, (o) => encodeCursor([o.placedAt.toISOString(), o.id], 'orders'), (o) => o), userId: u.id };
       },
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', nullable: true, authScopes: readScope('profile', 'createdAt') }),

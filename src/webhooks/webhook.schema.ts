@@ -111,11 +111,11 @@ builder.queryFields((t) => ({
     authScopes: { operator: 'webhooks:admin' },
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first);
-      const key = args.after ? decodeCursor(args.after, ['date', 'string']) : undefined;
+      const key = args.after ? decodeCursor(args.after, ['date', 'string'], 'webhookSubscriptions') : undefined;
       const after = key && { createdAt: key[0], id: key[1] };
       const rows = await ctx.services.webhooks.list(ctx.services.db, { limit: limit + 1, ...(after && { after }) });
       for (const s of rows) subscriptionLoader(ctx).prime(s.id, s);
-      return toConnection(rows, limit, (s) => encodeCursor([s.createdAt.toISOString(), s.id]), (s) => s);
+      return toConnection(rows, limit, (s) => encodeCursor([s.createdAt.toISOString(), s.id], 'webhookSubscriptions'), (s) => s);
     },
   }),
   webhookEventTypes: t.stringList({

@@ -49,16 +49,18 @@ interface Connection {
   readonly field: (list: string) => string;
   readonly path: readonly string[];
   readonly token: () => string;
+  /** The name its cursors carry (`encodeCursor`), where its key has the shape of another list's. */
+  readonly list?: string;
 }
 
 const CONNECTIONS: readonly Connection[] = [
-  { name: 'User.orders', field: (list) => `me { orders${list} }`, path: ['me', 'orders'], token: () => alice.accessToken },
-  { name: 'User.accessLog', field: (list) => `me { accessLog${list} }`, path: ['me', 'accessLog'], token: () => alice.accessToken },
+  { name: 'User.orders', field: (list) => `me { orders${list} }`, path: ['me', 'orders'], token: () => alice.accessToken, list: 'orders' },
+  { name: 'User.accessLog', field: (list) => `me { accessLog${list} }`, path: ['me', 'accessLog'], token: () => alice.accessToken, list: 'auditEvents' },
   { name: 'users', field: (list) => `users${list}`, path: ['users'], token: () => admin },
-  { name: 'agents', field: (list) => `agents${list}`, path: ['agents'], token: () => admin },
-  { name: 'Agent.consents', field: (list) => `agent(id: "${assistantId}") { consents${list} }`, path: ['agent', 'consents'], token: () => admin },
-  { name: 'auditEvents', field: (list) => `auditEvents${list}`, path: ['auditEvents'], token: () => admin },
-  { name: 'webhookSubscriptions', field: (list) => `webhookSubscriptions${list}`, path: ['webhookSubscriptions'], token: () => admin },
+  { name: 'agents', field: (list) => `agents${list}`, path: ['agents'], token: () => admin, list: 'agents' },
+  { name: 'Agent.consents', field: (list) => `agent(id: "${assistantId}") { consents${list} }`, path: ['agent', 'consents'], token: () => admin, list: 'agentConsents' },
+  { name: 'auditEvents', field: (list) => `auditEvents${list}`, path: ['auditEvents'], token: () => admin, list: 'auditEvents' },
+  { name: 'webhookSubscriptions', field: (list) => `webhookSubscriptions${list}`, path: ['webhookSubscriptions'], token: () => admin, list: 'webhookSubscriptions' },
 ];
 
 interface Page {
@@ -97,10 +99,19 @@ describe('cursors of lists ordered by time', () => {
     expect(ids(next.list)).toEqual([all[all.indexOf(ids(first.list)[0]!) + 1]]);
   });
 
+  it.each(CONNECTIONS.map((connection) => [connection.name, connection] as const))('%s answers BAD_USER_INPUT for the cursor of every other list', async (_name, connection) => {
+    // User.accessLog is the audit trail's list, for one user: the two share their cursors.
+    for (const other of CONNECTIONS.filter((c) => c.list !== connection.list)) {
+      const cursor = (await page(other, { first: 1 })).list!.pageInfo.endCursor!;
+      const { response } = await page(connection, { after: cursor });
+      expect({ from: other.name, extensions: response.errors?.[0]?.extensions }).toEqual({ from: other.name, extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
+    }
+  });
+
   it.each(CONNECTIONS.flatMap((connection) => FORGED_TIMESTAMPS.map(([what, part]) => [connection.name, what, connection, part] as const)))(
     '%s answers BAD_USER_INPUT for a cursor whose timestamp is %s',
     async (_name, _what, connection, part) => {
-      const { response, list } = await page(connection, { after: encodeCursor([part as string, 'usr_01J00000000000000000000000']) });
+      const { response, list } = await page(connection, { after: encodeCursor([part as string, 'usr_01J00000000000000000000000'], connection.list) });
       expect(list ?? null).toBeNull();
       expect(response.errors).toHaveLength(1);
       expect(response.errors?.[0]).toMatchObject({ path: connection.path, extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
@@ -108,7 +119,7 @@ describe('cursors of lists ordered by time', () => {
   );
 
   it.each(CONNECTIONS.map((connection) => [connection.name, connection] as const))('%s answers BAD_USER_INPUT for a cursor whose id holds U+0000, which PostgreSQL text cannot', async (_name, connection) => {
-    const { response } = await page(connection, { after: encodeCursor(['2026-01-01T00:00:00.000Z', 'usr_\u0000']) });
+    const { response } = await page(connection, { after: encodeCursor(['2026-01-01T00:00:00.000Z', 'usr_\u0000'], connection.list) });
     expect(response.errors?.[0]).toMatchObject({ path: connection.path, extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
   });
 });
