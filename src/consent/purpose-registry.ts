@@ -61,7 +61,7 @@ const definePurposeSchema = z.object({
     .string()
     .max(2_000)
     .url()
-    .refine((url) => ['https:', 'http:'].includes(new URL(url).protocol), 'must be an http or https URL'),
+    .refine((url) => !URL.canParse(url) || ['https:', 'http:'].includes(new URL(url).protocol), 'must be an http or https URL'),
   noticeText: z.string().min(1).max(100_000),
   language: z.string().max(35).regex(/^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$/, 'must be a BCP 47 language tag').nullish(),
   jurisdiction: plainText(35).nullish(),

@@ -50,6 +50,7 @@ describe('purposes', () => {
     for (const noticeUrl of ['javascript:alert(document.cookie)', 'data:text/html,<script>alert(1)</script>', 'file:///etc/passwd']) {
       expect(await define({ noticeUrl })).toMatchObject({ message: 'input.noticeUrl: must be an http or https URL', extensions: { code: 'BAD_USER_INPUT' } });
     }
+    expect(await define({ noticeUrl: 'not a url' })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.noticeUrl' } });
     expect(await define({ language: '' })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.language' } });
     expect(await define({ language: 'en_US' })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.language' } });
     expect(await define({ jurisdiction: ' ' })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.jurisdiction' } });
