@@ -140,13 +140,14 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
      * it continues (`familyId`) and the token it `replaces`; without them a new family starts,
      * which may end the user's least recently refreshed ones (see `issueRefreshToken`: call this
      * before writing to the user's audit trail). `ttlSeconds` shortens the access token's life
-     * (to the session's end). Runs in the caller's transaction (`db`).
+     * (to the session's end), counted from `now`, the instant it was computed at. Runs in the
+     * caller's transaction (`db`).
      */
-    async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; refreshScope?: string; familyId?: string; replaces?: string; requestId?: string | null; ttlSeconds?: number } = {}): Promise<UserSession> {
+    async issueUserSession(db: Db, userId: string, authTime: Date, options: { scope?: string; refreshScope?: string; familyId?: string; replaces?: string; requestId?: string | null; ttlSeconds?: number; now?: Date } = {}): Promise<UserSession> {
       const scope = options.scope ?? ALL_DATA_SCOPES.join(' ');
       const familyId = options.familyId ?? newRefreshFamilyId();
       const claims = { sub: userId, client_id: FRONTEND_CLIENT_ID, scope, acr: PASSWORD_ACR, auth_time: Math.floor(authTime.getTime() / 1_000), sid: familyId };
-      const access = await this.issueAccessToken(claims, options.ttlSeconds);
+      const access = await this.issueAccessToken(claims, options.ttlSeconds, options.now);
       const refreshToken = await issueRefreshToken(db, keys.refreshTokenKey, { userId, clientId: FRONTEND_CLIENT_ID, scope: options.refreshScope ?? scope, authTime, familyId, replaces: options.replaces, requestId: options.requestId }, clock.now());
       return { accessToken: access.accessToken, refreshToken, expiresIn: access.expiresIn, scope };
     },

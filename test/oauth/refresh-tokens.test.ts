@@ -148,3 +148,26 @@ describe('a user session kept alive by refreshing', () => {
     expect(await refreshAt(user.refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: 'refresh token is invalid' } });
   });
 });
+
+describe('a refresh that takes time, a minute before its session ends', () => {
+  // A clock that moves on 2 s at every read while ticking: time spent in the refresh's statements.
+  let current = Date.parse('2031-03-01T09:00:00Z');
+  let ticking = false;
+  const clock = { now: () => new Date(ticking ? (current += 2_000) : current) };
+  let slowHub: Hub;
+  beforeAll(async () => {
+    slowHub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  });
+  afterAll(() => slowHub.close());
+
+  it('still issues no access token that outlives the session', async () => {
+    const sessionEnd = Math.floor(current / 1_000) + USER_SESSION_MAX_AGE_SECONDS;
+    const user = await signUpUser(slowHub);
+    current = (sessionEnd - 60) * 1_000;
+    ticking = true;
+    const refreshed = await postForm(slowHub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: user.refreshToken });
+    ticking = false;
+    expect(refreshed.status).toBe(200);
+    expect(claimsOf(refreshed.body.access_token).exp).toBeLessThanOrEqual(sessionEnd);
+  });
+});

@@ -61,7 +61,7 @@ async function userSessionRefresh(services: Services, { params, requestId }: Tok
       if (requested.length === 0 || requested.some((scope) => !scopeWithin(scope, granted))) throw invalidScope('scope exceeds what the refresh token was granted');
       const refusal = await findRefreshTokenRefusal(services, tx, used);
       if (refusal) throw invalidGrant('refresh token is invalid', refusal);
-      const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), refreshScope: used.scope, familyId: used.family_id, replaces: used.id, ttlSeconds });
+      const session = await services.tokens.issueUserSession(tx, used.user_id, used.auth_time, { scope: requested.join(' '), refreshScope: used.scope, familyId: used.family_id, replaces: used.id, ttlSeconds, now });
       await limitRefreshTokenExpiry(tx, hashRefreshToken(session.refreshToken), sessionEndsAt);
       await auditInTransaction(tx, event(used.user_id, { action: 'token.refreshed', decision: 'ALLOW' }), now);
       return { session };
