@@ -15,11 +15,12 @@ const REFRESH_MS = 5_000;
  * opening takes), so that the owner file is read, a dead holder's lock removed, the folder locked
  * and the owner file written as one step: two processes starting at once after the holder died
  * would otherwise both read the dead pid, and the later one remove the lock the earlier had just
- * taken. One that finds it held waits for it up to OPENING_WAIT_MS; one left by an opener that died
- * goes stale after OPENING_STALE_MS (the least proper-lockfile allows is 2 s).
+ * taken. One that finds it held waits for it up to OPENING_WAIT_MS, longer than one left by an
+ * opener that died takes to go stale (OPENING_STALE_MS), so a start right after such a death waits
+ * a few seconds rather than fail.
  */
 const OPENING_STALE_MS = 5_000;
-const OPENING_WAIT_MS = 3_000;
+const OPENING_WAIT_MS = OPENING_STALE_MS + 2_000;
 
 /** Thrown when another process holds the embedded database's folder; `code` is stable. */
 export class DataDirInUseError extends Error {

@@ -73,7 +73,7 @@ describeEmbedded('the lock on an embedded database folder', () => {
       );
     // Another opener is between its read of the owner file and its takeover: this one waits its
     // turn rather than act on the same read, and is refused when the turn does not come.
-    const opening = lockfile.lockSync(`${dir}.opening`, { realpath: false });
+    const opening = lockfile.lockSync(`${dir}.opening`, { realpath: false, update: 1_000 });
     try {
       expect((await open()).stdout).toBe('DATA_DIR_IN_USE\n');
       expect(JSON.parse(readFileSync(`${dir}.owner`, 'utf8')).pid).toBe(deadPid);
@@ -81,6 +81,14 @@ describeEmbedded('the lock on an embedded database folder', () => {
       opening();
     }
     expect((await open()).stdout).toBe('held\n');
+  }, 120_000);
+
+  it('waits out the turn of an opener that died mid-opening, and opens', async () => {
+    const dataDir = freshDataDir();
+    mkdirSync(path.join(dataDir, 'pglite.opening.lock'), { recursive: true });
+    const next = openDatabase({ dataDir });
+    await selectOne(next);
+    await next.close();
   }, 120_000);
 
   it('takes over a holder it cannot check (another host) only once the lock has gone unrefreshed for a minute', async () => {
