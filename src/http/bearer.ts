@@ -12,7 +12,8 @@ declare module 'fastify' {
     principal: Principal;
     /**
      * Who a request's token, signed by the hub, says its caller is, before its state in the
-     * database is checked (from onRequest on): to count requests by, never to decide access.
+     * database is checked (from onRequest on): to turn away at once a caller the rate limit has
+     * already refused, never to decide access.
      */
     claimedCaller?: Principal;
   }

@@ -163,7 +163,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     /**
      * `authenticate` in two steps: the signature and claims at once, with the caller they name; the
      * state in the database when `check` is called (the bearer check calls it once the request is
-     * whole, and the rate limit has counted it by that caller).
+     * whole).
      * @throws InvalidTokenError from either step.
      */
     async authenticateInSteps(token: string): Promise<{ caller: Principal; check: () => Promise<Principal> }> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { clientToken, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+import { clientToken, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 
 let hub: Hub;
 beforeAll(async () => {
@@ -35,10 +35,22 @@ describe('GraphQL rate limits', () => {
       const served = statuses.filter((status) => status === 200).length;
       expect(statuses.filter((status) => status === 429)).toHaveLength(70 - served);
       expect(served).toBeLessThanOrEqual(60);
-      expect(checks).toBe(served);
+      // The first request past the limit is checked, counted and refused; the rest are refused as they arrive.
+      expect(checks).toBe(served + 1);
     } finally {
       tokens.authenticateInSteps = original;
     }
+  });
+
+  it('counts no request whose token is refused: a revoked token replayed cannot spend its user’s allowance', async () => {
+    const alice = await signUpUser(hub);
+    const stolen = await signIn(hub, alice);
+    expect((await postForm(hub, '/oauth/revoke', { client_id: 'hub-frontend', token: stolen.refreshToken })).status).toBe(200);
+    const post = (token: string, remoteAddress: string) =>
+      hub.http.inject({ method: 'POST', url: '/graphql', remoteAddress, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, payload: { query: '{ __typename }' } });
+    // From as many addresses, so the allowance of refused tokens per address never runs out.
+    for (let i = 0; i < 61; i++) expect((await post(stolen.accessToken, `198.51.100.${i + 1}`)).statusCode).toBe(401);
+    expect((await post(alice.accessToken, '203.0.113.50')).statusCode).toBe(200);
   });
 
   it('reads the bearer token of a request to a percent-encoded path', async () => {
