@@ -7,7 +7,8 @@
  * more row shows the naive layout (a join of consents and users) for the first count, and a first
  * row the fixed cost every answer of the hub carries: an authenticated GraphQL request that reads
  * nothing (HTTP, the token's signature and its per-request revocation check, GraphQL) beside
- * `select 1`.
+ * `select 1`; and that same request again, each call after the floor's first count, so after an
+ * idle as long as a count's: what the fixed cost becomes where the counts pay it.
  * Beside each count and first page, the floor's own statement relayed over HTTP by a bare server
  * in a process of its own (bench/lib/sql-relay.ts): what the process hop and JSON alone cost here,
  * the least any HTTP service adds to the floor.
@@ -193,6 +194,12 @@ export async function benchAudience(): Promise<Row[]> {
       rows.push({ workload: `count: ${t.name} (${hubCount.toLocaleString('en-US')})`, hub: hubCountFigures, floor: floorCountFigures, p50Goal: GOAL.slower, p50LimitMs: GOAL.ms });
       const [relayCount, floorCountAgain] = await measurePaired(relayed(relay, db, countStatement(t)), () => floorCount(db, t), seconds);
       rows.push({ workload: RELAY_ROW, hub: relayCount, floor: floorCountAgain, p50Ratio: true });
+      if (t === TYPICAL[0]) {
+        // The first row's fixed cost, now with each call after the floor's count: the hub, the
+        // client and PostgreSQL's idle connections sit idle as long as during a count.
+        const [typenameAfterCount] = await measurePaired(() => graphqlCall(hub, token, '{ __typename }', {}), () => floorCount(db, t), seconds);
+        rows.push({ workload: '↳ the fixed cost `{ __typename }` again, each call after the floor\'s count: after an idle as long as a count\'s', hub: typenameAfterCount });
+      }
       const [hubPageFigures, floorPageFigures] = await measurePaired(() => graphqlCall(hub, token, pageQuery, variables), () => floorPage(db, t), seconds);
       rows.push({ workload: `first 1,000: ${t.name}`, hub: hubPageFigures, floor: floorPageFigures, p50Goal: GOAL.slower, p50LimitMs: GOAL.ms });
       const [relayPage, floorPageAgain] = await measurePaired(relayed(relay, db, pageStatement(t)), () => floorPage(db, t), seconds);
