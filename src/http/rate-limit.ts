@@ -22,7 +22,10 @@ function callerKey(principal: Principal | undefined, request: FastifyRequest): s
   }
 }
 
-/** Callers past their limit remembered at once, so many that their keys would fill memory are dropped oldest first. */
+/**
+ * The most callers past their limit remembered at once; past it, the least recently refused are
+ * forgotten, and their requests are checked again and refused by the count.
+ */
 const LIMITED_CALLERS = 10_000;
 
 /**
