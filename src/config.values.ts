@@ -16,15 +16,22 @@ export const integer = (min: number, max: number, what: string) =>
     .pipe(z.number().int().min(min, `must be ${what}`).max(max, `must be ${what}`));
 
 /**
+ * Whether a URL names no user, query or fragment; true for text that is no URL, which the check
+ * before it refuses (zod runs every refinement, and `new URL` would throw on it).
+ */
+function hasNoUserQueryOrFragment(value: string): boolean {
+  if (!URL.canParse(value)) return true;
+  const url = new URL(value);
+  return url.username === '' && url.password === '' && !/[?#]/.test(value);
+}
+
+/**
  * The issuer: an http(s) URL with no credentials, query, fragment or final "/" (RFC 8414 §2), since
  * every endpoint URL and the default audience are the issuer with a path appended.
  */
 export const issuerUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-  .refine((value) => {
-    const url = new URL(value);
-    return url.username === '' && url.password === '' && !/[?#]/.test(value);
-  }, 'must be an http(s) URL without user, query or fragment (RFC 8414)')
+  .refine(hasNoUserQueryOrFragment, 'must be an http(s) URL without user, query or fragment (RFC 8414)')
   // Not stripped: it is every token's `iss` as written, and verifiers and RFC 8414 §3.3 compare
   // issuers exactly, so a configured `https://id.example/` would match none of them.
   .refine((value) => !value.endsWith('/'), 'must not end with "/": it is the iss of every token as written (RFC 8414 §3.3)');
@@ -37,10 +44,7 @@ export const issuerUrl = z
 export const resourceUrl = z
   .string()
   .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
-  .refine((value) => {
-    const url = URL.canParse(value) ? new URL(value) : undefined;
-    return !url || (url.username === '' && url.password === '' && !/[?#]/.test(value));
-  }, 'must be an http(s) URL without user, query or fragment (RFC 9728)');
+  .refine(hasNoUserQueryOrFragment, 'must be an http(s) URL without user, query or fragment (RFC 9728)');
 
 export const postgresUrl = z
   .string()

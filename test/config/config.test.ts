@@ -47,6 +47,7 @@ describe('loadConfig', () => {
     [{ HUB_ACCESS_TOKEN_TTL: '5' }, 'HUB_ACCESS_TOKEN_TTL: must be a number of seconds from 30 to 86400'],
     [{ HUB_STATEMENT_TIMEOUT: '0' }, 'HUB_STATEMENT_TIMEOUT: must be a number of seconds from 1 to 3600'],
     [{ HUB_ISSUER: 'ftp://id.example.com' }, 'HUB_ISSUER: must be an http(s) URL'],
+    [{ HUB_ISSUER: 'not a url' }, 'HUB_ISSUER: must be an http(s) URL'],
     // Endpoints and the audience are the issuer with a path appended: `https://id.example.com?x/oauth/token` is no endpoint.
     [{ HUB_ISSUER: 'https://id.example.com?tenant=a' }, 'HUB_ISSUER: must be an http(s) URL without user, query or fragment (RFC 8414)'],
     [{ HUB_ISSUER: 'https://id.example.com/#top' }, 'HUB_ISSUER: must be an http(s) URL without user, query or fragment (RFC 8414)'],
