@@ -20,10 +20,10 @@ export interface DatabaseHandle {
    * statement, outside any transaction). On a server, connections of its own, where prepared
    * statements keep one generic plan (`plan_cache_mode`): PostgreSQL otherwise plans the check of
    * a client's or an agent's token anew at every run, since its parameters' arrays make the
-   * generic plan look costlier (0.5 ms of planning for 0.1 ms of execution, measured). Only there: a generic plan ignores the values of
-   * the parameters, which the hub's other statements (an audience filter, a page's limit) need to
-   * be planned well. A check so never waits for connections that exports or slow statements hold.
-   * On PGlite, `db` itself.
+   * generic plan look costlier (0.5 ms of planning for 0.1 ms of execution, measured). Only
+   * there: a generic plan ignores the values of the parameters, which the hub's other statements
+   * (an audience filter, a page's limit) need to be planned well. A check so never waits for
+   * connections that exports or slow statements hold. On PGlite, `db` itself.
    */
   readonly checks: Db;
   readonly kind: 'pg' | 'pglite';
