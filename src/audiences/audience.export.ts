@@ -66,7 +66,8 @@ export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCall
  * columns. Reads batches in user-id order, ranges of `batchSize` members as counted when it
  * begins (`findAudienceBatchEnds`), each consents' state as of its own statement, so a member who
  * withdraws mid-export is left out of every batch read after; the next two batches are read while
- * the current one is sent, each when `reads` gives it its turn. The first batch is read before
+ * the current one is sent, each when `reads` gives it its turn (and not at all if the lines have
+ * stopped by then, as when their reader left). The first batch is read before
  * this resolves, so that a failure before any line is the caller's to answer with an error
  * status, not a 200 cut short.
  * Audited as `audience.exported` with the count and what it read (`audienceFieldsRead`: the
@@ -82,9 +83,11 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
   const fields = allowedMemberFields(caller.principal, purpose.byVersion.get(purpose.newest.version)!);
   const groups = groupVersions(purpose, fields);
   type Batch = Awaited<ReturnType<typeof findAudienceExportLines>>;
+  // Set once the lines end, are cut off or their reader leaves: a batch whose turn comes after reads nothing.
+  let stopped = false;
   const read = (range: MemberRange): Promise<Batch> => {
     // Its consents' state as of its own statement, when its turn comes.
-    const batch = reads(() => findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), range, groups));
+    const batch = reads(async () => (stopped ? [] : findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), range, groups)));
     batch.catch(() => {});
     return batch;
   };
@@ -107,6 +110,7 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
         if (lines.length > 0) yield `${lines.join('\n')}\n`;
       }
     } finally {
+      stopped = true;
       deps.audit.record({
         action: 'audience.exported',
         ...auditCaller(caller.principal, caller.requestId),

@@ -76,6 +76,29 @@ describe('an export in batches', () => {
     expect({ read, most }).toEqual({ read: 8, most: 1 });
   });
 
+  it('reads no batch whose turn comes after its reader left', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const sizes: number[] = [];
+    let turns = 0;
+    // The first batch reads at once; the rest wait for `gate`.
+    const gated: ExportReads = async <T>(batch: () => Promise<T>) => {
+      if (turns++ > 0) await gate;
+      const rows = await batch();
+      sizes.push((rows as unknown[]).length);
+      return rows;
+    };
+    const principal = await hub.services.tokens.authenticate(marketing);
+    const chunks = await exportSavedAudience(hub.services, { principal, requestId: null }, saved, { batchSize: 2, reads: gated });
+    const iterator = chunks[Symbol.asyncIterator]();
+    expect((await iterator.next()).done).toBe(false);
+    await iterator.return(undefined);
+    open();
+    // The first two batches were asked for as the export began, the third as the first was sent.
+    await expect.poll(() => sizes.length).toBe(3);
+    expect(sizes).toEqual([2, 0, 0]);
+  });
+
   it('leaves out a member who withdraws mid-export from the batches read after', async () => {
     // Batches of 2: the first is sent while the second is read; the last member's batch is read later.
     const last = users.at(-1)!;
