@@ -127,7 +127,8 @@ export async function issueAccessToken(
 /**
  * Verifies an access token, in a fixed order: size and shape; no header that names its own key;
  * a known `kid`; the signature with the pinned algorithm; `typ`, `iss`, `aud`, `exp`, `nbf`; the
- * required claims and their types; then, given `maxLifetimeSeconds` (the longest the issuer gives
+ * required claims and their types; an `iat` no later than a retired key's `signedUntil`, past which
+ * only a leaked copy of the key can have signed; then, given `maxLifetimeSeconds` (the longest the issuer gives
  * tokens of this kind), `iat` not in the future and `exp - iat` within it, both allowing for clock
  * skew, so that a token signed with a leaked key cannot claim to live longer than the hub's own.
  * Says nothing of revocation: that is the caller's next step.
@@ -150,12 +151,12 @@ export async function verifyAccessToken(
   if (KEY_BEARING_HEADERS.some((name) => name in header)) throw new InvalidTokenError('token names its own key');
   if (header.alg !== SIGNING_ALG) throw new InvalidTokenError('unexpected algorithm');
   if (typeof header.kid !== 'string' || header.kid.length > 128) throw new InvalidTokenError('unknown key');
-  const key = await keys.verificationKey(header.kid);
-  if (!key) throw new InvalidTokenError('unknown key');
+  const verifying = await keys.verificationKey(header.kid);
+  if (!verifying) throw new InvalidTokenError('unknown key');
 
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, key, {
+    ({ payload } = await jwtVerify(token, verifying.key, {
       algorithms: [SIGNING_ALG],
       typ: ACCESS_TOKEN_TYP,
       issuer: audience.issuer,
@@ -169,6 +170,7 @@ export async function verifyAccessToken(
   const claims = claimsSchema.safeParse(payload);
   if (!claims.success) throw new InvalidTokenError('malformed claims');
   if (actDepth(claims.data.act) > MAX_ACT_DEPTH) throw new InvalidTokenError('malformed claims');
+  if (verifying.signedUntil && claims.data.iat * 1_000 > verifying.signedUntil.getTime()) throw new InvalidTokenError('issued after its key was retired');
   if (options.maxLifetimeSeconds !== undefined) {
     const { iat, exp } = claims.data;
     if (iat > now.getTime() / 1_000 + CLOCK_SKEW_SECONDS) throw new InvalidTokenError('invalid iat claim');

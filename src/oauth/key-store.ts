@@ -23,9 +23,14 @@ interface ScheduledKey extends SigningKey {
 }
 
 /** A public key that verifies access tokens: the signing key, or a retired one until its `acceptedUntil`. */
-interface VerificationKey {
+export interface VerificationKey {
   readonly key: Key;
   readonly acceptedUntil: Date | undefined;
+  /**
+   * For a retired key, the latest `iat` of a token it may have signed (`signedUntil`): a later one
+   * was signed by whoever else holds the key, as after `hub keys rotate --now` for a leaked key.
+   */
+  readonly signedUntil: Date | undefined;
 }
 
 interface KeySet {
@@ -53,6 +58,14 @@ export function publishedUntil(retiredAt: Date, retentionSeconds: number): Date 
 }
 
 const acceptedForMs = (retentionSeconds: number) => retentionSeconds * 1_000 + RELOAD_EVERY_MS + CLOCK_SKEW_MS;
+
+/**
+ * The latest issue time of a token a key retired at `retiredAt` may have signed: an instance goes on
+ * signing with it until it rereads the keys, and its clock may be ahead.
+ */
+export function signedUntil(retiredAt: Date): Date {
+  return new Date(retiredAt.getTime() + RELOAD_EVERY_MS + CLOCK_SKEW_MS);
+}
 
 /** How long `/jwks.json` may be kept by whoever fetched it (its `Cache-Control: max-age`). */
 export const JWKS_MAX_AGE_SECONDS = 300;
@@ -127,7 +140,8 @@ export class KeyStore {
   }
 
   /**
-   * The public key for `kid` if access tokens signed with it are accepted now (by the clock): a
+   * The public key for `kid`, with the latest issue time of what it signed if it is retired
+   * (`signedUntil`), if access tokens signed with it are accepted now (by the clock): a
    * key that signs now or will, or one retired less than `publishedUntil` ago, which is what
    * `hub keys rotate` prints. Stale keys are reread first, so a rotation made elsewhere holds here
    * too, even on an instance that signs nothing. A kid this instance does not hold is looked up by
@@ -136,7 +150,7 @@ export class KeyStore {
    * reread is a new one: one already under way (the timer's) may have read the keys before the kid
    * was stored. Never throws.
    */
-  async verificationKey(kid: string): Promise<Key | undefined> {
+  async verificationKey(kid: string): Promise<VerificationKey | undefined> {
     await this.rereadIfStale();
     let known = this.keys.verification.get(kid);
     const acceptedSince = new Date(this.clock.now().getTime() - acceptedForMs(this.retentionSeconds));
@@ -145,7 +159,7 @@ export class KeyStore {
       await this.reload().catch(() => {});
       known = this.keys.verification.get(kid);
     }
-    return known && (known.acceptedUntil === undefined || this.clock.now() < known.acceptedUntil) ? known.key : undefined;
+    return known && (known.acceptedUntil === undefined || this.clock.now() < known.acceptedUntil) ? known : undefined;
   }
 
   /**
@@ -252,7 +266,11 @@ async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, now: Date, 
   for (const row of rows) {
     const acceptedUntil = row.retiredAt === null ? undefined : publishedUntil(row.retiredAt, retentionSeconds);
     if (acceptedUntil && acceptedUntil <= now) continue;
-    verification.set(row.kid, { key: (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key, acceptedUntil });
+    verification.set(row.kid, {
+      key: (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key,
+      acceptedUntil,
+      signedUntil: row.retiredAt === null ? undefined : signedUntil(row.retiredAt),
+    });
   }
   return {
     signing,

@@ -10,7 +10,7 @@ import { createHub, type Hub } from '../../src/app.js';
 import { ALL_DATA_SCOPES } from '../../src/authz/scopes.js';
 import { loadConfig } from '../../src/config.js';
 import { open, resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
-import { publishedUntil, rotateSigningKey, type SigningKey } from '../../src/oauth/key-store.js';
+import { publishedUntil, rotateSigningKey, signedUntil, type SigningKey } from '../../src/oauth/key-store.js';
 import { FRONTEND_CLIENT_ID } from '../../src/oauth/token.service.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createEmbeddedDatabase, createTestDatabase, describeEmbedded } from '../helpers/database.js';
@@ -251,22 +251,33 @@ describe('signing key rotation', () => {
     expect((await jwksOf(hub)).map((key) => key.kid)).toEqual([newKid, oldKey.kid]);
   });
 
-  /** A fresh token, signed with the retired key at the clock's now and living TTL seconds. */
-  const signedWithOldKey = () => {
-    const now = epoch(clock.now());
-    return sign(oldKey, { iss: hub.config.issuer, aud: hub.config.audience, sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read', iat: now, exp: now + TTL, jti: randomUUID() });
-  };
-  const acceptedUntil = publishedUntil(new Date('2030-01-01T00:00:10Z'), TTL);
-  /** Signed with the retired key shortly before its acceptance ends; lives past that end. */
+  const retiredAt = new Date('2030-01-01T00:00:10Z');
+  /** The latest `iat` of a token the retired key may have signed. */
+  const lastIssued = epoch(signedUntil(retiredAt));
+  /** A token signed with the retired key, issued at `iat` and living as long as verification allows (TTL and skew). */
+  const signedWithOldKey = (iat: number) =>
+    sign(oldKey, { iss: hub.config.issuer, aud: hub.config.audience, sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read', iat, exp: iat + TTL + 60, jti: randomUUID() });
+  const acceptedUntil = publishedUntil(retiredAt, TTL);
+  /** Signed with the retired key as late as an instance may have; lives past the key's acceptance. */
   let signedLate: string;
+
+  it('accepts what the retired key signed while an instance may still have signed with it, and refuses a token issued after', async () => {
+    clock.set(signedUntil(retiredAt));
+    signedLate = await signedWithOldKey(lastIssued);
+    expect((await me(signedLate)).data).toEqual({ me: { id: user.id } });
+
+    // Only a leaked copy of the key signs later: `hub keys rotate --now`'s case.
+    const refused = await me(await signedWithOldKey(lastIssued + 1));
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toContain('error="invalid_token", error_description="issued after its key was retired"');
+  });
 
   it('stops accepting the retired key at publishedUntil by the clock, before the keys are next reread', async () => {
     clock.set(new Date(acceptedUntil.getTime() - 30_000));
-    signedLate = await signedWithOldKey();
     expect((await me(signedLate)).data).toEqual({ me: { id: user.id } });
 
     clock.set(new Date(acceptedUntil.getTime() + 1_000));
-    const refused = await me(await signedWithOldKey());
+    const refused = await me(await signedWithOldKey(lastIssued));
     expect(refused.status).toBe(401);
     expect(refused.headers['www-authenticate']).toContain('error="invalid_token", error_description="unknown key"');
   });

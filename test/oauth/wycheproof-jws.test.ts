@@ -3,6 +3,7 @@ import path from 'node:path';
 import { importJWK, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { InvalidTokenError, verifyAccessToken, type KeyResolver } from '../../src/oauth/access-token.js';
+import type { VerificationKey } from '../../src/oauth/key-store.js';
 
 interface JwsCase {
   readonly tcId: number;
@@ -57,7 +58,7 @@ function resolverFor(group: JwsGroup): KeyResolver {
       const alg = jwk.kty === 'EC' && jwk.crv === 'P-256' ? 'ES256' : jwk.alg;
       if (!alg) return undefined;
       try {
-        return (await importJWK(jwk, alg)) as Awaited<ReturnType<KeyResolver['verificationKey']>>;
+        return { key: (await importJWK(jwk, alg)) as VerificationKey['key'], acceptedUntil: undefined, signedUntil: undefined };
       } catch {
         return undefined;
       }
