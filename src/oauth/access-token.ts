@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { z } from 'zod';
+import { CLOCK_SKEW_MS } from '../shared/clock.js';
 import { SIGNING_ALG, type KeyStore } from './key-store.js';
 
 /** Where verification finds the public key a `kid` names; the KeyStore, or a fixed key in tests. */
@@ -69,11 +70,8 @@ export class InvalidTokenError extends Error {
   override name = 'InvalidTokenError';
 }
 
-/**
- * How far another instance's clock may run ahead: a token may claim `iat` this far in the future,
- * and live this much longer than the lifetime it is checked against.
- */
-const CLOCK_SKEW_SECONDS = 60;
+/** A token may claim `iat` this far in the future, and live this much longer than its lifetime allows. */
+const CLOCK_SKEW_SECONDS = CLOCK_SKEW_MS / 1_000;
 
 /** Longest token accepted; anything longer is refused before it is parsed. */
 const MAX_TOKEN_LENGTH = 8_192;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { PREPARED_MARKER } from '../db/prepared.js';
+import { CLOCK_SKEW_MS } from '../shared/clock.js';
 
 /** What a token exchange needs of a consent. */
 export interface ExchangeConsent {
@@ -20,7 +21,8 @@ export interface ExchangeConsent {
  * The same statement records that the token was handed to the agent, whatever the exchange then
  * answers, until the token expires (its `exp`): the token check (`findTokenState`) refuses it as a
  * bearer token from then on. A token exchanged again keeps its first record, and then writes
- * nothing. The statement also forgets a few records of tokens expired by `now`, skipping those a
+ * nothing. The statement also forgets a few records of tokens expired on every instance's clock
+ * (CLOCK_SKEW_MS before `now`: one whose clock is behind would accept the token again), skipping those a
  * concurrent exchange is forgetting, so that exchanges never wait on each other for it.
  */
 export async function findExchangeGrounds(
@@ -31,7 +33,7 @@ export async function findExchangeGrounds(
   const { rows } = await sql<{ revoked: boolean; user_active: boolean; id: string | null; purpose: string | null; scopes: string[] | null; expires_at: Date | null }>`${sql.raw(PREPARED_MARKER)}
     with forgotten as (
       delete from exchanged_subject_tokens where jti in (
-        select jti from exchanged_subject_tokens where expires_at < ${now} limit 100 for update skip locked)),
+        select jti from exchanged_subject_tokens where expires_at < ${new Date(now.getTime() - CLOCK_SKEW_MS)} limit 100 for update skip locked)),
     recorded as (
       insert into exchanged_subject_tokens (jti, agent_id, expires_at, exchanged_at)
       values (${facts.jti}, ${facts.agentId}, ${facts.expiresAt}, ${now})

@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, import
 import { sql } from 'kysely';
 import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
-import type { Clock } from '../shared/clock.js';
+import { CLOCK_SKEW_MS, type Clock } from '../shared/clock.js';
 import { open, seal } from './key-encryption.js';
 import { findPublishedKeys, insertSigningKey, isKeyAcceptedSince, retireSigningKeys, type SigningKeyRow } from './keys.queries.js';
 
@@ -45,8 +45,6 @@ interface KeySet {
  * by another instance or the CLI shows up whether or not requests come in.
  */
 export const RELOAD_EVERY_MS = 60_000;
-/** Clock difference between instances that a retired key's publication allows for. */
-const CLOCK_SKEW_MS = 60_000;
 
 /**
  * Until when a key retired at `retiredAt` is accepted for access tokens (what `hub keys rotate`

@@ -3,6 +3,7 @@ import type { Db } from '../db/connect.js';
 import { PREPARED_MARKER } from '../db/prepared.js';
 import type { GrantState } from '../authz/principal.js';
 import type { GrantLink } from './access-token.js';
+import { CLOCK_SKEW_MS } from '../shared/clock.js';
 
 /** What the database says, now, of a token whose signature and claims are valid. */
 export interface TokenState {
@@ -131,7 +132,8 @@ export async function insertRevokedToken(db: Db, token: { jti: string; clientId:
 }
 
 /**
- * Forgets revocations of tokens that have expired anyway (a few at a time, so it never blocks
+ * Forgets revocations of tokens that have expired anyway, on every instance's clock (CLOCK_SKEW_MS
+ * past their expiry: one whose clock is behind would accept the token again), a few at a time, so it never blocks
  * long), revoking for good first every refresh family exchanged from one of them that is not
  * revoked yet. A revocation revokes those families at once, but one stored by an exchange that
  * read the token just before it was revoked escapes it, and is refused only while the revocation
@@ -140,7 +142,7 @@ export async function insertRevokedToken(db: Db, token: { jti: string; clientId:
  */
 export async function deleteExpiredRevocations(db: Db, now: Date): Promise<void> {
   await sql`
-    with expired as (select jti from revoked_tokens where expires_at < ${now} limit 1000),
+    with expired as (select jti from revoked_tokens where expires_at < ${new Date(now.getTime() - CLOCK_SKEW_MS)} limit 1000),
     ended as (
       update refresh_tokens r set revoked_at = ${now} from expired e
       where r.revoked_at is null and r.delegated_from <> '[]' and r.delegated_from @> jsonb_build_array(jsonb_build_object('jti', e.jti))

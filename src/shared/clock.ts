@@ -5,6 +5,14 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/**
+ * How far apart the clocks of the hub's instances may be. Whatever depends on the time across
+ * instances allows for it: a token's `iat` may be this far ahead, a retired key is kept this much
+ * longer, and a record that refuses a token is kept this long past the token's expiry, since an
+ * instance whose clock is behind still takes the token as unexpired.
+ */
+export const CLOCK_SKEW_MS = 60_000;
+
 /** A clock that stands still until moved; for tests. */
 export function fixedClock(start: Date | string) {
   let current = new Date(start);

@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { CLOCK_SKEW_MS } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
@@ -184,8 +185,10 @@ describe('token exchange for delegation (RFC 8693)', () => {
     const user = await signUpUser(hub);
     await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
     const handed = () => hub.services.db.selectFrom('exchanged_subject_tokens').select(['jti', 'agent_id', 'expires_at']).execute();
-    const expired = { jti: randomUUID(), agent_id: stranger.id, expires_at: new Date(Date.now() - 1_000), exchanged_at: new Date(Date.now() - 601_000) };
-    await hub.services.db.insertInto('exchanged_subject_tokens').values(expired).execute();
+    // Expired on every instance's clock, and only on this one's: an instance behind still takes the second as unexpired.
+    const expired = { jti: randomUUID(), agent_id: stranger.id, expires_at: new Date(Date.now() - CLOCK_SKEW_MS - 1_000), exchanged_at: new Date(Date.now() - 661_000) };
+    const lately = { jti: randomUUID(), agent_id: stranger.id, expires_at: new Date(Date.now() - 1_000), exchanged_at: new Date(Date.now() - 601_000) };
+    await hub.services.db.insertInto('exchanged_subject_tokens').values([expired, lately]).execute();
 
     const parentToken = (await delegated(assistant, user.accessToken)).access_token;
     await delegated(child, parentToken);
@@ -196,6 +199,7 @@ describe('token exchange for delegation (RFC 8693)', () => {
       expect(records).toContainEqual({ jti: claimsOf(token).jti, agent_id: agent.id, expires_at: new Date(claimsOf(token).exp * 1_000) });
     }
     expect(records.map((record) => record.jti)).not.toContain(expired.jti);
+    expect(records.map((record) => record.jti)).toContain(lately.jti);
     expect(records.map((record) => record.jti)).not.toContain(claimsOf(parentToken).jti);
   });
 });

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
+import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
-import { basic, clientCredentialsToken, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
+import { basic, claimsOf, clientCredentialsToken, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
 import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
@@ -80,6 +81,68 @@ describe.skipIf(testServerUrl() === undefined)('two instances sharing a database
     await toggle(two, 'decommissionAgent', agent.id);
     expect((await me(one, fresh)).status).toBe(401);
     expect(await eventually(async () => (await postForm(one, '/oauth/token', { grant_type: 'client_credentials' }, basic(agent))).status, 401)).toBe(401);
+  });
+});
+
+/**
+ * Two instances whose clocks are 30 s apart, within the skew the hub allows: the instance ahead
+ * forgets what refuses a token once the token has expired by its clock, while the one behind still
+ * takes the token as unexpired.
+ */
+describe.skipIf(testServerUrl() === undefined)('two instances sharing a database, clocks 30 s apart', () => {
+  const ahead = fixedClock('2030-01-01T00:00:00Z');
+  const behind = fixedClock('2030-01-01T00:00:00Z');
+  let one: Hub;
+  let two: Hub;
+  let admin: string;
+  let agent: RegisteredAgent;
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    one = await createHub(loadConfig(TEST_ENV), { database, clock: ahead });
+    two = await createHub(loadConfig(TEST_ENV), { database: openDatabase({ url: database.url! }), clock: behind });
+    admin = await operatorToken(one);
+    agent = await registerAgent(one, admin, { allowedScopes: ['orders:read'] });
+  });
+  afterAll(async () => {
+    await two.close();
+    await one.close();
+  });
+
+  const me = (hub: Hub, token: string) => graphql(hub, '{ me { id } }', { token });
+  /** Sets the clocks around `exp`: the one ahead a second past it, the one behind 29 s before it. */
+  const around = (exp: number) => {
+    ahead.set(new Date(exp * 1_000 + 1_000));
+    behind.set(new Date(exp * 1_000 - 29_000));
+  };
+  const restart = () => {
+    ahead.set(new Date(Math.max(ahead.now().getTime(), behind.now().getTime()) + 3_600_000));
+    behind.set(ahead.now());
+  };
+
+  it('keep a revoked token refused on the instance behind after the one ahead forgets revocations of expired tokens', async () => {
+    const user = await signUpUser(one);
+    expect((await postForm(one, '/oauth/revoke', { token: user.accessToken, client_id: 'hub-frontend' })).status).toBe(200);
+    expect((await me(two, user.accessToken)).status).toBe(401);
+    around(claimsOf(user.accessToken).exp);
+    // Each revocation forgets a few of those of expired tokens.
+    const other = await signUpUser(one);
+    expect((await postForm(one, '/oauth/revoke', { token: other.accessToken, client_id: 'hub-frontend' })).status).toBe(200);
+    expect((await me(two, user.accessToken)).status).toBe(401);
+    restart();
+  });
+
+  it('keep a token handed to an agent refused as a bearer token on the instance behind after the one ahead forgets those expired', async () => {
+    const user = await signUpUser(one);
+    await giveConsent(one, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    expect((await exchange(one, agent, user.accessToken)).status).toBe(200);
+    expect((await me(two, user.accessToken)).status).toBe(401);
+    around(claimsOf(user.accessToken).exp);
+    // Each exchange forgets a few of the tokens exchanged that have expired.
+    const other = await signUpUser(one);
+    await giveConsent(one, other.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    expect((await exchange(one, agent, other.accessToken)).status).toBe(200);
+    expect((await me(two, user.accessToken)).status).toBe(401);
+    restart();
   });
 });
 
