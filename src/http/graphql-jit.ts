@@ -5,10 +5,13 @@ import {
   getVariableValues,
   GraphQLError,
   Kind,
+  OperationTypeNode,
   visit,
   type DocumentNode,
   type FragmentDefinitionNode,
+  type FragmentSpreadNode,
   type GraphQLSchema,
+  type InlineFragmentNode,
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
@@ -34,27 +37,48 @@ export const COMPILE_AFTER_RUNS = 10;
 /**
  * The most selections (fields, fragment spreads and inline fragments, each spread counted with
  * its fragment's own) an operation may have to be compiled; larger ones always run on graphql-js.
- * Compiling a large operation costs about 30 µs and keeps about 2.5 KB per selection (an audience
- * page: 1.6 ms and 23 KB): this bounds one compilation to some 15 ms and 1.5 MB, whatever
- * fragments a document nests within the limits of src/http/graphql.ts.
+ * With `MAX_COMPILED_NAME`, this bounds what one compilation costs, whatever fragments a document
+ * nests within the limits of src/http/graphql.ts: compiling takes about 30 µs a selection (an
+ * audience page: 1.6 ms).
  */
 export const MAX_COMPILED_SELECTIONS = 500;
-/** What a compiled operation is counted to keep per selection: the 2.5 KB measured, and a margin. */
-export const BYTES_PER_SELECTION = 3_000;
 /**
- * What it is counted to keep per character of its document's text: graphql-jit writes literal
- * arguments into the code it generates and keeps the document, whose nodes hold the text, for its
- * resolvers' info. A one-field document around a 120 KB string literal kept about 0.3 MB.
+ * The longest alias an operation may have to be compiled. graphql-jit spells out each field's
+ * whole path of names several times in the code it generates: one alias of 100,000 characters
+ * over 90 fields made 36 MB of code, and half a second of compiling.
+ */
+export const MAX_COMPILED_NAME = 64;
+/** What a compiled operation is counted to keep per character of the code generated for it: about 1.1 to 2.8 bytes were measured. */
+export const BYTES_PER_CODE_CHARACTER = 3;
+/**
+ * What it is counted to keep per character of its document's text: graphql-jit keeps the
+ * document, whose nodes hold the text, for its resolvers' info.
  */
 export const BYTES_PER_SOURCE_CHARACTER = 4;
 
-/** The memory a compiled operation of this document, of `selections` selections, is counted to keep. */
-export function compiledSize(document: DocumentNode, selections: number): number {
-  return selections * BYTES_PER_SELECTION + (document.loc?.source.body.length ?? 0) * BYTES_PER_SOURCE_CHARACTER;
+/** The memory a compiled operation of this document, with `code` characters of generated code, is counted to keep. */
+export function compiledSize(document: DocumentNode, code: number): number {
+  return code * BYTES_PER_CODE_CHARACTER + (document.loc?.source.body.length ?? 0) * BYTES_PER_SOURCE_CHARACTER;
+}
+
+/** What graphql-jit keeps of the code it generated when asked to (its `debug` option); read once, then dropped. */
+const GENERATED_CODE = '__DO_NOT_USE_THIS_OR_YOU_WILL_BE_FIRED_compilation';
+
+/**
+ * The operation compiled, and the memory it is counted to keep (`compiledSize`, with the length of
+ * the code generated); undefined when graphql-jit cannot compile it.
+ */
+export function compileOperation(schema: GraphQLSchema, document: DocumentNode, name: string | null): { query: CompiledQuery; bytes: number } | undefined {
+  const compiling = compileQuery(schema, document, name ?? undefined, { debug: true } as Parameters<typeof compileQuery>[3]);
+  if (!isCompiledQuery(compiling)) return undefined;
+  const generated = compiling as CompiledQuery & { [GENERATED_CODE]?: string };
+  const code = generated[GENERATED_CODE]?.length ?? 0;
+  delete generated[GENERATED_CODE];
+  return { query: compiling, bytes: compiledSize(document, code) };
 }
 
 /**
- * The memory compiled operations may hold, estimated from their selections and text. Past it the least
+ * The memory compiled operations may hold, as `compiledSize` counts it. Past it the least
  * recently run are dropped, and run by graphql-js until they have run `COMPILE_AFTER_RUNS` more
  * times: Apollo's store of parsed documents is bounded by their size alone, and would let an
  * attacker who repeats a few hundred large documents fill the heap with their compiled code.
@@ -63,10 +87,8 @@ export const COMPILED_BYTES = 32 * 2 ** 20;
 
 interface Operation {
   runs: number;
-  /** Its selections, counted when it is first to be compiled (up to MAX_COMPILED_SELECTIONS + 1). */
-  selections?: number;
-  /** Its `compiledSize`, with them. */
-  bytes?: number;
+  /** Whether it may be compiled (`compilable`), decided when it is first to be. */
+  compilable?: boolean;
 }
 
 /**
@@ -91,27 +113,24 @@ export function compilingExecutor(schema: GraphQLSchema, compiledBytes = COMPILE
     if (!operation) byName.set(name, (operation = { runs: 0 }));
     return operation;
   };
-  const compiled = new LRUCache<Operation, CompiledQuery>({
+  const compiled = new LRUCache<Operation, { query: CompiledQuery; bytes: number }>({
     maxSize: compiledBytes,
-    sizeCalculation: (_query, operation) => operation.bytes!,
-    dispose: (_query, operation) => (operation.runs = 0),
+    sizeCalculation: ({ bytes }) => bytes,
+    dispose: (_compiled, operation) => (operation.runs = 0),
   });
 
   /** The compiled form of this operation when it has one, or has just earned one. */
   const compiledFor = (operation: Operation, document: DocumentNode, definition: OperationDefinitionNode, name: string | null) => {
-    const query = compiled.get(operation);
-    if (query || ++operation.runs <= COMPILE_AFTER_RUNS) return query;
-    operation.selections ??= selectionsOf(document, definition, MAX_COMPILED_SELECTIONS);
-    operation.bytes ??= compiledSize(document, operation.selections);
-    if (operation.selections > MAX_COMPILED_SELECTIONS || operation.bytes > compiledBytes) return undefined;
-    const compiling = hasVariableInObjectLiteral(document) ? undefined : compileQuery(schema, document, name ?? undefined);
-    if (!compiling || !isCompiledQuery(compiling)) {
-      // Never compiled again: counted as too large.
-      operation.selections = MAX_COMPILED_SELECTIONS + 1;
+    const hit = compiled.get(operation);
+    if (hit || ++operation.runs <= COMPILE_AFTER_RUNS) return hit?.query;
+    operation.compilable ??= compiledSize(document, 0) <= compiledBytes && compilable(document, definition);
+    const compiling = operation.compilable ? compileOperation(schema, document, name) : undefined;
+    if (!compiling || compiling.bytes > compiledBytes) {
+      operation.compilable = false;
       return undefined;
     }
     compiled.set(operation, compiling);
-    return compiling;
+    return compiling.query;
   };
 
   const executor: GatewayExecutor = async ({ document, operation: definition, operationName, request, context }) => {
@@ -141,6 +160,37 @@ export function compilingExecutor(schema: GraphQLSchema, compiledBytes = COMPILE
 }
 
 /**
+ * Whether to compile this operation: within the bounds of one compilation
+ * (`MAX_COMPILED_SELECTIONS`, `MAX_COMPILED_NAME`), and only where graphql-jit answers as
+ * graphql-js does, which it does not:
+ * - for mutations: it goes on to the next field after one fails as a whole, and waits forever for
+ *   a field whose argument is refused, where graphql-js stops;
+ * - for a variable inside an input object written out (`hasVariableInObjectLiteral`);
+ * - for `@skip` or `@include` on a fragment spread or an inline fragment: it writes the condition
+ *   onto the fragment's own fields, shared by every place it is spread, and ANDs them;
+ * - for a variable's default value: it writes it into its code as JSON, so a date becomes a string.
+ */
+export function compilable(document: DocumentNode, operation: OperationDefinitionNode): boolean {
+  if (operation.operation !== OperationTypeNode.QUERY) return false;
+  if (operation.variableDefinitions?.some((variable) => variable.defaultValue !== undefined)) return false;
+  if (selectionsOf(document, operation, MAX_COMPILED_SELECTIONS) > MAX_COMPILED_SELECTIONS) return false;
+  let refused = false;
+  const conditional = (node: FragmentSpreadNode | InlineFragmentNode) => {
+    if (node.directives?.some((directive) => directive.name.value === 'skip' || directive.name.value === 'include')) refused = true;
+    return refused ? BREAK : undefined;
+  };
+  visit(document, {
+    Field(field) {
+      if ((field.alias?.value.length ?? 0) > MAX_COMPILED_NAME) refused = true;
+      return refused ? BREAK : undefined;
+    },
+    FragmentSpread: conditional,
+    InlineFragment: conditional,
+  });
+  return !refused && !hasVariableInObjectLiteral(document);
+}
+
+/**
  * The selections of an operation with every fragment spread expanded, counted up to `limit + 1`:
  * the walk stops there, so a document that nests spreads of spreads costs no more to count.
  */
@@ -160,10 +210,9 @@ export function selectionsOf(document: DocumentNode, operation: OperationDefinit
 
 /**
  * Whether a variable stands for a field of an input object written in the document
- * (`updateProfile(input: { phone: $phone })`). graphql-jit passes such a field as null when its
- * variable is left out, where graphql-js leaves it out as the spec says (graphql-jit issues #91
- * and #230): a form that sends only what changed would clear every field it left out, once its
- * operation is compiled. Such operations always run on graphql-js.
+ * (`audience(purpose: $p, filter: { countries: $countries, locales: $locales })`). graphql-jit
+ * passes such a field as null when its variable is left out, where graphql-js leaves it out as the
+ * spec says (graphql-jit issues #91 and #230).
  */
 export function hasVariableInObjectLiteral(document: DocumentNode): boolean {
   let found = false;
