@@ -40,7 +40,8 @@ export function limitRefusal(message: string): string {
 
 /**
  * Apollo's `formatError`: a HubError keeps its message and public extensions; an error of the
- * request itself (syntax, validation, variables: no `path`) becomes `BAD_USER_INPUT`; anything
+ * request itself (syntax, validation, variables: no `path`) or graphql-js's refusal of an argument
+ * becomes `BAD_USER_INPUT`; anything
  * else, above all whatever a resolver or the database threw, is masked to `INTERNAL_SERVER_ERROR`.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
@@ -57,7 +58,18 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (isRequestError) {
     return { message: boundEcho(stripSuggestions(limitRefusal(formatted.message))), ...location, extensions: { code: 'BAD_USER_INPUT' } };
   }
+  if (isArgumentRefusal(original)) return { message: boundEcho(formatted.message), ...location, extensions: { code: 'BAD_USER_INPUT' } };
   return { ...MASKED, ...location };
+}
+
+/**
+ * graphql-js's refusal of a field's argument as it runs the field: a null in a variable that has
+ * a default where the argument is non-null, which validation lets through (GraphQL spec §5.8.5,
+ * "Allowing Optional Variables When Default Values Exist"). The client's mistake, though it comes
+ * with the field's `path` as a resolver's error does.
+ */
+function isArgumentRefusal(error: unknown): boolean {
+  return error instanceof GraphQLError && error.originalError === undefined && /^Argument "\w+" (of non-null type "[^"]+" must not be null|of required type "[^"]+" was provided the variable "\$\w+" which was not provided a runtime value|has invalid value )/.test(error.message);
 }
 
 /**

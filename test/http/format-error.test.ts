@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, GraphQLID, GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, execute, parse } from 'graphql';
 import { formatError, isUnexpectedError } from '../../src/http/format-error.js';
 import { HubError } from '../../src/shared/errors.js';
 
@@ -26,5 +26,21 @@ describe('isUnexpectedError', () => {
 
   it('is true for anything not a GraphQLError', () => {
     expect(isUnexpectedError(new Error('relation "secret_table" does not exist'))).toBe(true);
+  });
+});
+
+describe('formatError', () => {
+  it("answers graphql-js's refusal of a null argument, which validation lets through, as the client's mistake", async () => {
+    const query = new GraphQLObjectType({ name: 'Query', fields: { f: { type: GraphQLInt, args: { id: { type: new GraphQLNonNull(GraphQLID) } }, resolve: () => 1 } } });
+    // A variable with a default may stand where the argument is non-null (GraphQL spec §5.8.5); null is refused as the field runs.
+    const result = await execute({ schema: new GraphQLSchema({ query }), document: parse('query($id: ID = "x") { f(id: $id) }'), variableValues: { id: null } });
+    const error = result.errors![0]!;
+    expect(formatError(asApolloFormats(error), error)).toEqual({
+      message: 'Argument "id" of non-null type "ID!" must not be null.',
+      locations: [{ line: 1, column: 30 }],
+      path: ['f'],
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    expect(isUnexpectedError(error)).toBe(false);
   });
 });
