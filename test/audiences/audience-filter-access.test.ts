@@ -112,6 +112,26 @@ describe('an audience filter', () => {
     expect(ids(await audience(narrow, { countries: ['PT'] }))).toEqual([member.id]);
   });
 
+  it('selects on orders under the default support and personalization, and on loyalty or age only under loyalty_offers', async () => {
+    const covered = async (purpose: string) => {
+      const keys: string[] = [];
+      for (const key of ['orders', 'lastOrderAfter', 'loyaltyTiers', 'minLoyaltyPoints', 'ageMin']) {
+        const answer = await audience(broad, { [key]: KEYS[key]!.value }, { purpose, select: 'totalCount' });
+        if (answer.errors === undefined) keys.push(key);
+        else expect(answer, `${purpose} ${key}`).toEqual(refused('PURPOSE_NOT_COVERED', key));
+      }
+      return keys;
+    };
+    const purposes = ['support', 'personalization', 'email_marketing', 'checkout', 'loyalty_offers'];
+    expect(Object.fromEntries(await Promise.all(purposes.map(async (p) => [p, await covered(p)])))).toEqual({
+      support: ['orders', 'lastOrderAfter'],
+      personalization: ['orders', 'lastOrderAfter'],
+      email_marketing: [],
+      checkout: [],
+      loyalty_offers: ['orders', 'lastOrderAfter', 'loyaltyTiers', 'minLoyaltyPoints', 'ageMin'],
+    });
+  });
+
   it('is refused with MISSING_SCOPE on a field the purpose covers and the token does not', async () => {
     // email_marketing covers preferences; the narrow token does not.
     for (const filter of [{ interestsAny: ['cycling'] }, { channelsAny: ['email'] }]) {
