@@ -145,7 +145,7 @@ builder.mutationFields((t) => ({
   }),
   rotateAgentSecret: t.field({
     type: AgentCredentialsRef,
-    description: 'A new secret; older ones keep working for gracePeriodSeconds (default 0, at most 30 days), then stop.',
+    description: 'A new secret. The one it replaces keeps working for gracePeriodSeconds (default 0, at most 30 days), then stops; an older one still in a grace period stops at once.',
     args: { id: t.arg.id({ required: true }), gracePeriodSeconds: t.arg.int() },
     authScopes: (_root, args) => ({ agentManager: String(args.id) }),
     resolve: async (_root, args, ctx) => fresh(ctx, await ctx.services.agents.rotateSecret(String(args.id), args.gracePeriodSeconds, caller(ctx))),

@@ -637,7 +637,7 @@ export type Mutation = {
   registerAgent: AgentCredentials;
   /** An agent acting for a user, with payment write scope under its consent, asks the user to approve one payment action. */
   requestApproval: Approval;
-  /** A new secret; older ones keep working for gracePeriodSeconds (default 0, at most 30 days), then stop. */
+  /** A new secret. The one it replaces keeps working for gracePeriodSeconds (default 0, at most 30 days), then stops; an older one still in a grace period stops at once. */
   rotateAgentSecret: AgentCredentials;
   /** A new signing secret; the old one signs beside it for gracePeriodSeconds (default 86400, at most 7 days). */
   rotateWebhookSecret: WebhookSubscriptionSecret;
