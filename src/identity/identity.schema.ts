@@ -106,7 +106,7 @@ builder.queryFields((t) => ({
   user: t.field({
     type: UserRef,
     nullable: true,
-    description: 'A user by id: for users:admin, or the user themself.',
+    description: 'A user by id: for the user themself, an agent acting for them (a delegated token whose sub is theirs), or a client with users:admin; each field is then decided on its own.',
     args: { id: t.arg.id({ required: true }) },
     authScopes: (_root, args) => ({ subject: String(args.id) }),
     resolve: (_root, args, ctx) => userLoader(ctx).load(String(args.id)),

@@ -191,10 +191,13 @@ describe('the field decision', () => {
     }
   });
 
-  it('refuses another user’s profile with NOT_SUBJECT', async () => {
+  it('reads the user it acts for by id, field by field as through me, and refuses another user’s profile with NOT_SUBJECT', async () => {
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
     await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
     const { access_token } = await delegatedToken(agent, aliceHanded);
+    const own = await executeAs(access_token, `{ user(id: "${alice.id}") { id email orders { edges { node { id } } } } }`);
+    expect(own.data.user).toEqual({ id: alice.id, email: null, orders: { edges: [{ node: { id: 'ord_story' } }] } });
+    expect(reasons(own)).toEqual({ email: 'FORBIDDEN/MISSING_SCOPE' });
     const carol = await signUpUser(hub);
     const response = await executeAs(access_token, `{ user(id: "${carol.id}") { id } }`);
     expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });

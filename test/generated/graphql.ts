@@ -956,7 +956,7 @@ export type Query = {
   savedAudience?: Maybe<SavedAudience>;
   /** The audiences this client saved, oldest first; audience:read. */
   savedAudiences: SavedAudienceConnection;
-  /** A user by id: for users:admin, or the user themself. */
+  /** A user by id: for the user themself, an agent acting for them (a delegated token whose sub is theirs), or a client with users:admin; each field is then decided on its own. */
   user?: Maybe<User>;
   /** Every user, oldest first: for users:admin, with the read scope of each field the filter selects on. */
   users: UserConnection;
