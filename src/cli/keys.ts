@@ -3,8 +3,7 @@ import type { Config } from '../config.js';
 import { openConfiguredDatabase, waitForDatabase, type Db } from '../db/connect.js';
 import { requireMigrated } from '../db/migrator.js';
 import { open, resolveKeyEncryptionKey } from '../oauth/key-encryption.js';
-import { PUBLISHED_AHEAD_MS, publishedUntil, rotateSigningKey, signingSchedule } from '../oauth/key-store.js';
-import { findPublishedKeys, type SigningKeyRow } from '../oauth/keys.queries.js';
+import { findAllSigningKeys, PUBLISHED_AHEAD_MS, publishedUntil, rotateSigningKey, signingSchedule, type SigningKeyRow } from '../oauth/key-store.js';
 import { loadConfigOrExit } from './config.js';
 
 /**
@@ -36,7 +35,7 @@ export function keysCommand(): Command {
  */
 async function rotate(db: Db, config: Config, signNow: boolean): Promise<void> {
   const kek = resolveKeyEncryptionKey(config);
-  const current = (await allKeys(db)).find((key) => key.retiredAt === null);
+  const current = (await findAllSigningKeys(db)).find((key) => key.retiredAt === null);
   if (current) open(kek, current.privateKeyEncrypted, current.kid);
   const now = new Date();
   // The first key has no verifier to wait for.
@@ -49,7 +48,7 @@ async function rotate(db: Db, config: Config, signNow: boolean): Promise<void> {
 
 async function list(db: Db, config: Config): Promise<void> {
   const now = new Date();
-  const keys = await allKeys(db);
+  const keys = await findAllSigningKeys(db);
   const schedule = signingSchedule(keys, now);
   const state = (key: SigningKeyRow, older: SigningKeyRow | undefined): string => {
     if (key === schedule[0]) return 'signing, published';
@@ -61,11 +60,6 @@ async function list(db: Db, config: Config): Promise<void> {
     const retired = key.retiredAt ? key.retiredAt.toISOString() : '-';
     console.log(`${key.kid}  created ${key.createdAt.toISOString()}  retired ${retired}  ${state(key, keys[i + 1])}`);
   });
-}
-
-/** Every signing key ever made, newest first. */
-function allKeys(db: Db): Promise<SigningKeyRow[]> {
-  return findPublishedKeys(db, new Date(0));
 }
 
 async function withDatabase(run: (db: Db, config: Config) => Promise<void>): Promise<void> {

@@ -7,6 +7,8 @@ import { CLOCK_SKEW_MS, type Clock } from '../shared/clock.js';
 import { open, seal } from './key-encryption.js';
 import { findPublishedKeys, insertSigningKey, isKeyAcceptedSince, retireSigningKeys, type SigningKeyRow } from './keys.queries.js';
 
+export type { SigningKeyRow } from './keys.queries.js';
+
 /** The one signature algorithm of the hub's tokens and receipts; verification pins it. */
 export const SIGNING_ALG = 'ES256';
 
@@ -114,11 +116,11 @@ export class KeyStore {
    * them on a timer until `close`.
    */
   static async open(db: Db, kek: Buffer, clock: Clock, retentionSeconds: number): Promise<KeyStore> {
-    let rows = await findPublishedKeys(db, EVER);
+    let rows = await findAllSigningKeys(db);
     if (!rows.some((row) => row.retiredAt === null)) {
       // Two instances starting together may both try; the one-signing-key index keeps one.
       await addSigningKey(db, kek, clock.now());
-      rows = await findPublishedKeys(db, EVER);
+      rows = await findAllSigningKeys(db);
     }
     const store = new KeyStore(db, kek, clock, retentionSeconds, await toKeySet(rows, kek, clock.now(), retentionSeconds));
     store.loadedAt = Date.now();
@@ -177,7 +179,7 @@ export class KeyStore {
     this.reloading ??= (async () => {
       this.lastReloadTry = Date.now();
       try {
-        this.keys = await toKeySet(await findPublishedKeys(this.db, EVER), this.kek, this.clock.now(), this.retentionSeconds);
+        this.keys = await toKeySet(await findAllSigningKeys(this.db), this.kek, this.clock.now(), this.retentionSeconds);
         this.loadedAt = Date.now();
       } finally {
         this.reloading = undefined;
@@ -235,8 +237,10 @@ async function addSigningKey(db: Db, kek: Buffer, now: Date): Promise<string | u
   return inserted ? kid : undefined;
 }
 
-/** Every key retired after the epoch: all of them. */
-const EVER = new Date(0);
+/** Every signing key ever made, newest first: each is published, since receipts it signed live on. */
+export function findAllSigningKeys(db: Db): Promise<SigningKeyRow[]> {
+  return findPublishedKeys(db, new Date(0));
+}
 
 /**
  * Of every key (`rows`, newest first), those that sign at `now` or will, oldest first: the first
