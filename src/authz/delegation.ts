@@ -40,7 +40,7 @@ export function decideDelegatedField(principal: Delegated, grant: GrantState, us
  * The consent part of `decideDelegatedField`, for what reads the consent again on its own (a
  * payment, in the transaction that uses its approval). Pure. Never throws.
  */
-export function decideConsentInForce(principal: Delegated, consent: GrantState['consent']): Decision {
+export function decideConsentInForce(principal: Pick<Delegated, 'userId'>, consent: GrantState['consent']): Decision {
   if (!consent || consent.userId !== principal.userId) return deny('NO_CONSENT');
   if (consent.status === 'withdrawn') return deny('CONSENT_WITHDRAWN');
   if (consent.status === 'expired' || consent.expired) return deny('CONSENT_EXPIRED');

@@ -1,7 +1,6 @@
 import type { Services } from '../app.js';
 import { auditCaller, auditInTransaction, type AuditEventInput } from '../audit/audit.service.js';
 import { paymentScopes } from '../authz/approval-access.js';
-import { decideConsentInForce } from '../authz/delegation.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, PaymentMethod } from '../identity/identity.service.js';
 import { actorOf } from '../oauth/delegation.js';
@@ -10,9 +9,9 @@ import { ForbiddenError, NotFoundError, UnauthenticatedError, type ForbiddenReas
 import { parseInput } from '../shared/input.js';
 import { paymentDetail, paymentMethodDetail, type AuthorizationDetail } from './approval.details.js';
 import { cardSchema, changePaymentMethodSchema, paymentSchema } from './approval.input.js';
-import { findConsentForShare, useApproval, type Approval } from './approval.queries.js';
+import { useApproval, type Approval } from './approval.queries.js';
 import { asAgent, assertCardCurrent, auditedEntry, auditOf, entryHmacKeyOf, type ApprovalDeps, type DelegatedCaller } from './approval.service.js';
-import { consentState, type Consent } from './consent.service.js';
+import { consentEnded, type Consent } from './consent.service.js';
 
 // The agent's payment actions. Each runs only in the transaction that uses an approval of exactly
 // that action, holding the consent and the agents the approval stands on; without one it is
@@ -24,49 +23,11 @@ export type PaymentDeps = ApprovalDeps & Pick<Services, 'consents' | 'agents'>;
 /** The refusal of a payment action without a usable approval. */
 const approvalRequired = () => new ForbiddenError('APPROVAL_REQUIRED', 'This action needs the user’s approval: call requestApproval for exactly this action and wait for it to be approved');
 
-/** Why a use is refused whose consent ended since the request's token check, or ends within this second. */
-const CONSENT_ENDED: Partial<Record<ForbiddenReason, string>> = {
-  NO_CONSENT: 'The consent this token was issued under no longer exists',
-  CONSENT_WITHDRAWN: 'The consent this token was issued under was withdrawn',
-  CONSENT_EXPIRED: 'The consent this token was issued under has expired',
-};
-const consentEnded = (reason: ForbiddenReason) => new ForbiddenError(reason, CONSENT_ENDED[reason]);
-
 /** What a use stands on, held by its transaction: the approval used and the consent it was asked under. */
 interface Use {
   readonly approval: Approval;
   readonly consent: Consent;
   readonly now: Date;
-}
-
-/**
- * Locks what a use of an approval stands on until the transaction ends, and checks it as it is
- * now, in the order of the per-field decision: the consent the agent's token was issued under
- * exists and is the user's (NO_CONSENT), is not withdrawn (CONSENT_WITHDRAWN) nor expired at
- * `now` (CONSENT_EXPIRED); every agent of the chain and every ancestor is active
- * (AGENT_INACTIVE). A suspension, decommissioning, withdrawal or erasure that committed since the
- * request's token check is seen here; one that commits later waits for the use. Locks in the
- * hub's one order: the user's consent lock, before any agent, as giving a consent and an erasure
- * take it; the lineage of the nearest agent FOR SHARE, ancestors first, as giving a consent does
- * (it holds the whole chain: each later hop is by a registered sub-agent of the one before); the
- * consent row FOR SHARE last, as decommissioning locks its agents before their consents. The
- * consent lock also makes the uses of one user's approvals take turns.
- * @throws ForbiddenError with the reason of the first check failed.
- */
-async function holdGrant(deps: PaymentDeps, tx: Db, caller: DelegatedCaller, now: Date): Promise<Consent> {
-  const { principal } = caller;
-  // The user's row first, as an erasure locks it before the consent lock; a suspension committed
-  // since the token check is seen here, and one committing now waits for the use.
-  if (!(await deps.identity.isActiveForShare(tx, principal.userId))) throw new UnauthenticatedError('The user is no longer active');
-  await deps.consents.lockConsentsOfUser(tx, principal.userId);
-  const agent = await deps.agents.findActiveAgentForShare(tx, principal.actorChain[0]!, now);
-  const consent = await findConsentForShare(tx, principal.consentId);
-  const inForce = decideConsentInForce(principal, consent ? { ...consent, expired: consentState(consent, now) === 'EXPIRED' } : null);
-  if (!inForce.allowed) throw consentEnded(inForce.reason);
-  const lineage = new Set(agent ? [agent.id, ...agent.ancestorIds] : []);
-  if (!principal.actorChain.every((id) => lineage.has(id))) throw new ForbiddenError('AGENT_INACTIVE', 'An agent acting in this token is no longer active');
-  // In force, so found.
-  return consent!;
 }
 
 /**
@@ -82,7 +43,8 @@ async function withApproval<T>(deps: PaymentDeps, detail: AuthorizationDetail, c
   const { userId, consentId } = caller.principal;
   try {
     return await deps.db.transaction().execute(async (tx) => {
-      const consent = await holdGrant(deps, tx, caller, now);
+      // What it stands on, locked and checked as it is now (`ConsentService.holdGrant`).
+      const consent = await deps.consents.holdGrant(tx, caller.principal, now);
       const used = await useApproval(tx, { userId, agentId: caller.principal.actorChain[0]!, consentId, detail }, now);
       if (!used) throw approvalRequired();
       const done = await effect(tx, { approval: used.approval, consent, now });

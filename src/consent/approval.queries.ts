@@ -2,7 +2,6 @@ import { sql, type Selectable } from 'kysely';
 import type { ApprovalsTable, ApprovalStatusColumn } from '../db/database.js';
 import type { Db } from '../db/connect.js';
 import type { AuthorizationDetail } from './approval.details.js';
-import { toConsent, type Consent } from './consent.queries.js';
 
 /** An approval as the domain sees it; `status` as stored (see `approvalState` for expiry). */
 export interface Approval {
@@ -139,16 +138,6 @@ export async function answerApproval(db: Db, id: string, userId: string, answer:
     .returning((eb) => eb.selectFrom('users').select('users.entry_hmac_key').whereRef('users.id', '=', 'approvals.user_id').as('entry_hmac_key'))
     .executeTakeFirst();
   return row && toKeyedApproval(row);
-}
-
-/**
- * The consent a use of an approval stands on, locked FOR SHARE for the rest of the transaction:
- * no withdrawal of it (an UPDATE of the row) commits before the caller does. Undefined for an
- * unknown id.
- */
-export async function findConsentForShare(db: Db, id: string): Promise<Consent | undefined> {
-  const row = await db.selectFrom('consents').selectAll().where('id', '=', id).forShare().executeTakeFirst();
-  return row && toConsent(row);
 }
 
 /** Whose approval, and for exactly what, a use looks for. */

@@ -9,12 +9,12 @@ import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
 import { actionOf, authorizationDetailHmac, type ApprovalAction, type AuthorizationDetail, type MaskedCard } from './approval.details.js';
 import { requestApprovalSchema } from './approval.input.js';
+import { findConsentForShare } from './consent.queries.js';
 import { consentState } from './consent.service.js';
 import {
   answerApproval,
   createEntryHmacKey,
   findApprovalsByIds,
-  findConsentForShare,
   findEntryHmacKey,
   findOpenApprovals,
   insertApproval,

@@ -100,6 +100,15 @@ export async function lockUserConsents(db: Db, userId: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`consents:${userId}`}))`.execute(db);
 }
 
+/**
+ * The consent, locked FOR SHARE for the rest of the transaction: no withdrawal of it (an UPDATE
+ * of the row) commits before the caller does. Undefined for an unknown id.
+ */
+export async function findConsentForShare(db: Db, id: string): Promise<Consent | undefined> {
+  const row = await db.selectFrom('consents').selectAll().where('id', '=', id).forShare().executeTakeFirst();
+  return row && toConsent(row);
+}
+
 /** Sets `withdrawn` on those of `ids` still active or expired; resolves to the consents it changed. */
 export async function markConsentsWithdrawn(db: Db, ids: readonly string[], now: Date): Promise<Consent[]> {
   if (ids.length === 0) return [];

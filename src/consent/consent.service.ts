@@ -3,16 +3,18 @@ import type { AgentService } from '../agents/agent.service.js';
 import { auditCaller, auditInTransaction, SYSTEM_ACTOR, type AuditEventInput } from '../audit/audit.service.js';
 import { actorFromPrincipal, type PrincipalAuditFields } from '../audit/audit.actions.js';
 import { decideCompanyConsentGiving } from '../authz/agent-access.js';
+import { decideConsentInForce } from '../authz/delegation.js';
 import { scopeWithin } from '../authz/scopes.js';
 import type { Db } from '../db/connect.js';
 import type { Caller, IdentityService } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
-import { BadUserInputError, ForbiddenError, NotFoundError, UnauthenticatedError } from '../shared/errors.js';
+import { BadUserInputError, ForbiddenError, NotFoundError, UnauthenticatedError, type ForbiddenReason } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { parseInput, plainText, storableInstant } from '../shared/input.js';
 import {
   findActiveConsentsForUpdate,
   findConsentEvents,
+  findConsentForShare,
   findConsentsByIds,
   findConsentsOfUsers,
   findLiveConsentsForAgent,
@@ -79,12 +81,22 @@ function decommissionedBy(caller: Caller): WithdrawnBy {
 
 export type ConsentService = ReturnType<typeof createConsentService>;
 
+/** Why a delegated grant is refused whose consent ended since the request's token check. */
+const CONSENT_ENDED: Partial<Record<ForbiddenReason, string>> = {
+  NO_CONSENT: 'The consent this token was issued under no longer exists',
+  CONSENT_WITHDRAWN: 'The consent this token was issued under was withdrawn',
+  CONSENT_EXPIRED: 'The consent this token was issued under has expired',
+};
+
+/** The refusal of what stands on a consent that ended (`reason`) since the request's token check. */
+export const consentEnded = (reason: ForbiddenReason) => new ForbiddenError(reason, CONSENT_ENDED[reason]);
+
 /** The consent ledger: consents given and withdrawn, each change an event and an audit record. */
 export function createConsentService(deps: {
   db: Db;
   clock: Clock;
   agents: Pick<AgentService, 'findActiveAgentForShare' | 'findAgents'>;
-  identity: Pick<IdentityService, 'findActiveUser'>;
+  identity: Pick<IdentityService, 'findActiveUser' | 'isActiveForShare'>;
   /** Revokes every refresh token issued under these consents. */
   revokeRefreshTokensOfConsents(tx: Db, consentIds: readonly string[], now: Date): Promise<void>;
   /** The key receipts are signed with, and the controller and issuer they name. */
@@ -246,6 +258,35 @@ export function createConsentService(deps: {
       await lockUserConsents(tx, userId);
       const consents = await findActiveConsentsForUpdate(tx, { userId });
       return (await withdrawInTransaction(tx, consents, byCaller(caller), reason, now)).length;
+    },
+
+    /**
+     * Locks what a delegated grant stands on until the caller's transaction ends, and checks it as
+     * it is now, in the order of the per-field decision: the user is active; the consent exists
+     * and is the user's (NO_CONSENT), is not withdrawn (CONSENT_WITHDRAWN) nor expired at `now`
+     * (CONSENT_EXPIRED); every agent of the chain and every ancestor is active (AGENT_INACTIVE). A
+     * suspension, decommissioning, withdrawal or erasure that committed since the request's token
+     * check is seen here; one that commits later waits for the caller's transaction, and so ends
+     * whatever it wrote on the grant's strength (a refresh token among it). Locks in the hub's one
+     * order: the user's row FOR SHARE, as an erasure locks it before the consent lock; the user's
+     * consent lock, before any agent, as giving a consent and an erasure take it; the lineage of
+     * the nearest agent FOR SHARE, ancestors first, as giving a consent does (it holds the whole
+     * chain: each later hop is by a registered sub-agent of the one before); the consent row FOR
+     * SHARE last, as decommissioning locks its agents before their consents. The consent lock
+     * also makes the holds of one user's grants take turns.
+     * @throws UnauthenticatedError for a user no longer active; ForbiddenError with the reason of the first check failed.
+     */
+    async holdGrant(tx: Db, grant: { readonly userId: string; readonly consentId: string; readonly actorChain: readonly string[] }, now: Date): Promise<Consent> {
+      if (!(await deps.identity.isActiveForShare(tx, grant.userId))) throw new UnauthenticatedError('The user is no longer active');
+      await lockUserConsents(tx, grant.userId);
+      const agent = await deps.agents.findActiveAgentForShare(tx, grant.actorChain[0]!, now);
+      const consent = await findConsentForShare(tx, grant.consentId);
+      const inForce = decideConsentInForce(grant, consent ? { ...consent, expired: consentState(consent, now) === 'EXPIRED' } : null);
+      if (!inForce.allowed) throw consentEnded(inForce.reason);
+      const lineage = new Set(agent ? [agent.id, ...agent.ancestorIds] : []);
+      if (!grant.actorChain.every((id) => lineage.has(id))) throw new ForbiddenError('AGENT_INACTIVE', 'An agent acting in this token is no longer active');
+      // In force, so found.
+      return consent!;
     },
 
     findConsents: (db: Db, ids: readonly string[]) => findConsentsByIds(db, ids),
