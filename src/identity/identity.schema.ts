@@ -1,6 +1,7 @@
 import { categoryOf, type FieldRef, type FilterRead } from '../authz/scopes.js';
 import { builder } from '../graphql/builder.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pagination.js';
+import type { Db } from '../db/connect.js';
 import type { Context } from '../graphql/context.js';
 import { CHANNELS } from './profile.input.js';
 import type { AuthPayload } from './identity.service.js';
@@ -189,7 +190,9 @@ builder.mutationFields((t) => ({
     authScopes: (_root, args) => ({ profileWrite: fieldRefsOf(args.input) }),
     resolve: async (_root, args, ctx) => {
       const principal = ctx.principal as Extract<Context['principal'], { userId: string }>;
-      return primed(ctx, await ctx.services.identity.updateProfile(principal.userId, args.input, ctx));
+      // An agent writes on the strength of its consent and chain: held as they are now, not as the token check read them.
+      const hold = principal.kind === 'delegated' ? (tx: Db, now: Date) => ctx.services.consents.holdGrant(tx, principal, now) : undefined;
+      return primed(ctx, await ctx.services.identity.updateProfile(principal.userId, args.input, ctx, hold));
     },
   }),
 }));

@@ -235,14 +235,18 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
     },
 
     /**
-     * Sets the fields given and leaves the others as they are; `null` clears a field.
-     * @throws BadUserInputError naming the first bad field, NotFoundError for an inactive user.
+     * Sets the fields given and leaves the others as they are; `null` clears a field. `hold` runs
+     * once the user's row is locked, in the same transaction: for an agent, what its write stands
+     * on (`ConsentService.holdGrant`), so that a withdrawal or suspension committed since the
+     * token check refuses the write, and one committing meanwhile waits for it.
+     * @throws BadUserInputError naming the first bad field, NotFoundError for an inactive user, or what `hold` throws.
      */
-    async updateProfile(userId: string, input: unknown, caller: Caller): Promise<User> {
+    async updateProfile(userId: string, input: unknown, caller: Caller, hold?: (tx: Db, now: Date) => Promise<unknown>): Promise<User> {
       const parsed = parseInput(profileChanges, input);
       return deps.db.transaction().execute(async (tx) => {
         const current = await findUserForUpdate(tx, userId);
         if (!current) throw new NotFoundError('User');
+        await hold?.(tx, clock.now());
         const changes: ProfileChanges = {};
         for (const key of ['givenName', 'familyName', 'phone', 'birthdate', 'locale', 'country'] as const) {
           if (parsed[key] !== undefined) changes[key] = parsed[key];
