@@ -52,22 +52,28 @@ export async function findAgentsByIds(db: Db, ids: readonly string[]): Promise<A
   return rows.map(toAgent);
 }
 
-/** The agent locked for the rest of the transaction, so concurrent changes to it take turns. */
+/**
+ * The agent locked for the rest of the transaction, so concurrent changes to it take turns. Agents
+ * are changed, never deleted, nor their ids: their locks are FOR NO KEY UPDATE, which, unlike FOR
+ * UPDATE, lets a row that references the agent (a refresh token, a consent) be inserted meanwhile.
+ * FOR UPDATE made such an insert, holding a lock a change of the agent then waits on, deadlock
+ * with it.
+ */
 export async function findAgentForUpdate(db: Db, id: string): Promise<Agent | undefined> {
-  const row = await db.selectFrom('agents').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  const row = await db.selectFrom('agents').selectAll().where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
   return row && toAgent(row);
 }
 
 /**
  * The one order in which a transaction locks several agents: ancestors before descendants (by
- * depth, then id). A statement with ORDER BY … FOR UPDATE locks its rows in that order, so
+ * depth, then id). A statement with ORDER BY … FOR NO KEY UPDATE locks its rows in that order, so
  * transactions that each lock in it never wait on each other in a cycle.
  */
 const depth = sql<number>`cardinality(ancestor_ids)`;
 
 /**
  * The agent and its ancestors, locked FOR SHARE for the rest of the transaction (root first), so
- * that no change to any of them (each locks the agent FOR UPDATE) commits before the caller
+ * that no change to any of them (each locks the agent FOR NO KEY UPDATE) commits before the caller
  * does; undefined for an unknown agent. An ancestor missing from the table is left out.
  */
 export async function findLineageForShare(db: Db, id: string): Promise<{ agent: Agent; ancestors: Agent[] } | undefined> {
@@ -89,7 +95,7 @@ export async function findLiveDescendantsForUpdate(db: Db, id: string): Promise<
     .where('ancestor_ids', '@>', sql<string[]>`array[${id}]::text[]`)
     .orderBy(depth)
     .orderBy('id')
-    .forUpdate()
+    .forNoKeyUpdate()
     .execute();
   return rows.map(toAgent);
 }
@@ -106,7 +112,7 @@ export async function findLiveAgentsOwnedByWithDescendantsForUpdate(db: Db, user
     .where((eb) => eb.or([eb('owner_user_id', '=', userId), eb('ancestor_ids', '&&', sql<string[]>`array(select id from agents where owner_user_id = ${userId})`)]))
     .orderBy(depth)
     .orderBy('id')
-    .forUpdate()
+    .forNoKeyUpdate()
     .execute();
   return rows.map(toAgent);
 }
@@ -130,7 +136,7 @@ export async function lockAgentsOfUser(db: Db, userId: string): Promise<void> {
     )
     .orderBy(depth)
     .orderBy('id')
-    .forUpdate()
+    .forNoKeyUpdate()
     .execute();
 }
 

@@ -122,14 +122,19 @@ export async function markConsentsWithdrawn(db: Db, ids: readonly string[], now:
   return rows.map(toConsent);
 }
 
-/** Consents in the `active` state (expired ones included) matching the filter, locked for update. */
+/**
+ * Consents in the `active` state (expired ones included) matching the filter, locked for update:
+ * FOR NO KEY UPDATE, as the UPDATE that withdraws them takes it (see `findAgentForUpdate`), so
+ * that a refresh inserting the next token of one, while holding the token a withdrawal then
+ * revokes, does not deadlock with it.
+ */
 export async function findActiveConsentsForUpdate(db: Db, filter: { userId?: string; agentId?: string; purpose?: string; companyOnly?: boolean }): Promise<Consent[]> {
   let query = db.selectFrom('consents').selectAll().where('status', '=', 'active');
   if (filter.userId) query = query.where('user_id', '=', filter.userId);
   if (filter.agentId) query = query.where('agent_id', '=', filter.agentId);
   if (filter.companyOnly) query = query.where('agent_id', 'is', null);
   if (filter.purpose) query = query.where('purpose', '=', filter.purpose);
-  const rows = await query.orderBy('id').forUpdate().execute();
+  const rows = await query.orderBy('id').forNoKeyUpdate().execute();
   return rows.map(toConsent);
 }
 
