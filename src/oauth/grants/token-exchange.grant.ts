@@ -3,6 +3,7 @@ import { auditInTransaction, type AuditEventInput } from '../../audit/audit.serv
 import type { Agent } from '../../agents/agent.service.js';
 import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
 import type { Db } from '../../db/connect.js';
+import { ForbiddenError, UnauthenticatedError } from '../../shared/errors.js';
 import { InvalidTokenError, type GrantLink } from '../access-token.js';
 import { requireAgent } from '../client-auth.js';
 import { actorOf, boundedLifetime, intersectScopes, isAccessTokenType, TOKEN_TYPES } from '../delegation.js';
@@ -132,6 +133,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     }
     const refreshToken = await db.transaction().execute(async (tx) => {
       if (user.kind === 'user') await recheckFirstHopSubject(services, tx, user.userId, subject);
+      await holdFamilyGrant(services, tx, { userId: user.userId, consentId: consent.id, actorChain: chain }, now);
       const notAfter = earliestOf(consent.expiresAt, parentFamiliesEnd);
       const grant = { userId: user.userId, clientId: agent.id, scope, authTime: now, familyId, consentId: consent.id, actorChain: chain, delegatedFrom, notAfter, requestId };
       const token = await issueRefreshToken(tx, services.keys.refreshTokenKey, grant, now);
@@ -155,6 +157,23 @@ async function recheckFirstHopSubject(services: Services, tx: Db, userId: string
   if (!(await services.identity.isActiveForShare(tx, userId))) throw invalidToken('subject_token', 'user not active');
   const refusal = await services.tokens.userTokenRefusal(tx, subject.claims);
   if (refusal) throw invalidToken('subject_token', refusal);
+}
+
+/**
+ * Before a refresh family is stored: the consent and the agents it stands on, held as they are now
+ * (`ConsentService.holdGrant`). A withdrawal, decommissioning or suspension that committed since
+ * they were read refuses the exchange here, rather than answering a pair issued after it; one
+ * committing meanwhile waits for the family, and revokes it.
+ * @throws OAuthError invalid_request, as for no consent in force or a user inactive at the grounds.
+ */
+async function holdFamilyGrant(services: Services, tx: Db, grant: Parameters<Services['consents']['holdGrant']>[1], now: Date): Promise<void> {
+  try {
+    await services.consents.holdGrant(tx, grant, now);
+  } catch (error) {
+    if (error instanceof UnauthenticatedError) throw invalidToken('subject_token', 'user not active');
+    if (error instanceof ForbiddenError) throw invalidRequest('the user has given this agent no consent in force', `grant ended: ${error.reason}`);
+    throw error;
+  }
 }
 
 /** The token's answer, or `invalid_request` naming which parameter failed and why (the why for the audit only). */
