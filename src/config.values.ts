@@ -3,6 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { COUNTRY_CODES } from './shared/countries.js';
 import { plainText } from './shared/input.js';
+import { hasUserInfo } from './shared/url.js';
 
 // The parsers of the environment's values, for src/config.ts: each refuses a bad value with a
 // reason that reads after the variable's name (`PORT: must be a port number from 1 to 65535`).
@@ -21,8 +22,7 @@ export const integer = (min: number, max: number, what: string) =>
  */
 function hasNoUserQueryOrFragment(value: string): boolean {
   if (!URL.canParse(value)) return true;
-  const url = new URL(value);
-  return url.username === '' && url.password === '' && !/[?#]/.test(value);
+  return !hasUserInfo(new URL(value)) && !/[?#]/.test(value);
 }
 
 /**

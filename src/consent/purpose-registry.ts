@@ -6,8 +6,10 @@ import type { Db } from '../db/connect.js';
 import { NotifiedCache } from '../db/notified-cache.js';
 import type { Listen } from '../db/notifications.js';
 import type { Caller } from '../identity/identity.service.js';
+import { locale } from '../identity/profile.input.js';
 import type { Clock } from '../shared/clock.js';
 import { parseInput, plainText } from '../shared/input.js';
+import { hasUserInfo } from '../shared/url.js';
 import { findLatestPurposes, findPurposeVersions, insertPurposeVersion, lockPurpose, notifyPurposesChanged, PURPOSES_CHANNEL } from './purpose.queries.js';
 import { LAWFUL_BASES, type Purpose } from './purposes.js';
 
@@ -56,14 +58,19 @@ const definePurposeSchema = z.object({
     .max(32)
     .refine((list) => list.every((c) => isDataScope(`${c}:read`)), 'must name data categories or category.field'),
   // Shown to people as a link before they consent, and signed into every receipt as its
-  // `policyUrl`: a page to read, never a `javascript:` or `data:` URL.
+  // `policyUrl`: a page to read, never a `javascript:` or `data:` URL, nor one that names one host
+  // before an `@` and opens another.
   noticeUrl: z
     .string()
     .max(2_000)
     .url()
-    .refine((url) => !URL.canParse(url) || ['https:', 'http:'].includes(new URL(url).protocol), 'must be an http or https URL'),
-  noticeText: z.string().min(1).max(100_000),
-  language: z.string().max(35).regex(/^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$/, 'must be a BCP 47 language tag').nullish(),
+    .refine((url) => !URL.canParse(url) || ['https:', 'http:'].includes(new URL(url).protocol), 'must be an http or https URL')
+    .refine((url) => !URL.canParse(url) || !hasUserInfo(new URL(url)), 'must not carry a user name or password: it would show one host and open another'),
+  // Shown to people as it is stored, and its SHA-256 signed into every receipt: text a person
+  // sees as it is hashed, over several lines.
+  noticeText: plainText(100_000, { lines: true }),
+  // Stored, and signed into receipts, in canonical form, as a profile's locale.
+  language: locale.nullish(),
   jurisdiction: plainText(35).nullish(),
 });
 

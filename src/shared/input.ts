@@ -52,12 +52,16 @@ const hidesText = (value: string) => TAG_CHARACTER.test(value.replace(EMOJI_TAG_
  */
 const BEFORE_NFC = 4;
 
+/** The line breaks text of several lines may hold (LF, or CR LF), which `UNSHOWABLE` refuses in a single line. */
+const LINE_BREAK = /\r?\n/g;
+
 /**
  * Trimmed text of at most `max` characters once in Unicode NFC (the form it is stored in), with
  * at least one visible character (see `INVISIBLE`), none of the characters that would show a
  * person something other than what is stored (`UNSHOWABLE`), and no hidden text (`hidesText`).
+ * With `lines`, text of several lines, a notice say: line breaks (`LINE_BREAK`) are allowed in it.
  */
-export const plainText = (max: number) =>
+export const plainText = (max: number, { lines = false }: { lines?: boolean } = {}) =>
   z
     .string()
     .max(BEFORE_NFC * max, `must have at most ${max} characters`)
@@ -68,7 +72,10 @@ export const plainText = (max: number) =>
         .min(1, 'must not be empty')
         .refine((value) => !INVISIBLE.test(value), 'must have a visible character')
         .max(max, `must have at most ${max} characters`)
-        .refine((value) => !UNSHOWABLE.test(value), 'must not contain control characters, line breaks, invisible spaces or bidi overrides')
+        .refine(
+          (value) => !UNSHOWABLE.test(lines ? value.replace(LINE_BREAK, '') : value),
+          lines ? 'must not contain control characters, invisible spaces or bidi overrides' : 'must not contain control characters, line breaks, invisible spaces or bidi overrides',
+        )
         .refine((value) => !hidesText(value), 'must not hide text in tag characters or stacked variation selectors'),
     );
 

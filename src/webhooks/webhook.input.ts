@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { plainText } from '../shared/input.js';
+import { hasUserInfo } from '../shared/url.js';
 import { hasBadPort } from './url-guard.js';
 import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
 
@@ -33,7 +34,7 @@ export const webhookUrl = z
     url.hash = '';
     const normalized = url.toString();
     if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use http or https' });
-    else if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials; receivers verify the signature instead' });
+    else if (hasUserInfo(url)) ctx.addIssue({ code: 'custom', message: 'must not carry credentials; receivers verify the signature instead' });
     else if (!url.hostname) ctx.addIssue({ code: 'custom', message: 'must name a host' });
     else if (hasBadPort(url)) ctx.addIssue({ code: 'custom', message: `must not use port ${url.port}, which the Fetch Standard blocks: a service there could read the request as commands` });
     else if (normalized.length > MAX_URL_LENGTH) ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_URL_LENGTH} characters once normalized (percent-encoded)` });

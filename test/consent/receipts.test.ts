@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
@@ -56,6 +57,30 @@ describe('purposes', () => {
     expect(await define({ jurisdiction: ' ' })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.jurisdiction' } });
     expect(await define({ language: 'de-CH', jurisdiction: 'CH' })).toBeUndefined();
     expect((await graphql<any>(hub, '{ purposes { key } }')).data.purposes.map((p: any) => p.key)).toContain('contests');
+  });
+
+  it('refuses a notice URL that shows one host and opens another, a language that is no well-formed tag, and stores the canonical one', async () => {
+    const input = { key: 'raffles', title: 'Raffles', description: 'd', lawfulBasis: 'CONSENT', dataCategories: ['contact.email'], noticeUrl: 'https://hub.example/raffles', noticeText: 'n' };
+    const define = (changes: Record<string, unknown>) =>
+      graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { language } }', { token: admin, variables: { i: { ...input, ...changes } } });
+    for (const noticeUrl of ['https://hub.example@evil.example/raffles', 'https://hub.example:secret@evil.example/raffles']) {
+      expect((await define({ noticeUrl })).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.noticeUrl' } });
+    }
+    // Matches the tag grammar's letters and dashes, but a singleton takes a subtag after it (RFC 5646 §2.1).
+    expect((await define({ language: 'en-a' })).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.language' } });
+    expect((await define({ language: 'DE-ch' })).data.definePurpose).toEqual({ language: 'de-CH' });
+  });
+
+  it('refuses a notice a person would not see as it is hashed into receipts: blank, or with bidi overrides or invisible characters; keeps its lines', async () => {
+    const input = { key: 'quizzes', title: 'Quizzes', description: 'd', lawfulBasis: 'CONSENT', dataCategories: ['contact.email'], noticeUrl: 'https://hub.example/quizzes' };
+    const define = (noticeText: string) =>
+      graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { noticeSha256 } }', { token: admin, variables: { i: { ...input, noticeText } } });
+    // CVE-2021-42574: shown as "We never share your location", hashed as written.
+    for (const noticeText of ['   \n\t  ', 'We never share \u202enoitacol ruoy\u202c with partners.', 'We never\u200b share your data.', 'We email you.\u0007']) {
+      expect((await define(noticeText)).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.noticeText' } });
+    }
+    const notice = 'We email you offers.\r\n\nYou may withdraw at any time.';
+    expect((await define(notice)).data.definePurpose).toEqual({ noticeSha256: createHash('sha256').update(notice).digest('hex') });
   });
 });
 
