@@ -57,6 +57,14 @@ export interface HttpServerOptions {
 /** The HTTP server: GraphQL, health, readiness and the routes given. Not yet listening. */
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const { config } = options;
+  // Once closing, every response ends its connection, so keep-alive clients cannot hold the
+  // shutdown open after their request in flight is answered (see preClose below).
+  let closing = false;
+  const stampReply = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
+    return reply;
+  };
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
@@ -74,12 +82,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     http: { headersTimeout: 10_000, connectionsCheckingInterval: 2_000 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Answered before any hook runs, so stamped here as onSend stamps every other answer.
+    frameworkErrors: (error, request, reply) => answerRouterRefusal(error, request, stampReply(request, reply)),
   });
-  // Once closing, every response ends its connection, so keep-alive clients cannot hold the
-  // shutdown open after their request in flight is answered; and what is still open after
-  // CLOSE_GRACE_MS is cut: Node stops timing requests out once its server closes, so one client
-  // stalled mid-request would otherwise hold the close, and the audit events behind it, for good.
-  let closing = false;
+  // What is still open CLOSE_GRACE_MS after closing began is cut: Node stops timing requests out
+  // once its server closes, so one client stalled mid-request would otherwise hold the close, and
+  // the audit events behind it, for good.
   let cutOff: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
@@ -87,8 +95,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
   app.addHook('onClose', async () => clearTimeout(cutOff));
   app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    if (closing) reply.header('connection', 'close');
+    stampReply(request, reply);
   });
 
   app.setErrorHandler(answerUnexpectedError);
@@ -153,6 +160,25 @@ function answerUnexpectedError(error: FastifyError, request: FastifyRequest, rep
   }
   request.log.error({ err: error }, 'unexpected error');
   return sendError(request, reply.code(500), 'INTERNAL_SERVER_ERROR', 'server_error', 'Internal server error');
+}
+
+/** The words of the router's refusals (`frameworkErrors`), by Fastify's code. */
+const ROUTER_REFUSALS: Readonly<Record<string, string>> = {
+  FST_ERR_BAD_URL: 'the path is not percent-encoded UTF-8',
+  FST_ERR_MAX_PARAM_LENGTH: 'an id in the path is too long',
+};
+
+/**
+ * The router's refusals, made before a route is found: a path that does not decode (`%ff`), or a
+ * parameter (an id) past the router's longest (maxParamLength, 100 characters). Fastify's own body
+ * echoes the URL, query values and all, and names its internals; this one is the 400
+ * `invalid_request` of the routes' family (no route matched, so RFC 6749 §5.2's shape, not stored,
+ * as the not-found handler answers), and anything else the router raises an unexpected error.
+ */
+function answerRouterRefusal(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const description = ROUTER_REFUSALS[error.code];
+  if (description === undefined) return answerUnexpectedError(error, request, reply.header('cache-control', 'no-store'));
+  return sendError(request, reply.code(400).header('cache-control', 'no-store'), 'BAD_USER_INPUT', 'invalid_request', description);
 }
 
 /** 503 with Retry-After: the service cannot answer now, and will soon. */

@@ -59,3 +59,21 @@ describe('a route outside GraphQL and OAuth that fails unexpectedly', () => {
     expect(response.json()).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
   });
 });
+
+describe('a path the router cannot read', () => {
+  const long = `/users/usr_${'x'.repeat(5_000)}/export`;
+  for (const [url, description] of [
+    ['/users/%ff/export', 'the path is not percent-encoded UTF-8'],
+    ['/audiences/%ff/export?access_token=LEAKED-TOKEN', 'the path is not percent-encoded UTF-8'],
+    ['/oauth/token/%ff', 'the path is not percent-encoded UTF-8'],
+    [long, 'an id in the path is too long'],
+  ] as const) {
+    it(`answers GET ${url.slice(0, 40)} with 400 invalid_request in RFC 6749 §5.2 shape, not stored, echoing none of the URL`, async () => {
+      const response = await hub.http.inject({ method: 'GET', url, headers: { 'x-request-id': 'bad-path-1' } });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ error: 'invalid_request', error_description: description });
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.headers['x-request-id']).toBe('bad-path-1');
+    });
+  }
+});
