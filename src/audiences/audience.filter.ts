@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
 import { DATA_CATEGORIES, type DataCategory, type FieldRef, type FilterRead } from '../authz/scopes.js';
 import type { Database } from '../db/database.js';
+import { LOYALTY_TIERS } from '../identity/loyalty.js';
 import { CHANNELS, country, locale, tag } from '../identity/profile.input.js';
 import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
@@ -27,7 +28,8 @@ export const audienceFilterSchema = z
   .object({
     countries: list(country),
     locales: list(locale),
-    loyaltyTiers: list(z.string().min(1).max(35)).transform((l) => l.map((t) => t.toLowerCase())),
+    /** In any case, as the tier is stored in lower case. */
+    loyaltyTiers: list(z.string().toLowerCase().pipe(z.enum(LOYALTY_TIERS, { error: `must be one of ${LOYALTY_TIERS.join(', ')}` }))),
     minLoyaltyPoints: count,
     /** Members who stated at least one of these interests (preferences). */
     interestsAny: list(tag),

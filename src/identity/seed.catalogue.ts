@@ -1,4 +1,5 @@
 import { de, en, en_GB, en_US, es, fr, it, ja, nl, pt_BR, sv, type LocaleDefinition } from '@faker-js/faker';
+import type { LoyaltyTier } from './loyalty.js';
 import { Weighted, type Random } from './seed.random.js';
 
 // What synthetic customers are made of: countries, the retail catalogue, and the shares of every
@@ -120,8 +121,8 @@ export const countryTable = new Weighted(Object.entries(COUNTRIES).map(([code, c
 export const orderCountTable = new Weighted(
   [12, 8, 8, 8, 8, 7, 7, 7, 6, 5, 4, 4, 3, 3, 2.5, 2, 1.5, 1.2, 1, 0.8, 0.6].map((w, n) => [n, w] as const),
 );
-export const tierTable = new Weighted([['bronze', 58], ['silver', 27], ['gold', 11], ['platinum', 4]] as const);
-export const TIER_POINTS = { bronze: [0, 999], silver: [1_000, 4_999], gold: [5_000, 14_999], platinum: [15_000, 60_000] } as const;
+export const tierTable = new Weighted<LoyaltyTier>([['bronze', 58], ['silver', 27], ['gold', 11], ['platinum', 4]]);
+export const TIER_POINTS = { bronze: [0, 999], silver: [1_000, 4_999], gold: [5_000, 14_999], platinum: [15_000, 60_000] } as const satisfies Record<LoyaltyTier, readonly [number, number]>;
 export const itemCountTable = new Weighted([[1, 45], [2, 30], [3, 15], [4, 10]] as const);
 export const quantityTable = new Weighted([[1, 80], [2, 15], [3, 5]] as const);
 export const settledStatusTable = new Weighted([['delivered', 88], ['cancelled', 7], ['refunded', 5]] as const);

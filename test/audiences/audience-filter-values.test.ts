@@ -67,11 +67,19 @@ describe('audience filter values', () => {
       [{ channelsAny: ['carrier-pigeon'] }, 'filter.channelsAny.0', 'must be one of email, sms, push, post'],
       [{ channelsAny: ['Email'] }, 'filter.channelsAny.0', 'must be one of email, sms, push, post'],
       [{ interestsAny: ['a;b'] }, 'filter.interestsAny.0', 'must be 1 to 50 letters, digits, spaces, _ or -'],
+      [{ loyaltyTiers: ['diamond'] }, 'filter.loyaltyTiers.0', 'must be one of bronze, silver, gold, platinum'],
+      [{ loyaltyTiers: ['gold', ' gold'] }, 'filter.loyaltyTiers.1', 'must be one of bronze, silver, gold, platinum'],
+      [{ loyaltyTiers: ['gold\u202e'] }, 'filter.loyaltyTiers.0', 'must be one of bronze, silver, gold, platinum'],
     ];
     for (const [filter, field, problem] of cases) {
       const { errors } = await audience(filter);
       expect(errors?.[0], JSON.stringify(filter)).toMatchObject({ message: `${field}: ${problem}`, extensions: { code: 'BAD_USER_INPUT', field } });
     }
+    const saved = await graphql(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }', {
+      token: marketing,
+      variables: { input: { name: 'Diamonds', purpose: 'loyalty_offers', filter: { loyaltyTiers: ['diamond'] } } },
+    });
+    expect(saved.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.filter.loyaltyTiers.0' });
   });
 
   it('refuse bounds that hold nothing, naming the later key; a one-year age band is fine', async () => {

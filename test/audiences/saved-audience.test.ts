@@ -204,23 +204,23 @@ describe.skipIf(!testServerUrl())('createAudience racing for the last place', ()
 });
 
 describe('a saved filter that no longer holds under the filter rules', () => {
-  it('is named on every read: BAD_USER_INPUT for its members, 409 for its export', async () => {
-    // Saved before channels were checked as the profile checks them: it selected no one.
+  // Saved before channels, then tiers, were checked as the profile holds them: each selected no one.
+  it.each([
+    [{ channelsAny: ['Email'] }, 'filter.channelsAny.0: must be one of email, sms, push, post'],
+    [{ loyaltyTiers: ['diamond'] }, 'filter.loyaltyTiers.0: must be one of bronze, silver, gold, platinum'],
+  ])('is named on every read: BAD_USER_INPUT for its members, 409 for its export (%j)', async (filter, problem) => {
     const id = newId('aud');
     await hub.services.db
       .insertInto('saved_audiences')
-      .values({ id, name: 'Old rules', purpose: 'email_marketing', filter: JSON.stringify({ channelsAny: ['Email'] }), created_by: 'agt_01J0000000000000000000TOOL', created_at: clock.now() })
+      .values({ id, name: 'Old rules', purpose: 'email_marketing', filter: JSON.stringify(filter), created_by: 'agt_01J0000000000000000000TOOL', created_at: clock.now() })
       .execute();
     const members = await graphql<any>(hub, 'query($id: ID!) { savedAudience(id: $id) { name members(first: 10) { edges { node { id } } } } }', { token: tool, variables: { id } });
-    expect(members.errors?.[0]).toMatchObject({ message: 'filter.channelsAny.0: must be one of email, sms, push, post', extensions: { code: 'BAD_USER_INPUT' } });
+    expect(members.errors?.[0]).toMatchObject({ message: problem, extensions: { code: 'BAD_USER_INPUT' } });
     expect(members.data?.savedAudience).toBeNull();
 
     const exported = await hub.http.inject({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${tool}` } });
     expect(exported.statusCode).toBe(409);
-    expect(exported.json()).toEqual({
-      error: 'invalid_filter',
-      error_description: 'the saved filter no longer holds (filter.channelsAny.0: must be one of email, sms, push, post): save the audience again',
-    });
+    expect(exported.json()).toEqual({ error: 'invalid_filter', error_description: `the saved filter no longer holds (${problem}): save the audience again` });
     expect((await graphql<any>(hub, DELETE, { token: tool, variables: { id } })).data).toEqual({ deleteSavedAudience: id });
   });
 });
