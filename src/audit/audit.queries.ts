@@ -5,7 +5,7 @@ import { PREPARED_MARKER } from '../db/prepared.js';
 import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';
-import { chainKeyOf, prepareAuditEvent, type AuditAction, type AuditActor, type AuditDecision, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
+import { AUDIT_ACTIONS, chainKeyOf, prepareAuditEvent, type AuditAction, type AuditActor, type AuditDecision, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
 import { AUDIT_CONTENT_COLUMNS, GENESIS_HASH, hashAuditRow } from './audit.hash.js';
 
 /** An audit event as the domain sees it; the fields of API.md's `AuditEvent`, plus `detail`. */
@@ -214,7 +214,9 @@ export type AuditEventPage = ConnectionShape<AuditEvent>;
  * Audit events matching every given filter, newest first, as a Relay page. Keyset-paginated on
  * (occurred_at, id), so pages neither repeat nor skip events however many are appended meanwhile.
  * @throws BadUserInputError for a `first` outside the page limits, a cursor this function did not
- * make, or a `from` or `to` outside the years 1 to 9999.
+ * make, a `from` or `to` outside the years 1 to 9999, a `to` not later than `from`, or an `action`
+ * that is none of AUDIT_ACTIONS: a filter that can match nothing is a mistake to name, not an
+ * empty page.
  */
 export async function listAuditEvents(
   db: Db,
@@ -226,6 +228,8 @@ export async function listAuditEvents(
   const { userId, agentId, action, decision } = filter;
   const from = filterInstant(filter.from, 'from');
   const to = filterInstant(filter.to, 'to');
+  if (from != null && to != null && to <= from) throw new BadUserInputError('filter.to', 'must be later than from');
+  if (action != null && !(AUDIT_ACTIONS as readonly string[]).includes(action)) throw new BadUserInputError('filter.action', `must be one of ${AUDIT_ACTIONS.join(', ')}`);
 
   let query = db.selectFrom('audit_events').select(AUDIT_CONTENT_COLUMNS);
   if (userId != null) query = query.where('subject_user_id', '=', userId);

@@ -37,10 +37,10 @@ const AuditFilterInput = builder.inputType('AuditFilter', {
   fields: (t) => ({
     userId: t.id(),
     agentId: t.id({ description: 'Events where this agent acted, directly or anywhere in the chain.' }),
-    action: t.string(),
+    action: t.string({ description: 'One of the actions AuditEvent.action lists.' }),
     decision: t.field({ type: DecisionEnum }),
     from: t.field({ type: 'DateTime', description: 'Inclusive.' }),
-    to: t.field({ type: 'DateTime', description: 'Exclusive.' }),
+    to: t.field({ type: 'DateTime', description: 'Exclusive; later than from.' }),
   }),
 });
 

@@ -193,4 +193,14 @@ describe('reading the trail', () => {
     expect(nodes.length).toBeGreaterThan(3);
     expect(nodes.every((n: Event) => n.action === 'user.signed_up' && n.decision === 'ALLOW')).toBe(true);
   });
+
+  it('refuses a filter that can match nothing, naming its field, rather than answering an empty page', async () => {
+    for (const [filter, field] of [
+      [{ action: 'user.signedup' }, 'filter.action'],
+      [{ from: '2026-02-01T00:00:00Z', to: '2025-02-01T00:00:00Z' }, 'filter.to'],
+    ] as const) {
+      const response = await graphql<any>(hub, EVENTS, { token: auditor, variables: { filter, first: 5 } });
+      expect(response.errors?.[0]?.extensions, JSON.stringify(filter)).toEqual({ code: 'BAD_USER_INPUT', field });
+    }
+  });
 });

@@ -29,3 +29,23 @@ describe('listAuditEvents time filters', () => {
     expect(page.edges).toHaveLength(1);
   });
 });
+
+describe('listAuditEvents filters that can match nothing', () => {
+  it('refuses a to not later than from, naming to', async () => {
+    for (const to of ['2025-02-01T00:00:00.000Z', '2025-03-01T10:00:00.000Z']) {
+      await expect(listAuditEvents(database.db, { filter: { from: new Date('2025-03-01T10:00:00.000Z'), to: new Date(to) } })).rejects.toMatchObject({
+        message: 'filter.to: must be later than from',
+        extensions: { code: 'BAD_USER_INPUT', field: 'filter.to' },
+      });
+    }
+    const page = await listAuditEvents(database.db, { filter: { userId: 'usr_range', from: new Date('2025-03-01T10:00:00.000Z'), to: new Date('2025-03-01T10:00:00.001Z') } });
+    expect(page.edges).toHaveLength(1);
+  });
+
+  it('refuses an action that is none of the audit actions (a typo would hide every event), naming action', async () => {
+    for (const action of ['profile.reads', 'user.signedup', 'PROFILE.READ', '']) {
+      await expect(listAuditEvents(database.db, { filter: { action } })).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'filter.action' } });
+    }
+    expect((await listAuditEvents(database.db, { filter: { userId: 'usr_range', action: 'profile.read' } })).edges).toHaveLength(1);
+  });
+});

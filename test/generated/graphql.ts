@@ -401,13 +401,14 @@ export type AuditEventEdge = {
 };
 
 export type AuditFilter = {
+  /** One of the actions AuditEvent.action lists. */
   action?: InputMaybe<Scalars['String']['input']>;
   /** Events where this agent acted, directly or anywhere in the chain. */
   agentId?: InputMaybe<Scalars['ID']['input']>;
   decision?: InputMaybe<Decision>;
   /** Inclusive. */
   from?: InputMaybe<Scalars['DateTime']['input']>;
-  /** Exclusive. */
+  /** Exclusive; later than from. */
   to?: InputMaybe<Scalars['DateTime']['input']>;
   userId?: InputMaybe<Scalars['ID']['input']>;
 };
