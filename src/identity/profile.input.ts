@@ -79,9 +79,17 @@ export const tag = z
 const preferences = z.object({
   channels: z.array(z.enum(CHANNELS, { error: `must be one of ${CHANNELS.join(', ')}` })).max(CHANNELS.length).nullish(),
   interests: z.array(tag).max(30, 'must have at most 30 entries').nullish(),
+  // Stored as one value per kind: a kind given twice would keep only its last size.
   sizes: z
     .array(z.object({ kind: tag, value: text(20) }))
     .max(10, 'must have at most 10 entries')
+    .superRefine((sizes, ctx) => {
+      const seen = new Set<string>();
+      for (const [i, { kind }] of sizes.entries()) {
+        if (seen.has(kind)) ctx.addIssue({ code: 'custom', path: [i, 'kind'], message: `must not repeat a kind given before (${kind})` });
+        seen.add(kind);
+      }
+    })
     .nullish(),
   tags: z.array(tag).max(30, 'must have at most 30 entries').nullish(),
 });

@@ -88,6 +88,8 @@ describe('updateProfile', () => {
     [{ address: { line1: '\u{E0041}\u{E0064}\u{E0061}', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
     [{ address: { line1: 'x', city: '\u034f\u180e', postalCode: '1000', country: 'GB' } }, 'input.address.city'],
     [{ preferences: { sizes: [{ kind: 'shoe', value: '\ufe0f' }] } }, 'input.preferences.sizes.0.value'],
+    // One size per kind: the second would replace the first, silently.
+    [{ preferences: { sizes: [{ kind: 'shoe', value: '42' }, { kind: 'shirt', value: 'M' }, { kind: ' Shoe', value: '43' }] } }, 'input.preferences.sizes.2.kind'],
     // Text hidden among visible characters: tag characters spelling "ignore", variation selectors carrying bytes.
     [{ givenName: 'Ada\u{E0069}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065}' }, 'input.givenName'],
     [{ familyName: 'Lovelace\u{1F3F4}\u{E0067}\u{E0062}' }, 'input.familyName'],
