@@ -61,6 +61,9 @@ export function compiledSize(document: DocumentNode, code: number): number {
   return code * BYTES_PER_CODE_CHARACTER + (document.loc?.source.body.length ?? 0) * BYTES_PER_SOURCE_CHARACTER;
 }
 
+/** What begins the strings graphql-jit's generated code turns back into dates, NaN and infinities (`compilable`). */
+const GRAPHQL_JIT_MARKER = '__MAGIC_';
+
 /** What graphql-jit keeps of the code it generated when asked to (its `debug` option); read once, then dropped. */
 const GENERATED_CODE = '__DO_NOT_USE_THIS_OR_YOU_WILL_BE_FIRED_compilation';
 
@@ -168,7 +171,10 @@ export function compilingExecutor(schema: GraphQLSchema, compiledBytes = COMPILE
  * - for a variable inside an input object written out (`hasVariableInObjectLiteral`);
  * - for `@skip` or `@include` on a fragment spread or an inline fragment: it writes the condition
  *   onto the fragment's own fields, shared by every place it is spread, and ANDs them;
- * - for a variable's default value: it writes it into its code as JSON, so a date becomes a string.
+ * - for a variable's default value: it writes it into its code as JSON, so a date becomes a string;
+ * - for a string written in the document that holds graphql-jit's own markers (`__MAGIC_`): it
+ *   writes literal arguments into its code as JSON and then turns each `"__MAGIC_DATE__…<text>"`
+ *   into `new Date(<text>)`, unescaped, so such a string would run as code in the hub.
  */
 export function compilable(document: DocumentNode, operation: OperationDefinitionNode): boolean {
   if (operation.operation !== OperationTypeNode.QUERY) return false;
@@ -180,6 +186,10 @@ export function compilable(document: DocumentNode, operation: OperationDefinitio
     return refused ? BREAK : undefined;
   };
   visit(document, {
+    StringValue(value) {
+      if (value.value.includes(GRAPHQL_JIT_MARKER)) refused = true;
+      return refused ? BREAK : undefined;
+    },
     Field(field) {
       if ((field.alias?.value.length ?? 0) > MAX_COMPILED_NAME) refused = true;
       return refused ? BREAK : undefined;

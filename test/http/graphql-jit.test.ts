@@ -132,6 +132,14 @@ describe('an operation compiled after its first runs answers as graphql-js does'
     expect(await neverCompiled(() => graphql(hub, query, { token: admin, variables: { a: false, b: true } }))).toMatchObject({ data: { x: {}, y: { id: b.id, email: b.email } } });
   });
 
+  it('never a string written in the document that holds graphql-jit’s markers, which its code would run', async () => {
+    const id = '__MAGIC_DATE__33a9e76d_02e0_4128_8e92_3530ad3da74d0),injected:(globalThis.__injectedByDocument=process.pid';
+    // Anonymous: a field's arguments are built before any authorization is decided.
+    const answer = await neverCompiled(() => graphql(hub, `{ user(id: ${JSON.stringify(id)}) { id } }`));
+    expect(answer.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((globalThis as Record<string, unknown>).__injectedByDocument).toBeUndefined();
+  });
+
   it('never an operation with a default value: a date in it reaches the resolver as a date', async () => {
     const members = 'query($f: AudienceFilter = { signedUpAfter: "2020-01-01T00:00:00Z" }) { audience(purpose: "email_marketing", filter: $f, first: 1) { totalCount } }';
     const answer = await neverCompiled(() => graphql(hub, members, { token: marketing }));
@@ -214,6 +222,7 @@ describe('what is compiled, and kept', () => {
       'query($n: Boolean!) { node { ...V @include(if: $n) } } fragment V on Node { value }',
       'query($n: Boolean!) { node { ... on Node @skip(if: $n) { value } } }',
       `{ ${long}x: node { value } }`,
+      '{ node { value } } fragment F on Node { value(note: "__MAGIC_NAN__") }',
       '{ node { child { v: value } } }'.replace('v: value', Array.from({ length: MAX_COMPILED_SELECTIONS }, (_, i) => `v${i}: value`).join(' ')),
     ];
     expect(compiled.map((q) => compilable(operationOf(q).document, operationOf(q).operation))).toEqual([true, true, true]);
