@@ -72,10 +72,13 @@ export async function findUsersByIds(db: Db, ids: readonly string[]): Promise<Us
 /**
  * A user who is not erased, with their row locked until the transaction ends: for a change made
  * from what the row holds (preferences merged into the stored ones), so that no concurrent change
- * is written over unseen.
+ * is written over unseen. FOR NO KEY UPDATE, as the profile's UPDATE takes: FOR UPDATE would also
+ * hold up every row inserted for the user (a consent, a refresh token), and an agent's write,
+ * which then waits for the user's consent lock (`ConsentService.holdGrant`), would deadlock with a
+ * consent given meanwhile.
  */
 export async function findUserForUpdate(tx: Db, id: string): Promise<User | undefined> {
-  const row = await tx.selectFrom('users').selectAll().where('id', '=', id).where('status', '!=', 'erased').forUpdate().executeTakeFirst();
+  const row = await tx.selectFrom('users').selectAll().where('id', '=', id).where('status', '!=', 'erased').forNoKeyUpdate().executeTakeFirst();
   return row && toUser(row);
 }
 
@@ -123,7 +126,7 @@ export async function replacePasswordHash(db: Db, id: string, current: string, n
  * with whether this call changed it; undefined for an unknown or erased user.
  */
 export async function setUserStatus(tx: Db, id: string, status: 'active' | 'suspended', now: Date): Promise<{ user: User; changed: boolean } | undefined> {
-  const row = await tx.selectFrom('users').selectAll().where('id', '=', id).where('status', '!=', 'erased').forUpdate().executeTakeFirst();
+  const row = await tx.selectFrom('users').selectAll().where('id', '=', id).where('status', '!=', 'erased').forNoKeyUpdate().executeTakeFirst();
   if (!row) return undefined;
   if (row.status === status) return { user: toUser(row), changed: false };
   const updated = await tx.updateTable('users').set({ status, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();

@@ -72,6 +72,23 @@ describe.skipIf(testServerUrl() === undefined)('a delegated profile write racing
     expect(written.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'AGENT_INACTIVE' });
   });
 
+  it('does not deadlock with a consent the user gives meanwhile', async () => {
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { purpose: 'helpdesk_race', agentId: writer.id, scopes: ['contact:read', 'contact:write'] });
+    const previous = await giveConsent(hub, user.accessToken, { purpose: 'support' });
+    const token = (await exchange(hub, writer, (await signIn(hub, user)).accessToken)).body.access_token as string;
+    // The give takes the user's consent lock, then waits here on the consent it supersedes.
+    const held = await holding((tx) => sql`select 1 from consents where id = ${previous} for update`.execute(tx));
+    const give = graphql<any>(hub, 'mutation($i: GiveConsentInput!) { giveConsent(input: $i) { id } }', { token: user.accessToken, variables: { i: { purpose: 'support' } } });
+    await waiters(1);
+    // The write locks the user's row, then waits for the consent lock; the give's insert then needs the row.
+    const write = graphql<any>(hub, WRITE, { token });
+    await waiters(2);
+    await held.release();
+    const [given, written] = await Promise.all([give, write]);
+    expect({ give: given.errors ?? null, write: written.errors ?? null }).toEqual({ give: null, write: null });
+  });
+
   it('writes when nothing changed meanwhile', async () => {
     const { user, token } = await setUp(writer);
     const written = await graphql<any>(hub, WRITE, { token });
