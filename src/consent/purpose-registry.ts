@@ -74,6 +74,13 @@ const definePurposeSchema = z.object({
   jurisdiction: plainText(35).nullish(),
 });
 
+/** A stored purpose's notice and language as `definePurposeVersion` takes them now: trimmed, in NFC, canonical. */
+function asDefinedNow(purpose: Pick<Purpose, 'noticeText' | 'language'>): Pick<Purpose, 'noticeText' | 'noticeSha256' | 'language'> {
+  const noticeText = purpose.noticeText.trim().normalize('NFC');
+  const language = locale.safeParse(purpose.language);
+  return { noticeText, noticeSha256: createHash('sha256').update(noticeText).digest('hex'), language: language.success ? language.data : purpose.language };
+}
+
 /**
  * The purpose registry's one change: a new version of a purpose (or its first), announced to every
  * instance's cache when it commits. A definition equal to the newest version changes nothing.
@@ -97,7 +104,10 @@ async function definePurposeVersion(db: Db, input: unknown, caller: Caller, now:
   return db.transaction().execute(async (tx) => {
     await lockPurpose(tx, next.key);
     const [current] = await findLatestPurposes(tx, [next.key]);
-    const same = current && (Object.keys(next) as (keyof typeof next)[]).every((k) => JSON.stringify(current[k]) === JSON.stringify(next[k]));
+    // Compared as this definition would store it: one stored before notices were trimmed and
+    // languages made canonical is the same purpose, not a new version of it.
+    const stored = current && { ...current, ...asDefinedNow(current) };
+    const same = stored && (Object.keys(next) as (keyof typeof next)[]).every((k) => JSON.stringify(stored[k]) === JSON.stringify(next[k]));
     if (current && same) return current;
     const purpose = await insertPurposeVersion(tx, { ...next, version: current ? Number(current.version) + 1 : 1 }, now);
     await auditInTransaction(

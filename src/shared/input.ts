@@ -52,14 +52,14 @@ const hidesText = (value: string) => TAG_CHARACTER.test(value.replace(EMOJI_TAG_
  */
 const BEFORE_NFC = 4;
 
-/** The line breaks text of several lines may hold (LF, or CR LF), which `UNSHOWABLE` refuses in a single line. */
-const LINE_BREAK = /\r?\n/g;
+/** The line breaks (LF, or CR LF) and tabs text of several lines may hold, which `UNSHOWABLE` refuses in a single line. */
+const LINE_BREAK = /\r?\n|\t/g;
 
 /**
  * Trimmed text of at most `max` characters once in Unicode NFC (the form it is stored in), with
  * at least one visible character (see `INVISIBLE`), none of the characters that would show a
  * person something other than what is stored (`UNSHOWABLE`), and no hidden text (`hidesText`).
- * With `lines`, text of several lines, a notice say: line breaks (`LINE_BREAK`) are allowed in it.
+ * With `lines`, text of several lines, a notice say: line breaks and tabs (`LINE_BREAK`) are allowed in it.
  */
 export const plainText = (max: number, { lines = false }: { lines?: boolean } = {}) =>
   z
