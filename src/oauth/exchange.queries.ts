@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { PREPARED_MARKER } from '../db/prepared.js';
-import { CLOCK_SKEW_MS } from '../shared/clock.js';
+import { pastOnEveryClock } from '../shared/clock.js';
 
 /** What a token exchange needs of a consent. */
 export interface ExchangeConsent {
@@ -33,7 +33,7 @@ export async function findExchangeGrounds(
   const { rows } = await sql<{ revoked: boolean; user_active: boolean; id: string | null; purpose: string | null; scopes: string[] | null; expires_at: Date | null }>`${sql.raw(PREPARED_MARKER)}
     with forgotten as (
       delete from exchanged_subject_tokens where jti in (
-        select jti from exchanged_subject_tokens where expires_at < ${new Date(now.getTime() - CLOCK_SKEW_MS)} limit 100 for update skip locked)),
+        select jti from exchanged_subject_tokens where expires_at < ${pastOnEveryClock(now)} limit 100 for update skip locked)),
     recorded as (
       insert into exchanged_subject_tokens (jti, agent_id, expires_at, exchanged_at)
       values (${facts.jti}, ${facts.agentId}, ${facts.expiresAt}, ${now})

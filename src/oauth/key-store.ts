@@ -49,6 +49,12 @@ interface KeySet {
 export const RELOAD_EVERY_MS = 60_000;
 
 /**
+ * How long a change of the keys may take to hold everywhere, as a clock elsewhere tells it: an
+ * instance's next reread, and clock skew.
+ */
+const EVERYWHERE_WITHIN_MS = RELOAD_EVERY_MS + CLOCK_SKEW_MS;
+
+/**
  * Until when a key retired at `retiredAt` is accepted for access tokens (what `hub keys rotate`
  * prints): the longest lifetime of anything it signed, plus the time an instance may go on signing
  * with it before it rereads the keys, plus clock skew.
@@ -57,14 +63,14 @@ export function publishedUntil(retiredAt: Date, retentionSeconds: number): Date 
   return new Date(retiredAt.getTime() + acceptedForMs(retentionSeconds));
 }
 
-const acceptedForMs = (retentionSeconds: number) => retentionSeconds * 1_000 + RELOAD_EVERY_MS + CLOCK_SKEW_MS;
+const acceptedForMs = (retentionSeconds: number) => retentionSeconds * 1_000 + EVERYWHERE_WITHIN_MS;
 
 /**
  * The latest issue time of a token a key retired at `retiredAt` may have signed: an instance goes on
  * signing with it until it rereads the keys, and its clock may be ahead.
  */
 export function signedUntil(retiredAt: Date): Date {
-  return new Date(retiredAt.getTime() + RELOAD_EVERY_MS + CLOCK_SKEW_MS);
+  return new Date(retiredAt.getTime() + EVERYWHERE_WITHIN_MS);
 }
 
 /** How long `/jwks.json` may be kept by whoever fetched it (its `Cache-Control: max-age`). */
@@ -75,7 +81,7 @@ export const JWKS_MAX_AGE_SECONDS = 300;
  * before the rotation, every instance's next reread, and clock skew. A verifier that caches the
  * key set, or sits behind a cache, holds the key before any token or receipt names it.
  */
-export const PUBLISHED_AHEAD_MS = JWKS_MAX_AGE_SECONDS * 1_000 + RELOAD_EVERY_MS + CLOCK_SKEW_MS;
+export const PUBLISHED_AHEAD_MS = JWKS_MAX_AGE_SECONDS * 1_000 + EVERYWHERE_WITHIN_MS;
 
 /** A failed reread of stale keys is retried no sooner than this. */
 const FAILED_RELOAD_RETRY_MS = 5_000;

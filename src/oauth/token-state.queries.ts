@@ -3,7 +3,7 @@ import type { Db } from '../db/connect.js';
 import { PREPARED_MARKER } from '../db/prepared.js';
 import type { GrantState } from '../authz/principal.js';
 import type { GrantLink } from './access-token.js';
-import { CLOCK_SKEW_MS } from '../shared/clock.js';
+import { pastOnEveryClock } from '../shared/clock.js';
 
 /** What the database says, now, of a token whose signature and claims are valid. */
 export interface TokenState {
@@ -142,7 +142,7 @@ export async function insertRevokedToken(db: Db, token: { jti: string; clientId:
  */
 export async function deleteExpiredRevocations(db: Db, now: Date): Promise<void> {
   await sql`
-    with expired as (select jti from revoked_tokens where expires_at < ${new Date(now.getTime() - CLOCK_SKEW_MS)} limit 1000),
+    with expired as (select jti from revoked_tokens where expires_at < ${pastOnEveryClock(now)} limit 1000),
     ended as (
       update refresh_tokens r set revoked_at = ${now} from expired e
       where r.revoked_at is null and r.delegated_from <> '[]' and r.delegated_from @> jsonb_build_array(jsonb_build_object('jti', e.jti))

@@ -13,6 +13,9 @@ export const systemClock: Clock = { now: () => new Date() };
  */
 export const CLOCK_SKEW_MS = 60_000;
 
+/** When every instance's clock is past what `now` is on this one's: CLOCK_SKEW_MS before it. */
+export const pastOnEveryClock = (now: Date): Date => new Date(now.getTime() - CLOCK_SKEW_MS);
+
 /** A clock that stands still until moved; for tests. */
 export function fixedClock(start: Date | string) {
   let current = new Date(start);
