@@ -100,7 +100,7 @@ const GiveConsentInput = builder.inputType('GiveConsentInput', {
     agentId: t.id({ description: 'The agent the consent delegates to; left out, the consent is to the company.' }),
     scopes: t.stringList({ description: 'Data scopes within the purpose and, for an agent, within its allowed scopes; required for an agent.' }),
     expiresAt: t.field({ type: 'DateTime' }),
-    collectionMethod: t.string({ description: 'How the consent was collected; self_service when left out.' }),
+    collectionMethod: t.string({ description: 'How the consent was collected (a channel such as web_form, never who collected it: it is signed into the receipts and kept after an erasure); self_service when left out.' }),
     policyVersion: t.string({ description: 'The version of the purpose whose notice the person was shown; refused when another is in force. Left out, the version in force.' }),
   }),
 });

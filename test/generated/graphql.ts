@@ -552,7 +552,7 @@ export type ErasureResult = {
 export type GiveConsentInput = {
   /** The agent the consent delegates to; left out, the consent is to the company. */
   agentId?: InputMaybe<Scalars['ID']['input']>;
-  /** How the consent was collected; self_service when left out. */
+  /** How the consent was collected (a channel such as web_form, never who collected it: it is signed into the receipts and kept after an erasure); self_service when left out. */
   collectionMethod?: InputMaybe<Scalars['String']['input']>;
   expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
   /** The version of the purpose whose notice the person was shown; refused when another is in force. Left out, the version in force. */
