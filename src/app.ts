@@ -25,7 +25,7 @@ import { KeyStore } from './oauth/key-store.js';
 import { createTokenService, type TokenService } from './oauth/token.service.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger, type Logger } from './shared/logger.js';
-import { enqueueWebhookEvent } from './webhooks/webhook-outbox.js';
+import { endDeliveriesAboutErasedUser, enqueueWebhookEvent } from './webhooks/webhook-outbox.js';
 import { createWebhookService, type WebhookService } from './webhooks/webhook.service.js';
 
 /** The domain services every request can reach through its context. */
@@ -170,7 +170,10 @@ export async function createServices(config: Config, { db, checks }: Pick<Databa
     consents,
     agents,
     identity,
-    onErased: (trx, result) => enqueueWebhookEvent(trx, { type: 'user.erased', data: { userId: result.userId } }, result.erasedAt),
+    onErased: async (trx, result) => {
+      await endDeliveriesAboutErasedUser(trx, result.userId);
+      await enqueueWebhookEvent(trx, { type: 'user.erased', data: { userId: result.userId } }, result.erasedAt);
+    },
   });
   const purposes = createPurposeRegistry({ db, clock, ...(listen && { listen }) });
   const webhooks = createWebhookService({ db, clock, kek: resolveKeyEncryptionKey(config), logger, config });

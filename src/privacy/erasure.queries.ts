@@ -53,6 +53,18 @@ export async function revokeLiveRefreshTokensOfUser(db: Db, userId: string, now:
 }
 
 /**
+ * Deletes every refresh token of the user, their sessions' and every agent's delegated families
+ * alike, once revoked (`revokeLiveRefreshTokensOfUser`): when each was used, by which client and
+ * with what scope says what the person did, and nothing needs it once none can be used. A family
+ * a refresh racing the erasure stores after this statement began is left, dead with the user, to
+ * the pruning of ended families (migration 0023). Resolves to how many rows went.
+ */
+export async function deleteRefreshTokensOfUser(db: Db, userId: string): Promise<number> {
+  const result = await db.deleteFrom('refresh_tokens').where('user_id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/**
  * Deletes every approval of the user, whatever its state, in the caller's transaction (an
  * erasure, which holds the user's row locked); resolves to how many. `requestApproval` takes that
  * row first and holds it for its whole transaction: a request under way commits first and its

@@ -10,6 +10,7 @@ import {
   countAudienceMemberships,
   deleteApprovalsOfUser,
   deletePaymentMethodsOfUser,
+  deleteRefreshTokensOfUser,
   lockUserForErasure,
   notifyUserErased,
   revokeLiveRefreshTokensOfUser,
@@ -64,7 +65,7 @@ export function createErasureService(deps: ErasureDeps) {
     /**
      * Erases the person in one transaction: their consents are withdrawn (ledger events,
      * receipts kept), the agents they own decommissioned and stripped of the names and
-     * descriptions the person gave them, their refresh tokens revoked, their approvals of
+     * descriptions the person gave them, their refresh tokens revoked and deleted, their approvals of
      * payment actions and their payment methods deleted, every column of their profile blanked
      * and their status set to `erased`, which makes every access token of theirs (their own and
      * every agent's delegated one) fail on the next request on every instance and drops them
@@ -114,6 +115,7 @@ export function createErasureService(deps: ErasureDeps) {
         const agentsDecommissioned = await deps.agents.decommissionOwnedBy(trx, userId, caller, now);
         await scrubAgentsOwnedBy(trx, userId);
         const paymentMethodsDeleted = await deletePaymentMethodsOfUser(trx, userId);
+        await deleteRefreshTokensOfUser(trx, userId);
         await scrubUser(trx, userId, now);
         if (user.email) await deps.identity.forgetSignInCounts(trx, user.email);
         const counts = { consentsWithdrawn, agentsDecommissioned, refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved, approvalsDeleted };

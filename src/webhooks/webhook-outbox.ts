@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { newId } from '../shared/ids.js';
-import { messageBody, type WebhookEvent } from './webhook-events.js';
+import { messageBody, type WebhookEvent, type WebhookEventType } from './webhook-events.js';
 
 export { WEBHOOK_EVENT_TYPES, type WebhookEvent, type WebhookEventType } from './webhook-events.js';
 
@@ -43,6 +43,43 @@ export async function enqueueWebhookEvent(tx: Db, events: WebhookEvent | readonl
     )
     select count(*)::int as deliveries from inserted`.execute(tx);
   if ((rows[0]?.deliveries ?? 0) > 0) await notifyWorkers(tx);
+}
+
+/**
+ * The events that tell a receiver of an end (a consent withdrawn, an agent decommissioned, a token
+ * revoked, a person erased): still sent about a person once they are erased, as the erasure's own.
+ */
+export const ENDING_EVENT_TYPES: readonly WebhookEventType[] = ['consent.withdrawn', 'agent.decommissioned', 'token.revoked', 'user.erased'];
+
+/** Why a delivery ended by `endDeliveriesAboutErasedUser` was not sent. */
+const ABOUT_ERASED_PERSON = 'not sent: the person it is about was erased';
+
+/** The person a message is about, as its data names them (`userId`, or an agent's `ownerUserId`). */
+const PERSON_OF_MESSAGE = sql<string | null>`coalesce(m.body::jsonb #>> '{data,userId}', m.body::jsonb #>> '{data,ownerUserId}')`;
+
+/**
+ * Ends, as failed, the pending deliveries of messages about the person but those of an end
+ * (`ENDING_EVENT_TYPES`), in the erasure's transaction: a receiver that was down must not get their
+ * `consent.given`, retried, after their `user.erased`, and build again what it deleted (GDPR
+ * Art. 17(2), Art. 19). A lease on one is void. Resolves to how many ended.
+ */
+export async function endDeliveriesAboutErasedUser(tx: Db, userId: string): Promise<number> {
+  const { numAffectedRows } = await sql`
+    update webhook_deliveries d
+    set status = 'failed', next_attempt_at = null, lease_until = null, lease_token = null, last_error = ${ABOUT_ERASED_PERSON}
+    from webhook_messages m
+    where d.message_id = m.id and d.status = 'pending' and m.event_type <> all(${ENDING_EVENT_TYPES}::text[]) and ${PERSON_OF_MESSAGE} = ${userId}`.execute(tx);
+  return Number(numAffectedRows ?? 0);
+}
+
+/** Whether the message is about a person since erased, and tells of no end (see `endDeliveriesAboutErasedUser`). */
+export async function isAboutErasedUser(db: Db, messageId: string): Promise<boolean> {
+  const { rows } = await sql<{ erased: boolean }>`
+    select exists (
+      select 1 from webhook_messages m join users u on u.id = ${PERSON_OF_MESSAGE}
+      where m.id = ${messageId} and u.status = 'erased' and m.event_type <> all(${ENDING_EVENT_TYPES}::text[])
+    ) as erased`.execute(db);
+  return rows[0]?.erased ?? false;
 }
 
 /** Wakes the delivery workers of every instance once the transaction commits. */

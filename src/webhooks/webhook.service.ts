@@ -28,7 +28,7 @@ import {
 import { checkTarget, RefusedAddressError, systemResolve, type Resolve } from './url-guard.js';
 import { generateWebhookSecret, sealWebhookSecret } from './webhook-secret.js';
 import { createSubscriptionSchema, gracePeriodSchema, MAX_SUBSCRIPTIONS, updateSubscriptionSchema } from './webhook.input.js';
-import { notifyWorkers } from './webhook-outbox.js';
+import { isAboutErasedUser, notifyWorkers } from './webhook-outbox.js';
 
 export type { WebhookSubscription } from './subscription.queries.js';
 export type { WebhookAttempt, WebhookDelivery } from './delivery-log.queries.js';
@@ -184,13 +184,15 @@ export function createWebhookService(deps: {
     /**
      * Sends a message to a subscription again, now, in a new round of attempts, whatever came of
      * the earlier ones. @throws NotFoundError when the subscription has no delivery of this
-     * message; BadUserInputError when it is disabled.
+     * message; BadUserInputError when it is disabled, or the message is about a person since
+     * erased and tells of no end (`isAboutErasedUser`).
      */
     async redeliver(subscriptionId: string, messageId: string, caller: Caller): Promise<WebhookDelivery> {
       return db.transaction().execute(async (tx) => {
         const subscription = await findSubscriptionForUpdate(tx, subscriptionId);
         if (!subscription) throw new NotFoundError('Webhook subscription');
         if (subscription.status !== 'enabled') throw new BadUserInputError('subscriptionId', 'the subscription is disabled; enable it first');
+        if (await isAboutErasedUser(tx, messageId)) throw new BadUserInputError('messageId', 'is about a person since erased: of theirs, only the events of an end are sent');
         if (!(await restartDelivery(tx, subscriptionId, messageId, clock.now()))) throw new NotFoundError('Webhook delivery');
         await audit(tx, 'webhook.redelivered', caller, subscription, { messageId });
         await notifyWorkers(tx);
