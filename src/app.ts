@@ -25,6 +25,7 @@ import { KeyStore } from './oauth/key-store.js';
 import { createTokenService, type TokenService } from './oauth/token.service.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger, type Logger } from './shared/logger.js';
+import { createHubMetrics, observeAtScrape, type HubMetrics } from './metrics/hub-metrics.js';
 import { endDeliveriesAboutErasedUser, enqueueWebhookEvent } from './webhooks/webhook-outbox.js';
 import { createWebhookService, type WebhookService } from './webhooks/webhook.service.js';
 
@@ -46,6 +47,8 @@ export interface Services {
   readonly erasure: ErasureService;
   /** Buffered writer for events that record reads; state changes audit in their own transaction. */
   readonly audit: AuditWriter;
+  /** This hub's counters and gauges, on a registry of its own. */
+  readonly metrics: HubMetrics;
 }
 
 export interface HubOptions {
@@ -96,6 +99,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     logger.warn(`created the operator client ${bootstrapCredentials.clientId}; its secret is shown once by \`hub serve\` and never again`);
   }
   if (!config.auditReads) logger.warn('HUB_AUDIT_READS=false: reads of profile data are not audited');
+  observeAtScrape(services.metrics, { pools: database.pools, pendingWebhookDeliveries: services.webhooks.countPendingDeliveries });
 
   const createContext = async (request: FastifyRequest): Promise<Context> => ({
     requestId: request.id,
@@ -113,6 +117,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     authenticate: (token) => services.tokens.authenticateInSteps(token),
     audit: services.audit,
     refusedTokens: new RefusedTokenRecorder(services.audit, { clock, logger }),
+    metrics: services.metrics,
     routes: async (app) => {
       await registerOAuthRoutes(app, services);
       await registerAudienceRoutes(app, services);
@@ -177,5 +182,5 @@ export async function createServices(config: Config, { db, checks }: Pick<Databa
   });
   const purposes = createPurposeRegistry({ db, clock, ...(listen && { listen }) });
   const webhooks = createWebhookService({ db, clock, kek: resolveKeyEncryptionKey(config), logger, config });
-  return { config, db, logger, clock, keys, tokens, identity, agents, consents, purposes, webhooks, erasure, audit: new AuditWriter(db, logger, clock, audit) };
+  return { config, db, logger, clock, keys, tokens, identity, agents, consents, purposes, webhooks, erasure, audit: new AuditWriter(db, logger, clock, audit), metrics: createHubMetrics() };
 }

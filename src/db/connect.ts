@@ -27,11 +27,25 @@ export interface DatabaseHandle {
    */
   readonly checks: Db;
   readonly kind: 'pg' | 'pglite';
+  /**
+   * The pools of connections to a server by name (`requests`, `token_checks`), for their gauges;
+   * empty on PGlite, one connection in process.
+   */
+  readonly pools: ReadonlyMap<string, PoolCounts>;
   /** Resolves when the database answers within `timeoutMs`; rejects otherwise. */
   ping(timeoutMs?: number): Promise<void>;
   /** LISTENs on a channel (see notifications.ts); listeners stop when the handle closes. */
   listen: Listen;
   close(): Promise<void>;
+}
+
+/** What a pool of connections to a server tells of itself, as `pg.Pool` does. */
+export interface PoolCounts {
+  /** Connections open, idle or in use. */
+  readonly totalCount: number;
+  readonly idleCount: number;
+  /** Queries waiting for a connection. */
+  readonly waitingCount: number;
 }
 
 /** A PostgreSQL server, and how the hub's pool of connections to it behaves. */
@@ -99,6 +113,7 @@ function openPglite(pglite: PGlite, unlock?: () => void): DatabaseHandle {
     db,
     checks: db,
     kind: 'pglite',
+    pools: new Map(),
     ping: (timeoutMs) => withTimeout(sql`select 1`.execute(db).then(() => undefined), timeoutMs),
     listen: (channel, handlers) => tracked(listeners, listenOnPglite(pglite, channel, handlers)),
     close: async () => {
@@ -156,16 +171,22 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       client.on('error', () => {});
       usePreparedStatements(client);
     });
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { pool, db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }) };
   };
-  const db = openPool(poolSize, 'identity-consent-hub');
-  const checks = openPool(CHECK_POOL_SIZE, 'identity-consent-hub token checks', '-c plan_cache_mode=force_generic_plan');
+  const requests = openPool(poolSize, 'identity-consent-hub');
+  const tokenChecks = openPool(CHECK_POOL_SIZE, 'identity-consent-hub token checks', '-c plan_cache_mode=force_generic_plan');
+  const { db } = requests;
+  const checks = tokenChecks.db;
   const listeners = new Set<() => Promise<void>>();
   const listen = serverListener(url);
   return {
     db,
     checks,
     kind: 'pg',
+    pools: new Map([
+      ['requests', requests.pool],
+      ['token_checks', tokenChecks.pool],
+    ]),
     ping: (timeoutMs) => withTimeout(sql`select 1`.execute(db).then(() => undefined), timeoutMs),
     listen: (channel, handlers) => tracked(listeners, listen(channel, handlers)),
     close: async () => {

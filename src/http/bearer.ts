@@ -66,8 +66,8 @@ export function bearerChallenge(resourceMetadataUrl: string, refusal?: BearerRef
 export interface ProtectedRoute {
   /** The start of the route's path, as registered (`/users/` for `/users/:id/export`). */
   readonly prefix: string;
-  /** The endpoint its refused tokens are audited under. */
-  readonly endpoint: string;
+  /** The endpoint its refused tokens are audited under; none, not audited. */
+  readonly endpoint?: string;
   /** The shape of its 401: a GraphQL response, or an OAuth error (RFC 6750 §3). */
   readonly answer: 'graphql' | 'oauth';
 }
@@ -129,7 +129,7 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
       refusals?.refund(undefined, request.ip);
       throw error;
     }
-    if (error instanceof RefusedTokenError) options.onRefused?.(error, request, route.endpoint);
+    if (error instanceof RefusedTokenError && route.endpoint !== undefined) options.onRefused?.(error, request, route.endpoint);
     return refuse(reply, route, error.message.replace(/["\\]/g, ''), 'invalid_token');
   };
 

@@ -14,21 +14,25 @@ import { registerCors } from './cors.js';
 import { registerGraphql } from './graphql.js';
 import { registerGraphqlRateLimit } from './rate-limit.js';
 import { registerHealth } from './health.js';
+import { countRequest, registerMetrics } from './metrics.js';
+import type { HubMetrics } from '../metrics/hub-metrics.js';
 
 /** Largest request body accepted, in bytes: ample for any GraphQL document within the limits. */
 export const BODY_LIMIT = 128 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** The routes that act for the caller of a bearer token: GraphQL and the two exports. */
+/** The routes that act for the caller of a bearer token: GraphQL, the two exports and the metrics. */
 export const PROTECTED_ROUTES: readonly ProtectedRoute[] = [
   { prefix: '/graphql', endpoint: 'graphql', answer: 'graphql' },
   { prefix: '/users/', endpoint: 'data-export', answer: 'oauth' },
   { prefix: '/audiences/', endpoint: 'audience-export', answer: 'oauth' },
+  // Reads no personal data: its refused tokens are not audited, and it is served while audit events wait.
+  { prefix: '/metrics', answer: 'oauth' },
 ];
 
 /** Every route whose requests may record audit events through the buffered writer. */
-const AUDITED_PREFIXES: readonly string[] = [...PROTECTED_ROUTES.map((route) => route.prefix), '/oauth/'];
+const AUDITED_PREFIXES: readonly string[] = [...PROTECTED_ROUTES.flatMap((route) => (route.endpoint ? [route.prefix] : [])), '/oauth/'];
 
 /** Seconds a client is asked to wait while audit events are waiting to be written. */
 const AUDIT_RETRY_AFTER_SECONDS = 1;
@@ -48,13 +52,15 @@ export interface HttpServerOptions {
   readonly audit?: Pick<AuditWriter, 'backlogged'>;
   /** Audits the delegated tokens `authenticate` refused (once per token). */
   readonly refusedTokens?: Pick<RefusedTokenRecorder, 'record'>;
+  /** The hub's metrics: every request is counted, and `GET /metrics` serves them. */
+  readonly metrics?: HubMetrics;
   /** Further Apollo plugins. */
   readonly plugins?: readonly ApolloServerPlugin<Context>[];
   /** Further routes (OAuth, JWKS), registered before GraphQL. */
   readonly routes?: (app: FastifyInstance) => Promise<void>;
 }
 
-/** The HTTP server: GraphQL, health, readiness and the routes given. Not yet listening. */
+/** The HTTP server: GraphQL, health, readiness, metrics and the routes given. Not yet listening. */
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const { config } = options;
   // Once closing, every response ends its connection, so keep-alive clients cannot hold the
@@ -82,8 +88,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     http: { headersTimeout: 10_000, connectionsCheckingInterval: 2_000 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    // Answered before any hook runs, so stamped here as onSend stamps every other answer.
-    frameworkErrors: (error, request, reply) => answerRouterRefusal(error, request, stampReply(request, reply)),
+    // Answered before any hook runs, so stamped and counted here as the hooks do every other answer.
+    frameworkErrors: (error, request, reply) => {
+      answerRouterRefusal(error, request, stampReply(request, reply));
+      if (options.metrics) countRequest(options.metrics, request, reply);
+    },
   });
   // What is still open CLOSE_GRACE_MS after closing began is cut: Node stops timing requests out
   // once its server closes, so one client stalled mid-request would otherwise hold the close, and
@@ -107,6 +116,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   // Before the bearer check, so a 401 carries the CORS headers a browser needs to read it.
   await registerCors(app, config.corsOrigins, resourceMetadataPath(config));
   registerHealth(app, options.database, options.audit);
+  if (options.metrics) registerMetrics(app, options.metrics, resourceMetadataUrl(config));
   const { audit } = options;
   if (audit) {
     // An audit trail of every access: while the writer is behind, a request that would read or

@@ -268,3 +268,16 @@ export async function deleteMessagesBefore(db: Db, cutoff: Date): Promise<number
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/**
+ * The deliveries not yet ended (waiting for their first attempt or a retry, of every subscription,
+ * enabled or not): one count over the partial index of pending deliveries (webhook_deliveries_due).
+ */
+export async function countPendingDeliveries(db: Db): Promise<number> {
+  const row = await webhookDb(db)
+    .selectFrom('webhook_deliveries')
+    .where('status', '=', 'pending')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

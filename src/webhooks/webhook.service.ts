@@ -10,7 +10,7 @@ import type { Logger } from '../shared/logger.js';
 import type { AuditAction } from '../audit/audit.actions.js';
 import { createAddressPolicy } from './address-policy.js';
 import { findAttemptsOfDeliveries, findDeliveriesOfSubscriptions, findDelivery, type WebhookDelivery } from './delivery-log.queries.js';
-import { endDeliveriesOfOtherTypes, restartDelivery } from './delivery.queries.js';
+import { countPendingDeliveries, endDeliveriesOfOtherTypes, restartDelivery } from './delivery.queries.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from './delivery-worker.js';
 import {
   countSubscriptions,
@@ -85,6 +85,9 @@ export function createWebhookService(deps: {
   }
 
   return {
+    /** The deliveries waiting to be sent or retried, of every subscription (see `countPendingDeliveries`). */
+    countPendingDeliveries: () => countPendingDeliveries(db),
+
     /**
      * A new subscription, enabled, with a new `whsec_` secret (returned here once).
      * @throws BadUserInputError for a bad field, a refused target, or past MAX_SUBSCRIPTIONS.

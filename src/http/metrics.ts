@@ -1,0 +1,50 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasScope } from '../authz/principal.js';
+import { UNMATCHED_ROUTE, type HubMetrics } from '../metrics/hub-metrics.js';
+import { bearerChallenge, type BearerRefusal } from './bearer.js';
+
+/** The operator scope that reads the metrics, as it reads the audit trail. */
+export const METRICS_SCOPE = 'audit:read';
+
+/**
+ * Counts every answered request by method, route pattern (`/audiences/:id/export`, never the path
+ * with its ids; `unmatched` for none) and status, with its duration; and serves `GET /metrics`,
+ * Prometheus's text format, to a bearer token holding `audit:read`, as Prometheus gets one with
+ * its `oauth2` scrape option (client credentials). Steps, each refusing by default: a bearer token
+ * (401), one the hub accepts (401 invalid_token, at the bearer check), the scope (403
+ * insufficient_scope); then the metrics, never stored by a cache. A scrape reads no personal data
+ * and is not audited.
+ */
+export function registerMetrics(app: FastifyInstance, metrics: HubMetrics, resourceMetadataUrl: string): void {
+  const { registry } = metrics;
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
+    countRequest(metrics, request, reply);
+    done();
+  });
+
+  const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl, refusal);
+  app.get('/metrics', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const { principal } = request;
+    if (principal.kind === 'anonymous') return refuse(reply, 401, challenge(), 'unauthorized', 'a bearer token is required');
+    if (!hasScope(principal, METRICS_SCOPE)) {
+      return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: METRICS_SCOPE }), 'insufficient_scope', `${METRICS_SCOPE} is required`);
+    }
+    return reply.header('content-type', registry.contentType).send(await registry.metrics());
+  });
+}
+
+/**
+ * Counts one answered request with its duration so far. Called once the answer is sent: by the
+ * hook above, and for the router's refusals (`frameworkErrors`), which no hook sees.
+ */
+export function countRequest(metrics: HubMetrics, request: FastifyRequest, reply: FastifyReply): void {
+  const labels = { method: request.method, route: request.routeOptions.url ?? UNMATCHED_ROUTE, status_code: reply.statusCode };
+  metrics.httpRequests.inc(labels);
+  metrics.httpRequestDuration.observe(labels, reply.elapsedTime / 1_000);
+}
+
+function refuse(reply: FastifyReply, status: number, challenge: string, error: string, description: string): FastifyReply {
+  return reply.code(status).header('www-authenticate', challenge).send({ error, error_description: description });
+}

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { clientToken, graphql, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
+
+let hub: Hub;
+let scraper: string;
+beforeAll(async () => {
+  hub = await startTestHub();
+  scraper = await clientToken(hub, ['audit:read'], 'agt_01J0000000000000000000SCRP');
+});
+afterAll(() => hub.close());
+
+const scrapeWith = (target: Hub, token?: string) =>
+  target.http.inject({ method: 'GET', url: '/metrics', headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+
+/** The metrics of `target` in the text format, scraped as Prometheus would. */
+async function scrape(target: Hub = hub, token = scraper): Promise<string> {
+  const response = await scrapeWith(target, token);
+  expect(response.statusCode).toBe(200);
+  return response.body;
+}
+
+interface Sample {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly value: number;
+}
+
+/** Every sample of a scrape. */
+function samples(text: string): Sample[] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const [, name, labels = '', value] = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)!;
+      return { name: name!, labels: Object.fromEntries([...labels.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, v]) => [key!, v!])), value: Number(value) };
+    });
+}
+
+/** The sum of the samples of `name` whose labels include `labels`; 0 when there is none. */
+function valueOf(text: string, name: string, labels: Record<string, string> = {}): number {
+  return samples(text)
+    .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+    .reduce((sum, sample) => sum + sample.value, 0);
+}
+
+/** How much `name` with `labels` moved while `work` ran. */
+async function moved(name: string, labels: Record<string, string>, work: () => Promise<unknown>): Promise<number> {
+  const before = valueOf(await scrape(), name, labels);
+  await work();
+  return valueOf(await scrape(), name, labels) - before;
+}
+
+const RESOURCE_METADATA = /resource_metadata="http:\/\/localhost:4000\/\.well-known\/oauth-protected-resource\/graphql"/;
+
+describe('GET /metrics', () => {
+  it('refuses a request without a bearer token with 401 and a challenge without an error code', async () => {
+    const response = await scrapeWith(hub);
+    expect(response.statusCode).toBe(401);
+    expect(response.headers['www-authenticate']).toMatch(/^Bearer realm="hub", resource_metadata=/);
+    expect(response.headers['www-authenticate']).toMatch(RESOURCE_METADATA);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.json()).toEqual({ error: 'unauthorized', error_description: 'a bearer token is required' });
+  });
+
+  it('refuses a token the hub did not issue with 401 invalid_token', async () => {
+    const response = await scrapeWith(hub, 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln');
+    expect(response.statusCode).toBe(401);
+    expect(response.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.json()).toMatchObject({ error: 'invalid_token' });
+  });
+
+  it('refuses a user, and an operator client without audit:read, with 403 insufficient_scope', async () => {
+    const user = await signUpUser(hub);
+    const console = await clientToken(hub, ['users:admin', 'agents:admin', 'audience:read'], 'agt_01J0000000000000000000NOAU');
+    for (const token of [user.accessToken, console]) {
+      const response = await scrapeWith(hub, token);
+      expect(response.statusCode).toBe(403);
+      expect(response.headers['www-authenticate']).toMatch(/^Bearer realm="hub", error="insufficient_scope", scope="audit:read", resource_metadata=/);
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.json()).toEqual({ error: 'insufficient_scope', error_description: 'audit:read is required' });
+    }
+  });
+
+  it('serves a client with audit:read the text format, never stored, the process metrics among them', async () => {
+    const response = await scrapeWith(hub, scraper);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.body).toContain('# TYPE http_requests_total counter');
+    expect(response.body).toContain('# TYPE http_request_duration_seconds histogram');
+    expect(valueOf(response.body, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(valueOf(response.body, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+  });
+
+  it('writes no audit event for a scrape, served or refused, a delegated token refused included', async () => {
+    const admin = await operatorToken(hub);
+    const user = await signUpUser(hub);
+    const agent = await registerAgent(hub, admin, { name: 'Metrics reader', allowedScopes: ['orders:read'] });
+    const consentId = await giveConsent(hub, user.accessToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
+    const exchanged = await exchange(hub, agent, (await signIn(hub, user)).accessToken, { scope: 'orders:read' });
+    expect(exchanged.status).toBe(200);
+    const withdrawn = await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: user.accessToken, variables: { id: consentId } });
+    expect(withdrawn.errors).toBeUndefined();
+    const events = async () => (await hub.services.audit.flush(), Number((await hub.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n));
+
+    const before = await events();
+    expect((await scrapeWith(hub, exchanged.body.access_token)).statusCode).toBe(401);
+    expect((await scrapeWith(hub, user.accessToken)).statusCode).toBe(403);
+    await scrape();
+    expect(await events()).toBe(before);
+  });
+});
+
+describe('http_requests_total and http_request_duration_seconds', () => {
+  it('count each answered request by method, route pattern and status', async () => {
+    const labels = { method: 'GET', route: '/healthz', status_code: '200' };
+    expect(await moved('http_requests_total', labels, () => hub.http.inject({ method: 'GET', url: '/healthz' }))).toBe(1);
+    expect(await moved('http_request_duration_seconds_count', labels, () => hub.http.inject({ method: 'GET', url: '/healthz' }))).toBe(1);
+  });
+
+  it('label a path with ids by its route, and one no route takes as unmatched, naming no id', async () => {
+    const user = await signUpUser(hub);
+    const marketing = await clientToken(hub, ['audience:read'], 'agt_01J0000000000000000000MKTG');
+    await hub.http.inject({ method: 'GET', url: `/users/${user.id}/export`, headers: { authorization: `Bearer ${user.accessToken}` } });
+    await hub.http.inject({ method: 'GET', url: '/audiences/aud_01J00000000000000000000000/export?x=secret', headers: { authorization: `Bearer ${marketing}` } });
+    await hub.http.inject({ method: 'GET', url: `/nowhere/${user.id}?email=${encodeURIComponent(user.email)}` });
+    await hub.http.inject({ method: 'GET', url: '/users/%ff/export' });
+
+    const text = await scrape();
+    expect(valueOf(text, 'http_requests_total', { route: '/users/:id/export', status_code: '200' })).toBe(1);
+    expect(valueOf(text, 'http_requests_total', { route: '/audiences/:id/export', status_code: '404' })).toBe(1);
+    expect(valueOf(text, 'http_requests_total', { route: 'unmatched', status_code: '404' })).toBe(1);
+    expect(valueOf(text, 'http_requests_total', { route: 'unmatched', status_code: '400' })).toBe(1);
+    const values = samples(text).flatMap((sample) => Object.values(sample.labels));
+    for (const value of values) {
+      expect(value).not.toMatch(/(usr|agt|aud|cns|evt)_|@|secret|Bearer|^\/nowhere/);
+      expect(value).not.toContain(user.email);
+    }
+    expect(new Set(samples(text).filter((s) => s.name === 'http_requests_total').map((s) => s.labels.route))).not.toContain(`/users/${user.id}/export`);
+  });
+});
+
+describe('two hubs in one process', () => {
+  it('count apart, each on a registry of its own, sharing only the process metrics', async () => {
+    const other = await startTestHub();
+    try {
+      const otherScraper = await clientToken(other, ['audit:read'], 'agt_01J0000000000000000000SCRP');
+      expect(other.services.metrics.registry).not.toBe(hub.services.metrics.registry);
+      const labels = { method: 'GET', route: '/readyz', status_code: '200' };
+      const mine = valueOf(await scrape(), 'http_requests_total', labels);
+      const theirs = valueOf(await scrape(other, otherScraper), 'http_requests_total', labels);
+      for (let i = 0; i < 3; i++) await other.http.inject({ method: 'GET', url: '/readyz' });
+      expect(valueOf(await scrape(), 'http_requests_total', labels)).toBe(mine);
+      expect(valueOf(await scrape(other, otherScraper), 'http_requests_total', labels)).toBe(theirs + 3);
+      expect(valueOf(await scrape(other, otherScraper), 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('gauges read at scrape time', () => {
+  it('show each connection pool on a server, and none on the embedded database', async () => {
+    const text = await scrape();
+    if (hub.database.kind === 'pglite') {
+      expect(text).not.toContain('db_pool_');
+      return;
+    }
+    expect(valueOf(text, 'db_pool_connections', { pool: 'requests' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(text, 'db_pool_connections', { pool: 'token_checks' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(text, 'db_pool_idle_connections', { pool: 'requests' })).toBeLessThanOrEqual(valueOf(text, 'db_pool_connections', { pool: 'requests' }));
+    expect(text).toMatch(/^db_pool_waiting_queries\{pool="requests"\} \d+$/m);
+  });
+
+  it('show the webhook deliveries waiting', async () => {
+    expect(await scrape()).toMatch(/^webhook_deliveries_pending 0$/m);
+  });
+});
