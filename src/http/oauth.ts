@@ -17,11 +17,17 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
   await app.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
   const { run, refuseUnparsed } = createOAuthRequestRunner(services);
   const handleTokenRequest = createTokenEndpoint(services, run);
+  const { tokenRequestsRefused } = services.metrics;
+  /** Answers a refused request to `endpoint`; one to the token endpoint is counted by its error code. */
+  const refuse = (endpoint: OAuthEndpoint, reply: FastifyReply, error: unknown) => {
+    if (endpoint === 'token' && error instanceof OAuthError) tokenRequestsRefused.inc({ error: error.error });
+    return sendOAuthError(reply, error);
+  };
   const formRoute = (endpoint: OAuthEndpoint) => ({
     bodyLimit: FORM_BODY_LIMIT,
     errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const refusal = frameworkRefusal(error);
-      return sendOAuthError(noStore(reply), refuseUnparsed(endpoint, refusal, httpFacts(request)));
+      return refuse(endpoint, noStore(reply), refuseUnparsed(endpoint, refusal, httpFacts(request)));
     },
   });
 
@@ -43,7 +49,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
     try {
       return await handleTokenRequest(formBody(request), httpFacts(request));
     } catch (error) {
-      return sendOAuthError(reply, error);
+      return refuse('token', reply, error);
     }
   });
 

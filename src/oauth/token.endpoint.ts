@@ -38,7 +38,7 @@ export const GRANTS: Readonly<Record<string, Grant>> = Object.freeze({
  * `/oauth/token`: form parameters in, a token response or an OAuthError out. After the steps
  * every OAuth endpoint shares (parameters, credentials presented, throttle: see
  * `createOAuthRequestRunner`): the grant type; the client's credentials checked; the grant.
- * Every refusal is audited with its reason.
+ * Every refusal is audited with its reason; every token issued is counted by its grant type.
  */
 export function createTokenEndpoint(services: Services, run: RunOAuthRequest) {
   return function handleTokenRequest(body: unknown, http: OAuthHttpRequest): Promise<TokenResponse> {
@@ -47,7 +47,9 @@ export function createTokenEndpoint(services: Services, run: RunOAuthRequest) {
       if (!grantType) throw invalidRequest('grant_type is required');
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
       if (!grant) throw new OAuthError(400, 'unsupported_grant_type', `grant_type ${grantType.slice(0, 80)} is not supported`);
-      return grant(services, { params, requestId: http.requestId, client: await authenticate() });
+      const response = await grant(services, { params, requestId: http.requestId, client: await authenticate() });
+      services.metrics.tokensIssued.inc({ grant_type: grantType });
+      return response;
     });
   };
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { clientToken, graphql, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
-import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
+import { clientToken, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { basic, exchange, giveConsent, operatorCredentials, operatorToken, registerAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
 let scraper: string;
@@ -140,6 +140,23 @@ describe('http_requests_total and http_request_duration_seconds', () => {
       expect(value).not.toContain(user.email);
     }
     expect(new Set(samples(text).filter((s) => s.name === 'http_requests_total').map((s) => s.labels.route))).not.toContain(`/users/${user.id}/export`);
+  });
+});
+
+describe('oauth_tokens_issued_total and oauth_token_requests_refused_total', () => {
+  it('count tokens issued by grant type, and refusals by error code', async () => {
+    const operator = operatorCredentials(hub);
+    const issue = () => postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic(operator));
+    expect(await moved('oauth_tokens_issued_total', { grant_type: 'client_credentials' }, issue)).toBe(1);
+
+    const wrongSecret = () => postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic({ ...operator, clientSecret: 'not-the-secret' }));
+    expect(await moved('oauth_token_requests_refused_total', { error: 'invalid_client' }, wrongSecret)).toBe(1);
+    const unknownGrant = () => postForm(hub, '/oauth/token', { grant_type: 'password' }, basic(operator));
+    expect(await moved('oauth_token_requests_refused_total', { error: 'unsupported_grant_type' }, unknownGrant)).toBe(1);
+    // Refused by the framework, before the endpoint: a body it does not read.
+    const json = () => hub.http.inject({ method: 'POST', url: '/oauth/token', headers: { 'content-type': 'application/json' }, payload: '{}' });
+    expect(await moved('oauth_token_requests_refused_total', {}, json)).toBe(1);
+    expect(valueOf(await scrape(), 'oauth_tokens_issued_total', { grant_type: 'password' })).toBe(0);
   });
 });
 
