@@ -5,6 +5,7 @@ import { auditCaller } from '../audit/audit.service.js';
 import { consentLoader } from '../consent/consent.loaders.js';
 import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
+import { countFieldDecision } from '../metrics/hub-metrics.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
 import { decideAgentManagement, decideAgentRegistration, decideConsentAccess, decideConsentGiving } from './agent-access.js';
 import { hasScope, type OperatorScope } from './principal.js';
@@ -112,8 +113,10 @@ export function createAuthScopes(context: Context) {
     },
     profileField: ({ userId, ref }: ProfileFieldScope): boolean | Promise<boolean> => {
       const settle = (decision: Decision) => {
+        const denied = decision.allowed ? undefined : decision.reason;
         fieldDecisions(context).set(fieldKey(userId, ref), decision);
-        context.access.note(userId, ref.field, decision.allowed ? undefined : decision.reason);
+        context.access.note(userId, ref.field, denied);
+        countFieldDecision(context.services.metrics, denied);
         return decision.allowed;
       };
       const principal = context.principal;

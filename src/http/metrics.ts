@@ -1,5 +1,7 @@
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasScope } from '../authz/principal.js';
+import type { Context } from '../graphql/context.js';
 import { UNMATCHED_ROUTE, type HubMetrics } from '../metrics/hub-metrics.js';
 import { bearerChallenge, type BearerRefusal } from './bearer.js';
 
@@ -43,6 +45,23 @@ export function countRequest(metrics: HubMetrics, request: FastifyRequest, reply
   const labels = { method: request.method, route: request.routeOptions.url ?? UNMATCHED_ROUTE, status_code: reply.statusCode };
   metrics.httpRequests.inc(labels);
   metrics.httpRequestDuration.observe(labels, reply.elapsedTime / 1_000);
+}
+
+/**
+ * Counts every GraphQL request Apollo answers by its operation type (`unknown` for one that never
+ * resolved to an operation: a document that does not parse or validate) and outcome: `error` when
+ * the answer carries any error, a field refused included, else `ok`. One listener serves every
+ * request, so counting adds no object per request.
+ */
+export function countOperations(metrics: HubMetrics): ApolloServerPlugin<Context> {
+  const { graphqlOperations } = metrics;
+  const listener: GraphQLRequestListener<Context> = {
+    async willSendResponse({ operation, response }) {
+      const errors = response.body.kind === 'single' ? response.body.singleResult.errors : response.body.initialResult.errors;
+      graphqlOperations.inc({ operation: operation?.operation ?? 'unknown', outcome: errors?.length ? 'error' : 'ok' });
+    },
+  };
+  return { requestDidStart: async () => listener };
 }
 
 function refuse(reply: FastifyReply, status: number, challenge: string, error: string, description: string): FastifyReply {

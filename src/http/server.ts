@@ -14,7 +14,7 @@ import { registerCors } from './cors.js';
 import { registerGraphql } from './graphql.js';
 import { registerGraphqlRateLimit } from './rate-limit.js';
 import { registerHealth } from './health.js';
-import { countRequest, registerMetrics } from './metrics.js';
+import { countOperations, countRequest, registerMetrics } from './metrics.js';
 import type { HubMetrics } from '../metrics/hub-metrics.js';
 
 /** Largest request body accepted, in bytes: ample for any GraphQL document within the limits. */
@@ -143,7 +143,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     schema: options.schema,
     production: config.nodeEnv === 'production',
     createContext: options.createContext,
-    ...(options.plugins && { plugins: options.plugins }),
+    plugins: [...(options.metrics ? [countOperations(options.metrics)] : []), ...(options.plugins ?? [])],
     resourceMetadataUrl: resourceMetadataUrl(config),
   });
   return app;

@@ -160,6 +160,31 @@ describe('oauth_tokens_issued_total and oauth_token_requests_refused_total', () 
   });
 });
 
+describe('graphql_operations_total and authz_field_decisions_total', () => {
+  it('count operations by type and outcome, and each profile field allowed or denied by its reason', async () => {
+    const user = await signUpUser(hub);
+    const console = await clientToken(hub, ['users:admin', 'profile:read'], 'agt_01J0000000000000000000CNSL');
+    const before = await scrape();
+    const read = await graphql(hub, 'query($id: ID!) { user(id: $id) { id country } }', { token: console, variables: { id: user.id } });
+    expect(read.errors).toBeUndefined();
+    const denied = await graphql(hub, 'query($id: ID!) { user(id: $id) { id email } }', { token: console, variables: { id: user.id } });
+    expect(denied.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    await graphql(hub, 'mutation { signIn(input: { email: "nobody@example.com", password: "wrong password 42" }) { accessToken } }');
+    await graphql(hub, '{ me { id ');
+    const after = await scrape();
+
+    const delta = (name: string, labels: Record<string, string>) => valueOf(after, name, labels) - valueOf(before, name, labels);
+    expect(delta('graphql_operations_total', { operation: 'query', outcome: 'ok' })).toBe(1);
+    expect(delta('graphql_operations_total', { operation: 'query', outcome: 'error' })).toBe(1);
+    expect(delta('graphql_operations_total', { operation: 'mutation', outcome: 'error' })).toBe(1);
+    expect(delta('graphql_operations_total', { operation: 'unknown', outcome: 'error' })).toBe(1);
+    // country allowed, email refused (id is the record's, decided as the user is).
+    expect(delta('authz_field_decisions_total', { decision: 'allow', reason: 'none' })).toBe(1);
+    expect(delta('authz_field_decisions_total', { decision: 'deny', reason: 'MISSING_SCOPE' })).toBe(1);
+    expect(delta('authz_field_decisions_total', { decision: 'deny' })).toBe(1);
+  });
+});
+
 describe('two hubs in one process', () => {
   it('count apart, each on a registry of its own, sharing only the process metrics', async () => {
     const other = await startTestHub();
