@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../../src/app.js';
-import { clientToken, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createHubMetrics, observeAtScrape } from '../../src/metrics/hub-metrics.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, clientToken, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import { basic, exchange, giveConsent, operatorCredentials, operatorToken, registerAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
@@ -219,5 +222,38 @@ describe('gauges read at scrape time', () => {
 
   it('show the webhook deliveries waiting', async () => {
     expect(await scrape()).toMatch(/^webhook_deliveries_pending 0$/m);
+  });
+
+  it('leave out a backlog that cannot be counted, never its last value, and serve the rest', async () => {
+    const metrics = createHubMetrics();
+    let down = false;
+    const pendingWebhookDeliveries = async () => {
+      if (down) throw new Error('connect ECONNREFUSED');
+      return 7;
+    };
+    observeAtScrape(metrics, { pools: new Map([['requests', { totalCount: 3, idleCount: 1, waitingCount: 2 }]]), pendingWebhookDeliveries });
+    expect(await metrics.registry.metrics()).toMatch(/^webhook_deliveries_pending 7$/m);
+    down = true;
+    const text = await metrics.registry.metrics();
+    expect(text).not.toMatch(/^webhook_deliveries_pending /m);
+    expect(text).toMatch(/^db_pool_connections\{pool="requests"\} 3$/m);
+    expect(text).toMatch(/^db_pool_waiting_queries\{pool="requests"\} 2$/m);
+  });
+});
+
+describe('while audit events wait to be written', () => {
+  it('serves the metrics, which record none, as GraphQL answers 503', async () => {
+    // A writer that writes only when told to, backlogged by two waiting events.
+    const backlogged = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), audit: { flushIntervalMs: 600_000, maxBatch: 10_000, maxBuffered: 2 } });
+    try {
+      const reader = await clientToken(backlogged, ['audit:read'], 'agt_01J0000000000000000000SCRP');
+      const user = await signUpUser(backlogged);
+      const me = () => graphql(backlogged, '{ me { id email } }', { token: user.accessToken });
+      while (!backlogged.services.audit.backlogged) expect((await me()).status).toBe(200);
+      expect((await me()).status).toBe(503);
+      expect(await scrape(backlogged, reader)).toMatch(/^graphql_operations_total\{operation="query",outcome="ok"\} \d+$/m);
+    } finally {
+      await backlogged.close();
+    }
   });
 });
