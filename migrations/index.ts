@@ -22,6 +22,7 @@ import * as m0020 from './0020_audience_orders_lock.js';
 import * as m0021 from './0021_agent_reads_audiences.js';
 import * as m0022 from './0022_sub_agent_expiry.js';
 import * as m0023 from './0023_refresh_token_pruning.js';
+import * as m0024 from './0024_webhook_message_person.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -48,4 +49,5 @@ export const migrations: Record<string, Migration> = {
   '0021_agent_reads_audiences': m0021,
   '0022_sub_agent_expiry': m0022,
   '0023_refresh_token_pruning': m0023,
+  '0024_webhook_message_person': m0024,
 };

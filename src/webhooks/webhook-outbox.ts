@@ -54,7 +54,10 @@ export const ENDING_EVENT_TYPES: readonly WebhookEventType[] = ['consent.withdra
 /** Why a delivery ended by `endDeliveriesAboutErasedUser` was not sent. */
 const ABOUT_ERASED_PERSON = 'not sent: the person it is about was erased';
 
-/** The person a message is about, as its data names them (`userId`, or an agent's `ownerUserId`). */
+/**
+ * The person a message is about, as its data names them (`userId`, or an agent's `ownerUserId`):
+ * the expression migration 0024 indexes, written as it is there.
+ */
 const PERSON_OF_MESSAGE = sql<string | null>`coalesce(m.body::jsonb #>> '{data,userId}', m.body::jsonb #>> '{data,ownerUserId}')`;
 
 /**
@@ -72,14 +75,18 @@ export async function endDeliveriesAboutErasedUser(tx: Db, userId: string): Prom
   return Number(numAffectedRows ?? 0);
 }
 
-/** Whether the message is about a person since erased, and tells of no end (see `endDeliveriesAboutErasedUser`). */
-export async function isAboutErasedUser(db: Db, messageId: string): Promise<boolean> {
-  const { rows } = await sql<{ erased: boolean }>`
-    select exists (
-      select 1 from webhook_messages m join users u on u.id = ${PERSON_OF_MESSAGE}
-      where m.id = ${messageId} and u.status = 'erased' and m.event_type <> all(${ENDING_EVENT_TYPES}::text[])
-    ) as erased`.execute(db);
-  return rows[0]?.erased ?? false;
+/**
+ * Whether the message is about a person since erased, and tells of no end (see
+ * `endDeliveriesAboutErasedUser`), with the person's row locked FOR SHARE until the caller's
+ * transaction ends: an erasure (which locks the row first) either committed before, and the
+ * message is refused, or waits for the caller and then ends what it restarted.
+ */
+export async function isAboutErasedUser(tx: Db, messageId: string): Promise<boolean> {
+  const { rows } = await sql<{ status: string }>`
+    select u.status from webhook_messages m join users u on u.id = ${PERSON_OF_MESSAGE}
+    where m.id = ${messageId} and m.event_type <> all(${ENDING_EVENT_TYPES}::text[])
+    for share of u`.execute(tx);
+  return rows[0]?.status === 'erased';
 }
 
 /** Wakes the delivery workers of every instance once the transaction commits. */
