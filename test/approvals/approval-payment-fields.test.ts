@@ -37,7 +37,8 @@ describe('the payment fields of an approval', () => {
     const one = await approval(token, cardApproval);
     expect(one.data.approval).toMatchObject({ id: cardApproval, card: null, authorizationDetails: null });
     expect(refusals(one)).toEqual(Object.fromEntries(PAYMENT_FIELDS.map((f) => [f, 'FORBIDDEN/MISSING_SCOPE'])));
-    expect(JSON.stringify(one)).not.toMatch(/4242|visa/);
+    // The body only: a request id (random hex) may hold 4242 too.
+    expect(JSON.stringify({ data: one.data, errors: one.errors })).not.toMatch(/4242|visa/);
   });
 
   it('resolve for an operator with payment:read too', async () => {
