@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../app.js';
 import { decideAudienceAccess } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
-import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
+import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from '../http/bearer.js';
 import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBody } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
@@ -41,9 +41,9 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const { principal } = request;
-    if (principal.kind === 'anonymous') return refuse(reply, 401, challenge(), 'unauthorized', 'a bearer token is required');
+    if (principal.kind === 'anonymous') return refuseWithChallenge(reply, 401, challenge(), 'unauthorized', 'a bearer token is required');
     if (!decideAudienceAccess(principal).allowed) {
-      return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: 'audience:read' }), 'insufficient_scope', 'audience:read is required');
+      return refuseWithChallenge(reply, 403, challenge({ error: 'insufficient_scope', scope: 'audience:read' }), 'insufficient_scope', 'audience:read is required');
     }
     const caller = { principal, requestId: request.id };
     if (request.method === 'HEAD') {
@@ -83,7 +83,7 @@ function refused(reply: FastifyReply, error: unknown, challenge: (refusal: Beare
   }
   // A saved filter on a field this token or the purpose as it is now does not cover.
   if (error instanceof ForbiddenError) {
-    if (error.reason === 'MISSING_SCOPE') return refuse(reply, 403, challenge({ error: 'insufficient_scope' }), 'insufficient_scope', error.message);
+    if (error.reason === 'MISSING_SCOPE') return refuseWithChallenge(reply, 403, challenge({ error: 'insufficient_scope' }), 'insufficient_scope', error.message);
     return reply.code(403).send({ error: 'access_denied', error_description: error.message });
   }
   throw error;
@@ -116,8 +116,4 @@ function exportSlots(max: number) {
       };
     },
   };
-}
-
-function refuse(reply: FastifyReply, status: number, challenge: string, error: string, description: string): FastifyReply {
-  return reply.code(status).header('www-authenticate', challenge).send({ error, error_description: description });
 }

@@ -62,6 +62,14 @@ export function bearerChallenge(resourceMetadataUrl: string, refusal?: BearerRef
   return `Bearer ${params.join(', ')}`;
 }
 
+/**
+ * The refusal of a request to a route outside GraphQL: `status` with the `WWW-Authenticate`
+ * `challenge` (`bearerChallenge`) and an RFC 6749 §5.2 body.
+ */
+export function refuseWithChallenge(reply: FastifyReply, status: number, challenge: string, error: string, description: string): FastifyReply {
+  return reply.code(status).header('www-authenticate', challenge).send({ error, error_description: description });
+}
+
 /** A route whose callers the bearer hook resolves. */
 export interface ProtectedRoute {
   /** The start of the route's path, as registered (`/users/` for `/users/:id/export`). */

@@ -1,12 +1,9 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { hasScope } from '../authz/principal.js';
+import { decideMetricsAccess, METRICS_SCOPE } from '../authz/metrics-access.js';
 import type { Context } from '../graphql/context.js';
 import { UNMATCHED_ROUTE, type HubMetrics } from '../metrics/hub-metrics.js';
-import { bearerChallenge, type BearerRefusal } from './bearer.js';
-
-/** The operator scope that reads the metrics, as it reads the audit trail. */
-export const METRICS_SCOPE = 'audit:read';
+import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from './bearer.js';
 
 /**
  * Counts every answered request by method, route pattern (`/audiences/:id/export`, never the path
@@ -29,9 +26,9 @@ export function registerMetrics(app: FastifyInstance, metrics: HubMetrics, resou
   app.get('/metrics', async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const { principal } = request;
-    if (principal.kind === 'anonymous') return refuse(reply, 401, challenge(), 'unauthorized', 'a bearer token is required');
-    if (!hasScope(principal, METRICS_SCOPE)) {
-      return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: METRICS_SCOPE }), 'insufficient_scope', `${METRICS_SCOPE} is required`);
+    if (principal.kind === 'anonymous') return refuseWithChallenge(reply, 401, challenge(), 'unauthorized', 'a bearer token is required');
+    if (!decideMetricsAccess(principal).allowed) {
+      return refuseWithChallenge(reply, 403, challenge({ error: 'insufficient_scope', scope: METRICS_SCOPE }), 'insufficient_scope', `${METRICS_SCOPE} is required`);
     }
     return reply.header('content-type', registry.contentType).send(await registry.metrics());
   });
@@ -62,8 +59,4 @@ export function countOperations(metrics: HubMetrics): ApolloServerPlugin<Context
     },
   };
   return { requestDidStart: async () => listener };
-}
-
-function refuse(reply: FastifyReply, status: number, challenge: string, error: string, description: string): FastifyReply {
-  return reply.code(status).header('www-authenticate', challenge).send({ error, error_description: description });
 }

@@ -4,7 +4,7 @@ import type { Services } from '../app.js';
 import { decideDataSubjectRequest, EXPORT_SCOPES } from '../authz/privacy-access.js';
 import type { Principal } from '../authz/principal.js';
 import { auditCaller } from '../audit/audit.service.js';
-import { bearerChallenge, type BearerRefusal } from '../http/bearer.js';
+import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from '../http/bearer.js';
 import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBody } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { NotFoundError } from '../shared/errors.js';
@@ -49,7 +49,7 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
   app.get<{ Params: { id: string } }>('/users/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const { principal } = request;
-    if (principal.kind === 'anonymous') return refuse(reply, 401, challenge(), 'unauthorized', 'a bearer token is required');
+    if (principal.kind === 'anonymous') return refuseWithChallenge(reply, 401, challenge(), 'unauthorized', 'a bearer token is required');
     const { id } = request.params;
     const decision = decideDataSubjectRequest(principal, id);
     if (!decision.allowed) {
@@ -63,10 +63,10 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
         reason: decision.reason,
       });
       if (principal.kind === 'user' && decision.reason === 'MISSING_SCOPE') {
-        return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: EXPORT_SCOPES.join(' ') }), 'insufficient_scope', 'an export needs a token that reads every data category');
+        return refuseWithChallenge(reply, 403, challenge({ error: 'insufficient_scope', scope: EXPORT_SCOPES.join(' ') }), 'insufficient_scope', 'an export needs a token that reads every data category');
       }
       const operatorScope = ['users:admin', ...EXPORT_SCOPES].join(' ');
-      return refuse(reply, 403, challenge({ error: 'insufficient_scope', scope: operatorScope }), 'insufficient_scope', 'only the user themself, or users:admin with the read scope of every data category, may export a user');
+      return refuseWithChallenge(reply, 403, challenge({ error: 'insufficient_scope', scope: operatorScope }), 'insufficient_scope', 'only the user themself, or users:admin with the read scope of every data category, may export a user');
     }
     if (!isId('usr', id)) return reply.code(400).send({ error: 'invalid_request', error_description: 'id must be a user id (usr_ and 26 characters)' });
     if (request.method === 'HEAD') {
@@ -118,8 +118,4 @@ function notFound(reply: FastifyReply): FastifyReply {
 function callerKey(principal: Principal): string {
   if (principal.kind === 'user') return `user:${principal.userId}`;
   return principal.kind === 'anonymous' ? 'anonymous' : `client:${principal.clientId}`;
-}
-
-function refuse(reply: FastifyReply, status: number, challenge: string, error: string, description: string): FastifyReply {
-  return reply.code(status).header('www-authenticate', challenge).send({ error, error_description: description });
 }
