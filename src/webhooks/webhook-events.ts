@@ -18,6 +18,12 @@ export const WEBHOOK_EVENT_TYPES = [
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
+/**
+ * The events that tell a receiver of an end (a consent withdrawn, an agent decommissioned, a token
+ * revoked, a person erased): still sent about a person once they are erased, as the erasure's own.
+ */
+export const ENDING_EVENT_TYPES: readonly WebhookEventType[] = ['consent.withdrawn', 'agent.decommissioned', 'token.revoked', 'user.erased'];
+
 /** A JSON value: what an event's data may hold. */
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 

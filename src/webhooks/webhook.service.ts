@@ -10,7 +10,7 @@ import type { Logger } from '../shared/logger.js';
 import type { AuditAction } from '../audit/audit.actions.js';
 import { createAddressPolicy } from './address-policy.js';
 import { findAttemptsOfDeliveries, findDeliveriesOfSubscriptions, findDelivery, type WebhookDelivery } from './delivery-log.queries.js';
-import { countPendingDeliveries, endDeliveriesOfOtherTypes, restartDelivery } from './delivery.queries.js';
+import { countPendingDeliveries, endDeliveriesOfOtherTypes, isAboutErasedUser, restartDelivery } from './delivery.queries.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from './delivery-worker.js';
 import {
   countSubscriptions,
@@ -28,7 +28,7 @@ import {
 import { checkTarget, RefusedAddressError, systemResolve, type Resolve } from './url-guard.js';
 import { generateWebhookSecret, sealWebhookSecret } from './webhook-secret.js';
 import { createSubscriptionSchema, gracePeriodSchema, MAX_SUBSCRIPTIONS, updateSubscriptionSchema } from './webhook.input.js';
-import { isAboutErasedUser, notifyWorkers } from './webhook-outbox.js';
+import { notifyWorkers } from './webhook-outbox.js';
 
 export type { WebhookSubscription } from './subscription.queries.js';
 export type { WebhookAttempt, WebhookDelivery } from './delivery-log.queries.js';
