@@ -1,6 +1,6 @@
 import { hasScope, OPERATOR_SCOPES, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
-import { isDataScope, scopeWithin } from './scopes.js';
+import { holdsEveryDataScope, isDataScope, scopeWithin } from './scopes.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const MISSING_SCOPE: Decision = Object.freeze({ allowed: false, reason: 'MISSING_SCOPE' });
@@ -34,6 +34,18 @@ export function decideAgentManagement(principal: Principal, agent: { readonly ow
   return principal.kind === 'user' && agent?.ownerUserId === principal.userId ? ALLOW : deny(principal);
 }
 
+/**
+ * May this caller change this agent (rotate its secret, suspend, reactivate, decommission)? As
+ * `decideAgentManagement`, but a user only with a full session (`holdsEveryDataScope`; checked
+ * first, MISSING_SCOPE, whichever agent is named): a new secret is the agent's whole identity, and
+ * decommissioning withdraws the consents other people gave it, more than a session narrowed to
+ * some fields (a token handed to a widget) may do. Never throws.
+ */
+export function decideAgentChange(principal: Principal, agent: { readonly ownerUserId: string | null } | null | undefined): Decision {
+  if (principal.kind === 'user' && !holdsEveryDataScope(principal.scopes)) return MISSING_SCOPE;
+  return decideAgentManagement(principal, agent);
+}
+
 /** Whose suspension a suspension by this caller is: an operator's (agents:admin) binds the owner too. */
 export function suspensionBy(principal: Principal): 'operator' | 'owner' {
   return isAgentAdmin(principal) ? 'operator' : 'owner';
@@ -51,8 +63,8 @@ export function decideAgentReactivation(principal: Principal, agent: { readonly 
 
 /**
  * May this caller register an agent with this owner and parent? An operator with `agents:admin`
- * any; a signed-in user only one they own (the owner left out or themself), under a parent they
- * own too. Never throws.
+ * any; a signed-in user with a full session (as `decideAgentChange`) only one they own (the owner
+ * left out or themself), under a parent they own too. Never throws.
  */
 export function decideAgentRegistration(
   principal: Principal,
@@ -62,6 +74,7 @@ export function decideAgentRegistration(
 ): Decision {
   if (isAgentAdmin(principal)) return ALLOW;
   if (principal.kind !== 'user') return deny(principal);
+  if (!holdsEveryDataScope(principal.scopes)) return MISSING_SCOPE;
   if (ownerUserId && ownerUserId !== principal.userId) return deny(principal);
   if (parentNamed && parent?.ownerUserId !== principal.userId) return deny(principal);
   return ALLOW;

@@ -7,12 +7,12 @@ import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { countFieldDecision } from '../metrics/hub-metrics.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
-import { decideAgentManagement, decideAgentRegistration, decideConsentAccess, decideConsentGiving } from './agent-access.js';
+import { decideAgentChange, decideAgentManagement, decideAgentRegistration, decideConsentAccess, decideConsentGiving } from './agent-access.js';
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideDelegatedField, grantState } from './delegation.js';
 import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
 import { decideField, decideSubject, decideUserFilter, decideUserRecords, decideWrite, type Decision } from './profile-access.js';
-import type { DataCategory, FieldRef, FilterRead } from './scopes.js';
+import { holdsEveryDataScope, type DataCategory, type FieldRef, type FilterRead } from './scopes.js';
 import type { StepUpDecision } from './step-up.js';
 
 /** The parameter of the `profileField` scope: one field of one user's profile. */
@@ -60,6 +60,8 @@ export interface AuthScopes {
   consentGiver: readonly string[];
   /** The agent with this id: an operator with `agents:admin`, or the user who owns it. */
   agentManager: string;
+  /** Changing the agent with this id (see `decideAgentChange`): `agentManager`, a user with a full session. */
+  agentChanger: string;
   /** The owner of this agent, shown as `agentManager` allows; a refusal is recorded against the owner, as `user` denied. */
   agentOwner: AgentOwnerScope;
   /** Registering an agent with this owner and parent (see `decideAgentRegistration`). */
@@ -173,6 +175,7 @@ export function createAuthScopes(context: Context) {
     signedInUser: () => context.principal.kind === 'user',
     consentGiver: (delegated: readonly string[]) => decideConsentGiving(context.principal, delegated).allowed,
     agentManager: async (agentId: string) => decideAgentManagement(context.principal, await agentLoader(context).load(agentId)).allowed,
+    agentChanger: async (agentId: string) => decideAgentChange(context.principal, await agentLoader(context).load(agentId)).allowed,
     agentOwner: async ({ agentId, ownerUserId }: AgentOwnerScope) => {
       const { principal } = context;
       const decision = decideAgentManagement(principal, await agentLoader(context).load(agentId));
@@ -256,6 +259,10 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to see this user’s ${field}`);
   }
   if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') return new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
+  // Decided before whose agent it is (`decideAgentChange`), so the same for every agent named.
+  if ((scoped?.scope === 'agentChanger' || scoped?.scope === 'agentRegistrar') && context.principal.kind === 'user' && !holdsEveryDataScope(context.principal.scopes)) {
+    return new ForbiddenError('MISSING_SCOPE', 'Managing agents needs a session with every scope a sign-in grants');
+  }
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
   // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.
   if (context.principal.kind === 'user' && scopeFailures(failure).some((f) => OWNERSHIP_SCOPES.includes(f.scope))) {
@@ -264,7 +271,7 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
   return new ForbiddenError('MISSING_SCOPE');
 }
 
-const OWNERSHIP_SCOPES = ['agentManager', 'agentOwner', 'agentRegistrar', 'consentHolder', 'consentReader'];
+const OWNERSHIP_SCOPES = ['agentManager', 'agentChanger', 'agentOwner', 'agentRegistrar', 'consentHolder', 'consentReader'];
 
 /**
  * The error of a refused erasure. A sign-in too long ago is UNAUTHENTICATED, the closest code of

@@ -1,7 +1,7 @@
 import type { ForbiddenReason } from '../shared/errors.js';
 import { hasScope, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
-import { ALL_CATEGORIES, ALL_DATA_SCOPES, DATA_CATEGORIES, scopesCover } from './scopes.js';
+import { ALL_CATEGORIES, DATA_CATEGORIES, holdsEveryDataScope, scopesCover } from './scopes.js';
 import { authenticatedAt, REAUTHENTICATE, type StepUpDecision } from './step-up.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
@@ -14,12 +14,6 @@ const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: fal
  * would read as complete.
  */
 export const EXPORT_SCOPES: readonly string[] = ALL_CATEGORIES.map((category) => `${category}:read`);
-
-/**
- * What a user's own token must carry to erase the account: every data scope, as a sign-in grants
- * (`issueUserSession`). Ending the account is more than any one of them allows.
- */
-export const ERASURE_SCOPES: readonly string[] = ALL_DATA_SCOPES;
 
 /**
  * How long after typing their password a user may still erase their own account (OIDC `max_age`,
@@ -61,7 +55,7 @@ export function decideDataSubjectRequest(principal: Principal, userId: string): 
  */
 export function decideSelfErasure(principal: Principal, userId: string, now: Date): StepUpDecision {
   if (principal.kind !== 'user' || principal.userId !== userId) return deny('NOT_SUBJECT');
-  if (!ERASURE_SCOPES.every((scope) => principal.scopes.has(scope))) return deny('MISSING_SCOPE');
+  if (!holdsEveryDataScope(principal.scopes)) return deny('MISSING_SCOPE');
   if (now.getTime() - authenticatedAt(principal) > ERASURE_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
   return ALLOW;
 }

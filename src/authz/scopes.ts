@@ -33,6 +33,15 @@ export const ALL_CATEGORIES = Object.keys(DATA_CATEGORIES) as DataCategory[];
 /** Every data scope, read and write, by category: what a user's own token carries. */
 export const ALL_DATA_SCOPES: readonly string[] = ALL_CATEGORIES.flatMap((c) => [`${c}:read`, `${c}:write`]);
 
+/**
+ * True for a user's session as sign-in issues it (`ALL_DATA_SCOPES`), false for one narrowed at
+ * refresh (a token handed to a widget): what acts that are more than any one data scope allows
+ * (erasing the account, managing the user's agents) ask of a user's token.
+ */
+export function holdsEveryDataScope(scopes: ReadonlySet<string>): boolean {
+  return ALL_DATA_SCOPES.every((scope) => scopes.has(scope));
+}
+
 /** True when `scopes` holds the category scope or the single-field scope for this access. */
 export function scopesCover(scopes: ReadonlySet<string>, ref: FieldRef, access: Access): boolean {
   return scopes.has(`${ref.category}:${access}`) || scopes.has(`${ref.category}.${ref.field}:${access}`);
