@@ -17,7 +17,7 @@ export function keysCommand(): Command {
     .command('rotate')
     .description(
       `make a new signing key, published at once and signing ${PUBLISHED_AHEAD_MS / 60_000} min later, once every cached /jwks.json and every instance hold it; ` +
-        'the previous one stays published (receipts it signed stay verifiable) and is accepted for access tokens while they may still be valid (HUB_ACCESS_TOKEN_TTL, plus 2 min)',
+        'the previous one is accepted, and published in /jwks.json, while its tokens may still be valid (HUB_ACCESS_TOKEN_TTL, plus 2 min), and stays in /receipts/jwks.json for the receipts it signed',
     )
     .option('--now', 'sign with the new key at once, as for a key that may have leaked: verifiers holding an older /jwks.json refuse its tokens until they fetch it again')
     .action((options: { now?: boolean }) => withDatabase((db, config) => rotate(db, config, options.now === true)));
@@ -54,7 +54,7 @@ async function list(db: Db, config: Config): Promise<void> {
     if (key === schedule[0]) return 'signing, published';
     if (schedule.includes(key)) return `published, signs from ${older!.retiredAt!.toISOString()}`;
     const until = publishedUntil(key.retiredAt!, config.accessTokenTtl);
-    return until > now ? `published, accepted until ${until.toISOString()}` : 'published, no longer accepted';
+    return until > now ? `published, accepted until ${until.toISOString()}` : 'no longer accepted, published for receipts only';
   };
   keys.forEach((key, i) => {
     const retired = key.retiredAt ? key.retiredAt.toISOString() : '-';

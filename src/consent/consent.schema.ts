@@ -79,7 +79,7 @@ export const ConsentRef = builder.objectRef<Consent>('Consent').implement({
     policyVersion: t.exposeString('policyVersion', { description: 'The version of the purpose the consent was given under.' }),
     receipt: t.exposeString('receipt', {
       nullable: true,
-      description: 'The consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560 fields) as a compact JWS, typ consent-receipt+jwt, verifiable against /jwks.json.',
+      description: 'The consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560 fields) as a compact JWS, typ consent-receipt+jwt, verifiable against /receipts/jwks.json (every key that ever signed).',
     }),
     withdrawalReceipt: t.string({
       nullable: true,

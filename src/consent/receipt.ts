@@ -91,7 +91,7 @@ function piiController(controller: ReceiptController) {
 
 /**
  * Signs the receipt claims as a compact JWS with the hub's signing key; verifiable against
- * /jwks.json. The receipt of a withdrawal names the same consent but has a `jti` of its own, as
+ * /receipts/jwks.json, which keeps every key that signed. The receipt of a withdrawal names the same consent but has a `jti` of its own, as
  * a JWT id names one token: a consumer that keeps receipts by `jti` keeps both.
  */
 export function signReceipt(key: SigningKey, claims: ReturnType<typeof receiptClaims>, issuer: string, now: Date): Promise<string> {

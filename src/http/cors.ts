@@ -11,7 +11,7 @@ export async function registerCors(app: FastifyInstance, allowedOrigins: readonl
 
 /** Documents anyone may read from any page, as Google, Auth0 and Okta serve their discovery documents and keys. */
 const publicDocuments = (resourceMetadataPath: string) =>
-  new Set(['/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/oauth-protected-resource', resourceMetadataPath]);
+  new Set(['/jwks.json', '/receipts/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/oauth-protected-resource', resourceMetadataPath]);
 
 /**
  * What a browser frontend calls: GraphQL, the token endpoint to refresh its session, revocation to

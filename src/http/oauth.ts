@@ -35,6 +35,10 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
     reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
     return services.keys.jwks();
   });
+  app.get('/receipts/jwks.json', async (_request, reply) => {
+    reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
+    return services.keys.receiptJwks();
+  });
 
   const serverMetadata = authorizationServerMetadata(services.config);
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(serverMetadata));

@@ -39,7 +39,15 @@ interface KeySet {
   /** Oldest first: the first whose `until` has not come signs. */
   readonly signing: readonly ScheduledKey[];
   readonly verification: ReadonlyMap<string, VerificationKey>;
-  readonly jwks: { readonly keys: readonly JWK[] };
+  /** The public keys of `verification`: what `/jwks.json` publishes. */
+  readonly jwks: KeySetDocument;
+  /** Every key ever made: what `/receipts/jwks.json` publishes. */
+  readonly receiptJwks: KeySetDocument;
+}
+
+/** An RFC 7517 JWK Set. */
+export interface KeySetDocument {
+  readonly keys: readonly JWK[];
 }
 
 /**
@@ -87,12 +95,13 @@ export const PUBLISHED_AHEAD_MS = JWKS_MAX_AGE_SECONDS * 1_000 + EVERYWHERE_WITH
 const FAILED_RELOAD_RETRY_MS = 5_000;
 
 /**
- * The signing keys, held in memory and reread from the database now and then. Two sets, on
- * purpose: access tokens are verified only with the keys that sign now or will (one published
- * ahead) and retired keys until their `publishedUntil` (past the longest lifetime of a token they
- * signed); `/jwks.json` publishes every key, because consent receipts signed with them live for
- * years and anyone must be able to verify one. A key in the JWKS is not thereby accepted for
- * access tokens.
+ * The signing keys, held in memory and reread from the database now and then. Two published sets,
+ * on purpose. Tokens (access and payment tokens) are verified only with the keys that sign now or
+ * will (one published ahead) and retired keys until their `publishedUntil` (past the longest
+ * lifetime of a token they signed), and `/jwks.json` publishes exactly those: a resource server
+ * that verifies tokens offline stops trusting a retired key when the hub does, which is what
+ * `hub keys rotate --now` is for when a key may have leaked. Consent receipts live for years, so
+ * `/receipts/jwks.json` publishes every key that ever signed, for them only.
  */
 export class KeyStore {
   private loadedAt = 0;
@@ -169,11 +178,16 @@ export class KeyStore {
   }
 
   /**
-   * The RFC 7517 key set of `/jwks.json`: every key (see the class comment), as of the last
-   * reread, at most RELOAD_EVERY_MS ago.
+   * The RFC 7517 key set of `/jwks.json`: the keys that verify tokens (see the class comment), as
+   * of the last reread, at most RELOAD_EVERY_MS ago.
    */
-  jwks(): { readonly keys: readonly JWK[] } {
+  jwks(): KeySetDocument {
     return this.keys.jwks;
+  }
+
+  /** The RFC 7517 key set of `/receipts/jwks.json`: every key that ever signed, as of the last reread. */
+  receiptJwks(): KeySetDocument {
+    return this.keys.receiptJwks;
   }
 
   /** Stops rereading the keys. */
@@ -243,7 +257,7 @@ async function addSigningKey(db: Db, kek: Buffer, now: Date): Promise<string | u
   return inserted ? kid : undefined;
 }
 
-/** Every signing key ever made, newest first: each is published, since receipts it signed live on. */
+/** Every signing key ever made, newest first: each is published for the receipts it signed, which live on. */
 export function findAllSigningKeys(db: Db): Promise<SigningKeyRow[]> {
   return findPublishedKeys(db, new Date(0));
 }
@@ -257,9 +271,10 @@ export function signingSchedule<R extends Pick<SigningKeyRow, 'retiredAt'>>(rows
 }
 
 /**
- * `rows` are every key, newest first; all go into the JWKS, into signing those that sign now or
- * later (a retirement still to come is when the next key takes over), and into verification
- * those and the retired keys still accepted at `now`, each with the end of its acceptance.
+ * `rows` are every key, newest first; all go into the receipts' JWKS, into signing those that sign
+ * now or later (a retirement still to come is when the next key takes over), and into verification
+ * and the JWKS those and the retired keys still accepted at `now`, each with the end of its
+ * acceptance.
  */
 async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, now: Date, retentionSeconds: number): Promise<KeySet> {
   if (!rows.some((row) => row.retiredAt === null)) throw new Error('no signing key: run the hub once, or `hub keys rotate`, to create one');
@@ -271,18 +286,17 @@ async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, now: Date, 
     })),
   );
   const verification = new Map<string, VerificationKey>();
+  const accepted: SigningKeyRow[] = [];
   for (const row of rows) {
     const acceptedUntil = row.retiredAt === null ? undefined : publishedUntil(row.retiredAt, retentionSeconds);
     if (acceptedUntil && acceptedUntil <= now) continue;
+    accepted.push(row);
     verification.set(row.kid, {
       key: (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key,
       acceptedUntil,
       signedUntil: row.retiredAt === null ? undefined : signedUntil(row.retiredAt),
     });
   }
-  return {
-    signing,
-    verification,
-    jwks: Object.freeze({ keys: Object.freeze(rows.map((row) => Object.freeze(row.publicJwk as JWK))) }),
-  };
+  const keySet = (published: readonly SigningKeyRow[]): KeySetDocument => Object.freeze({ keys: Object.freeze(published.map((row) => Object.freeze(row.publicJwk as JWK))) });
+  return { signing, verification, jwks: keySet(accepted), receiptJwks: keySet(rows) };
 }

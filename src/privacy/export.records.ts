@@ -18,7 +18,7 @@ export function paymentMethodRecord(row: { id: string; brand: string; last4: str
 }
 
 /**
- * A consent with its signed receipt (verifiable against /jwks.json) and its ledger history, oldest
+ * A consent with its signed receipt (verifiable against /receipts/jwks.json) and its ledger history, oldest
  * first, a withdrawal with the signed receipt of it.
  */
 export function consentRecord(consent: Consent, history: readonly ConsentHistoryEntry[], now: Date) {

@@ -23,7 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
-const jwks = async () => JSON.parse((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).body) as JSONWebKeySet;
+/** The key set receipts verify against: every key that ever signed. */
+const jwks = async (url = '/receipts/jwks.json') => JSON.parse((await hub.http.inject({ method: 'GET', url })).body) as JSONWebKeySet;
 const receiptOf = async (id: string) =>
   (await graphql<any>(hub, 'query($id: ID!) { consent(id: $id) { receipt history { kind actorKind reason } } }', { token: alice.accessToken, variables: { id } })).data.consent;
 
@@ -94,7 +95,7 @@ describe('consent receipts', () => {
     expect(await piiCategory(['contact.email:read', 'contact:read', 'orders:read'])).toEqual(['contact', 'orders']);
   });
 
-  it('signs a receipt with the Kantara CR v1.1 fields, verifiable with jose against /jwks.json, also after a key rotation', async () => {
+  it('signs a receipt with the Kantara CR v1.1 fields, verifiable with jose against /receipts/jwks.json, also after a key rotation', async () => {
     const id = await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
     const { receipt } = await receiptOf(id);
     expect(decodeProtectedHeader(receipt)).toMatchObject({ alg: 'ES256', typ: 'consent-receipt+jwt' });
@@ -128,9 +129,11 @@ describe('consent receipts', () => {
     await hub.services.keys.reload();
     const kids = (await jwks()).keys.map((k) => k.kid);
     expect(kids).toHaveLength(2);
+    // /jwks.json verifies tokens, and no longer offers a key the hub does not accept.
+    expect((await jwks('/jwks.json')).keys.map((k) => k.kid)).toEqual(kids.filter((kid) => kid !== decodeProtectedHeader(receipt).kid));
     await hub.listen();
     try {
-      const remote = createRemoteJWKSet(new URL(`http://${hub.config.host}:${(hub.http.server.address() as { port: number }).port}/jwks.json`));
+      const remote = createRemoteJWKSet(new URL(`http://${hub.config.host}:${(hub.http.server.address() as { port: number }).port}/receipts/jwks.json`));
       await expect(jwtVerify(receipt, remote, { typ: 'consent-receipt+jwt', currentDate: clock.now() })).resolves.toBeTruthy();
     } finally {
       await hub.http.server.close();
@@ -158,7 +161,7 @@ describe('withdrawal receipts', () => {
     (await jwtVerify(receipt, createLocalJWKSet(await jwks()), { issuer: hub.config.issuer, typ: 'consent-receipt+jwt', currentDate: clock.now() })).payload;
   const seconds = (at: Date) => Math.floor(at.getTime() / 1_000);
 
-  it('signs a withdrawal as a receipt verifiable with jose against /jwks.json, naming the consent and when it was withdrawn, and lists it in the history', async () => {
+  it('signs a withdrawal as a receipt verifiable with jose against /receipts/jwks.json, naming the consent and when it was withdrawn, and lists it in the history', async () => {
     const carol = await signUpUser(hub);
     const id = await giveConsent(hub, carol.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'] });
     const givenAt = clock.now();

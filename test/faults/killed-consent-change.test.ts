@@ -148,8 +148,8 @@ describe.skipIf(!testServerUrl())(`a hub killed in the middle of consent changes
     expect(verification.broken).toBeUndefined();
     expect(verification.events).toBeGreaterThanOrEqual(audited.length);
 
-    // Every receipt verifies against the restarted hub's published keys and names its consent.
-    const keys = createLocalJWKSet((await (await fetch(`${hub.url}/jwks.json`)).json()) as JSONWebKeySet);
+    // Every receipt verifies against the restarted hub's published receipt keys and names its consent.
+    const keys = createLocalJWKSet((await (await fetch(`${hub.url}/receipts/jwks.json`)).json()) as JSONWebKeySet);
     for (const consent of consents) {
       const { payload } = await jwtVerify(consent.receipt!, keys, { typ: 'consent-receipt+jwt', issuer: ISSUER });
       expect(payload).toMatchObject({ consentReceiptID: consent.id, piiPrincipalId: consent.user_id });

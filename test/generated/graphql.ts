@@ -467,7 +467,7 @@ export type Consent = {
   policyVersion: Scalars['String']['output'];
   /** The purpose in the version the consent was given under. */
   purpose: Purpose;
-  /** The consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560 fields) as a compact JWS, typ consent-receipt+jwt, verifiable against /jwks.json. */
+  /** The consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560 fields) as a compact JWS, typ consent-receipt+jwt, verifiable against /receipts/jwks.json (every key that ever signed). */
   receipt?: Maybe<Scalars['String']['output']>;
   scopes: Array<Scalars['String']['output']>;
   /** EXPIRED once past expiresAt. */
