@@ -100,7 +100,7 @@ describe('a page on any other origin', () => {
     }
   });
 
-  it.each(['/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/graphql'])(
+  it.each(['/jwks.json', '/receipts/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/graphql'])(
     'reads the public document %s, as from every identity provider',
     async (url) => {
       const response = await hub.http.inject({ method: 'GET', url, headers: { origin: STRANGER } });
