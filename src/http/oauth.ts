@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../app.js';
-import { authorizationServerMetadata, protectedResourceMetadata, resourceMetadataPath } from '../oauth/discovery.js';
+import { authorizationServerMetadata, authorizationServerMetadataPath, protectedResourceMetadata, resourceMetadataPath } from '../oauth/discovery.js';
 import { introspect } from '../oauth/introspection.endpoint.js';
 import { JWKS_MAX_AGE_SECONDS } from '../oauth/key-store.js';
 import { OAuthError } from '../oauth/oauth-error.js';
@@ -41,7 +41,10 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
   });
 
   const serverMetadata = authorizationServerMetadata(services.config);
-  app.get('/.well-known/oauth-authorization-server', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(serverMetadata));
+  // RFC 8414 §3.1 places the document of an issuer with a path under the well-known prefix.
+  for (const url of new Set(['/.well-known/oauth-authorization-server', authorizationServerMetadataPath(services.config)])) {
+    app.get(url, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(serverMetadata));
+  }
   // RFC 9728 §3.1 places the document of a resource with a path under the well-known prefix.
   const resourceMetadata = protectedResourceMetadata(services.config);
   for (const url of new Set(['/.well-known/oauth-protected-resource', resourceMetadataPath(services.config)])) {

@@ -30,6 +30,16 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer'>) {
 }
 
 /**
+ * Where the authorization server's metadata is served, built from the issuer as RFC 8414 §3.1 says:
+ * the well-known prefix between its host and its path. A client that learnt the issuer from the
+ * resource's `authorization_servers` looks there alone; the bare path serves an issuer without one.
+ */
+export function authorizationServerMetadataPath(config: Pick<Config, 'issuer'>): string {
+  const { pathname } = new URL(config.issuer);
+  return `/.well-known/oauth-authorization-server${pathname.replace(/\/$/, '')}`;
+}
+
+/**
  * Where the resource's metadata is served, built from its identifier (`HUB_AUDIENCE`) as RFC 9728
  * §3.1 says: the well-known prefix between its host and its path. A client refuses metadata found
  * elsewhere than where its `resource` says (§3.3).
