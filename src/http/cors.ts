@@ -3,15 +3,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /**
  * CORS on every route of `app`, by endpoint (`corsPolicy`), for the frontends at `allowedOrigins`;
- * `resourceMetadataPath` is where the API's RFC 9728 metadata is served.
+ * `metadataPaths` are where the discovery documents of an issuer or API with a path are served.
  */
-export async function registerCors(app: FastifyInstance, allowedOrigins: readonly string[], resourceMetadataPath: string): Promise<void> {
-  await app.register(cors, { delegator: corsPolicy(allowedOrigins, publicDocuments(resourceMetadataPath)) });
+export async function registerCors(app: FastifyInstance, allowedOrigins: readonly string[], metadataPaths: readonly string[]): Promise<void> {
+  await app.register(cors, { delegator: corsPolicy(allowedOrigins, publicDocuments(metadataPaths)) });
 }
 
 /** Documents anyone may read from any page, as Google, Auth0 and Okta serve their discovery documents and keys. */
-const publicDocuments = (resourceMetadataPath: string) =>
-  new Set(['/jwks.json', '/receipts/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/oauth-protected-resource', resourceMetadataPath]);
+const publicDocuments = (metadataPaths: readonly string[]) =>
+  new Set(['/jwks.json', '/receipts/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/oauth-protected-resource', ...metadataPaths]);
 
 /**
  * What a browser frontend calls: GraphQL, the token endpoint to refresh its session, revocation to

@@ -8,7 +8,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, type DatabaseHandl
 import type { Context } from '../graphql/context.js';
 import type { RefusedTokenRecorder } from '../audit/refused-token-recorder.js';
 import type { AuditWriter } from '../audit/audit.writer.js';
-import { resourceMetadataPath, resourceMetadataUrl } from '../oauth/discovery.js';
+import { authorizationServerMetadataPath, resourceMetadataPath, resourceMetadataUrl } from '../oauth/discovery.js';
 import { registerBearerAuth, routedUnder, type Authenticate, type ProtectedRoute } from './bearer.js';
 import { registerCors } from './cors.js';
 import { registerGraphql } from './graphql.js';
@@ -114,7 +114,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     sendError(request, reply.code(404).header('cache-control', 'no-store'), 'BAD_USER_INPUT', 'not_found', `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 256)}`),
   );
   // Before the bearer check, so a 401 carries the CORS headers a browser needs to read it.
-  await registerCors(app, config.corsOrigins, resourceMetadataPath(config));
+  await registerCors(app, config.corsOrigins, [authorizationServerMetadataPath(config), resourceMetadataPath(config)]);
   registerHealth(app, options.database, options.audit);
   if (options.metrics) registerMetrics(app, options.metrics, resourceMetadataUrl(config));
   const { audit } = options;

@@ -35,8 +35,7 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer'>) {
  * resource's `authorization_servers` looks there alone; the bare path serves an issuer without one.
  */
 export function authorizationServerMetadataPath(config: Pick<Config, 'issuer'>): string {
-  const { pathname } = new URL(config.issuer);
-  return `/.well-known/oauth-authorization-server${pathname.replace(/\/$/, '')}`;
+  return wellKnownPath('oauth-authorization-server', config.issuer);
 }
 
 /**
@@ -51,9 +50,11 @@ export function resourceMetadataUrl(config: Pick<Config, 'audience'>): string {
 
 /** The path of `resourceMetadataUrl`, which the hub serves, with the bare well-known path. */
 export function resourceMetadataPath(config: Pick<Config, 'audience'>): string {
-  const { pathname } = new URL(config.audience);
-  return `/.well-known/oauth-protected-resource${pathname.replace(/\/$/, '')}`;
+  return wellKnownPath('oauth-protected-resource', config.audience);
 }
+
+/** The well-known document `name` of `url`: its prefix between the host and the path (RFC 8414 §3.1, RFC 9728 §3.1). */
+const wellKnownPath = (name: string, url: string) => `/.well-known/${name}${new URL(url).pathname.replace(/\/$/, '')}`;
 
 /** RFC 9728 metadata of the GraphQL API, the one resource the hub's tokens are for. */
 export function protectedResourceMetadata(config: Pick<Config, 'issuer' | 'audience'>) {

@@ -23,4 +23,9 @@ describe('discovery of an issuer with a path', () => {
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body)).toMatchObject({ issuer: 'https://shop.example/identity', token_endpoint: 'https://shop.example/identity/oauth/token' });
   });
+
+  it('lets any page read it there, as the other discovery documents', async () => {
+    const response = await hub.http.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server/identity', headers: { origin: 'https://elsewhere.example' } });
+    expect(response.headers['access-control-allow-origin']).toBe('*');
+  });
 });
