@@ -69,6 +69,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const deps = { db, clock, kek: options.kek, sender, random: options.random ?? Math.random };
   let lastCleanup = 0;
   let stopped = false;
+  /** Runs waiting on their attempts in flight, each woken to claim again when an event commits (see `wake`). */
+  const waiting = new Set<() => void>();
 
   async function deliverDue(): Promise<number> {
     const inFlight = new Set<Promise<void>>();
@@ -110,7 +112,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           if (ended === endedBefore || stopped) break;
           continue;
         }
-        await Promise.race(inFlight);
+        // Woken as well by a commit or a poll, so that what became due meanwhile is claimed into
+        // the free slots now, not once an attempt in flight (a hung receiver's) has ended.
+        let woken!: () => void;
+        const nudged = new Promise<void>((resolve) => waiting.add((woken = resolve)));
+        await Promise.race([...inFlight, nudged]);
+        waiting.delete(woken);
       }
     } finally {
       await Promise.all(inFlight);
@@ -152,7 +159,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   const wake = () => {
     if (stopped) return;
-    if (running) return void (again = true);
+    if (running) {
+      again = true;
+      for (const nudge of waiting) nudge();
+      return;
+    }
     running = (async () => {
       do {
         again = false;
