@@ -23,12 +23,23 @@ export const lookupsAtOnce = (threadPoolSize: number): number => Math.max(1, Mat
  * lookup keeps its turn until it settles, even after its caller stopped waiting: the thread it
  * blocks is busy until then. One that waited `waitMs` for its turn (its caller gave up by then,
  * RESOLVE_TIMEOUT_MS) is skipped, so a stalled name server does not leave a backlog behind.
+ * Concurrent lookups of one name share a turn.
  */
 export function limitLookups(resolve: Resolve, concurrency: number, waitMs = RESOLVE_TIMEOUT_MS): Resolve {
   const limit = pLimit(concurrency);
+  // A name already waiting or resolving is not looked up again beside itself: the callers share
+  // its lookup, so a subscriber whose name server is slow (its attempts in flight, retries, an
+  // update's check) holds one turn, never all of them, and other hosts still resolve.
+  const pending = new Map<string, ReturnType<Resolve>>();
   return (hostname) => {
+    const shared = pending.get(hostname);
+    if (shared) return shared;
     const queued = performance.now();
-    return limit(() => (performance.now() - queued >= waitMs ? Promise.reject(new Error(`${hostname} waited too long to resolve`)) : resolve(hostname)));
+    const lookup = limit(() => (performance.now() - queued >= waitMs ? Promise.reject(new Error(`${hostname} waited too long to resolve`)) : resolve(hostname))).finally(() =>
+      pending.delete(hostname),
+    );
+    pending.set(hostname, lookup);
+    return lookup;
   };
 }
 
