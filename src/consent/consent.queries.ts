@@ -63,7 +63,7 @@ export async function insertConsent(db: Db, consent: NewConsent): Promise<Consen
 export interface ConsentEvent {
   readonly consentId: string;
   readonly userId: string;
-  readonly kind: 'given' | 'withdrawn';
+  readonly kind: 'given' | 'withdrawn' | 'expired';
   readonly actor: { readonly kind: string; readonly id: string | null };
   readonly detail?: Record<string, unknown>;
   /** The signed receipt of a withdrawal, kept in `detail` (a `given` event's is the consent's own). */
@@ -109,14 +109,38 @@ export async function findConsentForShare(db: Db, id: string): Promise<Consent |
   return row && toConsent(row);
 }
 
-/** Sets `withdrawn` on those of `ids` still active or expired; resolves to the consents it changed. */
+/**
+ * Sets `withdrawn` on those of `ids` still in force at `now`; resolves to the consents it changed.
+ * One past its expiry lapsed there and then: it is never recorded as withdrawn afterwards (see
+ * `markConsentsLapsed`).
+ */
 export async function markConsentsWithdrawn(db: Db, ids: readonly string[], now: Date): Promise<Consent[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .updateTable('consents')
     .set({ status: 'withdrawn', withdrawn_at: now })
     .where('id', 'in', ids)
-    .where('status', '!=', 'withdrawn')
+    .where('status', '=', 'active')
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .returningAll()
+    .execute();
+  // In the order of `ids`, which the ledger events and audit events then follow.
+  const at = new Map(ids.map((id, i) => [id, i]));
+  return rows.sort((a, b) => at.get(a.id)! - at.get(b.id)!).map(toConsent);
+}
+
+/**
+ * Sets `expired` on those of `ids` still `active` whose expiry has passed at `now` (so that a new
+ * consent for the same purpose and grantee can take their place); resolves to those it changed.
+ */
+export async function markConsentsLapsed(db: Db, ids: readonly string[], now: Date): Promise<Consent[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .updateTable('consents')
+    .set({ status: 'expired' })
+    .where('id', 'in', ids)
+    .where('status', '=', 'active')
+    .where('expires_at', '<=', now)
     .returningAll()
     .execute();
   return rows.map(toConsent);

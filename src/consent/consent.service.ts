@@ -21,6 +21,7 @@ import {
   insertConsent,
   insertConsentEvents,
   lockUserConsents,
+  markConsentsLapsed,
   markConsentsWithdrawn,
   type Consent,
 } from './consent.queries.js';
@@ -141,6 +142,11 @@ export function createConsentService(deps: {
   }
 
   async function withdrawBatch(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date): Promise<Consent[]> {
+    // A consent past its expiry lapsed then, and was never withdrawn: the ledger records its
+    // lapse, at its expiry, and no receipt or audit event says that anyone withdrew it.
+    const lapsed = await markConsentsLapsed(tx, consents.map((c) => c.id), now);
+    for (const c of lapsed) await insertConsentEvents(tx, [{ consentId: c.id, userId: c.userId, kind: 'expired', actor: SYSTEM_ACTOR }], c.expiresAt!);
+    if (lapsed.length > 0) await deps.revokeRefreshTokensOfConsents(tx, lapsed.map((c) => c.id), now);
     const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
     if (withdrawn.length === 0) return [];
     const receipts = await signWithdrawalReceipts(tx, withdrawn, now);

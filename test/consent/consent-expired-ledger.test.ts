@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt } from 'jose';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, signIn, signUpUser } from '../helpers/hub.js';
+import { operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+
+// A consent that lapsed at its expiresAt was never withdrawn: the ledger, its receipts and the
+// audit trail are evidence, and must not record a withdrawal by the person, days after the lapse,
+// because a later consent for the same purpose (or an erasure) swept it up.
+const clock = fixedClock(new Date());
+let hub: Hub;
+let assistant: RegisteredAgent;
+beforeAll(async () => {
+  hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  assistant = await registerAgent(hub, await operatorToken(hub), { name: 'Assistant', allowedScopes: ['orders:read'] });
+});
+afterAll(() => hub.close());
+
+const FIELDS = 'id status expiresAt withdrawnAt withdrawalReceipt history { kind occurredAt }';
+const give = (token: string, input: Record<string, unknown>) =>
+  graphql<any>(hub, `mutation($input: GiveConsentInput!) { giveConsent(input: $input) { ${FIELDS} } }`, { token, variables: { input } });
+const read = (token: string, id: string) => graphql<any>(hub, `query($id: ID!) { consent(id: $id) { ${FIELDS} } }`, { token, variables: { id } });
+
+describe('an expired consent superseded by a new one', () => {
+  it('stays EXPIRED: no withdrawal, no withdrawal receipt, no consent.withdrawn in the trail', async () => {
+    const alice = await signUpUser(hub);
+    const expiresAt = new Date(clock.now().getTime() + 86_400_000).toISOString();
+    const first = await give(alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'], expiresAt });
+    expect(first.errors).toBeUndefined();
+    const id = first.data.giveConsent.id as string;
+
+    clock.advance(30 * 86_400); // a month later; the consent lapsed 29 days ago
+    const session = await signIn(hub, alice);
+    expect((await read(session.accessToken, id)).data.consent.status).toBe('EXPIRED');
+
+    const second = await give(session.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'] });
+    expect(second.errors).toBeUndefined();
+
+    const after = (await read(session.accessToken, id)).data.consent;
+    const receipt = after.withdrawalReceipt ? decodeJwt(after.withdrawalReceipt) : null;
+    await hub.services.audit.flush();
+    const withdrawnEvents = await hub.services.db.selectFrom('audit_events').select(['action', 'reason']).where('consent_id', '=', id).where('action', '=', 'consent.withdrawn').execute();
+    expect({ status: after.status, withdrawnAt: after.withdrawnAt, history: after.history.map((e: any) => e.kind), receiptStatus: receipt?.consentStatus ?? null, withdrawnEvents }).toEqual({
+      status: 'EXPIRED',
+      withdrawnAt: null,
+      history: ['given', 'expired'],
+      receiptStatus: null,
+      withdrawnEvents: [],
+    });
+  });
+});
