@@ -11,9 +11,11 @@ import { isStorableText } from '../shared/input.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
 import { bearerChallenge, routedUnder } from './bearer.js';
 import { formatError, isUnexpectedError } from './format-error.js';
+import { boundedAnswerSize } from './graphql-answer-size.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
 import { compilingExecutor } from './graphql-jit.js';
 import { runnableOperation } from './graphql-operation.js';
+import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled } from './released-body.js';
 
 /** Limits on what one GraphQL document may ask, enforced before any resolver runs. */
 export const GRAPHQL_LIMITS = Object.freeze({
@@ -69,6 +71,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       runnableOperation(),
       introspectionGuard(options.schema, options.production),
       pageCost(options.schema),
+      boundedAnswerSize(),
       refuseUnstorableText(),
       errorLogger(app.log),
       databaseUnavailable(),
@@ -84,8 +87,14 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
   app.addHook('onClose', () => apollo.stop());
   // Answers carry personal data, and signIn, signUp and registerAgent tokens and secrets: never
   // kept by a cache (RFC 6749 §5.1 asks the same of token responses, RFC 9111 §5.2.2.5).
+  // An answer is written whole at once, then waits in the hub's memory until its reader takes it:
+  // one whose connection moves no byte for as long as an export's may not is cut off, as an export
+  // is, so a client that stops reading cannot hold answers (megabytes each) for as long as it likes.
+  // Set as the answer is sent, so a slow resolver is never cut off for the time it takes.
   app.addHook('onSend', async (request, reply) => {
-    if (routedUnder(request, '/graphql')) reply.header('cache-control', 'no-store');
+    if (!routedUnder(request, '/graphql')) return;
+    reply.header('cache-control', 'no-store');
+    cutOffWhenStalled(request, reply, EXPORT_STALL_TIMEOUT_MS);
   });
   await app.register(fastifyApollo(apollo), { path: '/graphql', method: ['GET', 'POST', 'OPTIONS'], context: options.createContext });
   return apollo;
