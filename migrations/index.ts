@@ -23,6 +23,7 @@ import * as m0021 from './0021_agent_reads_audiences.js';
 import * as m0022 from './0022_sub_agent_expiry.js';
 import * as m0023 from './0023_refresh_token_pruning.js';
 import * as m0024 from './0024_webhook_message_person.js';
+import * as m0025 from './0025_audience_spend_kept.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -50,4 +51,5 @@ export const migrations: Record<string, Migration> = {
   '0022_sub_agent_expiry': m0022,
   '0023_refresh_token_pruning': m0023,
   '0024_webhook_message_person': m0024,
+  '0025_audience_spend_kept': m0025,
 };

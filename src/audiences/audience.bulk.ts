@@ -1,4 +1,5 @@
-import type { PreferencesJson } from '../db/database.js';
+import type { OrdersTable, PreferencesJson } from '../db/database.js';
+import { UNSPENT_ORDER_STATUSES } from '../identity/order.queries.js';
 import type { SeedRow, SeedTransaction } from '../identity/seed.writer.js';
 import type { ConsentRow } from './consent.seed.js';
 
@@ -14,14 +15,14 @@ export interface LoadedCustomer {
     readonly created_at: Date;
     readonly preferences: PreferencesJson;
   };
-  readonly orders: readonly { readonly placed_at: Date; readonly total_minor: number }[];
+  readonly orders: readonly { readonly placed_at: Date; readonly total_minor: number; readonly status: OrdersTable['status'] }[];
 }
 
 /**
- * The `audience_members` rows that `audience_resync` (migration 0006) derives for these customers
+ * The `audience_members` rows that `audience_resync` (migration 0025) derives for these customers
  * and consents, computed from the rows being loaded instead of read back: one row per active
  * consent to the company, with the user's filter attributes, interests and channels from the
- * preferences, and order count, spend and last order. For active users only (every seeded one).
+ * preferences, and order count, spend (of the orders not cancelled or refunded) and last order. For active users only (every seeded one).
  * A bulk load writes them with the triggers off; test/audiences/audience-bulk.test.ts holds them
  * equal to what the triggers write.
  */
@@ -36,7 +37,7 @@ export function audienceRowsOf(customers: readonly LoadedCustomer[], consents: r
     let spend = 0;
     let last: Date | null = null;
     for (const order of orders) {
-      spend += order.total_minor;
+      if (!UNSPENT_ORDER_STATUSES.includes(order.status)) spend += order.total_minor;
       if (!last || order.placed_at > last) last = order.placed_at;
     }
     rows.push({

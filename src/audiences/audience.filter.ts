@@ -3,6 +3,7 @@ import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
 import { DATA_CATEGORIES, type DataCategory, type FieldRef, type FilterRead } from '../authz/scopes.js';
 import type { Database } from '../db/database.js';
 import { LOYALTY_TIERS } from '../identity/loyalty.js';
+import { UNSPENT_ORDER_STATUSES } from '../identity/order.queries.js';
 import { CHANNELS, country, locale, tag } from '../identity/profile.input.js';
 import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
@@ -149,7 +150,8 @@ export function filterExpression(eb: Members, filter: AudienceFilter, now: Date)
         .$if(orders.to !== undefined, (q) => q.where('o.placed_at', '<', orders.to!));
       if (minCount !== undefined) terms.push(eb(inPeriod.select((s) => s.fn.countAll<number>().as('n')), '>=', minCount));
       if (orders.minSpendMinor !== undefined) {
-        terms.push(eb(inPeriod.select((s) => s.fn.coalesce(s.fn.sum<number>('o.total_minor'), s.lit(0)).as('spend')), '>=', orders.minSpendMinor));
+        const spend = inPeriod.select((s) => s.fn.coalesce(s.fn.sum<number>('o.total_minor').filterWhere('o.status', 'not in', UNSPENT_ORDER_STATUSES), s.lit(0)).as('spend'));
+        terms.push(eb(spend, '>=', orders.minSpendMinor));
       }
     }
   }

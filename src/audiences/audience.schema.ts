@@ -47,7 +47,7 @@ const OrderPeriodFilter = builder.inputType('AudienceOrderFilter', {
     from: t.field({ type: 'DateTime' }),
     to: t.field({ type: 'DateTime' }),
     minCount: t.int(),
-    minSpendMinor: t.field({ type: 'SafeInt', description: 'Total spend in minor units of the customer’s currency.' }),
+    minSpendMinor: t.field({ type: 'SafeInt', description: 'Total spend in minor units of the customer’s currency, of the orders neither cancelled nor refunded (those count toward minCount as orders placed).' }),
   }),
 });
 

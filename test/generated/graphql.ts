@@ -355,7 +355,7 @@ export type AudienceMember = {
 export type AudienceOrderFilter = {
   from?: InputMaybe<Scalars['DateTime']['input']>;
   minCount?: InputMaybe<Scalars['Int']['input']>;
-  /** Total spend in minor units of the customer’s currency. */
+  /** Total spend in minor units of the customer’s currency, of the orders neither cancelled nor refunded (those count toward minCount as orders placed). */
   minSpendMinor?: InputMaybe<Scalars['SafeInt']['input']>;
   to?: InputMaybe<Scalars['DateTime']['input']>;
 };
