@@ -1,7 +1,8 @@
 import { createContextCache } from '@pothos/core';
 import { auditCaller } from '../audit/audit.service.js';
 import { approvalLoader } from '../consent/approval.loaders.js';
-import type { RefusedPaymentDetail } from '../consent/approval.service.js';
+import { findEntryHmacKey } from '../consent/approval.queries.js';
+import { auditedEntry, type RefusedPaymentDetail } from '../consent/approval.service.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type ForbiddenReason, type HubError } from '../shared/errors.js';
 import { decideDelegatedField, grantState } from './delegation.js';
@@ -98,9 +99,29 @@ export const approvalAuth = {
     const grant = context.principal.kind === 'delegated' ? await grantState(context) : null;
     return settle(context, 'payment', decidePaymentAgent(context.principal, grant));
   },
+  /**
+   * A refused answer to an existing approval (the asking agent approving its own request, another
+   * user, an operator, a session too old) is a decision about the user's payment like any other:
+   * recorded in their trail as a refused `approval.answered` naming the entry as the approval's
+   * other events do, through the buffered writer since it changes nothing. An anonymous caller, or an id that names no approval, names no one to record it for.
+   */
   answer: async (context: Context, approvalId: string): Promise<boolean> => {
     const approval = await approvalLoader(context).load(approvalId);
-    return settle(context, `answer:${approvalId}`, decideApprovalAnswer(context.principal, approval, context.services.clock.now()));
+    const decision = decideApprovalAnswer(context.principal, approval, context.services.clock.now());
+    if (!decision.allowed && approval && context.principal.kind !== 'anonymous') {
+      // Named as every event of the approval names it: its action and the entry's HMAC under the user's key.
+      const entryHmacKey = await findEntryHmacKey(context.services.db, approval.userId);
+      context.services.audit.record({
+        action: 'approval.answered',
+        ...auditCaller(context.principal, context.requestId),
+        subjectUserId: approval.userId,
+        consentId: approval.consentId,
+        decision: 'DENY',
+        reason: decision.reason,
+        detail: { approvalId: approval.id, ...auditedEntry(approval.authorizationDetails, entryHmacKey) },
+      });
+    }
+    return settle(context, `answer:${approvalId}`, decision);
   },
   /**
    * A read of an approval, or its refusal, goes into the request's `profile.read` event about its
