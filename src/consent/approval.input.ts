@@ -31,6 +31,23 @@ const currency = z
   .refine((code) => minorDigits(code) !== undefined, 'must be a current ISO 4217 currency code');
 
 /**
+ * Characters of a payee's name that show nothing, and make it show as another name: the default
+ * ignorable code points (the soft hyphen, the combining grapheme joiner, the variation
+ * selectors...) and the Hangul fillers fonts draw as a blank, but for the joiners (U+200C, U+200D),
+ * the direction marks and the Mongolian vowel separator, which scripts need (see `plainText`).
+ */
+const INVISIBLE_IN_NAME = /(?![\u200c-\u200f\u180e])[\p{Default_Ignorable_Code_Point}\u3164\uffa0\u115f\u1160]/u;
+
+/**
+ * The payee's name: `plainText`, with every run of white space (a no-break or ideographic space,
+ * two spaces, which a page shows as one) as one U+0020, and nothing invisible in it, so that two
+ * names the user cannot tell apart are the same name: the user approves the payee they are shown.
+ */
+const creditorName = plainText(70)
+  .transform((name) => name.replace(/\p{White_Space}+/gu, ' '))
+  .refine((name) => !INVISIBLE_IN_NAME.test(name), 'must not contain characters that show nothing, such as a soft hyphen or a Hangul filler');
+
+/**
  * A payment: a positive decimal amount with at most the currency's minor-unit digits, normalized
  * to exactly those digits ("12.5" EUR is "12.50"), so the same amount always reads the same.
  */
@@ -38,7 +55,7 @@ export const paymentSchema = z
   .object({
     amount: z.string().max(32, 'must be a decimal amount such as 123.50'),
     currency,
-    creditorName: plainText(70),
+    creditorName,
     description: plainText(140).nullish(),
   })
   .transform((payment, ctx) => {
