@@ -24,32 +24,30 @@ async function ids(filter: Record<string, unknown>): Promise<string[]> {
   return response.data.audience.edges.map((e: any) => e.node.id);
 }
 
+/** A member of `support` whose only orders, of 500 EUR each in May, were refunded and cancelled. */
+async function memberWithUnspentOrders() {
+  const user = await signUpUser(hub);
+  await giveConsent(hub, user.accessToken, { purpose: 'support' });
+  await hub.services.db
+    .insertInto('orders')
+    .values([
+      { id: `ord_${user.id}_1`, user_id: user.id, placed_at: new Date('2026-05-01T00:00:00Z'), total_minor: 50_000, currency: 'EUR', status: 'refunded' },
+      { id: `ord_${user.id}_2`, user_id: user.id, placed_at: new Date('2026-05-02T00:00:00Z'), total_minor: 50_000, currency: 'EUR', status: 'cancelled' },
+    ])
+    .execute();
+  return user;
+}
+
 describe('orders filters', () => {
   it('count no spend of a customer whose only orders were refunded or cancelled', async () => {
-    const user = await signUpUser(hub);
-    await giveConsent(hub, user.accessToken, { purpose: 'support' });
-    await hub.services.db
-      .insertInto('orders')
-      .values([
-        { id: `ord_${user.id}_1`, user_id: user.id, placed_at: new Date('2026-05-01T00:00:00Z'), total_minor: 50_000, currency: 'EUR', status: 'refunded' },
-        { id: `ord_${user.id}_2`, user_id: user.id, placed_at: new Date('2026-05-02T00:00:00Z'), total_minor: 50_000, currency: 'EUR', status: 'cancelled' },
-      ])
-      .execute();
+    const user = await memberWithUnspentOrders();
     // "Customers who spent at least 500 EUR", over the whole history and over May.
     expect(await ids({ orders: { minSpendMinor: 50_000 } })).not.toContain(user.id);
     expect(await ids({ orders: { from: '2026-05-01T00:00:00Z', to: '2026-06-01T00:00:00Z', minSpendMinor: 50_000 } })).not.toContain(user.id);
   });
 
   it('still count those orders as orders placed', async () => {
-    const user = await signUpUser(hub);
-    await giveConsent(hub, user.accessToken, { purpose: 'support' });
-    await hub.services.db
-      .insertInto('orders')
-      .values([
-        { id: `ord_${user.id}_1`, user_id: user.id, placed_at: new Date('2026-05-01T00:00:00Z'), total_minor: 50_000, currency: 'EUR', status: 'refunded' },
-        { id: `ord_${user.id}_2`, user_id: user.id, placed_at: new Date('2026-05-02T00:00:00Z'), total_minor: 50_000, currency: 'EUR', status: 'cancelled' },
-      ])
-      .execute();
+    const user = await memberWithUnspentOrders();
     expect(await ids({ orders: { minCount: 2 } })).toContain(user.id);
     expect(await ids({ orders: { from: '2026-05-01T00:00:00Z', minCount: 2 } })).toContain(user.id);
   });
