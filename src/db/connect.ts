@@ -114,7 +114,7 @@ function openPglite(pglite: PGlite, unlock?: () => void): DatabaseHandle {
     checks: db,
     kind: 'pglite',
     pools: new Map(),
-    ping: (timeoutMs) => withTimeout(sql`select 1`.execute(db).then(() => undefined), timeoutMs),
+    ping: (timeoutMs) => withTimeout(pingWritable(db), timeoutMs),
     listen: (channel, handlers) => tracked(listeners, listenOnPglite(pglite, channel, handlers)),
     close: async () => {
       await Promise.all([...listeners].map((stop) => stop()));
@@ -187,7 +187,7 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       ['requests', requests.pool],
       ['token_checks', tokenChecks.pool],
     ]),
-    ping: (timeoutMs) => withTimeout(sql`select 1`.execute(db).then(() => undefined), timeoutMs),
+    ping: (timeoutMs) => withTimeout(pingWritable(db), timeoutMs),
     listen: (channel, handlers) => tracked(listeners, listen(channel, handlers)),
     close: async () => {
       await Promise.all([...listeners].map((stop) => stop()));
@@ -204,6 +204,19 @@ function tracked(listeners: Set<() => Promise<void>>, stop: () => Promise<void>)
   };
   listeners.add(once);
   return once;
+}
+
+/** SQLSTATE read_only_sql_transaction: a standby, or a server set read-only (a failover, a full disk). */
+const READ_ONLY = '25006';
+
+/**
+ * Resolves when the database answers and would take a write: one that answers but refuses every
+ * write (a primary demoted in a failover, a managed server turned read-only as its storage fills)
+ * cannot serve the hub, whose requests and audit trail write, and is reported as unavailable.
+ */
+async function pingWritable(db: Db): Promise<void> {
+  const { rows } = await sql<{ readOnly: string }>`select current_setting('transaction_read_only') as "readOnly"`.execute(db);
+  if (rows[0]?.readOnly === 'on') throw Object.assign(new Error('the database accepts no writes (read-only)'), { code: READ_ONLY });
 }
 
 function withTimeout<T>(promise: Promise<T>, timeoutMs = 2_000): Promise<T> {
@@ -256,14 +269,17 @@ export function redactUrl(url: string): string {
 /** Seconds a client is asked to wait (`Retry-After`) while the database cannot be reached. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
-/** Node's socket errors, and PostgreSQL's: too many connections, shutting down, starting up. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '53300', '57P01', '57P02', '57P03']);
+/**
+ * Node's socket errors, and PostgreSQL's: too many connections, shutting down, starting up, and a
+ * database that refuses writes (read-only until a failover ends or storage is freed).
+ */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '53300', '57P01', '57P02', '57P03', READ_ONLY]);
 const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|connection error|not queryable|Connection ended/i;
 
 /**
  * True for an error that says the database cannot be reached right now (refused, dropped or
- * timed-out connections, a server with no connection slot left, shutting down or starting), as
- * opposed to an error in the statement itself. Such a failure is worth a 503 and a retry, not a
+ * timed-out connections, a server with no connection slot left, shutting down or starting, or
+ * refusing writes), as opposed to an error in the statement itself. Such a failure is worth a 503 and a retry, not a
  * 500. Never throws.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {

@@ -3,7 +3,7 @@ import type { AuditWriter } from '../audit/audit.writer.js';
 import type { DatabaseHandle } from '../db/connect.js';
 
 /**
- * `/healthz`: the process is up. `/readyz`: requests can be served: the database answers, and
+ * `/healthz`: the process is up. `/readyz`: requests can be served: the database answers and takes writes, and
  * audit events are not so far behind that requests are turned away (`AuditWriter.backlogged`), so
  * a load balancer sends them to another instance meanwhile.
  */
@@ -14,8 +14,9 @@ export function registerHealth(app: FastifyInstance, database: DatabaseHandle, a
     try {
       await database.ping(1_000);
       return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', reason: 'database unreachable' });
+    } catch (error) {
+      const readOnly = (error as { code?: unknown }).code === '25006';
+      return reply.code(503).send({ status: 'unavailable', reason: readOnly ? 'database accepts no writes' : 'database unreachable' });
     }
   });
 }
