@@ -134,8 +134,30 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     http,
     bootstrapCredentials,
     listen: () => http.listen({ host: config.host, port: config.port }),
-    close: () => (closing ??= http.close().then(() => webhookWorker?.stop()).then(() => services.audit.close()).then(() => services.keys.close()).then(() => database.close())),
+    // Each step that waits on the database is bounded (the audit writer bounds its own): one
+    // partitioned away answers nothing, ever, and a close that never ends is ended by a kill. The
+    // requests' audit events are written first; deliveries audit in their own transactions, and
+    // those in flight are let finish their longest send (three timeouts, see the sender) and
+    // record it.
+    close: () =>
+      (closing ??= http
+        .close()
+        .then(() => services.audit.close())
+        .then(() => webhookWorker && withinDeadline(webhookWorker.stop(), 'stopping the webhook worker', logger, (3 * config.webhookTimeout + 5) * 1_000))
+        .then(() => services.keys.close())
+        .then(() => withinDeadline(database.close(), 'closing the database', logger))),
   };
+}
+
+/** The longest a step of closing waits on the database before the close goes on without it. */
+export const CLOSE_DATABASE_DEADLINE_MS = 10_000;
+
+/** Waits for `step` up to `deadlineMs`, then logs that it did not end and resolves; rejects as it does. */
+async function withinDeadline(step: Promise<unknown>, what: string, logger: Logger, deadlineMs = CLOSE_DATABASE_DEADLINE_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), deadlineMs)));
+  const gaveUp = await Promise.race([step.then(() => false as const), late]).finally(() => clearTimeout(timer));
+  if (gaveUp) logger.warn(`closing: ${what} did not end within ${deadlineMs} ms; going on without it`);
 }
 
 /**

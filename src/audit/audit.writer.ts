@@ -21,6 +21,12 @@ export interface AuditWriterOptions {
   readonly maxBuffered?: number;
   /** Wait before the one retry of a failed write, in ms. */
   readonly retryDelayMs?: number;
+  /**
+   * Longest `close()` waits for the database, in ms, before it logs the events still unwritten as
+   * lost: a database partitioned away answers no write, ever, and a shutdown that waits on it is
+   * ended by a kill that loses them unlogged.
+   */
+  readonly closeTimeoutMs?: number;
 }
 
 const PARTITION_RETRY_MS = 60_000;
@@ -64,9 +70,14 @@ export class AuditWriter {
   readonly #maxBatch: number;
   readonly #maxBuffered: number;
   readonly #retryDelayMs: number;
+  readonly #closeTimeoutMs: number;
   #buffer: PreparedAuditEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<unknown> | undefined;
+  /** The batch being written, while it is. */
+  #inFlight: readonly PreparedAuditEvent[] = [];
+  /** Set once `close()` gave up on the database: what was left is logged, and nothing more is tried. */
+  #abandoned = false;
   #closed = false;
   /** Set once a batch finds the database unreachable after `close()`: the rest are logged as lost without a try. */
   #unreachableAtClose = false;
@@ -83,6 +94,7 @@ export class AuditWriter {
     this.#maxBatch = options.maxBatch ?? 500;
     this.#maxBuffered = options.maxBuffered ?? 100_000;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     void this.#ensurePartitions();
   }
 
@@ -125,11 +137,25 @@ export class AuditWriter {
     }
   }
 
-  /** Flushes and stops accepting events; later `record` calls are logged and dropped. */
+  /**
+   * Flushes and stops accepting events; later `record` calls are logged and dropped. Waits for the
+   * database up to `closeTimeoutMs`, then logs every event not yet written in full as lost (a
+   * write still in flight may yet commit some of them: the same ids) and resolves.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.flush();
-    await this.#partitions?.ready;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), this.#closeTimeoutMs)));
+    const flushed = (async () => {
+      await this.flush();
+      await this.#partitions?.ready;
+      return false as const;
+    })();
+    const gaveUp = await Promise.race([flushed, late]).finally(() => clearTimeout(timer));
+    if (!gaveUp) return;
+    const left = new Map([...this.#inFlight, ...this.#buffer.splice(0)].map((event) => [event.id, event]));
+    this.#lose([...left.values()], new Error(`the database did not take them within ${this.#closeTimeoutMs} ms of closing`));
+    this.#abandoned = true;
   }
 
   #arm(): void {
@@ -141,10 +167,12 @@ export class AuditWriter {
   #startWrite(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#writing) return;
+    if (this.#writing || this.#abandoned) return;
     const batch = this.#buffer.splice(0, this.#maxBatch);
+    this.#inFlight = batch;
     this.#writing = this.#write(batch).finally(() => {
       this.#writing = undefined;
+      this.#inFlight = [];
       if (this.#buffer.length >= this.#maxBatch) this.#startWrite();
       else if (this.#buffer.length > 0) this.#arm();
     });
@@ -192,6 +220,8 @@ export class AuditWriter {
 
   /** Logs the events in full at error level, so they can be recovered from the log, and drops them. */
   #lose(batch: readonly PreparedAuditEvent[], error: unknown): number {
+    // Logged already, when close() gave up on the database.
+    if (this.#abandoned || batch.length === 0) return 0;
     this.#logger.error({ err: error, events: batch }, `audit: ${batch.length} events could not be written and are lost`);
     return 0;
   }
