@@ -57,7 +57,7 @@ describe.skipIf(!testServerUrl())('closing the hub while its database is partiti
     );
     const config = loadConfig({ ...TEST_ENV, DATABASE_URL: proxy.url, LOG_LEVEL: 'info', HUB_WEBHOOK_TIMEOUT: '1' });
     // Events stay buffered until the close: the read's event is still waiting when the partition begins.
-    const hub = await createHub(config, { database: openDatabase({ url: proxy.url }), logger, audit: { flushIntervalMs: 600_000, maxBatch: 10_000 } });
+    const hub = await createHub(config, { database: openDatabase({ url: proxy.url }), logger, audit: { flushIntervalMs: 600_000, maxBatch: 10_000, closeTimeoutMs: 1_000 } });
     onTestFinished(async () => {
       await proxy.close();
       await database.close();
