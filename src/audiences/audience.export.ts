@@ -85,15 +85,27 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
   type Batch = Awaited<ReturnType<typeof findAudienceExportLines>>;
   // Set once the lines end, are cut off or their reader leaves: a batch whose turn comes after reads nothing.
   let stopped = false;
-  const read = (range: MemberRange): Promise<Batch> => {
+  // An export outlives the request that began it, for as long as its reader reads: what ends
+  // access on the next request elsewhere must end it too. Before each batch, the purpose must be
+  // the version the export decided its fields by (a new one may cover less, and is in force on
+  // every instance at once). Else the export ends there, cut short.
+  const stillAllowed = async () => {
+    const [newest] = await deps.purposes.versions(purpose.newest.key);
+    if (newest?.version !== purpose.newest.version) throw new Error(`the purpose ${purpose.newest.key} changed during the export: export again`);
+  };
+  const read = (range: MemberRange, first = false): Promise<Batch> => {
     // Its consents' state as of its own statement, when its turn comes.
-    const batch = reads(async () => (stopped ? [] : findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), range, groups)));
+    const batch = reads(async () => {
+      if (stopped) return [];
+      if (!first) await stillAllowed();
+      return findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), range, groups);
+    });
     batch.catch(() => {});
     return batch;
   };
   const ends = await findAudienceBatchEnds(deps.db, audienceSelection(purpose, filter, deps.clock.now()), batchSize);
   const ranges: MemberRange[] = [...ends, undefined].map((upTo, i) => ({ after: ends[i - 1], upTo }));
-  const reading = ranges.splice(0, 2).map(read);
+  const reading = ranges.splice(0, 2).map((range, i) => read(range, i === 0));
   await reading[0];
   return (async function* lines() {
     let exported = 0;

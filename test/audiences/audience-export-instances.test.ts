@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { exportSavedAudience } from '../../src/audiences/audience.export.js';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/db/connect.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
+import { definePurpose, giveConsent } from '../helpers/oauth.js';
+
+// An audience export streams for as long as its reader reads (a slow reader is never cut off).
+// What ends access elsewhere, on another instance sharing the database (on PGlite: the same one),
+// must end the export's access too, as it ends every other read on the next request: a new
+// purpose version that no longer covers a field, and the revocation of the exporter's token or
+// the suspension of its client.
+
+let one: Hub;
+/** The instance running the export: a second one on the server, the same one on PGlite. */
+let two: Hub;
+let consentsAdmin: string;
+let members: Awaited<ReturnType<typeof signUpUser>>[];
+const TOOL = 'agt_01J0000000000000000000XINS';
+const PURPOSE = 'instance_news';
+
+beforeAll(async () => {
+  const database = await createTestDatabase();
+  one = await createHub(loadConfig(TEST_ENV), { database });
+  two = database.url ? await createHub(loadConfig({ ...TEST_ENV, HUB_WEBHOOK_WORKER: 'false' }), { database: openDatabase({ url: database.url }) }) : one;
+  consentsAdmin = await clientToken(one, ['consents:admin'], 'agt_01J0000000000000000000XADM');
+  expect(await definePurpose(one, consentsAdmin, PURPOSE, ['profile', 'contact.email'])).toBe('1');
+  members = [];
+  for (let i = 0; i < 8; i++) {
+    const user = await signUpUser(one, { country: 'IE' });
+    await giveConsent(one, user.accessToken, { purpose: PURPOSE });
+    members.push(user);
+  }
+  members.sort((a, b) => (a.id < b.id ? -1 : 1));
+});
+afterAll(async () => {
+  if (two !== one) await two.close();
+  await one.close();
+});
+
+/** A saved audience of every member, saved by a fresh token of the tool client. */
+async function savedAudience(token: string): Promise<string> {
+  const created = await graphql<any>(one, 'mutation($i: CreateAudienceInput!) { createAudience(input: $i) { id } }', {
+    token,
+    variables: { i: { name: `Ireland ${Math.random()}`, purpose: PURPOSE, filter: { countries: ['IE'] } } },
+  });
+  expect(created.errors).toBeUndefined();
+  return created.data.createAudience.id;
+}
+
+/**
+ * The export on `two` of the audience in batches of one member, as the lines it sends, calling
+ * `between` once the first line is out (three batches have been asked for by then); an export cut
+ * short ends the lines there.
+ */
+async function exportOnTwo(token: string, id: string, between: () => Promise<void>): Promise<Record<string, unknown>[]> {
+  const principal = await two.services.tokens.authenticate(token);
+  const chunks = await exportSavedAudience(two.services, { principal, requestId: null }, id, { batchSize: 1 });
+  const lines: Record<string, unknown>[] = [];
+  let first = true;
+  try {
+    for await (const chunk of chunks) {
+      lines.push(...chunk.split('\n').filter(Boolean).map((line) => JSON.parse(line)));
+      if (first) await between();
+      first = false;
+    }
+  } catch {
+    // Cut short: what was sent is what the reader got.
+  }
+  return lines;
+}
+
+describe('an audience export running while access ends elsewhere', () => {
+  it('stops showing a field the purpose no longer covers, in the batches read after the new version reached its instance', async () => {
+    const token = await clientToken(one, ['audience:read', 'profile:read', 'contact:read'], TOOL);
+    const id = await savedAudience(token);
+    const lines = await exportOnTwo(token, id, async () => {
+      expect(await definePurpose(one, consentsAdmin, PURPOSE, ['profile'])).toBe('2');
+      // Past the notification's delivery: the exporting instance's registry holds the new version.
+      await expect.poll(async () => (await two.services.purposes.versions(PURPOSE))[0]?.version, { timeout: 5_000 }).toBe('2');
+      // An audience query there now leaves the email out.
+      const queried = await graphql<any>(two, `{ audience(purpose: "${PURPOSE}") { edges { node { id email } } } }`, { token });
+      expect(queried.data.audience.edges.every((e: any) => e.node.email === null)).toBe(true);
+    });
+    expect(lines.map((l) => l.id)).toEqual(members.slice(0, lines.length).map((m) => m.id));
+    // Every batch but the three asked for before was read after version 2 took effect everywhere:
+    // none of them may show an email, whether the export leaves it out or ends.
+    expect(lines.slice(3).filter((l) => l.email !== undefined).map((l) => l.email)).toEqual([]);
+  });
+});
