@@ -8,7 +8,7 @@ import { groupVersions } from './audience.coverage.js';
 import { allowedMemberFields, audienceFieldsRead, audiencePurpose, audienceSelection, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { findSavedAudience } from './saved-audience.service.js';
 
-type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
+type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes' | 'tokens'>;
 
 /**
  * Members per statement of an export, as counted when it begins. Each statement costs little
@@ -88,10 +88,15 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
   // An export outlives the request that began it, for as long as its reader reads: what ends
   // access on the next request elsewhere must end it too. Before each batch, the purpose must be
   // the version the export decided its fields by (a new one may cover less, and is in force on
-  // every instance at once). Else the export ends there, cut short.
+  // every instance at once), and the caller's token must still stand (not revoked, its client and
+  // the client's ancestors active). Else the export ends there, cut short.
   const stillAllowed = async () => {
     const [newest] = await deps.purposes.versions(purpose.newest.key);
     if (newest?.version !== purpose.newest.version) throw new Error(`the purpose ${purpose.newest.key} changed during the export: export again`);
+    const { principal } = caller;
+    if (principal.kind === 'anonymous') throw new Error('the export has no caller');
+    const state = await deps.tokens.delegationState(deps.db, { jti: principal.tokenId, agentIds: [principal.clientId] });
+    if (state.revoked || !state.agentsLive) throw new Error('the token that began the export no longer stands');
   };
   const read = (range: MemberRange, first = false): Promise<Batch> => {
     // Its consents' state as of its own statement, when its turn comes.

@@ -17,6 +17,7 @@ let one: Hub;
 /** The instance running the export: a second one on the server, the same one on PGlite. */
 let two: Hub;
 let consentsAdmin: string;
+let agentsAdmin: string;
 let members: Awaited<ReturnType<typeof signUpUser>>[];
 const TOOL = 'agt_01J0000000000000000000XINS';
 const PURPOSE = 'instance_news';
@@ -26,6 +27,7 @@ beforeAll(async () => {
   one = await createHub(loadConfig(TEST_ENV), { database });
   two = database.url ? await createHub(loadConfig({ ...TEST_ENV, HUB_WEBHOOK_WORKER: 'false' }), { database: openDatabase({ url: database.url }) }) : one;
   consentsAdmin = await clientToken(one, ['consents:admin'], 'agt_01J0000000000000000000XADM');
+  agentsAdmin = await clientToken(one, ['agents:admin', 'audience:read'], 'agt_01J0000000000000000000XAGA');
   expect(await definePurpose(one, consentsAdmin, PURPOSE, ['profile', 'contact.email'])).toBe('1');
   members = [];
   for (let i = 0; i < 8; i++) {
@@ -88,5 +90,20 @@ describe('an audience export running while access ends elsewhere', () => {
     // Every batch but the three asked for before was read after version 2 took effect everywhere:
     // none of them may show an email, whether the export leaves it out or ends.
     expect(lines.slice(3).filter((l) => l.email !== undefined).map((l) => l.email)).toEqual([]);
+  });
+
+  it('ends when the exporter loses access: its client suspended through another instance', async () => {
+    // Back to a purpose covering the email, so only the loss of access stands in the way.
+    await definePurpose(one, consentsAdmin, PURPOSE, ['profile', 'contact.email']);
+    const token = await clientToken(one, ['audience:read', 'profile:read', 'contact:read'], TOOL);
+    const id = await savedAudience(token);
+    const lines = await exportOnTwo(token, id, async () => {
+      const suspended = await graphql<any>(one, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: agentsAdmin, variables: { id: TOOL } });
+      expect(suspended.data).toEqual({ suspendAgent: { status: 'SUSPENDED' } });
+      // Every other request with the token is refused now, on either instance.
+      expect((await graphql(two, '{ savedAudiences { edges { node { id } } } }', { token })).status).toBe(401);
+    });
+    // At most the batches asked for before the suspension: never the whole audience.
+    expect(lines.length).toBeLessThanOrEqual(3);
   });
 });
