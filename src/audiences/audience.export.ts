@@ -8,7 +8,7 @@ import { groupVersions } from './audience.coverage.js';
 import { allowedMemberFields, audienceFieldsRead, audiencePurpose, audienceSelection, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { findSavedAudience } from './saved-audience.service.js';
 
-type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes' | 'tokens'>;
+type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
 
 /**
  * Members per statement of an export, as counted when it begins. Each statement costs little
@@ -34,6 +34,8 @@ export const MAX_EXPORT_READS = 4;
 export interface ExportOptions {
   readonly batchSize?: number;
   readonly reads?: ExportReads;
+  /** Rejects once the caller's token no longer stands (`FastifyRequest.recheckToken`); run before each batch but the first. */
+  readonly recheckToken?: () => Promise<void>;
 }
 
 /** Runs a batch read when its turn comes. */
@@ -78,7 +80,7 @@ export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCall
  * reading the first batch throws, all before the first line.
  */
 export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id: string, options: ExportOptions = {}): Promise<AsyncGenerator<string>> {
-  const { batchSize = EXPORT_BATCH, reads = (read) => read() } = options;
+  const { batchSize = EXPORT_BATCH, reads = (read) => read(), recheckToken = async () => {} } = options;
   const { saved, purpose, filter } = await permitSavedAudienceExport(deps, caller, id);
   const fields = allowedMemberFields(caller.principal, purpose.byVersion.get(purpose.newest.version)!);
   const groups = groupVersions(purpose, fields);
@@ -88,15 +90,12 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
   // An export outlives the request that began it, for as long as its reader reads: what ends
   // access on the next request elsewhere must end it too. Before each batch, the purpose must be
   // the version the export decided its fields by (a new one may cover less, and is in force on
-  // every instance at once), and the caller's token must still stand (not revoked, its client and
-  // the client's ancestors active). Else the export ends there, cut short.
+  // every instance at once), and the caller's token must still stand as a request's would. Else
+  // the export ends there, cut short.
   const stillAllowed = async () => {
     const [newest] = await deps.purposes.versions(purpose.newest.key);
     if (newest?.version !== purpose.newest.version) throw new Error(`the purpose ${purpose.newest.key} changed during the export: export again`);
-    const { principal } = caller;
-    if (principal.kind === 'anonymous') throw new Error('the export has no caller');
-    const state = await deps.tokens.delegationState(deps.db, { jti: principal.tokenId, agentIds: [principal.clientId] });
-    if (state.revoked || !state.agentsLive) throw new Error('the token that began the export no longer stands');
+    await recheckToken();
   };
   const read = (range: MemberRange, first = false): Promise<Batch> => {
     // Its consents' state as of its own statement, when its turn comes.

@@ -65,7 +65,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
     }
     let lines: AsyncGenerator<string>;
     try {
-      lines = await exportSavedAudience(services, caller, request.params.id, { reads });
+      lines = await exportSavedAudience(services, caller, request.params.id, { reads, recheckToken: request.recheckToken });
     } catch (error) {
       release();
       return refused(reply, error, challenge);

@@ -16,6 +16,13 @@ declare module 'fastify' {
      * already refused, never to decide access.
      */
     claimedCaller?: Principal;
+    /**
+     * Checks the request's token in the database again, as the request's own check did (not
+     * revoked, nor its session; its client, agents and consent still in force; its user active):
+     * for an answer that outlives its request (an export), before each part it reads. Rejects with
+     * InvalidTokenError once the token no longer stands; resolves at once for a request without one.
+     */
+    recheckToken: () => Promise<void>;
   }
 }
 
@@ -33,6 +40,8 @@ export interface TokenStep {
  * @throws InvalidTokenError from the first step.
  */
 export type Authenticate = (token: string) => Promise<TokenStep>;
+
+const NO_TOKEN = async (): Promise<void> => {};
 
 /** A bearer token header (RFC 6750 §2.1): the scheme, then a token of b64token characters. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -142,8 +151,10 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
   };
 
   app.decorateRequest('principal', null as never);
+  app.decorateRequest('recheckToken', null as never);
   app.addHook('onRequest', async (request, reply) => {
     request.principal = ANONYMOUS;
+    request.recheckToken = NO_TOKEN;
     const header = request.headers.authorization;
     const route = header === undefined ? undefined : options.routes.find((r) => routedUnder(request, r.prefix));
     if (header === undefined || !route) return;
@@ -169,6 +180,7 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
     pending.delete(request);
     try {
       request.principal = await step.check();
+      request.recheckToken = async () => void (await step.check());
     } catch (error) {
       return refused(request, reply, step.route, error);
     }

@@ -94,7 +94,7 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
     };
     let chunks: AsyncGenerator<string>;
     try {
-      chunks = await exportUserData(services, { principal, requestId: request.id }, id);
+      chunks = await exportUserData(services, { principal, requestId: request.id }, id, request.recheckToken);
     } catch (error) {
       release();
       if (!(error instanceof NotFoundError)) throw error;

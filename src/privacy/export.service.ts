@@ -32,20 +32,31 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
  * Lists are read in keyset pages, each page as of its own statement, so the export runs in
  * constant memory and never holds a long transaction. Who may ask is decided by the caller in
  * src/authz (`decideDataSubjectRequest`).
+ * An export outlives the request that began it, for as long as its reader reads: before each page
+ * of a list, `recheckToken` checks the caller's token again (`FastifyRequest.recheckToken`), and a
+ * token no longer standing (its session signed out, its user suspended) ends the export there,
+ * cut short, as it ends every request of that token on every instance.
  * Audited as `data.exported` once the last chunk is out or the reader stops, with the counts, and
  * as `fieldsRead` every field of every data category and every other list it holds: the person's
  * accessLog shows what an export of them read, as it does for a query.
  * @throws NotFoundError for an id that names no user, or an erased one (before the first chunk).
  */
-export async function exportUserData(deps: Deps, caller: Caller, userId: string): Promise<AsyncGenerator<string>> {
+export async function exportUserData(deps: Deps, caller: Caller, userId: string, recheckToken: () => Promise<void> = async () => {}): Promise<AsyncGenerator<string>> {
   const { db } = deps;
   const user = isId('usr', userId) ? await findExportSubject(db, userId) : undefined;
   if (!user) throw new NotFoundError('User');
   const now = deps.clock.now();
   const counts = { orders: 0, consents: 0, sessions: 0, accessLog: 0, actions: 0 };
-  const counting = (key: keyof typeof counts, list: StreamedList): StreamedList =>
+  const checked = (list: StreamedList): StreamedList =>
     (async function* () {
       for await (const page of list) {
+        await recheckToken();
+        yield page;
+      }
+    })();
+  const counting = (key: keyof typeof counts, list: StreamedList): StreamedList =>
+    (async function* () {
+      for await (const page of checked(list)) {
         counts[key] += page.length;
         yield page;
       }
@@ -56,12 +67,12 @@ export async function exportUserData(deps: Deps, caller: Caller, userId: string)
     ['exportedAt', now],
     ['subject', user.id],
     ['profile', user],
-    ['paymentMethods', keysetPages(paymentMethodsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(paymentMethodRecord))],
+    ['paymentMethods', checked(keysetPages(paymentMethodsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(paymentMethodRecord)))],
     ['orders', counting('orders', keysetPages(ordersOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(orderRecord)))],
     ['consents', counting('consents', keysetPages(consentsOf(db, user.id), CONSENT_PAGE, (consents) => withHistory(deps, consents, now)))],
-    ['connectedAgents', keysetPages(agentsOf(db, user.id, 'connected', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now)))],
-    ['ownedAgents', keysetPages(agentsOf(db, user.id, 'owned', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now)))],
-    ['approvals', keysetPages(approvalsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(approvalRecord))],
+    ['connectedAgents', checked(keysetPages(agentsOf(db, user.id, 'connected', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now))))],
+    ['ownedAgents', checked(keysetPages(agentsOf(db, user.id, 'owned', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now))))],
+    ['approvals', checked(keysetPages(approvalsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(approvalRecord)))],
     ['sessions', counting('sessions', keysetPages(sessionsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(sessionRecord)))],
     ['accessLog', counting('accessLog', accessLogPages(db, user.id))],
     ['actions', counting('actions', keysetPages(actionsOf(db, user.id), EXPORT_PAGE, (events) => events.map((event) => actionRecord(event, user.id))))],

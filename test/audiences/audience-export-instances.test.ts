@@ -59,7 +59,9 @@ async function savedAudience(token: string): Promise<string> {
  */
 async function exportOnTwo(token: string, id: string, between: () => Promise<void>): Promise<Record<string, unknown>[]> {
   const principal = await two.services.tokens.authenticate(token);
-  const chunks = await exportSavedAudience(two.services, { principal, requestId: null }, id, { batchSize: 1 });
+  // As the route passes it (`FastifyRequest.recheckToken`): the token's check on `two`, again.
+  const recheckToken = async () => void (await two.services.tokens.authenticate(token));
+  const chunks = await exportSavedAudience(two.services, { principal, requestId: null }, id, { batchSize: 1, recheckToken });
   const lines: Record<string, unknown>[] = [];
   let first = true;
   try {

@@ -13,7 +13,7 @@ import { resourceMetadataUrl } from '../../src/oauth/discovery.js';
 import { MAX_CONCURRENT_EXPORTS, registerExportRoutes } from '../../src/privacy/export.routes.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, clientToken, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, clientToken, postForm, signIn, signUpUser } from '../helpers/hub.js';
 import { restOf, stalledGet } from '../helpers/net.js';
 import { exportOf } from './privacy-fixtures.js';
 
@@ -185,5 +185,21 @@ describe('a reader that stops reading', () => {
     const body = JSON.parse(await readSlowly(response, STALL_MS * 0.6, 16_000_000));
     expect(body.orders).toHaveLength(ORDERS);
     expect(Date.now() - started).toBeGreaterThan(STALL_MS);
+  });
+
+  it('is cut short once the session that began the export signs out, as every request of it is', async () => {
+    const session = await signIn(hub, mallory);
+    const response = await openExport(mallory.id, session.accessToken);
+    expect(response.statusCode).toBe(200);
+    response.setEncoding('utf8');
+    let body = '';
+    await new Promise<void>((resolve) => response.once('data', (chunk: string) => resolve(void (body += chunk))));
+    response.pause();
+    expect((await postForm(hub, '/oauth/revoke', { token: session.refreshToken, client_id: 'hub-frontend' })).status).toBe(200);
+    response.on('data', (chunk: string) => (body += chunk));
+    await new Promise((resolve) => response.once('close', resolve).resume());
+    expect(response.complete).toBe(false);
+    // What the connection's buffers held and a page read ahead, never the rest of the record.
+    expect(body.match(/"ord_big_/g)?.length ?? 0).toBeLessThan(ORDERS * 0.8);
   });
 });
