@@ -46,8 +46,12 @@ export function passwordProblem(password: string, email: string): string | undef
   if (length > PASSWORD_MAX_LENGTH) return `must have at most ${PASSWORD_MAX_LENGTH} characters`;
   const folded = normalized.toLowerCase();
   if (BLOCKLIST.has(folded) || new Set(folded).size <= 2) return 'is too common or too easy to guess';
-  const local = email.toLowerCase().split('@')[0] ?? '';
-  if (local.length >= 4 && folded.includes(local)) return 'must not contain the email address';
+  // The whole address too: a local part shorter than 4 is not refused alone ('bob' is in many
+  // a good passphrase), but 'bob@example.com' is 15 characters, and the first guess of anyone
+  // who knows the account.
+  const address = email.trim().toLowerCase();
+  const local = address.split('@')[0] ?? '';
+  if ((address.length > 0 && folded.includes(address)) || (local.length >= 4 && folded.includes(local))) return 'must not contain the email address';
   return undefined;
 }
 
