@@ -33,6 +33,23 @@ const BLOCKLIST = new Set([
   'aaaaaaaaaaaaaaa',
 ]);
 
+/**
+ * Runs of keys, letters and digits, each read in both directions and round its end: a password
+ * that lies wholly within one ('abcdefghijklmnopqrstuvwxyz', 'qwertyuiopasdfghjklzxcvbnm',
+ * '1234567890123456789') is what the blocklist's entries stand for, at any length.
+ */
+const SEQUENCES = ['abcdefghijklmnopqrstuvwxyz', '0123456789', 'qwertyuiopasdfghjklzxcvbnm', 'zxcvbnmasdfghjklqwertyuiop', '1q2w3e4r5t6y7u8i9o0p', '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p']
+  .flatMap((run) => [run, [...run].reverse().join('')])
+  .map((run) => run.repeat(Math.ceil(PASSWORD_MAX_LENGTH / run.length) + 1));
+
+/** A password that is one shorter unit repeated, the last time in part ('passwordpasswordpassword', 'iloveyouiloveyouiloveyou'). */
+function isRepetition(chars: readonly string[]): boolean {
+  for (let period = 1; period <= chars.length / 2; period++) {
+    if (chars.every((char, i) => i < period || char === chars[i - period])) return true;
+  }
+  return false;
+}
+
 export function normalizePassword(password: string): string {
   return password.normalize('NFKC');
 }
@@ -45,7 +62,9 @@ export function passwordProblem(password: string, email: string): string | undef
   if (length < PASSWORD_MIN_LENGTH) return `must have at least ${PASSWORD_MIN_LENGTH} characters`;
   if (length > PASSWORD_MAX_LENGTH) return `must have at most ${PASSWORD_MAX_LENGTH} characters`;
   const folded = normalized.toLowerCase();
-  if (BLOCKLIST.has(folded) || new Set(folded).size <= 2) return 'is too common or too easy to guess';
+  if (BLOCKLIST.has(folded) || new Set(folded).size <= 2 || isRepetition([...folded]) || SEQUENCES.some((run) => run.includes(folded))) {
+    return 'is too common or too easy to guess';
+  }
   // The whole address too: a local part shorter than 4 is not refused alone ('bob' is in many
   // a good passphrase), but 'bob@example.com' is 15 characters, and the first guess of anyone
   // who knows the account.

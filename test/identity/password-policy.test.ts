@@ -14,7 +14,7 @@ let n = 0;
 const signUp = (password: string, email = `policy${++n}-${Math.random().toString(36).slice(2, 8)}@example.com`) =>
   graphql<{ signUp: { user: { id: string } } | null }>(hub, SIGN_UP, { variables: { input: { email, password } } });
 
-describe('password policy (NIST SP 800-63B-4 §3.1.1.2: context-specific words)', () => {
+describe('password policy (NIST SP 800-63B-4 §3.1.1.2: context-specific words and a blocklist)', () => {
   it('refuses the email address itself as the password, however short its local part', async () => {
     // 'bob@example.com' is 15 characters: long enough, and nothing else refuses it.
     for (const email of ['bob@example.com', 'jo@example.co.uk', 'Al@Shop-Example.com']) {
@@ -28,6 +28,21 @@ describe('password policy (NIST SP 800-63B-4 §3.1.1.2: context-specific words)'
     const user = await signUpUser(hub, { email });
     const response = await graphql(hub, CHANGE, { variables: { input: { currentPassword: TEST_PASSWORD, newPassword: email } }, token: user.accessToken });
     expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.newPassword' });
+  });
+
+  it.each([
+    'passwordpasswordpassword',
+    'iloveyouiloveyouiloveyou',
+    '1234567890123456789',
+    '12345678901234567890',
+    '0987654321098765',
+    'abcdefghijklmnopqrstuvwxyz',
+    'qwertyuiopasdfghjklzxcvbnm',
+    '1q2w3e4r5t6y7u8i9o0p',
+    'zxcvbnmasdfghjkl',
+  ])('refuses %s, a trivial variant of what the blocklist names', async (password) => {
+    const response = await signUp(password);
+    expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.password' });
   });
 
   it('still accepts a long passphrase', async () => {
