@@ -11,7 +11,7 @@ import type { PaymentMethod } from './order.queries.js';
 import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { addPaymentMethod, assertRoomForPaymentMethod } from './payment-method.service.js';
-import { country, email, locale, mergePreferences, parseInput, personName, profileChangesSchema, toAddressJson } from './profile.input.js';
+import { country, email, locale, normalizeEmail, mergePreferences, parseInput, personName, profileChangesSchema, toAddressJson } from './profile.input.js';
 import { forgetAccount, forgetEndedWindows, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
 import {
   findCredentialsByEmail,
@@ -42,7 +42,7 @@ const signUpSchema = z.object({
   country: country.nullish(),
 });
 
-const signInSchema = z.object({ email: z.string().max(254).transform((value) => value.trim().toLowerCase()), password: z.string().max(PASSWORD_MAX_INPUT_LENGTH) });
+const signInSchema = z.object({ email: z.string().max(254).transform(normalizeEmail), password: z.string().max(PASSWORD_MAX_INPUT_LENGTH) });
 
 const changePasswordSchema = z.object({ currentPassword: signInSchema.shape.password, newPassword: z.string() });
 

@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 import type { AddressJson, PreferencesJson } from '../db/database.js';
 import type { Clock } from '../shared/clock.js';
@@ -14,12 +15,31 @@ const text = plainText;
 /** A given or family name. */
 export const personName = text(100);
 
+/**
+ * An address as stored and looked up: trimmed, its domain in ASCII (IDNA, RFC 5890: 'bücher.de'
+ * as 'xn--bcher-kva.de', which is what mail is sent to) and lowercased, so the two forms of one
+ * domain are one account. A domain IDNA cannot convert is kept as given, for the check to refuse.
+ */
+export function normalizeEmail(value: string): string {
+  const trimmed = value.trim();
+  const at = trimmed.lastIndexOf('@');
+  const domain = trimmed.slice(at + 1);
+  if (at < 0 || /^[\x20-\x7e]*$/.test(domain)) return trimmed.toLowerCase();
+  return `${trimmed.slice(0, at)}@${domainToASCII(domain) || domain}`.toLowerCase();
+}
+
+/**
+ * Zod's practical address, but for the top-level domain, which may also be an IDN one in its
+ * ASCII form (.рф is xn--p1ai, .中国 xn--fiqs8s): zod's accepts letters only.
+ */
+const EMAIL = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+(?:[A-Za-z]{2,}|xn--[A-Za-z0-9-]*[A-Za-z0-9])$/;
+
 export const email = z
   .string()
   .trim()
   .max(254, 'must have at most 254 characters')
-  .pipe(z.email('must be an email address'))
-  .transform((value) => value.toLowerCase());
+  .transform(normalizeEmail)
+  .pipe(z.string().max(254, 'must have at most 254 characters').regex(EMAIL, 'must be an email address'));
 
 export const country = z
   .string()

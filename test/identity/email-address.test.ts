@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { graphql, startTestHub } from '../helpers/hub.js';
+
+let hub: Hub;
+beforeAll(async () => {
+  hub = await startTestHub();
+});
+afterAll(() => hub.close());
+
+const SIGN_UP = 'mutation($input: SignUpInput!) { signUp(input: $input) { user { id email } } }';
+const SIGN_IN = 'mutation($input: SignInInput!) { signIn(input: $input) { user { id } } }';
+const PASSWORD = 'a sentence long enough to remember';
+
+describe('email addresses at internationalized domains (IDNA, RFC 5890)', () => {
+  it('signs up an address under an IDN top-level domain, in its ASCII form', async () => {
+    // .рф, .中国, .in (भारत) and dozens more are IDN TLDs: their ASCII form is xn--….
+    for (const email of ['ivan@xn--e1afmkfd.xn--p1ai', 'li@shop.xn--fiqs8s', 'info@shop.xn--h2brj9c']) {
+      const response = await graphql<any>(hub, SIGN_UP, { variables: { input: { email, password: PASSWORD } } });
+      expect(response.errors, email).toBeUndefined();
+      expect(response.data.signUp.user.email).toBe(email);
+    }
+  });
+
+  it('takes a domain written in Unicode as its ASCII form, at sign-up and sign-in alike', async () => {
+    const up = await graphql<any>(hub, SIGN_UP, { variables: { input: { email: 'Anna@Bücher.de', password: PASSWORD } } });
+    expect(up.errors).toBeUndefined();
+    expect(up.data.signUp.user.email).toBe('anna@xn--bcher-kva.de');
+    for (const email of ['anna@bücher.de', 'ANNA@XN--BCHER-KVA.DE']) {
+      const response = await graphql<any>(hub, SIGN_IN, { variables: { input: { email, password: PASSWORD } } });
+      expect(response.errors, email).toBeUndefined();
+      expect(response.data.signIn.user.id).toBe(up.data.signUp.user.id);
+    }
+    // The same address in either form is one account.
+    const again = await graphql<any>(hub, SIGN_UP, { variables: { input: { email: 'anna@xn--bcher-kva.de', password: PASSWORD } } });
+    expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.email' });
+  });
+
+  it('still refuses what is not an address', async () => {
+    for (const email of ['no-at-sign.example', 'a@b', 'a@-bad.example', 'a@xn--', 'a@exa mple.com']) {
+      const response = await graphql<any>(hub, SIGN_UP, { variables: { input: { email, password: PASSWORD } } });
+      expect(response.errors?.[0]?.extensions, email).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.email' });
+    }
+  });
+});
