@@ -44,6 +44,14 @@ export async function clearFailures(db: Db, ...keys: string[]): Promise<void> {
   await db.deleteFrom('sign_in_throttle').where('key', 'in', keys).execute();
 }
 
+/** Deletes the counts whose key starts with one of `prefixes`. */
+export async function clearFailuresFrom(db: Db, ...prefixes: string[]): Promise<void> {
+  await db
+    .deleteFrom('sign_in_throttle')
+    .where((eb) => eb.or(prefixes.map((prefix) => eb(sql<string>`left(key, ${prefix.length})`, '=', prefix))))
+    .execute();
+}
+
 /**
  * Deletes up to `limit` rows whose window started at or before `endedBy`: counts that limit
  * nothing any more. Rows a reservation in flight holds are skipped, so this never waits for one.

@@ -3,12 +3,16 @@ import type { Db } from '../db/connect.js';
 import type { Database } from '../db/database.js';
 import { addressNetwork } from '../shared/address.js';
 import { RateLimitedError } from '../shared/errors.js';
-import { addAttempt, clearFailures, deleteEndedWindows, removeAttempt, type ThrottleCount } from './throttle.queries.js';
+import { addAttempt, clearFailures, clearFailuresFrom, deleteEndedWindows, removeAttempt, type ThrottleCount } from './throttle.queries.js';
 
 /**
- * Failed sign-ins are counted per account and per client address in fixed windows kept in the
- * database, so every instance sees the same counts. Per account, few failures lock out
- * guessing at one password; per address, more, so a shared NAT is not locked out at once.
+ * Failed sign-ins are counted per account and client address, per account and per client address
+ * in fixed windows kept in the database, so every instance sees the same counts. Per account and
+ * address, few failures lock out guessing at one password from there, and only from there: a
+ * stranger who types someone's email with wrong passwords locks out themself, not the owner at
+ * their own address. Per account from every address, more (NIST SP 800-63B's ceiling of 100), so
+ * guessing spread over many addresses is bounded too, and locking the owner out takes 20
+ * addresses (IPv6 /64s) a window. Per address, more, so a shared NAT is not locked out at once.
  *
  * An attempt is counted before its password is checked and stays counted unless it succeeds.
  * Counting only after the check let concurrent attempts all pass a check that none of them had
@@ -18,15 +22,18 @@ import { addAttempt, clearFailures, deleteEndedWindows, removeAttempt, type Thro
  * of them, since each spends an Argon2id hash and may create an account: an address gets as many
  * as it gets failed sign-ins, the same budget of password hashes.
  *
- * Every password check of an account, right or wrong, is counted too (`checksPerAccount`), and
- * never taken back: each is an Argon2id hash, and one right password repeated from one address
- * would otherwise be as many hashes as the GraphQL rate limit lets through (OWASP Authentication
- * Cheat Sheet: throttle every verification).
+ * Every password check of an account from an address, right or wrong, is counted too
+ * (`checksPerAccountAddress`), and never taken back: each is an Argon2id hash, and one right
+ * password repeated from one address would otherwise be as many hashes as the GraphQL rate limit
+ * lets through (OWASP Authentication Cheat Sheet: throttle every verification).
  */
-export const THROTTLE = Object.freeze({ windowSeconds: 15 * 60, perAccount: 5, perAddress: 50, signUpsPerAddress: 50, checksPerAccount: 30 });
+export const THROTTLE = Object.freeze({ windowSeconds: 15 * 60, perAccountAddress: 5, perAccount: 100, perAddress: 50, signUpsPerAddress: 50, checksPerAccountAddress: 30 });
 
-const accountKey = (email: string) => `account:${email.toLowerCase()}`;
-const checksKey = (email: string) => `checks:${email.toLowerCase()}`;
+const account = (email: string) => email.toLowerCase();
+const accountKey = (email: string) => `account:${account(email)}`;
+/** An email holds no space: the part after ` from ` is the address's network. */
+const accountAddressKey = (email: string, address: string) => `account:${account(email)} from ${addressNetwork(address)}`;
+const checksKey = (email: string, address: string) => `checks:${account(email)} from ${addressNetwork(address)}`;
 const addressKey = (address: string) => `address:${addressNetwork(address)}`;
 const signUpKey = (address: string) => `sign-up:${addressNetwork(address)}`;
 
@@ -39,16 +46,17 @@ export interface SignInAttempt {
 }
 
 /**
- * Counts one sign-in attempt against the account (its failures and its checks) and the address,
- * before the password is checked. In a transaction because a refusal throws and the rollback
+ * Counts one sign-in attempt against the account from the address (its failures and its checks),
+ * the account and the address, before the password is checked. In a transaction because a refusal throws and the rollback
  * takes back what was counted, so a refused attempt counts against no key. The rows stay locked
  * until the transaction ends: keep it short (no password check in it). Account before address,
  * always, so two callers never wait for each other's rows.
  * @throws RateLimitedError when a count has already reached its limit.
  */
 export async function reserveSignInAttempt(tx: Transaction<Database>, email: string, address: string, now: Date): Promise<SignInAttempt> {
+  assertWithinLimit(await addAttempt(tx, accountAddressKey(email, address), now, THROTTLE.windowSeconds), THROTTLE.perAccountAddress, now);
+  assertWithinLimit(await addAttempt(tx, checksKey(email, address), now, THROTTLE.windowSeconds), THROTTLE.checksPerAccountAddress, now);
   assertWithinLimit(await addAttempt(tx, accountKey(email), now, THROTTLE.windowSeconds), THROTTLE.perAccount, now);
-  assertWithinLimit(await addAttempt(tx, checksKey(email), now, THROTTLE.windowSeconds), THROTTLE.checksPerAccount, now);
   const addressCount = await addAttempt(tx, addressKey(address), now, THROTTLE.windowSeconds);
   assertWithinLimit(addressCount, THROTTLE.perAddress, now);
   return { email, address, addressWindowStartedAt: addressCount.windowStartedAt };
@@ -65,22 +73,19 @@ export async function reserveSignUp(tx: Transaction<Database>, address: string, 
 }
 
 /**
- * A successful sign-in clears the account's count and takes its own attempt back from the
- * address's, so only failures count against a shared address; the address's other failures stay
- * until their window ends.
+ * A successful sign-in clears the account's failures, from its address and in all, and takes its
+ * own attempt back from the address's, so only failures count against a shared address; the
+ * address's other failures stay until their window ends.
  */
 export async function recordSignInSuccess(db: Db, attempt: SignInAttempt): Promise<void> {
-  await clearAccountFailures(db, attempt.email);
+  await clearFailures(db, accountAddressKey(attempt.email, attempt.address), accountKey(attempt.email));
   await removeAttempt(db, addressKey(attempt.address), attempt.addressWindowStartedAt);
 }
 
-export async function clearAccountFailures(db: Db, email: string): Promise<void> {
-  await clearFailures(db, accountKey(email));
-}
-
-/** Forgets every count of an account, its failures and its checks: the email they hold goes with them (erasure). */
+/** Forgets every count of an account, its failures and its checks from every address: the email they hold goes with them (erasure). */
 export async function forgetAccount(db: Db, email: string): Promise<void> {
-  await clearFailures(db, accountKey(email), checksKey(email));
+  await clearFailures(db, accountKey(email));
+  await clearFailuresFrom(db, `account:${account(email)} from `, `checks:${account(email)} from `);
 }
 
 /** Ended windows forgotten per sign-in or sign-up: more than either adds, so they never pile up. */

@@ -60,7 +60,7 @@ describe('changePassword', () => {
 
   it('refuses a wrong current password as BAD_USER_INPUT, changes nothing, audits it, and throttles it as sign-ins are', async () => {
     const user = await signUpUser(hub);
-    for (let i = 0; i < THROTTLE.perAccount; i++) {
+    for (let i = 0; i < THROTTLE.perAccountAddress; i++) {
       expect(errorOf(await change(user.accessToken, `wrong guess number ${i}`))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.currentPassword' });
     }
     expect(errorOf(await change(user.accessToken, TEST_PASSWORD))).toMatchObject({ code: 'RATE_LIMITED' });
@@ -70,7 +70,7 @@ describe('changePassword', () => {
     const trail = await trailOf(user.id);
     expect(trail.map((e) => [e.action, e.decision, e.reason])).toEqual([
       ['user.password_change_failed', 'DENY', 'RATE_LIMITED'],
-      ...Array.from({ length: THROTTLE.perAccount }, () => ['user.password_change_failed', 'DENY', 'WRONG_PASSWORD']),
+      ...Array.from({ length: THROTTLE.perAccountAddress }, () => ['user.password_change_failed', 'DENY', 'WRONG_PASSWORD']),
     ]);
     await hub.services.identity.forgetSignInCounts(hub.services.db, user.email);
     expect((await signInWith(user.email, TEST_PASSWORD)).data.signIn.accessToken).toEqual(expect.any(String));

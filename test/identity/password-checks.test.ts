@@ -52,10 +52,10 @@ describe('password checks per request', () => {
 });
 
 describe('password checks per account', () => {
-  it('are counted right or wrong: past THROTTLE.checksPerAccount in a window, even the right password is RATE_LIMITED', async () => {
+  it('are counted right or wrong: past THROTTLE.checksPerAccountAddress from an address in a window, even the right password is RATE_LIMITED', async () => {
     const user = await signUpUser(hub, { password: PASSWORD });
     const signIn = (email: string) => graphql<any>(hub, SIGN_IN, { variables: { input: { email, password: PASSWORD } } });
-    for (let i = 0; i < THROTTLE.checksPerAccount; i++) expect((await signIn(user.email)).errors).toBeUndefined();
+    for (let i = 0; i < THROTTLE.checksPerAccountAddress; i++) expect((await signIn(user.email)).errors).toBeUndefined();
     const refused = await signIn(user.email);
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
     // Per account: another one signs in from the same address.

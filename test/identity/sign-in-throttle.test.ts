@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { clearAccountFailures, recordSignInSuccess, reserveSignInAttempt, reserveSignUp, THROTTLE } from '../../src/identity/throttle.js';
+import { forgetAccount, recordSignInSuccess, reserveSignInAttempt, reserveSignUp, THROTTLE } from '../../src/identity/throttle.js';
 import { addressNetwork } from '../../src/shared/address.js';
 import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 
@@ -31,8 +31,8 @@ describe('sign-in throttling under concurrent attempts', () => {
       const code = String(response.errors?.[0]?.extensions?.code);
       tally[code] = (tally[code] ?? 0) + 1;
     }
-    expect(tally).toEqual({ UNAUTHENTICATED: THROTTLE.perAccount, RATE_LIMITED: 30 - THROTTLE.perAccount });
-    expect(await countOf(`account:${victim.email}`)).toBe(THROTTLE.perAccount);
+    expect(tally).toEqual({ UNAUTHENTICATED: THROTTLE.perAccountAddress, RATE_LIMITED: 30 - THROTTLE.perAccountAddress });
+    expect(await countOf(`account:${victim.email} from ${addressNetwork('127.0.0.1')}`)).toBe(THROTTLE.perAccountAddress);
     const locked = await graphql(hub, SIGN_IN, { variables: { input: { email: victim.email, password: PASSWORD } } });
     expect(locked.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
   });
@@ -44,20 +44,30 @@ describe('sign-in throttling under concurrent attempts', () => {
     expect(answers.filter((answer) => answer === 'granted')).toHaveLength(THROTTLE.perAddress);
     expect(answers.filter((answer) => answer === 'RATE_LIMITED')).toHaveLength(20);
     expect(await countOf('address:203.0.113.7')).toBe(THROTTLE.perAddress);
-    const accounts = await hub.services.db.selectFrom('sign_in_throttle').select('key').where('key', 'like', 'account:spray%').execute();
+    const accounts = await hub.services.db.selectFrom('sign_in_throttle').select('key').where('key', 'like', 'account:spray%').where('key', 'not like', '% from %').execute();
     expect(accounts).toHaveLength(THROTTLE.perAddress);
   });
 });
 
 describe('sign-in throttling, one attempt after the other', () => {
-  it('refuses the attempt after the limit until the window has passed, then counts afresh', async () => {
+  it('refuses the attempt after the limit from an address until the window has passed, then counts afresh', async () => {
     const start = new Date('2031-02-01T00:00:00.000Z');
-    for (let i = 0; i < THROTTLE.perAccount; i++) await reserve('window@example.com', `198.51.100.${i}`, start);
-    const refused = await reserve('window@example.com', '198.51.100.99', new Date(start.getTime() + 60_000)).catch((error: unknown) => error);
+    for (let i = 0; i < THROTTLE.perAccountAddress; i++) await reserve('window@example.com', '198.51.100.7', start);
+    const refused = await reserve('window@example.com', '198.51.100.7', new Date(start.getTime() + 60_000)).catch((error: unknown) => error);
     expect(refused).toMatchObject({ extensions: { code: 'RATE_LIMITED', retryAfter: THROTTLE.windowSeconds - 60 } });
-    expect(await countOf('address:198.51.100.99')).toBeUndefined();
-    await reserve('window@example.com', '198.51.100.99', new Date(start.getTime() + THROTTLE.windowSeconds * 1_000));
-    expect(await countOf('account:window@example.com')).toBe(1);
+    // Another address is still let try, and counted.
+    await reserve('window@example.com', '198.51.100.99', new Date(start.getTime() + 60_000));
+    expect(await countOf('account:window@example.com from 198.51.100.99')).toBe(1);
+    await reserve('window@example.com', '198.51.100.7', new Date(start.getTime() + THROTTLE.windowSeconds * 1_000));
+    expect(await countOf('account:window@example.com from 198.51.100.7')).toBe(1);
+  });
+
+  it('bounds the failures of an account from every address together', async () => {
+    const start = new Date('2031-02-15T00:00:00.000Z');
+    for (let i = 0; i < THROTTLE.perAccount; i++) await reserve('spread@example.com', `198.51.${Math.floor(i / 250)}.${i % 250}`, start);
+    const refused = await reserve('spread@example.com', '203.0.113.200', new Date(start.getTime() + 60_000)).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
+    expect(await countOf('account:spread@example.com')).toBe(THROTTLE.perAccount);
   });
 
   it('does not count successful sign-ins against the address, and clears the account on success', async () => {
@@ -70,14 +80,16 @@ describe('sign-in throttling, one attempt after the other', () => {
     expect(await countOf('account:regular0@example.com')).toBeUndefined();
     expect(await countOf('account:regular1@example.com')).toBeUndefined();
     expect(await countOf('address:192.0.2.1')).toBe(0);
-    expect(await countOf('checks:regular0@example.com')).toBe(Math.ceil((THROTTLE.perAddress + 1) / 2));
+    expect(await countOf('checks:regular0@example.com from 192.0.2.1')).toBe(Math.ceil((THROTTLE.perAddress + 1) / 2));
   });
 
   it('forgets the failures of an account on request', async () => {
     const now = new Date('2031-04-01T00:00:00.000Z');
     await reserve('forgotten@example.com', '192.0.2.2', now);
-    await clearAccountFailures(hub.services.db, 'FORGOTTEN@example.com');
+    await forgetAccount(hub.services.db, 'FORGOTTEN@example.com');
     expect(await countOf('account:forgotten@example.com')).toBeUndefined();
+    expect(await countOf('account:forgotten@example.com from 192.0.2.2')).toBeUndefined();
+    expect(await countOf('checks:forgotten@example.com from 192.0.2.2')).toBeUndefined();
     expect(await countOf('address:192.0.2.2')).toBe(1);
   });
 });

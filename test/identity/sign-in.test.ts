@@ -128,9 +128,9 @@ describe('signIn', () => {
     expect(Math.min(wrong, unknown) / Math.max(wrong, unknown)).toBeGreaterThan(0.25);
   });
 
-  it('throttles an account after repeated failures, even for the right password, with RATE_LIMITED', async () => {
+  it('throttles an account after repeated failures from an address, even for the right password, with RATE_LIMITED', async () => {
     await signUpUser(hub, { email: 'target@example.com', password: PASSWORD });
-    for (let i = 0; i < THROTTLE.perAccount; i++) {
+    for (let i = 0; i < THROTTLE.perAccountAddress; i++) {
       const response = await graphql(hub, SIGN_IN, { variables: { input: { email: 'target@example.com', password: `guess number ${i} is wrong` } } });
       expect(response.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     }
