@@ -62,7 +62,7 @@ export interface AddressJson {
   line2?: string | null;
   city: string;
   region?: string | null;
-  postalCode: string;
+  postalCode: string | null;
   country: string;
 }
 

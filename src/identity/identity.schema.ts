@@ -44,7 +44,7 @@ const AddressInput = builder.inputType('AddressInput', {
     line2: t.string(),
     city: t.string({ required: true }),
     region: t.string(),
-    postalCode: t.string({ required: true }),
+    postalCode: t.string({ description: 'Left out, null or empty where the country has none (Hong Kong, the United Arab Emirates, Qatar...).' }),
     country: t.string({ required: true }),
   }),
 });

@@ -82,7 +82,13 @@ const address = z.object({
   line2: text(200).nullish(),
   city: text(100),
   region: text(100).nullish(),
-  postalCode: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9 -]{0,15}$/, 'must be a postal code of letters, digits, spaces and dashes'),
+  // Some sixty countries have none (UPU): left out, null or empty is none.
+  postalCode: z
+    .string()
+    .trim()
+    .refine((code) => code === '' || /^[A-Za-z0-9][A-Za-z0-9 -]{0,15}$/.test(code), 'must be a postal code of letters, digits, spaces and dashes')
+    .nullish()
+    .transform((code) => code || null),
   country,
 });
 
@@ -146,5 +152,5 @@ export function mergePreferences(current: PreferencesJson, changes: NonNullable<
 }
 
 export function toAddressJson(value: z.output<typeof address>): AddressJson {
-  return { line1: value.line1, line2: value.line2 ?? null, city: value.city, region: value.region ?? null, postalCode: value.postalCode, country: value.country };
+  return { line1: value.line1, line2: value.line2 ?? null, city: value.city, region: value.region ?? null, postalCode: value.postalCode ?? null, country: value.country };
 }

@@ -14,7 +14,7 @@ export const AddressRef = builder.objectRef<AddressJson>('Address').implement({
     line2: t.exposeString('line2', { nullable: true }),
     city: t.exposeString('city'),
     region: t.exposeString('region', { nullable: true }),
-    postalCode: t.exposeString('postalCode'),
+    postalCode: t.exposeString('postalCode', { nullable: true, description: 'Null where the country has none.' }),
     country: t.exposeString('country', { description: 'ISO 3166-1 alpha-2.' }),
   }),
 });

@@ -144,7 +144,8 @@ export type Address = {
   country: Scalars['String']['output'];
   line1: Scalars['String']['output'];
   line2?: Maybe<Scalars['String']['output']>;
-  postalCode: Scalars['String']['output'];
+  /** Null where the country has none. */
+  postalCode?: Maybe<Scalars['String']['output']>;
   region?: Maybe<Scalars['String']['output']>;
 };
 
@@ -153,7 +154,8 @@ export type AddressInput = {
   country: Scalars['String']['input'];
   line1: Scalars['String']['input'];
   line2?: InputMaybe<Scalars['String']['input']>;
-  postalCode: Scalars['String']['input'];
+  /** Left out, null or empty where the country has none (Hong Kong, the United Arab Emirates, Qatar...). */
+  postalCode?: InputMaybe<Scalars['String']['input']>;
   region?: InputMaybe<Scalars['String']['input']>;
 };
 
