@@ -41,7 +41,8 @@ async function verify(): Promise<AuditVerification> {
     ? ({ chains, events }: { chains: number; events: number }) => process.stderr.write(`\rchecked ${events} events in ${chains} chains`)
     : undefined;
   try {
-    await waitForDatabase(database, config.dbConnectTimeout);
+    // It only reads: a read-only standby serves it as well as the primary.
+    await waitForDatabase(database, config.dbConnectTimeout, undefined, { writable: false });
     await requireMigrated(database.db);
     return await verifyAuditChains(database.db, { onProgress });
   } finally {

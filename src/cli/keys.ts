@@ -24,7 +24,7 @@ export function keysCommand(): Command {
   keys
     .command('list')
     .description('list the signing keys, newest first: id, created, retired, and whether it signs, will sign, or is still accepted')
-    .action(() => withDatabase(list));
+    .action(() => withDatabase(list, { writable: false }));
   return keys;
 }
 
@@ -62,11 +62,12 @@ async function list(db: Db, config: Config): Promise<void> {
   });
 }
 
-async function withDatabase(run: (db: Db, config: Config) => Promise<void>): Promise<void> {
+/** Runs `run` on the migrated database; `writable: false` for a command that only reads, which a read-only standby serves too. */
+async function withDatabase(run: (db: Db, config: Config) => Promise<void>, options: { readonly writable?: boolean } = {}): Promise<void> {
   const config = loadConfigOrExit();
   const database = openConfiguredDatabase(config, { existing: true });
   try {
-    await waitForDatabase(database, config.dbConnectTimeout);
+    await waitForDatabase(database, config.dbConnectTimeout, undefined, options);
     await requireMigrated(database.db);
     await run(database.db, config);
   } finally {

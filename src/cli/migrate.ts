@@ -18,7 +18,7 @@ export function migrateCommand(): Command {
     .command('status')
     .description('list the migrations and when each was applied')
     .action(async () => {
-      await withDatabase({ existing: true }, async (db) => {
+      await withDatabase({ existing: true, writable: false }, async (db) => {
         for (const m of await migrationStatus(db)) {
           const note = m.known ? '' : '  (not in this version of the hub: the database was migrated by a newer one)';
           console.log(`${m.executedAt ? m.executedAt.toISOString() : 'pending                 '}  ${m.name}${note}`);
@@ -28,12 +28,15 @@ export function migrateCommand(): Command {
   return migrate;
 }
 
-/** Runs `run` on the configured database; an embedded one must exist already when `existing`. */
-async function withDatabase(options: { existing: boolean }, run: (db: ReturnType<typeof openConfiguredDatabase>['db']) => Promise<void>): Promise<void> {
+/**
+ * Runs `run` on the configured database; an embedded one must exist already when `existing`.
+ * `writable: false` for what only reads, which a read-only standby serves too.
+ */
+async function withDatabase(options: { existing: boolean; writable?: boolean }, run: (db: ReturnType<typeof openConfiguredDatabase>['db']) => Promise<void>): Promise<void> {
   const config = loadConfigOrExit();
-  const database = openConfiguredDatabase(config, options);
+  const database = openConfiguredDatabase(config, { existing: options.existing });
   try {
-    await waitForDatabase(database, config.dbConnectTimeout);
+    await waitForDatabase(database, config.dbConnectTimeout, undefined, { writable: options.writable });
     await run(database.db);
   } finally {
     await database.close();

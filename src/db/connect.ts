@@ -32,8 +32,11 @@ export interface DatabaseHandle {
    * empty on PGlite, one connection in process.
    */
   readonly pools: ReadonlyMap<string, PoolCounts>;
-  /** Resolves when the database answers within `timeoutMs`; rejects otherwise. */
-  ping(timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves when the database answers within `timeoutMs` and takes writes (see `pingWritable`);
+   * rejects otherwise. With `writable: false`, answering is enough: for what only reads.
+   */
+  ping(timeoutMs?: number, options?: { readonly writable?: boolean }): Promise<void>;
   /** LISTENs on a channel (see notifications.ts); listeners stop when the handle closes. */
   listen: Listen;
   close(): Promise<void>;
@@ -114,7 +117,7 @@ function openPglite(pglite: PGlite, unlock?: () => void): DatabaseHandle {
     checks: db,
     kind: 'pglite',
     pools: new Map(),
-    ping: (timeoutMs) => withTimeout(pingWritable(db), timeoutMs),
+    ping: (timeoutMs, options) => withTimeout(options?.writable === false ? pingAnswers(db) : pingWritable(db), timeoutMs),
     listen: (channel, handlers) => tracked(listeners, listenOnPglite(pglite, channel, handlers)),
     close: async () => {
       await Promise.all([...listeners].map((stop) => stop()));
@@ -187,7 +190,7 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       ['requests', requests.pool],
       ['token_checks', tokenChecks.pool],
     ]),
-    ping: (timeoutMs) => withTimeout(pingWritable(db), timeoutMs),
+    ping: (timeoutMs, options) => withTimeout(options?.writable === false ? pingAnswers(db) : pingWritable(db), timeoutMs),
     listen: (channel, handlers) => tracked(listeners, listen(channel, handlers)),
     close: async () => {
       await Promise.all([...listeners].map((stop) => stop()));
@@ -204,6 +207,11 @@ function tracked(listeners: Set<() => Promise<void>>, stop: () => Promise<void>)
   };
   listeners.add(once);
   return once;
+}
+
+/** Resolves when the database answers, whether or not it takes writes. */
+async function pingAnswers(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
 }
 
 /** SQLSTATE read_only_sql_transaction: a standby, or a server set read-only (a failover, a full disk). */
@@ -231,18 +239,21 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs = 2_000): Promise<T> {
 /**
  * Pings the database until it answers, backing off from 250 ms to 5 s between tries, as long as
  * it is unavailable (isDatabaseUnavailable: not up yet, refusing, starting): a refusal that waiting
- * cannot change (an unknown database or role, a wrong password) fails at once.
+ * cannot change (an unknown database or role, a wrong password) fails at once. It waits for the
+ * database to take writes too, unless `writable: false`: a command that only reads (`hub audit
+ * verify`, `hub migrate status`, `hub keys list`) runs on a read-only standby as well.
  * @throws Error naming the last failure once `timeoutSeconds` have passed, or the refusal.
  */
 export async function waitForDatabase(
   handle: DatabaseHandle,
   timeoutSeconds: number,
   onRetry: (error: Error, delayMs: number) => void = () => {},
+  options: { readonly writable?: boolean } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutSeconds * 1_000;
   for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
     try {
-      return await handle.ping(5_000);
+      return await handle.ping(5_000, options);
     } catch (error) {
       const reason = error instanceof Error ? error : new Error(String(error));
       if (!isDatabaseUnavailable(reason)) throw new Error(`database refused the connection: ${reason.message}`, { cause: reason });
