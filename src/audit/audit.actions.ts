@@ -44,6 +44,7 @@ export const AUDIT_ACTIONS = [
   'user.password_change_failed',
   'user.suspended',
   'user.reactivated',
+  'consent.expired',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -143,10 +143,15 @@ export function createConsentService(deps: {
 
   async function withdrawBatch(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date): Promise<Consent[]> {
     // A consent past its expiry lapsed then, and was never withdrawn: the ledger records its
-    // lapse, at its expiry, and no receipt or audit event says that anyone withdrew it.
+    // lapse, at its expiry, and the trail `consent.expired` by the hub, under the request that
+    // found it; no receipt or event says that anyone withdrew it.
     const lapsed = await markConsentsLapsed(tx, consents.map((c) => c.id), now);
     for (const c of lapsed) await insertConsentEvents(tx, [{ consentId: c.id, userId: c.userId, kind: 'expired', actor: SYSTEM_ACTOR }], c.expiresAt!);
-    if (lapsed.length > 0) await deps.revokeRefreshTokensOfConsents(tx, lapsed.map((c) => c.id), now);
+    if (lapsed.length > 0) {
+      await deps.revokeRefreshTokensOfConsents(tx, lapsed.map((c) => c.id), now);
+      const lapse = (c: Consent) => ({ actor: SYSTEM_ACTOR, requestId: by(c).requestId });
+      await auditInTransaction(tx, lapsed.map((c) => auditOf('consent.expired', c, lapse(c), { expiredAt: c.expiresAt!.toISOString() })), now);
+    }
     const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
     if (withdrawn.length === 0) return [];
     const receipts = await signWithdrawalReceipts(tx, withdrawn, now);
@@ -308,7 +313,7 @@ export function createConsentService(deps: {
   };
 }
 
-function auditOf(action: 'consent.given' | 'consent.withdrawn', consent: Consent, by: ReturnType<WithdrawnBy>, detail: Record<string, unknown>): AuditEventInput {
+function auditOf(action: 'consent.given' | 'consent.withdrawn' | 'consent.expired', consent: Consent, by: Pick<AuditEventInput, 'actor' | 'requestId'> & Partial<AuditEventInput>, detail: Record<string, unknown>): AuditEventInput {
   return {
     action,
     ...by,
