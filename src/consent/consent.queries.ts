@@ -68,6 +68,8 @@ export interface ConsentEvent {
   readonly detail?: Record<string, unknown>;
   /** The signed receipt of a withdrawal, kept in `detail` (a `given` event's is the consent's own). */
   readonly receipt?: string | null;
+  /** When it happened, if not when it is recorded (a lapse, at the consent's expiry). */
+  readonly occurredAt?: Date;
 }
 
 /** Appends to the ledger's history; the database refuses to change or delete what is there. */
@@ -80,7 +82,7 @@ export async function insertConsentEvents(db: Db, events: readonly ConsentEvent[
         consent_id: e.consentId,
         user_id: e.userId,
         kind: e.kind,
-        occurred_at: at,
+        occurred_at: e.occurredAt ?? at,
         actor_kind: e.actor.kind,
         actor_id: e.actor.id,
         detail: JSON.stringify(e.receipt ? { ...e.detail, receipt: e.receipt } : (e.detail ?? {})),

@@ -146,7 +146,7 @@ export function createConsentService(deps: {
     // lapse, at its expiry, and the trail `consent.expired` by the hub, under the request that
     // found it; no receipt or event says that anyone withdrew it.
     const lapsed = await markConsentsLapsed(tx, consents.map((c) => c.id), now);
-    for (const c of lapsed) await insertConsentEvents(tx, [{ consentId: c.id, userId: c.userId, kind: 'expired', actor: SYSTEM_ACTOR }], c.expiresAt!);
+    await insertConsentEvents(tx, lapsed.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'expired', actor: SYSTEM_ACTOR, occurredAt: c.expiresAt! })), now);
     if (lapsed.length > 0) {
       await deps.revokeRefreshTokensOfConsents(tx, lapsed.map((c) => c.id), now);
       const lapse = (c: Consent) => ({ actor: SYSTEM_ACTOR, requestId: by(c).requestId });
