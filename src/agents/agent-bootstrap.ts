@@ -69,9 +69,12 @@ async function ensureConfiguredClient(tx: Db, configured: { id: string; secret: 
     await auditInTransaction(tx, { action: 'agent.scopes_added', actor: SYSTEM_ACTOR, decision: 'ALLOW', reason: 'operator scopes of this release', detail: { agentId: existing.id, scopes: missing } }, now);
   }
   const current = await findClientCredentials(tx, existing.id, now);
-  if (!secretMatches(current?.secrets.map((s) => s.hash) ?? [], configured.secret)) {
+  // Only the secret valid with no end counts as the one configured: a secret rotated out through
+  // the API and still in its grace period matches now, yet would stop when that period ends.
+  if (!secretMatches(current?.secrets.filter((s) => s.expiresAt === null).map((s) => s.hash) ?? [], configured.secret)) {
     // The configured secret may be one the client had before (a configuration set back, or a
-    // secret rotated through the API since): it is made valid again, never left expired.
+    // secret rotated through the API since, in a grace period or not): it is made valid again,
+    // with no end, never left expired.
     await expireAgentSecrets(tx, existing.id, now);
     await makeAgentSecretCurrent(tx, existing.id, hashClientSecret(configured.secret), now);
     await auditInTransaction(tx, { action: 'agent.secret_rotated', actor: SYSTEM_ACTOR, decision: 'ALLOW', reason: 'HUB_BOOTSTRAP_CLIENT_SECRET changed', detail: { agentId: existing.id } }, now);
