@@ -217,6 +217,11 @@ async function pingAnswers(db: Db): Promise<void> {
 /** SQLSTATE read_only_sql_transaction: a standby, or a server set read-only (a failover, a full disk). */
 const READ_ONLY = '25006';
 
+/** True for the refusal of a database that takes no writes (`READ_ONLY`), from a statement or a ping. Never throws. */
+export function isReadOnlyRefusal(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === READ_ONLY;
+}
+
 /**
  * Resolves when the database answers and would take a write: one that answers but refuses every
  * write (a primary demoted in a failover, a managed server turned read-only as its storage fills)

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditWriter } from '../audit/audit.writer.js';
-import type { DatabaseHandle } from '../db/connect.js';
+import { isReadOnlyRefusal, type DatabaseHandle } from '../db/connect.js';
 
 /**
  * `/healthz`: the process is up. `/readyz`: requests can be served: the database answers and takes writes, and
@@ -15,7 +15,7 @@ export function registerHealth(app: FastifyInstance, database: DatabaseHandle, a
       await database.ping(1_000);
       return { status: 'ready' };
     } catch (error) {
-      const readOnly = (error as { code?: unknown }).code === '25006';
+      const readOnly = isReadOnlyRefusal(error);
       return reply.code(503).send({ status: 'unavailable', reason: readOnly ? 'database accepts no writes' : 'database unreachable' });
     }
   });
