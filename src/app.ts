@@ -23,6 +23,7 @@ import { registerExportRoutes } from './privacy/export.routes.js';
 import { resolveKeyEncryptionKey } from './oauth/key-encryption.js';
 import { KeyStore } from './oauth/key-store.js';
 import { createTokenService, type TokenService } from './oauth/token.service.js';
+import { resolvedWithin } from './shared/deadline.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger, type Logger } from './shared/logger.js';
 import { createHubMetrics, observeAtScrape, type HubMetrics } from './metrics/hub-metrics.js';
@@ -154,10 +155,7 @@ export const CLOSE_DATABASE_DEADLINE_MS = 10_000;
 
 /** Waits for `step` up to `deadlineMs`, then logs that it did not end and resolves; rejects as it does. */
 async function withinDeadline(step: Promise<unknown>, what: string, logger: Logger, deadlineMs = CLOSE_DATABASE_DEADLINE_MS): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), deadlineMs)));
-  const gaveUp = await Promise.race([step.then(() => false as const), late]).finally(() => clearTimeout(timer));
-  if (gaveUp) logger.warn(`closing: ${what} did not end within ${deadlineMs} ms; going on without it`);
+  if (!(await resolvedWithin(step, deadlineMs))) logger.warn(`closing: ${what} did not end within ${deadlineMs} ms; going on without it`);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { isDatabaseUnavailable, type Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
+import { resolvedWithin } from '../shared/deadline.js';
 import type { Logger } from '../shared/logger.js';
 import { prepareAuditEvent, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
 import { appendPreparedAuditEvents, ensureAuditPartitions, findWrittenAuditEventIds } from './audit.queries.js';
@@ -144,15 +145,11 @@ export class AuditWriter {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), this.#closeTimeoutMs)));
     const flushed = (async () => {
       await this.flush();
       await this.#partitions?.ready;
-      return false as const;
     })();
-    const gaveUp = await Promise.race([flushed, late]).finally(() => clearTimeout(timer));
-    if (!gaveUp) return;
+    if (await resolvedWithin(flushed, this.#closeTimeoutMs)) return;
     const left = new Map([...this.#inFlight, ...this.#buffer.splice(0)].map((event) => [event.id, event]));
     this.#lose([...left.values()], new Error(`the database did not take them within ${this.#closeTimeoutMs} ms of closing`));
     this.#abandoned = true;
