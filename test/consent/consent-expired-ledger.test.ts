@@ -9,7 +9,8 @@ import { operatorToken, registerAgent, type RegisteredAgent } from '../helpers/o
 
 // A consent that lapsed at its expiresAt was never withdrawn: the ledger, its receipts and the
 // audit trail are evidence, and must not record a withdrawal by the person, days after the lapse,
-// because a later consent for the same purpose (or an erasure) swept it up.
+// because a later consent for the same purpose (or an erasure) swept it up. What they record of
+// the lapse, the trail records too: every ledger event has its audit event.
 const clock = fixedClock(new Date());
 let hub: Hub;
 let assistant: RegisteredAgent;
@@ -50,5 +51,23 @@ describe('an expired consent superseded by a new one', () => {
       receiptStatus: null,
       withdrawnEvents: [],
     });
+  });
+});
+
+describe('a lapsed consent the user then withdraws', () => {
+  it('has an audit event for every ledger event', async () => {
+    const alice = await signUpUser(hub);
+    const expiresAt = new Date(clock.now().getTime() + 86_400_000).toISOString();
+    const id = (await give(alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'], expiresAt })).data.giveConsent.id as string;
+    clock.advance(2 * 86_400);
+    const session = await signIn(hub, alice);
+    const withdrawn = await graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { token: session.accessToken, variables: { id } });
+    expect(withdrawn.errors).toBeUndefined();
+
+    await hub.services.audit.flush();
+    const ledger = await hub.services.db.selectFrom('consent_events').select('kind').where('consent_id', '=', id).orderBy('id').execute();
+    const audited = await hub.services.db.selectFrom('audit_events').select(['action', 'actor_kind']).where('consent_id', '=', id).where('action', 'like', 'consent.%').execute();
+    expect(ledger.map((e) => e.kind)).toEqual(['given', 'expired']);
+    expect(audited.map((a) => `${a.action} by ${a.actor_kind}`).sort()).toEqual(['consent.expired by system', 'consent.given by user']);
   });
 });
