@@ -23,9 +23,10 @@ export interface AuditWriterOptions {
   /** Wait before the one retry of a failed write, in ms. */
   readonly retryDelayMs?: number;
   /**
-   * Longest `close()` waits for the database, in ms, before it logs the events still unwritten as
-   * lost: a database partitioned away answers no write, ever, and a shutdown that waits on it is
-   * ended by a kill that loses them unlogged.
+   * Longest `close()` waits for the database to take a batch, in ms, before it logs the events
+   * still unwritten as lost: a database partitioned away answers no write, ever, and a shutdown
+   * that waits on it is ended by a kill that loses them unlogged. Each batch taken starts the wait
+   * again, so a slow database still taking a backlog is waited for.
    */
   readonly closeTimeoutMs?: number;
 }
@@ -75,6 +76,8 @@ export class AuditWriter {
   #buffer: PreparedAuditEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<unknown> | undefined;
+  /** When the database last took a batch (or `close()` began), by `performance.now()`. */
+  #lastTaken = 0;
   /** The batch being written, while it is. */
   #inFlight: readonly PreparedAuditEvent[] = [];
   /** Set once `close()` gave up on the database: what was left is logged, and nothing more is tried. */
@@ -139,17 +142,23 @@ export class AuditWriter {
   }
 
   /**
-   * Flushes and stops accepting events; later `record` calls are logged and dropped. Waits for the
-   * database up to `closeTimeoutMs`, then logs every event not yet written in full as lost (a
-   * write still in flight may yet commit some of them: the same ids) and resolves.
+   * Flushes and stops accepting events; later `record` calls are logged and dropped. Waits while
+   * the database takes a batch at least every `closeTimeoutMs`, then logs every event not yet
+   * written in full as lost (a write still in flight may yet commit some of them: the same ids) and
+   * resolves.
    */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#lastTaken = performance.now();
     const flushed = (async () => {
       await this.flush();
       await this.#partitions?.ready;
     })();
-    if (await resolvedWithin(flushed, this.#closeTimeoutMs)) return;
+    for (;;) {
+      const wait = this.#closeTimeoutMs - (performance.now() - this.#lastTaken);
+      if (wait <= 0) break;
+      if (await resolvedWithin(flushed, wait)) return;
+    }
     const left = new Map([...this.#inFlight, ...this.#buffer.splice(0)].map((event) => [event.id, event]));
     this.#lose([...left.values()], new Error(`the database did not take them within ${this.#closeTimeoutMs} ms of closing`));
     this.#abandoned = true;
@@ -189,6 +198,7 @@ export class AuditWriter {
           return appendPreparedAuditEvents(trx, batch.filter((event) => !written.has(event.id)));
         });
         this.#outageMs = 0;
+        this.#lastTaken = performance.now();
         break;
       } catch (error) {
         const unavailable = isDatabaseUnavailable(error);

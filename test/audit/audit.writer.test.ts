@@ -222,6 +222,23 @@ describe('AuditWriter', () => {
       'audit: created partitions audit_events_2098_03, audit_events_2098_04',
     ]);
   });
+
+  it('waits at close for a slow database that still takes batches, however long the backlog takes in all', async () => {
+    // Every transaction takes 100 ms: 15 batches of one take 1.5 s, three times the close's wait.
+    const slow = new Proxy(database.db, {
+      get(target, property) {
+        if (property !== 'transaction') return Reflect.get(target, property);
+        return () => ({ execute: async (work: never) => (await new Promise((resolve) => setTimeout(resolve, 100)), target.transaction().execute(work)) });
+      },
+    }) as Db;
+    const logger = fakeLogger();
+    const writer = new AuditWriter(slow, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, maxBatch: 1, closeTimeoutMs: 500 });
+    const before = await countEvents(database.db);
+    for (let i = 0; i < 15; i++) writer.record(readEvent({ subjectUserId: `usr_slow${i % 3}` }));
+    await writer.close();
+    expect(logger.error).not.toHaveBeenCalled();
+    expect(await countEvents(database.db)).toBe(before + 15);
+  });
 });
 
 describe.skipIf(testServerUrl() === undefined)('AuditWriter beside a change that audits two subjects in separate calls', () => {
@@ -247,4 +264,5 @@ describe.skipIf(testServerUrl() === undefined)('AuditWriter beside a change that
     expect(logger.error).not.toHaveBeenCalled();
     expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
   });
+
 });
