@@ -35,15 +35,22 @@ export function decideAgentManagement(principal: Principal, agent: { readonly ow
 }
 
 /**
- * May this caller change this agent (rotate its secret, suspend, reactivate, decommission)? As
- * `decideAgentManagement`, but a user only with a full session (`holdsEveryDataScope`; checked
- * first, MISSING_SCOPE, whichever agent is named): a new secret is the agent's whole identity, and
- * decommissioning withdraws the consents other people gave it, more than a session narrowed to
- * some fields (a token handed to a widget) may do. Never throws.
+ * May this caller's session register or change agents at all? Any but a user's narrowed to some
+ * fields (a token handed to a widget; `holdsEveryDataScope`), MISSING_SCOPE: a new secret is the
+ * agent's whole identity, and decommissioning withdraws the consents other people gave it. Decided
+ * before whose agent is named, so the same for every one. Never throws.
+ */
+export function decideAgentSession(principal: Principal): Decision {
+  return principal.kind === 'user' && !holdsEveryDataScope(principal.scopes) ? MISSING_SCOPE : ALLOW;
+}
+
+/**
+ * May this caller change this agent (rotate its secret, suspend, reactivate, decommission)?
+ * `decideAgentSession`, then `decideAgentManagement`. Never throws.
  */
 export function decideAgentChange(principal: Principal, agent: { readonly ownerUserId: string | null } | null | undefined): Decision {
-  if (principal.kind === 'user' && !holdsEveryDataScope(principal.scopes)) return MISSING_SCOPE;
-  return decideAgentManagement(principal, agent);
+  const session = decideAgentSession(principal);
+  return session.allowed ? decideAgentManagement(principal, agent) : session;
 }
 
 /** Whose suspension a suspension by this caller is: an operator's (agents:admin) binds the owner too. */
@@ -63,7 +70,7 @@ export function decideAgentReactivation(principal: Principal, agent: { readonly 
 
 /**
  * May this caller register an agent with this owner and parent? An operator with `agents:admin`
- * any; a signed-in user with a full session (as `decideAgentChange`) only one they own (the owner
+ * any; a signed-in user with a full session (`decideAgentSession`) only one they own (the owner
  * left out or themself), under a parent they own too. Never throws.
  */
 export function decideAgentRegistration(
@@ -74,7 +81,7 @@ export function decideAgentRegistration(
 ): Decision {
   if (isAgentAdmin(principal)) return ALLOW;
   if (principal.kind !== 'user') return deny(principal);
-  if (!holdsEveryDataScope(principal.scopes)) return MISSING_SCOPE;
+  if (!decideAgentSession(principal).allowed) return MISSING_SCOPE;
   if (ownerUserId && ownerUserId !== principal.userId) return deny(principal);
   if (parentNamed && parent?.ownerUserId !== principal.userId) return deny(principal);
   return ALLOW;

@@ -7,12 +7,12 @@ import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { countFieldDecision } from '../metrics/hub-metrics.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
-import { decideAgentChange, decideAgentManagement, decideAgentRegistration, decideConsentAccess, decideConsentGiving } from './agent-access.js';
+import { decideAgentChange, decideAgentManagement, decideAgentRegistration, decideAgentSession, decideConsentAccess, decideConsentGiving } from './agent-access.js';
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideDelegatedField, grantState } from './delegation.js';
 import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
 import { decideField, decideSubject, decideUserFilter, decideUserRecords, decideWrite, type Decision } from './profile-access.js';
-import { holdsEveryDataScope, type DataCategory, type FieldRef, type FilterRead } from './scopes.js';
+import type { DataCategory, FieldRef, FilterRead } from './scopes.js';
 import type { StepUpDecision } from './step-up.js';
 
 /** The parameter of the `profileField` scope: one field of one user's profile. */
@@ -259,8 +259,7 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to see this user’s ${field}`);
   }
   if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') return new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
-  // Decided before whose agent it is (`decideAgentChange`), so the same for every agent named.
-  if ((scoped?.scope === 'agentChanger' || scoped?.scope === 'agentRegistrar') && context.principal.kind === 'user' && !holdsEveryDataScope(context.principal.scopes)) {
+  if ((scoped?.scope === 'agentChanger' || scoped?.scope === 'agentRegistrar') && !decideAgentSession(context.principal).allowed) {
     return new ForbiddenError('MISSING_SCOPE', 'Managing agents needs a session with every scope a sign-in grants');
   }
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');

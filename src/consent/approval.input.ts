@@ -31,25 +31,27 @@ const currency = z
   .refine((code) => minorDigits(code) !== undefined, 'must be a current ISO 4217 currency code');
 
 /**
- * Characters of a payee's name that show nothing, and make it show as another name: the default
- * ignorable code points (the soft hyphen, the combining grapheme joiner, the variation
+ * The default ignorable code points (the soft hyphen, the combining grapheme joiner, the variation
  * selectors...) and the Hangul fillers fonts draw as a blank, but for the joiners (U+200C, U+200D),
  * the direction marks and the Mongolian vowel separator, which scripts need (see `plainText`).
  */
 const INVISIBLE_IN_NAME = /(?![\u200c-\u200f\u180e])[\p{Default_Ignorable_Code_Point}\u3164\uffa0\u115f\u1160]/u;
-
-/**
- * The characters `INVISIBLE_IN_NAME` lets through because scripts need them, where no script does:
- * a joiner (U+200C, U+200D) after a character of a script that does not join (Latin, Greek,
- * Cyrillic, CJK, digits and punctuation) or at the start, a direction mark (U+200E, U+200F) in a
- * name with no right-to-left letter, the Mongolian vowel separator after anything but Mongolian, and
- * the braille blank, which fonts draw as a space. Each shows nothing there: "Exam<ZWJ>ple" shows
- * as "Example" and is another name.
- */
 const NON_JOINING = /(?:^|[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}\p{Script=Common}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}])[\u200c\u200d]/u;
 const RIGHT_TO_LEFT = /[\p{Script=Hebrew}\p{Script=Arabic}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\p{Script=Samaritan}\p{Script=Mandaic}\p{Script=Adlam}]/u;
-const showsNothingHere = (name: string) =>
-  NON_JOINING.test(name) || (/[\u200e\u200f]/u.test(name) && !RIGHT_TO_LEFT.test(name)) || /(?:^|[^\p{Script=Mongolian}])\u180e/u.test(name) || name.includes('\u2800');
+/**
+ * Whether a payee's name holds a character that shows nothing there, and so makes it show as
+ * another name ("Exam<ZWJ>ple" shows as "Example"): one of `INVISIBLE_IN_NAME`; a joiner (U+200C,
+ * U+200D) after a character of a script that does not join (Latin, Greek, Cyrillic, CJK, digits
+ * and punctuation) or at the start; a direction mark (U+200E, U+200F) in a name with no
+ * right-to-left letter; the Mongolian vowel separator after anything but Mongolian; the braille
+ * blank, which fonts draw as a space. Scripts that need a joiner or a mark keep theirs.
+ */
+const showsNothing = (name: string) =>
+  INVISIBLE_IN_NAME.test(name) ||
+  NON_JOINING.test(name) ||
+  (/[\u200e\u200f]/u.test(name) && !RIGHT_TO_LEFT.test(name)) ||
+  /(?:^|[^\p{Script=Mongolian}])\u180e/u.test(name) ||
+  name.includes('\u2800');
 
 /**
  * The payee's name: `plainText`, with every run of white space (a no-break or ideographic space,
@@ -58,7 +60,7 @@ const showsNothingHere = (name: string) =>
  */
 const creditorName = plainText(70)
   .transform((name) => name.replace(/\p{White_Space}+/gu, ' '))
-  .refine((name) => !INVISIBLE_IN_NAME.test(name) && !showsNothingHere(name), 'must not contain characters that show nothing, such as a soft hyphen or a Hangul filler');
+  .refine((name) => !showsNothing(name), 'must not contain characters that show nothing, such as a soft hyphen or a Hangul filler');
 
 /**
  * A payment: a positive decimal amount with at most the currency's minor-unit digits, normalized
