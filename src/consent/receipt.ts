@@ -10,6 +10,13 @@ export const RECEIPT_TYP = 'consent-receipt+jwt';
 /** Kantara Consent Receipt Specification v1.1 version string. */
 const KANTARA_VERSION = 'KI-CR-v1.1.0';
 
+/**
+ * Kantara CR v1.1's `consentType` of every consent the hub records: only the person signed in
+ * themself gives one, by a deliberate act (`giveConsent`), whatever channel `collectionMethod`
+ * names. The specification knows EXPLICIT and IMPLICIT; a client's label must not change it.
+ */
+const CONSENT_TYPE = 'EXPLICIT';
+
 /** Data categories that are special categories of personal data (GDPR Art. 9) or otherwise sensitive. */
 const SENSITIVE_CATEGORIES = new Set(['payment', 'identity']);
 
@@ -41,7 +48,7 @@ export function receiptClaims(consent: Consent, purpose: Purpose, controller: Re
             purposeVersion: purpose.version,
             purposeTitle: purpose.title,
             purposeCategory: [purpose.title],
-            consentType: consent.collectionMethod === 'self_service' ? 'EXPLICIT' : 'RECORDED',
+            consentType: CONSENT_TYPE,
             lawfulBasis: purpose.lawfulBasis,
             piiCategory: categories,
             scopes: consent.scopes,

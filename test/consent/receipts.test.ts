@@ -95,6 +95,16 @@ describe('consent receipts', () => {
     expect(await piiCategory(['contact.email:read', 'contact:read', 'orders:read'])).toEqual(['contact', 'orders']);
   });
 
+  it('name a consent the signed-in person gave EXPLICIT, whatever channel the client names', async () => {
+    const consentType = async (collectionMethod?: string) => {
+      const { receipt } = await receiptOf(await giveConsent(hub, alice.accessToken, { purpose: 'personalization', ...(collectionMethod && { collectionMethod }) }));
+      return (decodeJwt(receipt) as any).services[0].purposes[0].consentType;
+    };
+    expect(await consentType()).toBe('EXPLICIT');
+    expect(await consentType('web_form')).toBe('EXPLICIT');
+    expect(await consentType('chat_widget')).toBe('EXPLICIT');
+  });
+
   it('signs a receipt with the Kantara CR v1.1 fields, verifiable with jose against /receipts/jwks.json, also after a key rotation', async () => {
     const id = await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
     const { receipt } = await receiptOf(id);
