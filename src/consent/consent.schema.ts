@@ -116,8 +116,8 @@ const DefinePurposeInput = builder.inputType('DefinePurposeInput', {
     dataCategories: t.stringList({ required: true, description: 'Categories (`contact`) or single fields (`contact.email`).' }),
     noticeUrl: t.string({ required: true }),
     noticeText: t.string({ required: true, description: 'The notice shown to people; its SHA-256 goes into every receipt.' }),
-    language: t.string(),
-    jurisdiction: t.string(),
+    language: t.string({ description: 'A BCP 47 tag; left out, that of the version before, or en for a new purpose.' }),
+    jurisdiction: t.string({ description: 'Left out, that of the version before, or EU for a new purpose.' }),
   }),
 });
 

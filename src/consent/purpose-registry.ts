@@ -82,6 +82,15 @@ function asDefinedNow(purpose: Pick<Purpose, 'noticeText' | 'language'>): Pick<P
 }
 
 /**
+ * The language and jurisdiction a definition gives, else those of the version before, else (for a
+ * purpose's first version) English and the EU. Receipts sign both: a new version that changes a
+ * title must not move every consent given under it to another jurisdiction.
+ */
+function localeOf(parsed: { language?: string | null; jurisdiction?: string | null }, before: Pick<Purpose, 'language' | 'jurisdiction'> | undefined): Pick<Purpose, 'language' | 'jurisdiction'> {
+  return { language: parsed.language ?? before?.language ?? 'en', jurisdiction: parsed.jurisdiction ?? before?.jurisdiction ?? 'EU' };
+}
+
+/**
  * The purpose registry's one change: a new version of a purpose (or its first), announced to every
  * instance's cache when it commits. A definition equal to the newest version changes nothing.
  * Consents keep the version they were given under.
@@ -98,8 +107,6 @@ async function definePurposeVersion(db: Db, input: unknown, caller: Caller, now:
     noticeUrl: parsed.noticeUrl,
     noticeText: parsed.noticeText,
     noticeSha256: createHash('sha256').update(parsed.noticeText).digest('hex'),
-    language: parsed.language ?? 'en',
-    jurisdiction: parsed.jurisdiction ?? 'EU',
   };
   return db.transaction().execute(async (tx) => {
     await lockPurpose(tx, next.key);
@@ -107,9 +114,10 @@ async function definePurposeVersion(db: Db, input: unknown, caller: Caller, now:
     // Compared as this definition would store it: one stored before notices were trimmed and
     // languages made canonical is the same purpose, not a new version of it.
     const stored = current && { ...current, ...asDefinedNow(current) };
-    const same = stored && (Object.keys(next) as (keyof typeof next)[]).every((k) => JSON.stringify(stored[k]) === JSON.stringify(next[k]));
+    const defined = { ...next, ...localeOf(parsed, stored) };
+    const same = stored && (Object.keys(defined) as (keyof typeof defined)[]).every((k) => JSON.stringify(stored[k]) === JSON.stringify(defined[k]));
     if (current && same) return current;
-    const purpose = await insertPurposeVersion(tx, { ...next, version: current ? Number(current.version) + 1 : 1 }, now);
+    const purpose = await insertPurposeVersion(tx, { ...defined, version: current ? Number(current.version) + 1 : 1 }, now);
     await auditInTransaction(
       tx,
       { action: 'purpose.defined', ...auditCaller(caller.principal, caller.requestId), purpose: purpose.key, decision: 'ALLOW', detail: { version: purpose.version, dataCategories: purpose.dataCategories } },

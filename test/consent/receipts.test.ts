@@ -60,6 +60,19 @@ describe('purposes', () => {
     expect((await graphql<any>(hub, '{ purposes { key } }')).data.purposes.map((p: any) => p.key)).toContain('contests');
   });
 
+  it('keeps a purpose’s language and jurisdiction in a new version that leaves them out: receipts sign them', async () => {
+    const input = { key: 'tastings', title: 'Tastings', description: 'd', lawfulBasis: 'CONSENT', dataCategories: ['contact.email'], noticeUrl: 'https://hub.example/tastings', noticeText: 'n' };
+    const define = async (changes: Record<string, unknown>) =>
+      (await graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { version language jurisdiction } }', { token: admin, variables: { i: { ...input, ...changes } } })).data
+        .definePurpose;
+    expect(await define({ language: 'de-CH', jurisdiction: 'CH' })).toEqual({ version: '1', language: 'de-CH', jurisdiction: 'CH' });
+    expect(await define({})).toEqual({ version: '1', language: 'de-CH', jurisdiction: 'CH' });
+    expect(await define({ title: 'Wine tastings' })).toEqual({ version: '2', language: 'de-CH', jurisdiction: 'CH' });
+    expect(await define({ title: 'Wine tastings', language: 'fr-CH' })).toEqual({ version: '3', language: 'fr-CH', jurisdiction: 'CH' });
+    // A purpose's first version, given neither, is in English for the EU.
+    expect(await define({ key: 'pairings' })).toEqual({ version: '1', language: 'en', jurisdiction: 'EU' });
+  });
+
   it('refuses a notice URL that shows one host and opens another, a language that is no well-formed tag, and stores the canonical one', async () => {
     const input = { key: 'raffles', title: 'Raffles', description: 'd', lawfulBasis: 'CONSENT', dataCategories: ['contact.email'], noticeUrl: 'https://hub.example/raffles', noticeText: 'n' };
     const define = (changes: Record<string, unknown>) =>

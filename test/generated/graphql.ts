@@ -520,8 +520,10 @@ export type DefinePurposeInput = {
   /** Categories (`contact`) or single fields (`contact.email`). */
   dataCategories: Array<Scalars['String']['input']>;
   description: Scalars['String']['input'];
+  /** Left out, that of the version before, or EU for a new purpose. */
   jurisdiction?: InputMaybe<Scalars['String']['input']>;
   key: Scalars['String']['input'];
+  /** A BCP 47 tag; left out, that of the version before, or en for a new purpose. */
   language?: InputMaybe<Scalars['String']['input']>;
   lawfulBasis: LawfulBasis;
   /** The notice shown to people; its SHA-256 goes into every receipt. */
