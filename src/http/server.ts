@@ -12,7 +12,7 @@ import { authorizationServerMetadataPath, resourceMetadataPath, resourceMetadata
 import { registerBearerAuth, routedUnder, type Authenticate, type ProtectedRoute } from './bearer.js';
 import { registerCors } from './cors.js';
 import { registerGraphql } from './graphql.js';
-import { registerGraphqlRateLimit } from './rate-limit.js';
+import { registerRateLimit } from './rate-limit.js';
 import { registerHealth } from './health.js';
 import { countOperations, countRequest, registerMetrics } from './metrics.js';
 import type { HubMetrics } from '../metrics/hub-metrics.js';
@@ -30,6 +30,9 @@ export const PROTECTED_ROUTES: readonly ProtectedRoute[] = [
   // Reads no personal data: its refused tokens are not audited, and it is served while audit events wait.
   { prefix: '/metrics', answer: 'oauth' },
 ];
+
+/** The routes whose requests count against their caller's allowance: GraphQL and the exports, which read personal data. */
+const RATE_LIMITED_ROUTES: readonly ProtectedRoute[] = PROTECTED_ROUTES.filter((route) => route.endpoint);
 
 /** Every route whose requests may record audit events through the buffered writer. */
 const AUDITED_PREFIXES: readonly string[] = [...PROTECTED_ROUTES.flatMap((route) => (route.endpoint ? [route.prefix] : [])), '/oauth/'];
@@ -137,7 +140,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       ...(refusedTokens && { onRefused: (error, request, endpoint) => refusedTokens.record(error, { requestId: request.id, endpoint }) }),
     });
   }
-  await registerGraphqlRateLimit(app, '/graphql', config.graphqlRateLimit);
+  await registerRateLimit(app, RATE_LIMITED_ROUTES, config.graphqlRateLimit);
   await options.routes?.(app);
   await registerGraphql(app, {
     schema: options.schema,

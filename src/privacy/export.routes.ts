@@ -33,7 +33,8 @@ export interface ExportRoutesOptions {
 /**
  * `GET /users/:id/export`: everything about one person as one JSON document (see
  * `exportUserData`), streamed in constant memory. Steps, each refusing by default: a bearer
- * token (401), one the hub accepts (401 invalid_token), the user themself with a token that reads
+ * token (401), one the hub accepts (401 invalid_token), a caller within their allowance of
+ * requests (429 with Retry-After, `registerRateLimit`), the user themself with a token that reads
  * every data category or an operator client with `users:admin` and those scopes (403 insufficient_scope naming the
  * scopes wanted; see `decideDataSubjectRequest`; audited as a refused `data.exported`), an id of the shape of a user id (400), a free
  * export slot of the instance and of the caller (429 with Retry-After), a user that exists and is
