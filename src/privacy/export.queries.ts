@@ -18,6 +18,12 @@ export async function findExportSubject(db: Db, userId: string): Promise<User | 
   return row && toUser(row);
 }
 
+/** Whether the user exists and is not erased: read again before each page of an export. */
+export async function isExportSubject(db: Db, userId: string): Promise<boolean> {
+  const row = await db.selectFrom('users').select('id').where('id', '=', userId).where('status', '!=', 'erased').executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Orders, oldest first, keyed by (placed_at, id). */
 export function ordersOf(db: Db, userId: string) {
   const reader = (after: { placed_at: Date; id: string } | undefined, limit: number) =>

@@ -7,7 +7,7 @@ import type { Caller } from '../identity/identity.service.js';
 import { NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
 import { PAGE } from '../shared/pagination.js';
-import { actionsOf, agentsOf, approvalsOf, consentsOf, findExportSubject, ordersOf, paymentMethodsOf, sessionsOf } from './export.queries.js';
+import { actionsOf, agentsOf, approvalsOf, consentsOf, findExportSubject, isExportSubject, ordersOf, paymentMethodsOf, sessionsOf } from './export.queries.js';
 import { actionRecord, agentRecord, approvalRecord, consentRecord, orderRecord, paymentMethodRecord, sessionRecord } from './export.records.js';
 import { jsonObjectChunks, keysetPages, type StreamedList } from './json-stream.js';
 
@@ -35,7 +35,8 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
  * An export outlives the request that began it, for as long as its reader reads: before each page
  * of a list, `recheckToken` checks the caller's token again (`FastifyRequest.recheckToken`), and a
  * token no longer standing (its session signed out, its user suspended) ends the export there,
- * cut short, as it ends every request of that token on every instance.
+ * cut short, as it ends every request of that token on every instance; so does the person's
+ * erasure, whoever asked.
  * Audited as `data.exported` once the last chunk is out or the reader stops, with the counts, and
  * as `fieldsRead` every field of every data category and every other list it holds: the person's
  * accessLog shows what an export of them read, as it does for a query.
@@ -51,6 +52,7 @@ export async function exportUserData(deps: Deps, caller: Caller, userId: string,
     (async function* () {
       for await (const page of list) {
         await recheckToken();
+        await assertStillExportable(db, user.id);
         yield page;
       }
     })();
@@ -97,6 +99,15 @@ export async function exportUserData(deps: Deps, caller: Caller, userId: string,
       });
     }
   })();
+}
+
+/**
+ * Ends an export whose subject was erased since it began, as their own token's recheck ends theirs:
+ * an operator's export would otherwise go on handing over the ledger and the trail of a person the
+ * hub answers 404 for. @throws NotFoundError
+ */
+async function assertStillExportable(db: Db, userId: string): Promise<void> {
+  if (!(await isExportSubject(db, userId))) throw new NotFoundError('User');
 }
 
 /** A page of consents as records, with the ledger history of each (one read per page). */
