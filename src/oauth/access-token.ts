@@ -123,7 +123,8 @@ export async function issueAccessToken(
 }
 
 /**
- * Verifies an access token, in a fixed order: size and shape; no header that names its own key;
+ * Verifies an access token, in a fixed order: size and shape (three segments of canonical
+ * base64url); no header that names its own key;
  * a known `kid`; the signature with the pinned algorithm; `typ`, `iss`, `aud`, `exp`, `nbf`; the
  * required claims and their types; an `iat` no later than a retired key's `signedUntil`, past which
  * only a leaked copy of the key can have signed; then, given `maxLifetimeSeconds` (the longest the issuer gives
@@ -139,7 +140,7 @@ export async function verifyAccessToken(
   now: Date,
   options: { readonly maxLifetimeSeconds?: number } = {},
 ): Promise<VerifiedAccessToken> {
-  if (token.length > MAX_TOKEN_LENGTH || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new InvalidTokenError('malformed token');
+  if (token.length > MAX_TOKEN_LENGTH || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token) || !token.split('.').every(isCanonicalBase64url)) throw new InvalidTokenError('malformed token');
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(token);
@@ -175,6 +176,15 @@ export async function verifyAccessToken(
     if (exp - iat > options.maxLifetimeSeconds + CLOCK_SKEW_SECONDS) throw new InvalidTokenError('token lifetime too long');
   }
   return claims.data as VerifiedAccessToken;
+}
+
+/**
+ * Whether `segment` is the one base64url text of its bytes (RFC 4648 §3.5: unused bits zero, no
+ * impossible length). A decoder that ignores those bits reads other texts as the same signature,
+ * which Wycheproof counts as invalid (`ModifiedUnusedBitsInPayload`).
+ */
+function isCanonicalBase64url(segment: string): boolean {
+  return Buffer.from(segment, 'base64url').toString('base64url') === segment;
 }
 
 function actDepth(act: Actor | undefined): number {

@@ -150,6 +150,27 @@ describe('access tokens at /graphql', () => {
       await expectRefused(await token(), description);
     });
 
+    /**
+     * The segment with the unused low bits of its last character set: it decodes to the same bytes
+     * (RFC 4648 §3.5), so only a decoder that demands the canonical form tells the two apart.
+     */
+    const withUnusedBitsSet = (segment: string) => {
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const unusedBits = { 2: 4, 3: 2 }[segment.length % 4 as 2 | 3];
+      const last = alphabet.indexOf(segment.at(-1)!);
+      const changed = `${segment.slice(0, -1)}${alphabet[last | ((1 << unusedBits) - 1)]}`;
+      expect(Buffer.from(changed, 'base64url')).toEqual(Buffer.from(segment, 'base64url'));
+      expect(changed).not.toBe(segment);
+      return changed;
+    };
+
+    it('refuses a token whose signature is base64url with unused bits set (Wycheproof ModifiedUnusedBitsInPayload)', async () => {
+      // The header and payload are signed as the text they are sent as, so only the signature can
+      // be written another way and still verify: a second text of the same token.
+      const [header, payload, signature] = (await signWithHubKey(userClaims())).split('.');
+      await expectRefused(`${header}.${payload}.${withUnusedBitsSet(signature!)}`, 'malformed token');
+    });
+
     it('refuses a tampered payload under the original signature', async () => {
       const [header, , signature] = (await signWithHubKey(userClaims({ scope: 'profile:read' }))).split('.');
       await expectRefused(`${header}.${b64url(userClaims())}.${signature}`, 'invalid signature');

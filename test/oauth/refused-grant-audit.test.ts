@@ -63,7 +63,7 @@ describe('a token request refused for a user a verified token names', () => {
   it('stays in the hub’s trail when no verified token names a user', async () => {
     const user = await signUpUser(hub);
     expect(await refresh('not-a-refresh-token-of-anyone')).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    expect(await exchange(hub, assistant, `${user.accessToken}x`, { scope: 'orders:read' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await exchange(hub, assistant, withSignatureChanged(user.accessToken), { scope: 'orders:read' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     await hub.services.audit.flush();
     const refused = await hub.services.db
       .selectFrom('audit_events')
@@ -76,3 +76,9 @@ describe('a token request refused for a user a verified token names', () => {
     expect(await refusalsInAccessLog(user)).toEqual([]);
   });
 });
+
+/** The token with the first character of its signature changed: still well-formed, no longer signed. */
+function withSignatureChanged(token: string): string {
+  const at = token.lastIndexOf('.') + 1;
+  return `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`;
+}

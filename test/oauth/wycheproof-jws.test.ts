@@ -138,6 +138,18 @@ describe(`Wycheproof ${path.basename(file.pathname)} through verifyAccessToken`,
     });
   });
 
+  describe(`refuses the ${validEs256.length} valid compact ES256 cases with unused bits set in the signature, as the HS256-only base64 group would (ModifiedUnusedBitsInPayload)`, () => {
+    it.each(validEs256.map((entry) => [name(entry), entry] as const))('%s', async (_, entry) => {
+      const [header, payload, signature] = String(entry.test.jws).split('.');
+      // An ES256 signature is 64 bytes: its last base64url character carries 4 unused bits.
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const modified = `${signature!.slice(0, -1)}${alphabet[alphabet.indexOf(signature!.at(-1)!) | 0b1111]}`;
+      expect(Buffer.from(modified, 'base64url')).toEqual(Buffer.from(signature!, 'base64url'));
+      const test = { ...entry.test, jws: `${header}.${payload}.${modified}` };
+      expect(await outcome({ group: entry.group, test })).toBe('malformed token');
+    });
+  });
+
   describe(`refuses the ${otherValid.length} valid cases of other algorithms or encodings, since it pins ES256 and strict base64url`, () => {
     it.each(otherValid.map((entry) => [name(entry), entry] as const))('%s', async (_, entry) => {
       expect(['unexpected algorithm', 'malformed token']).toContain(await outcome(entry));
