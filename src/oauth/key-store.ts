@@ -39,10 +39,16 @@ interface KeySet {
   /** Oldest first: the first whose `until` has not come signs. */
   readonly signing: readonly ScheduledKey[];
   readonly verification: ReadonlyMap<string, VerificationKey>;
-  /** The public keys of `verification`: what `/jwks.json` publishes. */
-  readonly jwks: KeySetDocument;
+  /** The public keys of `verification`, each until its acceptance ends: what `/jwks.json` publishes. */
+  readonly jwks: readonly PublishedKey[];
   /** Every key ever made: what `/receipts/jwks.json` publishes. */
   readonly receiptJwks: KeySetDocument;
+}
+
+/** A public key of `/jwks.json`, published until `acceptedUntil` (none for a key that signs now or will). */
+interface PublishedKey {
+  readonly jwk: JWK;
+  readonly acceptedUntil: Date | undefined;
 }
 
 /** An RFC 7517 JWK Set. */
@@ -179,10 +185,14 @@ export class KeyStore {
 
   /**
    * The RFC 7517 key set of `/jwks.json`: the keys that verify tokens (see the class comment), as
-   * of the last reread, at most RELOAD_EVERY_MS ago.
+   * of the last reread, at most RELOAD_EVERY_MS ago, less those whose acceptance has ended since
+   * (by the clock, as `verificationKey` judges): a verifier that fetches the set then must not go
+   * on trusting for its max-age a key the hub refuses, while the keys cannot be reread.
    */
   jwks(): KeySetDocument {
-    return this.keys.jwks;
+    const now = this.clock.now();
+    const published = this.keys.jwks.filter(({ acceptedUntil }) => acceptedUntil === undefined || now < acceptedUntil);
+    return Object.freeze({ keys: Object.freeze(published.map(({ jwk }) => jwk)) });
   }
 
   /** The RFC 7517 key set of `/receipts/jwks.json`: every key that ever signed, as of the last reread. */
@@ -286,11 +296,11 @@ async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, now: Date, 
     })),
   );
   const verification = new Map<string, VerificationKey>();
-  const accepted: SigningKeyRow[] = [];
+  const accepted: PublishedKey[] = [];
   for (const row of rows) {
     const acceptedUntil = row.retiredAt === null ? undefined : publishedUntil(row.retiredAt, retentionSeconds);
     if (acceptedUntil && acceptedUntil <= now) continue;
-    accepted.push(row);
+    accepted.push({ jwk: Object.freeze(row.publicJwk as JWK), acceptedUntil });
     verification.set(row.kid, {
       key: (await importJWK(row.publicJwk as JWK, SIGNING_ALG)) as Key,
       acceptedUntil,
@@ -298,5 +308,5 @@ async function toKeySet(rows: readonly SigningKeyRow[], kek: Buffer, now: Date, 
     });
   }
   const keySet = (published: readonly SigningKeyRow[]): KeySetDocument => Object.freeze({ keys: Object.freeze(published.map((row) => Object.freeze(row.publicJwk as JWK))) });
-  return { signing, verification, jwks: keySet(accepted), receiptJwks: keySet(rows) };
+  return { signing, verification, jwks: accepted, receiptJwks: keySet(rows) };
 }

@@ -303,6 +303,14 @@ describe('signing key rotation', () => {
     expect(refused.headers['www-authenticate']).toContain('error="invalid_token", error_description="unknown key"');
   });
 
+  it('stops publishing the retired key in /jwks.json at publishedUntil by the clock too, before the keys are next reread', async () => {
+    // Still past acceptedUntil, with no reread since: a resource server fetching the key set now
+    // would trust the key, maybe leaked, for the set's max-age while the hub refuses it.
+    expect(clock.now().getTime()).toBeGreaterThan(acceptedUntil.getTime());
+    expect((await jwksOf(hub)).map((key) => key.kid)).toEqual([newKid]);
+    expect((await jwksOf(hub, '/receipts/jwks.json')).map((key) => key.kid)).toEqual([newKid, oldKey.kid]);
+  });
+
   it('refuses a token it verified while its key was accepted, once the key no longer is', async () => {
     await hub.services.keys.reload();
     expect(await hub.services.keys.verificationKey(oldKey.kid)).toBeUndefined();
