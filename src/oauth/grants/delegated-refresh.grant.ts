@@ -17,7 +17,7 @@ const REUSED = 'refresh token reused: family revoked';
  * the tokens or families it was exchanged from revoked; it is used once and replaced, and a reuse
  * revokes the family. The new access token carries the same `act`, `consent_id`, `purpose` and
  * `delegated_from`; neither it nor the new refresh token outlives the consent or any family it
- * was exchanged from. `scope` narrows the access token only:
+ * was exchanged from, and the access token ends by the agent's expiry. `scope` narrows the access token only:
  * the new refresh token keeps the used one's scope (RFC 6749 §6).
  */
 export async function delegatedRefreshGrant(services: Services, { params, requestId }: TokenRequest, agent: Agent): Promise<TokenResponse> {
@@ -51,8 +51,8 @@ export async function delegatedRefreshGrant(services: Services, { params, reques
       const [consent] = await services.consents.findConsents(tx, [used.consent_id]);
       if (boundedLifetime(now, config.accessTokenTtl, [consent!.expiresAt]) <= 0) throw invalidGrant('refresh token is invalid', 'consent ends now');
       const parentFamiliesEnd = await findRefreshFamiliesEnd(tx, delegatedFrom.flatMap((link) => (link.sid ? [link.sid] : [])));
-      const ttl = boundedLifetime(now, config.accessTokenTtl, [consent!.expiresAt, parentFamiliesEnd]);
-      if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'the family it was exchanged from has ended');
+      const ttl = boundedLifetime(now, config.accessTokenTtl, [consent!.expiresAt, parentFamiliesEnd, agent.expiresAt]);
+      if (ttl <= 0) throw invalidGrant('refresh token is invalid', 'the family it was exchanged from, or the agent, ends now');
       const scope = requested.join(' ');
       const access = await services.tokens.issueAccessToken(
         {

@@ -98,8 +98,10 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     if (offline && user.kind === 'delegated' && !subject.claims.sid) throw invalidScope('offline_access needs a subject token issued with a refresh token');
     const granted = intersectScopes(requested?.filter((scope) => scope !== OFFLINE_ACCESS), [user.scopes, new Set(agent.allowedScopes), new Set(consent.scopes)]);
     if (granted.length === 0) throw invalidScope("no requested scope lies within the subject token, the client's allowed scopes and the consent");
-    const ttl = boundedLifetime(now, config.accessTokenTtl, [new Date(subject.claims.exp * 1_000), consent.expiresAt]);
-    if (ttl <= 0) throw invalidRequest('the subject token or the consent ends now');
+    // The agent's expiry too: a resource server verifying the token offline sees only `exp`. A
+    // sub-agent expires no later than its ancestors (agent-registration.ts), so its own bounds the chain.
+    const ttl = boundedLifetime(now, config.accessTokenTtl, [new Date(subject.claims.exp * 1_000), consent.expiresAt, agent.expiresAt]);
+    if (ttl <= 0) throw invalidRequest('the subject token, the consent or the agent ends now');
 
     const scope = granted.join(' ');
     const familyId = offline ? newRefreshFamilyId() : undefined;
