@@ -57,6 +57,9 @@ function selectsOn(key: keyof typeof FILTER_FIELDS, text?: string): { descriptio
   return { description: `${text ? `${text} ` : ''}Selects on User.${field} (category ${category}).` };
 }
 
+/** How the age band counts (audience.filter.ts): the marketer's own day may already be another. */
+const AGE_TODAY = 'in whole years on today’s date in UTC, the bound included (born on February 29: a year older on March 1 in other years).';
+
 export const AudienceFilterInput = builder.inputType('AudienceFilter', {
   description:
     'Every field optional; a list matches any of its values; all fields together. A field selects on a member field, and is refused ' +
@@ -68,13 +71,13 @@ export const AudienceFilterInput = builder.inputType('AudienceFilter', {
     minLoyaltyPoints: t.int(selectsOn('minLoyaltyPoints')),
     interestsAny: t.stringList(selectsOn('interestsAny', 'Compared as the profile stores them: trimmed and lowercased.')),
     channelsAny: t.stringList(selectsOn('channelsAny', 'email, sms, push, post.')),
-    ageMin: t.int(selectsOn('ageMin')),
-    ageMax: t.int(selectsOn('ageMax')),
-    lastOrderAfter: t.field({ type: 'DateTime', ...selectsOn('lastOrderAfter') }),
-    lastOrderBefore: t.field({ type: 'DateTime', ...selectsOn('lastOrderBefore') }),
+    ageMin: t.int(selectsOn('ageMin', `At least this age, ${AGE_TODAY}`)),
+    ageMax: t.int(selectsOn('ageMax', `At most this age, ${AGE_TODAY}`)),
+    lastOrderAfter: t.field({ type: 'DateTime', ...selectsOn('lastOrderAfter', 'Last order placed at or after this instant.') }),
+    lastOrderBefore: t.field({ type: 'DateTime', ...selectsOn('lastOrderBefore', 'Last order placed before this instant, not at it.') }),
     orders: t.field({ type: OrderPeriodFilter, ...selectsOn('orders') }),
-    signedUpAfter: t.field({ type: 'DateTime', ...selectsOn('signedUpAfter') }),
-    signedUpBefore: t.field({ type: 'DateTime', ...selectsOn('signedUpBefore') }),
+    signedUpAfter: t.field({ type: 'DateTime', ...selectsOn('signedUpAfter', 'Signed up at or after this instant.') }),
+    signedUpBefore: t.field({ type: 'DateTime', ...selectsOn('signedUpBefore', 'Signed up before this instant, not at it.') }),
   }),
 });
 

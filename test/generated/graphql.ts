@@ -306,9 +306,9 @@ export type AudienceEdge = {
 
 /** Every field optional; a list matches any of its values; all fields together. A field selects on a member field, and is refused (FORBIDDEN, PURPOSE_NOT_COVERED or MISSING_SCOPE) unless the purpose and the caller’s scopes both cover that field. */
 export type AudienceFilter = {
-  /** Selects on User.birthdate (category identity). */
+  /** At most this age, in whole years on today’s date in UTC, the bound included (born on February 29: a year older on March 1 in other years). Selects on User.birthdate (category identity). */
   ageMax?: InputMaybe<Scalars['Int']['input']>;
-  /** Selects on User.birthdate (category identity). */
+  /** At least this age, in whole years on today’s date in UTC, the bound included (born on February 29: a year older on March 1 in other years). Selects on User.birthdate (category identity). */
   ageMin?: InputMaybe<Scalars['Int']['input']>;
   /** email, sms, push, post. Selects on User.preferences (category preferences). */
   channelsAny?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -316,9 +316,9 @@ export type AudienceFilter = {
   countries?: InputMaybe<Array<Scalars['String']['input']>>;
   /** Compared as the profile stores them: trimmed and lowercased. Selects on User.preferences (category preferences). */
   interestsAny?: InputMaybe<Array<Scalars['String']['input']>>;
-  /** Selects on User.orders (category orders). */
+  /** Last order placed at or after this instant. Selects on User.orders (category orders). */
   lastOrderAfter?: InputMaybe<Scalars['DateTime']['input']>;
-  /** Selects on User.orders (category orders). */
+  /** Last order placed before this instant, not at it. Selects on User.orders (category orders). */
   lastOrderBefore?: InputMaybe<Scalars['DateTime']['input']>;
   /** BCP 47, compared in canonical form (sv-se selects sv-SE). Selects on User.locale (category profile). */
   locales?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -328,9 +328,9 @@ export type AudienceFilter = {
   minLoyaltyPoints?: InputMaybe<Scalars['Int']['input']>;
   /** Selects on User.orders (category orders). */
   orders?: InputMaybe<AudienceOrderFilter>;
-  /** Selects on User.createdAt (category profile). */
+  /** Signed up at or after this instant. Selects on User.createdAt (category profile). */
   signedUpAfter?: InputMaybe<Scalars['DateTime']['input']>;
-  /** Selects on User.createdAt (category profile). */
+  /** Signed up before this instant, not at it. Selects on User.createdAt (category profile). */
   signedUpBefore?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
