@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
@@ -89,6 +91,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     // time hold its connection for about 95 s.
     requestTimeout: 30_000,
     http: { headersTimeout: 10_000, connectionsCheckingInterval: 2_000 },
+    clientErrorHandler: answerUnreadableRequest,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Answered before any hook runs, so stamped and counted here as the hooks do every other answer.
@@ -192,6 +195,35 @@ function answerRouterRefusal(error: FastifyError, request: FastifyRequest, reply
   const description = ROUTER_REFUSALS[error.code];
   if (description === undefined) return answerUnexpectedError(error, request, reply.header('cache-control', 'no-store'));
   return sendError(request, reply.code(400).header('cache-control', 'no-store'), 'BAD_USER_INPUT', 'invalid_request', description);
+}
+
+/** The status and words of the answer to a request Node's parser refused, by Node's code; anything else is a 400. */
+const UNREADABLE_REQUESTS: Readonly<Record<string, readonly [number, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time: headers within 10 s, the whole request within 30 s'],
+  HPE_HEADER_OVERFLOW: [431, "the request's headers are too large"],
+};
+
+/**
+ * A request Node's HTTP parser could not read (a malformed request line or header, headers past
+ * its limit) or that did not arrive in time, refused before any route or hook: Fastify's own
+ * answer is `{"error":"Bad Request","message":…}`, no code of RFC 6749 §5.2, so this one is the
+ * routes' `invalid_request` in their JSON, not stored, the route unknown. As Node's own handler
+ * does, it writes nothing into a response already under way on the connection, then closes it.
+ * Logged at trace, as Fastify's own handler does: mostly a balancer's or a scanner's noise.
+ */
+function answerUnreadableRequest(this: FastifyInstance, error: Error & { code?: string }, socket: Socket) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  this.log.trace({ err: error }, 'client error');
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const [status, description] = UNREADABLE_REQUESTS[error.code ?? ''] ?? [400, 'the request could not be read as HTTP/1.1'];
+    const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /** 503 with Retry-After: the service cannot answer now, and will soon. */
