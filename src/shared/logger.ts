@@ -29,12 +29,36 @@ export function loggedRequest(request: LoggedRequest) {
   };
 }
 
+/**
+ * The fields of a logged error that carry the values of a row or a statement: PostgreSQL's
+ * `detail` ("Key (email)=(ann@example.com) already exists", "Failing row contains (…)", the whole
+ * row with its password hash) and `where` (a COPY's failing line), and the `params` and
+ * `queryOptions` PGlite adds to its errors. The code, constraint, table and statement text
+ * stay: they say what failed without saying about whom.
+ */
+const VALUE_FIELDS = ['detail', 'where', 'params', 'queryOptions'] as const;
+
+/** An error as the log shows it: pino's serialization without VALUE_FIELDS, in it and in the errors it holds. */
+export function loggedError(error: unknown): unknown {
+  const serialized: unknown = pino.stdSerializers.err(error as Error);
+  if (serialized !== error) dropValueFields(serialized as Record<string, unknown>, Object.getPrototypeOf(serialized));
+  return serialized;
+}
+
+function dropValueFields(serialized: Record<string, unknown>, errorPrototype: unknown): void {
+  for (const field of VALUE_FIELDS) delete serialized[field];
+  for (const value of Object.values(serialized)) {
+    const inner = Array.isArray(value) ? value : [value];
+    for (const item of inner) if (item !== null && typeof item === 'object' && Object.getPrototypeOf(item) === errorPrototype) dropValueFields(item as Record<string, unknown>, errorPrototype);
+  }
+}
+
 /** The process logger (JSON lines, to stdout unless told otherwise); the HTTP server logs through it too. Secrets are redacted. */
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
   const options = {
     level: config.logLevel,
     redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.clientSecret', '*.client_secret'],
-    serializers: { req: loggedRequest },
+    serializers: { req: loggedRequest, err: loggedError },
   };
   return destination ? pino(options, destination) : pino(options);
 }
