@@ -30,13 +30,15 @@ export function loggedRequest(request: LoggedRequest) {
 }
 
 /**
- * The fields of a logged error that carry the values of a row or a statement: PostgreSQL's
- * `detail` ("Key (email)=(ann@example.com) already exists", "Failing row contains (…)", the whole
- * row with its password hash) and `where` (a COPY's failing line), and the `params` and
- * `queryOptions` PGlite adds to its errors. The code, constraint, table and statement text
- * stay: they say what failed without saying about whom.
+ * The fields of a logged error that carry the values of a row, a statement or a request:
+ * PostgreSQL's `detail` ("Key (email)=(ann@example.com) already exists", "Failing row contains
+ * (…)", the whole row with its password hash) and `where` (a COPY's failing line), the `params`
+ * and `queryOptions` PGlite adds to its errors, and the `rawPacket` Node's HTTP parser adds to a
+ * request it refuses (logged at trace): the bytes received, Authorization and Cookie headers and
+ * query values included. The code, constraint, table and statement text stay: they say what
+ * failed without saying about whom.
  */
-const VALUE_FIELDS = ['detail', 'where', 'params', 'queryOptions'] as const;
+const VALUE_FIELDS = ['detail', 'where', 'params', 'queryOptions', 'rawPacket'] as const;
 
 /** An error as the log shows it: pino's serialization without VALUE_FIELDS, in it and in the errors it holds. */
 export function loggedError(error: unknown): unknown {

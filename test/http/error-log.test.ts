@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
@@ -5,16 +6,31 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { freePort } from '../helpers/net.js';
 
 const lines: string[] = [];
 let hub: Hub;
 let database: TestDatabase;
+let port: number;
 beforeAll(async () => {
-  const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: 'trace' });
+  port = await freePort();
+  const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: 'trace', PORT: String(port) });
   database = await createTestDatabase();
   hub = await createHub(config, { database, logger: createLogger(config, { write: (line: string) => lines.push(line) }) });
+  await hub.listen();
 });
 afterAll(() => hub.close());
+
+/** Sends `request` as it is on a connection of its own; resolves to the answer once the hub closes it. */
+function sendRaw(request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
 
 const logged = () => lines.map((line) => JSON.parse(line) as Record<string, any>);
 
@@ -31,5 +47,17 @@ describe('the error log', () => {
     expect(entry?.err).toMatchObject({ code: '23514', constraint: 'given_name_not_reserved', table: 'users' });
     const text = lines.join('');
     for (const value of [email, 'Quillfeather', '$argon2id', 'Reserved-Name-77', user.id]) expect(text).not.toContain(value);
+  });
+
+  it('logs a request the HTTP parser refused by its error, never the bytes it received', async () => {
+    const head = 'POST /oauth/token?client_secret=QUERY-SECRET-1 HTTP/1.1\r\nHost: hub\r\nAuthorization: Basic QkFTSUMtU0VDUkVULTI=\r\nCookie: sid=COOKIE-SECRET-3\r\n';
+    expect(await sendRaw(`${head}Not a header\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await sendRaw(`${head}X-Padding: ${'p'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+
+    const refusals = logged().filter((line) => /^client /.test(line.msg));
+    expect(refusals.map((line) => line.err.code)).toEqual(['HPE_INVALID_HEADER_TOKEN', 'HPE_HEADER_OVERFLOW']);
+    for (const refusal of refusals) expect(refusal.err.rawPacket).toBeUndefined();
+    const text = lines.join('');
+    for (const secret of ['QUERY-SECRET-1', 'QkFTSUMtU0VDUkVULTI=', 'COOKIE-SECRET-3']) expect(text).not.toContain(secret);
   });
 });
