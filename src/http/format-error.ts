@@ -1,5 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { inspect } from 'graphql/jsutils/inspect.js';
 import { HubError } from '../shared/errors.js';
 
 // Only these extensions ever leave the server; stack traces and internal detail never do.
@@ -28,6 +29,45 @@ const MESSAGE_LENGTH = 1_000;
 export function boundEcho(message: string): string {
   const shortened = message.replace(LONG_RUN, (run) => `${run.slice(0, 32)}…`);
   return shortened.length > MESSAGE_LENGTH ? `${shortened.slice(0, MESSAGE_LENGTH - 1)}…` : shortened;
+}
+
+const VARIABLE_REFUSAL = /^Variable "\$(\w+)" got invalid value /;
+
+/**
+ * graphql-js's refusal of a variable quotes the value refused (`Variable "$input" got invalid
+ * value { email: "…", password: "…", typo: 1 }; Field "typo" is not defined by type
+ * "SignInInput".`): for one unknown or missing field, the whole input, passwords and all, in an
+ * answer that clients' error reporting and gateways keep. The quote is taken out, keeping where
+ * and why the value was refused. It is found by printing, as graphql-js did, the variable's value
+ * or the part of it at the path the message names, so that no text inside a value is taken for
+ * the end of the quote; a message whose quote is not found so is replaced by its first words.
+ */
+export function withoutQuotedValue(message: string, variables: Readonly<Record<string, unknown>> | undefined): string {
+  const name = VARIABLE_REFUSAL.exec(message)?.[1];
+  if (name === undefined) return message;
+  const head = `Variable "$${name}" got invalid value`;
+  const rest = message.slice(head.length + 1);
+  const value = variables?.[name];
+  const whole = inspect(value);
+  if (rest.startsWith(`${whole}; `)) return `${head}; ${rest.slice(whole.length + 2)}`;
+  // Each path printed once: a value may hold the words of a path many times over.
+  const printed = new Map<string, string>();
+  for (const at of rest.matchAll(new RegExp(` at "${name}((?:\\.\\w+|\\[\\d+\\])+)"; `, 'g'))) {
+    const path = at[1]!;
+    if (!printed.has(path)) printed.set(path, inspect(valueAt(value, path)));
+    const quoted = printed.get(path)!;
+    if (at.index === quoted.length && rest.startsWith(quoted)) return `${head} at "${name}${path}"; ${rest.slice(at.index + at[0].length)}`;
+  }
+  return head;
+}
+
+/** The part of `value` at a path as graphql-js prints it (`.card.expYear`, `[2]`). */
+function valueAt(value: unknown, path: string): unknown {
+  let at = value;
+  for (const [, key, index] of path.matchAll(/\.(\w+)|\[(\d+)\]/g)) {
+    at = at !== null && typeof at === 'object' ? (at as Record<string, unknown>)[key ?? index!] : undefined;
+  }
+  return at;
 }
 
 /**

@@ -10,7 +10,7 @@ import { HubError } from '../shared/errors.js';
 import { isStorableText } from '../shared/input.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
 import { bearerChallenge, routedUnder } from './bearer.js';
-import { formatError, isUnexpectedError } from './format-error.js';
+import { formatError, isUnexpectedError, withoutQuotedValue } from './format-error.js';
 import { boundedAnswerSize } from './graphql-answer-size.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
 import { compilingExecutor } from './graphql-jit.js';
@@ -74,6 +74,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       boundedAnswerSize(),
       refuseUnstorableText(),
       errorLogger(app.log),
+      unquotedVariableRefusals(),
       databaseUnavailable(),
       ...(options.resourceMetadataUrl ? [challengeAnonymous(options.resourceMetadataUrl)] : []),
       drainOperations(),
@@ -134,6 +135,22 @@ function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
           for (const error of errors) {
             if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, requestId: contextValue?.requestId }, 'graphql error');
           }
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Refusals of variables answered without the values they quote (see `withoutQuotedValue`), which
+ * needs the request's variables: taken out before formatError shortens what it leaves.
+ */
+function unquotedVariableRefusals(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, request }) {
+          for (const error of errors) error.message = withoutQuotedValue(error.message, request.variables);
         },
       };
     },

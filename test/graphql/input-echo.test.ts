@@ -16,7 +16,7 @@ describe('a refused input value', () => {
     expect(response.status).toBe(400);
     expect(response.errors).toEqual([
       {
-        message: 'Variable "$f" got invalid value "yesterday" at "f.lastOrderAfter"; DateTime cannot represent an invalid date-time-string yesterday.',
+        message: 'Variable "$f" got invalid value at "f.lastOrderAfter"; DateTime cannot represent an invalid date-time-string yesterday.',
         locations: [{ line: 1, column: 7 }],
         extensions: { code: 'BAD_USER_INPUT' },
       },
@@ -30,7 +30,7 @@ describe('a refused input value', () => {
     expect(JSON.stringify(response.errors).length).toBeLessThan(1_000);
     expect(response.errors).toEqual([
       {
-        message: `Variable "$f" got invalid value "${value.slice(0, 31)}… at "f.lastOrderAfter"; DateTime cannot represent an invalid date-time-string ${value.slice(0, 32)}…`,
+        message: `Variable "$f" got invalid value at "f.lastOrderAfter"; DateTime cannot represent an invalid date-time-string ${value.slice(0, 32)}…`,
         locations: [{ line: 1, column: 7 }],
         extensions: { code: 'BAD_USER_INPUT' },
       },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GraphQLError, GraphQLID, GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, execute, parse } from 'graphql';
-import { formatError, isUnexpectedError } from '../../src/http/format-error.js';
+import { formatError, isUnexpectedError, withoutQuotedValue } from '../../src/http/format-error.js';
 import { HubError } from '../../src/shared/errors.js';
 
 /** The error as Apollo hands it to formatError: with `INTERNAL_SERVER_ERROR` when it has no code. */
@@ -42,5 +42,18 @@ describe('formatError', () => {
       extensions: { code: 'BAD_USER_INPUT' },
     });
     expect(isUnexpectedError(error)).toBe(false);
+  });
+});
+
+describe('withoutQuotedValue', () => {
+  it('takes out the part of a variable quoted at a path in lists and inputs', () => {
+    const variables = { items: [{ card: { number: '4111 1111 1111 1111' } }, { card: 'x' }] };
+    expect(withoutQuotedValue('Variable "$items" got invalid value "x" at "items[1].card"; Expected type "CardInput" to be an object.', variables)).toBe(
+      'Variable "$items" got invalid value at "items[1].card"; Expected type "CardInput" to be an object.',
+    );
+  });
+
+  it('keeps only its first words when the quote is not found', () => {
+    expect(withoutQuotedValue('Variable "$input" got invalid value { password: "p" }; Field "x" is not defined by type "T".', {})).toBe('Variable "$input" got invalid value');
   });
 });

@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/app.js';
+import { graphql, signUpUser, startTestHub, TEST_PASSWORD } from '../helpers/hub.js';
+
+// graphql-js's refusal of a variable quotes the value refused: for one unknown or missing field
+// of an input, the whole input, passwords and all, came back in an answer that clients' error
+// reporting and gateways keep.
+
+let hub: Hub;
+beforeAll(async () => {
+  hub = await startTestHub();
+});
+afterAll(() => hub.close());
+
+const SIGN_IN = 'mutation SignIn($input: SignInInput!) { signIn(input: $input) { accessToken } }';
+const CHANGE_PASSWORD = 'mutation Change($input: ChangePasswordInput!) { changePassword(input: $input) { accessToken } }';
+
+describe('a refused variable', () => {
+  it('is answered by where and why it was refused, never quoting the values it held', async () => {
+    const cases: [string, Record<string, unknown>, string[]][] = [
+      [SIGN_IN, { email: 'ann@example.com', password: 'Quoted-Secret-101', rememberMe: true }, ['Variable "$input" got invalid value; Field "rememberMe" is not defined by type "SignInInput".']],
+      [SIGN_IN, { email: 'ann@example.com', passwrd: 'Quoted-Secret-102' }, [
+        'Variable "$input" got invalid value; Field "password" of required type "String!" was not provided.',
+        'Variable "$input" got invalid value; Field "passwrd" is not defined by type "SignInInput".',
+      ]],
+      [CHANGE_PASSWORD, { currentPassword: 'Quoted-Secret-103', newPassword: 42 }, ['Variable "$input" got invalid value at "input.newPassword"; String cannot represent a non string value: 42']],
+    ];
+    const user = await signUpUser(hub);
+    for (const [query, input, messages] of cases) {
+      const response = await graphql(hub, query, { variables: { input }, token: user.accessToken });
+      expect(response.status).toBe(400);
+      expect(response.errors).toEqual(messages.map((message) => expect.objectContaining({ message, extensions: { code: 'BAD_USER_INPUT' } })));
+      expect(JSON.stringify(response)).not.toMatch(/Quoted-Secret|ann@example\.com/);
+    }
+  });
+
+  it('finds where the quote ends though a value holds what looks like it', async () => {
+    const password = `x" }; Field "password" at "input.password"; ${TEST_PASSWORD}`;
+    const response = await graphql(hub, SIGN_IN, { variables: { input: { email: 'bob@example.com', password, typo: 1 } } });
+    expect(response.errors).toEqual([expect.objectContaining({ message: 'Variable "$input" got invalid value; Field "typo" is not defined by type "SignInInput".' })]);
+  });
+});
