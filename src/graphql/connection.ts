@@ -1,12 +1,19 @@
 import type { ObjectRef } from '@pothos/core';
-import type { ConnectionShape, PageInfoShape } from '../shared/pagination.js';
+import type { ConnectionShape } from '../shared/pagination.js';
 import { builder } from './builder.js';
 
-export const PageInfoRef = builder.objectRef<PageInfoShape>('PageInfo').implement({
-  description: 'Where a page ends and whether another follows (Relay cursor connections).',
+/**
+ * The four fields the Relay cursor connections specification requires of `PageInfo`, read from
+ * the connection itself, whose first edge is `startCursor`. Every list pages forward only
+ * (`first`, `after`), for which the specification lets `hasPreviousPage` be false.
+ */
+export const PageInfoRef = builder.objectRef<ConnectionShape<unknown>>('PageInfo').implement({
+  description: 'Where a page starts and ends and whether another follows (Relay cursor connections).',
   fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    endCursor: t.exposeString('endCursor', { nullable: true }),
+    hasNextPage: t.boolean({ resolve: (c) => c.pageInfo.hasNextPage }),
+    hasPreviousPage: t.boolean({ description: 'Always false: lists page forward only, with first and after.', resolve: () => false }),
+    startCursor: t.string({ nullable: true, description: 'The cursor of the first edge; null when the page has none.', resolve: (c) => c.edges[0]?.cursor ?? null }),
+    endCursor: t.string({ nullable: true, resolve: (c) => c.pageInfo.endCursor }),
   }),
 });
 
@@ -21,7 +28,7 @@ export function connectionRef<T, Extra extends object = object>(name: string, no
   return builder.objectRef<ConnectionShape<T> & Extra>(`${name}Connection`).implement({
     fields: (t) => ({
       edges: t.field({ type: [edge], resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
+      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c }),
     }),
   });
 }

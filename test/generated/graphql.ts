@@ -849,11 +849,15 @@ export type OrderStatus =
   | 'REFUNDED'
   | 'SHIPPED';
 
-/** Where a page ends and whether another follows (Relay cursor connections). */
+/** Where a page starts and ends and whether another follows (Relay cursor connections). */
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
+  /** Always false: lists page forward only, with first and after. */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** The cursor of the first edge; null when the page has none. */
+  startCursor?: Maybe<Scalars['String']['output']>;
 };
 
 /** An approved payment: a short-lived token for the commerce API that takes it (RFC 9396 §9). */

@@ -99,6 +99,18 @@ describe('cursors of lists ordered by time', () => {
     expect(ids(next.list)).toEqual([all[all.indexOf(ids(first.list)[0]!) + 1]]);
   });
 
+  it.each(CONNECTIONS.map((connection) => [connection.name, connection] as const))('%s has the pageInfo of the Relay specification: startCursor the first edge’s, hasPreviousPage', async (_name, connection) => {
+    const query = `query($first: Int) { ${connection.field('(first: $first) { edges { cursor } pageInfo { hasPreviousPage hasNextPage startCursor endCursor } }')} }`;
+    const pageOf = async (first: number) => {
+      const response = await graphql<Record<string, unknown>>(hub, query, { token: connection.token(), variables: { first } });
+      expect(response.errors).toBeUndefined();
+      return connection.path.reduce<unknown>((at, key) => (at as Record<string, unknown>)[key], response.data) as { edges: { cursor: string }[]; pageInfo: Record<string, unknown> };
+    };
+    const two = await pageOf(2);
+    expect(two.pageInfo).toEqual({ hasPreviousPage: false, hasNextPage: expect.any(Boolean), startCursor: two.edges[0]!.cursor, endCursor: two.edges[1]!.cursor });
+    expect((await pageOf(0)).pageInfo).toEqual({ hasPreviousPage: false, hasNextPage: true, startCursor: null, endCursor: null });
+  });
+
   it.each(CONNECTIONS.map((connection) => [connection.name, connection] as const))('%s answers BAD_USER_INPUT for the cursor of every other list', async (_name, connection) => {
     // User.accessLog is the audit trail's list, for one user: the two share their cursors.
     for (const other of CONNECTIONS.filter((c) => c.list !== connection.list)) {
