@@ -77,7 +77,8 @@ export async function listSavedAudiences(db: Db, caller: AudienceCaller, request
   const limit = pageSize(request.first ?? PAGE.default);
   const after = request.after ? decodeCursor(request.after, ['aud'])[0] : undefined;
   const owner = ownerOf(caller.principal);
-  const rows = owner === null || limit === 0 ? [] : await listSavedAudiencesOf(db, owner, limit + 1, after);
+  // One row past the page tells `hasNextPage`, with `first: 0` too: whether the client saved any.
+  const rows = owner === null ? [] : await listSavedAudiencesOf(db, owner, limit + 1, after);
   return toConnection(rows, limit, (a) => encodeCursor([a.id]), (a) => a);
 }
 

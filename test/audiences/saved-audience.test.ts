@@ -58,6 +58,15 @@ describe('savedAudiences', () => {
     expect(await names(other)).toEqual(['Not mine']);
   });
 
+  it('tells with first: 0 whether the client saved any audience, as every other list does', async () => {
+    const empty = await clientToken(hub, ['audience:read', 'profile:read'], 'agt_01J0000000000000000000ZERO');
+    const none = await graphql<any>(hub, LIST, { token: empty, variables: { first: 0 } });
+    expect(none.data.savedAudiences).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
+    await create(empty, 'Winter');
+    const some = await graphql<any>(hub, LIST, { token: empty, variables: { first: 0 } });
+    expect(some.data.savedAudiences).toEqual({ edges: [], pageInfo: { hasNextPage: true, endCursor: null } });
+  });
+
   it('refuses a bad page size or cursor, and a client without audience:read', async () => {
     const big = await graphql<any>(hub, LIST, { token: tool, variables: { first: 101 } });
     expect(big.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
