@@ -228,7 +228,10 @@ export function createConsentService(deps: {
         const actor = actorFromPrincipal(caller.principal).actor;
         await insertConsentEvents(tx, [{ consentId: consent.id, userId, kind: 'given', actor, detail: { scopes, agentId } }], now);
         await auditInTransaction(tx, auditOf('consent.given', consent, auditCaller(caller.principal, caller.requestId), { scopes, agentId }), now);
-        await enqueueWebhookEvent(tx, { type: 'consent.given', data: { consentId: consent.id, userId, purpose: consent.purpose, agentId, scopes } }, now);
+        // Its end, too: a lapse is found by a request, not announced, so a receiver keeping a list of
+        // who opted in must know when each consent stops counting without asking the API.
+        const expiresAt = consent.expiresAt?.toISOString() ?? null;
+        await enqueueWebhookEvent(tx, { type: 'consent.given', data: { consentId: consent.id, userId, purpose: consent.purpose, agentId, scopes, expiresAt } }, now);
         return consent;
       });
     },

@@ -38,7 +38,8 @@ describe('webhook events', () => {
   it('sends signed events for consents, agents and revoked tokens, each verified by the receiver, with ids and no personal data', async () => {
     const user = await signUpUser(hub, { givenName: 'Zerlina', familyName: 'Quist' });
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read', 'offline_access'] });
-    const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    const expiresAt = new Date(clock.now().getTime() + 90 * 86_400_000).toISOString();
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'], expiresAt });
     expect((await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } })).errors).toBeUndefined();
     expect((await graphql(hub, 'mutation($id: ID!) { reactivateAgent(id: $id) { id } }', { token: admin, variables: { id: agent.id } })).errors).toBeUndefined();
     const own = await clientCredentialsToken(hub, agent);
@@ -68,7 +69,8 @@ describe('webhook events', () => {
     expect(received.every((r) => r.headers['content-type'] === 'application/json' && r.payload.timestamp === clock.now().toISOString())).toBe(true);
     const data = received.map((r) => r.payload.data);
     expect(data[0]).toEqual({ agentId: agent.id, kind: 'AI_AGENT', ownerUserId: null, parentAgentId: null });
-    expect(data[1]).toEqual({ consentId, userId: user.id, purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
+    expect(data[1]).toEqual({ consentId, userId: user.id, purpose: 'support', agentId: agent.id, scopes: ['orders:read'], expiresAt });
+    expect(data[7]).toEqual({ consentId: second, userId: user.id, purpose: 'support', agentId: agent.id, scopes: ['orders:read'], expiresAt: null });
     expect(data[2]).toEqual({ agentId: agent.id, ownerUserId: null });
     expect(data[4]).toMatchObject({ tokenType: 'access_token', reason: 'revoked', clientId: agent.id, userId: null, tokenId: expect.any(String) });
     expect(data[5]).toMatchObject({ tokenType: 'refresh_token', reason: 'revoked', clientId: agent.id, userId: user.id, consentId, tokenId: expect.stringMatching(/^rt_/) });
