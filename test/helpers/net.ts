@@ -45,3 +45,13 @@ export async function restOf(connection: net.Socket): Promise<{ text: string; wh
   const text = Buffer.concat(chunks).toString('utf8');
   return { text, whole: text.endsWith('\r\n0\r\n\r\n') };
 }
+
+/** Sends `raw` as it is on a connection of its own to loopback `port`; resolves to everything the server wrote before it closed. */
+export function sendRaw(port: number, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let received = '';
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(raw));
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    socket.on('close', () => resolve(received)).on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
+  });
+}

@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
@@ -6,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { freePort } from '../helpers/net.js';
+import { freePort, sendRaw } from '../helpers/net.js';
 
 const lines: string[] = [];
 let hub: Hub;
@@ -20,17 +19,6 @@ beforeAll(async () => {
   await hub.listen();
 });
 afterAll(() => hub.close());
-
-/** Sends `request` as it is on a connection of its own; resolves to the answer once the hub closes it. */
-function sendRaw(request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let answer = '';
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
-    socket.on('data', (chunk) => (answer += chunk));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', reject);
-  });
-}
 
 const logged = () => lines.map((line) => JSON.parse(line) as Record<string, any>);
 
@@ -51,8 +39,8 @@ describe('the error log', () => {
 
   it('logs a request the HTTP parser refused by its error, never the bytes it received', async () => {
     const head = 'POST /oauth/token?client_secret=QUERY-SECRET-1 HTTP/1.1\r\nHost: hub\r\nAuthorization: Basic QkFTSUMtU0VDUkVULTI=\r\nCookie: sid=COOKIE-SECRET-3\r\n';
-    expect(await sendRaw(`${head}Not a header\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
-    expect(await sendRaw(`${head}X-Padding: ${'p'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    expect(await sendRaw(port, `${head}Not a header\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await sendRaw(port, `${head}X-Padding: ${'p'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
 
     const refusals = logged().filter((line) => /^client /.test(line.msg));
     expect(refusals.map((line) => line.err.code)).toEqual(['HPE_INVALID_HEADER_TOKEN', 'HPE_HEADER_OVERFLOW']);

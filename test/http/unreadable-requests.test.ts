@@ -1,10 +1,9 @@
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV } from '../helpers/hub.js';
-import { freePort } from '../helpers/net.js';
+import { freePort, sendRaw } from '../helpers/net.js';
 
 // A request Node's HTTP parser cannot read, or that does not arrive in time, never reaches a route:
 // its answer is still the routes' RFC 6749 §5.2 JSON, as README promises for every error.
@@ -18,15 +17,6 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
-/** Sends `raw` on a new connection and resolves to everything the hub wrote before it closed. */
-function exchange(raw: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let received = '';
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(raw));
-    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
-    socket.on('close', () => resolve(received)).on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
-  });
-}
 
 function parse(answer: string) {
   const [head = '', body = ''] = answer.split('\r\n\r\n', 2);
@@ -41,14 +31,14 @@ describe('a request the hub cannot read', () => {
     ['a Content-Length that is no number', 'POST /oauth/token HTTP/1.1\r\nHost: hub\r\nContent-Length: abc\r\n\r\n', 400],
     ['headers past the parser’s limit', `GET /graphql HTTP/1.1\r\nHost: hub\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
   ])('answers %s in RFC 6749 §5.2 shape, not stored', async (_name, raw, status) => {
-    const answer = parse(await exchange(raw));
+    const answer = parse(await sendRaw(port, raw));
     expect(answer.status).toBe(status);
     expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
     expect(answer.headers['cache-control']).toBe('no-store');
   });
 
   it('answers headers that take longer than 10 s with 408 in the same shape', async () => {
-    const answer = parse(await exchange('POST /oauth/token HTTP/1.1\r\nHost: hub\r\n'));
+    const answer = parse(await sendRaw(port, 'POST /oauth/token HTTP/1.1\r\nHost: hub\r\n'));
     expect(answer.status).toBe(408);
     expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
     expect(answer.headers['cache-control']).toBe('no-store');
