@@ -68,6 +68,19 @@ export function decideUserFilter(principal: Principal, reads: readonly FilterRea
   return { allowed: true };
 }
 
+/** Where the user list sets `createdAt`, the field the oldest-first order reads. */
+const SIGNED_UP: FieldRef = Object.freeze({ category: 'profile', field: 'createdAt' });
+
+/**
+ * The order the user list shows this caller in: the oldest first for a token whose scopes cover
+ * `createdAt` (`profile:read`, `profile.createdAt:read`); else by id, which is random
+ * (src/shared/ids.ts), since the place of a user in the oldest-first order, and the users a page
+ * after them holds, tell when they signed up as a filter on the field would. Never throws.
+ */
+export function userListOrder(principal: Principal): 'createdAt' | 'id' {
+  return principal.kind !== 'anonymous' && scopesCover(principal.scopes, SIGNED_UP, 'read') ? 'createdAt' : 'id';
+}
+
 /** The state of a delegation no one has read: decides like a token with no consent behind it. */
 const NO_GRANT: GrantState = Object.freeze({ agentsLive: false, consent: null, purposeCategories: null });
 

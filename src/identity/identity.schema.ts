@@ -1,3 +1,4 @@
+import { userListOrder } from '../authz/profile-access.js';
 import { categoryOf, type FieldRef, type FilterRead } from '../authz/scopes.js';
 import { builder } from '../graphql/builder.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pagination.js';
@@ -114,13 +115,15 @@ builder.queryFields((t) => ({
   }),
   users: t.field({
     type: UserConnectionRef,
-    description: 'Every user, oldest first: for users:admin, with the read scope of each field the filter selects on.',
+    description:
+      'Every user: for users:admin, with the read scope of each field the filter selects on. Oldest first for a token that reads createdAt (profile read scope); in id order, which tells nothing of when anyone signed up, for any other.',
     args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: UserFilter }) },
     authScopes: (_root, args) => ({ $all: { operator: 'users:admin', userFilter: filterReads(args.filter) } }),
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first);
       const after = args.after ? decodeCursor(args.after, ['usr'])[0] : undefined;
-      const rows = await listUsers(ctx.services.db, { limit: limit + 1, ...(after !== undefined && { after }), ...(args.filter && { filter: args.filter }) });
+      const order = userListOrder(ctx.principal);
+      const rows = await listUsers(ctx.services.db, { limit: limit + 1, order, ...(after !== undefined && { after }), ...(args.filter && { filter: args.filter }) });
       const reads = filterReads(args.filter);
       for (const user of rows) userLoader(ctx).prime(user.id, user);
       // A user listed had their id read (the list shows ids its caller did not hold, though `id`
@@ -130,8 +133,8 @@ builder.queryFields((t) => ({
       // (with `first: 0`, whether anyone has this email): a read of the fields it selects on.
       const next = rows[limit];
       if (next) for (const { ref } of reads) ctx.access.note(next.id, ref.field);
-      // The cursor is the id alone, which the node shows anyway: the list's order is by
-      // `createdAt`, a profile field the caller may not be allowed to read.
+      // The cursor is the id alone, which the node shows anyway: the list's order may be by
+      // `createdAt`, a profile field, and the cursor must not show it.
       return toConnection(rows, limit, (u) => encodeCursor([u.id]), (u) => u);
     },
   }),

@@ -229,17 +229,22 @@ export interface UserFilter {
 }
 
 /**
- * A page of users in creation order, after the user with the id `after` (the last of the previous
- * page). The position is read here rather than taken from the caller: a cursor carrying
- * `created_at` would show a profile field to whoever may list users without reading it, and a
- * made-up one would select on it. An id that names no user leaves the page empty.
+ * A page of users in creation order (`order: 'createdAt'`) or in id order, after the user with the
+ * id `after` (the last of the previous page). In creation order the position is read here rather
+ * than taken from the caller: a cursor carrying `created_at` would show a profile field to
+ * whoever may list users without reading it, and a made-up one would select on it; an id that
+ * names no user then leaves the page empty.
  */
-export async function listUsers(db: Db, options: { limit: number; after?: string; filter?: UserFilter }): Promise<User[]> {
+export async function listUsers(db: Db, options: { limit: number; order: 'createdAt' | 'id'; after?: string; filter?: UserFilter }): Promise<User[]> {
   const { filter, after } = options;
   let query = db.selectFrom('users').selectAll().where('status', '!=', 'erased');
   // A key set to '' selects on it as any other value does (no user has it), as the scope check and the audit take it.
   if (filter?.country != null) query = query.where('country', '=', filter.country.toUpperCase());
   if (filter?.email != null) query = query.where((eb) => eb(eb.fn('lower', ['email']), '=', filter.email!.toLowerCase()));
+  if (options.order === 'id') {
+    if (after !== undefined) query = query.where('id', '>', after);
+    return (await query.orderBy('id').limit(options.limit).execute()).map(toUser);
+  }
   if (after !== undefined) query = query.where(sql<boolean>`(created_at, id) > (select p.created_at, p.id from users p where p.id = ${after})`);
   const rows = await query.orderBy('created_at').orderBy('id').limit(options.limit).execute();
   return rows.map(toUser);

@@ -967,7 +967,7 @@ export type Query = {
   savedAudiences: SavedAudienceConnection;
   /** A user by id: for the user themself, an agent acting for them (a delegated token whose sub is theirs), or a client with users:admin; each field is then decided on its own. */
   user?: Maybe<User>;
-  /** Every user, oldest first: for users:admin, with the read scope of each field the filter selects on. */
+  /** Every user: for users:admin, with the read scope of each field the filter selects on. Oldest first for a token that reads createdAt (profile read scope); in id order, which tells nothing of when anyone signed up, for any other. */
   users: UserConnection;
   /** Every event type a subscription can ask for; webhooks:admin. */
   webhookEventTypes: Array<Scalars['String']['output']>;
