@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
 import type { Principal } from '../authz/principal.js';
@@ -5,6 +6,7 @@ import type { Db } from '../db/connect.js';
 import type { TokenService, UserSession } from '../oauth/token.service.js';
 import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
+import { addressNetwork } from '../shared/address.js';
 import { isId, newId } from '../shared/ids.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 import type { PaymentMethod } from './order.queries.js';
@@ -66,17 +68,36 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
   const { tokens, clock } = deps;
   const profileChanges = profileChangesSchema(clock);
 
+  // When the run of refusals of an account (or of no account) at an address was last recorded
+  // ends (the window's end, in ms), by `refusalRunKey`. A few MB at most.
+  const recordedRefusalRuns = new LRUCache<string, number>({ max: 50_000 });
+
+  /**
+   * Whether a refusal for the count is the first of its run on this instance: the account's (or,
+   * for an email of no account, the hub's) trail takes that one. A refused attempt is counted
+   * nowhere, so a stranger typing someone's email could otherwise write to their trail, in a
+   * statement of its own, for every request the GraphQL rate limit lets through, window after
+   * window; a run of 429s at the OAuth endpoints is recorded once, as here.
+   */
+  const firstRefusalOfRun = (accountId: string | undefined, address: string, now: Date, error: RateLimitedError) => {
+    const key = `${accountId ?? 'no account'} from ${addressNetwork(address)}`;
+    if ((recordedRefusalRuns.get(key) ?? -Infinity) > now.getTime()) return false;
+    recordedRefusalRuns.set(key, now.getTime() + error.retryAfterSeconds * 1_000);
+    return true;
+  };
+
   /**
    * Counts a password check against the account and the address before it is made (see
-   * `reserveSignInAttempt`); a check refused for the count is audited through `failed`.
+   * `reserveSignInAttempt`); the first check refused for the count in a run (`firstRefusalOfRun`)
+   * is audited through `failed`.
    */
-  const reservePasswordCheck = async (login: string, address: string, now: Date, failed: (reason: string) => Promise<unknown>) => {
+  const reservePasswordCheck = async (login: string, accountId: string | undefined, address: string, now: Date, failed: (reason: string) => Promise<unknown>) => {
     await forgetEndedWindows(deps.db, now);
     return deps.db
       .transaction()
       .execute((tx) => reserveSignInAttempt(tx, login, address, now))
       .catch(async (error: unknown) => {
-        if (error instanceof RateLimitedError) await failed('RATE_LIMITED');
+        if (error instanceof RateLimitedError && firstRefusalOfRun(accountId, address, now, error)) await failed('RATE_LIMITED');
         throw error;
       });
   };
@@ -134,7 +155,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       const account = await findCredentialsByEmail(deps.db, login);
       const failed = (reason: string) =>
         auditInTransaction(deps.db, { action: 'user.sign_in_failed', ...audit, subjectUserId: account?.id ?? null, decision: 'DENY', reason }, now);
-      const attempt = await reservePasswordCheck(login, address, now, failed);
+      const attempt = await reservePasswordCheck(login, account?.id, address, now, failed);
       const checkedHash = account?.status === 'active' ? account.password_hash : null;
       const matches = checkedHash ? await verifyPassword(checkedHash, password) : await verifyAgainstNothing(password);
       if (!account || !checkedHash || !matches) {
@@ -188,7 +209,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       const problem = passwordProblem(newPassword, login);
       if (problem) throw new BadUserInputError('input.newPassword', problem);
       const failed = (reason: string) => auditInTransaction(deps.db, { action: 'user.password_change_failed', ...audit, decision: 'DENY', reason }, now);
-      const attempt = await reservePasswordCheck(login, address, now, failed);
+      const attempt = await reservePasswordCheck(login, userId, address, now, failed);
       if (!(await verifyPassword(currentHash, currentPassword))) {
         await failed('WRONG_PASSWORD');
         throw new BadUserInputError('input.currentPassword', 'is not the current password');
