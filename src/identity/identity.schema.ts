@@ -80,7 +80,7 @@ const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
 
 const UserFilter = builder.inputType('UserFilter', {
   description: 'Each key set is a read of its field: country needs profile read scope, email contact read scope (FORBIDDEN/MISSING_SCOPE otherwise).',
-  fields: (t) => ({ country: t.string(), email: t.string({ description: 'Exact, case-insensitive.' }) }),
+  fields: (t) => ({ country: t.string(), email: t.string({ description: 'Exact, as sign-in looks it up: trimmed, in any case, a Unicode domain as its ASCII form.' }) }),
 });
 
 /** The profile field each key of the user filter selects on. */

@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import type { AddressJson, PreferencesJson, UsersTable } from '../db/database.js';
 import type { Db } from '../db/connect.js';
 import { PREPARED_MARKER } from '../db/prepared.js';
+import { normalizeEmail } from './profile.input.js';
 
 /** A customer's 360° profile, as the domain sees it. */
 export interface User {
@@ -240,7 +241,8 @@ export async function listUsers(db: Db, options: { limit: number; order: 'create
   let query = db.selectFrom('users').selectAll().where('status', '!=', 'erased');
   // A key set to '' selects on it as any other value does (no user has it), as the scope check and the audit take it.
   if (filter?.country != null) query = query.where('country', '=', filter.country.toUpperCase());
-  if (filter?.email != null) query = query.where((eb) => eb(eb.fn('lower', ['email']), '=', filter.email!.toLowerCase()));
+  // As sign-in looks it up (`normalizeEmail`): one person found under either form of their domain.
+  if (filter?.email != null) query = query.where((eb) => eb(eb.fn('lower', ['email']), '=', normalizeEmail(filter.email!)));
   if (options.order === 'id') {
     if (after !== undefined) query = query.where('id', '>', after);
     return (await query.orderBy('id').limit(options.limit).execute()).map(toUser);

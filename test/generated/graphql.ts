@@ -1241,7 +1241,7 @@ export type UserEdge = {
 /** Each key set is a read of its field: country needs profile read scope, email contact read scope (FORBIDDEN/MISSING_SCOPE otherwise). */
 export type UserFilter = {
   country?: InputMaybe<Scalars['String']['input']>;
-  /** Exact, case-insensitive. */
+  /** Exact, as sign-in looks it up: trimmed, in any case, a Unicode domain as its ASCII form. */
   email?: InputMaybe<Scalars['String']['input']>;
 };
 

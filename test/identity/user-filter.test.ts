@@ -85,4 +85,14 @@ describe('a filter of the user list', () => {
     expect(events.filter((e) => e.requestId === 'probe-alice').map((e) => [e.subjectUserId, e.fieldsRead])).toEqual([[alice.id, ['email']]]);
     expect(events.filter((e) => e.requestId === 'probe-nobody')).toEqual([]);
   });
+
+  it('finds a user by their email as they would type it at sign-in: a Unicode domain, any case, spaces around', async () => {
+    const carol = await signUpUser(hub, { email: 'carol@bücher.de' });
+    const token = await clientToken(hub, ['users:admin', 'contact:read']);
+    for (const email of ['carol@bücher.de', ' Carol@BÜCHER.de ', 'carol@xn--bcher-kva.de']) {
+      const response = await list(token, { email });
+      expect(response.errors).toBeUndefined();
+      expect(response.data.users.edges).toEqual([{ node: { id: carol.id } }]);
+    }
+  });
 });
