@@ -11,6 +11,7 @@ import { isStorableText } from '../shared/input.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
 import { bearerChallenge, routedUnder } from './bearer.js';
 import { formatError, isUnexpectedError, withoutQuotedValue } from './format-error.js';
+import { boundedDocumentStore } from './graphql-documents.js';
 import { boundedAnswerSize } from './graphql-answer-size.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
 import { compilingExecutor } from './graphql-jit.js';
@@ -54,6 +55,8 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     gateway: compilingExecutor(options.schema),
     formatError,
     parseOptions: { maxTokens: GRAPHQL_LIMITS.maxTokens },
+    // Apollo's own store counts a document's nodes alone, not the text and tokens it keeps.
+    documentStore: boundedDocumentStore(),
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
     // `hub serve` stops on SIGTERM itself (src/cli/serve.ts): Apollo's own handler would re-send the
