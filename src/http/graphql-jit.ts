@@ -18,6 +18,7 @@ import {
 import { setFlagsFromString } from 'node:v8';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
+import { BYTES_PER_TOKEN, tokensIn } from './graphql-documents.js';
 
 // graphql-jit turns each operation into code through `new Function`, and V8 keeps what it compiles
 // from a source text in its compilation cache, keyed by that text, for as long as the process
@@ -56,9 +57,13 @@ export const BYTES_PER_CODE_CHARACTER = 3;
  */
 export const BYTES_PER_SOURCE_CHARACTER = 4;
 
-/** The memory a compiled operation of this document, with `code` characters of generated code, is counted to keep. */
+/**
+ * The memory a compiled operation of this document, with `code` characters of generated code, is
+ * counted to keep: the code, the document's text, and the chain of tokens its locations hold, one
+ * for each comment too (see `documentSize`).
+ */
 export function compiledSize(document: DocumentNode, code: number): number {
-  return code * BYTES_PER_CODE_CHARACTER + (document.loc?.source.body.length ?? 0) * BYTES_PER_SOURCE_CHARACTER;
+  return code * BYTES_PER_CODE_CHARACTER + (document.loc?.source.body.length ?? 0) * BYTES_PER_SOURCE_CHARACTER + tokensIn(document) * BYTES_PER_TOKEN;
 }
 
 /** What begins the strings graphql-jit's generated code turns back into dates, NaN and infinities (`compilable`). */

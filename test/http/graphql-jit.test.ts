@@ -26,6 +26,7 @@ const { ANONYMOUS } = await import('../../src/authz/principal.js');
 const { loadConfig } = await import('../../src/config.js');
 const { COMPILE_AFTER_RUNS, MAX_COMPILED_NAME, MAX_COMPILED_SELECTIONS, compilable, compileOperation, compiledSize, compilingExecutor, hasVariableInObjectLiteral, selectionsOf } =
   await import('../../src/http/graphql-jit.js');
+const { BYTES_PER_TOKEN } = await import('../../src/http/graphql-documents.js');
 const { buildHttpServer } = await import('../../src/http/server.js');
 const { createLogger } = await import('../../src/shared/logger.js');
 
@@ -282,5 +283,12 @@ describe('what is compiled, and kept', () => {
     const executor = await executorOf(10 * compileOperation(schema, small.document, null)!.bytes);
     expect(await compilationsOf(executor, long, COMPILE_AFTER_RUNS * 3)).toBe(0);
     expect(await compilationsOf(executor, small, COMPILE_AFTER_RUNS + 1)).toBe(1);
+  });
+
+  it('counts the tokens of a document in its memory: comment lines, each kept as a token of its own, take their room', async () => {
+    const padded = operationOf(`{ node { value } }\n${'#\n'.repeat(10_000)}`);
+    expect(compiledSize(padded.document, 0)).toBeGreaterThan(10_000 * BYTES_PER_TOKEN);
+    const executor = await executorOf(2 ** 20);
+    expect(await compilationsOf(executor, padded, COMPILE_AFTER_RUNS * 3)).toBe(0);
   });
 });
