@@ -50,13 +50,20 @@ export async function rotateOutAgentSecrets(db: Db, agentId: string, until: Date
   await db.updateTable('agent_secrets').set({ expires_at: until }).where('agent_id', '=', agentId).where('expires_at', 'is', null).execute();
 }
 
+/** The columns of an agent (`toAgent`), named, as a prepared statement must (see PREPARED_MARKER). */
+const AGENT_COLUMNS = sql.raw(
+  ['id', 'name', 'kind', 'description', 'status', 'suspended_by', 'allowed_scopes', 'owner_kind', 'owner_user_id', 'parent_agent_id', 'ancestor_ids', 'is_operator', 'created_at', 'expires_at', 'last_used_at']
+    .map((column) => `a.${column}`)
+    .join(', '),
+);
+
 /**
  * The agent a client authenticates as, with its secrets still valid at `now`, in one prepared
  * statement. The hashes are compared by the caller in constant time, never in SQL.
  */
 export async function findClientCredentials(db: Db, agentId: string, now: Date): Promise<{ agent: Agent; secrets: SecretHash[] } | undefined> {
   const { rows } = await sql<Selectable<AgentsTable> & { secret_hash: Uint8Array | null; secret_expires_at: Date | null }>`${sql.raw(PREPARED_MARKER)}
-    select a.*, s.secret_hash, s.expires_at as secret_expires_at
+    select ${AGENT_COLUMNS}, s.secret_hash, s.expires_at as secret_expires_at
     from agents a left join agent_secrets s on s.agent_id = a.id and (s.expires_at is null or s.expires_at > ${now})
     where a.id = ${agentId}`.execute(db);
   const [first] = rows;

@@ -3,8 +3,11 @@ import type pg from 'pg';
 /**
  * Put first in a statement's SQL (`sql\`${PREPARED} select …\``) to have the `pg` driver send it
  * as a named prepared statement: parsed and planned once per connection, not on every call. For
- * the few statements every request runs; their text must not vary with their parameters. PGlite
- * runs in process and gains nothing, so it ignores the marker (it is a comment).
+ * the few statements every request runs; their text must not vary with their parameters, and they
+ * name the columns they return: PostgreSQL refuses every later run of a prepared `select *` once a
+ * migration (another instance's, starting) adds a column to its table ("cached plan must not change
+ * result type"), and a connection in steady use is never closed to forget it. PGlite runs in
+ * process and gains nothing, so it ignores the marker (it is a comment).
  */
 export const PREPARED_MARKER = '/* prepared */';
 
