@@ -3,7 +3,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import fastifyApollo from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
-import { NoSchemaIntrospectionCustomRule, validate, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { isInputType, Kind, NoSchemaIntrospectionCustomRule, typeFromAST, validate, visit, type DocumentNode, type GraphQLError, type GraphQLInputType, type GraphQLSchema } from 'graphql';
 import { isOperator } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
@@ -152,12 +152,19 @@ function unquotedVariableRefusals(): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
-        async didEncounterErrors({ errors, request }) {
-          for (const error of errors) error.message = withoutQuotedValue(error.message, request.variables);
+        async didEncounterErrors({ errors, request, schema }) {
+          for (const error of errors) error.message = withoutQuotedValue(error.message, request.variables, variableTypeOf(error, schema));
         },
       };
     },
   };
+}
+
+/** The type of the variable a refusal of a variable names (graphql-js gives it its definition). */
+function variableTypeOf(error: GraphQLError, schema: GraphQLSchema): GraphQLInputType | undefined {
+  const node = error.nodes?.[0];
+  const type = node?.kind === Kind.VARIABLE_DEFINITION ? typeFromAST(schema, node.type) : undefined;
+  return isInputType(type) ? type : undefined;
 }
 
 /**

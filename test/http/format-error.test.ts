@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GraphQLError, GraphQLID, GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, execute, parse } from 'graphql';
+import { GraphQLEnumType, GraphQLError, GraphQLID, GraphQLInputObjectType, GraphQLList, GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, execute, parse } from 'graphql';
 import { formatError, isUnexpectedError, withoutQuotedValue } from '../../src/http/format-error.js';
 import { HubError } from '../../src/shared/errors.js';
 
@@ -55,5 +55,18 @@ describe('withoutQuotedValue', () => {
 
   it('keeps only its first words when the quote is not found', () => {
     expect(withoutQuotedValue('Variable "$input" got invalid value { password: "p" }; Field "x" is not defined by type "T".', {})).toBe('Variable "$input" got invalid value');
+  });
+
+  it('answers by the type at the path when the type’s reason repeats the value, and keeps a reason that does not', () => {
+    const Role = new GraphQLEnumType({ name: 'Role', values: { ADMIN: {}, MEMBER: {} } });
+    const Grant = new GraphQLInputObjectType({ name: 'Grant', fields: { roles: { type: new GraphQLList(Role) } } });
+    const refusal = (value: string, reason: string) => `Variable "$g" got invalid value "${value}" at "g.roles[0]"; ${reason}`;
+    expect(withoutQuotedValue(refusal('OWNER', 'Value "OWNER" does not exist in "Role" enum.'), { g: { roles: ['OWNER'] } }, Grant)).toBe(
+      'Variable "$g" got invalid value at "g.roles[0]"; Expected type "Role".',
+    );
+    // Not a word of its own in `Expected`: the reason stays.
+    expect(withoutQuotedValue(refusal('x', 'Expected type "Role" to be an x-ray.'), { g: { roles: ['x'] } }, Grant)).toBe(
+      'Variable "$g" got invalid value at "g.roles[0]"; Expected type "Role" to be an x-ray.',
+    );
   });
 });

@@ -23,7 +23,7 @@ describe('a refused variable', () => {
         'Variable "$input" got invalid value; Field "password" of required type "String!" was not provided.',
         'Variable "$input" got invalid value; Field "passwrd" is not defined by type "SignInInput".',
       ]],
-      [CHANGE_PASSWORD, { currentPassword: 'Quoted-Secret-103', newPassword: 42 }, ['Variable "$input" got invalid value at "input.newPassword"; String cannot represent a non string value: 42']],
+      [CHANGE_PASSWORD, { currentPassword: 'Quoted-Secret-103', newPassword: 42 }, ['Variable "$input" got invalid value at "input.newPassword"; Expected type "String".']],
     ];
     const user = await signUpUser(hub);
     for (const [query, input, messages] of cases) {
@@ -32,6 +32,18 @@ describe('a refused variable', () => {
       expect(response.errors).toEqual(messages.map((message) => expect.objectContaining({ message, extensions: { code: 'BAD_USER_INPUT' } })));
       expect(JSON.stringify(response)).not.toMatch(/Quoted-Secret|ann@example\.com/);
     }
+  });
+
+  it('is answered by the type the value should have when the type’s own refusal repeats the value', async () => {
+    // A password a client sent as a number, or wrapped in an object: String's refusal ends with it.
+    const user = await signUpUser(hub);
+    for (const password of [20051987, { value: 'Quoted-Secret-104' }, ['Quoted-Secret-105']]) {
+      const response = await graphql(hub, SIGN_IN, { variables: { input: { email: 'ann@example.com', password } }, token: user.accessToken });
+      expect(response.errors).toEqual([expect.objectContaining({ message: 'Variable "$input" got invalid value at "input.password"; Expected type "String".', extensions: { code: 'BAD_USER_INPUT' } })]);
+      expect(JSON.stringify(response)).not.toMatch(/20051987|Quoted-Secret/);
+    }
+    const whole = await graphql(hub, 'mutation($e: String!, $p: String!) { signIn(input: { email: $e, password: $p }) { accessToken } }', { variables: { e: 'ann@example.com', p: 20051987 } });
+    expect(whole.errors).toEqual([expect.objectContaining({ message: 'Variable "$p" got invalid value; Expected type "String".' })]);
   });
 
   it('finds where the quote ends though a value holds what looks like it', async () => {
