@@ -32,7 +32,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
   });
 
   app.get('/jwks.json', async (_request, reply) => {
-    reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
+    reply.header('cache-control', `public, max-age=${services.keys.jwksMaxAge()}`);
     return services.keys.jwks();
   });
   app.get('/receipts/jwks.json', async (_request, reply) => {

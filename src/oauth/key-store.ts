@@ -195,6 +195,18 @@ export class KeyStore {
     return Object.freeze({ keys: Object.freeze(published.map(({ jwk }) => jwk)) });
   }
 
+  /**
+   * How long, in seconds, the set `jwks` answers now may be kept (its `Cache-Control: max-age`):
+   * JWKS_MAX_AGE_SECONDS, cut to when the first retired key in it stops being accepted, and to the
+   * token lifetime, for which a key retired elsewhere just after the fetch stays accepted past the
+   * reread that shows it here. A verifier that keeps the set so never trusts a key the hub refuses.
+   */
+  jwksMaxAge(): number {
+    const now = this.clock.now().getTime();
+    const ends = this.keys.jwks.flatMap(({ acceptedUntil }) => (acceptedUntil && now < acceptedUntil.getTime() ? [acceptedUntil.getTime() - now] : []));
+    return Math.floor(Math.min(JWKS_MAX_AGE_SECONDS * 1_000, this.retentionSeconds * 1_000, ...ends) / 1_000);
+  }
+
   /** The RFC 7517 key set of `/receipts/jwks.json`: every key that ever signed, as of the last reread. */
   receiptJwks(): KeySetDocument {
     return this.keys.receiptJwks;

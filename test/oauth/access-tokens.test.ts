@@ -293,6 +293,19 @@ describe('signing key rotation', () => {
     expect(refused.headers['www-authenticate']).toContain('error="invalid_token", error_description="issued after its key was retired"');
   });
 
+  it('lets /jwks.json be kept no longer than the retired key in it is accepted, nor than a key retired now would be', async () => {
+    const maxAge = async () => Number(/max-age=(\d+)/.exec(String((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).headers['cache-control']))?.[1]);
+    // A verifier that fetches the set 30 s before the key's end must not trust it for 5 minutes more.
+    clock.set(new Date(acceptedUntil.getTime() - 30_000));
+    expect((await jwksOf(hub)).map((key) => key.kid)).toEqual([newKid, oldKey.kid]);
+    expect(await maxAge()).toBeLessThanOrEqual(30);
+    // Fetched just before a rotation elsewhere (seen here within a reread), it may be kept no longer
+    // than the signing key then stays accepted: the token lifetime.
+    clock.set(new Date(acceptedUntil.getTime() + 1_000));
+    expect((await jwksOf(hub)).map((key) => key.kid)).toEqual([newKid]);
+    expect(await maxAge()).toBe(TTL);
+  });
+
   it('stops accepting the retired key at publishedUntil by the clock, before the keys are next reread', async () => {
     clock.set(new Date(acceptedUntil.getTime() - 30_000));
     expect((await me(signedLate)).data).toEqual({ me: { id: user.id } });
