@@ -3,14 +3,15 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import fastifyApollo from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
-import { isInputType, Kind, NoSchemaIntrospectionCustomRule, typeFromAST, validate, visit, type DocumentNode, type GraphQLError, type GraphQLInputType, type GraphQLSchema } from 'graphql';
+import { NoSchemaIntrospectionCustomRule, validate, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { isOperator } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
 import { isStorableText } from '../shared/input.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
 import { bearerChallenge, routedUnder } from './bearer.js';
-import { formatError, isUnexpectedError, withoutQuotedValue } from './format-error.js';
+import { formatError, isUnexpectedError } from './format-error.js';
+import { unquotedVariableRefusals } from './variable-refusals.js';
 import { boundedDocumentStore } from './graphql-documents.js';
 import { boundedAnswerSize } from './graphql-answer-size.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
@@ -142,29 +143,6 @@ function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
       };
     },
   };
-}
-
-/**
- * Refusals of variables answered without the values they quote (see `withoutQuotedValue`), which
- * needs the request's variables: taken out before formatError shortens what it leaves.
- */
-function unquotedVariableRefusals(): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ errors, request, schema }) {
-          for (const error of errors) error.message = withoutQuotedValue(error.message, request.variables, variableTypeOf(error, schema));
-        },
-      };
-    },
-  };
-}
-
-/** The type of the variable a refusal of a variable names (graphql-js gives it its definition). */
-function variableTypeOf(error: GraphQLError, schema: GraphQLSchema): GraphQLInputType | undefined {
-  const node = error.nodes?.[0];
-  const type = node?.kind === Kind.VARIABLE_DEFINITION ? typeFromAST(schema, node.type) : undefined;
-  return isInputType(type) ? type : undefined;
 }
 
 /**

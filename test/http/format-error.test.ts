@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphQLEnumType, GraphQLError, GraphQLID, GraphQLInputObjectType, GraphQLList, GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, execute, parse } from 'graphql';
-import { formatError, isUnexpectedError, withoutQuotedValue } from '../../src/http/format-error.js';
+import { formatError, isUnexpectedError } from '../../src/http/format-error.js';
+import { withoutQuotedValue } from '../../src/http/variable-refusals.js';
 import { HubError } from '../../src/shared/errors.js';
 
 /** The error as Apollo hands it to formatError: with `INTERNAL_SERVER_ERROR` when it has no code. */
