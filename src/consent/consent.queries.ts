@@ -1,7 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { ConsentsTable } from '../db/database.js';
 import type { Db } from '../db/connect.js';
-import { PREPARED_MARKER } from '../db/prepared.js';
 
 /** A consent as the domain sees it; `status` as stored (see `consentState` for expiry). */
 export interface Consent {
@@ -161,21 +160,6 @@ export async function findActiveConsentsForUpdate(db: Db, filter: { userId?: str
   if (filter.companyOnly) query = query.where('agent_id', 'is', null);
   if (filter.purpose) query = query.where('purpose', '=', filter.purpose);
   const rows = await query.orderBy('id').forNoKeyUpdate().execute();
-  return rows.map(toConsent);
-}
-
-/** The columns of a consent (`toConsent`), named, as a prepared statement must (see PREPARED_MARKER). */
-const CONSENT_COLUMNS = sql.raw('id, user_id, purpose, agent_id, scopes, status, given_at, expires_at, withdrawn_at, collection_method, policy_version, receipt');
-
-/**
- * The user's consents naming this agent that are in force at `now`, newest first. A prepared
- * statement: every token exchange runs it.
- */
-export async function findLiveConsentsForAgent(db: Db, userId: string, agentId: string, now: Date): Promise<Consent[]> {
-  const { rows } = await sql<Selectable<ConsentsTable>>`${sql.raw(PREPARED_MARKER)}
-    select ${CONSENT_COLUMNS} from consents
-    where user_id = ${userId} and agent_id = ${agentId} and status = 'active' and (expires_at is null or expires_at > ${now})
-    order by given_at desc, id desc`.execute(db);
   return rows.map(toConsent);
 }
 

@@ -17,7 +17,6 @@ import {
   findConsentForShare,
   findConsentsByIds,
   findConsentsOfUsers,
-  findLiveConsentsForAgent,
   insertConsent,
   insertConsentEvents,
   lockUserConsents,
@@ -310,9 +309,6 @@ export function createConsentService(deps: {
 
     /** The ledger events of these consents, oldest first. */
     findHistory: (db: Db, consentIds: readonly string[]) => findConsentEvents(db, consentIds),
-
-    /** The user's consents naming the agent that are in force at `now`, newest first. */
-    liveConsentsForAgent: (db: Db, userId: string, agentId: string, now: Date) => findLiveConsentsForAgent(db, userId, agentId, now),
   };
 }
 
