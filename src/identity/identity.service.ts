@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
 import type { Principal } from '../authz/principal.js';
@@ -6,7 +5,6 @@ import type { Db } from '../db/connect.js';
 import type { TokenService, UserSession } from '../oauth/token.service.js';
 import type { Clock } from '../shared/clock.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
-import { addressNetwork } from '../shared/address.js';
 import { isId, newId } from '../shared/ids.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 import type { PaymentMethod } from './order.queries.js';
@@ -14,7 +12,7 @@ import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainst
 import { paymentMethodExists, replacePaymentMethodCard, type MaskedCard } from './payment-method.queries.js';
 import { addPaymentMethod, assertRoomForPaymentMethod } from './payment-method.service.js';
 import { country, email, locale, normalizeEmail, mergePreferences, parseInput, personName, profileChangesSchema, toAddressJson } from './profile.input.js';
-import { forgetAccount, forgetEndedWindows, recordSignInSuccess, reserveSignInAttempt, reserveSignUp } from './throttle.js';
+import { forgetAccount, forgetEndedWindows, recordSignInSuccess, refusalRuns, reserveSignInAttempt, reserveSignUp } from './throttle.js';
 import {
   findCredentialsByEmail,
   findCredentialsById,
@@ -68,23 +66,8 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
   const { tokens, clock } = deps;
   const profileChanges = profileChangesSchema(clock);
 
-  // When the run of refusals of an account (or of no account) at an address was last recorded
-  // ends (the window's end, in ms), by `refusalRunKey`. A few MB at most.
-  const recordedRefusalRuns = new LRUCache<string, number>({ max: 50_000 });
-
-  /**
-   * Whether a refusal for the count is the first of its run on this instance: the account's (or,
-   * for an email of no account, the hub's) trail takes that one. A refused attempt is counted
-   * nowhere, so a stranger typing someone's email could otherwise write to their trail, in a
-   * statement of its own, for every request the GraphQL rate limit lets through, window after
-   * window; a run of 429s at the OAuth endpoints is recorded once, as here.
-   */
-  const firstRefusalOfRun = (accountId: string | undefined, address: string, now: Date, error: RateLimitedError) => {
-    const key = `${accountId ?? 'no account'} from ${addressNetwork(address)}`;
-    if ((recordedRefusalRuns.get(key) ?? -Infinity) > now.getTime()) return false;
-    recordedRefusalRuns.set(key, now.getTime() + error.retryAfterSeconds * 1_000);
-    return true;
-  };
+  // Whether a refusal for the count is the first of its run (`refusalRuns`), the one audited.
+  const firstRefusalOfRun = refusalRuns();
 
   /**
    * Counts a password check against the account and the address before it is made (see
@@ -97,7 +80,7 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
       .transaction()
       .execute((tx) => reserveSignInAttempt(tx, login, address, now))
       .catch(async (error: unknown) => {
-        if (error instanceof RateLimitedError && firstRefusalOfRun(accountId, address, now, error)) await failed('RATE_LIMITED');
+        if (error instanceof RateLimitedError && firstRefusalOfRun(accountId, address, now, error.retryAfterSeconds)) await failed('RATE_LIMITED');
         throw error;
       });
   };

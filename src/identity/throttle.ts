@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/connect.js';
 import type { Database } from '../db/database.js';
 import { addressNetwork } from '../shared/address.js';
@@ -60,6 +61,28 @@ export async function reserveSignInAttempt(tx: Transaction<Database>, email: str
   const addressCount = await addAttempt(tx, addressKey(address), now, THROTTLE.windowSeconds);
   assertWithinLimit(addressCount, THROTTLE.perAddress, now);
   return { email, address, addressWindowStartedAt: addressCount.windowStartedAt };
+}
+
+/** Runs of refusals remembered per instance: a few MB at most. */
+const REMEMBERED_RUNS = 50_000;
+
+/**
+ * A memory of runs of refusals for the count, each keyed by an account (or no account) and an
+ * address's network: the returned function tells whether a refusal is the first of its run on
+ * this instance, the one the account's trail (or, for an email of no account, the hub's) takes.
+ * A refused attempt is counted nowhere, so a stranger typing someone's email could otherwise
+ * write to their trail, in a statement of its own, for every request the GraphQL rate limit lets
+ * through, window after window; a run of 429s at the OAuth endpoints is recorded once, as here.
+ * A run ends when the refusal's `retryAfterSeconds` have passed.
+ */
+export function refusalRuns(): (accountId: string | undefined, address: string, now: Date, retryAfterSeconds: number) => boolean {
+  const runEnds = new LRUCache<string, number>({ max: REMEMBERED_RUNS });
+  return (accountId, address, now, retryAfterSeconds) => {
+    const key = `${accountId ?? 'no account'} from ${addressNetwork(address)}`;
+    if ((runEnds.get(key) ?? -Infinity) > now.getTime()) return false;
+    runEnds.set(key, now.getTime() + retryAfterSeconds * 1_000);
+    return true;
+  };
 }
 
 /**
