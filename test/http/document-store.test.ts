@@ -1,11 +1,10 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { BYTES_PER_TOKEN, boundedDocumentStore, documentSize } from '../../src/http/graphql-documents.js';
 import { BODY_LIMIT } from '../../src/http/server.js';
 import { graphql, startTestHub } from '../helpers/hub.js';
+import { heapAfterCollecting } from '../helpers/heap.js';
 
 let hub: Hub;
 beforeAll(async () => {
@@ -15,9 +14,6 @@ afterAll(() => hub.close());
 
 describe('the parsed documents the hub keeps', () => {
   it('stay within their memory however many new documents come, each a short query padded with comments to the body limit', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const heapAfterCollecting = () => (gc(), gc(), process.memoryUsage().heapUsed);
     // A comment is no token of the limit, but graphql-js keeps one object for each in the
     // document's chain of tokens: about 40,000 here, some 4 MB, in a document of a few nodes.
     const padded = (n: number) => `# ${n}\n{ __typename }\n${'#\n'.repeat(Math.floor((BODY_LIMIT - 200) / 3))}`;

@@ -1,12 +1,11 @@
 import type { GatewayExecutor, GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import SchemaBuilder from '@pothos/core';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub, Services } from '../../src/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signUpUser, type GraphqlResponse } from '../helpers/hub.js';
+import { heapAfterCollecting } from '../helpers/heap.js';
 import { giveConsent } from '../helpers/oauth.js';
 import { probeSchema } from '../helpers/probe-schema.js';
 
@@ -249,10 +248,7 @@ describe('what is compiled, and kept', () => {
   });
 
   it('frees the code of a compiled operation it drops: however many new documents come, memory stays within its bound', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const executor = await executorOf(2 * 2 ** 20);
-    const heapAfterCollecting = () => (gc(), gc(), process.memoryUsage().heapUsed);
     const before = heapAfterCollecting();
     // Each alias is spelled out in the code compiled for its document, several times: 150 documents of 100.
     const fields = (n: number) => Array.from({ length: 100 }, (_, i) => `${`f${i}_${n}_`.padEnd(MAX_COMPILED_NAME, 'x')}: value`).join(' ');
