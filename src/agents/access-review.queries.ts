@@ -10,7 +10,8 @@ export interface AgentFacts {
   readonly lastActiveAt: Date | null;
   /**
    * Profile fields it read in the window, itself or anywhere in an acting chain, and as a client
-   * the audience member fields it was shown or selected on (`audience.queried`, `audience.exported`).
+   * the audience member fields it was shown or selected on (`audience.queried`, `audience.exported`)
+   * and the fields of the people it exported (`data.exported`).
    */
   readonly fieldsRead: readonly string[];
   /** Profile fields it changed in the window, acting for a user (`paymentMethods` for a payment action). */
@@ -42,9 +43,10 @@ type FactsRow = Selectable<AgentsTable> & {
  * decommissioned agent is past reviewing, and agents registered and decommissioned by the
  * thousand must not push the newest agents, and their findings, out of the register. Each source
  * is aggregated once for all agents (no per-agent query):
- * - reads: the window's `profile.read` events by agents, and its `audience.queried` and
+ * - reads: the window's `profile.read` events by agents, its `audience.queried` and
  *   `audience.exported` events by clients (a member field is shown, and a filter selects on one,
- *   only where the client's own data scopes cover it), from the partial index
+ *   only where the client's own data scopes cover it), and its `data.exported` events by clients
+ *   (an operator's export of a person reads every field it names), from the partial index
  *   `audit_events_agent_reads` pruned to the window's partitions: the condition repeats the
  *   index's predicate as it stands, so the scan needs no column the index lacks. First grouped by
  *   actor and fields-read list, so the lists are unnested once per distinct combination rather
@@ -72,7 +74,7 @@ async function readFacts(db: Db, { since, now }: { since: Date; now: Date }, lim
       select e.actor_kind, e.actor_id, e.actor_chain, e.fields_read, max(e.occurred_at) as last_at
       from audit_events e
       where (e.action = 'profile.read' and e.actor_kind in ('client', 'delegated')
-          or e.action in ('audience.queried', 'audience.exported') and e.actor_kind = 'client')
+          or e.action in ('audience.queried', 'audience.exported', 'data.exported') and e.actor_kind = 'client')
         and e.occurred_at >= ${since} and e.occurred_at <= ${now}
       group by e.actor_kind, e.actor_id, e.actor_chain, e.fields_read
     ),

@@ -68,7 +68,7 @@ const AccessReviewEntryRef = builder.objectRef<AccessReviewEntry>('AccessReviewE
     }),
     liveConsentCount: t.int({ description: 'Consents in force naming the agent; list them with agent.consents(live: true).', resolve: (e) => e.facts.liveConsents }),
     consentScopes: t.stringList({ description: 'Every scope the consents in force grant it.', resolve: (e) => e.facts.consentScopes }),
-    fieldsRead: t.stringList({ description: 'Profile fields it read in the window, itself or in an acting chain, and as a client the audience member fields it was shown or filtered on.', resolve: (e) => e.facts.fieldsRead }),
+    fieldsRead: t.stringList({ description: 'Profile fields it read in the window, itself or in an acting chain, and as a client the audience member fields it was shown or filtered on and the fields of the people it exported.', resolve: (e) => e.facts.fieldsRead }),
     usedScopes: t.exposeStringList('usedScopes', { description: 'Data scopes granted and used in the window.' }),
     unusedScopes: t.exposeStringList('unusedScopes', { description: 'Data scopes granted and not used in the window.' }),
     findings: t.field({ type: [AccessFindingKindEnum], resolve: (e) => e.findings }),

@@ -66,7 +66,7 @@ describe('orders filters', () => {
 
 describe('migration 0025', () => {
   it('puts right the spend of members written before it', async () => {
-    const { error } = await createMigrator(hub.services.db).migrateDown();
+    const { error } = await createMigrator(hub.services.db).migrateTo('0024_webhook_message_person');
     expect(error).toBeUndefined();
     const user = await signUpUser(hub);
     await giveConsent(hub, user.accessToken, { purpose: 'support' });
@@ -76,7 +76,7 @@ describe('migration 0025', () => {
       .execute();
     const spend = async () => (await hub.services.db.selectFrom('audience_members').select('order_spend_minor').where('user_id', '=', user.id).executeTakeFirstOrThrow()).order_spend_minor;
     expect(Number(await spend())).toBe(50_000);
-    expect(await migrateToLatest(hub.services.db)).toEqual(['0025_audience_spend_kept']);
+    expect((await migrateToLatest(hub.services.db))[0]).toBe('0025_audience_spend_kept');
     expect(Number(await spend())).toBe(0);
   });
 });

@@ -111,7 +111,7 @@ export type AccessReviewEntry = {
   credentialAgeDays?: Maybe<Scalars['Int']['output']>;
   /** When its oldest client secret still valid was made. */
   credentialCreatedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Profile fields it read in the window, itself or in an acting chain, and as a client the audience member fields it was shown or filtered on. */
+  /** Profile fields it read in the window, itself or in an acting chain, and as a client the audience member fields it was shown or filtered on and the fields of the people it exported. */
   fieldsRead: Array<Scalars['String']['output']>;
   findings: Array<AccessFindingKind>;
   /** The later of its last authentication and its last audited read or change within the window. */
