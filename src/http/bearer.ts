@@ -17,8 +17,9 @@ declare module 'fastify' {
      */
     claimedCaller?: Principal;
     /**
-     * Checks the request's token in the database again, as the request's own check did (not
-     * revoked, nor its session; its client, agents and consent still in force; its user active):
+     * Checks the request's token again, as the request's own check did (unexpired, its key still
+     * accepted; not revoked, nor its session; its client, agents and consent still in force; its
+     * user active):
      * for an answer that outlives its request (an export), before each part it reads. Rejects with
      * InvalidTokenError once the token no longer stands; resolves at once for a request without one.
      */
@@ -30,7 +31,7 @@ declare module 'fastify' {
 export interface TokenStep {
   /** The caller as the token names it; revoked, withdrawn or suspended grants are not yet known. */
   readonly caller: Principal;
-  /** Checks its state in the database; resolves to the caller. @throws InvalidTokenError */
+  /** Checks it again as of now (expiry, key) and its state in the database; resolves to the caller. @throws InvalidTokenError */
   check(): Promise<Principal>;
 }
 

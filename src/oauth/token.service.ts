@@ -163,12 +163,14 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     /**
      * `authenticate` in two steps: the signature and claims at once, with the caller they name; the
      * state in the database when `check` is called (the bearer check calls it once the request is
-     * whole).
+     * whole, and an export before each part it reads). Each `check` is `authenticate` as of then:
+     * a token that expired, or whose key stopped being accepted, since the first step is refused
+     * as a request bearing it now would be.
      * @throws InvalidTokenError from either step.
      */
     async authenticateInSteps(token: string): Promise<{ caller: Principal; check: () => Promise<Principal> }> {
       const read = await readToken(token, clock.now());
-      return { caller: read.principal, check: async () => (await checkState(read)).principal };
+      return { caller: read.principal, check: async () => (await inspect(token)).principal };
     },
 
     /**
