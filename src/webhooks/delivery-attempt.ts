@@ -3,6 +3,7 @@ import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import { disableFailingSubscription, disableGoneSubscription, recordAttempt, type AttemptRecord, type ClaimedDelivery } from './delivery.queries.js';
 import { nextAttemptAt, parseRetryAfter } from './retry-schedule.js';
+import { findSubscriptionForUpdate } from './subscription.queries.js';
 import { openWebhookSecret } from './webhook-secret.js';
 import type { SendOutcome, WebhookSender } from './webhook-sender.js';
 import { signedHeaders } from './webhook-signature.js';
@@ -26,7 +27,8 @@ export const FAILING_DAYS = 5;
 /**
  * Makes one attempt of a claimed delivery: signs it with the subscription's secrets as of now,
  * sends it, and records the outcome under the claim's lease. A 2xx ends the delivery as
- * succeeded; 410 Gone ends it as failed and disables the subscription; anything else schedules
+ * succeeded; 410 Gone from the subscription's URL ends it as failed and disables the
+ * subscription; anything else (a 410 from a URL it was moved away from meanwhile too) schedules
  * the next attempt (honouring `Retry-After`) or, past the last one, fails it, and disables the
  * subscription too when its receiver has failed every attempt for `FAILING_DAYS`. Never throws
  * for a receiver's failure; rejects only when the database does, leaving the lease to lapse.
@@ -48,11 +50,15 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
     durationMs: outcome.durationMs,
   };
   const succeeded = code !== null && code >= 200 && code < 300;
-  const at = succeeded || code === 410 ? undefined : nextAttemptAt(claimed.attempt, ended, parseRetryAfter(outcome.retryAfter, ended), deps.random);
-  const next: AttemptRecord['next'] = succeeded ? { status: 'succeeded' } : at ? { status: 'pending', at } : { status: 'failed' };
   await deps.db.transaction().execute(async (tx) => {
+    // 410 Gone speaks for the URL that answered it: when an operator moved the subscription to
+    // another URL while the attempt was in flight, it is a failure like any other, retried at the
+    // new URL. The subscription is locked first, in the order a change of it takes the two.
+    const gone = code === 410 && (await findSubscriptionForUpdate(tx, claimed.subscriptionId))?.url === claimed.url;
+    const at = succeeded || gone ? undefined : nextAttemptAt(claimed.attempt, ended, parseRetryAfter(outcome.retryAfter, ended), deps.random);
+    const next: AttemptRecord['next'] = succeeded ? { status: 'succeeded' } : at ? { status: 'pending', at } : { status: 'failed' };
     if (!(await recordAttempt(tx, { ...record, next }, token))) return;
-    const reason = await disableAfter(tx, claimed.subscriptionId, code, next, ended);
+    const reason = await disableAfter(tx, claimed.subscriptionId, gone, next, ended);
     if (!reason) return;
     await auditInTransaction(
       tx,
@@ -69,12 +75,12 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
 }
 
 /**
- * Disables the subscription when this outcome calls for it (410 Gone, or a last attempt failed
- * and every attempt has failed for `FAILING_DAYS`); resolves to why, or undefined when it stays as
- * it is.
+ * Disables the subscription when this outcome calls for it (410 Gone from its URL, or a last
+ * attempt failed and every attempt has failed for `FAILING_DAYS`); resolves to why, or undefined
+ * when it stays as it is.
  */
-async function disableAfter(tx: Db, subscriptionId: string, code: number | null, next: AttemptRecord['next'], now: Date): Promise<string | undefined> {
-  if (code === 410) return (await disableGoneSubscription(tx, subscriptionId, now)) ? 'the receiver answered 410 Gone' : undefined;
+async function disableAfter(tx: Db, subscriptionId: string, gone: boolean, next: AttemptRecord['next'], now: Date): Promise<string | undefined> {
+  if (gone) return (await disableGoneSubscription(tx, subscriptionId, now)) ? 'the receiver answered 410 Gone' : undefined;
   if (next.status !== 'failed') return undefined;
   return (await disableFailingSubscription(tx, subscriptionId, now, FAILING_DAYS)) ? `every attempt failed for ${FAILING_DAYS} days` : undefined;
 }

@@ -103,6 +103,36 @@ describe('webhook delivery attempts', () => {
     expect(redeliver.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'subscriptionId' });
   });
 
+  it('takes a 410 Gone from the URL an operator moved the subscription away from meanwhile as a failure: retried at the new URL, disabling nothing', async () => {
+    const { admin, receiver: old, subscription, secrets } = await setUp(() => 'hold');
+    const moved = await startReceiver({ secrets: () => secrets, at: () => clock.now() });
+    receivers.push(moved);
+    const patient = hub.services.webhooks.createWorker({ timeoutSeconds: 10 });
+    const run = patient.deliverDue();
+    await expect.poll(() => old.requests.length).toBe(1);
+    const update = await graphql(hub, 'mutation($id: ID!, $url: String!) { updateWebhookSubscription(id: $id, input: { url: $url }) { url } }', {
+      token: admin,
+      variables: { id: subscription.id, url: moved.url },
+    });
+    expect(update.errors).toBeUndefined();
+    old.release(410);
+    expect(await run).toBe(1);
+    await patient.stop();
+
+    const state = await graphql<{ webhookSubscription: { status: string; disabledReason: string | null } }>(hub, 'query($id: ID!) { webhookSubscription(id: $id) { status disabledReason } }', {
+      token: admin,
+      variables: { id: subscription.id },
+    });
+    expect(state.data!.webhookSubscription).toEqual({ status: 'ENABLED', disabledReason: null });
+    let [delivery] = await deliveryLog(hub, admin, subscription.id);
+    expect(delivery).toMatchObject({ status: 'PENDING', attemptCount: 1, lastStatusCode: 410 });
+    clock.set(delivery!.nextAttemptAt!);
+    expect(await worker.deliverDue()).toBe(1);
+    [delivery] = await deliveryLog(hub, admin, subscription.id);
+    expect(delivery).toMatchObject({ status: 'SUCCEEDED', attemptCount: 2 });
+    expect(moved.accepted).toEqual([delivery!.messageId]);
+  });
+
   it('ends the pending deliveries of an event type the subscription no longer takes, and sends the others on', async () => {
     const { admin, receiver, subscription, agent } = await setUp((index) => ({ status: index < 2 ? 500 : 204 }));
     const update = (eventTypes: string[]) =>
