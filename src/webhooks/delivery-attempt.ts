@@ -2,7 +2,7 @@ import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import { disableFailingSubscription, disableGoneSubscription, recordAttempt, type AttemptRecord, type ClaimedDelivery } from './delivery.queries.js';
-import { nextAttemptAt, parseRetryAfter } from './retry-schedule.js';
+import { MAX_ATTEMPTS, nextAttemptAt, parseRetryAfter } from './retry-schedule.js';
 import { findSubscriptionForUpdate } from './subscription.queries.js';
 import { openWebhookSecret } from './webhook-secret.js';
 import type { SendOutcome, WebhookSender } from './webhook-sender.js';
@@ -50,11 +50,15 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
     durationMs: outcome.durationMs,
   };
   const succeeded = code !== null && code >= 200 && code < 300;
+  const mayDisable = code === 410 || (!succeeded && claimed.attempt >= MAX_ATTEMPTS);
   await deps.db.transaction().execute(async (tx) => {
+    // An outcome that may disable the subscription locks it before the delivery, in the order a
+    // change of the subscription takes the two: the other order deadlocks with an operator's update.
+    const subscription = mayDisable ? await findSubscriptionForUpdate(tx, claimed.subscriptionId) : undefined;
     // 410 Gone speaks for the URL that answered it: when an operator moved the subscription to
     // another URL while the attempt was in flight, it is a failure like any other, retried at the
-    // new URL. The subscription is locked first, in the order a change of it takes the two.
-    const gone = code === 410 && (await findSubscriptionForUpdate(tx, claimed.subscriptionId))?.url === claimed.url;
+    // new URL.
+    const gone = code === 410 && subscription?.url === claimed.url;
     const at = succeeded || gone ? undefined : nextAttemptAt(claimed.attempt, ended, parseRetryAfter(outcome.retryAfter, ended), deps.random);
     const next: AttemptRecord['next'] = succeeded ? { status: 'succeeded' } : at ? { status: 'pending', at } : { status: 'failed' };
     if (!(await recordAttempt(tx, { ...record, next }, token))) return;
