@@ -4,7 +4,7 @@ import type { Services } from '../app.js';
 import { decideAudienceAccess } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
 import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from '../http/bearer.js';
-import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBody } from '../http/released-body.js';
+import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBodies } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
 import { exportSavedAudience, limitExportReads, permitSavedAudienceExport } from './audience.export.js';
@@ -38,6 +38,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
   const slots = exportSlots(MAX_EXPORTS_PER_CLIENT);
   // Every client's exports read their batches through the same turns.
   const reads = limitExportReads();
+  const releasedBody = releasedBodies(app);
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const { principal } = request;

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { resolvedWithin } from '../shared/deadline.js';
 import { loggedRequest } from '../shared/logger.js';
 
 /**
@@ -9,6 +10,35 @@ import { loggedRequest } from '../shared/logger.js';
  */
 export function releasedBody(chunks: AsyncIterable<string>, release: () => void): Readable {
   return Readable.from(chunks).once('end', release).once('close', release);
+}
+
+/** Longest the close of a server waits for the bodies of `releasedBodies` still open. */
+export const OPEN_BODIES_CLOSE_DEADLINE_MS = 10_000;
+
+/**
+ * `releasedBody` for the routes of `app`, whose close then waits, up to
+ * OPEN_BODIES_CLOSE_DEADLINE_MS, for each such body still open to end or close. An export records
+ * its audit event as its body ends or closes, and that can come after its connection is gone: a
+ * read under way finishes first. The hub closes its audit writer once the server has closed, and
+ * an event recorded after that is lost. Call it when registering the routes (hooks cannot be added
+ * later).
+ */
+export function releasedBodies(app: FastifyInstance): (chunks: AsyncIterable<string>, release: () => void) => Readable {
+  const open = new Set<Promise<void>>();
+  app.addHook('onClose', async () => {
+    if (open.size === 0) return;
+    if (!(await resolvedWithin(Promise.all(open), OPEN_BODIES_CLOSE_DEADLINE_MS))) {
+      app.log.warn(`closing: ${open.size} streamed bodies did not close within ${OPEN_BODIES_CLOSE_DEADLINE_MS} ms; going on without them`);
+    }
+  });
+  return (chunks, release) => {
+    const body = releasedBody(chunks, release);
+    // 'close' comes after the body's iterator has returned, its `finally` and what it records run.
+    const closed = new Promise<void>((resolve) => body.once('close', () => resolve()));
+    open.add(closed);
+    void closed.then(() => open.delete(closed));
+    return body;
+  };
 }
 
 /**

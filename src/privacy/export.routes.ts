@@ -5,7 +5,7 @@ import { decideDataSubjectRequest, EXPORT_SCOPES } from '../authz/privacy-access
 import type { Principal } from '../authz/principal.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from '../http/bearer.js';
-import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBody } from '../http/released-body.js';
+import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBodies } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
@@ -45,6 +45,7 @@ export interface ExportRoutesOptions {
 export async function registerExportRoutes(app: FastifyInstance, services: Services, options: ExportRoutesOptions = {}): Promise<void> {
   const { stallTimeoutMs = EXPORT_STALL_TIMEOUT_MS } = options;
   const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl(services.config), refusal);
+  const releasedBody = releasedBodies(app);
   let running = 0;
   const byCaller = new Map<string, number>();
   app.get<{ Params: { id: string } }>('/users/:id/export', async (request, reply) => {
