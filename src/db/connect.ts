@@ -287,15 +287,17 @@ export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 /**
  * Node's socket errors, and PostgreSQL's: too many connections, shutting down, starting up, and a
- * database that refuses writes (read-only until a failover ends or storage is freed).
+ * database that refuses writes (read-only until a failover ends or storage is freed, or out of disk
+ * space, `disk_full`, as a server that is not turned read-only when its storage fills up answers
+ * every write that needs a new page, while it goes on answering reads).
  */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '53300', '57P01', '57P02', '57P03', READ_ONLY]);
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '53100', '53300', '57P01', '57P02', '57P03', READ_ONLY]);
 const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|connection error|not queryable|Connection ended/i;
 
 /**
  * True for an error that says the database cannot be reached right now (refused, dropped or
  * timed-out connections, a server with no connection slot left, shutting down or starting, or
- * refusing writes), as opposed to an error in the statement itself. Such a failure is worth a 503 and a retry, not a
+ * refusing writes, a full disk among them), as opposed to an error in the statement itself. Such a failure is worth a 503 and a retry, not a
  * 500. Never throws.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
