@@ -8,7 +8,7 @@ import { loggedRequest } from '../shared/logger.js';
  * before the response finishes, so the caller's next request never finds what this one held still
  * held; or when the body stops short ('close'). `release` must do nothing when called again.
  */
-export function releasedBody(chunks: AsyncIterable<string>, release: () => void): Readable {
+function releasedBody(chunks: AsyncIterable<string>, release: () => void): Readable {
   return Readable.from(chunks).once('end', release).once('close', release);
 }
 
