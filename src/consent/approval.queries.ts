@@ -140,6 +140,21 @@ export async function answerApproval(db: Db, id: string, userId: string, answer:
   return row && toKeyedApproval(row);
 }
 
+/**
+ * Ends, at `now`, every approval of the user that was approved and not used yet: each is EXPIRED
+ * from then on (`expires_at` moved to `now`), so no use can find it. Resolves to how many.
+ */
+export async function expireApprovedApprovalsOfUser(db: Db, userId: string, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('approvals')
+    .set({ expires_at: now })
+    .where('user_id', '=', userId)
+    .where('status', '=', 'approved')
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** Whose approval, and for exactly what, a use looks for. */
 export interface ApprovalUse {
   readonly userId: string;

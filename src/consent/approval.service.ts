@@ -14,6 +14,7 @@ import { consentState } from './consent.service.js';
 import {
   answerApproval,
   createEntryHmacKey,
+  expireApprovedApprovalsOfUser,
   findApprovalsByIds,
   findEntryHmacKey,
   findOpenApprovals,
@@ -129,6 +130,16 @@ export async function answerApprovalRequest(deps: ApprovalDeps, id: string, deci
     await auditInTransaction(tx, auditOf('approval.answered', answered, caller, { answer: decision, authTime: principal.authTime?.toISOString() ?? null }), now);
     return answered.approval;
   });
+}
+
+/**
+ * What a password change does to the user's approvals, in its transaction: one approved and not
+ * used yet was given by a session the change ends, which may have been a thief's, so it ends with
+ * it (EXPIRED) and the agent asks again; one still waiting is answered only with a sign-in after
+ * it was asked for, now with the new password, and stays. Resolves to how many ended.
+ */
+export function endApprovalsOfSessions(tx: Db, userId: string, now: Date): Promise<number> {
+  return expireApprovedApprovalsOfUser(tx, userId, now);
 }
 
 /** @throws BadUserInputError for a card past its expiry month at `now`. */

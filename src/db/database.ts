@@ -277,7 +277,8 @@ export interface ApprovalsTable {
   authorization_details: ColumnType<Record<string, unknown>, string, never>;
   status: ColumnType<ApprovalStatusColumn, ApprovalStatusColumn | undefined, ApprovalStatusColumn>;
   created_at: ColumnType<Date, Date, never>;
-  expires_at: ColumnType<Date, Date, never>;
+  /** Set at the request; moved to the time of a password change that ends an approved, unused one. */
+  expires_at: ColumnType<Date, Date, Date>;
   decided_at: Timestamp | null;
   used_at: Timestamp | null;
 }

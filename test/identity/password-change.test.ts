@@ -55,7 +55,7 @@ describe('changePassword', () => {
     expect(errorOf(await signInWith(user.email, TEST_PASSWORD))).toMatchObject({ code: 'UNAUTHENTICATED' });
     expect((await signInWith(user.email, NEW_PASSWORD)).data.signIn.accessToken).toEqual(expect.any(String));
     // Sign-up, the two sign-ins and the agent's delegated family: four.
-    expect(await trailOf(user.id)).toEqual([expect.objectContaining({ action: 'user.password_changed', decision: 'ALLOW', actor: { kind: 'user', id: user.id }, detail: { sessionsEnded: 4 } })]);
+    expect(await trailOf(user.id)).toEqual([expect.objectContaining({ action: 'user.password_changed', decision: 'ALLOW', actor: { kind: 'user', id: user.id }, detail: { sessionsEnded: 4, approvalsEnded: 0 } })]);
   });
 
   it('refuses a wrong current password as BAD_USER_INPUT, changes nothing, audits it, and throttles it as sign-ins are', async () => {
