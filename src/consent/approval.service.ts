@@ -54,7 +54,8 @@ export function approvalState(approval: Pick<Approval, 'status' | 'expiresAt'>, 
  * the consent its token was issued under; it waits `expiresInSeconds` (bounded) for an answer
  * and, once approved, for its use.
  * @throws BadUserInputError naming the bad field, or for an addition to a user who holds
- *   MAX_PAYMENT_METHODS; RateLimitedError past MAX_OPEN_APPROVALS; UnauthenticatedError when the
+ *   MAX_PAYMENT_METHODS; RateLimitedError past MAX_OPEN_APPROVALS, audited as a refused request
+ *   naming the entry; UnauthenticatedError when the
  *   user was erased or suspended since the token check.
  */
 export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCaller: Caller): Promise<Approval> {
@@ -71,14 +72,20 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
     // The user is not asked to approve an addition that could not be made (checked again at its use).
     if (!detail.identifier) await deps.identity.assertRoomForPaymentMethod(deps.db, userId);
   }
-  return deps.db.transaction().execute(async (tx) => {
+  const outcome = await deps.db.transaction().execute(async (tx) => {
     // The user's row first, as an erasure locks it: a request that waited for one stores nothing.
     const user = await lockActiveUserForApproval(tx, userId);
     if (!user) throw new UnauthenticatedError('The user is no longer active');
     // Locked and active, so created.
     const entryHmacKey = user.entryHmacKey ?? (await createEntryHmacKey(tx, userId, newEntryHmacKey()))!;
     const open = await findOpenApprovals(tx, userId, agentId, now);
-    if (open.length >= MAX_OPEN_APPROVALS) throw new RateLimitedError(Math.max(1, Math.ceil((open[0]!.expiresAt.getTime() - now.getTime()) / 1_000)));
+    if (open.length >= MAX_OPEN_APPROVALS) {
+      // A refusal like any other of a payment action, in the user's trail: this transaction, which
+      // stores nothing else, commits it, so an agent pressing the user past the limit is seen.
+      const refused: RefusedPaymentDetail = { ...auditedEntry(detail, entryHmacKey), step: 'request' };
+      await auditInTransaction(tx, { action: 'payment.refused', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, consentId, decision: 'DENY', reason: 'RATE_LIMITED', detail: refused }, now);
+      return { retryAfterSeconds: Math.max(1, Math.ceil((open[0]!.expiresAt.getTime() - now.getTime()) / 1_000)) };
+    }
     const approval = await insertApproval(tx, {
       id: newId('apr'),
       userId,
@@ -91,6 +98,8 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
     await auditInTransaction(tx, auditOf('approval.requested', { approval, entryHmacKey }, caller, { expiresAt: approval.expiresAt.toISOString() }), now);
     return approval;
   });
+  if ('retryAfterSeconds' in outcome) throw new RateLimitedError(outcome.retryAfterSeconds);
+  return outcome;
 }
 
 /**

@@ -1,4 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findAuditEvents } from '../../src/audit/audit.service.js';
+import { signUpUser } from '../helpers/hub.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
 const { hub, clock, alice, shopper, agentToken, request, pay, addCard } = await approvalWorld();
@@ -128,5 +130,25 @@ describe('limits', () => {
     } finally {
       clock.set(start);
     }
+  });
+
+  it('records each request refused past the limit in the user’s trail, as a refused request naming its entry', async () => {
+    const carol = await signUpUser(hub);
+    const fresh = await agentToken(shopper, carol);
+    for (let i = 0; i < 10; i++) expect((await request(fresh, { action: 'PAY', payment: PAYMENT })).errors).toBeUndefined();
+    const asked = (await findAuditEvents(hub.services.db, { filter: { userId: carol.id, action: 'approval.requested' }, first: 1 })).edges[0]!.node;
+
+    expect(refusal(await request(fresh, { action: 'PAY', payment: PAYMENT }))).toBe('RATE_LIMITED/');
+    await hub.services.audit.flush();
+    const refused = (await findAuditEvents(hub.services.db, { filter: { userId: carol.id, action: 'payment.refused' }, first: 100 })).edges.map((e) => e.node);
+    expect(refused).toEqual([
+      expect.objectContaining({
+        actor: { kind: 'delegated', id: shopper.id },
+        decision: 'DENY',
+        reason: 'RATE_LIMITED',
+        consentId: asked.consentId,
+        detail: { action: 'PAY', entryHmac: asked.detail.entryHmac, step: 'request' },
+      }),
+    ]);
   });
 });
