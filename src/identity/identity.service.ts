@@ -175,10 +175,9 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
      * throttled and counted as a sign-in's is (per account and address), so a stolen session
      * cannot guess at it faster. Every refresh token of the user is revoked with the change, so
      * every session and every token an agent obtained from one ends on every instance (OWASP:
-     * sessions end when the password changes), and so does every approval of a payment action a
-     * session gave that is not used yet (`endApprovalsOfSessions`); the caller gets a new session,
-     * signed in now. Announced as `user.password_changed`, with how many sessions ended, for
-     * receivers that keep sessions of their own.
+     * sessions end when the password changes), as does every approval a session gave and no agent
+     * used yet; the caller gets a new session, signed in now. Announced as `user.password_changed`,
+     * with how many sessions ended, for receivers that keep sessions of their own.
      * @param address the client's network address, for throttling per address.
      * @throws BadUserInputError for an unacceptable new password (checked first, counting
      *   nothing) or a wrong current one, RateLimitedError after repeated failures,
@@ -207,7 +206,6 @@ export function createIdentityService(deps: { db: Db; tokens: TokenService; cloc
         }
         await recordSignInSuccess(tx, attempt);
         const sessionsEnded = await tokens.revokeRefreshTokensOfUser(tx, userId, now);
-        // An approval a session gave and the agent has not used yet ends with the sessions.
         const approvalsEnded = await endApprovalsOfSessions(tx, userId, now);
         await auditInTransaction(tx, { action: 'user.password_changed', ...audit, decision: 'ALLOW', detail: { sessionsEnded, approvalsEnded } }, now);
         await enqueueWebhookEvent(tx, { type: 'user.password_changed', data: { userId, sessionsEnded } }, now);
