@@ -56,12 +56,17 @@ export function resourceMetadataPath(config: Pick<Config, 'audience'>): string {
 /** The well-known document `name` of `url`: its prefix between the host and the path (RFC 8414 §3.1, RFC 9728 §3.1). */
 const wellKnownPath = (name: string, url: string) => `/.well-known/${name}${new URL(url).pathname.replace(/\/$/, '')}`;
 
-/** RFC 9728 metadata of the GraphQL API, the one resource the hub's tokens are for. */
+/**
+ * RFC 9728 metadata of the GraphQL API, the one resource the hub's tokens are for. Its `jwks_uri`
+ * holds the keys the resource signs its answers with (§2): the consent receipts, which verify
+ * against every key that ever signed. The keys that verify tokens are the authorization server's,
+ * found through `authorization_servers`, and leave `/jwks.json` long before a receipt expires.
+ */
 export function protectedResourceMetadata(config: Pick<Config, 'issuer' | 'audience'>) {
   return {
     resource: config.audience,
     authorization_servers: [config.issuer],
-    jwks_uri: `${config.issuer}/jwks.json`,
+    jwks_uri: `${config.issuer}/receipts/jwks.json`,
     scopes_supported: SCOPES,
     bearer_methods_supported: ['header'],
     resource_name: 'Identity and consent hub GraphQL API',

@@ -40,7 +40,7 @@ describe('discovery', () => {
       expect(response.body).toEqual({
         resource: 'https://hub.example.com/graphql',
         authorization_servers: ['https://hub.example.com'],
-        jwks_uri: 'https://hub.example.com/jwks.json',
+        jwks_uri: 'https://hub.example.com/receipts/jwks.json',
         scopes_supported: expect.arrayContaining(['orders:read']),
         bearer_methods_supported: ['header'],
         resource_name: 'Identity and consent hub GraphQL API',
