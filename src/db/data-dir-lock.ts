@@ -39,6 +39,13 @@ interface Owner {
 }
 
 /**
+ * The locks this process holds. An owner file naming this process's pid for a lock not held here
+ * was left by an earlier process that had the same pid: a container restarted after a crash runs
+ * the hub as pid 1 again, on the same host name.
+ */
+const heldHere = new Set<string>();
+
+/**
  * Takes `dir` for this process alone until the returned function is called, because two PGlite
  * instances on one folder each write back their own copy of it and leave it corrupt. The lock is
  * `<dir>.lock` (proper-lockfile: an atomic mkdir whose mtime the holder keeps fresh); beside it,
@@ -61,7 +68,8 @@ function lockHeld(dir: string, dataDir: string): () => void {
   const lockPath = `${dir}.lock`;
   const ownerFile = `${dir}.owner`;
   const owner = readOwner(ownerFile);
-  if (owner && owner.host === os.hostname() && !isRunning(owner.pid)) rmSync(lockPath, { recursive: true, force: true });
+  const ownPid = owner?.pid === process.pid;
+  if (owner && owner.host === os.hostname() && (ownPid ? !heldHere.has(lockPath) : !isRunning(owner.pid))) rmSync(lockPath, { recursive: true, force: true });
   let unlock: () => void;
   try {
     unlock = lockfile.lockSync(dir, {
@@ -85,12 +93,14 @@ function lockHeld(dir: string, dataDir: string): () => void {
     unlock();
     throw error;
   }
+  heldHere.add(lockPath);
   let held = true;
   return () => {
     if (!held) return;
     held = false;
     // Before the unlock: once unlocked, the file may already be the next holder's.
     rmSync(ownerFile, { force: true });
+    heldHere.delete(lockPath);
     unlock();
   };
 }

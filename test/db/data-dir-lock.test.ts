@@ -58,6 +58,21 @@ describeEmbedded('the lock on an embedded database folder', () => {
     await next.close();
   }, 120_000);
 
+  it('is taken over at once from a dead holder that had this process’s pid, as a container restarted after a crash is pid 1 again', async () => {
+    const dataDir = freshDataDir();
+    // What the holder left when it was killed: its lock, refreshed a moment ago, and its pid.
+    mkdirSync(path.join(dataDir, 'pglite.lock'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'pglite.owner'), JSON.stringify({ pid: process.pid, host: os.hostname() }));
+    const next = openDatabase({ dataDir });
+    try {
+      await selectOne(next);
+      // Still this process's alone while it has it open.
+      expect(() => openDatabase({ dataDir })).toThrow(refusal(dataDir, `pid ${process.pid}`));
+    } finally {
+      await next.close();
+    }
+  }, 120_000);
+
   it('lets one opener at a time take over from a dead holder, so two starting at once never both hold it', async () => {
     const dataDir = freshDataDir();
     const dir = path.join(dataDir, 'pglite');
