@@ -131,6 +131,9 @@ function openPglite(pglite: PGlite, unlock?: () => void): DatabaseHandle {
 }
 
 function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
+  if (dataDir === MEMORY_DATA_DIR && existing) {
+    throw new Error(`no embedded database in HUB_DATA_DIR=${MEMORY_DATA_DIR}: it holds one only while the process that made it runs; set HUB_DATA_DIR to a folder, or DATABASE_URL`);
+  }
   if (dataDir === MEMORY_DATA_DIR) return undefined;
   const dir = path.resolve(dataDir, 'pglite');
   if (existing && !existsSync(path.join(dir, 'PG_VERSION'))) {

@@ -24,4 +24,17 @@ describeEmbedded('a command that only reads the embedded database, given a HUB_D
     expect(keys).toEqual({ status: 1, stdout: '', stderr: `hub: ${why}\n` });
     expect(existsSync(mistyped)).toBe(false);
   }, 120_000);
+
+  it('refuses memory://, which never holds a database when the command starts', async () => {
+    const memory = { ...env, HUB_DATA_DIR: 'memory://' };
+    const [status, verify, keys] = await Promise.all([
+      runNode(memory, 'bin/hub.js', 'migrate', 'status'),
+      runNode(memory, 'bin/hub.js', 'audit', 'verify'),
+      runNode(memory, 'bin/hub.js', 'keys', 'rotate'),
+    ]);
+    const why = 'no embedded database in HUB_DATA_DIR=memory://: it holds one only while the process that made it runs; set HUB_DATA_DIR to a folder, or DATABASE_URL';
+    expect(status).toEqual({ status: 1, stdout: '', stderr: `hub: ${why}\n` });
+    expect(verify).toEqual({ status: 2, stdout: '', stderr: `hub: audit not verified: ${why}\n` });
+    expect(keys).toEqual({ status: 1, stdout: '', stderr: `hub: ${why}\n` });
+  }, 120_000);
 });
