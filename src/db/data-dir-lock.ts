@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import lockfile from 'proper-lockfile';
 
@@ -38,11 +38,7 @@ interface Owner {
   readonly host: string;
 }
 
-/**
- * The locks this process holds. An owner file naming this process's pid for a lock not held here
- * was left by an earlier process that had the same pid: a container restarted after a crash runs
- * the hub as pid 1 again, on the same host name.
- */
+/** The locks this process holds. */
 const heldHere = new Set<string>();
 
 /**
@@ -68,8 +64,8 @@ function lockHeld(dir: string, dataDir: string): () => void {
   const lockPath = `${dir}.lock`;
   const ownerFile = `${dir}.owner`;
   const owner = readOwner(ownerFile);
-  const ownPid = owner?.pid === process.pid;
-  if (owner && owner.host === os.hostname() && (ownPid ? !heldHere.has(lockPath) : !isRunning(owner.pid))) rmSync(lockPath, { recursive: true, force: true });
+  const left = owner?.pid === process.pid ? leftByEarlierProcess(lockPath) : owner !== undefined && !isRunning(owner.pid);
+  if (owner && owner.host === os.hostname() && left) rmSync(lockPath, { recursive: true, force: true });
   let unlock: () => void;
   try {
     unlock = lockfile.lockSync(dir, {
@@ -130,6 +126,21 @@ function readOwner(file: string): Owner | undefined {
     return Number.isInteger(pid) && pid! > 0 && typeof host === 'string' ? { pid: pid!, host } : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Whether a lock whose owner file names this process's pid was left by an earlier process with
+ * the pid: a container restarted after a crash runs the hub as pid 1 again, on the same host name.
+ * Containers on the host's network share its name too, each with its own pid 1, so the lock must
+ * also have gone unrefreshed for twice REFRESH_MS: a live holder in another one refreshes it.
+ */
+function leftByEarlierProcess(lockPath: string): boolean {
+  if (heldHere.has(lockPath)) return false;
+  try {
+    return Date.now() - statSync(lockPath).mtimeMs > 2 * REFRESH_MS;
+  } catch {
+    return true;
   }
 }
 

@@ -60,9 +60,15 @@ describeEmbedded('the lock on an embedded database folder', () => {
 
   it('is taken over at once from a dead holder that had this process’s pid, as a container restarted after a crash is pid 1 again', async () => {
     const dataDir = freshDataDir();
-    // What the holder left when it was killed: its lock, refreshed a moment ago, and its pid.
-    mkdirSync(path.join(dataDir, 'pglite.lock'), { recursive: true });
+    // What the holder left when it was killed: its lock and its pid. Refreshed a moment ago, it
+    // may be a live holder's in another container on the host's network (its own pid 1).
+    const lock = path.join(dataDir, 'pglite.lock');
+    mkdirSync(lock, { recursive: true });
     writeFileSync(path.join(dataDir, 'pglite.owner'), JSON.stringify({ pid: process.pid, host: os.hostname() }));
+    expect(() => openDatabase({ dataDir })).toThrow(refusal(dataDir, `pid ${process.pid}`));
+    // Unrefreshed for 11 s: no live holder's.
+    const killed = new Date(Date.now() - 11_000);
+    utimesSync(lock, killed, killed);
     const next = openDatabase({ dataDir });
     try {
       await selectOne(next);
