@@ -16,6 +16,7 @@ import { boundedDocumentStore } from './graphql-documents.js';
 import { boundedAnswerSize } from './graphql-answer-size.js';
 import { COST_OPTIONS, MAX_COST, pageCost } from './graphql-cost.js';
 import { compilingExecutor } from './graphql-jit.js';
+import { NO_PERSISTED_QUERIES, callerPersistedQueries } from './persisted-queries.js';
 import { runnableOperation } from './graphql-operation.js';
 import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled } from './released-body.js';
 
@@ -60,6 +61,8 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     documentStore: boundedDocumentStore(),
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
+    // Kept per caller by callerPersistedQueries below, never in Apollo's store shared by all.
+    persistedQueries: { cache: NO_PERSISTED_QUERIES },
     // `hub serve` stops on SIGTERM itself (src/cli/serve.ts): Apollo's own handler would re-send the
     // signal once Apollo alone has stopped, ending the process before the audit trail is written.
     stopOnTerminationSignals: false,
@@ -72,6 +75,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     plugins: [
       // graphql-armor is typed against Apollo's CommonJS build; the plugins are the same objects.
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
+      callerPersistedQueries(),
       runnableOperation(),
       introspectionGuard(options.schema, options.production),
       pageCost(options.schema),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { startTestHub } from '../helpers/hub.js';
+import { clientToken, startTestHub } from '../helpers/hub.js';
 
 let hub: Hub;
 beforeAll(async () => {
@@ -28,5 +28,34 @@ describe('automatic persisted queries', () => {
     ['a hash that is not the query’s', { version: 1, sha256Hash: sha256('{ me { id } }') }, 'provided sha does not match query'],
   ])('refuse %s as the client’s mistake, not an internal error', async (_, persistedQuery, message) => {
     expect(await post({ query: QUERY, extensions: { persistedQuery } })).toEqual({ status: 400, body: { errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] } });
+  });
+});
+
+describe('automatic persisted queries of one caller', () => {
+  // What an operator's console sends through Apollo Client's persisted-query link: the hash, then
+  // (told it is unknown) the document with it, here one that names the person looked up.
+  const LOOKUP = '{ users(first: 1, filter: { email: "wanted.person@example.com" }) { edges { node { id } } } }';
+  const hashOnly = { extensions: { persistedQuery: { version: 1, sha256Hash: sha256(LOOKUP) } } };
+
+  async function postAs(token: string | undefined, body: unknown) {
+    const response = await hub.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+      payload: JSON.stringify(body),
+    });
+    return { status: response.statusCode, body: JSON.parse(response.body) as { data?: unknown; errors?: { message: string }[] } };
+  }
+
+  it('answer a hash only to the caller that sent its document, telling no one else it was sent', async () => {
+    const operator = await clientToken(hub, ['users:admin', 'contact:read'], 'agt_01J0000000000000000000APQA');
+    const other = await clientToken(hub, ['users:admin'], 'agt_01J0000000000000000000APQB');
+    expect((await postAs(operator, hashOnly)).body.errors?.[0]?.message).toBe('PersistedQueryNotFound');
+    expect(await postAs(operator, { query: LOOKUP, ...hashOnly })).toMatchObject({ status: 200, body: { data: { users: { edges: [] } } } });
+    // Someone else asking for the hash is told what they would be told of a document never sent.
+    for (const token of [undefined, other]) {
+      expect((await postAs(token, hashOnly)).body, token ? 'another client' : 'anonymous').toEqual({ errors: [expect.objectContaining({ message: 'PersistedQueryNotFound' })] });
+    }
+    expect(await postAs(operator, hashOnly)).toMatchObject({ status: 200, body: { data: { users: { edges: [] } } } });
   });
 });
