@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createHub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -31,6 +32,22 @@ describe.skipIf(!testServerUrl())('readiness against a PostgreSQL server', () =>
     await expect.poll(async () => (await ready()).statusCode, { timeout: 10_000 }).toBe(200);
   });
 
+  it('leaves no probe that gave up queued for a connection of a busy pool', async () => {
+    const database = await createTestDatabase();
+    const hub = await createHub(loadConfig(TEST_ENV), { database });
+    onTestFinished(() => hub.close());
+    const pool = hub.database.pools.get('requests')!;
+    // Every connection of the requests' pool held for 2 s, as slow queries hold them.
+    const held = Array.from({ length: 10 }, () => sql`select pg_sleep(2)`.execute(hub.database.db));
+    await expect.poll(() => pool.waitingCount + pool.idleCount, { timeout: 5_000 }).toBe(0);
+
+    const probes = await Promise.all(Array.from({ length: 100 }, () => hub.http.inject({ method: 'GET', url: '/readyz' })));
+    expect(new Set(probes.map((probe) => probe.statusCode))).toEqual(new Set([503]));
+    // Answered, but each one's query would still wait its turn ahead of the requests behind it.
+    expect(pool.waitingCount).toBeLessThanOrEqual(1);
+    await Promise.all(held);
+  });
+
   it('gives up on an unreachable database after the configured time, with a clear message', async () => {
     const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
     proxy.cut();
@@ -41,5 +58,34 @@ describe.skipIf(!testServerUrl())('readiness against a PostgreSQL server', () =>
     );
     expect(Date.now() - started).toBeLessThan(8_000);
     await proxy.close();
+  });
+});
+
+describe('readiness probes', () => {
+  it('share the database ping under way, so a flood of probes costs the database one query at a time', async () => {
+    const database = await createTestDatabase();
+    const hub = await createHub(loadConfig(TEST_ENV), { database });
+    onTestFinished(() => hub.close());
+    // A database that takes 50 ms to answer, as a loaded one does.
+    const ping = database.ping;
+    let pings = 0;
+    let down = false;
+    database.ping = async (...args) => {
+      pings += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      return ping(...args);
+    };
+
+    const probes = await Promise.all(Array.from({ length: 50 }, () => hub.http.inject({ method: 'GET', url: '/readyz' })));
+    expect(probes.map((probe) => probe.statusCode)).toEqual(Array(50).fill(200));
+    expect(pings).toBe(1);
+
+    // Each probe after the ping settled asks anew: a failure is not kept, nor a success.
+    down = true;
+    expect((await hub.http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    down = false;
+    expect((await hub.http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    expect(pings).toBe(3);
   });
 });
