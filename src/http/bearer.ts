@@ -131,8 +131,12 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
   const refusals = options.refusalsPerSecond === undefined ? undefined : new ClientThrottle(options.refusalsPerSecond);
   /** Requests whose token passed the first step, with their route and the second step to run. */
   const pending = new WeakMap<FastifyRequest, { readonly route: ProtectedRoute; readonly check: () => Promise<Principal> }>();
-  const refuse = (reply: FastifyReply, route: ProtectedRoute, description: string, error?: 'invalid_token') =>
-    reply
+  // Logged with its reason, which the client reads in the challenge and which the request line
+  // lacks: a token the hub's own key signed but the hub would never issue (a lifetime too long, an
+  // `iat` past its key's retirement) tells of a leaked key, and no audit event records it.
+  const refuse = (request: FastifyRequest, reply: FastifyReply, route: ProtectedRoute, description: string, error?: 'invalid_token') => {
+    request.log.info({ reason: description }, 'bearer token refused');
+    return reply
       .code(401)
       .header('www-authenticate', bearerChallenge(options.resourceMetadataUrl, error && { error, description }))
       .header('cache-control', 'no-store')
@@ -141,6 +145,7 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
           ? { errors: [{ message: error ? `Invalid access token: ${description}` : description, extensions: { code: 'UNAUTHENTICATED' } }] }
           : { error: error ?? 'unauthorized', error_description: description },
       );
+  };
   /** The 401 of a token refused at either step, or the error rethrown when it is not a refusal. */
   const refused = (request: FastifyRequest, reply: FastifyReply, route: ProtectedRoute, error: unknown) => {
     if (!(error instanceof InvalidTokenError)) {
@@ -148,7 +153,7 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
       throw error;
     }
     if (error instanceof RefusedTokenError && route.endpoint !== undefined) options.onRefused?.(error, request, route.endpoint);
-    return refuse(reply, route, error.message.replace(/["\\]/g, ''), 'invalid_token');
+    return refuse(request, reply, route, error.message.replace(/["\\]/g, ''), 'invalid_token');
   };
 
   app.decorateRequest('principal', null as never);
@@ -164,9 +169,9 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
       if (allowance.firstRefusal) request.log.warn({ address: addressNetwork(request.ip) }, 'bearer refusals over the allowance of an address');
       return tooManyRefusals(reply, route, allowance.retryAfterSeconds);
     }
-    if (!/^Bearer(?: |$)/i.test(header)) return refuse(reply, route, 'the Authorization header must be Bearer <token>');
+    if (!/^Bearer(?: |$)/i.test(header)) return refuse(request, reply, route, 'the Authorization header must be Bearer <token>');
     const token = BEARER.exec(header)?.[1];
-    if (token === undefined) return refuse(reply, route, 'malformed bearer token', 'invalid_token');
+    if (token === undefined) return refuse(request, reply, route, 'malformed bearer token', 'invalid_token');
     try {
       const step = await options.authenticate(token);
       request.claimedCaller = step.caller;

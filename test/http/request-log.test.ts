@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -49,5 +51,27 @@ describe('the request log', () => {
     expect(own.map((line) => JSON.parse(line)).map((entry) => [entry.msg, entry.url])).toEqual([
       ['export aborted: its connection moved no byte for 30000 ms', '/users/usr_someone/export?access_token=…'],
     ]);
+  });
+});
+
+describe('the log of refused bearer tokens', () => {
+  it('names why each was refused, under the request id the client saw, never the token', async () => {
+    // Signed with the hub's own key, living a year where tokens live 600 s: only a holder of the
+    // private key makes that, so the reason is what an operator must be able to find.
+    const now = Math.floor(Date.now() / 1_000);
+    const key = hub.services.keys.signingKey();
+    const claims = { iss: hub.config.issuer, aud: hub.config.audience, sub: 'agt_01J0000000000000000000FRGD', client_id: 'agt_01J0000000000000000000FRGD', scope: 'audit:read', iat: now, exp: now + 365 * 86_400, jti: randomUUID() };
+    const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
+    const cases = [
+      { url: '/metrics', token: forged, reason: 'token lifetime too long' },
+      { url: '/graphql?query=%7Bme%7Bid%7D%7D', token: 'NOT.A.TOKEN', reason: 'malformed token' },
+    ];
+    for (const { url, token, reason } of cases) {
+      const response = await hub.http.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}`, 'apollo-require-preflight': '1' } });
+      expect(response.statusCode).toBe(401);
+      const entries = lines.map((line) => JSON.parse(line)).filter((entry) => entry.reqId === response.headers['x-request-id']);
+      expect(entries.find((entry) => entry.msg === 'bearer token refused')).toMatchObject({ level: 30, reason });
+    }
+    expect(lines.join('')).not.toContain(forged.split('.')[2]);
   });
 });
