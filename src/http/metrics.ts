@@ -21,6 +21,12 @@ export function registerMetrics(app: FastifyInstance, metrics: HubMetrics, resou
     countRequest(metrics, request, reply);
     done();
   });
+  // An answer cut off before its end (a streamed export whose reader left, or stalled and was cut
+  // off) fires no onResponse: it is counted when its connection closes, with the time until then.
+  app.addHook('onSend', (request, reply, _payload, done) => {
+    reply.raw.once('close', () => reply.raw.writableFinished || countRequest(metrics, request, reply));
+    done();
+  });
 
   const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl, refusal);
   app.get('/metrics', async (request, reply) => {
@@ -34,11 +40,16 @@ export function registerMetrics(app: FastifyInstance, metrics: HubMetrics, resou
   });
 }
 
+/** The replies counted: an answer whose response fails ('error') is also cut off ('close'). */
+const counted = new WeakSet<FastifyReply>();
+
 /**
- * Counts one answered request with its duration so far. Called once the answer is sent: by the
- * hook above, and for the router's refusals (`frameworkErrors`), which no hook sees.
+ * Counts one answered request with its duration so far, once. Called once the answer is sent or
+ * cut off: by the hooks above, and for the router's refusals (`frameworkErrors`), which no hook sees.
  */
 export function countRequest(metrics: HubMetrics, request: FastifyRequest, reply: FastifyReply): void {
+  if (counted.has(reply)) return;
+  counted.add(reply);
   const labels = { method: request.method, route: request.routeOptions.url ?? UNMATCHED_ROUTE, status_code: reply.statusCode };
   metrics.httpRequests.inc(labels);
   metrics.httpRequestDuration.observe(labels, reply.elapsedTime / 1_000);

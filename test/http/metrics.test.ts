@@ -1,6 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { registerMetrics } from '../../src/http/metrics.js';
 import { createHubMetrics, observeAtScrape } from '../../src/metrics/hub-metrics.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
@@ -143,6 +148,28 @@ describe('http_requests_total and http_request_duration_seconds', () => {
       expect(value).not.toContain(user.email);
     }
     expect(new Set(samples(text).filter((s) => s.name === 'http_requests_total').map((s) => s.labels.route))).not.toContain(`/users/${user.id}/export`);
+  });
+});
+
+describe('a streamed answer cut off before its end', () => {
+  it('is counted with its status and the time until its connection closed', async () => {
+    // A route streaming as the exports do, its reader gone after the first part.
+    const app = Fastify();
+    const metrics = createHubMetrics();
+    registerMetrics(app, metrics, 'http://localhost/.well-known/oauth-protected-resource');
+    app.get('/stream/:id', async (_request, reply) => reply.send(new Readable({ read() { setTimeout(() => this.push(`${'x'.repeat(1_000)}\n`), 5); } })));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    onTestFinished(() => app.close());
+    const { port } = app.server.address() as AddressInfo;
+    await new Promise<void>((resolve) => {
+      const request = httpRequest({ host: '127.0.0.1', port, path: '/stream/usr_01J00000000000000000000000' }, (response) => response.once('data', () => request.destroy()));
+      request.on('close', resolve).on('error', () => {});
+      request.end();
+    });
+
+    const labels = { method: 'GET', route: '/stream/:id', status_code: '200' };
+    await expect.poll(async () => valueOf(await metrics.registry.metrics(), 'http_requests_total', labels)).toBe(1);
+    expect(valueOf(await metrics.registry.metrics(), 'http_request_duration_seconds_count', labels)).toBe(1);
   });
 });
 
