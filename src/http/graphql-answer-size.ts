@@ -6,16 +6,19 @@ import type { Context } from '../graphql/context.js';
  * UTF-8). The cost limit counts values, not their size: 20,000 values of a text of 2,000
  * characters (an agent's description, which a user writes) repeated through aliases and the
  * graph's cycles (`connectedAgents { consent { user { connectedAgents … } } }`) would make an
- * answer of 50 MB from a query of 300 bytes, and a few at once would exhaust the heap. A page of
- * the largest lists with every field is far below this.
+ * answer of 50 MB from a query of 300 bytes, and a few at once would exhaust the heap. The errors
+ * count too: each one's `path` repeats every alias above the field it names, so an alias of 10,000
+ * characters over 8,000 refused fields is 80 MB of errors from a query of 10 KB. A page of the
+ * largest lists with every field is far below this.
  */
 export const MAX_ANSWER_CHARACTERS = 4 * 1024 * 1024;
 
 /**
- * Refuses to send an answer whose data would be more than MAX_ANSWER_CHARACTERS of JSON: measured
- * before it is serialized (the values it holds are mostly shared with the loaders, and what it
- * would cost is the serialization), counting stopped once past the bound. The data is replaced by
- * `null` and one `BAD_USER_INPUT` error; a mutation's changes stand, only its answer is not sent.
+ * Refuses to send an answer whose data and errors would be more than MAX_ANSWER_CHARACTERS of JSON:
+ * measured before it is serialized (the values it holds are mostly shared with the loaders and the
+ * document, and what it would cost is the serialization), counting stopped once past the bound.
+ * The data is replaced by `null` and the errors by one `BAD_USER_INPUT` error; a mutation's changes
+ * stand, only its answer is not sent.
  */
 export function boundedAnswerSize(): ApolloServerPlugin<Context> {
   return {
@@ -23,8 +26,8 @@ export function boundedAnswerSize(): ApolloServerPlugin<Context> {
       return {
         async willSendResponse({ response }) {
           if (response.body.kind !== 'single') return;
-          const { data } = response.body.singleResult;
-          if (data === null || data === undefined || !jsonLonger(data, MAX_ANSWER_CHARACTERS)) return;
+          const { data, errors } = response.body.singleResult;
+          if (!jsonLonger([data ?? null, errors ?? null], MAX_ANSWER_CHARACTERS)) return;
           response.body.singleResult = {
             data: null,
             errors: [

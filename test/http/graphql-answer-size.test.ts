@@ -33,6 +33,24 @@ describe('a GraphQL answer', () => {
     expect(JSON.stringify(response.errors).length).toBeLessThan(1_000);
   });
 
+  it('is not sent past the size bound when its errors would pass it: each path repeats the aliases above its field', async () => {
+    // 8,125 refused fields under one alias of 10,000 characters: some 80 MB of errors from 10 KB.
+    const alias = 'a'.repeat(10_000);
+    const refused = Array.from({ length: 13 }, (_, i) => `s${i}: status`).join(' ');
+    const response = await graphql<any>(hub, `{ me { ${alias}: connectedAgents(first: 25) { consent { user { connectedAgents(first: 25) { consent { user { ${refused} } } } } } } } }`, {
+      token: user.accessToken,
+    });
+    expect(response.data).toBeNull();
+    expect(response.errors).toEqual([{ message: expect.stringMatching(/^The answer would be larger than 4 MiB of JSON and was not sent/), extensions: { code: 'BAD_USER_INPUT' } }]);
+  });
+
+  it('is sent with its errors below it', async () => {
+    const response = await graphql<any>(hub, '{ me { connectedAgents(first: 25) { consent { user { id status } } } } }', { token: user.accessToken });
+    expect(response.data.me.connectedAgents).toHaveLength(25);
+    expect(response.errors).toHaveLength(25);
+    expect(response.errors?.every((error) => error.extensions?.code === 'FORBIDDEN')).toBe(true);
+  });
+
   it('is sent whole below it, though large', async () => {
     const response = await graphql<any>(hub, cycle(2), { token: user.accessToken });
     expect(response.errors).toBeUndefined();
