@@ -5,6 +5,7 @@ import { DateTimeResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-s
 import { createAuthScopes, unauthorizedError, type AuthScopes } from '../authz/auth-scopes.js';
 import type { Context } from './context.js';
 import FreshReadsPlugin from './fresh-reads.plugin.js';
+import { locatedRefusal } from './located-error.js';
 
 /** The one Pothos builder. Domain files add their types and root fields to it. */
 export const builder = new SchemaBuilder<{
@@ -27,7 +28,8 @@ export const builder = new SchemaBuilder<{
     authScopes: createAuthScopes,
     // Scope parameters are small objects built per field; cache their answers by value.
     cacheKey: (value) => (typeof value === 'object' ? JSON.stringify(value) : value),
-    unauthorizedError: (_parent, context, _info, result) => unauthorizedError(context, result.failure),
+    // Located here: a query may be refused a field for each of thousands of values.
+    unauthorizedError: (_parent, context, info, result) => locatedRefusal(context, info, () => unauthorizedError(context, result.failure)),
   },
 });
 
