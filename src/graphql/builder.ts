@@ -6,6 +6,7 @@ import { createAuthScopes, unauthorizedError, type AuthScopes } from '../authz/a
 import type { Context } from './context.js';
 import FreshReadsPlugin from './fresh-reads.plugin.js';
 import { locatedRefusal } from './located-error.js';
+import LocatedErrorsPlugin from './located-errors.plugin.js';
 
 /** The one Pothos builder. Domain files add their types and root fields to it. */
 export const builder = new SchemaBuilder<{
@@ -22,7 +23,7 @@ export const builder = new SchemaBuilder<{
     SafeInt: { Input: number; Output: number };
   };
 }>({
-  plugins: [ScopeAuthPlugin, FreshReadsPlugin],
+  plugins: [ScopeAuthPlugin, FreshReadsPlugin, LocatedErrorsPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: createAuthScopes,

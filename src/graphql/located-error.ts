@@ -1,5 +1,5 @@
 import { createContextCache } from '@pothos/core';
-import { responsePathAsArray, type GraphQLError, type GraphQLResolveInfo, type Source, type SourceLocation } from 'graphql';
+import { GraphQLError, locatedError as graphqlLocatedError, responsePathAsArray, type GraphQLResolveInfo, type Source, type SourceLocation } from 'graphql';
 
 /** The line breaks GraphQL counts in a document's text (`\r\n`, `\n`, `\r`): where each starts, and where the line after it does. */
 export interface LineBreaks {
@@ -28,6 +28,33 @@ export function locationOf({ starts, ends }: LineBreaks, position: number): Sour
 /** The line breaks of the documents a request refused fields of, found once and dropped with the request. */
 const requestLineBreaks = createContextCache((_context: object) => new Map<Source, LineBreaks>());
 
+/** Where the field `info` resolves is in the document, as graphql-js's errors name it. */
+function locationsOf(context: object, info: GraphQLResolveInfo): SourceLocation[] {
+  const documents = requestLineBreaks(context);
+  return info.fieldNodes.flatMap(({ loc }) => {
+    if (!loc) return [];
+    let breaks = documents.get(loc.source);
+    if (!breaks) documents.set(loc.source, (breaks = lineBreaksOf(loc.source.body)));
+    return [locationOf(breaks, loc.start)];
+  });
+}
+
+/**
+ * What graphql-js's `locatedError` makes of what the resolver of the field `info` resolves threw:
+ * a GraphQLError with the field's path and locations wrapping it (an error located already is
+ * kept as it is, and one that names its own nodes is left to graphql-js), its locations found
+ * with the line breaks of the document found once per request, where graphql-js counts them from
+ * the start of the document for each error.
+ */
+export function locatedError(context: object, info: GraphQLResolveInfo, thrown: unknown): GraphQLError {
+  const path = responsePathAsArray(info.path);
+  if (!(thrown instanceof Error) || Array.isArray((thrown as { path?: unknown }).path) || (thrown instanceof GraphQLError && (thrown.nodes || thrown.positions))) {
+    return graphqlLocatedError(thrown, info.fieldNodes, path);
+  }
+  const locations = locationsOf(context, info);
+  return Object.assign(new GraphQLError(thrown.message, { path, originalError: thrown }), locations.length > 0 ? { locations } : {});
+}
+
 /**
  * The error `refuse` makes, with the path and locations of the field `info` resolves, as graphql-js
  * would give them, so that graphql-js reports it as it is; and with no stack, which no one reads
@@ -46,12 +73,6 @@ export function locatedRefusal<E extends GraphQLError>(context: object, info: Gr
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
-  const documents = requestLineBreaks(context);
-  const locations = info.fieldNodes.flatMap(({ loc }) => {
-    if (!loc) return [];
-    let breaks = documents.get(loc.source);
-    if (!breaks) documents.set(loc.source, (breaks = lineBreaksOf(loc.source.body)));
-    return [locationOf(breaks, loc.start)];
-  });
+  const locations = locationsOf(context, info);
   return Object.assign(error, { path: responsePathAsArray(info.path), ...(locations.length > 0 && { locations }) });
 }

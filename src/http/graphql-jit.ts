@@ -247,9 +247,12 @@ export function hasVariableInObjectLiteral(document: DocumentNode): boolean {
 
 /**
  * A graphql-jit error as graphql-js makes one: graphql-jit leaves `extensions` out when the error
- * it wraps has none, and Apollo's error handling reads them as graphql-js always sets them.
+ * it wraps has none, and Apollo's error handling reads them as graphql-js always sets them; and
+ * it wraps what a resolver threw as it is, which the schema has already wrapped as graphql-js
+ * would (`LocatedErrorsPlugin`): the error wrapped is the one the resolver threw.
  */
 function asGraphQLError(error: GraphQLError): GraphQLError {
-  const { message, locations, path, originalError, extensions } = error;
+  const { message, locations, path, extensions } = error;
+  const originalError = error.originalError instanceof GraphQLError && error.originalError.path && error.originalError.originalError ? error.originalError.originalError : error.originalError;
   return Object.assign(new GraphQLError(message, { path, originalError, extensions }), { locations });
 }

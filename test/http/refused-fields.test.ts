@@ -22,7 +22,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => hub.close());
 
-describe('refused fields', () => {
+describe('refused fields and field errors', () => {
   it('cost no more for the blank lines above them: each error is located without reading the document from its start', async () => {
     // 50,000 line breaks before the refused fields; graphql-js counted them all for each error.
     const started = process.cpuUsage();
@@ -30,6 +30,23 @@ describe('refused fields', () => {
     const { user: userMs, system } = process.cpuUsage(started);
     expect(response.errors).toHaveLength(8_125);
     expect(response.errors?.[0]).toMatchObject({ locations: [{ line: 50_001, column: 2 }], extensions: { code: 'FORBIDDEN', reason: 'MISSING_SCOPE' } });
+    expect((userMs + system) / 1_000).toBeLessThan(3_000);
+  }, 120_000);
+
+  it('as every error a resolver throws, cost no more for the blank lines above them', async () => {
+    // A cursor refused by `orders` under each of 625 users, 9 times: 5,625 errors.
+    const orders = Array.from({ length: 9 }, (_, i) => `o${i}: orders(first: 0, after: "x") { pageInfo { hasNextPage } }`).join(' ');
+    const query = `{ me { connectedAgents(first: 25) { consent { user { connectedAgents(first: 25) { consent { user {${'\n'.repeat(50_000)} ${orders} } } } } } } } }`;
+    const started = process.cpuUsage();
+    const response = await graphql<any>(hub, query, { token: user.accessToken });
+    const { user: userMs, system } = process.cpuUsage(started);
+    expect(response.errors).toHaveLength(5_625);
+    expect(response.errors?.[0]).toEqual({
+      message: 'after: is not a cursor of this list',
+      locations: [{ line: 50_001, column: 2 }],
+      path: ['me', 'connectedAgents', 0, 'consent', 'user', 'connectedAgents', 0, 'consent', 'user', 'o0'],
+      extensions: { code: 'BAD_USER_INPUT', field: 'after' },
+    });
     expect((userMs + system) / 1_000).toBeLessThan(3_000);
   }, 120_000);
 
