@@ -1,5 +1,5 @@
 import SchemaBuilder, { BasePlugin, isThenable, type PothosOutputFieldConfig, type SchemaTypes } from '@pothos/core';
-import type { GraphQLFieldResolver } from 'graphql';
+import { defaultFieldResolver, type GraphQLFieldResolver } from 'graphql';
 import { locatedError } from './located-error.js';
 
 declare global {
@@ -21,6 +21,9 @@ export class LocatedErrorsPlugin<Types extends SchemaTypes> extends BasePlugin<T
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
     _fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> {
+    // A field read from its parent as it is (`t.expose*`) throws nothing of its own, and left
+    // unwrapped it has no resolver at all, which graphql-jit compiles to a property read.
+    if (resolver === defaultFieldResolver) return resolver;
     return (parent, args, context: object, info) => {
       let result: unknown;
       try {
