@@ -30,16 +30,27 @@ export function normalizeEmail(value: string): string {
 
 /**
  * Zod's practical address, but for the top-level domain, which may also be an IDN one in its
- * ASCII form (.рф is xn--p1ai, .中国 xn--fiqs8s): zod's accepts letters only.
+ * ASCII form (.рф is xn--p1ai, .中国 xn--fiqs8s): zod's accepts letters only; and with the
+ * domain's labels as DNS has them (RFC 1035 §2.3.1, RFC 5321 §4.1.2): at most 63 characters, a
+ * letter or digit at each end.
  */
-const EMAIL = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+(?:[A-Za-z]{2,}|xn--[A-Za-z0-9-]*[A-Za-z0-9])$/;
+const EMAIL = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{0,58}[A-Za-z0-9])$/;
+
+/** RFC 5321 §4.5.3.1.1: the part before the `@` has at most 64 octets, which servers may hold to. */
+const LOCAL_PART_MAX = 64;
 
 export const email = z
   .string()
   .trim()
   .max(254, 'must have at most 254 characters')
   .transform(normalizeEmail)
-  .pipe(z.string().max(254, 'must have at most 254 characters').regex(EMAIL, 'must be an email address'));
+  .pipe(
+    z
+      .string()
+      .max(254, 'must have at most 254 characters')
+      .regex(EMAIL, 'must be an email address')
+      .refine((address) => address.lastIndexOf('@') <= LOCAL_PART_MAX, `must have at most ${LOCAL_PART_MAX} characters before the @`),
+  );
 
 export const country = z
   .string()

@@ -42,4 +42,17 @@ describe('email addresses at internationalized domains (IDNA, RFC 5890)', () => 
       expect(response.errors?.[0]?.extensions, email).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.email' });
     }
   });
+
+  it('refuses an address no mail can reach: a local part past 64 octets, a domain label past 63 or ending in a dash', async () => {
+    // RFC 5321 §4.5.3.1.1 and RFC 1035 §2.3.1; a Unicode label counts in its ASCII form (xn--…).
+    for (const email of [`${'a'.repeat(65)}@example.com`, `b@${'c'.repeat(64)}.example`, `d@${'ü'.repeat(60)}.de`, 'e@exa-.example', `f@example.${'g'.repeat(64)}`]) {
+      const response = await graphql<any>(hub, SIGN_UP, { variables: { input: { email, password: PASSWORD } } });
+      expect(response.errors?.[0]?.extensions, email).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.email' });
+    }
+    // At the bounds, each is an address.
+    for (const email of [`${'a'.repeat(64)}@example.com`, `b@${'c'.repeat(63)}.example`]) {
+      const response = await graphql<any>(hub, SIGN_UP, { variables: { input: { email, password: PASSWORD } } });
+      expect(response.errors, email).toBeUndefined();
+    }
+  });
 });
