@@ -52,12 +52,23 @@ const hidesText = (value: string) => TAG_CHARACTER.test(value.replace(EMOJI_TAG_
  */
 const BEFORE_NFC = 4;
 
+/**
+ * A character with more marks on it than any script needs: UAX #15's stream-safe text format
+ * allows 30 in a row, which no text in use reaches. Past it, marks stacked on one character are
+ * drawn over the lines around it ("Zalgo" text, over the names and buttons shown beside a name),
+ * and NFC, which sorts a run of marks by their classes, takes time quadratic in its length: a
+ * notice's 65,000 marks of two classes stalled the event loop for over a second. Checked before
+ * normalizing. Every character that normalization reorders (a non-starter) is a mark (`\p{M}`).
+ */
+const MARKS_PER_CHARACTER = 30;
+const STACKED_MARKS = new RegExp(`\\p{M}{${MARKS_PER_CHARACTER + 1}}`, 'u');
+
 /** The line breaks (LF, or CR LF) and tabs text of several lines may hold, which `UNSHOWABLE` refuses in a single line. */
 const LINE_BREAK = /\r?\n|\t/g;
 
 /**
  * Trimmed text of at most `max` characters once in Unicode NFC (the form it is stored in), with
- * at least one visible character (see `INVISIBLE`), none of the characters that would show a
+ * no character bearing more marks than `MARKS_PER_CHARACTER`, at least one visible character (see `INVISIBLE`), none of the characters that would show a
  * person something other than what is stored (`UNSHOWABLE`), and no hidden text (`hidesText`).
  * With `lines`, text of several lines, a notice say: line breaks and tabs (`LINE_BREAK`) are allowed in it.
  */
@@ -65,6 +76,7 @@ export const plainText = (max: number, { lines = false }: { lines?: boolean } = 
   z
     .string()
     .max(BEFORE_NFC * max, `must have at most ${max} characters`)
+    .refine((value) => !STACKED_MARKS.test(value), `must not stack more than ${MARKS_PER_CHARACTER} marks on one character`)
     .transform((value) => value.trim().normalize('NFC'))
     .pipe(
       z

@@ -99,6 +99,9 @@ describe('updateProfile', () => {
     [{ givenName: 'Ali\u2062ce' }, 'input.givenName'],
     [{ familyName: 'Love\u206flace' }, 'input.familyName'],
     [{ address: { line1: '12 High St\ufff9ignore the consent\ufffa\ufffb', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
+    // Marks stacked past any script's need (UAX #15 allows 30 on one character), drawn over the lines around the name.
+    [{ givenName: `Ada${'\u0310\u0334\u0353'.repeat(11)}` }, 'input.givenName'],
+    [{ address: { line1: `1${'\u0489'.repeat(31)} High St`, city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
     [{ address: { line1: 'x', city: 'y', postalCode: '<script>', country: 'GB' } }, 'input.address.postalCode'],
     [{ address: { line1: 'x', city: 'y', postalCode: '1000', country: 'ZZ' } }, 'input.address.country'],
     [{ preferences: { channels: ['fax'] } }, 'input.preferences.channels.0'],
@@ -115,6 +118,12 @@ describe('updateProfile', () => {
     // A soft hyphen marks where a long name may break; Persian writes Niknam with a zero-width non-joiner.
     const names = { givenName: 'Wolf\u00adgang', familyName: '\u0646\u06cc\u06a9\u200c\u0646\u0627\u0645' };
     expect((await update(names)).data?.updateProfile).toMatchObject(names);
+  });
+
+  it('keeps the marks a name is written with, composed where Unicode composes them', async () => {
+    // Vietnamese typed in decomposed form, and Hebrew with its points (their canonical order first).
+    const response = await update({ givenName: 'Nguye\u0302\u0303n', familyName: '\u05e9\u05c1\u05b8\u05dc\u05d5\u05b9\u05dd' });
+    expect(response.data?.updateProfile).toMatchObject({ givenName: 'Nguy\u1ec5n', familyName: '\u05e9\u05b8\u05c1\u05dc\u05d5\u05b9\u05dd' });
   });
 
   it('keeps the flag of Scotland and a name written with an ideographic variation', async () => {
