@@ -104,6 +104,16 @@ export const MEMORY_DATA_DIR = 'memory://';
 
 const optional = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
 
+/** `HUB_ISSUER`, or its default on `PORT`. */
+const issuerOf = (env: { HUB_ISSUER?: string | undefined; PORT: number }) => env.HUB_ISSUER ?? `http://localhost:${env.PORT}`;
+
+/**
+ * The `aud` of payment tokens (src/oauth/payment-token.ts): the commerce API under the issuer.
+ * They are the hub's access tokens in every other respect (issuer, key, `typ`), so this is what
+ * keeps each kind from passing for the other (RFC 8725 §3.12), and `HUB_AUDIENCE` may not be it.
+ */
+export const paymentsAudienceOf = (issuer: string) => `${issuer}/payments`;
+
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -171,6 +181,10 @@ const schema = z
     if (env.DATABASE_URL && env.HUB_DATA_DIR === MEMORY_DATA_DIR && !env.HUB_KEY_ENCRYPTION_KEY) {
       ctx.addIssue({ code: 'custom', path: ['HUB_KEY_ENCRYPTION_KEY'], message: `is required with DATABASE_URL when HUB_DATA_DIR=${MEMORY_DATA_DIR}: there is nowhere to keep a generated one` });
     }
+    const payments = paymentsAudienceOf(issuerOf(env));
+    if (env.HUB_AUDIENCE === payments) {
+      ctx.addIssue({ code: 'custom', path: ['HUB_AUDIENCE'], message: `must not be the audience of payment tokens (${payments}), or the hub would take them as its own access tokens` });
+    }
     if (!env.HUB_BOOTSTRAP_CLIENT_ID !== !env.HUB_BOOTSTRAP_CLIENT_SECRET) {
       const missing = env.HUB_BOOTSTRAP_CLIENT_ID ? 'HUB_BOOTSTRAP_CLIENT_SECRET' : 'HUB_BOOTSTRAP_CLIENT_ID';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'must be set together with its pair' });
@@ -202,7 +216,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`${variable}: ${message}`);
   }
   const e = parsed.data;
-  const issuer = e.HUB_ISSUER ?? `http://localhost:${e.PORT}`;
+  const issuer = issuerOf(e);
   return Object.freeze({
     nodeEnv: e.NODE_ENV,
     port: e.PORT,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Services } from '../app.js';
+import { paymentsAudienceOf } from '../config.js';
 import { ACCESS_TOKEN_TYP, InvalidTokenError, verifyAccessToken, type Actor, type GrantLink, type IssuedAccessToken, type TokenAudience, type VerifiedAccessToken } from './access-token.js';
 import { boundedLifetime } from './delegation.js';
 import { SIGNING_ALG, type KeyStore } from './key-store.js';
@@ -20,7 +21,7 @@ import { SIGNING_ALG, type KeyStore } from './key-store.js';
 export const PAYMENT_TOKEN_TTL = 90;
 
 /** The `aud` of payment tokens: the commerce API under the hub's issuer. */
-export const paymentAudience = (issuer: string): TokenAudience => ({ issuer, audience: `${issuer}/payments` });
+export const paymentAudience = (issuer: string): TokenAudience => ({ issuer, audience: paymentsAudienceOf(issuer) });
 
 export interface PaymentTokenClaims {
   /** The user who approved. */

@@ -55,6 +55,9 @@ describe('loadConfig', () => {
     // The RFC 9728 metadata's `resource`, whose address is built from it.
     [{ HUB_AUDIENCE: 'hub-api' }, 'HUB_AUDIENCE: must be an http(s) URL'],
     [{ HUB_AUDIENCE: 'https://api.example.com/graphql?v=1' }, 'HUB_AUDIENCE: must be an http(s) URL without user, query or fragment (RFC 9728)'],
+    // Payment tokens are the hub's access tokens but for their `aud` (RFC 8725 §3.12): the API's must never be theirs.
+    [{ HUB_ISSUER: 'https://id.example.com', HUB_AUDIENCE: 'https://id.example.com/payments' }, 'HUB_AUDIENCE: must not be the audience of payment tokens (https://id.example.com/payments), or the hub would take them as its own access tokens'],
+    [{ PORT: '4100', HUB_AUDIENCE: 'http://localhost:4100/payments' }, 'HUB_AUDIENCE: must not be the audience of payment tokens (http://localhost:4100/payments), or the hub would take them as its own access tokens'],
     [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator' }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be set together with its pair'],
     [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator', HUB_BOOTSTRAP_CLIENT_SECRET: `${'s'.repeat(32)}\u00e9` }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be printable ASCII (RFC 6749 VSCHAR)'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
