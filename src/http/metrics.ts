@@ -22,9 +22,11 @@ export function registerMetrics(app: FastifyInstance, metrics: HubMetrics, resou
     done();
   });
   // An answer cut off before its end (a streamed export whose reader left, or stalled and was cut
-  // off) fires no onResponse: it is counted when its connection closes, with the time until then.
+  // off) fires no onResponse: it is counted when its connection closes, with the time until then;
+  // one whose client left before it was ready (closed already, so no 'close' comes) as it is sent.
   app.addHook('onSend', (request, reply, _payload, done) => {
-    reply.raw.once('close', () => reply.raw.writableFinished || countRequest(metrics, request, reply));
+    if (reply.raw.destroyed) countRequest(metrics, request, reply);
+    else reply.raw.once('close', () => reply.raw.writableFinished || countRequest(metrics, request, reply));
     done();
   });
 

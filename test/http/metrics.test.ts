@@ -173,6 +173,34 @@ describe('a streamed answer cut off before its end', () => {
   });
 });
 
+describe('a request whose client left before its answer', () => {
+  it('is counted with the status it was answered with', async () => {
+    const app = Fastify();
+    const metrics = createHubMetrics();
+    registerMetrics(app, metrics, 'http://localhost/.well-known/oauth-protected-resource');
+    let started!: () => void;
+    const handling = new Promise<void>((resolve) => (started = resolve));
+    // A slow answer, as a heavy query's: ready only once its client has gone.
+    app.get('/slow/:id', async (_request, reply) => {
+      const gone = new Promise((resolve) => reply.raw.once('close', resolve));
+      started();
+      await gone;
+      return { ok: true };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    onTestFinished(() => app.close());
+    const { port } = app.server.address() as AddressInfo;
+    const request = httpRequest({ host: '127.0.0.1', port, path: '/slow/usr_01J00000000000000000000000' }).on('error', () => {});
+    request.end();
+    await handling;
+    request.destroy();
+
+    const labels = { method: 'GET', route: '/slow/:id', status_code: '200' };
+    await expect.poll(async () => valueOf(await metrics.registry.metrics(), 'http_requests_total', labels)).toBe(1);
+    expect(valueOf(await metrics.registry.metrics(), 'http_request_duration_seconds_count', labels)).toBe(1);
+  });
+});
+
 describe('oauth_tokens_issued_total and oauth_token_requests_refused_total', () => {
   it('count tokens issued by grant type, and refusals by error code', async () => {
     const operator = operatorCredentials(hub);
