@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import lockfile from 'proper-lockfile';
 
@@ -36,7 +36,18 @@ export class DataDirInUseError extends Error {
 interface Owner {
   readonly pid: number;
   readonly host: string;
+  /** The holder's pid namespace (`/proc/self/ns/pid`, Linux); absent where unknown, and in files of earlier versions. */
+  readonly pidNamespace?: string;
 }
+
+/** This process's pid namespace: a pid names the same process only within one. Undefined off Linux. */
+const PID_NAMESPACE = (() => {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+})();
 
 /** The locks this process holds. */
 const heldHere = new Set<string>();
@@ -64,8 +75,7 @@ function lockHeld(dir: string, dataDir: string): () => void {
   const lockPath = `${dir}.lock`;
   const ownerFile = `${dir}.owner`;
   const owner = readOwner(ownerFile);
-  const left = owner?.pid === process.pid ? leftByEarlierProcess(lockPath) : owner !== undefined && !isRunning(owner.pid);
-  if (owner && owner.host === os.hostname() && left) rmSync(lockPath, { recursive: true, force: true });
+  if (owner && owner.host === os.hostname() && leftHere(owner, lockPath)) rmSync(lockPath, { recursive: true, force: true });
   let unlock: () => void;
   try {
     unlock = lockfile.lockSync(dir, {
@@ -84,7 +94,7 @@ function lockHeld(dir: string, dataDir: string): () => void {
     throw error;
   }
   try {
-    writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, host: os.hostname() } satisfies Owner));
+    writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, host: os.hostname(), ...(PID_NAMESPACE && { pidNamespace: PID_NAMESPACE }) } satisfies Owner));
   } catch (error) {
     unlock();
     throw error;
@@ -122,21 +132,31 @@ function takeTurn(name: string, refused: () => Error): () => void {
 /** The holder the owner file names; undefined when it is missing or unreadable. Never throws. */
 function readOwner(file: string): Owner | undefined {
   try {
-    const { pid, host } = JSON.parse(readFileSync(file, 'utf8')) as Partial<Owner>;
-    return Number.isInteger(pid) && pid! > 0 && typeof host === 'string' ? { pid: pid!, host } : undefined;
+    const { pid, host, pidNamespace } = JSON.parse(readFileSync(file, 'utf8')) as Partial<Owner>;
+    return Number.isInteger(pid) && pid! > 0 && typeof host === 'string' ? { pid: pid!, host, ...(typeof pidNamespace === 'string' && { pidNamespace }) } : undefined;
   } catch {
     return undefined;
   }
 }
 
 /**
- * Whether a lock whose owner file names this process's pid was left by an earlier process with
- * the pid: a container restarted after a crash runs the hub as pid 1 again, on the same host name.
- * Containers on the host's network share its name too, each with its own pid 1, so the lock must
- * also have gone unrefreshed for twice REFRESH_MS: a live holder in another one refreshes it.
+ * Whether the holder of a lock on this host name left it. Its pid says so at once within this
+ * process's pid namespace: no process has it, or it is this process's own and this process does
+ * not hold the lock (an earlier process with the pid). A pid of another namespace names no process
+ * here, nor the one it names there: containers on the host's network share its name, each with
+ * pids of its own (and a container restarted after a crash runs the hub as pid 1 again), so the
+ * holder is judged by its lock, which a live one refreshes (`unrefreshed`). An owner file that
+ * names no namespace, as earlier versions wrote, is read as of this one, but for this process's
+ * own pid.
  */
-function leftByEarlierProcess(lockPath: string): boolean {
-  if (heldHere.has(lockPath)) return false;
+function leftHere(owner: Owner, lockPath: string): boolean {
+  const pidUncheckable = owner.pidNamespace === undefined ? owner.pid === process.pid : owner.pidNamespace !== PID_NAMESPACE;
+  if (pidUncheckable) return !heldHere.has(lockPath) && unrefreshed(lockPath);
+  return owner.pid === process.pid ? !heldHere.has(lockPath) : !isRunning(owner.pid);
+}
+
+/** Whether a lock has gone unrefreshed for twice REFRESH_MS, which a live holder never lets it; true when it is gone. */
+function unrefreshed(lockPath: string): boolean {
   try {
     return Date.now() - statSync(lockPath).mtimeMs > 2 * REFRESH_MS;
   } catch {

@@ -79,6 +79,23 @@ describeEmbedded('the lock on an embedded database folder', () => {
     }
   }, 120_000);
 
+  it('takes over a holder of this host name in another pid namespace only once its lock went 10 s unrefreshed: its pid is not one this process can check', async () => {
+    const dataDir = freshDataDir();
+    // A live hub in another container on the host's network: its pid names no process here, and
+    // it refreshed its lock a moment ago.
+    const lock = path.join(dataDir, 'pglite.lock');
+    mkdirSync(lock, { recursive: true });
+    const pidHereDead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(path.join(dataDir, 'pglite.owner'), JSON.stringify({ pid: pidHereDead, host: os.hostname(), pidNamespace: 'pid:[1]' }));
+    expect(() => openDatabase({ dataDir })).toThrow(refusal(dataDir, `pid ${pidHereDead}`));
+    // Unrefreshed for 11 s: no live holder's.
+    const killed = new Date(Date.now() - 11_000);
+    utimesSync(lock, killed, killed);
+    const next = openDatabase({ dataDir });
+    await selectOne(next);
+    await next.close();
+  }, 120_000);
+
   it('lets one opener at a time take over from a dead holder, so two starting at once never both hold it', async () => {
     const dataDir = freshDataDir();
     const dir = path.join(dataDir, 'pglite');
