@@ -19,6 +19,15 @@ export interface HttpLoad {
   readonly verifyBody?: (body: string) => boolean;
 }
 
+/**
+ * The `q` quantile of ascending `sorted` by nearest rank: the least value that at least `q` of them
+ * do not exceed (p99 of 100 values is the 99th, not the largest). NaN when there are none.
+ */
+export function percentile(sorted: readonly number[], q: number): number {
+  // Less a rounding error's worth, so that 0.07 × 100 (7.000000000000001 in binary) ranks 7th.
+  return sorted[Math.max(0, Math.ceil(q * sorted.length - 1e-9) - 1)] ?? NaN;
+}
+
 /** Drives a loopback HTTP endpoint with autocannon for a bounded time; non-2xx answers count as errors. */
 export async function measureHttp(load: HttpLoad): Promise<Figures> {
   const result = await autocannon({
@@ -63,8 +72,7 @@ export async function measureCalls(run: () => Promise<unknown>, options: { concu
   );
   const elapsed = (performance.now() - started) / 1_000;
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { rate: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), errors };
+  return { rate: latencies.length / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), errors };
 }
 
 /** Untimed calls of each side before measurePaired times any: V8 optimizes the code paths first. */
@@ -97,10 +105,9 @@ export async function measurePaired(a: () => Promise<unknown>, b: () => Promise<
   const elapsed = (performance.now() - started) / 1_000;
   return runs.map(({ latencies, errors }) => {
     latencies.sort((x, y) => x - y);
-    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
     // Each side had the machine for about half the time: its rate is per second of its own calls.
     const own = latencies.reduce((sum, ms) => sum + ms, 0) / 1_000 || elapsed;
-    return { rate: latencies.length / own, p50: at(0.5), p99: at(0.99), errors };
+    return { rate: latencies.length / own, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), errors };
   }) as [Figures, Figures];
 }
 
