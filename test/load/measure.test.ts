@@ -1,5 +1,7 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { percentile } from '../../bench/lib/measure.js';
+import { measureHttp, percentile } from '../../bench/lib/measure.js';
 
 // The benchmarks' own arithmetic: what a report's p50 and p99 mean.
 describe('percentile', () => {
@@ -16,5 +18,34 @@ describe('percentile', () => {
     expect(percentile([4.2], 0.5)).toBe(4.2);
     expect(percentile([4.2], 0.99)).toBe(4.2);
     expect(percentile([], 0.5)).toBeNaN();
+  });
+});
+
+describe('measureHttp', () => {
+  it('counts and times only the answers served: an error answered fast is an error, not speed', async () => {
+    // Of every three answers: one served after 8 ms, a 401 and a 200 with GraphQL errors at once.
+    let n = 0;
+    const server = http.createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        const kind = n++ % 3;
+        if (kind === 0) setTimeout(() => response.writeHead(200).end('{"data":{"me":{"id":"usr_1"}}}'), 8);
+        else if (kind === 1) response.writeHead(401).end('{"errors":[{"message":"no"}]}');
+        else response.writeHead(200).end('{"errors":[{"message":"no"}],"data":null}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const served = (body: string) => !body.includes('"errors"') && body.includes('"data"');
+      const figures = await measureHttp({ url: `http://127.0.0.1:${port}/`, body: '{}', connections: 3, seconds: 1, verifyBody: served });
+      // Two in three answers failed: each counts once, and none in the rate or the latencies.
+      expect(figures.errors).toBeGreaterThan(n * 0.6);
+      expect(figures.errors).toBeLessThan(n * 0.7);
+      expect(figures.rate).toBeLessThanOrEqual(n / 3 + 1);
+      expect(figures.p50).toBeGreaterThanOrEqual(7);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
