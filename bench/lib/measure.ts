@@ -143,7 +143,10 @@ export interface Row {
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
 
-/** The rows as a Markdown table: rate, p50 and p99 beside the floor's, and the ratio against the goal. */
+/**
+ * The rows as a Markdown table: rate, p50 and p99 beside the floor's, and the ratio against the goal,
+ * which a row with errors (the hub's or the floor's) never meets.
+ */
 export function markdownTable(rows: readonly Row[]): string {
   const lines = [
     '| workload | rate/s | p50 ms | p99 ms | floor rate/s | floor p50 ms | floor p99 ms | ratio | goal | errors |',
@@ -155,6 +158,9 @@ export function markdownTable(rows: readonly Row[]): string {
     if ((p50Goal !== undefined || p50Ratio) && floor) ratio = `p50 ${fmt(hub.p50 / floor.p50, 2)}×`;
     if (p50Goal !== undefined && floor) verdict = hub.p50 / floor.p50 <= p50Goal ? `p50 ≤ ${p50Goal}× ✓` : `p50 > ${p50Goal}× ✗`;
     if (p50LimitMs !== undefined) verdict += hub.p50 < p50LimitMs ? `, < ${p50LimitMs} ms ✓` : `, ≥ ${p50LimitMs} ms ✗`;
+    // A run with errors on either side did not compare like with like: it meets no goal.
+    const errors = hub.errors + (floor?.errors ?? 0);
+    if (errors > 0 && verdict !== '-') verdict = `${verdict.replaceAll('✓', '✗')} (errors)`;
     lines.push(
       `| ${workload} | ${fmt(hub.rate)} | ${fmt(hub.p50, 1)} | ${fmt(hub.p99, 1)} | ${floor ? fmt(floor.rate) : '-'} | ${floor ? fmt(floor.p50, 1) : '-'} | ${floor ? fmt(floor.p99, 1) : '-'} | ${ratio} | ${verdict} | ${hub.errors} |`,
     );

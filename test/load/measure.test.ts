@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { measureHttp, percentile } from '../../bench/lib/measure.js';
+import { markdownTable, measureHttp, percentile } from '../../bench/lib/measure.js';
 
 // The benchmarks' own arithmetic: what a report's p50 and p99 mean.
 describe('percentile', () => {
@@ -47,5 +47,21 @@ describe('measureHttp', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('markdownTable', () => {
+  const figures = (rate: number, errors = 0) => ({ rate, p50: 10, p99: 20, errors });
+  const verdict = (table: string) => table.split('\n')[2]!.split('|').at(-3)!.trim();
+
+  it('meets no goal when the hub or its floor had errors', () => {
+    expect(verdict(markdownTable([{ workload: 'w', hub: figures(900), floor: figures(1_000), goal: 0.85 }]))).toBe('≥ 0.85 ✓');
+    expect(verdict(markdownTable([{ workload: 'w', hub: figures(900, 3), floor: figures(1_000), goal: 0.85 }]))).toBe('≥ 0.85 ✗ (errors)');
+    expect(verdict(markdownTable([{ workload: 'w', hub: figures(900), floor: figures(1_000, 1), goal: 0.85 }]))).toBe('≥ 0.85 ✗ (errors)');
+    expect(verdict(markdownTable([{ workload: 'w', hub: figures(900, 3), floor: figures(1_000), p50Goal: 1.2, p50LimitMs: 100 }]))).toBe('p50 ≤ 1.2× ✗, < 100 ms ✗ (errors)');
+  });
+
+  it('judges nothing where there is no goal, errors or not', () => {
+    expect(verdict(markdownTable([{ workload: 'w', hub: figures(900, 3), floor: figures(1_000) }]))).toBe('-');
   });
 });
