@@ -19,7 +19,7 @@ import { KeyStore } from '../src/oauth/key-store.js';
 import { createTokenService } from '../src/oauth/token.service.js';
 import { systemClock } from '../src/shared/clock.js';
 import { newId } from '../src/shared/ids.js';
-import { markdownTable, measureCalls, measureHttp, type Row } from './lib/measure.js';
+import { graphqlServed, markdownTable, measureCalls, measureHttp, type Row } from './lib/measure.js';
 import { BENCH_ACCESS_TOKEN_TTL, BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
 import { ensureSeeded, expectData } from './profile.js';
 
@@ -143,7 +143,7 @@ export async function benchAccessReview(): Promise<Row[]> {
     const token = await adminToken(database.db, hub);
     await expectData(hub, REVIEW_QUERY, token);
     const seconds = BENCH_SECONDS;
-    const review = await measureHttp({ url: `${hub.url}/graphql`, body: JSON.stringify({ query: REVIEW_QUERY }), headers: { authorization: `Bearer ${token}` }, connections: 1, seconds });
+    const review = await measureHttp({ url: `${hub.url}/graphql`, body: JSON.stringify({ query: REVIEW_QUERY }), headers: { authorization: `Bearer ${token}` }, connections: 1, seconds, verifyBody: graphqlServed });
     const floor = await measureCalls(
       () => {
         const now = new Date();

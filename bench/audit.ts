@@ -4,7 +4,7 @@
  * The audit-off hub is the floor; the goal is to keep at least 85% of its rate.
  * Run: `npm run bench -- audit` (BENCH_DATABASE_URL, BENCH_SECONDS).
  */
-import { markdownTable, measureHttp, type Figures, type Row } from './lib/measure.js';
+import { graphqlServed, markdownTable, measureHttp, type Figures, type Row } from './lib/measure.js';
 import { BENCH_SECONDS, machine, openBenchDatabase, startHubProcess } from './lib/setup.js';
 import { ME_QUERY, USERS_QUERY, ensureSeeded, expectData, operatorToken, signIn, userWithTenOrders } from './profile.js';
 
@@ -15,8 +15,9 @@ async function measureReads(auditReads: boolean, email: string): Promise<{ me: F
     const userToken = await signIn(hub, email);
     const adminToken = await operatorToken(database.db, hub);
     await expectData(hub, ME_QUERY, userToken);
+    await expectData(hub, USERS_QUERY, adminToken);
     const http = (query: string, token: string) =>
-      measureHttp({ url: `${hub.url}/graphql`, body: JSON.stringify({ query }), headers: { authorization: `Bearer ${token}` }, seconds: BENCH_SECONDS });
+      measureHttp({ url: `${hub.url}/graphql`, body: JSON.stringify({ query }), headers: { authorization: `Bearer ${token}` }, seconds: BENCH_SECONDS, verifyBody: graphqlServed });
     return { me: await http(ME_QUERY, userToken), users: await http(USERS_QUERY, adminToken) };
   } finally {
     await hub.stop();

@@ -13,7 +13,7 @@ import { KeyStore } from '../src/oauth/key-store.js';
 import { createTokenService } from '../src/oauth/token.service.js';
 import { DEMO_PASSWORD, seedUsers } from '../src/identity/seed.js';
 import type { Db } from '../src/db/connect.js';
-import { markdownTable, measureCalls, measureHttp, type Row } from './lib/measure.js';
+import { graphqlServed, markdownTable, measureCalls, measureHttp, type Row } from './lib/measure.js';
 import { BENCH_ACCESS_TOKEN_TTL, BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
 
 const USERS = 2_000;
@@ -110,7 +110,7 @@ export async function benchProfile(): Promise<Row[]> {
 
     const seconds = BENCH_SECONDS;
     const http = (query: string, token: string) =>
-      measureHttp({ url: `${hub.url}/graphql`, body: JSON.stringify({ query }), headers: { authorization: `Bearer ${token}` }, seconds });
+      measureHttp({ url: `${hub.url}/graphql`, body: JSON.stringify({ query }), headers: { authorization: `Bearer ${token}` }, seconds, verifyBody: graphqlServed });
     return [
       { workload: 'me: full profile, 10 orders', hub: await http(ME_QUERY, userToken), floor: await measureCalls(() => meFloor(database.db, user.id), { seconds }), goal: 0.3 },
       { workload: 'users(first: 50), 10 orders each', hub: await http(USERS_QUERY, adminToken), floor: await measureCalls(() => usersFloor(database.db), { seconds }), goal: 0.8 },

@@ -22,7 +22,7 @@ import { generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { sql } from 'kysely';
 import type { Db } from '../src/db/connect.js';
 import { findTokenState } from '../src/oauth/token-state.queries.js';
-import { markdownTable, measureCalls, measureHttp, type Row } from './lib/measure.js';
+import { markdownTable, measureCalls, measureHttp, tokenServed, type Row } from './lib/measure.js';
 import { BENCH_SECONDS, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
 
 const OPERATOR = { id: 'agt_bench_operator', secret: 'bench-only-operator-secret-not-for-production' };
@@ -121,7 +121,7 @@ export async function benchTokens(): Promise<Row[]> {
 
     const seconds = BENCH_SECONDS;
     const http = (body: string) =>
-      measureHttp({ url: `${hub.url}/oauth/token`, body, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth }, seconds });
+      measureHttp({ url: `${hub.url}/oauth/token`, body, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth }, seconds, verifyBody: tokenServed });
     const floors = await joseFloors(seconds);
     const facts = { jti: 'bench-jti', agentIds: [agent.clientId], consentId, userId: user.id };
     const session = refreshingSession(hub, user.refreshToken);

@@ -8,7 +8,7 @@ import { hashClientSecret } from '../../src/agents/agent-credentials.js';
 import type { Db } from '../../src/db/connect.js';
 import { AGENT_QUERY } from '../authz.js';
 import { ME_QUERY, expectData, signIn, userWithTenOrders } from '../profile.js';
-import { measureHttp, type Figures, type HttpLoad, type Row } from './measure.js';
+import { graphqlServed, measureHttp, tokenServed, type Figures, type HttpLoad, type Row } from './measure.js';
 import { ensureBenchClient, type HubProcess } from './setup.js';
 
 /** The hub's resident memory must stay under this through the run. */
@@ -50,10 +50,6 @@ async function post(hub: HubProcess, path: string, body: string, headers: Record
   if (!response.ok || json.errors) throw new Error(`${path} failed: ${JSON.stringify(json).slice(0, 500)}`);
   return json;
 }
-
-/** A GraphQL answer counts as served only with data and no error, whatever its status. */
-const graphqlServed = (body: string) => !body.includes('"errors"') && body.includes('"data"');
-const tokenServed = (body: string) => body.includes('"access_token"');
 
 /**
  * The workloads of the mix on a seeded database (users with orders, and consents to email

@@ -19,6 +19,12 @@ export interface HttpLoad {
   readonly verifyBody?: (body: string) => boolean;
 }
 
+/** A GraphQL answer counts as served only with data and no error, whatever its status. */
+export const graphqlServed = (body: string) => !body.includes('"errors"') && body.includes('"data"');
+
+/** A token endpoint's answer counts as served only with a token. */
+export const tokenServed = (body: string) => body.includes('"access_token"');
+
 /**
  * The `q` quantile of ascending `sorted` by nearest rank: the least value that at least `q` of them
  * do not exceed (p99 of 100 values is the 99th, not the largest). NaN when there are none.
