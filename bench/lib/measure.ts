@@ -69,6 +69,19 @@ export async function measureHttp(load: HttpLoad): Promise<Figures> {
   };
 }
 
+/** How long `warmUpHttp` drives a load untimed, in seconds. */
+export const WARM_UP_SECONDS = 3;
+
+/**
+ * Drives `load` untimed for WARM_UP_SECONDS: V8 optimizes the hub's code paths, its pools open
+ * their connections and its caches fill before measureHttp times any of it, as measurePaired's
+ * warm-up does. Needed wherever one process serves two loads in turn, or the second is timed warm
+ * and the first cold.
+ */
+export async function warmUpHttp(load: HttpLoad): Promise<void> {
+  await measureHttp({ ...load, seconds: WARM_UP_SECONDS });
+}
+
 /**
  * The floor: `run` called by `concurrency` loops for `seconds`, each call timed. The same shape
  * of load as measureHttp's connections, without HTTP or GraphQL in the way.
