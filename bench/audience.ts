@@ -151,17 +151,20 @@ const RELAY_ROW = '↳ the floor\'s statement relayed over HTTP: bare node:http 
 
 const EXPORT_RUNS = 5;
 
+/** One export's figures, and how many rows it read. */
+type ExportRun = Figures & { readonly rows: number };
+
 /** The run with the median rate. */
-function median(runs: readonly Figures[]): Figures {
+function median(runs: readonly ExportRun[]): Figures {
   return [...runs].sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)]!;
 }
 
 /** One export over HTTP, read to its end; resolves to rows per second (and the time as p50). */
-async function exportRate(run: () => Promise<number>): Promise<Figures> {
+async function exportRate(run: () => Promise<number>): Promise<ExportRun> {
   const t0 = performance.now();
   const rows = await run();
   const ms = performance.now() - t0;
-  return { rate: (rows * 1_000) / ms, p50: ms, p99: ms, errors: 0 };
+  return { rate: (rows * 1_000) / ms, p50: ms, p99: ms, errors: 0, rows };
 }
 
 export async function benchAudience(): Promise<Row[]> {
@@ -199,6 +202,12 @@ export async function benchAudience(): Promise<Row[]> {
         // client and PostgreSQL's idle connections sit idle as long as during a count.
         const [typenameAfterCount] = await measurePaired(() => graphqlCall(hub, token, '{ __typename }', {}), () => floorCount(db, t), seconds);
         rows.push({ workload: '↳ the fixed cost `{ __typename }` again, each call after the floor\'s count: after an idle as long as a count\'s', hub: typenameAfterCount });
+      }
+      const hubPage = (await graphqlCall(hub, token, pageQuery, variables)).audience;
+      const floorIds = ((await floorPage(db, t)).rows as { id: string }[]).map((row) => row.id);
+      const hubIds = (hubPage.edges as { node: { id: string } }[]).map((edge) => edge.node.id);
+      if (hubIds.join() !== floorIds.slice(0, 1_000).join() || hubPage.pageInfo.hasNextPage !== floorIds.length > 1_000) {
+        throw new Error(`${t.name}: the hub's first page is not the floor's (${hubIds.length} members against ${Math.min(floorIds.length, 1_000)})`);
       }
       const [hubPageFigures, floorPageFigures] = await measurePaired(() => graphqlCall(hub, token, pageQuery, variables), () => floorPage(db, t), seconds);
       rows.push({ workload: `first 1,000: ${t.name}`, hub: hubPageFigures, floor: floorPageFigures, p50Goal: GOAL.slower, p50LimitMs: GOAL.ms });
@@ -245,13 +254,16 @@ export async function benchAudience(): Promise<Row[]> {
         return result.rows.length;
       });
     // Alternated, and the median of each kept: one export is one sample of a noisy machine.
-    const hubRuns: Figures[] = [];
-    const sqlRuns: Figures[] = [];
-    const joinRuns: Figures[] = [];
+    const hubRuns: ExportRun[] = [];
+    const sqlRuns: ExportRun[] = [];
+    const joinRuns: ExportRun[] = [];
     for (let i = 0; i < EXPORT_RUNS; i++) {
       hubRuns.push(await viaHub());
       sqlRuns.push(await viaSql());
       joinRuns.push(await viaJoin());
+      // Rows per second of the same rows: an export cut short is not a fast one.
+      const exportedRows = [hubRuns, sqlRuns, joinRuns].map((runs) => runs.at(-1)!.rows);
+      if (new Set(exportedRows).size !== 1) throw new Error(`the exports differ: ${exportedRows.join(', ')} rows (hub, floor, join)`);
     }
     rows.push({ workload: `export rows/s: ${exported.name} (median of ${EXPORT_RUNS}; time as p50 ms)`, hub: median(hubRuns), floor: median(sqlRuns), goal: Number((1 / GOAL.slower).toFixed(2)) });
     rows.push({ workload: '↳ the plain join of members and users, as PostgreSQL plans it, rows/s', hub: median(joinRuns) });
