@@ -67,6 +67,9 @@ function refreshingSession(hub: HubProcess, token: string) {
   return { refresh, familyId: token.split('~')[1]! };
 }
 
+/** Issue 5: client-credentials tokens per second on 2 cores; exchanges at two-thirds of it. */
+const CREDENTIALS_GOAL = 3_000;
+
 const FLOOR_FAMILY = 'rt_floor';
 
 /** The floor of a refresh: a rotation's statements, on a chain of rows of its own, and an ES256 signature. */
@@ -134,8 +137,8 @@ export async function benchTokens(): Promise<Row[]> {
     await sql`delete from refresh_tokens where family_id = ${FLOOR_FAMILY}`.execute(database.db as Db);
     await sql`vacuum (analyze) refresh_tokens`.execute(database.db as Db);
     return [
-      { workload: 'client_credentials token (goal ≥ 3,000/s)', hub: await http(credentialsBody), floor: floors.sign },
-      { workload: 'token exchange (goal ≥ 2,000/s)', hub: await http(exchangeBody), floor: floors.verifyAndSign },
+      { workload: 'client_credentials token', hub: await http(credentialsBody), floor: floors.sign, rateGoal: CREDENTIALS_GOAL },
+      { workload: 'token exchange', hub: await http(exchangeBody), floor: floors.verifyAndSign, rateGoal: (CREDENTIALS_GOAL * 2) / 3 },
       {
         workload: 'per-request token state check vs select 1',
         // Where the hub runs it, and its floor with it: on the connections kept for checks

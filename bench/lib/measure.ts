@@ -156,6 +156,8 @@ export interface Row {
   readonly p50Goal?: number;
   /** The most the hub's p50 may be, in ms. */
   readonly p50LimitMs?: number;
+  /** The least the hub's rate may be, per second, whatever its floor's. */
+  readonly rateGoal?: number;
   /** Show the ratio of p50s (as p50Goal does) without a goal to judge it by. */
   readonly p50Ratio?: boolean;
 }
@@ -171,17 +173,18 @@ export function markdownTable(rows: readonly Row[]): string {
     '| workload | rate/s | p50 ms | p99 ms | floor rate/s | floor p50 ms | floor p99 ms | ratio | goal | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const { workload, hub, floor, goal, p50Goal, p50LimitMs, p50Ratio } of rows) {
+  for (const { workload, hub, floor, goal, p50Goal, p50LimitMs, p50Ratio, rateGoal } of rows) {
     let ratio = floor ? `${fmt(hub.rate / floor.rate, 2)}×` : '-';
     let verdict = goal === undefined || !floor ? '-' : hub.rate / floor.rate >= goal ? `≥ ${goal} ✓` : `< ${goal} ✗`;
     if ((p50Goal !== undefined || p50Ratio) && floor) ratio = `p50 ${fmt(hub.p50 / floor.p50, 2)}×`;
     if (p50Goal !== undefined && floor) verdict = hub.p50 / floor.p50 <= p50Goal ? `p50 ≤ ${p50Goal}× ✓` : `p50 > ${p50Goal}× ✗`;
     if (p50LimitMs !== undefined) verdict += hub.p50 < p50LimitMs ? `, < ${p50LimitMs} ms ✓` : `, ≥ ${p50LimitMs} ms ✗`;
+    if (rateGoal !== undefined) verdict = `${verdict === '-' ? '' : `${verdict}, `}${hub.rate >= rateGoal ? `≥ ${fmt(rateGoal)}/s ✓` : `< ${fmt(rateGoal)}/s ✗`}`;
     // A run with errors on either side did not compare like with like: it meets no goal.
     const errors = hub.errors + (floor?.errors ?? 0);
     if (errors > 0 && verdict !== '-') verdict = `${verdict.replaceAll('✓', '✗')} (errors)`;
     lines.push(
-      `| ${workload} | ${fmt(hub.rate)} | ${fmt(hub.p50, 1)} | ${fmt(hub.p99, 1)} | ${floor ? fmt(floor.rate) : '-'} | ${floor ? fmt(floor.p50, 1) : '-'} | ${floor ? fmt(floor.p99, 1) : '-'} | ${ratio} | ${verdict} | ${hub.errors} |`,
+      `| ${workload} | ${fmt(hub.rate)} | ${fmt(hub.p50, 1)} | ${fmt(hub.p99, 1)} | ${floor ? fmt(floor.rate) : '-'} | ${floor ? fmt(floor.p50, 1) : '-'} | ${floor ? fmt(floor.p99, 1) : '-'} | ${ratio} | ${verdict} | ${hub.errors}${floor?.errors ? ` (floor: ${floor.errors})` : ''} |`,
     );
   }
   return lines.join('\n');

@@ -65,3 +65,19 @@ describe('markdownTable', () => {
     expect(verdict(markdownTable([{ workload: 'w', hub: figures(900, 3), floor: figures(1_000) }]))).toBe('-');
   });
 });
+
+describe('a rate goal', () => {
+  const figures = (rate: number, errors = 0) => ({ rate, p50: 10, p99: 20, errors });
+  const verdict = (table: string) => table.split('\n')[2]!.split('|').at(-3)!.trim();
+
+  it('judges the hub’s own rate, whatever its floor’s', () => {
+    expect(verdict(markdownTable([{ workload: 'w', hub: figures(3_100), floor: figures(24_000), rateGoal: 3_000 }]))).toBe('≥ 3,000/s ✓');
+    expect(verdict(markdownTable([{ workload: 'w', hub: figures(1_900), floor: figures(7_500), rateGoal: 2_000 }]))).toBe('< 2,000/s ✗');
+    expect(verdict(markdownTable([{ workload: 'w', hub: figures(3_100, 2), rateGoal: 3_000 }]))).toBe('≥ 3,000/s ✗ (errors)');
+  });
+});
+
+it('shows the floor’s errors beside the hub’s', () => {
+  const row = markdownTable([{ workload: 'w', hub: { rate: 1, p50: 1, p99: 1, errors: 0 }, floor: { rate: 1, p50: 1, p99: 1, errors: 4 }, goal: 0.5 }]).split('\n')[2]!;
+  expect(row.split('|').at(-2)!.trim()).toBe('0 (floor: 4)');
+});
