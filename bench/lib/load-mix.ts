@@ -11,8 +11,8 @@ import { ME_QUERY, expectData, signIn, userWithTenOrders } from '../profile.js';
 import { graphqlServed, measureHttp, tokenServed, type Figures, type HttpLoad, type Row } from './measure.js';
 import { ensureBenchClient, type HubProcess } from './setup.js';
 
-/** The hub's resident memory must stay under this through the run. */
-export const MEMORY_GOAL_MB = 400;
+/** The hub's resident memory must stay under this through the run, in MiB: issue 9's 400 MB (10^6 bytes). */
+export const MEMORY_GOAL_MIB = 400e6 / 2 ** 20;
 
 /**
  * The V8 old-space limit the hub runs the mix with, as a deployment with a memory budget sets it.
@@ -137,6 +137,6 @@ export async function runLoadMix(hub: HubProcess, loads: Record<string, HttpLoad
 
 /** The peak memory against its goal, as one report line. */
 export function memoryLine(peakMb: number): string {
-  const verdict = peakMb < MEMORY_GOAL_MB ? '✓' : '✗';
-  return `Peak resident memory of the hub: ${peakMb.toFixed(0)} MiB, with --max-old-space-size=${HUB_HEAP_MB} (goal: under ${MEMORY_GOAL_MB} MiB) ${verdict}`;
+  const verdict = peakMb < MEMORY_GOAL_MIB ? '✓' : '✗';
+  return `Peak resident memory of the hub: ${peakMb.toFixed(0)} MiB, with --max-old-space-size=${HUB_HEAP_MB} (goal: under 400 MB, ${MEMORY_GOAL_MIB.toFixed(0)} MiB) ${verdict}`;
 }
