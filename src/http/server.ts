@@ -69,10 +69,12 @@ export interface HttpServerOptions {
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const { config } = options;
   // Once closing, every response ends its connection, so keep-alive clients cannot hold the
-  // shutdown open after their request in flight is answered (see preClose below).
+  // shutdown open after their request in flight is answered (see preClose below). Every answer is
+  // held to the type it declares (nosniff): errors and the 404 echo what a caller sent, which a
+  // browser must never read as a page of the hub's origin.
   let closing = false;
   const stampReply = (request: FastifyRequest, reply: FastifyReply) => {
-    reply.header('x-request-id', request.id);
+    reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff');
     if (closing) reply.header('connection', 'close');
     return reply;
   };
@@ -219,7 +221,7 @@ function answerUnreadableRequest(this: FastifyInstance, error: Error & { code?: 
     const [status, description] = UNREADABLE_REQUESTS[error.code ?? ''] ?? [400, 'the request could not be read as HTTP/1.1'];
     const body = JSON.stringify({ error: 'invalid_request', error_description: description });
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n` +
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\nx-content-type-options: nosniff\r\ncache-control: no-store\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   }
