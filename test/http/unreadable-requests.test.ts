@@ -43,4 +43,13 @@ describe('a request the hub cannot read', () => {
     expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
     expect(answer.headers['cache-control']).toBe('no-store');
   }, 30_000);
+
+  // A client may send requests one after another without waiting (pipelining); each answer must
+  // come in the order of its request (RFC 9112 §9.3.2), else the client takes one request's
+  // refusal for another's answer. /readyz answers after a database round trip, so its answer is
+  // still being made when the parser meets what follows it.
+  it('answers requests pipelined ahead of one it cannot read first, in their order', async () => {
+    const answer = await sendRaw(port, 'GET /readyz HTTP/1.1\r\nHost: hub\r\n\r\nGET /readyz HTTP/1.1\r\nHost: hub\r\n\r\nNOT HTTP AT ALL\r\n\r\n');
+    expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 400']);
+  });
 });
