@@ -92,7 +92,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     // own defaults (60 s for headers, checked every 30 s) let a client trickling a body a byte at a
     // time hold its connection for about 95 s.
     requestTimeout: 30_000,
-    http: { headersTimeout: 10_000, connectionsCheckingInterval: 2_000 },
+    // Host is checked below, where the refusal is answered as every other one.
+    http: { headersTimeout: 10_000, connectionsCheckingInterval: 2_000, requireHostHeader: false },
     clientErrorHandler: answerUnreadableRequest,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -113,6 +114,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.addHook('onClose', async () => clearTimeout(cutOff));
   app.addHook('onSend', async (request, reply) => {
     stampReply(request, reply);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!hasOneHost(request)) return sendError(request, reply.code(400).header('cache-control', 'no-store').header('connection', 'close'), 'BAD_USER_INPUT', 'invalid_request', 'an HTTP/1.1 request names its host in one Host field');
   });
 
   app.setErrorHandler(answerUnexpectedError);
@@ -197,6 +202,18 @@ function answerRouterRefusal(error: FastifyError, request: FastifyRequest, reply
   const description = ROUTER_REFUSALS[error.code];
   if (description === undefined) return answerUnexpectedError(error, request, reply.header('cache-control', 'no-store'));
   return sendError(request, reply.code(400).header('cache-control', 'no-store'), 'BAD_USER_INPUT', 'invalid_request', description);
+}
+
+/**
+ * RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host field (one of HTTP/1.0 at most one),
+ * and a server MUST answer 400 to any other. Node refuses one without in a body of its own, and of
+ * several takes the first, where a proxy in front may have taken another.
+ */
+function hasOneHost(request: FastifyRequest): boolean {
+  const { rawHeaders, httpVersion } = request.raw;
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'host') hosts++;
+  return hosts === 1 || (hosts === 0 && httpVersion === '1.0');
 }
 
 /** The status and words of the answer to a request Node's parser refused, by Node's code; anything else is a 400. */

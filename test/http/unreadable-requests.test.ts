@@ -30,11 +30,15 @@ describe('a request the hub cannot read', () => {
     ['a request line that is no HTTP', 'NOT HTTP AT ALL\r\n\r\n', 400],
     ['a Content-Length that is no number', 'POST /oauth/token HTTP/1.1\r\nHost: hub\r\nContent-Length: abc\r\n\r\n', 400],
     ['headers past the parser’s limit', `GET /graphql HTTP/1.1\r\nHost: hub\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request with no Host, or more than one.
+    ['an HTTP/1.1 request with no Host', 'GET /healthz HTTP/1.1\r\n\r\n', 400],
+    ['a request with two Host fields', 'GET /healthz HTTP/1.1\r\nHost: hub\r\nHost: other\r\n\r\n', 400],
   ])('answers %s in RFC 6749 §5.2 shape, not stored', async (_name, raw, status) => {
     const answer = parse(await sendRaw(port, raw));
     expect(answer.status).toBe(status);
     expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
     expect(answer.headers['cache-control']).toBe('no-store');
+    expect(answer.headers.connection).toMatch(/^close$/i);
   });
 
   it('answers headers that take longer than 10 s with 408 in the same shape', async () => {
