@@ -78,6 +78,14 @@ describe('operators', () => {
     expect(filtered.data.users.edges).toEqual([{ node: { id: bob.id } }]);
   });
 
+  it('reach no user by id without users:admin, whatever data scopes the token holds', async () => {
+    const token = await clientToken(hub, ALL_DATA_SCOPES, 'agt_01J00000000000000000NOADMN');
+    const response = await graphql(hub, 'query($id: ID!) { user(id: $id) { id givenName email orders { edges { node { id } } } } }', { variables: { id: bob.id }, token });
+    expect(response.data).toEqual({ user: null });
+    expect(response.errors?.map((e) => e.extensions)).toEqual([{ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' }]);
+    expect(JSON.stringify(response)).not.toMatch(/Bob|ord_bob/);
+  });
+
   it('cannot write a profile: updateProfile is for the user themself', async () => {
     const token = await clientToken(hub, ['users:admin', ...ALL_DATA_SCOPES]);
     const response = await graphql(hub, 'mutation { updateProfile(input: { givenName: "Eve" }) { id } }', { token });
