@@ -172,6 +172,20 @@ describe('sub-agents', () => {
     expect((await graphql(hub, '{ me { id } }', { token: access_token })).status).toBe(401);
     expect(reasons(await executeAs(access_token, '{ me { orders { edges { node { id } } } } }'))).toEqual({ orders: 'FORBIDDEN/AGENT_INACTIVE' });
   });
+
+  it('cuts off the tokens a sub-agent got on its own, whose chain does not name its parent, when the parent is suspended', async () => {
+    const carol = await signUpUser(hub);
+    const concierge = await registerAgent(hub, admin, { name: 'Second concierge', allowedScopes: ['orders:read'] });
+    const lookup = await registerAgent(hub, admin, { name: 'Second order lookup', allowedScopes: ['orders:read'], parentAgentId: concierge.id });
+    await giveConsent(hub, carol.accessToken, { purpose: 'support', agentId: lookup.id, scopes: ['orders:read'] });
+    const delegated = (await delegatedToken(lookup, (await signIn(hub, carol)).accessToken)).access_token;
+    expect(claimsOf(delegated).act).toEqual({ sub: lookup.id });
+    const own = (await postForm(hub, '/oauth/token', { grant_type: 'client_credentials', scope: 'orders:read' }, basic(lookup))).body.access_token as string;
+    for (const token of [delegated, own]) expect((await graphql(hub, '{ __typename }', { token })).status).toBe(200);
+
+    await graphql(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: admin, variables: { id: concierge.id } });
+    for (const token of [delegated, own]) expect((await graphql(hub, '{ __typename }', { token })).status).toBe(401);
+  });
 });
 
 describe('the field decision', () => {
