@@ -60,6 +60,8 @@ describe('access tokens at /graphql', () => {
       ...overrides,
     };
   };
+  /** An `act` claim nesting `depth` agents (RFC 8693 §4.1). */
+  const actChain = (depth: number): JWTPayload => (depth === 1 ? { sub: 'agt_hop1' } : { sub: `agt_hop${depth}`, act: actChain(depth - 1) });
   const withoutClaim = (name: string): JWTPayload => {
     const { [name]: _, ...rest } = userClaims();
     return rest;
@@ -146,6 +148,9 @@ describe('access tokens at /graphql', () => {
       ['a lifetime of a year, where HUB_ACCESS_TOKEN_TTL is 600 s', () => signWithHubKey(userClaims({ exp: epoch(new Date()) + 365 * 86_400 })), 'token lifetime too long'],
       ['a lifetime of HUB_ACCESS_TOKEN_TTL and two minutes', () => signWithHubKey(userClaims({ exp: epoch(new Date()) + 600 + 120 })), 'token lifetime too long'],
       ['iat an hour ahead, with a lifetime of HUB_ACCESS_TOKEN_TTL', () => signWithHubKey(userClaims({ iat: epoch(new Date()) + 3_600, exp: epoch(new Date()) + 3_600 + 600 })), 'invalid iat claim'],
+      // A chain as deep as verification allows reaches the check of its agents; one deeper does not.
+      ['an act chain of eight unknown agents', () => signWithHubKey(userClaims({ act: actChain(8), consent_id: 'cns_none', purpose: 'support' })), 'agent not active'],
+      ['an act chain of nine agents, deeper than any delegation', () => signWithHubKey(userClaims({ act: actChain(9), consent_id: 'cns_none', purpose: 'support' })), 'malformed claims'],
     ])('refuses %s', async (_, token, description) => {
       await expectRefused(await token(), description);
     });
