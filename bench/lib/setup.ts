@@ -61,8 +61,27 @@ export interface HubProcess {
 
 const BENCH_ISSUER = 'https://hub.bench.example';
 
+/** How long `startHubProcess` waits for the hub to answer /readyz before it gives up. */
+export const HUB_READY_WITHIN_MS = 60_000;
+
 /** Starts `hub serve` in its own process on the bench database, as production runs it. */
 export async function startHubProcess(env: Record<string, string> = {}): Promise<HubProcess> {
+  // The port is free when picked, but the hub binds it only once started, seconds later on a busy
+  // machine; meanwhile any other process may take it, as a listener or as the local port of an
+  // outgoing connection. A start that finds it taken is tried again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startHubProcessOnce(env);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 3) throw error;
+    }
+  }
+}
+
+/** The hub exited before it was ready because another process had taken its port. */
+class PortTakenError extends Error {}
+
+async function startHubProcessOnce(env: Record<string, string>): Promise<HubProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['bin/hub.js', 'serve'], {
     env: {
@@ -88,20 +107,31 @@ export async function startHubProcess(env: Record<string, string> = {}): Promise
       HUB_CONTROLLER_ADDRESS: '{"streetAddress": "1 Bench Street", "addressCountry": "US"}',
       ...env,
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'inherit', 'pipe'],
   });
+  // Passed on as it comes, and kept until the hub is ready, to tell a taken port from other failures.
+  let stderr = '';
+  const keep = (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    stderr += chunk.toString('utf8');
+  };
+  child.stderr!.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + HUB_READY_WITHIN_MS;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the hub exited with ${child.exitCode}`);
+    if (child.exitCode !== null) {
+      await new Promise((resolve) => (child.stderr!.readableEnded ? resolve(undefined) : child.stderr!.once('end', resolve)));
+      throw new (/EADDRINUSE/.test(stderr) ? PortTakenError : Error)(`the hub exited with ${child.exitCode}`);
+    }
     try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
+      if ((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) })).ok) break;
     } catch {
       // Not listening yet.
     }
-    if (Date.now() > deadline) throw new Error('the hub did not become ready within 60 s');
+    if (Date.now() > deadline) throw new Error(`the hub did not become ready within ${HUB_READY_WITHIN_MS / 1_000} s`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  child.stderr!.off('data', keep).pipe(process.stderr);
   return {
     url,
     issuer: BENCH_ISSUER,
