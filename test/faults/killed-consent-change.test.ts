@@ -2,7 +2,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
-import { startHubProcess, type HubProcess } from '../../bench/lib/setup.js';
+import { HUB_READY_WITHIN_MS, startHubProcess, type HubProcess } from '../../bench/lib/setup.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { applyChange, consentChange, mulberry32, readConsentStates, sameStates, type Change, type ConsentStates } from './consent-model.js';
 
@@ -13,6 +13,14 @@ const USERS = 6;
 const OPERATOR = { id: 'agt_kill_test_operator', secret: 'kill-test-operator-secret-not-for-production' };
 /** Names the killed hub's connections, so the test can wait until the server has ended them all. */
 const APPLICATION = 'hub-killed-mid-change';
+/** How long the server may take to end the killed hub's sessions. */
+const BACKENDS_GONE_WITHIN_MS = 10_000;
+/**
+ * A bound that only a hang reaches: each of the ROUNDS + 1 starts and each wait for the killed
+ * hub's sessions within its own deadline, and a minute for the requests and checks. Starting a
+ * hub process is most of the run, several times slower on a machine that runs other suites.
+ */
+const TEST_TIMEOUT_MS = (ROUNDS + 1) * HUB_READY_WITHIN_MS + ROUNDS * BACKENDS_GONE_WITHIN_MS + 60_000;
 /** One issuer across restarts on new ports, so the users' tokens stay good. */
 const ISSUER = 'https://hub.example';
 
@@ -101,7 +109,7 @@ describe.skipIf(!testServerUrl())(`a hub killed in the middle of consent changes
       hub.child.kill('SIGKILL');
       await Promise.all(workers);
       inFlightAtKill += inFlight.size;
-      await expect.poll(hubBackends, { timeout: 10_000 }).toBe(0);
+      await expect.poll(hubBackends, { timeout: BACKENDS_GONE_WITHIN_MS }).toBe(0);
 
       // Each user's consents are what the acknowledged changes made, with the one change in flight
       // at the kill either wholly applied or not at all.
@@ -154,5 +162,5 @@ describe.skipIf(!testServerUrl())(`a hub killed in the middle of consent changes
       const { payload } = await jwtVerify(consent.receipt!, keys, { typ: 'consent-receipt+jwt', issuer: ISSUER });
       expect(payload).toMatchObject({ consentReceiptID: consent.id, piiPrincipalId: consent.user_id });
     }
-  }, 180_000);
+  }, TEST_TIMEOUT_MS);
 });
