@@ -7,6 +7,7 @@ export interface LineBreaks {
   readonly ends: readonly number[];
 }
 
+/** The line breaks of `text`, found in one pass. */
 export function lineBreaksOf(text: string): LineBreaks {
   const breaks = [...text.matchAll(/\r\n|[\n\r]/g)];
   return { starts: breaks.map((match) => match.index), ends: breaks.map((match) => match.index + match[0].length) };
