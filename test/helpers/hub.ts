@@ -1,6 +1,7 @@
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase } from './database.js';
+import { freePort } from './net.js';
 
 /** Environment every test hub starts from; tests override single variables. */
 export const TEST_ENV: Record<string, string> = {
@@ -35,6 +36,14 @@ export const PRODUCTION_ENV: Record<string, string> = {
 export async function startTestHub(env: Record<string, string> = {}): Promise<Hub> {
   const database = await createTestDatabase();
   return createHub(loadConfig({ ...TEST_ENV, ...env }), { database });
+}
+
+/** A hub as `startTestHub` makes one, listening on a free port of its own, for raw requests; the caller closes it. */
+export async function startListeningHub(env: Record<string, string> = {}): Promise<{ hub: Hub; port: number }> {
+  const port = await freePort();
+  const hub = await startTestHub({ ...env, PORT: String(port) });
+  await hub.listen();
+  return { hub, port };
 }
 
 export interface GraphqlResponse<T = Record<string, unknown>> {

@@ -2,16 +2,13 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { graphql, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { graphql, signIn, signUpUser, startListeningHub } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
-import { freePort } from '../helpers/net.js';
 
 let hub: Hub;
 let port: number;
 beforeAll(async () => {
-  port = await freePort();
-  hub = await startTestHub({ PORT: String(port) });
-  await hub.listen();
+  ({ hub, port } = await startListeningHub());
 });
 afterAll(() => hub.close());
 

@@ -1,10 +1,8 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV } from '../helpers/hub.js';
-import { freePort, sendRaw } from '../helpers/net.js';
+import type { Hub } from '../../src/app.js';
+import { startListeningHub } from '../helpers/hub.js';
+import { sendRaw } from '../helpers/net.js';
 
 // Every answer is JSON (or Prometheus text, or nothing) that a browser must never read as
 // anything else: the 404 names the path it was asked for, an error names what the caller sent.
@@ -13,9 +11,7 @@ import { freePort, sendRaw } from '../helpers/net.js';
 let hub: Hub;
 let port: number;
 beforeAll(async () => {
-  port = await freePort();
-  hub = await createHub(loadConfig({ ...TEST_ENV, PORT: String(port), HUB_CORS_ORIGINS: 'https://app.example.com' }), { database: await createTestDatabase() });
-  await hub.listen();
+  ({ hub, port } = await startListeningHub({ HUB_CORS_ORIGINS: 'https://app.example.com' }));
 });
 afterAll(() => hub.close());
 

@@ -1,10 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV } from '../helpers/hub.js';
-import { freePort } from '../helpers/net.js';
+import type { Hub } from '../../src/app.js';
+import { startListeningHub } from '../helpers/hub.js';
 
 // A client that trickles its request (slowloris) holds a connection only as long as the server's
 // timeouts allow: headers within 10 s, the whole request within 30 s, checked every 2 s.
@@ -12,9 +9,7 @@ import { freePort } from '../helpers/net.js';
 let hub: Hub;
 let port: number;
 beforeAll(async () => {
-  port = await freePort();
-  hub = await createHub(loadConfig({ ...TEST_ENV, PORT: String(port) }), { database: await createTestDatabase() });
-  await hub.listen();
+  ({ hub, port } = await startListeningHub());
 });
 afterAll(() => hub.close());
 

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV } from '../helpers/hub.js';
-import { freePort, sendRaw } from '../helpers/net.js';
+import type { Hub } from '../../src/app.js';
+import { startListeningHub } from '../helpers/hub.js';
+import { sendRaw } from '../helpers/net.js';
 
 // A request Node's HTTP parser cannot read, or that does not arrive in time, never reaches a route:
 // its answer is still the routes' RFC 6749 §5.2 JSON, as README promises for every error.
@@ -11,9 +9,7 @@ import { freePort, sendRaw } from '../helpers/net.js';
 let hub: Hub;
 let port: number;
 beforeAll(async () => {
-  port = await freePort();
-  hub = await createHub(loadConfig({ ...TEST_ENV, PORT: String(port) }), { database: await createTestDatabase() });
-  await hub.listen();
+  ({ hub, port } = await startListeningHub());
 });
 afterAll(() => hub.close());
 
