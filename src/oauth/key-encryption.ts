@@ -66,9 +66,10 @@ export function seal(kek: Buffer, plaintext: Buffer, context: string): Buffer {
  * The tag is taken at its full 16 bytes only: Node would otherwise check as few as 4 of them, the
  * length of whatever stands there, and a tag cut short is forged in far fewer tries (NIST SP
  * 800-38D Appendix C).
+ * @param name what the value is, for the error: a signing key unless said.
  * @throws Error when the key is wrong or the sealed value was altered.
  */
-export function open(kek: Buffer, sealed: Buffer, context: string): Buffer {
+export function open(kek: Buffer, sealed: Buffer, context: string, name = `signing key ${context}`): Buffer {
   try {
     if (sealed.length < IV_BYTES + TAG_BYTES) throw new RangeError('too short to hold an iv and a tag');
     const decipher = createDecipheriv('aes-256-gcm', kek, sealed.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
@@ -76,6 +77,6 @@ export function open(kek: Buffer, sealed: Buffer, context: string): Buffer {
     decipher.setAuthTag(sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
     return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
   } catch {
-    throw new Error(`signing key ${context} cannot be decrypted: HUB_KEY_ENCRYPTION_KEY is not the key it was sealed with`);
+    throw new Error(`${name} cannot be decrypted: HUB_KEY_ENCRYPTION_KEY is not the key it was sealed with`);
   }
 }

@@ -22,7 +22,7 @@ export function sealWebhookSecret(kek: Buffer, subscriptionId: string, secret: s
 
 /** @throws Error when the key-encryption key is not the one the secret was sealed with. */
 export function openWebhookSecret(kek: Buffer, subscriptionId: string, sealed: Uint8Array): string {
-  return open(kek, Buffer.from(sealed), context(subscriptionId)).toString();
+  return open(kek, Buffer.from(sealed), context(subscriptionId), `the secret of webhook subscription ${subscriptionId}`).toString();
 }
 
 const context = (subscriptionId: string) => `webhook:${subscriptionId}`;

@@ -21,7 +21,7 @@ describe('values sealed with the key-encryption key', () => {
     expect(() => open(kek, sealed, 'kid-2')).toThrow('cannot be decrypted');
     const secret = sealWebhookSecret(kek, 'whk_a', 'whsec_x');
     expect(openWebhookSecret(kek, 'whk_a', secret)).toBe('whsec_x');
-    expect(() => openWebhookSecret(kek, 'whk_b', secret)).toThrow('cannot be decrypted');
+    expect(() => openWebhookSecret(kek, 'whk_b', secret)).toThrow('the secret of webhook subscription whk_b cannot be decrypted');
   });
 
   // A GCM tag cut short is forged with far fewer tries (2^32 for 4 bytes, and fewer still with
