@@ -25,6 +25,7 @@ export const PurposeRef = builder.objectRef<Purpose>('Purpose').implement({
     dataCategories: t.exposeStringList('dataCategories', { description: 'Data categories (`contact`) or single fields (`contact.email`) it covers.' }),
     version: t.exposeString('version'),
     noticeUrl: t.exposeString('noticeUrl'),
+    noticeText: t.exposeString('noticeText', { description: 'The notice shown to people before they consent, as stored and hashed: what a receipt’s notice.sha256 proves was read.' }),
     noticeSha256: t.exposeString('noticeSha256', { description: 'SHA-256 of the notice text, hex.' }),
     language: t.exposeString('language'),
     jurisdiction: t.exposeString('jurisdiction'),

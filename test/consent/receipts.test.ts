@@ -166,6 +166,21 @@ describe('consent receipts', () => {
     expect(await hub.services.keys.verificationKey(oldKid!)).toBeUndefined();
   });
 
+  it('hash a notice whose text the API shows, the newest in purposes and the one consented to in the consent', async () => {
+    const operator = await operatorToken(hub);
+    const frank = await signUpUser(hub);
+    expect(await definePurpose(hub, operator, 'recipes', ['preferences'])).toBe('1');
+    const id = await giveConsent(hub, frank.accessToken, { purpose: 'recipes' });
+    expect(await definePurpose(hub, operator, 'recipes', ['preferences', 'orders'])).toBe('2');
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+    const newest = (await graphql<any>(hub, '{ purposes { key noticeText noticeSha256 } }')).data.purposes.find((p: any) => p.key === 'recipes');
+    expect(newest).toEqual({ key: 'recipes', noticeText: 'We use preferences, orders.', noticeSha256: sha256('We use preferences, orders.') });
+    const consent = (await graphql<any>(hub, 'query($id: ID!) { consent(id: $id) { receipt purpose { version noticeText } } }', { token: frank.accessToken, variables: { id } })).data.consent;
+    expect(consent.purpose).toEqual({ version: '1', noticeText: 'We use preferences.' });
+    expect((decodeJwt(consent.receipt) as any).notice.sha256).toBe(sha256(consent.purpose.noticeText));
+  });
+
   it('lists the consent’s history', async () => {
     alice = await signUpUser(hub); // the first one's token has expired on the moved clock
     const id = await giveConsent(hub, alice.accessToken, { purpose: 'personalization' });

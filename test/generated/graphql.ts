@@ -936,6 +936,8 @@ export type Purpose = {
   lawfulBasis: LawfulBasis;
   /** SHA-256 of the notice text, hex. */
   noticeSha256: Scalars['String']['output'];
+  /** The notice shown to people before they consent, as stored and hashed: what a receipt’s notice.sha256 proves was read. */
+  noticeText: Scalars['String']['output'];
   noticeUrl: Scalars['String']['output'];
   title: Scalars['String']['output'];
   version: Scalars['String']['output'];
