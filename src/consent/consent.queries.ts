@@ -96,6 +96,12 @@ export async function findConsentsByIds(db: Db, ids: readonly string[]): Promise
   return rows.map(toConsent);
 }
 
+/** When the user's newest consent was given; undefined for a user who gave none. */
+export async function findNewestGivenAt(db: Db, userId: string): Promise<Date | undefined> {
+  const row = await db.selectFrom('consents').select('given_at').where('user_id', '=', userId).orderBy('given_at', 'desc').limit(1).executeTakeFirst();
+  return row?.given_at;
+}
+
 /** Serializes consent changes of one user until the transaction ends. */
 export async function lockUserConsents(db: Db, userId: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`consents:${userId}`}))`.execute(db);
@@ -113,13 +119,14 @@ export async function findConsentForShare(db: Db, id: string): Promise<Consent |
 /**
  * Sets `withdrawn` on those of `ids` still in force at `now`; resolves to the consents it changed.
  * One past its expiry lapsed there and then: it is never recorded as withdrawn afterwards (see
- * `markConsentsLapsed`).
+ * `markConsentsLapsed`). Withdrawn at `now`, or when it was given if that is later: an instance
+ * whose clock is behind the one that recorded the consent must not end it before it began.
  */
 export async function markConsentsWithdrawn(db: Db, ids: readonly string[], now: Date): Promise<Consent[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .updateTable('consents')
-    .set({ status: 'withdrawn', withdrawn_at: now })
+    .set({ status: 'withdrawn', withdrawn_at: sql<Date>`greatest(${now}::timestamptz, given_at)` })
     .where('id', 'in', ids)
     .where('status', '=', 'active')
     .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))

@@ -17,6 +17,7 @@ import {
   findConsentForShare,
   findConsentsByIds,
   findConsentsOfUsers,
+  findNewestGivenAt,
   insertConsent,
   insertConsentEvents,
   lockUserConsents,
@@ -105,12 +106,13 @@ export function createConsentService(deps: {
   const { db, clock } = deps;
 
   /**
-   * The signed receipt of each withdrawal, by consent id: the consent as withdrawn, under the
-   * purpose version it was given under (the newest for a version the registry no longer holds),
-   * naming its agent's chain as its first receipt does. At most three queries however many
-   * consents; no receipt for one whose purpose the registry does not hold: its withdrawal stands.
+   * The signed receipt of each withdrawal, by consent id, issued at its `withdrawnAt`: the consent
+   * as withdrawn, under the purpose version it was given under (the newest for a version the
+   * registry no longer holds), naming its agent's chain as its first receipt does. At most three
+   * queries however many consents; no receipt for one whose purpose the registry does not hold:
+   * its withdrawal stands.
    */
-  async function signWithdrawalReceipts(tx: Db, withdrawn: readonly Consent[], now: Date): Promise<Map<string, string>> {
+  async function signWithdrawalReceipts(tx: Db, withdrawn: readonly Consent[]): Promise<Map<string, string>> {
     const purposes = await findConsentedPurposes(tx, withdrawn);
     const agentIds = new Set(withdrawn.flatMap((c) => (c.agentId ? [c.agentId] : [])));
     const agents = new Map((await deps.agents.findAgents(tx, [...agentIds])).map((a) => [a.id, a]));
@@ -120,7 +122,7 @@ export function createConsentService(deps: {
         const purpose = purposes[i];
         if (!purpose) return [];
         const agent = c.agentId ? { id: c.agentId, chain: [c.agentId, ...(agents.get(c.agentId)?.ancestorIds ?? [])] } : null;
-        return [[c.id, await signReceipt(key, receiptClaims(c, purpose, deps.receipts, agent), deps.receipts.issuer, now)]];
+        return [[c.id, await signReceipt(key, receiptClaims(c, purpose, deps.receipts, agent), deps.receipts.issuer, c.withdrawnAt!)]];
       }),
     );
     return new Map(signed.flat());
@@ -153,8 +155,12 @@ export function createConsentService(deps: {
     }
     const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
     if (withdrawn.length === 0) return [];
-    const receipts = await signWithdrawalReceipts(tx, withdrawn, now);
-    await insertConsentEvents(tx, withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor: by(c).actor, detail: { reason }, receipt: receipts.get(c.id) ?? null })), now);
+    const receipts = await signWithdrawalReceipts(tx, withdrawn);
+    await insertConsentEvents(
+      tx,
+      withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor: by(c).actor, detail: { reason }, receipt: receipts.get(c.id) ?? null, occurredAt: c.withdrawnAt! })),
+      now,
+    );
     await deps.revokeRefreshTokensOfConsents(tx, withdrawn.map((c) => c.id), now);
     await auditInTransaction(tx, withdrawn.map((c) => auditOf('consent.withdrawn', c, by(c), { reason })), now);
     await enqueueWebhookEvent(tx, withdrawn.map((c) => ({ type: 'consent.withdrawn', data: { consentId: c.id, userId: c.userId, purpose: c.purpose, agentId: c.agentId } })), now);
@@ -177,8 +183,10 @@ export function createConsentService(deps: {
       return db.transaction().execute(async (tx) => {
         await lockUserConsents(tx, userId);
         // Timed and checked after the lock, so that the consent this one supersedes was given
-        // before it, whichever of two concurrent requests came first.
-        const now = clock.now();
+        // before it, whichever of two concurrent requests came first; and never before the user's
+        // newest consent, which an instance whose clock is ahead may have given (CLOCK_SKEW_MS).
+        const [newest, clockNow] = [await findNewestGivenAt(tx, userId), clock.now()];
+        const now = newest && newest > clockNow ? newest : clockNow;
         const purpose = await findPurpose(tx, parsed.purpose);
         if (!purpose) throw new BadUserInputError('input.purpose', 'is not a known purpose');
         // Consent is to the notice the person read (GDPR Art. 7): not to a version defined since.

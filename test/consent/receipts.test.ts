@@ -260,6 +260,31 @@ describe('withdrawal receipts', () => {
     expect(await verified(current.receipt)).toMatchObject({ consentStatus: 'active', services: [{ purposes: [{ purpose: 'wishlist', purposeVersion: '2' }] }] });
   });
 
+  it('never dates a withdrawal, nor the consent replacing one, before the consent it ends, on an instance whose clock is behind', async () => {
+    const gina = await signUpUser(hub);
+    const first = await giveConsent(hub, gina.accessToken, { purpose: 'personalization' });
+    const firstGiven = await verified((await consentOf(gina.accessToken, first)).receipt);
+    // The next requests reach another instance, whose clock is 30 s behind (within CLOCK_SKEW_MS).
+    clock.advance(-30);
+    try {
+      const second = await giveConsent(hub, gina.accessToken, { purpose: 'personalization' });
+      const replaced = await consentOf(gina.accessToken, first);
+      const replacedEnd = await verified(replaced.withdrawalReceipt);
+      const secondGiven = await verified((await consentOf(gina.accessToken, second)).receipt);
+      expect(replacedEnd.withdrawnAt).toBeGreaterThanOrEqual(firstGiven.consentTimestamp as number);
+      expect(replaced.history.map((e: any) => e.occurredAt)).toEqual([...replaced.history.map((e: any) => e.occurredAt)].sort());
+      expect(secondGiven.consentTimestamp).toBeGreaterThanOrEqual(replacedEnd.withdrawnAt as number);
+
+      clock.advance(-20);
+      await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: gina.accessToken, variables: { id: second } });
+      const withdrawn = await consentOf(gina.accessToken, second);
+      expect((await verified(withdrawn.withdrawalReceipt)).withdrawnAt).toBeGreaterThanOrEqual(secondGiven.consentTimestamp as number);
+      expect(withdrawn.history.map((e: any) => e.occurredAt)).toEqual([...withdrawn.history.map((e: any) => e.occurredAt)].sort());
+    } finally {
+      clock.advance(50);
+    }
+  });
+
   it('signs the withdrawals of a decommissioning, naming the agent and its chain as the consent’s own receipt does', async () => {
     const operator = await operatorToken(hub);
     const parent = await registerAgent(hub, operator, { name: 'Parent', allowedScopes: ['orders:read'] });
