@@ -34,6 +34,12 @@ export interface AuditWriterOptions {
 const PARTITION_RETRY_MS = 60_000;
 const LOCK_NOT_AVAILABLE = '55P03';
 /**
+ * query_canceled: the server cancelled the write, past `statement_timeout` on a slow server or at
+ * an operator's `pg_cancel_backend`. The database's state, not the events' fault: they are held
+ * as through an outage, never halved away one by one.
+ */
+const QUERY_CANCELED = '57014';
+/**
  * Longest a batch waits for a chain head, well under PostgreSQL's deadlock_timeout (1 s): a
  * transaction that audits several subjects in separate calls locks their heads in its own order,
  * a batch locks them sorted, and the two could wait on each other. The batch then gives up first,
@@ -55,8 +61,9 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * stored: a write that committed but reported failure is not duplicated, and when it was held back
  * through an outage and joined by newer events, it does not take those down with it. After that
  * the batch is halved and each half written the same way, so that only an event the database
- * refuses on its own is logged in full at error level and dropped. After `close()`, a batch that
- * finds the database unreachable twice is logged and dropped whole, and so is every batch after
+ * refuses on its own is logged in full at error level and dropped. A batch the database cannot
+ * take, unreachable or too slow (a statement it cancelled), is held until it can. After
+ * `close()`, a batch that finds the database unreachable twice is logged and dropped whole, and so is every batch after
  * it, without a try: a shutdown is not held up waiting out an outage once per event. A batch
  * waits for a locked chain head only briefly (HEAD_LOCK_TIMEOUT), then goes back to the buffer
  * for another try: the changes of the hub are never held up long by reads, and never aborted in
@@ -201,7 +208,7 @@ export class AuditWriter {
         this.#lastTaken = performance.now();
         break;
       } catch (error) {
-        const unavailable = isDatabaseUnavailable(error);
+        const unavailable = isDatabaseUnavailable(error) || (error as { code?: unknown }).code === QUERY_CANCELED;
         const locked = (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE;
         if (unavailable && !this.#closed) return this.#holdDuringOutage(batch, error);
         if (locked && !this.#closed) return this.#holdWhileLocked(batch);

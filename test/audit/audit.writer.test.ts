@@ -128,6 +128,18 @@ describe('AuditWriter', () => {
     await writer.close();
   });
 
+  it('holds events while the server cancels its writes (a statement timeout on a slow server), and writes them once it answers in time', async () => {
+    const logger = fakeLogger();
+    const cancelled = () => Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
+    const writer = new AuditWriter(flakyDb(database.db, 4, 'before', cancelled), logger as unknown as AuditLogger, clock, { retryDelayMs: 1 });
+    const before = await countEvents(database.db);
+    writer.record(readEvent({ subjectUserId: 'usr_slow' }));
+    await writer.flush();
+    expect(await countEvents(database.db)).toBe(before + 1);
+    expect(logger.error).not.toHaveBeenCalled();
+    await writer.close();
+  });
+
   it('logs a batch that failed twice in full and drops it, never throwing to the caller', async () => {
     const logger = fakeLogger();
     const writer = new AuditWriter(flakyDb(database.db, 2), logger as unknown as AuditLogger, clock, { retryDelayMs: 1 });
