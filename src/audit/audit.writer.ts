@@ -63,8 +63,9 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * the batch is halved and each half written the same way, so that only an event the database
  * refuses on its own is logged in full at error level and dropped. A batch the database cannot
  * take, unreachable or too slow (a statement it cancelled), is held until it can. After
- * `close()`, a batch that finds the database unreachable twice is logged and dropped whole, and so is every batch after
- * it, without a try: a shutdown is not held up waiting out an outage once per event. A batch
+ * `close()`, a batch that finds the database unreachable twice is logged and dropped whole, and
+ * so is every batch after it, without a try: a shutdown is not held up waiting out an outage once
+ * per event. A batch
  * waits for a locked chain head only briefly (HEAD_LOCK_TIMEOUT), then goes back to the buffer
  * for another try: the changes of the hub are never held up long by reads, and never aborted in
  * a deadlock with them. Events keep the order they were recorded in through every retry.
