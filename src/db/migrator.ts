@@ -21,6 +21,7 @@ export class NewerDatabaseError extends Error {
  * Applies every pending migration, on one connection with no statement timeout: rebuilding an
  * index of a large table may take longer than the hub lets any request's statement run
  * (HUB_STATEMENT_TIMEOUT). The connection gets its timeout back before it returns to the pool.
+ * Each migration commits on its own: after a failure, the ones before it stay applied.
  * @throws NewerDatabaseError when the database has migrations this version does not know, which
  *   this version's queries may not fit; the first migration error, after rolling it back.
  */
@@ -37,13 +38,20 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
 
 async function migrate(db: Db): Promise<string[]> {
   refuseNewer(await migrationStatus(db));
-  const result: MigrationResultSet = await createMigrator(db).migrateToLatest();
-  if (result.error) {
-    const failed = result.results?.find((r) => r.status === 'Error');
-    const cause = result.error instanceof Error ? result.error.message : String(result.error);
-    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${cause}`);
+  const migrator = createMigrator(db);
+  const applied: string[] = [];
+  // One transaction per migration: the tables a migration locks (agents, users, consents) are
+  // free again as it commits, not only once the last of an upgrade's migrations has run.
+  for (;;) {
+    const result: MigrationResultSet = await migrator.migrateUp();
+    if (result.error) {
+      const failed = result.results?.find((r) => r.status === 'Error');
+      const cause = result.error instanceof Error ? result.error.message : String(result.error);
+      throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${cause}`);
+    }
+    if (!result.results?.length) return applied;
+    applied.push(...result.results.map((r) => r.migrationName));
   }
-  return (result.results ?? []).map((r) => r.migrationName);
 }
 
 export interface MigrationStatus {

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
-import { migrateToLatest, migrationStatus, requireMigrated } from '../../src/db/migrator.js';
+import { createMigrator, migrateToLatest, migrationStatus, requireMigrated } from '../../src/db/migrator.js';
 import { migrations } from '../../migrations/index.js';
-import { createEmbeddedDatabase, createTestDatabase, describeEmbedded, type TestDatabase } from '../helpers/database.js';
+import { createEmbeddedDatabase, createTestDatabase, describeEmbedded, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 
 let database: TestDatabase;
@@ -46,6 +46,43 @@ describe('a database migrated by a newer version of the hub', () => {
       await newer.close();
     }
   });
+});
+
+describe.skipIf(testServerUrl() === undefined)('an upgrade over several migrations', () => {
+  it('lets go of the tables each migration locked as it commits, not at the end of the last', async () => {
+    const older = await createTestDatabase();
+    const reader = openDatabase({ url: older.url!, poolSize: 1 });
+    try {
+      expect((await createMigrator(older.db).migrateTo('0012_loyalty_offers')).error).toBeUndefined();
+      // A long read of the audit trail: migration 0021 waits for it to end.
+      let endRead!: () => void;
+      let readStarted!: () => void;
+      const started = new Promise<void>((resolve) => (readStarted = resolve));
+      const read = reader.db.transaction().execute(async (tx) => {
+        await sql`lock table audit_events in access share mode`.execute(tx);
+        readStarted();
+        await new Promise<void>((resolve) => (endRead = resolve));
+      });
+      await started;
+      const upgrade = migrateToLatest(older.db);
+      const waiting = async () => (await sql<{ n: number }>`select count(*)::int as n from pg_locks where not granted and relation = 'audit_events'::regclass`.execute(reader.checks)).rows[0]!.n;
+      while ((await waiting()) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      // Meanwhile the hub still running checks agents (0013 altered them) and reads users (0019).
+      const meanwhile = await older.db.transaction().execute(async (tx) => {
+        await sql`set local lock_timeout = '2s'`.execute(tx);
+        await sql`select count(*) from agents`.execute(tx);
+        await sql`select count(*) from users`.execute(tx);
+        return 'answered';
+      }).catch((error: Error) => error.message);
+      endRead();
+      await read;
+      expect(await upgrade).toEqual(Object.keys(migrations).slice(12));
+      expect(meanwhile).toBe('answered');
+    } finally {
+      await reader.close();
+      await older.close();
+    }
+  }, 30_000);
 });
 
 describeEmbedded('embedded PostgreSQL on disk', () => {
