@@ -60,11 +60,23 @@ export async function findConsentedPurposes(db: Db, consents: readonly Consented
   return consents.map((c) => given.get(consentedKey(c)) ?? newest.get(c.purpose));
 }
 
-/** The purpose a consent was given under (`findConsentedPurposes`), one batch per request tick. */
+/**
+ * The purpose a consent was given under (`findConsentedPurposes`), one batch per request tick.
+ * The versions come from the purpose registry's cache, which holds every version of a purpose: a
+ * list of consents then costs no statement for their purposes. A version it does not hold (defined
+ * on another instance, whose notification has not arrived yet) is read from the database.
+ */
 export const consentedPurposeLoader = createContextCache((ctx: Context) => {
-  const loader = new DataLoader<ConsentedTo, Purpose | null, string>(async (consents) => (await findConsentedPurposes(ctx.services.db, consents)).map((p) => p ?? null), {
-    cacheKeyFn: consentedKey,
-  });
+  const loader = new DataLoader<ConsentedTo, Purpose | null, string>(
+    async (consents) => {
+      const versions = new Map(await Promise.all([...new Set(consents.map((c) => c.purpose))].map(async (key) => [key, await ctx.services.purposes.versions(key)] as const)));
+      const cached = consents.map((c) => versions.get(c.purpose)!.find((p) => p.version === c.policyVersion));
+      const unheld = consents.filter((_, i) => !cached[i]);
+      const read = new Map((await findConsentedPurposes(ctx.services.db, unheld)).map((p, i) => [consentedKey(unheld[i]!), p]));
+      return consents.map((c, i) => cached[i] ?? read.get(consentedKey(c)) ?? null);
+    },
+    { cacheKeyFn: consentedKey },
+  );
   return async (consent: ConsentedTo): Promise<Purpose> => (await loader.load(consent))!;
 });
 
