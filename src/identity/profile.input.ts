@@ -144,7 +144,6 @@ export const profileChangesSchema = (clock: Clock) =>
     preferences: preferences.nullish(),
   });
 
-export type ProfileInput = z.input<ReturnType<typeof profileChangesSchema>>;
 export type ParsedProfileInput = z.output<ReturnType<typeof profileChangesSchema>>;
 
 export { parseInput } from '../shared/input.js';

@@ -73,5 +73,3 @@ export type WebhookAttemptsTable = {
  * webhooks domain's own, so they are declared here rather than in the shared `Database`.
  */
 export const webhookDb = (db: Db) => db.withTables<WebhookTables>();
-
-export type WebhookDb = ReturnType<typeof webhookDb>;
