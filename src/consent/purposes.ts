@@ -28,20 +28,11 @@ export interface Purpose {
 
 /**
  * The purpose with this key as the registry defines it now (its newest version); undefined for
- * an unknown key. Reads the database: within a request, use `purposeLoader`.
+ * an unknown key.
  */
 export async function findPurpose(db: Db, key: string): Promise<Purpose | undefined> {
   return (await findLatestPurposes(db, [key]))[0];
 }
-
-/** Purposes by key (newest version), one query per request tick; unknown keys load as null. */
-export const purposeLoader = createContextCache(
-  (ctx: Context) =>
-    new DataLoader<string, Purpose | null>(async (keys) => {
-      const purposes = new Map((await findLatestPurposes(ctx.services.db, keys)).map((p) => [p.key, p]));
-      return keys.map((key) => purposes.get(key) ?? null);
-    }),
-);
 
 /** What names the purpose a consent was given under: its key and `policyVersion`. */
 type ConsentedTo = { readonly purpose: string; readonly policyVersion: string };
