@@ -25,7 +25,6 @@ import {
 } from './agent.queries.js';
 
 export { toAgent, type Agent, type AgentFilter, type AgentState } from './agent.queries.js';
-export type { ClientAuthentication } from './agent-authentication.js';
 
 /** What decommissioning reaches beyond the agent itself; wired in app.ts. */
 export interface DecommissionEffects {

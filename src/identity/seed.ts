@@ -8,9 +8,7 @@ import { SEED_TIME_BASE, createCustomerSource, type SeededCustomer } from './see
 import { dropIndexesUntilLoaded, tablesAreEmpty } from './seed.indexes.js';
 import { copySeedWriter, kyselySeedWriter, type SeedTransaction, type SeedWriter } from './seed.writer.js';
 
-export { SEED_TIME_BASE, createCustomerSource, type CustomerOverrides, type SeededCustomer } from './seed.generator.js';
-export type { CountryCode } from './seed.catalogue.js';
-export { INTERESTS } from './seed.catalogue.js';
+export { SEED_TIME_BASE, createCustomerSource, type SeededCustomer } from './seed.generator.js';
 
 /** The password of every seeded customer, so any of them can sign in on a demo or benchmark database. */
 export const DEMO_PASSWORD = 'hub-demo-password';

@@ -3,7 +3,7 @@ import type { Db } from '../db/connect.js';
 import { newId } from '../shared/ids.js';
 import { messageBody, type WebhookEvent } from './webhook-events.js';
 
-export { WEBHOOK_EVENT_TYPES, type WebhookEvent, type WebhookEventType } from './webhook-events.js';
+export { WEBHOOK_EVENT_TYPES, type WebhookEvent } from './webhook-events.js';
 export { endDeliveriesAboutErasedUser } from './delivery.queries.js';
 
 /** The channel delivery workers LISTEN on; a committed event NOTIFYs it. */
