@@ -151,7 +151,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
 }
 
 /** The longest a step of closing waits on the database before the close goes on without it. */
-export const CLOSE_DATABASE_DEADLINE_MS = 10_000;
+const CLOSE_DATABASE_DEADLINE_MS = 10_000;
 
 /** Waits for `step` up to `deadlineMs`, then logs that it did not end and resolves; rejects as it does. */
 async function withinDeadline(step: Promise<unknown>, what: string, logger: Logger, deadlineMs = CLOSE_DATABASE_DEADLINE_MS): Promise<void> {
@@ -165,7 +165,7 @@ async function withinDeadline(step: Promise<unknown>, what: string, logger: Logg
  *   without it nothing is cached across requests.
  * @param audit The buffered audit writer's batching and backlog, when not its defaults.
  */
-export async function createServices(config: Config, { db, checks }: Pick<DatabaseHandle, 'db' | 'checks'>, logger: Logger, clock: Clock = systemClock, listen?: Listen, audit?: AuditWriterOptions): Promise<Services> {
+async function createServices(config: Config, { db, checks }: Pick<DatabaseHandle, 'db' | 'checks'>, logger: Logger, clock: Clock = systemClock, listen?: Listen, audit?: AuditWriterOptions): Promise<Services> {
   const keys = await KeyStore.open(db, resolveKeyEncryptionKey(config), clock, config.accessTokenTtl);
   const tokens = createTokenService({ config, keys, clock, db, checks });
   const identity = createIdentityService({ db, tokens, clock });

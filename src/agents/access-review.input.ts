@@ -15,7 +15,7 @@ const days = (min: number, max: number, fallback: number) =>
  * The arguments of `accessReview`. The window is at most a year: the audit trail is partitioned
  * by month, so a review scans at most 13 partitions of agent reads.
  */
-export const accessReviewSchema = z.object({
+const accessReviewSchema = z.object({
   /** An agent not used for this long is reported as unused; also the window of scope use. */
   unusedForDays: days(1, 365, 90),
   /** A client secret older than this is reported as due for rotation. */

@@ -8,7 +8,7 @@ export interface AgentCredentials {
 }
 
 /** Longest client secret considered; anything longer is refused before it is hashed. */
-export const MAX_SECRET_LENGTH = 512;
+const MAX_SECRET_LENGTH = 512;
 
 /** A new client secret: 256 random bits, base64url. Shown once, never stored. */
 export function generateClientSecret(): string {

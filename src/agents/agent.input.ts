@@ -6,7 +6,7 @@ import { plainText, storableInstant } from '../shared/input.js';
 export const AGENT_KINDS = { AI_AGENT: 'ai_agent', SERVICE: 'service', BOT: 'bot' } as const satisfies Record<string, AgentKindColumn>;
 
 /** Longest grace period a rotation may give the old secret: 30 days. */
-export const MAX_GRACE_SECONDS = 30 * 24 * 3_600;
+const MAX_GRACE_SECONDS = 30 * 24 * 3_600;
 
 /** `registerAgent`'s input; the ceiling's grammar and the owner are checked by the service. */
 export const registerAgentSchema = z.object({

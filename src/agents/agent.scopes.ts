@@ -2,9 +2,9 @@ import { OPERATOR_SCOPES } from '../authz/principal.js';
 import { isDataScope, OFFLINE_ACCESS, scopeWithin } from '../authz/scopes.js';
 
 /** Most scopes one agent's ceiling may list. */
-export const MAX_ALLOWED_SCOPES = 64;
+const MAX_ALLOWED_SCOPES = 64;
 
-export const isOperatorScope = (scope: string) => (OPERATOR_SCOPES as readonly string[]).includes(scope);
+const isOperatorScope = (scope: string) => (OPERATOR_SCOPES as readonly string[]).includes(scope);
 
 /**
  * What is wrong with `scopes` as an agent's ceiling, or undefined: each must be a data scope of

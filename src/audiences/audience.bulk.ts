@@ -26,7 +26,7 @@ export interface LoadedCustomer {
  * A bulk load writes them with the triggers off; test/audiences/audience-bulk.test.ts holds them
  * equal to what the triggers write.
  */
-export function audienceRowsOf(customers: readonly LoadedCustomer[], consents: readonly ConsentRow[]): SeedRow<'audience_members'>[] {
+function audienceRowsOf(customers: readonly LoadedCustomer[], consents: readonly ConsentRow[]): SeedRow<'audience_members'>[] {
   const byId = new Map(customers.map((c) => [c.user.id, c]));
   const rows: SeedRow<'audience_members'>[] = [];
   for (const consent of consents) {

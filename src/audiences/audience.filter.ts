@@ -25,7 +25,7 @@ const date = z.coerce
  * the members whose locale is `sv-SE`, and a value no profile can hold, or a range that holds
  * nothing, is refused rather than selecting nobody.
  */
-export const audienceFilterSchema = z
+const audienceFilterSchema = z
   .object({
     countries: list(country),
     locales: list(locale),

@@ -14,7 +14,7 @@ import { queryAudience, type AudienceMember, type AudiencePage } from './audienc
  */
 const shown = { nullable: true } as const;
 
-export const AudienceMemberRef = builder.objectRef<AudienceMember>('AudienceMember').implement({
+const AudienceMemberRef = builder.objectRef<AudienceMember>('AudienceMember').implement({
   description: 'A customer in an audience: only the fields the audience’s purpose and the caller’s scopes both cover resolve.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The user id: the key of the audience’s order.' }),

@@ -14,7 +14,7 @@ export interface SavedAudience {
 }
 
 /** The one mapping from a `saved_audiences` row to a SavedAudience. */
-export function toSavedAudience(row: Selectable<SavedAudiencesTable>): SavedAudience {
+function toSavedAudience(row: Selectable<SavedAudiencesTable>): SavedAudience {
   return { id: row.id, name: row.name, purpose: row.purpose, filter: row.filter, createdBy: row.created_by, createdAt: row.created_at };
 }
 

@@ -5,7 +5,7 @@ import { AudienceConnectionRef, AudienceFilterInput, audienceCaller } from './au
 import { queryAudience } from './audience.service.js';
 import { createSavedAudience, deleteSavedAudience, findSavedAudience, listSavedAudiences, type SavedAudience } from './saved-audience.service.js';
 
-export const SavedAudienceRef = builder.objectRef<SavedAudience>('SavedAudience').implement({
+const SavedAudienceRef = builder.objectRef<SavedAudience>('SavedAudience').implement({
   description: 'A named selection (purpose and filter) whose members are read live on every query and export.',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -50,7 +50,7 @@ export const AUDIT_ACTIONS = [
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** The kinds of caller of API.md, plus `system` for what the hub does by itself (key rotation, expiry). */
-export const ACTOR_KINDS = ['user', 'delegated', 'client', 'anonymous', 'system'] as const;
+const ACTOR_KINDS = ['user', 'delegated', 'client', 'anonymous', 'system'] as const;
 
 export type ActorKind = (typeof ACTOR_KINDS)[number];
 

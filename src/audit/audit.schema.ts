@@ -4,14 +4,14 @@ import { UserRef } from '../identity/user.schema.js';
 import { AUDIT_ACTIONS } from './audit.actions.js';
 import { findAuditEvents, type AuditEvent } from './audit.service.js';
 
-export const DecisionEnum = builder.enumType('Decision', { values: ['ALLOW', 'DENY'] as const });
+const DecisionEnum = builder.enumType('Decision', { values: ['ALLOW', 'DENY'] as const });
 
 const ActorRef = builder.objectRef<AuditEvent['actor']>('AuditActor').implement({
   description: 'Who acted: a user, an agent acting for one (delegated), a client acting as itself, anonymous, or the hub (system).',
   fields: (t) => ({ kind: t.exposeString('kind'), id: t.exposeString('id', { nullable: true }) }),
 });
 
-export const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
+const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
   description: 'One entry of the append-only, hash-chained audit trail.',
   fields: (t) => ({
     id: t.exposeID('id'),

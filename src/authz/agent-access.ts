@@ -7,7 +7,7 @@ const MISSING_SCOPE: Decision = Object.freeze({ allowed: false, reason: 'MISSING
 const deny = (principal: Principal): Decision => Object.freeze({ allowed: false, reason: principal.kind === 'user' ? 'NOT_SUBJECT' : 'MISSING_SCOPE' });
 
 /** An operator client holding `agents:admin`: it manages every agent. */
-export function isAgentAdmin(principal: Principal): boolean {
+function isAgentAdmin(principal: Principal): boolean {
   return principal.kind === 'client' && hasScope(principal, 'agents:admin');
 }
 

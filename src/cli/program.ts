@@ -16,7 +16,7 @@ const HELP_HINT = '(add --help for additional information)';
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** The `hub` command and its subcommands; each has `--help`. */
-export function createProgram(): Command {
+function createProgram(): Command {
   const program = new Command('hub').description('Identity and consent hub: customers, their agents and consents, behind one GraphQL API').version(version);
   program
     .command('serve')
@@ -44,7 +44,7 @@ function* commandGroups(command: Command): Generator<Command> {
  * word it does not know, so `hub bogus` would be `hub serve bogus`, a serve error. Anything beyond
  * the bare command is parsed as typed, and a mistyped command is commander's unknown-command error.
  */
-export function withDefaultCommand(args: readonly string[]): string[] {
+function withDefaultCommand(args: readonly string[]): string[] {
   if (args.length === 0) return ['serve'];
   if (args.length === 1 && args[0] === 'migrate') return ['migrate', 'up'];
   return [...args];

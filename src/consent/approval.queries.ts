@@ -20,7 +20,7 @@ export interface Approval {
 }
 
 /** The one mapping from an `approvals` row to an Approval. */
-export function toApproval(row: Selectable<ApprovalsTable>): Approval {
+function toApproval(row: Selectable<ApprovalsTable>): Approval {
   return {
     id: row.id,
     userId: row.user_id,

@@ -14,7 +14,7 @@ import { answerApprovalRequest, approvalState, refusedRequestDetail, requestAppr
 
 const ApprovalStatusEnum = builder.enumType('ApprovalStatus', { values: ['PENDING', 'APPROVED', 'DENIED', 'USED', 'EXPIRED'] as const });
 
-export const ApprovalActionEnum = builder.enumType('ApprovalAction', {
+const ApprovalActionEnum = builder.enumType('ApprovalAction', {
   description: 'A payment action an agent needs its user’s approval for.',
   values: APPROVAL_ACTIONS,
 });

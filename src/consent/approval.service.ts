@@ -39,7 +39,7 @@ export function asAgent(caller: Caller): DelegatedCaller {
 }
 
 /** Most approvals one agent may have waiting for one user's answer at once. */
-export const MAX_OPEN_APPROVALS = 10;
+const MAX_OPEN_APPROVALS = 10;
 
 /** What an approval is now: answered, used, past its expiry, or waiting. */
 export function approvalState(approval: Pick<Approval, 'status' | 'expiresAt'>, now: Date): 'PENDING' | 'APPROVED' | 'DENIED' | 'USED' | 'EXPIRED' {

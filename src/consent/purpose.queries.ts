@@ -4,7 +4,7 @@ import type { Db } from '../db/connect.js';
 import type { LawfulBasis, Purpose } from './purposes.js';
 
 /** The one mapping from a `purposes` row to a Purpose. */
-export function toPurpose(row: Selectable<PurposesTable>): Purpose {
+function toPurpose(row: Selectable<PurposesTable>): Purpose {
   return {
     key: row.key,
     version: String(row.version),

@@ -5,7 +5,7 @@ import type { Consent } from './consent.queries.js';
 import type { Purpose } from './purposes.js';
 
 /** The media type of a consent receipt JWS (`typ`), so it can never pass for an access token. */
-export const RECEIPT_TYP = 'consent-receipt+jwt';
+const RECEIPT_TYP = 'consent-receipt+jwt';
 
 /** Kantara Consent Receipt Specification v1.1 version string. */
 const KANTARA_VERSION = 'KI-CR-v1.1.0';

@@ -7,7 +7,7 @@ import { builder } from './builder.js';
  * the connection itself, whose first edge is `startCursor`. Every list pages forward only
  * (`first`, `after`), for which the specification lets `hasPreviousPage` be false.
  */
-export const PageInfoRef = builder.objectRef<ConnectionShape<unknown>>('PageInfo').implement({
+const PageInfoRef = builder.objectRef<ConnectionShape<unknown>>('PageInfo').implement({
   description: 'Where a page starts and ends and whether another follows (Relay cursor connections).',
   fields: (t) => ({
     hasNextPage: t.boolean({ resolve: (c) => c.pageInfo.hasNextPage }),

@@ -11,7 +11,7 @@ const MASKED: GraphQLFormattedError = Object.freeze({
 });
 
 /** Removes GraphQL's "Did you mean ...?" hints, which would map the schema for an attacker. */
-export function stripSuggestions(message: string): string {
+function stripSuggestions(message: string): string {
   return message.replace(/\s*Did you mean [^?]*\?/g, '').trim();
 }
 

@@ -29,7 +29,7 @@ export function documentSize(document: DocumentNode): number {
 }
 
 /** The memory parsed documents may hold, as `documentSize` counts it: Apollo's default, counted as it is kept. */
-export const DOCUMENT_STORE_BYTES = 30 * 2 ** 20;
+const DOCUMENT_STORE_BYTES = 30 * 2 ** 20;
 
 /**
  * Apollo's store of parsed and validated documents, by the hash of their text, which spares a

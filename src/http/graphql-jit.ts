@@ -50,12 +50,12 @@ export const MAX_COMPILED_SELECTIONS = 500;
  */
 export const MAX_COMPILED_NAME = 64;
 /** What a compiled operation is counted to keep per character of the code generated for it: about 1.1 to 2.8 bytes were measured. */
-export const BYTES_PER_CODE_CHARACTER = 3;
+const BYTES_PER_CODE_CHARACTER = 3;
 /**
  * What it is counted to keep per character of its document's text: graphql-jit keeps the
  * document, whose nodes hold the text, for its resolvers' info.
  */
-export const BYTES_PER_SOURCE_CHARACTER = 4;
+const BYTES_PER_SOURCE_CHARACTER = 4;
 
 /**
  * The memory a compiled operation of this document, with `code` characters of generated code, is
@@ -91,7 +91,7 @@ export function compileOperation(schema: GraphQLSchema, document: DocumentNode, 
  * times: Apollo's store of parsed documents is bounded by their size alone, and would let an
  * attacker who repeats a few hundred large documents fill the heap with their compiled code.
  */
-export const COMPILED_BYTES = 32 * 2 ** 20;
+const COMPILED_BYTES = 32 * 2 ** 20;
 
 interface Operation {
   runs: number;

@@ -88,7 +88,7 @@ const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store
 const httpFacts = (request: FastifyRequest): OAuthHttpRequest => ({ requestId: request.id, address: request.ip, authorization: request.headers.authorization });
 
 /** RFC 6749 §5.2: the error as JSON with its status; anything unexpected is rethrown to the 500 path. */
-export function sendOAuthError(reply: FastifyReply, error: unknown): FastifyReply {
+function sendOAuthError(reply: FastifyReply, error: unknown): FastifyReply {
   if (!(error instanceof OAuthError)) throw error;
   return reply.code(error.status).headers(error.headers).send(error.toJSON());
 }

@@ -5,7 +5,7 @@ import type { Principal } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
 
 /** The memory the documents of persisted queries may hold, counted in characters: Apollo's default store's size. */
-export const PERSISTED_QUERY_CHARACTERS = 30 * 2 ** 20;
+const PERSISTED_QUERY_CHARACTERS = 30 * 2 ** 20;
 
 /**
  * Apollo's own store of persisted queries, given to it so that it never keeps one: this plugin

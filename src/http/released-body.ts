@@ -13,7 +13,7 @@ function releasedBody(chunks: AsyncIterable<string>, release: () => void): Reada
 }
 
 /** Longest the close of a server waits for the bodies of `releasedBodies` still open. */
-export const OPEN_BODIES_CLOSE_DEADLINE_MS = 10_000;
+const OPEN_BODIES_CLOSE_DEADLINE_MS = 10_000;
 
 /**
  * `releasedBody` for the routes of `app`, whose close then waits, up to

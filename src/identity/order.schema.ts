@@ -3,7 +3,7 @@ import { connectionRef } from '../graphql/connection.js';
 import type { LineItemJson } from '../db/database.js';
 import type { Order, PaymentMethod } from './order.queries.js';
 
-export const OrderStatusEnum = builder.enumType('OrderStatus', {
+const OrderStatusEnum = builder.enumType('OrderStatus', {
   values: ['PENDING', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED', 'REFUNDED'] as const,
 });
 
@@ -16,7 +16,7 @@ const LineItemRef = builder.objectRef<LineItemJson>('LineItem').implement({
   }),
 });
 
-export const OrderRef = builder.objectRef<Order>('Order').implement({
+const OrderRef = builder.objectRef<Order>('Order').implement({
   description: 'A first-party order: what the customer bought from the company.',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -5,8 +5,8 @@ import { hash, verify } from '@node-rs/argon2';
  * factor must have at least 15 characters; at least 64 are accepted (here 256, which bounds the
  * hashing cost); compared after Unicode NFKC normalization, counted in code points.
  */
-export const PASSWORD_MIN_LENGTH = 15;
-export const PASSWORD_MAX_LENGTH = 256;
+const PASSWORD_MIN_LENGTH = 15;
+const PASSWORD_MAX_LENGTH = 256;
 
 /**
  * The most UTF-16 code units of a password as typed that sign-in reads. Normalization can shrink
@@ -50,7 +50,7 @@ function isRepetition(chars: readonly string[]): boolean {
   return false;
 }
 
-export function normalizePassword(password: string): string {
+function normalizePassword(password: string): string {
   return password.normalize('NFKC');
 }
 

@@ -8,7 +8,7 @@ import type { Db } from '../db/connect.js';
 type ColumnType = 'text' | 'boolean' | 'integer' | 'bigint' | 'date' | 'timestamptz' | 'jsonb' | 'text[]';
 
 /** The tables a seed appends to, and the columns it writes with their SQL types, in COPY order. */
-export const SEED_TABLES = {
+const SEED_TABLES = {
   users: {
     id: 'text', email: 'text', email_verified: 'boolean', phone: 'text', given_name: 'text', family_name: 'text', birthdate: 'date',
     locale: 'text', country: 'text', address: 'jsonb', preferences: 'jsonb', loyalty_tier: 'text', loyalty_points: 'integer',
@@ -144,6 +144,6 @@ const COPY_SPECIAL = /[\\\n\r\t]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** A value as COPY text reads it back exactly: backslash, newline, return and tab escaped. */
-export function escapeCopy(text: string): string {
+function escapeCopy(text: string): string {
   return text.replace(COPY_SPECIAL, (c) => COPY_ESCAPES[c]!);
 }

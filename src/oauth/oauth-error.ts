@@ -19,7 +19,7 @@ const OUTSIDE_DESCRIPTION_CHARSET = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
  * allowed set becomes `?`. Descriptions quote what a request sent (a grant type, a scope, a
  * parameter name), and a client must be able to take the answer as the RFC defines it.
  */
-export const publicDescription = (text: string) => text.replace(OUTSIDE_DESCRIPTION_CHARSET, '?');
+const publicDescription = (text: string) => text.replace(OUTSIDE_DESCRIPTION_CHARSET, '?');
 
 /** The user a refused request concerns, once a token the hub verified named them. */
 export interface RefusalSubject {

@@ -36,7 +36,7 @@ const REPEATABLE = new Set(['audience', 'resource']);
  * @throws OAuthError invalid_request for a body that is not flat, single-valued form data;
  *   invalid_target for repeated `audience` or `resource` values that differ.
  */
-export function formParams(body: unknown): Record<string, string> {
+function formParams(body: unknown): Record<string, string> {
   if (body === null || typeof body !== 'object') throw invalidRequest('the body must be application/x-www-form-urlencoded');
   const params: Record<string, string> = Object.create(null);
   for (const [key, given] of Object.entries(body)) {

@@ -20,7 +20,7 @@ import {
 } from './refresh-token.queries.js';
 
 /** Lifetime of one refresh token; each use replaces it with a new one. */
-export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3_600;
+const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3_600;
 
 /** SHA-256, not a slow hash: the token is 256 random bits, beyond any guessing. */
 export const hashRefreshToken = (token: string) => createHash('sha256').update(token).digest();
@@ -49,7 +49,7 @@ function newTokenText(key: Buffer, rowId: string, familyId: string): string {
 }
 
 /** The row and family a refresh token's text names, when the hub's MAC vouches for them; undefined for any other text. */
-export function namedIn(key: Buffer, token: string): { readonly rowId: string; readonly familyId: string } | undefined {
+function namedIn(key: Buffer, token: string): { readonly rowId: string; readonly familyId: string } | undefined {
   const parts = token.split('~');
   if (parts.length !== 4) return undefined;
   const [rowId, familyId, , mac] = parts as [string, string, string, string];

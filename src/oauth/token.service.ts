@@ -24,7 +24,7 @@ import { findTokenState, type TokenFacts, type TokenState } from './token-state.
 export const FRONTEND_CLIENT_ID = 'hub-frontend';
 
 /** `acr` of a session begun with a password (RFC 8176 `pwd`). */
-export const PASSWORD_ACR = 'urn:hub:acr:pwd';
+const PASSWORD_ACR = 'urn:hub:acr:pwd';
 
 export interface UserSession {
   readonly accessToken: string;

@@ -5,7 +5,7 @@ import type { Db } from '../db/connect.js';
 // transaction; each is idempotent, so nothing depends on the order a retry would take.
 
 /** The channel an erasure is announced on when it commits (payload: the user id). */
-export const USERS_CHANNEL = 'hub_users';
+const USERS_CHANNEL = 'hub_users';
 
 /**
  * The user's row locked for the rest of the transaction, so two erasures of one person take turns.
@@ -118,7 +118,7 @@ export async function scrubUser(db: Db, userId: string, now: Date): Promise<void
 }
 
 /** The name an erased person's agents keep: theirs could name the person ("Alice's helper"). */
-export const ERASED_AGENT_NAME = 'Agent of an erased person';
+const ERASED_AGENT_NAME = 'Agent of an erased person';
 
 /**
  * Blanks what the person wrote about the agents they own, decommissioned now or before: the

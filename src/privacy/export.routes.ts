@@ -22,7 +22,7 @@ export const MAX_CONCURRENT_EXPORTS = 4;
  * that stops reading holds its slot, so one caller must not be able to take every slot and shut
  * everyone else out of their right of access.
  */
-export const MAX_EXPORTS_PER_CALLER = 1;
+const MAX_EXPORTS_PER_CALLER = 1;
 const RETRY_AFTER_SECONDS = 5;
 
 export interface ExportRoutesOptions {

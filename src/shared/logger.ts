@@ -41,7 +41,7 @@ export function loggedRequest(request: LoggedRequest) {
 const VALUE_FIELDS = ['detail', 'where', 'params', 'queryOptions', 'rawPacket'] as const;
 
 /** An error as the log shows it: pino's serialization without VALUE_FIELDS, in it and in the errors it holds. */
-export function loggedError(error: unknown): unknown {
+function loggedError(error: unknown): unknown {
   const serialized: unknown = pino.stdSerializers.err(error as Error);
   if (serialized !== error) dropValueFields(serialized as Record<string, unknown>, Object.getPrototypeOf(serialized));
   return serialized;

@@ -110,7 +110,7 @@ export async function findDelivery(db: Db, subscriptionId: string, messageId: st
 }
 
 /** Most attempts the log returns per delivery: the newest ones. */
-export const MAX_ATTEMPTS_LISTED = 50;
+const MAX_ATTEMPTS_LISTED = 50;
 
 /** The attempts of each delivery (keyed `subscriptionId messageId`), oldest first: the newest MAX_ATTEMPTS_LISTED. */
 export async function findAttemptsOfDeliveries(db: Db, keys: readonly { subscriptionId: string; messageId: string }[]): Promise<Map<string, WebhookAttempt[]>> {

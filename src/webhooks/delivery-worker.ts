@@ -45,7 +45,7 @@ export interface DeliveryWorker {
 }
 
 /** Messages are kept this long (unless a delivery of theirs is still pending), then deleted with their log. */
-export const RETENTION_DAYS = 30;
+const RETENTION_DAYS = 30;
 const CLEANUP_EVERY_MS = 3_600_000;
 /** Attempts one run starts at most before it yields to the next wake-up. */
 const MAX_ATTEMPTS_PER_RUN = 1_000;

@@ -8,10 +8,10 @@ export const RETRY_SCHEDULE_SECONDS = [0, 5, 5 * 60, 30 * 60, 2 * 3_600, 5 * 3_6
 export const MAX_ATTEMPTS = RETRY_SCHEDULE_SECONDS.length;
 
 /** Each wait is stretched or shrunk by up to this fraction, so retries after an outage spread out. */
-export const JITTER = 0.1;
+const JITTER = 0.1;
 
 /** Longest wait a receiver's `Retry-After` can ask for; past it the wait is cut to this. */
-export const MAX_RETRY_AFTER_SECONDS = 24 * 3_600;
+const MAX_RETRY_AFTER_SECONDS = 24 * 3_600;
 
 /**
  * When to try again after failed attempt number `attempt` (1-based): the schedule's next wait

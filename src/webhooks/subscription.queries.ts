@@ -18,7 +18,7 @@ export interface WebhookSubscription {
 }
 
 /** The one mapping from a `webhook_subscriptions` row to a WebhookSubscription. */
-export function toSubscription(row: Selectable<WebhookSubscriptionsTable>): WebhookSubscription {
+function toSubscription(row: Selectable<WebhookSubscriptionsTable>): WebhookSubscription {
   return {
     id: row.id,
     url: row.url,

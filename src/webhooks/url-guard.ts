@@ -78,7 +78,7 @@ export class RefusedAddressError extends Error {
  * refused address among allowed ones is refused whole, since the connection could go to any.
  * @throws RefusedAddressError for a refused address; Error when the name does not resolve in time.
  */
-export async function resolveAllowed(hostname: string, policy: AddressPolicy, resolve: Resolve): Promise<{ address: string; family: number }[]> {
+async function resolveAllowed(hostname: string, policy: AddressPolicy, resolve: Resolve): Promise<{ address: string; family: number }[]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${hostname} did not resolve within ${RESOLVE_TIMEOUT_MS / 1_000} s`)), RESOLVE_TIMEOUT_MS);

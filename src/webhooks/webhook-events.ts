@@ -37,9 +37,9 @@ export interface WebhookEvent {
 }
 
 /** Largest body of one message; events carry ids, so anything near this is a programming error. */
-export const MAX_MESSAGE_BYTES = 16 * 1024;
+const MAX_MESSAGE_BYTES = 16 * 1024;
 
-export function isWebhookEventType(type: string): type is WebhookEventType {
+function isWebhookEventType(type: string): type is WebhookEventType {
   return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(type);
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, seal } from '../oauth/key-encryption.js';
 
 /** The prefix of Standard Webhooks secrets; what follows is the base64 of the key. */
-export const SECRET_PREFIX = 'whsec_';
+const SECRET_PREFIX = 'whsec_';
 
 /** Bytes of a new secret: 256 bits, within the 24 to 64 the Standard Webhooks spec asks for. */
 const SECRET_BYTES = 32;

@@ -5,21 +5,21 @@ import { hasBadPort } from './url-guard.js';
 import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
 
 /** Longest webhook URL accepted. */
-export const MAX_URL_LENGTH = 2_048;
+const MAX_URL_LENGTH = 2_048;
 
 /** Most subscriptions the hub keeps; each is a receiver every matching event goes to. */
 export const MAX_SUBSCRIPTIONS = 100;
 
 /** Default and longest time the old secret keeps signing after a rotation, in seconds. */
-export const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3_600;
-export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3_600;
+const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3_600;
+const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3_600;
 
 /**
  * An http(s) URL without credentials in it nor a port the Fetch Standard blocks; the fragment, never sent, is dropped. Its length is
  * checked as typed, before it is parsed, and again as it is stored, normalized: percent-encoding
  * can make it longer than it was typed.
  */
-export const webhookUrl = z
+const webhookUrl = z
   .string()
   .trim()
   .max(MAX_URL_LENGTH, `must have at most ${MAX_URL_LENGTH} characters`)

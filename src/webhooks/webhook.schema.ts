@@ -13,7 +13,7 @@ const DisabledReasonEnum = builder.enumType('WebhookDisabledReason', {
   description: `OPERATOR: disabled through the API. GONE: the receiver answered 410 Gone. FAILING: every attempt failed for ${FAILING_DAYS} days.`,
   values: ['OPERATOR', 'GONE', 'FAILING'] as const,
 });
-export const DeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
+const DeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
   description: 'PENDING: an attempt is due or scheduled. SUCCEEDED: a 2xx came back. FAILED: every attempt failed, or 410 Gone.',
   values: ['PENDING', 'SUCCEEDED', 'FAILED'] as const,
 });
