@@ -1,11 +1,7 @@
-import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 
 // The writes of an erasure, across the tables that hold a person. They run in the erasure's one
 // transaction; each is idempotent, so nothing depends on the order a retry would take.
-
-/** The channel an erasure is announced on when it commits (payload: the user id). */
-const USERS_CHANNEL = 'hub_users';
 
 /**
  * The user's row locked for the rest of the transaction, so two erasures of one person take turns.
@@ -127,9 +123,4 @@ const ERASED_AGENT_NAME = 'Agent of an erased person';
  */
 export async function scrubAgentsOwnedBy(db: Db, userId: string): Promise<void> {
   await db.updateTable('agents').set({ name: ERASED_AGENT_NAME, description: null }).where('owner_user_id', '=', userId).execute();
-}
-
-/** Announces the erasure to every instance once the transaction commits (NOTIFY is transactional). */
-export async function notifyUserErased(db: Db, userId: string): Promise<void> {
-  await sql`select pg_notify(${USERS_CHANNEL}, ${userId})`.execute(db);
 }

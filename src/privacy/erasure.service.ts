@@ -12,7 +12,6 @@ import {
   deletePaymentMethodsOfUser,
   deleteRefreshTokensOfUser,
   lockUserForErasure,
-  notifyUserErased,
   revokeLiveRefreshTokensOfUser,
   scrubAgentsOwnedBy,
   scrubUser,
@@ -122,7 +121,6 @@ export function createErasureService(deps: ErasureDeps) {
         // The audit detail drops keys that name a token (scrubDetail), so that count goes by another name.
         const detail = { consentsWithdrawn, agentsDecommissioned, refreshesRevoked: refreshTokensRevoked, paymentMethodsDeleted, audienceMembershipsRemoved, approvalsDeleted };
         await auditInTransaction(trx, { action: 'user.erased', ...auditCaller(caller.principal, caller.requestId), subjectUserId: userId, decision: 'ALLOW', detail }, now);
-        await notifyUserErased(trx, userId);
         const result: ErasureResult = { userId, erasedAt: now, alreadyErased: false, ...counts };
         await deps.onErased?.(trx, result);
         return result;
