@@ -283,7 +283,11 @@ export interface ApprovalsTable {
   used_at: Timestamp | null;
 }
 
-/** Written only by the triggers of migration 0006: one row per live company consent of an active user. */
+/**
+ * One row per live company consent of an active user, kept by the triggers of migration 0006 (as
+ * later migrations amended them); a bulk seed with the triggers off writes the same rows itself
+ * (src/audiences/audience.bulk.ts).
+ */
 export interface AudienceMembersTable {
   purpose: string;
   user_id: string;
