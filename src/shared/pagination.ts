@@ -2,7 +2,7 @@ import { BadUserInputError } from './errors.js';
 import { isId, type IdPrefix } from './ids.js';
 import { isStorableText } from './input.js';
 
-/** Page sizes: `first` defaults to DEFAULT and may not exceed MAX, so no request can ask for everything. */
+/** Page sizes: `first` defaults to `default` and may not exceed `max`, so no request can ask for everything. */
 export const PAGE = Object.freeze({ default: 20, max: 100 });
 
 /**
