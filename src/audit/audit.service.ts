@@ -18,7 +18,7 @@ export async function auditInTransaction(tx: Db, events: AuditEventInput | reado
 }
 
 /** The parts of an event that follow from who is calling and which request it is. */
-export function auditCaller(principal: Principal, requestId: string | null = null) {
+export function auditCaller(principal: Principal, requestId: string | null) {
   return { ...actorFromPrincipal(principal), requestId };
 }
 
