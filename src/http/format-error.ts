@@ -54,7 +54,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     !formatted.path &&
     original instanceof GraphQLError &&
     !(original.originalError && !(original.originalError instanceof GraphQLError)) &&
-    (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR' || answersClientError(original));
+    (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR' || answersClientError(original) || isVariableLimitRefusal(original));
   if (isRequestError) {
     return { message: boundEcho(stripSuggestions(limitRefusal(formatted.message))), ...location, extensions: { code: 'BAD_USER_INPUT' } };
   }
@@ -70,6 +70,14 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
  */
 function isArgumentRefusal(error: unknown): boolean {
   return error instanceof GraphQLError && error.originalError === undefined && /^Argument "\w+" (of non-null type "[^"]+" must not be null|of required type "[^"]+" was provided the variable "\$\w+" which was not provided a runtime value|has invalid value )/.test(error.message);
+}
+
+/**
+ * graphql-js stops reading variables at its 50th refusal and adds one of its own, which names no
+ * variable, so Apollo gives it no code: the request's refusal all the same.
+ */
+function isVariableLimitRefusal(error: GraphQLError): boolean {
+  return error.message === 'Too many errors processing variables, error limit reached. Execution aborted.';
 }
 
 /**

@@ -52,3 +52,14 @@ describe('a refused variable', () => {
     expect(response.errors).toEqual([expect.objectContaining({ message: 'Variable "$input" got invalid value; Field "typo" is not defined by type "SignInInput".' })]);
   });
 });
+
+describe('variables with more refusals than graphql-js counts', () => {
+  it('are refused as bad input, the last refusal saying the count was reached, not masked as an internal error', async () => {
+    // graphql-js stops at 50 refusals and adds one of its own, which names no variable.
+    const response = await graphql(hub, SIGN_IN, { variables: { input: { email: 'ann@example.com', password: TEST_PASSWORD, ...Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`typo${i}`, 1])) } } });
+    expect(response.status).toBe(400);
+    expect(response.errors).toHaveLength(51);
+    expect(response.errors!.map((error) => error.extensions)).toEqual(Array(51).fill({ code: 'BAD_USER_INPUT' }));
+    expect(response.errors!.at(-1)!.message).toBe('Too many errors processing variables, error limit reached. Execution aborted.');
+  });
+});
