@@ -52,8 +52,13 @@ export const email = z
       .refine((address) => address.lastIndexOf('@') <= LOCAL_PART_MAX, `must have at most ${LOCAL_PART_MAX} characters before the @`),
   );
 
+/**
+ * An ISO 3166-1 alpha-2 code in either case, stored in capitals. Two ASCII letters first: Unicode
+ * uppercases letters outside ASCII to codes (ß to SS, the ligature ﬆ to ST, a dotless ı with t to IT).
+ */
 export const country = z
   .string()
+  .regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code')
   .transform((value) => value.toUpperCase())
   .refine((value) => COUNTRY_CODES.has(value), 'must be an ISO 3166-1 alpha-2 country code');
 

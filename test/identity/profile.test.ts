@@ -79,6 +79,10 @@ describe('updateProfile', () => {
     [{ birthdate: '2999-01-01' }, 'input.birthdate'],
     [{ locale: 'en_GB!!' }, 'input.locale'],
     [{ country: 'UK' }, 'input.country'],
+    // Letters outside ASCII that uppercase to a code: ß to SS (South Sudan), the ligature ﬆ to ST, a dotless ı to IT.
+    [{ country: 'ß' }, 'input.country'],
+    [{ country: '\u0131t' }, 'input.country'],
+    [{ address: { line1: 'x', city: 'y', postalCode: '1000', country: '\ufb06' } }, 'input.address.country'],
     [{ givenName: '' }, 'input.givenName'],
     [{ givenName: 'x'.repeat(101) }, 'input.givenName'],
     // Nothing visible: a soft hyphen, a Hangul filler, a direction mark and a braille blank, tag characters, a grapheme joiner, a variation selector.
