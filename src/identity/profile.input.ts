@@ -18,15 +18,19 @@ export const personName = text(100);
 /**
  * An address as stored and looked up: trimmed, its domain in ASCII (IDNA, RFC 5890: 'bücher.de'
  * as 'xn--bcher-kva.de', which is what mail is sent to) and lowercased, so the two forms of one
- * domain are one account. A domain IDNA cannot convert is kept as given, for the check to refuse.
+ * domain are one account. A domain IDNA cannot convert is kept as given, for the check to refuse,
+ * and so is a letter outside ASCII in the part before the `@`.
  */
 export function normalizeEmail(value: string): string {
   const trimmed = value.trim();
   const at = trimmed.lastIndexOf('@');
   const domain = trimmed.slice(at + 1);
-  if (at < 0 || /^[\x20-\x7e]*$/.test(domain)) return trimmed.toLowerCase();
-  return `${trimmed.slice(0, at)}@${domainToASCII(domain) || domain}`.toLowerCase();
+  if (at < 0 || /^[\x20-\x7e]*$/.test(domain)) return lowerAscii(trimmed);
+  return lowerAscii(`${trimmed.slice(0, at)}@${domainToASCII(domain) || domain}`);
 }
+
+/** A–Z lowercased, nothing else: Unicode lowercases the Kelvin sign K to k, making another address of one the check must refuse. */
+const lowerAscii = (value: string) => value.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 
 /**
  * Zod's practical address, but for the top-level domain, which may also be an IDN one in its

@@ -93,12 +93,12 @@ export async function isUserActiveForShare(tx: Db, id: string): Promise<boolean>
   return row?.status === 'active';
 }
 
-/** The account behind an email, case-insensitively, with its password hash; for sign-in only. */
+/** The account behind an email as `normalizeEmail` gives it, with its password hash; for sign-in only. */
 export async function findCredentialsByEmail(db: Db, email: string) {
   return db
     .selectFrom('users')
     .select(['id', 'status', 'password_hash'])
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email))
     .executeTakeFirst();
 }
 

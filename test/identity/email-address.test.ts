@@ -43,6 +43,16 @@ describe('email addresses at internationalized domains (IDNA, RFC 5890)', () => 
     }
   });
 
+  it('refuses a local part with a letter outside ASCII rather than take it as the ASCII one Unicode lowercases it to', async () => {
+    // The Kelvin sign K (U+212A) lowercases to k: \u212Aate@… would have been kate@…'s account.
+    const kate = await graphql<any>(hub, SIGN_UP, { variables: { input: { email: 'kate@example.com', password: PASSWORD } } });
+    expect(kate.errors).toBeUndefined();
+    const up = await graphql<any>(hub, SIGN_UP, { variables: { input: { email: '\u212Aim@example.com', password: PASSWORD } } });
+    expect(up.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.email' });
+    const signIn = await graphql<any>(hub, SIGN_IN, { variables: { input: { email: '\u212Aate@example.com', password: PASSWORD } } });
+    expect(signIn.data?.signIn ?? null).toBeNull();
+  });
+
   it('refuses an address no mail can reach: a local part past 64 octets, a domain label past 63 or ending in a dash', async () => {
     // RFC 5321 §4.5.3.1.1 and RFC 1035 §2.3.1; a Unicode label counts in its ASCII form (xn--…).
     for (const email of [`${'a'.repeat(65)}@example.com`, `b@${'c'.repeat(64)}.example`, `d@${'ü'.repeat(60)}.de`, 'e@exa-.example', `f@example.${'g'.repeat(64)}`]) {
