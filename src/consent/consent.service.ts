@@ -107,12 +107,13 @@ export function createConsentService(deps: {
 
   /**
    * The signed receipt of each withdrawal, by consent id, issued at its `withdrawnAt`: the consent
-   * as withdrawn, under the purpose version it was given under (the newest for a version the
-   * registry no longer holds), naming its agent's chain as its first receipt does. At most three
+   * as withdrawn, by whom and why (as its ledger event records them), under the purpose version
+   * it was given under (the newest for a version the registry no longer holds), naming its
+   * agent's chain as its first receipt does. At most three
    * queries however many consents; no receipt for one whose purpose the registry does not hold:
    * its withdrawal stands.
    */
-  async function signWithdrawalReceipts(tx: Db, withdrawn: readonly Consent[]): Promise<Map<string, string>> {
+  async function signWithdrawalReceipts(tx: Db, withdrawn: readonly Consent[], by: WithdrawnBy, reason: string): Promise<Map<string, string>> {
     const purposes = await findConsentedPurposes(tx, withdrawn);
     const agentIds = new Set(withdrawn.flatMap((c) => (c.agentId ? [c.agentId] : [])));
     const agents = new Map((await deps.agents.findAgents(tx, [...agentIds])).map((a) => [a.id, a]));
@@ -122,7 +123,7 @@ export function createConsentService(deps: {
         const purpose = purposes[i];
         if (!purpose) return [];
         const agent = c.agentId ? { id: c.agentId, chain: [c.agentId, ...(agents.get(c.agentId)?.ancestorIds ?? [])] } : null;
-        return [[c.id, await signReceipt(key, receiptClaims(c, purpose, deps.receipts, agent), deps.receipts.issuer, c.withdrawnAt!)]];
+        return [[c.id, await signReceipt(key, receiptClaims(c, purpose, deps.receipts, agent, { by: by(c).actor, reason }), deps.receipts.issuer, c.withdrawnAt!)]];
       }),
     );
     return new Map(signed.flat());
@@ -155,7 +156,7 @@ export function createConsentService(deps: {
     }
     const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
     if (withdrawn.length === 0) return [];
-    const receipts = await signWithdrawalReceipts(tx, withdrawn);
+    const receipts = await signWithdrawalReceipts(tx, withdrawn, by, reason);
     await insertConsentEvents(
       tx,
       withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor: by(c).actor, detail: { reason }, receipt: receipts.get(c.id) ?? null, occurredAt: c.withdrawnAt! })),

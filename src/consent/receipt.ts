@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import type { AuditActor } from '../audit/audit.actions.js';
 import type { Controller } from '../config.js';
 import { SIGNING_ALG, type SigningKey } from '../oauth/key-store.js';
 import type { Consent } from './consent.queries.js';
@@ -20,13 +21,26 @@ const CONSENT_TYPE = 'EXPLICIT';
 /** Data categories that are special categories of personal data (GDPR Art. 9) or otherwise sensitive. */
 const SENSITIVE_CATEGORIES = new Set(['payment', 'identity']);
 
+/** How a consent was withdrawn: who withdrew it, as its ledger event names them, and why. */
+export interface Withdrawal {
+  readonly by: AuditActor;
+  readonly reason: string;
+}
+
 /**
  * The receipt claims of a consent: the fields of a Kantara Consent Receipt v1.1, with the
  * ISO/IEC TS 27560 additions (grantee agent and its chain, lawful basis, notice hash, expiry,
- * state and when it was withdrawn) under their own names. The record as it stands when signed:
- * once as given (`consentStatus` active), once more as withdrawn, each change its own receipt.
+ * state, and when, by whom and why it was withdrawn) under their own names. The record as it
+ * stands when signed: once as given (`consentStatus` active, `withdrawnBy` null), once more as
+ * withdrawn, each change its own receipt.
  */
-export function receiptClaims(consent: Consent, purpose: Purpose, controller: ReceiptController, agent: { id: string; chain: readonly string[] } | null) {
+export function receiptClaims(
+  consent: Consent,
+  purpose: Purpose,
+  controller: ReceiptController,
+  agent: { id: string; chain: readonly string[] } | null,
+  withdrawal: Withdrawal | null = null,
+) {
   const categories = consent.scopes.length > 0 ? coveredData(consent.scopes) : [...purpose.dataCategories];
   const sensitive = categories.some((c) => SENSITIVE_CATEGORIES.has(c.split('.')[0]!));
   return {
@@ -67,6 +81,8 @@ export function receiptClaims(consent: Consent, purpose: Purpose, controller: Re
     expiresAt: consent.expiresAt ? Math.floor(consent.expiresAt.getTime() / 1_000) : null,
     consentStatus: consent.status,
     withdrawnAt: consent.withdrawnAt ? Math.floor(consent.withdrawnAt.getTime() / 1_000) : null,
+    withdrawnBy: withdrawal ? { kind: withdrawal.by.kind, id: withdrawal.by.id } : null,
+    withdrawalReason: withdrawal?.reason ?? null,
   };
 }
 

@@ -199,7 +199,7 @@ describe('withdrawal receipts', () => {
     (await jwtVerify(receipt, createLocalJWKSet(await jwks()), { issuer: hub.config.issuer, typ: 'consent-receipt+jwt', currentDate: clock.now() })).payload;
   const seconds = (at: Date) => Math.floor(at.getTime() / 1_000);
 
-  it('signs a withdrawal as a receipt verifiable with jose against /receipts/jwks.json, naming the consent and when it was withdrawn, and lists it in the history', async () => {
+  it('signs a withdrawal as a receipt verifiable with jose against /receipts/jwks.json, naming the consent, when and how it was withdrawn, and lists it in the history', async () => {
     const carol = await signUpUser(hub);
     const id = await giveConsent(hub, carol.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'] });
     const givenAt = clock.now();
@@ -220,11 +220,13 @@ describe('withdrawal receipts', () => {
       consentTimestamp: seconds(givenAt),
       consentStatus: 'withdrawn',
       withdrawnAt: seconds(clock.now()),
+      withdrawnBy: { kind: 'user', id: carol.id },
+      withdrawalReason: 'withdrawn',
       grantee: { agentId: assistant.id, actorChain: [assistant.id] },
       services: [{ service: assistant.id, purposes: [{ purpose: 'support', purposeVersion: '1', scopes: ['orders:read'], thirdPartyDisclosure: true }] }],
     });
     // The consent's own receipt stays the record as given.
-    expect(await verified(consent.receipt)).toMatchObject({ jti: id, consentReceiptID: id, consentStatus: 'active', withdrawnAt: null });
+    expect(await verified(consent.receipt)).toMatchObject({ jti: id, consentReceiptID: id, consentStatus: 'active', withdrawnAt: null, withdrawnBy: null, withdrawalReason: null });
     expect(consent.history).toEqual([
       { kind: 'given', occurredAt: givenAt.toISOString(), reason: null, receipt: consent.receipt },
       { kind: 'withdrawn', occurredAt: clock.now().toISOString(), reason: 'withdrawn', receipt: consent.withdrawalReceipt },
@@ -247,6 +249,8 @@ describe('withdrawal receipts', () => {
       piiPrincipalId: dave.id,
       consentStatus: 'withdrawn',
       withdrawnAt: seconds(clock.now()),
+      withdrawnBy: { kind: 'user', id: dave.id },
+      withdrawalReason: 'superseded by a new consent',
       grantee: null,
       // A consent to the company: the service is the controller's.
       services: [{ service: 'Example Shop GmbH', purposes: [{ purpose: 'wishlist', purposeVersion: '1', piiCategory: ['preferences'] }] }],
@@ -302,6 +306,8 @@ describe('withdrawal receipts', () => {
       consentReceiptID: id,
       consentStatus: 'withdrawn',
       withdrawnAt: seconds(clock.now()),
+      withdrawnBy: { kind: 'client', id: expect.stringMatching(/^agt_/) },
+      withdrawalReason: 'agent decommissioned',
       grantee: given.grantee,
       services: given.services,
     });
