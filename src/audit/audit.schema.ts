@@ -1,6 +1,7 @@
 import { builder } from '../graphql/builder.js';
 import { connectionRef } from '../graphql/connection.js';
 import { UserRef } from '../identity/user.schema.js';
+import { accessLogLoader } from './audit.loaders.js';
 import { AUDIT_ACTIONS } from './audit.actions.js';
 import { findAuditEvents, type AuditEvent } from './audit.service.js';
 
@@ -66,6 +67,6 @@ builder.objectField(UserRef, 'accessLog', (t) =>
     description: 'Who read or changed this user’s data, when, acting for whom and for which purpose: newest first, for the user themself.',
     args: { first: t.arg.int(), after: t.arg.string() },
     authScopes: (user) => ({ self: { userId: user.id, field: 'accessLog' } }),
-    resolve: (user, args, ctx) => findAuditEvents(ctx.services.db, { first: args.first ?? undefined, after: args.after ?? undefined, filter: { userId: user.id } }),
+    resolve: (user, args, ctx) => accessLogLoader(ctx).load({ userId: user.id, first: args.first ?? null, after: args.after ?? null }),
   }),
 );
