@@ -1,8 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import { auditCaller } from '../audit/audit.service.js';
 import { approvalLoader } from '../consent/approval.loaders.js';
-import { findEntryHmacKey } from '../consent/approval.queries.js';
-import { auditedEntry, type RefusedPaymentDetail } from '../consent/approval.service.js';
+import { recordRefusedAnswer, type RefusedPaymentDetail } from '../consent/approval.service.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type ForbiddenReason, type HubError } from '../shared/errors.js';
 import { decideDelegatedField, grantState } from './delegation.js';
@@ -109,17 +108,7 @@ export const approvalAuth = {
     const approval = await approvalLoader(context).load(approvalId);
     const decision = decideApprovalAnswer(context.principal, approval, context.services.clock.now());
     if (!decision.allowed && approval && context.principal.kind !== 'anonymous') {
-      // Named as every event of the approval names it: its action and the entry's HMAC under the user's key.
-      const entryHmacKey = await findEntryHmacKey(context.services.db, approval.userId);
-      context.services.audit.record({
-        action: 'approval.answered',
-        ...auditCaller(context.principal, context.requestId),
-        subjectUserId: approval.userId,
-        consentId: approval.consentId,
-        decision: 'DENY',
-        reason: decision.reason,
-        detail: { approvalId: approval.id, ...auditedEntry(approval.authorizationDetails, entryHmacKey) },
-      });
+      await recordRefusedAnswer(context.services, approval, context, decision.reason);
     }
     return settle(context, `answer:${approvalId}`, decision);
   },

@@ -217,3 +217,13 @@ export function auditOf(action: 'approval.requested' | 'approval.answered' | 'ap
     detail: { approvalId: approval.id, ...auditedEntry(approval.authorizationDetails, entryHmacKey), ...detail },
   };
 }
+
+/**
+ * Records a refused answer to `approval` in its user's trail, named as its other events name it,
+ * through the buffered writer since it changes nothing: a refusal reads the user's entry key and
+ * never creates one.
+ */
+export async function recordRefusedAnswer(deps: Pick<Services, 'db' | 'audit'>, approval: Approval, caller: Caller, reason: string): Promise<void> {
+  const entryHmacKey = await findEntryHmacKey(deps.db, approval.userId);
+  deps.audit.record({ ...auditOf('approval.answered', { approval, entryHmacKey }, caller, {}), decision: 'DENY', reason });
+}
