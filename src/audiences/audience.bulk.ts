@@ -1,5 +1,5 @@
 import type { OrdersTable, PreferencesJson } from '../db/database.js';
-import { UNSPENT_ORDER_STATUSES } from '../identity/order.queries.js';
+import { UNSPENT_ORDER_STATUSES } from '../identity/order-status.js';
 import type { SeedRow, SeedTransaction } from '../identity/seed.writer.js';
 import type { ConsentRow } from './consent.seed.js';
 

@@ -3,7 +3,7 @@ import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
 import { DATA_CATEGORIES, type DataCategory, type FieldRef, type FilterRead } from '../authz/scopes.js';
 import type { Database } from '../db/database.js';
 import { LOYALTY_TIERS } from '../identity/loyalty.js';
-import { UNSPENT_ORDER_STATUSES } from '../identity/order.queries.js';
+import { UNSPENT_ORDER_STATUSES } from '../identity/order-status.js';
 import { CHANNELS, country, locale, tag } from '../identity/profile.input.js';
 import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';

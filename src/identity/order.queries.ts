@@ -3,12 +3,6 @@ import type { Db } from '../db/connect.js';
 import type { LineItemJson, OrdersTable, PaymentMethodsTable } from '../db/database.js';
 import { PREPARED_MARKER } from '../db/prepared.js';
 
-/**
- * The statuses of an order whose money the customer did not keep: counted as an order placed,
- * never in what the customer spent (an audience's `minSpendMinor`).
- */
-export const UNSPENT_ORDER_STATUSES: readonly OrdersTable['status'][] = ['cancelled', 'refunded'];
-
 /** A first-party order, as the domain sees it. Amounts in minor units of `currency`. */
 export interface Order {
   readonly id: string;
