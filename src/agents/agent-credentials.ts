@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '../shared/constant-time.js';
 import type { Agent } from './agent.queries.js';
 
 /** An agent with a secret just made: the only moment the secret exists outside its holder. */
@@ -26,7 +27,7 @@ export function hashClientSecret(secret: string): Buffer {
 const NOTHING = hashClientSecret('');
 
 /**
- * True when `secret` hashes to one of `hashes`, compared with `timingSafeEqual` against every one
+ * True when `secret` hashes to one of `hashes`, compared in constant time against every one
  * of them (no early exit), so the answer takes as long whichever matches. With no hashes (an
  * unknown client) it still hashes and compares once, so an unknown id answers like a wrong secret.
  */
@@ -34,7 +35,7 @@ export function secretMatches(hashes: readonly Uint8Array[], secret: string): bo
   const presented = hashClientSecret(secret.length <= MAX_SECRET_LENGTH ? secret : '');
   let match = false;
   for (const hash of hashes.length > 0 ? hashes : [NOTHING]) {
-    const equal = hash.length === presented.length && timingSafeEqual(hash, presented);
+    const equal = constantTimeEqual(hash, presented);
     match = (equal && hashes.length > 0 && secret.length <= MAX_SECRET_LENGTH) || match;
   }
   return match;

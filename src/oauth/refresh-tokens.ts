@@ -1,7 +1,8 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Services } from '../app.js';
 import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
+import { constantTimeEqual } from '../shared/constant-time.js';
 import { isId, newId } from '../shared/ids.js';
 import { enqueueWebhookEvent, type WebhookEvent } from '../webhooks/webhook-outbox.js';
 import type { GrantLink } from './access-token.js';
@@ -55,8 +56,7 @@ function namedIn(key: Buffer, token: string): { readonly rowId: string; readonly
   const [rowId, familyId, , mac] = parts as [string, string, string, string];
   if (!isId('rt', rowId) || !isId('rt', familyId)) return undefined;
   const expected = Buffer.from(nameMac(key, token.slice(0, token.lastIndexOf('~'))));
-  const given = Buffer.from(mac);
-  return given.length === expected.length && timingSafeEqual(given, expected) ? { rowId, familyId } : undefined;
+  return constantTimeEqual(Buffer.from(mac), expected) ? { rowId, familyId } : undefined;
 }
 
 export interface RefreshGrant {
