@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AgentService } from '../agents/agent.service.js';
-import { auditCaller, auditInTransaction, SYSTEM_ACTOR, type AuditEventInput } from '../audit/audit.service.js';
-import { actorFromPrincipal, type PrincipalAuditFields } from '../audit/audit.actions.js';
+import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import { actorFromPrincipal } from '../audit/audit.actions.js';
 import { decideCompanyConsentGiving } from '../authz/agent-access.js';
 import { decideConsentInForce } from '../authz/delegation.js';
 import { scopeWithin } from '../authz/scopes.js';
@@ -21,15 +21,13 @@ import {
   insertConsent,
   insertConsentEvents,
   lockUserConsents,
-  markConsentsLapsed,
-  markConsentsWithdrawn,
   type Consent,
 } from './consent.queries.js';
-import { findConsentedPurposes, findPurpose, purposeCovers, type Purpose } from './purposes.js';
+import { findPurpose, purposeCovers, type Purpose } from './purposes.js';
 import { findLatestPurposes } from './purpose.queries.js';
-import { receiptClaims, signReceipt, type ReceiptController } from './receipt.js';
-import type { SigningKey } from '../oauth/key-store.js';
+import { receiptClaims, signReceipt } from './receipt.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
+import { auditOf, byCaller, createWithdrawal, decommissionedBy, type WithdrawalDeps } from './withdrawal.js';
 
 export { toConsent, type Consent } from './consent.queries.js';
 
@@ -50,35 +48,8 @@ const giveConsentSchema = z.object({
   policyVersion: z.string().max(64).nullish(),
 });
 
-/** Consents withdrawn per round of statements (`withdrawInTransaction`). */
-const WITHDRAW_BATCH = 1_000;
-
 /** How a consent given through the API by the user themself was collected. */
 const SELF_SERVICE = 'self_service';
-
-/** Who a withdrawal of this consent is recorded as done by: the actor fields of its events. */
-type WithdrawnBy = (consent: Consent) => PrincipalAuditFields & { readonly requestId: string | null };
-
-/** Every withdrawal recorded as the caller's. */
-const byCaller =
-  (caller: Caller): WithdrawnBy =>
-  () =>
-    auditCaller(caller.principal, caller.requestId);
-
-/**
- * Who a consent's user sees withdrawing it because its agent was decommissioned: the caller when
- * it is that user, or an operator client (the company's, named in a user's trail wherever it acts
- * on their data); anyone else as the hub (`system`), since the withdrawal follows from a change to
- * someone else's agent and the caller would be its owner, whom `Agent.owner` hides from the
- * consenting user (or, for an erasure, the erased person). The `agent.decommissioned` event, in
- * the owner's trail, still names the caller; the request id stays, to tie the two together.
- */
-function decommissionedBy(caller: Caller): WithdrawnBy {
-  const { principal, requestId } = caller;
-  const named = auditCaller(principal, requestId);
-  const hub = { actor: SYSTEM_ACTOR, actorChain: [], clientId: null, purpose: null, consentId: null, requestId } as const;
-  return (consent) => (principal.kind === 'client' || (principal.kind === 'user' && principal.userId === consent.userId) ? named : hub);
-}
 
 export type ConsentService = ReturnType<typeof createConsentService>;
 
@@ -93,80 +64,16 @@ const CONSENT_ENDED: Partial<Record<ForbiddenReason, string>> = {
 export const consentEnded = (reason: ForbiddenReason) => new ForbiddenError(reason, CONSENT_ENDED[reason]);
 
 /** The consent ledger: consents given and withdrawn, each change an event and an audit record. */
-export function createConsentService(deps: {
-  db: Db;
-  clock: Clock;
-  agents: Pick<AgentService, 'findActiveAgentForShare' | 'findAgents'>;
-  identity: Pick<IdentityService, 'findActiveUser' | 'isActiveForShare'>;
-  /** Revokes every refresh token issued under these consents. */
-  revokeRefreshTokensOfConsents(tx: Db, consentIds: readonly string[], now: Date): Promise<void>;
-  /** The key receipts are signed with, and the controller and issuer they name. */
-  receipts: ReceiptController & { signingKey(): SigningKey };
-}) {
+export function createConsentService(
+  deps: WithdrawalDeps & {
+    db: Db;
+    clock: Clock;
+    agents: Pick<AgentService, 'findActiveAgentForShare' | 'findAgents'>;
+    identity: Pick<IdentityService, 'findActiveUser' | 'isActiveForShare'>;
+  },
+) {
   const { db, clock } = deps;
-
-  /**
-   * The signed receipt of each withdrawal, by consent id, issued at its `withdrawnAt`: the consent
-   * as withdrawn, by whom and why (as its ledger event records them), under the purpose version
-   * it was given under (the newest for a version the registry no longer holds), naming its
-   * agent's chain as its first receipt does. At most three
-   * queries however many consents; no receipt for one whose purpose the registry does not hold:
-   * its withdrawal stands.
-   */
-  async function signWithdrawalReceipts(tx: Db, withdrawn: readonly Consent[], by: WithdrawnBy, reason: string): Promise<Map<string, string>> {
-    const purposes = await findConsentedPurposes(tx, withdrawn);
-    const agentIds = new Set(withdrawn.flatMap((c) => (c.agentId ? [c.agentId] : [])));
-    const agents = new Map((await deps.agents.findAgents(tx, [...agentIds])).map((a) => [a.id, a]));
-    const key = deps.receipts.signingKey();
-    const signed = await Promise.all(
-      withdrawn.map(async (c, i): Promise<[string, string][]> => {
-        const purpose = purposes[i];
-        if (!purpose) return [];
-        const agent = c.agentId ? { id: c.agentId, chain: [c.agentId, ...(agents.get(c.agentId)?.ancestorIds ?? [])] } : null;
-        return [[c.id, await signReceipt(key, receiptClaims(c, purpose, deps.receipts, agent, { by: by(c).actor, reason }), deps.receipts.issuer, c.withdrawnAt!)]];
-      }),
-    );
-    return new Map(signed.flat());
-  }
-
-  /**
-   * Withdraws these consents, their refresh tokens with them, recording why, each with a signed
-   * receipt of its withdrawal. In rounds of WITHDRAW_BATCH, so that every statement stays within
-   * PostgreSQL's 65,535 parameters however many consents there are (an agent that thousands of
-   * people consented to is decommissioned in one transaction).
-   */
-  async function withdrawInTransaction(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date): Promise<Consent[]> {
-    const withdrawn: Consent[] = [];
-    for (let i = 0; i < consents.length; i += WITHDRAW_BATCH) {
-      withdrawn.push(...(await withdrawBatch(tx, consents.slice(i, i + WITHDRAW_BATCH), by, reason, now)));
-    }
-    return withdrawn;
-  }
-
-  async function withdrawBatch(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date): Promise<Consent[]> {
-    // A consent past its expiry lapsed then, and was never withdrawn: the ledger records its
-    // lapse, at its expiry, and the trail `consent.expired` by the hub, under the request that
-    // found it; no receipt or event says that anyone withdrew it.
-    const lapsed = await markConsentsLapsed(tx, consents.map((c) => c.id), now);
-    await insertConsentEvents(tx, lapsed.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'expired', actor: SYSTEM_ACTOR, occurredAt: c.expiresAt! })), now);
-    if (lapsed.length > 0) {
-      await deps.revokeRefreshTokensOfConsents(tx, lapsed.map((c) => c.id), now);
-      const lapse = (c: Consent) => ({ actor: SYSTEM_ACTOR, requestId: by(c).requestId });
-      await auditInTransaction(tx, lapsed.map((c) => auditOf('consent.expired', c, lapse(c), { expiredAt: c.expiresAt!.toISOString() })), now);
-    }
-    const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
-    if (withdrawn.length === 0) return [];
-    const receipts = await signWithdrawalReceipts(tx, withdrawn, by, reason);
-    await insertConsentEvents(
-      tx,
-      withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor: by(c).actor, detail: { reason }, receipt: receipts.get(c.id) ?? null, occurredAt: c.withdrawnAt! })),
-      now,
-    );
-    await deps.revokeRefreshTokensOfConsents(tx, withdrawn.map((c) => c.id), now);
-    await auditInTransaction(tx, withdrawn.map((c) => auditOf('consent.withdrawn', c, by(c), { reason })), now);
-    await enqueueWebhookEvent(tx, withdrawn.map((c) => ({ type: 'consent.withdrawn', data: { consentId: c.id, userId: c.userId, purpose: c.purpose, agentId: c.agentId } })), now);
-    return withdrawn;
-  }
+  const withdrawInTransaction = createWithdrawal(deps);
 
   return {
     /**
@@ -318,18 +225,6 @@ export function createConsentService(deps: {
 
     /** The ledger events of these consents, oldest first. */
     findHistory: (db: Db, consentIds: readonly string[]) => findConsentEvents(db, consentIds),
-  };
-}
-
-function auditOf(action: 'consent.given' | 'consent.withdrawn' | 'consent.expired', consent: Consent, by: Pick<AuditEventInput, 'actor' | 'requestId'> & Partial<AuditEventInput>, detail: Record<string, unknown>): AuditEventInput {
-  return {
-    action,
-    ...by,
-    subjectUserId: consent.userId,
-    purpose: consent.purpose,
-    consentId: consent.id,
-    decision: 'ALLOW',
-    detail,
   };
 }
 
