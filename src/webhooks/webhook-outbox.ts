@@ -4,7 +4,7 @@ import { newId } from '../shared/ids.js';
 import { messageBody, type WebhookEvent } from './webhook-events.js';
 
 export { WEBHOOK_EVENT_TYPES, type WebhookEvent } from './webhook-events.js';
-export { endDeliveriesAboutErasedUser } from './delivery.queries.js';
+export { endDeliveriesAboutErasedUser } from './erased-person.queries.js';
 
 /** The channel delivery workers LISTEN on; a committed event NOTIFYs it. */
 export const WEBHOOK_CHANNEL = 'webhook_deliveries';

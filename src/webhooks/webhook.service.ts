@@ -10,7 +10,8 @@ import type { Logger } from '../shared/logger.js';
 import type { AuditAction } from '../audit/audit.actions.js';
 import { createAddressPolicy } from './address-policy.js';
 import { findAttemptsOfDeliveries, findDeliveriesOfSubscriptions, findDelivery, type WebhookDelivery } from './delivery-log.queries.js';
-import { countPendingDeliveries, endDeliveriesOfOtherTypes, isAboutErasedUser, restartDelivery } from './delivery.queries.js';
+import { countPendingDeliveries, endDeliveriesOfOtherTypes, restartDelivery } from './delivery.queries.js';
+import { isAboutErasedUser } from './erased-person.queries.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from './delivery-worker.js';
 import {
   countSubscriptions,
