@@ -3,7 +3,8 @@ import type { Config } from '../config.js';
 import { openConfiguredDatabase, waitForDatabase, type Db } from '../db/connect.js';
 import { requireMigrated } from '../db/migrator.js';
 import { open, resolveKeyEncryptionKey } from '../oauth/key-encryption.js';
-import { findAllSigningKeys, PUBLISHED_AHEAD_MS, publishedUntil, rotateSigningKey, signingSchedule, type SigningKeyRow } from '../oauth/key-store.js';
+import { PUBLISHED_AHEAD_MS, publishedUntil, signingSchedule } from '../oauth/key-schedule.js';
+import { findAllSigningKeys, rotateSigningKey, type SigningKeyRow } from '../oauth/key-store.js';
 import { loadConfigOrExit } from './config.js';
 
 /**

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Services } from '../app.js';
 import { authorizationServerMetadata, authorizationServerMetadataPath, protectedResourceMetadata, resourceMetadataPath } from '../oauth/discovery.js';
 import { introspect } from '../oauth/introspection.endpoint.js';
-import { JWKS_MAX_AGE_SECONDS } from '../oauth/key-store.js';
+import { JWKS_MAX_AGE_SECONDS } from '../oauth/key-schedule.js';
 import { OAuthError } from '../oauth/oauth-error.js';
 import { revoke } from '../oauth/revocation.endpoint.js';
 import { createOAuthRequestRunner, type OAuthEndpoint, type OAuthHttpRequest } from '../oauth/oauth-request.js';

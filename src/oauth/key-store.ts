@@ -3,8 +3,9 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, import
 import { sql } from 'kysely';
 import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
-import { CLOCK_SKEW_MS, type Clock } from '../shared/clock.js';
+import type { Clock } from '../shared/clock.js';
 import { open, seal } from './key-encryption.js';
+import { acceptedForMs, JWKS_MAX_AGE_SECONDS, publishedUntil, RELOAD_EVERY_MS, signedUntil, signingSchedule } from './key-schedule.js';
 import { findPublishedKeys, insertSigningKey, isKeyAcceptedSince, retireSigningKeys, type SigningKeyRow } from './keys.queries.js';
 
 export type { SigningKeyRow } from './keys.queries.js';
@@ -55,47 +56,6 @@ interface PublishedKey {
 export interface KeySetDocument {
   readonly keys: readonly JWK[];
 }
-
-/**
- * How stale an instance's keys may get: it rereads them twice as often, on a timer, so a rotation
- * by another instance or the CLI shows up whether or not requests come in.
- */
-export const RELOAD_EVERY_MS = 60_000;
-
-/**
- * How long a change of the keys may take to hold everywhere, as a clock elsewhere tells it: an
- * instance's next reread, and clock skew.
- */
-const EVERYWHERE_WITHIN_MS = RELOAD_EVERY_MS + CLOCK_SKEW_MS;
-
-/**
- * Until when a key retired at `retiredAt` is accepted for access tokens (what `hub keys rotate`
- * prints): the longest lifetime of anything it signed, plus the time an instance may go on signing
- * with it before it rereads the keys, plus clock skew.
- */
-export function publishedUntil(retiredAt: Date, retentionSeconds: number): Date {
-  return new Date(retiredAt.getTime() + acceptedForMs(retentionSeconds));
-}
-
-const acceptedForMs = (retentionSeconds: number) => retentionSeconds * 1_000 + EVERYWHERE_WITHIN_MS;
-
-/**
- * The latest issue time of a token a key retired at `retiredAt` may have signed: an instance goes on
- * signing with it until it rereads the keys, and its clock may be ahead.
- */
-export function signedUntil(retiredAt: Date): Date {
-  return new Date(retiredAt.getTime() + EVERYWHERE_WITHIN_MS);
-}
-
-/** How long `/jwks.json` may be kept by whoever fetched it (its `Cache-Control: max-age`). */
-export const JWKS_MAX_AGE_SECONDS = 300;
-
-/**
- * How long `hub keys rotate` publishes a new key before it signs: past every `/jwks.json` fetched
- * before the rotation, every instance's next reread, and clock skew. A verifier that caches the
- * key set, or sits behind a cache, holds the key before any token or receipt names it.
- */
-export const PUBLISHED_AHEAD_MS = JWKS_MAX_AGE_SECONDS * 1_000 + EVERYWHERE_WITHIN_MS;
 
 /** A failed reread of stale keys is retried no sooner than this. */
 const FAILED_RELOAD_RETRY_MS = 5_000;
@@ -282,14 +242,6 @@ async function addSigningKey(db: Db, kek: Buffer, now: Date): Promise<string | u
 /** Every signing key ever made, newest first: each is published for the receipts it signed, which live on. */
 export function findAllSigningKeys(db: Db): Promise<SigningKeyRow[]> {
   return findPublishedKeys(db, new Date(0));
-}
-
-/**
- * Of every key (`rows`, newest first), those that sign at `now` or will, oldest first: the first
- * signs now; each retirement still to come is when the next one takes over.
- */
-export function signingSchedule<R extends Pick<SigningKeyRow, 'retiredAt'>>(rows: readonly R[], now: Date): R[] {
-  return rows.filter((row) => row.retiredAt === null || row.retiredAt > now).reverse();
 }
 
 /**
