@@ -27,4 +27,12 @@ describe('a user’s access log', () => {
     expect(response.data.me.consents.map((c: any) => c.user.accessLog)).toEqual([own, own, own]);
     expect(log.matching('"audit_events"')).toHaveLength(1);
   });
+
+  it('answers each page asked for on its own: a bad cursor on one refuses that field alone', async () => {
+    const query = '{ me { good: accessLog(first: 2) { edges { node { id } } } bad: accessLog(first: 2, after: "not a cursor") { edges { node { id } } } } }';
+    const response = await graphql<any>(hub, query, { token: alice.accessToken });
+    expect(response.data.me.good.edges).toHaveLength(2);
+    expect(response.data.me.bad).toBeNull();
+    expect(response.errors?.map((e: any) => [e.path, e.extensions.code])).toEqual([[['me', 'bad'], 'BAD_USER_INPUT']]);
+  });
 });
