@@ -35,8 +35,9 @@ const PARTITION_RETRY_MS = 60_000;
 const LOCK_NOT_AVAILABLE = '55P03';
 /**
  * query_canceled: the server cancelled the write, past `statement_timeout` on a slow server or at
- * an operator's `pg_cancel_backend`. The database's state, not the events' fault: they are held
- * as through an outage, never halved away one by one.
+ * an operator's `pg_cancel_backend`. The database's state, not the events' fault: the batch is
+ * written in halves, since a smaller one may fit the time the server allows, and an event
+ * cancelled alone is held as through an outage, never dropped.
  */
 const QUERY_CANCELED = '57014';
 /**
@@ -62,13 +63,12 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * through an outage and joined by newer events, it does not take those down with it. After that
  * the batch is halved and each half written the same way, so that only an event the database
  * refuses on its own is logged in full at error level and dropped. A batch the database cannot
- * take, unreachable or too slow (a statement it cancelled), is held until it can. After
- * `close()`, a batch that finds the database unreachable twice is logged and dropped whole, and
- * so is every batch after it, without a try: a shutdown is not held up waiting out an outage once
- * per event. A batch
- * waits for a locked chain head only briefly (HEAD_LOCK_TIMEOUT), then goes back to the buffer
- * for another try: the changes of the hub are never held up long by reads, and never aborted in
- * a deadlock with them. Events keep the order they were recorded in through every retry.
+ * reach is held until it can; one it cancelled as too slow is written in halves, and an event it
+ * cancels alone is held likewise. After `close()`, a batch that finds the database unreachable
+ * twice is logged and dropped whole, and so is every batch after it, without a try: a shutdown
+ * is not held up waiting out an outage once per event. A batch waits for a locked chain head
+ * only briefly (HEAD_LOCK_TIMEOUT), then goes back to the buffer for another try: the changes of
+ * the hub are never held up long by reads, and never aborted in a deadlock with them. Events keep the order they were recorded in through every retry.
  * Makes sure the month's partitions exist at start and whenever the month turns.
  * Call `close()` at shutdown, after the last request: whatever is still buffered is lost otherwise.
  */
@@ -209,8 +209,11 @@ export class AuditWriter {
         this.#lastTaken = performance.now();
         break;
       } catch (error) {
-        const unavailable = isDatabaseUnavailable(error) || (error as { code?: unknown }).code === QUERY_CANCELED;
+        const cancelled = (error as { code?: unknown }).code === QUERY_CANCELED;
+        const unavailable = isDatabaseUnavailable(error) || cancelled;
         const locked = (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE;
+        // Held whole, a batch the server is too slow for would be tried whole again, and again.
+        if (cancelled && batch.length > 1 && !this.#closed) return this.#writeHalves(batch);
         if (unavailable && !this.#closed) return this.#holdDuringOutage(batch, error);
         if (locked && !this.#closed) return this.#holdWhileLocked(batch);
         // One event the database refuses (or a head locked at close) must not take the others with

@@ -140,6 +140,34 @@ describe('AuditWriter', () => {
     await writer.close();
   });
 
+  it('writes fewer events at once when the server cancels a batch as too slow, rather than hold it forever', async () => {
+    const logger = fakeLogger();
+    const cancelled = () => Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
+    // A server that takes up to two events within its statement timeout, and cancels any more.
+    const slow = new Proxy(database.db, {
+      get(target, property) {
+        if (property !== 'transaction') return Reflect.get(target, property, target);
+        return () => ({
+          execute: (work: (trx: Db) => Promise<unknown>) =>
+            target.transaction().execute(async (trx) => {
+              const before = await countEvents(trx);
+              const result = await work(trx);
+              if ((await countEvents(trx)) - before > 2) throw cancelled();
+              return result;
+            }),
+        });
+      },
+    });
+    const writer = new AuditWriter(slow, logger as unknown as AuditLogger, clock, { retryDelayMs: 1, maxBatch: 8 });
+    const before = await countEvents(database.db);
+    for (let i = 0; i < 8; i++) writer.record(readEvent({ subjectUserId: 'usr_slow_batch', requestId: `req-${i}` }));
+    await vi.waitFor(async () => expect(await countEvents(database.db)).toBe(before + 8), { timeout: 5_000 });
+    const page = await listAuditEvents(database.db, { filter: { userId: 'usr_slow_batch' }, first: 10 });
+    expect(page.edges.map((e) => e.node.requestId).reverse()).toEqual(Array.from({ length: 8 }, (_, i) => `req-${i}`));
+    await writer.close();
+    expect(logger.error).not.toHaveBeenCalled();
+  });
+
   it('logs a batch that failed twice in full and drops it, never throwing to the caller', async () => {
     const logger = fakeLogger();
     const writer = new AuditWriter(flakyDb(database.db, 2), logger as unknown as AuditLogger, clock, { retryDelayMs: 1 });
