@@ -68,7 +68,8 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * twice is logged and dropped whole, and so is every batch after it, without a try: a shutdown
  * is not held up waiting out an outage once per event. A batch waits for a locked chain head
  * only briefly (HEAD_LOCK_TIMEOUT), then goes back to the buffer for another try: the changes of
- * the hub are never held up long by reads, and never aborted in a deadlock with them. Events keep the order they were recorded in through every retry.
+ * the hub are never held up long by reads, and never aborted in a deadlock with them. Events
+ * keep the order they were recorded in through every retry.
  * Makes sure the month's partitions exist at start and whenever the month turns.
  * Call `close()` at shutdown, after the last request: whatever is still buffered is lost otherwise.
  */
