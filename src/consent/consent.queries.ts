@@ -96,10 +96,10 @@ export async function findConsentsByIds(db: Db, ids: readonly string[]): Promise
   return rows.map(toConsent);
 }
 
-/** When the user's newest consent was given; undefined for a user who gave none. */
-export async function findNewestGivenAt(db: Db, userId: string): Promise<Date | undefined> {
-  const row = await db.selectFrom('consents').select('given_at').where('user_id', '=', userId).orderBy('given_at', 'desc').limit(1).executeTakeFirst();
-  return row?.given_at;
+/** The latest time any consent of the user was given or withdrawn; undefined for a user who gave none. */
+export async function findLatestConsentChange(db: Db, userId: string): Promise<Date | undefined> {
+  const { rows } = await sql<{ at: Date | null }>`select max(greatest(given_at, withdrawn_at)) as at from consents where user_id = ${userId}`.execute(db);
+  return rows[0]?.at ?? undefined;
 }
 
 /** Serializes consent changes of one user until the transaction ends. */

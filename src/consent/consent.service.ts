@@ -17,7 +17,7 @@ import {
   findConsentForShare,
   findConsentsByIds,
   findConsentsOfUsers,
-  findNewestGivenAt,
+  findLatestConsentChange,
   insertConsent,
   insertConsentEvents,
   lockUserConsents,
@@ -92,9 +92,10 @@ export function createConsentService(
         await lockUserConsents(tx, userId);
         // Timed and checked after the lock, so that the consent this one supersedes was given
         // before it, whichever of two concurrent requests came first; and never before the user's
-        // newest consent, which an instance whose clock is ahead may have given (CLOCK_SKEW_MS).
-        const [newest, clockNow] = [await findNewestGivenAt(tx, userId), clock.now()];
-        const now = newest && newest > clockNow ? newest : clockNow;
+        // latest consent given or withdrawn, which an instance whose clock is ahead may have
+        // recorded (CLOCK_SKEW_MS).
+        const [latest, clockNow] = [await findLatestConsentChange(tx, userId), clock.now()];
+        const now = latest && latest > clockNow ? latest : clockNow;
         const purpose = await findPurpose(tx, parsed.purpose);
         if (!purpose) throw new BadUserInputError('input.purpose', 'is not a known purpose');
         // Consent is to the notice the person read (GDPR Art. 7): not to a version defined since.

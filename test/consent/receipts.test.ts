@@ -289,6 +289,20 @@ describe('withdrawal receipts', () => {
     }
   });
 
+  it('never dates a consent before the withdrawal of the one it follows, recorded by an instance whose clock is ahead', async () => {
+    const hana = await signUpUser(hub);
+    const first = await giveConsent(hub, hana.accessToken, { purpose: 'personalization' });
+    // Withdrawn through an instance whose clock is 30 s ahead (within CLOCK_SKEW_MS)…
+    clock.advance(30);
+    await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { token: hana.accessToken, variables: { id: first } });
+    const ended = await verified((await consentOf(hana.accessToken, first)).withdrawalReceipt);
+    // …and given again through one that is not.
+    clock.advance(-30);
+    const second = await giveConsent(hub, hana.accessToken, { purpose: 'personalization' });
+    const given = await verified((await consentOf(hana.accessToken, second)).receipt);
+    expect(given.consentTimestamp).toBeGreaterThanOrEqual(ended.withdrawnAt as number);
+  });
+
   it('signs the withdrawals of a decommissioning, naming the agent and its chain as the consent’s own receipt does', async () => {
     const operator = await operatorToken(hub);
     const parent = await registerAgent(hub, operator, { name: 'Parent', allowedScopes: ['orders:read'] });
