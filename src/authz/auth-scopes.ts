@@ -113,17 +113,10 @@ export function createAuthScopes(context: Context) {
           return false;
         });
     },
-    profileField: ({ userId, ref }: ProfileFieldScope): boolean | Promise<boolean> => {
-      const settle = (decision: Decision) => {
-        const denied = decision.allowed ? undefined : decision.reason;
-        fieldDecisions(context).set(fieldKey(userId, ref), decision);
-        context.access.note(userId, ref.field, denied);
-        countFieldDecision(context.services.metrics, denied);
-        return decision.allowed;
-      };
-      const principal = context.principal;
-      if (principal.kind !== 'delegated') return settle(decideField(principal, userId, ref));
-      return grantState(context).then((grant) => settle(decideDelegatedField(principal, grant, userId, ref)));
+    profileField: (scope: ProfileFieldScope): boolean | Promise<boolean> => {
+      const { principal } = context;
+      if (principal.kind !== 'delegated') return settleField(context, scope, decideField(principal, scope.userId, scope.ref));
+      return grantState(context).then((grant) => settleField(context, scope, decideDelegatedField(principal, grant, scope.userId, scope.ref)));
     },
     userFilter: (reads: readonly FilterRead[]) => {
       const decision = decideUserFilter(context.principal, reads);
@@ -204,9 +197,34 @@ async function consentAccess(context: Context, consentId: string) {
   return { consent, decision: decideConsentAccess(context.principal, consent) };
 }
 
-/** The decisions of this request's profile fields, so the error of a refused one names its reason. */
+/**
+ * Notes a per-field decision in the request's audit of reads and in the metrics, and keeps a
+ * refusal for the error of the field. A module function, not a closure made for each field.
+ */
+function settleField(context: Context, { userId, ref }: ProfileFieldScope, decision: Decision): boolean {
+  const denied = decision.allowed ? undefined : decision.reason;
+  if (denied) fieldDecisions(context).set(fieldKey(userId, ref), decision);
+  context.access.note(userId, ref.field, denied);
+  countFieldDecision(context.services.metrics, denied);
+  return decision.allowed;
+}
+
+/** The refusals of this request's profile fields, so the error of a refused one names its reason. */
 const fieldDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
 const fieldKey = (userId: string, ref: FieldRef) => `${userId}\u0000${ref.category}.${ref.field}`;
+
+/** Where a scope parameter holds the key `scopeCacheKey` gives it, made with the parameter. */
+const SCOPE_CACHE_KEY = Symbol('scope cache key');
+
+/**
+ * The key Pothos caches a scope's answer by, per scope and request: the value itself, or, for an
+ * object, its JSON. A `profileField` parameter, made for every field of every user shown, carries
+ * its own (`fieldKey`, one string per user and field as its JSON is), so no JSON is written for it.
+ */
+export function scopeCacheKey(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  return (value as { [SCOPE_CACHE_KEY]?: string })[SCOPE_CACHE_KEY] ?? JSON.stringify(value);
+}
 
 /** The decisions of this request's profile writes, by the fields each names, for the same reason. */
 const writeDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
@@ -224,7 +242,10 @@ export function readScope(category: DataCategory, field: string) {
  */
 export function readScopeOf<Parent>(category: DataCategory, field: string, userIdOf: (parent: Parent) => string) {
   const ref: FieldRef = { category, field };
-  return (parent: Parent) => ({ profileField: { userId: userIdOf(parent), ref } });
+  return (parent: Parent) => {
+    const userId = userIdOf(parent);
+    return { profileField: { userId, ref, [SCOPE_CACHE_KEY]: fieldKey(userId, ref) } };
+  };
 }
 
 /** The error a refused field carries, with the reason of API.md. */

@@ -2,7 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
-import { createAuthScopes, unauthorizedError, type AuthScopes } from '../authz/auth-scopes.js';
+import { createAuthScopes, scopeCacheKey, unauthorizedError, type AuthScopes } from '../authz/auth-scopes.js';
 import type { Context } from './context.js';
 import FreshReadsPlugin from './fresh-reads.plugin.js';
 import { locatedRefusal } from './located-error.js';
@@ -28,7 +28,7 @@ export const builder = new SchemaBuilder<{
   scopeAuth: {
     authScopes: createAuthScopes,
     // Scope parameters are small objects built per field; cache their answers by value.
-    cacheKey: (value) => (typeof value === 'object' ? JSON.stringify(value) : value),
+    cacheKey: scopeCacheKey,
     // Located here: a query may be refused a field for each of thousands of values.
     unauthorizedError: (_parent, context, info, result) => locatedRefusal(context, info, () => unauthorizedError(context, result.failure)),
   },
