@@ -145,9 +145,6 @@ export function prepareAuditEvent(input: AuditEventInput, now: Date): PreparedAu
   if (input.decision !== 'ALLOW' && input.decision !== 'DENY') throw new TypeError(`unknown audit decision ${String(input.decision)}`);
   const occurredAt = new Date(input.occurredAt ?? now);
   if (Number.isNaN(occurredAt.getTime())) throw new TypeError('occurredAt is not a valid date');
-  // Stored as it will read back: text the database would change or refuse would break the
-  // event's hash or fail its batch.
-  const text = (value: string | null | undefined) => (value == null ? null : storableText(value));
   const othersConsent = input.actingFor != null && input.subjectUserId != null && input.subjectUserId !== input.actingFor;
   return Object.freeze({
     id: input.id ?? newId('evt'),
@@ -166,6 +163,14 @@ export function prepareAuditEvent(input: AuditEventInput, now: Date): PreparedAu
     requestId: text(input.requestId),
     detail: scrubDetail(input.detail),
   });
+}
+
+/**
+ * Text of an event, stored as it will read back: text the database would change or refuse would
+ * break the event's hash or fail its batch.
+ */
+function text(value: string | null | undefined): string | null {
+  return value == null ? null : storableText(value);
 }
 
 /** The chain of events about no user. User ids start with `usr_`, so none can take this key. */

@@ -12,10 +12,12 @@ export function auditReadsPlugin(): ApolloServerPlugin<Context> {
     async requestDidStart() {
       return {
         async willSendResponse({ contextValue: ctx }) {
+          // One caller for the request's events, as many as the users a page shows.
+          const caller = auditCaller(ctx.principal, ctx.requestId);
           for (const { userId, fieldsRead, fieldsDenied, reasons } of ctx.access.subjects()) {
             ctx.services.audit.record({
               action: 'profile.read',
-              ...auditCaller(ctx.principal, ctx.requestId),
+              ...caller,
               subjectUserId: userId,
               fieldsRead,
               fieldsDenied,
