@@ -134,14 +134,17 @@ function introspectionGuard(schema: GraphQLSchema, production: boolean): ApolloS
   };
 }
 
-/** Logs the detail of every error formatError masks, under the request id the client saw. */
+/**
+ * Logs the detail of every error formatError masks, under the request id the client saw, by the
+ * key Fastify gives it on the request's other lines (`reqId`).
+ */
 function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors, contextValue }) {
           for (const error of errors) {
-            if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, requestId: contextValue?.requestId }, 'graphql error');
+            if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, reqId: contextValue?.requestId }, 'graphql error');
           }
         },
       };

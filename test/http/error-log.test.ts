@@ -37,6 +37,20 @@ describe('the error log', () => {
     for (const value of [email, 'Quillfeather', '$argon2id', 'Reserved-Name-77', user.id]) expect(text).not.toContain(value);
   });
 
+  it("logs an unexpected error under the request id the client saw, as the request's other lines, so one search finds them all", async () => {
+    const user = await signUpUser(hub);
+    await sql`alter table users add constraint family_name_not_reserved check (family_name <> 'Reserved-Name-78')`.execute(database.db);
+    const response = await graphql(hub, 'mutation { updateProfile(input: { familyName: "Reserved-Name-78" }) { familyName } }', { token: user.accessToken });
+    expect(response.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+
+    const entries = logged().filter((line) => line.reqId === response.headers['x-request-id']);
+    expect(entries.map((line) => [line.level, line.msg])).toEqual([
+      [30, 'incoming request'],
+      [50, 'graphql error'],
+      [30, 'request completed'],
+    ]);
+  });
+
   it('logs a request the HTTP parser refused by its error, never the bytes it received', async () => {
     const head = 'POST /oauth/token?client_secret=QUERY-SECRET-1 HTTP/1.1\r\nHost: hub\r\nAuthorization: Basic QkFTSUMtU0VDUkVULTI=\r\nCookie: sid=COOKIE-SECRET-3\r\n';
     expect(await sendRaw(port, `${head}Not a header\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
