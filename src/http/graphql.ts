@@ -10,6 +10,7 @@ import { HubError } from '../shared/errors.js';
 import { isStorableText } from '../shared/input.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
 import { bearerChallenge, routedUnder } from './bearer.js';
+import type { DatabaseOutageLog } from './database-outage.js';
 import { formatError, isUnexpectedError } from './format-error.js';
 import { unquotedVariableRefusals } from './variable-refusals.js';
 import { boundedDocumentStore } from './graphql-documents.js';
@@ -37,6 +38,8 @@ export interface GraphqlOptions {
   readonly plugins?: readonly ApolloServerPlugin<Context>[];
   /** Where this resource's RFC 9728 metadata is, for the Bearer challenge of a request without a token. */
   readonly resourceMetadataUrl?: string;
+  /** Where an operation the database could not serve is reported. */
+  readonly databaseOutage: DatabaseOutageLog;
 }
 
 /** Mounts Apollo Server on `/graphql` (POST, and GET for queries). */
@@ -81,7 +84,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       pageCost(options.schema),
       boundedAnswerSize(),
       refuseUnstorableText(),
-      errorLogger(app.log),
+      errorLogger(app.log, options.databaseOutage),
       unquotedVariableRefusals(),
       databaseUnavailable(),
       ...(options.resourceMetadataUrl ? [challengeAnonymous(options.resourceMetadataUrl)] : []),
@@ -136,15 +139,19 @@ function introspectionGuard(schema: GraphQLSchema, production: boolean): ApolloS
 
 /**
  * Logs the detail of every error formatError masks, under the request id the client saw, by the
- * key Fastify gives it on the request's other lines (`reqId`).
+ * key Fastify gives it on the request's other lines (`reqId`); an operation the database could not
+ * serve (answered 503, see databaseUnavailable) is reported once to the outage's log instead.
  */
-function errorLogger(log: FastifyBaseLogger): ApolloServerPlugin<Context> {
+function errorLogger(log: FastifyBaseLogger, outage: DatabaseOutageLog): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors, contextValue }) {
+          const reqId = contextValue?.requestId;
+          const unavailable = errors.find((error) => isDatabaseUnavailable(error.originalError ?? error));
+          if (unavailable) return outage.failed(unavailable.originalError ?? unavailable, reqId);
           for (const error of errors) {
-            if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, reqId: contextValue?.requestId }, 'graphql error');
+            if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, reqId }, 'graphql error');
           }
         },
       };

@@ -13,6 +13,7 @@ import type { AuditWriter } from '../audit/audit.writer.js';
 import { authorizationServerMetadataPath, resourceMetadataPath, resourceMetadataUrl } from '../oauth/discovery.js';
 import { registerBearerAuth, routedUnder, type Authenticate, type ProtectedRoute } from './bearer.js';
 import { registerCors } from './cors.js';
+import { createDatabaseOutageLog, type DatabaseOutageLog } from './database-outage.js';
 import { registerGraphql } from './graphql.js';
 import { registerRateLimit } from './rate-limit.js';
 import { registerHealth } from './health.js';
@@ -78,6 +79,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     if (closing) reply.header('connection', 'close');
     return reply;
   };
+  const outage = createDatabaseOutageLog(options.logger, () => options.database.ping(1_000));
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
@@ -99,7 +101,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     forceCloseConnections: 'idle',
     // Answered before any hook runs, so stamped and counted here as the hooks do every other answer.
     frameworkErrors: (error, request, reply) => {
-      answerRouterRefusal(error, request, stampReply(request, reply));
+      answerRouterRefusal(error, request, stampReply(request, reply), outage);
       if (options.metrics) countRequest(options.metrics, request, reply);
     },
   });
@@ -111,7 +113,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     closing = true;
     cutOff = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
   });
-  app.addHook('onClose', async () => clearTimeout(cutOff));
+  app.addHook('onClose', async () => {
+    clearTimeout(cutOff);
+    outage.stop();
+  });
   app.addHook('onSend', async (request, reply) => {
     stampReply(request, reply);
   });
@@ -120,7 +125,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     if (!hasOneHost(request)) return sendError(request, reply.code(400).header('cache-control', 'no-store').header('connection', 'close'), 'BAD_USER_INPUT', 'invalid_request', 'an HTTP/1.1 request names its host in one Host field');
   });
 
-  app.setErrorHandler(answerUnexpectedError);
+  app.setErrorHandler((error: FastifyError, request, reply) => answerUnexpectedError(error, request, reply, outage));
   // Fastify's own would log the whole URL, query values and all (a client_secret sent in one): the
   // request line is already logged by its path, so this one logs nothing more.
   app.setNotFoundHandler((request, reply) =>
@@ -158,6 +163,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     createContext: options.createContext,
     plugins: [...(options.metrics ? [countOperations(options.metrics)] : []), ...(options.plugins ?? [])],
     resourceMetadataUrl: resourceMetadataUrl(config),
+    databaseOutage: outage,
   });
   return app;
 }
@@ -165,10 +171,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 /**
  * Errors no route answered itself: a prepared answer is sent as built; a client error keeps its
  * status and Fastify's message (bad JSON, a body too large), as `invalid_request`; an unreachable
- * database is a 503 with Retry-After; anything else is a 500 whose detail goes to the log only.
- * Each is shaped as `sendError` answers on its route.
+ * database is a 503 with Retry-After, reported to the outage's log; anything else is a 500 whose
+ * detail goes to the log only. Each is shaped as `sendError` answers on its route.
  */
-function answerUnexpectedError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+function answerUnexpectedError(error: FastifyError, request: FastifyRequest, reply: FastifyReply, outage: DatabaseOutageLog) {
   const status = error.statusCode ?? 500;
   // A plugin's prepared answer (the rate limit's GraphQL error) is sent as it was built.
   if (!(error instanceof Error)) {
@@ -178,7 +184,7 @@ function answerUnexpectedError(error: FastifyError, request: FastifyRequest, rep
   // Fastify's own code (FST_ERR_CTP_INVALID_JSON_BODY) names its internals, not the request's fault.
   if (status < 500) return sendError(request, reply.code(status), 'BAD_USER_INPUT', 'invalid_request', error.message);
   if (isDatabaseUnavailable(error)) {
-    request.log.warn({ err: error }, 'database unreachable');
+    outage.failed(error, request.id);
     return sendUnavailable(request, reply, DATABASE_RETRY_AFTER_SECONDS);
   }
   request.log.error({ err: error }, 'unexpected error');
@@ -198,9 +204,9 @@ const ROUTER_REFUSALS: Readonly<Record<string, string>> = {
  * `invalid_request` of the routes' family (no route matched, so RFC 6749 §5.2's shape, not stored,
  * as the not-found handler answers), and anything else the router raises an unexpected error.
  */
-function answerRouterRefusal(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+function answerRouterRefusal(error: FastifyError, request: FastifyRequest, reply: FastifyReply, outage: DatabaseOutageLog) {
   const description = ROUTER_REFUSALS[error.code];
-  if (description === undefined) return answerUnexpectedError(error, request, reply.header('cache-control', 'no-store'));
+  if (description === undefined) return answerUnexpectedError(error, request, reply.header('cache-control', 'no-store'), outage);
   return sendError(request, reply.code(400).header('cache-control', 'no-store'), 'BAD_USER_INPUT', 'invalid_request', description);
 }
 

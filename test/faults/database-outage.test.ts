@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
+import { createLogger } from '../../src/shared/logger.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
 import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -67,5 +68,57 @@ describe.skipIf(!testServerUrl())('the database goes away under load', () => {
       .where('action', '=', 'profile.read')
       .executeTakeFirstOrThrow();
     expect(Number(reads.count)).toBeGreaterThanOrEqual(served);
+  }, 60_000);
+});
+
+describe.skipIf(!testServerUrl())('the log of a database outage', () => {
+  const lines: string[] = [];
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let hub: Hub;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    let viaProxy: string;
+    ({ proxy, url: viaProxy } = await proxyDatabase(database.url!));
+    const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: 'debug', DATABASE_URL: viaProxy });
+    hub = await createHub(config, { database: openDatabase({ url: viaProxy }), logger: createLogger(config, { write: (line: string) => lines.push(line) }) });
+  });
+  afterAll(async () => {
+    await hub.close();
+    await proxy.close();
+    await database.close();
+  });
+  const logged = (from = 0) => lines.slice(from).map((line) => JSON.parse(line) as Record<string, any>);
+
+  it('says once that the database is unreachable, under the first failed request id, and once that it answers again, however many requests fail', async () => {
+    const user = await signUpUser(hub);
+    const from = lines.length;
+    proxy.cut();
+    const requestIds: unknown[] = [];
+    for (let i = 0; i < 5; i++) {
+      const answers = [
+        await graphql(hub, '{ me { givenName } }', { token: user.accessToken }),
+        await graphql(hub, 'mutation { signIn(input: { email: "nobody@example.com", password: "not the password at all" }) { accessToken } }'),
+        await hub.http.inject({ method: 'GET', url: `/users/${user.id}/export`, headers: { authorization: `Bearer ${user.accessToken}` } }),
+      ];
+      for (const answer of answers) {
+        expect('statusCode' in answer ? answer.statusCode : answer.status).toBe(503);
+        requestIds.push(answer.headers['x-request-id']);
+      }
+    }
+    const during = logged(from);
+    // One warning for the outage, not one per request, and no error: nothing failed but the database.
+    expect(during.filter((line) => line.level >= 40 && line.reqId !== undefined)).toEqual([
+      expect.objectContaining({ level: 40, reqId: requestIds[0], reason: expect.any(String), msg: expect.stringMatching(/^database unreachable/) }),
+    ]);
+    expect(during.filter((line) => line.level >= 50)).toEqual([]);
+    // Each failed request stays findable by its id at debug.
+    const unreachable = new Set(during.filter((line) => /^database unreachable/.test(line.msg)).map((line) => line.reqId));
+    for (const id of requestIds) expect(unreachable).toContain(id);
+
+    proxy.restore();
+    await expect.poll(() => logged(from).filter((line) => /^database answers again/.test(line.msg)).length, { timeout: 15_000 }).toBe(1);
+    expect(logged(from).find((line) => /^database answers again/.test(line.msg))).toMatchObject({ level: 30, msg: expect.stringContaining(`${requestIds.length} requests were answered 503`) });
+    expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).status).toBe(200);
   }, 60_000);
 });
