@@ -8,6 +8,7 @@
 import { sql } from 'kysely';
 import { ALL_DATA_SCOPES } from '../src/authz/scopes.js';
 import { systemClock } from '../src/shared/clock.js';
+import { createLogger } from '../src/shared/logger.js';
 import { loadConfig } from '../src/config.js';
 import { KeyStore } from '../src/oauth/key-store.js';
 import { createTokenService } from '../src/oauth/token.service.js';
@@ -82,7 +83,7 @@ export async function signIn(hub: HubProcess, email: string): Promise<string> {
 /** An operator token signed with the hub's own key, read from the shared database. */
 export async function operatorToken(db: Db, hub: HubProcess): Promise<string> {
   const config = loadConfig({ HUB_ISSUER: hub.issuer, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
-  const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl);
+  const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl, createLogger(config));
   const tokens = createTokenService({ config, keys, clock: systemClock, db });
   const client = 'agt_01J0000000000000000000BNCH';
   const scope = ['users:admin', ...ALL_DATA_SCOPES];

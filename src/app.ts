@@ -166,7 +166,7 @@ async function withinDeadline(step: Promise<unknown>, what: string, logger: Logg
  * @param audit The buffered audit writer's batching and backlog, when not its defaults.
  */
 async function createServices(config: Config, { db, checks }: Pick<DatabaseHandle, 'db' | 'checks'>, logger: Logger, clock: Clock, listen?: Listen, audit?: AuditWriterOptions): Promise<Services> {
-  const keys = await KeyStore.open(db, resolveKeyEncryptionKey(config), clock, config.accessTokenTtl);
+  const keys = await KeyStore.open(db, resolveKeyEncryptionKey(config), clock, config.accessTokenTtl, logger);
   const tokens = createTokenService({ config, keys, clock, db, checks });
   const identity = createIdentityService({ db, tokens, clock });
   // Agents and consents need each other: decommissioning an agent withdraws its consents, and

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
 import { open, seal } from './key-encryption.js';
 import { acceptedForMs, JWKS_MAX_AGE_SECONDS, publishedUntil, RELOAD_EVERY_MS, signedUntil, signingSchedule } from './key-schedule.js';
 import { findPublishedKeys, insertSigningKey, isKeyAcceptedSince, retireSigningKeys, type SigningKeyRow } from './keys.queries.js';
@@ -73,6 +74,8 @@ export class KeyStore {
   private loadedAt = 0;
   private lastReloadTry = 0;
   private reloading: Promise<void> | undefined;
+  /** When the first of the rereads failing since the last that worked began, by `Date.now()`. */
+  private failingSince: number | undefined;
   /** Rereads the keys every RELOAD_EVERY_MS / 2; never keeps the process alive. */
   private readonly rereads = setInterval(() => this.reload().catch(() => {}), RELOAD_EVERY_MS / 2).unref();
   /**
@@ -87,6 +90,7 @@ export class KeyStore {
     private readonly kek: Buffer,
     private readonly clock: Clock,
     private readonly retentionSeconds: number,
+    private readonly logger: Pick<Logger, 'info' | 'warn'>,
     private keys: KeySet,
   ) {
     this.refreshTokenKey = Buffer.from(hkdfSync('sha256', kek, Buffer.alloc(0), 'hub refresh-token names', 32));
@@ -94,16 +98,17 @@ export class KeyStore {
 
   /**
    * Loads the keys, generating the first signing key on a database that has none, and rereads
-   * them on a timer until `close`.
+   * them on a timer until `close`. A reread that fails is logged at warn, once until one works
+   * again, which is logged at info.
    */
-  static async open(db: Db, kek: Buffer, clock: Clock, retentionSeconds: number): Promise<KeyStore> {
+  static async open(db: Db, kek: Buffer, clock: Clock, retentionSeconds: number, logger: Pick<Logger, 'info' | 'warn'>): Promise<KeyStore> {
     let rows = await findAllSigningKeys(db);
     if (!rows.some((row) => row.retiredAt === null)) {
       // Two instances starting together may both try; the one-signing-key index keeps one.
       await addSigningKey(db, kek, clock.now());
       rows = await findAllSigningKeys(db);
     }
-    const store = new KeyStore(db, kek, clock, retentionSeconds, await toKeySet(rows, kek, clock.now(), retentionSeconds));
+    const store = new KeyStore(db, kek, clock, retentionSeconds, logger, await toKeySet(rows, kek, clock.now(), retentionSeconds));
     store.loadedAt = Date.now();
     return store;
   }
@@ -182,7 +187,19 @@ export class KeyStore {
       this.lastReloadTry = Date.now();
       try {
         this.keys = await toKeySet(await findAllSigningKeys(this.db), this.kek, this.clock.now(), this.retentionSeconds);
+        if (this.failingSince !== undefined) this.logger.info(`keys: the signing keys are reread again, after failing for ${Math.round((Date.now() - this.failingSince) / 1_000)} s`);
+        this.failingSince = undefined;
         this.loadedAt = Date.now();
+      } catch (error) {
+        if (this.failingSince === undefined) {
+          this.failingSince = this.lastReloadTry;
+          const age = Math.round((Date.now() - this.loadedAt) / 1_000);
+          this.logger.warn(
+            { reason: error instanceof Error ? error.message : String(error) },
+            `keys: rereading the signing keys failed; signing and verifying with those read ${age} s ago, blind to rotations made since, and retrying every ${RELOAD_EVERY_MS / 2_000} s`,
+          );
+        }
+        throw error;
       } finally {
         this.reloading = undefined;
       }

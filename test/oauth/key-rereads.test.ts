@@ -9,6 +9,7 @@ import { PUBLISHED_AHEAD_MS, RELOAD_EVERY_MS } from '../../src/oauth/key-schedul
 import { KeyStore, rotateSigningKey } from '../../src/oauth/key-store.js';
 import { FRONTEND_CLIENT_ID } from '../../src/oauth/token.service.js';
 import { fixedClock, systemClock } from '../../src/shared/clock.js';
+import { createLogger } from '../../src/shared/logger.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, TEST_PASSWORD, graphql, signUpUser } from '../helpers/hub.js';
 
@@ -24,7 +25,7 @@ describe('signing keys rotated by another instance', () => {
   /** Rotates by another instance, which signs a token of the user with the new key at once. */
   async function tokenOfAKeyRotatedElsewhere(): Promise<string> {
     const newKid = await rotateElsewhere();
-    const elsewhere = await KeyStore.open(hub.database.db, kek(), systemClock, hub.config.accessTokenTtl);
+    const elsewhere = await KeyStore.open(hub.database.db, kek(), systemClock, hub.config.accessTokenTtl, hub.services.logger);
     elsewhere.close();
     const claims = { sub: user.id, client_id: FRONTEND_CLIENT_ID, scope: 'profile:read' };
     const { accessToken } = await issueAccessToken(elsewhere, { issuer: hub.config.issuer, audience: hub.config.audience }, claims, { now: new Date(), ttlSeconds: 300 });
@@ -95,6 +96,37 @@ describe('signing keys rotated by another instance', () => {
       expect((await me(hub, junk)).status).toBe(401);
     }
     expect(reload).not.toHaveBeenCalled();
+  });
+});
+
+/**
+ * A reread that fails (the database unreachable, a key sealed under another instance's
+ * HUB_KEY_ENCRYPTION_KEY) leaves the instance on the keys it read before: an operator must be told,
+ * once, and once more when rereads work again.
+ */
+describe('signing keys that cannot be reread', () => {
+  const lines: string[] = [];
+  let hub: Hub;
+  beforeAll(async () => {
+    const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: 'info' });
+    hub = await createHub(config, { database: await createTestDatabase(), logger: createLogger(config, { write: (line: string) => lines.push(line) }) });
+  });
+  afterAll(() => hub.close());
+  const keyLines = () => lines.map((line) => JSON.parse(line) as Record<string, any>).filter((line) => /^keys: /.test(line.msg));
+
+  it('are logged once at warn with the reason, and once at info when a reread works again', async () => {
+    const kept = hub.services.keys.signingKey().kid;
+    await rotateSigningKey(hub.database.db, Buffer.alloc(32, 7), new Date());
+    for (let i = 0; i < 3; i++) await expect(hub.services.keys.reload()).rejects.toThrow(/cannot be decrypted/);
+    expect(hub.services.keys.signingKey().kid).toBe(kept);
+    expect(keyLines()).toEqual([expect.objectContaining({ level: 40, reason: expect.stringMatching(/cannot be decrypted: HUB_KEY_ENCRYPTION_KEY is not the key it was sealed with/) })]);
+    expect(keyLines()[0]!.err).toBeUndefined();
+
+    const fixed = await rotateSigningKey(hub.database.db, resolveKeyEncryptionKey(hub.config), new Date());
+    await hub.services.keys.reload();
+    await hub.services.keys.reload();
+    expect(hub.services.keys.signingKey().kid).toBe(fixed);
+    expect(keyLines().map((line) => line.level)).toEqual([40, 30]);
   });
 });
 
