@@ -206,6 +206,7 @@ export class AuditWriter {
           // Each event was prepared as it was recorded, so it keeps the time of its request.
           return appendPreparedAuditEvents(trx, batch.filter((event) => !written.has(event.id)));
         });
+        if (this.#outageMs > 0) this.#logger.info(`audit: the database answers again; writing the ${batch.length + this.#buffer.length} events held`);
         this.#outageMs = 0;
         this.#lastTaken = performance.now();
         break;

@@ -53,6 +53,19 @@ describe('AuditWriter when writes fail', () => {
     ]);
   });
 
+  it('logs an outage once as it begins and once as it ends, however many tries it takes', async () => {
+    const logger = fakeLogger();
+    const flaky = failingDb(database.db, (n) => (n <= 4 ? connectionLost() : undefined));
+    const writer = new AuditWriter(flaky.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, retryDelayMs: 1 });
+    for (let i = 0; i < 3; i++) writer.record(readEvent({ subjectUserId: 'usr_outage' }));
+    await writer.flush();
+    expect(flaky.transactions()).toBe(5);
+    expect(logger.warn.mock.calls.map(([, message]) => message)).toEqual(['audit: database unreachable; holding 3 events until it answers']);
+    expect(logger.info.mock.calls.map((call) => call.at(-1)).filter((message) => !/partitions/.test(message))).toEqual(['audit: the database answers again; writing the 3 events held']);
+    expect(logger.error).not.toHaveBeenCalled();
+    await writer.close();
+  });
+
   it('keeps the order of a chain’s events when part of a halved batch is put back for a locked head', async () => {
     const logger = fakeLogger();
     // The first two attempts fail on the refused event; the first half then meets a locked head.
