@@ -32,8 +32,9 @@ export const FAILING_DAYS = 5;
  * the next attempt (honouring `Retry-After`) or, past the last one, fails it, and disables the
  * subscription too when its receiver has failed every attempt for `FAILING_DAYS`. Never throws
  * for a receiver's failure; rejects only when the database does, leaving the lease to lapse.
+ * Resolves to why it disabled the subscription, or undefined when it did not.
  */
-export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDelivery, token: string): Promise<void> {
+export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDelivery, token: string): Promise<string | undefined> {
   const { clock } = deps;
   const attemptedAt = clock.now();
   const outcome = await send(deps, claimed, attemptedAt);
@@ -51,7 +52,7 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
   };
   const succeeded = code !== null && code >= 200 && code < 300;
   const mayDisable = code === 410 || (!succeeded && claimed.attempt >= MAX_ATTEMPTS);
-  await deps.db.transaction().execute(async (tx) => {
+  return deps.db.transaction().execute(async (tx) => {
     // An outcome that may disable the subscription locks it before the delivery, in the order a
     // change of the subscription takes the two: the other order deadlocks with an operator's update.
     const subscription = mayDisable ? await findSubscriptionForUpdate(tx, claimed.subscriptionId) : undefined;
@@ -61,9 +62,9 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
     const gone = code === 410 && subscription?.url === claimed.url;
     const at = succeeded || gone ? undefined : nextAttemptAt(claimed.attempt, ended, parseRetryAfter(outcome.retryAfter, ended), deps.random);
     const next: AttemptRecord['next'] = succeeded ? { status: 'succeeded' } : at ? { status: 'pending', at } : { status: 'failed' };
-    if (!(await recordAttempt(tx, { ...record, next }, token))) return;
+    if (!(await recordAttempt(tx, { ...record, next }, token))) return undefined;
     const reason = await disableAfter(tx, claimed.subscriptionId, gone, next, ended);
-    if (!reason) return;
+    if (!reason) return undefined;
     await auditInTransaction(
       tx,
       {
@@ -75,6 +76,7 @@ export async function attemptDelivery(deps: AttemptDeps, claimed: ClaimedDeliver
       },
       ended,
     );
+    return reason;
   });
 }
 

@@ -80,6 +80,9 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       const id = delivery.subscriptionId;
       bySubscription.set(id, (bySubscription.get(id) ?? 0) + 1);
       const attempt: Promise<void> = attemptDelivery(deps, delivery, token)
+        .then((disabled) => {
+          if (disabled) logger.warn({ subscriptionId: id, reason: disabled }, 'webhook subscription disabled: it gets no events until an operator enables it again');
+        })
         .catch((error: unknown) => logger.warn({ err: error }, 'recording a webhook attempt failed; its lease will lapse'))
         .finally(() => {
           ended++;

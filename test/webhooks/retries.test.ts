@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
+import { createLogger } from '../../src/shared/logger.js';
 import type { DeliveryWorker } from '../../src/webhooks/delivery-worker.js';
 import { graphql } from '../helpers/hub.js';
 import { registerAgent } from '../helpers/oauth.js';
@@ -84,9 +85,16 @@ describe('webhook delivery attempts', () => {
     expect((await deliveryLog(hub, await adminToken(hub), subscription.id))[0]!.status).toBe('SUCCEEDED');
   });
 
-  it('disables the subscription when the receiver answers 410 Gone, and sends it nothing more', async () => {
+  it('disables the subscription when the receiver answers 410 Gone, says so in the log, and sends it nothing more', async () => {
     const { admin, receiver, subscription } = await setUp(() => ({ status: 410 }));
-    await worker.deliverDue();
+    const lines: string[] = [];
+    const logged = hub.services.webhooks.createWorker({ logger: createLogger({ logLevel: 'info' }, { write: (line: string) => lines.push(line) }) });
+    await logged.deliverDue();
+    await logged.stop();
+    // Someone has to enable it again: the audit trail alone is not where an operator looks.
+    expect(lines.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({ level: 40, subscriptionId: subscription.id, reason: 'the receiver answered 410 Gone', msg: expect.stringContaining('webhook subscription disabled') }),
+    );
     const [delivery] = await deliveryLog(hub, admin, subscription.id);
     expect(delivery).toMatchObject({ status: 'FAILED', attemptCount: 1, lastStatusCode: 410, nextAttemptAt: null });
     const state = await graphql<{ webhookSubscription: { status: string; disabledReason: string } }>(hub, 'query($id: ID!) { webhookSubscription(id: $id) { status disabledReason } }', { token: admin, variables: { id: subscription.id } });
