@@ -36,7 +36,10 @@ export async function serve(config: Config): Promise<void> {
     stopping = true;
     logger.info(`${signal}: finishing requests in flight, then stopping`);
     hub.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);

@@ -11,14 +11,14 @@ describe('hub serve on an IPv6 address', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-serve-url-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('prints a GraphQL URL that works, with the address in brackets', async () => {
+  it('prints a GraphQL URL that works, with the address in brackets, and stops on SIGTERM saying so', async () => {
     const database = await createChildDatabase(dir);
     const port = await freePort();
     const env = { PATH: process.env.PATH, ...database.env, HUB_DEMO_DATA: 'false', LOG_LEVEL: 'info', HOST: '::1', PORT: String(port), HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) };
     const child = spawn(process.execPath, ['bin/hub.js', 'serve'], { env, timeout: 90_000 });
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    let stdout = '';
     try {
-      let stdout = '';
       const url = await new Promise<string>((resolve, reject) => {
         child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
           stdout += chunk;
@@ -30,6 +30,11 @@ describe('hub serve on an IPv6 address', () => {
       expect(url).toBe(`http://[::1]:${port}/graphql`);
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
       expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+
+      // A process manager's SIGTERM ends it cleanly, and the log's last line says it stopped.
+      child.kill('SIGTERM');
+      expect((await exited)[0]).toBe(0);
+      expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toMatchObject({ level: 30, msg: 'stopped' });
     } finally {
       child.kill('SIGTERM');
       await exited;
