@@ -160,6 +160,25 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   let timer: NodeJS.Timeout | undefined;
   let unlisten: (() => Promise<void>) | undefined;
 
+  /** When the first of the runs failing since the last that worked failed, by `performance.now()`. */
+  let failingSince: number | undefined;
+
+  /**
+   * One run, its failure logged: once at warn, then at debug while the runs go on failing (a run
+   * each poll, through a database outage), and once at info when one works again.
+   */
+  async function run(): Promise<void> {
+    try {
+      await deliverDue();
+      if (failingSince !== undefined) logger.info(`webhook delivery runs work again, after failing for ${Math.round((performance.now() - failingSince) / 1_000)} s`);
+      failingSince = undefined;
+    } catch (error) {
+      if (failingSince !== undefined) return logger.debug({ err: error }, 'webhook delivery run failed');
+      failingSince = performance.now();
+      logger.warn({ err: error }, 'webhook delivery run failed; retrying at each poll (logged at debug until a run works)');
+    }
+  }
+
   const wake = () => {
     if (stopped) return;
     if (running) {
@@ -170,7 +189,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     running = (async () => {
       do {
         again = false;
-        await deliverDue().catch((error: unknown) => logger.warn({ err: error }, 'webhook delivery run failed; retrying at the next poll'));
+        await run();
       } while (again && !stopped);
     })().finally(() => (running = undefined));
   };
