@@ -9,21 +9,43 @@ import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // The outage is made by cutting a TCP proxy in front of the server, so the other test files,
 // which share the server, are not disturbed. PGlite runs inside the hub and cannot go away.
+interface ProxiedHub {
+  readonly hub: Hub;
+  readonly proxy: TcpProxy;
+  /** The database itself, not through the proxy. */
+  readonly database: TestDatabase;
+  close(): Promise<void>;
+}
+
+/** A hub on a test database of its own, reached through a TCP proxy the test cuts; its log lines into `lines` when given. */
+async function startProxiedHub(lines?: string[]): Promise<ProxiedHub> {
+  const database: TestDatabase = await createTestDatabase();
+  const { proxy, url } = await proxyDatabase(database.url!);
+  const config = loadConfig({ ...TEST_ENV, DATABASE_URL: url, ...(lines ? { LOG_LEVEL: 'debug' } : {}) });
+  const logger = lines && createLogger(config, { write: (line: string) => lines.push(line) });
+  const hub = await createHub(config, { database: openDatabase({ url }), ...(logger ? { logger } : {}) });
+  return {
+    hub,
+    proxy,
+    database,
+    async close() {
+      await hub.close();
+      await proxy.close();
+      await database.close();
+    },
+  };
+}
+
 describe.skipIf(!testServerUrl())('the database goes away under load', () => {
-  let database: TestDatabase;
-  let proxy: TcpProxy;
+  let proxied: ProxiedHub;
   let hub: Hub;
+  let proxy: TcpProxy;
+  let database: TestDatabase;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    let viaProxy: string;
-    ({ proxy, url: viaProxy } = await proxyDatabase(database.url!));
-    hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: viaProxy }), { database: openDatabase({ url: viaProxy }) });
+    proxied = await startProxiedHub();
+    ({ hub, proxy, database } = proxied);
   });
-  afterAll(async () => {
-    await hub.close();
-    await proxy.close();
-    await database.close();
-  });
+  afterAll(() => proxied.close());
 
   it('answers 503 with Retry-After while it is down, recovers by itself, and loses no audit event', async () => {
     const user = await signUpUser(hub, { givenName: 'Before' });
@@ -73,21 +95,14 @@ describe.skipIf(!testServerUrl())('the database goes away under load', () => {
 
 describe.skipIf(!testServerUrl())('the log of a database outage', () => {
   const lines: string[] = [];
-  let database: TestDatabase;
-  let proxy: TcpProxy;
+  let proxied: ProxiedHub;
   let hub: Hub;
+  let proxy: TcpProxy;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    let viaProxy: string;
-    ({ proxy, url: viaProxy } = await proxyDatabase(database.url!));
-    const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: 'debug', DATABASE_URL: viaProxy });
-    hub = await createHub(config, { database: openDatabase({ url: viaProxy }), logger: createLogger(config, { write: (line: string) => lines.push(line) }) });
+    proxied = await startProxiedHub(lines);
+    ({ hub, proxy } = proxied);
   });
-  afterAll(async () => {
-    await hub.close();
-    await proxy.close();
-    await database.close();
-  });
+  afterAll(() => proxied.close());
   const logged = (from = 0) => lines.slice(from).map((line) => JSON.parse(line) as Record<string, any>);
 
   it('says once that the database is unreachable, under the first failed request id, and once that it answers again, however many requests fail', async () => {
