@@ -139,8 +139,9 @@ function introspectionGuard(schema: GraphQLSchema, production: boolean): ApolloS
 
 /**
  * Logs the detail of every error formatError masks, under the request id the client saw, by the
- * key Fastify gives it on the request's other lines (`reqId`); an operation the database could not
- * serve (answered 503, see databaseUnavailable) is reported once to the outage's log instead.
+ * key Fastify gives it on the request's other lines (`reqId`); the errors of a database that could
+ * not be reached (answered 503, see databaseUnavailable) are reported once to the outage's log
+ * instead, and the request's other errors are logged as ever.
  */
 function errorLogger(log: FastifyBaseLogger, outage: DatabaseOutageLog): ApolloServerPlugin<Context> {
   return {
@@ -148,11 +149,13 @@ function errorLogger(log: FastifyBaseLogger, outage: DatabaseOutageLog): ApolloS
       return {
         async didEncounterErrors({ errors, contextValue }) {
           const reqId = contextValue?.requestId;
-          const unavailable = errors.find((error) => isDatabaseUnavailable(error.originalError ?? error));
-          if (unavailable) return outage.failed(unavailable.originalError ?? unavailable, reqId);
+          let unavailable: unknown;
           for (const error of errors) {
-            if (isUnexpectedError(error)) log.error({ err: error.originalError ?? error, reqId }, 'graphql error');
+            const cause = error.originalError ?? error;
+            if (isDatabaseUnavailable(cause)) unavailable ??= cause;
+            else if (isUnexpectedError(error)) log.error({ err: cause, reqId }, 'graphql error');
           }
+          if (unavailable) outage.failed(unavailable, reqId);
         },
       };
     },

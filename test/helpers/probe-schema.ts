@@ -2,7 +2,8 @@ import { GraphQLInt, GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMa
 
 /**
  * A schema of its own for probing the HTTP and GraphQL layers: every resolver call is counted,
- * `boom` throws an error with internal detail, `slow` answers after `slowMs`, and the mutation
+ * `boom` throws an error with internal detail, `unreachable` the error of a database gone, `slow`
+ * answers after `slowMs`, and the mutation
  * `touch` counts a call like any resolver.
  */
 export function probeSchema(slowMs = 300) {
@@ -24,6 +25,13 @@ export function probeSchema(slowMs = 300) {
           resolve: () => {
             calls.count++;
             throw new Error('relation "secret_table" does not exist at /srv/hub/src/db.ts:42');
+          },
+        },
+        unreachable: {
+          type: GraphQLInt,
+          resolve: () => {
+            calls.count++;
+            throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
           },
         },
         slow: {

@@ -1,11 +1,16 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
+import type { FastifyInstance } from 'fastify';
+import { createHub, type Hub, type Services } from '../../src/app.js';
+import { AccessRecorder } from '../../src/audit/access-recorder.js';
+import { ANONYMOUS } from '../../src/authz/principal.js';
 import { loadConfig } from '../../src/config.js';
+import { buildHttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
 import { freePort, sendRaw } from '../helpers/net.js';
+import { probeSchema } from '../helpers/probe-schema.js';
 
 const lines: string[] = [];
 let hub: Hub;
@@ -61,5 +66,31 @@ describe('the error log', () => {
     for (const refusal of refusals) expect(refusal.err.rawPacket).toBeUndefined();
     const text = lines.join('');
     for (const secret of ['QUERY-SECRET-1', 'QkFTSUMtU0VDUkVULTI=', 'COOKIE-SECRET-3']) expect(text).not.toContain(secret);
+  });
+});
+
+describe('the error log of a request that met a database outage', () => {
+  const probeLines: string[] = [];
+  let server: FastifyInstance;
+  beforeAll(async () => {
+    const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: 'debug' });
+    const logger = createLogger(config, { write: (line: string) => probeLines.push(line) });
+    const services = { config, db: database.db, logger };
+    server = await buildHttpServer({
+      config,
+      logger,
+      database,
+      schema: probeSchema().schema,
+      createContext: async (request) => ({ requestId: request.id, address: request.ip, principal: ANONYMOUS, services: services as unknown as Services, access: new AccessRecorder() }),
+    });
+  });
+  afterAll(() => server.close());
+
+  it('still logs the unexpected errors of its other fields', async () => {
+    const response = await server.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: { query: '{ unreachable boom }' } });
+    expect(response.statusCode).toBe(503);
+    const entries = probeLines.map((line) => JSON.parse(line) as Record<string, any>).filter((line) => line.reqId === response.headers['x-request-id']);
+    expect(entries.filter((line) => line.msg === 'graphql error').map((line) => line.err.message)).toEqual([expect.stringContaining('secret_table')]);
+    expect(entries.filter((line) => /^database unreachable/.test(line.msg))).toHaveLength(1);
   });
 });
