@@ -20,32 +20,37 @@ export interface DatabaseOutageLog {
  * 503, burying every other line. The first request that finds the database unreachable logs it
  * at `warn`, under its request id, with the reason; those after it log at `debug` while the outage
  * lasts, and a `warn` says every minute that it still does. The database is pinged every second
- * from the first failure on, and one `info` line says when it answers again, after how long, and
- * how many requests were answered 503 meanwhile.
+ * from the first failure on, and one `info` line says when it answers again with no request failed
+ * since the last ping, after how long, and how many requests were answered 503 meanwhile.
  */
 export function createDatabaseOutageLog(logger: Logger, ping: () => Promise<void>): DatabaseOutageLog {
   let since: number | undefined;
   let remindedAt = 0;
   let failures = 0;
+  let failedSinceLook = false;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   const seconds = (ms: number) => Math.round(ms / 1_000);
   const watch = () => {
+    failedSinceLook = false;
     timer = setTimeout(() => {
-      ping().then(
-        () => {
-          logger.info(`database answers again after ${seconds(performance.now() - since!)} s; ${failures} requests were answered 503 meanwhile`);
-          since = undefined;
-        },
-        () => {
+      // A database that answers the ping may still fail requests (a full disk answers reads and
+      // refuses writes): the outage is over only when none failed since the last look.
+      void ping()
+        .then(() => !failedSinceLook, () => false)
+        .then((over) => {
+          if (over) {
+            logger.info(`database answers again after ${seconds(performance.now() - since!)} s; ${failures} requests were answered 503 meanwhile`);
+            since = undefined;
+            return;
+          }
           if (performance.now() - remindedAt >= REMINDER_EVERY_MS) {
             remindedAt = performance.now();
             logger.warn(`database still unreachable after ${seconds(remindedAt - since!)} s; ${failures} requests answered 503 so far`);
           }
           if (!stopped) watch();
-        },
-      );
+        });
     }, PING_EVERY_MS).unref();
   };
 
@@ -54,6 +59,7 @@ export function createDatabaseOutageLog(logger: Logger, ping: () => Promise<void
       const reason = error instanceof Error ? error.message : String(error);
       if (since !== undefined) {
         failures++;
+        failedSinceLook = true;
         logger.debug({ reqId, reason }, 'database unreachable');
         return;
       }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
@@ -136,4 +137,36 @@ describe.skipIf(!testServerUrl())('the log of a database outage', () => {
     expect(logged(from).find((line) => /^database answers again/.test(line.msg))).toMatchObject({ level: 30, msg: expect.stringContaining(`${requestIds.length} requests were answered 503`) });
     expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).status).toBe(200);
   }, 60_000);
+});
+
+// A server out of disk space answers every read, the ping of the outage's log among them, and
+// refuses the writes that need a new page: here, every new consent.
+describe('the log of a database that answers but refuses writes', () => {
+  const lines: string[] = [];
+  let database: TestDatabase;
+  let hub: Hub;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: 'debug' });
+    hub = await createHub(config, { database, logger: createLogger(config, { write: (line: string) => lines.push(line) }) });
+  });
+  afterAll(() => hub.close());
+  const logged = (from = 0) => lines.slice(from).map((line) => JSON.parse(line) as Record<string, any>);
+
+  it('never says it answers again while requests still fail', async () => {
+    const user = await signUpUser(hub);
+    await sql`create function consents_disk_full() returns trigger language plpgsql as $$ begin raise exception 'could not extend file' using errcode = 'disk_full'; end $$`.execute(database.db);
+    await sql`create trigger consents_disk_full before insert on consents for each row execute function consents_disk_full()`.execute(database.db);
+    const from = lines.length;
+    for (const until = Date.now() + 3_000; Date.now() < until; ) {
+      const answer = await graphql(hub, 'mutation { giveConsent(input: { purpose: "support" }) { id } }', { token: user.accessToken });
+      expect(answer.status).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(logged(from).filter((line) => line.level >= 30 && /^database/.test(line.msg)).map((line) => line.msg)).toEqual([expect.stringMatching(/^database unreachable/)]);
+
+    await sql`drop trigger consents_disk_full on consents`.execute(database.db);
+    await expect.poll(() => logged(from).filter((line) => /^database answers again/.test(line.msg)).length, { timeout: 10_000 }).toBe(1);
+    expect(logged(from).filter((line) => line.level >= 40).map((line) => line.msg)).toEqual([expect.stringMatching(/^database unreachable/)]);
+  }, 30_000);
 });
