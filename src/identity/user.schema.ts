@@ -88,9 +88,7 @@ UserRef.implement({
         const after = args.after ? decodeCursor(args.after, ['date', 'string'], 'orders') : undefined;
         const key = after && { placedAt: after[0], id: after[1] };
         const rows = await orderPageLoader(ctx)(limit + 1, key).load(u.id);
-        // Not spread: that would read, so encode, the page's endCursor.
-        const { edges, pageInfo } = toConnection(rows, limit, (o) => encodeCursor([o.placedAt.toISOString(), o.id], 'orders'), (o) => o);
-        return { edges, pageInfo, userId: u.id };
+        return { ...toConnection(rows, limit, (o) => encodeCursor([o.placedAt.toISOString(), o.id], 'orders'), (o) => o), userId: u.id };
       },
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', nullable: true, authScopes: readScope('profile', 'createdAt') }),
