@@ -12,16 +12,11 @@ import { sql, type Insertable } from 'kysely';
 import { findAgentFacts } from '../src/agents/access-review.queries.js';
 import { MAX_REVIEWED_AGENTS } from '../src/agents/access-review.service.js';
 import { appendAuditEvents, ensureAuditPartitions } from '../src/audit/audit.queries.js';
-import { loadConfig } from '../src/config.js';
 import type { Db } from '../src/db/connect.js';
 import type { AgentsTable } from '../src/db/database.js';
-import { KeyStore } from '../src/oauth/key-store.js';
-import { createTokenService } from '../src/oauth/token.service.js';
-import { systemClock } from '../src/shared/clock.js';
-import { createLogger } from '../src/shared/logger.js';
 import { newId } from '../src/shared/ids.js';
 import { graphqlServed, markdownTable, measureCalls, measureHttp, type Row } from './lib/measure.js';
-import { BENCH_ACCESS_TOKEN_TTL, BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
+import { BENCH_SECONDS, benchClientToken, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
 import { ensureSeeded, expectData } from './profile.js';
 
 const AGENTS = 10_000;
@@ -128,12 +123,7 @@ async function ensureRegister(db: Db): Promise<void> {
 
 /** A client token with agents:admin signed with the hub's own key, read from the shared database. */
 async function adminToken(db: Db, hub: HubProcess): Promise<string> {
-  const config = loadConfig({ HUB_ISSUER: hub.issuer, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
-  const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl, createLogger(config));
-  const tokens = createTokenService({ config, keys, clock: systemClock, db });
-  const client = 'agt_01J0000000000000000000REVW';
-  await ensureBenchClient(db, client, ['agents:admin']);
-  return (await tokens.issueAccessToken({ sub: client, client_id: client, scope: 'agents:admin' })).accessToken;
+  return benchClientToken(db, hub, 'agt_01J0000000000000000000REVW', ['agents:admin']);
 }
 
 export async function benchAccessReview(): Promise<Row[]> {

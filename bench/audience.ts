@@ -26,14 +26,9 @@ import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import { sql } from 'kysely';
 import { request } from 'undici';
 import { ALL_DATA_SCOPES } from '../src/authz/scopes.js';
-import { loadConfig } from '../src/config.js';
 import { openDatabase, type Db } from '../src/db/connect.js';
-import { KeyStore } from '../src/oauth/key-store.js';
-import { createTokenService } from '../src/oauth/token.service.js';
-import { systemClock } from '../src/shared/clock.js';
-import { createLogger } from '../src/shared/logger.js';
 import { markdownTable, measureCalls, measurePaired, type Figures, type Row } from './lib/measure.js';
-import { BENCH_ACCESS_TOKEN_TTL, BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, loadAverage, machine, startHubProcess, startSqlRelay, type HubProcess, type SqlRelay } from './lib/setup.js';
+import { BENCH_SECONDS, benchClientToken, loadAverage, machine, startHubProcess, startSqlRelay, type HubProcess, type SqlRelay } from './lib/setup.js';
 
 export const BENCH_AUDIENCE_DATABASE_URL = process.env.BENCH_AUDIENCE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/seedbench';
 
@@ -123,13 +118,7 @@ function executeInMemory(schema: GraphQLSchema, pageQuery: string, variables: Re
 }
 
 async function marketingToken(db: Db, hub: HubProcess): Promise<string> {
-  const config = loadConfig({ HUB_ISSUER: hub.issuer, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
-  const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl, createLogger(config));
-  const tokens = createTokenService({ config, keys, clock: systemClock, db });
-  const client = 'agt_01J0000000000000000000AUDB';
-  const scope = ['audience:read', ...ALL_DATA_SCOPES.filter((s) => s.endsWith(':read'))];
-  await ensureBenchClient(db, client, scope);
-  return (await tokens.issueAccessToken({ sub: client, client_id: client, scope: scope.join(' ') })).accessToken;
+  return benchClientToken(db, hub, 'agt_01J0000000000000000000AUDB', ['audience:read', ...ALL_DATA_SCOPES.filter((s) => s.endsWith(':read'))]);
 }
 
 /**

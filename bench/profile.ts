@@ -7,15 +7,10 @@
  */
 import { sql } from 'kysely';
 import { ALL_DATA_SCOPES } from '../src/authz/scopes.js';
-import { systemClock } from '../src/shared/clock.js';
-import { createLogger } from '../src/shared/logger.js';
-import { loadConfig } from '../src/config.js';
-import { KeyStore } from '../src/oauth/key-store.js';
-import { createTokenService } from '../src/oauth/token.service.js';
 import { DEMO_PASSWORD, seedUsers } from '../src/identity/seed.js';
 import type { Db } from '../src/db/connect.js';
 import { graphqlServed, markdownTable, measureCalls, measureHttp, type Row } from './lib/measure.js';
-import { BENCH_ACCESS_TOKEN_TTL, BENCH_KEY_ENCRYPTION_KEY, BENCH_SECONDS, ensureBenchClient, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
+import { BENCH_SECONDS, benchClientToken, machine, openBenchDatabase, startHubProcess, type HubProcess } from './lib/setup.js';
 
 const USERS = 2_000;
 
@@ -82,13 +77,7 @@ export async function signIn(hub: HubProcess, email: string): Promise<string> {
 
 /** An operator token signed with the hub's own key, read from the shared database. */
 export async function operatorToken(db: Db, hub: HubProcess): Promise<string> {
-  const config = loadConfig({ HUB_ISSUER: hub.issuer, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
-  const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl, createLogger(config));
-  const tokens = createTokenService({ config, keys, clock: systemClock, db });
-  const client = 'agt_01J0000000000000000000BNCH';
-  const scope = ['users:admin', ...ALL_DATA_SCOPES];
-  await ensureBenchClient(db, client, scope);
-  return (await tokens.issueAccessToken({ sub: client, client_id: client, scope: scope.join(' ') })).accessToken;
+  return benchClientToken(db, hub, 'agt_01J0000000000000000000BNCH', ['users:admin', ...ALL_DATA_SCOPES]);
 }
 
 /** Checks one answer before measuring, so a broken query is not timed as fast. */

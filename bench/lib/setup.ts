@@ -5,6 +5,11 @@ import pg from 'pg';
 import { request } from 'undici';
 import { openDatabase, type DatabaseHandle, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { loadConfig } from '../../src/config.js';
+import { KeyStore } from '../../src/oauth/key-store.js';
+import { createTokenService } from '../../src/oauth/token.service.js';
+import { systemClock } from '../../src/shared/clock.js';
+import { createLogger } from '../../src/shared/logger.js';
 
 /**
  * Benchmarks run on a PostgreSQL server: BENCH_DATABASE_URL, or a `hub_bench` database on the local
@@ -197,4 +202,21 @@ export async function ensureBenchClient(db: Db, id: string, allowedScopes: reado
     .values({ id, name: 'Bench client', kind: 'service', description: null, allowed_scopes: [...allowedScopes], owner_kind: 'operator', owner_user_id: null, parent_agent_id: null })
     .onConflict((oc) => oc.column('id').doUpdateSet({ allowed_scopes: [...allowedScopes], status: 'active', expires_at: null }))
     .execute();
+}
+
+/**
+ * A token of the bench client `id` (made or revived with `scope` as its ceiling) for `scope`, signed
+ * with the hub's own key, read from the shared database. The key store it opens is closed again:
+ * left open, it would go on rereading the keys from a database the bench closes.
+ */
+export async function benchClientToken(db: Db, hub: HubProcess, id: string, scope: readonly string[]): Promise<string> {
+  const config = loadConfig({ HUB_ISSUER: hub.issuer, HUB_KEY_ENCRYPTION_KEY: BENCH_KEY_ENCRYPTION_KEY, HUB_ACCESS_TOKEN_TTL: BENCH_ACCESS_TOKEN_TTL });
+  const keys = await KeyStore.open(db, config.keyEncryptionKey!, systemClock, config.accessTokenTtl, createLogger(config));
+  try {
+    await ensureBenchClient(db, id, scope);
+    const tokens = createTokenService({ config, keys, clock: systemClock, db });
+    return (await tokens.issueAccessToken({ sub: id, client_id: id, scope: scope.join(' ') })).accessToken;
+  } finally {
+    keys.close();
+  }
 }
