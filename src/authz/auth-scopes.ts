@@ -5,21 +5,15 @@ import { auditCaller } from '../audit/audit.service.js';
 import { consentLoader } from '../consent/consent.loaders.js';
 import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
-import { countFieldDecision } from '../metrics/hub-metrics.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
 import { decideAgentChange, decideAgentManagement, decideAgentRegistration, decideAgentSession, decideConsentAccess, decideConsentGiving } from './agent-access.js';
+import { grantState } from './delegation.js';
+import { decideProfileField, profileFieldRefusal, type ProfileFieldScope } from './field-scopes.js';
 import { hasScope, type OperatorScope } from './principal.js';
-import { decideDelegatedField, grantState } from './delegation.js';
 import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
-import { decideField, decideSubject, decideUserFilter, decideUserRecords, decideWrite, type Decision } from './profile-access.js';
-import type { DataCategory, FieldRef, FilterRead } from './scopes.js';
+import { decideSubject, decideUserFilter, decideUserRecords, decideWrite, type Decision } from './profile-access.js';
+import type { FieldRef, FilterRead } from './scopes.js';
 import type { StepUpDecision } from './step-up.js';
-
-/** The parameter of the `profileField` scope: one field of one user's profile. */
-export interface ProfileFieldScope {
-  readonly userId: string;
-  readonly ref: FieldRef;
-}
 
 /**
  * The scopes fields declare with `authScopes`. Each is decided here and only here; resolvers
@@ -113,11 +107,7 @@ export function createAuthScopes(context: Context) {
           return false;
         });
     },
-    profileField: (scope: ProfileFieldScope): boolean | Promise<boolean> => {
-      const { principal } = context;
-      if (principal.kind !== 'delegated') return settleField(context, scope, decideField(principal, scope.userId, scope.ref));
-      return grantState(context).then((grant) => settleField(context, scope, decideDelegatedField(principal, grant, scope.userId, scope.ref)));
-    },
+    profileField: (scope: ProfileFieldScope) => decideProfileField(context, scope),
     userFilter: (reads: readonly FilterRead[]) => {
       const decision = decideUserFilter(context.principal, reads);
       if (!decision.allowed && context.principal.kind !== 'anonymous') {
@@ -197,65 +187,18 @@ async function consentAccess(context: Context, consentId: string) {
   return { consent, decision: decideConsentAccess(context.principal, consent) };
 }
 
-/**
- * Notes a per-field decision in the request's audit of reads and in the metrics, and keeps a
- * refusal for the error of the field. A module function, not a closure made for each field.
- */
-function settleField(context: Context, { userId, ref }: ProfileFieldScope, decision: Decision): boolean {
-  const denied = decision.allowed ? undefined : decision.reason;
-  if (denied) fieldDecisions(context).set(fieldKey(userId, ref), decision);
-  context.access.note(userId, ref.field, denied);
-  countFieldDecision(context.services.metrics, denied);
-  return decision.allowed;
-}
-
-/** The refusals of this request's profile fields, so the error of a refused one names its reason. */
-const fieldDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
-const fieldKey = (userId: string, ref: FieldRef) => `${userId}\u0000${ref.category}.${ref.field}`;
-
-/** Where a scope parameter holds the key `scopeCacheKey` gives it, made with the parameter. */
-const SCOPE_CACHE_KEY = Symbol('scope cache key');
-
-/**
- * The key Pothos caches a scope's answer by, per scope and request: the value itself, or, for an
- * object, its JSON. A `profileField` parameter, made for every field of every user shown, carries
- * its own (`fieldKey`, one string per user and field as its JSON is), so no JSON is written for it.
- */
-export function scopeCacheKey(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  return (value as { [SCOPE_CACHE_KEY]?: string })[SCOPE_CACHE_KEY] ?? JSON.stringify(value);
-}
-
 /** The decisions of this request's profile writes, by the fields each names, for the same reason. */
 const writeDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
 const writeKey = (refs: readonly FieldRef[]) => refs.map((ref) => `${ref.category}.${ref.field}`).join('\u0000');
-
-/** The `authScopes` of a profile field of User: the per-field decision for its category. */
-export function readScope(category: DataCategory, field: string) {
-  return readScopeOf(category, field, (user: { id: string }) => user.id);
-}
-
-/**
- * The `authScopes` of a field of another type that shows what a profile field holds (an
- * approval's card and payee are the user's payment data): the per-field decision for that field of
- * the user `userIdOf` names, refused and audited as a read of the field itself is.
- */
-export function readScopeOf<Parent>(category: DataCategory, field: string, userIdOf: (parent: Parent) => string) {
-  const ref: FieldRef = { category, field };
-  return (parent: Parent) => {
-    const userId = userIdOf(parent);
-    return { profileField: { userId, ref, [SCOPE_CACHE_KEY]: fieldKey(userId, ref) } };
-  };
-}
 
 /** The error a refused field carries, with the reason of API.md. */
 export function unauthorizedError(context: Context, failure: AuthFailure): HubError {
   if (context.principal.kind === 'anonymous') return new UnauthenticatedError();
   const scoped = firstScopeFailure(failure);
   if (scoped?.scope === 'profileField') {
-    const { userId, ref } = scoped.parameter as ProfileFieldScope;
-    const decision = fieldDecisions(context).get(fieldKey(userId, ref)) ?? decideField(context.principal, userId, ref);
-    if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to read ${ref.field}`);
+    const field = scoped.parameter as ProfileFieldScope;
+    const decision = profileFieldRefusal(context, field);
+    if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to read ${field.ref.field}`);
   }
   if (scoped?.scope === 'userFilter') {
     const decision = decideUserFilter(context.principal, scoped.parameter as readonly FilterRead[]);

@@ -1,7 +1,7 @@
 import { agentLoader } from '../agents/agent.loaders.js';
 import { AgentRef } from '../agents/agent.schema.js';
 import { APPROVAL_MAX_AUTH_AGE_SECONDS, approvalAuth } from '../authz/approval-access.js';
-import { readScopeOf } from '../authz/auth-scopes.js';
+import { readScopeOf } from '../authz/field-scopes.js';
 import { builder } from '../graphql/builder.js';
 import type { Context } from '../graphql/context.js';
 import { userLoader } from '../identity/user.loaders.js';

@@ -1,4 +1,4 @@
-import { readScope } from '../authz/auth-scopes.js';
+import { readScope } from '../authz/field-scopes.js';
 import type { AddressJson } from '../db/database.js';
 import { builder } from '../graphql/builder.js';
 import { connectionRef } from '../graphql/connection.js';
