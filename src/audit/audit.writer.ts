@@ -95,6 +95,12 @@ export class AuditWriter {
   /** Set once a batch finds the database unreachable after `close()`: the rest are logged as lost without a try. */
   #unreachableAtClose = false;
   #dropped = 0;
+  /**
+   * The buffer reached `maxBuffered` and has not drained to half of it since: one spell of
+   * requests turned away, logged once as it begins and once as it ends, however often the buffer
+   * climbs back to its limit meanwhile.
+   */
+  #turningAway = false;
   #outageMs = 0;
   #partitions: { month: string; ready: Promise<void> } | undefined;
   #partitionsRetryAt = 0;
@@ -133,7 +139,10 @@ export class AuditWriter {
         return;
       }
       this.#buffer.push(prepareAuditEvent(event, this.#clock.now()));
-      if (this.#buffer.length === this.#maxBuffered) this.#logger.warn(`audit: ${this.#maxBuffered} events are waiting to be written; requests are turned away until fewer are`);
+      if (this.#buffer.length >= this.#maxBuffered && !this.#turningAway) {
+        this.#turningAway = true;
+        this.#logger.warn(`audit: ${this.#maxBuffered} events are waiting to be written; requests are turned away until fewer are`);
+      }
       if (this.#buffer.length >= this.#maxBatch) this.#startWrite();
       else this.#arm();
     } catch (error) {
@@ -188,6 +197,10 @@ export class AuditWriter {
     this.#writing = this.#write(batch).finally(() => {
       this.#writing = undefined;
       this.#inFlight = [];
+      if (this.#turningAway && this.#buffer.length <= this.#maxBuffered / 2) {
+        this.#turningAway = false;
+        this.#logger.info(`audit: ${this.#buffer.length} events are waiting to be written; requests are no longer turned away`);
+      }
       if (this.#buffer.length >= this.#maxBatch) this.#startWrite();
       else if (this.#buffer.length > 0) this.#arm();
     });

@@ -81,4 +81,43 @@ describe('AuditWriter when writes fail', () => {
     expect(logger.error).toHaveBeenCalledTimes(1);
     expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
   });
+
+  it('says once that requests are turned away while its buffer hovers at its limit, and once that it drained', async () => {
+    // Each write waits until the test lets it go.
+    const waiting: (() => void)[] = [];
+    const gated = new Proxy(database.db, {
+      get(target, property) {
+        if (property === 'transaction') {
+          return () => ({ execute: async (run: (trx: Db) => Promise<unknown>) => (await new Promise<void>((go) => waiting.push(go)), target.transaction().execute(run)) });
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const letOneGo = async () => {
+      await vi.waitFor(() => expect(waiting.length).toBeGreaterThan(0));
+      waiting.shift()!();
+    };
+    const logger = fakeLogger();
+    const writer = new AuditWriter(gated, logger as unknown as AuditLogger, clock, { flushIntervalMs: 600_000, maxBatch: 2, maxBuffered: 8 });
+    const recordSome = (n: number) => {
+      for (let i = 0; i < n; i++) writer.record(readEvent({ subjectUserId: 'usr_hovering' }));
+    };
+    recordSome(10); // 2 being written, 8 waiting: full.
+    expect(writer.backlogged).toBe(true);
+    // Hovering at its limit: a batch goes, as many come.
+    for (let round = 0; round < 3; round++) {
+      await letOneGo();
+      await vi.waitFor(() => expect(writer.pending).toBe(6));
+      recordSome(2);
+      expect(writer.backlogged).toBe(true);
+    }
+    const drained = writer.flush();
+    while (writer.pending > 0 || waiting.length > 0) await letOneGo().catch(() => {});
+    await drained;
+    await writer.close();
+    const said = (calls: unknown[][], pattern: RegExp) => calls.map((call) => call.at(-1)).filter((message) => typeof message === 'string' && pattern.test(message));
+    expect(said(logger.warn.mock.calls, /requests are turned away/)).toHaveLength(1);
+    expect(said(logger.info.mock.calls, /requests are no longer turned away/)).toHaveLength(1);
+  });
 });
