@@ -40,6 +40,8 @@ export function createDatabaseOutageLog(logger: Logger, ping: () => Promise<void
       void ping()
         .then(() => !failedSinceLook, () => false)
         .then((over) => {
+          // A ping under way as the hub closed says nothing of the closed hub.
+          if (stopped) return;
           if (over) {
             logger.info(`database answers again after ${seconds(performance.now() - since!)} s; ${failures} requests were answered 503 meanwhile`);
             since = undefined;
@@ -49,7 +51,7 @@ export function createDatabaseOutageLog(logger: Logger, ping: () => Promise<void
             remindedAt = performance.now();
             logger.warn(`database still unreachable after ${seconds(remindedAt - since!)} s; ${failures} requests answered 503 so far`);
           }
-          if (!stopped) watch();
+          watch();
         });
     }, PING_EVERY_MS).unref();
   };
