@@ -4,7 +4,8 @@ import type { Clock } from '../shared/clock.js';
 import { resolvedWithin } from '../shared/deadline.js';
 import type { Logger } from '../shared/logger.js';
 import { prepareAuditEvent, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
-import { appendPreparedAuditEvents, ensureAuditPartitions, findWrittenAuditEventIds } from './audit.queries.js';
+import { AuditPartitions } from './audit.partitions.js';
+import { appendPreparedAuditEvents, findWrittenAuditEventIds } from './audit.queries.js';
 
 /** The part of a pino logger the writer uses. */
 export type AuditLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -31,7 +32,6 @@ export interface AuditWriterOptions {
   readonly closeTimeoutMs?: number;
 }
 
-const PARTITION_RETRY_MS = 60_000;
 const LOCK_NOT_AVAILABLE = '55P03';
 /**
  * query_canceled: the server cancelled the write, past `statement_timeout` on a slow server or at
@@ -102,8 +102,7 @@ export class AuditWriter {
    */
   #turningAway = false;
   #outageMs = 0;
-  #partitions: { month: string; ready: Promise<void> } | undefined;
-  #partitionsRetryAt = 0;
+  readonly #partitions: AuditPartitions;
 
   constructor(db: Db, logger: AuditLogger, clock: Clock, options: AuditWriterOptions = {}) {
     this.#db = db;
@@ -114,7 +113,8 @@ export class AuditWriter {
     this.#maxBuffered = options.maxBuffered ?? 100_000;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
-    void this.#ensurePartitions();
+    this.#partitions = new AuditPartitions(db, clock, logger);
+    void this.#partitions.ensure();
   }
 
   /** Events waiting to be written. */
@@ -170,7 +170,7 @@ export class AuditWriter {
     this.#lastTaken = performance.now();
     const flushed = (async () => {
       await this.flush();
-      await this.#partitions?.ready;
+      await this.#partitions.settled();
     })();
     for (;;) {
       const wait = this.#closeTimeoutMs - (performance.now() - this.#lastTaken);
@@ -210,7 +210,7 @@ export class AuditWriter {
   async #write(batch: readonly PreparedAuditEvent[]): Promise<number> {
     if (batch.length === 0) return 0;
     if (this.#unreachableAtClose) return this.#lose(batch, new Error('the database was unreachable at close'));
-    await this.#ensurePartitions();
+    await this.#partitions.ensure();
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#db.transaction().execute(async (trx) => {
@@ -290,23 +290,5 @@ export class AuditWriter {
     this.#buffer.unshift(...batch);
     await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs).unref());
     return batch.length;
-  }
-
-  #ensurePartitions(): Promise<void> {
-    const now = this.#clock.now();
-    const month = now.toISOString().slice(0, 7);
-    if (this.#partitions?.month === month || now.getTime() < this.#partitionsRetryAt) return this.#partitions?.ready ?? Promise.resolve();
-    const ready = ensureAuditPartitions(this.#db, now).then(
-      (created) => {
-        if (created.length > 0) this.#logger.info(`audit: created partitions ${created.join(', ')}`);
-      },
-      (error: unknown) => {
-        if (this.#partitions?.ready === ready) this.#partitions = undefined;
-        this.#partitionsRetryAt = now.getTime() + PARTITION_RETRY_MS;
-        this.#logger.warn({ err: error }, 'audit: could not create partitions; events go to the default partition');
-      },
-    );
-    this.#partitions = { month, ready };
-    return ready;
   }
 }
