@@ -68,8 +68,9 @@ const LINE_BREAK = /\r?\n|\t/g;
 
 /**
  * Trimmed text of at most `max` characters once in Unicode NFC (the form it is stored in), with
- * no character bearing more marks than `MARKS_PER_CHARACTER`, at least one visible character (see `INVISIBLE`), none of the characters that would show a
- * person something other than what is stored (`UNSHOWABLE`), and no hidden text (`hidesText`).
+ * no character bearing more marks than `MARKS_PER_CHARACTER`, at least one visible character (see
+ * `INVISIBLE`), none of the characters that would show a person something other than what is
+ * stored (`UNSHOWABLE`), and no hidden text (`hidesText`).
  * With `lines`, text of several lines, a notice say: line breaks and tabs (`LINE_BREAK`) are allowed in it.
  */
 export const plainText = (max: number, { lines = false }: { lines?: boolean } = {}) =>
