@@ -87,7 +87,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     await waitForDatabase(database, config.dbConnectTimeout, (error, delayMs) =>
       logger.warn(`database not reachable (${error.message}); retrying in ${delayMs} ms`),
     );
-    await migrateToLatest(database.db);
+    await migrateToLatest(database.db, { onLockWait: (message) => logger.warn(message) });
   } catch (error) {
     await database.close().catch(() => {});
     throw error;

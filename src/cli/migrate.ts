@@ -10,7 +10,7 @@ export function migrateCommand(): Command {
     .description('apply every pending migration (the default: `hub migrate` alone)')
     .action(async () => {
       await withDatabase({ existing: false }, async (db) => {
-        const applied = await migrateToLatest(db);
+        const applied = await migrateToLatest(db, { onLockWait: (message) => console.error(message) });
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
       });
     });

@@ -1,10 +1,40 @@
-import { DEFAULT_MIGRATION_TABLE, Migrator, sql, type MigrationResultSet } from 'kysely';
+import { DEFAULT_MIGRATION_TABLE, Migrator, sql, type Migration, type MigrationResultSet } from 'kysely';
 import { migrations } from '../../migrations/index.js';
 import type { Db } from './connect.js';
 
-/** The migrations of `migrations/`, listed statically so they run the same under tsx, vitest and a bundle. */
-export function createMigrator(db: Db): Migrator {
-  return new Migrator({ db, provider: { getMigrations: async () => migrations } });
+/**
+ * How long a migration waits for a table's lock before it gives way, to try again a moment later.
+ * A migration that alters a table waits for every transaction using the table to end, and while it
+ * waits every statement on that table queues behind it: a long read (an export, a report) would
+ * stall the running hubs' requests for as long as it lasts, not for this long.
+ */
+const LOCK_TIMEOUT_MS = 3_000;
+
+/** How long migrations go on trying again for their locks before the upgrade gives up. */
+const LOCK_RETRIES_FOR_MS = 10 * 60_000;
+
+/** PostgreSQL's lock_not_available: a lock not granted within `lock_timeout`. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * The migrations of `migrations/`, listed statically so they run the same under tsx, vitest and a
+ * bundle; each waits at most `lockTimeoutMs` for a lock (LOCK_TIMEOUT_MS), then fails and rolls back.
+ */
+export function createMigrator(db: Db, lockTimeoutMs = LOCK_TIMEOUT_MS): Migrator {
+  const bounded = Object.fromEntries(
+    Object.entries(migrations).map(([name, migration]): [string, Migration] => [
+      name,
+      {
+        ...migration,
+        // Kysely runs each migration in a transaction of its own on PostgreSQL: the setting ends with it.
+        up: async (tx) => {
+          await sql`select set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`.execute(tx);
+          await migration.up(tx);
+        },
+      },
+    ]),
+  );
+  return new Migrator({ db, provider: { getMigrations: async () => bounded } });
 }
 
 /** Thrown when the database holds migrations this version of the hub does not have; `code` is stable. */
@@ -17,40 +47,64 @@ export class NewerDatabaseError extends Error {
   }
 }
 
+export interface MigrateOptions {
+  /** Told, in a line for the log, that a migration gave way to a transaction holding a lock it needs, before it tries again. */
+  readonly onLockWait?: (message: string) => void;
+  /** LOCK_TIMEOUT_MS, and LOCK_RETRIES_FOR_MS: shorter in tests. */
+  readonly lockTimeoutMs?: number;
+  readonly lockRetriesForMs?: number;
+}
+
 /**
  * Applies every pending migration, on one connection with no statement timeout: rebuilding an
  * index of a large table may take longer than the hub lets any request's statement run
  * (HUB_STATEMENT_TIMEOUT). The connection gets its timeout back before it returns to the pool.
- * Each migration commits on its own: after a failure, the ones before it stay applied.
+ * Each migration commits on its own: after a failure, the ones before it stay applied. One that
+ * waited too long for a lock is rolled back and tried again, from 500 ms to 10 s later, for up to
+ * ten minutes: the requests queued behind it meanwhile go through.
  * @throws NewerDatabaseError when the database has migrations this version does not know, which
  *   this version's queries may not fit; the first migration error, after rolling it back.
  */
-export async function migrateToLatest(db: Db): Promise<string[]> {
+export async function migrateToLatest(db: Db, options: MigrateOptions = {}): Promise<string[]> {
   return db.connection().execute(async (connection) => {
     await sql`set statement_timeout = 0`.execute(connection);
     try {
-      return await migrate(connection);
+      return await migrate(connection, options);
     } finally {
       await sql`reset statement_timeout`.execute(connection);
     }
   });
 }
 
-async function migrate(db: Db): Promise<string[]> {
+async function migrate(db: Db, { onLockWait, lockTimeoutMs, lockRetriesForMs = LOCK_RETRIES_FOR_MS }: MigrateOptions): Promise<string[]> {
   refuseNewer(await migrationStatus(db));
-  const migrator = createMigrator(db);
+  const migrator = createMigrator(db, lockTimeoutMs);
   const applied: string[] = [];
+  let waitedSince: number | undefined;
+  let delay = 500;
   // One transaction per migration: the tables a migration locks (agents, users, consents) are
   // free again as it commits, not only once the last of an upgrade's migrations has run.
   for (;;) {
     const result: MigrationResultSet = await migrator.migrateUp();
     if (result.error) {
-      const failed = result.results?.find((r) => r.status === 'Error');
+      const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? '(unknown)';
       const cause = result.error instanceof Error ? result.error.message : String(result.error);
-      throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${cause}`);
+      if ((result.error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
+        waitedSince ??= Date.now();
+        if (Date.now() - waitedSince + delay <= lockRetriesForMs) {
+          onLockWait?.(`migration ${failed} gave way to a transaction holding a lock it needs; trying again in ${delay} ms`);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          delay = Math.min(delay * 2, 10_000);
+          continue;
+        }
+        throw new Error(`migration ${failed} failed: a transaction held a lock it needs for ${Math.round((Date.now() - waitedSince) / 1_000)} s (${cause}); find it in pg_stat_activity`);
+      }
+      throw new Error(`migration ${failed} failed: ${cause}`);
     }
     if (!result.results?.length) return applied;
     applied.push(...result.results.map((r) => r.migrationName));
+    waitedSince = undefined;
+    delay = 500;
   }
 }
 

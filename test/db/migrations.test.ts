@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/connect.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../../src/db/connect.js';
 import { createMigrator, migrateToLatest, migrationStatus, requireMigrated } from '../../src/db/migrator.js';
 import { migrations } from '../../migrations/index.js';
 import { createEmbeddedDatabase, createTestDatabase, describeEmbedded, testServerUrl, type TestDatabase } from '../helpers/database.js';
+import { lockHolder } from '../helpers/locks.js';
 import { runNode } from '../helpers/run-node.js';
 
 let database: TestDatabase;
@@ -49,39 +50,67 @@ describe('a database migrated by a newer version of the hub', () => {
 });
 
 describe.skipIf(testServerUrl() === undefined)('an upgrade over several migrations', () => {
-  it('lets go of the tables each migration locked as it commits, not at the end of the last', async () => {
-    const older = await createTestDatabase();
-    const reader = openDatabase({ url: older.url!, poolSize: 1 });
-    try {
-      expect((await createMigrator(older.db).migrateTo('0012_loyalty_offers')).error).toBeUndefined();
-      // A long read of the audit trail: migration 0021 waits for it to end.
-      let endRead!: () => void;
-      let readStarted!: () => void;
-      const started = new Promise<void>((resolve) => (readStarted = resolve));
-      const read = reader.db.transaction().execute(async (tx) => {
-        await sql`lock table audit_events in access share mode`.execute(tx);
-        readStarted();
-        await new Promise<void>((resolve) => (endRead = resolve));
-      });
-      await started;
-      const upgrade = migrateToLatest(older.db);
-      const waiting = async () => (await sql<{ n: number }>`select count(*)::int as n from pg_locks where not granted and relation = 'audit_events'::regclass`.execute(reader.checks)).rows[0]!.n;
-      while ((await waiting()) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-      // Meanwhile the hub still running checks agents (0013 altered them) and reads users (0019).
-      const meanwhile = await older.db.transaction().execute(async (tx) => {
+  let older: TestDatabase;
+  beforeEach(async () => {
+    older = await createTestDatabase();
+    expect((await createMigrator(older.db).migrateTo('0012_loyalty_offers')).error).toBeUndefined();
+  });
+  afterEach(() => older.close());
+  const { holding } = lockHolder(() => older.db);
+  const upgraded = Object.keys(migrations).slice(12);
+
+  /** A long read of the audit trail: migration 0021 drops one of its indexes, so waits for it to end. */
+  const longRead = () => holding((tx) => sql`lock table audit_events in access share mode`.execute(tx));
+  const migrationWaits = async () => {
+    const waiting = () => sql<{ n: number }>`select count(*)::int as n from pg_locks where not granted and relation = 'audit_events'::regclass`.execute(older.db);
+    while ((await waiting()).rows[0]!.n === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+  /** `statement` in a transaction that waits at most 2 s for a lock: 'answered', or why not. */
+  const meanwhile = (statement: (tx: Db) => Promise<unknown>) =>
+    older.db
+      .transaction()
+      .execute(async (tx) => {
         await sql`set local lock_timeout = '2s'`.execute(tx);
-        await sql`select count(*) from agents`.execute(tx);
-        await sql`select count(*) from users`.execute(tx);
+        await statement(tx);
         return 'answered';
-      }).catch((error: Error) => error.message);
-      endRead();
-      await read;
-      expect(await upgrade).toEqual(Object.keys(migrations).slice(12));
-      expect(meanwhile).toBe('answered');
-    } finally {
-      await reader.close();
-      await older.close();
-    }
+      })
+      .catch((error: Error) => error.message);
+
+  it('lets go of the tables each migration locked as it commits, not at the end of the last', async () => {
+    const read = await longRead();
+    const upgrade = migrateToLatest(older.db);
+    await migrationWaits();
+    // Meanwhile the hub still running checks agents (0013 altered them) and reads users (0019).
+    const checked = await meanwhile(async (tx) => {
+      await sql`select count(*) from agents`.execute(tx);
+      await sql`select count(*) from users`.execute(tx);
+    });
+    await read.release();
+    expect(await upgrade).toEqual(upgraded);
+    expect(checked).toBe('answered');
+  }, 30_000);
+
+  it('gives way to a long transaction holding a lock it needs, and goes on once it ends', async () => {
+    const read = await longRead();
+    const waits: string[] = [];
+    const upgrade = migrateToLatest(older.db, { lockTimeoutMs: 100, onLockWait: (message) => waits.push(message) });
+    await migrationWaits();
+    // A running hub's audit writer queues behind the migration's lock for no longer than it waits.
+    const written = await meanwhile((tx) => sql`lock table audit_events in row exclusive mode`.execute(tx));
+    expect(written).toBe('answered');
+    await read.release();
+    expect(await upgrade).toEqual(upgraded);
+    expect(waits[0]).toMatch(/^migration 0021_agent_reads_audiences gave way to a transaction holding a lock it needs; trying again in 500 ms$/);
+  }, 30_000);
+
+  it('gives up, naming the migration, once the transaction has outlasted its tries', async () => {
+    await longRead();
+    await expect(migrateToLatest(older.db, { lockTimeoutMs: 100, lockRetriesForMs: 1_000 })).rejects.toThrow(
+      /^migration 0021_agent_reads_audiences failed: a transaction held a lock it needs for \d+ s .*lock timeout/,
+    );
+    // What came before it stays applied, and it is still pending: nothing half-done.
+    const pending = (await migrationStatus(older.db)).filter((m) => !m.executedAt).map((m) => m.name);
+    expect(pending).toEqual(Object.keys(migrations).slice(20));
   }, 30_000);
 });
 
