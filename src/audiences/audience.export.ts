@@ -1,10 +1,10 @@
-import pLimit from 'p-limit';
 import type { Services } from '../app.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { NotFoundError } from '../shared/errors.js';
 import { parseAudienceFilter } from './audience.filter.js';
 import { findAudienceBatchEnds, findAudienceExportLines, type MemberRange } from './audience.queries.js';
 import { groupVersions } from './audience.coverage.js';
+import type { AudienceReads } from './audience.reads.js';
 import { allowedMemberFields, audienceFieldsRead, audiencePurpose, audienceSelection, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { findSavedAudience } from './saved-audience.service.js';
 
@@ -22,15 +22,7 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
  */
 const EXPORT_BATCH = 10_000;
 
-/**
- * Batches all the audience exports of one instance read at once: four of the pool's ten
- * connections at most, whichever clients are exporting, where several clients exporting together
- * would otherwise take the whole pool from the hub's other requests. An export running alone
- * still reads two at once (see `EXPORT_BATCH`); more running together take turns.
- */
-export const MAX_EXPORT_READS = 4;
-
-/** How an export runs: its batch size, and the turns its batch reads take (`limitExportReads`). */
+/** How an export runs: its batch size, and the turns its statements take (`limitAudienceReads`). */
 export interface ExportOptions {
   readonly batchSize?: number;
   readonly reads?: ExportReads;
@@ -38,14 +30,8 @@ export interface ExportOptions {
   readonly recheckToken?: () => Promise<void>;
 }
 
-/** Runs a batch read when its turn comes. */
-export type ExportReads = <T>(read: () => Promise<T>) => Promise<T>;
-
-/** The turns of `MAX_EXPORT_READS` (or `max`) batch reads at once. Make one per instance: the limit is its own. */
-export function limitExportReads(max = MAX_EXPORT_READS): ExportReads {
-  const limit = pLimit(max);
-  return (read) => limit(read);
-}
+/** Runs a statement of the export when its turn comes: the client's turns of `Services.audienceReads`. */
+export type ExportReads = ReturnType<AudienceReads>;
 
 /**
  * The checks an export makes before it reads anything: the audience is this client's, and its

@@ -7,11 +7,12 @@ import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from '../htt
 import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBodies } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
-import { exportSavedAudience, limitExportReads, permitSavedAudienceExport } from './audience.export.js';
+import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
 
 /**
  * Exports one client may run at once on one instance, past which 429: exports of every client
- * share `MAX_EXPORT_READS` reads at once, so one client running many would slow every other's.
+ * share the turns of `Services.audienceReads` with audience queries, so one client running many
+ * would slow every other's.
  */
 export const MAX_EXPORTS_PER_CLIENT = 2;
 const RETRY_AFTER_SECONDS = 5;
@@ -36,8 +37,6 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
   const { stallTimeoutMs = EXPORT_STALL_TIMEOUT_MS } = options;
   const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl(services.config), refusal);
   const slots = exportSlots(MAX_EXPORTS_PER_CLIENT);
-  // Every client's exports read their batches through the same turns.
-  const reads = limitExportReads();
   const releasedBody = releasedBodies(app);
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -66,7 +65,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
     }
     let lines: AsyncGenerator<string>;
     try {
-      lines = await exportSavedAudience(services, caller, request.params.id, { reads, recheckToken: request.recheckToken });
+      lines = await exportSavedAudience(services, caller, request.params.id, { reads: services.audienceReads(principal.clientId), recheckToken: request.recheckToken });
     } catch (error) {
       release();
       return refused(reply, error, challenge);

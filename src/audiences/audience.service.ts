@@ -34,7 +34,7 @@ export interface AudienceCaller {
   readonly requestId: string | null;
 }
 
-type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
+type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes' | 'audienceReads'>;
 
 /** The purpose with this key, every version of it; @throws BadUserInputError for an unknown one. */
 export async function audiencePurpose(purposes: PurposeRegistry, key: string): Promise<AudiencePurpose> {
@@ -158,13 +158,15 @@ export async function queryAudience(
   const purpose = await audiencePurpose(deps.purposes, request.purpose);
   permitAudienceFilter(deps, caller, purpose.newest, filter, { field: 'filter', audited: { action: 'audience.queried', detail: { first: limit, ...saved } } });
   const selection = audienceSelection(purpose, filter, deps.clock.now());
-  const counting = asked.totalCount ? countAudience(deps.db, selection) : undefined;
+  const reads = deps.audienceReads(caller.principal.kind === 'anonymous' ? '' : caller.principal.clientId);
+  const count = () => reads(() => countAudience(deps.db, selection));
+  const counting = asked.totalCount ? count() : undefined;
   // Awaited by `totalCount`; a failure before then (the page's) must not leave it unhandled.
   counting?.catch(() => {});
   const alike = groupVersions(purpose, asked.fields).length === 1;
   const listing = limit > 0 && asked.page;
   // One row past the page tells `hasNextPage`, with `first: 0` too: whether the audience has anyone.
-  const rows = asked.page ? await findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields), { withVersion: !alike }) : [];
+  const rows = asked.page ? await reads(() => findAudiencePage(deps.db, selection, limit + 1, after, columnsOf(asked.fields), { withVersion: !alike })) : [];
   const newest = purpose.byVersion.get(purpose.newest.version)!;
   const unknownVersion = coversNothing(purpose);
   const shows = new Map<MemberPurpose, (row: MemberRow) => AudienceMember>();
@@ -188,6 +190,6 @@ export async function queryAudience(
   return {
     edges,
     pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
-    count: () => counting ?? countAudience(deps.db, selection),
+    count: () => counting ?? count(),
   };
 }

@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
-import { exportSavedAudience, limitExportReads, type ExportReads } from '../../src/audiences/audience.export.js';
+import { exportSavedAudience, type ExportReads } from '../../src/audiences/audience.export.js';
+import { limitAudienceReads } from '../../src/audiences/audience.reads.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -56,7 +57,7 @@ describe('an export in batches', () => {
   });
 
   it('reads every batch through the turns it is given, shared by exports running at once', async () => {
-    const turns = limitExportReads(1);
+    const turns = limitAudienceReads(1)('agt_01J0000000000000000000MKTG');
     let running = 0;
     let most = 0;
     let read = 0;
