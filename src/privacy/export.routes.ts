@@ -10,17 +10,13 @@ import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { NotFoundError } from '../shared/errors.js';
 import { isId } from '../shared/ids.js';
 import { findExportSubject } from './export.queries.js';
-import { exportUserData } from './export.service.js';
+import { exportUserData, limitPageReads } from './export.service.js';
 
 /**
- * Exports streaming at once on one instance. Each holds a database connection per statement and
- * a client's socket for as long as the client reads, so the number is kept small; past it, 429.
- */
-export const MAX_CONCURRENT_EXPORTS = 4;
-/**
  * Exports one caller (a user, or an operator client) may stream at once on one instance: a reader
- * that stops reading holds its slot, so one caller must not be able to take every slot and shut
- * everyone else out of their right of access.
+ * that reads slowly holds its export open for as long as it likes, so what one caller holds is
+ * bounded here, and what every export reads at once by `limitPageReads`, never the number open:
+ * callers holding theirs must not shut everyone else out of their right of access.
  */
 const MAX_EXPORTS_PER_CALLER = 1;
 const RETRY_AFTER_SECONDS = 5;
@@ -37,16 +33,17 @@ export interface ExportRoutesOptions {
  * requests (429 with Retry-After, `registerRateLimit`), the user themself with a token that reads
  * every data category or an operator client with `users:admin` and those scopes (403 insufficient_scope naming the
  * scopes wanted; see `decideDataSubjectRequest`; audited as a refused `data.exported`), an id of the shape of a user id (400), a free
- * export slot of the instance and of the caller (429 with Retry-After), a user that exists and is
- * not erased (404); then the document. The slots are held until the body ends, fails or its reader
+ * export slot of the caller (429 with Retry-After), a user that exists and is
+ * not erased (404); then the document. The slot is held until the body ends, fails or its reader
  * leaves, or its connection moves no byte for `stallTimeoutMs`. A HEAD makes the same checks up to
- * the slots and answers the document's headers, reading and auditing none of it.
+ * the slot and answers the document's headers, reading and auditing none of it.
  */
 export async function registerExportRoutes(app: FastifyInstance, services: Services, options: ExportRoutesOptions = {}): Promise<void> {
   const { stallTimeoutMs = EXPORT_STALL_TIMEOUT_MS } = options;
   const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl(services.config), refusal);
   const releasedBody = releasedBodies(app);
-  let running = 0;
+  // Every caller's exports read their pages through the same turns.
+  const reads = limitPageReads();
   const byCaller = new Map<string, number>();
   app.get<{ Params: { id: string } }>('/users/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -80,23 +77,21 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
     }
     const caller = callerKey(principal);
     const callersRunning = byCaller.get(caller) ?? 0;
-    if (running >= MAX_CONCURRENT_EXPORTS || callersRunning >= MAX_EXPORTS_PER_CALLER) {
-      return reply.code(429).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'too_many_requests', error_description: 'too many exports are running; retry later' });
+    if (callersRunning >= MAX_EXPORTS_PER_CALLER) {
+      return reply.code(429).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'too_many_requests', error_description: 'an export of this caller is running; retry later' });
     }
-    running++;
     byCaller.set(caller, callersRunning + 1);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      running--;
       const left = byCaller.get(caller)! - 1;
       if (left === 0) byCaller.delete(caller);
       else byCaller.set(caller, left);
     };
     let chunks: AsyncGenerator<string>;
     try {
-      chunks = await exportUserData(services, { principal, requestId: request.id }, id, request.recheckToken);
+      chunks = await exportUserData(services, { principal, requestId: request.id }, id, request.recheckToken, reads);
     } catch (error) {
       release();
       if (!(error instanceof NotFoundError)) throw error;

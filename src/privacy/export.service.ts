@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Services } from '../app.js';
 import { auditCaller, findAuditEvents, type AuditEvent } from '../audit/audit.service.js';
 import { DATA_CATEGORIES } from '../authz/scopes.js';
@@ -13,6 +14,23 @@ import { jsonObjectChunks, keysetPages, type StreamedList } from './json-stream.
 
 /** Names the layout of the export document; a change of layout is a new version. */
 export const EXPORT_FORMAT = 'hub-personal-data-export/2';
+
+/** Runs the read of an export's page when its turn comes (`limitPageReads`). */
+export type PageReads = <T>(read: () => Promise<T>) => Promise<T>;
+
+/**
+ * Pages all the personal-data exports of one instance read at once: each export holds no
+ * connection between its pages, only while it reads one, so what bounds their load on the pool
+ * is the number reading, not the number open (a reader that takes its document slowly holds its
+ * export open for as long as it likes, and would otherwise hold a slot of everyone's).
+ */
+export const MAX_PAGE_READS = 4;
+
+/** The turns of `MAX_PAGE_READS` (or `max`) page reads at once. Make one per instance: the limit is its own. */
+export function limitPageReads(max = MAX_PAGE_READS): PageReads {
+  const limit = pLimit(max);
+  return (read) => limit(read);
+}
 
 /** Rows per statement: memory holds one page of one list, whatever the person's history. */
 const EXPORT_PAGE = 500;
@@ -42,7 +60,13 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
  * accessLog shows what an export of them read, as it does for a query.
  * @throws NotFoundError for an id that names no user, or an erased one (before the first chunk).
  */
-export async function exportUserData(deps: Deps, caller: Caller, userId: string, recheckToken: () => Promise<void> = async () => {}): Promise<AsyncGenerator<string>> {
+export async function exportUserData(
+  deps: Deps,
+  caller: Caller,
+  userId: string,
+  recheckToken: () => Promise<void> = async () => {},
+  reads: PageReads = (read) => read(),
+): Promise<AsyncGenerator<string>> {
   const { db } = deps;
   const user = isId('usr', userId) ? await findExportSubject(db, userId) : undefined;
   if (!user) throw new NotFoundError('User');
@@ -50,10 +74,20 @@ export async function exportUserData(deps: Deps, caller: Caller, userId: string,
   const counts = { orders: 0, consents: 0, sessions: 0, accessLog: 0, actions: 0 };
   const checked = (list: StreamedList): StreamedList =>
     (async function* () {
-      for await (const page of list) {
-        await recheckToken();
-        await assertStillExportable(db, user.id);
-        yield page;
+      const pages = list[Symbol.asyncIterator]();
+      // A page's statements, and the checks after it, in one turn of the instance's.
+      const nextPage = () =>
+        reads(async () => {
+          const next = await pages.next();
+          if (next.done) return undefined;
+          await recheckToken();
+          await assertStillExportable(db, user.id);
+          return next.value;
+        });
+      try {
+        for (let page = await nextPage(); page; page = await nextPage()) yield page;
+      } finally {
+        await pages.return?.();
       }
     })();
   const counting = (key: keyof typeof counts, list: StreamedList): StreamedList =>
