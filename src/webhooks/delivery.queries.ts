@@ -255,15 +255,26 @@ export async function endDeliveriesOfOtherTypes(tx: Db, subscriptionId: string, 
 }
 
 /**
- * Deletes messages created before `cutoff` with their deliveries and log, except those with a
- * delivery still pending. Resolves to how many messages went.
+ * Deletes up to `limit` messages created before `cutoff` with their deliveries and log, except
+ * those with a delivery still pending; found by `webhook_messages_created`, the oldest first.
+ * Messages another worker is deleting are skipped, so two instances never wait on each other for
+ * it. Resolves to how many messages went.
  */
-export async function deleteMessagesBefore(db: Db, cutoff: Date): Promise<number> {
+export async function deleteMessagesBefore(db: Db, cutoff: Date, limit: number): Promise<number> {
   const result = await webhookDb(db)
     .deleteFrom('webhook_messages')
-    .where('created_at', '<', cutoff)
-    .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('webhook_deliveries as d').select('d.message_id').whereRef('d.message_id', '=', 'webhook_messages.id').where('d.status', '=', 'pending'))),
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('webhook_messages as m')
+        .select('m.id')
+        .where('m.created_at', '<', cutoff)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('webhook_deliveries as d').select('d.message_id').whereRef('d.message_id', '=', 'm.id').where('d.status', '=', 'pending'))),
+        )
+        .orderBy('m.created_at')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
     )
     .executeTakeFirst();
   return Number(result.numDeletedRows);
