@@ -25,6 +25,7 @@ import * as m0023 from './0023_refresh_token_pruning.js';
 import * as m0024 from './0024_webhook_message_person.js';
 import * as m0025 from './0025_audience_spend_kept.js';
 import * as m0026 from './0026_agent_reads_exports.js';
+import * as m0027 from './0027_approval_retention.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -54,4 +55,5 @@ export const migrations: Record<string, Migration> = {
   '0024_webhook_message_person': m0024,
   '0025_audience_spend_kept': m0025,
   '0026_agent_reads_exports': m0026,
+  '0027_approval_retention': m0027,
 };

@@ -107,6 +107,15 @@ export async function createEntryHmacKey(db: Db, userId: string, candidate: Buff
   return row?.entry_hmac_key ?? undefined;
 }
 
+/**
+ * Deletes up to `limit` approvals, of any user, that expired before `expiredBefore`, found by their
+ * expiry (migration 0027). Rows another transaction holds are skipped, so this never waits.
+ */
+export async function deleteApprovalsExpiredBefore(db: Db, expiredBefore: Date, limit: number): Promise<void> {
+  await sql`delete from approvals where id in (
+    select id from approvals where expires_at < ${expiredBefore} limit ${limit} for update skip locked)`.execute(db);
+}
+
 /** The approvals of this user and agent still waiting for an answer at `now`, oldest first. */
 export async function findOpenApprovals(db: Db, userId: string, agentId: string, now: Date): Promise<Approval[]> {
   const rows = await db

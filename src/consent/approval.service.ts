@@ -14,6 +14,7 @@ import { consentState } from './consent.service.js';
 import {
   answerApproval,
   createEntryHmacKey,
+  deleteApprovalsExpiredBefore,
   expireApprovedApprovalsOfUser,
   findApprovalsByIds,
   findEntryHmacKey,
@@ -40,6 +41,16 @@ export function asAgent(caller: Caller): DelegatedCaller {
 
 /** Most approvals one agent may have waiting for one user's answer at once. */
 const MAX_OPEN_APPROVALS = 10;
+
+/**
+ * How long an approval is kept once it expired: answered, used or not, it can do nothing more, and
+ * the audit trail keeps its record. Kept for ever, an agent asking again as each expires would add
+ * thousands a day for each user it acts for.
+ */
+export const APPROVAL_RETENTION_SECONDS = 30 * 24 * 3_600;
+
+/** Approvals past their retention deleted per request: more than a request adds, so they never pile up. */
+const FORGET_PER_REQUEST = 100;
 
 /** What an approval is now: answered, used, past its expiry, or waiting. */
 export function approvalState(approval: Pick<Approval, 'status' | 'expiresAt'>, now: Date): 'PENDING' | 'APPROVED' | 'DENIED' | 'USED' | 'EXPIRED' {
@@ -72,6 +83,8 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
     // The user is not asked to approve an addition that could not be made (checked again at its use).
     if (!detail.identifier) await deps.identity.assertRoomForPaymentMethod(deps.db, userId);
   }
+  // A statement of its own, before the transaction: inside it, the rows it locks could deadlock with another's.
+  await deleteApprovalsExpiredBefore(deps.db, new Date(now.getTime() - APPROVAL_RETENTION_SECONDS * 1_000), FORGET_PER_REQUEST);
   const outcome = await deps.db.transaction().execute(async (tx) => {
     // The user's row first, as an erasure locks it: a request that waited for one stores nothing.
     const user = await lockActiveUserForApproval(tx, userId);

@@ -1,0 +1,35 @@
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { approvalWorld } from './approval-fixtures.js';
+
+const PAYMENT = { amount: '12.5', currency: 'EUR', creditorName: 'Example Shop GmbH', description: 'Order 4711' };
+const DAY_SECONDS = 86_400;
+
+/**
+ * Approvals an agent asks for end within 15 minutes, and ten may wait at once: an agent asking
+ * again as each expires adds 28,800 a day for each user. Kept for ever, they were a table any
+ * agent with a checkout consent could grow without end.
+ */
+const { hub, clock, alice, shopper, agentToken, request, signIn } = await approvalWorld();
+
+describe('approvals past their retention', () => {
+  /** Asks alice for a payment as the shopper, with a token from her session signed in now. */
+  const ask = async () => {
+    const token = await agentToken(shopper, { ...alice, accessToken: (await signIn(alice)).accessToken });
+    const asked = await request(token, { action: 'PAY', payment: PAYMENT, expiresInSeconds: 30 });
+    return asked.data.requestApproval.id as string;
+  };
+  const approvalIds = async () => (await sql<{ id: string }>`select id from approvals order by created_at`.execute(hub.services.db)).rows.map((r) => r.id);
+
+  it('are deleted 30 days after they expired, as later requests come', async () => {
+    const first = await ask();
+    clock.advance(2 * DAY_SECONDS);
+    const second = await ask();
+    expect(await approvalIds()).toEqual([first, second]);
+
+    // The first expired 30 days and a minute ago, the second 28 days ago.
+    clock.advance(28 * DAY_SECONDS + 90);
+    const third = await ask();
+    expect(await approvalIds()).toEqual([second, third]);
+  });
+});
