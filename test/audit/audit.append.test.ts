@@ -137,12 +137,14 @@ describe.skipIf(!testServerUrl())('concurrent appends on a server', () => {
 });
 
 describe('partitions', () => {
-  it('exist for this month and the next once migrated', async () => {
+  it('exist for the month of the migration and the next once migrated', async () => {
     const { rows } = await sql<{ name: string }>`
       select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
       where i.inhparent = 'audit_events'::regclass order by 1`.execute(database.db);
+    // The month the run's template was migrated in, not this one: a run can cross a month's end.
+    const { rows: [migrated] } = await sql<{ timestamp: string }>`select timestamp from kysely_migration where name = '0003_audit'`.execute(database.db);
     const month = (offset: number) => {
-      const d = new Date();
+      const d = new Date(migrated!.timestamp);
       const m = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + offset, 1));
       return `audit_events_${m.toISOString().slice(0, 7).replace('-', '_')}`;
     };
