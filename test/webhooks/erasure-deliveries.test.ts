@@ -49,7 +49,7 @@ describe('an operator redelivery racing an erasure', () => {
     });
     // The redelivery has checked that Alice is not erased and now waits for the row.
     for (let i = 0; i < 100; i++) {
-      const waiting = await holder.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%webhook_deliveries%'`);
+      const waiting = await holder.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%webhook_deliveries%'`);
       if (waiting.rows[0].n > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
