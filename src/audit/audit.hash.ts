@@ -29,11 +29,14 @@ export const AUDIT_CONTENT_COLUMNS = [
   'detail',
 ] as const satisfies readonly (keyof HashedAuditRow)[];
 
+/** The columns `canonicalAuditRow` serializes, in the order it does, after its format's name. */
+export const CANONICAL_AUDIT_COLUMNS = [...AUDIT_CONTENT_COLUMNS, 'chain_key', 'chain_seq', 'prev_hash'] as const satisfies readonly (keyof HashedAuditRow)[];
+
 /**
  * The columns `canonicalAuditRow` serializes. Verification refuses a row that holds any other: a
  * column added to the table (with a default, which fires no row trigger) is one no hash covers.
  */
-export const HASHED_AUDIT_COLUMNS: ReadonlySet<string> = new Set<keyof HashedAuditRow>([...AUDIT_CONTENT_COLUMNS, 'chain_key', 'chain_seq', 'prev_hash']);
+export const HASHED_AUDIT_COLUMNS: ReadonlySet<string> = new Set<keyof HashedAuditRow>(CANONICAL_AUDIT_COLUMNS);
 
 /**
  * SHA-256 over the canonical serialization of an event: a JSON array of every content column
@@ -43,10 +46,18 @@ export const HASHED_AUDIT_COLUMNS: ReadonlySet<string> = new Set<keyof HashedAud
  * PGlite serialize identically, so verification recomputes exactly what the append computed.
  */
 export function hashAuditRow(row: HashedAuditRow): Buffer {
-  return createHash('sha256').update(canonicalAuditRow(row)).digest();
+  return hashCanonicalAuditRow(canonicalAuditRow(row));
 }
 
-/** The exact text `hashAuditRow` hashes; exported so the format can be inspected and tested. */
+/** `hashAuditRow` of the text `canonicalAuditRow` made, for a caller that keeps the text too. */
+export function hashCanonicalAuditRow(canonical: string): Buffer {
+  return createHash('sha256').update(canonical).digest();
+}
+
+/**
+ * The exact text `hashAuditRow` hashes, its values in the order of CANONICAL_AUDIT_COLUMNS after
+ * the format's name; exported so the format can be inspected and tested.
+ */
 export function canonicalAuditRow(row: HashedAuditRow): string {
   return JSON.stringify([
     'audit-event/1',

@@ -6,7 +6,7 @@ import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';
 import { AUDIT_ACTIONS, chainKeyOf, prepareAuditEvent, type AuditAction, type AuditActor, type AuditDecision, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
-import { AUDIT_CONTENT_COLUMNS, GENESIS_HASH, hashAuditRow } from './audit.hash.js';
+import { AUDIT_CONTENT_COLUMNS, CANONICAL_AUDIT_COLUMNS, canonicalAuditRow, GENESIS_HASH, hashCanonicalAuditRow } from './audit.hash.js';
 
 /** An audit event as the domain sees it; the fields of API.md's `AuditEvent`, plus `detail`. */
 export interface AuditEvent {
@@ -80,7 +80,7 @@ async function appendRows(db: Db, prepared: readonly PreparedAuditEvent[]): Prom
   return db.isTransaction ? appendPrepared(db, prepared) : db.transaction().execute((trx) => appendPrepared(trx, prepared));
 }
 
-/** Every stored column of `audit_events` with its type, as `jsonb_to_recordset` reads them (hashes in hex). */
+/** Every stored column of `audit_events` with its type, as the insert of `appendPrepared` reads it. */
 const STORED_COLUMN_TYPES = {
   id: 'text',
   occurred_at: 'timestamptz',
@@ -100,16 +100,43 @@ const STORED_COLUMN_TYPES = {
   detail: 'jsonb',
   chain_key: 'text',
   chain_seq: 'bigint',
-  prev_hash: 'text',
-  hash: 'text',
+  prev_hash: 'bytea',
+  hash: 'bytea',
 } as const satisfies Record<keyof AuditEventsTable, string>;
 const STORED_COLUMNS = Object.keys(STORED_COLUMN_TYPES) as (keyof typeof STORED_COLUMN_TYPES)[];
+const LIST_COLUMNS = STORED_COLUMNS.filter((column) => STORED_COLUMN_TYPES[column] === 'text[]');
+
+/**
+ * Where a column's value is in an event as `appendPrepared` sends it: the JSON array of
+ * `canonicalAuditRow` (its format's name first), with the hash in hex added at its end.
+ */
+function sentAt(column: keyof AuditEventsTable): number {
+  return column === 'hash' ? CANONICAL_AUDIT_COLUMNS.length + 1 : CANONICAL_AUDIT_COLUMNS.indexOf(column) + 1;
+}
+
+/** A column's value read from the sent event `e`; lists from `l`, as `jsonb_to_record` reads them. */
+function storedFromSent(column: keyof AuditEventsTable): string {
+  const at = sentAt(column);
+  switch (STORED_COLUMN_TYPES[column]) {
+    case 'text':
+      return `e->>${at}`;
+    case 'text[]':
+      return `l.${column}`;
+    case 'jsonb':
+      return `e->${at}`;
+    case 'bytea':
+      return `decode(e->>${at}, 'hex')`;
+    default:
+      return `(e->>${at})::${STORED_COLUMN_TYPES[column]}`;
+  }
+}
 
 /** The parts of the insert of `appendPrepared` that name the columns, built once. */
-const EVENTS_FROM_JSON = {
+const EVENTS_FROM_SENT = {
   columns: sql.raw(STORED_COLUMNS.join(', ')),
-  values: sql.raw(STORED_COLUMNS.map((column) => (column.endsWith('hash') ? `decode(r.${column}, 'hex')` : `r.${column}`)).join(', ')),
-  record: sql.raw(STORED_COLUMNS.map((column) => `${column} ${STORED_COLUMN_TYPES[column]}`).join(', ')),
+  values: sql.raw(STORED_COLUMNS.map(storedFromSent).join(', ')),
+  lists: sql.raw(`jsonb_build_object(${LIST_COLUMNS.map((column) => `'${column}', e->${sentAt(column)}`).join(', ')})`),
+  listRecord: sql.raw(LIST_COLUMNS.map((column) => `${column} text[]`).join(', ')),
 };
 
 async function appendPrepared(db: Db, prepared: readonly PreparedAuditEvent[]): Promise<ContentRow[]> {
@@ -130,21 +157,25 @@ async function appendPrepared(db: Db, prepared: readonly PreparedAuditEvent[]): 
     heads.map((head) => [head.chain_key, { seq: head.seq - counts.get(head.chain_key)!, hash: Buffer.from(head.hash) }]),
   );
 
+  // Each event is sent as the very text its hash covers, its array closed after the hash: serialized
+  // once, and stored from what was hashed. One statement of fixed text whatever the number of events,
+  // planned once per connection.
+  const sent: string[] = [];
   const rows = prepared.map((event) => {
     const link = links.get(chainKeyOf(event))!;
     const content = toContentRow(event, chainKeyOf(event), link.seq + 1, link.hash);
-    const hash = hashAuditRow(content);
+    const canonical = canonicalAuditRow(content);
+    const hash = hashCanonicalAuditRow(canonical);
+    sent.push(`${canonical.slice(0, -1)},"${hash.toString('hex')}"]`);
     link.seq += 1;
     link.hash = hash;
-    return { ...content, hash };
+    return content;
   });
-
-  // One statement of fixed text whatever the number of events, planned once per connection: the
-  // rows as one JSON array, the hashes in hex.
-  const json = JSON.stringify(rows.map((row) => ({ ...row, prev_hash: row.prev_hash.toString('hex'), hash: row.hash.toString('hex') })));
   await sql`${sql.raw(PREPARED_MARKER)}
-    insert into audit_events (${EVENTS_FROM_JSON.columns})
-    select ${EVENTS_FROM_JSON.values} from jsonb_to_recordset(${json}::jsonb) as r (${EVENTS_FROM_JSON.record})`.execute(db);
+    insert into audit_events (${EVENTS_FROM_SENT.columns})
+    select ${EVENTS_FROM_SENT.values}
+    from jsonb_array_elements(${`[${sent.join(',')}]`}::jsonb) as e
+    cross join lateral jsonb_to_record(${EVENTS_FROM_SENT.lists}) as l (${EVENTS_FROM_SENT.listRecord})`.execute(db);
   await sql`${sql.raw(PREPARED_MARKER)}
     update audit_chain_heads as h set hash = decode(v.hash, 'hex')
     from unnest(${keys}::text[], ${keys.map((key) => links.get(key)!.hash.toString('hex'))}::text[]) as v (chain_key, hash)

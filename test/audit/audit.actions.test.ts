@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { actorFromPrincipal, prepareAuditEvent, scrubDetail } from '../../src/audit/audit.actions.js';
-import { canonicalAuditRow } from '../../src/audit/audit.hash.js';
+import { CANONICAL_AUDIT_COLUMNS, canonicalAuditRow } from '../../src/audit/audit.hash.js';
 import { ANONYMOUS, type Principal } from '../../src/authz/principal.js';
 import { isId } from '../../src/shared/ids.js';
 import { readEvent } from './audit-fixtures.js';
@@ -115,5 +115,11 @@ describe('canonicalAuditRow', () => {
     const b = canonicalAuditRow({ ...row, detail: { a: 1, b: { x: 2, y: 1 } } });
     expect(a).toBe(b);
     expect(a).toContain('"2025-01-01T00:00:00.001Z"');
+  });
+
+  it('serializes the columns in the order of CANONICAL_AUDIT_COLUMNS, which the append reads them in', () => {
+    const serialized: Record<string, unknown> = { occurred_at: '1970-01-01T00:00:00.000Z', detail: {}, prev_hash: '00' };
+    const row = { ...Object.fromEntries(CANONICAL_AUDIT_COLUMNS.map((column) => [column, `${column} value`])), occurred_at: new Date(0), detail: {}, prev_hash: new Uint8Array(1) };
+    expect(JSON.parse(canonicalAuditRow(row as never))).toEqual(['audit-event/1', ...CANONICAL_AUDIT_COLUMNS.map((column) => serialized[column] ?? `${column} value`)]);
   });
 });
