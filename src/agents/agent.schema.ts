@@ -137,7 +137,7 @@ function fresh<T extends AgentCredentials | Agent>(ctx: Context, result: T): T {
 builder.mutationFields((t) => ({
   registerAgent: t.field({
     type: AgentCredentialsRef,
-    description: 'Registers an agent: for agents:admin, or a user for an agent they own. The secret is shown once.',
+    description: 'Registers an agent: for agents:admin, or a user for an agent they own, with a session that holds every scope a sign-in grants and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again). The secret is shown once.',
     args: { input: t.arg({ type: RegisterAgentInput, required: true }) },
     authScopes: (_root, args) => ({ agentRegistrar: { ownerUserId: args.input.ownerUserId?.toString(), parentAgentId: args.input.parentAgentId?.toString() } }),
     resolve: async (_root, { input }, ctx) =>
@@ -145,9 +145,9 @@ builder.mutationFields((t) => ({
   }),
   rotateAgentSecret: t.field({
     type: AgentCredentialsRef,
-    description: 'A new secret. The one it replaces keeps working for gracePeriodSeconds (default 0, at most 30 days), then stops; an older one still in a grace period stops at once.',
+    description: 'A new secret. The one it replaces keeps working for gracePeriodSeconds (default 0, at most 30 days), then stops; an older one still in a grace period stops at once. Its owner needs a sign-in in the last 10 minutes, as for registerAgent (UNAUTHENTICATED otherwise: sign in again).',
     args: { id: t.arg.id({ required: true }), gracePeriodSeconds: t.arg.int() },
-    authScopes: (_root, args) => ({ agentChanger: String(args.id) }),
+    authScopes: (_root, args) => ({ agentSecretRotator: String(args.id) }),
     resolve: async (_root, args, ctx) => fresh(ctx, await ctx.services.agents.rotateSecret(String(args.id), args.gracePeriodSeconds, caller(ctx))),
   }),
   suspendAgent: t.field({

@@ -6,7 +6,7 @@ import { consentLoader } from '../consent/consent.loaders.js';
 import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
-import { decideAgentChange, decideAgentManagement, decideAgentRegistration, decideAgentSession, decideConsentAccess, decideConsentGiving } from './agent-access.js';
+import { AGENT_SECRET_MAX_AUTH_AGE_SECONDS, decideAgentChange, decideAgentManagement, decideAgentRegistration, decideAgentSession, decideConsentAccess, decideConsentGiving, decideSecretRotation } from './agent-access.js';
 import { grantState } from './delegation.js';
 import { decideProfileField, profileFieldRefusal, type ProfileFieldScope } from './field-scopes.js';
 import { hasScope, type OperatorScope } from './principal.js';
@@ -58,8 +58,10 @@ export interface AuthScopes {
   agentChanger: string;
   /** The owner of this agent, shown as `agentManager` allows; a refusal is recorded against the owner, as `user` denied. */
   agentOwner: AgentOwnerScope;
-  /** Registering an agent with this owner and parent (see `decideAgentRegistration`). */
+  /** Registering an agent with this owner and parent (see `decideAgentRegistration`): a user signed in recently. */
   agentRegistrar: AgentRegistrationScope;
+  /** Rotating the secret of the agent with this id (see `decideSecretRotation`): `agentChanger`, a user signed in recently. */
+  agentSecretRotator: string;
   /** The consent with this id: the user who gave it, or an operator with `consents:admin`. */
   consentHolder: string;
   /** `consentHolder` for reading the consent, read or refused as the field `consents` of the request's `profile.read` event about its user. */
@@ -169,7 +171,14 @@ export function createAuthScopes(context: Context) {
     },
     agentRegistrar: async ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => {
       const parent = parentAgentId ? await agentLoader(context).load(parentAgentId) : null;
-      return decideAgentRegistration(context.principal, ownerUserId, parent, Boolean(parentAgentId)).allowed;
+      const decision = decideAgentRegistration(context.principal, ownerUserId, parent, Boolean(parentAgentId), context.services.clock.now());
+      agentSecretDecisions(context).set(registrationKey({ ownerUserId, parentAgentId }), decision);
+      return decision.allowed;
+    },
+    agentSecretRotator: async (agentId: string) => {
+      const decision = decideSecretRotation(context.principal, await agentLoader(context).load(agentId), context.services.clock.now());
+      agentSecretDecisions(context).set(rotationKey(agentId), decision);
+      return decision.allowed;
     },
     consentHolder: async (consentId: string) => (await consentAccess(context, consentId)).decision.allowed,
     consentReader: async (consentId: string) => {
@@ -190,6 +199,11 @@ async function consentAccess(context: Context, consentId: string) {
 /** The decisions of this request's profile writes, by the fields each names, for the same reason. */
 const writeDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
 const writeKey = (refs: readonly FieldRef[]) => refs.map((ref) => `${ref.category}.${ref.field}`).join('\u0000');
+
+/** The decisions of this request's registrations and rotations, so a refusal for an old sign-in is told as one. */
+const agentSecretDecisions = createContextCache((_context: Context) => new Map<string, StepUpDecision>());
+const registrationKey = ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => `register\u0000${ownerUserId ?? ''}\u0000${parentAgentId ?? ''}`;
+const rotationKey = (agentId: string) => `rotate\u0000${agentId}`;
 
 /** The error a refused field carries, with the reason of API.md. */
 export function unauthorizedError(context: Context, failure: AuthFailure): HubError {
@@ -223,8 +237,14 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to see this user’s ${field}`);
   }
   if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') return new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
-  if ((scoped?.scope === 'agentChanger' || scoped?.scope === 'agentRegistrar') && !decideAgentSession(context.principal).allowed) {
+  if ((scoped?.scope === 'agentChanger' || scoped?.scope === 'agentRegistrar' || scoped?.scope === 'agentSecretRotator') && !decideAgentSession(context.principal).allowed) {
     return new ForbiddenError('MISSING_SCOPE', 'Managing agents needs a session with every scope a sign-in grants');
+  }
+  if (scoped?.scope === 'agentRegistrar' || scoped?.scope === 'agentSecretRotator') {
+    const registering = scoped.scope === 'agentRegistrar';
+    const key = registering ? registrationKey(scoped.parameter as AgentRegistrationScope) : rotationKey(scoped.parameter as string);
+    const decision = agentSecretDecisions(context).get(key);
+    if (decision && !decision.allowed && decision.reason === 'REAUTHENTICATE') return agentSecretRefusal(registering);
   }
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
   // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.
@@ -234,7 +254,7 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
   return new ForbiddenError('MISSING_SCOPE');
 }
 
-const OWNERSHIP_SCOPES = ['agentManager', 'agentChanger', 'agentOwner', 'agentRegistrar', 'consentHolder', 'consentReader'];
+const OWNERSHIP_SCOPES = ['agentManager', 'agentChanger', 'agentOwner', 'agentRegistrar', 'agentSecretRotator', 'consentHolder', 'consentReader'];
 
 /**
  * The error of a refused erasure. A sign-in too long ago is UNAUTHENTICATED, the closest code of
@@ -247,6 +267,17 @@ function erasureRefusal(reason: Exclude<StepUpDecision, { allowed: true }>['reas
   }
   if (reason === 'MISSING_SCOPE') return new ForbiddenError(reason, 'Erasing an account needs a session with every scope a sign-in grants');
   return new ForbiddenError(reason, 'Not allowed to erase this user');
+}
+
+/**
+ * The error of a registration or rotation refused for a sign-in too long ago: UNAUTHENTICATED, as
+ * for an erasure (see `erasureRefusal`), since the answer would hand out an agent's secret.
+ */
+function agentSecretRefusal(registering: boolean): HubError {
+  const minutes = AGENT_SECRET_MAX_AUTH_AGE_SECONDS / 60;
+  return registering
+    ? new UnauthenticatedError(`Registering an agent needs a recent sign-in: sign in again, then register within ${minutes} minutes`)
+    : new UnauthenticatedError(`Rotating an agent’s secret needs a recent sign-in: sign in again, then rotate within ${minutes} minutes`);
 }
 
 function scopeFailures(failure: AuthFailure): { scope: string; parameter: unknown }[] {

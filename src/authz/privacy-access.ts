@@ -2,7 +2,7 @@ import type { ForbiddenReason } from '../shared/errors.js';
 import { hasScope, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
 import { ALL_CATEGORIES, DATA_CATEGORIES, holdsEveryDataScope, scopesCover } from './scopes.js';
-import { authenticatedAt, REAUTHENTICATE, type StepUpDecision } from './step-up.js';
+import { REAUTHENTICATE, RECENT_SIGN_IN_SECONDS, signedInWithin, type StepUpDecision } from './step-up.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: false, reason });
@@ -19,7 +19,7 @@ export const EXPORT_SCOPES: readonly string[] = ALL_CATEGORIES.map((category) =>
  * How long after typing their password a user may still erase their own account (OIDC `max_age`,
  * RFC 9470 step-up): a session refreshed for weeks, or a stolen access token, is not enough.
  */
-export const ERASURE_MAX_AUTH_AGE_SECONDS = 10 * 60;
+export const ERASURE_MAX_AUTH_AGE_SECONDS = RECENT_SIGN_IN_SECONDS;
 
 /**
  * May this caller exercise the right of access and portability (GDPR Art. 15 and 20), exporting
@@ -56,7 +56,7 @@ export function decideDataSubjectRequest(principal: Principal, userId: string): 
 export function decideSelfErasure(principal: Principal, userId: string, now: Date): StepUpDecision {
   if (principal.kind !== 'user' || principal.userId !== userId) return deny('NOT_SUBJECT');
   if (!holdsEveryDataScope(principal.scopes)) return deny('MISSING_SCOPE');
-  if (now.getTime() - authenticatedAt(principal) > ERASURE_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
+  if (!signedInWithin(principal, now, ERASURE_MAX_AUTH_AGE_SECONDS)) return REAUTHENTICATE;
   return ALLOW;
 }
 

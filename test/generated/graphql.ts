@@ -638,11 +638,11 @@ export type Mutation = {
   reactivateUser: User;
   /** Sends a message to a subscription again now, in a new round of attempts. */
   redeliverWebhookMessage: WebhookDelivery;
-  /** Registers an agent: for agents:admin, or a user for an agent they own. The secret is shown once. */
+  /** Registers an agent: for agents:admin, or a user for an agent they own, with a session that holds every scope a sign-in grants and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again). The secret is shown once. */
   registerAgent: AgentCredentials;
   /** An agent acting for a user, with payment write scope under its consent, asks the user to approve one payment action. */
   requestApproval: Approval;
-  /** A new secret. The one it replaces keeps working for gracePeriodSeconds (default 0, at most 30 days), then stops; an older one still in a grace period stops at once. */
+  /** A new secret. The one it replaces keeps working for gracePeriodSeconds (default 0, at most 30 days), then stops; an older one still in a grace period stops at once. Its owner needs a sign-in in the last 10 minutes, as for registerAgent (UNAUTHENTICATED otherwise: sign in again). */
   rotateAgentSecret: AgentCredentials;
   /** A new signing secret; the old one signs beside it for gracePeriodSeconds (default 86400, at most 7 days). */
   rotateWebhookSecret: WebhookSubscriptionSecret;
