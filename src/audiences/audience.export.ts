@@ -93,7 +93,8 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
     batch.catch(() => {});
     return batch;
   };
-  const ends = await findAudienceBatchEnds(deps.db, audienceSelection(purpose, filter, deps.clock.now()), batchSize);
+  // A scan of the whole audience, as a batch is: in a turn too.
+  const ends = await reads(() => findAudienceBatchEnds(deps.db, audienceSelection(purpose, filter, deps.clock.now()), batchSize));
   const ranges: MemberRange[] = [...ends, undefined].map((upTo, i) => ({ after: ends[i - 1], upTo }));
   const reading = ranges.splice(0, 2).map((range, i) => read(range, i === 0));
   await reading[0];

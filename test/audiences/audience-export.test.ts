@@ -1,5 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { text } from 'node:stream/consumers';
-import { sql } from 'kysely';
+import { sql, type KyselyPlugin } from 'kysely';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
@@ -71,10 +72,30 @@ describe('an export in batches', () => {
           running--;
         }
       });
-    // 7 members in batches of 2: 4 batches each, read one at a time across both exports.
+    // 7 members in batches of 2: their ends and 4 batches each, read one at a time across both exports.
     const all = users.map((u) => u.id);
     expect(await Promise.all([exportInBatches(2, undefined, counted), exportInBatches(2, undefined, counted)])).toEqual([all, all]);
-    expect({ read, most }).toEqual({ read: 8, most: 1 });
+    expect({ read, most }).toEqual({ read: 10, most: 1 });
+  });
+
+  it('counts the batches, a scan of the whole audience, in a turn as well', async () => {
+    // A statement over audience_members outside a turn is one the instance's four do not bound.
+    const turn = new AsyncLocalStorage<true>();
+    const scans: boolean[] = [];
+    const noted: KyselyPlugin = {
+      transformQuery: ({ node }) => {
+        if (JSON.stringify(node).includes('"audience_members"')) scans.push(turn.getStore() === true);
+        return node;
+      },
+      transformResult: async ({ result }) => result,
+    };
+    const inTurn: ExportReads = (read) => turn.run(true, read);
+    const principal = await hub.services.tokens.authenticate(marketing);
+    const deps = { ...hub.services, db: hub.services.db.withPlugin(noted) };
+    for await (const _ of await exportSavedAudience(deps, { principal, requestId: null }, saved, { batchSize: 2, reads: inTurn }));
+    // The batch ends, then 4 batches (Kysely shows a plugin a subquery's node as well as its query's).
+    expect(scans.length).toBeGreaterThanOrEqual(5);
+    expect(scans.filter((inside) => !inside)).toEqual([]);
   });
 
   it('reads no batch whose turn comes after its reader left', async () => {
@@ -82,9 +103,9 @@ describe('an export in batches', () => {
     const gate = new Promise<void>((resolve) => (open = resolve));
     const sizes: number[] = [];
     let turns = 0;
-    // The first batch reads at once; the rest wait for `gate`.
+    // The batch ends and the first batch read at once; the rest wait for `gate`.
     const gated: ExportReads = async <T>(batch: () => Promise<T>) => {
-      if (turns++ > 0) await gate;
+      if (turns++ > 1) await gate;
       const rows = await batch();
       sizes.push((rows as unknown[]).length);
       return rows;
@@ -95,9 +116,10 @@ describe('an export in batches', () => {
     expect((await iterator.next()).done).toBe(false);
     await iterator.return(undefined);
     open();
-    // The first two batches were asked for as the export began, the third as the first was sent.
-    await expect.poll(() => sizes.length).toBe(3);
-    expect(sizes).toEqual([2, 0, 0]);
+    // The batch ends (3 of them) were read, then the first two batches were asked for as the
+    // export began, the third as the first was sent.
+    await expect.poll(() => sizes.length).toBe(4);
+    expect(sizes).toEqual([3, 2, 0, 0]);
   });
 
   it('leaves out a member who withdraws mid-export from the batches read after', async () => {
