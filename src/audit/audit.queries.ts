@@ -111,7 +111,11 @@ const LIST_COLUMNS = STORED_COLUMNS.filter((column) => STORED_COLUMN_TYPES[colum
  * `canonicalAuditRow` (its format's name first), with the hash in hex added at its end.
  */
 function sentAt(column: keyof AuditEventsTable): number {
-  return column === 'hash' ? CANONICAL_AUDIT_COLUMNS.length + 1 : CANONICAL_AUDIT_COLUMNS.indexOf(column) + 1;
+  if (column === 'hash') return CANONICAL_AUDIT_COLUMNS.length + 1;
+  const at = (CANONICAL_AUDIT_COLUMNS as readonly string[]).indexOf(column);
+  // A column the hash does not cover would be stored from another's value: refused as the hub loads.
+  if (at === -1) throw new Error(`audit_events.${column} is not among the columns the hash covers (CANONICAL_AUDIT_COLUMNS)`);
+  return at + 1;
 }
 
 /** A column's value read from the sent event `e`; lists from `l`, as `jsonb_to_record` reads them. */
