@@ -90,7 +90,8 @@ async function migrate(db: Db, { onLockWait, lockTimeoutMs, lockRetriesForMs = L
       const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? '(unknown)';
       const cause = result.error instanceof Error ? result.error.message : String(result.error);
       if ((result.error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
-        waitedSince ??= Date.now();
+        // The first wait ended as it failed.
+        waitedSince ??= Date.now() - (lockTimeoutMs ?? LOCK_TIMEOUT_MS);
         if (Date.now() - waitedSince + delay <= lockRetriesForMs) {
           onLockWait?.(`migration ${failed} gave way to a transaction holding a lock it needs; trying again in ${delay} ms`);
           await new Promise((resolve) => setTimeout(resolve, delay));
