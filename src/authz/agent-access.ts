@@ -1,6 +1,6 @@
 import { hasScope, OPERATOR_SCOPES, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
-import { holdsEveryDataScope, isDataScope, scopeWithin } from './scopes.js';
+import { allowsOfflineAccess, holdsEveryDataScope, isDataScope, scopeWithin } from './scopes.js';
 import { REAUTHENTICATE, RECENT_SIGN_IN_SECONDS, signedInWithin, type StepUpDecision } from './step-up.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
@@ -133,6 +133,26 @@ export function decideConsentAccess(principal: Principal, consent: { readonly us
 export function decideConsentGiving(principal: Principal, delegated: readonly string[]): Decision {
   if (principal.kind !== 'user') return MISSING_SCOPE;
   return delegated.some((scope) => isDataScope(scope) && !scopeWithin(scope, principal.scopes)) ? MISSING_SCOPE : ALLOW;
+}
+
+/**
+ * May this caller give a consent that delegates these scopes to this agent? `decideConsentGiving`,
+ * then, when the agent's ceiling allows offline access (`allowsOfflineAccess`), a sign-in within
+ * `RECENT_SIGN_IN_SECONDS` of `now` (REAUTHENTICATE), as for registering an agent: the consent
+ * lets the agent exchange the user's token for a refresh token of its own, which outlives that
+ * token, so a stolen or long-refreshed session must not grant it (a user may consent to anyone's
+ * agent: the thief's own, too). An agent that can never hold one, or that is not known (the
+ * consent then refuses it), asks for no recent sign-in. Never throws.
+ */
+export function decideAgentConsentGiving(
+  principal: Principal,
+  delegated: readonly string[],
+  agent: { readonly allowedScopes: readonly string[] } | null | undefined,
+  now: Date,
+): StepUpDecision {
+  const giving = decideConsentGiving(principal, delegated);
+  if (!giving.allowed || principal.kind !== 'user' || !agent || !allowsOfflineAccess(agent.allowedScopes)) return giving;
+  return signedInWithin(principal, now, RECENT_SIGN_IN_SECONDS) ? ALLOW : REAUTHENTICATE;
 }
 
 /**

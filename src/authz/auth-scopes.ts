@@ -6,14 +6,23 @@ import { consentLoader } from '../consent/consent.loaders.js';
 import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
-import { AGENT_SECRET_MAX_AUTH_AGE_SECONDS, decideAgentChange, decideAgentManagement, decideAgentRegistration, decideAgentSession, decideConsentAccess, decideConsentGiving, decideSecretRotation } from './agent-access.js';
+import {
+  AGENT_SECRET_MAX_AUTH_AGE_SECONDS,
+  decideAgentChange,
+  decideAgentConsentGiving,
+  decideAgentManagement,
+  decideAgentRegistration,
+  decideAgentSession,
+  decideConsentAccess,
+  decideSecretRotation,
+} from './agent-access.js';
 import { grantState } from './delegation.js';
 import { decideProfileField, profileFieldRefusal, type ProfileFieldScope } from './field-scopes.js';
 import { hasScope, type OperatorScope } from './principal.js';
 import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
 import { decideSubject, decideUserFilter, decideUserRecords, decideWrite, type Decision } from './profile-access.js';
 import type { FieldRef, FilterRead } from './scopes.js';
-import type { StepUpDecision } from './step-up.js';
+import { RECENT_SIGN_IN_SECONDS, type StepUpDecision } from './step-up.js';
 
 /**
  * The scopes fields declare with `authScopes`. Each is decided here and only here; resolvers
@@ -50,8 +59,11 @@ export interface AuthScopes {
   profileWrite: readonly FieldRef[];
   /** A user signed in themself: not an agent acting for them, not a client. */
   signedInUser: boolean;
-  /** A user signed in themself giving a consent that delegates these scopes (see `decideConsentGiving`). */
-  consentGiver: readonly string[];
+  /**
+   * A user signed in themself giving a consent that delegates these scopes to this agent (see
+   * `decideAgentConsentGiving`): signed in recently when the agent may hold a refresh token.
+   */
+  consentGiver: ConsentGivingScope;
   /** The agent with this id: an operator with `agents:admin`, or the user who owns it. */
   agentManager: string;
   /** Changing the agent with this id (see `decideAgentChange`): `agentManager`, a user with a full session. */
@@ -85,6 +97,12 @@ export interface UserRecordsScope {
   readonly userId: string;
   readonly field: 'approvals' | 'consents' | 'connectedAgents';
   readonly operator: OperatorScope;
+}
+
+/** The parameter of the `consentGiver` scope: the agent the input names (none for the company) and the scopes it delegates. */
+export interface ConsentGivingScope {
+  readonly agentId?: string | null;
+  readonly scopes: readonly string[];
 }
 
 /** The parameter of the `agentRegistrar` scope: the owner and parent the input names. */
@@ -158,7 +176,12 @@ export function createAuthScopes(context: Context) {
       return grantState(context).then((grant) => settle(decideWrite(principal, refs, grant)));
     },
     signedInUser: () => context.principal.kind === 'user',
-    consentGiver: (delegated: readonly string[]) => decideConsentGiving(context.principal, delegated).allowed,
+    consentGiver: async ({ agentId, scopes }: ConsentGivingScope) => {
+      const agent = agentId ? await agentLoader(context).load(agentId) : null;
+      const decision = decideAgentConsentGiving(context.principal, scopes, agent, context.services.clock.now());
+      stepUpDecisions(context).set(consentKey({ agentId, scopes }), decision);
+      return decision.allowed;
+    },
     agentManager: async (agentId: string) => decideAgentManagement(context.principal, await agentLoader(context).load(agentId)).allowed,
     agentChanger: async (agentId: string) => decideAgentChange(context.principal, await agentLoader(context).load(agentId)).allowed,
     agentOwner: async ({ agentId, ownerUserId }: AgentOwnerScope) => {
@@ -172,12 +195,12 @@ export function createAuthScopes(context: Context) {
     agentRegistrar: async ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => {
       const parent = parentAgentId ? await agentLoader(context).load(parentAgentId) : null;
       const decision = decideAgentRegistration(context.principal, ownerUserId, parent, Boolean(parentAgentId), context.services.clock.now());
-      agentSecretDecisions(context).set(registrationKey({ ownerUserId, parentAgentId }), decision);
+      stepUpDecisions(context).set(registrationKey({ ownerUserId, parentAgentId }), decision);
       return decision.allowed;
     },
     agentSecretRotator: async (agentId: string) => {
       const decision = decideSecretRotation(context.principal, await agentLoader(context).load(agentId), context.services.clock.now());
-      agentSecretDecisions(context).set(rotationKey(agentId), decision);
+      stepUpDecisions(context).set(rotationKey(agentId), decision);
       return decision.allowed;
     },
     consentHolder: async (consentId: string) => (await consentAccess(context, consentId)).decision.allowed,
@@ -200,10 +223,11 @@ async function consentAccess(context: Context, consentId: string) {
 const writeDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
 const writeKey = (refs: readonly FieldRef[]) => refs.map((ref) => `${ref.category}.${ref.field}`).join('\u0000');
 
-/** The decisions of this request's registrations and rotations, so a refusal for an old sign-in is told as one. */
-const agentSecretDecisions = createContextCache((_context: Context) => new Map<string, StepUpDecision>());
+/** The decisions of this request's registrations, rotations and consents to agents, so a refusal for an old sign-in is told as one. */
+const stepUpDecisions = createContextCache((_context: Context) => new Map<string, StepUpDecision>());
 const registrationKey = ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => `register\u0000${ownerUserId ?? ''}\u0000${parentAgentId ?? ''}`;
 const rotationKey = (agentId: string) => `rotate\u0000${agentId}`;
+const consentKey = ({ agentId, scopes }: ConsentGivingScope) => `consent\u0000${agentId ?? ''}\u0000${scopes.join('\u0000')}`;
 
 /** The error a refused field carries, with the reason of API.md. */
 export function unauthorizedError(context: Context, failure: AuthFailure): HubError {
@@ -236,14 +260,20 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     const decision = decideUserRecords(context.principal, userId, operator);
     if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to see this user’s ${field}`);
   }
-  if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') return new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
+  if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') {
+    const decision = stepUpDecisions(context).get(consentKey(scoped.parameter as ConsentGivingScope));
+    if (decision && !decision.allowed && decision.reason === 'REAUTHENTICATE') {
+      return new UnauthenticatedError(`Consenting to an agent that keeps access (offline_access) needs a recent sign-in: sign in again, then consent within ${RECENT_SIGN_IN_SECONDS / 60} minutes`);
+    }
+    return new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
+  }
   if ((scoped?.scope === 'agentChanger' || scoped?.scope === 'agentRegistrar' || scoped?.scope === 'agentSecretRotator') && !decideAgentSession(context.principal).allowed) {
     return new ForbiddenError('MISSING_SCOPE', 'Managing agents needs a session with every scope a sign-in grants');
   }
   if (scoped?.scope === 'agentRegistrar' || scoped?.scope === 'agentSecretRotator') {
     const registering = scoped.scope === 'agentRegistrar';
     const key = registering ? registrationKey(scoped.parameter as AgentRegistrationScope) : rotationKey(scoped.parameter as string);
-    const decision = agentSecretDecisions(context).get(key);
+    const decision = stepUpDecisions(context).get(key);
     if (decision && !decision.allowed && decision.reason === 'REAUTHENTICATE') return agentSecretRefusal(registering);
   }
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');

@@ -78,6 +78,12 @@ export function scopeWithin(scope: string, granted: ReadonlySet<string>): boolea
  */
 export const OFFLINE_ACCESS = 'offline_access';
 
+/**
+ * Does an agent's ceiling let its token exchanges answer a refresh token (`offline_access`)? The
+ * one rule the exchange applies, and the consent that grounds such an exchange asks of it.
+ */
+export const allowsOfflineAccess = (ceiling: readonly string[]): boolean => ceiling.includes(OFFLINE_ACCESS);
+
 /** The scopes of a space-separated `scope` string, each once, in order. */
 export function parseScope(scope: string | undefined): string[] {
   return [...new Set((scope ?? '').split(' ').filter(Boolean))];

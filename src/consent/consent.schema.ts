@@ -147,9 +147,9 @@ builder.mutationFields((t) => ({
   giveConsent: t.field({
     type: ConsentRef,
     description:
-      'The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds, and one to the company needs a token that reads every category of the purpose (FORBIDDEN/MISSING_SCOPE).',
+      'The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds, and one to the company needs a token that reads every category of the purpose (FORBIDDEN/MISSING_SCOPE). A consent to an agent whose allowed scopes hold offline_access (its token exchange then answers a refresh token) needs a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again).',
     args: { input: t.arg({ type: GiveConsentInput, required: true }) },
-    authScopes: (_root, { input }) => ({ consentGiver: input.agentId ? (input.scopes ?? []) : [] }),
+    authScopes: (_root, { input }) => ({ consentGiver: { agentId: input.agentId?.toString() ?? null, scopes: input.agentId ? (input.scopes ?? []) : [] } }),
     resolve: (_root, { input }, ctx) => {
       const principal = ctx.principal as Extract<Context['principal'], { kind: 'user' }>;
       return ctx.services.consents.give(principal.userId, { ...input, agentId: input.agentId?.toString() }, caller(ctx));

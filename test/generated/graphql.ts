@@ -631,7 +631,7 @@ export type Mutation = {
   enableWebhookSubscription: WebhookSubscription;
   /** Erases a person (GDPR Art. 17), for users:admin or the user themself, with a session that holds every scope a sign-in grants (FORBIDDEN/MISSING_SCOPE for a narrowed one) and a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again): in one transaction every consent is withdrawn, every token stops, the profile, payment methods and approvals of payment actions are removed and the user leaves every audience; the consent ledger and the audit trail stay under the user id alone. Erasing again changes nothing but withdrawing a consent still in force (alreadyErased). */
   eraseUser: ErasureResult;
-  /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds, and one to the company needs a token that reads every category of the purpose (FORBIDDEN/MISSING_SCOPE). */
+  /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds, and one to the company needs a token that reads every category of the purpose (FORBIDDEN/MISSING_SCOPE). A consent to an agent whose allowed scopes hold offline_access (its token exchange then answers a refresh token) needs a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again). */
   giveConsent: Consent;
   reactivateAgent: Agent;
   /** users:admin. Lifts a suspension: the tokens and sessions still valid work again. */

@@ -1,7 +1,7 @@
 import type { Services } from '../../app.js';
 import { auditInTransaction, type AuditEventInput } from '../../audit/audit.service.js';
 import type { Agent } from '../../agents/agent.service.js';
-import { OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
+import { allowsOfflineAccess, OFFLINE_ACCESS, parseScope, scopeWithin } from '../../authz/scopes.js';
 import type { Db } from '../../db/connect.js';
 import { ForbiddenError, UnauthenticatedError } from '../../shared/errors.js';
 import { InvalidTokenError, type GrantLink } from '../access-token.js';
@@ -90,7 +90,7 @@ export async function tokenExchangeGrant(services: Services, { params, client, r
     if (!consent) throw invalidRequest('the user has given this agent no consent in force', `no live consent${params.purpose ? ` for purpose ${params.purpose.slice(0, 64)}` : ''}`);
 
     const offline = requested?.includes(OFFLINE_ACCESS) ?? false;
-    if (offline && !agent.allowedScopes.includes(OFFLINE_ACCESS)) throw invalidScope("offline_access is beyond the client's allowed scopes");
+    if (offline && !allowsOfflineAccess(agent.allowedScopes)) throw invalidScope("offline_access is beyond the client's allowed scopes");
     const delegatedFrom: readonly GrantLink[] = user.kind === 'delegated' ? (user.lineage ?? []) : [];
     // On a first hop the access token descends from the user's session, so signing out or changing
     // the password ends it; its refresh family, if any, stands on the consent alone.
