@@ -8,7 +8,7 @@ import { decideDelegatedField, grantState } from './delegation.js';
 import { hasScope, type GrantState, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
 import { scopesCover, type FieldRef } from './scopes.js';
-import { authenticatedAt, REAUTHENTICATE, type StepUpDecision } from './step-up.js';
+import { authenticatedAt, REAUTHENTICATE, signedInWithin, type StepUpDecision } from './step-up.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const deny = (reason: ForbiddenReason): Decision => Object.freeze({ allowed: false, reason });
@@ -57,10 +57,8 @@ export function decideApprovalAnswer(principal: Principal, approval: { readonly 
   if (principal.kind !== 'user') return deny('MISSING_SCOPE');
   if (!approval || approval.userId !== principal.userId) return deny('NOT_SUBJECT');
   if (!scopesCover(principal.scopes, PAYMENT, 'write')) return deny('MISSING_SCOPE');
-  const signedInAt = authenticatedAt(principal);
-  if (signedInAt < approval.createdAt.getTime()) return REAUTHENTICATE;
-  if (now.getTime() - signedInAt > APPROVAL_MAX_AUTH_AGE_SECONDS * 1_000) return REAUTHENTICATE;
-  return ALLOW;
+  if (authenticatedAt(principal) < approval.createdAt.getTime()) return REAUTHENTICATE;
+  return signedInWithin(principal, now, APPROVAL_MAX_AUTH_AGE_SECONDS) ? ALLOW : REAUTHENTICATE;
 }
 
 /**
