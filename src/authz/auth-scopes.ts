@@ -7,7 +7,6 @@ import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
 import {
-  AGENT_SECRET_MAX_AUTH_AGE_SECONDS,
   decideAgentChange,
   decideAgentConsentGiving,
   decideAgentManagement,
@@ -19,10 +18,11 @@ import {
 import { grantState } from './delegation.js';
 import { decideProfileField, profileFieldRefusal, type ProfileFieldScope } from './field-scopes.js';
 import { hasScope, type OperatorScope } from './principal.js';
-import { decideSelfErasure, ERASURE_MAX_AUTH_AGE_SECONDS } from './privacy-access.js';
+import { decideSelfErasure } from './privacy-access.js';
 import { decideSubject, decideUserFilter, decideUserRecords, decideWrite, type Decision } from './profile-access.js';
 import type { FieldRef, FilterRead } from './scopes.js';
-import { RECENT_SIGN_IN_SECONDS, type StepUpDecision } from './step-up.js';
+import type { StepUpDecision } from './step-up.js';
+import { settleStepUp, signInAgain, stepUpRefusal } from './step-up-refusals.js';
 
 /**
  * The scopes fields declare with `authScopes`. Each is decided here and only here; resolvers
@@ -179,8 +179,7 @@ export function createAuthScopes(context: Context) {
     consentGiver: async ({ agentId, scopes }: ConsentGivingScope) => {
       const agent = agentId ? await agentLoader(context).load(agentId) : null;
       const decision = decideAgentConsentGiving(context.principal, scopes, agent, context.services.clock.now());
-      stepUpDecisions(context).set(consentKey({ agentId, scopes }), decision);
-      return decision.allowed;
+      return settleStepUp(context, 'consent', consentKey({ agentId, scopes }), decision, { agentId });
     },
     agentManager: async (agentId: string) => decideAgentManagement(context.principal, await agentLoader(context).load(agentId)).allowed,
     agentChanger: async (agentId: string) => decideAgentChange(context.principal, await agentLoader(context).load(agentId)).allowed,
@@ -195,13 +194,11 @@ export function createAuthScopes(context: Context) {
     agentRegistrar: async ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => {
       const parent = parentAgentId ? await agentLoader(context).load(parentAgentId) : null;
       const decision = decideAgentRegistration(context.principal, ownerUserId, parent, Boolean(parentAgentId), context.services.clock.now());
-      stepUpDecisions(context).set(registrationKey({ ownerUserId, parentAgentId }), decision);
-      return decision.allowed;
+      return settleStepUp(context, 'register', registrationKey({ ownerUserId, parentAgentId }), decision, parentAgentId ? { parentAgentId } : undefined);
     },
     agentSecretRotator: async (agentId: string) => {
       const decision = decideSecretRotation(context.principal, await agentLoader(context).load(agentId), context.services.clock.now());
-      stepUpDecisions(context).set(rotationKey(agentId), decision);
-      return decision.allowed;
+      return settleStepUp(context, 'rotate', agentId, decision, { agentId });
     },
     consentHolder: async (consentId: string) => (await consentAccess(context, consentId)).decision.allowed,
     consentReader: async (consentId: string) => {
@@ -223,11 +220,9 @@ async function consentAccess(context: Context, consentId: string) {
 const writeDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
 const writeKey = (refs: readonly FieldRef[]) => refs.map((ref) => `${ref.category}.${ref.field}`).join('\u0000');
 
-/** The decisions of this request's registrations, rotations and consents to agents, so a refusal for an old sign-in is told as one. */
-const stepUpDecisions = createContextCache((_context: Context) => new Map<string, StepUpDecision>());
-const registrationKey = ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => `register\u0000${ownerUserId ?? ''}\u0000${parentAgentId ?? ''}`;
-const rotationKey = (agentId: string) => `rotate\u0000${agentId}`;
-const consentKey = ({ agentId, scopes }: ConsentGivingScope) => `consent\u0000${agentId ?? ''}\u0000${scopes.join('\u0000')}`;
+/** The parameters of the step-up scopes as keys of their decisions (`settleStepUp`). */
+const registrationKey = ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => `${ownerUserId ?? ''}\u0000${parentAgentId ?? ''}`;
+const consentKey = ({ agentId, scopes }: ConsentGivingScope) => `${agentId ?? ''}\u0000${scopes.join('\u0000')}`;
 
 /** The error a refused field carries, with the reason of API.md. */
 export function unauthorizedError(context: Context, failure: AuthFailure): HubError {
@@ -261,21 +256,18 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to see this user’s ${field}`);
   }
   if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') {
-    const decision = stepUpDecisions(context).get(consentKey(scoped.parameter as ConsentGivingScope));
-    if (decision && !decision.allowed && decision.reason === 'REAUTHENTICATE') {
-      return new UnauthenticatedError(`Consenting to an agent that keeps access (offline_access) needs a recent sign-in: sign in again, then consent within ${RECENT_SIGN_IN_SECONDS / 60} minutes`);
-    }
-    return new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
+    return stepUpRefusal(context, 'consent', consentKey(scoped.parameter as ConsentGivingScope)) ?? new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
   }
   if ((scoped?.scope === 'agentChanger' || scoped?.scope === 'agentRegistrar' || scoped?.scope === 'agentSecretRotator') && !decideAgentSession(context.principal).allowed) {
     return new ForbiddenError('MISSING_SCOPE', 'Managing agents needs a session with every scope a sign-in grants');
   }
-  if (scoped?.scope === 'agentRegistrar' || scoped?.scope === 'agentSecretRotator') {
-    const registering = scoped.scope === 'agentRegistrar';
-    const key = registering ? registrationKey(scoped.parameter as AgentRegistrationScope) : rotationKey(scoped.parameter as string);
-    const decision = stepUpDecisions(context).get(key);
-    if (decision && !decision.allowed && decision.reason === 'REAUTHENTICATE') return agentSecretRefusal(registering);
-  }
+  const refusal =
+    scoped?.scope === 'agentRegistrar'
+      ? stepUpRefusal(context, 'register', registrationKey(scoped.parameter as AgentRegistrationScope))
+      : scoped?.scope === 'agentSecretRotator'
+        ? stepUpRefusal(context, 'rotate', scoped.parameter as string)
+        : undefined;
+  if (refusal) return refusal;
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
   // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.
   if (context.principal.kind === 'user' && scopeFailures(failure).some((f) => OWNERSHIP_SCOPES.includes(f.scope))) {
@@ -286,28 +278,11 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
 
 const OWNERSHIP_SCOPES = ['agentManager', 'agentChanger', 'agentOwner', 'agentRegistrar', 'agentSecretRotator', 'consentHolder', 'consentReader'];
 
-/**
- * The error of a refused erasure. A sign-in too long ago is UNAUTHENTICATED, the closest code of
- * API.md to RFC 9470's `insufficient_user_authentication`: the token is valid, but the client must
- * have the user sign in again before it asks.
- */
+/** The error of a refused erasure; a sign-in too long ago is UNAUTHENTICATED (`signInAgain`). */
 function erasureRefusal(reason: Exclude<StepUpDecision, { allowed: true }>['reason']): HubError {
-  if (reason === 'REAUTHENTICATE') {
-    return new UnauthenticatedError(`Erasing an account needs a recent sign-in: sign in again, then erase within ${ERASURE_MAX_AUTH_AGE_SECONDS / 60} minutes`);
-  }
+  if (reason === 'REAUTHENTICATE') return signInAgain('Erasing an account', 'erase');
   if (reason === 'MISSING_SCOPE') return new ForbiddenError(reason, 'Erasing an account needs a session with every scope a sign-in grants');
   return new ForbiddenError(reason, 'Not allowed to erase this user');
-}
-
-/**
- * The error of a registration or rotation refused for a sign-in too long ago: UNAUTHENTICATED, as
- * for an erasure (see `erasureRefusal`), since the answer would hand out an agent's secret.
- */
-function agentSecretRefusal(registering: boolean): HubError {
-  const minutes = AGENT_SECRET_MAX_AUTH_AGE_SECONDS / 60;
-  return registering
-    ? new UnauthenticatedError(`Registering an agent needs a recent sign-in: sign in again, then register within ${minutes} minutes`)
-    : new UnauthenticatedError(`Rotating an agent’s secret needs a recent sign-in: sign in again, then rotate within ${minutes} minutes`);
 }
 
 function scopeFailures(failure: AuthFailure): { scope: string; parameter: unknown }[] {

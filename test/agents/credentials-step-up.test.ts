@@ -21,6 +21,12 @@ const rotate = (token: string, id: string) => graphql<any>(hub, ROTATE, { token,
 const refresh = (refreshToken: string) => postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: refreshToken });
 const authenticates = async (agent: RegisteredAgent) => (await postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic(agent))).status === 200;
 const agentsOf = async (userId: string) => (await hub.database.db.selectFrom('agents').select('id').where('owner_user_id', '=', userId).orderBy('id').execute()).map((row) => row.id);
+/** The refusals for an old sign-in in this user's trail: action and detail. */
+const refusedInTrail = async (userId: string) => {
+  await hub.services.audit.flush();
+  const rows = await hub.database.db.selectFrom('audit_events').select(['action', 'detail']).where('subject_user_id', '=', userId).where('decision', '=', 'deny').where('reason', '=', 'REAUTHENTICATE').orderBy('occurred_at').execute();
+  return rows.map((row) => ({ action: row.action, detail: row.detail }));
+};
 const secretsOf = async (agentId: string) => (await hub.database.db.selectFrom('agent_secrets').select('secret_hash').where('agent_id', '=', agentId).orderBy('secret_hash').execute()).map((row) => row.secret_hash);
 
 /** A user who typed their password `seconds` ago, with one agent of theirs registered then, on an access token refreshed since (each lives 10 minutes). */
@@ -49,6 +55,8 @@ describe('a user whose sign-in is older than 10 minutes', () => {
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('sign in again'), extensions: { code: 'UNAUTHENTICATED' } });
     expect(await agentsOf(alice.id)).toEqual(before);
+    // What a stolen token tried is in the person's own trail.
+    expect(await refusedInTrail(alice.id)).toEqual([{ action: 'agent.registered', detail: {} }]);
 
     const fresh = await signIn(hub, alice);
     expect((await register(fresh.accessToken)).data.registerAgent.clientSecret).toEqual(expect.any(String));
@@ -63,6 +71,7 @@ describe('a user whose sign-in is older than 10 minutes', () => {
     expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('sign in again'), extensions: { code: 'UNAUTHENTICATED' } });
     expect(await secretsOf(bob.agent.id)).toEqual(stored);
     expect(await authenticates(bob.agent)).toBe(true);
+    expect(await refusedInTrail(bob.id)).toEqual([{ action: 'agent.secret_rotated', detail: { agentId: bob.agent.id } }]);
 
     const fresh = await signIn(hub, bob);
     const rotated = await rotate(fresh.accessToken, bob.agent.id);
@@ -113,5 +122,6 @@ describe('an agent acting for the user (a delegated token)', () => {
     expect((await rotate(delegated, helper.id)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
     expect(await agentsOf(hank.id)).toEqual(before);
     expect(await authenticates(helper)).toBe(true);
+    expect(await refusedInTrail(hank.id)).toEqual([]);
   });
 });

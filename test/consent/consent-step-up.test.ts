@@ -25,7 +25,8 @@ async function writtenAbout(userId: string) {
   const { db } = hub.database;
   const consents = await db.selectFrom('consents').select(['id', 'receipt']).where('user_id', '=', userId).execute();
   const events = await db.selectFrom('consent_events').select('id').where('user_id', '=', userId).execute();
-  const audited = await db.selectFrom('audit_events').select('id').where('subject_user_id', '=', userId).where('action', '=', 'consent.given').execute();
+  await hub.services.audit.flush();
+  const audited = await db.selectFrom('audit_events').select('id').where('subject_user_id', '=', userId).where('action', '=', 'consent.given').where('decision', '=', 'allow').execute();
   const { rows: messages } = await sql<{ body: string }>`select body from webhook_messages where event_type = 'consent.given'`.execute(db);
   return { consents, events: events.length, audited: audited.length, messages: messages.filter((m) => m.body.includes(userId)).length };
 }
@@ -61,6 +62,9 @@ describe('a stolen access token of a sign-in older than 10 minutes', () => {
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('sign in again'), extensions: { code: 'UNAUTHENTICATED' } });
     expect(await writtenAbout(victim.id)).toEqual({ consents: [], events: 0, audited: 0, messages: 0 });
+    // What the stolen token tried is in the victim's own trail.
+    const tried = await hub.database.db.selectFrom('audit_events').select(['action', 'reason', 'detail']).where('subject_user_id', '=', victim.id).where('decision', '=', 'deny').execute();
+    expect(tried).toEqual([{ action: 'consent.given', reason: 'REAUTHENTICATE', detail: { agentId: thiefsAgent.id } }]);
 
     const exchanged = await exchange(hub, thiefsAgent, victim.token, { scope: 'orders:read offline_access' });
     expect(exchanged.status).toBe(400);
