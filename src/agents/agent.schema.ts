@@ -159,8 +159,9 @@ builder.mutationFields((t) => ({
   }),
   reactivateAgent: t.field({
     type: AgentRef,
+    description: 'Lifts a suspension. Its owner needs a sign-in in the last 10 minutes for an agent whose allowed scopes hold offline_access, as for rotateAgentSecret (UNAUTHENTICATED otherwise: sign in again).',
     args: { id: t.arg.id({ required: true }) },
-    authScopes: (_root, args) => ({ agentChanger: String(args.id) }),
+    authScopes: (_root, args) => ({ agentReactivator: String(args.id) }),
     resolve: async (_root, args, ctx) => fresh(ctx, await ctx.services.agents.reactivate(String(args.id), caller(ctx))),
   }),
   decommissionAgent: t.field({

@@ -111,6 +111,25 @@ export function decideSecretRotation(principal: Principal, agent: { readonly own
   return signedInWithin(principal, now, AGENT_SECRET_MAX_AUTH_AGE_SECONDS) ? ALLOW : REAUTHENTICATE;
 }
 
+/**
+ * May this caller ask to lift this agent's suspension? `decideAgentChange`, then, for its owner,
+ * when the agent's ceiling allows offline access (`allowsOfflineAccess`), a sign-in within
+ * `RECENT_SIGN_IN_SECONDS` of `now` (REAUTHENTICATE), whether or not it is suspended now: an owner
+ * suspends an agent whose secret leaked, and lifting that lets the secret's holder exchange the
+ * user's token, under their consent, for a refresh token that outlives it (and use those it holds),
+ * so a stolen or long-refreshed session must not. Whose suspension it lifts is
+ * `decideAgentReactivation`'s. Never throws.
+ */
+export function decideReactivationRequest(
+  principal: Principal,
+  agent: { readonly ownerUserId: string | null; readonly allowedScopes: readonly string[] } | null | undefined,
+  now: Date,
+): StepUpDecision {
+  const change = decideAgentChange(principal, agent);
+  if (!change.allowed || principal.kind !== 'user' || !agent || !allowsOfflineAccess(agent.allowedScopes)) return change;
+  return signedInWithin(principal, now, RECENT_SIGN_IN_SECONDS) ? ALLOW : REAUTHENTICATE;
+}
+
 /** Which agents a list shows this caller: all of them, the caller's own, or none. */
 export function agentListScope(principal: Principal): { readonly all: true } | { readonly ownerUserId: string } | undefined {
   if (isAgentAdmin(principal)) return { all: true };

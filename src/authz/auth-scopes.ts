@@ -13,6 +13,7 @@ import {
   decideAgentRegistration,
   decideAgentSession,
   decideConsentAccess,
+  decideReactivationRequest,
   decideSecretRotation,
 } from './agent-access.js';
 import { grantState } from './delegation.js';
@@ -74,6 +75,8 @@ export interface AuthScopes {
   agentRegistrar: AgentRegistrationScope;
   /** Rotating the secret of the agent with this id (see `decideSecretRotation`): `agentChanger`, a user signed in recently. */
   agentSecretRotator: string;
+  /** Lifting the suspension of the agent with this id (see `decideReactivationRequest`): `agentChanger`, a user signed in recently when it keeps access. */
+  agentReactivator: string;
   /** The consent with this id: the user who gave it, or an operator with `consents:admin`. */
   consentHolder: string;
   /** `consentHolder` for reading the consent, read or refused as the field `consents` of the request's `profile.read` event about its user. */
@@ -200,6 +203,10 @@ export function createAuthScopes(context: Context) {
       const decision = decideSecretRotation(context.principal, await agentLoader(context).load(agentId), context.services.clock.now());
       return settleStepUp(context, 'rotate', agentId, decision, { agentId });
     },
+    agentReactivator: async (agentId: string) => {
+      const decision = decideReactivationRequest(context.principal, await agentLoader(context).load(agentId), context.services.clock.now());
+      return settleStepUp(context, 'reactivate', agentId, decision, { agentId });
+    },
     consentHolder: async (consentId: string) => (await consentAccess(context, consentId)).decision.allowed,
     consentReader: async (consentId: string) => {
       const { consent, decision } = await consentAccess(context, consentId);
@@ -258,7 +265,7 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
   if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') {
     return stepUpRefusal(context, 'consent', consentKey(scoped.parameter as ConsentGivingScope)) ?? new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
   }
-  if ((scoped?.scope === 'agentChanger' || scoped?.scope === 'agentRegistrar' || scoped?.scope === 'agentSecretRotator') && !decideAgentSession(context.principal).allowed) {
+  if (CHANGING_SCOPES.includes(scoped?.scope ?? '') && !decideAgentSession(context.principal).allowed) {
     return new ForbiddenError('MISSING_SCOPE', 'Managing agents needs a session with every scope a sign-in grants');
   }
   const refusal =
@@ -266,7 +273,9 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
       ? stepUpRefusal(context, 'register', registrationKey(scoped.parameter as AgentRegistrationScope))
       : scoped?.scope === 'agentSecretRotator'
         ? stepUpRefusal(context, 'rotate', scoped.parameter as string)
-        : undefined;
+        : scoped?.scope === 'agentReactivator'
+          ? stepUpRefusal(context, 'reactivate', scoped.parameter as string)
+          : undefined;
   if (refusal) return refusal;
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
   // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.
@@ -276,7 +285,8 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
   return new ForbiddenError('MISSING_SCOPE');
 }
 
-const OWNERSHIP_SCOPES = ['agentManager', 'agentChanger', 'agentOwner', 'agentRegistrar', 'agentSecretRotator', 'consentHolder', 'consentReader'];
+const CHANGING_SCOPES = ['agentChanger', 'agentRegistrar', 'agentSecretRotator', 'agentReactivator'];
+const OWNERSHIP_SCOPES = ['agentManager', 'agentChanger', 'agentOwner', 'agentRegistrar', 'agentSecretRotator', 'agentReactivator', 'consentHolder', 'consentReader'];
 
 /** The error of a refused erasure; a sign-in too long ago is UNAUTHENTICATED (`signInAgain`). */
 function erasureRefusal(reason: Exclude<StepUpDecision, { allowed: true }>['reason']): HubError {

@@ -9,6 +9,7 @@ import { RECENT_SIGN_IN_SECONDS, type StepUpDecision } from './step-up.js';
 const GUARDED = {
   register: { action: 'agent.registered', doing: 'Registering an agent', verb: 'register' },
   rotate: { action: 'agent.secret_rotated', doing: 'Rotating an agent’s secret', verb: 'rotate' },
+  reactivate: { action: 'agent.reactivated', doing: 'Reactivating an agent that keeps access (offline_access)', verb: 'reactivate' },
   consent: { action: 'consent.given', doing: 'Consenting to an agent that keeps access (offline_access)', verb: 'consent' },
 } as const satisfies Record<string, { action: AuditAction; doing: string; verb: string }>;
 

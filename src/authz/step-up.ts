@@ -12,8 +12,8 @@ export const REAUTHENTICATE: StepUpDecision = Object.freeze({ allowed: false, re
 /**
  * How long after typing their password a user may still do what a stolen access token must not:
  * erase their account, be handed an agent's client secret (register an agent, rotate its secret),
- * or consent to an agent that may hold a refresh token for them; the secret and the refresh token
- * outlive the token (OIDC `max_age`, RFC 9470 step-up).
+ * or consent to, or reactivate, an agent that may hold a refresh token for them; the secret and the
+ * refresh token outlive the token (OIDC `max_age`, RFC 9470 step-up).
  */
 export const RECENT_SIGN_IN_SECONDS = 10 * 60;
 

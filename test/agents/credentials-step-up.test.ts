@@ -18,6 +18,8 @@ const REGISTER = 'mutation($i: RegisterAgentInput!) { registerAgent(input: $i) {
 const ROTATE = 'mutation($id: ID!) { rotateAgentSecret(id: $id) { clientSecret } }';
 const register = (token: string) => graphql<any>(hub, REGISTER, { token, variables: { i: { name: 'Helper', kind: 'AI_AGENT', allowedScopes: ['orders:read', 'offline_access'] } } });
 const rotate = (token: string, id: string) => graphql<any>(hub, ROTATE, { token, variables: { id } });
+const SUSPEND = 'mutation($id: ID!) { suspendAgent(id: $id) { status } }';
+const reactivate = (token: string, id: string) => graphql<any>(hub, 'mutation($id: ID!) { reactivateAgent(id: $id) { status } }', { token, variables: { id } });
 const refresh = (refreshToken: string) => postForm(hub, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: refreshToken });
 const authenticates = async (agent: RegisteredAgent) => (await postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic(agent))).status === 200;
 const agentsOf = async (userId: string) => (await hub.database.db.selectFrom('agents').select('id').where('owner_user_id', '=', userId).orderBy('id').execute()).map((row) => row.id);
@@ -97,6 +99,32 @@ describe('a user whose sign-in is older than 10 minutes', () => {
     expect(suspended.data.suspendAgent.status).toBe('SUSPENDED');
     const decommissioned = await graphql<any>(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: erin.token, variables: { id: erin.agent.id } });
     expect(decommissioned.data.decommissionAgent.status).toBe('DECOMMISSIONED');
+  });
+
+  it('is told to sign in again before reactivating an agent that keeps access, which stays suspended', async () => {
+    // An owner suspends an agent whose secret leaked. Lifting that with a stolen token would let
+    // the secret's holder exchange the token, under the owner's consent, for a refresh token.
+    const ivy = await signedInAgo(20 * DAY);
+    await giveConsent(hub, (await signIn(hub, ivy)).accessToken, { agentId: ivy.agent.id, scopes: ['orders:read'] });
+    expect((await graphql<any>(hub, SUSPEND, { token: ivy.token, variables: { id: ivy.agent.id } })).data.suspendAgent.status).toBe('SUSPENDED');
+    const refused = await reactivate(ivy.token, ivy.agent.id);
+    expect(refused.data).toBeNull();
+    expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('sign in again'), extensions: { code: 'UNAUTHENTICATED' } });
+    expect(await authenticates(ivy.agent)).toBe(false);
+    expect((await exchange(hub, ivy.agent, ivy.token, { scope: 'orders:read offline_access' })).body.refresh_token).toBeUndefined();
+    expect(await refusedInTrail(ivy.id)).toEqual([{ action: 'agent.reactivated', detail: { agentId: ivy.agent.id } }]);
+
+    const fresh = await signIn(hub, ivy);
+    expect((await reactivate(fresh.accessToken, ivy.agent.id)).data.reactivateAgent.status).toBe('ACTIVE');
+    expect(await authenticates(ivy.agent)).toBe(true);
+  });
+
+  it('still reactivates, on an old sign-in, an agent that can hold no refresh token', async () => {
+    const jon = await signedInAgo(20 * DAY);
+    const online = await registerAgent(hub, (await signIn(hub, jon)).accessToken, { allowedScopes: ['orders:read'] });
+    await graphql<any>(hub, SUSPEND, { token: jon.token, variables: { id: online.id } });
+    expect((await reactivate(jon.token, online.id)).data.reactivateAgent.status).toBe('ACTIVE');
+    expect(await refusedInTrail(jon.id)).toEqual([]);
   });
 
   it('leaves an operator client free to register an agent for them and rotate its secret', async () => {

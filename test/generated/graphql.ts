@@ -633,6 +633,7 @@ export type Mutation = {
   eraseUser: ErasureResult;
   /** The signed-in user gives a consent; one given before for the same purpose and grantee is replaced. A consent to an agent delegates only scopes the token holds, and one to the company needs a token that reads every category of the purpose (FORBIDDEN/MISSING_SCOPE). A consent to an agent whose allowed scopes hold offline_access (its token exchange then answers a refresh token) needs a sign-in in the last 10 minutes (UNAUTHENTICATED otherwise: sign in again). */
   giveConsent: Consent;
+  /** Lifts a suspension. Its owner needs a sign-in in the last 10 minutes for an agent whose allowed scopes hold offline_access, as for rotateAgentSecret (UNAUTHENTICATED otherwise: sign in again). */
   reactivateAgent: Agent;
   /** users:admin. Lifts a suspension: the tokens and sessions still valid work again. */
   reactivateUser: User;
