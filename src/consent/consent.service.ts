@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AgentService } from '../agents/agent.service.js';
-import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
+import { auditCaller } from '../audit/audit.service.js';
 import { actorFromPrincipal } from '../audit/audit.actions.js';
 import { decideCompanyConsentGiving } from '../authz/agent-access.js';
 import { decideConsentInForce } from '../authz/delegation.js';
@@ -19,15 +19,13 @@ import {
   findConsentsOfUsers,
   findLatestConsentChange,
   insertConsent,
-  insertConsentEvents,
   lockUserConsents,
   type Consent,
 } from './consent.queries.js';
 import { findPurpose, purposeCovers, type Purpose } from './purposes.js';
 import { findLatestPurposes } from './purpose.queries.js';
 import { receiptClaims, signReceipt } from './receipt.js';
-import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
-import { auditOf, byCaller, createWithdrawal, decommissionedBy, type WithdrawalDeps } from './withdrawal.js';
+import { auditOf, byCaller, ConsentRecords, createWithdrawal, decommissionedBy, type WithdrawalDeps } from './withdrawal.js';
 
 export { toConsent, type Consent } from './consent.queries.js';
 
@@ -126,7 +124,9 @@ export function createConsentService(
           chain = [agent.id, ...agent.ancestorIds];
         }
         const previous = await findActiveConsentsForUpdate(tx, { userId, purpose: purpose.key, ...(agentId ? { agentId } : { companyOnly: true }) });
-        await withdrawInTransaction(tx, previous, byCaller(caller), 'superseded by a new consent', now);
+        // The supersession's records are written with this consent's, in the order of the changes.
+        const records = new ConsentRecords();
+        await withdrawInTransaction(tx, previous, byCaller(caller), 'superseded by a new consent', now, records);
         const given = {
           id: newId('cns'),
           userId,
@@ -142,12 +142,13 @@ export function createConsentService(
         const receipt = await signReceipt(deps.receipts.signingKey(), claims, deps.receipts.issuer, now);
         const consent = await insertConsent(tx, { ...given, receipt });
         const actor = actorFromPrincipal(caller.principal).actor;
-        await insertConsentEvents(tx, [{ consentId: consent.id, userId, kind: 'given', actor, detail: { scopes, agentId } }], now);
-        await auditInTransaction(tx, auditOf('consent.given', consent, auditCaller(caller.principal, caller.requestId), { scopes, agentId }), now);
+        records.events.push({ consentId: consent.id, userId, kind: 'given', actor, detail: { scopes, agentId } });
+        records.audits.push(auditOf('consent.given', consent, auditCaller(caller.principal, caller.requestId), { scopes, agentId }));
         // Its end, too: a lapse is found by a request, not announced, so a receiver keeping a list of
         // who opted in must know when each consent stops counting without asking the API.
         const expiresAt = consent.expiresAt?.toISOString() ?? null;
-        await enqueueWebhookEvent(tx, { type: 'consent.given', data: { consentId: consent.id, userId, purpose: consent.purpose, agentId, scopes, expiresAt } }, now);
+        records.webhooks.push({ type: 'consent.given', data: { consentId: consent.id, userId, purpose: consent.purpose, agentId, scopes, expiresAt } });
+        await records.write(tx, now);
         return consent;
       });
     },

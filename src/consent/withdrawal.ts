@@ -4,8 +4,8 @@ import type { PrincipalAuditFields } from '../audit/audit.actions.js';
 import type { Db } from '../db/connect.js';
 import type { Caller } from '../identity/identity.service.js';
 import type { SigningKey } from '../oauth/key-store.js';
-import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
-import { insertConsentEvents, markConsentsLapsed, markConsentsWithdrawn, type Consent } from './consent.queries.js';
+import { enqueueWebhookEvent, type WebhookEvent } from '../webhooks/webhook-outbox.js';
+import { insertConsentEvents, markConsentsLapsed, markConsentsWithdrawn, type Consent, type ConsentEvent } from './consent.queries.js';
 import { findConsentedPurposes } from './purposes.js';
 import { receiptClaims, signReceipt, type ReceiptController } from './receipt.js';
 
@@ -48,6 +48,27 @@ export interface WithdrawalDeps {
   readonly receipts: ReceiptController & { signingKey(): SigningKey };
 }
 
+/**
+ * What consent changes of one transaction leave besides the consents themselves: their ledger
+ * events, audit events and webhooks, gathered and then written together, one statement of each
+ * (three for the audit) however many changes. Giving a consent that supersedes another records
+ * both changes with these, not each its own: every statement of its transaction is a round trip
+ * made while the user's consent lock is held, which their next change waits for.
+ */
+export class ConsentRecords {
+  readonly events: ConsentEvent[] = [];
+  readonly audits: AuditEventInput[] = [];
+  readonly webhooks: WebhookEvent[] = [];
+
+  /** Writes what was gathered, in the order it was, and forgets it. */
+  async write(tx: Db, now: Date): Promise<void> {
+    const [events, audits, webhooks] = [this.events.splice(0), this.audits.splice(0), this.webhooks.splice(0)];
+    await insertConsentEvents(tx, events, now);
+    if (audits.length > 0) await auditInTransaction(tx, audits, now);
+    await enqueueWebhookEvent(tx, webhooks, now);
+  }
+}
+
 /** `withdrawInTransaction` bound to the services it needs. */
 export function createWithdrawal(deps: WithdrawalDeps) {
   /**
@@ -77,38 +98,43 @@ export function createWithdrawal(deps: WithdrawalDeps) {
    * Withdraws these consents, their refresh tokens with them, recording why, each with a signed
    * receipt of its withdrawal. In rounds of WITHDRAW_BATCH, so that every statement stays within
    * PostgreSQL's 65,535 parameters however many consents there are (an agent that thousands of
-   * people consented to is decommissioned in one transaction).
+   * people consented to is decommissioned in one transaction). With `records`, the ledger events,
+   * audit events and webhooks are left in it for the caller to write (one batch's worth at most);
+   * without, each round writes its own.
    */
-  async function withdrawInTransaction(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date): Promise<Consent[]> {
+  async function withdrawInTransaction(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date, records?: ConsentRecords): Promise<Consent[]> {
+    if (records && consents.length > WITHDRAW_BATCH) throw new TypeError(`records gather the changes of at most ${WITHDRAW_BATCH} consents`);
     const withdrawn: Consent[] = [];
     for (let i = 0; i < consents.length; i += WITHDRAW_BATCH) {
-      withdrawn.push(...(await withdrawBatch(tx, consents.slice(i, i + WITHDRAW_BATCH), by, reason, now)));
+      const batch = records ?? new ConsentRecords();
+      withdrawn.push(...(await withdrawBatch(tx, consents.slice(i, i + WITHDRAW_BATCH), by, reason, now, batch)));
+      if (!records) await batch.write(tx, now);
     }
     return withdrawn;
   }
 
-  async function withdrawBatch(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date): Promise<Consent[]> {
+  async function withdrawBatch(tx: Db, consents: readonly Consent[], by: WithdrawnBy, reason: string, now: Date, records: ConsentRecords): Promise<Consent[]> {
     // A consent past its expiry lapsed then, and was never withdrawn: the ledger records its
     // lapse, at its expiry, and the trail `consent.expired` by the hub, under the request that
-    // found it; no receipt or event says that anyone withdrew it.
-    const lapsed = await markConsentsLapsed(tx, consents.map((c) => c.id), now);
-    await insertConsentEvents(tx, lapsed.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'expired', actor: SYSTEM_ACTOR, occurredAt: c.expiresAt! })), now);
+    // found it; no receipt or event says that anyone withdrew it. Only consents with an expiry
+    // passed at `now` can have lapsed (an expiry never changes): for none, no statement.
+    const expired = consents.filter((c) => c.expiresAt !== null && c.expiresAt <= now);
+    const lapsed = await markConsentsLapsed(tx, expired.map((c) => c.id), now);
     if (lapsed.length > 0) {
+      records.events.push(...lapsed.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'expired' as const, actor: SYSTEM_ACTOR, occurredAt: c.expiresAt! })));
       await deps.revokeRefreshTokensOfConsents(tx, lapsed.map((c) => c.id), now);
       const lapse = (c: Consent) => ({ actor: SYSTEM_ACTOR, requestId: by(c).requestId });
-      await auditInTransaction(tx, lapsed.map((c) => auditOf('consent.expired', c, lapse(c), { expiredAt: c.expiresAt!.toISOString() })), now);
+      records.audits.push(...lapsed.map((c) => auditOf('consent.expired', c, lapse(c), { expiredAt: c.expiresAt!.toISOString() })));
     }
     const withdrawn = await markConsentsWithdrawn(tx, consents.map((c) => c.id), now);
     if (withdrawn.length === 0) return [];
     const receipts = await signWithdrawalReceipts(tx, withdrawn, by, reason);
-    await insertConsentEvents(
-      tx,
-      withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn', actor: by(c).actor, detail: { reason }, receipt: receipts.get(c.id) ?? null, occurredAt: c.withdrawnAt! })),
-      now,
+    records.events.push(
+      ...withdrawn.map((c) => ({ consentId: c.id, userId: c.userId, kind: 'withdrawn' as const, actor: by(c).actor, detail: { reason }, receipt: receipts.get(c.id) ?? null, occurredAt: c.withdrawnAt! })),
     );
     await deps.revokeRefreshTokensOfConsents(tx, withdrawn.map((c) => c.id), now);
-    await auditInTransaction(tx, withdrawn.map((c) => auditOf('consent.withdrawn', c, by(c), { reason })), now);
-    await enqueueWebhookEvent(tx, withdrawn.map((c) => ({ type: 'consent.withdrawn', data: { consentId: c.id, userId: c.userId, purpose: c.purpose, agentId: c.agentId } })), now);
+    records.audits.push(...withdrawn.map((c) => auditOf('consent.withdrawn', c, by(c), { reason })));
+    records.webhooks.push(...withdrawn.map((c) => ({ type: 'consent.withdrawn' as const, data: { consentId: c.id, userId: c.userId, purpose: c.purpose, agentId: c.agentId } })));
     return withdrawn;
   }
 

@@ -46,3 +46,30 @@ describe('the purposes of a user’s consents', () => {
     expect(response.data.me.consents[0].purpose).toEqual({ key: 'support', version: String(row.version + 1), dataCategories: ['orders'] });
   });
 });
+
+describe('a consent that supersedes another', () => {
+  it('records both changes together: one statement each for their ledger events, audit events and webhooks, and no lapse of a consent without expiry', async () => {
+    const bob = await signUpUser(hub);
+    const first = await giveConsent(hub, bob.accessToken, { purpose: 'personalization' });
+    const response = await log.during(() => graphql<any>(hub, 'mutation { giveConsent(input: { purpose: "personalization" }) { id status } }', { token: bob.accessToken }));
+    expect(response.errors).toBeUndefined();
+    expect(log.matching('insert into "consent_events"')).toHaveLength(1);
+    expect(log.matching('insert into audit_events')).toHaveLength(1);
+    expect(log.matching('insert into webhook_messages')).toHaveLength(1);
+    expect(log.matching(`set "status" = $1 where`)).toEqual([]);
+    expect(log.statements.length).toBe(17);
+
+    const history = await hub.services.consents.findHistory(hub.services.db, [first, response.data.giveConsent.id]);
+    expect(history.map((e) => [e.consentId, e.kind])).toEqual([
+      [first, 'given'],
+      [first, 'withdrawn'],
+      [response.data.giveConsent.id, 'given'],
+    ]);
+    const trail = await hub.services.db.selectFrom('audit_events').select(['action', 'consent_id']).where('subject_user_id', '=', bob.id).where('action', 'like', 'consent.%').orderBy('chain_seq').execute();
+    expect(trail.map((e) => [e.action, e.consent_id])).toEqual([
+      ['consent.given', first],
+      ['consent.withdrawn', first],
+      ['consent.given', response.data.giveConsent.id],
+    ]);
+  });
+});
