@@ -35,6 +35,8 @@ const AGENT = { id: 'agt_01J0000000000000000000MIXA', secret: 'bench-mix-agent-s
 const MARKETER = { id: 'agt_01J0000000000000000000MIXM', secret: 'bench-mix-marketer-secret', scopes: ['audience:read', 'profile:read', 'contact:read', 'preferences:read'] };
 const AUDIENCE_QUERY = '{ audience(purpose: "email_marketing", first: 50) { edges { node { id email country preferences { interests } } } pageInfo { hasNextPage endCursor } } }';
 const CONSENT_CHANGE = 'mutation { giveConsent(input: { purpose: "personalization" }) { id status } }';
+/** Connections that change consents, each for a user of its own. */
+const CONSENT_CHANGERS = 2;
 
 const basic = (client: { id: string; secret: string }) => `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
 
@@ -60,17 +62,20 @@ export async function prepareLoadMix(db: Db, hub: HubProcess, seconds: number): 
   await ensureClient(db, AGENT);
   await ensureClient(db, MARKETER);
   const reader = await userWithTenOrders(db);
-  const changer = await db
+  // Consent changes come from many people, each changing their own: one per connection, as
+  // two connections of one person would take turns on the lock that serializes their changes.
+  const changers = await db
     .selectFrom('users')
     .select('email')
     .where('status', '=', 'active')
     .where('email', 'is not', null)
     .where('id', '!=', reader.id)
     .orderBy('id')
-    .limit(1)
-    .executeTakeFirstOrThrow();
+    .limit(CONSENT_CHANGERS)
+    .execute();
+  if (changers.length < CONSENT_CHANGERS) throw new Error(`the mix needs ${CONSENT_CHANGERS} users besides the reader`);
   const readerToken = await signIn(hub, reader.email);
-  const changerToken = await signIn(hub, changer.email!);
+  const changerTokens = await Promise.all(changers.map((changer) => signIn(hub, changer.email!)));
   const json = { 'content-type': 'application/json' };
   await post(hub, '/graphql', JSON.stringify({ query: `mutation { giveConsent(input: { purpose: "support", agentId: "${AGENT.id}", scopes: ["orders:read", "contact:read"] }) { id } }` }), { ...json, authorization: `Bearer ${readerToken}` });
   const form = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(AGENT) };
@@ -94,7 +99,10 @@ export async function prepareLoadMix(db: Db, hub: HubProcess, seconds: number): 
     'profile reads (me, 10 orders)': graphql(ME_QUERY, readerToken, 4),
     'agent reads (delegated me: contact, 10 orders)': graphql(AGENT_QUERY, agentToken, 4),
     'token exchanges (RFC 8693)': { url: `${hub.url}/oauth/token`, body: exchangeBody, headers: form, connections: 2, seconds, verifyBody: tokenServed },
-    'consent changes (giveConsent, superseding)': graphql(CONSENT_CHANGE, changerToken, 2),
+    'consent changes (giveConsent, superseding)': {
+      ...graphql(CONSENT_CHANGE, changerTokens[0]!, CONSENT_CHANGERS),
+      connectionHeaders: changerTokens.map((token) => ({ authorization: `Bearer ${token}` })),
+    },
     'audience pages (email_marketing, 50 members)': graphql(AUDIENCE_QUERY, marketerToken, 2),
   };
 }

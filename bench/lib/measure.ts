@@ -13,6 +13,11 @@ export interface HttpLoad {
   readonly method?: 'GET' | 'POST';
   readonly body?: string;
   readonly headers?: Record<string, string>;
+  /**
+   * Headers each connection sends besides `headers`, the i-th connection the i-th (in turn when
+   * there are more connections): a token of its own, for a load of several users at once.
+   */
+  readonly connectionHeaders?: readonly Record<string, string>[];
   readonly connections?: number;
   readonly seconds?: number;
   /** Checks each answer's body; one it refuses counts as an error. */
@@ -44,14 +49,20 @@ export async function measureHttp(load: HttpLoad): Promise<Figures> {
   const served: number[] = [];
   // A client reports each answer ('response') just before autocannon checks its body, in one tick.
   let answer: { status: number; ms: number } | undefined;
+  const headers = { 'content-type': 'application/json', ...load.headers };
+  let connection = 0;
   const result = await autocannon({
     url: load.url,
     method: load.method ?? 'POST',
     body: load.body,
-    headers: { 'content-type': 'application/json', ...load.headers },
+    headers,
     connections: load.connections ?? 16,
     duration: load.seconds ?? 10,
-    setupClient: (client) => client.on('response', (status: number, _bytes: number, ms: number) => (answer = { status, ms })),
+    setupClient: (client) => {
+      const own = load.connectionHeaders?.[connection++ % load.connectionHeaders.length];
+      if (own) client.setHeaders({ ...headers, ...own });
+      client.on('response', (status: number, _bytes: number, ms: number) => (answer = { status, ms }));
+    },
     verifyBody: (body) => {
       const ok = load.verifyBody?.(String(body ?? '')) ?? true;
       if (ok && answer && answer.status >= 200 && answer.status < 300) served.push(answer.ms);
