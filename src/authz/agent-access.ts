@@ -1,7 +1,7 @@
 import { hasScope, OPERATOR_SCOPES, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
 import { allowsOfflineAccess, holdsEveryDataScope, isDataScope, scopeWithin } from './scopes.js';
-import { REAUTHENTICATE, RECENT_SIGN_IN_SECONDS, signedInWithin, type StepUpDecision } from './step-up.js';
+import { recentSignIn, type StepUpDecision } from './step-up.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
 const MISSING_SCOPE: Decision = Object.freeze({ allowed: false, reason: 'MISSING_SCOPE' });
@@ -70,18 +70,10 @@ export function decideAgentReactivation(principal: Principal, agent: { readonly 
 }
 
 /**
- * How long after typing their password a user may still be handed an agent's client secret: the
- * recent sign-in an erasure needs. The secret outlives the access token that asked for it (an
- * agent the user consents to exchanges that token for a refresh token of its own), so a stolen or
- * long-refreshed session must not mint one.
- */
-export const AGENT_SECRET_MAX_AUTH_AGE_SECONDS = RECENT_SIGN_IN_SECONDS;
-
-/**
  * May this caller register an agent with this owner and parent? An operator with `agents:admin`
  * any; a signed-in user with a full session (`decideAgentSession`) only one they own (the owner
  * left out or themself), under a parent they own too, having typed their password within
- * `AGENT_SECRET_MAX_AUTH_AGE_SECONDS` of `now` (REAUTHENTICATE): the answer holds the agent's
+ * `RECENT_SIGN_IN_SECONDS` of `now` (REAUTHENTICATE): the answer holds the agent's
  * secret. Not an agent acting for the user, which holds no sign-in of its own (MISSING_SCOPE).
  * Never throws.
  */
@@ -97,18 +89,18 @@ export function decideAgentRegistration(
   if (!decideAgentSession(principal).allowed) return MISSING_SCOPE;
   if (ownerUserId && ownerUserId !== principal.userId) return deny(principal);
   if (parentNamed && parent?.ownerUserId !== principal.userId) return deny(principal);
-  return signedInWithin(principal, now, AGENT_SECRET_MAX_AUTH_AGE_SECONDS) ? ALLOW : REAUTHENTICATE;
+  return recentSignIn(principal, now);
 }
 
 /**
  * May this caller rotate this agent's secret? `decideAgentChange`, then, for its owner, a sign-in
- * within `AGENT_SECRET_MAX_AUTH_AGE_SECONDS` of `now` (REAUTHENTICATE), as for registering one:
+ * within `RECENT_SIGN_IN_SECONDS` of `now` (REAUTHENTICATE), as for registering one:
  * the answer holds the new secret. An operator client has no sign-in to ask for. Never throws.
  */
 export function decideSecretRotation(principal: Principal, agent: { readonly ownerUserId: string | null } | null | undefined, now: Date): StepUpDecision {
   const change = decideAgentChange(principal, agent);
   if (!change.allowed || principal.kind !== 'user') return change;
-  return signedInWithin(principal, now, AGENT_SECRET_MAX_AUTH_AGE_SECONDS) ? ALLOW : REAUTHENTICATE;
+  return recentSignIn(principal, now);
 }
 
 /**
@@ -127,7 +119,7 @@ export function decideReactivationRequest(
 ): StepUpDecision {
   const change = decideAgentChange(principal, agent);
   if (!change.allowed || principal.kind !== 'user' || !agent || !allowsOfflineAccess(agent.allowedScopes)) return change;
-  return signedInWithin(principal, now, RECENT_SIGN_IN_SECONDS) ? ALLOW : REAUTHENTICATE;
+  return recentSignIn(principal, now);
 }
 
 /** Which agents a list shows this caller: all of them, the caller's own, or none. */
@@ -171,7 +163,7 @@ export function decideAgentConsentGiving(
 ): StepUpDecision {
   const giving = decideConsentGiving(principal, delegated);
   if (!giving.allowed || principal.kind !== 'user' || !agent || !allowsOfflineAccess(agent.allowedScopes)) return giving;
-  return signedInWithin(principal, now, RECENT_SIGN_IN_SECONDS) ? ALLOW : REAUTHENTICATE;
+  return recentSignIn(principal, now);
 }
 
 /**

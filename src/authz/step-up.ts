@@ -8,6 +8,7 @@ import type { Decision } from './profile-access.js';
 export type StepUpDecision = Decision | { readonly allowed: false; readonly reason: 'REAUTHENTICATE' };
 
 export const REAUTHENTICATE: StepUpDecision = Object.freeze({ allowed: false, reason: 'REAUTHENTICATE' });
+const ALLOWED: StepUpDecision = Object.freeze({ allowed: true });
 
 /**
  * How long after typing their password a user may still do what a stolen access token must not:
@@ -29,4 +30,12 @@ export function authenticatedAt(principal: Extract<Principal, { kind: 'user' }>)
  */
 export function signedInWithin(principal: Extract<Principal, { kind: 'user' }>, now: Date, maxAgeSeconds: number): boolean {
   return now.getTime() - authenticatedAt(principal) <= maxAgeSeconds * 1_000;
+}
+
+/**
+ * The step-up of what a stolen access token must not do: allowed for a user signed in within
+ * RECENT_SIGN_IN_SECONDS of `now`, else REAUTHENTICATE.
+ */
+export function recentSignIn(principal: Extract<Principal, { kind: 'user' }>, now: Date): StepUpDecision {
+  return signedInWithin(principal, now, RECENT_SIGN_IN_SECONDS) ? ALLOWED : REAUTHENTICATE;
 }
