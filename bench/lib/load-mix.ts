@@ -64,12 +64,15 @@ export async function prepareLoadMix(db: Db, hub: HubProcess, seconds: number): 
   const reader = await userWithTenOrders(db);
   // Consent changes come from many people, each changing their own: one per connection, as
   // two connections of one person would take turns on the lock that serializes their changes.
+  // Seeded customers (those with orders), who sign in with the seed's password: other benches make
+  // users of their own on the same database.
   const changers = await db
     .selectFrom('users')
     .select('email')
     .where('status', '=', 'active')
     .where('email', 'is not', null)
     .where('id', '!=', reader.id)
+    .where('id', 'in', (eb) => eb.selectFrom('orders').select('user_id'))
     .orderBy('id')
     .limit(CONSENT_CHANGERS)
     .execute();
