@@ -179,10 +179,10 @@ export function createAuthScopes(context: Context) {
       return grantState(context).then((grant) => settle(decideWrite(principal, refs, grant)));
     },
     signedInUser: () => context.principal.kind === 'user',
-    consentGiver: async ({ agentId, scopes }: ConsentGivingScope) => {
-      const agent = agentId ? await agentLoader(context).load(agentId) : null;
-      const decision = decideAgentConsentGiving(context.principal, scopes, agent, context.services.clock.now());
-      return settleStepUp(context, 'consent', consentKey({ agentId, scopes }), decision, { agentId });
+    consentGiver: async (giving: ConsentGivingScope) => {
+      const agent = giving.agentId ? await agentLoader(context).load(giving.agentId) : null;
+      const decision = decideAgentConsentGiving(context.principal, giving.scopes, agent, context.services.clock.now());
+      return settleStepUp(context, 'consentGiver', giving, decision, { agentId: giving.agentId });
     },
     agentManager: async (agentId: string) => decideAgentManagement(context.principal, await agentLoader(context).load(agentId)).allowed,
     agentChanger: async (agentId: string) => decideAgentChange(context.principal, await agentLoader(context).load(agentId)).allowed,
@@ -194,18 +194,19 @@ export function createAuthScopes(context: Context) {
       context.access.note(ownerUserId, decision.allowed ? 'id' : 'user', decision.allowed ? undefined : decision.reason);
       return decision.allowed;
     },
-    agentRegistrar: async ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => {
+    agentRegistrar: async (registration: AgentRegistrationScope) => {
+      const { ownerUserId, parentAgentId } = registration;
       const parent = parentAgentId ? await agentLoader(context).load(parentAgentId) : null;
       const decision = decideAgentRegistration(context.principal, ownerUserId, parent, Boolean(parentAgentId), context.services.clock.now());
-      return settleStepUp(context, 'register', registrationKey({ ownerUserId, parentAgentId }), decision, parentAgentId ? { parentAgentId } : undefined);
+      return settleStepUp(context, 'agentRegistrar', registration, decision, parentAgentId ? { parentAgentId } : undefined);
     },
     agentSecretRotator: async (agentId: string) => {
       const decision = decideSecretRotation(context.principal, await agentLoader(context).load(agentId), context.services.clock.now());
-      return settleStepUp(context, 'rotate', agentId, decision, { agentId });
+      return settleStepUp(context, 'agentSecretRotator', agentId, decision, { agentId });
     },
     agentReactivator: async (agentId: string) => {
       const decision = decideReactivationRequest(context.principal, await agentLoader(context).load(agentId), context.services.clock.now());
-      return settleStepUp(context, 'reactivate', agentId, decision, { agentId });
+      return settleStepUp(context, 'agentReactivator', agentId, decision, { agentId });
     },
     consentHolder: async (consentId: string) => (await consentAccess(context, consentId)).decision.allowed,
     consentReader: async (consentId: string) => {
@@ -226,10 +227,6 @@ async function consentAccess(context: Context, consentId: string) {
 /** The decisions of this request's profile writes, by the fields each names, for the same reason. */
 const writeDecisions = createContextCache((_context: Context) => new Map<string, Decision>());
 const writeKey = (refs: readonly FieldRef[]) => refs.map((ref) => `${ref.category}.${ref.field}`).join('\u0000');
-
-/** The parameters of the step-up scopes as keys of their decisions (`settleStepUp`). */
-const registrationKey = ({ ownerUserId, parentAgentId }: AgentRegistrationScope) => `${ownerUserId ?? ''}\u0000${parentAgentId ?? ''}`;
-const consentKey = ({ agentId, scopes }: ConsentGivingScope) => `${agentId ?? ''}\u0000${scopes.join('\u0000')}`;
 
 /** The error a refused field carries, with the reason of API.md. */
 export function unauthorizedError(context: Context, failure: AuthFailure): HubError {
@@ -263,19 +260,12 @@ export function unauthorizedError(context: Context, failure: AuthFailure): HubEr
     if (!decision.allowed) return new ForbiddenError(decision.reason, `Not allowed to see this user’s ${field}`);
   }
   if (scoped?.scope === 'consentGiver' && context.principal.kind === 'user') {
-    return stepUpRefusal(context, 'consent', consentKey(scoped.parameter as ConsentGivingScope)) ?? new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
+    return stepUpRefusal(context, scoped) ?? new ForbiddenError('MISSING_SCOPE', 'A consent can delegate only scopes this token holds');
   }
   if (CHANGING_SCOPES.includes(scoped?.scope ?? '') && !decideAgentSession(context.principal).allowed) {
     return new ForbiddenError('MISSING_SCOPE', 'Managing agents needs a session with every scope a sign-in grants');
   }
-  const refusal =
-    scoped?.scope === 'agentRegistrar'
-      ? stepUpRefusal(context, 'register', registrationKey(scoped.parameter as AgentRegistrationScope))
-      : scoped?.scope === 'agentSecretRotator'
-        ? stepUpRefusal(context, 'rotate', scoped.parameter as string)
-        : scoped?.scope === 'agentReactivator'
-          ? stepUpRefusal(context, 'reactivate', scoped.parameter as string)
-          : undefined;
+  const refusal = scoped && stepUpRefusal(context, scoped);
   if (refusal) return refusal;
   if (scoped?.scope === 'subject' || scoped?.scope === 'self') return new ForbiddenError('NOT_SUBJECT', 'Not allowed to see this user');
   // A user refused something of another user's (an agent, a consent) is told so, whichever scope failed first.
