@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createHub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -35,16 +36,25 @@ describe.skipIf(!testServerUrl())('readiness against a PostgreSQL server', () =>
   it('leaves no probe that gave up queued for a connection of a busy pool', async () => {
     const database = await createTestDatabase();
     const hub = await createHub(loadConfig(TEST_ENV), { database });
-    onTestFinished(() => hub.close());
+    // Every connection of the requests' pool held, as slow queries hold them, until the lock they
+    // wait on is let go: held for as long as the test needs, however slow the machine. The lock
+    // goes with its session, before the hub closes, whether the test passed or not.
+    const blocker = new pg.Client({ connectionString: database.url! });
+    await blocker.connect();
+    onTestFinished(async () => {
+      await blocker.end();
+      await hub.close();
+    });
     const pool = hub.database.pools.get('requests')!;
-    // Every connection of the requests' pool held for 2 s, as slow queries hold them.
-    const held = Array.from({ length: 10 }, () => sql`select pg_sleep(2)`.execute(hub.database.db));
-    await expect.poll(() => pool.waitingCount + pool.idleCount, { timeout: 5_000 }).toBe(0);
+    await blocker.query('select pg_advisory_lock(20261206)');
+    const held = Array.from({ length: 10 }, () => sql`select pg_advisory_xact_lock_shared(20261206)`.execute(hub.database.db));
+    await expect.poll(() => pool.waitingCount + pool.idleCount, { timeout: 10_000 }).toBe(0);
 
     const probes = await Promise.all(Array.from({ length: 100 }, () => hub.http.inject({ method: 'GET', url: '/readyz' })));
     expect(new Set(probes.map((probe) => probe.statusCode))).toEqual(new Set([503]));
     // Answered, but each one's query would still wait its turn ahead of the requests behind it.
     expect(pool.waitingCount).toBeLessThanOrEqual(1);
+    await blocker.query('select pg_advisory_unlock(20261206)');
     await Promise.all(held);
   });
 
