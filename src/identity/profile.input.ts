@@ -40,6 +40,17 @@ const lowerAscii = (value: string) => value.replace(/[A-Z]+/g, (letters) => lett
  */
 const EMAIL = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{0,58}[A-Za-z0-9])$/;
 
+/**
+ * The domain is one IDNA gives (RFC 5891 §5.4): an `xn--` label typed in ASCII must decode to a
+ * label IDNA keeps. Punycode can spell what reads as another domain but is none (`xn--bucher-xyd`
+ * is u and a combining diaeresis, shown as bücher): no registry issues it, and it would be a
+ * second account beside the owner of the address it looks like.
+ */
+const hasIdnaDomain = (address: string) => {
+  const domain = address.slice(address.lastIndexOf('@') + 1);
+  return domainToASCII(domain) === domain;
+};
+
 /** RFC 5321 §4.5.3.1.1: the part before the `@` has at most 64 octets, which servers may hold to. */
 const LOCAL_PART_MAX = 64;
 
@@ -53,7 +64,8 @@ export const email = z
       .string()
       .max(254, 'must have at most 254 characters')
       .regex(EMAIL, 'must be an email address')
-      .refine((address) => address.lastIndexOf('@') <= LOCAL_PART_MAX, `must have at most ${LOCAL_PART_MAX} characters before the @`),
+      .refine((address) => address.lastIndexOf('@') <= LOCAL_PART_MAX, `must have at most ${LOCAL_PART_MAX} characters before the @`)
+      .refine(hasIdnaDomain, 'must be an email address'),
   );
 
 /**

@@ -43,6 +43,17 @@ describe('email addresses at internationalized domains (IDNA, RFC 5890)', () => 
     }
   });
 
+  it('refuses a domain in ASCII form that IDNA does not give, a second account for the same-looking address', async () => {
+    const nina = await graphql<any>(hub, SIGN_UP, { variables: { input: { email: 'nina@bücher.de', password: PASSWORD } } });
+    expect(nina.data.signUp.user.email).toBe('nina@xn--bcher-kva.de');
+    // Punycode of bu\u0308cher (u and a combining diaeresis) and of bÜcher: both read as bücher, but
+    // no IDNA conversion gives them (RFC 5891 §5.4), so no mail reaches them and no one owns them.
+    for (const email of ['nina@xn--bucher-xyd.de', 'nina@xn--bcher-2pa.de', 'nina@shop.xn--zz']) {
+      const response = await graphql<any>(hub, SIGN_UP, { variables: { input: { email, password: PASSWORD } } });
+      expect(response.errors?.[0]?.extensions, email).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.email' });
+    }
+  });
+
   it('refuses a local part with a letter outside ASCII rather than take it as the ASCII one Unicode lowercases it to', async () => {
     // The Kelvin sign K (U+212A) lowercases to k: \u212Aate@… would have been kate@…'s account.
     const kate = await graphql<any>(hub, SIGN_UP, { variables: { input: { email: 'kate@example.com', password: PASSWORD } } });
