@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { constantTimeEqual } from '../shared/constant-time.js';
 import type { Agent } from './agent.queries.js';
 
@@ -21,7 +21,7 @@ export function generateClientSecret(): string {
  * is beyond guessing, so the fast hash loses nothing and keeps client authentication cheap.
  */
 export function hashClientSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return hash('sha256', secret, 'buffer');
 }
 
 const NOTHING = hashClientSecret('');

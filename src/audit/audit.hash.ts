@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { AuditEventsTable } from '../db/database.js';
 import { sortKeys } from '../shared/canonical-json.js';
@@ -51,7 +51,8 @@ export function hashAuditRow(row: HashedAuditRow): Buffer {
 
 /** `hashAuditRow` of the text `canonicalAuditRow` made, for a caller that keeps the text too. */
 export function hashCanonicalAuditRow(canonical: string): Buffer {
-  return createHash('sha256').update(canonical).digest();
+  // One call with no Hash object to build: about half the cost per event.
+  return hash('sha256', canonical, 'buffer');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { auditCaller, auditInTransaction } from '../audit/audit.service.js';
 import { isDataScope } from '../authz/scopes.js';
@@ -78,7 +78,7 @@ const definePurposeSchema = z.object({
 function asDefinedNow(purpose: Pick<Purpose, 'noticeText' | 'language'>): Pick<Purpose, 'noticeText' | 'noticeSha256' | 'language'> {
   const noticeText = purpose.noticeText.trim().normalize('NFC');
   const language = locale.safeParse(purpose.language);
-  return { noticeText, noticeSha256: createHash('sha256').update(noticeText).digest('hex'), language: language.success ? language.data : purpose.language };
+  return { noticeText, noticeSha256: hash('sha256', noticeText, 'hex'), language: language.success ? language.data : purpose.language };
 }
 
 /**
@@ -106,7 +106,7 @@ async function definePurposeVersion(db: Db, input: unknown, caller: Caller, now:
     dataCategories: [...new Set(parsed.dataCategories)],
     noticeUrl: parsed.noticeUrl,
     noticeText: parsed.noticeText,
-    noticeSha256: createHash('sha256').update(parsed.noticeText).digest('hex'),
+    noticeSha256: hash('sha256', parsed.noticeText, 'hex'),
   };
   return db.transaction().execute(async (tx) => {
     await lockPurpose(tx, next.key);

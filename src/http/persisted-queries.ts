@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ApolloServerPlugin, PersistedQueryOptions } from '@apollo/server';
 import { LRUCache } from 'lru-cache';
 import type { Principal } from '../authz/principal.js';
@@ -63,7 +63,7 @@ export function callerPersistedQueries(maxCharacters = PERSISTED_QUERY_CHARACTER
         return;
       }
       const query = request.query;
-      if (createHash('sha256').update(query).digest('hex') !== persisted.sha256Hash) return;
+      if (hash('sha256', query, 'hex') !== persisted.sha256Hash) return;
       delete request.extensions!.persistedQuery;
       // Kept once it is known to run, as Apollo keeps it: a document that does not parse or
       // validate is refused again, not kept.

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes } from 'node:crypto';
 import type { Services } from '../app.js';
 import { auditInTransaction, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Db } from '../db/connect.js';
@@ -24,7 +24,7 @@ import {
 const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3_600;
 
 /** SHA-256, not a slow hash: the token is 256 random bits, beyond any guessing. */
-export const hashRefreshToken = (token: string) => createHash('sha256').update(token).digest();
+export const hashRefreshToken = (token: string) => hash('sha256', token, 'buffer');
 const hashToken = hashRefreshToken;
 
 /** Longest refresh token looked up; the hub's are 126 characters (43 before migration 0023). */
