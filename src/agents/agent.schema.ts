@@ -120,6 +120,9 @@ builder.queryFields((t) => ({
       };
       const rows = await ctx.services.agents.list(ctx.services.db, { limit: limit + 1, ...(after && { after }), filter });
       for (const agent of rows) agentLoader(ctx).prime(agent.id, agent);
+      // An operator's list of one person's agents tells whose they are as surely as `owner` shows
+      // it (with `first: 0`, whether they own any): their id read, in their trail, as `owner` notes it.
+      if ('all' in scope && filter.ownerUserId && rows.length > 0) ctx.access.note(filter.ownerUserId, 'id');
       return toConnection(rows, limit, (a) => encodeCursor([a.createdAt.toISOString(), a.id], 'agents'), (a) => a);
     },
   }),

@@ -77,4 +77,27 @@ describe('the owner of an agent', () => {
       .execute();
     expect(reads).toEqual([{ actor_id: 'agt_01J0000000000000000000OWNR', fields_read: ['id'] }]);
   });
+
+  it('is read by an operator who lists the agents of one owner, into that owner’s trail', async () => {
+    // The filter tells whose agents these are as surely as `owner` would show it.
+    const operator = await clientToken(hub, ['agents:admin'], 'agt_01J0000000000000000000OWNF');
+    const byOwner = (first: number) =>
+      graphql<any>(hub, 'query($owner: ID!, $first: Int) { agents(first: $first, filter: { ownerUserId: $owner }) { edges { node { id name } } pageInfo { hasNextPage } } }', {
+        token: operator,
+        variables: { owner: alice.id, first },
+      });
+    const listed = await byOwner(10);
+    expect(listed.errors).toBeUndefined();
+    expect(listed.data.agents.edges.map((e: any) => e.node)).toEqual([{ id: alicesAgent.id, name: 'Alice’s assistant' }]);
+    // With `first: 0`, `hasNextPage` tells whether she owns any.
+    expect((await byOwner(0)).data.agents.pageInfo.hasNextPage).toBe(true);
+    await hub.services.audit.flush();
+    const reads = await hub.services.db
+      .selectFrom('audit_events')
+      .select(['subject_user_id', 'fields_read', 'decision'])
+      .where('action', '=', 'profile.read')
+      .where('actor_id', '=', 'agt_01J0000000000000000000OWNF')
+      .execute();
+    expect(reads).toEqual([1, 2].map(() => ({ subject_user_id: alice.id, fields_read: ['id'], decision: 'allow' })));
+  });
 });
