@@ -1,4 +1,5 @@
 import { builder } from '../graphql/builder.js';
+import type { Context } from '../graphql/context.js';
 import { connectionRef } from '../graphql/connection.js';
 import { UserRef } from '../identity/user.schema.js';
 import { accessLogLoader } from './audit.loaders.js';
@@ -51,14 +52,28 @@ builder.queryField('auditEvents', (t) =>
     description: 'The audit trail, newest first: for audit:read.',
     args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: AuditFilterInput }) },
     authScopes: { operator: 'audit:read' },
-    resolve: (_root, args, ctx) =>
-      findAuditEvents(ctx.services.db, {
+    resolve: async (_root, args, ctx) => {
+      const page = await findAuditEvents(ctx.services.db, {
         first: args.first ?? undefined,
         after: args.after ?? undefined,
         filter: { ...args.filter, userId: args.filter?.userId?.toString(), agentId: args.filter?.agentId?.toString() },
-      }),
+      });
+      for (const { node } of page.edges) noteShownEvent(ctx, node);
+      return page;
+    },
   }),
 );
+
+/**
+ * An event shown is a read of the person it is about (their `accessLog`, as the field and their
+ * export name it) and of a person who did it about someone else or no one (their `actions`), into
+ * the request's `profile.read` event about each: a refused read of someone's access log is in
+ * their trail, so a read of it through the whole trail must be too.
+ */
+function noteShownEvent(ctx: Context, event: AuditEvent): void {
+  if (event.subjectUserId) ctx.access.note(event.subjectUserId, 'accessLog');
+  if (event.actor.kind === 'user' && event.actor.id && event.actor.id !== event.subjectUserId) ctx.access.note(event.actor.id, 'actions');
+}
 
 builder.objectField(UserRef, 'accessLog', (t) =>
   t.field({

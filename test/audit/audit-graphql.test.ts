@@ -134,7 +134,11 @@ describe('the audit trail of identity', () => {
       expect.objectContaining({ actor: { kind: 'client', id: 'agt_01J0000000000000000000NOCN' }, fieldsRead: [], fieldsDenied: ['connectedAgents', 'consents'], decision: 'DENY', reason: 'MISSING_SCOPE', requestId: 'lists-refused' }),
       expect.objectContaining({ actor: { kind: 'user', id: other.id }, fieldsRead: [], fieldsDenied: ['consents'], decision: 'DENY', reason: 'NOT_SUBJECT', requestId: 'one-refused' }),
     ]);
-    expect((await eventsAbout(other.id)).map((e) => e.action)).toEqual(['user.signed_up']);
+    // In the other's own trail only as the trail reader's read of their actions just now.
+    expect((await eventsAbout(other.id)).map((e) => [e.action, e.fieldsRead])).toEqual([
+      ['user.signed_up', []],
+      ['profile.read', ['actions']],
+    ]);
   });
 
   it('records nothing for a change that fails', async () => {
@@ -184,6 +188,31 @@ describe('reading the trail', () => {
     await hub.services.audit.flush();
     const trail = await hub.services.db.selectFrom('audit_events').select(['action', 'fields_denied', 'reason']).where('subject_user_id', '=', alice.id).where('decision', '=', 'deny').execute();
     expect(trail).toEqual([{ action: 'profile.read', fields_denied: ['accessLog'], reason: 'NOT_SUBJECT' }]);
+  });
+
+  it('records what audit:read is shown in the trail of each person an event is about or was done by', async () => {
+    const alice = await signUpUser(hub);
+    const bob = await signUpUser(hub);
+    // About Alice, done by Bob: in her access log, and among his actions.
+    await graphql(hub, 'query($id: ID!) { user(id: $id) { email } }', { token: bob.accessToken, variables: { id: alice.id } });
+    await hub.services.audit.flush();
+    const reader = await clientToken(hub, ['audit:read'], 'agt_01J0000000000000000000TRLR');
+    const shown = await graphql<any>(hub, EVENTS, { token: reader, variables: { filter: { userId: alice.id }, first: 100 }, headers: { 'x-request-id': 'trail-read' } });
+    expect(shown.data.auditEvents.edges.map((e: any) => [e.node.action, e.node.actor.id])).toEqual([
+      ['profile.read', bob.id],
+      ['user.signed_up', alice.id],
+    ]);
+    await hub.services.audit.flush();
+    const reads = await hub.services.db
+      .selectFrom('audit_events')
+      .select(['subject_user_id', 'fields_read', 'request_id'])
+      .where('action', '=', 'profile.read')
+      .where('actor_id', '=', 'agt_01J0000000000000000000TRLR')
+      .execute();
+    expect(Object.fromEntries(reads.map((r) => [r.subject_user_id, [r.fields_read, r.request_id]]))).toEqual({
+      [alice.id]: [['accessLog'], 'trail-read'],
+      [bob.id]: [['actions'], 'trail-read'],
+    });
   });
 
   it('filters by action and decision for audit:read', async () => {
