@@ -3,6 +3,7 @@ import { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-aut
 import { agentLoader } from '../agents/agent.loaders.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { consentLoader } from '../consent/consent.loaders.js';
+import { auditOf } from '../consent/withdrawal.js';
 import { userLoader } from '../identity/user.loaders.js';
 import type { Context } from '../graphql/context.js';
 import { ForbiddenError, UnauthenticatedError, type HubError } from '../shared/errors.js';
@@ -77,7 +78,10 @@ export interface AuthScopes {
   agentSecretRotator: string;
   /** Lifting the suspension of the agent with this id (see `decideReactivationRequest`): `agentChanger`, a user signed in recently when it keeps access. */
   agentReactivator: string;
-  /** The consent with this id: the user who gave it, or an operator with `consents:admin`. */
+  /**
+   * Withdrawing the consent with this id: the user who gave it, or an operator with
+   * `consents:admin`; a refusal is recorded in the user's trail as `consent.withdrawn` denied.
+   */
   consentHolder: string;
   /** `consentHolder` for reading the consent, read or refused as the field `consents` of the request's `profile.read` event about its user. */
   consentReader: string;
@@ -208,7 +212,15 @@ export function createAuthScopes(context: Context) {
       const decision = decideReactivationRequest(context.principal, await agentLoader(context).load(agentId), context.services.clock.now());
       return settleStepUp(context, 'agentReactivator', agentId, decision, { agentId });
     },
-    consentHolder: async (consentId: string) => (await consentAccess(context, consentId)).decision.allowed,
+    consentHolder: async (consentId: string) => {
+      const { consent, decision } = await consentAccess(context, consentId);
+      // A refused withdrawal is in the consent's user's trail, as a refused read of it is; an id
+      // that names no consent names no one to audit.
+      if (consent && !decision.allowed && context.principal.kind !== 'anonymous') {
+        context.services.audit.record({ ...auditOf('consent.withdrawn', consent, auditCaller(context.principal, context.requestId), {}), decision: 'DENY', reason: decision.reason });
+      }
+      return decision.allowed;
+    },
     consentReader: async (consentId: string) => {
       const { consent, decision } = await consentAccess(context, consentId);
       // Read or refused as `User.consents` is; an id that names no consent names no one to audit.

@@ -141,6 +141,29 @@ describe('the audit trail of identity', () => {
     ]);
   });
 
+  it('records a refused withdrawal of a consent in its user’s trail, as a refused read of it is', async () => {
+    const user = await signUpUser(hub);
+    const other = await signUpUser(hub);
+    const consentId = await giveConsent(hub, user.accessToken, { purpose: 'email_marketing' });
+    const usersOnly = await clientToken(hub, ['users:admin'], 'agt_01J0000000000000000000NOCN');
+    const withdraw = (token: string, id: string, requestId: string) =>
+      graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { token, variables: { id }, headers: { 'x-request-id': requestId } });
+    expect((await withdraw(other.accessToken, consentId, 'withdraw-refused')).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+    expect((await withdraw(usersOnly, consentId, 'withdraw-unscoped')).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    // An id that names no consent is refused alike, and names no one to record it for.
+    expect((await withdraw(other.accessToken, 'cns_01J000000000000000000NOONE', 'withdraw-none')).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+
+    const refused = (await eventsAbout(user.id)).filter((e) => e.action === 'consent.withdrawn');
+    expect(refused).toEqual([
+      expect.objectContaining({ actor: { kind: 'user', id: other.id }, subjectUserId: user.id, decision: 'DENY', reason: 'NOT_SUBJECT', requestId: 'withdraw-refused' }),
+      expect.objectContaining({ actor: { kind: 'client', id: 'agt_01J0000000000000000000NOCN' }, subjectUserId: user.id, decision: 'DENY', reason: 'MISSING_SCOPE', requestId: 'withdraw-unscoped' }),
+    ]);
+    const stored = await hub.services.db.selectFrom('audit_events').select('consent_id').where('action', '=', 'consent.withdrawn').where('subject_user_id', '=', user.id).execute();
+    expect(stored).toEqual([{ consent_id: consentId }, { consent_id: consentId }]);
+    const none = await hub.services.db.selectFrom('audit_events').select('id').where('request_id', '=', 'withdraw-none').execute();
+    expect(none).toEqual([]);
+  });
+
   it('records nothing for a change that fails', async () => {
     const user = await signUpUser(hub);
     const response = await graphql(hub, 'mutation { updateProfile(input: { givenName: "Ada", phone: "nope" }) { id } }', { token: user.accessToken });
