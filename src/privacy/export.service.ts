@@ -55,9 +55,9 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
  * token no longer standing (its session signed out, its user suspended) ends the export there,
  * cut short, as it ends every request of that token on every instance; so does the person's
  * erasure, whoever asked.
- * Audited as `data.exported` once the last chunk is out or the reader stops, with the counts, and
- * as `fieldsRead` every field of every data category and every other list it holds: the person's
- * accessLog shows what an export of them read, as it does for a query.
+ * Audited as `data.exported` once the last chunk is out or the reader stops, with how many entries
+ * of each list went out, and as `fieldsRead` every field of every data category and every other
+ * list it holds: the person's accessLog shows what an export of them read, as it does for a query.
  * @throws NotFoundError for an id that names no user, or an erased one (before the first chunk).
  */
 export async function exportUserData(
@@ -71,11 +71,12 @@ export async function exportUserData(
   const user = isId('usr', userId) ? await findExportSubject(db, userId) : undefined;
   if (!user) throw new NotFoundError('User');
   const now = deps.clock.now();
-  const counts = { orders: 0, consents: 0, sessions: 0, accessLog: 0, actions: 0 };
-  const checked = (list: StreamedList): StreamedList =>
+  const counts = { paymentMethods: 0, orders: 0, consents: 0, connectedAgents: 0, ownedAgents: 0, approvals: 0, sessions: 0, accessLog: 0, actions: 0 };
+  // Each list's pages, counted as they go out: a page's statements, and the checks after it, in
+  // one turn of the instance's.
+  const counting = (key: keyof typeof counts, list: StreamedList): StreamedList =>
     (async function* () {
       const pages = list[Symbol.asyncIterator]();
-      // A page's statements, and the checks after it, in one turn of the instance's.
       const nextPage = () =>
         reads(async () => {
           const next = await pages.next();
@@ -85,16 +86,12 @@ export async function exportUserData(
           return next.value;
         });
       try {
-        for (let page = await nextPage(); page; page = await nextPage()) yield page;
+        for (let page = await nextPage(); page; page = await nextPage()) {
+          counts[key] += page.length;
+          yield page;
+        }
       } finally {
         await pages.return?.();
-      }
-    })();
-  const counting = (key: keyof typeof counts, list: StreamedList): StreamedList =>
-    (async function* () {
-      for await (const page of checked(list)) {
-        counts[key] += page.length;
-        yield page;
       }
     })();
 
@@ -103,12 +100,12 @@ export async function exportUserData(
     ['exportedAt', now],
     ['subject', user.id],
     ['profile', user],
-    ['paymentMethods', checked(keysetPages(paymentMethodsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(paymentMethodRecord)))],
+    ['paymentMethods', counting('paymentMethods', keysetPages(paymentMethodsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(paymentMethodRecord)))],
     ['orders', counting('orders', keysetPages(ordersOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(orderRecord)))],
     ['consents', counting('consents', keysetPages(consentsOf(db, user.id), CONSENT_PAGE, (consents) => withHistory(deps, consents, now)))],
-    ['connectedAgents', checked(keysetPages(agentsOf(db, user.id, 'connected', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now))))],
-    ['ownedAgents', checked(keysetPages(agentsOf(db, user.id, 'owned', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now))))],
-    ['approvals', checked(keysetPages(approvalsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(approvalRecord)))],
+    ['connectedAgents', counting('connectedAgents', keysetPages(agentsOf(db, user.id, 'connected', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now))))],
+    ['ownedAgents', counting('ownedAgents', keysetPages(agentsOf(db, user.id, 'owned', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now))))],
+    ['approvals', counting('approvals', keysetPages(approvalsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(approvalRecord)))],
     ['sessions', counting('sessions', keysetPages(sessionsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(sessionRecord)))],
     ['accessLog', counting('accessLog', accessLogPages(db, user.id))],
     ['actions', counting('actions', keysetPages(actionsOf(db, user.id), EXPORT_PAGE, (events) => events.map((event) => actionRecord(event, user.id))))],

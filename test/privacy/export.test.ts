@@ -186,6 +186,15 @@ describe('GET /users/:id/export', () => {
     expect(shown.fieldsRead).toEqual(byOperator!.fieldsRead);
   });
 
+  it('counts in data.exported how many of each list it handed over', async () => {
+    const { body } = await exportOf(hub, alice.id, alice.accessToken);
+    await hub.services.audit.flush();
+    const page = await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'data.exported' }, first: 1 });
+    const lists = ['paymentMethods', 'orders', 'consents', 'connectedAgents', 'ownedAgents', 'approvals', 'sessions', 'accessLog', 'actions'];
+    expect(body.paymentMethods.length + body.connectedAgents.length).toBeGreaterThan(0);
+    expect(page.edges[0]!.node.detail).toEqual({ format: EXPORT_FORMAT, complete: true, ...Object.fromEntries(lists.map((list) => [list, body[list].length])) });
+  });
+
   it('is refused to everyone but the user and users:admin reading every data category', async () => {
     const bob = await signUpUser(hub);
     const reader = await clientToken(hub, ['profile:read', 'audit:read'], 'agt_01J0000000000000000000READ');
