@@ -55,6 +55,11 @@ export interface AuthScopes {
    * `field` of the request's `profile.read` event about the user.
    */
   userRecords: UserRecordsScope;
+  /**
+   * The status of the user with this id: an operator with `users:admin`, read or refused as the
+   * field `status` of the request's `profile.read` event about the user.
+   */
+  userStatus: string;
   /** The user with this id erasing their own account (see `decideSelfErasure`): a full session, signed in recently. */
   selfErasure: string;
   /** The caller's own profile, with the decision of `decideWrite` allowing every one of these fields (at least one). */
@@ -160,6 +165,11 @@ export function createAuthScopes(context: Context) {
       const decision = decideUserRecords(context.principal, userId, operator);
       context.access.note(userId, field, decision.allowed ? undefined : decision.reason);
       return decision.allowed;
+    },
+    userStatus: (userId: string) => {
+      const allowed = hasScope(context.principal, 'users:admin');
+      if (context.principal.kind !== 'anonymous') context.access.note(userId, 'status', allowed ? undefined : 'MISSING_SCOPE');
+      return allowed;
     },
     selfErasure: (userId: string) => decideSelfErasure(context.principal, userId, context.services.clock.now()).allowed,
     profileWrite: (refs: readonly FieldRef[]): boolean | Promise<boolean> => {

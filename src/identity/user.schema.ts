@@ -57,7 +57,7 @@ UserRef.implement({
       type: UserStatusEnum,
       nullable: true,
       description: 'users:admin.',
-      authScopes: { operator: 'users:admin' },
+      authScopes: (u) => ({ userStatus: u.id }),
       resolve: (u) => (u.status === 'suspended' ? 'SUSPENDED' : 'ACTIVE'),
     }),
     email: t.exposeString('email', { nullable: true, authScopes: readScope('contact', 'email') }),

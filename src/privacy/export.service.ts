@@ -112,7 +112,8 @@ export async function exportUserData(
   ];
 
   const lists = members.map(([name]) => name).filter((name) => !['format', 'exportedAt', 'subject', 'profile'].includes(name));
-  const fieldsRead = [...new Set([...Object.values(DATA_CATEGORIES).flat(), ...lists])].sort();
+  // The profile holds the account's status too, which no data category covers (`User.status`).
+  const fieldsRead = [...new Set([...Object.values(DATA_CATEGORIES).flat(), 'status', ...lists])].sort();
 
   return (async function* chunks() {
     let complete = false;

@@ -164,6 +164,21 @@ describe('the audit trail of identity', () => {
     expect(none).toEqual([]);
   });
 
+  it('records a read or refusal of a user’s status in their profile.read event, as of every other field of theirs', async () => {
+    const user = await signUpUser(hub);
+    const usersAdmin = await clientToken(hub, ['users:admin'], 'agt_01J0000000000000000000STAT');
+    const read = await graphql<any>(hub, 'query($id: ID!) { user(id: $id) { status } }', { token: usersAdmin, variables: { id: user.id }, headers: { 'x-request-id': 'status-read' } });
+    expect(read.data.user).toEqual({ status: 'ACTIVE' });
+    const own = await graphql<any>(hub, '{ me { email status } }', { token: user.accessToken, headers: { 'x-request-id': 'status-refused' } });
+    expect(own.errors?.map((e: any) => e.extensions.reason)).toEqual(['MISSING_SCOPE']);
+
+    const reads = (await eventsAbout(user.id)).filter((e) => e.action === 'profile.read');
+    expect(reads).toEqual([
+      expect.objectContaining({ actor: { kind: 'client', id: 'agt_01J0000000000000000000STAT' }, fieldsRead: ['status'], fieldsDenied: [], decision: 'ALLOW', requestId: 'status-read' }),
+      expect.objectContaining({ actor: { kind: 'user', id: user.id }, fieldsRead: ['email'], fieldsDenied: ['status'], decision: 'ALLOW', reason: 'MISSING_SCOPE', requestId: 'status-refused' }),
+    ]);
+  });
+
   it('records nothing for a change that fails', async () => {
     const user = await signUpUser(hub);
     const response = await graphql(hub, 'mutation { updateProfile(input: { givenName: "Ada", phone: "nope" }) { id } }', { token: user.accessToken });

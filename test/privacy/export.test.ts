@@ -180,7 +180,7 @@ describe('GET /users/:id/export', () => {
     expect(byOperator).toMatchObject({ actor: { kind: 'client' }, subjectUserId: alice.id, detail: { complete: true } });
     // What the person's accessLog shows of it: every field of the profile and every list.
     const lists = ['accessLog', 'actions', 'approvals', 'connectedAgents', 'consents', 'orders', 'ownedAgents', 'paymentMethods', 'sessions'];
-    expect(byOperator!.fieldsRead).toEqual(expect.arrayContaining([...lists, 'email', 'phone', 'givenName', 'birthdate', 'address', 'preferences', 'loyalty', 'lastLoginAt']));
+    expect(byOperator!.fieldsRead).toEqual(expect.arrayContaining([...lists, 'email', 'phone', 'givenName', 'birthdate', 'address', 'preferences', 'loyalty', 'lastLoginAt', 'status']));
     const log = await graphql<any>(hub, '{ me { accessLog(first: 20) { edges { node { action actor { kind } fieldsRead } } } } }', { token: alice.accessToken });
     const shown = log.data.me.accessLog.edges.map((e: any) => e.node).find((e: any) => e.action === 'data.exported' && e.actor.kind === 'client');
     expect(shown.fieldsRead).toEqual(byOperator!.fieldsRead);
