@@ -1,4 +1,4 @@
-import { categoryOf, isDataScope, scopesCover, type Access, type FieldRef } from '../authz/scopes.js';
+import { categoryOf, isDataScope, readNeedsScope, scopesCover, type Access, type FieldRef } from '../authz/scopes.js';
 import { inactiveReason } from './agent-authentication.js';
 import type { AgentFacts } from './access-review.queries.js';
 import type { Agent } from './agent.queries.js';
@@ -69,6 +69,7 @@ export function createScopeUse(): (facts: AgentFacts) => ScopeUse {
 
 function fieldRefs(fields: readonly string[], access: Access): { ref: FieldRef; access: Access }[] {
   return fields.flatMap((field) => {
+    if (access === 'read' && !readNeedsScope(field)) return [];
     const category = categoryOf(field);
     return category ? [{ ref: { category, field }, access }] : [];
   });

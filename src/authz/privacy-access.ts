@@ -1,7 +1,7 @@
 import type { ForbiddenReason } from '../shared/errors.js';
 import { hasScope, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
-import { ALL_CATEGORIES, DATA_CATEGORIES, holdsEveryDataScope, scopesCover } from './scopes.js';
+import { ALL_CATEGORIES, DATA_CATEGORIES, holdsEveryDataScope, readNeedsScope, scopesCover } from './scopes.js';
 import { REAUTHENTICATE, RECENT_SIGN_IN_SECONDS, signedInWithin, type StepUpDecision } from './step-up.js';
 
 const ALLOW: Decision = Object.freeze({ allowed: true });
@@ -25,12 +25,12 @@ export const ERASURE_MAX_AUTH_AGE_SECONDS = RECENT_SIGN_IN_SECONDS;
  * May this caller exercise the right of access and portability (GDPR Art. 15 and 20), exporting
  * everything the hub holds about this user (`GET /users/:id/export`)? The user themself, signed
  * in, or an operator client with `users:admin`, either with a token that reads every field of
- * every data category (`EXPORT_SCOPES`, or the single-field scopes of each field; MISSING_SCOPE
- * for a narrowed one): the export shows every field, and `users:admin` alone reads none through
- * GraphQL. The person's records that come with them (consents, sessions, access log) are theirs
- * under the right of access, which the operator answers for them, and need no operator scope of
- * their own (`consents:admin`, `audit:read`). Not an agent acting for the user: no consent covers
- * taking everything at once. Never throws.
+ * every data category (`EXPORT_SCOPES`, or the single-field scopes of each field but `id`, whose
+ * read needs none: `readNeedsScope`; MISSING_SCOPE for a narrowed one): the export shows every
+ * field, and `users:admin` alone reads none through GraphQL. The person's records that come with
+ * them (consents, sessions, access log) are theirs under the right of access, which the operator
+ * answers for them, and need no operator scope of their own (`consents:admin`, `audit:read`). Not
+ * an agent acting for the user: no consent covers taking everything at once. Never throws.
  */
 export function decideDataSubjectRequest(principal: Principal, userId: string): Decision {
   switch (principal.kind) {
@@ -61,5 +61,7 @@ export function decideSelfErasure(principal: Principal, userId: string, now: Dat
 }
 
 function readsEveryField(scopes: ReadonlySet<string>): boolean {
-  return ALL_CATEGORIES.every((category) => (DATA_CATEGORIES[category] as readonly string[]).every((field) => scopesCover(scopes, { category, field }, 'read')));
+  return ALL_CATEGORIES.every((category) =>
+    (DATA_CATEGORIES[category] as readonly string[]).every((field) => !readNeedsScope(field) || scopesCover(scopes, { category, field }, 'read')),
+  );
 }

@@ -47,6 +47,15 @@ export function scopesCover(scopes: ReadonlySet<string>, ref: FieldRef, access: 
   return scopes.has(`${ref.category}:${access}`) || scopes.has(`${ref.category}.${ref.field}:${access}`);
 }
 
+/**
+ * Does reading this field take a data scope? Not `id`, though the grammar puts it in `profile`: it
+ * is the key the caller reached the user by (the id it asked for, or one a list it may read shows),
+ * so `User.id` declares no scope, and no read of it uses one.
+ */
+export function readNeedsScope(field: string): boolean {
+  return field !== 'id';
+}
+
 /** The category a User field belongs to; undefined for fields outside the data categories. */
 export function categoryOf(field: string): DataCategory | undefined {
   return ALL_CATEGORIES.find((c) => (DATA_CATEGORIES[c] as readonly string[]).includes(field));

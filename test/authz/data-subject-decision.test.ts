@@ -21,6 +21,7 @@ const agent: Principal = {
 };
 const operator: Principal = { kind: 'client', clientId: 'agt_ops', scopes: new Set(['users:admin']), tokenId: 'jti' };
 const readsButContact = EXPORT_SCOPES.filter((scope) => scope !== 'contact:read');
+const readsButProfile = EXPORT_SCOPES.filter((scope) => scope !== 'profile:read');
 
 const outcome = (decision: { allowed: boolean; reason?: string }) => (decision.allowed ? 'ALLOW' : decision.reason);
 
@@ -43,6 +44,7 @@ describe('the decision on an export', () => {
     ['an agent acting for the user, whatever its scopes', 'NOT_SUBJECT', agent],
     ['an operator with users:admin and every read scope', 'ALLOW', { ...operator, scopes: new Set(['users:admin', ...EXPORT_SCOPES]) }],
     ['an operator with users:admin alone, which reads no field', 'MISSING_SCOPE', operator],
+    ['an operator reading profile field by field, without profile.id:read, which reading an id needs no more than User.id does', 'ALLOW', { ...operator, scopes: new Set(['users:admin', ...readsButProfile, ...['locale', 'country', 'createdAt', 'updatedAt', 'lastLoginAt'].map((field) => `profile.${field}:read`)]) }],
     ['a client without users:admin', 'MISSING_SCOPE', { ...operator, scopes: new Set(EXPORT_SCOPES) }],
   ])('%s: %s', (_name, expected, principal) => {
     expect(outcome(decideDataSubjectRequest(principal, 'usr_alice'))).toBe(expected);
