@@ -127,8 +127,11 @@ builder.queryFields((t) => ({
       const reads = filterReads(args.filter);
       for (const user of rows) userLoader(ctx).prime(user.id, user);
       // A user listed had their id read (the list shows ids its caller did not hold, though `id`
-      // needs no scope), and the fields a filter selects on, into the request's `profile.read` event about them.
-      for (const user of rows.slice(0, limit)) for (const field of ['id', ...reads.map(({ ref }) => ref.field)]) ctx.access.note(user.id, field);
+      // needs no scope), their `createdAt` when the list is oldest first (their place in it tells
+      // when they signed up), and the fields a filter selects on, into the request's
+      // `profile.read` event about them.
+      const shown = ['id', ...(order === 'createdAt' ? ['createdAt'] : []), ...reads.map(({ ref }) => ref.field)];
+      for (const user of rows.slice(0, limit)) for (const field of shown) ctx.access.note(user.id, field);
       // The user past the page is not shown, but `hasNextPage` tells that they match the filter
       // (with `first: 0`, whether anyone has this email): a read of the fields it selects on.
       const next = rows[limit];

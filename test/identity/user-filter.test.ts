@@ -65,7 +65,7 @@ describe('a filter of the user list', () => {
     const events = (await findAuditEvents(hub.services.db, { filter: { action: 'profile.read' }, first: 100 })).edges.map((e) => e.node);
     const summary = (requestId: string) =>
       events.filter((e) => e.requestId === requestId).map((e) => ({ subject: e.subjectUserId, read: e.fieldsRead, denied: e.fieldsDenied, decision: e.decision, reason: e.reason }));
-    expect(summary('filter-allowed')).toEqual([{ subject: bob.id, read: ['country', 'id'], denied: [], decision: 'ALLOW', reason: null }]);
+    expect(summary('filter-allowed')).toEqual([{ subject: bob.id, read: ['country', 'createdAt', 'id'], denied: [], decision: 'ALLOW', reason: null }]);
     // A list of ids alone shows each listed user's id, which needs no scope but is read all the same.
     expect(summary('ids-only').map((e) => e.subject).sort()).toEqual([alice.id, bob.id].sort());
     expect(summary('ids-only').every((e) => e.read.join() === 'id' && e.decision === 'ALLOW')).toBe(true);
