@@ -30,7 +30,7 @@ import { openDatabase, type Db } from '../src/db/connect.js';
 import { markdownTable, measureCalls, measurePaired, type Figures, type Row } from './lib/measure.js';
 import { BENCH_SECONDS, benchClientToken, loadAverage, machine, startHubProcess, startSqlRelay, type HubProcess, type SqlRelay } from './lib/setup.js';
 
-export const BENCH_AUDIENCE_DATABASE_URL = process.env.BENCH_AUDIENCE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/seedbench';
+export const BENCH_AUDIENCE_DATABASE_URL = process.env.BENCH_AUDIENCE_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/seedbench';
 
 interface Typical {
   readonly name: string;

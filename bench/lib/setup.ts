@@ -15,16 +15,16 @@ import { createLogger } from '../../src/shared/logger.js';
  * Benchmarks run on a PostgreSQL server: BENCH_DATABASE_URL, or a `hub_bench` database on the local
  * server, created when missing. The raw-SQL floor and the hub read the same data.
  */
-export const BENCH_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/hub_bench';
+export const BENCH_DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/hub_bench';
 
 /** How long each measurement runs, in seconds (BENCH_SECONDS). */
-export const BENCH_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+export const BENCH_SECONDS = Number(process.env.BENCH_SECONDS || 10);
 
 /**
  * The key both the hub process and the bench use, so the bench can sign operator tokens. Fixed,
  * so the keys a bench database keeps stay readable across runs: for benchmarks only.
  */
-export const BENCH_KEY_ENCRYPTION_KEY = process.env.BENCH_KEY_ENCRYPTION_KEY ?? '62656e63682d6f6e6c792d6b65792d6e6f742d666f722d70726f64756374696f6e'.slice(0, 64);
+export const BENCH_KEY_ENCRYPTION_KEY = process.env.BENCH_KEY_ENCRYPTION_KEY || '62656e63682d6f6e6c792d6b65792d6e6f742d666f722d70726f64756374696f6e'.slice(0, 64);
 
 /**
  * How long access tokens live on the hubs benchmarks start, in seconds, and so the operator tokens
