@@ -117,9 +117,7 @@ export function decideReactivationRequest(
   agent: { readonly ownerUserId: string | null; readonly allowedScopes: readonly string[] } | null | undefined,
   now: Date,
 ): StepUpDecision {
-  const change = decideAgentChange(principal, agent);
-  if (!change.allowed || principal.kind !== 'user' || !agent || !allowsOfflineAccess(agent.allowedScopes)) return change;
-  return recentSignIn(principal, now);
+  return steppedUpForOfflineAgent(decideAgentChange(principal, agent), principal, agent, now);
 }
 
 /** Which agents a list shows this caller: all of them, the caller's own, or none. */
@@ -161,8 +159,20 @@ export function decideAgentConsentGiving(
   agent: { readonly allowedScopes: readonly string[] } | null | undefined,
   now: Date,
 ): StepUpDecision {
-  const giving = decideConsentGiving(principal, delegated);
-  if (!giving.allowed || principal.kind !== 'user' || !agent || !allowsOfflineAccess(agent.allowedScopes)) return giving;
+  return steppedUpForOfflineAgent(decideConsentGiving(principal, delegated), principal, agent, now);
+}
+
+/**
+ * `decision`, and, once it allows a user something for an agent whose ceiling allows offline
+ * access (a refresh token that outlives the user's token), their recent sign-in.
+ */
+function steppedUpForOfflineAgent(
+  decision: Decision,
+  principal: Principal,
+  agent: { readonly allowedScopes: readonly string[] } | null | undefined,
+  now: Date,
+): StepUpDecision {
+  if (!decision.allowed || principal.kind !== 'user' || !agent || !allowsOfflineAccess(agent.allowedScopes)) return decision;
   return recentSignIn(principal, now);
 }
 
