@@ -69,7 +69,7 @@ const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
   fields: (t) => ({
     givenName: t.string(),
     familyName: t.string(),
-    phone: t.string({ description: 'E.164, such as +447700900123.' }),
+    phone: t.string({ description: 'With + and the country code, in any spacing and punctuation (+44 7700 900123, +1 (415) 555-0100); stored in E.164, such as +447700900123.' }),
     birthdate: t.field({ type: 'Date' }),
     locale: t.string({ description: 'BCP 47, such as en-GB.' }),
     country: t.string({ description: 'ISO 3166-1 alpha-2.' }),

@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { AddressJson, PreferencesJson } from '../db/database.js';
 import type { Clock } from '../shared/clock.js';
@@ -92,8 +93,35 @@ export const locale = z
     return z.NEVER;
   });
 
-/** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
-const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +447700900123');
+/** Longer than any number with its country code written out with spaces, dashes and brackets. */
+const PHONE_MAX = 64;
+
+/**
+ * A phone number as people type it, spaces and punctuation allowed (`+1 (415) 555-0100`, a
+ * full-width form as an East Asian keyboard gives), stored in E.164 (`+14155550100`), so that two
+ * spellings of one number are one value. It must start with + and the country code: a national
+ * number is not read against the profile's country, which is not the country of every phone a
+ * person holds, and which another scope (`profile`) governs than the phone's (`contact`). What is
+ * refused is what cannot be a number: an unknown country code, a length that country's plan
+ * does not have (libphonenumber's possible lengths; not its ranges in use, which lag behind new
+ * ranges and leave out those set aside, such as Ofcom's +44 7700 900xxx), and an extension,
+ * which E.164 cannot hold.
+ */
+export const phone = z
+  .string()
+  .max(PHONE_MAX, `must have at most ${PHONE_MAX} characters`)
+  .transform((typed, ctx) => {
+    const value = typed.normalize('NFKC').trim();
+    if (!value.startsWith('+')) {
+      ctx.addIssue({ code: 'custom', message: 'must start with + and the country code, such as +44 7700 900123' });
+      return z.NEVER;
+    }
+    const number = parsePhoneNumberFromString(value, { extract: false });
+    if (number?.ext) ctx.addIssue({ code: 'custom', message: 'must be a number without an extension, such as +44 7700 900123' });
+    else if (!number?.isPossible()) ctx.addIssue({ code: 'custom', message: 'must be a phone number with its country code, such as +44 7700 900123' });
+    else return number.number;
+    return z.NEVER;
+  });
 
 /** Past the greatest age on record (122 years): an earlier birthdate is a typo or a placeholder. */
 const MAX_AGE_YEARS = 130;

@@ -1148,7 +1148,7 @@ export type UpdateProfileInput = {
   givenName?: InputMaybe<Scalars['String']['input']>;
   /** BCP 47, such as en-GB. */
   locale?: InputMaybe<Scalars['String']['input']>;
-  /** E.164, such as +447700900123. */
+  /** With + and the country code, in any spacing and punctuation (+44 7700 900123, +1 (415) 555-0100); stored in E.164, such as +447700900123. */
   phone?: InputMaybe<Scalars['String']['input']>;
   preferences?: InputMaybe<PreferencesInput>;
 };

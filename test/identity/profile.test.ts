@@ -68,6 +68,30 @@ describe('updateProfile', () => {
     }
   });
 
+  it.each([
+    ['+44 7700 900123', '+447700900123'],
+    ['+1 (415) 555-0100', '+14155550100'],
+    ['+49-151-12345678', '+4915112345678'],
+    ['+1 415.555.0100', '+14155550100'],
+    // The trunk 0 that British numbers are written with in brackets, and a number typed in full-width forms.
+    ['+44 (0)7700 900123', '+447700900123'],
+    ['\uff0b\uff18\uff11 \uff19\uff10-\uff11\uff12\uff13\uff14-\uff15\uff16\uff17\uff18', '+819012345678'],
+  ])('takes the phone number %s as people type it and stores it as %s', async (typed, stored) => {
+    await update({ phone: null });
+    const response = await update({ phone: typed });
+    expect(response.errors).toBeUndefined();
+    expect(response.data?.updateProfile.phone).toBe(stored);
+    const row = await hub.services.db.selectFrom('users').select('phone').where('id', '=', user.id).executeTakeFirstOrThrow();
+    expect(row.phone).toBe(stored);
+  });
+
+  it('asks for the country code of a number given without one, rather than guessing it from the profile', async () => {
+    await update({ country: 'GB' });
+    const response = await update({ phone: '07700 900123' });
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.phone' });
+    expect(response.errors?.[0]?.message).toBe('input.phone: must start with + and the country code, such as +44 7700 900123');
+  });
+
   it('clears a field given as null', async () => {
     await update({ phone: '+14155550100' });
     expect((await update({ phone: null })).data?.updateProfile.phone).toBeNull();
@@ -76,6 +100,11 @@ describe('updateProfile', () => {
   it.each([
     [{ phone: '0044 7700 900123' }, 'input.phone'],
     [{ phone: '+0123456789' }, 'input.phone'],
+    // No such country code; too many digits for the plan of +1; an extension, which E.164 cannot hold; a number inside other text.
+    [{ phone: '+999 1234 5678' }, 'input.phone'],
+    [{ phone: '+1 415 555 01000' }, 'input.phone'],
+    [{ phone: '+44 7700 900123 ext. 12' }, 'input.phone'],
+    [{ phone: 'call +44 7700 900123' }, 'input.phone'],
     [{ birthdate: '2999-01-01' }, 'input.birthdate'],
     [{ locale: 'en_GB!!' }, 'input.locale'],
     [{ country: 'UK' }, 'input.country'],
