@@ -15,8 +15,11 @@ import { exportUserData, limitPageReads } from './export.service.js';
 /**
  * Exports one caller (a user, or an operator client) may stream at once on one instance: a reader
  * that reads slowly holds its export open for as long as it likes, so what one caller holds is
- * bounded here, and what every export reads at once by `limitPageReads`, never the number open:
- * callers holding theirs must not shut everyone else out of their right of access.
+ * bounded here, and what every export reads at once by `limitPageReads`. The number open is
+ * bounded by `Config.maxDataExports` alone, far above what people ask for at once: each open export
+ * holds its connection and up to two pages of the document in memory, and accounts cost an
+ * attacker a sign-up each, so without it enough of them, each holding one export and reading a
+ * byte now and then, would hold as much of the instance as they liked.
  */
 const MAX_EXPORTS_PER_CALLER = 1;
 const RETRY_AFTER_SECONDS = 5;
@@ -33,8 +36,9 @@ export interface ExportRoutesOptions {
  * requests (429 with Retry-After, `registerRateLimit`), the user themself with a token that reads
  * every data category or an operator client with `users:admin` and those scopes (403 insufficient_scope naming the
  * scopes wanted; see `decideDataSubjectRequest`; audited as a refused `data.exported`), an id of the shape of a user id (400), a free
- * export slot of the caller (429 with Retry-After), a user that exists and is
- * not erased (404); then the document. The slot is held until the body ends, fails or its reader
+ * export slot of the caller (429 with Retry-After), room among the exports open on the instance
+ * (503 with Retry-After, `Config.maxDataExports`), a user that exists and is not erased (404);
+ * then the document. The slot is held until the body ends, fails or its reader
  * leaves, or its connection moves no byte for `stallTimeoutMs`. A HEAD makes the same checks up to
  * the slot and answers the document's headers, reading and auditing none of it.
  */
@@ -45,6 +49,8 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
   // Every caller's exports read their pages through the same turns.
   const reads = limitPageReads();
   const byCaller = new Map<string, number>();
+  const { maxDataExports } = services.config;
+  let open = 0;
   app.get<{ Params: { id: string } }>('/users/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const { principal } = request;
@@ -80,11 +86,19 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
     if (callersRunning >= MAX_EXPORTS_PER_CALLER) {
       return reply.code(429).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'too_many_requests', error_description: 'an export of this caller is running; retry later' });
     }
+    if (open >= maxDataExports) {
+      return reply
+        .code(503)
+        .header('retry-after', String(RETRY_AFTER_SECONDS))
+        .send({ error: 'temporarily_unavailable', error_description: `at most ${maxDataExports} data exports may run at once on this instance; retry later` });
+    }
     byCaller.set(caller, callersRunning + 1);
+    open += 1;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
+      open -= 1;
       const left = byCaller.get(caller)! - 1;
       if (left === 0) byCaller.delete(caller);
       else byCaller.set(caller, left);

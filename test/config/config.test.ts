@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       maxDelegationDepth: 3,
       tokenRateLimit: 50,
       statementTimeout: 30,
+      maxDataExports: 100,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -64,6 +65,7 @@ describe('loadConfig', () => {
     [{ HUB_MAX_DELEGATION_DEPTH: '9' }, 'HUB_MAX_DELEGATION_DEPTH: must be a number from 1 to 8'],
     [{ HUB_MAX_DELEGATION_DEPTH: '0' }, 'HUB_MAX_DELEGATION_DEPTH: must be a number from 1 to 8'],
     [{ HUB_TOKEN_RATE_LIMIT: 'fast' }, 'HUB_TOKEN_RATE_LIMIT: must be a number of requests per second from 1 to 1000000'],
+    [{ HUB_MAX_DATA_EXPORTS: '0' }, 'HUB_MAX_DATA_EXPORTS: must be a number of exports from 1 to 100000'],
     [{ HOST: 'not a host' }, `HOST: ${HOST_MESSAGE}`],
     [{ ...PRODUCTION_ENV, HUB_CONTROLLER_PHONE: undefined }, 'HUB_CONTROLLER_PHONE: is required when NODE_ENV=production: every consent receipt names how to reach the controller (Kantara CR v1.1)'],
     [{ NODE_ENV: 'production', HUB_KEY_ENCRYPTION_KEY: '5'.repeat(64) }, 'HUB_CONTROLLER_NAME: is required when NODE_ENV=production: every consent receipt names how to reach the controller (Kantara CR v1.1)'],

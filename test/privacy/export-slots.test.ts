@@ -106,6 +106,43 @@ describe('export slots', () => {
   });
 });
 
+describe('exports open on one instance', () => {
+  let small: Hub;
+  beforeAll(async () => {
+    small = await createHub(loadConfig({ ...TEST_ENV, HUB_MAX_DATA_EXPORTS: '2' }), { database: await createTestDatabase(), clock });
+  });
+  afterAll(() => small.close());
+
+  it('are at most HUB_MAX_DATA_EXPORTS, whoever holds them: past it 503 with Retry-After, and free again as one ends', async () => {
+    // Each caller holds one export that their reader does not take, as many accounts would, one each.
+    const subject = await signUpUser(small);
+    await sql`insert into orders (id, user_id, placed_at, total_minor, currency, status, line_items)
+      select 'ord_cap_' || i, ${subject.id}, ${clock.now()}::timestamptz - make_interval(mins => i), 100 + i, 'EUR', 'delivered',
+        '[{"sku":"SKU-1","name":"Wool socks","quantity":2,"unitPriceMinor":50}]'::jsonb
+      from generate_series(1, 3000) as i`.execute(small.services.db);
+    const operators = await Promise.all([1, 2, 3].map((n) => clientToken(small, ['users:admin', ...EXPORT_SCOPES], `agt_01J000000000000000000OPEN${n}`)));
+    const open = (token: string) =>
+      small.http.inject({ method: 'GET', url: `/users/${subject.id}/export`, headers: { authorization: `Bearer ${token}` }, payloadAsStream: true });
+    const held = [await open(operators[0]!), await open(operators[1]!)];
+    expect(held.map((response) => response.statusCode)).toEqual([200, 200]);
+
+    const refused = await small.http.inject({ method: 'GET', url: `/users/${subject.id}/export`, headers: { authorization: `Bearer ${operators[2]}` } });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['retry-after']).toBe('5');
+    expect(refused.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'at most 2 data exports may run at once on this instance; retry later' });
+    // A refusal for want of room reads nothing of the person, and is no export of them.
+    await small.services.audit.flush();
+    const audited = await findAuditEvents(small.services.db, { filter: { userId: subject.id, action: 'data.exported' }, first: 10 });
+    expect(audited.edges).toHaveLength(0);
+
+    await drain(held[0]!);
+    const own = await exportOf(small, subject.id, operators[2]!);
+    expect(own.status).toBe(200);
+    expect(own.body.orders).toHaveLength(3000);
+    await drain(held[1]!);
+  });
+});
+
 describe('a reader that stops reading', () => {
   /** Short enough for a test to wait out; long beside a page read and the pauses of `readSlowly`. */
   const STALL_MS = 2_000;
