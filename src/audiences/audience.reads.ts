@@ -1,4 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
+import { RateLimitedError } from '../shared/errors.js';
 
 /**
  * Statements over the whole audience (a page, a count, an export's batches) that run at once on
@@ -16,14 +17,32 @@ export const MAX_AUDIENCE_READS = 4;
  */
 export const MAX_AUDIENCE_READS_PER_CLIENT = 2;
 
-/** Runs a statement of the client's when its turn comes. */
+/** Seconds a statement that found no turn in time asks its caller to wait before asking again. */
+export const AUDIENCE_BUSY_RETRY_AFTER_SECONDS = 5;
+
+/** The refusal of a statement that waited `turnWaitMs` for its turn: the instance is busy with audiences. */
+export class AudienceReadsBusyError extends RateLimitedError {
+  constructor() {
+    super(AUDIENCE_BUSY_RETRY_AFTER_SECONDS, `Audience statements are busy on this instance; retry after ${AUDIENCE_BUSY_RETRY_AFTER_SECONDS} s`);
+  }
+}
+
+/**
+ * Runs a statement of the client's when its turn comes.
+ * @throws AudienceReadsBusyError when the turn does not come in time (the statement never runs).
+ */
 export type AudienceReads = (client: string) => <T>(read: () => Promise<T>) => Promise<T>;
 
 /**
- * The turns of `max` audience statements at once, at most `perClient` of them one client's.
- * Make one per instance: the limit is its own.
+ * The turns of `max` audience statements at once, at most `perClient` of them one client's, each
+ * waited for at most `turnWaitMs` (the hub's `Config.statementTimeout`: as long as one statement
+ * may run).
+ * Unbounded, a request would wait behind every statement queued before it, every client's
+ * requests included, for as long as they took, and run its own after its client had long gone: a
+ * statement whose wait ends is taken out of the turns, never run. Make one per instance: the limit
+ * is its own.
  */
-export function limitAudienceReads(max = MAX_AUDIENCE_READS, perClient = MAX_AUDIENCE_READS_PER_CLIENT): AudienceReads {
+export function limitAudienceReads(max = MAX_AUDIENCE_READS, perClient = MAX_AUDIENCE_READS_PER_CLIENT, turnWaitMs = 30_000): AudienceReads {
   const all = pLimit(max);
   // Each client's own turns, kept while a statement of theirs runs or waits.
   const clients = new Map<string, { readonly turns: LimitFunction; waiting: number }>();
@@ -32,11 +51,30 @@ export function limitAudienceReads(max = MAX_AUDIENCE_READS, perClient = MAX_AUD
       let own = clients.get(client);
       if (!own) clients.set(client, (own = { turns: pLimit(perClient), waiting: 0 }));
       own.waiting += 1;
+      let timer: NodeJS.Timeout | undefined;
+      let state: 'waiting' | 'running' | 'given up' = 'waiting';
       try {
         // A turn of the client's own first, so that what waits for the shared turns is at most
-        // `perClient` statements of each client, taken in the order they came.
-        return await own.turns(() => all(read));
+        // `perClient` statements of each client, taken in the order they came. A statement given
+        // up on passes its turns on at once.
+        const turn = own.turns(() =>
+          all(async () => {
+            if (state === 'given up') return undefined;
+            state = 'running';
+            clearTimeout(timer);
+            return read();
+          }),
+        ) as Promise<T>;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            if (state !== 'waiting') return;
+            state = 'given up';
+            reject(new AudienceReadsBusyError());
+          }, turnWaitMs);
+        });
+        return await Promise.race([turn, late]);
       } finally {
+        clearTimeout(timer);
         own.waiting -= 1;
         if (own.waiting === 0) clients.delete(client);
       }

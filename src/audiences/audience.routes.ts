@@ -8,6 +8,7 @@ import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBodies } from '../h
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
 import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
+import { AudienceReadsBusyError } from './audience.reads.js';
 
 /**
  * Exports one client may run at once on one instance, past which 429: exports of every client
@@ -29,7 +30,7 @@ export interface AudienceRoutesOptions {
  * that client (429 with Retry-After), an audience that this client saved (404), a saved filter
  * that still holds under the filter's rules (409: one saved before they grew stricter) and that
  * the token and the purpose still cover (403), a first batch read (an error status, before any
- * line); then the lines. The slot is held until the body ends, fails or its reader leaves, or its
+ * line: 503 with Retry-After when it found no turn in time); then the lines. The slot is held until the body ends, fails or its reader leaves, or its
  * connection moves no byte for `stallTimeoutMs`. A HEAD makes the same checks but the slot and
  * answers the headers, reading and auditing nothing.
  */
@@ -85,6 +86,10 @@ function refused(reply: FastifyReply, error: unknown, challenge: (refusal: Beare
   if (error instanceof ForbiddenError) {
     if (error.reason === 'MISSING_SCOPE') return refuseWithChallenge(reply, 403, challenge({ error: 'insufficient_scope' }), 'insufficient_scope', error.message);
     return reply.code(403).send({ error: 'access_denied', error_description: error.message });
+  }
+  // The instance's turns of audience statements were all taken for as long as a statement may run.
+  if (error instanceof AudienceReadsBusyError) {
+    return reply.code(503).header('retry-after', String(error.retryAfterSeconds)).send({ error: 'temporarily_unavailable', error_description: error.message });
   }
   throw error;
 }

@@ -70,7 +70,10 @@ export class BadUserInputError extends HubError {
 }
 
 export class RateLimitedError extends HubError {
-  constructor(readonly retryAfterSeconds: number) {
-    super('RATE_LIMITED', `Too many attempts; retry after ${retryAfterSeconds} s`, { retryAfter: retryAfterSeconds });
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = `Too many attempts; retry after ${retryAfterSeconds} s`,
+  ) {
+    super('RATE_LIMITED', message, { retryAfter: retryAfterSeconds });
   }
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
+import { AudienceReadsBusyError, MAX_AUDIENCE_READS_PER_CLIENT, limitAudienceReads } from '../../src/audiences/audience.reads.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { createTestDatabase, testServerUrl } from '../helpers/database.js';
@@ -66,5 +67,79 @@ describe.skipIf(testServerUrl() === undefined)('audience statements and the pool
     await lock.release();
     expect((await page).errors).toBeUndefined();
     expect((await counts).errors).toBeUndefined();
+  }, 20_000);
+});
+
+/**
+ * A statement of an audience waits for its turn behind whatever the instance runs already, and
+ * every client's requests may pile up there: the wait ends as a statement may run, within
+ * HUB_STATEMENT_TIMEOUT, and the statement is then never run.
+ */
+describe('a wait for an audience statement’s turn', () => {
+  let hub: Hub;
+  let marketing: string;
+  let saved: string;
+  /** Ends the statements that hold every turn of the instance. */
+  let freeTurns: () => void = () => {};
+  beforeAll(async () => {
+    hub = await createHub(loadConfig({ ...TEST_ENV, HUB_STATEMENT_TIMEOUT: '1' }), { database: await createTestDatabase() });
+    marketing = await clientToken(hub, ['audience:read', 'profile:read'], 'agt_01J0000000000000000000TURN');
+    const created = await graphql<any>(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }', {
+      token: marketing,
+      variables: { input: { name: 'Everyone', purpose: 'email_marketing' } },
+    });
+    saved = created.data.createAudience.id;
+  });
+  afterAll(async () => {
+    freeTurns();
+    await hub.close();
+  });
+
+  /** Every turn of the instance taken by statements of other clients that run until `freeTurns`. */
+  function holdEveryTurn(): Promise<unknown>[] {
+    const ended = new Promise<void>((resolve) => (freeTurns = resolve));
+    return ['agt_01J000000000000000000HOGA', 'agt_01J000000000000000000HOGB'].flatMap((client) =>
+      Array.from({ length: MAX_AUDIENCE_READS_PER_CLIENT }, () => hub.services.audienceReads(client)(() => ended)),
+    );
+  }
+
+  it('ends with RATE_LIMITED and retryAfter, and leaves the turns to what comes next', async () => {
+    const held = holdEveryTurn();
+    const started = Date.now();
+    const answer = await graphql<any>(hub, '{ audience(purpose: "email_marketing", first: 0) { totalCount } }', { token: marketing });
+    expect(answer.errors?.[0]?.extensions).toEqual({ code: 'RATE_LIMITED', retryAfter: 5 });
+    expect(answer.errors?.[0]?.message).toBe('Audience statements are busy on this instance; retry after 5 s');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // The turn the wait gave up comes to nothing: freed, the instance runs what comes next at once.
+    freeTurns();
+    await Promise.all(held);
+    const after = await graphql<any>(hub, '{ audience(purpose: "email_marketing", first: 0) { totalCount } }', { token: marketing });
+    expect(after.errors).toBeUndefined();
+    expect(after.data.audience.totalCount).toBe(0);
+  }, 20_000);
+
+  it('takes the statement out of the turns: it never runs, and what came after it does', async () => {
+    const reads = limitAudienceReads(1, 1, 200);
+    let free = () => {};
+    const holding = reads('agt_01J000000000000000000HOGA')(() => new Promise<void>((resolve) => (free = resolve)));
+    let ran = false;
+    await expect(reads('agt_01J0000000000000000000TURN')(async () => void (ran = true))).rejects.toBeInstanceOf(AudienceReadsBusyError);
+    const next = reads('agt_01J0000000000000000000TURN')(async () => 'next');
+    free();
+    await holding;
+    expect(await next).toBe('next');
+    expect(ran).toBe(false);
+  });
+
+  it('refuses an export whose first batch found no turn with 503 and Retry-After', async () => {
+    const held = holdEveryTurn();
+    const response = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${marketing}` } });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(response.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'Audience statements are busy on this instance; retry after 5 s' });
+    freeTurns();
+    await Promise.all(held);
+    const again = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${marketing}` } });
+    expect(again.statusCode).toBe(200);
   }, 20_000);
 });
