@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
-import { openConfiguredDatabase, waitForDatabase, type DatabaseHandle, type Db } from './db/connect.js';
+import { waitForDatabase } from './db/availability.js';
+import { openConfiguredDatabase, type DatabaseHandle, type Db } from './db/connect.js';
 import { migrateToLatest } from './db/migrator.js';
 import type { Listen } from './db/notifications.js';
 import type { Context } from './graphql/context.js';

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
-import { isDatabaseUnavailable, type Db } from '../db/connect.js';
+import { isDatabaseUnavailable } from '../db/availability.js';
+import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import { resolvedWithin } from '../shared/deadline.js';
 import type { Logger } from '../shared/logger.js';

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { verifyAuditChains, type AuditVerification } from '../audit/audit.verify.js';
-import { openConfiguredDatabase, waitForDatabase } from '../db/connect.js';
+import { waitForDatabase } from '../db/availability.js';
+import { openConfiguredDatabase } from '../db/connect.js';
 import { requireMigrated } from '../db/migrator.js';
 import { loadConfigOrExit } from './config.js';
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { Config } from '../config.js';
-import { openConfiguredDatabase, waitForDatabase, type Db } from '../db/connect.js';
+import { waitForDatabase } from '../db/availability.js';
+import { openConfiguredDatabase, type Db } from '../db/connect.js';
 import { requireMigrated } from '../db/migrator.js';
 import { open, resolveKeyEncryptionKey } from '../oauth/key-encryption.js';
 import { PUBLISHED_AHEAD_MS, publishedUntil, signingSchedule } from '../oauth/key-schedule.js';

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { openConfiguredDatabase, waitForDatabase } from '../db/connect.js';
+import { waitForDatabase } from '../db/availability.js';
+import { openConfiguredDatabase } from '../db/connect.js';
 import { migrateToLatest, migrationStatus } from '../db/migrator.js';
 import { loadConfigOrExit } from './config.js';
 

@@ -8,7 +8,7 @@ import { isOperator } from '../authz/principal.js';
 import type { Context } from '../graphql/context.js';
 import { HubError } from '../shared/errors.js';
 import { isStorableText } from '../shared/input.js';
-import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/connect.js';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/availability.js';
 import { bearerChallenge, routedUnder } from './bearer.js';
 import type { DatabaseOutageLog } from './database-outage.js';
 import { formatError, isUnexpectedError } from './format-error.js';

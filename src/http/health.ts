@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditWriter } from '../audit/audit.writer.js';
-import { isReadOnlyRefusal, type DatabaseHandle } from '../db/connect.js';
+import { isReadOnlyRefusal } from '../db/availability.js';
+import type { DatabaseHandle } from '../db/connect.js';
 
 /**
  * `/healthz`: the process is up. `/readyz`: requests can be served: the database answers and takes writes, and

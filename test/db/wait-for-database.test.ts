@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { openDatabase, waitForDatabase, type DatabaseHandle } from '../../src/db/connect.js';
+import { waitForDatabase } from '../../src/db/availability.js';
+import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { createTestDatabase, testServerUrl } from '../helpers/database.js';
 
 /** A handle whose pings fail with `failures` in turn, then answer. */

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AccessRecorder } from '../../src/audit/access-recorder.js';
 import { ANONYMOUS } from '../../src/authz/principal.js';
 import { loadConfig } from '../../src/config.js';
-import { DATABASE_RETRY_AFTER_SECONDS } from '../../src/db/connect.js';
+import { DATABASE_RETRY_AFTER_SECONDS } from '../../src/db/availability.js';
 import { buildHttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/shared/logger.js';
 import type { Services } from '../../src/app.js';

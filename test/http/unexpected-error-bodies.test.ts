@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { DATABASE_RETRY_AFTER_SECONDS } from '../../src/db/connect.js';
+import { DATABASE_RETRY_AFTER_SECONDS } from '../../src/db/availability.js';
 import { startTestHub } from '../helpers/hub.js';
 import { basic, operatorCredentials } from '../helpers/oauth.js';
 
