@@ -1,7 +1,8 @@
 import type { Principal } from '../authz/principal.js';
 import type { Db } from '../db/connect.js';
 import { actorFromPrincipal, type AuditEventInput } from './audit.actions.js';
-import { appendAuditEvents, listAuditEvents, type AuditEventPage, type AuditFilter } from './audit.queries.js';
+import { appendAuditEvents } from './audit.append.js';
+import { listAuditEvents, type AuditEventPage, type AuditFilter } from './audit.queries.js';
 
 export { SYSTEM_ACTOR } from './audit.actions.js';
 export { AuditWriter } from './audit.writer.js';

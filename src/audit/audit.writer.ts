@@ -6,7 +6,7 @@ import { resolvedWithin } from '../shared/deadline.js';
 import type { Logger } from '../shared/logger.js';
 import { prepareAuditEvent, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
 import { AuditPartitions } from './audit.partitions.js';
-import { appendPreparedAuditEvents, findWrittenAuditEventIds } from './audit.queries.js';
+import { appendPreparedAuditEvents, findWrittenAuditEventIds } from './audit.append.js';
 
 /** The part of a pino logger the writer uses. */
 export type AuditLogger = Pick<Logger, 'info' | 'warn' | 'error'>;

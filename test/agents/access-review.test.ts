@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { appendAuditEvents } from '../../src/audit/audit.queries.js';
+import { appendAuditEvents } from '../../src/audit/audit.append.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';

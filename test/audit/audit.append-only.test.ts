@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEvents } from '../../src/audit/audit.queries.js';
+import { appendAuditEvents } from '../../src/audit/audit.append.js';
 import { hashAuditRow } from '../../src/audit/audit.hash.js';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { openDatabase, type Db } from '../../src/db/connect.js';

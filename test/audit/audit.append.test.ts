@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEvents, ensureAuditPartitions } from '../../src/audit/audit.queries.js';
+import { appendAuditEvents } from '../../src/audit/audit.append.js';
+import { ensureAuditPartitions } from '../../src/audit/audit.queries.js';
 import { GENESIS_HASH } from '../../src/audit/audit.hash.js';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';

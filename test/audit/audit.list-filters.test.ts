@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEvents, listAuditEvents } from '../../src/audit/audit.queries.js';
+import { appendAuditEvents } from '../../src/audit/audit.append.js';
+import { listAuditEvents } from '../../src/audit/audit.queries.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { readEvent } from './audit-fixtures.js';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '../../src/audit/audit.actions.js';
-import { appendAuditEvents, listAuditEvents, type AuditEvent, type AuditFilter } from '../../src/audit/audit.queries.js';
+import { appendAuditEvents } from '../../src/audit/audit.append.js';
+import { listAuditEvents, type AuditEvent, type AuditFilter } from '../../src/audit/audit.queries.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { readEvent } from './audit-fixtures.js';
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEvents } from '../../src/audit/audit.queries.js';
+import { appendAuditEvents } from '../../src/audit/audit.append.js';
 import { hashAuditRow } from '../../src/audit/audit.hash.js';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';

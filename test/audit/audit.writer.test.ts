@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { appendAuditEvents, listAuditEvents } from '../../src/audit/audit.queries.js';
+import { appendAuditEvents } from '../../src/audit/audit.append.js';
+import { listAuditEvents } from '../../src/audit/audit.queries.js';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { AuditWriter, type AuditLogger } from '../../src/audit/audit.writer.js';
 import type { Db } from '../../src/db/connect.js';
