@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pa
 import type { Db } from '../db/connect.js';
 import type { Context } from '../graphql/context.js';
 import { CHANNELS } from './profile.input.js';
-import type { AuthPayload } from './identity.service.js';
+import type { AuthPayload } from './credentials.service.js';
 import { userLoader } from './user.loaders.js';
 import { listUsers, type User, type UserFilter as UserFilterKeys } from './user.queries.js';
 import { UserConnectionRef, UserRef } from './user.schema.js';
