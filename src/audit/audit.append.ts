@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
+import type { AuditEventsTable } from '../db/audit-tables.js';
 import type { Db } from '../db/connect.js';
-import type { AuditEventsTable } from '../db/database.js';
 import { PREPARED_MARKER } from '../db/prepared.js';
 import { chainKeyOf, prepareAuditEvent, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
 import { CANONICAL_AUDIT_COLUMNS, canonicalAuditRow, GENESIS_HASH, hashCanonicalAuditRow } from './audit.hash.js';

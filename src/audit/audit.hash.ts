@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Selectable } from 'kysely';
-import type { AuditEventsTable } from '../db/database.js';
+import type { AuditEventsTable } from '../db/audit-tables.js';
 import { sortKeys } from '../shared/canonical-json.js';
 
 /** The `prev_hash` of the first event of every chain. */

@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
+import type { AuditEventsTable } from '../db/audit-tables.js';
 import type { Db } from '../db/connect.js';
-import type { AuditEventsTable } from '../db/database.js';
 import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../shared/pagination.js';

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
+import type { AuditEventsTable } from '../db/audit-tables.js';
 import type { Db } from '../db/connect.js';
-import type { AuditEventsTable } from '../db/database.js';
 import { HUB_CHAIN_KEY } from './audit.actions.js';
 import { GENESIS_HASH, HASHED_AUDIT_COLUMNS, hashAuditRow } from './audit.hash.js';
 
