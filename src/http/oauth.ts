@@ -63,7 +63,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, services: Servic
   app.post('/oauth/introspect', formRoute('introspect'), async (request, reply) => {
     noStore(reply);
     try {
-      return await run('introspect', formBody(request), httpFacts(request), async (params, authenticate) => introspect(services, params, await authenticate()));
+      return await run('introspect', formBody(request), httpFacts(request), async (params, authenticate) => introspect(services, params, await authenticate(), request.id));
     } catch (error) {
       return sendOAuthError(reply, error);
     }

@@ -44,19 +44,46 @@ const seconds = (date: Date) => Math.floor(date.getTime() / 1_000);
  * and says more only for a token the hub issued, that is live now (signature, expiry, revocation,
  * its user, every agent of its chain, its consent: for a refresh token, what its grant checks)
  * and that is the caller's business. Access tokens are tried first unless
- * `token_type_hint=refresh_token`.
+ * `token_type_hint=refresh_token`. An active answer about a person's token is a read of their
+ * data, recorded in their trail (`recordIntrospection`); an inactive one tells nothing of anyone.
  * @throws OAuthError invalid_client without client authentication, invalid_request without `token`.
  */
-export async function introspect(services: Services, params: Record<string, string>, client: OAuthClient): Promise<IntrospectionResponse> {
+export async function introspect(services: Services, params: Record<string, string>, client: OAuthClient, requestId: string): Promise<IntrospectionResponse> {
   const caller = requireAgent(client);
   const token = params.token;
   if (!token) throw invalidRequest('token is required');
   const order = params.token_type_hint === 'refresh_token' ? [asRefreshToken, asAccessToken, asPaymentToken] : [asAccessToken, asPaymentToken, asRefreshToken];
   for (const attempt of order) {
     const answer = await attempt(services, token, caller);
-    if (answer) return answer;
+    if (!answer) continue;
+    recordIntrospection(services, caller, answer, requestId);
+    return answer;
   }
   return INACTIVE;
+}
+
+/**
+ * An active answer about a person's token (`sub` a user) held by another client tells the caller whose it is, which
+ * client holds it, for what scope, under which consent and purpose and through which agents: what
+ * the person's export lists as their `sessions`; for a payment token, the approval it was issued
+ * for with its payment (`authorization_details`), read as `approval(id)` reads them: `approvals`
+ * and `paymentMethods`. Recorded in their trail as a `profile.read` by the caller, as a read of
+ * their data through GraphQL is, with the token's holder, consent and `jti` in `detail`: the
+ * consent is the token's, not one the caller read under. The holder asking of its own token learns
+ * nothing it was not given with it, and records nothing. Never throws.
+ */
+function recordIntrospection(services: Services, caller: Agent, answer: IntrospectionResponse, requestId: string): void {
+  if (!answer.active || !answer.sub?.startsWith('usr_') || answer.client_id === caller.id) return;
+  services.audit.record({
+    action: 'profile.read',
+    actor: { kind: 'client', id: caller.id },
+    clientId: caller.id,
+    subjectUserId: answer.sub,
+    fieldsRead: answer.authorization_details ? ['approvals', 'paymentMethods'] : ['sessions'],
+    decision: 'ALLOW',
+    requestId,
+    detail: { endpoint: 'introspect', heldBy: answer.client_id, ...(answer.consent_id && { consentId: answer.consent_id }), ...(answer.jti && { jti: answer.jti }) },
+  });
 }
 
 async function asAccessToken(services: Services, token: string, caller: Agent): Promise<IntrospectionResponse | undefined> {

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findAuditEvents, type AuditEvent } from '../../src/audit/audit.service.js';
 import { APPROVAL_MAX_AUTH_AGE_SECONDS } from '../../src/authz/approval-access.js';
@@ -200,6 +201,14 @@ describe('an agent paying for its user', () => {
     const asOperator = await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(operatorCredentials(hub)));
     expect(asOperator.body).toMatchObject({ active: true, authorization_details: [ENTRY] });
     expect((await postForm(hub, '/oauth/introspect', { token: paymentToken }, basic(rival))).body).toEqual({ active: false });
+    // The operator's answer showed Alice's approved payment: a read of it in her trail, as approval(id) is; the holder's and the inactive one none.
+    await hub.services.audit.flush();
+    const reads = await hub.database.db.selectFrom('audit_events').select(['actor_id', 'fields_read', 'detail']).where('subject_user_id', '=', alice.id)
+      .where('action', '=', 'profile.read').where(sql<boolean>`detail->>'endpoint' = 'introspect'`).orderBy('occurred_at').orderBy('id').execute();
+    const detail = { endpoint: 'introspect', heldBy: shopper.id, consentId: asAgent.body.consent_id, jti: asAgent.body.jti };
+    expect(reads).toEqual([
+      { actor_id: operatorCredentials(hub).clientId, fields_read: ['approvals', 'paymentMethods'], detail },
+    ]);
     const now = clock.now();
     clock.advance(91);
     try {

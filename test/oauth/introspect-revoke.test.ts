@@ -122,6 +122,44 @@ describe('/oauth/introspect (RFC 7662)', () => {
     expect((await introspect(operatorCredentials(hub), session.accessToken)).body).toMatchObject({ active: true, act: { sub: assistant.id } });
     expect((await introspect(operatorCredentials(hub), session.user.accessToken)).body).toMatchObject({ active: true, sub: session.user.id, client_id: 'hub-frontend' });
   });
+
+  it('records each active answer about a person’s token to another client in their trail as a read of their sessions, and its holder’s or an inactive one nowhere', async () => {
+    const session = await delegatedSession();
+    const operator = operatorCredentials(hub);
+    const trail = async () => {
+      await hub.services.audit.flush();
+      return hub.database.db.selectFrom('audit_events').select(['action', 'actor_kind', 'actor_id', 'client_id', 'consent_id', 'fields_read', 'decision', 'detail'])
+        .where('subject_user_id', '=', session.user.id).where('action', '=', 'profile.read').orderBy('occurred_at').orderBy('id').execute();
+    };
+    const before = await trail();
+
+    // Nothing revealed, nothing recorded: another client's tokens, and an unknown one.
+    expect((await introspect(stranger, session.accessToken)).body).toEqual({ active: false });
+    expect((await introspect(stranger, session.refreshToken)).body).toEqual({ active: false });
+    expect(await trail()).toEqual(before);
+
+    expect((await introspect(operator, session.refreshToken, { token_type_hint: 'refresh_token' })).body.active).toBe(true);
+    expect((await introspect(operator, session.user.accessToken)).body.active).toBe(true);
+    // The holder learns nothing of its own token that it was not given with it.
+    expect((await introspect(assistant, session.accessToken)).body.active).toBe(true);
+    const read = (by: string, detail: Record<string, unknown>) => ({
+      action: 'profile.read',
+      actor_kind: 'client',
+      actor_id: by,
+      client_id: by,
+      consent_id: null,
+      fields_read: ['sessions'],
+      decision: 'allow',
+      detail: { endpoint: 'introspect', ...detail },
+    });
+    expect((await trail()).slice(before.length)).toEqual([
+      read(operator.clientId, { heldBy: assistant.id, consentId: session.consentId }),
+      read(operator.clientId, { heldBy: 'hub-frontend', jti: claimsOf(session.user.accessToken).jti }),
+    ]);
+    // The person sees who learnt what of their sessions.
+    const log = await graphql<any>(hub, '{ me { accessLog(first: 3) { edges { node { action actor { kind id } fieldsRead } } } } }', { token: session.user.accessToken });
+    expect(log.data.me.accessLog.edges.map((e: any) => e.node)).toContainEqual({ action: 'profile.read', actor: { kind: 'client', id: operator.clientId }, fieldsRead: ['sessions'] });
+  });
 });
 
 describe('/oauth/revoke (RFC 7009)', () => {
