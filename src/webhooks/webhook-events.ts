@@ -28,8 +28,43 @@ export const ENDING_EVENT_TYPES: readonly WebhookEventType[] = ['consent.withdra
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /**
- * An event as a producer states it. `data` carries ids and types only, never personal data
- * beyond ids: it leaves the hub, and receivers that need more ask the API, which decides per field.
+ * What a message's `data` tells of the person it is about (`personOfMessage`), named as that
+ * person's own data is (their export's sections, the fields of their `profile.read` events): a
+ * consent's purpose, agent, scopes and expiry are their `consents`; a revoked token or the
+ * sessions a password change ended, their `sessions`; a suspension, reactivation or erasure, their
+ * `status`; an agent's owner, their `id`, as `Agent.owner` shown to someone else records it.
+ */
+export const PERSONAL_DATA_OF_EVENT = {
+  'consent.given': 'consents',
+  'consent.withdrawn': 'consents',
+  'agent.registered': 'id',
+  'agent.suspended': 'id',
+  'agent.reactivated': 'id',
+  'agent.decommissioned': 'id',
+  'token.revoked': 'sessions',
+  'user.suspended': 'status',
+  'user.reactivated': 'status',
+  'user.password_changed': 'sessions',
+  'user.erased': 'status',
+} as const satisfies Record<WebhookEventType, string>;
+
+/**
+ * The person a message's body is about, as its data names them (`userId`, or an agent's
+ * `ownerUserId`), with what it tells of them; undefined for a message about no person (an
+ * operator's agent). Never throws for a body the hub wrote.
+ */
+export function personOfMessage(eventType: string, body: string): { userId: string; field: string } | undefined {
+  if (!isWebhookEventType(eventType)) return undefined;
+  const data = (JSON.parse(body) as { data?: { userId?: unknown; ownerUserId?: unknown } }).data;
+  const userId = data?.userId ?? data?.ownerUserId;
+  return typeof userId === 'string' && userId.startsWith('usr_') ? { userId, field: PERSONAL_DATA_OF_EVENT[eventType] } : undefined;
+}
+
+/**
+ * An event as a producer states it. `data` carries ids, types and the facts of the change (a
+ * consent's purpose, scopes and expiry, a revocation's reason, a count of sessions), never a
+ * profile's values: it leaves the hub, and receivers that need more ask the API, which decides per
+ * field. What it tells is still the person's data under their id (`PERSONAL_DATA_OF_EVENT`).
  */
 export interface WebhookEvent {
   readonly type: WebhookEventType;

@@ -2,7 +2,7 @@ import { builder } from '../graphql/builder.js';
 import { connectionRef } from '../graphql/connection.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pagination.js';
 import { attemptsLoader, deliveriesLoader, subscriptionLoader } from './webhook.loaders.js';
-import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
+import { personOfMessage, WEBHOOK_EVENT_TYPES } from './webhook-events.js';
 import type { WebhookAttempt, WebhookDelivery, WebhookSubscription } from './webhook.service.js';
 import { FAILING_DAYS } from './delivery-attempt.js';
 
@@ -40,7 +40,16 @@ export const WebhookDeliveryRef = builder.objectRef<WebhookDelivery>('WebhookDel
   fields: (t) => ({
     messageId: t.exposeID('messageId', { description: 'The `webhook-id` header: the same on every attempt, for receivers to drop duplicates.' }),
     eventType: t.exposeString('eventType'),
-    payload: t.exposeString('body', { description: 'The JSON body sent, as sent.' }),
+    payload: t.string({
+      description: 'The JSON body sent, as sent. A read of the data of the person it is about, in their trail.',
+      // Shown, it tells an operator of the person's consents, sessions, status or agents: a read
+      // of their data, into the request's `profile.read` event about them.
+      resolve: (d, _args, ctx) => {
+        const about = personOfMessage(d.eventType, d.body);
+        if (about) ctx.access.note(about.userId, about.field);
+        return d.body;
+      },
+    }),
     status: t.field({ type: DeliveryStatusEnum, resolve: (d) => upper(d.status) }),
     trigger: t.field({ type: TriggerEnum, resolve: (d) => upper(d.trigger) }),
     attemptCount: t.exposeInt('attemptCount', { description: 'Attempts in the current round.' }),

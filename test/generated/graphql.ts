@@ -1285,7 +1285,7 @@ export type WebhookDelivery = {
   /** The `webhook-id` header: the same on every attempt, for receivers to drop duplicates. */
   messageId: Scalars['ID']['output'];
   nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
-  /** The JSON body sent, as sent. */
+  /** The JSON body sent, as sent. A read of the data of the person it is about, in their trail. */
   payload: Scalars['String']['output'];
   status: WebhookDeliveryStatus;
   trigger: WebhookDeliveryTrigger;

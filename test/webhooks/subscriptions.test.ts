@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { encodeCursor } from '../../src/shared/pagination.js';
 import { testServerUrl } from '../helpers/database.js';
-import { clientToken, graphql, signUpUser } from '../helpers/hub.js';
+import { clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
 import { lockHolder } from '../helpers/locks.js';
 import { giveConsent, registerAgent } from '../helpers/oauth.js';
 import { adminToken, startWebhookHub, subscribe, SUBSCRIPTION_FIELDS } from './webhook-hub.js';
@@ -81,6 +81,33 @@ describe('webhook subscriptions', () => {
     for (const after of [encodeCursor(['not a cursor']), encodeCursor([alice.id])]) {
       expect((await log(after)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
     }
+  });
+
+  it('records each payload read in the trail of the person it is about, named as the person’s data it tells of', async () => {
+    const types = ['consent.given', 'agent.registered', 'token.revoked', 'user.suspended'];
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/payloads', types);
+    const alice = await signUpUser(hub);
+    const bob = await signUpUser(hub);
+    await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
+    await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'], ownerUserId: alice.id });
+    expect((await postForm(hub, '/oauth/revoke', { token: alice.refreshToken, client_id: 'hub-frontend' })).status).toBe(200);
+    expect((await graphql(hub, 'mutation($id: ID!) { suspendUser(id: $id) { status } }', { token: admin, variables: { id: alice.id } })).errors).toBeUndefined();
+    const reads = async (userId: string) => {
+      await hub.services.audit.flush();
+      return hub.services.db.selectFrom('audit_events').select(['id', 'actor_kind', 'fields_read', 'decision']).where('subject_user_id', '=', userId).where('action', '=', 'profile.read').execute();
+    };
+    const before = new Set([...(await reads(alice.id)), ...(await reads(bob.id))].map((e) => e.id));
+    const readsOf = async (userId: string) => (await reads(userId)).filter((e) => !before.has(e.id)).map(({ id: _, ...e }) => e);
+    const log = (node: string) => graphql<any>(hub, `query($id: ID!) { webhookSubscription(id: $id) { deliveries(first: 10) { edges { node { ${node} } } } } }`, { token: admin, variables: { id } });
+
+    // The ids and types of messages tell nothing of anyone.
+    expect((await log('messageId eventType')).data.webhookSubscription.deliveries.edges.map((e: any) => e.node.eventType).sort()).toEqual([...types].sort());
+    expect(await readsOf(alice.id)).toEqual([]);
+
+    const payloads = (await log('payload')).data.webhookSubscription.deliveries.edges.map((e: any) => JSON.parse(e.node.payload));
+    expect(payloads.find((p: any) => p.type === 'consent.given').data).toMatchObject({ userId: alice.id, purpose: 'email_marketing' });
+    expect(await readsOf(alice.id)).toEqual([{ actor_kind: 'client', fields_read: ['consents', 'id', 'sessions', 'status'], decision: 'allow' }]);
+    expect(await readsOf(bob.id)).toEqual([]);
   });
 
   it('audits every change without the secret', async () => {
