@@ -59,8 +59,9 @@ export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCall
  * this resolves, so that a failure before any line is the caller's to answer with an error
  * status, not a 200 cut short.
  * Audited as `audience.exported` with the count and what it read (`audienceFieldsRead`: the
- * fields of its lines and those its filter selects on) once the last line is out; an export that fails
- * before its first batch sent nothing and is not audited, as a failed query is not.
+ * fields of its lines, when it handed any over, and those its filter selects on) once the last
+ * line is out; an export that fails before its first batch sent nothing and is not audited, as a
+ * failed query is not.
  * @throws NotFoundError for an audience this client did not save, ForbiddenError for a filter
  * the purpose now or the caller's token does not cover (`permitAudienceFilter`), and whatever
  * reading the first batch throws, all before the first line.
@@ -119,7 +120,7 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
         ...auditCaller(caller.principal, caller.requestId),
         purpose: purpose.newest.key,
         decision: 'ALLOW',
-        fieldsRead: audienceFieldsRead(fields, filter),
+        fieldsRead: audienceFieldsRead(exported, fields, filter),
         detail: { savedAudienceId: saved.id, members: exported, filter },
       });
     }

@@ -53,12 +53,16 @@ export function allowedMemberFields(principal: Principal, purpose: MemberPurpose
 }
 
 /**
- * What an audience read reads, as its audit's `fieldsRead`: the member fields it showed (as
- * `allowedMemberFields` decided them) and the fields its filter selects on (`filterReads`), each
- * once, sorted. A filter reads its field as surely as showing it would (see FILTER_FIELDS), so an
- * access review counts both as use of the scopes that cover them. Never throws.
+ * What an audience read reads, as its audit's `fieldsRead`: the member fields it showed, which are
+ * none unless it showed a member (`members`, as its audit counts them), and then each member's `id`
+ * (which every member, and its cursor, shows; no scope covers it) and `fields` (as
+ * `allowedMemberFields` decided them); and the fields its filter selects on (`filterReads`),
+ * whether or not anyone matched. Each once, sorted. A filter reads its field as surely as showing
+ * it would (see FILTER_FIELDS), so an access review counts both as use of the scopes that cover
+ * them. Never throws.
  */
-export function audienceFieldsRead(shown: readonly MemberField[], filter: AudienceFilter): string[] {
+export function audienceFieldsRead(members: number, fields: readonly MemberField[], filter: AudienceFilter): string[] {
+  const shown = members > 0 ? ['id', ...fields] : [];
   return [...new Set<string>([...shown, ...filterReads(filter).map((read) => read.ref.field)])].sort();
 }
 
@@ -131,8 +135,8 @@ function showMember(principal: Principal, purpose: MemberPurpose, fields: readon
 /**
  * One page of an audience, its members those with a consent to the company for the purpose in
  * force now; audited as `audience.queried` with the purpose, the number of members returned,
- * what it read (`audienceFieldsRead`: the member fields asked for and allowed, when it lists
- * members, and the fields its filter selects on) and the member fields asked for and refused.
+ * what it read (`audienceFieldsRead`: the member fields asked for and allowed, with `id`, when it
+ * shows a member, and the fields its filter selects on) and the member fields asked for and refused.
  * `asked` is what the query selects: the page reads the `users` columns of the member fields
  * asked for (a refused one holds FORBIDDEN in place of its value, `showMember`, so the value
  * never leaves the hub), and is read only when the query lists members (`edges`, `pageInfo`); the
@@ -177,14 +181,14 @@ export async function queryAudience(
     return show(row);
   };
   const edges = rows.slice(0, limit).map((row) => new Edge(row, member(row), memberCursor));
-  const shown = listing ? allowedMemberFields(caller.principal, newest, asked.fields) : [];
+  const allowed = listing ? allowedMemberFields(caller.principal, newest, asked.fields) : [];
   deps.audit.record({
     action: 'audience.queried',
     ...auditCaller(caller.principal, caller.requestId),
     purpose: purpose.newest.key,
     decision: 'ALLOW',
-    fieldsRead: audienceFieldsRead(shown, filter),
-    fieldsDenied: listing ? asked.fields.filter((field) => !shown.includes(field)) : [],
+    fieldsRead: audienceFieldsRead(edges.length, allowed, filter),
+    fieldsDenied: listing ? asked.fields.filter((field) => !allowed.includes(field)) : [],
     detail: { members: edges.length, filter, first: limit, ...saved },
   });
   return {

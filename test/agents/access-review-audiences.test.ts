@@ -72,7 +72,7 @@ const entry = (agent: RegisteredAgent, fields: Record<string, unknown>) => ({ ag
 describe('an access review of clients that read audiences', () => {
   it('counts the member fields an audience page showed as use of the scopes covering them', async () => {
     expect(await reviewOf(agents.mailer)).toEqual({
-      entry: entry(agents.mailer, { fieldsRead: ['email'], usedScopes: ['contact:read'], unusedScopes: [], findings: [] }),
+      entry: entry(agents.mailer, { fieldsRead: ['email', 'id'], usedScopes: ['contact:read'], unusedScopes: [], findings: [] }),
       overPrivileged: null,
     });
     // The same scopes, used for nothing but authenticating.
@@ -91,7 +91,7 @@ describe('an access review of clients that read audiences', () => {
 
   it('counts the fields of an export and those its filter selects on as read', async () => {
     expect(await reviewOf(agents.exporter)).toEqual({
-      entry: entry(agents.exporter, { fieldsRead: ['email', 'orders'], usedScopes: ['contact:read', 'orders:read'], unusedScopes: [], findings: [] }),
+      entry: entry(agents.exporter, { fieldsRead: ['email', 'id', 'orders'], usedScopes: ['contact:read', 'orders:read'], unusedScopes: [], findings: [] }),
       overPrivileged: null,
     });
   });

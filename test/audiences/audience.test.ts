@@ -353,10 +353,27 @@ describe('audience', () => {
       .orderBy('occurred_at')
       .orderBy('id')
       .execute();
+    // AudienceMember.id is a member field shown (every edge's cursor holds it too), though no scope covers it.
     expect(events.map((e) => [e.request_id, e.action, e.fields_read, e.fields_denied, (e.detail as any).members])).toEqual([
-      ['read-listed', 'audience.queried', ['birthdate', 'country', 'email', 'loyalty'], ['phone'], 1],
+      ['read-listed', 'audience.queried', ['birthdate', 'country', 'email', 'id', 'loyalty'], ['phone'], 1],
       ['read-counted', 'audience.queried', ['country', 'loyalty'], [], 0],
-      ['read-exported', 'audience.exported', ['birthdate', 'country', 'createdAt', 'email', 'locale', 'loyalty', 'preferences'], [], 1],
+      ['read-exported', 'audience.exported', ['birthdate', 'country', 'createdAt', 'email', 'id', 'locale', 'loyalty', 'preferences'], [], 1],
+    ]);
+  });
+
+  it('audits a page or an export that shows no member as reading only what its filter selects on', async () => {
+    const filter = { countries: ['IS'] };
+    const headers = { 'x-request-id': 'read-nobody' };
+    const listed = await graphql<any>(hub, 'query($f: AudienceFilter) { audience(purpose: "email_marketing", filter: $f) { edges { node { id email locale } } } }', { token: marketing, variables: { f: filter }, headers });
+    expect(listed.data.audience.edges).toEqual([]);
+    const saved = await createAudience('Iceland', filter);
+    const exported = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${marketing}`, ...headers } });
+    expect([exported.statusCode, exported.body]).toEqual([200, '']);
+    await hub.services.audit.flush();
+    const events = await hub.services.db.selectFrom('audit_events').select(['action', 'fields_read', 'detail']).where('request_id', '=', 'read-nobody').orderBy('occurred_at').orderBy('id').execute();
+    expect(events.map((e) => [e.action, e.fields_read, (e.detail as any).members])).toEqual([
+      ['audience.queried', ['country'], 0],
+      ['audience.exported', ['country'], 0],
     ]);
   });
 });
