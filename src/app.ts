@@ -13,6 +13,7 @@ import { auditReadsPlugin } from './audit/audit.plugin.js';
 import { AuditWriter } from './audit/audit.service.js';
 import type { AuditWriterOptions } from './audit/audit.writer.js';
 import { RefusedTokenRecorder } from './audit/refused-token-recorder.js';
+import { approvalRetention } from './consent/approval.service.js';
 import { createConsentService, type ConsentService } from './consent/consent.service.js';
 import { createPurposeRegistry, type PurposeRegistry } from './consent/purpose-registry.js';
 import { registerOAuthRoutes } from './http/oauth.js';
@@ -26,6 +27,7 @@ import { resolveKeyEncryptionKey } from './oauth/key-encryption.js';
 import { KeyStore } from './oauth/key-store.js';
 import { createTokenService, type TokenService } from './oauth/token.service.js';
 import { resolvedWithin } from './shared/deadline.js';
+import { createHousekeeping } from './shared/housekeeping.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger, type Logger } from './shared/logger.js';
 import { createHubMetrics, observeAtScrape, type HubMetrics } from './metrics/hub-metrics.js';
@@ -63,6 +65,8 @@ export interface HubOptions {
   readonly clock?: Clock;
   /** How the buffered audit writer batches and how far it may fall behind; tests slow it down. */
   readonly audit?: AuditWriterOptions;
+  /** Milliseconds between passes of the housekeeping (HOUSEKEEPING_EVERY_MS by default); tests hurry it. */
+  readonly housekeepingEveryMs?: number;
 }
 
 export interface Hub {
@@ -131,6 +135,10 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
     plugins: config.auditReads ? [auditReadsPlugin()] : [],
   });
 
+  // Started once nothing of the start can fail any more, so that a failed start leaves no timer.
+  const housekeeping = createHousekeeping({ clock, logger, retentions: [approvalRetention(database.db)], everyMs: options.housekeepingEveryMs });
+  housekeeping.start();
+
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -149,6 +157,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
         .close()
         .then(() => services.audit.close())
         .then(() => webhookWorker && withinDeadline(webhookWorker.stop(), 'stopping the webhook worker', logger, (3 * config.webhookTimeout + 5) * 1_000))
+        .then(() => withinDeadline(housekeeping.stop(), 'stopping the housekeeping', logger))
         .then(() => services.keys.close())
         .then(() => withinDeadline(database.close(), 'closing the database', logger))),
   };

@@ -110,10 +110,12 @@ export async function createEntryHmacKey(db: Db, userId: string, candidate: Buff
 /**
  * Deletes up to `limit` approvals, of any user, that expired before `expiredBefore`, found by their
  * expiry (migration 0027). Rows another transaction holds are skipped, so this never waits.
+ * Resolves to how many went.
  */
-export async function deleteApprovalsExpiredBefore(db: Db, expiredBefore: Date, limit: number): Promise<void> {
-  await sql`delete from approvals where id in (
+export async function deleteApprovalsExpiredBefore(db: Db, expiredBefore: Date, limit: number): Promise<number> {
+  const result = await sql`delete from approvals where id in (
     select id from approvals where expires_at < ${expiredBefore} limit ${limit} for update skip locked)`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }
 
 /** The approvals of this user and agent still waiting for an answer at `now`, oldest first. */

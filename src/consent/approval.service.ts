@@ -6,6 +6,7 @@ import type { Caller } from '../identity/identity.service.js';
 import type { Db } from '../db/connect.js';
 import { BadUserInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
+import type { Retention } from '../shared/housekeeping.js';
 import { parseInput } from '../shared/input.js';
 import { actionOf, authorizationDetailHmac, type ApprovalAction, type AuthorizationDetail, type MaskedCard } from './approval.details.js';
 import { requestApprovalSchema } from './approval.input.js';
@@ -52,6 +53,18 @@ export const APPROVAL_RETENTION_SECONDS = 30 * 24 * 3_600;
 /** Approvals past their retention deleted per request: more than a request adds, so they never pile up. */
 const FORGET_PER_REQUEST = 100;
 
+/** Approvals past their retention deleted per statement of the hub's housekeeping. */
+const FORGET_PER_PASS_STATEMENT = 500;
+
+/** Deletes up to `limit` approvals, of any user, that expired `APPROVAL_RETENTION_SECONDS` before `now`; resolves to how many. */
+const forgetExpiredApprovals = (db: Db, now: Date, limit: number) => deleteApprovalsExpiredBefore(db, new Date(now.getTime() - APPROVAL_RETENTION_SECONDS * 1_000), limit);
+
+/**
+ * Approvals past their retention, for the hub's housekeeping: on an instance no agent asks
+ * approvals of any more, they go all the same.
+ */
+export const approvalRetention = (db: Db): Retention => ({ name: 'approvals', forget: (now) => forgetExpiredApprovals(db, now, FORGET_PER_PASS_STATEMENT) });
+
 /** What an approval is now: answered, used, past its expiry, or waiting. */
 export function approvalState(approval: Pick<Approval, 'status' | 'expiresAt'>, now: Date): 'PENDING' | 'APPROVED' | 'DENIED' | 'USED' | 'EXPIRED' {
   if (approval.status === 'used') return 'USED';
@@ -84,7 +97,7 @@ export async function requestApproval(deps: ApprovalDeps, input: unknown, anyCal
     if (!detail.identifier) await deps.identity.assertRoomForPaymentMethod(deps.db, userId);
   }
   // A statement of its own, before the transaction: inside it, the rows it locks could deadlock with another's.
-  await deleteApprovalsExpiredBefore(deps.db, new Date(now.getTime() - APPROVAL_RETENTION_SECONDS * 1_000), FORGET_PER_REQUEST);
+  await forgetExpiredApprovals(deps.db, now, FORGET_PER_REQUEST);
   const outcome = await deps.db.transaction().execute(async (tx) => {
     // The user's row first, as an erasure locks it: a request that waited for one stores nothing.
     const user = await lockActiveUserForApproval(tx, userId);

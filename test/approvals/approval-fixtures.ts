@@ -1,5 +1,5 @@
 import { afterAll } from 'vitest';
-import { createHub, type Hub } from '../../src/app.js';
+import { createHub, type Hub, type HubOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -23,9 +23,9 @@ export const refusal = (response: Response) => {
 };
 
 /** A hub on a fresh database with a frozen clock, a user, and agents with and without payment write. */
-export async function approvalWorld() {
+export async function approvalWorld(options: Pick<HubOptions, 'housekeepingEveryMs'> = {}) {
   const clock = fixedClock(START);
-  const hub: Hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+  const hub: Hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock, ...options });
   afterAll(() => hub.close());
   const admin = await operatorToken(hub);
   const alice = await signUpUser(hub, { givenName: 'Alice' });

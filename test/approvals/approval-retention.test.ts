@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { approvalWorld } from './approval-fixtures.js';
 
 const PAYMENT = { amount: '12.5', currency: 'EUR', creditorName: 'Example Shop GmbH', description: 'Order 4711' };
@@ -31,5 +31,24 @@ describe('approvals past their retention', () => {
     clock.advance(28 * DAY_SECONDS + 90);
     const third = await ask();
     expect(await approvalIds()).toEqual([second, third]);
+  });
+});
+
+describe('approvals past their retention, on an instance no agent asks approvals of any more', () => {
+  it('are deleted all the same, by the hub’s housekeeping', async () => {
+    const idle = await approvalWorld({ housekeepingEveryMs: 50 });
+    const token = await idle.agentToken(idle.shopper, { ...idle.alice, accessToken: (await idle.signIn(idle.alice)).accessToken });
+    const asked = await idle.request(token, { action: 'PAY', payment: PAYMENT, expiresInSeconds: 30 });
+    const id = asked.data.requestApproval.id as string;
+    const kept = async () => (await sql<{ id: string }>`select id from approvals where id = ${id}`.execute(idle.hub.services.db)).rows.length;
+
+    // Expired 29 days ago: the user and the agent still see it in their lists.
+    idle.clock.advance(29 * DAY_SECONDS);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await kept()).toBe(1);
+
+    // Expired 30 days and a minute ago, and no request for an approval came since.
+    idle.clock.advance(DAY_SECONDS + 60);
+    await vi.waitFor(async () => expect(await kept()).toBe(0), { timeout: 5_000, interval: 50 });
   });
 });
