@@ -11,25 +11,39 @@ export const ENDED_FAMILY_RETENTION_SECONDS = 30 * 24 * 3_600;
 /** Rows deleted at most with each token stored, so that no sign-in or refresh waits on a large family. */
 const FORGET_AT_ONCE = 100;
 
+/** Rows of ended families deleted at most per statement of the hub's housekeeping, and the families they come from. */
+const FORGET_PER_PASS_STATEMENT = { families: 100, rows: 500 };
+
 /**
- * Rows of a family whose every token expired more than `ENDED_FAMILY_RETENTION_SECONDS` before
- * `now`, its latest token's row (by which the index of migration 0023 finds the family) only once
- * it is the last. By then nothing stands on the family: access tokens naming it (`sid`) expired
- * with it, families exchanged from it ended no later, and a reused token of it is refused as
- * unknown instead of revoking what has already ended. Rows another transaction holds are
- * skipped, to be deleted by a later call.
+ * Rows of up to `families` families whose every token expired more than
+ * `ENDED_FAMILY_RETENTION_SECONDS` before `now`, `rows` at most, each family's latest token's row
+ * (by which the index of migration 0023 finds the family) only once it is the last. By then
+ * nothing stands on the family: access tokens naming it (`sid`) expired with it, families
+ * exchanged from it ended no later, and a reused token of it is refused as unknown instead of
+ * revoking what has already ended. Rows another transaction holds are skipped, to be deleted by
+ * a later call.
  */
-const endedFamilyRows = (now: Date) => {
+const endedFamilyRows = (now: Date, { families, rows }: { families: number; rows: number }) => {
   const cutoff = new Date(now.getTime() - ENDED_FAMILY_RETENTION_SECONDS * 1_000);
   return sql<string>`(
-    select id from refresh_tokens where family_id = (
+    select id from refresh_tokens where family_id in (
       select h.family_id from refresh_tokens h
       where h.rotated_at is null and h.expires_at < ${cutoff}
         and not exists (select 1 from refresh_tokens t where t.family_id = h.family_id and t.expires_at >= ${cutoff})
-      limit 1)
+      limit ${families})
       and (rotated_at is not null or not exists (select 1 from refresh_tokens o where o.family_id = refresh_tokens.family_id and o.id <> refresh_tokens.id))
-    limit ${FORGET_AT_ONCE} for update skip locked)`;
+    limit ${rows} for update skip locked)`;
 };
+
+/**
+ * Deletes rows of families that ended `ENDED_FAMILY_RETENTION_SECONDS` ago, for the hub's
+ * housekeeping: on an instance nobody signs in to or refreshes at, no token stored deletes them.
+ * Resolves to how many rows went.
+ */
+export async function deleteEndedFamilyRows(db: Db, now: Date): Promise<number> {
+  const result = await db.deleteFrom('refresh_tokens').where('id', 'in', endedFamilyRows(now, FORGET_PER_PASS_STATEMENT)).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
 
 /**
  * The family's rows of rotated tokens whose text names them (`named_in_token`), but the one the
@@ -74,7 +88,7 @@ export async function insertRefreshToken(
 ): Promise<void> {
   await db
     .with('rotated', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', rotatedRowsOf(token.familyId, token.replaces)))
-    .with('ended', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', endedFamilyRows(token.now)))
+    .with('ended', (qb) => qb.deleteFrom('refresh_tokens').where('id', 'in', endedFamilyRows(token.now, { families: 1, rows: FORGET_AT_ONCE })))
     .insertInto('refresh_tokens')
     .values({
       id: token.id,

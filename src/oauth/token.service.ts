@@ -4,6 +4,7 @@ import { ALL_DATA_SCOPES } from '../authz/scopes.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
+import type { Retention } from '../shared/housekeeping.js';
 import type { ForbiddenReason } from '../shared/errors.js';
 import { decodeProtectedHeader } from 'jose';
 import { LRUCache } from 'lru-cache';
@@ -16,7 +17,7 @@ import {
   type VerifiedAccessToken,
 } from './access-token.js';
 import type { KeyStore } from './key-store.js';
-import { revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents, revokeRefreshTokensOfUser } from './refresh-token.queries.js';
+import { deleteEndedFamilyRows, revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents, revokeRefreshTokensOfUser } from './refresh-token.queries.js';
 import { issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
 import { findTokenState, type TokenFacts, type TokenState } from './token-state.queries.js';
 
@@ -225,6 +226,9 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
 
     /** Revokes every refresh token issued under these consents, in the caller's transaction. */
     revokeRefreshTokensOfConsents: (tx: Db, consentIds: readonly string[], now: Date) => revokeRefreshTokensOfConsents(tx, consentIds, now),
+
+    /** What tokens leave behind that the hub keeps no longer than it serves, for its housekeeping. */
+    retentions: [{ name: 'refresh tokens of sessions ended 30 days ago', forget: (now) => deleteEndedFamilyRows(db, now) }] as readonly Retention[],
   };
 }
 

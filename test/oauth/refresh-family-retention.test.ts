@@ -1,8 +1,11 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../../src/app.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { ENDED_FAMILY_RETENTION_SECONDS } from '../../src/oauth/refresh-token.queries.js';
-import { postForm, signUpUser, startTestHub } from '../helpers/hub.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
 
 let hub: Hub;
 /** The refresh token of a session kept alive: each refresh stores one token, and so deletes old rows. */
@@ -81,5 +84,32 @@ describe('refresh-token families that ended long ago', () => {
     await storeOneToken();
     expect(await rowsOf(recent.familyId)).toHaveLength(2);
     expect(await rowsOf(older.familyId)).toHaveLength(2);
+  });
+});
+
+describe('refresh-token families that ended long ago, on an instance nobody signs in to or refreshes at any more', () => {
+  it('are deleted all the same, by the hub’s housekeeping; families in their retention stay', async () => {
+    const clock = fixedClock('2031-03-01T09:00:00.000Z');
+    const idle = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock, housekeepingEveryMs: 50 });
+    try {
+      const user = await signUpUser(idle);
+      let token = user.refreshToken;
+      for (let i = 0; i < 2; i++) token = (await postForm(idle, '/oauth/token', { grant_type: 'refresh_token', client_id: 'hub-frontend', refresh_token: token })).body.refresh_token as string;
+      const rows = async () => (await idle.services.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', user.id).execute()).length;
+      expect(await rows()).toBe(3);
+
+      // Its last token expired (30 days on) 29 days ago: the person's export still lists the session.
+      clock.advance((30 + retentionDays - 1) * 24 * 3_600);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await rows()).toBe(3);
+      const recent = await signUpUser(idle);
+
+      // And now more than 30 days ago, with no token stored since.
+      clock.advance(2 * 24 * 3_600);
+      await vi.waitFor(async () => expect(await rows()).toBe(0), { timeout: 5_000, interval: 50 });
+      expect(await idle.services.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', recent.id).execute()).toHaveLength(1);
+    } finally {
+      await idle.close();
+    }
   });
 });
