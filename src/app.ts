@@ -136,7 +136,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
   });
 
   // Started once nothing of the start can fail any more, so that a failed start leaves no timer.
-  const housekeeping = createHousekeeping({ clock, logger, retentions: [approvalRetention(database.db), ...services.tokens.retentions], everyMs: options.housekeepingEveryMs });
+  const housekeeping = createHousekeeping({ clock, logger, retentions: [approvalRetention(database.db), ...services.tokens.retentions, ...services.identity.retentions], everyMs: options.housekeepingEveryMs });
   housekeeping.start();
 
   let closing: Promise<void> | undefined;

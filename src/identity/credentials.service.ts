@@ -4,13 +4,14 @@ import { endApprovalsOfSessions } from '../consent/approval.service.js';
 import type { Db } from '../db/connect.js';
 import type { TokenService, UserSession } from '../oauth/token.service.js';
 import type { Clock } from '../shared/clock.js';
+import type { Retention } from '../shared/housekeeping.js';
 import { BadUserInputError, RateLimitedError, UnauthenticatedError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 import type { Caller } from './identity.service.js';
 import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { country, email, locale, normalizeEmail, parseInput, personName } from './profile.input.js';
-import { forgetEndedWindows, recordSignInSuccess, refusalRuns, reserveSignInAttempt, reserveSignUp } from './throttle.js';
+import { FORGET_PER_PASS_STATEMENT, forgetEndedWindows, recordSignInSuccess, refusalRuns, reserveSignInAttempt, reserveSignUp } from './throttle.js';
 import {
   findCredentialsByEmail,
   findCredentialsById,
@@ -70,6 +71,9 @@ export function createCredentialsService(deps: { db: Db; tokens: TokenService; c
   };
 
   return {
+    /** What sign-in keeps that the hub keeps no longer than it serves, for its housekeeping. */
+    retentions: [{ name: 'sign-in and sign-up counts of ended windows', forget: (now) => forgetEndedWindows(deps.db, now, FORGET_PER_PASS_STATEMENT) }] as readonly Retention[],
+
     /**
      * @param address the client's network address, for throttling per address.
      * @throws BadUserInputError for a bad field, an unacceptable password or a taken email,

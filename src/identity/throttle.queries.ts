@@ -55,8 +55,10 @@ export async function clearFailuresFrom(db: Db, ...prefixes: string[]): Promise<
 /**
  * Deletes up to `limit` rows whose window started at or before `endedBy`: counts that limit
  * nothing any more. Rows a reservation in flight holds are skipped, so this never waits for one.
+ * Resolves to how many went.
  */
-export async function deleteEndedWindows(db: Db, endedBy: Date, limit: number): Promise<void> {
-  await sql`delete from sign_in_throttle where key in (
+export async function deleteEndedWindows(db: Db, endedBy: Date, limit: number): Promise<number> {
+  const result = await sql`delete from sign_in_throttle where key in (
     select key from sign_in_throttle where window_started_at <= ${endedBy} limit ${limit} for update skip locked)`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }

@@ -114,14 +114,19 @@ export async function forgetAccount(db: Db, email: string): Promise<void> {
 /** Ended windows forgotten per sign-in or sign-up: more than either adds, so they never pile up. */
 const FORGET_PER_CALL = 100;
 
+/** Ended windows forgotten per statement of the hub's housekeeping. */
+export const FORGET_PER_PASS_STATEMENT = 500;
+
 /**
- * Forgets counts whose window has ended: they limit nothing, and an account's keys hold the email
- * typed in a sign-in, which is kept no longer than it serves (GDPR Art. 5(1)(e)); left,
- * anyone could grow the table without end by typing new emails. A statement of its own, run before
- * a reservation's transaction: inside one, the rows it locks could deadlock with another's.
+ * Forgets up to `limit` counts whose window has ended: they limit nothing, and an account's keys
+ * hold the email typed in a sign-in, which is kept no longer than it serves (GDPR Art. 5(1)(e));
+ * left, anyone could grow the table without end by typing new emails. Each sign-in and sign-up
+ * forgets some, and the hub's housekeeping the rest, on an instance nobody signs in to any more.
+ * A statement of its own, run before a reservation's transaction: inside one, the rows it locks
+ * could deadlock with another's. Resolves to how many went.
  */
-export async function forgetEndedWindows(db: Db, now: Date): Promise<void> {
-  await deleteEndedWindows(db, new Date(now.getTime() - THROTTLE.windowSeconds * 1_000), FORGET_PER_CALL);
+export function forgetEndedWindows(db: Db, now: Date, limit = FORGET_PER_CALL): Promise<number> {
+  return deleteEndedWindows(db, new Date(now.getTime() - THROTTLE.windowSeconds * 1_000), limit);
 }
 
 /** `count` includes the attempt being made, so the limit itself is still allowed. */

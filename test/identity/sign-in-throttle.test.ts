@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../../src/app.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { forgetAccount, recordSignInSuccess, reserveSignInAttempt, reserveSignUp, THROTTLE } from '../../src/identity/throttle.js';
 import { addressNetwork } from '../../src/shared/address.js';
-import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 
 // A hub of its own: every sign-in and sign-up through `graphql` comes from the same address, so the
 // address counts of other files' tests must not leak in.
@@ -182,5 +185,28 @@ describe('counts whose window has ended', () => {
     await graphql(hub, SIGN_UP, { variables: { input: { email: 'forgetting@example.com', password: PASSWORD } } });
     expect(await forgotten()).toBe(0);
     expect(await countOf('account:still-counted@example.com')).toBe(4);
+  });
+});
+
+describe('counts whose window has ended, on an instance nobody signs in to or signs up at any more', () => {
+  it('are forgotten all the same, with the email typed in them, by the hub’s housekeeping', async () => {
+    const clock = fixedClock('2031-06-01T09:00:00.000Z');
+    const idle = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock, housekeepingEveryMs: 50 });
+    try {
+      // Someone types another person's email with a wrong password, once, and the instance goes quiet.
+      await graphql(idle, SIGN_IN, { variables: { input: { email: 'someone.else@example.com', password: 'a wrong password of any length' } } });
+      const typed = async () => (await idle.services.db.selectFrom('sign_in_throttle').select('key').where('key', 'like', '%someone.else@example.com%').execute()).length;
+      expect(await typed()).toBe(3);
+
+      // The window still runs: the counts limit what comes next.
+      clock.advance(THROTTLE.windowSeconds - 60);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await typed()).toBe(3);
+
+      clock.advance(120);
+      await vi.waitFor(async () => expect(await idle.services.db.selectFrom('sign_in_throttle').select('key').execute()).toEqual([]), { timeout: 5_000, interval: 50 });
+    } finally {
+      await idle.close();
+    }
   });
 });
