@@ -16,6 +16,7 @@ import {
   type IssuedAccessToken,
   type VerifiedAccessToken,
 } from './access-token.js';
+import { deleteExpiredExchangedSubjectTokens } from './exchange.queries.js';
 import type { KeyStore } from './key-store.js';
 import { deleteEndedFamilyRows, revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents, revokeRefreshTokensOfUser } from './refresh-token.queries.js';
 import { issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
@@ -228,7 +229,10 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     revokeRefreshTokensOfConsents: (tx: Db, consentIds: readonly string[], now: Date) => revokeRefreshTokensOfConsents(tx, consentIds, now),
 
     /** What tokens leave behind that the hub keeps no longer than it serves, for its housekeeping. */
-    retentions: [{ name: 'refresh tokens of sessions ended 30 days ago', forget: (now) => deleteEndedFamilyRows(db, now) }] as readonly Retention[],
+    retentions: [
+      { name: 'refresh tokens of sessions ended 30 days ago', forget: (now) => deleteEndedFamilyRows(db, now) },
+      { name: 'records of expired tokens handed to agents', forget: (now) => deleteExpiredExchangedSubjectTokens(db, now) },
+    ] as readonly Retention[],
   };
 }
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { CLOCK_SKEW_MS } from '../../src/shared/clock.js';
+import { CLOCK_SKEW_MS, fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
@@ -343,5 +343,31 @@ describe('delegated lifetimes on a clock that moves between readings', () => {
     const refreshed = await postForm(moving, '/oauth/token', { grant_type: 'refresh_token', refresh_token: exchanged.body.refresh_token }, basic(agent));
     expect(refreshed.status).toBe(200);
     expect(claimsOf(refreshed.body.access_token).exp).toBe(consentExp);
+  });
+});
+
+describe('records of tokens handed to agents, on an instance no agent exchanges a token at any more', () => {
+  it('are forgotten all the same once the token expired on every instance’s clock, by the hub’s housekeeping', async () => {
+    const clock = fixedClock('2031-03-01T09:00:00.000Z');
+    const idle = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock, housekeepingEveryMs: 50 });
+    try {
+      const agent = await registerAgent(idle, await operatorToken(idle), { name: 'Support assistant', allowedScopes: ['orders:read'] });
+      const user = await signUpUser(idle);
+      await giveConsent(idle, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+      const handedOver = (await signIn(idle, user)).accessToken;
+      expect((await exchange(idle, agent, handedOver)).status).toBe(200);
+      const recorded = async () => (await idle.services.db.selectFrom('exchanged_subject_tokens').select('jti').where('jti', '=', claimsOf(handedOver).jti).execute()).length;
+      expect(await recorded()).toBe(1);
+
+      // Expired on this instance's clock, not yet on one behind it.
+      clock.set(new Date(claimsOf(handedOver).exp * 1_000 + CLOCK_SKEW_MS / 2));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await recorded()).toBe(1);
+
+      clock.set(new Date(claimsOf(handedOver).exp * 1_000 + CLOCK_SKEW_MS + 1_000));
+      await vi.waitFor(async () => expect(await recorded()).toBe(0), { timeout: 5_000, interval: 50 });
+    } finally {
+      await idle.close();
+    }
   });
 });
