@@ -139,13 +139,16 @@ export async function insertRevokedToken(db: Db, token: { jti: string; clientId:
  * read the token just before it was revoked escapes it, and is refused only while the revocation
  * is remembered (a sub-agent's family would otherwise come back to life once its parent's token
  * expired). Each family is found through the GIN index on `delegated_from` (migration 0010).
+ * Revocations another transaction is forgetting are skipped, so that two instances never wait on
+ * each other for it. Resolves to how many were forgotten.
  */
-export async function deleteExpiredRevocations(db: Db, now: Date): Promise<void> {
-  await sql`
-    with expired as (select jti from revoked_tokens where expires_at < ${pastOnEveryClock(now)} limit 1000),
+export async function deleteExpiredRevocations(db: Db, now: Date): Promise<number> {
+  const result = await sql`
+    with expired as (select jti from revoked_tokens where expires_at < ${pastOnEveryClock(now)} limit 1000 for update skip locked),
     ended as (
       update refresh_tokens r set revoked_at = ${now} from expired e
       where r.revoked_at is null and r.delegated_from <> '[]' and r.delegated_from @> jsonb_build_array(jsonb_build_object('jti', e.jti))
     )
     delete from revoked_tokens where jti in (select jti from expired)`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }

@@ -20,7 +20,7 @@ import { deleteExpiredExchangedSubjectTokens } from './exchange.queries.js';
 import type { KeyStore } from './key-store.js';
 import { deleteEndedFamilyRows, revokeRefreshTokensOfAgent, revokeRefreshTokensOfConsents, revokeRefreshTokensOfUser } from './refresh-token.queries.js';
 import { issueRefreshToken, newRefreshFamilyId } from './refresh-tokens.js';
-import { findTokenState, type TokenFacts, type TokenState } from './token-state.queries.js';
+import { deleteExpiredRevocations, findTokenState, type TokenFacts, type TokenState } from './token-state.queries.js';
 
 /** The client id of the hub's own sign-in (first-party frontends): a public client, no secret. */
 export const FRONTEND_CLIENT_ID = 'hub-frontend';
@@ -232,6 +232,7 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
     retentions: [
       { name: 'refresh tokens of sessions ended 30 days ago', forget: (now) => deleteEndedFamilyRows(db, now) },
       { name: 'records of expired tokens handed to agents', forget: (now) => deleteExpiredExchangedSubjectTokens(db, now) },
+      { name: 'revocations of expired access tokens', forget: (now) => deleteExpiredRevocations(db, now) },
     ] as readonly Retention[],
   };
 }

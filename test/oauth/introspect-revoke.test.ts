@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../../src/app.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { hashRefreshToken } from '../../src/oauth/refresh-tokens.js';
-import { testServerUrl } from '../helpers/database.js';
-import { graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { CLOCK_SKEW_MS, fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase, testServerUrl } from '../helpers/database.js';
+import { TEST_ENV, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import {
   basic,
   claimsOf,
@@ -293,5 +295,29 @@ describe.skipIf(testServerUrl() === undefined)('/oauth/revoke of one refresh tok
     await hub.services.audit.flush();
     const revoked = await hub.services.db.selectFrom('audit_events').select('reason').where('action', '=', 'token.revoked').where('subject_user_id', '=', user.id).execute();
     expect(revoked).toEqual([{ reason: 'refresh token revoked with its family' }]);
+  });
+});
+
+describe('revocations of access tokens, on an instance nobody revokes an access token at any more', () => {
+  it('are forgotten all the same once the token expired on every instance’s clock, by the hub’s housekeeping', async () => {
+    const clock = fixedClock('2031-03-01T09:00:00.000Z');
+    const idle = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock, housekeepingEveryMs: 50 });
+    try {
+      const user = await signUpUser(idle);
+      expect((await postForm(idle, '/oauth/revoke', { token: user.accessToken, client_id: 'hub-frontend' })).status).toBe(200);
+      const { jti, exp } = claimsOf(user.accessToken);
+      const remembered = async () => (await idle.services.db.selectFrom('revoked_tokens').select('jti').where('jti', '=', jti).execute()).length;
+      expect(await remembered()).toBe(1);
+
+      // Expired on this instance's clock, not yet on one behind it, which must still refuse it.
+      clock.set(new Date(exp * 1_000 + CLOCK_SKEW_MS / 2));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await remembered()).toBe(1);
+
+      clock.set(new Date(exp * 1_000 + CLOCK_SKEW_MS + 1_000));
+      await vi.waitFor(async () => expect(await remembered()).toBe(0), { timeout: 5_000, interval: 50 });
+    } finally {
+      await idle.close();
+    }
   });
 });
