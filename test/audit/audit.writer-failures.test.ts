@@ -42,7 +42,9 @@ describe('AuditWriter when writes fail', () => {
   it('gives up at close when the database is unreachable after one retry: each batch logged once, none halved, none tried again', async () => {
     const logger = fakeLogger();
     const down = failingDb(database.db, connectionLost);
-    const writer = new AuditWriter(down.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, maxBatch: 64, retryDelayMs: 1 });
+    // Past `closeTimeoutMs` without a batch taken, close would give up on all of them at once:
+    // longer than this test may run, so that a slow machine cannot make it do so.
+    const writer = new AuditWriter(down.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, maxBatch: 64, retryDelayMs: 1, closeTimeoutMs: 60_000 });
     for (let i = 0; i < 150; i++) writer.record(readEvent({ subjectUserId: 'usr_down' }));
     await writer.close();
     expect(down.transactions()).toBe(2);
