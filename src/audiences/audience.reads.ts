@@ -53,22 +53,31 @@ export function limitAudienceReads(max = MAX_AUDIENCE_READS, perClient = MAX_AUD
       own.waiting += 1;
       let timer: NodeJS.Timeout | undefined;
       let state: 'waiting' | 'running' | 'given up' = 'waiting';
+      // Ends the hold on the client's own turn of a statement given up while it waits for the
+      // shared turns: what waits there for it, once reached, runs nothing.
+      let passOwnTurn = () => {};
       try {
         // A turn of the client's own first, so that what waits for the shared turns is at most
         // `perClient` statements of each client, taken in the order they came. A statement given
         // up on passes its turns on at once.
-        const turn = own.turns(() =>
-          all(async () => {
-            if (state === 'given up') return undefined;
-            state = 'running';
-            clearTimeout(timer);
-            return read();
-          }),
+        const turn = own.turns(
+          () =>
+            new Promise<T | undefined>((resolve, reject) => {
+              if (state === 'given up') return resolve(undefined);
+              passOwnTurn = () => resolve(undefined);
+              all(async () => {
+                if (state === 'given up') return undefined;
+                state = 'running';
+                clearTimeout(timer);
+                return read();
+              }).then(resolve, reject);
+            }),
         ) as Promise<T>;
         const late = new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             if (state !== 'waiting') return;
             state = 'given up';
+            passOwnTurn();
             reject(new AudienceReadsBusyError());
           }, turnWaitMs);
         });

@@ -131,6 +131,34 @@ describe('a wait for an audience statement’s turn', () => {
     expect(ran).toBe(false);
   });
 
+  it('passes the client’s own turn on as it gives up, so the client’s next statement keeps its place', async () => {
+    // One turn on the instance and one per client: another client's statement holds the instance's.
+    const reads = limitAudienceReads(1, 1, 400);
+    let freeHog = () => {};
+    const hog = reads('agt_01J000000000000000000HOGA')(() => new Promise<void>((resolve) => (freeHog = resolve)));
+    const mine = reads('agt_01J0000000000000000000TURN');
+    const first = mine(async () => 'first');
+    first.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Asked while the first still waits, behind it for the client's one turn.
+    const second = mine(async () => 'second');
+    second.catch(() => {});
+    await expect(first).rejects.toBeInstanceOf(AudienceReadsBusyError);
+    // Another client asks after the first was given up, and the instance's turn frees at once:
+    // the second was waiting before it, and runs first, well within its own wait.
+    let freeLater = () => {};
+    const laterEnds = new Promise<void>((resolve) => (freeLater = resolve));
+    const later = reads('agt_01J000000000000000000HOGB')(() => laterEnds);
+    later.catch(() => {});
+    freeHog();
+    await hog;
+    try {
+      expect(await second).toBe('second');
+    } finally {
+      freeLater();
+    }
+  });
+
   it('refuses an export whose first batch found no turn with 503 and Retry-After', async () => {
     const held = holdEveryTurn();
     const response = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${marketing}` } });
