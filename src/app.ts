@@ -32,7 +32,7 @@ import { systemClock, type Clock } from './shared/clock.js';
 import { createLogger, type Logger } from './shared/logger.js';
 import { createHubMetrics, observeAtScrape, type HubMetrics } from './metrics/hub-metrics.js';
 import { endDeliveriesAboutErasedUser, enqueueWebhookEvent } from './webhooks/webhook-outbox.js';
-import { createWebhookService, type WebhookService } from './webhooks/webhook.service.js';
+import { createWebhookService, webhookMessageRetention, type WebhookService } from './webhooks/webhook.service.js';
 
 /** The domain services every request can reach through its context. */
 export interface Services {
@@ -136,7 +136,7 @@ export async function createHub(config: Config, options: HubOptions = {}): Promi
   });
 
   // Started once nothing of the start can fail any more, so that a failed start leaves no timer.
-  const housekeeping = createHousekeeping({ clock, logger, retentions: [approvalRetention(database.db), ...services.tokens.retentions, ...services.identity.retentions], everyMs: options.housekeepingEveryMs });
+  const housekeeping = createHousekeeping({ clock, logger, retentions: [approvalRetention(database.db), webhookMessageRetention(database.db), ...services.tokens.retentions, ...services.identity.retentions], everyMs: options.housekeepingEveryMs });
   housekeeping.start();
 
   let closing: Promise<void> | undefined;

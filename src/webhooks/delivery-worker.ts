@@ -4,7 +4,7 @@ import type { Listen } from '../db/notifications.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { attemptDelivery } from './delivery-attempt.js';
-import { claimDueDeliveries, deleteMessagesBefore, logAttempts, type ClaimedDelivery } from './delivery.queries.js';
+import { claimDueDeliveries, logAttempts, type ClaimedDelivery } from './delivery.queries.js';
 import type { AddressPolicy } from './address-policy.js';
 import { createWebhookSender } from './webhook-sender.js';
 import { WEBHOOK_CHANNEL } from './webhook-outbox.js';
@@ -44,16 +44,6 @@ export interface DeliveryWorker {
   stop(): Promise<void>;
 }
 
-/** Messages are kept this long (unless a delivery of theirs is still pending), then deleted with their log. */
-const RETENTION_DAYS = 30;
-const CLEANUP_EVERY_MS = 3_600_000;
-/**
- * Messages one statement of the cleanup deletes at most, and statements one run makes at most: each
- * commits on its own, far within the statement timeout, and a backlog (after a burst of events,
- * or a worker long stopped) is worked off over the next runs, between their deliveries.
- */
-const CLEANUP_BATCH = 500;
-const CLEANUP_BATCHES_PER_RUN = 20;
 /** Attempts one run starts at most before it yields to the next wake-up. */
 const MAX_ATTEMPTS_PER_RUN = 1_000;
 /**
@@ -74,7 +64,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const leaseSeconds = 3 * options.timeoutSeconds + 30;
   const sender = createWebhookSender({ policy: options.policy, resolve: options.resolve, timeoutSeconds: options.timeoutSeconds });
   const deps = { db, clock, kek: options.kek, sender, random: options.random ?? Math.random };
-  let cleanupDueAt = 0;
   let stopped = false;
   /** Runs waiting on their attempts in flight, each woken to claim again when an event commits (see `wake`). */
   const waiting = new Set<() => void>();
@@ -132,7 +121,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     } finally {
       await Promise.all(inFlight);
     }
-    await cleanUp();
     return attempts;
   }
 
@@ -153,19 +141,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         nextAttemptAt: now,
       })),
     );
-  }
-
-  async function cleanUp(): Promise<void> {
-    const now = clock.now().getTime();
-    if (now < cleanupDueAt) return;
-    // Set first: a cleanup that fails is tried again an hour later, not at every run.
-    cleanupDueAt = now + CLEANUP_EVERY_MS;
-    const cutoff = new Date(now - RETENTION_DAYS * 86_400_000);
-    for (let batch = 0; batch < CLEANUP_BATCHES_PER_RUN; batch++) {
-      if (stopped || (await deleteMessagesBefore(db, cutoff, CLEANUP_BATCH)) < CLEANUP_BATCH) return;
-    }
-    // More are due: the next run goes on.
-    cleanupDueAt = now;
   }
 
   let running: Promise<void> | undefined;

@@ -257,7 +257,7 @@ export async function endDeliveriesOfOtherTypes(tx: Db, subscriptionId: string, 
 /**
  * Deletes up to `limit` messages created before `cutoff` with their deliveries and log, except
  * those with a delivery still pending; found by `webhook_messages_created`, the oldest first.
- * Messages another worker is deleting are skipped, so two instances never wait on each other for
+ * Messages another instance is deleting are skipped, so two instances never wait on each other for
  * it. Resolves to how many messages went.
  */
 export async function deleteMessagesBefore(db: Db, cutoff: Date, limit: number): Promise<number> {

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { Caller } from '../identity/identity.service.js';
 import type { Clock } from '../shared/clock.js';
+import type { Retention } from '../shared/housekeeping.js';
 import { BadUserInputError, NotFoundError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { parseInput } from '../shared/input.js';
@@ -10,7 +11,7 @@ import type { Logger } from '../shared/logger.js';
 import type { AuditAction } from '../audit/audit.actions.js';
 import { createAddressPolicy } from './address-policy.js';
 import { findAttemptsOfDeliveries, findDeliveriesOfSubscriptions, findDelivery, type WebhookDelivery } from './delivery-log.queries.js';
-import { countPendingDeliveries, endDeliveriesOfOtherTypes, restartDelivery } from './delivery.queries.js';
+import { countPendingDeliveries, deleteMessagesBefore, endDeliveriesOfOtherTypes, restartDelivery } from './delivery.queries.js';
 import { isAboutErasedUser } from './erased-person.queries.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from './delivery-worker.js';
 import {
@@ -41,6 +42,25 @@ export interface SubscriptionWithSecret {
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
+
+/** Messages are kept this long (unless a delivery of theirs is still pending), then deleted with their log. */
+const MESSAGE_RETENTION_MS = 30 * 86_400_000;
+
+/**
+ * Messages one statement deletes at most: each commits on its own, far within the statement
+ * timeout, and a backlog (after a burst of events) is worked off over the hub's next passes.
+ */
+const FORGET_PER_PASS_STATEMENT = 500;
+
+/**
+ * Messages past their retention, with their deliveries and log, for the hub's housekeeping: they
+ * name the person they are about, and go whether or not this instance, or any, runs a delivery
+ * worker (`HUB_WEBHOOK_WORKER`).
+ */
+export const webhookMessageRetention = (db: Db): Retention => ({
+  name: 'webhook messages',
+  forget: (now) => deleteMessagesBefore(db, new Date(now.getTime() - MESSAGE_RETENTION_MS), FORGET_PER_PASS_STATEMENT),
+});
 
 /**
  * Webhook subscriptions and their delivery log. Every change is audited in its own transaction.

@@ -1,4 +1,4 @@
-import { createHub, type Hub } from '../../src/app.js';
+import { createHub, type Hub, type HubOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -15,9 +15,13 @@ export type TestClock = ReturnType<typeof fixedClock>;
  * run workers themselves) and loopback allowed as a webhook target unless `env` says otherwise.
  * The caller closes it.
  */
-export async function startWebhookHub(env: Record<string, string> = {}, clock: TestClock = fixedClock(new Date())): Promise<{ hub: Hub; clock: TestClock; database: TestDatabase }> {
+export async function startWebhookHub(
+  env: Record<string, string> = {},
+  clock: TestClock = fixedClock(new Date()),
+  options: Pick<HubOptions, 'housekeepingEveryMs'> = {},
+): Promise<{ hub: Hub; clock: TestClock; database: TestDatabase }> {
   const database = await createTestDatabase();
-  const hub = await createHub(loadConfig({ ...TEST_ENV, HUB_WEBHOOK_WORKER: 'false', HUB_WEBHOOK_ALLOWED_NETWORKS: LOOPBACK, ...env }), { database, clock });
+  const hub = await createHub(loadConfig({ ...TEST_ENV, HUB_WEBHOOK_WORKER: 'false', HUB_WEBHOOK_ALLOWED_NETWORKS: LOOPBACK, ...env }), { database, clock, ...options });
   return { hub, clock, database };
 }
 
