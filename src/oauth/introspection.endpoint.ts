@@ -70,10 +70,11 @@ export async function introspect(services: Services, params: Record<string, stri
  * and `paymentMethods`. Recorded in their trail as a `profile.read` by the caller, as a read of
  * their data through GraphQL is, with the token's holder, consent and `jti` in `detail`: the
  * consent is the token's, not one the caller read under. The holder asking of its own token learns
- * nothing it was not given with it, and records nothing. Never throws.
+ * nothing it was not given with it, and records nothing; nor does any read with
+ * `HUB_AUDIT_READS=false`, as GraphQL reads do not. Never throws.
  */
 function recordIntrospection(services: Services, caller: Agent, answer: IntrospectionResponse, requestId: string): void {
-  if (!answer.active || !answer.sub?.startsWith('usr_') || answer.client_id === caller.id) return;
+  if (!services.config.auditReads || !answer.active || !answer.sub?.startsWith('usr_') || answer.client_id === caller.id) return;
   services.audit.record({
     action: 'profile.read',
     actor: { kind: 'client', id: caller.id },

@@ -162,6 +162,20 @@ describe('/oauth/introspect (RFC 7662)', () => {
     const log = await graphql<any>(hub, '{ me { accessLog(first: 3) { edges { node { action actor { kind id } fieldsRead } } } } }', { token: session.user.accessToken });
     expect(log.data.me.accessLog.edges.map((e: any) => e.node)).toContainEqual({ action: 'profile.read', actor: { kind: 'client', id: operator.clientId }, fieldsRead: ['sessions'] });
   });
+
+  it('records no introspection when reads are not audited (HUB_AUDIT_READS=false), as no GraphQL read is', async () => {
+    const unaudited = await startTestHub({ HUB_AUDIT_READS: 'false' });
+    try {
+      const user = await signUpUser(unaudited);
+      const answer = await postForm(unaudited, '/oauth/introspect', { token: user.accessToken }, basic(operatorCredentials(unaudited)));
+      expect(answer.body).toMatchObject({ active: true, sub: user.id });
+      await unaudited.services.audit.flush();
+      const reads = await unaudited.database.db.selectFrom('audit_events').select('id').where('subject_user_id', '=', user.id).where('action', '=', 'profile.read').execute();
+      expect(reads).toEqual([]);
+    } finally {
+      await unaudited.close();
+    }
+  });
 });
 
 describe('/oauth/revoke (RFC 7009)', () => {
