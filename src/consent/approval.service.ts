@@ -53,9 +53,6 @@ export const APPROVAL_RETENTION_SECONDS = 30 * 24 * 3_600;
 /** Approvals past their retention deleted per request: more than a request adds, so they never pile up. */
 const FORGET_PER_REQUEST = 100;
 
-/** Approvals past their retention deleted per statement of the hub's housekeeping. */
-const FORGET_PER_PASS_STATEMENT = 500;
-
 /** Deletes up to `limit` approvals, of any user, that expired `APPROVAL_RETENTION_SECONDS` before `now`; resolves to how many. */
 const forgetExpiredApprovals = (db: Db, now: Date, limit: number) => deleteApprovalsExpiredBefore(db, new Date(now.getTime() - APPROVAL_RETENTION_SECONDS * 1_000), limit);
 
@@ -63,7 +60,7 @@ const forgetExpiredApprovals = (db: Db, now: Date, limit: number) => deleteAppro
  * Approvals past their retention, for the hub's housekeeping: on an instance no agent asks
  * approvals of any more, they go all the same.
  */
-export const approvalRetention = (db: Db): Retention => ({ name: 'approvals', forget: (now) => forgetExpiredApprovals(db, now, FORGET_PER_PASS_STATEMENT) });
+export const approvalRetention = (db: Db): Retention => ({ name: 'approvals', forget: (now, limit) => forgetExpiredApprovals(db, now, limit) });
 
 /** What an approval is now: answered, used, past its expiry, or waiting. */
 export function approvalState(approval: Pick<Approval, 'status' | 'expiresAt'>, now: Date): 'PENDING' | 'APPROVED' | 'DENIED' | 'USED' | 'EXPIRED' {

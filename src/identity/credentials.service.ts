@@ -11,7 +11,7 @@ import { enqueueWebhookEvent } from '../webhooks/webhook-outbox.js';
 import type { Caller } from './identity.service.js';
 import { hashPassword, PASSWORD_MAX_INPUT_LENGTH, passwordProblem, verifyAgainstNothing, verifyPassword } from './password.js';
 import { country, email, locale, normalizeEmail, parseInput, personName } from './profile.input.js';
-import { FORGET_PER_PASS_STATEMENT, forgetEndedWindows, recordSignInSuccess, refusalRuns, reserveSignInAttempt, reserveSignUp } from './throttle.js';
+import { forgetEndedWindows, recordSignInSuccess, refusalRuns, reserveSignInAttempt, reserveSignUp } from './throttle.js';
 import {
   findCredentialsByEmail,
   findCredentialsById,
@@ -72,7 +72,7 @@ export function createCredentialsService(deps: { db: Db; tokens: TokenService; c
 
   return {
     /** What sign-in keeps that the hub keeps no longer than it serves, for its housekeeping. */
-    retentions: [{ name: 'sign-in and sign-up counts of ended windows', forget: (now) => forgetEndedWindows(deps.db, now, FORGET_PER_PASS_STATEMENT) }] as readonly Retention[],
+    retentions: [{ name: 'sign-in and sign-up counts of ended windows', forget: (now, limit) => forgetEndedWindows(deps.db, now, limit) }] as readonly Retention[],
 
     /**
      * @param address the client's network address, for throttling per address.

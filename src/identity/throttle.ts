@@ -114,9 +114,6 @@ export async function forgetAccount(db: Db, email: string): Promise<void> {
 /** Ended windows forgotten per sign-in or sign-up: more than either adds, so they never pile up. */
 const FORGET_PER_CALL = 100;
 
-/** Ended windows forgotten per statement of the hub's housekeeping. */
-export const FORGET_PER_PASS_STATEMENT = 500;
-
 /**
  * Forgets up to `limit` counts whose window has ended: they limit nothing, and an account's keys
  * hold the email typed in a sign-in, which is kept no longer than it serves (GDPR Art. 5(1)(e));

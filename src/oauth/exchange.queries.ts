@@ -49,17 +49,14 @@ export async function findExchangeGrounds(
   return { revoked: rows[0]?.revoked ?? false, userActive: rows[0]?.user_active ?? false, consents };
 }
 
-/** Records of handed tokens deleted at most per statement of the hub's housekeeping. */
-const FORGET_PER_PASS_STATEMENT = 500;
-
 /**
- * Deletes records of handed tokens that expired on every instance's clock, as
+ * Deletes up to `limit` records of handed tokens that expired on every instance's clock, as
  * `findExchangeGrounds` does a few at each exchange, for the hub's housekeeping: on an instance no
  * agent exchanges a token at any more, they go all the same. Skips the records another
  * transaction holds. Resolves to how many went.
  */
-export async function deleteExpiredExchangedSubjectTokens(db: Db, now: Date): Promise<number> {
+export async function deleteExpiredExchangedSubjectTokens(db: Db, now: Date, limit: number): Promise<number> {
   const result = await sql`delete from exchanged_subject_tokens where jti in (
-    select jti from exchanged_subject_tokens where expires_at < ${pastOnEveryClock(now)} limit ${FORGET_PER_PASS_STATEMENT} for update skip locked)`.execute(db);
+    select jti from exchanged_subject_tokens where expires_at < ${pastOnEveryClock(now)} limit ${limit} for update skip locked)`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }

@@ -11,8 +11,8 @@ export const ENDED_FAMILY_RETENTION_SECONDS = 30 * 24 * 3_600;
 /** Rows deleted at most with each token stored, so that no sign-in or refresh waits on a large family. */
 const FORGET_AT_ONCE = 100;
 
-/** Rows of ended families deleted at most per statement of the hub's housekeeping, and the families they come from. */
-const FORGET_PER_PASS_STATEMENT = { families: 100, rows: 500 };
+/** Ended families whose rows one statement of the hub's housekeeping deletes at most. */
+const FAMILIES_PER_PASS_STATEMENT = 100;
 
 /**
  * Rows of up to `families` families whose every token expired more than
@@ -36,12 +36,12 @@ const endedFamilyRows = (now: Date, { families, rows }: { families: number; rows
 };
 
 /**
- * Deletes rows of families that ended `ENDED_FAMILY_RETENTION_SECONDS` ago, for the hub's
- * housekeeping: on an instance nobody signs in to or refreshes at, no token stored deletes them.
- * Resolves to how many rows went.
+ * Deletes up to `limit` rows of families that ended `ENDED_FAMILY_RETENTION_SECONDS` ago, for the
+ * hub's housekeeping: on an instance nobody signs in to or refreshes at, no token stored deletes
+ * them. Resolves to how many rows went.
  */
-export async function deleteEndedFamilyRows(db: Db, now: Date): Promise<number> {
-  const result = await db.deleteFrom('refresh_tokens').where('id', 'in', endedFamilyRows(now, FORGET_PER_PASS_STATEMENT)).executeTakeFirst();
+export async function deleteEndedFamilyRows(db: Db, now: Date, limit: number): Promise<number> {
+  const result = await db.deleteFrom('refresh_tokens').where('id', 'in', endedFamilyRows(now, { families: FAMILIES_PER_PASS_STATEMENT, rows: limit })).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
 

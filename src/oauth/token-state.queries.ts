@@ -133,7 +133,7 @@ export async function insertRevokedToken(db: Db, token: { jti: string; clientId:
 
 /**
  * Forgets revocations of tokens that have expired anyway, on every instance's clock (CLOCK_SKEW_MS
- * past their expiry: one whose clock is behind would accept the token again), a few at a time, so it never blocks
+ * past their expiry: one whose clock is behind would accept the token again), `limit` at a time, so it never blocks
  * long), revoking for good first every refresh family exchanged from one of them that is not
  * revoked yet. A revocation revokes those families at once, but one stored by an exchange that
  * read the token just before it was revoked escapes it, and is refused only while the revocation
@@ -142,9 +142,9 @@ export async function insertRevokedToken(db: Db, token: { jti: string; clientId:
  * Revocations another transaction is forgetting are skipped, so that two instances never wait on
  * each other for it. Resolves to how many were forgotten.
  */
-export async function deleteExpiredRevocations(db: Db, now: Date): Promise<number> {
+export async function deleteExpiredRevocations(db: Db, now: Date, limit = 1_000): Promise<number> {
   const result = await sql`
-    with expired as (select jti from revoked_tokens where expires_at < ${pastOnEveryClock(now)} limit 1000 for update skip locked),
+    with expired as (select jti from revoked_tokens where expires_at < ${pastOnEveryClock(now)} limit ${limit} for update skip locked),
     ended as (
       update refresh_tokens r set revoked_at = ${now} from expired e
       where r.revoked_at is null and r.delegated_from <> '[]' and r.delegated_from @> jsonb_build_array(jsonb_build_object('jti', e.jti))

@@ -230,9 +230,9 @@ export function createTokenService(deps: { config: Config; keys: KeyStore; clock
 
     /** What tokens leave behind that the hub keeps no longer than it serves, for its housekeeping. */
     retentions: [
-      { name: 'refresh tokens of sessions ended 30 days ago', forget: (now) => deleteEndedFamilyRows(db, now) },
-      { name: 'records of expired tokens handed to agents', forget: (now) => deleteExpiredExchangedSubjectTokens(db, now) },
-      { name: 'revocations of expired access tokens', forget: (now) => deleteExpiredRevocations(db, now) },
+      { name: 'refresh tokens of sessions ended 30 days ago', forget: (now, limit) => deleteEndedFamilyRows(db, now, limit) },
+      { name: 'records of expired tokens handed to agents', forget: (now, limit) => deleteExpiredExchangedSubjectTokens(db, now, limit) },
+      { name: 'revocations of expired access tokens', forget: (now, limit) => deleteExpiredRevocations(db, now, limit) },
     ] as readonly Retention[],
   };
 }

@@ -2,8 +2,8 @@ import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 
 /**
- * One kind of row the hub keeps no longer than it serves (GDPR Art. 5(1)(e)). `forget` deletes a
- * bounded batch of rows past their retention at `now` in one statement that commits on its own,
+ * One kind of row the hub keeps no longer than it serves (GDPR Art. 5(1)(e)). `forget` deletes up
+ * to `limit` rows past their retention at `now` in one statement that commits on its own,
  * skipping rows another transaction holds (`for update skip locked`), so it never waits on a
  * request nor on another instance's pass; it resolves to how many rows went (none: nothing more
  * is due, or what is due is being deleted elsewhere).
@@ -11,7 +11,7 @@ import type { Logger } from './logger.js';
 export interface Retention {
   /** What the rows are, for the log. */
   readonly name: string;
-  forget(now: Date): Promise<number>;
+  forget(now: Date, limit: number): Promise<number>;
 }
 
 export interface Housekeeping {
@@ -35,6 +35,9 @@ export const HOUSEKEEPING_EVERY_MS = 10 * 60_000;
  */
 const STATEMENTS_PER_PASS = 20;
 
+/** Rows one statement of a pass deletes at most: far within the statement timeout. */
+export const ROWS_PER_STATEMENT = 500;
+
 /**
  * The timer that deletes, on every instance, the rows of each `retentions` past their retention,
  * as the hub's clock tells. Several instances may run it on one database: each statement skips
@@ -53,7 +56,7 @@ export function createHousekeeping(options: { clock: Clock; logger: Pick<Logger,
     for (const retention of retentions) {
       try {
         for (let statement = 0; statement < STATEMENTS_PER_PASS && !stopped; statement++) {
-          if ((await retention.forget(clock.now())) === 0) break;
+          if ((await retention.forget(clock.now(), ROWS_PER_STATEMENT)) === 0) break;
         }
       } catch (error) {
         failed = true;

@@ -47,19 +47,13 @@ export type WebhookService = ReturnType<typeof createWebhookService>;
 const MESSAGE_RETENTION_MS = 30 * 86_400_000;
 
 /**
- * Messages one statement deletes at most: each commits on its own, far within the statement
- * timeout, and a backlog (after a burst of events) is worked off over the hub's next passes.
- */
-const FORGET_PER_PASS_STATEMENT = 500;
-
-/**
  * Messages past their retention, with their deliveries and log, for the hub's housekeeping: they
  * name the person they are about, and go whether or not this instance, or any, runs a delivery
  * worker (`HUB_WEBHOOK_WORKER`).
  */
 export const webhookMessageRetention = (db: Db): Retention => ({
   name: 'webhook messages',
-  forget: (now) => deleteMessagesBefore(db, new Date(now.getTime() - MESSAGE_RETENTION_MS), FORGET_PER_PASS_STATEMENT),
+  forget: (now, limit) => deleteMessagesBefore(db, new Date(now.getTime() - MESSAGE_RETENTION_MS), limit),
 });
 
 /**

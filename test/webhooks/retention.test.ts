@@ -1,6 +1,7 @@
 import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub } from '../../src/app.js';
+import { ROWS_PER_STATEMENT } from '../../src/shared/housekeeping.js';
 import { webhookMessageRetention } from '../../src/webhooks/webhook.service.js';
 import { adminToken, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
 
@@ -62,7 +63,7 @@ describe('webhook message retention', () => {
 
     const { plugin, counts } = deletedRowsPerStatement();
     const retention = webhookMessageRetention(hub.services.db.withPlugin(plugin));
-    while ((await retention.forget(clock.now())) > 0);
+    while ((await retention.forget(clock.now(), ROWS_PER_STATEMENT)) > 0);
 
     expect(await countOf(hub, 'webhook_messages', 'msg_old_')).toBe(0);
     expect(await countOf(hub, 'webhook_attempts', 'msg_old_')).toBe(0);
