@@ -17,7 +17,7 @@ import { approvalRetention } from './consent/approval.service.js';
 import { createConsentService, type ConsentService } from './consent/consent.service.js';
 import { createPurposeRegistry, type PurposeRegistry } from './consent/purpose-registry.js';
 import { registerOAuthRoutes } from './http/oauth.js';
-import { MAX_AUDIENCE_READS, MAX_AUDIENCE_READS_PER_CLIENT, limitAudienceReads, type AudienceReads } from './audiences/audience.reads.js';
+import { limitAudienceReads, type AudienceReads } from './audiences/audience.reads.js';
 import { registerAudienceRoutes } from './audiences/audience.routes.js';
 import { buildHttpServer } from './http/server.js';
 import { createIdentityService, type IdentityService } from './identity/identity.service.js';
@@ -215,5 +215,5 @@ async function createServices(config: Config, { db, checks }: Pick<DatabaseHandl
   });
   const purposes = createPurposeRegistry({ db, clock, ...(listen && { listen }) });
   const webhooks = createWebhookService({ db, clock, kek: resolveKeyEncryptionKey(config), logger, config });
-  return { config, db, logger, clock, keys, tokens, identity, agents, consents, purposes, webhooks, erasure, audit: new AuditWriter(db, logger, clock, audit), metrics: createHubMetrics(), audienceReads: limitAudienceReads(MAX_AUDIENCE_READS, MAX_AUDIENCE_READS_PER_CLIENT, config.statementTimeout * 1_000) };
+  return { config, db, logger, clock, keys, tokens, identity, agents, consents, purposes, webhooks, erasure, audit: new AuditWriter(db, logger, clock, audit), metrics: createHubMetrics(), audienceReads: limitAudienceReads({ turnWaitMs: config.statementTimeout * 1_000 }) };
 }

@@ -42,7 +42,7 @@ export type AudienceReads = (client: string) => <T>(read: () => Promise<T>) => P
  * statement whose wait ends is taken out of the turns, never run. Make one per instance: the limit
  * is its own.
  */
-export function limitAudienceReads(max = MAX_AUDIENCE_READS, perClient = MAX_AUDIENCE_READS_PER_CLIENT, turnWaitMs = 30_000): AudienceReads {
+export function limitAudienceReads({ turnWaitMs, max = MAX_AUDIENCE_READS, perClient = MAX_AUDIENCE_READS_PER_CLIENT }: { turnWaitMs: number; max?: number; perClient?: number }): AudienceReads {
   const all = pLimit(max);
   // Each client's own turns, kept while a statement of theirs runs or waits.
   const clients = new Map<string, { readonly turns: LimitFunction; waiting: number }>();

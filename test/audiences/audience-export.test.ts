@@ -58,7 +58,7 @@ describe('an export in batches', () => {
   });
 
   it('reads every batch through the turns it is given, shared by exports running at once', async () => {
-    const turns = limitAudienceReads(1)('agt_01J0000000000000000000MKTG');
+    const turns = limitAudienceReads({ turnWaitMs: 30_000, max: 1 })('agt_01J0000000000000000000MKTG');
     let running = 0;
     let most = 0;
     let read = 0;

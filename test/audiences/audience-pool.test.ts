@@ -119,7 +119,7 @@ describe('a wait for an audience statement’s turn', () => {
   }, 20_000);
 
   it('takes the statement out of the turns: it never runs, and what came after it does', async () => {
-    const reads = limitAudienceReads(1, 1, 200);
+    const reads = limitAudienceReads({ turnWaitMs: 200, max: 1, perClient: 1 });
     let free = () => {};
     const holding = reads('agt_01J000000000000000000HOGA')(() => new Promise<void>((resolve) => (free = resolve)));
     let ran = false;
@@ -133,7 +133,7 @@ describe('a wait for an audience statement’s turn', () => {
 
   it('passes the client’s own turn on as it gives up, so the client’s next statement keeps its place', async () => {
     // One turn on the instance and one per client: another client's statement holds the instance's.
-    const reads = limitAudienceReads(1, 1, 400);
+    const reads = limitAudienceReads({ turnWaitMs: 400, max: 1, perClient: 1 });
     let freeHog = () => {};
     const hog = reads('agt_01J000000000000000000HOGA')(() => new Promise<void>((resolve) => (freeHog = resolve)));
     const mine = reads('agt_01J0000000000000000000TURN');
