@@ -1,5 +1,6 @@
 import { createContextCache } from '@pothos/core';
 import { GraphQLError, locatedError as graphqlLocatedError, responsePathAsArray, type GraphQLResolveInfo, type Source, type SourceLocation } from 'graphql';
+import { withoutStack } from '../shared/errors.js';
 
 /** The line breaks GraphQL counts in a document's text (`\r\n`, `\n`, `\r`): where each starts, and where the line after it does. */
 export interface LineBreaks {
@@ -53,7 +54,9 @@ export function locatedError(context: object, info: GraphQLResolveInfo, thrown: 
     return graphqlLocatedError(thrown, info.fieldNodes, path);
   }
   const locations = locationsOf(context, info);
-  return Object.assign(new GraphQLError(thrown.message, { path, originalError: thrown }), locations.length > 0 ? { locations } : {});
+  // The wrapper takes the stack of the error it wraps: one captured for it would only be formatted and dropped.
+  const located = withoutStack(() => new GraphQLError(thrown.message, { path, originalError: thrown }));
+  return Object.assign(located, locations.length > 0 ? { locations } : {});
 }
 
 /**
@@ -66,14 +69,7 @@ export function locatedError(context: object, info: GraphQLResolveInfo, thrown: 
  * the line breaks are found once per request, and no stack is captured, let alone formatted.
  */
 export function locatedRefusal<E extends GraphQLError>(context: object, info: GraphQLResolveInfo, refuse: () => E): E {
-  const { stackTraceLimit } = Error;
-  Error.stackTraceLimit = 0;
-  let error: E;
-  try {
-    error = refuse();
-  } finally {
-    Error.stackTraceLimit = stackTraceLimit;
-  }
+  const error = withoutStack(refuse);
   const locations = locationsOf(context, info);
   return Object.assign(error, { path: responsePathAsArray(info.path), ...(locations.length > 0 && { locations }) });
 }

@@ -18,6 +18,7 @@ import {
 import { setFlagsFromString } from 'node:v8';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
+import { withoutStack } from '../shared/errors.js';
 import { BYTES_PER_TOKEN, tokensIn } from './graphql-documents.js';
 
 // graphql-jit turns each operation into code through `new Function`, and V8 keeps what it compiles
@@ -249,10 +250,14 @@ export function hasVariableInObjectLiteral(document: DocumentNode): boolean {
  * A graphql-jit error as graphql-js makes one: graphql-jit leaves `extensions` out when the error
  * it wraps has none, and Apollo's error handling reads them as graphql-js always sets them; and
  * it wraps what a resolver threw as it is, which the schema has already wrapped as graphql-js
- * would (`LocatedErrorsPlugin`): the error wrapped is the one the resolver threw.
+ * would (`LocatedErrorsPlugin`): the error wrapped is the one the resolver threw. It takes that
+ * error's stack, so it captures none of its own (`withoutStack`).
  */
 function asGraphQLError(error: GraphQLError): GraphQLError {
   const { message, locations, path, extensions } = error;
   const originalError = error.originalError instanceof GraphQLError && error.originalError.path && error.originalError.originalError ? error.originalError.originalError : error.originalError;
-  return Object.assign(new GraphQLError(message, { path, originalError, extensions }), { locations });
+  return Object.assign(
+    withoutStack(() => new GraphQLError(message, { path, originalError, extensions })),
+    { locations },
+  );
 }
