@@ -1,6 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import { GraphQLError, locatedError as graphqlLocatedError, responsePathAsArray, type GraphQLResolveInfo, type Source, type SourceLocation } from 'graphql';
-import { withoutStack } from '../shared/errors.js';
+import { HubError, withoutStack } from '../shared/errors.js';
+import { LeftOutError, withinErrorBudget } from './error-budget.js';
 
 /** The line breaks GraphQL counts in a document's text (`\r\n`, `\n`, `\r`): where each starts, and where the line after it does. */
 export interface LineBreaks {
@@ -46,17 +47,22 @@ function locationsOf(context: object, info: GraphQLResolveInfo): SourceLocation[
  * a GraphQLError with the field's path and locations wrapping it (an error located already is
  * kept as it is, and one that names its own nodes is left to graphql-js), its locations found
  * with the line breaks of the document found once per request, where graphql-js counts them from
- * the start of the document for each error.
+ * the start of the document for each error. A HubError past the request's first MAX_CLIENT_ERRORS
+ * client errors is not wrapped: the request's LeftOutError stands for it (`withinErrorBudget`).
  */
 export function locatedError(context: object, info: GraphQLResolveInfo, thrown: unknown): GraphQLError {
   const path = responsePathAsArray(info.path);
   if (!(thrown instanceof Error) || Array.isArray((thrown as { path?: unknown }).path) || (thrown instanceof GraphQLError && (thrown.nodes || thrown.positions))) {
     return graphqlLocatedError(thrown, info.fieldNodes, path);
   }
-  const locations = locationsOf(context, info);
-  // The wrapper takes the stack of the error it wraps: one captured for it would only be formatted and dropped.
-  const located = withoutStack(() => new GraphQLError(thrown.message, { path, originalError: thrown }));
-  return Object.assign(located, locations.length > 0 ? { locations } : {});
+  const locate = () => {
+    const locations = locationsOf(context, info);
+    // The wrapper takes the stack of the error it wraps: one captured for it would only be formatted and dropped.
+    const located = withoutStack(() => new GraphQLError(thrown.message, { path, originalError: thrown }));
+    return Object.assign(located, locations.length > 0 ? { locations } : {});
+  };
+  // The client's errors past the most one answer carries are left out; any other is for the log.
+  return thrown instanceof HubError ? withinErrorBudget(context, locate) : locate();
 }
 
 /**
@@ -67,9 +73,12 @@ export function locatedError(context: object, info: GraphQLResolveInfo, thrown: 
  * the hub runs with) and counts the document's line breaks from its start to find the field: a
  * refusal for each of 8,000 values took a second of CPU, and 15 s under 50,000 blank lines. Here
  * the line breaks are found once per request, and no stack is captured, let alone formatted.
+ * Past the request's first MAX_CLIENT_ERRORS client errors, `refuse` is not even called: the
+ * request's LeftOutError stands for the error (`withinErrorBudget`).
  */
-export function locatedRefusal<E extends GraphQLError>(context: object, info: GraphQLResolveInfo, refuse: () => E): E {
-  const error = withoutStack(refuse);
+export function locatedRefusal<E extends GraphQLError>(context: object, info: GraphQLResolveInfo, refuse: () => E): E | LeftOutError {
+  const error = withinErrorBudget(context, () => withoutStack(refuse));
+  if (error instanceof LeftOutError) return error;
   const locations = locationsOf(context, info);
   return Object.assign(error, { path: responsePathAsArray(info.path), ...(locations.length > 0 && { locations }) });
 }

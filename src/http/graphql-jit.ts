@@ -20,6 +20,7 @@ import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
 import { withoutStack } from '../shared/errors.js';
 import { BYTES_PER_TOKEN, tokensIn } from './graphql-documents.js';
+import { boundedErrors } from './graphql-errors.js';
 
 // graphql-jit turns each operation into code through `new Function`, and V8 keeps what it compiles
 // from a source text in its compilation cache, keyed by that text, for as long as the process
@@ -145,13 +146,16 @@ export function compilingExecutor(schema: GraphQLSchema, compiledBytes = COMPILE
   const executor: GatewayExecutor = async ({ document, operation: definition, operationName, request, context }) => {
     const variableValues = request.variables ?? {};
     const query = compiledFor(operationOf(document, operationName), document, definition, operationName);
-    if (!query) return execute({ schema, document, contextValue: context, variableValues, operationName });
+    if (!query) {
+      const result = await execute({ schema, document, contextValue: context, variableValues, operationName });
+      return result.errors ? { ...result, errors: boundedErrors(result.errors) } : result;
+    }
     // graphql-js words what is wrong with a variable as the hub's scalars say it (graphql-jit says
     // only "Expected type Date."), in the form Apollo answers as BAD_USER_INPUT.
     const { errors } = getVariableValues(schema, definition.variableDefinitions ?? [], variableValues);
     if (errors) return { errors };
     const result = await query.query(undefined, context, variableValues);
-    return result.errors ? { ...result, errors: result.errors.map(asGraphQLError) } : result;
+    return result.errors ? { ...result, errors: boundedErrors(result.errors, asGraphQLError) } : result;
   };
 
   let loaded: ((schemaContext: { apiSchema: GraphQLSchema; coreSupergraphSdl: string }) => void) | undefined;
