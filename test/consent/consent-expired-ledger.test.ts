@@ -71,3 +71,26 @@ describe('a lapsed consent the user then withdraws', () => {
     expect(audited.map((a) => `${a.action} by ${a.actor_kind}`).sort()).toEqual(['consent.expired by system', 'consent.given by user']);
   });
 });
+
+describe('a consent withdrawn at the very instant of its expiry', () => {
+  it('lapsed then: the ledger records its lapse, not a withdrawal, and not nothing', async () => {
+    const alice = await signUpUser(hub);
+    const expiresAt = new Date(clock.now().getTime() + 86_400_000);
+    const id = (await give(alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'], expiresAt: expiresAt.toISOString() })).data.giveConsent.id as string;
+    clock.advance(86_400);
+    expect(clock.now()).toEqual(expiresAt);
+    const session = await signIn(hub, alice);
+    const withdrawn = await graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status withdrawnAt history { kind occurredAt } } }', { token: session.accessToken, variables: { id } });
+    expect(withdrawn.errors).toBeUndefined();
+    expect(withdrawn.data.withdrawConsent).toEqual({
+      status: 'EXPIRED',
+      withdrawnAt: null,
+      history: [
+        { kind: 'given', occurredAt: expect.any(String) },
+        { kind: 'expired', occurredAt: expiresAt.toISOString() },
+      ],
+    });
+    const stored = await hub.services.db.selectFrom('consents').select('status').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(stored.status).toBe('expired');
+  });
+});
