@@ -72,6 +72,13 @@ describe('giveConsent', () => {
     expect(errorOf(await give(alice.accessToken, withAgent))).toMatchObject({ code: 'BAD_USER_INPUT', field });
   });
 
+  it('refuses an expiry at the very instant the consent is given: it would be over before it began', async () => {
+    const user = await signUpUser(hub);
+    const response = await give(user.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'], expiresAt: clock.now().toISOString() });
+    expect(errorOf(response)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.expiresAt' });
+    expect(await consentsOf(user.id)).toEqual([]);
+  });
+
   it('is for the signed-in user themself only', async () => {
     expect(errorOf(await give(undefined, { purpose: 'support' }))).toEqual({ code: 'UNAUTHENTICATED' });
     expect(errorOf(await give(await clientToken(hub, ['consents:admin']), { purpose: 'support' }))).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
