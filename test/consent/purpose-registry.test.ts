@@ -95,6 +95,16 @@ describe('the purpose registry', () => {
     await local.define(definition('club_news', ['profile']), caller);
     expect(await versionsOf(local, 'club_news')).toEqual([['1', ['profile']]]);
 
+    // Held in memory, a purpose given a new version through the same instance is shown at once,
+    // before (and without) the notification of its own change.
+    await createPurposeRegistry({ db: database.db, clock: systemClock }).define(definition('club_events', ['profile', 'contact.email']), caller);
+    expect(await versionsOf(local, 'club_events')).toEqual([['1', ['profile', 'contact.email']]]);
+    await local.define(definition('club_events', ['profile']), caller);
+    expect(await versionsOf(local, 'club_events')).toEqual([
+      ['2', ['profile']],
+      ['1', ['profile', 'contact.email']],
+    ]);
+
     // Two instances on one database: each its own connection and LISTEN where the server has them.
     const elsewhere = database.url ? openDatabase({ url: database.url }) : database;
     let listening = false;
