@@ -240,4 +240,19 @@ describe('the ledger', () => {
     expect((await consent(user.accessToken, consentId)).data.consent.status).toBe('EXPIRED');
     expect(await exchange(hub, assistant, handed)).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
+
+  it('is EXPIRED at the very instant of its expiry: no longer a connected agent, nor refreshed', async () => {
+    const user = await signUpUser(hub);
+    const expiresAt = new Date(clock.now().getTime() + 120_000);
+    const consentId = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'], expiresAt: expiresAt.toISOString() });
+    const issued = (await exchange(hub, assistant, (await signIn(hub, user)).accessToken, { scope: 'orders:read offline_access' })).body;
+    clock.advance(120);
+    expect(clock.now()).toEqual(expiresAt);
+    const session = await signIn(hub, user);
+    expect((await consent(session.accessToken, consentId)).data.consent.status).toBe('EXPIRED');
+    const connected = await graphql<any>(hub, '{ me { connectedAgents { consent { id } } } }', { token: session.accessToken });
+    expect(connected.data.me.connectedAgents).toEqual([]);
+    const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: issued.refresh_token }, basic(assistant));
+    expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
 });
