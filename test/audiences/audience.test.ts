@@ -118,6 +118,21 @@ describe('audience', () => {
     expect((await exportIds(saved)).ids).toEqual([lasting!.id]);
   });
 
+  it('drops a consent at the very instant of its expiry, as the consent then reads EXPIRED', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 3_600_000);
+    const [short] = await optedIn('KR', 1, { consent: { expiresAt: expiresAt.toISOString() } });
+    const [lasting] = await optedIn('KR', 1);
+    const saved = await createAudience('Korea', { countries: ['KR'] });
+    expect(await all({ countries: ['KR'] })).toEqual([short!.id, lasting!.id].sort());
+    clock.advance(3_600);
+    expect(clock.now()).toEqual(expiresAt);
+    marketing = await marketingToken();
+    expect(await all({ countries: ['KR'] })).toEqual([lasting!.id]);
+    const counted = await graphql<any>(hub, 'query($f: AudienceFilter) { audience(purpose: "email_marketing", filter: $f) { totalCount } }', { token: marketing, variables: { f: { countries: ['KR'] } } });
+    expect(counted.data.audience.totalCount).toBe(1);
+    expect((await exportIds(saved)).ids).toEqual([lasting!.id]);
+  });
+
   it('never holds a suspended or erased user', async () => {
     const [suspended, erased, kept] = await optedIn('BR', 3);
     const usersAdmin = await clientToken(hub, ['users:admin'], 'agt_01J0000000000000000000USRS');
@@ -125,10 +140,13 @@ describe('audience', () => {
     await setStatus('suspendUser', suspended!.id);
     await hub.services.db.updateTable('users').set({ status: 'erased' }).where('id', '=', erased!.id).execute();
     const saved = await createAudience('Brazil', { countries: ['BR'] });
+    const count = async () => (await graphql<any>(hub, 'query { audience(purpose: "email_marketing", filter: { countries: ["BR"] }) { totalCount } }', { token: marketing })).data.audience.totalCount;
     expect(await all({ countries: ['BR'] })).toEqual([kept!.id]);
+    expect(await count()).toBe(1);
     expect((await exportIds(saved)).ids).toEqual([kept!.id]);
     await setStatus('reactivateUser', suspended!.id);
     expect(await all({ countries: ['BR'] })).toEqual([suspended!.id, kept!.id]);
+    expect(await count()).toBe(2);
   });
 
   it('resolves only fields the purpose and the token cover; the rest are null with FORBIDDEN', async () => {
