@@ -55,4 +55,17 @@ describe('audience rows', () => {
     });
     expect(await rowsOf(hub.services.db, users)).toEqual([]);
   });
+
+  it('hold a user’s consents to the company only, whatever consents to agents the rebuild reads beside them', async () => {
+    const admin = await operatorToken(hub);
+    const assistant = await registerAgent(hub, admin, { allowedScopes: ['orders:read', 'contact:read', 'profile:read'] });
+    const user = await signUpUser(hub, { country: 'DK' });
+    await giveConsent(hub, user.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'] });
+    await giveConsent(hub, user.accessToken, { purpose: 'email_marketing', agentId: assistant.id, scopes: ['contact.email:read'] });
+    expect(await rowsOf(hub.services.db, [user.id])).toEqual([]);
+    // A consent to the company rebuilds the user's rows from every consent of theirs.
+    await giveConsent(hub, user.accessToken, { purpose: 'personalization' });
+    const { rows } = await sql<{ purpose: string }>`select purpose from audience_members where user_id = ${user.id}`.execute(hub.services.db);
+    expect(rows).toEqual([{ purpose: 'personalization' }]);
+  });
 });
