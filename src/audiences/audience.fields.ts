@@ -57,26 +57,30 @@ export function columnsOf(fields: Iterable<MemberField>): Column[] {
  */
 export interface AudienceRequest {
   readonly fields: readonly MemberField[];
+  /** How many times the answer shows each of those fields of a member: more than once under aliases. */
+  readonly answers: Readonly<Partial<Record<MemberField, number>>>;
   readonly page: boolean;
   readonly totalCount: boolean;
 }
 
 /** All an audience connection can be asked for: what is read when the query's selection is not known. */
-export const EVERYTHING: AudienceRequest = Object.freeze({ fields: MEMBER_FIELD_NAMES, page: true, totalCount: true });
+export const EVERYTHING: AudienceRequest = Object.freeze({ fields: MEMBER_FIELD_NAMES, answers: Object.fromEntries(MEMBER_FIELD_NAMES.map((field) => [field, 1])), page: true, totalCount: true });
 
 /**
  * What this request selects of the audience connection being resolved: the member fields under
- * `edges { node { … } }`, whether it selects `edges` or `pageInfo`, and `totalCount` (fragments,
+ * `edges { node { … } }` and how many times each, whether it selects `edges` or `pageInfo`, and `totalCount` (fragments,
  * aliases, `@include` and `@skip` followed).
  * Everything when the selection cannot be read, so a page never lacks what its query asks for.
  */
 export function readAudienceRequest(info: GraphQLResolveInfo): AudienceRequest {
   const tree = parseResolveInfo(info) as ResolveTree | null;
   if (!tree) return EVERYTHING;
-  const requested = new Set<string>();
-  for (const edges of children(tree, 'edges')) for (const node of children(edges, 'node')) for (const field of children(node)) requested.add(field.name);
+  const answers: Partial<Record<string, number>> = {};
+  for (const edges of children(tree, 'edges')) for (const node of children(edges, 'node')) for (const field of children(node)) answers[field.name] = (answers[field.name] ?? 0) + 1;
+  const fields = MEMBER_FIELD_NAMES.filter((field) => answers[field] !== undefined);
   return {
-    fields: MEMBER_FIELD_NAMES.filter((field) => requested.has(field)),
+    fields,
+    answers: Object.fromEntries(fields.map((field) => [field, answers[field]])),
     page: children(tree, 'edges').length > 0 || children(tree, 'pageInfo').length > 0,
     totalCount: children(tree, 'totalCount').length > 0,
   };

@@ -1,7 +1,9 @@
 import { builder } from '../graphql/builder.js';
 import { connectionRef } from '../graphql/connection.js';
 import type { Context } from '../graphql/context.js';
+import { withinErrorBudget } from '../graphql/error-budget.js';
 import { AddressRef, LoyaltyRef, PreferencesRef } from '../identity/user.schema.js';
+import type { ForbiddenError } from '../shared/errors.js';
 import { readAudienceRequest } from './audience.fields.js';
 import { FILTER_FIELDS } from './audience.filter.js';
 import { queryAudience, type AudienceMember, type AudiencePage } from './audience.service.js';
@@ -84,12 +86,21 @@ export const AudienceFilterInput = builder.inputType('AudienceFilter', {
 /** Who asks, for the audit trail. */
 export const audienceCaller = (ctx: Context) => ({ principal: ctx.principal, requestId: ctx.requestId });
 
+/**
+ * A refused member field as the request answers it: a page of 1,000 members refused a few fields
+ * each makes thousands of errors, of which the answer carries the first MAX_CLIENT_ERRORS
+ * (`withinErrorBudget`). The members' fields have no resolver, so that graphql-jit reads them as
+ * properties: the budget is spent here, as the page shows its members, once for each time the
+ * answer shows the field (each alias is an error of its own, located by graphql-js).
+ */
+export const answeredRefusal = (ctx: Context) => (refusal: ForbiddenError, answers: number) => withinErrorBudget(ctx, () => refusal, answers);
+
 builder.queryField('audience', (t) =>
   t.field({
     type: AudienceConnectionRef,
     description: 'Customers with a consent to the company for this purpose in force now, in user-id order; audience:read.',
     args: { purpose: t.arg.string({ required: true }), filter: t.arg({ type: AudienceFilterInput }), first: t.arg.int(), after: t.arg.string() },
     authScopes: { operator: 'audience:read' },
-    resolve: (_root, args, ctx, info) => queryAudience(ctx.services, audienceCaller(ctx), { ...args, asked: readAudienceRequest(info) }),
+    resolve: (_root, args, ctx, info) => queryAudience(ctx.services, audienceCaller(ctx), { ...args, asked: readAudienceRequest(info), refused: answeredRefusal(ctx) }),
   }),
 );

@@ -116,18 +116,26 @@ const MEMBERS = 'members';
 const memberCursor = (row: MemberRow) => encodeCursor([row.id], MEMBERS);
 
 /**
+ * What a member's refused field holds, given the refusal and how many times the answer shows the
+ * field: the refusal itself, or (a GraphQL request's, `answeredRefusal`) past the most errors one
+ * answer carries, what stands for them.
+ */
+type Refused = (refusal: ForbiddenError, answers: number) => Error;
+
+/**
  * Shows members whose consent was given under one version of the purpose, with `fields`: each
  * field decided by src/authz once for all of them (the decision depends on the purpose and the
- * token, not on the member); a refused field holds FORBIDDEN with the reason, never the value.
+ * token, not on the member); a refused field holds FORBIDDEN with the reason, never the value, as
+ * `refused` passes it on.
  */
-function showMember(principal: Principal, purpose: MemberPurpose, fields: readonly MemberField[]): (row: MemberRow) => AudienceMember {
-  const decided = fields.map((field) => {
+function showMember(principal: Principal, purpose: MemberPurpose, asked: AudienceRequest, refused: Refused): (row: MemberRow) => AudienceMember {
+  const decided = asked.fields.map((field) => {
     const decision = decideAudienceField(principal, { purpose, ref: { category: MEMBER_FIELDS[field].category, field } });
-    return { field, refusal: decision.allowed ? undefined : new ForbiddenError(decision.reason, `Not allowed to read ${field} for this purpose`) };
+    return { field, answers: asked.answers[field] ?? 1, refusal: decision.allowed ? undefined : new ForbiddenError(decision.reason, `Not allowed to read ${field} for this purpose`) };
   });
   return (row) => {
     const member: Record<string, unknown> = { id: row.id };
-    for (const { field, refusal } of decided) member[field] = refusal ?? MEMBER_FIELDS[field].read(row);
+    for (const { field, answers, refusal } of decided) member[field] = refusal ? refused(refusal, answers) : MEMBER_FIELDS[field].read(row);
     return member as AudienceMember;
   };
 }
@@ -151,7 +159,7 @@ function showMember(principal: Principal, purpose: MemberPurpose, fields: readon
 export async function queryAudience(
   deps: Deps,
   caller: AudienceCaller,
-  request: { purpose: string; filter?: unknown; first?: number | null; after?: string | null; savedAudienceId?: string; asked?: AudienceRequest },
+  request: { purpose: string; filter?: unknown; first?: number | null; after?: string | null; savedAudienceId?: string; asked?: AudienceRequest; refused?: Refused },
 ): Promise<AudiencePage> {
   if (request.purpose.length > 64) throw new BadUserInputError('purpose', 'is not a known purpose');
   const filter = parseAudienceFilter(request.filter);
@@ -177,7 +185,7 @@ export async function queryAudience(
   const member = (row: MemberRow) => {
     const shownAs = alike ? newest : (purpose.byVersion.get(row.policy_version!) ?? unknownVersion);
     let show = shows.get(shownAs);
-    if (!show) shows.set(shownAs, (show = showMember(caller.principal, shownAs, asked.fields)));
+    if (!show) shows.set(shownAs, (show = showMember(caller.principal, shownAs, asked, request.refused ?? ((refusal) => refusal))));
     return show(row);
   };
   const edges = rows.slice(0, limit).map((row) => new Edge(row, member(row), memberCursor));

@@ -1,7 +1,7 @@
 import { builder } from '../graphql/builder.js';
 import { connectionRef } from '../graphql/connection.js';
 import { readAudienceRequest } from './audience.fields.js';
-import { AudienceConnectionRef, AudienceFilterInput, audienceCaller } from './audience.schema.js';
+import { AudienceConnectionRef, AudienceFilterInput, answeredRefusal, audienceCaller } from './audience.schema.js';
 import { queryAudience } from './audience.service.js';
 import { createSavedAudience, deleteSavedAudience, findSavedAudience, listSavedAudiences, type SavedAudience } from './saved-audience.service.js';
 
@@ -19,6 +19,7 @@ const SavedAudienceRef = builder.objectRef<SavedAudience>('SavedAudience').imple
         queryAudience(ctx.services, audienceCaller(ctx), {
           ...{ purpose: a.purpose, filter: a.filter, first: args.first, after: args.after, savedAudienceId: a.id },
           asked: readAudienceRequest(info),
+          refused: answeredRefusal(ctx),
         }),
     }),
   }),

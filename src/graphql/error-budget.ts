@@ -27,14 +27,15 @@ export class LeftOutError extends GraphQLError {
 const requestErrors = createContextCache((_context: object): { made: number; leftOut?: LeftOutError } => ({ made: 0 }));
 
 /**
- * The error `make` makes, the request's MAX_CLIENT_ERRORS first times; after that, without calling
- * it, the request's LeftOutError. Never call it for an error the client is not answered with, which
- * the log must see.
+ * The error `make` makes, while the request's client errors stay within MAX_CLIENT_ERRORS with the
+ * `answers` it is answered as (more than one where a value is read under aliases); past them,
+ * without calling it, the request's LeftOutError. Never call it for an error the client is not
+ * answered with, which the log must see.
  */
-export function withinErrorBudget<E extends GraphQLError>(context: object, make: () => E): E | LeftOutError {
+export function withinErrorBudget<E extends GraphQLError>(context: object, make: () => E, answers = 1): E | LeftOutError {
   const errors = requestErrors(context);
-  if (errors.made < MAX_CLIENT_ERRORS) {
-    errors.made++;
+  if (errors.made + answers <= MAX_CLIENT_ERRORS) {
+    errors.made += answers;
     return make();
   }
   return (errors.leftOut ??= withoutStack(() => new LeftOutError()));
