@@ -166,6 +166,15 @@ describe('token exchange for delegation (RFC 8693)', () => {
     expect(await exchange(hub, assistant, user.accessToken, { purpose: 'email_marketing' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
 
+  it('refuses a consent the user withdrew: no token is issued on it', async () => {
+    const user = await signUpUser(hub);
+    const withdrawn = await giveConsent(hub, user.accessToken, { agentId: assistant.id, scopes: ['orders:read'] });
+    const response = await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { token: user.accessToken, variables: { id: withdrawn } });
+    expect(response.data).toEqual({ withdrawConsent: { status: 'WITHDRAWN' } });
+    expect(await exchange(hub, assistant, user.accessToken, { scope: 'orders:read' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await exchange(hub, assistant, user.accessToken, { scope: 'orders:read offline_access' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
   it('audits the exchange with the actor chain, purpose and consent', async () => {
     const { access_token } = await delegated(assistant, alice.accessToken, { scope: 'orders:read' });
     await hub.services.audit.flush();
@@ -343,6 +352,29 @@ describe('delegated lifetimes on a clock that moves between readings', () => {
     const refreshed = await postForm(moving, '/oauth/token', { grant_type: 'refresh_token', refresh_token: exchanged.body.refresh_token }, basic(agent));
     expect(refreshed.status).toBe(200);
     expect(claimsOf(refreshed.body.access_token).exp).toBe(consentExp);
+  });
+});
+
+describe('a consent past its expiry, before anything marks it expired', () => {
+  it('is no ground for an exchange: the user’s other consent in force is taken instead', async () => {
+    const clock = fixedClock('2031-04-01T09:00:00.000Z');
+    const expiring = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+    try {
+      const agent = await registerAgent(expiring, await operatorToken(expiring), { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read'] });
+      const user = await signUpUser(expiring);
+      const support = await giveConsent(expiring, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+      clock.advance(1);
+      // The newer consent, so the one an exchange naming no purpose or scope would take while in force.
+      await giveConsent(expiring, user.accessToken, { purpose: 'checkout', agentId: agent.id, scopes: ['contact.email:read'], expiresAt: new Date(clock.now().getTime() + 60_000).toISOString() });
+      clock.advance(61);
+
+      const exchanged = await exchange(expiring, agent, user.accessToken);
+      expect(exchanged.status).toBe(200);
+      expect(claimsOf(exchanged.body.access_token)).toMatchObject({ consent_id: support, purpose: 'support' });
+      expect(await exchange(expiring, agent, user.accessToken, { purpose: 'checkout' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    } finally {
+      await expiring.close();
+    }
   });
 });
 
