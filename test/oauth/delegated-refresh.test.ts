@@ -113,6 +113,16 @@ describe('refresh tokens for delegated access', () => {
     expect(await exchange(hub, child, parentToken, { scope: 'orders:read offline_access' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
   });
 
+  it('are refused to an agent whose ceiling lacks offline_access at a first hop too, and no family is stored', async () => {
+    const widget = await registerAgent(hub, admin, { name: 'Widget', allowedScopes: ['orders:read'] });
+    const user = await signUpUser(hub);
+    await giveConsent(hub, user.accessToken, { agentId: widget.id, scopes: ['orders:read'] });
+    const refused = await exchange(hub, widget, user.accessToken, { scope: 'orders:read offline_access' });
+    expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    expect(refused.body.refresh_token).toBeUndefined();
+    expect(await hub.services.db.selectFrom('refresh_tokens').select('id').where('client_id', '=', widget.id).execute()).toEqual([]);
+  });
+
   it('die with the consent: withdrawal revokes them at once', async () => {
     const session = await delegatedSession();
     const withdrawn = await graphql(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { token: session.user.accessToken, variables: { id: session.consentId } });
