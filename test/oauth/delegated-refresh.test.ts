@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../../src/app.js';
-import { graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { createHub, type Hub } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/shared/clock.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { TEST_ENV, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import { basic, claimsOf, exchange, giveConsent, operatorToken, registerAgent, type ClientCredentials, type RegisteredAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
@@ -148,5 +151,44 @@ describe('refresh tokens for delegated access', () => {
     const row = await hub.database.db.selectFrom('refresh_tokens').select('revoked_at').where('client_id', '=', other.id).where('rotated_at', 'is', null).executeTakeFirstOrThrow();
     expect(row.revoked_at).toBeInstanceOf(Date);
     expect((await refresh(assistant, session.refreshToken)).status).toBe(200);
+  });
+});
+
+describe('a delegated refresh token that is no longer the family’s to use', () => {
+  const clock = fixedClock('2031-06-01T09:00:00.000Z');
+  let idle: Hub;
+  let agent: RegisteredAgent;
+  beforeAll(async () => {
+    idle = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
+    agent = await registerAgent(idle, await operatorToken(idle), { name: 'Assistant', allowedScopes: ['orders:read', 'offline_access'] });
+  });
+  afterAll(() => idle.close());
+
+  /** A first hop's family, which stands on a consent with no expiry. */
+  async function offlineSession() {
+    const user = await signUpUser(idle);
+    await giveConsent(idle, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    const response = await exchange(idle, agent, user.accessToken, { scope: 'orders:read offline_access' });
+    expect(response.status).toBe(200);
+    return response.body.refresh_token as string;
+  }
+  const use = (refreshToken: string) => postForm(idle, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, basic(agent));
+  const introspect = (refreshToken: string) => postForm(idle, '/oauth/introspect', { token: refreshToken, token_type_hint: 'refresh_token' }, basic(agent));
+
+  it('is inactive at introspection once rotated, while the token that replaced it is active', async () => {
+    const used = await offlineSession();
+    const next = await use(used);
+    expect(next.status).toBe(200);
+    expect((await introspect(used)).body).toEqual({ active: false });
+    expect((await introspect(next.body.refresh_token)).body).toMatchObject({ active: true, token_type: 'refresh_token' });
+  });
+
+  it('ends 30 days after it was issued when left unused, though the consent it stands on has no end: inactive and refused', async () => {
+    const unused = await offlineSession();
+    clock.advance(30 * 24 * 3_600 - 1);
+    expect((await introspect(unused)).body.active).toBe(true);
+    clock.advance(1);
+    expect((await introspect(unused)).body).toEqual({ active: false });
+    expect(await use(unused)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 });
