@@ -46,6 +46,14 @@ describe('grant_type=client_credentials', () => {
     }
   });
 
+  it('never puts offline_access in an access token, though the ceiling holds it: left out by default, refused when asked', async () => {
+    const offline = await registerAgent(hub, admin, { name: 'Offline assistant', allowedScopes: ['orders:read', 'offline_access'] });
+    const issued = await token({}, basic(offline));
+    expect(issued.body.scope).toBe('orders:read');
+    expect(claimsOf(issued.body.access_token).scope).toBe('orders:read');
+    expect(await token({ scope: 'orders:read offline_access' }, basic(offline))).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+  });
+
   it.each([
     ['a wrong secret', () => basic({ ...agent, clientSecret: `${agent.clientSecret}x` })],
     ['an unknown client', () => basic({ clientId: 'agt_01J00000000000000000NOBODY', clientSecret: agent.clientSecret })],
