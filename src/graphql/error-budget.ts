@@ -5,7 +5,7 @@ import { withoutStack } from '../shared/errors.js';
 /**
  * The most errors of the client's own (refused fields, bad cursors: HubErrors) one answer carries,
  * as graphql-js's validation stops at 100. A request reaches thousands of values within its cost
- * (a user's agents read through `consent { user { connectedAgents … } } }` under aliases), and can
+ * (a user's agents read through `consent { user { connectedAgents … } }` under aliases), and can
  * be refused each: some 25 µs of CPU an error, made, formatted, logged for and written, and more
  * than the answer's data. Past these, a field is refused all the same (null, audited), with no
  * error of its own; the answer says how many were left out (see src/http/graphql-errors.ts).
