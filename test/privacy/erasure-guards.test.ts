@@ -186,6 +186,19 @@ describe('a suspended user', () => {
     expect((await setStatus('reactivateUser', hana.id)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     expect(await statusOf(hana.id)).toBe('erased');
   });
+
+  it('is lifted by users:admin only: another user and an operator without it are refused, and the user stays suspended', async () => {
+    const iris = await named('Iris');
+    const other = await named('Jude');
+    const reader = await clientToken(hub, ['profile:read', 'agents:admin'], 'agt_01J0000000000000000000RACT');
+    expect((await setStatus('suspendUser', iris.id)).data.suspendUser.status).toBe('SUSPENDED');
+    for (const token of [other.accessToken, reader]) {
+      const refused = await setStatus('reactivateUser', iris.id, token);
+      expect(refused.data).toBeNull();
+      expect(refused.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    }
+    expect(await statusOf(iris.id)).toBe('suspended');
+  });
 });
 
 describe('a failure mid-erasure', () => {
