@@ -96,6 +96,19 @@ describe('savedAudience and its export', () => {
     expect(exported.body).not.toContain('Their campaign');
     expect((await hub.http.inject({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${other}` } })).statusCode).toBe(200);
   });
+
+  it('are refused, with creating one, to a token without audience:read, even the saving client’s own', async () => {
+    const id = await create(tool, 'Kept from a narrowed token');
+    const narrowed = await clientToken(hub, ['profile:read'], 'agt_01J0000000000000000000TOOL');
+    const read = await graphql<any>(hub, 'query($id: ID!) { savedAudience(id: $id) { name } }', { token: narrowed, variables: { id } });
+    expect(read.data.savedAudience).toBeNull();
+    expect(read.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    const CREATE = 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }';
+    const created = await graphql<any>(hub, CREATE, { token: narrowed, variables: { input: { name: 'Unfiltered', purpose: 'email_marketing' } } });
+    expect(created.data).toBeNull();
+    expect(created.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    expect(await names(tool)).not.toContain('Unfiltered');
+  });
 });
 
 describe('deleteSavedAudience', () => {
