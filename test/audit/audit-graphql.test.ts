@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { clientToken, graphql, postForm, signUpUser, startTestHub } from '../helpers/hub.js';
-import { giveConsent } from '../helpers/oauth.js';
+import { clientToken, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
 let auditor: string;
@@ -214,6 +214,26 @@ describe('reading the trail', () => {
     const other = await graphql<any>(hub, 'query($id: ID!) { user(id: $id) { accessLog { edges { cursor } } } }', { token: bob.accessToken, variables: { id: alice.id } });
     expect(other.data.user).toBeNull();
     expect(other.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+  });
+
+  it('keeps an agent acting for the user out of their access log, whatever its consent covers', async () => {
+    const alice = await signUpUser(hub);
+    const agent = await registerAgent(hub, await operatorToken(hub), { allowedScopes: ['contact:read'] });
+    await giveConsent(hub, alice.accessToken, { agentId: agent.id, scopes: ['contact:read'] });
+    const exchanged = await exchange(hub, agent, (await signIn(hub, alice)).accessToken);
+    expect(exchanged.status).toBe(200);
+    const log = await graphql<any>(hub, '{ me { id email accessLog { edges { cursor } } } }', { token: exchanged.body.access_token });
+    expect(log.data.me).toEqual({ id: alice.id, email: alice.email, accessLog: null });
+    expect(log.errors?.map((e) => [e.path?.join('.'), e.extensions])).toEqual([['me.accessLog', { code: 'FORBIDDEN', reason: 'NOT_SUBJECT' }]]);
+  });
+
+  it('keeps a user out of the access log of a user signed up in the same request', async () => {
+    const caller = await signUpUser(hub);
+    const SIGN_UP = 'mutation($input: SignUpInput!) { signUp(input: $input) { user { id accessLog { edges { cursor } } } } }';
+    const input = { email: `trail-${Date.now()}@example.com`, password: 'correct horse battery staple 42' };
+    const response = await graphql<any>(hub, SIGN_UP, { token: caller.accessToken, variables: { input } });
+    expect(response.data.signUp.user.accessLog).toBeNull();
+    expect(response.errors?.map((e) => [e.path?.join('.'), e.extensions])).toEqual([['signUp.user.accessLog', { code: 'FORBIDDEN', reason: 'NOT_SUBJECT' }]]);
   });
 
   it('keeps an operator without audit:read out of the trail, and out of access logs', async () => {
