@@ -127,6 +127,12 @@ describe('webhook subscriptions', () => {
     expect(refused.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
     const list = await graphql(hub, '{ webhookSubscriptions { edges { node { id } } } }', { token: other });
     expect(list.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    const existing = (await create({ url: 'http://127.0.0.1:8/kept', eventTypes: ['consent.given'] })).data!.createWebhookSubscription.subscription.id;
+    for (const query of [`{ webhookSubscription(id: "${existing}") { id url } }`, '{ webhookEventTypes }']) {
+      const refusedRead = await graphql<any>(hub, query, { token: other });
+      expect(JSON.stringify(refusedRead.data)).not.toContain('kept');
+      expect(refusedRead.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    }
     const anonymous = await graphql(hub, '{ webhookSubscriptions { edges { node { id } } } }');
     expect(anonymous.errors![0]!.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
     for (const name of ['disableWebhookSubscription', 'enableWebhookSubscription', 'rotateWebhookSecret']) {
