@@ -98,7 +98,9 @@ describe('registerAgent', () => {
     const narrower = await register(alice.accessToken, { parentAgentId: parent, allowedScopes: ['orders:read', 'contact.email:read'] });
     expect(narrower.data.registerAgent.agent.parent).toEqual({ id: parent });
     expect(errorOf(await register(alice.accessToken, { parentAgentId: parent, allowedScopes: ['payment:read'] }))).toMatchObject({ code: 'BAD_USER_INPUT' });
-    expect(errorOf(await register(bob.accessToken, { parentAgentId: parent }))).toEqual({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
+    const underAlices = await register(bob.accessToken, { parentAgentId: parent });
+    expect(underAlices.data).toBeNull();
+    expect(errorOf(underAlices)).toEqual({ code: 'FORBIDDEN', reason: 'NOT_SUBJECT' });
   });
 });
 
