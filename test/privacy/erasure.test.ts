@@ -46,6 +46,8 @@ beforeAll(async () => {
   audienceId = saved.data.createAudience.id;
 
   alice = await customer(hub, { givenName: 'Alice', familyName: 'Erasmus' }, clock.now());
+  // What the profile holds besides what she typed in: her language, her standing in the loyalty scheme, a verified email.
+  await hub.services.db.updateTable('users').set({ locale: 'is-IS', loyalty_tier: 'gold', loyalty_points: 1_250, email_verified: true }).where('id', '=', alice.id).execute();
   aliceHanded = await signInUser(hub, alice);
   assistant = await registerAgent(hub, admin, { name: 'Support assistant', allowedScopes: ['orders:read', 'contact:read', 'offline_access'] });
   await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
@@ -160,6 +162,11 @@ describe('eraseUser by the user themself', () => {
       expect(kept.rows.filter((row) => row.text.includes(personal))).toEqual([]);
     }
     expect(kept.rows.filter((row) => /"last4":\s*"7319"/.test(row.text))).toEqual([]);
+  });
+
+  it('blanks what the profile held besides what the person typed in: locale, loyalty tier and points, a verified email, the entry key', async () => {
+    const user = await hub.services.db.selectFrom('users').select(['locale', 'loyalty_tier', 'loyalty_points', 'email_verified', 'entry_hmac_key']).where('id', '=', alice.id).executeTakeFirstOrThrow();
+    expect(user).toEqual({ locale: null, loyalty_tier: null, loyalty_points: 0, email_verified: false, entry_hmac_key: null });
   });
 
   it('keeps every hash chain of the audit trail whole', async () => {
