@@ -85,4 +85,14 @@ describe('the export of a person an agent acting for someone else tried to read'
     const own = await exportOf(hub, carol.id, carol.accessToken);
     expect(own.body.accessLog).toContainEqual(expect.objectContaining({ action: 'token.exchanged', consentId: carolConsent }));
   });
+
+  it('lists among connectedAgents only agents the person consented to, not one another person did', async () => {
+    const erin = await signUpUser(hub);
+    const frank = await signUpUser(hub);
+    const agent = await registerAgent(hub, await operatorToken(hub), { name: 'Order assistant', allowedScopes: ['orders:read'] });
+    await giveConsent(hub, erin.accessToken, { purpose: 'support', agentId: agent.id, scopes: ['orders:read'] });
+
+    expect((await exportOf(hub, frank.id, frank.accessToken)).body.connectedAgents).toEqual([]);
+    expect((await exportOf(hub, erin.id, erin.accessToken)).body.connectedAgents).toEqual([expect.objectContaining({ id: agent.id })]);
+  });
 });
