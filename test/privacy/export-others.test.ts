@@ -5,7 +5,7 @@ import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signIn, signUpUser } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
-import { exportOf } from './privacy-fixtures.js';
+import { exportOf, paymentApprovals } from './privacy-fixtures.js';
 
 // A person's export lists what they did about others (`actions`) without what is those others',
 // and a withdrawal that follows from someone else's decommissioning never names them.
@@ -94,5 +94,15 @@ describe('the export of a person an agent acting for someone else tried to read'
 
     expect((await exportOf(hub, frank.id, frank.accessToken)).body.connectedAgents).toEqual([]);
     expect((await exportOf(hub, erin.id, erin.accessToken)).body.connectedAgents).toEqual([expect.objectContaining({ id: agent.id })]);
+  });
+
+  it('lists among approvals only those the person was asked for, not another person’s', async () => {
+    const grace = await signUpUser(hub);
+    const heidi = await signUpUser(hub);
+    const shopper = await registerAgent(hub, await operatorToken(hub), { name: 'Shopping assistant', allowedScopes: ['payment:read', 'payment:write'] });
+    const asked = await paymentApprovals(hub, shopper, grace.accessToken);
+
+    expect((await exportOf(hub, heidi.id, heidi.accessToken)).body.approvals).toEqual([]);
+    expect((await exportOf(hub, grace.id, grace.accessToken)).body.approvals.map((approval: { id: string }) => approval.id).sort()).toEqual([...asked].sort());
   });
 });
