@@ -5,6 +5,7 @@ import { MAX_CLIENT_ERRORS } from '../../src/graphql/error-budget.js';
 import { COMPILE_AFTER_RUNS } from '../../src/http/graphql-jit.js';
 import { seedUsers } from '../../src/identity/seed.js';
 import { clientToken, graphql, startTestHub } from '../helpers/hub.js';
+import { lineScansDuring } from '../helpers/line-scans.js';
 
 // email_marketing covers the contact email, not the phone nor the name: a page of its members
 // asking for the phone twice (under an alias) and the name is refused three fields a member.
@@ -16,21 +17,6 @@ beforeAll(async () => {
   token = await clientToken(hub, ['audience:read', ...ALL_DATA_SCOPES.filter((scope) => scope.endsWith(':read'))]);
 }, 60_000);
 afterAll(() => hub.close());
-
-/** How many times `run` reads a text of over 50,000 characters for its line breaks from its start, as graphql-js does to locate an error. */
-async function lineScansDuring<T>(run: () => Promise<T>): Promise<{ result: T; scans: number }> {
-  const exec = RegExp.prototype.exec;
-  let scans = 0;
-  RegExp.prototype.exec = function (this: RegExp, text: string) {
-    if (this.source === '\\r\\n|[\\n\\r]' && this.lastIndex === 0 && text.length > 50_000) scans++;
-    return exec.call(this, text);
-  };
-  try {
-    return { result: await run(), scans };
-  } finally {
-    RegExp.prototype.exec = exec;
-  }
-}
 
 describe('the refused fields of an audience page', () => {
   it('are errors up to the most an answer carries, and no more are made, whether graphql-js or graphql-jit runs the query', async () => {

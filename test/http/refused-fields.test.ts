@@ -7,6 +7,7 @@ import { schema } from '../../src/graphql/schema.js';
 import { COMPILE_AFTER_RUNS } from '../../src/http/graphql-jit.js';
 import { ForbiddenError } from '../../src/shared/errors.js';
 import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+import { lineScansDuring } from '../helpers/line-scans.js';
 import { giveConsent, registerAgent } from '../helpers/oauth.js';
 
 // A user's own 25 agents, read through the graph's cycle, are 625 users, each refused `status`
@@ -26,24 +27,6 @@ beforeAll(async () => {
   }
 }, 60_000);
 afterAll(() => hub.close());
-
-/**
- * How many times `run` starts reading a text for GraphQL's line breaks (`/\r\n|[\n\r]/g` from
- * its start), as graphql-js does to locate each error and `lineBreaksOf` once per document.
- */
-async function lineScansDuring<T>(run: () => Promise<T>): Promise<{ result: T; scans: number }> {
-  const exec = RegExp.prototype.exec;
-  let scans = 0;
-  RegExp.prototype.exec = function (this: RegExp, text: string) {
-    if (this.source === '\\r\\n|[\\n\\r]' && this.lastIndex === 0 && text.length > 50_000) scans++;
-    return exec.call(this, text);
-  };
-  try {
-    return { result: await run(), scans };
-  } finally {
-    RegExp.prototype.exec = exec;
-  }
-}
 
 /**
  * How many stack frames are formatted while `run` runs: captured stacks are formatted (through
