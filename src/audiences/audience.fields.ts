@@ -68,8 +68,8 @@ export const EVERYTHING: AudienceRequest = Object.freeze({ fields: MEMBER_FIELD_
 
 /**
  * What this request selects of the audience connection being resolved: the member fields under
- * `edges { node { … } }` and how many times each, whether it selects `edges` or `pageInfo`, and `totalCount` (fragments,
- * aliases, `@include` and `@skip` followed).
+ * `edges { node { … } }` and how many times each, whether it selects `edges` or `pageInfo`, and
+ * `totalCount` (fragments, aliases, `@include` and `@skip` followed).
  * Everything when the selection cannot be read, so a page never lacks what its query asks for.
  */
 export function readAudienceRequest(info: GraphQLResolveInfo): AudienceRequest {
