@@ -1,10 +1,8 @@
-import { OPERATOR_SCOPES } from '../authz/principal.js';
+import { isOperatorScope } from '../authz/principal.js';
 import { isDataScope, OFFLINE_ACCESS, scopeWithin } from '../authz/scopes.js';
 
 /** Most scopes one agent's ceiling may list. */
 const MAX_ALLOWED_SCOPES = 64;
-
-const isOperatorScope = (scope: string) => (OPERATOR_SCOPES as readonly string[]).includes(scope);
 
 /**
  * What is wrong with `scopes` as an agent's ceiling, or undefined: each must be a data scope of

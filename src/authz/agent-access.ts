@@ -1,4 +1,4 @@
-import { hasScope, OPERATOR_SCOPES, type Principal } from './principal.js';
+import { hasScope, isOperatorScope, type Principal } from './principal.js';
 import type { Decision } from './profile-access.js';
 import { allowsOfflineAccess, holdsEveryDataScope, isDataScope, scopeWithin } from './scopes.js';
 import { recentSignIn, type StepUpDecision } from './step-up.js';
@@ -9,7 +9,7 @@ const deny = (principal: Principal): Decision => Object.freeze({ allowed: false,
 
 /** An operator client holding `agents:admin`: it manages every agent. */
 function isAgentAdmin(principal: Principal): boolean {
-  return principal.kind === 'client' && hasScope(principal, 'agents:admin');
+  return hasScope(principal, 'agents:admin');
 }
 
 /**
@@ -22,7 +22,7 @@ function isAgentAdmin(principal: Principal): boolean {
  */
 export function operatorScopeBeyond(principal: Principal, scopes: readonly string[]): string | undefined {
   if (principal.kind !== 'client') return undefined;
-  return scopes.find((scope) => (OPERATOR_SCOPES as readonly string[]).includes(scope) && !hasScope(principal, scope));
+  return scopes.find((scope) => isOperatorScope(scope) && !hasScope(principal, scope));
 }
 
 /**
@@ -128,7 +128,7 @@ export function agentListScope(principal: Principal): { readonly all: true } | {
 
 /** May this caller see or withdraw this consent? The user who gave it, or an operator with `consents:admin`. */
 export function decideConsentAccess(principal: Principal, consent: { readonly userId: string } | null | undefined): Decision {
-  if (principal.kind === 'client' && hasScope(principal, 'consents:admin')) return ALLOW;
+  if (hasScope(principal, 'consents:admin')) return ALLOW;
   return principal.kind === 'user' && consent?.userId === principal.userId ? ALLOW : deny(principal);
 }
 

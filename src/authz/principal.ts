@@ -81,8 +81,14 @@ export const OPERATOR_SCOPES = [
 
 export type OperatorScope = (typeof OPERATOR_SCOPES)[number];
 
-export function hasScope(principal: Principal, scope: string): boolean {
-  return principal.kind !== 'anonymous' && principal.scopes.has(scope);
+export const isOperatorScope = (scope: string): scope is OperatorScope => (OPERATOR_SCOPES as readonly string[]).includes(scope);
+
+/**
+ * Does this caller hold an operator scope? Only a client acting as itself does (API.md): a user's
+ * or an agent's token that carried one would be a token the hub never issues.
+ */
+export function hasScope(principal: Principal, scope: OperatorScope): boolean {
+  return principal.kind === 'client' && principal.scopes.has(scope);
 }
 
 /** A client holding any operator scope: may introspect the schema in production. */
