@@ -111,6 +111,17 @@ describe('the webhook address policy', () => {
     await expect(lookup('public.example', { all: true })).resolves.toEqual(answers['public.example']);
     await expect(lookup('public.example', { family: 6 })).resolves.toEqual({ address: '2001:4860:4860::8844', family: 6 });
   });
+
+  it('hands the socket the addresses it checked, from one resolution, so a name that rebinds right after the check cannot switch it', async () => {
+    const answers = [[{ address: '8.8.8.8', family: 4 }], [{ address: '10.0.0.7', family: 4 }]];
+    let resolutions = 0;
+    const rebinding: Resolve = async () => answers[Math.min(resolutions++, 1)]!;
+    const connectTo = await new Promise((resolve, reject) =>
+      guardedLookup(createAddressPolicy([]), rebinding)('rebinding.example', {} as never, ((error: Error | null, address: string) => (error ? reject(error) : resolve(address))) as never),
+    );
+    expect(connectTo).toBe('8.8.8.8');
+    expect(resolutions).toBe(1);
+  });
 });
 
 describe('the webhook sender', () => {
