@@ -36,6 +36,12 @@ describe('the retry schedule', () => {
     expect(parseRetryAfter('Sun Jun  1 12:00:30 2025', now)).toBe(30);
     for (const bad of [undefined, '', '-5', '1.5', 'soon', 'x'.repeat(100)]) expect(parseRetryAfter(bad, now)).toBeUndefined();
   });
+
+  it('rounds the wait until a Retry-After date up to whole seconds, so no retry comes before that date', () => {
+    const halfPast = new Date(now.getTime() + 500);
+    expect(parseRetryAfter('Sun, 01 Jun 2025 12:10:00 GMT', halfPast)).toBe(600);
+    expect(after(nextAttemptAt(1, halfPast, parseRetryAfter('Sun, 01 Jun 2025 12:10:00 GMT', halfPast), () => 0.5))).toBeGreaterThanOrEqual(600);
+  });
 });
 
 describe('signing', () => {
