@@ -139,6 +139,16 @@ describe('webhook subscriptions', () => {
       const denied = await graphql(hub, `mutation { ${name}(id: "whk_01J00000000000000000000000") { __typename } }`, { token: other });
       expect(denied.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
     }
+    // Changing or deleting an existing subscription is refused, and leaves it as it was.
+    const changes = [
+      `mutation { updateWebhookSubscription(id: "${existing}", input: { url: "http://127.0.0.1:8/elsewhere", eventTypes: ["user.erased"] }) { id } }`,
+      `mutation { deleteWebhookSubscription(id: "${existing}") }`,
+    ];
+    for (const mutation of changes) {
+      const denied = await graphql(hub, mutation, { token: other });
+      expect(denied.errors![0]!.extensions, mutation.slice(0, 40)).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+    }
+    expect((await byId(existing as string)).data!.webhookSubscription).toMatchObject({ url: 'http://127.0.0.1:8/kept', eventTypes: ['consent.given'] });
     const redeliver = await graphql(hub, 'mutation { redeliverWebhookMessage(subscriptionId: "whk_x", messageId: "msg_x") { messageId } }', { token: other });
     expect(redeliver.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
   });
