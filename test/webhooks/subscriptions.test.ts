@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
+import { HUB_CHAIN_KEY } from '../../src/audit/audit.actions.js';
 import { encodeCursor } from '../../src/shared/pagination.js';
 import { testServerUrl } from '../helpers/database.js';
 import { clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
@@ -199,6 +200,65 @@ describe('webhook subscriptions', () => {
     const updated = await graphql(hub, 'mutation($id: ID!, $url: String!) { updateWebhookSubscription(id: $id, input: { url: $url }) { url } }', { token: admin, variables: { id, url: long[0] } });
     expect(updated.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.url' });
     expect((await byId(id)).data!.webhookSubscription).toMatchObject({ url: 'http://127.0.0.1:8/kept' });
+  });
+});
+
+const countSubscriptions = async (hub: Hub) => (await sql<{ n: number }>`select count(*)::int as n from webhook_subscriptions`.execute(hub.services.db)).rows[0]!.n;
+
+describe('the number of webhook subscriptions', () => {
+  let hub: Hub;
+  let admin: string;
+  beforeAll(async () => {
+    ({ hub } = await startWebhookHub());
+    admin = await adminToken(hub);
+  });
+  afterAll(() => hub.close());
+
+  it('is at most 100: one more is refused with BAD_USER_INPUT until one is deleted', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) ids.push((await subscribe(hub, admin, `http://127.0.0.1:8/hooks/${i}`, ['consent.given'])).id);
+    const create = () =>
+      graphql<{ createWebhookSubscription: { subscription: { id: string } } }>(
+        hub,
+        'mutation { createWebhookSubscription(input: { url: "http://127.0.0.1:8/one-more", eventTypes: ["consent.given"] }) { subscription { id } } }',
+        { token: admin },
+      );
+    const refused = await create();
+    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input' });
+    expect(refused.errors![0]!.message).toMatch(/at most 100 webhook subscriptions/);
+    expect(await countSubscriptions(hub)).toBe(100);
+
+    await graphql(hub, 'mutation($id: ID!) { deleteWebhookSubscription(id: $id) }', { token: admin, variables: { id: ids[0] } });
+    expect((await create()).errors).toBeUndefined();
+  });
+});
+
+describe.skipIf(testServerUrl() === undefined)('webhook subscriptions created at the same time', () => {
+  let hub: Hub;
+  let admin: string;
+  beforeAll(async () => {
+    ({ hub } = await startWebhookHub());
+    admin = await adminToken(hub);
+  });
+  afterAll(() => hub.close());
+  const { holding, waiters } = lockHolder(() => hub.services.db);
+
+  it('never number more than 100 together: of two taking the last place, one is refused', async () => {
+    for (let i = 0; i < 99; i++) await subscribe(hub, admin, `http://127.0.0.1:8/hooks/${i}`, ['consent.given']);
+    // Each creation waits to audit, on the hub's chain, once it has counted the subscriptions.
+    const held = await holding((tx) => tx.selectFrom('audit_chain_heads').select('chain_key').where('chain_key', '=', HUB_CHAIN_KEY).forUpdate().execute());
+    const creations = [1, 2].map((i) =>
+      graphql(hub, 'mutation($url: String!) { createWebhookSubscription(input: { url: $url, eventTypes: ["consent.given"] }) { subscription { id } } }', {
+        token: admin,
+        variables: { url: `http://127.0.0.1:8/last/${i}` },
+      }),
+    );
+    await waiters(2);
+    await held.release();
+    const results = await Promise.all(creations);
+    expect(results.filter((r) => r.errors === undefined)).toHaveLength(1);
+    expect(results.flatMap((r) => r.errors ?? []).map((e) => e.extensions)).toEqual([expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'input' })]);
+    expect(await countSubscriptions(hub)).toBe(100);
   });
 });
 
