@@ -99,6 +99,12 @@ describe('webhook delivery attempts', () => {
     expect(delivery).toMatchObject({ status: 'FAILED', attemptCount: 1, lastStatusCode: 410, nextAttemptAt: null });
     const state = await graphql<{ webhookSubscription: { status: string; disabledReason: string } }>(hub, 'query($id: ID!) { webhookSubscription(id: $id) { status disabledReason } }', { token: admin, variables: { id: subscription.id } });
     expect(state.data!.webhookSubscription).toEqual({ status: 'DISABLED', disabledReason: 'GONE' });
+    // An operator disabling it as well changes nothing: the reason stays the receiver's.
+    const disabled = await graphql<{ disableWebhookSubscription: unknown }>(hub, 'mutation($id: ID!) { disableWebhookSubscription(id: $id) { status disabledReason } }', {
+      token: admin,
+      variables: { id: subscription.id },
+    });
+    expect(disabled.data!.disableWebhookSubscription).toEqual({ status: 'DISABLED', disabledReason: 'GONE' });
     const audit = await hub.services.db.selectFrom('audit_events').select(['actor_kind', 'reason']).where('action', '=', 'webhook.disabled').execute();
     expect(audit).toEqual([{ actor_kind: 'system', reason: 'the receiver answered 410 Gone' }]);
     await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
@@ -248,6 +254,47 @@ describe('webhook delivery attempts', () => {
     const waits = delivery!.attempts.slice(0, 7).map((a) => seconds(a.attemptedAt, a.nextAttemptAt!) / [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000][a.attempt - 1]!);
     expect(waits.every((ratio) => ratio >= 0.9 && ratio <= 1.1)).toBe(true);
     expect(delivery!.attempts.every((a) => a.statusCode === 302 && a.error === 'redirect not followed')).toBe(true);
+  });
+
+  it('takes only a 2xx as success: a 300 is a failed attempt, retried on the schedule', async () => {
+    const { admin, receiver, subscription } = await setUp((index) => ({ status: index === 0 ? 300 : 299 }));
+    expect(await worker.deliverDue()).toBe(1);
+    let [delivery] = await deliveryLog(hub, admin, subscription.id);
+    expect(delivery).toMatchObject({ status: 'PENDING', attemptCount: 1, lastStatusCode: 300, lastError: 'redirect not followed', deliveredAt: null });
+    clock.set(delivery!.nextAttemptAt!);
+    expect(await worker.deliverDue()).toBe(1);
+    [delivery] = await deliveryLog(hub, admin, subscription.id);
+    expect(delivery).toMatchObject({ status: 'SUCCEEDED', attemptCount: 2, lastStatusCode: 299, lastError: null });
+    expect(receiver.requests.map((r) => r.status)).toEqual([300, 299]);
+  });
+
+  it('holds a disabled subscription’s pending deliveries, sending them once an operator enables it again', async () => {
+    const { admin, receiver, subscription } = await setUp(() => ({ status: 200 }));
+    const setEnabled = (mutation: string) => graphql(hub, `mutation($id: ID!) { ${mutation}(id: $id) { status } }`, { token: admin, variables: { id: subscription.id } });
+    expect((await setEnabled('disableWebhookSubscription')).errors).toBeUndefined();
+    expect(await worker.deliverDue()).toBe(0);
+    expect(receiver.requests).toEqual([]);
+    expect((await deliveryLog(hub, admin, subscription.id))[0]).toMatchObject({ status: 'PENDING', attemptCount: 0 });
+
+    expect((await setEnabled('enableWebhookSubscription')).errors).toBeUndefined();
+    expect(await worker.deliverDue()).toBe(1);
+    expect((await deliveryLog(hub, admin, subscription.id))[0]).toMatchObject({ status: 'SUCCEEDED', attemptCount: 1 });
+    expect(receiver.accepted).toHaveLength(1);
+  });
+
+  it('leaves the deliveries that have ended as they were when their event type is dropped', async () => {
+    const { admin, subscription } = await setUp(() => ({ status: 200 }));
+    expect(await worker.deliverDue()).toBe(1);
+    const [delivered] = await deliveryLog(hub, admin, subscription.id);
+    expect(delivered!.status).toBe('SUCCEEDED');
+    const update = await graphql(hub, 'mutation($id: ID!) { updateWebhookSubscription(id: $id, input: { eventTypes: ["agent.suspended"] }) { eventTypes } }', {
+      token: admin,
+      variables: { id: subscription.id },
+    });
+    expect(update.errors).toBeUndefined();
+    expect(await deliveryLog(hub, admin, subscription.id)).toEqual([delivered]);
+    const audit = await hub.services.db.selectFrom('audit_events').select('detail').where('action', '=', 'webhook.updated').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(audit.detail).not.toHaveProperty('deliveriesEnded');
   });
 
   it('times out a receiver that does not answer, and records why', async () => {
