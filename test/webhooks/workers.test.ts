@@ -245,4 +245,24 @@ describe('the hub’s own delivery worker', () => {
       await hub.close();
     }
   });
+
+  it('is woken by an operator enabling a subscription again, and sends what waited meanwhile without waiting for its poll', async () => {
+    const { hub, clock } = await startWebhookHub({ HUB_WEBHOOK_WORKER: 'true', HUB_WEBHOOK_POLL_INTERVAL: '3600' }, fixedClock(new Date()));
+    const admin = await adminToken(hub);
+    const receiver = await startReceiver({ secrets: () => ({}), answer: (index) => ({ status: index === 0 ? 500 : 200 }), at: () => clock.now() });
+    try {
+      const { id } = await subscribe(hub, admin, receiver.url, ['agent.registered']);
+      await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+      await expect.poll(async () => (await deliveryLog(hub, admin, id))[0]?.lastStatusCode, { timeout: 10_000 }).toBe(500);
+      const setEnabled = (mutation: string) => graphql(hub, `mutation($id: ID!) { ${mutation}(id: $id) { status } }`, { token: admin, variables: { id } });
+      expect((await setEnabled('disableWebhookSubscription')).errors).toBeUndefined();
+      // The retry falls due while the subscription is disabled.
+      clock.advance(60);
+      expect((await setEnabled('enableWebhookSubscription')).errors).toBeUndefined();
+      await expect.poll(() => receiver.accepted.length, { timeout: 10_000 }).toBe(1);
+    } finally {
+      await receiver.close();
+      await hub.close();
+    }
+  });
 });
