@@ -192,7 +192,10 @@ export class AuditWriter {
   #startWrite(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#writing || this.#abandoned) return;
+    if (this.#writing) return;
+    // close() gave up and logged every event not written as lost, the half of a batch that came
+    // back to the buffer since among them: left there, `flush` would loop on it and never return.
+    if (this.#abandoned) return void this.#buffer.splice(0);
     const batch = this.#buffer.splice(0, this.#maxBatch);
     this.#inFlight = batch;
     this.#writing = this.#write(batch).finally(() => {

@@ -37,6 +37,7 @@ function failingDb(db: Db, fail: (n: number) => Error | undefined): { db: Db; tr
 
 const connectionLost = () => Object.assign(new Error('connection terminated unexpectedly'), { code: '08006' });
 const lockNotAvailable = () => Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
+const tooLong = () => Object.assign(new Error('value too long for type character varying(8)'), { code: '22001' });
 
 describe('AuditWriter when writes fail', () => {
   it('gives up at close when the database is unreachable after one retry: each batch logged once, none halved, none tried again', async () => {
@@ -53,6 +54,23 @@ describe('AuditWriter when writes fail', () => {
       [64, 'audit: 64 events could not be written and are lost'],
       [22, 'audit: 22 events could not be written and are lost'],
     ]);
+  });
+
+  it('tries nothing more once close gave up, not even the half of a batch that comes back from a wait longer than its own', async () => {
+    const logger = fakeLogger();
+    // The batch fails twice as a whole; its first half then finds the database unreachable, and
+    // waits to try again for longer than close waits for the database.
+    const flaky = failingDb(database.db, (n) => (n <= 2 ? tooLong() : connectionLost()));
+    const writer = new AuditWriter(flaky.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, retryDelayMs: 300, closeTimeoutMs: 50 });
+    for (let i = 0; i < 2; i++) writer.record(readEvent({ subjectUserId: 'usr_given_up' }));
+    void writer.flush();
+    await vi.waitFor(() => expect(logger.warn.mock.calls.map(([, message]) => message)).toContain('audit: database unreachable; holding 1 events until it answers'), { timeout: 5_000 });
+    await writer.close();
+    const tried = flaky.transactions();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(flaky.transactions()).toBe(tried);
+    expect(writer.pending).toBe(0);
+    expect(logger.error.mock.calls.map(([, message]) => message)).toEqual(['audit: 2 events could not be written and are lost']);
   });
 
   it('logs an outage once as it begins and once as it ends, however many tries it takes', async () => {
