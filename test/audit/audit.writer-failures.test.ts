@@ -19,14 +19,17 @@ function fakeLogger() {
   return { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
 }
 
-/** The database, except that the transactions `fail` picks (by their number, from 1) fail with its error before they run. */
-function failingDb(db: Db, fail: (n: number) => Error | undefined): { db: Db; transactions: () => number } {
+/**
+ * The database, except that the transactions `fail` picks (by their number, from 1) fail with its
+ * error before they run, or end as the promise it gives does (one that hangs until the test ends it).
+ */
+function failingDb(db: Db, fail: (n: number) => Error | Promise<never> | undefined): { db: Db; transactions: () => number } {
   let n = 0;
   const proxy = new Proxy(db, {
     get(target, property) {
       if (property === 'transaction') {
         const error = fail(++n);
-        if (error) return () => ({ execute: async () => Promise.reject(error) });
+        if (error) return () => ({ execute: () => (error instanceof Error ? Promise.reject(error) : error) });
       }
       const value = Reflect.get(target, property, target);
       return typeof value === 'function' ? value.bind(target) : value;
@@ -73,13 +76,31 @@ describe('AuditWriter when writes fail', () => {
     expect(logger.error.mock.calls.map(([, message]) => message)).toEqual(['audit: 2 events could not be written and are lost']);
   });
 
+  it('logs the events close gave up on once, though the write that held them fails only after', async () => {
+    const logger = fakeLogger();
+    let endWrite!: () => void;
+    const hanging = new Promise<never>((_, reject) => (endWrite = () => reject(connectionLost())));
+    // The first write hangs, as on a database partitioned away, until the test ends it.
+    const partitioned = failingDb(database.db, (n) => (n === 1 ? hanging : connectionLost()));
+    const writer = new AuditWriter(partitioned.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, retryDelayMs: 1, closeTimeoutMs: 50 });
+    writer.record(readEvent({ subjectUserId: 'usr_partitioned' }));
+    await writer.close();
+    expect(logger.error.mock.calls.map(([, message]) => message)).toEqual(['audit: 1 events could not be written and are lost']);
+    endWrite();
+    await writer.flush();
+    expect(partitioned.transactions()).toBe(2);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+  });
+
   it('logs an outage once as it begins and once as it ends, however many tries it takes', async () => {
     const logger = fakeLogger();
     const flaky = failingDb(database.db, (n) => (n <= 4 ? connectionLost() : undefined));
     const writer = new AuditWriter(flaky.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, retryDelayMs: 1 });
     for (let i = 0; i < 3; i++) writer.record(readEvent({ subjectUserId: 'usr_outage' }));
     await writer.flush();
-    expect(flaky.transactions()).toBe(5);
+    writer.record(readEvent({ subjectUserId: 'usr_outage' }));
+    await writer.flush();
+    expect(flaky.transactions()).toBe(6);
     expect(logger.warn.mock.calls.map(([, message]) => message)).toEqual(['audit: database unreachable; holding 3 events until it answers']);
     expect(logger.info.mock.calls.map((call) => call.at(-1)).filter((message) => !/partitions/.test(message))).toEqual(['audit: the database answers again; writing the 3 events held']);
     expect(logger.error).not.toHaveBeenCalled();
@@ -88,8 +109,13 @@ describe('AuditWriter when writes fail', () => {
 
   it('keeps the order of a chain’s events when part of a halved batch is put back for a locked head', async () => {
     const logger = fakeLogger();
-    // The first two attempts fail on the refused event; the first half then meets a locked head.
-    const flaky = failingDb(database.db, (n) => (n === 3 ? lockNotAvailable() : undefined));
+    // The first two attempts fail on the refused event; the first half then meets a locked head,
+    // and a newer event is recorded meanwhile.
+    const flaky = failingDb(database.db, (n) => {
+      if (n !== 3) return undefined;
+      writer.record(readEvent({ subjectUserId: 'usr_ordered', requestId: 'a4' }));
+      return lockNotAvailable();
+    });
     const writer = new AuditWriter(flaky.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, retryDelayMs: 1 });
     const refused = `usr_${randomBytes(8_000).toString('hex')}`;
     for (const requestId of ['a1', 'a2', 'a3']) writer.record(readEvent({ subjectUserId: 'usr_ordered', requestId }));
@@ -97,9 +123,29 @@ describe('AuditWriter when writes fail', () => {
     await writer.flush();
     await writer.close();
     const chain = await database.db.selectFrom('audit_events').select('request_id').where('chain_key', '=', 'usr_ordered').orderBy('chain_seq').execute();
-    expect(chain.map((row) => row.request_id)).toEqual(['a1', 'a2', 'a3']);
+    expect(chain.map((row) => row.request_id)).toEqual(['a1', 'a2', 'a3', 'a4']);
     expect(logger.error).toHaveBeenCalledTimes(1);
     expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
+  });
+
+  it.each([
+    ['the database is unreachable', connectionLost],
+    ['a chain head is locked', lockNotAvailable],
+  ])('keeps a chain’s events in the order recorded when a batch goes back to the buffer as %s, behind it those recorded meanwhile', async (_, error) => {
+    const logger = fakeLogger();
+    const subjectUserId = `usr_back_${error().code}`;
+    const flaky = failingDb(database.db, (n) => {
+      if (n !== 1) return undefined;
+      writer.record(readEvent({ subjectUserId, requestId: 'b2' }));
+      return error();
+    });
+    const writer = new AuditWriter(flaky.db, logger as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, retryDelayMs: 1 });
+    writer.record(readEvent({ subjectUserId, requestId: 'b1' }));
+    await writer.flush();
+    await writer.close();
+    const chain = await database.db.selectFrom('audit_events').select('request_id').where('chain_key', '=', subjectUserId).orderBy('chain_seq').execute();
+    expect(chain.map((row) => row.request_id)).toEqual(['b1', 'b2']);
+    expect(logger.error).not.toHaveBeenCalled();
   });
 
   it('says once that requests are turned away while its buffer hovers at its limit, and once that it drained', async () => {
@@ -125,11 +171,14 @@ describe('AuditWriter when writes fail', () => {
     };
     recordSome(10); // 2 being written, 8 waiting: full.
     expect(writer.backlogged).toBe(true);
-    // Hovering at its limit: a batch goes, as many come.
+    // Hovering at its limit: two batches go, the second ending with more than half the limit
+    // still waiting, and as many come.
     for (let round = 0; round < 3; round++) {
       await letOneGo();
       await vi.waitFor(() => expect(writer.pending).toBe(6));
-      recordSome(2);
+      await letOneGo();
+      await vi.waitFor(() => expect(writer.pending).toBe(4));
+      recordSome(4);
       expect(writer.backlogged).toBe(true);
     }
     const drained = writer.flush();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { AuditEventInput } from '../../src/audit/audit.actions.js';
 import { appendAuditEvents } from '../../src/audit/audit.append.js';
 import { listAuditEvents } from '../../src/audit/audit.queries.js';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
@@ -76,6 +77,39 @@ describe('AuditWriter', () => {
     await writer.flush();
     expect(await countEvents(database.db)).toBe(before + 45);
     expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
+    await writer.close();
+  });
+
+  it('writes a batch as soon as it is full, one that filled while another was written too', async () => {
+    const writer = new AuditWriter(database.db, fakeLogger() as unknown as AuditLogger, clock, { flushIntervalMs: 60_000, maxBatch: 2 });
+    const before = await countEvents(database.db);
+    for (let i = 0; i < 2; i++) writer.record(readEvent({ subjectUserId: 'usr_full' }));
+    await vi.waitFor(async () => expect(await countEvents(database.db)).toBe(before + 2), { timeout: 5_000 });
+    // Two go out at once; the next two fill a batch while those are written.
+    for (let i = 0; i < 4; i++) writer.record(readEvent({ subjectUserId: 'usr_full' }));
+    await vi.waitFor(async () => expect(await countEvents(database.db)).toBe(before + 6), { timeout: 5_000 });
+    expect(writer.pending).toBe(0);
+    await writer.close();
+  });
+
+  it('writes an event recorded while a batch was being written soon after, unasked', async () => {
+    let writer: AuditWriter | undefined;
+    let second: AuditEventInput | undefined = readEvent({ subjectUserId: 'usr_meanwhile', requestId: 'req-2' });
+    // The write of the first event begins its transaction only once a second event is recorded.
+    const busy = new Proxy(database.db, {
+      get(target, property) {
+        if (property === 'transaction' && second) {
+          writer!.record(second);
+          second = undefined;
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    writer = new AuditWriter(busy, fakeLogger() as unknown as AuditLogger, clock, { flushIntervalMs: 1 });
+    const before = await countEvents(database.db);
+    writer.record(readEvent({ subjectUserId: 'usr_meanwhile', requestId: 'req-1' }));
+    await vi.waitFor(async () => expect(await countEvents(database.db)).toBe(before + 2), { timeout: 5_000 });
     await writer.close();
   });
 
