@@ -298,6 +298,44 @@ describe('AuditWriter', () => {
     ]);
   });
 
+  it('makes sure of the month’s partitions as it starts, with no event recorded yet, and says nothing of those that exist', async () => {
+    // A change audits its event in its own transaction, not through the writer: were its month's
+    // partition missing, the event would go to the default partition, and the month stay there.
+    const at = fixedClock('2095-03-10T00:00:00.000Z');
+    const logger = fakeLogger();
+    await new AuditWriter(database.db, logger as unknown as AuditLogger, at).close();
+    expect(logger.info.mock.calls.map((call) => call[0])).toEqual(['audit: created partitions audit_events_2095_03, audit_events_2095_04']);
+    const again = fakeLogger();
+    await new AuditWriter(database.db, again as unknown as AuditLogger, at).close();
+    expect(again.info).not.toHaveBeenCalled();
+    expect(again.warn).not.toHaveBeenCalled();
+  });
+
+  it('tries again to make the partitions it could not, a minute later and not sooner', async () => {
+    const at = fixedClock('2096-05-10T00:00:00.000Z');
+    const logger = fakeLogger();
+    const created = () => logger.info.mock.calls.map((call) => call[0]).filter((message) => /created partitions/.test(message));
+    await sql`alter function audit_ensure_partitions(timestamptz) rename to audit_ensure_partitions_gone`.execute(database.db);
+    let writer: AuditWriter;
+    try {
+      writer = new AuditWriter(database.db, logger as unknown as AuditLogger, at);
+      await vi.waitFor(() => expect(logger.warn).toHaveBeenCalledTimes(1));
+    } finally {
+      await sql`alter function audit_ensure_partitions_gone(timestamptz) rename to audit_ensure_partitions`.execute(database.db);
+    }
+    at.advance(59);
+    writer.record(readEvent());
+    await writer.flush();
+    expect(created()).toEqual([]);
+    at.advance(1);
+    writer.record(readEvent());
+    await writer.close();
+    // The month's events went to the default partition meanwhile, so it stays there: the next month is made.
+    expect(created()).toEqual(['audit: created partitions audit_events_2096_06']);
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn.mock.calls[0]![1]).toBe('audit: could not create partitions; events go to the default partition');
+  });
+
   it('waits at close for a slow database that still takes batches, however long the backlog takes in all', async () => {
     // Every transaction takes 100 ms: 15 batches of one take 1.5 s, three times the close's wait.
     const slow = new Proxy(database.db, {
