@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendAuditEvents } from '../../src/audit/audit.append.js';
@@ -5,6 +6,7 @@ import { ensureAuditPartitions } from '../../src/audit/audit.queries.js';
 import { GENESIS_HASH } from '../../src/audit/audit.hash.js';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
+import { lockHolder } from '../helpers/locks.js';
 import { chainOf, countEvents, headOf, partitionOf, readEvent } from './audit-fixtures.js';
 
 let database: TestDatabase;
@@ -64,6 +66,17 @@ describe('appendAuditEvents', () => {
     expect(await headOf(db, 'usr_never')).toBeUndefined();
   });
 
+  it('opens a transaction of its own on a plain instance: an event the database refuses leaves its chain’s head as it was', async () => {
+    const { db } = database;
+    await appendAuditEvents(db, [readEvent({ subjectUserId: 'usr_own' })], now);
+    const before = await headOf(db, 'usr_own');
+    // An actor id far past what a B-tree index entry can hold: the head is moved, then the event refused.
+    const refused = readEvent({ subjectUserId: 'usr_own', actor: { kind: 'delegated', id: `agt_${randomBytes(8_000).toString('hex')}` } });
+    await expect(appendAuditEvents(db, [refused], now)).rejects.toThrow();
+    expect(await headOf(db, 'usr_own')).toEqual(before);
+    expect((await verifyAuditChains(db)).broken).toBeUndefined();
+  });
+
   it('writes nothing for a malformed event, even among good ones', async () => {
     const events = await countEvents(database.db);
     await expect(appendAuditEvents(database.db, [readEvent(), readEvent({ action: 'nope' as never })], now)).rejects.toThrow(TypeError);
@@ -88,6 +101,8 @@ describe('appendAuditEvents', () => {
 
 // Two open transactions need two connections; PGlite has one.
 describe.skipIf(!testServerUrl())('concurrent appends on a server', () => {
+  const { waiters } = lockHolder(() => database.db);
+
   it('do not wait on each other for different users', async () => {
     const { db } = database;
     await appendAuditEvents(db, [readEvent({ subjectUserId: 'usr_x' }), readEvent({ subjectUserId: 'usr_y' })], now);
@@ -119,6 +134,25 @@ describe.skipIf(!testServerUrl())('concurrent appends on a server', () => {
     await a.commit().execute();
     await b;
     expect((await chainOf(db, 'usr_z')).map((e) => e.chain_seq)).toEqual([1, 2, 3]);
+    expect((await verifyAuditChains(db)).broken).toBeUndefined();
+  });
+
+  it('lock the heads of one call in sorted order, so a change that audits its subjects in separate calls does not deadlock with it', async () => {
+    const { db } = database;
+    const change = await db.startTransaction().execute();
+    try {
+      await appendAuditEvents(change, [readEvent({ subjectUserId: 'usr_sorted_a' })], now);
+      // Given b first, the call waits for a before it takes b.
+      const call = db.transaction().execute((trx) => appendAuditEvents(trx, [readEvent({ subjectUserId: 'usr_sorted_b' }), readEvent({ subjectUserId: 'usr_sorted_a' })], now));
+      await waiters(1);
+      await appendAuditEvents(change, [readEvent({ subjectUserId: 'usr_sorted_b' })], now);
+      await change.commit().execute();
+      await call;
+    } finally {
+      if (!change.isCommitted) await change.rollback().execute();
+    }
+    expect((await headOf(db, 'usr_sorted_a'))?.seq).toBe(2);
+    expect((await headOf(db, 'usr_sorted_b'))?.seq).toBe(2);
     expect((await verifyAuditChains(db)).broken).toBeUndefined();
   });
 
