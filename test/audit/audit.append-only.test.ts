@@ -12,7 +12,7 @@ import { newId } from '../../src/shared/ids.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 import { freePort } from '../helpers/net.js';
-import { headOf, readEvent } from './audit-fixtures.js';
+import { headOf, partitionOf, readEvent } from './audit-fixtures.js';
 
 const APPEND_ONLY = /is not allowed: the table is append-only/;
 const now = new Date('2025-06-15T12:00:00.000Z');
@@ -43,6 +43,16 @@ describe('the database refuses to rewrite the audit trail', () => {
     ['DELETE', sql`delete from audit_chain_heads`],
     ['TRUNCATE', sql`truncate audit_chain_heads`],
   ])('%s: %#', async (operation, statement) => {
+    const error = await statement.execute(database.db).then(() => undefined, (e: unknown) => e as { message: string; code: string });
+    expect(error?.message).toMatch(APPEND_ONLY);
+    expect(error?.message).toContain(operation);
+    expect(error?.code).toBe('42501');
+  });
+
+  it.each(['UPDATE', 'DELETE'])('refuses %s on a partition addressed by its own name', async (operation) => {
+    const { rows } = await sql<{ id: string }>`select id from audit_events limit 1`.execute(database.db);
+    const part = sql.table(await partitionOf(database.db, rows[0]!.id));
+    const statement = operation === 'UPDATE' ? sql`update ${part} set reason = 'edited'` : sql`delete from ${part}`;
     const error = await statement.execute(database.db).then(() => undefined, (e: unknown) => e as { message: string; code: string });
     expect(error?.message).toMatch(APPEND_ONLY);
     expect(error?.message).toContain(operation);

@@ -156,6 +156,11 @@ describe.skipIf(!testServerUrl())('concurrent appends on a server', () => {
     expect((await verifyAuditChains(db)).broken).toBeUndefined();
   });
 
+  it('create a month’s partitions once when several instances make sure of them at once', async () => {
+    const created = await Promise.all(Array.from({ length: 4 }, () => ensureAuditPartitions(database.db, new Date('2094-09-01T00:00:00.000Z'))));
+    expect(created.flat().sort()).toEqual(['audit_events_2094_09', 'audit_events_2094_10']);
+  });
+
   it('give up creating a partition within seconds rather than queue every append behind a long reader', async () => {
     const { db } = database;
     const reader = await db.startTransaction().execute();
