@@ -47,6 +47,14 @@ describe('secret rotation', () => {
     expect(await tokenStatus(fresh)).toBe(200);
   });
 
+  it('stops the old secret when the grace period ends, to the second, though the agent was read before', async () => {
+    const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+    await mutate('rotateAgentSecret', agent.id, ', gracePeriodSeconds: 60');
+    expect(await tokenStatus(agent)).toBe(200);
+    clock.advance(60);
+    expect(await tokenStatus(agent)).toBe(401);
+  });
+
   it('keeps only the secret rotated out beside the new one: an older one still in its grace period stops at once', async () => {
     const agent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
     const secrets: ClientCredentials[] = [agent];
@@ -132,6 +140,15 @@ describe('expiry', () => {
     expect((await me(own)).status).toBe(200);
     clock.advance(2);
     expect((await me(own)).status).toBe(401);
+    expect(await tokenStatus(agent)).toBe(401);
+    const shown = await graphql<any>(hub, 'query($id: ID!) { agent(id: $id) { status } }', { token: await operatorToken(hub), variables: { id: agent.id } });
+    expect(shown.data.agent.status).toBe('EXPIRED');
+  });
+
+  it('shows the agent EXPIRED at expiresAt itself, as the filter by status lists it', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 300_000).toISOString();
+    const agent: RegisteredAgent = await registerAgent(hub, admin, { allowedScopes: ['orders:read'], expiresAt });
+    clock.set(new Date(expiresAt));
     expect(await tokenStatus(agent)).toBe(401);
     const shown = await graphql<any>(hub, 'query($id: ID!) { agent(id: $id) { status } }', { token: await operatorToken(hub), variables: { id: agent.id } });
     expect(shown.data.agent.status).toBe('EXPIRED');
