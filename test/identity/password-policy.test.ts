@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
+import { passwordProblem } from '../../src/identity/password.js';
 import { graphql, signUpUser, startTestHub, TEST_PASSWORD } from '../helpers/hub.js';
 
 let hub: Hub;
@@ -48,5 +49,21 @@ describe('password policy (NIST SP 800-63B-4 §3.1.1.2: context-specific words a
   it('still accepts a long passphrase', async () => {
     expect((await signUp('correct horse battery staple 42')).errors).toBeUndefined();
     expect((await signUp('my 1st car was a blue 1998 volvo')).errors).toBeUndefined();
+  });
+});
+
+describe('the bounds of the password policy', () => {
+  it('accepts 15 characters and refuses 14', () => {
+    expect(passwordProblem('tea at four pm!', 'ann@example.com')).toBeUndefined();
+    expect(passwordProblem('tea at four pm', 'ann@example.com')).toBe('must have at least 15 characters');
+  });
+
+  it('refuses a local part of 4 characters inside the password, and takes one of 3', () => {
+    expect(passwordProblem('my friend anna likes tea', 'anna@example.com')).toBe('must not contain the email address');
+    expect(passwordProblem('my friend ann likes tea', 'ann@example.com')).toBeUndefined();
+  });
+
+  it('refuses a password of two characters in any order, not only a repetition', () => {
+    expect(passwordProblem('aababbbaabbbabab', 'ann@example.com')).toBe('is too common or too easy to guess');
   });
 });
