@@ -76,6 +76,15 @@ describe('changePassword', () => {
     expect((await signInWith(user.email, TEST_PASSWORD)).data.signIn.accessToken).toEqual(expect.any(String));
   });
 
+  it('clears the account’s failures when it succeeds, as a sign-in does', async () => {
+    const user = await signUpUser(hub);
+    for (let i = 0; i < THROTTLE.perAccountAddress - 1; i++) await change(user.accessToken, `wrong guess number ${i}`);
+    expect(errorOf(await change(user.accessToken, TEST_PASSWORD))).toBeUndefined();
+    for (let i = 0; i < THROTTLE.perAccountAddress; i++) {
+      expect(errorOf(await signInWith(user.email, `wrong guess number ${i}`))).toMatchObject({ code: 'UNAUTHENTICATED' });
+    }
+  });
+
   it('refuses an unacceptable new password before checking the current one, counting nothing', async () => {
     const user = await signUpUser(hub);
     for (const [password, message] of [
