@@ -56,6 +56,11 @@ describe('GET /users/:id/export', () => {
       address: { line1: '12 Laugavegur', city: 'Reykjavik', postalCode: '101', country: 'IS' },
       preferences: { channels: ['email'], interests: ['hiking'] },
     });
+    // The profile as the API shows it, field for field: never the password's hash, nor the key of
+    // the HMACs that name her payment entries.
+    expect(Object.keys(data.profile).sort()).toEqual(
+      ['address', 'birthdate', 'country', 'createdAt', 'email', 'emailVerified', 'familyName', 'givenName', 'id', 'lastLoginAt', 'locale', 'loyalty', 'phone', 'preferences', 'status', 'updatedAt'],
+    );
     expect(data.paymentMethods).toEqual([{ id: `pm_${alice.id}`, brand: 'visa', last4: '4242', expMonth: 4, expYear: 2033, createdAt: expect.any(String) }]);
     expect(data.orders.map((o: any) => o.id)).toEqual([`ord_2_${alice.id}`, `ord_1_${alice.id}`]);
     expect(data.orders[0]).toEqual({ id: `ord_2_${alice.id}`, placedAt: '2031-02-27T09:00:00.000Z', totalMinor: 2_000, currency: 'EUR', status: 'PAID', lineItems: [] });
