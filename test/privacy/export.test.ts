@@ -95,6 +95,18 @@ describe('GET /users/:id/export', () => {
     expect(await verifiedReceipt(hub, receipt)).toMatchObject({ consentReceiptID: id, piiPrincipalId: bob.id, consentStatus: 'withdrawn' });
   });
 
+  it('hands over what was written as written, quotes, backslashes and line breaks in valid JSON', async () => {
+    const ella = await signUpUser(hub);
+    const name = 'Wool socks "size 9\\10"\nsecond line\u2028';
+    await hub.services.db
+      .insertInto('orders')
+      .values({ id: `ord_q_${ella.id}`, user_id: ella.id, placed_at: clock.now(), total_minor: 100, currency: 'EUR', status: 'paid', line_items: JSON.stringify([{ sku: 'SKU-"1"', name, quantity: 1, unitPriceMinor: 100 }]) })
+      .execute();
+    const response = await hub.http.inject({ method: 'GET', url: `/users/${ella.id}/export`, headers: { authorization: `Bearer ${ella.accessToken}` } });
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body).orders[0].lineItems).toEqual([{ sku: 'SKU-"1"', name, quantity: 1, unitPriceMinor: 100 }]);
+  });
+
   it('names in the access log which agent read which fields, for which purpose', async () => {
     const { body } = await exportOf(hub, alice.id, alice.accessToken);
     const reads = body.accessLog.filter((e: any) => e.action === 'profile.read' && e.actorChain[0] === assistant.id);
