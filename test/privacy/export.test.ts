@@ -284,6 +284,10 @@ describe('GET /users/:id/export', () => {
 describe('a large export', () => {
   const ORDERS = 2_400;
   const EVENTS = 1_300;
+  /** Past two pages of consents, each page read with its consents' history. */
+  const CONSENTS = 250;
+  /** Past a page of the events bob acted in about no one. */
+  const ACTIONS = 600;
   let bob: Awaited<ReturnType<typeof signUpUser>>;
 
   beforeAll(async () => {
@@ -292,6 +296,9 @@ describe('a large export', () => {
       select 'ord_bulk_' || lpad(i::text, 5, '0'), ${bob.id}, ${clock.now()}::timestamptz - make_interval(mins => ${ORDERS} - i), 100 + i, 'EUR', 'delivered',
         '[{"sku":"SKU-1","name":"Wool socks","quantity":2,"unitPriceMinor":50}]'::jsonb
       from generate_series(1, ${ORDERS}) as i`.execute(hub.services.db);
+    await sql`insert into consents (id, user_id, purpose, agent_id, scopes, status, given_at, withdrawn_at, collection_method, policy_version)
+      select 'cns_bulk_' || lpad(i::text, 5, '0'), ${bob.id}, 'email_marketing', null, '{}', 'withdrawn', ${clock.now()}::timestamptz - make_interval(days => i), ${clock.now()}, 'sign_up_form', '1'
+      from generate_series(1, ${CONSENTS}) as i`.execute(hub.services.db);
     const read = (i: number): AuditEventInput => ({
       action: 'profile.read',
       actor: { kind: 'delegated', id: assistant.id },
@@ -303,6 +310,15 @@ describe('a large export', () => {
       occurredAt: new Date(clock.now().getTime() - (EVENTS - i) * 1_000),
     });
     await auditInTransaction(hub.services.db, Array.from({ length: EVENTS }, (_, i) => read(i)), clock.now());
+    const refused = (i: number): AuditEventInput => ({
+      action: 'audience.queried',
+      actor: { kind: 'user', id: bob.id },
+      subjectUserId: null,
+      decision: 'DENY',
+      reason: 'MISSING_SCOPE',
+      occurredAt: new Date(clock.now().getTime() - (ACTIONS - i) * 1_000),
+    });
+    await auditInTransaction(hub.services.db, Array.from({ length: ACTIONS }, (_, i) => refused(i)), clock.now());
   });
 
   it('streams every order and event as one valid JSON document', async () => {
@@ -312,7 +328,10 @@ describe('a large export', () => {
     expect(body.orders[0].id).toBe('ord_bulk_00001');
     expect(body.orders.at(-1).id).toBe(`ord_bulk_0${ORDERS}`);
     expect(new Set(body.orders.map((o: any) => o.id)).size).toBe(ORDERS);
+    expect(body.consents.map((c: any) => c.id)).toEqual(Array.from({ length: CONSENTS }, (_, i) => `cns_bulk_${String(i + 1).padStart(5, '0')}`));
     expect(body.accessLog.filter((e: any) => e.action === 'profile.read')).toHaveLength(EVENTS);
+    expect(body.actions).toHaveLength(ACTIONS);
+    expect(new Set(body.actions.map((e: any) => e.id)).size).toBe(ACTIONS);
   });
 
   it('comes out in chunks of one page, never the whole document at once', async () => {
@@ -322,6 +341,18 @@ describe('a large export', () => {
     expect(JSON.parse(chunks.join('')).orders).toHaveLength(ORDERS);
     expect(chunks.length).toBeGreaterThan(ORDERS / 500 + EVENTS / 100);
     expect(Math.max(...chunks.map((chunk) => chunk.length))).toBeLessThan(total / 5);
+    // Consents come a page of 100 at a time, as their history is read a page at a time.
+    expect(Math.max(...chunks.map((chunk) => chunk.match(/"id":"cns_bulk_/g)?.length ?? 0))).toBe(100);
+  });
+
+  it('hands over orders placed at the same instant once each, across pages', async () => {
+    const carol = await signUpUser(hub);
+    // Inserted last id first, so that the order they are stored in is not their keys'.
+    await sql`insert into orders (id, user_id, placed_at, total_minor, currency, status, line_items)
+      select 'ord_tie_' || lpad(i::text, 4, '0'), ${carol.id}, ${clock.now()}, 100, 'EUR', 'paid', '[]'::jsonb
+      from generate_series(600, 1, -1) as i`.execute(hub.services.db);
+    const { body } = await exportOf(hub, carol.id, carol.accessToken);
+    expect(body.orders.map((o: any) => o.id)).toEqual(Array.from({ length: 600 }, (_, i) => `ord_tie_${String(i + 1).padStart(4, '0')}`));
   });
 });
 
