@@ -354,6 +354,14 @@ describe('a large export', () => {
     const { body } = await exportOf(hub, carol.id, carol.accessToken);
     expect(body.orders.map((o: any) => o.id)).toEqual(Array.from({ length: 600 }, (_, i) => `ord_tie_${String(i + 1).padStart(4, '0')}`));
   });
+
+  it('counts in data.exported every entry of every page it handed over', async () => {
+    const { body } = await exportOf(hub, bob.id, bob.accessToken);
+    expect(body.accessLog.length).toBeGreaterThan(EVENTS);
+    await hub.services.audit.flush();
+    const page = await findAuditEvents(hub.services.db, { filter: { userId: bob.id, action: 'data.exported' }, first: 10 });
+    expect(page.edges.map((e) => e.node.detail)).toContainEqual(expect.objectContaining({ complete: true, orders: ORDERS, consents: CONSENTS, accessLog: body.accessLog.length }));
+  });
 });
 
 describe('erasure as the export sees it', () => {
