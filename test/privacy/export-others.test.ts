@@ -106,3 +106,14 @@ describe('the export of a person an agent acting for someone else tried to read'
     expect((await exportOf(hub, grace.id, grace.accessToken)).body.approvals.map((approval: { id: string }) => approval.id).sort()).toEqual([...asked].sort());
   });
 });
+
+describe('the cards and agents of a person, in their export', () => {
+  it('lists among paymentMethods only the person’s own cards, not another person’s', async () => {
+    const ivan = await signUpUser(hub);
+    const judy = await signUpUser(hub);
+    await hub.services.db.insertInto('payment_methods').values({ id: `pm_${ivan.id}`, user_id: ivan.id, brand: 'visa', last4: '4242', exp_month: 4, exp_year: 2033 }).execute();
+
+    expect((await exportOf(hub, judy.id, judy.accessToken)).body.paymentMethods).toEqual([]);
+    expect((await exportOf(hub, ivan.id, ivan.accessToken)).body.paymentMethods).toEqual([expect.objectContaining({ id: `pm_${ivan.id}`, last4: '4242' })]);
+  });
+});
