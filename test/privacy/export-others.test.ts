@@ -8,7 +8,9 @@ import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/
 import { exportOf, paymentApprovals } from './privacy-fixtures.js';
 
 // A person's export lists what they did about others (`actions`) without what is those others',
-// and a withdrawal that follows from someone else's decommissioning never names them.
+// and a withdrawal that follows from someone else's decommissioning never names them. Its other
+// lists hold the person's own alone: their cards, their agents, the agents and approvals of their
+// consents, never another person's.
 
 const clock = fixedClock('2031-03-01T09:00:00Z');
 let hub: Hub;
@@ -115,5 +117,20 @@ describe('the cards and agents of a person, in their export', () => {
 
     expect((await exportOf(hub, judy.id, judy.accessToken)).body.paymentMethods).toEqual([]);
     expect((await exportOf(hub, ivan.id, ivan.accessToken)).body.paymentMethods).toEqual([expect.objectContaining({ id: `pm_${ivan.id}`, last4: '4242' })]);
+  });
+
+  it('lists as ownedAgents the agents the person registered, not one they only consented to nor another person’s', async () => {
+    const kate = await signUpUser(hub);
+    const liam = await signUpUser(hub);
+    const kates = await registerAgent(hub, kate.accessToken, { name: 'Kate’s helper', description: 'Finds my orders', allowedScopes: ['orders:read'] });
+    await registerAgent(hub, liam.accessToken, { name: 'Liam’s helper', allowedScopes: ['orders:read'] });
+    await giveConsent(hub, liam.accessToken, { purpose: 'support', agentId: kates.id, scopes: ['orders:read'] });
+
+    expect((await exportOf(hub, kate.id, kate.accessToken)).body.ownedAgents).toEqual([expect.objectContaining({ id: kates.id, name: 'Kate’s helper', description: 'Finds my orders', status: 'ACTIVE' })]);
+    const liams = (await exportOf(hub, liam.id, liam.accessToken)).body;
+    expect(liams.ownedAgents.map((agent: { name: string }) => agent.name)).toEqual(['Liam’s helper']);
+    expect(liams.connectedAgents.map((agent: { id: string }) => agent.id)).toEqual([kates.id]);
+    // An agent he connected is shown to him without its owner, as the API shows `Agent.owner` to its owner alone.
+    expect(JSON.stringify(liams)).not.toContain(kate.id);
   });
 });
