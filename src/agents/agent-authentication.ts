@@ -3,7 +3,7 @@ import type { Clock } from '../shared/clock.js';
 import type { AgentCache, ClientRecord } from './agent-cache.js';
 import { findClientCredentials } from './agent-secret.queries.js';
 import { secretMatches } from './agent-credentials.js';
-import { findAgentsByIds, ownersActive, touchAgentsLastUsed, type Agent } from './agent.queries.js';
+import { findAgentsByIds, ownersActive, touchAgentsLastUsed, type Agent, type AgentState } from './agent.queries.js';
 
 /** Why a client was not authenticated; for the audit trail only, never for the client. */
 export type ClientRefusal = 'unknown client' | 'wrong secret' | 'agent suspended' | 'agent decommissioned' | 'agent expired' | 'parent agent not active' | 'agent owner not active';
@@ -21,6 +21,14 @@ export function inactiveReason(agent: Pick<Agent, 'status' | 'expiresAt'>, now: 
   if (agent.expiresAt !== null && agent.expiresAt <= now) return 'agent expired';
   if (agent.status === 'suspended') return 'agent suspended';
   return undefined;
+}
+
+const STATES = { 'agent decommissioned': 'DECOMMISSIONED', 'agent expired': 'EXPIRED', 'agent suspended': 'SUSPENDED' } as const;
+
+/** The status API.md shows (`Agent.status`, and a person's export): EXPIRED from `expiresAt` on, suspended or not, unless decommissioned. */
+export function agentState(agent: Pick<Agent, 'status' | 'expiresAt'>, now: Date): AgentState {
+  const reason = inactiveReason(agent, now);
+  return reason ? STATES[reason] : 'ACTIVE';
 }
 
 /**

@@ -8,8 +8,8 @@ import { decodeCursor, encodeCursor, pageSize, toConnection } from '../shared/pa
 import { AGENT_KINDS } from './agent.input.js';
 import { agentLoader } from './agent.loaders.js';
 import type { AgentCredentials } from './agent-credentials.js';
-import type { Agent, AgentState } from './agent.service.js';
-import { inactiveReason } from './agent-authentication.js';
+import type { Agent } from './agent.service.js';
+import { agentState } from './agent-authentication.js';
 
 const AgentKindEnum = builder.enumType('AgentKind', { values: Object.keys(AGENT_KINDS) as (keyof typeof AGENT_KINDS)[] });
 const kindName = (kind: Agent['kind']) => (Object.keys(AGENT_KINDS) as (keyof typeof AGENT_KINDS)[]).find((name) => AGENT_KINDS[name] === kind)!;
@@ -23,12 +23,6 @@ const AgentOwnerKindEnum = builder.enumType('AgentOwnerKind', { values: ['OPERAT
 
 export const AgentRef = builder.objectRef<Agent>('Agent');
 
-const STATES = { 'agent decommissioned': 'DECOMMISSIONED', 'agent expired': 'EXPIRED', 'agent suspended': 'SUSPENDED' } as const;
-const statusOf = (agent: Agent, ctx: Context): AgentState => {
-  const reason = inactiveReason(agent, ctx.services.clock.now());
-  return reason ? STATES[reason] : 'ACTIVE';
-};
-
 AgentRef.implement({
   description: 'A non-human identity (an AI agent, a service, a bot) with its own OAuth client id and secret.',
   fields: (t) => ({
@@ -36,7 +30,7 @@ AgentRef.implement({
     name: t.exposeString('name'),
     kind: t.field({ type: AgentKindEnum, resolve: (agent) => kindName(agent.kind) }),
     description: t.exposeString('description', { nullable: true }),
-    status: t.field({ type: AgentStatusEnum, resolve: (agent, _args, ctx) => statusOf(agent, ctx) }),
+    status: t.field({ type: AgentStatusEnum, resolve: (agent, _args, ctx) => agentState(agent, ctx.services.clock.now()) }),
     allowedScopes: t.exposeStringList('allowedScopes', { description: 'The ceiling of every token the agent can ever get.' }),
     ownerKind: t.field({ type: AgentOwnerKindEnum, resolve: (agent) => (agent.ownerKind === 'user' ? 'USER' : 'OPERATOR') }),
     owner: t.field({

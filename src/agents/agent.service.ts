@@ -25,6 +25,7 @@ import {
 } from './agent.queries.js';
 
 export { toAgent, type Agent, type AgentFilter, type AgentState } from './agent.queries.js';
+export { agentState } from './agent-authentication.js';
 
 /** What decommissioning reaches beyond the agent itself; wired in app.ts. */
 export interface DecommissionEffects {

@@ -1,4 +1,4 @@
-import type { Agent } from '../agents/agent.service.js';
+import { agentState, type Agent } from '../agents/agent.service.js';
 import type { AuditEvent } from '../audit/audit.service.js';
 import { consentState, type Consent, type ConsentService } from '../consent/consent.service.js';
 import type { LineItemJson, OrdersTable } from '../db/database.js';
@@ -38,15 +38,14 @@ export function consentRecord(consent: Consent, history: readonly ConsentHistory
   };
 }
 
-/** `status` as the API shows it: EXPIRED once past `expiresAt`. */
+/** `status` as the API shows it (`agentState`): EXPIRED from `expiresAt` on, suspended or not. */
 export function agentRecord(agent: Agent, now: Date) {
-  const expired = agent.status === 'active' && agent.expiresAt !== null && agent.expiresAt <= now;
   return {
     id: agent.id,
     name: agent.name,
     kind: agent.kind.toUpperCase(),
     description: agent.description,
-    status: expired ? 'EXPIRED' : agent.status.toUpperCase(),
+    status: agentState(agent, now),
     allowedScopes: agent.allowedScopes,
     parentAgentId: agent.parentAgentId,
     createdAt: agent.createdAt,

@@ -133,4 +133,20 @@ describe('the cards and agents of a person, in their export', () => {
     // An agent he connected is shown to him without its owner, as the API shows `Agent.owner` to its owner alone.
     expect(JSON.stringify(liams)).not.toContain(kate.id);
   });
+
+  it('shows an owned agent’s status as the API does: EXPIRED from the instant of its expiry, suspended or not', async () => {
+    const mona = await signUpUser(hub);
+    const expiresAt = new Date(clock.now().getTime() + 3_600_000).toISOString();
+    const active = await registerAgent(hub, mona.accessToken, { name: 'Active until now', allowedScopes: ['orders:read'], expiresAt });
+    const suspended = await registerAgent(hub, mona.accessToken, { name: 'Suspended until now', allowedScopes: ['orders:read'], expiresAt });
+    const suspension = await graphql<any>(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: mona.accessToken, variables: { id: suspended.id } });
+    expect(suspension.data.suspendAgent.status).toBe('SUSPENDED');
+    // Both reach their expiry at this very instant.
+    await hub.services.db.updateTable('agents').set({ expires_at: clock.now() }).where('id', 'in', [active.id, suspended.id]).execute();
+
+    const api = await graphql<any>(hub, 'query($a: ID!, $s: ID!) { a: agent(id: $a) { status } s: agent(id: $s) { status } }', { token: mona.accessToken, variables: { a: active.id, s: suspended.id } });
+    expect(api.data).toEqual({ a: { status: 'EXPIRED' }, s: { status: 'EXPIRED' } });
+    const { body } = await exportOf(hub, mona.id, mona.accessToken);
+    expect(Object.fromEntries(body.ownedAgents.map((agent: { id: string; status: string }) => [agent.id, agent.status]))).toEqual({ [active.id]: 'EXPIRED', [suspended.id]: 'EXPIRED' });
+  });
 });
