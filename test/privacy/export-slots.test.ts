@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
+import { SelectQueryNode, TableNode, sql, type KyselyPlugin, type QueryId } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { findAuditEvents } from '../../src/audit/audit.service.js';
@@ -98,6 +98,45 @@ describe('export slots', () => {
     expect(documents).toEqual([ann.id, ben.id]);
     expect(read).toBeGreaterThan(2);
     expect(most).toBe(1);
+  });
+
+  it('read four pages at once on an instance through its route, however many callers’ exports are open', async () => {
+    // The instance's database with each read of orders held a moment, counting the reads that overlap.
+    const ordersReads = new Set<QueryId>();
+    let most = 0;
+    const heldOrders: KyselyPlugin = {
+      transformQuery({ node, queryId }) {
+        if (SelectQueryNode.is(node) && node.from?.froms.some((from) => TableNode.is(from) && from.table.identifier.name === 'orders')) {
+          ordersReads.add(queryId);
+          most = Math.max(most, ordersReads.size);
+        }
+        return node;
+      },
+      async transformResult({ result, queryId }) {
+        if (ordersReads.has(queryId)) {
+          await sleep(50);
+          ordersReads.delete(queryId);
+        }
+        return result;
+      },
+    };
+    const server = Fastify();
+    registerBearerAuth(server, { routes: PROTECTED_ROUTES, authenticate: (token) => hub.services.tokens.authenticateInSteps(token), resourceMetadataUrl: resourceMetadataUrl(hub.config) });
+    await registerExportRoutes(server, { ...hub.services, db: hub.services.db.withPlugin(heldOrders) });
+    try {
+      const people = await Promise.all(Array.from({ length: 6 }, () => signUpUser(hub)));
+      for (const person of people) {
+        await sql`insert into orders (id, user_id, placed_at, total_minor, currency, status, line_items)
+          select 'ord_' || ${person.id} || '_' || i, ${person.id}, ${clock.now()}::timestamptz - make_interval(mins => i), 100, 'EUR', 'paid', '[]'::jsonb
+          from generate_series(1, 1200) as i`.execute(hub.services.db);
+      }
+      const documents = await Promise.all(people.map((person) => server.inject({ method: 'GET', url: `/users/${person.id}/export`, headers: { authorization: `Bearer ${person.accessToken}` } })));
+      expect(documents.map((document) => JSON.parse(document.body).orders.length)).toEqual(Array(6).fill(1200));
+      expect(most).toBeGreaterThan(1);
+      expect(most).toBeLessThanOrEqual(4);
+    } finally {
+      await server.close();
+    }
   });
 
   it('are free again once an export is read to its end: the same caller’s next export starts at once', async () => {
