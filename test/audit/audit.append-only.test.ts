@@ -9,7 +9,7 @@ import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { openDatabase, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { newId } from '../../src/shared/ids.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, withTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 import { freePort } from '../helpers/net.js';
 import { headOf, partitionOf, readEvent } from './audit-fixtures.js';
@@ -73,8 +73,7 @@ describe('verifyAuditChains', () => {
   });
 
   it('names the event changed behind the code’s back', async () => {
-    const db = await createTestDatabase();
-    try {
+    await withTestDatabase(async (db) => {
       const [, second] = await appendAuditEvents(db.db, [readEvent(), readEvent(), readEvent()], now);
       await tamper(db.db, second!.id, sql`fields_read = '{email}'`);
       expect((await verifyAuditChains(db.db)).broken).toEqual({
@@ -83,14 +82,11 @@ describe('verifyAuditChains', () => {
         eventId: second!.id,
         problem: 'hash does not match the content of the event',
       });
-    } finally {
-      await db.close();
-    }
+    });
   });
 
   it('names a forged event inserted with a plausible hash but no head', async () => {
-    const db = await createTestDatabase();
-    try {
+    await withTestDatabase(async (db) => {
       await appendAuditEvents(db.db, [readEvent(), readEvent()], now);
       const head = await headOf(db.db, 'usr_alice');
       const forged = forgedRow(newId('evt'), 3, Buffer.from(head!.hash));
@@ -101,35 +97,27 @@ describe('verifyAuditChains', () => {
         eventId: forged.id,
         problem: 'the chain head is at seq 2 but the last event is at seq 3',
       });
-    } finally {
-      await db.close();
-    }
+    });
   });
 
   it('names a forged event that repeats a seq, and reports the first break in chain order', async () => {
-    const db = await createTestDatabase();
-    try {
+    await withTestDatabase(async (db) => {
       await appendAuditEvents(db.db, [readEvent({ subjectUserId: 'usr_b' }), readEvent({ subjectUserId: 'usr_b' }), readEvent({ subjectUserId: 'usr_c' })], now);
       const forged = { ...forgedRow(newId('evt'), 1, Buffer.alloc(32)), subject_user_id: 'usr_b', chain_key: 'usr_b' };
       await db.db.insertInto('audit_events').values({ ...forged, hash: Buffer.alloc(32), detail: '{}' }).execute();
       const c = await db.db.selectFrom('audit_events').select('id').where('chain_key', '=', 'usr_c').executeTakeFirstOrThrow();
       await tamper(db.db, c.id, sql`reason = 'edited'`);
       expect((await verifyAuditChains(db.db, { pageSize: 1 })).broken).toEqual({ chainKey: 'usr_b', seq: 1, eventId: forged.id, problem: 'seq 1 repeats' });
-    } finally {
-      await db.close();
-    }
+    });
   });
 
   it('notices a chain head whose events are gone', async () => {
-    const db = await createTestDatabase();
-    try {
+    await withTestDatabase(async (db) => {
       await appendAuditEvents(db.db, [readEvent()], now);
       await db.db.insertInto('audit_chain_heads').values({ chain_key: 'usr_ghost', seq: 4, hash: Buffer.alloc(32) }).execute();
       const result = await verifyAuditChains(db.db);
       expect(result).toEqual({ chains: 1, events: 1, broken: { chainKey: 'usr_ghost', seq: 4, eventId: null, problem: 'the chain head names events that do not exist' } });
-    } finally {
-      await db.close();
-    }
+    });
   });
 
   it('reports progress page by page', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '../../src/audit/audit.actions.js';
 import { appendAuditEvents } from '../../src/audit/audit.append.js';
 import { listAuditEvents, type AuditEvent, type AuditFilter } from '../../src/audit/audit.queries.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, withTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { readEvent } from './audit-fixtures.js';
 
 let database: TestDatabase;
@@ -86,16 +86,13 @@ describe('listAuditEvents', () => {
   });
 
   it('serves pages of up to 100 and refuses a larger first', async () => {
-    const db = await createTestDatabase();
-    try {
+    await withTestDatabase(async (db) => {
       await appendAuditEvents(db.db, Array.from({ length: 120 }, () => readEvent()), new Date());
       const page = await listAuditEvents(db.db, { first: 100 });
       expect(page.edges).toHaveLength(100);
       expect(page.pageInfo.hasNextPage).toBe(true);
       await expect(listAuditEvents(db.db, { first: 101 })).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'first' } });
-    } finally {
-      await db.close();
-    }
+    });
   });
 
   it('refuses a cursor it did not make and a negative first, with BAD_USER_INPUT', async () => {

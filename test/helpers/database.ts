@@ -32,6 +32,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return { ...openDatabase({ pglite }), url: undefined };
 }
 
+/** Runs `body` on a fresh database of its own, closed after whatever `body` does: for a test that needs one to itself. */
+export async function withTestDatabase<T>(body: (database: TestDatabase) => Promise<T>): Promise<T> {
+  const database = await createTestDatabase();
+  try {
+    return await body(database);
+  } finally {
+    await database.close();
+  }
+}
+
 /** The PostgreSQL server the run uses, if any: for tests that need a real server process. */
 export function testServerUrl(): string | undefined {
   const target = inject('testDatabase');
