@@ -28,9 +28,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       },
     };
   }
-  const pglite = new PGlite({ parsers: pgliteParsers, loadDataDir: new Blob([readFileSync(target.dump)]) });
+  template ??= new Blob([readFileSync(target.dump)]);
+  const pglite = new PGlite({ parsers: pgliteParsers, loadDataDir: template });
   return { ...openDatabase({ pglite }), url: undefined };
 }
+
+/** The run's PGlite template, read once per worker: a Blob is immutable, and each copy reads it anew. */
+let template: Blob | undefined;
 
 /** Runs `body` on a fresh database of its own, closed after whatever `body` does: for a test that needs one to itself. */
 export async function withTestDatabase<T>(body: (database: TestDatabase) => Promise<T>): Promise<T> {
