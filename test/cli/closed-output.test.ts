@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createChildDatabase, createEmbeddedDatabase } from '../helpers/database.js';
+import { createChildDatabase } from '../helpers/database.js';
 
 /** Runs `hub ...args` with a stdout nobody reads: its reading end is closed before the hub writes. */
 function runWithClosedStdout(env: Record<string, string | undefined>, ...args: string[]): Promise<{ status: number | null; stderr: string }> {
@@ -24,8 +24,6 @@ describe('a hub command whose output is closed early (`| head`)', () => {
     const database = await createChildDatabase(dir);
     const env = { PATH: process.env.PATH, ...database.env, LOG_LEVEL: 'silent' };
     try {
-      // An embedded database made there first: `migrate status` reads one, and refuses a directory without.
-      if ('HUB_DATA_DIR' in database.env) await createEmbeddedDatabase(dir);
       expect(await runWithClosedStdout(env, 'migrate', 'status')).toEqual({ status: 0, stderr: '' });
       if ('HUB_DATA_DIR' in database.env) expect(existsSync(path.join(dir, 'pglite.owner'))).toBe(false);
     } finally {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { describe, inject, it } from 'vitest';
@@ -28,13 +29,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       },
     };
   }
-  template ??= new Blob([readFileSync(target.dump)]);
-  const pglite = new PGlite({ parsers: pgliteParsers, loadDataDir: template });
+  const pglite = new PGlite({ parsers: pgliteParsers, loadDataDir: pgliteTemplate(target.dump) });
   return { ...openDatabase({ pglite }), url: undefined };
 }
 
-/** The run's PGlite template, read once per worker: a Blob is immutable, and each copy reads it anew. */
 let template: Blob | undefined;
+
+/** The run's PGlite template, read once per worker: a Blob is immutable, and each copy reads it anew. */
+function pgliteTemplate(dump: string): Blob {
+  template ??= new Blob([readFileSync(dump)]);
+  return template;
+}
 
 /** Runs `body` on a fresh database of its own, closed after whatever `body` does: for a test that needs one to itself. */
 export async function withTestDatabase<T>(body: (database: TestDatabase) => Promise<T>): Promise<T> {
@@ -76,11 +81,17 @@ export interface ChildDatabase {
   close(): Promise<void>;
 }
 
-/** A fresh database on the run's PostgreSQL server when there is one, else a PGlite data folder in `dir`. */
+/**
+ * A fresh, migrated database: on the run's PostgreSQL server when there is one, else a PGlite data
+ * folder in `dir` holding a copy of the run's template, where `openDatabase` looks for one.
+ */
 export async function createChildDatabase(dir: string): Promise<ChildDatabase> {
-  const server = await createTestDatabase();
-  if (server.url) return { env: { DATABASE_URL: server.url }, open: () => server, close: () => server.close() };
-  await server.close();
+  const target = inject('testDatabase');
+  if (target.kind === 'pg') {
+    const server = await createTestDatabase();
+    return { env: { DATABASE_URL: server.url! }, open: () => server, close: () => server.close() };
+  }
+  await new PGlite(path.join(dir, 'pglite'), { loadDataDir: pgliteTemplate(target.dump) }).close();
   return { env: { HUB_DATA_DIR: dir }, open: () => openDatabase({ dataDir: dir }), close: async () => {} };
 }
 
