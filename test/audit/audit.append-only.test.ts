@@ -7,9 +7,8 @@ import { appendAuditEvents } from '../../src/audit/audit.append.js';
 import { hashAuditRow } from '../../src/audit/audit.hash.js';
 import { verifyAuditChains } from '../../src/audit/audit.verify.js';
 import { openDatabase, type Db } from '../../src/db/connect.js';
-import { migrateToLatest } from '../../src/db/migrator.js';
 import { newId } from '../../src/shared/ids.js';
-import { createTestDatabase, withTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { copyTemplateInto, createTestDatabase, withTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 import { freePort } from '../helpers/net.js';
 import { headOf, partitionOf, readEvent } from './audit-fixtures.js';
@@ -145,7 +144,7 @@ describe('hub audit verify', () => {
     runNode({ PATH: process.env.PATH, LOG_LEVEL: 'silent', ...(server ? { DATABASE_URL: server.url } : { HUB_DATA_DIR: dir }) }, 'bin/hub.js', 'audit', 'verify');
   beforeAll(async () => {
     if (database.url) server = await createTestDatabase();
-    else await usingCliDatabase(migrateToLatest);
+    else await copyTemplateInto(dir);
   });
   afterAll(async () => {
     await server?.close();

@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import lockfile from 'proper-lockfile';
 import { afterAll, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
-import { describeEmbedded } from '../helpers/database.js';
+import { copyTemplateInto, describeEmbedded } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 
 /**
@@ -18,7 +18,13 @@ describeEmbedded('the lock on an embedded database folder', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'hub-lock-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   let folders = 0;
-  const freshDataDir = () => path.join(root, String(++folders));
+  const emptyDataDir = () => path.join(root, String(++folders));
+  /** A folder holding a migrated database, copied: what these tests time is the lock, not an initdb. */
+  const freshDataDir = async () => {
+    const dataDir = emptyDataDir();
+    await copyTemplateInto(dataDir);
+    return dataDir;
+  };
   const run = (dataDir: string, ...args: string[]) => runNode({ PATH: process.env.PATH, HUB_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }, ...args);
   const inUse = (dataDir: string, holder: string) =>
     `the embedded database in ${dataDir} is in use by another hub process (${holder}); stop it, or use DATABASE_URL`;
@@ -26,7 +32,7 @@ describeEmbedded('the lock on an embedded database folder', () => {
     expect.objectContaining({ name: 'DataDirInUseError', code: 'DATA_DIR_IN_USE', message: inUse(dataDir, holder) });
 
   it('refuses a second opener while the first has the folder open, and lets it in once the first closed', async () => {
-    const dataDir = freshDataDir();
+    const dataDir = await freshDataDir();
     const first = openDatabase({ dataDir });
     try {
       await selectOne(first);
@@ -42,7 +48,7 @@ describeEmbedded('the lock on an embedded database folder', () => {
   }, 120_000);
 
   it('is taken over at once from a holder on this host that died without closing', async () => {
-    const dataDir = freshDataDir();
+    const dataDir = await freshDataDir();
     const script = [
       `import { openDatabase } from './src/db/connect.ts';`,
       `const handle = openDatabase({ dataDir: process.env.HUB_DATA_DIR });`,
@@ -59,7 +65,7 @@ describeEmbedded('the lock on an embedded database folder', () => {
   }, 120_000);
 
   it('is taken over at once from a dead holder that had this process’s pid, as a container restarted after a crash is pid 1 again', async () => {
-    const dataDir = freshDataDir();
+    const dataDir = await freshDataDir();
     // What the holder left when it was killed: its lock and its pid. Refreshed a moment ago, it
     // may be a live holder's in another container on the host's network (its own pid 1).
     const lock = path.join(dataDir, 'pglite.lock');
@@ -80,7 +86,7 @@ describeEmbedded('the lock on an embedded database folder', () => {
   }, 120_000);
 
   it('takes over a holder of this host name in another pid namespace only once its lock went 10 s unrefreshed: its pid is not one this process can check', async () => {
-    const dataDir = freshDataDir();
+    const dataDir = await freshDataDir();
     // A live hub in another container on the host's network: its pid names no process here, and
     // it refreshed its lock a moment ago.
     const lock = path.join(dataDir, 'pglite.lock');
@@ -97,7 +103,7 @@ describeEmbedded('the lock on an embedded database folder', () => {
   }, 120_000);
 
   it('lets one opener at a time take over from a dead holder, so two starting at once never both hold it', async () => {
-    const dataDir = freshDataDir();
+    const dataDir = emptyDataDir();
     const dir = path.join(dataDir, 'pglite');
     mkdirSync(`${dir}.lock`, { recursive: true });
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
@@ -122,7 +128,7 @@ describeEmbedded('the lock on an embedded database folder', () => {
   }, 120_000);
 
   it('waits out the turn of an opener that died mid-opening, and opens', async () => {
-    const dataDir = freshDataDir();
+    const dataDir = await freshDataDir();
     mkdirSync(path.join(dataDir, 'pglite.opening.lock'), { recursive: true });
     const next = openDatabase({ dataDir });
     await selectOne(next);
@@ -130,7 +136,7 @@ describeEmbedded('the lock on an embedded database folder', () => {
   }, 120_000);
 
   it('takes over a holder it cannot check (another host) only once the lock has gone unrefreshed for a minute', async () => {
-    const dataDir = freshDataDir();
+    const dataDir = await freshDataDir();
     const lock = path.join(dataDir, 'pglite.lock');
     mkdirSync(lock, { recursive: true });
     writeFileSync(path.join(dataDir, 'pglite.owner'), JSON.stringify({ pid: 4242, host: 'elsewhere' }));
