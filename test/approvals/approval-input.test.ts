@@ -3,7 +3,7 @@ import { findAuditEvents } from '../../src/audit/audit.service.js';
 import { signUpUser } from '../helpers/hub.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
-const { hub, clock, alice, shopper, agentToken, request, pay, addCard } = await approvalWorld();
+const { hub, clock, alice, shopper, rival, agentToken, request, pay, addCard } = await approvalWorld();
 
 const PAYMENT = { amount: '10.00', currency: 'EUR', creditorName: 'Shop' };
 const CARD = { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2033 };
@@ -130,6 +130,15 @@ describe('limits', () => {
     } finally {
       clock.set(start);
     }
+  });
+
+  it('counts the approvals waiting per agent: another agent of the same user still asks', async () => {
+    const dave = await signUpUser(hub);
+    const fresh = await agentToken(shopper, dave);
+    for (let i = 0; i < 10; i++) expect((await request(fresh, { action: 'PAY', payment: PAYMENT })).errors).toBeUndefined();
+    expect(refusal(await request(fresh, { action: 'PAY', payment: PAYMENT }))).toBe('RATE_LIMITED/');
+    const other = await agentToken(rival, dave);
+    expect((await request(other, { action: 'PAY', payment: PAYMENT })).errors).toBeUndefined();
   });
 
   it('records each request refused past the limit in the user’s trail, as a refused request naming its entry', async () => {
