@@ -3,7 +3,7 @@ import { findAuditEvents } from '../../src/audit/audit.service.js';
 import { signUpUser } from '../helpers/hub.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
-const { hub, clock, alice, shopper, rival, agentToken, request, pay, addCard } = await approvalWorld();
+const { hub, clock, alice, bob, shopper, rival, agentToken, request, pay, addCard } = await approvalWorld();
 
 const PAYMENT = { amount: '10.00', currency: 'EUR', creditorName: 'Shop' };
 const CARD = { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2033 };
@@ -12,6 +12,7 @@ const countApprovals = async () => Number((await hub.services.db.selectFrom('app
 let token: string;
 beforeAll(async () => {
   token = await agentToken(shopper, alice);
+  await hub.services.db.insertInto('payment_methods').values({ id: 'pm_ofbob', user_id: bob.id, brand: 'visa', last4: '1111', exp_month: 1, exp_year: 2034, created_at: clock.now() }).execute();
 });
 
 describe('requestApproval refuses bad input with BAD_USER_INPUT naming the field, and stores nothing', () => {
@@ -43,6 +44,7 @@ describe('requestApproval refuses bad input with BAD_USER_INPUT naming the field
     ['ADD_PAYMENT_METHOD with a payment', { action: 'ADD_PAYMENT_METHOD', paymentMethod: CARD, payment: PAYMENT }, 'input.payment'],
     ['CHANGE_PAYMENT_METHOD without the method', { action: 'CHANGE_PAYMENT_METHOD', paymentMethod: CARD }, 'input.paymentMethodId'],
     ['CHANGE_PAYMENT_METHOD of a method the user does not have', { action: 'CHANGE_PAYMENT_METHOD', paymentMethod: CARD, paymentMethodId: 'pm_01J0000000000000000000NONE' }, 'input.paymentMethodId'],
+    ['CHANGE_PAYMENT_METHOD of another user’s method', { action: 'CHANGE_PAYMENT_METHOD', paymentMethod: CARD, paymentMethodId: 'pm_ofbob' }, 'input.paymentMethodId'],
     ['an unknown card brand', { action: 'ADD_PAYMENT_METHOD', paymentMethod: { ...CARD, brand: 'hypercard' } }, 'input.paymentMethod.brand'],
     ['a card number instead of its last four digits', { action: 'ADD_PAYMENT_METHOD', paymentMethod: { ...CARD, last4: '4242424242424242' } }, 'input.paymentMethod.last4'],
     ['a month 13', { action: 'ADD_PAYMENT_METHOD', paymentMethod: { ...CARD, expMonth: 13 } }, 'input.paymentMethod.expMonth'],
