@@ -3,7 +3,7 @@ import { MAX_PAYMENT_METHODS } from '../../src/identity/identity.service.js';
 import { graphql } from '../helpers/hub.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
-const { hub, alice, admin, shopper, agentToken, request, answerAfresh, addCard, changeCard } = await approvalWorld();
+const { hub, alice, bob, admin, shopper, agentToken, request, answerAfresh, addCard, changeCard } = await approvalWorld();
 
 const CARD = { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2033 };
 const RENEWED = { brand: 'visa', last4: '4242', expMonth: 6, expYear: 2036 };
@@ -116,6 +116,14 @@ describe('the payment methods a user may hold', () => {
     const response = await request(token, { action: 'ADD_PAYMENT_METHOD', paymentMethod: { ...CARD, last4: '4343' } });
     expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input' });
     expect(await hub.services.db.selectFrom('approvals').select('id').where('user_id', '=', alice.id).execute()).toEqual(before);
+  });
+
+  it('counts only the user’s own: another user still asks for, and makes, an addition', async () => {
+    const forBob = await agentToken(shopper, bob);
+    const asked = await request(forBob, { action: 'ADD_PAYMENT_METHOD', paymentMethod: CARD });
+    expect(asked.errors).toBeUndefined();
+    await answerAfresh(bob, 'approve', asked.data.requestApproval.id);
+    expect((await addCard(forBob, CARD)).data.addPaymentMethod).toMatchObject(CARD);
   });
 
   it('still changes one of them', async () => {
