@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { signUpUser } from '../helpers/hub.js';
+import { exchange, registerAgent } from '../helpers/oauth.js';
+import { approvalWorld, refusal } from './approval-fixtures.js';
+
+// Which approval a use takes: one of the agent that asked, in force now, for exactly the action.
+
+const { hub, admin, agentToken, approvedPayment, pay } = await approvalWorld();
+const PAYMENT_SCOPES = ['payment:read', 'payment:write'];
+
+describe('an approval asked by a sub-agent under its parent’s consent', () => {
+  it('is used by that sub-agent alone, which cannot use its parent’s either', async () => {
+    const carol = await signUpUser(hub);
+    const parent = await registerAgent(hub, admin, { name: 'Orchestrator', allowedScopes: PAYMENT_SCOPES });
+    const child = await registerAgent(hub, admin, { name: 'Checkout worker', allowedScopes: PAYMENT_SCOPES, parentAgentId: parent.id });
+    const parentToken = await agentToken(parent, carol);
+    const childToken = (await exchange(hub, child, parentToken)).body.access_token as string;
+    const ofParent = { amount: '20', currency: 'EUR', creditorName: 'Parent Shop' };
+    const ofChild = { amount: '30', currency: 'EUR', creditorName: 'Child Shop' };
+    await approvedPayment(parentToken, carol, ofParent);
+    await approvedPayment(childToken, carol, ofChild);
+
+    expect(refusal(await pay(childToken, ofParent))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+    expect(refusal(await pay(parentToken, ofChild))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+    expect((await pay(childToken, ofChild)).data.authorizePayment.approval.status).toBe('USED');
+    expect((await pay(parentToken, ofParent)).data.authorizePayment.approval.status).toBe('USED');
+  });
+});
