@@ -5,7 +5,7 @@ import { approvalWorld, refusal } from './approval-fixtures.js';
 
 // Which approval a use takes: one of the agent that asked, in force now, for exactly the action.
 
-const { hub, admin, agentToken, approvedPayment, pay } = await approvalWorld();
+const { hub, clock, admin, agentToken, approvedPayment, pay } = await approvalWorld();
 const PAYMENT_SCOPES = ['payment:read', 'payment:write'];
 
 describe('an approval asked by a sub-agent under its parent’s consent', () => {
@@ -24,5 +24,22 @@ describe('an approval asked by a sub-agent under its parent’s consent', () => 
     expect(refusal(await pay(parentToken, ofChild))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
     expect((await pay(childToken, ofChild)).data.authorizePayment.approval.status).toBe('USED');
     expect((await pay(parentToken, ofParent)).data.authorizePayment.approval.status).toBe('USED');
+  });
+});
+
+describe('an approval for the same payment as one that expired', () => {
+  it('is used while it is in force, though the older one was approved first', async () => {
+    const dave = await signUpUser(hub);
+    const agent = await registerAgent(hub, admin, { name: 'Shopping assistant', allowedScopes: PAYMENT_SCOPES });
+    const token = await agentToken(agent, dave);
+    const payment = { amount: '7', currency: 'EUR', creditorName: 'Florist' };
+    await approvedPayment(token, dave, payment, { expiresInSeconds: 30 });
+    clock.advance(1);
+    const lasting = await approvedPayment(token, dave, payment, { expiresInSeconds: 300 });
+    clock.advance(30);
+
+    const paid = await pay(token, payment);
+    expect(paid.errors).toBeUndefined();
+    expect(paid.data.authorizePayment.approval).toMatchObject({ id: lasting, status: 'USED' });
   });
 });
