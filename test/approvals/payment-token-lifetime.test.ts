@@ -3,14 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { SIGNING_ALG } from '../../src/oauth/key-store.js';
 import { issuePaymentToken, PAYMENT_TOKEN_TTL } from '../../src/oauth/payment-token.js';
 import { graphql, postForm } from '../helpers/hub.js';
-import { basic, claimsOf } from '../helpers/oauth.js';
+import { basic, claimsOf, operatorCredentials, registerAgent } from '../helpers/oauth.js';
 import { approvalWorld } from './approval-fixtures.js';
 
 // A payment token stands on the agent's delegated token and the consent behind it: it must not
 // outlive the consent, and introspection must see the consent end the moment it does.
 
 const world = await approvalWorld();
-const { hub, clock, alice, bob, shopper, agentToken, approvedPayment, pay } = world;
+const { hub, clock, admin, alice, bob, shopper, agentToken, approvedPayment, pay } = world;
 
 const PAYMENT = { amount: '42', currency: 'EUR', creditorName: 'Example Shop GmbH', description: 'Order 9000' };
 const seconds = (date: Date) => Math.floor(date.getTime() / 1_000);
@@ -88,6 +88,16 @@ describe('a payment token', () => {
     expect((await me(delegated)).status).toBe(401);
     expect(await introspect(accessToken)).toEqual({ active: false });
     expect((await postForm(hub, '/oauth/introspect', { token: accessToken }, basic(world.hub.bootstrapCredentials!))).body).toEqual({ active: false });
+  });
+
+  it('introspects inactive while the agent it was issued to is suspended', async () => {
+    const agent = await registerAgent(hub, admin, { name: 'Paying assistant', allowedScopes: ['payment:read', 'payment:write'] });
+    const { accessToken } = await paidWith(await agentToken(agent, bob), bob);
+    const asOperator = async () => (await postForm(hub, '/oauth/introspect', { token: accessToken }, basic(operatorCredentials(hub)))).body;
+    expect(await asOperator()).toMatchObject({ active: true });
+    const suspended = await graphql<any>(hub, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: admin, variables: { id: agent.id } });
+    expect(suspended.data.suspendAgent.status).toBe('SUSPENDED');
+    expect(await asOperator()).toEqual({ active: false });
   });
 
   it.each([
