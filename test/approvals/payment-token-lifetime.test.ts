@@ -76,6 +76,14 @@ describe('a payment token', () => {
     expect(await introspect(accessToken)).toEqual({ active: false });
   });
 
+  it('introspects inactive once the user signs out of the session the agent’s token was exchanged from', async () => {
+    const session = await world.signIn(alice);
+    const { accessToken } = await paidWith(await agentToken(shopper, alice, undefined, session.accessToken), alice);
+    expect(await introspect(accessToken)).toMatchObject({ active: true });
+    expect((await postForm(hub, '/oauth/revoke', { token: session.refreshToken, client_id: 'hub-frontend' })).status).toBe(200);
+    expect(await introspect(accessToken)).toEqual({ active: false });
+  });
+
   it('introspects inactive as soon as its consent is withdrawn', async () => {
     const delegated = await agentToken(shopper, alice);
     const { accessToken } = await paidWith(delegated, alice);
