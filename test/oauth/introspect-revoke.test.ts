@@ -98,6 +98,18 @@ describe('/oauth/introspect (RFC 7662)', () => {
     expect((await introspect(assistant, session.refreshToken)).body).toEqual({ active: false });
   });
 
+  it('answers inactive for a refresh token used already (its next use is a reuse) or expired, to its own holder', async () => {
+    const used = await delegatedSession();
+    const next = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: used.refreshToken }, basic(assistant));
+    expect(next.status).toBe(200);
+    const expired = await delegatedSession();
+    await hub.database.db.updateTable('refresh_tokens').set({ expires_at: new Date(Date.now() - 1_000) }).where('token_hash', '=', hashRefreshToken(expired.refreshToken)).execute();
+    for (const dead of [used.refreshToken, expired.refreshToken]) {
+      expect((await introspect(assistant, dead, { token_type_hint: 'refresh_token' })).body).toEqual({ active: false });
+    }
+    expect((await introspect(assistant, next.body.refresh_token, { token_type_hint: 'refresh_token' })).body.active).toBe(true);
+  });
+
   it('answers inactive for a suspended user’s refresh tokens, session and delegated, as the refresh grant refuses them, and active once reactivated', async () => {
     const session = await delegatedSession();
     const setStatus = (mutation: 'suspendUser' | 'reactivateUser') => graphql<any>(hub, `mutation($id: ID!) { ${mutation}(id: $id) { status } }`, { token: admin, variables: { id: session.user.id } });
