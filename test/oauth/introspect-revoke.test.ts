@@ -175,6 +175,14 @@ describe('/oauth/introspect (RFC 7662)', () => {
     expect(log.data.me.accessLog.edges.map((e: any) => e.node)).toContainEqual({ action: 'profile.read', actor: { kind: 'client', id: operator.clientId }, fieldsRead: ['sessions'] });
   });
 
+  it('records no read of a person for an active answer about a client’s own token, which names no person', async () => {
+    const own = await clientCredentialsToken(hub, assistant);
+    expect((await introspect(operatorCredentials(hub), own)).body).toMatchObject({ active: true, sub: assistant.id });
+    await hub.services.audit.flush();
+    const reads = await hub.database.db.selectFrom('audit_events').select('id').where('action', '=', 'profile.read').where('subject_user_id', '=', assistant.id).execute();
+    expect(reads).toEqual([]);
+  });
+
   it('records no introspection when reads are not audited (HUB_AUDIT_READS=false), as no GraphQL read is', async () => {
     const unaudited = await startTestHub({ HUB_AUDIT_READS: 'false' });
     try {
