@@ -221,6 +221,14 @@ describe('/oauth/revoke (RFC 7009)', () => {
     expect((await revoke(assistant, own)).status).toBe(200);
   });
 
+  it('records the revocation of a person’s access token in their trail', async () => {
+    const user = await signUpUser(hub);
+    expect((await revoke(undefined, user.accessToken, { client_id: 'hub-frontend' })).status).toBe(200);
+    await hub.services.audit.flush();
+    const events = await hub.database.db.selectFrom('audit_events').select(['decision', 'reason', 'detail']).where('action', '=', 'token.revoked').where('subject_user_id', '=', user.id).execute();
+    expect(events).toEqual([{ decision: 'allow', reason: 'access token revoked', detail: { jti: claimsOf(user.accessToken).jti, heldBy: 'hub-frontend' } }]);
+  });
+
   it('refuses another client’s token with unauthorized_client (RFC 7009 §2.1), revokes nothing and audits the attempt once', async () => {
     const session = await delegatedSession();
     const mine = await clientCredentialsToken(hub, assistant);
