@@ -285,6 +285,18 @@ describe('/oauth/revoke (RFC 7009)', () => {
     expect(await revoke(stranger, next.body.refresh_token)).toMatchObject({ status: 400, body: { error: 'unauthorized_client' } });
   });
 
+  it('answers 200 to another client for a refresh token its grant no longer stands behind (a suspended user), and changes nothing', async () => {
+    const session = await delegatedSession();
+    const setStatus = (mutation: 'suspendUser' | 'reactivateUser') => graphql(hub, `mutation($id: ID!) { ${mutation}(id: $id) { status } }`, { token: admin, variables: { id: session.user.id } });
+    await setStatus('suspendUser');
+    expect(await revoke(stranger, session.refreshToken)).toMatchObject({ status: 200, body: undefined });
+    await hub.services.audit.flush();
+    const denied = await hub.database.db.selectFrom('audit_events').select('reason').where('action', '=', 'token.revoked').where('subject_user_id', '=', session.user.id).execute();
+    expect(denied).toEqual([]);
+    await setStatus('reactivateUser');
+    expect((await introspect(assistant, session.refreshToken, { token_type_hint: 'refresh_token' })).body.active).toBe(true);
+  });
+
   it('revokes a refresh token with its whole family', async () => {
     const session = await delegatedSession();
     const next = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: session.refreshToken }, basic(assistant));
