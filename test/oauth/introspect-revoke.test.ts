@@ -352,6 +352,27 @@ describe.skipIf(testServerUrl() === undefined)('/oauth/revoke of one refresh tok
   });
 });
 
+describe('revocations of access tokens, on an instance whose housekeeping has not come round', () => {
+  it('are forgotten by the next revocation once the token expired on every instance’s clock', async () => {
+    const clock = fixedClock('2031-03-01T09:00:00.000Z');
+    const busy = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock, housekeepingEveryMs: 3_600_000 });
+    try {
+      const first = await signUpUser(busy);
+      expect((await postForm(busy, '/oauth/revoke', { token: first.accessToken, client_id: 'hub-frontend' })).status).toBe(200);
+      const { jti, exp } = claimsOf(first.accessToken);
+      const remembered = async () => (await busy.services.db.selectFrom('revoked_tokens').select('jti').where('jti', '=', jti).execute()).length;
+      expect(await remembered()).toBe(1);
+
+      clock.set(new Date(exp * 1_000 + CLOCK_SKEW_MS + 1_000));
+      const second = await signUpUser(busy);
+      expect((await postForm(busy, '/oauth/revoke', { token: second.accessToken, client_id: 'hub-frontend' })).status).toBe(200);
+      expect(await remembered()).toBe(0);
+    } finally {
+      await busy.close();
+    }
+  });
+});
+
 describe('revocations of access tokens, on an instance nobody revokes an access token at any more', () => {
   it('are forgotten all the same once the token expired on every instance’s clock, by the hub’s housekeeping', async () => {
     const clock = fixedClock('2031-03-01T09:00:00.000Z');
