@@ -89,9 +89,15 @@ describe('signing keys rotated by another instance', () => {
     expect(answer.data?.me).toEqual({ id: user.id });
   });
 
-  it('are not reread for a kid the database does not hold as accepted', async () => {
+  it('are not reread for a kid the database does not hold as accepted, nor for one retired past its acceptance', async () => {
+    // A key retired years ago, kept only for the consent receipts it signed.
+    const current = await hub.database.db.selectFrom('signing_keys').selectAll().where('retired_at', 'is', null).executeTakeFirstOrThrow();
+    const retiredKid = randomUUID();
+    await hub.database.db.insertInto('signing_keys')
+      .values({ ...current, kid: retiredKid, public_jwk: JSON.stringify({ ...current.public_jwk, kid: retiredKid }), created_at: new Date('2020-01-01'), retired_at: new Date('2020-01-02') })
+      .execute();
     const reload = vi.spyOn(hub.services.keys, 'reload');
-    for (const kid of [randomUUID(), 'x'.repeat(128)]) {
+    for (const kid of [randomUUID(), 'x'.repeat(128), retiredKid]) {
       const junk = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid })).toString('base64url')}.e30.AAAA`;
       expect((await me(hub, junk)).status).toBe(401);
     }
