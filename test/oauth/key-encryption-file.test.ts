@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MEMORY_DATA_DIR } from '../../src/config.js';
 import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'hub-kek-'));
@@ -31,5 +32,13 @@ describe('the key-encryption key generated into the data folder', () => {
     const file = path.join(dir, 'key-encryption-key');
     writeFileSync(file, content);
     expect(resolveIn(dir)).toThrow(`${file} ${reason}`);
+  });
+});
+
+describe('the key-encryption key of an embedded database in memory (memory://)', () => {
+  it('lives only as long as the process, like the data it protects: a new one each time, kept in no file', () => {
+    const key = resolveIn(MEMORY_DATA_DIR)();
+    expect(key).toHaveLength(32);
+    expect(resolveIn(MEMORY_DATA_DIR)()).not.toEqual(key);
   });
 });
