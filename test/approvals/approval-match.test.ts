@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { signUpUser } from '../helpers/hub.js';
+import { graphql, signUpUser } from '../helpers/hub.js';
 import { exchange, registerAgent } from '../helpers/oauth.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
@@ -41,5 +41,19 @@ describe('an approval for the same payment as one that expired', () => {
     const paid = await pay(token, payment);
     expect(paid.errors).toBeUndefined();
     expect(paid.data.authorizePayment.approval).toMatchObject({ id: lasting, status: 'USED' });
+  });
+});
+
+describe('the approvals of several users, read in one request', () => {
+  it('are each user’s own, though one statement loads them all', async () => {
+    const agent = await registerAgent(hub, admin, { name: 'Errand assistant', allowedScopes: PAYMENT_SCOPES });
+    const [erin, frank] = [await signUpUser(hub), await signUpUser(hub)];
+    const ofErin = await approvedPayment(await agentToken(agent, erin), erin, { amount: '5', currency: 'EUR', creditorName: 'Bakery' });
+    const ofFrank = await approvedPayment(await agentToken(agent, frank), frank, { amount: '6', currency: 'EUR', creditorName: 'Bookshop' });
+
+    const query = 'query($e: ID!, $f: ID!) { erin: user(id: $e) { approvals { id } } frank: user(id: $f) { approvals { id } } }';
+    const listed = await graphql<any>(hub, query, { token: admin, variables: { e: erin.id, f: frank.id } });
+    expect(listed.errors).toBeUndefined();
+    expect(listed.data).toEqual({ erin: { approvals: [{ id: ofErin }] }, frank: { approvals: [{ id: ofFrank }] } });
   });
 });
