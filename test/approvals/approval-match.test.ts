@@ -5,7 +5,7 @@ import { approvalWorld, refusal } from './approval-fixtures.js';
 
 // Which approval a use takes: one of the agent that asked, in force now, for exactly the action.
 
-const { hub, clock, admin, agentToken, approvedPayment, pay } = await approvalWorld();
+const { hub, clock, admin, agentToken, approvedPayment, pay, request, answerAfresh } = await approvalWorld();
 const PAYMENT_SCOPES = ['payment:read', 'payment:write'];
 
 describe('an approval asked by a sub-agent under its parent’s consent', () => {
@@ -55,5 +55,30 @@ describe('the approvals of several users, read in one request', () => {
     const listed = await graphql<any>(hub, query, { token: admin, variables: { e: erin.id, f: frank.id } });
     expect(listed.errors).toBeUndefined();
     expect(listed.data).toEqual({ erin: { approvals: [{ id: ofErin }] }, frank: { approvals: [{ id: ofFrank }] } });
+  });
+});
+
+describe('a user’s approvals listed by status', () => {
+  it('are those in that status at the read, as each shows its own: an approval past its expiry is EXPIRED, approved or not', async () => {
+    const agent = await registerAgent(hub, admin, { name: 'Listing assistant', allowedScopes: PAYMENT_SCOPES });
+    const gina = await signUpUser(hub);
+    const token = await agentToken(agent, gina);
+    const ask = async (creditorName: string, expiresInSeconds: number) =>
+      (await request(token, { action: 'PAY', payment: { amount: '1', currency: 'EUR', creditorName }, expiresInSeconds })).data.requestApproval.id as string;
+    const lapsedPending = await ask('Lapsed pending', 30);
+    const lapsedApproved = await approvedPayment(token, gina, { amount: '1', currency: 'EUR', creditorName: 'Lapsed approved' }, { expiresInSeconds: 30 });
+    clock.advance(31);
+    const pending = await ask('Pending', 300);
+    const approved = await approvedPayment(token, gina, { amount: '1', currency: 'EUR', creditorName: 'Approved' });
+    const denied = await ask('Denied', 300);
+    expect((await answerAfresh(gina, 'deny', denied)).data.deny.status).toBe('DENIED');
+    const used = await approvedPayment(token, gina, { amount: '1', currency: 'EUR', creditorName: 'Used' });
+    expect((await pay(token, { amount: '1', currency: 'EUR', creditorName: 'Used' })).data.authorizePayment.approval.id).toBe(used);
+
+    const expected = { PENDING: [pending], APPROVED: [approved], DENIED: [denied], USED: [used], EXPIRED: [lapsedApproved, lapsedPending] };
+    for (const [status, ids] of Object.entries(expected)) {
+      const listed = await graphql<any>(hub, `query($id: ID!) { user(id: $id) { approvals(status: ${status}) { id status } } }`, { token: admin, variables: { id: gina.id } });
+      expect(listed.data.user.approvals, status).toEqual(ids.map((id) => ({ id, status })));
+    }
   });
 });
