@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { graphql, signUpUser } from '../helpers/hub.js';
-import { exchange, registerAgent } from '../helpers/oauth.js';
+import { exchange, operatorToken, registerAgent } from '../helpers/oauth.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
 // Which approval a use takes: one of the agent that asked, in force now, for exactly the action.
 
-const { hub, clock, admin, agentToken, approvedPayment, pay, request, answerAfresh } = await approvalWorld();
+const { hub, clock, admin, agentToken, approvedPayment, pay, request, answerAfresh, addCard } = await approvalWorld();
 const PAYMENT_SCOPES = ['payment:read', 'payment:write'];
 
 describe('an approval asked by a sub-agent under its parent’s consent', () => {
@@ -80,5 +80,24 @@ describe('a user’s approvals listed by status', () => {
       const listed = await graphql<any>(hub, `query($id: ID!) { user(id: $id) { approvals(status: ${status}) { id status } } }`, { token: admin, variables: { id: gina.id } });
       expect(listed.data.user.approvals, status).toEqual(ids.map((id) => ({ id, status })));
     }
+  });
+});
+
+describe('a card approved in the last minutes of its expiry month', () => {
+  it('is refused once the month has turned, nothing stored and the approval unused', async () => {
+    clock.set('2032-12-31T23:57:00.000Z');
+    const agent = await registerAgent(hub, await operatorToken(hub), { name: 'Wallet assistant', allowedScopes: PAYMENT_SCOPES });
+    const hana = await signUpUser(hub);
+    const token = await agentToken(agent, hana);
+    const lastMonth = { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2032 };
+    const asked = await request(token, { action: 'ADD_PAYMENT_METHOD', paymentMethod: lastMonth });
+    expect(asked.errors).toBeUndefined();
+    expect((await answerAfresh(hana, 'approve', asked.data.requestApproval.id)).data.approve.status).toBe('APPROVED');
+
+    clock.advance(5 * 60);
+    const added = await addCard(token, lastMonth);
+    expect(added.errors?.[0]).toMatchObject({ message: 'input.expYear: the card has expired', extensions: { code: 'BAD_USER_INPUT', field: 'input.expYear' } });
+    expect(await hub.services.db.selectFrom('payment_methods').select('id').where('user_id', '=', hana.id).execute()).toEqual([]);
+    expect((await hub.services.db.selectFrom('approvals').select('status').where('id', '=', asked.data.requestApproval.id).executeTakeFirstOrThrow()).status).toBe('approved');
   });
 });
