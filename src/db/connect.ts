@@ -132,12 +132,17 @@ function openPglite(pglite: PGlite, unlock?: () => void): DatabaseHandle {
   };
 }
 
+/** Where in HUB_DATA_DIR the embedded database's own files are (the lock and key file sit beside it). */
+export function embeddedDatabaseFolder(dataDir: string): string {
+  return path.resolve(dataDir, 'pglite');
+}
+
 function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
   if (dataDir === MEMORY_DATA_DIR && existing) {
     throw new Error(`no embedded database in HUB_DATA_DIR=${MEMORY_DATA_DIR}: it holds one only while the process that made it runs; set HUB_DATA_DIR to a folder, or DATABASE_URL`);
   }
   if (dataDir === MEMORY_DATA_DIR) return undefined;
-  const dir = path.resolve(dataDir, 'pglite');
+  const dir = embeddedDatabaseFolder(dataDir);
   if (existing && !existsSync(path.join(dir, 'PG_VERSION'))) {
     throw new Error(`no embedded database in HUB_DATA_DIR=${dataDir}: check the path (\`hub migrate up\` creates one)`);
   }

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { describe, inject, it } from 'vitest';
-import { openDatabase, pgliteParsers, type DatabaseHandle } from '../../src/db/connect.js';
+import { embeddedDatabaseFolder, openDatabase, pgliteParsers, type DatabaseHandle } from '../../src/db/connect.js';
 import { admin, withDatabase } from './global-setup.js';
 
 export interface TestDatabase extends DatabaseHandle {
@@ -103,7 +102,7 @@ export async function copyTemplateInto(dataDir: string): Promise<void> {
   const target = inject('testDatabase');
   if (target.kind !== 'pglite') throw new Error('copyTemplateInto is for the embedded pass');
   mkdirSync(dataDir, { recursive: true });
-  await new PGlite(path.join(dataDir, 'pglite'), { loadDataDir: pgliteTemplate(target.dump) }).close();
+  await new PGlite(embeddedDatabaseFolder(dataDir), { loadDataDir: pgliteTemplate(target.dump) }).close();
 }
 
 /** Makes an embedded database in `dataDir`, not migrated, as a hub command would find one there. */
