@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findAuditEvents, type AuditEvent } from '../../src/audit/audit.service.js';
@@ -189,6 +189,15 @@ describe('an agent paying for its user', () => {
       iat: Date.parse(START) / 1_000 + 15,
       exp: Date.parse(START) / 1_000 + 15 + 90,
     });
+  });
+
+  it('records the use with the approval and the token it handed out, so a payment the commerce API took is traced to its approval', async () => {
+    await hub.services.audit.flush();
+    const used = (await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'approval.used' }, first: 100 })).edges.map((e) => e.node);
+    const { jti, exp } = decodeJwt(paymentToken);
+    expect(used.map((e) => e.detail)).toEqual([
+      { approvalId, action: 'PAY', entryHmac: expect.stringMatching(/^[0-9a-f]{64}$/), jti, expiresAt: new Date(exp! * 1_000).toISOString() },
+    ]);
   });
 
   it('does not let the payment token stand in for an access token at the hub', async () => {

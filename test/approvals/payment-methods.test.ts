@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { findAuditEvents } from '../../src/audit/audit.service.js';
 import { MAX_PAYMENT_METHODS } from '../../src/identity/identity.service.js';
 import { graphql } from '../helpers/hub.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
@@ -67,6 +68,15 @@ describe('adding a payment method', () => {
     expect(changed.data.changePaymentMethod).toEqual({ id: methodId, ...RENEWED });
     expect(await paymentMethods()).toEqual([{ id: methodId, ...RENEWED }]);
     expect(refusal(await changeCard(token, { id: methodId, paymentMethod: RENEWED }))).toBe('FORBIDDEN/APPROVAL_REQUIRED');
+  });
+
+  it('records each use with the payment method it wrote', async () => {
+    await hub.services.audit.flush();
+    const used = await findAuditEvents(hub.services.db, { filter: { userId: alice.id, action: 'approval.used' }, first: 100 });
+    expect(used.edges.map((e) => e.node.detail).map(({ action, paymentMethodId }) => ({ action, paymentMethodId }))).toEqual([
+      { action: 'CHANGE_PAYMENT_METHOD', paymentMethodId: methodId },
+      { action: 'ADD_PAYMENT_METHOD', paymentMethodId: methodId },
+    ]);
   });
 
   it('leaves the approval unused when the method is gone by the time of the change', async () => {
