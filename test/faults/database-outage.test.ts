@@ -5,7 +5,8 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { basic, operatorCredentials } from '../helpers/oauth.js';
 import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // The outage is made by cutting a TCP proxy in front of the server, so the other test files,
@@ -116,6 +117,10 @@ describe.skipIf(!testServerUrl())('the log of a database outage', () => {
         await graphql(hub, '{ me { givenName } }', { token: user.accessToken }),
         await graphql(hub, 'mutation { signIn(input: { email: "nobody@example.com", password: "not the password at all" }) { accessToken } }'),
         await hub.http.inject({ method: 'GET', url: `/users/${user.id}/export`, headers: { authorization: `Bearer ${user.accessToken}` } }),
+        // A resource server asking of a live token is told the hub cannot answer, not that the token is inactive.
+        await postForm(hub, '/oauth/introspect', { token: user.accessToken }, basic(operatorCredentials(hub))),
+        await postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic(operatorCredentials(hub))),
+        await postForm(hub, '/oauth/revoke', { token: user.refreshToken }, basic(operatorCredentials(hub))),
       ];
       for (const answer of answers) {
         expect('statusCode' in answer ? answer.statusCode : answer.status).toBe(503);

@@ -137,6 +137,18 @@ describe('/oauth/introspect (RFC 7662)', () => {
     expect((await introspect(operatorCredentials(hub), session.user.accessToken)).body).toMatchObject({ active: true, sub: session.user.id, client_id: 'hub-frontend' });
   });
 
+  it('answers 503 temporarily_unavailable, not inactive, when it cannot read whether a token still stands, and 500 on any other failure', async () => {
+    const user = await signUpUser(hub);
+    const unreachable = Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+    // A resource server told `active: false` would end a session that stands; told 503, it retries.
+    const inspect = vi.spyOn(hub.services.tokens, 'inspect').mockRejectedValueOnce(unreachable).mockRejectedValueOnce(new Error('relation "revoked_tokens" does not exist'));
+    const down = await introspect(operatorCredentials(hub), user.accessToken);
+    expect({ status: down.status, body: down.body }).toEqual({ status: 503, body: { error: 'temporarily_unavailable', error_description: expect.any(String) } });
+    expect((await introspect(operatorCredentials(hub), user.accessToken)).body).toEqual({ error: 'server_error', error_description: 'Internal server error' });
+    expect((await introspect(operatorCredentials(hub), user.accessToken)).body).toMatchObject({ active: true, sub: user.id });
+    inspect.mockRestore();
+  });
+
   it('records each active answer about a person’s token to another client in their trail as a read of their sessions, and its holder’s or an inactive one nowhere', async () => {
     const session = await delegatedSession();
     const operator = operatorCredentials(hub);
