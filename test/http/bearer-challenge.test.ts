@@ -8,6 +8,8 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
+const metadata = () => `resource_metadata="${hub.config.issuer}/.well-known/oauth-protected-resource/graphql"`;
+
 describe('the Bearer challenge (RFC 6750 §3)', () => {
   it('answers a request without a token that needed one, naming the resource metadata (RFC 9728)', async () => {
     const response = await graphql(hub, '{ users(first: 1) { edges { cursor } } }');
@@ -22,8 +24,6 @@ describe('the Bearer challenge (RFC 6750 §3)', () => {
     const user = await signUpUser(hub);
     expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).headers['www-authenticate']).toBeUndefined();
   });
-
-  const metadata = () => `resource_metadata="${hub.config.issuer}/.well-known/oauth-protected-resource/graphql"`;
 
   it('names the error of a refused token, and the resource metadata where a client learns how to get a new one', async () => {
     const response = await graphql(hub, '{ me { id } }', { token: 'not-a-jwt' });
@@ -46,6 +46,39 @@ describe('the Bearer challenge (RFC 6750 §3)', () => {
       expect(anonymous.headers['www-authenticate']).toBe(`Bearer realm="hub", ${metadata()}`);
       const basic = await hub.http.inject({ method: 'GET', url, headers: { authorization: 'Basic dXNlcjpwYXNz' } });
       expect([basic.statusCode, basic.headers['www-authenticate'], basic.json().error]).toEqual([401, `Bearer realm="hub", ${metadata()}`, 'unauthorized']);
+    }
+  });
+
+  it('refuses a token on the exports with invalid_token, never kept by a cache', async () => {
+    const user = await signUpUser(hub);
+    for (const url of [`/users/${user.id}/export`, '/audiences/aud_01JD3V4X5Y6Z7A8B9C0D1E2F3G/export']) {
+      const refused = await hub.http.inject({ method: 'GET', url, headers: { authorization: 'Bearer not-a-jwt' } });
+      expect(refused.statusCode).toBe(401);
+      expect(refused.headers['www-authenticate']).toMatch(/^Bearer realm="hub", error="invalid_token", error_description="[^"]+", resource_metadata=/);
+      expect(refused.headers['cache-control']).toBe('no-store');
+      expect(refused.json()).toEqual({ error: 'invalid_token', error_description: expect.any(String) });
+    }
+  });
+});
+
+describe('the Authorization header (RFC 6750 §2.1)', () => {
+  const me = (authorization: string) =>
+    hub.http.inject({ method: 'POST', url: '/graphql', headers: { authorization, 'content-type': 'application/json' }, payload: { query: '{ me { id } }' } });
+
+  it('names the scheme in any case, and may space it from the token more than once', async () => {
+    const user = await signUpUser(hub);
+    for (const authorization of [`bearer ${user.accessToken}`, `BEARER ${user.accessToken}`, `Bearer   ${user.accessToken}`]) {
+      expect((await me(authorization)).json().data, authorization.slice(0, 9)).toEqual({ me: { id: user.id } });
+    }
+  });
+
+  it('is refused as a malformed bearer token when anything follows the token, or no token follows the scheme', async () => {
+    const user = await signUpUser(hub);
+    for (const authorization of [`Bearer ${user.accessToken} ${user.accessToken}`, `Bearer ${user.accessToken},x`, `Bearer ${user.accessToken} realm="hub"`, 'Bearer', 'Bearer ']) {
+      const refused = await me(authorization);
+      expect(refused.statusCode, authorization).toBe(401);
+      expect(refused.headers['www-authenticate'], authorization).toBe(`Bearer realm="hub", error="invalid_token", error_description="malformed bearer token", ${metadata()}`);
+      expect(refused.json().data).toBeUndefined();
     }
   });
 });
