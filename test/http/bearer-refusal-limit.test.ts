@@ -81,6 +81,37 @@ describe('refused bearer requests, per address', () => {
     expect((await graphqlFrom('192.0.2.16', `Bearer ${FORGED}`)).status).toBe(401);
   });
 
+  it('spends nothing of the allowance on a request answered before its token’s state was checked', async () => {
+    const user = await signUpUser(hub);
+    for (let i = 0; i < 3; i++) {
+      const unparsed = await hub.http.inject({
+        method: 'POST',
+        url: '/graphql',
+        remoteAddress: '192.0.2.20',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${user.accessToken}` },
+        payload: '{ not json',
+      });
+      expect(unparsed.statusCode).toBe(400);
+    }
+    expect((await graphqlFrom('192.0.2.20', `Bearer ${FORGED}`)).status).toBe(401);
+  });
+
+  it('spends nothing of the allowance on a token it could not check: a database out of reach refuses no token', async () => {
+    const user = await signUpUser(hub);
+    const { tokens } = hub.services;
+    const original = tokens.authenticateInSteps.bind(tokens);
+    tokens.authenticateInSteps = async (token) => {
+      const step = await original(token);
+      return { ...step, check: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })) };
+    };
+    try {
+      for (let i = 0; i < 3; i++) expect((await graphqlFrom('192.0.2.21', `Bearer ${user.accessToken}`)).status).toBe(503);
+    } finally {
+      tokens.authenticateInSteps = original;
+    }
+    expect((await graphqlFrom('192.0.2.21', `Bearer ${user.accessToken}`)).status).toBe(200);
+  });
+
   it('counts a refusal before its token is checked, so concurrent forged tokens are refused as one', async () => {
     const answers = await Promise.all(Array.from({ length: 10 }, () => graphqlFrom('192.0.2.17', `Bearer ${FORGED}`)));
     expect(answers.map((answer) => answer.status).sort()).toEqual([401, ...Array(9).fill(429)]);
