@@ -59,5 +59,7 @@ describe('a database that answers but refuses writes', () => {
     const signUp = await graphql(hub, 'mutation { signUp(input: { email: "ro@example.com", password: "correct horse battery staple 42" }) { accessToken } }');
     expect(signUp.errors?.[0]?.extensions?.code).toBeDefined();
     expect(ready.statusCode, 'every write fails, yet /readyz answers ready').toBe(503);
+    // Told apart from an outage: the database answers, and whoever runs it looks at why it takes no writes.
+    expect(ready.json()).toEqual({ status: 'unavailable', reason: 'database accepts no writes' });
   }, 60_000);
 });
