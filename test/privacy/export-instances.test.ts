@@ -59,4 +59,34 @@ describe('a data export running while its session is revoked elsewhere', () => {
     // At most a page read ahead; never the rest of the record.
     expect(ordersAfter).toBeLessThanOrEqual(500);
   });
+
+  it('over HTTP, checks the request’s token again before its pages: a session signed out once the request was let in hands over no page', async () => {
+    const user = await signUpUser(one);
+    await one.services.db
+      .insertInto('orders')
+      .values(Array.from({ length: 3 }, (_, i) => ({ id: `ord_${String(i).padStart(5, '0')}_${user.id}`, user_id: user.id, placed_at: new Date(Date.UTC(2030, 0, 1, 0, 0, i)), total_minor: 100 + i, currency: 'EUR', status: 'paid' as const, line_items: '[]' })))
+      .execute();
+    // The person signs out on the other instance as soon as the request's own check has passed.
+    const { tokens } = two.services;
+    const original = tokens.authenticateInSteps.bind(tokens);
+    tokens.authenticateInSteps = async (token) => {
+      const step = await original(token);
+      let checks = 0;
+      return {
+        ...step,
+        check: async () => {
+          const caller = await step.check();
+          if (++checks === 1) expect((await postForm(one, '/oauth/revoke', { token: user.refreshToken, client_id: 'hub-frontend' })).status).toBe(200);
+          return caller;
+        },
+      };
+    };
+    try {
+      // Cut short before its first list: the response ends without the rest of the document.
+      const answer = two.http.inject({ method: 'GET', url: `/users/${user.id}/export`, headers: { authorization: `Bearer ${user.accessToken}` } });
+      await expect(answer).rejects.toThrow(/destroyed before completion/);
+    } finally {
+      tokens.authenticateInSteps = original;
+    }
+  });
 });
