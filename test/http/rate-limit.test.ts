@@ -1,10 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { clientToken, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
+/** A token an agent got by token exchange to act for a user, made before any test spends an allowance. */
+let delegated: string;
 beforeAll(async () => {
   hub = await startTestHub({ HUB_GRAPHQL_RATE_LIMIT: '1' });
+  const agent = await registerAgent(hub, await operatorToken(hub), { name: 'Roaming assistant', allowedScopes: ['contact:read'] });
+  const user = await signUpUser(hub);
+  await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['contact:read'] });
+  delegated = (await exchange(hub, agent, (await signIn(hub, user)).accessToken, { scope: 'contact:read' })).body.access_token as string;
 });
 afterAll(() => hub.close());
 
@@ -72,6 +79,24 @@ describe('GraphQL rate limits', () => {
   it('counts each caller on its own, so one flood does not starve another at the same address', async () => {
     const other = await clientToken(hub, ['users:admin']);
     expect((await graphql(hub, '{ users(first: 1) { edges { cursor } } }', { token: other })).status).toBe(200);
+  });
+
+  it('counts an agent acting for a user as that agent, wherever its requests come from', async () => {
+    const post = (remoteAddress: string) =>
+      hub.http.inject({ method: 'POST', url: '/graphql', remoteAddress, headers: { 'content-type': 'application/json', authorization: `Bearer ${delegated}` }, payload: { query: '{ __typename }' } });
+    // A new address for every request: moving gains nothing, the allowance is the agent's.
+    const answers = [];
+    for (let i = 0; i < 61; i++) answers.push((await post(`198.18.0.${i + 1}`)).statusCode);
+    expect(answers[0]).toBe(200);
+    expect(answers.at(-1)).toBe(429);
+  });
+
+  it('counts nothing outside GraphQL and the exports: health probes and public documents are never answered 429', async () => {
+    for (const url of ['/healthz', '/readyz', '/jwks.json']) {
+      const statuses = new Set<number>();
+      for (let i = 0; i < 61; i++) statuses.add((await hub.http.inject({ method: 'GET', url, remoteAddress: '203.0.113.77' })).statusCode);
+      expect([...statuses], url).toEqual([200]);
+    }
   });
 
   it('counts an anonymous IPv6 caller as its /64, so moving to another address of it gains nothing', async () => {
