@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
-import { clientToken, startTestHub } from '../helpers/hub.js';
+import { clientToken, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
+import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
 beforeAll(async () => {
@@ -37,10 +38,11 @@ describe('automatic persisted queries of one caller', () => {
   const LOOKUP = '{ users(first: 1, filter: { email: "wanted.person@example.com" }) { edges { node { id } } } }';
   const hashOnly = { extensions: { persistedQuery: { version: 1, sha256Hash: sha256(LOOKUP) } } };
 
-  async function postAs(token: string | undefined, body: unknown) {
+  async function postAs(token: string | undefined, body: unknown, remoteAddress = '127.0.0.1') {
     const response = await hub.http.inject({
       method: 'POST',
       url: '/graphql',
+      remoteAddress,
       headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
       payload: JSON.stringify(body),
     });
@@ -57,5 +59,30 @@ describe('automatic persisted queries of one caller', () => {
       expect((await postAs(token, hashOnly)).body, token ? 'another client' : 'anonymous').toEqual({ errors: [expect.objectContaining({ message: 'PersistedQueryNotFound' })] });
     }
     expect(await postAs(operator, hashOnly)).toMatchObject({ status: 200, body: { data: { users: { edges: [] } } } });
+  });
+
+  it('answer an anonymous hash only at the address that sent its document', async () => {
+    // A sign-in written out, password and all, as a page without variables sends it.
+    const signInDocument = 'mutation { signIn(input: { email: "ann@example.com", password: "Written-In-Secret-1" }) { accessToken } }';
+    const persistedQuery = { version: 1, sha256Hash: sha256(signInDocument) };
+    const sent = await postAs(undefined, { query: signInDocument, extensions: { persistedQuery } }, '192.0.2.40');
+    expect(sent.body.errors?.[0]?.message).not.toBe('PersistedQueryNotFound');
+    expect((await postAs(undefined, { extensions: { persistedQuery } }, '192.0.2.40')).body.errors?.[0]?.message).not.toBe('PersistedQueryNotFound');
+    expect((await postAs(undefined, { extensions: { persistedQuery } }, '198.51.100.40')).body).toEqual({ errors: [expect.objectContaining({ message: 'PersistedQueryNotFound' })] });
+  });
+
+  it('answer a hash an agent sent for one user to that agent acting for that user alone', async () => {
+    const agent = await registerAgent(hub, await operatorToken(hub), { name: 'Assistant', allowedScopes: ['contact:read'] });
+    const [ann, bob] = [await signUpUser(hub), await signUpUser(hub)];
+    const actingFor = async (user: Awaited<ReturnType<typeof signUpUser>>) => {
+      await giveConsent(hub, user.accessToken, { agentId: agent.id, scopes: ['contact:read'] });
+      return (await exchange(hub, agent, (await signIn(hub, user)).accessToken, { scope: 'contact:read' })).body.access_token as string;
+    };
+    const [forAnn, forBob] = [await actingFor(ann), await actingFor(bob)];
+    const document = '{ users(first: 1, filter: { email: "wanted.person@example.com" }) { edges { node { id } } } }';
+    const persistedQuery = { version: 1, sha256Hash: sha256(document) };
+    expect((await postAs(forAnn, { query: document, extensions: { persistedQuery } })).body.errors?.[0]?.message).not.toBe('PersistedQueryNotFound');
+    expect((await postAs(forAnn, { extensions: { persistedQuery } })).body.errors?.[0]?.message).not.toBe('PersistedQueryNotFound');
+    expect((await postAs(forBob, { extensions: { persistedQuery } })).body).toEqual({ errors: [expect.objectContaining({ message: 'PersistedQueryNotFound' })] });
   });
 });
