@@ -46,6 +46,13 @@ describe('a refused variable', () => {
     expect(whole.errors).toEqual([expect.objectContaining({ message: 'Variable "$p" got invalid value; Expected type "String".' })]);
   });
 
+  it('is answered by the type the value should have when the type’s refusal repeats the value unquoted', async () => {
+    // graphql-scalars' DateTime words its refusal with the text as sent, without quotes.
+    const response = await graphql(hub, 'mutation($input: GiveConsentInput!) { giveConsent(input: $input) { id } }', { variables: { input: { purpose: 'support', expiresAt: 'Quoted-Secret-106' } } });
+    expect(response.errors).toEqual([expect.objectContaining({ message: 'Variable "$input" got invalid value at "input.expiresAt"; Expected type "DateTime".', extensions: { code: 'BAD_USER_INPUT' } })]);
+    expect(JSON.stringify(response)).not.toMatch(/Quoted-Secret/);
+  });
+
   it('finds where the quote ends though a value holds what looks like it', async () => {
     const password = `x" }; Field "password" at "input.password"; ${TEST_PASSWORD}`;
     const response = await graphql(hub, SIGN_IN, { variables: { input: { email: 'bob@example.com', password, typo: 1 } } });
