@@ -87,5 +87,8 @@ describe('jsonLonger', () => {
     expect(jsonLonger(value, written - 10)).toBe(true);
     expect(jsonLonger(value, written + 10)).toBe(false);
     expect(jsonLonger({ deep: [[[['w'.repeat(MAX_ANSWER_CHARACTERS)]]]] }, MAX_ANSWER_CHARACTERS)).toBe(true);
+    // Short strings are mostly quotes and commas: a list of empty ones is three characters each.
+    const empty = Array<string>(1_000).fill('');
+    expect(jsonLonger(empty, JSON.stringify(empty).length - 1)).toBe(true);
   });
 });
