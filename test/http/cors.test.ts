@@ -37,6 +37,16 @@ describe('a frontend on an allowed origin', () => {
     expect(response.headers.vary).toMatch(/\bOrigin\b/);
   });
 
+  it('reads a query sent by GET, its path followed by the query string', async () => {
+    const url = `/graphql?query=${encodeURIComponent('{ __typename }')}`;
+    const asked = await preflight(hub, url, FRONTEND, 'GET');
+    expect(asked.statusCode).toBe(204);
+    expect(asked.headers['access-control-allow-origin']).toBe(FRONTEND);
+    const response = await hub.http.inject({ method: 'GET', url, headers: { origin: FRONTEND, 'apollo-require-preflight': 'true' } });
+    expect(response.json()).toEqual({ data: { __typename: 'Query' } });
+    expect(response.headers['access-control-allow-origin']).toBe(FRONTEND);
+  });
+
   it('reads its own profile across origins, with no credentials mode', async () => {
     const user = await signUpUser(hub);
     const response = await graphql<{ me: { id: string } }>(hub, '{ me { id } }', { token: user.accessToken, headers: { origin: 'http://localhost:5173' } });
@@ -107,6 +117,8 @@ describe('a page on any other origin', () => {
       expect(response.statusCode).toBe(200);
       expect(response.headers['access-control-allow-origin']).toBe('*');
       expect(response.headers['access-control-allow-credentials']).toBeUndefined();
+      // A query string, as a client that busts its cache adds, changes nothing.
+      expect((await hub.http.inject({ method: 'GET', url: `${url}?v=2`, headers: { origin: STRANGER } })).headers['access-control-allow-origin']).toBe('*');
     },
   );
 });
