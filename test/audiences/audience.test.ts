@@ -168,6 +168,14 @@ describe('audience', () => {
     expect((await exportIds(saved)).lines).toEqual([{ id: user!.id, email: user!.email, locale: null, country: 'IT', createdAt: expect.any(String), preferences: expect.any(Object) }]);
   });
 
+  it('exports only the fields the exporting token covers too, though the purpose covers more', async () => {
+    const [user] = await optedIn('MT', 1);
+    const saved = await createAudience('Malta', { countries: ['MT'] });
+    // The saving client, with a token that no longer carries contact:read or preferences:read.
+    const narrowed = await clientToken(hub, ['audience:read', 'profile:read'], 'agt_01J0000000000000000000MKTG');
+    expect((await exportIds(saved, narrowed)).lines).toEqual([{ id: user!.id, locale: null, country: 'MT', createdAt: expect.any(String) }]);
+  });
+
   it('reads the member fields a query asks for through fragments, aliases and directives', async () => {
     const [user] = await optedIn('SE', 1, { locale: 'sv-SE' });
     const query = `query($f: AudienceFilter, $withLocale: Boolean!) { audience(purpose: "email_marketing", filter: $f, first: 50) {
