@@ -224,6 +224,22 @@ describe('an export whose first batch fails', () => {
   });
 });
 
+describe('an export whose first batch fails after its batch ends were read', () => {
+  it('fails itself, rather than answering and then ending short', async () => {
+    const principal = await hub.services.tokens.authenticate(marketing);
+    let turns = 0;
+    // The batch ends are read; the first batch then fails, the second is read.
+    const failing: ExportReads = async <T>(read: () => Promise<T>) => {
+      if (turns++ === 1) throw new Error('the first batch failed');
+      return read();
+    };
+    await expect(exportSavedAudience(hub.services, { principal, requestId: 'req-first-batch-only' }, saved, { batchSize: 2, reads: failing })).rejects.toThrow('the first batch failed');
+    expect(turns).toBeGreaterThan(1);
+    await hub.services.audit.flush();
+    expect(await hub.services.db.selectFrom('audit_events').select('action').where('request_id', '=', 'req-first-batch-only').execute()).toEqual([]);
+  });
+});
+
 describe('exports running at once', () => {
   let other: string;
   let theirs: string;
