@@ -64,6 +64,8 @@ async function exportIds(id: string, token = marketing) {
   const response = await hub.http.inject({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${token}` } });
   expect(response.statusCode).toBe(200);
   expect(response.headers['content-type']).toMatch(/^application\/x-ndjson/);
+  // Personal data: no cache on the way may keep a copy.
+  expect(response.headers['cache-control']).toBe('no-store');
   const lines = response.body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
   return { ids: lines.map((l) => l.id as string), lines };
 }
