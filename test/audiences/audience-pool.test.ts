@@ -170,4 +170,25 @@ describe('a wait for an audience statement’s turn', () => {
     const again = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${marketing}` } });
     expect(again.statusCode).toBe(200);
   }, 20_000);
+
+  it('runs an export in the turns of its own client: while they are taken it finds none, and another client’s export runs', async () => {
+    let free = () => {};
+    const ended = new Promise<void>((resolve) => (free = resolve));
+    // Every turn of the exporting client, and no more, taken by its other statements.
+    const held = Array.from({ length: MAX_AUDIENCE_READS_PER_CLIENT }, () => hub.services.audienceReads('agt_01J0000000000000000000TURN')(() => ended));
+    try {
+      const other = await clientToken(hub, ['audience:read', 'profile:read'], 'agt_01J000000000000000000TURN2');
+      const created = await graphql<any>(hub, 'mutation($input: CreateAudienceInput!) { createAudience(input: $input) { id } }', {
+        token: other,
+        variables: { input: { name: 'Everyone', purpose: 'email_marketing' } },
+      });
+      const theirs = await hub.http.inject({ method: 'GET', url: `/audiences/${created.data.createAudience.id}/export`, headers: { authorization: `Bearer ${other}` } });
+      expect(theirs.statusCode).toBe(200);
+      const mine = await hub.http.inject({ method: 'GET', url: `/audiences/${saved}/export`, headers: { authorization: `Bearer ${marketing}` } });
+      expect([mine.statusCode, mine.headers['retry-after']]).toEqual([503, '5']);
+    } finally {
+      free();
+      await Promise.all(held);
+    }
+  }, 20_000);
 });
