@@ -1,8 +1,15 @@
+import Fastify from 'fastify';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { exportSavedAudience } from '../../src/audiences/audience.export.js';
+import type { AudienceReads } from '../../src/audiences/audience.reads.js';
+import { registerAudienceRoutes } from '../../src/audiences/audience.routes.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
+import { registerBearerAuth } from '../../src/http/bearer.js';
+import { PROTECTED_ROUTES } from '../../src/http/server.js';
+import { resourceMetadataUrl } from '../../src/oauth/discovery.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
 import { definePurpose, giveConsent } from '../helpers/oauth.js';
@@ -108,4 +115,61 @@ describe('an audience export running while access ends elsewhere', () => {
     // At most the batches asked for before the suspension: never the whole audience.
     expect(lines.length).toBeLessThanOrEqual(3);
   });
+});
+
+describe('an audience export over HTTP whose client is suspended while it runs', () => {
+  // The route reads batches of 10,000 members: one more makes a second batch, read after a check of the token.
+  const MEMBERS = 10_001;
+  const CLIENT = 'agt_01J0000000000000000000XRTE';
+  const server = Fastify();
+  let token: string;
+  let id: string;
+  /** Lets the statements of the export past the batch ends and the first batch run. */
+  let open = () => {};
+
+  beforeAll(async () => {
+    // Written directly, as one statement each: through the API would only be slow.
+    await sql`insert into users (id, email, country)
+      select 'usr_rchk' || lpad(g::text, 22, '0'), 'rechecked' || g || '@example.com', 'FI' from generate_series(1, ${MEMBERS}::int) g`.execute(one.services.db);
+    await sql`insert into consents (id, user_id, purpose, agent_id, scopes, given_at, collection_method, policy_version)
+      select 'cns_rchk' || lpad(g::text, 22, '0'), 'usr_rchk' || lpad(g::text, 22, '0'), 'email_marketing', null, '{}', now(), 'sign_up_form', '1'
+      from generate_series(1, ${MEMBERS}::int) g`.execute(one.services.db);
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let turns = 0;
+    const gated: AudienceReads = (client) => {
+      const own = one.services.audienceReads(client);
+      return async <T>(read: () => Promise<T>) => {
+        if (turns++ > 1) await gate;
+        return own(read);
+      };
+    };
+    // The route as the hub registers it, with the batches after the first held back until `open`.
+    registerBearerAuth(server, { routes: PROTECTED_ROUTES, authenticate: (t) => one.services.tokens.authenticateInSteps(t), resourceMetadataUrl: resourceMetadataUrl(one.config) });
+    await registerAudienceRoutes(server, { ...one.services, audienceReads: gated });
+    token = await clientToken(one, ['audience:read', 'profile:read'], CLIENT);
+    const created = await graphql<any>(one, 'mutation($i: CreateAudienceInput!) { createAudience(input: $i) { id } }', {
+      token,
+      variables: { i: { name: 'Finland', purpose: 'email_marketing', filter: { countries: ['FI'] } } },
+    });
+    id = created.data.createAudience.id;
+  }, 60_000);
+  afterAll(async () => {
+    open();
+    await server.close();
+  });
+
+  it('ends before the batch read after it, as its token no longer stands', async () => {
+    const response = await server.inject({ method: 'GET', url: `/audiences/${id}/export`, headers: { authorization: `Bearer ${token}` }, payloadAsStream: true });
+    expect(response.statusCode).toBe(200);
+    const suspended = await graphql<any>(one, 'mutation($id: ID!) { suspendAgent(id: $id) { status } }', { token: agentsAdmin, variables: { id: CLIENT } });
+    expect(suspended.data).toEqual({ suspendAgent: { status: 'SUSPENDED' } });
+    open();
+    let body = '';
+    try {
+      for await (const chunk of response.stream()) body += String(chunk);
+    } catch {
+      // Cut short: what was sent is what the reader got.
+    }
+    expect(body.split('\n').filter(Boolean)).toHaveLength(MEMBERS - 1);
+  }, 60_000);
 });
