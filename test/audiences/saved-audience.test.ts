@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
+import { lockSavedAudiencesOf } from '../../src/audiences/saved-audience.queries.js';
 import { MAX_SAVED_AUDIENCES, createSavedAudience } from '../../src/audiences/saved-audience.service.js';
 import { createPurposeRegistry } from '../../src/consent/purpose-registry.js';
 import { loadConfig } from '../../src/config.js';
@@ -222,6 +223,24 @@ describe.skipIf(!testServerUrl())('createAudience racing for the last place', ()
     expect(answers.filter((a) => a.errors === undefined)).toHaveLength(1);
     expect(answers.flatMap((a) => a.errors ?? []).map((e) => e.extensions)).toEqual([{ code: 'BAD_USER_INPUT', field: 'input' }]);
     expect(await savedBy(owner)).toBe(MAX_SAVED_AUDIENCES);
+  });
+});
+
+/** A save holds its client's turn until it commits: a server's concurrency, not PGlite's. */
+describe.skipIf(!testServerUrl())('createAudience while another save is under way', () => {
+  const { holding, waiters } = lockHolder(() => hub.services.db);
+
+  it('waits only for saves of the same client', async () => {
+    const busy = 'agt_01J0000000000000000000BUSY';
+    const waiting = await clientToken(hub, ['audience:read', 'profile:read'], busy);
+    // A save of the busy client under way, holding its turn.
+    const holder = await holding((tx) => lockSavedAudiencesOf(tx, busy));
+    const queued = attempt(waiting, 'Queued');
+    await waiters(1);
+    // Another client's save goes through meanwhile.
+    await create(other, 'Not queued');
+    await holder.release();
+    expect((await queued).errors).toBeUndefined();
   });
 });
 
