@@ -118,6 +118,46 @@ describe('consent receipts', () => {
     expect(await consentType('chat_widget')).toBe('EXPLICIT');
   });
 
+  it('name the sensitive data a consent covers, when it ends, and the agent it discloses the data to', async () => {
+    const operator = await operatorToken(hub);
+    const concierge = await registerAgent(hub, operator, { name: 'Concierge', allowedScopes: ['identity:read', 'orders:read'] });
+    expect(await definePurpose(hub, operator, 'gift_reminders', ['identity', 'orders'])).toBe('1');
+    const claimsOf = async (input: Record<string, unknown>) => decodeJwt((await receiptOf(await giveConsent(hub, alice.accessToken, { purpose: 'gift_reminders', agentId: concierge.id, ...input }))).receipt) as any;
+
+    const expiresAt = new Date(clock.now().getTime() + 7 * 86_400_000);
+    expect(await claimsOf({ scopes: ['orders:read', 'identity.birthdate:read'], expiresAt: expiresAt.toISOString() })).toMatchObject({
+      sensitive: true,
+      spiCat: ['identity.birthdate'],
+      expiresAt: Math.floor(expiresAt.getTime() / 1_000),
+      services: [{ service: concierge.id, purposes: [{ piiCategory: ['orders', 'identity.birthdate'], termination: expiresAt.toISOString(), thirdPartyDisclosure: true, thirdPartyName: concierge.id }] }],
+    });
+    expect(await claimsOf({ scopes: ['orders:read'] })).toMatchObject({
+      sensitive: false,
+      spiCat: [],
+      expiresAt: null,
+      services: [{ purposes: [{ piiCategory: ['orders'], termination: 'on withdrawal', thirdPartyName: concierge.id }] }],
+    });
+  });
+
+  it('sign the purpose as its version was defined: its lawful basis, notice, language and jurisdiction', async () => {
+    const operator = await operatorToken(hub);
+    const notice = { noticeUrl: 'https://hub.example/notices/garantie/ch', noticeText: 'Wir nutzen Ihre Kontaktdaten und Bestellungen für die Garantie.' };
+    const input = { key: 'warranty', title: 'Warranty', description: 'd', lawfulBasis: 'CONTRACT', dataCategories: ['contact', 'orders'], language: 'de-CH', jurisdiction: 'CH', ...notice };
+    const defined = await graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { version lawfulBasis } }', { token: operator, variables: { i: input } });
+    expect(defined.data.definePurpose).toEqual({ version: '1', lawfulBasis: 'CONTRACT' });
+    const { receipt } = await receiptOf(await giveConsent(hub, alice.accessToken, { purpose: 'warranty' }));
+    const claims = decodeJwt(receipt) as any;
+    expect(claims).toMatchObject({
+      language: 'de-CH',
+      jurisdiction: 'CH',
+      policyUrl: notice.noticeUrl,
+      notice: { url: notice.noticeUrl, sha256: createHash('sha256').update(notice.noticeText).digest('hex') },
+      grantee: null,
+      services: [{ service: 'Example Shop GmbH', purposes: [{ purpose: 'warranty', purposeVersion: '1', purposeTitle: 'Warranty', lawfulBasis: 'contract', thirdPartyDisclosure: false }] }],
+    });
+    expect(claims.services[0].purposes[0]).not.toHaveProperty('thirdPartyName');
+  });
+
   it('signs a receipt with the Kantara CR v1.1 fields, verifiable with jose against /receipts/jwks.json, also after a key rotation', async () => {
     const id = await giveConsent(hub, alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read', 'contact.email:read'] });
     const { receipt } = await receiptOf(id);
@@ -225,6 +265,9 @@ describe('withdrawal receipts', () => {
       grantee: { agentId: assistant.id, actorChain: [assistant.id] },
       services: [{ service: assistant.id, purposes: [{ purpose: 'support', purposeVersion: '1', scopes: ['orders:read'], thirdPartyDisclosure: true }] }],
     });
+    await hub.services.audit.flush();
+    const audited = await hub.services.db.selectFrom('audit_events').select(['actor_kind', 'detail']).where('consent_id', '=', id).where('action', '=', 'consent.withdrawn').execute();
+    expect(audited).toEqual([{ actor_kind: 'user', detail: { reason: 'withdrawn' } }]);
     // The consent's own receipt stays the record as given.
     expect(await verified(consent.receipt)).toMatchObject({ jti: id, consentReceiptID: id, consentStatus: 'active', withdrawnAt: null, withdrawnBy: null, withdrawalReason: null });
     expect(consent.history).toEqual([
@@ -329,6 +372,31 @@ describe('withdrawal receipts', () => {
       ['given', null, consent.receipt],
       ['withdrawn', 'agent decommissioned', consent.withdrawalReceipt],
     ]);
+  });
+
+  it('names in each withdrawal receipt of one decommissioning the purpose its own consent was given for', async () => {
+    const operator = await operatorToken(hub);
+    const helper = await registerAgent(hub, operator, { name: 'Helper', allowedScopes: ['orders:read'] });
+    const ivan = await signUpUser(hub);
+    const given = { support: '', personalization: '' };
+    for (const purpose of ['support', 'personalization'] as const) given[purpose] = await giveConsent(hub, ivan.accessToken, { purpose, agentId: helper.id, scopes: ['orders:read'] });
+    clock.advance(60);
+    const decommissioned = await graphql<any>(hub, 'mutation($id: ID!) { decommissionAgent(id: $id) { status } }', { token: operator, variables: { id: helper.id } });
+    expect(decommissioned.data.decommissionAgent.status).toBe('DECOMMISSIONED');
+
+    for (const [purpose, id] of Object.entries(given)) {
+      const consent = await consentOf(ivan.accessToken, id);
+      const asGiven = await verified(consent.receipt);
+      expect((asGiven as any).services[0].purposes[0].purpose).toBe(purpose);
+      expect(await verified(consent.withdrawalReceipt)).toMatchObject({
+        consentReceiptID: id,
+        consentStatus: 'withdrawn',
+        withdrawalReason: 'agent decommissioned',
+        policyUrl: asGiven.policyUrl,
+        notice: asGiven.notice,
+        services: asGiven.services,
+      });
+    }
   });
 });
 
