@@ -65,10 +65,14 @@ describe('a lapsed consent the user then withdraws', () => {
     expect(withdrawn.errors).toBeUndefined();
 
     await hub.services.audit.flush();
-    const ledger = await hub.services.db.selectFrom('consent_events').select('kind').where('consent_id', '=', id).orderBy('id').execute();
-    const audited = await hub.services.db.selectFrom('audit_events').select(['action', 'actor_kind']).where('consent_id', '=', id).where('action', 'like', 'consent.%').execute();
+    const ledger = await hub.services.db.selectFrom('consent_events').select(['kind', 'occurred_at']).where('consent_id', '=', id).orderBy('id').execute();
+    const audited = await hub.services.db.selectFrom('audit_events').select(['action', 'actor_kind', 'request_id', 'detail']).where('consent_id', '=', id).where('action', 'like', 'consent.%').execute();
     expect(ledger.map((e) => e.kind)).toEqual(['given', 'expired']);
     expect(audited.map((a) => `${a.action} by ${a.actor_kind}`).sort()).toEqual(['consent.expired by system', 'consent.given by user']);
+    // The lapse happened at the expiry, a day before the request that found it; the trail ties
+    // its record to that request.
+    expect(ledger[1]!.occurred_at).toEqual(new Date(expiresAt));
+    expect(audited.find((a) => a.action === 'consent.expired')).toMatchObject({ request_id: withdrawn.headers['x-request-id'], detail: { expiredAt: expiresAt } });
   });
 });
 
