@@ -172,6 +172,16 @@ describe('GET /users/:id/export', () => {
     expect(body.sessions).toHaveLength(3);
   });
 
+  it('shows the agent’s offline access as revoked when the consent it stands on is withdrawn', async () => {
+    const dora = await signUpUser(hub);
+    const reads = await agentReads(hub, assistant, dora.accessToken);
+    const withdrawn = await graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { withdrawnAt } }', { token: dora.accessToken, variables: { id: reads.consentId } });
+    expect(withdrawn.data.withdrawConsent.withdrawnAt).toBe(clock.now().toISOString());
+    const refreshed = await refresh(dora.refreshToken, EXPORT_SCOPES.join(' '));
+    const { body } = await exportOf(hub, dora.id, refreshed.body.access_token);
+    expect(body.sessions.filter((s: any) => s.consentId === reads.consentId).map((s: any) => [s.clientId, s.revokedAt])).toEqual([[assistant.id, withdrawn.data.withdrawConsent.withdrawnAt]]);
+  });
+
   it('lists what she did about others in `actions`, which her access log does not hold, without naming them', async () => {
     const dora = await signUpUser(hub);
     const erin = await signUpUser(hub);
