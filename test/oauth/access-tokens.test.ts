@@ -300,11 +300,13 @@ describe('signing key rotation', () => {
   });
 
   it('lets /jwks.json be kept no longer than the retired key in it is accepted, nor than a key retired now would be', async () => {
-    const maxAge = async () => Number(/max-age=(\d+)/.exec(String((await hub.http.inject({ method: 'GET', url: '/jwks.json' })).headers['cache-control']))?.[1]);
+    const maxAge = async (url = '/jwks.json') => Number(/max-age=(\d+)/.exec(String((await hub.http.inject({ method: 'GET', url })).headers['cache-control']))?.[1]);
     // A verifier that fetches the set 30 s before the key's end must not trust it for 5 minutes more.
     clock.set(new Date(acceptedUntil.getTime() - 30_000));
     expect((await jwksOf(hub)).map((key) => key.kid)).toEqual([newKid, oldKey.kid]);
     expect(await maxAge()).toBeLessThanOrEqual(30);
+    // The receipts' set keeps every key that ever signed, so nothing in it ends: 5 minutes.
+    expect(await maxAge('/receipts/jwks.json')).toBe(300);
     // Fetched just before a rotation elsewhere (seen here within a reread), it may be kept no longer
     // than the signing key then stays accepted: the token lifetime.
     clock.set(new Date(acceptedUntil.getTime() + 1_000));
