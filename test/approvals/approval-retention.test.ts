@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import { describe, expect, it, vi } from 'vitest';
+import { approvalRetention } from '../../src/consent/approval.service.js';
+import { ROWS_PER_STATEMENT } from '../../src/shared/housekeeping.js';
 import { approvalWorld } from './approval-fixtures.js';
 
 const PAYMENT = { amount: '12.5', currency: 'EUR', creditorName: 'Example Shop GmbH', description: 'Order 4711' };
@@ -32,6 +34,21 @@ describe('approvals past their retention', () => {
     const third = await ask();
     expect(await approvalIds()).toEqual([second, third]);
   });
+
+  it('go in statements of at most the rows the housekeeping asks for', async () => {
+    const asked = await ask();
+    // A burst: an agent that asked again as each approval expired, for a good while.
+    await sql`insert into approvals (id, user_id, agent_id, consent_id, authorization_details, status, created_at, expires_at)
+      select ${asked} || '_' || g, user_id, agent_id, consent_id, authorization_details, status, created_at, expires_at
+      from approvals, generate_series(1, 1199) g where id = ${asked}`.execute(hub.services.db);
+    clock.advance(31 * DAY_SECONDS);
+    const retention = approvalRetention(hub.services.db);
+    const deleted: number[] = [];
+    for (let n = await retention.forget(clock.now(), ROWS_PER_STATEMENT); n > 0; n = await retention.forget(clock.now(), ROWS_PER_STATEMENT)) deleted.push(n);
+    expect(await approvalIds()).toEqual([]);
+    expect(deleted.reduce((a, b) => a + b)).toBeGreaterThanOrEqual(1_200);
+    expect(Math.max(...deleted)).toBe(ROWS_PER_STATEMENT);
+  });
 });
 
 describe('approvals past their retention, on an instance no agent asks approvals of any more', () => {
@@ -42,13 +59,14 @@ describe('approvals past their retention, on an instance no agent asks approvals
     const id = asked.data.requestApproval.id as string;
     const kept = async () => (await sql<{ id: string }>`select id from approvals where id = ${id}`.execute(idle.hub.services.db)).rows.length;
 
-    // Expired 29 days ago: the user and the agent still see it in their lists.
-    idle.clock.advance(29 * DAY_SECONDS);
+    // Expired 30 days less two minutes ago (it expired 30 s after it was asked): the user and
+    // the agent still see it in their lists.
+    idle.clock.advance(30 * DAY_SECONDS - 90);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await kept()).toBe(1);
 
     // Expired 30 days and a minute ago, and no request for an approval came since.
-    idle.clock.advance(DAY_SECONDS + 60);
+    idle.clock.advance(180);
     await vi.waitFor(async () => expect(await kept()).toBe(0), { timeout: 5_000, interval: 50 });
   });
 });
