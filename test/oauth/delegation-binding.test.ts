@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -83,6 +84,19 @@ describe("a sub-agent's delegation", () => {
     await deleteExpiredRevocations(hub.database.db, clock.now());
     expect(await refresh(child, childPair.refresh_token!)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     // The parent's own family was not revoked: only the token the child came from.
+    expect((await refresh(parent, parentPair.refresh_token!)).status).toBe(200);
+  });
+
+  it("ends for good when its family escaped the revocation of the parent's access token, before the revocation is forgotten", async () => {
+    const { parentPair, childPair } = await delegation();
+    expect((await revoke(parent, parentPair.access_token)).status).toBe(200);
+    // As an exchange that read the parent's token just before the revocation stores its family after it.
+    const { jti } = claimsOf(parentPair.access_token);
+    await sql`update refresh_tokens set revoked_at = null where delegated_from @> jsonb_build_array(jsonb_build_object('jti', ${jti}::text))`.execute(hub.database.db);
+    clock.advance(DAY);
+    expect(await deleteExpiredRevocations(hub.database.db, clock.now())).toBeGreaterThanOrEqual(1);
+    // The revocation of the parent's token is forgotten, and the family it reached stays ended.
+    expect(await refresh(child, childPair.refresh_token!)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect((await refresh(parent, parentPair.refresh_token!)).status).toBe(200);
   });
 
