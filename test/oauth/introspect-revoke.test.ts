@@ -216,6 +216,15 @@ describe('/oauth/revoke (RFC 7009)', () => {
     expect(await revoke(assistant, '')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
 
+  it('takes no client_id but the public client’s without a secret: an agent named without its secret authenticates as nothing', async () => {
+    const user = await signUpUser(hub);
+    for (const clientId of [assistant.id, 'hub-frontend-x']) {
+      expect(await revoke(undefined, user.refreshToken, { client_id: clientId })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+      expect(await introspect(undefined, user.accessToken, { client_id: clientId })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    }
+    expect((await graphql(hub, '{ me { id } }', { token: user.accessToken })).status).toBe(200);
+  });
+
   it('answers 200 for a token it does not know', async () => {
     expect((await revoke(assistant, 'made-up')).status).toBe(200);
     expect((await revoke(assistant, 'a.b.c', { token_type_hint: 'access_token' })).status).toBe(200);
