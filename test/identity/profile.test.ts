@@ -97,6 +97,18 @@ describe('updateProfile', () => {
     expect((await update({ phone: null })).data?.updateProfile.phone).toBeNull();
   });
 
+  it('clears the address and every list of preferences given as null', async () => {
+    await update({
+      address: { line1: '1 High Petergate', city: 'York', postalCode: 'YO1 7HH', country: 'GB' },
+      preferences: { channels: ['sms'], interests: ['tea'], sizes: [{ kind: 'hat', value: 'L' }], tags: ['early'] },
+    });
+    const response = await update({ address: null, preferences: null });
+    expect(response.errors).toBeUndefined();
+    expect(response.data?.updateProfile).toMatchObject({ address: null, preferences: { channels: [], interests: [], sizes: [], tags: [] } });
+    const row = await hub.services.db.selectFrom('users').select(['address', 'preferences']).where('id', '=', user.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ address: null, preferences: {} });
+  });
+
   it.each([
     [{ phone: '0044 7700 900123' }, 'input.phone'],
     [{ phone: '+0123456789' }, 'input.phone'],
