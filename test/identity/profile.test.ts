@@ -109,6 +109,16 @@ describe('updateProfile', () => {
     expect(row).toEqual({ address: null, preferences: {} });
   });
 
+  it('names in its audit event the fields it was given, and no others', async () => {
+    // The access review counts an agent's use of a scope from these fields.
+    const writer = await signUpUser(hub);
+    const response = await graphql(hub, UPDATE, { variables: { input: { preferences: { tags: ['poet'] }, familyName: 'Byron', address: null } }, token: writer.accessToken });
+    expect(response.errors).toBeUndefined();
+    await hub.services.audit.flush();
+    const events = await hub.services.db.selectFrom('audit_events').select(['decision', 'detail']).where('subject_user_id', '=', writer.id).where('action', '=', 'profile.updated').execute();
+    expect(events).toEqual([{ decision: 'allow', detail: { fields: ['address', 'familyName', 'preferences'] } }]);
+  });
+
   it.each([
     [{ phone: '0044 7700 900123' }, 'input.phone'],
     [{ phone: '+0123456789' }, 'input.phone'],
