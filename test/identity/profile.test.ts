@@ -119,6 +119,15 @@ describe('updateProfile', () => {
     expect(events).toEqual([{ decision: 'allow', detail: { fields: ['address', 'familyName', 'preferences'] } }]);
   });
 
+  it('changes nothing of a user suspended since their token was checked, and says there is no such user', async () => {
+    const suspended = await signUpUser(hub, { givenName: 'Kept' });
+    await hub.services.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', suspended.id).execute();
+    const principal = { kind: 'user', userId: suspended.id, clientId: 'hub-frontend', scopes: new Set<string>(), tokenId: 'tok_test' } as const;
+    await expect(hub.services.identity.updateProfile(suspended.id, { givenName: 'Changed' }, { principal, requestId: null })).rejects.toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+    const row = await hub.services.db.selectFrom('users').select(['given_name', 'status']).where('id', '=', suspended.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ given_name: 'Kept', status: 'suspended' });
+  });
+
   it.each([
     [{ phone: '0044 7700 900123' }, 'input.phone'],
     [{ phone: '+0123456789' }, 'input.phone'],
