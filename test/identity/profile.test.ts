@@ -170,12 +170,35 @@ describe('updateProfile', () => {
     [{ address: { line1: 'x', city: 'y', postalCode: '1000', country: 'ZZ' } }, 'input.address.country'],
     [{ preferences: { channels: ['fax'] } }, 'input.preferences.channels.0'],
     [{ preferences: { tags: Array.from({ length: 31 }, (_, i) => `t${i}`) } }, 'input.preferences.tags'],
+    // One past each bound; the next test takes each value at its bound.
+    [{ preferences: { interests: Array.from({ length: 31 }, (_, i) => `i${i}`) } }, 'input.preferences.interests'],
+    [{ preferences: { sizes: Array.from({ length: 11 }, (_, i) => ({ kind: `k${i}`, value: 'M' })) } }, 'input.preferences.sizes'],
+    [{ preferences: { tags: ['t'.repeat(51)] } }, 'input.preferences.tags.0'],
+    [{ preferences: { sizes: [{ kind: 'shoe', value: '4'.repeat(21) }] } }, 'input.preferences.sizes.0.value'],
+    [{ address: { line1: 'x'.repeat(201), city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
+    [{ address: { line1: 'x', city: 'y', postalCode: '1'.repeat(17), country: 'GB' } }, 'input.address.postalCode'],
+    [{ locale: 'en-GB-x-aaaaaaaa-bbbbbbbb-cccccccc-d' }, 'input.locale'],
   ])('refuses %o naming the field, and changes nothing', async (input, field) => {
     const before = await graphql(hub, '{ me { phone updatedAt } }', { token: user.accessToken });
     const response = await update(input);
     expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
     expect(response.data).toBeNull();
     expect((await graphql(hub, '{ me { phone updatedAt } }', { token: user.accessToken })).data).toEqual(before.data);
+  });
+
+  it('takes each value at its bound', async () => {
+    const input = {
+      locale: 'en-GB-x-aaaaaaaa-bbbbbbbb-ccccccc-d',
+      address: { line1: 'x'.repeat(200), city: 'y', postalCode: '1'.repeat(16), country: 'GB' },
+      preferences: {
+        interests: Array.from({ length: 30 }, (_, i) => `i${i}`),
+        sizes: Array.from({ length: 10 }, (_, i) => ({ kind: `k${i}`, value: i === 0 ? '4'.repeat(20) : 'M' })),
+        tags: ['t'.repeat(50)],
+      },
+    };
+    const response = await update(input);
+    expect(response.errors).toBeUndefined();
+    expect(response.data?.updateProfile).toMatchObject({ locale: input.locale, address: input.address, preferences: input.preferences });
   });
 
   it('keeps the invisible characters a name may hold between visible ones', async () => {
