@@ -88,6 +88,9 @@ describe('audience filter values', () => {
       [{ signedUpAfter: '2026-01-01T00:00:00Z', signedUpBefore: '2026-01-01T00:00:00Z' }, 'filter.signedUpBefore'],
       [{ lastOrderAfter: '2026-02-01T00:00:00Z', lastOrderBefore: '2026-01-01T00:00:00Z' }, 'filter.lastOrderBefore'],
       [{ orders: { from: '2026-02-01T00:00:00Z', to: '2026-01-01T00:00:00Z', minCount: 1 } }, 'filter.orders.to'],
+      // A period that ends where it begins holds nothing either: its end is not in it.
+      [{ lastOrderAfter: '2026-01-01T00:00:00Z', lastOrderBefore: '2026-01-01T00:00:00Z' }, 'filter.lastOrderBefore'],
+      [{ orders: { from: '2026-01-01T00:00:00Z', to: '2026-01-01T00:00:00Z' } }, 'filter.orders.to'],
     ];
     for (const [filter, field] of cases) {
       const { errors } = await audience(filter);
