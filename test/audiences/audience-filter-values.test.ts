@@ -100,6 +100,27 @@ describe('audience filter values', () => {
     expect((await audience({ countries: ['IS'], ageMin: 30, ageMax: 30 })).ids).toEqual([thirty.id]);
   });
 
+  it('refuse a list or a number past its limits, naming the key; a list of 50 is fine', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ locales: Array.from({ length: 51 }, () => 'en') }, 'filter.locales'],
+      [{ countries: [] }, 'filter.countries'],
+      [{ interestsAny: [] }, 'filter.interestsAny'],
+      [{ minLoyaltyPoints: 1_000_000_001 }, 'filter.minLoyaltyPoints'],
+      [{ orders: { minCount: 1_000_000_001 } }, 'filter.orders.minCount'],
+      [{ ageMin: -1 }, 'filter.ageMin'],
+      [{ ageMax: -1 }, 'filter.ageMax'],
+      [{ ageMax: 151 }, 'filter.ageMax'],
+    ];
+    for (const [filter, field] of cases) {
+      const { errors } = await audience(filter);
+      expect(errors?.[0]?.extensions, JSON.stringify(filter)).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    }
+    const dane = await member('DK', {}, { locale: 'da-DK' });
+    const locales = [...Array.from({ length: 49 }, () => 'en'), 'da-dk'];
+    expect(await audience({ countries: ['DK'], locales, minLoyaltyPoints: 0, ageMin: 0 })).toMatchObject({ ids: [], errors: undefined });
+    expect(await audience({ countries: ['DK'], locales })).toMatchObject({ ids: [dane.id], errors: undefined });
+  });
+
   it('take an orders period with no minimum as having ordered in it, and `orders: {}` as having ordered at all', async () => {
     const recent = await member('LU');
     const earlier = await member('LU');
