@@ -121,6 +121,26 @@ describe('audience filter values', () => {
     expect(await audience({ countries: ['DK'], locales })).toMatchObject({ ids: [dane.id], errors: undefined });
   });
 
+  it('select a member matching any value of a list, and one at a minimum of spend exactly', async () => {
+    const maltese = await member('MT', { preferences: { channels: ['sms'] } });
+    const cypriot = await member('CY', { preferences: { channels: ['email', 'push'] } });
+    await hub.services.db
+      .insertInto('orders')
+      .values({ id: 'ord_01J0000000000000000000FV03', user_id: maltese.id, placed_at: new Date('2026-06-01T00:00:00Z'), total_minor: 5_000, currency: 'EUR', status: 'paid', line_items: '[]' })
+      .execute();
+    const sorted = (ids: string[]) => [...ids].sort();
+    const both = { countries: ['MT', 'CY'] };
+    expect((await audience(both)).ids).toEqual(sorted([maltese.id, cypriot.id]));
+    expect((await audience({ ...both, channelsAny: ['sms', 'push'] })).ids).toEqual(sorted([maltese.id, cypriot.id]));
+    expect((await audience({ ...both, channelsAny: ['push', 'post'] })).ids).toEqual([cypriot.id]);
+    const period = { from: '2026-01-01T00:00:00Z', to: '2026-07-01T00:00:00Z' };
+    expect((await audience({ ...both, orders: { ...period, minSpendMinor: 5_000 } })).ids).toEqual([maltese.id]);
+    expect((await audience({ ...both, orders: { ...period, minSpendMinor: 5_001 } })).ids).toEqual([]);
+    // A bound of the period given as null is not set, as every key of the filter.
+    expect(await audience({ ...both, orders: { from: period.from, to: null } })).toMatchObject({ ids: [maltese.id], errors: undefined });
+    expect(await audience({ ...both, orders: { from: null, to: period.to, minSpendMinor: null } })).toMatchObject({ ids: [maltese.id], errors: undefined });
+  });
+
   it('take an orders period with no minimum as having ordered in it, and `orders: {}` as having ordered at all', async () => {
     const recent = await member('LU');
     const earlier = await member('LU');
