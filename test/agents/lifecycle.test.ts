@@ -154,3 +154,16 @@ describe('expiry', () => {
     expect(shown.data.agent.status).toBe('EXPIRED');
   });
 });
+
+describe('registering with an expiry', () => {
+  it('refuses an expiresAt that is not in the future, now itself included: the agent could never act', async () => {
+    const REGISTER = 'mutation($input: RegisterAgentInput!) { registerAgent(input: $input) { clientId } }';
+    const token = await operatorToken(hub);
+    const register = (expiresAt: Date) =>
+      graphql<any>(hub, REGISTER, { token, variables: { input: { name: 'Agent', kind: 'AI_AGENT', allowedScopes: ['orders:read'], expiresAt: expiresAt.toISOString() } } });
+    const now = await register(clock.now());
+    expect(now.data).toBeNull();
+    expect(now.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.expiresAt' });
+    expect((await register(new Date(clock.now().getTime() + 1_000))).errors).toBeUndefined();
+  });
+});
