@@ -167,3 +167,23 @@ describe('registering with an expiry', () => {
     expect((await register(new Date(clock.now().getTime() + 1_000))).errors).toBeUndefined();
   });
 });
+
+describe('the audit trail of a user’s agent', () => {
+  it('puts its registration and every change to it in the owner’s trail, a rotation with its grace period', async () => {
+    const token = await operatorToken(hub);
+    const agent = await registerAgent(hub, token, { ownerUserId: alice.id, allowedScopes: ['orders:read'] });
+    const change = (mutation: string) => graphql<any>(hub, mutation, { token, variables: { id: agent.id } });
+    expect((await change('mutation($id: ID!) { rotateAgentSecret(id: $id, gracePeriodSeconds: 60) { clientId } }')).errors).toBeUndefined();
+    expect((await change('mutation($id: ID!) { suspendAgent(id: $id) { status } }')).errors).toBeUndefined();
+    expect((await change('mutation($id: ID!) { reactivateAgent(id: $id) { status } }')).errors).toBeUndefined();
+    const rows = await hub.database.db.selectFrom('audit_events').select(['action', 'subject_user_id', 'detail']).where('action', 'like', 'agent.%').orderBy('chain_seq').execute();
+    const events = rows.filter((row) => (row.detail as { agentId?: string }).agentId === agent.id);
+    expect(events.map(({ action, subject_user_id }) => [action, subject_user_id])).toEqual([
+      ['agent.registered', alice.id],
+      ['agent.secret_rotated', alice.id],
+      ['agent.suspended', alice.id],
+      ['agent.reactivated', alice.id],
+    ]);
+    expect(events[1]!.detail).toEqual({ agentId: agent.id, gracePeriodSeconds: 60 });
+  });
+});
