@@ -46,3 +46,16 @@ describe('rotating an agent’s secret again and again', () => {
     for (const old of secrets.slice(0, -2)) expect(await authenticates(agent.id, old)).toBe(false);
   });
 });
+
+describe('rotating one agent’s secret', () => {
+  it('leaves every other agent’s secrets as they were, one still in its grace period included', async () => {
+    const other = await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'] });
+    const otherNew = await rotate(other.id, 3_600);
+    const agent = await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'] });
+    await rotate(agent.id, 0);
+    await rotate(agent.id, 0);
+    expect(await storedSecrets(other.id)).toBe(2);
+    expect(await authenticates(other.id, other.clientSecret)).toBe(true);
+    expect(await authenticates(other.id, otherNew)).toBe(true);
+  });
+});
