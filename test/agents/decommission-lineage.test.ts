@@ -130,6 +130,24 @@ describe('decommissioning an agent with sub-agents', () => {
   });
 });
 
+describe('decommissioning a sub-agent alone', () => {
+  it('revokes the refresh tokens it holds under its parent’s consent, which stays in force with the parent’s own', async () => {
+    const { parent, child } = await lineage();
+    const consentId = await giveConsent(hub, alice.accessToken, { agentId: parent.id, scopes: ['orders:read'] });
+    const parentSession = await exchange(hub, parent, (await signIn(hub, alice)).accessToken, { scope: 'orders:read offline_access' });
+    const childSession = await exchange(hub, child, parentSession.body.access_token, { scope: 'orders:read offline_access' });
+    expect(childSession.body.refresh_token).toBeTruthy();
+    clock.advance(5);
+    expect((await mutate('decommissionAgent', child.id)).data.decommissionAgent.status).toBe('DECOMMISSIONED');
+    const revokedAt = async (clientId: string) =>
+      (await hub.services.db.selectFrom('refresh_tokens').select('revoked_at').where('client_id', '=', clientId).execute()).map((row) => row.revoked_at);
+    expect(await revokedAt(child.id)).toEqual([clock.now()]);
+    expect(await revokedAt(parent.id)).toEqual([null]);
+    expect((await consentOf(alice.accessToken, consentId)).status).toBe('ACTIVE');
+  });
+
+});
+
 describe('giving a consent to a sub-agent', () => {
   it('is refused while an ancestor is suspended, and allowed again once it is reactivated', async () => {
     const { parent, grandchild } = await lineage();
