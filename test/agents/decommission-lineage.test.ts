@@ -146,6 +146,15 @@ describe('decommissioning a sub-agent alone', () => {
     expect((await consentOf(alice.accessToken, consentId)).status).toBe('ACTIVE');
   });
 
+  it('is decommissioned once: its ancestor’s later decommissioning neither audits nor announces it again', async () => {
+    const { parent, child, grandchild } = await lineage();
+    expect((await mutate('decommissionAgent', child.id)).data.decommissionAgent.status).toBe('DECOMMISSIONED');
+    expect((await mutate('decommissionAgent', parent.id)).data.decommissionAgent.status).toBe('DECOMMISSIONED');
+    expect((await decommissionAudits(child.id)).map((a) => a.detail)).toEqual([{ agentId: child.id, consentsWithdrawn: 0 }]);
+    expect((await decommissionAudits(grandchild.id)).map((a) => a.detail)).toEqual([{ agentId: grandchild.id, consentsWithdrawn: 0, ancestorDecommissioned: child.id }]);
+    const announced = (await webhookData('agent.decommissioned')).map((data) => data.agentId);
+    for (const id of [child.id, grandchild.id]) expect(announced.filter((announcedId) => announcedId === id)).toEqual([id]);
+  });
 });
 
 describe('giving a consent to a sub-agent', () => {
