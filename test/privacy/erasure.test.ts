@@ -219,3 +219,16 @@ describe('the audiences an erasure reports', () => {
     expect(response.data.eraseUser.audienceMembershipsRemoved).toBe(1);
   });
 });
+
+describe('the refresh tokens an erasure reports', () => {
+  it('counts each session still usable once, however often it was refreshed, and none already expired', async () => {
+    const carol = await signUpUser(hub);
+    clock.advance(29 * 86_400);
+    const second = await signInUser(hub, carol);
+    const refreshed = await postForm(hub, '/oauth/token', { grant_type: 'refresh_token', refresh_token: second.refreshToken, client_id: 'hub-frontend' });
+    expect(refreshed.status).toBe(200);
+    clock.advance(2 * 86_400);
+    const response = await graphql<any>(hub, ERASE, { token: await operatorToken(hub), variables: { id: carol.id } });
+    expect(response.data.eraseUser.refreshTokensRevoked).toBe(1);
+  });
+});
