@@ -109,6 +109,15 @@ describe('who may erase', () => {
     const response = await erase(eve.id, admin);
     expect(response.data.eraseUser).toMatchObject({ userId: eve.id, alreadyErased: false, paymentMethodsDeleted: 1 });
   });
+
+  it('records an operator’s erasure in the person’s trail, naming the operator', async () => {
+    const frank = await named('Frank');
+    expect((await erase(frank.id, admin)).errors).toBeUndefined();
+    const page = await findAuditEvents(hub.services.db, { filter: { userId: frank.id, action: 'user.erased' } });
+    expect(page.edges.map((e) => e.node)).toEqual([
+      expect.objectContaining({ actor: { kind: 'client', id: operatorCredentials(hub).clientId }, subjectUserId: frank.id, decision: 'ALLOW' }),
+    ]);
+  });
 });
 
 describe('erasing an erased person again', () => {
