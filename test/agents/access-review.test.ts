@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { appendAuditEvents } from '../../src/audit/audit.append.js';
+import { OPERATOR_SCOPES } from '../../src/authz/principal.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
@@ -207,14 +208,20 @@ describe('accessReview register', () => {
 });
 
 describe('accessReview refusals', () => {
-  it('refuses a caller without agents:admin', async () => {
-    const other = await clientToken(hub, ['users:admin', 'consents:admin']);
+  it('refuses a caller without agents:admin, whatever other operator scopes it holds', async () => {
+    const other = await clientToken(hub, OPERATOR_SCOPES.filter((scope) => scope !== 'agents:admin'));
     const refused = await review({}, other);
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
     const user = await signUpUser(hub);
     expect((await review({}, user.accessToken)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
     expect((await review({}, '')).errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('answers a client holding agents:admin alone', async () => {
+    const reviewer = await review({}, await clientToken(hub, ['agents:admin']));
+    expect(reviewer.errors).toBeUndefined();
+    expect(reviewer.data.accessReview.agentCount).toBeGreaterThan(0);
   });
 
   it.each([
