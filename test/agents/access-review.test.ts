@@ -198,6 +198,29 @@ describe('accessReview register', () => {
     expect(paged).toEqual(ids);
   });
 
+  it('lists the findings of one kind, counted, and every finding a page at a time', async () => {
+    const FINDINGS = `query($kind: AccessFindingKind, $first: Int, $after: String) { accessReview {
+      summary { kind count }
+      findings(kind: $kind, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { kind agent { id } } } } } }`;
+    const findings = async (variables: Record<string, unknown>) => (await graphql<any>(hub, FINDINGS, { token: admin, variables })).data.accessReview;
+    const all = await findings({ first: 100 });
+    const unused = await findings({ kind: 'UNUSED', first: 100 });
+    expect(unused.findings.edges.map((e: any) => e.node.kind)).toEqual(all.findings.edges.map((e: any) => e.node.kind).filter((k: string) => k === 'UNUSED'));
+    expect(unused.findings.totalCount).toBe(all.summary.find((s: any) => s.kind === 'UNUSED').count);
+    expect(unused.findings.totalCount).toBeGreaterThan(0);
+    expect(unused.findings.totalCount).toBeLessThan(all.findings.totalCount);
+
+    const paged: unknown[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = (await findings({ first: 2, after })).findings;
+      paged.push(...page.edges.map((e: any) => e.node));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(paged).toEqual(all.findings.edges.map((e: any) => e.node));
+  });
+
   it('records each review in the audit trail', async () => {
     await review({ days: 30 });
     await hub.services.audit.flush();
