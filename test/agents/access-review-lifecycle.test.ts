@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { appendAuditEvents } from '../../src/audit/audit.append.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
@@ -16,7 +17,10 @@ const at = (days: number) => new Date(start.getTime() + days * DAY * 1_000);
 
 let hub: Hub;
 let admin: string;
-const agents: Record<'idle' | 'lapsed' | 'withdrawn' | 'expired' | 'decommissioned', RegisteredAgent> = {} as never;
+const agents: Record<
+  'idle' | 'lapsed' | 'withdrawn' | 'expired' | 'decommissioned' | 'graced' | 'pastReader' | 'pastWriter' | 'usedAtStart' | 'bornAtStart',
+  RegisteredAgent
+> = {} as never;
 
 const REVIEW = `{ accessReview {
   register(first: 100) { edges { node { agent { id status } lastActiveAt credentialAgeDays liveConsentCount consentScopes fieldsRead usedScopes unusedScopes findings } } }
@@ -50,6 +54,35 @@ beforeAll(async () => {
   await giveConsent(hub, (await signUpUser(hub)).accessToken, { agentId: agents.decommissioned.id, scopes: ['orders:read'] });
   await hub.services.db.updateTable('agents').set({ status: 'decommissioned' }).where('id', '=', agents.decommissioned.id).execute();
 
+  // Used before the window (day 0) for what they hold, and in it (day 95) only for ids, which need no scope.
+  agents.pastReader = await registerAgent(hub, admin, { allowedScopes: ['contact:read', 'orders:read'] });
+  agents.pastWriter = await registerAgent(hub, admin, { allowedScopes: ['identity:read', 'identity:write'] });
+  agents.usedAtStart = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+  agents.graced = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+  const acting = (agent: RegisteredAgent) => ({ actor: { kind: 'delegated' as const, id: agent.id }, actorChain: [agent.id], subjectUserId: alice.id, decision: 'ALLOW' as const });
+  const readIds = (agent: RegisteredAgent, occurredAt: Date) => ({ action: 'profile.read' as const, ...acting(agent), fieldsRead: ['id'], occurredAt });
+  await appendAuditEvents(
+    hub.services.db,
+    [
+      { action: 'profile.read', ...acting(agents.pastReader), fieldsRead: ['email', 'orders'], occurredAt: at(0) },
+      { action: 'profile.updated', ...acting(agents.pastWriter), detail: { fields: ['givenName'] }, occurredAt: at(0) },
+      readIds(agents.pastReader, at(95)),
+      readIds(agents.pastWriter, at(95)),
+      // The first moment of a 90-day window reviewed on day 100.
+      readIds(agents.usedAtStart, at(10)),
+    ],
+    at(0),
+  );
+
+  clock.set(at(10));
+  admin = await operatorToken(hub);
+  agents.bornAtStart = await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+
+  clock.set(at(95));
+  admin = await operatorToken(hub);
+  const rotated = await graphql<any>(hub, 'mutation($id: ID!) { rotateAgentSecret(id: $id, gracePeriodSeconds: 2592000) { clientSecret } }', { token: admin, variables: { id: agents.graced.id } });
+  expect(rotated.errors).toBeUndefined();
+
   clock.set(at(100));
   admin = await operatorToken(hub);
   body = await graphql<any>(hub, REVIEW, { token: admin });
@@ -74,5 +107,34 @@ describe('an access review of agents past reviewing', () => {
   it('keeps a decommissioned agent that a consent in force names, and finds only that', async () => {
     expect(entryOf(agents.decommissioned)).toMatchObject({ agent: { status: 'DECOMMISSIONED' }, liveConsentCount: 1, findings: ['CONSENT_TO_INACTIVE_AGENT'] });
     expect(findingsOf(agents.decommissioned)).toEqual([expect.objectContaining({ consentCount: 1, reason: '1 consent(s) in force name it, but the agent is decommissioned' })]);
+  });
+});
+
+describe('an access review’s window', () => {
+  it('counts no read before the window as use of a scope', async () => {
+    expect(entryOf(agents.pastReader)).toMatchObject({ lastActiveAt: at(95).toISOString(), fieldsRead: ['id'], usedScopes: [], unusedScopes: ['contact:read', 'orders:read'] });
+    expect(findingsOf(agents.pastReader).find((f: any) => f.kind === 'OVER_PRIVILEGED')).toBeDefined();
+  });
+
+  it('counts no change before the window as use of a scope', async () => {
+    expect(entryOf(agents.pastWriter)).toMatchObject({ lastActiveAt: at(95).toISOString(), usedScopes: [], unusedScopes: ['identity:read', 'identity:write'] });
+  });
+
+  it('counts use at the first moment of the window, and a registration then, as not unused', async () => {
+    expect(entryOf(agents.usedAtStart)).toMatchObject({ lastActiveAt: at(10).toISOString() });
+    expect(entryOf(agents.usedAtStart).findings).not.toContain('UNUSED');
+    expect(entryOf(agents.bornAtStart)).toMatchObject({ lastActiveAt: null });
+    expect(entryOf(agents.bornAtStart).findings).not.toContain('UNUSED');
+  });
+});
+
+describe('an access review of client secrets', () => {
+  it('finds a secret due on the day it reaches the rotation age', async () => {
+    expect(entryOf(agents.bornAtStart)).toMatchObject({ credentialAgeDays: 90, findings: ['CREDENTIAL_PAST_ROTATION'] });
+  });
+
+  it('finds the old secret of a rotation still in its grace period, not only the new one', async () => {
+    expect(entryOf(agents.graced)).toMatchObject({ credentialAgeDays: 100 });
+    expect(findingsOf(agents.graced).find((f: any) => f.kind === 'CREDENTIAL_PAST_ROTATION')).toMatchObject({ at: start.toISOString() });
   });
 });
