@@ -45,6 +45,19 @@ describe('purposes', () => {
     expect((await graphql<any>(hub, query, { token: admin, variables: { i: { ...input, dataCategories: ['nonsense'] } } })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
+  it('records each new version of a purpose in the audit trail, by the operator who defined it, and nothing for a definition that changes nothing', async () => {
+    const input = { key: 'polls', title: 'Polls', description: 'd', lawfulBasis: 'CONSENT', dataCategories: ['contact.email'], noticeUrl: 'https://hub.example/polls', noticeText: 'n' };
+    const define = async (changes: Record<string, unknown>) =>
+      (await graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { version } }', { token: admin, variables: { i: { ...input, ...changes } } })).data.definePurpose.version;
+    expect([await define({}), await define({}), await define({ dataCategories: ['contact.email', 'preferences'] })]).toEqual(['1', '1', '2']);
+    const events = await hub.services.db.selectFrom('audit_events').select(['actor_kind', 'actor_id', 'decision', 'detail']).where('action', '=', 'purpose.defined').where('purpose', '=', 'polls').execute();
+    const operator = hub.bootstrapCredentials!.clientId;
+    expect(events.sort((a, b) => String(a.detail.version).localeCompare(String(b.detail.version)))).toEqual([
+      { actor_kind: 'client', actor_id: operator, decision: 'allow', detail: { version: '1', dataCategories: ['contact.email'] } },
+      { actor_kind: 'client', actor_id: operator, decision: 'allow', detail: { version: '2', dataCategories: ['contact.email', 'preferences'] } },
+    ]);
+  });
+
   it('refuses a notice that is no web page, a language that is no BCP 47 tag and an empty jurisdiction: receipts sign them', async () => {
     const input = { key: 'contests', title: 'Contests', description: 'd', lawfulBasis: 'CONSENT', dataCategories: ['contact.email'], noticeUrl: 'https://hub.example/contests', noticeText: 'n' };
     const define = async (changes: Record<string, unknown>) =>
