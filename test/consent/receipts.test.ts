@@ -58,6 +58,13 @@ describe('purposes', () => {
     ]);
   });
 
+  it('refuses a purpose that covers no data: a consent to it would sign a receipt for nothing', async () => {
+    const input = { key: 'nothing', title: 'Nothing', description: 'd', lawfulBasis: 'CONSENT', dataCategories: [], noticeUrl: 'https://hub.example/nothing', noticeText: 'n' };
+    const response = await graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { version } }', { token: admin, variables: { i: input } });
+    expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.dataCategories' });
+    expect((await graphql<any>(hub, '{ purposes { key } }')).data.purposes.map((p: any) => p.key)).not.toContain('nothing');
+  });
+
   it('refuses a notice that is no web page, a language that is no BCP 47 tag and an empty jurisdiction: receipts sign them', async () => {
     const input = { key: 'contests', title: 'Contests', description: 'd', lawfulBasis: 'CONSENT', dataCategories: ['contact.email'], noticeUrl: 'https://hub.example/contests', noticeText: 'n' };
     const define = async (changes: Record<string, unknown>) =>
