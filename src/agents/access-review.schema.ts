@@ -126,7 +126,7 @@ builder.queryField('accessReview', (t) =>
       'An access review of every agent: the register (owner, ceiling, status, last use, credential age, expiry, consents in force) and its findings. agents:admin.',
     args: {
       unusedForDays: t.arg.int({ description: 'Unused for this many days is a finding; also the window of scope use. 1 to 365, default 90.' }),
-      rotationAgeDays: t.arg.int({ description: 'A client secret older than this is a finding. 1 to 3650, default 90.' }),
+      rotationAgeDays: t.arg.int({ description: 'A client secret this many days old or older is a finding. 1 to 3650, default 90.' }),
       expiringWithinDays: t.arg.int({ description: 'An expiry within this many days is a finding. 1 to 365, default 14.' }),
     },
     authScopes: { operator: 'agents:admin' },
