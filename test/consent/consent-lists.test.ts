@@ -3,8 +3,8 @@ import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
+import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
+import { giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock(new Date());
 let hub: Hub;
@@ -12,11 +12,12 @@ let alice: Awaited<ReturnType<typeof signUpUser>>;
 /** Alice's consents, newest first. */
 const given: string[] = [];
 let connected: string[];
+let agents: RegisteredAgent[];
 beforeAll(async () => {
   hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock });
   const admin = await operatorToken(hub);
   alice = await signUpUser(hub);
-  const agents = [
+  agents = [
     await registerAgent(hub, admin, { name: 'Assistant', allowedScopes: ['orders:read'] }),
     await registerAgent(hub, admin, { name: 'Concierge', allowedScopes: ['orders:read'] }),
   ];
@@ -61,4 +62,22 @@ describe('a user’s consents and connected agents', () => {
     const response = await graphql<any>(hub, '{ me { consents(first: 101) { id } } }', { token: alice.accessToken });
     expect(response.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'first' } });
   });
+
+  it('show each user only their own consents, when an operator reads several users in one request', async () => {
+    const bob = await signUpUser(hub);
+    clock.advance(1);
+    const bobs = await giveConsent(hub, bob.accessToken, { purpose: 'support', agentId: agents[0]!.id, scopes: ['orders:read'] });
+    const operator = await clientToken(hub, ['users:admin', 'consents:admin'], 'agt_01J0000000000000000000CLST');
+    const response = await graphql<any>(
+      hub,
+      'query($alice: ID!, $bob: ID!) { alice: user(id: $alice) { consents { id user { id } } connectedAgents { consent { id } } } bob: user(id: $bob) { consents { id user { id } } connectedAgents { consent { id } } } }',
+      { token: operator, variables: { alice: alice.id, bob: bob.id } },
+    );
+    expect(response.errors).toBeUndefined();
+    expect(response.data.bob).toEqual({ consents: [{ id: bobs, user: { id: bob.id } }], connectedAgents: [{ consent: { id: bobs } }] });
+    expect(response.data.alice.consents.map((c: { id: string }) => c.id)).toEqual((await lists('')).data.me.consents.map((c: { id: string }) => c.id));
+    expect(response.data.alice.consents.every((c: { user: { id: string } }) => c.user.id === alice.id)).toBe(true);
+    expect(response.data.alice.connectedAgents).toEqual(connected.map((id) => ({ consent: { id } })));
+  });
+
 });
