@@ -63,6 +63,25 @@ describe('a user’s consents and connected agents', () => {
     expect(response.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'first' } });
   });
 
+  it('page each list by its own first, however many ask for the same list under aliases', async () => {
+    const response = await graphql<any>(hub, '{ me { one: consents(first: 1) { id } two: consents(first: 2) { id } all: consents { id } oneAgent: connectedAgents(first: 1) { consent { id } } } }', { token: alice.accessToken });
+    expect(response.errors).toBeUndefined();
+    const all = response.data.me.all.map((c: { id: string }) => c.id);
+    expect(all.length).toBeGreaterThan(2);
+    expect(response.data.me).toEqual({ one: [{ id: all[0] }], two: [{ id: all[0] }, { id: all[1] }], all: all.map((id: string) => ({ id })), oneAgent: [{ consent: { id: connected[0] } }] });
+  });
+
+  it('list 100 when first is left out, not a page of the hub’s other lists', async () => {
+    const before = (await lists('')).data.me.consents.length;
+    for (let i = before; i < 21; i++) {
+      clock.advance(1);
+      await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
+    }
+    const response = await lists('');
+    expect(response.data.me.consents).toHaveLength(Math.max(before, 21));
+    expect(response.data.me.consents).toEqual((await lists('(first: 100)')).data.me.consents);
+  });
+
   it('show each user only their own consents, when an operator reads several users in one request', async () => {
     const bob = await signUpUser(hub);
     clock.advance(1);
