@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signUpUser } from '../helpers/hub.js';
-import { giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
+import { clientCredentialsToken, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 const clock = fixedClock(new Date());
 let hub: Hub;
@@ -99,4 +99,14 @@ describe('a user’s consents and connected agents', () => {
     expect(response.data.alice.connectedAgents).toEqual(connected.map((id) => ({ consent: { id } })));
   });
 
+  it('show when a connected agent last obtained a token', async () => {
+    clock.advance(60);
+    await clientCredentialsToken(hub, agents[1]!);
+    const response = await graphql<any>(hub, '{ me { connectedAgents { agent { id } lastUsedAt } } }', { token: alice.accessToken });
+    expect(response.errors).toBeUndefined();
+    expect(response.data.me.connectedAgents).toEqual([
+      { agent: { id: agents[1]!.id }, lastUsedAt: clock.now().toISOString() },
+      { agent: { id: agents[0]!.id }, lastUsedAt: null },
+    ]);
+  });
 });
