@@ -71,6 +71,22 @@ describe('refused fields and field errors', () => {
     expect(scans).toBe(1);
   }, 120_000);
 
+  it('as an error a resolver throws before it returns, are located with the line breaks found once and counted toward the most', async () => {
+    // A page size refused as the resolver starts (a negative one, which costs nothing), under each of 25 users, 5 times: 125 errors.
+    const consents = Array.from({ length: 5 }, (_, i) => `c${i}: consents(first: -1) { id }`).join(' ');
+    const query = `{ me { connectedAgents(first: 25) { consent { user {${'\n'.repeat(50_000)} ${consents} } } } } }`;
+    const { result: response, scans } = await lineScansDuring(() => graphql<any>(hub, query, { token: user.accessToken }));
+    expect(response.errors).toHaveLength(MAX_CLIENT_ERRORS + 1);
+    expect(response.errors?.[0]).toEqual({
+      message: 'first: must be from 0 to 100',
+      locations: [{ line: 50_001, column: 2 }],
+      path: ['me', 'connectedAgents', 0, 'consent', 'user', 'c0'],
+      extensions: { code: 'BAD_USER_INPUT', field: 'first' },
+    });
+    expect(response.errors?.at(-1)?.message).toMatch(/^25 more errors were left out/);
+    expect(scans).toBe(1);
+  }, 120_000);
+
   it('capture and format no stack, the errors of a resolver neither, whether graphql-js or graphql-jit runs the query', async () => {
     // Each error wrapped in another formatted the stack captured for the wrapper, only to replace it:
     // a refused cursor under each of 625 users, 9 times, took 0.7 s of CPU, half of it for stacks.
