@@ -2,10 +2,10 @@ import { getLocation, GraphQLObjectType, Source, type GraphQLResolveInfo } from 
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { isLeftOut, MAX_CLIENT_ERRORS } from '../../src/graphql/error-budget.js';
-import { lineBreaksOf, locatedRefusal, locationOf } from '../../src/graphql/located-error.js';
+import { lineBreaksOf, locatedError, locatedRefusal, locationOf } from '../../src/graphql/located-error.js';
 import { schema } from '../../src/graphql/schema.js';
 import { COMPILE_AFTER_RUNS } from '../../src/http/graphql-jit.js';
-import { ForbiddenError } from '../../src/shared/errors.js';
+import { BadUserInputError, ForbiddenError } from '../../src/shared/errors.js';
 import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
 import { lineScansDuring } from '../helpers/line-scans.js';
 import { giveConsent, registerAgent } from '../helpers/oauth.js';
@@ -86,6 +86,18 @@ describe('refused fields and field errors', () => {
     expect(response.errors?.at(-1)?.message).toMatch(/^25 more errors were left out/);
     expect(scans).toBe(1);
   }, 120_000);
+
+  it('thrown by a resolver past the most an answer carries are left out when the client’s, never when the hub’s own', () => {
+    const context = {};
+    const info = { path: { prev: undefined, key: 'orders', typename: 'User' }, fieldNodes: [] } as unknown as GraphQLResolveInfo;
+    const refusal = () => new BadUserInputError('after', 'is not a cursor of this list');
+    for (let i = 0; i < MAX_CLIENT_ERRORS; i++) expect(isLeftOut(locatedError(context, info, refusal()))).toBe(false);
+    expect(isLeftOut(locatedError(context, info, refusal()))).toBe(true);
+    const failure = new Error('connection terminated');
+    const located = locatedError(context, info, failure);
+    expect(isLeftOut(located)).toBe(false);
+    expect(located).toMatchObject({ message: 'connection terminated', path: ['orders'], originalError: failure });
+  });
 
   it('capture and format no stack, the errors of a resolver neither, whether graphql-js or graphql-jit runs the query', async () => {
     // Each error wrapped in another formatted the stack captured for the wrapper, only to replace it:
