@@ -243,6 +243,24 @@ describe('graphql_operations_total and authz_field_decisions_total', () => {
   });
 });
 
+describe('authz_field_decisions_total, counted', () => {
+  it('count each decision once, however many one request makes and however often scraped', async () => {
+    const user = await signUpUser(hub);
+    const console = await clientToken(hub, ['users:admin', 'profile:read'], 'agt_01J0000000000000000000CNSL');
+    const before = await scrape();
+    const read = await graphql(hub, 'query($id: ID!) { user(id: $id) { id locale country createdAt email phone } }', { token: console, variables: { id: user.id } });
+    expect(read.errors).toHaveLength(2);
+    const after = await scrape();
+    const again = await scrape();
+    const delta = (text: string, labels: Record<string, string>) => valueOf(text, 'authz_field_decisions_total', labels) - valueOf(before, 'authz_field_decisions_total', labels);
+    for (const text of [after, again]) {
+      expect(delta(text, { decision: 'allow', reason: 'none' })).toBe(3);
+      expect(delta(text, { decision: 'deny', reason: 'MISSING_SCOPE' })).toBe(2);
+    }
+  });
+
+});
+
 describe('two hubs in one process', () => {
   it('count apart, each on a registry of its own, sharing only the process metrics', async () => {
     const other = await startTestHub();
