@@ -243,7 +243,7 @@ describe('graphql_operations_total and authz_field_decisions_total', () => {
   });
 });
 
-describe('authz_field_decisions_total, counted', () => {
+describe('authz_field_decisions_total and graphql_operations_total, counted', () => {
   it('count each decision once, however many one request makes and however often scraped', async () => {
     const user = await signUpUser(hub);
     const console = await clientToken(hub, ['users:admin', 'profile:read'], 'agt_01J0000000000000000000CNSL');
@@ -259,6 +259,14 @@ describe('authz_field_decisions_total, counted', () => {
     }
   });
 
+  it('label an operation by its type, never by the name the client gave it', async () => {
+    const user = await signUpUser(hub);
+    const name = 'CustomerProfileOfAliceSmith';
+    const labels = { operation: 'query', outcome: 'ok' };
+    expect(await moved('graphql_operations_total', labels, () => graphql(hub, `query ${name} { me { id } }`, { token: user.accessToken }))).toBe(1);
+    const values = samples(await scrape()).flatMap((sample) => Object.values(sample.labels));
+    expect(values).not.toContain(name);
+  });
 });
 
 describe('two hubs in one process', () => {
