@@ -318,6 +318,7 @@ describe('gauges read at scrape time', () => {
     const text = await metrics.registry.metrics();
     expect(text).not.toMatch(/^webhook_deliveries_pending /m);
     expect(text).toMatch(/^db_pool_connections\{pool="requests"\} 3$/m);
+    expect(text).toMatch(/^db_pool_idle_connections\{pool="requests"\} 1$/m);
     expect(text).toMatch(/^db_pool_waiting_queries\{pool="requests"\} 2$/m);
   });
 });
