@@ -157,6 +157,13 @@ describe('decodeCursor', () => {
     expect(id).toBe('usr_1');
   });
 
+  it('refuses a cursor with more parts, or fewer, than the list’s key', () => {
+    const at = '2026-01-02T03:04:05.678Z';
+    expect(() => decodeCursor(encodeCursor([at, 'usr_1', 'usr_2']), ['date', 'string'])).toThrow(BadUserInputError);
+    expect(() => decodeCursor(encodeCursor([at]), ['date', 'string'])).toThrow(BadUserInputError);
+    expect(() => decodeCursor(encodeCursor([at, 'usr_1', 'x'], 'agents'), ['date', 'string'], 'agents')).toThrow(BadUserInputError);
+  });
+
   it('refuses a number part JSON reads as Infinity, which encodeCursor never writes', () => {
     expect(() => decodeCursor(Buffer.from('[1e999]').toString('base64url'), ['number'])).toThrow(BadUserInputError);
     expect(decodeCursor(encodeCursor([42]), ['number'])).toEqual([42]);
