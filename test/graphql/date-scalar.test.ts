@@ -17,6 +17,7 @@ describe('the Date scalar written in the document', () => {
     ['a day that does not exist', '"2024-02-30"'],
     ['a date and time', '"2000-01-01T00:00:00Z"'],
     ['a number', '20000101'],
+    ['a year and month alone, which Date.parse reads as the first of the month', '"2000-01"'],
   ])('refuses %s as BAD_USER_INPUT at the value’s place in the document', async (_what, literal) => {
     const response = await graphql(hub, update(literal), { token });
     expect(response.status).toBe(400);
