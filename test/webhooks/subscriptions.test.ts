@@ -114,11 +114,21 @@ describe('webhook subscriptions', () => {
   it('audits every change without the secret', async () => {
     const { id, secret } = await subscribe(hub, admin, 'http://127.0.0.1:8/audited?key=kept-out', ['consent.given']);
     await mutate('disableWebhookSubscription', id);
-    const events = await hub.services.db.selectFrom('audit_events').select(['action', 'detail']).where('action', 'like', 'webhook.%').execute();
+    const moved = await graphql(hub, 'mutation($id: ID!) { updateWebhookSubscription(id: $id, input: { url: "http://127.0.0.1:8/moved?key=also-kept-out" }) { id } }', { token: admin, variables: { id } });
+    expect(moved.errors).toBeUndefined();
+    await mutate('enableWebhookSubscription', id);
+    const rotated = await graphql<{ rotateWebhookSecret: { secret: string } }>(hub, 'mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }', { token: admin, variables: { id } });
+    await giveConsent(hub, (await signUpUser(hub)).accessToken, { purpose: 'email_marketing' });
+    const [message] = (await sql<{ message_id: string }>`select message_id from webhook_deliveries where subscription_id = ${id}`.execute(hub.services.db)).rows;
+    const redelivered = await graphql(hub, 'mutation($s: ID!, $m: ID!) { redeliverWebhookMessage(subscriptionId: $s, messageId: $m) { messageId } }', { token: admin, variables: { s: id, m: message!.message_id } });
+    expect(redelivered.errors).toBeUndefined();
+    expect((await graphql(hub, 'mutation($id: ID!) { deleteWebhookSubscription(id: $id) }', { token: admin, variables: { id } })).errors).toBeUndefined();
+
+    const events = await hub.services.db.selectFrom('audit_events').select(['action', 'detail', 'actor_id']).where('action', 'like', 'webhook.%').orderBy('id').execute();
     const mine = events.filter((e) => (e.detail as { subscriptionId?: string }).subscriptionId === id);
-    expect(mine.map((e) => e.action)).toEqual(['webhook.created', 'webhook.updated']);
-    expect(JSON.stringify(mine)).not.toContain(secret.slice(6));
-    expect(JSON.stringify(mine)).not.toContain('kept-out');
+    expect(mine.map((e) => e.action)).toEqual(['webhook.created', 'webhook.updated', 'webhook.updated', 'webhook.updated', 'webhook.secret_rotated', 'webhook.redelivered', 'webhook.deleted']);
+    expect(new Set(mine.map((e) => e.actor_id)).size).toBe(1);
+    for (const kept of [secret.slice(6), rotated.data!.rotateWebhookSecret.secret.slice(6), 'kept-out']) expect(JSON.stringify(mine)).not.toContain(kept);
   });
 
   it('requires webhooks:admin: an operator without it is refused, and so is a caller without a token', async () => {
