@@ -131,6 +131,15 @@ describe('webhook subscriptions', () => {
     for (const kept of [secret.slice(6), rotated.data!.rotateWebhookSecret.secret.slice(6), 'kept-out']) expect(JSON.stringify(mine)).not.toContain(kept);
   });
 
+  it('deletes the one subscription named, leaving every other as it was', async () => {
+    const kept = await subscribe(hub, admin, 'http://127.0.0.1:8/stays', ['consent.given']);
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/goes', ['consent.given']);
+    const before = await countSubscriptions(hub);
+    expect((await graphql(hub, 'mutation($id: ID!) { deleteWebhookSubscription(id: $id) }', { token: admin, variables: { id } })).errors).toBeUndefined();
+    expect(await countSubscriptions(hub)).toBe(before - 1);
+    expect((await byId(kept.id)).data!.webhookSubscription).toMatchObject({ id: kept.id, url: 'http://127.0.0.1:8/stays', status: 'ENABLED' });
+  });
+
   it('requires webhooks:admin: an operator without it is refused, and so is a caller without a token', async () => {
     const other = await clientToken(hub, ['agents:admin', 'audit:read'], 'agt_01J0000000000000000000NOWH');
     const refused = await create({ url: 'http://127.0.0.1:8/x', eventTypes: ['consent.given'] }, other);
