@@ -140,6 +140,22 @@ describe('webhook subscriptions', () => {
     expect((await byId(kept.id)).data!.webhookSubscription).toMatchObject({ id: kept.id, url: 'http://127.0.0.1:8/stays', status: 'ENABLED' });
   });
 
+  it('keeps what an update leaves out, clears the description set to null, and refuses an empty list of event types', async () => {
+    const created = await create({ url: 'http://127.0.0.1:8/described', eventTypes: ['consent.given', 'user.erased'], description: 'CRM sync' });
+    const id = created.data!.createWebhookSubscription.subscription.id as string;
+    const update = (input: Record<string, unknown>) =>
+      graphql<{ updateWebhookSubscription: Record<string, unknown> }>(hub, `mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { ${SUBSCRIPTION_FIELDS} } }`, {
+        token: admin,
+        variables: { id, input },
+      });
+    expect((await update({ url: 'http://127.0.0.1:8/moved' })).data!.updateWebhookSubscription).toMatchObject({ url: 'http://127.0.0.1:8/moved', eventTypes: ['consent.given', 'user.erased'], description: 'CRM sync' });
+    const empty = await update({ eventTypes: [] });
+    expect(empty.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.eventTypes' });
+    expect((await update({ eventTypes: ['user.erased', 'user.erased'] })).data!.updateWebhookSubscription).toMatchObject({ eventTypes: ['user.erased'], description: 'CRM sync' });
+    expect((await update({ description: null })).data!.updateWebhookSubscription).toMatchObject({ url: 'http://127.0.0.1:8/moved', eventTypes: ['user.erased'], description: null });
+    expect((await byId(id)).data!.webhookSubscription).toMatchObject({ url: 'http://127.0.0.1:8/moved', eventTypes: ['user.erased'], description: null });
+  });
+
   it('requires webhooks:admin: an operator without it is refused, and so is a caller without a token', async () => {
     const other = await clientToken(hub, ['agents:admin', 'audit:read'], 'agt_01J0000000000000000000NOWH');
     const refused = await create({ url: 'http://127.0.0.1:8/x', eventTypes: ['consent.given'] }, other);
