@@ -156,6 +156,15 @@ describe('webhook subscriptions', () => {
     expect((await byId(id)).data!.webhookSubscription).toMatchObject({ url: 'http://127.0.0.1:8/moved', eventTypes: ['user.erased'], description: null });
   });
 
+  it('keeps the old secret signing for a day when a rotation names no grace period', async () => {
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/rotated', ['consent.given']);
+    const rotated = await graphql<{ rotateWebhookSecret: { subscription: { previousSecretExpiresAt: string } } }>(hub, 'mutation($id: ID!) { rotateWebhookSecret(id: $id) { subscription { previousSecretExpiresAt } } }', {
+      token: admin,
+      variables: { id },
+    });
+    expect(rotated.data!.rotateWebhookSecret.subscription.previousSecretExpiresAt).toBe(new Date(hub.services.clock.now().getTime() + 86_400_000).toISOString());
+  });
+
   it('requires webhooks:admin: an operator without it is refused, and so is a caller without a token', async () => {
     const other = await clientToken(hub, ['agents:admin', 'audit:read'], 'agt_01J0000000000000000000NOWH');
     const refused = await create({ url: 'http://127.0.0.1:8/x', eventTypes: ['consent.given'] }, other);
