@@ -165,6 +165,21 @@ describe('webhook subscriptions', () => {
     expect(rotated.data!.rotateWebhookSecret.subscription.previousSecretExpiresAt).toBe(new Date(hub.services.clock.now().getTime() + 86_400_000).toISOString());
   });
 
+  it('answers NOT_FOUND for a change to a subscription that does not exist', async () => {
+    const missing = 'whk_01J00000000000000000000000';
+    const changes = [
+      `mutation { updateWebhookSubscription(id: "${missing}", input: { description: "x" }) { id } }`,
+      `mutation { disableWebhookSubscription(id: "${missing}") { id } }`,
+      `mutation { enableWebhookSubscription(id: "${missing}") { id } }`,
+      `mutation { rotateWebhookSecret(id: "${missing}") { secret } }`,
+      `mutation { redeliverWebhookMessage(subscriptionId: "${missing}", messageId: "msg_01J00000000000000000000000") { messageId } }`,
+    ];
+    for (const mutation of changes) {
+      const response = await graphql(hub, mutation, { token: admin });
+      expect(response.errors?.[0]?.extensions, mutation.slice(0, 40)).toMatchObject({ code: 'NOT_FOUND' });
+    }
+  });
+
   it('requires webhooks:admin: an operator without it is refused, and so is a caller without a token', async () => {
     const other = await clientToken(hub, ['agents:admin', 'audit:read'], 'agt_01J0000000000000000000NOWH');
     const refused = await create({ url: 'http://127.0.0.1:8/x', eventTypes: ['consent.given'] }, other);
