@@ -180,6 +180,17 @@ describe('webhook subscriptions', () => {
     }
   });
 
+  it('answers each of several subscriptions asked for in one request with its own, and null for an unknown id', async () => {
+    const first = await subscribe(hub, admin, 'http://127.0.0.1:8/first', ['consent.given']);
+    const second = await subscribe(hub, admin, 'http://127.0.0.1:8/second', ['user.erased']);
+    const response = await graphql<Record<string, { id: string; url: string } | null>>(
+      hub,
+      'query($a: ID!, $b: ID!, $c: ID!) { b: webhookSubscription(id: $b) { id url } c: webhookSubscription(id: $c) { id url } a: webhookSubscription(id: $a) { id url } }',
+      { token: admin, variables: { a: first.id, b: second.id, c: 'whk_01J00000000000000000000000' } },
+    );
+    expect(response.data).toEqual({ b: { id: second.id, url: 'http://127.0.0.1:8/second' }, c: null, a: { id: first.id, url: 'http://127.0.0.1:8/first' } });
+  });
+
   it('requires webhooks:admin: an operator without it is refused, and so is a caller without a token', async () => {
     const other = await clientToken(hub, ['agents:admin', 'audit:read'], 'agt_01J0000000000000000000NOWH');
     const refused = await create({ url: 'http://127.0.0.1:8/x', eventTypes: ['consent.given'] }, other);
