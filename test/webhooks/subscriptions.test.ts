@@ -191,6 +191,28 @@ describe('webhook subscriptions', () => {
     expect(response.data).toEqual({ b: { id: second.id, url: 'http://127.0.0.1:8/second' }, c: null, a: { id: first.id, url: 'http://127.0.0.1:8/first' } });
   });
 
+  it('lists only the deliveries of the status asked for, beside the whole log in the same request', async () => {
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/filtered', ['consent.given', 'user.erased']);
+    const alice = await signUpUser(hub);
+    await giveConsent(hub, alice.accessToken, { purpose: 'email_marketing' });
+    await graphql(hub, 'mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { id } }', { token: admin, variables: { id, input: { eventTypes: ['user.erased'] } } });
+    await giveConsent(hub, alice.accessToken, { purpose: 'personalization' });
+    await graphql(hub, 'mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { id } }', { token: admin, variables: { id, input: { eventTypes: ['consent.given', 'user.erased'] } } });
+    await giveConsent(hub, (await signUpUser(hub)).accessToken, { purpose: 'email_marketing' });
+    const response = await graphql<any>(
+      hub,
+      `query($id: ID!) { webhookSubscription(id: $id) {
+        all: deliveries(first: 10) { edges { node { status } } }
+        failed: deliveries(first: 10, status: FAILED) { edges { node { status } } }
+        pending: deliveries(first: 10, status: PENDING) { edges { node { status } } } } }`,
+      { token: admin, variables: { id } },
+    );
+    const statuses = (list: string) => response.data.webhookSubscription[list].edges.map((e: any) => e.node.status);
+    expect(statuses('all').sort()).toEqual(['FAILED', 'PENDING']);
+    expect(statuses('failed')).toEqual(['FAILED']);
+    expect(statuses('pending')).toEqual(['PENDING']);
+  });
+
   it('requires webhooks:admin: an operator without it is refused, and so is a caller without a token', async () => {
     const other = await clientToken(hub, ['agents:admin', 'audit:read'], 'agt_01J0000000000000000000NOWH');
     const refused = await create({ url: 'http://127.0.0.1:8/x', eventTypes: ['consent.given'] }, other);
