@@ -246,6 +246,31 @@ describe('webhook subscriptions', () => {
     expect(redeliver.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
   });
 
+  it('refuses a customer’s own token on every webhook field, and lets it change nothing', async () => {
+    const alice = await signUpUser(hub);
+    const existing = await subscribe(hub, admin, 'http://127.0.0.1:8/customers-cannot', ['consent.given']);
+    const before = await countSubscriptions(hub);
+    const fields = [
+      '{ webhookSubscriptions { edges { node { id url } } } }',
+      `{ webhookSubscription(id: "${existing.id}") { id url } }`,
+      '{ webhookEventTypes }',
+      'mutation { createWebhookSubscription(input: { url: "http://127.0.0.1:8/mine", eventTypes: ["consent.given"] }) { secret } }',
+      `mutation { updateWebhookSubscription(id: "${existing.id}", input: { url: "http://127.0.0.1:8/mine" }) { id } }`,
+      `mutation { disableWebhookSubscription(id: "${existing.id}") { id } }`,
+      `mutation { enableWebhookSubscription(id: "${existing.id}") { id } }`,
+      `mutation { rotateWebhookSecret(id: "${existing.id}") { secret } }`,
+      `mutation { redeliverWebhookMessage(subscriptionId: "${existing.id}", messageId: "msg_01J00000000000000000000000") { messageId } }`,
+      `mutation { deleteWebhookSubscription(id: "${existing.id}") }`,
+    ];
+    for (const field of fields) {
+      const refused = await graphql<any>(hub, field, { token: alice.accessToken });
+      expect(refused.errors?.[0]?.extensions, field.slice(0, 50)).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE' });
+      expect(JSON.stringify(refused.data ?? null), field.slice(0, 50)).not.toContain('127.0.0.1');
+    }
+    expect(await countSubscriptions(hub)).toBe(before);
+    expect((await byId(existing.id)).data!.webhookSubscription).toMatchObject({ url: 'http://127.0.0.1:8/customers-cannot', status: 'ENABLED', previousSecretExpiresAt: null });
+  });
+
   it('refuses bad input with BAD_USER_INPUT naming the field, and writes nothing', async () => {
     const before = (await graphql<{ webhookSubscriptions: { edges: unknown[] } }>(hub, '{ webhookSubscriptions(first: 100) { edges { cursor } } }', { token: admin })).data!.webhookSubscriptions.edges.length;
     const cases: [Record<string, unknown>, string, RegExp][] = [
