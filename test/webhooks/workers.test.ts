@@ -265,4 +265,25 @@ describe('the hub’s own delivery worker', () => {
       await hub.close();
     }
   });
+
+  it('is woken by an operator’s redelivery, and sends the message again without waiting for its poll', async () => {
+    const { hub, clock } = await startWebhookHub({ HUB_WEBHOOK_WORKER: 'true', HUB_WEBHOOK_POLL_INTERVAL: '3600' }, fixedClock(new Date()));
+    const admin = await adminToken(hub);
+    const receiver = await startReceiver({ secrets: () => ({}), at: () => clock.now() });
+    try {
+      const { id } = await subscribe(hub, admin, receiver.url, ['agent.registered']);
+      await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
+      await expect.poll(() => receiver.accepted.length, { timeout: 10_000 }).toBe(1);
+      const redelivered = await graphql(hub, 'mutation($s: ID!, $m: ID!) { redeliverWebhookMessage(subscriptionId: $s, messageId: $m) { status } }', {
+        token: admin,
+        variables: { s: id, m: receiver.accepted[0] },
+      });
+      expect(redelivered.errors).toBeUndefined();
+      await expect.poll(() => receiver.accepted.length, { timeout: 10_000 }).toBe(2);
+      expect(receiver.accepted[1]).toBe(receiver.accepted[0]);
+    } finally {
+      await receiver.close();
+      await hub.close();
+    }
+  });
 });
