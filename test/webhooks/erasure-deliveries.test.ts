@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
-import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
-import { giveConsent, operatorToken } from '../helpers/oauth.js';
+import { TEST_ENV, graphql, postForm, signIn, signUpUser } from '../helpers/hub.js';
+import { giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 import { ERASE } from '../privacy/privacy-fixtures.js';
-import { endDeliveriesAboutErasedUser } from '../../src/webhooks/webhook-outbox.js';
+import { endDeliveriesAboutErasedUser, WEBHOOK_EVENT_TYPES } from '../../src/webhooks/webhook-outbox.js';
 
 let database: TestDatabase;
 let hub: Hub;
@@ -66,6 +66,38 @@ describe('an operator redelivery racing an erasure', () => {
     const after = await sql<{ status: string }>`select status from webhook_deliveries where message_id = ${messageId}`.execute(hub.services.db);
     // Alice is erased: her consent.given must not be waiting to go out.
     expect(after.rows[0]!.status).not.toBe('pending');
+  });
+});
+
+describe('an erasure with the person’s events still waiting', () => {
+  it('ends those that tell of what the person did or had, and keeps those of an end, the erasure’s own and earlier ones alike', async () => {
+    const admin = await operatorToken(hub);
+    const sub = await graphql<any>(hub, 'mutation($input: CreateWebhookSubscriptionInput!) { createWebhookSubscription(input: $input) { subscription { id } } }', {
+      token: admin,
+      variables: { input: { url: 'http://127.0.0.1:8080/down', eventTypes: [...WEBHOOK_EVENT_TYPES] } },
+    });
+    const subscriptionId: string = sub.data.createWebhookSubscription.subscription.id;
+    const bea = await signUpUser(hub);
+    await registerAgent(hub, bea.accessToken, { allowedScopes: ['orders:read'], ownerUserId: bea.id });
+    await giveConsent(hub, bea.accessToken, { purpose: 'email_marketing' });
+    // A session she ended before the erasure: its token.revoked waits too.
+    expect((await postForm(hub, '/oauth/revoke', { token: bea.refreshToken, client_id: 'hub-frontend' })).status).toBe(200);
+    const erased = await graphql<any>(hub, ERASE, { token: (await signIn(hub, bea)).accessToken, variables: { id: bea.id } });
+    expect(erased.errors).toBeUndefined();
+
+    const { rows } = await sql<{ event_type: string; statuses: string[] }>`
+      select m.event_type, array_agg(distinct d.status order by d.status) as statuses
+      from webhook_deliveries d join webhook_messages m on m.id = d.message_id
+      where d.subscription_id = ${subscriptionId} and m.body like ${`%${bea.id}%`}
+      group by m.event_type order by m.event_type`.execute(hub.services.db);
+    expect(rows).toEqual([
+      { event_type: 'agent.decommissioned', statuses: ['pending'] },
+      { event_type: 'agent.registered', statuses: ['failed'] },
+      { event_type: 'consent.given', statuses: ['failed'] },
+      { event_type: 'consent.withdrawn', statuses: ['pending'] },
+      { event_type: 'token.revoked', statuses: ['pending'] },
+      { event_type: 'user.erased', statuses: ['pending'] },
+    ]);
   });
 });
 
