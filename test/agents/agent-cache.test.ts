@@ -44,6 +44,19 @@ describe('AgentCache', () => {
     expect((await cache.get('agt_x', load))?.agent.name).toBe('read 5');
   });
 
+  it('rereads after a lost LISTEN comes back: what changed while it was down was never announced to it', async () => {
+    let loads = 0;
+    const load = async () => record(`read ${++loads}`);
+    const { cache, handlers } = wiredCache();
+    handlers().onState(true);
+    expect((await cache.get('agt_x', load))?.agent.name).toBe('read 1');
+    // The connection drops; a revocation's NOTIFY sent now reaches no one; the LISTEN is back.
+    handlers().onState(false);
+    handlers().onState(true);
+    expect((await cache.get('agt_x', load))?.agent.name).toBe('read 2');
+    expect((await cache.get('agt_x', load))?.agent.name).toBe('read 2');
+  });
+
   it('does not keep a read that a change overtook', async () => {
     const { cache, handlers } = wiredCache();
     handlers().onState(true);
