@@ -61,6 +61,22 @@ describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
     }
   });
 
+  it('listens on a channel first asked for once the connection is already open', async () => {
+    const shared = serverListener(viaProxy);
+    const first = listen('test_first', shared);
+    await expect.poll(first.listening, { timeout: 5_000 }).toBe(true);
+    const later = listen('test_later', shared);
+    try {
+      await expect.poll(later.listening, { timeout: 5_000 }).toBe(true);
+      expect(proxy.listening()).toBe(1);
+      await notify('late news', 'test_later');
+      await expect.poll(() => later.heard).toEqual(['late news']);
+    } finally {
+      await later.stop();
+      await first.stop();
+    }
+  });
+
   it('reports a connection that silently stopped carrying anything as lost within seconds, and listens again once it carries again', async () => {
     const shared = serverListener(viaProxy);
     const listener = listen('test_channel', shared);
