@@ -125,6 +125,16 @@ describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
   }, 20_000);
 });
 
+describe('channel names', () => {
+  it('refuses one that is not a plain lowercase name, since it is written into the LISTEN statement', () => {
+    const listen = serverListener('postgres://nobody@127.0.0.1:1/none');
+    const handlers = { onMessage: () => {}, onState: () => {} };
+    for (const channel of ['hub; drop table users', 'Hub', 'hub"x', '', 'a'.repeat(64)]) {
+      expect(() => listen(channel, handlers), channel).toThrow(TypeError);
+    }
+  });
+});
+
 describe('LISTEN on embedded PGlite', () => {
   let pglite: PGlite;
   beforeAll(async () => {
