@@ -18,4 +18,10 @@ describe('the process logger', () => {
     expect(text()).not.toContain('ann@example.com');
   });
 
+  it('redacts passwords and client secrets in whatever object is logged', () => {
+    const { logger, text } = captured();
+    logger.info({ input: { email: 'x@example.com', password: 'PASSWORD-1' }, body: { clientSecret: 'SECRET-2', client_secret: 'SECRET-3' } }, 'logged');
+    expect(text()).toContain('x@example.com');
+    for (const secret of ['PASSWORD-1', 'SECRET-2', 'SECRET-3']) expect(text()).not.toContain(secret);
+  });
 });
