@@ -24,4 +24,13 @@ describe('newId', () => {
     // 1,000 expected each; a deviation of 200 is over six standard deviations.
     for (const count of counts.values()) expect(Math.abs(count - 1_000)).toBeLessThan(200);
   });
+
+  it('draws each character of a user id uniformly from the 32 characters', () => {
+    const counts = new Map<string, number>();
+    // 1,250 ids of 26 random characters: 32,500 draws.
+    for (let i = 0; i < 1_250; i++) for (const char of newId('usr').slice(4)) counts.set(char, (counts.get(char) ?? 0) + 1);
+    expect(counts.size).toBe(32);
+    // About 1,016 expected each; a deviation of 200 is over six standard deviations.
+    for (const count of counts.values()) expect(Math.abs(count - 32_500 / 32)).toBeLessThan(200);
+  });
 });
