@@ -34,3 +34,16 @@ describe('newId', () => {
     for (const count of counts.values()) expect(Math.abs(count - 32_500 / 32)).toBeLessThan(200);
   });
 });
+
+describe('isId', () => {
+  it('takes only the kind’s prefix and 26 characters of Crockford’s base32, in capitals', () => {
+    const id = newId('usr');
+    expect(isId('usr', id)).toBe(true);
+    expect(isId('agt', id)).toBe(false);
+    expect(isId('usr', id.toLowerCase())).toBe(false);
+    expect(isId('usr', id.slice(0, -1))).toBe(false);
+    expect(isId('usr', `${id}0`)).toBe(false);
+    // The letters Crockford's base32 leaves out, as they read like digits or another letter.
+    for (const letter of 'ILOU') expect(isId('usr', `${id.slice(0, -1)}${letter}`), letter).toBe(false);
+  });
+});
