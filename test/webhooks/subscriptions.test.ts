@@ -277,6 +277,8 @@ describe('webhook subscriptions', () => {
       [{ url: 'ftp://127.0.0.1/x', eventTypes: ['consent.given'] }, 'input.url', /http or https/],
       [{ url: 'not a url', eventTypes: ['consent.given'] }, 'input.url', /absolute http/],
       [{ url: 'http://user:pw@127.0.0.1/x', eventTypes: ['consent.given'] }, 'input.url', /credentials/],
+      // A password alone is a credential too, shown to whoever sees the URL.
+      [{ url: 'http://:pw@127.0.0.1/x', eventTypes: ['consent.given'] }, 'input.url', /credentials/],
       // Ports the Fetch Standard blocks: a mail, IRC or SIP server could read the request as commands.
       [{ url: 'http://127.0.0.1:25/x', eventTypes: ['consent.given'] }, 'input.url', /port 25, which the Fetch Standard blocks/],
       [{ url: 'https://receiver.example:6667/x', eventTypes: ['consent.given'] }, 'input.url', /port 6667/],
