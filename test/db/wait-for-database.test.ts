@@ -24,6 +24,16 @@ describe('waiting for the database at start', () => {
     expect(handle.pings).toBe(4);
   });
 
+  it('waits through any connection failure PostgreSQL reports (SQLSTATE class 08), and one another error wraps', async () => {
+    const handle = flakyHandle([
+      withCode('server closed the connection unexpectedly', '08006'),
+      withCode('could not receive data from client', '08P01'),
+      new Error('opening the pool failed', { cause: withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED') }),
+    ]);
+    await waitForDatabase(handle, 30);
+    expect(handle.pings).toBe(4);
+  });
+
   it('gives up at once on a refusal that waiting cannot change', async () => {
     const handle = flakyHandle([withCode('password authentication failed for user "hub"', '28P01')]);
     const started = Date.now();
