@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import lockfile from 'proper-lockfile';
 import { afterAll, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
+import { DataDirInUseError, lockDataDir } from '../../src/db/data-dir-lock.js';
 import { copyTemplateInto, describeEmbedded } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 
@@ -46,6 +47,21 @@ describeEmbedded('the lock on an embedded database folder', () => {
     await selectOne(again);
     await again.close();
   }, 120_000);
+
+  it('leaves the next holder’s lock alone when an earlier holder releases a second time', () => {
+    const dir = path.join(emptyDataDir(), 'pglite');
+    mkdirSync(dir, { recursive: true });
+    const release = lockDataDir(dir, dir);
+    release();
+    const next = lockDataDir(dir, dir);
+    try {
+      expect(() => release()).not.toThrow();
+      expect(JSON.parse(readFileSync(`${dir}.owner`, 'utf8'))).toMatchObject({ pid: process.pid });
+      expect(() => lockDataDir(dir, dir)).toThrow(DataDirInUseError);
+    } finally {
+      next();
+    }
+  });
 
   it('is taken over at once from a holder on this host that died without closing', async () => {
     const dataDir = await freshDataDir();
