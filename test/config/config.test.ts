@@ -231,6 +231,15 @@ describe('CORS origins', () => {
     );
     expect(loadConfig({ ...PRODUCTION_ENV, HUB_CORS_ORIGINS: 'https://shop.example.com,http://localhost:5173,http://127.0.0.1:8080' }).corsOrigins).toHaveLength(3);
   });
+
+  it('in production, takes for this machine’s own only localhost, [::1] and a whole 127.x.y.z address, not a host name that starts like one', () => {
+    expect(loadConfig({ ...PRODUCTION_ENV, HUB_CORS_ORIGINS: 'http://[::1]:8080,http://127.1.2.3' }).corsOrigins).toEqual(['http://[::1]:8080', 'http://127.1.2.3']);
+    for (const origin of ['http://127.0.0.1.shop-cdn.example', 'http://localhost.shop.example']) {
+      expect(() => loadConfig({ ...PRODUCTION_ENV, HUB_CORS_ORIGINS: origin })).toThrow(
+        new ConfigError(`HUB_CORS_ORIGINS: ${origin} must be https when NODE_ENV=production: a page served over http can be rewritten on its way`),
+      );
+    }
+  });
 });
 
 describe('the hub command with a bad environment', () => {
