@@ -61,6 +61,11 @@ describe('loadConfig', () => {
     [{ PORT: '4100', HUB_AUDIENCE: 'http://localhost:4100/payments' }, 'HUB_AUDIENCE: must not be the audience of payment tokens (http://localhost:4100/payments), or the hub would take them as its own access tokens'],
     [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator' }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be set together with its pair'],
     [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator', HUB_BOOTSTRAP_CLIENT_SECRET: `${'s'.repeat(32)}\u00e9` }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be printable ASCII (RFC 6749 VSCHAR)'],
+    // A secret alone would otherwise be dropped without a word, and no operator client made with it.
+    [{ HUB_BOOTSTRAP_CLIENT_SECRET: 's'.repeat(32) }, 'HUB_BOOTSTRAP_CLIENT_ID: must be set together with its pair'],
+    [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator', HUB_BOOTSTRAP_CLIENT_SECRET: 's'.repeat(31) }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be at least 32 characters'],
+    [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_operator', HUB_BOOTSTRAP_CLIENT_SECRET: 's'.repeat(257) }, 'HUB_BOOTSTRAP_CLIENT_SECRET: must be at most 256 characters'],
+    [{ HUB_BOOTSTRAP_CLIENT_ID: 'agt_abc', HUB_BOOTSTRAP_CLIENT_SECRET: 's'.repeat(32) }, 'HUB_BOOTSTRAP_CLIENT_ID: must look like agt_<4 to 64 of A-Z a-z 0-9 _ ->'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ HUB_MAX_DELEGATION_DEPTH: '9' }, 'HUB_MAX_DELEGATION_DEPTH: must be a number from 1 to 8'],
     [{ HUB_MAX_DELEGATION_DEPTH: '0' }, 'HUB_MAX_DELEGATION_DEPTH: must be a number from 1 to 8'],
@@ -100,6 +105,12 @@ describe('loadConfig', () => {
       phone: '+49 30 1234567',
       address: { streetAddress: 'Hauptstraße 1', postalCode: '10115', addressLocality: 'Berlin', addressCountry: 'DE' },
     });
+  });
+
+  it('takes an operator client id of 4 to 64 characters after agt_ and a secret of 32 to 256', () => {
+    for (const [id, secret] of [['agt_abcd', 's'.repeat(32)], [`agt_${'a'.repeat(64)}`, 's'.repeat(256)]] as const) {
+      expect(loadConfig({ HUB_BOOTSTRAP_CLIENT_ID: id, HUB_BOOTSTRAP_CLIENT_SECRET: secret }).bootstrapClient).toEqual({ id, secret });
+    }
   });
 
   it('names the controller by the issuer’s host outside production, with no details to reach it unless set', () => {
