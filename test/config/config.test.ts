@@ -94,6 +94,35 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });
 
+  it.each([
+    ['PORT', 'port', 1, 65535, 'a port number from 1 to 65535'],
+    ['HUB_ACCESS_TOKEN_TTL', 'accessTokenTtl', 30, 86_400, 'a number of seconds from 30 to 86400'],
+    ['HUB_MAX_DELEGATION_DEPTH', 'maxDelegationDepth', 1, 8, 'a number from 1 to 8'],
+    ['HUB_TOKEN_RATE_LIMIT', 'tokenRateLimit', 1, 1_000_000, 'a number of requests per second from 1 to 1000000'],
+    ['HUB_GRAPHQL_RATE_LIMIT', 'graphqlRateLimit', 1, 1_000_000, 'a number of requests per second from 1 to 1000000'],
+    ['HUB_MAX_DATA_EXPORTS', 'maxDataExports', 1, 100_000, 'a number of exports from 1 to 100000'],
+    ['HUB_DB_CONNECT_TIMEOUT', 'dbConnectTimeout', 0, 3_600, 'a number of seconds from 0 to 3600'],
+    ['HUB_STATEMENT_TIMEOUT', 'statementTimeout', 1, 3_600, 'a number of seconds from 1 to 3600'],
+    ['HUB_WEBHOOK_TIMEOUT', 'webhookTimeout', 1, 60, 'a number of seconds from 1 to 60'],
+    ['HUB_WEBHOOK_POLL_INTERVAL', 'webhookPollInterval', 1, 3_600, 'a number of seconds from 1 to 3600'],
+  ] as const)('takes %s from its least to its greatest value, and refuses one past either', (variable, key, least, greatest, what) => {
+    expect(loadConfig({ [variable]: String(least) })[key]).toBe(least);
+    expect(loadConfig({ [variable]: String(greatest) })[key]).toBe(greatest);
+    for (const past of [least - 1, greatest + 1].filter((value) => value >= 0)) {
+      expect(() => loadConfig({ [variable]: String(past) })).toThrow(new ConfigError(`${variable}: must be ${what}`));
+    }
+  });
+
+  it.each([
+    ['HUB_WEBHOOK_ALLOWED_NETWORKS', 'webhookAllowedNetworks', (i: number) => `10.${i}.0.0/16`, 'must list at most 64 networks'],
+    ['HUB_TRUSTED_PROXIES', 'trustedProxies', (i: number) => `10.0.0.${i}`, 'must list at most 64 proxies'],
+    ['HUB_CORS_ORIGINS', 'corsOrigins', (i: number) => `https://app${i}.example.com`, 'must list at most 64 origins'],
+  ] as const)('takes up to 64 entries in %s, and refuses 65', (variable, key, entry, message) => {
+    const list = (n: number) => Array.from({ length: n }, (_, i) => entry(i)).join(',');
+    expect(loadConfig({ [variable]: list(64) })[key]).toHaveLength(64);
+    expect(() => loadConfig({ [variable]: list(65) })).toThrow(new ConfigError(`${variable}: ${message}`));
+  });
+
   it('accepts a production configuration with its key and the controller’s details', () => {
     const key = Buffer.alloc(32, 7);
     const config = loadConfig({ ...PRODUCTION_ENV, HUB_KEY_ENCRYPTION_KEY: key.toString('base64url') });
