@@ -83,13 +83,14 @@ type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
  * Link-local networks, where cloud metadata services answer (169.254.169.254), with the IPv6 forms
  * that carry 169.254.0.0/16 inside (IPv4-mapped, IPv4-compatible, NAT64 with the well-known and a
  * local-use /96 prefix, 6to4). No allowed network may overlap them: a webhook could then fetch the
- * instance's cloud credentials.
+ * instance's cloud credentials. The IPv4-compatible one is written in hex: ipaddr.js reads
+ * `::169.254.0.0` as the IPv4-mapped `::ffff:169.254.0.0`.
  */
 const LINK_LOCAL = [
   '169.254.0.0/16',
   'fe80::/10',
   '::ffff:169.254.0.0/112',
-  '::169.254.0.0/112',
+  '::a9fe:0/112',
   '64:ff9b::169.254.0.0/112',
   '64:ff9b:1::169.254.0.0/112',
   '2002:a9fe::/32',

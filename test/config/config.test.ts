@@ -211,7 +211,7 @@ describe('webhook allowed networks', () => {
     expect(() => loadConfig({ HUB_WEBHOOK_ALLOWED_NETWORKS: value })).toThrow(new ConfigError(`HUB_WEBHOOK_ALLOWED_NETWORKS: ${start}; list the networks webhooks need, such as 10.1.0.0/16`));
   });
 
-  it.each(['169.254.169.254/32', '169.254.0.0/16', '169.0.0.0/8', '169.254.169.0/24', 'fe80::/64', 'fe80::1/128', 'fe80::/16', '::ffff:169.254.169.254/128', '64:ff9b::/96', '64:ff9b:1::/96', '64:ff9b:1::a9fe:a9fe/128', '2002::/16'])(
+  it.each(['169.254.169.254/32', '169.254.0.0/16', '169.0.0.0/8', '169.254.169.0/24', 'fe80::/64', 'fe80::1/128', 'fe80::/16', '::ffff:169.254.169.254/128', '64:ff9b::/96', '64:ff9b:1::/96', '64:ff9b:1::a9fe:a9fe/128', '2002::/16', '::a9fe:a9fe/128', '::ffff:0:169.254.169.254/128'])(
     'refuses %s, which reaches link-local addresses where cloud metadata answers',
     (value) => {
       expect(() => loadConfig({ HUB_WEBHOOK_ALLOWED_NETWORKS: `127.0.0.0/8,${value}` })).toThrow(
