@@ -28,6 +28,11 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads a variable set to nothing (`PORT=`) as unset', () => {
+    const names = ['NODE_ENV', 'PORT', 'HOST', 'HUB_ISSUER', 'DATABASE_URL', 'HUB_DATA_DIR', 'HUB_KEY_ENCRYPTION_KEY', 'HUB_ACCESS_TOKEN_TTL', 'HUB_DEMO_DATA', 'LOG_LEVEL', 'HUB_CORS_ORIGINS'];
+    expect(loadConfig(Object.fromEntries(names.map((name) => [name, ''])))).toEqual(loadConfig({}));
+  });
+
   it('derives the issuer from PORT and the audience from the issuer', () => {
     expect(loadConfig({ PORT: '8080' }).audience).toBe('http://localhost:8080/graphql');
     expect(loadConfig({ HUB_ISSUER: 'https://id.example.com' }).audience).toBe('https://id.example.com/graphql');
@@ -127,6 +132,8 @@ describe('loadConfig', () => {
     const key = Buffer.alloc(32, 7);
     const config = loadConfig({ ...PRODUCTION_ENV, HUB_KEY_ENCRYPTION_KEY: key.toString('base64url') });
     expect(config.keyEncryptionKey).toEqual(key);
+    // The server keeps the data; an embedded database in memory is never opened.
+    expect(loadConfig({ ...PRODUCTION_ENV, HUB_DATA_DIR: 'memory://' }).dataDir).toBe('memory://');
     expect(config.controller).toEqual({
       name: 'Example Shop GmbH',
       contact: 'Data Protection Officer',
@@ -144,6 +151,7 @@ describe('loadConfig', () => {
 
   it('names the controller by the issuer’s host outside production, with no details to reach it unless set', () => {
     expect(loadConfig({ HUB_ISSUER: 'https://id.shop.example' }).controller).toEqual({ name: 'id.shop.example', contact: undefined, email: undefined, phone: undefined, address: undefined });
+    expect(loadConfig({}).controller.name).toBe('localhost:4000');
   });
 
   it('reads the key as 64 hex digits or as base64 in either alphabet, padded or not', () => {
