@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { ALL_DATA_SCOPES } from '../../src/authz/scopes.js';
 import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/db/connect.js';
 import { open, resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
 import { publishedUntil, signedUntil } from '../../src/oauth/key-schedule.js';
 import { rotateSigningKey, type SigningKey } from '../../src/oauth/key-store.js';
@@ -429,7 +430,7 @@ describe('signing keys at rest', () => {
 describeEmbedded('hub keys', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-keys-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const env = { PATH: process.env.PATH, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent', HUB_KEY_ENCRYPTION_KEY: '2'.repeat(64), HUB_ACCESS_TOKEN_TTL: '600' };
+  const env = { PATH: process.env.PATH, HUB_DATA_DIR: dir, LOG_LEVEL: 'silent', HUB_KEY_ENCRYPTION_KEY: '2'.repeat(64), HUB_ACCESS_TOKEN_TTL: '900' };
   let listed = '';
 
   it('has --help', async () => {
@@ -460,10 +461,10 @@ describeEmbedded('hub keys', () => {
     const ahead = await runHub(env, 'keys', 'rotate');
     expect(ahead).toMatchObject({ status: 0, stderr: '' });
     const [, aheadKid, signsFrom, firstUntil] = new RegExp(`^rotated: new signing key (${kid}), published now, signs from (${iso}); previous key accepted for access tokens until (${iso})\n$`).exec(ahead.stdout) ?? [];
-    // Past a /jwks.json cached for 5 min, a reread and clock skew: 7 min; then the token lifetime and 2 min.
+    // Past a /jwks.json cached for 5 min, a reread and clock skew: 7 min; then HUB_ACCESS_TOKEN_TTL and 2 min.
     expect(minutesAhead(signsFrom)).toBeGreaterThan(6.5);
     expect(minutesAhead(signsFrom)).toBeLessThanOrEqual(7);
-    expect(Date.parse(firstUntil!) - Date.parse(signsFrom!)).toBe(600_000 + 120_000);
+    expect(Date.parse(firstUntil!) - Date.parse(signsFrom!)).toBe(900_000 + 120_000);
     const pending = (await runHub(env, 'keys', 'list')).stdout.trim().split('\n');
     expect(pending).toHaveLength(2);
     expect(pending[0]).toMatch(new RegExp(`^${aheadKid}  created ${iso}  retired -  published, signs from ${signsFrom}$`));
@@ -490,6 +491,20 @@ describeEmbedded('hub keys', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^hub: signing key [\w-]+ cannot be decrypted: HUB_KEY_ENCRYPTION_KEY is not the key it was sealed with\n$/);
     expect(await runHub(env, 'keys', 'list')).toEqual({ status: 0, stdout: listed, stderr: '' });
+  }, 120_000);
+
+  it('lists a key retired longer ago than its tokens live as no longer accepted, kept for the receipts it signed', async () => {
+    const oldest = listed.trim().split('\n').at(-1)!.split(' ')[0]!;
+    const handle = openDatabase({ dataDir: dir });
+    try {
+      await handle.db.updateTable('signing_keys').set({ retired_at: new Date(Date.now() - 3_600_000) }).where('kid', '=', oldest).execute();
+    } finally {
+      await handle.close();
+    }
+    const lines = (await runHub(env, 'keys', 'list')).stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/ published, accepted until \S+$/);
+    expect(lines[2]).toMatch(new RegExp(`^${oldest}  created \\S+  retired \\S+  no longer accepted, published for receipts only$`));
   }, 120_000);
 });
 
