@@ -149,5 +149,16 @@ describeEmbedded('embedded PostgreSQL on disk', () => {
     expect(up.stdout.trim()).toBe(`applied: ${Object.keys(migrations).join(', ')}`);
     expect((await run('status')).stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}0001_foundation$/m);
     expect((await run('--help')).stdout).toContain('status');
+
+    // A migration a newer hub applied is listed, and marked as one this version lacks.
+    const handle = openDatabase({ dataDir: env.HUB_DATA_DIR });
+    try {
+      await sql`insert into kysely_migration (name, timestamp) values ('9999_from_a_newer_hub', '2030-01-01T00:00:00.000Z')`.execute(handle.db);
+    } finally {
+      await handle.close();
+    }
+    const newer = await run('status');
+    expect(newer.status).toBe(0);
+    expect(newer.stdout.trim().split('\n').at(-1)).toBe('2030-01-01T00:00:00.000Z  9999_from_a_newer_hub  (not in this version of the hub: the database was migrated by a newer one)');
   }, 180_000);
 });
