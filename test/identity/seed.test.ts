@@ -191,4 +191,25 @@ describeEmbedded('hub seed', () => {
     expect(inMemory.status).toBe(1);
     expect(inMemory.stderr.trim().split('\n')).toEqual([expect.stringContaining('seed refuses to run on HUB_DATA_DIR=memory:// without DATABASE_URL: the rows would be gone when it exits')]);
   }, 60_000);
+
+  it('refuses each argument one past its bounds, or written other than in digits, with a one-line error', async () => {
+    const refused = [
+      [['--users', '10000001'], "error: option '--users <n>' argument '10000001' is invalid. must be an integer from 1 to 10,000,000."],
+      [['--users', '1e3'], "error: option '--users <n>' argument '1e3' is invalid. must be an integer from 1 to 10,000,000."],
+      [['--users', '5', '--seed', '4294967296'], "error: option '--seed <s>' argument '4294967296' is invalid. must be an integer from 0 to 4294967295."],
+      [['--users', '5', '--batch-size', '0'], "error: option '--batch-size <n>' argument '0' is invalid. must be an integer from 1 to 50,000."],
+      [['--users', '5', '--batch-size', '50001'], "error: option '--batch-size <n>' argument '50001' is invalid. must be an integer from 1 to 50,000."],
+    ] as const;
+    const runs = await Promise.all(refused.map(([given]) => runNode(env, ...args(...given))));
+    expect(runs).toEqual(refused.map(([, message]) => ({ status: 1, stdout: '', stderr: `${message}\n` })));
+  }, 60_000);
+
+  it('takes the least users and the greatest seed and batch size, and names a seed already loaded', async () => {
+    const given = args('--users', '1', '--seed', '4294967295', '--batch-size', '50000');
+    const first = await runNode(env, ...given);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/^seeded 1 users, \d+ orders, \d+ payment methods \(seed 4294967295\) in /);
+    const again = await runNode(env, ...given);
+    expect({ status: again.status, stderr: again.stderr }).toEqual({ status: 1, stderr: 'hub: seed 4294967295 is already loaded in this database; choose another --seed\n' });
+  }, 120_000);
 });
