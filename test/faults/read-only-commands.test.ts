@@ -25,5 +25,9 @@ describe.skipIf(!testServerUrl())('read-only commands on a database that refuses
     const status = await runNode(env, 'bin/hub.js', 'migrate', 'status');
     expect(status.stderr).toBe('');
     expect(status.status).toBe(0);
+
+    const keys = await runNode(env, 'bin/hub.js', 'keys', 'list');
+    expect(keys.stderr).toBe('');
+    expect(keys.status).toBe(0);
   }, 120_000);
 });
