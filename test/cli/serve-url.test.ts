@@ -42,3 +42,40 @@ describe('hub serve on an IPv6 address', () => {
     }
   }, 120_000);
 });
+
+describe('hub serve with demo data left on (the default outside production)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-serve-demo-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('adds the demo customers to an empty embedded database, and never to a server', async () => {
+    const database = await createChildDatabase(dir);
+    const embedded = 'HUB_DATA_DIR' in database.env;
+    const env = { PATH: process.env.PATH, ...database.env, LOG_LEVEL: 'info', PORT: String(await freePort()), HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) };
+    const child = spawn(process.execPath, ['bin/hub.js', 'serve'], { env, timeout: 90_000 });
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    let stdout = '';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          stdout += chunk;
+          if (stdout.includes('GraphQL at')) resolve();
+        });
+        exited.then(() => reject(new Error(`hub serve exited before listening:\n${stdout}`)), reject);
+      });
+      child.kill('SIGTERM');
+      expect((await exited)[0]).toBe(0);
+      const handle = database.open();
+      try {
+        const users = await handle.db.selectFrom('users').select('email').execute();
+        if (embedded) expect(users.map((user) => user.email)).toContain('demo@example.com');
+        else expect(users).toEqual([]);
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await database.close();
+    }
+  }, 120_000);
+});
