@@ -214,8 +214,10 @@ export async function insertAgent(db: Db, agent: NewAgent): Promise<Agent | unde
   return row && toAgent(row);
 }
 
-/** Sets the stored status; the caller checks the move is allowed and audits it in the same transaction. */
-/** Sets the agent's status; `suspendedBy` says whose suspension it is, for 'suspended' only. */
+/**
+ * Sets the stored status, with `suspendedBy` saying whose suspension it is ('suspended' only); the
+ * caller checks the move is allowed and audits it in the same transaction.
+ */
 export async function updateAgentStatus(db: Db, id: string, status: AgentStatusColumn, suspendedBy: SuspendedByColumn | null = null): Promise<Agent> {
   const row = await db.updateTable('agents').set({ status, suspended_by: status === 'suspended' ? suspendedBy : null }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
   return toAgent(row);
