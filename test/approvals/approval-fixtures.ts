@@ -22,7 +22,11 @@ export const refusal = (response: Response) => {
   return extensions ? `${extensions.code}/${extensions.reason ?? ''}` : 'none';
 };
 
-/** A hub on a fresh database with a frozen clock, a user, and agents with and without payment write. */
+/**
+ * A hub on a fresh database with a frozen clock, two users, and agents with and without payment write.
+ * Its hub closes after the file's tests: made inside a test, where that afterAll never runs, the
+ * test closes it.
+ */
 export async function approvalWorld(options: Pick<HubOptions, 'housekeepingEveryMs'> = {}) {
   const clock = fixedClock(START);
   const hub: Hub = await createHub(loadConfig(TEST_ENV), { database: await createTestDatabase(), clock, ...options });
