@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { approvalRetention } from '../../src/consent/approval.service.js';
 import { ROWS_PER_STATEMENT } from '../../src/shared/housekeeping.js';
 import { approvalWorld } from './approval-fixtures.js';
@@ -53,25 +53,22 @@ describe('approvals past their retention', () => {
 
 describe('approvals past their retention, on an instance no agent asks approvals of any more', () => {
   it('are deleted all the same, by the hub’s housekeeping', async () => {
-    // A world made inside a test: its hub is closed here, as no afterAll runs once tests have started.
+    // Made inside a test, where its afterAll never runs: closed as the test ends.
     const idle = await approvalWorld({ housekeepingEveryMs: 50 });
-    try {
-      const token = await idle.agentToken(idle.shopper, { ...idle.alice, accessToken: (await idle.signIn(idle.alice)).accessToken });
-      const asked = await idle.request(token, { action: 'PAY', payment: PAYMENT, expiresInSeconds: 30 });
-      const id = asked.data.requestApproval.id as string;
-      const kept = async () => (await sql<{ id: string }>`select id from approvals where id = ${id}`.execute(idle.hub.services.db)).rows.length;
+    onTestFinished(() => idle.hub.close());
+    const token = await idle.agentToken(idle.shopper, { ...idle.alice, accessToken: (await idle.signIn(idle.alice)).accessToken });
+    const asked = await idle.request(token, { action: 'PAY', payment: PAYMENT, expiresInSeconds: 30 });
+    const id = asked.data.requestApproval.id as string;
+    const kept = async () => (await sql<{ id: string }>`select id from approvals where id = ${id}`.execute(idle.hub.services.db)).rows.length;
 
-      // Expired 30 days less two minutes ago (it expired 30 s after it was asked): the user and
-      // the agent still see it in their lists.
-      idle.clock.advance(30 * DAY_SECONDS - 90);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(await kept()).toBe(1);
+    // Expired 30 days less two minutes ago (it expired 30 s after it was asked): the user and
+    // the agent still see it in their lists.
+    idle.clock.advance(30 * DAY_SECONDS - 90);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await kept()).toBe(1);
 
-      // Expired 30 days and a minute ago, and no request for an approval came since.
-      idle.clock.advance(180);
-      await vi.waitFor(async () => expect(await kept()).toBe(0), { timeout: 5_000, interval: 50 });
-    } finally {
-      await idle.hub.close();
-    }
+    // Expired 30 days and a minute ago, and no request for an approval came since.
+    idle.clock.advance(180);
+    await vi.waitFor(async () => expect(await kept()).toBe(0), { timeout: 5_000, interval: 50 });
   });
 });
