@@ -1,4 +1,5 @@
 import { categoryOf, isDataScope, readNeedsScope, scopesCover, type Access, type FieldRef } from '../authz/scopes.js';
+import { utcDate } from '../shared/calendar.js';
 import { inactiveReason } from './agent-authentication.js';
 import type { AgentFacts } from './access-review.queries.js';
 import type { Agent } from './agent.queries.js';
@@ -36,7 +37,6 @@ export interface ReviewPolicy {
 }
 
 const DAY_MS = 86_400_000;
-const day = (at: Date) => at.toISOString().slice(0, 10);
 const daysBetween = (from: Date, to: Date) => Math.floor((to.getTime() - from.getTime()) / DAY_MS);
 
 /** Which granted data scopes an agent used: the ones some field it read or changed falls under. */
@@ -114,13 +114,13 @@ export function findingsOf(facts: AgentFacts, use: ScopeUse, byId: ReadonlyMap<s
 
   if (facts.oldestSecretAt && facts.oldestSecretAt <= policy.rotateBefore) {
     const age = daysBetween(facts.oldestSecretAt, now);
-    add('CREDENTIAL_PAST_ROTATION', `a client secret still valid is ${age} days old (made ${day(facts.oldestSecretAt)}); rotate secrets every ${policy.rotationAgeDays} days`, facts.oldestSecretAt);
+    add('CREDENTIAL_PAST_ROTATION', `a client secret still valid is ${age} days old (made ${utcDate(facts.oldestSecretAt)}); rotate secrets every ${policy.rotationAgeDays} days`, facts.oldestSecretAt);
   }
   const active = facts.lastActiveAt !== null && facts.lastActiveAt >= policy.since;
   if (!active && agent.createdAt < policy.since) {
     const reason = facts.lastActiveAt
-      ? `not used for ${daysBetween(facts.lastActiveAt, now)} days (last used ${day(facts.lastActiveAt)})`
-      : `never used since it was registered ${daysBetween(agent.createdAt, now)} days ago (${day(agent.createdAt)})`;
+      ? `not used for ${daysBetween(facts.lastActiveAt, now)} days (last used ${utcDate(facts.lastActiveAt)})`
+      : `never used since it was registered ${daysBetween(agent.createdAt, now)} days ago (${utcDate(agent.createdAt)})`;
     add('UNUSED', `${reason}; the limit is ${policy.unusedForDays} days`, facts.lastActiveAt);
   }
   if (active) {
@@ -128,7 +128,7 @@ export function findingsOf(facts: AgentFacts, use: ScopeUse, byId: ReadonlyMap<s
     if (unused.length > 0) add('OVER_PRIVILEGED', `granted but not used in the last ${policy.unusedForDays} days: ${unused.join(', ')}`, facts.lastActiveAt, { scopes: unused });
   }
   if (agent.expiresAt && agent.expiresAt <= policy.expiringBy) {
-    add('EXPIRING_SOON', `expires on ${day(agent.expiresAt)}, in ${Math.max(0, daysBetween(now, agent.expiresAt))} days`, agent.expiresAt);
+    add('EXPIRING_SOON', `expires on ${utcDate(agent.expiresAt)}, in ${Math.max(0, daysBetween(now, agent.expiresAt))} days`, agent.expiresAt);
   }
   return found;
 }

@@ -5,6 +5,7 @@ import type { Database } from '../db/database.js';
 import { LOYALTY_TIERS } from '../identity/loyalty.js';
 import { UNSPENT_ORDER_STATUSES } from '../identity/order-status.js';
 import { CHANNELS, country, locale, tag } from '../identity/profile.input.js';
+import { yearsBefore } from '../shared/calendar.js';
 import { BadUserInputError } from '../shared/errors.js';
 import { isStorableInstant, STORABLE_INSTANT_MESSAGE } from '../shared/input.js';
 
@@ -156,16 +157,4 @@ export function filterExpression(eb: Members, filter: AudienceFilter, now: Date)
     }
   }
   return eb.and(terms);
-}
-
-/**
- * The calendar date `years` before `now`'s (UTC), as 'YYYY-MM-DD'. From February 29 into a year
- * without one it is February 28: on the 29th, someone born on the 28th that year has had their
- * birthday and someone born on March 1 has not.
- */
-function yearsBefore(now: Date, years: number): string {
-  const year = now.getUTCFullYear() - years;
-  const month = now.getUTCMonth();
-  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  return new Date(Date.UTC(year, month, Math.min(now.getUTCDate(), lastDay))).toISOString().slice(0, 10);
 }

@@ -2,6 +2,7 @@ import { domainToASCII } from 'node:url';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { AddressJson, PreferencesJson } from '../db/database.js';
+import { utcDate, yearsBefore } from '../shared/calendar.js';
 import type { Clock } from '../shared/clock.js';
 import { COUNTRY_CODES } from '../shared/countries.js';
 import { plainText } from '../shared/input.js';
@@ -132,8 +133,9 @@ const MAX_AGE_YEARS = 130;
  */
 const birthdate = (clock: Clock) =>
   z.string().superRefine((value, ctx) => {
-    const today = clock.now().toISOString().slice(0, 10);
-    const earliest = `${String(Number(today.slice(0, 4)) - MAX_AGE_YEARS).padStart(4, '0')}${today.slice(4)}`;
+    const now = clock.now();
+    const today = utcDate(now);
+    const earliest = yearsBefore(now, MAX_AGE_YEARS);
     if (value < earliest || value > today) ctx.addIssue({ code: 'custom', message: `must be a date between ${earliest} and today` });
   });
 

@@ -37,6 +37,14 @@ describe('a birthdate, judged by the hub’s clock', () => {
     expect(await setBirthdate('1901-02-28')).toEqual({ refused: { code: 'BAD_USER_INPUT', field: 'input.birthdate' }, stored: '1901-03-01' });
     expect(await setBirthdate('1900-06-01')).toEqual({ refused: { code: 'BAD_USER_INPUT', field: 'input.birthdate' }, stored: '1901-03-01' });
   });
+
+  it('may be 130 years before February 29 on the 28th of a year without one, as the audiences count ages', async () => {
+    clock.set('2024-02-29T09:00:00Z');
+    expect(await setBirthdate('1894-02-28')).toEqual({ refused: undefined, stored: '1894-02-28' });
+    const { accessToken: token } = await signIn(hub, user);
+    const response = await graphql(hub, 'mutation { updateProfile(input: { birthdate: "1894-02-27" }) { birthdate } }', { token });
+    expect(response.errors?.[0]?.message).toContain('between 1894-02-28 and today');
+  });
 });
 
 describe('a user signing up', () => {
