@@ -120,6 +120,16 @@ function overlaps([a, aBits]: Cidr, [b, bBits]: Cidr): boolean {
 }
 
 /**
+ * An IPv4 address after `::` alone (`::10.0.0.1`) is, by RFC 4291 §2.5.5.1, the deprecated
+ * IPv4-compatible ::a00:1, but ipaddr.js (and so proxy-addr) reads it as the IPv4-mapped
+ * ::ffff:a00:1. Refused, so that neither list means other than what its standard says.
+ */
+function ipv4Compatible(item: string): string | undefined {
+  const match = /^::(\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,3})?)$/.exec(item);
+  return match ? `${item} is the deprecated IPv4-compatible notation; write ::ffff:${match[1]} for IPv4 addresses` : undefined;
+}
+
+/**
  * A comma-separated list of CIDR networks, each normalized (`127.0.0.1/8` → `127.0.0.0/8`), none
  * wider than /8 (IPv4, IPv4-mapped included) or /16 (IPv6) and none overlapping a link-local
  * network: the list switches the webhook SSRF guard off for what it names, so it must name chosen
@@ -128,6 +138,11 @@ function overlaps([a, aBits]: Cidr, [b, bBits]: Cidr): boolean {
 export const networks = z.string().transform((value, ctx) => {
   const list: string[] = [];
   for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const compatible = ipv4Compatible(item);
+    if (compatible !== undefined) {
+      ctx.addIssue({ code: 'custom', message: compatible });
+      return z.NEVER;
+    }
     let cidr: Cidr;
     try {
       const [address, bits] = ipaddr.parseCIDR(item);
@@ -175,6 +190,11 @@ export const proxies = z.string().transform((value, ctx) => {
   }
   // A network as wide as 0.0.0.0/0 would let any client name its own address in the header.
   for (const item of list) {
+    const compatible = ipv4Compatible(item);
+    if (compatible !== undefined) {
+      ctx.addIssue({ code: 'custom', message: compatible });
+      return z.NEVER;
+    }
     const cidr = cidrOf(item);
     const wide = cidr === undefined ? undefined : tooWide(cidr, PROXY_MIN_PREFIX);
     if (wide !== undefined) {

@@ -229,6 +229,24 @@ describe('webhook allowed networks', () => {
   );
 });
 
+describe('an IPv4 address written after :: alone', () => {
+  // RFC 4291 §2.5.5.1 reads ::10.0.0.1 as the deprecated IPv4-compatible ::a00:1; the address library reads it as the IPv4-mapped ::ffff:a00:1.
+  it.each([
+    ['HUB_WEBHOOK_ALLOWED_NETWORKS', '::10.0.0.0/104'],
+    ['HUB_TRUSTED_PROXIES', '::10.0.0.1'],
+    ['HUB_TRUSTED_PROXIES', '::10.0.0.0/104'],
+  ])('is refused in %s, which would read it otherwise than its standard says', (variable, value) => {
+    expect(() => loadConfig({ [variable]: `10.1.0.0/16,${value}` })).toThrow(
+      new ConfigError(`${variable}: ${value} is the deprecated IPv4-compatible notation; write ::ffff:${value.slice(2)} for IPv4 addresses`),
+    );
+  });
+
+  it('is kept in its other forms', () => {
+    expect(loadConfig({ HUB_WEBHOOK_ALLOWED_NETWORKS: '::ffff:10.0.0.0/104,::a00:0/104,0::10.0.0.0/104' }).webhookAllowedNetworks).toEqual(['::ffff:a00:0/104', '::a00:0/104', '::a00:0/104']);
+    expect(loadConfig({ HUB_TRUSTED_PROXIES: '::ffff:10.0.0.1,::FFFF:10.0.0.0/104,::a00:1' }).trustedProxies).toEqual(['::ffff:10.0.0.1', '::FFFF:10.0.0.0/104', '::a00:1']);
+  });
+});
+
 describe('HOST', () => {
   it.each(['127.0.0.1', '0.0.0.0', '::', '::1', 'fe80::1%eth0', 'localhost', 'hub-1.internal.example', 'localhost.'])('accepts %s', (host) => {
     expect(loadConfig({ HOST: host }).host).toBe(host);
