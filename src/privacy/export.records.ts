@@ -1,5 +1,6 @@
 import { agentState, type Agent } from '../agents/agent.service.js';
 import type { AuditEvent } from '../audit/audit.service.js';
+import { approvalState, type Approval } from '../consent/approval.service.js';
 import { consentState, type Consent, type ConsentService } from '../consent/consent.service.js';
 import type { LineItemJson, OrdersTable } from '../db/database.js';
 
@@ -53,23 +54,27 @@ export function agentRecord(agent: Agent, now: Date) {
   };
 }
 
-export function approvalRecord(row: {
-  id: string;
-  agent_id: string;
-  consent_id: string | null;
-  authorization_details: Record<string, unknown>;
-  status: string;
-  created_at: Date;
-  expires_at: Date;
-  decided_at: Date | null;
-  used_at: Date | null;
-}) {
+/** `status` as the API shows it (`approvalState`): EXPIRED from `expiresAt` on, pending or approved and unused. */
+export function approvalRecord(
+  row: {
+    id: string;
+    agent_id: string;
+    consent_id: string | null;
+    authorization_details: Record<string, unknown>;
+    status: Approval['status'];
+    created_at: Date;
+    expires_at: Date;
+    decided_at: Date | null;
+    used_at: Date | null;
+  },
+  now: Date,
+) {
   return {
     id: row.id,
     agentId: row.agent_id,
     consentId: row.consent_id,
     authorizationDetails: row.authorization_details,
-    status: row.status.toUpperCase(),
+    status: approvalState({ status: row.status, expiresAt: row.expires_at }, now),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     decidedAt: row.decided_at,

@@ -105,7 +105,7 @@ export async function exportUserData(
     ['consents', counting('consents', keysetPages(consentsOf(db, user.id), CONSENT_PAGE, (consents) => withHistory(deps, consents, now)))],
     ['connectedAgents', counting('connectedAgents', keysetPages(agentsOf(db, user.id, 'connected', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now))))],
     ['ownedAgents', counting('ownedAgents', keysetPages(agentsOf(db, user.id, 'owned', now), EXPORT_PAGE, (rows) => rows.map((agent) => agentRecord(agent, now))))],
-    ['approvals', counting('approvals', keysetPages(approvalsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(approvalRecord)))],
+    ['approvals', counting('approvals', keysetPages(approvalsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map((row) => approvalRecord(row, now))))],
     ['sessions', counting('sessions', keysetPages(sessionsOf(db, user.id), EXPORT_PAGE, (rows) => rows.map(sessionRecord)))],
     ['accessLog', counting('accessLog', accessLogPages(db, user.id))],
     ['actions', counting('actions', keysetPages(actionsOf(db, user.id), EXPORT_PAGE, (events) => events.map((event) => actionRecord(event, user.id))))],
