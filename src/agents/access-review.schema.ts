@@ -22,7 +22,7 @@ const AccessFindingKindEnum = builder.enumType('AccessFindingKind', {
   description: 'What an access review looks for, most urgent first.',
   values: {
     CONSENT_TO_INACTIVE_AGENT: { description: 'Consents in force name an agent that is suspended, decommissioned or expired, or whose ancestor is.' },
-    CREDENTIAL_PAST_ROTATION: { description: 'A client secret still valid is older than the rotation age.' },
+    CREDENTIAL_PAST_ROTATION: { description: 'A client secret still valid is as old as the rotation age, or older.' },
     OVER_PRIVILEGED: { description: 'Data scopes granted (ceiling or consents) that the agent did not use in the window.' },
     UNUSED: { description: 'Not used for the whole window (never, or last used before it).' },
     EXPIRING_SOON: { description: 'Its expiry falls within the coming days asked for.' },

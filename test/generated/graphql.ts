@@ -57,7 +57,7 @@ export type AccessFindingEdge = {
 export type AccessFindingKind =
   /** Consents in force name an agent that is suspended, decommissioned or expired, or whose ancestor is. */
   | 'CONSENT_TO_INACTIVE_AGENT'
-  /** A client secret still valid is older than the rotation age. */
+  /** A client secret still valid is as old as the rotation age, or older. */
   | 'CREDENTIAL_PAST_ROTATION'
   /** Its expiry falls within the coming days asked for. */
   | 'EXPIRING_SOON'
