@@ -104,7 +104,8 @@ export const cardSchema = z.object({
   expYear: z.number().int().min(2000, 'must be a year from 2000 to 2100').max(2100, 'must be a year from 2000 to 2100'),
 });
 
-const paymentMethodId = z.string().max(64, 'must be the id of one of the user’s payment methods');
+/** Never empty: an empty id would name no method, and `paymentMethodDetail` would read the change as an addition. */
+const paymentMethodId = z.string().min(1, 'must be the id of one of the user’s payment methods').max(64, 'must be the id of one of the user’s payment methods');
 
 /** `requestApproval`'s input: the action, exactly the parts that action has, and an optional expiry. */
 export const requestApprovalSchema = z

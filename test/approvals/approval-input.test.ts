@@ -3,7 +3,7 @@ import { findAuditEvents } from '../../src/audit/audit.service.js';
 import { signUpUser } from '../helpers/hub.js';
 import { approvalWorld, refusal } from './approval-fixtures.js';
 
-const { hub, clock, alice, bob, shopper, rival, agentToken, request, pay, addCard } = await approvalWorld();
+const { hub, clock, alice, bob, shopper, rival, agentToken, request, pay, addCard, changeCard } = await approvalWorld();
 
 const PAYMENT = { amount: '10.00', currency: 'EUR', creditorName: 'Shop' };
 const CARD = { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2033 };
@@ -43,6 +43,8 @@ describe('requestApproval refuses bad input with BAD_USER_INPUT naming the field
     ['PAY with a card', { action: 'PAY', payment: PAYMENT, paymentMethod: CARD }, 'input.paymentMethod'],
     ['ADD_PAYMENT_METHOD with a payment', { action: 'ADD_PAYMENT_METHOD', paymentMethod: CARD, payment: PAYMENT }, 'input.payment'],
     ['CHANGE_PAYMENT_METHOD without the method', { action: 'CHANGE_PAYMENT_METHOD', paymentMethod: CARD }, 'input.paymentMethodId'],
+    // Else asked as an addition: the user would approve another action than the one the agent named.
+    ['CHANGE_PAYMENT_METHOD of an empty method id', { action: 'CHANGE_PAYMENT_METHOD', paymentMethod: CARD, paymentMethodId: '' }, 'input.paymentMethodId'],
     ['CHANGE_PAYMENT_METHOD of a method the user does not have', { action: 'CHANGE_PAYMENT_METHOD', paymentMethod: CARD, paymentMethodId: 'pm_01J0000000000000000000NONE' }, 'input.paymentMethodId'],
     ['CHANGE_PAYMENT_METHOD of another user’s method', { action: 'CHANGE_PAYMENT_METHOD', paymentMethod: CARD, paymentMethodId: 'pm_ofbob' }, 'input.paymentMethodId'],
     ['an unknown card brand', { action: 'ADD_PAYMENT_METHOD', paymentMethod: { ...CARD, brand: 'hypercard' } }, 'input.paymentMethod.brand'],
@@ -106,6 +108,12 @@ describe('the payment mutations refuse bad input before looking for an approval'
     const response = await pay(token, { ...PAYMENT, currency: 'EURO' });
     expect(refusal(response)).toBe('BAD_USER_INPUT/');
     expect(response.errors![0]!.extensions!.field).toBe('input.currency');
+  });
+
+  it('refuses a change of an empty method id with BAD_USER_INPUT, not as the addition of the card', async () => {
+    const response = await changeCard(token, { id: '', paymentMethod: CARD });
+    expect(refusal(response)).toBe('BAD_USER_INPUT/');
+    expect(response.errors![0]!.extensions!.field).toBe('input.id');
   });
 
   it('refuses a bad card with BAD_USER_INPUT', async () => {
