@@ -259,8 +259,9 @@ export async function listAgents(db: Db, options: { limit: number; now: Date; af
   if (filter.status === 'DECOMMISSIONED') query = query.where('status', '=', 'decommissioned');
   if (filter.status === 'EXPIRED') query = query.where('status', '!=', 'decommissioned').where('expires_at', '<=', now);
   if (filter.kind) query = query.where('kind', '=', filter.kind);
-  if (filter.ownerUserId) query = query.where('owner_user_id', '=', filter.ownerUserId);
-  if (filter.parentAgentId) query = query.where('parent_agent_id', '=', filter.parentAgentId);
+  // Any id given selects, an empty one too (which names no agent's): only one left out lists them all.
+  if (filter.ownerUserId != null) query = query.where('owner_user_id', '=', filter.ownerUserId);
+  if (filter.parentAgentId != null) query = query.where('parent_agent_id', '=', filter.parentAgentId);
   if (after) query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after.createdAt, after.id)));
   const rows = await query.orderBy('created_at').orderBy('id').limit(options.limit).execute();
   return rows.map(toAgent);

@@ -160,6 +160,17 @@ describe('agent and agents', () => {
     expect(new Set(ids).size).toBe(4);
   });
 
+  it('takes an empty owner or parent in the filter as the id it is, which names no agent’s, not as no filter', async () => {
+    await register(admin, { name: 'Listed bot' });
+    const listed = (filter: Record<string, string>) =>
+      graphql<any>(hub, 'query($filter: AgentFilter) { agents(filter: $filter) { edges { node { id } } } }', { token: admin, variables: { filter } });
+    for (const filter of [{ ownerUserId: '' }, { parentAgentId: '' }] as Record<string, string>[]) {
+      const response = await listed(filter);
+      expect(response.errors).toBeUndefined();
+      expect(response.data.agents.edges).toEqual([]);
+    }
+  });
+
   it('let an owner manage their agent, and no other user', async () => {
     const agent = (await register(alice.accessToken, {})).data.registerAgent.clientId;
     const SUSPEND = 'mutation($id: ID!) { suspendAgent(id: $id) { status } }';
