@@ -13,10 +13,12 @@ const AUDIENCE = 'query($filter: AudienceFilter) { audience(purpose: "email_mark
 describe('text PostgreSQL cannot store', () => {
   it('is refused as bad input when a variable carries an unpaired surrogate, at any depth', async () => {
     const marketing = await clientToken(hub, ['audience:read', 'profile:read', 'preferences:read'], 'agt_01J0000000000000000000TEXT');
-    for (const interests of [['\ud800'], ['ok', 'x\udfffy']]) {
+    for (const [interests, at] of [[['\ud800'], 'filter.interestsAny[0]'], [['ok', 'x\udfffy'], 'filter.interestsAny[1]']] as const) {
       const response = await graphql(hub, AUDIENCE, { token: marketing, variables: { filter: { interestsAny: interests } } });
       expect(response.status).toBe(400);
       expect(response.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
+      // Named, as GraphQL names a variable it cannot coerce: among many strings, the client finds the one.
+      expect(response.errors?.[0]?.message).toBe(`Variable "$filter" at "${at}": strings may not contain U+0000 or unpaired surrogates`);
     }
     // A paired surrogate is text PostgreSQL stores: it reaches the filter's own rules, which an
     // interest of an emoji does not meet, as in a profile.
