@@ -8,7 +8,7 @@ import { RateLimitedError } from '../shared/errors.js';
  * its saved audiences' `members` (100) allow: unturned, they took every connection, and every
  * other caller's request waited for one until it failed.
  */
-export const MAX_AUDIENCE_READS = 4;
+const MAX_AUDIENCE_READS = 4;
 
 /**
  * Of those, the most one client's statements hold: another client's wait for a turn at most
@@ -18,7 +18,7 @@ export const MAX_AUDIENCE_READS = 4;
 export const MAX_AUDIENCE_READS_PER_CLIENT = 2;
 
 /** Seconds a statement that found no turn in time asks its caller to wait before asking again. */
-export const AUDIENCE_BUSY_RETRY_AFTER_SECONDS = 5;
+const AUDIENCE_BUSY_RETRY_AFTER_SECONDS = 5;
 
 /** The refusal of a statement that waited `turnWaitMs` for its turn: the instance is busy with audiences. */
 export class AudienceReadsBusyError extends RateLimitedError {

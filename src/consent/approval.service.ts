@@ -48,7 +48,7 @@ const MAX_OPEN_APPROVALS = 10;
  * the audit trail keeps its record. Kept for ever, an agent asking again as each expires would add
  * thousands a day for each user it acts for.
  */
-export const APPROVAL_RETENTION_SECONDS = 30 * 24 * 3_600;
+const APPROVAL_RETENTION_SECONDS = 30 * 24 * 3_600;
 
 /** Approvals past their retention deleted per request: more than a request adds, so they never pile up. */
 const FORGET_PER_REQUEST = 100;

@@ -6,7 +6,7 @@ import type { GrantLink } from './access-token.js';
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 
 /** How long a family's rows are kept once its last token has expired: a person's export lists those sessions meanwhile. */
-export const ENDED_FAMILY_RETENTION_SECONDS = 30 * 24 * 3_600;
+const ENDED_FAMILY_RETENTION_SECONDS = 30 * 24 * 3_600;
 
 /** Rows deleted at most with each token stored, so that no sign-in or refresh waits on a large family. */
 const FORGET_AT_ONCE = 100;

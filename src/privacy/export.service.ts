@@ -24,7 +24,7 @@ export type PageReads = <T>(read: () => Promise<T>) => Promise<T>;
  * is the number reading, not the number open (a reader that takes its document slowly holds its
  * export open for as long as it likes, and would otherwise hold a slot of everyone's).
  */
-export const MAX_PAGE_READS = 4;
+const MAX_PAGE_READS = 4;
 
 /** The turns of `MAX_PAGE_READS` (or `max`) page reads at once. Make one per instance: the limit is its own. */
 export function limitPageReads(max = MAX_PAGE_READS): PageReads {

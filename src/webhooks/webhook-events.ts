@@ -34,7 +34,7 @@ export type JsonValue = string | number | boolean | null | readonly JsonValue[] 
  * sessions a password change ended, their `sessions`; a suspension, reactivation or erasure, their
  * `status`; an agent's owner, their `id`, as `Agent.owner` shown to someone else records it.
  */
-export const PERSONAL_DATA_OF_EVENT = {
+const PERSONAL_DATA_OF_EVENT = {
   'consent.given': 'consents',
   'consent.withdrawn': 'consents',
   'agent.registered': 'id',

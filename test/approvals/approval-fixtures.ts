@@ -3,15 +3,14 @@ import { createHub, type Hub, type HubOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { TEST_ENV, TEST_PASSWORD, graphql, signIn as signInUser, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, graphql, signIn as signInUser, signUpUser } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 
 export const START = '2031-03-01T09:00:00.000Z';
 
 /** The password of every user `signUpUser` makes. */
-export const PASSWORD = TEST_PASSWORD;
 
-export const APPROVAL_FIELDS =
+const APPROVAL_FIELDS =
   'id status action amount currency creditorName description paymentMethodId card { brand last4 expMonth expYear } authorizationDetails user { id } agent { id } createdAt expiresAt decidedAt usedAt';
 
 export type Response = Awaited<ReturnType<typeof graphql<any>>>;

@@ -16,7 +16,7 @@ import {
 } from 'graphql';
 
 /** Values an attacker would try in any string position. */
-export const HOSTILE_STRINGS = [
+const HOSTILE_STRINGS = [
   "' or 1=1 --",
   '"); drop table users; --',
   '%00',
