@@ -1,5 +1,8 @@
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
+import { insertConsent } from '../../src/consent/consent.queries.js';
+import { findPurpose } from '../../src/consent/purposes.js';
+import { newId } from '../../src/shared/ids.js';
 import { graphql, signUpUser } from '../helpers/hub.js';
 import { exchange, giveConsent, registerAgent } from '../helpers/oauth.js';
 import { describeErasureRace } from './erasure-race.js';
@@ -62,5 +65,38 @@ describeErasureRace('erasing a person while an agent acting for them is decommis
     expect(await statusOf('agents', agent.id)).toBe('decommissioned');
     const live = await race.hub.services.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', user.id).where('revoked_at', 'is', null).execute();
     expect(live).toEqual([]);
+  });
+
+  it('the person was erased already: the erasure waits for the agents before their consents to them', async () => {
+    const owner = await signUpUser(race.hub);
+    const parent = await registerAgent(race.hub, owner.accessToken, { name: 'Parent', allowedScopes: ['orders:read'] });
+    const child = await registerAgent(race.hub, owner.accessToken, { name: 'Child', allowedScopes: ['orders:read'], parentAgentId: parent.id });
+    const user = await signUpUser(race.hub);
+    expect((await erase(user.id)).data.eraseUser).toMatchObject({ alreadyErased: false });
+    // Consents left in force to both agents, as ones given while the first erasure ran would be:
+    // the one to the child first by id, so that an erasure locking its consents alone holds it
+    // while it waits for the other.
+    const support = (await findPurpose(race.hub.services.db, 'support'))!;
+    const [childConsent, parentConsent] = [newId('cns'), newId('cns')].sort();
+    for (const [id, agentId] of [[childConsent!, child.id], [parentConsent!, parent.id]] as const) {
+      const consent = { id, userId: user.id, purpose: 'support', agentId, scopes: ['orders:read'], givenAt: race.hub.services.clock.now(), expiresAt: null };
+      await insertConsent(race.hub.services.db, { ...consent, collectionMethod: 'self_service', policyVersion: support.version, receipt: null });
+    }
+    // Holds the owner's audit chain: the decommissioning waits there, with both agents locked and
+    // its consent to the parent withdrawn, before it withdraws the one to the child.
+    const held = await holding((tx) => tx.selectFrom('audit_chain_heads').select('seq').where('chain_key', '=', owner.id).forUpdate().execute());
+    const decommissioned = decommission(parent.id);
+    await waiters(1);
+    const erased = erase(user.id);
+    await waiters(2);
+    await held.release();
+
+    const [erasure, decommissioning] = await Promise.all([erased, decommissioned]);
+    expect(erasure.errors).toBeUndefined();
+    expect(decommissioning.errors).toBeUndefined();
+    expect(erasure.data.eraseUser).toMatchObject({ alreadyErased: true, consentsWithdrawn: 0 });
+    expect(await statusOf('consents', childConsent!)).toBe('withdrawn');
+    expect(await statusOf('consents', parentConsent!)).toBe('withdrawn');
+    expect(await statusOf('agents', child.id)).toBe('decommissioned');
   });
 });
