@@ -73,3 +73,25 @@ describe.skipIf(testServerUrl() === undefined)('a refresh racing the revocation 
     await expectDead(refreshed.refresh_token);
   });
 });
+
+// Two uses of one refresh token at once: PGlite runs one transaction at a time.
+describe.skipIf(testServerUrl() === undefined)('a refresh token used twice at once', () => {
+  const { holding, waiters } = lockHolder(() => hub.services.db);
+
+  it('is rotated once: the second use is a reuse, and revokes the token the first issued', async () => {
+    const user = await signUpUser(hub);
+    // Holds the token's row: both uses wait on it, one behind the other.
+    const held = await holding((tx) => tx.selectFrom('refresh_tokens').select('id').where('token_hash', '=', hashRefreshToken(user.refreshToken)).forUpdate().execute());
+    const first = refresh(user.refreshToken);
+    await waiters(1);
+    const second = refresh(user.refreshToken);
+    await waiters(2);
+    await held.release();
+
+    const answers = await Promise.all([first, second]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 400]);
+    const issued = answers.find((answer) => answer.status === 200)!.body.refresh_token as string;
+    expect(answers.find((answer) => answer.status === 400)!.body).toMatchObject({ error: 'invalid_grant' });
+    await expectDead(issued);
+  });
+});
