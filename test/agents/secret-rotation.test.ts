@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/shared/clock.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { createTestDatabase, testServerUrl } from '../helpers/database.js';
+import { lockHolder } from '../helpers/locks.js';
 import { TEST_ENV, graphql, postForm, signUpUser } from '../helpers/hub.js';
 import { basic, operatorToken, registerAgent } from '../helpers/oauth.js';
 
@@ -57,5 +58,30 @@ describe('rotating one agent’s secret', () => {
     expect(await storedSecrets(other.id)).toBe(2);
     expect(await authenticates(other.id, other.clientSecret)).toBe(true);
     expect(await authenticates(other.id, otherNew)).toBe(true);
+  });
+});
+
+// Two rotations of one agent's secret take turns on the agent: each rotates out the secret the
+// other put in, or two secrets would stay valid with no end. PGlite runs one transaction at a time.
+describe.skipIf(testServerUrl() === undefined)('two rotations of one agent’s secret at once', () => {
+  const { holding, waiters } = lockHolder(() => hub.services.db);
+
+  it('leave one new secret working: the later one, which ended the other at once', async () => {
+    const agent = await registerAgent(hub, alice.accessToken, { allowedScopes: ['orders:read'] });
+    // Holds the agent and its secret: both rotations wait, one behind the other.
+    const held = await holding(async (tx) => {
+      await tx.selectFrom('agents').select('id').where('id', '=', agent.id).forUpdate().execute();
+      await tx.selectFrom('agent_secrets').select('agent_id').where('agent_id', '=', agent.id).forUpdate().execute();
+    });
+    const first = rotate(agent.id, 0);
+    await waiters(1);
+    const second = rotate(agent.id, 0);
+    await waiters(2);
+    await held.release();
+
+    const secrets = await Promise.all([first, second]);
+    const working = await Promise.all(secrets.map((secret) => authenticates(agent.id, secret)));
+    expect(working.filter(Boolean)).toHaveLength(1);
+    expect(await authenticates(agent.id, agent.clientSecret)).toBe(false);
   });
 });
