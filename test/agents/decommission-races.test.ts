@@ -84,4 +84,23 @@ describe.skipIf(testServerUrl() === undefined)('decommissioning a lineage while'
     expect((await registered).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.parentAgentId' });
     expect(await hub.services.db.selectFrom('agents').select('id').where('parent_agent_id', '=', parent.id).where('status', '!=', 'decommissioned').execute()).toEqual([]);
   });
+
+  it('its sub-agent is being decommissioned: the lineage waits for it, and ends it no second time', async () => {
+    const parent = await registerAgent(hub, alice.accessToken, { name: 'Own parent', allowedScopes: ['orders:read'] });
+    const child = await registerAgent(hub, alice.accessToken, { name: 'Own child', allowedScopes: ['orders:read'], parentAgentId: parent.id });
+    // Holds the owner's audit chain: the child's decommissioning waits there, the child ended but not committed.
+    const held = await holding((tx) => tx.selectFrom('audit_chain_heads').select('seq').where('chain_key', '=', alice.id).forUpdate().execute());
+    const childEnded = decommission(child.id);
+    await waiters(1);
+    const lineageEnded = decommission(parent.id);
+    await waiters(2);
+    await held.release();
+
+    expect((await childEnded).data.decommissionAgent.status).toBe('DECOMMISSIONED');
+    expect((await lineageEnded).data.decommissionAgent.status).toBe('DECOMMISSIONED');
+    const ended = (agentId: string) =>
+      hub.services.db.selectFrom('audit_events').select('id').where('action', '=', 'agent.decommissioned').where(sql<boolean>`detail->>'agentId' = ${agentId}`).execute();
+    expect(await ended(child.id)).toHaveLength(1);
+    expect(await ended(parent.id)).toHaveLength(1);
+  });
 });
