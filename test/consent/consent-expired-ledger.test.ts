@@ -98,3 +98,23 @@ describe('a consent withdrawn at the very instant of its expiry', () => {
     expect(stored.status).toBe('expired');
   });
 });
+
+describe('a withdrawn consent withdrawn again past its expiry', () => {
+  it('stays WITHDRAWN: the withdrawal that ended it is not rewritten as a lapse', async () => {
+    const alice = await signUpUser(hub);
+    const expiresAt = new Date(clock.now().getTime() + 86_400_000).toISOString();
+    const id = (await give(alice.accessToken, { purpose: 'support', agentId: assistant.id, scopes: ['orders:read'], expiresAt })).data.giveConsent.id as string;
+    const withdraw = (token: string) => graphql<any>(hub, 'mutation($id: ID!) { withdrawConsent(id: $id) { status withdrawnAt history { kind } } }', { token, variables: { id } });
+    const first = (await withdraw(alice.accessToken)).data.withdrawConsent;
+    expect(first).toMatchObject({ status: 'WITHDRAWN', history: [{ kind: 'given' }, { kind: 'withdrawn' }] });
+    clock.advance(2 * 86_400);
+    const session = await signIn(hub, alice);
+
+    const again = await withdraw(session.accessToken);
+    expect(again.errors).toBeUndefined();
+    expect(again.data.withdrawConsent).toEqual(first);
+    await hub.services.audit.flush();
+    const audited = await hub.services.db.selectFrom('audit_events').select('action').where('consent_id', '=', id).where('action', '=', 'consent.expired').execute();
+    expect(audited).toEqual([]);
+  });
+});
