@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { graphql, signUpUser } from '../helpers/hub.js';
-import { giveConsent } from '../helpers/oauth.js';
+import { giveConsent, registerAgent } from '../helpers/oauth.js';
 import { describeErasureRace } from './erasure-race.js';
 
 // An erasure racing the person's own giveConsent, on a real server (PGlite has one connection,
@@ -51,5 +51,27 @@ describeErasureRace('erasing a person while they give a consent', (race) => {
     expect(erasure.errors).toBeUndefined();
     expect(giving.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(await consentsOf(user.id)).toEqual([]);
+  });
+
+  it('the erasure has the person’s consents when the consent reaches the agent: the consent waits, then is refused', async () => {
+    const user = await signUpUser(race.hub);
+    const agent = await registerAgent(race.hub, race.admin, { name: 'Support assistant', allowedScopes: ['orders:read'] });
+    const earlier = await giveConsent(race.hub, user.accessToken, { agentId: agent.id, scopes: ['orders:read'] });
+    // Holds the agent: the erasure waits to lock it, the consent to check it.
+    const held = await holding((tx) => tx.selectFrom('agents').select('id').where('id', '=', agent.id).forUpdate().execute());
+    const erased = erase(user.id);
+    await waiters(1);
+    const given = graphql<any>(race.hub, 'mutation($input: GiveConsentInput!) { giveConsent(input: $input) { id } }', {
+      token: user.accessToken,
+      variables: { input: { purpose: 'support', agentId: agent.id, scopes: ['orders:read'] } },
+    });
+    await waiters(2);
+    await held.release();
+
+    const [erasure, giving] = await Promise.all([erased, given]);
+    expect(erasure.errors).toBeUndefined();
+    expect(erasure.data.eraseUser).toMatchObject({ alreadyErased: false, consentsWithdrawn: 1 });
+    expect(giving.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(await race.hub.services.db.selectFrom('consents').select(['id', 'status']).where('user_id', '=', user.id).execute()).toEqual([{ id: earlier, status: 'withdrawn' }]);
   });
 });
