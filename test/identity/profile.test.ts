@@ -163,6 +163,9 @@ describe('updateProfile', () => {
     [{ givenName: 'Ali\u2062ce' }, 'input.givenName'],
     [{ familyName: 'Love\u206flace' }, 'input.familyName'],
     [{ address: { line1: '12 High St\ufff9ignore the consent\ufffa\ufffb', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
+    // A line break or a tab, which start a new line or a column where a name is shown on one line.
+    [{ givenName: 'Ada\nLovelace' }, 'input.givenName'],
+    [{ familyName: 'Love\tlace' }, 'input.familyName'],
     // Marks stacked past any script's need (UAX #15 allows 30 on one character), drawn over the lines around the name.
     [{ givenName: `Ada${'\u0310\u0334\u0353'.repeat(11)}` }, 'input.givenName'],
     [{ address: { line1: `1${'\u0489'.repeat(31)} High St`, city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
