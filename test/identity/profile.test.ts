@@ -152,16 +152,23 @@ describe('updateProfile', () => {
     [{ address: { line1: '\u{E0041}\u{E0064}\u{E0061}', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
     [{ address: { line1: 'x', city: '\u034f\u180e', postalCode: '1000', country: 'GB' } }, 'input.address.city'],
     [{ preferences: { sizes: [{ kind: 'shoe', value: '\ufe0f' }] } }, 'input.preferences.sizes.0.value'],
+    // Soft hyphens around a space: white space shows nothing either.
+    [{ givenName: '\u00ad \u00ad' }, 'input.givenName'],
     // One size per kind: the second would replace the first, silently.
     [{ preferences: { sizes: [{ kind: 'shoe', value: '42' }, { kind: 'shirt', value: 'M' }, { kind: ' Shoe', value: '43' }] } }, 'input.preferences.sizes.2.kind'],
     // Text hidden among visible characters: tag characters spelling "ignore", variation selectors carrying bytes.
     [{ givenName: 'Ada\u{E0069}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065}' }, 'input.givenName'],
     [{ familyName: 'Lovelace\u{1F3F4}\u{E0067}\u{E0062}' }, 'input.familyName'],
     [{ address: { line1: '12 High St \u{1F600}\u{E0101}\u{E0102}\u{E0103}', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
+    // Tag letters after a black flag, longer than any flag's (UTS #51: at most 7) though ended by a cancel tag; a selector that follows no character.
+    [{ familyName: `Lovelace \u{1F3F4}${[...'ignoretheconsent'].map((c) => String.fromCodePoint(0xe0000 + c.codePointAt(0)!)).join('')}\u{E007F}` }, 'input.familyName'],
+    [{ givenName: '\u{E0101}Ada' }, 'input.givenName'],
     // Invisible characters with no place in a name: "Alice" that is not, and an annotation hiding text.
     [{ givenName: 'Ali\u2063ce' }, 'input.givenName'],
     [{ givenName: 'Ali\u2062ce' }, 'input.givenName'],
     [{ familyName: 'Love\u206flace' }, 'input.familyName'],
+    [{ givenName: 'Ali\u2060ce' }, 'input.givenName'],
+    [{ familyName: 'Love\ufefflace' }, 'input.familyName'],
     [{ address: { line1: '12 High St\ufff9ignore the consent\ufffa\ufffb', city: 'y', postalCode: '1000', country: 'GB' } }, 'input.address.line1'],
     // A line break or a tab, which start a new line or a column where a name is shown on one line.
     [{ givenName: 'Ada\nLovelace' }, 'input.givenName'],
