@@ -223,6 +223,16 @@ describe('updateProfile', () => {
     expect(response.data?.updateProfile).toMatchObject({ givenName: 'Nguy\u1ec5n', familyName: '\u05e9\u05b8\u05c1\u05dc\u05d5\u05b9\u05dd' });
   });
 
+  it('bounds a name by its characters once composed, and takes 30 marks on one character', async () => {
+    // 100 Greek letters typed decomposed, each as four code points (alpha, psili, varia, ypogegrammeni): 100 characters in NFC.
+    const composed = await update({ givenName: '\u03b1\u0313\u0300\u0345'.repeat(100) });
+    expect(composed.errors).toBeUndefined();
+    expect(composed.data?.updateProfile).toMatchObject({ givenName: '\u1f82'.repeat(100) });
+    // UAX #15's stream-safe format allows 30 marks in a row; the refusals above start at 31.
+    const marked = `A${'\u0489'.repeat(30)}da`;
+    expect((await update({ familyName: marked })).data?.updateProfile).toMatchObject({ familyName: marked });
+  });
+
   it('keeps the flag of Scotland and a name written with an ideographic variation', async () => {
     // A black flag with the tag letters g b s c t and a cancel tag; 葛 with the selector for its other glyph (Unicode IVD).
     const names = { givenName: 'Morag \u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}', familyName: '\u845b\u{E0100}\u57ce' };
