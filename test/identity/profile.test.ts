@@ -223,6 +223,11 @@ describe('updateProfile', () => {
     expect(response.data?.updateProfile).toMatchObject({ givenName: 'Nguy\u1ec5n', familyName: '\u05e9\u05b8\u05c1\u05dc\u05d5\u05b9\u05dd' });
   });
 
+  it('stores a name trimmed, and calls one of white space alone empty', async () => {
+    expect((await update({ givenName: '  Ada\u3000' })).data?.updateProfile).toMatchObject({ givenName: 'Ada' });
+    expect((await update({ familyName: ' \u00a0 ' })).errors?.[0]).toMatchObject({ message: 'input.familyName: must not be empty', extensions: { code: 'BAD_USER_INPUT', field: 'input.familyName' } });
+  });
+
   it('bounds a name by its characters once composed, and takes 30 marks on one character', async () => {
     // 100 Greek letters typed decomposed, each as four code points (alpha, psili, varia, ypogegrammeni): 100 characters in NFC.
     const composed = await update({ givenName: '\u03b1\u0313\u0300\u0345'.repeat(100) });
