@@ -233,13 +233,13 @@ describe('AuditWriter', () => {
   it('stores text PostgreSQL would refuse (U+0000, unpaired surrogates) as U+FFFD, keeping the chain whole', async () => {
     const logger = fakeLogger();
     const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, clock);
-    writer.record(readEvent({ subjectUserId: 'usr_text', reason: 'a\u0000b', detail: { filter: { interestsAny: ['\ud800', 'x\udfffy'] }, ['k\u0000']: 1 } }));
+    writer.record(readEvent({ subjectUserId: 'usr_text', reason: 'a\u0000b\u0000c', detail: { filter: { interestsAny: ['\ud800', 'x\udfffy'] }, ['k\u0000']: 1 } }));
     writer.record(readEvent({ subjectUserId: 'usr_text' }));
     await writer.close();
     const page = await listAuditEvents(database.db, { filter: { userId: 'usr_text' } });
     expect(page.edges).toHaveLength(2);
     const stored = page.edges[1]!.node;
-    expect(stored.reason).toBe('a\uFFFDb');
+    expect(stored.reason).toBe('a\uFFFDb\uFFFDc');
     expect(stored.detail).toEqual({ filter: { interestsAny: ['\uFFFD', 'x\uFFFDy'] }, ['k\uFFFD']: 1 });
     expect(logger.error).not.toHaveBeenCalled();
     expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
