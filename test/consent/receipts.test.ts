@@ -110,7 +110,7 @@ describe('purposes', () => {
     const define = (noticeText: string) =>
       graphql<any>(hub, 'mutation($i: DefinePurposeInput!) { definePurpose(input: $i) { noticeSha256 } }', { token: admin, variables: { i: { ...input, noticeText } } });
     // CVE-2021-42574: shown as "We never share your location", hashed as written.
-    for (const noticeText of ['   \n\t  ', 'We never share \u202enoitacol ruoy\u202c with partners.', 'We never\u200b share your data.', 'We email you.\u0007']) {
+    for (const noticeText of ['   \n\t  ', 'We never share \u202enoitacol ruoy\u202c with partners.', 'We never\u200b share your data.', 'We email you.\u0007', 'We email you.\rWe never share your data.']) {
       expect((await define(noticeText)).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.noticeText' } });
     }
     const notice = 'We email you offers.\r\n\nYou may withdraw at any time.';
