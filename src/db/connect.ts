@@ -157,9 +157,14 @@ export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 const CHECK_POOL_SIZE = 4;
 
 function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs }: ServerTarget): DatabaseHandle {
+  // pg lets the URL's `options` (`-c TimeZone=…`) replace a pool's own: a pool with options of its
+  // own takes the URL without them and passes both together.
+  const parsed = new URL(url);
+  const urlOptions = parsed.searchParams.get('options');
+  parsed.searchParams.delete('options');
   const openPool = (max: number, applicationName: string, options?: string) => {
     const pool = new pg.Pool({
-      connectionString: url,
+      connectionString: options && urlOptions ? parsed.toString() : url,
       max,
       types: pgTypes,
       connectionTimeoutMillis: 5_000,
@@ -174,7 +179,7 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       // A statement that outruns any request waiting for it (a costly filter, a lock queue) is
       // cancelled by the server, not left holding a connection and a core after its caller left.
       ...(statementTimeoutMs !== undefined && { statement_timeout: statementTimeoutMs }),
-      ...(options && { options }),
+      ...(options && { options: urlOptions ? `${urlOptions} ${options}` : options }),
       keepAlive: true,
     });
     // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in

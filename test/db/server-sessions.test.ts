@@ -77,6 +77,20 @@ describe.skipIf(testServerUrl() === undefined)('a session of the hub on the Post
     }
   });
 
+  it('keeps the generic plan of the token checks beside options the URL gives its sessions', async () => {
+    const url = new URL(database.url!);
+    url.searchParams.set('options', '-c TimeZone=Pacific/Kiritimati -c work_mem=8MB');
+    const configured = openDatabase({ url: url.toString() });
+    try {
+      const show = async (on: typeof configured.db) => (await sql<{ mode: string; zone: string; mem: string }>`
+        select current_setting('plan_cache_mode') as mode, current_setting('TimeZone') as zone, current_setting('work_mem') as mem`.execute(on)).rows[0];
+      expect(await show(configured.checks)).toEqual({ mode: 'force_generic_plan', zone: 'Pacific/Kiritimati', mem: '8MB' });
+      expect(await show(configured.db)).toEqual({ mode: 'auto', zone: 'Pacific/Kiritimati', mem: '8MB' });
+    } finally {
+      await configured.close();
+    }
+  });
+
   it('runs with HUB_STATEMENT_TIMEOUT in force when the hub opens its own database', async () => {
     const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: database.url!, HUB_STATEMENT_TIMEOUT: '7' }));
     try {
