@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { z } from 'zod';
 import { CLOCK_SKEW_MS } from '../shared/clock.js';
+import { isStorableText } from '../shared/input.js';
 import { SIGNING_ALG, type KeyStore } from './key-store.js';
 
 /** Where verification finds the public key a `kid` names; the KeyStore, or a fixed key in tests. */
@@ -79,24 +80,27 @@ const MAX_ACT_DEPTH = 8;
 /** Headers that would make a verifier fetch or trust a key named by the token itself. */
 const KEY_BEARING_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'x5t', 'x5t#S256'] as const;
 
-const actor: z.ZodType<Actor> = z.lazy(() => z.object({ sub: z.string().min(1).max(255), act: actor.optional() }).loose());
+/** A claim of text the hub looks up or stores: text PostgreSQL holds as given, or the token is malformed. */
+const claimText = (min: number, max: number) => z.string().min(min).max(max).refine(isStorableText);
+
+const actor: z.ZodType<Actor> = z.lazy(() => z.object({ sub: claimText(1, 255), act: actor.optional() }).loose());
 
 const claimsSchema = z
   .object({
-    sub: z.string().min(1).max(255),
-    client_id: z.string().min(1).max(255),
-    scope: z.string().max(4_096).default(''),
-    jti: z.string().min(1).max(128),
+    sub: claimText(1, 255),
+    client_id: claimText(1, 255),
+    scope: claimText(0, 4_096).default(''),
+    jti: claimText(1, 128),
     iat: z.number(),
     exp: z.number(),
     act: actor.optional(),
-    consent_id: z.string().max(64).optional(),
-    purpose: z.string().max(64).optional(),
-    acr: z.string().max(64).optional(),
+    consent_id: claimText(0, 64).optional(),
+    purpose: claimText(0, 64).optional(),
+    acr: claimText(0, 64).optional(),
     auth_time: z.number().optional(),
-    sid: z.string().max(64).optional(),
+    sid: claimText(0, 64).optional(),
     // One grant per agent of the chain, and the user's session the first agent's came from.
-    delegated_from: z.array(z.object({ jti: z.string().min(1).max(128), sid: z.string().max(64).optional() })).max(MAX_ACT_DEPTH + 1).optional(),
+    delegated_from: z.array(z.object({ jti: claimText(1, 128), sid: claimText(0, 64).optional() })).max(MAX_ACT_DEPTH + 1).optional(),
   })
   .loose();
 

@@ -153,6 +153,12 @@ describe('access tokens at /graphql', () => {
       // A chain as deep as verification allows reaches the check of its agents; one deeper does not.
       ['an act chain of eight unknown agents', () => signWithHubKey(userClaims({ act: actChain(8), consent_id: 'cns_none', purpose: 'support' })), 'agent not active'],
       ['an act chain of nine agents, deeper than any delegation', () => signWithHubKey(userClaims({ act: actChain(9), consent_id: 'cns_none', purpose: 'support' })), 'malformed claims'],
+      // PostgreSQL text holds neither: a claim the hub looks up must be refused before it reaches a statement.
+      ['a sub with U+0000', () => signWithHubKey(userClaims({ sub: 'usr_\u0000' })), 'malformed claims'],
+      ['a jti with an unpaired surrogate', () => signWithHubKey(userClaims({ jti: '\ud800' })), 'malformed claims'],
+      ['a sid with U+0000', () => signWithHubKey(userClaims({ sid: 'fam\u0000' })), 'malformed claims'],
+      ['an agent of the act chain with U+0000', () => signWithHubKey(userClaims({ act: { sub: 'agt_\u0000' }, consent_id: 'cns_none', purpose: 'support' })), 'malformed claims'],
+      ['a delegated_from grant with U+0000', () => signWithHubKey(userClaims({ act: { sub: 'agt_hop1' }, consent_id: 'cns_none', purpose: 'support', delegated_from: [{ jti: '\u0000' }] })), 'malformed claims'],
     ])('refuses %s', async (_, token, description) => {
       await expectRefused(await token(), description);
     });
