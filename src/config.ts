@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { networks, proxies } from './config.networks.js';
 import {
   boolean,
   controllerEmail,
@@ -9,10 +10,8 @@ import {
   issuerUrl,
   resourceUrl,
   listenHost,
-  networks,
   postalAddress,
   postgresUrl,
-  proxies,
   type PostalAddress,
 } from './config.values.js';
 
