@@ -43,9 +43,10 @@ export function refuseUnstorableText(): ApolloServerPlugin<Context> {
           const unstorable = (where?: string) => new HubError('BAD_USER_INPUT', where ? `${where}: strings may not contain U+0000 or unpaired surrogates` : 'Strings may not contain U+0000 or unpaired surrogates', { http: { status: 400 } });
           if (!storableDocument(document)) throw unstorable();
           for (const [name, value] of Object.entries(request.variables ?? {})) {
-            const at = isStorableText(name) ? unstorableAt(value, name) : '';
+            if (!isStorableText(name)) throw unstorable();
+            const at = unstorableAt(value, name);
             // Named as GraphQL names a variable it cannot coerce, so a client finds the string among many.
-            if (at !== undefined) throw unstorable(at && at.length <= MAX_NAMED_PATH ? `Variable "$${name}" at "${at}"` : undefined);
+            if (at !== undefined) throw unstorable(at.length <= MAX_NAMED_PATH ? `Variable "$${name}" at "${at}"` : undefined);
           }
         },
       };
