@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { LongFilesFirst } from './test/helpers/sequencer.js';
 
 const WORKERS = availableParallelism() + 1;
 
@@ -16,6 +17,7 @@ export default defineConfig({
     // a hub process it started, the server) with nothing to compute.
     pool: 'forks',
     poolOptions: { forks: { isolate: false, minForks: WORKERS, maxForks: WORKERS } },
+    sequence: { sequencer: LongFilesFirst },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     env: { NODE_ENV: 'test' },
