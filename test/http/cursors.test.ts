@@ -149,6 +149,35 @@ describe('cursors of lists ordered by time', () => {
   });
 });
 
+describe('the length of a cursor', () => {
+  const users = CONNECTIONS.find((c) => c.name === 'users')!;
+  /** A cursor of `users` with the same key as `cursor`, its JSON spaced out to `bytes` bytes: base64url of 384 bytes is 512 characters, of 385 bytes 514. */
+  const spacedTo = (cursor: string, bytes: number) => {
+    const json = Buffer.from(cursor, 'base64url').toString();
+    return Buffer.from(`[${' '.repeat(bytes - json.length)}${json.slice(1)}`).toString('base64url');
+  };
+
+  it('users reads a cursor of 512 characters and refuses one just longer unread, as any cursor it did not make', async () => {
+    const cursor = (await page(users, { first: 1 })).list!.pageInfo.endCursor!;
+    const next = ids((await page(users, { first: 1, after: cursor })).list);
+    expect(next).toHaveLength(1);
+
+    const longest = spacedTo(cursor, 384);
+    expect(longest).toHaveLength(512);
+    const read = await page(users, { first: 1, after: longest });
+    expect(read.response.errors).toBeUndefined();
+    expect(ids(read.list)).toEqual(next);
+
+    const tooLong = spacedTo(cursor, 385);
+    expect(tooLong).toHaveLength(514);
+    const refused = await page(users, { first: 1, after: tooLong });
+    const garbage = await page(users, { first: 1, after: 'not-a-cursor' });
+    expect(refused.list ?? null).toBeNull();
+    expect(refused.response.errors).toEqual(garbage.response.errors);
+    expect(refused.response.errors?.[0]).toMatchObject({ path: ['users'], extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
+  });
+});
+
 describe('decodeCursor', () => {
   it('yields a Date for a timestamp part, the instant it was encoded from', () => {
     const at = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
