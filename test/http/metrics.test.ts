@@ -1,6 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
@@ -282,6 +284,25 @@ describe('two hubs in one process', () => {
       expect(valueOf(await scrape(), 'http_requests_total', labels)).toBe(mine);
       expect(valueOf(await scrape(other, otherScraper), 'http_requests_total', labels)).toBe(theirs + 3);
       expect(valueOf(await scrape(other, otherScraper), 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('report the process’s own metrics: one started later counts the garbage collections before it', async () => {
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    // prom-client counts one collection per batch its observer is handed: one batch each.
+    for (let i = 0; i < 20; i++) {
+      collect();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const before = valueOf(await scrape(), 'nodejs_gc_duration_seconds_count');
+    expect(before).toBeGreaterThanOrEqual(20);
+    const other = await startTestHub();
+    try {
+      const otherScraper = await clientToken(other, ['audit:read'], 'agt_01J0000000000000000000SCRP');
+      expect(valueOf(await scrape(other, otherScraper), 'nodejs_gc_duration_seconds_count')).toBeGreaterThanOrEqual(before);
     } finally {
       await other.close();
     }
