@@ -71,6 +71,23 @@ describe('export slots', () => {
     expect(again.body.orders).toHaveLength(3000);
   });
 
+  it('leave a HEAD alone, which takes none: answered while the caller’s export is held, and no slot held after it', async () => {
+    const mallory = await signUpUser(hub);
+    await withManyOrders(mallory.id);
+    const held = await unreadExport(mallory.id, mallory.accessToken);
+    expect(held.statusCode).toBe(200);
+    expect((await unreadExport(mallory.id, mallory.accessToken)).statusCode).toBe(429);
+
+    const head = await hub.http.inject({ method: 'HEAD', url: `/users/${mallory.id}/export`, headers: { authorization: `Bearer ${mallory.accessToken}` } });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-disposition']).toBe(`attachment; filename="${mallory.id}.json"`);
+
+    await drain(held);
+    const again = await exportOf(hub, mallory.id, mallory.accessToken);
+    expect(again.status).toBe(200);
+    expect(again.body.orders).toHaveLength(3000);
+  });
+
   it('read their pages through the instance’s turns, whoever runs them', async () => {
     const turns = limitPageReads(1);
     let running = 0;
