@@ -10,7 +10,7 @@ import type { Db } from '../../src/db/connect.js';
 import { DEMO_EMAIL, DEMO_PASSWORD, seedDemoIfEmpty } from '../../src/identity/demo.js';
 import { phone } from '../../src/identity/profile.input.js';
 import { createCustomerSource, hashDemoPassword, insertCustomers, seedUsers, type SeedCounts } from '../../src/identity/seed.js';
-import { createTestDatabase, describeEmbedded, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describeEmbedded, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { runNode } from '../helpers/run-node.js';
 
 const USERS = 150;
@@ -211,5 +211,19 @@ describeEmbedded('hub seed', () => {
     expect(first.stdout).toMatch(/^seeded 1 users, \d+ orders, \d+ payment methods \(seed 4294967295\) in /);
     const again = await runNode(env, ...given);
     expect({ status: again.status, stderr: again.stderr }).toEqual({ status: 1, stderr: 'hub: seed 4294967295 is already loaded in this database; choose another --seed\n' });
+  }, 120_000);
+});
+
+describe.runIf(testServerUrl() !== undefined)('hub seed on a server', () => {
+  it('runs with HUB_DATA_DIR=memory://, which keeps nothing of its own: the rows go to DATABASE_URL', async () => {
+    const database = await createTestDatabase();
+    try {
+      const env = { PATH: process.env.PATH, DATABASE_URL: database.url, HUB_DATA_DIR: 'memory://', HUB_KEY_ENCRYPTION_KEY: '11'.repeat(32), LOG_LEVEL: 'silent' };
+      const run = await runNode(env, 'bin/hub.js', 'seed', '--users', '3', '--seed', '5');
+      expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: expect.stringMatching(/^seeded 3 users, /) });
+      expect((await countsOf(database.db)).users).toBe(3);
+    } finally {
+      await database.close();
+    }
   }, 120_000);
 });
