@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { findAgentFacts } from '../../src/agents/access-review.queries.js';
-import { graphql, startTestHub } from '../helpers/hub.js';
-import { operatorToken, registerAgent } from '../helpers/oauth.js';
+import { graphql, signUpUser, startTestHub } from '../helpers/hub.js';
+import { giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
 
 let hub: Hub;
 let admin: string;
@@ -36,5 +36,14 @@ describe('the access review’s register', () => {
     const ids = (await findAgentFacts(hub.services.db, { since: new Date(now.getTime() - 86_400_000), now }, 1_000)).map((f) => f.agent.id);
     expect(ids).toEqual(expect.arrayContaining([parent.id, child.id]));
   });
-});
 
+  it('counts among what an agent was granted the scopes its consents in force give, beside its ceiling', async () => {
+    const agent = await registerAgent(hub, admin, { allowedScopes: ['contact:read'] });
+    const alice = await signUpUser(hub);
+    await giveConsent(hub, alice.accessToken, { agentId: agent.id, scopes: ['contact.email:read'] });
+    const body = await graphql<any>(hub, 'query { accessReview { register(first: 100) { edges { node { agent { id } consentScopes usedScopes unusedScopes } } } } }', { token: admin });
+    expect(body.errors).toBeUndefined();
+    const entry = body.data.accessReview.register.edges.map((e: any) => e.node).find((n: any) => n.agent.id === agent.id);
+    expect(entry).toEqual({ agent: { id: agent.id }, consentScopes: ['contact.email:read'], usedScopes: [], unusedScopes: ['contact.email:read', 'contact:read'] });
+  });
+});
