@@ -4,7 +4,7 @@ import type { Hub } from '../../src/app.js';
 import { HUB_CHAIN_KEY } from '../../src/audit/audit.actions.js';
 import { encodeCursor } from '../../src/shared/pagination.js';
 import { testServerUrl } from '../helpers/database.js';
-import { clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
+import { TEST_PASSWORD, clientToken, graphql, postForm, signUpUser } from '../helpers/hub.js';
 import { lockHolder } from '../helpers/locks.js';
 import { giveConsent, registerAgent } from '../helpers/oauth.js';
 import { adminToken, startWebhookHub, subscribe, SUBSCRIPTION_FIELDS } from './webhook-hub.js';
@@ -109,6 +109,21 @@ describe('webhook subscriptions', () => {
     expect(payloads.find((p: any) => p.type === 'consent.given').data).toMatchObject({ userId: alice.id, purpose: 'email_marketing' });
     expect(await readsOf(alice.id)).toEqual([{ actor_kind: 'client', fields_read: ['consents', 'id', 'sessions', 'status'], decision: 'allow' }]);
     expect(await readsOf(bob.id)).toEqual([]);
+  });
+
+  it('records a read of a password change’s payload as a read of the person’s sessions, which it tells how many ended', async () => {
+    const { id } = await subscribe(hub, admin, 'http://127.0.0.1:8/passwords', ['user.password_changed']);
+    const carol = await signUpUser(hub);
+    const changed = await graphql(hub, 'mutation($input: ChangePasswordInput!) { changePassword(input: $input) { accessToken } }', {
+      token: carol.accessToken,
+      variables: { input: { currentPassword: TEST_PASSWORD, newPassword: 'a quite different passphrase 7' } },
+    });
+    expect(changed.errors).toBeUndefined();
+    const log = await graphql<any>(hub, 'query($id: ID!) { webhookSubscription(id: $id) { deliveries(first: 10) { edges { node { payload } } } } }', { token: admin, variables: { id } });
+    expect(log.data.webhookSubscription.deliveries.edges.map((e: any) => JSON.parse(e.node.payload).data)).toEqual([{ userId: carol.id, sessionsEnded: 1 }]);
+    await hub.services.audit.flush();
+    const reads = await hub.services.db.selectFrom('audit_events').select(['actor_kind', 'fields_read']).where('subject_user_id', '=', carol.id).where('action', '=', 'profile.read').execute();
+    expect(reads).toEqual([{ actor_kind: 'client', fields_read: ['sessions'] }]);
   });
 
   it('audits every change without the secret', async () => {
