@@ -2,7 +2,7 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { SelectQueryNode, TableNode, sql, type KyselyPlugin, type QueryId } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { findAuditEvents } from '../../src/audit/audit.service.js';
 import { EXPORT_SCOPES } from '../../src/authz/privacy-access.js';
@@ -200,8 +200,19 @@ describe('exports open on one instance', () => {
 });
 
 describe('a reader that stops reading', () => {
-  /** Short enough for a test to wait out; long beside a page read and the pauses of `readSlowly`. */
-  const STALL_MS = 2_000;
+  /**
+   * Short enough for a test to wait out; long beside a page read and the pauses of `readSlowly`,
+   * even when the machine is so busy that a page read or a timer takes several times as long.
+   */
+  const STALL_MS = 5_000;
+  /**
+   * How long a test waits for what follows from a stall: the buffers fill only once the hub has
+   * read and written some 36 MB of the document, which a busy machine may make many times slower,
+   * and the cut comes one to two stall timeouts after that.
+   */
+  const SETTLES_MS = STALL_MS * 8;
+  /** What a test here may take in all: a wait of `SETTLES_MS`, then whole documents read besides. */
+  const TEST_MS = SETTLES_MS * 3;
   /**
    * Orders of about 11 kB each: some 66 MB, more than the largest a connection's buffers may grow
    * to on this kind of machine (32 MB to receive, 4 MB to send), however the kernel tunes them.
@@ -276,6 +287,8 @@ describe('a reader that stops reading', () => {
     const alice = await signUpUser(hub);
     const operators = await Promise.all([1, 2, 3].map((n) => clientToken(hub, ['users:admin', ...EXPORT_SCOPES], `agt_01J000000000000000000ADMN${n}`)));
     const held = await Promise.all([mallory.accessToken, ...operators].map((token) => stalledGet(`${base}/users/${mallory.id}/export`, token)));
+    // Should this test fail midway, Mallory's slot is not left held to fail the next ones too.
+    onTestFinished(() => held.forEach(({ connection }) => connection.destroy()));
     expect(held.map((stalled) => stalled.status)).toEqual(Array(4).fill(200));
 
     const refused = await openExport(mallory.id, mallory.accessToken);
@@ -288,7 +301,7 @@ describe('a reader that stops reading', () => {
     // is a reader that resumed, which the hub rightly lets finish. Node re-arms a socket's timeout
     // once when the kernel has taken bytes since the last write, so a cut can come twice the stall
     // timeout after the buffers filled; the rest of the wait is for a loaded machine.
-    await expect.poll(() => exportsCompleted(mallory.id), { timeout: STALL_MS * 5, interval: 100 }).toEqual(Array(4).fill(false));
+    await expect.poll(() => exportsCompleted(mallory.id), { timeout: SETTLES_MS, interval: 100 }).toEqual(Array(4).fill(false));
 
     const own = await exportOnceFree(alice.id, alice.accessToken, STALL_MS);
     expect(own.statusCode).toBe(200);
@@ -299,7 +312,7 @@ describe('a reader that stops reading', () => {
     // Read now, each stalled export ends where the hub cut it off, short of a whole document.
     for (const { connection } of held) expect((await restOf(connection)).whole).toBe(false);
     expect(await exportsCompleted(mallory.id)).toEqual([...Array(4).fill(false), true]);
-  });
+  }, TEST_MS);
 
   it('leaves everyone else’s export free while callers hold theirs without reading', async () => {
     // Four signed-in customers reading a byte now and then would hold their exports for as long
@@ -308,23 +321,26 @@ describe('a reader that stops reading', () => {
     const before = (await exportsCompleted(mallory.id)).length;
     const operators = await Promise.all([4, 5, 6, 7].map((n) => clientToken(hub, ['users:admin', ...EXPORT_SCOPES], `agt_01J000000000000000000ADMN${n}`)));
     const held = await Promise.all([mallory.accessToken, ...operators].map((token) => stalledGet(`${base}/users/${mallory.id}/export`, token)));
+    onTestFinished(() => held.forEach(({ connection }) => connection.destroy()));
     expect(held.map((stalled) => stalled.status)).toEqual(Array(5).fill(200));
     const own = await openExport(zoe.id, zoe.accessToken);
     expect(own.statusCode).toBe(200);
     expect(JSON.parse(await readWhole(own)).subject).toBe(zoe.id);
     for (const { connection } of held) connection.destroy();
     // Each ends as its connection goes, freeing its caller's slot.
-    await expect.poll(async () => (await exportsCompleted(mallory.id)).length, { timeout: STALL_MS * 5, interval: 100 }).toBe(before + 5);
-  });
+    await expect.poll(async () => (await exportsCompleted(mallory.id)).length, { timeout: SETTLES_MS, interval: 100 }).toBe(before + 5);
+  }, TEST_MS);
 
   it('lets a slow reader that keeps reading finish, however long the whole export takes', async () => {
     const started = Date.now();
     const response = await openExport(mallory.id, mallory.accessToken);
     expect(response.statusCode).toBe(200);
-    const body = JSON.parse(await readSlowly(response, STALL_MS * 0.6, 16_000_000));
+    // Eight pauses of a fifth of the stall timeout: longer in all than the stall timeout, however
+    // fast the rest of the read, but each far short of it, however late its timer fires.
+    const body = JSON.parse(await readSlowly(response, STALL_MS * 0.2, 8_000_000));
     expect(body.orders).toHaveLength(ORDERS);
     expect(Date.now() - started).toBeGreaterThan(STALL_MS);
-  });
+  }, TEST_MS);
 
   it('is cut short once the session that began the export signs out, as every request of it is', async () => {
     const session = await signIn(hub, mallory);
