@@ -33,7 +33,7 @@ describe.skipIf(testServerUrl() === undefined)('audience statements and the pool
     await outside.close();
     await hub.close();
   });
-  const { holding, waiters } = lockHolder(() => outside.db);
+  const { holding, waiting, waiters } = lockHolder(() => outside.db);
 
   /** One request holding 15 counts of the whole audience, as aliases allow. */
   const COUNTS = `{ ${Array.from({ length: 15 }, (_, i) => `a${i}: audience(purpose: "email_marketing", first: 0) { totalCount }`).join(' ')} }`;
@@ -41,7 +41,7 @@ describe.skipIf(testServerUrl() === undefined)('audience statements and the pool
   it('leaves connections to other callers while one client’s counts wait', async () => {
     const lock = await holding((tx) => sql`lock table audience_members in access exclusive mode`.execute(tx));
     const counts = graphql<any>(hub, COUNTS, { token: marketing });
-    await waiters(2);
+    await waiters(MAX_AUDIENCE_READS_PER_CLIENT);
     // Every count the pool let through is waiting by now.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const started = Date.now();
@@ -58,12 +58,13 @@ describe.skipIf(testServerUrl() === undefined)('audience statements and the pool
   it('gives another client’s audience a turn while one client’s counts wait', async () => {
     const lock = await holding((tx) => sql`lock table audience_members in access exclusive mode`.execute(tx));
     const counts = graphql<any>(hub, COUNTS, { token: marketing });
-    await waiters(2);
+    await waiters(MAX_AUDIENCE_READS_PER_CLIENT);
     await new Promise((resolve) => setTimeout(resolve, 300));
+    // The client's own turns, and no more, are waiting on the lock.
+    expect(await waiting()).toBe(MAX_AUDIENCE_READS_PER_CLIENT);
     const page = graphql<any>(hub, '{ audience(purpose: "email_marketing", first: 1) { totalCount } }', { token: other });
     // The other client's count reaches the database beside the first client's, not behind all 15.
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(outside.db);
-    await waiters(rows[0]!.n + 1);
+    await waiters(MAX_AUDIENCE_READS_PER_CLIENT + 1);
     await lock.release();
     expect((await page).errors).toBeUndefined();
     expect((await counts).errors).toBeUndefined();

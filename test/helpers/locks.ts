@@ -5,7 +5,7 @@ import type { Db } from '../../src/db/connect.js';
 /**
  * Forces a race into one interleaving on a real server: `holding` opens a transaction that takes
  * a lock the first contender needs midway and keeps it until released; `waiters` resolves once
- * that many sessions of the database wait on a lock. Whatever a failed test left held is released
+ * that many sessions of the database wait on a lock, and `waiting` counts them now. Whatever a failed test left held is released
  * after each test, so that the next one and the hub's close do not wait on it. Call in a describe.
  */
 export function lockHolder(db: () => Db) {
@@ -31,15 +31,20 @@ export function lockHolder(db: () => Db) {
     return { release: released };
   }
 
+  /** How many sessions of this database wait on a lock now. */
+  async function waiting(): Promise<number> {
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(db());
+    return rows[0]!.n;
+  }
+
   /** Resolves once `count` sessions of this database wait on a lock. */
   async function waiters(count: number): Promise<void> {
     for (let tries = 0; tries < 200; tries += 1) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(db());
-      if (rows[0]!.n >= count) return;
+      if ((await waiting()) >= count) return;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     throw new Error(`fewer than ${count} sessions ever waited on a lock`);
   }
 
-  return { holding, waiters };
+  return { holding, waiting, waiters };
 }
