@@ -13,6 +13,7 @@ import { enqueueWebhookEvent } from '../../src/webhooks/webhook-outbox.js';
 import { createWebhookService } from '../../src/webhooks/webhook.service.js';
 import { testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { graphql } from '../helpers/hub.js';
+import { lockHolder } from '../helpers/locks.js';
 import { registerAgent } from '../helpers/oauth.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { adminToken, deliveryLog, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
@@ -74,6 +75,7 @@ describe('delivery workers', () => {
     return { receiver, subscription };
   }
   const registerAgents = (count: number) => Promise.all(Array.from({ length: count }, () => registerAgent(hub, admin, { allowedScopes: ['orders:read'] })));
+  const { holding } = lockHolder(() => hub.services.db);
 
   it('deliver each event once when two of them work through the same deliveries at the same time', async () => {
     const { receiver } = await receiverFor();
@@ -157,6 +159,34 @@ describe('delivery workers', () => {
     expect(await run).toBe(5);
     await worker.stop();
     expect(new Set(busy.accepted).size).toBe(4);
+  });
+
+  // A row lock held past a statement needs a second connection: PGlite has only one.
+  it.skipIf(testServerUrl() === undefined)('claim past a due delivery another transaction holds, without waiting for it, and claim it once let go', async () => {
+    const { receiver, subscription } = await receiverFor();
+    await registerAgents(2);
+    const due = await sql<{ message_id: string }>`select message_id from webhook_deliveries where subscription_id = ${subscription.id} order by next_attempt_at, message_id`.execute(hub.services.db);
+    const [first, second] = due.rows.map((row) => row.message_id);
+    // The first the claim would take, held as a transaction updating it holds it.
+    const held = await holding((tx) => sql`select 1 from webhook_deliveries where subscription_id = ${subscription.id} and message_id = ${first} for no key update`.execute(tx));
+
+    const worker = hub.services.webhooks.createWorker();
+    try {
+      // Bounded, so that a claim waiting on the held row fails here rather than hanging.
+      const waited = new Promise<string>((resolve) => setTimeout(() => resolve('waited on the held delivery'), 2_000).unref());
+      expect(await Promise.race([worker.deliverDue(), waited])).toBe(1);
+      expect(receiver.accepted).toEqual([second]);
+      expect((await deliveryLog(hub, admin, subscription.id)).find((d) => d.messageId === first)).toMatchObject({ status: 'PENDING', attemptCount: 0 });
+
+      // Left due, not lost: claimed once its holder lets go.
+      await held.release();
+      expect(await worker.deliverDue()).toBe(1);
+      expect(receiver.accepted).toEqual([second, first]);
+    } finally {
+      // Let go first: a claim still waiting on the row would keep the worker from stopping.
+      await held.release();
+      await worker.stop();
+    }
   });
 
   it('take over a delivery whose worker stopped mid-delivery once its lease lapses, and not before', async () => {
