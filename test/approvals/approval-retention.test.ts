@@ -70,8 +70,9 @@ describe.skipIf(testServerUrl() === undefined)('approvals past their retention t
 
     const retention = approvalRetention(hub.services.db);
     try {
-      // Bounded, so that a delete waiting on the held row fails here rather than hanging.
-      const waited = new Promise<string>((resolve) => setTimeout(() => resolve('waited on the held approval'), 2_000).unref());
+      // Bounded, so that a delete waiting on the held row fails here rather than hanging; the bound
+      // is far past what a busy machine takes, since a wait would last until the holder lets go.
+      const waited = new Promise<string>((resolve) => setTimeout(() => resolve('waited on the held approval'), 10_000).unref());
       expect(await Promise.race([retention.forget(clock.now(), ROWS_PER_STATEMENT), waited])).toBe(1);
       expect(await kept()).toEqual([held]);
     } finally {

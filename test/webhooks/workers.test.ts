@@ -172,8 +172,9 @@ describe('delivery workers', () => {
 
     const worker = hub.services.webhooks.createWorker();
     try {
-      // Bounded, so that a claim waiting on the held row fails here rather than hanging.
-      const waited = new Promise<string>((resolve) => setTimeout(() => resolve('waited on the held delivery'), 2_000).unref());
+      // Bounded, so that a claim waiting on the held row fails here rather than hanging; the bound
+      // is far past what a busy machine takes, since a wait would last until the holder lets go.
+      const waited = new Promise<string>((resolve) => setTimeout(() => resolve('waited on the held delivery'), 10_000).unref());
       expect(await Promise.race([worker.deliverDue(), waited])).toBe(1);
       expect(receiver.accepted).toEqual([second]);
       expect((await deliveryLog(hub, admin, subscription.id)).find((d) => d.messageId === first)).toMatchObject({ status: 'PENDING', attemptCount: 0 });
