@@ -229,6 +229,10 @@ export async function disableFailingSubscription(tx: Db, subscriptionId: string,
  * subscription has no delivery of this message.
  */
 export async function restartDelivery(tx: Db, subscriptionId: string, messageId: string, now: Date): Promise<boolean> {
+  // The message held first, as its retention's delete takes it: that delete skips it while this
+  // transaction runs (rather than wait on the delivery row, and delete it once pending), or has
+  // deleted it by the time this lock is granted, and no delivery is left to restart.
+  await webhookDb(tx).selectFrom('webhook_messages').select('id').where('id', '=', messageId).forKeyShare().execute();
   const updated = await webhookDb(tx)
     .updateTable('webhook_deliveries')
     .set({ status: 'pending', trigger: 'manual', attempt_count: 0, next_attempt_at: now, lease_until: null, lease_token: null })
@@ -257,8 +261,8 @@ export async function endDeliveriesOfOtherTypes(tx: Db, subscriptionId: string, 
 /**
  * Deletes up to `limit` messages created before `cutoff` with their deliveries and log, except
  * those with a delivery still pending; found by `webhook_messages_created`, the oldest first.
- * Messages another instance is deleting are skipped, so two instances never wait on each other for
- * it. Resolves to how many messages went.
+ * Messages another instance is deleting, or an operator is redelivering (`restartDelivery`), are
+ * skipped, so neither waits on the other. Resolves to how many messages went.
  */
 export async function deleteMessagesBefore(db: Db, cutoff: Date, limit: number): Promise<number> {
   const result = await webhookDb(db)
