@@ -1,9 +1,10 @@
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NotifiedCache } from '../../src/db/notified-cache.js';
 import { listenOnPglite, serverListener, type Listen } from '../../src/db/notifications.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
-import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase, type ListenReply, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 // A LISTEN connection is lost in transit only to a server; PGlite lives inside the process.
 describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
@@ -108,6 +109,39 @@ describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
       await other.stop();
     }
   }, 40_000);
+
+  // A LISTEN that fails on a connection that stays up: a server that refuses it (a standby after a
+  // failover), or one whose answer never comes.
+  for (const [reply, what] of [
+    ['refuse', 'the server refuses'],
+    ['ignore', 'is never answered'],
+  ] as [ListenReply, string][]) {
+    it(`reports a channel whose LISTEN ${what} as not listening, so no cache trusts it, and asks again until it listens`, async () => {
+      const shared = serverListener(viaProxy);
+      const refusedBefore = proxy.listensRefused();
+      proxy.setListenReply(reply);
+      const listener = listen('test_refused', shared);
+      let stopCache: (() => Promise<void>) | undefined;
+      const cache = new NotifiedCache<{ read: number }>('test_refused', (channel, handlers) => (stopCache = shared(channel, handlers)), { max: 10, ttlMs: 60_000 });
+      let reads = 0;
+      const read = async () => (await cache.get('key', async () => ({ read: ++reads })))!.read;
+      try {
+        await expect.poll(() => proxy.listensRefused() - refusedBefore, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+        expect(listener.states).not.toContain(true);
+        expect([await read(), await read()]).toEqual([1, 2]);
+
+        proxy.setListenReply('pass');
+        await expect.poll(listener.listening, { timeout: 10_000 }).toBe(true);
+        expect([await read(), await read()]).toEqual([3, 3]);
+        await notify('changed', 'test_refused');
+        await expect.poll(read).toBe(4);
+      } finally {
+        proxy.setListenReply('pass');
+        await listener.stop();
+        await stopCache?.();
+      }
+    }, 30_000);
+  }
 
   it('keeps listening on a connection that is slow but healthy', async () => {
     const listener = listen();

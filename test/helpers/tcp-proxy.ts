@@ -12,12 +12,24 @@ import { LISTENER_APPLICATION_NAME } from '../../src/db/notifications.js';
  */
 export type ListenerTraffic = 'pass' | 'drop' | { readonly delayMs: number };
 
+/**
+ * What becomes of a LISTEN statement sent on one of those connections, everything else passing:
+ * - `pass`: the server runs it;
+ * - `refuse`: the server refuses it, as a standby does (`cannot execute LISTEN during recovery`),
+ *   answering an error and keeping the connection;
+ * - `ignore`: it never reaches the server, so no answer comes, on a connection still up.
+ */
+export type ListenReply = 'pass' | 'refuse' | 'ignore';
+
 export interface TcpProxy {
   readonly port: number;
   /** Drops every open connection and refuses new ones. */
   cut(): void;
   restore(): void;
   setListenerTraffic(traffic: ListenerTraffic): void;
+  setListenReply(reply: ListenReply): void;
+  /** How many LISTEN statements were refused or ignored (see ListenReply) since the proxy started. */
+  listensRefused(): number;
   /** How many open LISTEN connections the server has confirmed a LISTEN on. */
   listening(): number;
   close(): Promise<void>;
@@ -26,13 +38,16 @@ export interface TcpProxy {
 /**
  * A TCP proxy in front of the PostgreSQL server that a test can cut and restore, to make the
  * database unreachable for one hub without stopping the server every other test file uses, or
- * whose LISTEN connections it can silence or slow down.
+ * whose LISTEN connections it can silence or slow down, or whose LISTEN statements it can have
+ * refused or left unanswered.
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   const confirmed = new Set<net.Socket>();
   let up = true;
   let traffic: ListenerTraffic = 'pass';
+  let reply: ListenReply = 'pass';
+  let refused = 0;
   const server = net.createServer((client) => {
     if (!up) return client.destroy();
     const upstream = net.connect(target.port, target.host);
@@ -48,6 +63,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     client.on('data', (chunk: Buffer) => {
       listener ??= chunk.includes(LISTENER_APPLICATION_NAME);
       if (listener && traffic === 'drop') return;
+      if (listener && reply !== 'pass' && isListen(chunk)) {
+        refused += 1;
+        if (reply === 'ignore') return;
+        return void upstream.write(simpleQuery(`do $$ begin raise exception 'cannot execute LISTEN during recovery' using errcode = '25006'; end $$`));
+      }
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
@@ -75,12 +95,30 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     setListenerTraffic: (next) => {
       traffic = next;
     },
+    setListenReply: (next) => {
+      reply = next;
+    },
+    listensRefused: () => refused,
     listening: () => confirmed.size,
     close: () => {
       cut();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Whether `chunk` is exactly one simple-protocol Query message (`Q`, its length, its text) of a LISTEN. */
+function isListen(chunk: Buffer): boolean {
+  return chunk[0] === 0x51 && chunk.length > 5 && chunk.readInt32BE(1) === chunk.length - 1 && /^listen /i.test(chunk.subarray(5).toString());
+}
+
+/** A simple-protocol Query message running `text`. */
+function simpleQuery(text: string): Buffer {
+  const body = Buffer.from(`${text}\0`);
+  const header = Buffer.alloc(5);
+  header.write('Q');
+  header.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([header, body]);
 }
 
 /** A proxy in front of the server of this database URL, and the same database's URL through it. */
