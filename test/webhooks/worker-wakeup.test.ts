@@ -12,11 +12,15 @@ import { adminToken, startWebhookHub, subscribe, type TestClock } from './webhoo
  * must go out at once: its NOTIFY wakes the worker, and nine slots are free.
  */
 describe('the hub’s own delivery worker, while one receiver hangs', () => {
+  // The hung attempt waits the longest a delivery may (HUB_WEBHOOK_TIMEOUT), far longer than the
+  // healthy delivery takes however slow this run: what is pinned is that it does not wait for
+  // the hung attempt to end, not how fast it goes.
+  const TIMEOUT_SECONDS = 60;
   let hub: Hub;
   let clock: TestClock;
   const receivers: Receiver[] = [];
   beforeAll(async () => {
-    ({ hub, clock } = await startWebhookHub({ HUB_WEBHOOK_WORKER: 'true', HUB_WEBHOOK_POLL_INTERVAL: '3600', HUB_WEBHOOK_TIMEOUT: '10' }, fixedClock(new Date())));
+    ({ hub, clock } = await startWebhookHub({ HUB_WEBHOOK_WORKER: 'true', HUB_WEBHOOK_POLL_INTERVAL: '3600', HUB_WEBHOOK_TIMEOUT: String(TIMEOUT_SECONDS) }, fixedClock(new Date())));
   });
   afterAll(async () => {
     for (const r of receivers) r.release(200);
@@ -33,12 +37,10 @@ describe('the hub’s own delivery worker, while one receiver hangs', () => {
     await subscribe(hub, admin, healthy.url, ['agent.registered']);
 
     await enqueueWebhookEvent(hub.services.db, { type: 'agent.suspended', data: { agentId: 'agt_x', ownerUserId: null } }, clock.now());
-    await expect.poll(() => hung.requests.length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => hung.requests.length, { timeout: 15_000 }).toBe(1);
 
-    // The hung attempt holds one slot of ten for up to 10 s; this event's commit wakes the worker.
-    const started = Date.now();
+    // The hung attempt holds one slot of ten for up to a minute; this event's commit wakes the worker.
     await registerAgent(hub, admin, { allowedScopes: ['orders:read'] });
-    await expect.poll(() => healthy.accepted.length, { timeout: 12_000, interval: 50 }).toBe(1);
-    expect(Date.now() - started).toBeLessThan(3_000);
-  }, 30_000);
+    await expect.poll(() => healthy.accepted.length, { timeout: (TIMEOUT_SECONDS - 15) * 1_000, interval: 50 }).toBe(1);
+  }, 90_000);
 });
