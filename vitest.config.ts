@@ -20,6 +20,11 @@ export default defineConfig({
     sequence: { sequencer: LongFilesFirst },
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // A poll waits for what a test awaits (a notification, a delivery, a metric), which a loaded
+    // machine may take seconds to bring, not vitest's 1 s; a test that pins how soon says so in
+    // a timeout of its own. A poll that passes ends as soon as it does, so this costs only
+    // failures their time.
+    expect: { poll: { timeout: 10_000 } },
     env: { NODE_ENV: 'test' },
   },
 });
