@@ -161,7 +161,7 @@ describe('AuditWriter when writes fail', () => {
       },
     });
     const letOneGo = async () => {
-      await vi.waitFor(() => expect(waiting.length).toBeGreaterThan(0));
+      await vi.waitFor(() => expect(waiting.length).toBeGreaterThan(0), { timeout: 10_000 });
       waiting.shift()!();
     };
     const logger = fakeLogger();
@@ -175,9 +175,9 @@ describe('AuditWriter when writes fail', () => {
     // still waiting, and as many come.
     for (let round = 0; round < 3; round++) {
       await letOneGo();
-      await vi.waitFor(() => expect(writer.pending).toBe(6));
+      await vi.waitFor(() => expect(writer.pending).toBe(6), { timeout: 10_000 });
       await letOneGo();
-      await vi.waitFor(() => expect(writer.pending).toBe(4));
+      await vi.waitFor(() => expect(writer.pending).toBe(4), { timeout: 10_000 });
       recordSome(4);
       expect(writer.backlogged).toBe(true);
     }

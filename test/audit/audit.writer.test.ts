@@ -141,7 +141,7 @@ describe('AuditWriter', () => {
     const writer = new AuditWriter(flakyDb(database.db, 1, 'afterCommit'), logger as unknown as AuditLogger, clock, { flushIntervalMs: 1, retryDelayMs: 500 });
     const before = await countEvents(database.db);
     writer.record(readEvent({ subjectUserId: 'usr_rejoined' }));
-    await vi.waitFor(() => expect(logger.warn).toHaveBeenCalledTimes(1), { interval: 5 });
+    await vi.waitFor(() => expect(logger.warn).toHaveBeenCalledTimes(1), { timeout: 10_000, interval: 5 });
     for (let i = 0; i < 5; i++) writer.record(readEvent({ subjectUserId: 'usr_rejoined' }));
     // The held event and the five new ones wait together, so they go out in one batch.
     expect(writer.pending).toBe(6);
@@ -319,7 +319,7 @@ describe('AuditWriter', () => {
     let writer: AuditWriter;
     try {
       writer = new AuditWriter(database.db, logger as unknown as AuditLogger, at);
-      await vi.waitFor(() => expect(logger.warn).toHaveBeenCalledTimes(1));
+      await vi.waitFor(() => expect(logger.warn).toHaveBeenCalledTimes(1), { timeout: 10_000 });
     } finally {
       await sql`alter function audit_ensure_partitions_gone(timestamptz) rename to audit_ensure_partitions`.execute(database.db);
     }
@@ -368,7 +368,7 @@ describe.skipIf(testServerUrl() === undefined)('AuditWriter beside a change that
       // The batch locks the `hub` head (sorted first), then waits for this transaction's user head.
       writer.record(readEvent({ subjectUserId: null }));
       writer.record(readEvent({ subjectUserId: 'usr_crossed' }));
-      await vi.waitFor(async () => expect(await waiting(database.db)).toBeGreaterThan(0), { interval: 5 });
+      await vi.waitFor(async () => expect(await waiting(database.db)).toBeGreaterThan(0), { timeout: 10_000, interval: 5 });
       await appendAuditEvents(trx, [readEvent({ subjectUserId: null })], clock.now());
     });
     await writer.close();
