@@ -5,8 +5,9 @@ import type { Db } from '../../src/db/connect.js';
 /**
  * Forces a race into one interleaving on a real server: `holding` opens a transaction that takes
  * a lock the first contender needs midway and keeps it until released; `waiters` resolves once
- * that many sessions of the database wait on a lock, and `waiting` counts them now. Whatever a failed test left held is released
- * after each test, so that the next one and the hub's close do not wait on it. Call in a describe.
+ * that many sessions of the database wait on a lock, and `waiting` counts them now. Whatever a
+ * failed test left held is released after each test, so that the next one and the hub's close do
+ * not wait on it. Call in a describe.
  */
 export function lockHolder(db: () => Db) {
   const held: (() => Promise<void>)[] = [];
