@@ -12,6 +12,7 @@ import { createTestDatabase, describeEmbedded, type TestDatabase } from '../help
 import { TEST_ENV, graphql, postForm } from '../helpers/hub.js';
 import { freePort } from '../helpers/net.js';
 import { basic, type ClientCredentials } from '../helpers/oauth.js';
+import { hubArgs } from '../helpers/run-node.js';
 
 const grant = (hub: Hub, client: ClientCredentials) => postForm(hub, '/oauth/token', { grant_type: 'client_credentials' }, basic(client));
 
@@ -169,7 +170,7 @@ describeEmbedded('hub serve', () => {
 /** Runs `hub serve` on a PGlite data directory until it listens, then stops it; resolves to its stdout. */
 async function serveUntilListening(dataDir: string): Promise<string> {
   const env = { PATH: process.env.PATH, HUB_DATA_DIR: dataDir, HUB_DEMO_DATA: 'false', LOG_LEVEL: 'info', PORT: String(await freePort()), HUB_KEY_ENCRYPTION_KEY: '4'.repeat(64) };
-  const child = spawn(process.execPath, ['bin/hub.js', 'serve'], { env, timeout: 90_000 });
+  const child = spawn(process.execPath, hubArgs('serve'), { env, timeout: 90_000 });
   let stdout = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

@@ -4,11 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createChildDatabase } from '../helpers/database.js';
+import { hubArgs } from '../helpers/run-node.js';
 
 /** Runs `hub ...args` with a stdout nobody reads: its reading end is closed before the hub writes. */
 function runWithClosedStdout(env: Record<string, string | undefined>, ...args: string[]): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/hub.js', ...args], { env, timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, hubArgs(...args), { env, timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.destroy();
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createChildDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/net.js';
+import { hubArgs } from '../helpers/run-node.js';
 
 describe('hub serve on an IPv6 address', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-serve-url-'));
@@ -15,7 +16,7 @@ describe('hub serve on an IPv6 address', () => {
     const database = await createChildDatabase(dir);
     const port = await freePort();
     const env = { PATH: process.env.PATH, ...database.env, HUB_DEMO_DATA: 'false', LOG_LEVEL: 'info', HOST: '::1', PORT: String(port), HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) };
-    const child = spawn(process.execPath, ['bin/hub.js', 'serve'], { env, timeout: 90_000 });
+    const child = spawn(process.execPath, hubArgs('serve'), { env, timeout: 90_000 });
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     let stdout = '';
     try {
@@ -51,7 +52,7 @@ describe('hub serve with demo data left on (the default outside production)', ()
     const database = await createChildDatabase(dir);
     const embedded = 'HUB_DATA_DIR' in database.env;
     const env = { PATH: process.env.PATH, ...database.env, LOG_LEVEL: 'info', PORT: String(await freePort()), HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) };
-    const child = spawn(process.execPath, ['bin/hub.js', 'serve'], { env, timeout: 90_000 });
+    const child = spawn(process.execPath, hubArgs('serve'), { env, timeout: 90_000 });
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     let stdout = '';
     try {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createChildDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/net.js';
+import { hubArgs } from '../helpers/run-node.js';
 
 const CLIENT = { id: 'agt_shutdown_operator', secret: 'shutdown-test-operator-secret-0123456789' };
 
@@ -27,7 +28,7 @@ describe('hub serve stopped by SIGTERM', () => {
       HUB_BOOTSTRAP_CLIENT_ID: CLIENT.id,
       HUB_BOOTSTRAP_CLIENT_SECRET: CLIENT.secret,
     };
-    const child = spawn(process.execPath, ['bin/hub.js', 'serve'], { env, timeout: 90_000 });
+    const child = spawn(process.execPath, hubArgs('serve'), { env, timeout: 90_000 });
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     let stdout = '';
     await new Promise<void>((resolve, reject) => {

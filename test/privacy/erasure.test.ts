@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, postForm, signIn as signInUser, signUpUser } from '../helpers/hub.js';
 import { basic, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
 import { ERASE, PASSWORD, agentReads, customer, paymentApprovals, verifiedReceipt } from './privacy-fixtures.js';
+import { hubArgs } from '../helpers/run-node.js';
 
 const clock = fixedClock('2031-03-01T09:00:00Z');
 let database: TestDatabase;
@@ -174,7 +175,7 @@ describe('eraseUser by the user themself', () => {
   });
 
   it.runIf(Boolean(process.env.TEST_DATABASE_URL))('passes `hub audit verify` run against the same database', () => {
-    const run = spawnSync(process.execPath, ['bin/hub.js', 'audit', 'verify'], {
+    const run = spawnSync(process.execPath, hubArgs('audit', 'verify'), {
       env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', DATABASE_URL: database.url! },
       encoding: 'utf8',
       timeout: 60_000,

@@ -10,6 +10,7 @@ import { freePort } from '../helpers/net.js';
 import { registerAgent } from '../helpers/oauth.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { adminToken, deliveryLog, LOOPBACK, subscribe } from './webhook-hub.js';
+import { hubArgs } from '../helpers/run-node.js';
 
 /**
  * Hub instances on one PostgreSQL database, as behind a load balancer, each with its own delivery
@@ -108,7 +109,7 @@ describe.skipIf(testServerUrl() === undefined)('a hub process killed in the midd
 /** `hub serve` in its own process on the test database, delivering webhooks; resolves once it is ready. */
 async function startHubProcess(url: string, env: Record<string, string>): Promise<ChildProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['bin/hub.js', 'serve'], {
+  const child = spawn(process.execPath, hubArgs('serve'), {
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), DATABASE_URL: url },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
