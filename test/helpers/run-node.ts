@@ -12,7 +12,7 @@ export interface NodeRun {
  * keep to its baseline code (Liftoff), which behaves the same: a `hub` command takes a third less
  * CPU. Not for the hub itself, whose database runs for hours.
  */
-export const CHILD_NODE_FLAGS = ['--liftoff-only'];
+const CHILD_NODE_FLAGS = ['--liftoff-only'];
 
 /** The arguments of `node` that run the `hub` command with `args`, as the tests run it. */
 export const hubArgs = (...args: string[]) => [...CHILD_NODE_FLAGS, 'bin/hub.js', ...args];
