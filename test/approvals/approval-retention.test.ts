@@ -3,7 +3,7 @@ import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { approvalRetention } from '../../src/consent/approval.service.js';
 import { ROWS_PER_STATEMENT } from '../../src/shared/housekeeping.js';
 import { testServerUrl } from '../helpers/database.js';
-import { lockHolder } from '../helpers/locks.js';
+import { lockHolder, unlessWaiting } from '../helpers/locks.js';
 import { approvalWorld } from './approval-fixtures.js';
 
 const PAYMENT = { amount: '12.5', currency: 'EUR', creditorName: 'Example Shop GmbH', description: 'Order 4711' };
@@ -70,10 +70,7 @@ describe.skipIf(testServerUrl() === undefined)('approvals past their retention t
 
     const retention = approvalRetention(hub.services.db);
     try {
-      // Bounded, so that a delete waiting on the held row fails here rather than hanging; the bound
-      // is far past what a busy machine takes, since a wait would last until the holder lets go.
-      const waited = new Promise<string>((resolve) => setTimeout(() => resolve('waited on the held approval'), 10_000).unref());
-      expect(await Promise.race([retention.forget(clock.now(), ROWS_PER_STATEMENT), waited])).toBe(1);
+      expect(await unlessWaiting(retention.forget(clock.now(), ROWS_PER_STATEMENT), 'waited on the held approval')).toBe(1);
       expect(await kept()).toEqual([held]);
     } finally {
       await holder.release();

@@ -49,3 +49,13 @@ export function lockHolder(db: () => Db) {
 
   return { holding, waiting, waiters };
 }
+
+/**
+ * What `work` resolves to, or `what` once it has run 10 s: a statement that ought to skip a row
+ * another transaction holds would otherwise wait as long as the holder, and the test hang rather
+ * than fail. The bound is far past what a busy machine takes for the statement itself.
+ */
+export function unlessWaiting<T>(work: Promise<T>, what: string): Promise<T | string> {
+  const waited = new Promise<string>((resolve) => setTimeout(() => resolve(what), 10_000).unref());
+  return Promise.race([work, waited]);
+}

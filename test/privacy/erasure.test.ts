@@ -9,8 +9,8 @@ import { fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, postForm, signIn as signInUser, signUpUser } from '../helpers/hub.js';
 import { basic, giveConsent, operatorToken, registerAgent, type RegisteredAgent } from '../helpers/oauth.js';
-import { ERASE, PASSWORD, agentReads, customer, paymentApprovals, verifiedReceipt } from './privacy-fixtures.js';
 import { hubArgs } from '../helpers/run-node.js';
+import { ERASE, PASSWORD, agentReads, customer, paymentApprovals, verifiedReceipt } from './privacy-fixtures.js';
 
 const clock = fixedClock('2031-03-01T09:00:00Z');
 let database: TestDatabase;

@@ -5,7 +5,7 @@ import { ROWS_PER_STATEMENT } from '../../src/shared/housekeeping.js';
 import { restartDelivery } from '../../src/webhooks/delivery.queries.js';
 import { webhookMessageRetention } from '../../src/webhooks/webhook.service.js';
 import { testServerUrl } from '../helpers/database.js';
-import { lockHolder } from '../helpers/locks.js';
+import { lockHolder, unlessWaiting } from '../helpers/locks.js';
 import { adminToken, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
 
 const DAY_MS = 86_400_000;
@@ -98,10 +98,7 @@ describe.skipIf(testServerUrl() === undefined)('webhook message retention beside
 
     const retention = webhookMessageRetention(hub.services.db);
     try {
-      // Bounded, so that a delete waiting on the redelivered row fails here rather than hanging;
-      // the bound is far past what a busy machine takes, since a wait would last until the commit.
-      const waited = new Promise<string>((resolve) => setTimeout(() => resolve('waited on the redelivery'), 10_000).unref());
-      expect(await Promise.race([retention.forget(clock.now(), ROWS_PER_STATEMENT), waited])).toBe(1);
+      expect(await unlessWaiting(retention.forget(clock.now(), ROWS_PER_STATEMENT), 'waited on the redelivery')).toBe(1);
       expect(await countOf(hub, 'webhook_messages', 'msg_old_')).toBe(0);
     } finally {
       await redelivery.release();

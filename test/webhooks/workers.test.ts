@@ -13,7 +13,7 @@ import { enqueueWebhookEvent } from '../../src/webhooks/webhook-outbox.js';
 import { createWebhookService } from '../../src/webhooks/webhook.service.js';
 import { testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { graphql } from '../helpers/hub.js';
-import { lockHolder } from '../helpers/locks.js';
+import { lockHolder, unlessWaiting } from '../helpers/locks.js';
 import { registerAgent } from '../helpers/oauth.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { adminToken, deliveryLog, startWebhookHub, subscribe, type TestClock } from './webhook-hub.js';
@@ -172,10 +172,7 @@ describe('delivery workers', () => {
 
     const worker = hub.services.webhooks.createWorker();
     try {
-      // Bounded, so that a claim waiting on the held row fails here rather than hanging; the bound
-      // is far past what a busy machine takes, since a wait would last until the holder lets go.
-      const waited = new Promise<string>((resolve) => setTimeout(() => resolve('waited on the held delivery'), 10_000).unref());
-      expect(await Promise.race([worker.deliverDue(), waited])).toBe(1);
+      expect(await unlessWaiting(worker.deliverDue(), 'waited on the held delivery')).toBe(1);
       expect(receiver.accepted).toEqual([second]);
       expect((await deliveryLog(hub, admin, subscription.id)).find((d) => d.messageId === first)).toMatchObject({ status: 'PENDING', attemptCount: 0 });
 
