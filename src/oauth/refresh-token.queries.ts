@@ -52,13 +52,15 @@ export async function deleteEndedFamilyRows(db: Db, now: Date, limit: number): P
  * which says when the family began; the token just used, which a revocation racing its refresh
  * may be waiting on (see `findRefreshTokenRefusal`); and revoked rows, which have ended the
  * family. Run as the family's next token is stored, so a family holds three rows, and any
- * revoked ones, however often it is refreshed. None for a token that starts its family.
+ * revoked ones, however often it is refreshed. None for a token that starts its family. The first
+ * row is the least id in byte order, as ULIDs sort by time: a database's own collation may not
+ * (a Czech one sorts CH after H, a Danish one AA after Z).
  */
 const rotatedRowsOf = (familyId: string, replaces: string | undefined) => sql<string>`(
   select id from refresh_tokens
   where family_id = ${familyId} and ${replaces ?? null}::text is not null and id <> ${replaces ?? null}
     and named_in_token and rotated_at is not null and revoked_at is null
-    and id <> (select min(id) from refresh_tokens where family_id = ${familyId})
+    and id <> (select min(id collate "C") from refresh_tokens where family_id = ${familyId})
   for update skip locked)`;
 
 /**
