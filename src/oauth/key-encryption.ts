@@ -7,6 +7,8 @@ import { encryptionKey } from '../config.values.js';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_FILE = 'key-encryption-key';
+/** Where the key comes from, for an error that cannot tell which one it was given. */
+const KEY_SOURCE = `HUB_KEY_ENCRYPTION_KEY (or, where it is unset, the ${KEY_FILE} file in HUB_DATA_DIR)`;
 
 /**
  * The key that encrypts signing keys at rest: HUB_KEY_ENCRYPTION_KEY, or (outside production,
@@ -77,6 +79,6 @@ export function open(kek: Buffer, sealed: Buffer, context: string, name = `signi
     decipher.setAuthTag(sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
     return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
   } catch {
-    throw new Error(`${name} cannot be decrypted: HUB_KEY_ENCRYPTION_KEY is not the key it was sealed with`);
+    throw new Error(`${name} cannot be decrypted: ${KEY_SOURCE} is not the key it was sealed with`);
   }
 }

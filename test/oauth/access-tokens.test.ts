@@ -428,7 +428,7 @@ describe('signing keys at rest', () => {
 
   it('refuses to start with another HUB_KEY_ENCRYPTION_KEY, saying so', async () => {
     await expect(createHub(loadConfig({ ...TEST_ENV, HUB_KEY_ENCRYPTION_KEY: '1'.repeat(64) }), { database: hub.database })).rejects.toThrow(
-      /^signing key [\w-]+ cannot be decrypted: HUB_KEY_ENCRYPTION_KEY is not the key it was sealed with$/,
+      /^signing key [\w-]+ cannot be decrypted: HUB_KEY_ENCRYPTION_KEY \(or, where it is unset, the key-encryption-key file in HUB_DATA_DIR\) is not the key it was sealed with$/,
     );
   });
 });
@@ -495,7 +495,7 @@ describeEmbedded('hub keys', () => {
   it('refuses to rotate with another HUB_KEY_ENCRYPTION_KEY, leaving the keys as they were', async () => {
     const result = await runHub({ ...env, HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) }, 'keys', 'rotate');
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/^hub: signing key [\w-]+ cannot be decrypted: HUB_KEY_ENCRYPTION_KEY is not the key it was sealed with\n$/);
+    expect(result.stderr).toMatch(/^hub: signing key [\w-]+ cannot be decrypted: HUB_KEY_ENCRYPTION_KEY \(or, where it is unset, the key-encryption-key file in HUB_DATA_DIR\) is not the key it was sealed with\n$/);
     expect(await runHub(env, 'keys', 'list')).toEqual({ status: 0, stdout: listed, stderr: '' });
   }, 120_000);
 

@@ -125,7 +125,7 @@ describe('signing keys that cannot be reread', () => {
     await rotateSigningKey(hub.database.db, Buffer.alloc(32, 7), new Date());
     for (let i = 0; i < 3; i++) await expect(hub.services.keys.reload()).rejects.toThrow(/cannot be decrypted/);
     expect(hub.services.keys.signingKey().kid).toBe(kept);
-    expect(keyLines()).toEqual([expect.objectContaining({ level: 40, reason: expect.stringMatching(/cannot be decrypted: HUB_KEY_ENCRYPTION_KEY is not the key it was sealed with/) })]);
+    expect(keyLines()).toEqual([expect.objectContaining({ level: 40, reason: expect.stringMatching(/cannot be decrypted: HUB_KEY_ENCRYPTION_KEY \(or, where it is unset, the key-encryption-key file in HUB_DATA_DIR\) is not the key it was sealed with/) })]);
     expect(keyLines()[0]!.err).toBeUndefined();
 
     const fixed = await rotateSigningKey(hub.database.db, resolveKeyEncryptionKey(hub.config), new Date());
