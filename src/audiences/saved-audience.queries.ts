@@ -52,16 +52,19 @@ export async function findSavedAudienceOf(db: Db, id: string, createdBy: string)
 }
 
 /**
- * A page of the audiences one client saved, in creation order (ids are time-ordered ULIDs) after
- * `afterId`. Reads `saved_audiences_creator` (migration 0007).
+ * A page of the audiences one client saved, in creation order after `afterId`. Ids are ULIDs, in
+ * time order byte by byte, which a database's own collation may not keep (a Czech one sorts CH
+ * after H): they are compared as bytes. Reads `saved_audiences_creator` (migration 0007) for the
+ * client's at most MAX_SAVED_AUDIENCES rows, and sorts them.
  */
 export async function listSavedAudiencesOf(db: Db, createdBy: string, limit: number, afterId?: string): Promise<SavedAudience[]> {
+  const id = sql<string>`id collate "C"`;
   const rows = await db
     .selectFrom('saved_audiences')
     .selectAll()
     .where('created_by', '=', createdBy)
-    .$if(afterId !== undefined, (q) => q.where('id', '>', afterId!))
-    .orderBy('id')
+    .$if(afterId !== undefined, (q) => q.where(id, '>', afterId!))
+    .orderBy(id)
     .limit(limit)
     .execute();
   return rows.map(toSavedAudience);
