@@ -30,6 +30,13 @@ describe('migrations', () => {
     await sql`insert into scratch values (1)`.execute(database.db);
     await expect(sql`delete from scratch`.execute(database.db)).rejects.toThrow(/DELETE on scratch is not allowed: the table is append-only/);
   });
+
+  it('make the audit trail’s partitions with their owner’s rights, on a fixed search_path, for no one else unless granted', async () => {
+    const { rows } = await sql<{ definer: boolean; config: string[]; public: boolean }>`
+      select prosecdef as definer, proconfig as config, exists (select 1 from aclexplode(proacl) where grantee = 0) as public
+      from pg_proc where oid = 'audit_ensure_partitions(timestamptz)'::regprocedure`.execute(database.db);
+    expect(rows).toEqual([{ definer: true, config: ['search_path=public, pg_temp'], public: false }]);
+  });
 });
 
 describe('a database migrated by a newer version of the hub', () => {
