@@ -18,8 +18,14 @@ const REBUILDABLE = `
    where i.indrelid = any($1::text[]::regclass[])
      and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`;
 
-/** True when none of these tables holds a row: a load into them may build their indexes after. */
-export async function tablesAreEmpty(tx: SeedTransaction, tables: readonly string[]): Promise<boolean> {
+/**
+ * True when none of these tables holds a row and the role owns every one (dropping an index takes
+ * the table's owner; a role that may only write the rows cannot): a load into them may build
+ * their indexes after.
+ */
+export async function mayRebuildIndexes(tx: SeedTransaction, tables: readonly string[]): Promise<boolean> {
+  const [owned] = await tx.query<{ owns: boolean }>(`select bool_and(pg_has_role(relowner, 'USAGE')) as owns from pg_class where oid = any($1::text[]::regclass[])`, [tables]);
+  if (owned?.owns !== true) return false;
   const probes = tables.map((table) => `not exists (select 1 from ${table})`).join(' and ');
   const [row] = await tx.query<{ empty: boolean }>(`select ${probes} as empty`);
   return row?.empty === true;

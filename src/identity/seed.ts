@@ -5,7 +5,7 @@ import { insertAudienceRows } from '../audiences/audience.bulk.js';
 import { insertSeededConsents } from '../audiences/consent.seed.js';
 import type { Db } from '../db/connect.js';
 import { SEED_TIME_BASE, createCustomerSource, type SeededCustomer } from './seed.generator.js';
-import { dropIndexesUntilLoaded, tablesAreEmpty } from './seed.indexes.js';
+import { dropIndexesUntilLoaded, mayRebuildIndexes } from './seed.indexes.js';
 import { copySeedWriter, kyselySeedWriter, type SeedTransaction, type SeedWriter } from './seed.writer.js';
 
 export { SEED_TIME_BASE, createCustomerSource, type SeededCustomer } from './seed.generator.js';
@@ -44,10 +44,10 @@ export interface SeedCounts {
  * twice fails on the primary key. While batches are written, the next one is generated.
  *
  * How, fastest first:
- * - into tables that hold no row yet, where the role may set `session_replication_role`: one
- *   transaction that loads every batch with the triggers off, writes the audience rows itself
- *   (computed from the rows it loads, row for row what the triggers would write), and builds the
- *   indexes after the rows; interrupted, it leaves nothing;
+ * - into tables that hold no row yet, where the role owns them and may set
+ *   `session_replication_role`: one transaction that loads every batch with the triggers off,
+ *   writes the audience rows itself (computed from the rows it loads, row for row what the
+ *   triggers would write), and builds the indexes after the rows; interrupted, it leaves nothing;
  * - elsewhere, one transaction per batch (an interrupted run leaves only whole customers), with
  *   the triggers off and the audience rows written likewise where the role may, else with the
  *   triggers on;
@@ -102,10 +102,11 @@ const YIELD_EVERY = 200;
 /**
  * The fastest load, into tables that hold no row yet: one transaction that drops their indexes,
  * writes every batch, then builds the indexes again by sorting (see seed.indexes.ts). Interrupted,
- * it leaves the tables as they were. False, writing nothing, when a table already holds rows.
+ * it leaves the tables as they were. False, writing nothing, when a table already holds rows or
+ * the role does not own them all.
  */
 async function loadIntoEmptyTables(tx: SeedTransaction, batches: AsyncIterable<SeedBatch>, passwordHash: string, report: (added: SeedCounts) => void): Promise<boolean> {
-  if (!(await tablesAreEmpty(tx, LOADED_TABLES))) return false;
+  if (!(await mayRebuildIndexes(tx, LOADED_TABLES))) return false;
   await applyBulkSettings(tx, true);
   const rebuild = await dropIndexesUntilLoaded(tx, LOADED_TABLES);
   await pipeline(batches, 1, (batch) => writeBatch(tx, batch, passwordHash, true), report);

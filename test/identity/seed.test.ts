@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,11 +6,12 @@ import { verify } from '@node-rs/argon2';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/connect.js';
+import { openDatabase, type Db } from '../../src/db/connect.js';
 import { DEMO_EMAIL, DEMO_PASSWORD, seedDemoIfEmpty } from '../../src/identity/demo.js';
 import { phone } from '../../src/identity/profile.input.js';
 import { createCustomerSource, hashDemoPassword, insertCustomers, seedUsers, type SeedCounts } from '../../src/identity/seed.js';
 import { createTestDatabase, describeEmbedded, testServerUrl, type TestDatabase } from '../helpers/database.js';
+import { admin } from '../helpers/global-setup.js';
 import { runNode } from '../helpers/run-node.js';
 
 const USERS = 150;
@@ -226,4 +227,33 @@ describe.runIf(testServerUrl() !== undefined)('hub seed on a server', () => {
       await database.close();
     }
   }, 120_000);
+});
+
+/**
+ * A role granted `session_replication_role` (PostgreSQL 15 lets a superuser grant it) that owns
+ * none of the tables, as a hub's runtime role may be: it may turn the triggers off, but not drop
+ * a table's indexes. Only a server has roles.
+ */
+describe.runIf(testServerUrl() !== undefined)('seedUsers as a role that may turn triggers off but owns no table', () => {
+  it('loads the customers, without the load that drops and builds the indexes', async () => {
+    const serverUrl = testServerUrl()!;
+    const database = await createTestDatabase();
+    const role = `hub_test_seeder_${randomBytes(6).toString('hex')}`;
+    await admin(serverUrl, `create role ${role} login nosuperuser`, `grant set on parameter session_replication_role to ${role}`);
+    const url = new URL(database.url!);
+    url.username = role;
+    const seeder = openDatabase({ url: url.toString() });
+    try {
+      await admin(database.url!, `grant select, insert, update, delete on all tables in schema public to ${role}`, `grant usage on all sequences in schema public to ${role}`);
+      const indexes = () => sql<{ n: number }>`select count(*)::int as n from pg_index where indrelid = any(array['users', 'orders', 'payment_methods', 'consents', 'consent_events', 'audience_members']::regclass[])`.execute(database.db);
+      const before = (await indexes()).rows[0]!.n;
+      expect(await seedUsers(seeder.db, { users: 20, seed: 11, batchSize: 10 })).toMatchObject({ users: 20 });
+      expect((await countsOf(database.db)).users).toBe(20);
+      expect((await indexes()).rows[0]!.n).toBe(before);
+    } finally {
+      await seeder.close();
+      await database.close();
+      await admin(serverUrl, `revoke set on parameter session_replication_role from ${role}`, `drop role ${role}`);
+    }
+  }, 60_000);
 });
