@@ -108,7 +108,9 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   if ('pglite' in target) return openPglite(target.pglite);
   const dir = pgliteDataDir(target.dataDir, target.existing ?? false);
   const unlock = dir === undefined ? undefined : lockDataDir(dir, path.resolve(target.dataDir));
-  return openPglite(new PGlite(dir, { parsers: pgliteParsers, relaxedDurability: false }), unlock);
+  // One options object: PGlite reads a second argument only after a data folder's path, and
+  // would drop the parsers of a database kept in memory (no folder).
+  return openPglite(new PGlite({ dataDir: dir, parsers: pgliteParsers, relaxedDurability: false }), unlock);
 }
 
 function openPglite(pglite: PGlite, unlock?: () => void): DatabaseHandle {
