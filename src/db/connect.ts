@@ -158,15 +158,22 @@ export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 /** Connections of the pool for the requests' token checks (`DatabaseHandle.checks`): each runs one statement of about 0.2 ms. */
 const CHECK_POOL_SIZE = 4;
 
+/**
+ * Settings the hub's sessions need whatever the database or role makes their default (`alter
+ * database … set …`): pg reads times and dates only in ISO's style, and takes anything else for
+ * null (`03.12.2026 17:27:00 UTC` under `DateStyle = German`).
+ */
+const SESSION_OPTIONS = '-c DateStyle=ISO';
+
 function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs }: ServerTarget): DatabaseHandle {
-  // pg lets the URL's `options` (`-c TimeZone=…`) replace a pool's own: a pool with options of its
-  // own takes the URL without them and passes both together.
+  // pg lets the URL's `options` (`-c TimeZone=…`) replace a pool's own: each pool takes the URL
+  // without them and passes them with its own, after them so that the hub's prevail.
   const parsed = new URL(url);
   const urlOptions = parsed.searchParams.get('options');
   parsed.searchParams.delete('options');
   const openPool = (max: number, applicationName: string, options?: string) => {
     const pool = new pg.Pool({
-      connectionString: options && urlOptions ? parsed.toString() : url,
+      connectionString: parsed.toString(),
       max,
       types: pgTypes,
       connectionTimeoutMillis: 5_000,
@@ -181,7 +188,7 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       // A statement that outruns any request waiting for it (a costly filter, a lock queue) is
       // cancelled by the server, not left holding a connection and a core after its caller left.
       ...(statementTimeoutMs !== undefined && { statement_timeout: statementTimeoutMs }),
-      ...(options && { options: urlOptions ? `${urlOptions} ${options}` : options }),
+      options: [urlOptions, SESSION_OPTIONS, options].filter(Boolean).join(' '),
       keepAlive: true,
     });
     // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in
