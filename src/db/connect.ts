@@ -161,9 +161,11 @@ const CHECK_POOL_SIZE = 4;
 /**
  * Settings the hub's sessions need whatever the database or role makes their default (`alter
  * database … set …`): pg reads times and dates only in ISO's style, and takes anything else for
- * null (`03.12.2026 17:27:00 UTC` under `DateStyle = German`).
+ * null (`03.12.2026 17:27:00 UTC` under `DateStyle = German`); and the hub's transactions take
+ * their locks, then read what the holder before them committed, as only READ COMMITTED lets them
+ * (under REPEATABLE READ or SERIALIZABLE a change that waited for a lock fails with 40001 instead).
  */
-const SESSION_OPTIONS = '-c DateStyle=ISO';
+const SESSION_OPTIONS = '-c DateStyle=ISO -c default_transaction_isolation=read\\ committed';
 
 function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs }: ServerTarget): DatabaseHandle {
   // pg lets the URL's `options` (`-c TimeZone=…`) replace a pool's own: each pool takes the URL

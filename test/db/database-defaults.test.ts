@@ -4,7 +4,7 @@ import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { admin } from '../helpers/global-setup.js';
-import { TEST_ENV, signUpUser } from '../helpers/hub.js';
+import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
 
 // What an operator sets for the hub's database (`alter database … set …`, or for its role) becomes
 // the default of every session opened afterwards; only a server has such defaults.
@@ -31,5 +31,29 @@ describe.skipIf(testServerUrl() === undefined)('a hub on a database whose sessio
     expect(row.rows[0]!.created_at).toBeInstanceOf(Date);
     expect(Math.abs(row.rows[0]!.created_at.getTime() - Date.now())).toBeLessThan(60_000);
     expect(row.rows[0]!.day).toBe('2026-12-03');
+  });
+
+  it.each(["'serializable'", "'repeatable read'"])('changes a profile that waited for its audit chain under default_transaction_isolation %s', async (isolation) => {
+    const hub = await hubOn(`default_transaction_isolation = ${isolation}`);
+    const user = await signUpUser(hub, { givenName: 'Ada' });
+    // Another change of the person (an audit append of another instance) moves their chain head
+    // while the request waits for it, as changes of one person do every day.
+    let resume!: () => void;
+    const held = new Promise<void>((resolve) => (resume = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holder = database!.db.transaction().setIsolationLevel('read committed').execute(async (tx) => {
+      await sql`update audit_chain_heads set seq = seq where chain_key = ${user.id}`.execute(tx);
+      resume();
+      await released;
+    });
+    await held;
+    const response = graphql<any>(hub, 'mutation { updateProfile(input: { givenName: "Grace" }) { givenName } }', { token: user.accessToken });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    release();
+    await holder;
+    const answer = await response;
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data.updateProfile.givenName).toBe('Grace');
   });
 });
