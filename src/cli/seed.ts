@@ -54,7 +54,7 @@ async function runSeed(options: SeedCommandOptions): Promise<void> {
   }
   const database = openConfiguredDatabase(config);
   // On a server, batches go through COPY on a pool of their own.
-  const pool = config.databaseUrl ? new pg.Pool({ connectionString: config.databaseUrl, max: 3, application_name: 'hub-seed' }) : undefined;
+  const pool = config.databaseUrl ? new pg.Pool({ connectionString: config.databaseUrl, max: 3, application_name: 'hub-seed', options: '-c statement_timeout=0' }) : undefined;
   // An idle connection that drops emits 'error'; the next statement reports it instead.
   pool?.on('error', () => {});
   try {

@@ -58,7 +58,7 @@ export interface ServerTarget {
   readonly url: string;
   readonly poolSize?: number;
   readonly idleInTransactionTimeoutMs?: number;
-  /** The longest a statement may run before the server cancels it; unset, no limit. */
+  /** The longest a statement may run before the server cancels it; unset, no limit, whatever the database or role sets. */
   readonly statementTimeoutMs?: number;
 }
 
@@ -189,8 +189,8 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
       // A statement that outruns any request waiting for it (a costly filter, a lock queue) is
       // cancelled by the server, not left holding a connection and a core after its caller left.
-      ...(statementTimeoutMs !== undefined && { statement_timeout: statementTimeoutMs }),
-      options: [urlOptions, SESSION_OPTIONS, options].filter(Boolean).join(' '),
+      // Unbounded, it is so whatever the database sets (pg never sends a statement_timeout of 0).
+      options: [urlOptions, SESSION_OPTIONS, `-c statement_timeout=${statementTimeoutMs ?? 0}`, options].filter(Boolean).join(' '),
       keepAlive: true,
     });
     // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in

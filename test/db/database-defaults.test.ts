@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { admin } from '../helpers/global-setup.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { runNode } from '../helpers/run-node.js';
 
 // What an operator sets for the hub's database (`alter database … set …`, or for its role) becomes
 // the default of every session opened afterwards; only a server has such defaults.
@@ -55,5 +56,15 @@ describe.skipIf(testServerUrl() === undefined)('a hub on a database whose sessio
     const answer = await response;
     expect(answer.errors).toBeUndefined();
     expect(answer.data.updateProfile.givenName).toBe('Grace');
+  });
+
+  it('runs hub seed and hub audit verify past a statement timeout the database sets, as it does HUB_STATEMENT_TIMEOUT', async () => {
+    database = await createTestDatabase();
+    await admin(testServerUrl()!, `alter database ${new URL(database.url!).pathname.slice(1)} set statement_timeout = '1ms'`);
+    const env = { PATH: process.env.PATH, LOG_LEVEL: 'silent', DATABASE_URL: database.url!, HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) };
+    const seed = await runNode(env, 'bin/hub.js', 'seed', '--users', '20', '--seed', '3');
+    expect(seed.status, seed.stderr).toBe(0);
+    const verify = await runNode(env, 'bin/hub.js', 'audit', 'verify');
+    expect(verify.status, verify.stderr).toBe(0);
   });
 });
