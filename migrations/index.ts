@@ -28,6 +28,7 @@ import * as m0026 from './0026_agent_reads_exports.js';
 import * as m0027 from './0027_approval_retention.js';
 import * as m0028 from './0028_audit_partitions_as_owner.js';
 import * as m0029 from './0029_users_by_country.js';
+import * as m0030 from './0030_webhook_deliveries_by_status.js';
 
 /** Every migration, in order. A new migration is a new file here; an applied one never changes. */
 export const migrations: Record<string, Migration> = {
@@ -60,4 +61,5 @@ export const migrations: Record<string, Migration> = {
   '0027_approval_retention': m0027,
   '0028_audit_partitions_as_owner': m0028,
   '0029_users_by_country': m0029,
+  '0030_webhook_deliveries_by_status': m0030,
 };
