@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, type CompiledQuery, type DatabaseConnection, type Dialect, type Driver } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery, type DatabaseConnection, type Dialect, type Driver } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import type pg from 'pg';
 import { inject } from 'vitest';
@@ -125,4 +125,21 @@ export async function startCountedHub(log: StatementLog, env: Record<string, str
     db = checks = new Kysely<Database>({ dialect: countingDialect(new PGliteDialect(pglite), log) });
   }
   return createHub(loadConfig({ ...TEST_ENV, ...env }), { database: { ...database, db, checks }, audit: { flushIntervalMs: 60_000 } });
+}
+
+/**
+ * The plan (`explain (costs off)`) of a statement the hub sent, as its parameters `args`
+ * (SQL text, such as `('CH', 6)`) make it: prepared as sent, so its `$n` placeholders stand as the
+ * hub's own do.
+ */
+export function planOfStatement(db: Db, statement: string, args: string): Promise<string> {
+  return db.connection().execute(async (connection) => {
+    await sql`prepare planned as ${sql.raw(statement)}`.execute(connection);
+    try {
+      const { rows } = await sql<{ 'QUERY PLAN': string }>`explain (costs off) execute planned${sql.raw(args)}`.execute(connection);
+      return rows.map((row) => row['QUERY PLAN']).join('\n');
+    } finally {
+      await sql`deallocate planned`.execute(connection);
+    }
+  });
 }

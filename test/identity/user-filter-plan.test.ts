@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { clientToken, graphql, signUpUser } from '../helpers/hub.js';
-import { startCountedHub, StatementLog } from '../helpers/statements.js';
+import { planOfStatement, startCountedHub, StatementLog } from '../helpers/statements.js';
 
 const log = new StatementLog();
 let hub: Hub;
@@ -26,15 +26,7 @@ async function planOfList(order: 'createdAt' | 'id'): Promise<string> {
   expect(response.data.users.edges).toHaveLength(1);
   const [statement] = log.matching(/from "users" where .*"country" = /);
   expect(statement).toBeDefined();
-  return hub.services.db.connection().execute(async (db) => {
-    await sql`prepare users_page as ${sql.raw(statement!)}`.execute(db);
-    try {
-      const plan = await sql<{ 'QUERY PLAN': string }>`explain (costs off) execute users_page('erased', 'CH', 6)`.execute(db);
-      return plan.rows.map((row) => row['QUERY PLAN']).join('\n');
-    } finally {
-      await sql`deallocate users_page`.execute(db);
-    }
-  });
+  return planOfStatement(hub.services.db, statement!, "('erased', 'CH', 6)");
 }
 
 describe('the user list filtered on a country', () => {

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { findDeliveriesOfSubscriptions } from '../../src/webhooks/delivery-log.queries.js';
-import { startCountedHub, StatementLog } from '../helpers/statements.js';
+import { planOfStatement, startCountedHub, StatementLog } from '../helpers/statements.js';
 
 const log = new StatementLog();
 let hub: Hub;
@@ -26,15 +26,7 @@ describe("a subscription's delivery log filtered on a status", () => {
     expect(pages.get('whk_1')).toBeUndefined();
     const [statement] = log.matching('from webhook_deliveries d');
     expect(statement).toBeDefined();
-    const plan = await hub.services.db.connection().execute(async (db) => {
-      await sql`prepare deliveries_page as ${sql.raw(statement!)}`.execute(db);
-      try {
-        const { rows } = await sql<{ 'QUERY PLAN': string }>`explain (costs off) execute deliveries_page('{whk_1}', 'failed', 6)`.execute(db);
-        return rows.map((row) => row['QUERY PLAN']).join('\n');
-      } finally {
-        await sql`deallocate deliveries_page`.execute(db);
-      }
-    });
+    const plan = await planOfStatement(hub.services.db, statement!, "('{whk_1}', 'failed', 6)");
     expect(plan).toContain('webhook_deliveries_subscription_status');
     expect(plan).toMatch(/Index Cond: \(\(subscription_id = k\.id\) AND \(status = 'failed'::text\)\)/);
   });
