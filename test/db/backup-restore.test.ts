@@ -15,7 +15,7 @@ import { migrateToLatest } from '../../src/db/migrator.js';
 import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
 import { rotateSigningKey } from '../../src/oauth/key-store.js';
 import { fixedClock } from '../../src/shared/clock.js';
-import { admin, withDatabase } from '../helpers/global-setup.js';
+import { admin, withDatabase, withRole } from '../helpers/global-setup.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, signIn, signUpUser } from '../helpers/hub.js';
 import { exchange, giveConsent, operatorToken, registerAgent } from '../helpers/oauth.js';
@@ -140,9 +140,7 @@ describe.skipIf(!testServerUrl() || !HAS_PG_TOOLS)('a hub database backed up wit
         const file = path.join(dir, `${target}.dump`);
         await admin(serverUrl, `create database ${target} owner ${owner}`);
         await run('pg_dump', ['-Fc', '-f', file, '-d', source.url!]);
-        const url = new URL(targetUrl);
-        url.username = owner;
-        await run('pg_restore', ['--exit-on-error', '--no-owner', '--no-privileges', '-d', url.toString(), file]);
+        await run('pg_restore', ['--exit-on-error', '--no-owner', '--no-privileges', '-d', withRole(targetUrl, owner), file]);
       },
     ],
     [

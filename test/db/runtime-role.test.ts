@@ -9,7 +9,7 @@ import { createMigrator, migrateToLatest, migrationStatus } from '../../src/db/m
 import { fixedClock } from '../../src/shared/clock.js';
 import { migrations } from '../../migrations/index.js';
 import { testServerUrl } from '../helpers/database.js';
-import { admin, withDatabase } from '../helpers/global-setup.js';
+import { admin, withDatabase, withRole } from '../helpers/global-setup.js';
 import { signUpUser, TEST_ENV } from '../helpers/hub.js';
 
 /** The grants README.md's "Database roles" lists, for the owner and runtime roles named. */
@@ -18,13 +18,6 @@ function readmeGrants(owner: string, runtime: string): string {
   const section = readme.slice(readme.indexOf('\n## Database roles\n'));
   const block = /```sql\n([\s\S]*?)```/.exec(section)![1]!;
   return block.replace(/\bhub_owner\b/g, owner).replace(/\bhub_app\b/g, runtime);
-}
-
-function asRole(url: string, role: string): string {
-  const parsed = new URL(url);
-  parsed.username = role;
-  parsed.password = '';
-  return parsed.toString();
 }
 
 /**
@@ -43,7 +36,7 @@ describe.skipIf(testServerUrl() === undefined)('a hub running as a role that own
     const name = `hub_test_${randomBytes(6).toString('hex')}`;
     databases.push(name);
     await admin(serverUrl, `create database ${name} owner ${owner}`);
-    const ownerUrl = asRole(withDatabase(serverUrl, name), owner);
+    const ownerUrl = withRole(withDatabase(serverUrl, name), owner);
     const database = openDatabase({ url: ownerUrl, poolSize: 1 });
     try {
       if (upTo) expect((await createMigrator(database.db).migrateTo(upTo)).error).toBeUndefined();
@@ -52,7 +45,7 @@ describe.skipIf(testServerUrl() === undefined)('a hub running as a role that own
       await database.close();
     }
     await admin(ownerUrl, readmeGrants(owner, runtime));
-    return { ownerUrl, runtimeUrl: asRole(ownerUrl, runtime) };
+    return { ownerUrl, runtimeUrl: withRole(ownerUrl, runtime) };
   }
 
   beforeAll(async () => {

@@ -53,6 +53,14 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
+/** The same server and database as `url`, signed in as `role` (trust authentication: no password). */
+export function withRole(url: string, role: string): string {
+  const parsed = new URL(url);
+  parsed.username = role;
+  parsed.password = '';
+  return parsed.toString();
+}
+
 export async function admin(url: string, ...statements: string[]): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

@@ -11,7 +11,7 @@ import { DEMO_EMAIL, DEMO_PASSWORD, seedDemoIfEmpty } from '../../src/identity/d
 import { phone } from '../../src/identity/profile.input.js';
 import { createCustomerSource, hashDemoPassword, insertCustomers, seedUsers, type SeedCounts } from '../../src/identity/seed.js';
 import { createTestDatabase, describeEmbedded, testServerUrl, type TestDatabase } from '../helpers/database.js';
-import { admin } from '../helpers/global-setup.js';
+import { admin, withRole } from '../helpers/global-setup.js';
 import { runNode } from '../helpers/run-node.js';
 
 const USERS = 150;
@@ -240,9 +240,7 @@ describe.runIf(testServerUrl() !== undefined)('seedUsers as a role that may turn
     const database = await createTestDatabase();
     const role = `hub_test_seeder_${randomBytes(6).toString('hex')}`;
     await admin(serverUrl, `create role ${role} login nosuperuser`, `grant set on parameter session_replication_role to ${role}`);
-    const url = new URL(database.url!);
-    url.username = role;
-    const seeder = openDatabase({ url: url.toString() });
+    const seeder = openDatabase({ url: withRole(database.url!, role) });
     try {
       await admin(database.url!, `grant select, insert, update, delete on all tables in schema public to ${role}`, `grant usage on all sequences in schema public to ${role}`);
       const indexes = () => sql<{ n: number }>`select count(*)::int as n from pg_index where indrelid = any(array['users', 'orders', 'payment_methods', 'consents', 'consent_events', 'audience_members']::regclass[])`.execute(database.db);

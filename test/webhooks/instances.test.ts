@@ -8,9 +8,9 @@ import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers
 import { TEST_ENV } from '../helpers/hub.js';
 import { freePort } from '../helpers/net.js';
 import { registerAgent } from '../helpers/oauth.js';
+import { hubArgs } from '../helpers/run-node.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { adminToken, deliveryLog, LOOPBACK, subscribe } from './webhook-hub.js';
-import { hubArgs } from '../helpers/run-node.js';
 
 /**
  * Hub instances on one PostgreSQL database, as behind a load balancer, each with its own delivery
