@@ -7,19 +7,32 @@ import { ensureAuditPartitions } from './audit.queries.js';
 const PARTITION_RETRY_MS = 60_000;
 
 /**
+ * How often the month is looked at when no batch asks: the changes that audit in their own
+ * transaction never do, and a month in which they alone were audited must still end with the
+ * next month's partition made.
+ */
+export const PARTITION_CHECK_MS = 10 * 60_000;
+
+/**
  * The audit trail's monthly partitions as one writer makes sure of them: at start and whenever the
- * month turns, once per month however many batches ask; a failure is logged and tried again no
- * sooner than PARTITION_RETRY_MS, events going to the default partition meanwhile.
+ * month turns, once per month however many batches ask, and every `checkEveryMs` though none does;
+ * a failure is logged and tried again no sooner than PARTITION_RETRY_MS, events going to the
+ * default partition meanwhile.
  */
 export class AuditPartitions {
   #current: { month: string; ready: Promise<void> } | undefined;
   #retryAt = 0;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly logger: Pick<Logger, 'info' | 'warn'>,
-  ) {}
+    checkEveryMs = PARTITION_CHECK_MS,
+  ) {
+    void this.ensure();
+    this.#timer = setInterval(() => void this.ensure(), checkEveryMs).unref();
+  }
 
   /** Resolves once this month's partitions exist, or their creation failed (logged). Never rejects. */
   ensure(): Promise<void> {
@@ -38,6 +51,11 @@ export class AuditPartitions {
     );
     this.#current = { month, ready };
     return ready;
+  }
+
+  /** Stops looking at the month by the timer; batches still written go on asking. */
+  stop(): void {
+    clearInterval(this.#timer);
   }
 
   /** Resolves once the creation under way, if any, has ended. */

@@ -31,6 +31,8 @@ export interface AuditWriterOptions {
    * again, so a slow database still taking a backlog is waited for.
    */
   readonly closeTimeoutMs?: number;
+  /** How often the month's partitions are looked at while no batch is written, in ms (PARTITION_CHECK_MS). */
+  readonly partitionCheckMs?: number;
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';
@@ -71,7 +73,7 @@ const MAX_OUTAGE_PAUSE_MS = 5_000;
  * only briefly (HEAD_LOCK_TIMEOUT), then goes back to the buffer for another try: the changes of
  * the hub are never held up long by reads, and never aborted in a deadlock with them. Events
  * keep the order they were recorded in through every retry.
- * Makes sure the month's partitions exist at start and whenever the month turns.
+ * Makes sure the month's partitions exist at start and whenever the month turns, written to or not.
  * Call `close()` at shutdown, after the last request: whatever is still buffered is lost otherwise.
  */
 export class AuditWriter {
@@ -114,8 +116,7 @@ export class AuditWriter {
     this.#maxBuffered = options.maxBuffered ?? 100_000;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
-    this.#partitions = new AuditPartitions(db, clock, logger);
-    void this.#partitions.ensure();
+    this.#partitions = new AuditPartitions(db, clock, logger, options.partitionCheckMs);
   }
 
   /** Events waiting to be written. */
@@ -168,6 +169,7 @@ export class AuditWriter {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#partitions.stop();
     this.#lastTaken = performance.now();
     const flushed = (async () => {
       await this.flush();

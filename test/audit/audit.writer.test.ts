@@ -298,6 +298,35 @@ describe('AuditWriter', () => {
     ]);
   });
 
+  it('makes the next month’s partitions in time though it writes no event all month, for the changes that audit in their own transaction', async () => {
+    // Changes (sign-ins, refreshes, consents) append their events in their own transactions, not
+    // through the writer: a month in which the writer had nothing to write must still end with the
+    // next month's partition made, or the next month's events go to the default partition for good.
+    const at = fixedClock('2093-11-20T00:00:00.000Z');
+    const logger = fakeLogger();
+    const writer = new AuditWriter(database.db, logger as unknown as AuditLogger, at, { partitionCheckMs: 20 });
+    try {
+      await writer.flush();
+      at.set('2093-12-01T00:00:00.000Z');
+      const made = async () => (await sql<{ part: string | null }>`select to_regclass('audit_events_2094_01')::text as part`.execute(database.db)).rows[0]!.part;
+      await vi.waitFor(async () => expect(await made()).toBe('audit_events_2094_01'), { timeout: 5_000 });
+      const lastOfYear = readEvent({ subjectUserId: 'usr_new_year', requestId: 'req-dec' });
+      const firstOfYear = readEvent({ subjectUserId: 'usr_new_year', requestId: 'req-jan' });
+      await database.db.transaction().execute((trx) => appendAuditEvents(trx, [lastOfYear], new Date('2093-12-31T23:59:59.999Z')));
+      await database.db.transaction().execute((trx) => appendAuditEvents(trx, [firstOfYear], new Date('2094-01-01T00:00:00.000Z')));
+      const { rows } = await sql<{ part: string; request_id: string }>`
+        select tableoid::regclass::text as part, request_id from audit_events where subject_user_id = 'usr_new_year' order by occurred_at`.execute(database.db);
+      expect(rows).toEqual([
+        { part: 'audit_events_2093_12', request_id: 'req-dec' },
+        { part: 'audit_events_2094_01', request_id: 'req-jan' },
+      ]);
+      expect((await verifyAuditChains(database.db)).broken).toBeUndefined();
+      expect(logger.info.mock.calls.map((call) => call[0])).toEqual(['audit: created partitions audit_events_2093_11, audit_events_2093_12', 'audit: created partitions audit_events_2094_01']);
+    } finally {
+      await writer.close();
+    }
+  });
+
   it('makes sure of the month’s partitions as it starts, with no event recorded yet, and says nothing of those that exist', async () => {
     // A change audits its event in its own transaction, not through the writer: were its month's
     // partition missing, the event would go to the default partition, and the month stay there.
