@@ -77,6 +77,7 @@ export async function migrateToLatest(db: Db, options: MigrateOptions = {}): Pro
 }
 
 async function migrate(db: Db, { onLockWait, lockTimeoutMs, lockRetriesForMs = LOCK_RETRIES_FOR_MS }: MigrateOptions): Promise<string[]> {
+  await refuseEncoding(db);
   refuseNewer(await migrationStatus(db));
   const migrator = createMigrator(db, lockTimeoutMs);
   const applied: string[] = [];
@@ -143,6 +144,23 @@ export async function requireMigrated(db: Db): Promise<void> {
   const status = await migrationStatus(db);
   refuseNewer(status);
   if (status.some((m) => !m.executedAt)) throw new Error('the database has pending migrations: run `hub migrate up` first');
+}
+
+/**
+ * Refuses a database whose encoding is not UTF-8, before anything is written to it: customers'
+ * names and addresses may hold any character, and a LATIN1 database refuses those outside its
+ * repertoire (an emoji, a name in Chinese) as the request that writes them runs, while SQL_ASCII
+ * stores bytes unchecked and counts them as characters (`length`, the tables' checks).
+ * @throws Error naming the database's encoding.
+ */
+async function refuseEncoding(db: Db): Promise<void> {
+  const { rows } = await sql<{ encoding: string }>`select current_setting('server_encoding') as encoding`.execute(db);
+  const encoding = rows[0]!.encoding;
+  if (encoding !== 'UTF8') {
+    throw new Error(
+      `the database's encoding is ${encoding}, which cannot hold every character of customers' data; create one with \`create database … template template0 encoding 'UTF8'\` and restore into it`,
+    );
+  }
 }
 
 /** @throws NewerDatabaseError when the database ran migrations this version does not have. */
