@@ -36,7 +36,19 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.addScalarType('DateTime', DateTimeResolver);
+/**
+ * graphql-scalars' DateTime, but an instant finer than the millisecond the hub keeps is taken as the
+ * next millisecond, where graphql-scalars (Date.parse) drops the digits past it. Every instant the
+ * hub takes is a bound that holds from it on (`from`, an `…After`, an expiry) or until it
+ * (`to`, a `…Before`), so rounded up it keeps exactly the stored instants it would: a `to` of
+ * 23:59:59.999999, the end of a day as many clients write it, keeps an event of 23:59:59.999.
+ */
+builder.scalarType('DateTime', {
+  description: DateTimeResolver.description ?? undefined,
+  serialize: (value) => DateTimeResolver.serialize(value),
+  parseValue: (value) => toMillisecondAfter(value, DateTimeResolver.parseValue(value)),
+  parseLiteral: (node, variables) => toMillisecondAfter(node.kind === Kind.STRING ? node.value : undefined, DateTimeResolver.parseLiteral(node, variables)),
+});
 builder.addScalarType('JSONObject', JSONObjectResolver);
 builder.addScalarType('SafeInt', SafeIntResolver);
 builder.scalarType('Date', {
@@ -57,4 +69,10 @@ function parseDate(value: unknown, node?: ValueNode): string {
   // Date.parse rolls 2023-02-30 over to March; the round trip catches it.
   if (Number.isNaN(time) || !new Date(time).toISOString().startsWith(text)) throw new GraphQLError('must be a calendar date as YYYY-MM-DD', { nodes: node });
   return text;
+}
+
+/** `parsed`, read from `text`, one millisecond later when `text` names an instant after it: digits past the millisecond not all zero. */
+function toMillisecondAfter(text: unknown, parsed: Date): Date {
+  const beyond = typeof text === 'string' ? /[T ]\d{2}:\d{2}:\d{2}\.\d{3}(\d+)/i.exec(text)?.[1] : undefined;
+  return beyond !== undefined && /[1-9]/.test(beyond) ? new Date(parsed.getTime() + 1) : parsed;
 }
