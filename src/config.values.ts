@@ -45,16 +45,21 @@ export const resourceUrl = z
   .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
   .refine(hasNoUserQueryOrFragment, 'must be an http(s) URL without user, query or fragment (RFC 9728)');
 
+/**
+ * A PostgreSQL server's URL, with its host before the path, or in `host=` as libpq writes a Unix
+ * socket's directory (`postgresql:///hub?host=/var/run/postgresql`). Never without either: libpq
+ * would take the socket, the driver `localhost`, so the hub might reach another server than psql.
+ */
 export const postgresUrl = z
   .string()
   .refine((value) => {
     try {
       const url = new URL(value);
-      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && (url.hostname !== '' || !!url.searchParams.get('host'));
     } catch {
       return false;
     }
-  }, 'must be a postgres://user@host:port/database URL');
+  }, 'must be a postgres://user@host:port/database URL (for a Unix socket, postgresql:///database?host=/var/run/postgresql)');
 
 /**
  * 32 bytes as 64 hex digits, or as base64 in either alphabet with or without its one `=`: checked
