@@ -17,7 +17,8 @@ describe('hub serve on an IPv6 address', () => {
     const port = await freePort();
     const env = { PATH: process.env.PATH, ...database.env, HUB_DEMO_DATA: 'false', LOG_LEVEL: 'info', HOST: '::1', PORT: String(port), HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) };
     const child = spawn(process.execPath, hubArgs('serve'), { env, timeout: 90_000 });
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    // 'close', not 'exit': the process may have exited before its last lines were read from the pipe.
+    const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
     let stdout = '';
     try {
       const url = await new Promise<string>((resolve, reject) => {
