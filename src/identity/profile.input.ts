@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { AddressJson, PreferencesJson } from '../db/database.js';
@@ -50,7 +50,17 @@ const EMAIL = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za
  */
 const hasIdnaDomain = (address: string) => {
   const domain = address.slice(address.lastIndexOf('@') + 1);
-  return domainToASCII(domain) === domain;
+  return domainToASCII(domain) === domain && domain.split('.').every((label) => !label.startsWith('xn--') || isIdnaLabel(label));
+};
+
+/**
+ * An `xn--` label decodes to a Unicode label that IDNA converts back to it. Checked label by label,
+ * as the runtime's URL parser may pass an all-ASCII domain through unchecked (Node 24's does, where
+ * Node 20's and 22's refuse it); a label it cannot decode comes back empty or unchanged.
+ */
+const isIdnaLabel = (label: string) => {
+  const unicode = domainToUnicode(label);
+  return !unicode.startsWith('xn--') && domainToASCII(unicode) === label;
 };
 
 /** RFC 5321 §4.5.3.1.1: the part before the `@` has at most 64 octets, which servers may hold to. */
