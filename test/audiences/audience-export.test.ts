@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { getDefaultHighWaterMark } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { sql, type KyselyPlugin } from 'kysely';
 import type { InjectOptions } from 'fastify';
@@ -250,8 +251,9 @@ describe('exports running at once', () => {
       variables: { input: { name: 'Theirs', purpose: 'email_marketing', filter: { countries: ['NL'] } } },
     });
     theirs = created.data.createAudience.id;
-    // Lines past the 16 KiB an unread response buffers: a reader that does not read holds its export open.
-    const preferences = JSON.stringify({ sizes: { note: 'x'.repeat(8_000) } });
+    // Lines past what an unread response buffers (the streams' default, 16 KiB before Node 22 and
+    // 64 KiB since), each half of it: a reader that does not read holds its export open.
+    const preferences = JSON.stringify({ sizes: { note: 'x'.repeat(getDefaultHighWaterMark(false) / 2) } });
     await hub.services.db.updateTable('users').set({ preferences }).where('id', 'in', users.map((u) => u.id)).execute();
   });
 
