@@ -75,9 +75,11 @@ export const DATABASE_RETRY_AFTER_SECONDS = 5;
  * Node's socket errors, and PostgreSQL's: too many connections, shutting down, starting up, and a
  * database that refuses writes (read-only until a failover ends or storage is freed, or out of disk
  * space, `disk_full`, as a server that is not turned read-only when its storage fills up answers
- * every write that needs a new page, while it goes on answering reads).
+ * every write that needs a new page, while it goes on answering reads). Among Node's, a socket the
+ * process or the system has no file left for (EMFILE, ENFILE: a flood of connections to the hub),
+ * which is as passing as the flood.
  */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '53100', '53300', '57P01', '57P02', '57P03', READ_ONLY]);
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EMFILE', 'ENFILE', '53100', '53300', '57P01', '57P02', '57P03', READ_ONLY]);
 const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|connection error|not queryable|Connection ended/i;
 
 /**

@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createChildDatabase } from '../helpers/database.js';
+import { createChildDatabase, testServerUrl } from '../helpers/database.js';
 import { freePort } from '../helpers/net.js';
 import { hubArgs } from '../helpers/run-node.js';
 
@@ -63,11 +65,79 @@ async function startLimitedHub(env: Record<string, string> = {}): Promise<Limite
   };
 }
 
+interface Answer {
+  readonly status: number;
+  readonly retryAfter?: string;
+  readonly body: string;
+}
+
+/** POSTs a sign-up of a new person over `agent`'s connections. */
+let signUps = 0;
+function signUp(port: number, agent: http.Agent): Promise<Answer> {
+  const body = JSON.stringify({
+    query: 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
+    variables: { input: { email: `descriptors-${signUps++}@example.com`, password: 'correct horse battery staple' } },
+  });
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', port, path: '/graphql', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, retryAfter: response.headers['retry-after'], body: text }));
+    });
+    request.on('error', reject).end(body);
+  });
+}
+
+/** GETs `/healthz` over `agent`'s connections; resolves to the status. */
+function healthz(port: number, agent: http.Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/healthz', agent }, (response) => resolve(response.resume().statusCode!)).on('error', reject);
+  });
+}
+
+/** Connections to `port` that send nothing, as many as the hub takes and more; destroy them to end the flood. */
+async function flood(port: number, count: number): Promise<net.Socket[]> {
+  const sockets = Array.from({ length: count }, () => net.connect(port, '127.0.0.1').on('error', () => {}));
+  // Those past the hub's room are accepted and closed at once: a moment shows which.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  return sockets;
+}
+
+/** The hub's log lines at error level or above. */
+const errorLines = (output: string) => output.split('\n').filter((line) => /"level":(50|60)/.test(line));
+
 describe(`hub serve allowed ${DESCRIPTORS} open files`, () => {
   it('starts, answers and stops', async () => {
     const hub = await startLimitedHub();
     const ready = await fetch(`http://127.0.0.1:${hub.port}/readyz`);
     expect(ready.status).toBe(200);
     expect(await hub.stop()).toEqual([0, null]);
+  }, 30_000);
+});
+
+describe.runIf(testServerUrl())(`hub serve on a server, out of open files`, () => {
+  it('answers 503 with Retry-After while it cannot connect to the database, logs that once, and serves again once files are free', async () => {
+    const hub = await startLimitedHub();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 12 });
+    try {
+      // Connections opened before the flood, as a balancer keeps them, with the database's pool
+      // not yet grown: twelve sign-ups at once need more database connections than it holds.
+      expect(await Promise.all(Array.from({ length: 12 }, () => healthz(hub.port, agent)))).toEqual(Array(12).fill(200));
+      const sockets = await flood(hub.port, 2 * DESCRIPTORS);
+      const during = await Promise.all(Array.from({ length: 12 }, () => signUp(hub.port, agent)));
+      sockets.forEach((socket) => socket.destroy());
+      // Some may find a pooled connection; the others must say to come back, not that the hub failed.
+      const refused = during.filter((answer) => answer.status !== 200 || answer.body.includes('"errors"'));
+      expect(refused.length).toBeGreaterThan(0);
+      for (const answer of refused) expect({ status: answer.status, retryAfter: answer.retryAfter }).toEqual({ status: 503, retryAfter: '5' });
+      expect(errorLines(hub.output())).toEqual([]);
+      expect(hub.output().match(/"msg":"database unreachable[^"]*"/g)).toHaveLength(1);
+
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await Promise.all(Array.from({ length: 12 }, () => signUp(hub.port, agent)))).map((answer) => answer.status)).toEqual(Array(12).fill(200));
+    } finally {
+      agent.destroy();
+      expect(await hub.stop()).toEqual([0, null]);
+    }
   }, 30_000);
 });
