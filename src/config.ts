@@ -46,6 +46,8 @@ export interface Config {
   readonly graphqlRateLimit: number;
   /** Personal data exports (`/users/:id/export`) open at once on one instance, whoever holds them. */
   readonly maxDataExports: number;
+  /** Client connections open at once on one instance; those past it are closed as they arrive. */
+  readonly maxConnections: number;
   /** How long the start waits for an unreachable database before giving up, in seconds. */
   readonly dbConnectTimeout: number;
   /** The longest one statement of the running hub may take on a PostgreSQL server, in seconds. */
@@ -138,6 +140,7 @@ const schema = z
     HUB_TOKEN_RATE_LIMIT: integer(1, 1_000_000, 'a number of requests per second from 1 to 1000000').default(50),
     HUB_GRAPHQL_RATE_LIMIT: integer(1, 1_000_000, 'a number of requests per second from 1 to 1000000').default(100),
     HUB_MAX_DATA_EXPORTS: integer(1, 100_000, 'a number of exports from 1 to 100000').default(100),
+    HUB_MAX_CONNECTIONS: integer(1, 1_000_000, 'a number of connections from 1 to 1000000').default(1_000),
     HUB_DB_CONNECT_TIMEOUT: integer(0, 3_600, 'a number of seconds from 0 to 3600').default(30),
     HUB_STATEMENT_TIMEOUT: integer(1, 3_600, 'a number of seconds from 1 to 3600').default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -244,6 +247,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tokenRateLimit: e.HUB_TOKEN_RATE_LIMIT,
     graphqlRateLimit: e.HUB_GRAPHQL_RATE_LIMIT,
     maxDataExports: e.HUB_MAX_DATA_EXPORTS,
+    maxConnections: e.HUB_MAX_CONNECTIONS,
     dbConnectTimeout: e.HUB_DB_CONNECT_TIMEOUT,
     statementTimeout: e.HUB_STATEMENT_TIMEOUT,
     logLevel: e.LOG_LEVEL,

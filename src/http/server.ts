@@ -106,6 +106,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       if (options.metrics) countRequest(options.metrics, request, reply);
     },
   });
+  limitConnections(app, config.maxConnections, options.logger);
   // What is still open CLOSE_GRACE_MS after closing began is cut: Node stops timing requests out
   // once its server closes, so one client stalled mid-request would otherwise hold the close, and
   // the audit events behind it, for good.
@@ -167,6 +168,31 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     databaseOutage: outage,
   });
   return app;
+}
+
+/** How often, at most, the connections refused past the limit are logged while they go on. */
+const REFUSED_CONNECTIONS_LOG_MS = 60_000;
+
+/**
+ * Holds at most `max` client connections open at once; one past it is closed as it arrives. Each
+ * takes an open file, as do the database's connections and files and the webhooks' sockets: idle
+ * connections without number (a flood, or a client that never closes its keep-alive ones) would
+ * leave the process none for those, and every request would fail, on the connections it holds too.
+ * The refusals are logged at `warn` once, then at most once a minute while they go on, with how
+ * many there were.
+ */
+function limitConnections(app: FastifyInstance, max: number, logger: Logger): void {
+  app.server.maxConnections = max;
+  let refused = 0;
+  let loggedAt: number | undefined;
+  app.server.on('drop', () => {
+    refused++;
+    const now = performance.now();
+    if (loggedAt !== undefined && now - loggedAt < REFUSED_CONNECTIONS_LOG_MS) return;
+    logger.warn(`connections refused: ${max} are open, the most HUB_MAX_CONNECTIONS allows; closing further ones as they arrive (${refused} since this was last logged)`);
+    loggedAt = now;
+    refused = 0;
+  });
 }
 
 /**

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       tokenRateLimit: 50,
       statementTimeout: 30,
       maxDataExports: 100,
+      maxConnections: 1_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -107,6 +108,7 @@ describe('loadConfig', () => {
     ['HUB_TOKEN_RATE_LIMIT', 'tokenRateLimit', 1, 1_000_000, 'a number of requests per second from 1 to 1000000'],
     ['HUB_GRAPHQL_RATE_LIMIT', 'graphqlRateLimit', 1, 1_000_000, 'a number of requests per second from 1 to 1000000'],
     ['HUB_MAX_DATA_EXPORTS', 'maxDataExports', 1, 100_000, 'a number of exports from 1 to 100000'],
+    ['HUB_MAX_CONNECTIONS', 'maxConnections', 1, 1_000_000, 'a number of connections from 1 to 1000000'],
     ['HUB_DB_CONNECT_TIMEOUT', 'dbConnectTimeout', 0, 3_600, 'a number of seconds from 0 to 3600'],
     ['HUB_STATEMENT_TIMEOUT', 'statementTimeout', 1, 3_600, 'a number of seconds from 1 to 3600'],
     ['HUB_WEBHOOK_TIMEOUT', 'webhookTimeout', 1, 60, 'a number of seconds from 1 to 60'],

@@ -117,7 +117,8 @@ describe(`hub serve allowed ${DESCRIPTORS} open files`, () => {
 
 describe.runIf(testServerUrl())(`hub serve on a server, out of open files`, () => {
   it('answers 503 with Retry-After while it cannot connect to the database, logs that once, and serves again once files are free', async () => {
-    const hub = await startLimitedHub();
+    // Connections past the files left, as when the limit is set above what the process may open.
+    const hub = await startLimitedHub({ HUB_MAX_CONNECTIONS: '1000000' });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 12 });
     try {
       // Connections opened before the flood, as a balancer keeps them, with the database's pool
@@ -135,6 +136,31 @@ describe.runIf(testServerUrl())(`hub serve on a server, out of open files`, () =
 
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect((await Promise.all(Array.from({ length: 12 }, () => signUp(hub.port, agent)))).map((answer) => answer.status)).toEqual(Array(12).fill(200));
+    } finally {
+      agent.destroy();
+      expect(await hub.stop()).toEqual([0, null]);
+    }
+  }, 30_000);
+});
+
+describe(`hub serve allowed ${DESCRIPTORS} open files, flooded with idle connections`, () => {
+  it('takes no more than HUB_MAX_CONNECTIONS, so it keeps files for its database and serves the connections it holds, logging the refusals once', async () => {
+    const hub = await startLimitedHub({ HUB_MAX_CONNECTIONS: '64' });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 12 });
+    try {
+      expect(await Promise.all(Array.from({ length: 12 }, () => healthz(hub.port, agent)))).toEqual(Array(12).fill(200));
+      const sockets = await flood(hub.port, 2 * DESCRIPTORS);
+      const closed = sockets.filter((socket) => socket.destroyed || socket.readyState === 'closed').length;
+      // Twelve held, 52 taken from the flood, the rest closed as they arrived.
+      expect(closed).toBe(2 * DESCRIPTORS - 52);
+      const during = await Promise.all(Array.from({ length: 12 }, () => signUp(hub.port, agent)));
+      expect(during.map((answer) => [answer.status, answer.body.includes('"accessToken"')])).toEqual(Array(12).fill([200, true]));
+      expect(errorLines(hub.output())).toEqual([]);
+      expect(hub.output().match(/"msg":"connections refused[^"]*"/g)).toHaveLength(1);
+      sockets.forEach((socket) => socket.destroy());
+
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await fetch(`http://127.0.0.1:${hub.port}/readyz`)).status).toBe(200);
     } finally {
       agent.destroy();
       expect(await hub.stop()).toEqual([0, null]);
