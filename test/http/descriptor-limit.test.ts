@@ -106,15 +106,6 @@ async function flood(port: number, count: number): Promise<net.Socket[]> {
 /** The hub's log lines at error level or above. */
 const errorLines = (output: string) => output.split('\n').filter((line) => /"level":(50|60)/.test(line));
 
-describe(`hub serve allowed ${DESCRIPTORS} open files`, () => {
-  it('starts, answers and stops', async () => {
-    const hub = await startLimitedHub();
-    const ready = await fetch(`http://127.0.0.1:${hub.port}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await hub.stop()).toEqual([0, null]);
-  }, 30_000);
-});
-
 describe.runIf(testServerUrl())(`hub serve on a server, out of open files`, () => {
   it('answers 503 with Retry-After while it cannot connect to the database, logs that once, and serves again once files are free', async () => {
     // Connections past the files left, as when the limit is set above what the process may open.
@@ -145,14 +136,14 @@ describe.runIf(testServerUrl())(`hub serve on a server, out of open files`, () =
 
 describe(`hub serve allowed ${DESCRIPTORS} open files, flooded with idle connections`, () => {
   it('takes no more than HUB_MAX_CONNECTIONS, so it keeps files for its database and serves the connections it holds, logging the refusals once', async () => {
+    // Started under the limit at all: Node opens every file of a package's module graph at once.
     const hub = await startLimitedHub({ HUB_MAX_CONNECTIONS: '64' });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 12 });
     try {
       expect(await Promise.all(Array.from({ length: 12 }, () => healthz(hub.port, agent)))).toEqual(Array(12).fill(200));
       const sockets = await flood(hub.port, 2 * DESCRIPTORS);
-      const closed = sockets.filter((socket) => socket.destroyed || socket.readyState === 'closed').length;
-      // Twelve held, 52 taken from the flood, the rest closed as they arrived.
-      expect(closed).toBe(2 * DESCRIPTORS - 52);
+      // Twelve held, 52 taken from the flood, the rest closed as they arrive.
+      await expect.poll(() => sockets.filter((socket) => socket.destroyed || socket.readyState === 'closed').length).toBe(2 * DESCRIPTORS - 52);
       const during = await Promise.all(Array.from({ length: 12 }, () => signUp(hub.port, agent)));
       expect(during.map((answer) => [answer.status, answer.body.includes('"accessToken"')])).toEqual(Array(12).fill([200, true]));
       expect(errorLines(hub.output())).toEqual([]);
