@@ -10,11 +10,13 @@ import { TEST_ENV, signUpUser } from '../helpers/hub.js';
 describe.skipIf(testServerUrl() === undefined)('a hub given DATABASE_URL in the forms libpq takes', () => {
   it('serves through a Unix socket named by `host=`, with no host before the path', async ({ skip }) => {
     await withTestDatabase(async (database) => {
-      const { rows: settings } = await sql<{ dirs: string }>`select current_setting('unix_socket_directories') as dirs`.execute(database.db);
+      // The socket is `.s.PGSQL.<port>` in its directory: a server off 5432 needs its port named too.
+      const { rows: settings } = await sql<{ dirs: string; port: string }>`
+        select current_setting('unix_socket_directories') as dirs, current_setting('port') as port`.execute(database.db);
       const directory = settings[0]!.dirs.split(',')[0]?.trim();
       if (!directory) return skip('the server listens on no Unix socket');
       const server = new URL(database.url!);
-      const url = `postgresql:///${server.pathname.slice(1)}?host=${encodeURIComponent(directory)}&user=${server.username}`;
+      const url = `postgresql:///${server.pathname.slice(1)}?host=${encodeURIComponent(directory)}&port=${settings[0]!.port}&user=${server.username}`;
       const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: url }));
       try {
         const user = await signUpUser(hub);
