@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { MEMORY_DATA_DIR } from '../config.js';
 import { waitForDatabase } from '../db/availability.js';
-import { openConfiguredDatabase } from '../db/connect.js';
+import { openConfiguredDatabase, serverSession } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import type { SeedCounts } from '../identity/seed.js';
 import { loadConfigOrExit } from './config.js';
@@ -54,7 +54,7 @@ async function runSeed(options: SeedCommandOptions): Promise<void> {
   }
   const database = openConfiguredDatabase(config);
   // On a server, batches go through COPY on a pool of their own.
-  const pool = config.databaseUrl ? new pg.Pool({ connectionString: config.databaseUrl, max: 3, application_name: 'hub-seed', options: '-c statement_timeout=0' }) : undefined;
+  const pool = config.databaseUrl ? new pg.Pool({ ...serverSession(config.databaseUrl, undefined), max: 3, application_name: 'hub-seed' }) : undefined;
   // An idle connection that drops emits 'error'; the next statement reports it instead.
   pool?.on('error', () => {});
   try {

@@ -167,15 +167,29 @@ const CHECK_POOL_SIZE = 4;
  */
 const SESSION_OPTIONS = '-c DateStyle=ISO -c default_transaction_isolation=read\\ committed';
 
-function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs }: ServerTarget): DatabaseHandle {
-  // pg lets the URL's `options` (`-c TimeZone=…`) replace a pool's own: each pool takes the URL
-  // without them and passes them with its own, after them so that the hub's prevail.
+/**
+ * What a pool of the hub connects with: `url`, and the session settings every one of its sessions
+ * starts with, SESSION_OPTIONS, the statement timeout (unbounded, it is so whatever the database
+ * sets: pg never sends a statement_timeout of 0) and `options`. pg lets the URL's own `options`
+ * (`-c TimeZone=…`) replace a pool's: they are taken out of the URL and passed before the hub's,
+ * so that the hub's prevail.
+ */
+export function serverSession(url: string, statementTimeoutMs: number | undefined, options?: string): { connectionString: string; options: string } {
   const parsed = new URL(url);
   const urlOptions = parsed.searchParams.get('options');
   parsed.searchParams.delete('options');
+  return {
+    connectionString: parsed.toString(),
+    options: [urlOptions, SESSION_OPTIONS, `-c statement_timeout=${statementTimeoutMs ?? 0}`, options].filter(Boolean).join(' '),
+  };
+}
+
+function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs }: ServerTarget): DatabaseHandle {
   const openPool = (max: number, applicationName: string, options?: string) => {
     const pool = new pg.Pool({
-      connectionString: parsed.toString(),
+      // A statement that outruns any request waiting for it (a costly filter, a lock queue) is
+      // cancelled by the server, not left holding a connection and a core after its caller left.
+      ...serverSession(url, statementTimeoutMs, options),
       max,
       types: pgTypes,
       connectionTimeoutMillis: 5_000,
@@ -187,10 +201,6 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       // hours later: the server ends such a session after a minute idle in its transaction, and
       // keepalives find a vanished peer on connections the pool holds.
       idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
-      // A statement that outruns any request waiting for it (a costly filter, a lock queue) is
-      // cancelled by the server, not left holding a connection and a core after its caller left.
-      // Unbounded, it is so whatever the database sets (pg never sends a statement_timeout of 0).
-      options: [urlOptions, SESSION_OPTIONS, `-c statement_timeout=${statementTimeoutMs ?? 0}`, options].filter(Boolean).join(' '),
       keepAlive: true,
     });
     // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in
