@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { sql } from 'kysely';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Db } from '../db/connect.js';
@@ -22,6 +23,13 @@ export interface AuditWriterOptions {
    * that, new events are dropped (and counted in the log), so memory stays bounded.
    */
   readonly maxBuffered?: number;
+  /**
+   * The same bound in bytes of the heap the waiting events take (as `heldBytes` estimates them),
+   * whichever of the two is reached first: a sixteenth of the heap's limit unless given, so that
+   * the events kept, up to twice this, fit a heap made small (`--max-old-space-size`) beside
+   * everything else the hub holds. 100,000 profile reads take some 85 MiB.
+   */
+  readonly maxBufferedBytes?: number;
   /** Wait before the one retry of a failed write, in ms. */
   readonly retryDelayMs?: number;
   /**
@@ -83,9 +91,13 @@ export class AuditWriter {
   readonly #intervalMs: number;
   readonly #maxBatch: number;
   readonly #maxBuffered: number;
+  readonly #maxBufferedBytes: number;
   readonly #retryDelayMs: number;
   readonly #closeTimeoutMs: number;
   #buffer: PreparedAuditEvent[] = [];
+  /** What the events recorded and neither written nor lost yet take of the heap, by `heldBytes`. */
+  #heldBytes = 0;
+  readonly #sizes = new WeakMap<PreparedAuditEvent, number>();
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<unknown> | undefined;
   /** When the database last took a batch (or `close()` began), by `performance.now()`. */
@@ -114,6 +126,7 @@ export class AuditWriter {
     this.#intervalMs = options.flushIntervalMs ?? 50;
     this.#maxBatch = options.maxBatch ?? 500;
     this.#maxBuffered = options.maxBuffered ?? 100_000;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? Math.floor(getHeapStatistics().heap_size_limit / 16);
     this.#retryDelayMs = options.retryDelayMs ?? 100;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.#partitions = new AuditPartitions(db, clock, logger, options.partitionCheckMs);
@@ -129,21 +142,25 @@ export class AuditWriter {
    * sure of its audit event. The hub answers 503 instead, and reports itself not ready.
    */
   get backlogged(): boolean {
-    return this.#buffer.length >= this.#maxBuffered;
+    return this.#buffer.length >= this.#maxBuffered || this.#heldBytes >= this.#maxBufferedBytes;
   }
 
   /** Buffers one event, stamped with the current time. Never throws: a bad event is logged and dropped. */
   record(event: AuditEventInput): void {
     try {
       if (this.#closed) throw new Error('the audit writer is closed');
-      if (this.#buffer.length >= 2 * this.#maxBuffered) {
+      if (this.#buffer.length >= 2 * this.#maxBuffered || this.#heldBytes >= 2 * this.#maxBufferedBytes) {
         if (this.#dropped++ === 0) this.#logger.error(`audit: ${this.#buffer.length} events are waiting to be written; dropping new ones`);
         return;
       }
-      this.#buffer.push(prepareAuditEvent(event, this.#clock.now()));
-      if (this.#buffer.length >= this.#maxBuffered && !this.#turningAway) {
+      const prepared = prepareAuditEvent(event, this.#clock.now());
+      const bytes = heldBytes(prepared);
+      this.#sizes.set(prepared, bytes);
+      this.#heldBytes += bytes;
+      this.#buffer.push(prepared);
+      if (this.backlogged && !this.#turningAway) {
         this.#turningAway = true;
-        this.#logger.warn(`audit: ${this.#maxBuffered} events are waiting to be written; requests are turned away until fewer are`);
+        this.#logger.warn(`audit: ${this.#buffer.length} events are waiting to be written; requests are turned away until fewer are`);
       }
       if (this.#buffer.length >= this.#maxBatch) this.#startWrite();
       else this.#arm();
@@ -203,7 +220,7 @@ export class AuditWriter {
     this.#writing = this.#write(batch).finally(() => {
       this.#writing = undefined;
       this.#inFlight = [];
-      if (this.#turningAway && this.#buffer.length <= this.#maxBuffered / 2) {
+      if (this.#turningAway && this.#buffer.length <= this.#maxBuffered / 2 && this.#heldBytes <= this.#maxBufferedBytes / 2) {
         this.#turningAway = false;
         this.#logger.info(`audit: ${this.#buffer.length} events are waiting to be written; requests are no longer turned away`);
       }
@@ -225,6 +242,7 @@ export class AuditWriter {
           // Each event was prepared as it was recorded, so it keeps the time of its request.
           return appendPreparedAuditEvents(trx, batch.filter((event) => !written.has(event.id)));
         });
+        this.#release(batch);
         if (this.#outageMs > 0) this.#logger.info(`audit: the database answers again; writing the ${batch.length + this.#buffer.length} events held`);
         this.#outageMs = 0;
         this.#lastTaken = performance.now();
@@ -261,8 +279,17 @@ export class AuditWriter {
   #lose(batch: readonly PreparedAuditEvent[], error: unknown): number {
     // Logged already, when close() gave up on the database.
     if (this.#abandoned || batch.length === 0) return 0;
+    this.#release(batch);
     this.#logger.error({ err: error, events: batch }, `audit: ${batch.length} events could not be written and are lost`);
     return 0;
+  }
+
+  /** Counts the events of `batch`, written or logged as lost, as no longer held. */
+  #release(batch: readonly PreparedAuditEvent[]): void {
+    for (const event of batch) {
+      this.#heldBytes -= this.#sizes.get(event) ?? 0;
+      this.#sizes.delete(event);
+    }
   }
 
   /**
@@ -297,4 +324,19 @@ export class AuditWriter {
     await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs).unref());
     return batch.length;
   }
+}
+
+/**
+ * About what a prepared event takes of the heap, erring high: each string 16 bytes and two a
+ * character, each other value 16, each object or array 32 and 8 for each entry. A profile read of
+ * two fields (`test/audit/audit-fixtures.ts`) counts 1,124 bytes, and takes some 875.
+ */
+function heldBytes(value: unknown): number {
+  if (typeof value === 'string') return 16 + 2 * value.length;
+  if (value === null || typeof value !== 'object') return 16;
+  if (value instanceof Date) return 48;
+  let bytes = 32;
+  if (Array.isArray(value)) for (const item of value) bytes += 8 + heldBytes(item);
+  else for (const key in value) bytes += 8 + heldBytes((value as Record<string, unknown>)[key]);
+  return bytes;
 }
