@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
 import { networks, proxies } from './config.networks.js';
 import {
@@ -48,6 +49,8 @@ export interface Config {
   readonly maxDataExports: number;
   /** Client connections open at once on one instance; those past it are closed as they arrive. */
   readonly maxConnections: number;
+  /** MiB of GraphQL answers an instance holds until their readers take them (`boundUnreadAnswers`). */
+  readonly maxUnreadAnswersMib: number;
   /** How long the start waits for an unreachable database before giving up, in seconds. */
   readonly dbConnectTimeout: number;
   /** The longest one statement of the running hub may take on a PostgreSQL server, in seconds. */
@@ -141,6 +144,7 @@ const schema = z
     HUB_GRAPHQL_RATE_LIMIT: integer(1, 1_000_000, 'a number of requests per second from 1 to 1000000').default(100),
     HUB_MAX_DATA_EXPORTS: integer(1, 100_000, 'a number of exports from 1 to 100000').default(100),
     HUB_MAX_CONNECTIONS: integer(1, 1_000_000, 'a number of connections from 1 to 1000000').default(1_000),
+    HUB_MAX_UNREAD_ANSWERS_MIB: integer(1, 1_048_576, 'a number of MiB from 1 to 1048576').optional(),
     HUB_DB_CONNECT_TIMEOUT: integer(0, 3_600, 'a number of seconds from 0 to 3600').default(30),
     HUB_STATEMENT_TIMEOUT: integer(1, 3_600, 'a number of seconds from 1 to 3600').default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -208,6 +212,16 @@ function libuvThreadPoolSize(given: string | undefined): number {
 }
 
 /**
+ * The bound on unread GraphQL answers when none is set: an eighth of the heap's limit, so that
+ * answers waiting for slow readers fit beside everything else the hub holds however small the
+ * heap was made (`--max-old-space-size`). Each unread byte is held about twice: in the answer's
+ * text, and in the socket's copy of what the kernel has not taken.
+ */
+function defaultUnreadAnswersMib(): number {
+  return Math.max(1, Math.floor(getHeapStatistics().heap_size_limit / 8 / 2 ** 20));
+}
+
+/**
  * Parses the environment into a frozen Config.
  * @throws ConfigError with a one-line message for the first bad variable.
  */
@@ -248,6 +262,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphqlRateLimit: e.HUB_GRAPHQL_RATE_LIMIT,
     maxDataExports: e.HUB_MAX_DATA_EXPORTS,
     maxConnections: e.HUB_MAX_CONNECTIONS,
+    maxUnreadAnswersMib: e.HUB_MAX_UNREAD_ANSWERS_MIB ?? defaultUnreadAnswersMib(),
     dbConnectTimeout: e.HUB_DB_CONNECT_TIMEOUT,
     statementTimeout: e.HUB_STATEMENT_TIMEOUT,
     logLevel: e.LOG_LEVEL,

@@ -15,6 +15,7 @@ import { authorizationServerMetadataPath, resourceMetadataPath, resourceMetadata
 import { registerBearerAuth, routedUnder, type Authenticate, type ProtectedRoute } from './bearer.js';
 import { registerCors } from './cors.js';
 import { limitConnections } from './connections.js';
+import { boundUnreadAnswers } from './unread-answers.js';
 import { createDatabaseOutageLog, type DatabaseOutageLog } from './database-outage.js';
 import { registerGraphql } from './graphql.js';
 import { registerRateLimit } from './rate-limit.js';
@@ -146,6 +147,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       if (audit.backlogged && AUDITED_PREFIXES.some((prefix) => routedUnder(request, prefix))) return sendUnavailable(request, reply, AUDIT_RETRY_AFTER_SECONDS);
     });
   }
+  boundUnreadAnswers(app, config.maxUnreadAnswersMib);
   const { refusedTokens } = options;
   if (options.authenticate) {
     registerBearerAuth(app, {

@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { PRODUCTION_ENV } from '../helpers/hub.js';
@@ -27,6 +28,22 @@ describe('loadConfig', () => {
       maxConnections: 1_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('holds unread answers to an eighth of the heap unless told otherwise', async () => {
+    expect(loadConfig({}).maxUnreadAnswersMib).toBe(Math.floor(getHeapStatistics().heap_size_limit / 8 / 2 ** 20));
+    const run = await runNode(
+      { PATH: process.env.PATH },
+      '--max-old-space-size=96',
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      "import { getHeapStatistics } from 'node:v8'; import { loadConfig } from './src/config.ts'; console.log(loadConfig({}).maxUnreadAnswersMib, getHeapStatistics().heap_size_limit)",
+    );
+    const [bound, heapLimit] = run.stdout.trim().split(' ').map(Number);
+    expect(bound).toBe(Math.floor(heapLimit! / 8 / 2 ** 20));
+    expect(bound).toBeLessThan(20);
   });
 
   it('reads a variable set to nothing (`PORT=`) as unset', () => {
@@ -109,6 +126,7 @@ describe('loadConfig', () => {
     ['HUB_GRAPHQL_RATE_LIMIT', 'graphqlRateLimit', 1, 1_000_000, 'a number of requests per second from 1 to 1000000'],
     ['HUB_MAX_DATA_EXPORTS', 'maxDataExports', 1, 100_000, 'a number of exports from 1 to 100000'],
     ['HUB_MAX_CONNECTIONS', 'maxConnections', 1, 1_000_000, 'a number of connections from 1 to 1000000'],
+    ['HUB_MAX_UNREAD_ANSWERS_MIB', 'maxUnreadAnswersMib', 1, 1_048_576, 'a number of MiB from 1 to 1048576'],
     ['HUB_DB_CONNECT_TIMEOUT', 'dbConnectTimeout', 0, 3_600, 'a number of seconds from 0 to 3600'],
     ['HUB_STATEMENT_TIMEOUT', 'statementTimeout', 1, 3_600, 'a number of seconds from 1 to 3600'],
     ['HUB_WEBHOOK_TIMEOUT', 'webhookTimeout', 1, 60, 'a number of seconds from 1 to 60'],
