@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { Principal } from '../authz/principal.js';
 import { addressNetwork } from '../shared/address.js';
 import { routedUnder, type ProtectedRoute } from './bearer.js';
+import { MonotonicRateLimitStore } from './rate-limit-store.js';
 
 /**
  * The key a request is counted under: its caller (so one client's flood cannot starve
@@ -38,7 +39,8 @@ const LIMITED_CALLERS = 10_000;
  * or read their own record over and over, as fast as the hub answers. Past it: 429 with
  * Retry-After, in the route's shape (RATE_LIMITED, or `too_many_requests`), and until the window
  * ends, every request whose token's signature names that caller is answered so as it arrives,
- * before its body is read or its token's state checked. Counts are per instance. Register it
+ * before its body is read or its token's state checked. Counts are per instance, and windows
+ * timed by its monotonic clock (`MonotonicRateLimitStore`). Register it
  * after the bearer check.
  */
 export async function registerRateLimit(app: FastifyInstance, routes: readonly ProtectedRoute[], perSecond: number): Promise<void> {
@@ -64,6 +66,7 @@ export async function registerRateLimit(app: FastifyInstance, routes: readonly P
     hook: 'preHandler',
     max: perSecond * 60,
     timeWindow: 60_000,
+    store: MonotonicRateLimitStore,
     allowList: (request) => !routeOf(request),
     keyGenerator: (request) => callerKey(request.principal, request),
     errorResponseBuilder: (request, context) => {
