@@ -36,7 +36,10 @@ export interface DeliveryWorker {
    * claiming more as each ends; resolves to the attempts made, once all of them have ended.
    */
   deliverDue(): Promise<number>;
-  /** Seconds a claim holds a delivery: past it, another worker may take the delivery over. */
+  /**
+   * Seconds a claim holds a delivery: past it, and past the clock skew allowed between instances
+   * (CLOCK_SKEW_MS), another worker may take the delivery over.
+   */
   readonly leaseSeconds: number;
   /** Runs in the background: woken by NOTIFY, and by a poll as the fallback. */
   start(): void;

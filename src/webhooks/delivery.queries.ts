@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
+import { pastOnEveryClock } from '../shared/clock.js';
 import { webhookDb, type DeliveryStatusColumn, type DeliveryTriggerColumn } from './webhook.tables.js';
 
 /** Why a delivery of an event type its subscription dropped ended without an attempt. */
@@ -30,7 +31,9 @@ export interface ClaimedDelivery {
  * subscription are read (webhook_deliveries_subscription_due), so no backlog, of a disabled
  * subscription or a receiver down for a day, slows a claim. SKIP LOCKED lets workers on other
  * instances claim other rows at the same time; the lease keeps a claimed row from every other
- * worker until it lapses. Candidates are picked without locks (a limit per subscription cannot
+ * worker until it lapses on every instance's clock (CLOCK_SKEW_MS past `lease_until` by this
+ * worker's): a worker whose clock is ahead of the claimant's would otherwise take over, and send
+ * again, a delivery still under way. Candidates are picked without locks (a limit per subscription cannot
  * lock), so the due conditions are checked again on each row as it is locked: one another worker
  * claimed meanwhile is skipped.
  */
@@ -39,7 +42,7 @@ export async function claimDueDeliveries(
   options: { now: Date; leaseUntil: Date; token: string; limit: number; perSubscription: number; inFlight: ReadonlyMap<string, number> },
 ): Promise<ClaimedDelivery[]> {
   const { now, leaseUntil, token, limit, perSubscription, inFlight } = options;
-  const due = sql`d.status = 'pending' and d.next_attempt_at <= ${now} and (d.lease_until is null or d.lease_until <= ${now})`;
+  const due = sql`d.status = 'pending' and d.next_attempt_at <= ${now} and (d.lease_until is null or d.lease_until <= ${pastOnEveryClock(now)})`;
   // Read as the row is locked: an event its producer enqueued from a reading of the subscription
   // that an update dropping its type overtook is ended here, never sent.
   const wanted = sql`(m.event_type = any(s.event_types))`;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/connect.js';
-import { fixedClock } from '../../src/shared/clock.js';
+import { CLOCK_SKEW_MS, fixedClock } from '../../src/shared/clock.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { TEST_ENV } from '../helpers/hub.js';
 import { freePort } from '../helpers/net.js';
@@ -92,7 +92,7 @@ describe.skipIf(testServerUrl() === undefined)('a hub process killed in the midd
     try {
       clock.set(new Date(Date.now() + 1_000));
       expect(await successor.deliverDue()).toBe(0);
-      clock.set(new Date(Date.now() + (successor.leaseSeconds + 5) * 1_000));
+      clock.set(new Date(Date.now() + (successor.leaseSeconds + 5) * 1_000 + CLOCK_SKEW_MS));
       expect(await successor.deliverDue()).toBe(1);
     } finally {
       await successor.stop();

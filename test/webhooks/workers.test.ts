@@ -4,7 +4,7 @@ import type { Hub } from '../../src/app.js';
 import { ANONYMOUS } from '../../src/authz/principal.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { resolveKeyEncryptionKey } from '../../src/oauth/key-encryption.js';
-import { fixedClock } from '../../src/shared/clock.js';
+import { CLOCK_SKEW_MS, fixedClock } from '../../src/shared/clock.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createAddressPolicy } from '../../src/webhooks/address-policy.js';
 import { MAX_IN_FLIGHT_PER_SUBSCRIPTION } from '../../src/webhooks/delivery-worker.js';
@@ -195,8 +195,9 @@ describe('delivery workers', () => {
     const abandoned = stalled.deliverDue();
     await expect.poll(() => receiver.requests.length).toBe(1);
 
-    // The lease outlasts the longest attempt (3 × the timeout) by 30 s, for recording its outcome.
-    clock.advance(3 * hub.config.webhookTimeout + 29);
+    // The lease outlasts the longest attempt (3 × the timeout) by 30 s, for recording its outcome,
+    // and lapses for another worker once it has on every instance's clock.
+    clock.advance(3 * hub.config.webhookTimeout + 29 + CLOCK_SKEW_MS / 1_000);
     expect(await successor.deliverDue()).toBe(0);
     clock.advance(2);
     expect(await successor.deliverDue()).toBe(1);
