@@ -14,6 +14,7 @@ import type { AuditWriter } from '../audit/audit.writer.js';
 import { authorizationServerMetadataPath, resourceMetadataPath, resourceMetadataUrl } from '../oauth/discovery.js';
 import { registerBearerAuth, routedUnder, type Authenticate, type ProtectedRoute } from './bearer.js';
 import { registerCors } from './cors.js';
+import { refuseContentCodings } from './content-coding.js';
 import { limitConnections } from './connections.js';
 import { boundUnreadAnswers } from './unread-answers.js';
 import { createDatabaseOutageLog, type DatabaseOutageLog } from './database-outage.js';
@@ -128,6 +129,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.addHook('onRequest', async (request, reply) => {
     if (!hasOneHost(request)) return sendError(request, reply.code(400).header('cache-control', 'no-store').header('connection', 'close'), 'BAD_USER_INPUT', 'invalid_request', 'an HTTP/1.1 request names its host in one Host field');
   });
+
+  refuseContentCodings(app);
 
   app.setErrorHandler((error: FastifyError, request, reply) => answerUnexpectedError(error, request, reply, outage));
   // Fastify's own would log the whole URL, query values and all (a client_secret sent in one): the
