@@ -5,6 +5,7 @@ import { ClientThrottle } from '../oauth/client-throttle.js';
 import { RefusedTokenError } from '../oauth/token.service.js';
 import { addressNetwork } from '../shared/address.js';
 import { RateLimitedError } from '../shared/errors.js';
+import { fieldLines } from './field-lines.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,7 +50,7 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /** Why a request with a bearer token was refused (RFC 6750 §3.1). */
 export interface BearerRefusal {
-  readonly error: 'invalid_token' | 'insufficient_scope';
+  readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope';
   readonly description?: string;
   /** The scopes that would have been enough. */
   readonly scope?: string;
@@ -134,15 +135,17 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
   // Logged with its reason, which the client reads in the challenge and which the request line
   // lacks: a token the hub's own key signed but the hub would never issue (a lifetime too long, an
   // `iat` past its key's retirement) tells of a leaked key, and no audit event records it.
-  const refuse = (request: FastifyRequest, reply: FastifyReply, route: ProtectedRoute, description: string, error?: 'invalid_token') => {
+  // A malformed request (invalid_request) is 400, a refused or missing token 401 (RFC 6750 §3.1).
+  const refuse = (request: FastifyRequest, reply: FastifyReply, route: ProtectedRoute, description: string, error?: 'invalid_token' | 'invalid_request') => {
     request.log.info({ reason: description }, 'bearer token refused');
+    const malformed = error === 'invalid_request';
     return reply
-      .code(401)
+      .code(malformed ? 400 : 401)
       .header('www-authenticate', bearerChallenge(options.resourceMetadataUrl, error && { error, description }))
       .header('cache-control', 'no-store')
       .send(
         route.answer === 'graphql'
-          ? { errors: [{ message: error ? `Invalid access token: ${description}` : description, extensions: { code: 'UNAUTHENTICATED' } }] }
+          ? { errors: [{ message: error === 'invalid_token' ? `Invalid access token: ${description}` : description, extensions: { code: malformed ? 'BAD_USER_INPUT' : 'UNAUTHENTICATED' } }] }
           : { error: error ?? 'unauthorized', error_description: description },
       );
   };
@@ -169,6 +172,8 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
       if (allowance.firstRefusal) request.log.warn({ address: addressNetwork(request.ip) }, 'bearer refusals over the allowance of an address');
       return tooManyRefusals(reply, route, allowance.retryAfterSeconds);
     }
+    // Node kept the first of several, where a proxy in front may have checked another.
+    if (fieldLines(request, 'authorization') > 1) return refuse(request, reply, route, 'one Authorization header at most', 'invalid_request');
     if (!/^Bearer(?: |$)/i.test(header)) return refuse(request, reply, route, 'the Authorization header must be Bearer <token>');
     const token = BEARER.exec(header)?.[1];
     if (token === undefined) return refuse(request, reply, route, 'malformed bearer token', 'invalid_token');

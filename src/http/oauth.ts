@@ -8,6 +8,7 @@ import { OAuthError } from '../oauth/oauth-error.js';
 import { revoke } from '../oauth/revocation.endpoint.js';
 import { createOAuthRequestRunner, type OAuthEndpoint, type OAuthHttpRequest } from '../oauth/oauth-request.js';
 import { createTokenEndpoint } from '../oauth/token.endpoint.js';
+import { fieldLines } from './field-lines.js';
 
 /** Form bodies of the OAuth endpoints are small; anything larger is not a real request. */
 const FORM_BODY_LIMIT = 16 * 1024;
@@ -85,7 +86,12 @@ const formBody = (request: FastifyRequest) => (/^application\/x-www-form-urlenco
 
 const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
 
-const httpFacts = (request: FastifyRequest): OAuthHttpRequest => ({ requestId: request.id, address: request.ip, authorization: request.headers.authorization });
+const httpFacts = (request: FastifyRequest): OAuthHttpRequest => ({
+  requestId: request.id,
+  address: request.ip,
+  authorization: request.headers.authorization,
+  authorizationFields: fieldLines(request, 'authorization'),
+});
 
 /** RFC 6749 §5.2: the error as JSON with its status; anything unexpected is rethrown to the 500 path. */
 function sendOAuthError(reply: FastifyReply, error: unknown): FastifyReply {

@@ -15,6 +15,7 @@ import { authorizationServerMetadataPath, resourceMetadataPath, resourceMetadata
 import { registerBearerAuth, routedUnder, type Authenticate, type ProtectedRoute } from './bearer.js';
 import { registerCors } from './cors.js';
 import { refuseContentCodings } from './content-coding.js';
+import { fieldLines } from './field-lines.js';
 import { limitConnections } from './connections.js';
 import { boundUnreadAnswers } from './unread-answers.js';
 import { createDatabaseOutageLog, type DatabaseOutageLog } from './database-outage.js';
@@ -224,10 +225,8 @@ function answerRouterRefusal(error: FastifyError, request: FastifyRequest, reply
  * several takes the first, where a proxy in front may have taken another.
  */
 function hasOneHost(request: FastifyRequest): boolean {
-  const { rawHeaders, httpVersion } = request.raw;
-  let hosts = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'host') hosts++;
-  return hosts === 1 || (hosts === 0 && httpVersion === '1.0');
+  const hosts = fieldLines(request, 'host');
+  return hosts === 1 || (hosts === 0 && request.raw.httpVersion === '1.0');
 }
 
 /** The status and words of the answer to a request Node's parser refused, by Node's code; anything else is a 400. */

@@ -11,7 +11,10 @@ export type OAuthEndpoint = RefusedCaller['endpoint'];
 export interface OAuthHttpRequest {
   readonly requestId: string;
   readonly address: string;
+  /** The first Authorization header field, as Node keeps it. */
   readonly authorization: string | undefined;
+  /** How many Authorization field lines the request held: more than one is two authentications. */
+  readonly authorizationFields: number;
 }
 
 /**
@@ -58,10 +61,12 @@ function oneOf(key: string, values: readonly unknown[]): unknown {
 }
 
 /** The parameters and credentials of a request, or the refusal its parsing met. */
-function parse(body: unknown, authorization: string | undefined): { params: Record<string, string>; presented: PresentedCredentials } | { refusal: OAuthError } {
+function parse(body: unknown, http: OAuthHttpRequest): { params: Record<string, string>; presented: PresentedCredentials } | { refusal: OAuthError } {
   try {
     const params = formParams(body);
-    return { params, presented: presentedCredentials(authorization, params) };
+    // Node kept the first of several; a proxy in front may have checked another (RFC 6749 §2.3: one method a request).
+    if (http.authorizationFields > 1) throw invalidRequest('use one Authorization header, one client authentication');
+    return { params, presented: presentedCredentials(http.authorization, params) };
   } catch (error) {
     if (error instanceof OAuthError) return { refusal: error };
     throw error;
@@ -130,7 +135,7 @@ export function createOAuthRequestRunner(services: Services): OAuthRequestRunner
     let client: OAuthClient | undefined;
     let audit = true;
     try {
-      const parsed = parse(body, http.authorization);
+      const parsed = parse(body, http);
       const presented = 'presented' in parsed ? parsed.presented : undefined;
       claimedId = presented?.clientId;
       const secretOf = presented?.secret === undefined ? undefined : claimedId;
