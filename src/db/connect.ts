@@ -60,6 +60,8 @@ export interface ServerTarget {
   readonly idleInTransactionTimeoutMs?: number;
   /** The longest a statement may run before the server cancels it; unset, no limit, whatever the database or role sets. */
   readonly statementTimeoutMs?: number;
+  /** How much longer than `statementTimeoutMs` a statement's answer may take before its connection is taken for lost (ANSWER_MARGIN_MS). */
+  readonly answerMarginMs?: number;
 }
 
 export type DatabaseTarget =
@@ -155,6 +157,40 @@ function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
 /** How long the server lets a session of the hub sit idle inside a transaction before ending it. */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
+/**
+ * How much longer than the statement timeout the hub waits for a statement's answer, the server's
+ * cancellation of it at the latest, before it takes the connection for lost: a round trip and the
+ * cancellation's own time, many times over.
+ */
+const ANSWER_MARGIN_MS = 5_000;
+
+/** The statements that lift a pooled session's statement timeout and give it back (see migrator.ts): a connection waits for the answers between them without a deadline. */
+export const LIFT_STATEMENT_TIMEOUT = 'set statement_timeout = 0';
+export const RESTORE_STATEMENT_TIMEOUT = 'reset statement_timeout';
+
+/**
+ * Gives up a pooled connection that has not answered a statement within `deadlineMs`, failing that
+ * statement as the database being unreachable (ETIMEDOUT): the server answers every statement by
+ * then, if only with its cancellation, so a connection still silent was lost on the way (a flow a
+ * NAT, a load balancer or a failover forgot drops what is written on it without a reset, and
+ * TCP's retransmission would wait some 15 minutes), and the pool opens a new one in its place.
+ */
+function answerWithin(client: pg.PoolClient, deadlineMs: number): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  let bounded = true;
+  const watched = (text: unknown, ...rest: unknown[]) => {
+    if (text === LIFT_STATEMENT_TIMEOUT) bounded = false;
+    else if (text === RESTORE_STATEMENT_TIMEOUT) bounded = true;
+    const answer = query(text, ...rest);
+    if (!bounded || !(answer instanceof Promise)) return answer;
+    const timer = setTimeout(() => {
+      client.connection.stream.destroy(Object.assign(new Error(`no answer from the database within ${deadlineMs} ms: connection lost`), { code: 'ETIMEDOUT' }));
+    }, deadlineMs);
+    return answer.finally(() => clearTimeout(timer));
+  };
+  (client as unknown as { query: typeof watched }).query = watched;
+}
+
 /** Connections of the pool for the requests' token checks (`DatabaseHandle.checks`): each runs one statement of about 0.2 ms. */
 const CHECK_POOL_SIZE = 4;
 
@@ -184,7 +220,7 @@ export function serverSession(url: string, statementTimeoutMs: number | undefine
   };
 }
 
-function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs }: ServerTarget): DatabaseHandle {
+function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs, answerMarginMs = ANSWER_MARGIN_MS }: ServerTarget): DatabaseHandle {
   const openPool = (max: number, applicationName: string, options?: string) => {
     const pool = new pg.Pool({
       // A statement that outruns any request waiting for it (a costly filter, a lock queue) is
@@ -198,8 +234,11 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       application_name: applicationName,
       // An instance cut off mid-transaction (a partition, a stalled process) would hold its row
       // locks, and with them every other instance's change to those consents, until TCP gave up,
-      // hours later: the server ends such a session after a minute idle in its transaction, and
-      // keepalives find a vanished peer on connections the pool holds.
+      // hours later: the server ends such a session after a minute idle in its transaction. On the
+      // hub's side, a connection that stops answering is given up (answerWithin), and one left idle
+      // is closed after 30 s, before a NAT or load balancer forgets its flow (minutes): keepalives
+      // begin only after the system's idle time (two hours by default) and never while an answer is
+      // awaited.
       idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
       keepAlive: true,
     });
@@ -209,6 +248,7 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
     pool.on('connect', (client) => {
       client.on('error', () => {});
       usePreparedStatements(client);
+      if (statementTimeoutMs !== undefined) answerWithin(client, statementTimeoutMs + answerMarginMs);
     });
     return { pool, db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }) };
   };

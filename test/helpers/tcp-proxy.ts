@@ -25,6 +25,12 @@ export interface TcpProxy {
   readonly port: number;
   /** Drops every open connection and refuses new ones. */
   cut(): void;
+  /**
+   * Lets nothing more pass either way on every connection open now, keeping their sockets open,
+   * while new connections pass: flows a NAT or load balancer forgot, or a failover, so that what
+   * is written on them vanishes without a reset.
+   */
+  forgetOpen(): void;
   restore(): void;
   setListenerTraffic(traffic: ListenerTraffic): void;
   setListenReply(reply: ListenReply): void;
@@ -43,6 +49,7 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  const forgotten = new Set<net.Socket>();
   const confirmed = new Set<net.Socket>();
   let up = true;
   let traffic: ListenerTraffic = 'pass';
@@ -56,11 +63,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       sockets.add(socket);
       socket.on('close', () => {
         sockets.delete(socket);
+        forgotten.delete(socket);
         confirmed.delete(socket);
       });
       socket.on('error', () => {});
     }
     client.on('data', (chunk: Buffer) => {
+      if (forgotten.has(client)) return;
       listener ??= chunk.includes(LISTENER_APPLICATION_NAME);
       if (listener && traffic === 'drop') return;
       if (listener && reply !== 'pass' && isListen(chunk)) {
@@ -71,6 +80,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (forgotten.has(client)) return;
       if (!listener) return void client.write(chunk);
       if (traffic === 'drop') return;
       // A CommandComplete tagged LISTEN: the server has the LISTEN in place.
@@ -89,6 +99,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   return {
     port: (server.address() as net.AddressInfo).port,
     cut,
+    forgetOpen: () => {
+      for (const socket of sockets) forgotten.add(socket);
+    },
     restore: () => {
       up = true;
     },
