@@ -164,9 +164,13 @@ export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
  */
 const ANSWER_MARGIN_MS = 5_000;
 
-/** The statements that lift a pooled session's statement timeout and give it back (see migrator.ts): a connection waits for the answers between them without a deadline. */
+/**
+ * The statement that lifts a pooled session's statement timeout (see migrator.ts), and the one
+ * that gives back `value` (as `current_setting` read it before): a connection waits for the
+ * answers between them without a deadline.
+ */
 export const LIFT_STATEMENT_TIMEOUT = 'set statement_timeout = 0';
-export const RESTORE_STATEMENT_TIMEOUT = 'reset statement_timeout';
+export const restoreStatementTimeout = (value: string) => `set statement_timeout = '${value.replaceAll("'", "''")}'`;
 
 /**
  * Gives up a pooled connection that has not answered a statement within `deadlineMs`, failing that
@@ -179,8 +183,7 @@ function answerWithin(client: pg.PoolClient, deadlineMs: number): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   let bounded = true;
   const watched = (text: unknown, ...rest: unknown[]) => {
-    if (text === LIFT_STATEMENT_TIMEOUT) bounded = false;
-    else if (text === RESTORE_STATEMENT_TIMEOUT) bounded = true;
+    if (typeof text === 'string' && text.startsWith('set statement_timeout = ')) bounded = text !== LIFT_STATEMENT_TIMEOUT;
     const answer = query(text, ...rest);
     if (!bounded || !(answer instanceof Promise)) return answer;
     const timer = setTimeout(() => {
@@ -194,6 +197,9 @@ function answerWithin(client: pg.PoolClient, deadlineMs: number): void {
 /** Connections of the pool for the requests' token checks (`DatabaseHandle.checks`): each runs one statement of about 0.2 ms. */
 const CHECK_POOL_SIZE = 4;
 
+/** PostgreSQL's `query_canceled`: a statement past its timeout. */
+const QUERY_CANCELED = '57014';
+
 /**
  * Settings the hub's sessions need whatever the database or role makes their default (`alter
  * database … set …`): pg reads times and dates only in ISO's style, and takes anything else for
@@ -201,31 +207,53 @@ const CHECK_POOL_SIZE = 4;
  * their locks, then read what the holder before them committed, as only READ COMMITTED lets them
  * (under REPEATABLE READ or SERIALIZABLE a change that waited for a lock fails with 40001 instead).
  */
-const SESSION_OPTIONS = '-c DateStyle=ISO -c default_transaction_isolation=read\\ committed';
+const SESSION_SETTINGS: readonly (readonly [string, string])[] = [
+  ['DateStyle', 'ISO'],
+  ['default_transaction_isolation', 'read committed'],
+];
 
 /**
- * What a pool of the hub connects with: `url`, and the session settings every one of its sessions
- * starts with, SESSION_OPTIONS, the statement timeout (unbounded, it is so whatever the database
- * sets: pg never sends a statement_timeout of 0) and `options`. pg lets the URL's own `options`
- * (`-c TimeZone=…`) replace a pool's: they are taken out of the URL and passed before the hub's,
- * so that the hub's prevail.
+ * What a pool of the hub connects with: `url` (with any `options` it gives, `-c TimeZone=…`), and,
+ * once connected and before the pool hands the connection out, SESSION_SETTINGS, the statement
+ * timeout (unbounded, it is so whatever the database sets), the idle-in-transaction timeout and
+ * `settings`, set in one round trip (one statement each), so they prevail over the URL's. Set,
+ * not sent as startup parameters: a pooler in session mode (PgBouncer) refuses a connection whose
+ * startup message carries one it does not know (`options`, `idle_in_transaction_session_timeout`),
+ * and one told to ignore them drops them, leaving the session unbounded. The statement timeout is set first, so that a database's own
+ * tiny one bounds no more than that first statement; one it cancels all the same (a millisecond
+ * on a loaded machine) is sent again, up to three times.
  */
-export function serverSession(url: string, statementTimeoutMs: number | undefined, options?: string): { connectionString: string; options: string } {
-  const parsed = new URL(url);
-  const urlOptions = parsed.searchParams.get('options');
-  parsed.searchParams.delete('options');
-  return {
-    connectionString: parsed.toString(),
-    options: [urlOptions, SESSION_OPTIONS, `-c statement_timeout=${statementTimeoutMs ?? 0}`, options].filter(Boolean).join(' '),
+export function serverSession(
+  url: string,
+  statementTimeoutMs: number | undefined,
+  settings: readonly (readonly [string, string])[] = [],
+  idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS,
+): { connectionString: string; onConnect: (client: pg.ClientBase) => Promise<void> } {
+  const all = [
+    ['statement_timeout', String(statementTimeoutMs ?? 0)],
+    ['idle_in_transaction_session_timeout', String(idleInTransactionTimeoutMs)],
+    ...SESSION_SETTINGS,
+    ...settings,
+  ];
+  const text = all.map(([name, value]) => `set ${name} = '${value}'`).join('; ');
+  const onConnect = async (client: pg.ClientBase) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return void (await client.query(text));
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== QUERY_CANCELED || attempt === 3) throw error;
+      }
+    }
   };
+  return { connectionString: url, onConnect };
 }
 
 function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs, answerMarginMs = ANSWER_MARGIN_MS }: ServerTarget): DatabaseHandle {
-  const openPool = (max: number, applicationName: string, options?: string) => {
+  const openPool = (max: number, applicationName: string, settings?: readonly (readonly [string, string])[]) => {
     const pool = new pg.Pool({
       // A statement that outruns any request waiting for it (a costly filter, a lock queue) is
       // cancelled by the server, not left holding a connection and a core after its caller left.
-      ...serverSession(url, statementTimeoutMs, options),
+      ...serverSession(url, statementTimeoutMs, settings, idleInTransactionTimeoutMs),
       max,
       types: pgTypes,
       connectionTimeoutMillis: 5_000,
@@ -234,12 +262,11 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       application_name: applicationName,
       // An instance cut off mid-transaction (a partition, a stalled process) would hold its row
       // locks, and with them every other instance's change to those consents, until TCP gave up,
-      // hours later: the server ends such a session after a minute idle in its transaction. On the
-      // hub's side, a connection that stops answering is given up (answerWithin), and one left idle
-      // is closed after 30 s, before a NAT or load balancer forgets its flow (minutes): keepalives
-      // begin only after the system's idle time (two hours by default) and never while an answer is
-      // awaited.
-      idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
+      // hours later: the server ends such a session after a minute idle in its transaction (see
+      // serverSession). On the hub's side, a connection that stops answering is given up
+      // (answerWithin), and one left idle is closed after 30 s, before a NAT or load balancer
+      // forgets its flow (minutes): keepalives begin only after the system's idle time (two hours
+      // by default) and never while an answer is awaited.
       keepAlive: true,
     });
     // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in
@@ -253,7 +280,7 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
     return { pool, db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }) };
   };
   const requests = openPool(poolSize, 'identity-consent-hub');
-  const tokenChecks = openPool(CHECK_POOL_SIZE, 'identity-consent-hub token checks', '-c plan_cache_mode=force_generic_plan');
+  const tokenChecks = openPool(CHECK_POOL_SIZE, 'identity-consent-hub token checks', [['plan_cache_mode', 'force_generic_plan']]);
   const { db } = requests;
   const checks = tokenChecks.db;
   const listeners = new Set<() => Promise<void>>();

@@ -1,6 +1,6 @@
 import { DEFAULT_MIGRATION_TABLE, Migrator, sql, type Migration, type MigrationResultSet } from 'kysely';
 import { migrations } from '../../migrations/index.js';
-import { LIFT_STATEMENT_TIMEOUT, RESTORE_STATEMENT_TIMEOUT, type Db } from './connect.js';
+import { LIFT_STATEMENT_TIMEOUT, restoreStatementTimeout, type Db } from './connect.js';
 
 /**
  * How long a migration waits for a table's lock before it gives way, to try again a moment later.
@@ -67,11 +67,14 @@ export interface MigrateOptions {
  */
 export async function migrateToLatest(db: Db, options: MigrateOptions = {}): Promise<string[]> {
   return db.connection().execute(async (connection) => {
+    // Given back as it was: the hub sets its timeout once connected (see serverSession), after
+    // the session's start, to which `reset` would return.
+    const { rows } = await sql<{ timeout: string }>`select current_setting('statement_timeout') as timeout`.execute(connection);
     await sql.raw(LIFT_STATEMENT_TIMEOUT).execute(connection);
     try {
       return await migrate(connection, options);
     } finally {
-      await sql.raw(RESTORE_STATEMENT_TIMEOUT).execute(connection);
+      await sql.raw(restoreStatementTimeout(rows[0]!.timeout)).execute(connection);
     }
   });
 }

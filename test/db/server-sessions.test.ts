@@ -8,6 +8,7 @@ import { migrateToLatest } from '../../src/db/migrator.js';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '../helpers/database.js';
 import { admin, withDatabase } from '../helpers/global-setup.js';
 import { TEST_ENV, graphql, signUpUser } from '../helpers/hub.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 describe.skipIf(testServerUrl() === undefined)('a session of the hub on the PostgreSQL server', () => {
   let database: TestDatabase;
@@ -91,6 +92,27 @@ describe.skipIf(testServerUrl() === undefined)('a session of the hub on the Post
       expect(await show(configured.db)).toEqual({ mode: 'auto', zone: 'Pacific/Kiritimati', mem: '8MB' });
     } finally {
       await configured.close();
+    }
+  });
+
+  it('gives its sessions their settings through a pooler in session mode that takes no startup parameter but its own', async () => {
+    // PgBouncer takes `user`, `database`, `application_name`, `client_encoding` and a few others,
+    // and refuses a connection that carries any other (`options` among them) unless told to
+    // ignore it, which would leave every session without the hub's settings.
+    const { proxy, url } = await proxyDatabase(database.url!);
+    proxy.setStartupParameters(['user', 'database', 'application_name', 'client_encoding']);
+    const pooled = openDatabase({ url, statementTimeoutMs: 7_000 });
+    try {
+      const show = async (on: typeof pooled.db) => (await sql<Record<string, string>>`
+        select current_setting('statement_timeout') as timeout, current_setting('idle_in_transaction_session_timeout') as idle,
+          current_setting('DateStyle') as style, current_setting('default_transaction_isolation') as isolation,
+          current_setting('plan_cache_mode') as plans`.execute(on)).rows[0];
+      const settings = { timeout: '7s', idle: '1min', style: 'ISO, MDY', isolation: 'read committed' };
+      expect(await show(pooled.db)).toEqual({ ...settings, plans: 'auto' });
+      expect(await show(pooled.checks)).toEqual({ ...settings, plans: 'force_generic_plan' });
+    } finally {
+      await pooled.close();
+      await proxy.close();
     }
   });
 

@@ -34,6 +34,13 @@ export interface TcpProxy {
   restore(): void;
   setListenerTraffic(traffic: ListenerTraffic): void;
   setListenReply(reply: ListenReply): void;
+  /**
+   * Takes only these startup parameters from now on, as PgBouncer does (`user`, `database`,
+   * `application_name`, `client_encoding`, …): a connection whose startup message carries another
+   * is refused as PgBouncer refuses it (FATAL 08P01 `unsupported startup parameter: …`); `any`
+   * takes every one.
+   */
+  setStartupParameters(allowed: readonly string[] | 'any'): void;
   /** How many LISTEN statements were refused or ignored (see ListenReply) since the proxy started. */
   listensRefused(): number;
   /** How many open LISTEN connections the server has confirmed a LISTEN on. */
@@ -55,6 +62,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let traffic: ListenerTraffic = 'pass';
   let reply: ListenReply = 'pass';
   let refused = 0;
+  let parameters: readonly string[] | 'any' = 'any';
   const server = net.createServer((client) => {
     if (!up) return client.destroy();
     const upstream = net.connect(target.port, target.host);
@@ -70,6 +78,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
     client.on('data', (chunk: Buffer) => {
       if (forgotten.has(client)) return;
+      if (listener === undefined && parameters !== 'any') {
+        const unsupported = startupParameters(chunk).find((name) => !parameters.includes(name));
+        if (unsupported !== undefined) return void client.end(fatal('08P01', `unsupported startup parameter: ${unsupported}`));
+      }
       listener ??= chunk.includes(LISTENER_APPLICATION_NAME);
       if (listener && traffic === 'drop') return;
       if (listener && reply !== 'pass' && isListen(chunk)) {
@@ -111,6 +123,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     setListenReply: (next) => {
       reply = next;
     },
+    setStartupParameters: (next) => {
+      parameters = next;
+    },
     listensRefused: () => refused,
     listening: () => confirmed.size,
     close: () => {
@@ -123,6 +138,22 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 /** Whether `chunk` is exactly one simple-protocol Query message (`Q`, its length, its text) of a LISTEN. */
 function isListen(chunk: Buffer): boolean {
   return chunk[0] === 0x51 && chunk.length > 5 && chunk.readInt32BE(1) === chunk.length - 1 && /^listen /i.test(chunk.subarray(5).toString());
+}
+
+/** The names of the parameters of a startup message (its length, protocol 3.0, then name and value pairs). */
+function startupParameters(chunk: Buffer): string[] {
+  if (chunk.length < 8 || chunk.readInt32BE(4) !== 196_608) return [];
+  const fields = chunk.subarray(8, chunk.readInt32BE(0)).toString().split('\0');
+  return fields.filter((_, i) => i % 2 === 0 && fields[i] !== '');
+}
+
+/** An ErrorResponse of severity FATAL, as a server or pooler sends before it closes the connection. */
+function fatal(code: string, message: string): Buffer {
+  const body = Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${message}\0\0`);
+  const header = Buffer.alloc(5);
+  header.write('E');
+  header.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([header, body]);
 }
 
 /** A simple-protocol Query message running `text`. */
