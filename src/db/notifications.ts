@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 
@@ -19,6 +20,9 @@ const CHANNEL = /^[a-z_]{1,63}$/;
 /** The `application_name` of LISTEN connections, which tells them apart from pooled ones. */
 export const LISTENER_APPLICATION_NAME = 'identity-consent-hub listener';
 
+/** The `application_name` of the short connection that proves a LISTEN connection hears other sessions. */
+const PROBE_APPLICATION_NAME = 'identity-consent-hub notification probe';
+
 /** How long a query on a LISTEN connection (the LISTEN, a heartbeat) may wait for its answer. */
 const ANSWER_WITHIN_MS = 2_000;
 /** How long opening a LISTEN connection (TCP and PostgreSQL's startup) may take. */
@@ -36,7 +40,12 @@ const KEEPALIVE_AFTER_MS = 10_000;
  * firewall forgot, a partition), is noticed within HEARTBEAT_EVERY_MS + ANSWER_WITHIN_MS by a
  * `select 1` heartbeat, reported `false` to every listener, torn down and reopened, backing off
  * from 250 ms to 5 s; an opening that hangs is given up after CONNECT_WITHIN_MS and retried the
- * same way. A listener hears `true` once its channel's LISTEN is in place. Never throws.
+ * same way. A listener hears `true` once its channel's LISTEN is in place and the connection has
+ * heard a notification that another session sent it (a probe on a channel of this listener's
+ * own): a pooler in transaction mode (PgBouncer's `pool_mode=transaction`) answers the LISTEN and
+ * every heartbeat, but hands the server connection that ran the LISTEN to other clients and drops
+ * what the server sends it between them, so it is reported as never listening, and every cache
+ * that relies on it stays off. Never throws.
  */
 export function serverListener(url: string): Listen {
   const listeners = new Map<string, Set<ListenHandlers>>();
@@ -48,6 +57,29 @@ export function serverListener(url: string): Listen {
   let beat: NodeJS.Timeout | undefined;
   /** LISTENs are sent one statement at a time, so two never race to report the same channel. */
   let syncing = Promise.resolve();
+  /** The channel of this listener's probes, and the connection that heard one. */
+  const probe = `hub_probe_${Array.from({ length: 16 }, () => String.fromCharCode(97 + randomInt(26))).join('')}`;
+  let proven: pg.Client | undefined;
+  let heardProbe: (() => void) | undefined;
+
+  /** Whether `current` hears, within ANSWER_WITHIN_MS, a notification on `probe` that another session sends. */
+  const hearsOthers = async (): Promise<boolean> => {
+    const heard = new Promise<boolean>((resolve) => {
+      heardProbe = () => resolve(true);
+      setTimeout(() => resolve(false), ANSWER_WITHIN_MS).unref();
+    });
+    const sender = new pg.Client({ connectionString: url, application_name: PROBE_APPLICATION_NAME, connectionTimeoutMillis: CONNECT_WITHIN_MS, query_timeout: ANSWER_WITHIN_MS });
+    sender.on('error', () => {});
+    try {
+      await sender.connect();
+      await sender.query(`select pg_notify('${probe}', '')`);
+    } catch {
+      return false;
+    } finally {
+      void close(sender);
+    }
+    return heard;
+  };
 
   const report = (channels: Iterable<string>, state: boolean) => {
     for (const channel of channels) for (const handlers of listeners.get(channel) ?? []) handlers.onState(state);
@@ -83,11 +115,16 @@ export function serverListener(url: string): Listen {
       const wanted = [...listeners.keys()].filter((channel) => !listening.has(channel));
       if (client !== current || wanted.length === 0) return;
       try {
-        await current.query(wanted.map((channel) => `listen ${channel}`).join('; '));
+        await current.query([...wanted, ...(proven === current ? [] : [probe])].map((channel) => `listen ${channel}`).join('; '));
       } catch {
         return drop(current);
       }
       if (client !== current) return;
+      if (proven !== current) {
+        if (!(await hearsOthers())) return drop(current);
+        if (client !== current) return;
+        proven = current;
+      }
       delay = 250;
       for (const channel of wanted) listening.add(channel);
       report(wanted, true);
@@ -107,6 +144,7 @@ export function serverListener(url: string): Listen {
     next.on('error', () => drop(next));
     next.on('end', () => drop(next));
     next.on('notification', (message) => {
+      if (message.channel === probe) return heardProbe?.();
       for (const handlers of listeners.get(message.channel) ?? []) handlers.onMessage(message.payload ?? '');
     });
     try {

@@ -143,6 +143,25 @@ describe.skipIf(!testServerUrl())('LISTEN on a PostgreSQL server', () => {
     }, 30_000);
   }
 
+  it('reports a connection that carries no notification as not listening, as through a pooler in transaction mode, until it carries them', async () => {
+    // PgBouncer in transaction mode runs the LISTEN, answers it and every heartbeat, and drops
+    // the notifications: they reach the server connection while no client holds it.
+    proxy.setNotifications('drop');
+    const deaf = listen();
+    try {
+      await expect.poll(() => proxy.listening(), { timeout: 5_000 }).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(deaf.states.includes(true)).toBe(false);
+      proxy.setNotifications('pass');
+      await expect.poll(deaf.listening, { timeout: 10_000 }).toBe(true);
+      await notify('heard');
+      await expect.poll(() => deaf.heard).toEqual(['heard']);
+    } finally {
+      proxy.setNotifications('pass');
+      await deaf.stop();
+    }
+  });
+
   it('keeps listening on a connection that is slow but healthy', async () => {
     const listener = listen();
     try {

@@ -41,6 +41,12 @@ export interface TcpProxy {
    * takes every one.
    */
   setStartupParameters(allowed: readonly string[] | 'any'): void;
+  /**
+   * Whether the notifications the server sends on LISTEN connections reach them: `drop` loses
+   * them, everything else passing, as PgBouncer in `pool_mode=transaction` does (the server
+   * connection that ran the LISTEN is back in its pool, linked to no client, when they come).
+   */
+  setNotifications(notifications: 'pass' | 'drop'): void;
   /** How many LISTEN statements were refused or ignored (see ListenReply) since the proxy started. */
   listensRefused(): number;
   /** How many open LISTEN connections the server has confirmed a LISTEN on. */
@@ -63,10 +69,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let reply: ListenReply = 'pass';
   let refused = 0;
   let parameters: readonly string[] | 'any' = 'any';
+  let notifications: 'pass' | 'drop' = 'pass';
   const server = net.createServer((client) => {
     if (!up) return client.destroy();
     const upstream = net.connect(target.port, target.host);
     let listener: boolean | undefined;
+    /** What the server sent a LISTEN connection past the last whole message, while notifications are dropped. */
+    let partial: Buffer = Buffer.alloc(0);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => {
@@ -91,10 +100,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       }
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => {
+    upstream.on('data', (received: Buffer) => {
       if (forgotten.has(client)) return;
-      if (!listener) return void client.write(chunk);
+      if (!listener) return void client.write(received);
       if (traffic === 'drop') return;
+      let chunk = received;
+      if (notifications === 'drop' || partial.length > 0) {
+        ({ kept: chunk, rest: partial } = withoutNotifications(Buffer.concat([partial, received])));
+        if (chunk.length === 0) return;
+      }
       // A CommandComplete tagged LISTEN: the server has the LISTEN in place.
       if (chunk.includes('LISTEN\0')) confirmed.add(client);
       if (traffic === 'pass') return void client.write(chunk);
@@ -123,6 +137,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     setListenReply: (next) => {
       reply = next;
     },
+    setNotifications: (next) => {
+      notifications = next;
+    },
     setStartupParameters: (next) => {
       parameters = next;
     },
@@ -138,6 +155,18 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 /** Whether `chunk` is exactly one simple-protocol Query message (`Q`, its length, its text) of a LISTEN. */
 function isListen(chunk: Buffer): boolean {
   return chunk[0] === 0x51 && chunk.length > 5 && chunk.readInt32BE(1) === chunk.length - 1 && /^listen /i.test(chunk.subarray(5).toString());
+}
+
+/** The whole messages of `stream` (a type byte, then its length) but NotificationResponses (`A`), and what follows the last whole one. */
+function withoutNotifications(stream: Buffer): { kept: Buffer; rest: Buffer } {
+  const kept: Buffer[] = [];
+  let at = 0;
+  while (at + 5 <= stream.length && at + 1 + stream.readInt32BE(at + 1) <= stream.length) {
+    const end = at + 1 + stream.readInt32BE(at + 1);
+    if (stream[at] !== 0x41) kept.push(stream.subarray(at, end));
+    at = end;
+  }
+  return { kept: Buffer.concat(kept), rest: stream.subarray(at) };
 }
 
 /** The names of the parameters of a startup message (its length, protocol 3.0, then name and value pairs). */
