@@ -4,6 +4,7 @@ import { NotFoundError } from '../shared/errors.js';
 import { parseAudienceFilter } from './audience.filter.js';
 import { findAudienceBatchEnds, findAudienceExportLines, type MemberRange } from './audience.queries.js';
 import { groupVersions } from './audience.coverage.js';
+import { holdLines, type HeldLines } from './audience.held-lines.js';
 import type { AudienceReads } from './audience.reads.js';
 import { allowedMemberFields, audienceFieldsRead, audiencePurpose, audienceSelection, permitAudienceFilter, type AudienceCaller } from './audience.service.js';
 import { findSavedAudience } from './saved-audience.service.js';
@@ -18,9 +19,14 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
  * what an export waits on (its batches took 0.49 s read two at a time here, against 0.70 s one
  * after the other). Memory stays bounded by four batches, whatever the audience's size and
  * however slowly it is read: the one the connection is writing, the next one waiting in the
- * stream for it, and the two read meanwhile (about 3 MB of JSON text each here).
+ * stream for it, and the two read meanwhile. A batch's size is its members' own: with full
+ * preferences (some 4 KB of JSON each) 1,000 members are 4 MB of lines, held as rows, as the
+ * batch's text and as the bytes written; what every export holds at once is bounded by `HeldLines`.
  */
-const EXPORT_BATCH = 10_000;
+const EXPORT_BATCH = 1_000;
+
+/** The copies of its lines a batch is held in at once: the rows' text, the batch's text and the bytes written. */
+const HELD_COPIES = 3;
 
 /** How an export runs: its batch size, and the turns its statements take (`limitAudienceReads`). */
 export interface ExportOptions {
@@ -28,6 +34,8 @@ export interface ExportOptions {
   readonly reads?: ExportReads;
   /** Rejects once the caller's token no longer stands (`FastifyRequest.recheckToken`); run before each batch but the first. */
   readonly recheckToken?: () => Promise<void>;
+  /** The lines every export of the instance holds (`holdLines`): none begins while they are full, nor reads ahead. */
+  readonly held?: HeldLines;
 }
 
 /** Runs a statement of the export when its turn comes: the client's turns of `Services.audienceReads`. */
@@ -67,7 +75,7 @@ export async function permitSavedAudienceExport(deps: Deps, caller: AudienceCall
  * reading the first batch throws, all before the first line.
  */
 export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id: string, options: ExportOptions = {}): Promise<AsyncGenerator<string>> {
-  const { batchSize = EXPORT_BATCH, reads = (read) => read(), recheckToken = async () => {} } = options;
+  const { batchSize = EXPORT_BATCH, reads = (read) => read(), recheckToken = async () => {}, held = holdLines(Infinity) } = options;
   const { saved, purpose, filter } = await permitSavedAudienceExport(deps, caller, id);
   const fields = allowedMemberFields(caller.principal, purpose.byVersion.get(purpose.newest.version)!);
   const groups = groupVersions(purpose, fields);
@@ -84,12 +92,25 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
     if (newest?.version !== purpose.newest.version) throw new Error(`the purpose ${purpose.newest.key} changed during the export: export again`);
     await recheckToken();
   };
-  const read = (range: MemberRange, first = false): Promise<Batch> => {
+  // The releases of what this export's batches hold, read and not yet taken by the reader.
+  const holding = new Set<() => void>();
+  const read = (range: MemberRange, first = false): Promise<Batch & { release: () => void }> => {
     // Its consents' state as of its own statement, when its turn comes.
     const batch = reads(async () => {
-      if (stopped) return [];
+      if (stopped) return Object.assign([], { release: () => {} });
       if (!first) await stillAllowed();
-      return findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), range, groups);
+      // Counted as soon as it is read: the next export begins only after (`HeldLines.begin`).
+      const readAndHold = async () => {
+        const rows = await findAudienceExportLines(deps.db, audienceSelection(purpose, filter, deps.clock.now()), range, groups);
+        // Held no longer once the lines have ended (their releases ran): read after, it is dropped.
+        if (stopped) return Object.assign([], { release: () => {} });
+        let characters = 0;
+        for (const { line } of rows) characters += (line?.length ?? 0) + 1;
+        const hold = held.hold(characters * HELD_COPIES);
+        holding.add(hold);
+        return Object.assign(rows, { release: () => (hold(), holding.delete(hold)) });
+      };
+      return first ? held.begin(readAndHold) : readAndHold();
     });
     batch.catch(() => {});
     return batch;
@@ -97,24 +118,30 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
   // A scan of the whole audience, as a batch is: in a turn too.
   const ends = await reads(() => findAudienceBatchEnds(deps.db, audienceSelection(purpose, filter, deps.clock.now()), batchSize));
   const ranges: MemberRange[] = [...ends, undefined].map((upTo, i) => ({ after: ends[i - 1], upTo }));
-  const reading = ranges.splice(0, 2).map((range, i) => read(range, i === 0));
+  const reading = [read(ranges.shift()!, true)];
   await reading[0];
-  return (async function* lines() {
+  const generator = (async function* lines() {
     let exported = 0;
+    // The batch handed out before the last: still in the connection's buffers until the next is asked for.
+    let sent = () => {};
     try {
-      for (let next = reading.shift(); next; next = reading.shift()) {
+      for (;;) {
+        const next = reading.shift() ?? (ranges.length > 0 ? read(ranges.shift()!) : undefined);
+        if (!next) break;
         const rows = await next;
-        // Two batches are read while this one is sent.
-        const range = ranges.shift();
-        if (range) reading.push(read(range));
+        // Two batches are read while this one is sent, while the instance's lines leave room.
+        while (reading.length < 2 && ranges.length > 0 && !held.full()) reading.push(read(ranges.shift()!));
         const lines: string[] = [];
         for (const { line } of rows) if (line !== null) lines.push(line);
         // Counted before it is handed out: a reader that stops after it has still taken it.
         exported += lines.length;
         if (lines.length > 0) yield `${lines.join('\n')}\n`;
+        sent();
+        sent = rows.release;
       }
     } finally {
       stopped = true;
+      for (const release of holding) release();
       deps.audit.record({
         action: 'audience.exported',
         ...auditCaller(caller.principal, caller.requestId),
@@ -125,4 +152,13 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
       });
     }
   })();
+  // Ended before its first step (its reader gone before the body began), a generator runs no
+  // `finally`: what the first batch holds is let go here as well.
+  const end = generator.return.bind(generator);
+  generator.return = (value) => {
+    stopped = true;
+    for (const release of holding) release();
+    return end(value);
+  };
+  return generator;
 }

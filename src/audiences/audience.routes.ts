@@ -8,6 +8,7 @@ import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBodies } from '../h
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
 import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
+import { HeldLinesFullError, holdLines } from './audience.held-lines.js';
 import { AudienceReadsBusyError } from './audience.reads.js';
 
 /**
@@ -38,6 +39,8 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
   const { stallTimeoutMs = EXPORT_STALL_TIMEOUT_MS } = options;
   const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl(services.config), refusal);
   const slots = exportSlots(MAX_EXPORTS_PER_CLIENT);
+  // The lines every client's exports hold, to as many MiB as unread GraphQL answers may hold.
+  const held = holdLines(services.config.maxUnreadAnswersMib * 2 ** 20);
   const releasedBody = releasedBodies(app);
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -66,7 +69,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
     }
     let lines: AsyncGenerator<string>;
     try {
-      lines = await exportSavedAudience(services, caller, request.params.id, { reads: services.audienceReads(principal.clientId), recheckToken: request.recheckToken });
+      lines = await exportSavedAudience(services, caller, request.params.id, { reads: services.audienceReads(principal.clientId), recheckToken: request.recheckToken, held });
     } catch (error) {
       release();
       return refused(reply, error, challenge);
@@ -87,8 +90,9 @@ function refused(reply: FastifyReply, error: unknown, challenge: (refusal: Beare
     if (error.reason === 'MISSING_SCOPE') return refuseWithChallenge(reply, 403, challenge({ error: 'insufficient_scope' }), 'insufficient_scope', error.message);
     return reply.code(403).send({ error: 'access_denied', error_description: error.message });
   }
-  // The instance's turns of audience statements were all taken for as long as a statement may run.
-  if (error instanceof AudienceReadsBusyError) {
+  // The instance's turns of audience statements were all taken for as long as a statement may
+  // run, or its exports hold as many lines as it keeps.
+  if (error instanceof AudienceReadsBusyError || error instanceof HeldLinesFullError) {
     return reply.code(503).header('retry-after', String(error.retryAfterSeconds)).send({ error: 'temporarily_unavailable', error_description: error.message });
   }
   throw error;

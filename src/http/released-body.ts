@@ -9,7 +9,9 @@ import { loggedRequest } from '../shared/logger.js';
  * held; or when the body stops short ('close'). `release` must do nothing when called again.
  */
 function releasedBody(chunks: AsyncIterable<string>, release: () => void): Readable {
-  return Readable.from(chunks).once('end', release).once('close', release);
+  // One chunk waiting for the connection, not the sixteen of an object stream's default: each is a
+  // batch or a page, and a reader taking nothing would have the stream pull that many ahead.
+  return Readable.from(chunks, { highWaterMark: 1 }).once('end', release).once('close', release);
 }
 
 /** Longest the close of a server waits for the bodies of `releasedBodies` still open. */
