@@ -54,9 +54,11 @@ function withDefaultCommand(args: readonly string[]): string[] {
 export async function runCli(argv: string[]): Promise<void> {
   // A reader that leaves early (`hub migrate status | head -1`) ends the output, not the command,
   // which still closes its database; unheard, the EPIPE would end the process with a stack trace.
+  // Output lost otherwise (ENOSPC, a full disk) ends the command non-zero, once it is done; `hub
+  // serve` goes on serving without it, as without its log, rather than fall with a secret unshown.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') throw error;
+      if (error.code !== 'EPIPE') process.exitCode = 1;
     });
   }
   try {

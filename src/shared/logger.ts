@@ -55,6 +55,20 @@ function dropValueFields(serialized: Record<string, unknown>, errorPrototype: un
   }
 }
 
+/**
+ * Standard output as pino writes it by default (asynchronously: a reader slow to take the lines
+ * holds up no request), ended at its first failed write, as pino ends it only on EPIPE (its reader
+ * gone). Any other failure (ENOSPC, a full disk; EIO) pino raises uncaught, which ends the process,
+ * and its last flush at exit then retries that write without end: the hub would neither serve nor
+ * exit, nor heed a signal. The hub outlives its log, as it outlives a reader that left.
+ */
+function standardOutput(): DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: false });
+  const ignore = () => {};
+  stream.on('error', () => Object.assign(stream, { write: ignore, end: ignore, flushSync: ignore, destroy: ignore }));
+  return stream;
+}
+
 /** The process logger (JSON lines, to stdout unless told otherwise); the HTTP server logs through it too. Secrets are redacted. */
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
   const options = {
@@ -62,5 +76,5 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Des
     redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.clientSecret', '*.client_secret'],
     serializers: { req: loggedRequest, err: loggedError },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? standardOutput());
 }
