@@ -56,15 +56,40 @@ function dropValueFields(serialized: Record<string, unknown>, errorPrototype: un
 }
 
 /**
+ * Characters of log lines held for a standard output that takes none (a log collector that hangs);
+ * the lines past it are dropped. Unbounded, each request held another kilobyte until the process
+ * ran out of memory.
+ */
+const HELD_LOG_CHARACTERS = 8 * 1024 * 1024;
+
+/** How long the exit waits for a standard output that takes nothing, to write the lines still held. */
+const EXIT_FLUSH_MS = 1_000;
+
+/** When the process began to exit; set before pino's own flush at exit, which is registered after it. */
+let exitingSince: number | undefined;
+process.once('exit', () => (exitingSince = Date.now()));
+
+/**
  * Standard output as pino writes it by default (asynchronously: a reader slow to take the lines
  * holds up no request), ended at its first failed write, as pino ends it only on EPIPE (its reader
  * gone). Any other failure (ENOSPC, a full disk; EIO) pino raises uncaught, which ends the process,
  * and its last flush at exit then retries that write without end: the hub would neither serve nor
- * exit, nor heed a signal. The hub outlives its log, as it outlives a reader that left.
+ * exit, nor heed a signal. The hub outlives its log, as it outlives a reader that left. While the
+ * output takes nothing (EAGAIN), lines wait, up to HELD_LOG_CHARACTERS, and the flush at exit gives
+ * up on them after EXIT_FLUSH_MS, where pino's would wait for the reader for ever.
  */
 function standardOutput(): DestinationStream {
-  const stream = pino.destination({ dest: 1, sync: false });
+  const retryEAGAIN = () => exitingSince === undefined || Date.now() - exitingSince < EXIT_FLUSH_MS;
+  const stream = pino.destination({ dest: 1, sync: false, maxLength: HELD_LOG_CHARACTERS, retryEAGAIN });
+  const flushSync = stream.flushSync.bind(stream);
   const ignore = () => {};
+  stream.flushSync = () => {
+    try {
+      flushSync();
+    } catch {
+      // The output still takes nothing: what it holds is lost.
+    }
+  };
   stream.on('error', () => Object.assign(stream, { write: ignore, end: ignore, flushSync: ignore, destroy: ignore }));
   return stream;
 }

@@ -32,7 +32,7 @@ describe('hub serve whose log cannot be written', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('serves with its standard output on a full device (ENOSPC), and stops on SIGTERM', async () => {
-    const database = await createChildDatabase(dir);
+    const database = await createChildDatabase(path.join(dir, 'full'));
     const port = await freePort();
     const env = { PATH: process.env.PATH, ...database.env, HUB_DEMO_DATA: 'false', LOG_LEVEL: 'info', PORT: String(port), HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) };
     const full = openSync('/dev/full', 'w');
@@ -49,4 +49,25 @@ describe('hub serve whose log cannot be written', () => {
       await database.close();
     }
   }, 120_000);
+
+  it('stops on SIGTERM while a reader of its standard output takes nothing more', async () => {
+    const database = await createChildDatabase(path.join(dir, 'stuck'));
+    const port = await freePort();
+    const env = { PATH: process.env.PATH, ...database.env, HUB_DEMO_DATA: 'false', LOG_LEVEL: 'info', PORT: String(port), HUB_KEY_ENCRYPTION_KEY: '3'.repeat(64) };
+    // A log collector that hangs: the pipe is never read past the first bytes.
+    const child = spawn(process.execPath, hubArgs('serve'), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pause();
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    try {
+      await answering(child, port, 60_000);
+      // Each request logs two lines: some megabytes, far more than the pipe holds.
+      for (let round = 0; round < 200; round++) await Promise.all(Array.from({ length: 50 }, () => fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.text())));
+      child.kill('SIGTERM');
+      expect(await ending(child, 30_000), stderr).toEqual({ code: 0, signal: null });
+    } finally {
+      child.kill('SIGKILL');
+      await database.close();
+    }
+  }, 180_000);
 });
