@@ -4,8 +4,10 @@ import type { Config } from '../config.js';
 import { createLogger } from '../shared/logger.js';
 
 /**
- * Runs the hub until SIGTERM or SIGINT, then shuts down gracefully: stop accepting, finish the
- * requests in flight, close the database. A second signal exits at once.
+ * Runs the hub until SIGTERM, SIGINT or SIGHUP, then shuts down gracefully: stop accepting, finish
+ * the requests in flight, close the database. A second signal exits at once. SIGHUP (the terminal
+ * it runs in closed) stops it as the others do: by default it ends the process on the spot, and
+ * with it the audit events not yet written; the hub has no configuration to read again.
  */
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config);
@@ -48,6 +50,7 @@ export async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  process.on('SIGHUP', stop);
 }
 
 /** The one showing of a new operator client's secret, with how to use it. */

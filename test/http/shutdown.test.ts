@@ -10,13 +10,14 @@ import { hubArgs } from '../helpers/run-node.js';
 
 const CLIENT = { id: 'agt_shutdown_operator', secret: 'shutdown-test-operator-secret-0123456789' };
 
-describe('hub serve stopped by SIGTERM', () => {
+describe('hub serve stopped by a signal', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-shutdown-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes the audit events of the requests it answered, then exits 0', async () => {
+  // SIGHUP: the terminal it runs in closed.
+  it.each(['SIGTERM', 'SIGHUP'] as const)('on %s, writes the audit events of the requests it answered, then exits 0', async (stopSignal) => {
     // The run's PostgreSQL server when there is one: a write there takes long enough to lose a race with the exit.
-    const database = await createChildDatabase(dir);
+    const database = await createChildDatabase(path.join(dir, stopSignal));
     const port = await freePort();
     const env = {
       PATH: process.env.PATH,
@@ -47,7 +48,7 @@ describe('hub serve stopped by SIGTERM', () => {
     });
     expect(granted.status).toBe(200);
     // At once: the event of that grant is still in the audit writer's buffer.
-    child.kill('SIGTERM');
+    child.kill(stopSignal);
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
 
