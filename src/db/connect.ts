@@ -150,7 +150,10 @@ function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
   if (existing && !existsSync(path.join(dir, 'PG_VERSION'))) {
     throw new Error(`no embedded database in HUB_DATA_DIR=${dataDir}: check the path (\`hub migrate up\` creates one)`);
   }
-  mkdirSync(dir, { recursive: true });
+  // The owner's alone, as PostgreSQL keeps its own (0700): the database holds every customer's
+  // data, and its folder the key file; made with the umask alone they were readable by every user
+  // of the machine (022), or writable (000).
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
 

@@ -24,7 +24,7 @@ export function resolveKeyEncryptionKey(config: Pick<Config, 'keyEncryptionKey' 
   if (config.dataDir === MEMORY_DATA_DIR) return randomBytes(32);
   const file = path.resolve(config.dataDir, KEY_FILE);
   if (existsSync(file)) return readKeyFile(file);
-  mkdirSync(path.dirname(file), { recursive: true });
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   // A name no other process picks (two containers sharing the folder may both be pid 1), written
   // to disk before it is linked, so a power cut cannot leave the key's name on an empty file.
   const written = `${file}.${randomBytes(8).toString('hex')}.new`;
