@@ -14,19 +14,36 @@ type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'purposes'>;
 /**
  * Members per statement of an export, as counted when it begins. Each statement costs little
  * beyond its rows (see `findAudienceExportLines`): on 55,915 members of a million customers here,
- * batches of 5,000, 10,000 and 40,000 took the export the same time within the noise. Two are read
- * at once, on two connections: one statement keeps one core of the server busy, and the server is
- * what an export waits on (its batches took 0.49 s read two at a time here, against 0.70 s one
- * after the other). Memory stays bounded by four batches, whatever the audience's size and
- * however slowly it is read: the one the connection is writing, the next one waiting in the
- * stream for it, and the two read meanwhile. A batch's size is its members' own: with full
- * preferences (some 4 KB of JSON each) 1,000 members are 4 MB of lines, held as rows, as the
- * batch's text and as the bytes written; what every export holds at once is bounded by `HeldLines`.
+ * batches of 5,000, 10,000 and 40,000 took the export the same time within the noise, and batches
+ * of 1,000 took it some 15% longer. Two are read at once, on two connections: one statement keeps
+ * one core of the server busy, and the server is what an export waits on (its batches took 0.49 s
+ * read two at a time here, against 0.70 s one after the other). Memory stays bounded by four
+ * batches, whatever the audience's size and however slowly it is read: the one the connection is
+ * writing, the next one waiting in the stream for it, and the two read meanwhile; what every
+ * export holds at once is bounded by `HeldLines`, and a batch made smaller where that bound is
+ * small (`exportBatchFor`).
  */
-const EXPORT_BATCH = 1_000;
+const EXPORT_BATCH = 10_000;
+
+/** The fewest members per statement, however small the bound on the lines held. */
+const SMALLEST_EXPORT_BATCH = 1_000;
+
+/** About the longest line a member makes: the fullest preferences and address a profile takes, some 5 KB of JSON. */
+const LONGEST_LINE = 5 * 1024;
 
 /** The copies of its lines a batch is held in at once: the rows' text, the batch's text and the bytes written. */
 const HELD_COPIES = 3;
+
+/**
+ * Members per statement for an instance whose exports hold at most `heldBound` bytes of lines
+ * (`holdLines`): as many as let one export's four batches of the longest lines fit in it, from
+ * SMALLEST_EXPORT_BATCH to EXPORT_BATCH. With the default bound (an eighth of the heap) that is
+ * some 9,000 members; under a heap of 128 MiB, 1,000 (4 MB of lines at the longest, where 10,000
+ * would be 150 MB held).
+ */
+export function exportBatchFor(heldBound: number): number {
+  return Math.min(EXPORT_BATCH, Math.max(SMALLEST_EXPORT_BATCH, Math.floor(heldBound / (4 * HELD_COPIES * LONGEST_LINE))));
+}
 
 /** How an export runs: its batch size, and the turns its statements take (`limitAudienceReads`). */
 export interface ExportOptions {

@@ -7,7 +7,7 @@ import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from '../htt
 import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBodies } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
-import { exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
+import { exportBatchFor, exportSavedAudience, permitSavedAudienceExport } from './audience.export.js';
 import { HeldLinesFullError, holdLines } from './audience.held-lines.js';
 import { AudienceReadsBusyError } from './audience.reads.js';
 
@@ -40,7 +40,9 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
   const challenge = (refusal?: BearerRefusal) => bearerChallenge(resourceMetadataUrl(services.config), refusal);
   const slots = exportSlots(MAX_EXPORTS_PER_CLIENT);
   // The lines every client's exports hold, to as many MiB as unread GraphQL answers may hold.
-  const held = holdLines(services.config.maxUnreadAnswersMib * 2 ** 20);
+  const heldBound = services.config.maxUnreadAnswersMib * 2 ** 20;
+  const held = holdLines(heldBound);
+  const batchSize = exportBatchFor(heldBound);
   const releasedBody = releasedBodies(app);
   app.get<{ Params: { id: string } }>('/audiences/:id/export', async (request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -69,7 +71,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
     }
     let lines: AsyncGenerator<string>;
     try {
-      lines = await exportSavedAudience(services, caller, request.params.id, { reads: services.audienceReads(principal.clientId), recheckToken: request.recheckToken, held });
+      lines = await exportSavedAudience(services, caller, request.params.id, { batchSize, reads: services.audienceReads(principal.clientId), recheckToken: request.recheckToken, held });
     } catch (error) {
       release();
       return refused(reply, error, challenge);

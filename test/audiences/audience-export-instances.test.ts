@@ -120,7 +120,8 @@ describe('an audience export running while access ends elsewhere', () => {
 // What the route hands the export is the same on either database; the members its second batch
 // needs are written at once on the server, and take a while of a busy machine on PGlite.
 describe.skipIf(!testServerUrl())('an audience export over HTTP whose client is suspended while it runs', () => {
-  // The route reads batches of 1,000 members: one more makes a second batch, read after a check of the token.
+  // The route reads batches of 1,000 members where its exports may hold 1 MiB of lines (`exportBatchFor`):
+  // one more makes a second batch, read after a check of the token.
   const MEMBERS = 1_001;
   const CLIENT = 'agt_01J0000000000000000000XRTE';
   const server = Fastify();
@@ -147,7 +148,7 @@ describe.skipIf(!testServerUrl())('an audience export over HTTP whose client is 
     };
     // The route as the hub registers it, with the batches after the first held back until `open`.
     registerBearerAuth(server, { routes: PROTECTED_ROUTES, authenticate: (t) => one.services.tokens.authenticateInSteps(t), resourceMetadataUrl: resourceMetadataUrl(one.config) });
-    await registerAudienceRoutes(server, { ...one.services, audienceReads: gated });
+    await registerAudienceRoutes(server, { ...one.services, config: { ...one.services.config, maxUnreadAnswersMib: 1 }, audienceReads: gated });
     token = await clientToken(one, ['audience:read', 'profile:read'], CLIENT);
     const created = await graphql<any>(one, 'mutation($i: CreateAudienceInput!) { createAudience(input: $i) { id } }', {
       token,
