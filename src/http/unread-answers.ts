@@ -61,6 +61,9 @@ export function boundUnreadAnswers(app: FastifyInstance, boundMib: number): void
     const network = networkOf(request);
     const status = bytes > SMALL_ANSWER_BYTES ? refusal(network) : undefined;
     if (status) return JSON.stringify(refuse(reply, status));
+    // A reader gone before its answer was made (the connection's 'close' already past) holds
+    // nothing, and would never be let go.
+    if (reply.raw.closed) return payload;
     hold(network, bytes);
     // 'close' comes once the last byte is handed to the kernel, or the connection is gone.
     reply.raw.once('close', () => hold(network, -bytes));
