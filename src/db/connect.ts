@@ -200,6 +200,9 @@ function answerWithin(client: pg.PoolClient, deadlineMs: number): void {
 /** Connections of the pool for the requests' token checks (`DatabaseHandle.checks`): each runs one statement of about 0.2 ms. */
 const CHECK_POOL_SIZE = 4;
 
+/** How long a pool's new connection may take to open and take the session's settings. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 /** PostgreSQL's `query_canceled`: a statement past its timeout. */
 const QUERY_CANCELED = '57014';
 
@@ -240,12 +243,22 @@ export function serverSession(
   ];
   const text = all.map(([name, value]) => `set ${name} = '${value}'`).join('; ');
   const onConnect = async (client: pg.ClientBase) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return void (await client.query(text));
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== QUERY_CANCELED || attempt === 3) throw error;
+    // Part of the opening, bounded as the startup is: the pool has stopped timing the connection
+    // by then, and one lost before it answered (a flow dropped without a reset) would hold its
+    // slot, and every statement waiting for one, for as long as TCP kept retrying.
+    const timer = setTimeout(() => {
+      (client as pg.Client).connection.stream.destroy(Object.assign(new Error(`no answer from the database to the session's settings within ${CONNECT_TIMEOUT_MS} ms: connection lost`), { code: 'ETIMEDOUT' }));
+    }, CONNECT_TIMEOUT_MS);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return void (await client.query(text));
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== QUERY_CANCELED || attempt === 3) throw error;
+        }
       }
+    } finally {
+      clearTimeout(timer);
     }
   };
   return { connectionString: url, onConnect };
@@ -259,7 +272,7 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       ...serverSession(url, statementTimeoutMs, settings, idleInTransactionTimeoutMs),
       max,
       types: pgTypes,
-      connectionTimeoutMillis: 5_000,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       idleTimeoutMillis: 30_000,
       // Named apart, so an operator tells the pools apart in pg_stat_activity.
       application_name: applicationName,
