@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { Services } from '../app.js';
-import { auditCaller, findAuditEvents, type AuditEvent } from '../audit/audit.service.js';
+import { auditCaller, findAuditEvents } from '../audit/audit.service.js';
 import { DATA_CATEGORIES } from '../authz/scopes.js';
 import type { Consent } from '../consent/consent.service.js';
 import type { Db } from '../db/connect.js';
@@ -10,7 +10,7 @@ import { isId } from '../shared/ids.js';
 import { PAGE } from '../shared/pagination.js';
 import { actionsOf, agentsOf, approvalsOf, consentsOf, findExportSubject, isExportSubject, ordersOf, paymentMethodsOf, sessionsOf } from './export.queries.js';
 import { actionRecord, agentRecord, approvalRecord, consentRecord, orderRecord, paymentMethodRecord, sessionRecord } from './export.records.js';
-import { jsonObjectChunks, keysetPages, type StreamedList } from './json-stream.js';
+import { jsonObjectChunks, keysetPages, pagesFrom, type StreamedList } from './json-stream.js';
 
 /** Names the layout of the export document; a change of layout is a new version. */
 export const EXPORT_FORMAT = 'hub-personal-data-export/2';
@@ -34,8 +34,15 @@ export function limitPageReads(max = MAX_PAGE_READS): PageReads {
 
 /** Rows per statement: memory holds one page of one list, whatever the person's history. */
 const EXPORT_PAGE = 500;
-/** Consents per statement: each page also reads its consents' history. */
-const CONSENT_PAGE = 100;
+/**
+ * Consents per statement: each page also reads its consents' history. A consent is far larger than
+ * a row of the other lists: its scopes, and the receipts of its giving and its withdrawal, each of
+ * which signs the scopes and the purpose's notice URL, make some 22 KB of export at the most a
+ * purpose and a consent may hold. Pages of 100 were 2.2 MB, and as many exports as an instance lets
+ * run, none read, ended a hub given a heap of 128 MiB; pages of 5 keep a page's text, which an
+ * export holds twice (read ahead, and being written), at about 110 KB.
+ */
+const CONSENT_PAGE = 5;
 
 type Deps = Pick<Services, 'db' | 'clock' | 'audit' | 'consents'>;
 
@@ -74,26 +81,21 @@ export async function exportUserData(
   const counts = { paymentMethods: 0, orders: 0, consents: 0, connectedAgents: 0, ownedAgents: 0, approvals: 0, sessions: 0, accessLog: 0, actions: 0 };
   // Each list's pages, counted as they go out: a page's statements, and the checks after it, in
   // one turn of the instance's.
-  const counting = (key: keyof typeof counts, list: StreamedList): StreamedList =>
-    (async function* () {
-      const pages = list[Symbol.asyncIterator]();
-      const nextPage = () =>
+  const counting = (key: keyof typeof counts, list: StreamedList): StreamedList => {
+    const pages = list[Symbol.asyncIterator]();
+    return pagesFrom(
+      () =>
         reads(async () => {
           const next = await pages.next();
           if (next.done) return undefined;
           await recheckToken();
           await assertStillExportable(db, user.id);
+          counts[key] += next.value.length;
           return next.value;
-        });
-      try {
-        for (let page = await nextPage(); page; page = await nextPage()) {
-          counts[key] += page.length;
-          yield page;
-        }
-      } finally {
-        await pages.return?.();
-      }
-    })();
+        }),
+      async () => pages.return?.(),
+    );
+  };
 
   const members: [string, unknown][] = [
     ['format', EXPORT_FORMAT],
@@ -149,12 +151,14 @@ async function withHistory(deps: Deps, consents: readonly Consent[], now: Date) 
 }
 
 /** The audit events about the person, newest first, through the audit trail's own paging. */
-async function* accessLogPages(db: Db, userId: string): AsyncGenerator<readonly AuditEvent[]> {
+function accessLogPages(db: Db, userId: string): StreamedList {
   let after: string | undefined;
-  for (;;) {
+  let done = false;
+  return pagesFrom(async () => {
+    if (done) return undefined;
     const page = await findAuditEvents(db, { filter: { userId }, first: PAGE.max, ...(after && { after }) });
-    yield page.edges.map((edge) => edge.node);
-    if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor) return;
-    after = page.pageInfo.endCursor;
-  }
+    done = !page.pageInfo.hasNextPage || !page.pageInfo.endCursor;
+    after = page.pageInfo.endCursor ?? undefined;
+    return page.edges.map((edge) => edge.node);
+  });
 }

@@ -25,14 +25,48 @@ export async function* jsonObjectChunks(members: readonly (readonly [key: string
       continue;
     }
     let open = `${head}[`;
-    for await (const page of value) {
-      if (page.length === 0) continue;
-      yield `${open}${page.map((item) => JSON.stringify(item) ?? 'null').join(',')}`;
-      open = ',';
+    // Each page is held only while it is written out as text: this generator, suspended until its
+    // reader takes the text, keeps the text alone.
+    const pages = value[Symbol.asyncIterator]();
+    try {
+      for (let text = await pageText(pages); text !== undefined; text = await pageText(pages)) {
+        if (text === '') continue;
+        yield `${open}${text}`;
+        open = ',';
+      }
+    } finally {
+      await pages.return?.();
     }
     yield open === ',' ? ']' : `${open}]`;
   }
   yield separator === '{' ? '{}' : '}';
+}
+
+/** The next page of `pages` as the JSON values of its items joined by commas; undefined at the end. */
+async function pageText(pages: AsyncIterator<readonly unknown[]>): Promise<string | undefined> {
+  const next = await pages.next();
+  return next.done ? undefined : next.value.map((item) => JSON.stringify(item) ?? 'null').join(',');
+}
+
+/**
+ * The list of the pages `next` reads, one per call, until it answers undefined; `end` runs when
+ * a consumer stops early. An iterator, not a generator: a suspended generator keeps every local it
+ * had, the page it yielded among them, until it is resumed, and an export whose reader takes
+ * nothing would hold each page it read as rows, as records and as text, at every step of its lists.
+ */
+export function pagesFrom(next: () => Promise<readonly unknown[] | undefined>, end: () => Promise<unknown> = async () => {}): StreamedList {
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: async () => {
+        const page = await next();
+        return page === undefined ? { done: true, value: undefined } : { done: false, value: page };
+      },
+      return: async () => {
+        await end();
+        return { done: true, value: undefined };
+      },
+    }),
+  };
 }
 
 /**
@@ -40,16 +74,20 @@ export async function* jsonObjectChunks(members: readonly (readonly [key: string
  * for the first) and the page size; the list ends at the first page shorter than that. Each page
  * of rows becomes a page of records through `toRecords`, which may read more (once per page).
  */
-export async function* keysetPages<R, T>(
+export function keysetPages<R, T>(
   read: (after: R | undefined, limit: number) => Promise<readonly R[]>,
   limit: number,
   toRecords: (rows: readonly R[]) => readonly T[] | Promise<readonly T[]>,
-): AsyncGenerator<readonly T[]> {
+): StreamedList {
   let after: R | undefined;
-  for (;;) {
-    const rows = await read(after, limit);
-    if (rows.length > 0) yield await toRecords(rows);
-    if (rows.length < limit) return;
-    after = rows.at(-1);
-  }
+  let done = false;
+  return pagesFrom(async () => {
+    while (!done) {
+      const rows = await read(after, limit);
+      done = rows.length < limit;
+      after = rows.at(-1);
+      if (rows.length > 0) return toRecords(rows);
+    }
+    return undefined;
+  });
 }
