@@ -1,10 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createChildDatabase, type ChildDatabase } from '../helpers/database.js';
-import { freePort } from '../helpers/net.js';
-import { runNode } from '../helpers/run-node.js';
+import { describe, expect, it } from 'vitest';
+import { runUnderSmallHeap } from '../helpers/small-heap.js';
 
 /**
  * A hub with the small heap of a memory-limited deployment, one of whose customers gave and
@@ -64,30 +59,9 @@ console.log(JSON.stringify({ statuses: answers.map((head) => Number(head.slice(9
 process.exit(0);
 `;
 
-const dirs: string[] = [];
-const databases: ChildDatabase[] = [];
-afterAll(async () => {
-  await Promise.all(databases.map((database) => database.close()));
-  dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
-});
-
 describe('personal data exports under a small heap', () => {
   it('hold a bounded page each of the largest consents, as many open as the instance allows, rather than ending the process', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-data-export-memory-'));
-    dirs.push(dir);
-    const database = await createChildDatabase(path.join(dir, 'data'));
-    databases.push(database);
-    const env = {
-      PATH: process.env.PATH,
-      ...database.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      HUB_DEMO_DATA: 'false',
-      HUB_WEBHOOK_WORKER: 'false',
-      HUB_KEY_ENCRYPTION_KEY: '4'.repeat(64),
-      PORT: String(await freePort()),
-    };
-    const run = await runNode(env, '--max-old-space-size=128', '--import', 'tsx', '--input-type=module', '-e', EXPORTS_UNDER_SMALL_HEAP);
+    const run = await runUnderSmallHeap(EXPORTS_UNDER_SMALL_HEAP, 128);
     expect(run.stderr).not.toMatch(/heap out of memory/);
     expect(run.status).toBe(0);
     const { statuses } = JSON.parse(run.stdout) as { statuses: number[] };
