@@ -139,7 +139,8 @@ export async function exportSavedAudience(deps: Deps, caller: AudienceCaller, id
   await reading[0];
   const generator = (async function* lines() {
     let exported = 0;
-    // The batch handed out before the last: still in the connection's buffers until the next is asked for.
+    // The batch handed out before the last: still in the connection's buffers until the next is
+    // asked for.
     let sent = () => {};
     try {
       for (;;) {

@@ -13,10 +13,10 @@ export class HeldLinesFullError extends RateLimitedError {
 
 /**
  * The bytes of audience exports' lines an instance holds, read and not yet taken by their readers
- * (each character counted once for each copy of it held), against a bound. A member writes their own preferences and address, so a batch of
- * members is not bounded by its count alone: 3,000 members with full preferences are 12 MB of
- * lines, held as rows, as a batch's text and as the bytes written, and eight exports of them, none
- * read, ended a hub given a heap of 128 MiB. An export begins only while the instance holds less
+ * (each character counted once for each copy of it held), against a bound. A member writes their
+ * own preferences and address, so a batch of members is not bounded by its count alone: 3,000
+ * members with full preferences are 12 MB of lines, held as rows, as a batch's text and as the
+ * bytes written, and eight exports of them, none read, ended a hub given a heap of 128 MiB. An export begins only while the instance holds less
  * than `bound` (`begin`), and reads batches ahead of its reader only then (`full`): past it, each
  * running export reads a batch when its reader has taken the one before. Exports begin one at a
  * time, each once the first batch of the one before is counted, so that many begun at once are not

@@ -225,9 +225,9 @@ const SESSION_SETTINGS: readonly (readonly [string, string])[] = [
  * `settings`, set in one round trip (one statement each), so they prevail over the URL's. Set,
  * not sent as startup parameters: a pooler in session mode (PgBouncer) refuses a connection whose
  * startup message carries one it does not know (`options`, `idle_in_transaction_session_timeout`),
- * and one told to ignore them drops them, leaving the session unbounded. The statement timeout is set first, so that a database's own
- * tiny one bounds no more than that first statement; one it cancels all the same (a millisecond
- * on a loaded machine) is sent again, up to three times.
+ * and one told to ignore them drops them, leaving the session unbounded. The statement timeout is
+ * set first, so that a database's own tiny one bounds no more than that first statement; one it
+ * cancels all the same (a millisecond on a loaded machine) is sent again, up to three times.
  */
 export function serverSession(
   url: string,
