@@ -204,7 +204,7 @@ const CHECK_POOL_SIZE = 4;
 const CONNECT_TIMEOUT_MS = 5_000;
 
 /** PostgreSQL's `query_canceled`: a statement past its timeout. */
-const QUERY_CANCELED = '57014';
+export const QUERY_CANCELED = '57014';
 
 /**
  * Settings the hub's sessions need whatever the database or role makes their default (`alter

@@ -1,6 +1,6 @@
 import { DEFAULT_MIGRATION_TABLE, Migrator, sql, type Migration, type MigrationResultSet } from 'kysely';
 import { migrations } from '../../migrations/index.js';
-import { LIFT_STATEMENT_TIMEOUT, restoreStatementTimeout, type Db } from './connect.js';
+import { LIFT_STATEMENT_TIMEOUT, QUERY_CANCELED, restoreStatementTimeout, type Db } from './connect.js';
 
 /**
  * How long a migration waits for a table's lock before it gives way, to try again a moment later.
@@ -67,16 +67,31 @@ export interface MigrateOptions {
  */
 export async function migrateToLatest(db: Db, options: MigrateOptions = {}): Promise<string[]> {
   return db.connection().execute(async (connection) => {
-    // Given back as it was: the hub sets its timeout once connected (see serverSession), after
-    // the session's start, to which `reset` would return.
-    const { rows } = await sql<{ timeout: string }>`select current_setting('statement_timeout') as timeout`.execute(connection);
-    await sql.raw(LIFT_STATEMENT_TIMEOUT).execute(connection);
+    const timeout = await liftStatementTimeout(connection);
     try {
       return await migrate(connection, options);
     } finally {
-      await sql.raw(restoreStatementTimeout(rows[0]!.timeout)).execute(connection);
+      await sql.raw(restoreStatementTimeout(timeout)).execute(connection);
     }
   });
+}
+
+/**
+ * Lifts the session's statement timeout, answering the one it had, to be given back as it was: the
+ * hub sets its timeout once connected (see serverSession), after the session's start, to which
+ * `reset` would return. Both statements run under that timeout, and one it cancels all the same
+ * (a millisecond on a loaded machine) is tried again, up to three times.
+ */
+async function liftStatementTimeout(connection: Db): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { rows } = await sql<{ timeout: string }>`select current_setting('statement_timeout') as timeout`.execute(connection);
+      await sql.raw(LIFT_STATEMENT_TIMEOUT).execute(connection);
+      return rows[0]!.timeout;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== QUERY_CANCELED || attempt === 3) throw error;
+    }
+  }
 }
 
 async function migrate(db: Db, { onLockWait, lockTimeoutMs, lockRetriesForMs = LOCK_RETRIES_FOR_MS }: MigrateOptions): Promise<string[]> {
