@@ -16,11 +16,12 @@ export class HeldLinesFullError extends RateLimitedError {
  * (each character counted once for each copy of it held), against a bound. A member writes their
  * own preferences and address, so a batch of members is not bounded by its count alone: 3,000
  * members with full preferences are 12 MB of lines, held as rows, as a batch's text and as the
- * bytes written, and eight exports of them, none read, ended a hub given a heap of 128 MiB. An export begins only while the instance holds less
- * than `bound` (`begin`), and reads batches ahead of its reader only then (`full`): past it, each
- * running export reads a batch when its reader has taken the one before. Exports begin one at a
- * time, each once the first batch of the one before is counted, so that many begun at once are not
- * all let in before any has read. Make one per instance.
+ * bytes written, and eight exports of them, none read, ended a hub given a heap of 128 MiB. An
+ * export begins only while the instance holds less than `bound` (`begin`), and reads batches ahead
+ * of its reader only then (`full`): past it, each running export reads a batch when its reader has
+ * taken the one before. Exports begin one at a time, each once the first batch of the one before
+ * is counted, so that many begun at once are not all let in before any has read. Make one per
+ * instance.
  */
 export function holdLines(bound: number) {
   let held = 0;
