@@ -55,3 +55,11 @@ export function sendRaw(port: number, raw: string): Promise<string> {
     socket.on('close', () => resolve(received)).on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
   });
 }
+
+/** The status, header fields (names in lower case) and JSON body of one whole answer `sendRaw` received. */
+export function parseRawAnswer(answer: string): { status: number; headers: Record<string, string>; body: unknown } {
+  const [head = '', body = ''] = answer.split('\r\n\r\n', 2);
+  const [statusLine = '', ...headerLines] = head.split('\r\n');
+  const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as unknown };
+}

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { signUpUser, startListeningHub } from '../helpers/hub.js';
-import { sendRaw } from '../helpers/net.js';
+import { parseRawAnswer, sendRaw } from '../helpers/net.js';
 import { basic, operatorCredentials } from '../helpers/oauth.js';
 
 // Authorization is a field of one value (RFC 9110 §11.6.2), not a list. Node keeps the first of
@@ -16,17 +16,10 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
-function parse(answer: string) {
-  const [head = '', body = ''] = answer.split('\r\n\r\n', 2);
-  const [statusLine = '', ...headerLines] = head.split('\r\n');
-  const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as unknown };
-}
-
 /** Posts `body` of `type` to `path` with one Authorization field line per entry of `authorizations`, then closes. */
 async function post(path: string, type: string, body: string, authorizations: readonly string[]) {
   const fields = authorizations.map((value) => `Authorization: ${value}\r\n`).join('');
-  return parse(await sendRaw(port, `POST ${path} HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n${fields}Content-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+  return parseRawAnswer(await sendRaw(port, `POST ${path} HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n${fields}Content-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
 }
 
 describe('two Authorization header fields', () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/app.js';
 import { startListeningHub } from '../helpers/hub.js';
-import { sendRaw } from '../helpers/net.js';
+import { parseRawAnswer, sendRaw } from '../helpers/net.js';
 
 // A request Node's HTTP parser cannot read, or that does not arrive in time, never reaches a route:
 // its answer is still the routes' RFC 6749 §5.2 JSON, as README promises for every error.
@@ -13,14 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
-
-function parse(answer: string) {
-  const [head = '', body = ''] = answer.split('\r\n\r\n', 2);
-  const [statusLine = '', ...headerLines] = head.split('\r\n');
-  const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as unknown };
-}
-
 describe('a request the hub cannot read', () => {
   it.each([
     ['a request line that is no HTTP', 'NOT HTTP AT ALL\r\n\r\n', 400],
@@ -30,7 +22,7 @@ describe('a request the hub cannot read', () => {
     ['an HTTP/1.1 request with no Host', 'GET /healthz HTTP/1.1\r\n\r\n', 400],
     ['a request with two Host fields', 'GET /healthz HTTP/1.1\r\nHost: hub\r\nHost: other\r\n\r\n', 400],
   ])('answers %s in RFC 6749 §5.2 shape, not stored', async (_name, raw, status) => {
-    const answer = parse(await sendRaw(port, raw));
+    const answer = parseRawAnswer(await sendRaw(port, raw));
     expect(answer.status).toBe(status);
     expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
     expect(answer.headers['cache-control']).toBe('no-store');
@@ -38,7 +30,7 @@ describe('a request the hub cannot read', () => {
   });
 
   it('answers headers that take longer than 10 s with 408 in the same shape', async () => {
-    const answer = parse(await sendRaw(port, 'POST /oauth/token HTTP/1.1\r\nHost: hub\r\n'));
+    const answer = parseRawAnswer(await sendRaw(port, 'POST /oauth/token HTTP/1.1\r\nHost: hub\r\n'));
     expect(answer.status).toBe(408);
     expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
     expect(answer.headers['cache-control']).toBe('no-store');
