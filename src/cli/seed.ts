@@ -4,8 +4,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { MEMORY_DATA_DIR } from '../config.js';
 import { waitForDatabase } from '../db/availability.js';
-import { openConfiguredDatabase, serverSession } from '../db/connect.js';
+import { openConfiguredDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
+import { serverSession } from '../db/server-session.js';
 import type { SeedCounts } from '../identity/seed.js';
 import { loadConfigOrExit } from './config.js';
 

@@ -10,6 +10,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import type { Database } from './database.js';
 import { listenOnPglite, serverListener, type Listen } from './notifications.js';
 import { usePreparedStatements } from './prepared.js';
+import { ANSWER_MARGIN_MS, answerWithin, CONNECT_TIMEOUT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS, serverSession } from './server-session.js';
 
 export type Db = Kysely<Database>;
 
@@ -157,112 +158,8 @@ function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
   return dir;
 }
 
-/** How long the server lets a session of the hub sit idle inside a transaction before ending it. */
-export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
-
-/**
- * How much longer than the statement timeout the hub waits for a statement's answer, the server's
- * cancellation of it at the latest, before it takes the connection for lost: a round trip and the
- * cancellation's own time, many times over.
- */
-const ANSWER_MARGIN_MS = 5_000;
-
-/**
- * The statement that lifts a pooled session's statement timeout (see migrator.ts), and the one
- * that gives back `value` (as `current_setting` read it before): a connection waits for the
- * answers between them without a deadline.
- */
-export const LIFT_STATEMENT_TIMEOUT = 'set statement_timeout = 0';
-export const restoreStatementTimeout = (value: string) => `set statement_timeout = '${value.replaceAll("'", "''")}'`;
-
-/**
- * Gives up a pooled connection that has not answered a statement within `deadlineMs`, failing that
- * statement as the database being unreachable (ETIMEDOUT): the server answers every statement by
- * then, if only with its cancellation, so a connection still silent was lost on the way (a flow a
- * NAT, a load balancer or a failover forgot drops what is written on it without a reset, and
- * TCP's retransmission would wait some 15 minutes), and the pool opens a new one in its place.
- */
-function answerWithin(client: pg.PoolClient, deadlineMs: number): void {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  let bounded = true;
-  const watched = (text: unknown, ...rest: unknown[]) => {
-    if (typeof text === 'string' && text.startsWith('set statement_timeout = ')) bounded = text !== LIFT_STATEMENT_TIMEOUT;
-    const answer = query(text, ...rest);
-    if (!bounded || !(answer instanceof Promise)) return answer;
-    const timer = setTimeout(() => {
-      client.connection.stream.destroy(Object.assign(new Error(`no answer from the database within ${deadlineMs} ms: connection lost`), { code: 'ETIMEDOUT' }));
-    }, deadlineMs);
-    return answer.finally(() => clearTimeout(timer));
-  };
-  (client as unknown as { query: typeof watched }).query = watched;
-}
-
 /** Connections of the pool for the requests' token checks (`DatabaseHandle.checks`): each runs one statement of about 0.2 ms. */
 const CHECK_POOL_SIZE = 4;
-
-/** How long a pool's new connection may take to open and take the session's settings. */
-const CONNECT_TIMEOUT_MS = 5_000;
-
-/** PostgreSQL's `query_canceled`: a statement past its timeout. */
-export const QUERY_CANCELED = '57014';
-
-/**
- * Settings the hub's sessions need whatever the database or role makes their default (`alter
- * database … set …`): pg reads times and dates only in ISO's style, and takes anything else for
- * null (`03.12.2026 17:27:00 UTC` under `DateStyle = German`); and the hub's transactions take
- * their locks, then read what the holder before them committed, as only READ COMMITTED lets them
- * (under REPEATABLE READ or SERIALIZABLE a change that waited for a lock fails with 40001 instead).
- */
-const SESSION_SETTINGS: readonly (readonly [string, string])[] = [
-  ['DateStyle', 'ISO'],
-  ['default_transaction_isolation', 'read committed'],
-];
-
-/**
- * What a pool of the hub connects with: `url` (with any `options` it gives, `-c TimeZone=…`), and,
- * once connected and before the pool hands the connection out, SESSION_SETTINGS, the statement
- * timeout (unbounded, it is so whatever the database sets), the idle-in-transaction timeout and
- * `settings`, set in one round trip (one statement each), so they prevail over the URL's. Set,
- * not sent as startup parameters: a pooler in session mode (PgBouncer) refuses a connection whose
- * startup message carries one it does not know (`options`, `idle_in_transaction_session_timeout`),
- * and one told to ignore them drops them, leaving the session unbounded. The statement timeout is
- * set first, so that a database's own tiny one bounds no more than that first statement; one it
- * cancels all the same (a millisecond on a loaded machine) is sent again, up to three times.
- */
-export function serverSession(
-  url: string,
-  statementTimeoutMs: number | undefined,
-  settings: readonly (readonly [string, string])[] = [],
-  idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS,
-): { connectionString: string; onConnect: (client: pg.ClientBase) => Promise<void> } {
-  const all = [
-    ['statement_timeout', String(statementTimeoutMs ?? 0)],
-    ['idle_in_transaction_session_timeout', String(idleInTransactionTimeoutMs)],
-    ...SESSION_SETTINGS,
-    ...settings,
-  ];
-  const text = all.map(([name, value]) => `set ${name} = '${value}'`).join('; ');
-  const onConnect = async (client: pg.ClientBase) => {
-    // Part of the opening, bounded as the startup is: the pool has stopped timing the connection
-    // by then, and one lost before it answered (a flow dropped without a reset) would hold its
-    // slot, and every statement waiting for one, for as long as TCP kept retrying.
-    const timer = setTimeout(() => {
-      (client as pg.Client).connection.stream.destroy(Object.assign(new Error(`no answer from the database to the session's settings within ${CONNECT_TIMEOUT_MS} ms: connection lost`), { code: 'ETIMEDOUT' }));
-    }, CONNECT_TIMEOUT_MS);
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return void (await client.query(text));
-        } catch (error) {
-          if ((error as { code?: unknown }).code !== QUERY_CANCELED || attempt === 3) throw error;
-        }
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  return { connectionString: url, onConnect };
-}
 
 function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS, statementTimeoutMs, answerMarginMs = ANSWER_MARGIN_MS }: ServerTarget): DatabaseHandle {
   const openPool = (max: number, applicationName: string, settings?: readonly (readonly [string, string])[]) => {

@@ -1,6 +1,7 @@
 import { DEFAULT_MIGRATION_TABLE, Migrator, sql, type Migration, type MigrationResultSet } from 'kysely';
 import { migrations } from '../../migrations/index.js';
-import { LIFT_STATEMENT_TIMEOUT, QUERY_CANCELED, restoreStatementTimeout, type Db } from './connect.js';
+import type { Db } from './connect.js';
+import { LIFT_STATEMENT_TIMEOUT, QUERY_CANCELED, restoreStatementTimeout } from './server-session.js';
 
 /**
  * How long a migration waits for a table's lock before it gives way, to try again a moment later.
