@@ -2,12 +2,14 @@ import { getHeapStatistics } from 'node:v8';
 import { sql } from 'kysely';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Db } from '../db/connect.js';
+import { QUERY_CANCELED } from '../db/server-session.js';
 import type { Clock } from '../shared/clock.js';
 import { resolvedWithin } from '../shared/deadline.js';
 import type { Logger } from '../shared/logger.js';
 import { prepareAuditEvent, type AuditEventInput, type PreparedAuditEvent } from './audit.actions.js';
-import { AuditPartitions } from './audit.partitions.js';
 import { appendPreparedAuditEvents, findWrittenAuditEventIds } from './audit.append.js';
+import { HeldBytes } from './audit.held-bytes.js';
+import { AuditPartitions } from './audit.partitions.js';
 
 /** The part of a pino logger the writer uses. */
 export type AuditLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -44,13 +46,6 @@ export interface AuditWriterOptions {
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';
-/**
- * query_canceled: the server cancelled the write, past `statement_timeout` on a slow server or at
- * an operator's `pg_cancel_backend`. The database's state, not the events' fault: the batch is
- * written in halves, since a smaller one may fit the time the server allows, and an event
- * cancelled alone is held as through an outage, never dropped.
- */
-const QUERY_CANCELED = '57014';
 /**
  * Longest a batch waits for a chain head, well under PostgreSQL's deadlock_timeout (1 s): a
  * transaction that audits several subjects in separate calls locks their heads in its own order,
@@ -95,9 +90,8 @@ export class AuditWriter {
   readonly #retryDelayMs: number;
   readonly #closeTimeoutMs: number;
   #buffer: PreparedAuditEvent[] = [];
-  /** What the events recorded and neither written nor lost yet take of the heap, by `heldBytes`. */
-  #heldBytes = 0;
-  readonly #sizes = new WeakMap<PreparedAuditEvent, number>();
+  /** What the events recorded and neither written nor lost yet take of the heap. */
+  readonly #held = new HeldBytes();
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<unknown> | undefined;
   /** When the database last took a batch (or `close()` began), by `performance.now()`. */
@@ -142,21 +136,19 @@ export class AuditWriter {
    * sure of its audit event. The hub answers 503 instead, and reports itself not ready.
    */
   get backlogged(): boolean {
-    return this.#buffer.length >= this.#maxBuffered || this.#heldBytes >= this.#maxBufferedBytes;
+    return this.#buffer.length >= this.#maxBuffered || this.#held.total >= this.#maxBufferedBytes;
   }
 
   /** Buffers one event, stamped with the current time. Never throws: a bad event is logged and dropped. */
   record(event: AuditEventInput): void {
     try {
       if (this.#closed) throw new Error('the audit writer is closed');
-      if (this.#buffer.length >= 2 * this.#maxBuffered || this.#heldBytes >= 2 * this.#maxBufferedBytes) {
+      if (this.#buffer.length >= 2 * this.#maxBuffered || this.#held.total >= 2 * this.#maxBufferedBytes) {
         if (this.#dropped++ === 0) this.#logger.error(`audit: ${this.#buffer.length} events are waiting to be written; dropping new ones`);
         return;
       }
       const prepared = prepareAuditEvent(event, this.#clock.now());
-      const bytes = heldBytes(prepared);
-      this.#sizes.set(prepared, bytes);
-      this.#heldBytes += bytes;
+      this.#held.add(prepared);
       this.#buffer.push(prepared);
       if (this.backlogged && !this.#turningAway) {
         this.#turningAway = true;
@@ -220,7 +212,7 @@ export class AuditWriter {
     this.#writing = this.#write(batch).finally(() => {
       this.#writing = undefined;
       this.#inFlight = [];
-      if (this.#turningAway && this.#buffer.length <= this.#maxBuffered / 2 && this.#heldBytes <= this.#maxBufferedBytes / 2) {
+      if (this.#turningAway && this.#buffer.length <= this.#maxBuffered / 2 && this.#held.total <= this.#maxBufferedBytes / 2) {
         this.#turningAway = false;
         this.#logger.info(`audit: ${this.#buffer.length} events are waiting to be written; requests are no longer turned away`);
       }
@@ -242,12 +234,16 @@ export class AuditWriter {
           // Each event was prepared as it was recorded, so it keeps the time of its request.
           return appendPreparedAuditEvents(trx, batch.filter((event) => !written.has(event.id)));
         });
-        this.#release(batch);
+        this.#held.release(batch);
         if (this.#outageMs > 0) this.#logger.info(`audit: the database answers again; writing the ${batch.length + this.#buffer.length} events held`);
         this.#outageMs = 0;
         this.#lastTaken = performance.now();
         break;
       } catch (error) {
+        // Cancelled by the server (past `statement_timeout` on a slow server, or an operator's
+        // `pg_cancel_backend`): the database's state, not the events' fault. The batch is written
+        // in halves, since a smaller one may fit the time the server allows, and an event
+        // cancelled alone is held as through an outage, never dropped.
         const cancelled = (error as { code?: unknown }).code === QUERY_CANCELED;
         const unavailable = isDatabaseUnavailable(error) || cancelled;
         const locked = (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE;
@@ -279,17 +275,9 @@ export class AuditWriter {
   #lose(batch: readonly PreparedAuditEvent[], error: unknown): number {
     // Logged already, when close() gave up on the database.
     if (this.#abandoned || batch.length === 0) return 0;
-    this.#release(batch);
+    this.#held.release(batch);
     this.#logger.error({ err: error, events: batch }, `audit: ${batch.length} events could not be written and are lost`);
     return 0;
-  }
-
-  /** Counts the events of `batch`, written or logged as lost, as no longer held. */
-  #release(batch: readonly PreparedAuditEvent[]): void {
-    for (const event of batch) {
-      this.#heldBytes -= this.#sizes.get(event) ?? 0;
-      this.#sizes.delete(event);
-    }
   }
 
   /**
@@ -324,19 +312,4 @@ export class AuditWriter {
     await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs).unref());
     return batch.length;
   }
-}
-
-/**
- * About what a prepared event takes of the heap, erring high: each string 16 bytes and two a
- * character, each other value 16, each object or array 32 and 8 for each entry. A profile read of
- * two fields (`test/audit/audit-fixtures.ts`) counts 1,124 bytes, and takes some 875.
- */
-function heldBytes(value: unknown): number {
-  if (typeof value === 'string') return 16 + 2 * value.length;
-  if (value === null || typeof value !== 'object') return 16;
-  if (value instanceof Date) return 48;
-  let bytes = 32;
-  if (Array.isArray(value)) for (const item of value) bytes += 8 + heldBytes(item);
-  else for (const key in value) bytes += 8 + heldBytes((value as Record<string, unknown>)[key]);
-  return bytes;
 }
