@@ -52,6 +52,25 @@ export const CONNECT_TIMEOUT_MS = 5_000;
 export const QUERY_CANCELED = '57014';
 
 /**
+ * The server's TCP keepalives on the session, so that it ends a session whose hub is gone within
+ * two minutes (60 s idle, then six probes 10 s apart): a hub host that vanished, or a flow a NAT
+ * forgot, never closes its sessions, and the server otherwise kept each, with its connection slot,
+ * for its system's idle time and probes (2 h 11 min on Linux), so that a few restarts elsewhere
+ * filled max_connections. A live hub's kernel answers the probes, and the pools close a connection
+ * idle for 30 s before the first is sent. Ignored on a Unix socket; through a pooler in session
+ * mode they keep the pooler's link to the server, and the pooler's own (PgBouncer's `tcp_keepidle`
+ * and the like) the hub's link to it. Not `client_connection_check_interval`: it would end sooner
+ * only a statement whose client closed mid-way, which `hub serve`'s statement timeout ends anyway,
+ * and a server whose kernel cannot report a closed socket (Windows) refuses any value but 0, which
+ * would fail every connection.
+ */
+const SERVER_KEEPALIVES: readonly (readonly [string, string])[] = [
+  ['tcp_keepalives_idle', '60'],
+  ['tcp_keepalives_interval', '10'],
+  ['tcp_keepalives_count', '6'],
+];
+
+/**
  * Settings the hub's sessions need whatever the database or role makes their default (`alter
  * database … set …`): pg reads times and dates only in ISO's style, and takes anything else for
  * null (`03.12.2026 17:27:00 UTC` under `DateStyle = German`); and the hub's transactions take
@@ -61,6 +80,7 @@ export const QUERY_CANCELED = '57014';
 const SESSION_SETTINGS: readonly (readonly [string, string])[] = [
   ['DateStyle', 'ISO'],
   ['default_transaction_isolation', 'read committed'],
+  ...SERVER_KEEPALIVES,
 ];
 
 /**

@@ -117,6 +117,27 @@ describe.skipIf(testServerUrl() === undefined)('a session of the hub on the Post
     }
   });
 
+  it('is ended by the server within minutes once the hub can no longer answer its keepalives', async () => {
+    // Server only: the server probes its TCP peers (a Unix socket, or PGlite in process, has none
+    // to lose). A hub host that vanished, or a flow a NAT forgot, never closes its sessions: the
+    // server ends each one when its keepalive probes go unanswered, after the system's two hours
+    // idle unless the session says otherwise, holding a connection slot (max_connections) until then.
+    const pooled = openDatabase({ url: database.url!, statementTimeoutMs: 7_000 });
+    try {
+      const givenUpAfter = async (on: typeof pooled.db) => (await sql<{ idle: number; probes: number; seconds: number }>`
+        select current_setting('tcp_keepalives_idle')::int as idle, current_setting('tcp_keepalives_count')::int as probes,
+          current_setting('tcp_keepalives_idle')::int + current_setting('tcp_keepalives_interval')::int * current_setting('tcp_keepalives_count')::int as seconds`.execute(on)).rows[0]!;
+      for (const on of [pooled.db, pooled.checks]) {
+        const { idle, probes, seconds } = await givenUpAfter(on);
+        // Probed at all (0 would be the system's default), and given up on within three minutes.
+        expect([idle > 0, probes > 0]).toEqual([true, true]);
+        expect(seconds).toBeLessThanOrEqual(180);
+      }
+    } finally {
+      await pooled.close();
+    }
+  });
+
   it('runs with HUB_STATEMENT_TIMEOUT in force when the hub opens its own database', async () => {
     const hub = await createHub(loadConfig({ ...TEST_ENV, DATABASE_URL: database.url!, HUB_STATEMENT_TIMEOUT: '7' }));
     try {
