@@ -1,9 +1,9 @@
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../app.js';
 import { decideAudienceAccess } from '../authz/audience-access.js';
 import type { Principal } from '../authz/principal.js';
 import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from '../http/bearer.js';
+import { answerHeadersOnly } from '../http/head.js';
 import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBodies } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../shared/errors.js';
@@ -60,7 +60,7 @@ export async function registerAudienceRoutes(app: FastifyInstance, services: Ser
       } catch (error) {
         return refused(reply, error, challenge);
       }
-      return asLines(reply, request.params.id).send(Readable.from([]));
+      return answerHeadersOnly(asLines(reply, request.params.id));
     }
     const release = slots.take(principal);
     if (!release) {

@@ -4,6 +4,7 @@ import { decideMetricsAccess, METRICS_SCOPE } from '../authz/metrics-access.js';
 import type { Context } from '../graphql/context.js';
 import { UNMATCHED_ROUTE, type HubMetrics } from '../metrics/hub-metrics.js';
 import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from './bearer.js';
+import { answerHeadersOnly } from './head.js';
 
 /**
  * Counts every answered request by method, route pattern (`/audiences/:id/export`, never the path
@@ -12,7 +13,7 @@ import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from './bear
  * its `oauth2` scrape option (client credentials). Steps, each refusing by default: a bearer token
  * (401), one the hub accepts (401 invalid_token, at the bearer check), the scope (403
  * insufficient_scope); then the metrics, never stored by a cache. A scrape reads no personal data
- * and is not audited.
+ * and is not audited. A HEAD makes the same checks and answers the headers, scraping nothing.
  */
 export function registerMetrics(app: FastifyInstance, metrics: HubMetrics, resourceMetadataUrl: string): void {
   const { registry } = metrics;
@@ -38,7 +39,12 @@ export function registerMetrics(app: FastifyInstance, metrics: HubMetrics, resou
     if (!decideMetricsAccess(principal).allowed) {
       return refuseWithChallenge(reply, 403, challenge({ error: 'insufficient_scope', scope: METRICS_SCOPE }), 'insufficient_scope', `${METRICS_SCOPE} is required`);
     }
-    return reply.header('content-type', registry.contentType).send(await registry.metrics());
+    reply.header('content-type', registry.contentType);
+    // Answered from the checks alone: Fastify's HEAD route would scrape to nowhere, and a scrape
+    // is read once (prom-client forgets the event loop's delays it reports; the webhook backlog is
+    // counted on the database), so the next GET would miss what came before the HEAD.
+    if (request.method === 'HEAD') return answerHeadersOnly(reply);
+    return reply.send(await registry.metrics());
   });
 }
 

@@ -1,10 +1,10 @@
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../app.js';
 import { decideDataSubjectRequest, EXPORT_SCOPES } from '../authz/privacy-access.js';
 import type { Principal } from '../authz/principal.js';
 import { auditCaller } from '../audit/audit.service.js';
 import { bearerChallenge, refuseWithChallenge, type BearerRefusal } from '../http/bearer.js';
+import { answerHeadersOnly } from '../http/head.js';
 import { EXPORT_STALL_TIMEOUT_MS, cutOffWhenStalled, releasedBodies } from '../http/released-body.js';
 import { resourceMetadataUrl } from '../oauth/discovery.js';
 import { NotFoundError } from '../shared/errors.js';
@@ -76,10 +76,9 @@ export async function registerExportRoutes(app: FastifyInstance, services: Servi
     if (!isId('usr', id)) return reply.code(400).send({ error: 'invalid_request', error_description: 'id must be a user id (usr_ and 26 characters)' });
     if (request.method === 'HEAD') {
       // Answered here, from the checks a GET makes: Fastify's HEAD route would read the whole
-      // document to nowhere, and it would be audited as exported though nothing left. An empty
-      // stream, so no Content-Length is sent: the document's length is not known before it is read.
+      // document to nowhere, and it would be audited as exported though nothing left.
       if (!(await findExportSubject(services.db, id))) return notFound(reply);
-      return asDocument(reply, id).send(Readable.from([]));
+      return answerHeadersOnly(asDocument(reply, id));
     }
     const caller = callerKey(principal);
     const callersRunning = byCaller.get(caller) ?? 0;

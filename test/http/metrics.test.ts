@@ -12,6 +12,7 @@ import { createHubMetrics, observeAtScrape } from '../../src/metrics/hub-metrics
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENV, clientToken, graphql, postForm, signIn, signUpUser, startTestHub } from '../helpers/hub.js';
 import { basic, exchange, giveConsent, operatorCredentials, operatorToken, registerAgent } from '../helpers/oauth.js';
+import { StatementLog, startCountedHub } from '../helpers/statements.js';
 
 let hub: Hub;
 let scraper: string;
@@ -121,6 +122,33 @@ describe('GET /metrics', () => {
     expect((await scrapeWith(hub, user.accessToken)).statusCode).toBe(403);
     await scrape();
     expect(await events()).toBe(before);
+  });
+});
+
+describe('HEAD /metrics', () => {
+  it('answers what a scrape would after the same checks, and scrapes nothing: the next scrape shows all since the last', async () => {
+    const log = new StatementLog();
+    const counted = await startCountedHub(log);
+    onTestFinished(() => counted.close());
+    const reader = await clientToken(counted, ['audit:read'], 'agt_01J0000000000000000000SCRP');
+    const head = (token?: string) => counted.http.inject({ method: 'HEAD', url: '/metrics', headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    expect((await head()).statusCode).toBe(401);
+    expect((await head((await signUpUser(counted)).accessToken)).statusCode).toBe(403);
+
+    // A stall of the event loop, which the next scrape reports and then forgets (prom-client resets
+    // the loop's delays at each collection); given the monitor's tick to see it end.
+    const STALL_MS = 500;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, STALL_MS);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const answered = await log.during(() => head(reader));
+    expect(answered.statusCode).toBe(200);
+    expect(answered.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(answered.headers['cache-control']).toBe('no-store');
+    expect(answered.body).toBe('');
+    expect(answered.headers['content-length']).toBeUndefined();
+    // The gauges a scrape reads, the webhook backlog among them, are left unread.
+    expect(log.matching('webhook_deliveries')).toEqual([]);
+    expect(valueOf(await scrape(counted, reader), 'nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual((STALL_MS * 0.9) / 1_000);
   });
 });
 
