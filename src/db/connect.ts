@@ -179,7 +179,7 @@ function openServer({ url, poolSize = 10, idleInTransactionTimeoutMs = IDLE_IN_T
       // serverSession). On the hub's side, a connection that stops answering is given up
       // (answerWithin), and one left idle is closed after 30 s, before a NAT or load balancer
       // forgets its flow (minutes): keepalives begin only after the system's idle time (two hours
-      // by default) and never while an answer is awaited.
+      // by default), and never while a statement written into a lost flow waits to be acknowledged.
       keepAlive: true,
     });
     // A client whose server went away emits 'error': an idle one is dropped by the pool, and one in
