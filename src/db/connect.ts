@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -148,6 +148,7 @@ function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
   }
   if (dataDir === MEMORY_DATA_DIR) return undefined;
   const dir = embeddedDatabaseFolder(dataDir);
+  refuseAnotherOwner(dir, dataDir);
   if (existing && !existsSync(path.join(dir, 'PG_VERSION'))) {
     throw new Error(`no embedded database in HUB_DATA_DIR=${dataDir}: check the path (\`hub migrate up\` creates one)`);
   }
@@ -156,6 +157,19 @@ function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
   // of the machine (022), or writable (000).
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
+}
+
+/**
+ * PostgreSQL's own rule for its data directory: the process that opens it is its owner. Another
+ * user's hub cannot read the files and stopped with no more than PGlite's `Aborted()`, or called
+ * the database missing; root's could, and left files of its own in the folder, which the owner's
+ * hub then could not open. Not checked where there are no uids (Windows).
+ */
+function refuseAnotherOwner(dir: string, dataDir: string): void {
+  const uid = process.geteuid?.();
+  const owner = statSync(dir, { throwIfNoEntry: false })?.uid;
+  if (uid === undefined || owner === undefined || owner === uid) return;
+  throw new Error(`the embedded database in HUB_DATA_DIR=${dataDir} belongs to uid ${owner}, not to uid ${uid}, which runs this hub: run the hub as its owner`);
 }
 
 /** Connections of the pool for the requests' token checks (`DatabaseHandle.checks`): each runs one statement of about 0.2 ms. */
