@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { MEMORY_DATA_DIR, type Config } from '../config.js';
 import { encryptionKey } from '../config.values.js';
@@ -47,9 +47,32 @@ export function resolveKeyEncryptionKey(config: Pick<Config, 'keyEncryptionKey' 
 }
 
 function readKeyFile(file: string): Buffer {
-  const parsed = encryptionKey.safeParse(readFileSync(file, 'utf8').trim());
-  if (parsed.success) return parsed.data;
-  throw new Error(`${file} ${parsed.error.issues[0]!.message}: put back the key the signing keys were sealed with, or set HUB_KEY_ENCRYPTION_KEY`);
+  const fd = openSync(file, 'r');
+  try {
+    refuseExposedKeyFile(file, fstatSync(fd));
+    const parsed = encryptionKey.safeParse(readFileSync(fd, 'utf8').trim());
+    if (parsed.success) return parsed.data;
+    throw new Error(`${file} ${parsed.error.issues[0]!.message}: put back the key the signing keys were sealed with, or set HUB_KEY_ENCRYPTION_KEY`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * PostgreSQL's rule for its private key file, which ssh keeps too: this process's own and no one
+ * else's to read or write, or root's, readable by a group at most. The key opens every signing key
+ * and webhook secret of the database; a copy or restore made under the usual umask (0644) handed
+ * it to every user of the machine, and another user's file is one that user could replace. Not
+ * checked where there are no uids (Windows).
+ */
+function refuseExposedKeyFile(file: string, { uid, mode }: Stats): void {
+  const self = process.geteuid?.();
+  if (self === undefined) return;
+  if (uid !== self && uid !== 0) throw new Error(`${file} belongs to uid ${uid}: it must be this process's (uid ${self}) or root's`);
+  const exposed = uid === self ? 0o077 : 0o037;
+  if ((mode & exposed) !== 0) {
+    throw new Error(`${file} may be read or written by users other than its owner (mode 0${(mode & 0o777).toString(8)}): make it 0600 (chmod 600)`);
+  }
 }
 
 /**

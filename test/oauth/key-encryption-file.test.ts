@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,28 @@ describe('the key-encryption key generated into the data folder', () => {
     const file = path.join(dir, 'key-encryption-key');
     writeFileSync(file, content);
     expect(resolveIn(dir)).toThrow(`${file} ${reason}`);
+  });
+
+  // As PostgreSQL refuses a private key file that group or others may read, and ssh does: the key
+  // opens every signing key and webhook secret of the database, and a copy or restore made with
+  // the umask alone (0644) handed it to every user of the machine.
+  it.skipIf(process.geteuid === undefined).each(['644', '640', '604', '660'])('is refused, naming the file, when others may reach it (%s)', (mode) => {
+    const dir = folder();
+    const key = resolveIn(dir)();
+    const file = path.join(dir, 'key-encryption-key');
+    chmodSync(file, Number.parseInt(mode, 8));
+    expect(resolveIn(dir)).toThrow(`${file} may be read or written by users other than its owner (mode 0${mode}): make it 0600 (chmod 600)`);
+    chmodSync(file, 0o600);
+    expect(resolveIn(dir)()).toEqual(key);
+  });
+
+  // Root can read another user's file, and would use a key that user could replace.
+  it.skipIf(process.geteuid?.() !== 0)('is refused, naming the file, when it belongs to another user than this one or root', () => {
+    const dir = folder();
+    resolveIn(dir)();
+    const file = path.join(dir, 'key-encryption-key');
+    chownSync(file, 65534, 65534);
+    expect(resolveIn(dir)).toThrow(`${file} belongs to uid 65534: it must be this process's (uid 0) or root's`);
   });
 });
 
