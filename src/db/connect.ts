@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { MEMORY_DATA_DIR, type Config } from '../config.js';
+import { makePrivateFolder } from '../shared/private-folder.js';
 import { pingDatabase } from './availability.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { Database } from './database.js';
@@ -155,7 +156,7 @@ function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
   // The owner's alone, as PostgreSQL keeps its own (0700): the database holds every customer's
   // data, and its folder the key file; made with the umask alone they were readable by every user
   // of the machine (022), or writable (000).
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makePrivateFolder(dir);
   return dir;
 }
 

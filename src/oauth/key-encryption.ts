@@ -1,8 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { MEMORY_DATA_DIR, type Config } from '../config.js';
 import { encryptionKey } from '../config.values.js';
+import { makePrivateFolder } from '../shared/private-folder.js';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -24,7 +25,7 @@ export function resolveKeyEncryptionKey(config: Pick<Config, 'keyEncryptionKey' 
   if (config.dataDir === MEMORY_DATA_DIR) return randomBytes(32);
   const file = path.resolve(config.dataDir, KEY_FILE);
   if (existsSync(file)) return readKeyFile(file);
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  makePrivateFolder(path.dirname(file));
   // A name no other process picks (two containers sharing the folder may both be pid 1), written
   // to disk before it is linked, so a power cut cannot leave the key's name on an empty file.
   const written = `${file}.${randomBytes(8).toString('hex')}.new`;
