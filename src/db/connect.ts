@@ -150,6 +150,7 @@ function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
   if (dataDir === MEMORY_DATA_DIR) return undefined;
   const dir = embeddedDatabaseFolder(dataDir);
   refuseAnotherOwner(dir, dataDir);
+  refuseOpenFolder(dir, dataDir);
   if (existing && !existsSync(path.join(dir, 'PG_VERSION'))) {
     throw new Error(`no embedded database in HUB_DATA_DIR=${dataDir}: check the path (\`hub migrate up\` creates one)`);
   }
@@ -171,6 +172,23 @@ function refuseAnotherOwner(dir: string, dataDir: string): void {
   const owner = statSync(dir, { throwIfNoEntry: false })?.uid;
   if (uid === undefined || owner === undefined || owner === uid) return;
   throw new Error(`the embedded database in HUB_DATA_DIR=${dataDir} belongs to uid ${owner}, not to uid ${uid}, which runs this hub: run the hub as its owner`);
+}
+
+/**
+ * PostgreSQL's rule for its data directory's mode: its owner's alone, or readable by its group
+ * (0750), never more. PGlite writes its files 0644 and its folders 0755 whatever the hub asks, so
+ * this folder's mode is all that keeps the database from the machine's other users; earlier
+ * releases made it with the umask's (0755 under the usual 022). Refused rather than tightened, as
+ * PostgreSQL does: the data may have been read already, and whoever opened it decides. Not checked
+ * where there are no uids (Windows).
+ */
+function refuseOpenFolder(dir: string, dataDir: string): void {
+  if (process.geteuid === undefined) return;
+  const mode = statSync(dir, { throwIfNoEntry: false })?.mode;
+  if (mode === undefined || (mode & 0o027) === 0) return;
+  throw new Error(
+    `the embedded database's folder ${dir} (in HUB_DATA_DIR=${dataDir}) is open to users other than its owner (mode 0${(mode & 0o777).toString(8)}), as PostgreSQL refuses its data directory: make it 0700 (chmod 700 '${dir}')`,
+  );
 }
 
 /** Connections of the pool for the requests' token checks (`DatabaseHandle.checks`): each runs one statement of about 0.2 ms. */

@@ -101,7 +101,8 @@ export async function createChildDatabase(dir: string): Promise<ChildDatabase> {
 export async function copyTemplateInto(dataDir: string): Promise<void> {
   const target = inject('testDatabase');
   if (target.kind !== 'pglite') throw new Error('copyTemplateInto is for the embedded pass');
-  mkdirSync(dataDir, { recursive: true });
+  // Its owner's alone, as the hub makes it: PGlite's own folder (0755) is one the hub refuses.
+  mkdirSync(embeddedDatabaseFolder(dataDir), { recursive: true, mode: 0o700 });
   await new PGlite(embeddedDatabaseFolder(dataDir), { loadDataDir: pgliteTemplate(target.dump) }).close();
 }
 
