@@ -91,76 +91,83 @@ export interface Hub {
  */
 export async function createHub(config: Config, options: HubOptions = {}): Promise<Hub> {
   const { database = openConfiguredDatabase(config, { statementTimeoutMs: config.statementTimeout * 1_000 }), logger = createLogger(config), clock = systemClock } = options;
+  // Until the hub is returned, a failing step (an unreachable database, a refused key file, a
+  // wrong key, a bootstrap client naming an agent) undoes what the start opened, latest first: the
+  // process may go on (a test run, an embedder), and would keep the database, its connections or
+  // the embedded folder's lock, against that folder's next opening among others.
+  const undo: (() => unknown)[] = [() => database.close()];
   try {
     await waitForDatabase(database, config.dbConnectTimeout, (error, delayMs) =>
       logger.warn(`database not reachable (${error.message}); retrying in ${delayMs} ms`),
     );
     await migrateToLatest(database.db, { onLockWait: (message) => logger.warn(message) });
+    const services = await createServices(config, database, logger, clock, database.listen, options.audit);
+    undo.unshift(() => services.keys.close());
+    const webhookWorker = config.webhookWorker ? services.webhooks.createWorker({ listen: database.listen }) : undefined;
+    webhookWorker?.start();
+    if (webhookWorker) undo.unshift(() => webhookWorker.stop());
+    const bootstrapCredentials = await ensureBootstrapClient(database.db, config.bootstrapClient, clock.now());
+    if (bootstrapCredentials) {
+      logger.warn(`created the operator client ${bootstrapCredentials.clientId}; its secret is shown once by \`hub serve\` and never again`);
+    }
+    if (!config.auditReads) logger.warn('HUB_AUDIT_READS=false: reads of profile data are not audited');
+    observeAtScrape(services.metrics, { pools: database.pools, pendingWebhookDeliveries: services.webhooks.countPendingDeliveries });
+
+    const createContext = async (request: FastifyRequest): Promise<Context> => ({
+      requestId: request.id,
+      address: request.ip,
+      principal: request.principal,
+      services,
+      access: new AccessRecorder(),
+    });
+    const http = await buildHttpServer({
+      config,
+      logger,
+      database,
+      schema,
+      createContext,
+      authenticate: (token) => services.tokens.authenticateInSteps(token),
+      audit: services.audit,
+      refusedTokens: new RefusedTokenRecorder(services.audit, { clock, logger }),
+      metrics: services.metrics,
+      routes: async (app) => {
+        await registerOAuthRoutes(app, services);
+        await registerAudienceRoutes(app, services);
+        await registerExportRoutes(app, services);
+      },
+      plugins: config.auditReads ? [auditReadsPlugin()] : [],
+    });
+
+    // Started once nothing of the start can fail any more, so that a failed start leaves no timer.
+    const housekeeping = createHousekeeping({ clock, logger, retentions: [approvalRetention(database.db), webhookMessageRetention(database.db), ...services.tokens.retentions, ...services.identity.retentions], everyMs: options.housekeepingEveryMs });
+    housekeeping.start();
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      database,
+      services,
+      http,
+      bootstrapCredentials,
+      listen: () => http.listen({ host: config.host, port: config.port }),
+      // Each step that waits on the database is bounded (the audit writer bounds its own): one
+      // partitioned away answers nothing, ever, and a close that never ends is ended by a kill. The
+      // requests' audit events are written first; deliveries audit in their own transactions, and
+      // those in flight are let finish their longest send (three timeouts, see the sender) and
+      // record it.
+      close: () =>
+        (closing ??= http
+          .close()
+          .then(() => services.audit.close())
+          .then(() => webhookWorker && withinDeadline(webhookWorker.stop(), 'stopping the webhook worker', logger, (3 * config.webhookTimeout + 5) * 1_000))
+          .then(() => withinDeadline(housekeeping.stop(), 'stopping the housekeeping', logger))
+          .then(() => services.keys.close())
+          .then(() => withinDeadline(database.close(), 'closing the database', logger))),
+    };
   } catch (error) {
-    await database.close().catch(() => {});
+    for (const step of undo) await Promise.resolve().then(step).catch(() => {});
     throw error;
   }
-  const services = await createServices(config, database, logger, clock, database.listen, options.audit);
-  const webhookWorker = config.webhookWorker ? services.webhooks.createWorker({ listen: database.listen }) : undefined;
-  webhookWorker?.start();
-  const bootstrapCredentials = await ensureBootstrapClient(database.db, config.bootstrapClient, clock.now());
-  if (bootstrapCredentials) {
-    logger.warn(`created the operator client ${bootstrapCredentials.clientId}; its secret is shown once by \`hub serve\` and never again`);
-  }
-  if (!config.auditReads) logger.warn('HUB_AUDIT_READS=false: reads of profile data are not audited');
-  observeAtScrape(services.metrics, { pools: database.pools, pendingWebhookDeliveries: services.webhooks.countPendingDeliveries });
-
-  const createContext = async (request: FastifyRequest): Promise<Context> => ({
-    requestId: request.id,
-    address: request.ip,
-    principal: request.principal,
-    services,
-    access: new AccessRecorder(),
-  });
-  const http = await buildHttpServer({
-    config,
-    logger,
-    database,
-    schema,
-    createContext,
-    authenticate: (token) => services.tokens.authenticateInSteps(token),
-    audit: services.audit,
-    refusedTokens: new RefusedTokenRecorder(services.audit, { clock, logger }),
-    metrics: services.metrics,
-    routes: async (app) => {
-      await registerOAuthRoutes(app, services);
-      await registerAudienceRoutes(app, services);
-      await registerExportRoutes(app, services);
-    },
-    plugins: config.auditReads ? [auditReadsPlugin()] : [],
-  });
-
-  // Started once nothing of the start can fail any more, so that a failed start leaves no timer.
-  const housekeeping = createHousekeeping({ clock, logger, retentions: [approvalRetention(database.db), webhookMessageRetention(database.db), ...services.tokens.retentions, ...services.identity.retentions], everyMs: options.housekeepingEveryMs });
-  housekeeping.start();
-
-  let closing: Promise<void> | undefined;
-  return {
-    config,
-    database,
-    services,
-    http,
-    bootstrapCredentials,
-    listen: () => http.listen({ host: config.host, port: config.port }),
-    // Each step that waits on the database is bounded (the audit writer bounds its own): one
-    // partitioned away answers nothing, ever, and a close that never ends is ended by a kill. The
-    // requests' audit events are written first; deliveries audit in their own transactions, and
-    // those in flight are let finish their longest send (three timeouts, see the sender) and
-    // record it.
-    close: () =>
-      (closing ??= http
-        .close()
-        .then(() => services.audit.close())
-        .then(() => webhookWorker && withinDeadline(webhookWorker.stop(), 'stopping the webhook worker', logger, (3 * config.webhookTimeout + 5) * 1_000))
-        .then(() => withinDeadline(housekeeping.stop(), 'stopping the housekeeping', logger))
-        .then(() => services.keys.close())
-        .then(() => withinDeadline(database.close(), 'closing the database', logger))),
-  };
 }
 
 /** The longest a step of closing waits on the database before the close goes on without it. */

@@ -427,7 +427,9 @@ describe('signing keys at rest', () => {
   });
 
   it('refuses to start with another HUB_KEY_ENCRYPTION_KEY, saying so', async () => {
-    await expect(createHub(loadConfig({ ...TEST_ENV, HUB_KEY_ENCRYPTION_KEY: '1'.repeat(64) }), { database: hub.database })).rejects.toThrow(
+    // A failed start closes the database it was given: this one stays the running hub's.
+    const database = { ...hub.database, close: async () => {} };
+    await expect(createHub(loadConfig({ ...TEST_ENV, HUB_KEY_ENCRYPTION_KEY: '1'.repeat(64) }), { database })).rejects.toThrow(
       /^signing key [\w-]+ cannot be decrypted: HUB_KEY_ENCRYPTION_KEY \(or, where it is unset, the key-encryption-key file in HUB_DATA_DIR\) is not the key it was sealed with$/,
     );
   });
