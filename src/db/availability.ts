@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { sql } from 'kysely';
 import type { DatabaseHandle, Db } from './connect.js';
 
@@ -57,7 +58,7 @@ export async function waitForDatabase(
     try {
       return await handle.ping(5_000, options);
     } catch (error) {
-      const reason = error instanceof Error ? error : new Error(String(error));
+      const reason = asError(error);
       if (!isDatabaseUnavailable(reason)) throw new Error(`database refused the connection: ${reason.message}`, { cause: reason });
       if (Date.now() + delay > deadline) {
         throw new Error(`database unreachable after ${timeoutSeconds} s: ${reason.message}`);
@@ -66,6 +67,18 @@ export async function waitForDatabase(
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
+}
+
+/**
+ * `error` as an Error whose message names it. PGlite's runtime rejects with objects that are not
+ * Errors (its `ExitStatus`, when the database it boots exits: a name, a message and the code),
+ * which `String()` turns into `[object Object]`, telling an operator nothing. Never throws.
+ */
+function asError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  const { name, message } = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; message?: unknown };
+  if (typeof message === 'string') return new Error(typeof name === 'string' ? `${name}: ${message}` : message, { cause: error });
+  return new Error(inspect(error, { breakLength: Infinity }), { cause: error });
 }
 
 /** Seconds a client is asked to wait (`Retry-After`) while the database cannot be reached. */

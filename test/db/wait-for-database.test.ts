@@ -56,3 +56,22 @@ describe('waiting for the database at start', () => {
     }
   });
 });
+
+// PGlite's runtime rejects with objects that are not Errors: its `ExitStatus` (a name, a message
+// and the exit code) when the database it boots exits, as on files it cannot read.
+class ExitStatus {
+  readonly name = 'ExitStatus';
+  readonly message: string;
+  constructor(readonly status: number) {
+    this.message = `Program terminated with exit(${status})`;
+  }
+}
+
+describe('a ping that rejects with what is not an Error', () => {
+  it('names the failure, not "[object Object]"', async () => {
+    const exited = flakyHandle([new ExitStatus(1) as unknown as Error]);
+    await expect(waitForDatabase(exited, 30)).rejects.toThrow(/^database refused the connection: ExitStatus: Program terminated with exit\(1\)$/);
+    const bare = flakyHandle([{ status: 1, reason: 'gone' } as unknown as Error]);
+    await expect(waitForDatabase(bare, 30)).rejects.toThrow(/^database refused the connection: \{ status: 1, reason: 'gone' \}$/);
+  });
+});
