@@ -1,6 +1,6 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import fastifyApollo from '@as-integrations/fastify';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
@@ -108,7 +108,11 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     reply.header('cache-control', 'no-store');
     cutOffWhenStalled(request, reply, EXPORT_STALL_TIMEOUT_MS);
   });
-  await app.register(fastifyApollo(apollo), { path: '/graphql', method: ['GET', 'POST', 'OPTIONS'], context: options.createContext });
+  // No HEAD route beside GET, as Fastify would add: Apollo refuses HEAD (405, GET and POST only),
+  // and the not-found handler's 405 answers it alike, while every 405 of the path, read from the
+  // router, then names what Apollo takes. OPTIONS stays Apollo's: CORS answers preflights first,
+  // and Apollo refuses any other.
+  app.route({ method: ['GET', 'POST', 'OPTIONS'], url: '/graphql', exposeHeadRoute: false, handler: fastifyApolloHandler(apollo, { context: options.createContext }) });
   return apollo;
 }
 

@@ -14,6 +14,7 @@ import type { AuditWriter } from '../audit/audit.writer.js';
 import { authorizationServerMetadataPath, resourceMetadataPath, resourceMetadataUrl } from '../oauth/discovery.js';
 import { registerBearerAuth, routedUnder, type Authenticate, type ProtectedRoute } from './bearer.js';
 import { registerCors } from './cors.js';
+import { allowedMethods } from './allowed-methods.js';
 import { refuseContentCodings } from './content-coding.js';
 import { fieldLines } from './field-lines.js';
 import { limitConnections } from './connections.js';
@@ -136,9 +137,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.setErrorHandler((error: FastifyError, request, reply) => answerUnexpectedError(error, request, reply, outage));
   // Fastify's own would log the whole URL, query values and all (a client_secret sent in one): the
   // request line is already logged by its path, so this one logs nothing more.
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply.code(404).header('cache-control', 'no-store'), 'BAD_USER_INPUT', 'not_found', `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 256)}`),
-  );
+  app.setNotFoundHandler((request, reply) => answerNoRoute(app, request, reply));
   // Before the bearer check, so a 401 carries the CORS headers a browser needs to read it.
   await registerCors(app, config.corsOrigins, [authorizationServerMetadataPath(config), resourceMetadataPath(config)]);
   registerHealth(app, options.database, options.audit);
@@ -198,6 +197,26 @@ function answerUnexpectedError(error: FastifyError, request: FastifyRequest, rep
   }
   request.log.error({ err: error }, 'unexpected error');
   return sendError(request, reply.code(500), 'INTERNAL_SERVER_ERROR', 'server_error', 'Internal server error');
+}
+
+/**
+ * A request no route takes. A path some route takes, asked with a method none of them takes, is
+ * 405 `method_not_allowed` with the methods they take in Allow (RFC 9110 §15.5.6, which makes
+ * Allow a MUST), in the shape of that path's family (a GraphQL error on `/graphql`, as Apollo
+ * answers the methods it refuses): a 404 would tell a client that used the wrong method that the
+ * endpoint does not exist. Any other path is 404 `not_found`. Each names the path, never the
+ * query, and is not stored.
+ */
+function answerNoRoute(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+  const path = request.url.split('?', 1)[0]!;
+  const named = path.slice(0, 256);
+  const allowed = allowedMethods(app, path);
+  reply.header('cache-control', 'no-store');
+  if (allowed.length === 0) return sendError(request, reply.code(404), 'BAD_USER_INPUT', 'not_found', `no route ${request.method} ${named}`);
+  // The family of the path the router reads, as `routedUnder` tells it of a matched route (`/%67raphql` is `/graphql`).
+  const under = (prefix: string) => decodeURI(path).startsWith(prefix);
+  const methods = allowed.join(', ');
+  return sendError(request, reply.code(405).header('allow', methods), 'BAD_USER_INPUT', 'method_not_allowed', `${named} takes ${methods}, not ${request.method}`, under);
 }
 
 /** The words of the router's refusals (`frameworkErrors`), by Fastify's code. */
@@ -291,10 +310,18 @@ function sendUnavailable(request: FastifyRequest, reply: FastifyReply, retryAfte
  * An error in the shape the route answers its own errors in: a GraphQL response (`errors` with a
  * code of API.md) on `/graphql`; elsewhere RFC 6749 §5.2's `error` and `error_description`, as the
  * OAuth endpoints and the exports' own refusals have them, with the no-store every answer of the
- * OAuth endpoints carries (§5.1), which this one may be sent before the route has set it.
+ * OAuth endpoints carries (§5.1), which this one may be sent before the route has set it. The
+ * route is the one matched, unless `under` tells the family of a request no route matched.
  */
-function sendError(request: FastifyRequest, reply: FastifyReply, code: 'BAD_USER_INPUT' | 'INTERNAL_SERVER_ERROR', name: string, message: string) {
-  if (routedUnder(request, '/graphql')) return reply.send({ errors: [{ message, extensions: { code } }] });
-  if (routedUnder(request, '/oauth/')) reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  code: 'BAD_USER_INPUT' | 'INTERNAL_SERVER_ERROR',
+  name: string,
+  message: string,
+  under: (prefix: string) => boolean = (prefix) => routedUnder(request, prefix),
+) {
+  if (under('/graphql')) return reply.send({ errors: [{ message, extensions: { code } }] });
+  if (under('/oauth/')) reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
   return reply.send({ error: name, error_description: message });
 }

@@ -29,12 +29,13 @@ describe('the request log', () => {
     expect(urls).toEqual(['/oauth/token?client_id=…&client_secret=…', '/graphql?query=…']);
   });
 
-  it('logs a request to no route by its path as well, and answers it 404 with no-store', async () => {
-    for (const url of ['/oauth/tokens?client_secret=LEAKED-SECRET-456', '/oauth/token?client_secret=LEAKED-SECRET-789']) {
+  it('logs a request to no route by its path as well, and answers it 404, or 405 for a known path, with no-store', async () => {
+    for (const [url, status, error] of [['/oauth/tokens?client_secret=LEAKED-SECRET-456', 404, 'not_found'], ['/oauth/token?client_secret=LEAKED-SECRET-789', 405, 'method_not_allowed']] as const) {
       const response = await hub.http.inject({ method: 'GET', url });
-      expect(response.statusCode).toBe(404);
+      expect(response.statusCode).toBe(status);
       expect(response.headers['cache-control']).toBe('no-store');
-      expect(response.json()).toEqual({ error: 'not_found', error_description: `no route GET ${url.split('?')[0]}` });
+      expect(response.json()).toEqual({ error, error_description: expect.stringContaining(url.split('?')[0]!) });
+      expect(response.body).not.toContain('LEAKED-SECRET-');
     }
     expect(lines.join('')).not.toContain('LEAKED-SECRET-');
   });
