@@ -131,6 +131,13 @@ function openPglite(pglite: PGlite, unlock?: () => void): DatabaseHandle {
       await Promise.all([...listeners].map((stop) => stop()));
       try {
         await db.destroy();
+        // Kysely closes its driver only once a statement has run through it: a handle closed
+        // before its first would leave PGlite booting, on a folder whose lock is freed below. One
+        // whose boot failed has nothing open, and its failure was its opener's to report.
+        await pglite.waitReady.then(
+          () => (pglite.closed ? undefined : pglite.close()),
+          () => {},
+        );
       } finally {
         unlock?.();
       }

@@ -49,6 +49,10 @@ describeEmbedded('a start on an embedded database folder that fails after openin
     const refusal = withExposedKeyFile(dataDir);
     await expect(createHub(loadConfig({ ...withoutKey, HUB_DATA_DIR: dataDir }))).rejects.toThrow(refusal);
     const again = openDatabase({ dataDir });
-    await again.close();
+    try {
+      await again.ping();
+    } finally {
+      await again.close();
+    }
   }, 60_000);
 });

@@ -1,7 +1,8 @@
+import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { MEMORY_DATA_DIR } from '../../src/config.js';
-import { openDatabase } from '../../src/db/connect.js';
+import { openDatabase, pgliteParsers } from '../../src/db/connect.js';
 import { describeEmbedded } from '../helpers/database.js';
 
 // `HUB_DATA_DIR=memory://`: the embedded database the hub opens itself, kept in memory, reads
@@ -16,5 +17,17 @@ describeEmbedded('an embedded database kept in memory', () => {
     } finally {
       await database.close();
     }
+  });
+});
+
+// Kysely closes its driver only once a statement has run through it: a handle closed before its
+// first left PGlite booting, and, for a data folder, its lock freed while that PGlite still read
+// and wrote the folder (which a test's cleanup then removed under it: ENOENT, unhandled).
+describeEmbedded('an embedded database closed before any statement ran on it', () => {
+  it('is closed all the same', async () => {
+    const pglite = new PGlite({ parsers: pgliteParsers });
+    const database = openDatabase({ pglite });
+    await database.close();
+    expect(pglite.closed).toBe(true);
   });
 });
