@@ -207,7 +207,9 @@ function answerUnexpectedError(error: FastifyError, request: FastifyRequest, rep
  * query, and is not stored.
  */
 function answerNoRoute(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-  const path = request.url.split('?', 1)[0]!;
+  // The path as the router read it: up to a `#` as well as a `?`. What follows a `#` it never
+  // decoded, and a malformed escape there (`/oauth/token#%ff`) would fail decodeURI below as a 500.
+  const path = request.url.split(/[?#]/, 1)[0]!;
   const named = path.slice(0, 256);
   const allowed = allowedMethods(app, path);
   reply.header('cache-control', 'no-store');

@@ -1,7 +1,9 @@
+import { once } from 'node:events';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Hub } from '../../src/app.js';
-import { startTestHub } from '../helpers/hub.js';
+import { startListeningHub, startTestHub } from '../helpers/hub.js';
 
 const FRONTEND = 'https://app.example.com';
 
@@ -120,5 +122,34 @@ describe('what is not a known path with another method', () => {
     const routes = new Set(counted.values.map((sample) => String(sample.labels.route)));
     for (const route of routes) expect(route === 'unmatched' || hub.http.hasRoute({ url: route, method: 'GET' }) || hub.http.hasRoute({ url: route, method: 'POST' }) || route === '*').toBe(true);
     for (const route of routes) expect(route).not.toContain('LABEL');
+  });
+});
+
+/** `method target` sent as is over a connection of its own (an injected request loses its fragment), and the answer's status line and body. */
+async function sendRaw(port: number, method: string, target: string): Promise<{ status: string; body: string }> {
+  const socket = net.connect(port, '127.0.0.1');
+  let answer = '';
+  socket.on('data', (chunk) => (answer += chunk));
+  await once(socket, 'connect');
+  socket.write(`${method} ${target} HTTP/1.1\r\nHost: hub.test\r\nConnection: close\r\n\r\n`);
+  await once(socket, 'close');
+  const [head = '', body = ''] = answer.split('\r\n\r\n', 2);
+  return { status: head.split('\r\n', 1)[0]!, body };
+}
+
+describe('a known path with a fragment, asked with a method it does not take', () => {
+  // The router reads the path up to a `#` as well as a `?`: what follows it is no part of the
+  // path, whatever its bytes, and a scanner sends any.
+  it('is 405 with Allow, as without the fragment, never a server error', async () => {
+    const { hub: listening, port } = await startListeningHub();
+    try {
+      for (const target of ['/oauth/token#%ff', '/graphql#%zz', '/users/usr_01J00000000000000000000000/export#%e0%80']) {
+        const { status, body } = await sendRaw(port, 'DELETE', target);
+        expect(status, target).toMatch(/^HTTP\/1\.1 405 /);
+        expect(body, target).not.toContain('%');
+      }
+    } finally {
+      await listening.close();
+    }
   });
 });
