@@ -156,8 +156,7 @@ function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
   }
   if (dataDir === MEMORY_DATA_DIR) return undefined;
   const dir = embeddedDatabaseFolder(dataDir);
-  refuseAnotherOwner(dir, dataDir);
-  refuseOpenFolder(dir, dataDir);
+  refuseForeignFolder(dir, dataDir);
   if (existing && !existsSync(path.join(dir, 'PG_VERSION'))) {
     throw new Error(`no embedded database in HUB_DATA_DIR=${dataDir}: check the path (\`hub migrate up\` creates one)`);
   }
@@ -169,33 +168,28 @@ function pgliteDataDir(dataDir: string, existing: boolean): string | undefined {
 }
 
 /**
- * PostgreSQL's own rule for its data directory: the process that opens it is its owner. Another
- * user's hub cannot read the files and stopped with no more than PGlite's `Aborted()`, or called
- * the database missing; root's could, and left files of its own in the folder, which the owner's
- * hub then could not open. Not checked where there are no uids (Windows).
+ * PostgreSQL's rules for its data directory, from one look at the folder. Its owner is the process
+ * that opens it: another user's hub cannot read the files and stopped with no more than PGlite's
+ * `Aborted()`, or called the database missing; root's could, and left files of its own in the
+ * folder, which the owner's hub then could not open. Its mode is its owner's alone, or readable by
+ * its group (0750), never more: PGlite writes its files 0644 and its folders 0755 whatever the hub
+ * asks, so this folder's mode is all that keeps the database from the machine's other users;
+ * earlier releases made it with the umask's (0755 under the usual 022). Refused rather than
+ * tightened, as PostgreSQL does: the data may have been read already, and whoever opened it
+ * decides. Not checked where there are no uids (Windows).
  */
-function refuseAnotherOwner(dir: string, dataDir: string): void {
+function refuseForeignFolder(dir: string, dataDir: string): void {
   const uid = process.geteuid?.();
-  const owner = statSync(dir, { throwIfNoEntry: false })?.uid;
-  if (uid === undefined || owner === undefined || owner === uid) return;
-  throw new Error(`the embedded database in HUB_DATA_DIR=${dataDir} belongs to uid ${owner}, not to uid ${uid}, which runs this hub: run the hub as its owner`);
-}
-
-/**
- * PostgreSQL's rule for its data directory's mode: its owner's alone, or readable by its group
- * (0750), never more. PGlite writes its files 0644 and its folders 0755 whatever the hub asks, so
- * this folder's mode is all that keeps the database from the machine's other users; earlier
- * releases made it with the umask's (0755 under the usual 022). Refused rather than tightened, as
- * PostgreSQL does: the data may have been read already, and whoever opened it decides. Not checked
- * where there are no uids (Windows).
- */
-function refuseOpenFolder(dir: string, dataDir: string): void {
-  if (process.geteuid === undefined) return;
-  const mode = statSync(dir, { throwIfNoEntry: false })?.mode;
-  if (mode === undefined || (mode & 0o027) === 0) return;
-  throw new Error(
-    `the embedded database's folder ${dir} (in HUB_DATA_DIR=${dataDir}) is open to users other than its owner (mode 0${(mode & 0o777).toString(8)}), as PostgreSQL refuses its data directory: make it 0700 (chmod 700 '${dir}')`,
-  );
+  const folder = uid === undefined ? undefined : statSync(dir, { throwIfNoEntry: false });
+  if (folder === undefined) return;
+  if (folder.uid !== uid) {
+    throw new Error(`the embedded database in HUB_DATA_DIR=${dataDir} belongs to uid ${folder.uid}, not to uid ${uid}, which runs this hub: run the hub as its owner`);
+  }
+  if ((folder.mode & 0o027) !== 0) {
+    throw new Error(
+      `the embedded database's folder ${dir} (in HUB_DATA_DIR=${dataDir}) is open to users other than its owner (mode 0${(folder.mode & 0o777).toString(8)}), as PostgreSQL refuses its data directory: make it 0700 (chmod 700 '${dir}')`,
+    );
+  }
 }
 
 /** Connections of the pool for the requests' token checks (`DatabaseHandle.checks`): each runs one statement of about 0.2 ms. */
